@@ -1,0 +1,57 @@
+"""Input checks that name the problem before it reaches torch."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+
+def _non_numeric_columns(X) -> list[str]:
+    """Names of non-numeric columns when ``X`` is a DataFrame, else []."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return []
+    return [str(name) for name, dtype in dtypes.items() if not (dtype.kind in "biuf")]
+
+
+def check_finite(X: np.ndarray, name: str = "X") -> None:
+    """Raise a ValueError saying how many rows hold NaN and how many inf."""
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    nan_rows = np.flatnonzero(np.isnan(X).any(axis=1))
+    inf_rows = np.flatnonzero(np.isinf(X).any(axis=1))
+    parts = []
+    if len(nan_rows):
+        parts.append(f"NaN in {len(nan_rows)} row{'s' * (len(nan_rows) != 1)}")
+    if len(inf_rows):
+        parts.append(f"inf in {len(inf_rows)} row{'s' * (len(inf_rows) != 1)}")
+    first = np.flatnonzero(~finite.all(axis=1))[:5].tolist()
+    raise ValueError(
+        f"{name} contains {' and '.join(parts)} (first rows: {first}); "
+        "remove or impute them (e.g. sklearn.impute.SimpleImputer) first"
+    )
+
+
+def validate_rows(estimator, X, *, reset: bool) -> np.ndarray:
+    """``validate_data`` for numeric 2-D input, with clearer errors.
+
+    Returns a float64 or float32 array (never the caller's array modified).
+    """
+    bad = _non_numeric_columns(X)
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise ValueError(
+            f"X has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); "
+            "encode or drop them before fitting"
+        )
+    try:
+        X = validate_data(
+            estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False, ensure_min_samples=2 if reset else 1
+        )
+    except ValueError as exc:
+        if "could not convert" in str(exc):
+            raise ValueError(f"X must be numeric: {exc}") from exc
+        raise
+    check_finite(X)
+    return X

@@ -1,0 +1,1 @@
+"""Data: scaling, data sets and (later) file readers."""

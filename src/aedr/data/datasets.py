@@ -1,0 +1,59 @@
+"""Bundled and local data sets: scikit-learn's digits, MNIST from a folder.
+
+Nothing is downloaded: MNIST is read from its official IDX ``.gz`` files in
+``data_dir`` (by default ``../shared/data/mnist`` beside the project, or
+``$AEDR_DATA_DIR/mnist``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aedr.data.idx import read_idx
+
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def default_mnist_dir() -> Path:
+    """``$AEDR_DATA_DIR/mnist`` if set, else ``../shared/data/mnist`` from the project root."""
+    if os.environ.get("AEDR_DATA_DIR"):
+        return Path(os.environ["AEDR_DATA_DIR"]) / "mnist"
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mnist"
+
+
+def load_mnist(split: str = "test", data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images as float32 rows in [0, 1] (n, 784) and int64 labels.
+
+    Parameters
+    ----------
+    split : {"train", "test", "all"}
+        60k training images, 10k test images, or all 70k (train first).
+    data_dir : path, optional
+        Folder holding the four official ``*-ubyte.gz`` files.
+    """
+    if split == "all":
+        parts = [load_mnist(s, data_dir) for s in ("train", "test")]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    if split not in _MNIST_FILES:
+        raise ValueError(f"unknown MNIST split {split!r}; expected 'train', 'test' or 'all'")
+    folder = Path(data_dir) if data_dir is not None else default_mnist_dir()
+    images_file, labels_file = (folder / name for name in _MNIST_FILES[split])
+    for file in (images_file, labels_file):
+        if not file.exists():
+            raise FileNotFoundError(f"MNIST file not found: {file} (point data_dir at the folder holding it)")
+    images = read_idx(images_file)
+    labels = read_idx(labels_file)
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+
+
+def load_digits_data() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (1797, 64), pixel values 0..16, and labels."""
+    from sklearn.datasets import load_digits
+
+    return load_digits(return_X_y=True)

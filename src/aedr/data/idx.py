@@ -1,0 +1,41 @@
+"""MNIST-style IDX files (``.idx``, ``-ubyte``, optionally gzipped), read with numpy.
+
+Layout: two zero bytes, a type code, the number of dimensions ``n``, then
+``n`` big-endian uint32 sizes, then the values in C order (big-endian).
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (gzipped when its name ends in ``.gz``) into an array.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a well-formed IDX file (bad magic, truncated).
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as exc:  # gzip raises these on corrupt data
+        raise ValueError(f"{path}: cannot read ({exc})") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(s) for s in np.frombuffer(raw[4:header], dtype=">u4"))
+    dtype = np.dtype(_TYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(f"{path}: truncated or oversized IDX data ({len(raw) - header} bytes, expected {expected})")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))

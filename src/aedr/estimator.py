@@ -1,0 +1,354 @@
+"""The scikit-learn estimator: validate, build, delegate to the trainer.
+
+Data flow in ``fit``: validate X -> fit the input scaler -> split off a
+validation set (``early_stopping``) -> build the model from the registry ->
+train with :class:`aedr.training.trainer.Trainer` -> set fitted attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from aedr._validation import check_finite, validate_rows
+from aedr.data.scaling import SCALINGS, AffineScaler
+from aedr.models import ACTIVATIONS, build_model
+from aedr.training.callbacks import ProgressBar, as_callback
+from aedr.training.device import resolve_device
+from aedr.training.losses import LOSSES, ReconstructionLoss
+from aedr.training.trainer import OPTIMIZERS, Trainer, TrainerConfig, TrainingDivergedError
+
+INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
+
+
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Dimensionality reduction with a fully connected autoencoder.
+
+    Each row ``x`` is encoded to a code ``z`` of ``n_components`` numbers and
+    decoded back to ``x'``; the network is trained by backpropagation to
+    minimise ``||x - x'||^2`` (``loss="mse"``). The bottleneck is linear and
+    there is no dropout: the classic design. ``transform`` is the encoder,
+    ``inverse_transform`` the decoder.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the code (the reduced dimension).
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Encoder layer widths; the decoder mirrors them. ``()`` gives the
+        classic single-layer linear autoencoder, which learns PCA's subspace.
+        The default was chosen by measurement (MNIST's 10k test images, 2-D,
+        200 epochs, one CPU thread; trustworthiness at k=10 / reconstruction
+        MSE / fit time): (128,) 0.898 / 0.0428 / 53 s; (256, 128) 0.931 /
+        0.0363 / 95 s; (512, 128) 0.938 / 0.0349 / 173 s; (512, 256, 128)
+        0.938 / 0.0347 / 211 s. (256, 128) keeps nearly all the quality of
+        the larger stacks at about half their cost.
+    activation : {"relu", "tanh", "sigmoid", "gelu", "identity"}, default="relu"
+        Applied after every hidden layer, never to the code.
+    output_activation : {"identity", "sigmoid"}, default="identity"
+        Applied to the decoder output; ``"sigmoid"`` suits data in [0, 1]
+        and is required by ``loss="bce"``.
+    loss : {"mse", "bce"}, default="mse"
+        Mean squared error, or binary cross-entropy for data in [0, 1]
+        (after scaling: use ``scale="minmax"`` or ``None``).
+    scale : {"standard", "minmax"} or None, default="standard"
+        Per-feature input scaling fitted on the training data;
+        ``inverse_transform`` undoes it.
+    optimizer : str or torch.optim.Optimizer subclass, default="adam"
+        One of "adam", "adamw", "sgd", "rmsprop", or a class called as
+        ``cls(params, lr=learning_rate_init)``.
+    learning_rate_init : float or "auto", default="auto"
+        Initial learning rate, divided by 10 at each loss plateau. "auto" is
+        1e-3, except for the linear autoencoder (``hidden_layer_sizes=()``):
+        ``min(1e-2, 0.08 / sqrt(n_features))``. Measured: at 1e-3 a linear
+        model on 64 features can sit near a saddle point (digits, 2-D, one
+        seed in five ended 1.5% above PCA's error) while at 1e-2 one on
+        4096 features ended 20-60% above it; deep models keep less structure
+        at 1e-2 (MNIST 2-D trustworthiness 0.931 -> 0.914).
+    batch_size : int or "auto", default="auto"
+        Rows per optimizer step. "auto" is ``min(256, max(8, n_samples // 50))``:
+        convergence is decided by optimizer steps, not epochs, so small data
+        sets get smaller batches and about 50 steps per epoch. Measured on
+        400 x 4096 data with the linear model: batch 100 ended 20% above
+        PCA's error, batch 25 4%, batch 8 0.04%.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss that counts as progress.
+    n_iter_no_change : int, default=20
+        Epochs without progress that make a plateau. The first two plateaus
+        cut the learning rate tenfold; the third ends training. (10 left the
+        linear model on 400 x 4096 data 0.4% above PCA's error, 20 0.04%.)
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, monitor their loss
+        instead of the training loss, and keep the weights that did best.
+    validation_fraction : float, default=0.1
+    shuffle : bool, default=True
+        Reshuffle the rows every epoch.
+    device : str, default="auto"
+        "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", "mps".
+    random_state : int, RandomState instance or None, default=None
+        Seeds a local ``torch.Generator`` for weights and batch order; torch's
+        global random state is never touched. On the CPU a fixed value gives
+        bit-identical results run to run.
+    verbose : bool, default=False
+        Show a progress bar (tqdm, on stderr).
+    callbacks : list of Callback or callable, default=None
+        Called after every epoch with a :class:`aedr.training.TrainingState`;
+        returning True stops training.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The trained network (``model_.encode``, ``model_.decode``).
+    scaler_ : AffineScaler
+        The fitted input scaling.
+    loss_curve_ : list of float
+        Mean training loss per epoch (in scaled units).
+    validation_scores_ : list of float or None
+        Validation loss per epoch with ``early_stopping``, else None.
+    best_loss_ : float
+        Best monitored loss (validation loss with ``early_stopping``).
+    n_iter_ : int
+        Epochs run.
+    n_steps_ : int
+        Optimizer steps taken.
+    device_ : torch.device
+        Where the model lives.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from aedr import Autoencoder
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = Autoencoder(n_components=2, max_iter=5, random_state=0)
+    >>> Z = ae.fit_transform(X)
+    >>> Z.shape
+    (1797, 2)
+    >>> ae.inverse_transform(Z).shape
+    (1797, 64)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "output_activation": [StrOptions({"identity", "sigmoid"})],
+        "loss": [StrOptions(set(LOSSES))],
+        "scale": [StrOptions(set(SCALINGS)), None],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, 1, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, tuple, None],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        output_activation="identity",
+        loss="mse",
+        scale="standard",
+        optimizer="adam",
+        learning_rate_init="auto",
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=20,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        device="auto",
+        random_state=None,
+        verbose=False,
+        callbacks=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.scale = scale
+        self.optimizer = optimizer
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on the rows of ``X``; ``y`` is ignored.
+
+        Raises
+        ------
+        ValueError
+            For invalid input (non-numeric, NaN/inf, too few rows, ...).
+        aedr.TrainingDivergedError
+            If the loss becomes NaN/inf; the estimator then holds the best
+            weights seen before that and can still be used.
+        """
+        X = validate_rows(self, X, reset=True)
+        self._check_fit_params(X)
+        generator = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
+        device = resolve_device(self.device)
+
+        scaler = AffineScaler.fit(X, self.scale)
+        X_scaled = scaler.transform(X.astype(np.float64))
+        self._check_loss_range(X_scaled)
+        train_rows, val_rows = self._split(len(X), generator)
+        X_train = torch.as_tensor(X_scaled[train_rows], dtype=torch.float32, device=device)
+        X_val = torch.as_tensor(X_scaled[val_rows], dtype=torch.float32, device=device) if val_rows is not None else None
+
+        model = self._build_model(X.shape[1], generator).to(device)
+        trainer = Trainer(
+            model, self._objective(), self._trainer_config(len(X_train)), device, generator, self._callbacks()
+        )
+        self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
+        try:
+            history = trainer.fit(X_train, X_val)
+        except TrainingDivergedError:
+            self._set_fitted(model, trainer.history)
+            raise
+        self._set_fitted(model, history)
+        return self
+
+    def _check_fit_params(self, X: np.ndarray) -> None:
+        n_samples, n_features = X.shape
+        if self.n_components > n_features:
+            raise ValueError(f"n_components={self.n_components} must be <= n_features={n_features}")
+        if any(int(h) < 1 for h in self.hidden_layer_sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {tuple(self.hidden_layer_sizes)}")
+        if self.loss == "bce" and self.output_activation != "sigmoid":
+            raise ValueError("loss='bce' needs output_activation='sigmoid'")
+        if self.early_stopping and math.floor(self.validation_fraction * n_samples) < 1:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} needs at least "
+                f"{math.ceil(1 / self.validation_fraction)} rows, got n_samples={n_samples}"
+            )
+
+    def _check_loss_range(self, X_scaled: np.ndarray) -> None:
+        if self.loss == "bce" and (X_scaled.min() < 0 or X_scaled.max() > 1):
+            raise ValueError(
+                f"loss='bce' needs data in [0, 1] after scaling (got values from {X_scaled.min():.3g} "
+                f"to {X_scaled.max():.3g} with scale={self.scale!r}); use scale='minmax' or loss='mse'"
+            )
+
+    def _split(self, n_samples: int, generator: torch.Generator):
+        if not self.early_stopping:
+            return np.arange(n_samples), None
+        order = torch.randperm(n_samples, generator=generator).numpy()
+        n_val = math.floor(self.validation_fraction * n_samples)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
+        return build_model(
+            "mlp",
+            generator,
+            n_features=n_features,
+            n_components=self.n_components,
+            hidden_layer_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
+            activation=self.activation,
+            output_activation=self.output_activation,
+        )
+
+    def _objective(self):
+        return ReconstructionLoss(self.loss)
+
+    def _trainer_config(self, n_train: int) -> TrainerConfig:
+        batch = min(256, max(8, n_train // 50)) if self.batch_size == "auto" else self.batch_size
+        return TrainerConfig(
+            optimizer=self.optimizer,
+            learning_rate_init=self._learning_rate(),
+            batch_size=min(batch, n_train),
+            max_iter=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=self.shuffle,
+        )
+
+    def _learning_rate(self) -> float:
+        if self.learning_rate_init != "auto":
+            return self.learning_rate_init
+        if len(self.hidden_layer_sizes) == 0:
+            # Adam moves every weight by about lr per step, so a code unit summing
+            # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
+            return min(1e-2, 0.08 / math.sqrt(self.n_features_in_))
+        return 1e-3
+
+    def _callbacks(self) -> list:
+        callbacks = [ProgressBar(desc=type(self).__name__)] if self.verbose else []
+        return callbacks + [as_callback(cb) for cb in (self.callbacks or [])]
+
+    def _set_fitted(self, model, history) -> None:
+        model.eval()
+        self.model_ = model
+        self.loss_curve_ = history.loss_curve
+        self.validation_scores_ = history.validation_scores if self.early_stopping else None
+        self.best_loss_ = history.best_loss
+        self.n_iter_ = history.n_iter
+        self.n_steps_ = history.n_steps
+
+    # ------------------------------------------------------------ inference
+    def transform(self, X):
+        """Encode rows of ``X`` to codes of width ``n_components``."""
+        check_is_fitted(self)
+        X = validate_rows(self, X, reset=False)
+        return self._run(self.model_.encode, self.scaler_.transform(X.astype(np.float64)))
+
+    def inverse_transform(self, X):
+        """Decode codes back to rows in the original units of the training data."""
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
+        check_finite(Z)
+        if Z.shape[1] != self.n_components:
+            raise ValueError(f"X has {Z.shape[1]} columns but this autoencoder has n_components={self.n_components}")
+        return self.scaler_.inverse_transform(self._run(self.model_.decode, Z))
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error, in the original units."""
+        X_checked = validate_rows(self, X, reset=False).astype(np.float64)
+        return -float(np.mean((X_checked - self.inverse_transform(self.transform(X))) ** 2))
+
+    @torch.no_grad()
+    def _run(self, fn, A: np.ndarray) -> np.ndarray:
+        """Apply ``fn`` to ``A`` in batches on ``device_``; float64 result."""
+        out = []
+        for start in range(0, len(A), INFERENCE_BATCH):
+            batch = torch.as_tensor(A[start : start + INFERENCE_BATCH], dtype=torch.float32, device=self.device_)
+            out.append(fn(batch).double().cpu().numpy())
+        return np.concatenate(out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,1 @@
+"""Training: the loop (trainer), its callbacks and the loss functions."""

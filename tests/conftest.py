@@ -1,0 +1,28 @@
+import os
+
+# scikit-learn runs its array-API conformance checks only with this set (before scipy loads).
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from aedr.data.datasets import default_mnist_dir, load_digits_data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_digits_data()
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    """MNIST's 10k test images from ../shared/data/mnist (skipped where that folder is absent)."""
+    folder = default_mnist_dir()
+    if not (folder / "t10k-images-idx3-ubyte.gz").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"MNIST not found in {folder}; CI must run beside ../shared/data")
+        pytest.skip(f"MNIST not found in {folder}")
+    from aedr.data.datasets import load_mnist
+
+    X, y = load_mnist("test", folder)
+    return X.astype(np.float64), y

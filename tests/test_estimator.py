@@ -1,0 +1,221 @@
+"""Behaviour of aedr.Autoencoder: training, reproducibility, options, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+
+from aedr import Autoencoder, Callback, TrainingDivergedError
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    return digits[0][:300]
+
+
+def fit_small(X, **params):
+    params = {"max_iter": 3, "hidden_layer_sizes": (16,), "random_state": 0} | params
+    return Autoencoder(**params).fit(X)
+
+
+def test_shapes_and_original_units(small):
+    ae = fit_small(small, n_components=4)
+    Z = ae.transform(small)
+    assert Z.shape == (300, 4) and Z.dtype == np.float64
+    X_back = ae.inverse_transform(Z)
+    assert X_back.shape == small.shape
+    # digits pixels are 0..16: reconstructions come back in those units, not standardised ones
+    assert 4 < X_back.mean() < 6
+    assert ae.score(small) == pytest.approx(-np.mean((small - X_back) ** 2))
+
+
+def test_fitted_attributes(small):
+    ae = fit_small(small, max_iter=4)
+    assert ae.n_iter_ == 4 and len(ae.loss_curve_) == 4
+    assert ae.validation_scores_ is None
+    assert ae.best_loss_ == pytest.approx(min(ae.loss_curve_))
+    assert ae.device_ == torch.device("cpu") and ae.n_features_in_ == 64
+    assert ae.n_steps_ > 4 and not hasattr(ae, "feature_names_in_")
+
+
+def test_training_reduces_loss(small):
+    ae = fit_small(small, max_iter=30)
+    assert ae.loss_curve_[-1] < 0.7 * ae.loss_curve_[0]
+
+
+def test_bit_identical_and_global_rng_untouched(small):
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    a = fit_small(small, max_iter=5)
+    assert torch.equal(torch.rand(1), expected), "fit must not draw from torch's global generator"
+    b = fit_small(small, max_iter=5)
+    np.testing.assert_array_equal(a.transform(small), b.transform(small))
+    assert a.loss_curve_ == b.loss_curve_
+    c = fit_small(small, max_iter=5, random_state=1)
+    assert not np.array_equal(a.transform(small), c.transform(small))
+
+
+def test_early_stopping_keeps_best_validation_weights(small):
+    ae = fit_small(small, max_iter=15, early_stopping=True, validation_fraction=0.2)
+    assert len(ae.validation_scores_) == ae.n_iter_
+    assert ae.best_loss_ == min(ae.validation_scores_)
+
+
+def test_stops_on_plateau_before_max_iter(small):
+    ae = fit_small(small, max_iter=5000, n_iter_no_change=2, tol=0.5)
+    assert ae.n_iter_ < 20
+
+
+def test_callbacks_function_and_class(small):
+    seen = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, state):
+            seen.append("begin")
+
+        def on_epoch_end(self, state):
+            seen.append(state.epoch)
+
+        def on_train_end(self, state):
+            seen.append("end")
+
+    ae = fit_small(small, max_iter=50, callbacks=[Recorder(), lambda state: state.epoch >= 3])
+    assert ae.n_iter_ == 3
+    assert seen == ["begin", 1, 2, 3, "end"]
+
+
+def test_verbose_progress_bar_on_stderr(small, capsys):
+    fit_small(small, verbose=True, max_iter=2)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "epoch" in captured.err
+
+
+@pytest.mark.parametrize("scale", ["standard", "minmax", None])
+def test_scalings_invert_to_original_units(small, scale):
+    ae = fit_small(small, scale=scale, n_components=32, hidden_layer_sizes=(), max_iter=40)
+    rel = -ae.score(small) / small.var()
+    assert rel < 0.2
+
+
+def test_bce_on_unit_data_and_rejects_outside(small):
+    X01 = small / 16.0
+    ae = fit_small(X01, loss="bce", output_activation="sigmoid", scale=None)
+    out = ae.inverse_transform(ae.transform(X01))
+    assert out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match=r"loss='bce' needs data in \[0, 1\]"):
+        fit_small(small, loss="bce", output_activation="sigmoid", scale=None)
+    with pytest.raises(ValueError, match="output_activation='sigmoid'"):
+        fit_small(X01, loss="bce", scale=None)
+
+
+def test_optimizer_by_class(small):
+    ae = fit_small(small, optimizer=torch.optim.SGD, learning_rate_init=0.01)
+    assert np.isfinite(ae.loss_curve_).all()
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu", "identity"])
+def test_activations(small, activation):
+    assert np.isfinite(fit_small(small, activation=activation, max_iter=1).transform(small)).all()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_nan_and_inf_named_with_row_counts(small):
+    X = small.copy()
+    X[[3, 7], 0] = np.nan
+    X[9, 5] = np.inf
+    with pytest.raises(ValueError, match=r"NaN in 2 rows and inf in 1 row \(first rows: \[3, 7, 9\]\)"):
+        fit_small(X)
+    ae = fit_small(small)
+    with pytest.raises(ValueError, match="NaN in 2 rows"):
+        ae.transform(X)
+    with pytest.raises(ValueError, match="inf in 1 row"):
+        ae.inverse_transform(np.array([[np.inf, 0.0]]))
+
+
+def test_non_numeric_columns_named(small):
+    df = pd.DataFrame(small[:, :3], columns=["a", "b", "c"])
+    df["name"] = "x"
+    with pytest.raises(ValueError, match=r"1 non-numeric column \('name'\)"):
+        fit_small(df, n_components=2)
+    with pytest.raises(ValueError, match="X must be numeric"):
+        fit_small(np.array([["1", "a"], ["2", "b"], ["3", "c"]], dtype=object))
+
+
+def test_empty_and_too_few_rows(small):
+    with pytest.raises(ValueError, match="0 sample"):
+        fit_small(np.empty((0, 5)))
+    with pytest.raises(ValueError, match="1 sample"):
+        fit_small(small[:1])
+    with pytest.raises(ValueError, match=r"early_stopping .* needs at least 10 rows, got n_samples=5"):
+        fit_small(small[:5], early_stopping=True, validation_fraction=0.1)
+
+
+def test_n_components_larger_than_features(small):
+    with pytest.raises(ValueError, match="n_components=65 must be <= n_features=64"):
+        fit_small(small, n_components=65)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"n_components": 0}, {"activation": "swish"}, {"loss": "l1"}, {"scale": "robust"}, {"batch_size": 0},
+     {"optimizer": "lbfgs"}, {"learning_rate_init": -1.0}, {"validation_fraction": 1.5}, {"max_iter": 0}],
+)
+def test_invalid_parameters(small, params):
+    with pytest.raises(InvalidParameterError):
+        fit_small(small, **params)
+
+
+def test_bad_hidden_layers_and_device(small):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be positive"):
+        fit_small(small, hidden_layer_sizes=(8, 0))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            fit_small(small, device="cuda")
+    with pytest.raises(ValueError, match="not a device name"):
+        fit_small(small, device="gpu0")
+
+
+def test_transform_wrong_width_and_names(small):
+    ae = fit_small(small)
+    with pytest.raises(ValueError, match="64 features"):
+        ae.transform(small[:, :10])
+    with pytest.raises(ValueError, match="n_components=2"):
+        ae.inverse_transform(np.zeros((3, 5)))
+    df = pd.DataFrame(small, columns=[f"f{i}" for i in range(64)])
+    named = fit_small(df)
+    with pytest.raises(ValueError, match="feature names"):
+        named.transform(df.rename(columns={"f0": "other"}))
+
+
+def test_divergence_keeps_best_weights_and_suggests_lower_rate(small):
+    with pytest.raises(TrainingDivergedError, match="lower learning_rate_init") as info:
+        Autoencoder(optimizer="sgd", learning_rate_init=1e6, max_iter=20, random_state=0).fit(small)
+    assert "kept the initial weights" in str(info.value)
+
+
+def test_divergence_after_progress_leaves_usable_model(small):
+    def blow_up(state):
+        if state.epoch == 3:
+            for p in state.model.parameters():
+                p.data.fill_(float("nan"))
+
+    ae = Autoencoder(max_iter=10, random_state=0, hidden_layer_sizes=(16,), callbacks=[blow_up])
+    with pytest.raises(TrainingDivergedError, match=r"epoch 4 .* kept the best weights \(epoch 3"):
+        ae.fit(small)
+    assert ae.n_iter_ == 4
+    assert np.isfinite(ae.transform(small)).all()
+
+
+def test_input_never_modified(small):
+    X = small.copy()
+    df = pd.DataFrame(X.copy())
+    ae = fit_small(X).fit(X)
+    ae.transform(X)
+    ae.score(X)
+    fit_small(df)
+    np.testing.assert_array_equal(X, small)
+    np.testing.assert_array_equal(df.to_numpy(), small)

@@ -1,0 +1,55 @@
+"""scikit-learn conformance: every check, no expected failures."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from aedr import Autoencoder
+
+
+@parametrize_with_checks([Autoencoder(max_iter=20, hidden_layer_sizes=(8,)), Autoencoder(hidden_layer_sizes=())])
+def test_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+def test_feature_names_out(digits):
+    X, _ = digits
+    ae = Autoencoder(n_components=3, max_iter=2, random_state=0).fit(X)
+    assert list(ae.get_feature_names_out()) == ["autoencoder0", "autoencoder1", "autoencoder2"]
+
+
+def test_pandas_in_pandas_out(digits):
+    X, _ = digits
+    df = pd.DataFrame(X, columns=[f"px{i}" for i in range(X.shape[1])])
+    ae = Autoencoder(max_iter=2, random_state=0).set_output(transform="pandas")
+    Z = ae.fit_transform(df)
+    assert isinstance(Z, pd.DataFrame)
+    assert list(Z.columns) == ["autoencoder0", "autoencoder1"]
+    assert Z.index.equals(df.index)
+    assert list(ae.feature_names_in_) == list(df.columns)
+
+
+def test_pipeline_and_grid_search(digits):
+    X, _ = digits
+    pipe = make_pipeline(FunctionTransformer(), Autoencoder(max_iter=3, hidden_layer_sizes=(16,), random_state=0))
+    search = GridSearchCV(pipe, {"autoencoder__n_components": [2, 8]}, cv=2).fit(X[:400])
+    # more components reconstruct better, and score is the negative reconstruction error
+    assert search.best_params_ == {"autoencoder__n_components": 8}
+    assert search.transform(X[:5]).shape == (5, 8)
+
+
+def test_clone_and_pickle_round_trip(digits):
+    X, _ = digits
+    ae = Autoencoder(max_iter=3, random_state=0, hidden_layer_sizes=(16,)).fit(X)
+    unfitted = clone(ae)
+    assert not hasattr(unfitted, "model_") and unfitted.get_params() == ae.get_params()
+    restored = pickle.loads(pickle.dumps(ae))
+    np.testing.assert_array_equal(restored.transform(X), ae.transform(X))
+    np.testing.assert_array_equal(restored.inverse_transform(ae.transform(X)), ae.inverse_transform(ae.transform(X)))
