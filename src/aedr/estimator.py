@@ -334,6 +334,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(f"X has {Z.shape[1]} columns but this autoencoder has n_components={self.n_components}")
         return self.scaler_.inverse_transform(self._run(self.model_.decode, Z))
 
+    def save(self, path, *, overwrite=False):
+        """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.
+
+        Data only, never pickled code; read it back with :func:`aedr.load`.
+        See :func:`aedr.persistence.save`.
+        """
+        from aedr.persistence import save
+
+        return save(self, path, overwrite=overwrite)
+
     def score(self, X, y=None):
         """Negative mean squared reconstruction error, in the original units."""
         X_checked = validate_rows(self, X, reset=False).astype(np.float64)

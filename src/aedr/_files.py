@@ -1,0 +1,96 @@
+"""Write outputs safely: stage under a temporary sibling name, then rename.
+
+An interrupted run leaves at most a hidden ``.NAME.*.tmp`` entry behind
+(removed on the way out when Python still runs), never a half-written
+output under the real name; an existing output is replaced only when asked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class OutputExistsError(FileExistsError):
+    """The output path already exists and replacing it was not asked for."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path} already exists (pass overwrite=True to replace it)")
+        self.path = Path(path)
+
+
+def check_new(target: str | Path, *, overwrite: bool = False) -> Path:
+    """Raise :class:`OutputExistsError` if ``target`` exists (an empty folder is fine)."""
+    target = Path(target)
+    if overwrite or not (target.exists() or target.is_symlink()):
+        return target
+    if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+        return target
+    raise OutputExistsError(target)
+
+
+def _temporary_sibling(target: Path) -> Path:
+    # The real name stays at the end so writers that infer a format or a
+    # compression from the extension (pandas: ``.csv.gz``) still see it.
+    return target.with_name(f".{uuid.uuid4().hex[:8]}.tmp-{target.name}")
+
+
+def _replace(staged: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        old = _temporary_sibling(target).with_suffix(".old")
+        target.rename(old)
+        staged.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staged, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def staged_folder(target: str | Path, *, overwrite: bool = False):
+    """Yield an empty temporary folder that replaces ``target`` when the block succeeds.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with staged_folder(root / "run") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("hi")
+    >>> sorted(p.name for p in root.iterdir()), (root / "run" / "a.txt").read_text()
+    (['run'], 'hi')
+    """
+    target = check_new(target, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = _temporary_sibling(target)
+    staged.mkdir()
+    try:
+        yield staged
+    except BaseException:
+        _remove(staged)
+        raise
+    _replace(staged, target)
+
+
+@contextmanager
+def staged_file(target: str | Path, *, overwrite: bool = False):
+    """Yield a temporary path beside ``target``; it is renamed to ``target`` when the block succeeds."""
+    target = check_new(target, overwrite=overwrite)
+    if target.is_dir() and not target.is_symlink():
+        raise IsADirectoryError(f"{target} is a folder, not a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = _temporary_sibling(target)
+    try:
+        yield staged
+    except BaseException:
+        _remove(staged)
+        raise
+    _replace(staged, target)

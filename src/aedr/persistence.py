@@ -1,0 +1,365 @@
+"""Save and load fitted estimators as data: ``config.json`` + ``weights.safetensors``.
+
+A model folder holds
+
+- ``config.json``: the format name and version, the estimator class and its
+  parameters, the architecture (registry name and keyword arguments), the
+  input scaler's offset and scale, the other fitted attributes (feature
+  names, loss curve, epochs, ...), the SHA-256 of the weights file and the
+  aedr / torch / scikit-learn versions that wrote it;
+- ``weights.safetensors``: the network's tensors.
+
+Loading parses JSON and safetensors only: it never unpickles and never runs
+code from the folder. Every problem found (missing, truncated, corrupted or
+hand-edited files, another format version, weights that do not fit the
+architecture) raises :class:`ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aedr._files import staged_folder
+
+FORMAT = "aedr-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+
+# Fitted attributes stored in their own way (or rebuilt) rather than as plain JSON.
+_SPECIAL_ATTRIBUTES = {"model_", "scaler_", "device_", "feature_names_in_"}
+
+
+class ModelFileError(ValueError):
+    """A model folder that cannot be loaded; the message names the file and the problem."""
+
+
+# ----------------------------------------------------------------------- save
+def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write fitted ``estimator`` to the folder ``path``.
+
+    The folder is written under a temporary name and renamed when complete,
+    so an interrupted save leaves no half-written model.
+
+    Parameters
+    ----------
+    estimator : aedr.Autoencoder
+        A fitted estimator.
+    path : str or Path
+        Folder to create. It must not exist (an empty folder is fine) unless
+        ``overwrite`` is True.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from aedr import Autoencoder, load
+    >>> X = np.random.default_rng(0).normal(size=(40, 5))
+    >>> ae = Autoencoder(n_components=2, max_iter=2, random_state=0).fit(X)
+    >>> folder = ae.save(Path(tempfile.mkdtemp()) / "model")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['config.json', 'weights.safetensors']
+    >>> bool((load(folder).transform(X) == ae.transform(X)).all())
+    True
+    """
+    from safetensors.torch import save as save_tensors
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    if getattr(estimator, "encoder", None) is not None:
+        raise ValueError(
+            "cannot save an autoencoder built from custom encoder/decoder modules: a model file holds data, "
+            "not code; save estimator.model_.state_dict() with your own module definitions instead"
+        )
+    state = {name: t.detach().to("cpu").contiguous() for name, t in estimator.model_.state_dict().items()}
+    weights = save_tensors(state, metadata={"format": "pt"})
+    config = _config(estimator, hashlib.sha256(weights).hexdigest())
+    text = _dumps(config)
+    with staged_folder(path, overwrite=overwrite) as folder:
+        (folder / WEIGHTS_FILE).write_bytes(weights)
+        (folder / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def _config(estimator, weights_sha256: str) -> dict:
+    import sklearn
+
+    import aedr
+
+    n_features = int(estimator.n_features_in_)
+    names = getattr(estimator, "feature_names_in_", None)
+    fitted = {
+        name: _jsonable(value, f"fitted attribute {name}")
+        for name, value in sorted(vars(estimator).items())
+        if name.endswith("_") and not name.startswith("_") and name not in _SPECIAL_ATTRIBUTES
+    }
+    fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": {k: _param(k, v) for k, v in estimator.get_params(deep=False).items() if k != "callbacks"},
+        "architecture": architecture(estimator, n_features),
+        "scaler": {"offset": estimator.scaler_.offset.tolist(), "scale": estimator.scaler_.scale.tolist()},
+        "fitted": fitted,
+        "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
+        "versions": {
+            "aedr": aedr.__version__,
+            "torch": torch.__version__,
+            "sklearn": sklearn.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def _dumps(value, indent: str = "") -> str:
+    """JSON with one key per line and every list on one line (readable, and diffs stay small)."""
+    if not isinstance(value, dict) or not value:
+        return json.dumps(value)
+    inner = indent + "  "
+    items = [f"{inner}{json.dumps(k)}: {_dumps(v, inner)}" for k, v in value.items()]
+    return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+
+
+def architecture(estimator, n_features: int) -> dict:
+    """Registry name and keyword arguments of ``estimator``'s network (what ``build_model`` takes)."""
+    if hasattr(estimator, "model_config"):
+        config = estimator.model_config(n_features)
+    else:  # an estimator without model_config: read the fitted module's config dataclass
+        config = dataclasses.asdict(estimator.model_.config)
+    return {"name": getattr(estimator, "architecture", "mlp"), "config": _jsonable(config, "architecture")}
+
+
+def _param(name: str, value):
+    if name == "random_state" and not (value is None or isinstance(value, Integral)):
+        return None  # a RandomState instance is state, not a setting; training is over anyway
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, type):
+        raise ValueError(f"cannot save {name}={value.__name__}: a class is code; use one of the named choices")
+    return _jsonable(value, f"parameter {name}")
+
+
+def _jsonable(value, what: str):
+    """``value`` as plain JSON types (tuples and arrays become lists)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), what)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, what) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, what) for k, v in value.items()}
+    raise ValueError(f"cannot save {what}: {type(value).__name__} is not plain data")
+
+
+# ----------------------------------------------------------------------- load
+def load(path: str | Path, *, device: str | torch.device = "cpu"):
+    """Read a model folder written by :func:`save` (or ``Autoencoder.save``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder (``config.json`` and ``weights.safetensors``).
+    device : str or torch.device, default="cpu"
+        Where to put the network. On the CPU ``transform`` and
+        ``inverse_transform`` give bit-identical results to the saved model.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file and the problem, for anything that is not a valid
+        model folder of this format version.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from aedr import load
+    >>> load(Path(tempfile.mkdtemp()) / "missing")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    aedr.persistence.ModelFileError: .../missing: no model folder here ...
+    """
+    from aedr.training.device import resolve_device
+
+    folder = Path(path)
+    if not folder.is_dir():
+        what = "is a file, not a model folder" if folder.exists() else "no model folder here"
+        raise ModelFileError(f"{folder}: {what} (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})")
+    config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    config = _read_config(config_file)
+    tensors = _read_weights(weights_file, config["weights"]["sha256"])
+    estimator = _estimator(config, config_file)
+    model = _rebuild_model(estimator, config, config_file)
+    _load_state(model, tensors, weights_file, config_file)
+    try:
+        estimator.device_ = resolve_device(device)
+    except ValueError as exc:
+        raise ModelFileError(f"{folder}: {exc}") from exc
+    estimator.model_ = model.to(estimator.device_).eval()
+    return estimator
+
+
+def _read_config(file: Path) -> dict:
+    if not file.is_file():
+        raise ModelFileError(f"{file}: missing; a model folder needs {CONFIG_FILE} beside {WEIGHTS_FILE}")
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{file}: not a text file ({exc.reason}); the file is corrupted") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(
+            f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "the file is truncated, corrupted or was edited by hand"
+        ) from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{file}: not an aedr model configuration (no \"format\": \"{FORMAT}\")")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        hint = "it was written by a newer aedr; upgrade aedr" if newer else "this aedr cannot read it"
+        raise ModelFileError(f"{file}: model format version {version!r}, this aedr reads version {FORMAT_VERSION}; {hint}")
+    _check_schema(config, file)
+    return config
+
+
+_SCHEMA = {
+    "estimator": str,
+    "params": dict,
+    "architecture": dict,
+    "scaler": dict,
+    "fitted": dict,
+    "weights": dict,
+}
+
+
+def _check_schema(config: dict, file: Path) -> None:
+    for key, kind in _SCHEMA.items():
+        if not isinstance(config.get(key), kind):
+            problem = "missing" if key not in config else f"not a JSON {'object' if kind is dict else 'string'}"
+            raise ModelFileError(f"{file}: key {key!r} is {problem}; the file was edited by hand or is incomplete")
+    if not isinstance(config["weights"].get("sha256"), str):
+        raise ModelFileError(f"{file}: key 'weights.sha256' is missing; the file was edited by hand or is incomplete")
+    n_features = config["fitted"].get("n_features_in_")
+    if not isinstance(n_features, int) or n_features < 1:
+        raise ModelFileError(f"{file}: 'fitted.n_features_in_' must be a positive integer, got {n_features!r}")
+    for key in ("offset", "scale"):
+        values = config["scaler"].get(key)
+        if not (isinstance(values, list) and len(values) == n_features and all(_is_number(v) for v in values)):
+            raise ModelFileError(f"{file}: 'scaler.{key}' must be a list of {n_features} numbers (one per feature)")
+    if not all(v != 0 for v in config["scaler"]["scale"]):
+        raise ModelFileError(f"{file}: 'scaler.scale' holds a zero; the file was edited by hand")
+    names = config["fitted"].get("feature_names_in_")
+    if names is not None and not (isinstance(names, list) and len(names) == n_features):
+        raise ModelFileError(f"{file}: 'fitted.feature_names_in_' must be null or a list of {n_features} names")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _read_weights(file: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load as load_tensors
+
+    if not file.is_file():
+        raise ModelFileError(f"{file}: missing; a model folder needs {WEIGHTS_FILE} beside {CONFIG_FILE}")
+    data = file.read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise ModelFileError(
+            f"{file}: contents do not match the checksum in {CONFIG_FILE} ({len(data)} bytes); "
+            "the file is truncated, corrupted or from another model"
+        )
+    try:
+        return load_tensors(data)
+    except Exception as exc:  # safetensors reports malformed data with several exception types
+        raise ModelFileError(f"{file}: not a valid safetensors file ({exc})") from exc
+
+
+def _estimator(config: dict, file: Path):
+    import aedr
+
+    name = config["estimator"]
+    cls = getattr(aedr, name, None)
+    from sklearn.base import BaseEstimator
+
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator) and name in aedr.__all__):
+        raise ModelFileError(f"{file}: unknown estimator {name!r}; this aedr knows {_estimator_names()}")
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+    try:
+        estimator = cls(**params)
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{file}: invalid 'params' for {name}: {exc}") from exc
+    from aedr.data.scaling import AffineScaler
+
+    fitted = dict(config["fitted"])
+    names = fitted.pop("feature_names_in_", None)
+    for attribute, value in fitted.items():
+        setattr(estimator, attribute, value)
+    if names is not None:
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    estimator.scaler_ = AffineScaler.from_dict(config["scaler"])
+    estimator._n_features_out = estimator.n_components
+    return estimator
+
+
+def _estimator_names() -> str:
+    import aedr
+    from sklearn.base import BaseEstimator
+
+    names = [n for n in aedr.__all__ if isinstance(getattr(aedr, n), type) and issubclass(getattr(aedr, n), BaseEstimator)]
+    return ", ".join(names)
+
+
+def _rebuild_model(estimator, config: dict, file: Path) -> torch.nn.Module:
+    n_features = estimator.n_features_in_
+    try:
+        expected = architecture(estimator, n_features)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{file}: 'params' and 'fitted' do not describe a network: {exc}") from exc
+    if config["architecture"] != expected:
+        raise ModelFileError(
+            f"{file}: 'architecture' {config['architecture']} does not match what 'params' build ({expected}); "
+            "the file was edited by hand"
+        )
+    try:
+        return estimator._build_model(n_features, torch.Generator().manual_seed(0))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{file}: cannot build the network it describes: {exc}") from exc
+
+
+def _load_state(model: torch.nn.Module, tensors: dict, weights_file: Path, config_file: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing tensors {missing[:3]}"] if missing else []) + (
+            [f"unexpected tensors {unexpected[:3]}"] if unexpected else []
+        )
+        raise ModelFileError(f"{weights_file}: does not match the architecture in {config_file.name}: {'; '.join(parts)}")
+    for name, tensor in tensors.items():
+        want = expected[name]
+        if tuple(tensor.shape) != tuple(want.shape) or tensor.dtype != want.dtype:
+            raise ModelFileError(
+                f"{weights_file}: tensor {name!r} is {tensor.dtype} {list(tensor.shape)} but the architecture in "
+                f"{config_file.name} needs {want.dtype} {list(want.shape)}"
+            )
+    model.load_state_dict(tensors, strict=True)

@@ -1,0 +1,145 @@
+"""Model folders: bit-identical round trips, and one clear error per kind of damage."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aedr import Autoencoder, ModelFileError, load
+from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(rng.normal(size=(60, 6)), columns=[f"f{i}" for i in range(6)])
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return Autoencoder(n_components=2, hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(data)
+
+
+@pytest.fixture
+def saved(fitted, tmp_path):
+    return fitted.save(tmp_path / "model")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hidden_layer_sizes": (8,)},
+        {"hidden_layer_sizes": (), "early_stopping": True, "scale": "minmax"},
+        {"hidden_layer_sizes": (8, 4), "activation": "tanh", "output_activation": "sigmoid", "loss": "bce", "scale": "minmax"},
+    ],
+)
+def test_round_trip_is_bit_identical(data, tmp_path, params):
+    ae = Autoencoder(n_components=2, max_iter=3, random_state=0, **params).fit(data)
+    loaded = load(ae.save(tmp_path / "m"))
+    Z = ae.transform(data)
+    assert np.array_equal(loaded.transform(data), Z)
+    assert np.array_equal(loaded.inverse_transform(Z), ae.inverse_transform(Z))
+    assert loaded.get_params() == ae.get_params()
+    assert list(loaded.feature_names_in_) == list(ae.feature_names_in_)
+    assert loaded.loss_curve_ == ae.loss_curve_ and loaded.n_iter_ == ae.n_iter_
+    assert list(loaded.get_feature_names_out()) == list(ae.get_feature_names_out())
+
+
+def test_conv_round_trip(tmp_path):
+    X = np.random.default_rng(1).random((30, 64))
+    ae = Autoencoder(n_components=2, architecture="conv", max_iter=2, random_state=0).fit(X)
+    loaded = load(ae.save(tmp_path / "m"))
+    assert np.array_equal(loaded.transform(X), ae.transform(X))
+
+
+def test_files_are_data(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    assert config["format_version"] == 1 and config["estimator"] == "Autoencoder"
+    assert set(config["versions"]) >= {"aedr", "torch", "sklearn"}
+    assert config["architecture"]["name"] == "mlp"
+    assert (saved / WEIGHTS_FILE).read_bytes()[8:9] == b"{"  # safetensors: length, then a JSON header
+    assert sorted(p.name for p in saved.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
+
+
+def test_refuses_to_overwrite(fitted, saved):
+    with pytest.raises(FileExistsError):
+        fitted.save(saved)
+    fitted.save(saved, overwrite=True)
+    load(saved)
+
+
+def test_unfitted_and_custom_modules_refused(data, tmp_path):
+    from sklearn.exceptions import NotFittedError
+    from torch import nn
+
+    with pytest.raises(NotFittedError):
+        Autoencoder().save(tmp_path / "m")
+    custom = Autoencoder(encoder=nn.Linear(6, 2), decoder=nn.Linear(2, 6), max_iter=1).fit(data)
+    with pytest.raises(ValueError, match="custom encoder/decoder"):
+        custom.save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def _edit_config(folder, edit):
+    file = folder / CONFIG_FILE
+    config = json.loads(file.read_text())
+    edit(config)
+    file.write_text(json.dumps(config))
+
+
+def _set(path, value):
+    def edit(config):
+        node = config
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "damage, file, match",
+    [
+        (lambda f: (f / CONFIG_FILE).unlink(), CONFIG_FILE, "missing"),
+        (lambda f: (f / WEIGHTS_FILE).unlink(), WEIGHTS_FILE, "missing"),
+        (lambda f: (f / CONFIG_FILE).write_text((f / CONFIG_FILE).read_text()[:200]), CONFIG_FILE, "not valid JSON"),
+        (lambda f: (f / CONFIG_FILE).write_bytes(b"\xff\xfe\x00garbage"), CONFIG_FILE, "corrupted"),
+        (lambda f: (f / WEIGHTS_FILE).write_bytes((f / WEIGHTS_FILE).read_bytes()[:100]), WEIGHTS_FILE, "truncated"),
+        (lambda f: _flip_byte(f / WEIGHTS_FILE), WEIGHTS_FILE, "checksum"),
+        (lambda f: _edit_config(f, _set(["format_version"], 2)), CONFIG_FILE, "newer aedr"),
+        (lambda f: _edit_config(f, _set(["format"], "something")), CONFIG_FILE, "not an aedr model"),
+        (lambda f: _edit_config(f, lambda c: c.pop("scaler")), CONFIG_FILE, "'scaler' is missing"),
+        (lambda f: _edit_config(f, _set(["scaler", "offset"], [0.0])), CONFIG_FILE, "scaler.offset"),
+        (lambda f: _edit_config(f, _set(["estimator"], "os.system")), CONFIG_FILE, "unknown estimator"),
+        (lambda f: _edit_config(f, _set(["params", "activation"], "nope")), CONFIG_FILE, "invalid 'params'"),
+        (lambda f: _edit_config(f, _set(["params", "bogus"], 1)), CONFIG_FILE, "invalid 'params'"),
+        (lambda f: _edit_config(f, _set(["params", "n_components"], 3)), CONFIG_FILE, "does not match"),
+    ],
+)
+def test_damaged_model_gives_one_clear_error(saved, damage, file, match):
+    damage(saved)
+    with pytest.raises(ModelFileError, match=match) as info:
+        load(saved)
+    assert file in str(info.value)
+
+
+def test_weights_that_do_not_fit_the_architecture(data, saved, tmp_path):
+    other = Autoencoder(n_components=2, hidden_layer_sizes=(5,), max_iter=1, random_state=0).fit(data).save(tmp_path / "o")
+    (saved / WEIGHTS_FILE).write_bytes((other / WEIGHTS_FILE).read_bytes())
+    sha = json.loads((other / CONFIG_FILE).read_text())["weights"]["sha256"]
+    _edit_config(saved, _set(["weights", "sha256"], sha))
+    with pytest.raises(ModelFileError, match=r"weights.safetensors: tensor .* needs"):
+        load(saved)
+
+
+def test_not_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelFileError, match="is a file"):
+        load(tmp_path / "file")
+
+
+def _flip_byte(file):
+    data = bytearray(file.read_bytes())
+    data[-5] ^= 0xFF
+    file.write_bytes(bytes(data))
