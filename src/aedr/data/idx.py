@@ -39,3 +39,21 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) - header != expected:
         raise ValueError(f"{path}: truncated or oversized IDX data ({len(raw) - header} bytes, expected {expected})")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+_CODES = {np.dtype(v).newbyteorder("="): k for k, v in _TYPES.items()}
+
+
+def write_idx(path: str | Path, array) -> None:
+    """Write ``array`` as an IDX file (gzipped when ``path`` ends in ``.gz``).
+
+    Integer arrays keep their type when IDX has one; anything else is
+    written as big-endian float32 (``0x0D``).
+    """
+    array = np.asarray(array)
+    dtype = array.dtype if array.dtype in _CODES else np.dtype(np.float32)
+    header = bytes([0, 0, _CODES[dtype], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    payload = header + np.ascontiguousarray(array, dtype=dtype.newbyteorder(">")).tobytes()
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    with opener(path, "wb") as handle:
+        handle.write(payload)

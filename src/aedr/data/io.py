@@ -1,0 +1,301 @@
+"""Read and write data files: CSV/TSV, Parquet, ``.npy``/``.npz`` and IDX.
+
+The format follows the file name (``.csv``, ``.tsv``, ``.parquet``/``.pq``,
+``.npy``, ``.npz``, ``.idx`` or ``-ubyte``; CSV, TSV and IDX may end in
+``.gz``). Reading is done by pandas, pyarrow and numpy; ``.npy``/``.npz``
+files are read with ``allow_pickle=False``. Image files (IDX, or arrays with
+more than two dimensions) are flattened to one row per image and keep their
+image shape in :attr:`Table.image_shape`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aedr._files import staged_file
+from aedr.data.idx import read_idx, write_idx
+
+FORMATS = ("csv", "tsv", "parquet", "npy", "npz", "idx")
+_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+             ".npy": "npy", ".npz": "npz", ".idx": "idx"}  # fmt: skip
+_SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
+
+
+def file_format(path: str | Path) -> str:
+    """The format of ``path`` from its name: one of :data:`FORMATS`.
+
+    Examples
+    --------
+    >>> [file_format(p) for p in ["a.csv", "b.tsv.gz", "t10k-images-idx3-ubyte.gz", "c.pq"]]
+    ['csv', 'tsv', 'idx', 'parquet']
+    """
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith("ubyte") or name.endswith(".idx") or Path(name).suffix[:4] == ".idx":
+        return "idx"
+    fmt = _SUFFIXES.get(Path(name).suffix)
+    if fmt is None or (Path(path).name.lower().endswith(".gz") and fmt in ("parquet", "npy", "npz")):
+        known = ", ".join(sorted(_SUFFIXES)) + ", -ubyte (and .gz for csv/tsv/idx)"
+        raise ValueError(f"{path}: unknown file type; use one of {known}")
+    return fmt
+
+
+@dataclass
+class Table:
+    """Feature rows read from a file.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Numeric features (float64, or float32 when stored so).
+    columns : list of str or None
+        Feature names when the file has them (CSV header, Parquet, DataFrame).
+    labels : pandas.Series or None
+        The label column, named, when one was asked for.
+    image_shape : tuple of int or None
+        Shape of one image for image files (IDX, arrays of more than 2 dimensions).
+    """
+
+    X: np.ndarray
+    columns: list[str] | None = None
+    labels: pd.Series | None = None
+    image_shape: tuple[int, ...] | None = None
+
+    def frame(self) -> pd.DataFrame | np.ndarray:
+        """A DataFrame when the features are named (scikit-learn then checks the names), else the array."""
+        return pd.DataFrame(self.X, columns=self.columns) if self.columns is not None else self.X
+
+
+def read_table(path, *, label_col=None, columns=None, exclude=None, header=None) -> Table:
+    """Read feature rows (and optionally a label column) from ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+    label_col : str, optional
+        Column (or ``.npz`` array) holding labels; it is kept apart from the features.
+    columns, exclude : list of str, optional
+        Use only these columns as features, or every column but these.
+    header : bool, optional
+        Whether a CSV/TSV starts with a header row; detected when None
+        (a header is a first row holding text above numbers).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        With the file name and what to do.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "cells.csv"
+    >>> _ = path.write_text("a,b,kind\\n1,2,x\\n3,4,y\\n")
+    >>> t = read_table(path, label_col="kind")
+    >>> t.columns, t.X.tolist(), t.labels.tolist()
+    (['a', 'b'], [[1.0, 2.0], [3.0, 4.0]], ['x', 'y'])
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    if fmt in ("csv", "tsv", "parquet"):
+        frame = _read_frame(path, fmt, header)
+        return _select(path, frame, label_col, columns, exclude, named=fmt == "parquet" or bool(frame.attrs["header"]))
+    if columns or exclude:
+        raise ValueError(f"{path}: {fmt} files have no named columns to choose from")
+    arrays = _read_arrays(path, fmt)
+    return _table_from_arrays(path, arrays, label_col)
+
+
+def _read_frame(path: Path, fmt: str, header: bool | None) -> pd.DataFrame:
+    if fmt == "parquet":
+        try:
+            frame = pd.read_parquet(path, engine="pyarrow")
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from exc
+        frame.columns = [str(c) for c in frame.columns]
+        frame.attrs["header"] = True
+        return frame
+    sep = "," if fmt == "csv" else "\t"
+    try:
+        if header is None:
+            header = _has_header(pd.read_csv(path, sep=sep, header=None, nrows=_SNIFF_ROWS, dtype=str))
+        frame = pd.read_csv(path, sep=sep, header=0 if header else None)
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{path}: the file is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot read as {fmt.upper()} ({_first_line(exc)})") from exc
+    frame.columns = [str(c) for c in frame.columns]
+    frame.attrs["header"] = header
+    return frame
+
+
+def _has_header(head: pd.DataFrame) -> bool:
+    """A header is a first row with text in some column whose other rows are numbers."""
+    if len(head) < 2:
+        return not _numeric(head.iloc[0]).all() if len(head) else False
+    first, rest = head.iloc[0], head.iloc[1:]
+    for col in head.columns:
+        body = rest[col].dropna()
+        if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
+            return True
+    return False
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").notna() | values.isna()
+
+
+def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
+    labels = None
+    if label_col is not None:
+        _check_columns(path, frame, [label_col], "label column")
+        labels = frame[label_col]
+    if columns:
+        _check_columns(path, frame, columns, "column")
+        features = [c for c in columns if c != label_col]
+    else:
+        _check_columns(path, frame, exclude or [], "column")
+        features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
+    if not features:
+        raise ValueError(f"{path}: no feature columns left to use")
+    data = frame[features]
+    bad = [c for c in features if data[c].dtype.kind not in "biuf"]
+    if bad:
+        column = bad[0]
+        values = data[column]
+        example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+        shown = f" (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else ""
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise ValueError(
+            f"{path}: column {column!r}{more} is not numeric{shown}; "
+            "use it as the label column or exclude it from the features"
+        )
+    X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
+    return Table(X, features if named else None, labels)
+
+
+def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:
+    for name in wanted:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(str(name), list(frame.columns), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {_shown(frame.columns)}"
+            raise ValueError(f"{path}: no {what} {name!r}{hint}")
+
+
+def _shown(names, limit: int = 8) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _read_arrays(path: Path, fmt: str) -> dict[str, np.ndarray]:
+    try:
+        if fmt == "idx":
+            return {"X": read_idx(path)}
+        if fmt == "npy":
+            return {"X": np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ValueError(f"{path}: holds Python objects (pickled data), which aedr does not load") from exc
+        raise ValueError(f"{path}: cannot read as {fmt} ({_first_line(exc)})") from exc
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot read as {fmt} ({_first_line(exc)})") from exc
+
+
+def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col) -> Table:
+    labels = None
+    if label_col is not None:
+        if label_col not in arrays:
+            raise ValueError(f"{path}: no array {label_col!r} for labels; arrays are {_shown(arrays)}")
+        labels = pd.Series(np.asarray(arrays.pop(label_col)).ravel(), name=label_col)
+    X = _feature_array(path, arrays)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: the data are {X.dtype}, not numbers")
+    image_shape = tuple(X.shape[1:]) if X.ndim > 2 else None
+    X = X.reshape(len(X), -1) if X.ndim != 1 else X[:, None]
+    X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)
+    if labels is not None and len(labels) != len(X):
+        raise ValueError(f"{path}: {len(labels)} labels for {len(X)} rows")
+    return Table(X, None, labels, image_shape)
+
+
+def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    for name in ("X", "data", "embedding"):
+        if name in arrays:
+            return arrays[name]
+    candidates = [name for name, a in arrays.items() if a.ndim >= 2]
+    if len(candidates) == 1:
+        return arrays[candidates[0]]
+    raise ValueError(f"{path}: cannot tell which array holds the data (arrays: {_shown(arrays)}); name it 'X'")
+
+
+def read_labels(path) -> pd.Series:
+    """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table."""
+    path = Path(path)
+    fmt = file_format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if fmt in ("csv", "tsv", "parquet"):
+        frame = _read_frame(path, fmt, None)
+        if frame.shape[1] != 1:
+            raise ValueError(f"{path}: a labels file needs exactly one column, found {frame.shape[1]}")
+        return frame.iloc[:, 0].rename(frame.columns[0] if frame.attrs["header"] else "label")
+    arrays = _read_arrays(path, fmt)
+    values = arrays.get("y", arrays.get("labels", next(iter(arrays.values()))))
+    if values.ndim != 1 and not (values.ndim == 2 and values.shape[1] == 1):
+        raise ValueError(f"{path}: labels must be one value per row, got an array of shape {values.shape}")
+    return pd.Series(values.ravel(), name="label")
+
+
+def write_table(path, values: pd.DataFrame, labels: pd.Series | None = None, *, overwrite: bool = False) -> Path:
+    """Write ``values`` (numeric columns) and ``labels`` beside them, in the format of ``path``'s name.
+
+    ``.npy`` and IDX hold one numeric array, so ``labels`` are left out there;
+    ``.npz`` stores the values as ``X`` and the labels under their name.
+    The file is written under a temporary name and renamed when complete.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    with staged_file(path, overwrite=overwrite) as tmp:
+        if fmt in ("csv", "tsv", "parquet"):
+            frame = values if labels is None else pd.concat([values, labels.reset_index(drop=True)], axis=1)
+            if fmt == "parquet":
+                frame.to_parquet(tmp, engine="pyarrow", index=False)
+            else:
+                frame.to_csv(tmp, sep="," if fmt == "csv" else "\t", index=False)
+        elif fmt == "npy":
+            with open(tmp, "wb") as handle:
+                np.save(handle, values.to_numpy())
+        elif fmt == "npz":
+            arrays = {"X": values.to_numpy()}
+            if labels is not None:
+                arrays[str(labels.name or "y")] = _plain(labels)
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+        else:
+            write_idx(tmp, values.to_numpy())
+    return path
+
+
+def _plain(labels: pd.Series) -> np.ndarray:
+    """Labels as an array ``np.load(allow_pickle=False)`` can read back (no object dtype)."""
+    array = labels.to_numpy()
+    return array.astype(str) if array.dtype == object else array
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,115 @@
+"""Data files: every format reads and writes, headers are detected, errors name the file."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aedr.data.idx import read_idx, write_idx
+from aedr.data.io import file_format, read_labels, read_table, write_table
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(12, 3)), columns=["a", "b", "c"])
+    df["kind"] = ["x", "y", "z"] * 4
+    return df
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.tsv", "d.csv.gz", "d.parquet"])
+def test_tables_with_labels(frame, tmp_path, name):
+    path = tmp_path / name
+    values, labels = frame[["a", "b", "c"]], frame["kind"]
+    write_table(path, values, labels)
+    table = read_table(path, label_col="kind")
+    assert table.columns == ["a", "b", "c"]
+    np.testing.assert_allclose(table.X, values.to_numpy())
+    assert table.labels.tolist() == labels.tolist() and table.labels.name == "kind"
+
+
+def test_columns_and_exclude(frame, tmp_path):
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    assert read_table(path, columns=["c", "a"]).columns == ["c", "a"]
+    assert read_table(path, exclude=["b", "kind"]).columns == ["a", "c"]
+
+
+def test_header_detection(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("1,2,cat\n3,4,dog\n5,6,cat\n")
+    table = read_table(path, label_col="2")
+    assert table.columns is None and table.X.shape == (3, 2) and table.labels.tolist() == ["cat", "dog", "cat"]
+    path.write_text("x,y\n1,2\n3,4\n")
+    assert read_table(path).columns == ["x", "y"]
+    path.write_text("1,2\n3,4\n")
+    assert read_table(path, header=True).columns == ["1", "2"]
+    assert read_table(path, header=False).X.shape == (2, 2)
+
+
+@pytest.mark.parametrize("name", ["d.npy", "d.npz", "d.idx", "d.idx.gz", "d-ubyte"])
+def test_arrays(tmp_path, name):
+    values = pd.DataFrame(np.arange(12, dtype=np.float64).reshape(4, 3) / 7)
+    path = write_table(tmp_path / name, values, pd.Series([0, 1, 0, 1], name="y"))
+    table = read_table(path, label_col="y" if name.endswith("npz") else None)
+    np.testing.assert_allclose(table.X, values.to_numpy(), rtol=1e-6)
+    if name.endswith("npz"):
+        assert table.labels.tolist() == [0, 1, 0, 1]
+
+
+def test_idx_images_are_flattened(tmp_path):
+    images = np.random.default_rng(0).integers(0, 255, size=(5, 4, 4), dtype=np.uint8)
+    write_idx(tmp_path / "imgs-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "labels-idx1-ubyte.gz", np.arange(5, dtype=np.uint8))
+    table = read_table(tmp_path / "imgs-idx3-ubyte.gz")
+    assert table.X.shape == (5, 16) and table.image_shape == (4, 4)
+    assert read_labels(tmp_path / "labels-idx1-ubyte.gz").tolist() == [0, 1, 2, 3, 4]
+    assert np.array_equal(read_idx(tmp_path / "imgs-idx3-ubyte.gz"), images)
+
+
+def test_mnist_file_names():
+    assert file_format("train-images-idx3-ubyte.gz") == "idx"
+    assert file_format("t10k-labels.idx1-ubyte") == "idx"
+    with pytest.raises(ValueError, match="unknown file type"):
+        file_format("data.xlsx")
+
+
+@pytest.mark.parametrize(
+    "content, kwargs, match",
+    [
+        ("a,b,kind\n1,2,x\n3,4,y\n", {}, r"column 'kind' is not numeric \(e.g. 'x' in row 1\)"),
+        ("a,b,kind\n1,2,x\n3,4,y\n", {"label_col": "knd"}, "did you mean 'kind'"),
+        ("a,b\n1,2\n3,4\n", {"columns": ["a", "z"]}, "no column 'z'"),
+        ("", {}, "empty"),
+    ],
+)
+def test_table_errors_name_the_file(tmp_path, content, kwargs, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        read_table(path, **kwargs)
+    assert "bad.csv" in str(info.value)
+
+
+def test_missing_corrupt_and_pickled_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_table(tmp_path / "nope.csv")
+    (tmp_path / "bad.idx.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x02\x00\x00"))
+    with pytest.raises(ValueError, match="bad.idx.gz"):
+        read_table(tmp_path / "bad.idx.gz")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="pickled"):
+        read_table(tmp_path / "obj.npy")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match="bad.parquet: cannot read as Parquet"):
+        read_table(tmp_path / "bad.parquet")
+
+
+def test_write_never_overwrites(tmp_path, frame):
+    path = write_table(tmp_path / "e.csv", frame[["a"]])
+    with pytest.raises(FileExistsError):
+        write_table(path, frame[["b"]])
+    write_table(path, frame[["b"]], overwrite=True)
+    assert read_table(path).columns == ["b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]
