@@ -7,6 +7,7 @@ train with :class:`aedr.training.trainer.Trainer` -> set fitted attributes.
 
 from __future__ import annotations
 
+import copy
 import math
 from numbers import Integral, Real
 
@@ -19,10 +20,12 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr._validation import check_finite, validate_rows
 from aedr.data.scaling import SCALINGS, AffineScaler
-from aedr.models import ACTIVATIONS, build_model
+from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
+from aedr.models.activations import make_activation
+from aedr.models.conv import infer_input_shape
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
-from aedr.training.losses import LOSSES, ReconstructionLoss
+from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
 from aedr.training.trainer import OPTIMIZERS, Trainer, TrainerConfig, TrainingDivergedError
 
 INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
@@ -58,9 +61,35 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     loss : {"mse", "bce"}, default="mse"
         Mean squared error, or binary cross-entropy for data in [0, 1]
         (after scaling: use ``scale="minmax"`` or ``None``).
-    scale : {"standard", "minmax"} or None, default="standard"
-        Per-feature input scaling fitted on the training data;
-        ``inverse_transform`` undoes it.
+    scale : {"auto", "standard", "minmax", "global"} or None, default="auto"
+        Input scaling fitted on the training data; ``inverse_transform``
+        undoes it. "standard" standardises each feature; "global" uses one
+        mean and standard deviation for all features, which suits images
+        (per-pixel standardisation blows up near-constant border pixels,
+        and added noise with it). "auto" is "global" for
+        ``architecture="conv"`` and "standard" otherwise; pass
+        ``scale="global"`` for image rows with the MLP too.
+    architecture : {"mlp", "conv"}, default="mlp"
+        Network family from the registry ``aedr.models.ARCHITECTURES``.
+        "conv" reads each row as an image of ``input_shape`` (strided
+        convolutions down, transposed convolutions up, linear code).
+    input_shape : tuple of int or None, default=None
+        (channels, height, width) of image rows for ``architecture="conv"``;
+        inferred for square single-channel images, or from X of shape
+        (n, C, H, W).
+    noise : {"gaussian", "masking"} or None, default=None
+        Denoising: corrupt the inputs during training (targets stay clean)
+        with Gaussian noise of standard deviation ``noise_level`` in scaled
+        units, or by zeroing each value with probability ``noise_level``.
+    noise_level : float, default=0.2
+    sparsity : float, default=0.0
+        Weight of an L1 activity penalty on the code (mean absolute value).
+    contractive : float, default=0.0
+        Weight of the squared Frobenius norm of the encoder's Jacobian.
+    encoder, decoder : torch.nn.Module or None, default=None
+        Custom modules mapping (B, n_features) -> (B, n_components) and
+        back; they replace ``architecture`` and are used as initialised
+        (``random_state`` then only seeds batch order and noise).
     optimizer : str or torch.optim.Optimizer subclass, default="adam"
         One of "adam", "adamw", "sgd", "rmsprop", or a class called as
         ``cls(params, lr=learning_rate_init)``.
@@ -145,7 +174,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "activation": [StrOptions(set(ACTIVATIONS))],
         "output_activation": [StrOptions({"identity", "sigmoid"})],
         "loss": [StrOptions(set(LOSSES))],
-        "scale": [StrOptions(set(SCALINGS)), None],
+        "scale": [StrOptions({"auto", *SCALINGS}), None],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "input_shape": ["array-like", None],
+        "noise": [StrOptions(set(NOISES)), None],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "contractive": [Interval(Real, 0, None, closed="left")],
+        "encoder": [torch.nn.Module, None],
+        "decoder": [torch.nn.Module, None],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -169,7 +206,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         activation="relu",
         output_activation="identity",
         loss="mse",
-        scale="standard",
+        scale="auto",
+        architecture="mlp",
+        input_shape=None,
+        noise=None,
+        noise_level=0.2,
+        sparsity=0.0,
+        contractive=0.0,
+        encoder=None,
+        decoder=None,
         optimizer="adam",
         learning_rate_init="auto",
         batch_size="auto",
@@ -190,6 +235,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.output_activation = output_activation
         self.loss = loss
         self.scale = scale
+        self.architecture = architecture
+        self.input_shape = input_shape
+        self.noise = noise
+        self.noise_level = noise_level
+        self.sparsity = sparsity
+        self.contractive = contractive
+        self.encoder = encoder
+        self.decoder = decoder
         self.optimizer = optimizer
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
@@ -217,12 +270,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             If the loss becomes NaN/inf; the estimator then holds the best
             weights seen before that and can still be used.
         """
+        X, image_shape = _flatten_images(X)
         X = validate_rows(self, X, reset=True)
         self._check_fit_params(X)
+        self.input_shape_ = infer_input_shape(X.shape[1], self.input_shape or image_shape) if self._is_conv() else None
         generator = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
         device = resolve_device(self.device)
 
-        scaler = AffineScaler.fit(X, self.scale)
+        scaler = AffineScaler.fit(X, self._scaling())
         X_scaled = scaler.transform(X.astype(np.float64))
         self._check_loss_range(X_scaled)
         train_rows, val_rows = self._split(len(X), generator)
@@ -230,8 +285,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_val = torch.as_tensor(X_scaled[val_rows], dtype=torch.float32, device=device) if val_rows is not None else None
 
         model = self._build_model(X.shape[1], generator).to(device)
+        noise_generator = torch.Generator(device=device).manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
         trainer = Trainer(
-            model, self._objective(), self._trainer_config(len(X_train)), device, generator, self._callbacks()
+            model, self._objective(noise_generator), self._trainer_config(len(X_train)), device, generator, self._callbacks()
         )
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         try:
@@ -250,6 +306,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {tuple(self.hidden_layer_sizes)}")
         if self.loss == "bce" and self.output_activation != "sigmoid":
             raise ValueError("loss='bce' needs output_activation='sigmoid'")
+        if (self.encoder is None) != (self.decoder is None):
+            raise ValueError("pass both encoder and decoder modules, or neither")
+        if self.noise == "masking" and self.noise_level >= 1:
+            raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {self.noise_level}")
         if self.early_stopping and math.floor(self.validation_fraction * n_samples) < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} needs at least "
@@ -270,19 +330,42 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         n_val = math.floor(self.validation_fraction * n_samples)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
-    def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
-        return build_model(
-            "mlp",
-            generator,
-            n_features=n_features,
-            n_components=self.n_components,
-            hidden_layer_sizes=tuple(int(h) for h in self.hidden_layer_sizes),
-            activation=self.activation,
-            output_activation=self.output_activation,
-        )
+    def _is_conv(self) -> bool:
+        return self.encoder is None and self.architecture == "conv"
 
-    def _objective(self):
-        return ReconstructionLoss(self.loss)
+    def _scaling(self):
+        if self.scale != "auto":
+            return self.scale
+        return "global" if self._is_conv() else "standard"
+
+    def model_config(self, n_features: int) -> dict:
+        """Registry name and keyword arguments that rebuild this estimator's network."""
+        config = {"n_features": n_features, "n_components": self.n_components, "activation": self.activation,
+                  "output_activation": self.output_activation}
+        if self._is_conv():
+            config["input_shape"] = tuple(self.input_shape_)
+        else:
+            config["hidden_layer_sizes"] = tuple(int(h) for h in self.hidden_layer_sizes)
+        return config
+
+    def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
+        if self.encoder is not None:
+            model = CustomAutoencoder(
+                copy.deepcopy(self.encoder), copy.deepcopy(self.decoder), make_activation(self.output_activation)
+            )
+            _check_custom_modules(model, n_features, self.n_components)
+            return model
+        return build_model(self.architecture, generator, **self.model_config(n_features))
+
+    def _objective(self, generator: torch.Generator) -> AutoencoderObjective:
+        return AutoencoderObjective(
+            self.loss,
+            noise=self.noise,
+            noise_level=self.noise_level,
+            sparsity=self.sparsity,
+            contractive=self.contractive,
+            generator=generator,
+        )
 
     def _trainer_config(self, n_train: int) -> TrainerConfig:
         batch = min(256, max(8, n_train // 50)) if self.batch_size == "auto" else self.batch_size
@@ -299,7 +382,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _learning_rate(self) -> float:
         if self.learning_rate_init != "auto":
             return self.learning_rate_init
-        if len(self.hidden_layer_sizes) == 0:
+        if len(self.hidden_layer_sizes) == 0 and self.encoder is None and not self._is_conv():
             # Adam moves every weight by about lr per step, so a code unit summing
             # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
             return min(1e-2, 0.08 / math.sqrt(self.n_features_in_))
@@ -313,6 +396,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         model.eval()
         self.model_ = model
         self.loss_curve_ = history.loss_curve
+        self.loss_terms_ = {name: [epoch[name] for epoch in history.terms] for name in (history.terms or [{}])[0]}
         self.validation_scores_ = history.validation_scores if self.early_stopping else None
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
@@ -322,7 +406,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def transform(self, X):
         """Encode rows of ``X`` to codes of width ``n_components``."""
         check_is_fitted(self)
-        X = validate_rows(self, X, reset=False)
+        X = validate_rows(self, _flatten_images(X)[0], reset=False)
         return self._run(self.model_.encode, self.scaler_.transform(X.astype(np.float64)))
 
     def inverse_transform(self, X):
@@ -346,6 +430,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error, in the original units."""
+        X = _flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False).astype(np.float64)
         return -float(np.mean((X_checked - self.inverse_transform(self.transform(X))) ** 2))
 
@@ -362,3 +447,26 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _flatten_images(X):
+    """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None)."""
+    ndim = getattr(X, "ndim", 2)
+    if ndim in (3, 4) and hasattr(X, "reshape"):
+        shape = tuple(X.shape[1:]) if ndim == 4 else (1, *X.shape[1:])
+        return X.reshape(len(X), -1), shape
+    return X, None
+
+
+def _check_custom_modules(model, n_features: int, n_components: int) -> None:
+    """Dry-run custom modules on two zero rows; name the shape that is wrong."""
+    with torch.no_grad():
+        try:
+            z = model.encode(torch.zeros(2, n_features))
+            x = model.decode(z)
+        except Exception as exc:  # a user module can fail in any way; report it in one line
+            raise ValueError(f"custom encoder/decoder failed on a (2, {n_features}) batch: {exc}") from exc
+    if tuple(z.shape) != (2, n_components):
+        raise ValueError(f"custom encoder must map (B, {n_features}) to (B, {n_components}), got {tuple(z.shape)}")
+    if tuple(x.shape) != (2, n_features):
+        raise ValueError(f"custom decoder must map (B, {n_components}) to (B, {n_features}), got {tuple(x.shape)}")

@@ -1,7 +1,9 @@
 """Per-feature affine input scaling, ``x_scaled = (x - offset) / scale``.
 
-Both ``"standard"`` (mean / standard deviation) and ``"minmax"`` (min / range)
-are affine, so one small class holds either, inverts it exactly, and saves as
+``"standard"`` (per-feature mean / standard deviation), ``"minmax"``
+(per-feature min / range) and ``"global"`` (one mean / standard deviation
+for all features, which suits images: per-pixel standardisation blows up
+near-constant border pixels) are all affine, so one small class holds either, inverts it exactly, and saves as
 two plain arrays (no pickled scikit-learn object in a model file).
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCALINGS = ("standard", "minmax")
+SCALINGS = ("standard", "minmax", "global")
 
 
 class AffineScaler:
@@ -27,12 +29,14 @@ class AffineScaler:
 
     @classmethod
     def fit(cls, X: np.ndarray, kind: str | None) -> "AffineScaler":
-        """Fit ``kind`` ("standard", "minmax" or None for identity) on ``X``."""
+        """Fit ``kind`` ("standard", "minmax", "global" or None for identity) on ``X``."""
         n_features = X.shape[1]
         if kind is None:
             return cls(np.zeros(n_features), np.ones(n_features))
         if kind == "standard":
             offset, spread = X.mean(axis=0), X.std(axis=0)
+        elif kind == "global":
+            offset, spread = np.full(n_features, X.mean()), np.full(n_features, X.std())
         elif kind == "minmax":
             offset = X.min(axis=0)
             spread = X.max(axis=0) - offset

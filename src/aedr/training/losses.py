@@ -1,9 +1,11 @@
-"""Reconstruction objectives.
+"""Training objectives: reconstruction plus the optional regularisers.
 
 An objective is a callable ``objective(model, x, index) -> (loss, terms)``:
 ``x`` is a batch of scaled rows (B, D), ``index`` their row numbers in the
 training set (for objectives that look up per-row data), ``loss`` the scalar
 to minimise and ``terms`` a dict of named parts for the loss curves.
+Corruption (denoising) and posterior sampling happen only while
+``model.training``; validation sees clean inputs and the posterior mean.
 """
 
 from __future__ import annotations
@@ -12,26 +14,83 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aedr.models.variational import gaussian_kl
+
 LOSSES = ("mse", "bce")
+NOISES = ("gaussian", "masking")
 
 
-class ReconstructionLoss:
-    """Mean squared error (``"mse"``) or binary cross-entropy (``"bce"``).
+def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian noise of standard deviation ``level`` (in scaled units), or
+    masking noise that zeroes each value with probability ``level``."""
+    if kind == "gaussian":
+        return x + level * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= level
+    return x * keep
 
-    BCE is computed from the decoder's logits (``binary_cross_entropy_with_logits``)
-    so it stays finite where a sigmoid output would saturate at 0 or 1.
+
+def jacobian_norm(encode, x: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of the squared Frobenius norm of d encode(x) / dx.
+
+    Exact: one backward pass per code unit (K is small), kept in the graph so
+    the penalty itself is differentiable. Rows must not interact in ``encode``.
+    """
+    x = x.detach().requires_grad_(True)
+    z = encode(x)  # (B, K)
+    total = x.new_zeros(len(x))
+    for k in range(z.shape[1]):
+        (grad,) = torch.autograd.grad(z[:, k].sum(), x, create_graph=True)
+        total = total + grad.pow(2).sum(dim=1)
+    return total.mean()
+
+
+class AutoencoderObjective:
+    """Reconstruction loss with the optional regularisers of the autoencoder family.
+
+    Parameters
+    ----------
+    loss : {"mse", "bce"}
+        Mean squared error, or binary cross-entropy from the decoder's logits
+        (``binary_cross_entropy_with_logits``: finite where a sigmoid saturates).
+    noise, noise_level : denoising corruption of the *inputs* (targets stay clean).
+    sparsity : weight of the mean absolute code value (L1 activity penalty).
+    contractive : weight of the encoder's squared Jacobian norm.
+    beta : weight of the KL term for variational models (None: not variational).
+        Reconstruction and KL are both per input value (KL / n_features), so
+        ``beta=1`` is the ELBO of a Bernoulli (BCE) or variance-1/2 Gaussian (MSE) decoder.
+    generator : torch.Generator on the training device, for noise and sampling.
     """
 
-    def __init__(self, kind: str = "mse"):
-        if kind not in LOSSES:
-            raise ValueError(f"unknown loss {kind!r}; expected one of {LOSSES}")
-        self.kind = kind
+    def __init__(self, loss="mse", *, noise=None, noise_level=0.0, sparsity=0.0, contractive=0.0, beta=None, generator=None):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
+        self.loss, self.noise, self.noise_level = loss, noise, noise_level
+        self.sparsity, self.contractive, self.beta = sparsity, contractive, beta
+        self.generator = generator
+
+    def reconstruction(self, logits: torch.Tensor, target: torch.Tensor, model: nn.Module) -> torch.Tensor:
+        if self.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target)
+        return F.mse_loss(model.output_activation(logits), target)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
-        z = model.encode(x)  # (B, K)
-        logits = model.decode_logits(z)  # (B, D)
-        if self.kind == "bce":
-            loss = F.binary_cross_entropy_with_logits(logits, x)
+        x_in = corrupt(x, self.noise, self.noise_level, self.generator) if self.noise and model.training else x
+        terms: dict[str, torch.Tensor] = {}
+        if self.beta is not None:
+            mean, logvar = model.encode_distribution(x_in)  # (B, K) each
+            z = mean
+            if model.training:
+                eps = torch.randn(mean.shape, generator=self.generator, device=mean.device, dtype=mean.dtype)
+                z = mean + (0.5 * logvar).exp() * eps
+            terms["kl"] = gaussian_kl(mean, logvar).mean() / x.shape[1]
         else:
-            loss = F.mse_loss(model.output_activation(logits), x)
-        return loss, {self.kind: loss}
+            z = model.encode(x_in)  # (B, K)
+        terms[self.loss] = self.reconstruction(model.decode_logits(z), x, model)
+        total = terms[self.loss] + (self.beta * terms["kl"] if self.beta is not None else 0.0)
+        if self.sparsity:
+            terms["sparsity"] = z.abs().mean()
+            total = total + self.sparsity * terms["sparsity"]
+        if self.contractive and model.training:
+            terms["contractive"] = jacobian_norm(model.encode, x_in)
+            total = total + self.contractive * terms["contractive"]
+        return total, terms
