@@ -1,4 +1,4 @@
-"""Figures: embedding scatter and loss curves (matplotlib, Agg, imported lazily)."""
+"""Figures: embedding scatter, loss curves and reconstruction grids (matplotlib, Agg, imported lazily)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,65 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def image_shape_for(n_features: int, image_shape=None) -> tuple[int, ...]:
+    """The shape to draw a row of ``n_features`` values as an image.
+
+    ``image_shape`` may be (H, W), (H, W, 3) or (C, H, W) with C in {1, 3};
+    without it the row must be a square, single-channel image.
+
+    Examples
+    --------
+    >>> image_shape_for(784), image_shape_for(64, (1, 8, 8))
+    ((28, 28), (8, 8))
+    """
+    if image_shape is None:
+        width = int(round(np.sqrt(n_features)))
+        if width * width != n_features:
+            raise ValueError(f"rows of {n_features} values are not square images; give the image shape (e.g. 28x28)")
+        return (width, width)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 3 and shape[0] in (1, 3) and shape[-1] not in (1, 3):
+        shape = shape[1:] if shape[0] == 1 else (*shape[1:], 3)  # channels first -> last
+    if int(np.prod(shape)) != n_features or len(shape) not in (2, 3):
+        raise ValueError(f"image shape {'x'.join(map(str, image_shape))} does not hold {n_features} values per row")
+    return shape
+
+
+def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, title: str | None = None):
+    """Originals above their reconstructions, ``n_images`` pairs, up to 10 per row.
+
+    Parameters
+    ----------
+    X, X_hat : array-like of shape (n_samples, n_features)
+        Rows and their reconstructions (``inverse_transform(transform(X))``).
+    image_shape : tuple of int, optional
+        See :func:`image_shape_for`; square images need none.
+    n_images : int, default=10
+
+    Returns the matplotlib Figure. Both rows share one grey scale, set by the
+    originals, so a faded reconstruction looks faded.
+    """
+    plt = _pyplot()
+    X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)
+    if X.shape != X_hat.shape:
+        raise ValueError(f"originals {X.shape} and reconstructions {X_hat.shape} differ in shape")
+    shape = image_shape_for(X.shape[1], image_shape)
+    n = min(n_images, len(X))
+    per_row = min(n, 10)
+    n_strips = -(-n // per_row)
+    fig, axes = plt.subplots(2 * n_strips, per_row, figsize=(per_row * 1.1, 2.3 * n_strips), squeeze=False)
+    low, high = float(X[:n].min()), float(X[:n].max())
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        strip, col = divmod(i, per_row)
+        for row, images in ((2 * strip, X), (2 * strip + 1, X_hat)):
+            picture = np.clip((images[i].reshape(shape) - low) / max(high - low, 1e-12), 0, 1)
+            axes[row, col].imshow(picture, cmap="gray" if len(shape) == 2 else None, vmin=0, vmax=1)
+    axes[0, 0].set_title("original", fontsize="small", loc="left")
+    axes[1, 0].set_title("reconstruction", fontsize="small", loc="left")
+    if title:
+        fig.suptitle(title)
+    return fig

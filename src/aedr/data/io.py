@@ -72,7 +72,7 @@ class Table:
         return pd.DataFrame(self.X, columns=self.columns) if self.columns is not None else self.X
 
 
-def read_table(path, *, label_col=None, columns=None, exclude=None, header=None) -> Table:
+def read_table(path, *, label_col=None, columns=None, exclude=None, header=None, expected_columns=None) -> Table:
     """Read feature rows (and optionally a label column) from ``path``.
 
     Parameters
@@ -85,6 +85,10 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None)
     header : bool, optional
         Whether a CSV/TSV starts with a header row; detected when None
         (a header is a first row holding text above numbers).
+    expected_columns : list of str, optional
+        The features a fitted model was trained on: when the file has named
+        columns and ``columns`` is not given, exactly these are used, in this
+        order, and a missing one is an error.
 
     Raises
     ------
@@ -106,7 +110,10 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None)
         raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if fmt in ("csv", "tsv", "parquet"):
         frame = _read_frame(path, fmt, header)
-        return _select(path, frame, label_col, columns, exclude, named=fmt == "parquet" or bool(frame.attrs["header"]))
+        named = fmt == "parquet" or bool(frame.attrs["header"])
+        if named and not columns and expected_columns is not None:
+            columns = _expected(path, frame, list(expected_columns))
+        return _select(path, frame, label_col, columns, exclude, named=named)
     if columns or exclude:
         raise ValueError(f"{path}: {fmt} files have no named columns to choose from")
     arrays = _read_arrays(path, fmt)
@@ -179,6 +186,14 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         )
     X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
     return Table(X, features if named else None, labels)
+
+
+def _expected(path: Path, frame: pd.DataFrame, names: list[str]) -> list[str]:
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
+    return names
 
 
 def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:

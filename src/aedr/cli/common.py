@@ -1,0 +1,132 @@
+"""Options and helpers shared by the commands: data selection, verbosity, output names."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import pandas as pd
+import typer
+
+from aedr.data.io import Table, read_labels, read_table
+
+_VERBOSE = "aedr.verbose"
+
+
+def set_verbose(ctx: typer.Context) -> None:
+    ctx.meta[_VERBOSE] = True
+    logging.getLogger("aedr").setLevel(logging.DEBUG)
+
+
+def is_verbose(ctx: typer.Context) -> bool:
+    return bool(ctx.meta.get(_VERBOSE))
+
+
+def _verbose_option(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        set_verbose(ctx)
+    return value
+
+
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", callback=_verbose_option, is_eager=True, help="Show tracebacks and debug logs."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace outputs that already exist.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+_DATA = "Data"
+LabelCol = Annotated[
+    Optional[str],
+    typer.Option(
+        "--label-col", help="Column (or .npz array) holding labels: not a feature, kept beside the output.",
+        rich_help_panel=_DATA,
+    ),
+]
+LabelsFile = Annotated[
+    Optional[Path],
+    typer.Option("--labels", help="Labels from a separate file (IDX labels, .npy, one-column CSV).", rich_help_panel=_DATA),
+]
+Columns = Annotated[
+    Optional[str], typer.Option("--columns", help="Comma-separated feature columns to use.", rich_help_panel=_DATA)
+]
+Exclude = Annotated[
+    Optional[str], typer.Option("--exclude", help="Comma-separated columns to leave out.", rich_help_panel=_DATA)
+]
+Header = Annotated[
+    Optional[bool],
+    typer.Option("--header/--no-header", help="Whether a CSV/TSV has a header row [default: detected].", rich_help_panel=_DATA),
+]
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; None stays None."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def read_input(
+    path: Path,
+    *,
+    label_col: str | None = None,
+    labels_file: Path | None = None,
+    columns: str | None = None,
+    exclude: str | None = None,
+    header: bool | None = None,
+    expected_columns=None,
+) -> Table:
+    """Read a data file the way every command does; ``expected_columns`` picks a model's features by name."""
+    table = read_table(
+        path,
+        label_col=label_col,
+        columns=split_names(columns),
+        exclude=split_names(exclude),
+        header=header,
+        expected_columns=expected_columns,
+    )
+    _check_finite(path, table)
+    if labels_file is not None:
+        if label_col is not None:
+            raise ValueError("give either --label-col or --labels, not both")
+        labels = read_labels(labels_file)
+        if len(labels) != len(table.X):
+            raise ValueError(f"{labels_file}: {len(labels)} labels for {len(table.X)} rows in {path}")
+        table.labels = labels
+    return table
+
+
+def _check_finite(path: Path, table: Table) -> None:
+    finite = np.isfinite(table.X)
+    if finite.all():
+        return
+    bad_rows = np.flatnonzero(~finite.all(axis=1))
+    column = int(np.flatnonzero(~finite[bad_rows[0]])[0])
+    where = repr(table.columns[column]) if table.columns is not None else str(column + 1)
+    raise ValueError(
+        f"{path}: {len(bad_rows)} row{'s' * (len(bad_rows) > 1)} hold missing or infinite values (NaN/inf; "
+        f"first: data row {bad_rows[0] + 1}, column {where}); remove or impute them first"
+    )
+
+
+def features_for(model, table: Table):
+    """The rows ``model`` expects: a named DataFrame when both sides have names, else the array."""
+    if getattr(model, "feature_names_in_", None) is not None and table.columns is not None:
+        return pd.DataFrame(table.X, columns=table.columns)
+    if table.X.shape[1] != model.n_features_in_:
+        raise ValueError(f"the data have {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}")
+    return table.X
+
+
+def default_output(data: Path, suffix: str) -> Path:
+    """``cells.csv.gz`` + ``.png`` -> ``cells.png`` (in the current folder)."""
+    name = data.name
+    for ending in (".gz",):
+        name = name.removesuffix(ending)
+    return Path(Path(name).stem + suffix)
+
+
+def code_frame(model, Z: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(Z, columns=[str(n) for n in model.get_feature_names_out()])

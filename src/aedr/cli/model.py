@@ -1,0 +1,194 @@
+"""Commands that use a saved model: ``transform``, ``inverse-transform``, ``evaluate``, ``info``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from aedr.cli.app import app
+from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, features_for, read_input
+
+ModelDir = Annotated[Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model) or Autoencoder.save.")]
+Output = Annotated[
+    Optional[Path], typer.Option("--output", "-o", help="Output file; its extension sets the format [default: CSV on stdout].")
+]
+
+
+def _load(model: Path):
+    from aedr.persistence import load
+
+    return load(model)
+
+
+def _write(frame: pd.DataFrame, labels, output: Path | None, force: bool) -> None:
+    from aedr.data.io import write_table
+
+    if output is None or str(output) == "-":
+        table = frame if labels is None else pd.concat([frame, labels.reset_index(drop=True)], axis=1)
+        table.to_csv(sys.stdout, index=False)
+        return
+    write_table(output, frame, labels, overwrite=force)
+    typer.echo(f"wrote {output} ({len(frame)} rows x {frame.shape[1]} columns)", err=True)
+
+
+@app.command(no_args_is_help=True)
+def transform(
+    model: ModelDir,
+    data: Annotated[Path, typer.Argument(help="Rows to encode, with the columns the model was fitted on.")],
+    output: Output = None,
+    label_col: LabelCol = None,
+    labels: LabelsFile = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Encode rows with a saved model: one code per row, labels kept beside it.
+
+    \b
+    Examples:
+      aedr transform run1/model new_cells.parquet -o new_embedding.parquet
+      aedr transform run1/model new_cells.csv --label-col cell_type > codes.csv
+    """
+    from aedr.cli.common import code_frame
+
+    estimator = _load(model)
+    expected = getattr(estimator, "feature_names_in_", None)
+    table = read_input(
+        data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header,
+        expected_columns=None if expected is None else list(expected),
+    )  # fmt: skip
+    _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
+
+
+@app.command("inverse-transform", no_args_is_help=True)
+def inverse_transform(
+    model: ModelDir,
+    data: Annotated[Path, typer.Argument(help="Codes: the model's code columns (e.g. an embedding file) or n_components numbers per row.")],
+    output: Output = None,
+    label_col: LabelCol = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Decode codes back to rows in the original units (and columns) of the training data.
+
+    \b
+    Example:
+      aedr inverse-transform run1/model points.csv -o reconstructed.csv
+    """
+    estimator = _load(model)
+    code_names = [str(n) for n in estimator.get_feature_names_out()]
+    table = read_input(
+        data, label_col=label_col, columns=columns, exclude=exclude, header=header, expected_columns=code_names
+    )
+    if table.X.shape[1] != estimator.n_components:
+        raise ValueError(f"{data}: {table.X.shape[1]} code columns, but the model has n_components={estimator.n_components}")
+    names = getattr(estimator, "feature_names_in_", None)
+    names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(estimator.n_features_in_)]
+    _write(pd.DataFrame(estimator.inverse_transform(table.X), columns=names), table.labels, output, force)
+
+
+@app.command(no_args_is_help=True)
+def evaluate(
+    model: ModelDir,
+    data: Annotated[Path, typer.Argument(help="Rows to score the model on.")],
+    label_col: LabelCol = None,
+    labels: LabelsFile = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Score a saved model on data: reconstruction error, trustworthiness, continuity.
+
+    \b
+    With labels (--label-col/--labels) it adds the k-NN accuracy of the codes.
+    Neighbourhood scores use at most 5000 sampled rows.
+    Example:
+      aedr evaluate run1/model cells.csv --label-col cell_type
+    """
+    from aedr.runs import embedding_scores
+
+    estimator = _load(model)
+    expected = getattr(estimator, "feature_names_in_", None)
+    table = read_input(
+        data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header,
+        expected_columns=None if expected is None else list(expected),
+    )  # fmt: skip
+    X = features_for(estimator, table)
+    Z = estimator.transform(X)
+    y = None if table.labels is None else table.labels.to_numpy()
+    scores = {"n_samples": len(table.X), **embedding_scores(table.X, Z, estimator.inverse_transform(Z), y)}
+    if as_json:
+        typer.echo(json.dumps(scores, indent=2))
+        return
+    for name, value in scores.items():
+        typer.echo(f"{name:<20}{value:.6g}" if isinstance(value, float) else f"{name:<20}{value}")
+
+
+@app.command(no_args_is_help=True)
+def info(
+    model: ModelDir,
+    as_json: Annotated[bool, typer.Option("--json", help="Print config.json without the scaler arrays.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Describe a saved model: architecture, parameters, data, training, versions.
+
+    \b
+    Example:
+      aedr info run1/model
+    """
+    from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE
+
+    estimator = _load(model)  # validates both files
+    config = json.loads((model / CONFIG_FILE).read_text(encoding="utf-8"))
+    config.pop("scaler")
+    if as_json:
+        typer.echo(json.dumps(config, indent=2))
+        return
+    for line in _describe(estimator, config, (model / WEIGHTS_FILE).stat().st_size):
+        typer.echo(line)
+
+
+def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
+    fitted, arch = config["fitted"], config["architecture"]
+    n_weights = sum(p.numel() for p in estimator.model_.parameters())
+    names = fitted.get("feature_names_in_")
+    shown = "unnamed" if names is None else ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    defaults = type(estimator)().get_params()
+    changed = {k: v for k, v in estimator.get_params().items() if k in config["params"] and v != defaults.get(k)}
+    curve = fitted.get("loss_curve_") or []
+    lines = [
+        f"{config['estimator']} (model format {config['format_version']})",
+        f"architecture   {arch['name']}: " + ", ".join(f"{k}={_short(v)}" for k, v in arch["config"].items()),
+        f"weights        {n_weights:,} numbers, {weights_bytes / 1e6:.2f} MB",
+        f"input          {fitted['n_features_in_']} features ({shown})",
+        f"parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
+    ]
+    if curve:
+        best = min(range(len(curve)), key=curve.__getitem__)
+        lines.append(
+            f"training       {fitted.get('n_iter_')} epochs, loss {curve[0]:.4g} -> {curve[-1]:.4g} "
+            f"(lowest {curve[best]:.4g} at epoch {best + 1})"
+        )
+    if fitted.get("validation_scores_"):
+        val = fitted["validation_scores_"]
+        lines.append(f"validation     best {min(val):.4g}, last {val[-1]:.4g}")
+    lines.append("versions       " + ", ".join(f"{k} {v}" for k, v in config["versions"].items()))
+    return lines
+
+
+def _short(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "(" + ",".join(str(v) for v in value) + ")"
+    return str(value)

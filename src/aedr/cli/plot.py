@@ -1,0 +1,121 @@
+"""``aedr plot``: figures from files. A sub-app, so other figures can be added as subcommands.
+
+``aedr plot FILE`` is short for ``aedr plot embedding FILE``. To add a
+figure, register a command on :data:`plot_app` (for example
+``@plot_app.command("latent-grid")``) in a module imported at the end of this one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aedr.cli.app import CommandGroup, app
+from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, default_output, features_for, read_input
+
+DEFAULT_FIGURE = "embedding"
+
+
+class DefaultFigureGroup(CommandGroup):
+    """A group where a first argument that names no figure means ``embedding``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [DEFAULT_FIGURE, *args]
+        return super().parse_args(ctx, args)
+
+
+plot_app = typer.Typer(
+    cls=DefaultFigureGroup,
+    help=(
+        "Figures: the embedding scatter (default) and reconstruction grids.\n\n\b\nExamples:\n"
+        "  aedr plot run1/embedding.csv --color-by cell_type -o embedding.png\n"
+        "  aedr plot reconstructions run1/model t10k-images-idx3-ubyte.gz -o recon.png"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(plot_app, name="plot")
+
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
+
+
+def _save(fig, output: Path, force: bool) -> None:
+    from aedr._files import staged_file
+    from aedr.plotting import save_figure
+
+    with staged_file(output, overwrite=force) as tmp:
+        save_figure(fig, tmp)
+    typer.echo(f"wrote {output}", err=True)
+
+
+@plot_app.command(DEFAULT_FIGURE, no_args_is_help=True)
+def embedding(
+    data: Annotated[Path, typer.Argument(help="Embedding file (e.g. run1/embedding.csv): the first two feature columns are drawn.")],
+    color_by: Annotated[Optional[str], typer.Option("--color-by", "--label-col", help="Column that colours the points.")] = None,
+    labels: LabelsFile = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
+    output: Output = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Scatter an embedding, coloured by a label column (legend) or a numeric one (colour bar).
+
+    \b
+    Examples:
+      aedr plot run1/embedding.csv --color-by cell_type -o embedding.png
+      aedr plot codes.npz --color-by y
+    """
+    from aedr.plotting import plot_embedding
+
+    table = read_input(data, label_col=color_by, labels_file=labels, columns=columns, exclude=exclude, header=header)
+    if table.X.shape[1] > 2:
+        typer.echo(f"note: drawing the first 2 of {table.X.shape[1]} columns", err=True)
+    values = None if table.labels is None else table.labels.to_numpy()
+    fig = plot_embedding(table.X[:, :2], values, title=title)
+    _save(fig, output or default_output(data, ".png"), force)
+
+
+@plot_app.command("reconstructions", no_args_is_help=True)
+def reconstructions(
+    model: Annotated[Path, typer.Argument(help="Model folder.")],
+    data: Annotated[Path, typer.Argument(help="Image rows (IDX, .npy, CSV, ...).")],
+    n_images: Annotated[int, typer.Option("--n-images", "-n", min=1, max=100, help="Images to show.")] = 10,
+    image_shape: Annotated[
+        Optional[str], typer.Option("--image-shape", help="Image shape, e.g. 28x28 or 32x32x3 [default: from the file or square].")
+    ] = None,
+    label_col: LabelCol = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    output: Output = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Originals above their reconstructions, to see what the code keeps.
+
+    \b
+    Example:
+      aedr plot reconstructions run1/model t10k-images-idx3-ubyte.gz -o recon.png
+    """
+    from aedr.cli.params import convert
+    from aedr.persistence import load
+    from aedr.plotting import plot_reconstructions
+
+    estimator = load(model)
+    expected = getattr(estimator, "feature_names_in_", None)
+    table = read_input(
+        data, label_col=label_col, columns=columns, exclude=exclude, header=header,
+        expected_columns=None if expected is None else list(expected),
+    )  # fmt: skip
+    shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
+    shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
+    rows = table.X[:n_images]
+    X = features_for(estimator, type(table)(rows, table.columns))
+    fig = plot_reconstructions(rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images)
+    _save(fig, output or Path("reconstructions.png"), force)

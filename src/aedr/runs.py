@@ -1,0 +1,108 @@
+"""One fit run, as ``aedr fit`` and ``aedr demo`` produce it: fit, embed, score, write a folder.
+
+A run folder holds ``model/`` (see :mod:`aedr.persistence`), the embedding
+(codes, with the labels beside them when there are any), ``embedding.png``,
+``loss.png`` and ``metrics.json``. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aedr import metrics as _metrics
+from aedr.data.io import Table, write_table
+
+METRICS_ROWS = 5000  # neighbourhood scores compare all pairs: sample this many rows on larger data
+N_NEIGHBORS = 10
+
+
+@dataclass
+class FitRun:
+    estimator: object
+    n_samples: int
+    n_features: int
+    n_components: int
+    metrics: dict
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
+    """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``) on a sample.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(50, 4))
+    >>> scores = embedding_scores(X, X[:, :2], X_hat=X)
+    >>> scores["reconstruction_mse"], scores["metrics_rows"], 0 < scores["trustworthiness"] <= 1
+    (0.0, 50, True)
+    """
+    X, Z = np.asarray(X, dtype=np.float64), np.asarray(Z, dtype=np.float64)
+    scores: dict = {}
+    if X_hat is not None:
+        scores["reconstruction_mse"] = _metrics.reconstruction_error(X, X_hat)
+    rows = np.arange(len(X))
+    if len(X) > max_rows:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(X), max_rows, replace=False))
+    k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
+    scores["trustworthiness"] = _metrics.trustworthiness(X[rows], Z[rows], n_neighbors=k)
+    if hasattr(_metrics, "continuity"):  # arrives with the metrics issue
+        scores["continuity"] = _metrics.continuity(X[rows], Z[rows], n_neighbors=k)
+    if y is not None and hasattr(_metrics, "knn_accuracy"):
+        labels = np.asarray(y)[rows]
+        if 2 <= len(np.unique(labels)) and np.unique(labels, return_counts=True)[1].min() >= 5:
+            scores["knn_accuracy"] = _metrics.knn_accuracy(Z[rows], labels)
+    scores["n_neighbors"] = k
+    scores["metrics_rows"] = int(len(rows))
+    return scores
+
+
+def fit_run(estimator, table: Table, folder, *, embedding_format: str = "csv", interrupted=None) -> FitRun:
+    """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist).
+
+    ``interrupted`` is a callable telling whether training was stopped by the
+    user; it is recorded in ``metrics.json``.
+    """
+    start = time.perf_counter()
+    estimator.fit(table.frame())
+    seconds = time.perf_counter() - start
+    Z = estimator.transform(table.frame())
+    X_hat = estimator.inverse_transform(Z)
+    y = None if table.labels is None else table.labels.to_numpy()
+    scores = embedding_scores(table.X, Z, X_hat, y)
+    info = {
+        "n_samples": int(table.X.shape[0]),
+        "n_features": int(table.X.shape[1]),
+        "n_components": int(estimator.n_components),
+        "fit_seconds": round(seconds, 3),
+        "epochs": int(estimator.n_iter_),
+        "best_loss": float(estimator.best_loss_),
+        "interrupted": bool(interrupted and interrupted()),
+    }
+    run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
+    run.files = write_run(Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format)
+    return run
+
+
+def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv") -> dict[str, Path]:
+    """Write model/, embedding.<format>, embedding.png, loss.png and metrics.json into ``folder``."""
+    from aedr.persistence import save
+    from aedr.plotting import plot_embedding, plot_loss_curves, save_figure
+
+    codes = pd.DataFrame(Z, columns=[str(n) for n in estimator.get_feature_names_out()])
+    files = {
+        "model": save(estimator, folder / "model"),
+        "embedding": write_table(folder / f"embedding.{embedding_format}", codes, labels),
+    }
+    label_values = None if labels is None else labels.to_numpy()
+    title = f"{type(estimator).__name__} ({estimator.n_components}-D code)"
+    files["embedding.png"] = save_figure(plot_embedding(Z, label_values, title=title), folder / "embedding.png")
+    files["loss.png"] = save_figure(plot_loss_curves(estimator.loss_curve_, estimator.validation_scores_), folder / "loss.png")
+    files["metrics"] = folder / "metrics.json"
+    files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+    return files

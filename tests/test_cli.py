@@ -1,0 +1,268 @@
+"""The ``aedr`` command end to end (typer's CliRunner; a subprocess for Ctrl-C)."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aedr import load
+from aedr.cli import app
+from aedr.cli.params import option_names
+from aedr.data.idx import write_idx
+
+runner = CliRunner()
+FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet"]
+
+
+def aedr(*args, ok=True):
+    result = runner.invoke(app, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory):
+    """A small CSV: 6 numeric features and a text label column."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(80, 6)), columns=[f"g{i}" for i in range(6)])
+    frame["cell_type"] = np.where(frame["g0"] > 0, "T", "B")
+    path = tmp_path_factory.mktemp("data") / "cells.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(cells, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run1"
+    aedr("fit", cells, "--label-col", "cell_type", "--out", out, *FAST)
+    return out
+
+
+def test_version_and_help():
+    assert aedr("--version").stdout.startswith("aedr ")
+    help_text = aedr("--help").stdout
+    for command in ("fit", "transform", "inverse-transform", "evaluate", "plot", "info", "demo"):
+        assert command in help_text
+        assert "Example" in aedr(*command.split(), "--help").stdout
+
+
+def test_every_estimator_parameter_is_an_option():
+    help_text = aedr("fit", "--help").stdout
+    for name in option_names():
+        flag = "--learning-rate" if name == "learning_rate_init" else "--" + name.replace("_", "-")
+        assert flag in help_text, name
+
+
+def test_fit_writes_a_complete_run(run, cells):
+    assert sorted(p.name for p in run.iterdir()) == ["embedding.csv", "embedding.png", "loss.png", "metrics.json", "model"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"reconstruction_mse", "trustworthiness", "fit_seconds", "epochs"} <= set(metrics)
+    embedding = pd.read_csv(run / "embedding.csv")
+    assert list(embedding.columns) == ["autoencoder0", "autoencoder1", "cell_type"]
+    model = load(run / "model")
+    data = pd.read_csv(cells).drop(columns="cell_type")
+    np.testing.assert_array_equal(model.transform(data), embedding[["autoencoder0", "autoencoder1"]].to_numpy())
+    assert list(model.feature_names_in_) == list(data.columns) and model.max_iter == 2
+
+
+def test_fit_progress_bar_on_stderr(cells, tmp_path):
+    result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "r", "--hidden-layer-sizes", "4", "--max-iter", "2")
+    assert "epoch/s" in result.stderr and "loss=" in result.stderr and "epoch/s" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name, extra, embedding",
+    [
+        ("d.tsv", ["--label-col", "y"], "embedding.tsv"),
+        ("d.parquet", ["--label-col", "y"], "embedding.parquet"),
+        ("d.npy", [], "embedding.npy"),
+        ("d.npz", ["--label-col", "y"], "embedding.npz"),
+        ("d-idx2-ubyte.gz", ["--labels", "LABELS"], "embedding.csv"),
+    ],
+)
+def test_fit_every_input_format(tmp_path, name, extra, embedding):
+    X = np.random.default_rng(1).integers(0, 255, size=(40, 5)).astype(np.uint8)
+    y = np.arange(40) % 2
+    path = tmp_path / name
+    if name.endswith(".tsv") or name.endswith(".parquet"):
+        frame = pd.DataFrame(X.astype(float), columns=list("abcde")).assign(y=y)
+        frame.to_csv(path, sep="\t", index=False) if name.endswith(".tsv") else frame.to_parquet(path)
+    elif name.endswith(".npy"):
+        np.save(path, X.astype(float))
+    elif name.endswith(".npz"):
+        np.savez(path, X=X.astype(float), y=y)
+    else:
+        write_idx(path, X)
+        write_idx(tmp_path / "labels-idx1-ubyte", y.astype(np.uint8))
+        extra = ["--labels", tmp_path / "labels-idx1-ubyte"]
+    aedr("fit", path, "-o", tmp_path / "run", *extra, *FAST)
+    assert (tmp_path / "run" / embedding).is_file()
+    codes = aedr("transform", tmp_path / "run" / "model", path, *extra).stdout.splitlines()
+    assert len(codes) == 41 and codes[0].startswith("autoencoder0,autoencoder1")
+
+
+def test_config_file_and_options_override_it(cells, tmp_path):
+    config = tmp_path / "params.toml"
+    config.write_text('hidden_layer_sizes = [4]\nmax-iter = 1\nn_components = 3\nlearning_rate = 0.01\nscale = "minmax"\n')
+    aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "r", "--config", config, "-k", "2", "-q")
+    model = load(tmp_path / "r" / "model")
+    assert (model.hidden_layer_sizes, model.max_iter, model.n_components) == ((4,), 1, 2)
+    assert (model.learning_rate_init, model.scale) == (0.01, "minmax")
+    config.write_text("hiden_layer_sizes = [4]\n")
+    result = aedr("fit", cells, "-o", tmp_path / "r2", "--config", config, ok=False)
+    assert_one_line_error(result, "params.toml", "hiden_layer_sizes", "hidden_layer_sizes")
+
+
+def test_transform_to_file_keeps_labels(run, cells, tmp_path):
+    out = tmp_path / "new.parquet"
+    aedr("transform", run / "model", cells, "-o", out, "--label-col", "cell_type")
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == ["autoencoder0", "autoencoder1", "cell_type"]
+    expected = pd.read_csv(run / "embedding.csv")
+    np.testing.assert_array_equal(frame[["autoencoder0", "autoencoder1"]].to_numpy(), expected.iloc[:, :2].to_numpy())
+    assert_one_line_error(aedr("transform", run / "model", cells, "-o", out, ok=False), "already exists", "--force")
+    aedr("transform", run / "model", cells, "-o", out, "--force")
+
+
+def test_transform_picks_the_model_columns_by_name(run, cells, tmp_path):
+    shuffled = pd.read_csv(cells)[["cell_type", "g5", "g4", "g3", "g2", "g1", "g0"]].assign(extra=1.0)
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    codes = pd.read_csv(io.StringIO(aedr("transform", run / "model", tmp_path / "shuffled.csv").stdout))
+    np.testing.assert_allclose(codes.to_numpy(), pd.read_csv(run / "embedding.csv").iloc[:, :2].to_numpy())
+    pd.read_csv(cells).drop(columns="g3").to_csv(tmp_path / "missing.csv", index=False)
+    assert_one_line_error(aedr("transform", run / "model", tmp_path / "missing.csv", ok=False), "missing.csv", "'g3'")
+
+
+def test_inverse_transform(run, tmp_path):
+    out = tmp_path / "reconstructed.csv"
+    aedr("inverse-transform", run / "model", run / "embedding.csv", "-o", out, "--label-col", "cell_type")
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == [f"g{i}" for i in range(6)] + ["cell_type"]
+    model = load(run / "model")
+    codes = pd.read_csv(run / "embedding.csv").iloc[:, :2].to_numpy()
+    np.testing.assert_allclose(frame.iloc[:, :6].to_numpy(), model.inverse_transform(codes))
+
+
+def test_evaluate(run, cells):
+    scores = json.loads(aedr("evaluate", run / "model", cells, "--label-col", "cell_type", "--json").stdout)
+    assert {"reconstruction_mse", "trustworthiness", "n_samples"} <= set(scores)
+    assert 0 < scores["trustworthiness"] <= 1 and scores["n_samples"] == 80
+    assert "trustworthiness" in aedr("evaluate", run / "model", cells, "--label-col", "cell_type").stdout
+
+
+def test_info(run):
+    text = aedr("info", run / "model").stdout
+    for fragment in ("Autoencoder", "architecture   mlp", "6 features (g0", "training", "versions", "torch"):
+        assert fragment in text
+    assert json.loads(aedr("info", run / "model", "--json").stdout)["format_version"] == 1
+
+
+def test_plot_embedding(run, tmp_path):
+    out = tmp_path / "e.png"
+    aedr("plot", run / "embedding.csv", "--color-by", "cell_type", "-o", out)
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    aedr("plot", "embedding", run / "embedding.csv", "--color-by", "cell_type", "-o", out, "--force")
+    assert_one_line_error(aedr("plot", run / "embedding.csv", "--color-by", "nope", "-o", tmp_path / "x.png", ok=False), "'nope'")
+
+
+def test_plot_reconstructions_of_images(digits, tmp_path):
+    X, y = digits
+    images = tmp_path / "digits-idx3-ubyte.gz"
+    write_idx(images, X[:60].reshape(60, 8, 8).astype(np.uint8))
+    aedr("fit", images, "-o", tmp_path / "run", *FAST)
+    out = tmp_path / "recon.png"
+    aedr("plot", "reconstructions", tmp_path / "run" / "model", images, "-o", out, "-n", "8")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["fit", "MISSING.csv"], ["MISSING.csv", "no such file"]),
+        (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"]),
+        (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"]),
+        (["fit", "NAN"], ["nan.csv", "NaN", "data row 2, column 'a'"]),
+        (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"]),
+        (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["activation", "nope"]),
+        (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"]),
+        (["fit", "CELLS", "--label-col", "cell_type", "-o", "RUN"], ["already exists", "--force"]),
+        (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"]),
+        (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["xlsx"]),
+        (["frobnicate"], ["No such command"]),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(cells, run, tmp_path, args, fragments):
+    (tmp_path / "nan.csv").write_text("a,b\n1,2\n,3\n4,5\n")
+    names = {"CELLS": cells, "NAN": tmp_path / "nan.csv", "MISSING.csv": tmp_path / "MISSING.csv", "RUN": run,
+             "RUN/embedding.csv": run / "embedding.csv", "XLSX": tmp_path / "x.xlsx"}
+    result = aedr(*[names.get(a, a) for a in args], ok=False)
+    assert_one_line_error(result, *fragments)
+
+
+def test_verbose_shows_the_traceback(tmp_path):
+    result = aedr("fit", tmp_path / "missing.csv", "--verbose", ok=False)
+    assert result.exit_code == 2 and "Traceback" in result.stderr and "error: " in result.stderr
+
+
+def test_corrupted_model_file(run, cells, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(run / "model", model)
+    weights = model / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-40])
+    result = aedr("transform", model, cells, "--label-col", "cell_type", ok=False)
+    assert_one_line_error(result, "weights.safetensors", "truncated")
+    (model / "config.json").write_text("{not json")
+    assert_one_line_error(aedr("info", model, ok=False), "config.json", "not valid JSON")
+
+
+def _interrupt_fit(tmp_path, *extra):
+    """Start `aedr fit` on a long job, press Ctrl-C once training shows progress."""
+    X = np.random.default_rng(0).normal(size=(2000, 20))
+    np.save(tmp_path / "big.npy", X)
+    stderr = tmp_path / "stderr.txt"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "aedr", "fit", str(tmp_path / "big.npy"), "-o", str(tmp_path / "run"),
+           "--max-iter", "100000", "--hidden-layer-sizes", "16", *extra]  # fmt: skip
+    with open(stderr, "w") as err:
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        deadline = time.monotonic() + 120
+        while "epoch/s" not in stderr.read_text() and "s/epoch" not in stderr.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    return process.returncode, stderr.read_text()
+
+
+def test_ctrl_c_during_fit_writes_nothing(tmp_path):
+    code, err = _interrupt_fit(tmp_path)
+    assert code == 130 and "nothing was written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "stderr.txt"]
+
+
+def test_ctrl_c_with_save_best_keeps_the_best_weights(tmp_path):
+    code, err = _interrupt_fit(tmp_path, "--save-best")
+    assert code == 130 and "saved the best weights" in err
+    model = load(tmp_path / "run" / "model")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["interrupted"] is True
+    assert model.best_loss_ == min(model.loss_curve_)
