@@ -1,0 +1,44 @@
+"""Figures: the right kind of legend, reconstruction grids for square and given image shapes."""
+
+import numpy as np
+import pytest
+
+from aedr.plotting import image_shape_for, plot_embedding, plot_loss_curves, plot_reconstructions, save_figure
+
+
+def test_embedding_legend_or_colour_bar(tmp_path):
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    fig = plot_embedding(Z, np.array(["a", "b", "c"] * 20))
+    assert fig.axes[0].get_legend() is not None
+    fig = plot_embedding(Z, np.linspace(0, 1, 60))
+    assert len(fig.axes) == 2  # the scatter and its colour bar
+    assert save_figure(fig, tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_loss_curves_with_validation(tmp_path):
+    fig = plot_loss_curves([1.0, 0.5, 0.4], [1.1, 0.6, 0.5])
+    assert len(fig.axes[0].lines) == 2
+    save_figure(fig, tmp_path / "l.png")
+
+
+@pytest.mark.parametrize("n_features, shape, expected", [(784, None, (28, 28)), (64, (1, 8, 8), (8, 8)), (48, (4, 4, 3), (4, 4, 3)), (48, (3, 4, 4), (4, 4, 3))])
+def test_image_shapes(n_features, shape, expected):
+    assert image_shape_for(n_features, shape) == expected
+
+
+def test_image_shape_errors():
+    with pytest.raises(ValueError, match="not square"):
+        image_shape_for(10)
+    with pytest.raises(ValueError, match="does not hold"):
+        image_shape_for(10, (3, 3))
+
+
+def test_reconstruction_grid(tmp_path):
+    X = np.random.default_rng(0).random((25, 16))
+    fig = plot_reconstructions(X, X * 0.5, n_images=12)
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 24  # 12 originals and 12 reconstructions
+    assert len(fig.axes) == 2 * 2 * 10  # two strips of 10 columns, originals above reconstructions
+    save_figure(fig, tmp_path / "r.png")
+    with pytest.raises(ValueError, match="differ in shape"):
+        plot_reconstructions(X, X[:, :4])
