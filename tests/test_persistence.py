@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import aedr
 from aedr import Autoencoder, ModelFileError, load
 from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE
 
@@ -51,6 +52,16 @@ def test_conv_round_trip(tmp_path):
     ae = Autoencoder(n_components=2, architecture="conv", max_iter=2, random_state=0).fit(X)
     loaded = load(ae.save(tmp_path / "m"))
     assert np.array_equal(loaded.transform(X), ae.transform(X))
+
+
+@pytest.mark.skipif(not hasattr(aedr, "VariationalAutoencoder"), reason="no VariationalAutoencoder yet")
+def test_variational_round_trip(data, tmp_path):
+    vae = aedr.VariationalAutoencoder(n_components=2, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(data)
+    loaded = load(vae.save(tmp_path / "m"))
+    assert type(loaded) is aedr.VariationalAutoencoder
+    Z = vae.transform(data)
+    assert np.array_equal(loaded.transform(data), Z)
+    assert np.array_equal(loaded.inverse_transform(Z), vae.inverse_transform(Z))
 
 
 def test_files_are_data(saved):

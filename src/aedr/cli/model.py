@@ -166,7 +166,11 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     names = fitted.get("feature_names_in_")
     shown = "unnamed" if names is None else ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
     defaults = type(estimator)().get_params()
-    changed = {k: v for k, v in estimator.get_params().items() if k in config["params"] and v != defaults.get(k)}
+    changed = {
+        k: v
+        for k, v in estimator.get_params().items()
+        if k in config["params"] and k != "verbose" and v != defaults.get(k)  # verbose is how it ran, not the model
+    }
     curve = fitted.get("loss_curve_") or []
     lines = [
         f"{config['estimator']} (model format {config['format_version']})",
