@@ -143,6 +143,7 @@ def _root(
 def demo(
     out: Annotated[str, typer.Option("--out", "-o", help="Folder for the model, embedding, plots and metrics.")] = "out",
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    max_iter: Annotated[Optional[int], typer.Option("--max-iter", min=1, help="Epochs [default: the demo's setting].")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -161,7 +162,7 @@ def demo(
 
     target = check_new(Path(out), overwrite=force)
     with staged_folder(target, overwrite=force) as folder:
-        result = run_demo(folder, verbose=not quiet)
+        result = run_demo(folder, verbose=not quiet, **({"max_iter": max_iter} if max_iter else {}))
     typer.echo(f"digits ({result.n_samples} x {result.n_features}) -> {result.n_components}-D")
     typer.echo(f"{'method':<14}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}")
     for r in result.results:
@@ -174,6 +175,7 @@ def demo(
 from aedr.cli import fit as _fit  # noqa: E402,F401  (registers 'aedr fit')
 from aedr.cli import model as _model  # noqa: E402,F401  (transform, inverse-transform, evaluate, info)
 from aedr.cli import plot as _plot  # noqa: E402,F401  (registers 'aedr plot')
+from aedr.cli import benchmark as _benchmark  # noqa: E402,F401  (registers 'aedr benchmark')
 
 
 def main() -> None:

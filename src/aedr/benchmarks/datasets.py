@@ -1,0 +1,30 @@
+"""The data-set registry: one entry per data set the benchmark can run on.
+
+Adding a data set is one entry in :data:`DATASETS`: a name, a description
+and a loader ``load(data_dir) -> (X, y)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from aedr.data.datasets import load_digits_data, load_mnist
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to get one data set: rows ``X`` and integer labels ``y``."""
+
+    description: str
+    load: Callable[[Path | None], tuple[np.ndarray, np.ndarray]]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
+    "mnist10k": DatasetSpec("MNIST's 10k test images, 10,000 x 784 in [0, 1]", lambda d: load_mnist("test", d)),
+    "mnist70k": DatasetSpec("all of MNIST (60k train + 10k test), 70,000 x 784 in [0, 1]", lambda d: load_mnist("all", d)),
+}

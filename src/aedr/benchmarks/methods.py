@@ -1,0 +1,133 @@
+"""The method registry: PCA, t-SNE, UMAP and aedr's autoencoders behind one small interface.
+
+Adding a method is one entry in :data:`METHODS`: a class taking
+``(random_state, n_components, **params)`` with ``fit_transform(X)``, and
+``transform`` / ``inverse_transform`` where the method has them (else None).
+``requires`` names optional modules; a method whose modules are missing is
+skipped with a message instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class Method:
+    """Base: a dimensionality reduction method as the benchmark sees it."""
+
+    requires: tuple[str, ...] = ()
+    description = ""
+    transform = None
+    inverse_transform = None
+
+    def __init__(self, random_state: int, n_components: int = 2, **params):
+        self.random_state, self.n_components, self.params = random_state, n_components, params
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class PCAMethod(Method):
+    description = "scikit-learn PCA after per-feature standardisation (the problem the linear AE solves)"
+
+    def fit_transform(self, X):
+        from sklearn.decomposition import PCA
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        pca = PCA(self.n_components, random_state=self.random_state, **self.params)
+        self.model_ = make_pipeline(StandardScaler(), pca)
+        return self.model_.fit_transform(X)
+
+    def transform(self, X):
+        return self.model_.transform(X)
+
+    def inverse_transform(self, Z):
+        return self.model_.inverse_transform(Z)
+
+
+class TSNEMethod(Method):
+    requires = ("openTSNE",)
+    description = "openTSNE defaults (perplexity 30, PCA init), all cores; transform = openTSNE's embedding of new points"
+
+    def fit_transform(self, X):
+        from openTSNE import TSNE
+
+        tsne = TSNE(self.n_components, random_state=self.random_state, n_jobs=os.cpu_count() or 1, **self.params)
+        self.embedding_ = tsne.fit(np.asarray(X, dtype=np.float64))
+        return np.asarray(self.embedding_)
+
+    def transform(self, X):
+        return np.asarray(self.embedding_.transform(np.asarray(X, dtype=np.float64)))
+
+
+class UMAPMethod(Method):
+    requires = ("umap",)
+    description = "umap-learn defaults (15 neighbours, min_dist 0.1); a fixed random_state makes it single-threaded"
+
+    def fit_transform(self, X):
+        import warnings
+
+        import umap
+
+        self.model_ = umap.UMAP(n_components=self.n_components, random_state=self.random_state, **self.params)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+            return self.model_.fit_transform(X)
+
+    def transform(self, X):
+        return self.model_.transform(X)
+
+
+class AutoencoderMethod(Method):
+    hidden_layer_sizes: tuple | None = None  # None: the estimator's default
+
+    def fit_transform(self, X):
+        from aedr.estimator import Autoencoder
+
+        params = dict(self.params)
+        if self.hidden_layer_sizes is not None:
+            params.setdefault("hidden_layer_sizes", self.hidden_layer_sizes)
+        self.model_ = Autoencoder(self.n_components, random_state=self.random_state, **params)
+        return self.model_.fit_transform(X)
+
+    def transform(self, X):
+        return self.model_.transform(X)
+
+    def inverse_transform(self, Z):
+        return self.model_.inverse_transform(Z)
+
+
+class LinearAutoencoderMethod(AutoencoderMethod):
+    hidden_layer_sizes = ()
+    description = "aedr Autoencoder(hidden_layer_sizes=()), the classic linear autoencoder"
+
+
+class DeepAutoencoderMethod(AutoencoderMethod):
+    description = "aedr Autoencoder() with its defaults: (256, 128) ReLU encoder, mirrored decoder, 200 epochs"
+
+
+METHODS: dict[str, type[Method]] = {
+    "pca": PCAMethod,
+    "tsne": TSNEMethod,
+    "umap": UMAPMethod,
+    "ae-linear": LinearAutoencoderMethod,
+    "ae-deep": DeepAutoencoderMethod,
+}
+
+# Tiny iteration counts for a smoke run (``aedr benchmark --quick``): checks the plumbing, not the quality.
+QUICK_PARAMS: dict[str, dict] = {
+    "tsne": {"n_iter": 20, "early_exaggeration_iter": 20},
+    "umap": {"n_epochs": 20},
+    "ae-linear": {"max_iter": 3},
+    "ae-deep": {"max_iter": 3},
+}
+
+
+def missing_requirements(method: type[Method]) -> list[str]:
+    """The optional modules ``method`` needs that cannot be imported."""
+    import importlib.util
+
+    return [name for name in method.requires if importlib.util.find_spec(name) is None]

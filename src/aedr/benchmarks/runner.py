@@ -1,0 +1,217 @@
+"""Run every method on every data set in one process and score them the same way.
+
+Protocol, per data set: a stratified split (seeded) keeps ``heldout_fraction``
+of the rows out of every fit. Each method is fitted on the rest
+(``fit_transform``; "fit seconds"), then, where it can, embeds the held-out
+rows (``transform``; "transform seconds") and decodes them
+(``inverse_transform``; reconstruction MSE on the held-out rows, in the
+data's units). Trustworthiness, continuity, 5-fold k-NN accuracy and
+silhouette are measured on the embedding of the fitted rows; a held-out k-NN
+accuracy fits the classifier on those and scores the embedded held-out rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from aedr import metrics
+from aedr.benchmarks.datasets import DATASETS
+from aedr.benchmarks.memory import PeakMemory
+from aedr.benchmarks.methods import METHODS, missing_requirements
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MethodRun:
+    """One method on one data set: the row of the results table."""
+
+    dataset: str
+    method: str
+    status: str = "ok"  # "ok", "skipped" or "failed"
+    message: str = ""
+    n_fit: int = 0
+    n_heldout: int = 0
+    fit_seconds: float = float("nan")
+    transform_seconds: float = float("nan")
+    trustworthiness: float = float("nan")
+    continuity: float = float("nan")
+    knn_accuracy: float = float("nan")
+    knn_accuracy_heldout: float = float("nan")
+    silhouette: float = float("nan")
+    reconstruction_mse: float = float("nan")
+    peak_memory_mb: float = float("nan")
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    labels: np.ndarray | None = field(default=None, repr=False)
+    heldout_embedding: np.ndarray | None = field(default=None, repr=False)
+
+    def record(self) -> dict:
+        """The CSV row: everything but the arrays."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+
+
+@dataclass
+class MetricCost:
+    """Time and peak memory of one exact trustworthiness call on all rows of a data set."""
+
+    dataset: str
+    n_rows: int
+    n_features: int
+    seconds: float
+    peak_memory_mb: float | None
+    sklearn_seconds: float | None = None
+    sklearn_peak_memory_mb: float | None = None
+    agrees: bool | None = None
+
+
+@dataclass
+class BenchmarkResult:
+    runs: list[MethodRun]
+    metric_costs: list[MetricCost]
+    settings: dict
+
+
+def run_benchmark(
+    datasets=("digits", "mnist10k", "mnist70k"),
+    methods=tuple(METHODS),
+    *,
+    data_dir: str | Path | None = None,
+    random_state: int = 0,
+    heldout_fraction: float = 0.1,
+    n_neighbors: int = 10,
+    knn_neighbors: int = 5,
+    method_params: dict[str, dict] | None = None,
+    metric_cost: bool = True,
+    sklearn_reference_max_rows: int = 10_000,
+    on_dataset_done=None,
+) -> BenchmarkResult:
+    """Run ``methods`` on ``datasets`` (names in the registries) and score them.
+
+    Parameters
+    ----------
+    method_params : dict, optional
+        Extra keyword arguments per method name, e.g. ``{"ae-deep": {"max_iter": 5}}``.
+    metric_cost : bool, default=True
+        Also time :func:`aedr.metrics.trustworthiness` on all rows of each
+        data set (2-D PCA embedding), and scikit-learn's on data sets of at
+        most ``sklearn_reference_max_rows`` rows.
+    on_dataset_done : callable, optional
+        Called with the :class:`BenchmarkResult` so far after each data set
+        (to write partial reports during a long run).
+
+    Examples
+    --------
+    >>> result = run_benchmark(["digits"], ["pca"], metric_cost=False)
+    >>> run = result.runs[0]
+    >>> (run.method, run.n_fit, run.n_heldout, run.trustworthiness > 0.8)
+    ('pca', 1617, 180, True)
+    """
+    unknown = [d for d in datasets if d not in DATASETS] + [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(
+            f"unknown data set or method: {', '.join(unknown)} "
+            f"(data sets: {', '.join(DATASETS)}; methods: {', '.join(METHODS)})"
+        )
+    method_params = method_params or {}
+    settings = {
+        "random_state": random_state,
+        "heldout_fraction": heldout_fraction,
+        "n_neighbors": n_neighbors,
+        "knn_neighbors": knn_neighbors,
+        "method_params": method_params,
+    }
+    runs, costs = [], []
+    for name in datasets:
+        X, y = DATASETS[name].load(Path(data_dir) if data_dir is not None else None)
+        logger.info("%s: %d rows x %d features", name, *X.shape)
+        X_fit, X_out, y_fit, y_out = train_test_split(
+            X, y, test_size=heldout_fraction, stratify=y, random_state=random_state
+        )
+        dataset_runs = [
+            _run_method(name, m, X_fit, X_out, y_out, random_state, method_params.get(m, {})) for m in methods
+        ]
+        _score(dataset_runs, X_fit, y_fit, y_out, n_neighbors, knn_neighbors)
+        runs.extend(dataset_runs)
+        if metric_cost:
+            costs.append(_metric_cost(name, X, random_state, n_neighbors, len(X) <= sklearn_reference_max_rows))
+        if on_dataset_done is not None:
+            on_dataset_done(BenchmarkResult(list(runs), list(costs), settings))
+    return BenchmarkResult(runs, costs, settings)
+
+
+def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> MethodRun:
+    run = MethodRun(dataset, method, n_fit=len(X_fit), n_heldout=len(X_out))
+    cls = METHODS[method]
+    missing = missing_requirements(cls)
+    if missing:
+        run.status = "skipped"
+        run.message = f"{', '.join(missing)} not installed (pip install 'aedr[bench]')"
+        logger.warning("%s on %s skipped: %s", method, dataset, run.message)
+        return run
+    logger.info("%s on %s: fitting %d rows", method, dataset, len(X_fit))
+    model = cls(random_state, **params)
+    try:
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            run.embedding = np.asarray(model.fit_transform(X_fit))
+            run.fit_seconds = time.perf_counter() - start
+            if model.transform is not None:
+                start = time.perf_counter()
+                Z_out = np.asarray(model.transform(X_out))
+                run.transform_seconds = time.perf_counter() - start
+                run.heldout_embedding = Z_out
+                if model.inverse_transform is not None:
+                    run.reconstruction_mse = metrics.reconstruction_error(X_out, model.inverse_transform(Z_out))
+    except Exception as exc:  # a method that fails must not sink the other rows
+        logger.exception("%s on %s failed", method, dataset)
+        run.status, run.message, run.embedding = "failed", f"{type(exc).__name__}: {exc}", None
+        return run
+    run.peak_memory_mb = memory.peak_mb if memory.peak_mb is not None else float("nan")
+    logger.info("%s on %s: fit %.1f s", method, dataset, run.fit_seconds)
+    return run
+
+
+def _score(runs, X_fit, y_fit, y_out, n_neighbors, knn_neighbors) -> None:
+    done = [r for r in runs if r.status == "ok"]
+    if not done:
+        return
+    logger.info("%s: trustworthiness and continuity of %d embeddings", runs[0].dataset, len(done))
+    start = time.perf_counter()
+    scores = metrics.neighborhood_preservation_many(X_fit, [r.embedding for r in done], n_neighbors)
+    logger.info("%s: neighbourhood metrics took %.1f s", runs[0].dataset, time.perf_counter() - start)
+    for run, (trust, cont) in zip(done, scores):
+        run.trustworthiness, run.continuity, run.labels = trust, cont, y_fit
+        run.knn_accuracy = metrics.knn_accuracy(run.embedding, y_fit, knn_neighbors)
+        run.silhouette = metrics.silhouette(run.embedding, y_fit, sample_size=10_000)
+        if run.heldout_embedding is not None:
+            run.knn_accuracy_heldout = metrics.knn_accuracy_holdout(
+                run.embedding, y_fit, run.heldout_embedding, y_out, knn_neighbors
+            )
+
+
+def _metric_cost(dataset, X, random_state, n_neighbors, with_sklearn) -> MetricCost:
+    from sklearn.decomposition import PCA
+
+    Z = PCA(2, random_state=random_state).fit_transform(X)
+    logger.info("%s: timing trustworthiness on all %d rows", dataset, len(X))
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        ours = metrics.trustworthiness(X, Z, n_neighbors)
+        seconds = time.perf_counter() - start
+    cost = MetricCost(dataset, len(X), X.shape[1], seconds, memory.peak_mb)
+    if with_sklearn:
+        from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            theirs = sklearn_trustworthiness(X, Z, n_neighbors=n_neighbors)
+            cost.sklearn_seconds = time.perf_counter() - start
+        cost.sklearn_peak_memory_mb = memory.peak_mb
+        cost.agrees = bool(abs(ours - theirs) < 1e-3)  # exact up to tied distances, which sklearn orders arbitrarily
+    return cost

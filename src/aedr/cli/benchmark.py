@@ -1,0 +1,76 @@
+"""``aedr benchmark``: fit PCA, t-SNE, UMAP and the autoencoders on data sets, score them, write the report."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aedr.cli.app import app
+
+_ALL_DATASETS = "digits,mnist10k,mnist70k"
+_ALL_METHODS = "pca,tsne,umap,ae-linear,ae-deep"
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+@app.command()
+def benchmark(
+    datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma-separated data sets.")] = _ALL_DATASETS,
+    methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated methods.")] = _ALL_METHODS,
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Folder with MNIST's four IDX .gz files [default: ../shared/data/mnist].")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.md, results.csv, embeddings.png.")] = Path(
+        "bench-out"
+    ),
+    report: Annotated[
+        Optional[Path], typer.Option("--report", help="Markdown file whose benchmark block to regenerate (BENCHMARKS.md).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="random_state for the split and every method.")] = 0,
+    heldout_fraction: Annotated[float, typer.Option("--heldout-fraction", help="Share of rows kept out of every fit.")] = 0.1,
+    quick: Annotated[bool, typer.Option("--quick", help="Tiny iteration counts: checks the set-up in seconds, not quality.")] = False,
+    metric_cost: Annotated[
+        bool, typer.Option("--metric-cost/--no-metric-cost", help="Also time the exact trustworthiness on all rows.")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Compare aedr's autoencoders with PCA, t-SNE (openTSNE) and UMAP (umap-learn) in one process.
+
+    Writes a markdown table, a CSV and a PNG grid of the 2-D embeddings into
+    --out; with --report, regenerates the benchmark block of that file.
+    t-SNE and UMAP need the bench extra (pip install 'aedr[bench]'); without
+    it they are skipped with a message.
+
+    \b
+    Examples:
+      aedr benchmark --datasets digits --methods pca,ae-linear
+      aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,tsne,umap,ae-linear,ae-deep --report BENCHMARKS.md
+    """
+    from aedr.benchmarks import QUICK_PARAMS, benchmark as run
+    from aedr.benchmarks.report import markdown_tables
+
+    if not quiet:
+        logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)
+    command = "aedr " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "aedr benchmark"
+    result, files = run(
+        out,
+        command=command,
+        report=report,
+        datasets=_names(datasets),
+        methods=_names(methods),
+        data_dir=data_dir,
+        random_state=seed,
+        heldout_fraction=heldout_fraction,
+        method_params=QUICK_PARAMS if quick else None,
+        metric_cost=metric_cost,
+    )
+    typer.echo(markdown_tables(result))
+    for kind, path in files.items():
+        typer.echo(f"wrote {kind}: {path}")
