@@ -1,0 +1,134 @@
+"""The autoencoder family: conv, denoising, sparse, contractive, variational, custom modules."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from aedr import Autoencoder, VariationalAutoencoder
+from aedr.models.conv import ConvAutoencoder, ConvConfig
+from aedr.training.losses import jacobian_norm
+
+
+@pytest.fixture(scope="module")
+def X(digits):
+    return digits[0]
+
+
+def quick(cls=Autoencoder, **params):
+    return cls(**({"max_iter": 3, "hidden_layer_sizes": (32,), "random_state": 0} | params))
+
+
+@parametrize_with_checks([VariationalAutoencoder(max_iter=20, hidden_layer_sizes=(8,))])
+def test_sklearn_checks_vae(estimator, check):
+    check(estimator)
+
+
+# -------------------------------------------------------------------- conv
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 32, 32), (1, 13, 17), (2, 5, 5)])
+def test_conv_decoder_lands_on_input_shape(shape):
+    n = int(np.prod(shape))
+    model = ConvAutoencoder(ConvConfig(n_features=n, n_components=3, input_shape=shape))
+    x_hat, z = model(torch.randn(4, n))
+    assert z.shape == (4, 3) and x_hat.shape == (4, n)
+
+
+def test_conv_accepts_flat_rows_and_image_arrays(X):
+    flat = quick(architecture="conv").fit(X)
+    assert flat.input_shape_ == (1, 8, 8) and np.unique(flat.scaler_.scale).size == 1  # "auto" -> one global scale
+    images = quick(architecture="conv").fit(X.reshape(-1, 1, 8, 8))
+    np.testing.assert_array_equal(flat.transform(X), images.transform(X.reshape(-1, 8, 8)))
+    assert flat.inverse_transform(flat.transform(X)).shape == X.shape
+
+
+def test_conv_input_shape_errors(X):
+    with pytest.raises(ValueError, match=r"n_features=63 \(not a square\)"):
+        quick(architecture="conv").fit(X[:, :63])
+    with pytest.raises(ValueError, match=r"input_shape=\(1, 4, 4\) holds 16 values but X has n_features=64"):
+        quick(architecture="conv", input_shape=(1, 4, 4)).fit(X)
+    colour = quick(architecture="conv", input_shape=(4, 4, 4), n_components=2).fit(X)
+    assert colour.input_shape_ == (4, 4, 4)
+
+
+# ---------------------------------------------------------- regularisers
+def hoyer(Z):
+    """Scale-free sparsity in [0, 1] (Hoyer 2004): 1 for one non-zero per code."""
+    d = Z.shape[1]
+    ratio = np.abs(Z).sum(1) / np.sqrt((Z**2).sum(1))
+    return float(np.mean((np.sqrt(d) - ratio) / (np.sqrt(d) - 1)))
+
+
+def test_sparsity_makes_codes_sparser_scale_free(X):
+    params = {"n_components": 32, "hidden_layer_sizes": (64,), "max_iter": 60}
+    plain = quick(**params).fit(X)
+    sparse = quick(sparsity=0.1, **params).fit(X)
+    assert hoyer(sparse.transform(X)) > hoyer(plain.transform(X)) + 0.01
+    assert set(sparse.loss_terms_) == {"mse", "sparsity"}
+
+
+def test_contractive_shrinks_encoder_jacobian(X):
+    params = {"n_components": 8, "hidden_layer_sizes": (64,), "max_iter": 30}
+    plain = quick(**params).fit(X)
+    contractive = quick(contractive=0.1, **params).fit(X)
+    x = torch.as_tensor(plain.scaler_.transform(X), dtype=torch.float32)
+    assert jacobian_norm(contractive.model_.encode, x) < 0.2 * jacobian_norm(plain.model_.encode, x)
+
+
+def test_denoising_reconstructs_noisy_inputs_better(X):
+    noisy = X + np.random.default_rng(0).normal(0, 4, X.shape)
+    params = {"n_components": 8, "hidden_layer_sizes": (64,), "max_iter": 60, "scale": "global"}
+    plain = quick(**params).fit(X)
+    denoising = quick(noise="gaussian", noise_level=0.5, **params).fit(X)
+    err = {m: np.mean((m.inverse_transform(m.transform(noisy)) - X) ** 2) for m in (plain, denoising)}
+    assert err[denoising] < 0.9 * err[plain]
+
+
+def test_masking_noise_trains_and_is_validated(X):
+    assert np.isfinite(quick(noise="masking", noise_level=0.3).fit(X).loss_curve_).all()
+    with pytest.raises(ValueError, match="noise_level < 1"):
+        quick(noise="masking", noise_level=1.0).fit(X)
+
+
+# ------------------------------------------------------------------- VAE
+def test_vae_transform_is_posterior_mean_and_sample(X):
+    vae = quick(VariationalAutoencoder, max_iter=5).fit(X)
+    np.testing.assert_array_equal(vae.transform(X), vae.transform(X))  # no sampling at inference
+    assert set(vae.loss_terms_) == {"mse", "kl"} and len(vae.loss_terms_["kl"]) == vae.n_iter_
+    samples = vae.sample(7, random_state=0)
+    assert samples.shape == (7, 64)
+    np.testing.assert_array_equal(samples, vae.sample(7, random_state=0))
+
+
+def test_vae_beta_trades_kl_for_reconstruction(X):
+    params = {"hidden_layer_sizes": (64,), "max_iter": 30}
+    loose = quick(VariationalAutoencoder, beta=0.1, **params).fit(X)
+    tight = quick(VariationalAutoencoder, beta=4.0, **params).fit(X)
+    assert tight.loss_terms_["kl"][-1] < 0.5 * loose.loss_terms_["kl"][-1]
+    assert tight.loss_terms_["mse"][-1] > loose.loss_terms_["mse"][-1]
+
+
+def test_conv_vae(X):
+    vae = quick(VariationalAutoencoder, architecture="conv").fit(X)
+    assert vae.transform(X).shape == (1797, 2) and vae.sample(2).shape == (2, 64)
+
+
+# ---------------------------------------------------------- custom modules
+def test_custom_modules_are_trained_on_copies(X):
+    encoder = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    decoder = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 64))
+    before = [p.detach().clone() for p in encoder.parameters()]
+    ae = quick(encoder=encoder, decoder=decoder, max_iter=10).fit(X)
+    assert ae.transform(X).shape == (1797, 2)
+    assert ae.loss_curve_[-1] < ae.loss_curve_[0]
+    assert all(torch.equal(a, b) for a, b in zip(before, encoder.parameters())), "the user's module must not change"
+
+
+def test_custom_module_errors(X):
+    with pytest.raises(ValueError, match="both encoder and decoder"):
+        quick(encoder=torch.nn.Linear(64, 2)).fit(X)
+    with pytest.raises(ValueError, match=r"custom encoder must map \(B, 64\) to \(B, 2\), got \(2, 3\)"):
+        quick(encoder=torch.nn.Linear(64, 3), decoder=torch.nn.Linear(3, 64)).fit(X)
+    with pytest.raises(ValueError, match="failed on a"):
+        quick(encoder=torch.nn.Linear(10, 2), decoder=torch.nn.Linear(2, 64)).fit(X)
+    with pytest.raises(ValueError, match="does not take custom"):
+        quick(VariationalAutoencoder, encoder=torch.nn.Linear(64, 2), decoder=torch.nn.Linear(2, 64)).fit(X)
