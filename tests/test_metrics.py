@@ -1,0 +1,171 @@
+"""aedr.metrics against scikit-learn, hand-computed cases, and the chunked path against the direct one."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness as sk_trustworthiness
+
+from aedr import metrics
+from aedr.benchmarks.memory import PeakMemory
+from aedr.metrics import (
+    continuity,
+    knn_accuracy,
+    knn_accuracy_holdout,
+    neighborhood_preservation,
+    neighborhood_preservation_many,
+    reconstruction_error,
+    silhouette,
+    trustworthiness,
+)
+
+
+@pytest.fixture(scope="module")
+def jittered_digits(digits):
+    """Digits plus a tiny float64 jitter: its pixels are multiples of 1/16, so distances tie exactly."""
+    X, y = digits
+    X = X + np.random.default_rng(0).normal(scale=1e-6, size=X.shape)
+    return X, PCA(2, random_state=0).fit_transform(X), y
+
+
+def _direct(X, Z, k):
+    """Trustworthiness straight from the definition: full rank matrices (small n only)."""
+    n = len(X)
+    dX = ((X[:, None] - X[None]) ** 2).sum(-1) + np.diag(np.full(n, np.inf))
+    dZ = ((Z[:, None] - Z[None]) ** 2).sum(-1) + np.diag(np.full(n, np.inf))
+    rank_X = np.argsort(np.argsort(dX, axis=1, kind="stable"), axis=1, kind="stable") + 1
+    nbr_Z = np.argsort(dZ, axis=1, kind="stable")[:, :k]
+    penalty = np.clip(np.take_along_axis(rank_X, nbr_Z, 1) - k, 0, None).sum()
+    return 1 - 2 / (n * k * (2 * n - 3 * k - 1)) * penalty
+
+
+@pytest.mark.parametrize("k", [1, 5, 10, 30])
+def test_matches_sklearn_on_jittered_digits(jittered_digits, k):
+    X, Z, _ = jittered_digits
+    assert abs(trustworthiness(X, Z, k) - sk_trustworthiness(X, Z, n_neighbors=k)) < 1e-9
+    assert abs(continuity(X, Z, k) - sk_trustworthiness(Z, X, n_neighbors=k)) < 1e-9
+
+
+def test_float64_stays_float64(jittered_digits):
+    X, Z, _ = jittered_digits
+    assert metrics._as_tensor(X).dtype == torch.float64
+    assert metrics._as_tensor(X.astype(np.float32)).dtype == torch.float32
+    assert metrics._as_tensor(X.astype(np.int64)).dtype == torch.float32
+    # float32 distances can reorder near-ties, float64 ones must not
+    assert abs(trustworthiness(X, Z) - sk_trustworthiness(X, Z, n_neighbors=10)) < 1e-9
+
+
+def test_hand_computed_example():
+    # 1-D points with doubling gaps: each point's nearest neighbour is the one before it (0's is 1).
+    X = np.array([[0.0], [1.0], [3.0], [7.0], [15.0], [31.0]])
+    Z = X[[5, 1, 2, 3, 4, 0]]  # points 0 and 5 swap places
+    # Z-neighbours outside X's: point 0 -> 4 (X rank 4), point 1 -> 5 (rank 5), point 5 -> 1 (rank 4)
+    expected = 1 - 2 / (6 * 1 * (2 * 6 - 3 - 1)) * ((4 - 1) + (5 - 1) + (4 - 1))
+    assert trustworthiness(X, Z, n_neighbors=1) == pytest.approx(expected, abs=1e-12)
+    assert sk_trustworthiness(X, Z, n_neighbors=1) == pytest.approx(expected, abs=1e-12)
+
+
+def test_identity_and_similarity_give_one():
+    X = np.random.default_rng(1).normal(size=(300, 8))
+    assert trustworthiness(X, X) == 1.0
+    assert continuity(X, X) == 1.0
+    rotation = np.linalg.qr(np.random.default_rng(2).normal(size=(8, 8)))[0]
+    assert neighborhood_preservation(X, 3 * X @ rotation + 5) == (1.0, 1.0)
+
+
+def test_shuffled_embedding_is_low():
+    X = np.random.default_rng(1).normal(size=(400, 8))
+    Z = X[np.random.default_rng(3).permutation(len(X))]
+    trust, cont = neighborhood_preservation(X, Z)
+    assert trust < 0.6 and cont < 0.6
+
+
+def test_chunked_equals_direct():
+    rng = np.random.default_rng(4)
+    X, Z = rng.normal(size=(250, 12)), rng.normal(size=(250, 2))
+    direct = _direct(X, Z, 7)
+    for chunk_size in (None, 1, 13, "auto"):
+        assert trustworthiness(X, Z, 7, chunk_size=chunk_size) == pytest.approx(direct, abs=1e-12)
+        assert continuity(X, Z, 7, chunk_size=chunk_size) == pytest.approx(_direct(Z, X, 7), abs=1e-12)
+
+
+def test_torch_rank_counting_equals_compiled(jittered_digits, monkeypatch):
+    X, Z, _ = jittered_digits
+    compiled = neighborhood_preservation(X, Z, 10, chunk_size=300)
+    monkeypatch.setattr(metrics, "RANK_BACKEND", "torch")
+    assert neighborhood_preservation(X, Z, 10, chunk_size=300) == compiled
+
+
+def test_torch_tensors_in():
+    X = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))
+    Z = X[:, :2].clone()
+    assert trustworthiness(X, Z) == pytest.approx(trustworthiness(X.numpy(), Z.numpy()), abs=1e-12)
+    assert reconstruction_error(X, X) == 0.0
+
+
+def test_many_equals_one_at_a_time(jittered_digits):
+    X, Z, _ = jittered_digits
+    Z2 = X[:, :2]
+    assert neighborhood_preservation_many(X, [Z, Z2]) == [neighborhood_preservation(X, Z), neighborhood_preservation(X, Z2)]
+
+
+def test_memory_is_bounded_independently_of_n_squared():
+    X = np.random.default_rng(5).normal(size=(12_000, 20)).astype(np.float32)
+    with PeakMemory() as memory:
+        trustworthiness(X, X[:, :2])
+    if memory.peak_mb is None:
+        pytest.skip("peak memory is measured on Linux only")
+    # scikit-learn would need n^2 float64 distances (1.1 GB) plus index matrices of the same size
+    assert memory.peak_mb < 400
+
+
+def test_auto_chunk_fits_mnist_under_budget():
+    rows = metrics._chunk_rows(70_000, "auto", 8 + 8)
+    per_chunk = rows * 70_000 * (16 + metrics.WORST_CASE_CELL_OVERHEAD)
+    assert 1 <= rows and per_chunk <= metrics.CHUNK_BUDGET_BYTES
+
+
+@pytest.mark.parametrize("bad", [dict(n_neighbors=0), dict(n_neighbors=50)])
+def test_rejects_bad_neighbours(bad):
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(ValueError, match="n_neighbors"):
+        trustworthiness(X, X, **bad)
+
+
+def test_rejects_mismatched_rows_and_nan():
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(ValueError, match="rows"):
+        continuity(X, X[:50])
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        trustworthiness(X_nan, X)
+
+
+def test_knn_accuracy_against_sklearn(jittered_digits):
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, Z, y = jittered_digits
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    expected = cross_val_score(KNeighborsClassifier(5), Z, y, cv=folds).mean()
+    assert knn_accuracy(Z, y) == pytest.approx(expected)
+    assert knn_accuracy(X, y) > 0.95  # the raw pixels classify digits well
+
+
+def test_knn_accuracy_holdout_and_silhouette():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 50)
+    Z = rng.normal(size=(150, 2)) * 0.2 + y[:, None] * 3
+    assert knn_accuracy_holdout(Z[::2], y[::2], Z[1::2], y[1::2]) == 1.0
+    assert knn_accuracy_holdout(Z[::2], y[::2], Z[1::2], (y[1::2] + 1) % 3) == 0.0
+    assert silhouette(Z, y) == pytest.approx(silhouette_score(Z, y))
+    assert -1 <= silhouette(Z, y, sample_size=60) <= 1
+
+
+def test_reconstruction_error():
+    assert reconstruction_error([[1.0, 2.0]], [[1.0, 4.0]]) == 2.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        reconstruction_error(np.zeros((2, 2)), np.zeros((2, 3)))
