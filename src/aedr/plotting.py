@@ -138,3 +138,43 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_latent_grid(
+    estimator, *, n: int = 15, extent: float = 3.0, codes=None, image_shape=None, title: str | None = None
+):
+    """Decode an ``n`` x ``n`` grid of codes into images: the map of a 2-D code.
+
+    The grid spans ``[-extent, extent]`` on the first two code axes (the
+    prior's bulk for a :class:`~aedr.VariationalAutoencoder`), or the 1st to
+    99th percentiles of ``codes`` when given (e.g. ``transform(X)`` of a plain
+    autoencoder, whose codes have no fixed range); further code axes are zero.
+    Returns the matplotlib Figure.
+    """
+    plt = _pyplot()
+    k = estimator.n_components
+    if k < 2:
+        raise ValueError("a latent grid needs n_components >= 2")
+    lows, highs = np.full(2, -extent), np.full(2, extent)
+    if codes is not None:
+        lows, highs = np.percentile(np.asarray(codes)[:, :2], [1, 99], axis=0)
+    u, v = np.linspace(lows[0], highs[0], n), np.linspace(highs[1], lows[1], n)  # top row = high second axis
+    codes = np.zeros((n * n, k))
+    codes[:, 0] = np.tile(u, n)
+    codes[:, 1] = np.repeat(v, n)
+    images = estimator.inverse_transform(codes)
+    shape = image_shape_for(images.shape[1], image_shape or getattr(estimator, "input_shape_", None))
+    side = shape[0]
+    canvas = np.zeros((n * side, n * shape[1], *shape[2:]))
+    for index, image in enumerate(images):
+        row, col = divmod(index, n)
+        canvas[row * side : (row + 1) * side, col * shape[1] : (col + 1) * shape[1]] = image.reshape(shape)
+    low, high = np.percentile(canvas, [0.5, 99.5])
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(np.clip((canvas - low) / max(high - low, 1e-12), 0, 1), cmap="gray" if len(shape) == 2 else None)
+    ax.set_xlabel(f"code 0: {lows[0]:.2g} .. {highs[0]:.2g}")
+    ax.set_ylabel(f"code 1: {lows[1]:.2g} .. {highs[1]:.2g}")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or "decoded latent grid")
+    return fig
