@@ -13,7 +13,6 @@ against the clean images. Writes docs/vae_latent_grid.png.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
+
+from _report import replace_block
 
 from aedr import Autoencoder, VariationalAutoencoder
 from aedr.data.datasets import load_mnist
@@ -110,12 +111,7 @@ def main(argv=None) -> str:
     ]
     block = "\n".join(lines)
     if args.update:
-        text = open(args.update).read()
-        if "<!-- architectures:start -->" in text:
-            text = re.sub(r"<!-- architectures:start -->.*<!-- architectures:end -->", lambda _: block, text, flags=re.S)
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        open(args.update, "w").write(text)
+        replace_block(args.update, "architectures", block)
     print(block)
     return block
 
