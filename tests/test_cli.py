@@ -266,3 +266,13 @@ def test_ctrl_c_with_save_best_keeps_the_best_weights(tmp_path):
     model = load(tmp_path / "run" / "model")
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["interrupted"] is True
     assert model.best_loss_ == min(model.loss_curve_)
+
+
+def test_demo(tmp_path):
+    out = tmp_path / "out"
+    text = aedr("demo", "--out", out, "--max-iter", "2", "--quiet").stdout
+    assert "autoencoder" in text and "pca" in text and "trust@10" in text
+    expected = ["embedding.csv", "embedding.png", "loss.png", "metrics.json", "model", "reconstructions.png"]
+    assert sorted(p.name for p in out.iterdir()) == expected
+    assert "pca" in json.loads((out / "metrics.json").read_text())
+    assert_one_line_error(aedr("demo", "--out", out, ok=False), "already exists")

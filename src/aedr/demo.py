@@ -22,11 +22,12 @@ from aedr.data.io import Table
 from aedr.estimator import Autoencoder
 from aedr.metrics import reconstruction_error, trustworthiness
 
-# The demo must finish in well under a minute on a laptop CPU. Measured on
-# digits (2-D, default network, seed 0): DEMO_MAX_ITER epochs keep nearly all
-# of the 200-epoch quality; see DEMO_NOTE for the figures.
-DEMO_MAX_ITER = 60
-DEMO_NOTE = ""
+# The demo must finish in well under a minute. Measured on digits (2-D, default
+# network, seed 0, one torch thread; MSE in pixel units / trustworthiness at k=10):
+# 60 epochs 6.64 / 0.967, 100 epochs 5.93 / 0.972, 200 epochs (the estimator's
+# default) 5.22 / 0.977; PCA 14.06 / 0.814. 100 epochs keep nearly all of it at
+# half the time. The table names the epochs run, so the figures stay honest.
+DEMO_MAX_ITER = 100
 
 
 @dataclass
@@ -64,7 +65,7 @@ def run_demo(
     ae = Autoencoder(n_components=n_components, max_iter=max_iter, random_state=random_state, verbose=verbose)
     run = fit_run(ae, table, out, embedding_format="csv")
     results = [
-        MethodResult("autoencoder", run.metrics["reconstruction_mse"], run.metrics["trustworthiness"], run.metrics["fit_seconds"])
+        MethodResult(f"autoencoder ({ae.n_iter_} ep.)", run.metrics["reconstruction_mse"], run.metrics["trustworthiness"], run.metrics["fit_seconds"])
     ]
     start = time.perf_counter()
     pca = make_pipeline(StandardScaler(), PCA(n_components, random_state=random_state)).fit(X)

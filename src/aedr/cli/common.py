@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -59,6 +60,28 @@ Header = Annotated[
     Optional[bool],
     typer.Option("--header/--no-header", help="Whether a CSV/TSV has a header row [default: detected].", rich_help_panel=_DATA),
 ]
+
+
+Threads = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads", min=1, help="CPU threads for torch [default: torch's choice]. 1 is often fastest for small networks.",
+    ),
+]
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (None: leave torch's setting), then restore it."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def split_names(text: str | None) -> list[str] | None:

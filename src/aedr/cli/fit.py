@@ -11,7 +11,9 @@ import typer
 
 from aedr._files import check_new, staged_folder
 from aedr.cli.app import EXIT_INTERRUPTED, app
-from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Quiet, Verbose, read_input
+from aedr.cli.common import (
+    Columns, Exclude, Force, Header, LabelCol, LabelsFile, Quiet, Threads, Verbose, read_input, torch_threads,
+)  # fmt: skip
 from aedr.cli.params import build_estimator, estimator_params
 from aedr.data.io import FORMATS, file_format
 from aedr.training.callbacks import Callback
@@ -73,6 +75,7 @@ def fit(
     save_best: Annotated[
         bool, _opt("--save-best", help="On Ctrl-C, stop after the epoch and save the best weights so far.", panel=_OUT)
     ] = False,
+    threads: Threads = None,
     force: Force = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -94,7 +97,7 @@ def fit(
     estimator = build_estimator(params, verbose=not quiet, callbacks=[stopper] if stopper else None)
     table = read_input(data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
     try:
-        with staged_folder(out, overwrite=force) as folder:
+        with torch_threads(threads), staged_folder(out, overwrite=force) as folder:
             run = fit_run(estimator, table, folder, embedding_format=fmt, interrupted=lambda: bool(stopper and stopper.requested))
     except KeyboardInterrupt:
         typer.echo("\ninterrupted: nothing was written", err=True)
