@@ -1,0 +1,125 @@
+"""The benchmark harness: a smoke run with every method on a tiny data set, skipping, reports, the CLI."""
+
+import csv
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS, DatasetSpec, Method, run_benchmark
+from aedr.benchmarks.memory import PeakMemory
+from aedr.benchmarks.methods import missing_requirements
+from aedr.benchmarks.report import END, READING_END, READING_START, START, update_benchmarks_md, write_outputs
+
+
+@pytest.fixture
+def tiny(monkeypatch, digits):
+    """A 300-row slice of digits, registered as data set 'tiny' (one registry entry)."""
+    X, y = digits
+    monkeypatch.setitem(DATASETS, "tiny", DatasetSpec("300 digits", lambda _: (X[:300], y[:300])))
+    return "tiny"
+
+
+@pytest.fixture(scope="module")
+def smoke(digits):
+    """Every registered method on 300 digits with tiny iteration counts, run once for the module."""
+    X, y = digits
+    DATASETS["tiny-smoke"] = DatasetSpec("300 digits", lambda _: (X[:300], y[:300]))
+    try:
+        yield run_benchmark(["tiny-smoke"], list(METHODS), method_params=QUICK_PARAMS)
+    finally:
+        del DATASETS["tiny-smoke"]
+
+
+def test_smoke_run_every_method(smoke):
+    assert [r.method for r in smoke.runs] == list(METHODS)
+    for run in smoke.runs:
+        if missing_requirements(METHODS[run.method]):
+            assert run.status == "skipped" and "not installed" in run.message
+            continue
+        assert run.status == "ok", run.message
+        assert (run.n_fit, run.n_heldout) == (270, 30)
+        assert run.embedding.shape == (270, 2)
+        assert 0.5 < run.trustworthiness <= 1 and 0.5 < run.continuity <= 1
+        assert 0 <= run.knn_accuracy <= 1 and run.fit_seconds > 0
+        assert np.isnan(run.peak_memory_mb) or run.peak_memory_mb >= 0
+        has_transform = METHODS[run.method].transform is not None
+        assert np.isfinite(run.transform_seconds) == has_transform
+        assert np.isfinite(run.knn_accuracy_heldout) == has_transform
+        assert np.isfinite(run.reconstruction_mse) == (METHODS[run.method].inverse_transform is not None)
+    pca = next(r for r in smoke.runs if r.method == "pca")
+    assert pca.trustworthiness > 0.75  # PCA on digits is well above chance even in 2-D
+
+
+def test_metric_cost_rows(smoke):
+    (cost,) = smoke.metric_costs
+    assert cost.n_rows == 300 and cost.seconds > 0
+    assert cost.sklearn_seconds is not None and cost.agrees
+
+
+def test_outputs_and_report_block(smoke, tmp_path):
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text(f"# Benchmarks\n\nintro\n\n{START}\nOLD-BLOCK-TEXT\n{READING_START}\nhand-written reading\n{READING_END}\n{END}\n\nafter\n")
+    files = write_outputs(smoke, tmp_path / "out", "aedr benchmark --quick", report)
+    text = report.read_text()
+    assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("\n\nafter\n")
+    assert "OLD-BLOCK-TEXT" not in text and "hand-written reading" in text
+    assert "| pca |" in text and "aedr benchmark --quick" in text
+    with files["csv"].open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["method"] for r in rows] == list(METHODS)
+    assert {"fit_seconds", "transform_seconds", "trustworthiness", "continuity", "knn_accuracy"} <= set(rows[0])
+    assert files["png"].stat().st_size > 1000
+
+
+def test_missing_optional_method_is_skipped_with_a_message(tiny, monkeypatch):
+    class Missing(Method):
+        requires = ("no_such_module_for_aedr",)
+
+    monkeypatch.setitem(METHODS, "missing", Missing)
+    result = run_benchmark([tiny], ["missing", "pca"], metric_cost=False)
+    skipped, pca = result.runs
+    assert skipped.status == "skipped" and "no_such_module_for_aedr not installed" in skipped.message
+    assert pca.status == "ok"
+
+
+def test_a_failing_method_does_not_sink_the_others(tiny, monkeypatch):
+    class Broken(Method):
+        def fit_transform(self, X):
+            raise RuntimeError("boom")
+
+    monkeypatch.setitem(METHODS, "broken", Broken)
+    broken, pca = run_benchmark([tiny], ["broken", "pca"], metric_cost=False).runs
+    assert broken.status == "failed" and "boom" in broken.message
+    assert pca.status == "ok" and pca.trustworthiness > 0.5
+
+
+def test_unknown_names_are_rejected():
+    with pytest.raises(ValueError, match="unknown data set or method: nope"):
+        run_benchmark(["digits"], ["nope"])
+
+
+def test_fixed_seed_gives_identical_results(tiny):
+    first, second = (run_benchmark([tiny], ["pca", "ae-linear"], method_params=QUICK_PARAMS, metric_cost=False) for _ in range(2))
+    for a, b in zip(first.runs, second.runs):
+        assert np.array_equal(a.embedding, b.embedding)
+
+
+def test_peak_memory_sees_an_allocation():
+    with PeakMemory() as memory:
+        block = np.ones(100 * 2**20 // 8)
+        block += 1
+    assert memory.peak_mb is None or memory.peak_mb > 80
+
+
+def test_cli_benchmark(tiny, tmp_path):
+    from aedr.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "bench"
+    result = runner.invoke(app, ["benchmark", "--datasets", tiny, "--methods", "pca,ae-linear", "--quick", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "| pca |" in result.output and "| ae-linear |" in result.output
+    assert {p.name for p in out.iterdir()} == {"results.csv", "results.md", "embeddings.png"}
+    bad = runner.invoke(app, ["benchmark", "--datasets", tiny, "--methods", "pca,nope", "--out", str(out)])
+    assert bad.exit_code == 2 and "unknown data set or method: nope" in bad.output
