@@ -19,7 +19,7 @@ from aedr.cli.params import option_names
 from aedr.data.idx import write_idx
 
 runner = CliRunner()
-FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet"]
+FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
 
 
 def aedr(*args, ok=True):
@@ -242,7 +242,7 @@ def _interrupt_fit(tmp_path, *extra):
     stderr = tmp_path / "stderr.txt"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "aedr", "fit", str(tmp_path / "big.npy"), "-o", str(tmp_path / "run"),
-           "--max-iter", "100000", "--hidden-layer-sizes", "16", *extra]  # fmt: skip
+           "--max-iter", "100000", "--hidden-layer-sizes", "16", "--threads", "1", *extra]  # fmt: skip
     with open(stderr, "w") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         deadline = time.monotonic() + 120
