@@ -10,10 +10,15 @@ chunks of rows, so memory stays bounded independently of ``n_samples ** 2``:
   ``topk``;
 * a neighbour's rank in the other space is counted only where it is needed,
   i.e. where it lies beyond that space's ``n_neighbors``-th neighbour (a
-  penalty is then certain); everything else contributes nothing.
+  penalty is then certain); everything else contributes nothing. The count
+  is one compiled pass per row (numba, parallel over rows) where numba is
+  installed (the ``bench`` extra brings it), else one torch pass per
+  neighbour.
 
-The work is torch's, so it uses all of torch's intra-op threads (see
-``torch.set_num_threads``) and runs on the device of torch tensors passed in.
+Distances and top-k are torch's, so they use all of torch's intra-op threads
+(see ``torch.set_num_threads``) and run on the device of torch tensors passed
+in. Memory: the centred copies of ``X`` and ``Z`` plus one chunk (about 256 MB),
+whatever ``n_samples``.
 Ties in distance count in the embedding's favour (a tied neighbour gets the
 best rank of its tie); scikit-learn orders ties arbitrarily, so the two agree
 exactly on data without ties.
