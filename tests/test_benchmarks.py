@@ -123,3 +123,14 @@ def test_cli_benchmark(tiny, tmp_path):
     assert {p.name for p in out.iterdir()} == {"results.csv", "results.md", "embeddings.png"}
     bad = runner.invoke(app, ["benchmark", "--datasets", tiny, "--methods", "pca,nope", "--out", str(out)])
     assert bad.exit_code == 2 and "unknown data set or method: nope" in bad.output
+
+
+def test_cli_records_the_command(tiny, tmp_path):
+    from aedr.cli import app
+
+    report = tmp_path / "B.md"
+    result = CliRunner().invoke(
+        app, ["benchmark", "-d", tiny, "-m", "pca", "--quick", "--no-metric-cost", "--out", str(tmp_path / "o"), "--report", str(report), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"`aedr benchmark --datasets {tiny} --methods pca --out {tmp_path / 'o'} --report {report} --quick --no-metric-cost`" in report.read_text()

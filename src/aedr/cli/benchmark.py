@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +17,22 @@ _ALL_METHODS = "pca,tsne,umap,ae-linear,ae-deep"
 
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost) -> str:
+    """The command as it ran, for the report (options at their defaults left out)."""
+    words = ["aedr", "benchmark", "--datasets", datasets, "--methods", methods]
+    for flag, value, default in (
+        ("--data-dir", data_dir, None),
+        ("--out", out, Path("bench-out")),
+        ("--report", report, None),
+        ("--seed", seed, 0),
+        ("--heldout-fraction", heldout_fraction, 0.1),
+    ):
+        if value != default:
+            words += [flag, str(value)]
+    words += (["--quick"] if quick else []) + ([] if metric_cost else ["--no-metric-cost"])
+    return " ".join(shlex.quote(w) for w in words)
 
 
 @app.command()
@@ -58,7 +73,7 @@ def benchmark(
 
     if not quiet:
         logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)
-    command = "aedr " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "aedr benchmark"
+    command = _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost)
     result, files = run(
         out,
         command=command,
