@@ -11,6 +11,7 @@ over all epochs, so a moment of load on the machine does not decide the ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -72,6 +73,7 @@ def main(argv=None) -> str:
     X, _ = load_mnist("test", args.data_dir)
     X = X.astype(np.float64)
     rows = []
+    threads = torch.get_num_threads()  # read before the metrics run (numba's parallel layer may change it)
 
     # The two loops run interleaved: after each aedr epoch a callback runs one
     # plain-loop epoch, so both see the same load on the machine. aedr's epoch
@@ -123,9 +125,13 @@ def main(argv=None) -> str:
         "",
         f"aedr time per epoch / plain loop: **{ae_epoch / plain_epoch:.2f}x** (the two ran interleaved, epoch by "
         f"epoch, in one process; aedr's fit time excludes the plain loop's epochs; wall time of both {total:.0f} s). "
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}.",
+        f"Machine: {platform.processor() or platform.machine()}, {threads} torch thread(s) in training, torch {torch.__version__}"
+        + (f", OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else "")
+        + ".",
         "",
-        "Command: `.venv/bin/python scripts/bench_core.py --update BENCHMARKS.md`",
+        "Command: `OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_core.py --update BENCHMARKS.md` "
+        "(one torch thread, so that other work on the 2-core machine cannot stall torch's spinning threads; "
+        "both loops ran under the same settings)",
         "<!-- core:end -->",
     ]
     block = "\n".join(lines)
