@@ -64,6 +64,12 @@ def metric_cost_table(result: BenchmarkResult) -> str:
     return "\n".join(lines)
 
 
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
 def machine_description() -> str:
     import os
 
@@ -139,6 +145,10 @@ def report_block(result: BenchmarkResult, command: str, png: str | None = None) 
         "memory the fit, transform and decode added to the process (Linux `VmHWM`, reset before each method after "
         "`malloc_trim`; counts numpy, torch, numba and C++ allocations alike). Every method gets random_state="
         f"{s['random_state']}. 2-D embeddings throughout.",
+        "",
+        f"Load average (1 minute) at the start of the run: {s.get('load_average_at_start')}, at the end: "
+        f"{s.get('load_average_at_end')}; with the machine's {_cpu_count()} cores, a load above that means other "
+        "jobs shared them and every timing is slower than on an idle machine.",
         "",
         descriptions,
     ]

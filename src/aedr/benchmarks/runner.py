@@ -125,6 +125,7 @@ def run_benchmark(
         "n_neighbors": n_neighbors,
         "knn_neighbors": knn_neighbors,
         "method_params": method_params,
+        "load_average_at_start": _load_average(),
     }
     runs, costs = [], []
     for name in datasets:
@@ -140,9 +141,20 @@ def run_benchmark(
         runs.extend(dataset_runs)
         if metric_cost:
             costs.append(_metric_cost(name, X, random_state, n_neighbors, len(X) <= sklearn_reference_max_rows))
+        settings["load_average_at_end"] = _load_average()
         if on_dataset_done is not None:
-            on_dataset_done(BenchmarkResult(list(runs), list(costs), settings))
+            on_dataset_done(BenchmarkResult(list(runs), list(costs), dict(settings)))
     return BenchmarkResult(runs, costs, settings)
+
+
+def _load_average() -> float | None:
+    """The system's 1-minute load average (other jobs slow every timing down), None where unknown."""
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (AttributeError, OSError):
+        return None
 
 
 def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> MethodRun:
