@@ -294,22 +294,19 @@ def _read_weights(file: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
 
 
 def _estimator(config: dict, file: Path):
-    import aedr
+    """An estimator of the named class (only aedr's own), its params and fitted values set."""
+    from aedr.data.scaling import AffineScaler
 
     name = config["estimator"]
-    cls = getattr(aedr, name, None)
-    from sklearn.base import BaseEstimator
-
-    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator) and name in aedr.__all__):
-        raise ModelFileError(f"{file}: unknown estimator {name!r}; this aedr knows {_estimator_names()}")
+    classes = _estimator_classes()
+    if name not in classes:
+        raise ModelFileError(f"{file}: unknown estimator {name!r}; this aedr knows {', '.join(classes)}")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
     try:
-        estimator = cls(**params)
+        estimator = classes[name](**params)
         estimator._validate_params()
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{file}: invalid 'params' for {name}: {exc}") from exc
-    from aedr.data.scaling import AffineScaler
-
     fitted = dict(config["fitted"])
     names = fitted.pop("feature_names_in_", None)
     for attribute, value in fitted.items():
@@ -321,12 +318,14 @@ def _estimator(config: dict, file: Path):
     return estimator
 
 
-def _estimator_names() -> str:
-    import aedr
+def _estimator_classes() -> dict[str, type]:
+    """The estimator classes aedr exports: the only ones a model file may name."""
     from sklearn.base import BaseEstimator
 
-    names = [n for n in aedr.__all__ if isinstance(getattr(aedr, n), type) and issubclass(getattr(aedr, n), BaseEstimator)]
-    return ", ".join(names)
+    import aedr
+
+    exported = {name: getattr(aedr, name) for name in aedr.__all__}
+    return {name: obj for name, obj in exported.items() if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
 
 
 def _rebuild_model(estimator, config: dict, file: Path) -> torch.nn.Module:
