@@ -45,7 +45,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     n_components : int, default=2
         Width of the code (the reduced dimension).
     hidden_layer_sizes : tuple of int, default=(256, 128)
-        Encoder layer widths; the decoder mirrors them. ``()`` gives the
+        Encoder layer widths; the decoder mirrors them. With
+        ``architecture="conv"`` these are dense layers between the
+        convolutions and the code. ``()`` gives the
         classic single-layer linear autoencoder, which learns PCA's subspace.
         The default was chosen by measurement (MNIST's 10k test images, 2-D,
         200 epochs, one CPU thread; trustworthiness at k=10 / reconstruction
@@ -342,10 +344,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Registry name and keyword arguments that rebuild this estimator's network."""
         config = {"n_features": n_features, "n_components": self.n_components, "activation": self.activation,
                   "output_activation": self.output_activation}
+        config["hidden_layer_sizes"] = tuple(int(h) for h in self.hidden_layer_sizes)
         if self._is_conv():
             config["input_shape"] = tuple(self.input_shape_)
-        else:
-            config["hidden_layer_sizes"] = tuple(int(h) for h in self.hidden_layer_sizes)
         return config
 
     def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:

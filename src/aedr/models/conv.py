@@ -1,7 +1,9 @@
 """Convolutional autoencoder for image rows.
 
-Encoder: (B, C*H*W) -> (B, C, H, W) -> [Conv 3x3 stride 2 -> act] * L -> flatten -> Linear -> z (B, K)
-Decoder: z -> Linear -> act -> (B, c_L, h_L, w_L) -> [ConvTranspose 3x3 stride 2 -> act] * L -> (B, C*H*W)
+Encoder: (B, C*H*W) -> (B, C, H, W) -> [Conv 3x3 stride 2 -> act] * L -> flatten
+         -> [Linear -> act] * M (``hidden_layer_sizes``) -> Linear -> z (B, K)
+Decoder: the mirror image: z -> [Linear -> act] * (M + 1) -> (B, c_L, h_L, w_L)
+         -> [ConvTranspose 3x3 stride 2 -> act] * L -> (B, C*H*W)
 
 Each stride-2 layer halves height and width (rounding up); the transposed
 layers pick ``output_padding`` so the decoder lands exactly on (H, W) for
@@ -24,6 +26,7 @@ class ConvConfig:
     n_components: int  # code width K
     input_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
     channels: tuple[int, ...] | None = None  # per stride-2 layer; None: 32, 64, ... down to ~4-7 pixels
+    hidden_layer_sizes: tuple[int, ...] = ()  # dense layers between the convolutions and the code
     activation: str = "relu"
     output_activation: str = "identity"
 
@@ -53,14 +56,18 @@ class ConvAutoencoder(nn.Module):
         for c_in, c_out in zip((c, *channels[:-1]), channels):
             enc += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), make_activation(config.activation)]
         flat = channels[-1] * sizes[-1][0] * sizes[-1][1]
-        enc += [nn.Flatten(), nn.Linear(flat, config.n_components)]
+        widths = [flat, *config.hidden_layer_sizes, config.n_components]
+        enc.append(nn.Flatten())
+        for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+            enc.append(nn.Linear(w_in, w_out))
+            if i < len(widths) - 2:
+                enc.append(make_activation(config.activation))  # never on the code
         self.encoder = nn.Sequential(*enc)  # (B, C*H*W) -> (B, K)
 
-        dec: list[nn.Module] = [
-            nn.Linear(config.n_components, flat),
-            make_activation(config.activation),
-            nn.Unflatten(1, (channels[-1], *sizes[-1])),
-        ]
+        dec: list[nn.Module] = []
+        for w_in, w_out in zip(widths[::-1][:-1], widths[::-1][1:]):
+            dec += [nn.Linear(w_in, w_out), make_activation(config.activation)]
+        dec.append(nn.Unflatten(1, (channels[-1], *sizes[-1])))
         outs = (*channels[:-1][::-1], c)
         for i, (c_in, c_out) in enumerate(zip(channels[::-1], outs)):
             target = sizes[len(channels) - 1 - i]
