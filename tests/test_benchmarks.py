@@ -134,3 +134,13 @@ def test_cli_records_the_command(tiny, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert f"`aedr benchmark --datasets {tiny} --methods pca --out {tmp_path / 'o'} --report {report} --quick --no-metric-cost`" in report.read_text()
+
+
+def test_report_block_added_where_markers_are_missing(tmp_path):
+    path = tmp_path / "B.md"
+    path.write_text("# Benchmarks\n\nother team's section\n")
+    update_benchmarks_md(path, "generated")
+    update_benchmarks_md(path, "regenerated")
+    text = path.read_text()
+    assert text.startswith("# Benchmarks\n\nother team's section\n")
+    assert text.count(START) == 1 and "regenerated" in text and "generated\n" not in text.replace("regenerated", "")
