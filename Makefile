@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/aedr demo --out out --force
 
+# Two pytest workers on two cores: one torch thread each, or their spinning OpenMP threads
+# stall one another (tiny fits went from seconds to minutes on a busy machine).
 test: $(STAMP)
-	SCIPY_ARRAY_API=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
+	SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # OMP_WAIT_POLICY=PASSIVE: on a busy machine torch's spinning OpenMP threads slowed a small
 # autoencoder fit 20-fold (2.8 s on one thread, 72 s on two); passive waiting keeps both cores useful.

@@ -263,7 +263,11 @@ def _count_closer(D: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     kernel = _numba_count_closer() if D.device.type == "cpu" and RANK_BACKEND != "torch" else None
     if kernel is not None:
         out = np.empty(threshold.shape, dtype=np.int64)
-        kernel(D.numpy(), threshold.numpy(), out)
+        threads = torch.get_num_threads()
+        try:
+            kernel(D.numpy(), threshold.numpy(), out)
+        finally:  # numba's OpenMP layer can reset the thread count torch shares with it
+            torch.set_num_threads(threads)
         return torch.from_numpy(out)
     reached = torch.zeros(D.shape, dtype=torch.int16, device=D.device)  # (r, n): thresholds each cell reaches
     mask = torch.empty(D.shape, dtype=torch.bool, device=D.device)
