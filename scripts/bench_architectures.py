@@ -61,7 +61,7 @@ def main(argv=None) -> str:
         mlp = Autoencoder(k, random_state=SEED)
         rows.append(row("MLP (256, 128), 200 epochs max", k, mlp, X, y, timed_fit(mlp, X), mlp.n_iter_))
         conv = Autoencoder(k, architecture="conv", max_iter=args.epochs, random_state=SEED)
-        rows.append(row(f"conv (32, 64), {args.epochs} epochs max", k, conv, X, y, timed_fit(conv, X), conv.n_iter_))
+        rows.append(row(f"conv (32, 64) + dense (256, 128), {args.epochs} epochs max", k, conv, X, y, timed_fit(conv, X), conv.n_iter_))
 
     noisy_source, _ = load_mnist("train", args.data_dir)
     clean = noisy_source[:2000].astype(np.float64)
@@ -106,7 +106,7 @@ def main(argv=None) -> str:
         f"VAE (2-D, BCE, sigmoid output, no scaling, beta=1, {vae.n_iter_} epochs, {vae_seconds:.0f} s): decoded latent grid "
         "over [-2.5, 2.5]² in `docs/vae_latent_grid.png` (also `aedr plot latent-grid MODEL`).",
         "",
-        "Command: `.venv/bin/python scripts/bench_architectures.py --update BENCHMARKS.md`",
+        "Command: `OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_architectures.py --epochs 30 --update BENCHMARKS.md` (one torch thread; other jobs shared the machine, so the seconds are pessimistic)",
         "<!-- architectures:end -->",
     ]
     block = "\n".join(lines)
