@@ -132,3 +132,46 @@ def test_custom_module_errors(X):
         quick(encoder=torch.nn.Linear(10, 2), decoder=torch.nn.Linear(2, 64)).fit(X)
     with pytest.raises(ValueError, match="does not take custom"):
         quick(VariationalAutoencoder, encoder=torch.nn.Linear(64, 2), decoder=torch.nn.Linear(2, 64)).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        (Autoencoder, {"architecture": "conv"}),
+        (Autoencoder, {"noise": "masking", "noise_level": 0.3}),
+        (Autoencoder, {"sparsity": 0.01, "contractive": 0.01}),
+        (VariationalAutoencoder, {"beta": 2.0}),
+        (VariationalAutoencoder, {"architecture": "conv"}),
+    ],
+)
+def test_every_variant_round_trips_through_a_model_folder(X, tmp_path, cls, params):
+    import aedr
+
+    model = quick(cls, **params).fit(X)
+    model.save(tmp_path / "m")
+    loaded = aedr.load(tmp_path / "m")
+    assert type(loaded) is cls and loaded.get_params()["architecture"] == model.architecture
+    Z = model.transform(X)
+    np.testing.assert_array_equal(loaded.transform(X), Z)
+    np.testing.assert_array_equal(loaded.inverse_transform(Z), model.inverse_transform(Z))
+
+
+def test_cli_fits_a_vae_and_draws_its_latent_grid(X, tmp_path):
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    np.save(tmp_path / "digits.npy", X[:300])
+    runner = CliRunner()
+    fit = runner.invoke(
+        app, ["fit", str(tmp_path / "digits.npy"), "--model", "vae", "--beta", "4", "--max-iter", "2", "--quiet",
+              "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert fit.exit_code == 0, fit.output
+    config = (tmp_path / "run" / "model" / "config.json").read_text()
+    assert '"VariationalAutoencoder"' in config and '"beta": 4.0' in config
+    grid = runner.invoke(app, ["plot", "latent-grid", str(tmp_path / "run" / "model"), "-n", "5", "-o", str(tmp_path / "g.png")])
+    assert grid.exit_code == 0, grid.output
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    wrong = runner.invoke(app, ["fit", str(tmp_path / "digits.npy"), "--beta", "4", "--out", str(tmp_path / "r2")])
+    assert wrong.exit_code == 2 and "add --model vae" in wrong.output

@@ -54,7 +54,6 @@ def test_conv_round_trip(tmp_path):
     assert np.array_equal(loaded.transform(X), ae.transform(X))
 
 
-@pytest.mark.skipif(not hasattr(aedr, "VariationalAutoencoder"), reason="no VariationalAutoencoder yet")
 def test_variational_round_trip(data, tmp_path):
     vae = aedr.VariationalAutoencoder(n_components=2, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(data)
     loaded = load(vae.save(tmp_path / "m"))
@@ -80,16 +79,33 @@ def test_refuses_to_overwrite(fitted, saved):
     load(saved)
 
 
-def test_unfitted_and_custom_modules_refused(data, tmp_path):
+def test_unfitted_refused(tmp_path):
     from sklearn.exceptions import NotFittedError
-    from torch import nn
 
     with pytest.raises(NotFittedError):
         Autoencoder().save(tmp_path / "m")
-    custom = Autoencoder(encoder=nn.Linear(6, 2), decoder=nn.Linear(2, 6), max_iter=1).fit(data)
-    with pytest.raises(ValueError, match="custom encoder/decoder"):
-        custom.save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_custom_modules_saved_as_weights_and_passed_back(data, tmp_path):
+    from torch import nn
+
+    def modules():
+        return nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 2)), nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 6))
+
+    encoder, decoder = modules()
+    custom = Autoencoder(encoder=encoder, decoder=decoder, max_iter=2, random_state=0).fit(data)
+    custom.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["architecture"]["name"] == "custom" and config["params"]["encoder"] is None
+    with pytest.raises(ModelFileError, match=r"custom modules \(Sequential, Sequential\); pass them back"):
+        load(tmp_path / "m")
+    with pytest.raises(ModelFileError, match="the encoder was a Sequential when saved, got a Linear"):
+        load(tmp_path / "m", encoder=nn.Linear(6, 2), decoder=nn.Linear(2, 6))
+    fresh_encoder, fresh_decoder = modules()
+    loaded = load(tmp_path / "m", encoder=fresh_encoder, decoder=fresh_decoder)
+    np.testing.assert_array_equal(loaded.transform(data), custom.transform(data))
+    np.testing.assert_array_equal(loaded.inverse_transform(custom.transform(data)), custom.inverse_transform(custom.transform(data)))
 
 
 def _edit_config(folder, edit):

@@ -79,11 +79,6 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    if getattr(estimator, "encoder", None) is not None:
-        raise ValueError(
-            "cannot save an autoencoder built from custom encoder/decoder modules: a model file holds data, "
-            "not code; save estimator.model_.state_dict() with your own module definitions instead"
-        )
     state = {name: t.detach().to("cpu").contiguous() for name, t in estimator.model_.state_dict().items()}
     weights = save_tensors(state, metadata={"format": "pt"})
     config = _config(estimator, hashlib.sha256(weights).hexdigest())
@@ -111,7 +106,11 @@ def _config(estimator, weights_sha256: str) -> dict:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
-        "params": {k: _param(k, v) for k, v in estimator.get_params(deep=False).items() if k != "callbacks"},
+        "params": {
+            k: None if k in CUSTOM_MODULES else _param(k, v)
+            for k, v in estimator.get_params(deep=False).items()
+            if k != "callbacks"
+        },
         "architecture": architecture(estimator, n_features),
         "scaler": {"offset": estimator.scaler_.offset.tolist(), "scale": estimator.scaler_.scale.tolist()},
         "fitted": fitted,
@@ -135,8 +134,20 @@ def _dumps(value, indent: str = "") -> str:
     return "{\n" + ",\n".join(items) + f"\n{indent}}}"
 
 
+CUSTOM_MODULES = ("encoder", "decoder")
+
+
 def architecture(estimator, n_features: int) -> dict:
-    """Registry name and keyword arguments of ``estimator``'s network (what ``build_model`` takes)."""
+    """Registry name and keyword arguments of ``estimator``'s network (what ``build_model`` takes).
+
+    Custom modules are code, so only their class names are recorded (name
+    ``"custom"``); their weights are in the weights file like any other, and
+    :func:`load` needs the modules themselves passed back in.
+    """
+    if getattr(estimator, "encoder", None) is not None:
+        config = {"n_features": n_features, "n_components": estimator.n_components}
+        config |= {name: type(getattr(estimator, name)).__name__ for name in CUSTOM_MODULES}
+        return {"name": "custom", "config": config}
     if hasattr(estimator, "model_config"):
         config = estimator.model_config(n_features)
     else:  # an estimator without model_config: read the fitted module's config dataclass
@@ -172,7 +183,7 @@ def _jsonable(value, what: str):
 
 
 # ----------------------------------------------------------------------- load
-def load(path: str | Path, *, device: str | torch.device = "cpu"):
+def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, decoder=None):
     """Read a model folder written by :func:`save` (or ``Autoencoder.save``).
 
     Parameters
@@ -182,6 +193,10 @@ def load(path: str | Path, *, device: str | torch.device = "cpu"):
     device : str or torch.device, default="cpu"
         Where to put the network. On the CPU ``transform`` and
         ``inverse_transform`` give bit-identical results to the saved model.
+    encoder, decoder : torch.nn.Module, optional
+        For a model fitted with custom modules: modules of the same classes
+        and shapes (their weights are replaced by the saved ones). Nothing
+        in the folder is ever executed.
 
     Raises
     ------
@@ -208,6 +223,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu"):
     config = _read_config(config_file)
     tensors = _read_weights(weights_file, config["weights"]["sha256"])
     estimator = _estimator(config, config_file)
+    _attach_custom_modules(estimator, config, config_file, encoder, decoder)
     model = _rebuild_model(estimator, config, config_file)
     _load_state(model, tensors, weights_file, config_file)
     try:
@@ -216,6 +232,26 @@ def load(path: str | Path, *, device: str | torch.device = "cpu"):
         raise ModelFileError(f"{folder}: {exc}") from exc
     estimator.model_ = model.to(estimator.device_).eval()
     return estimator
+
+
+def _attach_custom_modules(estimator, config: dict, file: Path, encoder, decoder) -> None:
+    saved = config["architecture"]
+    if saved.get("name") != "custom":
+        if encoder is not None or decoder is not None:
+            raise ModelFileError(f"{file}: this model has no custom modules; do not pass encoder/decoder")
+        return
+    names = saved.get("config", {})
+    if encoder is None or decoder is None:
+        raise ModelFileError(
+            f"{file}: fitted with custom modules ({names.get('encoder')}, {names.get('decoder')}); "
+            "pass them back: aedr.load(path, encoder=..., decoder=...)"
+        )
+    for role, module in (("encoder", encoder), ("decoder", decoder)):
+        if type(module).__name__ != names.get(role):
+            raise ModelFileError(
+                f"{file}: the {role} was a {names.get(role)} when saved, got a {type(module).__name__}"
+            )
+    estimator.set_params(encoder=encoder, decoder=decoder)
 
 
 def _read_config(file: Path) -> dict:

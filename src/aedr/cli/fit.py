@@ -31,6 +31,8 @@ def fit(
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz or IDX file; one row per sample.")],
     out: Annotated[Optional[Path], _opt("--out", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT)] = None,
     config: Annotated[Optional[Path], _opt("--config", help="TOML file of parameters; options override it.")] = None,
+    model: Annotated[str, _opt("--model", help="autoencoder, or vae (variational: transform gives the posterior mean).")] = "autoencoder",
+    beta: Annotated[Optional[float], _opt("--beta", help="KL weight of --model vae [default: 1].")] = None,
     n_components: Annotated[Optional[int], _opt("--n-components", "-k", help="Code width [default: 2].")] = None,
     hidden_layer_sizes: Annotated[
         Optional[str], _opt("--hidden-layer-sizes", help="Encoder widths, e.g. 256,64; 'linear' for none [default: 256,128].")
@@ -87,6 +89,7 @@ def fit(
       aedr fit cells.csv --n-components 2 --label-col cell_type --out run1
       aedr fit train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz --max-iter 30
       aedr fit data.parquet --config params.toml --hidden-layer-sizes 256,64 --learning-rate 1e-3
+      aedr fit t10k-images-idx3-ubyte.gz --model vae --beta 4 --architecture conv
     """
     from aedr.runs import fit_run
 
@@ -94,7 +97,7 @@ def fit(
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
     stopper = _StopOnInterrupt() if save_best else None
     params = estimator_params(ctx.params, config)
-    estimator = build_estimator(params, verbose=not quiet, callbacks=[stopper] if stopper else None)
+    estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper] if stopper else None)
     table = read_input(data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
     try:
         with torch_threads(threads), staged_folder(out, overwrite=force) as folder:

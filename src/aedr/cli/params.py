@@ -12,7 +12,9 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from aedr.estimator import Autoencoder
+from aedr.estimator import Autoencoder, VariationalAutoencoder
+
+MODELS = {"autoencoder": Autoencoder, "vae": VariationalAutoencoder}  # --model
 
 # Parameters that cannot come from text: modules, callbacks, and what the CLI sets itself.
 NOT_OPTIONS = {"encoder", "decoder", "callbacks", "verbose"}
@@ -58,8 +60,8 @@ CONVERTERS = {
 
 
 def option_names() -> list[str]:
-    """Autoencoder parameters the CLI must offer as options."""
-    return [name for name in Autoencoder().get_params() if name not in NOT_OPTIONS]
+    """Estimator parameters the CLI must offer as options (the VAE's add ``beta``)."""
+    return [name for name in VariationalAutoencoder().get_params() if name not in NOT_OPTIONS]
 
 
 def convert(name: str, value, source: str):
@@ -105,8 +107,12 @@ def estimator_params(options: dict, config: Path | None) -> dict:
     return params
 
 
-def build_estimator(params: dict, **extra) -> Autoencoder:
-    """An Autoencoder from ``params``, its parameters checked now rather than after reading the data."""
-    estimator = Autoencoder(**params, **extra)
+def build_estimator(params: dict, model: str = "autoencoder", **extra) -> Autoencoder:
+    """The estimator ``model`` names, from ``params``, checked now rather than after reading the data."""
+    if model not in MODELS:
+        raise ValueError(f"--model {model!r}: expected one of {', '.join(MODELS)}")
+    if model != "vae" and "beta" in params:
+        raise ValueError("beta is a parameter of the variational autoencoder; add --model vae")
+    estimator = MODELS[model](**params, **extra)
     estimator._validate_params()
     return estimator

@@ -119,3 +119,5 @@ def reconstructions(
     X = features_for(estimator, type(table)(rows, table.columns))
     fig = plot_reconstructions(rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images)
     _save(fig, output or Path("reconstructions.png"), force)
+
+from aedr.cli import latent_grid as _latent_grid  # noqa: E402,F401  (registers 'aedr plot latent-grid')

@@ -1,0 +1,58 @@
+"""``aedr plot latent-grid``: decode a grid of 2-D codes into images (the VAE picture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, Verbose, features_for, read_input
+from aedr.cli.plot import Output, _save, plot_app
+
+
+@plot_app.command("latent-grid", no_args_is_help=True)
+def latent_grid(
+    model: Annotated[Path, typer.Argument(help="Model folder with n_components >= 2.")],
+    data: Annotated[
+        Optional[Path], typer.Argument(help="Rows whose codes set the grid's range (for a plain autoencoder).")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", "-n", min=2, max=40, help="Images per side.")] = 15,
+    extent: Annotated[float, typer.Option("--extent", min=0.1, help="Grid spans [-extent, extent] without DATA.")] = 3.0,
+    image_shape: Annotated[
+        Optional[str], typer.Option("--image-shape", help="Image shape, e.g. 28x28 [default: the model's or square].")
+    ] = None,
+    label_col: LabelCol = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    output: Output = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Decode an n x n grid over the first two code axes into images.
+
+    For a VariationalAutoencoder the grid spans the prior, [-extent, extent];
+    give DATA to span where a plain autoencoder's codes actually lie.
+
+    \b
+    Examples:
+      aedr plot latent-grid run1/model -o grid.png
+      aedr plot latent-grid run1/model t10k-images-idx3-ubyte.gz -n 20 -o grid.png
+    """
+    from aedr.cli.params import convert
+    from aedr.persistence import load
+    from aedr.plotting import plot_latent_grid
+
+    estimator = load(model)
+    codes = None
+    if data is not None:
+        expected = getattr(estimator, "feature_names_in_", None)
+        table = read_input(
+            data, label_col=label_col, columns=columns, exclude=exclude, header=header,
+            expected_columns=None if expected is None else list(expected),
+        )  # fmt: skip
+        codes = estimator.transform(features_for(estimator, table))
+    shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
+    fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
+    _save(fig, output or Path("latent_grid.png"), force)
