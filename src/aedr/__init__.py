@@ -1,9 +1,10 @@
 """aedr: dimensionality reduction with autoencoders, scikit-learn style."""
 
-from aedr.estimator import Autoencoder, VariationalAutoencoder
+from aedr.estimator import Autoencoder
 from aedr.persistence import ModelFileError, load
 from aedr.training.callbacks import Callback, TrainingState
 from aedr.training.trainer import TrainingDivergedError
+from aedr.vae import VariationalAutoencoder
 
 __version__ = "0.1.0"
 

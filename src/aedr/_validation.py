@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.utils.validation import validate_data
 
 
@@ -55,3 +56,27 @@ def validate_rows(estimator, X, *, reset: bool) -> np.ndarray:
         raise
     check_finite(X)
     return X
+
+
+def flatten_images(X):
+    """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None)."""
+    ndim = getattr(X, "ndim", 2)
+    if ndim in (3, 4) and hasattr(X, "reshape"):
+        shape = tuple(X.shape[1:]) if ndim == 4 else (1, *X.shape[1:])
+        return X.reshape(len(X), -1), shape
+    return X, None
+
+
+def check_custom_modules(model, n_features: int, n_components: int) -> None:
+    """Dry-run custom modules on two zero rows; name the shape that is wrong."""
+    with torch.no_grad():
+        try:
+            z = model.encode(torch.zeros(2, n_features))
+            x = model.decode(z)
+        except Exception as exc:  # a user module can fail in any way; report it in one line
+            raise ValueError(f"custom encoder/decoder failed on a (2, {n_features}) batch: {exc}") from exc
+    if tuple(z.shape) != (2, n_components):
+        raise ValueError(f"custom encoder must map (B, {n_features}) to (B, {n_components}), got {tuple(z.shape)}")
+    if tuple(x.shape) != (2, n_features):
+        raise ValueError(f"custom decoder must map (B, {n_components}) to (B, {n_features}), got {tuple(x.shape)}")
+

@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from aedr._validation import check_finite, validate_rows
+from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
 from aedr.data.scaling import SCALINGS, AffineScaler
 from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
 from aedr.models.activations import make_activation
@@ -272,7 +272,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             If the loss becomes NaN/inf; the estimator then holds the best
             weights seen before that and can still be used.
         """
-        X, image_shape = _flatten_images(X)
+        X, image_shape = flatten_images(X)
         X = validate_rows(self, X, reset=True)
         self._check_fit_params(X)
         self.input_shape_ = infer_input_shape(X.shape[1], self.input_shape or image_shape) if self._is_conv() else None
@@ -354,7 +354,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             model = CustomAutoencoder(
                 copy.deepcopy(self.encoder), copy.deepcopy(self.decoder), make_activation(self.output_activation)
             )
-            _check_custom_modules(model, n_features, self.n_components)
+            check_custom_modules(model, n_features, self.n_components)
             return model
         return build_model(self.architecture, generator, **self.model_config(n_features))
 
@@ -407,7 +407,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def transform(self, X):
         """Encode rows of ``X`` to codes of width ``n_components``."""
         check_is_fitted(self)
-        X = validate_rows(self, _flatten_images(X)[0], reset=False)
+        X = validate_rows(self, flatten_images(X)[0], reset=False)
         return self._run(self.model_.encode, self.scaler_.transform(X.astype(np.float64)))
 
     def inverse_transform(self, X):
@@ -431,7 +431,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error, in the original units."""
-        X = _flatten_images(X)[0]
+        X = flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False).astype(np.float64)
         return -float(np.mean((X_checked - self.inverse_transform(self.transform(X))) ** 2))
 
@@ -471,140 +471,3 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.input_tags.allow_nan = False
         return tags
 
-
-def _flatten_images(X):
-    """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None)."""
-    ndim = getattr(X, "ndim", 2)
-    if ndim in (3, 4) and hasattr(X, "reshape"):
-        shape = tuple(X.shape[1:]) if ndim == 4 else (1, *X.shape[1:])
-        return X.reshape(len(X), -1), shape
-    return X, None
-
-
-def _check_custom_modules(model, n_features: int, n_components: int) -> None:
-    """Dry-run custom modules on two zero rows; name the shape that is wrong."""
-    with torch.no_grad():
-        try:
-            z = model.encode(torch.zeros(2, n_features))
-            x = model.decode(z)
-        except Exception as exc:  # a user module can fail in any way; report it in one line
-            raise ValueError(f"custom encoder/decoder failed on a (2, {n_features}) batch: {exc}") from exc
-    if tuple(z.shape) != (2, n_components):
-        raise ValueError(f"custom encoder must map (B, {n_features}) to (B, {n_components}), got {tuple(z.shape)}")
-    if tuple(x.shape) != (2, n_features):
-        raise ValueError(f"custom decoder must map (B, {n_components}) to (B, {n_features}), got {tuple(x.shape)}")
-
-
-class VariationalAutoencoder(Autoencoder):
-    """Variational autoencoder (Kingma & Welling, 2014) with aedr's trainer, scaling and API.
-
-    The encoder outputs the mean and log-variance of a diagonal Gaussian
-    posterior q(z | x); training samples a code from it and minimises
-    reconstruction + ``beta`` * KL(q(z | x) || N(0, I)), both per input value.
-    ``transform`` returns the posterior mean, ``inverse_transform`` decodes
-    codes, and :meth:`sample` decodes draws from the N(0, I) prior.
-    ``loss_terms_`` holds the reconstruction and KL terms per epoch.
-
-    Parameters
-    ----------
-    beta : float, default=1.0
-        Weight of the KL term (beta-VAE, Higgins et al. 2017): larger values
-        give a smoother, more prior-like code at the cost of reconstruction.
-
-    All other parameters are those of :class:`Autoencoder`, except that
-    custom ``encoder``/``decoder`` modules are not supported.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_digits
-    >>> from aedr import VariationalAutoencoder
-    >>> X, _ = load_digits(return_X_y=True)
-    >>> vae = VariationalAutoencoder(n_components=2, max_iter=3, random_state=0).fit(X)
-    >>> vae.sample(5, random_state=0).shape
-    (5, 64)
-    """
-
-    _parameter_constraints: dict = {**Autoencoder._parameter_constraints, "beta": [Interval(Real, 0, None, closed="left")]}
-
-    def __init__(
-        self,
-        n_components=2,
-        *,
-        beta=1.0,
-        hidden_layer_sizes=(256, 128),
-        activation="relu",
-        output_activation="identity",
-        loss="mse",
-        scale="auto",
-        architecture="mlp",
-        input_shape=None,
-        noise=None,
-        noise_level=0.2,
-        sparsity=0.0,
-        contractive=0.0,
-        encoder=None,
-        decoder=None,
-        optimizer="adam",
-        learning_rate_init="auto",
-        batch_size="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        shuffle=True,
-        device="auto",
-        random_state=None,
-        verbose=False,
-        callbacks=None,
-    ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            output_activation=output_activation,
-            loss=loss,
-            scale=scale,
-            architecture=architecture,
-            input_shape=input_shape,
-            noise=noise,
-            noise_level=noise_level,
-            sparsity=sparsity,
-            contractive=contractive,
-            encoder=encoder,
-            decoder=decoder,
-            optimizer=optimizer,
-            learning_rate_init=learning_rate_init,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-        )
-        self.beta = beta
-
-    def _check_fit_params(self, X: np.ndarray) -> None:
-        super()._check_fit_params(X)
-        if self.encoder is not None:
-            raise ValueError("VariationalAutoencoder does not take custom encoder/decoder modules")
-
-    def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
-        return build_model(self.architecture, generator, variational=True, **self.model_config(n_features))
-
-    def _objective(self, generator: torch.Generator) -> AutoencoderObjective:
-        objective = super()._objective(generator)
-        objective.beta = self.beta
-        return objective
-
-    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
-        """Decode ``n_samples`` codes drawn from the N(0, I) prior, in original units."""
-        check_is_fitted(self)
-        rng = check_random_state(random_state)
-        Z = rng.standard_normal((int(n_samples), self.n_components))
-        return self.inverse_transform(Z)

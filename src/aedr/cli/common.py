@@ -121,6 +121,12 @@ def read_input(
     return table
 
 
+def read_for_model(model, path: Path, **options) -> Table:
+    """:func:`read_input` for a fitted ``model``: a file with column names gives the model's features by name."""
+    expected = getattr(model, "feature_names_in_", None)
+    return read_input(path, expected_columns=None if expected is None else list(expected), **options)
+
+
 def _check_finite(path: Path, table: Table) -> None:
     finite = np.isfinite(table.X)
     if finite.all():

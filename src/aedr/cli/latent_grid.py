@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, Verbose, features_for, read_input
+from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, Verbose, features_for, read_for_model
 from aedr.cli.plot import Output, _save, plot_app
 
 
@@ -47,11 +47,7 @@ def latent_grid(
     estimator = load(model)
     codes = None
     if data is not None:
-        expected = getattr(estimator, "feature_names_in_", None)
-        table = read_input(
-            data, label_col=label_col, columns=columns, exclude=exclude, header=header,
-            expected_columns=None if expected is None else list(expected),
-        )  # fmt: skip
+        table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
         codes = estimator.transform(features_for(estimator, table))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)

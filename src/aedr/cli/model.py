@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from aedr.cli.app import app
-from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, features_for, read_input
+from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, features_for, read_for_model, read_input
 
 ModelDir = Annotated[Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model) or Autoencoder.save.")]
 Output = Annotated[
@@ -59,11 +59,7 @@ def transform(
     from aedr.cli.common import code_frame
 
     estimator = _load(model)
-    expected = getattr(estimator, "feature_names_in_", None)
-    table = read_input(
-        data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header,
-        expected_columns=None if expected is None else list(expected),
-    )  # fmt: skip
+    table = read_for_model(estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
     _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
 
 
@@ -120,11 +116,7 @@ def evaluate(
     from aedr.runs import embedding_scores
 
     estimator = _load(model)
-    expected = getattr(estimator, "feature_names_in_", None)
-    table = read_input(
-        data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header,
-        expected_columns=None if expected is None else list(expected),
-    )  # fmt: skip
+    table = read_for_model(estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
     X = features_for(estimator, table)
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()
@@ -177,7 +169,7 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
         f"architecture   {arch['name']}: " + ", ".join(f"{k}={_short(v)}" for k, v in arch["config"].items()),
         f"weights        {n_weights:,} numbers, {weights_bytes / 1e6:.2f} MB",
         f"input          {fitted['n_features_in_']} features ({shown})",
-        f"parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
+        "parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
     ]
     if curve:
         best = min(range(len(curve)), key=curve.__getitem__)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from aedr.estimator import Autoencoder, VariationalAutoencoder
+from aedr.estimator import Autoencoder
+from aedr.vae import VariationalAutoencoder
 
 MODELS = {"autoencoder": Autoencoder, "vae": VariationalAutoencoder}  # --model
 

@@ -13,7 +13,9 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli.app import CommandGroup, app
-from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, default_output, features_for, read_input
+from aedr.cli.common import (
+    Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, default_output, features_for, read_for_model, read_input,
+)
 
 DEFAULT_FIGURE = "embedding"
 
@@ -108,11 +110,7 @@ def reconstructions(
     from aedr.plotting import plot_reconstructions
 
     estimator = load(model)
-    expected = getattr(estimator, "feature_names_in_", None)
-    table = read_input(
-        data, label_col=label_col, columns=columns, exclude=exclude, header=header,
-        expected_columns=None if expected is None else list(expected),
-    )  # fmt: skip
+    table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
     rows = table.X[:n_images]
