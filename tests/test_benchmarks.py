@@ -51,6 +51,23 @@ def test_smoke_run_every_method(smoke):
     assert pca.trustworthiness > 0.75  # PCA on digits is well above chance even in 2-D
 
 
+def test_own_test_split_and_paper_scores(monkeypatch, digits):
+    """A data set with its own test split holds out exactly those rows and gets the Parametric UMAP scores."""
+    X, y = digits
+    monkeypatch.setitem(DATASETS, "split", DatasetSpec("digits, last 100 held out", lambda _: (X[:400], y[:400]), 100))
+    (run,) = run_benchmark(["split"], ["pca"], metric_cost=False).runs
+    assert (run.n_fit, run.n_heldout) == (300, 100)
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    expected = make_pipeline(StandardScaler(), PCA(2, random_state=0)).fit_transform(X[:300])
+    np.testing.assert_allclose(np.abs(run.embedding), np.abs(expected), atol=1e-8)  # the first 300 rows, in order
+    assert 0.5 < run.trustworthiness_5_subsample <= 1 and 0.1 < run.one_nn_accuracy_heldout <= 1
+    (again,) = run_benchmark(["split"], ["pca"], metric_cost=False, heldout_fraction=0.5).runs
+    assert again.n_heldout == 100  # heldout_fraction does not override a data set's own split
+
+
 def test_metric_cost_rows(smoke):
     (cost,) = smoke.metric_costs
     assert cost.n_rows == 300 and cost.seconds > 0
