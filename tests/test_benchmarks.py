@@ -161,3 +161,18 @@ def test_report_block_added_where_markers_are_missing(tmp_path):
     text = path.read_text()
     assert text.startswith("# Benchmarks\n\nother team's section\n")
     assert text.count(START) == 1 and "regenerated" in text and "generated\n" not in text.replace("regenerated", "")
+
+
+def test_named_block_leaves_the_main_block_alone(tiny, tmp_path):
+    from aedr.benchmarks.report import markers
+    from aedr.cli import app
+
+    report = tmp_path / "B.md"
+    report.write_text(f"# Benchmarks\n\n{START}\nMAIN TABLES\n{END}\n")
+    args = ["benchmark", "-d", tiny, "-m", "pca", "--quick", "--no-metric-cost", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--report", str(report), "--block", "neighbors", "--title", "Neighbour models", "-q"])
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    start, end = markers("neighbors")
+    assert "MAIN TABLES" in text and text.count(start) == 1 and text.index(start) < text.index("## Neighbour models") < text.index(end)
+    assert "--block neighbors --title 'Neighbour models'" in text

@@ -10,17 +10,20 @@ from aedr.benchmarks.methods import METHODS, QUICK_PARAMS, Method
 from aedr.benchmarks.runner import BenchmarkResult, MethodRun, MetricCost, run_benchmark
 
 
-
-def benchmark(out_dir, *, command: str = "aedr benchmark", report=None, **run_options):
+def benchmark(out_dir, *, command: str = "aedr benchmark", report=None, block: str = "benchmark", title=None, **run_options):
     """Run :func:`run_benchmark` with ``run_options`` and write its outputs; returns ``(result, files)``.
 
     The outputs are rewritten after every data set, so a long run that is
-    stopped keeps the data sets it finished.
+    stopped keeps the data sets it finished. ``block`` names the marked block
+    of ``report`` to regenerate, ``title`` its heading.
     """
     from aedr.benchmarks.report import write_outputs
 
-    result = run_benchmark(on_dataset_done=lambda partial: write_outputs(partial, out_dir, command, report), **run_options)
-    return result, write_outputs(result, out_dir, command, report)
+    def write(result):
+        return write_outputs(result, out_dir, command, report, block=block, title=title)
+
+    result = run_benchmark(on_dataset_done=write, **run_options)
+    return result, write(result)
 
 
 __all__ = [

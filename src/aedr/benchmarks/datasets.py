@@ -30,7 +30,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
     "mnist10k": DatasetSpec("MNIST's 10k test images, 10,000 x 784 in [0, 1]", lambda d: load_mnist("test", d)),
     "mnist70k": DatasetSpec(
-        "all of MNIST, 70,000 x 784 in [0, 1]: fitted on the 60k training images, the 10k test images held out",
+        "all of MNIST, 70,000 x 784 in [0, 1], split as MNIST splits it (train / test)",
         lambda d: load_mnist("all", d),
         heldout_rows=10_000,
     ),

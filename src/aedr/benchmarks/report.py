@@ -11,7 +11,15 @@ from aedr.benchmarks.datasets import DATASETS
 from aedr.benchmarks.methods import METHODS
 from aedr.benchmarks.runner import BenchmarkResult
 
-START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+TITLE = "Autoencoders against PCA, t-SNE and UMAP"
+
+
+def markers(block: str) -> tuple[str, str]:
+    """The comments that delimit the generated block named ``block`` in BENCHMARKS.md."""
+    return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+
+
+START, END = markers("benchmark")
 READING_START, READING_END = "<!-- reading:start -->", "<!-- reading:end -->"
 
 _COLUMNS = [  # (header, attribute, format)
@@ -128,12 +136,12 @@ def plot_grid(result: BenchmarkResult, path: str | Path) -> Path | None:
     return save_figure(fig, path, dpi=90)
 
 
-def report_block(result: BenchmarkResult, command: str, png: str | None = None) -> str:
+def report_block(result: BenchmarkResult, command: str, png: str | None = None, title: str | None = None) -> str:
     """The generated part of BENCHMARKS.md: command, machine, protocol, tables."""
     s = result.settings
     descriptions = "\n".join(f"- `{name}`: {METHODS[name].description}" for name in dict.fromkeys(r.method for r in result.runs))
     text = [
-        "## Autoencoders against PCA, t-SNE and UMAP",
+        f"## {title or TITLE}",
         "",
         f"Command: `{command}` (one process). Machine: {machine_description()}.",
         "",
@@ -178,13 +186,14 @@ def report_block(result: BenchmarkResult, command: str, png: str | None = None) 
     return "\n".join(text)
 
 
-def update_benchmarks_md(path: str | Path, block: str) -> Path:
-    """Replace the text between the benchmark markers in ``path``, keeping a hand-written reading inside them.
+def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:
+    """Replace the text between the markers of block ``name`` in ``path``, keeping a hand-written reading inside them.
 
     The reading is whatever lies between ``<!-- reading:start -->`` and
     ``<!-- reading:end -->`` in the old block; it is kept after the new tables.
     """
     path = Path(path)
+    START, END = markers(name)
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     if START not in text or END not in text:
         text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
@@ -198,7 +207,9 @@ def update_benchmarks_md(path: str | Path, block: str) -> Path:
     return path
 
 
-def write_outputs(result: BenchmarkResult, out_dir: str | Path, command: str, report: str | Path | None = None) -> dict:
+def write_outputs(
+    result: BenchmarkResult, out_dir, command: str, report=None, *, block: str = "benchmark", title: str | None = None
+) -> dict:
     """Write ``results.md``, ``results.csv`` and ``embeddings.png`` into ``out_dir``; update ``report`` if given."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -206,9 +217,9 @@ def write_outputs(result: BenchmarkResult, out_dir: str | Path, command: str, re
     png = plot_grid(result, out / "embeddings.png")
     if png is not None:
         files["png"] = png
-    block = report_block(result, command, png=str(png) if png is not None else None)
+    text = report_block(result, command, png=str(png) if png is not None else None, title=title)
     files["markdown"] = out / "results.md"
-    files["markdown"].write_text(block + "\n")
+    files["markdown"].write_text(text + "\n")
     if report is not None:
-        files["report"] = update_benchmarks_md(report, block)
+        files["report"] = update_benchmarks_md(report, text, block)
     return files

@@ -19,7 +19,7 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost) -> str:
+def _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title) -> str:
     """The command as it ran, for the report (options at their defaults left out)."""
     words = ["aedr", "benchmark", "--datasets", datasets, "--methods", methods]
     for flag, value, default in (
@@ -28,6 +28,8 @@ def _command_line(datasets, methods, data_dir, out, report, seed, heldout_fracti
         ("--report", report, None),
         ("--seed", seed, 0),
         ("--heldout-fraction", heldout_fraction, 0.1),
+        ("--block", block, "benchmark"),
+        ("--title", title, None),
     ):
         if value != default:
             words += [flag, str(value)]
@@ -54,6 +56,10 @@ def benchmark(
     metric_cost: Annotated[
         bool, typer.Option("--metric-cost/--no-metric-cost", help="Also time the exact trustworthiness on all rows.")
     ] = True,
+    block: Annotated[
+        str, typer.Option("--block", help="Name of the marked block of --report to regenerate.")
+    ] = "benchmark",
+    title: Annotated[Optional[str], typer.Option("--title", help="Heading of that block.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
     """Compare aedr's autoencoders with PCA, t-SNE (openTSNE) and UMAP (umap-learn) in one process.
@@ -73,11 +79,13 @@ def benchmark(
 
     if not quiet:
         logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)
-    command = _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost)
+    command = _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title)
     result, files = run(
         out,
         command=command,
         report=report,
+        block=block,
+        title=title,
         datasets=_names(datasets),
         methods=_names(methods),
         data_dir=data_dir,
