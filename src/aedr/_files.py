@@ -56,6 +56,21 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
+def _staged(target: Path, *, folder: bool):
+    """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = _temporary_sibling(target)
+    if folder:
+        staged.mkdir()
+    try:
+        yield staged
+    except BaseException:
+        _remove(staged)
+        raise
+    _replace(staged, target)
+
+
+@contextmanager
 def staged_folder(target: str | Path, *, overwrite: bool = False):
     """Yield an empty temporary folder that replaces ``target`` when the block succeeds.
 
@@ -68,16 +83,8 @@ def staged_folder(target: str | Path, *, overwrite: bool = False):
     >>> sorted(p.name for p in root.iterdir()), (root / "run" / "a.txt").read_text()
     (['run'], 'hi')
     """
-    target = check_new(target, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = _temporary_sibling(target)
-    staged.mkdir()
-    try:
+    with _staged(check_new(target, overwrite=overwrite), folder=True) as staged:
         yield staged
-    except BaseException:
-        _remove(staged)
-        raise
-    _replace(staged, target)
 
 
 @contextmanager
@@ -86,11 +93,5 @@ def staged_file(target: str | Path, *, overwrite: bool = False):
     target = check_new(target, overwrite=overwrite)
     if target.is_dir() and not target.is_symlink():
         raise IsADirectoryError(f"{target} is a folder, not a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = _temporary_sibling(target)
-    try:
+    with _staged(target, folder=False) as staged:
         yield staged
-    except BaseException:
-        _remove(staged)
-        raise
-    _replace(staged, target)
