@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-neighbors clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/aedr benchmark --datasets digits,mnist10k,mnist70k \
 		--methods pca,tsne,umap,ae-linear,ae-deep --out bench-out --report BENCHMARKS.md
+	$(MAKE) bench-neighbors
+
+bench-neighbors: $(STAMP)
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/aedr benchmark --datasets digits,mnist10k,mnist70k \
+		--methods tsne,umap,ae-deep,ae-umap,ae-tsne --no-metric-cost --out bench-out/neighbors \
+		--report BENCHMARKS.md --block neighbors --title "Neighbour-preserving autoencoders against t-SNE and UMAP"
 
 clean:
 	rm -rf $(VENV) out bench-out

@@ -203,6 +203,9 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
         (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"]),
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["activation", "nope"]),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"]),
+        (["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "largevis"], ["neighbor_loss", "largevis"]),
+        (["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "umap", "--n-neighbors", "100"],
+         ["n_neighbors=100 needs at least 100 training rows, got 80"]),
         (["fit", "CELLS", "--label-col", "cell_type", "-o", "RUN"], ["already exists", "--force"]),
         (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"]),
         (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["xlsx"]),
@@ -215,6 +218,14 @@ def test_errors_are_one_line_with_exit_code_2(cells, run, tmp_path, args, fragme
              "RUN/embedding.csv": run / "embedding.csv", "XLSX": tmp_path / "x.xlsx"}
     result = aedr(*[names.get(a, a) for a in args], ok=False)
     assert_one_line_error(result, *fragments)
+
+
+def test_fit_with_a_neighbour_loss(cells, tmp_path):
+    out = tmp_path / "nb"
+    aedr("fit", cells, "--label-col", "cell_type", "--out", out, *FAST, "--neighbor-loss", "tsne", "--perplexity", "10")
+    model = load(out / "model")
+    assert (model.neighbor_loss, model.perplexity) == ("tsne", 10.0)
+    assert json.loads((out / "metrics.json").read_text())["trustworthiness"] > 0
 
 
 def test_verbose_shows_the_traceback(tmp_path):
@@ -242,7 +253,8 @@ def _interrupt_fit(tmp_path, *extra):
     stderr = tmp_path / "stderr.txt"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "aedr", "fit", str(tmp_path / "big.npy"), "-o", str(tmp_path / "run"),
-           "--max-iter", "100000", "--hidden-layer-sizes", "16", "--threads", "1", *extra]  # fmt: skip
+           "--max-iter", "100000", "--n-iter-no-change", "100000",  # never converges before the signal, even on a slow machine
+           "--hidden-layer-sizes", "16", "--threads", "1", *extra]  # fmt: skip
     with open(stderr, "w") as err:
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         deadline = time.monotonic() + 120

@@ -109,12 +109,32 @@ class DeepAutoencoderMethod(AutoencoderMethod):
     description = "aedr Autoencoder() with its defaults: (256, 128) ReLU encoder, mirrored decoder, 200 epochs"
 
 
+class NeighborAutoencoderMethod(AutoencoderMethod):
+    neighbor_loss = ""
+
+    def fit_transform(self, X):
+        self.params = {"neighbor_loss": self.neighbor_loss, **self.params}
+        return super().fit_transform(X)
+
+
+class UMAPAutoencoderMethod(NeighborAutoencoderMethod):
+    neighbor_loss = "umap"
+    description = "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder plus UMAP's loss on its codes"
+
+
+class TSNEAutoencoderMethod(NeighborAutoencoderMethod):
+    neighbor_loss = "tsne"
+    description = "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder plus t-SNE's loss on its codes"
+
+
 METHODS: dict[str, type[Method]] = {
     "pca": PCAMethod,
     "tsne": TSNEMethod,
     "umap": UMAPMethod,
     "ae-linear": LinearAutoencoderMethod,
     "ae-deep": DeepAutoencoderMethod,
+    "ae-umap": UMAPAutoencoderMethod,
+    "ae-tsne": TSNEAutoencoderMethod,
 }
 
 # Tiny iteration counts for a smoke run (``aedr benchmark --quick``): checks the plumbing, not the quality.
@@ -123,6 +143,8 @@ QUICK_PARAMS: dict[str, dict] = {
     "umap": {"n_epochs": 20},
     "ae-linear": {"max_iter": 3},
     "ae-deep": {"max_iter": 3},
+    "ae-umap": {"max_iter": 3},
+    "ae-tsne": {"max_iter": 3},
 }
 
 

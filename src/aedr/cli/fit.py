@@ -18,7 +18,7 @@ from aedr.cli.params import build_estimator, estimator_params
 from aedr.data.io import FORMATS, file_format
 from aedr.training.callbacks import Callback
 
-_MODEL, _TRAIN, _OUT = "Model", "Training", "Output"
+_MODEL, _NEIGHBORS, _TRAIN, _OUT = "Model", "Neighbour preservation", "Training", "Output"
 
 
 def _opt(*names, help, panel=_MODEL, **kw):
@@ -47,6 +47,18 @@ def fit(
     noise_level: Annotated[Optional[float], _opt("--noise-level", help="Noise strength [default: 0.2].")] = None,
     sparsity: Annotated[Optional[float], _opt("--sparsity", help="L1 penalty on the code [default: 0].")] = None,
     contractive: Annotated[Optional[float], _opt("--contractive", help="Jacobian penalty [default: 0].")] = None,
+    neighbor_loss: Annotated[
+        Optional[str], _opt("--neighbor-loss", help="Keep input neighbourhoods: umap, tsne or none.", panel=_NEIGHBORS)
+    ] = None,
+    n_neighbors: Annotated[Optional[int], _opt("--n-neighbors", help="Graph neighbours, umap [default: 15].", panel=_NEIGHBORS)] = None,
+    neighbor_weight: Annotated[
+        Optional[float], _opt("--neighbor-weight", help="Neighbour loss weight [default: 1].", panel=_NEIGHBORS)
+    ] = None,
+    min_dist: Annotated[Optional[float], _opt("--min-dist", help="UMAP's min_dist [default: 0.1].", panel=_NEIGHBORS)] = None,
+    perplexity: Annotated[Optional[float], _opt("--perplexity", help="t-SNE's perplexity [default: 30].", panel=_NEIGHBORS)] = None,
+    negative_sample_rate: Annotated[
+        Optional[int], _opt("--negative-sample-rate", help="Negatives per edge, umap [default: 5].", panel=_NEIGHBORS)
+    ] = None,
     optimizer: Annotated[Optional[str], _opt("--optimizer", help="adam, adamw, sgd or rmsprop.", panel=_TRAIN)] = None,
     learning_rate_init: Annotated[
         Optional[str], _opt("--learning-rate", "--learning-rate-init", help="Initial rate or 'auto'.", panel=_TRAIN)
@@ -90,6 +102,7 @@ def fit(
       aedr fit train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz --max-iter 30
       aedr fit data.parquet --config params.toml --hidden-layer-sizes 256,64 --learning-rate 1e-3
       aedr fit t10k-images-idx3-ubyte.gz --model vae --beta 4 --architecture conv
+      aedr fit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --neighbor-loss tsne
     """
     from aedr.runs import fit_run
 

@@ -57,6 +57,7 @@ CONVERTERS = {
     "batch_size": _number_or_auto(int),
     "scale": _none_words,
     "noise": _none_words,
+    "neighbor_loss": _none_words,
 }
 
 

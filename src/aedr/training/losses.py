@@ -74,6 +74,11 @@ class AutoencoderObjective:
         return F.mse_loss(model.output_activation(logits), target)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
+        total, terms, _ = self.forward(model, x)
+        return total, terms
+
+    def forward(self, model: nn.Module, x: torch.Tensor):
+        """``(loss, terms, z)``: the objective and the codes it was computed from."""
         x_in = corrupt(x, self.noise, self.noise_level, self.generator) if self.noise and model.training else x
         terms: dict[str, torch.Tensor] = {}
         if self.beta is not None:
@@ -93,4 +98,30 @@ class AutoencoderObjective:
         if self.contractive and model.training:
             terms["contractive"] = jacobian_norm(model.encode, x_in)
             total = total + self.contractive * terms["contractive"]
-        return total, terms
+        return total, terms, z
+
+
+class NeighborObjective:
+    """The autoencoder's objective plus ``weight`` times a neighbour loss on the codes.
+
+    A training batch of B rows from the trainer is cut to its first
+    ``B / (1 + n_tails)`` rows, the anchors; ``batches`` adds ``n_tails``
+    graph neighbours of each (:class:`aedr.neighbors.NeighborhoodBatches`),
+    so the batch still has B rows and an epoch costs what a plain one costs.
+    Reconstruction is over all B rows, the neighbour loss over the edges
+    among them. Validation batches (``index`` None) and evaluation mode see
+    only the reconstruction objective: held-out rows are not in the graph.
+    """
+
+    def __init__(self, base: AutoencoderObjective, X: torch.Tensor, batches, loss, weight: float, generator):
+        self.base, self.X, self.batches, self.loss = base, X, batches, loss
+        self.weight, self.generator = weight, generator
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
+        if index is None or not model.training:
+            return self.base(model, x)
+        anchors = index[: max(1, len(index) // (1 + self.batches.n_tails))]
+        rows, P = self.batches.batch(anchors, self.generator)
+        total, terms, z = self.base.forward(model, self.X[rows])
+        terms["neighbor"] = self.loss(z, P)
+        return total + self.weight * terms["neighbor"], terms

@@ -1,0 +1,54 @@
+"""Neighbour-preserving training: the input-space graph and the losses on the codes.
+
+``Autoencoder(neighbor_loss="tsne" | "umap")`` builds the graph once before
+training (:mod:`aedr.neighbors.graph`) and adds a loss on neighbourhood
+batches (:mod:`aedr.neighbors.losses`) to the reconstruction objective
+(:class:`aedr.training.losses.NeighborObjective`). The encoder then embeds
+new rows without any optimisation, and the decoder maps codes back.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors, perplexity_affinities
+from aedr.neighbors.losses import NEIGHBOR_LOSSES, NeighborhoodBatches, TSNELoss, UMAPLoss, find_ab, make_neighbor_loss
+
+N_TAILS = 7  # graph neighbours drawn per anchor: a batch of B rows has B / 8 anchors
+
+__all__ = [
+    "NEIGHBOR_LOSSES",
+    "NeighborhoodBatches",
+    "TSNELoss",
+    "UMAPLoss",
+    "build_graph",
+    "find_ab",
+    "fuzzy_simplicial_set",
+    "nearest_neighbors",
+    "neighbor_objective",
+    "perplexity_affinities",
+]
+
+
+def build_graph(X, loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0, random_state: int = 0):
+    """The symmetric sparse graph ``loss`` learns from: UMAP's fuzzy set or t-SNE's P."""
+    if loss == "umap":
+        return fuzzy_simplicial_set(*nearest_neighbors(X, n_neighbors - 1, random_state=random_state))
+    if loss == "tsne":
+        return perplexity_affinities(*nearest_neighbors(X, int(3 * perplexity), random_state=random_state), perplexity)
+    raise ValueError(f"unknown neighbor_loss {loss!r}; expected one of {NEIGHBOR_LOSSES}")
+
+
+def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator: torch.Generator):
+    """Wrap ``base`` with the neighbour loss ``estimator`` asks for, its graph built on ``X_rows``."""
+    from aedr.training.losses import NeighborObjective
+
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
+    graph = build_graph(
+        X_rows, estimator.neighbor_loss, n_neighbors=estimator.n_neighbors, perplexity=estimator.perplexity, random_state=seed
+    )
+    loss = make_neighbor_loss(
+        estimator.neighbor_loss, min_dist=estimator.min_dist, negative_sample_rate=estimator.negative_sample_rate
+    )
+    batches = NeighborhoodBatches(graph, N_TAILS, X_train.device)
+    return NeighborObjective(base, X_train, batches, loss, estimator.neighbor_weight, generator)
