@@ -15,6 +15,14 @@ def digits():
 
 
 @pytest.fixture(scope="session")
+def jittered_digits(digits):
+    """Digits plus a tiny jitter: its pixels are multiples of 1/16, so raw distances tie exactly and
+    neighbour orders would depend on how each library breaks ties."""
+    X, y = digits
+    return X + np.random.default_rng(0).normal(scale=1e-3, size=X.shape), y
+
+
+@pytest.fixture(scope="session")
 def mnist_test():
     """MNIST's 10k test images from ../shared/data/mnist (skipped where that folder is absent)."""
     folder = default_mnist_dir()

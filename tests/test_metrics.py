@@ -21,10 +21,9 @@ from aedr.metrics import (
 
 
 @pytest.fixture(scope="module")
-def jittered_digits(digits):
-    """Digits plus a tiny float64 jitter: its pixels are multiples of 1/16, so distances tie exactly."""
-    X, y = digits
-    X = X + np.random.default_rng(0).normal(scale=1e-6, size=X.shape)
+def jittered_digits(jittered_digits):
+    """The jittered digits (conftest) with their 2-D PCA embedding."""
+    X, y = jittered_digits
     return X, PCA(2, random_state=0).fit_transform(X), y
 
 

@@ -21,24 +21,17 @@ from aedr.neighbors import (
 )
 
 
-@pytest.fixture(scope="module")
-def jittered(digits):
-    """Digits with a tiny jitter: its pixels are multiples of 1/16, so raw distances tie exactly."""
-    X, y = digits
-    return X + np.random.default_rng(0).normal(scale=1e-3, size=X.shape), y
-
-
-def test_exact_neighbors_match_brute_force(jittered):
-    X, _ = jittered
+def test_exact_neighbors_match_brute_force(jittered_digits):
+    X, _ = jittered_digits
     idx, dist = nearest_neighbors(X, 10, method="exact")
     ref_dist, ref_idx = NearestNeighbors(n_neighbors=11, algorithm="brute").fit(X).kneighbors(X)
     np.testing.assert_array_equal(idx, ref_idx[:, 1:])  # sklearn lists each row itself first
     np.testing.assert_allclose(dist, ref_dist[:, 1:], rtol=1e-4)
 
 
-def test_pynndescent_neighbors_have_high_recall(jittered):
+def test_pynndescent_neighbors_have_high_recall(jittered_digits):
     pytest.importorskip("pynndescent")
-    X, _ = jittered
+    X, _ = jittered_digits
     exact, _ = nearest_neighbors(X, 10, method="exact")
     approx, dist = nearest_neighbors(X, 10, method="pynndescent", random_state=0)
     assert approx.shape == (len(X), 10) and not (approx == np.arange(len(X))[:, None]).any()
@@ -47,9 +40,9 @@ def test_pynndescent_neighbors_have_high_recall(jittered):
     assert (np.diff(dist, axis=1) >= 0).all()
 
 
-def test_fuzzy_simplicial_set_matches_umap_learn(jittered):
+def test_fuzzy_simplicial_set_matches_umap_learn(jittered_digits):
     umap_ = pytest.importorskip("umap.umap_")
-    X, _ = jittered
+    X, _ = jittered_digits
     idx, dist = nearest_neighbors(X, 14)
     ours = fuzzy_simplicial_set(idx, dist)
     with_self = np.hstack([np.arange(len(X))[:, None], idx]), np.hstack([np.zeros((len(X), 1), np.float32), dist])
@@ -59,10 +52,10 @@ def test_fuzzy_simplicial_set_matches_umap_learn(jittered):
     assert ours.nnz == theirs.nnz
 
 
-def test_perplexity_affinities_match_scikit_learn(jittered):
+def test_perplexity_affinities_match_scikit_learn(jittered_digits):
     from sklearn.manifold._utils import _binary_search_perplexity
 
-    X, _ = jittered
+    X, _ = jittered_digits
     idx, dist = nearest_neighbors(X, 90)
     P = perplexity_affinities(idx, dist, 30.0)
     conditional = _binary_search_perplexity((dist.astype(np.float32) ** 2), 30.0, 0)
@@ -90,8 +83,8 @@ def test_tails_are_drawn_in_proportion_to_weights():
         NeighborhoodBatches(sp.csr_matrix(np.array([[0, 1.0], [0, 0]])), n_tails=1)
 
 
-def test_neighbourhood_batch_holds_the_graph_among_its_rows(jittered):
-    X, _ = jittered
+def test_neighbourhood_batch_holds_the_graph_among_its_rows(jittered_digits):
+    X, _ = jittered_digits
     graph = build_graph(X[:500], "tsne", perplexity=10)
     batches = NeighborhoodBatches(graph, n_tails=7)
     rows, P = batches.batch(torch.arange(0, 500, 25), torch.Generator().manual_seed(0))
