@@ -6,11 +6,12 @@ weights among all rows of the batch. The loss compares those weights with a
 kernel of the codes' distances over all pairs of the batch (a B x B matrix of
 2-D distances: cheap next to the encoder), never an n x n matrix.
 
-Why neighbourhood batches: in a batch of uniformly drawn rows almost no pair
-is an edge of a 15- or 90-nearest-neighbour graph (at n = 10,000 and B = 256,
-about one edge per batch), so the attraction would have nothing to work on.
-Drawing neighbours of each anchor puts about 20 edges per row into the
-batch while every row still gets its reconstruction.
+Why neighbourhood batches: a row of a k-NN graph finds about ``k B / n`` of
+its neighbours in a batch of B uniformly drawn rows, so the attraction has
+little to work on. Measured on 9,000 MNIST rows at B = 256: 0.6 edges per
+row for UMAP's graph and 3.7 for t-SNE's in a uniform batch; 3.5 and 7.6
+in a neighbourhood batch (32 anchors and 7 neighbours each), where every
+row still gets its reconstruction.
 
 - ``"umap"`` (after Sainburg, McInnes & Gentner 2021, parametric UMAP): binary
   cross-entropy between the fuzzy graph and ``q = 1 / (1 + a d^(2b))``, with
