@@ -21,9 +21,8 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from _report import replace_block
-
 from aedr import Autoencoder, VariationalAutoencoder
+from aedr.benchmarks.report import update_benchmarks_md
 from aedr.data.datasets import load_mnist
 from aedr.metrics import reconstruction_error, trustworthiness
 from aedr.plotting import plot_latent_grid, save_figure
@@ -79,7 +78,6 @@ def main(argv=None) -> str:
     save_figure(plot_latent_grid(vae, n=20, extent=2.5, title="VAE on MNIST: decoded 2-D latent grid"), "docs/vae_latent_grid.png")
 
     lines = [
-        "<!-- architectures:start -->",
         "## The autoencoder family on MNIST (issue: more architectures)",
         "",
         "MNIST 10k test images, seed 0, one process. MSE in pixel units; trustworthiness at k=10; 5-NN accuracy by "
@@ -107,11 +105,10 @@ def main(argv=None) -> str:
         "over [-2.5, 2.5]² in `docs/vae_latent_grid.png` (also `aedr plot latent-grid MODEL`).",
         "",
         "Command: `OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_architectures.py --epochs 30 --update BENCHMARKS.md` (one torch thread; other jobs shared the machine, so the seconds are pessimistic)",
-        "<!-- architectures:end -->",
     ]
     block = "\n".join(lines)
     if args.update:
-        replace_block(args.update, "architectures", block)
+        update_benchmarks_md(args.update, block, "architectures")
     print(block)
     return block
 

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from _report import replace_block
-
 from aedr import Autoencoder
+from aedr.benchmarks.report import update_benchmarks_md
 from aedr.data.datasets import load_mnist
 from aedr.data.scaling import AffineScaler
 from aedr.metrics import reconstruction_error, trustworthiness
@@ -107,7 +106,6 @@ def main(argv=None) -> str:
     rows.append(("PCA (standardised)", pca_fit, None, None, reconstruction_error(X, ae.scaler_.inverse_transform(pca.inverse_transform(Zc))), trustworthiness(X, Zc)))
 
     lines = [
-        "<!-- core:start -->",
         "## Core estimator: default deep autoencoder vs a plain PyTorch loop and PCA",
         "",
         f"MNIST 10k test images (784 features, standardised), 2-D code, `hidden_layer_sizes={ae.hidden_layer_sizes}`, "
@@ -132,11 +130,10 @@ def main(argv=None) -> str:
         "Command: `OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_core.py --update BENCHMARKS.md` "
         "(one torch thread, so that other work on the 2-core machine cannot stall torch's spinning threads; "
         "both loops ran under the same settings)",
-        "<!-- core:end -->",
     ]
     block = "\n".join(lines)
     if args.update:
-        replace_block(args.update, "core", block)
+        update_benchmarks_md(args.update, block, "core")
     print(block)
     return block
 

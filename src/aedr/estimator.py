@@ -23,7 +23,7 @@ from aedr.data.scaling import SCALINGS, AffineScaler
 from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
-from aedr.neighbors import NEIGHBOR_LOSSES, neighbor_objective
+from aedr.neighbors import NEIGHBOR_LOSSES, graph_neighbors, neighbor_objective
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
 from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
@@ -360,24 +360,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.noise == "masking" and self.noise_level >= 1:
             raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {self.noise_level}")
         if self.neighbor_loss is not None:
-            n_train = n_samples - (math.floor(self.validation_fraction * n_samples) if self.early_stopping else 0)
-            needed = self._graph_neighbors() + 1
+            n_train = n_samples - self._n_validation(n_samples)
+            needed = graph_neighbors(self.neighbor_loss, n_neighbors=self.n_neighbors, perplexity=self.perplexity) + 1
             if n_train < needed:
                 setting = f"n_neighbors={self.n_neighbors}" if self.neighbor_loss == "umap" else f"perplexity={self.perplexity:g}"
                 raise ValueError(
                     f"neighbor_loss={self.neighbor_loss!r} with {setting} needs at least {needed} training rows, got {n_train}"
                 )
-        if self.early_stopping and math.floor(self.validation_fraction * n_samples) < 1:
+        if self.early_stopping and self._n_validation(n_samples) < 1:
             raise ValueError(
                 f"early_stopping with validation_fraction={self.validation_fraction} needs at least "
                 f"{math.ceil(1 / self.validation_fraction)} rows, got n_samples={n_samples}"
             )
 
-    def _graph_neighbors(self) -> int:
-        """Neighbours per row (the row itself not counted) in the input-space graph."""
-        if self.neighbor_loss == "umap":
-            return self.n_neighbors - 1
-        return int(3 * self.perplexity)
+    def _n_validation(self, n_samples: int) -> int:
+        """Rows ``early_stopping`` holds out (0 without it)."""
+        return math.floor(self.validation_fraction * n_samples) if self.early_stopping else 0
 
     def _check_loss_range(self, X_scaled: np.ndarray) -> None:
         if self.loss == "bce" and (X_scaled.min() < 0 or X_scaled.max() > 1):
@@ -390,7 +388,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not self.early_stopping:
             return np.arange(n_samples), None
         order = torch.randperm(n_samples, generator=generator).numpy()
-        n_val = math.floor(self.validation_fraction * n_samples)
+        n_val = self._n_validation(n_samples)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     def _is_conv(self) -> bool:

@@ -50,10 +50,8 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     if len(X) > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(len(X), max_rows, replace=False))
     k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
-    scores["trustworthiness"] = _metrics.trustworthiness(X[rows], Z[rows], n_neighbors=k)
-    if hasattr(_metrics, "continuity"):  # arrives with the metrics issue
-        scores["continuity"] = _metrics.continuity(X[rows], Z[rows], n_neighbors=k)
-    if y is not None and hasattr(_metrics, "knn_accuracy"):
+    scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X[rows], Z[rows], k)
+    if y is not None:
         labels = np.asarray(y)[rows]
         if 2 <= len(np.unique(labels)) and np.unique(labels, return_counts=True)[1].min() >= 5:
             scores["knn_accuracy"] = _metrics.knn_accuracy(Z[rows], labels)
@@ -89,15 +87,19 @@ def fit_run(estimator, table: Table, folder, *, embedding_format: str = "csv", i
     return run
 
 
+def code_frame(estimator, Z) -> pd.DataFrame:
+    """Codes as a DataFrame with the estimator's output names (``autoencoder0``, ...)."""
+    return pd.DataFrame(Z, columns=[str(n) for n in estimator.get_feature_names_out()])
+
+
 def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv") -> dict[str, Path]:
     """Write model/, embedding.<format>, embedding.png, loss.png and metrics.json into ``folder``."""
     from aedr.persistence import save
     from aedr.plotting import plot_embedding, plot_loss_curves, save_figure
 
-    codes = pd.DataFrame(Z, columns=[str(n) for n in estimator.get_feature_names_out()])
     files = {
         "model": save(estimator, folder / "model"),
-        "embedding": write_table(folder / f"embedding.{embedding_format}", codes, labels),
+        "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels),
     }
     label_values = None if labels is None else labels.to_numpy()
     title = f"{type(estimator).__name__} ({estimator.n_components}-D code)"

@@ -82,14 +82,12 @@ class UMAPMethod(Method):
 
 
 class AutoencoderMethod(Method):
-    hidden_layer_sizes: tuple | None = None  # None: the estimator's default
+    defaults: dict = {}  # Autoencoder parameters this entry sets; the method's params override them
 
     def fit_transform(self, X):
         from aedr.estimator import Autoencoder
 
-        params = dict(self.params)
-        if self.hidden_layer_sizes is not None:
-            params.setdefault("hidden_layer_sizes", self.hidden_layer_sizes)
+        params = {**self.defaults, **self.params}
         self.model_ = Autoencoder(self.n_components, random_state=self.random_state, **params)
         return self.model_.fit_transform(X)
 
@@ -101,7 +99,7 @@ class AutoencoderMethod(Method):
 
 
 class LinearAutoencoderMethod(AutoencoderMethod):
-    hidden_layer_sizes = ()
+    defaults = {"hidden_layer_sizes": ()}
     description = "aedr Autoencoder(hidden_layer_sizes=()), the classic linear autoencoder"
 
 
@@ -109,21 +107,13 @@ class DeepAutoencoderMethod(AutoencoderMethod):
     description = "aedr Autoencoder() with its defaults: (256, 128) ReLU encoder, mirrored decoder, 200 epochs"
 
 
-class NeighborAutoencoderMethod(AutoencoderMethod):
-    neighbor_loss = ""
-
-    def fit_transform(self, X):
-        self.params = {"neighbor_loss": self.neighbor_loss, **self.params}
-        return super().fit_transform(X)
-
-
-class UMAPAutoencoderMethod(NeighborAutoencoderMethod):
-    neighbor_loss = "umap"
+class UMAPAutoencoderMethod(AutoencoderMethod):
+    defaults = {"neighbor_loss": "umap"}
     description = "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder plus UMAP's loss on its codes"
 
 
-class TSNEAutoencoderMethod(NeighborAutoencoderMethod):
-    neighbor_loss = "tsne"
+class TSNEAutoencoderMethod(AutoencoderMethod):
+    defaults = {"neighbor_loss": "tsne"}
     description = "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder plus t-SNE's loss on its codes"
 
 

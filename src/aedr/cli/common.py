@@ -155,7 +155,3 @@ def default_output(data: Path, suffix: str) -> Path:
     for ending in (".gz",):
         name = name.removesuffix(ending)
     return Path(Path(name).stem + suffix)
-
-
-def code_frame(model, Z: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(Z, columns=[str(n) for n in model.get_feature_names_out()])

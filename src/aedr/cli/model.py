@@ -56,7 +56,7 @@ def transform(
       aedr transform run1/model new_cells.parquet -o new_embedding.parquet
       aedr transform run1/model new_cells.csv --label-col cell_type > codes.csv
     """
-    from aedr.cli.common import code_frame
+    from aedr.runs import code_frame
 
     estimator = _load(model)
     table = read_for_model(estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)

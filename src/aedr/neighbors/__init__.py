@@ -24,19 +24,30 @@ __all__ = [
     "build_graph",
     "find_ab",
     "fuzzy_simplicial_set",
+    "graph_neighbors",
     "nearest_neighbors",
     "neighbor_objective",
     "perplexity_affinities",
 ]
 
 
+def graph_neighbors(loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0) -> int:
+    """Neighbours per row (the row itself not counted) in ``loss``'s graph: umap-learn's
+    ``n_neighbors`` counts the row itself; t-SNE uses ``3 * perplexity``, as openTSNE does."""
+    if loss == "umap":
+        return n_neighbors - 1
+    if loss == "tsne":
+        return int(3 * perplexity)
+    raise ValueError(f"unknown neighbor_loss {loss!r}; expected one of {NEIGHBOR_LOSSES}")
+
+
 def build_graph(X, loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0, random_state: int = 0):
     """The symmetric sparse graph ``loss`` learns from: UMAP's fuzzy set or t-SNE's P."""
+    k = graph_neighbors(loss, n_neighbors=n_neighbors, perplexity=perplexity)
+    indices, distances = nearest_neighbors(X, k, random_state=random_state)
     if loss == "umap":
-        return fuzzy_simplicial_set(*nearest_neighbors(X, n_neighbors - 1, random_state=random_state))
-    if loss == "tsne":
-        return perplexity_affinities(*nearest_neighbors(X, int(3 * perplexity), random_state=random_state), perplexity)
-    raise ValueError(f"unknown neighbor_loss {loss!r}; expected one of {NEIGHBOR_LOSSES}")
+        return fuzzy_simplicial_set(indices, distances)
+    return perplexity_affinities(indices, distances, perplexity)
 
 
 def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator: torch.Generator):

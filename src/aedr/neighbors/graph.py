@@ -25,7 +25,6 @@ import scipy.sparse as sp
 import torch
 
 EXACT_MAX_ROWS = 100_000
-_CHUNK_BYTES = 256 * 2**20  # one (rows, n) float32 distance chunk
 _SEARCH_STEPS = 64  # bisection steps for the per-row bandwidths
 
 
@@ -75,13 +74,13 @@ def _has_pynndescent() -> bool:
 
 @torch.no_grad()
 def _exact_neighbors(X, k: int):
-    from aedr.metrics import _chunk_sq_distances
+    from aedr.metrics import _chunk_rows, _chunk_sq_distances
 
     A = torch.as_tensor(np.asarray(X), dtype=torch.float32)
     A = A - A.mean(0)  # distances are shift-invariant; centring keeps the matmul precise
     sq = (A * A).sum(1)
     n = len(A)
-    rows = max(1, min(n, _CHUNK_BYTES // (4 * n)))
+    rows = _chunk_rows(n, "auto", A.element_size())  # the metrics' memory budget per distance chunk
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, rows):
