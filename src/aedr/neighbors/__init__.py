@@ -1,10 +1,11 @@
 """Neighbour-preserving training: the input-space graph and the losses on the codes.
 
 ``Autoencoder(neighbor_loss="tsne" | "umap")`` builds the graph once before
-training (:mod:`aedr.neighbors.graph`) and adds a loss on neighbourhood
-batches (:mod:`aedr.neighbors.losses`) to the reconstruction objective
-(:class:`aedr.training.losses.NeighborObjective`). The encoder then embeds
-new rows without any optimisation, and the decoder maps codes back.
+training (:mod:`aedr.neighbors.graph`) and adds to the reconstruction
+objective (:class:`aedr.training.losses.NeighborObjective`) a loss on each
+batch's codes against a bank of all training rows' codes
+(:mod:`aedr.neighbors.losses`). The encoder then embeds new rows without
+any optimisation, and the decoder maps codes back.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import torch
 
 from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors, perplexity_affinities
-from aedr.neighbors.losses import NEIGHBOR_LOSSES, NeighborhoodBatches, TSNELoss, UMAPLoss, find_ab, make_neighbor_loss
-
-N_TAILS = 7  # graph neighbours drawn per anchor: a batch of B rows has B / 8 anchors
+from aedr.neighbors.losses import NEIGHBOR_LOSSES, CodeBank, GraphEdges, TSNELoss, UMAPLoss, find_ab, make_neighbor_loss
 
 __all__ = [
     "NEIGHBOR_LOSSES",
-    "NeighborhoodBatches",
+    "CodeBank",
+    "GraphEdges",
     "TSNELoss",
     "UMAPLoss",
     "build_graph",
@@ -61,5 +61,4 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
     loss = make_neighbor_loss(
         estimator.neighbor_loss, min_dist=estimator.min_dist, negative_sample_rate=estimator.negative_sample_rate
     )
-    batches = NeighborhoodBatches(graph, N_TAILS, X_train.device)
-    return NeighborObjective(base, X_train, batches, loss, estimator.neighbor_weight, generator)
+    return NeighborObjective(base, X_train, GraphEdges(graph, X_train.device), loss, estimator.neighbor_weight, generator)

@@ -104,24 +104,28 @@ class AutoencoderObjective:
 class NeighborObjective:
     """The autoencoder's objective plus ``weight`` times a neighbour loss on the codes.
 
-    A training batch of B rows from the trainer is cut to its first
-    ``B / (1 + n_tails)`` rows, the anchors; ``batches`` adds ``n_tails``
-    graph neighbours of each (:class:`aedr.neighbors.NeighborhoodBatches`),
-    so the batch still has B rows and an epoch costs what a plain one costs.
-    Reconstruction is over all B rows, the neighbour loss over the edges
-    among them. Validation batches (``index`` None) and evaluation mode see
-    only the reconstruction objective: held-out rows are not in the graph.
+    Reconstruction and the neighbour loss see the same batch of rows. The
+    neighbour loss compares each batch row's fresh code with the bank of
+    all training rows' latest codes (:class:`aedr.neighbors.CodeBank`,
+    filled by one encoder pass at the first step); the batch's codes then
+    replace their entries in the bank. Validation batches (``index`` None)
+    and evaluation mode see only the reconstruction objective: held-out
+    rows are not in the graph.
     """
 
-    def __init__(self, base: AutoencoderObjective, X: torch.Tensor, batches, loss, weight: float, generator):
-        self.base, self.X, self.batches, self.loss = base, X, batches, loss
+    def __init__(self, base: AutoencoderObjective, X: torch.Tensor, graph, loss, weight: float, generator):
+        from aedr.neighbors import CodeBank
+
+        self.base, self.X, self.graph, self.loss = base, X, graph, loss
         self.weight, self.generator = weight, generator
+        self.bank = CodeBank(len(X))
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
         if index is None or not model.training:
             return self.base(model, x)
-        anchors = index[: max(1, len(index) // (1 + self.batches.n_tails))]
-        rows, P = self.batches.batch(anchors, self.generator)
-        total, terms, z = self.base.forward(model, self.X[rows])
-        terms["neighbor"] = self.loss(z, P)
+        if self.bank.codes is None:
+            self.bank.fill(model, self.X)
+        total, terms, z = self.base.forward(model, x)
+        terms["neighbor"] = self.loss(z, index, self.graph, self.bank, self.generator)
+        self.bank.update(index, z)
         return total + self.weight * terms["neighbor"], terms
