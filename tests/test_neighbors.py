@@ -247,6 +247,7 @@ def test_graph_is_built_on_the_training_rows_only(digits):
         ({"neighbor_loss": "largevis"}, 60, "neighbor_loss"),
         ({"neighbor_loss": "umap", "n_neighbors": 1}, 60, "n_neighbors"),
         ({"neighbor_loss": "tsne", "perplexity": 0.5}, 60, "perplexity"),
+        ({"neighbor_loss": "tsne", "exaggeration": 0.0}, 60, "exaggeration"),
     ],
 )
 def test_bad_neighbour_parameters_get_clear_errors(params, n_rows, message, digits):

@@ -116,6 +116,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     perplexity : float, default=30.0
         t-SNE's perplexity (``neighbor_loss="tsne"``); the graph has
         ``3 * perplexity`` neighbours per row, as in openTSNE.
+    exaggeration : float, default=1.0
+        openTSNE's ``exaggeration`` (``neighbor_loss="tsne"``): the factor on
+        t-SNE's attraction. 1 is t-SNE's own loss and keeps the most local
+        structure of the fitted rows; 2 to 4 draw tighter classes, which new
+        rows may land in more reliably (figures in
+        :class:`aedr.neighbors.TSNELoss`).
     negative_sample_rate : int, default=5
         UMAP's negative samples per edge (``neighbor_loss="umap"``): the
         weight of the repulsion.
@@ -219,6 +225,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
         "min_dist": [Interval(Real, 0, None, closed="left")],
         "perplexity": [Interval(Real, 1, None, closed="left")],
+        "exaggeration": [Interval(Real, 0, None, closed="neither")],
         "negative_sample_rate": [Interval(Integral, 1, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -257,6 +264,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         neighbor_weight=1.0,
         min_dist=0.1,
         perplexity=30.0,
+        exaggeration=1.0,
         negative_sample_rate=5,
         optimizer="adam",
         learning_rate_init="auto",
@@ -291,6 +299,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.neighbor_weight = neighbor_weight
         self.min_dist = min_dist
         self.perplexity = perplexity
+        self.exaggeration = exaggeration
         self.negative_sample_rate = negative_sample_rate
         self.optimizer = optimizer
         self.learning_rate_init = learning_rate_init

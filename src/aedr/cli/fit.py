@@ -56,6 +56,9 @@ def fit(
     ] = None,
     min_dist: Annotated[Optional[float], _opt("--min-dist", help="UMAP's min_dist [default: 0.1].", panel=_NEIGHBORS)] = None,
     perplexity: Annotated[Optional[float], _opt("--perplexity", help="t-SNE's perplexity [default: 30].", panel=_NEIGHBORS)] = None,
+    exaggeration: Annotated[
+        Optional[float], _opt("--exaggeration", help="Factor on t-SNE's attraction [default: 1].", panel=_NEIGHBORS)
+    ] = None,
     negative_sample_rate: Annotated[
         Optional[int], _opt("--negative-sample-rate", help="Negatives per edge, umap [default: 5].", panel=_NEIGHBORS)
     ] = None,

@@ -59,6 +59,9 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
         X_rows, estimator.neighbor_loss, n_neighbors=estimator.n_neighbors, perplexity=estimator.perplexity, random_state=seed
     )
     loss = make_neighbor_loss(
-        estimator.neighbor_loss, min_dist=estimator.min_dist, negative_sample_rate=estimator.negative_sample_rate
+        estimator.neighbor_loss,
+        min_dist=estimator.min_dist,
+        negative_sample_rate=estimator.negative_sample_rate,
+        exaggeration=estimator.exaggeration,
     )
     return NeighborObjective(base, X_train, GraphEdges(graph, X_train.device), loss, estimator.neighbor_weight, generator)

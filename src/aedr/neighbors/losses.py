@@ -189,7 +189,12 @@ class TSNELoss:
     """t-SNE's KL divergence for a batch of rows, against the bank (constant ``sum P log P`` dropped).
 
     ``exaggeration`` multiplies the attraction, as in t-SNE's early phase; 1
-    is t-SNE's own objective.
+    is t-SNE's own objective. Measured once per value (the first 9,000 of
+    MNIST's test images, 2-D, 200 epochs; trustworthiness / 5-NN accuracy
+    on the fitted rows / 5-NN accuracy of the last 1,000 images, embedded by
+    ``transform``): 1: 0.966 / 0.925 / 0.821, 2: 0.958 / 0.914 / 0.854,
+    4: 0.944 / 0.874 / 0.837. Twelve epochs of exaggeration 12 first, as in
+    t-SNE's early phase, did not help (0.965 / 0.909 on the fitted rows).
     """
 
     def __init__(self, exaggeration: float = 1.0):
@@ -223,9 +228,9 @@ class UMAPLoss:
         return (attraction + self.negative_sample_rate * (strength * repulsion).sum()) / strength.sum()
 
 
-def make_neighbor_loss(name: str, *, min_dist: float, negative_sample_rate: int):
+def make_neighbor_loss(name: str, *, min_dist: float = 0.1, negative_sample_rate: int = 5, exaggeration: float = 1.0):
     if name == "umap":
         return UMAPLoss(min_dist, negative_sample_rate)
     if name == "tsne":
-        return TSNELoss()
+        return TSNELoss(exaggeration)
     raise ValueError(f"unknown neighbor_loss {name!r}; expected one of {NEIGHBOR_LOSSES} or None")
