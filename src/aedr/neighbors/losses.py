@@ -193,7 +193,7 @@ class TSNELoss:
     MNIST's test images, 2-D, 200 epochs; trustworthiness / 5-NN accuracy
     on the fitted rows / 5-NN accuracy of the last 1,000 images, embedded by
     ``transform``): 1: 0.966 / 0.925 / 0.821, 2: 0.958 / 0.914 / 0.854,
-    4: 0.944 / 0.874 / 0.837. Twelve epochs of exaggeration 12 first, as in
+    4: 0.944 / 0.874 / 0.837. Twenty epochs of exaggeration 12 first, as in
     t-SNE's early phase, did not help (0.965 / 0.909 on the fitted rows).
     """
 
