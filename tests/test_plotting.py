@@ -42,3 +42,15 @@ def test_reconstruction_grid(tmp_path):
     save_figure(fig, tmp_path / "r.png")
     with pytest.raises(ValueError, match="differ in shape"):
         plot_reconstructions(X, X[:, :4])
+
+
+def test_embedding_view_ignores_a_few_far_flung_points():
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(size=(1000, 2)), [[500.0, 0.0], [0.0, -800.0]]])
+    ax = plot_embedding(Z).axes[0]
+    assert -8 < ax.get_xlim()[0] and ax.get_xlim()[1] < 8 and -8 < ax.get_ylim()[0] and ax.get_ylim()[1] < 8
+    assert any(t.get_text() == "2 points outside the view" for t in ax.texts)
+    ax = plot_embedding(Z[:1000]).axes[0]  # no outliers: every point is shown, nothing is noted
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < Z[:1000, 0].min() and x1 > Z[:1000, 0].max() and y0 < Z[:1000, 1].min() and y1 > Z[:1000, 1].max()
+    assert not ax.texts

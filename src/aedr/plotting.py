@@ -20,7 +20,11 @@ def plot_embedding(Z, labels=None, *, title: str | None = None, ax=None, s: floa
     """Scatter the first two columns of ``Z``, coloured by ``labels``.
 
     Few distinct labels (<= 20) get a categorical palette and a legend; many
-    numeric labels a colour bar. Returns the matplotlib Figure.
+    numeric labels a colour bar. The view holds the central 99% of the points
+    on each axis plus a 25% margin (no wider than the data): a Gaussian's
+    tails stay in view, while a handful of far-flung rows no longer shrink
+    the map to a dot; the number left outside is written in a corner.
+    Returns the matplotlib Figure.
     """
     plt = _pyplot()
     Z = np.asarray(Z)
@@ -45,11 +49,32 @@ def plot_embedding(Z, labels=None, *, title: str | None = None, ax=None, s: floa
         else:
             points = ax.scatter(Z[:, 0], Z[:, 1], s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
             fig.colorbar(points, ax=ax)
+    outside = np.zeros(len(Z), dtype=bool)
+    for values, set_limits in ((Z[:, 0], ax.set_xlim), (Z[:, 1], ax.set_ylim)):
+        low, high = _view_limits(values)
+        set_limits(low, high)
+        outside |= (values < low) | (values > high)
+    if outside.any():
+        ax.text(0.99, 0.01, f"{int(outside.sum())} points outside the view", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize="x-small", color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title)
     return fig
+
+
+def _view_limits(values: np.ndarray, share: float = 0.99, margin: float = 0.25) -> tuple[float, float]:
+    """Axis limits around the central ``share`` of ``values`` plus ``margin`` of that range on each side,
+    but no wider than the data."""
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return -1.0, 1.0
+    low, high = np.percentile(finite, [50 * (1 - share), 50 * (1 + share)])
+    pad = margin * (high - low) if high > low else 1.0
+    low, high = max(finite.min(), low - pad), min(finite.max(), high + pad)
+    pad_edge = 0.02 * (high - low) if high > low else 0.5  # points on the edge stay visible
+    return float(low - pad_edge), float(high + pad_edge)
 
 
 def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Training loss", ax=None):
