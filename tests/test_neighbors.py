@@ -91,26 +91,26 @@ def test_code_bank_sums_a_kernel_over_every_other_row_or_a_rescaled_draw(monkeyp
     import aedr.neighbors.losses as losses
 
     rng = np.random.default_rng(0)
-    bank = CodeBank(50)
+    bank = CodeBank(50, torch.Generator().manual_seed(0))
     bank.codes = torch.tensor(rng.normal(size=(50, 2)) * 3)
     index = torch.tensor([4, 0, 49])
     z = torch.tensor(rng.normal(size=(3, 2)) * 3)
     kernel = losses.CauchyKernel
-    sums = bank.kernel_sums(z, index, kernel, torch.Generator().manual_seed(0))
+    sums = bank.kernel_sums(z, index, kernel)
     d2 = ((z.numpy()[:, None] - bank.codes.numpy()[None]) ** 2).sum(-1)
     w = 1 / (1 + d2)
     w[[0, 1, 2], [4, 0, 49]] = 0  # a row does not repel itself
     np.testing.assert_allclose(sums.numpy(), w.sum(1), rtol=1e-10)
 
     monkeypatch.setattr(losses, "REPULSION_ROWS", 20)  # larger data: a fresh uniform draw per batch
-    codes, n_own, scale = bank.others(index, torch.Generator().manual_seed(0))
+    codes, n_own, scale = bank.others(index)
     drawn = [int(np.flatnonzero((bank.codes == c).all(1).numpy())[0]) for c in codes]
     assert codes.shape == (20, 2) and len(set(drawn)) > 10
     np.testing.assert_array_equal(n_own.numpy(), [drawn.count(i) for i in (4, 0, 49)])
     np.testing.assert_allclose(scale.numpy(), 49 / (20 - n_own.numpy()))
     # the draw estimates the full sum without bias
-    generator = torch.Generator().manual_seed(1)
-    mean = torch.stack([bank.kernel_sums(z, index, kernel, generator) for _ in range(2000)]).mean(0)
+    bank.generator = torch.Generator().manual_seed(1)
+    mean = torch.stack([bank.kernel_sums(z, index, kernel) for _ in range(2000)]).mean(0)
     np.testing.assert_allclose(mean.numpy(), w.sum(1), rtol=0.03)
 
     bank.update(torch.tensor([0]), torch.tensor([[-1.0, -2.0]], dtype=torch.float64, requires_grad=True))
@@ -121,7 +121,7 @@ def test_code_bank_sums_a_kernel_over_every_other_row_or_a_rescaled_draw(monkeyp
 def test_kernel_sum_gradients_match_autograd(kernel):
     import aedr.neighbors.losses as losses
 
-    kernel = losses.CauchyKernel if kernel == "cauchy" else losses.UMAPRepulsion(*find_ab(0.1))
+    kernel = losses.CauchyKernel if kernel == "cauchy" else losses.UMAPKernel(*find_ab(0.1))
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(6, 2, generator=g, dtype=torch.float64) * 2).requires_grad_()
     codes = torch.randn(40, 2, generator=g, dtype=torch.float64) * 2
@@ -144,7 +144,7 @@ def test_tsne_loss_gives_half_the_exact_tsne_gradient_on_the_bank_side_held_fixe
     bank = CodeBank(300)
     bank.codes = torch.tensor(Y, dtype=torch.float64)
     z = torch.tensor(Y, requires_grad=True)
-    TSNELoss()(z, torch.arange(300), GraphEdges(graph), bank, None).backward()
+    TSNELoss()(z, torch.arange(300), GraphEdges(graph), bank).backward()
     # with every row in the batch, each row's gradient is t-SNE's over its own side of every pair: half
     np.testing.assert_allclose(z.grad.numpy(), 0.5 * _tsne_gradient(Y, graph.toarray()), rtol=1e-4, atol=1e-10)
 
@@ -156,10 +156,10 @@ def test_umap_loss_is_the_expected_cross_entropy_of_umaps_sampling(jittered_digi
     loss = UMAPLoss(min_dist=0.1, negative_sample_rate=5)
     bank = CodeBank(200)
     bank.codes = torch.tensor(Y)
-    value = loss(torch.tensor(Y), torch.arange(200), GraphEdges(graph), bank, None)
+    value = loss(torch.tensor(Y), torch.arange(200), GraphEdges(graph), bank)
     V = graph.toarray()
     d2 = ((Y[:, None] - Y[None]) ** 2).sum(-1) + 1e-3
-    q = 1.0 / (1.0 + loss.a * d2**loss.b)
+    q = 1.0 / (1.0 + loss.kernel.a * d2**loss.kernel.b)
     attraction = (V * -np.log(q)).sum()
     off = ~np.eye(200, dtype=bool)
     repulsion = (V.sum(1) * np.where(off, -np.log1p(-q), 0).sum(1) / 199).sum()
@@ -176,15 +176,15 @@ def test_losses_reward_neighbours_and_stay_finite(loss):
     paired = z.clone()
     paired[1::2] = paired[0::2] + 0.05  # each edge's ends close together
     index = torch.arange(n)
-    bank = CodeBank(n)
+    bank = CodeBank(n, g)
     values = []
     for codes in (paired, z):
         bank.codes = codes
-        values.append(loss(codes, index, graph, bank, g))
+        values.append(loss(codes, index, graph, bank))
     assert values[0] < values[1]
     bank.codes = torch.zeros(n, 2)
     coincident = torch.zeros(8, 2, requires_grad=True)  # all codes equal: the repulsion stays bounded
-    value = loss(coincident, index[:8], graph, bank, g)
+    value = loss(coincident, index[:8], graph, bank)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(coincident.grad).all()
 

@@ -96,10 +96,13 @@ class GraphEdges:
 
 
 class CodeBank:
-    """The latest code of every training row: filled by one pass of the encoder, then refreshed by each batch."""
+    """The latest code of every training row: filled by one pass of the encoder, then refreshed by each batch.
 
-    def __init__(self, n_rows: int):
-        self.n_rows = n_rows
+    ``generator`` (on the training device) draws the rows to repel from above ``REPULSION_ROWS`` rows.
+    """
+
+    def __init__(self, n_rows: int, generator: torch.Generator | None = None):
+        self.n_rows, self.generator = n_rows, generator
         self.codes: torch.Tensor | None = None
 
     @torch.no_grad()
@@ -113,7 +116,7 @@ class CodeBank:
         # out of place: the step's loss still holds the old tensor for its backward pass
         self.codes = self.codes.index_put((index,), z.detach())
 
-    def others(self, index: torch.Tensor, generator: torch.Generator):
+    def others(self, index: torch.Tensor):
         """``(codes, n_own, scale)``: the codes a batch is repelled from (M, K); per batch row, how
         many of them are the row's own code (to take out of its sums) and the factor from its sum over
         the other codes to its sum over all other rows."""
@@ -121,13 +124,13 @@ class CodeBank:
         if n <= REPULSION_ROWS:
             ones = torch.ones(len(index), device=index.device, dtype=self.codes.dtype)
             return self.codes, ones, ones
-        drawn = torch.randint(n, (REPULSION_ROWS,), generator=generator, device=index.device)
+        drawn = torch.randint(n, (REPULSION_ROWS,), generator=self.generator, device=index.device)
         n_own = (drawn[None, :] == index[:, None]).sum(1).to(self.codes.dtype)
         return self.codes[drawn], n_own, (n - 1) / (REPULSION_ROWS - n_own)
 
-    def kernel_sums(self, z: torch.Tensor, index: torch.Tensor, kernel, generator) -> torch.Tensor:
+    def kernel_sums(self, z: torch.Tensor, index: torch.Tensor, kernel) -> torch.Tensor:
         """Per batch row ``i``, ``sum_j kernel(|z_i - c_j|^2)`` over the codes ``c_j`` of all other rows."""
-        codes, n_own, scale = self.others(index, generator)
+        codes, n_own, scale = self.others(index)
         own = kernel.value((z - self.codes[index]).pow(2).sum(1))
         return (_KernelSums.apply(z, codes, kernel) - n_own * own) * scale
 
@@ -168,21 +171,32 @@ class CauchyKernel:
         return w.sum(1), w.square_().neg_()
 
 
-class UMAPRepulsion:
-    """UMAP's ``-log(1 - q) = log(1 + 1 / (a d^(2b)))`` with ``q = 1 / (1 + a d^(2b))``, ``d^2 + _EPS`` for ``d^2``."""
+class UMAPKernel:
+    """UMAP's ``q = 1 / (1 + a d^(2b))``, with ``d^2 + _EPS`` for ``d^2``: ``-log q`` attracts along
+    edges; the kernel summed over other rows is the repulsion ``-log(1 - q) = log(1 + 1 / (a d^(2b)))``."""
 
     def __init__(self, a: float, b: float):
         self.a, self.b = a, b
+
+    def neg_log_q(self, d2):
+        return F.softplus(math.log(self.a) + self.b * torch.log(d2 + _EPS))
 
     def value(self, d2):
         return torch.log1p(1.0 / (self.a * (d2 + _EPS).pow(self.b)))
 
     def sums_and_slope(self, d2):
-        """Row sums of the kernel and its derivative in ``d2``; overwrites ``d2``."""
+        """Row sums of ``value`` and its derivative in ``d2``; overwrites ``d2``."""
         d2 = d2.add_(_EPS)
         a_t = d2.pow(self.b).mul_(self.a)  # a (d^2)^b
         sums = torch.log1p(a_t.reciprocal()).sum(1)
         return sums, a_t.add_(1.0).mul_(d2).reciprocal_().mul_(-self.b)
+
+
+def _edges(z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(d2, weight)`` per graph edge of the batch rows: squared distance from the row's fresh code
+    to its neighbour's code in the bank, and the edge's weight."""
+    owner, neighbour, weight = graph.edges_of(index)
+    return (z[owner] - bank.codes[neighbour]).pow(2).sum(1), weight
 
 
 class TSNELoss:
@@ -200,12 +214,11 @@ class TSNELoss:
     def __init__(self, exaggeration: float = 1.0):
         self.exaggeration = exaggeration
 
-    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank, generator) -> torch.Tensor:
-        owner, neighbour, p = graph.edges_of(index)
+    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> torch.Tensor:
+        d2, p = _edges(z, index, graph, bank)
         # per row, n * sum_j p_ij log(1 + d_ij^2): P sums to 1 over all n rows
-        d2 = (z[owner] - bank.codes[neighbour]).pow(2).sum(1)
         attraction = (p * torch.log1p(d2)).sum() * graph.n_rows / len(z)
-        log_z = torch.log(bank.kernel_sums(z, index, CauchyKernel, generator).mean() * graph.n_rows)
+        log_z = torch.log(bank.kernel_sums(z, index, CauchyKernel).mean() * graph.n_rows)
         return self.exaggeration * attraction + log_z
 
 
@@ -213,17 +226,13 @@ class UMAPLoss:
     """UMAP's fuzzy-set cross-entropy for a batch of rows, against the bank, per unit of edge weight."""
 
     def __init__(self, min_dist: float = 0.1, negative_sample_rate: int = 5):
-        self.a, self.b = find_ab(min_dist)
+        self.kernel = UMAPKernel(*find_ab(min_dist))
         self.negative_sample_rate = negative_sample_rate
-        self.repulsion = UMAPRepulsion(self.a, self.b)
 
-    def _u(self, d2: torch.Tensor) -> torch.Tensor:
-        return math.log(self.a) + self.b * torch.log(d2 + _EPS)  # -log q = softplus(u), -log(1 - q) = softplus(-u)
-
-    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank, generator) -> torch.Tensor:
-        owner, neighbour, v = graph.edges_of(index)
-        attraction = (v * F.softplus(self._u((z[owner] - bank.codes[neighbour]).pow(2).sum(1)))).sum()
-        repulsion = bank.kernel_sums(z, index, self.repulsion, generator) / (graph.n_rows - 1)  # mean over other rows
+    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> torch.Tensor:
+        d2, v = _edges(z, index, graph, bank)
+        attraction = (v * self.kernel.neg_log_q(d2)).sum()
+        repulsion = bank.kernel_sums(z, index, self.kernel) / (graph.n_rows - 1)  # mean over other rows
         strength = graph.strength[index]
         return (attraction + self.negative_sample_rate * (strength * repulsion).sum()) / strength.sum()
 

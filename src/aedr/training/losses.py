@@ -116,9 +116,8 @@ class NeighborObjective:
     def __init__(self, base: AutoencoderObjective, X: torch.Tensor, graph, loss, weight: float, generator):
         from aedr.neighbors import CodeBank
 
-        self.base, self.X, self.graph, self.loss = base, X, graph, loss
-        self.weight, self.generator = weight, generator
-        self.bank = CodeBank(len(X))
+        self.base, self.X, self.graph, self.loss, self.weight = base, X, graph, loss, weight
+        self.bank = CodeBank(len(X), generator)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
         if index is None or not model.training:
@@ -126,6 +125,6 @@ class NeighborObjective:
         if self.bank.codes is None:
             self.bank.fill(model, self.X)
         total, terms, z = self.base.forward(model, x)
-        terms["neighbor"] = self.loss(z, index, self.graph, self.bank, self.generator)
+        terms["neighbor"] = self.loss(z, index, self.graph, self.bank)
         self.bank.update(index, z)
         return total + self.weight * terms["neighbor"], terms
