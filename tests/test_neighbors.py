@@ -1,4 +1,5 @@
-"""Neighbour-preserving training: the graph against references, the edge lookup and code bank, the losses, the estimator."""
+"""Neighbour-preserving training: the graph against references, the edge lookup and code bank, the losses,
+the embedding and its objective, the estimator."""
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from aedr.neighbors import (
     nearest_neighbors,
     perplexity_affinities,
 )
+from aedr.neighbors.embedding import INIT_STD, embed, pca_codes
+from aedr.training.losses import AutoencoderObjective, NeighborObjective
 
 
 def test_exact_neighbors_match_brute_force(jittered_digits):
@@ -113,8 +116,6 @@ def test_code_bank_sums_a_kernel_over_every_other_row_or_a_rescaled_draw(monkeyp
     mean = torch.stack([bank.kernel_sums(z, index, kernel) for _ in range(2000)]).mean(0)
     np.testing.assert_allclose(mean.numpy(), w.sum(1), rtol=0.03)
 
-    bank.update(torch.tensor([0]), torch.tensor([[-1.0, -2.0]], dtype=torch.float64, requires_grad=True))
-    assert bank.codes[0].tolist() == [-1.0, -2.0] and not bank.codes.requires_grad
 
 
 @pytest.mark.parametrize("kernel", ["cauchy", "umap"])
@@ -189,13 +190,85 @@ def test_losses_reward_neighbours_and_stay_finite(loss):
     assert torch.isfinite(value) and torch.isfinite(coincident.grad).all()
 
 
+def test_pca_codes_are_the_principal_components_scaled(digits):
+    from sklearn.decomposition import PCA
+
+    X, _ = digits
+    codes = pca_codes(torch.tensor(X), 3).numpy()
+    reference = PCA(3).fit_transform(X)
+    assert codes[:, 0].std(ddof=1) == pytest.approx(INIT_STD)
+    for k in range(3):
+        assert abs(np.corrcoef(codes[:, k], reference[:, k])[0, 1]) > 1 - 1e-9
+        assert codes[np.abs(codes[:, k]).argmax(), k] > 0  # the sign convention: largest entry positive
+
+
+@pytest.mark.parametrize("name", ["tsne", "umap"])
+def test_embedding_lowers_the_loss_and_keeps_more_neighbours_than_its_pca_start(name, digits):
+    X, _ = digits
+    X = X[:600]
+    graph = GraphEdges(build_graph(X, name, perplexity=10, n_neighbors=10))
+    loss = TSNELoss() if name == "tsne" else UMAPLoss()
+    init = pca_codes(torch.tensor(X, dtype=torch.float32), 2)
+    codes = embed(graph, loss, init, n_epochs=20, batch_size=64, generator=torch.Generator().manual_seed(0))
+
+    def full_loss(Y):
+        bank = CodeBank(len(Y))
+        bank.codes = Y
+        return loss(Y, torch.arange(len(Y)), graph, bank).item()
+
+    assert full_loss(codes) < full_loss(init) - 0.1
+    assert neighborhood_preservation(X, codes.numpy(), 10)[0] > neighborhood_preservation(X, init.numpy(), 10)[0] + 0.05
+    again = embed(graph, loss, init, n_epochs=20, batch_size=64, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(codes.numpy(), again.numpy())
+
+
+class _Identity(torch.nn.Module):
+    """Codes are the first two input columns; the decoder copies them back."""
+
+    output_activation = torch.nn.Identity()
+
+    def encode(self, x):
+        return x[:, :2]
+
+    def decode_logits(self, z):
+        return torch.cat([z, torch.zeros(len(z), 1)], 1)
+
+
+def test_neighbor_objective_counts_a_codes_distance_from_its_place_in_mean_spacings():
+    targets = torch.randn(100, 2, generator=torch.Generator().manual_seed(0)) * 7
+    objective = NeighborObjective(AutoencoderObjective("mse"), targets, weight=2.0)
+    places = targets / targets.std()
+    x = torch.cat([places, torch.zeros(100, 1)], 1)
+    model = _Identity().train()
+    index = torch.arange(100)
+    loss, terms = objective(model, x, index)
+    assert terms["neighbor"].item() == pytest.approx(0.0, abs=1e-9) and loss.item() == pytest.approx(0.0, abs=1e-9)
+    # 100 codes with unit spread in 2-D lie about 100 ** -0.5 = 0.1 apart: one spacing off costs 1
+    loss, terms = objective(model, x + torch.tensor([0.1, 0.0, 0.0]), index)
+    assert terms["neighbor"].item() == pytest.approx(1.0, rel=1e-5)
+    assert loss.item() == pytest.approx(2.0 + terms["mse"].item(), rel=1e-5)
+    _, terms = objective(model.eval(), x + 1.0, index)  # evaluation: reconstruction only
+    assert set(terms) == {"mse"}
+
+
+def test_neighbour_models_let_the_learning_rate_fall_over_the_last_epochs(digits):
+    X, _ = digits
+    rates = {}
+    for neighbor_loss in (None, "tsne"):
+        seen = []
+        Autoencoder(neighbor_loss=neighbor_loss, max_iter=10, random_state=0, callbacks=[lambda s: seen.append(s.learning_rate)]).fit(X[:300])
+        rates[neighbor_loss] = seen
+    assert rates[None] == [1e-3] * 10
+    np.testing.assert_allclose(rates["tsne"], [1e-3] * 8 + [2e-3 / 3, 1e-3 / 3])
+
+
 @pytest.fixture(scope="module")
 def digits_scores(digits):
-    """(trustworthiness, continuity, 5-NN accuracy, reconstruction MSE, model) on digits, 30 epochs each."""
+    """(trustworthiness, continuity, 5-NN accuracy, reconstruction MSE, model) on digits, 60 epochs each."""
     X, y = digits
     scores = {}
     for neighbor_loss in (None, "umap", "tsne"):
-        ae = Autoencoder(neighbor_loss=neighbor_loss, max_iter=30, random_state=0).fit(X)
+        ae = Autoencoder(neighbor_loss=neighbor_loss, max_iter=60, random_state=0).fit(X)
         Z = ae.transform(X)
         trust, cont = neighborhood_preservation(X, Z, 10)
         scores[neighbor_loss] = (trust, cont, knn_accuracy(Z, y), -ae.score(X), ae)
@@ -203,27 +276,28 @@ def digits_scores(digits):
 
 
 def test_tsne_loss_keeps_more_local_structure_than_the_plain_autoencoder(digits_scores):
-    # measured at 30 epochs: plain 0.956 / 0.946 / 0.871 / 7.52, tsne 0.968 / 0.984 / 0.961 / 7.56
+    # measured: plain 0.967 / 0.948 / 0.902 / 6.64, tsne 0.987 / 0.984 / 0.985 / 7.41
     trust, cont, knn, mse, _ = digits_scores["tsne"]
     plain_trust, plain_cont, plain_knn, plain_mse, _ = digits_scores[None]
-    assert knn > plain_knn + 0.05 and knn > 0.95
+    assert knn > plain_knn + 0.05 and knn > 0.97
     assert cont > plain_cont + 0.02
-    assert trust > plain_trust + 0.005
+    assert trust > plain_trust + 0.01
     assert mse < 1.2 * plain_mse  # the decoder still works
 
 
 def test_umap_loss_keeps_more_of_the_input_neighbourhoods(digits_scores):
-    # measured at 30 epochs: continuity 0.976 against the plain model's 0.946 (trustworthiness 0.924 against 0.956)
-    _, cont, _, mse, _ = digits_scores["umap"]
-    _, plain_cont, _, plain_mse, _ = digits_scores[None]
-    assert cont > plain_cont + 0.015
-    assert mse < 1.5 * plain_mse
+    # measured: trustworthiness 0.978 / continuity 0.981 / MSE 7.70, the plain model 0.967 / 0.948 / 6.64
+    trust, cont, _, mse, _ = digits_scores["umap"]
+    plain_trust, plain_cont, _, plain_mse, _ = digits_scores[None]
+    assert trust > plain_trust + 0.005
+    assert cont > plain_cont + 0.02
+    assert mse < 1.3 * plain_mse
 
 
 def test_neighbour_model_is_deterministic_and_round_trips(digits_scores, digits, tmp_path):
     X, _ = digits
     ae = digits_scores["tsne"][-1]
-    again = Autoencoder(neighbor_loss="tsne", max_iter=30, random_state=0).fit(X)
+    again = Autoencoder(neighbor_loss="tsne", max_iter=60, random_state=0).fit(X)
     np.testing.assert_array_equal(ae.transform(X), again.transform(X))
     ae.save(tmp_path / "m")
     loaded = load(tmp_path / "m")

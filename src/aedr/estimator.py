@@ -24,6 +24,7 @@ from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_mod
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
 from aedr.neighbors import NEIGHBOR_LOSSES, graph_neighbors, neighbor_objective
+from aedr.neighbors.embedding import DECAY_FRACTION
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
 from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
@@ -454,6 +455,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             max_iter=self.max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
+            # the codes' targets have no plateau to wait for: a falling rate settles them (see aedr.neighbors.embedding)
+            decay_fraction=DECAY_FRACTION if self.neighbor_loss is not None else 0.0,
             shuffle=self.shuffle,
         )
 

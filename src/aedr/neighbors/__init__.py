@@ -1,17 +1,23 @@
-"""Neighbour-preserving training: the input-space graph and the losses on the codes.
+"""Neighbour-preserving training: the input-space graph, the losses on the codes, the embedding.
 
-``Autoencoder(neighbor_loss="tsne" | "umap")`` builds the graph once before
-training (:mod:`aedr.neighbors.graph`) and adds to the reconstruction
-objective (:class:`aedr.training.losses.NeighborObjective`) a loss on each
-batch's codes against a bank of all training rows' codes
-(:mod:`aedr.neighbors.losses`). The encoder then embeds new rows without
-any optimisation, and the decoder maps codes back.
+``Autoencoder(neighbor_loss="tsne" | "umap")`` fits in two stages. First
+the input-space graph (:mod:`aedr.neighbors.graph`) and a neighbour
+embedding of the training rows: one free code per row, optimised on
+t-SNE's or UMAP's loss (:mod:`aedr.neighbors.losses`,
+:mod:`aedr.neighbors.embedding`), as t-SNE and UMAP themselves do. Then
+the autoencoder, whose objective adds to the reconstruction each row's
+distance from its place in that embedding
+(:class:`aedr.training.losses.NeighborObjective`). The encoder then embeds
+new rows without any optimisation, and the decoder maps codes back.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from aedr.neighbors.embedding import embed, pca_codes
 from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors, perplexity_affinities
 from aedr.neighbors.losses import NEIGHBOR_LOSSES, CodeBank, GraphEdges, TSNELoss, UMAPLoss, find_ab, make_neighbor_loss
 
@@ -22,6 +28,7 @@ __all__ = [
     "TSNELoss",
     "UMAPLoss",
     "build_graph",
+    "embed",
     "find_ab",
     "fuzzy_simplicial_set",
     "graph_neighbors",
@@ -51,7 +58,9 @@ def build_graph(X, loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0
 
 
 def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator: torch.Generator):
-    """Wrap ``base`` with the neighbour loss ``estimator`` asks for, its graph built on ``X_rows``."""
+    """Wrap ``base`` with the neighbour term ``estimator`` asks for: the graph and the embedding, optimised
+    for half of ``max_iter`` epochs, of the training rows ``X_rows`` (as given; ``X_train`` is them scaled, on
+    the training device)."""
     from aedr.training.losses import NeighborObjective
 
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
@@ -64,4 +73,14 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
         negative_sample_rate=estimator.negative_sample_rate,
         exaggeration=estimator.exaggeration,
     )
-    return NeighborObjective(base, X_train, GraphEdges(graph, X_train.device), loss, estimator.neighbor_weight, generator)
+    codes = embed(
+        GraphEdges(graph, X_train.device),
+        loss,
+        # started, like openTSNE, from the principal components of the rows as the graph sees them
+        pca_codes(torch.as_tensor(X_rows, dtype=torch.float32, device=X_train.device), estimator.n_components),
+        n_epochs=math.ceil(estimator.max_iter / 2),
+        batch_size=estimator._trainer_config(len(X_train)).batch_size,
+        generator=generator,
+        progress=bool(estimator.verbose),
+    )
+    return NeighborObjective(base, codes, estimator.neighbor_weight)

@@ -1,9 +1,10 @@
 """Neighbour losses on the codes: t-SNE's KL divergence and UMAP's fuzzy cross-entropy.
 
-Each training step sees a mini-batch of rows with their fresh codes ``z``
-and a :class:`CodeBank`: the last code computed for *every* training row.
-A row's loss is then its full neighbour-embedding loss, as t-SNE and UMAP
-define it over all rows, not over the batch:
+Each step sees a mini-batch of rows with their codes ``z`` (the free codes
+of the neighbour embedding, :mod:`aedr.neighbors.embedding`) and a
+:class:`CodeBank`: the codes of *every* row. A row's loss is then its full
+neighbour-embedding loss, as t-SNE and UMAP define it over all rows, not
+over the batch:
 
 - attraction over the row's edges in the input graph (:class:`GraphEdges`),
   against its neighbours' codes in the bank;
@@ -11,27 +12,21 @@ define it over all rows, not over the batch:
   ``REPULSION_ROWS`` rows, a fresh uniform draw of that many, rescaled to
   the total).
 
-Gradients flow into the batch's codes only; the bank is at most an epoch
-old, and each batch writes its new codes back. This is what the encoder
-needs: a uniform batch of 256 rows holds almost none of a row's 90 t-SNE
-neighbours, and the first design of this module, a loss within
-*neighbourhood batches* (anchors plus sampled neighbours), repelled each row
-from a neighbourhood-biased sample and drew every class as a thin band.
-Measured on 9,000 of MNIST's test images, 2-D, default network
-(trustworthiness / 5-NN accuracy): at 60 epochs 0.921 / 0.889 with
-neighbourhood batches, 0.947 / 0.893 with the bank; the bank at 200 epochs
-0.967 / 0.925, neighbourhood batches at 300 epochs 0.946 / 0.927.
+Gradients flow into the batch's codes only. A uniform batch of 256 rows
+holds almost none of a row's 90 t-SNE neighbours: the first design of this
+module, a loss within *neighbourhood batches* (anchors plus sampled
+neighbours), repelled each row from a neighbourhood-biased sample and drew
+every class as a thin band.
 
 Cost: a step evaluates ``B x min(n, REPULSION_ROWS)`` kernel values, in one
-hand-written autograd function. On those 9,000 rows that makes an epoch of
-the default network 1.6 x a plain one (10 epochs: 6.4 s against 4.0 s).
+hand-written autograd function.
 
-- ``"tsne"`` (van der Maaten 2009, parametric t-SNE; the repulsion as in
-  exact t-SNE): ``KL(P || Q)`` with the Cauchy kernel ``w = 1 / (1 + d^2)``,
+- ``"tsne"`` (van der Maaten & Hinton 2008; the repulsion as in exact
+  t-SNE): ``KL(P || Q)`` with the Cauchy kernel ``w = 1 / (1 + d^2)``,
   as ``sum_j p_ij log(1 + d_ij^2) + log Z`` per row, Z estimated from the
   batch rows' kernel sums over the bank. Its gradient on a batch code is
   t-SNE's exact gradient (half of it: the bank side is fixed).
-- ``"umap"`` (McInnes et al. 2018; Sainburg et al. 2021, parametric UMAP):
+- ``"umap"`` (McInnes et al. 2018):
   binary cross-entropy between the fuzzy graph and ``q = 1 / (1 + a d^(2b))``,
   ``a, b`` fitted to ``min_dist`` as umap-learn does. Attraction ``-log q`` on
   each edge; repulsion ``-log(1 - q)`` averaged over the other rows, counted
@@ -96,7 +91,7 @@ class GraphEdges:
 
 
 class CodeBank:
-    """The latest code of every training row: filled by one pass of the encoder, then refreshed by each batch.
+    """The codes of all rows a batch is compared with (``codes``, set by the caller: the embedding's table).
 
     ``generator`` (on the training device) draws the rows to repel from above ``REPULSION_ROWS`` rows.
     """
@@ -104,17 +99,6 @@ class CodeBank:
     def __init__(self, n_rows: int, generator: torch.Generator | None = None):
         self.n_rows, self.generator = n_rows, generator
         self.codes: torch.Tensor | None = None
-
-    @torch.no_grad()
-    def fill(self, model, X: torch.Tensor, chunk: int = 4096) -> None:
-        was_training = model.training
-        model.eval()
-        self.codes = torch.cat([model.encode(X[start : start + chunk]) for start in range(0, len(X), chunk)])
-        model.train(was_training)
-
-    def update(self, index: torch.Tensor, z: torch.Tensor) -> None:
-        # out of place: the step's loss still holds the old tensor for its backward pass
-        self.codes = self.codes.index_put((index,), z.detach())
 
     def others(self, index: torch.Tensor):
         """``(codes, n_own, scale)``: the codes a batch is repelled from (M, K); per batch row, how

@@ -102,29 +102,29 @@ class AutoencoderObjective:
 
 
 class NeighborObjective:
-    """The autoencoder's objective plus ``weight`` times a neighbour loss on the codes.
+    """The autoencoder's objective plus ``weight`` times each batch row's distance from its place in the neighbour embedding.
 
-    Reconstruction and the neighbour loss see the same batch of rows. The
-    neighbour loss compares each batch row's fresh code with the bank of
-    all training rows' latest codes (:class:`aedr.neighbors.CodeBank`,
-    filled by one encoder pass at the first step); the batch's codes then
-    replace their entries in the bank. Validation batches (``index`` None)
-    and evaluation mode see only the reconstruction objective: held-out
-    rows are not in the graph.
+    ``targets`` (n, K) are the training rows' codes in the neighbour
+    embedding (:func:`aedr.neighbors.embedding.embed`), rescaled here to
+    unit standard deviation. The distance is squared and counted in units of
+    the embedding's mean spacing, ``n ** (-1 / K)``: n codes spread with unit
+    standard deviation over K dimensions lie about that far apart, so at
+    ``weight=1`` a code one neighbour off its place costs as much as the
+    whole reconstruction loss, and the encoder reproduces the embedding's
+    local order. Validation batches (``index`` None) and evaluation mode
+    see only the reconstruction objective: held-out rows have no place in
+    the embedding.
     """
 
-    def __init__(self, base: AutoencoderObjective, X: torch.Tensor, graph, loss, weight: float, generator):
-        from aedr.neighbors import CodeBank
-
-        self.base, self.X, self.graph, self.loss, self.weight = base, X, graph, loss, weight
-        self.bank = CodeBank(len(X), generator)
+    def __init__(self, base: AutoencoderObjective, targets: torch.Tensor, weight: float):
+        n, k = targets.shape
+        self.base, self.weight = base, weight
+        self.targets = targets / targets.std().clamp_min(1e-12)
+        self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
         if index is None or not model.training:
             return self.base(model, x)
-        if self.bank.codes is None:
-            self.bank.fill(model, self.X)
         total, terms, z = self.base.forward(model, x)
-        terms["neighbor"] = self.loss(z, index, self.graph, self.bank)
-        self.bank.update(index, z)
+        terms["neighbor"] = (z - self.targets[index]).pow(2).sum(1).mean() * self.unit
         return total + self.weight * terms["neighbor"], terms

@@ -7,7 +7,10 @@ stopping, else training loss) has not improved by a relative ``tol`` for
 ``n_iter_no_change`` epochs, the learning rate is divided by ``lr_decay_factor``;
 after ``n_lr_decays`` such cuts the next plateau ends training. The final
 small-step phase removes the mini-batch noise floor that keeps a fixed-rate
-Adam loop percent-level above the optimum.
+Adam loop percent-level above the optimum. With ``decay_fraction`` the rate
+also falls linearly to zero over that last fraction of ``max_iter`` (for
+objectives that have no plateau to wait for, such as fitting the neighbour
+embedding's codes).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class TrainerConfig:
     n_iter_no_change: int = 10  # epochs without improvement that make a plateau
     n_lr_decays: int = 2  # learning-rate cuts before a plateau stops training
     lr_decay_factor: float = 10.0
+    decay_fraction: float = 0.0  # the learning rate falls linearly to zero over this last fraction of max_iter
     shuffle: bool = True
 
 
@@ -59,6 +63,13 @@ class TrainingHistory:
     n_iter: int = 0
     n_steps: int = 0
     stop_reason: str = "max_iter"
+
+
+def learning_rate_factor(epoch: int, n_epochs: int, decay_fraction: float) -> float:
+    """1 until the last ``decay_fraction`` of ``n_epochs``, then falling linearly to zero (``epoch`` counts from 0)."""
+    if decay_fraction <= 0:
+        return 1.0
+    return min(1.0, (n_epochs - epoch) / (decay_fraction * n_epochs))
 
 
 def make_optimizer(spec, params, lr: float) -> torch.optim.Optimizer:
@@ -97,11 +108,13 @@ class Trainer:
         history = self.history = TrainingHistory()
         state = TrainingState(model=self.model, max_epochs=cfg.max_iter)
         best_weights = copy.deepcopy(self.model.state_dict())
-        decays_left, stale = cfg.n_lr_decays, 0
+        decays_left, stale, plateau_rate = cfg.n_lr_decays, 0, cfg.learning_rate_init
         for cb in self.callbacks:
             cb.on_train_begin(state)
         try:
             for epoch in range(1, cfg.max_iter + 1):
+                for group in optimizer.param_groups:
+                    group["lr"] = plateau_rate * learning_rate_factor(epoch - 1, cfg.max_iter, cfg.decay_fraction)
                 train_loss, terms = self._epoch(X, optimizer)
                 history.n_steps += math.ceil(len(X) / cfg.batch_size)
                 val_loss = self._evaluate(X_val) if X_val is not None else None
@@ -142,9 +155,8 @@ class Trainer:
                         history.stop_reason = "converged"
                         break
                     decays_left, stale = decays_left - 1, 0
-                    for group in optimizer.param_groups:
-                        group["lr"] /= cfg.lr_decay_factor
-                    logger.debug("epoch %d: plateau, learning rate now %g", epoch, group["lr"])
+                    plateau_rate /= cfg.lr_decay_factor
+                    logger.debug("epoch %d: plateau, learning rate now %g", epoch, plateau_rate)
             self.model.load_state_dict(best_weights)
         finally:
             for cb in self.callbacks:

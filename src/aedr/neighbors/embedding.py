@@ -1,0 +1,94 @@
+"""The neighbour embedding of the training rows: one free code per row, optimised on the neighbour loss.
+
+This is stage one of a neighbour-preserving fit, the way t-SNE and UMAP
+themselves work: every training row's code is a free parameter, moved by
+the loss of :mod:`aedr.neighbors.losses` against a bank that is the table
+itself. Stage two trains the autoencoder, whose encoder learns to put each
+row at its place in this table while the decoder learns to invert it
+(:class:`aedr.training.losses.NeighborObjective`).
+
+Why two stages and not the loss on the encoder's output alone (this
+module's first design): through the network, the same loss, bank and
+batches reached trustworthiness 0.967 and 5-NN accuracy 0.925 at best
+(the first 9,000 MNIST test images, 2-D, 200 epochs), while the same
+network regressed onto openTSNE's map of those rows reproduced it exactly
+(0.986 / 0.947). The network can hold a t-SNE map; stochastic steps on its
+weights do not find one. A free table finds one in 100 epochs (0.983 /
+0.944), and the network then learns it.
+
+Optimiser: Adam on the table, each code moving about ``LEARNING_RATE`` per
+step, from the training rows' first principal components scaled to a
+standard deviation of ``INIT_STD`` (as openTSNE starts from PCA); the rate
+falls linearly to zero over the last ``DECAY_FRACTION`` of the epochs,
+which settles the fine structure (on those rows: 0.968 before the decay,
+0.983 after). Measured there, per step size 0.05 / 0.1 / 0.2 / 0.3:
+0.977 / 0.982 / 0.983 / 0.983.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from aedr.neighbors.losses import CodeBank, GraphEdges
+from aedr.training.trainer import learning_rate_factor
+
+LEARNING_RATE = 0.3
+INIT_STD = 5.0
+DECAY_FRACTION = 0.3
+
+
+def pca_codes(X: torch.Tensor, n_components: int, std: float = INIT_STD) -> torch.Tensor:
+    """The rows' first ``n_components`` principal component scores, scaled so the first has standard deviation ``std``."""
+    Xc = X - X.mean(0)
+    _, vectors = torch.linalg.eigh(Xc.T @ Xc)  # ascending eigenvalues
+    scores = Xc @ vectors[:, -n_components:].flip(1)
+    largest = scores.gather(0, scores.abs().argmax(0, keepdim=True))
+    scores = scores * torch.where(largest < 0, -1.0, 1.0)  # signs as scikit-learn's svd_flip: not up to the solver
+    return scores * (std / scores[:, 0].std().clamp_min(1e-12))
+
+
+def embed(
+    graph: GraphEdges,
+    loss,
+    init: torch.Tensor,
+    *,
+    n_epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    learning_rate: float = LEARNING_RATE,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Minimise ``loss`` over a free code per row, starting from ``init`` (n, K); returns the codes.
+
+    Each epoch visits the rows once in random batches of ``batch_size``
+    (order drawn from ``generator``, on ``init``'s device); a batch's codes
+    are attracted along their graph edges and repelled from the table's
+    other codes, as ``loss(z, index, graph, bank)`` defines.
+    """
+    table = torch.nn.Parameter(init.detach().clone())
+    optimizer = torch.optim.Adam([table], lr=learning_rate)
+    bank = CodeBank(len(table), generator)
+    n = len(table)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_epochs, unit="epoch", desc="neighbour embedding")
+    try:
+        for epoch in range(n_epochs):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate * learning_rate_factor(epoch, n_epochs, DECAY_FRACTION)
+            order = torch.randperm(n, generator=generator, device=generator.device).to(table.device)
+            for start in range(0, n, batch_size):
+                index = order[start : start + batch_size]
+                bank.codes = table.detach()
+                value = loss(table[index], index, graph, bank)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                optimizer.step()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return table.detach()
