@@ -52,7 +52,7 @@ def fit(
     ] = None,
     n_neighbors: Annotated[Optional[int], _opt("--n-neighbors", help="Graph neighbours, umap [default: 15].", panel=_NEIGHBORS)] = None,
     neighbor_weight: Annotated[
-        Optional[float], _opt("--neighbor-weight", help="Neighbour loss weight [default: 1].", panel=_NEIGHBORS)
+        Optional[float], _opt("--neighbor-weight", help="Pull of the neighbour embedding on the codes [default: 1].", panel=_NEIGHBORS)
     ] = None,
     min_dist: Annotated[Optional[float], _opt("--min-dist", help="UMAP's min_dist [default: 0.1].", panel=_NEIGHBORS)] = None,
     perplexity: Annotated[Optional[float], _opt("--perplexity", help="t-SNE's perplexity [default: 30].", panel=_NEIGHBORS)] = None,

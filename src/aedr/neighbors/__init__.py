@@ -57,10 +57,10 @@ def build_graph(X, loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0
     return perplexity_affinities(indices, distances, perplexity)
 
 
-def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator: torch.Generator):
+def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, batch_size: int, generator: torch.Generator):
     """Wrap ``base`` with the neighbour term ``estimator`` asks for: the graph and the embedding, optimised
-    for half of ``max_iter`` epochs, of the training rows ``X_rows`` (as given; ``X_train`` is them scaled, on
-    the training device)."""
+    for half of ``max_iter`` epochs in batches of ``batch_size``, of the training rows ``X_rows`` (as given;
+    ``X_train`` is them scaled, on the training device)."""
     from aedr.training.losses import NeighborObjective
 
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
@@ -77,9 +77,9 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
         GraphEdges(graph, X_train.device),
         loss,
         # started, like openTSNE, from the principal components of the rows as the graph sees them
-        pca_codes(torch.as_tensor(X_rows, dtype=torch.float32, device=X_train.device), estimator.n_components),
+        pca_codes(torch.as_tensor(X_rows, dtype=torch.float32, device=X_train.device), estimator.n_components, generator=generator),
         n_epochs=math.ceil(estimator.max_iter / 2),
-        batch_size=estimator._trainer_config(len(X_train)).batch_size,
+        batch_size=batch_size,
         generator=generator,
         progress=bool(estimator.verbose),
     )
