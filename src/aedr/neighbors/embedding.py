@@ -33,7 +33,8 @@ from __future__ import annotations
 import torch
 
 from aedr.neighbors.losses import CodeBank, GraphEdges
-from aedr.training.trainer import learning_rate_factor
+from aedr.training.callbacks import ProgressBar
+from aedr.training.trainer import Trainer, TrainerConfig
 
 LEARNING_RATE = 0.3
 INIT_STD = 5.0
@@ -66,6 +67,26 @@ def pca_codes(X: torch.Tensor, n_components: int, std: float = INIT_STD, generat
     return scores * (std / scores[:, 0].std().clamp_min(1e-12))
 
 
+class CodeTable(torch.nn.Module):
+    """One free code per row: the "model" the trainer optimises in stage one."""
+
+    def __init__(self, init: torch.Tensor):
+        super().__init__()
+        self.codes = torch.nn.Parameter(init.detach().clone())
+
+
+class EmbeddingObjective:
+    """``loss`` on a batch of the table's codes, against a bank that is the whole table."""
+
+    def __init__(self, graph: GraphEdges, loss, generator: torch.Generator):
+        self.graph, self.loss = graph, loss
+        self.bank = CodeBank(graph.n_rows, generator)
+
+    def __call__(self, table: CodeTable, x, index: torch.Tensor):
+        self.bank.codes = table.codes.detach()
+        return self.loss(table.codes[index], index, self.graph, self.bank), {}
+
+
 def embed(
     graph: GraphEdges,
     loss,
@@ -79,35 +100,24 @@ def embed(
 ) -> torch.Tensor:
     """Minimise ``loss`` over a free code per row, starting from ``init`` (n, K); returns the codes.
 
-    Each epoch visits the rows once in random batches of ``batch_size``
-    (order drawn from ``generator``, on ``init``'s device); a batch's codes
+    The project's :class:`~aedr.training.trainer.Trainer` runs it: each epoch
+    visits the rows once in random batches of ``batch_size`` (order drawn
+    from ``generator``), Adam at ``learning_rate`` falling to zero over the
+    last ``DECAY_FRACTION`` of ``n_epochs``, no plateau stop, the last epoch's codes kept; a batch's codes
     are attracted along their graph edges and repelled from the table's
     other codes, as ``loss(z, index, graph, bank)`` defines.
     """
-    table = torch.nn.Parameter(init.detach().clone())
-    optimizer = torch.optim.Adam([table], lr=learning_rate)
-    bank = CodeBank(len(table), generator)
-    n = len(table)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_epochs, unit="epoch", desc="neighbour embedding")
-    try:
-        for epoch in range(n_epochs):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate * learning_rate_factor(epoch, n_epochs, DECAY_FRACTION)
-            order = torch.randperm(n, generator=generator, device=generator.device).to(table.device)
-            for start in range(0, n, batch_size):
-                index = order[start : start + batch_size]
-                bank.codes = table.detach()
-                value = loss(table[index], index, graph, bank)
-                optimizer.zero_grad(set_to_none=True)
-                value.backward()
-                optimizer.step()
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return table.detach()
+    table = CodeTable(init)
+    config = TrainerConfig(
+        optimizer="adam",
+        learning_rate_init=learning_rate,
+        batch_size=batch_size,
+        max_iter=n_epochs,
+        n_iter_no_change=n_epochs + 1,  # the falling rate ends it, not a plateau
+        decay_fraction=DECAY_FRACTION,
+        restore_best=False,  # an epoch's mean loss is taken while the map still moves: keep where it settled
+    )
+    callbacks = [ProgressBar(desc="neighbour embedding")] if progress else []
+    rows = torch.arange(len(init), device=init.device)  # the objective reads the table, not these
+    Trainer(table, EmbeddingObjective(graph, loss, generator), config, init.device, generator, callbacks).fit(rows)
+    return table.codes.detach()

@@ -50,6 +50,7 @@ class TrainerConfig:
     n_lr_decays: int = 2  # learning-rate cuts before a plateau stops training
     lr_decay_factor: float = 10.0
     decay_fraction: float = 0.0  # the learning rate falls linearly to zero over this last fraction of max_iter
+    restore_best: bool = True  # end on the best epoch's weights (False: the last epoch's; divergence still restores)
     shuffle: bool = True
 
 
@@ -89,7 +90,7 @@ class Trainer:
     config : TrainerConfig
     device : torch.device
     generator : torch.Generator
-        CPU generator for the batch order (and anything else random in training).
+        Generator for the batch order (and anything else random in training), on the CPU or the training device.
     callbacks : list of Callback
     """
 
@@ -157,7 +158,8 @@ class Trainer:
                     decays_left, stale = decays_left - 1, 0
                     plateau_rate /= cfg.lr_decay_factor
                     logger.debug("epoch %d: plateau, learning rate now %g", epoch, plateau_rate)
-            self.model.load_state_dict(best_weights)
+            if cfg.restore_best:
+                self.model.load_state_dict(best_weights)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(state)
@@ -167,7 +169,7 @@ class Trainer:
         self.model.train()
         n, bs = len(X), self.config.batch_size
         if self.config.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.device)
+            order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
         else:
             order = torch.arange(n, device=self.device)
         total = torch.zeros((), device=self.device)
