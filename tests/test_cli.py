@@ -223,9 +223,9 @@ def test_errors_are_one_line_with_exit_code_2(cells, run, tmp_path, args, fragme
 def test_fit_with_a_neighbour_loss(cells, tmp_path):
     out = tmp_path / "nb"
     aedr("fit", cells, "--label-col", "cell_type", "--out", out, *FAST, "--neighbor-loss", "tsne", "--perplexity", "10",
-         "--exaggeration", "3")
+         "--exaggeration", "3", "--early-exaggeration", "6")
     model = load(out / "model")
-    assert (model.neighbor_loss, model.perplexity, model.exaggeration) == ("tsne", 10.0, 3.0)
+    assert (model.neighbor_loss, model.perplexity, model.exaggeration, model.early_exaggeration) == ("tsne", 10.0, 3.0, 6.0)
     assert json.loads((out / "metrics.json").read_text())["trustworthiness"] > 0
 
 

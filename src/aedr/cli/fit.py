@@ -59,6 +59,10 @@ def fit(
     exaggeration: Annotated[
         Optional[float], _opt("--exaggeration", help="Factor on t-SNE's attraction [default: 1].", panel=_NEIGHBORS)
     ] = None,
+    early_exaggeration: Annotated[
+        Optional[float],
+        _opt("--early-exaggeration", help="t-SNE's attraction factor in the early phase; 1 skips it [default: 12].", panel=_NEIGHBORS),
+    ] = None,
     negative_sample_rate: Annotated[
         Optional[int], _opt("--negative-sample-rate", help="Negatives per edge, umap [default: 5].", panel=_NEIGHBORS)
     ] = None,

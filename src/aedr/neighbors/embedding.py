@@ -80,7 +80,7 @@ class EmbeddingObjective:
 
     def __init__(self, graph: GraphEdges, loss, generator: torch.Generator):
         self.graph, self.loss = graph, loss
-        self.bank = CodeBank(graph.n_rows, generator)
+        self.bank = CodeBank(graph.n_rows, generator, loss.repulsion_rows)
 
     def __call__(self, table: CodeTable, x, index: torch.Tensor):
         self.bank.codes = table.codes.detach()
@@ -96,14 +96,16 @@ def embed(
     batch_size: int,
     generator: torch.Generator,
     learning_rate: float = LEARNING_RATE,
+    decay_fraction: float = DECAY_FRACTION,
     progress: bool = False,
+    desc: str = "neighbour embedding",
 ) -> torch.Tensor:
     """Minimise ``loss`` over a free code per row, starting from ``init`` (n, K); returns the codes.
 
     The project's :class:`~aedr.training.trainer.Trainer` runs it: each epoch
     visits the rows once in random batches of ``batch_size`` (order drawn
     from ``generator``), Adam at ``learning_rate`` falling to zero over the
-    last ``DECAY_FRACTION`` of ``n_epochs``, no plateau stop, the last epoch's codes kept; a batch's codes
+    last ``decay_fraction`` of ``n_epochs``, no plateau stop, the last epoch's codes kept; a batch's codes
     are attracted along their graph edges and repelled from the table's
     other codes, as ``loss(z, index, graph, bank)`` defines.
     """
@@ -114,10 +116,10 @@ def embed(
         batch_size=batch_size,
         max_iter=n_epochs,
         n_iter_no_change=n_epochs + 1,  # the falling rate ends it, not a plateau
-        decay_fraction=DECAY_FRACTION,
+        decay_fraction=decay_fraction,
         restore_best=False,  # an epoch's mean loss is taken while the map still moves: keep where it settled
     )
-    callbacks = [ProgressBar(desc="neighbour embedding")] if progress else []
+    callbacks = [ProgressBar(desc=desc)] if progress else []
     rows = torch.arange(len(init), device=init.device)  # the objective reads the table, not these
     Trainer(table, EmbeddingObjective(graph, loss, generator), config, init.device, generator, callbacks).fit(rows)
     return table.codes.detach()

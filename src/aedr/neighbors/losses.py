@@ -8,8 +8,8 @@ over the batch:
 
 - attraction over the row's edges in the input graph (:class:`GraphEdges`),
   against its neighbours' codes in the bank;
-- repulsion against the bank's codes of all other rows (or, above
-  ``REPULSION_ROWS`` rows, a fresh uniform draw of that many, rescaled to
+- repulsion against the bank's codes of all other rows (or, above the
+  loss's ``repulsion_rows``, a fresh uniform draw of that many, rescaled to
   the total).
 
 Gradients flow into the batch's codes only. A uniform batch of 256 rows
@@ -18,8 +18,15 @@ module, a loss within *neighbourhood batches* (anchors plus sampled
 neighbours), repelled each row from a neighbourhood-biased sample and drew
 every class as a thin band.
 
-Cost: a step evaluates ``B x min(n, REPULSION_ROWS)`` kernel values, in one
-hand-written autograd function.
+Cost: a step evaluates ``B x min(n, repulsion_rows)`` kernel values, in one
+hand-written autograd function. t-SNE's loss needs the normaliser Z, a sum
+over all rows, so it repels from up to ``TSNE_REPULSION_ROWS``; UMAP's
+repulsion is a plain average, which a smaller draw estimates as well
+(``UMAP_REPULSION_ROWS``). Measured through ``Autoencoder`` on the
+benchmark's 9,000 fitted MNIST-10k rows, 2-D (trustworthiness / 5-NN
+accuracy / seconds of embedding, two threads): ``"tsne"`` repelled from all
+rows 0.983 / 0.945 / 31 s, from 1,000 0.978 / 0.942 / 18 s; ``"umap"`` from
+all 0.966 / 0.943 / 54 s, from 1,000 0.965 / 0.942 / 18 s.
 
 - ``"tsne"`` (van der Maaten & Hinton 2008; the repulsion as in exact
   t-SNE): ``KL(P || Q)`` with the Cauchy kernel ``w = 1 / (1 + d^2)``,
@@ -47,7 +54,9 @@ import torch
 import torch.nn.functional as F
 
 NEIGHBOR_LOSSES = ("umap", "tsne")
-REPULSION_ROWS = 10_000  # bank rows a batch is repelled from: all up to this size, else a fresh draw of this many
+# bank rows a batch is repelled from: all up to this many, else a fresh draw of this many
+TSNE_REPULSION_ROWS = 10_000
+UMAP_REPULSION_ROWS = 1_000
 _EPS = 1e-3  # added to squared code distances in UMAP's kernel: bounds -log(1 - q) for coincident codes
 
 
@@ -93,24 +102,24 @@ class GraphEdges:
 class CodeBank:
     """The codes of all rows a batch is compared with (``codes``, set by the caller: the embedding's table).
 
-    ``generator`` (on the training device) draws the rows to repel from above ``REPULSION_ROWS`` rows.
+    ``generator`` (on the training device) draws the rows to repel from above ``repulsion_rows`` rows.
     """
 
-    def __init__(self, n_rows: int, generator: torch.Generator | None = None):
-        self.n_rows, self.generator = n_rows, generator
+    def __init__(self, n_rows: int, generator: torch.Generator | None = None, repulsion_rows: int = TSNE_REPULSION_ROWS):
+        self.n_rows, self.generator, self.repulsion_rows = n_rows, generator, repulsion_rows
         self.codes: torch.Tensor | None = None
 
     def others(self, index: torch.Tensor):
         """``(codes, n_own, scale)``: the codes a batch is repelled from (M, K); per batch row, how
         many of them are the row's own code (to take out of its sums) and the factor from its sum over
         the other codes to its sum over all other rows."""
-        n = self.n_rows
-        if n <= REPULSION_ROWS:
+        n, m = self.n_rows, self.repulsion_rows
+        if n <= m:
             ones = torch.ones(len(index), device=index.device, dtype=self.codes.dtype)
             return self.codes, ones, ones
-        drawn = torch.randint(n, (REPULSION_ROWS,), generator=self.generator, device=index.device)
+        drawn = torch.randint(n, (m,), generator=self.generator, device=index.device)
         n_own = (drawn[None, :] == index[:, None]).sum(1).to(self.codes.dtype)
-        return self.codes[drawn], n_own, (n - 1) / (REPULSION_ROWS - n_own)
+        return self.codes[drawn], n_own, (n - 1) / (m - n_own)
 
     def kernel_sums(self, z: torch.Tensor, index: torch.Tensor, kernel) -> torch.Tensor:
         """Per batch row ``i``, ``sum_j kernel(|z_i - c_j|^2)`` over the codes ``c_j`` of all other rows."""
@@ -197,6 +206,8 @@ class TSNELoss:
     (0.979 / 0.944 on the embedding itself).
     """
 
+    repulsion_rows = TSNE_REPULSION_ROWS
+
     def __init__(self, exaggeration: float = 1.0):
         self.exaggeration = exaggeration
 
@@ -210,6 +221,8 @@ class TSNELoss:
 
 class UMAPLoss:
     """UMAP's fuzzy-set cross-entropy for a batch of rows, against the bank, per unit of edge weight."""
+
+    repulsion_rows = UMAP_REPULSION_ROWS
 
     def __init__(self, min_dist: float = 0.1, negative_sample_rate: int = 5):
         self.kernel = UMAPKernel(*find_ab(min_dist))
