@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from aedr.neighbors.embedding import embed, pca_codes
+from aedr.neighbors.embedding import EARLY_FRACTION, embed, pca_codes
 from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors, perplexity_affinities
 from aedr.neighbors.losses import NEIGHBOR_LOSSES, CodeBank, GraphEdges, TSNELoss, UMAPLoss, find_ab, make_neighbor_loss
 
@@ -70,9 +70,9 @@ def build_graph(X, loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0
 
 
 def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, batch_size: int, generator: torch.Generator):
-    """Wrap ``base`` with the neighbour term ``estimator`` asks for: the graph and the embedding, optimised
-    for :func:`stage_epochs` epochs in batches of ``batch_size``, of the training rows ``X_rows`` (as given;
-    ``X_train`` is them scaled, on the training device)."""
+    """Wrap ``base`` with the neighbour term ``estimator`` asks for: the graph and the embedding of the
+    training rows ``X_rows`` (as given; ``X_train`` is them scaled, on the training device), optimised for
+    :func:`stage_epochs` epochs in batches of ``batch_size``, after t-SNE's early exaggeration phase."""
     from aedr.training.losses import NeighborObjective
 
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=generator.device))
@@ -91,6 +91,6 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, batch_siz
     codes = pca_codes(torch.as_tensor(X_rows, dtype=torch.float32, device=X_train.device), estimator.n_components, generator=generator)
     if estimator.neighbor_loss == "tsne" and estimator.early_exaggeration != 1:
         early = make_neighbor_loss("tsne", exaggeration=estimator.early_exaggeration)
-        codes = embed(edges, early, codes, n_epochs=math.ceil(n_epochs / 4), decay_fraction=0.0, desc="early exaggeration", **settings)
+        codes = embed(edges, early, codes, n_epochs=math.ceil(EARLY_FRACTION * n_epochs), decay_fraction=0.0, desc="early exaggeration", **settings)
     codes = embed(edges, loss, codes, n_epochs=n_epochs, **settings)
     return NeighborObjective(base, codes, estimator.neighbor_weight)

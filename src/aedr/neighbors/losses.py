@@ -198,12 +198,11 @@ class TSNELoss:
     ``exaggeration`` multiplies the attraction, as in t-SNE's early phase; 1
     is t-SNE's own objective. Measured once per value through
     ``Autoencoder(neighbor_loss="tsne")`` (the first 9,000 of MNIST's test
-    images, 2-D, default settings; trustworthiness / 5-NN accuracy on the
-    fitted rows / 5-NN accuracy of the last 1,000 images, embedded by
-    ``transform``): 1: 0.983 / 0.940 / 0.742, 2: 0.973 / 0.944 / 0.823.
-    An early phase at exaggeration 4 for the first quarter of the
-    embedding's epochs, as in t-SNE's early exaggeration, did not help
-    (0.979 / 0.944 on the embedding itself).
+    images, 2-D, default settings before the early phase was added;
+    trustworthiness / 5-NN accuracy on the fitted rows / 5-NN accuracy of
+    the last 1,000 images, embedded by ``transform``): 1: 0.983 / 0.940 / 0.742, 2: 0.973 / 0.944 / 0.823.
+    The embedding's early phase is this loss at ``early_exaggeration``
+    (see :class:`aedr.Autoencoder`).
     """
 
     repulsion_rows = TSNE_REPULSION_ROWS
