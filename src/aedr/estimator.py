@@ -8,6 +8,7 @@ train with :class:`aedr.training.trainer.Trainer` -> set fitted attributes.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from numbers import Integral, Real
 
@@ -23,8 +24,7 @@ from aedr.data.scaling import SCALINGS, AffineScaler
 from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
-from aedr.neighbors import NEIGHBOR_LOSSES, graph_neighbors, neighbor_objective, stage_epochs
-from aedr.neighbors.embedding import DECAY_FRACTION
+from aedr.neighbors import NEIGHBOR_LOSSES, autoencoder_stage, graph_neighbors, neighbor_objective
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
 from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
@@ -467,22 +467,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.batch_size != "auto":
             batch = self.batch_size
         elif self.neighbor_loss is not None:
-            # enough rows to estimate t-SNE's normalisation; the size mattered little (9k MNIST rows,
-            # 20 epochs: trustworthiness 0.921 / 0.919 / 0.910 at 64 / 128 / 256 rows)
+            # enough rows to estimate t-SNE's normalisation in the embedding stage; the size mattered little when
+            # the loss acted on the encoder's codes (9k MNIST rows, 20 epochs: trustworthiness 0.921 / 0.919 / 0.910
+            # at 64 / 128 / 256 rows); not measured again for the two-stage fit
             batch = min(256, max(64, n_train // 20))
         else:
             batch = min(256, max(8, n_train // 50))
-        return TrainerConfig(
+        config = TrainerConfig(
             optimizer=self.optimizer,
             learning_rate_init=self._learning_rate(),
             batch_size=min(batch, n_train),
-            max_iter=self.max_iter if self.neighbor_loss is None else stage_epochs(self.max_iter),
+            max_iter=self.max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            # the codes' targets have no plateau to wait for: a falling rate settles them (see aedr.neighbors.embedding)
-            decay_fraction=DECAY_FRACTION if self.neighbor_loss is not None else 0.0,
             shuffle=self.shuffle,
         )
+        return config if self.neighbor_loss is None else dataclasses.replace(config, **autoencoder_stage(self.max_iter))
 
     def _learning_rate(self) -> float:
         if self.learning_rate_init != "auto":

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from aedr.neighbors.embedding import EARLY_FRACTION, embed, pca_codes
+from aedr.neighbors.embedding import DECAY_FRACTION, EARLY_FRACTION, embed, pca_codes
 from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors, perplexity_affinities
 from aedr.neighbors.losses import NEIGHBOR_LOSSES, CodeBank, GraphEdges, TSNELoss, UMAPLoss, find_ab, make_neighbor_loss
 
@@ -27,6 +27,7 @@ __all__ = [
     "GraphEdges",
     "TSNELoss",
     "UMAPLoss",
+    "autoencoder_stage",
     "build_graph",
     "embed",
     "find_ab",
@@ -48,6 +49,13 @@ def stage_epochs(max_iter: int) -> int:
     0.0455 after 200 (after 40: 0.976 / 0.938 / 0.0450).
     """
     return math.ceil(max_iter / 2)
+
+
+def autoencoder_stage(max_iter: int) -> dict:
+    """How a neighbour fit's second stage trains, as :class:`~aedr.training.trainer.TrainerConfig` fields:
+    :func:`stage_epochs` epochs, the rate falling to zero over the last ``DECAY_FRACTION`` of them (the
+    codes' targets are fixed: there is no plateau to wait for, and a falling rate settles them)."""
+    return {"max_iter": stage_epochs(max_iter), "decay_fraction": DECAY_FRACTION}
 
 
 def graph_neighbors(loss: str, *, n_neighbors: int = 15, perplexity: float = 30.0) -> int:
