@@ -24,7 +24,7 @@ from aedr.data.scaling import SCALINGS, AffineScaler
 from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
-from aedr.neighbors import NEIGHBOR_LOSSES, autoencoder_stage, graph_neighbors, neighbor_objective
+from aedr.neighbors import NEIGHBOR_LOSSES, autoencoder_stage, graph_neighbors, neighbor_batch, neighbor_objective
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
 from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
@@ -98,10 +98,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Also preserve the input's neighbourhoods in the code. The fit then
         has two stages (see :mod:`aedr.neighbors`): first a neighbour
         embedding of the training rows, optimised as t-SNE or UMAP do (one
-        free code per row, on the input-space k-NN graph, for
-        ``ceil(max_iter / 2)`` epochs); then the autoencoder (as many
-        epochs), its encoder taught to put every row at its place in that
-        embedding while the decoder reconstructs. "tsne" is t-SNE's KL divergence
+        free code per row, on the input-space k-NN graph; for "tsne" in one
+        or two dimensions t-SNE's own full-gradient optimisation with
+        FFT-interpolated repulsion, 75 + 175 iterations, as in FIt-SNE and
+        openTSNE); then the autoencoder, its encoder taught to put every row
+        at its place in that embedding while the decoder reconstructs. "tsne" is t-SNE's KL divergence
         (perplexity-calibrated graph), "umap" UMAP's fuzzy cross-entropy.
         "tsne" is the recommended one: it keeps more local structure
         (MNIST-10k 2-D figures in BENCHMARKS.md). The graph is built on the
@@ -131,14 +132,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         :class:`aedr.neighbors.TSNELoss`).
     early_exaggeration : float, default=12.0
         openTSNE's ``early_exaggeration`` (``neighbor_loss="tsne"``): the
-        factor on the attraction in an early phase of the embedding, a
-        quarter as many epochs as the main phase (openTSNE: 250 before 500
-        iterations), which draws the classes together before the fine
-        structure settles. 1 skips the phase. Measured on the benchmark's
-        9,000 fitted MNIST-10k rows (2-D, defaults otherwise, mean of three
-        seeds; trustworthiness / 5-NN accuracy / 5-NN accuracy of the 1,000
-        held-out rows through ``transform``): 12: 0.983 / 0.945 / 0.808;
-        1: 0.982 / 0.942 / 0.777.
+        factor on the attraction in an early phase of the embedding (75
+        iterations before the main 175 in one or two dimensions, as openTSNE
+        runs 250 before 500; above two, a quarter as many epochs as the main
+        phase), which draws the classes together before the fine structure
+        settles. 1 skips the phase. Measured with the mini-batch embedding
+        on the benchmark's 9,000 fitted MNIST-10k rows (2-D, defaults
+        otherwise, mean of three seeds; trustworthiness / 5-NN accuracy /
+        5-NN accuracy of the 1,000 held-out rows through ``transform``):
+        12: 0.983 / 0.945 / 0.808; 1: 0.982 / 0.942 / 0.777.
     negative_sample_rate : int, default=5
         UMAP's negative samples per edge (``neighbor_loss="umap"``): the
         weight of the repulsion.
@@ -147,7 +149,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``cls(params, lr=learning_rate_init)``.
     learning_rate_init : float or "auto", default="auto"
         Initial learning rate, divided by 10 at each loss plateau. "auto" is
-        1e-3, except for the linear autoencoder (``hidden_layer_sizes=()``):
+        1e-3 (2e-3 with ``neighbor_loss``, for its larger batches), except for the linear autoencoder (``hidden_layer_sizes=()``):
         ``min(1e-2, 0.08 / sqrt(n_features))``. Measured: at 1e-3 a linear
         model on 64 features can sit near a saddle point (digits, 2-D, one
         seed in five ended 1.5% above PCA's error) while at 1e-2 one on
@@ -159,14 +161,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         sets get smaller batches and about 50 steps per epoch. Measured on
         400 x 4096 data with the linear model: batch 100 ended 20% above
         PCA's error, batch 25 4%, batch 8 0.04%. With ``neighbor_loss``
-        it is ``min(256, max(64, n_samples // 20))``: the batch's rows also
-        estimate t-SNE's normalisation over all pairs.
+        it is the power of two from ``n_samples // 32`` to ``n_samples // 16``,
+        at least 64 and at most 512 (:func:`aedr.neighbors.neighbor_batch`).
     max_iter : int, default=200
-        Maximum number of epochs. With ``neighbor_loss``, the fit spends
-        them in its two stages, ``ceil(max_iter / 2)`` epochs each: the
-        neighbour embedding, then the autoencoder, whose learning rate falls
-        linearly to zero over its last 30% of epochs (the codes' targets
-        give no plateau to wait for).
+        Maximum number of epochs. With ``neighbor_loss``, the autoencoder
+        stage runs ``ceil(0.35 * max_iter)`` epochs, its learning rate
+        falling linearly to zero over the last 30% of them (the codes'
+        targets give no plateau to wait for); a mini-batch neighbour
+        embedding ("umap"; "tsne" above two dimensions) runs
+        ``ceil(max_iter / 2)`` epochs before it.
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     n_iter_no_change : int, default=20
@@ -372,7 +375,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         config = self._trainer_config(len(X_train))
         if self.neighbor_loss is not None:
             # the graph is built on the rows as given: neighbours in the data's own units, as UMAP and t-SNE see them
-            objective = neighbor_objective(self, objective, X[train_rows], X_train, config.batch_size, noise_generator)
+            objective = neighbor_objective(self, objective, X[train_rows], X_train, noise_generator)
         trainer = Trainer(model, objective, config, device, generator, self._callbacks())
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         try:
@@ -467,10 +470,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.batch_size != "auto":
             batch = self.batch_size
         elif self.neighbor_loss is not None:
-            # enough rows to estimate t-SNE's normalisation in the embedding stage; the size mattered little when
-            # the loss acted on the encoder's codes (9k MNIST rows, 20 epochs: trustworthiness 0.921 / 0.919 / 0.910
-            # at 64 / 128 / 256 rows); not measured again for the two-stage fit
-            batch = min(256, max(64, n_train // 20))
+            batch = neighbor_batch(n_train)
         else:
             batch = min(256, max(8, n_train // 50))
         config = TrainerConfig(
@@ -491,7 +491,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             # Adam moves every weight by about lr per step, so a code unit summing
             # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
             return min(1e-2, 0.08 / math.sqrt(self.n_features_in_))
-        return 1e-3
+        return 1e-3 if self.neighbor_loss is None else 2e-3
 
     def _callbacks(self) -> list:
         callbacks = [ProgressBar(desc=type(self).__name__)] if self.verbose else []

@@ -1,9 +1,11 @@
 """The neighbour embedding of the training rows: one free code per row, optimised on the neighbour loss.
 
-This is stage one of a neighbour-preserving fit, the way t-SNE and UMAP
-themselves work: every training row's code is a free parameter, moved by
-the loss of :mod:`aedr.neighbors.losses` against a bank that is the table
-itself. Stage two trains the autoencoder, whose encoder learns to put each
+This is stage one of a neighbour-preserving fit for ``"umap"``, and for
+``"tsne"`` above two dimensions (in one or two, t-SNE's own full-gradient
+optimisation runs instead, :mod:`aedr.neighbors.interpolation`), the way
+t-SNE and UMAP themselves work: every training row's code is a free
+parameter, moved by the loss of :mod:`aedr.neighbors.losses` against a bank
+that is the table itself. Stage two trains the autoencoder, whose encoder learns to put each
 row at its place in this table while the decoder learns to invert it
 (:class:`aedr.training.losses.NeighborObjective`).
 
@@ -70,6 +72,13 @@ def pca_codes(X: torch.Tensor, n_components: int, std: float = INIT_STD, generat
     largest = scores.gather(0, scores.abs().argmax(0, keepdim=True))
     scores = scores * torch.where(largest < 0, -1.0, 1.0)  # signs as scikit-learn's svd_flip: not up to the solver
     return scores * (std / scores[:, 0].std().clamp_min(1e-12))
+
+
+def embedding_batch(n_rows: int) -> int:
+    """Rows per step of the mini-batch embedding: enough to estimate t-SNE's normalisation and UMAP's
+    repulsion well. The size mattered little when the loss acted on the encoder's codes (9k MNIST rows,
+    20 epochs: trustworthiness 0.921 / 0.919 / 0.910 at 64 / 128 / 256 rows); not measured again since."""
+    return min(256, max(64, n_rows // 20), n_rows)
 
 
 class CodeTable(torch.nn.Module):
