@@ -116,8 +116,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         code's squared distance from its place in the neighbour embedding,
         counted in the embedding's mean spacings between codes: at 1 the
         encoder reproduces the embedding's local order (the first 9,000
-        MNIST test images, 2-D: trustworthiness 0.983, the embedding's own
-        0.983); about 1e-3 kept 0.980, about 1e-4 0.967, for a
+        MNIST test images, 2-D, measured with the mini-batch t-SNE
+        embedding: trustworthiness 0.983, the embedding's own 0.983);
+        about 1e-3 kept 0.980, about 1e-4 0.967, for a
         reconstruction error 2% lower.
     min_dist : float, default=0.1
         UMAP's minimum distance between codes (``neighbor_loss="umap"``).
@@ -128,8 +129,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         openTSNE's ``exaggeration`` (``neighbor_loss="tsne"``): the factor on
         t-SNE's attraction. 1 is t-SNE's own loss and keeps the most local
         structure of the fitted rows; 2 draws tighter classes, which new
-        rows land in more reliably (figures in
-        :class:`aedr.neighbors.TSNELoss`).
+        rows land in more reliably (figures, with the mini-batch embedding,
+        in :class:`aedr.neighbors.TSNELoss`).
     early_exaggeration : float, default=12.0
         openTSNE's ``early_exaggeration`` (``neighbor_loss="tsne"``): the
         factor on the attraction in an early phase of the embedding (75

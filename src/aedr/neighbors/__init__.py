@@ -106,7 +106,8 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
 
     For ``"tsne"`` in one or two dimensions the embedding is t-SNE's own
     (:func:`tsne_embedding`); otherwise the mini-batch embedding (:func:`embed`), :func:`stage_epochs`
-    epochs in batches of :func:`~aedr.neighbors.embedding.embedding_batch` rows, after t-SNE's early exaggeration phase for ``"tsne"``.
+    epochs in batches of :func:`~aedr.neighbors.embedding.embedding_batch` rows (not the estimator's
+    ``batch_size``, which sets the autoencoder stage's), after t-SNE's early exaggeration phase for ``"tsne"``.
     """
     from aedr.training.losses import NeighborObjective
 
@@ -114,10 +115,10 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
     graph = build_graph(
         X_rows, estimator.neighbor_loss, n_neighbors=estimator.n_neighbors, perplexity=estimator.perplexity, random_state=seed
     )
+    # both embeddings start, like openTSNE, from the principal components of the rows as the graph sees them
     rows = torch.as_tensor(X_rows, dtype=torch.float32, device=X_train.device)
     progress = bool(estimator.verbose)
     if estimator.neighbor_loss == "tsne" and estimator.n_components <= interpolation.MAX_DIMENSIONS:
-        # started, like openTSNE, from the principal components of the rows as the graph sees them
         init = pca_codes(rows, estimator.n_components, std=interpolation.INIT_STD, generator=generator)
         codes = tsne_embedding(
             graph, init, early_exaggeration=estimator.early_exaggeration, exaggeration=estimator.exaggeration, progress=progress
