@@ -162,7 +162,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         sets get smaller batches and about 50 steps per epoch. Measured on
         400 x 4096 data with the linear model: batch 100 ended 20% above
         PCA's error, batch 25 4%, batch 8 0.04%. With ``neighbor_loss``
-        it is the power of two from ``n_samples // 32`` to ``n_samples // 16``,
+        it sets the autoencoder stage's batches (the mini-batch embedding
+        has its own, :func:`aedr.neighbors.embedding.embedding_batch`), and
+        "auto" is the power of two from ``n_samples // 32`` to ``n_samples // 16``,
         at least 64 and at most 512 (:func:`aedr.neighbors.neighbor_batch`).
     max_iter : int, default=200
         Maximum number of epochs. With ``neighbor_loss``, the autoencoder
