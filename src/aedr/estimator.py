@@ -24,7 +24,7 @@ from aedr.data.scaling import SCALINGS, AffineScaler
 from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
-from aedr.neighbors import NEIGHBOR_LOSSES, autoencoder_stage, graph_neighbors, neighbor_batch, neighbor_objective
+from aedr.neighbors import AUTOENCODER_LEARNING_RATE, NEIGHBOR_LOSSES, autoencoder_batch, autoencoder_stage, graph_neighbors, neighbor_objective
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
 from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
@@ -165,7 +165,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         it sets the autoencoder stage's batches (the mini-batch embedding
         has its own, :func:`aedr.neighbors.embedding.embedding_batch`), and
         "auto" is the power of two from ``n_samples // 32`` to ``n_samples // 16``,
-        at least 64 and at most 512 (:func:`aedr.neighbors.neighbor_batch`).
+        at least 64 and at most 512 (:func:`aedr.neighbors.autoencoder_batch`).
     max_iter : int, default=200
         Maximum number of epochs. With ``neighbor_loss``, the autoencoder
         stage runs ``ceil(0.35 * max_iter)`` epochs, its learning rate
@@ -473,7 +473,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.batch_size != "auto":
             batch = self.batch_size
         elif self.neighbor_loss is not None:
-            batch = neighbor_batch(n_train)
+            batch = autoencoder_batch(n_train)
         else:
             batch = min(256, max(8, n_train // 50))
         config = TrainerConfig(
@@ -494,7 +494,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             # Adam moves every weight by about lr per step, so a code unit summing
             # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
             return min(1e-2, 0.08 / math.sqrt(self.n_features_in_))
-        return 1e-3 if self.neighbor_loss is None else 2e-3
+        return 1e-3 if self.neighbor_loss is None else AUTOENCODER_LEARNING_RATE
 
     def _callbacks(self) -> list:
         callbacks = [ProgressBar(desc=type(self).__name__)] if self.verbose else []

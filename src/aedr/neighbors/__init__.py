@@ -38,18 +38,19 @@ __all__ = [
     "fuzzy_simplicial_set",
     "graph_neighbors",
     "nearest_neighbors",
-    "neighbor_batch",
+    "autoencoder_batch",
     "neighbor_objective",
     "perplexity_affinities",
-    "stage_epochs",
+    "embedding_epochs",
     "tsne_embedding",
 ]
 
 
 AUTOENCODER_SHARE = 0.35
+AUTOENCODER_LEARNING_RATE = 2e-3  # the "auto" rate of the autoencoder stage (its larger batches); see autoencoder_stage
 
 
-def stage_epochs(max_iter: int) -> int:
+def embedding_epochs(max_iter: int) -> int:
     """Epochs of a mini-batch neighbour embedding (``"umap"``; ``"tsne"`` above two dimensions): half of ``max_iter``."""
     return math.ceil(max_iter / 2)
 
@@ -60,7 +61,7 @@ def autoencoder_stage(max_iter: int) -> dict:
     of them (the codes' targets are fixed: there is no plateau to wait for, and a falling rate settles them).
 
     Measured on the benchmark's 9,000 fitted MNIST-10k rows (2-D, ``"tsne"``, one t-SNE map of
-    trustworthiness 0.984 / 5-NN accuracy 0.950; batches of :func:`neighbor_batch` rows (512) at rate 2e-3;
+    trustworthiness 0.984 / 5-NN accuracy 0.950; batches of :func:`autoencoder_batch` rows (512) at rate 2e-3;
     trustworthiness / 5-NN accuracy / held-out MSE / seconds): 70 epochs 0.982 / 0.950 / 0.0439 / 15;
     50 epochs 0.979 / 0.947 / 0.0439 / 14; 100 epochs at the earlier 256 rows and rate 1e-3
     0.983 / 0.949 / 0.0433 / 30; 70 epochs at rate 1e-3 0.980 / 0.947 / 0.0450.
@@ -68,7 +69,7 @@ def autoencoder_stage(max_iter: int) -> dict:
     return {"max_iter": math.ceil(AUTOENCODER_SHARE * max_iter), "decay_fraction": DECAY_FRACTION}
 
 
-def neighbor_batch(n_rows: int) -> int:
+def autoencoder_batch(n_rows: int) -> int:
     """Rows per step of a neighbour fit's autoencoder stage: the power of two from ``n_rows / 32`` to
     ``n_rows / 16``, at least 64 and at most 512 (and at most ``n_rows``).
 
@@ -105,7 +106,7 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
     training rows ``X_rows`` (as given; ``X_train`` is them scaled, on the training device).
 
     For ``"tsne"`` in one or two dimensions the embedding is t-SNE's own
-    (:func:`tsne_embedding`); otherwise the mini-batch embedding (:func:`embed`), :func:`stage_epochs`
+    (:func:`tsne_embedding`); otherwise the mini-batch embedding (:func:`embed`), :func:`embedding_epochs`
     epochs in batches of :func:`~aedr.neighbors.embedding.embedding_batch` rows (not the estimator's
     ``batch_size``, which sets the autoencoder stage's), after t-SNE's early exaggeration phase for ``"tsne"``.
     """
@@ -117,24 +118,34 @@ def neighbor_objective(estimator, base, X_rows, X_train: torch.Tensor, generator
     )
     # both embeddings start, like openTSNE, from the principal components of the rows as the graph sees them
     rows = torch.as_tensor(X_rows, dtype=torch.float32, device=X_train.device)
-    progress = bool(estimator.verbose)
     if estimator.neighbor_loss == "tsne" and estimator.n_components <= interpolation.MAX_DIMENSIONS:
         init = pca_codes(rows, estimator.n_components, std=interpolation.INIT_STD, generator=generator)
         codes = tsne_embedding(
-            graph, init, early_exaggeration=estimator.early_exaggeration, exaggeration=estimator.exaggeration, progress=progress
+            graph,
+            init,
+            early_exaggeration=estimator.early_exaggeration,
+            exaggeration=estimator.exaggeration,
+            progress=bool(estimator.verbose),
         )
-        return NeighborObjective(base, codes, estimator.neighbor_weight)
+    else:
+        init = pca_codes(rows, estimator.n_components, generator=generator)
+        codes = _mini_batch_embedding(estimator, GraphEdges(graph, X_train.device), init, generator)
+    return NeighborObjective(base, codes, estimator.neighbor_weight)
+
+
+def _mini_batch_embedding(estimator, edges: GraphEdges, init: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """:func:`embed` on ``estimator``'s loss for :func:`embedding_epochs` epochs, after t-SNE's early
+    exaggeration phase (``EARLY_FRACTION`` as many epochs, a constant rate) for ``"tsne"``."""
     loss = make_neighbor_loss(
         estimator.neighbor_loss,
         min_dist=estimator.min_dist,
         negative_sample_rate=estimator.negative_sample_rate,
         exaggeration=estimator.exaggeration,
     )
-    edges, n_epochs = GraphEdges(graph, X_train.device), stage_epochs(estimator.max_iter)
-    settings = {"batch_size": embedding_batch(len(rows)), "generator": generator, "progress": progress}
-    codes = pca_codes(rows, estimator.n_components, generator=generator)
+    n_epochs = embedding_epochs(estimator.max_iter)
+    settings = {"batch_size": embedding_batch(len(init)), "generator": generator, "progress": bool(estimator.verbose)}
+    codes = init
     if estimator.neighbor_loss == "tsne" and estimator.early_exaggeration != 1:
         early = make_neighbor_loss("tsne", exaggeration=estimator.early_exaggeration)
         codes = embed(edges, early, codes, n_epochs=math.ceil(EARLY_FRACTION * n_epochs), decay_fraction=0.0, desc="early exaggeration", **settings)
-    codes = embed(edges, loss, codes, n_epochs=n_epochs, **settings)
-    return NeighborObjective(base, codes, estimator.neighbor_weight)
+    return embed(edges, loss, codes, n_epochs=n_epochs, **settings)

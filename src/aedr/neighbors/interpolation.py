@@ -85,8 +85,8 @@ def repulsion(Y: torch.Tensor, box_width: float = BOX_WIDTH) -> tuple[torch.Tens
     """``(force, Z)``: per code ``sum_j w_ij^2 (y_i - y_j)`` (n, K) and ``Z = sum_{i != j} w_ij``,
     ``w_ij = 1 / (1 + |y_i - y_j|^2)``, interpolated on a grid (K is 1 or 2)."""
     n, k = Y.shape
-    low = float(Y.min())
-    span = (float(Y.max()) - low) * (1 + 1e-6) + 1e-6
+    low, high = torch.stack(torch.aminmax(Y)).tolist()  # one read back from the device
+    span = (high - low) * (1 + 1e-6) + 1e-6
     boxes = max(MIN_BOXES, math.ceil(span / box_width))
     while not _fft_friendly(2 * boxes * NODES):
         boxes += 1
