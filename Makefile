@@ -30,7 +30,7 @@ bench: $(STAMP)
 # openTSNE, and PASSIVE waiting, which protects torch on a busy machine, slows it on an idle one
 # (MNIST-10k, one process each: ae-tsne 27.9 s with PASSIVE, 20.0 s without; openTSNE 29.3 s and 30.6 s).
 bench-neighbors: $(STAMP)
-	$(BIN)/aedr benchmark --datasets digits,mnist10k,mnist70k \
+	$(BIN)/aedr benchmark --datasets digits,breast-cancer,mnist10k,mnist70k --heldout-fraction 0.2 \
 		--methods tsne,umap,ae-deep,ae-umap,ae-tsne --no-metric-cost --out bench-out/neighbors \
 		--report BENCHMARKS.md --block neighbors --title "Neighbour-preserving autoencoders against t-SNE and UMAP"
 

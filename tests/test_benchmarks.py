@@ -46,6 +46,8 @@ def test_smoke_run_every_method(smoke):
         has_transform = METHODS[run.method].transform is not None
         assert np.isfinite(run.transform_seconds) == has_transform
         assert np.isfinite(run.knn_accuracy_heldout) == has_transform
+        assert np.isfinite(run.one_nn_accuracy_heldout) == has_transform
+        assert np.isfinite(run.trustworthiness_heldout) == has_transform
         assert np.isfinite(run.reconstruction_mse) == (METHODS[run.method].inverse_transform is not None)
     pca = next(r for r in smoke.runs if r.method == "pca")
     assert pca.trustworthiness > 0.75  # PCA on digits is well above chance even in 2-D

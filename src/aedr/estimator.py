@@ -24,7 +24,8 @@ from aedr.data.scaling import SCALINGS, AffineScaler
 from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
-from aedr.neighbors import AUTOENCODER_LEARNING_RATE, NEIGHBOR_LOSSES, autoencoder_batch, autoencoder_stage, graph_neighbors, neighbor_objective
+from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
+from aedr.neighbors import NEIGHBOR_METHODS, NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
 from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
@@ -71,7 +72,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         mean and standard deviation for all features, which suits images
         (per-pixel standardisation blows up near-constant border pixels,
         and added noise with it). "auto" is "global" for
-        ``architecture="conv"`` and "standard" otherwise; pass
+        ``architecture="conv"`` and with ``neighbor_loss`` (whose graph
+        sees the rows in their own units), "standard" otherwise; pass
         ``scale="global"`` for image rows with the MLP too.
     architecture : {"mlp", "conv"}, default="mlp"
         Network family from the registry ``aedr.models.ARCHITECTURES``.
@@ -247,7 +249,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "contractive": [Interval(Real, 0, None, closed="left")],
         "encoder": [torch.nn.Module, None],
         "decoder": [torch.nn.Module, None],
-        "neighbor_loss": [StrOptions(set(NEIGHBOR_LOSSES)), None],
+        "neighbor_loss": [StrOptions(NEIGHBOR_METHODS.keys()), None],  # a live view: a registered method is accepted
         "n_neighbors": [Interval(Integral, 2, None, closed="left")],
         "neighbor_weight": [Interval(Real, 0, None, closed="left")],
         "min_dist": [Interval(Real, 0, None, closed="left")],
@@ -378,8 +380,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         config = self._trainer_config(len(X_train))
         if self.neighbor_loss is not None:
             # the graph is built on the rows as given: neighbours in the data's own units, as UMAP and t-SNE see them
-            objective = neighbor_objective(self, objective, X[train_rows], X_train, noise_generator)
-        trainer = Trainer(model, objective, config, device, generator, self._callbacks())
+            trainer = NeighborTrainer(
+                self._neighbor_method(), X[train_rows], model, objective, config, device, noise_generator, self._callbacks(),
+                weight=self.neighbor_weight,
+            )
+        else:
+            trainer = Trainer(model, objective, config, device, generator, self._callbacks())
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         try:
             history = trainer.fit(X_train, X_val)
@@ -402,12 +408,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.noise == "masking" and self.noise_level >= 1:
             raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {self.noise_level}")
         if self.neighbor_loss is not None:
-            n_train = n_samples - self._n_validation(n_samples)
-            needed = graph_neighbors(self.neighbor_loss, n_neighbors=self.n_neighbors, perplexity=self.perplexity) + 1
+            n_train, method = n_samples - self._n_validation(n_samples), self._neighbor_method()
+            needed = method.graph_neighbors() + 1
             if n_train < needed:
-                setting = f"n_neighbors={self.n_neighbors}" if self.neighbor_loss == "umap" else f"perplexity={self.perplexity:g}"
                 raise ValueError(
-                    f"neighbor_loss={self.neighbor_loss!r} with {setting} needs at least {needed} training rows, got {n_train}"
+                    f"neighbor_loss={self.neighbor_loss!r} with {method.describe_graph()} needs at least {needed} training rows, got {n_train}"
                 )
         if self.early_stopping and self._n_validation(n_samples) < 1:
             raise ValueError(
@@ -439,7 +444,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _scaling(self):
         if self.scale != "auto":
             return self.scale
-        return "global" if self._is_conv() else "standard"
+        # a neighbour model's graph is built on the rows as given: one scale for all features keeps the
+        # encoder's view of the input in that geometry
+        return "global" if self._is_conv() or self.neighbor_loss is not None else "standard"
 
     def model_config(self, n_features: int) -> dict:
         """Registry name and keyword arguments that rebuild this estimator's network."""
@@ -485,7 +492,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             n_iter_no_change=self.n_iter_no_change,
             shuffle=self.shuffle,
         )
-        return config if self.neighbor_loss is None else dataclasses.replace(config, **autoencoder_stage(self.max_iter))
+        return config
+
+    def _neighbor_method(self):
+        """The registered neighbour method ``neighbor_loss`` names, with this estimator's settings."""
+        settings = NeighborSettings(
+            n_components=self.n_components,
+            n_neighbors=self.n_neighbors,
+            perplexity=self.perplexity,
+            min_dist=self.min_dist,
+            exaggeration=self.exaggeration,
+            early_exaggeration=self.early_exaggeration,
+            negative_sample_rate=self.negative_sample_rate,
+            max_iter=self.max_iter,
+            progress=bool(self.verbose),
+        )
+        return make_method(self.neighbor_loss, settings)
 
     def _learning_rate(self) -> float:
         if self.learning_rate_init != "auto":
@@ -494,7 +516,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             # Adam moves every weight by about lr per step, so a code unit summing
             # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
             return min(1e-2, 0.08 / math.sqrt(self.n_features_in_))
-        return 1e-3 if self.neighbor_loss is None else AUTOENCODER_LEARNING_RATE
+        return 1e-3 if self.neighbor_loss is None else NEIGHBOR_LEARNING_RATE
 
     def _callbacks(self) -> list:
         callbacks = [ProgressBar(desc=type(self).__name__)] if self.verbose else []

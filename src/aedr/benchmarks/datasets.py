@@ -26,7 +26,16 @@ class DatasetSpec:
     None: the runner holds out a seeded stratified share instead."""
 
 
+def _breast_cancer(_):
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(return_X_y=True)
+
+
 DATASETS: dict[str, DatasetSpec] = {
+    "breast-cancer": DatasetSpec(
+        "scikit-learn's Wisconsin breast cancer, 569 x 30 tabular measurements in their own units, 2 classes", _breast_cancer
+    ),
     "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
     "mnist10k": DatasetSpec("MNIST's 10k test images, 10,000 x 784 in [0, 1]", lambda d: load_mnist("test", d)),
     "mnist70k": DatasetSpec(

@@ -109,12 +109,12 @@ class DeepAutoencoderMethod(AutoencoderMethod):
 
 class UMAPAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "umap"}
-    description = "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder taught a UMAP embedding of the rows"
+    description = "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder shaped on a UMAP map of the rows"
 
 
 class TSNEAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "tsne"}
-    description = "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder taught a t-SNE embedding of the rows"
+    description = "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder shaped on a t-SNE map of the rows"
 
 
 METHODS: dict[str, type[Method]] = {

@@ -25,11 +25,12 @@ READING_START, READING_END = "<!-- reading:start -->", "<!-- reading:end -->"
 _COLUMNS = [  # (header, attribute, format)
     ("fit s", "fit_seconds", "{:.1f}"),
     ("transform s (held-out)", "transform_seconds", "{:.2f}"),
+    ("5-NN acc. (held-out)", "knn_accuracy_heldout", "{:.3f}"),
+    ("1-NN acc. (held-out)", "one_nn_accuracy_heldout", "{:.3f}"),
+    ("trust@10 (held-out)", "trustworthiness_heldout", "{:.3f}"),
     ("trust@10", "trustworthiness", "{:.3f}"),
     ("cont@10", "continuity", "{:.3f}"),
     ("5-NN acc. (CV)", "knn_accuracy", "{:.3f}"),
-    ("5-NN acc. (held-out)", "knn_accuracy_heldout", "{:.3f}"),
-    ("1-NN acc. (held-out)*", "one_nn_accuracy_heldout", "{:.3f}"),
     ("trust@5 (10k fitted)*", "trustworthiness_5_subsample", "{:.3f}"),
     ("silhouette", "silhouette", "{:.3f}"),
     ("recon. MSE (held-out)", "reconstruction_mse", "{:.4g}"),
@@ -147,17 +148,19 @@ def report_block(result: BenchmarkResult, command: str, png: str | None = None, 
         "",
         f"Protocol: a stratified split (seed {s['random_state']}) holds out {s['heldout_fraction']:.0%} of each data set, "
         "except full MNIST, which holds out its own 10k test images. "
-        "Every method is fitted on the rest (*fit s*); trustworthiness and continuity at k="
+        "Every method is fitted on the rest (*fit s*). Where a method can embed new rows (*transform s*: the time to "
+        "embed the held-out rows), the held-out columns come first: "
+        f"*{s['knn_neighbors']}-NN* and *1-NN acc. (held-out)* fit the classifier on the fitted rows' embedding and "
+        "score the held-out rows' embedding; *trust@10 (held-out)* is the trustworthiness of the held-out rows' "
+        "embedding against their own inputs. On the fitted rows' embedding: trustworthiness and continuity at k="
         f"{s['n_neighbors']} (exact, `aedr.metrics`), {s['knn_neighbors']}-NN accuracy (5-fold, stratified, seed 0) and "
-        "silhouette (on at most 10,000 rows, seed 0) are measured on that embedding. Where a method can embed new rows, "
-        "*transform s* is the time to embed the held-out rows, *5-NN acc. (held-out)* fits the classifier on the "
-        "fitted rows' embedding and scores the held-out rows' embedding, and where it can decode, *recon. MSE* is "
+        "silhouette (on at most 10,000 rows, seed 0). Where a method can decode, *recon. MSE* is "
         "the mean squared error of the held-out rows decoded, in the data's units. *peak MB* is the peak resident "
         "memory the fit, transform and decode added to the process (Linux `VmHWM`, reset before each method after "
-        "`malloc_trim`; counts numpy, torch, numba and C++ allocations alike). Columns marked * follow the "
-        "Parametric UMAP paper (Sainburg, McInnes & Gentner 2021) and are filled only for full MNIST: 1-NN accuracy "
-        "of the embedded test images, the classifier fitted on the embedded training images, and trustworthiness at "
-        "k=5 on 10,000 training images (seeded subsample). Every method gets random_state="
+        "`malloc_trim`; counts numpy, torch, numba and C++ allocations alike). The column marked * follows the "
+        "Parametric UMAP paper (Sainburg, McInnes & Gentner 2021) and is filled only for full MNIST: trustworthiness "
+        "at k=5 on 10,000 training images (seeded subsample); its 1-NN test accuracy is the held-out 1-NN column. "
+        "Every method gets random_state="
         f"{s['random_state']}. 2-D embeddings throughout.",
         "",
         f"Load average (1 minute) at the start of the run: {s.get('load_average_at_start')}, at the end: "

@@ -1,47 +1,19 @@
-"""Neighbour losses on the codes: t-SNE's KL divergence and UMAP's fuzzy cross-entropy.
+"""What the mini-batch neighbour losses share: the graph's edges, the bank of codes, the kernels.
 
-Each step sees a mini-batch of rows with their codes ``z`` (the free codes
-of the neighbour embedding, :mod:`aedr.neighbors.embedding`) and a
-:class:`CodeBank`: the codes of *every* row. A row's loss is then its full
-neighbour-embedding loss, as t-SNE and UMAP define it over all rows, not
-over the batch:
+Each step sees a mini-batch of rows with their codes ``z`` (the free codes of the neighbour
+embedding, :mod:`aedr.neighbors.embedding`) and a :class:`CodeBank`, the codes of *every*
+row, so that a row's loss is its full neighbour-embedding loss over all rows:
 
-- attraction over the row's edges in the input graph (:class:`GraphEdges`),
-  against its neighbours' codes in the bank;
-- repulsion against the bank's codes of all other rows (or, above the
-  loss's ``repulsion_rows``, a fresh uniform draw of that many, rescaled to
-  the total).
+- attraction over the row's edges in the input graph (:class:`GraphEdges`,
+  :func:`edge_distances`), against its neighbours' codes in the bank;
+- repulsion against the bank's codes of all other rows (or, above the loss's
+  ``repulsion_rows``, a fresh uniform draw of that many, rescaled to the total), summed by one
+  hand-written autograd function over a kernel (:class:`CauchyKernel`, :class:`UMAPKernel`).
 
-Gradients flow into the batch's codes only. A uniform batch of 256 rows
-holds almost none of a row's 90 t-SNE neighbours: the first design of this
-module, a loss within *neighbourhood batches* (anchors plus sampled
-neighbours), repelled each row from a neighbourhood-biased sample and drew
-every class as a thin band.
-
-Cost: a step evaluates ``B x min(n, repulsion_rows)`` kernel values, in one
-hand-written autograd function. t-SNE's loss needs the normaliser Z, a sum
-over all rows, so it repels from up to ``TSNE_REPULSION_ROWS``; UMAP's
-repulsion is a plain average, which a smaller draw estimates as well
-(``UMAP_REPULSION_ROWS``). Measured through ``Autoencoder`` on the
-benchmark's 9,000 fitted MNIST-10k rows, 2-D (trustworthiness / 5-NN
-accuracy / seconds of embedding, two threads): ``"tsne"`` repelled from all
-rows 0.983 / 0.945 / 31 s, from 1,000 0.978 / 0.942 / 18 s; ``"umap"`` from
-all 0.966 / 0.943 / 54 s, from 1,000 0.965 / 0.942 / 18 s.
-
-- ``"tsne"`` (van der Maaten & Hinton 2008; the repulsion as in exact
-  t-SNE): ``KL(P || Q)`` with the Cauchy kernel ``w = 1 / (1 + d^2)``,
-  as ``sum_j p_ij log(1 + d_ij^2) + log Z`` per row, Z estimated from the
-  batch rows' kernel sums over the bank. Its gradient on a batch code is
-  t-SNE's exact gradient (half of it: the bank side is fixed).
-- ``"umap"`` (McInnes et al. 2018):
-  binary cross-entropy between the fuzzy graph and ``q = 1 / (1 + a d^(2b))``,
-  ``a, b`` fitted to ``min_dist`` as umap-learn does. Attraction ``-log q`` on
-  each edge; repulsion ``-log(1 - q)`` averaged over the other rows, counted
-  ``negative_sample_rate`` times per unit of edge weight: the expectation of
-  umap-learn's negative sampling, without its noise.
-
-Distances enter through logarithms (log1p / softplus), so the losses stay
-finite for coincident codes and for distant ones.
+Gradients flow into the batch's codes only. The losses themselves live with their methods
+(:class:`aedr.neighbors.tsne.TSNELoss`, :class:`aedr.neighbors.umap.UMAPLoss`). Distances enter
+through logarithms (log1p / softplus), so the losses stay finite for coincident codes and for
+distant ones.
 """
 
 from __future__ import annotations
@@ -53,28 +25,10 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-NEIGHBOR_LOSSES = ("umap", "tsne")
 # bank rows a batch is repelled from: all up to this many, else a fresh draw of this many
 TSNE_REPULSION_ROWS = 10_000
 UMAP_REPULSION_ROWS = 1_000
 _EPS = 1e-3  # added to squared code distances in UMAP's kernel: bounds -log(1 - q) for coincident codes
-
-
-def find_ab(min_dist: float, spread: float = 1.0) -> tuple[float, float]:
-    """UMAP's ``a, b``: the curve ``1 / (1 + a x^(2b))`` closest (least squares) to
-    1 below ``min_dist`` and ``exp(-(x - min_dist) / spread)`` above, on [0, 3 spread].
-
-    Examples
-    --------
-    >>> [round(v, 3) for v in find_ab(0.1)]
-    [1.577, 0.895]
-    """
-    from scipy.optimize import curve_fit
-
-    x = np.linspace(0, spread * 3, 300)
-    y = np.where(x < min_dist, 1.0, np.exp(-(x - min_dist) / spread))
-    (a, b), _ = curve_fit(lambda x, a, b: 1.0 / (1.0 + a * x ** (2 * b)), x, y)
-    return float(a), float(b)
 
 
 class GraphEdges:
@@ -185,59 +139,8 @@ class UMAPKernel:
         return sums, a_t.add_(1.0).mul_(d2).reciprocal_().mul_(-self.b)
 
 
-def _edges(z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> tuple[torch.Tensor, torch.Tensor]:
+def edge_distances(z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> tuple[torch.Tensor, torch.Tensor]:
     """``(d2, weight)`` per graph edge of the batch rows: squared distance from the row's fresh code
     to its neighbour's code in the bank, and the edge's weight."""
     owner, neighbour, weight = graph.edges_of(index)
     return (z[owner] - bank.codes[neighbour]).pow(2).sum(1), weight
-
-
-class TSNELoss:
-    """t-SNE's KL divergence for a batch of rows, against the bank (constant ``sum P log P`` dropped).
-
-    ``exaggeration`` multiplies the attraction, as in t-SNE's early phase; 1
-    is t-SNE's own objective. Measured once per value through
-    ``Autoencoder(neighbor_loss="tsne")`` (the first 9,000 of MNIST's test
-    images, 2-D, default settings before the early phase was added;
-    trustworthiness / 5-NN accuracy on the fitted rows / 5-NN accuracy of
-    the last 1,000 images, embedded by ``transform``): 1: 0.983 / 0.940 / 0.742, 2: 0.973 / 0.944 / 0.823.
-    The embedding's early phase is this loss at ``early_exaggeration``
-    (see :class:`aedr.Autoencoder`).
-    """
-
-    repulsion_rows = TSNE_REPULSION_ROWS
-
-    def __init__(self, exaggeration: float = 1.0):
-        self.exaggeration = exaggeration
-
-    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> torch.Tensor:
-        d2, p = _edges(z, index, graph, bank)
-        # per row, n * sum_j p_ij log(1 + d_ij^2): P sums to 1 over all n rows
-        attraction = (p * torch.log1p(d2)).sum() * graph.n_rows / len(z)
-        log_z = torch.log(bank.kernel_sums(z, index, CauchyKernel).mean() * graph.n_rows)
-        return self.exaggeration * attraction + log_z
-
-
-class UMAPLoss:
-    """UMAP's fuzzy-set cross-entropy for a batch of rows, against the bank, per unit of edge weight."""
-
-    repulsion_rows = UMAP_REPULSION_ROWS
-
-    def __init__(self, min_dist: float = 0.1, negative_sample_rate: int = 5):
-        self.kernel = UMAPKernel(*find_ab(min_dist))
-        self.negative_sample_rate = negative_sample_rate
-
-    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> torch.Tensor:
-        d2, v = _edges(z, index, graph, bank)
-        attraction = (v * self.kernel.neg_log_q(d2)).sum()
-        repulsion = bank.kernel_sums(z, index, self.kernel) / (graph.n_rows - 1)  # mean over other rows
-        strength = graph.strength[index]
-        return (attraction + self.negative_sample_rate * (strength * repulsion).sum()) / strength.sum()
-
-
-def make_neighbor_loss(name: str, *, min_dist: float = 0.1, negative_sample_rate: int = 5, exaggeration: float = 1.0):
-    if name == "umap":
-        return UMAPLoss(min_dist, negative_sample_rate)
-    if name == "tsne":
-        return TSNELoss(exaggeration)
-    raise ValueError(f"unknown neighbor_loss {name!r}; expected one of {NEIGHBOR_LOSSES} or None")

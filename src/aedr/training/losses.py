@@ -77,9 +77,12 @@ class AutoencoderObjective:
         total, terms, _ = self.forward(model, x)
         return total, terms
 
-    def forward(self, model: nn.Module, x: torch.Tensor):
-        """``(loss, terms, z)``: the objective and the codes it was computed from."""
-        x_in = corrupt(x, self.noise, self.noise_level, self.generator) if self.noise and model.training else x
+    def forward(self, model: nn.Module, x: torch.Tensor, x_in: torch.Tensor | None = None):
+        """``(loss, terms, z)``: the objective and the codes it was computed from; ``x_in``, when
+        given, is what the encoder sees instead of ``x`` (the reconstruction target stays ``x``)."""
+        x_in = x if x_in is None else x_in
+        if self.noise and model.training:
+            x_in = corrupt(x_in, self.noise, self.noise_level, self.generator)
         terms: dict[str, torch.Tensor] = {}
         if self.beta is not None:
             mean, logvar = model.encode_distribution(x_in)  # (B, K) each
@@ -102,29 +105,43 @@ class AutoencoderObjective:
 
 
 class NeighborObjective:
-    """The autoencoder's objective plus ``weight`` times each batch row's distance from its place in the neighbour embedding.
+    """The autoencoder's objective plus ``weight`` times each batch row's distance from its place in the neighbour map.
 
-    ``targets`` (n, K) are the training rows' codes in the neighbour
-    embedding (:func:`aedr.neighbors.embedding.embed`), rescaled here to
-    unit standard deviation. The distance is squared and counted in units of
-    the embedding's mean spacing, ``n ** (-1 / K)``: n codes spread with unit
-    standard deviation over K dimensions lie about that far apart, so at
-    ``weight=1`` a code one neighbour off its place costs as much as the
-    whole reconstruction loss, and the encoder reproduces the embedding's
-    local order. Validation batches (``index`` None) and evaluation mode
-    see only the reconstruction objective: held-out rows have no place in
-    the embedding.
+    ``targets`` (n, K) are the training rows' codes in the neighbour map
+    (:mod:`aedr.neighbors`), rescaled here to unit standard deviation. The distance is squared
+    and counted in units of the map's mean spacing, ``n ** (-1 / K)``: n codes spread with unit
+    standard deviation over K dimensions lie about that far apart, so at ``weight=1`` a code one
+    neighbour off its place costs as much as the whole reconstruction loss. With ``robust_scale``
+    the squared distance ``d^2`` becomes ``s^2 log(1 + d^2 / s^2)`` (``s`` in the map's standard
+    deviations): the same near a code's place, but a row whose place lies far from where its
+    input draws it pulls with a bounded force, so the encoder does not bend to it. With
+    ``input_dropout`` each input value the encoder sees is zeroed with that probability while
+    training (the rest scaled by ``1 / (1 - input_dropout)``; the reconstruction target stays
+    clean), which keeps the encoder smooth between the training rows. Validation batches
+    (``index`` None) and evaluation mode see only the reconstruction objective: held-out rows
+    have no place in the map.
     """
 
-    def __init__(self, base: AutoencoderObjective, targets: torch.Tensor, weight: float):
+    def __init__(
+        self, base: AutoencoderObjective, targets: torch.Tensor, weight: float, *, robust_scale=None, input_dropout=0.0, generator=None
+    ):
         n, k = targets.shape
         self.base, self.weight = base, weight
         self.targets = targets / targets.std().clamp_min(1e-12)
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
+        self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
         if index is None or not model.training:
             return self.base(model, x)
-        total, terms, z = self.base.forward(model, x)
-        terms["neighbor"] = (z - self.targets[index]).pow(2).sum(1).mean() * self.unit
+        x_in = None
+        if self.input_dropout:
+            keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.input_dropout
+            x_in = x * keep / (1.0 - self.input_dropout)
+        total, terms, z = self.base.forward(model, x, x_in)
+        d2 = (z - self.targets[index]).pow(2).sum(1)  # (B,)
+        if self.robust_scale:
+            s2 = self.robust_scale**2
+            d2 = s2 * torch.log1p(d2 / s2)
+        terms["neighbor"] = d2.mean() * self.unit
         return total + self.weight * terms["neighbor"], terms

@@ -1,0 +1,66 @@
+"""The interface every neighbour method implements, and the settings it reads.
+
+A neighbour method turns the training rows into a free map of codes that keeps their
+neighbourhoods: an input-space graph (:meth:`NeighborMethod.graph`), the map whose layout the encoder is
+shaped on (:meth:`NeighborMethod.embed`), and the map the autoencoder finally fits, re-settled
+from the encoder's codes (:meth:`NeighborMethod.refine`). :class:`aedr.neighbors.training.NeighborTrainer` runs the
+autoencoder around it. A new method is one module with a subclass and one line in
+:data:`aedr.neighbors.NEIGHBOR_METHODS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import scipy.sparse as sp
+import torch
+
+
+@dataclass(frozen=True)
+class NeighborSettings:
+    """The estimator's parameters a neighbour method may read (each method reads its own)."""
+
+    n_components: int = 2
+    n_neighbors: int = 15  # UMAP's graph, counting the row itself
+    perplexity: float = 30.0  # t-SNE's graph
+    min_dist: float = 0.1  # UMAP's kernel
+    exaggeration: float = 1.0  # t-SNE's attraction factor
+    early_exaggeration: float = 12.0  # t-SNE's early phase
+    negative_sample_rate: int = 5  # UMAP's repulsion weight
+    max_iter: int = 200  # the estimator's epoch budget, which the stages share
+    progress: bool = False  # progress bars on stderr
+
+
+class NeighborMethod:
+    """Base class: a neighbour-embedding method as the autoencoder sees it.
+
+    Subclasses set ``name`` and implement the four methods below; each reads only the
+    fields of :class:`NeighborSettings` it needs.
+    """
+
+    name = ""
+
+    def __init__(self, settings: NeighborSettings):
+        self.settings = settings
+
+    def graph_neighbors(self) -> int:
+        """Neighbours per row in the graph, the row itself not counted."""
+        raise NotImplementedError
+
+    def describe_graph(self) -> str:
+        """The setting that sizes the graph, as the user wrote it (for error messages)."""
+        raise NotImplementedError
+
+    def graph(self, X, random_state: int) -> sp.csr_matrix:
+        """The symmetric sparse graph of the rows ``X`` (as given) that the map learns from."""
+        raise NotImplementedError
+
+    def embed(self, graph: sp.csr_matrix, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A map (n, n_components) of the rows whose graph is ``graph``; ``rows`` are those rows
+        (float32, on the training device), for a PCA start."""
+        raise NotImplementedError
+
+    def refine(self, graph: sp.csr_matrix, codes: torch.Tensor, layout: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The map the autoencoder's last phase fits: re-settled on ``graph`` from the encoder's
+        ``codes`` (n, n_components, scaled like the map), or ``layout`` (:meth:`embed`'s map) itself."""
+        raise NotImplementedError

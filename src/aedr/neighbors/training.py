@@ -1,0 +1,134 @@
+"""The neighbour-preserving fit: a map of the training rows, then the autoencoder in two phases.
+
+1. **Map.** The method's graph of the training rows and its free map of their layout (one code
+   per row, optimised as t-SNE or UMAP do; t-SNE's with its classes drawn tighter).
+2. **Shaping.** The autoencoder trains with each code pulled to its row's place in the map
+   (:class:`aedr.training.losses.NeighborObjective`) while the encoder sees its inputs with
+   ``SHAPING_DROPOUT`` of their values dropped: the encoder learns the map's layout as a smooth
+   function of the input, not row by row. In both training phases the pull grows like a
+   squared distance near a code's place and only logarithmically far from it
+   (``ROBUST_SCALE``), so rows placed far from where their input draws them do not bend the encoder.
+3. **Refining.** The map re-settles on the graph from the encoder's own codes
+   (:meth:`NeighborMethod.refine`): it keeps the layout the encoder found and regains the
+   map's local detail.
+4. **Fitting.** The autoencoder trains on the refined map with clean inputs, its rate falling
+   to zero, and reproduces the detail.
+
+New rows then land where the smooth encoder puts them. The measurements behind this design
+are in ``docs/design.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from aedr.neighbors.method import NeighborMethod
+from aedr.training.losses import NeighborObjective
+from aedr.training.trainer import Trainer, TrainerConfig, TrainingHistory
+
+LEARNING_RATE = 2e-3  # the autoencoder's "auto" rate in a neighbour fit (its larger batches)
+SHAPING_SHARE = 0.175  # of max_iter: epochs of the shaping phase (35 at the default 200)
+FITTING_SHARE = 0.175  # of max_iter: epochs of the fitting phase
+SHAPING_DROPOUT = 0.2  # share of input values the encoder does not see while shaping
+ROBUST_SCALE = 0.2  # in the map's standard deviations: where the pull to a code's place stops growing
+DECAY_FRACTION = 0.3  # the fitting phase's rate falls to zero over its last 30%
+
+
+def autoencoder_batch(n_rows: int) -> int:
+    """Rows per step of a neighbour fit's autoencoder phases: the power of two from ``n_rows / 32``
+    to ``n_rows / 16``, at least 64 and at most 512 (and at most ``n_rows``)."""
+    batch = 2 ** int(math.log2(max(n_rows // 16, 1)))
+    return min(max(batch, 64), 512, n_rows)
+
+
+def phase_configs(config: TrainerConfig, max_iter: int) -> tuple[TrainerConfig, TrainerConfig]:
+    """The shaping and fitting phases' trainer settings from the estimator's ``config``: a constant
+    rate while shaping, a rate falling to zero while fitting; no plateau stop in either (the map
+    gives fixed targets: the schedule, not a plateau, ends each phase)."""
+    shaping_epochs, fitting_epochs = math.ceil(SHAPING_SHARE * max_iter), math.ceil(FITTING_SHARE * max_iter)
+    shaping = dataclasses.replace(config, max_iter=shaping_epochs, n_iter_no_change=shaping_epochs + 1, restore_best=False)
+    fitting = dataclasses.replace(config, max_iter=fitting_epochs, decay_fraction=DECAY_FRACTION)
+    return shaping, fitting
+
+
+def _merge(first: TrainingHistory, second: TrainingHistory) -> TrainingHistory:
+    """One history for both phases: epochs counted on from the first."""
+    return TrainingHistory(
+        loss_curve=first.loss_curve + second.loss_curve,
+        validation_scores=first.validation_scores + second.validation_scores,
+        terms=first.terms + second.terms,
+        best_loss=second.best_loss,
+        best_epoch=first.n_iter + second.best_epoch,
+        n_iter=first.n_iter + second.n_iter,
+        n_steps=first.n_steps + second.n_steps,
+        stop_reason=second.stop_reason,
+    )
+
+
+class NeighborTrainer:
+    """Runs the neighbour-preserving fit with the same interface as :class:`~aedr.training.trainer.Trainer`.
+
+    Parameters
+    ----------
+    method : NeighborMethod
+    rows : array-like (n, D)
+        The training rows as given (the graph is built on the data's own units, as t-SNE and
+        UMAP see them); ``fit``'s ``X`` are the same rows scaled.
+    model, objective, config, device, generator, callbacks
+        As for :class:`~aedr.training.trainer.Trainer`; ``config.max_iter`` is the estimator's
+        budget, which the phases share (:func:`phase_configs`).
+    weight : float
+        The pull of the map on the codes (:class:`~aedr.training.losses.NeighborObjective`).
+    """
+
+    def __init__(self, method: NeighborMethod, rows, model, objective, config: TrainerConfig, device, generator, callbacks=(), *, weight=1.0):
+        self.method, self.rows, self.model, self.objective = method, rows, model, objective
+        self.config, self.device, self.generator, self.callbacks = config, torch.device(device), generator, list(callbacks)
+        self.weight = weight
+        self.history = TrainingHistory()
+        self.codes_: torch.Tensor | None = None  # the final map of the training rows
+
+    def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> TrainingHistory:
+        """Build the map of ``X``'s rows, then train the autoencoder in the shaping and fitting phases."""
+        seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator, device=self.generator.device))
+        graph = self.method.graph(self.rows, random_state=seed)
+        rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
+        codes = self.method.embed(graph, rows, self.generator)
+        shaping, fitting = phase_configs(self.config, self.config.max_iter)
+
+        objective = NeighborObjective(
+            self.objective, codes, self.weight, robust_scale=ROBUST_SCALE, input_dropout=SHAPING_DROPOUT, generator=self.generator
+        )
+        trainer = self._trainer(objective, shaping)
+        try:
+            trainer.fit(X, X_val)
+        finally:
+            self.history = trainer.history
+        if self.history.stop_reason == "callback":
+            self.codes_ = codes
+            return self.history
+
+        codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), codes, self.generator)
+        first, trainer = self.history, self._trainer(NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE), fitting)
+        try:
+            trainer.fit(X, X_val)
+        finally:
+            self.history = _merge(first, trainer.history)
+        self.codes_ = codes
+        return self.history
+
+    def _trainer(self, objective, config: TrainerConfig):
+        trainer = Trainer(self.model, objective, config, self.device, self.generator, self.callbacks)
+        trainer.history = TrainingHistory()
+        return trainer
+
+    @torch.no_grad()
+    def _encoded(self, X: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """The encoder's codes of ``X``, centred and scaled to the map's standard deviation ``scale``."""
+        self.model.eval()
+        codes = torch.cat([self.model.encode(X[start : start + 8192]) for start in range(0, len(X), 8192)])
+        codes = codes - codes.mean(0)
+        return codes * (scale / codes.std().clamp_min(1e-12))

@@ -1,0 +1,105 @@
+"""t-SNE as a neighbour method: perplexity-calibrated affinities, KL divergence, t-SNE's own optimiser.
+
+Graph: ``3 * perplexity`` nearest neighbours per row, each row's Gaussian calibrated to the
+perplexity and the result symmetrised (P), as openTSNE builds it. Map: in one or two dimensions
+t-SNE's full-gradient optimisation with FFT-interpolated repulsion
+(:mod:`aedr.neighbors.interpolation`); above two, the mini-batch embedding
+(:mod:`aedr.neighbors.embedding`) on :class:`TSNELoss`, each after an early-exaggeration phase.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from aedr.neighbors import interpolation
+from aedr.neighbors.embedding import EARLY_FRACTION, embed, embedding_batch, pca_codes
+from aedr.neighbors.graph import nearest_neighbors, perplexity_affinities
+from aedr.neighbors.losses import TSNE_REPULSION_ROWS, CauchyKernel, CodeBank, GraphEdges, edge_distances
+from aedr.neighbors.method import NeighborMethod
+
+LAYOUT_EXAGGERATION = 2.0  # the layout map's main phase at least this exaggerated: tighter classes to shape the encoder on
+REFINE_ITERATIONS = 100  # re-settling a map from the encoder's codes (openTSNE's transform runs 100 too)
+REFINE_SHARE = 0.25  # above two dimensions: this share of the mini-batch embedding's epochs
+
+
+class TSNELoss:
+    """t-SNE's KL divergence for a batch of rows, against the bank (constant ``sum P log P`` dropped).
+
+    As ``sum_j p_ij log(1 + d_ij^2) + log Z`` per row, Z estimated from the batch rows' Cauchy
+    kernel sums over the bank; its gradient on a batch code is t-SNE's exact gradient (half of
+    it: the bank side is fixed). ``exaggeration`` multiplies the attraction, as in t-SNE's
+    early phase; 1 is t-SNE's own objective.
+    """
+
+    repulsion_rows = TSNE_REPULSION_ROWS
+
+    def __init__(self, exaggeration: float = 1.0):
+        self.exaggeration = exaggeration
+
+    def __call__(self, z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> torch.Tensor:
+        d2, p = edge_distances(z, index, graph, bank)
+        # per row, n * sum_j p_ij log(1 + d_ij^2): P sums to 1 over all n rows
+        attraction = (p * torch.log1p(d2)).sum() * graph.n_rows / len(z)
+        log_z = torch.log(bank.kernel_sums(z, index, CauchyKernel).mean() * graph.n_rows)
+        return self.exaggeration * attraction + log_z
+
+
+class TSNE(NeighborMethod):
+    """t-SNE (van der Maaten & Hinton 2008), optimised as openTSNE does."""
+
+    name = "tsne"
+
+    def graph_neighbors(self) -> int:
+        return int(3 * self.settings.perplexity)
+
+    def describe_graph(self) -> str:
+        return f"perplexity={self.settings.perplexity:g}"
+
+    def graph(self, X, random_state: int):
+        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
+        return perplexity_affinities(indices, distances, self.settings.perplexity)
+
+    def _interpolated(self) -> bool:
+        return self.settings.n_components <= interpolation.MAX_DIMENSIONS
+
+    def embed(self, graph, rows, generator):
+        """t-SNE's map with ``exaggeration`` at least ``LAYOUT_EXAGGERATION``: the layout the encoder
+        is shaped on (:meth:`refine` then returns to ``exaggeration``)."""
+        s = self.settings
+        exaggeration = max(s.exaggeration, LAYOUT_EXAGGERATION)
+        if self._interpolated():
+            init = pca_codes(rows, s.n_components, std=interpolation.INIT_STD, generator=generator)
+            return interpolation.tsne_embedding(
+                graph, init, early_exaggeration=s.early_exaggeration, exaggeration=exaggeration, progress=s.progress
+            )
+        edges, codes = GraphEdges(graph, rows.device), pca_codes(rows, s.n_components, generator=generator)
+        n_epochs = math.ceil(s.max_iter / 2)
+        if s.early_exaggeration != 1:
+            early = math.ceil(EARLY_FRACTION * n_epochs)
+            codes = self._mini_batch(edges, codes, generator, early, s.early_exaggeration, decay_fraction=0.0, desc="early exaggeration")
+        return self._mini_batch(edges, codes, generator, n_epochs, exaggeration)
+
+    def refine(self, graph, codes, layout, generator):
+        """The map re-settled from the encoder's ``codes`` at ``exaggeration``, without an early phase."""
+        s = self.settings
+        if self._interpolated():
+            return interpolation.tsne_embedding(
+                graph, codes, early_exaggeration=1.0, exaggeration=s.exaggeration, n_iter=REFINE_ITERATIONS, progress=s.progress
+            )
+        n_epochs = math.ceil(REFINE_SHARE * math.ceil(s.max_iter / 2))
+        return self._mini_batch(GraphEdges(graph, codes.device), codes, generator, n_epochs, s.exaggeration, desc="refining the map")
+
+    def _mini_batch(self, edges, codes, generator, n_epochs, exaggeration, desc="neighbour embedding", **kwargs):
+        return embed(
+            edges,
+            TSNELoss(exaggeration),
+            codes,
+            n_epochs=n_epochs,
+            batch_size=embedding_batch(len(codes)),
+            generator=generator,
+            progress=self.settings.progress,
+            desc=desc,
+            **kwargs,
+        )
