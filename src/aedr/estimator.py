@@ -97,31 +97,25 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         back; they replace ``architecture`` and are used as initialised
         (``random_state`` then only seeds batch order and noise).
     neighbor_loss : {"tsne", "umap"} or None, default=None
-        Also preserve the input's neighbourhoods in the code. The fit then
-        has two stages (see :mod:`aedr.neighbors`): first a neighbour
-        embedding of the training rows, optimised as t-SNE or UMAP do (one
-        free code per row, on the input-space k-NN graph; for "tsne" in one
-        or two dimensions t-SNE's own full-gradient optimisation with
-        FFT-interpolated repulsion, 75 + 175 iterations, as in FIt-SNE and
-        openTSNE); then the autoencoder, its encoder taught to put every row
-        at its place in that embedding while the decoder reconstructs. "tsne" is t-SNE's KL divergence
-        (perplexity-calibrated graph), "umap" UMAP's fuzzy cross-entropy.
-        "tsne" is the recommended one: it keeps more local structure
-        (MNIST-10k 2-D figures in BENCHMARKS.md). The graph is built on the
-        rows as given (neighbours in the data's own units, as t-SNE and UMAP
-        see them, not after ``scale``). None trains the plain autoencoder.
+        Also preserve the input's neighbourhoods in the code, with a neighbour
+        method from the registry :data:`aedr.neighbors.NEIGHBOR_METHODS`
+        (see :mod:`aedr.neighbors.training`): a t-SNE or UMAP map of the
+        training rows (built on the rows as given, as t-SNE and UMAP see
+        them); the autoencoder trained with its codes pulled to their rows'
+        places in that map, first with input dropout, then, after the map is
+        refined from the encoder's codes, on clean inputs. "tsne" is t-SNE's
+        KL divergence (perplexity-calibrated graph, t-SNE's own optimiser
+        in one or two dimensions), "umap" UMAP's fuzzy cross-entropy. "tsne"
+        is the recommended one: it keeps more local structure and places new
+        rows better (BENCHMARKS.md). None trains the plain autoencoder.
     n_neighbors : int, default=15
         Neighbours per row in the graph for ``neighbor_loss="umap"``,
         counting the row itself, as in umap-learn.
     neighbor_weight : float, default=1.0
         Weight, against the reconstruction loss (in scaled units), of each
-        code's squared distance from its place in the neighbour embedding,
-        counted in the embedding's mean spacings between codes: at 1 the
-        encoder reproduces the embedding's local order (the first 9,000
-        MNIST test images, 2-D, measured with the mini-batch t-SNE
-        embedding: trustworthiness 0.983, the embedding's own 0.983);
-        about 1e-3 kept 0.980, about 1e-4 0.967, for a
-        reconstruction error 2% lower.
+        code's distance from its place in the neighbour map, counted in the
+        map's mean spacings between codes: at 1 a code one neighbour off its
+        place costs as much as the whole reconstruction loss.
     min_dist : float, default=0.1
         UMAP's minimum distance between codes (``neighbor_loss="umap"``).
     perplexity : float, default=30.0
@@ -129,21 +123,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``3 * perplexity`` neighbours per row, as in openTSNE.
     exaggeration : float, default=1.0
         openTSNE's ``exaggeration`` (``neighbor_loss="tsne"``): the factor on
-        t-SNE's attraction. 1 is t-SNE's own loss and keeps the most local
-        structure of the fitted rows; 2 draws tighter classes, which new
-        rows land in more reliably (figures, with the mini-batch embedding,
-        in :class:`aedr.neighbors.TSNELoss`).
+        t-SNE's attraction in the map the autoencoder finally fits. 1 is
+        t-SNE's own loss; larger values draw tighter classes. The layout map
+        the encoder is first shaped on uses at least 2.
     early_exaggeration : float, default=12.0
         openTSNE's ``early_exaggeration`` (``neighbor_loss="tsne"``): the
-        factor on the attraction in an early phase of the embedding (75
-        iterations before the main 175 in one or two dimensions, as openTSNE
-        runs 250 before 500; above two, a quarter as many epochs as the main
-        phase), which draws the classes together before the fine structure
-        settles. 1 skips the phase. Measured with the mini-batch embedding
-        on the benchmark's 9,000 fitted MNIST-10k rows (2-D, defaults
-        otherwise, mean of three seeds; trustworthiness / 5-NN accuracy /
-        5-NN accuracy of the 1,000 held-out rows through ``transform``):
-        12: 0.983 / 0.945 / 0.808; 1: 0.982 / 0.942 / 0.777.
+        factor on the attraction in the map's early phase (75 iterations
+        before the main 175 in one or two dimensions; above two, a quarter
+        as many epochs as the main phase), which draws the classes together
+        before the fine structure settles. 1 skips the phase.
     negative_sample_rate : int, default=5
         UMAP's negative samples per edge (``neighbor_loss="umap"``): the
         weight of the repulsion.
@@ -152,7 +140,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``cls(params, lr=learning_rate_init)``.
     learning_rate_init : float or "auto", default="auto"
         Initial learning rate, divided by 10 at each loss plateau. "auto" is
-        1e-3 (2e-3 with ``neighbor_loss``, for its larger batches), except for the linear autoencoder (``hidden_layer_sizes=()``):
+        1e-3 (2e-3 with ``neighbor_loss``, for its larger batches), except for the linear autoencoder
+        (``hidden_layer_sizes=()``):
         ``min(1e-2, 0.08 / sqrt(n_features))``. Measured: at 1e-3 a linear
         model on 64 features can sit near a saddle point (digits, 2-D, one
         seed in five ended 1.5% above PCA's error) while at 1e-2 one on
@@ -161,20 +150,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     batch_size : int or "auto", default="auto"
         Rows per optimizer step. "auto" is ``min(256, max(8, n_samples // 50))``:
         convergence is decided by optimizer steps, not epochs, so small data
-        sets get smaller batches and about 50 steps per epoch. Measured on
-        400 x 4096 data with the linear model: batch 100 ended 20% above
-        PCA's error, batch 25 4%, batch 8 0.04%. With ``neighbor_loss``
-        it sets the autoencoder stage's batches (the mini-batch embedding
-        has its own, :func:`aedr.neighbors.embedding.embedding_batch`), and
-        "auto" is the power of two from ``n_samples // 32`` to ``n_samples // 16``,
-        at least 64 and at most 512 (:func:`aedr.neighbors.autoencoder_batch`).
+        sets get smaller batches and about 50 steps per epoch. With
+        ``neighbor_loss`` it sets the autoencoder's batches (a mini-batch map
+        has its own), and "auto" is the power of two from ``n_samples // 32``
+        to ``n_samples // 16``, at least 64 and at most 512.
     max_iter : int, default=200
-        Maximum number of epochs. With ``neighbor_loss``, the autoencoder
-        stage runs ``ceil(0.35 * max_iter)`` epochs, its learning rate
-        falling linearly to zero over the last 30% of them (the codes'
-        targets give no plateau to wait for); a mini-batch neighbour
-        embedding ("umap"; "tsne" above two dimensions) runs
-        ``ceil(max_iter / 2)`` epochs before it.
+        Maximum number of epochs. With ``neighbor_loss`` the autoencoder
+        runs ``ceil(0.175 * max_iter)`` epochs with input dropout at a
+        constant rate, then as many on clean inputs, the rate falling to zero
+        over their last 30%; a mini-batch map ("umap"; "tsne" above two
+        dimensions) runs ``ceil(max_iter / 2)`` epochs before them.
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     n_iter_no_change : int, default=20
