@@ -1,37 +1,17 @@
-"""The neighbour embedding of the training rows: one free code per row, optimised on the neighbour loss.
+"""The mini-batch neighbour map: one free code per row, optimised on a neighbour loss by Adam.
 
-This is stage one of a neighbour-preserving fit for ``"umap"``, and for
-``"tsne"`` above two dimensions (in one or two, t-SNE's own full-gradient
-optimisation runs instead, :mod:`aedr.neighbors.interpolation`), the way
-t-SNE and UMAP themselves work: every training row's code is a free
-parameter, moved by the loss of :mod:`aedr.neighbors.losses` against a bank
-that is the table itself. Stage two trains the autoencoder, whose encoder learns to put each
-row at its place in this table while the decoder learns to invert it
-(:class:`aedr.training.losses.NeighborObjective`).
+The map of a neighbour-preserving fit for ``"umap"``, and for ``"tsne"`` above two dimensions
+(in one or two, t-SNE's own full-gradient optimisation runs instead,
+:mod:`aedr.neighbors.interpolation`), the way t-SNE and UMAP themselves work: every training
+row's code is a free parameter, moved by the method's loss against a bank that is the table
+itself (:mod:`aedr.neighbors.losses`).
 
-Why two stages and not the loss on the encoder's output alone (this
-module's first design, as in parametric t-SNE and parametric UMAP): through
-the network, the same loss, bank and batches reached trustworthiness 0.967
-and 5-NN accuracy 0.925 at best (the first 9,000 MNIST test images, 2-D,
-200 epochs), while the same network regressed onto openTSNE's map of those
-rows reproduced it exactly (0.986 / 0.947). The network can hold a t-SNE
-map; stochastic steps on its weights do not find one. A free table finds
-one in 100 epochs (0.983 / 0.940), and the network then learns it (0.983
-/ 0.940), as kernel t-SNE (Gisbrecht et al., Neurocomputing 2015) maps new
-points by regression onto a t-SNE map.
-
-Optimiser: Adam on the table, each code moving about ``LEARNING_RATE`` per
-step, from the rows' first principal components scaled to a standard
-deviation of ``INIT_STD`` (openTSNE also starts from PCA); the rate falls
-linearly to zero over the last ``DECAY_FRACTION`` of the epochs, which
-settles the fine structure (most of the gain comes then: 0.968 to 0.983
-over the last quarter of the epochs at step 0.2). Measured per step size
-on those rows, 100 epochs: 0.05: 0.977, 0.1 to 0.5: 0.982 to 0.983;
-200 epochs at 0.3: 0.984 / 0.943, for twice the time.
-
-For t-SNE an early phase comes first, as in t-SNE itself: ``EARLY_FRACTION``
-as many epochs at ``early_exaggeration`` times the attraction, at a constant
-rate, which draws each class together before the main phase settles it.
+Optimiser: Adam on the table, each code moving about ``LEARNING_RATE`` per step, from the rows'
+first principal components scaled to a standard deviation of ``INIT_STD``; the rate falls
+linearly to zero over the last ``DECAY_FRACTION`` of the epochs, which settles the fine
+structure. For t-SNE an early phase comes first, ``EARLY_FRACTION`` as many epochs at
+``early_exaggeration`` times the attraction, at a constant rate. Measurements behind these
+settings: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -82,7 +62,7 @@ def embedding_batch(n_rows: int) -> int:
 
 
 class CodeTable(torch.nn.Module):
-    """One free code per row: the "model" the trainer optimises in stage one."""
+    """One free code per row: the "model" the trainer optimises for a mini-batch map."""
 
     def __init__(self, init: torch.Tensor):
         super().__init__()

@@ -1,6 +1,6 @@
 """t-SNE's embedding in one or two dimensions, by full gradient descent with interpolated repulsion (FIt-SNE).
 
-For ``neighbor_loss="tsne"`` at ``n_components`` 1 or 2, stage one of the
+For ``neighbor_loss="tsne"`` at ``n_components`` 1 or 2, the map of the
 fit is t-SNE itself, as openTSNE runs it: the exact gradient of
 ``KL(P || Q)`` at every step, its repulsion (a sum over all pairs of rows)
 evaluated in O(n) by the interpolation scheme of Linderman et al.,
@@ -29,15 +29,9 @@ code's step at most ``MAX_STEP`` long, from the rows' principal components
 scaled to a standard deviation of ``INIT_STD``, an early phase at
 ``early_exaggeration`` times the attraction first.
 
-Why not the mini-batch embedding of :mod:`aedr.neighbors.embedding`: on the
-benchmark's 9,000 fitted MNIST-10k rows (2-D, two threads), 75 + 175
-iterations here reached trustworthiness 0.984 / 5-NN accuracy 0.950 in 4 s,
-the mini-batch table 0.983 / 0.945 in about 40 s. This code at openTSNE's 250 + 500
-iterations gave 0.984 / 0.949 in 21 s: the network of stage two does not
-need the last polish. The grid has ``(3 x boxes)^K`` nodes, so three or more
-dimensions keep the mini-batch embedding; its side grows with the map's
-extent, one box per unit (MNIST's 60,000 training images span about 120
-units after these iterations: 360 nodes a side).
+The grid has ``(3 x boxes)^K`` nodes, so three or more dimensions keep the mini-batch
+embedding; its side grows with the map's extent, one box per unit. Measurements behind the
+schedule (75 + 175 iterations against openTSNE's 250 + 500): ``docs/design.md``.
 """
 
 from __future__ import annotations
