@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/aedr demo --out out --force
 
+# Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 # Two pytest workers on two cores: one torch thread each, or their spinning OpenMP threads
 # stall one another (tiny fits went from seconds to minutes on a busy machine).
 test: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # OMP_WAIT_POLICY=PASSIVE: on a busy machine torch's spinning OpenMP threads slowed a small

@@ -36,7 +36,15 @@ def knn5(Z, y) -> float:
 
 def row(name, k, model, X, y, seconds, epochs):
     Z = model.transform(X)
-    return (name, k, seconds, epochs, reconstruction_error(X, model.inverse_transform(Z)), trustworthiness(X, Z), knn5(Z, y))
+    return (
+        name,
+        k,
+        seconds,
+        epochs,
+        reconstruction_error(X, model.inverse_transform(Z)),
+        trustworthiness(X, Z),
+        knn5(Z, y),
+    )
 
 
 def timed_fit(model, X):
@@ -60,28 +68,52 @@ def main(argv=None) -> str:
         mlp = Autoencoder(k, random_state=SEED)
         rows.append(row("MLP (256, 128), 200 epochs max", k, mlp, X, y, timed_fit(mlp, X), mlp.n_iter_))
         conv = Autoencoder(k, architecture="conv", max_iter=args.epochs, random_state=SEED)
-        rows.append(row(f"conv (32, 64) + dense (256, 128), {args.epochs} epochs max", k, conv, X, y, timed_fit(conv, X), conv.n_iter_))
+        rows.append(
+            row(
+                f"conv (32, 64) + dense (256, 128), {args.epochs} epochs max",
+                k,
+                conv,
+                X,
+                y,
+                timed_fit(conv, X),
+                conv.n_iter_,
+            )
+        )
 
     noisy_source, _ = load_mnist("train", args.data_dir)
     clean = noisy_source[:2000].astype(np.float64)
     noisy = clean + np.random.default_rng(SEED).normal(0, 0.3, clean.shape)
     denoise = []
-    for name, extra in (("plain", {}), ("denoising (gaussian, noise_level=1.0)", {"noise": "gaussian", "noise_level": 1.0})):
+    for name, extra in (
+        ("plain", {}),
+        ("denoising (gaussian, noise_level=1.0)", {"noise": "gaussian", "noise_level": 1.0}),
+    ):
         model = Autoencoder(10, scale="global", max_iter=args.epochs, random_state=SEED, **extra)
         seconds = timed_fit(model, X)
-        denoise.append((name, seconds, reconstruction_error(clean, model.inverse_transform(model.transform(noisy))),
-                        reconstruction_error(clean, model.inverse_transform(model.transform(clean)))))
+        denoise.append(
+            (
+                name,
+                seconds,
+                reconstruction_error(clean, model.inverse_transform(model.transform(noisy))),
+                reconstruction_error(clean, model.inverse_transform(model.transform(clean))),
+            )
+        )
 
-    vae = VariationalAutoencoder(2, loss="bce", output_activation="sigmoid", scale=None, max_iter=args.epochs, random_state=SEED)
+    vae = VariationalAutoencoder(
+        2, loss="bce", output_activation="sigmoid", scale=None, max_iter=args.epochs, random_state=SEED
+    )
     vae_seconds = timed_fit(vae, X)
     Path("docs").mkdir(exist_ok=True)
-    save_figure(plot_latent_grid(vae, n=20, extent=2.5, title="VAE on MNIST: decoded 2-D latent grid"), "docs/vae_latent_grid.png")
+    save_figure(
+        plot_latent_grid(vae, n=20, extent=2.5, title="VAE on MNIST: decoded 2-D latent grid"),
+        "docs/vae_latent_grid.png",
+    )
 
     lines = [
         "## The autoencoder family on MNIST (issue: more architectures)",
         "",
         "MNIST 10k test images, seed 0, one process. MSE in pixel units; trustworthiness at k=10; 5-NN accuracy by "
-        "5-fold CV in the code space. The MLP uses its default `scale=\"auto\"` (per-pixel standardisation), the conv "
+        '5-fold CV in the code space. The MLP uses its default `scale="auto"` (per-pixel standardisation), the conv '
         "model its default (one global mean/std).",
         "",
         "| model | code | fit s | epochs | recon. MSE | trustworthiness | 5-NN acc. |",
@@ -91,7 +123,7 @@ def main(argv=None) -> str:
         lines.append(f"| {name} | {k} | {seconds:.1f} | {epochs or '-'} | {mse:.4f} | {trust:.3f} | {acc:.3f} |")
     lines += [
         "",
-        f"Denoising, 10-D MLP (256, 128), `scale=\"global\"`, {args.epochs} epochs max; scored on 2,000 unseen images "
+        f'Denoising, 10-D MLP (256, 128), `scale="global"`, {args.epochs} epochs max; scored on 2,000 unseen images '
         "with N(0, 0.3²) pixel noise, against the clean images:",
         "",
         "| model | fit s | MSE noisy -> clean | MSE clean -> clean |",

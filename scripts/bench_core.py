@@ -95,15 +95,42 @@ def main(argv=None) -> str:
     ae_epochs = np.array(marks[0::2]) - np.array([start, *marks[1::2][:-1]])
     ae_epoch, plain_epoch = float(np.median(ae_epochs)), float(np.median(plain.epoch_times))
     Z = ae.transform(X)
-    rows.append(("aedr Autoencoder()", float(ae_epochs.sum()), ae.n_iter_, ae_epoch, reconstruction_error(X, ae.inverse_transform(Z)), trustworthiness(X, Z)))
+    rows.append(
+        (
+            "aedr Autoencoder()",
+            float(ae_epochs.sum()),
+            ae.n_iter_,
+            ae_epoch,
+            reconstruction_error(X, ae.inverse_transform(Z)),
+            trustworthiness(X, Z),
+        )
+    )
     Zp, Xp_hat = plain.embed()
-    rows.append(("plain PyTorch loop", float(sum(plain.epoch_times)), ae.n_iter_, plain_epoch, reconstruction_error(X, ae.scaler_.inverse_transform(Xp_hat)), trustworthiness(X, Zp)))
+    rows.append(
+        (
+            "plain PyTorch loop",
+            float(sum(plain.epoch_times)),
+            ae.n_iter_,
+            plain_epoch,
+            reconstruction_error(X, ae.scaler_.inverse_transform(Xp_hat)),
+            trustworthiness(X, Zp),
+        )
+    )
 
     start = time.perf_counter()
     pca = PCA(2, random_state=SEED).fit(X_scaled)
     pca_fit = time.perf_counter() - start
     Zc = pca.transform(X_scaled)
-    rows.append(("PCA (standardised)", pca_fit, None, None, reconstruction_error(X, ae.scaler_.inverse_transform(pca.inverse_transform(Zc))), trustworthiness(X, Zc)))
+    rows.append(
+        (
+            "PCA (standardised)",
+            pca_fit,
+            None,
+            None,
+            reconstruction_error(X, ae.scaler_.inverse_transform(pca.inverse_transform(Zc))),
+            trustworthiness(X, Zc),
+        )
+    )
 
     lines = [
         "## Core estimator: default deep autoencoder vs a plain PyTorch loop and PCA",

@@ -56,8 +56,11 @@ def main(argv=None) -> None:
                 ratios.append(ae_mse / pca_mse)
                 angles.append(np.degrees(subspace_angles(decoder, pca.components_.T)).max())
                 epochs.append(ae.n_iter_)
-            print(f"| {name} | {k} | {max(ratios):.4f} | {', '.join(f'{a:.1f}' for a in angles)} | "
-                  f"{', '.join(map(str, epochs))} | {np.mean(seconds):.1f} |", flush=True)
+            print(
+                f"| {name} | {k} | {max(ratios):.4f} | {', '.join(f'{a:.1f}' for a in angles)} | "
+                f"{', '.join(map(str, epochs))} | {np.mean(seconds):.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

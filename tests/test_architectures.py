@@ -170,7 +170,9 @@ def test_cli_fits_a_vae_and_draws_its_latent_grid(X, tmp_path):
     assert fit.exit_code == 0, fit.output
     config = (tmp_path / "run" / "model" / "config.json").read_text()
     assert '"VariationalAutoencoder"' in config and '"beta": 4.0' in config
-    grid = runner.invoke(app, ["plot", "latent-grid", str(tmp_path / "run" / "model"), "-n", "5", "-o", str(tmp_path / "g.png")])
+    grid = runner.invoke(
+        app, ["plot", "latent-grid", str(tmp_path / "run" / "model"), "-n", "5", "-o", str(tmp_path / "g.png")]
+    )
     assert grid.exit_code == 0, grid.output
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
     wrong = runner.invoke(app, ["fit", str(tmp_path / "digits.npy"), "--beta", "4", "--out", str(tmp_path / "r2")])

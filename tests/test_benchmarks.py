@@ -78,7 +78,9 @@ def test_metric_cost_rows(smoke):
 
 def test_outputs_and_report_block(smoke, tmp_path):
     report = tmp_path / "BENCHMARKS.md"
-    report.write_text(f"# Benchmarks\n\nintro\n\n{START}\nOLD-BLOCK-TEXT\n{READING_START}\nhand-written reading\n{READING_END}\n{END}\n\nafter\n")
+    report.write_text(
+        f"# Benchmarks\n\nintro\n\n{START}\nOLD-BLOCK-TEXT\n{READING_START}\nhand-written reading\n{READING_END}\n{END}\n\nafter\n"
+    )
     files = write_outputs(smoke, tmp_path / "out", "aedr benchmark --quick", report)
     text = report.read_text()
     assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("\n\nafter\n")
@@ -119,7 +121,9 @@ def test_unknown_names_are_rejected():
 
 
 def test_fixed_seed_gives_identical_results(tiny):
-    first, second = (run_benchmark([tiny], ["pca", "ae-linear"], method_params=QUICK_PARAMS, metric_cost=False) for _ in range(2))
+    first, second = (
+        run_benchmark([tiny], ["pca", "ae-linear"], method_params=QUICK_PARAMS, metric_cost=False) for _ in range(2)
+    )
     for a, b in zip(first.runs, second.runs):
         assert np.array_equal(a.embedding, b.embedding)
 
@@ -136,7 +140,9 @@ def test_cli_benchmark(tiny, tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "bench"
-    result = runner.invoke(app, ["benchmark", "--datasets", tiny, "--methods", "pca,ae-linear", "--quick", "--out", str(out), "-q"])
+    result = runner.invoke(
+        app, ["benchmark", "--datasets", tiny, "--methods", "pca,ae-linear", "--quick", "--out", str(out), "-q"]
+    )
     assert result.exit_code == 0, result.output
     assert "| pca |" in result.output and "| ae-linear |" in result.output
     assert {p.name for p in out.iterdir()} == {"results.csv", "results.md", "embeddings.png"}
@@ -149,10 +155,27 @@ def test_cli_records_the_command(tiny, tmp_path):
 
     report = tmp_path / "B.md"
     result = CliRunner().invoke(
-        app, ["benchmark", "-d", tiny, "-m", "pca", "--quick", "--no-metric-cost", "--out", str(tmp_path / "o"), "--report", str(report), "-q"]
+        app,
+        [
+            "benchmark",
+            "-d",
+            tiny,
+            "-m",
+            "pca",
+            "--quick",
+            "--no-metric-cost",
+            "--out",
+            str(tmp_path / "o"),
+            "--report",
+            str(report),
+            "-q",
+        ],
     )
     assert result.exit_code == 0, result.output
-    assert f"`aedr benchmark --datasets {tiny} --methods pca --out {tmp_path / 'o'} --report {report} --quick --no-metric-cost`" in report.read_text()
+    assert (
+        f"`aedr benchmark --datasets {tiny} --methods pca --out {tmp_path / 'o'} --report {report} --quick --no-metric-cost`"
+        in report.read_text()
+    )
 
 
 def test_report_block_added_where_markers_are_missing(tmp_path):
@@ -172,9 +195,15 @@ def test_named_block_leaves_the_main_block_alone(tiny, tmp_path):
     report = tmp_path / "B.md"
     report.write_text(f"# Benchmarks\n\n{START}\nMAIN TABLES\n{END}\n")
     args = ["benchmark", "-d", tiny, "-m", "pca", "--quick", "--no-metric-cost", "--out", str(tmp_path / "o")]
-    result = CliRunner().invoke(app, [*args, "--report", str(report), "--block", "neighbors", "--title", "Neighbour models", "-q"])
+    result = CliRunner().invoke(
+        app, [*args, "--report", str(report), "--block", "neighbors", "--title", "Neighbour models", "-q"]
+    )
     assert result.exit_code == 0, result.output
     text = report.read_text()
     start, end = markers("neighbors")
-    assert "MAIN TABLES" in text and text.count(start) == 1 and text.index(start) < text.index("## Neighbour models") < text.index(end)
+    assert (
+        "MAIN TABLES" in text
+        and text.count(start) == 1
+        and text.index(start) < text.index("## Neighbour models") < text.index(end)
+    )
     assert "--block neighbors --title 'Neighbour models'" in text

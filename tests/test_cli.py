@@ -72,7 +72,13 @@ def test_every_estimator_parameter_is_an_option():
 
 
 def test_fit_writes_a_complete_run(run, cells):
-    assert sorted(p.name for p in run.iterdir()) == ["embedding.csv", "embedding.png", "loss.png", "metrics.json", "model"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "embedding.csv",
+        "embedding.png",
+        "loss.png",
+        "metrics.json",
+        "model",
+    ]
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"reconstruction_mse", "trustworthiness", "fit_seconds", "epochs"} <= set(metrics)
     embedding = pd.read_csv(run / "embedding.csv")
@@ -84,7 +90,9 @@ def test_fit_writes_a_complete_run(run, cells):
 
 
 def test_fit_progress_bar_on_stderr(cells, tmp_path):
-    result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "r", "--hidden-layer-sizes", "4", "--max-iter", "2")
+    result = aedr(
+        "fit", cells, "--label-col", "cell_type", "-o", tmp_path / "r", "--hidden-layer-sizes", "4", "--max-iter", "2"
+    )
     assert "epoch/s" in result.stderr and "loss=" in result.stderr and "epoch/s" not in result.stdout
 
 
@@ -121,7 +129,9 @@ def test_fit_every_input_format(tmp_path, name, extra, embedding):
 
 def test_config_file_and_options_override_it(cells, tmp_path):
     config = tmp_path / "params.toml"
-    config.write_text('hidden_layer_sizes = [4]\nmax-iter = 1\nn_components = 3\nlearning_rate = 0.01\nscale = "minmax"\n')
+    config.write_text(
+        'hidden_layer_sizes = [4]\nmax-iter = 1\nn_components = 3\nlearning_rate = 0.01\nscale = "minmax"\n'
+    )
     aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "r", "--config", config, "-k", "2", "-q")
     model = load(tmp_path / "r" / "model")
     assert (model.hidden_layer_sizes, model.max_iter, model.n_components) == ((4,), 1, 2)
@@ -180,7 +190,9 @@ def test_plot_embedding(run, tmp_path):
     aedr("plot", run / "embedding.csv", "--color-by", "cell_type", "-o", out)
     assert out.read_bytes()[:4] == b"\x89PNG"
     aedr("plot", "embedding", run / "embedding.csv", "--color-by", "cell_type", "-o", out, "--force")
-    assert_one_line_error(aedr("plot", run / "embedding.csv", "--color-by", "nope", "-o", tmp_path / "x.png", ok=False), "'nope'")
+    assert_one_line_error(
+        aedr("plot", run / "embedding.csv", "--color-by", "nope", "-o", tmp_path / "x.png", ok=False), "'nope'"
+    )
 
 
 def test_plot_reconstructions_of_images(digits, tmp_path):
@@ -204,8 +216,10 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["activation", "nope"]),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"]),
         (["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "largevis"], ["neighbor_loss", "largevis"]),
-        (["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "umap", "--n-neighbors", "100"],
-         ["n_neighbors=100 needs at least 100 training rows, got 80"]),
+        (
+            ["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "umap", "--n-neighbors", "100"],
+            ["n_neighbors=100 needs at least 100 training rows, got 80"],
+        ),
         (["fit", "CELLS", "--label-col", "cell_type", "-o", "RUN"], ["already exists", "--force"]),
         (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"]),
         (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["xlsx"]),
@@ -214,18 +228,44 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
 )
 def test_errors_are_one_line_with_exit_code_2(cells, run, tmp_path, args, fragments):
     (tmp_path / "nan.csv").write_text("a,b\n1,2\n,3\n4,5\n")
-    names = {"CELLS": cells, "NAN": tmp_path / "nan.csv", "MISSING.csv": tmp_path / "MISSING.csv", "RUN": run,
-             "RUN/embedding.csv": run / "embedding.csv", "XLSX": tmp_path / "x.xlsx"}
+    names = {
+        "CELLS": cells,
+        "NAN": tmp_path / "nan.csv",
+        "MISSING.csv": tmp_path / "MISSING.csv",
+        "RUN": run,
+        "RUN/embedding.csv": run / "embedding.csv",
+        "XLSX": tmp_path / "x.xlsx",
+    }
     result = aedr(*[names.get(a, a) for a in args], ok=False)
     assert_one_line_error(result, *fragments)
 
 
 def test_fit_with_a_neighbour_loss(cells, tmp_path):
     out = tmp_path / "nb"
-    aedr("fit", cells, "--label-col", "cell_type", "--out", out, *FAST, "--neighbor-loss", "tsne", "--perplexity", "10",
-         "--exaggeration", "3", "--early-exaggeration", "6")
+    aedr(
+        "fit",
+        cells,
+        "--label-col",
+        "cell_type",
+        "--out",
+        out,
+        *FAST,
+        "--neighbor-loss",
+        "tsne",
+        "--perplexity",
+        "10",
+        "--exaggeration",
+        "3",
+        "--early-exaggeration",
+        "6",
+    )
     model = load(out / "model")
-    assert (model.neighbor_loss, model.perplexity, model.exaggeration, model.early_exaggeration) == ("tsne", 10.0, 3.0, 6.0)
+    assert (model.neighbor_loss, model.perplexity, model.exaggeration, model.early_exaggeration) == (
+        "tsne",
+        10.0,
+        3.0,
+        6.0,
+    )
     assert json.loads((out / "metrics.json").read_text())["trustworthiness"] > 0
 
 

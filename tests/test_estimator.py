@@ -161,8 +161,17 @@ def test_n_components_larger_than_features(small):
 
 @pytest.mark.parametrize(
     "params",
-    [{"n_components": 0}, {"activation": "swish"}, {"loss": "l1"}, {"scale": "robust"}, {"batch_size": 0},
-     {"optimizer": "lbfgs"}, {"learning_rate_init": -1.0}, {"validation_fraction": 1.5}, {"max_iter": 0}],
+    [
+        {"n_components": 0},
+        {"activation": "swish"},
+        {"loss": "l1"},
+        {"scale": "robust"},
+        {"batch_size": 0},
+        {"optimizer": "lbfgs"},
+        {"learning_rate_init": -1.0},
+        {"validation_fraction": 1.5},
+        {"max_iter": 0},
+    ],
 )
 def test_invalid_parameters(small, params):
     with pytest.raises(InvalidParameterError):

@@ -40,7 +40,9 @@ def test_attraction_matches_a_dense_reference(jittered_digits):
     Y = torch.randn(400, 2, generator=torch.Generator().manual_seed(0)) * 5
     diff = Y[:, None].double() - Y[None].double()
     dense = torch.as_tensor(P.toarray() / P.sum()) / (1.0 + diff.pow(2).sum(-1))
-    np.testing.assert_allclose(Attraction(P)(Y).numpy(), (dense[:, :, None] * diff).sum(1).numpy(), rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(
+        Attraction(P)(Y).numpy(), (dense[:, :, None] * diff).sum(1).numpy(), rtol=1e-4, atol=1e-8
+    )
 
 
 @pytest.fixture(scope="module")

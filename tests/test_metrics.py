@@ -105,7 +105,10 @@ def test_torch_tensors_in():
 def test_many_equals_one_at_a_time(jittered_digits):
     X, Z, _ = jittered_digits
     Z2 = X[:, :2]
-    assert neighborhood_preservation_many(X, [Z, Z2]) == [neighborhood_preservation(X, Z), neighborhood_preservation(X, Z2)]
+    assert neighborhood_preservation_many(X, [Z, Z2]) == [
+        neighborhood_preservation(X, Z),
+        neighborhood_preservation(X, Z2),
+    ]
 
 
 def test_memory_is_bounded_independently_of_n_squared():

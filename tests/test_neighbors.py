@@ -13,14 +13,14 @@ from aedr import Autoencoder, load
 from aedr.metrics import knn_accuracy, knn_accuracy_holdout, neighborhood_preservation
 from aedr.neighbors import (
     CodeBank,
-    NeighborMethod,
-    make_method,
     GraphEdges,
+    NeighborMethod,
     TSNELoss,
     UMAPLoss,
     build_graph,
     find_ab,
     fuzzy_simplicial_set,
+    make_method,
     nearest_neighbors,
     perplexity_affinities,
 )
@@ -120,7 +120,6 @@ def test_code_bank_sums_a_kernel_over_every_other_row_or_a_rescaled_draw():
     np.testing.assert_allclose(mean.numpy(), w.sum(1), rtol=0.03)
 
 
-
 @pytest.mark.parametrize("kernel", ["cauchy", "umap"])
 def test_kernel_sum_gradients_match_autograd(kernel):
     import aedr.neighbors.losses as losses
@@ -175,7 +174,9 @@ def test_losses_reward_neighbours_and_stay_finite(loss):
     g = torch.Generator().manual_seed(0)
     n = 64
     pairs = np.arange(0, n, 2)
-    graph = GraphEdges(sp.csr_matrix((np.ones(n), (np.r_[pairs, pairs + 1], np.r_[pairs + 1, pairs])), shape=(n, n)) / n)
+    graph = GraphEdges(
+        sp.csr_matrix((np.ones(n), (np.r_[pairs, pairs + 1], np.r_[pairs + 1, pairs])), shape=(n, n)) / n
+    )
     z = torch.randn(n, 2, generator=g) * 3
     paired = z.clone()
     paired[1::2] = paired[0::2] + 0.05  # each edge's ends close together
@@ -263,8 +264,9 @@ def test_neighbour_models_let_the_learning_rate_fall_over_the_last_epochs(digits
     X, _ = digits
     rates = {}
     for neighbor_loss in (None, "tsne"):
-        seen = []
-        Autoencoder(neighbor_loss=neighbor_loss, max_iter=20, random_state=0, callbacks=[lambda s: seen.append(s.learning_rate)]).fit(X[:300])
+        seen: list[float] = []
+        callback = lambda state, seen=seen: seen.append(state.learning_rate)  # noqa: E731 - bound per loop
+        Autoencoder(neighbor_loss=neighbor_loss, max_iter=20, random_state=0, callbacks=[callback]).fit(X[:300])
         rates[neighbor_loss] = seen
     assert rates[None] == [1e-3] * 20
     # a neighbour model's autoencoder: twice the rate (its batches are larger); ceil(0.175 * max_iter) = 4
@@ -349,7 +351,8 @@ def test_verbose_shows_the_embeddings_progress_too(digits, capsys):
 
 
 @pytest.mark.parametrize(
-    ("early", "phases"), [(12.0, [(3, 12.0, 0.0), (10, 3.0, 0.3), (3, 3.0, 0.3)]), (1.0, [(10, 3.0, 0.3), (3, 3.0, 0.3)])]
+    ("early", "phases"),
+    [(12.0, [(3, 12.0, 0.0), (10, 3.0, 0.3), (3, 3.0, 0.3)]), (1.0, [(10, 3.0, 0.3), (3, 3.0, 0.3)])],
 )
 def test_mini_batch_tsne_embedding_starts_with_an_early_exaggeration_phase(digits, monkeypatch, early, phases):
     import aedr.neighbors.tsne as tsne

@@ -32,7 +32,13 @@ def saved(fitted, tmp_path):
     [
         {"hidden_layer_sizes": (8,)},
         {"hidden_layer_sizes": (), "early_stopping": True, "scale": "minmax"},
-        {"hidden_layer_sizes": (8, 4), "activation": "tanh", "output_activation": "sigmoid", "loss": "bce", "scale": "minmax"},
+        {
+            "hidden_layer_sizes": (8, 4),
+            "activation": "tanh",
+            "output_activation": "sigmoid",
+            "loss": "bce",
+            "scale": "minmax",
+        },
     ],
 )
 def test_round_trip_is_bit_identical(data, tmp_path, params):
@@ -91,7 +97,9 @@ def test_custom_modules_saved_as_weights_and_passed_back(data, tmp_path):
     from torch import nn
 
     def modules():
-        return nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 2)), nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 6))
+        return nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 2)), nn.Sequential(
+            nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 6)
+        )
 
     encoder, decoder = modules()
     custom = Autoencoder(encoder=encoder, decoder=decoder, max_iter=2, random_state=0).fit(data)
@@ -105,7 +113,9 @@ def test_custom_modules_saved_as_weights_and_passed_back(data, tmp_path):
     fresh_encoder, fresh_decoder = modules()
     loaded = load(tmp_path / "m", encoder=fresh_encoder, decoder=fresh_decoder)
     np.testing.assert_array_equal(loaded.transform(data), custom.transform(data))
-    np.testing.assert_array_equal(loaded.inverse_transform(custom.transform(data)), custom.inverse_transform(custom.transform(data)))
+    np.testing.assert_array_equal(
+        loaded.inverse_transform(custom.transform(data)), custom.inverse_transform(custom.transform(data))
+    )
 
 
 def _edit_config(folder, edit):
@@ -152,7 +162,9 @@ def test_damaged_model_gives_one_clear_error(saved, damage, file, match):
 
 
 def test_weights_that_do_not_fit_the_architecture(data, saved, tmp_path):
-    other = Autoencoder(n_components=2, hidden_layer_sizes=(5,), max_iter=1, random_state=0).fit(data).save(tmp_path / "o")
+    other = (
+        Autoencoder(n_components=2, hidden_layer_sizes=(5,), max_iter=1, random_state=0).fit(data).save(tmp_path / "o")
+    )
     (saved / WEIGHTS_FILE).write_bytes((other / WEIGHTS_FILE).read_bytes())
     sha = json.loads((other / CONFIG_FILE).read_text())["weights"]["sha256"]
     _edit_config(saved, _set(["weights", "sha256"], sha))

@@ -21,7 +21,10 @@ def test_loss_curves_with_validation(tmp_path):
     save_figure(fig, tmp_path / "l.png")
 
 
-@pytest.mark.parametrize("n_features, shape, expected", [(784, None, (28, 28)), (64, (1, 8, 8), (8, 8)), (48, (4, 4, 3), (4, 4, 3)), (48, (3, 4, 4), (4, 4, 3))])
+@pytest.mark.parametrize(
+    "n_features, shape, expected",
+    [(784, None, (28, 28)), (64, (1, 8, 8), (8, 8)), (48, (4, 4, 3), (4, 4, 3)), (48, (3, 4, 4), (4, 4, 3))],
+)
 def test_image_shapes(n_features, shape, expected):
     assert image_shape_for(n_features, shape) == expected
 

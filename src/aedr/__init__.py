@@ -8,4 +8,13 @@ from aedr.vae import VariationalAutoencoder
 
 __version__ = "0.1.0"
 
-__all__ = ["Autoencoder", "VariationalAutoencoder", "Callback", "ModelFileError", "TrainingDivergedError", "TrainingState", "__version__", "load"]
+__all__ = [
+    "Autoencoder",
+    "VariationalAutoencoder",
+    "Callback",
+    "ModelFileError",
+    "TrainingDivergedError",
+    "TrainingState",
+    "__version__",
+    "load",
+]

@@ -12,7 +12,7 @@ def _non_numeric_columns(X) -> list[str]:
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return []
-    return [str(name) for name, dtype in dtypes.items() if not (dtype.kind in "biuf")]
+    return [str(name) for name, dtype in dtypes.items() if dtype.kind not in "biuf"]
 
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
@@ -43,12 +43,16 @@ def validate_rows(estimator, X, *, reset: bool) -> np.ndarray:
     if bad:
         shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
         raise ValueError(
-            f"X has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); "
-            "encode or drop them before fitting"
+            f"X has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); encode or drop them before fitting"
         )
     try:
         X = validate_data(
-            estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False, ensure_min_samples=2 if reset else 1
+            estimator,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            ensure_min_samples=2 if reset else 1,
         )
     except ValueError as exc:
         if "could not convert" in str(exc):
@@ -79,4 +83,3 @@ def check_custom_modules(model, n_features: int, n_components: int) -> None:
         raise ValueError(f"custom encoder must map (B, {n_features}) to (B, {n_components}), got {tuple(z.shape)}")
     if tuple(x.shape) != (2, n_features):
         raise ValueError(f"custom decoder must map (B, {n_components}) to (B, {n_features}), got {tuple(x.shape)}")
-

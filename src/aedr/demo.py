@@ -65,16 +65,26 @@ def run_demo(
     ae = Autoencoder(n_components=n_components, max_iter=max_iter, random_state=random_state, verbose=verbose)
     run = fit_run(ae, table, out, embedding_format="csv")
     results = [
-        MethodResult(f"autoencoder ({ae.n_iter_} ep.)", run.metrics["reconstruction_mse"], run.metrics["trustworthiness"], run.metrics["fit_seconds"])
+        MethodResult(
+            f"autoencoder ({ae.n_iter_} ep.)",
+            run.metrics["reconstruction_mse"],
+            run.metrics["trustworthiness"],
+            run.metrics["fit_seconds"],
+        )
     ]
     start = time.perf_counter()
     pca = make_pipeline(StandardScaler(), PCA(n_components, random_state=random_state)).fit(X)
     pca_seconds = time.perf_counter() - start
     Z_pca = pca.transform(X)
     results.append(
-        MethodResult("pca", reconstruction_error(X, pca.inverse_transform(Z_pca)), trustworthiness(X, Z_pca), pca_seconds)
+        MethodResult(
+            "pca", reconstruction_error(X, pca.inverse_transform(Z_pca)), trustworthiness(X, Z_pca), pca_seconds
+        )
     )
-    run.metrics["pca"] = {"reconstruction_mse": results[1].reconstruction_mse, "trustworthiness": results[1].trustworthiness}
+    run.metrics["pca"] = {
+        "reconstruction_mse": results[1].reconstruction_mse,
+        "trustworthiness": results[1].trustworthiness,
+    }
     run.files["metrics"].write_text(json.dumps(run.metrics, indent=2) + "\n")
     recon = ae.inverse_transform(ae.transform(X[:20]))
     run.files["reconstructions.png"] = save_figure(

@@ -8,7 +8,6 @@ train with :class:`aedr.training.trainer.Trainer` -> set fitted attributes.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from numbers import Integral, Real
 
@@ -357,16 +356,27 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._check_loss_range(X_scaled)
         train_rows, val_rows = self._split(len(X), generator)
         X_train = torch.as_tensor(X_scaled[train_rows], dtype=torch.float32, device=device)
-        X_val = torch.as_tensor(X_scaled[val_rows], dtype=torch.float32, device=device) if val_rows is not None else None
+        X_val = (
+            torch.as_tensor(X_scaled[val_rows], dtype=torch.float32, device=device) if val_rows is not None else None
+        )
 
         model = self._build_model(X.shape[1], generator).to(device)
-        noise_generator = torch.Generator(device=device).manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        noise_generator = torch.Generator(device=device).manual_seed(
+            int(torch.randint(2**31 - 1, (1,), generator=generator))
+        )
         objective = self._objective(noise_generator)
         config = self._trainer_config(len(X_train))
         if self.neighbor_loss is not None:
             # the graph is built on the rows as given: neighbours in the data's own units, as UMAP and t-SNE see them
             trainer = NeighborTrainer(
-                self._neighbor_method(), X[train_rows], model, objective, config, device, noise_generator, self._callbacks(),
+                self._neighbor_method(),
+                X[train_rows],
+                model,
+                objective,
+                config,
+                device,
+                noise_generator,
+                self._callbacks(),
                 weight=self.neighbor_weight,
             )
         else:
@@ -435,8 +445,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def model_config(self, n_features: int) -> dict:
         """Registry name and keyword arguments that rebuild this estimator's network."""
-        config = {"n_features": n_features, "n_components": self.n_components, "activation": self.activation,
-                  "output_activation": self.output_activation}
+        config = {
+            "n_features": n_features,
+            "n_components": self.n_components,
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+        }
         config["hidden_layer_sizes"] = tuple(int(h) for h in self.hidden_layer_sizes)
         if self._is_conv():
             config["input_shape"] = tuple(self.input_shape_)
@@ -584,4 +598,3 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-

@@ -267,12 +267,14 @@ def _read_config(file: Path) -> dict:
             "the file is truncated, corrupted or was edited by hand"
         ) from exc
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{file}: not an aedr model configuration (no \"format\": \"{FORMAT}\")")
+        raise ModelFileError(f'{file}: not an aedr model configuration (no "format": "{FORMAT}")')
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION
         hint = "it was written by a newer aedr; upgrade aedr" if newer else "this aedr cannot read it"
-        raise ModelFileError(f"{file}: model format version {version!r}, this aedr reads version {FORMAT_VERSION}; {hint}")
+        raise ModelFileError(
+            f"{file}: model format version {version!r}, this aedr reads version {FORMAT_VERSION}; {hint}"
+        )
     _check_schema(config, file)
     return config
 
@@ -389,7 +391,9 @@ def _load_state(model: torch.nn.Module, tensors: dict, weights_file: Path, confi
         parts = ([f"missing tensors {missing[:3]}"] if missing else []) + (
             [f"unexpected tensors {unexpected[:3]}"] if unexpected else []
         )
-        raise ModelFileError(f"{weights_file}: does not match the architecture in {config_file.name}: {'; '.join(parts)}")
+        raise ModelFileError(
+            f"{weights_file}: does not match the architecture in {config_file.name}: {'; '.join(parts)}"
+        )
     for name, tensor in tensors.items():
         want = expected[name]
         if tuple(tensor.shape) != tuple(want.shape) or tensor.dtype != want.dtype:

@@ -55,8 +55,16 @@ def plot_embedding(Z, labels=None, *, title: str | None = None, ax=None, s: floa
         set_limits(low, high)
         outside |= (values < low) | (values > high)
     if outside.any():
-        ax.text(0.99, 0.01, f"{int(outside.sum())} points outside the view", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize="x-small", color="0.4")
+        ax.text(
+            0.99,
+            0.01,
+            f"{int(outside.sum())} points outside the view",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+            color="0.4",
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

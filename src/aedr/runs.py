@@ -104,7 +104,9 @@ def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_fo
     label_values = None if labels is None else labels.to_numpy()
     title = f"{type(estimator).__name__} ({estimator.n_components}-D code)"
     files["embedding.png"] = save_figure(plot_embedding(Z, label_values, title=title), folder / "embedding.png")
-    files["loss.png"] = save_figure(plot_loss_curves(estimator.loss_curve_, estimator.validation_scores_), folder / "loss.png")
+    files["loss.png"] = save_figure(
+        plot_loss_curves(estimator.loss_curve_, estimator.validation_scores_), folder / "loss.png"
+    )
     files["metrics"] = folder / "metrics.json"
     files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
     return files

@@ -44,7 +44,10 @@ class VariationalAutoencoder(Autoencoder):
     (5, 64)
     """
 
-    _parameter_constraints: dict = {**Autoencoder._parameter_constraints, "beta": [Interval(Real, 0, None, closed="left")]}
+    _parameter_constraints: dict = {
+        **Autoencoder._parameter_constraints,
+        "beta": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(
         self,

@@ -10,7 +10,9 @@ from aedr.benchmarks.methods import METHODS, QUICK_PARAMS, Method
 from aedr.benchmarks.runner import BenchmarkResult, MethodRun, MetricCost, run_benchmark
 
 
-def benchmark(out_dir, *, command: str = "aedr benchmark", report=None, block: str = "benchmark", title=None, **run_options):
+def benchmark(
+    out_dir, *, command: str = "aedr benchmark", report=None, block: str = "benchmark", title=None, **run_options
+):
     """Run :func:`run_benchmark` with ``run_options`` and write its outputs; returns ``(result, files)``.
 
     The outputs are rewritten after every data set, so a long run that is

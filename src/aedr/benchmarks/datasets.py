@@ -6,9 +6,9 @@ and a loader ``load(data_dir) -> (X, y)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +34,8 @@ def _breast_cancer(_):
 
 DATASETS: dict[str, DatasetSpec] = {
     "breast-cancer": DatasetSpec(
-        "scikit-learn's Wisconsin breast cancer, 569 x 30 tabular measurements in their own units, 2 classes", _breast_cancer
+        "scikit-learn's Wisconsin breast cancer, 569 x 30 tabular measurements in their own units, 2 classes",
+        _breast_cancer,
     ),
     "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
     "mnist10k": DatasetSpec("MNIST's 10k test images, 10,000 x 784 in [0, 1]", lambda d: load_mnist("test", d)),

@@ -47,7 +47,7 @@ class PeakMemory:
     True
     """
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         _release_freed_memory()
         self.peak_mb = None
         try:

@@ -50,7 +50,9 @@ class PCAMethod(Method):
 
 class TSNEMethod(Method):
     requires = ("openTSNE",)
-    description = "openTSNE defaults (perplexity 30, PCA init), all cores; transform = openTSNE's embedding of new points"
+    description = (
+        "openTSNE defaults (perplexity 30, PCA init), all cores; transform = openTSNE's embedding of new points"
+    )
 
     def fit_transform(self, X):
         from openTSNE import TSNE
@@ -109,12 +111,16 @@ class DeepAutoencoderMethod(AutoencoderMethod):
 
 class UMAPAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "umap"}
-    description = "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder shaped on a UMAP map of the rows"
+    description = (
+        "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder shaped on a UMAP map of the rows"
+    )
 
 
 class TSNEAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "tsne"}
-    description = "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder shaped on a t-SNE map of the rows"
+    description = (
+        "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder shaped on a t-SNE map of the rows"
+    )
 
 
 METHODS: dict[str, type[Method]] = {

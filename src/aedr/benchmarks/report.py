@@ -87,7 +87,11 @@ def machine_description() -> str:
     import sklearn
     import torch
 
-    versions = [f"Python {platform.python_version()}", f"torch {torch.__version__}", f"scikit-learn {sklearn.__version__}"]
+    versions = [
+        f"Python {platform.python_version()}",
+        f"torch {torch.__version__}",
+        f"scikit-learn {sklearn.__version__}",
+    ]
     for module, name in (("openTSNE", "openTSNE"), ("umap", "umap-learn")):
         try:
             versions.append(f"{name} {__import__(module).__version__}")
@@ -124,14 +128,18 @@ def plot_grid(result: BenchmarkResult, path: str | Path) -> Path | None:
     datasets = list(dict.fromkeys(r.dataset for r in runs))
     methods = list(dict.fromkeys(r.method for r in runs))
     plt = _pyplot()
-    fig, axes = plt.subplots(len(datasets), len(methods), figsize=(3.2 * len(methods), 3.2 * len(datasets)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(datasets), len(methods), figsize=(3.2 * len(methods), 3.2 * len(datasets)), squeeze=False
+    )
     for ax in axes.flat:
         ax.set_axis_off()
     for r in runs:
         ax = axes[datasets.index(r.dataset), methods.index(r.method)]
         ax.set_axis_on()
         size = max(0.2, min(8.0, 8000 / len(r.embedding)))
-        plot_embedding(r.embedding, r.labels, ax=ax, s=size, title=f"{r.method} on {r.dataset}\ntrust {r.trustworthiness:.3f}")
+        plot_embedding(
+            r.embedding, r.labels, ax=ax, s=size, title=f"{r.method} on {r.dataset}\ntrust {r.trustworthiness:.3f}"
+        )
         if ax.get_legend() is not None and (r.dataset, r.method) != (runs[0].dataset, runs[0].method):
             ax.get_legend().remove()
     return save_figure(fig, path, dpi=90)
@@ -140,7 +148,9 @@ def plot_grid(result: BenchmarkResult, path: str | Path) -> Path | None:
 def report_block(result: BenchmarkResult, command: str, png: str | None = None, title: str | None = None) -> str:
     """The generated part of BENCHMARKS.md: command, machine, protocol, tables."""
     s = result.settings
-    descriptions = "\n".join(f"- `{name}`: {METHODS[name].description}" for name in dict.fromkeys(r.method for r in result.runs))
+    descriptions = "\n".join(
+        f"- `{name}`: {METHODS[name].description}" for name in dict.fromkeys(r.method for r in result.runs)
+    )
     text = [
         f"## {title or TITLE}",
         "",
@@ -173,7 +183,10 @@ def report_block(result: BenchmarkResult, command: str, png: str | None = None, 
         text += ["", f"Parameters changed from the defaults: `{s['method_params']}`."]
     text += ["", markdown_tables(result)]
     if png:
-        text += ["", f"The embeddings side by side, coloured by label: `{png}` (written by the command, not committed)."]
+        text += [
+            "",
+            f"The embeddings side by side, coloured by label: `{png}` (written by the command, not committed).",
+        ]
     cost = metric_cost_table(result)
     if cost:
         text += [

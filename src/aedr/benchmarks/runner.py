@@ -230,8 +230,12 @@ def _score_heldout(runs, X_out, y_fit, y_out, n_neighbors, knn_neighbors) -> Non
     trust = metrics.neighborhood_preservation_many(X_out, [r.heldout_embedding for r in placed], k)
     for run, (t, _) in zip(placed, trust):
         run.trustworthiness_heldout = t
-        run.knn_accuracy_heldout = metrics.knn_accuracy_holdout(run.embedding, y_fit, run.heldout_embedding, y_out, knn_neighbors)
-        run.one_nn_accuracy_heldout = metrics.knn_accuracy_holdout(run.embedding, y_fit, run.heldout_embedding, y_out, 1)
+        run.knn_accuracy_heldout = metrics.knn_accuracy_holdout(
+            run.embedding, y_fit, run.heldout_embedding, y_out, knn_neighbors
+        )
+        run.one_nn_accuracy_heldout = metrics.knn_accuracy_holdout(
+            run.embedding, y_fit, run.heldout_embedding, y_out, 1
+        )
 
 
 def _score_paper_protocol(runs, X_fit, y_fit, y_out, random_state, n_subsample: int = 10_000) -> None:

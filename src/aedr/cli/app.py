@@ -141,9 +141,13 @@ def _root(
 
 @app.command()
 def demo(
-    out: Annotated[str, typer.Option("--out", "-o", help="Folder for the model, embedding, plots and metrics.")] = "out",
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Folder for the model, embedding, plots and metrics.")
+    ] = "out",
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
-    max_iter: Annotated[Optional[int], typer.Option("--max-iter", min=1, help="Epochs [default: the demo's setting].")] = None,
+    max_iter: Annotated[
+        Optional[int], typer.Option("--max-iter", min=1, help="Epochs [default: the demo's setting].")
+    ] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     verbose: Verbose = False,
@@ -176,10 +180,10 @@ def demo(
 
 
 # Commands defined in sibling modules register themselves on `app` when imported.
+from aedr.cli import benchmark as _benchmark  # noqa: E402,F401  (registers 'aedr benchmark')
 from aedr.cli import fit as _fit  # noqa: E402,F401  (registers 'aedr fit')
 from aedr.cli import model as _model  # noqa: E402,F401  (transform, inverse-transform, evaluate, info)
 from aedr.cli import plot as _plot  # noqa: E402,F401  (registers 'aedr plot')
-from aedr.cli import benchmark as _benchmark  # noqa: E402,F401  (registers 'aedr benchmark')
 
 
 def main() -> None:

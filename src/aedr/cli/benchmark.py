@@ -19,7 +19,9 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title) -> str:
+def _command_line(
+    datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title
+) -> str:
     """The command as it ran, for the report (options at their defaults left out)."""
     words = ["aedr", "benchmark", "--datasets", datasets, "--methods", methods]
     for flag, value, default in (
@@ -42,17 +44,23 @@ def benchmark(
     datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma-separated data sets.")] = _ALL_DATASETS,
     methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated methods.")] = _ALL_METHODS,
     data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Folder with MNIST's four IDX .gz files [default: ../shared/data/mnist].")
+        Optional[Path],
+        typer.Option("--data-dir", help="Folder with MNIST's four IDX .gz files [default: ../shared/data/mnist]."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.md, results.csv, embeddings.png.")] = Path(
-        "bench-out"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for results.md, results.csv, embeddings.png.")
+    ] = Path("bench-out"),
     report: Annotated[
-        Optional[Path], typer.Option("--report", help="Markdown file whose benchmark block to regenerate (BENCHMARKS.md).")
+        Optional[Path],
+        typer.Option("--report", help="Markdown file whose benchmark block to regenerate (BENCHMARKS.md)."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="random_state for the split and every method.")] = 0,
-    heldout_fraction: Annotated[float, typer.Option("--heldout-fraction", help="Share of rows kept out of every fit.")] = 0.1,
-    quick: Annotated[bool, typer.Option("--quick", help="Tiny iteration counts: checks the set-up in seconds, not quality.")] = False,
+    heldout_fraction: Annotated[
+        float, typer.Option("--heldout-fraction", help="Share of rows kept out of every fit.")
+    ] = 0.1,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Tiny iteration counts: checks the set-up in seconds, not quality.")
+    ] = False,
     metric_cost: Annotated[
         bool, typer.Option("--metric-cost/--no-metric-cost", help="Also time the exact trustworthiness on all rows.")
     ] = True,
@@ -74,12 +82,15 @@ def benchmark(
       aedr benchmark --datasets digits --methods pca,ae-linear
       aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,tsne,umap,ae-linear,ae-deep --report BENCHMARKS.md
     """
-    from aedr.benchmarks import QUICK_PARAMS, benchmark as run
+    from aedr.benchmarks import QUICK_PARAMS
+    from aedr.benchmarks import benchmark as run
     from aedr.benchmarks.report import markdown_tables
 
     if not quiet:
         logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)
-    command = _command_line(datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title)
+    command = _command_line(
+        datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title
+    )
     result, files = run(
         out,
         command=command,

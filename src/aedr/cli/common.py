@@ -42,13 +42,16 @@ _DATA = "Data"
 LabelCol = Annotated[
     Optional[str],
     typer.Option(
-        "--label-col", help="Column (or .npz array) holding labels: not a feature, kept beside the output.",
+        "--label-col",
+        help="Column (or .npz array) holding labels: not a feature, kept beside the output.",
         rich_help_panel=_DATA,
     ),
 ]
 LabelsFile = Annotated[
     Optional[Path],
-    typer.Option("--labels", help="Labels from a separate file (IDX labels, .npy, one-column CSV).", rich_help_panel=_DATA),
+    typer.Option(
+        "--labels", help="Labels from a separate file (IDX labels, .npy, one-column CSV).", rich_help_panel=_DATA
+    ),
 ]
 Columns = Annotated[
     Optional[str], typer.Option("--columns", help="Comma-separated feature columns to use.", rich_help_panel=_DATA)
@@ -58,14 +61,18 @@ Exclude = Annotated[
 ]
 Header = Annotated[
     Optional[bool],
-    typer.Option("--header/--no-header", help="Whether a CSV/TSV has a header row [default: detected].", rich_help_panel=_DATA),
+    typer.Option(
+        "--header/--no-header", help="Whether a CSV/TSV has a header row [default: detected].", rich_help_panel=_DATA
+    ),
 ]
 
 
 Threads = Annotated[
     Optional[int],
     typer.Option(
-        "--threads", min=1, help="CPU threads for torch [default: torch's choice]. 1 is often fastest for small networks.",
+        "--threads",
+        min=1,
+        help="CPU threads for torch [default: torch's choice]. 1 is often fastest for small networks.",
     ),
 ]
 
@@ -145,7 +152,9 @@ def features_for(model, table: Table):
     if getattr(model, "feature_names_in_", None) is not None and table.columns is not None:
         return pd.DataFrame(table.X, columns=table.columns)
     if table.X.shape[1] != model.n_features_in_:
-        raise ValueError(f"the data have {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}")
+        raise ValueError(
+            f"the data have {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}"
+        )
     return table.X
 
 

@@ -12,7 +12,17 @@ import typer
 from aedr._files import check_new, staged_folder
 from aedr.cli.app import EXIT_INTERRUPTED, app
 from aedr.cli.common import (
-    Columns, Exclude, Force, Header, LabelCol, LabelsFile, Quiet, Threads, Verbose, read_input, torch_threads,
+    Columns,
+    Exclude,
+    Force,
+    Header,
+    LabelCol,
+    LabelsFile,
+    Quiet,
+    Threads,
+    Verbose,
+    read_input,
+    torch_threads,
 )  # fmt: skip
 from aedr.cli.params import build_estimator, estimator_params
 from aedr.data.io import FORMATS, file_format
@@ -29,13 +39,18 @@ def _opt(*names, help, panel=_MODEL, **kw):
 def fit(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz or IDX file; one row per sample.")],
-    out: Annotated[Optional[Path], _opt("--out", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT)] = None,
+    out: Annotated[
+        Optional[Path], _opt("--out", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT)
+    ] = None,
     config: Annotated[Optional[Path], _opt("--config", help="TOML file of parameters; options override it.")] = None,
-    model: Annotated[str, _opt("--model", help="autoencoder, or vae (variational: transform gives the posterior mean).")] = "autoencoder",
+    model: Annotated[
+        str, _opt("--model", help="autoencoder, or vae (variational: transform gives the posterior mean).")
+    ] = "autoencoder",
     beta: Annotated[Optional[float], _opt("--beta", help="KL weight of --model vae [default: 1].")] = None,
     n_components: Annotated[Optional[int], _opt("--n-components", "-k", help="Code width [default: 2].")] = None,
     hidden_layer_sizes: Annotated[
-        Optional[str], _opt("--hidden-layer-sizes", help="Encoder widths, e.g. 256,64; 'linear' for none [default: 256,128].")
+        Optional[str],
+        _opt("--hidden-layer-sizes", help="Encoder widths, e.g. 256,64; 'linear' for none [default: 256,128]."),
     ] = None,
     activation: Annotated[Optional[str], _opt("--activation", help="relu, tanh, sigmoid, gelu, identity.")] = None,
     output_activation: Annotated[Optional[str], _opt("--output-activation", help="identity or sigmoid.")] = None,
@@ -50,18 +65,29 @@ def fit(
     neighbor_loss: Annotated[
         Optional[str], _opt("--neighbor-loss", help="Keep input neighbourhoods: umap, tsne or none.", panel=_NEIGHBORS)
     ] = None,
-    n_neighbors: Annotated[Optional[int], _opt("--n-neighbors", help="Graph neighbours, umap [default: 15].", panel=_NEIGHBORS)] = None,
-    neighbor_weight: Annotated[
-        Optional[float], _opt("--neighbor-weight", help="Pull of the neighbour embedding on the codes [default: 1].", panel=_NEIGHBORS)
+    n_neighbors: Annotated[
+        Optional[int], _opt("--n-neighbors", help="Graph neighbours, umap [default: 15].", panel=_NEIGHBORS)
     ] = None,
-    min_dist: Annotated[Optional[float], _opt("--min-dist", help="UMAP's min_dist [default: 0.1].", panel=_NEIGHBORS)] = None,
-    perplexity: Annotated[Optional[float], _opt("--perplexity", help="t-SNE's perplexity [default: 30].", panel=_NEIGHBORS)] = None,
+    neighbor_weight: Annotated[
+        Optional[float],
+        _opt("--neighbor-weight", help="Pull of the neighbour embedding on the codes [default: 1].", panel=_NEIGHBORS),
+    ] = None,
+    min_dist: Annotated[
+        Optional[float], _opt("--min-dist", help="UMAP's min_dist [default: 0.1].", panel=_NEIGHBORS)
+    ] = None,
+    perplexity: Annotated[
+        Optional[float], _opt("--perplexity", help="t-SNE's perplexity [default: 30].", panel=_NEIGHBORS)
+    ] = None,
     exaggeration: Annotated[
         Optional[float], _opt("--exaggeration", help="Factor on t-SNE's attraction [default: 1].", panel=_NEIGHBORS)
     ] = None,
     early_exaggeration: Annotated[
         Optional[float],
-        _opt("--early-exaggeration", help="t-SNE's attraction factor in the early phase; 1 skips it [default: 12].", panel=_NEIGHBORS),
+        _opt(
+            "--early-exaggeration",
+            help="t-SNE's attraction factor in the early phase; 1 skips it [default: 12].",
+            panel=_NEIGHBORS,
+        ),
     ] = None,
     negative_sample_rate: Annotated[
         Optional[int], _opt("--negative-sample-rate", help="Negatives per edge, umap [default: 5].", panel=_NEIGHBORS)
@@ -82,16 +108,21 @@ def fit(
     validation_fraction: Annotated[
         Optional[float], _opt("--validation-fraction", help="Rows held out [default: 0.1].", panel=_TRAIN)
     ] = None,
-    shuffle: Annotated[Optional[bool], _opt("--shuffle/--no-shuffle", help="Reshuffle every epoch.", panel=_TRAIN)] = None,
+    shuffle: Annotated[
+        Optional[bool], _opt("--shuffle/--no-shuffle", help="Reshuffle every epoch.", panel=_TRAIN)
+    ] = None,
     device: Annotated[Optional[str], _opt("--device", help="auto, cpu, cuda, cuda:1, mps.", panel=_TRAIN)] = None,
-    random_state: Annotated[Optional[int], _opt("--random-state", "--seed", help="Seed for repeatable runs.", panel=_TRAIN)] = None,
+    random_state: Annotated[
+        Optional[int], _opt("--random-state", "--seed", help="Seed for repeatable runs.", panel=_TRAIN)
+    ] = None,
     label_col: LabelCol = None,
     labels: LabelsFile = None,
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
     output_format: Annotated[
-        Optional[str], _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT)
+        Optional[str],
+        _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),
     ] = None,
     save_best: Annotated[
         bool, _opt("--save-best", help="On Ctrl-C, stop after the epoch and save the best weights so far.", panel=_OUT)
@@ -121,13 +152,17 @@ def fit(
     table = read_input(data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
     try:
         with torch_threads(threads), staged_folder(out, overwrite=force) as folder:
-            run = fit_run(estimator, table, folder, embedding_format=fmt, interrupted=lambda: bool(stopper and stopper.requested))
+            run = fit_run(
+                estimator, table, folder, embedding_format=fmt, interrupted=lambda: bool(stopper and stopper.requested)
+            )
     except KeyboardInterrupt:
         typer.echo("\ninterrupted: nothing was written", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     _report(run, out)
     if stopper is not None and stopper.requested:
-        typer.echo(f"interrupted at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}", err=True)
+        typer.echo(
+            f"interrupted at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}", err=True
+        )
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
@@ -151,12 +186,16 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
 
 def _report(run, out: Path) -> None:
     m = run.metrics
-    line = f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s ({m['epochs']} epochs)"
+    line = (
+        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s ({m['epochs']} epochs)"
+    )
     typer.echo(line)
     scores = [f"reconstruction MSE {m['reconstruction_mse']:.4g}", f"trustworthiness {m['trustworthiness']:.3f}"]
     if "continuity" in m:
         scores.append(f"continuity {m['continuity']:.3f}")
-    typer.echo(", ".join(scores) + (f" (on {m['metrics_rows']} sampled rows)" if m["metrics_rows"] < run.n_samples else ""))
+    typer.echo(
+        ", ".join(scores) + (f" (on {m['metrics_rows']} sampled rows)" if m["metrics_rows"] < run.n_samples else "")
+    )
     typer.echo(f"wrote {out}/: {', '.join(sorted(p.name for p in run.files.values()))}")
 
 

@@ -18,7 +18,9 @@ def latent_grid(
         Optional[Path], typer.Argument(help="Rows whose codes set the grid's range (for a plain autoencoder).")
     ] = None,
     n: Annotated[int, typer.Option("--n", "-n", min=2, max=40, help="Images per side.")] = 15,
-    extent: Annotated[float, typer.Option("--extent", min=0.1, help="Grid spans [-extent, extent] without DATA.")] = 3.0,
+    extent: Annotated[
+        float, typer.Option("--extent", min=0.1, help="Grid spans [-extent, extent] without DATA.")
+    ] = 3.0,
     image_shape: Annotated[
         Optional[str], typer.Option("--image-shape", help="Image shape, e.g. 28x28 [default: the model's or square].")
     ] = None,

@@ -11,11 +11,23 @@ import pandas as pd
 import typer
 
 from aedr.cli.app import app
-from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, features_for, read_for_model, read_input
+from aedr.cli.common import (
+    Columns,
+    Exclude,
+    Force,
+    Header,
+    LabelCol,
+    LabelsFile,
+    Verbose,
+    features_for,
+    read_for_model,
+    read_input,
+)
 
 ModelDir = Annotated[Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model) or Autoencoder.save.")]
 Output = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Output file; its extension sets the format [default: CSV on stdout].")
+    Optional[Path],
+    typer.Option("--output", "-o", help="Output file; its extension sets the format [default: CSV on stdout]."),
 ]
 
 
@@ -59,14 +71,21 @@ def transform(
     from aedr.runs import code_frame
 
     estimator = _load(model)
-    table = read_for_model(estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
+    table = read_for_model(
+        estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
+    )
     _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
 
 
 @app.command("inverse-transform", no_args_is_help=True)
 def inverse_transform(
     model: ModelDir,
-    data: Annotated[Path, typer.Argument(help="Codes: the model's code columns (e.g. an embedding file) or n_components numbers per row.")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Codes: the model's code columns (e.g. an embedding file) or n_components numbers per row."
+        ),
+    ],
     output: Output = None,
     label_col: LabelCol = None,
     columns: Columns = None,
@@ -87,7 +106,9 @@ def inverse_transform(
         data, label_col=label_col, columns=columns, exclude=exclude, header=header, expected_columns=code_names
     )
     if table.X.shape[1] != estimator.n_components:
-        raise ValueError(f"{data}: {table.X.shape[1]} code columns, but the model has n_components={estimator.n_components}")
+        raise ValueError(
+            f"{data}: {table.X.shape[1]} code columns, but the model has n_components={estimator.n_components}"
+        )
     names = getattr(estimator, "feature_names_in_", None)
     names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(estimator.n_features_in_)]
     _write(pd.DataFrame(estimator.inverse_transform(table.X), columns=names), table.labels, output, force)
@@ -116,7 +137,9 @@ def evaluate(
     from aedr.runs import embedding_scores
 
     estimator = _load(model)
-    table = read_for_model(estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
+    table = read_for_model(
+        estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
+    )
     X = features_for(estimator, table)
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()

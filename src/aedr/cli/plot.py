@@ -14,7 +14,17 @@ import typer
 
 from aedr.cli.app import CommandGroup, app
 from aedr.cli.common import (
-    Columns, Exclude, Force, Header, LabelCol, LabelsFile, Verbose, default_output, features_for, read_for_model, read_input,
+    Columns,
+    Exclude,
+    Force,
+    Header,
+    LabelCol,
+    LabelsFile,
+    Verbose,
+    default_output,
+    features_for,
+    read_for_model,
+    read_input,
 )
 
 DEFAULT_FIGURE = "embedding"
@@ -55,8 +65,12 @@ def _save(fig, output: Path, force: bool) -> None:
 
 @plot_app.command(DEFAULT_FIGURE, no_args_is_help=True)
 def embedding(
-    data: Annotated[Path, typer.Argument(help="Embedding file (e.g. run1/embedding.csv): the first two feature columns are drawn.")],
-    color_by: Annotated[Optional[str], typer.Option("--color-by", "--label-col", help="Column that colours the points.")] = None,
+    data: Annotated[
+        Path, typer.Argument(help="Embedding file (e.g. run1/embedding.csv): the first two feature columns are drawn.")
+    ],
+    color_by: Annotated[
+        Optional[str], typer.Option("--color-by", "--label-col", help="Column that colours the points.")
+    ] = None,
     labels: LabelsFile = None,
     columns: Columns = None,
     exclude: Exclude = None,
@@ -89,7 +103,8 @@ def reconstructions(
     data: Annotated[Path, typer.Argument(help="Image rows (IDX, .npy, CSV, ...).")],
     n_images: Annotated[int, typer.Option("--n-images", "-n", min=1, max=100, help="Images to show.")] = 10,
     image_shape: Annotated[
-        Optional[str], typer.Option("--image-shape", help="Image shape, e.g. 28x28 or 32x32x3 [default: from the file or square].")
+        Optional[str],
+        typer.Option("--image-shape", help="Image shape, e.g. 28x28 or 32x32x3 [default: from the file or square]."),
     ] = None,
     label_col: LabelCol = None,
     columns: Columns = None,
@@ -115,7 +130,10 @@ def reconstructions(
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
     rows = table.X[:n_images]
     X = features_for(estimator, type(table)(rows, table.columns))
-    fig = plot_reconstructions(rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images)
+    fig = plot_reconstructions(
+        rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images
+    )
     _save(fig, output or Path("reconstructions.png"), force)
+
 
 from aedr.cli import latent_grid as _latent_grid  # noqa: E402,F401  (registers 'aedr plot latent-grid')

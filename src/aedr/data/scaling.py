@@ -28,7 +28,7 @@ class AffineScaler:
         self.scale = np.asarray(scale, dtype=np.float64)
 
     @classmethod
-    def fit(cls, X: np.ndarray, kind: str | None) -> "AffineScaler":
+    def fit(cls, X: np.ndarray, kind: str | None) -> AffineScaler:
         """Fit ``kind`` ("standard", "minmax", "global" or None for identity) on ``X``."""
         n_features = X.shape[1]
         if kind is None:
@@ -58,5 +58,5 @@ class AffineScaler:
         return {"offset": self.offset.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_dict(cls, state: dict) -> "AffineScaler":
+    def from_dict(cls, state: dict) -> AffineScaler:
         return cls(np.asarray(state["offset"]), np.asarray(state["scale"]))

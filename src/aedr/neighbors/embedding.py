@@ -30,7 +30,9 @@ EXACT_PCA_FEATURES = 4096
 _POWER_ITERATIONS = 6
 
 
-def pca_codes(X: torch.Tensor, n_components: int, std: float = INIT_STD, generator: torch.Generator | None = None) -> torch.Tensor:
+def pca_codes(
+    X: torch.Tensor, n_components: int, std: float = INIT_STD, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """The rows' first ``n_components`` principal component scores, scaled so the first has standard deviation ``std``.
 
     Exact (an eigendecomposition of the covariance) up to ``EXACT_PCA_FEATURES`` columns; for wider

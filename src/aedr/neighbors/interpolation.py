@@ -106,7 +106,9 @@ def repulsion(Y: torch.Tensor, box_width: float = BOX_WIDTH) -> tuple[torch.Tens
     for d in range(k):
         kernel.select(d, size).zero_()  # offset +-size never occurs
     dims, shape = tuple(range(-k, 0)), [2 * size] * k
-    potential = torch.fft.irfftn(torch.fft.rfftn(grid, s=shape, dim=dims) * torch.fft.rfftn(kernel, dim=dims), s=shape, dim=dims)
+    potential = torch.fft.irfftn(
+        torch.fft.rfftn(grid, s=shape, dim=dims) * torch.fft.rfftn(kernel, dim=dims), s=shape, dim=dims
+    )
     potential = potential[(slice(None),) + (slice(0, size),) * k].reshape(k + 2, -1).T
     phi = (potential[flat] * spread[:, :, None]).sum(1)  # (n, K + 2)
     # sum_j w_ij = sum_j w_ij^2 (1 + |y_i|^2 - 2 y_i.y_j + |y_j|^2); the sums include j = i, whose w is 1
@@ -151,7 +153,9 @@ def _descend(Y, attraction, exaggeration: float, n_iter: int, progress: bool, de
         if not torch.isfinite(Y).all():
             from aedr.training.trainer import TrainingDivergedError
 
-            raise TrainingDivergedError("the t-SNE embedding diverged (non-finite codes); check the input for extreme values")
+            raise TrainingDivergedError(
+                "the t-SNE embedding diverged (non-finite codes); check the input for extreme values"
+            )
     return Y
 
 
@@ -168,7 +172,9 @@ def tsne_embedding(
     """t-SNE's embedding of the rows whose affinities are the symmetric ``P`` (n, n), from ``init`` (n, K):
     ``n_early`` iterations at ``early_exaggeration`` (skipped at 1), then ``n_iter`` at ``exaggeration``."""
     if init.shape[1] > MAX_DIMENSIONS:
-        raise ValueError(f"the interpolated t-SNE embedding has at most {MAX_DIMENSIONS} dimensions, got {init.shape[1]}")
+        raise ValueError(
+            f"the interpolated t-SNE embedding has at most {MAX_DIMENSIONS} dimensions, got {init.shape[1]}"
+        )
     if not torch.isfinite(init).all():
         raise ValueError("the t-SNE embedding's start has non-finite codes")
     attraction = Attraction(P, init.device)

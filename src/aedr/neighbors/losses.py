@@ -49,7 +49,9 @@ class GraphEdges:
         """``(owner, neighbour, weight)`` per edge of ``rows``: owner is a position in ``rows``, neighbour a row number."""
         first, degree = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         owner = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), degree)
-        entries = torch.arange(len(owner), device=rows.device) + torch.repeat_interleave(first - (torch.cumsum(degree, 0) - degree), degree)
+        entries = torch.arange(len(owner), device=rows.device) + torch.repeat_interleave(
+            first - (torch.cumsum(degree, 0) - degree), degree
+        )
         return owner, self.indices[entries], self.data[entries]
 
 
@@ -59,7 +61,9 @@ class CodeBank:
     ``generator`` (on the training device) draws the rows to repel from above ``repulsion_rows`` rows.
     """
 
-    def __init__(self, n_rows: int, generator: torch.Generator | None = None, repulsion_rows: int = TSNE_REPULSION_ROWS):
+    def __init__(
+        self, n_rows: int, generator: torch.Generator | None = None, repulsion_rows: int = TSNE_REPULSION_ROWS
+    ):
         self.n_rows, self.generator, self.repulsion_rows = n_rows, generator, repulsion_rows
         self.codes: torch.Tensor | None = None
 
@@ -139,7 +143,9 @@ class UMAPKernel:
         return sums, a_t.add_(1.0).mul_(d2).reciprocal_().mul_(-self.b)
 
 
-def edge_distances(z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank) -> tuple[torch.Tensor, torch.Tensor]:
+def edge_distances(
+    z: torch.Tensor, index: torch.Tensor, graph: GraphEdges, bank: CodeBank
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(d2, weight)`` per graph edge of the batch rows: squared distance from the row's fresh code
     to its neighbour's code in the bank, and the edge's weight."""
     owner, neighbour, weight = graph.edges_of(index)

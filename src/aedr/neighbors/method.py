@@ -60,7 +60,9 @@ class NeighborMethod:
         (float32, on the training device), for a PCA start."""
         raise NotImplementedError
 
-    def refine(self, graph: sp.csr_matrix, codes: torch.Tensor, layout: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def refine(
+        self, graph: sp.csr_matrix, codes: torch.Tensor, layout: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         """The map the autoencoder's last phase fits: re-settled on ``graph`` from the encoder's
         ``codes`` (n, n_components, scaled like the map), or ``layout`` (:meth:`embed`'s map) itself."""
         raise NotImplementedError

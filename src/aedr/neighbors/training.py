@@ -49,7 +49,9 @@ def phase_configs(config: TrainerConfig, max_iter: int) -> tuple[TrainerConfig, 
     rate while shaping, a rate falling to zero while fitting; no plateau stop in either (the map
     gives fixed targets: the schedule, not a plateau, ends each phase)."""
     shaping_epochs, fitting_epochs = math.ceil(SHAPING_SHARE * max_iter), math.ceil(FITTING_SHARE * max_iter)
-    shaping = dataclasses.replace(config, max_iter=shaping_epochs, n_iter_no_change=shaping_epochs + 1, restore_best=False)
+    shaping = dataclasses.replace(
+        config, max_iter=shaping_epochs, n_iter_no_change=shaping_epochs + 1, restore_best=False
+    )
     fitting = dataclasses.replace(config, max_iter=fitting_epochs, decay_fraction=DECAY_FRACTION)
     return shaping, fitting
 
@@ -84,9 +86,26 @@ class NeighborTrainer:
         The pull of the map on the codes (:class:`~aedr.training.losses.NeighborObjective`).
     """
 
-    def __init__(self, method: NeighborMethod, rows, model, objective, config: TrainerConfig, device, generator, callbacks=(), *, weight=1.0):
+    def __init__(
+        self,
+        method: NeighborMethod,
+        rows,
+        model,
+        objective,
+        config: TrainerConfig,
+        device,
+        generator,
+        callbacks=(),
+        *,
+        weight=1.0,
+    ):
         self.method, self.rows, self.model, self.objective = method, rows, model, objective
-        self.config, self.device, self.generator, self.callbacks = config, torch.device(device), generator, list(callbacks)
+        self.config, self.device, self.generator, self.callbacks = (
+            config,
+            torch.device(device),
+            generator,
+            list(callbacks),
+        )
         self.weight = weight
         self.history = TrainingHistory()
         self.codes_: torch.Tensor | None = None  # the final map of the training rows
@@ -100,7 +119,12 @@ class NeighborTrainer:
         shaping, fitting = phase_configs(self.config, self.config.max_iter)
 
         objective = NeighborObjective(
-            self.objective, codes, self.weight, robust_scale=ROBUST_SCALE, input_dropout=SHAPING_DROPOUT, generator=self.generator
+            self.objective,
+            codes,
+            self.weight,
+            robust_scale=ROBUST_SCALE,
+            input_dropout=SHAPING_DROPOUT,
+            generator=self.generator,
         )
         trainer = self._trainer(objective, shaping)
         try:
@@ -112,7 +136,10 @@ class NeighborTrainer:
             return self.history
 
         codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), codes, self.generator)
-        first, trainer = self.history, self._trainer(NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE), fitting)
+        first, trainer = (
+            self.history,
+            self._trainer(NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE), fitting),
+        )
         try:
             trainer.fit(X, X_val)
         finally:

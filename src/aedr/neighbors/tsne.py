@@ -19,7 +19,9 @@ from aedr.neighbors.graph import nearest_neighbors, perplexity_affinities
 from aedr.neighbors.losses import TSNE_REPULSION_ROWS, CauchyKernel, CodeBank, GraphEdges, edge_distances
 from aedr.neighbors.method import NeighborMethod
 
-LAYOUT_EXAGGERATION = 2.0  # the layout map's main phase at least this exaggerated: tighter classes to shape the encoder on
+LAYOUT_EXAGGERATION = (
+    2.0  # the layout map's main phase at least this exaggerated: tighter classes to shape the encoder on
+)
 REFINE_ITERATIONS = 100  # re-settling a map from the encoder's codes (openTSNE's transform runs 100 too)
 REFINE_SHARE = 0.25  # above two dimensions: this share of the mini-batch embedding's epochs
 
@@ -78,7 +80,9 @@ class TSNE(NeighborMethod):
         n_epochs = math.ceil(s.max_iter / 2)
         if s.early_exaggeration != 1:
             early = math.ceil(EARLY_FRACTION * n_epochs)
-            codes = self._mini_batch(edges, codes, generator, early, s.early_exaggeration, decay_fraction=0.0, desc="early exaggeration")
+            codes = self._mini_batch(
+                edges, codes, generator, early, s.early_exaggeration, decay_fraction=0.0, desc="early exaggeration"
+            )
         return self._mini_batch(edges, codes, generator, n_epochs, exaggeration)
 
     def refine(self, graph, codes, layout, generator):
@@ -86,10 +90,17 @@ class TSNE(NeighborMethod):
         s = self.settings
         if self._interpolated():
             return interpolation.tsne_embedding(
-                graph, codes, early_exaggeration=1.0, exaggeration=s.exaggeration, n_iter=REFINE_ITERATIONS, progress=s.progress
+                graph,
+                codes,
+                early_exaggeration=1.0,
+                exaggeration=s.exaggeration,
+                n_iter=REFINE_ITERATIONS,
+                progress=s.progress,
             )
         n_epochs = math.ceil(REFINE_SHARE * math.ceil(s.max_iter / 2))
-        return self._mini_batch(GraphEdges(graph, codes.device), codes, generator, n_epochs, s.exaggeration, desc="refining the map")
+        return self._mini_batch(
+            GraphEdges(graph, codes.device), codes, generator, n_epochs, s.exaggeration, desc="refining the map"
+        )
 
     def _mini_batch(self, edges, codes, generator, n_epochs, exaggeration, desc="neighbour embedding", **kwargs):
         return embed(

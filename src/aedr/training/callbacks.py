@@ -6,8 +6,8 @@ function ``f(state) -> bool | None`` called at the end of every epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import nn
 

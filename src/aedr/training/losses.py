@@ -61,7 +61,9 @@ class AutoencoderObjective:
     generator : torch.Generator on the training device, for noise and sampling.
     """
 
-    def __init__(self, loss="mse", *, noise=None, noise_level=0.0, sparsity=0.0, contractive=0.0, beta=None, generator=None):
+    def __init__(
+        self, loss="mse", *, noise=None, noise_level=0.0, sparsity=0.0, contractive=0.0, beta=None, generator=None
+    ):
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
         self.loss, self.noise, self.noise_level = loss, noise, noise_level
@@ -123,7 +125,14 @@ class NeighborObjective:
     """
 
     def __init__(
-        self, base: AutoencoderObjective, targets: torch.Tensor, weight: float, *, robust_scale=None, input_dropout=0.0, generator=None
+        self,
+        base: AutoencoderObjective,
+        targets: torch.Tensor,
+        weight: float,
+        *,
+        robust_scale=None,
+        input_dropout=0.0,
+        generator=None,
     ):
         n, k = targets.shape
         self.base, self.weight = base, weight

@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from aedr.training.callbacks import Callback, TrainingState
 
