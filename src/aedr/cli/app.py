@@ -1,103 +1,20 @@
-"""Typer application: commands parse options, call the library and print.
+"""The ``aedr`` application: every command, registered in one place.
 
-Every command runs inside :class:`CommandGroup`, which turns any error into
-one line on stderr (``error: ...``) and exit code 2; ``--verbose`` adds the
-traceback and debug logs. Commands live in sibling modules that register
-themselves on :data:`app` when imported at the end of this file.
+Commands parse options, call the library and print. Each lives in its own module as a plain
+function and is registered on :data:`app` below; every command runs inside
+:class:`aedr.cli.errors.CommandGroup`, which turns any error into one line and exit code 2.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-import traceback
-import warnings
 from typing import Annotated, Optional
 
 import typer
-from typer._click import exceptions as click_exceptions  # typer vendors click; its exception types
-from typer.core import TyperGroup
 
 import aedr
-from aedr.cli.common import Verbose, is_verbose, set_verbose, torch_threads
-
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
-
-
-class CommandGroup(TyperGroup):
-    """A typer group whose commands report errors as one line and exit code 2."""
-
-    def parse_args(self, ctx, args):
-        try:
-            return super().parse_args(ctx, args)
-        except click_exceptions.UsageError as exc:
-            _usage_error(exc)
-
-    def invoke(self, ctx):
-        with warnings.catch_warnings(), _log_to_stderr():
-            warnings.showwarning = _show_warning
-            try:
-                return super().invoke(ctx)
-            except (typer.Exit, typer.Abort):
-                raise
-            except click_exceptions.UsageError as exc:
-                _usage_error(exc)
-            except click_exceptions.ClickException:
-                raise
-            except KeyboardInterrupt:
-                typer.echo("\nerror: interrupted; nothing was written", err=True)
-                raise typer.Exit(EXIT_INTERRUPTED) from None
-            except Exception as exc:  # every other error reaches the user as one line
-                if is_verbose(ctx):
-                    traceback.print_exc()
-                typer.echo(f"error: {describe_error(exc)}", err=True)
-                raise typer.Exit(EXIT_ERROR) from None
-
-
-def _usage_error(exc) -> None:
-    if isinstance(exc, click_exceptions.NoArgsIsHelpError):
-        raise exc
-    command = exc.ctx.command_path if exc.ctx is not None else "aedr"
-    message = exc.format_message().strip().replace("\n", " ")
-    typer.echo(f"error: {message} (see '{command} --help')", err=True)
-    raise typer.Exit(EXIT_ERROR)
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line saying what went wrong (and, where we can tell, what to do)."""
-    from aedr._files import OutputExistsError
-
-    if isinstance(exc, OutputExistsError):
-        return f"{exc.path} already exists; choose another name or pass --force to replace it"
-    if isinstance(exc, (ValueError, OSError, aedr.TrainingDivergedError)):
-        text = str(exc).strip()
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
-            text = f"{exc.filename}: {text}"
-        return " ".join(text.split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())} (this looks like a bug in aedr; --verbose shows where)"
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
-
-
-class _log_to_stderr:
-    """Route the library's log records to stderr: warnings always, debug with --verbose."""
-
-    def __enter__(self):
-        self.logger = logging.getLogger("aedr")
-        self.level = self.logger.level
-        self.handler = logging.StreamHandler(sys.stderr)
-        self.handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        self.logger.addHandler(self.handler)
-        return self
-
-    def __exit__(self, *exc_info):
-        self.logger.removeHandler(self.handler)
-        self.logger.setLevel(self.level)
-        return False
-
+from aedr.cli import benchmark, fit, model, plot
+from aedr.cli.common import Verbose, set_verbose, torch_threads
+from aedr.cli.errors import CommandGroup
 
 app = typer.Typer(
     cls=CommandGroup,
@@ -179,11 +96,13 @@ def demo(
     typer.echo(f"next: aedr info {target / 'model'}")
 
 
-# Commands defined in sibling modules register themselves on `app` when imported.
-from aedr.cli import benchmark as _benchmark  # noqa: E402,F401  (registers 'aedr benchmark')
-from aedr.cli import fit as _fit  # noqa: E402,F401  (registers 'aedr fit')
-from aedr.cli import model as _model  # noqa: E402,F401  (transform, inverse-transform, evaluate, info)
-from aedr.cli import plot as _plot  # noqa: E402,F401  (registers 'aedr plot')
+app.command(no_args_is_help=True)(fit.fit)
+app.command(no_args_is_help=True)(model.transform)
+app.command("inverse-transform", no_args_is_help=True)(model.inverse_transform)
+app.command(no_args_is_help=True)(model.evaluate)
+app.command(no_args_is_help=True)(model.info)
+app.add_typer(plot.plot_app, name="plot")
+app.command()(benchmark.benchmark)
 
 
 def main() -> None:

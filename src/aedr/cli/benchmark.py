@@ -9,8 +9,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.app import app
-
 _ALL_DATASETS = "digits,mnist10k,mnist70k"
 _ALL_METHODS = "pca,tsne,umap,ae-linear,ae-deep"
 
@@ -39,7 +37,6 @@ def _command_line(
     return " ".join(shlex.quote(w) for w in words)
 
 
-@app.command()
 def benchmark(
     datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma-separated data sets.")] = _ALL_DATASETS,
     methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated methods.")] = _ALL_METHODS,

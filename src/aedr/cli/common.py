@@ -164,3 +164,16 @@ def default_output(data: Path, suffix: str) -> Path:
     for ending in (".gz",):
         name = name.removesuffix(ending)
     return Path(Path(name).stem + suffix)
+
+
+FigureOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
+
+
+def save_figure_file(fig, output: Path, force: bool) -> None:
+    """Write a figure to ``output`` safely (under a temporary name, then renamed) and say so."""
+    from aedr._files import staged_file
+    from aedr.plotting import save_figure
+
+    with staged_file(output, overwrite=force) as tmp:
+        save_figure(fig, tmp)
+    typer.echo(f"wrote {output}", err=True)

@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 import typer
 
 from aedr._files import check_new, staged_folder
-from aedr.cli.app import EXIT_INTERRUPTED, app
 from aedr.cli.common import (
     Columns,
     Exclude,
@@ -24,6 +23,7 @@ from aedr.cli.common import (
     read_input,
     torch_threads,
 )  # fmt: skip
+from aedr.cli.errors import EXIT_INTERRUPTED
 from aedr.cli.params import build_estimator, estimator_params
 from aedr.data.io import FORMATS, file_format
 from aedr.training.callbacks import Callback
@@ -35,7 +35,6 @@ def _opt(*names, help, panel=_MODEL, **kw):
     return typer.Option(*names, help=help, rich_help_panel=panel, **kw)
 
 
-@app.command(no_args_is_help=True)
 def fit(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz or IDX file; one row per sample.")],

@@ -7,11 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import Columns, Exclude, Force, Header, LabelCol, Verbose, features_for, read_for_model
-from aedr.cli.plot import Output, _save, plot_app
+from aedr.cli.common import (
+    Columns,
+    Exclude,
+    FigureOutput,
+    Force,
+    Header,
+    LabelCol,
+    Verbose,
+    features_for,
+    read_for_model,
+    save_figure_file,
+)
 
 
-@plot_app.command("latent-grid", no_args_is_help=True)
 def latent_grid(
     model: Annotated[Path, typer.Argument(help="Model folder with n_components >= 2.")],
     data: Annotated[
@@ -28,7 +37,7 @@ def latent_grid(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
-    output: Output = None,
+    output: FigureOutput = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -53,4 +62,4 @@ def latent_grid(
         codes = estimator.transform(features_for(estimator, table))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
-    _save(fig, output or Path("latent_grid.png"), force)
+    save_figure_file(fig, output or Path("latent_grid.png"), force)

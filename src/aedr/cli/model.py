@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 
-from aedr.cli.app import app
 from aedr.cli.common import (
     Columns,
     Exclude,
@@ -48,7 +47,6 @@ def _write(frame: pd.DataFrame, labels, output: Path | None, force: bool) -> Non
     typer.echo(f"wrote {output} ({len(frame)} rows x {frame.shape[1]} columns)", err=True)
 
 
-@app.command(no_args_is_help=True)
 def transform(
     model: ModelDir,
     data: Annotated[Path, typer.Argument(help="Rows to encode, with the columns the model was fitted on.")],
@@ -77,7 +75,6 @@ def transform(
     _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
 
 
-@app.command("inverse-transform", no_args_is_help=True)
 def inverse_transform(
     model: ModelDir,
     data: Annotated[
@@ -114,7 +111,6 @@ def inverse_transform(
     _write(pd.DataFrame(estimator.inverse_transform(table.X), columns=names), table.labels, output, force)
 
 
-@app.command(no_args_is_help=True)
 def evaluate(
     model: ModelDir,
     data: Annotated[Path, typer.Argument(help="Rows to score the model on.")],
@@ -151,7 +147,6 @@ def evaluate(
         typer.echo(f"{name:<20}{value:.6g}" if isinstance(value, float) else f"{name:<20}{value}")
 
 
-@app.command(no_args_is_help=True)
 def info(
     model: ModelDir,
     as_json: Annotated[bool, typer.Option("--json", help="Print config.json without the scaler arrays.")] = False,

@@ -1,8 +1,8 @@
 """``aedr plot``: figures from files. A sub-app, so other figures can be added as subcommands.
 
 ``aedr plot FILE`` is short for ``aedr plot embedding FILE``. To add a
-figure, register a command on :data:`plot_app` (for example
-``@plot_app.command("latent-grid")``) in a module imported at the end of this one.
+figure, write its command function (in this module or its own, like
+:mod:`aedr.cli.latent_grid`) and register it on :data:`plot_app` at the end of this one.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.app import CommandGroup, app
+from aedr.cli import latent_grid
 from aedr.cli.common import (
     Columns,
     Exclude,
+    FigureOutput,
     Force,
     Header,
     LabelCol,
@@ -25,7 +26,9 @@ from aedr.cli.common import (
     features_for,
     read_for_model,
     read_input,
+    save_figure_file,
 )
+from aedr.cli.errors import CommandGroup
 
 DEFAULT_FIGURE = "embedding"
 
@@ -49,21 +52,8 @@ plot_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(plot_app, name="plot")
-
-Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
 
 
-def _save(fig, output: Path, force: bool) -> None:
-    from aedr._files import staged_file
-    from aedr.plotting import save_figure
-
-    with staged_file(output, overwrite=force) as tmp:
-        save_figure(fig, tmp)
-    typer.echo(f"wrote {output}", err=True)
-
-
-@plot_app.command(DEFAULT_FIGURE, no_args_is_help=True)
 def embedding(
     data: Annotated[
         Path, typer.Argument(help="Embedding file (e.g. run1/embedding.csv): the first two feature columns are drawn.")
@@ -76,7 +66,7 @@ def embedding(
     exclude: Exclude = None,
     header: Header = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
-    output: Output = None,
+    output: FigureOutput = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -94,10 +84,9 @@ def embedding(
         typer.echo(f"note: drawing the first 2 of {table.X.shape[1]} columns", err=True)
     values = None if table.labels is None else table.labels.to_numpy()
     fig = plot_embedding(table.X[:, :2], values, title=title)
-    _save(fig, output or default_output(data, ".png"), force)
+    save_figure_file(fig, output or default_output(data, ".png"), force)
 
 
-@plot_app.command("reconstructions", no_args_is_help=True)
 def reconstructions(
     model: Annotated[Path, typer.Argument(help="Model folder.")],
     data: Annotated[Path, typer.Argument(help="Image rows (IDX, .npy, CSV, ...).")],
@@ -110,7 +99,7 @@ def reconstructions(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
-    output: Output = None,
+    output: FigureOutput = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -133,7 +122,9 @@ def reconstructions(
     fig = plot_reconstructions(
         rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images
     )
-    _save(fig, output or Path("reconstructions.png"), force)
+    save_figure_file(fig, output or Path("reconstructions.png"), force)
 
 
-from aedr.cli import latent_grid as _latent_grid  # noqa: E402,F401  (registers 'aedr plot latent-grid')
+plot_app.command(DEFAULT_FIGURE, no_args_is_help=True)(embedding)
+plot_app.command("reconstructions", no_args_is_help=True)(reconstructions)
+plot_app.command("latent-grid", no_args_is_help=True)(latent_grid.latent_grid)

@@ -1,0 +1,106 @@
+"""How every command reports errors: one line on stderr, a non-zero exit code.
+
+:class:`CommandGroup` is the typer group every command runs in: it turns any error into one
+line (``error: ...``) and exit code 2; ``--verbose`` adds the traceback and debug logs.
+typer vendors click and exposes only ``Exit`` and ``Abort`` of its exceptions, so click's
+usage errors are recognised by their class names (:func:`_is_click`), not by importing a
+private module.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+import warnings
+
+import typer
+from typer.core import TyperGroup
+
+import aedr
+from aedr.cli.common import is_verbose
+
+
+def _is_click(exc: BaseException, name: str) -> bool:
+    """Whether ``exc`` is click's exception class ``name`` (or a subclass of it)."""
+    return any(cls.__name__ == name for cls in type(exc).__mro__)
+
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class CommandGroup(TyperGroup):
+    """A typer group whose commands report errors as one line and exit code 2."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:
+            if not _is_click(exc, "UsageError"):
+                raise
+            _usage_error(exc)
+
+    def invoke(self, ctx):
+        with warnings.catch_warnings(), _log_to_stderr():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except (typer.Exit, typer.Abort):
+                raise
+            except KeyboardInterrupt:
+                typer.echo("\nerror: interrupted; nothing was written", err=True)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            except Exception as exc:  # every other error reaches the user as one line
+                if _is_click(exc, "UsageError"):
+                    _usage_error(exc)
+                if _is_click(exc, "ClickException"):
+                    raise
+                if is_verbose(ctx):
+                    traceback.print_exc()
+                typer.echo(f"error: {describe_error(exc)}", err=True)
+                raise typer.Exit(EXIT_ERROR) from None
+
+
+def _usage_error(exc) -> None:
+    if _is_click(exc, "NoArgsIsHelpError"):
+        raise exc
+    command = exc.ctx.command_path if exc.ctx is not None else "aedr"
+    message = exc.format_message().strip().replace("\n", " ")
+    typer.echo(f"error: {message} (see '{command} --help')", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong (and, where we can tell, what to do)."""
+    from aedr._files import OutputExistsError
+
+    if isinstance(exc, OutputExistsError):
+        return f"{exc.path} already exists; choose another name or pass --force to replace it"
+    if isinstance(exc, (ValueError, OSError, aedr.TrainingDivergedError)):
+        text = str(exc).strip()
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+            text = f"{exc.filename}: {text}"
+        return " ".join(text.split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())} (this looks like a bug in aedr; --verbose shows where)"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+
+class _log_to_stderr:
+    """Route the library's log records to stderr: warnings always, debug with --verbose."""
+
+    def __enter__(self):
+        self.logger = logging.getLogger("aedr")
+        self.level = self.logger.level
+        self.handler = logging.StreamHandler(sys.stderr)
+        self.handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        self.logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+        return False
