@@ -113,3 +113,27 @@ def test_write_never_overwrites(tmp_path, frame):
     write_table(path, frame[["b"]], overwrite=True)
     assert read_table(path).columns == ["b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]
+
+
+def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from aedr.data import formats
+
+    class JSONLines(formats.FileFormat):
+        name, suffixes, tabular = "jsonl", (".jsonl",), True
+
+        def read(self, path, header=None):
+            frame = pd.read_json(path, lines=True)
+            frame.attrs["header"] = True
+            return frame
+
+        def write(self, path, values, labels):
+            formats._with_labels(values, labels).to_json(path, orient="records", lines=True)
+
+    monkeypatch.setitem(formats.FORMATS, "jsonl", JSONLines())
+    values = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    write_table(tmp_path / "x.jsonl", values, pd.Series(["p", "q"], name="kind"))
+    table = read_table(tmp_path / "x.jsonl", label_col="kind")
+    assert file_format("x.jsonl") == "jsonl" and table.columns == ["a", "b"]
+    assert table.X.tolist() == [[1.0, 3.0], [2.0, 4.0]] and table.labels.tolist() == ["p", "q"]

@@ -2,7 +2,8 @@
 
 The format follows the file name (``.csv``, ``.tsv``, ``.parquet``/``.pq``,
 ``.npy``, ``.npz``, ``.idx`` or ``-ubyte``; CSV, TSV and IDX may end in
-``.gz``). Reading is done by pandas, pyarrow and numpy; ``.npy``/``.npz``
+``.gz``), from the registry :data:`aedr.data.formats.FORMATS`; this module turns
+what a format reads into feature rows. ``.npy``/``.npz``
 files are read with ``allow_pickle=False``. Image files (IDX, or arrays with
 more than two dimensions) are flattened to one row per image and keep their
 image shape in :attr:`Table.image_shape`.
@@ -18,32 +19,20 @@ import numpy as np
 import pandas as pd
 
 from aedr._files import staged_file
-from aedr.data.idx import read_idx, write_idx
+from aedr.data.formats import FORMATS, format_of
 
-FORMATS = ("csv", "tsv", "parquet", "npy", "npz", "idx")
-_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-             ".npy": "npy", ".npz": "npz", ".idx": "idx"}  # fmt: skip
-_SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
+__all__ = ["FORMATS", "Table", "file_format", "read_labels", "read_table", "write_table"]
 
 
 def file_format(path: str | Path) -> str:
-    """The format of ``path`` from its name: one of :data:`FORMATS`.
+    """The name of ``path``'s format (a key of :data:`aedr.data.formats.FORMATS`), from its name.
 
     Examples
     --------
     >>> [file_format(p) for p in ["a.csv", "b.tsv.gz", "t10k-images-idx3-ubyte.gz", "c.pq"]]
     ['csv', 'tsv', 'idx', 'parquet']
     """
-    name = Path(path).name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    if name.endswith("ubyte") or name.endswith(".idx") or Path(name).suffix[:4] == ".idx":
-        return "idx"
-    fmt = _SUFFIXES.get(Path(name).suffix)
-    if fmt is None or (Path(path).name.lower().endswith(".gz") and fmt in ("parquet", "npy", "npz")):
-        known = ", ".join(sorted(_SUFFIXES)) + ", -ubyte (and .gz for csv/tsv/idx)"
-        raise ValueError(f"{path}: unknown file type; use one of {known}")
-    return fmt
+    return format_of(path).name
 
 
 @dataclass
@@ -105,58 +94,18 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None,
     (['a', 'b'], [[1.0, 2.0], [3.0, 4.0]], ['x', 'y'])
     """
     path = Path(path)
-    fmt = file_format(path)
+    fmt = format_of(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    if fmt in ("csv", "tsv", "parquet"):
-        frame = _read_frame(path, fmt, header)
-        named = fmt == "parquet" or bool(frame.attrs["header"])
+    if fmt.tabular:
+        frame = fmt.read(path, header)
+        named = bool(frame.attrs["header"])
         if named and not columns and expected_columns is not None:
             columns = _expected(path, frame, list(expected_columns))
         return _select(path, frame, label_col, columns, exclude, named=named)
     if columns or exclude:
-        raise ValueError(f"{path}: {fmt} files have no named columns to choose from")
-    arrays = _read_arrays(path, fmt)
-    return _table_from_arrays(path, arrays, label_col)
-
-
-def _read_frame(path: Path, fmt: str, header: bool | None) -> pd.DataFrame:
-    if fmt == "parquet":
-        try:
-            frame = pd.read_parquet(path, engine="pyarrow")
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from exc
-        frame.columns = [str(c) for c in frame.columns]
-        frame.attrs["header"] = True
-        return frame
-    sep = "," if fmt == "csv" else "\t"
-    try:
-        if header is None:
-            header = _has_header(pd.read_csv(path, sep=sep, header=None, nrows=_SNIFF_ROWS, dtype=str))
-        frame = pd.read_csv(path, sep=sep, header=0 if header else None)
-    except pd.errors.EmptyDataError as exc:
-        raise ValueError(f"{path}: the file is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read as {fmt.upper()} ({_first_line(exc)})") from exc
-    frame.columns = [str(c) for c in frame.columns]
-    frame.attrs["header"] = header
-    return frame
-
-
-def _has_header(head: pd.DataFrame) -> bool:
-    """A header is a first row with text in some column whose other rows are numbers."""
-    if len(head) < 2:
-        return not _numeric(head.iloc[0]).all() if len(head) else False
-    first, rest = head.iloc[0], head.iloc[1:]
-    for col in head.columns:
-        body = rest[col].dropna()
-        if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
-            return True
-    return False
-
-
-def _numeric(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").notna() | values.isna()
+        raise ValueError(f"{path}: {fmt.name} files have no named columns to choose from")
+    return _table_from_arrays(path, fmt.read(path), label_col)
 
 
 def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
@@ -209,22 +158,6 @@ def _shown(names, limit: int = 8) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _read_arrays(path: Path, fmt: str) -> dict[str, np.ndarray]:
-    try:
-        if fmt == "idx":
-            return {"X": read_idx(path)}
-        if fmt == "npy":
-            return {"X": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ValueError(f"{path}: holds Python objects (pickled data), which aedr does not load") from exc
-        raise ValueError(f"{path}: cannot read as {fmt} ({_first_line(exc)})") from exc
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read as {fmt} ({_first_line(exc)})") from exc
-
-
 def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col) -> Table:
     labels = None
     if label_col is not None:
@@ -255,15 +188,15 @@ def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
 def read_labels(path) -> pd.Series:
     """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table."""
     path = Path(path)
-    fmt = file_format(path)
+    fmt = format_of(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    if fmt in ("csv", "tsv", "parquet"):
-        frame = _read_frame(path, fmt, None)
+    if fmt.tabular:
+        frame = fmt.read(path)
         if frame.shape[1] != 1:
             raise ValueError(f"{path}: a labels file needs exactly one column, found {frame.shape[1]}")
         return frame.iloc[:, 0].rename(frame.columns[0] if frame.attrs["header"] else "label")
-    arrays = _read_arrays(path, fmt)
+    arrays = fmt.read(path)
     values = arrays.get("y", arrays.get("labels", next(iter(arrays.values()))))
     if values.ndim != 1 and not (values.ndim == 2 and values.shape[1] == 1):
         raise ValueError(f"{path}: labels must be one value per row, got an array of shape {values.shape}")
@@ -283,34 +216,7 @@ def write_table(path, values: pd.DataFrame, labels: pd.Series | None = None, *, 
         If ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    fmt = file_format(path)
+    fmt = format_of(path)
     with staged_file(path, overwrite=overwrite) as tmp:
-        if fmt in ("csv", "tsv", "parquet"):
-            frame = values if labels is None else pd.concat([values, labels.reset_index(drop=True)], axis=1)
-            if fmt == "parquet":
-                frame.to_parquet(tmp, engine="pyarrow", index=False)
-            else:
-                frame.to_csv(tmp, sep="," if fmt == "csv" else "\t", index=False)
-        elif fmt == "npy":
-            with open(tmp, "wb") as handle:
-                np.save(handle, values.to_numpy())
-        elif fmt == "npz":
-            arrays = {"X": values.to_numpy()}
-            if labels is not None:
-                arrays[str(labels.name or "y")] = _plain(labels)
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-        else:
-            write_idx(tmp, values.to_numpy())
+        fmt.write(tmp, values, labels)
     return path
-
-
-def _plain(labels: pd.Series) -> np.ndarray:
-    """Labels as an array ``np.load(allow_pickle=False)`` can read back (no object dtype)."""
-    array = labels.to_numpy()
-    return array.astype(str) if array.dtype == object else array
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -1,0 +1,200 @@
+"""The file formats aedr reads and writes, as a registry: one class per format.
+
+A format knows its file names (:meth:`FileFormat.matches`), reads a file into a DataFrame
+(``tabular`` formats, with named columns) or into named arrays, and writes values with labels
+beside them. :data:`FORMATS` maps names to formats; :func:`format_of` picks one by file name.
+Adding a format is one class here and one entry in :data:`FORMATS`; :mod:`aedr.data.io`
+turns what a format reads into feature rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aedr.data.idx import read_idx, write_idx
+
+_SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
+
+
+class FileFormat:
+    """Base class: a file format. Subclasses set the attributes and implement read and write."""
+
+    name = ""
+    suffixes: tuple[str, ...] = ()
+    gzip = False  # may also end in .gz
+    tabular = False  # read gives a DataFrame with named columns (else a dict of named arrays)
+
+    def matches(self, name: str) -> bool:
+        """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
+        return Path(name).suffix in self.suffixes
+
+    def read(self, path: Path, header: bool | None = None):
+        raise NotImplementedError
+
+    def write(self, path: Path, values: pd.DataFrame, labels: pd.Series | None) -> None:
+        raise NotImplementedError
+
+
+class Delimited(FileFormat):
+    """CSV or TSV, read by pandas; a header is detected when not given (text above numbers)."""
+
+    tabular, gzip = True, True
+
+    def __init__(self, name: str, suffixes: tuple[str, ...], sep: str):
+        self.name, self.suffixes, self.sep = name, suffixes, sep
+
+    def read(self, path, header=None):
+        try:
+            if header is None:
+                header = _has_header(pd.read_csv(path, sep=self.sep, header=None, nrows=_SNIFF_ROWS, dtype=str))
+            frame = pd.read_csv(path, sep=self.sep, header=0 if header else None)
+        except pd.errors.EmptyDataError as exc:
+            raise ValueError(f"{path}: the file is empty") from exc
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
+        frame.columns = [str(c) for c in frame.columns]
+        frame.attrs["header"] = header
+        return frame
+
+    def write(self, path, values, labels):
+        _with_labels(values, labels).to_csv(path, sep=self.sep, index=False)
+
+
+class Parquet(FileFormat):
+    """Apache Parquet, read and written by pyarrow; columns always named."""
+
+    name, suffixes, tabular = "parquet", (".parquet", ".pq"), True
+
+    def read(self, path, header=None):
+        try:
+            frame = pd.read_parquet(path, engine="pyarrow")
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
+        frame.columns = [str(c) for c in frame.columns]
+        frame.attrs["header"] = True
+        return frame
+
+    def write(self, path, values, labels):
+        _with_labels(values, labels).to_parquet(path, engine="pyarrow", index=False)
+
+
+class Npy(FileFormat):
+    """One numpy array (``allow_pickle=False``); labels are not stored."""
+
+    name, suffixes = "npy", (".npy",)
+
+    def read(self, path, header=None):
+        return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
+
+    def write(self, path, values, labels):
+        with open(path, "wb") as handle:
+            np.save(handle, values.to_numpy())
+
+
+class Npz(FileFormat):
+    """Named numpy arrays (``allow_pickle=False``): the values as ``X``, labels under their name."""
+
+    name, suffixes = "npz", (".npz",)
+
+    def read(self, path, header=None):
+        def load():
+            with np.load(path, allow_pickle=False) as archive:
+                return {name: archive[name] for name in archive.files}
+
+        return _arrays(path, self.name, load)
+
+    def write(self, path, values, labels):
+        arrays = {"X": values.to_numpy()}
+        if labels is not None:
+            array = labels.to_numpy()
+            arrays[str(labels.name or "y")] = array.astype(str) if array.dtype == object else array  # no pickles
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+class Idx(FileFormat):
+    """MNIST's IDX: ``.idx`` or ``-ubyte`` names (``train-images-idx3-ubyte``), one array; labels not stored."""
+
+    name, suffixes, gzip = "idx", (".idx",), True
+
+    def matches(self, name):
+        return name.endswith("ubyte") or name.endswith(".idx") or Path(name).suffix[:4] == ".idx"
+
+    def read(self, path, header=None):
+        return _arrays(path, self.name, lambda: {"X": read_idx(path)})
+
+    def write(self, path, values, labels):
+        write_idx(path, values.to_numpy())
+
+
+FORMATS: dict[str, FileFormat] = {
+    f.name: f
+    for f in (
+        Delimited("csv", (".csv",), ","),
+        Delimited("tsv", (".tsv", ".tab"), "\t"),
+        Parquet(),
+        Npy(),
+        Npz(),
+        Idx(),
+    )
+}
+
+
+def format_of(path: str | Path) -> FileFormat:
+    """The format of ``path`` from its name.
+
+    Examples
+    --------
+    >>> [format_of(p).name for p in ["a.csv", "b.tsv.gz", "t10k-images-idx3-ubyte.gz", "c.pq"]]
+    ['csv', 'tsv', 'idx', 'parquet']
+    """
+    name = Path(path).name.lower()
+    gzipped = name.endswith(".gz")
+    name = name[:-3] if gzipped else name
+    for fmt in FORMATS.values():
+        if fmt.matches(name) and (fmt.gzip or not gzipped):
+            return fmt
+    known = ", ".join(sorted(s for f in FORMATS.values() for s in f.suffixes)) + ", -ubyte"
+    compressed = ", ".join(f.name for f in FORMATS.values() if f.gzip)
+    raise ValueError(f"{path}: unknown file type; use one of {known} (and .gz for {compressed})")
+
+
+def _has_header(head: pd.DataFrame) -> bool:
+    """A header is a first row with text in some column whose other rows are numbers."""
+    if len(head) < 2:
+        return not _numeric(head.iloc[0]).all() if len(head) else False
+    first, rest = head.iloc[0], head.iloc[1:]
+    for col in head.columns:
+        body = rest[col].dropna()
+        if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
+            return True
+    return False
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").notna() | values.isna()
+
+
+def _with_labels(values: pd.DataFrame, labels: pd.Series | None) -> pd.DataFrame:
+    return values if labels is None else pd.concat([values, labels.reset_index(drop=True)], axis=1)
+
+
+def _arrays(path: Path, name: str, load) -> dict[str, np.ndarray]:
+    """``load()``'s arrays, its errors turned into one line naming the file."""
+    try:
+        return load()
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ValueError(f"{path}: holds Python objects (pickled data), which aedr does not load") from exc
+        raise ValueError(f"{path}: cannot read as {name} ({first_line(exc)})") from exc
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot read as {name} ({first_line(exc)})") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type's name)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
