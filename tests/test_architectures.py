@@ -6,7 +6,7 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aedr import Autoencoder, VariationalAutoencoder
-from aedr.models.conv import ConvAutoencoder, ConvConfig
+from aedr.models.conv import ConvConfig, ConvModule
 from aedr.training.losses import jacobian_norm
 
 
@@ -28,7 +28,7 @@ def test_sklearn_checks_vae(estimator, check):
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 32, 32), (1, 13, 17), (2, 5, 5)])
 def test_conv_decoder_lands_on_input_shape(shape):
     n = int(np.prod(shape))
-    model = ConvAutoencoder(ConvConfig(n_features=n, n_components=3, input_shape=shape))
+    model = ConvModule(ConvConfig(n_features=n, n_components=3, input_shape=shape))
     x_hat, z = model(torch.randn(4, n))
     assert z.shape == (4, 3) and x_hat.shape == (4, n)
 

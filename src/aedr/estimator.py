@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
 from aedr.data.scaling import SCALINGS, AffineScaler
-from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomAutoencoder, build_model
+from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
@@ -458,7 +458,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
         if self.encoder is not None:
-            model = CustomAutoencoder(
+            model = CustomModule(
                 copy.deepcopy(self.encoder), copy.deepcopy(self.decoder), make_activation(self.output_activation)
             )
             check_custom_modules(model, n_features, self.n_components)

@@ -1,4 +1,10 @@
-"""Autoencoder architectures: a registry from name to (config, module)."""
+"""Autoencoder networks: a registry from architecture name to (config, module).
+
+Every network is an :class:`~aedr.models.base.AutoencoderModule` (encode, decode, forward, its
+config): :class:`MLPModule`, :class:`ConvModule`, the :class:`VariationalModule` wrapper around
+either, and :class:`CustomModule` around user-supplied modules. The estimators
+(:class:`aedr.Autoencoder`, :class:`aedr.VariationalAutoencoder`) hold one as ``model_``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,11 @@ import torch
 from torch import nn
 
 from aedr.models.activations import ACTIVATIONS
-from aedr.models.conv import ConvAutoencoder, ConvConfig
+from aedr.models.base import AutoencoderModule
+from aedr.models.conv import ConvConfig, ConvModule
 from aedr.models.init import init_parameters
-from aedr.models.mlp import MLPAutoencoder, MLPConfig
-from aedr.models.variational import CustomAutoencoder, VariationalAutoencoder
+from aedr.models.mlp import MLPConfig, MLPModule
+from aedr.models.variational import CustomModule, VariationalModule
 
 
 @dataclass(frozen=True)
@@ -21,16 +28,16 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture(MLPConfig, MLPAutoencoder),
-    "conv": Architecture(ConvConfig, ConvAutoencoder),
+    "mlp": Architecture(MLPConfig, MLPModule),
+    "conv": Architecture(ConvConfig, ConvModule),
 }
 
 
-def build_model(name: str, generator: torch.Generator, variational: bool = False, **config) -> nn.Module:
+def build_model(name: str, generator: torch.Generator, variational: bool = False, **config) -> AutoencoderModule:
     """Build architecture ``name`` from ``config`` and initialise it from ``generator``.
 
     With ``variational=True`` the backbone is wrapped in
-    :class:`~aedr.models.variational.VariationalAutoencoder`.
+    :class:`~aedr.models.variational.VariationalModule`.
 
     The module is first created on the ``meta`` device, so constructing it
     draws nothing from torch's global generator; it is then materialised on
@@ -40,7 +47,7 @@ def build_model(name: str, generator: torch.Generator, variational: bool = False
     with torch.device("meta"):
         model = arch.module(arch.config(**config))
         if variational:
-            model = VariationalAutoencoder(model)
+            model = VariationalModule(model)
     model = model.to_empty(device="cpu")
     return init_parameters(model, generator)
 
@@ -49,11 +56,12 @@ __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
     "Architecture",
-    "ConvAutoencoder",
+    "AutoencoderModule",
     "ConvConfig",
-    "CustomAutoencoder",
-    "MLPAutoencoder",
+    "ConvModule",
+    "CustomModule",
     "MLPConfig",
-    "VariationalAutoencoder",
+    "MLPModule",
+    "VariationalModule",
     "build_model",
 ]

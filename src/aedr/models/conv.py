@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from aedr.models.activations import make_activation
+from aedr.models.base import AutoencoderModule, dense_stack
 
 
 @dataclass
@@ -41,7 +42,7 @@ def _down(size: int) -> int:
     return (size + 1) // 2  # 3x3 kernel, stride 2, padding 1
 
 
-class ConvAutoencoder(nn.Module):
+class ConvModule(AutoencoderModule):
     """Strided-convolution encoder, transposed-convolution decoder, linear code."""
 
     def __init__(self, config: ConvConfig):
@@ -57,16 +58,10 @@ class ConvAutoencoder(nn.Module):
             enc += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), make_activation(config.activation)]
         flat = channels[-1] * sizes[-1][0] * sizes[-1][1]
         widths = [flat, *config.hidden_layer_sizes, config.n_components]
-        enc.append(nn.Flatten())
-        for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
-            enc.append(nn.Linear(w_in, w_out))
-            if i < len(widths) - 2:
-                enc.append(make_activation(config.activation))  # never on the code
+        enc += [nn.Flatten(), *dense_stack(widths, config.activation)]  # never an activation on the code
         self.encoder = nn.Sequential(*enc)  # (B, C*H*W) -> (B, K)
 
-        dec: list[nn.Module] = []
-        for w_in, w_out in zip(widths[::-1][:-1], widths[::-1][1:]):
-            dec += [nn.Linear(w_in, w_out), make_activation(config.activation)]
+        dec: list[nn.Module] = [*dense_stack(widths[::-1], config.activation, activate_last=True)]
         dec.append(nn.Unflatten(1, (channels[-1], *sizes[-1])))
         outs = (*channels[:-1][::-1], c)
         for i, (c_in, c_out) in enumerate(zip(channels[::-1], outs)):
@@ -79,19 +74,6 @@ class ConvAutoencoder(nn.Module):
         dec.append(nn.Flatten())
         self.decoder = nn.Sequential(*dec)  # (B, K) -> (B, C*H*W) logits
         self.output_activation = make_activation(config.output_activation)
-
-    def encode(self, x):
-        return self.encoder(x)  # (B, K)
-
-    def decode_logits(self, z):
-        return self.decoder(z)  # (B, C*H*W)
-
-    def decode(self, z):
-        return self.output_activation(self.decode_logits(z))
-
-    def forward(self, x):
-        z = self.encode(x)
-        return self.decode(z), z
 
 
 def infer_input_shape(n_features: int, input_shape=None) -> tuple[int, int, int]:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aedr.models.base import AutoencoderModule
 
-class VariationalAutoencoder(nn.Module):
-    def __init__(self, backbone: nn.Module):
+
+class VariationalModule(AutoencoderModule):
+    """A backbone from the registry with its code widened to a Gaussian posterior's mean and log-variance."""
+
+    def __init__(self, backbone: AutoencoderModule):
         super().__init__()
         last = backbone.encoder[-1]
         if not isinstance(last, nn.Linear):
@@ -35,17 +39,10 @@ class VariationalAutoencoder(nn.Module):
         return self.encode_distribution(x)[0]  # posterior mean (B, K)
 
     def decode_logits(self, z):
-        return self.backbone.decoder(z)
-
-    def decode(self, z):
-        return self.output_activation(self.decode_logits(z))
-
-    def forward(self, x):
-        z = self.encode(x)
-        return self.decode(z), z
+        return self.backbone.decoder(z)  # (B, D)
 
 
-class CustomAutoencoder(nn.Module):
+class CustomModule(AutoencoderModule):
     """User-supplied encoder and decoder modules behind aedr's model interface."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, output_activation: nn.Module):
@@ -53,20 +50,6 @@ class CustomAutoencoder(nn.Module):
         self.encoder = encoder  # (B, D) -> (B, K)
         self.decoder = decoder  # (B, K) -> (B, D)
         self.output_activation = output_activation
-        self.config = None
-
-    def encode(self, x):
-        return self.encoder(x)
-
-    def decode_logits(self, z):
-        return self.decoder(z)
-
-    def decode(self, z):
-        return self.output_activation(self.decode_logits(z))
-
-    def forward(self, x):
-        z = self.encode(x)
-        return self.decode(z), z
 
 
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
