@@ -9,26 +9,25 @@ from __future__ import annotations
 
 import copy
 import math
-from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
-from aedr.data.scaling import SCALINGS, AffineScaler
-from aedr.models import ACTIVATIONS, ARCHITECTURES, CustomModule, build_model
+from aedr.data.scaling import AffineScaler
+from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
-from aedr.neighbors import NEIGHBOR_METHODS, NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
+from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
+from aedr.params import PARAMS, constraints
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.device import resolve_device
-from aedr.training.losses import LOSSES, NOISES, AutoencoderObjective
-from aedr.training.trainer import OPTIMIZERS, Trainer, TrainerConfig, TrainingDivergedError
+from aedr.training.losses import AutoencoderObjective
+from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
 
 INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
 
@@ -218,43 +217,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     (1797, 64)
     """
 
-    _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "output_activation": [StrOptions({"identity", "sigmoid"})],
-        "loss": [StrOptions(set(LOSSES))],
-        "scale": [StrOptions({"auto", *SCALINGS}), None],
-        "architecture": [StrOptions(set(ARCHITECTURES))],
-        "input_shape": ["array-like", None],
-        "noise": [StrOptions(set(NOISES)), None],
-        "noise_level": [Interval(Real, 0, None, closed="left")],
-        "sparsity": [Interval(Real, 0, None, closed="left")],
-        "contractive": [Interval(Real, 0, None, closed="left")],
-        "encoder": [torch.nn.Module, None],
-        "decoder": [torch.nn.Module, None],
-        "neighbor_loss": [StrOptions(NEIGHBOR_METHODS.keys()), None],  # a live view: a registered method is accepted
-        "n_neighbors": [Interval(Integral, 2, None, closed="left")],
-        "neighbor_weight": [Interval(Real, 0, None, closed="left")],
-        "min_dist": [Interval(Real, 0, None, closed="left")],
-        "perplexity": [Interval(Real, 1, None, closed="left")],
-        "exaggeration": [Interval(Real, 0, None, closed="neither")],
-        "early_exaggeration": [Interval(Real, 0, None, closed="neither")],
-        "negative_sample_rate": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, 1, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "shuffle": ["boolean"],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "callbacks": [list, tuple, None],
-    }
+    _parameter_constraints: dict = constraints(PARAMS)  # aedr.params declares every parameter once
 
     def __init__(
         self,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from aedr.estimator import Autoencoder
 from aedr.models import build_model
+from aedr.params import BETA
 from aedr.training.losses import AutoencoderObjective
 
 
@@ -44,10 +42,7 @@ class VariationalAutoencoder(Autoencoder):
     (5, 64)
     """
 
-    _parameter_constraints: dict = {
-        **Autoencoder._parameter_constraints,
-        "beta": [Interval(Real, 0, None, closed="left")],
-    }
+    _parameter_constraints: dict = {**Autoencoder._parameter_constraints, "beta": BETA.constraint}
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from aedr.cli.common import (
     torch_threads,
 )  # fmt: skip
 from aedr.cli.errors import EXIT_INTERRUPTED
-from aedr.cli.params import build_estimator, estimator_params
+from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
 from aedr.data.io import FORMATS, file_format
 from aedr.training.callbacks import Callback
 
@@ -35,6 +35,7 @@ def _opt(*names, help, panel=_MODEL, **kw):
     return typer.Option(*names, help=help, rich_help_panel=panel, **kw)
 
 
+@with_estimator_options
 def fit(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz or IDX file; one row per sample.")],
@@ -45,75 +46,6 @@ def fit(
     model: Annotated[
         str, _opt("--model", help="autoencoder, or vae (variational: transform gives the posterior mean).")
     ] = "autoencoder",
-    beta: Annotated[Optional[float], _opt("--beta", help="KL weight of --model vae [default: 1].")] = None,
-    n_components: Annotated[Optional[int], _opt("--n-components", "-k", help="Code width [default: 2].")] = None,
-    hidden_layer_sizes: Annotated[
-        Optional[str],
-        _opt("--hidden-layer-sizes", help="Encoder widths, e.g. 256,64; 'linear' for none [default: 256,128]."),
-    ] = None,
-    activation: Annotated[Optional[str], _opt("--activation", help="relu, tanh, sigmoid, gelu, identity.")] = None,
-    output_activation: Annotated[Optional[str], _opt("--output-activation", help="identity or sigmoid.")] = None,
-    loss: Annotated[Optional[str], _opt("--loss", help="mse or bce (data in [0, 1]).")] = None,
-    scale: Annotated[Optional[str], _opt("--scale", help="auto, standard, minmax, global or none.")] = None,
-    architecture: Annotated[Optional[str], _opt("--architecture", help="mlp or conv (image rows).")] = None,
-    input_shape: Annotated[Optional[str], _opt("--input-shape", help="Image shape for conv, e.g. 1x28x28.")] = None,
-    noise: Annotated[Optional[str], _opt("--noise", help="Denoising: gaussian, masking or none.")] = None,
-    noise_level: Annotated[Optional[float], _opt("--noise-level", help="Noise strength [default: 0.2].")] = None,
-    sparsity: Annotated[Optional[float], _opt("--sparsity", help="L1 penalty on the code [default: 0].")] = None,
-    contractive: Annotated[Optional[float], _opt("--contractive", help="Jacobian penalty [default: 0].")] = None,
-    neighbor_loss: Annotated[
-        Optional[str], _opt("--neighbor-loss", help="Keep input neighbourhoods: umap, tsne or none.", panel=_NEIGHBORS)
-    ] = None,
-    n_neighbors: Annotated[
-        Optional[int], _opt("--n-neighbors", help="Graph neighbours, umap [default: 15].", panel=_NEIGHBORS)
-    ] = None,
-    neighbor_weight: Annotated[
-        Optional[float],
-        _opt("--neighbor-weight", help="Pull of the neighbour embedding on the codes [default: 1].", panel=_NEIGHBORS),
-    ] = None,
-    min_dist: Annotated[
-        Optional[float], _opt("--min-dist", help="UMAP's min_dist [default: 0.1].", panel=_NEIGHBORS)
-    ] = None,
-    perplexity: Annotated[
-        Optional[float], _opt("--perplexity", help="t-SNE's perplexity [default: 30].", panel=_NEIGHBORS)
-    ] = None,
-    exaggeration: Annotated[
-        Optional[float], _opt("--exaggeration", help="Factor on t-SNE's attraction [default: 1].", panel=_NEIGHBORS)
-    ] = None,
-    early_exaggeration: Annotated[
-        Optional[float],
-        _opt(
-            "--early-exaggeration",
-            help="t-SNE's attraction factor in the early phase; 1 skips it [default: 12].",
-            panel=_NEIGHBORS,
-        ),
-    ] = None,
-    negative_sample_rate: Annotated[
-        Optional[int], _opt("--negative-sample-rate", help="Negatives per edge, umap [default: 5].", panel=_NEIGHBORS)
-    ] = None,
-    optimizer: Annotated[Optional[str], _opt("--optimizer", help="adam, adamw, sgd or rmsprop.", panel=_TRAIN)] = None,
-    learning_rate_init: Annotated[
-        Optional[str], _opt("--learning-rate", "--learning-rate-init", help="Initial rate or 'auto'.", panel=_TRAIN)
-    ] = None,
-    batch_size: Annotated[Optional[str], _opt("--batch-size", help="Rows per step or 'auto'.", panel=_TRAIN)] = None,
-    max_iter: Annotated[Optional[int], _opt("--max-iter", help="Maximum epochs [default: 200].", panel=_TRAIN)] = None,
-    tol: Annotated[Optional[float], _opt("--tol", help="Relative improvement that counts.", panel=_TRAIN)] = None,
-    n_iter_no_change: Annotated[
-        Optional[int], _opt("--n-iter-no-change", help="Epochs without progress that make a plateau.", panel=_TRAIN)
-    ] = None,
-    early_stopping: Annotated[
-        Optional[bool], _opt("--early-stopping/--no-early-stopping", help="Monitor held-out rows.", panel=_TRAIN)
-    ] = None,
-    validation_fraction: Annotated[
-        Optional[float], _opt("--validation-fraction", help="Rows held out [default: 0.1].", panel=_TRAIN)
-    ] = None,
-    shuffle: Annotated[
-        Optional[bool], _opt("--shuffle/--no-shuffle", help="Reshuffle every epoch.", panel=_TRAIN)
-    ] = None,
-    device: Annotated[Optional[str], _opt("--device", help="auto, cpu, cuda, cuda:1, mps.", panel=_TRAIN)] = None,
-    random_state: Annotated[
-        Optional[int], _opt("--random-state", "--seed", help="Seed for repeatable runs.", panel=_TRAIN)
-    ] = None,
     label_col: LabelCol = None,
     labels: LabelsFile = None,
     columns: Columns = None,
@@ -130,6 +62,7 @@ def fit(
     force: Force = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
+    **estimator_options,
 ) -> None:
     """Fit an autoencoder and write model/, the embedding, plots and metrics.json.
 

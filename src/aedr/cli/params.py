@@ -1,10 +1,10 @@
 """Estimator parameters from command-line options and a ``--config`` TOML file.
 
-Options are strings where a parameter takes more than one type
-(``--batch-size auto``, ``--hidden-layer-sizes 256,64``); one converter per
-such parameter turns option text and TOML values alike into what
-:class:`aedr.Autoencoder` takes. Options given on the command line override
-the file.
+The options come from the declarations in :mod:`aedr.params` (:func:`with_estimator_options`).
+Options are strings where a parameter takes more than one type (``--batch-size auto``,
+``--hidden-layer-sizes 256,64``); the parameter's declared converter turns option text and TOML
+values alike into what :class:`aedr.Autoencoder` takes. Options given on the command line
+override the file.
 """
 
 from __future__ import annotations
@@ -13,63 +13,52 @@ import difflib
 from pathlib import Path
 
 from aedr.estimator import Autoencoder
+from aedr.params import by_name
 from aedr.vae import VariationalAutoencoder
 
 MODELS = {"autoencoder": Autoencoder, "vae": VariationalAutoencoder}  # --model
 
-# Parameters that cannot come from text: modules, callbacks, and what the CLI sets itself.
-NOT_OPTIONS = {"encoder", "decoder", "callbacks", "verbose"}
 ALIASES = {"learning_rate": "learning_rate_init"}  # the option is --learning-rate, as in the issue and MLP texts
-
-
-def _none_words(value):
-    return None if isinstance(value, str) and value.strip().lower() in ("none", "null", "") else value
-
-
-def _int_tuple(value):
-    """``"256,64"``, ``"28x28"``, ``[256, 64]`` -> tuple; ``"linear"``/``"none"``/``""`` -> ``()``."""
-    if isinstance(value, (list, tuple)):
-        return tuple(int(v) for v in value)
-    text = str(value).strip().strip("()[]").lower()
-    if text in ("", "none", "linear"):
-        return ()
-    return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-
-
-def _shape_or_none(value):
-    value = _none_words(value)
-    return None if value is None else _int_tuple(value)
-
-
-def _number_or_auto(kind):
-    def convert(value):
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
-        return kind(value)
-
-    return convert
-
-
-CONVERTERS = {
-    "hidden_layer_sizes": _int_tuple,
-    "input_shape": _shape_or_none,
-    "learning_rate_init": _number_or_auto(float),
-    "batch_size": _number_or_auto(int),
-    "scale": _none_words,
-    "noise": _none_words,
-    "neighbor_loss": _none_words,
-}
+DECLARED = by_name()  # every estimator parameter (and the VAE's beta), from aedr.params
 
 
 def option_names() -> list[str]:
-    """Estimator parameters the CLI must offer as options (the VAE's add ``beta``)."""
-    return [name for name in VariationalAutoencoder().get_params() if name not in NOT_OPTIONS]
+    """Estimator parameters the CLI offers as options (the VAE's ``beta`` first), in their declared order."""
+    return [name for name, p in DECLARED.items() if p.cli is not None]
+
+
+def with_estimator_options(command):
+    """Give ``command`` one option per declared estimator parameter (``aedr.params``), inserted before its
+    keyword ``label_col``; the command receives them in ``**estimator_options`` (and ``ctx.params``)."""
+    import inspect
+    from typing import Annotated, Optional
+
+    import typer
+
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    at = [p.name for p in fixed].index("label_col")
+    generated = [
+        inspect.Parameter(
+            p.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                Optional[p.cli], typer.Option(*p.option_flags(), help=p.help_text(), rich_help_panel=p.panel)
+            ],
+        )
+        for name in option_names()
+        for p in [DECLARED[name]]
+    ]
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in fixed[at:]]
+    command.__signature__ = signature.replace(parameters=[*fixed[:at], *generated, *keyword])
+    return command
 
 
 def convert(name: str, value, source: str):
     """Convert one parameter value; ValueError names the option or the file."""
     try:
-        return CONVERTERS.get(name, lambda v: v)(value)
+        return (DECLARED[name].convert or (lambda v: v))(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{source}: cannot use {value!r} for {name} ({exc})") from exc
 

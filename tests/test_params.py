@@ -1,0 +1,31 @@
+"""Every estimator parameter is declared once (aedr.params); the estimators and the CLI follow it."""
+
+import inspect
+
+from aedr import Autoencoder, VariationalAutoencoder
+from aedr.cli.params import option_names
+from aedr.params import BETA, PARAMS
+
+
+def _signature(cls) -> dict:
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if name != "self"}
+
+
+def test_the_estimators_signatures_are_the_declarations():
+    assert _signature(Autoencoder) == {p.name: p.default for p in PARAMS}
+    assert list(_signature(Autoencoder)) == [p.name for p in PARAMS]  # the declared order
+    assert _signature(VariationalAutoencoder) == {p.name: p.default for p in (*PARAMS, BETA)}
+    assert set(Autoencoder._parameter_constraints) == {p.name for p in PARAMS}
+    assert set(VariationalAutoencoder._parameter_constraints) == {p.name for p in (*PARAMS, BETA)}
+
+
+def test_every_declared_option_is_on_the_command_line_with_its_default():
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    text = " ".join(CliRunner().invoke(app, ["fit", "--help"], terminal_width=200).output.split())
+    for name in option_names():
+        assert "--" + name.replace("_", "-") in text or name == "learning_rate_init"
+    assert "--learning-rate" in text and "Code width. [default: 2]" in text
+    assert "[default: 256,128]" in text and "Maximum epochs. [default: 200]" in text
