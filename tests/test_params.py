@@ -29,3 +29,16 @@ def test_every_declared_option_is_on_the_command_line_with_its_default():
         assert "--" + name.replace("_", "-") in text or name == "learning_rate_init"
     assert "--learning-rate" in text and "Code width. [default: 2]" in text
     assert "[default: 256,128]" in text and "Maximum epochs. [default: 200]" in text
+
+
+def test_a_bad_element_of_a_list_option_is_named(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(40, 5)))
+    result = CliRunner().invoke(app, ["fit", str(data), "--hidden-layer-sizes", "64,x", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--hidden-layer-sizes" in result.output and "'x' is not a whole number" in result.output
+    assert not (tmp_path / "r").exists()

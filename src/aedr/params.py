@@ -9,6 +9,7 @@ uses it (and its line in the class docstring).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -38,7 +39,15 @@ def int_tuple(value):
     text = str(value).strip().strip("()[]").lower()
     if text in ("", "none", "linear"):
         return ()
-    return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    tokens = [token.strip() for token in text.split(",")]
+    if len(tokens) > 1 and tokens[-1] == "":
+        tokens.pop()  # "(8,)"
+    parts = []
+    for token in tokens:
+        if not re.fullmatch(r"\d+(\s*x\s*\d+)*", token):
+            raise ValueError(f"{token!r} is not a whole number" if token else "an element is empty")
+        parts += [int(part) for part in token.split("x")]
+    return tuple(parts)
 
 
 def shape_or_none(value):
