@@ -40,5 +40,9 @@ def test_a_bad_element_of_a_list_option_is_named(tmp_path):
     data = tmp_path / "x.npy"
     np.save(data, np.random.default_rng(0).normal(size=(40, 5)))
     result = CliRunner().invoke(app, ["fit", str(data), "--hidden-layer-sizes", "64,x", "-o", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "--hidden-layer-sizes" in result.output and "'x' is not a whole number" in result.output
+    assert (
+        result.exit_code == 2
+        and "--hidden-layer-sizes" in result.output
+        and "'x' is not a whole number" in result.output
+    )
     assert not (tmp_path / "r").exists()
