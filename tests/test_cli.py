@@ -329,3 +329,23 @@ def test_demo(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == expected
     assert "pca" in json.loads((out / "metrics.json").read_text())
     assert_one_line_error(aedr("demo", "--out", out, ok=False), "already exists")
+
+
+def test_a_run_folder_works_where_a_model_folder_is_expected(run, cells, tmp_path):
+    from_run = aedr("transform", run, cells, "--label-col", "cell_type").stdout
+    from_model = aedr("transform", run / "model", cells, "--label-col", "cell_type").stdout
+    assert from_run == from_model and from_run.count("\n") == 81
+    assert aedr("info", run).stdout == aedr("info", run / "model").stdout
+    assert "trustworthiness" in aedr("evaluate", run, cells, "--label-col", "cell_type").stdout
+
+
+def test_a_closed_pipe_ends_transform_quietly(run, cells):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "aedr", "transform", str(run), str(cells), "--label-col", "cell_type"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()  # what `| head -1` reads, then the reader goes away
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""

@@ -55,10 +55,11 @@ def plot_embedding(Z, labels=None, *, title: str | None = None, ax=None, s: floa
         set_limits(low, high)
         outside |= (values < low) | (values > high)
     if outside.any():
+        n_outside = int(outside.sum())
         ax.text(
             0.99,
             0.01,
-            f"{int(outside.sum())} points outside the view",
+            f"{n_outside} point{'s' * (n_outside != 1)} outside the view",
             transform=ax.transAxes,
             ha="right",
             va="bottom",

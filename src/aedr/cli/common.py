@@ -177,3 +177,18 @@ def save_figure_file(fig, output: Path, force: bool) -> None:
     with staged_file(output, overwrite=force) as tmp:
         save_figure(fig, tmp)
     typer.echo(f"wrote {output}", err=True)
+
+
+def model_folder(path: Path) -> Path:
+    """``path``, or ``path/model`` when ``path`` is a run folder written by ``aedr fit``."""
+    path = Path(path)
+    if not (path / "config.json").exists() and (path / "model" / "config.json").exists():
+        return path / "model"
+    return path
+
+
+def load_model(path: Path):
+    """The model in folder ``path`` (or in the run folder ``path``'s ``model/``)."""
+    from aedr.persistence import load
+
+    return load(model_folder(path))

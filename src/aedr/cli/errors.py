@@ -10,6 +10,7 @@ private module.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -28,6 +29,7 @@ def _is_click(exc: BaseException, name: str) -> bool:
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
 class CommandGroup(TyperGroup):
@@ -48,6 +50,11 @@ class CommandGroup(TyperGroup):
                 return super().invoke(ctx)
             except (typer.Exit, typer.Abort):
                 raise
+            except BrokenPipeError:
+                # the reader went away (``aedr transform ... | head``): stop quietly, and keep Python's
+                # final flush from reporting it again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise typer.Exit(EXIT_BROKEN_PIPE) from None
             except KeyboardInterrupt:
                 typer.echo("\nerror: interrupted; nothing was written", err=True)
                 raise typer.Exit(EXIT_INTERRUPTED) from None

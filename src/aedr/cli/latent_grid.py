@@ -16,6 +16,7 @@ from aedr.cli.common import (
     LabelCol,
     Verbose,
     features_for,
+    load_model,
     read_for_model,
     save_figure_file,
 )
@@ -52,10 +53,9 @@ def latent_grid(
       aedr plot latent-grid run1/model t10k-images-idx3-ubyte.gz -n 20 -o grid.png
     """
     from aedr.cli.params import convert
-    from aedr.persistence import load
     from aedr.plotting import plot_latent_grid
 
-    estimator = load(model)
+    estimator = load_model(model)
     codes = None
     if data is not None:
         table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)

@@ -19,11 +19,15 @@ from aedr.cli.common import (
     LabelsFile,
     Verbose,
     features_for,
+    load_model,
+    model_folder,
     read_for_model,
     read_input,
 )
 
-ModelDir = Annotated[Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model) or Autoencoder.save.")]
+ModelDir = Annotated[
+    Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model, or the run folder) or Autoencoder.save.")
+]
 Output = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="Output file; its extension sets the format [default: CSV on stdout]."),
@@ -31,9 +35,7 @@ Output = Annotated[
 
 
 def _load(model: Path):
-    from aedr.persistence import load
-
-    return load(model)
+    return load_model(model)  # a run folder works too: its model/ is used
 
 
 def _write(frame: pd.DataFrame, labels, output: Path | None, force: bool) -> None:
@@ -160,6 +162,7 @@ def info(
     """
     from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE
 
+    model = model_folder(model)
     estimator = _load(model)  # validates both files
     config = json.loads((model / CONFIG_FILE).read_text(encoding="utf-8"))
     config.pop("scaler")

@@ -24,6 +24,7 @@ from aedr.cli.common import (
     Verbose,
     default_output,
     features_for,
+    load_model,
     read_for_model,
     read_input,
     save_figure_file,
@@ -110,10 +111,9 @@ def reconstructions(
       aedr plot reconstructions run1/model t10k-images-idx3-ubyte.gz -o recon.png
     """
     from aedr.cli.params import convert
-    from aedr.persistence import load
     from aedr.plotting import plot_reconstructions
 
-    estimator = load(model)
+    estimator = load_model(model)
     table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
