@@ -349,3 +349,32 @@ def test_a_closed_pipe_ends_transform_quietly(run, cells):
     process.stdout.close()
     assert process.wait(timeout=120) == 141
     assert process.stderr.read() == b""
+
+
+@pytest.mark.parametrize(
+    "name, write, args, fragments",
+    [
+        ("zero.npy", lambda p: np.save(p, np.array(3.0)), [], ["zero.npy", "a single number"]),
+        ("empty.npy", lambda p: np.save(p, np.zeros((0, 4))), [], ["empty.npy", "no data", "(0, 4)"]),
+        ("bad.npz", lambda p: p.write_bytes(b"PK\x03\x04" + b"garbage" * 20), [], ["bad.npz", "cannot read as npz"]),
+        (
+            "dup.csv",
+            lambda p: p.write_text("a,b\n1,2\n3,4\n5,6\n"),
+            ["--columns", "a,a,b"],
+            ["'a'", "twice", "--columns"],
+        ),
+    ],
+)
+def test_odd_files_get_one_line_errors(tmp_path, name, write, args, fragments):
+    write(tmp_path / name)
+    result = aedr("fit", tmp_path / name, "-o", tmp_path / "r", *args, *FAST, ok=False)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_two_row_file_fits_and_says_its_neighbourhoods_cannot_be_measured(tmp_path):
+    (tmp_path / "two.csv").write_text("a,b,c\n1,2,3\n4,5,6\n")
+    result = aedr("fit", tmp_path / "two.csv", "-o", tmp_path / "r", *FAST)
+    assert "too few rows (2) to measure neighbourhoods" in result.stdout
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["trustworthiness"] is None and metrics["continuity"] is None

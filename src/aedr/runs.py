@@ -32,6 +32,9 @@ class FitRun:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
+
+
 def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
     """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``) on a sample.
 
@@ -50,7 +53,10 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     if len(X) > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(len(X), max_rows, replace=False))
     k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
-    scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X[rows], Z[rows], k)
+    if len(rows) < MIN_METRIC_ROWS:  # no neighbourhood to measure: written as null, not a made-up number
+        scores["trustworthiness"] = scores["continuity"] = None
+    else:
+        scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X[rows], Z[rows], k)
     if y is not None:
         labels = np.asarray(y)[rows]
         if 2 <= len(np.unique(labels)) and np.unique(labels, return_counts=True)[1].min() >= 5:

@@ -122,9 +122,12 @@ def _report(run, out: Path) -> None:
         f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s ({m['epochs']} epochs)"
     )
     typer.echo(line)
-    scores = [f"reconstruction MSE {m['reconstruction_mse']:.4g}", f"trustworthiness {m['trustworthiness']:.3f}"]
-    if "continuity" in m:
-        scores.append(f"continuity {m['continuity']:.3f}")
+    scores = [f"reconstruction MSE {m['reconstruction_mse']:.4g}"]
+    for name in ("trustworthiness", "continuity"):
+        if m.get(name) is not None:
+            scores.append(f"{name} {m[name]:.3f}")
+    if m.get("trustworthiness") is None:
+        scores.append(f"too few rows ({m['metrics_rows']}) to measure neighbourhoods")
     typer.echo(
         ", ".join(scores) + (f" (on {m['metrics_rows']} sampled rows)" if m["metrics_rows"] < run.n_samples else "")
     )

@@ -9,6 +9,7 @@ turns what a format reads into feature rows.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -190,7 +191,7 @@ def _arrays(path: Path, name: str, load) -> dict[str, np.ndarray]:
         if "pickle" in str(exc):
             raise ValueError(f"{path}: holds Python objects (pickled data), which aedr does not load") from exc
         raise ValueError(f"{path}: cannot read as {name} ({first_line(exc)})") from exc
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: cannot read as {name} ({first_line(exc)})") from exc
 
 

@@ -109,6 +109,13 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None,
 
 
 def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
+    for given, option in ((columns, "--columns"), (exclude, "--exclude")):
+        twice = sorted({c for c in given or [] if list(given).count(c) > 1})
+        if twice:
+            raise ValueError(f"{path}: column {twice[0]!r} is named twice in {option}")
+    duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if duplicated:
+        raise ValueError(f"{path}: the header names column {duplicated[0]!r} twice")
     labels = None
     if label_col is not None:
         _check_columns(path, frame, [label_col], "label column")
@@ -165,6 +172,10 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col) -> 
             raise ValueError(f"{path}: no array {label_col!r} for labels; arrays are {_shown(arrays)}")
         labels = pd.Series(np.asarray(arrays.pop(label_col)).ravel(), name=label_col)
     X = _feature_array(path, arrays)
+    if X.ndim == 0:
+        raise ValueError(f"{path}: holds a single number, not rows of data")
+    if len(X) == 0 or X.size == 0:
+        raise ValueError(f"{path}: holds no data (an array of shape {X.shape})")
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{path}: the data are {X.dtype}, not numbers")
     image_shape = tuple(X.shape[1:]) if X.ndim > 2 else None
