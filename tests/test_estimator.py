@@ -228,3 +228,20 @@ def test_input_never_modified(small):
     fit_small(df)
     np.testing.assert_array_equal(X, small)
     np.testing.assert_array_equal(df.to_numpy(), small)
+
+
+def test_rows_beyond_float32_are_an_error_naming_them_not_nan():
+    X = np.random.default_rng(0).normal(size=(100, 5))
+    ae = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
+    new = X[:3].copy()
+    new[1, 0] = 1e39
+    with pytest.raises(ValueError, match="1 row gives non-finite outputs \\(first: row 2"):
+        ae.transform(new)
+
+
+def test_a_finite_divergence_is_reported_and_keeps_a_usable_model():
+    X = np.random.default_rng(0).normal(size=(200, 5))
+    ae = Autoencoder(learning_rate_init=10.0, max_iter=20, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="times that of predicting the mean.*learning_rate_init=10"):
+        ae.fit(X)
+    assert ae.transform(X).shape == (200, 2)  # fitted state is set before the error

@@ -32,6 +32,22 @@ from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
 INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
 
 
+DIVERGED_FACTOR = 1e3  # a final reconstruction loss this many times that of predicting the mean: diverged
+
+
+def _check_finite_divergence(history, loss: str, baseline: float, learning_rate: float) -> None:
+    """Raise :class:`TrainingDivergedError` when training ended with a finite but absurd reconstruction
+    loss (``DIVERGED_FACTOR`` times ``baseline``, the loss of predicting every row's mean)."""
+    final = (history.terms or [{}])[-1].get(loss)
+    if loss != "mse" or final is None or not baseline > 0 or final <= DIVERGED_FACTOR * baseline:
+        return
+    raise TrainingDivergedError(
+        f"training diverged: the reconstruction error ended at {final:.3g} (scaled units), "
+        f"{final / baseline:.3g} times that of predicting the mean; the usual causes are a learning rate too "
+        f"high for this data (learning_rate_init={learning_rate:g}) or extreme values in the input"
+    )
+
+
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Dimensionality reduction with a fully connected autoencoder.
 
@@ -340,6 +356,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._set_fitted(model, trainer.history)
             raise
         self._set_fitted(model, history)
+        _check_finite_divergence(history, self.loss, float(X_train.var(0).mean()), self._learning_rate())
         return self
 
     def _check_fit_params(self, X: np.ndarray) -> None:
@@ -539,12 +556,21 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     @torch.no_grad()
     def _run(self, fn, A: np.ndarray) -> np.ndarray:
-        """Apply ``fn`` to ``A`` in batches on ``device_``; float64 result."""
+        """Apply ``fn`` to ``A`` in batches on ``device_``; float64 result. Rows the network cannot
+        represent (beyond float32 once scaled) are an error naming them, never NaN in the output."""
         out = []
         for start in range(0, len(A), INFERENCE_BATCH):
             batch = torch.as_tensor(A[start : start + INFERENCE_BATCH], dtype=torch.float32, device=self.device_)
             out.append(fn(batch).double().cpu().numpy())
-        return np.concatenate(out)
+        result = np.concatenate(out)
+        bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
+        if len(bad):
+            raise ValueError(
+                f"{len(bad)} {'rows give' if len(bad) > 1 else 'row gives'} non-finite outputs (first: row "
+                f"{bad[0] + 1}, values up to {np.abs(A[bad[0]]).max():.3g} after scaling): too far outside the "
+                "training data's range for the network's float32 arithmetic"
+            )
+        return result
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
