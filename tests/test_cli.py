@@ -378,3 +378,20 @@ def test_a_two_row_file_fits_and_says_its_neighbourhoods_cannot_be_measured(tmp_
     assert "too few rows (2) to measure neighbourhoods" in result.stdout
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["trustworthiness"] is None and metrics["continuity"] is None
+
+
+def test_sigterm_ends_fit_like_ctrl_c_and_writes_nothing(cells, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    command = [sys.executable, "-m", "aedr", "fit", str(cells), "--label-col", "cell_type", "-o", str(out)]
+    command += ["--max-iter", "1000000", "--n-iter-no-change", "1000000", "--quiet", "--threads", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    time.sleep(4)  # into training
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143
+    assert "terminated (SIGTERM); nothing was written" in process.stderr.read().decode()
+    assert list(tmp_path.iterdir()) == []  # no output, no staging folder

@@ -137,3 +137,23 @@ def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch)
     table = read_table(tmp_path / "x.jsonl", label_col="kind")
     assert file_format("x.jsonl") == "jsonl" and table.columns == ["a", "b"]
     assert table.X.tolist() == [[1.0, 3.0], [2.0, 4.0]] and table.labels.tolist() == ["p", "q"]
+
+
+def test_a_new_output_written_meanwhile_by_another_process_is_kept(tmp_path):
+    from aedr._files import OutputExistsError, staged_file, staged_folder
+
+    target = tmp_path / "run"
+    with pytest.raises(OutputExistsError), staged_folder(target) as folder:
+        (folder / "mine.txt").write_text("mine")
+        target.mkdir()  # another run finished first
+        (target / "theirs.txt").write_text("theirs")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"] and (target / "theirs.txt").exists()
+
+    out = tmp_path / "codes.csv"
+    with pytest.raises(OutputExistsError), staged_file(out) as tmp:
+        tmp.write_text("mine")
+        out.write_text("theirs")
+    assert out.read_text() == "theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["codes.csv", "run"]
+    with staged_file(out, overwrite=True) as tmp:  # asked to replace: replaced
+        tmp.write_text("mine")
+    assert out.read_text() == "mine"

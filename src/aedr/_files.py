@@ -2,11 +2,14 @@
 
 An interrupted run leaves at most a hidden ``.NAME.*.tmp`` entry behind
 (removed on the way out when Python still runs), never a half-written
-output under the real name; an existing output is replaced only when asked.
+output under the real name; an existing output is replaced only when asked,
+and of two runs writing the same new output at once, the second to finish
+is refused instead of replacing the first.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -48,6 +51,35 @@ def _replace(staged: Path, target: Path) -> None:
         os.replace(staged, target)
 
 
+def _place_new(staged: Path, target: Path) -> None:
+    """Move ``staged`` to ``target`` only while ``target`` is still absent (or an empty folder): when another
+    process wrote it in the meantime, that output stays and this one is refused."""
+    try:
+        if staged.is_dir():
+            os.rename(staged, target)  # fails onto a file or a non-empty folder
+        else:
+            try:
+                os.link(staged, target)  # fails when target exists: no check-then-replace race
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                    raise
+                if target.exists() or target.is_symlink():  # no hard links here: check, then rename
+                    raise FileExistsError(target) from exc
+                os.replace(staged, target)
+                return
+            staged.unlink()
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno in (
+            errno.ENOTEMPTY,
+            errno.EEXIST,
+            errno.ENOTDIR,
+            errno.EISDIR,
+        ):
+            _remove(staged)
+            raise OutputExistsError(target) from None
+        raise
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -56,8 +88,9 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
-def _staged(target: Path, *, folder: bool):
-    """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success."""
+def _staged(target: Path, *, folder: bool, overwrite: bool):
+    """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success
+    (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = _temporary_sibling(target)
     if folder:
@@ -67,7 +100,10 @@ def _staged(target: Path, *, folder: bool):
     except BaseException:
         _remove(staged)
         raise
-    _replace(staged, target)
+    if overwrite:
+        _replace(staged, target)
+    else:
+        _place_new(staged, target)
 
 
 @contextmanager
@@ -83,7 +119,7 @@ def staged_folder(target: str | Path, *, overwrite: bool = False):
     >>> sorted(p.name for p in root.iterdir()), (root / "run" / "a.txt").read_text()
     (['run'], 'hi')
     """
-    with _staged(check_new(target, overwrite=overwrite), folder=True) as staged:
+    with _staged(check_new(target, overwrite=overwrite), folder=True, overwrite=overwrite) as staged:
         yield staged
 
 
@@ -93,5 +129,5 @@ def staged_file(target: str | Path, *, overwrite: bool = False):
     target = check_new(target, overwrite=overwrite)
     if target.is_dir() and not target.is_symlink():
         raise IsADirectoryError(f"{target} is a folder, not a file name")
-    with _staged(target, folder=False) as staged:
+    with _staged(target, folder=False, overwrite=overwrite) as staged:
         yield staged

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -22,6 +24,15 @@ import aedr
 from aedr.cli.common import is_verbose
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (a scheduler, ``timeout`` or a container stop): unwinds like Ctrl-C, so staged
+    outputs are removed on the way out."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def _is_click(exc: BaseException, name: str) -> bool:
     """Whether ``exc`` is click's exception class ``name`` (or a subclass of it)."""
     return any(cls.__name__ == name for cls in type(exc).__mro__)
@@ -29,6 +40,7 @@ def _is_click(exc: BaseException, name: str) -> bool:
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
@@ -44,6 +56,15 @@ class CommandGroup(TyperGroup):
             _usage_error(exc)
 
     def invoke(self, ctx):
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+        try:
+            return self._invoke(ctx)
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _invoke(self, ctx):
         with warnings.catch_warnings(), _log_to_stderr():
             warnings.showwarning = _show_warning
             try:
@@ -55,6 +76,9 @@ class CommandGroup(TyperGroup):
                 # final flush from reporting it again
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 raise typer.Exit(EXIT_BROKEN_PIPE) from None
+            except Terminated:
+                typer.echo("\nerror: terminated (SIGTERM); nothing was written", err=True)
+                raise typer.Exit(EXIT_TERMINATED) from None
             except KeyboardInterrupt:
                 typer.echo("\nerror: interrupted; nothing was written", err=True)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
