@@ -182,3 +182,42 @@ def _flip_byte(file):
     data = bytearray(file.read_bytes())
     data[-5] ^= 0xFF
     file.write_bytes(bytes(data))
+
+
+def _peak_rss_loading(folder) -> str:
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, aedr\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        f"    aedr.load({str(folder)!r})\n"
+        "except aedr.ModelFileError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print('grew_mb', (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.parametrize("sizes", [[12000, 12000], [10**12]])
+def test_a_config_describing_a_huge_network_is_refused_before_anything_is_built(saved, sizes):
+    """Both the params and the architecture edited consistently: only the weights' header can tell."""
+
+    def edit(config):
+        config["params"]["hidden_layer_sizes"] = sizes
+        config["architecture"]["config"]["hidden_layer_sizes"] = sizes
+
+    _edit_config(saved, edit)
+    output = _peak_rss_loading(saved)
+    assert "refused:" in output and "weights.safetensors" in output
+    assert "does not match the architecture" in output or "needs F32" in output
+    assert float(output.split("grew_mb")[1]) < 200  # the 12000 x 12000 network alone would be 1.5 GB
+
+
+def test_a_fitted_value_may_not_shadow_a_method(saved):
+    _edit_config(saved, _set(["fitted", "transform_"], 1))
+    load(saved)  # an unknown fitted value is harmless
+    _edit_config(saved, _set(["fitted", "transform"], 1))
+    with pytest.raises(ModelFileError, match="'fitted.transform' is not a fitted value"):
+        load(saved)

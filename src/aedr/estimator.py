@@ -425,14 +425,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             config["input_shape"] = tuple(self.input_shape_)
         return config
 
-    def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
+    def _build_model(self, n_features: int, generator: torch.Generator, *, meta: bool = False) -> torch.nn.Module:
         if self.encoder is not None:
             model = CustomModule(
                 copy.deepcopy(self.encoder), copy.deepcopy(self.decoder), make_activation(self.output_activation)
             )
             check_custom_modules(model, n_features, self.n_components)
             return model
-        return build_model(self.architecture, generator, **self.model_config(n_features))
+        return build_model(self.architecture, generator, meta=meta, **self.model_config(n_features))
 
     def _objective(self, generator: torch.Generator) -> AutoencoderObjective:
         return AutoencoderObjective(

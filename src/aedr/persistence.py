@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import platform
+import re
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -221,9 +223,13 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
         raise ModelFileError(f"{folder}: {what} (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})")
     config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     config = _read_config(config_file)
-    tensors = _read_weights(weights_file, config["weights"]["sha256"])
     estimator = _estimator(config, config_file)
     _attach_custom_modules(estimator, config, config_file, encoder, decoder)
+    # the architecture's shapes first, on the meta device (no memory), then the weights' header against
+    # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
+    shapes = _expected_tensors(_rebuild_model(estimator, config, config_file, meta=True))
+    _check_weights_header(weights_file, shapes, config_file)
+    tensors = _read_weights(weights_file, config["weights"]["sha256"])
     model = _rebuild_model(estimator, config, config_file)
     _load_state(model, tensors, weights_file, config_file)
     try:
@@ -314,17 +320,76 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+_MAX_HEADER_BYTES = 1 << 24  # a safetensors header is a short JSON index; 16 MB is far beyond any real one
+
+
+def _expected_tensors(model: torch.nn.Module) -> dict[str, tuple[str, list[int]]]:
+    """``{name: (safetensors dtype, shape)}`` of ``model``'s state (built on the meta device: no memory)."""
+    return {
+        name: (_SAFETENSORS_DTYPES.get(t.dtype, str(t.dtype)), list(t.shape)) for name, t in model.state_dict().items()
+    }
+
+
+def _check_weights_header(file: Path, expected: dict, config_file: Path) -> None:
+    """Read only the safetensors header (8-byte length + JSON index) and check its tensors, their dtypes,
+    shapes and byte ranges against the architecture before any tensor data is read."""
+    if not file.is_file():
+        raise ModelFileError(f"{file}: missing; a model folder needs {WEIGHTS_FILE} beside {CONFIG_FILE}")
+    size = file.stat().st_size
+    with open(file, "rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < length <= min(_MAX_HEADER_BYTES, size - 8):
+            raise ModelFileError(
+                f"{file}: not a valid safetensors file (header length {length}, file {size} bytes); "
+                "the file is truncated or corrupted"
+            )
+        try:
+            header = json.loads(handle.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{file}: not a valid safetensors file (unreadable header: {exc})") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{file}: not a valid safetensors file (the header is not a JSON object)")
+    header.pop("__metadata__", None)
+    found = {}
+    for name, entry in header.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("shape"), list)):
+            raise ModelFileError(f"{file}: not a valid safetensors file (tensor {name!r} has no shape)")
+        found[name] = (entry.get("dtype"), entry["shape"])
+    missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing tensors {missing[:3]}"] if missing else []) + (
+            [f"unexpected tensors {unexpected[:3]}"] if unexpected else []
+        )
+        raise ModelFileError(f"{file}: does not match the architecture in {config_file.name}: {'; '.join(parts)}")
+    for name, want in expected.items():
+        if found[name] != want:
+            raise ModelFileError(
+                f"{file}: tensor {name!r} is {found[name][0]} {found[name][1]} but the architecture in "
+                f"{config_file.name} needs {want[0]} {want[1]}"
+            )
+    data_bytes = sum(4 * math.prod(shape) for _, shape in expected.values())  # F32, checked above
+    if size != 8 + length + data_bytes:
+        raise ModelFileError(
+            f"{file}: {size} bytes, but its header and the architecture in {config_file.name} need "
+            f"{8 + length + data_bytes}; the file is truncated or padded"
+        )
+
+
 def _read_weights(file: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load as load_tensors
 
-    if not file.is_file():
-        raise ModelFileError(f"{file}: missing; a model folder needs {WEIGHTS_FILE} beside {CONFIG_FILE}")
-    data = file.read_bytes()
-    if hashlib.sha256(data).hexdigest() != expected_sha256:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected_sha256:
         raise ModelFileError(
-            f"{file}: contents do not match the checksum in {CONFIG_FILE} ({len(data)} bytes); "
+            f"{file}: contents do not match the checksum in {CONFIG_FILE} ({file.stat().st_size} bytes); "
             "the file is truncated, corrupted or from another model"
         )
+    data = file.read_bytes()
     try:
         return load_tensors(data)
     except Exception as exc:  # safetensors reports malformed data with several exception types
@@ -348,6 +413,9 @@ def _estimator(config: dict, file: Path):
     fitted = dict(config["fitted"])
     names = fitted.pop("feature_names_in_", None)
     for attribute, value in fitted.items():
+        # fitted values only: lower-case names ending in "_" that shadow nothing of the class
+        if not re.fullmatch(r"[a-z][a-z0-9_]*_", attribute) or hasattr(type(estimator), attribute):
+            raise ModelFileError(f"{file}: 'fitted.{attribute}' is not a fitted value this aedr sets")
         setattr(estimator, attribute, value)
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
@@ -366,7 +434,7 @@ def _estimator_classes() -> dict[str, type]:
     return {name: obj for name, obj in exported.items() if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
 
 
-def _rebuild_model(estimator, config: dict, file: Path) -> torch.nn.Module:
+def _rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) -> torch.nn.Module:
     n_features = estimator.n_features_in_
     try:
         expected = architecture(estimator, n_features)
@@ -378,7 +446,7 @@ def _rebuild_model(estimator, config: dict, file: Path) -> torch.nn.Module:
             "the file was edited by hand"
         )
     try:
-        return estimator._build_model(n_features, torch.Generator().manual_seed(0))
+        return estimator._build_model(n_features, torch.Generator().manual_seed(0), meta=meta)
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelFileError(f"{file}: cannot build the network it describes: {exc}") from exc
 

@@ -128,8 +128,8 @@ class VariationalAutoencoder(Autoencoder):
         if self.encoder is not None:
             raise ValueError("VariationalAutoencoder does not take custom encoder/decoder modules")
 
-    def _build_model(self, n_features: int, generator: torch.Generator) -> torch.nn.Module:
-        return build_model(self.architecture, generator, variational=True, **self.model_config(n_features))
+    def _build_model(self, n_features: int, generator: torch.Generator, *, meta: bool = False) -> torch.nn.Module:
+        return build_model(self.architecture, generator, variational=True, meta=meta, **self.model_config(n_features))
 
     def _objective(self, generator: torch.Generator) -> AutoencoderObjective:
         objective = super()._objective(generator)

@@ -33,7 +33,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
-def build_model(name: str, generator: torch.Generator, variational: bool = False, **config) -> AutoencoderModule:
+def build_model(
+    name: str, generator: torch.Generator, variational: bool = False, *, meta: bool = False, **config
+) -> AutoencoderModule:
     """Build architecture ``name`` from ``config`` and initialise it from ``generator``.
 
     With ``variational=True`` the backbone is wrapped in
@@ -41,13 +43,16 @@ def build_model(name: str, generator: torch.Generator, variational: bool = False
 
     The module is first created on the ``meta`` device, so constructing it
     draws nothing from torch's global generator; it is then materialised on
-    the CPU and filled by :func:`aedr.models.init.init_parameters`.
+    the CPU and filled by :func:`aedr.models.init.init_parameters`. With ``meta=True`` it stays on
+    the ``meta`` device: its shapes without any memory (what a model file is checked against).
     """
     arch = ARCHITECTURES[name]
     with torch.device("meta"):
         model = arch.module(arch.config(**config))
         if variational:
             model = VariationalModule(model)
+    if meta:
+        return model
     model = model.to_empty(device="cpu")
     return init_parameters(model, generator)
 
