@@ -157,3 +157,32 @@ def test_a_new_output_written_meanwhile_by_another_process_is_kept(tmp_path):
     with staged_file(out, overwrite=True) as tmp:  # asked to replace: replaced
         tmp.write_text("mine")
     assert out.read_text() == "mine"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    exponent=st.integers(-30, 38),
+    spread_exponent=st.integers(-8, 0),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    kind=st.sampled_from(["standard", "global", "minmax"]),
+    seed=st.integers(0, 2**16),
+)
+def test_scaling_is_finite_and_invertible_from_1e_minus_30_to_1e38(exponent, spread_exponent, dtype, kind, seed):
+    from aedr.data.scaling import AffineScaler
+
+    rng = np.random.default_rng(seed)
+    centre = rng.normal() * 10.0**exponent
+    X = (centre + rng.normal(size=(50, 3)) * 10.0 ** (exponent + spread_exponent)).astype(dtype)
+    X = X[:, np.isfinite(X).all(axis=0)]
+    if X.shape[1] == 0:
+        return
+    scaler = AffineScaler.fit(X, kind)
+    assert np.isfinite(scaler.offset).all() and np.isfinite(scaler.scale).all() and (scaler.scale > 0).all()
+    scaled = scaler.transform(X.astype(np.float64))
+    assert np.isfinite(scaled).all() and np.abs(scaled).max() < 1e8
+    back = scaler.inverse_transform(scaled)
+    np.testing.assert_allclose(back, X.astype(np.float64), rtol=1e-6, atol=0)

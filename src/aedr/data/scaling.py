@@ -33,20 +33,13 @@ class AffineScaler:
         n_features = X.shape[1]
         if kind is None:
             return cls(np.zeros(n_features), np.ones(n_features))
-        if kind == "standard":
-            offset, spread = X.mean(axis=0), X.std(axis=0)
-        elif kind == "global":
-            offset, spread = np.full(n_features, X.mean()), np.full(n_features, X.std())
-        elif kind == "minmax":
-            offset = X.min(axis=0)
-            spread = X.max(axis=0) - offset
-        else:
+        if kind not in SCALINGS:
             raise ValueError(f"unknown scaling {kind!r}; expected one of {SCALINGS} or None")
-        # Constant features stay constant (scale 1) instead of dividing by zero,
-        # as scikit-learn's scalers do.
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(offset))
-        spread = np.where(spread < tiny, 1.0, spread)
-        return cls(offset, spread)
+        offset, spread = _statistics(X, kind)
+        # Constant features stay constant (scale 1) instead of dividing by zero, as scikit-learn's scalers
+        # do; a spread is real unless it is rounding noise on the column's own magnitude.
+        constant = spread <= 10 * np.finfo(np.float64).eps * np.abs(offset)
+        return cls(offset, np.where(constant, 1.0, spread))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (X - self.offset) / self.scale
@@ -60,3 +53,31 @@ class AffineScaler:
     @classmethod
     def from_dict(cls, state: dict) -> AffineScaler:
         return cls(np.asarray(state["offset"]), np.asarray(state["scale"]))
+
+
+def _moments(A: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    n_features = A.shape[1]
+    if kind == "standard":
+        return A.mean(axis=0), A.std(axis=0)
+    if kind == "global":
+        return np.full(n_features, A.mean()), np.full(n_features, A.std())
+    low = A.min(axis=0)
+    return low, A.max(axis=0) - low
+
+
+def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, spread)`` of ``kind``, in float64. In the data's own precision where its squares fit
+    (the common case); else each column divided by its largest magnitude first, so that values near
+    the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    magnitude = np.abs(X).max(axis=0).astype(np.float64) if len(X) else np.zeros(X.shape[1])
+    info = np.finfo(dtype)
+    safe = (magnitude == 0) | ((magnitude < np.sqrt(info.max / max(len(X), 1))) & (magnitude > np.sqrt(info.tiny)))
+    if safe.all():
+        offset, spread = _moments(X, kind)
+        return np.asarray(offset, dtype=np.float64), np.asarray(spread, dtype=np.float64)
+    if kind == "global":
+        magnitude = np.full(X.shape[1], magnitude.max())
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    offset, spread = _moments(np.asarray(X, dtype=np.float64) / magnitude, kind)
+    return offset * magnitude, spread * magnitude
