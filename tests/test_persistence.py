@@ -221,3 +221,22 @@ def test_a_fitted_value_may_not_shadow_a_method(saved):
     _edit_config(saved, _set(["fitted", "transform"], 1))
     with pytest.raises(ModelFileError, match="'fitted.transform' is not a fitted value"):
         load(saved)
+
+
+def test_non_finite_scaling_or_weights_are_refused_at_load(saved):
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    _edit_config(saved, lambda c: c["scaler"]["scale"].__setitem__(0, float("nan")))
+    with pytest.raises(ModelFileError, match="'scaler.scale' holds NaN"):
+        load(saved)
+    _edit_config(saved, lambda c: c["scaler"]["scale"].__setitem__(0, 1.0))
+    tensors = load_file(saved / WEIGHTS_FILE)
+    name = sorted(tensors)[0]
+    tensors[name][0] = float("inf")
+    save_file(tensors, saved / WEIGHTS_FILE)  # the checksum recomputed, as an attacker would
+    digest = hashlib.sha256((saved / WEIGHTS_FILE).read_bytes()).hexdigest()
+    _edit_config(saved, lambda c: c["weights"].__setitem__("sha256", digest))
+    with pytest.raises(ModelFileError, match=f"tensor '{name}' holds NaN or infinite"):
+        load(saved)

@@ -309,6 +309,8 @@ def _check_schema(config: dict, file: Path) -> None:
         values = config["scaler"].get(key)
         if not (isinstance(values, list) and len(values) == n_features and all(_is_number(v) for v in values)):
             raise ModelFileError(f"{file}: 'scaler.{key}' must be a list of {n_features} numbers (one per feature)")
+        if not all(math.isfinite(v) for v in values):
+            raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
     if not all(v != 0 for v in config["scaler"]["scale"]):
         raise ModelFileError(f"{file}: 'scaler.scale' holds a zero; the file was edited by hand")
     names = config["fitted"].get("feature_names_in_")
@@ -469,4 +471,6 @@ def _load_state(model: torch.nn.Module, tensors: dict, weights_file: Path, confi
                 f"{weights_file}: tensor {name!r} is {tensor.dtype} {list(tensor.shape)} but the architecture in "
                 f"{config_file.name} needs {want.dtype} {list(want.shape)}"
             )
+        if not torch.isfinite(tensor).all():
+            raise ModelFileError(f"{weights_file}: tensor {name!r} holds NaN or infinite weights")
     model.load_state_dict(tensors, strict=True)
