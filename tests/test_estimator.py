@@ -245,3 +245,22 @@ def test_a_finite_divergence_is_reported_and_keeps_a_usable_model():
     with pytest.raises(TrainingDivergedError, match="times that of predicting the mean.*learning_rate_init=10"):
         ae.fit(X)
     assert ae.transform(X).shape == (200, 2)  # fitted state is set before the error
+
+
+def test_warm_start_continues_the_fitted_network(tmp_path):
+    import aedr
+
+    X = np.random.default_rng(0).normal(size=(120, 6))
+    once = Autoencoder(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X)
+    warm = Autoencoder(hidden_layer_sizes=(8,), max_iter=5, random_state=0, warm_start=True).fit(X)
+    np.testing.assert_array_equal(warm.transform(X), once.transform(X))  # a first fit is a plain fit
+    scaler, before = warm.scaler_, warm.score(X)
+    warm.fit(X)
+    assert warm.scaler_ is scaler and warm.score(X) > before  # the same network, trained further
+    warm.save(tmp_path / "m")
+    loaded = aedr.load(tmp_path / "m")
+    loaded.set_params(warm_start=True).fit(X)  # a loaded model continues too
+    with pytest.raises(ValueError, match="architecture parameters must not change"):
+        warm.set_params(hidden_layer_sizes=(4,)).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        warm.set_params(hidden_layer_sizes=(8,)).fit(X[:, :5])

@@ -175,6 +175,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     validation_fraction : float, default=0.1
     shuffle : bool, default=True
         Reshuffle the rows every epoch.
+    warm_start : bool, default=False
+        When fitted already, ``fit`` continues training the fitted network
+        (and keeps its input scaling) instead of starting afresh, as in
+        scikit-learn; the architecture parameters must not have changed.
     device : str, default="auto"
         "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", "mps".
     random_state : int, RandomState instance or None, default=None
@@ -258,6 +262,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
+        warm_start=False,
         device="auto",
         random_state=None,
         verbose=False,
@@ -294,6 +299,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.shuffle = shuffle
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -313,13 +319,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             weights seen before that and can still be used.
         """
         X, image_shape = flatten_images(X)
-        X = validate_rows(self, X, reset=True)
+        warm = self.warm_start and hasattr(self, "model_")
+        X = validate_rows(self, X, reset=not warm)
         self._check_fit_params(X)
+        if warm and not self._same_architecture(X.shape[1]):
+            raise ValueError("warm_start continues the fitted network: its architecture parameters must not change")
         self.input_shape_ = infer_input_shape(X.shape[1], self.input_shape or image_shape) if self._is_conv() else None
         generator = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
         device = resolve_device(self.device)
 
-        scaler = AffineScaler.fit(X, self._scaling())
+        scaler = self.scaler_ if warm else AffineScaler.fit(X, self._scaling())
         X_scaled = scaler.transform(X.astype(np.float64))
         self._check_loss_range(X_scaled)
         train_rows, val_rows = self._split(len(X), generator)
@@ -328,7 +337,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             torch.as_tensor(X_scaled[val_rows], dtype=torch.float32, device=device) if val_rows is not None else None
         )
 
-        model = self._build_model(X.shape[1], generator).to(device)
+        model = (self.model_ if warm else self._build_model(X.shape[1], generator)).to(device)
         noise_generator = torch.Generator(device=device).manual_seed(
             int(torch.randint(2**31 - 1, (1,), generator=generator))
         )
@@ -489,6 +498,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _callbacks(self) -> list:
         callbacks = [ProgressBar(desc=type(self).__name__)] if self.verbose else []
         return callbacks + [as_callback(cb) for cb in (self.callbacks or [])]
+
+    def _same_architecture(self, n_features: int) -> bool:
+        """Whether the parameters still build the fitted network's shapes (built on the meta device)."""
+        fresh = self._build_model(n_features, torch.Generator().manual_seed(0), meta=True).state_dict()
+        fitted = self.model_.state_dict()
+        return fresh.keys() == fitted.keys() and all(fresh[k].shape == fitted[k].shape for k in fresh)
 
     def _set_fitted(self, model, history) -> None:
         model.eval()

@@ -242,6 +242,7 @@ PARAMS: tuple[Param, ...] = (
         cli=float,
     ),
     Param("shuffle", True, ["boolean"], "Reshuffle every epoch.", panel=TRAINING, cli=bool),
+    Param("warm_start", False, ["boolean"], "Continue from the fitted network (Python only).", panel=TRAINING),
     Param("device", "auto", [str, torch.device], "auto, cpu, cuda, cuda:1, mps.", panel=TRAINING, cli=str),
     Param(
         "random_state",
