@@ -355,15 +355,15 @@ def test_verbose_shows_the_embeddings_progress_too(digits, capsys):
     [(12.0, [(3, 12.0, 0.0), (10, 3.0, 0.3), (3, 3.0, 0.3)]), (1.0, [(10, 3.0, 0.3), (3, 3.0, 0.3)])],
 )
 def test_mini_batch_tsne_embedding_starts_with_an_early_exaggeration_phase(digits, monkeypatch, early, phases):
-    import aedr.neighbors.tsne as tsne
+    import aedr.neighbors.embedding as table
 
-    seen, embed = [], tsne.embed
+    seen, embed = [], table.embed
 
     def spy(graph, loss, init, **kwargs):
         seen.append((kwargs["n_epochs"], loss.exaggeration, kwargs.get("decay_fraction", 0.3)))
         return embed(graph, loss, init, **kwargs)
 
-    monkeypatch.setattr(tsne, "embed", spy)
+    monkeypatch.setattr(table, "embed", spy)
     params = {"n_components": 3, "exaggeration": 3.0, "early_exaggeration": early, "max_iter": 20, "random_state": 0}
     Autoencoder(neighbor_loss="tsne", **params).fit(digits[0][:300])
     # a quarter of the main phase's ceil(20 / 2) epochs at a constant rate (1 skips it), the main phase,
@@ -376,7 +376,7 @@ def test_mini_batch_tsne_embedding_starts_with_an_early_exaggeration_phase(digit
     [(1.0, 12.0, [(75, 12.0), (175, 2.0), (100, 1.0)]), (3.0, 1.0, [(175, 3.0), (100, 3.0)])],
 )
 def test_tsne_in_two_dimensions_is_t_snes_own_optimisation(digits, monkeypatch, exaggeration, early, phases):
-    import aedr.neighbors.tsne as tsne
+    import aedr.neighbors.embedding as table
     from aedr.neighbors import interpolation
 
     seen, descend = [], interpolation._descend
@@ -386,7 +386,7 @@ def test_tsne_in_two_dimensions_is_t_snes_own_optimisation(digits, monkeypatch, 
         return descend(Y, attraction, exaggeration, n_iter, progress, desc)
 
     monkeypatch.setattr(interpolation, "_descend", spy)
-    monkeypatch.setattr(tsne, "embed", None)  # the mini-batch embedding is not used
+    monkeypatch.setattr(table, "embed", None)  # the mini-batch embedding is not used
     params = {"exaggeration": exaggeration, "early_exaggeration": early, "max_iter": 4, "random_state": 0}
     Autoencoder(neighbor_loss="tsne", **params).fit(digits[0][:300])
     # the layout map at exaggeration 2 or more, then the map refined from the encoder's codes at `exaggeration`
@@ -447,8 +447,7 @@ class _PCAMethod(NeighborMethod):
     def embed(self, graph, rows, generator):
         return pca_codes(rows, self.settings.n_components)
 
-    def refine(self, graph, codes, layout, generator):
-        return layout
+    refines = False
 
 
 def test_a_new_method_is_one_class_and_one_registry_line(digits, monkeypatch):

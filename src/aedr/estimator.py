@@ -8,6 +8,7 @@ train with :class:`aedr.training.trainer.Trainer` -> set fitted attributes.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -473,17 +474,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _neighbor_method(self):
         """The registered neighbour method ``neighbor_loss`` names, with this estimator's settings."""
-        settings = NeighborSettings(
-            n_components=self.n_components,
-            n_neighbors=self.n_neighbors,
-            perplexity=self.perplexity,
-            min_dist=self.min_dist,
-            exaggeration=self.exaggeration,
-            early_exaggeration=self.early_exaggeration,
-            negative_sample_rate=self.negative_sample_rate,
-            max_iter=self.max_iter,
-            progress=bool(self.verbose),
-        )
+        names = [f.name for f in dataclasses.fields(NeighborSettings) if f.name != "progress"]
+        settings = NeighborSettings(**{name: getattr(self, name) for name in names}, progress=bool(self.verbose))
         return make_method(self.neighbor_loss, settings)
 
     def _learning_rate(self) -> float:

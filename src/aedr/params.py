@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -86,7 +86,6 @@ class Param:
     convert: Callable | None = None
     flags: tuple[str, ...] = ()
     show_default: bool = True
-    extra: dict = field(default_factory=dict)
 
     def option_flags(self) -> tuple[str, ...]:
         dashed = "--" + self.name.replace("_", "-")
@@ -266,6 +265,6 @@ def constraints(params) -> dict:
     return {p.name: p.constraint for p in params}
 
 
-def by_name(params=None) -> dict[str, Param]:
-    """Declarations by name (``PARAMS`` and ``beta``)."""
-    return {p.name: p for p in (params if params is not None else (BETA, *PARAMS))}
+def by_name() -> dict[str, Param]:
+    """Every declaration by name: the VAE's ``beta``, then ``PARAMS``."""
+    return {p.name: p for p in (BETA, *PARAMS)}

@@ -227,11 +227,12 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
     _attach_custom_modules(estimator, config, config_file, encoder, decoder)
     # the architecture's shapes first, on the meta device (no memory), then the weights' header against
     # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
-    shapes = _expected_tensors(_rebuild_model(estimator, config, config_file, meta=True))
-    _check_weights_header(weights_file, shapes, config_file)
+    skeleton = _rebuild_model(estimator, config, config_file, meta=True)
+    _check_weights_header(weights_file, _expected_tensors(skeleton), config_file)
     tensors = _read_weights(weights_file, config["weights"]["sha256"])
-    model = _rebuild_model(estimator, config, config_file)
-    _load_state(model, tensors, weights_file, config_file)
+    # memory for the checked shapes only now (custom modules are real already); every tensor is then loaded
+    model = skeleton.to_empty(device="cpu") if any(p.is_meta for p in skeleton.parameters()) else skeleton
+    _load_state(model, tensors, weights_file)
     try:
         estimator.device_ = resolve_device(device)
     except ValueError as exc:
@@ -322,7 +323,11 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+_SAFETENSORS_DTYPES = {
+    torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+}  # fmt: skip
+_ITEM_BYTES = {name: torch.empty(0, dtype=dtype).element_size() for dtype, name in _SAFETENSORS_DTYPES.items()}
 _MAX_HEADER_BYTES = 1 << 24  # a safetensors header is a short JSON index; 16 MB is far beyond any real one
 
 
@@ -371,7 +376,7 @@ def _check_weights_header(file: Path, expected: dict, config_file: Path) -> None
                 f"{file}: tensor {name!r} is {found[name][0]} {found[name][1]} but the architecture in "
                 f"{config_file.name} needs {want[0]} {want[1]}"
             )
-    data_bytes = sum(4 * math.prod(shape) for _, shape in expected.values())  # F32, checked above
+    data_bytes = sum(_ITEM_BYTES.get(dtype, 0) * math.prod(shape) for dtype, shape in expected.values())
     if size != 8 + length + data_bytes:
         raise ModelFileError(
             f"{file}: {size} bytes, but its header and the architecture in {config_file.name} need "
@@ -380,7 +385,7 @@ def _check_weights_header(file: Path, expected: dict, config_file: Path) -> None
 
 
 def _read_weights(file: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load as load_tensors
+    from safetensors.torch import load_file
 
     digest = hashlib.sha256()
     with open(file, "rb") as handle:
@@ -391,9 +396,8 @@ def _read_weights(file: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
             f"{file}: contents do not match the checksum in {CONFIG_FILE} ({file.stat().st_size} bytes); "
             "the file is truncated, corrupted or from another model"
         )
-    data = file.read_bytes()
     try:
-        return load_tensors(data)
+        return load_file(file)  # memory-mapped: the tensors are the only copy
     except Exception as exc:  # safetensors reports malformed data with several exception types
         raise ModelFileError(f"{file}: not a valid safetensors file ({exc})") from exc
 
@@ -453,24 +457,10 @@ def _rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) -
         raise ModelFileError(f"{file}: cannot build the network it describes: {exc}") from exc
 
 
-def _load_state(model: torch.nn.Module, tensors: dict, weights_file: Path, config_file: Path) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        parts = ([f"missing tensors {missing[:3]}"] if missing else []) + (
-            [f"unexpected tensors {unexpected[:3]}"] if unexpected else []
-        )
-        raise ModelFileError(
-            f"{weights_file}: does not match the architecture in {config_file.name}: {'; '.join(parts)}"
-        )
+def _load_state(model: torch.nn.Module, tensors: dict, weights_file: Path) -> None:
+    """Load ``tensors`` (names, dtypes and shapes already checked against the architecture by
+    :func:`_check_weights_header`) into ``model``, refusing non-finite weights."""
     for name, tensor in tensors.items():
-        want = expected[name]
-        if tuple(tensor.shape) != tuple(want.shape) or tensor.dtype != want.dtype:
-            raise ModelFileError(
-                f"{weights_file}: tensor {name!r} is {tensor.dtype} {list(tensor.shape)} but the architecture in "
-                f"{config_file.name} needs {want.dtype} {list(want.shape)}"
-            )
         if not torch.isfinite(tensor).all():
             raise ModelFileError(f"{weights_file}: tensor {name!r} holds NaN or infinite weights")
     model.load_state_dict(tensors, strict=True)

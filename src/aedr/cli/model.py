@@ -34,10 +34,6 @@ Output = Annotated[
 ]
 
 
-def _load(model: Path):
-    return load_model(model)  # a run folder works too: its model/ is used
-
-
 def _write(frame: pd.DataFrame, labels, output: Path | None, force: bool) -> None:
     from aedr.data.io import write_table
 
@@ -70,7 +66,7 @@ def transform(
     """
     from aedr.runs import code_frame
 
-    estimator = _load(model)
+    estimator = load_model(model)
     table = read_for_model(
         estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
     )
@@ -99,7 +95,7 @@ def inverse_transform(
     Example:
       aedr inverse-transform run1/model points.csv -o reconstructed.csv
     """
-    estimator = _load(model)
+    estimator = load_model(model)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     table = read_input(
         data, label_col=label_col, columns=columns, exclude=exclude, header=header, expected_columns=code_names
@@ -134,7 +130,7 @@ def evaluate(
     """
     from aedr.runs import embedding_scores
 
-    estimator = _load(model)
+    estimator = load_model(model)
     table = read_for_model(
         estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
     )
@@ -163,7 +159,7 @@ def info(
     from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE
 
     model = model_folder(model)
-    estimator = _load(model)  # validates both files
+    estimator = load_model(model)  # validates both files
     config = json.loads((model / CONFIG_FILE).read_text(encoding="utf-8"))
     config.pop("scaler")
     if as_json:

@@ -12,6 +12,7 @@ image shape in :attr:`Table.image_shape`.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,12 +111,9 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None,
 
 def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
     for given, option in ((columns, "--columns"), (exclude, "--exclude")):
-        twice = sorted({c for c in given or [] if list(given).count(c) > 1})
+        twice = [name for name, count in Counter(given or []).items() if count > 1]
         if twice:
             raise ValueError(f"{path}: column {twice[0]!r} is named twice in {option}")
-    duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-    if duplicated:
-        raise ValueError(f"{path}: the header names column {duplicated[0]!r} twice")
     labels = None
     if label_col is not None:
         _check_columns(path, frame, [label_col], "label column")

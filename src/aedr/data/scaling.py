@@ -70,7 +70,10 @@ def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     (the common case); else each column divided by its largest magnitude first, so that values near
     the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    magnitude = np.abs(X).max(axis=0).astype(np.float64) if len(X) else np.zeros(X.shape[1])
+    if len(X):  # two reductions, no |X| copy of the data's size
+        magnitude = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+    else:
+        magnitude = np.zeros(X.shape[1])
     info = np.finfo(dtype)
     safe = (magnitude == 0) | ((magnitude < np.sqrt(info.max / max(len(X), 1))) & (magnitude > np.sqrt(info.tiny)))
     if safe.all():

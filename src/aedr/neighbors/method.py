@@ -10,10 +10,13 @@ autoencoder around it. A new method is one module with a subclass and one line i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import scipy.sparse as sp
 import torch
+
+from aedr.neighbors import embedding
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class NeighborSettings:
     max_iter: int = 200  # the estimator's epoch budget, which the stages share
     progress: bool = False  # progress bars on stderr
 
+    @property
+    def embedding_epochs(self) -> int:
+        """Epochs of a mini-batch map (``"umap"``; ``"tsne"`` above two dimensions): half of ``max_iter``."""
+        return math.ceil(self.max_iter / 2)
+
 
 class NeighborMethod:
     """Base class: a neighbour-embedding method as the autoencoder sees it.
@@ -39,6 +47,7 @@ class NeighborMethod:
     """
 
     name = ""
+    refines = True  # False: the fitting phase fits embed()'s map itself, and refine() is never called
 
     def __init__(self, settings: NeighborSettings):
         self.settings = settings
@@ -60,9 +69,22 @@ class NeighborMethod:
         (float32, on the training device), for a PCA start."""
         raise NotImplementedError
 
-    def refine(
-        self, graph: sp.csr_matrix, codes: torch.Tensor, layout: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        """The map the autoencoder's last phase fits: re-settled on ``graph`` from the encoder's
-        ``codes`` (n, n_components, scaled like the map), or ``layout`` (:meth:`embed`'s map) itself."""
+    def refine(self, graph: sp.csr_matrix, codes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The map the autoencoder's last phase fits, re-settled on ``graph`` from the encoder's ``codes``
+        (n, n_components, scaled like the map). Only called when ``refines`` is True."""
         raise NotImplementedError
+
+    def _mini_batch(self, edges, loss, codes, generator, n_epochs: int, desc="neighbour embedding", **kwargs):
+        """:func:`aedr.neighbors.embedding.embed` of a free table from ``codes`` on ``loss``, in this
+        method's batches and progress settings."""
+        return embedding.embed(
+            edges,
+            loss,
+            codes,
+            n_epochs=n_epochs,
+            batch_size=embedding.embedding_batch(len(codes)),
+            generator=generator,
+            progress=self.settings.progress,
+            desc=desc,
+            **kwargs,
+        )

@@ -9,8 +9,8 @@
    squared distance near a code's place and only logarithmically far from it
    (``ROBUST_SCALE``), so rows placed far from where their input draws them do not bend the encoder.
 3. **Refining.** The map re-settles on the graph from the encoder's own codes
-   (:meth:`NeighborMethod.refine`): it keeps the layout the encoder found and regains the
-   map's local detail.
+   (:meth:`NeighborMethod.refine`; skipped for methods whose ``refines`` is False): it keeps
+   the layout the encoder found and regains the map's local detail.
 4. **Fitting.** The autoencoder trains on the refined map with clean inputs, its rate falling
    to zero, and reproduces the detail.
 
@@ -44,11 +44,13 @@ def autoencoder_batch(n_rows: int) -> int:
     return min(max(batch, 64), 512, n_rows)
 
 
-def phase_configs(config: TrainerConfig, max_iter: int) -> tuple[TrainerConfig, TrainerConfig]:
-    """The shaping and fitting phases' trainer settings from the estimator's ``config``: a constant
+def phase_configs(config: TrainerConfig) -> tuple[TrainerConfig, TrainerConfig]:
+    """The shaping and fitting phases' trainer settings from the estimator's ``config`` (whose
+    ``max_iter`` they share): a constant
     rate while shaping, a rate falling to zero while fitting; no plateau stop in either (the map
     gives fixed targets: the schedule, not a plateau, ends each phase)."""
-    shaping_epochs, fitting_epochs = math.ceil(SHAPING_SHARE * max_iter), math.ceil(FITTING_SHARE * max_iter)
+    shaping_epochs = math.ceil(SHAPING_SHARE * config.max_iter)
+    fitting_epochs = math.ceil(FITTING_SHARE * config.max_iter)
     shaping = dataclasses.replace(
         config, max_iter=shaping_epochs, n_iter_no_change=shaping_epochs + 1, restore_best=False
     )
@@ -108,7 +110,6 @@ class NeighborTrainer:
         )
         self.weight = weight
         self.history = TrainingHistory()
-        self.codes_: torch.Tensor | None = None  # the final map of the training rows
 
     def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> TrainingHistory:
         """Build the map of ``X``'s rows, then train the autoencoder in the shaping and fitting phases."""
@@ -116,7 +117,7 @@ class NeighborTrainer:
         graph = self.method.graph(self.rows, random_state=seed)
         rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
         codes = self.method.embed(graph, rows, self.generator)
-        shaping, fitting = phase_configs(self.config, self.config.max_iter)
+        shaping, fitting = phase_configs(self.config)
 
         objective = NeighborObjective(
             self.objective,
@@ -132,25 +133,20 @@ class NeighborTrainer:
         finally:
             self.history = trainer.history
         if self.history.stop_reason == "callback":
-            self.codes_ = codes
             return self.history
 
-        codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), codes, self.generator)
-        first, trainer = (
-            self.history,
-            self._trainer(NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE), fitting),
-        )
+        if self.method.refines:
+            codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), self.generator)
+        objective = NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE)
+        first, trainer = self.history, self._trainer(objective, fitting)
         try:
             trainer.fit(X, X_val)
         finally:
             self.history = _merge(first, trainer.history)
-        self.codes_ = codes
         return self.history
 
-    def _trainer(self, objective, config: TrainerConfig):
-        trainer = Trainer(self.model, objective, config, self.device, self.generator, self.callbacks)
-        trainer.history = TrainingHistory()
-        return trainer
+    def _trainer(self, objective, config: TrainerConfig) -> Trainer:
+        return Trainer(self.model, objective, config, self.device, self.generator, self.callbacks)
 
     @torch.no_grad()
     def _encoded(self, X: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

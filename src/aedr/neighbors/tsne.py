@@ -14,7 +14,7 @@ import math
 import torch
 
 from aedr.neighbors import interpolation
-from aedr.neighbors.embedding import EARLY_FRACTION, embed, embedding_batch, pca_codes
+from aedr.neighbors.embedding import EARLY_FRACTION, pca_codes
 from aedr.neighbors.graph import nearest_neighbors, perplexity_affinities
 from aedr.neighbors.losses import TSNE_REPULSION_ROWS, CauchyKernel, CodeBank, GraphEdges, edge_distances
 from aedr.neighbors.method import NeighborMethod
@@ -77,15 +77,15 @@ class TSNE(NeighborMethod):
                 graph, init, early_exaggeration=s.early_exaggeration, exaggeration=exaggeration, progress=s.progress
             )
         edges, codes = GraphEdges(graph, rows.device), pca_codes(rows, s.n_components, generator=generator)
-        n_epochs = math.ceil(s.max_iter / 2)
         if s.early_exaggeration != 1:
-            early = math.ceil(EARLY_FRACTION * n_epochs)
+            early = math.ceil(EARLY_FRACTION * s.embedding_epochs)
+            loss = TSNELoss(s.early_exaggeration)
             codes = self._mini_batch(
-                edges, codes, generator, early, s.early_exaggeration, decay_fraction=0.0, desc="early exaggeration"
+                edges, loss, codes, generator, early, decay_fraction=0.0, desc="early exaggeration"
             )
-        return self._mini_batch(edges, codes, generator, n_epochs, exaggeration)
+        return self._mini_batch(edges, TSNELoss(exaggeration), codes, generator, s.embedding_epochs)
 
-    def refine(self, graph, codes, layout, generator):
+    def refine(self, graph, codes, generator):
         """The map re-settled from the encoder's ``codes`` at ``exaggeration``, without an early phase."""
         s = self.settings
         if self._interpolated():
@@ -97,20 +97,5 @@ class TSNE(NeighborMethod):
                 n_iter=REFINE_ITERATIONS,
                 progress=s.progress,
             )
-        n_epochs = math.ceil(REFINE_SHARE * math.ceil(s.max_iter / 2))
-        return self._mini_batch(
-            GraphEdges(graph, codes.device), codes, generator, n_epochs, s.exaggeration, desc="refining the map"
-        )
-
-    def _mini_batch(self, edges, codes, generator, n_epochs, exaggeration, desc="neighbour embedding", **kwargs):
-        return embed(
-            edges,
-            TSNELoss(exaggeration),
-            codes,
-            n_epochs=n_epochs,
-            batch_size=embedding_batch(len(codes)),
-            generator=generator,
-            progress=self.settings.progress,
-            desc=desc,
-            **kwargs,
-        )
+        edges, n_epochs = GraphEdges(graph, codes.device), math.ceil(REFINE_SHARE * s.embedding_epochs)
+        return self._mini_batch(edges, TSNELoss(s.exaggeration), codes, generator, n_epochs, desc="refining the map")

@@ -7,12 +7,10 @@ the mini-batch embedding (:mod:`aedr.neighbors.embedding`) on :class:`UMAPLoss`.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from aedr.neighbors.embedding import embed, embedding_batch, pca_codes
+from aedr.neighbors.embedding import pca_codes
 from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors
 from aedr.neighbors.losses import UMAP_REPULSION_ROWS, CodeBank, GraphEdges, UMAPKernel, edge_distances
 from aedr.neighbors.method import NeighborMethod
@@ -72,24 +70,11 @@ class UMAP(NeighborMethod):
         indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
         return fuzzy_simplicial_set(indices, distances)
 
+    refines = False  # re-settled from the encoder's codes by the mini-batch optimisation, UMAP's map lost
+    # local structure (docs/design.md): the fitting phase fits UMAP's own map
+
     def embed(self, graph, rows, generator):
-        init = pca_codes(rows, self.settings.n_components, generator=generator)
-        return self._mini_batch(graph, init, generator, math.ceil(self.settings.max_iter / 2))
-
-    def refine(self, graph, codes, layout, generator):
-        """UMAP's own map, unchanged: re-settled from the encoder's codes by the mini-batch
-        optimisation it lost local structure (``docs/design.md``)."""
-        return layout
-
-    def _mini_batch(self, graph, codes, generator, n_epochs, desc="neighbour embedding"):
         s = self.settings
-        return embed(
-            GraphEdges(graph, codes.device),
-            UMAPLoss(s.min_dist, s.negative_sample_rate),
-            codes,
-            n_epochs=n_epochs,
-            batch_size=embedding_batch(len(codes)),
-            generator=generator,
-            progress=s.progress,
-            desc=desc,
-        )
+        init = pca_codes(rows, s.n_components, generator=generator)
+        loss = UMAPLoss(s.min_dist, s.negative_sample_rate)
+        return self._mini_batch(GraphEdges(graph, rows.device), loss, init, generator, s.embedding_epochs)

@@ -112,6 +112,7 @@ class Trainer:
         self.device = torch.device(device)
         self.generator = generator
         self.callbacks: list[Callback] = list(callbacks)
+        self.history = TrainingHistory()  # fit() replaces it; readable even if fit fails before its first epoch
 
     def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> TrainingHistory:
         """Train on ``X`` (n, D); with ``X_val`` monitor and keep the best validation loss."""
