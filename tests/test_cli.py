@@ -211,7 +211,7 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
         (["fit", "MISSING.csv"], ["MISSING.csv", "no such file"]),
         (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"]),
         (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"]),
-        (["fit", "NAN"], ["nan.csv", "NaN", "data row 2, column 'a'"]),
+        (["fit", "NAN"], ["nan.csv", "empty cells in data row 2 (in column 'a')", "--missing drop, mean or median"]),
         (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"]),
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["activation", "nope"]),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"]),
@@ -395,3 +395,20 @@ def test_sigterm_ends_fit_like_ctrl_c_and_writes_nothing(cells, tmp_path):
     assert process.wait(timeout=60) == 143
     assert "terminated (SIGTERM); nothing was written" in process.stderr.read().decode()
     assert list(tmp_path.iterdir()) == []  # no output, no staging folder
+
+
+def test_help_starts_without_torch_scikit_learn_or_pandas():
+    """``--help`` of every command loads only the CLI: heavy libraries are imported where a command runs."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from aedr.cli import app\n"
+        "for args in [[], ['fit'], ['transform'], ['inverse-transform'], ['evaluate'], ['info'], ['plot'],\n"
+        "             ['plot', 'embedding'], ['plot', 'reconstructions'], ['plot', 'latent-grid'], ['benchmark'],\n"
+        "             ['demo']]:\n"
+        "    result = CliRunner().invoke(app, [*args, '--help'])\n"
+        "    assert result.exit_code == 0 and 'Usage' in result.output, (args, result.output)\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'pandas', 'scipy', 'matplotlib') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -78,7 +78,11 @@ def test_mnist_file_names():
 @pytest.mark.parametrize(
     "content, kwargs, match",
     [
-        ("a,b,kind\n1,2,x\n3,4,y\n", {}, r"column 'kind' is not numeric \(e.g. 'x' in row 1\)"),
+        (
+            "a,b,kind\n1,2,x\n3,4,y\n",
+            {},
+            r"1 column is not numeric: 'kind' \(e.g. 'x' in row 1\); leave it out with --exclude kind",
+        ),
         ("a,b,kind\n1,2,x\n3,4,y\n", {"label_col": "knd"}, "did you mean 'kind'"),
         ("a,b\n1,2\n3,4\n", {"columns": ["a", "z"]}, "no column 'z'"),
         ("", {}, "empty"),

@@ -1,20 +1,35 @@
-"""aedr: dimensionality reduction with autoencoders, scikit-learn style."""
+"""aedr: dimensionality reduction with autoencoders, scikit-learn style.
 
-from aedr.estimator import Autoencoder
-from aedr.persistence import ModelFileError, load
-from aedr.training.callbacks import Callback, TrainingState
-from aedr.training.trainer import TrainingDivergedError
-from aedr.vae import VariationalAutoencoder
+The public names are imported on first use (PEP 562), so that ``import aedr.cli`` and
+``aedr --help`` start without loading torch or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Autoencoder",
-    "VariationalAutoencoder",
-    "Callback",
-    "ModelFileError",
-    "TrainingDivergedError",
-    "TrainingState",
-    "__version__",
-    "load",
-]
+_PUBLIC = {
+    "Autoencoder": "aedr.estimator",
+    "VariationalAutoencoder": "aedr.vae",
+    "Callback": "aedr.training.callbacks",
+    "TrainingState": "aedr.training.callbacks",
+    "TrainingDivergedError": "aedr.training.trainer",
+    "ModelFileError": "aedr.persistence",
+    "load": "aedr.persistence",
+}
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'aedr' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,20 +9,13 @@ uses it (and its line in the class docstring).
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
+from types import FunctionType
 from typing import Any
-
-import torch
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from aedr.data.scaling import SCALINGS
-from aedr.models import ACTIVATIONS, ARCHITECTURES
-from aedr.neighbors import NEIGHBOR_METHODS
-from aedr.training.losses import LOSSES, NOISES
-from aedr.training.trainer import OPTIMIZERS
 
 MODEL, NEIGHBORS, TRAINING = "Model", "Neighbour preservation", "Training"  # CLI help sections
 
@@ -64,8 +57,62 @@ def number_or_auto(kind):
     return convert
 
 
+# Constraints are built when first asked for (:attr:`Param.constraint`): this module is read by
+# ``aedr --help``, which must not wait for scikit-learn, torch or the registries to import.
+
+
+def interval(kind, low, high=None, closed="neither", *more):
+    """A number in [low, high] (``closed`` as in scikit-learn's ``Interval``), or any of ``more``."""
+
+    def rule():
+        from sklearn.utils._param_validation import Interval
+
+        return [Interval(kind, low, high, closed=closed), *_resolve(more)]
+
+    return rule
+
+
 def positive(kind, low=0, closed="neither"):
-    return [Interval(kind, low, None, closed=closed)]
+    return interval(kind, low, None, closed)
+
+
+def one_of(*names, registry: str | None = None, more=()):
+    """One of ``names``, or of the keys of ``registry`` (``"module:NAME"``, a live view: a name
+    registered later is accepted), or any of ``more``."""
+
+    def rule():
+        from sklearn.utils._param_validation import StrOptions
+
+        known = _registry(registry) if registry else ()
+        options = known.keys() if isinstance(known, dict) and not names else {*names, *known}
+        return [StrOptions(options), *_resolve(more)]
+
+    return rule
+
+
+def a_type(path: str):
+    """Instances of the class at ``path`` (``"module:Name"``), or None."""
+    return lambda: [_registry(path), None]
+
+
+def _registry(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _resolve(rules) -> list:
+    return [item for rule in rules for item in (rule() if isinstance(rule, FunctionType) else [rule])]
+
+
+REGISTRIES = {  # parameter -> the registry its values come from; test_params checks the help lists them
+    "activation": "aedr.models:ACTIVATIONS",
+    "loss": "aedr.training.losses:LOSSES",
+    "scale": "aedr.data.scaling:SCALINGS",
+    "architecture": "aedr.models:ARCHITECTURES",
+    "noise": "aedr.training.losses:NOISES",
+    "neighbor_loss": "aedr.neighbors:NEIGHBOR_METHODS",
+    "optimizer": "aedr.training.trainer:OPTIMIZERS",
+}
 
 
 @dataclass(frozen=True)
@@ -79,13 +126,18 @@ class Param:
 
     name: str
     default: Any
-    constraint: list
+    rule: list | Callable[[], list]
     help: str
     panel: str = MODEL
     cli: type | None = None
     convert: Callable | None = None
     flags: tuple[str, ...] = ()
     show_default: bool = True
+
+    @property
+    def constraint(self) -> list:
+        """scikit-learn's constraint list for this parameter."""
+        return self.rule() if isinstance(self.rule, FunctionType) else self.rule
 
     def option_flags(self) -> tuple[str, ...]:
         dashed = "--" + self.name.replace("_", "-")
@@ -109,10 +161,6 @@ def _shown(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _names(registry) -> str:
-    return ", ".join(registry)
-
-
 PARAMS: tuple[Param, ...] = (
     Param("n_components", 2, positive(Integral, 1, "left"), "Code width.", cli=int, flags=("--n-components", "-k")),
     Param(
@@ -123,18 +171,20 @@ PARAMS: tuple[Param, ...] = (
         cli=str,
         convert=int_tuple,
     ),
-    Param("activation", "relu", [StrOptions(set(ACTIVATIONS))], f"{_names(ACTIVATIONS)}.", cli=str),
-    Param("output_activation", "identity", [StrOptions({"identity", "sigmoid"})], "identity or sigmoid.", cli=str),
-    Param("loss", "mse", [StrOptions(set(LOSSES))], "mse or bce (data in [0, 1]).", cli=str),
+    Param(
+        "activation", "relu", one_of(registry=REGISTRIES["activation"]), "relu, tanh, sigmoid, gelu, identity.", cli=str
+    ),
+    Param("output_activation", "identity", one_of("identity", "sigmoid"), "identity or sigmoid.", cli=str),
+    Param("loss", "mse", one_of(registry=REGISTRIES["loss"]), "mse or bce (data in [0, 1]).", cli=str),
     Param(
         "scale",
         "auto",
-        [StrOptions({"auto", *SCALINGS}), None],
-        f"auto, {_names(SCALINGS)} or none.",
+        one_of("auto", registry=REGISTRIES["scale"], more=[None]),
+        "auto, standard, minmax, global or none.",
         cli=str,
         convert=none_words,
     ),
-    Param("architecture", "mlp", [StrOptions(set(ARCHITECTURES))], "mlp or conv (image rows).", cli=str),
+    Param("architecture", "mlp", one_of(registry=REGISTRIES["architecture"]), "mlp or conv (image rows).", cli=str),
     Param(
         "input_shape",
         None,
@@ -147,7 +197,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "noise",
         None,
-        [StrOptions(set(NOISES)), None],
+        one_of(registry=REGISTRIES["noise"], more=[None]),
         "Denoising: gaussian, masking or none.",
         cli=str,
         convert=none_words,
@@ -155,13 +205,13 @@ PARAMS: tuple[Param, ...] = (
     Param("noise_level", 0.2, positive(Real, 0, "left"), "Noise strength.", cli=float),
     Param("sparsity", 0.0, positive(Real, 0, "left"), "L1 penalty on the code.", cli=float),
     Param("contractive", 0.0, positive(Real, 0, "left"), "Jacobian penalty.", cli=float),
-    Param("encoder", None, [torch.nn.Module, None], "Custom encoder module (Python only)."),
-    Param("decoder", None, [torch.nn.Module, None], "Custom decoder module (Python only)."),
+    Param("encoder", None, a_type("torch.nn:Module"), "Custom encoder module (Python only)."),
+    Param("decoder", None, a_type("torch.nn:Module"), "Custom decoder module (Python only)."),
     Param(
         "neighbor_loss",
         None,
-        [StrOptions(NEIGHBOR_METHODS.keys()), None],  # a live view: a method registered later is accepted
-        f"Keep input neighbourhoods: {_names(NEIGHBOR_METHODS)} or none.",
+        one_of(registry=REGISTRIES["neighbor_loss"], more=[None]),
+        "Keep input neighbourhoods: tsne, umap or none.",
         panel=NEIGHBORS,
         cli=str,
         convert=none_words,
@@ -194,11 +244,18 @@ PARAMS: tuple[Param, ...] = (
         panel=NEIGHBORS,
         cli=int,
     ),
-    Param("optimizer", "adam", [StrOptions(set(OPTIMIZERS)), type], f"{_names(OPTIMIZERS)}.", panel=TRAINING, cli=str),
+    Param(
+        "optimizer",
+        "adam",
+        one_of(registry=REGISTRIES["optimizer"], more=[type]),
+        "adam, adamw, sgd, rmsprop.",
+        panel=TRAINING,
+        cli=str,
+    ),
     Param(
         "learning_rate_init",
         "auto",
-        [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        interval(Real, 0, None, "neither", one_of("auto")),
         "Initial rate or 'auto'.",
         panel=TRAINING,
         cli=str,
@@ -208,7 +265,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "batch_size",
         "auto",
-        [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        interval(Integral, 1, None, "left", one_of("auto")),
         "Rows per step or 'auto'.",
         panel=TRAINING,
         cli=str,
@@ -218,7 +275,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "tol",
         1e-4,
-        [Interval(Real, 0, 1, closed="left")],
+        interval(Real, 0, 1, "left"),
         "Relative improvement that counts.",
         panel=TRAINING,
         cli=float,
@@ -235,14 +292,21 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "validation_fraction",
         0.1,
-        [Interval(Real, 0, 1, closed="neither")],
+        interval(Real, 0, 1, "neither"),
         "Rows held out.",
         panel=TRAINING,
         cli=float,
     ),
     Param("shuffle", True, ["boolean"], "Reshuffle every epoch.", panel=TRAINING, cli=bool),
     Param("warm_start", False, ["boolean"], "Continue from the fitted network (Python only).", panel=TRAINING),
-    Param("device", "auto", [str, torch.device], "auto, cpu, cuda, cuda:1, mps.", panel=TRAINING, cli=str),
+    Param(
+        "device",
+        "auto",
+        lambda: [str, _registry("torch:device")],
+        "auto, cpu, cuda, cuda:1, mps.",
+        panel=TRAINING,
+        cli=str,
+    ),
     Param(
         "random_state",
         None,

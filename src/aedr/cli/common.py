@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 
-from aedr.data.io import Table, read_labels, read_table
+if TYPE_CHECKING:
+    from aedr.data.io import Table
 
 _VERBOSE = "aedr.verbose"
 
@@ -65,6 +64,30 @@ Header = Annotated[
         "--header/--no-header", help="Whether a CSV/TSV has a header row [default: detected].", rich_help_panel=_DATA
     ),
 ]
+Delimiter = Annotated[
+    Optional[str],
+    typer.Option(
+        "--delimiter",
+        help="Field separator of a CSV/TSV: comma, semicolon, tab, pipe or the character [default: detected].",
+        rich_help_panel=_DATA,
+    ),
+]
+Missing = Annotated[
+    str,
+    typer.Option(
+        "--missing",
+        help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median.",
+        rich_help_panel=_DATA,
+    ),
+]
+OneHot = Annotated[
+    Optional[str],
+    typer.Option(
+        "--one-hot",
+        help="Comma-separated text columns to encode as one 0/1 column per category.",
+        rich_help_panel=_DATA,
+    ),
+]
 
 
 Threads = Annotated[
@@ -107,8 +130,16 @@ def read_input(
     exclude: str | None = None,
     header: bool | None = None,
     expected_columns=None,
+    delimiter: str | None = None,
+    missing: str = "error",
+    one_hot: str | None = None,
 ) -> Table:
-    """Read a data file the way every command does; ``expected_columns`` picks a model's features by name."""
+    """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
+    model's features by name."""
+    from aedr.data.io import MISSING, read_labels, read_table
+
+    if missing not in MISSING:
+        raise typer.BadParameter(f"{missing!r} is not one of {', '.join(MISSING)}", param_hint="--missing")
     table = read_table(
         path,
         label_col=label_col,
@@ -116,6 +147,9 @@ def read_input(
         exclude=split_names(exclude),
         header=header,
         expected_columns=expected_columns,
+        delimiter=delimiter_char(delimiter),
+        missing=missing,
+        one_hot=split_names(one_hot),
     )
     _check_finite(path, table)
     if labels_file is not None:
@@ -125,7 +159,27 @@ def read_input(
         if len(labels) != len(table.X):
             raise ValueError(f"{labels_file}: {len(labels)} labels for {len(table.X)} rows in {path}")
         table.labels = labels
+    for note in table.notes:
+        typer.echo(f"note: {path}: {note}", err=True)
     return table
+
+
+def delimiter_char(text: str | None) -> str | None:
+    """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character."""
+    from aedr.data.formats import DELIMITERS
+
+    if text is None:
+        return None
+    if text.lower() in DELIMITERS:
+        return DELIMITERS[text.lower()]
+    if text in ("\\t", "\t"):
+        return "\t"
+    if len(text) != 1 or text.isalnum() or text in '"\n\r':
+        names = ", ".join(DELIMITERS)
+        raise typer.BadParameter(
+            f"{text!r} is not a single separator character or one of {names}", param_hint="--delimiter"
+        )
+    return text
 
 
 def read_for_model(model, path: Path, **options) -> Table:
@@ -135,6 +189,8 @@ def read_for_model(model, path: Path, **options) -> Table:
 
 
 def _check_finite(path: Path, table: Table) -> None:
+    import numpy as np
+
     finite = np.isfinite(table.X)
     if finite.all():
         return
@@ -142,14 +198,16 @@ def _check_finite(path: Path, table: Table) -> None:
     column = int(np.flatnonzero(~finite[bad_rows[0]])[0])
     where = repr(table.columns[column]) if table.columns is not None else str(column + 1)
     raise ValueError(
-        f"{path}: {len(bad_rows)} row{'s' * (len(bad_rows) > 1)} hold missing or infinite values (NaN/inf; "
-        f"first: data row {bad_rows[0] + 1}, column {where}); remove or impute them first"
+        f"{path}: {len(bad_rows)} row{'s' * (len(bad_rows) > 1)} hold infinite values "
+        f"(first: data row {bad_rows[0] + 1}, column {where}); remove or replace them first"
     )
 
 
 def features_for(model, table: Table):
     """The rows ``model`` expects: a named DataFrame when both sides have names, else the array."""
     if getattr(model, "feature_names_in_", None) is not None and table.columns is not None:
+        import pandas as pd
+
         return pd.DataFrame(table.X, columns=table.columns)
     if table.X.shape[1] != model.n_features_in_:
         raise ValueError(

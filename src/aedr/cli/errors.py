@@ -20,7 +20,6 @@ import warnings
 import typer
 from typer.core import TyperGroup
 
-import aedr
 from aedr.cli.common import is_verbose
 
 
@@ -108,7 +107,9 @@ def describe_error(exc: BaseException) -> str:
 
     if isinstance(exc, OutputExistsError):
         return f"{exc.path} already exists; choose another name or pass --force to replace it"
-    if isinstance(exc, (ValueError, OSError, aedr.TrainingDivergedError)):
+    trainer = sys.modules.get("aedr.training.trainer")  # not imported: no training ran, so no divergence
+    diverged = (trainer.TrainingDivergedError,) if trainer is not None else ()
+    if isinstance(exc, (ValueError, OSError, *diverged)):
         text = str(exc).strip()
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
             text = f"{exc.filename}: {text}"

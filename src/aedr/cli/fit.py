@@ -12,11 +12,14 @@ import typer
 from aedr._files import check_new, staged_folder
 from aedr.cli.common import (
     Columns,
+    Delimiter,
     Exclude,
     Force,
     Header,
     LabelCol,
     LabelsFile,
+    Missing,
+    OneHot,
     Quiet,
     Threads,
     Verbose,
@@ -25,7 +28,7 @@ from aedr.cli.common import (
 )  # fmt: skip
 from aedr.cli.errors import EXIT_INTERRUPTED
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
-from aedr.data.io import FORMATS, file_format
+from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
 
 _MODEL, _NEIGHBORS, _TRAIN, _OUT = "Model", "Neighbour preservation", "Training", "Output"
@@ -51,6 +54,9 @@ def fit(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
+    missing: Missing = "error",
+    one_hot: OneHot = None,
     output_format: Annotated[
         Optional[str],
         _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),
@@ -81,7 +87,17 @@ def fit(
     stopper = _StopOnInterrupt() if save_best else None
     params = estimator_params(ctx.params, config)
     estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper] if stopper else None)
-    table = read_input(data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header)
+    table = read_input(
+        data,
+        label_col=label_col,
+        labels_file=labels,
+        columns=columns,
+        exclude=exclude,
+        header=header,
+        delimiter=delimiter,
+        missing=missing,
+        one_hot=one_hot,
+    )
     try:
         with torch_threads(threads), staged_folder(out, overwrite=force) as folder:
             run = fit_run(
@@ -108,7 +124,7 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
         if requested not in FORMATS:
             raise typer.BadParameter(f"{requested!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
         return requested
-    fmt = file_format(data)
+    fmt = format_of(data).name
     if fmt == "idx":
         return "csv"  # an IDX file holds one array: no column names, no labels beside the codes
     if fmt == "npy" and has_labels:

@@ -7,16 +7,18 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import pandas as pd
 import typer
 
 from aedr.cli.common import (
     Columns,
+    Delimiter,
     Exclude,
     Force,
     Header,
     LabelCol,
     LabelsFile,
+    Missing,
+    OneHot,
     Verbose,
     features_for,
     load_model,
@@ -34,7 +36,9 @@ Output = Annotated[
 ]
 
 
-def _write(frame: pd.DataFrame, labels, output: Path | None, force: bool) -> None:
+def _write(frame, labels, output: Path | None, force: bool) -> None:
+    import pandas as pd
+
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
@@ -54,6 +58,9 @@ def transform(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
+    missing: Missing = "error",
+    one_hot: OneHot = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -68,7 +75,16 @@ def transform(
 
     estimator = load_model(model)
     table = read_for_model(
-        estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
+        estimator,
+        data,
+        label_col=label_col,
+        labels_file=labels,
+        columns=columns,
+        exclude=exclude,
+        header=header,
+        delimiter=delimiter,
+        missing=missing,
+        one_hot=one_hot,
     )
     _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
 
@@ -86,6 +102,7 @@ def inverse_transform(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -98,7 +115,13 @@ def inverse_transform(
     estimator = load_model(model)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     table = read_input(
-        data, label_col=label_col, columns=columns, exclude=exclude, header=header, expected_columns=code_names
+        data,
+        label_col=label_col,
+        columns=columns,
+        exclude=exclude,
+        header=header,
+        delimiter=delimiter,
+        expected_columns=code_names,
     )
     if table.X.shape[1] != estimator.n_components:
         raise ValueError(
@@ -106,6 +129,8 @@ def inverse_transform(
         )
     names = getattr(estimator, "feature_names_in_", None)
     names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(estimator.n_features_in_)]
+    import pandas as pd
+
     _write(pd.DataFrame(estimator.inverse_transform(table.X), columns=names), table.labels, output, force)
 
 
@@ -117,6 +142,9 @@ def evaluate(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
+    missing: Missing = "error",
+    one_hot: OneHot = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -132,7 +160,16 @@ def evaluate(
 
     estimator = load_model(model)
     table = read_for_model(
-        estimator, data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
+        estimator,
+        data,
+        label_col=label_col,
+        labels_file=labels,
+        columns=columns,
+        exclude=exclude,
+        header=header,
+        delimiter=delimiter,
+        missing=missing,
+        one_hot=one_hot,
     )
     X = features_for(estimator, table)
     Z = estimator.transform(X)

@@ -15,6 +15,7 @@ import typer
 from aedr.cli import latent_grid
 from aedr.cli.common import (
     Columns,
+    Delimiter,
     Exclude,
     FigureOutput,
     Force,
@@ -66,6 +67,7 @@ def embedding(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
     output: FigureOutput = None,
     force: Force = False,
@@ -80,7 +82,15 @@ def embedding(
     """
     from aedr.plotting import plot_embedding
 
-    table = read_input(data, label_col=color_by, labels_file=labels, columns=columns, exclude=exclude, header=header)
+    table = read_input(
+        data,
+        label_col=color_by,
+        labels_file=labels,
+        columns=columns,
+        exclude=exclude,
+        header=header,
+        delimiter=delimiter,
+    )
     if table.X.shape[1] > 2:
         typer.echo(f"note: drawing the first 2 of {table.X.shape[1]} columns", err=True)
     values = None if table.labels is None else table.labels.to_numpy()

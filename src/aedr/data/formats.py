@@ -9,15 +9,26 @@ turns what a format reads into feature rows.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import re
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from aedr.data.idx import read_idx, write_idx
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
+_SNIFF_BYTES = 1 << 16  # text read to find the delimiter
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}  # what sniffing chooses from
+_NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
+_DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
 
 
 class FileFormat:
@@ -33,6 +44,8 @@ class FileFormat:
         return Path(name).suffix in self.suffixes
 
     def read(self, path: Path, header: bool | None = None):
+        """Tabular formats: a DataFrame (``attrs["header"]`` says whether columns are named); others: named arrays.
+        ``header`` applies to delimited text (None: detected)."""
         raise NotImplementedError
 
     def write(self, path: Path, values: pd.DataFrame, labels: pd.Series | None) -> None:
@@ -40,21 +53,35 @@ class FileFormat:
 
 
 class Delimited(FileFormat):
-    """CSV or TSV, read by pandas; a header is detected when not given (text above numbers)."""
+    """CSV or TSV, read by pandas. The delimiter (comma, semicolon, tab or pipe, and a decimal comma
+    beside semicolons) and a header (text above numbers) are detected when not given; a UTF-8 byte
+    order mark, quoted fields and Windows line ends are read as such."""
 
     tabular, gzip = True, True
 
     def __init__(self, name: str, suffixes: tuple[str, ...], sep: str):
         self.name, self.suffixes, self.sep = name, suffixes, sep
 
-    def read(self, path, header=None):
+    def read(self, path, header=None, delimiter=None):
+        import pandas as pd
+
         try:
+            sample = _sample(path)
+            sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
+            options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep)}
             if header is None:
-                header = _has_header(pd.read_csv(path, sep=self.sep, header=None, nrows=_SNIFF_ROWS, dtype=str))
-            frame = pd.read_csv(path, sep=self.sep, header=0 if header else None)
+                head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
+                header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
+            frame = pd.read_csv(path, header=0 if header else None, **options)
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path}: the file is empty") from exc
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        except pd.errors.ParserError as exc:
+            sep_name = next((name for name, char in DELIMITERS.items() if char == sep), repr(sep))
+            raise ValueError(
+                f"{path}: cannot read as {self.name.upper()} with {sep_name} as the delimiter ({first_line(exc)}); "
+                "check --delimiter and the quoting"
+            ) from exc
+        except (UnicodeDecodeError, OSError, EOFError) as exc:
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"] = header
@@ -64,12 +91,61 @@ class Delimited(FileFormat):
         _with_labels(values, labels).to_csv(path, sep=self.sep, index=False)
 
 
+def _sample(path: Path) -> str:
+    """The start of a text file (gzip or not), BOM removed; undecodable bytes replaced."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read(_SNIFF_BYTES)
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def sniff_delimiter(sample: str, default: str) -> str:
+    """The delimiter of a text table: of comma, semicolon, tab and pipe, the one that splits every
+    sampled line into the same number (more than one) of fields, preferring fields that are numbers,
+    then more fields; ``default`` when none does (one column, or ragged lines).
+
+    Examples
+    --------
+    >>> sniff_delimiter("a;b\\n1,5;2,0\\n", ",")
+    ';'
+    >>> sniff_delimiter("x\\n1\\n", ",")
+    ','
+    """
+    lines = sample.splitlines()
+    if len(sample) >= _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    lines = [line for line in lines if line.strip()][:_SNIFF_ROWS]
+    best, best_score = default, None
+    for sep in DELIMITERS.values():
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+        widths = {len(row) for row in rows}
+        if len(widths) != 1 or widths == {1}:
+            continue
+        body = [field for row in rows[1:] or rows for field in row]
+        numbers = sum(bool(_NUMBER.fullmatch(field)) for field in body) / max(len(body), 1)
+        score = (numbers, widths.pop())
+        if best_score is None or score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _decimal(sample: str, sep: str) -> str:
+    """``","`` where a semicolon-separated table writes its numbers with decimal commas, else ``"."``."""
+    if sep != ";":
+        return "."
+    fields = [field for line in sample.splitlines()[1:_SNIFF_ROWS] for field in line.split(sep)]
+    commas = sum(bool(_DECIMAL_COMMA.fullmatch(field)) for field in fields)
+    return "," if commas and commas >= sum("." in field for field in fields) else "."
+
+
 class Parquet(FileFormat):
     """Apache Parquet, read and written by pyarrow; columns always named."""
 
     name, suffixes, tabular = "parquet", (".parquet", ".pq"), True
 
     def read(self, path, header=None):
+        import pandas as pd
+
         try:
             frame = pd.read_parquet(path, engine="pyarrow")
         except (OSError, ValueError) as exc:
@@ -176,10 +252,14 @@ def _has_header(head: pd.DataFrame) -> bool:
 
 
 def _numeric(values: pd.Series) -> pd.Series:
+    import pandas as pd
+
     return pd.to_numeric(values, errors="coerce").notna() | values.isna()
 
 
 def _with_labels(values: pd.DataFrame, labels: pd.Series | None) -> pd.DataFrame:
+    import pandas as pd
+
     return values if labels is None else pd.concat([values, labels.reset_index(drop=True)], axis=1)
 
 

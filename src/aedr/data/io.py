@@ -12,17 +12,22 @@ image shape in :attr:`Table.image_shape`.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from aedr._files import staged_file
-from aedr.data.formats import FORMATS, format_of
+from aedr.data.formats import FORMATS, Delimited, format_of
 
-__all__ = ["FORMATS", "Table", "file_format", "read_labels", "read_table", "write_table"]
+__all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
+
+MISSING = ("error", "drop", "mean", "median")  # what read_table does with empty cells (NaN)
+_ID_NAME = re.compile(r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)|unnamed: ?0|#", re.IGNORECASE)
+_ID_MIN_ROWS = 3  # below this, unique values say nothing
 
 
 def file_format(path: str | Path) -> str:
@@ -50,20 +55,39 @@ class Table:
         The label column, named, when one was asked for.
     image_shape : tuple of int or None
         Shape of one image for image files (IDX, arrays of more than 2 dimensions).
+    notes : list of str
+        What reading decided on the user's behalf (an ID column left out, rows dropped, values
+        filled), one sentence each, for the command line to show.
     """
 
     X: np.ndarray
     columns: list[str] | None = None
     labels: pd.Series | None = None
     image_shape: tuple[int, ...] | None = None
+    notes: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame | np.ndarray:
         """A DataFrame when the features are named (scikit-learn then checks the names), else the array."""
         return pd.DataFrame(self.X, columns=self.columns) if self.columns is not None else self.X
 
 
-def read_table(path, *, label_col=None, columns=None, exclude=None, header=None, expected_columns=None) -> Table:
+def read_table(
+    path,
+    *,
+    label_col=None,
+    columns=None,
+    exclude=None,
+    header=None,
+    expected_columns=None,
+    delimiter=None,
+    missing="error",
+    one_hot=None,
+) -> Table:
     """Read feature rows (and optionally a label column) from ``path``.
+
+    Unless ``columns`` names the features, a column that looks like an ID (text that is unique in
+    every row, or unique whole numbers named like an ID or numbering the rows) is left out, with a
+    note in :attr:`Table.notes`.
 
     Parameters
     ----------
@@ -78,7 +102,15 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None,
     expected_columns : list of str, optional
         The features a fitted model was trained on: when the file has named
         columns and ``columns`` is not given, exactly these are used, in this
-        order, and a missing one is an error.
+        order, and a missing one is an error (one-hot columns ``name=value`` are
+        encoded from ``name`` again; a category the file lacks is all zeros).
+    delimiter : str, optional
+        The field separator of a CSV/TSV; detected when None (comma, semicolon, tab or pipe).
+    missing : {"error", "drop", "mean", "median"}
+        Empty cells (NaN) in the features: an error listing where they are, drop their rows
+        (and their labels), or fill each with its column's mean or median in this file.
+    one_hot : list of str, optional
+        Text (categorical) columns to encode as one 0/1 column per value, named ``column=value``.
 
     Raises
     ------
@@ -96,17 +128,102 @@ def read_table(path, *, label_col=None, columns=None, exclude=None, header=None,
     """
     path = Path(path)
     fmt = format_of(path)
+    if missing not in MISSING:
+        raise ValueError(f"missing={missing!r}: expected one of {', '.join(MISSING)}")
+    if delimiter is not None and not isinstance(fmt, Delimited):
+        raise ValueError(f"{path}: a delimiter applies to CSV/TSV files, not {fmt.name}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if fmt.tabular:
-        frame = fmt.read(path, header)
+        frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
         named = bool(frame.attrs["header"])
         if named and not columns and expected_columns is not None:
-            columns = _expected(path, frame, list(expected_columns))
-        return _select(path, frame, label_col, columns, exclude, named=named)
-    if columns or exclude:
-        raise ValueError(f"{path}: {fmt.name} files have no named columns to choose from")
-    return _table_from_arrays(path, fmt.read(path), label_col)
+            frame, columns = _expected(path, frame, list(expected_columns), one_hot or [])
+        elif one_hot:
+            frame = _one_hot(path, frame, one_hot, label_col)
+        table = _select(path, frame, label_col, columns, exclude, named=named)
+    else:
+        if columns or exclude or one_hot:
+            raise ValueError(f"{path}: {fmt.name} files have no named columns to choose from")
+        table = _table_from_arrays(path, fmt.read(path), label_col)
+    return _fill_missing(path, table, missing)
+
+
+def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
+    """``frame`` with each of ``names`` replaced by one 0/1 column per value (``name=value``)."""
+    _check_columns(path, frame, names, "column")
+    if label_col in names:
+        raise ValueError(f"{path}: {label_col!r} is the label column; it cannot also be one-hot encoded")
+    parts = []
+    for name in frame.columns:
+        if name not in names:
+            parts.append(frame[[name]])
+            continue
+        values = frame[name]
+        if values.isna().any():
+            raise ValueError(f"{path}: column {name!r} has empty cells; one-hot encoding needs a value in every row")
+        categories = sorted(values.astype(str).unique())
+        parts.append(pd.DataFrame({f"{name}={c}": (values.astype(str) == c).astype(np.float64) for c in categories}))
+    return pd.concat(parts, axis=1)
+
+
+def _fill_missing(path: Path, table: Table, missing: str) -> Table:
+    """Apply ``missing`` to the empty cells (NaN) of ``table.X``."""
+    holes = np.isnan(table.X)
+    if not holes.any():
+        return table
+    rows = np.flatnonzero(holes.any(axis=1))
+    cols = np.flatnonzero(holes.any(axis=0))
+    names = [repr(table.columns[c]) if table.columns is not None else str(c + 1) for c in cols]
+    where = f"{_listed([str(r + 1) for r in rows], 'data row')} (in {_listed(names, 'column')})"
+    if missing == "error":
+        raise ValueError(f"{path}: empty cells in {where}; pass --missing drop, mean or median, or fill them first")
+    if missing == "drop":
+        keep = np.ones(len(table.X), dtype=bool)
+        keep[rows] = False
+        if not keep.any():
+            raise ValueError(f"{path}: every row has an empty cell; nothing is left after dropping them")
+        table.X = table.X[keep]
+        if table.labels is not None:
+            table.labels = table.labels[keep].reset_index(drop=True)
+        table.notes.append(f"dropped {_plural(len(rows), 'row')} with empty cells: {where}")
+        return table
+    X = table.X.copy()
+    fill = (np.nanmean if missing == "mean" else np.nanmedian)(X[:, cols], axis=0)
+    if np.isnan(fill).any():
+        empty = names[int(np.flatnonzero(np.isnan(fill))[0])]
+        raise ValueError(f"{path}: column {empty} is empty in every row; there is no {missing} to fill it with")
+    X[:, cols] = np.where(np.isnan(X[:, cols]), fill, X[:, cols])
+    table.X = X
+    table.notes.append(f"filled {_plural(int(holes.sum()), 'empty cell')} with its column's {missing}: {where}")
+    return table
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _listed(items: list[str], word: str, limit: int = 5) -> str:
+    """``"rows 2, 5 and 3 more"``: a word and the first ``limit`` items."""
+    return f"{word}{'s' * (len(items) > 1)} {_joined(items, limit)}"
+
+
+def _joined(items: list[str], limit: int) -> str:
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _looks_like_id(name: str, values: pd.Series) -> bool:
+    """Text unique in every row, or unique whole numbers named like an ID or numbering the rows."""
+    if len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
+        return False
+    if values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype):
+        return pd.to_numeric(values, errors="coerce").isna().all()
+    if values.dtype.kind in "iu":
+        ordered = np.sort(values.to_numpy())
+        row_number = ordered[0] in (0, 1) and bool((np.diff(ordered) == 1).all())
+        return row_number or bool(_ID_NAME.fullmatch(name.strip()))
+    return False
 
 
 def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
@@ -118,36 +235,66 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     if label_col is not None:
         _check_columns(path, frame, [label_col], "label column")
         labels = frame[label_col]
+    notes = []
     if columns:
         _check_columns(path, frame, columns, "column")
         features = [c for c in columns if c != label_col]
     else:
         _check_columns(path, frame, exclude or [], "column")
         features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
+        ids = [c for c in features if _looks_like_id(c, frame[c])]
+        if ids and len(ids) < len(features):
+            features = [c for c in features if c not in ids]
+            shown = ", ".join(repr(c) if named else f"column {frame.columns.get_loc(c) + 1}" for c in ids)
+            notes.append(
+                f"left out {shown}: a different value in every row looks like an ID, not a feature"
+                f" (name {'them' if len(ids) > 1 else 'it'} in --columns to use {'them' if len(ids) > 1 else 'it'})"
+            )
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
     data = frame[features]
     bad = [c for c in features if data[c].dtype.kind not in "biuf"]
     if bad:
-        column = bad[0]
+        raise ValueError(_not_numeric(path, data, bad, named))
+    X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
+    return Table(X, features if named else None, labels, notes=notes)
+
+
+def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) -> str:
+    """One sentence listing every text column (with an example value) and the options that fix it."""
+    described = []
+    for column in bad:
         values = data[column]
         example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-        shown = f" (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else ""
-        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-        raise ValueError(
-            f"{path}: column {column!r}{more} is not numeric{shown}; "
-            "use it as the label column or exclude it from the features"
-        )
-    X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
-    return Table(X, features if named else None, labels)
+        name = repr(column) if named else f"column {data.columns.get_loc(column) + 1}"
+        described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
+    listed = ",".join(str(c) for c in bad)
+    hint = (
+        f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {listed}, use one as labels with --label-col,"
+        f" or encode categories with --one-hot {listed}"
+        if named
+        else "give the file a header row to name them, or leave them out"
+    )
+    return (
+        f"{path}: {_plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
+        f"{_joined(described, 10)}; {hint}"
+    )
 
 
-def _expected(path: Path, frame: pd.DataFrame, names: list[str]) -> list[str]:
+def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[str]):
+    """``frame`` with the model's one-hot columns encoded again, and the model's feature names."""
+    encoded = {n.split("=", 1)[0] for n in names if "=" in n and n not in frame.columns}
+    encoded = [c for c in frame.columns if c in encoded or c in one_hot]
+    if encoded:
+        frame = _one_hot(path, frame, encoded, None)
+        for name in names:
+            if name not in frame.columns and name.split("=", 1)[0] in encoded:
+                frame[name] = 0.0  # a category this file lacks
     missing = [n for n in names if n not in frame.columns]
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise ValueError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
-    return names
+    return frame, names
 
 
 def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:

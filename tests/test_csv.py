@@ -1,0 +1,152 @@
+"""Real CSV files as users have them: delimiters, BOM, Windows line ends, quoted fields, text and ID
+columns, empty cells, categories; read by ``aedr.data.io`` and through the ``aedr`` command."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aedr.cli import app
+from aedr.data.io import read_table
+
+FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
+
+
+def aedr(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _rows(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)).round(3), rng.choice(["tumour", "normal"], size=n)
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_the_delimiter_is_detected(tmp_path, sep):
+    X, kinds = _rows()
+    path = tmp_path / "cells.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "kind": kinds}).to_csv(path, sep=sep, index=False)
+    table = read_table(path, label_col="kind")
+    assert table.columns == ["a", "b", "c"] and np.allclose(table.X, X) and table.labels.tolist() == kinds.tolist()
+
+
+def test_semicolons_with_decimal_commas_bom_crlf_and_quoted_fields(tmp_path):
+    path = tmp_path / "excel.csv"
+    text = 'name;a;b;kind\r\n"Smith; J";1,5;-2,25;x\r\n"Doe";2,5;3,0;y\r\n"Roe, R";3,0;4,0;x\r\n"Poe";1,0;1e3;y\r\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    table = read_table(path, label_col="kind")
+    assert table.columns == ["a", "b"]  # 'name' is unique text in every row: an ID, left out with a note
+    assert table.X.tolist() == [[1.5, -2.25], [2.5, 3.0], [3.0, 4.0], [1.0, 1000.0]]
+    assert "left out 'name'" in table.notes[0]
+
+
+def test_a_forced_delimiter_wins_and_a_gzipped_file_is_sniffed(tmp_path):
+    path = tmp_path / "pipes.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("a|b\n1|2\n3|4\n5|6\n")
+    assert read_table(path).X.tolist() == [[1, 2], [3, 4], [5, 6]]
+    with pytest.raises(ValueError, match="not numeric"):  # forced to commas: one text column 'a|b'
+        read_table(path, delimiter=",")
+
+
+def test_thousands_of_columns(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3000)).round(4)
+    path = tmp_path / "wide.tsv"
+    pd.DataFrame(X, columns=[f"gene{i}" for i in range(3000)]).to_csv(path, sep="\t", index=False)
+    table = read_table(path)
+    assert table.X.shape == (12, 3000) and table.columns[-1] == "gene2999" and np.allclose(table.X, X)
+
+
+def test_every_text_column_is_named_in_one_sentence_with_the_options_that_fix_it(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("a,city,b,kind\n1,Paris,2,x\n3,Lyon,4,y\n5,Paris,6,x\n")
+    with pytest.raises(ValueError) as info:
+        read_table(path)
+    message = str(info.value)
+    assert "2 columns are not numeric: 'city' (e.g. 'Paris' in row 1), 'kind' (e.g. 'x' in row 1)" in message
+    assert "--exclude city,kind" in message and "--label-col" in message and "--one-hot city,kind" in message
+
+
+@pytest.mark.parametrize(
+    "column, values, dropped",
+    [
+        ("sample", ["s1", "s2", "s3", "s4", "s5"], True),  # unique text
+        ("id", [17, 4, 99, 23, 8], True),  # unique whole numbers named like an ID
+        ("cell_id", [5, 1, 2, 4, 3], True),
+        ("row", [1, 2, 3, 4, 5], True),  # a row number: 0, 1, 2, ... or 1, 2, 3, ... in any order
+        ("year", [2001, 2002, 2003, 2004, 2005], False),
+        ("income", [41000, 52000, 38000, 61000, 45000], False),  # unique, but a measurement
+        ("age", [30, 30, 41, 52, 41], False),
+    ],
+)
+def test_a_column_that_looks_like_an_id_is_left_out_with_a_note(tmp_path, column, values, dropped):
+    path = tmp_path / "ids.csv"
+    pd.DataFrame({column: values, "a": [1.0, 2, 3, 4, 5], "b": [2.0, 1, 0, 1, 2]}).to_csv(path, index=False)
+    table = read_table(path)
+    assert (table.columns == ["a", "b"]) is dropped
+    assert bool(table.notes) is dropped
+    if column != "sample":  # named in --columns, it is used
+        assert read_table(path, columns=[column, "a"]).columns == [column, "a"]
+
+
+def test_missing_values_error_drop_mean_median(tmp_path):
+    path = tmp_path / "holes.csv"
+    path.write_text("a,b,kind\n1,2,x\n,4,y\n5,,x\n7,8,y\n9,10,x\n")
+    with pytest.raises(ValueError, match=r"empty cells in data rows 2, 3 \(in columns 'a', 'b'\); pass --missing"):
+        read_table(path, label_col="kind")
+    dropped = read_table(path, label_col="kind", missing="drop")
+    assert dropped.X.tolist() == [[1, 2], [7, 8], [9, 10]] and dropped.labels.tolist() == ["x", "y", "x"]
+    assert "dropped 2 rows" in dropped.notes[0]
+    assert read_table(path, missing="mean", label_col="kind").X[1:3].tolist() == [[5.5, 4], [5, 6]]
+    assert read_table(path, missing="median", label_col="kind").X[1:3].tolist() == [[6, 4], [5, 6]]
+    with pytest.raises(ValueError, match="missing='zero'"):
+        read_table(path, missing="zero")
+
+
+def test_one_hot_categories_and_a_model_that_encodes_them_again(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 40
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "colour": rng.choice(["red", "blue"], n)})
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    table = read_table(tmp_path / "train.csv", one_hot=["colour"])
+    assert table.columns == ["a", "b", "colour=blue", "colour=red"]
+    assert (table.X[:, 2] + table.X[:, 3] == 1).all()
+
+    result = aedr("fit", tmp_path / "train.csv", "--one-hot", "colour", "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 0, result.output
+    frame.head(3).assign(colour="red").to_csv(tmp_path / "new.csv", index=False)  # 'blue' absent here
+    result = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.csv")
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "codes.csv").shape == (3, 2)
+
+
+def test_the_command_line_options_and_notes(tmp_path):
+    path = tmp_path / "export.txt.csv"
+    rows = [f"s{i};{i % 3},{i % 7};{i // 2},5;{'ab'[i % 2]}" for i in range(30)]
+    path.write_text("sample;x;y;kind\n" + "\n".join(rows) + "\n")
+    result = aedr("fit", path, "--label-col", "kind", "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.stderr and "left out 'sample'" in result.stderr
+    assert pd.read_csv(tmp_path / "run" / "embedding.csv").shape == (30, 3)
+
+    result = aedr("fit", path, "--delimiter", "comma", "-o", tmp_path / "bad", *FAST)
+    assert result.exit_code == 2 and "with comma as the delimiter" in result.stderr and "--delimiter" in result.stderr
+    assert not (tmp_path / "bad").exists()
+    result = aedr("fit", path, "--delimiter", "ab", "-o", tmp_path / "bad", *FAST)
+    assert result.exit_code == 2 and "--delimiter" in result.stderr and "'ab'" in result.stderr
+    result = aedr("fit", path, "--missing", "zero", "-o", tmp_path / "bad", *FAST)
+    assert result.exit_code == 2 and "--missing" in result.stderr and "drop" in result.stderr
+
+
+def test_missing_rows_dropped_on_the_command_line_keep_labels_aligned(tmp_path):
+    path = tmp_path / "holes.csv"
+    rows = [f"{i * 1.5},{'' if i % 10 == 3 else i % 4},{'ab'[i % 2]}" for i in range(30)]
+    path.write_text("a,b,kind\n" + "\n".join(rows) + "\n")
+    result = aedr("fit", path, "--label-col", "kind", "--missing", "drop", "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "dropped 3 rows with empty cells: data rows 4, 14, 24" in result.stderr
+    embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
+    assert len(embedding) == 27 and embedding["kind"].tolist() == ["ab"[i % 2] for i in range(30) if i % 10 != 3]
