@@ -29,8 +29,9 @@ def aedr(*args, ok=True):
     return result
 
 
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
+def assert_one_line_error(result, *fragments, code=1):
+    """One ``error:`` line holding every fragment; exit code 1 (runtime) or 2 (usage)."""
+    assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.output
@@ -138,7 +139,7 @@ def test_config_file_and_options_override_it(cells, tmp_path):
     assert (model.learning_rate_init, model.scale) == (0.01, "minmax")
     config.write_text("hiden_layer_sizes = [4]\n")
     result = aedr("fit", cells, "-o", tmp_path / "r2", "--config", config, ok=False)
-    assert_one_line_error(result, "params.toml", "hiden_layer_sizes", "hidden_layer_sizes")
+    assert_one_line_error(result, "params.toml", "hiden_layer_sizes", "hidden_layer_sizes", code=2)
 
 
 def test_transform_to_file_keeps_labels(run, cells, tmp_path):
@@ -206,27 +207,32 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, fragments",
+    "args, fragments, code",
     [
-        (["fit", "MISSING.csv"], ["MISSING.csv", "no such file"]),
-        (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"]),
-        (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"]),
-        (["fit", "NAN"], ["nan.csv", "empty cells in data row 2 (in column 'a')", "--missing drop, mean or median"]),
-        (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"]),
-        (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["activation", "nope"]),
-        (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"]),
-        (["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "largevis"], ["neighbor_loss", "largevis"]),
+        (["fit", "MISSING.csv"], ["MISSING.csv", "no such file"], 1),
+        (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"], 1),
+        (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"], 1),
+        (["fit", "NAN"], ["nan.csv", "empty cells in data row 2 (in column 'a')", "--missing drop, mean or median"], 1),
+        (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"], 2),
+        (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["--activation must be", "nope"], 2),
+        (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"], 2),
+        (
+            ["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "largevis"],
+            ["--neighbor-loss", "largevis"],
+            2,
+        ),
         (
             ["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "umap", "--n-neighbors", "100"],
-            ["n_neighbors=100 needs at least 100 training rows, got 80"],
+            ["--n-neighbors 100 needs at least 100 training rows, got 80"],
+            1,
         ),
-        (["fit", "CELLS", "--label-col", "cell_type", "-o", "RUN"], ["already exists", "--force"]),
-        (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"]),
-        (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["xlsx"]),
-        (["frobnicate"], ["No such command"]),
+        (["fit", "CELLS", "--label-col", "cell_type", "-o", "RUN"], ["already exists", "--force"], 1),
+        (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"], 1),
+        (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["xlsx"], 1),
+        (["frobnicate"], ["No such command"], 2),
     ],
 )
-def test_errors_are_one_line_with_exit_code_2(cells, run, tmp_path, args, fragments):
+def test_errors_are_one_line_with_their_exit_code(cells, run, tmp_path, args, fragments, code):
     (tmp_path / "nan.csv").write_text("a,b\n1,2\n,3\n4,5\n")
     names = {
         "CELLS": cells,
@@ -237,7 +243,7 @@ def test_errors_are_one_line_with_exit_code_2(cells, run, tmp_path, args, fragme
         "XLSX": tmp_path / "x.xlsx",
     }
     result = aedr(*[names.get(a, a) for a in args], ok=False)
-    assert_one_line_error(result, *fragments)
+    assert_one_line_error(result, *fragments, code=code)
 
 
 def test_fit_with_a_neighbour_loss(cells, tmp_path):
@@ -271,7 +277,7 @@ def test_fit_with_a_neighbour_loss(cells, tmp_path):
 
 def test_verbose_shows_the_traceback(tmp_path):
     result = aedr("fit", tmp_path / "missing.csv", "--verbose", ok=False)
-    assert result.exit_code == 2 and "Traceback" in result.stderr and "error: " in result.stderr
+    assert result.exit_code == 1 and "Traceback" in result.stderr and "error: " in result.stderr
 
 
 def test_corrupted_model_file(run, cells, tmp_path):
@@ -412,3 +418,21 @@ def test_help_starts_without_torch_scikit_learn_or_pandas():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_library_warnings_show_only_with_verbose(cells, tmp_path, monkeypatch):
+    import warnings
+
+    from aedr.cli import fit as fit_command
+
+    read = fit_command.read_input
+
+    def read_and_warn(*args, **kwargs):
+        warnings.warn("The given NumPy array is not writable", UserWarning, stacklevel=2)  # torch, of read-only data
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(fit_command, "read_input", read_and_warn)
+    quiet = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "a", *FAST)
+    assert "warning" not in quiet.stderr.lower()
+    loud = aedr("-v", "fit", cells, "--label-col", "cell_type", "-o", tmp_path / "b", *FAST)
+    assert "warning: The given NumPy array is not writable" in loud.stderr

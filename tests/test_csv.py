@@ -133,7 +133,7 @@ def test_the_command_line_options_and_notes(tmp_path):
     assert pd.read_csv(tmp_path / "run" / "embedding.csv").shape == (30, 3)
 
     result = aedr("fit", path, "--delimiter", "comma", "-o", tmp_path / "bad", *FAST)
-    assert result.exit_code == 2 and "with comma as the delimiter" in result.stderr and "--delimiter" in result.stderr
+    assert result.exit_code == 1 and "with comma as the delimiter" in result.stderr and "--delimiter" in result.stderr
     assert not (tmp_path / "bad").exists()
     result = aedr("fit", path, "--delimiter", "ab", "-o", tmp_path / "bad", *FAST)
     assert result.exit_code == 2 and "--delimiter" in result.stderr and "'ab'" in result.stderr

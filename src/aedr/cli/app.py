@@ -2,11 +2,12 @@
 
 Commands parse options, call the library and print. Each lives in its own module as a plain
 function and is registered on :data:`app` below; every command runs inside
-:class:`aedr.cli.errors.CommandGroup`, which turns any error into one line and exit code 2.
+:class:`aedr.cli.errors.CommandGroup`, which turns any error into one line and an exit code.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -14,7 +15,7 @@ import typer
 import aedr
 from aedr.cli import benchmark, fit, model, plot
 from aedr.cli.common import Verbose, set_verbose, torch_threads
-from aedr.cli.errors import CommandGroup
+from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
 app = typer.Typer(
     cls=CommandGroup,
@@ -106,7 +107,11 @@ app.command()(benchmark.benchmark)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C before a command started (while Python imports)
+        sys.stderr.write("\nerror: interrupted; nothing was written\n")
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 if __name__ == "__main__":

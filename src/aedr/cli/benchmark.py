@@ -79,9 +79,16 @@ def benchmark(
       aedr benchmark --datasets digits --methods pca,ae-linear
       aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,tsne,umap,ae-linear,ae-deep --report BENCHMARKS.md
     """
-    from aedr.benchmarks import QUICK_PARAMS
+    from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS
     from aedr.benchmarks import benchmark as run
     from aedr.benchmarks.report import markdown_tables
+
+    for option, names, known in (("--datasets", datasets, DATASETS), ("--methods", methods, METHODS)):
+        unknown = [name for name in _names(names) if name not in known]
+        if unknown:
+            raise typer.BadParameter(
+                f"unknown data set or method: {', '.join(unknown)} (known: {', '.join(known)})", param_hint=option
+            )
 
     if not quiet:
         logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)

@@ -1,7 +1,10 @@
 """How every command reports errors: one line on stderr, a non-zero exit code.
 
 :class:`CommandGroup` is the typer group every command runs in: it turns any error into one
-line (``error: ...``) and exit code 2; ``--verbose`` adds the traceback and debug logs.
+line (``error: ...``) that speaks of options as the user typed them (``--n-components``, not
+``n_components``), and an exit code: 2 for usage errors (unknown options, bad option values,
+parameters out of range), 1 for everything else, 130 for Ctrl-C, 143 for SIGTERM, 141 for a
+closed pipe. ``--verbose`` adds the traceback, debug logs and the libraries' warnings.
 typer vendors click and exposes only ``Exit`` and ``Abort`` of its exceptions, so click's
 usage errors are recognised by their class names (:func:`_is_click`), not by importing a
 private module.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -37,14 +41,15 @@ def _is_click(exc: BaseException, name: str) -> bool:
     return any(cls.__name__ == name for cls in type(exc).__mro__)
 
 
-EXIT_ERROR = 2
+EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
 class CommandGroup(TyperGroup):
-    """A typer group whose commands report errors as one line and exit code 2."""
+    """A typer group whose commands report errors as one line and an exit code (2 usage, 1 runtime)."""
 
     def parse_args(self, ctx, args):
         try:
@@ -65,7 +70,9 @@ class CommandGroup(TyperGroup):
 
     def _invoke(self, ctx):
         with warnings.catch_warnings(), _log_to_stderr():
-            warnings.showwarning = _show_warning
+            # the libraries' warnings (torch, scikit-learn, ...) are for developers: shown with --verbose,
+            # which is known only once the options are parsed, so when a warning comes
+            warnings.showwarning = lambda *args, **kw: _show_warning(*args, **kw) if is_verbose(ctx) else None
             try:
                 return super().invoke(ctx)
             except (typer.Exit, typer.Abort):
@@ -88,7 +95,10 @@ class CommandGroup(TyperGroup):
                     raise
                 if is_verbose(ctx):
                     traceback.print_exc()
-                typer.echo(f"error: {describe_error(exc)}", err=True)
+                if _is_click(exc, "InvalidParameterError"):  # scikit-learn's check of a parameter's value
+                    typer.echo(f"error: {option_words(str(exc))} (see '{ctx.command_path} --help')", err=True)
+                    raise typer.Exit(EXIT_USAGE) from None
+                typer.echo(f"error: {option_words(describe_error(exc))}", err=True)
                 raise typer.Exit(EXIT_ERROR) from None
 
 
@@ -98,7 +108,26 @@ def _usage_error(exc) -> None:
     command = exc.ctx.command_path if exc.ctx is not None else "aedr"
     message = exc.format_message().strip().replace("\n", " ")
     typer.echo(f"error: {message} (see '{command} --help')", err=True)
-    raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def option_words(text: str) -> str:
+    """``text`` with estimator parameter names written as the options that set them:
+    ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``."""
+    from aedr.cli.params import DECLARED
+
+    text = re.sub(
+        r"The '(\w+)' parameter of \w+ (must be .*)",
+        lambda m: f"{_flag(m[1], DECLARED)} {m[2]}" if m[1] in DECLARED else m[0],
+        text,
+    )
+    names = "|".join(sorted((n for n, p in DECLARED.items() if p.cli is not None), key=len, reverse=True))
+    text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{_flag(m[1], DECLARED)} ", text)
+    return re.sub(rf"(?<![\w-])'({names})'", lambda m: _flag(m[1], DECLARED), text)
+
+
+def _flag(name: str, declared) -> str:
+    return declared[name].option_flags()[0].split("/")[0]
 
 
 def describe_error(exc: BaseException) -> str:

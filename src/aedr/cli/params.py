@@ -54,15 +54,19 @@ def with_estimator_options(command):
 
 
 def convert(name: str, value, source: str):
-    """Convert one parameter value; ValueError names the option or the file."""
+    """Convert one parameter value; a usage error names the option or the file."""
+    import typer
+
     try:
         return (DECLARED[name].convert or (lambda v: v))(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: cannot use {value!r} for {name} ({exc})") from exc
+        raise typer.BadParameter(f"cannot use {value!r} for {name} ({exc})", param_hint=source) from exc
 
 
 def read_config(path: Path) -> dict:
     """Parameters from a TOML file: top-level ``name = value`` pairs (dashes or underscores)."""
+    import typer
+
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -73,7 +77,7 @@ def read_config(path: Path) -> dict:
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{path}: no such config file") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from exc
+        raise typer.BadParameter(f"{path}: not valid TOML ({exc})", param_hint="--config") from exc
     known = set(option_names())
     params = {}
     for key, value in raw.items():
@@ -81,7 +85,7 @@ def read_config(path: Path) -> dict:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known | set(ALIASES)), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
-            raise ValueError(f"{path}: unknown parameter {key!r}; {hint}")
+            raise typer.BadParameter(f"{path}: unknown parameter {key!r}; {hint}", param_hint="--config")
         params[name] = convert(name, value, str(path))
     return params
 
@@ -98,10 +102,14 @@ def estimator_params(options: dict, config: Path | None) -> dict:
 
 def build_estimator(params: dict, model: str = "autoencoder", **extra):
     """The estimator ``model`` names, from ``params``, checked now rather than after reading the data."""
+    import typer
+
     if model not in MODELS:
-        raise ValueError(f"--model {model!r}: expected one of {', '.join(MODELS)}")
+        raise typer.BadParameter(f"{model!r}: expected one of {', '.join(MODELS)}", param_hint="--model")
     if model != "vae" and "beta" in params:
-        raise ValueError("beta is a parameter of the variational autoencoder; add --model vae")
+        raise typer.BadParameter(
+            "beta is a parameter of the variational autoencoder; add --model vae", param_hint="--beta"
+        )
     import aedr
 
     estimator = getattr(aedr, MODELS[model])(**params, **extra)
