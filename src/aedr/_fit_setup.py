@@ -1,0 +1,170 @@
+"""Setting up one ``fit``: the checks that need ``X``, the "auto" values resolved, the trainer chosen.
+
+Free functions of an :class:`aedr.Autoencoder` (or subclass) ``est``, called by its ``fit``;
+parameter types and ranges are checked before, by scikit-learn's ``_validate_params``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+
+from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
+from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
+from aedr.training.callbacks import ProgressBar, as_callback
+from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
+
+DIVERGED_FACTOR = 1e3  # a final reconstruction loss this many times that of predicting the mean: diverged
+
+
+# ---------------------------------------------------------------- checks
+def check_fit_params(est, X: np.ndarray) -> None:
+    """Raise a ValueError for parameters that do not fit each other or ``X``'s shape."""
+    n_samples, n_features = X.shape
+    if est.n_components > n_features:
+        raise ValueError(f"n_components={est.n_components} must be <= n_features={n_features}")
+    if any(int(h) < 1 for h in est.hidden_layer_sizes):
+        raise ValueError(f"hidden_layer_sizes must be positive integers, got {tuple(est.hidden_layer_sizes)}")
+    if est.loss == "bce" and est.output_activation != "sigmoid":
+        raise ValueError("loss='bce' needs output_activation='sigmoid'")
+    if (est.encoder is None) != (est.decoder is None):
+        raise ValueError("pass both encoder and decoder modules, or neither")
+    if est.noise == "masking" and est.noise_level >= 1:
+        raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {est.noise_level}")
+    if est.neighbor_loss is not None:
+        n_train, method = n_samples - n_validation(est, n_samples), neighbor_method(est)
+        needed = method.graph_neighbors() + 1
+        if n_train < needed:
+            raise ValueError(
+                f"neighbor_loss={est.neighbor_loss!r} with {method.describe_graph()} needs at least {needed} training rows, got {n_train}"
+            )
+    if est.early_stopping and n_validation(est, n_samples) < 1:
+        raise ValueError(
+            f"early_stopping with validation_fraction={est.validation_fraction} needs at least "
+            f"{math.ceil(1 / est.validation_fraction)} rows, got n_samples={n_samples}"
+        )
+
+
+def check_warm_start(est, n_features: int) -> None:
+    """A warm start continues the fitted network: the parameters must still build its shapes."""
+    fresh = est._build_model(n_features, torch.Generator().manual_seed(0), meta=True).state_dict()  # no memory
+    fitted = est.model_.state_dict()
+    if fresh.keys() != fitted.keys() or any(fresh[k].shape != fitted[k].shape for k in fresh):
+        raise ValueError("warm_start continues the fitted network: its architecture parameters must not change")
+
+
+def check_loss_range(est, X_scaled: np.ndarray) -> None:
+    """Binary cross-entropy needs the scaled data in [0, 1]."""
+    if est.loss == "bce" and (X_scaled.min() < 0 or X_scaled.max() > 1):
+        raise ValueError(
+            f"loss='bce' needs data in [0, 1] after scaling (got values from {X_scaled.min():.3g} "
+            f"to {X_scaled.max():.3g} with scale={est.scale!r}); use scale='minmax' or loss='mse'"
+        )
+
+
+def check_divergence(history, loss: str, baseline: float, learning_rate: float) -> None:
+    """Raise :class:`TrainingDivergedError` when training ended with a finite but absurd reconstruction
+    loss (``DIVERGED_FACTOR`` times ``baseline``, the loss of predicting every row's mean)."""
+    final = (history.terms or [{}])[-1].get(loss)
+    if loss != "mse" or final is None or not baseline > 0 or final <= DIVERGED_FACTOR * baseline:
+        return
+    raise TrainingDivergedError(
+        f"training diverged: the reconstruction error ended at {final:.3g} (scaled units), "
+        f"{final / baseline:.3g} times that of predicting the mean; the usual causes are a learning rate too "
+        f"high for this data (learning_rate_init={learning_rate:g}) or extreme values in the input"
+    )
+
+
+# ---------------------------------------------------------- resolved values
+def is_conv(est) -> bool:
+    """Whether the network is the registry's convolutional one (custom modules are not)."""
+    return est.encoder is None and est.architecture == "conv"
+
+
+def scaling(est):
+    """The input scaling ``scale`` names, "auto" resolved."""
+    if est.scale != "auto":
+        return est.scale
+    # a neighbour model's graph is built on the rows as given: one scale for all features keeps the
+    # encoder's view of the input in that geometry
+    return "global" if is_conv(est) or est.neighbor_loss is not None else "standard"
+
+
+def n_validation(est, n_samples: int) -> int:
+    """Rows ``early_stopping`` holds out (0 without it)."""
+    return math.floor(est.validation_fraction * n_samples) if est.early_stopping else 0
+
+
+def validation_split(est, n_samples: int, generator: torch.Generator):
+    """Sorted training and validation row indices (validation None without ``early_stopping``)."""
+    if not est.early_stopping:
+        return np.arange(n_samples), None
+    order = torch.randperm(n_samples, generator=generator).numpy()
+    n_val = n_validation(est, n_samples)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def learning_rate(est) -> float:
+    """``learning_rate_init``, "auto" resolved (needs ``n_features_in_``)."""
+    if est.learning_rate_init != "auto":
+        return est.learning_rate_init
+    if len(est.hidden_layer_sizes) == 0 and est.encoder is None and not is_conv(est):
+        # Adam moves every weight by about lr per step, so a code unit summing
+        # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
+        return min(1e-2, 0.08 / math.sqrt(est.n_features_in_))
+    return 1e-3 if est.neighbor_loss is None else NEIGHBOR_LEARNING_RATE
+
+
+def trainer_config(est, n_train: int) -> TrainerConfig:
+    """The trainer's settings for ``n_train`` training rows, "auto" batch size and rate resolved."""
+    if est.batch_size != "auto":
+        batch = est.batch_size
+    elif est.neighbor_loss is not None:
+        batch = autoencoder_batch(n_train)
+    else:
+        batch = min(256, max(8, n_train // 50))
+    return TrainerConfig(
+        optimizer=est.optimizer,
+        learning_rate_init=learning_rate(est),
+        batch_size=min(batch, n_train),
+        max_iter=est.max_iter,
+        tol=est.tol,
+        n_iter_no_change=est.n_iter_no_change,
+        shuffle=est.shuffle,
+    )
+
+
+def neighbor_method(est):
+    """The registered neighbour method ``neighbor_loss`` names, with ``est``'s settings."""
+    names = [f.name for f in dataclasses.fields(NeighborSettings) if f.name != "progress"]
+    settings = NeighborSettings(**{name: getattr(est, name) for name in names}, progress=bool(est.verbose))
+    return make_method(est.neighbor_loss, settings)
+
+
+def callbacks(est) -> list:
+    """The trainer's callbacks: a progress bar with ``verbose``, then ``est.callbacks``."""
+    bar = [ProgressBar(desc=type(est).__name__)] if est.verbose else []
+    return bar + [as_callback(cb) for cb in (est.callbacks or [])]
+
+
+# ------------------------------------------------------------------ trainer
+def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator):
+    """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X_rows``, the training rows
+    as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`."""
+    config = est._trainer_config(len(X_rows))
+    if est.neighbor_loss is None:
+        return Trainer(model, objective, config, device, generator, callbacks(est))
+    return NeighborTrainer(
+        neighbor_method(est),
+        X_rows,
+        model,
+        objective,
+        config,
+        device,
+        noise_generator,
+        callbacks(est),
+        weight=est.neighbor_weight,
+    )

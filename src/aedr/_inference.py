@@ -1,0 +1,30 @@
+"""A fitted network applied to rows of a numpy array: in batches on its device, float64 out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
+
+
+@torch.no_grad()
+def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
+    """Apply ``fn`` (``model.encode`` or ``model.decode``) to ``A`` in batches on ``device``.
+
+    Rows the network cannot represent (beyond float32 once scaled) are a ValueError naming them,
+    never NaN in the output.
+    """
+    out = []
+    for start in range(0, len(A), INFERENCE_BATCH):
+        batch = torch.as_tensor(A[start : start + INFERENCE_BATCH], dtype=torch.float32, device=device)
+        out.append(fn(batch).double().cpu().numpy())
+    result = np.concatenate(out)
+    bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
+    if len(bad):
+        raise ValueError(
+            f"{len(bad)} {'rows give' if len(bad) > 1 else 'row gives'} non-finite outputs (first: row "
+            f"{bad[0] + 1}, values up to {np.abs(A[bad[0]]).max():.3g} after scaling): too far outside the "
+            "training data's range for the network's float32 arithmetic"
+        )
+    return result
