@@ -196,6 +196,31 @@ def test_plot_embedding(run, tmp_path):
     )
 
 
+def test_plot_colours_by_the_label_column_fit_wrote(run, tmp_path):
+    out = tmp_path / "auto.png"
+    result = aedr("plot", run, "-o", out)  # the run folder: its embedding.csv, text labels in 'cell_type'
+    assert "colouring by 'cell_type'" in result.stderr and f"wrote {out}" in result.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    codes = pd.read_csv(run / "embedding.csv")
+    np.savez(
+        tmp_path / "codes.npz",
+        X=codes[["autoencoder0", "autoencoder1"]].to_numpy(),
+        kind=codes["cell_type"].to_numpy(dtype=str),
+    )
+    result = aedr("plot", tmp_path / "codes.npz", "-o", tmp_path / "npz.png")
+    assert "colouring by 'kind'" in result.stderr
+    codes.drop(columns="cell_type").to_csv(tmp_path / "plain.csv", index=False)
+    assert "colouring" not in aedr("plot", tmp_path / "plain.csv", "-o", tmp_path / "plain.png").stderr
+
+
+def test_plot_three_columns_in_3d(run, tmp_path):
+    codes = pd.read_csv(run / "embedding.csv")
+    codes.insert(2, "autoencoder2", codes["autoencoder0"] * 0.5)
+    codes.to_csv(tmp_path / "three.csv", index=False)
+    result = aedr("plot", tmp_path / "three.csv", "-o", tmp_path / "three.png")
+    assert "colouring by 'cell_type'" in result.stderr and "drawing the first" not in result.stderr
+
+
 def test_plot_reconstructions_of_images(digits, tmp_path):
     X, y = digits
     images = tmp_path / "digits-idx3-ubyte.gz"

@@ -57,3 +57,17 @@ def test_embedding_view_ignores_a_few_far_flung_points():
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     assert x0 < Z[:1000, 0].min() and x1 > Z[:1000, 0].max() and y0 < Z[:1000, 1].min() and y1 > Z[:1000, 1].max()
     assert not ax.texts
+
+
+def test_titles_axis_names_legend_title_and_colour_bar_label():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(60, 2))
+    fig = plot_embedding(Z, np.repeat(["a", "b", "c"], 20), title="t", axis_names=["ae0", "ae1"], label_name="kind")
+    ax = fig.axes[0]
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("t", "ae0", "ae1")
+    assert ax.get_legend().get_title().get_text() == "kind"
+    fig = plot_embedding(Z, rng.normal(size=60), label_name="age")
+    assert fig.axes[1].get_ylabel() == "age"  # the colour bar
+    assert fig.axes[0].get_xlabel() == "component 1"
+    fig = plot_embedding(rng.normal(size=(60, 3)), None, axis_names=["x", "y", "z"])
+    assert fig.axes[0].name == "3d" and fig.axes[0].get_zlabel() == "z"

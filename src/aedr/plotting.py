@@ -16,39 +16,83 @@ def _pyplot():
     return plt
 
 
-def plot_embedding(Z, labels=None, *, title: str | None = None, ax=None, s: float | None = None):
-    """Scatter the first two columns of ``Z``, coloured by ``labels``.
+def plot_embedding(
+    Z,
+    labels=None,
+    *,
+    title: str | None = None,
+    ax=None,
+    s: float | None = None,
+    axis_names=None,
+    label_name: str | None = None,
+):
+    """Scatter an embedding, coloured by ``labels``; three columns give a 3-D view, else the first two are drawn.
 
-    Few distinct labels (<= 20) get a categorical palette and a legend; many
-    numeric labels a colour bar. The view holds the central 99% of the points
-    on each axis plus a 25% margin (no wider than the data): a Gaussian's
-    tails stay in view, while a handful of far-flung rows no longer shrink
-    the map to a dot; the number left outside is written in a corner.
-    Returns the matplotlib Figure.
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_components)
+    labels : array-like of shape (n_samples,), optional
+        Text, or at most 20 distinct numbers: a categorical palette and a legend. More numbers: a
+        colour bar.
+    title : str, optional
+    ax : matplotlib Axes, optional
+        Draw into it (2-D only) instead of a new figure.
+    s : float, optional
+        Marker size [default: from the number of points].
+    axis_names : list of str, optional
+        Names of the axes [default: component 1, component 2, ...].
+    label_name : str, optional
+        What the labels are: the legend's title, the colour bar's label.
+
+    The 2-D view holds the central 99% of the points on each axis plus a 25% margin (no wider
+    than the data); the number of points left outside is written in a corner.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = _pyplot()
     Z = np.asarray(Z)
     if Z.ndim != 2 or Z.shape[1] < 1:
         raise ValueError(f"embedding must be 2-D with at least one column, got shape {Z.shape}")
+    names = list(axis_names) if axis_names is not None else [f"component {i + 1}" for i in range(Z.shape[1])]
     if Z.shape[1] == 1:
-        Z = np.column_stack([Z[:, 0], np.zeros(len(Z))])
-    fig = ax.figure if ax is not None else plt.figure(figsize=(6, 6))
-    ax = ax if ax is not None else fig.add_subplot()
+        Z, names = np.column_stack([Z[:, 0], np.zeros(len(Z))]), [names[0], ""]
+    dims = 3 if Z.shape[1] == 3 and ax is None else 2
+    Z, names = Z[:, :dims], names[:dims]
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 6))
+    ax = ax if ax is not None else fig.add_subplot(projection="3d" if dims == 3 else None)
     size = s if s is not None else max(1.0, min(20.0, 20000 / max(len(Z), 1)))
+    columns = [Z[:, i] for i in range(dims)]
     if labels is None:
-        ax.scatter(Z[:, 0], Z[:, 1], s=size, lw=0, alpha=0.8)
+        ax.scatter(*columns, s=size, lw=0, alpha=0.8)
     else:
         labels = np.asarray(labels)
-        classes = np.unique(labels)
-        if len(classes) <= 20 or labels.dtype.kind not in "iuf":
+        classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
+        if len(classes) <= 20 or labels.dtype.kind not in "biuf":
             cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+            text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
             for i, cls in enumerate(classes):
-                mask = labels == cls
-                ax.scatter(Z[mask, 0], Z[mask, 1], s=size, lw=0, alpha=0.8, color=cmap(i % cmap.N), label=str(cls))
-            ax.legend(markerscale=max(1.0, 6 / size), fontsize="small", loc="best", frameon=False)
+                mask = text == cls
+                ax.scatter(*(c[mask] for c in columns), s=size, lw=0, alpha=0.8, color=cmap(i % cmap.N), label=str(cls))
+            ax.legend(markerscale=max(1.0, 6 / size), fontsize="small", loc="best", frameon=False, title=label_name)
         else:
-            points = ax.scatter(Z[:, 0], Z[:, 1], s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
-            fig.colorbar(points, ax=ax)
+            points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
+            bar = fig.colorbar(points, ax=ax, shrink=0.8)
+            if label_name:
+                bar.set_label(label_name)
+    if dims == 2:
+        _limit_view(ax, Z)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for name, set_label in zip(names, (ax.set_xlabel, ax.set_ylabel, getattr(ax, "set_zlabel", None))):
+        set_label(name)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _limit_view(ax, Z: np.ndarray) -> None:
     outside = np.zeros(len(Z), dtype=bool)
     for values, set_limits in ((Z[:, 0], ax.set_xlim), (Z[:, 1], ax.set_ylim)):
         low, high = _view_limits(values)
@@ -66,11 +110,6 @@ def plot_embedding(Z, labels=None, *, title: str | None = None, ax=None, s: floa
             fontsize="x-small",
             color="0.4",
         )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title)
-    return fig
 
 
 def _view_limits(values: np.ndarray, share: float = 0.99, margin: float = 0.25) -> tuple[float, float]:

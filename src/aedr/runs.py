@@ -98,6 +98,10 @@ def code_frame(estimator, Z) -> pd.DataFrame:
     return pd.DataFrame(Z, columns=[str(n) for n in estimator.get_feature_names_out()])
 
 
+def _points(n: int) -> str:
+    return f"{n:,} point{'s' * (n != 1)}"
+
+
 def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv") -> dict[str, Path]:
     """Write model/, embedding.<format>, embedding.png, loss.png and metrics.json into ``folder``."""
     from aedr.persistence import save
@@ -108,8 +112,15 @@ def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_fo
         "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels),
     }
     label_values = None if labels is None else labels.to_numpy()
-    title = f"{type(estimator).__name__} ({estimator.n_components}-D code)"
-    files["embedding.png"] = save_figure(plot_embedding(Z, label_values, title=title), folder / "embedding.png")
+    title = f"{type(estimator).__name__}: {_points(len(Z))}, {estimator.n_components}-D code"
+    figure = plot_embedding(
+        Z,
+        label_values,
+        title=title,
+        axis_names=[str(n) for n in estimator.get_feature_names_out()],
+        label_name=None if labels is None else str(labels.name),
+    )
+    files["embedding.png"] = save_figure(figure, folder / "embedding.png")
     files["loss.png"] = save_figure(
         plot_loss_curves(estimator.loss_curve_, estimator.validation_scores_), folder / "loss.png"
     )

@@ -58,10 +58,19 @@ plot_app = typer.Typer(
 
 def embedding(
     data: Annotated[
-        Path, typer.Argument(help="Embedding file (e.g. run1/embedding.csv): the first two feature columns are drawn.")
+        Path,
+        typer.Argument(
+            help="Embedding file (e.g. run1/embedding.csv) or run folder: three columns give a 3-D view, "
+            "else the first two are drawn."
+        ),
     ],
     color_by: Annotated[
-        Optional[str], typer.Option("--color-by", "--label-col", help="Column that colours the points.")
+        Optional[str],
+        typer.Option(
+            "--color-by",
+            "--label-col",
+            help="Column that colours the points [default: the label column 'aedr fit' wrote beside the codes].",
+        ),
     ] = None,
     labels: LabelsFile = None,
     columns: Columns = None,
@@ -77,11 +86,17 @@ def embedding(
 
     \b
     Examples:
+      aedr plot run1 -o embedding.png
       aedr plot run1/embedding.csv --color-by cell_type -o embedding.png
       aedr plot codes.npz --color-by y
     """
     from aedr.plotting import plot_embedding
 
+    data = _embedding_file(data)
+    if color_by is None and labels is None and columns is None:
+        color_by = _label_column(data, delimiter)
+        if color_by is not None:
+            typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
     table = read_input(
         data,
         label_col=color_by,
@@ -91,11 +106,65 @@ def embedding(
         header=header,
         delimiter=delimiter,
     )
-    if table.X.shape[1] > 2:
+    if table.X.shape[1] > 3:
         typer.echo(f"note: drawing the first 2 of {table.X.shape[1]} columns", err=True)
     values = None if table.labels is None else table.labels.to_numpy()
-    fig = plot_embedding(table.X[:, :2], values, title=title)
+    n = len(table.X)
+    fig = plot_embedding(
+        table.X if table.X.shape[1] == 3 else table.X[:, :2],
+        values,
+        title=title or f"{data.name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
+        axis_names=table.columns,
+        label_name=None if table.labels is None else str(table.labels.name),
+    )
     save_figure_file(fig, output or default_output(data, ".png"), force)
+
+
+def _embedding_file(path: Path) -> Path:
+    """``path``, or the embedding file in the run folder ``path``."""
+    if not path.is_dir():
+        return path
+    found = sorted(p for p in path.glob("embedding.*") if p.suffix != ".png")
+    if len(found) != 1:
+        raise ValueError(f"{path}: a folder without one embedding file (found {len(found)}); give the file")
+    return found[0]
+
+
+def _label_column(path: Path, delimiter) -> str | None:
+    """The one column of a named table that is not a code column: what ``aedr fit`` wrote beside the codes
+    (``autoencoder0``, ``autoencoder1``, ..., ``cell_type``), or an .npz's one extra array."""
+    import re
+
+    from aedr.cli.common import delimiter_char
+    from aedr.data.formats import Delimited, format_of
+
+    fmt = format_of(path)
+    if fmt.name == "npz":
+        import numpy as np
+
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                extra = [name for name in archive.files if name != "X" and archive[name].ndim == 1]
+        except (ValueError, OSError):
+            return None  # read_input reports it
+        return extra[0] if len(extra) == 1 and "X" in archive.files else None
+    if not fmt.tabular or not path.is_file():
+        return None
+    try:
+        if isinstance(fmt, Delimited):
+            head = fmt.read(path, None, delimiter_char(delimiter), nrows=50)
+            names = list(head.columns) if head.attrs["header"] else None
+        else:
+            import pyarrow.parquet
+
+            names = pyarrow.parquet.read_schema(path).names
+    except (ValueError, OSError):
+        return None  # read_input reports it
+    if not names:
+        return None
+    codes = re.fullmatch(r"(.*?)\d+", names[0])
+    others = [c for c in names if not (codes and re.fullmatch(re.escape(codes[1]) + r"\d+", c))]
+    return others[0] if len(others) == 1 and len(others) < len(names) else None
 
 
 def reconstructions(

@@ -62,7 +62,8 @@ class Delimited(FileFormat):
     def __init__(self, name: str, suffixes: tuple[str, ...], sep: str):
         self.name, self.suffixes, self.sep = name, suffixes, sep
 
-    def read(self, path, header=None, delimiter=None):
+    def read(self, path, header=None, delimiter=None, nrows=None):
+        """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed."""
         import pandas as pd
 
         try:
@@ -72,7 +73,7 @@ class Delimited(FileFormat):
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
                 header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
-            frame = pd.read_csv(path, header=0 if header else None, **options)
+            frame = pd.read_csv(path, header=0 if header else None, nrows=nrows, **options)
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path}: the file is empty") from exc
         except pd.errors.ParserError as exc:
