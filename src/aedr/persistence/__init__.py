@@ -1,0 +1,141 @@
+"""Save and load fitted estimators as data: a folder of ``config.json`` + ``weights.safetensors``.
+
+``config.json`` (:mod:`aedr.persistence.config`) holds the estimator's class, parameters,
+architecture, input scaling and other fitted values, and the weights file's SHA-256;
+``weights.safetensors`` (:mod:`aedr.persistence.weights`) holds the network's tensors. Loading
+parses JSON and safetensors only: it never unpickles and never runs code from the folder. Every
+problem found (missing, truncated, corrupted or hand-edited files, another format version,
+weights that do not fit the architecture) raises :class:`ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from aedr._files import staged_folder
+from aedr.persistence.config import (
+    CUSTOM_MODULES,
+    architecture,
+    attach_custom_modules,
+    config_dict,
+    dumps,
+    estimator_from_config,
+    read_config,
+    rebuild_model,
+)
+from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError
+from aedr.persistence.weights import check_header, expected_tensors, load_state, read_weights, weights_bytes
+
+__all__ = [
+    "CONFIG_FILE",
+    "CUSTOM_MODULES",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "WEIGHTS_FILE",
+    "ModelFileError",
+    "architecture",
+    "load",
+    "save",
+]
+
+
+def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write fitted ``estimator`` to the folder ``path``.
+
+    The folder is written under a temporary name and renamed when complete,
+    so an interrupted save leaves no half-written model.
+
+    Parameters
+    ----------
+    estimator : aedr.Autoencoder
+        A fitted estimator.
+    path : str or Path
+        Folder to create. It must not exist (an empty folder is fine) unless
+        ``overwrite`` is True.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from aedr import Autoencoder, load
+    >>> X = np.random.default_rng(0).normal(size=(40, 5))
+    >>> ae = Autoencoder(n_components=2, max_iter=2, random_state=0).fit(X)
+    >>> folder = ae.save(Path(tempfile.mkdtemp()) / "model")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['config.json', 'weights.safetensors']
+    >>> bool((load(folder).transform(X) == ae.transform(X)).all())
+    True
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    weights = weights_bytes(estimator.model_)
+    text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest()))
+    with staged_folder(path, overwrite=overwrite) as folder:
+        (folder / WEIGHTS_FILE).write_bytes(weights)
+        (folder / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, decoder=None):
+    """Read a model folder written by :func:`save` (or ``Autoencoder.save``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder (``config.json`` and ``weights.safetensors``).
+    device : str or torch.device, default="cpu"
+        Where to put the network. On the CPU ``transform`` and
+        ``inverse_transform`` give bit-identical results to the saved model.
+    encoder, decoder : torch.nn.Module, optional
+        For a model fitted with custom modules: modules of the same classes
+        and shapes (their weights are replaced by the saved ones). Nothing
+        in the folder is ever executed.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file and the problem, for anything that is not a valid
+        model folder of this format version.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from aedr import load
+    >>> load(Path(tempfile.mkdtemp()) / "missing")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    aedr.persistence.ModelFileError: .../missing: no model folder here ...
+    """
+    from aedr.training.device import resolve_device
+
+    folder = Path(path)
+    if not folder.is_dir():
+        what = "is a file, not a model folder" if folder.exists() else "no model folder here"
+        raise ModelFileError(f"{folder}: {what} (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})")
+    config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    config = read_config(config_file)
+    estimator = estimator_from_config(config, config_file)
+    attach_custom_modules(estimator, config, config_file, encoder, decoder)
+    # the architecture's shapes first, on the meta device (no memory), then the weights' header against
+    # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
+    skeleton = rebuild_model(estimator, config, config_file, meta=True)
+    check_header(weights_file, expected_tensors(skeleton), config_file)
+    tensors = read_weights(weights_file, config["weights"]["sha256"])
+    # memory for the checked shapes only now (custom modules are real already); every tensor is then loaded
+    model = skeleton.to_empty(device="cpu") if any(p.is_meta for p in skeleton.parameters()) else skeleton
+    load_state(model, tensors, weights_file)
+    try:
+        estimator.device_ = resolve_device(device)
+    except ValueError as exc:
+        raise ModelFileError(f"{folder}: {exc}") from exc
+    estimator.model_ = model.to(estimator.device_).eval()
+    return estimator

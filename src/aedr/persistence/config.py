@@ -1,0 +1,260 @@
+"""``config.json``: a fitted estimator as plain JSON, and the checked way back.
+
+It holds the format name and version, the estimator class and its parameters, the architecture
+(registry name and keyword arguments), the input scaler's offset and scale, the other fitted
+attributes (feature names, loss curve, epochs, ...), the SHA-256 of the weights file and the
+versions that wrote it. Reading it back checks every key it relies on and builds the estimator
+only from aedr's own classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import re
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError
+
+# Fitted attributes stored in their own way (or rebuilt) rather than as plain JSON.
+_SPECIAL_ATTRIBUTES = {"model_", "scaler_", "device_", "feature_names_in_"}
+CUSTOM_MODULES = ("encoder", "decoder")
+
+
+# ---------------------------------------------------------------------- write
+def config_dict(estimator, weights_sha256: str) -> dict:
+    """The contents of ``config.json`` for fitted ``estimator`` whose weights file has ``weights_sha256``."""
+    import sklearn
+
+    import aedr
+
+    n_features = int(estimator.n_features_in_)
+    names = getattr(estimator, "feature_names_in_", None)
+    fitted = {
+        name: _jsonable(value, f"fitted attribute {name}")
+        for name, value in sorted(vars(estimator).items())
+        if name.endswith("_") and not name.startswith("_") and name not in _SPECIAL_ATTRIBUTES
+    }
+    fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": {
+            k: None if k in CUSTOM_MODULES else _param(k, v)
+            for k, v in estimator.get_params(deep=False).items()
+            if k != "callbacks"
+        },
+        "architecture": architecture(estimator, n_features),
+        "scaler": {"offset": estimator.scaler_.offset.tolist(), "scale": estimator.scaler_.scale.tolist()},
+        "fitted": fitted,
+        "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
+        "versions": {
+            "aedr": aedr.__version__,
+            "torch": torch.__version__,
+            "sklearn": sklearn.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def dumps(value, indent: str = "") -> str:
+    """JSON with one key per line and every list on one line (readable, and diffs stay small)."""
+    if not isinstance(value, dict) or not value:
+        return json.dumps(value)
+    inner = indent + "  "
+    items = [f"{inner}{json.dumps(k)}: {dumps(v, inner)}" for k, v in value.items()]
+    return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+
+
+def architecture(estimator, n_features: int) -> dict:
+    """Registry name and keyword arguments of ``estimator``'s network (what ``build_model`` takes).
+
+    Custom modules are code, so only their class names are recorded (name
+    ``"custom"``); their weights are in the weights file like any other, and
+    :func:`aedr.persistence.load` needs the modules themselves passed back in.
+    """
+    if getattr(estimator, "encoder", None) is not None:
+        config = {"n_features": n_features, "n_components": estimator.n_components}
+        config |= {name: type(getattr(estimator, name)).__name__ for name in CUSTOM_MODULES}
+        return {"name": "custom", "config": config}
+    if hasattr(estimator, "model_config"):
+        config = estimator.model_config(n_features)
+    else:  # an estimator without model_config: read the fitted module's config dataclass
+        config = dataclasses.asdict(estimator.model_.config)
+    return {"name": getattr(estimator, "architecture", "mlp"), "config": _jsonable(config, "architecture")}
+
+
+def _param(name: str, value):
+    if name == "random_state" and not (value is None or isinstance(value, Integral)):
+        return None  # a RandomState instance is state, not a setting; training is over anyway
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, type):
+        raise ValueError(f"cannot save {name}={value.__name__}: a class is code; use one of the named choices")
+    return _jsonable(value, f"parameter {name}")
+
+
+def _jsonable(value, what: str):
+    """``value`` as plain JSON types (tuples and arrays become lists)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), what)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, what) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, what) for k, v in value.items()}
+    raise ValueError(f"cannot save {what}: {type(value).__name__} is not plain data")
+
+
+# ----------------------------------------------------------------------- read
+def read_config(file: Path) -> dict:
+    """``config.json`` parsed, its format version and every key loading relies on checked."""
+    if not file.is_file():
+        raise ModelFileError(f"{file}: missing; a model folder needs {CONFIG_FILE} beside {WEIGHTS_FILE}")
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{file}: not a text file ({exc.reason}); the file is corrupted") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(
+            f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "the file is truncated, corrupted or was edited by hand"
+        ) from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f'{file}: not an aedr model configuration (no "format": "{FORMAT}")')
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        hint = "it was written by a newer aedr; upgrade aedr" if newer else "this aedr cannot read it"
+        raise ModelFileError(
+            f"{file}: model format version {version!r}, this aedr reads version {FORMAT_VERSION}; {hint}"
+        )
+    _check_schema(config, file)
+    return config
+
+
+_SCHEMA = {
+    "estimator": str,
+    "params": dict,
+    "architecture": dict,
+    "scaler": dict,
+    "fitted": dict,
+    "weights": dict,
+}
+
+
+def _check_schema(config: dict, file: Path) -> None:
+    for key, kind in _SCHEMA.items():
+        if not isinstance(config.get(key), kind):
+            problem = "missing" if key not in config else f"not a JSON {'object' if kind is dict else 'string'}"
+            raise ModelFileError(f"{file}: key {key!r} is {problem}; the file was edited by hand or is incomplete")
+    if not isinstance(config["weights"].get("sha256"), str):
+        raise ModelFileError(f"{file}: key 'weights.sha256' is missing; the file was edited by hand or is incomplete")
+    n_features = config["fitted"].get("n_features_in_")
+    if not isinstance(n_features, int) or n_features < 1:
+        raise ModelFileError(f"{file}: 'fitted.n_features_in_' must be a positive integer, got {n_features!r}")
+    for key in ("offset", "scale"):
+        values = config["scaler"].get(key)
+        if not (isinstance(values, list) and len(values) == n_features and all(_is_number(v) for v in values)):
+            raise ModelFileError(f"{file}: 'scaler.{key}' must be a list of {n_features} numbers (one per feature)")
+        if not all(math.isfinite(v) for v in values):
+            raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
+    if not all(v != 0 for v in config["scaler"]["scale"]):
+        raise ModelFileError(f"{file}: 'scaler.scale' holds a zero; the file was edited by hand")
+    names = config["fitted"].get("feature_names_in_")
+    if names is not None and not (isinstance(names, list) and len(names) == n_features):
+        raise ModelFileError(f"{file}: 'fitted.feature_names_in_' must be null or a list of {n_features} names")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def attach_custom_modules(estimator, config: dict, file: Path, encoder, decoder) -> None:
+    """Set the caller's custom modules on ``estimator``, when the saved model had them (by class name)."""
+    saved = config["architecture"]
+    if saved.get("name") != "custom":
+        if encoder is not None or decoder is not None:
+            raise ModelFileError(f"{file}: this model has no custom modules; do not pass encoder/decoder")
+        return
+    names = saved.get("config", {})
+    if encoder is None or decoder is None:
+        raise ModelFileError(
+            f"{file}: fitted with custom modules ({names.get('encoder')}, {names.get('decoder')}); "
+            "pass them back: aedr.load(path, encoder=..., decoder=...)"
+        )
+    for role, module in (("encoder", encoder), ("decoder", decoder)):
+        if type(module).__name__ != names.get(role):
+            raise ModelFileError(
+                f"{file}: the {role} was a {names.get(role)} when saved, got a {type(module).__name__}"
+            )
+    estimator.set_params(encoder=encoder, decoder=decoder)
+
+
+def estimator_from_config(config: dict, file: Path):
+    """An estimator of the named class (only aedr's own), its params and fitted values set."""
+    from aedr.data.scaling import AffineScaler
+
+    name = config["estimator"]
+    classes = _estimator_classes()
+    if name not in classes:
+        raise ModelFileError(f"{file}: unknown estimator {name!r}; this aedr knows {', '.join(classes)}")
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+    try:
+        estimator = classes[name](**params)
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{file}: invalid 'params' for {name}: {exc}") from exc
+    fitted = dict(config["fitted"])
+    names = fitted.pop("feature_names_in_", None)
+    for attribute, value in fitted.items():
+        # fitted values only: lower-case names ending in "_" that shadow nothing of the class
+        if not re.fullmatch(r"[a-z][a-z0-9_]*_", attribute) or hasattr(type(estimator), attribute):
+            raise ModelFileError(f"{file}: 'fitted.{attribute}' is not a fitted value this aedr sets")
+        setattr(estimator, attribute, value)
+    if names is not None:
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    estimator.scaler_ = AffineScaler.from_dict(config["scaler"])
+    estimator._n_features_out = estimator.n_components
+    return estimator
+
+
+def _estimator_classes() -> dict[str, type]:
+    """The estimator classes aedr exports: the only ones a model file may name."""
+    from sklearn.base import BaseEstimator
+
+    import aedr
+
+    exported = {name: getattr(aedr, name) for name in aedr.__all__}
+    return {name: obj for name, obj in exported.items() if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
+
+
+def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) -> torch.nn.Module:
+    """The network ``estimator``'s parameters build, once its ``architecture`` matches the saved one."""
+    n_features = estimator.n_features_in_
+    try:
+        expected = architecture(estimator, n_features)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{file}: 'params' and 'fitted' do not describe a network: {exc}") from exc
+    if config["architecture"] != expected:
+        raise ModelFileError(
+            f"{file}: 'architecture' {config['architecture']} does not match what 'params' build ({expected}); "
+            "the file was edited by hand"
+        )
+    try:
+        return estimator._build_model(n_features, torch.Generator().manual_seed(0), meta=meta)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{file}: cannot build the network it describes: {exc}") from exc
