@@ -461,3 +461,14 @@ def test_library_warnings_show_only_with_verbose(cells, tmp_path, monkeypatch):
     assert "warning" not in quiet.stderr.lower()
     loud = aedr("-v", "fit", cells, "--label-col", "cell_type", "-o", tmp_path / "b", *FAST)
     assert "warning: The given NumPy array is not writable" in loud.stderr
+
+
+def test_images_are_scaled_globally_by_default_and_say_so(digits, tmp_path):
+    X, _ = digits
+    images = tmp_path / "digits-idx3-ubyte.gz"
+    write_idx(images, X[:60].reshape(60, 8, 8).astype(np.uint8))
+    result = aedr("fit", images, "-o", tmp_path / "run", *FAST)
+    assert "8x8 images: scaling all pixels alike (--scale standard for per-pixel)" in result.stderr
+    assert load(tmp_path / "run" / "model").scale == "global"
+    result = aedr("fit", images, "-o", tmp_path / "run2", "--scale", "standard", *FAST)
+    assert "scaling all pixels" not in result.stderr and load(tmp_path / "run2" / "model").scale == "standard"

@@ -190,3 +190,11 @@ def test_scaling_is_finite_and_invertible_from_1e_minus_30_to_1e38(exponent, spr
     assert np.isfinite(scaled).all() and np.abs(scaled).max() < 1e8
     back = scaler.inverse_transform(scaled)
     np.testing.assert_allclose(back, X.astype(np.float64), rtol=1e-6, atol=0)
+
+
+def test_float32_values_are_written_with_the_digits_they_hold(tmp_path):
+    values = pd.DataFrame({"a": np.array([-1.6867352724075317, 1e-8, np.nan], dtype=np.float32), "b": [0.1, 0.2, 0.3]})
+    write_table(tmp_path / "v.csv", values)
+    assert (tmp_path / "v.csv").read_text().splitlines() == ["a,b", "-1.6867353,0.1", "1e-08,0.2", ",0.3"]
+    back = pd.read_csv(tmp_path / "v.csv")["a"].to_numpy(np.float32)
+    assert np.array_equal(back[:2], values["a"].to_numpy()[:2]) and np.isnan(back[2])

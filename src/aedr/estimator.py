@@ -383,7 +383,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         >>> X, y = load_digits(return_X_y=True)
         >>> ae = Autoencoder(max_iter=5, random_state=0).fit(X)
         >>> sorted(ae.evaluate(X, y))
-        ['continuity', 'knn_accuracy', 'reconstruction_error', 'silhouette', 'trustworthiness']
+        ['continuity', 'knn_accuracy', 'reconstruction_mse', 'silhouette', 'trustworthiness']
         """
         from aedr.metrics import evaluate_embedding
 

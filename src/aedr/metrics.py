@@ -213,7 +213,7 @@ def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_n
     """All the metrics that apply, in one dict.
 
     ``trustworthiness`` and ``continuity`` (at ``n_neighbors``) always;
-    ``reconstruction_error`` when the reconstruction ``X_hat`` is given;
+    ``reconstruction_mse`` when the reconstruction ``X_hat`` is given;
     ``knn_accuracy`` (``knn_neighbors``-NN, 5-fold) and ``silhouette``
     (on at most 10,000 rows) when labels ``y`` are given.
 
@@ -222,12 +222,12 @@ def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_n
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(60, 4))
     >>> sorted(evaluate_embedding(X, X[:, :2], y=np.arange(60) % 2, X_hat=X))
-    ['continuity', 'knn_accuracy', 'reconstruction_error', 'silhouette', 'trustworthiness']
+    ['continuity', 'knn_accuracy', 'reconstruction_mse', 'silhouette', 'trustworthiness']
     """
     trust, cont = neighborhood_preservation(X, Z, n_neighbors)
     scores = {"trustworthiness": trust, "continuity": cont}
     if X_hat is not None:
-        scores["reconstruction_error"] = reconstruction_error(X, X_hat)
+        scores["reconstruction_mse"] = reconstruction_error(X, X_hat)
     if y is not None:
         scores["knn_accuracy"] = knn_accuracy(Z, y, knn_neighbors)
         scores["silhouette"] = silhouette(Z, y, sample_size=10_000)

@@ -94,8 +94,9 @@ def fit_run(estimator, table: Table, folder, *, embedding_format: str = "csv", i
 
 
 def code_frame(estimator, Z) -> pd.DataFrame:
-    """Codes as a DataFrame with the estimator's output names (``autoencoder0``, ...)."""
-    return pd.DataFrame(Z, columns=[str(n) for n in estimator.get_feature_names_out()])
+    """Codes as a DataFrame with the estimator's output names (``autoencoder0``, ...), in float32: the
+    network computes in float32, so that is every digit they hold (and files write no more)."""
+    return pd.DataFrame(np.asarray(Z, dtype=np.float32), columns=[str(n) for n in estimator.get_feature_names_out()])
 
 
 def _points(n: int) -> str:

@@ -98,6 +98,12 @@ def fit(
         missing=missing,
         one_hot=one_hot,
     )
+    if table.image_shape is not None and "scale" not in params and estimator.scale == "auto":
+        # images: every pixel in the same units, and a per-pixel scale would blow up the nearly constant
+        # border pixels; one mean and standard deviation for all is what image users expect
+        estimator.set_params(scale="global")
+        shape = "x".join(str(d) for d in table.image_shape)
+        typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
     try:
         with torch_threads(threads), staged_folder(out, overwrite=force) as folder:
             run = fit_run(
