@@ -1,6 +1,7 @@
 """The benchmark harness: a smoke run with every method on a tiny data set, skipping, reports, the CLI."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -9,7 +10,18 @@ from typer.testing import CliRunner
 from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS, DatasetSpec, Method, run_benchmark
 from aedr.benchmarks.memory import PeakMemory
 from aedr.benchmarks.methods import missing_requirements
-from aedr.benchmarks.report import END, READING_END, READING_START, START, update_benchmarks_md, write_outputs
+from aedr.benchmarks.report import (
+    END,
+    READING_END,
+    READING_START,
+    REPORT_COLUMNS,
+    START,
+    markdown_tables,
+    report_block,
+    update_benchmarks_md,
+    write_outputs,
+)
+from aedr.benchmarks.runner import BenchmarkResult, MethodRun
 
 
 @pytest.fixture
@@ -86,6 +98,7 @@ def test_outputs_and_report_block(smoke, tmp_path):
     assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("\n\nafter\n")
     assert "OLD-BLOCK-TEXT" not in text and "hand-written reading" in text
     assert "| pca |" in text and "aedr benchmark --quick" in text
+    assert "silhouette" not in text and "silhouette" in files["markdown"].read_text()  # the report is the brief one
     with files["csv"].open() as f:
         rows = list(csv.DictReader(f))
     assert [r["method"] for r in rows] == list(METHODS)
@@ -207,3 +220,32 @@ def test_named_block_leaves_the_main_block_alone(tiny, tmp_path):
         and text.index(start) < text.index("## Neighbour models") < text.index(end)
     )
     assert "--block neighbors --title 'Neighbour models'" in text
+
+
+def _result(**settings):
+    runs = [
+        MethodRun("small", "pca", n_fit=90, n_heldout=10, fit_seconds=0.1, trustworthiness=0.8, silhouette=0.1),
+        MethodRun("small", "tsne", n_fit=90, n_heldout=10, fit_seconds=2.0, trustworthiness=0.9, silhouette=0.4),
+        MethodRun("split", "pca", n_fit=60, n_heldout=40, fit_seconds=0.2, trustworthiness=0.7, reconstruction_mse=0.5),
+    ]
+    base = {"random_state": 0, "heldout_fraction": 0.1, "load_average_at_start": 0.5, "load_average_at_end": 1.0}
+    return BenchmarkResult(runs, [], base | settings)
+
+
+def test_tables_leave_out_the_columns_no_method_filled():
+    small, split = markdown_tables(_result()).split("\n\n**split**")
+    assert "| method | fit s | trust@10 | silhouette |" in small and "MSE" not in small
+    assert "| method | fit s | trust@10 | MSE held-out |" in split and "silhouette" not in split
+    assert "| tsne | 2.0 | 0.900 | 0.400 |" in small
+    assert "| method | fit s | trust@10 |" in markdown_tables(_result(), ["fit s", "trust@10"])
+
+
+def test_brief_block_names_only_what_differs_between_runs():
+    brief = report_block(_result(), "aedr benchmark -d small", png="out/embeddings.png", machine="M", brief=True)
+    full = report_block(_result(), "aedr benchmark -d small", png="out/embeddings.png", machine="M")
+    assert "Machine: M. Held out: 10% of each data set" in brief and "Load average 0.5 at the start" in brief
+    assert "silhouette" not in brief and "silhouette" in full  # columns outside REPORT_COLUMNS: results.md only
+    assert "openTSNE" not in brief and "- `tsne`: openTSNE" in full  # method descriptions: the protocol has them
+    for header in re.findall(r"^\| method \| (.*) \|$", brief, re.M):
+        assert set(header.split(" | ")) <= set(REPORT_COLUMNS)
+    assert "`out/` (`results.md` has every column)" in brief

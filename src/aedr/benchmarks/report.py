@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import platform
+import shlex
 from pathlib import Path
 
-from aedr.benchmarks.datasets import DATASETS
 from aedr.benchmarks.methods import METHODS
 from aedr.benchmarks.runner import BenchmarkResult
 
@@ -21,40 +22,73 @@ def markers(block: str) -> tuple[str, str]:
 
 START, END = markers("benchmark")
 READING_START, READING_END = "<!-- reading:start -->", "<!-- reading:end -->"
+SCRIPT_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")  # the settings a script's timings depend on
 
-_COLUMNS = [  # (header, attribute, format)
+_COLUMNS = [  # (header, attribute, format); BENCHMARKS.md's protocol section says what each header means
     ("fit s", "fit_seconds", "{:.1f}"),
-    ("transform s (held-out)", "transform_seconds", "{:.2f}"),
-    ("5-NN acc. (held-out)", "knn_accuracy_heldout", "{:.3f}"),
-    ("1-NN acc. (held-out)", "one_nn_accuracy_heldout", "{:.3f}"),
-    ("trust@10 (held-out)", "trustworthiness_heldout", "{:.3f}"),
+    ("transform s", "transform_seconds", "{:.2f}"),
+    ("5-NN held-out", "knn_accuracy_heldout", "{:.3f}"),
+    ("1-NN held-out", "one_nn_accuracy_heldout", "{:.3f}"),
+    ("trust@10 held-out", "trustworthiness_heldout", "{:.3f}"),
     ("trust@10", "trustworthiness", "{:.3f}"),
     ("cont@10", "continuity", "{:.3f}"),
-    ("5-NN acc. (CV)", "knn_accuracy", "{:.3f}"),
-    ("trust@5 (10k fitted)*", "trustworthiness_5_subsample", "{:.3f}"),
+    ("5-NN CV", "knn_accuracy", "{:.3f}"),
+    ("trust@5 (10k fitted)", "trustworthiness_5_subsample", "{:.3f}"),
     ("silhouette", "silhouette", "{:.3f}"),
-    ("recon. MSE (held-out)", "reconstruction_mse", "{:.4g}"),
+    ("MSE held-out", "reconstruction_mse", "{:.4g}"),
     ("peak MB", "peak_memory_mb", "{:.0f}"),
 ]
+REPORT_COLUMNS = (
+    "fit s",
+    "transform s",
+    "5-NN held-out",
+    "1-NN held-out",
+    "trust@10",
+    "trust@5 (10k fitted)",
+    "MSE held-out",
+)
+"""The columns a block of BENCHMARKS.md shows; ``results.md`` and ``results.csv`` keep them all."""
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _cell(value, fmt: str) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+    return "–" if _empty(value) else fmt.format(value)
 
 
-def markdown_tables(result: BenchmarkResult) -> str:
-    """One table per data set; skipped or failed methods are listed under it with the reason."""
+def markdown_tables(result: BenchmarkResult, columns=None) -> str:
+    """One table per data set, without the columns no method filled; skipped or failed methods are listed under it.
+
+    ``columns`` names the headers to show (all by default).
+
+    Examples
+    --------
+    >>> from aedr.benchmarks.runner import MethodRun
+    >>> run = MethodRun("digits", "pca", n_fit=9, n_heldout=1, fit_seconds=0.01, trustworthiness=0.8)
+    >>> print(markdown_tables(BenchmarkResult([run], [], {})))
+    **digits**: 9 rows fitted, 1 held out
+    <BLANKLINE>
+    | method | fit s | trust@10 |
+    |---|---:|---:|
+    | pca | 0.0 | 0.800 |
+    """
     parts = []
     for dataset in dict.fromkeys(r.dataset for r in result.runs):
         runs = [r for r in result.runs if r.dataset == dataset]
         ok = [r for r in runs if r.status == "ok"]
-        title = f"**{dataset}**: {DATASETS[dataset].description if dataset in DATASETS else dataset}"
-        if runs:
-            title += f"; fitted on {runs[0].n_fit:,} rows, {runs[0].n_heldout:,} held out"
-        lines = [title, "", "| method | " + " | ".join(h for h, _, _ in _COLUMNS) + " |"]
-        lines.append("|---|" + "---:|" * len(_COLUMNS))
-        for r in ok:
-            lines.append(f"| {r.method} | " + " | ".join(_cell(getattr(r, a), f) for _, a, f in _COLUMNS) + " |")
+        shown = [
+            c
+            for c in _COLUMNS
+            if (columns is None or c[0] in columns) and any(not _empty(getattr(r, c[1])) for r in ok)
+        ]
+        lines = [f"**{dataset}**: {runs[0].n_fit:,} rows fitted, {runs[0].n_heldout:,} held out", ""]
+        if ok:
+            lines.append("| method | " + " | ".join(h for h, _, _ in shown) + " |")
+            lines.append("|---|" + "---:|" * len(shown))
+            for r in ok:
+                lines.append(f"| {r.method} | " + " | ".join(_cell(getattr(r, a), f) for _, a, f in shown) + " |")
         lines += [f"\n{r.method} {r.status}: {r.message}" for r in runs if r.status != "ok"]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
@@ -75,15 +109,7 @@ def metric_cost_table(result: BenchmarkResult) -> str:
     return "\n".join(lines)
 
 
-def _cpu_count() -> int:
-    import os
-
-    return os.cpu_count() or 1
-
-
 def machine_description() -> str:
-    import os
-
     import sklearn
     import torch
 
@@ -145,61 +171,67 @@ def plot_grid(result: BenchmarkResult, path: str | Path) -> Path | None:
     return save_figure(fig, path, dpi=90)
 
 
-def report_block(result: BenchmarkResult, command: str, png: str | None = None, title: str | None = None) -> str:
-    """The generated part of BENCHMARKS.md: command, machine, protocol, tables."""
+def report_block(
+    result: BenchmarkResult,
+    command: str,
+    png: str | None = None,
+    title: str | None = None,
+    machine: str | None = None,
+    brief: bool = False,
+) -> str:
+    """A run's section: command, machine, split and load, methods, tables, the cost of the metric.
+
+    What each column measures is written once, by hand, in BENCHMARKS.md's *Protocol*; a
+    section names only what differs between runs. ``brief``: the BENCHMARKS.md version, with
+    the columns in :data:`REPORT_COLUMNS` and without the method descriptions (the protocol
+    has them); ``results.md`` gets the full one. ``machine`` defaults to this machine's
+    :func:`machine_description` (pass the recorded one to re-render saved results).
+    """
     s = result.settings
-    descriptions = "\n".join(
-        f"- `{name}`: {METHODS[name].description}" for name in dict.fromkeys(r.method for r in result.runs)
-    )
     text = [
         f"## {title or TITLE}",
         "",
-        f"Command: `{command}` (one process). Machine: {machine_description()}.",
-        "",
-        f"Protocol: a stratified split (seed {s['random_state']}) holds out {s['heldout_fraction']:.0%} of each data set, "
-        "except full MNIST, which holds out its own 10k test images. "
-        "Every method is fitted on the rest (*fit s*). Where a method can embed new rows (*transform s*: the time to "
-        "embed the held-out rows), the held-out columns come first: "
-        f"*{s['knn_neighbors']}-NN* and *1-NN acc. (held-out)* fit the classifier on the fitted rows' embedding and "
-        "score the held-out rows' embedding; *trust@10 (held-out)* is the trustworthiness of the held-out rows' "
-        "embedding against their own inputs. On the fitted rows' embedding: trustworthiness and continuity at k="
-        f"{s['n_neighbors']} (exact, `aedr.metrics`), {s['knn_neighbors']}-NN accuracy (5-fold, stratified, seed 0) and "
-        "silhouette (on at most 10,000 rows, seed 0). Where a method can decode, *recon. MSE* is "
-        "the mean squared error of the held-out rows decoded, in the data's units. *peak MB* is the peak resident "
-        "memory the fit, transform and decode added to the process (Linux `VmHWM`, reset before each method after "
-        "`malloc_trim`; counts numpy, torch, numba and C++ allocations alike). The column marked * follows the "
-        "Parametric UMAP paper (Sainburg, McInnes & Gentner 2021) and is filled only for full MNIST: trustworthiness "
-        "at k=5 on 10,000 training images (seeded subsample); its 1-NN test accuracy is the held-out 1-NN column. "
-        "Every method gets random_state="
-        f"{s['random_state']}. 2-D embeddings throughout.",
-        "",
-        f"Load average (1 minute) at the start of the run: {s.get('load_average_at_start')}, at the end: "
-        f"{s.get('load_average_at_end')}; with the machine's {_cpu_count()} cores, a load above that means other "
-        "jobs shared them and every timing is slower than on an idle machine.",
-        "",
-        descriptions,
+        f"Command: `{command}` (one process). Machine: {machine or machine_description()}. Held out: "
+        f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split. "
+        f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end.",
     ]
+    if not brief:
+        methods = dict.fromkeys(r.method for r in result.runs)
+        text += ["", "\n".join(f"- `{name}`: {METHODS[name].description}" for name in methods)]
     if s.get("method_params"):
         text += ["", f"Parameters changed from the defaults: `{s['method_params']}`."]
-    text += ["", markdown_tables(result)]
+    text += ["", markdown_tables(result, REPORT_COLUMNS if brief else None)]
     if png:
-        text += [
-            "",
-            f"The embeddings side by side, coloured by label: `{png}` (written by the command, not committed).",
-        ]
+        where = f"`{Path(png).parent}/` (`results.md` has every column)" if brief else f"`{png}`"
+        text += ["", f"Embeddings coloured by label: {where}; written by the command, not committed."]
     cost = metric_cost_table(result)
     if cost:
         text += [
             "",
             "### Cost of the exact trustworthiness",
             "",
-            "`aedr.metrics.trustworthiness(X, Z, n_neighbors=10)` on all rows of each data set, Z its 2-D PCA "
-            "embedding, against `sklearn.manifold.trustworthiness` (which builds n x n matrices; not run above "
-            "10,000 rows). Peak MB as above.",
+            "`aedr.metrics.trustworthiness` on all rows and their 2-D PCA embedding, against scikit-learn's "
+            "(n x n matrices; not run above 10,000 rows).",
             "",
             cost,
         ]
     return "\n".join(text)
+
+
+def script_command(script: str, options: list[str], env=None) -> str:
+    """The command line that reruns a benchmark script, as BENCHMARKS.md quotes it.
+
+    The thread settings it ran under (``OMP_NUM_THREADS``, ``OMP_WAIT_POLICY``, read from
+    ``env``, by default the environment), the project's interpreter, the script and its options.
+
+    Examples
+    --------
+    >>> script_command("scripts/bench_core.py", ["--update", "BENCHMARKS.md"], env={"OMP_NUM_THREADS": "1"})
+    'OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_core.py --update BENCHMARKS.md'
+    """
+    env = os.environ if env is None else env
+    words = [f"{name}={env[name]}" for name in SCRIPT_ENV if env.get(name)]
+    return " ".join(shlex.quote(w) for w in [*words, ".venv/bin/python", script, *options])
 
 
 def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:
@@ -233,9 +265,10 @@ def write_outputs(
     png = plot_grid(result, out / "embeddings.png")
     if png is not None:
         files["png"] = png
-    text = report_block(result, command, png=str(png) if png is not None else None, title=title)
+    png = str(png) if png is not None else None
     files["markdown"] = out / "results.md"
-    files["markdown"].write_text(text + "\n")
+    files["markdown"].write_text(report_block(result, command, png=png, title=title) + "\n")
     if report is not None:
+        text = report_block(result, command, png=png, title=title, brief=True)
         files["report"] = update_benchmarks_md(report, text, block)
     return files
