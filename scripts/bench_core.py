@@ -5,7 +5,10 @@ batch size, same optimizer and the same number of epochs as aedr ran; the
 loop is what a user would write from a tutorial. Per-epoch times are medians
 over all epochs, so a moment of load on the machine does not decide the ratio.
 
-    .venv/bin/python scripts/bench_core.py [--data-dir DIR] [--update BENCHMARKS.md]
+    OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_core.py [--update BENCHMARKS.md]
+
+One torch thread, so that other work on a 2-core machine cannot stall torch's
+spinning threads; both loops run under the same settings.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from aedr import Autoencoder
-from aedr.benchmarks.report import update_benchmarks_md
+from aedr.benchmarks.report import script_command, update_benchmarks_md
 from aedr.data.datasets import load_mnist
 from aedr.data.scaling import AffineScaler
 from aedr.metrics import reconstruction_error, trustworthiness
@@ -64,11 +67,50 @@ class PlainLoop:
         return Z.numpy().astype(np.float64), self.decoder(Z).numpy().astype(np.float64)
 
 
-def main(argv=None) -> str:
+SCRIPT = "scripts/bench_core.py"
+BLOCK = "core"  # the marked block of BENCHMARKS.md that --update rewrites
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--update", default=None, help="rewrite the core block of this markdown file")
-    args = parser.parse_args(argv)
+    parser.add_argument("--update", default=None, help=f"rewrite the {BLOCK} block of this markdown file")
+    return parser.parse_args(argv)
+
+
+def command_line(args: argparse.Namespace, env=None) -> str:
+    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py)."""
+    options = ["--data-dir", args.data_dir] if args.data_dir else []
+    return script_command(SCRIPT, options + (["--update", args.update] if args.update else []), env)
+
+
+def render(rows, *, hidden, batch, ratio, wall, machine, command) -> str:
+    """The core block of BENCHMARKS.md: one row per method, the per-epoch ratio, machine and command."""
+    lines = [
+        "## Core estimator: default deep autoencoder vs a plain PyTorch loop and PCA",
+        "",
+        f"MNIST's 10k test images, standardised; 2-D code, `hidden_layer_sizes={hidden}`, batch {batch}, Adam 1e-3, "
+        f"seed {SEED}. The plain loop is a tutorial's, with the same network, batches, optimizer and epochs. "
+        "s / epoch: the median over epochs.",
+        "",
+        "| method | fit s | epochs | s / epoch | MSE | trust@10 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, fit, epochs, per_epoch, mse, trust in rows:
+        per_epoch = f"{per_epoch:.3f}" if per_epoch else "-"
+        lines.append(f"| {name} | {fit:.1f} | {epochs or '-'} | {per_epoch} | {mse:.4f} | {trust:.3f} |")
+    lines += [
+        "",
+        f"aedr time per epoch / plain loop: **{ratio:.2f}x**. The two ran interleaved, epoch by epoch, in one process "
+        f"(wall time {wall:.0f} s; aedr's fit s leaves out the plain epochs). Machine: {machine}.",
+        "",
+        f"Command: `{command}`",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
     X, _ = load_mnist("test", args.data_dir)
     X = X.astype(np.float64)
     rows = []
@@ -132,35 +174,19 @@ def main(argv=None) -> str:
         )
     )
 
-    lines = [
-        "## Core estimator: default deep autoencoder vs a plain PyTorch loop and PCA",
-        "",
-        f"MNIST 10k test images (784 features, standardised), 2-D code, `hidden_layer_sizes={ae.hidden_layer_sizes}`, "
-        f"batch {batch}, Adam 1e-3, seed {SEED}; the plain loop runs the same architecture, batch size and "
-        "optimizer for the same number of epochs. Reconstruction MSE in pixel units ([0, 1]); trustworthiness at k=10. Per-epoch time is the median over epochs.",
-        "",
-        "| method | fit s | epochs | s / epoch | recon. MSE | trustworthiness |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for name, fit, epochs, per_epoch, mse, trust in rows:
-        lines.append(
-            f"| {name} | {fit:.1f} | {epochs if epochs else '-'} | {f'{per_epoch:.3f}' if per_epoch else '-'} | {mse:.4f} | {trust:.3f} |"
-        )
-    lines += [
-        "",
-        f"aedr time per epoch / plain loop: **{ae_epoch / plain_epoch:.2f}x** (the two ran interleaved, epoch by "
-        f"epoch, in one process; aedr's fit time excludes the plain loop's epochs; wall time of both {total:.0f} s). "
-        f"Machine: {platform.processor() or platform.machine()}, {threads} torch thread(s) in training, torch {torch.__version__}"
-        + (f", OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else "")
-        + ".",
-        "",
-        "Command: `OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_core.py --update BENCHMARKS.md` "
-        "(one torch thread, so that other work on the 2-core machine cannot stall torch's spinning threads; "
-        "both loops ran under the same settings)",
-    ]
-    block = "\n".join(lines)
+    omp = f", OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else ""
+    block = render(
+        rows,
+        hidden=ae.hidden_layer_sizes,
+        batch=batch,
+        ratio=ae_epoch / plain_epoch,
+        wall=total,
+        machine=f"{platform.processor() or platform.machine()}, {threads} torch thread{'s' if threads != 1 else ''} in training, "
+        f"torch {torch.__version__}{omp}",
+        command=command_line(args),
+    )
     if args.update:
-        update_benchmarks_md(args.update, block, "core")
+        update_benchmarks_md(args.update, block, BLOCK)
     print(block)
     return block
 
