@@ -21,11 +21,12 @@ test: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# PCA and the linear autoencoder (t-SNE, UMAP and the other autoencoders are in bench-neighbors).
 # OMP_WAIT_POLICY=PASSIVE: on a busy machine torch's spinning OpenMP threads slowed a small
 # autoencoder fit 20-fold (2.8 s on one thread, 72 s on two); passive waiting keeps both cores useful.
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/aedr benchmark --datasets digits,mnist10k,mnist70k \
-		--methods pca,tsne,umap,ae-linear,ae-deep --out bench-out --report BENCHMARKS.md
+		--methods pca,ae-linear --out bench-out --report BENCHMARKS.md
 	$(MAKE) bench-neighbors
 
 # Run alone, in OpenMP's default settings, as users run it: this block compares fit times of torch and
