@@ -8,12 +8,10 @@ sparse ``(n, n)`` matrix: UMAP's fuzzy simplicial set
 
 Nearest neighbours are exact up to ``EXACT_MAX_ROWS`` rows: squared
 distances by chunked matrix products in torch (the same kernel as
-:mod:`aedr.metrics`), a top-k per chunk, memory bounded by the chunk and not
-by n². Its cost grows with n²: seconds for MNIST's 10k test images on two
-CPU cores, minutes for its 60k training images. Above that size the
-neighbours come from pynndescent (the approximate search umap-learn itself
-uses; optional: ``pip install 'aedr[large]'``); without it the exact search
-runs, slowly. The test suite checks pynndescent's recall on digits (> 0.95).
+:mod:`aedr.metrics`), a top-k per chunk; memory is bounded by the chunk,
+time grows with n². Above that size the neighbours come from pynndescent
+(the approximate search umap-learn itself uses; optional:
+``pip install 'aedr[large]'``); without it the exact search runs, slowly.
 """
 
 from __future__ import annotations

@@ -18,9 +18,7 @@ RNA-seq data" (Nature Methods 2019):
 
 From the four potentials come both the repulsive force
 ``sum_j w_ij^2 (y_i - y_j)`` and t-SNE's normaliser
-``Z = sum_ij w_ij = sum_ij w_ij^2 (1 + d_ij^2)``. Against the exact sums on
-2,000 random codes the force is off by 3% (openTSNE's settings), by 0.4% at
-half the box width.
+``Z = sum_ij w_ij = sum_ij w_ij^2 (1 + d_ij^2)``.
 
 Optimiser: openTSNE's. Gradient descent with momentum 0.8 and per-coordinate gains
 (+0.2 while a coordinate keeps moving downhill, x0.8 once it overshoots, at
@@ -30,8 +28,8 @@ scaled to a standard deviation of ``INIT_STD``, an early phase at
 ``early_exaggeration`` times the attraction first.
 
 The grid has ``(3 x boxes)^K`` nodes, so three or more dimensions keep the mini-batch
-embedding; its side grows with the map's extent, one box per unit. Measurements behind the
-schedule (75 + 175 iterations against openTSNE's 250 + 500): ``docs/design.md``.
+embedding; its side grows with the map's extent, one box per unit. The measurements behind the
+grid and the schedule (75 + 175 iterations against openTSNE's 250 + 500): ``docs/design.md``.
 """
 
 from __future__ import annotations
