@@ -186,9 +186,22 @@ def test_cli_records_the_command(tiny, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (
-        f"`aedr benchmark --datasets {tiny} --methods pca --out {tmp_path / 'o'} --report {report} --quick --no-metric-cost`"
+        f"`aedr benchmark --datasets {tiny} --methods pca --out {tmp_path / 'o'} --report {report} --quick`"
         in report.read_text()
     )
+
+
+def test_quick_runs_on_digits_without_the_metric_cost(tmp_path):
+    from aedr.cli import app
+
+    report = tmp_path / "B.md"
+    result = CliRunner().invoke(
+        app, ["benchmark", "--quick", "-m", "pca", "--out", str(tmp_path / "o"), "--report", str(report), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    assert "`aedr benchmark --datasets digits --methods pca" in text and "mnist" not in text
+    assert "Cost of the exact trustworthiness" not in text
 
 
 def test_report_block_added_where_markers_are_missing(tmp_path):

@@ -33,12 +33,19 @@ def _command_line(
     ):
         if value != default:
             words += [flag, str(value)]
-    words += (["--quick"] if quick else []) + ([] if metric_cost else ["--no-metric-cost"])
+    words += ["--quick"] if quick else []
+    if metric_cost == quick:  # --quick leaves the metric cost out unless asked for
+        words.append("--metric-cost" if metric_cost else "--no-metric-cost")
     return " ".join(shlex.quote(w) for w in words)
 
 
 def benchmark(
-    datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma-separated data sets.")] = _ALL_DATASETS,
+    datasets: Annotated[
+        Optional[str],
+        typer.Option(
+            "--datasets", "-d", help=f"Comma-separated data sets [default: {_ALL_DATASETS}; digits with --quick]."
+        ),
+    ] = None,
     methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated methods.")] = _ALL_METHODS,
     data_dir: Annotated[
         Optional[Path],
@@ -56,11 +63,20 @@ def benchmark(
         float, typer.Option("--heldout-fraction", help="Share of rows kept out of every fit.")
     ] = 0.1,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Tiny iteration counts: checks the set-up in seconds, not quality.")
+        bool,
+        typer.Option(
+            "--quick",
+            help="Tiny iteration counts on digits, no metric cost: checks the set-up in seconds, not quality.",
+        ),
     ] = False,
     metric_cost: Annotated[
-        bool, typer.Option("--metric-cost/--no-metric-cost", help="Also time the exact trustworthiness on all rows.")
-    ] = True,
+        Optional[bool],
+        typer.Option(
+            "--metric-cost/--no-metric-cost",
+            help="Also time the exact trustworthiness on all rows [default: on; off with --quick].",
+            show_default=False,
+        ),
+    ] = None,
     block: Annotated[
         str, typer.Option("--block", help="Name of the marked block of --report to regenerate.")
     ] = "benchmark",
@@ -77,12 +93,15 @@ def benchmark(
     \b
     Examples:
       aedr benchmark --datasets digits --methods pca,ae-linear
-      aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,tsne,umap,ae-linear,ae-deep --report BENCHMARKS.md
+      aedr benchmark --quick
+      aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,ae-linear --report BENCHMARKS.md
     """
     from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS
     from aedr.benchmarks import benchmark as run
     from aedr.benchmarks.report import markdown_tables
 
+    if datasets is None:
+        datasets = "digits" if quick else _ALL_DATASETS
     for option, names, known in (("--datasets", datasets, DATASETS), ("--methods", methods, METHODS)):
         unknown = [name for name in _names(names) if name not in known]
         if unknown:
@@ -90,6 +109,8 @@ def benchmark(
                 f"unknown data set or method: {', '.join(unknown)} (known: {', '.join(known)})", param_hint=option
             )
 
+    if metric_cost is None:
+        metric_cost = not quick
     if not quiet:
         logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)
     command = _command_line(
