@@ -184,7 +184,7 @@ def test_evaluate(run, cells):
 
 def test_info(run):
     text = aedr("info", run / "model").stdout
-    for fragment in ("Autoencoder", "architecture   mlp", "6 features (g0", "training", "versions", "torch"):
+    for fragment in ("Autoencoder", "architecture   mlp", "6 features (g0", "training", "versions", "torch", "stopped"):
         assert fragment in text
     assert json.loads(aedr("info", run / "model", "--json").stdout)["format_version"] == 1
 
@@ -301,6 +301,19 @@ def test_fit_with_a_neighbour_loss(cells, tmp_path):
         6.0,
     )
     assert json.loads((out / "metrics.json").read_text())["trustworthiness"] > 0
+
+
+def test_verbose_reports_the_settings_the_fit_ran_with(cells, tmp_path):
+    fast = [a for a in FAST if a not in ("--threads", "1")]
+    result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "v", "--verbose", *fast)
+    text = result.stderr
+    for fragment in ("device cpu", "1 torch thread (aedr's choice", "batch size 8", "learning rate 0.001"):
+        assert fragment in text, text
+    assert "scaling standard" in text and "epochs run 2 of 2: ran all --max-iter epochs" in text
+    quiet = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "q", *FAST)
+    assert "batch size" not in quiet.stderr
+    assert "2 torch threads" in aedr("-v", "fit", cells, "-o", tmp_path / "t", "--label-col", "cell_type",
+                                     *fast, "--threads", "2").stderr  # fmt: skip
 
 
 def test_verbose_shows_the_traceback(tmp_path):

@@ -144,6 +144,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Epochs run.
     n_steps_ : int
         Optimizer steps taken.
+    stop_reason_ : str
+        Why training ended: "max_iter" (every epoch run), "converged" (no improvement larger
+        than ``tol`` in ``n_iter_no_change`` epochs), "callback" (a callback or Ctrl-C with
+        ``--save-best``) or "diverged".
+    batch_size_ : int
+        Rows per optimizer step, "auto" resolved.
+    learning_rate_ : float
+        The initial learning rate, "auto" resolved.
     device_ : torch.device
         Where the model lives.
     n_features_in_ : int
@@ -284,6 +292,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         objective = self._objective(noise_generator)
         trainer = _fit_setup.make_trainer(self, X[train_rows], model, objective, device, generator, noise_generator)
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
+        self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
         try:
             history = trainer.fit(X_train, X_val)
         except TrainingDivergedError:
@@ -340,6 +349,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
         self.n_steps_ = history.n_steps
+        self.stop_reason_ = history.stop_reason
 
     # ------------------------------------------------------------ inference
     def transform(self, X):

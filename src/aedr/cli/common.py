@@ -90,12 +90,21 @@ OneHot = Annotated[
 ]
 
 
+# Why training ended (the estimator's stop_reason_), for --verbose and aedr info.
+STOP_REASONS = {
+    "max_iter": "ran all --max-iter epochs",
+    "converged": "converged: the loss improved by less than --tol for --n-iter-no-change epochs",
+    "callback": "stopped on request",
+    "diverged": "diverged",
+}
+
+
 Threads = Annotated[
     Optional[int],
     typer.Option(
         "--threads",
         min=1,
-        help="CPU threads for torch [default: torch's choice]. 1 is often fastest for small networks.",
+        help="CPU threads for torch [default: 1 for a small network, else one per idle core].",
     ),
 ]
 

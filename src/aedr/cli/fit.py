@@ -11,6 +11,7 @@ import typer
 
 from aedr._files import check_new, staged_folder
 from aedr.cli.common import (
+    STOP_REASONS,
     Columns,
     Delimiter,
     Exclude,
@@ -23,6 +24,7 @@ from aedr.cli.common import (
     Quiet,
     Threads,
     Verbose,
+    is_verbose,
     read_input,
     torch_threads,
 )  # fmt: skip
@@ -104,14 +106,17 @@ def fit(
         estimator.set_params(scale="global")
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
+    chosen = threads if threads is not None else _default_threads(estimator, table.X.shape[1])
     try:
-        with torch_threads(threads), staged_folder(out, overwrite=force) as folder:
+        with torch_threads(chosen), staged_folder(out, overwrite=force) as folder:
             run = fit_run(
                 estimator, table, folder, embedding_format=fmt, interrupted=lambda: bool(stopper and stopper.requested)
             )
     except KeyboardInterrupt:
         typer.echo("\ninterrupted: nothing was written", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if is_verbose(ctx):
+        _report_settings(estimator, chosen, threads is None)
     _report(run, out)
     if stopper is not None and stopper.requested:
         typer.echo(
@@ -136,6 +141,28 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
     if fmt == "npy" and has_labels:
         return "npz"
     return fmt
+
+
+def _default_threads(estimator, n_features: int) -> int:
+    from aedr.training.threads import default_threads
+
+    return default_threads(estimator, n_features)
+
+
+def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
+    """--verbose: the settings the fit ran with, "auto" resolved, and why it stopped."""
+    from aedr._fit_setup import scaling
+
+    how = " (aedr's choice for this network and the idle cores; --threads to set)" if chosen_by_aedr else ""
+    lines = [
+        f"device {estimator.device_}, {threads} torch thread{'s' if threads > 1 else ''}{how}",
+        f"batch size {estimator.batch_size_}, learning rate {estimator.learning_rate_:g}, "
+        f"scaling {scaling(estimator) or 'none'}, {estimator.optimizer} optimiser",
+        f"epochs run {estimator.n_iter_} of {estimator.max_iter}: "
+        f"{STOP_REASONS.get(estimator.stop_reason_, estimator.stop_reason_)}",
+    ]
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 def _report(run, out: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli.common import (
+    STOP_REASONS,
     Columns,
     Delimiter,
     Exclude,
@@ -230,6 +231,11 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
         lines.append(
             f"training       {fitted.get('n_iter_')} epochs, loss {curve[0]:.4g} -> {curve[-1]:.4g} "
             f"(lowest {curve[best]:.4g} at epoch {best + 1})"
+        )
+    if fitted.get("stop_reason_") is not None:  # files from before aedr recorded it lack these
+        lines.append(
+            f"stopped        {STOP_REASONS.get(fitted['stop_reason_'], fitted['stop_reason_'])}; "
+            f"batch size {fitted.get('batch_size_')}, learning rate {fitted.get('learning_rate_'):g}"
         )
     if fitted.get("validation_scores_"):
         val = fitted["validation_scores_"]
