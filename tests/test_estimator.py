@@ -200,8 +200,10 @@ def test_transform_wrong_width_and_names(small):
         named.transform(df.rename(columns={"f0": "other"}))
 
 
-def test_divergence_keeps_best_weights_and_suggests_lower_rate(small):
-    with pytest.raises(TrainingDivergedError, match="lower learning_rate_init") as info:
+def test_divergence_keeps_best_weights_and_names_the_causes(small):
+    with pytest.raises(
+        TrainingDivergedError, match=r"learning rate too high .*learning_rate_init=1e\+06.*extreme values"
+    ) as info:
         Autoencoder(optimizer="sgd", learning_rate_init=1e6, max_iter=20, random_state=0).fit(small)
     assert "kept the initial weights" in str(info.value)
 
@@ -242,9 +244,12 @@ def test_rows_beyond_float32_are_an_error_naming_them_not_nan():
 def test_a_finite_divergence_is_reported_and_keeps_a_usable_model():
     X = np.random.default_rng(0).normal(size=(200, 5))
     ae = Autoencoder(learning_rate_init=10.0, max_iter=20, random_state=0)
-    with pytest.raises(TrainingDivergedError, match="times that of predicting the mean.*learning_rate_init=10"):
+    with pytest.raises(TrainingDivergedError, match="times that of predicting the mean.*learning_rate_init=10") as info:
         ae.fit(X)
-    assert ae.transform(X).shape == (200, 2)  # fitted state is set before the error
+    message = str(info.value)
+    assert "at epoch 1, lowest" in message and "kept the weights of the lowest loss" in message
+    Z = ae.transform(X)  # fitted state is set before the error
+    assert Z.shape == (200, 2) and np.isfinite(Z).all()
 
 
 def test_warm_start_continues_the_fitted_network(tmp_path):

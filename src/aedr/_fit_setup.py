@@ -71,10 +71,13 @@ def check_divergence(history, loss: str, baseline: float, learning_rate: float) 
     final = (history.terms or [{}])[-1].get(loss)
     if loss != "mse" or final is None or not baseline > 0 or final <= DIVERGED_FACTOR * baseline:
         return
+    curve = history.loss_curve
     raise TrainingDivergedError(
         f"training diverged: the reconstruction error ended at {final:.3g} (scaled units), "
-        f"{final / baseline:.3g} times that of predicting the mean; the usual causes are a learning rate too "
-        f"high for this data (learning_rate_init={learning_rate:g}) or extreme values in the input"
+        f"{final / baseline:.3g} times that of predicting the mean (loss {curve[0]:.3g} at epoch 1, lowest "
+        f"{min(curve):.3g} at epoch {curve.index(min(curve)) + 1}, {curve[-1]:.3g} at epoch {len(curve)}); "
+        f"kept the weights of the lowest loss; the usual causes are a learning rate too high for this data "
+        f"(learning_rate_init={learning_rate:g}), unscaled data (scale=None) or extreme values in the input"
     )
 
 

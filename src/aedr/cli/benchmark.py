@@ -11,6 +11,9 @@ import typer
 
 _ALL_DATASETS = "digits,mnist10k,mnist70k"
 _ALL_METHODS = "pca,tsne,umap,ae-linear,ae-deep"
+# umap-learn compiles its numba functions in every new process (about 10 s here): --quick leaves
+# it out unless named, to check the set-up in seconds
+_QUICK_METHODS = "pca,tsne,ae-linear,ae-deep"
 
 
 def _names(text: str) -> list[str]:
@@ -46,7 +49,14 @@ def benchmark(
             "--datasets", "-d", help=f"Comma-separated data sets [default: {_ALL_DATASETS}; digits with --quick]."
         ),
     ] = None,
-    methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated methods.")] = _ALL_METHODS,
+    methods: Annotated[
+        Optional[str],
+        typer.Option(
+            "--methods",
+            "-m",
+            help=f"Comma-separated methods [default: {_ALL_METHODS}; with --quick {_QUICK_METHODS}].",
+        ),
+    ] = None,
     data_dir: Annotated[
         Optional[Path],
         typer.Option("--data-dir", help="Folder with MNIST's four IDX .gz files [default: ../shared/data/mnist]."),
@@ -66,7 +76,7 @@ def benchmark(
         bool,
         typer.Option(
             "--quick",
-            help="Tiny iteration counts on digits, no metric cost: checks the set-up in seconds, not quality.",
+            help="Tiny iteration counts on digits, no UMAP or metric cost unless named: checks the set-up in seconds.",
         ),
     ] = False,
     metric_cost: Annotated[
@@ -102,6 +112,8 @@ def benchmark(
 
     if datasets is None:
         datasets = "digits" if quick else _ALL_DATASETS
+    if methods is None:
+        methods = _QUICK_METHODS if quick else _ALL_METHODS
     for option, names, known in (("--datasets", datasets, DATASETS), ("--methods", methods, METHODS)):
         unknown = [name for name in _names(names) if name not in known]
         if unknown:

@@ -144,7 +144,8 @@ class Trainer:
                     )
                     raise TrainingDivergedError(
                         f"training diverged at epoch {epoch} (loss became {train_loss}); {kept}; "
-                        f"try a lower learning_rate_init than {cfg.learning_rate_init:g}"
+                        f"the usual causes are a learning rate too high for this data (learning_rate_init="
+                        f"{cfg.learning_rate_init:g}), unscaled data or extreme values in the input"
                     )
                 improved = monitored < history.best_loss * (1 - cfg.tol)
                 if monitored < history.best_loss:
