@@ -46,3 +46,14 @@ def test_a_bad_element_of_a_list_option_is_named(tmp_path):
         and "'x' is not a whole number" in result.output
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_the_help_lists_every_registered_value():
+    """A value registered for a parameter (a new activation, loss, scaling, ...) shows in its help."""
+    from aedr.params import REGISTRIES, _registry
+
+    declared = {p.name: p for p in PARAMS}
+    for name, where in REGISTRIES.items():
+        help_text = declared[name].help_text()
+        missing = [key for key in _registry(where) if key not in help_text]
+        assert not missing, f"{name}'s help does not list {missing}: {help_text!r}"

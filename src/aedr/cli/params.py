@@ -60,7 +60,8 @@ def convert(name: str, value, source: str):
     try:
         return (DECLARED[name].convert or (lambda v: v))(value)
     except (TypeError, ValueError) as exc:
-        raise typer.BadParameter(f"cannot use {value!r} for {name} ({exc})", param_hint=source) from exc
+        what = "" if source.startswith("--") else f" for {name}"  # a config file's key; an option names itself
+        raise typer.BadParameter(f"cannot use {value!r}{what} ({exc})", param_hint=source) from exc
 
 
 def read_config(path: Path) -> dict:
