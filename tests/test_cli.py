@@ -334,8 +334,8 @@ def test_corrupted_model_file(run, cells, tmp_path):
     assert_one_line_error(aedr("info", model, ok=False), "config.json", "not valid JSON")
 
 
-def _interrupt_fit(tmp_path, *extra):
-    """Start `aedr fit` on a long job, press Ctrl-C once training shows progress."""
+def _interrupt_fit(tmp_path, *extra, sig=signal.SIGINT):
+    """Start `aedr fit` on a long job, send ``sig`` (Ctrl-C) once training shows progress."""
     X = np.random.default_rng(0).normal(size=(2000, 20))
     np.save(tmp_path / "big.npy", X)
     stderr = tmp_path / "stderr.txt"
@@ -349,7 +349,7 @@ def _interrupt_fit(tmp_path, *extra):
         while "epoch/s" not in stderr.read_text() and "s/epoch" not in stderr.read_text():
             assert process.poll() is None and time.monotonic() < deadline, stderr.read_text()
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         process.wait(timeout=120)
     return process.returncode, stderr.read_text()
 
@@ -366,6 +366,15 @@ def test_ctrl_c_with_save_best_keeps_the_best_weights(tmp_path):
     model = load(tmp_path / "run" / "model")
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["interrupted"] is True
     assert model.best_loss_ == min(model.loss_curve_)
+
+
+def test_sigterm_with_save_best_keeps_the_best_weights_like_ctrl_c(tmp_path):
+    code, err = _interrupt_fit(tmp_path, "--save-best", sig=signal.SIGTERM)
+    assert code == 143 and "terminated (SIGTERM) at epoch" in err and "saved the best weights" in err, err
+    assert "Traceback" not in err
+    model = load(tmp_path / "run" / "model")
+    assert model.stop_reason_ == "callback" and model.best_loss_ == min(model.loss_curve_)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run", "stderr.txt"]  # no staging folder
 
 
 def test_demo(tmp_path):

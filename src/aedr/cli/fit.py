@@ -28,7 +28,7 @@ from aedr.cli.common import (
     read_input,
     torch_threads,
 )  # fmt: skip
-from aedr.cli.errors import EXIT_INTERRUPTED
+from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
@@ -64,7 +64,12 @@ def fit(
         _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),
     ] = None,
     save_best: Annotated[
-        bool, _opt("--save-best", help="On Ctrl-C, stop after the epoch and save the best weights so far.", panel=_OUT)
+        bool,
+        _opt(
+            "--save-best",
+            help="On Ctrl-C or SIGTERM, stop after the epoch and save the best weights so far.",
+            panel=_OUT,
+        ),
     ] = False,
     threads: Threads = None,
     force: Force = False,
@@ -110,7 +115,11 @@ def fit(
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force) as folder:
             run = fit_run(
-                estimator, table, folder, embedding_format=fmt, interrupted=lambda: bool(stopper and stopper.requested)
+                estimator,
+                table,
+                folder,
+                embedding_format=fmt,
+                interrupted=lambda: bool(stopper and stopper.requested is not None),
             )
     except KeyboardInterrupt:
         typer.echo("\ninterrupted: nothing was written", err=True)
@@ -118,11 +127,10 @@ def fit(
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None)
     _report(run, out)
-    if stopper is not None and stopper.requested:
-        typer.echo(
-            f"interrupted at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}", err=True
-        )
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if stopper is not None and stopper.requested is not None:
+        how = "terminated (SIGTERM)" if stopper.requested == signal.SIGTERM else "interrupted"
+        typer.echo(f"{how} at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}", err=True)
+        raise typer.Exit(EXIT_TERMINATED if stopper.requested == signal.SIGTERM else EXIT_INTERRUPTED)
 
 
 def _stem(path: Path) -> str:
@@ -184,26 +192,31 @@ def _report(run, out: Path) -> None:
 
 
 class _StopOnInterrupt(Callback):
-    """With --save-best: the first Ctrl-C ends training after the epoch, a second one at once."""
+    """With --save-best: the first Ctrl-C or SIGTERM ends training after the epoch, a second one at once."""
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.requested = None  # the signal that asked to stop
+        self._previous = {}
 
     def on_train_begin(self, state) -> None:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def _handle(self, signum, frame) -> None:
-        if self.requested:
+        if self.requested is not None:  # asked twice: stop now, as without --save-best
+            previous = self._previous.get(signum)
+            if callable(previous):
+                previous(signum, frame)
             raise KeyboardInterrupt
-        self.requested = True
-        typer.echo("\nstopping after this epoch to save the best weights (Ctrl-C again to abort)", err=True)
+        self.requested = signal.Signals(signum)
+        typer.echo(
+            f"\n{self.requested.name}: stopping after this epoch to save the best weights (again to abort)", err=True
+        )
 
     def on_epoch_end(self, state) -> bool:
-        return self.requested
+        return self.requested is not None
 
     def on_train_end(self, state) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
