@@ -1,5 +1,7 @@
 """Behaviour of aedr.Autoencoder: training, reproducibility, options, bad input."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,3 +271,24 @@ def test_warm_start_continues_the_fitted_network(tmp_path):
         warm.set_params(hidden_layer_sizes=(4,)).fit(X)
     with pytest.raises(ValueError, match="features"):
         warm.set_params(hidden_layer_sizes=(8,)).fit(X[:, :5])
+
+
+def test_a_fixed_random_state_at_a_fixed_thread_count_gives_the_same_model():
+    """What the README promises on determinism: bit-identical weights, codes and losses."""
+    import torch
+
+    X = np.random.default_rng(0).normal(size=(300, 12))
+    threads = torch.get_num_threads()
+    try:
+        for n in {1, min(2, os.cpu_count() or 1)}:
+            torch.set_num_threads(n)
+            a = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=3).fit(X)
+            b = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=3).fit(X)
+            assert a.loss_curve_ == b.loss_curve_
+            for (name, p), q in zip(a.model_.state_dict().items(), b.model_.state_dict().values()):
+                assert torch.equal(p, q), name
+            np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    finally:
+        torch.set_num_threads(threads)
+    other = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=4).fit(X)
+    assert other.loss_curve_ != a.loss_curve_  # the seed matters: the test can fail
