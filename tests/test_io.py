@@ -1,6 +1,7 @@
 """Data files: every format reads and writes, headers are detected, errors name the file."""
 
 import gzip
+import os
 
 import numpy as np
 import pandas as pd
@@ -198,3 +199,51 @@ def test_float32_values_are_written_with_the_digits_they_hold(tmp_path):
     assert (tmp_path / "v.csv").read_text().splitlines() == ["a,b", "-1.6867353,0.1", "1e-08,0.2", ",0.3"]
     back = pd.read_csv(tmp_path / "v.csv")["a"].to_numpy(np.float32)
     assert np.array_equal(back[:2], values["a"].to_numpy()[:2]) and np.isnan(back[2])
+
+
+def test_a_dead_runs_staging_entries_are_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    from aedr._files import staged_file, staged_folder
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)  # a process that has exited
+    left = tmp_path / f".{dead}-0badc0de.tmp-run"
+    left.mkdir()
+    (left / "weights.safetensors").write_bytes(b"half")
+    live = tmp_path / f".{os.getpid()}-0000beef.tmp-run"  # a run still going: never touched
+    live.mkdir()
+    other = tmp_path / f".{dead}-0badc0de.tmp-other"  # another output's: not this write's business
+    other.mkdir()
+    file_left = tmp_path / f".{dead}-12345678.tmp-codes.csv"
+    file_left.write_text("half")
+    with staged_folder(tmp_path / "run") as folder:
+        (folder / "a.txt").write_text("new")
+    with staged_file(tmp_path / "codes.csv") as path:
+        path.write_text("x\n")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(["run", "codes.csv", live.name, other.name])
+
+
+def test_a_killed_fit_leaves_nothing_the_next_fit_keeps(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    X = np.random.default_rng(0).normal(size=(300, 5))
+    np.save(tmp_path / "x.npy", X)
+    command = [sys.executable, "-m", "aedr", "fit", "x.npy", "-o", "run", "--quiet", "--threads", "1"]
+    slow = ["--max-iter", "1000000", "--n-iter-no-change", "1000000"]
+    process = subprocess.Popen(command + slow, cwd=tmp_path, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*.tmp-run")):  # staging folder made: the fit runs
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)  # no handler runs: as out of memory or a lost machine
+    process.wait(timeout=60)
+    assert list(tmp_path.glob(".*.tmp-run"))  # what a crash leaves
+    done = subprocess.run(command + ["--max-iter", "2"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "x.npy"]

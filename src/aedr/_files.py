@@ -1,8 +1,10 @@
 """Write outputs safely: stage under a temporary sibling name, then rename.
 
-An interrupted run leaves at most a hidden ``.NAME.*.tmp`` entry behind
-(removed on the way out when Python still runs), never a half-written
-output under the real name; an existing output is replaced only when asked,
+An interrupted run leaves at most a hidden ``.PID-XXXXXXXX.tmp-NAME`` entry behind
+(removed on the way out when Python still runs, and by the next write to the
+same name when the process that made it is gone: killed, out of memory, power
+lost), never a half-written output under the real name; an existing output is
+replaced only when asked,
 and of two runs writing the same new output at once, the second to finish
 is refused instead of replacing the first.
 """
@@ -14,6 +16,7 @@ import os
 import shutil
 import uuid
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 
 
@@ -37,13 +40,37 @@ def check_new(target: str | Path, *, overwrite: bool = False) -> Path:
 
 def _temporary_sibling(target: Path) -> Path:
     # The real name stays at the end so writers that infer a format or a
-    # compression from the extension (pandas: ``.csv.gz``) still see it.
-    return target.with_name(f".{uuid.uuid4().hex[:8]}.tmp-{target.name}")
+    # compression from the extension (pandas: ``.csv.gz``) still see it; the
+    # process id lets a later run tell a dead run's leftovers from a live one's.
+    return target.with_name(f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp-{target.name}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or no way to tell: leave its files alone
+    return True
+
+
+def remove_leftovers(target: Path) -> list[Path]:
+    """Remove staging entries for ``target`` left by processes that no longer run; return them."""
+    removed = []
+    target = Path(target)
+    for entry in target.parent.glob(f".*.tmp-{glob_escape(target.name)}"):
+        pid = entry.name[1:].split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        _remove(entry)
+        removed.append(entry)
+    return removed
 
 
 def _replace(staged: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
-        old = _temporary_sibling(target).with_suffix(".old")
+        old = _temporary_sibling(target)  # the replaced output, removed once the new one is in place
         target.rename(old)
         staged.rename(target)
         shutil.rmtree(old, ignore_errors=True)
@@ -92,6 +119,7 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
     """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success
     (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(target)
     staged = _temporary_sibling(target)
     if folder:
         staged.mkdir()
