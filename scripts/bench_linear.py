@@ -22,7 +22,7 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
 from aedr import Autoencoder
-from aedr.benchmarks.report import script_command
+from aedr.benchmarks.report import comma_choices, script_command
 from aedr.data.datasets import load_digits_data, load_mnist
 
 
@@ -47,14 +47,15 @@ HEADER = (
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, of {', '.join(DATASETS)}")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        type=comma_choices(DATASETS),
+        help=f"comma-separated, of {', '.join(DATASETS)}",
+    )
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args(argv)
-    unknown = sorted(set(args.datasets.split(",")) - set(DATASETS))
-    if unknown:
-        parser.error(f"unknown data set: {', '.join(unknown)}")
-    return args
+    return parser.parse_args(argv)
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:

@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 
-from aedr.benchmarks.report import script_command
+from aedr.benchmarks.report import comma_choices, script_command
 
 SCRIPT = "scripts/bench_threads.py"
 MODELS = {  # name: (row label, data set, hidden layers, epochs)
@@ -66,15 +66,16 @@ def _spin() -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        type=comma_choices(MODELS),
+        help=f"comma-separated, of {', '.join(MODELS)}",
+    )
     parser.add_argument("--loads", default="0,1,2", help="comma-separated numbers of busy cores")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args(argv)
-    unknown = sorted(set(args.models.split(",")) - set(MODELS))
-    if unknown:
-        parser.error(f"unknown model: {', '.join(unknown)}")
-    return args
+    return parser.parse_args(argv)
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:

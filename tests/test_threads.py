@@ -38,3 +38,13 @@ def test_the_machine_is_measured():
     busy = busy_cores(interval=0.05)
     assert busy is None or 0.0 <= busy <= (os.cpu_count() or 1)
     assert 1 <= default_threads(Autoencoder(), 784) <= cores
+
+
+def test_busy_cores_counts_only_the_cpus_this_process_may_use(monkeypatch):
+    # a 4-CPU host: CPUs 2 and 3 (not ours) fully busy, CPU 1 half busy, CPU 0 idle
+    samples = iter(
+        [{0: (0, 0), 1: (0, 0), 2: (0, 0), 3: (0, 0)}, {0: (100, 100), 1: (100, 50), 2: (100, 0), 3: (100, 0)}]
+    )
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(threads, "_allowed_cpus", lambda: {0, 1})
+    assert busy_cores(interval=0) == pytest.approx(0.5)

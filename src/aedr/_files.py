@@ -50,22 +50,17 @@ def _process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:
         return True  # someone else's process, or no way to tell: leave its files alone
     return True
 
 
-def remove_leftovers(target: Path) -> list[Path]:
-    """Remove staging entries for ``target`` left by processes that no longer run; return them."""
-    removed = []
-    target = Path(target)
+def _remove_leftovers(target: Path) -> None:
+    """Remove staging entries for ``target`` left by processes that no longer run."""
     for entry in target.parent.glob(f".*.tmp-{glob_escape(target.name)}"):
         pid = entry.name[1:].split("-", 1)[0]
-        if not pid.isdigit() or _process_alive(int(pid)):
-            continue
-        _remove(entry)
-        removed.append(entry)
-    return removed
+        if pid.isdigit() and not _process_alive(int(pid)):
+            _remove(entry)
 
 
 def _replace(staged: Path, target: Path) -> None:
@@ -119,7 +114,7 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
     """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success
     (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(target)
+    _remove_leftovers(target)
     staged = _temporary_sibling(target)
     if folder:
         staged.mkdir()

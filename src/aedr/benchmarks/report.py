@@ -234,6 +234,26 @@ def script_command(script: str, options: list[str], env=None) -> str:
     return " ".join(shlex.quote(w) for w in [*words, ".venv/bin/python", script, *options])
 
 
+def comma_choices(known):
+    """An argparse ``type`` for a benchmark script's comma-separated names: the text, checked against ``known``.
+
+    Examples
+    --------
+    >>> comma_choices(["digits", "mnist10k"])("digits,mnist10k")
+    'digits,mnist10k'
+    """
+
+    def check(text: str) -> str:
+        import argparse
+
+        unknown = sorted(set(text.split(",")) - set(known))
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)} (known: {', '.join(known)})")
+        return text
+
+    return check
+
+
 def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:
     """Replace the text between the markers of block ``name`` in ``path``, keeping a hand-written reading inside them.
 

@@ -111,7 +111,12 @@ def fit(
         estimator.set_params(scale="global")
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
-    chosen = threads if threads is not None else _default_threads(estimator, table.X.shape[1])
+    if threads is None:
+        from aedr.training.threads import default_threads
+
+        chosen = default_threads(estimator, table.X.shape[1])
+    else:
+        chosen = threads
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force) as folder:
             run = fit_run(
@@ -128,9 +133,10 @@ def fit(
         _report_settings(estimator, chosen, threads is None)
     _report(run, out)
     if stopper is not None and stopper.requested is not None:
-        how = "terminated (SIGTERM)" if stopper.requested == signal.SIGTERM else "interrupted"
+        terminated = stopper.requested == signal.SIGTERM
+        how = "terminated (SIGTERM)" if terminated else "interrupted"
         typer.echo(f"{how} at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}", err=True)
-        raise typer.Exit(EXIT_TERMINATED if stopper.requested == signal.SIGTERM else EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
 
 
 def _stem(path: Path) -> str:
@@ -149,12 +155,6 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
     if fmt == "npy" and has_labels:
         return "npz"
     return fmt
-
-
-def _default_threads(estimator, n_features: int) -> int:
-    from aedr.training.threads import default_threads
-
-    return default_threads(estimator, n_features)
 
 
 def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:

@@ -3,8 +3,9 @@
 torch's own default (one thread per core) is right on an idle machine for a network of some
 size, and wrong elsewhere: a thread that has to share its core with another process holds up
 every other thread at each operation's barrier, and a small network's operations are too short
-to split. ``aedr fit`` and ``aedr demo`` call :func:`default_threads` unless ``--threads`` is
-given; the measurements behind the rule are in BENCHMARKS.md ("Threads").
+to split. ``aedr fit`` calls :func:`default_threads` unless ``--threads`` is given (``aedr demo``'s
+fixed single thread is what the rule gives its digits network); the measurements behind the
+rule are in BENCHMARKS.md ("Threads").
 
 Examples
 --------
@@ -23,12 +24,18 @@ import time
 SMALL_NETWORK_MACS = 2e5
 
 
+def _allowed_cpus() -> set[int] | None:
+    """The CPU numbers this process may run on; None where the platform cannot say (macOS, Windows)."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+
+
 def available_cores() -> int:
     """The cores this process may run on: its CPU affinity, capped by a cgroup CPU quota where one is set."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        cores = os.cpu_count() or 1
+    allowed = _allowed_cpus()
+    cores = len(allowed) if allowed is not None else os.cpu_count() or 1
     try:
         quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
         if quota != "max":
@@ -38,32 +45,41 @@ def available_cores() -> int:
     return max(1, cores)
 
 
+def _cpu_times() -> dict[int, tuple[int, int]]:
+    """``/proc/stat``'s per-CPU lines: CPU number -> (total, idle + iowait) jiffies."""
+    times = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *values = line.split()
+            if name.startswith("cpu") and name[3:].isdigit():
+                ticks = [int(v) for v in values[:8]]
+                times[int(name[3:])] = (sum(ticks), ticks[3] + ticks[4])
+    return times
+
+
 def busy_cores(interval: float = 0.1) -> float | None:
-    """How many cores other processes keep busy now (this one sleeps while it looks); None where unknown.
+    """How many of this process's cores others keep busy now (this one sleeps while it looks).
 
-    Read from ``/proc/stat`` twice, ``interval`` seconds apart (Linux); elsewhere the
-    1-minute load average stands in for it.
+    Read from ``/proc/stat`` twice, ``interval`` seconds apart, over the CPUs of this
+    process's affinity only (Linux: a container's two cores, not the host's sixty-four);
+    elsewhere the 1-minute load average stands in for it; None where neither is known.
     """
-
-    def sample():
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-        return sum(values[:8]), idle
-
     try:
-        total0, idle0 = sample()
+        before = _cpu_times()
         time.sleep(interval)
-        total1, idle1 = sample()
+        after = _cpu_times()
     except (OSError, ValueError, IndexError):
         try:
             return os.getloadavg()[0]
         except (AttributeError, OSError):
             return None
-    total = total1 - total0
-    if total <= 0:
-        return None
-    return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / total)
+    allowed = _allowed_cpus() or set(after)
+    busy = 0.0
+    for cpu in allowed & set(before) & set(after):
+        total, idle = after[cpu][0] - before[cpu][0], after[cpu][1] - before[cpu][1]
+        if total > 0:
+            busy += 1.0 - idle / total
+    return busy
 
 
 def forward_macs(estimator, n_features: int) -> float | None:
@@ -91,4 +107,4 @@ def default_threads(estimator, n_features: int, busy: float | None = None) -> in
         busy = busy_cores()
     if busy is None:
         return cores
-    return int(max(1, min(cores, cores - round(busy))))
+    return max(1, cores - round(busy))
