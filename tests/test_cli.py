@@ -11,12 +11,14 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
-from aedr import load
+from aedr import Autoencoder, Checkpoint, load
 from aedr.cli import app
 from aedr.cli.params import option_names
 from aedr.data.idx import write_idx
+from aedr.training.checkpoint import read_checkpoint
 
 runner = CliRunner()
 FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
@@ -354,10 +356,10 @@ def _interrupt_fit(tmp_path, *extra, sig=signal.SIGINT):
     return process.returncode, stderr.read_text()
 
 
-def test_ctrl_c_during_fit_writes_nothing(tmp_path):
+def test_ctrl_c_during_fit_stops_after_the_epoch_and_writes_only_a_checkpoint(tmp_path):
     code, err = _interrupt_fit(tmp_path)
-    assert code == 130 and "nothing was written" in err and "Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "stderr.txt"]
+    assert code == 130 and "interrupted at epoch" in err and "nothing was written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run.checkpoint", "stderr.txt"]
 
 
 def test_ctrl_c_with_save_best_keeps_the_best_weights(tmp_path):
@@ -374,7 +376,8 @@ def test_sigterm_with_save_best_keeps_the_best_weights_like_ctrl_c(tmp_path):
     assert "Traceback" not in err
     model = load(tmp_path / "run" / "model")
     assert model.stop_reason_ == "callback" and model.best_loss_ == min(model.loss_curve_)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run", "stderr.txt"]  # no staging folder
+    assert "--resume --force" in err  # the checkpoint stays: training can go on
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run", "run.checkpoint", "stderr.txt"]
 
 
 def test_demo(tmp_path):
@@ -395,11 +398,10 @@ def test_a_run_folder_works_where_a_model_folder_is_expected(run, cells, tmp_pat
     assert "trustworthiness" in aedr("evaluate", run, cells, "--label-col", "cell_type").stdout
 
 
-def test_a_closed_pipe_ends_transform_quietly(run, cells):
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-m", "aedr", "transform", str(run), str(cells), "--label-col", "cell_type"]
+def test_a_closed_pipe_ends_transform_quietly(run, cells, tmp_path):
+    many = tmp_path / "many.csv"  # more output than a pipe holds: the writer is still writing when the reader goes
+    pd.concat([pd.read_csv(cells)] * 2000).to_csv(many, index=False)
+    command = [sys.executable, "-m", "aedr", "transform", str(run), str(many), "--label-col", "cell_type"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.readline()  # what `| head -1` reads, then the reader goes away
     process.stdout.close()
@@ -434,23 +436,6 @@ def test_a_two_row_file_fits_and_says_its_neighbourhoods_cannot_be_measured(tmp_
     assert "too few rows (2) to measure neighbourhoods" in result.stdout
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["trustworthiness"] is None and metrics["continuity"] is None
-
-
-def test_sigterm_ends_fit_like_ctrl_c_and_writes_nothing(cells, tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    out = tmp_path / "r"
-    command = [sys.executable, "-m", "aedr", "fit", str(cells), "--label-col", "cell_type", "-o", str(out)]
-    command += ["--max-iter", "1000000", "--n-iter-no-change", "1000000", "--quiet", "--threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    time.sleep(4)  # into training
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 143
-    assert "terminated (SIGTERM); nothing was written" in process.stderr.read().decode()
-    assert list(tmp_path.iterdir()) == []  # no output, no staging folder
 
 
 def test_help_starts_without_torch_scikit_learn_or_pandas():
@@ -497,3 +482,79 @@ def test_images_are_scaled_globally_by_default_and_say_so(digits, tmp_path):
     assert load(tmp_path / "run" / "model").scale == "global"
     result = aedr("fit", images, "-o", tmp_path / "run2", "--scale", "standard", *FAST)
     assert "scaling all pixels" not in result.stderr and load(tmp_path / "run2" / "model").scale == "standard"
+
+
+# ---------------------------------------------------------------- checkpoints and --resume
+RESUMABLE = ["--max-iter", "400", "--n-iter-no-change", "1000", "--hidden-layer-sizes", "32", "--random-state", "0"]
+
+
+def _start_fit(tmp_path, *extra):
+    data = tmp_path / "data.npy"
+    if not data.exists():
+        np.save(data, np.random.default_rng(0).normal(size=(4000, 20)))
+    cmd = [sys.executable, "-m", "aedr", "fit", str(data), "-o", str(tmp_path / "run"), *RESUMABLE, "--quiet", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+
+
+def _wait_for(path, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+
+
+def test_a_killed_fit_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
+    """A fit killed outright (SIGKILL: out of memory, a node lost) goes on with --resume and ends
+    with the weights of a fit never interrupted."""
+    process = _start_fit(tmp_path, "--checkpoint-every", "0", "--threads", "1")
+    checkpoint = tmp_path / "run.checkpoint"
+    _wait_for(checkpoint, process)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert not (tmp_path / "run").exists() and checkpoint.exists()
+    epoch = read_checkpoint(checkpoint).state["epoch"]
+    assert 0 < epoch < 400
+
+    result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", *RESUMABLE, "--quiet", ok=False)
+    assert_one_line_error(result, "run.checkpoint", "--resume")
+    aedr(
+        "fit", tmp_path / "data.npy", "-o", tmp_path / "run", *RESUMABLE, "--quiet", "--resume"
+    )  # threads: the checkpoint's
+    aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "fresh", *RESUMABLE, "--quiet", "--threads", "1")
+    resumed, fresh = (load(tmp_path / name / "model").model_.state_dict() for name in ("run", "fresh"))
+    assert all(torch.equal(resumed[k], fresh[k]) for k in fresh)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "fresh", "run"]  # checkpoint and leftovers gone
+
+
+def test_sigterm_stops_after_the_epoch_and_leaves_a_checkpoint(tmp_path):
+    process = _start_fit(tmp_path, "--threads", "1", "--max-iter", "100000")
+    time.sleep(4)  # into training
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 143
+    err = process.stderr.read()
+    assert "terminated (SIGTERM) at epoch" in err and "--resume" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "run.checkpoint"]
+    header = read_checkpoint(tmp_path / "run.checkpoint").state
+    assert header["threads"] == 1 and header["epoch"] > 0
+
+
+def test_resume_without_a_checkpoint_or_with_other_options_is_refused(tmp_path):
+    np.save(tmp_path / "data.npy", np.random.default_rng(0).normal(size=(300, 8)))
+    result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--resume", ok=False)
+    assert_one_line_error(result, "no checkpoint at", "run.checkpoint")
+    Autoencoder(max_iter=6, random_state=0, callbacks=[Checkpoint(tmp_path / "run.checkpoint", every_epochs=2)]).fit(
+        np.load(tmp_path / "data.npy")
+    )
+    result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--max-iter", "9", "--resume", ok=False)
+    assert_one_line_error(result, "run.checkpoint", "other parameters", "--max-iter 6 (now 9)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_force_starts_afresh_over_a_checkpoint(tmp_path):
+    np.save(tmp_path / "data.npy", np.random.default_rng(0).normal(size=(300, 8)))
+    (tmp_path / "run.checkpoint").write_bytes(b"an old checkpoint")
+    aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--max-iter", "3", "--quiet", "--force")
+    assert not (tmp_path / "run.checkpoint").exists()
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"] == 3
+    assert sorted(os.listdir(tmp_path)) == ["data.npy", "run"]

@@ -16,6 +16,8 @@ _PUBLIC = {
     "Callback": "aedr.training.callbacks",
     "TrainingState": "aedr.training.callbacks",
     "TrainingDivergedError": "aedr.training.trainer",
+    "Checkpoint": "aedr.training.checkpoint",
+    "CheckpointError": "aedr.training.checkpoint",
     "ModelFileError": "aedr.persistence",
     "load": "aedr.persistence",
 }

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
@@ -153,13 +154,37 @@ def callbacks(est) -> list:
     return bar + [as_callback(cb) for cb in (est.callbacks or [])]
 
 
+def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
+    """The fit's seed and the checkpoint to resume from (its seed, even with ``random_state=None``);
+    tells the :class:`Checkpoint` callbacks which fit they belong to."""
+    from aedr.training.checkpoint import Checkpoint, read_checkpoint, run_identity
+
+    seed = int(check_random_state(est.random_state).randint(2**31 - 1))
+    writers = [cb for cb in (est.callbacks or []) if isinstance(cb, Checkpoint)]
+    if not writers and resume_from is None:
+        return seed, None
+    identity = run_identity(est, X)
+    resume = None
+    if resume_from is not None:
+        if warm:
+            raise ValueError(
+                "resume_from goes on from a checkpoint; it cannot also continue the fitted network (warm_start)"
+            )
+        resume = read_checkpoint(resume_from, identity)
+        seed = resume.state["seed"]
+    for cb in writers:
+        cb.identity, cb.seed = identity, seed
+    return seed, resume
+
+
 # ------------------------------------------------------------------ trainer
 def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X_rows``, the training rows
     as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`."""
     config = est._trainer_config(len(X_rows))
+    generators = (generator, noise_generator)
     if est.neighbor_loss is None:
-        return Trainer(model, objective, config, device, generator, callbacks(est))
+        return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     return NeighborTrainer(
         neighbor_method(est),
         X_rows,
@@ -169,5 +194,6 @@ def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, n
         device,
         noise_generator,
         callbacks(est),
+        generators,
         weight=est.neighbor_weight,
     )

@@ -11,7 +11,6 @@ import copy
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
@@ -124,7 +123,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Show a progress bar (tqdm, on stderr).
     callbacks : list of Callback or callable, default=None
         Called after every epoch with a :class:`aedr.training.TrainingState`; returning True stops
-        training.
+        training. An :class:`aedr.Checkpoint` among them writes checkpoints to resume from.
 
     Attributes
     ----------
@@ -253,13 +252,17 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, resume_from=None):
         """Train the autoencoder on the rows of ``X``; ``y`` is ignored.
+
+        ``resume_from``: a file an :class:`aedr.Checkpoint` wrote while fitting the same data with
+        the same parameters; training goes on from it and ends as the uninterrupted fit would have.
 
         Raises
         ------
         ValueError
-            For invalid input (non-numeric, NaN/inf, too few rows, ...).
+            For invalid input (non-numeric, NaN/inf, too few rows, ...), or a checkpoint of another
+            fit (:class:`aedr.CheckpointError`, naming what differs).
         aedr.TrainingDivergedError
             If the loss becomes NaN/inf; the estimator then holds the best
             weights seen before that and can still be used.
@@ -270,10 +273,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
+        seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm)
         self.input_shape_ = (
             infer_input_shape(X.shape[1], self.input_shape or image_shape) if _fit_setup.is_conv(self) else None
         )
-        generator = torch.Generator().manual_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
+        generator = torch.Generator().manual_seed(seed)
         device = resolve_device(self.device)
 
         scaler = self.scaler_ if warm else AffineScaler.fit(X, _fit_setup.scaling(self))
@@ -294,7 +298,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
         try:
-            history = trainer.fit(X_train, X_val)
+            history = trainer.fit(X_train, X_val, resume)
         except TrainingDivergedError:
             self._set_fitted(model, trainer.history)
             raise

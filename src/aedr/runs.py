@@ -66,14 +66,17 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     return scores
 
 
-def fit_run(estimator, table: Table, folder, *, embedding_format: str = "csv", interrupted=None) -> FitRun:
+def fit_run(
+    estimator, table: Table, folder, *, embedding_format: str = "csv", interrupted=None, resume_from=None
+) -> FitRun:
     """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist).
 
     ``interrupted`` is a callable telling whether training was stopped by the
-    user; it is recorded in ``metrics.json``.
+    user; it is recorded in ``metrics.json``. ``resume_from``: a checkpoint to go on from
+    (see :meth:`aedr.Autoencoder.fit`).
     """
     start = time.perf_counter()
-    estimator.fit(table.frame())
+    estimator.fit(table.frame(), resume_from=resume_from)
     seconds = time.perf_counter() - start
     Z = estimator.transform(table.frame())
     X_hat = estimator.inverse_transform(Z)

@@ -71,6 +71,23 @@ def fit(
             panel=_OUT,
         ),
     ] = False,
+    resume: Annotated[
+        bool,
+        _opt(
+            "--resume",
+            help="Go on from the checkpoint an interrupted fit of the same command left (OUT.checkpoint).",
+            panel=_OUT,
+        ),
+    ] = False,
+    checkpoint_every: Annotated[
+        float,
+        _opt(
+            "--checkpoint-every",
+            help="Seconds between checkpoints (OUT.checkpoint, removed when the fit ends); 0: every epoch.",
+            min=0,
+            panel=_OUT,
+        ),
+    ] = 120.0,
     threads: Threads = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -88,12 +105,15 @@ def fit(
       aedr fit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --neighbor-loss tsne
     """
     from aedr.runs import fit_run
+    from aedr.training.checkpoint import Checkpoint
 
     out = check_new(out if out is not None else Path(f"{_stem(data)}-aedr"), overwrite=force)
+    checkpoint = Checkpoint(_checkpoint_file(out), every_seconds=checkpoint_every)
+    saved = _check_checkpoint(checkpoint.path, resume=resume, force=force)
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
-    stopper = _StopOnInterrupt() if save_best else None
+    stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
-    estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper] if stopper else None)
+    estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper, checkpoint])
     table = read_input(
         data,
         label_col=label_col,
@@ -111,12 +131,14 @@ def fit(
         estimator.set_params(scale="global")
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
-    if threads is None:
+    if threads is not None:
+        chosen = threads
+    elif saved is not None:  # the interrupted fit's count: the same threads give the same model
+        chosen = saved.state["threads"]
+    else:
         from aedr.training.threads import default_threads
 
         chosen = default_threads(estimator, table.X.shape[1])
-    else:
-        chosen = threads
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force) as folder:
             run = fit_run(
@@ -124,19 +146,61 @@ def fit(
                 table,
                 folder,
                 embedding_format=fmt,
-                interrupted=lambda: bool(stopper and stopper.requested is not None),
+                interrupted=lambda: stopper.requested is not None,
+                resume_from=checkpoint.path if resume else None,
             )
+    except _Stopped:
+        typer.echo(
+            f"{_how(stopper.requested)} at epoch {stopper.epoch}: nothing was written; the checkpoint {checkpoint.path} "
+            "keeps the fit (the same command with --resume goes on)",
+            err=True,
+        )
+        raise typer.Exit(_exit_code(stopper.requested)) from None
     except KeyboardInterrupt:
-        typer.echo("\ninterrupted: nothing was written", err=True)
+        kept = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
+        typer.echo(f"\ninterrupted: nothing was written{kept}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if is_verbose(ctx):
-        _report_settings(estimator, chosen, threads is None)
+        _report_settings(estimator, chosen, threads is None and saved is None)
     _report(run, out)
-    if stopper is not None and stopper.requested is not None:
-        terminated = stopper.requested == signal.SIGTERM
-        how = "terminated (SIGTERM)" if terminated else "interrupted"
-        typer.echo(f"{how} at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}", err=True)
-        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    if stopper.requested is not None:
+        typer.echo(
+            f"{_how(stopper.requested)} at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}; "
+            f"the checkpoint {checkpoint.path} stays (--resume --force goes on training)",
+            err=True,
+        )
+        raise typer.Exit(_exit_code(stopper.requested))
+    checkpoint.path.unlink(missing_ok=True)
+
+
+def _checkpoint_file(out: Path) -> Path:
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _check_checkpoint(file: Path, *, resume: bool, force: bool):
+    """The snapshot to go on from with --resume; without it, refuse to replace another fit's checkpoint."""
+    from aedr.training.checkpoint import CheckpointError, read_checkpoint
+
+    if resume:
+        if not file.is_file():
+            raise CheckpointError(
+                f"no checkpoint at {file}: nothing to resume (a fit writes one every --checkpoint-every "
+                "seconds and when Ctrl-C or SIGTERM stops it)"
+            )
+        return read_checkpoint(file)  # checked against the data and parameters once they are known
+    if file.exists() and not force:
+        raise CheckpointError(
+            f"{file} holds the checkpoint of an interrupted fit: --resume goes on from it, --force starts afresh"
+        )
+    return None
+
+
+def _how(sig) -> str:
+    return "terminated (SIGTERM)" if sig == signal.SIGTERM else "interrupted"
+
+
+def _exit_code(sig) -> int:
+    return EXIT_TERMINATED if sig == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 def _stem(path: Path) -> str:
@@ -191,11 +255,18 @@ def _report(run, out: Path) -> None:
     typer.echo(f"wrote {out}/: {', '.join(sorted(p.name for p in run.files.values()))}")
 
 
-class _StopOnInterrupt(Callback):
-    """With --save-best: the first Ctrl-C or SIGTERM ends training after the epoch, a second one at once."""
+class _Stopped(Exception):
+    """Ctrl-C or SIGTERM stopped training after an epoch, without --save-best: the checkpoint holds it."""
 
-    def __init__(self):
+
+class _StopOnInterrupt(Callback):
+    """The first Ctrl-C or SIGTERM ends training after the epoch (the checkpoint is written then; with
+    --save-best the run is written too), a second one at once."""
+
+    def __init__(self, save_best: bool):
+        self.save_best = save_best
         self.requested = None  # the signal that asked to stop
+        self.epoch = 0
         self._previous = {}
 
     def on_train_begin(self, state) -> None:
@@ -203,20 +274,22 @@ class _StopOnInterrupt(Callback):
             self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def _handle(self, signum, frame) -> None:
-        if self.requested is not None:  # asked twice: stop now, as without --save-best
+        if self.requested is not None:  # asked twice: stop now
             previous = self._previous.get(signum)
             if callable(previous):
                 previous(signum, frame)
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum)
-        typer.echo(
-            f"\n{self.requested.name}: stopping after this epoch to save the best weights (again to abort)", err=True
-        )
+        then = "save the best weights" if self.save_best else "write a checkpoint"
+        typer.echo(f"\n{self.requested.name}: stopping after this epoch to {then} (again to abort)", err=True)
 
     def on_epoch_end(self, state) -> bool:
+        self.epoch = state.epoch
         return self.requested is not None
 
     def on_train_end(self, state) -> None:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous = {}
+        if self.requested is not None and not self.save_best:
+            raise _Stopped

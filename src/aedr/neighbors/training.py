@@ -26,6 +26,7 @@ import math
 import torch
 
 from aedr.neighbors.method import NeighborMethod
+from aedr.training.checkpoint import Snapshot
 from aedr.training.losses import NeighborObjective
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingHistory
 
@@ -81,7 +82,7 @@ class NeighborTrainer:
     rows : array-like (n, D)
         The training rows as given (the graph is built on the data's own units, as t-SNE and
         UMAP see them); ``fit``'s ``X`` are the same rows scaled.
-    model, objective, config, device, generator, callbacks
+    model, objective, config, device, generator, callbacks, generators
         As for :class:`~aedr.training.trainer.Trainer`; ``config.max_iter`` is the estimator's
         budget, which the phases share (:func:`phase_configs`).
     weight : float
@@ -98,6 +99,7 @@ class NeighborTrainer:
         device,
         generator,
         callbacks=(),
+        generators=(),
         *,
         weight=1.0,
     ):
@@ -108,45 +110,61 @@ class NeighborTrainer:
             generator,
             list(callbacks),
         )
-        self.weight = weight
+        self.weight, self.generators = weight, tuple(generators) or (generator,)
         self.history = TrainingHistory()
 
-    def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> TrainingHistory:
-        """Build the map of ``X``'s rows, then train the autoencoder in the shaping and fitting phases."""
+    def fit(
+        self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: Snapshot | None = None
+    ) -> TrainingHistory:
+        """Build the map of ``X``'s rows, then train the autoencoder in the shaping and fitting phases;
+        with ``resume``, go on from that checkpoint (its phase, map and epoch)."""
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator, device=self.generator.device))
-        graph = self.method.graph(self.rows, random_state=seed)
-        rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
-        codes = self.method.embed(graph, rows, self.generator)
         shaping, fitting = phase_configs(self.config)
-
-        objective = NeighborObjective(
-            self.objective,
-            codes,
-            self.weight,
-            robust_scale=ROBUST_SCALE,
-            input_dropout=SHAPING_DROPOUT,
-            generator=self.generator,
-        )
-        trainer = self._trainer(objective, shaping)
-        try:
-            trainer.fit(X, X_val)
-        finally:
-            self.history = trainer.history
-        if self.history.stop_reason == "callback":
-            return self.history
-
-        if self.method.refines:
-            codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), self.generator)
+        phase = resume.state["phase"] if resume is not None else "shaping"
+        first = TrainingHistory()
+        if phase == "shaping":
+            graph = self.method.graph(self.rows, random_state=seed)
+            if resume is None:
+                rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
+                codes = self.method.embed(graph, rows, self.generator)
+            else:
+                codes = resume.tensors["map/codes"].to(X.device)
+            objective = NeighborObjective(
+                self.objective,
+                codes,
+                self.weight,
+                robust_scale=ROBUST_SCALE,
+                input_dropout=SHAPING_DROPOUT,
+                generator=self.generator,
+            )
+            trainer = self._trainer(objective, shaping, "shaping", codes)
+            try:
+                trainer.fit(X, X_val, resume)
+            finally:
+                self.history = trainer.history
+            if self.history.stop_reason == "callback":
+                return self.history
+            if self.method.refines:
+                codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), self.generator)
+            first, resume = self.history, None
+        else:
+            codes = resume.tensors["map/codes"].to(X.device)
+            first = TrainingHistory(**resume.state["shaping_history"])
         objective = NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE)
-        first, trainer = self.history, self._trainer(objective, fitting)
+        trainer = self._trainer(objective, fitting, "fitting", codes, first)
         try:
-            trainer.fit(X, X_val)
+            trainer.fit(X, X_val, resume)
         finally:
             self.history = _merge(first, trainer.history)
         return self.history
 
-    def _trainer(self, objective, config: TrainerConfig) -> Trainer:
-        return Trainer(self.model, objective, config, self.device, self.generator, self.callbacks)
+    def _trainer(self, objective, config, phase: str, codes, shaping_history=None) -> Trainer:
+        trainer = Trainer(self.model, objective, config, self.device, self.generator, self.callbacks, self.generators)
+        extra = {"phase": phase}
+        if shaping_history is not None:
+            extra["shaping_history"] = dataclasses.asdict(shaping_history)
+        trainer.checkpoint_extra = Snapshot({"map/codes": codes}, extra)
+        return trainer
 
     @torch.no_grad()
     def _encoded(self, X: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

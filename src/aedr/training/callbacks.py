@@ -61,7 +61,7 @@ class ProgressBar(Callback):
     def on_train_begin(self, state: TrainingState) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=state.max_epochs, unit="epoch", **self.tqdm_kwargs)
+        self.bar = tqdm(total=state.max_epochs, initial=state.epoch, unit="epoch", **self.tqdm_kwargs)
 
     def on_epoch_end(self, state: TrainingState) -> bool:
         postfix = {"loss": f"{state.train_loss:.4g}"}

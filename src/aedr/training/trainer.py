@@ -14,6 +14,7 @@ fitting the neighbour embedding's codes).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from aedr.training.callbacks import Callback, TrainingState
+from aedr.training.checkpoint import Checkpoint, Snapshot, optimizer_state, optimizer_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -100,29 +102,41 @@ class Trainer:
     generator : torch.Generator
         Generator for the batch order (and anything else random in training), on the CPU or the training device.
     callbacks : list of Callback
+        A :class:`~aedr.training.checkpoint.Checkpoint` among them is given the trainer's state.
+    generators : tuple of torch.Generator, optional
+        Every generator training draws from, whose states a checkpoint keeps (default: ``generator``).
     """
 
-    def __init__(self, model, objective, config: TrainerConfig, device, generator, callbacks=()):
+    def __init__(self, model, objective, config: TrainerConfig, device, generator, callbacks=(), generators=()):
         self.model = model
         self.objective = objective
         self.config = config
         self.device = torch.device(device)
         self.generator = generator
         self.callbacks: list[Callback] = list(callbacks)
+        self.generators = tuple(generators) or (generator,)
         self.history = TrainingHistory()  # fit() replaces it; readable even if fit fails before its first epoch
+        self.checkpoint_extra = Snapshot()  # what a caller adds to each checkpoint (a neighbour fit's phase)
 
-    def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> TrainingHistory:
-        """Train on ``X`` (n, D); with ``X_val`` monitor and keep the best validation loss."""
+    def fit(
+        self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: Snapshot | None = None
+    ) -> TrainingHistory:
+        """Train on ``X`` (n, D); with ``X_val`` monitor and keep the best validation loss; with
+        ``resume`` go on from that checkpoint's epoch."""
         cfg = self.config
         optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.learning_rate_init)
         history = self.history = TrainingHistory()
-        state = TrainingState(model=self.model, max_epochs=cfg.max_iter)
         best_weights = copy.deepcopy(self.model.state_dict())
         decays_left, stale, plateau_rate = cfg.n_lr_decays, 0, cfg.learning_rate_init
+        if resume is not None:
+            best_weights = self._restore(resume, optimizer)
+            history = self.history = TrainingHistory(**{**resume.state["history"], "stop_reason": "max_iter"})
+            decays_left, stale, plateau_rate = (resume.state["schedule"][k] for k in ("decays_left", "stale", "rate"))
+        state = TrainingState(model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter)
         for cb in self.callbacks:
             cb.on_train_begin(state)
         try:
-            for epoch in range(1, cfg.max_iter + 1):
+            for epoch in range(history.n_iter + 1, cfg.max_iter + 1):
                 for group in optimizer.param_groups:
                     group["lr"] = plateau_rate * learning_rate_factor(epoch - 1, cfg.max_iter, cfg.decay_fraction)
                 train_loss, terms = self._epoch(X, optimizer)
@@ -158,9 +172,6 @@ class Trainer:
                 stop = False
                 for cb in self.callbacks:
                     stop = bool(cb.on_epoch_end(state)) or stop
-                if stop:
-                    history.stop_reason = "callback"
-                    break
                 if stale >= cfg.n_iter_no_change:
                     if decays_left == 0:
                         history.stop_reason = "converged"
@@ -168,12 +179,54 @@ class Trainer:
                     decays_left, stale = decays_left - 1, 0
                     plateau_rate /= cfg.lr_decay_factor
                     logger.debug("epoch %d: plateau, learning rate now %g", epoch, plateau_rate)
+                if stop:
+                    history.stop_reason = "callback"
+                checkpoints = [cb for cb in self.callbacks if isinstance(cb, Checkpoint) and (stop or cb.due(epoch))]
+                if checkpoints:
+                    schedule = {"decays_left": decays_left, "stale": stale, "rate": plateau_rate}
+                    snapshot = self._snapshot(optimizer, best_weights, schedule)
+                    for cb in checkpoints:
+                        cb.write(snapshot, epoch)
+                if stop:
+                    break
             if cfg.restore_best:
                 self.model.load_state_dict(best_weights)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(state)
         return history
+
+    def _snapshot(self, optimizer, best_weights: dict, schedule: dict) -> Snapshot:
+        """The state the next epoch starts from (see :mod:`aedr.training.checkpoint`)."""
+        opt_tensors, opt_rest = optimizer_tensors(optimizer)
+        tensors = {
+            **{f"model/{k}": v for k, v in self.model.state_dict().items()},
+            **{f"best/{k}": v for k, v in best_weights.items()},
+            **{f"optimizer/{k}": v for k, v in opt_tensors.items()},
+            **{f"generator/{i}": g.get_state() for i, g in enumerate(self.generators)},
+            **self.checkpoint_extra.tensors,
+        }
+        state = {
+            "history": dataclasses.asdict(self.history),
+            "schedule": schedule,
+            "optimizer": opt_rest,
+            **self.checkpoint_extra.state,
+        }
+        return Snapshot(tensors, state)
+
+    def _restore(self, snapshot: Snapshot, optimizer) -> dict:
+        """Load ``snapshot``'s weights, optimizer and generator states; return its best weights."""
+        self.model.load_state_dict(snapshot.group("model"))
+        optimizer.load_state_dict(optimizer_state(snapshot.group("optimizer"), snapshot.state["optimizer"]))
+        states = snapshot.group("generator")
+        if len(states) != len(self.generators):
+            raise ValueError(
+                f"the checkpoint holds {len(states)} generator states, this fit has {len(self.generators)}"
+            )
+        for i, generator in enumerate(self.generators):
+            generator.set_state(states[str(i)])
+        device = next(iter(self.model.state_dict().values())).device
+        return {k: v.to(device) for k, v in snapshot.group("best").items()}
 
     def _epoch(self, X: torch.Tensor, optimizer) -> tuple[float, dict[str, float]]:
         self.model.train()

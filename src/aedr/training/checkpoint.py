@@ -1,0 +1,186 @@
+"""Checkpoints: the whole state of a fit in one safetensors file, to resume an interrupted run.
+
+A checkpoint holds what the next epoch needs: the network's weights, the best weights so far,
+the optimizer's state, the learning-rate schedule, the loss history and every random
+generator's state (a neighbour fit adds its phase and the map it pulls the codes to). Resumed at
+the same thread count and device, a fit ends with the same model, bit for bit, as one never
+interrupted. The file is data only: tensors, and the rest as JSON in the safetensors metadata.
+
+Examples
+--------
+>>> from aedr import Autoencoder, Checkpoint
+>>> ae = Autoencoder(callbacks=[Checkpoint("fit.ckpt", every_seconds=60)])  # doctest: +SKIP
+>>> ae.fit(X)  # killed at epoch 80 of 200 ...                               # doctest: +SKIP
+>>> ae.fit(X, resume_from="fit.ckpt")  # ... goes on from the last checkpoint  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aedr._files import remove_leftovers, temporary_sibling
+from aedr.training.callbacks import Callback, TrainingState
+
+FORMAT = "aedr-checkpoint"
+VERSION = 1
+_IGNORED_PARAMS = ("callbacks", "verbose", "device", "encoder", "decoder", "warm_start")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read, or belongs to another run (other data or parameters)."""
+
+
+@dataclass
+class Snapshot:
+    """A fit's state at the end of an epoch: ``tensors`` by name, everything else in ``state``."""
+
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+
+    def group(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors named ``prefix/...``, keyed by the rest of their names."""
+        return {name[len(prefix) + 1 :]: t for name, t in self.tensors.items() if name.startswith(prefix + "/")}
+
+
+def run_identity(estimator, X: np.ndarray) -> dict:
+    """What a checkpoint must share with the fit that resumes it: the estimator's class and
+    parameters (not its callbacks, verbosity or device) and the rows' shape and checksum."""
+    params = {
+        name: _plain(value) for name, value in estimator.get_params(deep=False).items() if name not in _IGNORED_PARAMS
+    }
+    data = np.ascontiguousarray(X)
+    digest = hashlib.sha256(str(data.dtype).encode() + str(data.shape).encode())
+    digest.update(memoryview(data.reshape(-1).view(np.uint8)))
+    return {"estimator": type(estimator).__name__, "params": params, "data": digest.hexdigest()}
+
+
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+class Checkpoint(Callback):
+    """Write the fit's state to ``path`` every ``every_seconds`` (or ``every_epochs``), and when a
+    callback stops training early; resume with ``estimator.fit(X, resume_from=path)``.
+
+    Each write replaces the file in one rename: a crash mid-write leaves the previous checkpoint.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint file.
+    every_seconds : float, default=120
+        Write at the first epoch end this long after the last write (0: every epoch).
+    every_epochs : int, optional
+        Write every this many epochs instead.
+    """
+
+    def __init__(self, path, *, every_seconds: float = 120.0, every_epochs: int | None = None):
+        self.path = Path(path)
+        self.every_seconds, self.every_epochs = float(every_seconds), every_epochs
+        self.identity: dict | None = None  # set by the estimator's fit, with the seed it drew
+        self.seed: int | None = None
+        self.written_epoch: int | None = None
+        self._last = time.monotonic()
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self._last = time.monotonic()
+
+    def due(self, epoch: int) -> bool:
+        if self.every_epochs:
+            return epoch % self.every_epochs == 0
+        return time.monotonic() - self._last >= self.every_seconds
+
+    def write(self, snapshot: Snapshot, epoch: int) -> None:
+        """Write ``snapshot`` (taken after ``epoch``) to :attr:`path`, replacing the previous checkpoint."""
+        from safetensors.torch import save_file
+
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "epoch": epoch,
+            "threads": torch.get_num_threads(),
+            "seed": self.seed,
+            "run": self.identity,
+            "state": snapshot.state,
+        }
+        tensors = {name: t.detach().to("cpu").contiguous() for name, t in snapshot.tensors.items()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(self.path)  # of a fit killed while it wrote
+        staged = temporary_sibling(self.path)
+        try:
+            save_file(tensors, str(staged), metadata={"aedr": json.dumps(header)})
+            os.replace(staged, self.path)
+        finally:
+            staged.unlink(missing_ok=True)
+        self._last, self.written_epoch = time.monotonic(), epoch
+
+
+def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
+    """The :class:`Snapshot` in checkpoint ``path``; with ``identity`` (:func:`run_identity`), refused
+    unless it was written by a fit of the same estimator, parameters and data."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint there")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = json.loads((f.metadata() or {}).get("aedr", "null"))
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (not a dict)
+    except Exception as exc:  # safetensors reports malformed files with several exception types
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an aedr checkpoint")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {header.get('version')!r}, this aedr reads {VERSION}")
+    if identity is not None:
+        _check_identity(path, header.get("run") or {}, identity)
+    return Snapshot(tensors, {**header["state"], **{k: header[k] for k in ("epoch", "threads", "seed")}})
+
+
+def _check_identity(path: Path, saved: dict, identity: dict) -> None:
+    if saved.get("estimator") != identity["estimator"]:
+        raise CheckpointError(f"{path}: written by a fit of {saved.get('estimator')}, not of {identity['estimator']}")
+    if saved.get("data") != identity["data"]:
+        raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
+    old, new = saved.get("params", {}), identity["params"]
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        diffs = ", ".join(f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in changed)
+        raise CheckpointError(f"{path}: written with other parameters: {diffs}")
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """``optimizer``'s state as named tensors plus a JSON-able rest (see :func:`optimizer_state`)."""
+    state_dict = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state_dict["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def optimizer_state(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
+    """The ``state_dict`` that :func:`optimizer_tensors` took apart."""
+    state: dict[int, dict] = {}
+    for name, value in [*tensors.items(), *rest["scalars"].items()]:
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}

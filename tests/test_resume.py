@@ -1,0 +1,100 @@
+"""Checkpoints and resuming: an interrupted fit goes on from its checkpoint and ends bit-identical."""
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from aedr import Autoencoder, Checkpoint, CheckpointError, VariationalAutoencoder
+from aedr.training.checkpoint import read_checkpoint
+
+X = load_digits().data[:500]
+
+
+class StopAfter:
+    """A callback that stops training after ``n`` epochs (counted over a neighbour fit's phases)."""
+
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def __call__(self, state):
+        self.seen += 1
+        return self.seen == self.n
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.model_.state_dict(), b.model_.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize(
+    "cls, params, stop_at",
+    [
+        (Autoencoder, {"max_iter": 25}, 9),
+        (Autoencoder, {"max_iter": 40, "n_iter_no_change": 2, "tol": 0.05, "early_stopping": True}, 5),  # plateaus
+        (Autoencoder, {"max_iter": 25, "noise": "gaussian", "noise_level": 0.3}, 12),  # the noise generator
+        (VariationalAutoencoder, {"max_iter": 20}, 7),
+        (Autoencoder, {"max_iter": 20, "neighbor_loss": "tsne"}, 2),  # in the shaping phase
+        (Autoencoder, {"max_iter": 20, "neighbor_loss": "tsne"}, 4),  # at its last epoch, before the map is refined
+        (Autoencoder, {"max_iter": 20, "neighbor_loss": "umap"}, 6),  # in the fitting phase
+    ],
+)
+def test_a_resumed_fit_ends_bit_identical_to_an_uninterrupted_one(tmp_path, cls, params, stop_at):
+    torch.set_num_threads(1)
+    params = {"random_state": 0, **params}
+    full = cls(**params).fit(X)
+    checkpoint = Checkpoint(tmp_path / "fit.ckpt", every_epochs=3)
+    stopped = cls(**params, callbacks=[checkpoint, StopAfter(stop_at)]).fit(X)
+    assert stopped.stop_reason_ == "callback" and stopped.n_iter_ == stop_at
+    resumed = cls(**params).fit(X, resume_from=tmp_path / "fit.ckpt")
+    assert same_weights(resumed, full)
+    assert resumed.loss_curve_ == full.loss_curve_ and resumed.n_iter_ == full.n_iter_
+    assert resumed.stop_reason_ == full.stop_reason_ and resumed.best_loss_ == full.best_loss_
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.ckpt"]  # no staging file left
+
+
+def test_checkpoints_are_written_on_schedule_and_stay_readable(tmp_path):
+    checkpoint = Checkpoint(tmp_path / "c", every_epochs=4)
+    Autoencoder(max_iter=10, random_state=0, callbacks=[checkpoint]).fit(X)
+    assert checkpoint.written_epoch == 8
+    snapshot = read_checkpoint(tmp_path / "c")
+    assert snapshot.state["epoch"] == 8 and snapshot.state["history"]["n_iter"] == 8
+    assert {name.split("/")[0] for name in snapshot.tensors} == {"model", "best", "optimizer", "generator"}
+
+
+def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
+    file = tmp_path / "fit.ckpt"
+    Autoencoder(max_iter=6, random_state=0, callbacks=[Checkpoint(file, every_epochs=2)]).fit(X)
+    with pytest.raises(CheckpointError, match=r"other parameters: max_iter=6 \(now 7\)"):
+        Autoencoder(max_iter=7, random_state=0).fit(X, resume_from=file)
+    with pytest.raises(CheckpointError, match="other data"):
+        Autoencoder(max_iter=6, random_state=0).fit(X[:-1], resume_from=file)
+    with pytest.raises(CheckpointError, match="not of VariationalAutoencoder"):
+        VariationalAutoencoder(max_iter=6, random_state=0).fit(X, resume_from=file)
+    ae = Autoencoder(max_iter=6, random_state=0, warm_start=True).fit(X)
+    with pytest.raises(ValueError, match="warm_start"):
+        ae.fit(X, resume_from=file)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no checkpoint there"),
+        (b"\x00" * 100, "not a readable checkpoint"),
+        (b"garbage" * 10, "not a readable checkpoint"),
+    ],
+)
+def test_unreadable_checkpoints_get_one_clear_error(tmp_path, content, message):
+    file = tmp_path / "fit.ckpt"
+    if content is not None:
+        file.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as info:
+        Autoencoder(max_iter=3).fit(X, resume_from=file)
+    assert str(file) in str(info.value)
+
+
+def test_a_safetensors_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "w.safetensors"))
+    with pytest.raises(CheckpointError, match="not an aedr checkpoint"):
+        Autoencoder(max_iter=3).fit(X, resume_from=tmp_path / "w.safetensors")
