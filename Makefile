@@ -11,13 +11,19 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	touch $(STAMP)
 
+# Debian's Chromium, which the tests of the interactive map drive through playwright.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
 demo: $(STAMP)
 	$(BIN)/aedr demo --out out --force
 
 # Lint and format check first (ruff, configured in pyproject.toml), then the suite.
 # Two pytest workers on two cores: one torch thread each, or their spinning OpenMP threads
 # stall one another (tiny fits went from seconds to minutes on a busy machine).
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	SCIPY_ARRAY_API=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
 

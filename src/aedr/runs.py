@@ -30,8 +30,11 @@ class FitRun:
     n_components: int
     metrics: dict
     files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the user: what was left out to keep outputs bounded
 
 
+MAP_POINTS = 200_000  # map.html of a fit draws at most this many rows (a seeded sample)
+MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
 MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
 
 
@@ -93,7 +96,37 @@ def fit_run(
     }
     run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
     run.files = write_run(Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format)
+    run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
+    run.notes += [note] if note else []
     return run
+
+
+def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
+    """The interactive map (:mod:`aedr.explorer`) of a fit: its first two or three code dimensions, the
+    label as colour, image rows as thumbnails with their reconstructions; at most ``max_points``
+    rows (a seeded sample). Returns the path and a note when rows were left out."""
+    from aedr.explorer import write_explorer
+
+    n, note = len(Z), None
+    rows = np.arange(n)
+    if n > max_points:
+        rows = np.sort(np.random.default_rng(0).choice(n, max_points, replace=False))
+        note = f"map.html shows {max_points:,} of {n:,} rows, sampled (aedr explore draws them all)"
+    codes = np.asarray(Z)[rows, : 3 if Z.shape[1] == 3 else 2]
+    images = table.X[rows] if table.image_shape is not None else None
+    labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
+    write_explorer(
+        path,
+        codes,
+        labels=labels,
+        images=images,
+        reconstructions=None if images is None else X_hat[rows],
+        image_shape=table.image_shape,
+        thumbnails=MAP_THUMBNAILS,
+        title=f"{type(estimator).__name__}: {_points(n)}, {estimator.n_components}-D code",
+        axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],
+    )
+    return path, note
 
 
 def code_frame(estimator, Z) -> pd.DataFrame:

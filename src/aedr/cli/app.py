@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 import aedr
-from aedr.cli import benchmark, fit, model, plot
+from aedr.cli import benchmark, explore, fit, model, plot
 from aedr.cli.common import Verbose, set_verbose, torch_threads
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
@@ -74,7 +74,7 @@ def demo(
 
     \b
     Writes the same folder as `aedr fit` (model/, embedding.csv,
-    embedding.png, loss.png, metrics.json) plus reconstructions.png.
+    embedding.png, map.html, loss.png, metrics.json) plus reconstructions.png.
     Example:
       aedr demo --out out
     """
@@ -103,6 +103,7 @@ app.command("inverse-transform", no_args_is_help=True)(model.inverse_transform)
 app.command(no_args_is_help=True)(model.evaluate)
 app.command(no_args_is_help=True)(model.info)
 app.add_typer(plot.plot_app, name="plot")
+app.command(no_args_is_help=True)(explore.explore)
 app.command()(benchmark.benchmark)
 
 

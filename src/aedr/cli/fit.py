@@ -94,7 +94,7 @@ def fit(
     verbose: Verbose = False,
     **estimator_options,
 ) -> None:
-    """Fit an autoencoder and write model/, the embedding, plots and metrics.json.
+    """Fit an autoencoder and write model/, the embedding, plots, map.html and metrics.json.
 
     \b
     Examples:
@@ -252,6 +252,8 @@ def _report(run, out: Path) -> None:
     typer.echo(
         ", ".join(scores) + (f" (on {m['metrics_rows']} sampled rows)" if m["metrics_rows"] < run.n_samples else "")
     )
+    for note in run.notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {out}/: {', '.join(sorted(p.name for p in run.files.values()))}")
 
 

@@ -1,0 +1,171 @@
+"""``aedr explore``: an embedding (or a run folder) in, an interactive HTML map out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aedr.cli.common import Columns, Delimiter, Exclude, Force, Header, LabelCol, LabelsFile, Verbose
+
+_IMAGES = "Thumbnails"
+
+
+def explore(
+    embedding: Annotated[
+        Path,
+        typer.Argument(help="Run folder (aedr fit --out) or embedding file: code columns plus label columns."),
+    ],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="HTML file [default: EMBEDDING name + .html].")
+    ] = None,
+    data: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--data", help="The rows the codes came from, in the same order: hover fields and image thumbnails."
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model",
+            help="Model folder whose decoder draws each thumbnail's reconstruction [default: the run's model].",
+            rich_help_panel=_IMAGES,
+        ),
+    ] = None,
+    image_shape: Annotated[
+        Optional[str],
+        typer.Option(
+            "--image-shape",
+            help="Draw --data rows as images of this shape (28x28, 32x32x3) [default: from an image file].",
+            rich_help_panel=_IMAGES,
+        ),
+    ] = None,
+    thumbnails: Annotated[
+        int,
+        typer.Option(
+            "--thumbnails", min=0, help="Rows with a thumbnail, sampled (bounds the file).", rich_help_panel=_IMAGES
+        ),
+    ] = 2000,
+    label_col: LabelCol = None,
+    labels: LabelsFile = None,
+    columns: Columns = None,
+    exclude: Exclude = None,
+    header: Header = None,
+    delimiter: Delimiter = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Page title.")] = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write a self-contained HTML map: pan, zoom, colour by a label, hover for a row and its image.
+
+    \b
+    Examples:
+      aedr explore run1 -o map.html
+      aedr explore run1 --data t10k-images-idx3-ubyte.gz -o mnist.html
+      aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
+    """
+    from aedr._files import check_new
+    from aedr.cli.common import default_output, load_model, read_input
+    from aedr.cli.plot import _embedding_file
+    from aedr.explorer import write_explorer
+
+    run = embedding if embedding.is_dir() else None
+    embedding = _embedding_file(embedding)
+    output = check_new(output or default_output(embedding, ".html"), overwrite=force)
+    codes, names, label_frame = read_codes(embedding, delimiter)
+    fields = images = reconstructions = None
+    shape = None
+    if data is not None:
+        table = read_input(
+            data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
+        )
+        if len(table.X) != len(codes):
+            raise ValueError(
+                f"{data} has {len(table.X)} rows, {embedding} {len(codes)} codes: give the rows they came from"
+            )
+        if table.labels is not None:
+            label_frame = _joined(label_frame, table.labels.to_frame())
+        shape = _image_shape(image_shape, table)
+        if shape is None:
+            fields = table.frame()
+        else:
+            images = table.X
+    if images is not None:
+        model = model or (run / "model" if run is not None and (run / "model").is_dir() else None)
+        if model is not None:
+            estimator = load_model(model)
+            reconstructions = estimator.inverse_transform(codes)
+    if codes.shape[1] > 3:
+        typer.echo(f"note: drawing the first 2 of {codes.shape[1]} code columns", err=True)
+        codes, names = codes[:, :2], names[:2]
+    path = write_explorer(
+        output,
+        codes,
+        labels=label_frame,
+        fields=fields,
+        images=images,
+        reconstructions=reconstructions,
+        image_shape=shape,
+        thumbnails=thumbnails,
+        title=title or f"{embedding.name}: {len(codes):,} points",
+        axis_names=names,
+    )
+    size = path.stat().st_size / 1e6
+    typer.echo(f"wrote {path} ({size:.1f} MB, {len(codes):,} points)")
+
+
+def read_codes(path: Path, delimiter=None):
+    """The codes in an embedding file, their column names and the other columns (labels) as a frame.
+
+    In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...) or,
+    without such names, the numeric columns; in ``.npy``/``.npz`` files, the array ``X``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from aedr.cli.common import delimiter_char
+    from aedr.data.formats import Delimited, format_of
+
+    fmt = format_of(path)
+    if fmt.tabular:
+        frame = fmt.read(path, None, delimiter_char(delimiter)) if isinstance(fmt, Delimited) else fmt.read(path)
+        numbered = re.fullmatch(r"(.*?)\d+", str(frame.columns[0])) if len(frame.columns) else None
+        if numbered:
+            codes = [c for c in frame.columns if re.fullmatch(re.escape(numbered[1]) + r"\d+", str(c))]
+        else:
+            codes = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        rest = frame.drop(columns=codes)
+        values = frame[codes].to_numpy(dtype=np.float64) if codes else np.empty((len(frame), 0))
+        names, labels = [str(c) for c in codes], (rest if len(rest.columns) else None)
+    else:
+        arrays = fmt.read(path)
+        values = np.asarray(arrays.get("X", next(iter(arrays.values()))), dtype=np.float64)
+        names = [f"code {i}" for i in range(values.shape[1])] if values.ndim == 2 else []
+        extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
+        labels = pd.DataFrame(extra) if extra else None
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(f"{path}: no codes to draw (need 2 or more numeric code columns, found {len(names)})")
+    if not np.isfinite(values).all():
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        raise ValueError(f"{path}: codes that are not finite numbers in rows {', '.join(map(str, bad[:5]))}")
+    return values, names, labels
+
+
+def _joined(first, second):
+    import pandas as pd
+
+    if first is None:
+        return second.reset_index(drop=True)
+    second = second.loc[:, [c for c in second.columns if c not in first.columns]]
+    return pd.concat([first.reset_index(drop=True), second.reset_index(drop=True)], axis=1)
+
+
+def _image_shape(text: str | None, table):
+    from aedr.cli.params import convert
+
+    if text:
+        return convert("input_shape", text, "--image-shape")
+    return table.image_shape

@@ -1,0 +1,289 @@
+"""An interactive map of an embedding: one self-contained HTML file, drawn by plotly.
+
+Pan and zoom, colour by any label column (a menu; the legend hides and shows categories), hover
+for a row's label and fields and, for image rows, a thumbnail of the row and of its
+reconstruction. 2-D codes are drawn with WebGL (``scattergl``: a million points open), 3-D codes
+in a rotatable view. Every script is inlined: the file opens with no server and no network.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> Z = np.random.default_rng(0).normal(size=(100, 2))
+>>> html = explorer_html(Z, labels=pd.DataFrame({"digit": np.arange(100) % 10}))
+>>> html.startswith("<!doctype html>") and "<script src=" not in html
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colour bar), not a legend
+MAX_FIELDS = 8  # columns shown in the hover box
+THUMBNAILS = 2000  # rows with a thumbnail in the file, sampled; the rest hover without one
+THUMB_PIXELS = 56  # thumbnails are drawn at least this wide (small images are scaled up, pixel for pixel)
+# a few named colours that stay apart on white, then plotly's larger qualitative sets
+_PALETTE = "Plotly Dark24 Light24"
+
+
+def explorer_html(
+    Z,
+    labels: pd.DataFrame | None = None,
+    fields: pd.DataFrame | None = None,
+    *,
+    images=None,
+    reconstructions=None,
+    image_shape=None,
+    thumbnails: int = THUMBNAILS,
+    title: str = "aedr embedding",
+    axis_names=None,
+    random_state: int = 0,
+) -> str:
+    """The HTML page of the map of codes ``Z`` (n, 2 or 3).
+
+    Parameters
+    ----------
+    Z : array (n, 2) or (n, 3)
+    labels : DataFrame, optional
+        Columns to colour by (the menu lists them in this order; the first is shown first).
+    fields : DataFrame, optional
+        More columns shown on hover (the first :data:`MAX_FIELDS`).
+    images, reconstructions : array (n, D), optional
+        Rows to draw as thumbnails on hover (``image_shape`` or square single-channel images).
+    thumbnails : int
+        At most this many rows get a thumbnail (a seeded sample), which bounds the file's size.
+    """
+    Z = np.asarray(Z, dtype=np.float32)
+    if Z.ndim != 2 or Z.shape[1] not in (2, 3):
+        raise ValueError(f"the map draws 2-D or 3-D codes; these have shape {Z.shape}")
+    n = len(Z)
+    labels = _checked_frame(labels, n, "labels")
+    fields = _checked_frame(fields, n, "fields")
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    groups = _colour_groups(figure, Z, labels, fields)
+    _layout(figure, Z.shape[1], groups, title, axis_names)
+    thumbs = _thumbnails(images, reconstructions, image_shape, n, thumbnails, random_state)
+    html = figure.to_html(
+        include_plotlyjs=True, full_html=True, div_id="aedr-map", config={"scrollZoom": True, "displaylogo": False}
+    )
+    script = _HOVER_SCRIPT.replace("__THUMBS__", json.dumps(thumbs))
+    return html.replace("</body>", f"<script>{script}</script>\n</body>")
+
+
+def write_explorer(path, Z, **kwargs) -> Path:
+    """Write :func:`explorer_html` to ``path`` (through a temporary name: never a half-written file)."""
+    from aedr._files import staged_file
+
+    path = Path(path)
+    with staged_file(path, overwrite=True) as staged:
+        Path(staged).write_text(explorer_html(Z, **kwargs), encoding="utf-8")
+    return path
+
+
+def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    frame = pd.DataFrame(frame).reset_index(drop=True)
+    if len(frame) != n:
+        raise ValueError(f"{what} have {len(frame)} rows, the codes {n}")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _hover_columns(labels, fields) -> pd.DataFrame | None:
+    """Every label column, then up to :data:`MAX_FIELDS` more columns: what the hover box lists."""
+    parts = [] if labels is None else [labels]
+    if fields is not None:
+        extra = [c for c in fields.columns if labels is None or c not in labels.columns][:MAX_FIELDS]
+        parts.append(fields[extra])
+    return pd.concat(parts, axis=1) if parts else None
+
+
+def _colour_groups(figure, Z, labels, fields) -> list[tuple[str, list[int]]]:
+    """Add the traces: for every label column, one trace per category (or one coloured by value);
+    return each column's name and the indices of its traces."""
+    import plotly.colors as pc
+
+    n = len(Z)
+    hover = _hover_columns(labels, fields)
+    names = [] if hover is None else list(hover.columns)
+    custom = np.empty((n, 1 + len(names)), dtype=object)
+    custom[:, 0] = np.arange(n)
+    for i, name in enumerate(names):
+        custom[:, i + 1] = _hover_text(hover[name])
+    template = "row %{customdata[0]}"
+    template += "".join(f"<br>{_escape(c)}: %{{customdata[{i + 1}]}}" for i, c in enumerate(names))
+    template += "<extra></extra>"
+    palette = [c for name in _PALETTE.split() for c in getattr(pc.qualitative, name)]
+    columns = list(labels.columns) if labels is not None else [None]
+    groups, first = [], True
+    for column in columns:
+        indices = []
+        values = None if column is None else labels[column]
+        if values is None or (_is_numeric(values) and values.nunique() > MAX_CATEGORIES):
+            colour = None if values is None else values.to_numpy(dtype=np.float64)
+            indices.append(len(figure.data))
+            figure.add_trace(_trace(Z, np.arange(n), custom, template, column or "rows", first, colour=colour))
+        else:
+            categories = _categories(values)
+            for k, (name, members) in enumerate(categories):
+                indices.append(len(figure.data))
+                trace = _trace(Z, members, custom, template, name, first, colour=palette[k % len(palette)])
+                figure.add_trace(trace)
+        groups.append((column or "", indices))
+        first = False
+    return groups
+
+
+def _trace(Z, members, custom, template, name, visible, colour=None):
+    import plotly.graph_objects as go
+
+    size = 3 if len(Z) > 20_000 else 5
+    marker = {"size": size, "opacity": 0.8}
+    if isinstance(colour, np.ndarray):
+        marker.update(color=colour[members], colorscale="Viridis", showscale=True, colorbar={"title": name})
+    elif colour is not None:
+        marker["color"] = colour
+    common = {
+        "mode": "markers",
+        "name": str(name),
+        "customdata": custom[members],
+        "hovertemplate": template,
+        "marker": marker,
+        "visible": bool(visible),
+        "showlegend": not isinstance(colour, np.ndarray) and colour is not None,
+    }
+    if Z.shape[1] == 3:
+        marker["size"] = max(1, size - 2)
+        return go.Scatter3d(x=Z[members, 0], y=Z[members, 1], z=Z[members, 2], **common)
+    return go.Scattergl(x=Z[members, 0], y=Z[members, 1], **common)
+
+
+def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """(name, row indices) per distinct value, in sorted order; missing values last, as "(missing)"."""
+    text = values.astype("string").fillna("(missing)")
+    order = sorted(text.unique(), key=lambda v: (v == "(missing)", _sort_key(v)))
+    codes = {v: np.flatnonzero((text == v).to_numpy()) for v in order}
+    return [(v, codes[v]) for v in order]
+
+
+def _sort_key(value: str):
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _hover_text(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_float_dtype(values):
+        return np.array([f"{v:.4g}" for v in values], dtype=object)
+    return values.astype("string").fillna("").to_numpy(dtype=object)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "%%")
+
+
+def _layout(figure, dims: int, groups, title, axis_names) -> None:
+    names = list(axis_names) if axis_names is not None else [f"code {i}" for i in range(dims)]
+    n_traces = len(figure.data)
+    buttons = []
+    for column, indices in groups:
+        visible = [i in indices for i in range(n_traces)]
+        buttons.append(
+            {"label": column, "method": "update", "args": [{"visible": visible}, {"legend.title.text": column}]}
+        )
+    figure.update_layout(
+        title=title,
+        template="plotly_white",
+        hovermode="closest",
+        dragmode="pan" if dims == 2 else "orbit",
+        legend={"title": {"text": groups[0][0]}, "itemsizing": "constant"},
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+    )
+    if len(groups) > 1:
+        figure.update_layout(
+            updatemenus=[
+                {"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.08, "yanchor": "bottom"}
+            ],
+            annotations=[
+                {"text": "colour by", "x": 0.86, "xref": "paper", "y": 1.1, "yref": "paper", "showarrow": False}
+            ],
+        )
+    if dims == 3:
+        figure.update_layout(scene={"xaxis_title": names[0], "yaxis_title": names[1], "zaxis_title": names[2]})
+    else:
+        figure.update_layout(xaxis_title=names[0], yaxis_title=names[1])
+
+
+def _thumbnails(images, reconstructions, image_shape, n: int, limit: int, random_state: int) -> dict:
+    """``{row: [png data URI, reconstruction's URI or None]}`` for a seeded sample of ``limit`` rows."""
+    if images is None or limit <= 0:
+        return {}
+    from aedr.plotting import image_shape_for
+
+    images = np.asarray(images)
+    shape = image_shape_for(images.shape[1], image_shape)
+    rows = np.arange(n) if n <= limit else np.sort(np.random.default_rng(random_state).choice(n, limit, replace=False))
+    low, high = np.nanpercentile(images[rows], [0.5, 99.5]) if len(rows) else (0.0, 1.0)
+    out = {}
+    for r in rows:
+        pair = [_png(images[r], shape, low, high)]
+        pair.append(None if reconstructions is None else _png(np.asarray(reconstructions[r]), shape, low, high))
+        out[int(r)] = pair
+    return out
+
+
+def _png(row: np.ndarray, shape, low: float, high: float) -> str:
+    """One row as a PNG data URI, on the image set's common grey scale, scaled up pixel for pixel."""
+    from PIL import Image
+
+    scaled = np.clip((np.asarray(row, dtype=np.float64) - low) / max(high - low, 1e-12), 0, 1)
+    pixels = (255 * scaled.reshape(shape)).astype(np.uint8)
+    image = Image.fromarray(pixels, mode="RGB" if pixels.ndim == 3 else "L")
+    factor = max(1, int(np.ceil(THUMB_PIXELS / max(shape[:2]))))
+    image = image.resize((shape[1] * factor, shape[0] * factor), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# The thumbnails: plotly's hover box holds text only, so a small box beside it shows the row's
+# image (and its reconstruction) from the table above, keyed by row number.
+_HOVER_SCRIPT = """
+(function () {
+  var THUMBS = window.AEDR_THUMBNAILS = __THUMBS__;
+  var plot = document.getElementById("aedr-map");
+  var box = document.createElement("div");
+  box.id = "aedr-thumbnail";
+  box.style.cssText = "position:fixed;display:none;pointer-events:none;background:#fff;" +
+    "border:1px solid #999;padding:4px;font:11px sans-serif;z-index:1000";
+  document.body.appendChild(box);
+  plot.on("plotly_hover", function (event) {
+    var point = event.points[0];
+    var row = point.customdata[0];
+    var pair = THUMBS[row];
+    if (!pair) { box.style.display = "none"; return; }
+    var html = '<img class="aedr-original" data-row="' + row + '" src="' + pair[0] + '">';
+    if (pair[1]) { html += ' <img class="aedr-reconstruction" src="' + pair[1] + '">'; }
+    box.innerHTML = html + "<br>row " + row + (pair[1] ? ": original, reconstruction" : "");
+    var e = event.event || {};
+    box.style.left = ((e.clientX || 0) + 16) + "px";
+    box.style.top = ((e.clientY || 0) + 16) + "px";
+    box.style.display = "block";
+  });
+  plot.on("plotly_unhover", function () { box.style.display = "none"; });
+})();
+"""

@@ -1,0 +1,177 @@
+"""The interactive map: its HTML, and the page in a real browser (Debian's Chromium, driven by playwright)."""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from aedr.cli import app
+from aedr.explorer import explorer_html, write_explorer
+
+runner = CliRunner()
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def digits_map(digits, tmp_path_factory):
+    """The digits as a 2-D map: codes, two label columns, image thumbnails with reconstructions."""
+    X, y = digits
+    Z = np.random.default_rng(0).normal(size=(len(X), 2)) + np.eye(10)[y][:, :2] * 6
+    labels = pd.DataFrame({"digit": y, "parity": np.where(y % 2, "odd", "even")})
+    path = tmp_path_factory.mktemp("map") / "digits.html"
+    write_explorer(path, Z, labels=labels, images=X, reconstructions=X[:, ::-1], thumbnails=300)
+    return path, Z, labels
+
+
+def test_the_page_is_self_contained_and_bounded(digits_map):
+    path, Z, _ = digits_map
+    html = path.read_text()
+    assert not re.search(r"<script[^>]+src=", html)  # every script inlined (the browser tests check the network)
+    thumbnails = json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))
+    assert len(thumbnails) == 300 and all(v[0].startswith("data:image/png;base64,") for v in thumbnails.values())
+
+
+def test_many_distinct_numbers_colour_by_value_and_few_make_a_legend():
+    Z = np.random.default_rng(0).normal(size=(200, 2))
+    labels = pd.DataFrame({"score": np.linspace(0, 1, 200), "group": ["a", "b", None, "c"] * 50})
+    html = explorer_html(Z, labels=labels)
+    assert '"colorscale"' in html and '"name":"(missing)"' in html
+    assert html.index('"name":"a"') < html.index('"name":"c"') < html.index('"name":"(missing)"')
+
+
+@pytest.mark.parametrize(
+    "Z, kwargs, message",
+    [
+        (np.zeros((5, 4)), {}, "2-D or 3-D codes"),
+        (np.zeros((5, 2)), {"labels": pd.DataFrame({"a": range(4)})}, "labels have 4 rows, the codes 5"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(Z, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        explorer_html(Z, **kwargs)
+
+
+# ---------------------------------------------------------------- in the browser
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium")
+        pytest.skip("Chromium not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def open_map(browser, path):
+    """A page showing the map at ``path``, and the list its console and script errors (and any request
+    beyond the file itself: the map must open offline) go to."""
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "request", lambda r: errors.append(f"network: {r.url}") if not r.url.startswith(("file:", "data:")) else None
+    )
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("() => { const g = document.getElementById('aedr-map'); return g && g._fullLayout; }")
+    return page, errors
+
+
+DRAWN = "() => document.getElementById('aedr-map')._fullData.filter(t => t.visible === true)"
+LEGEND = "() => Array.from(document.querySelectorAll('.legendtext')).map(e => e.textContent)"
+
+
+def screen_position(page, row):
+    """Where on the screen the point of ``row`` is drawn (2-D map)."""
+    return page.evaluate(
+        """(row) => { const g = document.getElementById('aedr-map'), L = g._fullLayout, box = g.getBoundingClientRect();
+        for (const t of g._fullData) { if (t.visible !== true) continue;
+          for (let i = 0; i < t.x.length; i++) if (t.customdata[i][0] === row)
+            return [box.left + L._size.l + L.xaxis.l2p(t.x[i]), box.top + L._size.t + L.yaxis.l2p(t.y[i])]; } }""",
+        row,
+    )
+
+
+def test_the_map_opens_draws_every_point_and_hover_shows_label_and_thumbnail(browser, digits_map):
+    path, Z, labels = digits_map
+    page, errors = open_map(browser, path)
+    assert page.evaluate(f"() => ({DRAWN})().reduce((n, t) => n + t.x.length, 0)") == len(Z)
+    assert page.evaluate(LEGEND) == [str(d) for d in range(10)]
+    row = page.evaluate("() => Number(Object.keys(window.AEDR_THUMBNAILS)[5])")
+    x, y = screen_position(page, row)
+    page.mouse.move(x + 2, y + 2)
+    page.mouse.move(x, y)
+    page.wait_for_selector("#aedr-thumbnail img.aedr-original", state="visible", timeout=5000)
+    hover = " ".join(page.evaluate("() => Array.from(document.querySelectorAll('.hovertext')).map(e => e.textContent)"))
+    assert (
+        f"row {row}" in hover
+        and f"digit: {labels['digit'][row]}" in hover
+        and f"parity: {labels['parity'][row]}" in hover
+    )
+    thumbnail = page.evaluate(
+        "() => document.querySelector('#aedr-thumbnail img.aedr-original').getAttribute('data-row')"
+    )
+    assert thumbnail == str(row) and page.locator("#aedr-thumbnail img.aedr-reconstruction").count() == 1
+    assert errors == []
+    page.close()
+
+
+def test_colour_by_switches_the_legend_and_legend_clicks_hide_a_category(browser, digits_map):
+    path, Z, _ = digits_map
+    page, errors = open_map(browser, path)
+    page.locator(".updatemenu-header-group").click()
+    page.locator(".updatemenu-dropdown-button", has_text="parity").click()
+    page.wait_for_function(f"() => JSON.stringify(({LEGEND})()) === JSON.stringify(['even', 'odd'])")
+    assert page.evaluate(f"() => ({DRAWN})().reduce((n, t) => n + t.x.length, 0)") == len(Z)
+    page.locator(".legend .traces", has_text="odd").locator(".legendtoggle").click()  # hides the category
+    page.wait_for_function(f"() => ({DRAWN})().length === 1")
+    assert errors == []
+    page.close()
+
+
+def test_a_3d_map_opens_in_a_rotatable_view(browser, tmp_path):
+    Z = np.random.default_rng(0).normal(size=(500, 3))
+    path = write_explorer(tmp_path / "3d.html", Z, labels=pd.DataFrame({"k": np.arange(500) % 3}))
+    page, errors = open_map(browser, path)
+    assert page.evaluate("() => document.getElementById('aedr-map')._fullLayout.scene.dragmode") == "orbit"
+    assert page.evaluate(f"() => ({DRAWN})().reduce((n, t) => n + t.x.length, 0)") == 500
+    assert errors == []
+    page.close()
+
+
+# ---------------------------------------------------------------- the command line
+def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits):
+    X, y = digits
+    np.savez(tmp_path / "digits.npz", X=X[:300], digit=y[:300])
+    result = runner.invoke(app, ["fit", str(tmp_path / "digits.npz"), "--label-col", "digit", "-o", str(tmp_path / "run"),
+                                 "--max-iter", "2", "--quiet", "--threads", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "map.html").exists() and "map.html" in result.stdout
+    np.save(tmp_path / "rows.npy", X[:300].reshape(300, 8, 8))  # images: drawn as thumbnails
+    result = runner.invoke(app, ["explore", str(tmp_path / "run"), "--data", str(tmp_path / "rows.npy"),
+                                 "-o", str(tmp_path / "m.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert re.search(r"wrote .*m\.html \(\d+\.\d MB, 300 points\)", result.stdout)
+    html = (tmp_path / "m.html").read_text()
+    assert '"name":"9"' in html and "aedr-reconstruction" in html
+    assert len(json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))) == 300
+
+
+def test_explore_refuses_rows_that_do_not_match_the_codes(tmp_path):
+    pd.DataFrame({"a0": [0.0, 1.0, 2.0], "a1": [1.0, 0.0, 2.0], "kind": ["x", "y", "x"]}).to_csv(
+        tmp_path / "e.csv", index=False
+    )
+    np.save(tmp_path / "rows.npy", np.zeros((5, 4)))
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "rows.npy")])
+    assert result.exit_code == 1 and "rows.npy has 5 rows" in result.stderr and "3 codes" in result.stderr
+    assert not (tmp_path / "e.html").exists()
