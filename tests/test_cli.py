@@ -385,7 +385,15 @@ def test_demo(tmp_path):
     out = tmp_path / "out"
     text = aedr("demo", "--out", out, "--max-iter", "2", "--quiet").stdout
     assert "autoencoder" in text and "pca" in text and "trust@10" in text
-    expected = ["embedding.csv", "embedding.png", "loss.png", "map.html", "metrics.json", "model", "reconstructions.png"]
+    expected = [
+        "embedding.csv",
+        "embedding.png",
+        "loss.png",
+        "map.html",
+        "metrics.json",
+        "model",
+        "reconstructions.png",
+    ]
     assert sorted(p.name for p in out.iterdir()) == expected
     assert "pca" in json.loads((out / "metrics.json").read_text())
     assert_one_line_error(aedr("demo", "--out", out, ok=False), "already exists")
