@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench,single-cell]"
 	touch $(STAMP)
 
 # Debian's Chromium, which the tests of the interactive map drive through playwright.

@@ -26,6 +26,8 @@ __all__ = [*_PUBLIC, "__version__"]
 
 
 def __getattr__(name: str):
+    if name == "tl":  # scanpy-style tools: aedr.tl.autoencoder(adata)
+        return importlib.import_module("aedr.tl")
     if name not in _PUBLIC:
         raise AttributeError(f"module 'aedr' has no attribute {name!r}")
     value = getattr(importlib.import_module(_PUBLIC[name]), name)

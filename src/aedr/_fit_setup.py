@@ -10,6 +10,7 @@ import dataclasses
 import math
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
@@ -57,12 +58,12 @@ def check_warm_start(est, n_features: int) -> None:
         raise ValueError("warm_start continues the fitted network: its architecture parameters must not change")
 
 
-def check_loss_range(est, X_scaled: np.ndarray) -> None:
-    """Binary cross-entropy needs the scaled data in [0, 1]."""
-    if est.loss == "bce" and (X_scaled.min() < 0 or X_scaled.max() > 1):
+def check_loss_range(est, low: float, high: float) -> None:
+    """Binary cross-entropy needs the scaled data (from ``low`` to ``high``) in [0, 1]."""
+    if est.loss == "bce" and (low < 0 or high > 1):
         raise ValueError(
-            f"loss='bce' needs data in [0, 1] after scaling (got values from {X_scaled.min():.3g} "
-            f"to {X_scaled.max():.3g} with scale={est.scale!r}); use scale='minmax' or loss='mse'"
+            f"loss='bce' needs data in [0, 1] after scaling (got values from {low:.3g} "
+            f"to {high:.3g} with scale={est.scale!r}); use scale='minmax' or loss='mse'"
         )
 
 
@@ -181,13 +182,13 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
 def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X_rows``, the training rows
     as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`."""
-    config = est._trainer_config(len(X_rows))
+    config = est._trainer_config(X_rows.shape[0])
     generators = (generator, noise_generator)
     if est.neighbor_loss is None:
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     return NeighborTrainer(
         neighbor_method(est),
-        X_rows,
+        X_rows.toarray() if sp.issparse(X_rows) else X_rows,  # the graph and the map's start need dense rows
         model,
         objective,
         config,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
 
@@ -16,7 +17,18 @@ def _non_numeric_columns(X) -> list[str]:
 
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
-    """Raise a ValueError saying how many rows hold NaN and how many inf."""
+    """Raise a ValueError saying how many rows hold NaN and how many inf (sparse ``X``: its stored values)."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        bad = ~np.isfinite(X.data)
+        if not bad.any():
+            return
+        rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[bad])
+        kinds = " and ".join(k for k, test in (("NaN", np.isnan), ("inf", np.isinf)) if test(X.data).any())
+        raise ValueError(
+            f"{name} (sparse) holds {kinds} in {len(rows)} row{'s' * (len(rows) != 1)} (first rows: "
+            f"{rows[:5].tolist()}); remove or impute them first"
+        )
     finite = np.isfinite(X)
     if finite.all():
         return
@@ -51,6 +63,7 @@ def validate_rows(estimator, X, *, reset: bool) -> np.ndarray:
             X,
             reset=reset,
             dtype=[np.float64, np.float32],
+            accept_sparse="csr",
             ensure_all_finite=False,
             ensure_min_samples=2 if reset else 1,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -16,6 +17,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from aedr import _fit_setup
 from aedr._inference import apply_in_batches
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
+from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
 from aedr.data.scaling import AffineScaler
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
@@ -281,13 +283,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device = resolve_device(self.device)
 
         scaler = self.scaler_ if warm else AffineScaler.fit(X, _fit_setup.scaling(self))
-        X_scaled = scaler.transform(X.astype(np.float64))
-        _fit_setup.check_loss_range(self, X_scaled)
-        train_rows, val_rows = _fit_setup.validation_split(self, len(X), generator)
-        X_train = torch.as_tensor(X_scaled[train_rows], dtype=torch.float32, device=device)
-        X_val = (
-            torch.as_tensor(X_scaled[val_rows], dtype=torch.float32, device=device) if val_rows is not None else None
-        )
+        _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
+        train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
+        X_train = training_rows(X, scaler, train_rows, device)  # sparse X: densified a batch at a time
+        X_val = training_rows(X, scaler, val_rows, device) if val_rows is not None else None
 
         model = (self.model_ if warm else self._build_model(X.shape[1], generator)).to(device)
         noise_generator = torch.Generator(device=device).manual_seed(
@@ -303,7 +302,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._set_fitted(model, trainer.history)
             raise
         self._set_fitted(model, history)
-        _fit_setup.check_divergence(history, self.loss, float(X_train.var(0).mean()), _fit_setup.learning_rate(self))
+        _fit_setup.check_divergence(history, self.loss, mean_variance(X_train), _fit_setup.learning_rate(self))
         return self
 
     def _check_fit_params(self, X: np.ndarray) -> None:
@@ -360,7 +359,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Encode rows of ``X`` to codes of width ``n_components``."""
         check_is_fitted(self)
         X = validate_rows(self, flatten_images(X)[0], reset=False)
-        return apply_in_batches(self.model_.encode, self.scaler_.transform(X.astype(np.float64)), self.device_)
+        return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
 
     def inverse_transform(self, X):
         """Decode codes back to rows in the original units of the training data."""
@@ -384,8 +383,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def score(self, X, y=None):
         """Negative mean squared reconstruction error, in the original units."""
         X = flatten_images(X)[0]
-        X_checked = validate_rows(self, X, reset=False).astype(np.float64)
-        return -float(np.mean((X_checked - self.inverse_transform(self.transform(X))) ** 2))
+        X_checked = validate_rows(self, X, reset=False)
+        if sp.issparse(X_checked):  # a batch at a time, never the whole matrix dense
+            error = squared_error(X_checked, lambda rows: self.inverse_transform(self.transform(rows)))
+            return -error / (X_checked.shape[0] * X_checked.shape[1])
+        return -float(np.mean((X_checked.astype(np.float64) - self.inverse_transform(self.transform(X))) ** 2))
 
     def evaluate(self, X, y=None, *, n_neighbors=10):
         """Reconstruction error and neighbourhood scores of the codes of ``X`` (with labels ``y``, also
@@ -402,10 +404,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         from aedr.metrics import evaluate_embedding
 
         Z = self.transform(X)  # validates X
-        X_rows = np.asarray(X, dtype=np.float64).reshape(len(Z), -1)
+        X_rows = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64).reshape(len(Z), -1)
         return evaluate_embedding(X_rows, Z, y, self.inverse_transform(Z), n_neighbors=n_neighbors)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags

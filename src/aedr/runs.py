@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from aedr import metrics as _metrics
 from aedr.data.io import Table, write_table
@@ -35,6 +36,7 @@ class FitRun:
 
 MAP_POINTS = 200_000  # map.html of a fit draws at most this many rows (a seeded sample)
 MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
+MAP_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
 MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
 
 
@@ -48,18 +50,19 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     >>> scores["reconstruction_mse"], scores["metrics_rows"], 0 < scores["trustworthiness"] <= 1
     (0.0, 50, True)
     """
-    X, Z = np.asarray(X, dtype=np.float64), np.asarray(Z, dtype=np.float64)
+    Z = np.asarray(Z, dtype=np.float64)
     scores: dict = {}
     if X_hat is not None:
-        scores["reconstruction_mse"] = _metrics.reconstruction_error(X, X_hat)
-    rows = np.arange(len(X))
-    if len(X) > max_rows:
-        rows = np.sort(np.random.default_rng(random_state).choice(len(X), max_rows, replace=False))
+        scores["reconstruction_mse"] = _reconstruction_mse(X, X_hat)
+    rows = np.arange(X.shape[0])
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False))
+    X_rows = X[rows].toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)[rows]  # sparse: the sample only
     k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
     if len(rows) < MIN_METRIC_ROWS:  # no neighbourhood to measure: written as null, not a made-up number
         scores["trustworthiness"] = scores["continuity"] = None
     else:
-        scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X[rows], Z[rows], k)
+        scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X_rows, Z[rows], k)
     if y is not None:
         labels = np.asarray(y)[rows]
         if 2 <= len(np.unique(labels)) and np.unique(labels, return_counts=True)[1].min() >= 5:
@@ -70,13 +73,21 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
 
 
 def fit_run(
-    estimator, table: Table, folder, *, embedding_format: str = "csv", interrupted=None, resume_from=None
+    estimator,
+    table: Table,
+    folder,
+    *,
+    embedding_format: str = "csv",
+    interrupted=None,
+    resume_from=None,
+    obsm_key: str = "X_aedr",
 ) -> FitRun:
     """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist).
 
     ``interrupted`` is a callable telling whether training was stopped by the
     user; it is recorded in ``metrics.json``. ``resume_from``: a checkpoint to go on from
-    (see :meth:`aedr.Autoencoder.fit`).
+    (see :meth:`aedr.Autoencoder.fit`). An ``.h5ad`` table's file is copied into the run with
+    the codes in ``obsm[obsm_key]``.
     """
     start = time.perf_counter()
     estimator.fit(table.frame(), resume_from=resume_from)
@@ -98,7 +109,24 @@ def fit_run(
     run.files = write_run(Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format)
     run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
     run.notes += [note] if note else []
+    if table.source is not None and table.obs is not None:
+        from aedr.data.anndata import write_h5ad_codes
+
+        settings = {"params": settings_of(estimator), "obsm_key": obsm_key}
+        target = Path(folder) / Path(table.source).name
+        run.files["h5ad"] = write_h5ad_codes(Path(table.source), target, Z, obsm_key, settings)
     return run
+
+
+def settings_of(estimator) -> dict:
+    """The estimator's parameters as plain values (what an ``.h5ad`` keeps in ``uns``)."""
+    plain = {}
+    for name, value in estimator.get_params(deep=False).items():
+        if isinstance(value, (bool, int, float, str)):
+            plain[name] = value
+        elif isinstance(value, (tuple, list)) and all(isinstance(v, (int, float)) for v in value):
+            plain[name] = list(value)
+    return plain
 
 
 def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
@@ -115,6 +143,10 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
     codes = np.asarray(Z)[rows, : 3 if Z.shape[1] == 3 else 2]
     images = table.X[rows] if table.image_shape is not None else None
     labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
+    if table.obs is not None:  # an .h5ad file's annotations: each a colouring (the label column first)
+        others = table.obs.iloc[rows].reset_index(drop=True)
+        others = others[[c for c in others.columns if labels is None or c not in labels.columns][:MAP_COLOURINGS]]
+        labels = others if labels is None else pd.concat([labels.reset_index(drop=True), others], axis=1)
     write_explorer(
         path,
         codes,
@@ -127,6 +159,15 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
         axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],
     )
     return path, note
+
+
+def _reconstruction_mse(X, X_hat, batch: int = 8192) -> float:
+    if not sp.issparse(X):
+        return _metrics.reconstruction_error(np.asarray(X, dtype=np.float64), X_hat)
+    total = sum(
+        float(((X[i : i + batch].toarray() - X_hat[i : i + batch]) ** 2).sum()) for i in range(0, X.shape[0], batch)
+    )
+    return total / (X.shape[0] * X.shape[1])
 
 
 def code_frame(estimator, Z) -> pd.DataFrame:

@@ -46,6 +46,18 @@ LabelCol = Annotated[
         rich_help_panel=_DATA,
     ),
 ]
+Layer = Annotated[
+    Optional[str],
+    typer.Option("--layer", help=".h5ad files: read this layer instead of X.", rich_help_panel=_DATA),
+]
+Normalize = Annotated[
+    bool,
+    typer.Option(
+        "--normalize",
+        help=".h5ad raw counts: scale each cell to 10,000 counts, then log1p (as scanpy's normalize_total, log1p).",
+        rich_help_panel=_DATA,
+    ),
+]
 LabelsFile = Annotated[
     Optional[Path],
     typer.Option(
@@ -142,6 +154,8 @@ def read_input(
     delimiter: str | None = None,
     missing: str = "error",
     one_hot: str | None = None,
+    layer: str | None = None,
+    normalize: bool = False,
 ) -> Table:
     """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
     model's features by name."""
@@ -159,6 +173,8 @@ def read_input(
         delimiter=delimiter_char(delimiter),
         missing=missing,
         one_hot=split_names(one_hot),
+        layer=layer,
+        normalize=normalize,
     )
     _check_finite(path, table)
     if labels_file is not None:
@@ -200,6 +216,8 @@ def read_for_model(model, path: Path, **options) -> Table:
 def _check_finite(path: Path, table: Table) -> None:
     import numpy as np
 
+    if not isinstance(table.X, np.ndarray):
+        return  # a sparse matrix (.h5ad): non-finite values are refused as it is read
     finite = np.isfinite(table.X)
     if finite.all():
         return

@@ -19,7 +19,9 @@ from aedr.cli.common import (
     Header,
     LabelCol,
     LabelsFile,
+    Layer,
     Missing,
+    Normalize,
     OneHot,
     Quiet,
     Threads,
@@ -59,6 +61,11 @@ def fit(
     delimiter: Delimiter = None,
     missing: Missing = "error",
     one_hot: OneHot = None,
+    layer: Layer = None,
+    normalize: Normalize = False,
+    obsm_key: Annotated[
+        str, _opt("--obsm-key", help=".h5ad input: the obsm key of the codes in the copy written.", panel=_OUT)
+    ] = "X_aedr",
     output_format: Annotated[
         Optional[str],
         _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),
@@ -103,6 +110,7 @@ def fit(
       aedr fit data.parquet --config params.toml --hidden-layer-sizes 256,64 --learning-rate 1e-3
       aedr fit t10k-images-idx3-ubyte.gz --model vae --beta 4 --architecture conv
       aedr fit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --neighbor-loss tsne
+      aedr fit cells.h5ad --layer counts --normalize --label-col leiden --neighbor-loss tsne
     """
     from aedr.runs import fit_run
     from aedr.training.checkpoint import Checkpoint
@@ -124,6 +132,8 @@ def fit(
         delimiter=delimiter,
         missing=missing,
         one_hot=one_hot,
+        layer=layer,
+        normalize=normalize,
     )
     if table.image_shape is not None and "scale" not in params and estimator.scale == "auto":
         # images: every pixel in the same units, and a per-pixel scale would blow up the nearly constant
@@ -148,6 +158,7 @@ def fit(
                 embedding_format=fmt,
                 interrupted=lambda: stopper.requested is not None,
                 resume_from=checkpoint.path if resume else None,
+                obsm_key=obsm_key,
             )
     except _Stopped:
         typer.echo(
@@ -214,8 +225,8 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
             raise typer.BadParameter(f"{requested!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
         return requested
     fmt = format_of(data).name
-    if fmt == "idx":
-        return "csv"  # an IDX file holds one array: no column names, no labels beside the codes
+    if fmt in ("idx", "h5ad"):
+        return "csv"  # IDX: one array, no names; .h5ad: the run gets a copy with the codes in obsm as well
     if fmt == "npy" and has_labels:
         return "npz"
     return fmt

@@ -18,7 +18,9 @@ from aedr.cli.common import (
     Header,
     LabelCol,
     LabelsFile,
+    Layer,
     Missing,
+    Normalize,
     OneHot,
     Verbose,
     features_for,
@@ -62,6 +64,8 @@ def transform(
     delimiter: Delimiter = None,
     missing: Missing = "error",
     one_hot: OneHot = None,
+    layer: Layer = None,
+    normalize: Normalize = False,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -86,6 +90,8 @@ def transform(
         delimiter=delimiter,
         missing=missing,
         one_hot=one_hot,
+        layer=layer,
+        normalize=normalize,
     )
     _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
 

@@ -38,6 +38,7 @@ class FileFormat:
     suffixes: tuple[str, ...] = ()
     gzip = False  # may also end in .gz
     tabular = False  # read gives a DataFrame with named columns (else a dict of named arrays)
+    reads_rows = False  # read_rows gives (rows, names, labels, more label columns) itself
 
     def matches(self, name: str) -> bool:
         """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
@@ -221,6 +222,24 @@ class Idx(FileFormat):
         write_idx(path, values.to_numpy())
 
 
+class H5ad(FileFormat):
+    """AnnData's ``.h5ad`` (through anndata): rows from ``X`` or a layer, labels from ``obs``
+    (:mod:`aedr.data.anndata`); codes are written as an AnnData of their own."""
+
+    name, suffixes = "h5ad", (".h5ad",)
+    reads_rows = True  # read_rows gives the rows, labels and obs; there are no named arrays to choose from
+
+    def read_rows(self, path, *, label_col=None, layer=None, normalize=False):
+        from aedr.data.anndata import h5ad_rows
+
+        return h5ad_rows(path, label_col=label_col, layer=layer, normalize=normalize)
+
+    def write(self, path, values, labels):
+        from aedr.data.anndata import write_codes_h5ad
+
+        write_codes_h5ad(path, values, labels)
+
+
 FORMATS: dict[str, FileFormat] = {
     f.name: f
     for f in (
@@ -230,6 +249,7 @@ FORMATS: dict[str, FileFormat] = {
         Npy(),
         Npz(),
         Idx(),
+        H5ad(),
     )
 }
 

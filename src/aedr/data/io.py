@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from aedr._files import staged_file
 from aedr.data.formats import FORMATS, Delimited, format_of
@@ -65,10 +66,15 @@ class Table:
     labels: pd.Series | None = None
     image_shape: tuple[int, ...] | None = None
     notes: list[str] = field(default_factory=list)
+    obs: pd.DataFrame | None = None  # every per-row annotation of an .h5ad file (its obs)
+    source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
 
     def frame(self) -> pd.DataFrame | np.ndarray:
-        """A DataFrame when the features are named (scikit-learn then checks the names), else the array."""
-        return pd.DataFrame(self.X, columns=self.columns) if self.columns is not None else self.X
+        """A DataFrame when the features are named (scikit-learn then checks the names), else the array
+        (a sparse matrix stays sparse)."""
+        if self.columns is None or sp.issparse(self.X):
+            return self.X
+        return pd.DataFrame(self.X, columns=self.columns)
 
 
 def read_table(
@@ -82,6 +88,8 @@ def read_table(
     delimiter=None,
     missing="error",
     one_hot=None,
+    layer=None,
+    normalize=False,
 ) -> Table:
     """Read feature rows (and optionally a label column) from ``path``.
 
@@ -111,6 +119,9 @@ def read_table(
         (and their labels), or fill each with its column's mean or median in this file.
     one_hot : list of str, optional
         Text (categorical) columns to encode as one 0/1 column per value, named ``column=value``.
+    layer, normalize
+        ``.h5ad`` files: the layer to read instead of ``X``; normalise raw counts
+        (:func:`aedr.data.anndata.h5ad_rows`).
 
     Raises
     ------
@@ -134,7 +145,14 @@ def read_table(
         raise ValueError(f"{path}: a delimiter applies to CSV/TSV files, not {fmt.name}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    if fmt.tabular:
+    if (layer is not None or normalize) and not fmt.reads_rows:
+        raise ValueError(f"{path}: a layer and normalising apply to .h5ad files, not {fmt.name}")
+    if fmt.reads_rows:
+        if columns or exclude or one_hot:
+            raise ValueError(f"{path}: choose {fmt.name} features before saving (no column options)")
+        X, names, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
+        table = Table(X, names, labels, obs=obs, source=path)
+    elif fmt.tabular:
         frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
         named = bool(frame.attrs["header"])
         if named and not columns and expected_columns is not None:
@@ -169,6 +187,8 @@ def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
 
 def _fill_missing(path: Path, table: Table, missing: str) -> Table:
     """Apply ``missing`` to the empty cells (NaN) of ``table.X``."""
+    if sp.issparse(table.X):
+        return table  # .h5ad: non-finite values are refused as it is read
     holes = np.isnan(table.X)
     if not holes.any():
         return table

@@ -10,6 +10,7 @@ two plain arrays (no pickled scikit-learn object in a model file).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 SCALINGS = ("standard", "minmax", "global")
 
@@ -69,6 +70,10 @@ def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """``(offset, spread)`` of ``kind``, in float64. In the data's own precision where its squares fit
     (the common case); else each column divided by its largest magnitude first, so that values near
     the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
+    if sp.issparse(X):
+        from aedr.data.rows import sparse_statistics
+
+        return sparse_statistics(X, kind)
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     if len(X):  # two reductions, no |X| copy of the data's size
         magnitude = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)

@@ -56,9 +56,10 @@ def run_identity(estimator, X: np.ndarray) -> dict:
     params = {
         name: _plain(value) for name, value in estimator.get_params(deep=False).items() if name not in _IGNORED_PARAMS
     }
-    data = np.ascontiguousarray(X)
-    digest = hashlib.sha256(str(data.dtype).encode() + str(data.shape).encode())
-    digest.update(memoryview(data.reshape(-1).view(np.uint8)))
+    parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)  # CSR, or an array
+    digest = hashlib.sha256(f"{X.dtype} {X.shape} {len(parts)}".encode())
+    for part in parts:
+        digest.update(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
     return {"estimator": type(estimator).__name__, "params": params, "data": digest.hexdigest()}
 
 

@@ -1,0 +1,128 @@
+"""AnnData's ``.h5ad`` files: rows from ``X`` or a layer (dense or sparse CSR), labels from ``obs``,
+and a copy of the file with the codes in ``obsm``. Needs the ``anndata`` package
+(``pip install 'aedr[single-cell]'``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+COUNTS_MAX = 20  # whole-number data with values above this look like raw counts, which need normalising
+TARGET_SUM = 1e4  # normalise: counts per this many per cell, then log1p (scanpy's normalize_total + log1p)
+
+
+def _anndata():
+    try:
+        import anndata
+    except ImportError:
+        raise ValueError("reading .h5ad files needs anndata: pip install 'aedr[single-cell]'") from None
+    return anndata
+
+
+def read_h5ad(path: Path):
+    """The AnnData in ``path``, with a clear error for a file anndata cannot read."""
+    anndata = _anndata()
+    try:
+        return anndata.read_h5ad(path)
+    except Exception as exc:  # h5py and anndata report damaged files with many exception types
+        raise ValueError(
+            f"{path}: cannot read as .h5ad ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from exc
+
+
+def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
+    """``(X, var_names, labels, obs)`` of the ``.h5ad`` file ``path``: ``X`` (or ``layer``) as a float
+    array or CSR matrix, ``obs[label_col]`` as labels, and every ``obs`` column.
+
+    Raw counts (whole numbers above :data:`COUNTS_MAX`) are refused unless ``normalize``, which scales
+    each cell to :data:`TARGET_SUM` and takes ``log1p``, as scanpy's ``normalize_total`` and ``log1p``.
+    """
+    adata = read_h5ad(path)
+    if layer is not None:
+        if layer not in adata.layers:
+            raise ValueError(f"{path}: no layer {layer!r} (layers: {_listed(adata.layers.keys())})")
+        X = adata.layers[layer]
+    else:
+        X = adata.X
+        if X is None:
+            raise ValueError(
+                f"{path}: holds no X matrix; choose a layer with --layer (layers: {_listed(adata.layers.keys())})"
+            )
+    X = _matrix(path, X, layer)
+    labels = None
+    if label_col is not None:
+        if label_col not in adata.obs.columns:
+            raise ValueError(f"{path}: no obs column {label_col!r} (obs columns: {_listed(adata.obs.columns)})")
+        labels = adata.obs[label_col].reset_index(drop=True).rename(label_col)
+    if normalize:
+        X = normalize_counts(X)
+    else:
+        _refuse_counts(path, X, layer)
+    return X, [str(v) for v in adata.var_names], labels, adata.obs.reset_index(drop=True)
+
+
+def _matrix(path: Path, X, layer):
+    where = f"layer {layer!r}" if layer is not None else "X"
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+    else:
+        X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{path}: {where} holds no data (shape {X.shape})")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: {where} holds {X.dtype}, not numbers")
+    values = X.data if sp.issparse(X) else X
+    if not np.isfinite(values).all():
+        rows = np.unique(np.nonzero(~np.isfinite(X.toarray() if sp.issparse(X) else X))[0])
+        raise ValueError(f"{path}: {where} holds NaN or inf in {len(rows)} cells (first rows: {rows[:5].tolist()})")
+    dtype = np.float32 if X.dtype == np.float32 or X.dtype.kind in "biu" else np.float64
+    return X.astype(dtype)
+
+
+def _refuse_counts(path: Path, X, layer) -> None:
+    values = X.data if sp.issparse(X) else X
+    if values.size and np.all(values == np.round(values)) and values.max() > COUNTS_MAX:
+        where = f"layer {layer!r}" if layer is not None else "X"
+        raise ValueError(
+            f"{path}: {where} holds raw counts (whole numbers up to {values.max():.0f}); normalise them first, "
+            f"or pass --normalize (counts per {TARGET_SUM:,.0f} per cell, then log1p, as scanpy does)"
+        )
+
+
+def normalize_counts(X):
+    """Each row scaled to sum to :data:`TARGET_SUM`, then ``log1p`` (sparse stays sparse)."""
+    totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    factors = TARGET_SUM / np.where(totals > 0, totals, 1.0)
+    if sp.issparse(X):
+        X = sp.csr_matrix(sp.diags(factors) @ X, dtype=np.float32)
+        X.data = np.log1p(X.data)
+        return X
+    return np.log1p(X * factors[:, None]).astype(np.float32)
+
+
+def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, settings: dict) -> Path:
+    """Write ``source``'s AnnData to ``target`` with ``codes`` in ``obsm[key]`` and ``settings`` in
+    ``uns[key without 'X_']``; ``source`` is only read."""
+    adata = read_h5ad(source)
+    adata.obsm[key] = np.asarray(codes, dtype=np.float32)
+    adata.uns[key.removeprefix("X_")] = settings
+    adata.write_h5ad(target)
+    return target
+
+
+def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None) -> None:
+    """Codes as an AnnData of their own (``X``: the codes; ``obs``: the labels)."""
+    anndata = _anndata()
+    obs = pd.DataFrame(index=[str(i) for i in range(len(values))])
+    if labels is not None:
+        obs[str(labels.name or "label")] = labels.to_numpy()
+    var = pd.DataFrame(index=[str(c) for c in values.columns])
+    anndata.AnnData(X=values.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
+
+
+def _listed(names) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "") if names else "none"

@@ -1,0 +1,111 @@
+"""Scaled training rows as the trainer reads them: a float32 tensor, or a sparse matrix densified a batch at a time.
+
+``scipy.sparse`` input (single-cell counts, bag-of-words) would grow many times over as one dense
+array; :class:`ScaledRows` keeps it sparse and gives the trainer each batch scaled and dense, as a
+tensor on the training device. Both kinds answer ``len``, row indexing by a tensor of indices and
+slicing, which is all the trainers ask of their data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from aedr.data.scaling import AffineScaler
+
+
+def is_sparse(X) -> bool:
+    return sp.issparse(X)
+
+
+class ScaledRows:
+    """Rows of a CSR matrix, scaled by ``scaler`` and densified per batch as float32 tensors on ``device``."""
+
+    def __init__(self, X: sp.csr_matrix, scaler: AffineScaler, device):
+        self.X = sp.csr_matrix(X)
+        self.offset = np.asarray(scaler.offset, dtype=np.float64)
+        self.scale = np.asarray(scaler.scale, dtype=np.float64)
+        self.device = torch.device(device)
+        self.shape = self.X.shape
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if torch.is_tensor(index):
+            index = index.cpu().numpy()
+        dense = (self.X[index].toarray().astype(np.float64) - self.offset) / self.scale
+        return torch.as_tensor(dense, dtype=torch.float32, device=self.device)
+
+    def mean_variance(self) -> float:
+        """The mean over features of the scaled rows' variance (n - 1 in the denominator, as torch's ``var``)."""
+        mean, var = column_moments(self.X)
+        n = max(len(self) - 1, 1)
+        return float(np.mean(var * len(self) / n / self.scale**2))
+
+
+def training_rows(X, scaler: AffineScaler, rows: np.ndarray, device):
+    """``X[rows]`` scaled, as the trainer reads them: a float32 tensor, or :class:`ScaledRows` for sparse ``X``."""
+    if is_sparse(X):
+        return ScaledRows(X[rows], scaler, device)
+    return torch.as_tensor(scaler.transform(X[rows].astype(np.float64)), dtype=torch.float32, device=device)
+
+
+def scaled_rows(X, scaler: AffineScaler):
+    """``X`` scaled for inference: a float64 array, or for sparse ``X`` rows scaled a batch at a time."""
+    if is_sparse(X):
+        return ScaledRows(X, scaler, "cpu")
+    return scaler.transform(X.astype(np.float64))
+
+
+def squared_error(X, reconstruct, batch: int = 8192) -> float:
+    """The summed squared difference of ``X``'s rows and ``reconstruct(rows)``, a batch at a time
+    (sparse ``X`` is densified one batch at a time)."""
+    total = 0.0
+    for start in range(0, X.shape[0], batch):
+        rows = X[start : start + batch]
+        dense = rows.toarray() if is_sparse(rows) else np.asarray(rows, dtype=np.float64)
+        total += float(((dense - reconstruct(rows)) ** 2).sum())
+    return total
+
+
+def mean_variance(rows) -> float:
+    """The mean over features of the variance of rows from :func:`training_rows`."""
+    if isinstance(rows, ScaledRows):
+        return rows.mean_variance()
+    return float(rows.var(0).mean())
+
+
+def scaled_range(X, scaler: AffineScaler) -> tuple[float, float]:
+    """The smallest and largest value of ``X`` once scaled (sparse ``X``: its implicit zeros included)."""
+    if is_sparse(X):
+        low = np.asarray(X.min(axis=0).todense()).ravel().astype(np.float64)
+        high = np.asarray(X.max(axis=0).todense()).ravel().astype(np.float64)
+        ends = (np.stack([low, high]) - scaler.offset) / scaler.scale
+        return float(ends.min()), float(ends.max())
+    scaled = scaler.transform(X.astype(np.float64))
+    return float(scaled.min()), float(scaled.max())
+
+
+def column_moments(X: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and (population) variance of a sparse matrix, in float64, implicit zeros included."""
+    from sklearn.utils.sparsefuncs import mean_variance_axis
+
+    mean, var = mean_variance_axis(sp.csr_matrix(X, dtype=np.float64), axis=0)
+    return np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64)
+
+
+def sparse_statistics(X: sp.spmatrix, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, spread)`` of scaling ``kind`` for a sparse matrix, without densifying it."""
+    n, d = X.shape
+    if kind == "standard":
+        mean, var = column_moments(X)
+        return mean, np.sqrt(var)
+    if kind == "global":
+        values = sp.csr_matrix(X, dtype=np.float64).data
+        mean = values.sum() / (n * d)
+        spread = np.sqrt((((values - mean) ** 2).sum() + (n * d - len(values)) * mean**2) / (n * d))
+        return np.full(d, mean), np.full(d, spread)
+    low = np.asarray(X.min(axis=0).todense(), dtype=np.float64).ravel()
+    return low, np.asarray(X.max(axis=0).todense(), dtype=np.float64).ravel() - low

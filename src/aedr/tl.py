@@ -1,0 +1,75 @@
+"""scanpy-style tools: ``aedr.tl.autoencoder(adata)`` fits an autoencoder on an AnnData and stores the codes.
+
+In a scanpy session::
+
+    import scanpy as sc, aedr
+    adata = sc.datasets.pbmc68k_reduced()
+    aedr.tl.autoencoder(adata, neighbor_loss="tsne", use_rep="X_pca")
+    sc.pl.embedding(adata, basis="aedr", color="bulk_labels")
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def autoencoder(
+    adata, n_components: int = 2, *, use_rep=None, layer=None, key_added: str = "aedr", random_state=0, **params
+):
+    """Fit :class:`aedr.Autoencoder` on the cells of ``adata``; store the codes in
+    ``adata.obsm["X_" + key_added]`` and the settings in ``adata.uns[key_added]``.
+
+    Parameters
+    ----------
+    adata : anndata.AnnData
+    n_components : int, default=2
+    use_rep : str, optional
+        Fit on ``adata.obsm[use_rep]`` (for example ``"X_pca"``) instead of ``X``.
+    layer : str, optional
+        Fit on ``adata.layers[layer]`` instead of ``X``.
+    key_added : str, default="aedr"
+        ``sc.pl.embedding(adata, basis=key_added)`` then plots the codes.
+    random_state, **params
+        :class:`aedr.Autoencoder`'s parameters (``neighbor_loss="tsne"`` keeps t-SNE's neighbourhoods).
+
+    Returns
+    -------
+    Autoencoder
+        The fitted estimator: ``.transform`` embeds new cells with the same genes (or representation).
+
+    Sparse ``X`` or layers stay sparse: the network sees them densified a batch at a time. Raw counts
+    (whole numbers above 20) are refused: normalise first (``sc.pp.normalize_total``, ``sc.pp.log1p``).
+    """
+    from aedr.data.anndata import COUNTS_MAX
+    from aedr.estimator import Autoencoder
+
+    if use_rep is not None and layer is not None:
+        raise ValueError("give use_rep or layer, not both")
+    if use_rep is not None:
+        if use_rep not in adata.obsm:
+            raise ValueError(f"no adata.obsm[{use_rep!r}] (obsm keys: {', '.join(adata.obsm.keys()) or 'none'})")
+        X, source = adata.obsm[use_rep], f"obsm[{use_rep!r}]"
+    elif layer is not None:
+        if layer not in adata.layers:
+            raise ValueError(f"no adata.layers[{layer!r}] (layers: {', '.join(adata.layers.keys()) or 'none'})")
+        X, source = adata.layers[layer], f"layers[{layer!r}]"
+    else:
+        if adata.X is None:
+            raise ValueError("adata.X is empty: pass layer= or use_rep=")
+        X, source = adata.X, "X"
+    X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+    values = X.data if sp.issparse(X) else X
+    if values.size and np.issubdtype(values.dtype, np.number) and np.all(values == np.round(values)):
+        if values.max() > COUNTS_MAX:
+            raise ValueError(
+                f"adata.{source} holds raw counts (whole numbers up to {values.max():.0f}); normalise them first "
+                "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)) or pass layer= / use_rep="
+            )
+    estimator = Autoencoder(n_components, random_state=random_state, **params)
+    codes = estimator.fit_transform(X)
+    adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)
+    from aedr.runs import settings_of
+
+    adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
+    return estimator

@@ -1,0 +1,144 @@
+""".h5ad files through anndata, sparse input, and aedr.tl.autoencoder with scanpy."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from typer.testing import CliRunner
+
+import aedr
+from aedr import Autoencoder
+from aedr.cli import app
+
+anndata = pytest.importorskip("anndata", reason="make test installs aedr[single-cell]")
+sc = pytest.importorskip("scanpy", reason="make test installs aedr[single-cell]")
+runner = CliRunner()
+FAST = ["--max-iter", "3", "--hidden-layer-sizes", "16", "--quiet", "--threads", "1", "--random-state", "0"]
+
+
+@pytest.fixture(scope="module")
+def pbmc():
+    """scanpy's bundled 700 PBMCs: scaled expression in X, raw counts (sparse) derived from its raw."""
+    return sc.datasets.pbmc68k_reduced()
+
+
+@pytest.fixture(scope="module")
+def files(pbmc, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("h5ad")
+    pbmc.write_h5ad(folder / "pbmc.h5ad")
+    counts = sp.csr_matrix(np.round(np.expm1(pbmc.raw.X.toarray())).astype(np.float32))
+    raw = anndata.AnnData(X=counts, obs=pbmc.obs.copy())
+    raw.layers["counts"] = counts.copy()
+    raw.write_h5ad(folder / "counts.h5ad")
+    return folder
+
+
+def fit(*args):
+    return runner.invoke(app, ["fit", *[str(a) for a in args], *FAST])
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_fit_an_h5ad_writes_a_copy_with_the_codes_and_leaves_the_input_alone(files, pbmc, tmp_path):
+    before = digest(files / "pbmc.h5ad")
+    result = fit(files / "pbmc.h5ad", "--label-col", "bulk_labels", "--obsm-key", "X_ae", "-o", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert digest(files / "pbmc.h5ad") == before
+    out = anndata.read_h5ad(tmp_path / "run" / "pbmc.h5ad")
+    assert out.obsm["X_ae"].shape == (700, 2) and out.uns["ae"]["params"]["max_iter"] == 3
+    assert list(out.obs["bulk_labels"]) == list(pbmc.obs["bulk_labels"])
+    codes = np.loadtxt(tmp_path / "run" / "embedding.csv", delimiter=",", skiprows=1, usecols=(0, 1))
+    np.testing.assert_allclose(out.obsm["X_ae"], codes, rtol=1e-6)
+    html = (tmp_path / "run" / "map.html").read_text()
+    assert '"label":"louvain"' in html and '"label":"bulk_labels"' in html  # obs columns to colour by
+
+
+def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_path):
+    result = fit(files / "counts.h5ad", "-o", tmp_path / "r")
+    assert result.exit_code == 1 and "raw counts" in result.stderr and "--normalize" in result.stderr
+    assert not (tmp_path / "r").exists()
+    result = fit(
+        files / "counts.h5ad", "--layer", "counts", "--normalize", "--label-col", "louvain", "-o", tmp_path / "r"
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["n_samples"] == 700 and metrics["trustworthiness"] > 0.7
+
+
+@pytest.mark.parametrize(
+    "make, args, fragments",
+    [
+        (lambda a: a, ["--layer", "spliced"], ["no layer 'spliced'", "layers: none"]),
+        (lambda a: a, ["--label-col", "cell_type"], ["no obs column 'cell_type'", "bulk_labels"]),
+        (lambda a: anndata.AnnData(obs=a.obs, var=a.var), [], ["holds no X matrix", "--layer"]),
+        (lambda a: _with_value(a, np.inf), [], ["NaN or inf", "first rows: [3]"]),
+    ],
+    ids=["missing layer", "missing obs key", "no X", "inf in sparse X"],
+)
+def test_bad_h5ad_files_get_one_line_errors_and_nothing_is_written(pbmc, tmp_path, make, args, fragments):
+    make(pbmc.copy()).write_h5ad(tmp_path / "bad.h5ad")
+    result = fit(tmp_path / "bad.h5ad", "-o", tmp_path / "r", *args)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and "bad.h5ad" in lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert not (tmp_path / "r").exists()
+
+
+def _with_value(adata, value):
+    X = sp.csr_matrix(adata.X)
+    X[3, 5] = value
+    adata.X = X
+    return adata
+
+
+def test_a_damaged_h5ad_names_the_file(tmp_path):
+    (tmp_path / "broken.h5ad").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
+    result = fit(tmp_path / "broken.h5ad", "-o", tmp_path / "r")
+    assert result.exit_code == 1 and "broken.h5ad: cannot read as .h5ad" in result.stderr
+
+
+def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    adata = pbmc.copy()
+    estimator = aedr.tl.autoencoder(adata, max_iter=5, random_state=0, use_rep="X_pca")
+    assert adata.obsm["X_aedr"].shape == (700, 2) and adata.uns["aedr"]["use_rep"] == "X_pca"
+    np.testing.assert_allclose(adata.obsm["X_aedr"], estimator.transform(adata.obsm["X_pca"]), rtol=1e-5, atol=1e-6)
+    sc.pl.embedding(adata, basis="aedr", color="bulk_labels", show=False)  # scanpy finds and plots it
+    with pytest.raises(ValueError, match="no adata.obsm\\['X_umap3'\\]"):
+        aedr.tl.autoencoder(adata, use_rep="X_umap3")
+    counts = anndata.AnnData(X=sp.csr_matrix(np.round(np.expm1(pbmc.raw.X.toarray()))))
+    with pytest.raises(ValueError, match="raw counts"):
+        aedr.tl.autoencoder(counts)
+
+
+def test_sparse_input_fits_as_its_dense_form_does():
+    X = sp.random(400, 60, density=0.1, random_state=0, format="csr") * 5
+    sparse = Autoencoder(max_iter=5, random_state=0).fit(X)
+    dense = Autoencoder(max_iter=5, random_state=0).fit(X.toarray())
+    np.testing.assert_allclose(sparse.transform(X), dense.transform(X.toarray()), rtol=1e-5, atol=1e-6)
+    assert sparse.score(X) == pytest.approx(dense.score(X.toarray()), rel=1e-6)
+
+
+def test_sparse_input_is_never_densified_whole():
+    """40,000 x 5,000 sparse rows (0.8 GB as dense float32): fit and transform stay far below that."""
+    script = (
+        "import resource, numpy as np, scipy.sparse as sp, torch\n"
+        "from aedr import Autoencoder\n"
+        "torch.set_num_threads(1)\n"
+        "X = sp.random(40000, 5000, density=0.001, random_state=0, format='csr', dtype=np.float32)\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "ae = Autoencoder(max_iter=1, hidden_layer_sizes=(8,), random_state=0).fit(X)\n"
+        "Z = ae.transform(X)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n"
+    )
+    grown_mb = float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    assert grown_mb < 300, f"peak memory grew by {grown_mb:.0f} MB"
