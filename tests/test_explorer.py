@@ -1,5 +1,6 @@
 """The interactive map: its HTML, and the page in a real browser (Debian's Chromium, driven by playwright)."""
 
+import base64
 import json
 import os
 import re
@@ -175,3 +176,22 @@ def test_explore_refuses_rows_that_do_not_match_the_codes(tmp_path):
     result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "rows.npy")])
     assert result.exit_code == 1 and "rows.npy has 5 rows" in result.stderr and "3 codes" in result.stderr
     assert not (tmp_path / "e.html").exists()
+
+
+def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
+    from aedr.data.io import Table
+    from aedr.runs import write_map
+
+    class Fitted:  # what write_map reads of an estimator
+        n_components = 2
+
+        def get_feature_names_out(self):
+            return np.array(["ae0", "ae1"])
+
+    Z = np.random.default_rng(0).normal(size=(5000, 2))
+    table = Table(np.zeros((5000, 3)), labels=pd.Series(np.arange(5000) % 4, name="k"))
+    path, note = write_map(tmp_path / "map.html", Fitted(), Z, table, None, max_points=1000)
+    assert note == "map.html shows 1,000 of 5,000 rows, sampled (aedr explore draws them all)"
+    xs = re.findall(r'"x":\{"dtype":"f4","bdata":"([^"]*)"', path.read_text())  # plotly's binary arrays
+    assert sum(len(base64.b64decode(x.replace("\\u002f", "/"))) // 4 for x in xs) == 1000  # the points drawn
+    assert path.stat().st_size < 5.5e6  # plotly.js (4.8 MB) and 1,000 points

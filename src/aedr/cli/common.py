@@ -42,7 +42,8 @@ LabelCol = Annotated[
     Optional[str],
     typer.Option(
         "--label-col",
-        help="Column (or .npz array) holding labels: not a feature, kept beside the output.",
+        "--color-by",
+        help="Column (.npz array, .h5ad obs key) holding labels: not a feature; kept beside the output, colours plots.",
         rich_help_panel=_DATA,
     ),
 ]
