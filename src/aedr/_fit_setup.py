@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
+from aedr.training import distributed
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
 
@@ -151,7 +152,7 @@ def neighbor_method(est):
 
 def callbacks(est) -> list:
     """The trainer's callbacks: a progress bar with ``verbose``, then ``est.callbacks``."""
-    bar = [ProgressBar(desc=type(est).__name__)] if est.verbose else []
+    bar = [ProgressBar(desc=type(est).__name__)] if est.verbose and distributed.is_main() else []
     return bar + [as_callback(cb) for cb in (est.callbacks or [])]
 
 
@@ -161,6 +162,7 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
     from aedr.training.checkpoint import Checkpoint, read_checkpoint, run_identity
 
     seed = int(check_random_state(est.random_state).randint(2**31 - 1))
+    seed = int(distributed.broadcast(torch.tensor(seed)).item())  # under torchrun: rank 0's, for every rank
     writers = [cb for cb in (est.callbacks or []) if isinstance(cb, Checkpoint)]
     if not writers and resume_from is None:
         return seed, None

@@ -23,6 +23,7 @@ from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
 from aedr.params import PARAMS, constraints
+from aedr.training import distributed
 from aedr.training.device import resolve_device
 from aedr.training.losses import AutoencoderObjective
 from aedr.training.trainer import TrainerConfig, TrainingDivergedError
@@ -275,12 +276,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
+        device = distributed.setup(resolve_device(self.device))  # joins torchrun's process group, if any
         seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm)
         self.input_shape_ = (
             infer_input_shape(X.shape[1], self.input_shape or image_shape) if _fit_setup.is_conv(self) else None
         )
         generator = torch.Generator().manual_seed(seed)
-        device = resolve_device(self.device)
 
         scaler = self.scaler_ if warm else AffineScaler.fit(X, _fit_setup.scaling(self))
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
@@ -289,13 +290,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_val = training_rows(X, scaler, val_rows, device) if val_rows is not None else None
 
         model = (self.model_ if warm else self._build_model(X.shape[1], generator)).to(device)
-        noise_generator = torch.Generator(device=device).manual_seed(
-            int(torch.randint(2**31 - 1, (1,), generator=generator))
+        noise_generator = torch.Generator(device=device).manual_seed(  # each rank its own noise
+            int(torch.randint(2**31 - 1, (1,), generator=generator)) + distributed.rank()
         )
         objective = self._objective(noise_generator)
         trainer = _fit_setup.make_trainer(self, X[train_rows], model, objective, device, generator, noise_generator)
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
+        self.world_size_ = distributed.world_size()
         try:
             history = trainer.fit(X_train, X_val, resume)
         except TrainingDivergedError:

@@ -104,7 +104,7 @@ def benchmark(
     Examples:
       aedr benchmark --datasets digits --methods pca,ae-linear
       aedr benchmark --quick
-      aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,ae-linear --report BENCHMARKS.md
+      aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,ae-linear --report docs/benchmark-details.md
     """
     from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS
     from aedr.benchmarks import benchmark as run

@@ -98,8 +98,24 @@ class CommandGroup(TyperGroup):
                 if _is_click(exc, "InvalidParameterError"):  # scikit-learn's check of a parameter's value
                     typer.echo(f"error: {option_words(str(exc))} (see '{ctx.command_path} --help')", err=True)
                     raise typer.Exit(EXIT_USAGE) from None
-                typer.echo(f"error: {option_words(describe_error(exc))}", err=True)
+                _report(f"error: {option_words(describe_error(exc))}")
                 raise typer.Exit(EXIT_ERROR) from None
+
+
+def _report(line: str) -> None:
+    """Print ``line``; under torchrun, rank 0 alone prints it, and every rank records it in the error
+    file torchrun reads, so its summary names the rank that failed first (the root cause)."""
+    rank = int(os.environ.get("RANK", "0"))
+    error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if error_file and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import json
+        import time
+
+        message = {"message": line, "extraInfo": {"py_callstack": line, "timestamp": str(int(time.time()))}}
+        with open(error_file, "w") as handle:
+            json.dump({"message": message}, handle)
+    if rank == 0:
+        typer.echo(line, err=True)
 
 
 def _usage_error(exc) -> None:

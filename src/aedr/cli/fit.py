@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -141,6 +142,12 @@ def fit(
         estimator.set_params(scale="global")
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun: train alongside rank 0, which writes and reports
+        from aedr.training.distributed import finish
+
+        with torch_threads(threads or 1):
+            estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+        finish()  # waits for rank 0 to write, then ends this process
     if threads is not None:
         chosen = threads
     elif saved is not None:  # the interrupted fit's count: the same threads give the same model
@@ -182,6 +189,10 @@ def fit(
         )
         raise typer.Exit(_exit_code(stopper.requested))
     checkpoint.path.unlink(missing_ok=True)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from aedr.training.distributed import finish
+
+        finish()  # waits for the other ranks, then ends this process
 
 
 def _checkpoint_file(out: Path) -> Path:

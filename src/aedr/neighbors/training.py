@@ -27,6 +27,7 @@ import torch
 
 from aedr.neighbors.method import NeighborMethod
 from aedr.training.checkpoint import Snapshot
+from aedr.training.distributed import broadcast, is_main, world_size
 from aedr.training.losses import NeighborObjective
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingHistory
 
@@ -123,10 +124,11 @@ class NeighborTrainer:
         phase = resume.state["phase"] if resume is not None else "shaping"
         first = TrainingHistory()
         if phase == "shaping":
-            graph = self.method.graph(self.rows, random_state=seed)
+            # under torchrun rank 0 alone builds the graph and the maps, and the other ranks receive them
+            graph = self.method.graph(self.rows, random_state=seed) if is_main() else None
             if resume is None:
                 rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
-                codes = self.method.embed(graph, rows, self.generator)
+                codes = self._shared(lambda: self.method.embed(graph, rows, self.generator), len(X), X.device)
             else:
                 codes = resume.tensors["map/codes"].to(X.device)
             objective = NeighborObjective(
@@ -145,7 +147,8 @@ class NeighborTrainer:
             if self.history.stop_reason == "callback":
                 return self.history
             if self.method.refines:
-                codes = self.method.refine(graph, self._encoded(X, scale=codes.std()), self.generator)
+                encoded = self._encoded(X, scale=codes.std())
+                codes = self._shared(lambda: self.method.refine(graph, encoded, self.generator), len(X), X.device)
             first, resume = self.history, None
         else:
             codes = resume.tensors["map/codes"].to(X.device)
@@ -157,6 +160,17 @@ class NeighborTrainer:
         finally:
             self.history = _merge(first, trainer.history)
         return self.history
+
+    def _shared(self, make, n: int, device) -> torch.Tensor:
+        """``make()``'s map, made on rank 0 alone and sent to every rank under torchrun."""
+        if world_size() <= 1:
+            return make()
+        codes = make() if is_main() else torch.empty(n, self.model_codes, device=device)
+        return broadcast(codes.float().contiguous())
+
+    @property
+    def model_codes(self) -> int:
+        return int(self.method.settings.n_components)
 
     def _trainer(self, objective, config, phase: str, codes, shaping_history=None) -> Trainer:
         trainer = Trainer(self.model, objective, config, self.device, self.generator, self.callbacks, self.generators)

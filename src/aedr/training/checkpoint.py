@@ -106,8 +106,14 @@ class Checkpoint(Callback):
         return time.monotonic() - self._last >= self.every_seconds
 
     def write(self, snapshot: Snapshot, epoch: int) -> None:
-        """Write ``snapshot`` (taken after ``epoch``) to :attr:`path`, replacing the previous checkpoint."""
+        """Write ``snapshot`` (taken after ``epoch``) to :attr:`path`, replacing the previous checkpoint
+        (under torchrun, rank 0 alone writes)."""
         from safetensors.torch import save_file
+
+        from aedr.training.distributed import is_main
+
+        if not is_main():
+            return
 
         header = {
             "format": FORMAT,

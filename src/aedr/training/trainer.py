@@ -23,6 +23,7 @@ import torch
 
 from aedr.training.callbacks import Callback, TrainingState
 from aedr.training.checkpoint import Checkpoint, Snapshot, optimizer_state, optimizer_tensors
+from aedr.training.distributed import distributed_step, rank, sum_over_ranks, world_size
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +134,14 @@ class Trainer:
             history = self.history = TrainingHistory(**{**resume.state["history"], "stop_reason": "max_iter"})
             decays_left, stale, plateau_rate = (resume.state["schedule"][k] for k in ("decays_left", "stale", "rate"))
         state = TrainingState(model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter)
+        step = distributed_step(self.model, self.objective, self.device)  # DDP under torchrun, else None
         for cb in self.callbacks:
             cb.on_train_begin(state)
         try:
             for epoch in range(history.n_iter + 1, cfg.max_iter + 1):
                 for group in optimizer.param_groups:
                     group["lr"] = plateau_rate * learning_rate_factor(epoch - 1, cfg.max_iter, cfg.decay_fraction)
-                train_loss, terms = self._epoch(X, optimizer)
+                train_loss, terms = self._epoch(X, optimizer, step)
                 history.n_steps += math.ceil(len(X) / cfg.batch_size)
                 val_loss = self._evaluate(X_val) if X_val is not None else None
                 monitored = train_loss if val_loss is None else val_loss
@@ -172,6 +174,8 @@ class Trainer:
                 stop = False
                 for cb in self.callbacks:
                     stop = bool(cb.on_epoch_end(state)) or stop
+                if step is not None:  # one rank asked to stop (a signal): every rank stops
+                    stop = bool(sum_over_ranks(torch.tensor(float(stop), device=self.device)).item() > 0)
                 if stale >= cfg.n_iter_no_change:
                     if decays_left == 0:
                         history.stop_reason = "converged"
@@ -228,18 +232,23 @@ class Trainer:
         device = next(iter(self.model.state_dict().values())).device
         return {k: v.to(device) for k, v in snapshot.group("best").items()}
 
-    def _epoch(self, X: torch.Tensor, optimizer) -> tuple[float, dict[str, float]]:
+    def _epoch(self, X: torch.Tensor, optimizer, step=None) -> tuple[float, dict[str, float]]:
+        """One pass over ``X``; with ``step`` (DDP), this rank's every N-th row of each batch."""
         self.model.train()
         n, bs = len(X), self.config.batch_size
         if self.config.shuffle:
             order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
         else:
             order = torch.arange(n, device=self.device)
+        ranks, me = (world_size(), rank()) if step is not None else (1, 0)
         total = torch.zeros((), device=self.device)
         term_totals: dict[str, torch.Tensor] = {}
         for start in range(0, n, bs):
             index = order[start : start + bs]
-            loss, terms = self.objective(self.model, X[index], index)
+            if len(index) < ranks:
+                continue  # a last batch too small to share: every rank skips it alike
+            index = index[me::ranks]
+            loss, terms = step(X[index], index) if step is not None else self.objective(self.model, X[index], index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -247,6 +256,9 @@ class Trainer:
             total += loss.detach() * weight
             for name, value in terms.items():
                 term_totals[name] = term_totals.get(name, 0.0) + value.detach() * weight
+        if step is not None:
+            total = sum_over_ranks(total)
+            term_totals = {k: sum_over_ranks(v) for k, v in term_totals.items()}
         return (total / n).item(), {k: (v / n).item() for k, v in term_totals.items()}
 
     @torch.no_grad()

@@ -1,0 +1,111 @@
+"""Training under torchrun: 2 CPU ranks (gloo) against one process, as a user launches them."""
+
+import json
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aedr import load
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+FIT = ["--max-iter", "8", "--batch-size", "128", "--random-state", "0", "--hidden-layer-sizes", "32", "--threads", "1"]
+pytestmark = pytest.mark.xdist_group("torchrun")  # the two ranks want both cores
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(command, cwd, timeout=300):
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ddp")
+    np.save(folder / "x.npy", np.random.default_rng(0).normal(size=(2048, 20)).astype(np.float32))
+    return folder
+
+
+def test_two_ranks_follow_one_process_with_the_whole_batch(data):
+    """Each rank takes half of every 128-row batch; DDP averages the gradients: the same loss curve."""
+    standalone = [*TORCHRUN, "--standalone", "--nproc-per-node", "2"]
+    result = run([*standalone, "-m", "aedr", "fit", "x.npy", "-o", "two", *FIT, "--quiet"], data)
+    run([sys.executable, "-m", "aedr", "fit", "x.npy", "-o", "one", *FIT, "--quiet"], data)
+    one, two = load(data / "one" / "model"), load(data / "two" / "model")
+    np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-5)
+    assert json.loads((data / "two" / "model" / "config.json").read_text())["fitted"]["world_size_"] == 2
+    assert one.world_size_ == 1
+    assert result.stdout.count("wrote two/") == 1  # rank 0 alone reports and writes
+    assert sorted(p.name for p in data.iterdir()) == ["one", "two", "x.npy"]
+
+
+def test_a_python_script_under_torchrun_trains_with_ddp(data):
+    script = data / "train.py"
+    script.write_text(
+        "import numpy as np, torch.distributed as dist\n"
+        "from aedr import Autoencoder\n"
+        "X = np.load('x.npy')\n"
+        "ae = Autoencoder(max_iter=5, batch_size=128, hidden_layer_sizes=(32,), random_state=0).fit(X)\n"
+        "if dist.get_rank() == 0:\n"
+        "    ae.save('script-model')\n"
+        "print('rank', dist.get_rank(), 'of', dist.get_world_size(), 'stopped at', ae.n_iter_, ae.stop_reason_)\n"
+    )
+    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], data)
+    assert "rank 0 of 2 stopped at 5" in result.stdout and "rank 1 of 2 stopped at 5" in result.stdout
+    assert load(data / "script-model").world_size_ == 2
+
+
+def test_the_neighbour_mode_under_torchrun_keeps_its_quality(tmp_path):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    options = ["--label-col", "y", "--neighbor-loss", "tsne", "--random-state", "0", "--threads", "1", "--quiet"]
+    run(
+        [*TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "aedr", "fit", "d.npz", "-o", "two", *options],
+        tmp_path,
+    )
+    run([sys.executable, "-m", "aedr", "fit", "d.npz", "-o", "one", *options], tmp_path)
+    one, two = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("one", "two"))
+    assert abs(one["trustworthiness"] - two["trustworthiness"]) < 0.005
+    assert abs(one["knn_accuracy"] - two["knn_accuracy"]) < 0.005
+
+
+def test_two_nodes_on_localhost_rendezvous_and_train(data):
+    """The multi-node command of the README, as two "nodes" of one process each on this machine."""
+    port = free_port()
+    node = [*TORCHRUN, "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d"]
+    node += ["--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "aedr-test"]
+    fit = ["-m", "aedr", "fit", "x.npy", "-o", "nodes", *FIT, "--quiet"]
+    first = subprocess.Popen(
+        [*node, "--node-rank", "0", *fit], cwd=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    second = subprocess.Popen(
+        [*node, "--node-rank", "1", *fit], cwd=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert load(data / "nodes" / "model").world_size_ == 2
+
+
+def test_a_failing_rank_ends_the_run(tmp_path):
+    script = tmp_path / "fail.py"
+    script.write_text(
+        "import os, numpy as np\n"
+        "from aedr import Autoencoder\n"
+        "X = np.random.default_rng(0).normal(size=(256, 8))\n"
+        "if os.environ['RANK'] == '1':\n"
+        "    X[3, 2] = np.nan  # bad data on one rank only\n"
+        "Autoencoder(max_iter=200, random_state=0).fit(X)\n"
+    )
+    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "X contains NaN in 1 row" in result.stderr
