@@ -32,7 +32,7 @@ test: $(STAMP) $(CHROMIUM)
 # autoencoder fit 20-fold (2.8 s on one thread, 72 s on two); passive waiting keeps both cores useful.
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/aedr benchmark --datasets digits,mnist10k,mnist70k \
-		--methods pca,ae-linear --out bench-out --report BENCHMARKS.md
+		--methods pca,ae-linear --out bench-out --report docs/benchmark-details.md
 	$(MAKE) bench-neighbors
 
 # Run alone, in OpenMP's default settings, as users run it: this block compares fit times of torch and

@@ -7,7 +7,8 @@ Denoising: models fitted on the clean 10k, scored on 2,000 training-split
 images (unseen) with Gaussian pixel noise of standard deviation 0.3 added,
 against the clean images. Writes docs/vae_latent_grid.png.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_architectures.py [--epochs 100] [--update BENCHMARKS.md]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_architectures.py [--epochs 100] \\
+        [--update docs/benchmark-details.md]
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def timed_fit(model, X):
 
 
 SCRIPT = "scripts/bench_architectures.py"
-BLOCK = "architectures"  # the marked block of BENCHMARKS.md that --update rewrites
+BLOCK = "architectures"  # the marked block of docs/benchmark-details.md that --update rewrites
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:
-    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py).
+    """The command that reruns this script as it ran, as docs/benchmark-details.md quotes it (tests check it).
 
     ``--epochs`` is always spelled out: the figures depend on it, whatever the default.
     """
@@ -75,7 +76,7 @@ def command_line(args: argparse.Namespace, env=None) -> str:
 
 
 def render(rows, denoise, *, epochs, vae_epochs, vae_seconds, command) -> str:
-    """The architectures block of BENCHMARKS.md: the family table, the denoising table, the VAE line."""
+    """The architectures block of docs/benchmark-details.md: the family table, the denoising table, the VAE line."""
     lines = [
         "## The autoencoder family on MNIST",
         "",

@@ -5,7 +5,8 @@ batch size, same optimizer and the same number of epochs as aedr ran; the
 loop is what a user would write from a tutorial. Per-epoch times are medians
 over all epochs, so a moment of load on the machine does not decide the ratio.
 
-    OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_core.py [--update BENCHMARKS.md]
+    OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_core.py \\
+        [--update docs/benchmark-details.md]
 
 One torch thread, so that other work on a 2-core machine cannot stall torch's
 spinning threads; both loops run under the same settings.
@@ -68,7 +69,7 @@ class PlainLoop:
 
 
 SCRIPT = "scripts/bench_core.py"
-BLOCK = "core"  # the marked block of BENCHMARKS.md that --update rewrites
+BLOCK = "core"  # the marked block of docs/benchmark-details.md that --update rewrites
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,13 +80,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:
-    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py)."""
+    """The command that reruns this script as it ran, as docs/benchmark-details.md quotes it (tests check it)."""
     options = ["--data-dir", args.data_dir] if args.data_dir else []
     return script_command(SCRIPT, options + (["--update", args.update] if args.update else []), env)
 
 
 def render(rows, *, hidden, batch, ratio, wall, machine, command) -> str:
-    """The core block of BENCHMARKS.md: one row per method, the per-epoch ratio, machine and command."""
+    """The core block of docs/benchmark-details.md: one row per method, the per-epoch ratio, machine and command."""
     lines = [
         "## Core estimator: default deep autoencoder vs a plain PyTorch loop and PCA",
         "",

@@ -7,7 +7,7 @@ command imported them.
     .venv/bin/python scripts/bench_startup.py [--repeats 5] [--no-quick]
 
 Prints the table's header, one row per command as it is measured, and the command line that
-reruns it (BENCHMARKS.md quotes it).
+reruns it (docs/benchmark-details.md quotes it).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:
-    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py)."""
+    """The command that reruns this script as it ran, as docs/benchmark-details.md quotes it (tests check it)."""
     return script_command(SCRIPT, ["--repeats", str(args.repeats)] + ([] if args.quick else ["--no-quick"]), env)
 
 

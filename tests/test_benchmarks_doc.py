@@ -1,10 +1,10 @@
-"""BENCHMARKS.md stays in step with what writes it, without running a benchmark.
+"""BENCHMARKS.md and docs/benchmark-details.md stay in step with what writes them, without running a benchmark.
 
-Every command it quotes parses with its own parser and is the command that parser's owner prints
+Every command they quote parses with its own parser and is the command that parser's owner prints
 (the CLI's record of ``aedr benchmark``, a script's ``command_line``); the Makefile's benchmark
-targets are the quoted ``aedr benchmark`` commands; a script's block quotes the script at its
-defaults; the summary's figures are the figures of the run each row links to; no table has an
-empty column.
+targets are the quoted ``aedr benchmark`` commands, each in the block of the file it writes; a
+script's block quotes the script at its defaults; the summary's figures are the figures of the run
+each row links to; every link to a section resolves; no table has an empty column.
 """
 
 import importlib.util
@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "BENCHMARKS.md"
+DETAILS = ROOT / "docs" / "benchmark-details.md"
 HISTORY = ROOT / "docs" / "benchmark-history.md"
+GENERATED = (BENCHMARKS, DETAILS)  # the files the benchmark commands write into
 SCRIPT_COMMAND = re.compile(r"`([^`\n]*scripts/bench_\w+\.py[^`\n]*)`")
 AEDR_COMMAND = re.compile(r"`(aedr benchmark [^`\n]*)`")
 SUMMARY_COLUMNS = {
@@ -27,13 +29,28 @@ SUMMARY_COLUMNS = {
 }
 
 
-def _text() -> str:
-    return BENCHMARKS.read_text(encoding="utf-8")
+def _text(doc: Path = BENCHMARKS) -> str:
+    return doc.read_text(encoding="utf-8")
 
 
 def _blocks(text: str) -> dict[str, str]:
     """The generated blocks by name: the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``."""
     return dict(re.findall(r"<!-- ([\w-]+):start -->\n(.*?)<!-- \1:end -->", text, re.S))
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def _anchors(doc: Path) -> set[str]:
+    return {_anchor(h) for h in re.findall(r"^#+ (.+)$", _text(doc), re.M)}
+
+
+def _target(doc: Path, link: str) -> tuple[Path, str]:
+    """The file and anchor a ``[text](link)`` in ``doc`` points to."""
+    path, _, anchor = link.partition("#")
+    return ((doc.parent / path).resolve() if path else doc), anchor
 
 
 def _tables(text: str) -> list[list[list[str]]]:
@@ -101,7 +118,7 @@ def _makefile_benchmarks() -> list[tuple[dict, list[str]]]:
     return found
 
 
-@pytest.mark.parametrize("doc", [BENCHMARKS, HISTORY], ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", [BENCHMARKS, DETAILS, HISTORY], ids=lambda p: p.name)
 def test_quoted_script_commands_are_what_the_scripts_print(doc):
     commands = SCRIPT_COMMAND.findall(doc.read_text(encoding="utf-8"))
     assert commands, f"no script command quoted in {doc.name}"
@@ -111,31 +128,33 @@ def test_quoted_script_commands_are_what_the_scripts_print(doc):
         args = module.parse_args(argv)  # an option the script no longer has exits here
         assert module.command_line(args, env=env) == quoted
         usage = next(line for line in module.__doc__.splitlines() if f".venv/bin/python {script}" in line)
-        assert env == _split_script_command(usage.split("[")[0].strip())[0], (
+        assert env == _split_script_command(usage.split("[")[0].rstrip(" \\"))[0], (
             "thread settings differ from its usage line"
         )
 
 
 def test_script_blocks_quote_the_script_at_its_defaults():
-    """What ``--update BENCHMARKS.md`` would write into the script's own block, under the quoted thread settings."""
-    blocks = _blocks(_text())
+    """What ``--update docs/benchmark-details.md`` would write into the script's block, under the quoted settings."""
+    blocks = _blocks(_text(DETAILS))
     for script in ("scripts/bench_core.py", "scripts/bench_architectures.py"):
         module = _load_script(script)
         (quoted,) = SCRIPT_COMMAND.findall(blocks[module.BLOCK])
         env, _, _ = _split_script_command(quoted)
-        assert quoted == module.command_line(module.parse_args(["--update", "BENCHMARKS.md"]), env=env)
+        assert quoted == module.command_line(module.parse_args(["--update", "docs/benchmark-details.md"]), env=env)
 
 
 def test_benchmark_commands_are_the_makefile_targets():
-    text = _text()
-    blocks = _blocks(text)
-    quoted = AEDR_COMMAND.findall(text)
+    quoted = [command for doc in GENERATED for command in AEDR_COMMAND.findall(_text(doc))]
     made = _makefile_benchmarks()
     assert len(made) == 2 and len(quoted) == len(made)
     for env, args in made:
         command = _benchmark_command(args)
-        assert command in quoted, f"make runs `{command}`, which BENCHMARKS.md does not quote"
-        block = blocks[args[args.index("--block") + 1] if "--block" in args else "benchmark"]
+        report = ROOT / args[args.index("--report") + 1]
+        assert report in GENERATED, f"make writes {report}, which these tests do not read"
+        assert command in AEDR_COMMAND.findall(_text(report)), (
+            f"make runs `{command}`, which {report.name} does not quote"
+        )
+        block = _blocks(_text(report))[args[args.index("--block") + 1] if "--block" in args else "benchmark"]
         assert f"Command: `{command}`" in block
         policy = env.get("OMP_WAIT_POLICY")
         assert (f"OMP_WAIT_POLICY={policy}" in block) if policy else ("OMP_WAIT_POLICY=" not in block)
@@ -150,13 +169,13 @@ def test_summary_figures_are_the_linked_runs_figures():
     header, *rows = table
     assert header[1:5] == list(SUMMARY_COLUMNS) and header[5] == "from"
     runs = {}
-    for block in _blocks(text).values():
-        heading = re.search(r"^## (.+)$", block, re.M).group(1)
-        runs[re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")] = _run_tables(block)
+    for doc in GENERATED:
+        for block in _blocks(_text(doc)).values():
+            runs[doc, _anchor(re.search(r"^## (.+)$", block, re.M).group(1))] = _run_tables(block)
     methods = [row[0] for row in rows]
     assert {"pca", "tsne", "umap", "ae-tsne"} <= set(methods)
     for method, *cells, link in rows:
-        figures = runs[re.fullmatch(r"\[.+\]\(#(.+)\)", link).group(1)]
+        figures = runs[_target(BENCHMARKS, re.fullmatch(r"\[.+\]\((.+)\)", link).group(1))]
         for column, cell in zip(SUMMARY_COLUMNS.values(), cells):
             row = figures.get((column, method))
             if cell == "not run":
@@ -165,8 +184,16 @@ def test_summary_figures_are_the_linked_runs_figures():
             assert cell == f"{row['trust@10']} / {row['5-NN held-out']} / {row['fit s']}", (method, column)
 
 
-def test_no_table_has_an_empty_column():
-    for table in _tables(_text()):
+@pytest.mark.parametrize("doc", GENERATED, ids=lambda p: p.name)
+def test_links_to_sections_resolve(doc):
+    for link in re.findall(r"\]\(([^)\s]*#[^)\s]+)\)", _text(doc)):
+        path, anchor = _target(doc, link)
+        assert path.exists() and anchor in _anchors(path), f"{doc.name} links to {link}, which does not resolve"
+
+
+@pytest.mark.parametrize("doc", GENERATED, ids=lambda p: p.name)
+def test_no_table_has_an_empty_column(doc):
+    for table in _tables(_text(doc)):
         header, *rows = table
         for i, name in enumerate(header):
             assert any(row[i] not in ("–", "-", "") for row in rows), f"column {name!r} is empty"
