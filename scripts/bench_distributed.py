@@ -6,7 +6,7 @@ epochs. Each setting runs as a user runs it (``aedr fit``, or ``torchrun --stand
 less the time the same work takes alone (1 process, ``n / N`` rows, batch ``256 / N``), over that
 epoch time: what the gradient averaging and waiting for the other ranks cost.
 
-    .venv/bin/python scripts/bench_distributed.py [--ranks 2] [--threads 1] [--epochs 10] [--update BENCHMARKS.md]
+    .venv/bin/python scripts/bench_distributed.py [--ranks 2] [--threads 1] [--epochs 10] [--update docs/benchmark-details.md]
 
 On a GPU node: ``--ranks`` the GPUs, and ``--device cuda`` (nccl between them).
 """
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:
-    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py)."""
+    """The command that reruns this script as it ran; docs/benchmark-details.md quotes it (tests/test_benchmarks_doc.py)."""
     options = ["--ranks", str(args.ranks), "--threads", str(args.threads), "--epochs", str(args.epochs)]
     return script_command(SCRIPT, options + (["--device", args.device] if args.device != "cpu" else []), env)
 

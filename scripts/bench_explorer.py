@@ -4,7 +4,7 @@ Full MNIST (70,000 images; 2-D PCA codes, digit labels, 2,000 thumbnails with re
 a million synthetic 2-D points in 10 labelled clusters. Each page is opened ``--repeats`` times in a
 fresh browser page; the figures are medians.
 
-    .venv/bin/python scripts/bench_explorer.py [--repeats 3] [--update BENCHMARKS.md]
+    .venv/bin/python scripts/bench_explorer.py [--repeats 3] [--update docs/benchmark-details.md]
 
 Prints one row per map as it is measured; with ``--update`` writes the table, with the command line
 that reruns it, into the file's ``explorer`` block.
@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:
-    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py)."""
+    """The command that reruns this script as it ran; docs/benchmark-details.md quotes it (tests/test_benchmarks_doc.py)."""
     return script_command(SCRIPT, ["--repeats", str(args.repeats)], env)
 
 

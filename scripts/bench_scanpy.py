@@ -5,7 +5,7 @@ Every method embeds all 700 cells in 2-D; *trust@10* is measured against the 765
 scanpy's methods run as a scanpy user calls them (``sc.pp.neighbors`` on ``X_pca``, then ``sc.tl.umap``;
 ``sc.tl.tsne`` on ``X_pca``); aedr's through ``aedr.tl.autoencoder``, on ``X`` and on ``X_pca``.
 
-    .venv/bin/python scripts/bench_scanpy.py [--seeds 0,1,2] [--update BENCHMARKS.md]
+    .venv/bin/python scripts/bench_scanpy.py [--seeds 0,1,2] [--update docs/benchmark-details.md]
 
 Prints one row per method (mean over the seeds) and, with ``--update``, writes the table with the
 command line that reruns it into the file's ``scanpy`` block.
@@ -33,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def command_line(args: argparse.Namespace, env=None) -> str:
-    """The command that reruns this script as it ran; BENCHMARKS.md quotes it (tests/test_benchmarks_doc.py)."""
+    """The command that reruns this script as it ran; docs/benchmark-details.md quotes it (tests/test_benchmarks_doc.py)."""
     return script_command(SCRIPT, ["--seeds", args.seeds], env)
 
 
