@@ -567,3 +567,12 @@ def test_force_starts_afresh_over_a_checkpoint(tmp_path):
     assert not (tmp_path / "run.checkpoint").exists()
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"] == 3
     assert sorted(os.listdir(tmp_path)) == ["data.npy", "run"]
+
+
+def test_data_too_large_to_square_is_refused_not_written_as_infinity(tmp_path):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    X[0, 0] = 1.7e308
+    np.save(tmp_path / "big.npy", X)
+    result = aedr("fit", tmp_path / "big.npy", "-o", tmp_path / "r", *FAST, ok=False)
+    assert_one_line_error(result, "reconstruction_mse is not a finite number", "rescale")
+    assert not (tmp_path / "r").exists()

@@ -215,11 +215,28 @@ def test_a_config_describing_a_huge_network_is_refused_before_anything_is_built(
     assert float(output.split("grew_mb")[1]) < 200  # the 12000 x 12000 network alone would be 1.5 GB
 
 
-def test_a_fitted_value_may_not_shadow_a_method(saved):
-    _edit_config(saved, _set(["fitted", "transform_"], 1))
-    load(saved)  # an unknown fitted value is harmless
-    _edit_config(saved, _set(["fitted", "transform"], 1))
-    with pytest.raises(ModelFileError, match="'fitted.transform' is not a fitted value"):
+@pytest.mark.parametrize("name", ["transform", "transform_", "foo_"])
+def test_only_the_fitted_values_aedr_writes_load(saved, name):
+    _edit_config(saved, _set(["fitted", name], 1))
+    with pytest.raises(ModelFileError, match=f"'fitted.{name}' is not a fitted value"):
+        load(saved)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("loss_curve_", 5), ("stop_reason_", [1]), ("n_iter_", "abc"), ("n_iter_", True), ("batch_size_", 0),
+     ("learning_rate_", float("nan")), ("input_shape_", [1000000, 1000000]), ("loss_terms_", {"mse": "x"})],
+)  # fmt: skip
+def test_fitted_values_of_the_wrong_kind_are_refused_naming_them(saved, name, value):
+    _edit_config(saved, _set(["fitted", name], value))
+    with pytest.raises(ModelFileError, match=f"'fitted.{name}' has an invalid value"):
+        load(saved)
+
+
+def test_an_oversized_config_is_refused_before_it_is_read(saved):
+    config = saved / "config.json"
+    config.write_text(config.read_text() + " " * (65 << 20))
+    with pytest.raises(ModelFileError, match="more than any aedr config"):
         load(saved)
 
 

@@ -96,6 +96,12 @@ def fit_run(
     X_hat = estimator.inverse_transform(Z)
     y = None if table.labels is None else table.labels.to_numpy()
     scores = embedding_scores(table.X, Z, X_hat, y)
+    bad = [name for name, value in scores.items() if isinstance(value, float) and not np.isfinite(value)]
+    if bad:  # never a metrics.json holding Infinity after an exit 0
+        raise ValueError(
+            f"the fit's {', '.join(bad)} is not a finite number: the data hold values too large to square in "
+            "float64 (up to about 1e154 is safe); rescale them before fitting"
+        )
     info = {
         "n_samples": int(table.X.shape[0]),
         "n_features": int(table.X.shape[1]),
@@ -203,5 +209,5 @@ def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_fo
         plot_loss_curves(estimator.loss_curve_, estimator.validation_scores_), folder / "loss.png"
     )
     files["metrics"] = folder / "metrics.json"
-    files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+    files["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     return files

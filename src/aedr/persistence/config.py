@@ -13,7 +13,6 @@ import dataclasses
 import json
 import math
 import platform
-import re
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -120,10 +119,18 @@ def _jsonable(value, what: str):
 
 
 # ----------------------------------------------------------------------- read
+MAX_CONFIG_BYTES = 64 << 20  # a config holds a scale per feature and a loss per epoch: megabytes at most
+
+
 def read_config(file: Path) -> dict:
     """``config.json`` parsed, its format version and every key loading relies on checked."""
     if not file.is_file():
         raise ModelFileError(f"{file}: missing; a model folder needs {CONFIG_FILE} beside {WEIGHTS_FILE}")
+    size = file.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ModelFileError(
+            f"{file}: {size:,} bytes, more than any aedr config ({MAX_CONFIG_BYTES:,}); not read: it was not written by aedr"
+        )
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -221,15 +228,54 @@ def estimator_from_config(config: dict, file: Path):
     fitted = dict(config["fitted"])
     names = fitted.pop("feature_names_in_", None)
     for attribute, value in fitted.items():
-        # fitted values only: lower-case names ending in "_" that shadow nothing of the class
-        if not re.fullmatch(r"[a-z][a-z0-9_]*_", attribute) or hasattr(type(estimator), attribute):
+        # fitted values only: the ones this aedr writes, each of its type, shadowing nothing of the class
+        check = _FITTED.get(attribute)
+        if check is None or hasattr(type(estimator), attribute):
             raise ModelFileError(f"{file}: 'fitted.{attribute}' is not a fitted value this aedr sets")
+        if not check(value):
+            raise ModelFileError(f"{file}: 'fitted.{attribute}' has an invalid value ({_short(value)})")
         setattr(estimator, attribute, value)
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
     estimator.scaler_ = AffineScaler.from_dict(config["scaler"])
     estimator._n_features_out = estimator.n_components
     return estimator
+
+
+def _int(low: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(v) -> bool:
+    return isinstance(v, list) and all(_number(x) for x in v)
+
+
+# every fitted value a model file may hold, and what its value must be
+_FITTED = {
+    "n_features_in_": _int(1),
+    "n_iter_": _int(0),
+    "n_steps_": _int(0),
+    "batch_size_": _int(1),
+    "world_size_": _int(1),
+    "best_loss_": lambda v: _number(v) and not math.isnan(v),
+    "learning_rate_": lambda v: _number(v) and math.isfinite(v) and v > 0,
+    "loss_curve_": _numbers,
+    "validation_scores_": lambda v: v is None or _numbers(v),
+    "loss_terms_": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _numbers(x) for k, x in v.items()),
+    "stop_reason_": lambda v: isinstance(v, str) and len(v) < 100,
+    "input_shape_": lambda v: (
+        v is None or (isinstance(v, list) and 2 <= len(v) <= 3 and all(_int(1)(d) and d <= 1 << 16 for d in v))
+    ),
+}
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _estimator_classes() -> dict[str, type]:
