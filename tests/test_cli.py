@@ -576,3 +576,9 @@ def test_data_too_large_to_square_is_refused_not_written_as_infinity(tmp_path):
     result = aedr("fit", tmp_path / "big.npy", "-o", tmp_path / "r", *FAST, ok=False)
     assert_one_line_error(result, "reconstruction_mse is not a finite number", "rescale")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_one_dimensional_code_fits_without_a_map(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(60, 4)))
+    result = aedr("fit", tmp_path / "x.npy", "-o", tmp_path / "r", "--n-components", "1", *FAST)
+    assert "no map.html" in result.stderr and not (tmp_path / "r" / "map.html").exists()

@@ -109,3 +109,17 @@ def test_a_failing_rank_ends_the_run(tmp_path):
     command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "X contains NaN in 1 row" in result.stderr
+
+
+def test_a_umap_fit_under_torchrun_builds_its_map_on_rank_0(tmp_path):
+    """The map's own trainer stays out of DDP: rank 0 builds it while the others wait for it."""
+    script = tmp_path / "umap.py"
+    script.write_text(
+        "import numpy as np, torch.distributed as dist\n"
+        "from aedr import Autoencoder\n"
+        "X = np.random.default_rng(0).random((120, 8))\n"
+        "ae = Autoencoder(2, max_iter=4, neighbor_loss='umap', random_state=0).fit(X)\n"
+        "print('rank', dist.get_rank(), 'epochs', ae.n_iter_)\n"
+    )
+    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
+    assert "rank 0 epochs 2" in result.stdout and "rank 1 epochs 2" in result.stdout

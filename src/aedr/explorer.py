@@ -193,7 +193,7 @@ def _hover_text(values: pd.Series) -> np.ndarray:
 
 
 def _escape(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "%%")
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%&#123;")
 
 
 def _layout(figure, dims: int, groups, title, axis_names) -> None:

@@ -64,7 +64,7 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     else:
         scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X_rows, Z[rows], k)
     if y is not None:
-        labels = np.asarray(y)[rows]
+        labels = pd.Series(np.asarray(y, dtype=object)[rows]).astype(str).to_numpy()  # missing: a label "nan"
         if 2 <= len(np.unique(labels)) and np.unique(labels, return_counts=True)[1].min() >= 5:
             scores["knn_accuracy"] = _metrics.knn_accuracy(Z[rows], labels)
     scores["n_neighbors"] = k
@@ -113,8 +113,11 @@ def fit_run(
     }
     run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
     run.files = write_run(Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format)
-    run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
-    run.notes += [note] if note else []
+    if Z.shape[1] >= 2:
+        run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
+        run.notes += [note] if note else []
+    else:
+        run.notes.append("no map.html: a 1-D code has no map to draw")
     if table.source is not None and table.obs is not None:
         from aedr.data.anndata import write_h5ad_codes
 

@@ -182,8 +182,8 @@ def read_input(
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
         labels = read_labels(labels_file)
-        if len(labels) != len(table.X):
-            raise ValueError(f"{labels_file}: {len(labels)} labels for {len(table.X)} rows in {path}")
+        if len(labels) != table.X.shape[0]:
+            raise ValueError(f"{labels_file}: {len(labels)} labels for {table.X.shape[0]} rows in {path}")
         table.labels = labels
     for note in table.notes:
         typer.echo(f"note: {path}: {note}", err=True)

@@ -82,9 +82,9 @@ def explore(
         table = read_input(
             data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
         )
-        if len(table.X) != len(codes):
+        if table.X.shape[0] != len(codes):
             raise ValueError(
-                f"{data} has {len(table.X)} rows, {embedding} {len(codes)} codes: give the rows they came from"
+                f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"
             )
         if table.labels is not None:
             label_frame = _joined(label_frame, table.labels.to_frame())

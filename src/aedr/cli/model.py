@@ -181,7 +181,7 @@ def evaluate(
     X = features_for(estimator, table)
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()
-    scores = {"n_samples": len(table.X), **embedding_scores(table.X, Z, estimator.inverse_transform(Z), y)}
+    scores = {"n_samples": table.X.shape[0], **embedding_scores(table.X, Z, estimator.inverse_transform(Z), y)}
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return

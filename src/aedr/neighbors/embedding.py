@@ -116,5 +116,7 @@ def embed(
     )
     callbacks = [ProgressBar(desc=desc)] if progress else []
     rows = torch.arange(len(init), device=init.device)  # the objective reads the table, not these
-    Trainer(table, EmbeddingObjective(graph, loss, generator), config, init.device, generator, callbacks).fit(rows)
+    trainer = Trainer(table, EmbeddingObjective(graph, loss, generator), config, init.device, generator, callbacks)
+    trainer.distributed = False  # the map is built on rank 0 alone and sent to the others
+    trainer.fit(rows)
     return table.codes.detach()

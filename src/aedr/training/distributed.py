@@ -45,7 +45,18 @@ def setup(device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        import atexit
+
+        atexit.register(_leave)  # a script's ranks leave the group they were put in before Python unwinds
     return device
+
+
+def _leave() -> None:
+    import gc
+
+    if dist.is_initialized():
+        gc.collect()
+        dist.destroy_process_group()
 
 
 def finish() -> None:

@@ -23,7 +23,7 @@ import torch
 
 from aedr.training.callbacks import Callback, TrainingState
 from aedr.training.checkpoint import Checkpoint, Snapshot, optimizer_state, optimizer_tensors
-from aedr.training.distributed import distributed_step, rank, sum_over_ranks, world_size
+from aedr.training.distributed import broadcast, distributed_step, rank, sum_over_ranks, world_size
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class Trainer:
         self.generators = tuple(generators) or (generator,)
         self.history = TrainingHistory()  # fit() replaces it; readable even if fit fails before its first epoch
         self.checkpoint_extra = Snapshot()  # what a caller adds to each checkpoint (a neighbour fit's phase)
+        self.distributed = True  # under torchrun, train with DDP (False: this rank trains alone)
 
     def fit(
         self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: Snapshot | None = None
@@ -134,7 +135,11 @@ class Trainer:
             history = self.history = TrainingHistory(**{**resume.state["history"], "stop_reason": "max_iter"})
             decays_left, stale, plateau_rate = (resume.state["schedule"][k] for k in ("decays_left", "stale", "rate"))
         state = TrainingState(model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter)
-        step = distributed_step(self.model, self.objective, self.device)  # DDP under torchrun, else None
+        step = distributed_step(self.model, self.objective, self.device) if self.distributed else None
+        if step is not None and cfg.batch_size < world_size():
+            raise ValueError(
+                f"batch_size={cfg.batch_size} is smaller than the {world_size()} ranks that share each batch"
+            )
         for cb in self.callbacks:
             cb.on_train_begin(state)
         try:
@@ -241,6 +246,8 @@ class Trainer:
         else:
             order = torch.arange(n, device=self.device)
         ranks, me = (world_size(), rank()) if step is not None else (1, 0)
+        if step is not None:
+            order = broadcast(order)  # one batch order for every rank, whatever generator drew it
         total = torch.zeros((), device=self.device)
         term_totals: dict[str, torch.Tensor] = {}
         for start in range(0, n, bs):
