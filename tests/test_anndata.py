@@ -142,3 +142,28 @@ def test_sparse_input_is_never_densified_whole():
     )
     grown_mb = float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
     assert grown_mb < 300, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_a_sparse_h5ad_model_matches_genes_by_name(pbmc, tmp_path):
+    """New cells with the genes in another order get the same codes; a missing gene is named."""
+    X = sp.csr_matrix(np.abs(pbmc.X[:, :40]))
+    cells = anndata.AnnData(X=X, obs=pbmc.obs.copy(), var=pbmc.var.iloc[:40].copy())
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    cells[:, ::-1].copy().write_h5ad(tmp_path / "reversed.h5ad")
+    cells[:, 1:].copy().write_h5ad(tmp_path / "fewer.h5ad")
+    assert fit(tmp_path / "cells.h5ad", "-o", tmp_path / "run").exit_code == 0
+    model = tmp_path / "run" / "model"
+    same = runner.invoke(app, ["transform", str(model), str(tmp_path / "cells.h5ad")]).stdout
+    assert same and runner.invoke(app, ["transform", str(model), str(tmp_path / "reversed.h5ad")]).stdout == same
+    result = runner.invoke(app, ["transform", str(model), str(tmp_path / "fewer.h5ad")])
+    assert result.exit_code == 1 and pbmc.var_names[0] in result.stderr
+
+
+def test_repeated_gene_names_and_an_empty_obs_still_fit(tmp_path):
+    import pandas as pd
+
+    X = np.random.default_rng(0).random((60, 5)).astype(np.float32)
+    anndata.AnnData(X=X, var=pd.DataFrame(index=["g0", "g0", "g1", "g2", "g3"])).write_h5ad(tmp_path / "dup.h5ad")
+    result = fit(tmp_path / "dup.h5ad", "-o", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "map.html").exists() and (tmp_path / "r" / "dup.h5ad").exists()

@@ -92,6 +92,8 @@ def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
     if frame is None:
         return None
     frame = pd.DataFrame(frame).reset_index(drop=True)
+    if not len(frame.columns):
+        return None  # nothing to colour by or show
     if len(frame) != n:
         raise ValueError(f"{what} have {len(frame)} rows, the codes {n}")
     frame.columns = [str(c) for c in frame.columns]

@@ -92,6 +92,8 @@ def fit_run(
     start = time.perf_counter()
     estimator.fit(table.frame(), resume_from=resume_from)
     seconds = time.perf_counter() - start
+    if sp.issparse(table.X) and table.columns is not None:  # an .h5ad's genes: new files are matched by name
+        estimator.feature_names_in_ = np.asarray(table.columns, dtype=object)
     Z = estimator.transform(table.frame())
     X_hat = estimator.inverse_transform(Z)
     y = None if table.labels is None else table.labels.to_numpy()

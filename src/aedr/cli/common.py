@@ -232,8 +232,16 @@ def _check_finite(path: Path, table: Table) -> None:
 
 
 def features_for(model, table: Table):
-    """The rows ``model`` expects: a named DataFrame when both sides have names, else the array."""
-    if getattr(model, "feature_names_in_", None) is not None and table.columns is not None:
+    """The rows ``model`` expects: a named DataFrame when both sides have names, else the array (a
+    sparse matrix keeps its form, its columns picked and ordered by name)."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and table.columns is not None and hasattr(table.X, "tocsr"):  # sparse
+        position = {name: i for i, name in enumerate(table.columns)}
+        missing = [str(n) for n in names if n not in position]
+        if missing:
+            raise ValueError(f"the data lack {len(missing)} of the model's features: {', '.join(missing[:5])}")
+        return table.X[:, [position[n] for n in names]]
+    if names is not None and table.columns is not None:
         import pandas as pd
 
         return pd.DataFrame(table.X, columns=table.columns)

@@ -41,6 +41,8 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
     each cell to :data:`TARGET_SUM` and takes ``log1p``, as scanpy's ``normalize_total`` and ``log1p``.
     """
     adata = read_h5ad(path)
+    if not adata.var_names.is_unique:
+        adata.var_names_make_unique()  # as scanpy does: a repeated gene name gets -1, -2, ...
     if layer is not None:
         if layer not in adata.layers:
             raise ValueError(f"{path}: no layer {layer!r} (layers: {_listed(adata.layers.keys())})")
@@ -76,7 +78,10 @@ def _matrix(path: Path, X, layer):
         raise ValueError(f"{path}: {where} holds {X.dtype}, not numbers")
     values = X.data if sp.issparse(X) else X
     if not np.isfinite(values).all():
-        rows = np.unique(np.nonzero(~np.isfinite(X.toarray() if sp.issparse(X) else X))[0])
+        if sp.issparse(X):  # the rows of the stored values, without densifying the matrix
+            rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[~np.isfinite(X.data)])
+        else:
+            rows = np.unique(np.nonzero(~np.isfinite(X))[0])
         raise ValueError(f"{path}: {where} holds NaN or inf in {len(rows)} cells (first rows: {rows[:5].tolist()})")
     dtype = np.float32 if X.dtype == np.float32 or X.dtype.kind in "biu" else np.float64
     return X.astype(dtype)
