@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aedr.benchmarks.report import script_command, update_benchmarks_md
+from aedr.benchmarks.report import publish_table, script_command
 
 SCRIPT = "scripts/bench_distributed.py"
 
@@ -76,25 +76,17 @@ def main() -> None:
         f"| {args.ranks} | {args.threads} | {many:.1f} | {n * args.epochs / many:,.0f} | {max(0.0, 1 - alone / many):.0%} |",
     ]
     print("\n".join(rows))
-    table = "\n".join(
-        [
-            "## Several processes: torchrun",
-            "",
-            f"`aedr fit` on MNIST's 10k test images, default network, batch {batch} in all (split over the ranks),"
-            f" {args.epochs} epochs, device {args.device}; *s*: training time from `metrics.json`; load average"
-            f" {os.getloadavg()[0]:.1f} after the runs.",
-            "",
-            "| ranks | threads per rank | s | rows / s | communication share |",
-            "| ---: | ---: | ---: | ---: | ---: |",
-            *rows,
-            "",
-            f"Command: `{command_line(args)}`",
-        ]
+    publish_table(
+        args.update,
+        "distributed",
+        "Several processes: torchrun",
+        f"`aedr fit` on MNIST's 10k test images, default network, batch {batch} in all (split over the ranks),"
+        f" {args.epochs} epochs, device {args.device}; *s*: training time from `metrics.json`; load average"
+        f" {os.getloadavg()[0]:.1f} after the runs.",
+        ["ranks", "threads per rank", "s", "rows / s", "communication share"],
+        rows,
+        command_line(args),
     )
-    if args.update:
-        update_benchmarks_md(args.update, table, "distributed")
-    else:
-        print(table)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aedr.benchmarks.report import script_command, update_benchmarks_md
+from aedr.benchmarks.report import publish_table, script_command
 from aedr.explorer import write_explorer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -112,25 +112,17 @@ def main() -> None:
         version = browser.version
         browser.close()
     load = os.getloadavg()[0]
-    table = "\n".join(
-        [
-            "## The interactive map",
-            "",
-            f"`map.html` / `aedr explore` in headless Chromium {version} (software WebGL, 2 CPU cores, load average"
-            f" {load:.1f}); medians of {args.repeats} page loads. *first render*: navigation to the first drawn"
-            " frame; *zoom*: redrawing the view zoomed in twofold.",
-            "",
-            "| map | points | file MB | write s | first render s | zoom ms |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
-            *rows,
-            "",
-            f"Command: `{command_line(args)}`",
-        ]
+    publish_table(
+        args.update,
+        "explorer",
+        "The interactive map",
+        f"`map.html` / `aedr explore` in headless Chromium {version} (software WebGL, 2 CPU cores, load average"
+        f" {load:.1f}); medians of {args.repeats} page loads. *first render*: navigation to the first drawn"
+        " frame; *zoom*: redrawing the view zoomed in twofold.",
+        ["map", "points", "file MB", "write s", "first render s", "zoom ms"],
+        rows,
+        command_line(args),
     )
-    if args.update:
-        update_benchmarks_md(args.update, table, "explorer")
-    else:
-        print(table)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aedr.benchmarks.report import script_command, update_benchmarks_md
+from aedr.benchmarks.report import publish_table, script_command
 
 SCRIPT = "scripts/bench_scanpy.py"
 
@@ -92,25 +92,17 @@ def main() -> None:
         print(rows[-1], flush=True)
     from importlib.metadata import version
 
-    table = "\n".join(
-        [
-            "## Single-cell: scanpy's pbmc68k_reduced",
-            "",
-            f"700 cells, 765 scaled genes, 10 cell types (`bulk_labels`); 2-D; mean of seeds {args.seeds}. *trust@10*"
-            " against `X`; *5-NN*: 5-fold accuracy of the cell types in the embedding; *s*: wall seconds, one"
-            f" torch thread (scanpy {version('scanpy')}; load average {os.getloadavg()[0]:.1f}).",
-            "",
-            "| method | trust@10 | 5-NN | s |",
-            "| --- | ---: | ---: | ---: |",
-            *rows,
-            "",
-            f"Command: `{command_line(args)}`",
-        ]
+    publish_table(
+        args.update,
+        "scanpy",
+        "Single-cell: scanpy's pbmc68k_reduced",
+        f"700 cells, 765 scaled genes, 10 cell types (`bulk_labels`); 2-D; mean of seeds {args.seeds}. *trust@10*"
+        " against `X`; *5-NN*: 5-fold accuracy of the cell types in the embedding; *s*: wall seconds, one"
+        f" torch thread (scanpy {version('scanpy')}; load average {os.getloadavg()[0]:.1f}).",
+        ["method", "trust@10", "5-NN", "s"],
+        rows,
+        command_line(args),
     )
-    if args.update:
-        update_benchmarks_md(args.update, table, "scanpy")
-    else:
-        print(table)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from aedr.data.idx import write_idx
 from aedr.training.checkpoint import read_checkpoint
 
 runner = CliRunner()
+RUN_FILES = ["embedding.csv", "embedding.png", "loss.png", "map.html", "metrics.json", "model"]  # what a fit writes
 FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
 
 
@@ -75,14 +76,7 @@ def test_every_estimator_parameter_is_an_option():
 
 
 def test_fit_writes_a_complete_run(run, cells):
-    assert sorted(p.name for p in run.iterdir()) == [
-        "embedding.csv",
-        "embedding.png",
-        "loss.png",
-        "map.html",
-        "metrics.json",
-        "model",
-    ]
+    assert sorted(p.name for p in run.iterdir()) == RUN_FILES
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"reconstruction_mse", "trustworthiness", "fit_seconds", "epochs"} <= set(metrics)
     embedding = pd.read_csv(run / "embedding.csv")
@@ -385,15 +379,7 @@ def test_demo(tmp_path):
     out = tmp_path / "out"
     text = aedr("demo", "--out", out, "--max-iter", "2", "--quiet").stdout
     assert "autoencoder" in text and "pca" in text and "trust@10" in text
-    expected = [
-        "embedding.csv",
-        "embedding.png",
-        "loss.png",
-        "map.html",
-        "metrics.json",
-        "model",
-        "reconstructions.png",
-    ]
+    expected = sorted([*RUN_FILES, "reconstructions.png"])
     assert sorted(p.name for p in out.iterdir()) == expected
     assert "pca" in json.loads((out / "metrics.json").read_text())
     assert_one_line_error(aedr("demo", "--out", out, ok=False), "already exists")

@@ -38,7 +38,7 @@ def check_new(target: str | Path, *, overwrite: bool = False) -> Path:
     raise OutputExistsError(target)
 
 
-def temporary_sibling(target: Path) -> Path:
+def _temporary_sibling(target: Path) -> Path:
     # The real name stays at the end so writers that infer a format or a
     # compression from the extension (pandas: ``.csv.gz``) still see it; the
     # process id lets a later run tell a dead run's leftovers from a live one's.
@@ -55,7 +55,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_leftovers(target: Path) -> None:
+def _remove_leftovers(target: Path) -> None:
     """Remove staging entries for ``target`` left by processes that no longer run."""
     for entry in target.parent.glob(f".*.tmp-{glob_escape(target.name)}"):
         pid = entry.name[1:].split("-", 1)[0]
@@ -65,7 +65,7 @@ def remove_leftovers(target: Path) -> None:
 
 def _replace(staged: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
-        old = temporary_sibling(target)  # the replaced output, removed once the new one is in place
+        old = _temporary_sibling(target)  # the replaced output, removed once the new one is in place
         target.rename(old)
         staged.rename(target)
         shutil.rmtree(old, ignore_errors=True)
@@ -114,8 +114,8 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
     """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success
     (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(target)
-    staged = temporary_sibling(target)
+    _remove_leftovers(target)
+    staged = _temporary_sibling(target)
     if folder:
         staged.mkdir()
     try:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from aedr import metrics as _metrics
 from aedr.data.io import Table, write_table
+from aedr.data.rows import squared_error
 
 METRICS_ROWS = 5000  # neighbourhood scores compare all pairs: sample this many rows on larger data
 N_NEIGHBORS = 10
@@ -131,13 +132,10 @@ def fit_run(
 
 def settings_of(estimator) -> dict:
     """The estimator's parameters as plain values (what an ``.h5ad`` keeps in ``uns``)."""
-    plain = {}
-    for name, value in estimator.get_params(deep=False).items():
-        if isinstance(value, (bool, int, float, str)):
-            plain[name] = value
-        elif isinstance(value, (tuple, list)) and all(isinstance(v, (int, float)) for v in value):
-            plain[name] = list(value)
-    return plain
+    from aedr.persistence.config import CUSTOM_MODULES, plain_param
+
+    settings = {k: plain_param(k, v) for k, v in estimator.get_params(deep=False).items() if k != "callbacks"}
+    return {k: v for k, v in settings.items() if v is not None and k not in CUSTOM_MODULES}  # .h5ad stores no None
 
 
 def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
@@ -172,13 +170,10 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
     return path, note
 
 
-def _reconstruction_mse(X, X_hat, batch: int = 8192) -> float:
+def _reconstruction_mse(X, X_hat) -> float:
     if not sp.issparse(X):
         return _metrics.reconstruction_error(np.asarray(X, dtype=np.float64), X_hat)
-    total = sum(
-        float(((X[i : i + batch].toarray() - X_hat[i : i + batch]) ** 2).sum()) for i in range(0, X.shape[0], batch)
-    )
-    return total / (X.shape[0] * X.shape[1])
+    return squared_error(X, X_hat) / (X.shape[0] * X.shape[1])
 
 
 def code_frame(estimator, Z) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def autoencoder(
     Sparse ``X`` or layers stay sparse: the network sees them densified a batch at a time. Raw counts
     (whole numbers above 20) are refused: normalise first (``sc.pp.normalize_total``, ``sc.pp.log1p``).
     """
-    from aedr.data.anndata import COUNTS_MAX
+    from aedr.data.anndata import raw_counts_max
     from aedr.estimator import Autoencoder
 
     if use_rep is not None and layer is not None:
@@ -59,13 +59,12 @@ def autoencoder(
             raise ValueError("adata.X is empty: pass layer= or use_rep=")
         X, source = adata.X, "X"
     X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-    values = X.data if sp.issparse(X) else X
-    if values.size and np.issubdtype(values.dtype, np.number) and np.all(values == np.round(values)):
-        if values.max() > COUNTS_MAX:
-            raise ValueError(
-                f"adata.{source} holds raw counts (whole numbers up to {values.max():.0f}); normalise them first "
-                "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)) or pass layer= / use_rep="
-            )
+    largest = raw_counts_max(X)
+    if largest is not None:
+        raise ValueError(
+            f"adata.{source} holds raw counts (whole numbers up to {largest:.0f}); normalise them first "
+            "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)) or pass layer= / use_rep="
+        )
     estimator = Autoencoder(n_components, random_state=random_state, **params)
     codes = estimator.fit_transform(X)
     adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)

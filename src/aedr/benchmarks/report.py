@@ -254,6 +254,20 @@ def comma_choices(known):
     return check
 
 
+def publish_table(target, name: str, title: str, intro: str, header: list[str], rows: list[str], command: str) -> str:
+    """A script's block (title, a sentence on the set-up, a table whose first column is text and the
+    others numbers, the command that reruns it), written into ``target``'s block ``name`` or printed."""
+    align = "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |"
+    block = "\n".join(
+        [f"## {title}", "", intro, "", "| " + " | ".join(header) + " |", align, *rows, "", f"Command: `{command}`"]
+    )
+    if target:
+        update_benchmarks_md(target, block, name)
+    else:
+        print(block)
+    return block
+
+
 def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:
     """Replace the text between the markers of block ``name`` in ``path``, keeping a hand-written reading inside them.
 

@@ -151,7 +151,7 @@ def fit(
     if threads is not None:
         chosen = threads
     elif saved is not None:  # the interrupted fit's count: the same threads give the same model
-        chosen = saved.state["threads"]
+        chosen = saved["threads"]
     else:
         from aedr.training.threads import default_threads
 
@@ -200,8 +200,8 @@ def _checkpoint_file(out: Path) -> Path:
 
 
 def _check_checkpoint(file: Path, *, resume: bool, force: bool):
-    """The snapshot to go on from with --resume; without it, refuse to replace another fit's checkpoint."""
-    from aedr.training.checkpoint import CheckpointError, read_checkpoint
+    """The header of the checkpoint to go on from with --resume; without it, refuse to replace another fit's."""
+    from aedr.training.checkpoint import CheckpointError, read_header
 
     if resume:
         if not file.is_file():
@@ -209,7 +209,7 @@ def _check_checkpoint(file: Path, *, resume: bool, force: bool):
                 f"no checkpoint at {file}: nothing to resume (a fit writes one every --checkpoint-every "
                 "seconds and when Ctrl-C or SIGTERM stops it)"
             )
-        return read_checkpoint(file)  # checked against the data and parameters once they are known
+        return read_header(file)  # the tensors, and the check against data and parameters, come with the fit
     if file.exists() and not force:
         raise CheckpointError(
             f"{file} holds the checkpoint of an interrupted fit: --resume goes on from it, --force starts afresh"

@@ -87,12 +87,22 @@ def _matrix(path: Path, X, layer):
     return X.astype(dtype)
 
 
+def raw_counts_max(X) -> float | None:
+    """The largest value when ``X`` (dense or sparse) looks like raw counts (whole numbers above
+    :data:`COUNTS_MAX`), else None."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size and np.issubdtype(values.dtype, np.number) and np.all(values == np.round(values)):
+        largest = float(values.max())
+        return largest if largest > COUNTS_MAX else None
+    return None
+
+
 def _refuse_counts(path: Path, X, layer) -> None:
-    values = X.data if sp.issparse(X) else X
-    if values.size and np.all(values == np.round(values)) and values.max() > COUNTS_MAX:
+    largest = raw_counts_max(X)
+    if largest is not None:
         where = f"layer {layer!r}" if layer is not None else "X"
         raise ValueError(
-            f"{path}: {where} holds raw counts (whole numbers up to {values.max():.0f}); normalise them first, "
+            f"{path}: {where} holds raw counts (whole numbers up to {largest:.0f}); normalise them first, "
             f"or pass --normalize (counts per {TARGET_SUM:,.0f} per cell, then log1p, as scanpy does)"
         )
 

@@ -59,14 +59,15 @@ def scaled_rows(X, scaler: AffineScaler):
     return scaler.transform(X.astype(np.float64))
 
 
-def squared_error(X, reconstruct, batch: int = 8192) -> float:
-    """The summed squared difference of ``X``'s rows and ``reconstruct(rows)``, a batch at a time
-    (sparse ``X`` is densified one batch at a time)."""
+def squared_error(X, reconstruction, batch: int = 8192) -> float:
+    """The summed squared difference of ``X``'s rows and their ``reconstruction`` (an array, or a
+    function of a batch of rows), a batch at a time (sparse ``X`` is densified one batch at a time)."""
     total = 0.0
     for start in range(0, X.shape[0], batch):
         rows = X[start : start + batch]
         dense = rows.toarray() if is_sparse(rows) else np.asarray(rows, dtype=np.float64)
-        total += float(((dense - reconstruct(rows)) ** 2).sum())
+        rebuilt = reconstruction(rows) if callable(reconstruction) else reconstruction[start : start + batch]
+        total += float(((dense - rebuilt) ** 2).sum())
     return total
 
 
@@ -80,12 +81,11 @@ def mean_variance(rows) -> float:
 def scaled_range(X, scaler: AffineScaler) -> tuple[float, float]:
     """The smallest and largest value of ``X`` once scaled (sparse ``X``: its implicit zeros included)."""
     if is_sparse(X):
-        low = np.asarray(X.min(axis=0).todense()).ravel().astype(np.float64)
-        high = np.asarray(X.max(axis=0).todense()).ravel().astype(np.float64)
-        ends = (np.stack([low, high]) - scaler.offset) / scaler.scale
-        return float(ends.min()), float(ends.max())
-    scaled = scaler.transform(X.astype(np.float64))
-    return float(scaled.min()), float(scaled.max())
+        low, high = (np.asarray(m.todense()).ravel() for m in (X.min(axis=0), X.max(axis=0)))
+    else:
+        low, high = X.min(axis=0), X.max(axis=0)
+    ends = (np.stack([low, high]).astype(np.float64) - scaler.offset) / scaler.scale  # scales are positive
+    return float(ends.min()), float(ends.max())
 
 
 def column_moments(X: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:

@@ -46,7 +46,7 @@ def config_dict(estimator, weights_sha256: str) -> dict:
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
         "params": {
-            k: None if k in CUSTOM_MODULES else _param(k, v)
+            k: None if k in CUSTOM_MODULES else plain_param(k, v)
             for k, v in estimator.get_params(deep=False).items()
             if k != "callbacks"
         },
@@ -91,7 +91,7 @@ def architecture(estimator, n_features: int) -> dict:
     return {"name": getattr(estimator, "architecture", "mlp"), "config": _jsonable(config, "architecture")}
 
 
-def _param(name: str, value):
+def plain_param(name: str, value):
     if name == "random_state" and not (value is None or isinstance(value, Integral)):
         return None  # a RandomState instance is state, not a setting; training is over anyway
     if isinstance(value, torch.device):

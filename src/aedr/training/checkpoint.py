@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aedr._files import remove_leftovers, temporary_sibling
+from aedr._files import staged_file
 from aedr.training.callbacks import Callback, TrainingState
 
 FORMAT = "aedr-checkpoint"
@@ -53,24 +52,18 @@ class Snapshot:
 def run_identity(estimator, X: np.ndarray) -> dict:
     """What a checkpoint must share with the fit that resumes it: the estimator's class and
     parameters (not its callbacks, verbosity or device) and the rows' shape and checksum."""
+    from aedr.persistence.config import plain_param
+
     params = {
-        name: _plain(value) for name, value in estimator.get_params(deep=False).items() if name not in _IGNORED_PARAMS
+        name: plain_param(name, value)
+        for name, value in estimator.get_params(deep=False).items()
+        if name not in _IGNORED_PARAMS
     }
     parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)  # CSR, or an array
     digest = hashlib.sha256(f"{X.dtype} {X.shape} {len(parts)}".encode())
     for part in parts:
         digest.update(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
     return {"estimator": type(estimator).__name__, "params": params, "data": digest.hexdigest()}
-
-
-def _plain(value):
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 class Checkpoint(Callback):
@@ -126,19 +119,17 @@ class Checkpoint(Callback):
         }
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in snapshot.tensors.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(self.path)  # of a fit killed while it wrote
-        staged = temporary_sibling(self.path)
-        try:
+        with staged_file(self.path, overwrite=True) as staged:
             save_file(tensors, str(staged), metadata={"aedr": json.dumps(header)})
-            os.replace(staged, self.path)
-        finally:
-            staged.unlink(missing_ok=True)
         self._last, self.written_epoch = time.monotonic(), epoch
 
 
-def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
-    """The :class:`Snapshot` in checkpoint ``path``; with ``identity`` (:func:`run_identity`), refused
-    unless it was written by a fit of the same estimator, parameters and data."""
+def read_header(path) -> dict:
+    """The JSON header of checkpoint ``path`` (epoch, threads, seed, run, state), without its tensors."""
+    return _open(path, tensors=False)[0]
+
+
+def _open(path, *, tensors: bool) -> tuple[dict, dict]:
     from safetensors import safe_open
 
     path = Path(path)
@@ -147,13 +138,20 @@ def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
     try:
         with safe_open(str(path), framework="pt") as f:
             header = json.loads((f.metadata() or {}).get("aedr", "null"))
-            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (not a dict)
+            values = {name: f.get_tensor(name) for name in f.keys()} if tensors else {}  # noqa: SIM118 (not a dict)
     except Exception as exc:  # safetensors reports malformed files with several exception types
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an aedr checkpoint")
     if header.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {header.get('version')!r}, this aedr reads {VERSION}")
+    return header, values
+
+
+def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
+    """The :class:`Snapshot` in checkpoint ``path``; with ``identity`` (:func:`run_identity`), refused
+    unless it was written by a fit of the same estimator, parameters and data."""
+    header, tensors = _open(path, tensors=True)
     if identity is not None:
         _check_identity(path, header.get("run") or {}, identity)
     return Snapshot(tensors, {**header["state"], **{k: header[k] for k in ("epoch", "threads", "seed")}})

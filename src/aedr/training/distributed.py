@@ -66,13 +66,11 @@ def finish() -> None:
     and gloo's threads are still referenced can abort as the interpreter shuts down (seen here
     about once in ten runs on a loaded machine), which torchrun reports as a failed rank.
     """
-    import gc
     import sys
 
     if dist.is_available() and dist.is_initialized():
-        gc.collect()
         dist.barrier()
-        dist.destroy_process_group()
+        _leave()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
