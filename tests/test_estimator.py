@@ -292,3 +292,26 @@ def test_a_fixed_random_state_at_a_fixed_thread_count_gives_the_same_model():
         torch.set_num_threads(threads)
     other = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=4).fit(X)
     assert other.loss_curve_ != a.loss_curve_  # the seed matters: the test can fail
+
+
+def test_auto_epochs_batch_and_rate_follow_the_data_size():
+    from aedr import _fit_setup
+
+    deep, linear, neighbour = Autoencoder(), Autoencoder(hidden_layer_sizes=()), Autoencoder(neighbor_loss="tsne")
+    assert [_fit_setup.max_iter(deep, n) for n in (100, 1797, 10_000, 60_000, 10**7)] == [200, 177, 75, 31, 10]
+    assert _fit_setup.max_iter(linear, 60_000) == _fit_setup.max_iter(neighbour, 60_000) == 200
+    assert _fit_setup.max_iter(Autoencoder(max_iter=7), 60_000) == 7
+    assert [_fit_setup.batch_size(deep, n) for n in (100, 1797, 9_999, 10_000, 60_000)] == [8, 35, 199, 500, 512]
+    assert _fit_setup.batch_size(linear, 60_000) == 256
+    assert _fit_setup.learning_rate(deep, 512) == pytest.approx(1e-3 * 8**0.5)
+    assert _fit_setup.learning_rate(deep, 35) == 1e-3
+
+
+def test_auto_max_iter_is_resolved_saved_and_reported(tmp_path):
+    X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+    ae = Autoencoder(n_components=2, hidden_layer_sizes=(8,), random_state=0).fit(X)
+    assert ae.max_iter == "auto" and ae.max_iter_ == 200 and ae.n_iter_ <= 200
+    ae.save(tmp_path / "m")
+    from aedr.persistence import load
+
+    assert load(tmp_path / "m").max_iter_ == 200

@@ -271,7 +271,15 @@ PARAMS: tuple[Param, ...] = (
         cli=str,
         convert=number_or_auto(int),
     ),
-    Param("max_iter", 200, positive(Integral, 1, "left"), "Maximum epochs.", panel=TRAINING, cli=int),
+    Param(
+        "max_iter",
+        "auto",
+        interval(Integral, 1, None, "left", one_of("auto")),
+        "Maximum epochs or 'auto'.",
+        panel=TRAINING,
+        cli=str,
+        convert=number_or_auto(int),
+    ),
     Param(
         "tol",
         1e-4,

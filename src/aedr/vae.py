@@ -73,7 +73,7 @@ class VariationalAutoencoder(Autoencoder):
         optimizer="adam",
         learning_rate_init="auto",
         batch_size="auto",
-        max_iter=200,
+        max_iter="auto",
         tol=1e-4,
         n_iter_no_change=20,
         early_stopping=False,

@@ -252,7 +252,7 @@ def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
         f"device {estimator.device_}, {threads} torch thread{'s' if threads > 1 else ''}{how}",
         f"batch size {estimator.batch_size_}, learning rate {estimator.learning_rate_:g}, "
         f"scaling {scaling(estimator) or 'none'}, {estimator.optimizer} optimiser",
-        f"epochs run {estimator.n_iter_} of {estimator.max_iter}: "
+        f"epochs run {estimator.n_iter_} of {estimator.max_iter_}: "
         f"{STOP_REASONS.get(estimator.stop_reason_, estimator.stop_reason_)}",
     ]
     for line in lines:

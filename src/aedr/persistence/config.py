@@ -260,6 +260,7 @@ _FITTED = {
     "n_iter_": _int(0),
     "n_steps_": _int(0),
     "batch_size_": _int(1),
+    "max_iter_": _int(1),
     "world_size_": _int(1),
     "best_loss_": lambda v: _number(v) and not math.isnan(v),
     "learning_rate_": lambda v: _number(v) and math.isfinite(v) and v > 0,
