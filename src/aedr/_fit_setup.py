@@ -181,12 +181,16 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
 
 
 # ------------------------------------------------------------------ trainer
-def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator):
+def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator, baseline: float):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X_rows``, the training rows
-    as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`."""
+    as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,
+    which counts a loss that grows far above its lowest and above ``baseline`` (the loss of predicting
+    the mean) as diverged."""
     config = est._trainer_config(X_rows.shape[0])
     generators = (generator, noise_generator)
     if est.neighbor_loss is None:
+        floor = baseline if math.isfinite(baseline) and baseline > 0 else math.inf  # no spread: nothing to compare
+        config = dataclasses.replace(config, loss_floor=floor)
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     return NeighborTrainer(
         neighbor_method(est),

@@ -294,7 +294,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             int(torch.randint(2**31 - 1, (1,), generator=generator)) + distributed.rank()
         )
         objective = self._objective(noise_generator)
-        trainer = _fit_setup.make_trainer(self, X[train_rows], model, objective, device, generator, noise_generator)
+        baseline = mean_variance(X_train)  # the loss of predicting every row's mean
+        trainer = _fit_setup.make_trainer(
+            self, X[train_rows], model, objective, device, generator, noise_generator, baseline
+        )
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
         self.world_size_ = distributed.world_size()
@@ -304,7 +307,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._set_fitted(model, trainer.history)
             raise
         self._set_fitted(model, history)
-        _fit_setup.check_divergence(history, self.loss, mean_variance(X_train), _fit_setup.learning_rate(self))
+        _fit_setup.check_divergence(history, self.loss, baseline, _fit_setup.learning_rate(self))
         return self
 
     def _check_fit_params(self, X: np.ndarray) -> None:
