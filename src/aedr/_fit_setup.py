@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
+from aedr.data.scaling import AffineScaler
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.training import distributed
@@ -178,6 +179,25 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
     for cb in writers:
         cb.identity, cb.seed = identity, seed
     return seed, resume
+
+
+def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
+    """The input scaling the network trains on: with ``warm_start`` the fitted one (the network learnt
+    its inputs through it), on resuming the checkpoint's (fitted on the same rows: the checkpoint's
+    checksum says so), else fitted on ``X``. The fit's :class:`Checkpoint` callbacks keep it."""
+    from aedr.training.checkpoint import Checkpoint
+
+    if warm:
+        scaler = est.scaler_
+    elif resume is not None and "scaler/offset" in resume.tensors:
+        scaler = AffineScaler(resume.tensors["scaler/offset"].numpy(), resume.tensors["scaler/scale"].numpy())
+    else:  # a fresh fit, or a checkpoint written before checkpoints kept the scaling
+        scaler = AffineScaler.fit(X, scaling(est))
+    kept = {"scaler/offset": torch.from_numpy(scaler.offset), "scaler/scale": torch.from_numpy(scaler.scale)}
+    for cb in est.callbacks or []:
+        if isinstance(cb, Checkpoint):
+            cb.fitted = kept
+    return scaler
 
 
 # ------------------------------------------------------------------ trainer

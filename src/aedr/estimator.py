@@ -18,7 +18,6 @@ from aedr import _fit_setup
 from aedr._inference import apply_in_batches
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
-from aedr.data.scaling import AffineScaler
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
@@ -283,7 +282,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         )
         generator = torch.Generator().manual_seed(seed)
 
-        scaler = self.scaler_ if warm else AffineScaler.fit(X, _fit_setup.scaling(self))
+        scaler = _fit_setup.input_scaler(self, X, resume, warm)
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
         train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
         X_train = training_rows(X, scaler, train_rows, device)  # sparse X: densified a batch at a time
