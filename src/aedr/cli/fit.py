@@ -198,6 +198,7 @@ def fit(
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         from aedr.training.distributed import finish
 
+        ctx.close()  # releases the output's lock (and removes its file): finish() ends the process without unwinding
         finish()  # waits for the other ranks, then ends this process
 
 
