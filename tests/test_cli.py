@@ -568,3 +568,12 @@ def test_a_one_dimensional_code_fits_without_a_map(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(60, 4)))
     result = aedr("fit", tmp_path / "x.npy", "-o", tmp_path / "r", "--n-components", "1", *FAST)
     assert "no map.html" in result.stderr and not (tmp_path / "r" / "map.html").exists()
+
+
+def test_a_fit_whose_loss_grows_by_orders_of_magnitude_fails_in_one_line_and_writes_nothing(digits, tmp_path):
+    np.save(tmp_path / "pixels.npy", digits[0][:500])
+    result = aedr("fit", tmp_path / "pixels.npy", "-o", tmp_path / "r", "--scale", "none", "--learning-rate", "10",
+                  "--hidden-layer-sizes", "32", "--max-iter", "30", "--random-state", "0", "--quiet", ok=False)  # fmt: skip
+    assert_one_line_error(result, "training diverged at epoch", "times the lowest so far", "kept the best weights",
+                          "--learning-rate 10", "unscaled data", "outliers")  # fmt: skip
+    assert os.listdir(tmp_path) == ["pixels.npy"]

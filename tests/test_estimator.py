@@ -1,6 +1,7 @@
 """Behaviour of aedr.Autoencoder: training, reproducibility, options, bad input."""
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -252,6 +253,44 @@ def test_a_finite_divergence_is_reported_and_keeps_a_usable_model():
     assert "at epoch 1, lowest" in message and "kept the weights of the lowest loss" in message
     Z = ae.transform(X)  # fitted state is set before the error
     assert Z.shape == (200, 2) and np.isfinite(Z).all()
+
+
+def test_a_loss_that_grows_by_orders_of_magnitude_stops_training_on_the_best_weights(digits):
+    """Learning rate 10 on unscaled pixels: the loss swings by orders of magnitude without ever
+    becoming NaN, and ended below the final check's bound; caught as it grows."""
+    X = digits[0][:500]
+    ae = Autoencoder(scale=None, learning_rate_init=10.0, hidden_layer_sizes=(32,), max_iter=30, random_state=0)
+    with pytest.raises(TrainingDivergedError) as info:
+        ae.fit(X)
+    message = str(info.value)
+    found = re.fullmatch(
+        r"training diverged at epoch (\d+) \(the loss grew to (\S+), (\S+) times the lowest so far, (\S+) at "
+        r"epoch (\d+)\); kept the best weights \(epoch (\d+), loss \S+\); the usual causes are a learning rate "
+        r"too high for this data \(learning_rate_init=10\), unscaled data or outliers \(extreme values\) in the input",
+        message,
+    )
+    assert found, message
+    epoch, grown, times, lowest, lowest_epoch, kept = found.groups()
+    assert int(epoch) == ae.n_iter_ < 30 and ae.stop_reason_ == "diverged" and int(lowest_epoch) == int(kept)
+    assert float(times) > 100 and float(grown) == pytest.approx(ae.loss_curve_[-1], rel=1e-2)
+    assert float(lowest) == pytest.approx(min(ae.loss_curve_), rel=1e-2) == ae.best_loss_
+    assert np.isfinite(ae.transform(X)).all()  # the best weights are kept and usable
+
+
+def test_noise_around_a_tiny_loss_is_not_divergence():
+    """A loss of 1e-9 that jumps a hundredfold is still far below predicting the mean: no alarm."""
+    from aedr.training.trainer import Trainer, TrainerConfig
+
+    losses = iter([1.0, 1e-9, 1e-6, 1e-6])
+
+    class Fixed(Trainer):
+        def _epoch(self, X, optimizer, step=None):
+            return next(losses), {}
+
+    model = torch.nn.Linear(2, 2)
+    config = TrainerConfig(max_iter=4, batch_size=4, loss_floor=0.5)
+    history = Fixed(model, None, config, "cpu", torch.Generator()).fit(torch.zeros(4, 2))
+    assert history.n_iter == 4 and history.stop_reason == "max_iter"
 
 
 def test_warm_start_continues_the_fitted_network(tmp_path):

@@ -247,3 +247,18 @@ def test_a_killed_fit_leaves_nothing_the_next_fit_keeps(tmp_path):
     done = subprocess.run(command + ["--max-iter", "2"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "x.npy"]
+
+
+@pytest.mark.parametrize("value", [1e30, 3e37, -5.0, 0.0])
+def test_a_constant_column_reaches_the_network_as_zero_whatever_its_magnitude(value):
+    """The mean of nine 1e30s misses 1e30 by a rounding step (1.4e14): with a scale of 1 that step
+    reached the network as 1.4e14 and the fit diverged."""
+    from aedr import Autoencoder
+    from aedr.data.scaling import AffineScaler
+
+    X = np.full((9, 3), value)
+    X[:, 0] = np.linspace(0, 1, 9)
+    for kind in ("standard", "minmax"):
+        assert np.abs(AffineScaler.fit(X, kind).transform(X)[:, 1:]).max() < 1e-12
+    ae = Autoencoder(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X)
+    assert np.isfinite(ae.inverse_transform(ae.transform(X))).all()

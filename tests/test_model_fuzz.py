@@ -1,8 +1,13 @@
 """Tampered model folders: every mutation of config.json or weights.safetensors ends in a clear
-ValueError-family error (ModelFileError naming the file) or a model that works; never a crash."""
+ValueError-family error (ModelFileError naming the file) or a model that works; never a crash, and
+never more memory than a fixed bound. Mutated weights are also given a matching checksum, so that
+they reach the checks behind it (the header against the architecture, the tensors' values)."""
 
+import hashlib
 import json
+import resource
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -45,7 +50,20 @@ VALUES = st.one_of(
 )
 
 
+MEMORY_BOUND = 200 * 2**20  # bytes a load of this 5-feature model may add to the process's peak
+
+
 def _check(folder):
+    """A clear refusal naming the folder, or a model whose codes are finite (or refused clearly)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
+    try:
+        _load_and_transform(folder)
+    finally:
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak
+        assert grown < MEMORY_BOUND, f"loading took {grown / 2**20:.0f} MB more"
+
+
+def _load_and_transform(folder):
     try:
         model = load(folder)
     except ModelFileError as exc:
@@ -56,6 +74,25 @@ def _check(folder):
     except ValueError:
         return
     assert np.isfinite(Z).all()
+
+
+def _split(raw: bytes) -> tuple[dict, bytes]:
+    """A safetensors file's header and data."""
+    length = int.from_bytes(raw[:8], "little")
+    return json.loads(raw[8 : 8 + length]), raw[8 + length :]
+
+
+def _join(header: dict, data: bytes) -> bytes:
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def _with_checksum(folder, raw: bytes) -> None:
+    """Write ``raw`` as the weights and its checksum into config.json, as a careful forger would."""
+    (folder / WEIGHTS_FILE).write_bytes(raw)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["weights"]["sha256"] = hashlib.sha256(raw).hexdigest()
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -92,3 +129,55 @@ def test_mutated_weights_are_refused_clearly(original, tmp_path_factory, data):
     (folder / WEIGHTS_FILE).write_bytes(bytes(raw))
     with pytest.raises(ModelFileError):
         load(folder)
+    _with_checksum(folder, bytes(raw))  # the same bytes with a matching checksum: refused further on, or loads
+    _check(folder)
+
+
+SIZES = st.one_of(st.integers(-3, 12), st.sampled_from([10**6, 10**12, 2**63, 2**64 + 1]))
+HEADER_VALUES = st.one_of(
+    VALUES,
+    st.sampled_from(["F16", "F64", "I64", "U8", "BOOL", "BF16"]),
+    st.lists(SIZES, max_size=4),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_weights_with_a_matching_checksum_are_refused_clearly_or_load_a_working_model(
+    original, tmp_path_factory, data
+):
+    folder = tmp_path_factory.mktemp("case") / "model"
+    shutil.copytree(original, folder)
+    header, tensors = _split((folder / WEIGHTS_FILE).read_bytes())
+    names = sorted(k for k in header if k != "__metadata__")
+    name = data.draw(st.sampled_from(names))
+    how = data.draw(st.sampled_from(["value", "entry", "add", "remove", "data"]))
+    if how == "value":  # one weight set to any float32: NaN, infinite, huge, tiny
+        start, end = header[name]["data_offsets"]
+        at = start + 4 * data.draw(st.integers(0, (end - start) // 4 - 1))
+        value = data.draw(st.floats(width=32, allow_nan=True, allow_infinity=True))
+        tensors = tensors[:at] + struct.pack("<f", value) + tensors[at + 4 :]
+    elif how == "entry":  # a tensor's dtype, shape or byte range rewritten
+        key = data.draw(st.sampled_from(["dtype", "shape", "data_offsets"]))
+        header[name][key] = data.draw(HEADER_VALUES)
+    elif how == "add":
+        header[data.draw(st.text(min_size=1, max_size=8))] = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
+    elif how == "remove":
+        del header[name]
+    else:  # the data cut or padded to some length
+        tensors = tensors[: data.draw(st.integers(0, len(tensors)))] + bytes(data.draw(st.integers(0, 64)))
+    _with_checksum(folder, _join(header, tensors))
+    _check(folder)
+
+
+def test_a_config_that_asks_for_a_huge_network_is_refused_in_bounded_memory(original, tmp_path):
+    """The issue's case: hidden_layer_sizes [12000, 12000] allocated 1.5 GB before any error."""
+    folder = tmp_path / "model"
+    shutil.copytree(original, folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    for sizes in ([12000, 12000], [10**12]):
+        config["params"]["hidden_layer_sizes"] = config["architecture"]["config"]["hidden_layer_sizes"] = sizes
+        (folder / CONFIG_FILE).write_text(json.dumps(config))
+        _check(folder)
+        with pytest.raises(ModelFileError, match="hidden_layer_sizes|weights.safetensors"):
+            load(folder)

@@ -58,7 +58,7 @@ def test_checkpoints_are_written_on_schedule_and_stay_readable(tmp_path):
     assert checkpoint.written_epoch == 8
     snapshot = read_checkpoint(tmp_path / "c")
     assert snapshot.state["epoch"] == 8 and snapshot.state["history"]["n_iter"] == 8
-    assert {name.split("/")[0] for name in snapshot.tensors} == {"model", "best", "optimizer", "generator"}
+    assert {name.split("/")[0] for name in snapshot.tensors} == {"model", "best", "optimizer", "generator", "scaler"}
 
 
 def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
@@ -98,3 +98,24 @@ def test_a_safetensors_file_that_is_not_a_checkpoint_is_refused(tmp_path):
     save_file({"w": torch.zeros(3)}, str(tmp_path / "w.safetensors"))
     with pytest.raises(CheckpointError, match="not an aedr checkpoint"):
         Autoencoder(max_iter=3).fit(X, resume_from=tmp_path / "w.safetensors")
+
+
+def test_a_resumed_fit_trains_through_the_checkpoints_scaling_and_warm_start_through_its_own(tmp_path, monkeypatch):
+    """Neither refits the scaling: the network goes on seeing its inputs as it learnt them."""
+    from aedr import _fit_setup
+
+    file = tmp_path / "fit.ckpt"
+    stopped = Autoencoder(max_iter=6, random_state=0, callbacks=[Checkpoint(file, every_epochs=2), StopAfter(4)]).fit(X)
+    snapshot = read_checkpoint(file)
+    assert torch.equal(snapshot.tensors["scaler/offset"], torch.from_numpy(stopped.scaler_.offset))
+    assert torch.equal(snapshot.tensors["scaler/scale"], torch.from_numpy(stopped.scaler_.scale))
+
+    def refit(*args):
+        raise AssertionError("the scaling was fitted again")
+
+    monkeypatch.setattr(_fit_setup.AffineScaler, "fit", refit)
+    resumed = Autoencoder(max_iter=6, random_state=0).fit(X, resume_from=file)
+    assert (resumed.scaler_.offset == stopped.scaler_.offset).all()
+    assert (resumed.scaler_.scale == stopped.scaler_.scale).all()
+    resumed.set_params(warm_start=True).fit(X * 10 + 5)  # new data, in other units: the first scaling stays
+    assert (resumed.scaler_.offset == stopped.scaler_.offset).all()

@@ -7,6 +7,11 @@ lost), never a half-written output under the real name; an existing output is
 replaced only when asked,
 and of two runs writing the same new output at once, the second to finish
 is refused instead of replacing the first.
+
+While it writes, a process holds an exclusive lock on a hidden ``.NAME.lock``
+file beside the output (:func:`output_lock`): a second process that writes the
+same output, with or without ``overwrite``, is refused when it starts, naming the
+process that holds the lock.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from contextlib import contextmanager
 from glob import escape as glob_escape
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the create-exclusive rename still refuses a second new output
+    fcntl = None
+
 
 class OutputExistsError(FileExistsError):
     """The output path already exists and replacing it was not asked for."""
@@ -26,6 +36,124 @@ class OutputExistsError(FileExistsError):
     def __init__(self, path: Path):
         super().__init__(f"{path} already exists (pass overwrite=True to replace it)")
         self.path = Path(path)
+
+
+class OutputBusyError(OSError):
+    """Another process holds the lock on writing this output."""
+
+    def __init__(self, path: Path, pid: int | None):
+        who = f"another aedr process (pid {pid})" if pid else "another aedr process"
+        super().__init__(f"{path} is being written by {who}; wait for it to finish or choose another name")
+        self.path, self.pid = Path(path), pid
+
+
+_held: dict[str, int] = {}  # lock file -> descriptor: the locks this process holds
+
+
+def lock_file(target: str | Path) -> Path:
+    """The lock file of ``target``: ``.NAME.lock`` beside it."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.lock")
+
+
+@contextmanager
+def output_lock(target: str | Path):
+    """Hold the exclusive lock on writing ``target`` for the block; raise :class:`OutputBusyError` at
+    once if another process holds it. Taken again by the same process, it is the same lock.
+
+    The lock is ``flock`` on :func:`lock_file`: the operating system releases it when the process
+    ends, however it ends, so a killed run never blocks the next; the file is removed on the way out.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with output_lock(root / "run"):
+    ...     sorted(p.name for p in root.iterdir())
+    ['.run.lock']
+    >>> list(root.iterdir())
+    []
+    """
+    path = lock_file(target)
+    key = os.path.abspath(path)
+    if key in _held:  # this process holds it already (a command's lock, then its staged write)
+        yield Path(target)
+        return
+    if fcntl is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield Path(target)
+        return
+    created = _make_parents(path.parent)
+    try:
+        descriptor = _acquire(path, Path(target))
+    except BaseException:
+        _remove_empty(created)
+        raise
+    _held[key] = descriptor
+    try:
+        yield Path(target)
+    finally:
+        del _held[key]
+        try:
+            path.unlink(missing_ok=True)  # while still holding it: see _acquire
+        finally:
+            os.close(descriptor)
+            _remove_empty(created)
+
+
+def _acquire(path: Path, target: Path) -> int:
+    """An open descriptor of ``path`` holding its lock, with this process's id written in it."""
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise OutputBusyError(target, _holder(path)) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP):
+                os.close(descriptor)
+                raise
+            # a file system without locks (some network mounts): go on unlocked, as without fcntl
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        opened = os.fstat(descriptor)
+        if current is not None and (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
+            os.ftruncate(descriptor, 0)
+            os.write(descriptor, f"{os.getpid()}\n".encode())
+            return descriptor
+        # the holder removed this file as it finished, after we opened it: lock the file now there
+        os.close(descriptor)
+
+
+def _holder(path: Path) -> int | None:
+    """The process id written in lock file ``path`` (None if not yet written or unreadable)."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    created = []
+    while not folder.exists():
+        created.append(folder)
+        folder = folder.parent
+    for path in reversed(created):
+        path.mkdir(exist_ok=True)
+    return created
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (the output is in it) or gone
 
 
 def check_new(target: str | Path, *, overwrite: bool = False) -> Path:
@@ -111,22 +239,22 @@ def _remove(path: Path) -> None:
 
 @contextmanager
 def _staged(target: Path, *, folder: bool, overwrite: bool):
-    """The staging both public helpers share: a temporary sibling, removed on failure, renamed on success
-    (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(target)
-    staged = _temporary_sibling(target)
-    if folder:
-        staged.mkdir()
-    try:
-        yield staged
-    except BaseException:
-        _remove(staged)
-        raise
-    if overwrite:
-        _replace(staged, target)
-    else:
-        _place_new(staged, target)
+    """The staging both public helpers share, under ``target``'s lock: a temporary sibling, removed on
+    failure, renamed on success (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
+    with output_lock(target):
+        _remove_leftovers(target)
+        staged = _temporary_sibling(target)
+        if folder:
+            staged.mkdir()
+        try:
+            yield staged
+        except BaseException:
+            _remove(staged)
+            raise
+        if overwrite:
+            _replace(staged, target)
+        else:
+            _place_new(staged, target)
 
 
 @contextmanager

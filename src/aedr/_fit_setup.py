@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
+from aedr.data.scaling import AffineScaler
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.training import distributed
@@ -221,13 +222,36 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
     return seed, resume
 
 
+def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
+    """The input scaling the network trains on: with ``warm_start`` the fitted one (the network learnt
+    its inputs through it), on resuming the checkpoint's (fitted on the same rows: the checkpoint's
+    checksum says so), else fitted on ``X``. The fit's :class:`Checkpoint` callbacks keep it."""
+    from aedr.training.checkpoint import Checkpoint
+
+    if warm:
+        scaler = est.scaler_
+    elif resume is not None and "scaler/offset" in resume.tensors:
+        scaler = AffineScaler(resume.tensors["scaler/offset"].numpy(), resume.tensors["scaler/scale"].numpy())
+    else:  # a fresh fit, or a checkpoint written before checkpoints kept the scaling
+        scaler = AffineScaler.fit(X, scaling(est))
+    kept = {"scaler/offset": torch.from_numpy(scaler.offset), "scaler/scale": torch.from_numpy(scaler.scale)}
+    for cb in est.callbacks or []:
+        if isinstance(cb, Checkpoint):
+            cb.fitted = kept
+    return scaler
+
+
 # ------------------------------------------------------------------ trainer
-def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator):
+def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator, baseline: float):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X_rows``, the training rows
-    as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`."""
+    as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,
+    which counts a loss that grows far above its lowest and above ``baseline`` (the loss of predicting
+    the mean) as diverged."""
     config = est._trainer_config(X_rows.shape[0])
     generators = (generator, noise_generator)
     if est.neighbor_loss is None:
+        floor = baseline if math.isfinite(baseline) and baseline > 0 else math.inf  # no spread: nothing to compare
+        config = dataclasses.replace(config, loss_floor=floor)
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     return NeighborTrainer(
         neighbor_method(est),

@@ -18,7 +18,6 @@ from aedr import _fit_setup
 from aedr._inference import apply_in_batches
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
-from aedr.data.scaling import AffineScaler
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
@@ -291,7 +290,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         )
         generator = torch.Generator().manual_seed(seed)
 
-        scaler = self.scaler_ if warm else AffineScaler.fit(X, _fit_setup.scaling(self))
+        scaler = _fit_setup.input_scaler(self, X, resume, warm)
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
         train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
         X_train = training_rows(X, scaler, train_rows, device)  # sparse X: densified a batch at a time
@@ -302,7 +301,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             int(torch.randint(2**31 - 1, (1,), generator=generator)) + distributed.rank()
         )
         objective = self._objective(noise_generator)
-        trainer = _fit_setup.make_trainer(self, X[train_rows], model, objective, device, generator, noise_generator)
+        baseline = mean_variance(X_train)  # the loss of predicting every row's mean
+        trainer = _fit_setup.make_trainer(
+            self, X[train_rows], model, objective, device, generator, noise_generator, baseline
+        )
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
         self.max_iter_ = trainer.config.max_iter
@@ -313,7 +315,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._set_fitted(model, trainer.history)
             raise
         self._set_fitted(model, history)
-        _fit_setup.check_divergence(history, self.loss, mean_variance(X_train), self.learning_rate_)
+        _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)
         return self
 
     def _check_fit_params(self, X: np.ndarray) -> None:

@@ -14,7 +14,7 @@ import typer
 
 import aedr
 from aedr.cli import benchmark, explore, fit, model, plot
-from aedr.cli.common import Verbose, set_verbose, torch_threads
+from aedr.cli.common import Verbose, claim_output, set_verbose, torch_threads
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
 app = typer.Typer(
@@ -59,6 +59,7 @@ def _root(
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: Annotated[
         str, typer.Option("--out", "-o", help="Folder for the model, embedding, plots and metrics.")
     ] = "out",
@@ -80,10 +81,10 @@ def demo(
     """
     from pathlib import Path
 
-    from aedr._files import check_new, staged_folder
+    from aedr._files import staged_folder
     from aedr.demo import run_demo
 
-    target = check_new(Path(out), overwrite=force)
+    target = claim_output(ctx, Path(out), force)
     # One thread: the demo's network is small, and torch's threads fight any other
     # busy process for the cores (measured on a shared 2-core machine: 0.6 ms per
     # step with one thread, 180 ms with two).

@@ -263,6 +263,15 @@ def default_output(data: Path, suffix: str) -> Path:
 FigureOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
 
 
+def claim_output(ctx: typer.Context, output: Path, force: bool) -> Path:
+    """``output``, locked for this command until it ends: another aedr writing the same output is
+    refused now, before any work, and so is an existing ``output`` without ``--force``."""
+    from aedr._files import check_new, output_lock
+
+    ctx.with_resource(output_lock(output))
+    return check_new(output, overwrite=force)
+
+
 def save_figure_file(fig, output: Path, force: bool) -> None:
     """Write a figure to ``output`` safely (under a temporary name, then renamed) and say so."""
     from aedr._files import staged_file

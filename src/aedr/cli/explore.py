@@ -14,6 +14,7 @@ _IMAGES = "Thumbnails"
 
 
 def explore(
+    ctx: typer.Context,
     embedding: Annotated[
         Path,
         typer.Argument(help="Run folder (aedr fit --out) or embedding file: code columns plus label columns."),
@@ -67,14 +68,13 @@ def explore(
       aedr explore run1 --data t10k-images-idx3-ubyte.gz -o mnist.html
       aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
     """
-    from aedr._files import check_new
-    from aedr.cli.common import default_output, load_model, read_input
+    from aedr.cli.common import claim_output, default_output, load_model, read_input
     from aedr.cli.plot import _embedding_file
     from aedr.explorer import write_explorer
 
     run = embedding if embedding.is_dir() else None
     embedding = _embedding_file(embedding)
-    output = check_new(output or default_output(embedding, ".html"), overwrite=force)
+    output = claim_output(ctx, output or default_output(embedding, ".html"), force)
     codes, names, label_frame = read_codes(embedding, delimiter)
     fields = images = reconstructions = None
     shape = None

@@ -27,6 +27,7 @@ from aedr.cli.common import (
     Quiet,
     Threads,
     Verbose,
+    claim_output,
     is_verbose,
     read_input,
     torch_threads,
@@ -116,7 +117,12 @@ def fit(
     from aedr.runs import fit_run
     from aedr.training.checkpoint import Checkpoint
 
-    out = check_new(out if out is not None else Path(f"{_stem(data)}-aedr"), overwrite=force)
+    out = out if out is not None else Path(f"{_stem(data)}-aedr")
+    rank = int(os.environ.get("RANK", "0"))
+    if rank == 0:  # under torchrun, rank 0 alone writes
+        out = claim_output(ctx, out, force)
+    else:
+        out = check_new(out, overwrite=force)  # every rank stops alike when it exists
     checkpoint = Checkpoint(_checkpoint_file(out), every_seconds=checkpoint_every)
     saved = _check_checkpoint(checkpoint.path, resume=resume, force=force)
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
@@ -142,7 +148,7 @@ def fit(
         estimator.set_params(scale="global")
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
-    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun: train alongside rank 0, which writes and reports
+    if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         from aedr.training.distributed import finish
 
         with torch_threads(threads or 1):
@@ -192,6 +198,7 @@ def fit(
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         from aedr.training.distributed import finish
 
+        ctx.close()  # releases the output's lock (and removes its file): finish() ends the process without unwinding
         finish()  # waits for the other ranks, then ends this process
 
 

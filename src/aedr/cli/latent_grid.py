@@ -15,6 +15,7 @@ from aedr.cli.common import (
     Header,
     LabelCol,
     Verbose,
+    claim_output,
     features_for,
     load_model,
     read_for_model,
@@ -23,6 +24,7 @@ from aedr.cli.common import (
 
 
 def latent_grid(
+    ctx: typer.Context,
     model: Annotated[Path, typer.Argument(help="Model folder with n_components >= 2.")],
     data: Annotated[
         Optional[Path], typer.Argument(help="Rows whose codes set the grid's range (for a plain autoencoder).")
@@ -55,6 +57,7 @@ def latent_grid(
     from aedr.cli.params import convert
     from aedr.plotting import plot_latent_grid
 
+    output = claim_output(ctx, output or Path("latent_grid.png"), force)
     estimator = load_model(model)
     codes = None
     if data is not None:
@@ -62,4 +65,4 @@ def latent_grid(
         codes = estimator.transform(features_for(estimator, table))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
-    save_figure_file(fig, output or Path("latent_grid.png"), force)
+    save_figure_file(fig, output, force)

@@ -23,6 +23,7 @@ from aedr.cli.common import (
     Normalize,
     OneHot,
     Verbose,
+    claim_output,
     features_for,
     load_model,
     model_folder,
@@ -39,6 +40,13 @@ Output = Annotated[
 ]
 
 
+def _claim(ctx, output: Path | None, force: bool) -> Path | None:
+    """The output file, locked for the command (None or "-": standard output, nothing to lock)."""
+    if output is None or str(output) == "-":
+        return output
+    return claim_output(ctx, output, force)
+
+
 def _write(frame, labels, output: Path | None, force: bool) -> None:
     import pandas as pd
 
@@ -53,6 +61,7 @@ def _write(frame, labels, output: Path | None, force: bool) -> None:
 
 
 def transform(
+    ctx: typer.Context,
     model: ModelDir,
     data: Annotated[Path, typer.Argument(help="Rows to encode, with the columns the model was fitted on.")],
     output: Output = None,
@@ -78,6 +87,7 @@ def transform(
     """
     from aedr.runs import code_frame
 
+    output = _claim(ctx, output, force)
     estimator = load_model(model)
     table = read_for_model(
         estimator,
@@ -97,6 +107,7 @@ def transform(
 
 
 def inverse_transform(
+    ctx: typer.Context,
     model: ModelDir,
     data: Annotated[
         Path,
@@ -119,6 +130,7 @@ def inverse_transform(
     Example:
       aedr inverse-transform run1/model points.csv -o reconstructed.csv
     """
+    output = _claim(ctx, output, force)
     estimator = load_model(model)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     table = read_input(

@@ -23,6 +23,7 @@ from aedr.cli.common import (
     LabelCol,
     LabelsFile,
     Verbose,
+    claim_output,
     default_output,
     features_for,
     load_model,
@@ -57,6 +58,7 @@ plot_app = typer.Typer(
 
 
 def embedding(
+    ctx: typer.Context,
     data: Annotated[
         Path,
         typer.Argument(
@@ -93,6 +95,7 @@ def embedding(
     from aedr.plotting import plot_embedding
 
     data = _embedding_file(data)
+    output = claim_output(ctx, output or default_output(data, ".png"), force)
     if color_by is None and labels is None and columns is None:
         color_by = _label_column(data, delimiter)
         if color_by is not None:
@@ -117,7 +120,7 @@ def embedding(
         axis_names=table.columns,
         label_name=None if table.labels is None else str(table.labels.name),
     )
-    save_figure_file(fig, output or default_output(data, ".png"), force)
+    save_figure_file(fig, output, force)
 
 
 def _embedding_file(path: Path) -> Path:
@@ -168,6 +171,7 @@ def _label_column(path: Path, delimiter) -> str | None:
 
 
 def reconstructions(
+    ctx: typer.Context,
     model: Annotated[Path, typer.Argument(help="Model folder.")],
     data: Annotated[Path, typer.Argument(help="Image rows (IDX, .npy, CSV, ...).")],
     n_images: Annotated[int, typer.Option("--n-images", "-n", min=1, max=100, help="Images to show.")] = 10,
@@ -192,6 +196,7 @@ def reconstructions(
     from aedr.cli.params import convert
     from aedr.plotting import plot_reconstructions
 
+    output = claim_output(ctx, output or Path("reconstructions.png"), force)
     estimator = load_model(model)
     table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
@@ -201,7 +206,7 @@ def reconstructions(
     fig = plot_reconstructions(
         rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images
     )
-    save_figure_file(fig, output or Path("reconstructions.png"), force)
+    save_figure_file(fig, output, force)
 
 
 plot_app.command(DEFAULT_FIGURE, no_args_is_help=True)(embedding)

@@ -37,10 +37,12 @@ class AffineScaler:
         if kind not in SCALINGS:
             raise ValueError(f"unknown scaling {kind!r}; expected one of {SCALINGS} or None")
         offset, spread = _statistics(X, kind)
-        # Constant features stay constant (scale 1) instead of dividing by zero, as scikit-learn's scalers
-        # do; a spread is real unless it is rounding noise on the column's own magnitude.
+        # Constant features stay constant instead of dividing by zero, as scikit-learn's scalers do; a
+        # spread is real unless it is rounding noise on the column's own magnitude. Their scale is that
+        # magnitude (at least 1), not 1: the mean of a column of 1e37s can miss its value by a rounding
+        # step, and ``x - offset`` would reach the network as 1e21 instead of 1e-16.
         constant = spread <= 10 * np.finfo(np.float64).eps * np.abs(offset)
-        return cls(offset, np.where(constant, 1.0, spread))
+        return cls(offset, np.where(constant, np.maximum(1.0, np.abs(offset)), spread))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (X - self.offset) / self.scale

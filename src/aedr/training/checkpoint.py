@@ -1,7 +1,7 @@
 """Checkpoints: the whole state of a fit in one safetensors file, to resume an interrupted run.
 
 A checkpoint holds what the next epoch needs: the network's weights, the best weights so far,
-the optimizer's state, the learning-rate schedule, the loss history and every random
+the input scaling, the optimizer's state, the learning-rate schedule, the loss history and every random
 generator's state (a neighbour fit adds its phase and the map it pulls the codes to). Resumed at
 the same thread count and device, a fit ends with the same model, bit for bit, as one never
 interrupted. The file is data only: tensors, and the rest as JSON in the safetensors metadata.
@@ -87,6 +87,7 @@ class Checkpoint(Callback):
         self.every_seconds, self.every_epochs = float(every_seconds), every_epochs
         self.identity: dict | None = None  # set by the estimator's fit, with the seed it drew
         self.seed: int | None = None
+        self.fitted: dict[str, torch.Tensor] = {}  # set by the estimator's fit: its input scaling
         self.written_epoch: int | None = None
         self._last = time.monotonic()
 
@@ -117,7 +118,7 @@ class Checkpoint(Callback):
             "run": self.identity,
             "state": snapshot.state,
         }
-        tensors = {name: t.detach().to("cpu").contiguous() for name, t in snapshot.tensors.items()}
+        tensors = {name: t.detach().to("cpu").contiguous() for name, t in {**snapshot.tensors, **self.fitted}.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with staged_file(self.path, overwrite=True) as staged:
             save_file(tensors, str(staged), metadata={"aedr": json.dumps(header)})

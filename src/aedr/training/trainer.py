@@ -51,6 +51,8 @@ class TrainerConfig:
     lr_decay_factor: float = 10.0
     decay_fraction: float = 0.0  # the learning rate falls linearly to zero over this last fraction of max_iter
     restore_best: bool = True  # end on the best epoch's weights (False: the last epoch's; divergence still restores)
+    growth_factor: float = 100.0  # an epoch's training loss this many times the lowest so far has diverged...
+    loss_floor: float = math.inf  # ...when it is above this too (the loss of predicting the mean; inf: not checked)
     shuffle: bool = True
 
 
@@ -155,7 +157,8 @@ class Trainer:
                 history.terms.append(terms)
                 if val_loss is not None:
                     history.validation_scores.append(val_loss)
-                if not (math.isfinite(train_loss) and (val_loss is None or math.isfinite(val_loss))):
+                observed = self._divergence(train_loss, val_loss)
+                if observed:
                     self.model.load_state_dict(best_weights)
                     history.stop_reason = "diverged"
                     kept = (
@@ -164,9 +167,9 @@ class Trainer:
                         else "kept the initial weights"
                     )
                     raise TrainingDivergedError(
-                        f"training diverged at epoch {epoch} (loss became {train_loss}); {kept}; "
-                        f"the usual causes are a learning rate too high for this data (learning_rate_init="
-                        f"{cfg.learning_rate_init:g}), unscaled data or extreme values in the input"
+                        f"training diverged at epoch {epoch} ({observed}); {kept}; the usual causes are a "
+                        f"learning rate too high for this data (learning_rate_init={cfg.learning_rate_init:g}), "
+                        "unscaled data or outliers (extreme values) in the input"
                     )
                 improved = monitored < history.best_loss * (1 - cfg.tol)
                 if monitored < history.best_loss:
@@ -204,6 +207,23 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_train_end(state)
         return history
+
+    def _divergence(self, train_loss: float, val_loss: float | None) -> str:
+        """What shows this epoch diverged ("" if nothing): a loss that is not finite, or a training loss
+        ``growth_factor`` times the lowest of the epochs before and above ``loss_floor`` (a loss that
+        small is no worse than predicting the mean; noise near a tiny optimum is not divergence)."""
+        if not (math.isfinite(train_loss) and (val_loss is None or math.isfinite(val_loss))):
+            return f"loss became {train_loss if not math.isfinite(train_loss) else val_loss}"
+        curve = self.history.loss_curve[:-1]  # the epochs before this one
+        if not curve or train_loss <= self.config.loss_floor:
+            return ""
+        lowest = min(curve)
+        if lowest > 0 and train_loss > self.config.growth_factor * lowest:
+            return (
+                f"the loss grew to {train_loss:.3g}, {train_loss / lowest:.3g} times the lowest so far, "
+                f"{lowest:.3g} at epoch {curve.index(lowest) + 1}"
+            )
+        return ""
 
     def _snapshot(self, optimizer, best_weights: dict, schedule: dict) -> Snapshot:
         """The state the next epoch starts from (see :mod:`aedr.training.checkpoint`)."""

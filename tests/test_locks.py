@@ -1,0 +1,141 @@
+"""Two processes writing the same output: the second is refused when it starts, naming the first;
+a killed writer leaves nothing that blocks the next. Real processes and real locks, no mocks."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from aedr import Autoencoder
+from aedr._files import OutputBusyError, lock_file, output_lock, staged_file, staged_folder
+from aedr.cli import app
+
+FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
+HOLD = "import sys; from aedr._files import output_lock\nwith output_lock(sys.argv[1]):\n print('held', flush=True); sys.stdin.read()"
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_busy(result_code, stderr, target, pid):
+    lines = stderr.strip().splitlines()
+    assert result_code == 1, stderr
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0] == (
+        f"error: {target} is being written by another aedr process (pid {pid}); "
+        "wait for it to finish or choose another name"
+    )
+
+
+def _wait_for_lock(target, process, timeout=120):
+    lock, deadline = lock_file(target), time.monotonic() + timeout
+    while not (lock.exists() and lock.read_text().strip()):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """A process that holds the lock on the path it is given until its stdin closes."""
+    started = []
+
+    def start(target):
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout.readline().strip() == "held"
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_second_fit_of_the_same_out_fails_at_start_and_a_killed_one_blocks_nothing(tmp_path):
+    data = tmp_path / "data.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(2000, 20)))
+    out = tmp_path / "run"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aedr", "fit", str(data), "-o", str(out), "--max-iter", "100000",
+         "--n-iter-no-change", "100000", "--hidden-layer-sizes", "16", "--threads", "1", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_lock(out, first)
+        second = subprocess.run(
+            [sys.executable, "-m", "aedr", "fit", str(data), "-o", str(out), *FAST, "--force"],
+            capture_output=True,
+            text=True,
+        )
+        assert_busy(second.returncode, second.stderr, out, first.pid)
+        result = cli("fit", data, "-o", out, *FAST)  # and from this process, without --force
+        assert_busy(result.exit_code, result.stderr, out, first.pid)
+        assert first.poll() is None  # both refused at their start, while the first still trains
+        while not any(p.name.endswith(".tmp-run") for p in tmp_path.iterdir()):  # the first is writing its folder
+            assert first.poll() is None
+            time.sleep(0.05)
+    finally:
+        first.send_signal(signal.SIGKILL)  # out of memory, a node lost: no clean-up runs
+        first.wait(timeout=60)
+    assert {p.name for p in tmp_path.iterdir()} >= {".run.lock", "data.npy"}  # what the kill left
+    result = cli("fit", data, "-o", out, *FAST)  # the next run is not blocked, and clears the leftovers
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp_path)) == ["data.npy", "run"]
+    result = cli("fit", data, "-o", out, *FAST, "--force")  # replacing leaves no staging folder or lock either
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp_path)) == ["data.npy", "run"]
+
+
+def test_every_command_that_writes_a_file_is_refused_while_another_process_writes_it(tmp_path, holder):
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    np.save(tmp_path / "x.npy", X)
+    model = tmp_path / "model"
+    Autoencoder(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X).save(model)
+    cases = {
+        "codes.csv": ["transform", model, tmp_path / "x.npy", "-o"],
+        "rows.csv": ["inverse-transform", model, tmp_path / "x.npy", "--columns", "x0,x1", "-o"],
+        "codes.png": ["plot", tmp_path / "x.npy", "-o"],
+        "demo": ["demo", "--max-iter", "1", "--out"],
+    }
+    for name, args in cases.items():
+        target = tmp_path / name
+        process = holder(target)
+        for extra in ([], ["--force"]):
+            result = cli(*args, target, *extra)
+            assert_busy(result.exit_code, result.stderr, target, process.pid)
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    assert sorted(os.listdir(tmp_path)) == ["model", "x.npy"]  # locks removed, nothing staged
+
+
+def test_library_writes_are_refused_while_another_process_holds_the_lock(tmp_path, holder):
+    target = tmp_path / "out"
+    process = holder(target)
+    for overwrite in (False, True):
+        with pytest.raises(OutputBusyError, match=rf"pid {process.pid}"), staged_folder(target, overwrite=overwrite):
+            pass
+        with pytest.raises(OutputBusyError), staged_file(target, overwrite=overwrite):
+            pass
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert os.listdir(tmp_path) == [".out.lock"]  # the file stays, its lock went with the process
+    with output_lock(target), output_lock(target):  # this process's own lock, taken twice
+        with staged_file(target) as staged:
+            staged.write_text("x")
+    assert os.listdir(tmp_path) == ["out"]
+
+
+def test_a_lock_in_a_new_folder_creates_it_and_removes_it_when_nothing_was_written(tmp_path):
+    with pytest.raises(RuntimeError), output_lock(tmp_path / "a" / "b" / "run"):
+        assert (tmp_path / "a" / "b").is_dir()
+        raise RuntimeError
+    assert os.listdir(tmp_path) == []
