@@ -194,7 +194,10 @@ def fit(
             err=True,
         )
         raise typer.Exit(_exit_code(stopper.requested))
-    checkpoint.path.unlink(missing_ok=True)
+    from aedr._files import output_lock
+
+    with output_lock(checkpoint.path):  # also clears the lock file a killed checkpoint write left
+        checkpoint.path.unlink(missing_ok=True)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         from aedr.training.distributed import finish
 
