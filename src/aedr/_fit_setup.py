@@ -160,11 +160,10 @@ def batch_size(est, n_train: int) -> int:
         return min(est.batch_size, n_train)
     if est.neighbor_loss is not None:
         return autoencoder_batch(n_train)
-    if _is_linear(est):
-        return min(256, max(8, n_train // 50), n_train)
-    # about 50 steps an epoch, as for the linear model; from 10,000 rows 20 (larger batches run faster)
-    steps = 20 if n_train >= 10_000 else 50
-    return min(DEEP_BATCH, max(8, n_train // steps), n_train)
+    # about 50 steps an epoch; a deep fit from 10,000 rows takes 20 (larger batches run faster)
+    linear = _is_linear(est)
+    steps = 20 if not linear and n_train >= 10_000 else 50
+    return min(256 if linear else DEEP_BATCH, max(8, n_train // steps), n_train)
 
 
 def trainer_config(est, n_train: int) -> TrainerConfig:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr._files import check_new, staged_folder
+from aedr._files import check_new, output_lock, staged_folder
 from aedr.cli.common import (
     STOP_REASONS,
     Columns,
@@ -194,8 +194,6 @@ def fit(
             err=True,
         )
         raise typer.Exit(_exit_code(stopper.requested))
-    from aedr._files import output_lock
-
     with output_lock(checkpoint.path):  # also clears the lock file a killed checkpoint write left
         checkpoint.path.unlink(missing_ok=True)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
