@@ -149,7 +149,6 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = plateau_rate * learning_rate_factor(epoch - 1, cfg.max_iter, cfg.decay_fraction)
                 train_loss, terms = self._epoch(X, optimizer, step)
-                history.n_steps += math.ceil(len(X) / cfg.batch_size)
                 val_loss = self._evaluate(X_val) if X_val is not None else None
                 monitored = train_loss if val_loss is None else val_loss
                 history.n_iter = epoch
@@ -257,36 +256,54 @@ class Trainer:
         device = next(iter(self.model.state_dict().values())).device
         return {k: v.to(device) for k, v in snapshot.group("best").items()}
 
-    def _epoch(self, X: torch.Tensor, optimizer, step=None) -> tuple[float, dict[str, float]]:
+    def _epoch(self, X, optimizer, step=None) -> tuple[float, dict[str, float]]:
         """One pass over ``X``; with ``step`` (DDP), this rank's every N-th row of each batch."""
         self.model.train()
-        n, bs = len(X), self.config.batch_size
-        if self.config.shuffle:
-            order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
         ranks, me = (world_size(), rank()) if step is not None else (1, 0)
-        if step is not None:
-            order = broadcast(order)  # one batch order for every rank, whatever generator drew it
         total = torch.zeros((), device=self.device)
         term_totals: dict[str, torch.Tensor] = {}
-        for start in range(0, n, bs):
-            index = order[start : start + bs]
-            if len(index) < ranks:
-                continue  # a last batch too small to share: every rank skips it alike
-            index = index[me::ranks]
-            loss, terms = step(X[index], index) if step is not None else self.objective(self.model, X[index], index)
+        seen = 0
+        for index, rows in self._batches(X, ranks, me):
+            loss, terms = step(rows, index) if step is not None else self.objective(self.model, rows, index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             weight = len(index)
+            seen += weight * ranks
+            self.history.n_steps += 1
             total += loss.detach() * weight
             for name, value in terms.items():
                 term_totals[name] = term_totals.get(name, 0.0) + value.detach() * weight
         if step is not None:
             total = sum_over_ranks(total)
             term_totals = {k: sum_over_ranks(v) for k, v in term_totals.items()}
-        return (total / n).item(), {k: (v / n).item() for k, v in term_totals.items()}
+        seen = max(seen, 1)
+        return (total / seen).item(), {k: (v / seen).item() for k, v in term_totals.items()}
+
+    def _batches(self, X, ranks: int, me: int):
+        """``(index, rows)`` of this rank's share of each batch of one epoch: every ``ranks``-th row from
+        the ``me``-th. Data that streams from disk (:class:`aedr.data.stream.StreamedRows`) gives its
+        batches itself, in shuffled blocks; a batch too small to share is skipped by every rank alike."""
+        bs, shuffle = self.config.batch_size, self.config.shuffle
+        share = broadcast if ranks > 1 else None  # one order for every rank, whatever generator drew it
+        if hasattr(X, "epoch_batches"):
+            for index, rows in X.epoch_batches(bs, self.generator if shuffle else None, share):
+                if len(index) >= ranks:
+                    yield index[me::ranks], rows[me::ranks]
+            return
+        n = len(X)
+        if shuffle:
+            order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        if share is not None:
+            order = share(order)
+        for start in range(0, n, bs):
+            index = order[start : start + bs]
+            if len(index) < ranks:
+                continue
+            index = index[me::ranks]
+            yield index, X[index]
 
     @torch.no_grad()
     def _evaluate(self, X: torch.Tensor) -> float:
