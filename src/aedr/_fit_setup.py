@@ -15,6 +15,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from aedr.data.scaling import AffineScaler
+from aedr.data.stream import RowSource
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.training import distributed
@@ -38,6 +39,12 @@ def check_fit_params(est, X: np.ndarray) -> None:
         raise ValueError("pass both encoder and decoder modules, or neither")
     if est.noise == "masking" and est.noise_level >= 1:
         raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {est.noise_level}")
+    if est.neighbor_loss is not None and isinstance(X, RowSource):
+        raise ValueError(
+            f"neighbor_loss={est.neighbor_loss!r} builds its graph and map in memory: {X.name} "
+            f"({X.nbytes / 2**30:.1f} GiB as float32) is beyond memory_budget; fit on a sample of its rows "
+            "(aedr.open_rows(path).take(rows)) or raise memory_budget"
+        )
     if est.neighbor_loss is not None:
         n_train, method = n_samples - n_validation(est, n_samples), neighbor_method(est)
         needed = method.graph_neighbors() + 1
@@ -241,17 +248,18 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
 
 
 # ------------------------------------------------------------------ trainer
-def make_trainer(est, X_rows: np.ndarray, model, objective, device, generator, noise_generator, baseline: float):
-    """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X_rows``, the training rows
-    as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,
+def make_trainer(est, X, train_rows, model, objective, device, generator, noise_generator, baseline: float):
+    """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X[train_rows]``, the training
+    rows as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,
     which counts a loss that grows far above its lowest and above ``baseline`` (the loss of predicting
     the mean) as diverged."""
-    config = est._trainer_config(X_rows.shape[0])
+    config = est._trainer_config(len(train_rows))
     generators = (generator, noise_generator)
     if est.neighbor_loss is None:
         floor = baseline if math.isfinite(baseline) and baseline > 0 else math.inf  # no spread: nothing to compare
         config = dataclasses.replace(config, loss_floor=floor)
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
+    X_rows = X[train_rows]
     return NeighborTrainer(
         neighbor_method(est),
         X_rows.toarray() if sp.issparse(X_rows) else X_rows,  # the graph and the map's start need dense rows

@@ -22,7 +22,7 @@ def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
     result = np.concatenate(out)
     bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
     if len(bad):
-        largest = float(np.abs(np.asarray(A[bad[:1]], dtype=np.float64)).max())
+        largest = float(np.abs(np.asarray(A[int(bad[0]) : int(bad[0]) + 1], dtype=np.float64)).max())
         raise ValueError(
             f"{len(bad)} {'rows give' if len(bad) > 1 else 'row gives'} non-finite outputs (first: row "
             f"{bad[0] + 1}, values up to {largest:.3g} after scaling): too far outside the "

@@ -96,3 +96,27 @@ def check_custom_modules(model, n_features: int, n_components: int) -> None:
         raise ValueError(f"custom encoder must map (B, {n_features}) to (B, {n_components}), got {tuple(z.shape)}")
     if tuple(x.shape) != (2, n_features):
         raise ValueError(f"custom decoder must map (B, {n_components}) to (B, {n_features}), got {tuple(x.shape)}")
+
+
+def validate_source(estimator, source, *, reset: bool) -> None:
+    """What ``validate_data`` does for rows in memory, for rows on disk (a
+    :class:`~aedr.data.stream.RowSource`): at least 2 rows to fit, the feature count and names set by
+    ``fit`` (``reset``) or checked against it. Their values are checked as they are read."""
+    n_samples, n_features = source.shape
+    if reset:
+        if n_samples < 2:
+            raise ValueError(f"{source.name}: holds {n_samples} row{'s' * (n_samples != 1)}; fitting needs at least 2")
+        estimator.n_features_in_ = n_features
+        if source.feature_names is not None:
+            estimator.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return
+    if n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input ({source.name})"
+        )
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is not None and source.feature_names is not None and list(fitted) != list(source.feature_names):
+        raise ValueError(f"{source.name}: the feature names differ from those seen in fit")

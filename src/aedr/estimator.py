@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
@@ -16,8 +17,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
 from aedr._inference import apply_in_batches
-from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows
+from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows, validate_source
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
+from aedr.data.stream import as_source, needs_streaming
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
@@ -124,6 +126,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         parameters must not change.
     device : str, default="auto"
         "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", "mps".
+    memory_budget : float or "auto", default="auto"
+        Bytes a fit may hold in memory. Rows on disk (a ``np.memmap``, or :func:`aedr.open_rows` of a
+        ``.npy``, Parquet or ``.h5ad`` file) that would need more (24 bytes a value) are streamed: read
+        in shuffled blocks each epoch, never whole. "auto" is half the memory available when ``fit``
+        starts; 0 always streams them.
     random_state : int, RandomState instance or None, default=None
         Seeds a local ``torch.Generator`` (torch's global state is never touched); on the CPU a
         fixed value gives bit-identical results.
@@ -219,6 +226,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         shuffle=True,
         warm_start=False,
         device="auto",
+        memory_budget="auto",
         random_state=None,
         verbose=False,
         callbacks=None,
@@ -256,6 +264,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.shuffle = shuffle
         self.warm_start = warm_start
         self.device = device
+        self.memory_budget = memory_budget
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -277,9 +286,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             If the loss becomes NaN/inf; the estimator then holds the best
             weights seen before that and can still be used.
         """
-        X, image_shape = flatten_images(X)
         warm = self.warm_start and hasattr(self, "model_")
-        X = validate_rows(self, X, reset=not warm)
+        X, image_shape = self._fit_rows(X, reset=not warm)  # rows in memory, or a RowSource streamed from disk
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
@@ -293,7 +301,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         scaler = _fit_setup.input_scaler(self, X, resume, warm)
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
         train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
-        X_train = training_rows(X, scaler, train_rows, device)  # sparse X: densified a batch at a time
+        held_out = val_rows if val_rows is not None else np.empty(0, dtype=np.int64)
+        # sparse X: densified a batch at a time; rows on disk: streamed in shuffled blocks
+        X_train = training_rows(X, scaler, train_rows, device, held_out=held_out)
         X_val = training_rows(X, scaler, val_rows, device) if val_rows is not None else None
 
         model = (self.model_ if warm else self._build_model(X.shape[1], generator)).to(device)
@@ -303,7 +313,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         objective = self._objective(noise_generator)
         baseline = mean_variance(X_train)  # the loss of predicting every row's mean
         trainer = _fit_setup.make_trainer(
-            self, X[train_rows], model, objective, device, generator, noise_generator, baseline
+            self, X, train_rows, model, objective, device, generator, noise_generator, baseline
         )
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
@@ -317,6 +327,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._set_fitted(model, history)
         _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)
         return self
+
+    def _fit_rows(self, X, *, reset: bool):
+        """``(rows, image shape or None)``: ``X`` validated in memory, or, for rows on disk that would need
+        more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training streams."""
+        source = as_source(X)
+        if source is not None and needs_streaming(source, self.memory_budget):
+            validate_source(self, source, reset=reset)
+            return source, source.image_shape
+        if source is not None and not isinstance(X, np.ndarray):  # a file that fits: read it whole
+            X = source.read_all()
+            if source.feature_names is not None:
+                X = pd.DataFrame(X, columns=source.feature_names, copy=False)
+            X, image_shape = X, source.image_shape
+        else:
+            X, image_shape = flatten_images(X)
+        return validate_rows(self, X, reset=reset), image_shape
 
     def _check_fit_params(self, X: np.ndarray) -> None:
         _fit_setup.check_fit_params(self, X)  # a subclass adds its own checks
@@ -369,8 +395,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------ inference
     def transform(self, X):
-        """Encode rows of ``X`` to codes of width ``n_components``."""
+        """Encode rows of ``X`` to codes of width ``n_components``; rows on disk (a ``np.memmap`` or
+        :func:`aedr.open_rows`) are read a batch at a time."""
         check_is_fitted(self)
+        source = as_source(X)
+        if source is not None:  # rows on disk: read and encoded a batch at a time
+            validate_source(self, source, reset=False)
+            return apply_in_batches(self.model_.encode, scaled_rows(source, self.scaler_), self.device_)
         X = validate_rows(self, flatten_images(X)[0], reset=False)
         return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
 

@@ -316,6 +316,15 @@ PARAMS: tuple[Param, ...] = (
         cli=str,
     ),
     Param(
+        "memory_budget",
+        "auto",
+        interval(Real, 0, None, "left", one_of("auto")),
+        "Bytes a fit may hold in memory (e.g. 4G); larger data streams from disk. auto: half the free memory.",
+        panel=TRAINING,
+        cli=str,
+        convert=lambda value: _registry("aedr.data.stream:parse_bytes")(value),
+    ),
+    Param(
         "random_state",
         None,
         ["random_state"],

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from aedr import metrics as _metrics
 from aedr.data.io import Table, write_table
 from aedr.data.rows import squared_error
+from aedr.data.stream import RowSource
 
 METRICS_ROWS = 5000  # neighbourhood scores compare all pairs: sample this many rows on larger data
 N_NEIGHBORS = 10
@@ -53,12 +54,17 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     """
     Z = np.asarray(Z, dtype=np.float64)
     scores: dict = {}
-    if X_hat is not None:
+    if X_hat is not None:  # an array, or a function of a batch of rows (rows on disk)
         scores["reconstruction_mse"] = _reconstruction_mse(X, X_hat)
     rows = np.arange(X.shape[0])
     if len(rows) > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False))
-    X_rows = X[rows].toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)[rows]  # sparse: the sample only
+    if isinstance(X, RowSource):  # the sample only, read from disk
+        X_rows = X.take(rows).astype(np.float64)
+    elif sp.issparse(X):  # the sample only, densified
+        X_rows = X[rows].toarray()
+    else:
+        X_rows = np.asarray(X, dtype=np.float64)[rows]
     k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
     if len(rows) < MIN_METRIC_ROWS:  # no neighbourhood to measure: written as null, not a made-up number
         scores["trustworthiness"] = scores["continuity"] = None
@@ -96,7 +102,8 @@ def fit_run(
     if sp.issparse(table.X) and table.columns is not None:  # an .h5ad's genes: new files are matched by name
         estimator.feature_names_in_ = np.asarray(table.columns, dtype=object)
     Z = estimator.transform(table.frame())
-    X_hat = estimator.inverse_transform(Z)
+    streamed = isinstance(table.X, RowSource)  # rows on disk: reconstructed a batch at a time, never whole
+    X_hat = (lambda rows: reconstruct(estimator, rows)) if streamed else estimator.inverse_transform(Z)
     y = None if table.labels is None else table.labels.to_numpy()
     scores = embedding_scores(table.X, Z, X_hat, y)
     bad = [name for name, value in scores.items() if isinstance(value, float) and not np.isfinite(value)]
@@ -121,6 +128,10 @@ def fit_run(
         run.notes += [note] if note else []
     else:
         run.notes.append("no map.html: a 1-D code has no map to draw")
+    if streamed and str(getattr(table.X, "path", "")).endswith(".h5ad"):
+        run.notes.append(
+            "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file"
+        )
     if table.source is not None and table.obs is not None:
         from aedr.data.anndata import write_h5ad_codes
 
@@ -150,7 +161,13 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
         rows = np.sort(np.random.default_rng(0).choice(n, max_points, replace=False))
         note = f"map.html shows {max_points:,} of {n:,} rows, sampled (aedr explore draws them all)"
     codes = np.asarray(Z)[rows, : 3 if Z.shape[1] == 3 else 2]
-    images = table.X[rows] if table.image_shape is not None else None
+    streamed = isinstance(table.X, RowSource)
+    images = None
+    if table.image_shape is not None:
+        images = table.X.take(rows) if streamed else table.X[rows]
+    rows_hat = None
+    if images is not None:
+        rows_hat = reconstruct(estimator, images) if streamed else X_hat[rows]
     labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
     if table.obs is not None:  # an .h5ad file's annotations: each a colouring (the label column first)
         others = table.obs.iloc[rows].reset_index(drop=True)
@@ -161,7 +178,7 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
         codes,
         labels=labels,
         images=images,
-        reconstructions=None if images is None else X_hat[rows],
+        reconstructions=rows_hat,
         image_shape=table.image_shape,
         thumbnails=MAP_THUMBNAILS,
         title=f"{type(estimator).__name__}: {_points(n)}, {estimator.n_components}-D code",
@@ -170,7 +187,18 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
     return path, note
 
 
+def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
+    """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units)."""
+    from aedr._inference import apply_in_batches
+
+    model, device, scaler = estimator.model_, estimator.device_, estimator.scaler_
+    codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
+    return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))
+
+
 def _reconstruction_mse(X, X_hat) -> float:
+    if callable(X_hat) or isinstance(X, RowSource):
+        return squared_error(X, X_hat) / (X.shape[0] * X.shape[1])
     if not sp.issparse(X):
         return _metrics.reconstruction_error(np.asarray(X, dtype=np.float64), X_hat)
     return squared_error(X, X_hat) / (X.shape[0] * X.shape[1])

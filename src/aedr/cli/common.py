@@ -190,6 +190,62 @@ def read_input(
     return table
 
 
+STREAMED_FORMATS = (".npy", ".parquet", ".pq", ".h5ad")
+
+
+def stream_input(
+    path: Path,
+    memory_budget,
+    *,
+    label_col: str | None = None,
+    labels_file: Path | None = None,
+    columns: str | list[str] | None = None,
+    exclude: str | None = None,
+    normalize: bool = False,
+    in_memory_options: dict | None = None,
+) -> Table | None:
+    """A :class:`Table` whose ``X`` is a :class:`~aedr.data.stream.RowSource` when ``path`` (``.npy``,
+    Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
+    with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
+    by name for a streamed file."""
+    from aedr.data.io import Table, read_labels
+    from aedr.data.stream import needs_streaming, open_rows
+
+    if path.suffix.lower() not in STREAMED_FORMATS or not path.is_file():
+        return None
+    names = columns if isinstance(columns, list) else split_names(columns)
+    source = open_rows(path, label_col=label_col, columns=names, exclude=split_names(exclude), normalize=normalize)
+    if not needs_streaming(source, memory_budget):
+        source.close()
+        return None
+    given = [flag for flag, value in (in_memory_options or {}).items() if value]
+    if given:
+        raise ValueError(
+            f"{path} ({source.nbytes / 2**30:.1f} GiB as float32) is streamed from disk, which does not take "
+            f"{', '.join(given)}; raise --memory-budget to read it in memory"
+        )
+    labels, obs = None, None
+    if label_col is not None:
+        if hasattr(source, "labels"):
+            labels = source.labels()
+        elif hasattr(source, "obs"):
+            obs = source.obs()
+            if label_col not in obs.columns:
+                raise ValueError(f"{path}: no obs column {label_col!r}")
+            labels = obs[label_col].rename(label_col)
+        else:
+            raise ValueError(f"{path}: a .npy file has no columns to take --label-col from; use --labels FILE")
+    if labels_file is not None:
+        if label_col is not None:
+            raise ValueError("give either --label-col or --labels, not both")
+        labels = read_labels(labels_file)
+        if len(labels) != source.shape[0]:
+            raise ValueError(f"{labels_file}: {len(labels)} labels for {source.shape[0]} rows in {path}")
+    note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
+    typer.echo(f"note: {path}: {note}", err=True)
+    return Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs)
+
+
 def delimiter_char(text: str | None) -> str | None:
     """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character."""
     from aedr.data.formats import DELIMITERS
@@ -234,6 +290,10 @@ def _check_finite(path: Path, table: Table) -> None:
 def features_for(model, table: Table):
     """The rows ``model`` expects: a named DataFrame when both sides have names, else the array (a
     sparse matrix keeps its form, its columns picked and ordered by name)."""
+    from aedr.data.stream import RowSource
+
+    if isinstance(table.X, RowSource):  # rows on disk, their columns picked by name as they were opened
+        return table.X
     names = getattr(model, "feature_names_in_", None)
     if names is not None and table.columns is not None and hasattr(table.X, "tocsr"):  # sparse
         position = {name: i for i, name in enumerate(table.columns)}

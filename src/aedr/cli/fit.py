@@ -30,6 +30,7 @@ from aedr.cli.common import (
     claim_output,
     is_verbose,
     read_input,
+    stream_input,
     torch_threads,
 )  # fmt: skip
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
@@ -129,7 +130,17 @@ def fit(
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
     estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper, checkpoint])
-    table = read_input(
+    refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
+    table = stream_input(
+        data,
+        estimator.memory_budget,
+        label_col=label_col,
+        labels_file=labels,
+        columns=columns,
+        exclude=exclude,
+        normalize=normalize,
+        in_memory_options=refused,
+    ) or read_input(
         data,
         label_col=label_col,
         labels_file=labels,

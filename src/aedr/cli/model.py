@@ -29,6 +29,7 @@ from aedr.cli.common import (
     model_folder,
     read_for_model,
     read_input,
+    stream_input,
 )
 
 ModelDir = Annotated[
@@ -38,6 +39,9 @@ Output = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="Output file; its extension sets the format [default: CSV on stdout]."),
 ]
+
+
+CHUNK_ROWS = 65_536  # decoded rows written at a time when they exceed the memory budget
 
 
 def _claim(ctx, output: Path | None, force: bool) -> Path | None:
@@ -89,7 +93,16 @@ def transform(
 
     output = _claim(ctx, output, force)
     estimator = load_model(model)
-    table = read_for_model(
+    expected = getattr(estimator, "feature_names_in_", None)
+    table = stream_input(  # rows on disk beyond the model's memory_budget: encoded a batch at a time
+        data,
+        estimator.memory_budget,
+        label_col=label_col,
+        labels_file=labels,
+        columns=None if expected is None else [str(n) for n in expected],
+        normalize=normalize,
+        in_memory_options={"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"},
+    ) or read_for_model(
         estimator,
         data,
         label_col=label_col,
@@ -150,6 +163,21 @@ def inverse_transform(
     names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(estimator.n_features_in_)]
     import pandas as pd
 
+    from aedr.data.stream import budget_bytes
+
+    rows = len(table.X) * estimator.n_features_in_
+    if output is not None and str(output) != "-" and rows * 8 > budget_bytes(estimator.memory_budget):
+        if output.suffix.lower() != ".npy":
+            raise ValueError(
+                f"the {len(table.X):,} decoded rows ({rows * 8 / 2**30:.1f} GiB) exceed the model's memory_budget: "
+                "write them to a .npy file (-o rows.npy), which is written a chunk at a time"
+            )
+        from aedr.data.io import write_npy_chunks
+
+        chunks = (estimator.inverse_transform(table.X[s : s + CHUNK_ROWS]) for s in range(0, len(table.X), CHUNK_ROWS))
+        write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks, overwrite=force)
+        typer.echo(f"wrote {output} ({len(table.X)} rows x {estimator.n_features_in_} columns, float32)", err=True)
+        return
     _write(pd.DataFrame(estimator.inverse_transform(table.X), columns=names), table.labels, output, force)
 
 

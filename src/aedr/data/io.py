@@ -72,8 +72,8 @@ class Table:
     def frame(self) -> pd.DataFrame | np.ndarray:
         """A DataFrame when the features are named (scikit-learn then checks the names), else the array
         (a sparse matrix stays sparse)."""
-        if self.columns is None or sp.issparse(self.X):
-            return self.X
+        if self.columns is None or sp.issparse(self.X) or not isinstance(self.X, np.ndarray):
+            return self.X  # a sparse matrix, or a RowSource streamed from disk
         return pd.DataFrame(self.X, columns=self.columns)
 
 
@@ -395,4 +395,21 @@ def write_table(path, values: pd.DataFrame, labels: pd.Series | None = None, *, 
     fmt = format_of(path)
     with staged_file(path, overwrite=overwrite) as tmp:
         fmt.write(tmp, values, labels)
+    return path
+
+
+def write_npy_chunks(path, shape: tuple[int, int], chunks, *, overwrite: bool = False) -> Path:
+    """Write a float32 ``.npy`` file of ``shape`` from ``chunks`` (arrays of rows, in order), one chunk in
+    memory at a time; staged and renamed when complete, as :func:`write_table`."""
+    path = Path(path)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape}
+    written = 0
+    with staged_file(path, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
+        np.lib.format.write_array_header_2_0(f, header)
+        for chunk in chunks:
+            chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+            f.write(memoryview(chunk.reshape(-1).view(np.uint8)))
+            written += len(chunk)
+        if written != shape[0]:
+            raise ValueError(f"{path}: {written} rows written, {shape[0]} expected")
     return path

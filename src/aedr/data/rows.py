@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from aedr.data.scaling import AffineScaler
+from aedr.data.stream import RowSource, ScaledSource, StreamedRows, statistics
 
 
 def is_sparse(X) -> bool:
@@ -45,15 +46,28 @@ class ScaledRows:
         return float(np.mean(var * len(self) / n / self.scale**2))
 
 
-def training_rows(X, scaler: AffineScaler, rows: np.ndarray, device):
-    """``X[rows]`` scaled, as the trainer reads them: a float32 tensor, or :class:`ScaledRows` for sparse ``X``."""
+def training_rows(X, scaler: AffineScaler, rows: np.ndarray, device, *, held_out=None):
+    """``X[rows]`` scaled, as the trainer reads them: a float32 tensor, or :class:`ScaledRows` for sparse
+    ``X``. Rows on disk (a :class:`~aedr.data.stream.RowSource`) stream as
+    :class:`~aedr.data.stream.StreamedRows`: all but ``held_out`` (the validation rows, which are read
+    into memory when they are the ``rows`` asked for)."""
+    if isinstance(X, RowSource):
+        if held_out is not None:
+            return StreamedRows(X, scaler, device, exclude=held_out)
+        taken = X.take(rows)
+        taken -= scaler.offset.astype(np.float32)
+        taken *= (1.0 / scaler.scale).astype(np.float32)
+        return torch.as_tensor(taken, device=device)
     if is_sparse(X):
         return ScaledRows(X[rows], scaler, device)
     return torch.as_tensor(scaler.transform(X[rows].astype(np.float64)), dtype=torch.float32, device=device)
 
 
 def scaled_rows(X, scaler: AffineScaler):
-    """``X`` scaled for inference: a float64 array, or for sparse ``X`` rows scaled a batch at a time."""
+    """``X`` scaled for inference: a float64 array, or for sparse ``X`` (or rows on disk) rows scaled a
+    batch at a time."""
+    if isinstance(X, RowSource):
+        return ScaledSource(X, scaler)
     if is_sparse(X):
         return ScaledRows(X, scaler, "cpu")
     return scaler.transform(X.astype(np.float64))
@@ -73,14 +87,17 @@ def squared_error(X, reconstruction, batch: int = 8192) -> float:
 
 def mean_variance(rows) -> float:
     """The mean over features of the variance of rows from :func:`training_rows`."""
-    if isinstance(rows, ScaledRows):
+    if isinstance(rows, (ScaledRows, StreamedRows)):
         return rows.mean_variance()
     return float(rows.var(0).mean())
 
 
 def scaled_range(X, scaler: AffineScaler) -> tuple[float, float]:
     """The smallest and largest value of ``X`` once scaled (sparse ``X``: its implicit zeros included)."""
-    if is_sparse(X):
+    if isinstance(X, RowSource):
+        stats = statistics(X)
+        low, high = stats.low, stats.high
+    elif is_sparse(X):
         low, high = (np.asarray(m.todense()).ravel() for m in (X.min(axis=0), X.max(axis=0)))
     else:
         low, high = X.min(axis=0), X.max(axis=0)

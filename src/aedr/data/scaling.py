@@ -72,6 +72,10 @@ def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """``(offset, spread)`` of ``kind``, in float64. In the data's own precision where its squares fit
     (the common case); else each column divided by its largest magnitude first, so that values near
     the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
+    from aedr.data.stream import RowSource, statistics
+
+    if isinstance(X, RowSource):  # rows on disk: one streaming pass
+        return statistics(X).offset_spread(kind)
     if sp.issparse(X):
         from aedr.data.rows import sparse_statistics
 

@@ -1,0 +1,574 @@
+"""Rows that stay on disk: ``.npy``, Parquet and ``.h5ad`` files (or a ``np.memmap``) read in blocks.
+
+A :class:`RowSource` answers ``shape`` and ``read(start, stop)`` (rows as float32); everything that
+streams is built on those two:
+
+- :func:`statistics` -- one pass over the blocks: per-column count, mean and sum of squared
+  deviations merged block by block (Chan, Golub and LeVeque's pairwise update, numerically stable),
+  minimum, maximum, a finiteness check naming the first bad rows, and a checksum;
+- :class:`StreamedRows` -- the trainer's view: each epoch visits the file's blocks in a shuffled
+  order, shuffles the rows of a buffer of blocks together and hands out batches, while a background
+  thread reads the next buffer (the disk is read in large sequential pieces);
+- :class:`ScaledSource` -- the inference view that ``transform`` pages through.
+
+``open_rows(path)`` opens a file as a source. Sources are plain readers: they hold an open file and
+are not saved with a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BLOCK_BYTES = 8 << 20  # a block read from disk: about this many bytes of float32 rows
+BUFFER_BYTES = 128 << 20  # the rows shuffled together in training: about this many bytes of blocks (two in memory)
+IN_MEMORY_BYTES_PER_VALUE = 24  # what `aedr fit` in memory peaks at per value (measured: 26 on MNIST-like rows)
+
+
+class RowSource:
+    """Rows of a file read on demand. Subclasses set ``path``, ``shape`` (rows, features),
+    ``feature_names`` (or None), ``image_shape`` (or None) and implement ``_read``."""
+
+    path: Path | None = None
+    shape: tuple[int, int]
+    feature_names: list[str] | None = None
+    image_shape: tuple[int, ...] | None = None
+    natural_block: int | None = None  # rows per block the format stores together (Parquet row groups)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """The rows' size as float32."""
+        return self.shape[0] * self.shape[1] * 4
+
+    @property
+    def name(self) -> str:
+        return str(self.path) if self.path is not None else type(self).__name__
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        """``source[a:b]``: rows ``a`` to ``b``, read (a contiguous slice only)."""
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("a RowSource is sliced by a contiguous range of rows; use take(rows) for others")
+        start, stop, _ = index.indices(self.shape[0])
+        return self.read(start, stop)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start`` to ``stop`` (clipped to the file) as a C-contiguous float32 array."""
+        start, stop = max(0, start), min(stop, self.shape[0])
+        if stop <= start:
+            return np.empty((0, self.shape[1]), dtype=np.float32)
+        rows = np.ascontiguousarray(self._read(start, stop), dtype=np.float32).reshape(stop - start, -1)
+        return rows
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def block_rows(self) -> int:
+        """Rows per block: the format's own (a Parquet row group) or about :data:`BLOCK_BYTES`."""
+        if self.natural_block:
+            return self.natural_block
+        return max(1, BLOCK_BYTES // (4 * max(self.shape[1], 1)))
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """``(start, stop)`` of every block, in file order."""
+        step = self.block_rows()
+        return [(s, min(s + step, self.shape[0])) for s in range(0, self.shape[0], step)]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The rows at the sorted indices ``rows``, reading only the blocks that hold them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        for start, stop in self.blocks():
+            lo, hi = np.searchsorted(rows, [start, stop])
+            if hi > lo:
+                out[lo:hi] = self._take_block(start, stop, rows[lo:hi])
+        return out
+
+    def _take_block(self, start: int, stop: int, rows: np.ndarray) -> np.ndarray:
+        return self.read(start, stop)[rows - start]
+
+    def read_all(self) -> np.ndarray:
+        return self.read(0, self.shape[0])
+
+    def close(self) -> None:
+        """Release the file; reading again reopens it."""
+
+
+class ArraySource(RowSource):
+    """An array already addressable without reading it whole: a ``np.memmap`` (``np.load(path,
+    mmap_mode="r")``) or any array-like with slicing."""
+
+    def __init__(self, array, path=None):
+        if array.ndim < 2:
+            raise ValueError(f"expected rows of at least 2 dimensions, got shape {array.shape}")
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{path or 'the array'} holds {array.dtype}, not numbers")
+        self.array = array
+        self.path = Path(path) if path is not None else _memmap_path(array)
+        self.shape = (array.shape[0], int(np.prod(array.shape[1:])))
+        self.image_shape = tuple(array.shape[1:]) if array.ndim > 2 else None
+
+    def _read(self, start, stop):  # a copy: the caller scales it in place
+        return np.array(self.array[start:stop], dtype=np.float32).reshape(stop - start, -1)
+
+    def _take_block(self, start, stop, rows):
+        return np.array(self.array[rows], dtype=np.float32).reshape(len(rows), -1)
+
+
+def _memmap_path(array) -> Path | None:
+    name = getattr(array, "filename", None)
+    return Path(name) if name else None
+
+
+class NpySource(RowSource):
+    """A ``.npy`` file read with positioned reads (``os.pread``), never mapped: a file that shrinks
+    while it is read is an error naming it, not a crash (a mapped page past the end is SIGBUS)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._fd: int | None = None
+        try:
+            with open(self.path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in read_header:
+                    raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+                header = read_header[version](f)
+                self.offset = f.tell()
+        except OSError as exc:
+            raise ValueError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
+        except Exception as exc:  # numpy reports a damaged header with several exception types
+            raise ValueError(f"{self.path}: not a .npy file ({_first_line(exc)})") from exc
+        shape, fortran, dtype = header
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise ValueError(f"{self.path}: holds {dtype}, not numbers")
+        if len(shape) < 2:
+            raise ValueError(f"{self.path}: holds an array of shape {shape}; rows need 2 or more dimensions")
+        if fortran and len(shape) > 1 and shape[0] > 1:
+            raise ValueError(
+                f"{self.path}: is stored column by column (Fortran order), which cannot be read a row at a "
+                "time; save it again with np.save(path, np.ascontiguousarray(X))"
+            )
+        self.dtype = dtype
+        self.shape = (int(shape[0]), int(np.prod(shape[1:])))
+        self.image_shape = tuple(int(d) for d in shape[1:]) if len(shape) > 2 else None
+        self.row_bytes = self.shape[1] * dtype.itemsize
+        expected = self.offset + self.shape[0] * self.row_bytes
+        size = self.path.stat().st_size
+        if size < expected:
+            held = max(0, size - self.offset) // max(self.row_bytes, 1)
+            raise ValueError(
+                f"{self.path}: is truncated: its header says {self.shape[0]:,} rows, the file holds {held:,}"
+            )
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
+
+    def _read(self, start, stop):
+        want = (stop - start) * self.row_bytes
+        data = bytearray(want)
+        view, done = memoryview(data), 0
+        while done < want:
+            got = os.preadv(self._file(), [view[done:]], self.offset + start * self.row_bytes + done)
+            if got == 0:
+                raise ValueError(
+                    f"{self.path}: ended at row {start + done // self.row_bytes:,} of {self.shape[0]:,}: "
+                    "the file was truncated or replaced while it was being read"
+                )
+            done += got
+        return np.frombuffer(data, dtype=self.dtype).reshape(stop - start, self.shape[1])
+
+    def _take_block(self, start, stop, rows):
+        if len(rows) * 8 > stop - start:  # many of the block's rows: one read of the block
+            return self.read(start, stop)[rows - start]
+        return np.concatenate([self.read(int(r), int(r) + 1) for r in rows])
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        self.close()
+
+
+class ParquetSource(RowSource):
+    """A Parquet file read a row group at a time (pyarrow); every column but ``label_col`` (or those in
+    ``columns``, less ``exclude``) must be numeric."""
+
+    def __init__(self, path, *, label_col=None, columns=None, exclude=None):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        try:
+            self.file = pq.ParquetFile(self.path)
+        except Exception as exc:
+            raise ValueError(f"{self.path}: cannot read as Parquet ({_first_line(exc)})") from exc
+        schema = self.file.schema_arrow
+        names = list(columns) if columns else [n for n in schema.names if n != label_col]
+        missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in schema.names]
+        if missing:
+            raise ValueError(
+                f"{self.path}: no column {', '.join(map(repr, missing))} (columns: {_shown(schema.names)})"
+            )
+        names = [n for n in names if n not in set(exclude or ())]
+
+        def numeric(t):
+            return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
+
+        bad = [f"{n!r} ({schema.field(n).type})" for n in names if not numeric(schema.field(n).type)]
+        if bad:
+            raise ValueError(
+                f"{self.path}: {len(bad)} column{'s' * (len(bad) != 1)} not numeric: {_shown(bad)}; "
+                "choose the feature columns with --columns or --exclude, or name the label with --label-col"
+            )
+        if not names:
+            raise ValueError(f"{self.path}: no feature columns")
+        self.feature_names, self.label_col = names, label_col
+        meta = self.file.metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.shape = (int(self.starts[-1]), len(names))
+        self.natural_block = None
+        self._cached: tuple[int, np.ndarray] | None = None
+        largest = max(sizes, default=0)
+        if largest * len(names) * 4 > 4 * BUFFER_BYTES:
+            raise ValueError(
+                f"{self.path}: a row group of {largest:,} rows is too large to stream; write the file with "
+                "smaller row groups (pyarrow.parquet.write_table(..., row_group_size=100_000))"
+            )
+
+    def blocks(self):
+        return [(int(a), int(b)) for a, b in zip(self.starts[:-1], self.starts[1:]) if b > a]
+
+    def _group(self, i: int) -> np.ndarray:
+        if self._cached is not None and self._cached[0] == i:
+            return self._cached[1]
+        try:
+            table = self.file.read_row_group(i, columns=self.feature_names)
+        except Exception as exc:
+            raise ValueError(f"{self.path}: cannot read row group {i} ({_first_line(exc)})") from exc
+        rows = np.empty((table.num_rows, len(self.feature_names)), dtype=np.float32)
+        for j, column in enumerate(table.columns):
+            rows[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float32)  # nulls: NaN, caught as such
+        self._cached = (i, rows)
+        return rows
+
+    def _read(self, start, stop):
+        first = int(np.searchsorted(self.starts, start, side="right") - 1)
+        last = int(np.searchsorted(self.starts, stop, side="left"))
+        parts = [self._group(i) for i in range(first, last)]
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        offset = start - self.starts[first]
+        return rows[offset : offset + stop - start]
+
+    def labels(self):
+        """The label column, or None."""
+        import pandas as pd
+
+        if self.label_col is None:
+            return None
+        column = self.file.read(columns=[self.label_col]).column(0).to_pandas()
+        return pd.Series(column, name=self.label_col)
+
+
+class H5adSource(RowSource):
+    """An ``.h5ad`` file's ``X`` in AnnData's backed mode (dense or sparse CSR), read a block of cells at
+    a time; ``normalize`` scales each cell's counts to 10,000 and takes log1p, a cell at a time."""
+
+    def __init__(self, path, *, normalize: bool = False):
+        from aedr.data.anndata import _anndata
+
+        self.path = Path(path)
+        anndata = _anndata()
+        try:
+            self.adata = anndata.read_h5ad(self.path, backed="r")
+        except Exception as exc:
+            raise ValueError(f"{self.path}: cannot read as .h5ad ({_first_line(exc)})") from exc
+        try:
+            X = self.adata.X
+        except KeyError:  # backed mode looks X up in the file
+            X = None
+        if X is None:
+            raise ValueError(f"{self.path}: holds no X matrix; streaming reads X (the layers are read in memory)")
+        if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"{self.path}: X holds no data (shape {X.shape})")
+        if np.dtype(X.dtype).kind not in "biuf":
+            raise ValueError(f"{self.path}: X holds {X.dtype}, not numbers")
+        self.shape = (int(X.shape[0]), int(X.shape[1]))
+        self.feature_names = [str(v) for v in self.adata.var_names]
+        self.normalize = normalize
+
+    def _read(self, start, stop):
+        import scipy.sparse as sp
+
+        from aedr.data.anndata import normalize_counts
+
+        try:
+            rows = self.adata.X[start:stop]
+        except Exception as exc:
+            raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({_first_line(exc)})") from exc
+        if self.normalize:
+            rows = normalize_counts(rows)
+        return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+
+    def obs(self):
+        return self.adata.obs.reset_index(drop=True)
+
+    def close(self):
+        if getattr(self, "adata", None) is not None and self.adata.isbacked:
+            self.adata.file.close()
+
+
+def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=False) -> RowSource:
+    """Open ``path`` (``.npy``, ``.parquet``/``.pq``, ``.h5ad``) as a :class:`RowSource` that is read in
+    blocks, for data larger than memory.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "rows.npy")
+    >>> np.save(path, np.arange(12, dtype=np.float32).reshape(6, 2))
+    >>> rows = open_rows(path)
+    >>> rows.shape, rows.read(1, 3).tolist()
+    ((6, 2), [[2.0, 3.0], [4.0, 5.0]])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return NpySource(path)
+    if suffix in (".parquet", ".pq"):
+        return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude)
+    if suffix == ".h5ad":
+        return H5adSource(path, normalize=normalize)
+    raise ValueError(
+        f"{path}: streaming reads .npy, .parquet and .h5ad files, not {suffix or 'files without a suffix'}"
+    )
+
+
+def as_source(X) -> RowSource | None:
+    """``X`` as a :class:`RowSource` when it is one or a memory-mapped array, else None (in memory)."""
+    if isinstance(X, RowSource):
+        return X
+    if isinstance(X, np.memmap):
+        return ArraySource(X)
+    return None
+
+
+def memory_available() -> int:
+    """Bytes of memory available to new allocations (MemAvailable), or all memory where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def budget_bytes(memory_budget) -> int:
+    """``memory_budget`` in bytes, "auto" resolved to half of the memory available now."""
+    return memory_available() // 2 if memory_budget == "auto" else int(memory_budget)
+
+
+def needs_streaming(source: RowSource, memory_budget) -> bool:
+    """Whether fitting ``source`` in memory would need more than ``memory_budget`` bytes."""
+    return source.shape[0] * source.shape[1] * IN_MEMORY_BYTES_PER_VALUE > budget_bytes(memory_budget)
+
+
+def parse_bytes(text) -> float | str:
+    """``"auto"``, ``"1.5GB"``, ``"512M"``, ``"2e9"`` -> "auto" or bytes (1024-based suffixes)."""
+    value = str(text).strip().lower().removesuffix("b").removesuffix("i")
+    if value == "auto":
+        return "auto"
+    factors = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    factor = factors.get(value[-1:], 1)
+    number = value[:-1] if value[-1:] in factors else value
+    try:
+        result = float(number) * factor
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size: write bytes or a number with K, M, G or T (e.g. 4G)") from None
+    if not result >= 0:
+        raise ValueError(f"{text!r} is not a size: it must not be negative")
+    return result
+
+
+# ------------------------------------------------------------------ statistics
+@dataclass
+class Statistics:
+    """Per-column count, mean, sum of squared deviations (``m2``), minimum and maximum, in float64, and
+    a checksum of the rows as read."""
+
+    n: int
+    mean: np.ndarray
+    m2: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    checksum: str
+
+    def merge(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+        """Add a block's count, mean and ``m2`` (Chan et al.'s pairwise update)."""
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n_b / n)
+        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
+        self.n = n
+
+    def offset_spread(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(offset, spread)`` of scaling ``kind``, as :class:`aedr.data.scaling.AffineScaler` takes them."""
+        d = len(self.mean)
+        if kind == "standard":
+            return self.mean, np.sqrt(self.m2 / max(self.n, 1))
+        if kind == "global":
+            mean = float(self.mean.mean())
+            m2 = float(self.m2.sum() + self.n * ((self.mean - mean) ** 2).sum())
+            return np.full(d, mean), np.full(d, math.sqrt(m2 / max(self.n * d, 1)))
+        return self.low, self.high - self.low
+
+
+def statistics(source: RowSource) -> Statistics:
+    """One pass over ``source``: column statistics and checksum, NaN or inf a ValueError naming the first
+    rows that hold them. Kept on the source: a second call reads nothing."""
+    cached = getattr(source, "_statistics", None)
+    if cached is not None:
+        return cached
+    d = source.shape[1]
+    stats = Statistics(0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf), "")
+    digest = hashlib.sha256(f"float32 {source.shape}".encode())
+    for start, stop in source.blocks():
+        rows = source.read(start, stop)
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            first = (start + np.flatnonzero(~finite)[:5]).tolist()
+            raise ValueError(
+                f"{source.name}: holds NaN or inf (or values beyond float32) in rows {first}"
+                f"{' ...' if (~finite).sum() > 5 else ''}; remove or impute them first"
+            )
+        digest.update(memoryview(rows.reshape(-1).view(np.uint8)))
+        block = rows.astype(np.float64)
+        mean_b = block.mean(axis=0)
+        block -= mean_b
+        stats.merge(len(rows), mean_b, np.einsum("ij,ij->j", block, block))
+        stats.low, stats.high = np.minimum(stats.low, rows.min(axis=0)), np.maximum(stats.high, rows.max(axis=0))
+    stats.checksum = digest.hexdigest()
+    source._statistics = stats
+    return stats
+
+
+# -------------------------------------------------------------------- reading
+class ScaledSource:
+    """``source``'s rows scaled by ``scaler``, sliced a batch at a time (what inference pages through)."""
+
+    def __init__(self, source: RowSource, scaler):
+        self.source = source
+        self.offset = np.asarray(scaler.offset, dtype=np.float32)
+        self.inverse = np.asarray(1.0 / scaler.scale, dtype=np.float32)
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        start, stop, _ = index.indices(len(self.source))
+        rows = self.source.read(start, stop)
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            first = (start + np.flatnonzero(~finite)[:5]).tolist()
+            raise ValueError(f"{self.source.name}: holds NaN or inf (or values beyond float32) in rows {first}")
+        rows -= self.offset
+        rows *= self.inverse
+        return rows
+
+
+class StreamedRows:
+    """The training rows of ``source`` (all but ``exclude``, sorted row numbers), scaled, streamed.
+
+    Each epoch visits the blocks in a random order; the rows of about :data:`BUFFER_BYTES` of blocks
+    are shuffled together and cut into batches, while a thread reads the next buffer. Batches are
+    float32 tensors on ``device`` (copied from pinned memory on CUDA).
+    """
+
+    def __init__(self, source: RowSource, scaler, device, exclude: np.ndarray | None = None):
+        self.source = source
+        self.scaled = ScaledSource(source, scaler)
+        self.device = torch.device(device)
+        self.exclude = None if exclude is None or not len(exclude) else np.asarray(exclude, dtype=np.int64)
+        self.n_excluded = 0 if self.exclude is None else len(self.exclude)
+        self.scaler = scaler
+
+    def __len__(self) -> int:
+        return len(self.source) - self.n_excluded
+
+    def mean_variance(self) -> float:
+        """The mean over features of the scaled rows' variance (from the streamed statistics)."""
+        stats = statistics(self.source)
+        return float(np.mean(stats.m2 / max(stats.n - 1, 1) / self.scaler.scale**2))
+
+    def _load(self, blocks: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scaled training rows of ``blocks`` and their row numbers."""
+        rows = np.empty((sum(b - a for a, b in blocks), self.source.shape[1]), dtype=np.float32)
+        at = 0
+        for a, b in blocks:  # each block read straight into its place: one block's copy at a time
+            rows[at : at + b - a] = self.scaled[a:b]
+            at += b - a
+        index = np.concatenate([np.arange(a, b) for a, b in blocks])
+        if self.exclude is not None:
+            keep = ~np.isin(index, self.exclude, assume_unique=True)
+            rows, index = rows[keep], index[keep]
+        rows_t = torch.from_numpy(rows)
+        if self.device.type == "cuda":
+            rows_t = rows_t.pin_memory()
+        return rows_t.to(self.device, non_blocking=True), torch.from_numpy(index).to(self.device)
+
+    def epoch_batches(self, batch_size: int, generator: torch.Generator | None, share=None):
+        """``(row numbers, rows)`` of every batch of one epoch; ``share`` makes every rank agree on the
+        random orders (under torchrun)."""
+        blocks = self.source.blocks()
+        order = torch.arange(len(blocks))
+        if generator is not None:
+            order = torch.randperm(len(blocks), generator=generator, device=generator.device).cpu()
+        if share is not None:
+            order = share(order)
+        block_bytes = 4 * self.source.shape[1] * len(self.source) / max(len(blocks), 1)
+        per_buffer = max(1, int(BUFFER_BYTES // max(block_bytes, 1)))
+        groups = [[blocks[i] for i in order[g : g + per_buffer].tolist()] for g in range(0, len(blocks), per_buffer)]
+        with ThreadPoolExecutor(1, thread_name_prefix="aedr-read") as pool:
+            pending = pool.submit(self._load, groups[0]) if groups else None
+            for g in range(len(groups)):
+                rows, index = pending.result()
+                pending = pool.submit(self._load, groups[g + 1]) if g + 1 < len(groups) else None
+                n = len(index)
+                if generator is not None:
+                    perm = torch.randperm(n, generator=generator, device=generator.device).to(self.device)
+                else:
+                    perm = torch.arange(n, device=self.device)
+                if share is not None:
+                    perm = share(perm)
+                for start in range(0, n, batch_size):
+                    pick = perm[start : start + batch_size]
+                    yield index[pick], rows[pick]
+                del rows, index
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _shown(names, limit: int = 8) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -1,0 +1,223 @@
+"""Rows streamed from disk (issue 16, data larger than memory): sources, statistics, training, faults, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+from typer.testing import CliRunner
+
+import aedr.data.stream as stream
+from aedr import Autoencoder
+from aedr.cli import app
+from aedr.data.scaling import AffineScaler
+from aedr.data.stream import StreamedRows, open_rows, parse_bytes, statistics
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 100 rows of digits (8 MiB would be one block): block boundaries everywhere."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 100 * 64 * 4)
+    monkeypatch.setattr(stream, "BUFFER_BYTES", 300 * 64 * 4)
+
+
+@pytest.fixture
+def npy(tmp_path, digits):
+    path = tmp_path / "digits.npy"
+    np.save(path, digits[0])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["standard", "global", "minmax"])
+def test_streamed_statistics_match_the_in_memory_scaling(npy, digits, small_blocks, kind):
+    source = open_rows(npy)
+    assert len(source.blocks()) == 18
+    streamed, whole = AffineScaler.fit(source, kind), AffineScaler.fit(digits[0].astype(np.float64), kind)
+    np.testing.assert_allclose(streamed.offset, whole.offset, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(streamed.scale, whole.scale, rtol=1e-6)
+
+
+def test_chan_merge_is_stable_far_from_zero(tmp_path, small_blocks):
+    """Values of 1e6 + noise of 1e-2: a sum of squares in one pass would lose the variance."""
+    X = (1e6 + np.random.default_rng(0).normal(0, 1e-2, (1000, 64))).astype(np.float32)
+    np.save(tmp_path / "far.npy", X)
+    stats = statistics(open_rows(tmp_path / "far.npy"))
+    np.testing.assert_allclose(np.sqrt(stats.m2 / stats.n), X.astype(np.float64).std(axis=0), rtol=1e-6)
+
+
+def test_an_epoch_visits_every_training_row_once_in_shuffled_blocks(npy, small_blocks):
+    import torch
+
+    source = open_rows(npy)
+    held_out = np.arange(0, 1797, 7)
+    rows = StreamedRows(source, AffineScaler.fit(source, "standard"), "cpu", exclude=held_out)
+    seen = [index for index, _ in rows.epoch_batches(64, torch.Generator().manual_seed(0))]
+    order = torch.cat(seen).numpy()
+    assert len(rows) == 1797 - len(held_out) == len(order)
+    np.testing.assert_array_equal(np.sort(order), np.setdiff1d(np.arange(1797), held_out))
+    assert not np.array_equal(order, np.sort(order))  # shuffled
+    # each batch is the rows it names, scaled
+    index, batch = next(rows.epoch_batches(64, torch.Generator().manual_seed(1)))
+    expected = rows.scaler.transform(np.load(npy)[index.numpy()].astype(np.float64))
+    np.testing.assert_allclose(batch.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, small_blocks):
+    X = digits[0]
+    streamed = Autoencoder(2, max_iter=30, random_state=0, memory_budget=0).fit(open_rows(npy))
+    again = Autoencoder(2, max_iter=30, random_state=0, memory_budget=0).fit(open_rows(npy))
+    in_memory = Autoencoder(2, max_iter=30, random_state=0).fit(X)
+    np.testing.assert_array_equal(streamed.transform(X), again.transform(X))
+    assert streamed.n_steps_ >= in_memory.n_steps_  # a ragged batch per buffer at most
+    assert -streamed.score(X) < 1.1 * -in_memory.score(X)
+    np.testing.assert_allclose(streamed.transform(open_rows(npy)), streamed.transform(X), atol=1e-5)
+
+
+def test_a_memmap_streams_and_stays_untouched(tmp_path, digits):
+    path = tmp_path / "d.npy"
+    np.save(path, digits[0])
+    mapped = np.load(path, mmap_mode="r+")
+    before = np.array(mapped)
+    est = Autoencoder(2, max_iter=3, random_state=0, memory_budget=0, early_stopping=True).fit(mapped)
+    np.testing.assert_array_equal(np.asarray(mapped), before)
+    assert est.transform(mapped).shape == (1797, 2) and len(est.validation_scores_) == est.n_iter_
+
+
+def test_a_source_within_the_budget_is_read_whole(npy, digits):
+    est = Autoencoder(2, max_iter=3, random_state=0).fit(open_rows(npy))
+    same = Autoencoder(2, max_iter=3, random_state=0).fit(digits[0])
+    np.testing.assert_array_equal(est.transform(digits[0]), same.transform(digits[0]))
+
+
+def test_the_neighbour_mode_refuses_streamed_rows_clearly(npy):
+    with pytest.raises(ValueError, match="builds its graph and map in memory"):
+        Autoencoder(2, neighbor_loss="umap", memory_budget=0).fit(open_rows(npy))
+
+
+def test_parquet_streams_by_row_group_with_names_and_labels(tmp_path, digits):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X, y = digits
+    frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(64)]).assign(label=y.astype(str))
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "d.parquet", row_group_size=250)
+    source = open_rows(tmp_path / "d.parquet", label_col="label")
+    assert source.shape == (1797, 64) and len(source.blocks()) == 8
+    np.testing.assert_array_equal(source.read(240, 260), X[240:260])
+    np.testing.assert_array_equal(source.take(np.array([3, 600, 1796])), X[[3, 600, 1796]])
+    est = Autoencoder(2, max_iter=3, random_state=0, memory_budget=0).fit(source)
+    assert list(est.feature_names_in_) == list(frame.columns[:64])
+    assert source.labels().tolist() == y.astype(str).tolist()
+
+
+def test_parquet_text_columns_are_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"a": [1.0, 2.0], "mixed": ["1", "two"], "b": [3, 4]})
+    pq.write_table(table, tmp_path / "m.parquet")
+    with pytest.raises(ValueError, match=r"m.parquet: 1 column not numeric: 'mixed' \(string\)"):
+        open_rows(tmp_path / "m.parquet")
+    assert open_rows(tmp_path / "m.parquet", exclude=["mixed"]).shape == (2, 2)
+
+
+def test_h5ad_streams_x_in_backed_mode(tmp_path, digits):
+    anndata = pytest.importorskip("anndata")
+    import scipy.sparse as sp
+
+    counts = np.random.default_rng(0).poisson(3, (300, 40)).astype(np.float32)
+    anndata.AnnData(X=sp.csr_matrix(counts)).write_h5ad(tmp_path / "c.h5ad")
+    source = open_rows(tmp_path / "c.h5ad", normalize=True)
+    expected = np.log1p(counts * (1e4 / counts.sum(axis=1, keepdims=True)))
+    np.testing.assert_allclose(source.read(100, 120), expected[100:120], rtol=1e-5)
+    est = Autoencoder(2, max_iter=3, random_state=0, memory_budget=0).fit(source)
+    assert est.transform(source).shape == (300, 2)
+    adata = anndata.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(5)]))
+    adata.write_h5ad(tmp_path / "nox.h5ad")
+    with pytest.raises(ValueError, match="nox.h5ad: holds no X matrix"):
+        open_rows(tmp_path / "nox.h5ad")
+
+
+def test_a_truncated_npy_is_refused_at_open(tmp_path, digits):
+    path = tmp_path / "t.npy"
+    np.save(path, digits[0])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"t.npy: is truncated: its header says 1,797 rows, the file holds 89\d"):
+        open_rows(path)
+
+
+def test_a_file_that_shrinks_while_streaming_names_it(tmp_path, digits, small_blocks):
+    path = tmp_path / "s.npy"
+    np.save(path, digits[0])
+    source = open_rows(path)
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    with pytest.raises(ValueError, match="s.npy: ended at row .* truncated or replaced while it was being read"):
+        Autoencoder(2, max_iter=2, memory_budget=0).fit(source)
+
+
+def test_bad_npy_files_get_clear_errors(tmp_path):
+    np.save(tmp_path / "f.npy", np.asfortranarray(np.ones((5, 3), dtype=np.float32)))
+    with pytest.raises(ValueError, match="Fortran order"):
+        open_rows(tmp_path / "f.npy")
+    np.save(tmp_path / "v.npy", np.ones(5))
+    with pytest.raises(ValueError, match="rows need 2 or more dimensions"):
+        open_rows(tmp_path / "v.npy")
+    (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
+    with pytest.raises(ValueError, match="junk.npy: not a .npy file"):
+        open_rows(tmp_path / "junk.npy")
+    X = np.ones((10, 3), dtype=np.float32)
+    X[7, 1] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    with pytest.raises(ValueError, match=r"nan.npy: holds NaN or inf .* in rows \[7\]"):
+        Autoencoder(2, memory_budget=0).fit(open_rows(tmp_path / "nan.npy"))
+
+
+def test_memory_budget_sizes():
+    assert parse_bytes("4G") == 4 * 2**30 and parse_bytes("512MiB") == 512 * 2**20 and parse_bytes("2e9") == 2e9
+    assert parse_bytes("auto") == "auto"
+    with pytest.raises(ValueError, match="is not a size"):
+        parse_bytes("lots")
+
+
+def test_cli_fit_transform_and_inverse_transform_stream(tmp_path, npy, digits, small_blocks):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["fit", str(npy), "-o", str(out), "--memory-budget", "0", "--max-iter", "3", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "streaming 1,797 x 64 rows from disk" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_samples"] == 1797 and metrics["reconstruction_mse"] > 0
+    codes = np.load(out / "embedding.npy")
+    assert codes.shape == (1797, 2)
+    refused = runner.invoke(
+        app, ["fit", str(npy), "-o", str(tmp_path / "r2"), "--memory-budget", "0", "--missing", "mean"]
+    )
+    assert refused.exit_code != 0 and "does not take --missing" in refused.output
+    result = runner.invoke(app, ["transform", str(out / "model"), str(npy), "-o", str(tmp_path / "codes.npy")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), codes, atol=1e-5)
+    result = runner.invoke(
+        app, ["inverse-transform", str(out / "model"), str(tmp_path / "codes.npy"), "-o", str(tmp_path / "rows.npy")]
+    )
+    assert result.exit_code == 0, result.output
+    rows = np.load(tmp_path / "rows.npy")
+    assert rows.shape == (1797, 64) and rows.dtype == np.float32  # written a chunk at a time
+    np.testing.assert_allclose(rows, Autoencoder and _load(out).inverse_transform(codes), rtol=1e-4, atol=1e-3)
+
+
+def _load(out):
+    from aedr import load
+
+    return load(out / "model")
