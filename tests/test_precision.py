@@ -1,6 +1,10 @@
-"""Training precision: bf16 and 16-mixed under torch.autocast, "32" exactly as before."""
+"""Training precision: bf16 and 16-mixed under torch.autocast, "32" exactly as before; scripts/gpu_check.py."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from aedr.training.losses import AutoencoderObjective
 from aedr.training.trainer import Trainer, TrainerConfig
 
 X = load_digits().data
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (scripts/gpu_check.py checks it)")
 
 
@@ -146,3 +151,28 @@ def test_reduced_precision_on_cuda_reconstructs_as_well_as_float32(precision):
     fp32 = Autoencoder(max_iter=20, random_state=0, device="cuda").fit(X)
     low = Autoencoder(max_iter=20, random_state=0, device="cuda", precision=precision).fit(X)
     assert abs(low.score(X) / fp32.score(X) - 1) < 0.05
+
+
+def _script(*args, cwd):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present: the script runs in full on it")
+def test_gpu_check_without_cuda_exits_with_one_line(tmp_path):
+    result = _script(cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "CUDA is not available" in result.stderr and "--device cpu" in result.stderr
+
+
+def test_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
+    tiny = ["--rows", "1000", "--epochs", "2", "--compare-rows", "600", "--compare-epochs", "2", "--matmul-size", "128"]
+    result = _script("--device", "cpu", *tiny, "--out", "check.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "check.json").read_text())
+    assert report["passed"] and set(report["peaks_tflops"]) == {"fp32", "bf16", "fp16"}
+    rows = {r["precision"]: r for r in report["training"]}
+    assert rows["32"]["rows_per_s"] > 0 and 0 < rows["bf16"]["peak_share"]
+    assert "needs a GPU" in rows["16-mixed"]["refused"]
+    assert "| agreement with the CPU (fp32) |" in result.stdout
