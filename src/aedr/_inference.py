@@ -5,19 +5,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from aedr.data.rows import to_device
+
 INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
 
 
 @torch.no_grad()
 def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
-    """Apply ``fn`` (``model.encode`` or ``model.decode``) to ``A`` in batches on ``device``.
+    """Apply ``fn`` (``model.encode`` or ``model.decode``) to ``A`` in batches on ``device``, in float32
+    whatever precision the model was trained in.
 
     Rows the network cannot represent (beyond float32 once scaled) are a ValueError naming them,
     never NaN in the output.
     """
     out = []
     for start in range(0, len(A), INFERENCE_BATCH):
-        batch = torch.as_tensor(A[start : start + INFERENCE_BATCH], dtype=torch.float32, device=device)
+        batch = to_device(A[start : start + INFERENCE_BATCH], device)  # on CUDA from pinned memory
         out.append(fn(batch).double().cpu().numpy())
     result = np.concatenate(out)
     bad = np.flatnonzero(~np.isfinite(result).all(axis=1))

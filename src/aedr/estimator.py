@@ -131,6 +131,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``.npy``, Parquet or ``.h5ad`` file) that would need more (24 bytes a value) are streamed: read
         in shuffled blocks each epoch, never whole. "auto" is half the memory available when ``fit``
         starts; 0 always streams them.
+    precision : {"32", "bf16", "16-mixed"}, default="32"
+        The arithmetic of training's forward passes and losses. "32" is float32 throughout.
+        "bf16" and "16-mixed" run them under ``torch.autocast`` in bfloat16 or float16 (the
+        weights, the optimizer and the summed losses stay float32), "16-mixed" with a gradient
+        scaler; faster on GPUs with bf16/fp16 tensor cores, and bf16 on CPUs with native bf16
+        (AVX512-BF16, AMX). "16-mixed" needs a GPU: float16 on the CPU is many times slower than
+        float32, use "bf16" there. With ``neighbor_loss`` it applies to the autoencoder's
+        phases; the t-SNE or UMAP map is optimised in float32. ``transform`` and
+        ``inverse_transform`` always run in float32 on the trained float32 weights: the codes
+        lose no digits to bfloat16 and stay deterministic.
     random_state : int, RandomState instance or None, default=None
         Seeds a local ``torch.Generator`` (torch's global state is never touched); on the CPU a
         fixed value gives bit-identical results.
@@ -227,6 +237,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         warm_start=False,
         device="auto",
         memory_budget="auto",
+        precision="32",
         random_state=None,
         verbose=False,
         callbacks=None,
@@ -265,6 +276,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.warm_start = warm_start
         self.device = device
         self.memory_budget = memory_budget
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -291,7 +303,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
-        device = distributed.setup(resolve_device(self.device))  # joins torchrun's process group, if any
+        device = resolve_device(self.device)
+        _fit_setup.check_precision(self, device)
+        device = distributed.setup(device)  # joins torchrun's process group, if any
         seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm)
         self.input_shape_ = (
             infer_input_shape(X.shape[1], self.input_shape or image_shape) if _fit_setup.is_conv(self) else None

@@ -112,6 +112,7 @@ REGISTRIES = {  # parameter -> the registry its values come from; test_params ch
     "noise": "aedr.training.losses:NOISES",
     "neighbor_loss": "aedr.neighbors:NEIGHBOR_METHODS",
     "optimizer": "aedr.training.trainer:OPTIMIZERS",
+    "precision": "aedr.training.trainer:PRECISIONS",
 }
 
 
@@ -323,6 +324,15 @@ PARAMS: tuple[Param, ...] = (
         panel=TRAINING,
         cli=str,
         convert=lambda value: _registry("aedr.data.stream:parse_bytes")(value),
+    ),
+    Param(
+        "precision",
+        "32",
+        one_of(registry=REGISTRIES["precision"]),
+        "Training arithmetic: 32, bf16 or 16-mixed (CUDA).",
+        panel=TRAINING,
+        cli=str,
+        convert=str,
     ),
     Param(
         "random_state",

@@ -268,7 +268,8 @@ def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
 
     how = " (aedr's choice for this network and the idle cores; --threads to set)" if chosen_by_aedr else ""
     lines = [
-        f"device {estimator.device_}, {threads} torch thread{'s' if threads > 1 else ''}{how}",
+        f"device {estimator.device_}, precision {estimator.precision}, "
+        f"{threads} torch thread{'s' if threads > 1 else ''}{how}",
         f"batch size {estimator.batch_size_}, learning rate {estimator.learning_rate_:g}, "
         f"scaling {scaling(estimator) or 'none'}, {estimator.optimizer} optimiser",
         f"epochs run {estimator.n_iter_} of {estimator.max_iter_}: "

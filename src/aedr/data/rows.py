@@ -20,6 +20,17 @@ def is_sparse(X) -> bool:
     return sp.issparse(X)
 
 
+def to_device(rows, device: torch.device) -> torch.Tensor:
+    """``rows`` (an array or a CPU tensor) as a float32 tensor on ``device``. For CUDA the rows go
+    through pinned (page-locked) memory and are copied without waiting: the copy is queued behind
+    the GPU's work and the CPU goes on to prepare the next batch (a copy from ordinary memory would
+    wait for the GPU to finish first)."""
+    batch = torch.as_tensor(rows, dtype=torch.float32)
+    if device.type != "cuda":
+        return batch.to(device)
+    return batch.pin_memory().to(device, non_blocking=True)
+
+
 class ScaledRows:
     """Rows of a CSR matrix, scaled by ``scaler`` and densified per batch as float32 tensors on ``device``."""
 
@@ -37,7 +48,7 @@ class ScaledRows:
         if torch.is_tensor(index):
             index = index.cpu().numpy()
         dense = (self.X[index].toarray().astype(np.float64) - self.offset) / self.scale
-        return torch.as_tensor(dense, dtype=torch.float32, device=self.device)
+        return to_device(dense, self.device)
 
     def mean_variance(self) -> float:
         """The mean over features of the scaled rows' variance (n - 1 in the denominator, as torch's ``var``)."""

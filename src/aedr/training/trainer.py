@@ -13,6 +13,7 @@ fitting the neighbour embedding's codes).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -34,6 +35,11 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "rmsprop": torch.optim.RMSprop,
 }
 
+# precision -> the dtype training's forward passes and losses run in under torch.autocast (None: no
+# autocast, float32 throughout); "16-mixed" also scales the loss (a GradScaler) so that small
+# float16 gradients do not underflow to zero
+PRECISIONS: dict[str, torch.dtype | None] = {"32": None, "bf16": torch.bfloat16, "16-mixed": torch.float16}
+
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; the model holds the best weights seen."""
@@ -54,6 +60,7 @@ class TrainerConfig:
     growth_factor: float = 100.0  # an epoch's training loss this many times the lowest so far has diverged...
     loss_floor: float = math.inf  # ...when it is above this too (the loss of predicting the mean; inf: not checked)
     shuffle: bool = True
+    precision: str = "32"  # a key of PRECISIONS: "32" runs as without autocast, bit for bit
 
 
 @dataclass
@@ -121,6 +128,7 @@ class Trainer:
         self.history = TrainingHistory()  # fit() replaces it; readable even if fit fails before its first epoch
         self.checkpoint_extra = Snapshot()  # what a caller adds to each checkpoint (a neighbour fit's phase)
         self.distributed = True  # under torchrun, train with DDP (False: this rank trains alone)
+        self.scaler: torch.amp.GradScaler | None = None  # fit() makes one for precision "16-mixed"
 
     def fit(
         self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: Snapshot | None = None
@@ -129,6 +137,9 @@ class Trainer:
         ``resume`` go on from that checkpoint's epoch."""
         cfg = self.config
         optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.learning_rate_init)
+        if cfg.precision not in PRECISIONS:
+            raise ValueError(f"precision={cfg.precision!r} is not one of {', '.join(map(repr, PRECISIONS))}")
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "16-mixed" else None
         history = self.history = TrainingHistory()
         best_weights = copy.deepcopy(self.model.state_dict())
         decays_left, stale, plateau_rate = cfg.n_lr_decays, 0, cfg.learning_rate_init
@@ -238,6 +249,7 @@ class Trainer:
             "history": dataclasses.asdict(self.history),
             "schedule": schedule,
             "optimizer": opt_rest,
+            **({"grad_scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
             **self.checkpoint_extra.state,
         }
         return Snapshot(tensors, state)
@@ -246,6 +258,8 @@ class Trainer:
         """Load ``snapshot``'s weights, optimizer and generator states; return its best weights."""
         self.model.load_state_dict(snapshot.group("model"))
         optimizer.load_state_dict(optimizer_state(snapshot.group("optimizer"), snapshot.state["optimizer"]))
+        if self.scaler is not None and "grad_scaler" in snapshot.state:
+            self.scaler.load_state_dict(snapshot.state["grad_scaler"])
         states = snapshot.group("generator")
         if len(states) != len(self.generators):
             raise ValueError(
@@ -264,16 +278,22 @@ class Trainer:
         term_totals: dict[str, torch.Tensor] = {}
         seen = 0
         for index, rows in self._batches(X, ranks, me):
-            loss, terms = step(rows, index) if step is not None else self.objective(self.model, rows, index)
+            with self._autocast():
+                loss, terms = step(rows, index) if step is not None else self.objective(self.model, rows, index)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if self.scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:  # a step whose scaled gradients overflowed is skipped, and the scale halved
+                self.scaler.scale(loss).backward()
+                self.scaler.step(optimizer)
+                self.scaler.update()
             weight = len(index)
             seen += weight * ranks
             self.history.n_steps += 1
-            total += loss.detach() * weight
+            total += loss.detach().float() * weight  # sums in float32 whatever the precision
             for name, value in terms.items():
-                term_totals[name] = term_totals.get(name, 0.0) + value.detach() * weight
+                term_totals[name] = term_totals.get(name, 0.0) + value.detach().float() * weight
         if step is not None:
             total = sum_over_ranks(total)
             term_totals = {k: sum_over_ranks(v) for k, v in term_totals.items()}
@@ -311,6 +331,13 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         bs = max(self.config.batch_size, 4096)
         for start in range(0, len(X), bs):
-            loss, _ = self.objective(self.model, X[start : start + bs], None)
-            total += loss * len(X[start : start + bs])
+            with self._autocast():
+                loss, _ = self.objective(self.model, X[start : start + bs], None)
+            total += loss.float() * len(X[start : start + bs])
         return (total / len(X)).item()
+
+    def _autocast(self):
+        """The context training's forward passes and losses run in: torch.autocast to the precision's
+        dtype, or none at all for "32"."""
+        dtype = PRECISIONS[self.config.precision]
+        return contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
