@@ -1,15 +1,17 @@
 """Data larger than memory: the peak memory of ``aedr fit`` on big ``.npy`` files, and the cost of streaming.
 
 1. *Throughput*: ``Autoencoder(2)`` fits MNIST's 60k training images (a float32 ``.npy`` that fits in
-   memory) for ``--epochs`` epochs twice in one process: read into memory (``memory_budget="auto"``)
-   and streamed from the file (``memory_budget=0``; its statistics pass counted in its time), each twice, alternating, the faster kept.
+   memory) for ``--epochs`` epochs, read into memory (``memory_budget="auto"``) and streamed from the
+   file (``memory_budget=0``; its statistics pass counted in its time); each twice, alternating, in
+   one process, the faster kept.
 2. *Memory*: ``.npy`` files of N x 784 float32 rows (1,000,000 rows: 3 GB; 2,700,000: 8 GB), made by
    tiling MNIST's 70k images with a little noise, are fitted by ``aedr fit FILE --max-iter E`` in a
-   child process (streamed automatically: they exceed half the free memory); its ``RssAnon``
-   (anonymous memory, not the page cache) is read from ``/proc`` every 20 ms and the peak kept.
+   child process (streamed automatically: they exceed half the free memory), and the file of
+   ``--neighbor-rows`` rows also with ``--neighbor-loss tsne``. The child's ``RssAnon`` (anonymous
+   memory, not the page cache) is read from ``/proc`` every 20 ms and the peak kept.
 
     .venv/bin/python scripts/bench_streaming.py [--data-dir ../shared/data/mnist] [--rows 1000000,2700000]
-        [--work /tmp/aedr-streaming] [--update docs/benchmark-details.md]
+        [--neighbor-rows 1000000] [--work /tmp/aedr-streaming] [--update docs/benchmark-details.md]
 
 The made files stay in ``--work`` (reused when present) until removed.
 """
@@ -36,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rows", default="1000000,2700000", help="comma-separated row counts of the big files")
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the throughput fits")
     parser.add_argument("--big-epochs", type=int, default=1, help="epochs of the big-file fits")
+    parser.add_argument(
+        "--neighbor-rows", type=int, default=1_000_000, help="rows of the t-SNE neighbour fit (0: none)"
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/aedr-streaming"))
     parser.add_argument("--update", type=Path, help="write the table into this Markdown file's streaming block")
     return parser.parse_args(argv)
@@ -43,7 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def command_line(args: argparse.Namespace, env=None) -> str:
     """The command that reruns this script as it ran; docs/benchmark-details.md quotes it."""
-    options = ["--data-dir", args.data_dir, "--rows", args.rows, "--epochs", str(args.epochs)]
+    options = ["--data-dir", args.data_dir, "--rows", args.rows, "--neighbor-rows", str(args.neighbor_rows)]
+    options += ["--epochs", str(args.epochs)]
     return script_command(SCRIPT, [*options, "--big-epochs", str(args.big_epochs)], env)
 
 
@@ -123,17 +129,25 @@ def main() -> None:
             f"| {base / seconds:.0%} | – | – | {-score:.5f} |"
         )
         print(rows[-1], flush=True)
-    for n in [int(r) for r in args.rows.split(",") if r]:
+    big = [(int(r), ["--max-iter", str(args.big_epochs)]) for r in args.rows.split(",") if r]
+    if args.neighbor_rows:
+        big.append((args.neighbor_rows, ["--neighbor-loss", "tsne"]))
+    for n, options in big:
         path = make_file(args.work / f"rows{n}.npy", n, images)
         out = args.work / f"rows{n}-aedr"
         command = [sys.executable, "-m", "aedr", "fit", str(path), "--out", str(out), "--force", "--quiet"]
         start = time.perf_counter()
-        anon, hwm, code = peak_memory([*command, "--max-iter", str(args.big_epochs), "--threads", "2"])
+        anon, hwm, code = peak_memory([*command, *options, "--threads", "2"])
         seconds = time.perf_counter() - start
         size = path.stat().st_size / 1e9
         status = "" if code == 0 else f" (exit {code})"
+        what = (
+            "`--neighbor-loss tsne` (fitted on a 50,000-row sample, every row encoded)"
+            if "--neighbor-loss" in options
+            else f"{args.big_epochs} epoch{'s' * (args.big_epochs > 1)}"
+        )
         rows.append(
-            f"| {size:.1f} GB file, {args.big_epochs} epoch{'s' * (args.big_epochs > 1)}, whole `aedr fit`{status} "
+            f"| {size:.1f} GB file, {what}, whole `aedr fit`{status} "
             f"| {n:,} | {seconds:.0f} | – | – | {anon:,.0f} | {hwm:,.0f} | – |"
         )
         print(rows[-1], flush=True)

@@ -123,3 +123,15 @@ def test_a_umap_fit_under_torchrun_builds_its_map_on_rank_0(tmp_path):
     )
     result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
     assert "rank 0 epochs 2" in result.stdout and "rank 1 epochs 2" in result.stdout
+
+
+def test_a_port_already_taken_fails_at_once_and_writes_nothing(data, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [*TORCHRUN, "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(port)]
+        command += ["-m", "aedr", "fit", str(data / "x.npy"), "--out", str(tmp_path / "run"), "-q", *FIT]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "EADDRINUSE" in result.stderr and f"port: {port}" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -82,6 +82,7 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     assert streamed.n_steps_ >= in_memory.n_steps_  # a ragged batch per buffer at most
     assert -streamed.score(X) < 1.1 * -in_memory.score(X)
     np.testing.assert_allclose(streamed.transform(open_rows(npy)), streamed.transform(X), atol=1e-5)
+    assert streamed.score(open_rows(npy)) == pytest.approx(streamed.score(X), rel=1e-5)
 
 
 def test_a_memmap_streams_and_stays_untouched(tmp_path, digits):
@@ -100,9 +101,14 @@ def test_a_source_within_the_budget_is_read_whole(npy, digits):
     np.testing.assert_array_equal(est.transform(digits[0]), same.transform(digits[0]))
 
 
-def test_the_neighbour_mode_refuses_streamed_rows_clearly(npy):
-    with pytest.raises(ValueError, match="builds its graph and map in memory"):
-        Autoencoder(2, neighbor_loss="umap", memory_budget=0).fit(open_rows(npy))
+def test_the_neighbour_mode_fits_streamed_rows_on_a_seeded_sample(npy, digits, monkeypatch):
+    monkeypatch.setattr(stream, "NEIGHBOR_SAMPLE", 500)
+    est = Autoencoder(2, neighbor_loss="umap", max_iter=4, random_state=0, memory_budget=0).fit(open_rows(npy))
+    sample = stream.neighbor_sample(1797)
+    assert len(sample) == 500 and np.array_equal(sample, stream.neighbor_sample(1797))
+    same = Autoencoder(2, neighbor_loss="umap", max_iter=4, random_state=0).fit(digits[0][sample])
+    np.testing.assert_array_equal(est.transform(digits[0]), same.transform(digits[0]))
+    assert est.transform(open_rows(npy)).shape == (1797, 2)
 
 
 def test_parquet_streams_by_row_group_with_names_and_labels(tmp_path, digits):
@@ -221,3 +227,30 @@ def _load(out):
     from aedr import load
 
     return load(out / "model")
+
+
+def test_cli_streams_parquet_and_h5ad_with_their_labels(tmp_path, digits, small_blocks):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X, y = digits
+    frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(64)]).assign(digit=y.astype(str))
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "d.parquet", row_group_size=400)
+    out = tmp_path / "pq-run"
+    args = ["fit", str(tmp_path / "d.parquet"), "-o", str(out), "--label-col", "digit", "--memory-budget", "0"]
+    result = runner.invoke(app, [*args, "--max-iter", "3", "-q"])
+    assert result.exit_code == 0, result.output
+    embedding = pd.read_parquet(out / "embedding.parquet")
+    assert embedding["digit"].tolist() == y.astype(str).tolist() and "knn_accuracy" in json.loads(
+        (out / "metrics.json").read_text()
+    )
+
+    anndata = pytest.importorskip("anndata")
+    obs = pd.DataFrame({"digit": y.astype(str)}, index=[str(i) for i in range(len(y))])
+    anndata.AnnData(X=X, obs=obs).write_h5ad(tmp_path / "d.h5ad")
+    out = tmp_path / "h5-run"
+    args = ["fit", str(tmp_path / "d.h5ad"), "-o", str(out), "--label-col", "digit", "--memory-budget", "0"]
+    result = runner.invoke(app, [*args, "--max-iter", "3", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "no .h5ad copy with the codes in obsm: the file was streamed" in result.output
+    assert pd.read_csv(out / "embedding.csv")["digit"].tolist() == y.tolist()

@@ -20,6 +20,7 @@ _PUBLIC = {
     "CheckpointError": "aedr.training.checkpoint",
     "ModelFileError": "aedr.persistence",
     "load": "aedr.persistence",
+    "open_rows": "aedr.data.stream",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

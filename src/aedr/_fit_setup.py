@@ -15,7 +15,6 @@ import torch
 from sklearn.utils import check_random_state
 
 from aedr.data.scaling import AffineScaler
-from aedr.data.stream import RowSource
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.training import distributed
@@ -39,12 +38,6 @@ def check_fit_params(est, X: np.ndarray) -> None:
         raise ValueError("pass both encoder and decoder modules, or neither")
     if est.noise == "masking" and est.noise_level >= 1:
         raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {est.noise_level}")
-    if est.neighbor_loss is not None and isinstance(X, RowSource):
-        raise ValueError(
-            f"neighbor_loss={est.neighbor_loss!r} builds its graph and map in memory: {X.name} "
-            f"({X.nbytes / 2**30:.1f} GiB as float32) is beyond memory_budget; fit on a sample of its rows "
-            "(aedr.open_rows(path).take(rows)) or raise memory_budget"
-        )
     if est.neighbor_loss is not None:
         n_train, method = n_samples - n_validation(est, n_samples), neighbor_method(est)
         needed = method.graph_neighbors() + 1

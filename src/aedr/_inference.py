@@ -32,3 +32,11 @@ def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
             "training data's range for the network's float32 arithmetic"
         )
     return result
+
+
+def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
+    """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units): the
+    fitted network applied directly, without ``transform``'s checks of column names."""
+    model, device, scaler = estimator.model_, estimator.device_, estimator.scaler_
+    codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
+    return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))

@@ -16,10 +16,10 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
-from aedr._inference import apply_in_batches
+from aedr._inference import apply_in_batches, reconstruct
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows, validate_source
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
-from aedr.data.stream import as_source, needs_streaming
+from aedr.data.stream import as_source, needs_streaming, neighbor_sample
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
@@ -130,7 +130,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Bytes a fit may hold in memory. Rows on disk (a ``np.memmap``, or :func:`aedr.open_rows` of a
         ``.npy``, Parquet or ``.h5ad`` file) that would need more (24 bytes a value) are streamed: read
         in shuffled blocks each epoch, never whole. "auto" is half the memory available when ``fit``
-        starts; 0 always streams them.
+        starts; 0 always streams them. With ``neighbor_loss`` such rows are fitted on a seeded sample
+        of 50,000 of them (the graph and map are built in memory); ``transform`` encodes them all.
     precision : {"32", "bf16", "16-mixed"}, default="32"
         The arithmetic of training's forward passes and losses. "32" is float32 throughout.
         "bf16" and "16-mixed" run them under ``torch.autocast`` in bfloat16 or float16 (the
@@ -346,10 +347,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``(rows, image shape or None)``: ``X`` validated in memory, or, for rows on disk that would need
         more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training streams."""
         source = as_source(X)
-        if source is not None and needs_streaming(source, self.memory_budget):
+        if source is not None and needs_streaming(source, self.memory_budget) and self.neighbor_loss is None:
             validate_source(self, source, reset=reset)
             return source, source.image_shape
-        if source is not None and not isinstance(X, np.ndarray):  # a file that fits: read it whole
+        if source is not None and needs_streaming(source, self.memory_budget):
+            # the neighbour graph and map are built in memory: on a seeded sample of the rows
+            X = source.take(neighbor_sample(len(source)))
+            if source.feature_names is not None:
+                X = pd.DataFrame(X, columns=source.feature_names, copy=False)
+            X, image_shape = X, source.image_shape
+        elif source is not None and not isinstance(X, np.ndarray):  # a file that fits: read it whole
             X = source.read_all()
             if source.feature_names is not None:
                 X = pd.DataFrame(X, columns=source.feature_names, copy=False)
@@ -439,7 +446,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return save(self, path, overwrite=overwrite)
 
     def score(self, X, y=None):
-        """Negative mean squared reconstruction error, in the original units."""
+        """Negative mean squared reconstruction error, in the original units (rows on disk are read a
+        batch at a time)."""
+        source = as_source(X)
+        if source is not None:
+            check_is_fitted(self)
+            validate_source(self, source, reset=False)
+            return -squared_error(source, lambda rows: reconstruct(self, rows)) / (source.shape[0] * source.shape[1])
         X = flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False)
         if sp.issparse(X_checked):  # a batch at a time, never the whole matrix dense

@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aedr import metrics as _metrics
+from aedr._inference import reconstruct
 from aedr.data.io import Table, write_table
 from aedr.data.rows import squared_error
 from aedr.data.stream import RowSource
@@ -37,6 +38,7 @@ class FitRun:
 
 
 MAP_POINTS = 200_000  # map.html of a fit draws at most this many rows (a seeded sample)
+PLOT_POINTS = 200_000  # and embedding.png
 MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
 MAP_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
 MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
@@ -128,6 +130,14 @@ def fit_run(
         run.notes += [note] if note else []
     else:
         run.notes.append("no map.html: a 1-D code has no map to draw")
+    if streamed and getattr(estimator, "neighbor_loss", None) is not None:
+        from aedr.data.stream import NEIGHBOR_SAMPLE
+
+        if run.n_samples > NEIGHBOR_SAMPLE:
+            run.notes.append(
+                f"{estimator.neighbor_loss} neighbour fit of streamed rows: the graph, map and network were fitted "
+                f"on {NEIGHBOR_SAMPLE:,} of the {run.n_samples:,} rows (a seeded sample); every row was encoded"
+            )
     if streamed and str(getattr(table.X, "path", "")).endswith(".h5ad"):
         run.notes.append(
             "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file"
@@ -187,15 +197,6 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
     return path, note
 
 
-def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
-    """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units)."""
-    from aedr._inference import apply_in_batches
-
-    model, device, scaler = estimator.model_, estimator.device_, estimator.scaler_
-    codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
-    return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))
-
-
 def _reconstruction_mse(X, X_hat) -> float:
     if callable(X_hat) or isinstance(X, RowSource):
         return squared_error(X, X_hat) / (X.shape[0] * X.shape[1])
@@ -225,9 +226,13 @@ def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_fo
     }
     label_values = None if labels is None else labels.to_numpy()
     title = f"{type(estimator).__name__}: {_points(len(Z))}, {estimator.n_components}-D code"
+    shown = np.arange(len(Z))
+    if len(Z) > PLOT_POINTS:  # a scatter's memory grows with its points; a sample draws the same picture
+        shown = np.sort(np.random.default_rng(0).choice(len(Z), PLOT_POINTS, replace=False))
+        title += f" ({PLOT_POINTS:,} sampled shown)"
     figure = plot_embedding(
-        Z,
-        label_values,
+        np.asarray(Z)[shown],
+        None if label_values is None else label_values[shown],
         title=title,
         axis_names=[str(n) for n in estimator.get_feature_names_out()],
         label_name=None if labels is None else str(labels.name),
