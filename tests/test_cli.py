@@ -523,8 +523,8 @@ def test_a_killed_fit_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
 
 
 def test_sigterm_stops_after_the_epoch_and_leaves_a_checkpoint(tmp_path):
-    process = _start_fit(tmp_path, "--threads", "1", "--max-iter", "100000")
-    time.sleep(4)  # into training
+    process = _start_fit(tmp_path, "--threads", "1", "--max-iter", "100000", "--checkpoint-every", "0")
+    _wait_for(tmp_path / "run.checkpoint", process)  # into training, however slow the start on a busy machine
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 143
     err = process.stderr.read()

@@ -209,12 +209,17 @@ def stream_input(
     with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
     by name for a streamed file."""
     from aedr.data.io import Table, read_labels
-    from aedr.data.stream import needs_streaming, open_rows
+    from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, needs_streaming, open_rows
 
     if path.suffix.lower() not in STREAMED_FORMATS or not path.is_file():
         return None
     names = columns if isinstance(columns, list) else split_names(columns)
-    source = open_rows(path, label_col=label_col, columns=names, exclude=split_names(exclude), normalize=normalize)
+    try:
+        source = open_rows(path, label_col=label_col, columns=names, exclude=split_names(exclude), normalize=normalize)
+    except ValueError:
+        if path.stat().st_size * IN_MEMORY_BYTES_PER_VALUE / 4 <= budget_bytes(memory_budget):
+            return None  # a small file: the in-memory reader says what is wrong with it, as for any file
+        raise
     if not needs_streaming(source, memory_budget):
         source.close()
         return None
