@@ -8,8 +8,10 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import InvalidParameterError
+from typer.testing import CliRunner
 
 from aedr import Autoencoder, load
+from aedr.cli import app
 from aedr.metrics import knn_accuracy, knn_accuracy_holdout, neighborhood_preservation
 from aedr.neighbors import (
     CodeBank,
@@ -312,6 +314,30 @@ def test_new_rows_land_almost_as_well_as_the_fitted_rows(digits, held_out, least
     assert knn_accuracy(Z_fit, y_fit) - new_rows < widest_gap
 
 
+def test_placing_new_rows_by_their_reference_neighbours_beats_the_encoder_alone(digits):
+    """``transform(X, reference=X_fit)``: a held-out row at the median code of its 5 nearest fitted rows
+    in the input space. Measured (80/20, seed 0, max_iter=120): held-out 5-NN 0.933 by the encoder,
+    0.969 placed by the reference (openTSNE's transform 0.972 on this split)."""
+    X, y = digits
+    X_fit, X_out, y_fit, y_out = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+    ae = Autoencoder(neighbor_loss="tsne", max_iter=120, random_state=0).fit(X_fit)
+    Z_fit = ae.transform(X_fit)
+    alone = knn_accuracy_holdout(Z_fit, y_fit, ae.transform(X_out), y_out)
+    placed = ae.transform(X_out, reference=X_fit)
+    assert knn_accuracy_holdout(Z_fit, y_fit, placed, y_out) > max(alone + 0.02, 0.96)
+    np.testing.assert_array_equal(placed, ae.transform(X_out, reference=X_fit))  # deterministic
+    one = ae.transform(X_out[:3], reference=X_fit, reference_neighbors=1)
+    nearest = NearestNeighbors(n_neighbors=1).fit(ae.scaler_.transform(X_fit))
+    rows = nearest.kneighbors(ae.scaler_.transform(X_out[:3]), return_distance=False)[:, 0]
+    np.testing.assert_allclose(one, Z_fit[rows], rtol=1e-6)  # one neighbour: that row's own code
+    with pytest.raises(ValueError, match="reference_neighbors must be a positive whole number"):
+        ae.transform(X_out, reference=X_fit, reference_neighbors=0)
+    with pytest.raises(ValueError, match="more than the reference's 3 rows"):
+        ae.transform(X_out, reference=X_fit[:3], reference_neighbors=5)
+    with pytest.raises(ValueError, match="features"):
+        ae.transform(X_out, reference=X_fit[:, :10])
+
+
 def test_tsne_loss_keeps_more_local_structure_than_the_plain_autoencoder(digits_scores):
     # measured: plain 0.974 / 0.942 / 0.929 / 9.43, tsne 0.990 / 0.987 / 0.986 / 8.68
     trust, cont, knn, mse, _ = digits_scores["tsne"]
@@ -472,3 +498,18 @@ def test_robust_pull_is_quadratic_near_a_codes_place_and_bounded_far_from_it():
         x = torch.cat([places + torch.tensor([shift, 0.0]), torch.zeros(100, 1)], 1)
         near = robust(model, x, index)[1]["neighbor"] / plain(model, x, index)[1]["neighbor"]
         assert near.item() == pytest.approx(ratio, rel=1e-2)
+
+
+def test_cli_transform_places_rows_by_a_reference_file(tmp_path, digits):
+    X, _ = digits
+    X = X.astype(np.float32)
+    np.save(tmp_path / "fit.npy", X[:1500])
+    np.save(tmp_path / "new.npy", X[1500:])
+    out = tmp_path / "run"
+    fit = ["fit", str(tmp_path / "fit.npy"), "-o", str(out), "--neighbor-loss", "tsne", "--max-iter", "10", "-q"]
+    assert CliRunner().invoke(app, fit).exit_code == 0
+    args = ["transform", str(out / "model"), str(tmp_path / "new.npy"), "-o", str(tmp_path / "codes.npy")]
+    result = CliRunner().invoke(app, [*args, "--reference", str(tmp_path / "fit.npy"), "--reference-neighbors", "3"])
+    assert result.exit_code == 0, result.output
+    expected = load(out / "model").transform(X[1500:], reference=X[:1500], reference_neighbors=3)
+    np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), expected, rtol=1e-5, atol=1e-6)

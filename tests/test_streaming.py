@@ -83,6 +83,8 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     assert -streamed.score(X) < 1.1 * -in_memory.score(X)
     np.testing.assert_allclose(streamed.transform(open_rows(npy)), streamed.transform(X), atol=1e-5)
     assert streamed.score(open_rows(npy)) == pytest.approx(streamed.score(X), rel=1e-5)
+    with pytest.raises(ValueError, match="reference placement needs the rows to place in memory"):
+        streamed.transform(open_rows(npy), reference=X)
 
 
 def test_a_memmap_streams_and_stays_untouched(tmp_path, digits):

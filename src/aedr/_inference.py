@@ -40,3 +40,44 @@ def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
     model, device, scaler = estimator.model_, estimator.device_, estimator.scaler_
     codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
     return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))
+
+
+def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
+    """Codes for the rows of ``X`` (validated arrays, dense or CSR, as is ``reference``): each the
+    coordinate-wise median of the encoder's codes of its ``n_neighbors`` nearest rows of ``reference``,
+    by Euclidean distance between the scaled rows (the encoder's view of the input)."""
+    import scipy.sparse as sp
+
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
+        raise ValueError(f"reference_neighbors must be a positive whole number, got {n_neighbors!r}")
+    if n_neighbors > reference.shape[0]:
+        raise ValueError(f"reference_neighbors={n_neighbors} is more than the reference's {reference.shape[0]} rows")
+
+    def scaled(rows):
+        dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
+        return estimator.scaler_.transform(dense).astype(np.float32)
+
+    device = estimator.device_
+    R = scaled(reference)
+    codes = apply_in_batches(estimator.model_.encode, R, device)
+    neighbors = nearest_rows(torch.as_tensor(R, device=device), lambda a, b: scaled(X[a:b]), X.shape[0], n_neighbors)
+    return np.median(codes[neighbors], axis=1)
+
+
+DISTANCE_BYTES = 256 << 20  # the distances of one batch of queries to every reference row, at most
+
+
+@torch.no_grad()
+def nearest_rows(reference: torch.Tensor, rows, n_rows: int, k: int) -> np.ndarray:
+    """The indices (n_rows, k) of the ``k`` rows of ``reference`` (float32, on the device the search runs
+    on) nearest to each row ``rows(start, stop)`` gives: exact, as one matrix product per batch
+    (``|r|^2 - 2 q.r``, the query's own norm left out: it ranks nothing)."""
+    norms = (reference * reference).sum(1)
+    batch = max(1, DISTANCE_BYTES // (4 * len(reference)))
+    out = np.empty((n_rows, k), dtype=np.int64)
+    for start in range(0, n_rows, batch):
+        stop = min(start + batch, n_rows)
+        query = torch.as_tensor(rows(start, stop), device=reference.device)
+        distances = torch.addmm(norms, query, reference.T, alpha=-2)  # (B, n_reference)
+        out[start:stop] = torch.topk(distances, k, largest=False).indices.cpu().numpy()
+    return out

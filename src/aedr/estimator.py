@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
-from aedr._inference import apply_in_batches, reconstruct
+from aedr._inference import apply_in_batches, place_by_reference, reconstruct
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows, validate_source
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
 from aedr.data.stream import as_source, needs_streaming, neighbor_sample
@@ -415,16 +415,38 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.stop_reason_ = history.stop_reason
 
     # ------------------------------------------------------------ inference
-    def transform(self, X):
+    def transform(self, X, *, reference=None, reference_neighbors=5):
         """Encode rows of ``X`` to codes of width ``n_components``; rows on disk (a ``np.memmap`` or
-        :func:`aedr.open_rows`) are read a batch at a time."""
+        :func:`aedr.open_rows`) are read a batch at a time.
+
+        ``reference``: rows in memory (best: the rows the model was fitted on) to place ``X`` by. Each
+        row of ``X`` then goes to the coordinate-wise median of the codes of its
+        ``reference_neighbors`` nearest reference rows, nearest in the input space as the model
+        scales it, instead of its own code: a neighbour model's new rows land where their input's
+        neighbours are, as t-SNE's own ``transform`` places them, at the cost of a nearest-neighbour
+        search. Suits ``neighbor_loss`` models; a plain autoencoder's codes should come from the
+        encoder alone.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> X, _ = load_digits(return_X_y=True)
+        >>> ae = Autoencoder(max_iter=5, random_state=0).fit(X[:1500])
+        >>> ae.transform(X[1500:], reference=X[:1500]).shape
+        (297, 2)
+        """
         check_is_fitted(self)
         source = as_source(X)
         if source is not None:  # rows on disk: read and encoded a batch at a time
             validate_source(self, source, reset=False)
+            if reference is not None:
+                raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
             return apply_in_batches(self.model_.encode, scaled_rows(source, self.scaler_), self.device_)
         X = validate_rows(self, flatten_images(X)[0], reset=False)
-        return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
+        if reference is None:
+            return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
+        R = validate_rows(self, flatten_images(reference)[0], reset=False)
+        return place_by_reference(self, X, R, reference_neighbors)
 
     def inverse_transform(self, X):
         """Decode codes back to rows in the original units of the training data."""

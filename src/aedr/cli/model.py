@@ -79,6 +79,17 @@ def transform(
     one_hot: OneHot = None,
     layer: Layer = None,
     normalize: Normalize = False,
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--reference",
+            help="Rows to place DATA by (best: the file the model was fitted on): each row goes to the median "
+            "code of its nearest reference rows in the input space, as t-SNE's transform places new rows.",
+        ),
+    ] = None,
+    reference_neighbors: Annotated[
+        int, typer.Option("--reference-neighbors", help="Reference rows each placement takes the median of.", min=1)
+    ] = 5,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -88,6 +99,7 @@ def transform(
     Examples:
       aedr transform run1/model new_cells.parquet -o new_embedding.parquet
       aedr transform run1/model new_cells.csv --label-col cell_type > codes.csv
+      aedr transform run1/model new_cells.csv --reference cells.csv -o codes.csv
     """
     from aedr.runs import code_frame
 
@@ -116,7 +128,14 @@ def transform(
         layer=layer,
         normalize=normalize,
     )
-    _write(code_frame(estimator, estimator.transform(features_for(estimator, table))), table.labels, output, force)
+    options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
+    options.update(one_hot=one_hot, layer=layer, normalize=normalize)
+    placed = {}
+    if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
+        rows = read_for_model(estimator, reference, label_col=label_col, **options)
+        placed = {"reference": features_for(estimator, rows), "reference_neighbors": reference_neighbors}
+    codes = estimator.transform(features_for(estimator, table), **placed)
+    _write(code_frame(estimator, codes), table.labels, output, force)
 
 
 def inverse_transform(
