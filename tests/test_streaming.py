@@ -129,6 +129,21 @@ def test_parquet_streams_by_row_group_with_names_and_labels(tmp_path, digits):
     assert source.labels().tolist() == y.astype(str).tolist()
 
 
+def test_a_parquet_row_group_read_many_times_is_never_scaled_twice(tmp_path, digits):
+    """One row group serves every batch of transform and every epoch: the cached group stays as read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X = np.tile(digits[0], (5, 1))  # 8,985 rows: two inference batches in one row group
+    pq.write_table(pa.table({f"p{i}": X[:, i] for i in range(64)}), tmp_path / "one.parquet")
+    source = open_rows(tmp_path / "one.parquet")
+    est = Autoencoder(2, max_iter=2, random_state=0, memory_budget=0).fit(source)
+    first = est.transform(source)
+    np.testing.assert_array_equal(first, est.transform(source))
+    np.testing.assert_allclose(first, est.transform(pd.DataFrame(X, columns=source.feature_names)), atol=1e-5)
+    np.testing.assert_array_equal(source.read(0, 5), X[:5])
+
+
 def test_parquet_text_columns_are_named(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

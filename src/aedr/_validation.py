@@ -112,6 +112,8 @@ def validate_source(estimator, source, *, reset: bool) -> None:
         elif hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
         return
+    if n_samples < 1:
+        raise ValueError(f"{source.name}: holds no rows")
     if n_features != estimator.n_features_in_:
         raise ValueError(
             f"X has {n_features} features, but {type(estimator).__name__} is expecting "

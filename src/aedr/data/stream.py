@@ -62,7 +62,8 @@ class RowSource:
         return self.read(start, stop)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start`` to ``stop`` (clipped to the file) as a C-contiguous float32 array."""
+        """Rows ``start`` to ``stop`` (clipped to the file) as a C-contiguous float32 array the caller owns
+        (it may scale it in place)."""
         return_large_buffers()  # once: a stream's large blocks go back to the system when freed
         start, stop = max(0, start), min(stop, self.shape[0])
         if stop <= start:
@@ -273,7 +274,7 @@ class ParquetSource(RowSource):
         parts = [self._group(i) for i in range(first, last)]
         rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
         offset = start - self.starts[first]
-        return rows[offset : offset + stop - start]
+        return rows[offset : offset + stop - start].copy()  # the caller's own: the cached group stays unscaled
 
     def labels(self):
         """The label column, or None."""
@@ -420,7 +421,10 @@ def memory_available() -> int:
 
 def budget_bytes(memory_budget) -> int:
     """``memory_budget`` in bytes, "auto" resolved to half of the memory available now."""
-    return memory_available() // 2 if memory_budget == "auto" else int(memory_budget)
+    if memory_budget != "auto":
+        return int(memory_budget)
+    ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # under torchrun: this machine's ranks share it
+    return memory_available() // 2 // ranks_here
 
 
 def needs_streaming(source: RowSource, memory_budget) -> bool:

@@ -30,7 +30,7 @@ from aedr.training.callbacks import Callback, TrainingState
 
 FORMAT = "aedr-checkpoint"
 VERSION = 1
-_IGNORED_PARAMS = ("callbacks", "verbose", "device", "encoder", "decoder", "warm_start")
+_IGNORED_PARAMS = ("callbacks", "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget")
 
 
 class CheckpointError(ValueError):

@@ -289,14 +289,15 @@ class Trainer:
                 self.scaler.step(optimizer)
                 self.scaler.update()
             weight = len(index)
-            seen += weight * ranks
+            seen += weight
             self.history.n_steps += 1
             total += loss.detach().float() * weight  # sums in float32 whatever the precision
             for name, value in terms.items():
                 term_totals[name] = term_totals.get(name, 0.0) + value.detach().float() * weight
-        if step is not None:
+        if step is not None:  # every rank divides the same sums: ranks' shares of a batch may differ by a row
             total = sum_over_ranks(total)
             term_totals = {k: sum_over_ranks(v) for k, v in term_totals.items()}
+            seen = int(sum_over_ranks(torch.tensor(float(seen), device=self.device)).item())
         seen = max(seen, 1)
         return (total / seen).item(), {k: (v / seen).item() for k, v in term_totals.items()}
 
