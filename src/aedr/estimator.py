@@ -347,20 +347,17 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``(rows, image shape or None)``: ``X`` validated in memory, or, for rows on disk that would need
         more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training streams."""
         source = as_source(X)
-        if source is not None and needs_streaming(source, self.memory_budget) and self.neighbor_loss is None:
+        streams = source is not None and needs_streaming(source, self.memory_budget)
+        if streams and self.neighbor_loss is None:
             validate_source(self, source, reset=reset)
             return source, source.image_shape
-        if source is not None and needs_streaming(source, self.memory_budget):
-            # the neighbour graph and map are built in memory: on a seeded sample of the rows
-            X = source.take(neighbor_sample(len(source)))
+        if streams or (source is not None and not isinstance(X, np.ndarray)):
+            # a neighbour fit builds its graph and map in memory: a seeded sample of the rows; a file that
+            # fits: read whole
+            X = source.take(neighbor_sample(len(source))) if streams else source.read_all()
             if source.feature_names is not None:
                 X = pd.DataFrame(X, columns=source.feature_names, copy=False)
-            X, image_shape = X, source.image_shape
-        elif source is not None and not isinstance(X, np.ndarray):  # a file that fits: read it whole
-            X = source.read_all()
-            if source.feature_names is not None:
-                X = pd.DataFrame(X, columns=source.feature_names, copy=False)
-            X, image_shape = X, source.image_shape
+            image_shape = source.image_shape
         else:
             X, image_shape = flatten_images(X)
         return validate_rows(self, X, reset=reset), image_shape

@@ -65,10 +65,7 @@ def training_rows(X, scaler: AffineScaler, rows: np.ndarray, device, *, held_out
     if isinstance(X, RowSource):
         if held_out is not None:
             return StreamedRows(X, scaler, device, exclude=held_out)
-        taken = X.take(rows)
-        taken -= scaler.offset.astype(np.float32)
-        taken *= (1.0 / scaler.scale).astype(np.float32)
-        return torch.as_tensor(taken, device=device)
+        return torch.as_tensor(ScaledSource(X, scaler).take(rows), device=device)
     if is_sparse(X):
         return ScaledRows(X[rows], scaler, device)
     return torch.as_tensor(scaler.transform(X[rows].astype(np.float64)), dtype=torch.float32, device=device)

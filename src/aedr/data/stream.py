@@ -525,10 +525,18 @@ class ScaledSource:
 
     def __getitem__(self, index: slice) -> np.ndarray:
         start, stop, _ = index.indices(len(self.source))
-        rows = self.source.read(start, stop)
+        return self._scaled(self.source.read(start, stop), np.arange(start, stop))
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The scaled rows at the sorted indices ``rows``."""
+        return self._scaled(self.source.take(rows), rows)
+
+    def _scaled(self, rows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        """``rows`` (the rows ``numbers`` of the source, an array of the caller's) scaled in place; NaN or
+        inf a ValueError naming the first rows that hold them."""
         finite = np.isfinite(rows).all(axis=1)
         if not finite.all():
-            first = (start + np.flatnonzero(~finite)[:5]).tolist()
+            first = np.asarray(numbers)[~finite][:5].tolist()
             raise ValueError(f"{self.source.name}: holds NaN or inf (or values beyond float32) in rows {first}")
         rows -= self.offset
         rows *= self.inverse
@@ -593,16 +601,21 @@ class StreamedRows:
                 rows, index = pending.result()
                 pending = pool.submit(self._load, groups[g + 1]) if g + 1 < len(groups) else None
                 n = len(index)
-                if generator is not None:
-                    perm = torch.randperm(n, generator=generator, device=generator.device).to(self.device)
-                else:
-                    perm = torch.arange(n, device=self.device)
-                if share is not None:
-                    perm = share(perm)
+                perm = epoch_order(n, generator, self.device, share)
                 for start in range(0, n, batch_size):
                     pick = perm[start : start + batch_size]
                     yield index[pick], rows[pick]
                 del rows, index
+
+
+def epoch_order(n: int, generator: torch.Generator | None, device, share=None) -> torch.Tensor:
+    """The order of ``n`` rows in one epoch on ``device``: a permutation drawn from ``generator`` (None:
+    file order), made the same on every rank by ``share`` (under torchrun)."""
+    if generator is not None:
+        order = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    else:
+        order = torch.arange(n, device=device)
+    return share(order) if share is not None else order
 
 
 def _first_line(exc: BaseException) -> str:

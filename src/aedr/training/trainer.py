@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from aedr.data.stream import epoch_order
 from aedr.training.callbacks import Callback, TrainingState
 from aedr.training.checkpoint import Checkpoint, Snapshot, optimizer_state, optimizer_tensors
 from aedr.training.distributed import broadcast, distributed_step, rank, sum_over_ranks, world_size
@@ -313,12 +314,7 @@ class Trainer:
                     yield index[me::ranks], rows[me::ranks]
             return
         n = len(X)
-        if shuffle:
-            order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
-        if share is not None:
-            order = share(order)
+        order = epoch_order(n, self.generator if shuffle else None, self.device, share)
         for start in range(0, n, bs):
             index = order[start : start + bs]
             if len(index) < ranks:
