@@ -129,6 +129,16 @@ DEEP_DECAY_FRACTION = 0.5  # a plain deep fit's rate falls linearly to zero over
 DEFAULT_MAX_ITER = 200  # "auto" max_iter of a linear or neighbour fit
 
 
+def code_anchors(est) -> int:
+    """Anchors of the encoder's code layer: :data:`aedr.models.anchored.ANCHORS` for a neighbour fit
+    of the registry's MLP (where held-out rows land where the map's parts are, ``docs/design.md``),
+    0 (a linear code layer) otherwise: plain and variational fits, the conv network, custom modules."""
+    from aedr.models.anchored import ANCHORS
+
+    plain_mlp = est.encoder is None and est.architecture == "mlp" and not est._variational
+    return ANCHORS if est.neighbor_loss is not None and plain_mlp else 0
+
+
 def _is_linear(est) -> bool:
     return len(est.hidden_layer_sizes) == 0 and est.encoder is None and not is_conv(est)
 

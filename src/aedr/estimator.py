@@ -181,6 +181,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The epoch budget, "auto" resolved.
     device_ : torch.device
         Where the model lives.
+    code_anchors_ : int
+        Anchors of the encoder's code layer: ``aedr.models.anchored.ANCHORS`` for a neighbour model
+        with the MLP network (:class:`aedr.models.anchored.AnchoredCode`), 0 for a linear code layer.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -199,6 +202,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     (1797, 64)
     """
 
+    _variational = False  # True: the encoder gives a distribution over codes (VariationalAutoencoder)
     _parameter_constraints: dict = constraints(PARAMS)  # aedr.params declares every parameter once
 
     def __init__(
@@ -308,6 +312,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         _fit_setup.check_precision(self, device)
         device = distributed.setup(device)  # joins torchrun's process group, if any
         seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm)
+        if not warm:
+            self.code_anchors_ = _fit_setup.code_anchors(self)
         self.input_shape_ = (
             infer_input_shape(X.shape[1], self.input_shape or image_shape) if _fit_setup.is_conv(self) else None
         )
@@ -376,6 +382,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         }
         if _fit_setup.is_conv(self):
             config["input_shape"] = tuple(self.input_shape_)
+        if getattr(self, "code_anchors_", 0):  # models saved before anchored code layers have none
+            config["code_anchors"] = int(self.code_anchors_)
         return config
 
     def _build_model(self, n_features: int, generator: torch.Generator, *, meta: bool = False) -> torch.nn.Module:

@@ -42,6 +42,7 @@ class VariationalAutoencoder(Autoencoder):
     (5, 64)
     """
 
+    _variational = True
     _parameter_constraints: dict = {**Autoencoder._parameter_constraints, "beta": BETA.constraint}
 
     def __init__(

@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from aedr.models.anchored import AnchoredCode
+
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
@@ -28,7 +30,8 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
 
     Linear and convolution layers get PyTorch's default
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for weights and biases (what
-    ``kaiming_uniform_(a=sqrt(5))`` amounts to); norm layers get ones and zeros.
+    ``kaiming_uniform_(a=sqrt(5))`` amounts to); norm layers get ones and zeros; an
+    :class:`~aedr.models.anchored.AnchoredCode` layer's anchors and linear part start at zero.
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, *_CONV)):
@@ -42,4 +45,7 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
                 layer.weight.fill_(1.0)
             if getattr(layer, "bias", None) is not None:
                 layer.bias.zero_()
+    for layer in module.modules():  # after the generic pass, which filled their linear parts
+        if isinstance(layer, AnchoredCode):
+            layer.reset_parameters()
     return module

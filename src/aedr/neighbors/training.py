@@ -14,7 +14,10 @@
 4. **Fitting.** The autoencoder trains on the refined map with clean inputs, its rate falling
    to zero, and reproduces the detail.
 
-New rows then land where the smooth encoder puts them. The measurements behind this design
+A neighbour model's encoder ends in an anchored code layer (:mod:`aedr.models.anchored`): its
+anchors are placed at sampled rows' places in the layout map, and in both phases each row's
+anchor weights are also trained towards the anchor nearest its place. New rows then land where
+the smooth encoder puts them, among the anchors of one part of the map. The measurements behind this design
 are in ``docs/design.md``.
 """
 
@@ -25,6 +28,7 @@ import math
 
 import torch
 
+from aedr.models.anchored import anchored_code
 from aedr.neighbors.method import NeighborMethod
 from aedr.training.checkpoint import Snapshot
 from aedr.training.distributed import broadcast, is_main, world_size
@@ -131,14 +135,10 @@ class NeighborTrainer:
                 codes = self._shared(lambda: self.method.embed(graph, rows, self.generator), len(X), X.device)
             else:
                 codes = resume.tensors["map/codes"].to(X.device)
-            objective = NeighborObjective(
-                self.objective,
-                codes,
-                self.weight,
-                robust_scale=ROBUST_SCALE,
-                input_dropout=SHAPING_DROPOUT,
-                generator=self.generator,
-            )
+            code_layer = anchored_code(self.model)
+            if code_layer is not None and resume is None:
+                code_layer.place(codes / codes.std().clamp_min(1e-12), self.generator)
+            objective = self._objective(codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator)
             trainer = self._trainer(objective, shaping, "shaping", codes)
             try:
                 trainer.fit(X, X_val, resume)
@@ -153,13 +153,30 @@ class NeighborTrainer:
         else:
             codes = resume.tensors["map/codes"].to(X.device)
             first = TrainingHistory(**resume.state["shaping_history"])
-        objective = NeighborObjective(self.objective, codes, self.weight, robust_scale=ROBUST_SCALE)
+        objective = self._objective(codes, resume)
         trainer = self._trainer(objective, fitting, "fitting", codes, first)
         try:
             trainer.fit(X, X_val, resume)
         finally:
             self.history = _merge(first, trainer.history)
         return self.history
+
+    def _objective(self, codes: torch.Tensor, resume: Snapshot | None, **kwargs) -> NeighborObjective:
+        """The phase's objective: the pull to ``codes``' places and, for an anchored code layer, each
+        row tied to the anchor nearest its place (as the phase began: a resumed phase reads them back)."""
+        code_layer = anchored_code(self.model)
+        anchor_of = None
+        if code_layer is not None and resume is not None:
+            anchor_of = resume.tensors["map/anchor_of"].to(codes.device)
+        return NeighborObjective(
+            self.objective,
+            codes,
+            self.weight,
+            robust_scale=ROBUST_SCALE,
+            code_layer=code_layer,
+            anchor_of=anchor_of,
+            **kwargs,
+        )
 
     def _shared(self, make, n: int, device) -> torch.Tensor:
         """``make()``'s map, made on rank 0 alone and sent to every rank under torchrun."""
@@ -177,7 +194,10 @@ class NeighborTrainer:
         extra = {"phase": phase}
         if shaping_history is not None:
             extra["shaping_history"] = dataclasses.asdict(shaping_history)
-        trainer.checkpoint_extra = Snapshot({"map/codes": codes}, extra)
+        tensors = {"map/codes": codes}
+        if objective.anchor_of is not None:
+            tensors["map/anchor_of"] = objective.anchor_of
+        trainer.checkpoint_extra = Snapshot(tensors, extra)
         return trainer
 
     @torch.no_grad()

@@ -257,6 +257,7 @@ def _numbers(v) -> bool:
 # every fitted value a model file may hold, and what its value must be
 _FITTED = {
     "n_features_in_": _int(1),
+    "code_anchors_": _int(0),
     "n_iter_": _int(0),
     "n_steps_": _int(0),
     "batch_size_": _int(1),

@@ -121,7 +121,10 @@ class NeighborObjective:
     training (the rest scaled by ``1 / (1 - input_dropout)``; the reconstruction target stays
     clean), which keeps the encoder smooth between the training rows. Validation batches
     (``index`` None) and evaluation mode see only the reconstruction objective: held-out rows
-    have no place in the map.
+    have no place in the map. With ``code_layer`` (the model's
+    :class:`~aedr.models.anchored.AnchoredCode`) the cross-entropy of its anchor logits against
+    each row's anchor, ``anchor_of`` (n,) (default: the anchor nearest its place), is added with the
+    same ``weight``: the row's code is drawn to one anchor of its part of the map, not between parts.
     """
 
     def __init__(
@@ -133,12 +136,18 @@ class NeighborObjective:
         robust_scale=None,
         input_dropout=0.0,
         generator=None,
+        code_layer=None,
+        anchor_of=None,
     ):
         n, k = targets.shape
         self.base, self.weight = base, weight
         self.targets = targets / targets.std().clamp_min(1e-12)
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
         self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
+        self.code_layer = code_layer
+        if code_layer is not None and anchor_of is None:
+            anchor_of = code_layer.nearest(self.targets)
+        self.anchor_of = anchor_of
 
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
         if index is None or not model.training:
@@ -153,4 +162,8 @@ class NeighborObjective:
             s2 = self.robust_scale**2
             d2 = s2 * torch.log1p(d2 / s2)
         terms["neighbor"] = d2.mean() * self.unit
-        return total + self.weight * terms["neighbor"], terms
+        total = total + self.weight * terms["neighbor"]
+        if self.code_layer is not None:
+            terms["anchor"] = F.cross_entropy(self.code_layer.logits.float(), self.anchor_of[index])
+            total = total + self.weight * terms["anchor"]
+        return total, terms

@@ -1,0 +1,92 @@
+"""The anchored code layer of neighbour models (aedr.models.anchored)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from aedr import Autoencoder, VariationalAutoencoder, load
+from aedr.models import MLPConfig, MLPModule
+from aedr.models.anchored import ANCHORS, AnchoredCode, anchored_code
+from aedr.persistence import ModelFileError
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return load_digits().data[:300]
+
+
+def test_the_layer_mixes_its_anchors_and_adds_a_scaled_linear_part():
+    layer = AnchoredCode(width=4, n_components=2, n_anchors=3)
+    with torch.no_grad():
+        layer.weights.weight.zero_()
+        layer.weights.bias.copy_(torch.tensor([0.0, 0.0, 100.0]))  # all weight on the third anchor
+        layer.anchors.copy_(torch.tensor([[1.0, 1.0], [2.0, 2.0], [-3.0, 5.0]]))
+        layer.residual.weight.zero_()
+        layer.residual.bias.copy_(torch.tensor([1.0, -1.0]))
+    h = torch.randn(5, 4)
+    z = layer(h)
+    torch.testing.assert_close(z, torch.tensor([[-3.0 + 0.3, 5.0 - 0.3]]).expand(5, 2))
+    assert layer.logits.shape == (5, 3)  # kept while training, for the loss on the nearest anchor
+    layer.eval()
+    layer(h)
+    assert layer.logits is None
+    assert layer.nearest(torch.tensor([[1.9, 2.2], [-2.0, 4.0]])).tolist() == [1, 2]
+
+
+def test_anchors_are_placed_at_distinct_rows_or_with_repeats_when_rows_are_few():
+    layer = AnchoredCode(width=3, n_components=2, n_anchors=4)
+    places = torch.arange(20.0).reshape(10, 2)
+    layer.place(places, torch.Generator().manual_seed(0))
+    picked = {tuple(a) for a in layer.anchors.tolist()}
+    assert len(picked) == 4 and picked <= {tuple(p) for p in places.tolist()}
+    layer.place(places[:2], torch.Generator().manual_seed(0))  # 2 rows, 4 anchors
+    assert {tuple(a) for a in layer.anchors.tolist()} <= {(0.0, 1.0), (2.0, 3.0)}
+
+
+def test_a_neighbour_model_ends_in_anchors_placed_on_its_map_and_trains_them(rows):
+    ae = Autoencoder(neighbor_loss="tsne", max_iter=6, random_state=0).fit(rows)
+    layer = anchored_code(ae.model_)
+    assert isinstance(layer, AnchoredCode) and ae.code_anchors_ == ANCHORS == len(layer.anchors)
+    assert "anchor" in ae.loss_terms_ and all(np.isfinite(ae.loss_terms_["anchor"]))
+    # 300 rows for 512 anchors: placed with repeats, then moved apart by training
+    assert torch.unique(layer.anchors, dim=0).shape[0] > 300
+    codes = ae.transform(rows)
+    assert np.isfinite(codes).all() and codes.std() > 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Autoencoder(max_iter=2, random_state=0),
+        lambda: Autoencoder(neighbor_loss="tsne", architecture="conv", max_iter=2, random_state=0),
+        lambda: VariationalAutoencoder(neighbor_loss="umap", max_iter=2, random_state=0),
+    ],
+    ids=["plain", "conv", "variational"],
+)
+def test_other_models_keep_a_linear_code_layer_and_their_file_format(make, rows, tmp_path):
+    ae = make().fit(rows)
+    assert ae.code_anchors_ == 0 and anchored_code(ae.model_) is None
+    ae.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "code_anchors" not in config["architecture"]["config"]
+    np.testing.assert_array_equal(load(tmp_path / "m").transform(rows), ae.transform(rows))
+
+
+def test_a_model_file_without_code_anchors_loads_with_a_linear_code_layer(rows, tmp_path):
+    """Files written before anchored code layers have no ``code_anchors_``: the network they rebuild
+    ends in a linear layer, as theirs did."""
+    ae = Autoencoder(neighbor_loss="tsne", max_iter=2, random_state=0).fit(rows)
+    ae.save(tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["fitted"]["code_anchors_"]
+    del config["architecture"]["config"]["code_anchors"]
+    config_file.write_text(json.dumps(config))
+    # the rebuilt network ends in a linear layer, so this file's anchored weights do not fit it
+    with pytest.raises(ModelFileError, match=r"missing tensors \['encoder.4.bias', 'encoder.4.weight'\]"):
+        load(tmp_path / "m")
+    linear = MLPModule(MLPConfig(n_features=64, n_components=2))
+    assert isinstance(linear.encoder[-1], torch.nn.Linear)
