@@ -90,3 +90,23 @@ def test_a_model_file_without_code_anchors_loads_with_a_linear_code_layer(rows, 
         load(tmp_path / "m")
     linear = MLPModule(MLPConfig(n_features=64, n_components=2))
     assert isinstance(linear.encoder[-1], torch.nn.Linear)
+
+
+def test_reference_placement_finds_the_nearest_rows_far_from_zero_and_names_a_streamed_reference(tmp_path):
+    """Rows 10,000 units from zero as the model sees them (``scale=None``): the float32 search centres
+    them first, so one neighbour gives that row's own code, the row scikit-learn finds nearest."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from aedr import open_rows
+
+    X = load_digits().data[:400]
+    ae = Autoencoder(neighbor_loss="tsne", scale=None, max_iter=2, random_state=0).fit(X)
+    far = X + 1e4
+    X_new = far[:50] + np.random.default_rng(0).normal(0, 1, (50, 64))
+    rows = NearestNeighbors(n_neighbors=1).fit(far).kneighbors(X_new, return_distance=False)[:, 0]
+    np.testing.assert_allclose(ae.transform(X_new, reference=far, reference_neighbors=1), ae.transform(far)[rows])
+    np.save(tmp_path / "r.npy", far)
+    with pytest.raises(ValueError, match="reference must be rows in memory"):
+        ae.transform(X_new, reference=open_rows(tmp_path / "r.npy"))
+    memmap = np.load(tmp_path / "r.npy", mmap_mode="r")  # a memory-mapped reference is read in
+    np.testing.assert_allclose(ae.transform(X_new[:5], reference=memmap), ae.transform(X_new[:5], reference=far))

@@ -60,7 +60,11 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
     device = estimator.device_
     R = scaled(reference)
     codes = apply_in_batches(estimator.model_.encode, R, device)
-    neighbors = nearest_rows(torch.as_tensor(R, device=device), lambda a, b: scaled(X[a:b]), X.shape[0], n_neighbors)
+    # distances are shift-invariant; rows centred on the reference's mean keep the float32 product precise
+    centre = R.mean(0, dtype=np.float64).astype(np.float32)
+    neighbors = nearest_rows(
+        torch.as_tensor(R - centre, device=device), lambda a, b: scaled(X[a:b]) - centre, X.shape[0], n_neighbors
+    )
     return np.median(codes[neighbors], axis=1)
 
 

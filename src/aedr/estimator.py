@@ -19,7 +19,7 @@ from aedr import _fit_setup
 from aedr._inference import apply_in_batches, place_by_reference, reconstruct
 from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows, validate_source
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
-from aedr.data.stream import as_source, needs_streaming, neighbor_sample
+from aedr.data.stream import RowSource, as_source, needs_streaming, neighbor_sample
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
@@ -450,6 +450,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = validate_rows(self, flatten_images(X)[0], reset=False)
         if reference is None:
             return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
+        if isinstance(reference, RowSource):
+            raise ValueError(
+                "reference must be rows in memory (an array, DataFrame or np.memmap), not a file opened with "
+                "open_rows; load its rows first, e.g. np.load(path)"
+            )
         R = validate_rows(self, flatten_images(reference)[0], reset=False)
         return place_by_reference(self, X, R, reference_neighbors)
 
