@@ -137,7 +137,8 @@ class NeighborTrainer:
                 codes = resume.tensors["map/codes"].to(X.device)
             code_layer = anchored_code(self.model)
             if code_layer is not None and resume is None:
-                code_layer.place(codes / codes.std().clamp_min(1e-12), self.generator)
+                # drawn from the fit's own generator, the same on every rank (self.generator is the rank's noise)
+                code_layer.place(codes / codes.std().clamp_min(1e-12), self.generators[0])
             objective = self._objective(codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator)
             trainer = self._trainer(objective, shaping, "shaping", codes)
             try:
