@@ -106,6 +106,8 @@ def transform(
     output = _claim(ctx, output, force)
     estimator = load_model(model)
     expected = getattr(estimator, "feature_names_in_", None)
+    options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
+    options.update(one_hot=one_hot, layer=layer, normalize=normalize)
     table = stream_input(  # rows on disk beyond the model's memory_budget: encoded a batch at a time
         data,
         estimator.memory_budget,
@@ -114,22 +116,7 @@ def transform(
         columns=None if expected is None else [str(n) for n in expected],
         normalize=normalize,
         in_memory_options={"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"},
-    ) or read_for_model(
-        estimator,
-        data,
-        label_col=label_col,
-        labels_file=labels,
-        columns=columns,
-        exclude=exclude,
-        header=header,
-        delimiter=delimiter,
-        missing=missing,
-        one_hot=one_hot,
-        layer=layer,
-        normalize=normalize,
-    )
-    options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
-    options.update(one_hot=one_hot, layer=layer, normalize=normalize)
+    ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, **options)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
         rows = read_for_model(estimator, reference, label_col=label_col, **options)
