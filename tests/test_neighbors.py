@@ -513,3 +513,28 @@ def test_cli_transform_places_rows_by_a_reference_file(tmp_path, digits):
     assert result.exit_code == 0, result.output
     expected = load(out / "model").transform(X[1500:], reference=X[:1500], reference_neighbors=3)
     np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_shaping_phase_shortens_only_above_ten_thousand_rows():
+    from aedr.neighbors.training import phase_configs
+    from aedr.training.trainer import TrainerConfig
+
+    epochs = {
+        n: tuple(c.max_iter for c in phase_configs(TrainerConfig(max_iter=200), n)) for n in (500, 10_000, 60_000)
+    }
+    assert epochs == {500: (35, 35), 10_000: (35, 35), 60_000: (15, 35)}
+
+
+def test_exact_neighbors_by_small_strips_match_brute_force(jittered_digits):
+    from aedr.neighbors.graph import _exact_neighbors
+
+    X, _ = jittered_digits
+    X = X[:700] + 40.0  # far from zero: the search centres the rows
+    ref_dist, ref_idx = NearestNeighbors(n_neighbors=31, algorithm="brute").fit(X).kneighbors(X)
+    for block in (7, 64, 650):  # strips narrower than k, many strips, a last strip of 50 rows
+        idx, dist = _exact_neighbors(X, 30, block=block)
+        np.testing.assert_allclose(dist, ref_dist[:, 1:], rtol=1e-4)
+        # a few pairs of rows lie equally far (to 1e-6) even with the jitter: float32 may order them either way
+        true_dist = np.linalg.norm(X[idx] - X[:, None], axis=2)
+        np.testing.assert_allclose(true_dist, ref_dist[:, 1:], rtol=1e-5)
+        assert (idx != ref_idx[:, 1:]).mean() < 1e-3

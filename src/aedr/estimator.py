@@ -109,7 +109,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Maximum epochs. "auto" is ``7500 / sqrt(n_samples)`` between 10 and 200 for a network with
         hidden layers (31 on 60,000 rows, 75 on 10,000), 200 for the linear autoencoder and with
         ``neighbor_loss``. With ``neighbor_loss`` each autoencoder phase runs
-        ``ceil(0.175 * max_iter)``, a mini-batch map ``ceil(max_iter / 2)``.
+        ``ceil(0.175 * max_iter)`` (the first, shaping phase ``sqrt(10000 / n_samples)`` as many
+        above 10,000 rows), a mini-batch map ``ceil(max_iter / 2)``.
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     n_iter_no_change : int, default=20

@@ -37,6 +37,7 @@ from aedr.training.trainer import Trainer, TrainerConfig, TrainingHistory
 
 LEARNING_RATE = 2e-3  # the autoencoder's "auto" rate in a neighbour fit (its larger batches)
 SHAPING_SHARE = 0.175  # of max_iter: epochs of the shaping phase (35 at the default 200)
+SHAPING_FULL_ROWS = 10_000  # above this many rows the shaping phase's epochs shrink as sqrt(SHAPING_FULL_ROWS / n)
 FITTING_SHARE = 0.175  # of max_iter: epochs of the fitting phase
 SHAPING_DROPOUT = 0.2  # share of input values the encoder does not see while shaping
 ROBUST_SCALE = 0.2  # in the map's standard deviations: where the pull to a code's place stops growing
@@ -50,12 +51,22 @@ def autoencoder_batch(n_rows: int) -> int:
     return min(max(batch, 64), 512, n_rows)
 
 
-def phase_configs(config: TrainerConfig) -> tuple[TrainerConfig, TrainerConfig]:
+def phase_configs(config: TrainerConfig, n_rows: int) -> tuple[TrainerConfig, TrainerConfig]:
     """The shaping and fitting phases' trainer settings from the estimator's ``config`` (whose
-    ``max_iter`` they share): a constant
+    ``max_iter`` they share) for ``n_rows`` training rows: a constant
     rate while shaping, a rate falling to zero while fitting; no plateau stop in either (the map
-    gives fixed targets: the schedule, not a plateau, ends each phase)."""
-    shaping_epochs = math.ceil(SHAPING_SHARE * config.max_iter)
+    gives fixed targets: the schedule, not a plateau, ends each phase).
+
+    Each phase runs ``ceil(0.175 * max_iter)`` epochs, except that above ``SHAPING_FULL_ROWS``
+    rows the shaping phase runs ``sqrt(SHAPING_FULL_ROWS / n_rows)`` as many: its steps then grow
+    as the square root of the rows, not in proportion (15 epochs on 60,000 rows at the default).
+
+    >>> shaping, fitting = phase_configs(TrainerConfig(max_iter=200), 40_000)
+    >>> shaping.max_iter, fitting.max_iter
+    (18, 35)
+    """
+    shrink = min(1.0, math.sqrt(SHAPING_FULL_ROWS / max(n_rows, 1)))
+    shaping_epochs = math.ceil(SHAPING_SHARE * config.max_iter * shrink)
     fitting_epochs = math.ceil(FITTING_SHARE * config.max_iter)
     shaping = dataclasses.replace(
         config, max_iter=shaping_epochs, n_iter_no_change=shaping_epochs + 1, restore_best=False
@@ -124,7 +135,7 @@ class NeighborTrainer:
         """Build the map of ``X``'s rows, then train the autoencoder in the shaping and fitting phases;
         with ``resume``, go on from that checkpoint (its phase, map and epoch)."""
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator, device=self.generator.device))
-        shaping, fitting = phase_configs(self.config)
+        shaping, fitting = phase_configs(self.config, len(X))
         phase = resume.state["phase"] if resume is not None else "shaping"
         first = TrainingHistory()
         if phase == "shaping":
