@@ -104,7 +104,7 @@ def _exact_neighbors(X, k: int, block: int | None = None):
         D[:, : stop - start].fill_diagonal_(math.inf)  # never a row itself
         merge(start, D, start)
         if stop < n:
-            merge(stop, D[:, stop - start :].T.contiguous(), start)
+            merge(stop, D[:, stop - start :].T, start)  # a view: no second strip in memory
     return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
 
 
