@@ -228,6 +228,12 @@ def test_cli_fit_transform_and_inverse_transform_stream(tmp_path, npy, digits, s
         app, ["fit", str(npy), "-o", str(tmp_path / "r2"), "--memory-budget", "0", "--missing", "mean"]
     )
     assert refused.exit_code != 0 and "does not take --missing" in refused.output
+    # a streamed .npy has no column selection: refused by name, not read whole without a word
+    refused = runner.invoke(
+        app, ["fit", str(npy), "-o", str(tmp_path / "r3"), "--memory-budget", "0", "--exclude", "0"]
+    )
+    assert refused.exit_code != 0 and "does not take --exclude" in refused.output
+    assert not (tmp_path / "r3").exists()
     result = runner.invoke(app, ["transform", str(out / "model"), str(npy), "-o", str(tmp_path / "codes.npy")])
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), codes, atol=1e-5)

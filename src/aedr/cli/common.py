@@ -193,6 +193,15 @@ def read_input(
 STREAMED_FORMATS = (".npy", ".parquet", ".pq", ".h5ad")
 
 
+def column_options(path: Path, *, columns, exclude) -> dict:
+    """``--columns``/``--exclude`` as given, for :func:`stream_input`'s ``in_memory_options``: only a
+    streamed Parquet file picks columns (by name); a streamed ``.npy`` or ``.h5ad`` file refuses them
+    rather than read every column."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return {}
+    return {"--columns": bool(columns), "--exclude": bool(exclude)}
+
+
 def stream_input(
     path: Path,
     memory_budget,

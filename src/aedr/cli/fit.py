@@ -28,6 +28,7 @@ from aedr.cli.common import (
     Threads,
     Verbose,
     claim_output,
+    column_options,
     is_verbose,
     read_input,
     stream_input,
@@ -131,6 +132,7 @@ def fit(
     params = estimator_params(ctx.params, config)
     estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper, checkpoint])
     refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
+    refused.update(column_options(data, columns=columns, exclude=exclude))
     table = stream_input(
         data,
         estimator.memory_budget,
