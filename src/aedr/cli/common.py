@@ -193,13 +193,14 @@ def read_input(
 STREAMED_FORMATS = (".npy", ".parquet", ".pq", ".h5ad")
 
 
-def column_options(path: Path, *, columns, exclude) -> dict:
-    """``--columns``/``--exclude`` as given, for :func:`stream_input`'s ``in_memory_options``: only a
-    streamed Parquet file picks columns (by name); a streamed ``.npy`` or ``.h5ad`` file refuses them
-    rather than read every column."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return {}
-    return {"--columns": bool(columns), "--exclude": bool(exclude)}
+def streaming_refusals(path: Path, *, one_hot, layer, missing, columns, exclude) -> dict:
+    """The reading options given that a file streamed from disk does not take, by flag, for
+    :func:`stream_input`'s ``in_memory_options``: one-hot encoding, an AnnData layer, filling
+    missing values, and a column selection except in Parquet (picked by name as it is read)."""
+    refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        refused.update({"--columns": bool(columns), "--exclude": bool(exclude)})
+    return refused
 
 
 def stream_input(

@@ -28,10 +28,10 @@ from aedr.cli.common import (
     Threads,
     Verbose,
     claim_output,
-    column_options,
     is_verbose,
     read_input,
     stream_input,
+    streaming_refusals,
     torch_threads,
 )  # fmt: skip
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
@@ -131,8 +131,7 @@ def fit(
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
     estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper, checkpoint])
-    refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
-    refused.update(column_options(data, columns=columns, exclude=exclude))
+    refused = streaming_refusals(data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude)
     table = stream_input(
         data,
         estimator.memory_budget,

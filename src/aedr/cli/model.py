@@ -24,13 +24,13 @@ from aedr.cli.common import (
     OneHot,
     Verbose,
     claim_output,
-    column_options,
     features_for,
     load_model,
     model_folder,
     read_for_model,
     read_input,
     stream_input,
+    streaming_refusals,
 )
 
 ModelDir = Annotated[
@@ -116,12 +116,9 @@ def transform(
         labels_file=labels,
         columns=None if expected is None else [str(n) for n in expected],
         normalize=normalize,
-        in_memory_options={
-            "--one-hot": one_hot,
-            "--layer": layer,
-            "--missing": missing != "error",
-            **column_options(data, columns=columns, exclude=exclude),
-        },
+        in_memory_options=streaming_refusals(
+            data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude
+        ),
     ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, **options)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
