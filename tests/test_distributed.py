@@ -119,7 +119,7 @@ def test_a_umap_fit_under_torchrun_builds_its_map_on_rank_0(tmp_path):
         "from aedr import Autoencoder\n"
         "X = np.random.default_rng(0).random((120, 8))\n"
         "ae = Autoencoder(2, max_iter=4, neighbor_loss='umap', random_state=0).fit(X)\n"
-        "print('rank', dist.get_rank(), 'epochs', ae.n_iter_)\n"
+        "print(f'rank {dist.get_rank()} epochs {ae.n_iter_}', flush=True)  # one write: the ranks share stdout\n"
     )
     result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
     assert "rank 0 epochs 2" in result.stdout and "rank 1 epochs 2" in result.stdout
@@ -135,3 +135,19 @@ def test_a_port_already_taken_fails_at_once_and_writes_nothing(data, tmp_path):
         result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "EADDRINUSE" in result.stderr and f"port: {port}" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_neighbour_fit_shaping_the_encoder_alone_trains_under_torchrun(tmp_path):
+    """DistributedDataParallel takes no gradient from the decoder while the shaping phase leaves it out."""
+    script = tmp_path / "alone.py"
+    script.write_text(
+        "import numpy as np, torch.distributed as dist\n"
+        "from aedr import Autoencoder\n"
+        "from aedr.neighbors import training\n"
+        "training.DECODER_STEPS = 1  # shape the encoder alone, as on large data\n"
+        "X = np.random.default_rng(0).random((120, 8))\n"
+        "ae = Autoencoder(2, max_iter=12, neighbor_loss='tsne', random_state=0).fit(X)\n"
+        "print(f\"rank {dist.get_rank()} mse {np.isfinite(ae.loss_terms_['mse'][-1])}\", flush=True)\n"
+    )
+    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
+    assert "rank 0 mse True" in result.stdout and "rank 1 mse True" in result.stdout

@@ -538,3 +538,22 @@ def test_exact_neighbors_by_small_strips_match_brute_force(jittered_digits):
         true_dist = np.linalg.norm(X[idx] - X[:, None], axis=2)
         np.testing.assert_allclose(true_dist, ref_dist[:, 1:], rtol=1e-5)
         assert (idx != ref_idx[:, 1:]).mean() < 1e-3
+
+
+def test_the_shaping_phase_trains_the_encoder_alone_when_fitting_gives_the_decoder_enough_steps(digits, monkeypatch):
+    from aedr.neighbors import training
+    from aedr.training.trainer import TrainerConfig
+
+    fitting = TrainerConfig(max_iter=35, batch_size=512)
+    assert training.shaping_reconstructs(fitting, 20_000) and not training.shaping_reconstructs(fitting, 30_000)
+    X = digits[0][:300]
+    monkeypatch.setattr(training, "DECODER_STEPS", 1)  # every fit counts as large
+    alone = Autoencoder(2, neighbor_loss="tsne", max_iter=20, random_state=0).fit(X)
+    shaping_epochs = training.phase_configs(TrainerConfig(max_iter=20), len(X))[0].max_iter
+    mse = alone.loss_terms_["mse"]
+    assert np.isnan(mse[:shaping_epochs]).all() and np.isfinite(mse[shaping_epochs:]).all()
+    assert np.isfinite(alone.loss_terms_["neighbor"]).all()
+    assert all(p.requires_grad for p in alone.model_.parameters())  # the decoder is trainable again
+    monkeypatch.setattr(training, "DECODER_STEPS", 10**9)
+    both = Autoencoder(2, neighbor_loss="tsne", max_iter=20, random_state=0).fit(X)
+    assert np.isfinite(both.loss_terms_["mse"]).all()

@@ -257,3 +257,17 @@ def test_non_finite_scaling_or_weights_are_refused_at_load(saved):
     _edit_config(saved, lambda c: c["weights"].__setitem__("sha256", digest))
     with pytest.raises(ModelFileError, match=f"tensor '{name}' holds NaN or infinite"):
         load(saved)
+
+
+def test_a_loss_term_missing_from_some_epochs_is_strict_json_null_and_nan_again(fitted, tmp_path):
+    """A neighbour fit on large data has no reconstruction term while it shapes the encoder alone."""
+    import copy
+    import math
+
+    model = copy.deepcopy(fitted)
+    model.loss_terms_ = {"mse": [math.nan, 0.5, 0.25]}
+    path = model.save(tmp_path / "m")
+    text = (path / CONFIG_FILE).read_text()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    loaded = load(path).loss_terms_["mse"]
+    assert math.isnan(loaded[0]) and loaded[1:] == [0.5, 0.25]

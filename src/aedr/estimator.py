@@ -7,6 +7,7 @@ Setting up one fit (checks against X, the "auto" values, the choice of trainer) 
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pandas as pd
@@ -161,7 +162,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     loss_curve_ : list of float
         Mean training loss per epoch (scaled units).
     loss_terms_ : dict of str to list of float
-        Each term of the loss per epoch.
+        Each term of the loss per epoch; NaN in epochs without it (a neighbour fit on large data
+        starts the reconstruction term with its fitting phase).
     validation_scores_ : list of float or None
         Validation loss per epoch with ``early_stopping``, else None.
     best_loss_ : float
@@ -413,7 +415,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         model.eval()
         self.model_ = model
         self.loss_curve_ = history.loss_curve
-        self.loss_terms_ = {name: [epoch[name] for epoch in history.terms] for name in (history.terms or [{}])[0]}
+        names = dict.fromkeys(name for epoch in history.terms for name in epoch)  # every term, in first-seen order
+        self.loss_terms_ = {name: [epoch.get(name, math.nan) for epoch in history.terms] for name in names}
         self.validation_scores_ = history.validation_scores if self.early_stopping else None
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter

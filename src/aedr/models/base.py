@@ -29,6 +29,10 @@ class AutoencoderModule(nn.Module):
     def decode(self, z):
         return self.output_activation(self.decode_logits(z))  # (B, D)
 
+    def decoder_parameters(self):
+        """The parameters only the decoder uses (a neighbour fit on large data shapes the encoder without them)."""
+        return self.decoder.parameters()
+
     def forward(self, x):
         z = self.encode(x)
         return self.decode(z), z

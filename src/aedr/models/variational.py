@@ -41,6 +41,9 @@ class VariationalModule(AutoencoderModule):
     def decode_logits(self, z):
         return self.backbone.decoder(z)  # (B, D)
 
+    def decoder_parameters(self):
+        return self.backbone.decoder.parameters()
+
 
 class CustomModule(AutoencoderModule):
     """User-supplied encoder and decoder modules behind aedr's model interface."""

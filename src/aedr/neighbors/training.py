@@ -5,9 +5,11 @@
 2. **Shaping.** The autoencoder trains with each code pulled to its row's place in the map
    (:class:`aedr.training.losses.NeighborObjective`) while the encoder sees its inputs with
    ``SHAPING_DROPOUT`` of their values dropped: the encoder learns the map's layout as a smooth
-   function of the input, not row by row. In both training phases the pull grows like a
-   squared distance near a code's place and only logarithmically far from it
-   (``ROBUST_SCALE``), so rows placed far from where their input draws them do not bend the encoder.
+   function of the input, not row by row. On large data (:func:`shaping_reconstructs`) the
+   encoder trains alone here, and the decoder only in the fitting phase. In both training
+   phases the pull grows like a squared distance near a code's place and only logarithmically
+   far from it (``ROBUST_SCALE``), so rows placed far from where their input draws them do not
+   bend the encoder.
 3. **Refining.** The map re-settles on the graph from the encoder's own codes
    (:meth:`NeighborMethod.refine`; skipped for methods whose ``refines`` is False): it keeps
    the layout the encoder found and regains the map's local detail.
@@ -42,6 +44,7 @@ FITTING_SHARE = 0.175  # of max_iter: epochs of the fitting phase
 SHAPING_DROPOUT = 0.2  # share of input values the encoder does not see while shaping
 ROBUST_SCALE = 0.2  # in the map's standard deviations: where the pull to a code's place stops growing
 DECAY_FRACTION = 0.3  # the fitting phase's rate falls to zero over its last 30%
+DECODER_STEPS = 2_000  # a fitting phase of at least this many steps trains the decoder alone: shaping leaves it out
 
 
 def autoencoder_batch(n_rows: int) -> int:
@@ -73,6 +76,37 @@ def phase_configs(config: TrainerConfig, n_rows: int) -> tuple[TrainerConfig, Tr
     )
     fitting = dataclasses.replace(config, max_iter=fitting_epochs, decay_fraction=DECAY_FRACTION)
     return shaping, fitting
+
+
+def shaping_reconstructs(fitting: TrainerConfig, n_rows: int) -> bool:
+    """Whether the shaping phase trains the decoder as well as the encoder, for the fitting phase's
+    settings ``fitting`` and ``n_rows`` training rows: only when the fitting phase alone would give
+    the decoder fewer than ``DECODER_STEPS`` steps. On larger data the shaping phase runs the
+    encoder alone, and the decoder learns in the fitting phase (the reconstruction and its terms
+    start there).
+
+    >>> fitting = TrainerConfig(max_iter=35, batch_size=512)
+    >>> shaping_reconstructs(fitting, 8_000), shaping_reconstructs(fitting, 60_000)
+    (True, False)
+    """
+    steps = fitting.max_iter * math.ceil(n_rows / max(fitting.batch_size, 1))
+    return steps < DECODER_STEPS
+
+
+class _DecoderFrozen:
+    """Within the block, the decoder's parameters take no gradient (DistributedDataParallel then
+    expects none from them); as they were afterwards."""
+
+    def __init__(self, model, frozen: bool):
+        self.params = [p for p in model.decoder_parameters() if p.requires_grad] if frozen else []
+
+    def __enter__(self):
+        for p in self.params:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        for p in self.params:
+            p.requires_grad_(True)
 
 
 def _merge(first: TrainingHistory, second: TrainingHistory) -> TrainingHistory:
@@ -150,10 +184,14 @@ class NeighborTrainer:
             if code_layer is not None and resume is None:
                 # drawn from the fit's own generator, the same on every rank (self.generator is the rank's noise)
                 code_layer.place(codes / codes.std().clamp_min(1e-12), self.generators[0])
-            objective = self._objective(codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator)
+            reconstruct = shaping_reconstructs(fitting, len(X))
+            objective = self._objective(
+                codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator, reconstruct=reconstruct
+            )
             trainer = self._trainer(objective, shaping, "shaping", codes)
             try:
-                trainer.fit(X, X_val, resume)
+                with _DecoderFrozen(self.model, frozen=not reconstruct):
+                    trainer.fit(X, X_val, resume)
             finally:
                 self.history = trainer.history
             if self.history.stop_reason == "callback":

@@ -108,7 +108,7 @@ def _jsonable(value, what: str):
     if isinstance(value, Integral):
         return int(value)
     if isinstance(value, Real):
-        return float(value)
+        return None if math.isnan(value) else float(value)  # NaN (a term an epoch lacks) is JSON's null
     if isinstance(value, np.ndarray):
         return _jsonable(value.tolist(), what)
     if isinstance(value, (list, tuple)):
@@ -234,7 +234,7 @@ def estimator_from_config(config: dict, file: Path):
             raise ModelFileError(f"{file}: 'fitted.{attribute}' is not a fitted value this aedr sets")
         if not check(value):
             raise ModelFileError(f"{file}: 'fitted.{attribute}' has an invalid value ({_short(value)})")
-        setattr(estimator, attribute, value)
+        setattr(estimator, attribute, _RESTORE.get(attribute, lambda v: v)(value))
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
     estimator.scaler_ = AffineScaler.from_dict(config["scaler"])
@@ -254,6 +254,9 @@ def _numbers(v) -> bool:
     return isinstance(v, list) and all(_number(x) for x in v)
 
 
+# fitted values read back into their Python form: a term's null (an epoch without it) is NaN again
+_RESTORE = {"loss_terms_": lambda v: {k: [math.nan if e is None else e for e in x] for k, x in v.items()}}
+
 # every fitted value a model file may hold, and what its value must be
 _FITTED = {
     "n_features_in_": _int(1),
@@ -267,7 +270,12 @@ _FITTED = {
     "learning_rate_": lambda v: _number(v) and math.isfinite(v) and v > 0,
     "loss_curve_": _numbers,
     "validation_scores_": lambda v: v is None or _numbers(v),
-    "loss_terms_": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _numbers(x) for k, x in v.items()),
+    "loss_terms_": lambda v: (
+        isinstance(v, dict)
+        and all(
+            isinstance(k, str) and isinstance(x, list) and all(e is None or _number(e) for e in x) for k, x in v.items()
+        )
+    ),
     "stop_reason_": lambda v: isinstance(v, str) and len(v) < 100,
     "input_shape_": lambda v: (
         v is None or (isinstance(v, list) and 2 <= len(v) <= 3 and all(_int(1)(d) and d <= 1 << 16 for d in v))

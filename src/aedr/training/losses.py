@@ -79,9 +79,10 @@ class AutoencoderObjective:
         total, terms, _ = self.forward(model, x)
         return total, terms
 
-    def forward(self, model: nn.Module, x: torch.Tensor, x_in: torch.Tensor | None = None):
+    def forward(self, model: nn.Module, x: torch.Tensor, x_in: torch.Tensor | None = None, *, reconstruct=True):
         """``(loss, terms, z)``: the objective and the codes it was computed from; ``x_in``, when
-        given, is what the encoder sees instead of ``x`` (the reconstruction target stays ``x``)."""
+        given, is what the encoder sees instead of ``x`` (the reconstruction target stays ``x``).
+        With ``reconstruct=False`` the decoder is not run: the loss holds the code's terms alone."""
         x_in = x if x_in is None else x_in
         if self.noise and model.training:
             x_in = corrupt(x_in, self.noise, self.noise_level, self.generator)
@@ -95,8 +96,10 @@ class AutoencoderObjective:
             terms["kl"] = gaussian_kl(mean, logvar).mean() / x.shape[1]
         else:
             z = model.encode(x_in)  # (B, K)
-        terms[self.loss] = self.reconstruction(model.decode_logits(z), x, model)
-        total = terms[self.loss] + (self.beta * terms["kl"] if self.beta is not None else 0.0)
+        total = self.beta * terms["kl"] if self.beta is not None else z.new_zeros(())
+        if reconstruct:
+            terms[self.loss] = self.reconstruction(model.decode_logits(z), x, model)
+            total = terms[self.loss] + total
         if self.sparsity:
             terms["sparsity"] = z.abs().mean()
             total = total + self.sparsity * terms["sparsity"]
@@ -119,7 +122,8 @@ class NeighborObjective:
     input draws it pulls with a bounded force, so the encoder does not bend to it. With
     ``input_dropout`` each input value the encoder sees is zeroed with that probability while
     training (the rest scaled by ``1 / (1 - input_dropout)``; the reconstruction target stays
-    clean), which keeps the encoder smooth between the training rows. Validation batches
+    clean), which keeps the encoder smooth between the training rows. With ``reconstruct=False``
+    the decoder does not run on training batches: the encoder trains on the map alone. Validation batches
     (``index`` None) and evaluation mode see only the reconstruction objective: held-out rows
     have no place in the map. With ``code_layer`` (the model's
     :class:`~aedr.models.anchored.AnchoredCode`) the cross-entropy of its anchor logits against
@@ -138,13 +142,14 @@ class NeighborObjective:
         generator=None,
         code_layer=None,
         anchor_of=None,
+        reconstruct=True,
     ):
         n, k = targets.shape
         self.base, self.weight = base, weight
         self.targets = targets / targets.std().clamp_min(1e-12)
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
         self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
-        self.code_layer = code_layer
+        self.code_layer, self.reconstruct = code_layer, reconstruct
         if code_layer is not None and anchor_of is None:
             anchor_of = code_layer.nearest(self.targets)
         self.anchor_of = anchor_of
@@ -156,7 +161,7 @@ class NeighborObjective:
         if self.input_dropout:
             keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.input_dropout
             x_in = x * keep / (1.0 - self.input_dropout)
-        total, terms, z = self.base.forward(model, x, x_in)
+        total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.reconstruct)
         d2 = (z - self.targets[index]).pow(2).sum(1)  # (B,)
         if self.robust_scale:
             s2 = self.robust_scale**2
