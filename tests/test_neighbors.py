@@ -526,13 +526,13 @@ def test_the_shaping_phase_shortens_only_above_ten_thousand_rows():
 
 
 def test_exact_neighbors_by_small_strips_match_brute_force(jittered_digits):
-    from aedr.neighbors.graph import _exact_neighbors
+    from aedr.search import own_neighbors
 
     X, _ = jittered_digits
     X = X[:700] + 40.0  # far from zero: the search centres the rows
     ref_dist, ref_idx = NearestNeighbors(n_neighbors=31, algorithm="brute").fit(X).kneighbors(X)
     for block in (7, 64, 650):  # strips narrower than k, many strips, a last strip of 50 rows
-        idx, dist = _exact_neighbors(X, 30, block=block)
+        idx, dist = own_neighbors(X, 30, block=block)
         np.testing.assert_allclose(dist, ref_dist[:, 1:], rtol=1e-4)
         # a few pairs of rows lie equally far (to 1e-6) even with the jitter: float32 may order them either way
         true_dist = np.linalg.norm(X[idx] - X[:, None], axis=2)

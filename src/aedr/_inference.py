@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from aedr.data.rows import to_device
+from aedr.search import reference_neighbors
 
 INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
 
@@ -60,28 +61,5 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
     device = estimator.device_
     R = scaled(reference)
     codes = apply_in_batches(estimator.model_.encode, R, device)
-    # distances are shift-invariant; rows centred on the reference's mean keep the float32 product precise
-    centre = R.mean(0, dtype=np.float64).astype(np.float32)
-    neighbors = nearest_rows(
-        torch.as_tensor(R - centre, device=device), lambda a, b: scaled(X[a:b]) - centre, X.shape[0], n_neighbors
-    )
+    neighbors = reference_neighbors(R, lambda a, b: scaled(X[a:b]), X.shape[0], n_neighbors, device)
     return np.median(codes[neighbors], axis=1)
-
-
-DISTANCE_BYTES = 256 << 20  # the distances of one batch of queries to every reference row, at most
-
-
-@torch.no_grad()
-def nearest_rows(reference: torch.Tensor, rows, n_rows: int, k: int) -> np.ndarray:
-    """The indices (n_rows, k) of the ``k`` rows of ``reference`` (float32, on the device the search runs
-    on) nearest to each row ``rows(start, stop)`` gives: exact, as one matrix product per batch
-    (``|r|^2 - 2 q.r``, the query's own norm left out: it ranks nothing)."""
-    norms = (reference * reference).sum(1)
-    batch = max(1, DISTANCE_BYTES // (4 * len(reference)))
-    out = np.empty((n_rows, k), dtype=np.int64)
-    for start in range(0, n_rows, batch):
-        stop = min(start + batch, n_rows)
-        query = torch.as_tensor(rows(start, stop), device=reference.device)
-        distances = torch.addmm(norms, query, reference.T, alpha=-2)  # (B, n_reference)
-        out[start:stop] = torch.topk(distances, k, largest=False).indices.cpu().numpy()
-    return out

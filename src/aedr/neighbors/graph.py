@@ -6,10 +6,10 @@ sparse ``(n, n)`` matrix: UMAP's fuzzy simplicial set
 (:func:`fuzzy_simplicial_set`) or t-SNE's perplexity-calibrated affinities
 (:func:`perplexity_affinities`).
 
-Nearest neighbours are exact up to ``EXACT_MAX_ROWS`` rows: squared
-distances by matrix products in torch, over the upper triangle of the
-distance matrix in strips of rows, a running top-k per row; memory is
-bounded by the strip, time grows with n². Above that size the neighbours come from pynndescent
+Nearest neighbours are exact up to ``EXACT_MAX_ROWS`` rows
+(:func:`aedr.search.own_neighbors`: matrix products over the upper triangle
+of the distance matrix in strips of rows; memory is bounded by the strip,
+time grows with n²). Above that size the neighbours come from pynndescent
 (the approximate search umap-learn itself uses; optional:
 ``pip install 'aedr[large]'``); without it the exact search runs, slowly.
 """
@@ -20,11 +20,11 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-import torch
+
+from aedr.search import own_neighbors
 
 EXACT_MAX_ROWS = 100_000
 _SEARCH_STEPS = 64  # bisection steps for the per-row bandwidths
-_STRIP_ROWS = 2048  # the exact search's largest strip of rows
 
 
 def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state: int = 0):
@@ -59,7 +59,7 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     if method == "auto":
         method = "pynndescent" if n > EXACT_MAX_ROWS and _has_pynndescent() else "exact"
     if method == "exact":
-        return _exact_neighbors(X, n_neighbors)
+        return own_neighbors(X, n_neighbors)
     if method == "pynndescent":
         return _pynndescent_neighbors(X, n_neighbors, random_state)
     raise ValueError(f"unknown neighbour search {method!r}; expected 'auto', 'exact' or 'pynndescent'")
@@ -69,43 +69,6 @@ def _has_pynndescent() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("pynndescent") is not None
-
-
-@torch.no_grad()
-def _exact_neighbors(X, k: int, block: int | None = None):
-    """Exact k nearest neighbours by strips of ``block`` rows against themselves and the rows after them.
-
-    Distances are symmetric, so each strip's product serves twice: its rows take their candidates
-    from it, and so do the later rows, from its transpose; half the products of a search row by
-    row. Memory: one strip, ``block`` by n, within the metrics' chunk budget.
-    """
-    from aedr.metrics import CHUNK_BUDGET_BYTES
-
-    A = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    A = A - A.mean(0)  # distances are shift-invariant; centring keeps the matmul precise
-    sq = (A * A).sum(1)
-    n = len(A)
-    if block is None:
-        block = int(min(_STRIP_ROWS, max(64, CHUNK_BUDGET_BYTES // (4 * n))))
-    best = torch.full((n, k), math.inf), torch.zeros((n, k), dtype=torch.int64)
-
-    def merge(start: int, D: torch.Tensor, offset: int) -> None:
-        """Rows ``start:start + len(D)`` keep their k nearest of what they had and ``D``'s columns."""
-        d, i = D.topk(min(k, D.shape[1]), dim=1, largest=False)
-        stop = start + len(D)
-        d, i = torch.cat([best[0][start:stop], d], 1), torch.cat([best[1][start:stop], i + offset], 1)
-        d, j = d.topk(k, dim=1, largest=False)
-        best[0][start:stop], best[1][start:stop] = d, i.gather(1, j)
-
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        D = A[start:stop] @ A[start:].T  # the strip: these rows against themselves and all later rows
-        D.mul_(-2.0).add_(sq[start:]).add_(sq[start:stop, None])  # squared distances
-        D[:, : stop - start].fill_diagonal_(math.inf)  # never a row itself
-        merge(start, D, start)
-        if stop < n:
-            merge(stop, D[:, stop - start :].T, start)  # a view: no second strip in memory
-    return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
 
 
 def _pynndescent_neighbors(X, k: int, random_state: int):
