@@ -488,7 +488,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if source is not None:
             check_is_fitted(self)
             validate_source(self, source, reset=False)
-            return -squared_error(source, lambda rows: reconstruct(self, rows)) / (source.shape[0] * source.shape[1])
+            error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
+            return -error / (source.shape[0] * source.shape[1])
         X = flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False)
         if sp.issparse(X_checked):  # a batch at a time, never the whole matrix dense

@@ -81,13 +81,18 @@ def scaled_rows(X, scaler: AffineScaler):
     return scaler.transform(X.astype(np.float64))
 
 
-def squared_error(X, reconstruction, batch: int = 8192) -> float:
+def squared_error(X, reconstruction, batch: int = 8192, name: str = "X") -> float:
     """The summed squared difference of ``X``'s rows and their ``reconstruction`` (an array, or a
-    function of a batch of rows), a batch at a time (sparse ``X`` is densified one batch at a time)."""
+    function of a batch of rows), a batch at a time (sparse ``X`` is densified one batch at a time).
+    Rows holding NaN or inf are a ValueError naming the first of them and ``name``."""
     total = 0.0
     for start in range(0, X.shape[0], batch):
         rows = X[start : start + batch]
         dense = rows.toarray() if is_sparse(rows) else np.asarray(rows, dtype=np.float64)
+        finite = np.isfinite(dense).all(axis=1)
+        if not finite.all():
+            first = (start + np.flatnonzero(~finite)[:5]).tolist()
+            raise ValueError(f"{name}: holds NaN or inf in rows {first}; remove or impute them first")
         rebuilt = reconstruction(rows) if callable(reconstruction) else reconstruction[start : start + batch]
         total += float(((dense - rebuilt) ** 2).sum())
     return total
