@@ -281,3 +281,29 @@ def test_cli_streams_parquet_and_h5ad_with_their_labels(tmp_path, digits, small_
     assert result.exit_code == 0, result.output
     assert "no .h5ad copy with the codes in obsm: the file was streamed" in result.output
     assert pd.read_csv(out / "embedding.csv")["digit"].tolist() == y.tolist()
+
+
+def test_a_source_closes_its_file_at_the_end_of_a_with_block_and_reopens_to_read(tmp_path, digits):
+    import os
+
+    import anndata
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X = digits[0][:100].astype(np.float32)
+    np.save(tmp_path / "d.npy", X)
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame(X, columns=[f"p{i}" for i in range(64)])), tmp_path / "d.parquet")
+    anndata.AnnData(X=X).write_h5ad(tmp_path / "d.h5ad")
+
+    def handles(path) -> int:  # this process's open descriptors on the file
+        target = os.path.realpath(path)
+        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
+
+    for name in ("d.npy", "d.parquet", "d.h5ad"):
+        path = tmp_path / name
+        with open_rows(path) as rows:
+            np.testing.assert_allclose(rows[0:3], X[:3])
+            assert handles(path) == 1, name
+        assert handles(path) == 0, name
+        np.testing.assert_allclose(rows[5:7], X[5:7])  # reading again reopens the file
+        rows.close()

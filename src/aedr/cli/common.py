@@ -235,6 +235,7 @@ def stream_input(
         return None
     given = [flag for flag, value in (in_memory_options or {}).items() if value]
     if given:
+        source.close()
         raise ValueError(
             f"{path} ({source.nbytes / 2**30:.1f} GiB as float32) is streamed from disk, which does not take "
             f"{', '.join(given)}; raise --memory-budget to read it in memory"

@@ -12,7 +12,8 @@ streams is built on those two:
 - :class:`ScaledSource` -- the inference view that ``transform`` pages through.
 
 ``open_rows(path)`` opens a file as a source. Sources are plain readers: they hold an open file and
-are not saved with a model.
+are not saved with a model. ``close()`` (or the end of a ``with open_rows(path) as rows:`` block)
+releases the file; reading again reopens it.
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ class RowSource:
 
     def close(self) -> None:
         """Release the file; reading again reopens it."""
+
+    def __enter__(self):
+        """``with open_rows(path) as rows: ...`` closes the file when the block ends."""
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class ArraySource(RowSource):
@@ -215,7 +223,7 @@ class ParquetSource(RowSource):
 
         self.path = Path(path)
         try:
-            self.file = pq.ParquetFile(self.path)
+            self._file = pq.ParquetFile(self.path)
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read as Parquet ({_first_line(exc)})") from exc
         schema = self.file.schema_arrow
@@ -251,6 +259,20 @@ class ParquetSource(RowSource):
                 f"{self.path}: a row group of {largest:,} rows is too large to stream; write the file with "
                 "smaller row groups (pyarrow.parquet.write_table(..., row_group_size=100_000))"
             )
+
+    @property
+    def file(self):
+        """The open ``pyarrow.parquet.ParquetFile`` (reopened after :meth:`close`)."""
+        if self._file is None:
+            import pyarrow.parquet as pq
+
+            self._file = pq.ParquetFile(self.path)
+        return self._file
+
+    def close(self):
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
+            self._file = None
 
     def blocks(self):
         return [(int(a), int(b)) for a, b in zip(self.starts[:-1], self.starts[1:]) if b > a]
