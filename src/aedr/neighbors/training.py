@@ -60,7 +60,8 @@ def phase_configs(config: TrainerConfig, n_rows: int) -> tuple[TrainerConfig, Tr
     rate while shaping, a rate falling to zero while fitting; no plateau stop in either (the map
     gives fixed targets: the schedule, not a plateau, ends each phase).
 
-    Each phase runs ``ceil(0.175 * max_iter)`` epochs, except that above ``SHAPING_FULL_ROWS``
+    Each phase runs ``ceil(share * max_iter)`` epochs (``SHAPING_SHARE`` and ``FITTING_SHARE``,
+    0.175 each), except that above ``SHAPING_FULL_ROWS``
     rows the shaping phase runs ``sqrt(SHAPING_FULL_ROWS / n_rows)`` as many: its steps then grow
     as the square root of the rows, not in proportion (15 epochs on 60,000 rows at the default).
 
