@@ -27,6 +27,22 @@ def run(command, cwd, timeout=300):
     return result
 
 
+def on_two_ranks(folder, fit: str, report: str, setup: str = ""):
+    """Run a script on two standalone ranks: ``setup``, 120 random rows ``X``, ``ae = <fit>``, then each
+    rank prints ``rank <r> <report>`` in one write (the ranks share stdout); the run's output."""
+    script = folder / "ranks.py"
+    script.write_text(
+        "import numpy as np, torch.distributed as dist\n"
+        "from aedr import Autoencoder\n"
+        "from aedr.neighbors import training\n"
+        f"{setup}\n"
+        "X = np.random.default_rng(0).random((120, 8))\n"
+        f"ae = {fit}\n"
+        f"print(f'rank {{dist.get_rank()}} {report}', flush=True)\n"
+    )
+    return run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], folder, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
@@ -113,15 +129,9 @@ def test_a_failing_rank_ends_the_run(tmp_path):
 
 def test_a_umap_fit_under_torchrun_builds_its_map_on_rank_0(tmp_path):
     """The map's own trainer stays out of DDP: rank 0 builds it while the others wait for it."""
-    script = tmp_path / "umap.py"
-    script.write_text(
-        "import numpy as np, torch.distributed as dist\n"
-        "from aedr import Autoencoder\n"
-        "X = np.random.default_rng(0).random((120, 8))\n"
-        "ae = Autoencoder(2, max_iter=4, neighbor_loss='umap', random_state=0).fit(X)\n"
-        "print(f'rank {dist.get_rank()} epochs {ae.n_iter_}', flush=True)  # one write: the ranks share stdout\n"
+    result = on_two_ranks(
+        tmp_path, "Autoencoder(2, max_iter=4, neighbor_loss='umap', random_state=0).fit(X)", "epochs {ae.n_iter_}"
     )
-    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
     assert "rank 0 epochs 2" in result.stdout and "rank 1 epochs 2" in result.stdout
 
 
@@ -139,15 +149,10 @@ def test_a_port_already_taken_fails_at_once_and_writes_nothing(data, tmp_path):
 
 def test_a_neighbour_fit_shaping_the_encoder_alone_trains_under_torchrun(tmp_path):
     """DistributedDataParallel takes no gradient from the decoder while the shaping phase leaves it out."""
-    script = tmp_path / "alone.py"
-    script.write_text(
-        "import numpy as np, torch.distributed as dist\n"
-        "from aedr import Autoencoder\n"
-        "from aedr.neighbors import training\n"
-        "training.DECODER_STEPS = 1  # shape the encoder alone, as on large data\n"
-        "X = np.random.default_rng(0).random((120, 8))\n"
-        "ae = Autoencoder(2, max_iter=12, neighbor_loss='tsne', random_state=0).fit(X)\n"
-        "print(f\"rank {dist.get_rank()} mse {np.isfinite(ae.loss_terms_['mse'][-1])}\", flush=True)\n"
+    result = on_two_ranks(
+        tmp_path,
+        "Autoencoder(2, max_iter=12, neighbor_loss='tsne', random_state=0).fit(X)",
+        'mse {np.isfinite(ae.loss_terms_["mse"][-1])}',  # the script's f-string is in single quotes
+        setup="training.DECODER_STEPS = 1  # shape the encoder alone, as on large data",
     )
-    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
     assert "rank 0 mse True" in result.stdout and "rank 1 mse True" in result.stdout

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from aedr.data.scaling import AffineScaler
-from aedr.data.stream import RowSource, ScaledSource, StreamedRows, statistics
+from aedr.data.stream import RowSource, ScaledSource, StreamedRows, check_finite_rows, statistics
 
 
 def is_sparse(X) -> bool:
@@ -89,10 +89,7 @@ def squared_error(X, reconstruction, batch: int = 8192, name: str = "X") -> floa
     for start in range(0, X.shape[0], batch):
         rows = X[start : start + batch]
         dense = rows.toarray() if is_sparse(rows) else np.asarray(rows, dtype=np.float64)
-        finite = np.isfinite(dense).all(axis=1)
-        if not finite.all():
-            first = (start + np.flatnonzero(~finite)[:5]).tolist()
-            raise ValueError(f"{name}: holds NaN or inf in rows {first}; remove or impute them first")
+        check_finite_rows(dense, name, start)
         rebuilt = reconstruction(rows) if callable(reconstruction) else reconstruction[start : start + batch]
         total += float(((dense - rebuilt) ** 2).sum())
     return total

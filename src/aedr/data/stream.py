@@ -270,7 +270,7 @@ class ParquetSource(RowSource):
         return self._file
 
     def close(self):
-        if getattr(self, "_file", None) is not None:
+        if self._file is not None:
             self._file.close()
             self._file = None
 
@@ -504,6 +504,20 @@ class Statistics:
         return self.low, self.high - self.low
 
 
+def check_finite_rows(rows: np.ndarray, name: str, numbers) -> None:
+    """A ValueError naming ``name`` and the first of ``rows`` that hold NaN or inf; ``numbers`` are the
+    rows' numbers in the data (an array), or the first row's number (an int)."""
+    finite = np.isfinite(rows).all(axis=1)
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite)
+    first = (numbers + bad[:5] if isinstance(numbers, (int, np.integer)) else np.asarray(numbers)[bad[:5]]).tolist()
+    raise ValueError(
+        f"{name}: holds NaN or inf (or values beyond float32) in rows {first}"
+        f"{' ...' if len(bad) > 5 else ''}; remove or impute them first"
+    )
+
+
 def statistics(source: RowSource) -> Statistics:
     """One pass over ``source``: column statistics and checksum, NaN or inf a ValueError naming the first
     rows that hold them. Kept on the source: a second call reads nothing."""
@@ -515,13 +529,7 @@ def statistics(source: RowSource) -> Statistics:
     digest = hashlib.sha256(f"float32 {source.shape}".encode())
     for start, stop in source.blocks():
         rows = source.read(start, stop)
-        finite = np.isfinite(rows).all(axis=1)
-        if not finite.all():
-            first = (start + np.flatnonzero(~finite)[:5]).tolist()
-            raise ValueError(
-                f"{source.name}: holds NaN or inf (or values beyond float32) in rows {first}"
-                f"{' ...' if (~finite).sum() > 5 else ''}; remove or impute them first"
-            )
+        check_finite_rows(rows, source.name, start)
         digest.update(memoryview(rows.reshape(-1).view(np.uint8)))
         block = rows.astype(np.float64)
         mean_b = block.mean(axis=0)
@@ -556,10 +564,7 @@ class ScaledSource:
     def _scaled(self, rows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """``rows`` (the rows ``numbers`` of the source, an array of the caller's) scaled in place; NaN or
         inf a ValueError naming the first rows that hold them."""
-        finite = np.isfinite(rows).all(axis=1)
-        if not finite.all():
-            first = np.asarray(numbers)[~finite][:5].tolist()
-            raise ValueError(f"{self.source.name}: holds NaN or inf (or values beyond float32) in rows {first}")
+        check_finite_rows(rows, self.source.name, numbers)
         rows -= self.offset
         rows *= self.inverse
         return rows
