@@ -38,15 +38,46 @@ def test_exact_neighbors_match_brute_force(jittered_digits):
     np.testing.assert_allclose(dist, ref_dist[:, 1:], rtol=1e-4)
 
 
-def test_pynndescent_neighbors_have_high_recall(jittered_digits):
-    pytest.importorskip("pynndescent")
+def test_clustered_neighbors_find_most_of_the_exact_graph(jittered_digits):
+    from aedr.search import clustered_neighbors
+
     X, _ = jittered_digits
     exact, _ = nearest_neighbors(X, 10, method="exact")
-    approx, dist = nearest_neighbors(X, 10, method="pynndescent", random_state=0)
+    approx, dist = clustered_neighbors(X, 10, random_state=0, group_rows=60)  # 30 groups, 8 probed
     assert approx.shape == (len(X), 10) and not (approx == np.arange(len(X))[:, None]).any()
+    assert all(len(set(row)) == 10 for row in approx)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
-    assert recall > 0.95
+    assert 0.95 < recall < 1.0  # approximate, and close
+    true = np.linalg.norm(X[:, None, :] - X[approx], axis=2)
+    np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-3)  # the distances of the rows it names
     assert (np.diff(dist, axis=1) >= 0).all()
+    again, _ = clustered_neighbors(X, 10, random_state=0, group_rows=60)
+    np.testing.assert_array_equal(again, approx)
+    other, _ = clustered_neighbors(X, 10, random_state=1, group_rows=60)
+    assert (other != approx).any()  # the seed draws the k-means sample
+
+
+def test_clustered_neighbors_search_short_rows_exactly(jittered_digits):
+    """A row whose probed groups hold fewer than k other rows is searched against all rows."""
+    from aedr.search import clustered_neighbors
+
+    X, _ = jittered_digits
+    exact, exact_dist = nearest_neighbors(X, 200, method="exact")
+    approx, dist = clustered_neighbors(X, 200, probes=1, group_rows=20)  # every own group under 200 rows
+    np.testing.assert_array_equal(np.sort(approx, 1), np.sort(exact, 1))
+    np.testing.assert_allclose(dist, exact_dist, rtol=1e-4, atol=1e-3)
+
+
+def test_the_graph_is_clustered_above_the_exact_size(jittered_digits, monkeypatch):
+    from aedr.neighbors import graph
+    from aedr.search import clustered_neighbors
+
+    X, _ = jittered_digits
+    monkeypatch.setattr(graph, "EXACT_MAX_ROWS", 1000)
+    idx, _ = nearest_neighbors(X, 10, random_state=3)
+    np.testing.assert_array_equal(idx, clustered_neighbors(X, 10, random_state=3)[0])
+    with pytest.raises(ValueError, match="'auto', 'exact' or 'clustered'"):
+        nearest_neighbors(X, 10, method="annoy")
 
 
 def test_fuzzy_simplicial_set_matches_umap_learn(jittered_digits):
