@@ -81,10 +81,9 @@ def clustered_neighbors(
     The rows are split into about ``n / group_rows`` groups by k-means (fitted on a seeded sample,
     ``random_state``); each row is compared with every row of the ``probes`` groups whose centres
     are nearest to it, its own among them. A row's true neighbour is missed only when it lies in a
-    group farther away than those: on MNIST's 60,000 training images (k = 90) 98% of the exact
-    graph's edges are found, in a quarter of the exact search's time. Deterministic for a given
-    ``random_state``. Rows whose probed groups hold fewer than ``k`` other rows are searched
-    exactly.
+    group farther away than those (the recall and time measured: ``docs/design.md``, "The neighbour
+    graph"). Deterministic for a given ``random_state``. Rows whose probed groups hold fewer than
+    ``k`` other rows are searched exactly.
 
     >>> X = np.random.default_rng(0).normal(size=(3000, 5))
     >>> approx, _ = clustered_neighbors(X, 10)
@@ -125,11 +124,13 @@ def clustered_neighbors(
             d, i = torch.cat([best_d[q], d], 1), torch.cat([best_i[q], rows[i]], 1)
             d, j = d.topk(k, dim=1, largest=False)
             best_d[q], best_i[q] = d, i.gather(1, j)
-    short = torch.isinf(best_d[:, -1]).nonzero().flatten()
-    if len(short):  # too few rows in the probed groups: search those rows against all
-        D = torch.addmm(sq + sq[short, None], A[short], A.T, alpha=-2)
-        D[torch.arange(len(short)), short] = math.inf
-        best_d[short], best_i[short] = D.topk(k, dim=1, largest=False)
+    short = torch.isinf(best_d[:, -1]).nonzero().flatten()  # too few rows in the probed groups
+    batch = max(1, BLOCK_BYTES // (4 * n))
+    for start in range(0, len(short), batch):  # those rows against all rows
+        q = short[start : start + batch]
+        D = torch.addmm(sq + sq[q, None], A[q], A.T, alpha=-2)
+        D[torch.arange(len(q)), q] = math.inf
+        best_d[q], best_i[q] = D.topk(k, dim=1, largest=False)
     return best_i.numpy(), best_d.clamp_min(0.0).sqrt().numpy()
 
 
