@@ -388,6 +388,21 @@ def test_umap_loss_keeps_more_of_the_input_neighbourhoods(digits_scores):
     assert mse < 1.1 * plain_mse
 
 
+def test_a_fit_on_the_clustered_graph_is_deterministic(digits, monkeypatch):
+    """Above ``EXACT_MAX_ROWS`` the graph's k-means draws from the fit's seed: the same seed, the same model."""
+    from aedr.neighbors import graph
+
+    monkeypatch.setattr(graph, "EXACT_MAX_ROWS", 100)
+    calls = []
+    search = graph.clustered_neighbors
+    monkeypatch.setattr(graph, "clustered_neighbors", lambda *a: calls.append(a[2]) or search(*a))
+    X = digits[0][:600]
+    fits = [Autoencoder(neighbor_loss="tsne", max_iter=6, random_state=seed).fit(X) for seed in (0, 0, 1)]
+    assert len(calls) == 3 and calls[0] == calls[1] != calls[2]  # the graph's seed comes from the fit's
+    np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+    assert not np.array_equal(fits[0].transform(X), fits[2].transform(X))
+
+
 def test_neighbour_model_is_deterministic_and_round_trips(digits_scores, digits_split, tmp_path):
     X = digits_split[0]
     ae = digits_scores["tsne"][-1]
