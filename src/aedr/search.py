@@ -115,7 +115,7 @@ def clustered_neighbors(
             continue
         queries = asking[ask_start[g] : ask_start[g] + asks[g]]
         R = A[rows]
-        batch = max(1, BLOCK_BYTES // (4 * len(rows)))
+        batch = max(1, BLOCK_BYTES // (4 * (len(rows) + A.shape[1])))  # the distances and the queries' copy
         for start in range(0, len(queries), batch):
             q = queries[start : start + batch]
             D = torch.addmm(sq[rows] + sq[q, None], A[q], R.T, alpha=-2)
@@ -125,7 +125,7 @@ def clustered_neighbors(
             d, j = d.topk(k, dim=1, largest=False)
             best_d[q], best_i[q] = d, i.gather(1, j)
     short = torch.isinf(best_d[:, -1]).nonzero().flatten()  # too few rows in the probed groups
-    batch = max(1, BLOCK_BYTES // (4 * n))
+    batch = max(1, BLOCK_BYTES // (4 * (n + A.shape[1])))
     for start in range(0, len(short), batch):  # those rows against all rows
         q = short[start : start + batch]
         D = torch.addmm(sq + sq[q, None], A[q], A.T, alpha=-2)
