@@ -44,30 +44,19 @@ def own_neighbors(X, k: int, block: int | None = None) -> tuple[np.ndarray, np.n
     >>> idx.tolist(), dist.tolist()
     ([[1, 2], [0, 2], [1, 0], [2, 1]], [[1.0, 3.0], [1.0, 2.0], [2.0, 3.0], [4.0, 6.0]])
     """
-    A = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    A = A - A.mean(0)
-    sq = (A * A).sum(1)
+    A, sq = _centred(X)
     n = len(A)
     if block is None:
         block = int(min(STRIP_ROWS, max(64, BLOCK_BYTES // (4 * n))))
     best = torch.full((n, k), math.inf), torch.zeros((n, k), dtype=torch.int64)
-
-    def merge(start: int, D: torch.Tensor, offset: int) -> None:
-        """Rows ``start:start + len(D)`` keep their k nearest of what they had and ``D``'s columns."""
-        d, i = D.topk(min(k, D.shape[1]), dim=1, largest=False)
-        stop = start + len(D)
-        d, i = torch.cat([best[0][start:stop], d], 1), torch.cat([best[1][start:stop], i + offset], 1)
-        d, j = d.topk(k, dim=1, largest=False)
-        best[0][start:stop], best[1][start:stop] = d, i.gather(1, j)
-
     for start in range(0, n, block):
         stop = min(start + block, n)
         D = A[start:stop] @ A[start:].T  # the strip: these rows against themselves and all later rows
         D.mul_(-2.0).add_(sq[start:]).add_(sq[start:stop, None])  # squared distances
         D[:, : stop - start].fill_diagonal_(math.inf)  # never a row itself
-        merge(start, D, start)
+        _keep_nearest(best, slice(start, stop), D, start)
         if stop < n:
-            merge(stop, D[:, stop - start :].T, start)  # a view: no second strip in memory
+            _keep_nearest(best, slice(stop, n), D[:, stop - start :].T, start)  # a view: no second strip in memory
     return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
 
 
@@ -91,9 +80,7 @@ def clustered_neighbors(
     >>> bool(np.mean([len(set(a) & set(b)) for a, b in zip(approx, exact)]) > 0.9)
     True
     """
-    A = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    A = A - A.mean(0)
-    sq = (A * A).sum(1)
+    A, sq = _centred(X)
     n = len(A)
     centres = _kmeans(A, max(1, round(n / group_rows)), random_state)
     probes = min(probes, len(centres))
@@ -108,7 +95,7 @@ def clustered_neighbors(
     asking = torch.arange(n).repeat_interleave(probes)[order]
     asks = torch.bincount(probed, minlength=len(centres))
     ask_start = torch.cumsum(asks, 0) - asks
-    best_d, best_i = torch.full((n, k), math.inf), torch.full((n, k), -1, dtype=torch.int64)
+    best = torch.full((n, k), math.inf), torch.full((n, k), -1, dtype=torch.int64)
     for g in range(len(centres)):
         rows = members[member_start[g] : member_start[g] + sizes[g]]
         if len(rows) == 0:
@@ -118,20 +105,41 @@ def clustered_neighbors(
         batch = max(1, BLOCK_BYTES // (4 * (len(rows) + A.shape[1])))  # the distances and the queries' copy
         for start in range(0, len(queries), batch):
             q = queries[start : start + batch]
-            D = torch.addmm(sq[rows] + sq[q, None], A[q], R.T, alpha=-2)
+            D = _distances(A[q], sq[q], R, sq[rows])
             D[q[:, None] == rows] = math.inf  # never a row itself
-            d, i = D.topk(min(k, len(rows)), dim=1, largest=False)
-            d, i = torch.cat([best_d[q], d], 1), torch.cat([best_i[q], rows[i]], 1)
-            d, j = d.topk(k, dim=1, largest=False)
-            best_d[q], best_i[q] = d, i.gather(1, j)
-    short = torch.isinf(best_d[:, -1]).nonzero().flatten()  # too few rows in the probed groups
+            _keep_nearest(best, q, D, rows)
+    short = torch.isinf(best[0][:, -1]).nonzero().flatten()  # too few rows in the probed groups
     batch = max(1, BLOCK_BYTES // (4 * (n + A.shape[1])))
     for start in range(0, len(short), batch):  # those rows against all rows
         q = short[start : start + batch]
-        D = torch.addmm(sq + sq[q, None], A[q], A.T, alpha=-2)
+        D = _distances(A[q], sq[q], A, sq)
         D[torch.arange(len(q)), q] = math.inf
-        best_d[q], best_i[q] = D.topk(k, dim=1, largest=False)
-    return best_i.numpy(), best_d.clamp_min(0.0).sqrt().numpy()
+        best[0][q], best[1][q] = D.topk(k, dim=1, largest=False)
+    return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
+
+
+def _centred(X) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X`` (n, d) as float32 rows centred on their mean, and their squared norms (n,)."""
+    A = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    A = A - A.mean(0)
+    return A, (A * A).sum(1)
+
+
+def _distances(a: torch.Tensor, a_sq: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
+    """Squared distances (len(a), len(b)) of rows ``a`` and ``b`` with squared norms ``a_sq``, ``b_sq``."""
+    return torch.addmm(b_sq + a_sq[:, None], a, b.T, alpha=-2)
+
+
+def _keep_nearest(best: tuple[torch.Tensor, torch.Tensor], where, D: torch.Tensor, columns) -> None:
+    """The rows ``where`` (a slice or indices) of ``best`` (distances and indices, (n, k)) keep their k
+    nearest of what they had and of ``D``'s columns; ``columns`` gives the columns' row numbers: an
+    offset (column j is row ``columns + j``) or a tensor of them."""
+    k = best[0].shape[1]
+    d, i = D.topk(min(k, D.shape[1]), dim=1, largest=False)
+    i = columns[i] if isinstance(columns, torch.Tensor) else i + columns
+    d, i = torch.cat([best[0][where], d], 1), torch.cat([best[1][where], i], 1)
+    d, j = d.topk(k, dim=1, largest=False)
+    best[0][where], best[1][where] = d, i.gather(1, j)
 
 
 def _kmeans(A: torch.Tensor, groups: int, random_state: int) -> torch.Tensor:
@@ -154,8 +162,8 @@ def _nearest_centres(A: torch.Tensor, sq: torch.Tensor, centres: torch.Tensor, m
     batch = max(1, BLOCK_BYTES // (4 * len(centres)))
     centre_sq = (centres * centres).sum(1)
     for start in range(0, len(A), batch):
-        D = torch.addmm(centre_sq + sq[start : start + batch, None], A[start : start + batch], centres.T, alpha=-2)
-        out[start : start + batch] = D.topk(m, dim=1, largest=False).indices
+        rows = slice(start, start + batch)
+        out[rows] = _distances(A[rows], sq[rows], centres, centre_sq).topk(m, dim=1, largest=False).indices
     return out
 
 
