@@ -307,3 +307,17 @@ def test_a_source_closes_its_file_at_the_end_of_a_with_block_and_reopens_to_read
         assert handles(path) == 0, name
         np.testing.assert_allclose(rows[5:7], X[5:7])  # reading again reopens the file
         rows.close()
+
+
+def test_a_streamed_file_refused_after_opening_is_closed(tmp_path, digits):
+    """An error found once the file is open (here a label column the file lacks) leaves no handle on it."""
+    import os
+
+    import anndata
+
+    anndata.AnnData(X=digits[0][:100]).write_h5ad(tmp_path / "d.h5ad")
+    target = os.path.realpath(tmp_path / "d.h5ad")
+    args = ["fit", str(tmp_path / "d.h5ad"), "-o", str(tmp_path / "run"), "--memory-budget", "0"]
+    result = runner.invoke(app, [*args, "--label-col", "cell_type", "-q"])
+    assert result.exit_code != 0 and "no obs column 'cell_type'" in result.output
+    assert not any(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))

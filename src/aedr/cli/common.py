@@ -218,8 +218,7 @@ def stream_input(
     Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
     with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
     by name for a streamed file."""
-    from aedr.data.io import Table, read_labels
-    from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, needs_streaming, open_rows
+    from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, open_rows
 
     if path.suffix.lower() not in STREAMED_FORMATS or not path.is_file():
         return None
@@ -230,12 +229,25 @@ def stream_input(
         if path.stat().st_size * IN_MEMORY_BYTES_PER_VALUE / 4 <= budget_bytes(memory_budget):
             return None  # a small file: the in-memory reader says what is wrong with it, as for any file
         raise
+    try:
+        return _streamed_table(path, source, memory_budget, label_col, labels_file, in_memory_options)
+    except BaseException:
+        source.close()
+        raise
+
+
+def _streamed_table(
+    path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
+) -> Table | None:
+    """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
+    from aedr.data.io import Table, read_labels
+    from aedr.data.stream import needs_streaming
+
     if not needs_streaming(source, memory_budget):
         source.close()
         return None
     given = [flag for flag, value in (in_memory_options or {}).items() if value]
     if given:
-        source.close()
         raise ValueError(
             f"{path} ({source.nbytes / 2**30:.1f} GiB as float32) is streamed from disk, which does not take "
             f"{', '.join(given)}; raise --memory-budget to read it in memory"
