@@ -1,6 +1,8 @@
 """Neighbour-preserving training: the graph against references, the edge lookup and code bank, the losses,
 the embedding and its objective, the estimator."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -291,6 +293,30 @@ def test_neighbor_objective_counts_a_codes_distance_from_its_place_in_mean_spaci
     assert loss.item() == pytest.approx(2.0 + terms["mse"].item(), rel=1e-5)
     _, terms = objective(model.eval(), x + 1.0, index)  # evaluation: reconstruction only
     assert set(terms) == {"mse"}
+
+
+def test_a_decode_share_runs_the_decoder_on_that_share_of_the_batch_drawn_anew_each_step():
+    class Counting(_Identity):
+        decoded: list[torch.Tensor] = []
+
+        def decode_logits(self, z):
+            self.decoded.append(z[:, 0].clone())
+            return super().decode_logits(z)
+
+    targets = torch.randn(100, 2, generator=torch.Generator().manual_seed(0))
+    x = torch.cat([targets / targets.std(), torch.randn(100, 1, generator=torch.Generator().manual_seed(1))], 1)
+    model, index = Counting().train(), torch.arange(100)
+    full = NeighborObjective(AutoencoderObjective("mse"), targets, weight=1.0)
+    share = NeighborObjective(
+        AutoencoderObjective("mse"), targets, weight=1.0, decode_share=0.25, generator=torch.Generator().manual_seed(2)
+    )
+    _, whole = full(model, x, index)
+    means = [share(model, x, index)[1]["mse"].item() for _ in range(400)]
+    sizes = {len(rows) for rows in Counting.decoded[1:]}
+    assert sizes == {25} and not torch.equal(Counting.decoded[1], Counting.decoded[2])
+    assert np.mean(means) == pytest.approx(whole["mse"].item(), rel=0.05)  # an unbiased estimate of the batch's
+    _, terms = share(model.eval(), x, index)  # validation decodes every row
+    assert len(Counting.decoded[-1]) == 100 and terms["mse"].item() == pytest.approx(whole["mse"].item())
 
 
 def test_neighbour_models_let_the_learning_rate_fall_over_the_last_epochs(digits):
@@ -593,13 +619,25 @@ def test_the_shaping_phase_trains_the_encoder_alone_when_fitting_gives_the_decod
     fitting = TrainerConfig(max_iter=35, batch_size=512)
     assert training.shaping_reconstructs(fitting, 20_000) and not training.shaping_reconstructs(fitting, 30_000)
     X = digits[0][:300]
+    steps: list[tuple[int, int]] = []  # (batch rows, rows the decoder ran on) of each training step
+    forward = AutoencoderObjective.forward
+
+    def recording(self, model, x, x_in=None, *, reconstruct=True, decoded=None):
+        if reconstruct and model.training:
+            steps.append((len(x), len(x) if decoded is None else len(decoded)))
+        return forward(self, model, x, x_in, reconstruct=reconstruct, decoded=decoded)
+
+    monkeypatch.setattr(AutoencoderObjective, "forward", recording)
     monkeypatch.setattr(training, "DECODER_STEPS", 1)  # every fit counts as large
     alone = Autoencoder(2, neighbor_loss="tsne", max_iter=20, random_state=0).fit(X)
+    assert steps and all(rows == math.ceil(training.DECODE_SHARE * batch) for batch, rows in steps)
     shaping_epochs = training.phase_configs(TrainerConfig(max_iter=20), len(X))[0].max_iter
     mse = alone.loss_terms_["mse"]
     assert np.isnan(mse[:shaping_epochs]).all() and np.isfinite(mse[shaping_epochs:]).all()
     assert np.isfinite(alone.loss_terms_["neighbor"]).all()
     assert all(p.requires_grad for p in alone.model_.parameters())  # the decoder is trainable again
     monkeypatch.setattr(training, "DECODER_STEPS", 10**9)
+    steps.clear()
     both = Autoencoder(2, neighbor_loss="tsne", max_iter=20, random_state=0).fit(X)
     assert np.isfinite(both.loss_terms_["mse"]).all()
+    assert steps and all(rows == batch for batch, rows in steps)

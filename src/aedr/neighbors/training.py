@@ -6,10 +6,10 @@
    (:class:`aedr.training.losses.NeighborObjective`) while the encoder sees its inputs with
    ``SHAPING_DROPOUT`` of their values dropped: the encoder learns the map's layout as a smooth
    function of the input, not row by row. On large data (:func:`shaping_reconstructs`) the
-   encoder trains alone here, and the decoder only in the fitting phase. In both training
-   phases the pull grows like a squared distance near a code's place and only logarithmically
-   far from it (``ROBUST_SCALE``), so rows placed far from where their input draws them do not
-   bend the encoder.
+   encoder trains alone here, and the decoder only in the fitting phase, on a quarter of each
+   batch's rows (``DECODE_SHARE``). In both training phases the pull grows like a squared
+   distance near a code's place and only logarithmically far from it (``ROBUST_SCALE``), so rows
+   placed far from where their input draws them do not bend the encoder.
 3. **Refining.** The map re-settles on the graph from the encoder's own codes
    (:meth:`NeighborMethod.refine`; skipped for methods whose ``refines`` is False): it keeps
    the layout the encoder found and regains the map's local detail.
@@ -45,6 +45,7 @@ SHAPING_DROPOUT = 0.2  # share of input values the encoder does not see while sh
 ROBUST_SCALE = 0.2  # in the map's standard deviations: where the pull to a code's place stops growing
 DECAY_FRACTION = 0.3  # the fitting phase's rate falls to zero over its last 30%
 DECODER_STEPS = 2_000  # a fitting phase of at least this many steps trains the decoder alone: shaping leaves it out
+DECODE_SHARE = 0.25  # ...and then decodes this share of each batch's rows
 
 
 def autoencoder_batch(n_rows: int) -> int:
@@ -84,7 +85,7 @@ def shaping_reconstructs(fitting: TrainerConfig, n_rows: int) -> bool:
     settings ``fitting`` and ``n_rows`` training rows: only when the fitting phase alone would give
     the decoder fewer than ``DECODER_STEPS`` steps. On larger data the shaping phase runs the
     encoder alone, and the decoder learns in the fitting phase (the reconstruction and its terms
-    start there).
+    start there), on ``DECODE_SHARE`` of each batch's rows.
 
     >>> fitting = TrainerConfig(max_iter=35, batch_size=512)
     >>> shaping_reconstructs(fitting, 8_000), shaping_reconstructs(fitting, 60_000)
@@ -172,6 +173,7 @@ class NeighborTrainer:
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator, device=self.generator.device))
         shaping, fitting = phase_configs(self.config, len(X))
         phase = resume.state["phase"] if resume is not None else "shaping"
+        reconstruct = shaping_reconstructs(fitting, len(X))
         first = TrainingHistory()
         if phase == "shaping":
             # under torchrun rank 0 alone builds the graph and the maps, and the other ranks receive them
@@ -185,7 +187,6 @@ class NeighborTrainer:
             if code_layer is not None and resume is None:
                 # drawn from the fit's own generator, the same on every rank (self.generator is the rank's noise)
                 code_layer.place(codes / codes.std().clamp_min(1e-12), self.generators[0])
-            reconstruct = shaping_reconstructs(fitting, len(X))
             objective = self._objective(
                 codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator, reconstruct=reconstruct
             )
@@ -204,7 +205,8 @@ class NeighborTrainer:
         else:
             codes = resume.tensors["map/codes"].to(X.device)
             first = TrainingHistory(**resume.state["shaping_history"])
-        objective = self._objective(codes, resume)
+        share = 1.0 if reconstruct else DECODE_SHARE
+        objective = self._objective(codes, resume, decode_share=share, generator=self.generator)
         trainer = self._trainer(objective, fitting, "fitting", codes, first)
         try:
             trainer.fit(X, X_val, resume)

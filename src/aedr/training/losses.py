@@ -10,6 +10,8 @@ Corruption (denoising) and posterior sampling happen only while
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -79,10 +81,20 @@ class AutoencoderObjective:
         total, terms, _ = self.forward(model, x)
         return total, terms
 
-    def forward(self, model: nn.Module, x: torch.Tensor, x_in: torch.Tensor | None = None, *, reconstruct=True):
+    def forward(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        x_in: torch.Tensor | None = None,
+        *,
+        reconstruct=True,
+        decoded: torch.Tensor | None = None,
+    ):
         """``(loss, terms, z)``: the objective and the codes it was computed from; ``x_in``, when
         given, is what the encoder sees instead of ``x`` (the reconstruction target stays ``x``).
-        With ``reconstruct=False`` the decoder is not run: the loss holds the code's terms alone."""
+        With ``reconstruct=False`` the decoder is not run: the loss holds the code's terms alone.
+        ``decoded`` (indices into the batch) runs the decoder on those rows alone: the
+        reconstruction term is their mean, an unbiased estimate of the batch's."""
         x_in = x if x_in is None else x_in
         if self.noise and model.training:
             x_in = corrupt(x_in, self.noise, self.noise_level, self.generator)
@@ -98,7 +110,8 @@ class AutoencoderObjective:
             z = model.encode(x_in)  # (B, K)
         total = self.beta * terms["kl"] if self.beta is not None else z.new_zeros(())
         if reconstruct:
-            terms[self.loss] = self.reconstruction(model.decode_logits(z), x, model)
+            z_out, target = (z, x) if decoded is None else (z[decoded], x[decoded])
+            terms[self.loss] = self.reconstruction(model.decode_logits(z_out), target, model)
             total = terms[self.loss] + total
         if self.sparsity:
             terms["sparsity"] = z.abs().mean()
@@ -123,7 +136,9 @@ class NeighborObjective:
     ``input_dropout`` each input value the encoder sees is zeroed with that probability while
     training (the rest scaled by ``1 / (1 - input_dropout)``; the reconstruction target stays
     clean), which keeps the encoder smooth between the training rows. With ``reconstruct=False``
-    the decoder does not run on training batches: the encoder trains on the map alone. Validation batches
+    the decoder does not run on training batches: the encoder trains on the map alone; with
+    ``decode_share`` below 1 it runs on that share of each training batch's rows, drawn with
+    ``generator`` (the reconstruction term their mean, the decoder's work that much smaller). Validation batches
     (``index`` None) and evaluation mode see only the reconstruction objective: held-out rows
     have no place in the map. With ``code_layer`` (the model's
     :class:`~aedr.models.anchored.AnchoredCode`) the cross-entropy of its anchor logits against
@@ -143,13 +158,14 @@ class NeighborObjective:
         code_layer=None,
         anchor_of=None,
         reconstruct=True,
+        decode_share=1.0,
     ):
         n, k = targets.shape
         self.base, self.weight = base, weight
         self.targets = targets / targets.std().clamp_min(1e-12)
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
         self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
-        self.code_layer, self.reconstruct = code_layer, reconstruct
+        self.code_layer, self.reconstruct, self.decode_share = code_layer, reconstruct, decode_share
         if code_layer is not None and anchor_of is None:
             anchor_of = code_layer.nearest(self.targets)
         self.anchor_of = anchor_of
@@ -161,7 +177,11 @@ class NeighborObjective:
         if self.input_dropout:
             keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.input_dropout
             x_in = x * keep / (1.0 - self.input_dropout)
-        total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.reconstruct)
+        decoded = None
+        if self.reconstruct and self.decode_share < 1:
+            rows = max(1, math.ceil(self.decode_share * len(x)))
+            decoded = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
+        total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.reconstruct, decoded=decoded)
         d2 = (z - self.targets[index]).pow(2).sum(1)  # (B,)
         if self.robust_scale:
             s2 = self.robust_scale**2
