@@ -321,3 +321,29 @@ def test_a_streamed_file_refused_after_opening_is_closed(tmp_path, digits):
     result = runner.invoke(app, [*args, "--label-col", "cell_type", "-q"])
     assert result.exit_code != 0 and "no obs column 'cell_type'" in result.output
     assert not any(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
+
+
+def test_a_file_refused_while_opening_it_to_stream_is_closed(tmp_path, digits):
+    """A Parquet file without the label column, an .h5ad file without X: refused with no handle left on them."""
+    import os
+
+    import anndata
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(digits[0][:50], columns=[f"p{i}" for i in range(64)])
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "d.parquet")
+    anndata.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(50)])).write_h5ad(tmp_path / "d.h5ad")
+
+    def handles(path) -> int:
+        target = os.path.realpath(path)
+        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
+
+    # checked while the error is still held (its traceback keeps the half-made source alive, as a
+    # caller reporting it does), not after the garbage collector has closed the file
+    with pytest.raises(ValueError, match="no column 'digit'") as parquet_error:
+        open_rows(tmp_path / "d.parquet", label_col="digit")
+    assert parquet_error.traceback and handles(tmp_path / "d.parquet") == 0
+    with pytest.raises(ValueError, match="holds no X matrix") as h5ad_error:
+        open_rows(tmp_path / "d.h5ad")
+    assert h5ad_error.traceback and handles(tmp_path / "d.h5ad") == 0

@@ -218,7 +218,6 @@ class ParquetSource(RowSource):
     ``columns``, less ``exclude``) must be numeric."""
 
     def __init__(self, path, *, label_col=None, columns=None, exclude=None):
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.path = Path(path)
@@ -226,6 +225,16 @@ class ParquetSource(RowSource):
             self._file = pq.ParquetFile(self.path)
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read as Parquet ({_first_line(exc)})") from exc
+        try:
+            self._describe(label_col, columns, exclude)
+        except BaseException:  # a file refused once open is not left open
+            self.close()
+            raise
+
+    def _describe(self, label_col, columns, exclude) -> None:
+        """The open file's feature columns, row groups and shape; ValueError for a file that cannot stream."""
+        import pyarrow as pa
+
         schema = self.file.schema_arrow
         names = list(columns) if columns else [n for n in schema.names if n != label_col]
         missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in schema.names]
@@ -321,6 +330,14 @@ class H5adSource(RowSource):
             self.adata = anndata.read_h5ad(self.path, backed="r")
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read as .h5ad ({_first_line(exc)})") from exc
+        try:
+            self._describe(normalize)
+        except BaseException:  # a file refused once open is not left open
+            self.close()
+            raise
+
+    def _describe(self, normalize: bool) -> None:
+        """The open file's shape and gene names; ValueError for an X that cannot stream."""
         try:
             X = self.adata.X
         except KeyError:  # backed mode looks X up in the file

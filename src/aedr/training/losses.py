@@ -179,7 +179,7 @@ class NeighborObjective:
             x_in = x * keep / (1.0 - self.input_dropout)
         decoded = None
         if self.reconstruct and self.decode_share < 1:
-            rows = max(1, math.ceil(self.decode_share * len(x)))
+            rows = min(len(x), max(2, math.ceil(self.decode_share * len(x))))  # two at least: batch norm
             decoded = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
         total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.reconstruct, decoded=decoded)
         d2 = (z - self.targets[index]).pow(2).sum(1)  # (B,)
