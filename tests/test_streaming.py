@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,12 @@ def small_blocks(monkeypatch):
     """Blocks of 100 rows of digits (8 MiB would be one block): block boundaries everywhere."""
     monkeypatch.setattr(stream, "BLOCK_BYTES", 100 * 64 * 4)
     monkeypatch.setattr(stream, "BUFFER_BYTES", 300 * 64 * 4)
+
+
+def _handles(path) -> int:
+    """This process's open descriptors on the file ``path``."""
+    target = os.path.realpath(path)
+    return sum(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
 
 
 @pytest.fixture
@@ -284,8 +291,6 @@ def test_cli_streams_parquet_and_h5ad_with_their_labels(tmp_path, digits, small_
 
 
 def test_a_source_closes_its_file_at_the_end_of_a_with_block_and_reopens_to_read(tmp_path, digits):
-    import os
-
     import anndata
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -295,38 +300,29 @@ def test_a_source_closes_its_file_at_the_end_of_a_with_block_and_reopens_to_read
     pq.write_table(pa.Table.from_pandas(pd.DataFrame(X, columns=[f"p{i}" for i in range(64)])), tmp_path / "d.parquet")
     anndata.AnnData(X=X).write_h5ad(tmp_path / "d.h5ad")
 
-    def handles(path) -> int:  # this process's open descriptors on the file
-        target = os.path.realpath(path)
-        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
-
     for name in ("d.npy", "d.parquet", "d.h5ad"):
         path = tmp_path / name
         with open_rows(path) as rows:
             np.testing.assert_allclose(rows[0:3], X[:3])
-            assert handles(path) == 1, name
-        assert handles(path) == 0, name
+            assert _handles(path) == 1, name
+        assert _handles(path) == 0, name
         np.testing.assert_allclose(rows[5:7], X[5:7])  # reading again reopens the file
         rows.close()
 
 
 def test_a_streamed_file_refused_after_opening_is_closed(tmp_path, digits):
     """An error found once the file is open (here a label column the file lacks) leaves no handle on it."""
-    import os
-
     import anndata
 
     anndata.AnnData(X=digits[0][:100]).write_h5ad(tmp_path / "d.h5ad")
-    target = os.path.realpath(tmp_path / "d.h5ad")
     args = ["fit", str(tmp_path / "d.h5ad"), "-o", str(tmp_path / "run"), "--memory-budget", "0"]
     result = runner.invoke(app, [*args, "--label-col", "cell_type", "-q"])
     assert result.exit_code != 0 and "no obs column 'cell_type'" in result.output
-    assert not any(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
+    assert _handles(tmp_path / "d.h5ad") == 0
 
 
 def test_a_file_refused_while_opening_it_to_stream_is_closed(tmp_path, digits):
     """A Parquet file without the label column, an .h5ad file without X: refused with no handle left on them."""
-    import os
-
     import anndata
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -335,15 +331,11 @@ def test_a_file_refused_while_opening_it_to_stream_is_closed(tmp_path, digits):
     pq.write_table(pa.Table.from_pandas(frame), tmp_path / "d.parquet")
     anndata.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(50)])).write_h5ad(tmp_path / "d.h5ad")
 
-    def handles(path) -> int:
-        target = os.path.realpath(path)
-        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == target for fd in os.listdir("/proc/self/fd"))
-
     # checked while the error is still held (its traceback keeps the half-made source alive, as a
     # caller reporting it does), not after the garbage collector has closed the file
     with pytest.raises(ValueError, match="no column 'digit'") as parquet_error:
         open_rows(tmp_path / "d.parquet", label_col="digit")
-    assert parquet_error.traceback and handles(tmp_path / "d.parquet") == 0
+    assert parquet_error.traceback and _handles(tmp_path / "d.parquet") == 0
     with pytest.raises(ValueError, match="holds no X matrix") as h5ad_error:
         open_rows(tmp_path / "d.h5ad")
-    assert h5ad_error.traceback and handles(tmp_path / "d.h5ad") == 0
+    assert h5ad_error.traceback and _handles(tmp_path / "d.h5ad") == 0

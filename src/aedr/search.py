@@ -82,19 +82,12 @@ def clustered_neighbors(
     """
     A, sq = _centred(X)
     n = len(A)
-    centres = _kmeans(A, max(1, round(n / group_rows)), random_state)
+    centres = _kmeans(A, sq, max(1, round(n / group_rows)), random_state)
     probes = min(probes, len(centres))
     near = _nearest_centres(A, sq, centres, probes)  # (n, probes), each row's own group first
-    group = near[:, 0]
-    members = torch.argsort(group, stable=True)
-    sizes = torch.bincount(group, minlength=len(centres))
-    member_start = torch.cumsum(sizes, 0) - sizes
-    # the queries of each group: the rows that probe it
-    probed = near.reshape(-1)
-    order = torch.argsort(probed, stable=True)
-    asking = torch.arange(n).repeat_interleave(probes)[order]
-    asks = torch.bincount(probed, minlength=len(centres))
-    ask_start = torch.cumsum(asks, 0) - asks
+    members, member_start, sizes = _grouped(near[:, 0], len(centres))
+    asking, ask_start, asks = _grouped(near.reshape(-1), len(centres))  # the queries of each group
+    asking = asking // probes  # positions in the flattened (n, probes) to the rows that probe it
     best = torch.full((n, k), math.inf), torch.full((n, k), -1, dtype=torch.int64)
     for g in range(len(centres)):
         rows = members[member_start[g] : member_start[g] + sizes[g]]
@@ -116,6 +109,14 @@ def clustered_neighbors(
         D[torch.arange(len(q)), q] = math.inf
         best[0][q], best[1][q] = D.topk(k, dim=1, largest=False)
     return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
+
+
+def _grouped(labels: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The positions of ``labels`` (m,) ordered by label, and where each of the ``groups`` labels
+    starts in that order and how many it holds: group g is ``order[start[g] : start[g] + size[g]]``."""
+    order = torch.argsort(labels, stable=True)
+    size = torch.bincount(labels, minlength=groups)
+    return order, torch.cumsum(size, 0) - size, size
 
 
 def _centred(X) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,14 +143,14 @@ def _keep_nearest(best: tuple[torch.Tensor, torch.Tensor], where, D: torch.Tenso
     best[0][where], best[1][where] = d, i.gather(1, j)
 
 
-def _kmeans(A: torch.Tensor, groups: int, random_state: int) -> torch.Tensor:
-    """``groups`` k-means centres (Lloyd's steps) of a seeded sample of ``A``'s rows."""
+def _kmeans(A: torch.Tensor, sq: torch.Tensor, groups: int, random_state: int) -> torch.Tensor:
+    """``groups`` k-means centres (Lloyd's steps) of a seeded sample of ``A``'s rows (squared norms ``sq``)."""
     generator = torch.Generator().manual_seed(random_state)
-    sample = A[torch.randperm(len(A), generator=generator)[: groups * KMEANS_ROWS_PER_GROUP]]
+    rows = torch.randperm(len(A), generator=generator)[: groups * KMEANS_ROWS_PER_GROUP]
+    sample, sample_sq = A[rows], sq[rows]
     centres = sample[:groups].clone()
-    sq = (sample * sample).sum(1)
     for _ in range(KMEANS_STEPS):
-        label = _nearest_centres(sample, sq, centres, 1)[:, 0]
+        label = _nearest_centres(sample, sample_sq, centres, 1)[:, 0]
         counts = torch.bincount(label, minlength=groups)
         sums = torch.zeros_like(centres).index_add_(0, label, sample)
         centres = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], centres)  # empty: stays

@@ -188,7 +188,7 @@ class NeighborTrainer:
                 # drawn from the fit's own generator, the same on every rank (self.generator is the rank's noise)
                 code_layer.place(codes / codes.std().clamp_min(1e-12), self.generators[0])
             objective = self._objective(
-                codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator, reconstruct=reconstruct
+                codes, resume, input_dropout=SHAPING_DROPOUT, generator=self.generator, decode_share=float(reconstruct)
             )
             trainer = self._trainer(objective, shaping, "shaping", codes)
             try:

@@ -135,10 +135,10 @@ class NeighborObjective:
     input draws it pulls with a bounded force, so the encoder does not bend to it. With
     ``input_dropout`` each input value the encoder sees is zeroed with that probability while
     training (the rest scaled by ``1 / (1 - input_dropout)``; the reconstruction target stays
-    clean), which keeps the encoder smooth between the training rows. With ``reconstruct=False``
-    the decoder does not run on training batches: the encoder trains on the map alone; with
-    ``decode_share`` below 1 it runs on that share of each training batch's rows, drawn with
-    ``generator`` (the reconstruction term their mean, the decoder's work that much smaller). Validation batches
+    clean), which keeps the encoder smooth between the training rows. ``decode_share`` is the share
+    of each training batch's rows the decoder runs on, drawn with ``generator`` (the reconstruction
+    term their mean, the decoder's work that much smaller); at 0 the decoder does not run on
+    training batches and the encoder trains on the map alone. Validation batches
     (``index`` None) and evaluation mode see only the reconstruction objective: held-out rows
     have no place in the map. With ``code_layer`` (the model's
     :class:`~aedr.models.anchored.AnchoredCode`) the cross-entropy of its anchor logits against
@@ -157,7 +157,6 @@ class NeighborObjective:
         generator=None,
         code_layer=None,
         anchor_of=None,
-        reconstruct=True,
         decode_share=1.0,
     ):
         n, k = targets.shape
@@ -165,7 +164,7 @@ class NeighborObjective:
         self.targets = targets / targets.std().clamp_min(1e-12)
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
         self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
-        self.code_layer, self.reconstruct, self.decode_share = code_layer, reconstruct, decode_share
+        self.code_layer, self.decode_share = code_layer, decode_share
         if code_layer is not None and anchor_of is None:
             anchor_of = code_layer.nearest(self.targets)
         self.anchor_of = anchor_of
@@ -178,10 +177,10 @@ class NeighborObjective:
             keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.input_dropout
             x_in = x * keep / (1.0 - self.input_dropout)
         decoded = None
-        if self.reconstruct and self.decode_share < 1:
+        if 0 < self.decode_share < 1:
             rows = min(len(x), max(2, math.ceil(self.decode_share * len(x))))  # two at least: batch norm
             decoded = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
-        total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.reconstruct, decoded=decoded)
+        total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.decode_share > 0, decoded=decoded)
         d2 = (z - self.targets[index]).pow(2).sum(1)  # (B,)
         if self.robust_scale:
             s2 = self.robust_scale**2
