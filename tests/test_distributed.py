@@ -1,6 +1,7 @@
 """Training under torchrun: 2 CPU ranks (gloo) against one process, as a user launches them."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -156,3 +157,31 @@ def test_a_neighbour_fit_shaping_the_encoder_alone_trains_under_torchrun(tmp_pat
         setup="training.DECODER_STEPS = 1  # shape the encoder alone, as on large data",
     )
     assert "rank 0 mse True" in result.stdout and "rank 1 mse True" in result.stdout
+
+
+def test_ranks_whose_memory_budgets_differ_all_stream(tmp_path):
+    """One rank's budget holds the rows and the other's does not (machines with different free memory):
+    every rank streams, and they train as one."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((600, 8)).astype(np.float32))
+    fit = (
+        "Autoencoder(max_iter=3, batch_size=64, hidden_layer_sizes=(8,), random_state=0, "
+        "memory_budget=0 if os.environ['RANK'] == '1' else 10**12).fit(np.load('x.npy', mmap_mode='r'))"
+    )
+    result = on_two_ranks(tmp_path, fit, "{ae.loss_curve_}", setup="import os")
+    curves = dict(re.findall(r"rank (\d) (\[[^\]]*\])", result.stdout))  # the ranks' lines may interleave
+    assert len(curves) == 2 and curves["0"] == curves["1"], result.stdout
+
+
+def test_aedr_fit_ranks_whose_memory_budgets_differ_all_stream_the_file(data, tmp_path):
+    """`aedr fit` under torchrun, rank 1 with too small a budget for the file: every rank streams it."""
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "import os, sys\n"
+        "from aedr.cli import main\n"
+        "budget = '0' if os.environ['RANK'] == '1' else '8G'\n"
+        f"sys.argv = ['aedr', 'fit', {str(data / 'x.npy')!r}, '-o', 'mixed', '--memory-budget', budget, *{FIT!r}]\n"
+        "main()\n"
+    )
+    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path)
+    assert result.stderr.count("streaming 2,048 x 20 rows from disk") == 1, result.stderr  # rank 0 reports it
+    assert load(tmp_path / "mixed" / "model").world_size_ == 2

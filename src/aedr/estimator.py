@@ -307,13 +307,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             weights seen before that and can still be used.
         """
         warm = self.warm_start and hasattr(self, "model_")
+        device = resolve_device(self.device)
+        _fit_setup.check_precision(self, device)
+        device = distributed.setup(device)  # joins torchrun's process group, if any
         X, image_shape = self._fit_rows(X, reset=not warm)  # rows in memory, or a RowSource streamed from disk
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
-        device = resolve_device(self.device)
-        _fit_setup.check_precision(self, device)
-        device = distributed.setup(device)  # joins torchrun's process group, if any
         seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm)
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
@@ -356,7 +356,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``(rows, image shape or None)``: ``X`` validated in memory, or, for rows on disk that would need
         more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training streams."""
         source = as_source(X)
-        streams = source is not None and needs_streaming(source, self.memory_budget)
+        # under torchrun every rank streams when one must: ranks that decided alone would train apart
+        streams = distributed.any_rank(source is not None and needs_streaming(source, self.memory_budget))
+        if streams and source is None:
+            raise ValueError(
+                "under torchrun every rank must be given the same rows: another rank's are streamed from disk"
+            )
         if streams and self.neighbor_loss is None:
             validate_source(self, source, reset=reset)
             return source, source.image_shape

@@ -242,8 +242,9 @@ def _streamed_table(
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
     from aedr.data.io import Table, read_labels
     from aedr.data.stream import needs_streaming
+    from aedr.training.distributed import any_rank, is_main
 
-    if not needs_streaming(source, memory_budget):
+    if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike
         source.close()
         return None
     given = [flag for flag, value in (in_memory_options or {}).items() if value]
@@ -270,7 +271,8 @@ def _streamed_table(
         if len(labels) != source.shape[0]:
             raise ValueError(f"{labels_file}: {len(labels)} labels for {source.shape[0]} rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
-    typer.echo(f"note: {path}: {note}", err=True)
+    if is_main():  # under torchrun rank 0 alone reports
+        typer.echo(f"note: {path}: {note}", err=True)
     return Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs)
 
 

@@ -95,6 +95,16 @@ def broadcast(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def any_rank(flag: bool) -> bool:
+    """True on every rank when ``flag`` is True on any (itself when not distributed): one decision
+    that every rank takes alike, such as streaming rows that one rank's memory cannot hold."""
+    if world_size() > 1 and dist.is_initialized():
+        value = torch.tensor([int(flag)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+    return flag
+
+
 class ObjectiveStep(nn.Module):
     """The objective as a module's forward, so that DistributedDataParallel sees the model run and
     averages its gradients over the ranks in the backward pass."""
