@@ -1,5 +1,6 @@
 """Checkpoints and resuming: an interrupted fit goes on from its checkpoint and ends bit-identical."""
 
+import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
@@ -73,6 +74,25 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
     ae = Autoencoder(max_iter=6, random_state=0, warm_start=True).fit(X)
     with pytest.raises(ValueError, match="warm_start"):
         ae.fit(X, resume_from=file)
+
+
+@pytest.mark.parametrize(
+    "budget, other, message",
+    [(0, 10**12, r"streamed its rows from disk .* \(--memory-budget 0\)"), (10**12, 0, "read its rows into memory")],
+)
+def test_a_checkpoint_says_whether_its_rows_were_streamed(tmp_path, budget, other, message):
+    """memory_budget="auto" may stream the rows on one run and not on the next, and the two train on
+    other batches: the resumed fit is told which budget goes on, and with it ends as the uninterrupted one."""
+    torch.set_num_threads(1)
+    np.save(tmp_path / "x.npy", X.astype(np.float32))
+    rows, file = np.load(tmp_path / "x.npy", mmap_mode="r"), tmp_path / "fit.ckpt"
+    params = {"max_iter": 6, "random_state": 0}
+    full = Autoencoder(**params, memory_budget=budget).fit(rows)
+    Autoencoder(**params, memory_budget=budget, callbacks=[Checkpoint(file, every_epochs=2), StopAfter(3)]).fit(rows)
+    with pytest.raises(CheckpointError, match=message):
+        Autoencoder(**params, memory_budget=other).fit(rows, resume_from=file)
+    resumed = Autoencoder(**params, memory_budget=budget).fit(rows, resume_from=file)
+    assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
 
 
 @pytest.mark.parametrize(

@@ -217,9 +217,10 @@ def callbacks(est) -> list:
     return bar + [as_callback(cb) for cb in (est.callbacks or [])]
 
 
-def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
+def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed: bool = False):
     """The fit's seed and the checkpoint to resume from (its seed, even with ``random_state=None``);
-    tells the :class:`Checkpoint` callbacks which fit they belong to."""
+    tells the :class:`Checkpoint` callbacks which fit they belong to (``streamed``: its rows are
+    streamed from disk)."""
     from aedr.training.checkpoint import Checkpoint, read_checkpoint, run_identity
 
     seed = int(check_random_state(est.random_state).randint(2**31 - 1))
@@ -227,7 +228,7 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool):
     writers = [cb for cb in (est.callbacks or []) if isinstance(cb, Checkpoint)]
     if not writers and resume_from is None:
         return seed, None
-    identity = run_identity(est, X)
+    identity = run_identity(est, X, streamed=streamed)
     resume = None
     if resume_from is not None:
         if warm:

@@ -310,11 +310,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device = resolve_device(self.device)
         _fit_setup.check_precision(self, device)
         device = distributed.setup(device)  # joins torchrun's process group, if any
-        X, image_shape = self._fit_rows(X, reset=not warm)  # rows in memory, or a RowSource streamed from disk
+        X, image_shape, streamed = self._fit_rows(X, reset=not warm)  # rows in memory, or streamed from disk
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
-        seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm)
+        seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
         self.input_shape_ = (
@@ -353,8 +353,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return self
 
     def _fit_rows(self, X, *, reset: bool):
-        """``(rows, image shape or None)``: ``X`` validated in memory, or, for rows on disk that would need
-        more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training streams."""
+        """``(rows, image shape or None, streamed)``: ``X`` validated in memory, or, for rows on disk that
+        would need more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training
+        streams (a neighbour fit: a seeded sample of it, in memory); ``streamed`` says which."""
         source = as_source(X)
         # under torchrun every rank streams when one must: ranks that decided alone would train apart
         streams = distributed.any_rank(source is not None and needs_streaming(source, self.memory_budget))
@@ -364,7 +365,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         if streams and self.neighbor_loss is None:
             validate_source(self, source, reset=reset)
-            return source, source.image_shape
+            return source, source.image_shape, True
         if streams or (source is not None and not isinstance(X, np.ndarray)):
             # a neighbour fit builds its graph and map in memory: a seeded sample of the rows; a file that
             # fits: read whole
@@ -374,7 +375,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             image_shape = source.image_shape
         else:
             X, image_shape = flatten_images(X)
-        return validate_rows(self, X, reset=reset), image_shape
+        return validate_rows(self, X, reset=reset), image_shape, streams
 
     def _check_fit_params(self, X: np.ndarray) -> None:
         _fit_setup.check_fit_params(self, X)  # a subclass adds its own checks

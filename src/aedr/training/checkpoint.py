@@ -49,9 +49,11 @@ class Snapshot:
         return {name[len(prefix) + 1 :]: t for name, t in self.tensors.items() if name.startswith(prefix + "/")}
 
 
-def run_identity(estimator, X: np.ndarray) -> dict:
+def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     """What a checkpoint must share with the fit that resumes it: the estimator's class and
-    parameters (not its callbacks, verbosity or device) and the rows' shape and checksum."""
+    parameters (not its callbacks, verbosity or device), whether the rows are ``streamed`` from
+    disk or read into memory (``memory_budget`` decides; the two train on different batches), and
+    the rows' shape and checksum."""
     from aedr.persistence.config import plain_param
 
     params = {
@@ -61,13 +63,14 @@ def run_identity(estimator, X: np.ndarray) -> dict:
     }
     from aedr.data.stream import RowSource, statistics
 
+    identity = {"estimator": type(estimator).__name__, "params": params, "rows": _ROWS[streamed]}
     if isinstance(X, RowSource):  # rows on disk: the checksum of the streaming pass over them
-        return {"estimator": type(estimator).__name__, "params": params, "data": statistics(X).checksum}
+        return {**identity, "data": statistics(X).checksum}
     parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)  # CSR, or an array
     digest = hashlib.sha256(f"{X.dtype} {X.shape} {len(parts)}".encode())
     for part in parts:
         digest.update(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
-    return {"estimator": type(estimator).__name__, "params": params, "data": digest.hexdigest()}
+    return {**identity, "data": digest.hexdigest()}
 
 
 class Checkpoint(Callback):
@@ -153,6 +156,15 @@ def _open(path, *, tensors: bool) -> tuple[dict, dict]:
     return header, values
 
 
+_ROWS = {True: "streamed", False: "in memory"}
+_ROWS_ADVICE = {
+    "streamed": "the checkpointed fit streamed its rows from disk and this one reads them into memory (its "
+    "memory_budget holds them); resume with memory_budget=0 (--memory-budget 0) to stream them as it did",
+    "in memory": "the checkpointed fit read its rows into memory and this one streams them from disk (they "
+    "exceed its memory_budget); resume with a memory_budget that holds them, as it had",
+}
+
+
 def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
     """The :class:`Snapshot` in checkpoint ``path``; with ``identity`` (:func:`run_identity`), refused
     unless it was written by a fit of the same estimator, parameters and data."""
@@ -165,6 +177,9 @@ def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
 def _check_identity(path: Path, saved: dict, identity: dict) -> None:
     if saved.get("estimator") != identity["estimator"]:
         raise CheckpointError(f"{path}: written by a fit of {saved.get('estimator')}, not of {identity['estimator']}")
+    was = saved.get("rows")  # None: a checkpoint from before it was recorded
+    if was is not None and was != identity["rows"]:
+        raise CheckpointError(f"{path}: {_ROWS_ADVICE[was]}")
     if saved.get("data") != identity["data"]:
         raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
     old, new = saved.get("params", {}), identity["params"]
