@@ -179,7 +179,8 @@ def _check_identity(path: Path, saved: dict, identity: dict) -> None:
         raise CheckpointError(f"{path}: written by a fit of {saved.get('estimator')}, not of {identity['estimator']}")
     was = saved.get("rows")  # None: a checkpoint from before it was recorded
     if was is not None and was != identity["rows"]:
-        raise CheckpointError(f"{path}: {_ROWS_ADVICE[was]}")
+        advice = _ROWS_ADVICE.get(was) if isinstance(was, str) else None
+        raise CheckpointError(f"{path}: {advice or 'written for other data (its rows were read otherwise)'}")
     if saved.get("data") != identity["data"]:
         raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
     old, new = saved.get("params", {}), identity["params"]
