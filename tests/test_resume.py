@@ -96,6 +96,30 @@ def test_a_checkpoint_says_whether_its_rows_were_streamed(tmp_path, budget, othe
 
 
 @pytest.mark.parametrize(
+    "run, message",
+    [
+        ([1], "record of the fit is malformed"),
+        ({"estimator": "Autoencoder", "params": 3}, "record of the fit is malformed"),
+        ({"estimator": "Autoencoder", "rows": ["streamed"]}, "its rows were read otherwise"),
+        ({"estimator": "Autoencoder", "rows": "on tape"}, "its rows were read otherwise"),
+    ],
+)
+def test_a_checkpoint_whose_record_of_the_fit_is_tampered_with_is_refused_in_one_line(tmp_path, run, message):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    file = tmp_path / "fit.ckpt"
+    Autoencoder(max_iter=2, random_state=0, callbacks=[Checkpoint(file, every_epochs=1)]).fit(X)
+    with safe_open(str(file), framework="pt") as f:
+        header, tensors = json.loads(f.metadata()["aedr"]), {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    save_file(tensors, str(file), metadata={"aedr": json.dumps({**header, "run": run})})
+    with pytest.raises(CheckpointError, match=message):
+        Autoencoder(max_iter=2, random_state=0).fit(X, resume_from=file)
+
+
+@pytest.mark.parametrize(
     "content, message",
     [
         (None, "no checkpoint there"),

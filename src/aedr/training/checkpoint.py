@@ -174,7 +174,9 @@ def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
     return Snapshot(tensors, {**header["state"], **{k: header[k] for k in ("epoch", "threads", "seed")}})
 
 
-def _check_identity(path: Path, saved: dict, identity: dict) -> None:
+def _check_identity(path: Path, saved, identity: dict) -> None:
+    if not isinstance(saved, dict) or not isinstance(saved.get("params", {}), dict):
+        raise CheckpointError(f"{path}: not an aedr checkpoint (its record of the fit is malformed)")
     if saved.get("estimator") != identity["estimator"]:
         raise CheckpointError(f"{path}: written by a fit of {saved.get('estimator')}, not of {identity['estimator']}")
     was = saved.get("rows")  # None: a checkpoint from before it was recorded
