@@ -99,7 +99,7 @@ def clustered_neighbors(
         for start in range(0, len(queries), batch):
             q = queries[start : start + batch]
             D = _distances(A[q], sq[q], R, sq[rows])
-            D[q[:, None] == rows] = math.inf  # never a row itself
+            _mask_selves(D, q, rows)
             _keep_nearest(best, q, D, rows)
     short = torch.isinf(best[0][:, -1]).nonzero().flatten()  # too few rows in the probed groups
     batch = max(1, BLOCK_BYTES // (4 * (n + A.shape[1])))
@@ -112,11 +112,19 @@ def clustered_neighbors(
 
 
 def _grouped(labels: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The positions of ``labels`` (m,) ordered by label, and where each of the ``groups`` labels
+    """The positions of ``labels`` (m,) ordered by label (ascending within each), and where each of the ``groups`` labels
     starts in that order and how many it holds: group g is ``order[start[g] : start[g] + size[g]]``."""
     order = torch.argsort(labels, stable=True)
     size = torch.bincount(labels, minlength=groups)
     return order, torch.cumsum(size, 0) - size, size
+
+
+def _mask_selves(D: torch.Tensor, queries: torch.Tensor, rows: torch.Tensor) -> None:
+    """Set ``D[i, j]`` to inf where query ``i`` is row ``j`` itself (``rows`` ascending, as
+    :func:`_grouped` orders a group): one binary search per query, not a comparison with every row."""
+    at = torch.searchsorted(rows, queries).clamp_max_(len(rows) - 1)
+    own = (rows[at] == queries).nonzero().flatten()
+    D[own, at[own]] = math.inf
 
 
 def _centred(X) -> tuple[torch.Tensor, torch.Tensor]:
