@@ -577,3 +577,30 @@ def test_a_fit_whose_loss_grows_by_orders_of_magnitude_fails_in_one_line_and_wri
     assert_one_line_error(result, "training diverged at epoch", "times the lowest so far", "kept the best weights",
                           "--learning-rate 10", "unscaled data", "outliers")  # fmt: skip
     assert os.listdir(tmp_path) == ["pixels.npy"]
+
+
+def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path):
+    """--force replaces aedr's own outputs only: not the data it reads, a folder holding it, or a
+    folder of the user's own files; an earlier run is still replaced."""
+    data = tmp_path / "proj" / "data.npy"
+    data.parent.mkdir()
+    np.save(data, np.random.default_rng(0).normal(size=(120, 5)))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("mine")
+    before = data.read_bytes()
+    result = aedr("fit", data, "-o", tmp_path / "proj", *FAST, "--force", ok=False)
+    assert_one_line_error(result, "would replace the input")
+    result = aedr("fit", data, "-o", tmp_path / "notes", *FAST, "--force", ok=False)
+    assert_one_line_error(result, "not an earlier aedr run")
+    aedr("fit", data, "-o", tmp_path / "run", *FAST)
+    aedr("fit", data, "-o", tmp_path / "run", *FAST, "--force")  # an earlier run: replaced
+    copy = tmp_path / "copy.npy"
+    copy.write_bytes(before)
+    result = aedr("transform", tmp_path / "run", copy, "-o", copy, "--force", ok=False)
+    assert_one_line_error(result, "would replace the input")
+    embedding = tmp_path / "run" / "embedding.npy"
+    text = embedding.read_bytes()
+    result = aedr("explore", tmp_path / "run", "-o", embedding, "--force", ok=False)
+    assert_one_line_error(result, "would replace the input")
+    assert data.read_bytes() == before and copy.read_bytes() == before and embedding.read_bytes() == text
+    assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"

@@ -353,11 +353,24 @@ def default_output(data: Path, suffix: str) -> Path:
 FigureOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
 
 
-def claim_output(ctx: typer.Context, output: Path, force: bool) -> Path:
+def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Path:
     """``output``, locked for this command until it ends: another aedr writing the same output is
-    refused now, before any work, and so is an existing ``output`` without ``--force``."""
+    refused now, before any work, and so is an existing ``output`` without ``--force``. Even with
+    ``--force`` an output that is one of the command's ``inputs`` or holds one is refused, and so is
+    a non-empty folder that is not an earlier ``aedr fit`` run (no ``model/config.json`` in it):
+    ``--force`` replaces what aedr wrote, never the user's own files."""
     from aedr._files import check_new, output_lock
 
+    target = Path(output).resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if source == target or target in source.parents:
+            raise ValueError(f"the output {output} would replace the input {given}; write it elsewhere")
+    if force and target.is_dir() and any(target.iterdir()) and not (target / "model" / "config.json").is_file():
+        raise ValueError(
+            f"{output} is a folder that is not an earlier aedr run (no model/config.json in it); "
+            "--force replaces only aedr's own outputs: choose another --out"
+        )
     ctx.with_resource(output_lock(output))
     return check_new(output, overwrite=force)
 

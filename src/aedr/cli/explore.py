@@ -74,7 +74,7 @@ def explore(
 
     run = embedding if embedding.is_dir() else None
     embedding = _embedding_file(embedding)
-    output = claim_output(ctx, output or default_output(embedding, ".html"), force)
+    output = claim_output(ctx, output or default_output(embedding, ".html"), force, [embedding])
     codes, names, label_frame = read_codes(embedding, delimiter)
     fields = images = reconstructions = None
     shape = None

@@ -45,11 +45,12 @@ Output = Annotated[
 CHUNK_ROWS = 65_536  # decoded rows written at a time when they exceed the memory budget
 
 
-def _claim(ctx, output: Path | None, force: bool) -> Path | None:
-    """The output file, locked for the command (None or "-": standard output, nothing to lock)."""
+def _claim(ctx, output: Path | None, force: bool, inputs=()) -> Path | None:
+    """The output file, locked for the command (None or "-": standard output, nothing to lock); never
+    one of ``inputs``."""
     if output is None or str(output) == "-":
         return output
-    return claim_output(ctx, output, force)
+    return claim_output(ctx, output, force, inputs)
 
 
 def _write(frame, labels, output: Path | None, force: bool) -> None:
@@ -104,7 +105,7 @@ def transform(
     """
     from aedr.runs import code_frame
 
-    output = _claim(ctx, output, force)
+    output = _claim(ctx, output, force, [data, model])
     estimator = load_model(model)
     expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
@@ -152,7 +153,7 @@ def inverse_transform(
     Example:
       aedr inverse-transform run1/model points.csv -o reconstructed.csv
     """
-    output = _claim(ctx, output, force)
+    output = _claim(ctx, output, force, [data, model])
     estimator = load_model(model)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     table = read_input(
