@@ -366,7 +366,7 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Pa
         source = Path(given).resolve()
         if source == target or target in source.parents:
             raise ValueError(f"the output {output} would replace the input {given}; write it elsewhere")
-    if force and target.is_dir() and any(target.iterdir()) and not (target / "model" / "config.json").is_file():
+    if force and target.is_dir() and any(target.iterdir()) and not _is_run(target):
         raise ValueError(
             f"{output} is a folder that is not an earlier aedr run (no model/config.json in it); "
             "--force replaces only aedr's own outputs: choose another --out"
@@ -385,10 +385,15 @@ def save_figure_file(fig, output: Path, force: bool) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
+def _is_run(path: Path) -> bool:
+    """Whether ``path`` is a run folder written by ``aedr fit`` (a model in its ``model/``)."""
+    return (path / "model" / "config.json").is_file()
+
+
 def model_folder(path: Path) -> Path:
     """``path``, or ``path/model`` when ``path`` is a run folder written by ``aedr fit``."""
     path = Path(path)
-    if not (path / "config.json").exists() and (path / "model" / "config.json").exists():
+    if not (path / "config.json").exists() and _is_run(path):
         return path / "model"
     return path
 

@@ -131,10 +131,11 @@ def fit(
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
     estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper, checkpoint])
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    from aedr.training.distributed import setup, world_size
+
+    if world_size() > 1:
         # under torchrun the ranks join their group before reading, so that they agree on streaming the file
         from aedr.training.device import resolve_device
-        from aedr.training.distributed import setup
 
         setup(resolve_device(estimator.device))
     refused = streaming_refusals(data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude)
