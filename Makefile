@@ -32,7 +32,7 @@ test: $(STAMP) $(CHROMIUM)
 # autoencoder fit 20-fold (2.8 s on one thread, 72 s on two); passive waiting keeps both cores useful.
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/aedr benchmark --datasets digits,mnist10k,mnist70k \
-		--methods pca,ae-linear --out bench-out --report docs/benchmark-details.md
+		--methods pca,ae-linear --out bench-out --report docs/benchmark-details.md --force
 	$(MAKE) bench-neighbors
 
 # Run alone, in OpenMP's default settings, as users run it: this block compares fit times of torch and
@@ -40,7 +40,7 @@ bench: $(STAMP)
 # (MNIST-10k, one process each: ae-tsne 27.9 s with PASSIVE, 20.0 s without; openTSNE 29.3 s and 30.6 s).
 bench-neighbors: $(STAMP)
 	$(BIN)/aedr benchmark --datasets digits,breast-cancer,mnist10k,mnist70k --heldout-fraction 0.2 \
-		--methods tsne,umap,ae-deep,ae-umap,ae-tsne --no-metric-cost --out bench-out/neighbors \
+		--methods tsne,umap,ae-deep,ae-umap,ae-tsne --no-metric-cost --out bench-out/neighbors --force \
 		--report BENCHMARKS.md --block neighbors --title "Neighbour-preserving autoencoders against t-SNE and UMAP"
 
 clean:

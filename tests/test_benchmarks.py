@@ -262,3 +262,79 @@ def test_brief_block_names_only_what_differs_between_runs():
     for header in re.findall(r"^\| method \| (.*) \|$", brief, re.M):
         assert set(header.split(" | ")) <= set(REPORT_COLUMNS)
     assert "`out/` (`results.md` has every column)" in brief
+
+
+def test_an_earlier_runs_results_are_kept_unless_forced(tiny, tmp_path, monkeypatch):
+    """Refused before anything runs, so nothing is lost and no time is spent; --force replaces them."""
+    from aedr.benchmarks import runner
+    from aedr.cli import app
+
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "results.md").write_text("last week's figures")
+    ran, real_split = [], runner.train_test_split
+    monkeypatch.setattr(runner, "train_test_split", lambda *a, **k: ran.append(1) or pytest.fail("ran"))
+    args = ["benchmark", "-d", tiny, "-m", "pca", "--quick", "-q", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and not ran
+    assert f"{out / 'results.md'} already exists; choose another name or pass --force" in result.output
+    assert (out / "results.md").read_text() == "last week's figures"
+    monkeypatch.setattr(runner, "train_test_split", real_split)
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "| pca |" in (out / "results.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"# B\n\n{START}\nold\n\nhand-written notes after",
+        f"# B\n\n{END}\nnotes\n{START}\nold\n",
+        f"{START}\n{START}\n{END}",
+    ],
+    ids=["start-without-end", "end-before-start", "two-starts"],
+)
+def test_a_report_whose_markers_do_not_pair_is_refused_before_the_run(tiny, tmp_path, text):
+    from aedr.cli import app
+
+    report = tmp_path / "B.md"
+    report.write_text(text)
+    with pytest.raises(ValueError, match="markers of block 'benchmark' do not pair up"):
+        update_benchmarks_md(report, "new block")
+    result = CliRunner().invoke(
+        app,
+        ["benchmark", "-d", tiny, "-m", "pca", "--quick", "-q", "--out", str(tmp_path / "o"), "--report", str(report)],
+    )
+    assert result.exit_code == 1 and "do not pair up" in result.output and "mend the file" in result.output
+    assert report.read_text() == text and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--datasets", " , "], "no names given"),
+        (["--methods", ""], "no names given"),
+        (["--heldout-fraction", "1.5"], "1.5 is not between 0 and 1"),
+        (["--heldout-fraction", "0"], "0.0 is not between 0 and 1"),
+    ],
+)
+def test_benchmark_options_that_name_nothing_are_usage_errors(tmp_path, extra, message):
+    from aedr.cli import app
+
+    result = CliRunner().invoke(app, ["benchmark", "--quick", "-q", "--out", str(tmp_path / "o"), *extra])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_or_report_of_the_wrong_kind_is_refused_before_the_run(tiny, tmp_path):
+    from aedr.cli import app
+
+    a_file, a_folder = tmp_path / "f.txt", tmp_path / "folder"
+    a_file.write_text("keep")
+    a_folder.mkdir()
+    base = ["benchmark", "-d", tiny, "-m", "pca", "--quick", "-q"]
+    as_out = CliRunner().invoke(app, [*base, "--out", str(a_file)])
+    assert as_out.exit_code == 1 and f"{a_file}: is a file; --out takes a folder" in as_out.output
+    as_report = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "o"), "--report", str(a_folder)])
+    assert as_report.exit_code == 1 and f"{a_folder}: is a folder; --report takes a markdown file" in as_report.output
+    assert a_file.read_text() == "keep" and not (tmp_path / "o").exists()

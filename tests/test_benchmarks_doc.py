@@ -100,7 +100,7 @@ def _benchmark_command(args: list[str]) -> str:
     group = typer.main.get_command(app)
     command = group.get_command(group.make_context("aedr", ["benchmark"], resilient_parsing=True), "benchmark")
     params = command.make_context("benchmark", list(args)).params
-    params.pop("quiet")
+    params.pop("quiet"), params.pop("force")  # neither changes what a run measures: not recorded
     return _command_line(**params)
 
 

@@ -11,15 +11,26 @@ from aedr.benchmarks.runner import BenchmarkResult, MethodRun, MetricCost, run_b
 
 
 def benchmark(
-    out_dir, *, command: str = "aedr benchmark", report=None, block: str = "benchmark", title=None, **run_options
+    out_dir,
+    *,
+    command: str = "aedr benchmark",
+    report=None,
+    block: str = "benchmark",
+    title=None,
+    overwrite: bool = False,
+    **run_options,
 ):
     """Run :func:`run_benchmark` with ``run_options`` and write its outputs; returns ``(result, files)``.
 
     The outputs are rewritten after every data set, so a long run that is
     stopped keeps the data sets it finished. ``block`` names the marked block
-    of ``report`` to regenerate, ``title`` its heading.
+    of ``report`` to regenerate, ``title`` its heading. Before anything runs, an
+    ``out_dir`` that holds an earlier run's results is refused unless
+    ``overwrite``, and so is a ``report`` whose markers do not pair up.
     """
-    from aedr.benchmarks.report import write_outputs
+    from aedr.benchmarks.report import check_outputs, write_outputs
+
+    check_outputs(out_dir, report, block=block, overwrite=overwrite)
 
     def write(result):
         return write_outputs(result, out_dir, command, report, block=block, title=title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import math
 import os
 import platform
@@ -268,25 +269,82 @@ def publish_table(target, name: str, title: str, intro: str, header: list[str], 
     return block
 
 
+def _block_bounds(text: str, name: str, path) -> tuple[int, int] | None:
+    """Where block ``name``'s markers sit in ``text`` (start of the start marker, start of the end
+    marker), None when neither is there; a ValueError naming ``path`` when they do not pair up, so a
+    hand-edited report is never cut short."""
+    start, end = markers(name)
+    counts = text.count(start), text.count(end)
+    if counts == (0, 0):
+        return None
+    if counts != (1, 1) or text.index(start) > text.index(end):
+        raise ValueError(
+            f"{path}: the markers of block '{name}' do not pair up ({counts[0]} × '{start}', {counts[1]} × "
+            f"'{end}', the start first); mend the file so it has one of each, or neither, and run again"
+        )
+    return text.index(start), text.index(end)
+
+
+def check_report(path: str | Path, name: str = "benchmark") -> None:
+    """Raise before a long run what :func:`update_benchmarks_md` would raise after it: ``path`` is a
+    folder, cannot be read as text, or has markers of block ``name`` that do not pair up."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; --report takes a markdown file", str(path))
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a UTF-8 text file; --report takes a markdown file") from None
+        _block_bounds(text, name, path)
+
+
 def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:
     """Replace the text between the markers of block ``name`` in ``path``, keeping a hand-written reading inside them.
 
     The reading is whatever lies between ``<!-- reading:start -->`` and
-    ``<!-- reading:end -->`` in the old block; it is kept after the new tables.
+    ``<!-- reading:end -->`` in the old block; it is kept after the new tables. A file without the
+    markers gets the block appended; markers that do not pair up raise a ValueError and leave the
+    file as it was. The new text replaces the file in one rename, never half-written.
     """
+    from aedr._files import staged_file
+
     path = Path(path)
     START, END = markers(name)
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    bounds = _block_bounds(text, name, path)
+    if bounds is None:
         text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    old, tail = rest.split(END, 1)
+        bounds = _block_bounds(text, name, path)
+    head, old, tail = text[: bounds[0]], text[bounds[0] + len(START) : bounds[1]], text[bounds[1] + len(END) :]
     reading = ""
     if READING_START in old and READING_END in old:
         reading = READING_START + old.split(READING_START, 1)[1].split(READING_END, 1)[0] + READING_END
     new = f"{START}\n{block}\n" + (f"\n{reading}\n" if reading else "") + END
-    path.write_text(head + new + tail)
+    with staged_file(path, overwrite=True) as staged:
+        staged.write_text(head + new + tail, encoding="utf-8")
     return path
+
+
+RESULT_FILES = ("results.md", "results.csv", "embeddings.png")
+"""What a benchmark writes into its output folder."""
+
+
+def check_outputs(out_dir, report=None, *, block: str = "benchmark", overwrite: bool = False) -> None:
+    """Raise before a run what writing its outputs would: ``out_dir`` is a file, or holds an earlier
+    run's results and ``overwrite`` is false (:class:`aedr._files.OutputExistsError`), or ``report``
+    fails :func:`check_report`."""
+    from aedr._files import OutputExistsError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file; --out takes a folder", str(out))
+    if not overwrite:
+        for name in RESULT_FILES:
+            if (out / name).exists():
+                raise OutputExistsError(out / name)
+    if report is not None:
+        check_report(report, block)
 
 
 def write_outputs(

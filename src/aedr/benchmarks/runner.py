@@ -126,6 +126,13 @@ def run_benchmark(
             f"unknown data set or method: {', '.join(unknown)} "
             f"(data sets: {', '.join(DATASETS)}; methods: {', '.join(METHODS)})"
         )
+    if not datasets or not methods:
+        raise ValueError(
+            f"no {'data set' if not datasets else 'method'} named (known: "
+            f"{', '.join(DATASETS if not datasets else METHODS)})"
+        )
+    if not 0 < heldout_fraction < 1:
+        raise ValueError(f"the held-out fraction must lie between 0 and 1 (exclusive), got {heldout_fraction}")
     method_params = method_params or {}
     settings = {
         "random_state": random_state,

@@ -91,6 +91,7 @@ def benchmark(
         str, typer.Option("--block", help="Name of the marked block of --report to regenerate.")
     ] = "benchmark",
     title: Annotated[Optional[str], typer.Option("--title", help="Heading of that block.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the results of an earlier run in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
     """Compare aedr's autoencoders with PCA, t-SNE (openTSNE) and UMAP (umap-learn) in one process.
@@ -115,12 +116,18 @@ def benchmark(
     if methods is None:
         methods = _QUICK_METHODS if quick else _ALL_METHODS
     for option, names, known in (("--datasets", datasets, DATASETS), ("--methods", methods, METHODS)):
+        if not _names(names):
+            raise typer.BadParameter(f"no names given (known: {', '.join(known)})", param_hint=option)
         unknown = [name for name in _names(names) if name not in known]
         if unknown:
             raise typer.BadParameter(
                 f"unknown data set or method: {', '.join(unknown)} (known: {', '.join(known)})", param_hint=option
             )
 
+    if not 0 < heldout_fraction < 1:
+        raise typer.BadParameter(
+            f"{heldout_fraction} is not between 0 and 1 (exclusive)", param_hint="--heldout-fraction"
+        )
     if metric_cost is None:
         metric_cost = not quick
     if not quiet:
@@ -141,6 +148,7 @@ def benchmark(
         heldout_fraction=heldout_fraction,
         method_params=QUICK_PARAMS if quick else None,
         metric_cost=metric_cost,
+        overwrite=force,
     )
     typer.echo(markdown_tables(result))
     for kind, path in files.items():

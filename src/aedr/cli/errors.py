@@ -12,6 +12,7 @@ private module.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -146,6 +147,17 @@ def _flag(name: str, declared) -> str:
     return declared[name].option_flags()[0].split("/")[0]
 
 
+_OS_REASONS = {  # the operating system's words for what users meet most, said as a user would
+    errno.ENOTDIR: "a file stands where a folder is needed",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENOENT: "no such file or folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOSPC: "no space left on the device",
+    errno.EROFS: "read-only file system",
+}
+
+
 def describe_error(exc: BaseException) -> str:
     """One line saying what went wrong (and, where we can tell, what to do)."""
     from aedr._files import OutputExistsError
@@ -154,6 +166,12 @@ def describe_error(exc: BaseException) -> str:
         return f"{exc.path} already exists; choose another name or pass --force to replace it"
     trainer = sys.modules.get("aedr.training.trainer")  # not imported: no training ran, so no divergence
     diverged = (trainer.TrainingDivergedError,) if trainer is not None else ()
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        # "[Errno 20] Not a directory: 'out.csv'" -> "out.csv: a file stands where a folder is needed"
+        reason = exc.strerror
+        if exc.errno is not None and reason == os.strerror(exc.errno):  # the system's words, not aedr's
+            reason = _OS_REASONS.get(exc.errno, reason[:1].lower() + reason[1:])
+        return " ".join(f"{exc.filename}: {reason}".split())
     if isinstance(exc, (ValueError, OSError, *diverged)):
         text = str(exc).strip()
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
