@@ -604,3 +604,32 @@ def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path)
     assert_one_line_error(result, "would replace the input")
     assert data.read_bytes() == before and copy.read_bytes() == before and embedding.read_bytes() == text
     assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
+
+
+def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path, monkeypatch):
+    """A run folder never replaces a file, a file never a folder: refused before training, with
+    nothing left behind (before, 'fit -o notes.txt --force' trained, then failed on a raw errno and
+    left a hidden staging folder); '-o .' writes into the current folder when it is empty."""
+    data = tmp_path / "data.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(120, 5)))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    result = aedr("fit", data, "-o", notes, *FAST, "--force", ok=False)
+    assert_one_line_error(result, "notes.txt is a file; this command writes a folder there")
+    aedr("fit", data, "-o", tmp_path / "run", *FAST)
+    (tmp_path / "codes.csv").mkdir()
+    result = aedr("transform", tmp_path / "run", data, "-o", tmp_path / "codes.csv", "--force", ok=False)
+    assert_one_line_error(result, "codes.csv is a folder; give the name of a file to write")
+    assert sorted(os.listdir(tmp_path)) == ["codes.csv", "data.npy", "notes.txt", "run"]
+    assert notes.read_text() == "mine"
+    empty = tmp_path / "here"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    aedr("fit", data, "-o", ".", *FAST)
+    assert (empty / "model" / "config.json").is_file() and sorted(os.listdir(tmp_path)) == [
+        "codes.csv",
+        "data.npy",
+        "here",
+        "notes.txt",
+        "run",
+    ]

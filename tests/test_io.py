@@ -2,6 +2,7 @@
 
 import gzip
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -162,6 +163,28 @@ def test_a_new_output_written_meanwhile_by_another_process_is_kept(tmp_path):
     with staged_file(out, overwrite=True) as tmp:  # asked to replace: replaced
         tmp.write_text("mine")
     assert out.read_text() == "mine"
+
+
+def test_a_replacement_that_fails_leaves_the_earlier_output_and_no_staging_behind(tmp_path, monkeypatch):
+    from aedr import _files
+
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "old.txt").write_text("earlier run")
+    real_rename = Path.rename
+
+    def rename(self, to):  # the new output cannot take the name (a full disk, a vanished mount)
+        if Path(to) == target and ".tmp-" in self.name and not (self / "old.txt").exists():
+            raise OSError(28, "No space left on device")
+        return real_rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="No space"), _files.staged_folder(target, overwrite=True) as folder:
+        (folder / "new.txt").write_text("new run")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"] and (target / "old.txt").read_text() == "earlier run"
+    with pytest.raises(OSError), _files.staged_folder(tmp_path / "f.txt", overwrite=True) as folder:
+        (tmp_path / "f.txt").write_text("a file where the folder goes")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "run"]
 
 
 from hypothesis import given, settings  # noqa: E402

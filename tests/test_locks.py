@@ -139,3 +139,11 @@ def test_a_lock_in_a_new_folder_creates_it_and_removes_it_when_nothing_was_writt
         assert (tmp_path / "a" / "b").is_dir()
         raise RuntimeError
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a folder nobody can write in")
+def test_a_folder_that_cannot_be_written_is_named_not_the_lock_file(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((4, 3)))
+    result = cli("fit", tmp_path / "x.npy", "-o", "/proc/aedr-run", *FAST)
+    assert result.exit_code == 1 and result.output.startswith("error: /proc: cannot write here (")
+    assert ".lock" not in result.output

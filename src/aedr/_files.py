@@ -83,12 +83,18 @@ def output_lock(target: str | Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         yield Path(target)
         return
-    created = _make_parents(path.parent)
     try:
-        descriptor = _acquire(path, Path(target))
-    except BaseException:
-        _remove_empty(created)
-        raise
+        created = _make_parents(path.parent)
+        try:
+            descriptor = _acquire(path, Path(target))
+        except BaseException:
+            _remove_empty(created)
+            raise
+    except OSError as exc:
+        if isinstance(exc, OutputBusyError) or not exc.strerror:
+            raise
+        # the lock file is aedr's own: name the folder the user gave, which is what cannot be written
+        raise type(exc)(exc.errno, f"cannot write here ({exc.strerror.lower()})", str(path.parent)) from None
     _held[key] = descriptor
     try:
         yield Path(target)
@@ -195,7 +201,11 @@ def _replace(staged: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
         old = _temporary_sibling(target)  # the replaced output, removed once the new one is in place
         target.rename(old)
-        staged.rename(target)
+        try:
+            staged.rename(target)
+        except BaseException:
+            old.rename(target)  # the earlier output back under its name
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staged, target)
@@ -248,13 +258,13 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
             staged.mkdir()
         try:
             yield staged
+            if overwrite:
+                _replace(staged, target)
+            else:
+                _place_new(staged, target)
         except BaseException:
-            _remove(staged)
+            _remove(staged)  # gone already when it was placed
             raise
-        if overwrite:
-            _replace(staged, target)
-        else:
-            _place_new(staged, target)
 
 
 @contextmanager

@@ -84,7 +84,7 @@ def demo(
     from aedr._files import staged_folder
     from aedr.demo import run_demo
 
-    target = claim_output(ctx, Path(out), force)
+    target = claim_output(ctx, Path(out), force, folder=True)
     # One thread: the demo's network is small, and torch's threads fight any other
     # busy process for the cores (measured on a shared 2-core machine: 0.6 ms per
     # step with one thread, 180 ms with two).

@@ -353,19 +353,28 @@ def default_output(data: Path, suffix: str) -> Path:
 FigureOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
 
 
-def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Path:
+def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, folder: bool = False) -> Path:
     """``output``, locked for this command until it ends: another aedr writing the same output is
     refused now, before any work, and so is an existing ``output`` without ``--force``. Even with
     ``--force`` an output that is one of the command's ``inputs`` or holds one is refused, and so is
     a non-empty folder that is not an earlier ``aedr fit`` run (no ``model/config.json`` in it):
-    ``--force`` replaces what aedr wrote, never the user's own files."""
+    ``--force`` replaces what aedr wrote, never the user's own files. ``folder``: the command writes
+    a folder there, so an existing file is refused (a file output refuses an existing folder)."""
     from aedr._files import check_new, output_lock
 
     target = Path(output).resolve()
+    if target == Path(target.anchor):
+        raise ValueError(f"'{output}' is the root folder; give a name such as out")
+    if Path(output).name in ("", ".."):  # "." or "..": stage and lock beside the folder they name
+        output = target
     for given in inputs:
         source = Path(given).resolve()
         if source == target or target in source.parents:
             raise ValueError(f"the output {output} would replace the input {given}; write it elsewhere")
+    if folder and target.exists() and not target.is_dir():
+        raise ValueError(f"{output} is a file; this command writes a folder there: choose another name")
+    if not folder and target.is_dir():
+        raise ValueError(f"{output} is a folder; give the name of a file to write")
     if force and target.is_dir() and any(target.iterdir()) and not _is_run(target):
         raise ValueError(
             f"{output} is a folder that is not an earlier aedr run (no model/config.json in it); "

@@ -122,7 +122,7 @@ def fit(
     out = out if out is not None else Path(f"{_stem(data)}-aedr")
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:  # under torchrun, rank 0 alone writes
-        out = claim_output(ctx, out, force, inputs=[data, *([labels] if labels is not None else [])])
+        out = claim_output(ctx, out, force, inputs=[data, *([labels] if labels is not None else [])], folder=True)
     else:
         out = check_new(out, overwrite=force)  # every rank stops alike when it exists
     checkpoint = Checkpoint(_checkpoint_file(out), every_seconds=checkpoint_every)
