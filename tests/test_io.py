@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -285,3 +286,20 @@ def test_a_constant_column_reaches_the_network_as_zero_whatever_its_magnitude(va
         assert np.abs(AffineScaler.fit(X, kind).transform(X)[:, 1:]).max() < 1e-12
     ae = Autoencoder(hidden_layer_sizes=(3,), max_iter=2, random_state=0).fit(X)
     assert np.isfinite(ae.inverse_transform(ae.transform(X))).all()
+
+
+@pytest.mark.parametrize(
+    "cell, kind, shown", [([1, 2], "lists", "[1, 2]"), ({"p": 1}, "records", "{'p': 1}")], ids=["list", "struct"]
+)
+def test_parquet_columns_of_lists_or_records_are_named(tmp_path, cell, kind, shown):
+    """Parquet's list and struct columns (before: 'TypeError: unhashable type' from the ID check)."""
+    frame = pd.DataFrame({"a": np.arange(40.0), "b": np.ones(40), "nested": [cell] * 40, "kind": ["x", "y"] * 20})
+    frame.to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(
+        ValueError, match=rf"column 'nested' holds {kind} \(e.g. {re.escape(shown)}\).*--exclude nested"
+    ):
+        read_table(tmp_path / "t.parquet", label_col="kind")
+    with pytest.raises(ValueError, match=rf"the label column 'nested' holds {kind}.*choose another --label-col"):
+        read_table(tmp_path / "t.parquet", label_col="nested", exclude=["kind"])
+    table = read_table(tmp_path / "t.parquet", label_col="kind", exclude=["nested"])
+    assert table.columns == ["a", "b"] and table.labels.tolist()[:2] == ["x", "y"]

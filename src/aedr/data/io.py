@@ -246,6 +246,34 @@ def _looks_like_id(name: str, values: pd.Series) -> bool:
     return False
 
 
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: bool) -> None:
+    """A ValueError naming the first used column whose cells hold lists, arrays or records (Parquet's
+    list and struct types, JSON arrays): aedr takes one value per cell."""
+    for column in [*([label_col] if label_col is not None else []), *features]:
+        values = frame[column]
+        if values.dtype != object:
+            continue
+        example = next((v for v in values.to_numpy() if isinstance(v, _NESTED)), None)
+        if example is None:
+            continue
+        shown = repr(column) if named else f"column {frame.columns.get_loc(column) + 1}"
+        kind = "records" if isinstance(example, dict) else "lists"
+        what = "the label column" if column == label_col else "column"
+        fix = "choose another --label-col" if column == label_col else f"leave it out with --exclude {column}"
+        raise ValueError(
+            f"{path}: {what} {shown} holds {kind} (e.g. {_short(example)}), not one value per cell; {fix}, or"
+            " spread its items into columns of their own before reading"
+        )
+
+
+def _short(value) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
     for given, option in ((columns, "--columns"), (exclude, "--exclude")):
         twice = [name for name, count in Counter(given or []).items() if count > 1]
@@ -262,6 +290,8 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     else:
         _check_columns(path, frame, exclude or [], "column")
         features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
+    _refuse_nested(path, frame, features, label_col, named)
+    if not columns:
         ids = [c for c in features if _looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
