@@ -172,6 +172,16 @@ def test_inverse_transform(run, tmp_path):
     np.testing.assert_allclose(frame.iloc[:, :6].to_numpy(), model.inverse_transform(codes))
 
 
+def test_inverse_transform_takes_the_missing_option_its_error_names(run, tmp_path):
+    codes = pd.read_csv(run / "embedding.csv").iloc[:5, :2]
+    codes.iloc[1, 0] = np.nan
+    codes.to_csv(tmp_path / "codes.csv", index=False)
+    result = aedr("inverse-transform", run / "model", tmp_path / "codes.csv", ok=False)
+    assert_one_line_error(result, "empty cells in data row 2", "pass --missing drop")
+    dropped = aedr("inverse-transform", run / "model", tmp_path / "codes.csv", "--missing", "drop")
+    assert len(pd.read_csv(io.StringIO(dropped.stdout))) == 4 and "dropped 1 row" in dropped.stderr
+
+
 def test_evaluate(run, cells):
     scores = json.loads(aedr("evaluate", run / "model", cells, "--label-col", "cell_type", "--json").stdout)
     assert {"reconstruction_mse", "trustworthiness", "n_samples"} <= set(scores)

@@ -303,3 +303,26 @@ def test_parquet_columns_of_lists_or_records_are_named(tmp_path, cell, kind, sho
         read_table(tmp_path / "t.parquet", label_col="nested", exclude=["kind"])
     table = read_table(tmp_path / "t.parquet", label_col="kind", exclude=["nested"])
     assert table.columns == ["a", "b"] and table.labels.tolist()[:2] == ["x", "y"]
+
+
+def _gzip_named_csv(path):
+    path.write_bytes(gzip.compress(b"a,b\n1,2\n3,4\n"))
+
+
+@pytest.mark.parametrize(
+    "name, write, message",
+    [
+        ("h.csv", lambda p: p.write_text("a,b,c\n"), "no data rows (only the column names: a, b, c)"),
+        ("z.parquet", lambda p: pd.DataFrame({"a": pd.Series([], dtype=float)}).to_parquet(p), "no data rows"),
+        ("big.csv", lambda p: p.write_text("a,b\n1e400,2\n3,4\n"), "'a' holds a number beyond the range of 64-bit"),
+        ("g.csv", _gzip_named_csv, "gzip-compressed but its name does not say so; name it g.csv.gz"),
+        ("e.npz", lambda p: np.savez(p), "the file holds no arrays"),
+    ],
+    ids=["header-only", "zero-row-parquet", "overflow", "gzip-named-csv", "empty-npz"],
+)
+def test_files_with_nothing_usable_say_what_is_wrong(tmp_path, name, write, message):
+    """Each once got a message about something else ('not numeric', a utf-8 codec error, an empty list)."""
+    write(tmp_path / name)
+    with pytest.raises(ValueError) as caught:
+        read_table(tmp_path / name)
+    assert str(caught.value).startswith(f"{tmp_path / name}: ") and message in str(caught.value)

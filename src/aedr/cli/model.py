@@ -144,6 +144,7 @@ def inverse_transform(
     exclude: Exclude = None,
     header: Header = None,
     delimiter: Delimiter = None,
+    missing: Missing = "error",
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -163,6 +164,7 @@ def inverse_transform(
         exclude=exclude,
         header=header,
         delimiter=delimiter,
+        missing=missing,
         expected_columns=code_names,
     )
     if table.X.shape[1] != estimator.n_components:

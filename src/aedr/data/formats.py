@@ -84,6 +84,12 @@ class Delimited(FileFormat):
                 "check --delimiter and the quoting"
             ) from exc
         except (UnicodeDecodeError, OSError, EOFError) as exc:
+            packed = _compression_of(path)
+            if packed is not None:
+                raise ValueError(
+                    f"{path}: the file is {packed[0]}-compressed but its name does not say so; "
+                    f"name it {Path(path).name}{packed[1]} (read as is) or decompress it"
+                ) from exc
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"] = header
@@ -151,6 +157,29 @@ def _decimal(sample: str, sep: str) -> str:
     fields = [field for line in sample.splitlines()[1:_SNIFF_ROWS] for field in line.split(sep)]
     commas = sum(bool(_DECIMAL_COMMA.fullmatch(field)) for field in fields)
     return "," if commas and commas >= sum("." in field for field in fields) else "."
+
+
+_MAGIC = {  # the first bytes of the compressed files pandas reads when the name ends in the suffix
+    b"\x1f\x8b": ("gzip", ".gz"),
+    b"BZh": ("bzip2", ".bz2"),
+    b"\xfd7zXZ\x00": ("xz", ".xz"),
+    b"(\xb5/\xfd": ("zstd", ".zst"),
+    b"PK\x03\x04": ("zip", ".zip"),
+}
+
+
+def _compression_of(path) -> tuple[str, str] | None:
+    """(name, suffix) of the compression ``path``'s first bytes show, when its name does not end in
+    that suffix; None otherwise."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+    except OSError:
+        return None
+    for magic, (name, suffix) in _MAGIC.items():
+        if head.startswith(magic) and not str(path).lower().endswith(suffix):
+            return name, suffix
+    return None
 
 
 class Parquet(FileFormat):

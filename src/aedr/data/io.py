@@ -155,6 +155,9 @@ def read_table(
     elif fmt.tabular:
         frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
         named = bool(frame.attrs["header"])
+        if len(frame) == 0:
+            names = f" (only the column names: {_shown([str(c) for c in frame.columns])})" if named else ""
+            raise ValueError(f"{path}: no data rows{names}")
         if named and not columns and expected_columns is not None:
             frame, columns = _expected(path, frame, list(expected_columns), one_hot or [])
         elif one_hot:
@@ -310,6 +313,15 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     return Table(X, features if named else None, labels, notes=notes)
 
 
+def _too_large(value) -> bool:
+    """Whether ``value`` is the text of a finite number that overflows a float ('1e400')."""
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return False
+    return np.isinf(number) and "inf" not in str(value).lower()
+
+
 def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) -> str:
     """One sentence listing every text column (with an example value) and the options that fix it."""
     described = []
@@ -317,6 +329,11 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
         values = data[column]
         example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
         name = repr(column) if named else f"column {data.columns.get_loc(column) + 1}"
+        if len(example) and _too_large(example.iloc[0]):
+            raise ValueError(
+                f"{path}: {name} holds a number beyond the range of 64-bit floats ({example.iloc[0]!r} in row "
+                f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {column}"
+            )
         described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
     listed = ",".join(str(c) for c in bad)
     hint = (
@@ -385,6 +402,8 @@ def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
     for name in ("X", "data", "embedding"):
         if name in arrays:
             return arrays[name]
+    if not arrays:
+        raise ValueError(f"{path}: the file holds no arrays")
     candidates = [name for name, a in arrays.items() if a.ndim >= 2]
     if len(candidates) == 1:
         return arrays[candidates[0]]
