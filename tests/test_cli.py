@@ -139,6 +139,12 @@ def test_config_file_and_options_override_it(cells, tmp_path):
     config.write_text("hiden_layer_sizes = [4]\n")
     result = aedr("fit", cells, "-o", tmp_path / "r2", "--config", config, ok=False)
     assert_one_line_error(result, "params.toml", "hiden_layer_sizes", "hidden_layer_sizes", code=2)
+    config.write_text("max_iter = -3\n")  # a bad value is the file's, unless an option overrides it
+    result = aedr("fit", cells, "-o", tmp_path / "r3", "--config", config, ok=False)
+    assert_one_line_error(result, f"{config}: max_iter must be an int", "Got -3", "(see 'aedr fit --help')", code=2)
+    result = aedr("fit", cells, "-o", tmp_path / "r3", "--config", config, "--max-iter", "0", ok=False)
+    assert_one_line_error(result, "error: --max-iter must be an int", "Got 0", "(see 'aedr fit --help')", code=2)
+    assert "params.toml" not in result.output
 
 
 def test_transform_to_file_keeps_labels(run, cells, tmp_path):

@@ -97,7 +97,8 @@ class CommandGroup(TyperGroup):
                 if is_verbose(ctx):
                     traceback.print_exc()
                 if _is_click(exc, "InvalidParameterError"):  # scikit-learn's check of a parameter's value
-                    typer.echo(f"error: {option_words(str(exc))} (see '{ctx.command_path} --help')", err=True)
+                    command = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
+                    typer.echo(f"error: {option_words(str(exc))} (see '{command} --help')", err=True)
                     raise typer.Exit(EXIT_USAGE) from None
                 _report(f"error: {option_words(describe_error(exc))}")
                 raise typer.Exit(EXIT_ERROR) from None

@@ -130,7 +130,10 @@ def fit(
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
-    estimator = build_estimator(params, model, verbose=not quiet, callbacks=[stopper, checkpoint])
+    from_config = {name for name in params if ctx.params.get(name) is None}  # not overridden by an option
+    estimator = build_estimator(
+        params, model, config=config, from_config=from_config, verbose=not quiet, callbacks=[stopper, checkpoint]
+    )
     from aedr.training.distributed import setup, world_size
 
     if world_size() > 1:

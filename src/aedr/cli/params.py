@@ -10,6 +10,7 @@ override the file.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 from aedr.params import by_name
@@ -101,8 +102,10 @@ def estimator_params(options: dict, config: Path | None) -> dict:
     return params
 
 
-def build_estimator(params: dict, model: str = "autoencoder", **extra):
-    """The estimator ``model`` names, from ``params``, checked now rather than after reading the data."""
+def build_estimator(params: dict, model: str = "autoencoder", *, config=None, from_config=(), **extra):
+    """The estimator ``model`` names, from ``params``, checked now rather than after reading the data;
+    a bad value among ``from_config`` (the names whose value came from the ``config`` file) is
+    reported against that file."""
     import typer
 
     if model not in MODELS:
@@ -114,5 +117,12 @@ def build_estimator(params: dict, model: str = "autoencoder", **extra):
     import aedr
 
     estimator = getattr(aedr, MODELS[model])(**params, **extra)
-    estimator._validate_params()
+    try:
+        estimator._validate_params()
+    except ValueError as exc:  # scikit-learn's InvalidParameterError: name the config file a value came from
+        named = re.match(r"The '(\w+)' parameter", str(exc))
+        if config is not None and named and named[1] in from_config:
+            shown = re.sub(r"^The '\w+' parameter of \w+ ", f"{named[1]} ", str(exc))
+            raise typer.BadParameter(f"{config}: {shown}", param_hint="--config") from None
+        raise
     return estimator
