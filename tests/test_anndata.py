@@ -78,8 +78,13 @@ def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_
         (lambda a: a, ["--label-col", "cell_type"], ["no obs column 'cell_type'", "bulk_labels"]),
         (lambda a: anndata.AnnData(obs=a.obs, var=a.var), [], ["holds no X matrix", "--layer"]),
         (lambda a: _with_value(a, np.inf), [], ["NaN or inf", "first rows: [3]"]),
+        (
+            lambda a: _with_value(_counts_like(a), -2.0),
+            ["--normalize"],
+            ["row 4, column 6 holds -2", "leave out --normalize"],
+        ),
     ],
-    ids=["missing layer", "missing obs key", "no X", "inf in sparse X"],
+    ids=["missing layer", "missing obs key", "no X", "inf in sparse X", "negative counts to normalise"],
 )
 def test_bad_h5ad_files_get_one_line_errors_and_nothing_is_written(pbmc, tmp_path, make, args, fragments):
     make(pbmc.copy()).write_h5ad(tmp_path / "bad.h5ad")
@@ -89,6 +94,11 @@ def test_bad_h5ad_files_get_one_line_errors_and_nothing_is_written(pbmc, tmp_pat
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     assert not (tmp_path / "r").exists()
+
+
+def _counts_like(adata):
+    adata.X = np.abs(adata.X)  # pbmc's X is scaled, negative in places: its magnitudes stand in for counts
+    return adata
 
 
 def _with_value(adata, value):

@@ -60,7 +60,7 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
             raise ValueError(f"{path}: no obs column {label_col!r} (obs columns: {_listed(adata.obs.columns)})")
         labels = adata.obs[label_col].reset_index(drop=True).rename(label_col)
     if normalize:
-        X = normalize_counts(X)
+        X = normalize_counts(X, path)
     else:
         _refuse_counts(path, X, layer)
     return X, [str(v) for v in adata.var_names], labels, adata.obs.reset_index(drop=True)
@@ -107,8 +107,20 @@ def _refuse_counts(path: Path, X, layer) -> None:
         )
 
 
-def normalize_counts(X):
-    """Each row scaled to sum to :data:`TARGET_SUM`, then ``log1p`` (sparse stays sparse)."""
+def normalize_counts(X, path=None, first_row: int = 0):
+    """Each row scaled to sum to :data:`TARGET_SUM`, then ``log1p`` (sparse stays sparse).
+
+    Counts are never negative: a negative value raises a ValueError naming its row (counted from
+    ``first_row`` + 1) and column, and ``path`` when given, instead of turning into NaN."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size and values.min() < 0:
+        dense = X.toarray() if sp.issparse(X) else np.asarray(X)  # only on the way to the error
+        row, column = (int(i) for i in np.argwhere(dense < 0)[0])
+        where = f"{path}: " if path is not None else ""
+        raise ValueError(
+            f"{where}--normalize takes raw counts, but row {first_row + row + 1}, column {column + 1} holds "
+            f"{dense[row, column]:g}; these look already transformed: leave out --normalize"
+        )
     totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     factors = TARGET_SUM / np.where(totals > 0, totals, 1.0)
     if sp.issparse(X):

@@ -362,7 +362,7 @@ class H5adSource(RowSource):
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({_first_line(exc)})") from exc
         if self.normalize:
-            rows = normalize_counts(rows)
+            rows = normalize_counts(rows, self.path, start)
         return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
 
     def obs(self):
