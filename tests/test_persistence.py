@@ -151,7 +151,16 @@ def _set(path, value):
         (lambda f: _edit_config(f, _set(["estimator"], "os.system")), CONFIG_FILE, "unknown estimator"),
         (lambda f: _edit_config(f, _set(["params", "activation"], "nope")), CONFIG_FILE, "invalid 'params'"),
         (lambda f: _edit_config(f, _set(["params", "bogus"], 1)), CONFIG_FILE, "invalid 'params'"),
-        (lambda f: _edit_config(f, _set(["params", "n_components"], 3)), CONFIG_FILE, "does not match"),
+        (
+            lambda f: _edit_config(f, _set(["params", "n_components"], 3)),
+            CONFIG_FILE,
+            r"architecture\.config\.n_components is 2, but 'params' and 'fitted' build 3",
+        ),
+        (
+            lambda f: _edit_config(f, _set(["architecture", "config", "n_features"], {"a": 1})),
+            CONFIG_FILE,
+            r"architecture\.config\.n_features is \{'a': 1\}, but 'params' and 'fitted' build \d+; the file was",
+        ),
     ],
 )
 def test_damaged_model_gives_one_clear_error(saved, damage, file, match):

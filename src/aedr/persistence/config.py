@@ -298,6 +298,23 @@ def _estimator_classes() -> dict[str, type]:
     return {name: obj for name, obj in exported.items() if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
 
 
+def _first_difference(saved, built, key: str):
+    """(dotted key, saved value, built value) of the first place where two JSON values differ."""
+    if isinstance(saved, dict) and isinstance(built, dict):
+        for name in [*built, *(n for n in saved if n not in built)]:
+            if saved.get(name, _MISSING) != built.get(name, _MISSING):
+                return _first_difference(saved.get(name, _MISSING), built.get(name, _MISSING), f"{key}.{name}")
+    return key, saved, built
+
+
+_MISSING = type("Missing", (), {"__repr__": lambda self: "missing"})()
+
+
+def _brief(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) -> torch.nn.Module:
     """The network ``estimator``'s parameters build, once its ``architecture`` matches the saved one."""
     n_features = estimator.n_features_in_
@@ -306,8 +323,9 @@ def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) ->
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelFileError(f"{file}: 'params' and 'fitted' do not describe a network: {exc}") from exc
     if config["architecture"] != expected:
+        key, saved, built = _first_difference(config["architecture"], expected, "architecture")
         raise ModelFileError(
-            f"{file}: 'architecture' {config['architecture']} does not match what 'params' build ({expected}); "
+            f"{file}: {key} is {_brief(saved)}, but 'params' and 'fitted' build {_brief(built)}; "
             "the file was edited by hand"
         )
     try:
