@@ -48,6 +48,8 @@ def test_conv_input_shape_errors(X):
         quick(architecture="conv", input_shape=(1, 4, 4)).fit(X)
     colour = quick(architecture="conv", input_shape=(4, 4, 4), n_components=2).fit(X)
     assert colour.input_shape_ == (4, 4, 4)
+    with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) applies to architecture='conv'"):
+        quick(input_shape=(1, 8, 8)).fit(X)  # the flat network would ignore it: said, not ignored
 
 
 # ---------------------------------------------------------- regularisers

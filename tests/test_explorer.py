@@ -178,6 +178,20 @@ def test_explore_refuses_rows_that_do_not_match_the_codes(tmp_path):
     assert not (tmp_path / "e.html").exists()
 
 
+def test_explore_names_rows_from_one_and_refuses_a_model_it_would_not_use(tmp_path):
+    pd.DataFrame({"a0": [0.0, np.inf, 2.0], "a1": [1.0, 0.0, 2.0]}).to_csv(tmp_path / "e.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv")])
+    assert result.exit_code == 1 and "codes that are not finite numbers in data row 2" in result.stderr
+    pd.DataFrame({"a0": [0.0, 1.0, 2.0], "a1": [1.0, 0.0, 2.0]}).to_csv(tmp_path / "e.csv", index=False)
+    (tmp_path / "broken").mkdir()  # without image rows the model would go unread: said, not ignored
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--model", str(tmp_path / "broken")])
+    assert result.exit_code == 2 and "the model draws reconstructions beside image thumbnails" in result.stderr
+    np.savez(tmp_path / "nothing.npz")
+    result = runner.invoke(app, ["explore", str(tmp_path / "nothing.npz")])
+    assert result.exit_code == 1 and "nothing.npz: the file holds no arrays" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "e.csv", "nothing.npz"]
+
+
 def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
     from aedr.data.io import Table
     from aedr.runs import write_map

@@ -34,6 +34,11 @@ def check_fit_params(est, X: np.ndarray) -> None:
         raise ValueError(f"hidden_layer_sizes must be positive integers, got {tuple(est.hidden_layer_sizes)}")
     if est.loss == "bce" and est.output_activation != "sigmoid":
         raise ValueError("loss='bce' needs output_activation='sigmoid'")
+    if est.input_shape is not None and not is_conv(est):
+        raise ValueError(
+            f"input_shape={tuple(est.input_shape)} applies to architecture='conv'; "
+            f"architecture={est.architecture!r} reads each row as a flat vector"
+        )
     if (est.encoder is None) != (est.decoder is None):
         raise ValueError("pass both encoder and decoder modules, or neither")
     if est.noise == "masking" and est.noise_level >= 1:

@@ -93,6 +93,12 @@ def explore(
             fields = table.frame()
         else:
             images = table.X
+    if model is not None and images is None:
+        raise typer.BadParameter(
+            "the model draws reconstructions beside image thumbnails; give --data with the images "
+            "(an image file, or --image-shape)",
+            param_hint="--model",
+        )
     if images is not None:
         model = model or (run / "model" if run is not None and (run / "model").is_dir() else None)
         if model is not None:
@@ -142,6 +148,8 @@ def read_codes(path: Path, delimiter=None):
         names, labels = [str(c) for c in codes], (rest if len(rest.columns) else None)
     else:
         arrays = fmt.read(path)
+        if not arrays:
+            raise ValueError(f"{path}: the file holds no arrays")
         values = np.asarray(arrays.get("X", next(iter(arrays.values()))), dtype=np.float64)
         names = [f"code {i}" for i in range(values.shape[1])] if values.ndim == 2 else []
         extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
@@ -150,7 +158,8 @@ def read_codes(path: Path, delimiter=None):
         raise ValueError(f"{path}: no codes to draw (need 2 or more numeric code columns, found {len(names)})")
     if not np.isfinite(values).all():
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-        raise ValueError(f"{path}: codes that are not finite numbers in rows {', '.join(map(str, bad[:5]))}")
+        rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
+        raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels
 
 
