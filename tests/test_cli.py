@@ -188,11 +188,16 @@ def test_inverse_transform_takes_the_missing_option_its_error_names(run, tmp_pat
     assert len(pd.read_csv(io.StringIO(dropped.stdout))) == 4 and "dropped 1 row" in dropped.stderr
 
 
-def test_evaluate(run, cells):
+def test_evaluate(run, cells, tmp_path):
     scores = json.loads(aedr("evaluate", run / "model", cells, "--label-col", "cell_type", "--json").stdout)
     assert {"reconstruction_mse", "trustworthiness", "n_samples"} <= set(scores)
     assert 0 < scores["trustworthiness"] <= 1 and scores["n_samples"] == 80
     assert "trustworthiness" in aedr("evaluate", run / "model", cells, "--label-col", "cell_type").stdout
+    rare = pd.read_csv(cells).assign(cell_type=["rare"] * 2 + ["common"] * 78)
+    rare.to_csv(tmp_path / "rare.csv", index=False)
+    result = aedr("evaluate", run / "model", tmp_path / "rare.csv", "--label-col", "cell_type", "--json")
+    assert json.loads(result.stdout)["knn_accuracy"] is None  # said, not silently left out
+    assert "no k-NN accuracy: the labels cannot be scored (class 'rare' has 2 rows (each needs 5))" in result.stderr
 
 
 def test_info(run):

@@ -44,6 +44,27 @@ MAP_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the fi
 MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
 
 
+KNN_MIN_CLASS_ROWS = 5  # the 5-fold k-NN accuracy needs every class in every fold
+
+
+def knn_unscorable(labels) -> str | None:
+    """Why the k-NN accuracy cannot score codes against ``labels`` (fewer than 2 classes, or a class
+    of fewer than :data:`KNN_MIN_CLASS_ROWS` rows), or None when it can.
+
+    Examples
+    --------
+    >>> knn_unscorable(["a"] * 10), knn_unscorable(["a"] * 10 + ["b"] * 2), knn_unscorable(["a", "b"] * 5)
+    ('one class only', "class 'b' has 2 rows (each needs 5)", None)
+    """
+    classes, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    if len(classes) < 2:
+        return "one class only"
+    if counts.min() < KNN_MIN_CLASS_ROWS:
+        rarest = int(np.argmin(counts))
+        return f"class {str(classes[rarest])!r} has {counts[rarest]} rows (each needs {KNN_MIN_CLASS_ROWS})"
+    return None
+
+
 def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
     """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``) on a sample.
 
@@ -72,10 +93,9 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
         scores["trustworthiness"] = scores["continuity"] = None
     else:
         scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X_rows, Z[rows], k)
-    if y is not None:
+    if y is not None:  # written as null when the labels cannot be scored (see knn_unscorable)
         labels = pd.Series(np.asarray(y, dtype=object)[rows]).astype(str).to_numpy()  # missing: a label "nan"
-        if 2 <= len(np.unique(labels)) and np.unique(labels, return_counts=True)[1].min() >= 5:
-            scores["knn_accuracy"] = _metrics.knn_accuracy(Z[rows], labels)
+        scores["knn_accuracy"] = None if knn_unscorable(labels) else _metrics.knn_accuracy(Z[rows], labels)
     scores["n_neighbors"] = k
     scores["metrics_rows"] = int(len(rows))
     return scores

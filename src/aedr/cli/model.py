@@ -215,7 +215,7 @@ def evaluate(
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
-    from aedr.runs import embedding_scores
+    from aedr.runs import embedding_scores, knn_unscorable
 
     estimator = load_model(model)
     table = read_for_model(
@@ -234,11 +234,15 @@ def evaluate(
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()
     scores = {"n_samples": table.X.shape[0], **embedding_scores(table.X, Z, estimator.inverse_transform(Z), y)}
+    if y is not None and scores.get("knn_accuracy") is None:
+        why = knn_unscorable(y.astype(str)) or f"a class too rare among the {scores['metrics_rows']} sampled rows"
+        typer.echo(f"note: no k-NN accuracy: the labels cannot be scored ({why})", err=True)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return
     for name, value in scores.items():
-        typer.echo(f"{name:<20}{value:.6g}" if isinstance(value, float) else f"{name:<20}{value}")
+        shown = f"{value:.6g}" if isinstance(value, float) else "–" if value is None else value
+        typer.echo(f"{name:<20}{shown}")
 
 
 def info(
