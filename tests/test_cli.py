@@ -654,3 +654,15 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path, monkey
         "notes.txt",
         "run",
     ]
+
+
+def test_infinite_values_are_counted_and_placed(tmp_path):
+    rows = np.random.default_rng(0).normal(size=(40, 3))
+    rows[1, 2] = np.inf
+    pd.DataFrame(rows, columns=["a", "b", "c"]).to_csv(tmp_path / "x.csv", index=False)
+    result = aedr("fit", tmp_path / "x.csv", "-o", tmp_path / "r", *FAST, ok=False)
+    assert_one_line_error(result, "x.csv: 1 row holds infinite values (first: data row 2, column 'c')")
+    rows[5, 0] = -np.inf
+    pd.DataFrame(rows, columns=["a", "b", "c"]).to_csv(tmp_path / "x.csv", index=False)
+    result = aedr("fit", tmp_path / "x.csv", "-o", tmp_path / "r", *FAST, ok=False)
+    assert_one_line_error(result, "x.csv: 2 rows hold infinite values (first: data row 2")

@@ -312,7 +312,7 @@ def _check_finite(path: Path, table: Table) -> None:
     column = int(np.flatnonzero(~finite[bad_rows[0]])[0])
     where = repr(table.columns[column]) if table.columns is not None else str(column + 1)
     raise ValueError(
-        f"{path}: {len(bad_rows)} row{'s' * (len(bad_rows) > 1)} hold infinite values "
+        f"{path}: {len(bad_rows)} {'rows hold' if len(bad_rows) > 1 else 'row holds'} infinite values "
         f"(first: data row {bad_rows[0] + 1}, column {where}); remove or replace them first"
     )
 
