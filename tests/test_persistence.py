@@ -85,6 +85,21 @@ def test_refuses_to_overwrite(fitted, saved):
     load(saved)
 
 
+def test_overwrite_replaces_a_saved_model_only(fitted, tmp_path):
+    """save(path, overwrite=True) on a folder of the user's own files (a project, a home folder)
+    would delete them: refused, and so is a file in the model's place."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds no saved model"):
+        fitted.save(project, overwrite=True)
+    (tmp_path / "a.txt").write_text("mine too")
+    with pytest.raises(ValueError, match="a.txt is a file; a model is saved as a folder"):
+        fitted.save(tmp_path / "a.txt", overwrite=True)
+    assert (project / "notes.txt").read_text() == "mine" and (tmp_path / "a.txt").read_text() == "mine too"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "project"]
+
+
 def test_unfitted_refused(tmp_path):
     from sklearn.exceptions import NotFittedError
 

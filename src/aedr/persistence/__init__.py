@@ -54,7 +54,8 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
         A fitted estimator.
     path : str or Path
         Folder to create. It must not exist (an empty folder is fine) unless
-        ``overwrite`` is True.
+        ``overwrite`` is True, which replaces an earlier saved model there (a
+        folder with other files in it is refused, never deleted).
 
     Returns
     -------
@@ -77,6 +78,14 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
+    target = Path(path)
+    if overwrite and target.is_dir() and any(target.iterdir()) and not (target / CONFIG_FILE).is_file():
+        raise ValueError(
+            f"{target} is a folder that holds no saved model ({CONFIG_FILE}); overwrite replaces only a model "
+            "folder, never other files: choose another path"
+        )
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file; a model is saved as a folder: choose another path")
     weights = weights_bytes(estimator.model_)
     text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest()))
     with staged_folder(path, overwrite=overwrite) as folder:
