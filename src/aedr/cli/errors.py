@@ -173,11 +173,8 @@ def describe_error(exc: BaseException) -> str:
         if exc.errno is not None and reason == os.strerror(exc.errno):  # the system's words, not aedr's
             reason = _OS_REASONS.get(exc.errno, reason[:1].lower() + reason[1:])
         return " ".join(f"{exc.filename}: {reason}".split())
-    if isinstance(exc, (ValueError, OSError, *diverged)):
-        text = str(exc).strip()
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
-            text = f"{exc.filename}: {text}"
-        return " ".join(text.split()) or type(exc).__name__
+    if isinstance(exc, (ValueError, OSError, *diverged)):  # an OSError naming a file was said above
+        return " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {' '.join(str(exc).split())} (this looks like a bug in aedr; --verbose shows where)"
 
 
