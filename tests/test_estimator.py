@@ -195,7 +195,7 @@ def test_transform_wrong_width_and_names(small):
     ae = fit_small(small)
     with pytest.raises(ValueError, match="64 features"):
         ae.transform(small[:, :10])
-    with pytest.raises(ValueError, match="n_components=2"):
+    with pytest.raises(ValueError, match="codes have 2 columns"):
         ae.inverse_transform(np.zeros((3, 5)))
     df = pd.DataFrame(small, columns=[f"f{i}" for i in range(64)])
     named = fit_small(df)
@@ -306,10 +306,55 @@ def test_warm_start_continues_the_fitted_network(tmp_path):
     warm.save(tmp_path / "m")
     loaded = aedr.load(tmp_path / "m")
     loaded.set_params(warm_start=True).fit(X)  # a loaded model continues too
-    with pytest.raises(ValueError, match="architecture parameters must not change"):
+    with pytest.raises(ValueError, match=re.escape("fitted with hidden_layer_sizes=(8,); got hidden_layer_sizes=(4,)")):
         warm.set_params(hidden_layer_sizes=(4,)).fit(X)
+    with pytest.raises(ValueError, match="fitted with activation='relu'"):  # same shapes, another network
+        warm.set_params(hidden_layer_sizes=[8], activation="tanh").fit(X)
     with pytest.raises(ValueError, match="features"):
-        warm.set_params(hidden_layer_sizes=(8,)).fit(X[:, :5])
+        warm.set_params(activation="relu").fit(X[:, :5])
+
+
+def _raise(state):
+    raise RuntimeError("stopped by the test")
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_refit_that_fails_leaves_the_fitted_estimator_as_it_was(small, warm_start):
+    ae = fit_small(small, warm_start=warm_start)
+    Z, kept = ae.transform(small), dict(vars(ae))
+    ae.set_params(callbacks=[_raise])
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        ae.fit(small * 3 if warm_start else small[:, :40] * 3)  # a fresh scaler (and width) before training fails
+    assert {k: v for k, v in vars(ae).items() if k != "callbacks"} == {
+        k: v for k, v in kept.items() if k != "callbacks"
+    }
+    np.testing.assert_array_equal(ae.transform(small), Z)  # the fitted network's weights too (warm: trained a copy)
+
+
+def test_a_first_fit_that_fails_leaves_the_estimator_unfitted(small):
+    from sklearn.exceptions import NotFittedError
+
+    ae = Autoencoder(max_iter=2, callbacks=[_raise])
+    with pytest.raises(RuntimeError):
+        ae.fit(small)
+    assert not [name for name in vars(ae) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        ae.transform(small)
+
+
+def test_set_params_after_fit_changes_the_next_fit_not_the_fitted_model(small, tmp_path):
+    import aedr
+
+    ae = fit_small(small)
+    Z = ae.transform(small)
+    ae.set_params(n_components=3, hidden_layer_sizes=(4, 4), activation="tanh", architecture="conv")
+    assert ae.inverse_transform(Z).shape == small.shape  # the fitted code's width, not n_components
+    ae.save(tmp_path / "m")
+    loaded = aedr.load(tmp_path / "m")
+    assert loaded.get_params()["hidden_layer_sizes"] == (16,) and loaded.activation == "relu"
+    np.testing.assert_array_equal(loaded.transform(small), Z)
+    loaded.set_params(activation="tanh").save(tmp_path / "m", overwrite=True)  # a loaded model too
+    assert aedr.load(tmp_path / "m").activation == "relu"
 
 
 def test_a_fixed_random_state_at_a_fixed_thread_count_gives_the_same_model():

@@ -66,12 +66,38 @@ def check_precision(est, device: torch.device) -> None:
         )
 
 
+# the parameters that shape the network: a warm start must find them as they were fitted
+NETWORK_PARAMS = (
+    "architecture",
+    "n_components",
+    "hidden_layer_sizes",
+    "activation",
+    "output_activation",
+    "input_shape",
+)
+
+
 def check_warm_start(est, n_features: int) -> None:
-    """A warm start continues the fitted network: the parameters must still build its shapes."""
+    """A warm start continues the fitted network: the parameters must still build it, as fitted."""
+    fitted = est._as_fitted()
+    for name in NETWORK_PARAMS:
+        before, now = _plain(getattr(fitted, name)), _plain(getattr(est, name))
+        if before != now:
+            raise ValueError(
+                f"warm_start continues the fitted network, fitted with {name}={before!r}; got {name}={now!r}: "
+                f"set it back, or warm_start=False to fit a new network"
+            )
     fresh = est._build_model(n_features, torch.Generator().manual_seed(0), meta=True).state_dict()  # no memory
     fitted = est.model_.state_dict()
     if fresh.keys() != fitted.keys() or any(fresh[k].shape != fitted[k].shape for k in fresh):
         raise ValueError("warm_start continues the fitted network: its architecture parameters must not change")
+
+
+def _plain(value):
+    """Tuples, lists and arrays as a tuple of plain numbers; anything else as it is."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(v.item() if isinstance(v, np.generic) else v for v in value)
+    return value
 
 
 def check_loss_range(est, low: float, high: float) -> None:

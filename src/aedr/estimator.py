@@ -31,6 +31,12 @@ from aedr.training.losses import AutoencoderObjective
 from aedr.training.trainer import TrainerConfig, TrainingDivergedError
 
 
+def _is_fitted_state(name: str) -> bool:
+    """Whether attribute ``name`` is set by ``fit`` (scikit-learn's trailing underscore, and the width
+    that ``get_feature_names_out`` reads)."""
+    return (name.endswith("_") and not name.startswith("__")) or name in ("_n_features_out", "_fitted_params")
+
+
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Dimensionality reduction with an autoencoder.
 
@@ -305,7 +311,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         aedr.TrainingDivergedError
             If the loss becomes NaN/inf; the estimator then holds the best
             weights seen before that and can still be used.
+
+        Any other error, or Ctrl-C, leaves the estimator as it was before the call: fitted as before,
+        or not fitted.
         """
+        kept = {name: value for name, value in vars(self).items() if _is_fitted_state(name)}
+        try:
+            return self._fit(X, resume_from)
+        except TrainingDivergedError:
+            raise  # the estimator holds the best weights before the divergence, as documented
+        except BaseException:
+            for name in [name for name in vars(self) if _is_fitted_state(name)]:
+                delattr(self, name)
+            vars(self).update(kept)
+            raise
+
+    def _fit(self, X, resume_from):
         warm = self.warm_start and hasattr(self, "model_")
         device = resolve_device(self.device)
         _fit_setup.check_precision(self, device)
@@ -314,6 +335,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
+        self._fitted_params = self.get_params(deep=False)  # what save writes, whatever set_params does later
         seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
@@ -330,7 +352,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_train = training_rows(X, scaler, train_rows, device, held_out=held_out)
         X_val = training_rows(X, scaler, val_rows, device) if val_rows is not None else None
 
-        model = (self.model_ if warm else self._build_model(X.shape[1], generator)).to(device)
+        # a warm start trains a copy: an interrupted fit leaves the fitted network as it was
+        model = (copy.deepcopy(self.model_) if warm else self._build_model(X.shape[1], generator)).to(device)
         noise_generator = torch.Generator(device=device).manual_seed(  # each rank its own noise
             int(torch.randint(2**31 - 1, (1,), generator=generator)) + distributed.rank()
         )
@@ -379,6 +402,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _check_fit_params(self, X: np.ndarray) -> None:
         _fit_setup.check_fit_params(self, X)  # a subclass adds its own checks
+
+    def _as_fitted(self):
+        """This estimator with the parameters its network was fitted with: ``set_params`` after ``fit``
+        changes what the next ``fit`` builds, never what ``save`` writes for the fitted network."""
+        fitted = copy.copy(self)
+        vars(fitted).update(getattr(self, "_fitted_params", {}))
+        return fitted
 
     def model_config(self, n_features: int) -> dict:
         """Registry name and keyword arguments that rebuild this estimator's network."""
@@ -473,8 +503,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)
-        if Z.shape[1] != self.n_components:
-            raise ValueError(f"X has {Z.shape[1]} columns but this autoencoder has n_components={self.n_components}")
+        if Z.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
+            )
         return self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
 
     def save(self, path, *, overwrite=False):

@@ -225,7 +225,7 @@ def plot_latent_grid(
     Returns the matplotlib Figure.
     """
     plt = _pyplot()
-    k = estimator.n_components
+    k = len(estimator.get_feature_names_out())  # the fitted code's width (n_components may be set since)
     if k < 2:
         raise ValueError("a latent grid needs n_components >= 2")
     lows, highs = np.full(2, -extent), np.full(2, extent)

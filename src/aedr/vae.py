@@ -147,5 +147,5 @@ class VariationalAutoencoder(Autoencoder):
         """Decode ``n_samples`` codes drawn from the N(0, I) prior, in original units."""
         check_is_fitted(self)
         rng = check_random_state(random_state)
-        Z = rng.standard_normal((int(n_samples), self.n_components))
+        Z = rng.standard_normal((int(n_samples), self._n_features_out))
         return self.inverse_transform(Z)

@@ -134,6 +134,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
     config = read_config(config_file)
     estimator = estimator_from_config(config, config_file)
     attach_custom_modules(estimator, config, config_file, encoder, decoder)
+    estimator._fitted_params = estimator.get_params(deep=False)  # as fit sets them: save writes these
     # the architecture's shapes first, on the meta device (no memory), then the weights' header against
     # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
     skeleton = rebuild_model(estimator, config, config_file, meta=True)

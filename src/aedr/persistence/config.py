@@ -33,6 +33,8 @@ def config_dict(estimator, weights_sha256: str) -> dict:
 
     import aedr
 
+    if hasattr(estimator, "_as_fitted"):  # the parameters the network was fitted with, not later set_params
+        estimator = estimator._as_fitted()
     n_features = int(estimator.n_features_in_)
     names = getattr(estimator, "feature_names_in_", None)
     fitted = {
