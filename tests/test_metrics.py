@@ -47,9 +47,9 @@ def test_matches_sklearn_on_jittered_digits(jittered_digits, k):
 
 def test_float64_stays_float64(jittered_digits):
     X, Z, _ = jittered_digits
-    assert metrics._as_tensor(X).dtype == torch.float64
-    assert metrics._as_tensor(X.astype(np.float32)).dtype == torch.float32
-    assert metrics._as_tensor(X.astype(np.int64)).dtype == torch.float32
+    assert metrics._as_tensor(X, "X").dtype == torch.float64
+    assert metrics._as_tensor(X.astype(np.float32), "X").dtype == torch.float32
+    assert metrics._as_tensor(X.astype(np.int64), "X").dtype == torch.float32
     # float32 distances can reorder near-ties, float64 ones must not
     assert abs(trustworthiness(X, Z) - sk_trustworthiness(X, Z, n_neighbors=10)) < 1e-9
 
@@ -142,6 +142,58 @@ def test_rejects_mismatched_rows_and_nan():
     X_nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         trustworthiness(X_nan, X)
+
+
+@pytest.mark.parametrize(
+    "factor, dtype", [(1e-30, np.float32), (1e20, np.float32), (1e-300, np.float64), (1e200, np.float64)]
+)
+def test_any_scale_of_the_data_gives_the_same_scores(factor, dtype):
+    """Neighbours do not depend on units: huge values (squares beyond the float range) and tiny ones
+    (squares below it) score as the same data in plain units."""
+    X = np.random.default_rng(0).normal(size=(80, 5))
+    Z = X[:, :2] + np.random.default_rng(1).normal(size=(80, 2))
+    expected = neighborhood_preservation(X, Z, 5)
+    assert neighborhood_preservation((X * factor).astype(dtype), Z, 5) == pytest.approx(expected)
+    assert neighborhood_preservation(X, (Z * factor).astype(dtype), 5) == pytest.approx(expected)
+
+
+def test_sparse_read_only_and_numeric_inputs():
+    import warnings
+
+    import scipy.sparse as sp
+
+    X = np.random.default_rng(0).normal(size=(60, 5))
+    expected = trustworthiness(X, X[:, :2], 5)
+    assert trustworthiness(sp.csr_matrix(X), X[:, :2], 5) == expected
+    X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torch warning about read-only memory
+        assert trustworthiness(X, X[:, :2], 5) == expected
+    with pytest.raises(ValueError, match="X must hold numbers only"):
+        trustworthiness(np.array([["a"] * 5] * 60), X[:, :2], 5)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda X: trustworthiness(X, X, 5.5), "n_neighbors must be a whole number"),
+        (lambda X: trustworthiness(X, X, 5, chunk_size="big"), "chunk_size must be a positive integer"),
+        (lambda X: knn_accuracy(X, np.arange(60) % 2, n_neighbors=49), "more than the 48 rows of a training fold"),
+        (lambda X: knn_accuracy(X, np.arange(60) % 2, cv=100), "cv=100 folds need at least 100 rows"),
+        (lambda X: knn_accuracy(X, np.arange(50) % 2), "y has 50 labels but Z has 60 rows"),
+        (lambda X: knn_accuracy(X, np.r_[np.nan, np.arange(59) % 2]), "no label at row 0"),
+        (lambda X: knn_accuracy(X, [None] * 3 + ["a", "b"] * 28 + ["a"]), r"no label at row 0 \(3 missing\)"),
+        (lambda X: knn_accuracy(X, X[:, 0]), "must hold classes"),
+        (lambda X: knn_accuracy(np.where(X > 1, np.nan, X), np.arange(60) % 2), "Z must not contain NaN"),
+        (lambda X: knn_accuracy_holdout(X, np.arange(60) % 2, X[:, :2], np.arange(60) % 2), "Z_test has 2 columns"),
+        (lambda X: knn_accuracy_holdout(X[:3], [0, 1, 0], X, np.arange(60) % 2), "more than the 3 rows of Z_train"),
+        (lambda X: silhouette(X, [np.nan] + [0, 1] * 29 + [0]), "no label at row 0"),
+    ],
+)
+def test_bad_metric_inputs_are_named(call, message):
+    X = np.random.default_rng(0).normal(size=(60, 5))
+    with pytest.raises(ValueError, match=message):
+        call(X)
 
 
 def test_knn_accuracy_against_sklearn(jittered_digits):

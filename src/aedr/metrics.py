@@ -27,8 +27,10 @@ exactly on data without ties.
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 # Working memory per chunk of rows. Per (row, column) cell: a distance in each space, and in the worst
@@ -128,13 +130,16 @@ def neighborhood_preservation_many(
     >>> [round(t, 3) for t, c in neighborhood_preservation_many(X, [X, X[:, :1]], n_neighbors=3)]
     [1.0, 0.722]
     """
-    Xt = _as_tensor(X)
-    Zs = [_as_tensor(Z).to(Xt.device) for Z in embeddings]
+    _check_whole("n_neighbors", n_neighbors)
+    n_neighbors = int(n_neighbors)
+    Xt = _as_tensor(X, "X")
+    Zs = [_as_tensor(Z, "Z").to(Xt.device) for Z in embeddings]
     n = Xt.shape[0]
     for Zt in Zs:
         _check_pair(Xt, Zt, n_neighbors)
-    Xt = Xt - Xt.mean(0)  # distances are shift-invariant; centring keeps the matmul precise
-    Zs = [Zt - Zt.mean(0) for Zt in Zs]
+    # neighbours are scale-invariant: a power of two (exact) keeps the squares of huge or tiny values
+    # finite and nonzero; distances are shift-invariant: centring keeps the matmul precise
+    Xt, Zs = _centred(_unit_scaled(Xt)), [_centred(_unit_scaled(Zt)) for Zt in Zs]
     x_sq, z_sqs = (Xt * Xt).sum(1), [(Zt * Zt).sum(1) for Zt in Zs]
     rows = _chunk_rows(n, chunk_size, Xt.element_size() + max((Zt.element_size() for Zt in Zs), default=4))
     penalties = np.zeros((len(Zs), 2), dtype=np.int64)  # (trust, continuity) per embedding
@@ -169,8 +174,20 @@ def knn_accuracy(Z, y, n_neighbors: int = 5, cv: int = 5, *, random_state: int =
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
+    Z = _codes(Z, "Z")
+    y = _labels(y, len(Z), "y", "Z")
+    _check_whole("n_neighbors", n_neighbors)
+    _check_whole("cv", cv, low=2)
+    if cv > len(Z):
+        raise ValueError(f"cv={cv} folds need at least {cv} rows, got {len(Z)}")
+    fold_rows = len(Z) - math.ceil(len(Z) / cv)  # the fewest rows a training fold holds
+    if n_neighbors > fold_rows:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} is more than the {fold_rows} rows of a training fold "
+            f"({len(Z)} rows in cv={cv} folds); lower n_neighbors or cv"
+        )
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    scores = cross_val_score(KNeighborsClassifier(n_neighbors), _as_numpy(Z), _as_numpy(y), cv=folds)
+    scores = cross_val_score(KNeighborsClassifier(int(n_neighbors)), Z, y, cv=folds, error_score="raise")
     return float(np.mean(scores))
 
 
@@ -187,8 +204,18 @@ def knn_accuracy_holdout(Z_train, y_train, Z_test, y_test, n_neighbors: int = 5)
     """
     from sklearn.neighbors import KNeighborsClassifier
 
-    clf = KNeighborsClassifier(n_neighbors).fit(_as_numpy(Z_train), _as_numpy(y_train))
-    return float(clf.score(_as_numpy(Z_test), _as_numpy(y_test)))
+    Z_train, Z_test = _codes(Z_train, "Z_train"), _codes(Z_test, "Z_test")
+    y_train, y_test = (
+        _labels(y_train, len(Z_train), "y_train", "Z_train"),
+        _labels(y_test, len(Z_test), "y_test", "Z_test"),
+    )
+    if Z_test.shape[1] != Z_train.shape[1]:
+        raise ValueError(f"Z_test has {Z_test.shape[1]} columns but Z_train has {Z_train.shape[1]}")
+    _check_whole("n_neighbors", n_neighbors)
+    if n_neighbors > len(Z_train):
+        raise ValueError(f"n_neighbors={n_neighbors} is more than the {len(Z_train)} rows of Z_train")
+    clf = KNeighborsClassifier(int(n_neighbors)).fit(Z_train, y_train)
+    return float(clf.score(Z_test, y_test))
 
 
 def silhouette(Z, y, *, sample_size: int | None = None, random_state: int = 0) -> float:
@@ -203,7 +230,8 @@ def silhouette(Z, y, *, sample_size: int | None = None, random_state: int = 0) -
     """
     from sklearn.metrics import silhouette_score
 
-    Z, y = _as_numpy(Z), _as_numpy(y)
+    Z = _codes(Z, "Z")
+    y = _labels(y, len(Z), "y", "Z")
     if sample_size is not None and sample_size >= len(Z):
         sample_size = None
     return float(silhouette_score(Z, y, sample_size=sample_size, random_state=random_state))
@@ -332,11 +360,16 @@ def _chunk_sq_distances(A: torch.Tensor, a_sq: torch.Tensor, start: int, stop: i
 def _chunk_rows(n: int, chunk_size, bytes_per_value: int) -> int:
     if chunk_size is None:
         return n
-    if chunk_size == "auto":
+    if isinstance(chunk_size, str) and chunk_size == "auto":
         return int(max(1, min(n, CHUNK_BUDGET_BYTES // (n * (bytes_per_value + WORST_CASE_CELL_OVERHEAD)))))
-    if int(chunk_size) < 1:
+    if not isinstance(chunk_size, Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, 'auto' or None, got {chunk_size!r}")
     return int(chunk_size)
+
+
+def _check_whole(name: str, value, low: int = 1) -> None:
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be a whole number of at least {low}, got {value!r}")
 
 
 def _check_pair(X: torch.Tensor, Z: torch.Tensor, n_neighbors: int) -> int:
@@ -352,13 +385,70 @@ def _check_pair(X: torch.Tensor, Z: torch.Tensor, n_neighbors: int) -> int:
     return n
 
 
-def _as_tensor(A) -> torch.Tensor:
+def _as_tensor(A, name: str) -> torch.Tensor:
     """float64 stays float64; every other dtype becomes float32. Numpy arrays are not copied when possible."""
     if isinstance(A, torch.Tensor):
         A = A.detach()
         return A if A.dtype in (torch.float64, torch.float32) else A.float()
-    A = np.asarray(A)
-    return torch.from_numpy(np.ascontiguousarray(A, dtype=np.float64 if A.dtype == np.float64 else np.float32))
+    A = _numeric(A, name)
+    A = np.ascontiguousarray(A, dtype=np.float64 if A.dtype == np.float64 else np.float32)
+    return torch.from_numpy(A if A.flags.writeable else A.copy())  # torch warns on read-only memory
+
+
+def _numeric(A, name: str) -> np.ndarray:
+    """``A`` (array-like, DataFrame, sparse matrix or tensor) as a numpy array of numbers."""
+    if sp.issparse(A):
+        A = A.toarray()  # the distances need every value; memory as the dense copy the metric makes anyway
+    A = _as_numpy(A)
+    if A.dtype.kind not in "biuf":
+        try:
+            A = A.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must hold numbers only: {exc}") from None
+    return A
+
+
+def _unit_scaled(A: torch.Tensor) -> torch.Tensor:
+    """``A`` times the power of two that brings its largest magnitude into [0.5, 1) (exact in floating point)."""
+    top = float(A.abs().max()) if A.numel() else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return A
+    return A * 2.0 ** -math.frexp(top)[1]
+
+
+def _centred(A: torch.Tensor) -> torch.Tensor:
+    return A - A.mean(0)
+
+
+def _codes(Z, name: str) -> np.ndarray:
+    """Embedding ``Z`` as a finite 2-D float array."""
+    Z = _numeric(Z, name)
+    if Z.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows x components), got shape {Z.shape}")
+    if not np.isfinite(Z).all():
+        raise ValueError(f"{name} must not contain NaN or infinity")
+    return Z
+
+
+def _labels(y, n: int, name: str, of: str) -> np.ndarray:
+    """Class labels ``y``, one per row of ``of`` (``n`` rows): 1-D, none missing."""
+    import pandas as pd
+
+    y = _as_numpy(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one label per row), got shape {y.shape}")
+    if len(y) != n:
+        raise ValueError(f"{name} has {len(y)} labels but {of} has {n} rows")
+    missing = np.flatnonzero(pd.isna(y))
+    if len(missing):
+        raise ValueError(
+            f"{name} has no label at row {missing[0]} ({len(missing)} missing); drop those rows or label them"
+        )
+    if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+        raise ValueError(f"{name} must hold classes, got fractional values such as {y[y != np.round(y)][0]:g}")
+    return y
 
 
 def _as_numpy(A, dtype=None) -> np.ndarray:
