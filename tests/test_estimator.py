@@ -399,3 +399,24 @@ def test_auto_max_iter_is_resolved_saved_and_reported(tmp_path):
     from aedr.persistence import load
 
     assert load(tmp_path / "m").max_iter_ == 200
+
+
+def test_reference_rows_are_checked_and_named(small):
+    ae = fit_small(small)
+    with pytest.raises(ValueError, match="X row 2 has values up to .* after scaling: too far outside"):
+        ae.transform(np.r_[small[:1], small[1:2] * 1e300], reference=small)
+    with pytest.raises(ValueError, match="reference row 1 has values up to"):
+        ae.transform(small[:3], reference=small * 1e300)
+    with pytest.raises(ValueError, match="reference contains NaN in 1 row"):
+        ae.transform(small[:3], reference=np.r_[small[:-1], np.full((1, 64), np.nan)])
+
+
+def test_data_frame_columns_of_python_numbers_and_repeated_names():
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    df = pd.DataFrame(X, columns=list("abcd"))
+    ae = fit_small(df)
+    np.testing.assert_array_equal(ae.transform(df.astype(object)), ae.transform(df))  # as an object ndarray is
+    with pytest.raises(ValueError, match=r"X has 1 non-numeric column \('b'\); encode or drop them$"):
+        ae.transform(df.assign(b="x"))  # no "before fitting" when transforming
+    with pytest.raises(ValueError, match="1 repeated column name \\(first: 'a', 2 columns\\)"):
+        fit_small(df.set_axis(list("abca"), axis=1))

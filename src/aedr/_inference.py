@@ -54,12 +54,22 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
     if n_neighbors > reference.shape[0]:
         raise ValueError(f"reference_neighbors={n_neighbors} is more than the reference's {reference.shape[0]} rows")
 
-    def scaled(rows):
+    def scaled(rows, start: int, name: str):
         dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
-        return estimator.scaler_.transform(dense).astype(np.float32)
+        with np.errstate(over="ignore"):
+            out = estimator.scaler_.transform(dense).astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        if len(bad):  # a distance to such a row means nothing: refused as transform refuses it
+            row = int(bad[0])
+            largest = float(np.abs(estimator.scaler_.transform(dense[row : row + 1])).max())
+            raise ValueError(
+                f"{name} row {start + row + 1} has values up to {largest:.3g} after scaling: too far outside the "
+                "training data's range for the network's float32 arithmetic"
+            )
+        return out
 
     device = estimator.device_
-    R = scaled(reference)
+    R = scaled(reference, 0, "reference")
     codes = apply_in_batches(estimator.model_.encode, R, device)
-    neighbors = reference_neighbors(R, lambda a, b: scaled(X[a:b]), X.shape[0], n_neighbors, device)
+    neighbors = reference_neighbors(R, lambda a, b: scaled(X[a:b], a, "X"), X.shape[0], n_neighbors, device)
     return np.median(codes[neighbors], axis=1)

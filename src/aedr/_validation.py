@@ -13,7 +13,34 @@ def _non_numeric_columns(X) -> list[str]:
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return []
-    return [str(name) for name, dtype in dtypes.items() if dtype.kind not in "biuf"]
+    return [str(name) for i, (name, dtype) in enumerate(dtypes.items()) if not _numeric_column(X, i, dtype)]
+
+
+def _numeric_column(X, i: int, dtype) -> bool:
+    """Whether column ``i`` of DataFrame ``X`` holds numbers: a numeric dtype, or Python numbers in an
+    object column (as a numpy object array of numbers is accepted)."""
+    if dtype.kind in "biuf":
+        return True
+    if str(dtype) != "object":  # categories, strings, dates: not numbers
+        return False
+    try:
+        np.asarray(X.iloc[:, i], dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_column_names(X, name: str) -> None:
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(columns, "duplicated"):
+        return
+    repeated = columns[columns.duplicated()]
+    if len(repeated):
+        first = repeated[0]
+        raise ValueError(
+            f"{name} has {len(repeated)} repeated column name{'s' * (len(repeated) != 1)} (first: {str(first)!r}, "
+            f"{int((columns == first).sum())} columns); give each column its own name"
+        )
 
 
 def check_finite(X: np.ndarray, name: str = "X") -> None:
@@ -46,16 +73,18 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     )
 
 
-def validate_rows(estimator, X, *, reset: bool) -> np.ndarray:
-    """``validate_data`` for numeric 2-D input, with clearer errors.
+def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
+    """``validate_data`` for numeric 2-D input, with clearer errors naming ``name``.
 
     Returns a float64 or float32 array (never the caller's array modified).
     """
+    _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:
         shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
         raise ValueError(
-            f"X has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); encode or drop them before fitting"
+            f"{name} has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); encode or drop them"
+            + (" before fitting" if reset else "")
         )
     try:
         X = validate_data(
@@ -69,9 +98,11 @@ def validate_rows(estimator, X, *, reset: bool) -> np.ndarray:
         )
     except ValueError as exc:
         if "could not convert" in str(exc):
-            raise ValueError(f"X must be numeric: {exc}") from exc
+            raise ValueError(f"{name} must be numeric: {exc}") from exc
+        if name != "X":
+            raise ValueError(f"{name}: {exc}") from exc
         raise
-    check_finite(X)
+    check_finite(X, name)
     return X
 
 

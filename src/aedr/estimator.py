@@ -495,7 +495,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 "reference must be rows in memory (an array, DataFrame or np.memmap), not a file opened with "
                 "open_rows; load its rows first, e.g. np.load(path)"
             )
-        R = validate_rows(self, flatten_images(reference)[0], reset=False)
+        R = validate_rows(self, flatten_images(reference)[0], reset=False, name="reference")
         return place_by_reference(self, X, R, reference_neighbors)
 
     def inverse_transform(self, X):
