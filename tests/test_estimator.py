@@ -155,6 +155,8 @@ def test_empty_and_too_few_rows(small):
         fit_small(small[:1])
     with pytest.raises(ValueError, match=r"early_stopping .* needs at least 10 rows, got n_samples=5"):
         fit_small(small[:5], early_stopping=True, validation_fraction=0.1)
+    with pytest.raises(ValueError, match="leaves 1 of the 100 rows to train on; it needs at least 2"):
+        fit_small(small[:100], early_stopping=True, validation_fraction=0.99)
 
 
 def test_n_components_larger_than_features(small):

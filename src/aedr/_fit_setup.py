@@ -55,6 +55,12 @@ def check_fit_params(est, X: np.ndarray) -> None:
             f"early_stopping with validation_fraction={est.validation_fraction} needs at least "
             f"{math.ceil(1 / est.validation_fraction)} rows, got n_samples={n_samples}"
         )
+    if n_samples - n_validation(est, n_samples) < 2:
+        raise ValueError(
+            f"early_stopping with validation_fraction={est.validation_fraction} leaves "
+            f"{n_samples - n_validation(est, n_samples)} of the {n_samples} rows to train on; it needs at least 2: "
+            "lower validation_fraction"
+        )
 
 
 def check_precision(est, device: torch.device) -> None:
