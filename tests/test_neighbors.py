@@ -641,3 +641,21 @@ def test_the_shaping_phase_trains_the_encoder_alone_when_fitting_gives_the_decod
     both = Autoencoder(2, neighbor_loss="tsne", max_iter=20, random_state=0).fit(X)
     assert np.isfinite(both.loss_terms_["mse"]).all()
     assert steps and all(rows == batch for batch, rows in steps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_neighbour_fit_of_huge_values_maps_as_the_same_data_in_plain_units(digits, dtype):
+    """The graph and the PCA start work on the rows times a power of two (exact) when their squares
+    would overflow: values of 1e20 neither fail the PCA start nor lose their neighbours."""
+    from aedr._fit_setup import power_of_two_scaled
+
+    X, y = digits[0][:300], digits[1][:300]
+    np.testing.assert_array_equal(power_of_two_scaled(X), X)  # ordinary data is left as it is
+    huge = (X * 1e20).astype(dtype)
+    scaled = power_of_two_scaled(huge)
+    factor = huge.max() / scaled.max()
+    assert 0.5 <= scaled.max() < 1 and math.frexp(factor)[0] == 0.5  # a power of two
+    assert np.array_equal(scaled * factor, huge)  # exact
+    params = dict(neighbor_loss="tsne", perplexity=10, max_iter=8, hidden_layer_sizes=(32,), random_state=0)
+    Z, Z_plain = Autoencoder(**params).fit_transform(huge), Autoencoder(**params).fit_transform(X.astype(dtype))
+    assert np.isfinite(Z).all() and knn_accuracy(Z, y) > knn_accuracy(Z_plain, y) - 0.05

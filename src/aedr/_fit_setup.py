@@ -299,6 +299,19 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
 
 
 # ------------------------------------------------------------------ trainer
+SAFE_MAGNITUDE = 2.0**30  # values up to this (and down to its inverse) square safely, even in float32
+
+
+def power_of_two_scaled(X: np.ndarray) -> np.ndarray:
+    """``X`` as it is when its largest magnitude squares safely; else times the power of two that
+    brings it into [0.5, 1): exact in floating point, so neighbours and the PCA start are those of ``X``,
+    while squared distances of values near the float limits (or of 1e-30) neither overflow nor underflow."""
+    top = float(np.abs(X).max()) if X.size else 0.0
+    if top == 0.0 or not math.isfinite(top) or 1 / SAFE_MAGNITUDE <= top <= SAFE_MAGNITUDE:
+        return X
+    return X * X.dtype.type(2.0 ** -math.frexp(top)[1])
+
+
 def make_trainer(est, X, train_rows, model, objective, device, generator, noise_generator, baseline: float):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X[train_rows]``, the training
     rows as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,
@@ -311,9 +324,10 @@ def make_trainer(est, X, train_rows, model, objective, device, generator, noise_
         config = dataclasses.replace(config, loss_floor=floor)
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     X_rows = X[train_rows]
+    X_rows = X_rows.toarray() if sp.issparse(X_rows) else X_rows  # the graph and the map's start need dense rows
     return NeighborTrainer(
         neighbor_method(est),
-        X_rows.toarray() if sp.issparse(X_rows) else X_rows,  # the graph and the map's start need dense rows
+        power_of_two_scaled(X_rows),
         model,
         objective,
         config,
