@@ -339,3 +339,13 @@ def test_a_file_refused_while_opening_it_to_stream_is_closed(tmp_path, digits):
     with pytest.raises(ValueError, match="holds no X matrix") as h5ad_error:
         open_rows(tmp_path / "d.h5ad")
     assert h5ad_error.traceback and _handles(tmp_path / "d.h5ad") == 0
+
+
+def test_evaluate_reads_rows_opened_from_a_file(tmp_path):
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame.to_parquet(tmp_path / "x.parquet")
+    ae = Autoencoder(max_iter=2, hidden_layer_sizes=(8,), random_state=0).fit(frame)
+    y = np.arange(60) % 2
+    scores = ae.evaluate(open_rows(tmp_path / "x.parquet"), y)  # with the file's column names: no warning
+    assert scores == pytest.approx(ae.evaluate(frame, y), rel=1e-6)

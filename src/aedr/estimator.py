@@ -549,6 +549,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         from aedr.metrics import evaluate_embedding
 
+        source = as_source(X)
+        if source is not None and not isinstance(X, np.ndarray):  # a file: the scores need every row in memory
+            X = source.read_all()
+            if source.feature_names is not None:
+                X = pd.DataFrame(X, columns=source.feature_names, copy=False)
         Z = self.transform(X)  # validates X
         X_rows = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64).reshape(len(Z), -1)
         return evaluate_embedding(X_rows, Z, y, self.inverse_transform(Z), n_neighbors=n_neighbors)
