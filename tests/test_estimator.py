@@ -183,9 +183,31 @@ def test_invalid_parameters(small, params):
         fit_small(small, **params)
 
 
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must be a sequence of positive whole numbers"),
+        ({"hidden_layer_sizes": (8.5,)}, r"got \(8.5,\)"),  # was silently truncated to 8
+        ({"hidden_layer_sizes": ("a",)}, "hidden_layer_sizes must be"),
+        ({"hidden_layer_sizes": [[8]]}, "hidden_layer_sizes must be"),
+        ({"hidden_layer_sizes": (True,)}, "hidden_layer_sizes must be"),
+        ({"n_components": True}, "n_components must be a whole number, got True"),
+        ({"optimizer": dict}, "optimizer must be a name or a torch.optim.Optimizer subclass, got the class dict"),
+        ({"architecture": "conv", "input_shape": (1, 4.5, 4)}, "input_shape must be"),
+        ({"encoder": torch.nn.Identity(), "decoder": torch.nn.Identity(), "n_components": 64}, "no trainable param"),
+    ],
+)
+def test_parameter_values_sklearn_cannot_check_are_named(small, params, message):
+    with pytest.raises(ValueError, match=message):
+        fit_small(small, **params)
+
+
+def test_shapes_given_as_arrays(small):
+    ae = fit_small(small, hidden_layer_sizes=np.array([8]), architecture="conv", input_shape=np.array([1, 8, 8]))
+    assert ae.input_shape_ == (1, 8, 8) and ae.transform(small).shape == (300, 2)
+
+
 def test_bad_hidden_layers_and_device(small):
-    with pytest.raises(ValueError, match="hidden_layer_sizes must be positive"):
-        fit_small(small, hidden_layer_sizes=(8, 0))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             fit_small(small, device="cuda")

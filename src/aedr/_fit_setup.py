@@ -25,13 +25,45 @@ DIVERGED_FACTOR = 1e3  # a final reconstruction loss this many times that of pre
 
 
 # ---------------------------------------------------------------- checks
+def _whole_numbers(value) -> bool:
+    """Whether ``value`` is a flat sequence of positive whole numbers (not bools, not 8.5, not "a")."""
+    try:
+        items = list(np.asarray(value, dtype=object).reshape(-1)) if np.ndim(value) == 1 else None
+    except (TypeError, ValueError):
+        return False
+    return items is not None and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1 for v in items
+    )
+
+
+def check_param_types(est) -> None:
+    """What scikit-learn's constraints cannot say: whole numbers where a network's shape needs them,
+    a code width that is not a bool, an optimizer class that is one."""
+    if isinstance(est.n_components, (bool, np.bool_)):
+        raise ValueError(f"n_components must be a whole number, got {est.n_components!r}")
+    sizes = est.hidden_layer_sizes
+    if not (_whole_numbers(sizes) or (np.ndim(sizes) == 1 and len(sizes) == 0)) or isinstance(sizes, str):
+        raise ValueError(
+            f"hidden_layer_sizes must be a sequence of positive whole numbers, e.g. (256, 128), or () for the "
+            f"linear autoencoder; got {sizes!r}"
+        )
+    shape = est.input_shape
+    if shape is not None and (isinstance(shape, str) or not _whole_numbers(shape) or len(shape) not in (2, 3)):
+        raise ValueError(
+            f"input_shape must be (channels, height, width) or (height, width) in positive whole numbers, got {shape!r}"
+        )
+    if isinstance(est.optimizer, type) and not issubclass(est.optimizer, torch.optim.Optimizer):
+        raise ValueError(
+            f"optimizer must be a name or a torch.optim.Optimizer subclass, got the class {est.optimizer.__name__}"
+        )
+
+
 def check_fit_params(est, X: np.ndarray) -> None:
     """Raise a ValueError for parameters that do not fit each other or ``X``'s shape."""
     n_samples, n_features = X.shape
+    check_param_types(est)
     if est.n_components > n_features:
         raise ValueError(f"n_components={est.n_components} must be <= n_features={n_features}")
-    if any(int(h) < 1 for h in est.hidden_layer_sizes):
-        raise ValueError(f"hidden_layer_sizes must be positive integers, got {tuple(est.hidden_layer_sizes)}")
     if est.loss == "bce" and est.output_activation != "sigmoid":
         raise ValueError("loss='bce' needs output_activation='sigmoid'")
     if est.input_shape is not None and not is_conv(est):

@@ -117,6 +117,8 @@ def flatten_images(X):
 
 def check_custom_modules(model, n_features: int, n_components: int) -> None:
     """Dry-run custom modules on two zero rows; name the shape that is wrong."""
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("custom encoder and decoder have no trainable parameters: there is nothing to train")
     with torch.no_grad():
         try:
             z = model.encode(torch.zeros(2, n_features))

@@ -340,7 +340,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
         self.input_shape_ = (
-            infer_input_shape(X.shape[1], self.input_shape or image_shape) if _fit_setup.is_conv(self) else None
+            infer_input_shape(X.shape[1], image_shape if self.input_shape is None else tuple(self.input_shape))
+            if _fit_setup.is_conv(self)
+            else None
         )
         generator = torch.Generator().manual_seed(seed)
 
