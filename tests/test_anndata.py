@@ -128,6 +128,10 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
     counts = anndata.AnnData(X=sp.csr_matrix(np.round(np.expm1(pbmc.raw.X.toarray()))))
     with pytest.raises(ValueError, match="raw counts"):
         aedr.tl.autoencoder(counts)
+    with pytest.raises(TypeError, match="adata must be an anndata.AnnData, got ndarray"):
+        aedr.tl.autoencoder(adata.obsm["X_pca"])
+    with pytest.raises(ValueError, match="key_added must be a non-empty string"):
+        aedr.tl.autoencoder(adata, key_added="", use_rep="X_pca")
 
 
 def test_sparse_input_fits_as_its_dense_form_does():

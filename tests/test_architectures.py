@@ -99,6 +99,9 @@ def test_vae_transform_is_posterior_mean_and_sample(X):
     samples = vae.sample(7, random_state=0)
     assert samples.shape == (7, 64)
     np.testing.assert_array_equal(samples, vae.sample(7, random_state=0))
+    for bad in (-1, 0, 2.7, True):
+        with pytest.raises(ValueError, match="n_samples must be a whole number of at least 1"):
+            vae.sample(bad)
 
 
 def test_vae_beta_trades_kl_for_reconstruction(X):

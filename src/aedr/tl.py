@@ -44,6 +44,10 @@ def autoencoder(
     from aedr.data.anndata import raw_counts_max
     from aedr.estimator import Autoencoder
 
+    if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
+        raise TypeError(f"adata must be an anndata.AnnData, got {type(adata).__name__}")
+    if not isinstance(key_added, str) or not key_added:
+        raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
     if use_rep is not None and layer is not None:
         raise ValueError("give use_rep or layer, not both")
     if use_rep is not None:
