@@ -334,7 +334,7 @@ def test_out_or_report_of_the_wrong_kind_is_refused_before_the_run(tiny, tmp_pat
     a_folder.mkdir()
     base = ["benchmark", "-d", tiny, "-m", "pca", "--quick", "-q"]
     as_out = CliRunner().invoke(app, [*base, "--out", str(a_file)])
-    assert as_out.exit_code == 1 and f"{a_file}: is a file; --out takes a folder" in as_out.output
+    assert as_out.exit_code == 1 and f"{a_file} is a file; a folder is written there" in as_out.output
     as_report = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "o"), "--report", str(a_folder)])
     assert as_report.exit_code == 1 and f"{a_folder}: is a folder; --report takes a markdown file" in as_report.output
     assert a_file.read_text() == "keep" and not (tmp_path / "o").exists()

@@ -612,7 +612,7 @@ def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path)
     result = aedr("fit", data, "-o", tmp_path / "proj", *FAST, "--force", ok=False)
     assert_one_line_error(result, "would replace the input")
     result = aedr("fit", data, "-o", tmp_path / "notes", *FAST, "--force", ok=False)
-    assert_one_line_error(result, "not an earlier aedr run")
+    assert_one_line_error(result, "notes is a folder without model/config.json, not an earlier aedr output")
     aedr("fit", data, "-o", tmp_path / "run", *FAST)
     aedr("fit", data, "-o", tmp_path / "run", *FAST, "--force")  # an earlier run: replaced
     copy = tmp_path / "copy.npy"
@@ -636,7 +636,7 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path, monkey
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
     result = aedr("fit", data, "-o", notes, *FAST, "--force", ok=False)
-    assert_one_line_error(result, "notes.txt is a file; this command writes a folder there")
+    assert_one_line_error(result, "notes.txt is a file; a folder is written there: choose another name")
     aedr("fit", data, "-o", tmp_path / "run", *FAST)
     (tmp_path / "codes.csv").mkdir()
     result = aedr("transform", tmp_path / "run", data, "-o", tmp_path / "codes.csv", "--force", ok=False)

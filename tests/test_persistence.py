@@ -91,10 +91,10 @@ def test_overwrite_replaces_a_saved_model_only(fitted, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     (project / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="holds no saved model"):
+    with pytest.raises(ValueError, match="project is a folder without config.json, not an earlier aedr output"):
         fitted.save(project, overwrite=True)
     (tmp_path / "a.txt").write_text("mine too")
-    with pytest.raises(ValueError, match="a.txt is a file; a model is saved as a folder"):
+    with pytest.raises(ValueError, match="a.txt is a file; a folder is written there"):
         fitted.save(tmp_path / "a.txt", overwrite=True)
     assert (project / "notes.txt").read_text() == "mine" and (tmp_path / "a.txt").read_text() == "mine too"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "project"]

@@ -162,12 +162,31 @@ def _remove_empty(folders: list[Path]) -> None:
             return  # not empty (the output is in it) or gone
 
 
-def check_new(target: str | Path, *, overwrite: bool = False) -> Path:
-    """Raise :class:`OutputExistsError` if ``target`` exists (an empty folder is fine)."""
+def check_new(
+    target: str | Path, *, overwrite: bool = False, folder: bool | None = None, marker: str | None = None
+) -> Path:
+    """``target``, checked before anything is written there; the one place outputs are checked.
+
+    Raises :class:`OutputExistsError` if ``target`` exists and not ``overwrite`` (an empty folder is
+    fine), and ValueError, naming ``target``, for the wrong kind of thing in its place (``folder``
+    True: a folder is written there, False: a file) or, with ``overwrite``, for a folder that holds
+    other things but not ``marker`` (a path inside it, e.g. ``"config.json"``): overwriting replaces
+    only what aedr wrote, never other files.
+    """
     target = Path(target)
+    if folder is True and target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file; a folder is written there: choose another name")
+    if folder is False and target.is_dir() and not target.is_symlink():
+        raise ValueError(f"{target} is a folder; give the name of a file to write")
+    is_folder = target.is_dir() and not target.is_symlink()
+    if overwrite and marker is not None and is_folder and any(target.iterdir()) and not (target / marker).is_file():
+        raise ValueError(
+            f"{target} is a folder without {marker}, not an earlier aedr output; overwriting replaces only "
+            "aedr's own outputs, never other files: choose another name"
+        )
     if overwrite or not (target.exists() or target.is_symlink()):
         return target
-    if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+    if is_folder and not any(target.iterdir()):
         return target
     raise OutputExistsError(target)
 
@@ -268,8 +287,9 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
 
 
 @contextmanager
-def staged_folder(target: str | Path, *, overwrite: bool = False):
-    """Yield an empty temporary folder that replaces ``target`` when the block succeeds.
+def staged_folder(target: str | Path, *, overwrite: bool = False, marker: str | None = None):
+    """Yield an empty temporary folder that replaces ``target`` when the block succeeds; ``overwrite``
+    replaces only a folder holding ``marker`` (see :func:`check_new`).
 
     Examples
     --------
@@ -280,15 +300,15 @@ def staged_folder(target: str | Path, *, overwrite: bool = False):
     >>> sorted(p.name for p in root.iterdir()), (root / "run" / "a.txt").read_text()
     (['run'], 'hi')
     """
-    with _staged(check_new(target, overwrite=overwrite), folder=True, overwrite=overwrite) as staged:
+    with _staged(
+        check_new(target, overwrite=overwrite, folder=True, marker=marker), folder=True, overwrite=overwrite
+    ) as staged:
         yield staged
 
 
 @contextmanager
 def staged_file(target: str | Path, *, overwrite: bool = False):
     """Yield a temporary path beside ``target``; it is renamed to ``target`` when the block succeeds."""
-    target = check_new(target, overwrite=overwrite)
-    if target.is_dir() and not target.is_symlink():
-        raise IsADirectoryError(f"{target} is a folder, not a file name")
+    target = check_new(target, overwrite=overwrite, folder=False)
     with _staged(target, folder=False, overwrite=overwrite) as staged:
         yield staged

@@ -334,11 +334,9 @@ def check_outputs(out_dir, report=None, *, block: str = "benchmark", overwrite: 
     """Raise before a run what writing its outputs would: ``out_dir`` is a file, or holds an earlier
     run's results and ``overwrite`` is false (:class:`aedr._files.OutputExistsError`), or ``report``
     fails :func:`check_report`."""
-    from aedr._files import OutputExistsError
+    from aedr._files import OutputExistsError, check_new
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "is a file; --out takes a folder", str(out))
+    out = check_new(out_dir, overwrite=True, folder=True)  # the kind only: its result files are checked below
     if not overwrite:
         for name in RESULT_FILES:
             if (out / name).exists():

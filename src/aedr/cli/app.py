@@ -14,7 +14,7 @@ import typer
 
 import aedr
 from aedr.cli import benchmark, explore, fit, model, plot
-from aedr.cli.common import Verbose, claim_output, set_verbose, torch_threads
+from aedr.cli.common import RUN_MARKER, Verbose, claim_output, set_verbose, torch_threads
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
 app = typer.Typer(
@@ -88,7 +88,7 @@ def demo(
     # One thread: the demo's network is small, and torch's threads fight any other
     # busy process for the cores (measured on a shared 2-core machine: 0.6 ms per
     # step with one thread, 180 ms with two).
-    with torch_threads(threads), staged_folder(target, overwrite=force) as folder:
+    with torch_threads(threads), staged_folder(target, overwrite=force, marker=RUN_MARKER) as folder:
         result = run_demo(folder, verbose=not quiet, **({"max_iter": max_iter} if max_iter else {}))
     typer.echo(f"digits ({result.n_samples} x {result.n_features}) -> {result.n_components}-D")
     typer.echo(f"{'method':<22}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}")

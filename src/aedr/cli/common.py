@@ -371,17 +371,8 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, fo
         source = Path(given).resolve()
         if source == target or target in source.parents:
             raise ValueError(f"the output {output} would replace the input {given}; write it elsewhere")
-    if folder and target.exists() and not target.is_dir():
-        raise ValueError(f"{output} is a file; this command writes a folder there: choose another name")
-    if not folder and target.is_dir():
-        raise ValueError(f"{output} is a folder; give the name of a file to write")
-    if force and target.is_dir() and any(target.iterdir()) and not _is_run(target):
-        raise ValueError(
-            f"{output} is a folder that is not an earlier aedr run (no model/config.json in it); "
-            "--force replaces only aedr's own outputs: choose another --out"
-        )
     ctx.with_resource(output_lock(output))
-    return check_new(output, overwrite=force)
+    return check_new(output, overwrite=force, folder=folder, marker=RUN_MARKER if folder else None)
 
 
 def save_figure_file(fig, output: Path, force: bool) -> None:
@@ -394,9 +385,12 @@ def save_figure_file(fig, output: Path, force: bool) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
+RUN_MARKER = "model/config.json"  # what makes a folder an earlier ``aedr fit`` run
+
+
 def _is_run(path: Path) -> bool:
     """Whether ``path`` is a run folder written by ``aedr fit`` (a model in its ``model/``)."""
-    return (path / "model" / "config.json").is_file()
+    return (path / RUN_MARKER).is_file()
 
 
 def model_folder(path: Path) -> Path:

@@ -12,6 +12,7 @@ import typer
 
 from aedr._files import check_new, output_lock, staged_folder
 from aedr.cli.common import (
+    RUN_MARKER,
     STOP_REASONS,
     Columns,
     Delimiter,
@@ -185,7 +186,7 @@ def fit(
 
         chosen = default_threads(estimator, table.X.shape[1])
     try:
-        with torch_threads(chosen), staged_folder(out, overwrite=force) as folder:
+        with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER) as folder:
             run = fit_run(
                 estimator,
                 table,

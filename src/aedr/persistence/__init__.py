@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from aedr._files import staged_folder
+from aedr._files import check_new, staged_folder
 from aedr.persistence.config import (
     CUSTOM_MODULES,
     architecture,
@@ -78,17 +78,10 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    target = Path(path)
-    if overwrite and target.is_dir() and any(target.iterdir()) and not (target / CONFIG_FILE).is_file():
-        raise ValueError(
-            f"{target} is a folder that holds no saved model ({CONFIG_FILE}); overwrite replaces only a model "
-            "folder, never other files: choose another path"
-        )
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"{target} is a file; a model is saved as a folder: choose another path")
+    check_new(path, overwrite=overwrite, folder=True, marker=CONFIG_FILE)  # before the work of serialising
     weights = weights_bytes(estimator.model_)
     text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest()))
-    with staged_folder(path, overwrite=overwrite) as folder:
+    with staged_folder(path, overwrite=overwrite, marker=CONFIG_FILE) as folder:
         (folder / WEIGHTS_FILE).write_bytes(weights)
         (folder / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
     return Path(path)
