@@ -257,8 +257,8 @@ def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: 
     list and struct types, JSON arrays): aedr takes one value per cell."""
     for column in [*([label_col] if label_col is not None else []), *features]:
         values = frame[column]
-        if values.dtype != object:
-            continue
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
+            continue  # text cells (every CSV cell), checked at C speed; only mixed cells are looked at one by one
         example = next((v for v in values.to_numpy() if isinstance(v, _NESTED)), None)
         if example is None:
             continue
