@@ -42,7 +42,8 @@ def check_param_types(est) -> None:
     if isinstance(est.n_components, (bool, np.bool_)):
         raise ValueError(f"n_components must be a whole number, got {est.n_components!r}")
     sizes = est.hidden_layer_sizes
-    if not (_whole_numbers(sizes) or (np.ndim(sizes) == 1 and len(sizes) == 0)) or isinstance(sizes, str):
+    empty = isinstance(sizes, (list, tuple, np.ndarray)) and len(sizes) == 0
+    if not (empty or _whole_numbers(sizes)) or isinstance(sizes, str):
         raise ValueError(
             f"hidden_layer_sizes must be a sequence of positive whole numbers, e.g. (256, 128), or () for the "
             f"linear autoencoder; got {sizes!r}"
@@ -341,7 +342,9 @@ def power_of_two_scaled(X: np.ndarray) -> np.ndarray:
     top = float(np.abs(X).max()) if X.size else 0.0
     if top == 0.0 or not math.isfinite(top) or 1 / SAFE_MAGNITUDE <= top <= SAFE_MAGNITUDE:
         return X
-    return X * X.dtype.type(2.0 ** -math.frexp(top)[1])
+    shift = -math.frexp(top)[1]
+    # in two halves: each factor stays inside float32's range (2^150 would not), every product exact
+    return X * X.dtype.type(2.0 ** (shift // 2)) * X.dtype.type(2.0 ** (shift - shift // 2))
 
 
 def make_trainer(est, X, train_rows, model, objective, device, generator, noise_generator, baseline: float):

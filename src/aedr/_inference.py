@@ -57,11 +57,12 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
     def scaled(rows, start: int, name: str):
         dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
         with np.errstate(over="ignore"):
-            out = estimator.scaler_.transform(dense).astype(np.float32)
+            scaled_rows = estimator.scaler_.transform(dense)
+            out = scaled_rows.astype(np.float32)
         bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
         if len(bad):  # a distance to such a row means nothing: refused as transform refuses it
             row = int(bad[0])
-            largest = float(np.abs(estimator.scaler_.transform(dense[row : row + 1])).max())
+            largest = float(np.abs(scaled_rows[row]).max())
             raise ValueError(
                 f"{name} row {start + row + 1} has values up to {largest:.3g} after scaling: too far outside the "
                 "training data's range for the network's float32 arithmetic"

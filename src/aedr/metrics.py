@@ -413,7 +413,8 @@ def _unit_scaled(A: torch.Tensor) -> torch.Tensor:
     top = float(A.abs().max()) if A.numel() else 0.0
     if top == 0.0 or not math.isfinite(top):
         return A
-    return A * 2.0 ** -math.frexp(top)[1]
+    shift = -math.frexp(top)[1]
+    return A * 2.0 ** (shift // 2) * 2.0 ** (shift - shift // 2)  # two factors inside float32's range
 
 
 def _centred(A: torch.Tensor) -> torch.Tensor:
