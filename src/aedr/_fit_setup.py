@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
-from aedr.data.scaling import AffineScaler
+from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.training import distributed
@@ -332,21 +332,6 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
 
 
 # ------------------------------------------------------------------ trainer
-SAFE_MAGNITUDE = 2.0**30  # values up to this (and down to its inverse) square safely, even in float32
-
-
-def power_of_two_scaled(X: np.ndarray) -> np.ndarray:
-    """``X`` as it is when its largest magnitude squares safely; else times the power of two that
-    brings it into [0.5, 1): exact in floating point, so neighbours and the PCA start are those of ``X``,
-    while squared distances of values near the float limits (or of 1e-30) neither overflow nor underflow."""
-    top = float(np.abs(X).max()) if X.size else 0.0
-    if top == 0.0 or not math.isfinite(top) or 1 / SAFE_MAGNITUDE <= top <= SAFE_MAGNITUDE:
-        return X
-    shift = -math.frexp(top)[1]
-    # in two halves: each factor stays inside float32's range (2^150 would not), every product exact
-    return X * X.dtype.type(2.0 ** (shift // 2)) * X.dtype.type(2.0 ** (shift - shift // 2))
-
-
 def make_trainer(est, X, train_rows, model, objective, device, generator, noise_generator, baseline: float):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X[train_rows]``, the training
     rows as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
+
+
+def check_whole(name: str, value, low: int = 1) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a whole number (not a bool) of at least ``low``."""
+    if not isinstance(value, Integral) or isinstance(value, (bool, np.bool_)) or value < low:
+        raise ValueError(f"{name} must be a whole number of at least {low}, got {value!r}")
 
 
 def _non_numeric_columns(X) -> list[str]:

@@ -37,6 +37,13 @@ def _is_fitted_state(name: str) -> bool:
     return (name.endswith("_") and not name.startswith("__")) or name in ("_n_features_out", "_fitted_params")
 
 
+def _in_memory(source: RowSource, rows=None):
+    """The rows of ``source`` read into memory (all, or those of ``rows``), as a DataFrame when the file
+    names its columns (``validate_data`` then checks them against the fitted names)."""
+    X = source.read_all() if rows is None else source.take(rows)
+    return X if source.feature_names is None else pd.DataFrame(X, columns=source.feature_names, copy=False)
+
+
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Dimensionality reduction with an autoencoder.
 
@@ -394,9 +401,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if streams or (source is not None and not isinstance(X, np.ndarray)):
             # a neighbour fit builds its graph and map in memory: a seeded sample of the rows; a file that
             # fits: read whole
-            X = source.take(neighbor_sample(len(source))) if streams else source.read_all()
-            if source.feature_names is not None:
-                X = pd.DataFrame(X, columns=source.feature_names, copy=False)
+            X = _in_memory(source, neighbor_sample(len(source)) if streams else None)
             image_shape = source.image_shape
         else:
             X, image_shape = flatten_images(X)
@@ -553,9 +558,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         source = as_source(X)
         if source is not None and not isinstance(X, np.ndarray):  # a file: the scores need every row in memory
-            X = source.read_all()
-            if source.feature_names is not None:
-                X = pd.DataFrame(X, columns=source.feature_names, copy=False)
+            X = _in_memory(source)
         Z = self.transform(X)  # validates X
         X_rows = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64).reshape(len(Z), -1)
         return evaluate_embedding(X_rows, Z, y, self.inverse_transform(Z), n_neighbors=n_neighbors)

@@ -33,6 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from aedr._validation import check_whole
+from aedr.data.scaling import power_of_two_scaled
+
 # Working memory per chunk of rows. Per (row, column) cell: a distance in each space, and in the worst
 # case (a poor embedding, every cell a rank candidate) a mask byte, the candidate and its int64 row id.
 CHUNK_BUDGET_BYTES = 256 * 2**20
@@ -130,7 +133,7 @@ def neighborhood_preservation_many(
     >>> [round(t, 3) for t, c in neighborhood_preservation_many(X, [X, X[:, :1]], n_neighbors=3)]
     [1.0, 0.722]
     """
-    _check_whole("n_neighbors", n_neighbors)
+    check_whole("n_neighbors", n_neighbors)
     n_neighbors = int(n_neighbors)
     Xt = _as_tensor(X, "X")
     Zs = [_as_tensor(Z, "Z").to(Xt.device) for Z in embeddings]
@@ -139,7 +142,7 @@ def neighborhood_preservation_many(
         _check_pair(Xt, Zt, n_neighbors)
     # neighbours are scale-invariant: a power of two (exact) keeps the squares of huge or tiny values
     # finite and nonzero; distances are shift-invariant: centring keeps the matmul precise
-    Xt, Zs = _centred(_unit_scaled(Xt)), [_centred(_unit_scaled(Zt)) for Zt in Zs]
+    Xt, Zs = _centred(power_of_two_scaled(Xt)), [_centred(power_of_two_scaled(Zt)) for Zt in Zs]
     x_sq, z_sqs = (Xt * Xt).sum(1), [(Zt * Zt).sum(1) for Zt in Zs]
     rows = _chunk_rows(n, chunk_size, Xt.element_size() + max((Zt.element_size() for Zt in Zs), default=4))
     penalties = np.zeros((len(Zs), 2), dtype=np.int64)  # (trust, continuity) per embedding
@@ -176,8 +179,8 @@ def knn_accuracy(Z, y, n_neighbors: int = 5, cv: int = 5, *, random_state: int =
 
     Z = _codes(Z, "Z")
     y = _labels(y, len(Z), "y", "Z")
-    _check_whole("n_neighbors", n_neighbors)
-    _check_whole("cv", cv, low=2)
+    check_whole("n_neighbors", n_neighbors)
+    check_whole("cv", cv, low=2)
     if cv > len(Z):
         raise ValueError(f"cv={cv} folds need at least {cv} rows, got {len(Z)}")
     fold_rows = len(Z) - math.ceil(len(Z) / cv)  # the fewest rows a training fold holds
@@ -211,7 +214,7 @@ def knn_accuracy_holdout(Z_train, y_train, Z_test, y_test, n_neighbors: int = 5)
     )
     if Z_test.shape[1] != Z_train.shape[1]:
         raise ValueError(f"Z_test has {Z_test.shape[1]} columns but Z_train has {Z_train.shape[1]}")
-    _check_whole("n_neighbors", n_neighbors)
+    check_whole("n_neighbors", n_neighbors)
     if n_neighbors > len(Z_train):
         raise ValueError(f"n_neighbors={n_neighbors} is more than the {len(Z_train)} rows of Z_train")
     clf = KNeighborsClassifier(int(n_neighbors)).fit(Z_train, y_train)
@@ -367,11 +370,6 @@ def _chunk_rows(n: int, chunk_size, bytes_per_value: int) -> int:
     return int(chunk_size)
 
 
-def _check_whole(name: str, value, low: int = 1) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be a whole number of at least {low}, got {value!r}")
-
-
 def _check_pair(X: torch.Tensor, Z: torch.Tensor, n_neighbors: int) -> int:
     if X.ndim != 2 or Z.ndim != 2:
         raise ValueError(f"X and Z must be 2-D, got shapes {tuple(X.shape)} and {tuple(Z.shape)}")
@@ -406,15 +404,6 @@ def _numeric(A, name: str) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must hold numbers only: {exc}") from None
     return A
-
-
-def _unit_scaled(A: torch.Tensor) -> torch.Tensor:
-    """``A`` times the power of two that brings its largest magnitude into [0.5, 1) (exact in floating point)."""
-    top = float(A.abs().max()) if A.numel() else 0.0
-    if top == 0.0 or not math.isfinite(top):
-        return A
-    shift = -math.frexp(top)[1]
-    return A * 2.0 ** (shift // 2) * 2.0 ** (shift - shift // 2)  # two factors inside float32's range
 
 
 def _centred(A: torch.Tensor) -> torch.Tensor:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from aedr._validation import check_whole
 from aedr.estimator import Autoencoder
 from aedr.models import build_model
 from aedr.params import BETA
@@ -148,8 +147,7 @@ class VariationalAutoencoder(Autoencoder):
     def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
         """Decode ``n_samples`` codes drawn from the N(0, I) prior, in original units."""
         check_is_fitted(self)
-        if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a whole number of at least 1, got {n_samples!r}")
+        check_whole("n_samples", n_samples)
         rng = check_random_state(random_state)
         Z = rng.standard_normal((int(n_samples), self._n_features_out))
         return self.inverse_transform(Z)

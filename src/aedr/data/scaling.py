@@ -9,10 +9,26 @@ two plain arrays (no pickled scikit-learn object in a model file).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
 SCALINGS = ("standard", "minmax", "global")
+SAFE_MAGNITUDE = 2.0**30  # values up to this (and down to its inverse) square safely, even in float32
+
+
+def power_of_two_scaled(A):
+    """``A`` (a numpy array or torch tensor) as it is when its largest magnitude squares safely; else
+    times the power of two that brings it into [0.5, 1). Exact in floating point, so neighbours,
+    rankings and a PCA start are those of ``A``, while squared distances of values near the float
+    limits (or of 1e-30) neither overflow nor underflow."""
+    top = float(abs(A).max()) if math.prod(A.shape) else 0.0
+    if top == 0.0 or not math.isfinite(top) or 1 / SAFE_MAGNITUDE <= top <= SAFE_MAGNITUDE:
+        return A
+    shift = -math.frexp(top)[1]
+    # in two factors, each inside float32's range (2^150 would not be), every product exact
+    return A * 2.0 ** (shift // 2) * 2.0 ** (shift - shift // 2)
 
 
 class AffineScaler:
