@@ -232,6 +232,9 @@ def test_plot_colours_by_the_label_column_fit_wrote(run, tmp_path):
     assert "colouring by 'kind'" in result.stderr
     codes.drop(columns="cell_type").to_csv(tmp_path / "plain.csv", index=False)
     assert "colouring" not in aedr("plot", tmp_path / "plain.csv", "-o", tmp_path / "plain.png").stderr
+    np.save(tmp_path / "groups.npy", np.arange(len(codes)) % 3)  # --labels: the written column is no code
+    result = aedr("plot", run, "--labels", tmp_path / "groups.npy", "-o", tmp_path / "groups.png")
+    assert "colouring" not in result.stderr and (tmp_path / "groups.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_plot_three_columns_in_3d(run, tmp_path):
@@ -256,6 +259,9 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
     "args, fragments, code",
     [
         (["fit", "MISSING.csv"], ["MISSING.csv", "no such file"], 1),
+        (["fit", "MISSING"], ["MISSING: no such file"], 1),  # not "unknown file type": the name has no suffix
+        (["fit", "CELLS", "--labels", "MISSING"], ["MISSING: no such file"], 1),
+        (["plot", "MISSING", "-o", "XLSX"], ["MISSING: no such file or folder"], 1),
         (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"], 1),
         (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"], 1),
         (["fit", "NAN"], ["nan.csv", "empty cells in data row 2 (in column 'a')", "--missing drop, mean or median"], 1),
@@ -284,6 +290,7 @@ def test_errors_are_one_line_with_their_exit_code(cells, run, tmp_path, args, fr
         "CELLS": cells,
         "NAN": tmp_path / "nan.csv",
         "MISSING.csv": tmp_path / "MISSING.csv",
+        "MISSING": tmp_path / "MISSING",
         "RUN": run,
         "RUN/embedding.csv": run / "embedding.csv",
         "XLSX": tmp_path / "x.xlsx",

@@ -192,6 +192,44 @@ def test_explore_names_rows_from_one_and_refuses_a_model_it_would_not_use(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "e.csv", "nothing.npz"]
 
 
+def _trace_names(html: str) -> list[str]:
+    return re.findall(r'"name":"([^"]*)"', html)
+
+
+def test_explore_colours_by_the_labels_asked_for_and_names_what_it_cannot_use(tmp_path):
+    codes = pd.DataFrame({"a0": [0.0, 1.0, 2.0, 3.0], "a1": [1.0, 0.0, 2.0, 3.0], "kind": ["x", "y", "x", "y"]})
+    codes.to_csv(tmp_path / "e.csv", index=False)
+    np.save(tmp_path / "groups.npy", np.array([7, 8, 7, 8]))
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--labels", str(tmp_path / "groups.npy"),
+                                 "-o", str(tmp_path / "by-file.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert _trace_names((tmp_path / "by-file.html").read_text())[:4] == ["7", "8", "x", "y"]  # the file's first
+    codes.assign(size=["s", "m", "s", "l"]).to_csv(tmp_path / "e2.csv", index=False)
+    result = runner.invoke(
+        app, ["explore", str(tmp_path / "e2.csv"), "--label-col", "size", "-o", str(tmp_path / "by-col.html")]
+    )
+    assert result.exit_code == 0, result.output
+    assert _trace_names((tmp_path / "by-col.html").read_text())[:3] == ["l", "m", "s"]
+    refusals = [
+        (["--label-col", "kinds"], 1, "e.csv: no label column 'kinds'; its label columns are kind"),
+        (["--labels", str(tmp_path / "groups.npy"), "--label-col", "kind"], 1, "give either --label-col or --labels"),
+        (["--exclude", "kind"], 2, "--exclude picks the columns of --data rows; give --data"),
+        (["--columns", "a0,a1"], 2, "--columns picks the columns of --data rows"),
+    ]
+    for options, code, message in refusals:
+        result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), *options, "-o", str(tmp_path / "no.html")])
+        assert result.exit_code == code and message in result.stderr, (options, result.output)
+    np.save(tmp_path / "three.npy", np.array([1, 2, 3]))
+    result = runner.invoke(
+        app,
+        ["explore", str(tmp_path / "e.csv"), "--labels", str(tmp_path / "three.npy"), "-o", str(tmp_path / "no.html")],
+    )
+    assert result.exit_code == 1 and "three.npy: 3 labels for 4 codes in" in result.stderr
+    result = runner.invoke(app, ["explore", str(tmp_path / "no-such-run"), "-o", str(tmp_path / "no.html")])
+    assert result.exit_code == 1 and "no-such-run: no such file or folder" in result.stderr
+    assert not (tmp_path / "no.html").exists()
+
+
 def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
     from aedr.data.io import Table
     from aedr.runs import write_map

@@ -78,7 +78,13 @@ def explore(
     codes, names, label_frame = read_codes(embedding, delimiter)
     fields = images = reconstructions = None
     shape = None
-    if data is not None:
+    if data is None:
+        given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
+        for flag, value in given.items():
+            if value is not None:
+                raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
+        label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
+    else:
         table = read_input(
             data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
         )
@@ -86,8 +92,8 @@ def explore(
             raise ValueError(
                 f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"
             )
-        if table.labels is not None:
-            label_frame = _joined(label_frame, table.labels.to_frame())
+        if table.labels is not None:  # the labels asked for colour the map first
+            label_frame = _joined(table.labels.to_frame(), label_frame)
         shape = _image_shape(image_shape, table)
         if shape is None:
             fields = table.frame()
@@ -161,6 +167,28 @@ def read_codes(path: Path, delimiter=None):
         rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels
+
+
+def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):
+    """The embedding file's label columns ``frame`` with the one asked for first: ``label_col``, one
+    of them, or the labels read from ``labels_file`` (one per code)."""
+    from aedr.data.io import read_labels
+
+    if label_col is not None and labels_file is not None:
+        raise ValueError("give either --label-col or --labels, not both")
+    if labels_file is not None:
+        labels = read_labels(labels_file)
+        if len(labels) != n:
+            raise ValueError(f"{labels_file}: {len(labels)} labels for {n} codes in {embedding}")
+        return _joined(labels.to_frame(), frame)
+    if label_col is None:
+        return frame
+    known = [] if frame is None else [str(c) for c in frame.columns]
+    if label_col not in known:
+        listed = ", ".join(known) if known else "none besides the codes"
+        raise ValueError(f"{embedding}: no label column {label_col!r}; its label columns are {listed}")
+    first = frame.columns[known.index(label_col)]
+    return frame[[first, *(c for c in frame.columns if c != first)]]
 
 
 def _joined(first, second):

@@ -120,6 +120,9 @@ def fit(
     from aedr.runs import fit_run
     from aedr.training.checkpoint import Checkpoint
 
+    for given in (data, labels):  # before any output is claimed or any option is read
+        if given is not None and not given.exists():
+            raise FileNotFoundError(f"{given}: no such file")
     out = out if out is not None else Path(f"{_stem(data)}-aedr")
     rank = int(os.environ.get("RANK", "0"))
     if rank == 0:  # under torchrun, rank 0 alone writes

@@ -30,6 +30,7 @@ from aedr.cli.common import (
     read_for_model,
     read_input,
     save_figure_file,
+    split_names,
 )
 from aedr.cli.errors import CommandGroup
 
@@ -96,10 +97,12 @@ def embedding(
 
     data = _embedding_file(data)
     output = claim_output(ctx, output or default_output(data, ".png"), force)
-    if color_by is None and labels is None and columns is None:
-        color_by = _label_column(data, delimiter)
-        if color_by is not None:
-            typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
+    written = _label_column(data, delimiter) if columns is None else None  # the labels aedr fit wrote
+    if color_by is None and labels is None and written is not None:
+        color_by = written
+        typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
+    elif color_by is None and written is not None and written not in (split_names(exclude) or []):
+        exclude = ",".join(filter(None, [exclude, written]))  # --labels colours: the written column is no code
     table = read_input(
         data,
         label_col=color_by,
@@ -125,6 +128,8 @@ def embedding(
 
 def _embedding_file(path: Path) -> Path:
     """``path``, or the embedding file in the run folder ``path``."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
     if not path.is_dir():
         return path
     found = sorted(p for p in path.glob("embedding.*") if p.suffix != ".png")

@@ -138,13 +138,13 @@ def read_table(
     (['a', 'b'], [[1.0, 2.0], [3.0, 4.0]], ['x', 'y'])
     """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     fmt = format_of(path)
     if missing not in MISSING:
         raise ValueError(f"missing={missing!r}: expected one of {', '.join(MISSING)}")
     if delimiter is not None and not isinstance(fmt, Delimited):
         raise ValueError(f"{path}: a delimiter applies to CSV/TSV files, not {fmt.name}")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if (layer is not None or normalize) and not fmt.reads_rows:
         raise ValueError(f"{path}: a layer and normalising apply to .h5ad files, not {fmt.name}")
     if fmt.reads_rows:
@@ -413,9 +413,9 @@ def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
 def read_labels(path) -> pd.Series:
     """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table."""
     path = Path(path)
-    fmt = format_of(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    fmt = format_of(path)
     if fmt.tabular:
         frame = fmt.read(path)
         if frame.shape[1] != 1:
