@@ -230,6 +230,20 @@ def test_explore_colours_by_the_labels_asked_for_and_names_what_it_cannot_use(tm
     assert not (tmp_path / "no.html").exists()
 
 
+def test_explore_shows_the_text_columns_of_data_rows(tmp_path):
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a0": rng.normal(size=60), "a1": rng.normal(size=60)}).to_csv(tmp_path / "e.csv", index=False)
+    rows = pd.DataFrame({"g1": rng.random(60), "g2": rng.random(60), "batch": np.where(np.arange(60) % 2, "b2", "b1"),
+                         "cell": [f"cell-{i}" for i in range(60)]})  # fmt: skip
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "rows.csv"),
+                                 "-o", str(tmp_path / "m.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output  # text columns were refused as features before
+    html = (tmp_path / "m.html").read_text()
+    assert _trace_names(html) == ["b1", "b2"]  # two values: a colouring; sixty distinct names: a hover field
+    assert "cell: %{customdata[2]}" in html and "cell-59" in html and "g1: %{customdata" in html
+
+
 def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
     from aedr.data.io import Table
     from aedr.runs import write_map

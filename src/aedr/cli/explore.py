@@ -25,7 +25,9 @@ def explore(
     data: Annotated[
         Optional[Path],
         typer.Option(
-            "--data", help="The rows the codes came from, in the same order: hover fields and image thumbnails."
+            "--data",
+            help="The rows the codes came from, in the same order: hover fields (a table's text columns too;"
+            " those with few values colour the map) and image thumbnails.",
         ),
     ] = None,
     model: Annotated[
@@ -85,6 +87,9 @@ def explore(
                 raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     else:
+        text = None if columns is not None else _text_columns(data, header, delimiter, label_col, exclude)
+        if text is not None:  # annotations to show, not features to refuse
+            exclude = ",".join([*([exclude] if exclude else []), *text.columns])
         table = read_input(
             data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
         )
@@ -99,6 +104,8 @@ def explore(
             fields = table.frame()
         else:
             images = table.X
+        if text is not None:
+            label_frame, fields = _with_text(text, label_frame, fields)
     if model is not None and images is None:
         raise typer.BadParameter(
             "the model draws reconstructions beside image thumbnails; give --data with the images "
@@ -189,6 +196,42 @@ def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels
         raise ValueError(f"{embedding}: no label column {label_col!r}; its label columns are {listed}")
     first = frame.columns[known.index(label_col)]
     return frame[[first, *(c for c in frame.columns if c != first)]]
+
+
+def _text_columns(path: Path, header, delimiter, label_col: str | None, exclude: str | None):
+    """The named text columns of a table ``path`` (cell types, names, IDs), except ``label_col`` and
+    the ``exclude`` list: what the map shows from ``--data`` beside its numeric fields. None for
+    files that are not tables, tables without a header, and tables without such columns."""
+    from aedr.cli.common import delimiter_char, split_names
+    from aedr.data.formats import Delimited, format_of
+
+    fmt = format_of(path)
+    if not fmt.tabular:
+        return None
+    frame = fmt.read(path, header, delimiter_char(delimiter)) if isinstance(fmt, Delimited) else fmt.read(path)
+    if not all(isinstance(c, str) for c in frame.columns):
+        return None
+    skip = {label_col, *(split_names(exclude) or [])}
+    text = [c for c in frame.columns if frame[c].dtype.kind not in "biuf" and c not in skip]
+    return frame[text].reset_index(drop=True) if text else None
+
+
+def _with_text(text, label_frame, fields):
+    """The map's label columns and hover fields with ``text``'s columns added: those with at most
+    :data:`aedr.explorer.MAX_CATEGORIES` values colour the map (after the labels asked for), the
+    rest are listed first among the hover fields."""
+    import pandas as pd
+
+    from aedr.explorer import MAX_CATEGORIES
+
+    few = [c for c in text.columns if text[c].nunique() <= MAX_CATEGORIES]
+    many = [c for c in text.columns if c not in few]
+    if few:
+        label_frame = _joined(label_frame, text[few])
+    if many:
+        numeric = fields if isinstance(fields, pd.DataFrame) else None
+        fields = text[many] if numeric is None else pd.concat([text[many], numeric.reset_index(drop=True)], axis=1)
+    return label_frame, fields
 
 
 def _joined(first, second):
