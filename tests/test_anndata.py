@@ -134,6 +134,19 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
         aedr.tl.autoencoder(adata, key_added="", use_rep="X_pca")
 
 
+def test_tl_autoencoder_fits_an_anndata_opened_backed(files):
+    backed = anndata.read_h5ad(files / "pbmc.h5ad", backed="r")  # X stays in the file
+    estimator = aedr.tl.autoencoder(backed, max_iter=3, hidden_layer_sizes=(16,), memory_budget=0)  # 0: streamed
+    assert backed.isbacked and backed.obsm["X_aedr"].shape == (700, 2) and backed.uns["aedr"]["layer"] == ""
+    in_memory = anndata.read_h5ad(files / "pbmc.h5ad")
+    np.testing.assert_allclose(backed.obsm["X_aedr"], estimator.transform(in_memory.to_df()), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="raw counts"):  # looked for in the file's first cells
+        aedr.tl.autoencoder(anndata.read_h5ad(files / "counts.h5ad", backed="r"))
+    with pytest.raises(ValueError, match="a slice of an AnnData opened with backed='r'.*to_memory"):
+        aedr.tl.autoencoder(backed[:100])
+    backed.file.close()
+
+
 def test_sparse_input_fits_as_its_dense_form_does():
     X = sp.random(400, 60, density=0.1, random_state=0, format="csr") * 5
     sparse = Autoencoder(max_iter=5, random_state=0).fit(X)

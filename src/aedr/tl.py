@@ -40,14 +40,22 @@ def autoencoder(
 
     Sparse ``X`` or layers stay sparse: the network sees them densified a batch at a time. Raw counts
     (whole numbers above 20) are refused: normalise first (``sc.pp.normalize_total``, ``sc.pp.log1p``).
+    An AnnData opened with ``backed="r"`` is fitted on its ``X`` read through the file
+    (:func:`aedr.open_rows`): streamed a block of cells at a time when it would need more than the
+    ``memory_budget`` parameter, as ``aedr fit`` does (its layers and ``obsm`` are in memory already).
+    A slice of one is refused: anndata cannot add codes to it; ``adata.to_memory()`` first.
     """
-    from aedr.data.anndata import raw_counts_max
     from aedr.estimator import Autoencoder
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
         raise TypeError(f"adata must be an anndata.AnnData, got {type(adata).__name__}")
     if not isinstance(key_added, str) or not key_added:
         raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
+    if getattr(adata, "isbacked", False) and adata.is_view:
+        raise ValueError(
+            "adata is a slice of an AnnData opened with backed='r', which anndata cannot add codes to: "
+            "load the slice first (adata = adata.to_memory())"
+        )
     if use_rep is not None and layer is not None:
         raise ValueError("give use_rep or layer, not both")
     if use_rep is not None:
@@ -58,19 +66,48 @@ def autoencoder(
         if layer not in adata.layers:
             raise ValueError(f"no adata.layers[{layer!r}] (layers: {', '.join(adata.layers.keys()) or 'none'})")
         X, source = adata.layers[layer], f"layers[{layer!r}]"
+    elif getattr(adata, "isbacked", False):
+        return _fit_backed(adata, n_components, key_added, random_state, params)
     else:
         if adata.X is None:
             raise ValueError("adata.X is empty: pass layer= or use_rep=")
         X, source = adata.X, "X"
     X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+    _refuse_counts(X, source)
+    estimator = Autoencoder(n_components, random_state=random_state, **params)
+    codes = estimator.fit_transform(X)
+    return _stored(adata, estimator, codes, key_added, use_rep, layer)
+
+
+def _refuse_counts(X, source: str) -> None:
+    from aedr.data.anndata import raw_counts_max
+
     largest = raw_counts_max(X)
     if largest is not None:
         raise ValueError(
             f"adata.{source} holds raw counts (whole numbers up to {largest:.0f}); normalise them first "
             "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)) or pass layer= / use_rep="
         )
-    estimator = Autoencoder(n_components, random_state=random_state, **params)
-    codes = estimator.fit_transform(X)
+
+
+def _fit_backed(adata, n_components, key_added, random_state, params):
+    """The fit of an AnnData opened with ``backed="r"`` on its ``X`` read through the file
+    (:class:`aedr.data.stream.H5adSource`); raw counts are looked for in its first 10,000 cells."""
+    from aedr.data.stream import open_rows
+    from aedr.estimator import Autoencoder
+
+    rows = open_rows(adata.filename)
+    try:
+        _refuse_counts(rows.read(0, min(rows.shape[0], 10_000)), "X")
+        estimator = Autoencoder(n_components, random_state=random_state, **params)
+        codes = estimator.fit_transform(rows)
+    finally:
+        rows.close()
+    return _stored(adata, estimator, codes, key_added, None, None)
+
+
+def _stored(adata, estimator, codes, key_added, use_rep, layer):
+    """``estimator`` after putting its ``codes`` and settings into ``adata``."""
     adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)
     from aedr.runs import settings_of
 
