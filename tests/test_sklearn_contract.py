@@ -33,6 +33,14 @@ def test_pandas_in_pandas_out(digits):
     assert list(Z.columns) == ["autoencoder0", "autoencoder1"]
     assert Z.index.equals(df.index)
     assert list(ae.feature_names_in_) == list(df.columns)
+    shifted = Z.set_axis(Z.index + 1000)  # decoded rows keep the codes' index and get the features' names
+    back = ae.inverse_transform(shifted)
+    assert (
+        isinstance(back, pd.DataFrame) and list(back.columns) == list(df.columns) and back.index.equals(shifted.index)
+    )
+    np.testing.assert_array_equal(back.to_numpy(), ae.set_output(transform="default").inverse_transform(Z.to_numpy()))
+    unnamed = Autoencoder(max_iter=2, random_state=0).set_output(transform="pandas").fit(X)
+    assert list(unnamed.inverse_transform(unnamed.transform(X[:3])).columns)[:2] == ["x0", "x1"]
 
 
 def test_pipeline_and_grid_search(digits):

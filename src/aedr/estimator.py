@@ -506,7 +506,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return place_by_reference(self, X, R, reference_neighbors)
 
     def inverse_transform(self, X):
-        """Decode codes back to rows in the original units of the training data."""
+        """Decode codes back to rows in the original units of the training data.
+
+        An ndarray; with ``set_output(transform="pandas")`` a DataFrame whose columns are the fitted
+        feature names (``x0``, ``x1``, ... when the training data had none), indexed like ``X``
+        when that is a DataFrame."""
+        from sklearn.utils._set_output import _get_output_config
+
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)
@@ -514,7 +520,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(
                 f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
             )
-        return self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
+        rows = self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
+        if _get_output_config("transform", self)["dense"] != "pandas":
+            return rows
+        names = getattr(self, "feature_names_in_", None)
+        columns = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(rows.shape[1])]
+        return pd.DataFrame(rows, columns=columns, index=X.index if isinstance(X, pd.DataFrame) else None)
 
     def save(self, path, *, overwrite=False):
         """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.
