@@ -107,6 +107,10 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     except ValueError as exc:
         if "could not convert" in str(exc):
             raise ValueError(f"{name} must be numeric: {exc}") from exc
+        if str(exc).startswith("Complex data not supported"):  # scikit-learn's message prints the whole array
+            raise ValueError(
+                f"{name} holds complex numbers; pass real values (e.g. their magnitudes, np.abs)"
+            ) from None
         if name != "X":
             raise ValueError(f"{name}: {exc}") from exc
         raise
