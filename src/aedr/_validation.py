@@ -109,7 +109,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
             raise ValueError(f"{name} must be numeric: {exc}") from exc
         if str(exc).startswith("Complex data not supported"):  # scikit-learn's message prints the whole array
             raise ValueError(
-                f"{name} holds complex numbers; pass real values (e.g. their magnitudes, np.abs)"
+                f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. their magnitudes)"
             ) from None
         if name != "X":
             raise ValueError(f"{name}: {exc}") from exc
