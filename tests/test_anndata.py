@@ -145,6 +145,11 @@ def test_tl_autoencoder_fits_an_anndata_opened_backed(files):
     with pytest.raises(ValueError, match="a slice of an AnnData opened with backed='r'.*to_memory"):
         aedr.tl.autoencoder(backed[:100])
     backed.file.close()
+    (files / "pbmc.h5").write_bytes((files / "pbmc.h5ad").read_bytes())  # anndata reads any name
+    other = anndata.read_h5ad(files / "pbmc.h5", backed="r")
+    aedr.tl.autoencoder(other, max_iter=1, hidden_layer_sizes=(16,))
+    assert other.obsm["X_aedr"].shape == (700, 2)
+    other.file.close()
 
 
 def test_sparse_input_fits_as_its_dense_form_does():

@@ -235,6 +235,8 @@ def test_plot_colours_by_the_label_column_fit_wrote(run, tmp_path):
     np.save(tmp_path / "groups.npy", np.arange(len(codes)) % 3)  # --labels: the written column is no code
     result = aedr("plot", run, "--labels", tmp_path / "groups.npy", "-o", tmp_path / "groups.png")
     assert "colouring" not in result.stderr and (tmp_path / "groups.png").read_bytes()[:4] == b"\x89PNG"
+    result = aedr("plot", tmp_path / "codes.npz", "--labels", tmp_path / "groups.npy", "-o", tmp_path / "npz2.png")
+    assert (tmp_path / "npz2.png").read_bytes()[:4] == b"\x89PNG"  # an .npz's extra arrays are never codes
 
 
 def test_plot_three_columns_in_3d(run, tmp_path):

@@ -244,6 +244,39 @@ def test_explore_shows_the_text_columns_of_data_rows(tmp_path):
     assert "cell: %{customdata[2]}" in html and "cell-59" in html and "g1: %{customdata" in html
 
 
+def test_explore_data_tables_of_every_shape(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 50  # more distinct cell names than a legend takes: they are a hover field
+    pd.DataFrame({"a0": rng.random(n), "a1": rng.random(n)}).to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"a0": rng.random(n), "a1": rng.random(n)}).to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    kinds = np.where(np.arange(n) % 2, "y", "x")
+    pd.DataFrame({"g1": rng.random(n), "kind": kinds}).to_csv(tmp_path / "num.csv", index=False)
+    (tmp_path / "spaces.csv").write_text("g1, batch\n" + "".join(f"{i / n}, b{i % 2}\n" for i in range(n)))
+    pd.DataFrame({"g1": rng.random(n), "type, major": kinds}).to_csv(tmp_path / "comma.csv", index=False)
+    pd.DataFrame({"batch": kinds, "cell": [f"c{i}" for i in range(n)]}).to_csv(tmp_path / "text.csv", index=False)
+
+    def explore(embedding, *options):
+        out = tmp_path / "m.html"
+        result = runner.invoke(app, ["explore", str(tmp_path / embedding), *options, "-o", str(out), "--force"])
+        return result, (out.read_text() if result.exit_code == 0 else "")
+
+    data = ["--data", str(tmp_path / "num.csv")]
+    result, html = explore("e.csv", *data, "--label-col", "kind")  # an embedding with no label column of its own
+    assert result.exit_code == 0 and _trace_names(html) == ["x", "y"], result.output
+    result, html = explore("semi.csv", "--delimiter", ";", *data)  # --delimiter is the embedding's, not --data's
+    assert result.exit_code == 0 and _trace_names(html) == ["x", "y"], result.output
+    result, html = explore("e.csv", "--data", str(tmp_path / "spaces.csv"))  # names as the file spells them
+    assert result.exit_code == 0 and _trace_names(html) == [" b0", " b1"], result.output
+    result, html = explore("e.csv", "--data", str(tmp_path / "comma.csv"))
+    assert result.exit_code == 0 and _trace_names(html) == ["x", "y"], result.output
+    result, html = explore("e.csv", "--data", str(tmp_path / "text.csv"), "--header")  # annotations alone
+    assert result.exit_code == 0 and _trace_names(html) == ["x", "y"] and "cell: %{customdata" in html, result.output
+    result, _ = explore("e.csv", "--data", str(tmp_path / "text.csv"), "--header", "--label-col", "kinds")
+    assert result.exit_code == 1 and "text.csv: no label column 'kinds'; columns are batch, cell" in result.stderr
+    result, _ = explore("e.csv", "--data", str(tmp_path / "missing.csv"))
+    assert result.exit_code == 1 and "missing.csv: no such file" in result.stderr
+
+
 def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
     from aedr.data.io import Table
     from aedr.runs import write_map

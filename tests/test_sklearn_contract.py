@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -41,6 +42,10 @@ def test_pandas_in_pandas_out(digits):
     np.testing.assert_array_equal(back.to_numpy(), ae.set_output(transform="default").inverse_transform(Z.to_numpy()))
     unnamed = Autoencoder(max_iter=2, random_state=0).set_output(transform="pandas").fit(X)
     assert list(unnamed.inverse_transform(unnamed.transform(X[:3])).columns)[:2] == ["x0", "x1"]
+    # the library's own scores decode to arrays whatever set_output says, sparse rows too
+    assert unnamed.score(X) == unnamed.set_output(transform="default").score(X)
+    unnamed.set_output(transform="pandas")
+    assert np.isfinite(unnamed.score(sp.csr_matrix(X))) and np.isfinite(unnamed.evaluate(X)["reconstruction_mse"])
 
 
 def test_pipeline_and_grid_search(digits):

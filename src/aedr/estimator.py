@@ -513,6 +513,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         when that is a DataFrame."""
         from sklearn.utils._set_output import _get_output_config
 
+        rows = self._decoded(X)
+        if _get_output_config("transform", self)["dense"] != "pandas":
+            return rows
+        names = getattr(self, "feature_names_in_", None)
+        columns = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(rows.shape[1])]
+        return pd.DataFrame(rows, columns=columns, index=X.index if isinstance(X, pd.DataFrame) else None)
+
+    def _decoded(self, X) -> np.ndarray:
+        """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
+        own scores and figures use)."""
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)
@@ -520,12 +530,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(
                 f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
             )
-        rows = self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
-        if _get_output_config("transform", self)["dense"] != "pandas":
-            return rows
-        names = getattr(self, "feature_names_in_", None)
-        columns = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(rows.shape[1])]
-        return pd.DataFrame(rows, columns=columns, index=X.index if isinstance(X, pd.DataFrame) else None)
+        return self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
 
     def save(self, path, *, overwrite=False):
         """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.
@@ -549,9 +554,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False)
         if sp.issparse(X_checked):  # a batch at a time, never the whole matrix dense
-            error = squared_error(X_checked, lambda rows: self.inverse_transform(self.transform(rows)))
+            error = squared_error(X_checked, lambda rows: self._decoded(self.transform(rows)))
             return -error / (X_checked.shape[0] * X_checked.shape[1])
-        return -float(np.mean((X_checked.astype(np.float64) - self.inverse_transform(self.transform(X))) ** 2))
+        return -float(np.mean((X_checked.astype(np.float64) - self._decoded(self.transform(X))) ** 2))
 
     def evaluate(self, X, y=None, *, n_neighbors=10):
         """Reconstruction error and neighbourhood scores of the codes of ``X`` (with labels ``y``, also
@@ -572,7 +577,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             X = _in_memory(source)
         Z = self.transform(X)  # validates X
         X_rows = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64).reshape(len(Z), -1)
-        return evaluate_embedding(X_rows, Z, y, self.inverse_transform(Z), n_neighbors=n_neighbors)
+        return evaluate_embedding(X_rows, Z, y, self._decoded(Z), n_neighbors=n_neighbors)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

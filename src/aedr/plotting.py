@@ -235,7 +235,7 @@ def plot_latent_grid(
     codes = np.zeros((n * n, k))
     codes[:, 0] = np.tile(u, n)
     codes[:, 1] = np.repeat(v, n)
-    images = estimator.inverse_transform(codes)
+    images = np.asarray(estimator.inverse_transform(codes))  # an ndarray whatever set_output says
     shape = image_shape_for(images.shape[1], image_shape or getattr(estimator, "input_shape_", None))
     side = shape[0]
     canvas = np.zeros((n * side, n * shape[1], *shape[2:]))

@@ -40,9 +40,10 @@ def autoencoder(
 
     Sparse ``X`` or layers stay sparse: the network sees them densified a batch at a time. Raw counts
     (whole numbers above 20) are refused: normalise first (``sc.pp.normalize_total``, ``sc.pp.log1p``).
-    An AnnData opened with ``backed="r"`` is fitted on its ``X`` read through the file
-    (:func:`aedr.open_rows`): streamed a block of cells at a time when it would need more than the
-    ``memory_budget`` parameter, as ``aedr fit`` does (its layers and ``obsm`` are in memory already).
+    An AnnData opened with ``backed="r"`` is fitted on its ``X`` read through the file (as
+    :func:`aedr.open_rows` reads an ``.h5ad``): streamed a block of cells at a time when it would need
+    more than the ``memory_budget`` parameter, as ``aedr fit`` does (its layers and ``obsm`` are in
+    memory already).
     A slice of one is refused: anndata cannot add codes to it; ``adata.to_memory()`` first.
     """
     from aedr.estimator import Autoencoder
@@ -93,10 +94,10 @@ def _refuse_counts(X, source: str) -> None:
 def _fit_backed(adata, n_components, key_added, random_state, params):
     """The fit of an AnnData opened with ``backed="r"`` on its ``X`` read through the file
     (:class:`aedr.data.stream.H5adSource`); raw counts are looked for in its first 10,000 cells."""
-    from aedr.data.stream import open_rows
+    from aedr.data.stream import H5adSource
     from aedr.estimator import Autoencoder
 
-    rows = open_rows(adata.filename)
+    rows = H5adSource(adata.filename)  # whatever the file's suffix: anndata opened it
     try:
         _refuse_counts(rows.read(0, min(rows.shape[0], 10_000)), "X")
         estimator = Autoencoder(n_components, random_state=random_state, **params)

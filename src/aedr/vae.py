@@ -150,4 +150,4 @@ class VariationalAutoencoder(Autoencoder):
         check_whole("n_samples", n_samples)
         rng = check_random_state(random_state)
         Z = rng.standard_normal((int(n_samples), self._n_features_out))
-        return self.inverse_transform(Z)
+        return self._decoded(Z)

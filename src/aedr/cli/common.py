@@ -136,10 +136,10 @@ def torch_threads(n: int | None):
         torch.set_num_threads(previous)
 
 
-def split_names(text: str | None) -> list[str] | None:
-    """``"a, b,c"`` -> ``["a", "b", "c"]``; None stays None."""
-    if text is None:
-        return None
+def split_names(text: str | list[str] | None) -> list[str] | None:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; a list (names as a file spells them) and None stay as they are."""
+    if text is None or isinstance(text, list):
+        return text
     return [name.strip() for name in text.split(",") if name.strip()]
 
 

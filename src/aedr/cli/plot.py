@@ -93,6 +93,7 @@ def embedding(
       aedr plot run1/embedding.csv --color-by cell_type -o embedding.png
       aedr plot codes.npz --color-by y
     """
+    from aedr.data.formats import format_of
     from aedr.plotting import plot_embedding
 
     data = _embedding_file(data)
@@ -101,7 +102,12 @@ def embedding(
     if color_by is None and labels is None and written is not None:
         color_by = written
         typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
-    elif color_by is None and written is not None and written not in (split_names(exclude) or []):
+    elif (
+        color_by is None
+        and written is not None
+        and format_of(data).tabular
+        and written not in (split_names(exclude) or [])
+    ):
         exclude = ",".join(filter(None, [exclude, written]))  # --labels colours: the written column is no code
     table = read_input(
         data,

@@ -340,7 +340,7 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
         f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {listed}, use one as labels with --label-col,"
         f" or encode categories with --one-hot {listed}"
         if named
-        else "give the file a header row to name them, or leave them out"
+        else "give the file a header row to name them (--header when its first row does), or leave them out"
     )
     return (
         f"{path}: {_plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
