@@ -154,6 +154,8 @@ def test_non_numeric_columns_named(small):
     fitted = fit_small(small, n_components=2)
     with pytest.raises(ValueError, match=r"^Complex data not supported: X holds"):
         fitted.transform(small[:2] * 1j)
+    with pytest.raises(ValueError, match=r"^Complex data not supported: X holds"):
+        fitted.inverse_transform(np.ones((2, 2)) * 1j)
 
 
 def test_empty_and_too_few_rows(small):

@@ -81,6 +81,15 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     )
 
 
+def refuse_complex(X, name: str = "X") -> None:
+    """One line for complex ``X`` (scikit-learn's own message prints the whole array); it keeps
+    scikit-learn's wording, which its estimator checks look for."""
+    if np.iscomplexobj(X) or (hasattr(X, "dtypes") and any(np.dtype(d).kind == "c" for d in X.dtypes)):
+        raise ValueError(
+            f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. their magnitudes)"
+        )
+
+
 def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     """``validate_data`` for numeric 2-D input, with clearer errors naming ``name``.
 
@@ -108,9 +117,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
         if "could not convert" in str(exc):
             raise ValueError(f"{name} must be numeric: {exc}") from exc
         if str(exc).startswith("Complex data not supported"):  # scikit-learn's message prints the whole array
-            raise ValueError(
-                f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. their magnitudes)"
-            ) from None
+            refuse_complex(X, name)
         if name != "X":
             raise ValueError(f"{name}: {exc}") from exc
         raise

@@ -18,7 +18,14 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
 from aedr._inference import apply_in_batches, place_by_reference, reconstruct
-from aedr._validation import check_custom_modules, check_finite, flatten_images, validate_rows, validate_source
+from aedr._validation import (
+    check_custom_modules,
+    check_finite,
+    flatten_images,
+    refuse_complex,
+    validate_rows,
+    validate_source,
+)
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
 from aedr.data.stream import RowSource, as_source, needs_streaming, neighbor_sample
 from aedr.models import CustomModule, build_model
@@ -524,6 +531,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
         own scores and figures use)."""
         check_is_fitted(self)
+        refuse_complex(X)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)
         if Z.shape[1] != self._n_features_out:
