@@ -176,6 +176,9 @@ def test_inverse_transform(run, tmp_path):
     model = load(run / "model")
     codes = pd.read_csv(run / "embedding.csv").iloc[:, :2].to_numpy()
     np.testing.assert_allclose(frame.iloc[:, :6].to_numpy(), model.inverse_transform(codes))
+    kept = aedr("inverse-transform", run / "model", run / "embedding.csv", "-o", tmp_path / "kept.csv")
+    assert "keeping 'cell_type' beside the decoded rows" in kept.stderr  # the column fit wrote, found alone
+    assert pd.read_csv(tmp_path / "kept.csv").equals(frame)
 
 
 def test_inverse_transform_takes_the_missing_option_its_error_names(run, tmp_path):

@@ -29,6 +29,7 @@ from aedr.cli.common import (
     model_folder,
     read_for_model,
     read_input,
+    split_names,
     stream_input,
     streaming_refusals,
 )
@@ -157,6 +158,14 @@ def inverse_transform(
     output = _claim(ctx, output, force, [data, model])
     estimator = load_model(model)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
+    if label_col is None and columns is None:  # the labels aedr fit or transform wrote beside the codes
+        from aedr.cli.plot import _label_column
+
+        label_col = _label_column(data, delimiter)
+        if label_col in (split_names(exclude) or []):
+            label_col = None
+        if label_col is not None:
+            typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
     table = read_input(
         data,
         label_col=label_col,
