@@ -62,6 +62,37 @@ def test_checkpoints_are_written_on_schedule_and_stay_readable(tmp_path):
     assert {name.split("/")[0] for name in snapshot.tensors} == {"model", "best", "optimizer", "generator", "scaler"}
 
 
+def test_a_checkpoint_is_written_through_aedr_staging_alone(tmp_path):
+    """Nothing but aedr's own lock and ``.PID-XXXXXXXX.tmp-NAME`` staging entry (which the next run
+    removes once its process is gone) appears beside the checkpoint while it is written: a process killed mid-write
+    leaves nothing else in the user's folder (safetensors' save_file stages through ``.tmpXXXXXX``)."""
+    import os
+    import threading
+
+    from aedr.training.checkpoint import Snapshot
+
+    checkpoint = Checkpoint(tmp_path / "run.checkpoint", every_epochs=1)
+    checkpoint.identity, checkpoint.seed = {}, 0
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(os.listdir(tmp_path))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for epoch in range(3):  # 64 MB each: long enough to be seen while written
+            checkpoint.write(Snapshot({"weights": torch.zeros(4000, 4000)}, {"epoch": epoch}), epoch)
+    finally:
+        done.set()
+        watcher.join()
+    aedr_own = {"run.checkpoint", ".run.checkpoint.lock"}  # and the staging entries, by their pattern
+    assert {name for name in seen if name not in aedr_own and ".tmp-run.checkpoint" not in name} == set()
+    assert sorted(os.listdir(tmp_path)) == ["run.checkpoint"]
+    assert read_checkpoint(tmp_path / "run.checkpoint").state["epoch"] == 2
+
+
 def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
     file = tmp_path / "fit.ckpt"
     Autoencoder(max_iter=6, random_state=0, callbacks=[Checkpoint(file, every_epochs=2)]).fit(X)

@@ -109,7 +109,7 @@ class Checkpoint(Callback):
     def write(self, snapshot: Snapshot, epoch: int) -> None:
         """Write ``snapshot`` (taken after ``epoch``) to :attr:`path`, replacing the previous checkpoint
         (under torchrun, rank 0 alone writes)."""
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         from aedr.training.distributed import is_main
 
@@ -127,8 +127,11 @@ class Checkpoint(Callback):
         }
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in {**snapshot.tensors, **self.fitted}.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
+        # beside its target, which a process killed mid-write would leave in the user's folder
+        data = save(tensors, metadata={"aedr": json.dumps(header)})
         with staged_file(self.path, overwrite=True) as staged:
-            save_file(tensors, str(staged), metadata={"aedr": json.dumps(header)})
+            staged.write_bytes(data)
         self._last, self.written_epoch = time.monotonic(), epoch
 
 
