@@ -10,6 +10,8 @@ In a scanpy session::
 
 from __future__ import annotations
 
+from contextlib import closing, nullcontext
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -46,6 +48,7 @@ def autoencoder(
     memory already).
     A slice of one is refused: anndata cannot add codes to it; ``adata.to_memory()`` first.
     """
+    from aedr.data.stream import H5adSource
     from aedr.estimator import Autoencoder
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
@@ -67,17 +70,25 @@ def autoencoder(
         if layer not in adata.layers:
             raise ValueError(f"no adata.layers[{layer!r}] (layers: {', '.join(adata.layers.keys()) or 'none'})")
         X, source = adata.layers[layer], f"layers[{layer!r}]"
-    elif getattr(adata, "isbacked", False):
-        return _fit_backed(adata, n_components, key_added, random_state, params)
+    elif getattr(adata, "isbacked", False):  # X stays in the file: read through it, as aedr fit reads an .h5ad
+        X, source = H5adSource(adata.filename), "X"  # whatever the file's suffix: anndata opened it
     else:
         if adata.X is None:
             raise ValueError("adata.X is empty: pass layer= or use_rep=")
         X, source = adata.X, "X"
-    X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-    _refuse_counts(X, source)
-    estimator = Autoencoder(n_components, random_state=random_state, **params)
-    codes = estimator.fit_transform(X)
-    return _stored(adata, estimator, codes, key_added, use_rep, layer)
+    with closing(X) if isinstance(X, H5adSource) else nullcontext():
+        if isinstance(X, H5adSource):
+            _refuse_counts(X.read(0, min(X.shape[0], 10_000)), source)  # its first cells
+        else:
+            X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+            _refuse_counts(X, source)
+        estimator = Autoencoder(n_components, random_state=random_state, **params)
+        codes = estimator.fit_transform(X)
+    adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)
+    from aedr.runs import settings_of
+
+    adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
+    return estimator
 
 
 def _refuse_counts(X, source: str) -> None:
@@ -89,28 +100,3 @@ def _refuse_counts(X, source: str) -> None:
             f"adata.{source} holds raw counts (whole numbers up to {largest:.0f}); normalise them first "
             "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)) or pass layer= / use_rep="
         )
-
-
-def _fit_backed(adata, n_components, key_added, random_state, params):
-    """The fit of an AnnData opened with ``backed="r"`` on its ``X`` read through the file
-    (:class:`aedr.data.stream.H5adSource`); raw counts are looked for in its first 10,000 cells."""
-    from aedr.data.stream import H5adSource
-    from aedr.estimator import Autoencoder
-
-    rows = H5adSource(adata.filename)  # whatever the file's suffix: anndata opened it
-    try:
-        _refuse_counts(rows.read(0, min(rows.shape[0], 10_000)), "X")
-        estimator = Autoencoder(n_components, random_state=random_state, **params)
-        codes = estimator.fit_transform(rows)
-    finally:
-        rows.close()
-    return _stored(adata, estimator, codes, key_added, None, None)
-
-
-def _stored(adata, estimator, codes, key_added, use_rep, layer):
-    """``estimator`` after putting its ``codes`` and settings into ``adata``."""
-    adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)
-    from aedr.runs import settings_of
-
-    adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
-    return estimator

@@ -143,6 +143,43 @@ def split_names(text: str | list[str] | None) -> list[str] | None:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def written_label_column(path: Path, delimiter) -> str | None:
+    """The one column of a named table that is not a code column: what ``aedr fit`` or ``transform`` wrote
+    beside the codes (``autoencoder0``, ``autoencoder1``, ..., ``cell_type``), or an .npz's one extra array;
+    ``plot`` colours by it, ``inverse-transform`` keeps it beside the decoded rows."""
+    import re
+
+    from aedr.data.formats import Delimited, format_of
+
+    fmt = format_of(path)
+    if fmt.name == "npz":
+        import numpy as np
+
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                extra = [name for name in archive.files if name != "X" and archive[name].ndim == 1]
+        except (ValueError, OSError):
+            return None  # read_input reports it
+        return extra[0] if len(extra) == 1 and "X" in archive.files else None
+    if not fmt.tabular or not path.is_file():
+        return None
+    try:
+        if isinstance(fmt, Delimited):
+            head = fmt.read(path, None, delimiter_char(delimiter), nrows=50)
+            names = list(head.columns) if head.attrs["header"] else None
+        else:
+            import pyarrow.parquet
+
+            names = pyarrow.parquet.read_schema(path).names
+    except (ValueError, OSError):
+        return None  # read_input reports it
+    if not names:
+        return None
+    codes = re.fullmatch(r"(.*?)\d+", names[0])
+    others = [c for c in names if not (codes and re.fullmatch(re.escape(codes[1]) + r"\d+", c))]
+    return others[0] if len(others) == 1 and len(others) < len(names) else None
+
+
 def read_input(
     path: Path,
     *,

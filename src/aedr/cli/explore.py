@@ -88,10 +88,7 @@ def explore(
                 raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     elif text is not None and text.attrs["only"]:  # a table of annotations alone: every field is text
-        if len(text) != len(codes):
-            raise ValueError(
-                f"{data} has {len(text)} rows, {embedding} {len(codes)} codes: give the rows they came from"
-            )
+        _check_rows(data, len(text), embedding, len(codes))
         if label_col is not None:
             label_frame = _joined(text.attrs["label"].to_frame(), label_frame)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
@@ -102,10 +99,7 @@ def explore(
         table = read_input(
             data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
         )
-        if table.X.shape[0] != len(codes):
-            raise ValueError(
-                f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"
-            )
+        _check_rows(data, table.X.shape[0], embedding, len(codes))
         if table.labels is not None:  # the labels asked for colour the map first
             label_frame = _joined(table.labels.to_frame(), label_frame)
         shape = _image_shape(image_shape, table)
@@ -183,6 +177,11 @@ def read_codes(path: Path, delimiter=None):
         rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels
+
+
+def _check_rows(data: Path, rows: int, embedding: Path, codes: int) -> None:
+    if rows != codes:
+        raise ValueError(f"{data} has {rows} rows, {embedding} {codes} codes: give the rows they came from")
 
 
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):

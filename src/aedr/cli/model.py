@@ -32,6 +32,7 @@ from aedr.cli.common import (
     split_names,
     stream_input,
     streaming_refusals,
+    written_label_column,
 )
 
 ModelDir = Annotated[
@@ -159,9 +160,7 @@ def inverse_transform(
     estimator = load_model(model)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     if label_col is None and columns is None:  # the labels aedr fit or transform wrote beside the codes
-        from aedr.cli.plot import _label_column
-
-        label_col = _label_column(data, delimiter)
+        label_col = written_label_column(data, delimiter)
         if label_col in (split_names(exclude) or []):
             label_col = None
         if label_col is not None:

@@ -31,6 +31,7 @@ from aedr.cli.common import (
     read_input,
     save_figure_file,
     split_names,
+    written_label_column,
 )
 from aedr.cli.errors import CommandGroup
 
@@ -98,7 +99,7 @@ def embedding(
 
     data = _embedding_file(data)
     output = claim_output(ctx, output or default_output(data, ".png"), force)
-    written = _label_column(data, delimiter) if columns is None else None  # the labels aedr fit wrote
+    written = written_label_column(data, delimiter) if columns is None else None
     if color_by is None and labels is None and written is not None:
         color_by = written
         typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
@@ -142,43 +143,6 @@ def _embedding_file(path: Path) -> Path:
     if len(found) != 1:
         raise ValueError(f"{path}: a folder without one embedding file (found {len(found)}); give the file")
     return found[0]
-
-
-def _label_column(path: Path, delimiter) -> str | None:
-    """The one column of a named table that is not a code column: what ``aedr fit`` wrote beside the codes
-    (``autoencoder0``, ``autoencoder1``, ..., ``cell_type``), or an .npz's one extra array."""
-    import re
-
-    from aedr.cli.common import delimiter_char
-    from aedr.data.formats import Delimited, format_of
-
-    fmt = format_of(path)
-    if fmt.name == "npz":
-        import numpy as np
-
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                extra = [name for name in archive.files if name != "X" and archive[name].ndim == 1]
-        except (ValueError, OSError):
-            return None  # read_input reports it
-        return extra[0] if len(extra) == 1 and "X" in archive.files else None
-    if not fmt.tabular or not path.is_file():
-        return None
-    try:
-        if isinstance(fmt, Delimited):
-            head = fmt.read(path, None, delimiter_char(delimiter), nrows=50)
-            names = list(head.columns) if head.attrs["header"] else None
-        else:
-            import pyarrow.parquet
-
-            names = pyarrow.parquet.read_schema(path).names
-    except (ValueError, OSError):
-        return None  # read_input reports it
-    if not names:
-        return None
-    codes = re.fullmatch(r"(.*?)\d+", names[0])
-    others = [c for c in names if not (codes and re.fullmatch(re.escape(codes[1]) + r"\d+", c))]
-    return others[0] if len(others) == 1 and len(others) < len(names) else None
 
 
 def reconstructions(

@@ -138,8 +138,7 @@ def read_table(
     (['a', 'b'], [[1.0, 2.0], [3.0, 4.0]], ['x', 'y'])
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    _check_file(path)
     fmt = format_of(path)
     if missing not in MISSING:
         raise ValueError(f"missing={missing!r}: expected one of {', '.join(MISSING)}")
@@ -410,11 +409,16 @@ def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
     raise ValueError(f"{path}: cannot tell which array holds the data (arrays: {_shown(arrays)}); name it 'X'")
 
 
+def _check_file(path: Path) -> None:
+    """FileNotFoundError naming ``path`` unless it is a file: checked before its name picks a format."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+
+
 def read_labels(path) -> pd.Series:
     """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    _check_file(path)
     fmt = format_of(path)
     if fmt.tabular:
         frame = fmt.read(path)
