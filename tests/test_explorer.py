@@ -294,3 +294,24 @@ def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
     xs = re.findall(r'"x":\{"dtype":"f4","bdata":"([^"]*)"', path.read_text())  # plotly's binary arrays
     assert sum(len(base64.b64decode(x.replace("\\u002f", "/"))) // 4 for x in xs) == 1000  # the points drawn
     assert path.stat().st_size < 5.5e6  # plotly.js (4.8 MB) and 1,000 points
+
+
+def test_explore_reads_data_once(tmp_path, monkeypatch):
+    from aedr.data.formats import Delimited
+
+    rng = np.random.default_rng(2)
+    pd.DataFrame({"a0": rng.random(30), "a1": rng.random(30)}).to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"g1": rng.random(30), "kind": np.where(np.arange(30) % 2, "y", "x")}).to_csv(
+        tmp_path / "rows.csv", index=False
+    )
+    reads = []
+    original = Delimited.read
+    monkeypatch.setattr(
+        Delimited, "read", lambda self, path, *a, **k: reads.append(path.name) or original(self, path, *a, **k)
+    )
+    out = tmp_path / "m.html"
+    result = runner.invoke(
+        app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "rows.csv"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert reads.count("rows.csv") == 1 and _trace_names(out.read_text()) == ["x", "y"]

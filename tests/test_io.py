@@ -326,3 +326,20 @@ def test_files_with_nothing_usable_say_what_is_wrong(tmp_path, name, write, mess
     with pytest.raises(ValueError) as caught:
         read_table(tmp_path / name)
     assert str(caught.value).startswith(f"{tmp_path / name}: ") and message in str(caught.value)
+
+
+def test_keep_text_sets_text_columns_aside(tmp_path):
+    rows = pd.DataFrame({"g1": [1.0, np.nan, 3.0, 4.0], "kind": list("xyxy"), "cell": ["c1", "c2", "c3", "c4"],
+                         "g2": [0.5, 0.6, 0.7, 0.8]})  # fmt: skip
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    with pytest.raises(ValueError, match="not numeric"):
+        read_table(tmp_path / "rows.csv", missing="mean")  # text refused as features by default
+    table = read_table(tmp_path / "rows.csv", keep_text=True, missing="drop")
+    assert table.columns == ["g1", "g2"] and table.X.tolist() == [[1.0, 0.5], [3.0, 0.7], [4.0, 0.8]]
+    assert table.text.to_dict("list") == {"kind": ["x", "x", "y"], "cell": ["c1", "c3", "c4"]}  # rows dropped alike
+    table = read_table(tmp_path / "rows.csv", keep_text=True, label_col="kind", exclude=["g1"])
+    assert table.columns == ["g2"] and list(table.text.columns) == ["cell"] and table.labels.tolist() == list("xyxy")
+    only = read_table(tmp_path / "rows.csv", keep_text=True, columns=None, exclude=["g1", "g2"])
+    assert only.X.shape == (4, 0) and list(only.text.columns) == ["kind", "cell"]  # annotations alone
+    with pytest.raises(ValueError, match="not numeric"):
+        read_table(tmp_path / "rows.csv", keep_text=True, columns=["g2", "kind"])  # named features stay features

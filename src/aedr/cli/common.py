@@ -194,9 +194,10 @@ def read_input(
     one_hot: str | None = None,
     layer: str | None = None,
     normalize: bool = False,
+    keep_text: bool = False,
 ) -> Table:
     """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
-    model's features by name."""
+    model's features by name, ``keep_text`` sets text columns aside (:func:`aedr.data.io.read_table`)."""
     from aedr.data.io import MISSING, read_labels, read_table
 
     if missing not in MISSING:
@@ -213,6 +214,7 @@ def read_input(
         one_hot=split_names(one_hot),
         layer=layer,
         normalize=normalize,
+        keep_text=keep_text,
     )
     _check_finite(path, table)
     if labels_file is not None:

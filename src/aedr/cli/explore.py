@@ -70,7 +70,7 @@ def explore(
       aedr explore run1 --data t10k-images-idx3-ubyte.gz -o mnist.html
       aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
     """
-    from aedr.cli.common import claim_output, default_output, load_model, read_input, split_names
+    from aedr.cli.common import claim_output, default_output, load_model, read_input
     from aedr.cli.plot import _embedding_file
     from aedr.explorer import write_explorer
 
@@ -80,35 +80,33 @@ def explore(
     codes, names, label_frame = read_codes(embedding, delimiter)
     fields = images = reconstructions = None
     shape = None
-    text = None if data is None or columns is not None else _text_columns(data, header, label_col, exclude)
     if data is None:
         given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
         for flag, value in given.items():
             if value is not None:
                 raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
-    elif text is not None and text.attrs["only"]:  # a table of annotations alone: every field is text
-        _check_rows(data, len(text), embedding, len(codes))
-        if label_col is not None:
-            label_frame = _joined(text.attrs["label"].to_frame(), label_frame)
-        label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
-        label_frame, fields = _with_text(text, label_frame, None)
-    else:
-        if text is not None:  # annotations to show, not features to refuse (names as the file spells them)
-            exclude = [*(split_names(exclude) or []), *text.columns]
+    else:  # text columns of --data are annotations to show, not features to refuse
         table = read_input(
-            data, label_col=label_col, labels_file=labels, columns=columns, exclude=exclude, header=header
+            data,
+            label_col=label_col,
+            labels_file=labels,
+            columns=columns,
+            exclude=exclude,
+            header=header,
+            keep_text=True,
         )
         _check_rows(data, table.X.shape[0], embedding, len(codes))
         if table.labels is not None:  # the labels asked for colour the map first
             label_frame = _joined(table.labels.to_frame(), label_frame)
-        shape = _image_shape(image_shape, table)
-        if shape is None:
-            fields = table.frame()
-        else:
-            images = table.X
-        if text is not None:
-            label_frame, fields = _with_text(text, label_frame, fields)
+        if table.X.shape[1]:  # not a table of annotations alone
+            shape = _image_shape(image_shape, table)
+            if shape is None:
+                fields = table.frame()
+            else:
+                images = table.X
+        if table.text is not None:
+            label_frame, fields = _with_text(table.text, label_frame, fields)
     if model is not None and images is None:
         raise typer.BadParameter(
             "the model draws reconstructions beside image thumbnails; give --data with the images "
@@ -204,33 +202,6 @@ def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels
         raise ValueError(f"{embedding}: no label column {label_col!r}; its label columns are {listed}")
     first = frame.columns[known.index(label_col)]
     return frame[[first, *(c for c in frame.columns if c != first)]]
-
-
-def _text_columns(path: Path, header, label_col: str | None, exclude: str | None):
-    """The text columns of a table ``path`` with a header row (cell types, names, IDs), except
-    ``label_col`` and the ``exclude`` list: what the map shows from ``--data`` beside its numeric
-    fields. Its ``attrs["only"]`` says whether nothing else is left to read, and then
-    ``attrs["label"]`` holds the ``label_col`` column. None for a missing file (reading it names
-    that), files that are not tables, tables without a header row, and tables without text."""
-    from aedr.cli.common import split_names
-    from aedr.data.formats import format_of
-
-    if not path.is_file() or not (fmt := format_of(path)).tabular:
-        return None
-    frame = fmt.read(path, header)  # as read_input reads it: --delimiter is the embedding's
-    if not frame.attrs.get("header", True) or not all(isinstance(c, str) for c in frame.columns):
-        return None
-    skip = {label_col, *(split_names(exclude) or [])}
-    text = [c for c in frame.columns if frame[c].dtype.kind not in "biuf" and c not in skip]
-    if not text:
-        return None
-    found = frame[text].reset_index(drop=True)
-    found.attrs["only"] = all(c in skip or c in text for c in frame.columns)
-    if found.attrs["only"] and label_col is not None:
-        if label_col not in frame.columns:
-            raise ValueError(f"{path}: no label column {label_col!r}; columns are {', '.join(frame.columns)}")
-        found.attrs["label"] = frame[label_col].reset_index(drop=True)
-    return found
 
 
 def _with_text(text, label_frame, fields):

@@ -67,6 +67,7 @@ class Table:
     image_shape: tuple[int, ...] | None = None
     notes: list[str] = field(default_factory=list)
     obs: pd.DataFrame | None = None  # every per-row annotation of an .h5ad file (its obs)
+    text: pd.DataFrame | None = None  # text columns set aside by ``read_table(keep_text=True)``
     source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
 
     def frame(self) -> pd.DataFrame | np.ndarray:
@@ -90,6 +91,7 @@ def read_table(
     one_hot=None,
     layer=None,
     normalize=False,
+    keep_text=False,
 ) -> Table:
     """Read feature rows (and optionally a label column) from ``path``.
 
@@ -122,6 +124,10 @@ def read_table(
     layer, normalize
         ``.h5ad`` files: the layer to read instead of ``X``; normalise raw counts
         (:func:`aedr.data.anndata.h5ad_rows`).
+    keep_text : bool
+        In a table with a header row and no ``columns``: set the text columns (names, cell types,
+        IDs) aside in :attr:`Table.text` instead of refusing them as features. A table of text
+        columns alone then gives ``X`` with no columns.
 
     Raises
     ------
@@ -161,7 +167,7 @@ def read_table(
             frame, columns = _expected(path, frame, list(expected_columns), one_hot or [])
         elif one_hot:
             frame = _one_hot(path, frame, one_hot, label_col)
-        table = _select(path, frame, label_col, columns, exclude, named=named)
+        table = _select(path, frame, label_col, columns, exclude, named=named, keep_text=keep_text)
     else:
         if columns or exclude or one_hot:
             raise ValueError(f"{path}: {fmt.name} files have no named columns to choose from")
@@ -208,6 +214,8 @@ def _fill_missing(path: Path, table: Table, missing: str) -> Table:
         table.X = table.X[keep]
         if table.labels is not None:
             table.labels = table.labels[keep].reset_index(drop=True)
+        if table.text is not None:
+            table.text = table.text[keep].reset_index(drop=True)
         table.notes.append(f"dropped {_plural(len(rows), 'row')} with empty cells: {where}")
         return table
     X = table.X.copy()
@@ -276,7 +284,7 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool) -> Table:
+def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool, keep_text=False) -> Table:
     for given, option in ((columns, "--columns"), (exclude, "--exclude")):
         twice = [name for name, count in Counter(given or []).items() if count > 1]
         if twice:
@@ -293,6 +301,14 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         _check_columns(path, frame, exclude or [], "column")
         features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
     _refuse_nested(path, frame, features, label_col, named)
+    text = None
+    if keep_text and named and not columns:
+        kept = [c for c in features if frame[c].dtype.kind not in "biuf"]
+        if kept:
+            text = frame[kept].reset_index(drop=True)
+            features = [c for c in features if c not in kept]
+            if not features:
+                return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
     if not columns:
         ids = [c for c in features if _looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
@@ -309,7 +325,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     if bad:
         raise ValueError(_not_numeric(path, data, bad, named))
     X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
-    return Table(X, features if named else None, labels, notes=notes)
+    return Table(X, features if named else None, labels, notes=notes, text=text)
 
 
 def _too_large(value) -> bool:
