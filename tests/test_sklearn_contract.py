@@ -48,6 +48,20 @@ def test_pandas_in_pandas_out(digits):
     assert np.isfinite(unnamed.score(sp.csr_matrix(X))) and np.isfinite(unnamed.evaluate(X)["reconstruction_mse"])
 
 
+def test_polars_in_polars_out(digits):
+    import polars as pl  # a test dependency (pyproject's test extra)
+
+    X, _ = digits
+    df = pl.DataFrame(X[:300], schema=[f"px{i}" for i in range(X.shape[1])])
+    ae = Autoencoder(max_iter=2, random_state=0).set_output(transform="polars").fit(df)
+    Z = ae.transform(df)
+    back = ae.inverse_transform(Z)  # polars codes crashed the complex-number check, and the rows came back as an array
+    assert isinstance(back, pl.DataFrame) and back.columns == df.columns
+    np.testing.assert_array_equal(back.to_numpy(), ae.set_output(transform="default").inverse_transform(Z.to_numpy()))
+    nullable = pd.DataFrame(Z.to_numpy().round()).astype("Int64")  # pandas' nullable integers, as pandas reads them
+    assert ae.inverse_transform(nullable).shape == (300, X.shape[1])
+
+
 def test_pipeline_and_grid_search(digits):
     X, _ = digits
     pipe = make_pipeline(FunctionTransformer(), Autoencoder(max_iter=3, hidden_layer_sizes=(16,), random_state=0))

@@ -84,10 +84,19 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
 def refuse_complex(X, name: str = "X") -> None:
     """One line for complex ``X`` (scikit-learn's own message prints the whole array); it keeps
     scikit-learn's wording, which its estimator checks look for."""
-    if np.iscomplexobj(X) or (hasattr(X, "dtypes") and any(np.dtype(d).kind == "c" for d in X.dtypes)):
+    if np.iscomplexobj(X) or (hasattr(X, "dtypes") and any(_complex_dtype(d) for d in X.dtypes)):
         raise ValueError(
             f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. their magnitudes)"
         )
+
+
+def _complex_dtype(dtype) -> bool:
+    """Whether a column's dtype is complex; pandas' nullable and polars' dtypes, which numpy cannot
+    interpret, are not."""
+    try:
+        return np.dtype(dtype).kind == "c"
+    except TypeError:
+        return False
 
 
 def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:

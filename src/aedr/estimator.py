@@ -515,17 +515,20 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def inverse_transform(self, X):
         """Decode codes back to rows in the original units of the training data.
 
-        An ndarray; with ``set_output(transform="pandas")`` a DataFrame whose columns are the fitted
-        feature names (``x0``, ``x1``, ... when the training data had none), indexed like ``X``
-        when that is a DataFrame."""
-        from sklearn.utils._set_output import _get_output_config
+        An ndarray; with ``set_output(transform="pandas")`` (or ``"polars"``) a DataFrame whose
+        columns are the fitted feature names (``x0``, ``x1``, ... when the training data had none),
+        a pandas one indexed like ``X`` when that is a pandas DataFrame."""
+        from sklearn.utils._set_output import _get_container_adapter, _get_output_config
 
         rows = self._decoded(X)
-        if _get_output_config("transform", self)["dense"] != "pandas":
+        adapter = _get_container_adapter("transform", self)
+        if adapter is None:
             return rows
         names = getattr(self, "feature_names_in_", None)
         columns = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(rows.shape[1])]
-        return pd.DataFrame(rows, columns=columns, index=X.index if isinstance(X, pd.DataFrame) else None)
+        if _get_output_config("transform", self)["dense"] == "pandas":
+            return pd.DataFrame(rows, columns=columns, index=X.index if isinstance(X, pd.DataFrame) else None)
+        return adapter.create_container(rows, X, columns, inplace=False)
 
     def _decoded(self, X) -> np.ndarray:
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
