@@ -451,7 +451,7 @@ def test_data_frame_columns_of_python_numbers_and_repeated_names():
     df = pd.DataFrame(X, columns=list("abcd"))
     ae = fit_small(df)
     np.testing.assert_array_equal(ae.transform(df.astype(object)), ae.transform(df))  # as an object ndarray is
-    with pytest.raises(ValueError, match=r"X has 1 non-numeric column \('b'\); encode or drop them$"):
+    with pytest.raises(ValueError, match=r"X has 1 non-numeric column \('b'\); encode or drop it$"):
         ae.transform(df.assign(b="x"))  # no "before fitting" when transforming
     with pytest.raises(ValueError, match="1 repeated column name \\(first: 'a', 2 columns\\)"):
         fit_small(df.set_axis(list("abca"), axis=1))

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -58,6 +59,9 @@ def test_polars_in_polars_out(digits):
     back = ae.inverse_transform(Z)  # polars codes crashed the complex-number check, and the rows came back as an array
     assert isinstance(back, pl.DataFrame) and back.columns == df.columns
     np.testing.assert_array_equal(back.to_numpy(), ae.set_output(transform="default").inverse_transform(Z.to_numpy()))
+    text = df.with_columns(pl.lit("x").alias("px3"), pl.lit("y").alias("px5"))  # named as pandas columns are
+    with pytest.raises(ValueError, match=r"^X has 2 non-numeric columns \('px3', 'px5'\); encode or drop them before"):
+        Autoencoder(max_iter=2).fit(text)
     nullable = pd.DataFrame(Z.to_numpy().round()).astype("Int64")  # pandas' nullable integers, as pandas reads them
     assert ae.inverse_transform(nullable).shape == (300, X.shape[1])
 

@@ -17,7 +17,10 @@ def check_whole(name: str, value, low: int = 1) -> None:
 
 
 def _non_numeric_columns(X) -> list[str]:
-    """Names of non-numeric columns when ``X`` is a DataFrame, else []."""
+    """Names of non-numeric columns when ``X`` is a pandas or polars DataFrame, else []."""
+    schema = getattr(X, "schema", None)  # a polars DataFrame: its dtypes say
+    if schema is not None and hasattr(schema, "items") and not hasattr(X, "iloc"):
+        return [str(name) for name, dtype in schema.items() if not (dtype.is_numeric() or str(dtype) == "Boolean")]
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return []
@@ -109,7 +112,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     if bad:
         shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
         raise ValueError(
-            f"{name} has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); encode or drop them"
+            f"{name} has {len(bad)} non-numeric column{'s' * (len(bad) != 1)} ({shown}); encode or drop {'them' if len(bad) > 1 else 'it'}"
             + (" before fitting" if reset else "")
         )
     try:
