@@ -271,6 +271,9 @@ def test_explore_data_tables_of_every_shape(tmp_path):
     assert result.exit_code == 0 and _trace_names(html) == ["x", "y"], result.output
     result, html = explore("e.csv", "--data", str(tmp_path / "text.csv"), "--header")  # annotations alone
     assert result.exit_code == 0 and _trace_names(html) == ["x", "y"] and "cell: %{customdata" in html, result.output
+    result, html = explore("e.csv", "--data", str(tmp_path / "text.csv"), "--header", "--label-col", "batch",
+                           "--exclude", "cell")  # fmt: skip
+    assert result.exit_code == 0 and _trace_names(html) == ["x", "y"], result.output  # the label column alone
     result, _ = explore("e.csv", "--data", str(tmp_path / "text.csv"), "--header", "--label-col", "kinds")
     assert result.exit_code == 1 and "text.csv: no label column 'kinds'; columns are batch, cell" in result.stderr
     result, _ = explore("e.csv", "--data", str(tmp_path / "missing.csv"))

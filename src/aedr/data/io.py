@@ -126,8 +126,8 @@ def read_table(
         (:func:`aedr.data.anndata.h5ad_rows`).
     keep_text : bool
         In a table with a header row and no ``columns``: set the text columns (names, cell types,
-        IDs) aside in :attr:`Table.text` instead of refusing them as features. A table of text
-        columns alone then gives ``X`` with no columns.
+        IDs) aside in :attr:`Table.text` instead of refusing them as features. A table of
+        annotations alone (text columns, the label column) then gives ``X`` with no columns.
 
     Raises
     ------
@@ -307,8 +307,8 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         if kept:
             text = frame[kept].reset_index(drop=True)
             features = [c for c in features if c not in kept]
-            if not features:
-                return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
+        if not features and (text is not None or labels is not None):  # annotations alone
+            return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
     if not columns:
         ids = [c for c in features if _looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
