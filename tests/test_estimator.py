@@ -453,5 +453,10 @@ def test_data_frame_columns_of_python_numbers_and_repeated_names():
     np.testing.assert_array_equal(ae.transform(df.astype(object)), ae.transform(df))  # as an object ndarray is
     with pytest.raises(ValueError, match=r"X has 1 non-numeric column \('b'\); encode or drop it$"):
         ae.transform(df.assign(b="x"))  # no "before fitting" when transforming
+    names = "^The feature names should match those that were passed during fit: "  # scikit-learn's words, one line
+    with pytest.raises(ValueError, match=names + r"X has 'e', not seen at fit time; X lacks 'd'$"):
+        ae.transform(df.set_axis(list("abce"), axis=1))
+    with pytest.raises(ValueError, match=names + "X has them in another order$"):
+        ae.transform(df[list("dcba")])
     with pytest.raises(ValueError, match="1 repeated column name \\(first: 'a', 2 columns\\)"):
         fit_small(df.set_axis(list("abca"), axis=1))

@@ -62,6 +62,15 @@ def test_polars_in_polars_out(digits):
     text = df.with_columns(pl.lit("x").alias("px3"), pl.lit("y").alias("px5"))  # named as pandas columns are
     with pytest.raises(ValueError, match=r"^X has 2 non-numeric columns \('px3', 'px5'\); encode or drop them before"):
         Autoencoder(max_iter=2).fit(text)
+    for call in (
+        lambda: Autoencoder().fit(df.lazy()),
+        lambda: ae.transform(df.lazy()),
+        lambda: ae.inverse_transform(Z.lazy()),
+    ):
+        with pytest.raises(
+            ValueError, match=r"^X is a polars LazyFrame, a query rather than rows; pass X.collect\(\)$"
+        ):
+            call()  # numpy's "setting an array element with a sequence" before
     nullable = pd.DataFrame(Z.to_numpy().round()).astype("Int64")  # pandas' nullable integers, as pandas reads them
     assert ae.inverse_transform(nullable).shape == (300, X.shape[1])
 

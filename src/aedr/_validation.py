@@ -93,6 +93,30 @@ def refuse_complex(X, name: str = "X") -> None:
         )
 
 
+def refuse_lazy(X, name: str = "X") -> None:
+    """One line for a polars LazyFrame, which holds a query rather than rows (numpy reads it as
+    'setting an array element with a sequence')."""
+    if type(X).__name__ == "LazyFrame" and type(X).__module__.startswith("polars"):
+        raise ValueError(f"{name} is a polars LazyFrame, a query rather than rows; pass {name}.collect()")
+
+
+def _names_mismatch(estimator, X, name: str) -> str:
+    """scikit-learn's feature-name error (its first words, which its checks look for) in one line."""
+    fitted = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
+    given = [str(c) for c in getattr(X, "columns", [])]
+
+    def listed(names):
+        return ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    unseen = [c for c in given if c not in set(fitted)]
+    missing = [c for c in fitted if c not in set(given)]
+    parts = [f"{name} has {listed(unseen)}, not seen at fit time"] if unseen else []
+    parts += [f"{name} lacks {listed(missing)}"] if missing else []
+    if not parts:
+        return f"The feature names should match those that were passed during fit: {name} has them in another order"
+    return f"The feature names should match those that were passed during fit: {'; '.join(parts)}"
+
+
 def _complex_dtype(dtype) -> bool:
     """Whether a column's dtype is complex; pandas' nullable and polars' dtypes, which numpy cannot
     interpret, are not."""
@@ -107,6 +131,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
 
     Returns a float64 or float32 array (never the caller's array modified).
     """
+    refuse_lazy(X, name)
     _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:
@@ -130,6 +155,8 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
             raise ValueError(f"{name} must be numeric: {exc}") from exc
         if str(exc).startswith("Complex data not supported"):  # scikit-learn's message prints the whole array
             refuse_complex(X, name)
+        if str(exc).startswith("The feature names should match"):  # scikit-learn's message: lists over lines
+            raise ValueError(_names_mismatch(estimator, X, name)) from exc
         if name != "X":
             raise ValueError(f"{name}: {exc}") from exc
         raise

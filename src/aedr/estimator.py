@@ -23,6 +23,7 @@ from aedr._validation import (
     check_finite,
     flatten_images,
     refuse_complex,
+    refuse_lazy,
     validate_rows,
     validate_source,
 )
@@ -534,6 +535,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
         own scores and figures use)."""
         check_is_fitted(self)
+        refuse_lazy(X)
         refuse_complex(X)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)
