@@ -460,3 +460,19 @@ def test_data_frame_columns_of_python_numbers_and_repeated_names():
         ae.transform(df[list("dcba")])
     with pytest.raises(ValueError, match="1 repeated column name \\(first: 'a', 2 columns\\)"):
         fit_small(df.set_axis(list("abca"), axis=1))
+
+
+def test_rows_in_shapes_numpy_does_not_read_get_one_line(small):
+    ae = fit_small(small)
+    with pytest.raises(ValueError, match=r"^X's rows have different lengths; give every row the same number"):
+        fit_small([[1.0, 2.0], [3.0]] * 30)  # numpy: "setting an array element with a sequence"
+    with pytest.raises(ValueError, match=r"^X is an iterator \(generator\); pass the rows as an array"):
+        fit_small(row for row in small)  # float() on a generator before
+    with pytest.raises(
+        ValueError, match=r"^X is 1-D \(shape \(64,\)\). Reshape your data: X.reshape\(-1, 1\) for one feature"
+    ):
+        ae.transform(small[0])  # scikit-learn's message printed the whole array over many lines
+    with pytest.raises(ValueError, match=r"^reference is an iterator \(map\)"):
+        ae.transform(small[:3], reference=map(list, small))
+    tensor = torch.tensor(small, dtype=torch.float32, requires_grad=True)  # a tensor in a training loop
+    np.testing.assert_array_equal(ae.transform(tensor), ae.transform(small.astype(np.float32)))

@@ -93,6 +93,17 @@ def refuse_complex(X, name: str = "X") -> None:
         )
 
 
+def _as_rows(X, name: str):
+    """A torch tensor as a numpy array (detached, on the CPU); an iterator refused in one line."""
+    if isinstance(X, torch.Tensor):
+        return X.detach().cpu().numpy()
+    if hasattr(X, "__next__") or (hasattr(X, "__iter__") and not hasattr(X, "__len__")):
+        raise ValueError(
+            f"{name} is an iterator ({type(X).__name__}); pass the rows as an array, DataFrame or list of rows"
+        )
+    return X
+
+
 def refuse_lazy(X, name: str = "X") -> None:
     """One line for a polars LazyFrame, which holds a query rather than rows (numpy reads it as
     'setting an array element with a sequence')."""
@@ -132,6 +143,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     Returns a float64 or float32 array (never the caller's array modified).
     """
     refuse_lazy(X, name)
+    X = _as_rows(X, name)
     _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:
@@ -153,6 +165,13 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     except ValueError as exc:
         if "could not convert" in str(exc):
             raise ValueError(f"{name} must be numeric: {exc}") from exc
+        if "inhomogeneous" in str(exc):  # numpy's words for rows of different lengths
+            raise ValueError(f"{name}'s rows have different lengths; give every row the same number of values") from exc
+        if str(exc).startswith("Expected 2D array, got 1D array"):  # scikit-learn's message prints the whole array
+            raise ValueError(
+                f"{name} is 1-D (shape {np.shape(X)}). Reshape your data: {name}.reshape(-1, 1) for one feature,"
+                f" {name}.reshape(1, -1) for one row"  # "Reshape your data": scikit-learn's checks look for it
+            ) from exc
         if str(exc).startswith("Complex data not supported"):  # scikit-learn's message prints the whole array
             refuse_complex(X, name)
         if str(exc).startswith("The feature names should match"):  # scikit-learn's message: lists over lines
