@@ -93,22 +93,19 @@ def refuse_complex(X, name: str = "X") -> None:
         )
 
 
-def _as_rows(X, name: str):
-    """A torch tensor as a numpy array (detached, on the CPU); an iterator refused in one line."""
+def as_rows(X, name: str = "X"):
+    """``X`` as something scikit-learn's checks read as rows: a torch tensor as a numpy array
+    (detached, on the CPU); a polars LazyFrame (a query rather than rows) or an iterator refused in
+    one line (numpy reads them as 'setting an array element with a sequence' or fails in ``float()``)."""
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy()
+    if type(X).__name__ == "LazyFrame" and type(X).__module__.startswith("polars"):
+        raise ValueError(f"{name} is a polars LazyFrame, a query rather than rows; pass {name}.collect()")
     if hasattr(X, "__next__") or (hasattr(X, "__iter__") and not hasattr(X, "__len__")):
         raise ValueError(
             f"{name} is an iterator ({type(X).__name__}); pass the rows as an array, DataFrame or list of rows"
         )
     return X
-
-
-def refuse_lazy(X, name: str = "X") -> None:
-    """One line for a polars LazyFrame, which holds a query rather than rows (numpy reads it as
-    'setting an array element with a sequence')."""
-    if type(X).__name__ == "LazyFrame" and type(X).__module__.startswith("polars"):
-        raise ValueError(f"{name} is a polars LazyFrame, a query rather than rows; pass {name}.collect()")
 
 
 def _names_mismatch(estimator, X, name: str) -> str:
@@ -119,8 +116,9 @@ def _names_mismatch(estimator, X, name: str) -> str:
     def listed(names):
         return ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
-    unseen = [c for c in given if c not in set(fitted)]
-    missing = [c for c in fitted if c not in set(given)]
+    fitted_set, given_set = set(fitted), set(given)
+    unseen = [c for c in given if c not in fitted_set]
+    missing = [c for c in fitted if c not in given_set]
     parts = [f"{name} has {listed(unseen)}, not seen at fit time"] if unseen else []
     parts += [f"{name} lacks {listed(missing)}"] if missing else []
     if not parts:
@@ -142,8 +140,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
 
     Returns a float64 or float32 array (never the caller's array modified).
     """
-    refuse_lazy(X, name)
-    X = _as_rows(X, name)
+    X = as_rows(X, name)
     _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:

@@ -19,11 +19,11 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from aedr import _fit_setup
 from aedr._inference import apply_in_batches, place_by_reference, reconstruct
 from aedr._validation import (
+    as_rows,
     check_custom_modules,
     check_finite,
     flatten_images,
     refuse_complex,
-    refuse_lazy,
     validate_rows,
     validate_source,
 )
@@ -519,7 +519,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         An ndarray; with ``set_output(transform="pandas")`` (or ``"polars"``) a DataFrame whose
         columns are the fitted feature names (``x0``, ``x1``, ... when the training data had none),
         a pandas one indexed like ``X`` when that is a pandas DataFrame."""
-        from sklearn.utils._set_output import _get_container_adapter, _get_output_config
+        from sklearn.utils._set_output import _get_container_adapter
 
         rows = self._decoded(X)
         adapter = _get_container_adapter("transform", self)
@@ -527,15 +527,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             return rows
         names = getattr(self, "feature_names_in_", None)
         columns = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(rows.shape[1])]
-        if _get_output_config("transform", self)["dense"] == "pandas":
-            return pd.DataFrame(rows, columns=columns, index=X.index if isinstance(X, pd.DataFrame) else None)
-        return adapter.create_container(rows, X, columns, inplace=False)
+        # scikit-learn's own container: pandas keeps a pandas X's index; ``rows`` is ours, wrapped uncopied
+        return adapter.create_container(rows, X, columns, inplace=True)
 
     def _decoded(self, X) -> np.ndarray:
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
         own scores and figures use)."""
         check_is_fitted(self)
-        refuse_lazy(X)
+        X = as_rows(X)
         refuse_complex(X)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)

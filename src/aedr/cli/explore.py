@@ -96,7 +96,10 @@ def explore(
             header=header,
             keep_text=True,
         )
-        _check_rows(data, table.X.shape[0], embedding, len(codes))
+        if table.X.shape[0] != len(codes):
+            raise ValueError(
+                f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"
+            )
         if table.labels is not None:  # the labels asked for colour the map first
             label_frame = _joined(table.labels.to_frame(), label_frame)
         if table.X.shape[1]:  # not a table of annotations alone
@@ -175,11 +178,6 @@ def read_codes(path: Path, delimiter=None):
         rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels
-
-
-def _check_rows(data: Path, rows: int, embedding: Path, codes: int) -> None:
-    if rows != codes:
-        raise ValueError(f"{data} has {rows} rows, {embedding} {codes} codes: give the rows they came from")
 
 
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):
