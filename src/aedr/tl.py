@@ -50,6 +50,7 @@ def autoencoder(
     """
     from aedr.data.stream import H5adSource
     from aedr.estimator import Autoencoder
+    from aedr.runs import settings_of
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
         raise TypeError(f"adata must be an anndata.AnnData, got {type(adata).__name__}")
@@ -85,8 +86,6 @@ def autoencoder(
         estimator = Autoencoder(n_components, random_state=random_state, **params)
         codes = estimator.fit_transform(X)
     adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)
-    from aedr.runs import settings_of
-
     adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
     return estimator
 
