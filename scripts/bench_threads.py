@@ -1,7 +1,7 @@
 """How many torch threads a fit should use: 1 against 2 (and torch's default), idle and busy machine.
 
-Each fit runs in a fresh process (thread settings are read at start-up) for a fixed number of
-epochs, on a small network (digits, 64 features), the default network on MNIST-10k (784
+Each fit runs in a fresh process (thread settings are read at start-up), its count set by the
+estimator's ``n_jobs``, for a fixed number of epochs, on a small network (digits, 64 features), the default network on MNIST-10k (784
 features) and a large one on MNIST-10k. "Busy" runs the fits beside one or two processes that
 spin a core each, as another user's job on a shared machine would. Every configuration is
 measured in one run, interleaved, and the table gives seconds per epoch (the median of the
@@ -31,10 +31,14 @@ MODELS = {  # name: (row label, data set, hidden layers, epochs)
     "default": ("MNIST-10k, (256, 128)", "mnist10k", (256, 128), 8),
     "large": ("MNIST-10k, (1024, 1024, 512)", "mnist10k", (1024, 1024, 512), 4),
 }
-THREADS = ("1", "2", "torch")  # "torch": no setting, torch's own default (one per core)
+# "torch": torch's own default count (one per core), what a Python fit used before n_jobs; "none": the
+# estimator's n_jobs=None (one thread for a small network, else torch's); "auto" (the last column):
+# what `aedr fit` picks, from the network and the idle cores
+THREADS = ("1", "2", "torch", "none")
 HEADER = (
-    "| network | busy cores | 1 thread s/epoch | 2 threads s/epoch | torch default s/epoch | aedr default |\n"
-    "| --- | ---: | ---: | ---: | ---: | --- |"
+    "| network | busy cores | 1 thread s/epoch | 2 threads s/epoch | torch default s/epoch "
+    "| n_jobs=None s/epoch | aedr fit default |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
 )
 
 # The child: load the data, set the threads, time the fit alone, print JSON.
@@ -49,10 +53,9 @@ dataset, hidden, epochs, threads, data_dir = json.loads(sys.argv[1])
 X = load_digits_data()[0] if dataset == "digits" else load_mnist("test", data_dir)[0].astype(np.float32)
 ae = Autoencoder(2, hidden_layer_sizes=tuple(hidden), max_iter=epochs, tol=0.0, n_iter_no_change=10**6, random_state=0)
 chosen = default_threads(ae, X.shape[1])
-if threads == "auto":
-    torch.set_num_threads(chosen)
-elif threads != "torch":
-    torch.set_num_threads(int(threads))
+named = {"auto": chosen, "torch": torch.get_num_threads(), "none": None}
+n_jobs = named[threads] if threads in named else int(threads)
+ae.set_params(n_jobs=n_jobs)
 start = time.perf_counter()
 ae.fit(X)
 print(json.dumps({"seconds": (time.perf_counter() - start) / ae.n_iter_, "chosen": chosen}))

@@ -139,6 +139,9 @@ def test_config_file_and_options_override_it(cells, tmp_path):
     config.write_text("hiden_layer_sizes = [4]\n")
     result = aedr("fit", cells, "-o", tmp_path / "r2", "--config", config, ok=False)
     assert_one_line_error(result, "params.toml", "hiden_layer_sizes", "hidden_layer_sizes", code=2)
+    config.write_text("n_jobs = 2\n")
+    result = aedr("fit", cells, "-o", tmp_path / "r2", "--config", config, ok=False)
+    assert_one_line_error(result, "params.toml", "'n_jobs' is the command's --threads option", code=2)
     config.write_text("max_iter = -3\n")  # a bad value is the file's, unless an option overrides it
     result = aedr("fit", cells, "-o", tmp_path / "r3", "--config", config, ok=False)
     assert_one_line_error(result, f"{config}: max_iter must be an int", "Got -3", "(see 'aedr fit --help')", code=2)
@@ -344,6 +347,8 @@ def test_verbose_reports_the_settings_the_fit_ran_with(cells, tmp_path):
     assert "batch size" not in quiet.stderr
     assert "2 torch threads" in aedr("-v", "fit", cells, "-o", tmp_path / "t", "--label-col", "cell_type",
                                      *fast, "--threads", "2").stderr  # fmt: skip
+    # --threads is the model's n_jobs: its small network runs on two threads, not the one n_jobs=None gives it
+    assert (load(tmp_path / "t" / "model").n_jobs, load(tmp_path / "v" / "model").n_jobs) == (2, None)
 
 
 def test_verbose_shows_the_traceback(tmp_path):

@@ -1,12 +1,14 @@
-"""The default thread count: one for small networks, otherwise the cores other processes leave idle."""
+"""The default thread count: one for small networks, otherwise the cores other processes leave idle; n_jobs."""
 
 import os
 
+import numpy as np
 import pytest
+import torch
 
 from aedr import Autoencoder
 from aedr.training import threads
-from aedr.training.threads import available_cores, busy_cores, default_threads, forward_macs
+from aedr.training.threads import available_cores, busy_cores, default_threads, estimator_threads, forward_macs
 
 
 def test_forward_macs_of_a_fully_connected_network():
@@ -48,3 +50,79 @@ def test_busy_cores_counts_only_the_cpus_this_process_may_use(monkeypatch):
     monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
     monkeypatch.setattr(threads, "_allowed_cpus", lambda: {0, 1})
     assert busy_cores(interval=0) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "n_jobs, n_features, expected",
+    [(None, 64, 1), (None, 784, None), (None, None, None), (3, 64, 3), (-1, 64, 8), (-2, 784, 7), (-20, 64, 1)],
+)
+def test_n_jobs_resolves_to_a_thread_count(monkeypatch, n_jobs, n_features, expected):
+    """None: one thread for a small network (digits' 64 features), torch's setting (None) for a larger one
+    or for work that is not the network's; negative counts back from the cores, as in scikit-learn."""
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    assert estimator_threads(Autoencoder(n_jobs=n_jobs), n_features) == expected
+
+
+def _record_threads(ae, seen):
+    """Hooks on the fitted network's encoder and decoder that note torch's thread count at each call."""
+    for part in (ae.model_.encoder, ae.model_.decoder):
+        part.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+
+
+@pytest.mark.parametrize("n_jobs, expected", [(None, 1), (2, 2)])
+def test_the_fit_and_the_network_run_on_n_jobs_threads_and_torch_setting_returns(n_jobs, expected):
+    X = np.random.default_rng(0).normal(size=(120, 64))  # 64 -> (256, 128) -> 2: a small network
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        during_fit = []
+        ae = Autoencoder(max_iter=2, random_state=0, n_jobs=n_jobs)
+        ae.set_params(callbacks=[lambda state: during_fit.append(torch.get_num_threads())]).fit(X)
+        assert during_fit == [expected, expected] and torch.get_num_threads() == 3
+        during_use = []
+        _record_threads(ae, during_use)
+        ae.inverse_transform(ae.transform(X))
+        ae.score(X)
+        assert set(during_use) == {expected} and len(during_use) == 4
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_a_larger_network_keeps_torchs_setting_and_a_failed_fit_restores_it():
+    X = np.random.default_rng(0).normal(size=(60, 784))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        seen = []
+        Autoencoder(max_iter=1, callbacks=[lambda state: seen.append(torch.get_num_threads())]).fit(X)
+        assert seen == [3]
+
+        def fail(state):
+            raise RuntimeError("stop here")
+
+        with pytest.raises(RuntimeError, match="stop here"):
+            Autoencoder(max_iter=2, n_jobs=1, callbacks=[fail]).fit(X)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_one_and_two_threads_give_the_same_small_fit():
+    """The reason n_jobs=None may choose for the user: a small network's fit does not depend on it."""
+    X = np.random.default_rng(1).normal(size=(300, 64))
+    fits = [Autoencoder(max_iter=3, random_state=2, n_jobs=n).fit(X) for n in (1, 2)]
+    assert fits[0].loss_curve_ == fits[1].loss_curve_
+    np.testing.assert_array_equal(fits[0].transform(X), fits[1].transform(X))
+
+
+def test_n_jobs_zero_is_refused():
+    with pytest.raises(ValueError, match="'n_jobs' parameter"):
+        Autoencoder(n_jobs=0).fit(np.zeros((10, 3)))
+
+
+def test_the_thread_count_is_not_part_of_a_checkpoints_identity():
+    from aedr.training.checkpoint import run_identity
+
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    assert run_identity(Autoencoder(n_jobs=2), X) == run_identity(Autoencoder(), X)

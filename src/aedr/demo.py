@@ -51,6 +51,7 @@ def run_demo(
     max_iter: int = DEMO_MAX_ITER,
     random_state: int = 0,
     verbose: bool = False,
+    n_jobs: int | None = None,
 ) -> DemoResult:
     """Fit an autoencoder and PCA on digits, score both and write a run folder into ``out_dir`` (which must exist)."""
     from aedr.plotting import plot_reconstructions, save_figure
@@ -59,7 +60,9 @@ def run_demo(
     out = Path(out_dir)
     X, y = load_digits_data()
     table = Table(X.astype("float64"), None, pd.Series(y, name="digit"))
-    ae = Autoencoder(n_components=n_components, max_iter=max_iter, random_state=random_state, verbose=verbose)
+    ae = Autoencoder(
+        n_components=n_components, max_iter=max_iter, random_state=random_state, verbose=verbose, n_jobs=n_jobs
+    )
     run = fit_run(ae, table, out, embedding_format="csv")
     results = [
         MethodResult(

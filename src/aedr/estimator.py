@@ -36,6 +36,7 @@ from aedr.params import PARAMS, constraints
 from aedr.training import distributed
 from aedr.training.device import resolve_device
 from aedr.training.losses import AutoencoderObjective
+from aedr.training.threads import estimator_threads, torch_threads
 from aedr.training.trainer import TrainerConfig, TrainingDivergedError
 
 
@@ -165,6 +166,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         phases; the t-SNE or UMAP map is optimised in float32. ``transform`` and
         ``inverse_transform`` always run in float32 on the trained float32 weights: the codes
         lose no digits to bfloat16 and stay deterministic.
+    n_jobs : int or None, default=None
+        CPU threads torch uses while this estimator fits or runs its network (torch's global
+        setting is restored afterwards). None: one thread for a small fully connected network
+        (under 200,000 multiply-adds per row, e.g. 64 features -> (256, 128) -> 2), whose
+        operations are too short to share out and which threads slow many times over when another
+        process keeps a core busy; torch's setting otherwise. -1 uses every available core, -2
+        all but one. ``transform(X, reference=...)``'s neighbour search keeps torch's setting
+        unless ``n_jobs`` is given. On the CPU the count can change the last bits of a large
+        network's codes; a small network's fit was bit-identical on one and two threads.
     random_state : int, RandomState instance or None, default=None
         Seeds a local ``torch.Generator`` (torch's global state is never touched); on the CPU a
         fixed value gives bit-identical results.
@@ -267,6 +277,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device="auto",
         memory_budget="auto",
         precision="32",
+        n_jobs=None,
         random_state=None,
         verbose=False,
         callbacks=None,
@@ -306,6 +317,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.device = device
         self.memory_budget = memory_budget
         self.precision = precision
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -347,6 +359,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         _fit_setup.check_precision(self, device)
         device = distributed.setup(device)  # joins torchrun's process group, if any
         X, image_shape, streamed = self._fit_rows(X, reset=not warm)  # rows in memory, or streamed from disk
+        with torch_threads(estimator_threads(self, X.shape[1])):
+            return self._train(X, image_shape, streamed, warm, device, resume_from)
+
+    def _train(self, X, image_shape, streamed: bool, warm: bool, device: torch.device, resume_from):
+        """``fit`` once the rows are read: the network built (or copied, for a warm start) and trained."""
         self._check_fit_params(X)
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
@@ -501,17 +518,24 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate_source(self, source, reset=False)
             if reference is not None:
                 raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
-            return apply_in_batches(self.model_.encode, scaled_rows(source, self.scaler_), self.device_)
+            with self._threads():
+                return apply_in_batches(self.model_.encode, scaled_rows(source, self.scaler_), self.device_)
         X = validate_rows(self, flatten_images(X)[0], reset=False)
         if reference is None:
-            return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
+            with self._threads():
+                return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
         if isinstance(reference, RowSource):
             raise ValueError(
                 "reference must be rows in memory (an array, DataFrame or np.memmap), not a file opened with "
                 "open_rows; load its rows first, e.g. np.load(path)"
             )
         R = validate_rows(self, flatten_images(reference)[0], reset=False, name="reference")
-        return place_by_reference(self, X, R, reference_neighbors)
+        with self._threads(network=False):  # mostly a nearest-neighbour search, not the network's work
+            return place_by_reference(self, X, R, reference_neighbors)
+
+    def _threads(self, *, network: bool = True):
+        """The fitted estimator's torch threads (``n_jobs``) around a block that runs its network."""
+        return torch_threads(estimator_threads(self, self.n_features_in_ if network else None))
 
     def inverse_transform(self, X):
         """Decode codes back to rows in the original units of the training data.
@@ -542,7 +566,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(
                 f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
             )
-        return self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
+        with self._threads():
+            return self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
 
     def save(self, path, *, overwrite=False):
         """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.
@@ -561,7 +586,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if source is not None:
             check_is_fitted(self)
             validate_source(self, source, reset=False)
-            error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
+            with self._threads():
+                error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
             return -error / (source.shape[0] * source.shape[1])
         X = flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False)

@@ -335,6 +335,13 @@ PARAMS: tuple[Param, ...] = (
         convert=str,
     ),
     Param(
+        "n_jobs",
+        None,
+        interval(Integral, 1, None, "left", interval(Integral, None, -1, "right"), None),
+        "CPU threads for torch (the CLI's --threads). None: 1 for a small network, else torch's setting.",
+        panel=TRAINING,
+    ),
+    Param(
         "random_state",
         None,
         ["random_state"],

@@ -14,7 +14,7 @@ import typer
 
 import aedr
 from aedr.cli import benchmark, explore, fit, model, plot
-from aedr.cli.common import RUN_MARKER, Verbose, claim_output, set_verbose, torch_threads
+from aedr.cli.common import RUN_MARKER, Verbose, claim_output, set_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
 app = typer.Typer(
@@ -67,7 +67,10 @@ def demo(
     max_iter: Annotated[
         Optional[int], typer.Option("--max-iter", min=1, help="Epochs [default: the demo's setting].")
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads for torch.")] = 1,
+    threads: Annotated[
+        Optional[int],
+        typer.Option("--threads", min=1, help="CPU threads for torch [default: 1, the demo's network is small]."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     verbose: Verbose = False,
 ) -> None:
@@ -85,11 +88,9 @@ def demo(
     from aedr.demo import run_demo
 
     target = claim_output(ctx, Path(out), force, folder=True)
-    # One thread: the demo's network is small, and torch's threads fight any other
-    # busy process for the cores (measured on a shared 2-core machine: 0.6 ms per
-    # step with one thread, 180 ms with two).
-    with torch_threads(threads), staged_folder(target, overwrite=force, marker=RUN_MARKER) as folder:
-        result = run_demo(folder, verbose=not quiet, **({"max_iter": max_iter} if max_iter else {}))
+    # without --threads the estimator's rule runs the demo's small network on one thread (n_jobs=None)
+    with staged_folder(target, overwrite=force, marker=RUN_MARKER) as folder:
+        result = run_demo(folder, verbose=not quiet, n_jobs=threads, **({"max_iter": max_iter} if max_iter else {}))
     typer.echo(f"digits ({result.n_samples} x {result.n_features}) -> {result.n_components}-D")
     typer.echo(f"{'method':<22}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}")
     for r in result.results:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -120,20 +119,6 @@ Threads = Annotated[
         help="CPU threads for torch [default: 1 for a small network, else one per idle core].",
     ),
 ]
-
-
-@contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads (None: leave torch's setting), then restore it."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def split_names(text: str | list[str] | None) -> list[str] | None:

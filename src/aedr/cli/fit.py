@@ -33,12 +33,12 @@ from aedr.cli.common import (
     read_input,
     stream_input,
     streaming_refusals,
-    torch_threads,
 )  # fmt: skip
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
+from aedr.training.threads import torch_threads
 
 _MODEL, _NEIGHBORS, _TRAIN, _OUT = "Model", "Neighbour preservation", "Training", "Output"
 
@@ -135,8 +135,14 @@ def fit(
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
     from_config = {name for name in params if ctx.params.get(name) is None}  # not overridden by an option
-    estimator = build_estimator(
-        params, model, config=config, from_config=from_config, verbose=not quiet, callbacks=[stopper, checkpoint]
+    estimator = build_estimator(  # --threads is the estimator's n_jobs: a small network then runs on as many
+        params,
+        model,
+        config=config,
+        from_config=from_config,
+        verbose=not quiet,
+        callbacks=[stopper, checkpoint],
+        n_jobs=threads,
     )
     from aedr.training.distributed import setup, world_size
 

@@ -18,6 +18,7 @@ from aedr.params import by_name
 MODELS = {"autoencoder": "Autoencoder", "vae": "VariationalAutoencoder"}  # --model: the class in aedr
 
 ALIASES = {"learning_rate": "learning_rate_init"}  # the option is --learning-rate, as in the issue and MLP texts
+COMMAND_OPTIONS = {"n_jobs": "--threads", "verbose": "--quiet"}  # parameters set by their own options
 DECLARED = by_name()  # every estimator parameter (and the VAE's beta), from aedr.params
 
 
@@ -84,6 +85,11 @@ def read_config(path: Path) -> dict:
     params = {}
     for key, value in raw.items():
         name = ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name in COMMAND_OPTIONS:
+            raise typer.BadParameter(
+                f"{path}: {key!r} is the command's {COMMAND_OPTIONS[name]} option, not a config key",
+                param_hint="--config",
+            )
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known | set(ALIASES)), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"

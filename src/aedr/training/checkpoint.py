@@ -30,7 +30,7 @@ from aedr.training.callbacks import Callback, TrainingState
 
 FORMAT = "aedr-checkpoint"
 VERSION = 1
-_IGNORED_PARAMS = ("callbacks", "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget")
+_IGNORED_PARAMS = ("callbacks", "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget", "n_jobs")
 
 
 class CheckpointError(ValueError):
@@ -51,7 +51,7 @@ class Snapshot:
 
 def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     """What a checkpoint must share with the fit that resumes it: the estimator's class and
-    parameters (not its callbacks, verbosity or device), whether the rows are ``streamed`` from
+    parameters (not its callbacks, verbosity, device or thread count), whether the rows are ``streamed`` from
     disk or read into memory (``memory_budget`` decides; the two train on different batches), and
     the rows' shape and checksum."""
     from aedr.persistence.config import plain_param

@@ -3,21 +3,24 @@
 torch's own default (one thread per core) is right on an idle machine for a network of some
 size, and wrong elsewhere: a thread that has to share its core with another process holds up
 every other thread at each operation's barrier, and a small network's operations are too short
-to split. ``aedr fit`` calls :func:`default_threads` unless ``--threads`` is given (``aedr demo``'s
-fixed single thread is what the rule gives its digits network); the measurements behind the
-rule are in BENCHMARKS.md ("Threads").
+to split. The estimators' ``n_jobs`` (:func:`estimator_threads`) therefore runs a small network on
+one thread; ``aedr fit`` also looks at the load (:func:`default_threads`) unless ``--threads`` is
+given. The measurements behind the rule are in BENCHMARKS.md ("Threads").
 
 Examples
 --------
 >>> from aedr import Autoencoder
 >>> default_threads(Autoencoder(hidden_layer_sizes=(32,)), n_features=64)
 1
+>>> estimator_threads(Autoencoder(n_jobs=3), n_features=64)
+3
 """
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 
 # Multiply-adds per row of the forward pass below which a fit uses one thread: the digits
 # network (64 -> 256 -> 128 -> 2 and back, about 1e5) ran no faster on two threads than on one.
@@ -108,3 +111,35 @@ def default_threads(estimator, n_features: int, busy: float | None = None) -> in
     if busy is None:
         return cores
     return max(1, cores - round(busy))
+
+
+def estimator_threads(estimator, n_features: int | None) -> int | None:
+    """The torch thread count ``estimator.n_jobs`` asks for; None: leave torch's setting.
+
+    ``n_jobs=None`` gives one thread for a small fully connected network (fewer than
+    ``SMALL_NETWORK_MACS`` multiply-adds per row of ``n_features`` values) and torch's setting
+    otherwise, whatever the load, so that a fit repeats on the same machine; ``n_features=None``
+    (work that is not the network's, such as a nearest-neighbour search) keeps torch's setting.
+    A positive ``n_jobs`` is that many threads; a negative one counts back from the available
+    cores as in scikit-learn (-1: all of them, -2: all but one), at least one.
+    """
+    n_jobs = estimator.n_jobs
+    if n_jobs is None:
+        macs = None if n_features is None else forward_macs(estimator, n_features)
+        return 1 if macs is not None and macs < SMALL_NETWORK_MACS else None
+    return int(n_jobs) if n_jobs > 0 else max(1, available_cores() + 1 + int(n_jobs))
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (None: leave torch's setting), then restore it."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n is not None and n != previous:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
