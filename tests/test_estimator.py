@@ -400,9 +400,9 @@ def test_a_fixed_random_state_at_a_fixed_thread_count_gives_the_same_model():
     threads = torch.get_num_threads()
     try:
         for n in {1, min(2, os.cpu_count() or 1)}:
-            torch.set_num_threads(n)
-            a = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=3).fit(X)
-            b = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=3).fit(X)
+            torch.set_num_threads(n)  # n_jobs=n: a small network would otherwise run on one thread
+            a = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=3, n_jobs=n).fit(X)
+            b = Autoencoder(hidden_layer_sizes=(16,), max_iter=4, random_state=3, n_jobs=n).fit(X)
             assert a.loss_curve_ == b.loss_curve_
             for (name, p), q in zip(a.model_.state_dict().items(), b.model_.state_dict().values()):
                 assert torch.equal(p, q), name

@@ -85,6 +85,12 @@ def test_the_fit_and_the_network_run_on_n_jobs_threads_and_torch_setting_returns
         ae.score(X)
         assert set(during_use) == {expected} and len(during_use) == 4
         assert torch.get_num_threads() == 3
+        during_use.clear()
+        ae.set_params(hidden_layer_sizes=(4096, 4096)).transform(X)  # the next fit's network, not this one's
+        assert during_use == [expected]
+        during_use.clear()
+        ae.transform(X, reference=X)  # a nearest-neighbour search: n_jobs=None leaves torch's count
+        assert set(during_use) == {3 if n_jobs is None else expected}
     finally:
         torch.set_num_threads(previous)
 
@@ -126,3 +132,37 @@ def test_the_thread_count_is_not_part_of_a_checkpoints_identity():
 
     X = np.random.default_rng(0).normal(size=(20, 4))
     assert run_identity(Autoencoder(n_jobs=2), X) == run_identity(Autoencoder(), X)
+
+
+def test_torch_threads_blocks_nest():
+    from aedr.training.threads import torch_threads
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with torch_threads(2):
+            with torch_threads(1):
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 2  # the enclosing block's count is back
+            with torch_threads(None):
+                assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_n_jobs_is_checked_when_set_after_fit_and_is_not_saved(tmp_path):
+    import json
+
+    from aedr import load
+
+    X = np.random.default_rng(0).normal(size=(60, 5))
+    ae = Autoencoder(hidden_layer_sizes=(8,), max_iter=1, n_jobs=2).fit(X)
+    for bad in (0, "2", True):
+        with pytest.raises(ValueError, match="n_jobs must be a whole number other than 0, or None"):
+            ae.set_params(n_jobs=bad).transform(X)
+    ae.set_params(n_jobs=1).save(tmp_path / "m")
+    assert "n_jobs" not in json.loads((tmp_path / "m" / "config.json").read_text())["params"]
+    loaded = load(tmp_path / "m")
+    assert loaded.n_jobs is None
+    np.testing.assert_array_equal(loaded.transform(X), ae.transform(X))

@@ -39,8 +39,9 @@ def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
     """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units): the
     fitted network applied directly, without ``transform``'s checks of column names."""
     model, device, scaler = estimator.model_, estimator.device_, estimator.scaler_
-    codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
-    return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))
+    with estimator._threads():  # its n_jobs
+        codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
+        return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))
 
 
 def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:

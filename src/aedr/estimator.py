@@ -170,11 +170,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         CPU threads torch uses while this estimator fits or runs its network (torch's global
         setting is restored afterwards). None: one thread for a small fully connected network
         (under 200,000 multiply-adds per row, e.g. 64 features -> (256, 128) -> 2), whose
-        operations are too short to share out and which threads slow many times over when another
-        process keeps a core busy; torch's setting otherwise. -1 uses every available core, -2
-        all but one. ``transform(X, reference=...)``'s neighbour search keeps torch's setting
-        unless ``n_jobs`` is given. On the CPU the count can change the last bits of a large
-        network's codes; a small network's fit was bit-identical on one and two threads.
+        operations are too short to share out and which extra threads slow many times over when
+        another process keeps a core busy; torch's setting otherwise, whatever the load (pass 1
+        when other jobs share the cores). -1 uses every available core, -2 all but one.
+        ``transform(X, reference=...)``'s neighbour search keeps torch's setting unless
+        ``n_jobs`` is given. The count can change a larger network's fit (sums taken in another
+        order); a small network's fit was bit-identical on one and two threads. With
+        ``neighbor_loss`` a small network's graph and maps run on one thread too, 1.5 times slower
+        than on two idle cores at 20,000 rows: pass -1 there. It describes this process, not the
+        model: ``save`` leaves it out, and a loaded model has None.
     random_state : int, RandomState instance or None, default=None
         Seeds a local ``torch.Generator`` (torch's global state is never touched); on the CPU a
         fixed value gives bit-identical results.
@@ -359,12 +363,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         _fit_setup.check_precision(self, device)
         device = distributed.setup(device)  # joins torchrun's process group, if any
         X, image_shape, streamed = self._fit_rows(X, reset=not warm)  # rows in memory, or streamed from disk
+        self._check_fit_params(X)
         with torch_threads(estimator_threads(self, X.shape[1])):
             return self._train(X, image_shape, streamed, warm, device, resume_from)
 
     def _train(self, X, image_shape, streamed: bool, warm: bool, device: torch.device, resume_from):
-        """``fit`` once the rows are read: the network built (or copied, for a warm start) and trained."""
-        self._check_fit_params(X)
+        """``fit`` once the rows are read and checked: the network built (or copied, for a warm start)
+        and trained."""
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1])
         self._fitted_params = self.get_params(deep=False)  # what save writes, whatever set_params does later
@@ -440,6 +445,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         changes what the next ``fit`` builds, never what ``save`` writes for the fitted network."""
         fitted = copy.copy(self)
         vars(fitted).update(getattr(self, "_fitted_params", {}))
+        fitted.n_jobs = getattr(self, "n_jobs", None)  # how to run the network, not what it is: as set now
         return fitted
 
     def model_config(self, n_features: int) -> dict:
@@ -535,7 +541,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _threads(self, *, network: bool = True):
         """The fitted estimator's torch threads (``n_jobs``) around a block that runs its network."""
-        return torch_threads(estimator_threads(self, self.n_features_in_ if network else None))
+        # the fitted network's sizes, whatever set_params changed since
+        return torch_threads(estimator_threads(self._as_fitted(), self.n_features_in_ if network else None))
 
     def inverse_transform(self, X):
         """Decode codes back to rows in the original units of the training data.
@@ -586,8 +593,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if source is not None:
             check_is_fitted(self)
             validate_source(self, source, reset=False)
-            with self._threads():
-                error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
+            error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
             return -error / (source.shape[0] * source.shape[1])
         X = flatten_images(X)[0]
         X_checked = validate_rows(self, X, reset=False)

@@ -132,7 +132,10 @@ def machine_description() -> str:
         pass
     cpu = f"{os.cpu_count()} CPU cores{memory}, {platform.system()} {platform.machine()}"
     omp = f", OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else ""
-    return f"{cpu}, torch threads {torch.get_num_threads()}{omp}; " + ", ".join(versions)
+    threads = f"torch threads {torch.get_num_threads()}"
+    if torch.get_num_threads() > 1:
+        threads += " (1 for aedr's small networks: n_jobs=None)"
+    return f"{cpu}, {threads}{omp}; " + ", ".join(versions)
 
 
 def write_csv(result: BenchmarkResult, path: str | Path) -> Path:

@@ -135,7 +135,7 @@ def fit(
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
     from_config = {name for name in params if ctx.params.get(name) is None}  # not overridden by an option
-    estimator = build_estimator(  # --threads is the estimator's n_jobs: a small network then runs on as many
+    estimator = build_estimator(  # --threads is the estimator's n_jobs, which a small network follows too
         params,
         model,
         config=config,
@@ -190,6 +190,7 @@ def fit(
         chosen = threads
     elif saved is not None:  # the interrupted fit's count: the same threads give the same model
         chosen = saved["threads"]
+        estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     else:
         from aedr.training.threads import default_threads
 

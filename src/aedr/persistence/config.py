@@ -24,6 +24,8 @@ from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS
 # Fitted attributes stored in their own way (or rebuilt) rather than as plain JSON.
 _SPECIAL_ATTRIBUTES = {"model_", "scaler_", "device_", "feature_names_in_"}
 CUSTOM_MODULES = ("encoder", "decoder")
+# how this process runs the model, not what the model is: never written (a loaded model has the defaults)
+RUNTIME_PARAMS = ("callbacks", "n_jobs")
 
 
 # ---------------------------------------------------------------------- write
@@ -50,7 +52,7 @@ def config_dict(estimator, weights_sha256: str) -> dict:
         "params": {
             k: None if k in CUSTOM_MODULES else plain_param(k, v)
             for k, v in estimator.get_params(deep=False).items()
-            if k != "callbacks"
+            if k not in RUNTIME_PARAMS
         },
         "architecture": architecture(estimator, n_features),
         "scaler": {"offset": estimator.scaler_.offset.tolist(), "scale": estimator.scaler_.scale.tolist()},

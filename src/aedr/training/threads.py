@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
+from numbers import Integral
 
 # Multiply-adds per row of the forward pass below which a fit uses one thread: the digits
 # network (64 -> 256 -> 128 -> 2 and back, about 1e5) ran no faster on two threads than on one.
@@ -94,6 +95,12 @@ def forward_macs(estimator, n_features: int) -> float | None:
     return 2.0 * encoder
 
 
+def is_small_network(estimator, n_features: int) -> bool:
+    """Whether ``estimator`` is a fully connected network of fewer than ``SMALL_NETWORK_MACS`` multiply-adds per row."""
+    macs = forward_macs(estimator, n_features)
+    return macs is not None and macs < SMALL_NETWORK_MACS
+
+
 def default_threads(estimator, n_features: int, busy: float | None = None) -> int:
     """The torch thread count for fitting ``estimator`` on rows of ``n_features`` values.
 
@@ -102,8 +109,7 @@ def default_threads(estimator, n_features: int, busy: float | None = None) -> in
     least one). ``busy`` is the number of busy cores, measured with :func:`busy_cores` when
     not given.
     """
-    macs = forward_macs(estimator, n_features)
-    if macs is not None and macs < SMALL_NETWORK_MACS:
+    if is_small_network(estimator, n_features):
         return 1
     cores = available_cores()
     if busy is None:
@@ -123,16 +129,21 @@ def estimator_threads(estimator, n_features: int | None) -> int | None:
     A positive ``n_jobs`` is that many threads; a negative one counts back from the available
     cores as in scikit-learn (-1: all of them, -2: all but one), at least one.
     """
-    n_jobs = estimator.n_jobs
+    n_jobs = getattr(estimator, "n_jobs", None)  # an estimator pickled before n_jobs existed has none
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral) or n_jobs == 0):
+        raise ValueError(f"n_jobs must be a whole number other than 0, or None; got {n_jobs!r}")
     if n_jobs is None:
-        macs = None if n_features is None else forward_macs(estimator, n_features)
-        return 1 if macs is not None and macs < SMALL_NETWORK_MACS else None
+        return 1 if n_features is not None and is_small_network(estimator, n_features) else None
     return int(n_jobs) if n_jobs > 0 else max(1, available_cores() + 1 + int(n_jobs))
 
 
 @contextmanager
 def torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads (None: leave torch's setting), then restore it."""
+    """Run the block with ``n`` torch CPU threads (None: leave torch's setting), then restore it.
+
+    Blocks nest: an inner one gives the outer its count back. (With torch's OpenMP backend, the
+    usual one, the count belongs to the calling Python thread.)
+    """
     import torch
 
     previous = torch.get_num_threads()
