@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default="../shared/data/mnist")
     args = parser.parse_args()
     finals, bests = [], []
-    print(f"{torch.get_num_threads()} torch threads; {args.dataset}, neighbor_loss={args.loss!r}")
+    print(
+        f"{torch.get_num_threads()} torch threads (1 for a small network: n_jobs=None); {args.dataset}, neighbor_loss={args.loss!r}"
+    )
     print("split | fit s | final 5-NN / 1-NN | best epoch 5-NN / 1-NN (phase, epoch)")
     for seed, X_fit, X_out, y_fit, y_out in splits(args.dataset, args.data_dir):
         estimator = Autoencoder(2, neighbor_loss=args.loss, random_state=seed)

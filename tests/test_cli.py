@@ -162,6 +162,25 @@ def test_transform_to_file_keeps_labels(run, cells, tmp_path):
     aedr("transform", run / "model", cells, "-o", out, "--force")
 
 
+def test_the_model_commands_take_threads(run, cells, tmp_path, monkeypatch):
+    import torch
+
+    from aedr.training import threads
+
+    asked, real = [], threads.torch_threads
+    monkeypatch.setattr(threads, "torch_threads", lambda n: asked.append(n) or real(n))
+    before = torch.get_num_threads()
+    codes = tmp_path / "codes.csv"
+    for extra in (["--threads", "2"], []):
+        aedr("transform", run / "model", cells, "-o", codes, "--label-col", "cell_type", "--force", *extra)
+        aedr("inverse-transform", run / "model", codes, "-o", tmp_path / "rows.csv", "--force", *extra)
+        aedr("evaluate", run / "model", cells, "--label-col", "cell_type", *extra)
+        assert torch.get_num_threads() == before  # given back when each command ends
+    assert asked == [2, 2, 2, 1, 1, 1]  # without --threads, aedr fit's choice: one for this small network
+    result = aedr("transform", run / "model", cells, "--threads", "0", ok=False)
+    assert result.exit_code == 2 and "--threads" in result.stderr
+
+
 def test_transform_picks_the_model_columns_by_name(run, cells, tmp_path):
     shuffled = pd.read_csv(cells)[["cell_type", "g5", "g4", "g3", "g2", "g1", "g0"]].assign(extra=1.0)
     shuffled.to_csv(tmp_path / "shuffled.csv", index=False)

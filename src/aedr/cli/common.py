@@ -121,6 +121,16 @@ Threads = Annotated[
 ]
 
 
+def use_threads(ctx: typer.Context, estimator, threads: int | None) -> None:
+    """``--threads`` for the rest of a command that runs a loaded model: the model's ``n_jobs``; without
+    it ``aedr fit``'s choice (one thread for a small network, else one per idle core)."""
+    from aedr.training.threads import default_threads, torch_threads
+
+    if threads is not None:
+        estimator.set_params(n_jobs=threads)
+    ctx.with_resource(torch_threads(threads or default_threads(estimator, estimator.n_features_in_)))
+
+
 def split_names(text: str | list[str] | None) -> list[str] | None:
     """``"a, b,c"`` -> ``["a", "b", "c"]``; a list (names as a file spells them) and None stay as they are."""
     if text is None or isinstance(text, list):

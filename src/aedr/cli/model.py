@@ -22,6 +22,7 @@ from aedr.cli.common import (
     Missing,
     Normalize,
     OneHot,
+    Threads,
     Verbose,
     claim_output,
     features_for,
@@ -32,6 +33,7 @@ from aedr.cli.common import (
     split_names,
     stream_input,
     streaming_refusals,
+    use_threads,
     written_label_column,
 )
 
@@ -94,6 +96,7 @@ def transform(
     reference_neighbors: Annotated[
         int, typer.Option("--reference-neighbors", help="Reference rows each placement takes the median of.", min=1)
     ] = 5,
+    threads: Threads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -109,6 +112,7 @@ def transform(
 
     output = _claim(ctx, output, force, [data, model])
     estimator = load_model(model)
+    use_threads(ctx, estimator, threads)
     expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
     options.update(one_hot=one_hot, layer=layer, normalize=normalize)
@@ -147,6 +151,7 @@ def inverse_transform(
     header: Header = None,
     delimiter: Delimiter = None,
     missing: Missing = "error",
+    threads: Threads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -158,6 +163,7 @@ def inverse_transform(
     """
     output = _claim(ctx, output, force, [data, model])
     estimator = load_model(model)
+    use_threads(ctx, estimator, threads)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     if label_col is None and columns is None:  # the labels aedr fit or transform wrote beside the codes
         label_col = written_label_column(data, delimiter)
@@ -202,6 +208,7 @@ def inverse_transform(
 
 
 def evaluate(
+    ctx: typer.Context,
     model: ModelDir,
     data: Annotated[Path, typer.Argument(help="Rows to score the model on.")],
     label_col: LabelCol = None,
@@ -213,6 +220,7 @@ def evaluate(
     missing: Missing = "error",
     one_hot: OneHot = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    threads: Threads = None,
     verbose: Verbose = False,
 ) -> None:
     """Score a saved model on data: reconstruction error, trustworthiness, continuity.
@@ -226,6 +234,7 @@ def evaluate(
     from aedr.runs import embedding_scores, knn_unscorable
 
     estimator = load_model(model)
+    use_threads(ctx, estimator, threads)
     table = read_for_model(
         estimator,
         data,
