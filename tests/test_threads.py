@@ -21,6 +21,20 @@ def test_a_small_network_gets_one_thread_whatever_the_cores():
     assert default_threads(Autoencoder(hidden_layer_sizes=(256, 128)), 64, busy=0.0) == 1
 
 
+@pytest.mark.parametrize("neighbor_loss, n_rows, busy, expected", [
+    (None, 50_000, 0.0, 1),  # no graph, no map: the small network's work alone
+    ("tsne", 1_797, 0.0, 1),  # digits: graph and maps small too
+    ("tsne", 20_000, 0.0, 8),  # a graph and maps of many rows: the idle cores
+    ("umap", 20_000, 7.0, 1),
+])  # fmt: skip
+def test_a_small_network_on_many_rows_of_a_neighbour_fit_gets_the_idle_cores(
+    monkeypatch, neighbor_loss, n_rows, busy, expected
+):
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    ae = Autoencoder(hidden_layer_sizes=(256, 128), neighbor_loss=neighbor_loss)
+    assert default_threads(ae, 50, busy=busy, n_rows=n_rows) == expected
+
+
 @pytest.mark.parametrize("busy, expected", [(0.0, 8), (0.4, 8), (1.0, 7), (5.6, 2), (8.0, 1), (30.0, 1)])
 def test_a_larger_network_gets_the_idle_cores(monkeypatch, busy, expected):
     monkeypatch.setattr(threads, "available_cores", lambda: 8)

@@ -126,9 +126,9 @@ def use_threads(ctx: typer.Context, estimator, threads: int | None) -> None:
     it ``aedr fit``'s choice (one thread for a small network, else one per idle core)."""
     from aedr.training.threads import default_threads, torch_threads
 
-    if threads is not None:
-        estimator.set_params(n_jobs=threads)
-    ctx.with_resource(torch_threads(threads or default_threads(estimator, estimator.n_features_in_)))
+    chosen = threads or default_threads(estimator, estimator.n_features_in_)
+    estimator.set_params(n_jobs=chosen)
+    ctx.with_resource(torch_threads(chosen))
 
 
 def split_names(text: str | list[str] | None) -> list[str] | None:

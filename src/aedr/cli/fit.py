@@ -135,14 +135,8 @@ def fit(
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
     from_config = {name for name in params if ctx.params.get(name) is None}  # not overridden by an option
-    estimator = build_estimator(  # --threads is the estimator's n_jobs, which a small network follows too
-        params,
-        model,
-        config=config,
-        from_config=from_config,
-        verbose=not quiet,
-        callbacks=[stopper, checkpoint],
-        n_jobs=threads,
+    estimator = build_estimator(
+        params, model, config=config, from_config=from_config, verbose=not quiet, callbacks=[stopper, checkpoint]
     )
     from aedr.training.distributed import setup, world_size
 
@@ -184,17 +178,18 @@ def fit(
         from aedr.training.distributed import finish
 
         with torch_threads(threads or 1):
-            estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+            estimator.set_params(verbose=False, n_jobs=threads or 1)
+            estimator.fit(table.frame(), resume_from=checkpoint.path if resume else None)
         finish()  # waits for rank 0 to write, then ends this process
     if threads is not None:
         chosen = threads
     elif saved is not None:  # the interrupted fit's count: the same threads give the same model
         chosen = saved["threads"]
-        estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     else:
         from aedr.training.threads import default_threads
 
-        chosen = default_threads(estimator, table.X.shape[1])
+        chosen = default_threads(estimator, table.X.shape[1], n_rows=table.X.shape[0])
+    estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER) as folder:
             run = fit_run(
