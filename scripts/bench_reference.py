@@ -133,8 +133,8 @@ def main() -> None:
         " nearest fitted rows (`transform(X_out, reference=X_fit)`), and by openTSNE's `transform` of its own"
         " map; defaults throughout. Held-out k-NN accuracy with the classifier fitted on the method's codes of"
         " the fitted rows, the mean over the fits (splits x fit seeds); seconds: the held-out rows' embedding (means)."
-        f" {torch.get_num_threads()} torch threads (the digits and breast-cancer networks fit and encode on 1:"
-        " `n_jobs=None`), load average {os.getloadavg()[0]:.1f} at the end.",
+        f" {torch.get_num_threads()} torch threads (the digits and breast-cancer networks fit and encode on 1,"
+        f" `n_jobs=None`; the reference rows' search on all), load average {os.getloadavg()[0]:.1f} at the end.",
         ["data set", "method", "fits", "5-NN held-out", "1-NN held-out", "seconds"],
         rows,
         command_line(args),

@@ -165,20 +165,54 @@ def test_transform_to_file_keeps_labels(run, cells, tmp_path):
 def test_the_model_commands_take_threads(run, cells, tmp_path, monkeypatch):
     import torch
 
-    from aedr.training import threads
+    from aedr.cli import model as model_commands
 
-    asked, real = [], threads.torch_threads
-    monkeypatch.setattr(threads, "torch_threads", lambda n: asked.append(n) or real(n))
-    before = torch.get_num_threads()
-    codes = tmp_path / "codes.csv"
-    for extra in (["--threads", "2"], []):
-        aedr("transform", run / "model", cells, "-o", codes, "--label-col", "cell_type", "--force", *extra)
-        aedr("inverse-transform", run / "model", codes, "-o", tmp_path / "rows.csv", "--force", *extra)
-        aedr("evaluate", run / "model", cells, "--label-col", "cell_type", *extra)
-        assert torch.get_num_threads() == before  # given back when each command ends
-    assert asked == [2, 2, 2, 1, 1, 1]  # without --threads, aedr fit's choice: one for this small network
+    seen, real_load = [], model_commands.load_model
+
+    def load_and_watch(folder):  # the loaded network notes torch's count each time it runs
+        estimator = real_load(folder)
+        for part in (estimator.model_.encoder, estimator.model_.decoder):
+            part.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+        return estimator
+
+    monkeypatch.setattr(model_commands, "load_model", load_and_watch)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        codes = tmp_path / "codes.csv"
+        for extra, expected in ((["--threads", "2"], 2), ([], 1)):  # without: one for this small network
+            seen.clear()
+            aedr("transform", run / "model", cells, "-o", codes, "--label-col", "cell_type", "--force", *extra)
+            aedr("inverse-transform", run / "model", codes, "-o", tmp_path / "rows.csv", "--force", *extra)
+            aedr("evaluate", run / "model", cells, "--label-col", "cell_type", *extra)
+            assert set(seen) == {expected} and len(seen) >= 4, seen
+            assert torch.get_num_threads() == 3  # given back when each command ends
+    finally:
+        torch.set_num_threads(previous)
     result = aedr("transform", run / "model", cells, "--threads", "0", ok=False)
     assert result.exit_code == 2 and "--threads" in result.stderr
+
+
+def test_fit_runs_on_the_count_it_chose(cells, tmp_path, monkeypatch):
+    """--threads, and aedr fit's own choice, reach the fit itself, a small network's included."""
+    import torch
+
+    from aedr.estimator import Autoencoder
+    from aedr.training import threads
+
+    seen, real_train = [], Autoencoder._train
+    monkeypatch.setattr(
+        Autoencoder, "_train", lambda self, *a: seen.append(torch.get_num_threads()) or real_train(self, *a)
+    )
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0.0)
+    fast = [a for a in FAST if a not in ("--threads", "1")]
+    fast += ["--label-col", "cell_type"]
+    aedr("fit", cells, "-o", tmp_path / "a", *fast, "--threads", "2")
+    aedr("fit", cells, "-o", tmp_path / "b", *fast)  # a small network: one thread
+    monkeypatch.setattr(threads, "NEIGHBOR_ROWS", 50)  # the 80 rows count as many: the idle cores
+    aedr("fit", cells, "-o", tmp_path / "c", *fast, "--neighbor-loss", "tsne", "--perplexity", "5")
+    assert seen == [2, 1, 2]
 
 
 def test_transform_picks_the_model_columns_by_name(run, cells, tmp_path):

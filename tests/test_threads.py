@@ -25,7 +25,7 @@ def test_a_small_network_gets_one_thread_whatever_the_cores():
     (None, 50_000, 0.0, 1),  # no graph, no map: the small network's work alone
     ("tsne", 1_797, 0.0, 1),  # digits: graph and maps small too
     ("tsne", 20_000, 0.0, 8),  # a graph and maps of many rows: the idle cores
-    ("umap", 20_000, 7.0, 1),
+    ("umap", 20_000, 5.0, 3),
 ])  # fmt: skip
 def test_a_small_network_on_many_rows_of_a_neighbour_fit_gets_the_idle_cores(
     monkeypatch, neighbor_loss, n_rows, busy, expected

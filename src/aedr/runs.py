@@ -173,9 +173,10 @@ def fit_run(
 
 def settings_of(estimator) -> dict:
     """The estimator's parameters as plain values (what an ``.h5ad`` keeps in ``uns``)."""
-    from aedr.persistence.config import CUSTOM_MODULES, plain_param
+    from aedr.persistence.config import CUSTOM_MODULES, RUNTIME_PARAMS, plain_param
 
-    settings = {k: plain_param(k, v) for k, v in estimator.get_params(deep=False).items() if k != "callbacks"}
+    params = estimator.get_params(deep=False).items()
+    settings = {k: plain_param(k, v) for k, v in params if k not in RUNTIME_PARAMS}  # as model files keep them
     return {k: v for k, v in settings.items() if v is not None and k not in CUSTOM_MODULES}  # .h5ad stores no None
 
 

@@ -116,16 +116,22 @@ Threads = Annotated[
     typer.Option(
         "--threads",
         min=1,
-        help="CPU threads for torch [default: 1 for a small network, else one per idle core].",
+        help="CPU threads for torch [default: 1 for a small network (not a neighbour fit of 4000+ rows), "
+        "else one per idle core; --resume: the checkpoint's; under torchrun: 1].",
     ),
 ]
 
 
 def use_threads(ctx: typer.Context, estimator, threads: int | None) -> None:
-    """``--threads`` for the rest of a command that runs a loaded model: the model's ``n_jobs``; without
-    it ``aedr fit``'s choice (one thread for a small network, else one per idle core)."""
-    from aedr.training.threads import default_threads, torch_threads
+    """``--threads`` for the rest of a command that runs a loaded model, and the model's ``n_jobs``.
 
+    Without it: a small network keeps ``n_jobs=None`` (its passes on one thread, the metrics and a
+    reference search on torch's count); a larger one gets one thread per idle core for everything.
+    """
+    from aedr.training.threads import default_threads, is_small_network, torch_threads
+
+    if threads is None and is_small_network(estimator, estimator.n_features_in_):
+        return
     chosen = threads or default_threads(estimator, estimator.n_features_in_)
     estimator.set_params(n_jobs=chosen)
     ctx.with_resource(torch_threads(chosen))

@@ -174,22 +174,23 @@ def fit(
         estimator.set_params(scale="global")
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
-    if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
-        from aedr.training.distributed import finish
-
-        with torch_threads(threads or 1):
-            estimator.set_params(verbose=False, n_jobs=threads or 1)
-            estimator.fit(table.frame(), resume_from=checkpoint.path if resume else None)
-        finish()  # waits for rank 0 to write, then ends this process
     if threads is not None:
         chosen = threads
     elif saved is not None:  # the interrupted fit's count: the same threads give the same model
         chosen = saved["threads"]
+    elif world_size() > 1:  # several ranks share the machine's cores: one each unless --threads
+        chosen = 1
     else:
         from aedr.training.threads import default_threads
 
         chosen = default_threads(estimator, table.X.shape[1], n_rows=table.X.shape[0])
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
+    if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
+        from aedr.training.distributed import finish
+
+        with torch_threads(chosen):
+            estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+        finish()  # waits for rank 0 to write, then ends this process
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER) as folder:
             run = fit_run(
@@ -283,7 +284,7 @@ def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
     """--verbose: the settings the fit ran with, "auto" resolved, and why it stopped."""
     from aedr._fit_setup import scaling
 
-    how = " (aedr's choice for this network and the idle cores; --threads to set)" if chosen_by_aedr else ""
+    how = " (aedr's choice for this network, the rows and the idle cores; --threads to set)" if chosen_by_aedr else ""
     lines = [
         f"device {estimator.device_}, precision {estimator.precision}, "
         f"{threads} torch thread{'s' if threads > 1 else ''}{how}",
