@@ -63,7 +63,34 @@ def test_busy_cores_counts_only_the_cpus_this_process_may_use(monkeypatch):
     )
     monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
     monkeypatch.setattr(threads, "_allowed_cpus", lambda: {0, 1})
+    monkeypatch.setattr(threads, "_own_ticks", lambda: 7)  # this process used no CPU meanwhile
     assert busy_cores(interval=0) == pytest.approx(0.5)
+
+
+def test_busy_cores_leaves_out_this_process_own_spinning_threads(monkeypatch):
+    # both CPUs fully busy over 100 jiffies each, 150 of them this process's own threads (BLAS still spinning)
+    samples = iter([{0: (0, 0), 1: (0, 0)}, {0: (100, 0), 1: (100, 0)}])
+    own = iter([1000, 1150])
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(threads, "_own_ticks", lambda: next(own))
+    monkeypatch.setattr(threads, "_allowed_cpus", lambda: {0, 1})
+    assert busy_cores(interval=0) == pytest.approx(0.5)
+
+
+def test_a_process_that_just_ran_blas_does_not_count_itself_busy():
+    import time
+
+    from threadpoolctl import threadpool_info
+
+    if not any(info.get("num_threads", 1) > 1 for info in threadpool_info()) or available_cores() < 2:
+        pytest.skip("needs two cores and a multi-threaded BLAS")
+    a = np.random.default_rng(0).normal(size=(1500, 1500))
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.3:
+        a @ a  # BLAS's threads spin for a while after each product
+    measured = busy_cores(interval=0.1)
+    baseline = os.getloadavg()[0]
+    assert measured is not None and measured < max(0.75, baseline), (measured, baseline)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from numbers import Integral
 SMALL_NETWORK_MACS = 2e5
 # A neighbour fit also builds a graph and maps, whose work grows with the rows: from this many rows two
 # idle threads fitted even a small network faster (MNIST's first 50 principal components, t-SNE: 1.2
-# times at 4,000 rows, 1.5 times at 20,000; docs/design.md, "Estimator defaults").
+# times at 4,000 rows, 1.45 times at 20,000; BENCHMARKS.md, "Threads").
 NEIGHBOR_ROWS = 4000
 
 
@@ -65,29 +65,40 @@ def _cpu_times() -> dict[int, tuple[int, int]]:
     return times
 
 
+def _own_ticks() -> int:
+    """CPU time of every thread of this process so far (user + system), in ``/proc/stat``'s jiffies."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
 def busy_cores(interval: float = 0.1) -> float | None:
-    """How many of this process's cores others keep busy now (this one sleeps while it looks).
+    """How many of this process's cores others keep busy now.
 
     Read from ``/proc/stat`` twice, ``interval`` seconds apart, over the CPUs of this
-    process's affinity only (Linux: a container's two cores, not the host's sixty-four);
-    elsewhere the 1-minute load average stands in for it; None where neither is known.
+    process's affinity only (Linux: a container's two cores, not the host's sixty-four), less
+    this process's own CPU time meanwhile (BLAS and OpenMP threads that still spin after the
+    work before, e.g. a PCA); elsewhere the 1-minute load average stands in for it; None where
+    neither is known.
     """
     try:
-        before = _cpu_times()
+        before, own_before = _cpu_times(), _own_ticks()
         time.sleep(interval)
-        after = _cpu_times()
+        after, own_after = _cpu_times(), _own_ticks()
     except (OSError, ValueError, IndexError):
         try:
             return os.getloadavg()[0]
         except (AttributeError, OSError):
             return None
     allowed = _allowed_cpus() or set(after)
-    busy = 0.0
+    busy, spans = 0.0, []
     for cpu in allowed & set(before) & set(after):
         total, idle = after[cpu][0] - before[cpu][0], after[cpu][1] - before[cpu][1]
         if total > 0:
             busy += 1.0 - idle / total
-    return busy
+            spans.append(total)
+    own = (own_after - own_before) / (sum(spans) / len(spans)) if spans else 0.0  # in cores
+    return max(0.0, busy - own)
 
 
 def forward_macs(estimator, n_features: int) -> float | None:
