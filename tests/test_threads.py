@@ -105,6 +105,15 @@ def test_n_jobs_resolves_to_a_thread_count(monkeypatch, n_jobs, n_features, expe
     assert estimator_threads(Autoencoder(n_jobs=n_jobs), n_features) == expected
 
 
+@pytest.fixture
+def three_threads():
+    """torch set to 3 threads for the test (a count no rule picks), and given back after it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _record_threads(ae, seen):
     """Hooks on the fitted network's encoder and decoder that note torch's thread count at each call."""
     for part in (ae.model_.encoder, ae.model_.decoder):
@@ -112,48 +121,38 @@ def _record_threads(ae, seen):
 
 
 @pytest.mark.parametrize("n_jobs, expected", [(None, 1), (2, 2)])
-def test_the_fit_and_the_network_run_on_n_jobs_threads_and_torch_setting_returns(n_jobs, expected):
+def test_the_fit_and_the_network_run_on_n_jobs_threads_and_torch_setting_returns(n_jobs, expected, three_threads):
     X = np.random.default_rng(0).normal(size=(120, 64))  # 64 -> (256, 128) -> 2: a small network
-    previous = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        during_fit = []
-        ae = Autoencoder(max_iter=2, random_state=0, n_jobs=n_jobs)
-        ae.set_params(callbacks=[lambda state: during_fit.append(torch.get_num_threads())]).fit(X)
-        assert during_fit == [expected, expected] and torch.get_num_threads() == 3
-        during_use = []
-        _record_threads(ae, during_use)
-        ae.inverse_transform(ae.transform(X))
-        ae.score(X)
-        assert set(during_use) == {expected} and len(during_use) == 4
-        assert torch.get_num_threads() == 3
-        during_use.clear()
-        ae.set_params(hidden_layer_sizes=(4096, 4096)).transform(X)  # the next fit's network, not this one's
-        assert during_use == [expected]
-        during_use.clear()
-        ae.transform(X, reference=X)  # a nearest-neighbour search: n_jobs=None leaves torch's count
-        assert set(during_use) == {3 if n_jobs is None else expected}
-    finally:
-        torch.set_num_threads(previous)
+    during_fit = []
+    ae = Autoencoder(max_iter=2, random_state=0, n_jobs=n_jobs)
+    ae.set_params(callbacks=[lambda state: during_fit.append(torch.get_num_threads())]).fit(X)
+    assert during_fit == [expected, expected] and torch.get_num_threads() == 3
+    during_use = []
+    _record_threads(ae, during_use)
+    ae.inverse_transform(ae.transform(X))
+    ae.score(X)
+    assert set(during_use) == {expected} and len(during_use) == 4
+    assert torch.get_num_threads() == 3
+    during_use.clear()
+    ae.set_params(hidden_layer_sizes=(4096, 4096)).transform(X)  # the next fit's network, not this one's
+    assert during_use == [expected]
+    during_use.clear()
+    ae.transform(X, reference=X)  # a nearest-neighbour search: n_jobs=None leaves torch's count
+    assert set(during_use) == {3 if n_jobs is None else expected}
 
 
-def test_a_larger_network_keeps_torchs_setting_and_a_failed_fit_restores_it():
+def test_a_larger_network_keeps_torchs_setting_and_a_failed_fit_restores_it(three_threads):
     X = np.random.default_rng(0).normal(size=(60, 784))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        seen = []
-        Autoencoder(max_iter=1, callbacks=[lambda state: seen.append(torch.get_num_threads())]).fit(X)
-        assert seen == [3]
+    seen = []
+    Autoencoder(max_iter=1, callbacks=[lambda state: seen.append(torch.get_num_threads())]).fit(X)
+    assert seen == [3]
 
-        def fail(state):
-            raise RuntimeError("stop here")
+    def fail(state):
+        raise RuntimeError("stop here")
 
-        with pytest.raises(RuntimeError, match="stop here"):
-            Autoencoder(max_iter=2, n_jobs=1, callbacks=[fail]).fit(X)
-        assert torch.get_num_threads() == 3
-    finally:
-        torch.set_num_threads(previous)
+    with pytest.raises(RuntimeError, match="stop here"):
+        Autoencoder(max_iter=2, n_jobs=1, callbacks=[fail]).fit(X)
+    assert torch.get_num_threads() == 3
 
 
 def test_one_and_two_threads_give_the_same_small_fit():
@@ -176,21 +175,16 @@ def test_the_thread_count_is_not_part_of_a_checkpoints_identity():
     assert run_identity(Autoencoder(n_jobs=2), X) == run_identity(Autoencoder(), X)
 
 
-def test_torch_threads_blocks_nest():
+def test_torch_threads_blocks_nest(three_threads):
     from aedr.training.threads import torch_threads
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        with torch_threads(2):
-            with torch_threads(1):
-                assert torch.get_num_threads() == 1
-            assert torch.get_num_threads() == 2  # the enclosing block's count is back
-            with torch_threads(None):
-                assert torch.get_num_threads() == 2
-        assert torch.get_num_threads() == 3
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(2):
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2  # the enclosing block's count is back
+        with torch_threads(None):
+            assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 3
 
 
 def test_n_jobs_is_checked_when_set_after_fit_and_is_not_saved(tmp_path):

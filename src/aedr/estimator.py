@@ -519,17 +519,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         (297, 2)
         """
         check_is_fitted(self)
-        source = as_source(X)
-        if source is not None:  # rows on disk: read and encoded a batch at a time
-            validate_source(self, source, reset=False)
+        rows = as_source(X)
+        if rows is not None:  # rows on disk: read and encoded a batch at a time
+            validate_source(self, rows, reset=False)
             if reference is not None:
                 raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
-            with self._threads():
-                return apply_in_batches(self.model_.encode, scaled_rows(source, self.scaler_), self.device_)
-        X = validate_rows(self, flatten_images(X)[0], reset=False)
+        else:
+            rows = validate_rows(self, flatten_images(X)[0], reset=False)
         if reference is None:
             with self._threads():
-                return apply_in_batches(self.model_.encode, scaled_rows(X, self.scaler_), self.device_)
+                return apply_in_batches(self.model_.encode, scaled_rows(rows, self.scaler_), self.device_)
         if isinstance(reference, RowSource):
             raise ValueError(
                 "reference must be rows in memory (an array, DataFrame or np.memmap), not a file opened with "
@@ -537,7 +536,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         R = validate_rows(self, flatten_images(reference)[0], reset=False, name="reference")
         with self._threads(network=False):  # mostly a nearest-neighbour search, not the network's work
-            return place_by_reference(self, X, R, reference_neighbors)
+            return place_by_reference(self, rows, R, reference_neighbors)
 
     def _threads(self, *, network: bool = True):
         """The fitted estimator's torch threads (``n_jobs``) around a block that runs its network."""

@@ -188,8 +188,7 @@ def fit(
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         from aedr.training.distributed import finish
 
-        with torch_threads(chosen):
-            estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+        estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
         finish()  # waits for rank 0 to write, then ends this process
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER) as folder:

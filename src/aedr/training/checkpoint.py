@@ -26,11 +26,13 @@ import numpy as np
 import torch
 
 from aedr._files import staged_file
+from aedr.persistence.config import RUNTIME_PARAMS
 from aedr.training.callbacks import Callback, TrainingState
 
 FORMAT = "aedr-checkpoint"
 VERSION = 1
-_IGNORED_PARAMS = ("callbacks", "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget", "n_jobs")
+# how the fit runs, not what it computes: callbacks and threads as in model files, and where and how verbosely
+_IGNORED_PARAMS = (*RUNTIME_PARAMS, "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget")
 
 
 class CheckpointError(ValueError):
