@@ -73,7 +73,8 @@ def test_a_python_script_under_torchrun_trains_with_ddp(data):
         "ae = Autoencoder(max_iter=5, batch_size=128, hidden_layer_sizes=(32,), random_state=0).fit(X)\n"
         "if dist.get_rank() == 0:\n"
         "    ae.save('script-model')\n"
-        "print('rank', dist.get_rank(), 'of', dist.get_world_size(), 'stopped at', ae.n_iter_, ae.stop_reason_)\n"
+        # one string, one write: two ranks finishing together must not interleave their words
+        "print(f'rank {dist.get_rank()} of {dist.get_world_size()} stopped at {ae.n_iter_} {ae.stop_reason_}', flush=True)\n"
     )
     result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], data)
     assert "rank 0 of 2 stopped at 5" in result.stdout and "rank 1 of 2 stopped at 5" in result.stdout
