@@ -316,6 +316,42 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_figure_commands_take_threads(digits, tmp_path, monkeypatch):
+    """plot reconstructions, plot latent-grid and explore run their model on --threads, else on one
+    thread for a small network, and give torch's count back when they end."""
+    import torch
+
+    from aedr.cli import common, latent_grid, plot
+
+    X, _ = digits
+    images = tmp_path / "digits-idx3-ubyte.gz"
+    write_idx(images, X[:60].reshape(60, 8, 8).astype(np.uint8))
+    aedr("fit", images, "-o", tmp_path / "run", *FAST)
+    seen, real_load = [], common.load_model
+
+    def load_and_watch(folder):  # the loaded network notes torch's count each time it runs
+        estimator = real_load(folder)
+        for part in (estimator.model_.encoder, estimator.model_.decoder):
+            part.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+        return estimator
+
+    for module in (common, plot, latent_grid):
+        monkeypatch.setattr(module, "load_model", load_and_watch)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        model = tmp_path / "run" / "model"
+        for extra, expected in ((["--threads", "2"], 2), ([], 1)):
+            seen.clear()
+            aedr("plot", "reconstructions", model, images, "-o", tmp_path / "r.png", "--force", *extra)
+            aedr("plot", "latent-grid", model, images, "-o", tmp_path / "g.png", "--force", *extra)
+            aedr("explore", tmp_path / "run", "--data", images, "-o", tmp_path / "m.html", "--force", *extra)
+            assert set(seen) == {expected} and len(seen) >= 5, seen
+            assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize(
     "args, fragments, code",
     [

@@ -122,6 +122,17 @@ Threads = Annotated[
 ]
 
 
+# The same option for commands that run a model already fitted (no --resume, no torchrun).
+ModelThreads = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads for torch [default: 1 for a small network, else one per idle core].",
+    ),
+]
+
+
 def use_threads(ctx: typer.Context, estimator, threads: int | None) -> None:
     """``--threads`` for the rest of a command that runs a loaded model, and the model's ``n_jobs``.
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import Columns, Delimiter, Exclude, Force, Header, LabelCol, LabelsFile, Verbose
+from aedr.cli.common import Columns, Delimiter, Exclude, Force, Header, LabelCol, LabelsFile, ModelThreads, Verbose
 
 _IMAGES = "Thumbnails"
 
@@ -59,6 +59,7 @@ def explore(
     header: Header = None,
     delimiter: Delimiter = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Page title.")] = None,
+    threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -70,7 +71,7 @@ def explore(
       aedr explore run1 --data t10k-images-idx3-ubyte.gz -o mnist.html
       aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
     """
-    from aedr.cli.common import claim_output, default_output, load_model, read_input
+    from aedr.cli.common import claim_output, default_output, load_model, read_input, use_threads
     from aedr.cli.plot import _embedding_file
     from aedr.explorer import write_explorer
 
@@ -120,6 +121,7 @@ def explore(
         model = model or (run / "model" if run is not None and (run / "model").is_dir() else None)
         if model is not None:
             estimator = load_model(model)
+            use_threads(ctx, estimator, threads)
             reconstructions = estimator.inverse_transform(codes)
     if codes.shape[1] > 3:
         typer.echo(f"note: drawing the first 2 of {codes.shape[1]} code columns", err=True)

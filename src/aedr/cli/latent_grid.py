@@ -14,12 +14,14 @@ from aedr.cli.common import (
     Force,
     Header,
     LabelCol,
+    ModelThreads,
     Verbose,
     claim_output,
     features_for,
     load_model,
     read_for_model,
     save_figure_file,
+    use_threads,
 )
 
 
@@ -41,6 +43,7 @@ def latent_grid(
     exclude: Exclude = None,
     header: Header = None,
     output: FigureOutput = None,
+    threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -59,6 +62,7 @@ def latent_grid(
 
     output = claim_output(ctx, output or Path("latent_grid.png"), force)
     estimator = load_model(model)
+    use_threads(ctx, estimator, threads)
     codes = None
     if data is not None:
         table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)

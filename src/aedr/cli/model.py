@@ -20,9 +20,9 @@ from aedr.cli.common import (
     LabelsFile,
     Layer,
     Missing,
+    ModelThreads,
     Normalize,
     OneHot,
-    Threads,
     Verbose,
     claim_output,
     features_for,
@@ -96,7 +96,7 @@ def transform(
     reference_neighbors: Annotated[
         int, typer.Option("--reference-neighbors", help="Reference rows each placement takes the median of.", min=1)
     ] = 5,
-    threads: Threads = None,
+    threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -151,7 +151,7 @@ def inverse_transform(
     header: Header = None,
     delimiter: Delimiter = None,
     missing: Missing = "error",
-    threads: Threads = None,
+    threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -220,7 +220,7 @@ def evaluate(
     missing: Missing = "error",
     one_hot: OneHot = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
-    threads: Threads = None,
+    threads: ModelThreads = None,
     verbose: Verbose = False,
 ) -> None:
     """Score a saved model on data: reconstruction error, trustworthiness, continuity.

@@ -22,6 +22,7 @@ from aedr.cli.common import (
     Header,
     LabelCol,
     LabelsFile,
+    ModelThreads,
     Verbose,
     claim_output,
     default_output,
@@ -31,6 +32,7 @@ from aedr.cli.common import (
     read_input,
     save_figure_file,
     split_names,
+    use_threads,
     written_label_column,
 )
 from aedr.cli.errors import CommandGroup
@@ -159,6 +161,7 @@ def reconstructions(
     exclude: Exclude = None,
     header: Header = None,
     output: FigureOutput = None,
+    threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -173,6 +176,7 @@ def reconstructions(
 
     output = claim_output(ctx, output or Path("reconstructions.png"), force)
     estimator = load_model(model)
+    use_threads(ctx, estimator, threads)
     table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
