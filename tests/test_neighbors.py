@@ -2,6 +2,7 @@
 the embedding and its objective, the estimator."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -501,8 +502,16 @@ def test_graph_is_built_on_the_training_rows_only(digits):
 @pytest.mark.parametrize(
     ("params", "n_rows", "message"),
     [
-        ({"neighbor_loss": "umap", "n_neighbors": 40}, 30, "n_neighbors=40 needs at least 40 training rows, got 30"),
-        ({"neighbor_loss": "tsne", "perplexity": 30.0}, 60, "perplexity=30 needs at least 91 training rows, got 60"),
+        (
+            {"neighbor_loss": "umap", "n_neighbors": 40},
+            30,
+            "n_neighbors=40 needs at least 40 training rows, got 30: give more rows, or n_neighbors=30 at most",
+        ),
+        (
+            {"neighbor_loss": "tsne", "perplexity": 30.0},
+            60,
+            "perplexity=30 needs at least 91 training rows, got 60: give more rows, or perplexity=19.6 at most",
+        ),
         ({"neighbor_loss": "umap", "neighbor_weight": -1.0}, 60, "neighbor_weight"),
         ({"neighbor_loss": "largevis"}, 60, "neighbor_loss"),
         ({"neighbor_loss": "umap", "n_neighbors": 1}, 60, "n_neighbors"),
@@ -515,6 +524,17 @@ def test_bad_neighbour_parameters_get_clear_errors(params, n_rows, message, digi
     X, _ = digits
     with pytest.raises((ValueError, InvalidParameterError), match=message):
         Autoencoder(max_iter=1, **params).fit(X[:n_rows])
+
+
+@pytest.mark.parametrize(("params", "n_rows"), [({"neighbor_loss": "tsne"}, 60), ({"neighbor_loss": "umap"}, 12)])
+def test_the_largest_graph_the_error_offers_fits(params, n_rows, digits):
+    """The setting the too-few-rows error names as the largest is one a fit of those rows accepts."""
+    X = digits[0][:n_rows]
+    with pytest.raises(ValueError, match="at most") as error:
+        Autoencoder(max_iter=2, n_neighbors=40, **params).fit(X)
+    name, value = re.search(r"or (\w+)=([\d.]+) at most", str(error.value)).groups()
+    ae = Autoencoder(max_iter=2, random_state=0, **params, **{name: type(getattr(Autoencoder(), name))(value)})
+    assert np.isfinite(ae.fit_transform(X)).all()
 
 
 def test_build_graph_rejects_unknown_loss(digits):

@@ -80,8 +80,10 @@ def check_fit_params(est, X: np.ndarray) -> None:
         n_train, method = n_samples - n_validation(est, n_samples), neighbor_method(est)
         needed = method.graph_neighbors() + 1
         if n_train < needed:
+            largest = method.largest_graph(n_train)
             raise ValueError(
-                f"neighbor_loss={est.neighbor_loss!r} with {method.describe_graph()} needs at least {needed} training rows, got {n_train}"
+                f"neighbor_loss={est.neighbor_loss!r} with {method.describe_graph()} needs at least {needed} "
+                f"training rows, got {n_train}" + (f": give more rows, or {largest} at most" if largest else "")
             )
     if est.early_stopping and n_validation(est, n_samples) < 1:
         raise ValueError(

@@ -42,7 +42,7 @@ class NeighborSettings:
 class NeighborMethod:
     """Base class: a neighbour-embedding method as the autoencoder sees it.
 
-    Subclasses set ``name`` and implement the four methods below; each reads only the
+    Subclasses set ``name`` and implement the methods below that raise NotImplementedError; each reads only the
     fields of :class:`NeighborSettings` it needs.
     """
 
@@ -59,6 +59,11 @@ class NeighborMethod:
     def describe_graph(self) -> str:
         """The setting that sizes the graph, as the user wrote it (for error messages)."""
         raise NotImplementedError
+
+    def largest_graph(self, n_rows: int) -> str | None:
+        """The largest value of that setting ``n_rows`` training rows allow, as the user would write
+        it (``"perplexity=19.6"``), for the error that asks for it; None where the method has none."""
+        return None
 
     def graph(self, X, random_state: int) -> sp.csr_matrix:
         """The symmetric sparse graph of the rows ``X`` (as given) that the map learns from."""

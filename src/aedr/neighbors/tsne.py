@@ -59,6 +59,10 @@ class TSNE(NeighborMethod):
     def describe_graph(self) -> str:
         return f"perplexity={self.settings.perplexity:g}"
 
+    def largest_graph(self, n_rows: int) -> str | None:
+        largest = math.floor((n_rows - 1) / 3 * 10) / 10  # int(3 * perplexity) neighbours of n_rows - 1
+        return f"perplexity={largest:g}" if largest >= 1 else None
+
     def graph(self, X, random_state: int):
         indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
         return perplexity_affinities(indices, distances, self.settings.perplexity)

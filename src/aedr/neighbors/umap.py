@@ -66,6 +66,9 @@ class UMAP(NeighborMethod):
     def describe_graph(self) -> str:
         return f"n_neighbors={self.settings.n_neighbors}"
 
+    def largest_graph(self, n_rows: int) -> str | None:
+        return f"n_neighbors={n_rows}" if n_rows >= 2 else None
+
     def graph(self, X, random_state: int):
         indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
         return fuzzy_simplicial_set(indices, distances)
