@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aedr.data.formats import format_of
 from aedr.data.idx import read_idx, write_idx
 from aedr.data.io import file_format, read_labels, read_table, write_table
 
@@ -49,6 +50,26 @@ def test_header_detection(tmp_path):
     path.write_text("1,2\n3,4\n")
     assert read_table(path, header=True).columns == ["1", "2"]
     assert read_table(path, header=False).X.shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "header"),
+    [
+        ("cell_type\nT\nB\nT\n", True),  # a labels column as pandas writes it
+        ("barcode,cell_type\nAAC,T\nAGT,B\nCTT,T\n", True),  # annotations: unique ids beside categories
+        ("T\nB\nT\n", False),  # the first label occurs again: data
+        ("AAC,T\nAGT,B\nCTT,T\n", False),
+        ("foo,a\nbar,b\n", False),  # nothing repeats: no sign either way, read as data
+        ("kind,1\nT,2\nB,3\n", False),  # a number below a number: data
+    ],
+)
+def test_header_detection_in_text_tables(tmp_path, text, header):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    assert format_of(path).read(path).attrs["header"] is header
+    if "," not in text:  # a labels file: its header names the labels and is not one of them
+        labels = read_labels(path)
+        assert len(labels) == text.count("\n") - header and labels.name == ("cell_type" if header else "label")
 
 
 @pytest.mark.parametrize("name", ["d.npy", "d.npz", "d.idx", "d.idx.gz", "d-ubyte"])

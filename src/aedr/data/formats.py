@@ -303,15 +303,22 @@ def format_of(path: str | Path) -> FileFormat:
 
 
 def _has_header(head: pd.DataFrame) -> bool:
-    """A header is a first row with text in some column whose other rows are numbers."""
+    """A header is a first row with text in some column whose other rows are numbers; or, in a table
+    of text alone (labels, annotations), a first row whose values occur nowhere below them, while
+    some column repeats its values (a column of categories: ``cell_type`` over ``T``, ``B``, ``T``)."""
+    import pandas as pd
+
     if len(head) < 2:
         return not _numeric(head.iloc[0]).all() if len(head) else False
     first, rest = head.iloc[0], head.iloc[1:]
-    for col in head.columns:
-        body = rest[col].dropna()
+    bodies = [rest[col].dropna() for col in head.columns]
+    for col, body in zip(head.columns, bodies):
         if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
             return True
-    return False
+    if any(len(body) and _numeric(body).all() for body in bodies):
+        return False  # numbers below numbers: the first row is data
+    unseen = all(pd.notna(first[col]) and first[col] not in set(body) for col, body in zip(head.columns, bodies))
+    return unseen and any(body.duplicated().any() for body in bodies)
 
 
 def _numeric(values: pd.Series) -> pd.Series:
