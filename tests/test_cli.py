@@ -720,8 +720,14 @@ def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path)
     assert_one_line_error(result, "would replace the input")
     result = aedr("fit", data, "-o", tmp_path / "notes", *FAST, "--force", ok=False)
     assert_one_line_error(result, "notes is a folder without model/config.json, not an earlier aedr output")
-    aedr("fit", data, "-o", tmp_path / "run", *FAST)
-    aedr("fit", data, "-o", tmp_path / "run", *FAST, "--force")  # an earlier run: replaced
+    aedr("fit", data, "-o", tmp_path / "run", *FAST, "--format", "csv")
+    (tmp_path / "run" / "notes.txt").write_text("mine")  # the user's files beside the run's
+    aedr("plot", tmp_path / "run", "-o", tmp_path / "run" / "mine.png")
+    aedr("fit", data, "-o", tmp_path / "run", *FAST, "--force")  # an earlier run: replaced, the user's files kept
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(
+        ["embedding.npy", "embedding.png", "loss.png", "map.html", "metrics.json", "mine.png", "model", "notes.txt"]
+    )  # not the earlier run's embedding.csv
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
     copy = tmp_path / "copy.npy"
     copy.write_bytes(before)
     result = aedr("transform", tmp_path / "run", copy, "-o", copy, "--force", ok=False)

@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from glob import escape as glob_escape
 from pathlib import Path
 
@@ -216,7 +217,10 @@ def _remove_leftovers(target: Path) -> None:
             _remove(entry)
 
 
-def _replace(staged: Path, target: Path) -> None:
+def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
+    """Put ``staged`` in ``target``'s place. A folder's entries that the new one does not hold and
+    that match none of the ``owned`` patterns (the writer's own names, e.g. ``"embedding.*"``) are
+    the user's: they move into the new folder instead of being removed with the old one."""
     if target.is_dir() and not target.is_symlink():
         old = _temporary_sibling(target)  # the replaced output, removed once the new one is in place
         target.rename(old)
@@ -225,6 +229,14 @@ def _replace(staged: Path, target: Path) -> None:
         except BaseException:
             old.rename(target)  # the earlier output back under its name
             raise
+        for entry in sorted(old.iterdir()):
+            if not (target / entry.name).exists() and not any(fnmatch(entry.name, p) for p in owned):
+                try:
+                    entry.rename(target / entry.name)
+                except OSError as exc:  # keep the old folder whole, under a name no cleanup removes
+                    kept = target.with_name(f"{target.name}.previous-{uuid.uuid4().hex[:8]}")
+                    old.rename(kept)
+                    raise OSError(f"{target}: could not keep {entry.name} ({exc}); the old folder is {kept}") from exc
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staged, target)
@@ -267,7 +279,7 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
-def _staged(target: Path, *, folder: bool, overwrite: bool):
+def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ...] = ()):
     """The staging both public helpers share, under ``target``'s lock: a temporary sibling, removed on
     failure, renamed on success (without ``overwrite``, only if nothing took ``target``'s name meanwhile)."""
     with output_lock(target):
@@ -278,7 +290,7 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
         try:
             yield staged
             if overwrite:
-                _replace(staged, target)
+                _replace(staged, target, owned)
             else:
                 _place_new(staged, target)
         except BaseException:
@@ -287,9 +299,13 @@ def _staged(target: Path, *, folder: bool, overwrite: bool):
 
 
 @contextmanager
-def staged_folder(target: str | Path, *, overwrite: bool = False, marker: str | None = None):
+def staged_folder(
+    target: str | Path, *, overwrite: bool = False, marker: str | None = None, owned: tuple[str, ...] = ()
+):
     """Yield an empty temporary folder that replaces ``target`` when the block succeeds; ``overwrite``
-    replaces only a folder holding ``marker`` (see :func:`check_new`).
+    replaces only a folder holding ``marker`` (see :func:`check_new`), and of its entries only those
+    the new folder writes again or that match an ``owned`` pattern (the writer's other outputs,
+    ``"embedding.*"``): any other file there moves into the new folder.
 
     Examples
     --------
@@ -301,7 +317,10 @@ def staged_folder(target: str | Path, *, overwrite: bool = False, marker: str | 
     (['run'], 'hi')
     """
     with _staged(
-        check_new(target, overwrite=overwrite, folder=True, marker=marker), folder=True, overwrite=overwrite
+        check_new(target, overwrite=overwrite, folder=True, marker=marker),
+        folder=True,
+        overwrite=overwrite,
+        owned=owned,
     ) as staged:
         yield staged
 

@@ -14,7 +14,7 @@ import typer
 
 import aedr
 from aedr.cli import benchmark, explore, fit, model, plot
-from aedr.cli.common import RUN_MARKER, Verbose, claim_output, set_verbose
+from aedr.cli.common import RUN_MARKER, RUN_OUTPUTS, Verbose, claim_output, set_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
 app = typer.Typer(
@@ -92,7 +92,10 @@ def demo(
     # One thread unless --threads: the demo's network is small, and torch's threads fight any other busy
     # process for the cores (measured on a shared 2-core machine: 0.6 ms per step with one thread, 180 ms
     # with two); the metrics and plots run under the same count
-    with torch_threads(threads or 1), staged_folder(target, overwrite=force, marker=RUN_MARKER) as folder:
+    with (
+        torch_threads(threads or 1),
+        staged_folder(target, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder,
+    ):
         result = run_demo(folder, verbose=not quiet, n_jobs=threads, **({"max_iter": max_iter} if max_iter else {}))
     typer.echo(f"digits ({result.n_samples} x {result.n_features}) -> {result.n_components}-D")
     typer.echo(f"{'method':<22}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}")

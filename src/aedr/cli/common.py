@@ -437,6 +437,8 @@ def save_figure_file(fig, output: Path, force: bool) -> None:
 
 
 RUN_MARKER = "model/config.json"  # what makes a folder an earlier ``aedr fit`` run
+# What aedr fit and aedr demo write in a run folder: --force replaces these and keeps any other file
+RUN_OUTPUTS = ("model", "embedding.*", "loss.png", "map.html", "metrics.json", "reconstructions.png")
 
 
 def _is_run(path: Path) -> bool:

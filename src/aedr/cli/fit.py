@@ -13,6 +13,7 @@ import typer
 from aedr._files import check_new, output_lock, staged_folder
 from aedr.cli.common import (
     RUN_MARKER,
+    RUN_OUTPUTS,
     STOP_REASONS,
     Columns,
     Delimiter,
@@ -191,7 +192,7 @@ def fit(
         estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
         finish()  # waits for rank 0 to write, then ends this process
     try:
-        with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER) as folder:
+        with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
             run = fit_run(
                 estimator,
                 table,
