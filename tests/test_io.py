@@ -61,6 +61,11 @@ def test_header_detection(tmp_path):
         ("AAC,T\nAGT,B\nCTT,T\n", False),
         ("foo,a\nbar,b\n", False),  # nothing repeats: no sign either way, read as data
         ("kind,1\nT,2\nB,3\n", False),  # a number below a number: data
+        ("0,1,2\n0.5,1.5,2.5\n1.5,0.5,2.5\n", True),  # DataFrame(X).to_csv(index=False)
+        (",0,1\n0,0.5,1.5\n1,1.5,0.5\n", True),  # DataFrame(X).to_csv(): the index column
+        (",a,b\n0,0.5,1.5\n1,1.5,0.5\n", True),
+        ("0,1\n1,0\n", False),  # two columns of 0 and 1 are as likely data
+        (",1,2\n,3,4\n", False),  # an empty first column: a gap, not an index
     ],
 )
 def test_header_detection_in_text_tables(tmp_path, text, header):

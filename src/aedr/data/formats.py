@@ -311,6 +311,8 @@ def _has_header(head: pd.DataFrame) -> bool:
     if len(head) < 2:
         return not _numeric(head.iloc[0]).all() if len(head) else False
     first, rest = head.iloc[0], head.iloc[1:]
+    if _pandas_header(first, rest):
+        return True
     bodies = [rest[col].dropna() for col in head.columns]
     for col, body in zip(head.columns, bodies):
         if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
@@ -319,6 +321,17 @@ def _has_header(head: pd.DataFrame) -> bool:
         return False  # numbers below numbers: the first row is data
     unseen = all(pd.notna(first[col]) and first[col] not in set(body) for col, body in zip(head.columns, bodies))
     return unseen and any(body.duplicated().any() for body in bodies)
+
+
+def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
+    """The header ``DataFrame.to_csv`` writes for unnamed columns: ``0,1,2,...`` (three or more), or
+    any names after an empty cell above a column with no empty cell (the frame's index)."""
+    import pandas as pd
+
+    if len(first) >= 2 and pd.isna(first.iloc[0]) and first.iloc[1:].notna().all() and rest.iloc[:, 0].notna().all():
+        return True
+    names = [str(value).strip() for value in first]
+    return len(names) >= 3 and names == [str(i) for i in range(len(names))]
 
 
 def _numeric(values: pd.Series) -> pd.Series:
