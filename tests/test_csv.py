@@ -150,3 +150,17 @@ def test_missing_rows_dropped_on_the_command_line_keep_labels_aligned(tmp_path):
     assert "dropped 3 rows with empty cells: data rows 4, 14, 24" in result.stderr
     embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
     assert len(embedding) == 27 and embedding["kind"].tolist() == ["ab"[i % 2] for i in range(30) if i % 10 != 3]
+
+
+def test_missing_rows_dropped_take_their_labels_from_a_labels_file_too(tmp_path):
+    path, labels = tmp_path / "holes.csv", tmp_path / "kinds.csv"
+    path.write_text("a,b\n" + "\n".join(f"{i * 1.5},{'' if i % 10 == 3 else i % 4}" for i in range(30)) + "\n")
+    labels.write_text("kind\n" + "\n".join(f"k{i}" for i in range(30)) + "\n")
+    result = aedr("fit", path, "--labels", labels, "--missing", "drop", "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 0, result.output
+    embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
+    assert embedding["kind"].tolist() == [f"k{i}" for i in range(30) if i % 10 != 3]
+    labels.write_text("kind\n" + "\n".join(f"k{i}" for i in range(27)) + "\n")  # labels of the kept rows only
+    result = aedr("fit", path, "--labels", labels, "--missing", "drop", "-o", tmp_path / "run2", *FAST)
+    assert result.exit_code == 1 and "28 labels for 30 rows" in result.stderr  # the header too: no way to tell
+    assert "(the 3 --missing drop leaves out among them)" in result.stderr

@@ -232,10 +232,15 @@ def read_input(
     if labels_file is not None:
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
-        labels = read_labels(labels_file)
-        if len(labels) != table.X.shape[0]:
-            raise ValueError(f"{labels_file}: {len(labels)} labels for {table.X.shape[0]} rows in {path}")
-        table.labels = labels
+        dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
+        n_rows = table.X.shape[0] + len(dropped)  # the file's
+        labels = read_labels(labels_file, rows=n_rows)
+        if len(labels) != n_rows:
+            raise ValueError(
+                f"{labels_file}: {len(labels)} labels for {n_rows} rows in {path}"
+                + (f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else "")
+            )
+        table.labels = labels.drop(index=labels.index[dropped]).reset_index(drop=True)
     for note in table.notes:
         typer.echo(f"note: {path}: {note}", err=True)
     return table
@@ -318,7 +323,7 @@ def _streamed_table(
     if labels_file is not None:
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
-        labels = read_labels(labels_file)
+        labels = read_labels(labels_file, rows=source.shape[0])
         if len(labels) != source.shape[0]:
             raise ValueError(f"{labels_file}: {len(labels)} labels for {source.shape[0]} rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"

@@ -69,6 +69,7 @@ class Table:
     obs: pd.DataFrame | None = None  # every per-row annotation of an .h5ad file (its obs)
     text: pd.DataFrame | None = None  # text columns set aside by ``read_table(keep_text=True)``
     source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
+    dropped: np.ndarray | None = None  # the file's rows (0-based) that ``missing="drop"`` left out
 
     def frame(self) -> pd.DataFrame | np.ndarray:
         """A DataFrame when the features are named (scikit-learn then checks the names), else the array
@@ -211,7 +212,7 @@ def _fill_missing(path: Path, table: Table, missing: str) -> Table:
         keep[rows] = False
         if not keep.any():
             raise ValueError(f"{path}: every row has an empty cell; nothing is left after dropping them")
-        table.X = table.X[keep]
+        table.X, table.dropped = table.X[keep], rows
         if table.labels is not None:
             table.labels = table.labels[keep].reset_index(drop=True)
         if table.text is not None:
@@ -431,8 +432,12 @@ def _check_file(path: Path) -> None:
         raise FileNotFoundError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
 
 
-def read_labels(path) -> pd.Series:
-    """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table."""
+def read_labels(path, rows: int | None = None) -> pd.Series:
+    """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table.
+
+    ``rows``, the number of rows the labels go with, settles a table whose header the text alone
+    cannot show (``kind`` over ``k0``, ``k1``, ...): one value more than ``rows`` makes the first its name.
+    """
     path = Path(path)
     _check_file(path)
     fmt = format_of(path)
@@ -440,7 +445,12 @@ def read_labels(path) -> pd.Series:
         frame = fmt.read(path)
         if frame.shape[1] != 1:
             raise ValueError(f"{path}: a labels file needs exactly one column, found {frame.shape[1]}")
-        return frame.iloc[:, 0].rename(frame.columns[0] if frame.attrs["header"] else "label")
+        labels = frame.iloc[:, 0]
+        if frame.attrs["header"]:
+            return labels.rename(frame.columns[0])
+        if rows is not None and len(labels) == rows + 1 and isinstance(labels.iloc[0], str):
+            return labels.iloc[1:].reset_index(drop=True).rename(labels.iloc[0])
+        return labels.rename("label")
     arrays = fmt.read(path)
     values = arrays.get("y", arrays.get("labels", next(iter(arrays.values()))))
     if values.ndim != 1 and not (values.ndim == 2 and values.shape[1] == 1):
