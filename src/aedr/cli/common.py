@@ -431,6 +431,19 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, fo
     return check_new(output, overwrite=force, folder=folder, marker=RUN_MARKER if folder else None)
 
 
+def claim_figure(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Path:
+    """:func:`claim_output` for a figure, whose format (the name's extension) is checked first, before any work."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    known = FigureCanvasBase.get_supported_filetypes()
+    if Path(output).suffix.lower().lstrip(".") not in known:
+        raise typer.BadParameter(
+            f"{output}: a figure's name ends with its format: .png, .pdf, .svg (or {', '.join(sorted(known))})",
+            param_hint="--output",
+        )
+    return claim_output(ctx, output, force, inputs)
+
+
 def save_figure_file(fig, output: Path, force: bool) -> None:
     """Write a figure to ``output`` safely (under a temporary name, then renamed) and say so."""
     from aedr._files import staged_file

@@ -16,7 +16,7 @@ from aedr.cli.common import (
     LabelCol,
     ModelThreads,
     Verbose,
-    claim_output,
+    claim_figure,
     features_for,
     load_model,
     read_for_model,
@@ -60,7 +60,7 @@ def latent_grid(
     from aedr.cli.params import convert
     from aedr.plotting import plot_latent_grid
 
-    output = claim_output(ctx, output or Path("latent_grid.png"), force)
+    output = claim_figure(ctx, output or Path("latent_grid.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     codes = None

@@ -24,7 +24,7 @@ from aedr.cli.common import (
     LabelsFile,
     ModelThreads,
     Verbose,
-    claim_output,
+    claim_figure,
     default_output,
     features_for,
     load_model,
@@ -100,7 +100,7 @@ def embedding(
     from aedr.plotting import plot_embedding
 
     data = _embedding_file(data)
-    output = claim_output(ctx, output or default_output(data, ".png"), force)
+    output = claim_figure(ctx, output or default_output(data, ".png"), force)
     written = written_label_column(data, delimiter) if columns is None else None
     if color_by is None and labels is None and written is not None:
         color_by = written
@@ -174,7 +174,7 @@ def reconstructions(
     from aedr.cli.params import convert
     from aedr.plotting import plot_reconstructions
 
-    output = claim_output(ctx, output or Path("reconstructions.png"), force)
+    output = claim_figure(ctx, output or Path("reconstructions.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
