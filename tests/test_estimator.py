@@ -236,6 +236,14 @@ def test_transform_wrong_width_and_names(small):
     named = fit_small(df)
     with pytest.raises(ValueError, match="feature names"):
         named.transform(df.rename(columns={"f0": "other"}))
+    codes = named.set_output(transform="pandas").transform(df)
+    np.testing.assert_array_equal(
+        named.inverse_transform(codes.set_axis(["x", "y"], axis=1)), named.inverse_transform(codes)
+    )
+    with pytest.raises(
+        ValueError, match=r"another order than this model's: pass X\[\['autoencoder0', 'autoencoder1'\]\]"
+    ):
+        named.inverse_transform(codes[["autoencoder1", "autoencoder0"]])  # swapped: refused, not decoded swapped
 
 
 def test_divergence_keeps_best_weights_and_names_the_causes(small):

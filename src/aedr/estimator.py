@@ -564,6 +564,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
         own scores and figures use)."""
         check_is_fitted(self)
+        given, names = [str(c) for c in getattr(X, "columns", ())], [str(c) for c in self.get_feature_names_out()]
+        if given != names and sorted(given) == sorted(names):  # the codes' own names, out of order
+            raise ValueError(
+                f"X's code columns come in another order than this model's: pass X[{names}] (columns in the order "
+                "transform wrote them)"
+            )
         X = as_rows(X)
         refuse_complex(X)
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
