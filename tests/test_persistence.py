@@ -295,3 +295,11 @@ def test_a_loss_term_missing_from_some_epochs_is_strict_json_null_and_nan_again(
     json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     loaded = load(path).loss_terms_["mse"]
     assert math.isnan(loaded[0]) and loaded[1:] == [0.5, 0.25]
+
+
+def test_load_takes_a_run_folder_as_the_command_line_does(saved, fitted, data):
+    """aedr fit writes its model into run/model; load("run") finds it there, as every command does."""
+    run = saved.parent  # tmp_path, holding model/
+    np.testing.assert_array_equal(load(run).transform(data), fitted.transform(data))
+    with pytest.raises(ModelFileError, match="config.json"):
+        load(run / "model" / "missing")

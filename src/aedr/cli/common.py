@@ -459,21 +459,8 @@ RUN_MARKER = "model/config.json"  # what makes a folder an earlier ``aedr fit`` 
 RUN_OUTPUTS = ("model", "embedding.*", "loss.png", "map.html", "metrics.json", "reconstructions.png")
 
 
-def _is_run(path: Path) -> bool:
-    """Whether ``path`` is a run folder written by ``aedr fit`` (a model in its ``model/``)."""
-    return (path / RUN_MARKER).is_file()
-
-
-def model_folder(path: Path) -> Path:
-    """``path``, or ``path/model`` when ``path`` is a run folder written by ``aedr fit``."""
-    path = Path(path)
-    if not (path / "config.json").exists() and _is_run(path):
-        return path / "model"
-    return path
-
-
 def load_model(path: Path):
     """The model in folder ``path`` (or in the run folder ``path``'s ``model/``)."""
     from aedr.persistence import load
 
-    return load(model_folder(path))
+    return load(path)

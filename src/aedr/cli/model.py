@@ -27,7 +27,6 @@ from aedr.cli.common import (
     claim_output,
     features_for,
     load_model,
-    model_folder,
     read_for_model,
     read_input,
     split_names,
@@ -273,7 +272,7 @@ def info(
     Example:
       aedr info run1/model
     """
-    from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE
+    from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE, model_folder
 
     model = model_folder(model)
     estimator = load_model(model)  # validates both files

@@ -87,13 +87,22 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
     return Path(path)
 
 
+def model_folder(path: str | Path) -> Path:
+    """``path``, or ``path/model`` when ``path`` is a run folder written by ``aedr fit``."""
+    path = Path(path)
+    if not (path / CONFIG_FILE).exists() and (path / "model" / CONFIG_FILE).is_file():
+        return path / "model"
+    return path
+
+
 def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, decoder=None):
     """Read a model folder written by :func:`save` (or ``Autoencoder.save``).
 
     Parameters
     ----------
     path : str or Path
-        The model folder (``config.json`` and ``weights.safetensors``).
+        The model folder (``config.json`` and ``weights.safetensors``), or a run folder of
+        ``aedr fit`` (its ``model/``).
     device : str or torch.device, default="cpu"
         Where to put the network. On the CPU ``transform`` and
         ``inverse_transform`` give bit-identical results to the saved model.
@@ -119,7 +128,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
     """
     from aedr.training.device import resolve_device
 
-    folder = Path(path)
+    folder = model_folder(path)
     if not folder.is_dir():
         what = "is a file, not a model folder" if folder.exists() else "no model folder here"
         raise ModelFileError(f"{folder}: {what} (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})")
