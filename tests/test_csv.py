@@ -164,3 +164,16 @@ def test_missing_rows_dropped_take_their_labels_from_a_labels_file_too(tmp_path)
     result = aedr("fit", path, "--labels", labels, "--missing", "drop", "-o", tmp_path / "run2", *FAST)
     assert result.exit_code == 1 and "28 labels for 30 rows" in result.stderr  # the header too: no way to tell
     assert "(the 3 --missing drop leaves out among them)" in result.stderr
+
+
+def test_an_output_without_room_for_labels_says_it_left_them_out(tmp_path):
+    path, labels = tmp_path / "rows.csv", tmp_path / "kinds.csv"
+    path.write_text("a,b\n" + "\n".join(f"{i * 1.5},{i % 4}" for i in range(30)) + "\n")
+    labels.write_text("kind\n" + "\n".join("ab"[i % 2] for i in range(30)) + "\n")
+    result = aedr("fit", path, "--labels", labels, "--format", "npy", "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 0 and "embedding.npy holds the codes alone; --format npz, csv" in result.stderr
+    result = aedr("transform", tmp_path / "run", path, "--labels", labels, "-o", tmp_path / "codes.npy")
+    assert result.exit_code == 0 and "codes.npy holds the codes alone" in result.stderr
+    result = aedr("transform", tmp_path / "run", path, "--labels", labels, "-o", tmp_path / "codes.npz")
+    assert result.exit_code == 0 and "alone" not in result.stderr
+    assert np.load(tmp_path / "codes.npz")["kind"].tolist() == ["ab"[i % 2] for i in range(30)]

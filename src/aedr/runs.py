@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from aedr import metrics as _metrics
 from aedr._inference import reconstruct
+from aedr.data.formats import format_of
 from aedr.data.io import Table, write_table
 from aedr.data.rows import squared_error
 from aedr.data.stream import RowSource
@@ -145,6 +146,10 @@ def fit_run(
     }
     run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
     run.files = write_run(Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format)
+    if table.labels is not None and not format_of(run.files["embedding"]).stores_labels:
+        run.notes.append(
+            f"{run.files['embedding'].name} holds the codes alone; --format npz, csv or parquet keeps the labels beside them"
+        )
     if Z.shape[1] >= 2:
         run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
         run.notes += [note] if note else []

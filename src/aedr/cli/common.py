@@ -240,7 +240,7 @@ def read_input(
                 f"{labels_file}: {len(labels)} labels for {n_rows} rows in {path}"
                 + (f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else "")
             )
-        table.labels = labels.drop(index=labels.index[dropped]).reset_index(drop=True)
+        table.labels = labels.drop(index=labels.index[list(dropped)]).reset_index(drop=True)
     for note in table.notes:
         typer.echo(f"note: {path}: {note}", err=True)
     return table

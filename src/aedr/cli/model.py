@@ -65,8 +65,14 @@ def _write(frame, labels, output: Path | None, force: bool) -> None:
         table = frame if labels is None else pd.concat([frame, labels.reset_index(drop=True)], axis=1)
         table.to_csv(sys.stdout, index=False)
         return
+    from aedr.data.formats import format_of
+
     write_table(output, frame, labels, overwrite=force)
     typer.echo(f"wrote {output} ({len(frame)} rows x {frame.shape[1]} columns)", err=True)
+    if labels is not None and not format_of(output).stores_labels:
+        typer.echo(
+            f"note: {output.name} holds the codes alone; .npz, .csv or .parquet keep the labels beside them", err=True
+        )
 
 
 def transform(

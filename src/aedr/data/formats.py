@@ -39,6 +39,7 @@ class FileFormat:
     gzip = False  # may also end in .gz
     tabular = False  # read gives a DataFrame with named columns (else a dict of named arrays)
     reads_rows = False  # read_rows gives (rows, names, labels, more label columns) itself
+    stores_labels = True  # write keeps the labels beside the values
 
     def matches(self, name: str) -> bool:
         """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
@@ -205,7 +206,7 @@ class Parquet(FileFormat):
 class Npy(FileFormat):
     """One numpy array (``allow_pickle=False``); labels are not stored."""
 
-    name, suffixes = "npy", (".npy",)
+    name, suffixes, stores_labels = "npy", (".npy",), False
 
     def read(self, path, header=None):
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
@@ -239,7 +240,7 @@ class Npz(FileFormat):
 class Idx(FileFormat):
     """MNIST's IDX: ``.idx`` or ``-ubyte`` names (``train-images-idx3-ubyte``), one array; labels not stored."""
 
-    name, suffixes, gzip = "idx", (".idx",), True
+    name, suffixes, gzip, stores_labels = "idx", (".idx",), True, False
 
     def matches(self, name):
         return name.endswith("ubyte") or name.endswith(".idx") or Path(name).suffix[:4] == ".idx"
