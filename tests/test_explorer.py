@@ -30,6 +30,18 @@ def digits_map(digits, tmp_path_factory):
     return path, Z, labels
 
 
+def test_images_in_their_own_shape_and_of_the_wrong_length(digits, tmp_path):
+    """(n, 8, 8) images are drawn as the flat rows with image_shape=(8, 8) are; a wrong length is one clear error."""
+    X, _ = digits
+    Z = np.random.default_rng(0).normal(size=(50, 2))
+    flat = explorer_html(Z, images=X[:50], image_shape=(8, 8), thumbnails=10)
+    assert explorer_html(Z, images=X[:50].reshape(50, 8, 8), thumbnails=10) == flat
+    with pytest.raises(ValueError, match="images have 10 rows, the codes 50"):
+        explorer_html(Z, images=X[:10], thumbnails=10)
+    with pytest.raises(ValueError, match="reconstructions have 49 rows, the codes 50"):
+        explorer_html(Z, images=X[:50], reconstructions=X[:49], thumbnails=10)
+
+
 def test_the_page_is_self_contained_and_bounded(digits_map):
     path, Z, _ = digits_map
     html = path.read_text()

@@ -54,8 +54,9 @@ def explorer_html(
         Columns to colour by (the menu lists them in this order; the first is shown first).
     fields : DataFrame, optional
         More columns shown on hover (the first :data:`MAX_FIELDS`).
-    images, reconstructions : array (n, D), optional
-        Rows to draw as thumbnails on hover (``image_shape`` or square single-channel images).
+    images, reconstructions : array (n, D) or (n, H, W[, 3]), optional
+        Rows to draw as thumbnails on hover (``image_shape``, the array's own image shape, or square
+        single-channel images).
     thumbnails : int
         At most this many rows get a thumbnail (a seeded sample), which bounds the file's size.
     """
@@ -237,6 +238,12 @@ def _thumbnails(images, reconstructions, image_shape, n: int, limit: int, random
     from aedr.plotting import image_shape_for
 
     images = np.asarray(images)
+    for what, array in (("images", images), ("reconstructions", reconstructions)):
+        if array is not None and len(array) != n:
+            raise ValueError(f"{what} have {len(array)} rows, the codes {n}")
+    if images.ndim > 2:  # (n, H, W) or (n, H, W, 3): the images' own shape, unless one is given
+        image_shape = image_shape or images.shape[1:]
+        images = images.reshape(n, -1)
     shape = image_shape_for(images.shape[1], image_shape)
     rows = np.arange(n) if n <= limit else np.sort(np.random.default_rng(random_state).choice(n, limit, replace=False))
     low, high = np.nanpercentile(images[rows], [0.5, 99.5]) if len(rows) else (0.0, 1.0)
