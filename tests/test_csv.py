@@ -121,6 +121,11 @@ def test_one_hot_categories_and_a_model_that_encodes_them_again(tmp_path):
     result = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.csv")
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "codes.csv").shape == (3, 2)
+    assert "categories the model was not fitted on" not in result.stderr
+    frame.head(3).assign(colour=["red", "purple", "purple"]).to_csv(tmp_path / "new.csv", index=False)
+    result = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.csv", "--force")
+    assert result.exit_code == 0, result.output
+    assert "2 rows hold categories the model was not fitted on (colour=purple)" in result.stderr
 
 
 def test_the_command_line_options_and_notes(tmp_path):

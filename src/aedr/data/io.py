@@ -164,11 +164,14 @@ def read_table(
         if len(frame) == 0:
             names = f" (only the column names: {_shown([str(c) for c in frame.columns])})" if named else ""
             raise ValueError(f"{path}: no data rows{names}")
+        unseen = None
         if named and not columns and expected_columns is not None:
-            frame, columns = _expected(path, frame, list(expected_columns), one_hot or [])
+            frame, columns, unseen = _expected(path, frame, list(expected_columns), one_hot or [])
         elif one_hot:
             frame = _one_hot(path, frame, one_hot, label_col)
         table = _select(path, frame, label_col, columns, exclude, named=named, keep_text=keep_text)
+        if unseen:
+            table.notes.append(unseen)
     else:
         if columns or exclude or one_hot:
             raise ValueError(f"{path}: {fmt.name} files have no named columns to choose from")
@@ -365,11 +368,20 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
 
 
 def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[str]):
-    """``frame`` with the model's one-hot columns encoded again, and the model's feature names."""
+    """``frame`` with the model's one-hot columns encoded again, the model's feature names, and a note
+    naming the categories the model was not fitted on (their rows get none of the column's), or None."""
     encoded = {n.split("=", 1)[0] for n in names if "=" in n and n not in frame.columns}
     encoded = [c for c in frame.columns if c in encoded or c in one_hot]
+    unseen = None
     if encoded:
         frame = _one_hot(path, frame, encoded, None)
+        new = [c for c in frame.columns if c not in names and c.split("=", 1)[0] in encoded]
+        if new:
+            rows = int((frame[new].to_numpy() != 0).any(axis=1).sum())
+            unseen = (
+                f"{_plural(rows, 'row')} {'holds' if rows == 1 else 'hold'} categories the model was not fitted on "
+                f"({_shown(new, 5)}): {'it gets' if rows == 1 else 'they get'} none of that column's categories"
+            )
         for name in names:
             if name not in frame.columns and name.split("=", 1)[0] in encoded:
                 frame[name] = 0.0  # a category this file lacks
@@ -377,7 +389,7 @@ def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[s
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise ValueError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
-    return frame, names
+    return frame, names, unseen
 
 
 def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:
