@@ -273,7 +273,7 @@ def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: 
         example = next((v for v in values.to_numpy() if isinstance(v, _NESTED)), None)
         if example is None:
             continue
-        shown = repr(column) if named else f"column {frame.columns.get_loc(column) + 1}"
+        shown = repr(column) if named else f"column {column}"
         kind = "records" if isinstance(example, dict) else "lists"
         what = "the label column" if column == label_col else "column"
         fix = "choose another --label-col" if column == label_col else f"leave it out with --exclude {column}"
@@ -347,7 +347,9 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
     for column in bad:
         values = data[column]
         example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-        name = repr(column) if named else f"column {data.columns.get_loc(column) + 1}"
+        name = (
+            repr(column) if named else f"column {column}"
+        )  # a file without a header: numbered from 0, as options take it
         if len(example) and _too_large(example.iloc[0]):
             raise ValueError(
                 f"{path}: {name} holds a number beyond the range of 64-bit floats ({example.iloc[0]!r} in row "
@@ -358,9 +360,9 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
     hint = (
         f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {listed}, use one as labels with --label-col,"
         f" or encode categories with --one-hot {listed}"
-        if named
-        else "give the file a header row to name them (--header when its first row does), or leave them out"
     )
+    if not named:
+        hint += " (this file has no header, so its columns are numbered from 0; --header if its first row names them)"
     return (
         f"{path}: {_plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
         f"{_joined(described, 10)}; {hint}"
