@@ -261,7 +261,16 @@ def test_evaluate(run, cells, tmp_path):
 
 def test_info(run):
     text = aedr("info", run / "model").stdout
-    for fragment in ("Autoencoder", "architecture   mlp", "6 features (g0", "training", "versions", "torch", "stopped"):
+    for fragment in (
+        "Autoencoder",
+        "architecture   mlp",
+        "6 features (g0",
+        "training",
+        "versions",
+        "torch",
+        "stopped",
+        "settings       scaling standard, precision 32",
+    ):
         assert fragment in text
     assert json.loads(aedr("info", run / "model", "--json").stdout)["format_version"] == 1
 

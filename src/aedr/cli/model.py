@@ -292,6 +292,8 @@ def info(
 
 
 def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
+    from aedr._fit_setup import scaling
+
     fitted, arch = config["fitted"], config["architecture"]
     n_weights = sum(p.numel() for p in estimator.model_.parameters())
     names = fitted.get("feature_names_in_")
@@ -321,6 +323,10 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
             f"stopped        {STOP_REASONS.get(fitted['stop_reason_'], fitted['stop_reason_'])}; "
             f"batch size {fitted.get('batch_size_')}, learning rate {fitted.get('learning_rate_'):g}"
         )
+    lines.append(
+        f"settings       scaling {scaling(estimator) or 'none'}, precision {estimator.precision}, "
+        f"{estimator.optimizer} optimiser; loaded on {estimator.device_}"
+    )
     if fitted.get("validation_scores_"):
         val = fitted["validation_scores_"]
         lines.append(f"validation     best {min(val):.4g}, last {val[-1]:.4g}")
