@@ -388,6 +388,11 @@ def test_the_figure_commands_take_threads(digits, tmp_path, monkeypatch):
         (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"], 1),
         (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["x.xlsx", "ends with its format"], 2),
         (["plot", "reconstructions", "RUN", "CELLS", "-o", "RUN/e"], ["e: a figure's name ends with", ".png"], 2),
+        (
+            ["plot", "reconstruction", "RUN", "CELLS"],
+            ["no figure 'reconstruction'; did you mean 'reconstructions'?"],
+            2,
+        ),
         (["frobnicate"], ["No such command"], 2),
     ],
 )

@@ -45,6 +45,11 @@ class DefaultFigureGroup(CommandGroup):
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            import difflib
+
+            close = difflib.get_close_matches(args[0], list(self.commands), n=1, cutoff=0.8)
+            if close and not Path(args[0]).exists():  # a misspelt figure, not a file named like one
+                raise typer.BadParameter(f"no figure {args[0]!r}; did you mean {close[0]!r}?", ctx, param_hint="FIGURE")
             args = [DEFAULT_FIGURE, *args]
         return super().parse_args(ctx, args)
 
