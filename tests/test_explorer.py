@@ -330,3 +330,16 @@ def test_explore_reads_data_once(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert reads.count("rows.csv") == 1 and _trace_names(out.read_text()) == ["x", "y"]
+
+
+def test_an_image_shape_that_does_not_fit_the_data_names_the_columns(tmp_path, digits):
+    X, y = digits
+    frame = pd.DataFrame(X[:40], columns=[f"p{i}" for i in range(64)]).assign(digit=y[:40])
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    pd.DataFrame({"a0": np.arange(40.0), "a1": np.zeros(40)}).to_csv(tmp_path / "e.csv", index=False)
+    args = ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "rows.csv"), "--image-shape", "8x8"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 2 and "8x8 holds 64 values, but --data has 65 numeric columns" in result.stderr
+    assert "'digit'" in result.stderr and "--label-col" in result.stderr
+    result = runner.invoke(app, [*args, "--label-col", "digit", "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 0, result.output

@@ -232,8 +232,20 @@ def _joined(first, second):
 
 
 def _image_shape(text: str | None, table):
+    import math
+
     from aedr.cli.params import convert
 
-    if text:
-        return convert("input_shape", text, "--image-shape")
-    return table.image_shape
+    if not text:
+        return table.image_shape
+    shape = convert("input_shape", text, "--image-shape")
+    n = table.X.shape[1]
+    if math.prod(shape) != n:
+        named = table.columns is not None and n > math.prod(shape)
+        others = f" (the last: {', '.join(repr(c) for c in table.columns[-3:])})" if named else ""
+        raise typer.BadParameter(
+            f"{text} holds {math.prod(shape)} values, but --data has {n} numeric columns{others}; leave the others "
+            "out with --exclude, or name the labels with --label-col",
+            param_hint="--image-shape",
+        )
+    return shape
