@@ -794,3 +794,16 @@ def test_infinite_values_are_counted_and_placed(tmp_path):
     pd.DataFrame(rows, columns=["a", "b", "c"]).to_csv(tmp_path / "x.csv", index=False)
     result = aedr("fit", tmp_path / "x.csv", "-o", tmp_path / "r", *FAST, ok=False)
     assert_one_line_error(result, "x.csv: 2 rows hold infinite values (first: data row 2")
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--device", "gpu"], "--device 'gpu' is not a device name"),
+        (["--hidden-layer-sizes", "0"], "--hidden-layer-sizes must be a sequence of positive whole numbers"),
+    ],
+)
+def test_a_bad_parameter_value_found_at_fit_is_a_usage_error(cells, tmp_path, option, fragment):
+    """Values only the fit can check (not the option's type) still exit 2, as the README says of bad values."""
+    result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "run", *FAST, *option, ok=False)
+    assert result.exit_code == 2 and fragment in result.stderr and not (tmp_path / "run").exists()

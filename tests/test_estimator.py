@@ -196,12 +196,12 @@ def test_invalid_parameters(small, params):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must be a sequence of positive whole numbers"),
+        ({"hidden_layer_sizes": (8, 0)}, "'hidden_layer_sizes' must be a sequence of positive whole numbers"),
         ({"hidden_layer_sizes": (8.5,)}, r"got \(8.5,\)"),  # was silently truncated to 8
-        ({"hidden_layer_sizes": ("a",)}, "hidden_layer_sizes must be"),
-        ({"hidden_layer_sizes": [[8]]}, "hidden_layer_sizes must be"),
-        ({"hidden_layer_sizes": [[8], [1, 2]]}, "hidden_layer_sizes must be"),  # ragged: numpy cannot shape it
-        ({"hidden_layer_sizes": (True,)}, "hidden_layer_sizes must be"),
+        ({"hidden_layer_sizes": ("a",)}, "'hidden_layer_sizes' must be"),
+        ({"hidden_layer_sizes": [[8]]}, "'hidden_layer_sizes' must be"),
+        ({"hidden_layer_sizes": [[8], [1, 2]]}, "'hidden_layer_sizes' must be"),  # ragged: numpy cannot shape it
+        ({"hidden_layer_sizes": (True,)}, "'hidden_layer_sizes' must be"),
         ({"n_components": True}, "n_components must be a whole number, got True"),
         ({"optimizer": dict}, "optimizer must be a name or a torch.optim.Optimizer subclass, got the class dict"),
         ({"architecture": "conv", "input_shape": (1, 4.5, 4)}, "input_shape must be"),

@@ -141,7 +141,7 @@ def test_the_command_line_takes_precision_and_the_model_records_it(tmp_path):
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert config["params"]["precision"] == "bf16" and load(tmp_path / "run" / "model").precision == "bf16"
     refused = runner.invoke(app, ["fit", str(data), "-o", str(tmp_path / "r2"), "--precision", "16-mixed", *fast])
-    assert refused.exit_code == 1 and "--precision '16-mixed' needs a GPU" in refused.stderr
+    assert refused.exit_code == 2 and "--precision '16-mixed' needs a GPU" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
 
 

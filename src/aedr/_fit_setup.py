@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils import check_random_state
 
+from aedr._validation import ParameterError
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
@@ -40,21 +41,21 @@ def check_param_types(est) -> None:
     """What scikit-learn's constraints cannot say: whole numbers where a network's shape needs them,
     a code width that is not a bool, an optimizer class that is one."""
     if isinstance(est.n_components, (bool, np.bool_)):
-        raise ValueError(f"n_components must be a whole number, got {est.n_components!r}")
+        raise ParameterError(f"n_components must be a whole number, got {est.n_components!r}")
     sizes = est.hidden_layer_sizes
     empty = isinstance(sizes, (list, tuple, np.ndarray)) and len(sizes) == 0
     if not (empty or _whole_numbers(sizes)) or isinstance(sizes, str):
-        raise ValueError(
-            f"hidden_layer_sizes must be a sequence of positive whole numbers, e.g. (256, 128), or () for the "
+        raise ParameterError(
+            f"'hidden_layer_sizes' must be a sequence of positive whole numbers, e.g. (256, 128), or () for the "
             f"linear autoencoder; got {sizes!r}"
         )
     shape = est.input_shape
     if shape is not None and (isinstance(shape, str) or not _whole_numbers(shape) or len(shape) not in (2, 3)):
-        raise ValueError(
+        raise ParameterError(
             f"input_shape must be (channels, height, width) or (height, width) in positive whole numbers, got {shape!r}"
         )
     if isinstance(est.optimizer, type) and not issubclass(est.optimizer, torch.optim.Optimizer):
-        raise ValueError(
+        raise ParameterError(
             f"optimizer must be a name or a torch.optim.Optimizer subclass, got the class {est.optimizer.__name__}"
         )
 
@@ -66,16 +67,16 @@ def check_fit_params(est, X: np.ndarray) -> None:
     if est.n_components > n_features:
         raise ValueError(f"n_components={est.n_components} must be <= n_features={n_features}")
     if est.loss == "bce" and est.output_activation != "sigmoid":
-        raise ValueError("loss='bce' needs output_activation='sigmoid'")
+        raise ParameterError("loss='bce' needs output_activation='sigmoid'")
     if est.input_shape is not None and not is_conv(est):
-        raise ValueError(
+        raise ParameterError(
             f"input_shape={tuple(est.input_shape)} applies to architecture='conv'; "
             f"architecture={est.architecture!r} reads each row as a flat vector"
         )
     if (est.encoder is None) != (est.decoder is None):
-        raise ValueError("pass both encoder and decoder modules, or neither")
+        raise ParameterError("pass both encoder and decoder modules, or neither")
     if est.noise == "masking" and est.noise_level >= 1:
-        raise ValueError(f"noise='masking' needs noise_level < 1 (a drop probability), got {est.noise_level}")
+        raise ParameterError(f"noise='masking' needs noise_level < 1 (a drop probability), got {est.noise_level}")
     if est.neighbor_loss is not None:
         n_train, method = n_samples - n_validation(est, n_samples), neighbor_method(est)
         needed = method.graph_neighbors() + 1
@@ -101,7 +102,7 @@ def check_fit_params(est, X: np.ndarray) -> None:
 def check_precision(est, device: torch.device) -> None:
     """float16 arithmetic is for GPUs: on the CPU it runs many times slower than float32."""
     if est.precision == "16-mixed" and device.type == "cpu":
-        raise ValueError(
+        raise ParameterError(
             "precision='16-mixed' needs a GPU: float16 on the CPU runs about 10 times slower than "
             "float32; use precision='bf16' (or '32') on the CPU"
         )

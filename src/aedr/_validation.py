@@ -10,6 +10,11 @@ import torch
 from sklearn.utils.validation import validate_data
 
 
+class ParameterError(ValueError):
+    """A parameter's value that no data could make right (a device name, a layer size of 0): the
+    command line reports it as a usage error, exit code 2, as scikit-learn's own parameter checks."""
+
+
 def check_whole(name: str, value, low: int = 1) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is a whole number (not a bool) of at least ``low``."""
     if not isinstance(value, Integral) or isinstance(value, (bool, np.bool_)) or value < low:

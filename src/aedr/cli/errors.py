@@ -96,7 +96,7 @@ class CommandGroup(TyperGroup):
                     raise
                 if is_verbose(ctx):
                     traceback.print_exc()
-                if _is_click(exc, "InvalidParameterError"):  # scikit-learn's check of a parameter's value
+                if _is_click(exc, "InvalidParameterError") or _is_click(exc, "ParameterError"):  # a parameter's value
                     command = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
                     typer.echo(f"error: {option_words(str(exc))} (see '{command} --help')", err=True)
                     raise typer.Exit(EXIT_USAGE) from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from aedr._validation import ParameterError
+
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` picks CUDA when present, else CPU; other names are checked.
@@ -18,7 +20,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a device name (try 'auto', 'cpu' or 'cuda')") from exc
+        raise ParameterError(f"device={device!r} is not a device name (try 'auto', 'cpu' or 'cuda')") from exc
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was asked for but CUDA is not available here; use device='cpu'")
