@@ -50,6 +50,9 @@ def test_header_detection(tmp_path):
     path.write_text("1,2\n3,4\n")
     assert read_table(path, header=True).columns == ["1", "2"]
     assert read_table(path, header=False).X.shape == (2, 2)
+    path.write_text("a, b, kind\n1, 2, x\n3, 4, y\n")  # spaces after the commas: not part of names or labels
+    table = read_table(path, label_col="kind", exclude=["a"])
+    assert table.columns == ["b"] and table.labels.tolist() == ["x", "y"]
     path.write_text("1,2,cat\n3,4,dog\n")  # the error names the column as the options take it
     with pytest.raises(ValueError, match=r"column 2 \(e.g. 'cat' in row 1\); leave it out with --exclude 2,") as error:
         read_table(path)

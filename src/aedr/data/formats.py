@@ -71,7 +71,8 @@ class Delimited(FileFormat):
         try:
             sample = _sample(path)
             sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
-            options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep)}
+            # skipinitialspace: "a, b" names columns a and b, not a and " b"
+            options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
                 header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
