@@ -807,3 +807,11 @@ def test_a_bad_parameter_value_found_at_fit_is_a_usage_error(cells, tmp_path, op
     """Values only the fit can check (not the option's type) still exit 2, as the README says of bad values."""
     result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "run", *FAST, *option, ok=False)
     assert result.exit_code == 2 and fragment in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_every_command_that_writes_takes_output(cells, tmp_path):
+    """fit (and demo, benchmark) spell their folder --out; --output, the other commands' name, works too."""
+    aedr("fit", cells, "--label-col", "cell_type", "--output", tmp_path / "run", *FAST)
+    assert (tmp_path / "run" / "model").is_dir()
+    for command in (["demo"], ["benchmark"]):
+        assert "--output" in aedr(*command, "--help").stdout

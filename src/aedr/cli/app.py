@@ -61,7 +61,7 @@ def _root(
 def demo(
     ctx: typer.Context,
     out: Annotated[
-        str, typer.Option("--out", "-o", help="Folder for the model, embedding, plots and metrics.")
+        str, typer.Option("--out", "--output", "-o", help="Folder for the model, embedding, plots and metrics.")
     ] = "out",
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     max_iter: Annotated[

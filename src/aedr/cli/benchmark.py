@@ -62,7 +62,7 @@ def benchmark(
         typer.Option("--data-dir", help="Folder with MNIST's four IDX .gz files [default: ../shared/data/mnist]."),
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for results.md, results.csv, embeddings.png.")
+        Path, typer.Option("--out", "--output", "-o", help="Folder for results.md, results.csv, embeddings.png.")
     ] = Path("bench-out"),
     report: Annotated[
         Optional[Path],
