@@ -127,7 +127,10 @@ def _names_mismatch(estimator, X, name: str) -> str:
     parts = [f"{name} has {listed(unseen)}, not seen at fit time"] if unseen else []
     parts += [f"{name} lacks {listed(missing)}"] if missing else []
     if not parts:
-        return f"The feature names should match those that were passed during fit: {name} has them in another order"
+        return (
+            f"The feature names should match those that were passed during fit: {name} has them in another order; "
+            f"pass {name}[model.feature_names_in_]"
+        )
     return f"The feature names should match those that were passed during fit: {'; '.join(parts)}"
 
 

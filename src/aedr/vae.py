@@ -146,10 +146,11 @@ class VariationalAutoencoder(Autoencoder):
         objective.beta = self.beta
         return objective
 
-    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
-        """Decode ``n_samples`` codes drawn from the N(0, I) prior, in original units."""
+    def sample(self, n_samples: int = 1, random_state=None):
+        """Decode ``n_samples`` codes drawn from the N(0, I) prior, in original units: an ndarray, or
+        what ``set_output`` asks for, as :meth:`inverse_transform` gives it."""
         check_is_fitted(self)
         check_whole("n_samples", n_samples)
         rng = check_random_state(random_state)
         Z = rng.standard_normal((int(n_samples), self._n_features_out))
-        return self._decoded(Z)
+        return self.inverse_transform(Z)

@@ -53,7 +53,8 @@ def fit(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz or IDX file; one row per sample.")],
     out: Annotated[
-        Optional[Path], _opt("--out", "--output", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT)
+        Optional[Path],
+        _opt("--out", "--output", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT),
     ] = None,
     config: Annotated[Optional[Path], _opt("--config", help="TOML file of parameters; options override it.")] = None,
     model: Annotated[
