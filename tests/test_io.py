@@ -376,3 +376,18 @@ def test_keep_text_sets_text_columns_aside(tmp_path):
     assert only.X.shape == (4, 0) and list(only.text.columns) == ["kind", "cell"]  # annotations alone
     with pytest.raises(ValueError, match="not numeric"):
         read_table(tmp_path / "rows.csv", keep_text=True, columns=["g2", "kind"])  # named features stay features
+
+
+def test_thousands_separated_by_commas(tmp_path):
+    """'1,234' in quotes is the number 1234, header or not; a file where another comma number such as
+    '1,2' appears keeps such cells as text (it is not read as 12)."""
+    path = tmp_path / "t.csv"
+    for text, names in (('a,b\n"1,234",5\n"12,345.5",6\n7,8\n', ["a", "b"]), ('"1,234",5\n"12,345.5",6\n7,8\n', None)):
+        path.write_text(text)
+        table = read_table(path)
+        assert table.columns == names and table.X.tolist() == [[1234.0, 5.0], [12345.5, 6.0], [7.0, 8.0]]
+    path.write_text('a,b\n"1,2",5\n"1,234",6\n')
+    with pytest.raises(ValueError, match=r"'a' \(e.g. '1,2' in row 1\)"):
+        read_table(path)
+    path.write_text("a;b\n1,5;2\n3,25;4\n")  # decimal commas: no thousands there
+    assert read_table(path).X.tolist() == [[1.5, 2.0], [3.25, 4.0]]

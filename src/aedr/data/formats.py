@@ -73,8 +73,13 @@ class Delimited(FileFormat):
             sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
             # skipinitialspace: "a, b" names columns a and b, not a and " b"
             options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
+            thousands = _thousands(sample, sep, options["decimal"])
+            if thousands:
+                options["thousands"] = thousands
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
+                if thousands:
+                    head = head.replace(re.escape(thousands), "", regex=True)
                 header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
             frame = pd.read_csv(path, header=0 if header else None, nrows=nrows, **options)
         except pd.errors.EmptyDataError as exc:
@@ -150,6 +155,22 @@ def sniff_delimiter(sample: str, default: str) -> str:
         if best_score is None or score > best_score:
             best, best_score = sep, score
     return best
+
+
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands separated by commas
+_COMMA_NUMBER = re.compile(r"[+-]?[\d.]*\d,[\d,.]*")  # any number-like text with a comma in it
+
+
+def _thousands(sample: str, sep: str, decimal: str) -> str | None:
+    """``","`` where numbers group their thousands with commas (``"1,234"``) and no other number-like
+    text holds a comma (``"1,2"`` stays text rather than read as 12); else None."""
+    if decimal != ".":
+        return None
+    lines = sample.splitlines()[:_SNIFF_ROWS]
+    cells = [cell.strip() for row in csv.reader(lines, delimiter=sep) for cell in row]
+    grouped = [bool(_GROUPED.fullmatch(cell)) for cell in cells]
+    loose = any(_COMMA_NUMBER.fullmatch(cell) and not ok for cell, ok in zip(cells, grouped))
+    return "," if any(grouped) and not loose else None
 
 
 def _decimal(sample: str, sep: str) -> str:
