@@ -247,6 +247,15 @@ def test_inverse_transform_takes_the_missing_option_its_error_names(run, tmp_pat
     assert len(pd.read_csv(io.StringIO(dropped.stdout))) == 4 and "dropped 1 row" in dropped.stderr
 
 
+def test_inverse_transform_of_codes_under_other_names_points_to_columns(run, tmp_path):
+    codes = pd.read_csv(run / "embedding.csv").iloc[:5, :2].set_axis(["x", "y"], axis=1)
+    codes.to_csv(tmp_path / "xy.csv", index=False)
+    result = aedr("inverse-transform", run / "model", tmp_path / "xy.csv", ok=False)
+    assert_one_line_error(result, "lacks 2 of the columns", "--columns picks the code columns by their own names")
+    rows = aedr("inverse-transform", run / "model", tmp_path / "xy.csv", "--columns", "x,y").stdout
+    assert len(pd.read_csv(io.StringIO(rows))) == 5
+
+
 def test_evaluate(run, cells, tmp_path):
     scores = json.loads(aedr("evaluate", run / "model", cells, "--label-col", "cell_type", "--json").stdout)
     assert {"reconstruction_mse", "trustworthiness", "n_samples"} <= set(scores)

@@ -176,16 +176,21 @@ def inverse_transform(
             label_col = None
         if label_col is not None:
             typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
-    table = read_input(
-        data,
-        label_col=label_col,
-        columns=columns,
-        exclude=exclude,
-        header=header,
-        delimiter=delimiter,
-        missing=missing,
-        expected_columns=code_names,
-    )
+    from aedr.data.io import MissingColumnsError
+
+    try:
+        table = read_input(
+            data,
+            label_col=label_col,
+            columns=columns,
+            exclude=exclude,
+            header=header,
+            delimiter=delimiter,
+            missing=missing,
+            expected_columns=code_names,
+        )
+    except MissingColumnsError as exc:  # codes under other names (x, y): --columns takes them
+        raise ValueError(f"{exc}; --columns picks the code columns by their own names") from exc
     if table.X.shape[1] != estimator.n_components:
         raise ValueError(
             f"{data}: {table.X.shape[1]} code columns, but the model has n_components={estimator.n_components}"

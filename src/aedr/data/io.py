@@ -42,6 +42,10 @@ def file_format(path: str | Path) -> str:
     return format_of(path).name
 
 
+class MissingColumnsError(ValueError):
+    """A named table without some of the columns a model expects."""
+
+
 @dataclass
 class Table:
     """Feature rows read from a file.
@@ -390,7 +394,7 @@ def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[s
     missing = [n for n in names if n not in frame.columns]
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ValueError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
+        raise MissingColumnsError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
     return frame, names, unseen
 
 
