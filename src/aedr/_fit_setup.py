@@ -65,7 +65,11 @@ def check_fit_params(est, X: np.ndarray) -> None:
     n_samples, n_features = X.shape
     check_param_types(est)
     if est.n_components > n_features:
-        raise ValueError(f"n_components={est.n_components} must be <= n_features={n_features}")
+        raise ValueError(
+            f"n_components={est.n_components} must be <= n_features={n_features}: the data have "
+            f"{n_features} feature column{'s' * (n_features != 1)}"
+            + (" (a single column of values: labels, or rows written as one vector?)" if n_features == 1 else "")
+        )
     if est.loss == "bce" and est.output_activation != "sigmoid":
         raise ParameterError("loss='bce' needs output_activation='sigmoid'")
     if est.input_shape is not None and not is_conv(est):

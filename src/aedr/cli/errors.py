@@ -139,9 +139,14 @@ def option_words(text: str) -> str:
         lambda m: f"{_flag(m[1], DECLARED)} {m[2]}" if m[1] in DECLARED else m[0],
         text,
     )
-    names = "|".join(sorted((n for n, p in DECLARED.items() if p.cli is not None), key=len, reverse=True))
-    text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{_flag(m[1], DECLARED)} ", text)
-    return re.sub(rf"(?<![\w-])'({names})'", lambda m: _flag(m[1], DECLARED), text)
+    flags = {n: _flag(n, DECLARED) for n, p in DECLARED.items() if p.cli is not None} | ARGUMENT_FLAGS
+    names = "|".join(sorted(flags, key=len, reverse=True))
+    text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{flags[m[1]]} ", text)
+    return re.sub(rf"(?<![\w-])'({names})'", lambda m: flags[m[1]], text)
+
+
+# Names in library messages that are arguments of a call, not estimator parameters, and their options
+ARGUMENT_FLAGS = {"reference_neighbors": "--reference-neighbors", "data_dir": "--data-dir"}
 
 
 def _flag(name: str, declared) -> str:

@@ -46,7 +46,7 @@ def load_mnist(split: str = "test", data_dir: str | Path | None = None) -> tuple
     images_file, labels_file = (folder / name for name in _MNIST_FILES[split])
     for file in (images_file, labels_file):
         if not file.exists():
-            raise FileNotFoundError(f"MNIST file not found: {file} (point data_dir at the folder holding it)")
+            raise FileNotFoundError(f"MNIST file not found: {file} (point 'data_dir' at the folder holding it)")
     images = read_idx(images_file)
     labels = read_idx(labels_file)
     return images.reshape(len(images), -1).astype(np.float32) / 255.0, labels.astype(np.int64)
