@@ -88,7 +88,8 @@ Missing = Annotated[
     str,
     typer.Option(
         "--missing",
-        help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median.",
+        help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
+        "in this file (a model keeps no training means).",
         rich_help_panel=_DATA,
     ),
 ]

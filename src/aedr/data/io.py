@@ -233,7 +233,9 @@ def _fill_missing(path: Path, table: Table, missing: str) -> Table:
         raise ValueError(f"{path}: column {empty} is empty in every row; there is no {missing} to fill it with")
     X[:, cols] = np.where(np.isnan(X[:, cols]), fill, X[:, cols])
     table.X = X
-    table.notes.append(f"filled {_plural(int(holes.sum()), 'empty cell')} with its column's {missing}: {where}")
+    table.notes.append(
+        f"filled {_plural(int(holes.sum()), 'empty cell')} with its column's {missing} in this file: {where}"
+    )
     return table
 
 
