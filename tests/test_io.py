@@ -391,3 +391,18 @@ def test_thousands_separated_by_commas(tmp_path):
         read_table(path)
     path.write_text("a;b\n1,5;2\n3,25;4\n")  # decimal commas: no thousands there
     assert read_table(path).X.tolist() == [[1.5, 2.0], [3.25, 4.0]]
+
+
+def test_the_array_of_an_npz_is_picked_by_columns(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "u.npz", rng.random((30, 4)), rng.random((30, 3)))  # unnamed: arr_0, arr_1
+    with pytest.raises(ValueError, match="cannot tell which array holds the data .*pick it with --columns NAME"):
+        read_table(tmp_path / "u.npz")
+    assert read_table(tmp_path / "u.npz", columns=["arr_1"]).X.shape == (30, 3)
+    np.savez(tmp_path / "n.npz", X=rng.random((30, 4)), Z=rng.random((30, 2)), y=np.arange(30) % 2)
+    table = read_table(tmp_path / "n.npz", columns=["Z"], label_col="y")
+    assert table.X.shape == (30, 2) and table.labels.tolist()[:3] == [0, 1, 0]
+    with pytest.raises(ValueError, match=r"--columns takes one of its arrays: X, Z, y"):
+        read_table(tmp_path / "n.npz", columns=["W"])
+    with pytest.raises(ValueError, match="cannot be both the data and the labels"):
+        read_table(tmp_path / "n.npz", columns=["y"], label_col="y")

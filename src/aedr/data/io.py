@@ -177,9 +177,15 @@ def read_table(
         if unseen:
             table.notes.append(unseen)
     else:
+        arrays, data = fmt.read(path), None
+        if columns is not None and len(columns) == 1 and columns[0] in arrays and len(arrays) > 1:
+            data, columns = columns[0], None  # the array that holds the data, named like a column
         if columns or exclude or one_hot:
-            raise ValueError(f"{path}: {fmt.name} files have no named columns to choose from")
-        table = _table_from_arrays(path, fmt.read(path), label_col)
+            raise ValueError(
+                f"{path}: {fmt.name} files have no named columns to choose from"
+                + (f" (--columns takes one of its arrays: {_shown(arrays)})" if len(arrays) > 1 else "")
+            )
+        table = _table_from_arrays(path, arrays, label_col, data)
     return _fill_missing(path, table, missing)
 
 
@@ -413,13 +419,16 @@ def _shown(names, limit: int = 8) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col) -> Table:
+def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, data: str | None = None) -> Table:
+    """The rows of array ``data`` (else the one :func:`_feature_array` finds), labels from array ``label_col``."""
     labels = None
+    if label_col is not None and label_col == data:
+        raise ValueError(f"{path}: array {data!r} cannot be both the data and the labels")
     if label_col is not None:
         if label_col not in arrays:
             raise ValueError(f"{path}: no array {label_col!r} for labels; arrays are {_shown(arrays)}")
         labels = pd.Series(np.asarray(arrays.pop(label_col)).ravel(), name=label_col)
-    X = _feature_array(path, arrays)
+    X = arrays[data] if data is not None else _feature_array(path, arrays)
     if X.ndim == 0:
         raise ValueError(f"{path}: holds a single number, not rows of data")
     if len(X) == 0 or X.size == 0:
@@ -443,7 +452,10 @@ def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
     candidates = [name for name, a in arrays.items() if a.ndim >= 2]
     if len(candidates) == 1:
         return arrays[candidates[0]]
-    raise ValueError(f"{path}: cannot tell which array holds the data (arrays: {_shown(arrays)}); name it 'X'")
+    raise ValueError(
+        f"{path}: cannot tell which array holds the data (arrays: {_shown(arrays)}); pick it with --columns NAME"
+        " or name it 'X'"
+    )
 
 
 def _check_file(path: Path) -> None:
