@@ -163,6 +163,7 @@ def test_missing_rows_dropped_take_their_labels_from_a_labels_file_too(tmp_path)
     labels.write_text("kind\n" + "\n".join(f"k{i}" for i in range(30)) + "\n")
     result = aedr("fit", path, "--labels", labels, "--missing", "drop", "-o", tmp_path / "run", *FAST)
     assert result.exit_code == 0, result.output
+    assert "its first line, 'kind', taken as the labels' name" in result.stderr
     embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
     assert embedding["kind"].tolist() == [f"k{i}" for i in range(30) if i % 10 != 3]
     labels.write_text("kind\n" + "\n".join(f"k{i}" for i in range(27)) + "\n")  # labels of the kept rows only

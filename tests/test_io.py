@@ -73,6 +73,8 @@ def test_header_detection(tmp_path):
         (",a,b\n0,0.5,1.5\n1,1.5,0.5\n", True),
         ("0,1\n1,0\n", False),  # two columns of 0 and 1 are as likely data
         (",1,2\n,3,4\n", False),  # an empty first column: a gap, not an index
+        ("0,1,2\n3,4,5\n6,7,8\n", False),  # whole numbers from 0: counts, not a header
+        (",2,3\n4,5,6\n7,8,9\n", False),  # a gap in the first row, no index below it
     ],
 )
 def test_header_detection_in_text_tables(tmp_path, text, header):
@@ -406,3 +408,19 @@ def test_the_array_of_an_npz_is_picked_by_columns(tmp_path):
         read_table(tmp_path / "n.npz", columns=["W"])
     with pytest.raises(ValueError, match="cannot be both the data and the labels"):
         read_table(tmp_path / "n.npz", columns=["y"], label_col="y")
+
+
+def test_the_row_count_settles_a_labels_files_header(tmp_path):
+    """A first label that looks like a header (its class occurs once) stays a label when the count
+    says so; a first line over one label too many is the name, and the note says it was taken so."""
+    path = tmp_path / "labels.csv"
+    path.write_text("setosa\nversicolor\nversicolor\nvirginica\n")
+    assert read_labels(path).tolist() == ["versicolor", "versicolor", "virginica"]  # alone: read as a header
+    assert read_labels(path, rows=4).tolist() == ["setosa", "versicolor", "versicolor", "virginica"]
+    path.write_text("kind\nk0\nk1\nk2\n")
+    labels = read_labels(path, rows=3)
+    assert (
+        labels.name == "kind" and labels.tolist() == ["k0", "k1", "k2"] and "'kind', taken as" in labels.attrs["note"]
+    )
+    path.write_text("a\nb\nc\na\n")  # the first value occurs again: a label, and one too many
+    assert len(read_labels(path, rows=3)) == 4

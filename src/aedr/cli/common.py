@@ -211,7 +211,7 @@ def read_input(
 ) -> Table:
     """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
     model's features by name, ``keep_text`` sets text columns aside (:func:`aedr.data.io.read_table`)."""
-    from aedr.data.io import MISSING, read_labels, read_table
+    from aedr.data.io import MISSING, read_table
 
     if missing not in MISSING:
         raise typer.BadParameter(f"{missing!r} is not one of {', '.join(MISSING)}", param_hint="--missing")
@@ -235,7 +235,7 @@ def read_input(
             raise ValueError("give either --label-col or --labels, not both")
         dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
         n_rows = table.X.shape[0] + len(dropped)  # the file's
-        labels = read_labels(labels_file, rows=n_rows)
+        labels = labels_for(labels_file, n_rows)
         if len(labels) != n_rows:
             raise ValueError(
                 f"{labels_file}: {len(labels)} labels for {n_rows} rows in {path}"
@@ -297,7 +297,7 @@ def _streamed_table(
     path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
 ) -> Table | None:
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
-    from aedr.data.io import Table, read_labels
+    from aedr.data.io import Table
     from aedr.data.stream import needs_streaming
     from aedr.training.distributed import any_rank, is_main
 
@@ -324,7 +324,7 @@ def _streamed_table(
     if labels_file is not None:
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
-        labels = read_labels(labels_file, rows=source.shape[0])
+        labels = labels_for(labels_file, source.shape[0])
         if len(labels) != source.shape[0]:
             raise ValueError(f"{labels_file}: {len(labels)} labels for {source.shape[0]} rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
@@ -458,6 +458,16 @@ def save_figure_file(fig, output: Path, force: bool) -> None:
 RUN_MARKER = "model/config.json"  # what makes a folder an earlier ``aedr fit`` run
 # What aedr fit and aedr demo write in a run folder: --force replaces these and keeps any other file
 RUN_OUTPUTS = ("model", "embedding.*", "loss.png", "map.html", "metrics.json", "reconstructions.png")
+
+
+def labels_for(labels_file: Path, rows: int):
+    """:func:`aedr.data.io.read_labels` for ``rows`` rows, its note (a first line taken as the name) printed."""
+    from aedr.data.io import read_labels
+
+    labels = read_labels(labels_file, rows=rows)
+    if labels.attrs.get("note"):
+        typer.echo(f"note: {labels_file}: {labels.attrs['note']}", err=True)
+    return labels
 
 
 def load_model(path: Path):

@@ -185,12 +185,12 @@ def read_codes(path: Path, delimiter=None):
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):
     """The embedding file's label columns ``frame`` with the one asked for first: ``label_col``, one
     of them, or the labels read from ``labels_file`` (one per code)."""
-    from aedr.data.io import read_labels
+    from aedr.cli.common import labels_for
 
     if label_col is not None and labels_file is not None:
         raise ValueError("give either --label-col or --labels, not both")
     if labels_file is not None:
-        labels = read_labels(labels_file, rows=n)
+        labels = labels_for(labels_file, n)
         if len(labels) != n:
             raise ValueError(f"{labels_file}: {len(labels)} labels for {n} codes in {embedding}")
         return _joined(labels.to_frame(), frame)

@@ -347,14 +347,20 @@ def _has_header(head: pd.DataFrame) -> bool:
 
 
 def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
-    """The header ``DataFrame.to_csv`` writes for unnamed columns: ``0,1,2,...`` (three or more), or
-    any names after an empty cell above a column with no empty cell (the frame's index)."""
+    """The header ``DataFrame.to_csv`` writes: an empty cell above the frame's index (``0, 1, 2, ...``
+    down the first column), or ``0,1,2,...`` (three or more) above numbers that are not all whole (a
+    headerless table of counts may well start 0,1,2)."""
     import pandas as pd
 
-    if len(first) >= 2 and pd.isna(first.iloc[0]) and first.iloc[1:].notna().all() and rest.iloc[:, 0].notna().all():
-        return True
+    if len(first) >= 2 and first.iloc[:1].isna().all() and first.iloc[1:].notna().all():
+        index = rest.iloc[:, 0].str.strip()
+        return index.tolist() == [str(i) for i in range(len(rest))]
     names = [str(value).strip() for value in first]
-    return len(names) >= 3 and names == [str(i) for i in range(len(names))]
+    if len(names) < 3 or names != [str(i) for i in range(len(names))]:
+        return False
+    body = rest.stack().str.strip()
+    numbers = pd.to_numeric(body, errors="coerce")
+    return bool(numbers.notna().all() and (numbers % 1 != 0).any())
 
 
 def _numeric(values: pd.Series) -> pd.Series:

@@ -468,7 +468,9 @@ def read_labels(path, rows: int | None = None) -> pd.Series:
     """One label per row from ``path``: an IDX labels file, a 1-D ``.npy``, or a one-column table.
 
     ``rows``, the number of rows the labels go with, settles a table whose header the text alone
-    cannot show (``kind`` over ``k0``, ``k1``, ...): one value more than ``rows`` makes the first its name.
+    cannot show: a first line read as a header that leaves one label too few is a label; a first
+    line of text, found nowhere below, over one label too many is the name (``kind`` over ``k0``,
+    ``k1``, ...), which ``attrs["note"]`` then says.
     """
     path = Path(path)
     _check_file(path)
@@ -477,11 +479,16 @@ def read_labels(path, rows: int | None = None) -> pd.Series:
         frame = fmt.read(path)
         if frame.shape[1] != 1:
             raise ValueError(f"{path}: a labels file needs exactly one column, found {frame.shape[1]}")
-        labels = frame.iloc[:, 0]
-        if frame.attrs["header"]:
+        header, labels = frame.attrs["header"], frame.iloc[:, 0]
+        if header and rows is not None and len(labels) == rows - 1:
+            header, labels = False, fmt.read(path, header=False).iloc[:, 0]
+        if header:
             return labels.rename(frame.columns[0])
-        if rows is not None and len(labels) == rows + 1 and isinstance(labels.iloc[0], str):
-            return labels.iloc[1:].reset_index(drop=True).rename(labels.iloc[0])
+        first = labels.iloc[0] if len(labels) else None
+        if rows is not None and len(labels) == rows + 1 and isinstance(first, str) and first not in set(labels[1:]):
+            labels = labels.iloc[1:].reset_index(drop=True).rename(first)
+            labels.attrs["note"] = f"its first line, {first!r}, taken as the labels' name (one line more than the rows)"
+            return labels
         return labels.rename("label")
     arrays = fmt.read(path)
     values = arrays.get("y", arrays.get("labels", next(iter(arrays.values()))))
