@@ -393,6 +393,13 @@ def test_thousands_separated_by_commas(tmp_path):
         read_table(path)
     path.write_text("a;b\n1,5;2\n3,25;4\n")  # decimal commas: no thousands there
     assert read_table(path).X.tolist() == [[1.5, 2.0], [3.25, 4.0]]
+    path.write_text("a,b\n" + '"1,234",5\n' * 60 + '"2,5",6\n')  # beyond the rows sniffed: still text
+    with pytest.raises(ValueError, match="'a' .* is not numeric|1 column is not numeric"):
+        read_table(path)
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("0,125\t1,500\n2,250\t0,375\n")  # decimal commas in a TSV: not thousands
+    with pytest.raises(ValueError, match="not numeric"):
+        read_table(tsv)
 
 
 def test_the_array_of_an_npz_is_picked_by_columns(tmp_path):

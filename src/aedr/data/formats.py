@@ -73,15 +73,15 @@ class Delimited(FileFormat):
             sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
             # skipinitialspace: "a, b" names columns a and b, not a and " b"
             options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
-            thousands = _thousands(sample, sep, options["decimal"])
-            if thousands:
-                options["thousands"] = thousands
+            grouped = sep == "," and options["decimal"] == "."  # quoted "1,234" can only be thousands here
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
-                if thousands:
-                    head = head.replace(re.escape(thousands), "", regex=True)
+                if grouped:
+                    head = head.map(lambda v: v.replace(",", "") if isinstance(v, str) and _GROUPED.fullmatch(v) else v)
                 header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
             frame = pd.read_csv(path, header=0 if header else None, nrows=nrows, **options)
+            if grouped:
+                frame = _ungrouped(frame)
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path}: the file is empty") from exc
         except pd.errors.ParserError as exc:
@@ -157,20 +157,24 @@ def sniff_delimiter(sample: str, default: str) -> str:
     return best
 
 
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands separated by commas
-_COMMA_NUMBER = re.compile(r"[+-]?[\d.]*\d,[\d,.]*")  # any number-like text with a comma in it
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
 
 
-def _thousands(sample: str, sep: str, decimal: str) -> str | None:
-    """``","`` where numbers group their thousands with commas (``"1,234"``) and no other number-like
-    text holds a comma (``"1,2"`` stays text rather than read as 12); else None."""
-    if decimal != ".":
-        return None
-    lines = sample.splitlines()[:_SNIFF_ROWS]
-    cells = [cell.strip() for row in csv.reader(lines, delimiter=sep) for cell in row]
-    grouped = [bool(_GROUPED.fullmatch(cell)) for cell in cells]
-    loose = any(_COMMA_NUMBER.fullmatch(cell) and not ok for cell, ok in zip(cells, grouped))
-    return "," if any(grouped) and not loose else None
+def _ungrouped(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each text column whose every value is a number, some with their thousands
+    grouped by commas (``"1,234"``), read as numbers; a column holding another comma number
+    (``"1,2"``) anywhere in the file stays text."""
+    import pandas as pd
+
+    for column in [c for c in frame.columns if frame[c].dtype == object]:
+        text = frame[column].dropna().astype(str).str.strip()
+        grouped = text.str.fullmatch(_GROUPED.pattern)
+        if not grouped.any():
+            continue
+        plain = pd.to_numeric(text[~grouped], errors="coerce").notna().all()
+        if plain:
+            frame[column] = pd.to_numeric(frame[column].astype("string").str.replace(",", "", regex=False))
+    return frame
 
 
 def _decimal(sample: str, sep: str) -> str:
@@ -353,12 +357,12 @@ def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
     import pandas as pd
 
     if len(first) >= 2 and first.iloc[:1].isna().all() and first.iloc[1:].notna().all():
-        index = rest.iloc[:, 0].str.strip()
+        index = rest.iloc[:, 0].astype(str).str.strip()
         return index.tolist() == [str(i) for i in range(len(rest))]
     names = [str(value).strip() for value in first]
     if len(names) < 3 or names != [str(i) for i in range(len(names))]:
         return False
-    body = rest.stack().str.strip()
+    body = rest.stack().astype(str).str.strip()
     numbers = pd.to_numeric(body, errors="coerce")
     return bool(numbers.notna().all() and (numbers % 1 != 0).any())
 
