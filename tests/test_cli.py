@@ -747,9 +747,11 @@ def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path)
     aedr("fit", data, "-o", tmp_path / "run", *FAST, "--format", "csv")
     (tmp_path / "run" / "notes.txt").write_text("mine")  # the user's files beside the run's
     aedr("plot", tmp_path / "run", "-o", tmp_path / "run" / "mine.png")
+    (tmp_path / "run" / "embedding.notes.txt").write_text("mine too")  # named like a run's file, but none
     aedr("fit", data, "-o", tmp_path / "run", *FAST, "--force")  # an earlier run: replaced, the user's files kept
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(
-        ["embedding.npy", "embedding.png", "loss.png", "map.html", "metrics.json", "mine.png", "model", "notes.txt"]
+        ["embedding.notes.txt", "embedding.npy", "embedding.png", "loss.png", "map.html", "metrics.json", "mine.png"]
+        + ["model", "notes.txt"]
     )  # not the earlier run's embedding.csv
     assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
     copy = tmp_path / "copy.npy"

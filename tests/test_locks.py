@@ -147,3 +147,34 @@ def test_a_folder_that_cannot_be_written_is_named_not_the_lock_file(tmp_path):
     result = cli("fit", tmp_path / "x.npy", "-o", "/proc/aedr-run", *FAST)
     assert result.exit_code == 1 and result.output.startswith("error: /proc: cannot write here (")
     assert ".lock" not in result.output
+
+
+def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypatch):
+    """Ctrl-C while --force moves the user's files into the new folder: those not yet moved stay in
+    the old folder, renamed to a name no later cleanup removes."""
+    from pathlib import Path
+
+    from aedr import _files
+
+    target, staged = tmp_path / "run", tmp_path / "staged"
+    target.mkdir()
+    staged.mkdir()
+    for name in ("a.txt", "b.txt", "model"):
+        (target / name).write_text(name)
+    (staged / "model").write_text("new")
+    real_rename = Path.rename
+
+    def rename(self, to):
+        if self.name == "b.txt":
+            raise KeyboardInterrupt
+        return real_rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        _files._replace(staged, target, owned=("model",))
+    monkeypatch.undo()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "model"] and (target / "model").read_text() == "new"
+    assert len(kept) == 1 and (kept[0] / "b.txt").read_text() == "b.txt"
+    _files._remove_leftovers(target)  # the cleanup of dead processes' staging leaves it alone
+    assert kept[0].exists()

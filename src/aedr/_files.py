@@ -219,8 +219,8 @@ def _remove_leftovers(target: Path) -> None:
 
 def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
     """Put ``staged`` in ``target``'s place. A folder's entries that the new one does not hold and
-    that match none of the ``owned`` patterns (the writer's own names, e.g. ``"embedding.*"``) are
-    the user's: they move into the new folder instead of being removed with the old one."""
+    that match none of the ``owned`` names (the writer's own outputs, ``fnmatch`` patterns) are the
+    user's: they move into the new folder instead of being removed with the old one."""
     if target.is_dir() and not target.is_symlink():
         old = _temporary_sibling(target)  # the replaced output, removed once the new one is in place
         target.rename(old)
@@ -229,14 +229,20 @@ def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
         except BaseException:
             old.rename(target)  # the earlier output back under its name
             raise
-        for entry in sorted(old.iterdir()):
-            if not (target / entry.name).exists() and not any(fnmatch(entry.name, p) for p in owned):
-                try:
+        try:
+            for entry in sorted(old.iterdir()):
+                if not (target / entry.name).exists() and not any(fnmatch(entry.name, p) for p in owned):
                     entry.rename(target / entry.name)
-                except OSError as exc:  # keep the old folder whole, under a name no cleanup removes
-                    kept = target.with_name(f"{target.name}.previous-{uuid.uuid4().hex[:8]}")
-                    old.rename(kept)
-                    raise OSError(f"{target}: could not keep {entry.name} ({exc}); the old folder is {kept}") from exc
+        except (
+            BaseException
+        ) as exc:  # an error or Ctrl-C midway: what was not moved yet stays, under a name no cleanup removes
+            kept = target.with_name(f"{target.name}.previous-{uuid.uuid4().hex[:8]}")
+            old.rename(kept)
+            if isinstance(exc, OSError):
+                raise OSError(
+                    f"{target}: could not keep every file of the folder it replaced ({exc}); the rest are in {kept}"
+                ) from exc
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staged, target)
@@ -304,8 +310,8 @@ def staged_folder(
 ):
     """Yield an empty temporary folder that replaces ``target`` when the block succeeds; ``overwrite``
     replaces only a folder holding ``marker`` (see :func:`check_new`), and of its entries only those
-    the new folder writes again or that match an ``owned`` pattern (the writer's other outputs,
-    ``"embedding.*"``): any other file there moves into the new folder.
+    the new folder writes again or that match an ``owned`` name (the writer's other outputs,
+    ``"embedding.csv"``): any other file there moves into the new folder.
 
     Examples
     --------

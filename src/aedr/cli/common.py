@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from aedr.data.formats import FORMATS
+
 if TYPE_CHECKING:
     from aedr.data.io import Table
 
@@ -457,7 +459,11 @@ def save_figure_file(fig, output: Path, force: bool) -> None:
 
 RUN_MARKER = "model/config.json"  # what makes a folder an earlier ``aedr fit`` run
 # What aedr fit and aedr demo write in a run folder: --force replaces these and keeps any other file
-RUN_OUTPUTS = ("model", "embedding.*", "loss.png", "map.html", "metrics.json", "reconstructions.png")
+RUN_OUTPUTS = (
+    "model",
+    *(f"embedding.{name}" for name in FORMATS),
+    *("embedding.png", "loss.png", "map.html", "metrics.json", "reconstructions.png"),
+)
 
 
 def labels_for(labels_file: Path, rows: int):

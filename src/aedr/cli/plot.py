@@ -14,6 +14,7 @@ import typer
 
 from aedr.cli import latent_grid
 from aedr.cli.common import (
+    RUN_OUTPUTS,
     Columns,
     Delimiter,
     Exclude,
@@ -146,7 +147,7 @@ def _embedding_file(path: Path) -> Path:
         raise FileNotFoundError(f"{path}: no such file or folder")
     if not path.is_dir():
         return path
-    found = sorted(p for p in path.glob("embedding.*") if p.suffix != ".png")
+    found = sorted(p for p in path.glob("embedding.*") if p.name in RUN_OUTPUTS and p.suffix != ".png")
     if len(found) != 1:
         raise ValueError(f"{path}: a folder without one embedding file (found {len(found)}); give the file")
     return found[0]
