@@ -343,3 +343,21 @@ def test_an_image_shape_that_does_not_fit_the_data_names_the_columns(tmp_path, d
     assert "'digit'" in result.stderr and "--label-col" in result.stderr
     result = runner.invoke(app, [*args, "--label-col", "digit", "-o", str(tmp_path / "m.html")])
     assert result.exit_code == 0, result.output
+
+
+def test_channels_first_images_are_drawn_in_their_colours(tmp_path):
+    """(n, 3, H, W) images, and flat rows with image_shape (3, H, W), draw red as red."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    images = np.zeros((6, 3, 4, 4))
+    images[:, 0] = 1.0  # pure red
+    images[:, 2, 0, 0] = 0.5  # some spread for the grey scale
+    Z = np.random.default_rng(0).normal(size=(6, 2))
+    for kwargs in ({"images": images}, {"images": images.reshape(6, -1), "image_shape": (3, 4, 4)}):
+        html = explorer_html(Z, thumbnails=6, **kwargs)
+        thumbs = json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))
+        picture = Image.open(io.BytesIO(base64.b64decode(thumbs["1"][0].split(",", 1)[1])))
+        assert picture.mode == "RGB" and picture.getpixel((picture.size[0] - 1, picture.size[1] - 1)) == (255, 0, 0)

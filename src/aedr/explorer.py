@@ -235,16 +235,18 @@ def _thumbnails(images, reconstructions, image_shape, n: int, limit: int, random
     """``{row: [png data URI, reconstruction's URI or None]}`` for a seeded sample of ``limit`` rows."""
     if images is None or limit <= 0:
         return {}
-    from aedr.plotting import image_shape_for
+    from aedr.plotting import image_rows
 
     images = np.asarray(images)
     for what, array in (("images", images), ("reconstructions", reconstructions)):
         if array is not None and len(array) != n:
             raise ValueError(f"{what} have {len(array)} rows, the codes {n}")
-    if images.ndim > 2:  # (n, H, W) or (n, H, W, 3): the images' own shape, unless one is given
+    if images.ndim > 2:  # (n, H, W), (n, H, W, 3), (n, 3, H, W): the images' own shape, unless one is given
         image_shape = image_shape or images.shape[1:]
         images = images.reshape(n, -1)
-    shape = image_shape_for(images.shape[1], image_shape)
+    images, shape = image_rows(images, image_shape)
+    if reconstructions is not None:
+        reconstructions, _ = image_rows(np.asarray(reconstructions).reshape(n, -1), image_shape)
     rows = np.arange(n) if n <= limit else np.sort(np.random.default_rng(random_state).choice(n, limit, replace=False))
     low, high = np.nanpercentile(images[rows], [0.5, 99.5]) if len(rows) else (0.0, 1.0)
     out = {}

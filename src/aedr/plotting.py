@@ -175,6 +175,25 @@ def image_shape_for(n_features: int, image_shape=None) -> tuple[int, ...]:
     return shape
 
 
+def image_rows(rows, image_shape=None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``rows`` (n, D) with each row's values in the order of the picture :func:`image_shape_for`
+    gives, and that shape: rows of channels-first images (``image_shape`` (3, H, W)) are reordered
+    to channels last, as a picture is drawn.
+
+    Examples
+    --------
+    >>> rows, shape = image_rows(np.arange(12).reshape(1, 12), (3, 2, 2))
+    >>> shape, rows[0, :3].tolist()  # the first pixel's three channels
+    ((2, 2, 3), [0, 4, 8])
+    """
+    rows = np.asarray(rows)
+    shape = image_shape_for(rows.shape[1], image_shape)
+    given = tuple(int(s) for s in image_shape) if image_shape is not None else shape
+    if len(given) == 3 and given[0] in (1, 3) and given[-1] not in (1, 3):  # channels first
+        rows = np.moveaxis(rows.reshape(len(rows), *given), 1, -1).reshape(len(rows), -1)
+    return rows, shape
+
+
 def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, title: str | None = None):
     """Originals above their reconstructions, ``n_images`` pairs, up to 10 per row.
 
@@ -193,7 +212,7 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
     X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)
     if X.shape != X_hat.shape:
         raise ValueError(f"originals {X.shape} and reconstructions {X_hat.shape} differ in shape")
-    shape = image_shape_for(X.shape[1], image_shape)
+    (X, shape), (X_hat, _) = image_rows(X, image_shape), image_rows(X_hat, image_shape)
     n = min(n_images, len(X))
     per_row = min(n, 10)
     n_strips = -(-n // per_row)
@@ -236,7 +255,7 @@ def plot_latent_grid(
     codes[:, 0] = np.tile(u, n)
     codes[:, 1] = np.repeat(v, n)
     images = np.asarray(estimator.inverse_transform(codes))  # an ndarray whatever set_output says
-    shape = image_shape_for(images.shape[1], image_shape or getattr(estimator, "input_shape_", None))
+    images, shape = image_rows(images, image_shape or getattr(estimator, "input_shape_", None))
     side = shape[0]
     canvas = np.zeros((n * side, n * shape[1], *shape[2:]))
     for index, image in enumerate(images):
