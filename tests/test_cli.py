@@ -402,6 +402,7 @@ def test_the_figure_commands_take_threads(digits, tmp_path, monkeypatch):
             ["no figure 'reconstruction'; did you mean 'reconstructions'?"],
             2,
         ),
+        (["plot", "embedding.csv"], ["embedding.csv: no such file or folder"], 1),  # a file, not a misspelt figure
         (["frobnicate"], ["No such command"], 2),
     ],
 )

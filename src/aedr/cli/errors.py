@@ -98,7 +98,7 @@ class CommandGroup(TyperGroup):
                     traceback.print_exc()
                 if _is_click(exc, "InvalidParameterError") or _is_click(exc, "ParameterError"):  # a parameter's value
                     command = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
-                    typer.echo(f"error: {option_words(str(exc))} (see '{command} --help')", err=True)
+                    _report(f"error: {option_words(str(exc))} (see '{command} --help')")  # rank 0 alone, under torchrun
                     raise typer.Exit(EXIT_USAGE) from None
                 _report(f"error: {option_words(describe_error(exc))}")
                 raise typer.Exit(EXIT_ERROR) from None

@@ -49,7 +49,8 @@ class DefaultFigureGroup(CommandGroup):
             import difflib
 
             close = difflib.get_close_matches(args[0], list(self.commands), n=1, cutoff=0.8)
-            if close and not Path(args[0]).exists():  # a misspelt figure, not a file named like one
+            if close and not Path(args[0]).suffix and "/" not in args[0] and not Path(args[0]).exists():
+                # a misspelt figure, not a file (embedding.csv, run1/) named like one
                 raise typer.BadParameter(f"no figure {args[0]!r}; did you mean {close[0]!r}?", ctx, param_hint="FIGURE")
             args = [DEFAULT_FIGURE, *args]
         return super().parse_args(ctx, args)
