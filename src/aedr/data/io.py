@@ -74,6 +74,7 @@ class Table:
     text: pd.DataFrame | None = None  # text columns set aside by ``read_table(keep_text=True)``
     source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
     dropped: np.ndarray | None = None  # the file's rows (0-based) that ``missing="drop"`` left out
+    file_columns: list[str] | None = None  # each feature's column in the file, numbered from 0 when unnamed
 
     def frame(self) -> pd.DataFrame | np.ndarray:
         """A DataFrame when the features are named (scikit-learn then checks the names), else the array
@@ -216,7 +217,10 @@ def _fill_missing(path: Path, table: Table, missing: str) -> Table:
         return table
     rows = np.flatnonzero(holes.any(axis=1))
     cols = np.flatnonzero(holes.any(axis=0))
-    names = [repr(table.columns[c]) if table.columns is not None else str(c + 1) for c in cols]
+    names = [
+        repr(table.columns[c]) if table.columns is not None else table.file_columns[c] if table.file_columns else str(c)
+        for c in cols
+    ]
     where = f"{_listed([str(r + 1) for r in rows], 'data row')} (in {_listed(names, 'column')})"
     if missing == "error":
         raise ValueError(f"{path}: empty cells in {where}; pass --missing drop, mean or median, or fill them first")
@@ -329,7 +333,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         ids = [c for c in features if _looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
-            shown = ", ".join(repr(c) if named else f"column {frame.columns.get_loc(c) + 1}" for c in ids)
+            shown = ", ".join(repr(c) if named else f"column {c}" for c in ids)
             notes.append(
                 f"left out {shown}: a different value in every row looks like an ID, not a feature"
                 f" (name {'them' if len(ids) > 1 else 'it'} in --columns to use {'them' if len(ids) > 1 else 'it'})"
@@ -341,7 +345,9 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     if bad:
         raise ValueError(_not_numeric(path, data, bad, named))
     X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
-    return Table(X, features if named else None, labels, notes=notes, text=text)
+    return Table(
+        X, features if named else None, labels, notes=notes, text=text, file_columns=[str(c) for c in features]
+    )
 
 
 def _too_large(value) -> bool:
