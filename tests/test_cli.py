@@ -162,33 +162,46 @@ def test_transform_to_file_keeps_labels(run, cells, tmp_path):
     aedr("transform", run / "model", cells, "-o", out, "--force")
 
 
-def test_the_model_commands_take_threads(run, cells, tmp_path, monkeypatch):
+@pytest.fixture
+def watch_threads(monkeypatch):
+    """``watch(*modules)``: torch set to 3 threads (given back after the test), and every model the
+    modules' ``load_model`` loads noting torch's count each time its network runs, in the list returned."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+
+    def watch(*modules):
+        seen, real_load = [], modules[0].load_model
+
+        def load_and_watch(folder):
+            estimator = real_load(folder)
+            for part in (estimator.model_.encoder, estimator.model_.decoder):
+                part.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+            return estimator
+
+        for module in modules:
+            monkeypatch.setattr(module, "load_model", load_and_watch)
+        return seen
+
+    yield watch
+    torch.set_num_threads(previous)
+
+
+def test_the_model_commands_take_threads(run, cells, tmp_path, watch_threads):
     import torch
 
     from aedr.cli import model as model_commands
 
-    seen, real_load = [], model_commands.load_model
-
-    def load_and_watch(folder):  # the loaded network notes torch's count each time it runs
-        estimator = real_load(folder)
-        for part in (estimator.model_.encoder, estimator.model_.decoder):
-            part.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
-        return estimator
-
-    monkeypatch.setattr(model_commands, "load_model", load_and_watch)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        codes = tmp_path / "codes.csv"
-        for extra, expected in ((["--threads", "2"], 2), ([], 1)):  # without: one for this small network
-            seen.clear()
-            aedr("transform", run / "model", cells, "-o", codes, "--label-col", "cell_type", "--force", *extra)
-            aedr("inverse-transform", run / "model", codes, "-o", tmp_path / "rows.csv", "--force", *extra)
-            aedr("evaluate", run / "model", cells, "--label-col", "cell_type", *extra)
-            assert set(seen) == {expected} and len(seen) >= 4, seen
-            assert torch.get_num_threads() == 3  # given back when each command ends
-    finally:
-        torch.set_num_threads(previous)
+    seen = watch_threads(model_commands)
+    codes = tmp_path / "codes.csv"
+    for extra, expected in ((["--threads", "2"], 2), ([], 1)):  # without: one for this small network
+        seen.clear()
+        aedr("transform", run / "model", cells, "-o", codes, "--label-col", "cell_type", "--force", *extra)
+        aedr("inverse-transform", run / "model", codes, "-o", tmp_path / "rows.csv", "--force", *extra)
+        aedr("evaluate", run / "model", cells, "--label-col", "cell_type", *extra)
+        assert set(seen) == {expected} and len(seen) >= 4, seen
+        assert torch.get_num_threads() == 3  # given back when each command ends
     result = aedr("transform", run / "model", cells, "--threads", "0", ok=False)
     assert result.exit_code == 2 and "--threads" in result.stderr
 
@@ -334,7 +347,7 @@ def test_plot_reconstructions_of_images(digits, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_figure_commands_take_threads(digits, tmp_path, monkeypatch):
+def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
     """plot reconstructions, plot latent-grid and explore run their model on --threads, else on one
     thread for a small network, and give torch's count back when they end."""
     import torch
@@ -345,29 +358,15 @@ def test_the_figure_commands_take_threads(digits, tmp_path, monkeypatch):
     images = tmp_path / "digits-idx3-ubyte.gz"
     write_idx(images, X[:60].reshape(60, 8, 8).astype(np.uint8))
     aedr("fit", images, "-o", tmp_path / "run", *FAST)
-    seen, real_load = [], common.load_model
-
-    def load_and_watch(folder):  # the loaded network notes torch's count each time it runs
-        estimator = real_load(folder)
-        for part in (estimator.model_.encoder, estimator.model_.decoder):
-            part.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
-        return estimator
-
-    for module in (common, plot, latent_grid):
-        monkeypatch.setattr(module, "load_model", load_and_watch)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        model = tmp_path / "run" / "model"
-        for extra, expected in ((["--threads", "2"], 2), ([], 1)):
-            seen.clear()
-            aedr("plot", "reconstructions", model, images, "-o", tmp_path / "r.png", "--force", *extra)
-            aedr("plot", "latent-grid", model, images, "-o", tmp_path / "g.png", "--force", *extra)
-            aedr("explore", tmp_path / "run", "--data", images, "-o", tmp_path / "m.html", "--force", *extra)
-            assert set(seen) == {expected} and len(seen) >= 5, seen
-            assert torch.get_num_threads() == 3
-    finally:
-        torch.set_num_threads(previous)
+    seen = watch_threads(common, plot, latent_grid)
+    model = tmp_path / "run" / "model"
+    for extra, expected in ((["--threads", "2"], 2), ([], 1)):
+        seen.clear()
+        aedr("plot", "reconstructions", model, images, "-o", tmp_path / "r.png", "--force", *extra)
+        aedr("plot", "latent-grid", model, images, "-o", tmp_path / "g.png", "--force", *extra)
+        aedr("explore", tmp_path / "run", "--data", images, "-o", tmp_path / "m.html", "--force", *extra)
+        assert set(seen) == {expected} and len(seen) >= 5, seen
+        assert torch.get_num_threads() == 3
 
 
 @pytest.mark.parametrize(

@@ -233,9 +233,8 @@ def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
             for entry in sorted(old.iterdir()):
                 if not (target / entry.name).exists() and not any(fnmatch(entry.name, p) for p in owned):
                     entry.rename(target / entry.name)
-        except (
-            BaseException
-        ) as exc:  # an error or Ctrl-C midway: what was not moved yet stays, under a name no cleanup removes
+        except BaseException as exc:
+            # an error or Ctrl-C midway: what was not moved yet stays, under a name no cleanup removes
             kept = target.with_name(f"{target.name}.previous-{uuid.uuid4().hex[:8]}")
             old.rename(kept)
             if isinstance(exc, OSError):

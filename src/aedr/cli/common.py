@@ -236,13 +236,8 @@ def read_input(
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
         dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
-        n_rows = table.X.shape[0] + len(dropped)  # the file's
-        labels = labels_for(labels_file, n_rows)
-        if len(labels) != n_rows:
-            raise ValueError(
-                f"{labels_file}: {len(labels)} labels for {n_rows} rows in {path}"
-                + (f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else "")
-            )
+        among = f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else ""
+        labels = labels_for(labels_file, table.X.shape[0] + len(dropped), f"rows in {path}{among}")
         table.labels = labels.drop(index=labels.index[list(dropped)]).reset_index(drop=True)
     for note in table.notes:
         typer.echo(f"note: {path}: {note}", err=True)
@@ -326,9 +321,7 @@ def _streamed_table(
     if labels_file is not None:
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
-        labels = labels_for(labels_file, source.shape[0])
-        if len(labels) != source.shape[0]:
-            raise ValueError(f"{labels_file}: {len(labels)} labels for {source.shape[0]} rows in {path}")
+        labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
     if is_main():  # under torchrun rank 0 alone reports
         typer.echo(f"note: {path}: {note}", err=True)
@@ -466,11 +459,14 @@ RUN_OUTPUTS = (
 )
 
 
-def labels_for(labels_file: Path, rows: int):
-    """:func:`aedr.data.io.read_labels` for ``rows`` rows, its note (a first line taken as the name) printed."""
+def labels_for(labels_file: Path, rows: int, what: str):
+    """:func:`aedr.data.io.read_labels` for ``rows`` rows (``what``, for the error when the counts
+    differ: "rows in cells.csv"), its note (a first line taken as the name) printed."""
     from aedr.data.io import read_labels
 
     labels = read_labels(labels_file, rows=rows)
+    if len(labels) != rows:
+        raise ValueError(f"{labels_file}: {len(labels)} labels for {rows} {what}")
     if labels.attrs.get("note"):
         typer.echo(f"note: {labels_file}: {labels.attrs['note']}", err=True)
     return labels

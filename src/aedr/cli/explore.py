@@ -190,9 +190,7 @@ def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels
     if label_col is not None and labels_file is not None:
         raise ValueError("give either --label-col or --labels, not both")
     if labels_file is not None:
-        labels = labels_for(labels_file, n)
-        if len(labels) != n:
-            raise ValueError(f"{labels_file}: {len(labels)} labels for {n} codes in {embedding}")
+        labels = labels_for(labels_file, n, f"codes in {embedding}")
         return _joined(labels.to_frame(), frame)
     if label_col is None:
         return frame

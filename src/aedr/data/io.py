@@ -217,10 +217,10 @@ def _fill_missing(path: Path, table: Table, missing: str) -> Table:
         return table
     rows = np.flatnonzero(holes.any(axis=1))
     cols = np.flatnonzero(holes.any(axis=0))
-    names = [
-        repr(table.columns[c]) if table.columns is not None else table.file_columns[c] if table.file_columns else str(c)
-        for c in cols
-    ]
+    if table.columns is not None:
+        names = [repr(table.columns[c]) for c in cols]
+    else:  # a file without a header (its columns as the options take them) or an array
+        names = [table.file_columns[c] if table.file_columns else str(c) for c in cols]
     where = f"{_listed([str(r + 1) for r in rows], 'data row')} (in {_listed(names, 'column')})"
     if missing == "error":
         raise ValueError(f"{path}: empty cells in {where}; pass --missing drop, mean or median, or fill them first")
@@ -365,9 +365,8 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
     for column in bad:
         values = data[column]
         example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-        name = (
-            repr(column) if named else f"column {column}"
-        )  # a file without a header: numbered from 0, as options take it
+        # a file without a header: its columns numbered from 0, as the options take them
+        name = repr(column) if named else f"column {column}"
         if len(example) and _too_large(example.iloc[0]):
             raise ValueError(
                 f"{path}: {name} holds a number beyond the range of 64-bit floats ({example.iloc[0]!r} in row "
