@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,6 +236,33 @@ def test_transform_picks_the_model_columns_by_name(run, cells, tmp_path):
     np.testing.assert_allclose(codes.to_numpy(), pd.read_csv(run / "embedding.csv").iloc[:, :2].to_numpy())
     pd.read_csv(cells).drop(columns="g3").to_csv(tmp_path / "missing.csv", index=False)
     assert_one_line_error(aedr("transform", run / "model", tmp_path / "missing.csv", ok=False), "missing.csv", "'g3'")
+
+
+def test_transform_fills_empty_cells_from_the_training_rows(run, cells, tmp_path):
+    """A new row's gap takes the training column's mean (median), as SimpleImputer fills it: its code is
+    the same alone or beside other rows, and a model saved before the statistics were kept falls back
+    to the file's own with a note saying so."""
+    train = pd.read_csv(cells)
+    new = train.drop(columns="cell_type").iloc[:3].copy()
+    new.iloc[0, 2] = np.nan
+    new.to_csv(tmp_path / "three.csv", index=False)
+    new.iloc[:1].to_csv(tmp_path / "one.csv", index=False)
+    model = load(run / "model")
+    for kind in ("mean", "median"):
+        three = aedr("transform", run / "model", tmp_path / "three.csv", "--missing", kind)
+        one = aedr("transform", run / "model", tmp_path / "one.csv", "--missing", kind)
+        assert f"with its column's {kind} in the training rows: data row 1 (in column 'g2')" in three.stderr
+        filled = new.iloc[:1].fillna({"g2": getattr(train["g2"], kind)()})
+        codes = pd.read_csv(io.StringIO(three.stdout)).to_numpy()
+        np.testing.assert_allclose(codes[0], model.transform(filled)[0], rtol=1e-6)
+        np.testing.assert_array_equal(pd.read_csv(io.StringIO(one.stdout)).to_numpy()[0], codes[0])
+    config = json.loads((run / "model" / "config.json").read_text())
+    for key in ("feature_mean_", "feature_median_"):
+        del config["fitted"][key]
+    shutil.copytree(run / "model", tmp_path / "old")
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    old = aedr("transform", tmp_path / "old", tmp_path / "three.csv", "--missing", "mean")
+    assert "mean in this file (the model keeps no training statistics)" in old.stderr
 
 
 def test_inverse_transform(run, tmp_path):

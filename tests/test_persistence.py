@@ -50,6 +50,8 @@ def test_round_trip_is_bit_identical(data, tmp_path, params):
     assert loaded.get_params() == ae.get_params()
     assert list(loaded.feature_names_in_) == list(ae.feature_names_in_)
     assert loaded.loss_curve_ == ae.loss_curve_ and loaded.n_iter_ == ae.n_iter_
+    assert np.array_equal(loaded.feature_mean_, ae.feature_mean_) and loaded.feature_mean_.dtype == np.float64
+    assert np.array_equal(loaded.feature_median_, ae.feature_median_)
     assert list(loaded.get_feature_names_out()) == list(ae.get_feature_names_out())
 
 
@@ -163,6 +165,8 @@ def _set(path, value):
         (lambda f: _edit_config(f, _set(["format"], "something")), CONFIG_FILE, "not an aedr model"),
         (lambda f: _edit_config(f, lambda c: c.pop("scaler")), CONFIG_FILE, "'scaler' is missing"),
         (lambda f: _edit_config(f, _set(["scaler", "offset"], [0.0])), CONFIG_FILE, "scaler.offset"),
+        (lambda f: _edit_config(f, _set(["fitted", "feature_mean_"], [0.0])), CONFIG_FILE, "feature_mean_' must be"),
+        (lambda f: _edit_config(f, _set(["fitted", "feature_median_"], None)), CONFIG_FILE, "feature_median_' has an"),
         (lambda f: _edit_config(f, _set(["estimator"], "os.system")), CONFIG_FILE, "unknown estimator"),
         (lambda f: _edit_config(f, _set(["params", "activation"], "nope")), CONFIG_FILE, "invalid 'params'"),
         (lambda f: _edit_config(f, _set(["params", "bogus"], 1)), CONFIG_FILE, "invalid 'params'"),

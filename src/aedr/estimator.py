@@ -29,6 +29,7 @@ from aedr._validation import (
 )
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
 from aedr.data.stream import RowSource, as_source, needs_streaming, neighbor_sample
+from aedr.data.summary import column_summary
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.models.conv import infer_input_shape
@@ -194,6 +195,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The trained network (``model_.encode``, ``model_.decode``).
     scaler_ : AffineScaler
         The fitted input scaling.
+    feature_mean_, feature_median_ : ndarray of shape (n_features_in_,)
+        Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
+        of 100,000 rows at most; :mod:`aedr.data.summary`), in the data's own units. What
+        ``aedr transform --missing mean|median`` fills the empty cells of new rows with.
     loss_curve_ : list of float
         Mean training loss per epoch (scaled units).
     loss_terms_ : dict of str to list of float
@@ -402,6 +407,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self, X, train_rows, model, objective, device, generator, noise_generator, baseline
         )
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
+        self.feature_mean_, self.feature_median_ = column_summary(X)
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
         self.max_iter_ = trainer.config.max_iter
         self.world_size_ = distributed.world_size()

@@ -91,7 +91,7 @@ Missing = Annotated[
     typer.Option(
         "--missing",
         help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
-        "in this file (a model keeps no training means).",
+        "(fit: this file's; with a model: its training rows').",
         rich_help_panel=_DATA,
     ),
 ]
@@ -206,6 +206,7 @@ def read_input(
     expected_columns=None,
     delimiter: str | None = None,
     missing: str = "error",
+    fill_values=None,
     one_hot: str | None = None,
     layer: str | None = None,
     normalize: bool = False,
@@ -226,6 +227,7 @@ def read_input(
         expected_columns=expected_columns,
         delimiter=delimiter_char(delimiter),
         missing=missing,
+        fill_values=fill_values,
         one_hot=split_names(one_hot),
         layer=layer,
         normalize=normalize,
@@ -347,9 +349,18 @@ def delimiter_char(text: str | None) -> str | None:
 
 
 def read_for_model(model, path: Path, **options) -> Table:
-    """:func:`read_input` for a fitted ``model``: a file with column names gives the model's features by name."""
+    """:func:`read_input` for a fitted ``model``: a file with column names gives the model's features by
+    name, and ``--missing mean|median`` fills empty cells with the model's training statistics."""
+    import pandas as pd
+
     expected = getattr(model, "feature_names_in_", None)
-    return read_input(path, expected_columns=None if expected is None else list(expected), **options)
+    index = range(model.n_features_in_) if expected is None else [str(n) for n in expected]
+    fill = {  # absent from models saved before aedr kept them: the file's own then
+        kind: pd.Series(getattr(model, f"feature_{kind}_"), index=index)
+        for kind in ("mean", "median")
+        if hasattr(model, f"feature_{kind}_")
+    }
+    return read_input(path, expected_columns=None if expected is None else list(expected), fill_values=fill, **options)
 
 
 def _check_finite(path: Path, table: Table) -> None:

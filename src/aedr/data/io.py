@@ -94,6 +94,7 @@ def read_table(
     expected_columns=None,
     delimiter=None,
     missing="error",
+    fill_values=None,
     one_hot=None,
     layer=None,
     normalize=False,
@@ -124,7 +125,13 @@ def read_table(
         The field separator of a CSV/TSV; detected when None (comma, semicolon, tab or pipe).
     missing : {"error", "drop", "mean", "median"}
         Empty cells (NaN) in the features: an error listing where they are, drop their rows
-        (and their labels), or fill each with its column's mean or median in this file.
+        (and their labels), or fill each with its column's mean or median: the training rows'
+        from ``fill_values`` when given, else this file's.
+    fill_values : dict, optional
+        A fitted model's training statistics, ``{"mean": Series, "median": Series}``, indexed by
+        feature name (matched to the file's column names) or by position (``0..n_features-1``,
+        matched when the file has that many features). A column they do not cover is filled from
+        this file.
     one_hot : list of str, optional
         Text (categorical) columns to encode as one 0/1 column per value, named ``column=value``.
     layer, normalize
@@ -187,7 +194,7 @@ def read_table(
                 + (f" (--columns takes one of its arrays: {_shown(arrays)})" if len(arrays) > 1 else "")
             )
         table = _table_from_arrays(path, arrays, label_col, data)
-    return _fill_missing(path, table, missing)
+    return _fill_missing(path, table, missing, fill_values)
 
 
 def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
@@ -208,8 +215,9 @@ def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def _fill_missing(path: Path, table: Table, missing: str) -> Table:
-    """Apply ``missing`` to the empty cells (NaN) of ``table.X``."""
+def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> Table:
+    """Apply ``missing`` to the empty cells (NaN) of ``table.X``; ``fill_values`` as
+    :func:`read_table` takes them."""
     if sp.issparse(table.X):
         return table  # .h5ad: non-finite values are refused as it is read
     holes = np.isnan(table.X)
@@ -237,16 +245,40 @@ def _fill_missing(path: Path, table: Table, missing: str) -> Table:
         table.notes.append(f"dropped {_plural(len(rows), 'row')} with empty cells: {where}")
         return table
     X = table.X.copy()
-    fill = (np.nanmean if missing == "mean" else np.nanmedian)(X[:, cols], axis=0)
+    trained = _training_values(table, cols, None if fill_values is None else fill_values.get(missing))
+    fill = np.where(np.isnan(trained), (np.nanmean if missing == "mean" else np.nanmedian)(X[:, cols], axis=0), trained)
     if np.isnan(fill).any():
         empty = names[int(np.flatnonzero(np.isnan(fill))[0])]
         raise ValueError(f"{path}: column {empty} is empty in every row; there is no {missing} to fill it with")
     X[:, cols] = np.where(np.isnan(X[:, cols]), fill, X[:, cols])
     table.X = X
-    table.notes.append(
-        f"filled {_plural(int(holes.sum()), 'empty cell')} with its column's {missing} in this file: {where}"
-    )
+    if not np.isnan(trained).any():
+        source = "in the training rows"
+    elif not np.isnan(trained).all():
+        source = "in the training rows (in this file where the model has none)"
+    elif fill_values is not None:
+        source = "in this file (the model keeps no training statistics)"
+    else:
+        source = "in this file"
+    cells = _plural(int(holes.sum()), "empty cell")
+    table.notes.append(f"filled {cells} with its column's {missing} {source}: {where}")
     return table
+
+
+def _training_values(table: Table, cols: np.ndarray, values) -> np.ndarray:
+    """The training statistic ``values`` (a Series, :func:`read_table`'s ``fill_values``) of each of
+    ``table``'s columns ``cols``, NaN where they have none."""
+    found = np.full(len(cols), np.nan)
+    if values is None:
+        return found
+    named = not all(isinstance(k, (int, np.integer)) for k in values.index)
+    if named and table.columns is not None:  # by name: the model's features as the file names them
+        for i, c in enumerate(cols):
+            if table.columns[c] in values.index:
+                found[i] = values[table.columns[c]]
+    elif len(values) == table.X.shape[1]:  # by position; another width is refused by transform
+        found[:] = values.to_numpy(dtype=np.float64)[cols]
+    return found
 
 
 def _plural(n: int, word: str) -> str:

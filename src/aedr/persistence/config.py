@@ -185,6 +185,10 @@ def _check_schema(config: dict, file: Path) -> None:
             raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
     if not all(v != 0 for v in config["scaler"]["scale"]):
         raise ModelFileError(f"{file}: 'scaler.scale' holds a zero; the file was edited by hand")
+    for key in ("feature_mean_", "feature_median_"):  # absent from models saved before aedr kept them
+        values = config["fitted"].get(key)
+        if values is not None and not (isinstance(values, list) and len(values) == n_features):
+            raise ModelFileError(f"{file}: 'fitted.{key}' must be a list of {n_features} numbers (one per feature)")
     names = config["fitted"].get("feature_names_in_")
     if names is not None and not (isinstance(names, list) and len(names) == n_features):
         raise ModelFileError(f"{file}: 'fitted.feature_names_in_' must be null or a list of {n_features} names")
@@ -259,7 +263,11 @@ def _numbers(v) -> bool:
 
 
 # fitted values read back into their Python form: a term's null (an epoch without it) is NaN again
-_RESTORE = {"loss_terms_": lambda v: {k: [math.nan if e is None else e for e in x] for k, x in v.items()}}
+_RESTORE = {
+    "loss_terms_": lambda v: {k: [math.nan if e is None else e for e in x] for k, x in v.items()},
+    "feature_mean_": lambda v: np.asarray(v, dtype=np.float64),
+    "feature_median_": lambda v: np.asarray(v, dtype=np.float64),
+}
 
 # every fitted value a model file may hold, and what its value must be
 _FITTED = {
@@ -281,6 +289,8 @@ _FITTED = {
         )
     ),
     "stop_reason_": lambda v: isinstance(v, str) and len(v) < 100,
+    "feature_mean_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
+    "feature_median_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
     "input_shape_": lambda v: (
         v is None or (isinstance(v, list) and 2 <= len(v) <= 3 and all(_int(1)(d) and d <= 1 << 16 for d in v))
     ),
