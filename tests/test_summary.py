@@ -32,7 +32,7 @@ def test_values_near_the_float64_limit_keep_finite_means_and_medians():
 
 def test_the_median_of_many_rows_is_a_seeded_sample_and_column_blocks_bound_memory(monkeypatch):
     monkeypatch.setattr(summary, "MEDIAN_ROWS", 1000)
-    monkeypatch.setattr(summary, "MEDIAN_BYTES", 8 * 1000 * 3)  # three columns of the sample at a time
+    monkeypatch.setattr(summary, "BLOCK_BYTES", 8 * 1000 * 3)  # three columns of the sample at a time
     X = np.random.default_rng(1).exponential(size=(20_000, 10))
     first, second = column_summary(X)[1], column_summary(X)[1]
     np.testing.assert_array_equal(first, second)
