@@ -854,3 +854,50 @@ def test_every_command_that_writes_takes_output(cells, tmp_path):
     assert (tmp_path / "run" / "model").is_dir()
     for command in (["demo"], ["benchmark"]):
         assert "--output" in aedr(*command, "--help").stdout
+
+
+def test_row_ids_are_written_beside_the_codes_so_each_code_joins_back_to_its_row(tmp_path):
+    """An ID column left out of the features stands before the codes in every output that keeps more
+    than one array, rows dropped for gaps take their IDs with them, and the label stays the column
+    that plot colours by and inverse-transform keeps."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+    frame.insert(0, "cell_id", [f"c{i:02d}" for i in range(60)])
+    frame["kind"] = np.where(frame["a"] > 0, "T", "B")
+    frame.loc[5, "b"] = np.nan
+    frame.to_csv(tmp_path / "cells.csv", index=False)
+    aedr("fit", tmp_path / "cells.csv", "--label-col", "kind", "--missing", "drop", "-o", tmp_path / "run", *FAST)
+    written = pd.read_csv(tmp_path / "run" / "embedding.csv")
+    assert list(written.columns) == ["cell_id", "autoencoder0", "autoencoder1", "kind"]
+    kept = frame.drop(index=5).reset_index(drop=True)
+    assert written["cell_id"].tolist() == kept["cell_id"].tolist() and written["kind"].tolist() == kept["kind"].tolist()
+    assert '"c59"' in (tmp_path / "run" / "map.html").read_text()  # in the map's hover box
+    model = load(tmp_path / "run" / "model")
+    joined = kept.merge(written, on="cell_id")
+    np.testing.assert_allclose(
+        joined[["autoencoder0", "autoencoder1"]], model.transform(joined[list("abcd")]), rtol=1e-6
+    )
+
+    new = frame.drop(columns="kind").iloc[[7, 3, 9]]  # three rows: an ID by its name, however few
+    new.to_csv(tmp_path / "new.csv", index=False)
+    for name in ("codes.csv", "codes.parquet", "codes.npz", "codes.h5ad"):
+        aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / name)
+    assert pd.read_csv(tmp_path / "codes.csv")["cell_id"].tolist() == ["c07", "c03", "c09"]
+    assert pd.read_parquet(tmp_path / "codes.parquet").columns[0] == "cell_id"
+    with np.load(tmp_path / "codes.npz") as archive:
+        assert archive["cell_id"].tolist() == ["c07", "c03", "c09"] and archive["X"].shape == (3, 2)
+    import anndata
+
+    assert anndata.read_h5ad(tmp_path / "codes.h5ad").obs_names.tolist() == ["c07", "c03", "c09"]
+    npy = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.npy")
+    assert "codes.npy holds the codes alone; .npz, .csv or .parquet keep the rows' IDs beside them" in npy.stderr
+
+    decoded = aedr("inverse-transform", tmp_path / "run", tmp_path / "run" / "embedding.csv")
+    assert "keeping 'kind' beside the decoded rows" in decoded.stderr
+    rows = pd.read_csv(io.StringIO(decoded.stdout))
+    assert list(rows.columns) == ["cell_id", *"abcd", "kind"] and rows["cell_id"].tolist() == kept["cell_id"].tolist()
+    plotted = aedr("plot", tmp_path / "run" / "embedding.csv", "-o", tmp_path / "map.png")
+    assert "colouring by 'kind'" in plotted.stderr
+    arrays = {name: written[name].to_numpy().astype(str) for name in ("cell_id", "kind")}
+    np.savez(tmp_path / "e.npz", X=written.iloc[:, 1:3].to_numpy(), **arrays)
+    assert "colouring by 'kind'" in aedr("plot", tmp_path / "e.npz", "-o", tmp_path / "npz.png").stderr

@@ -135,7 +135,9 @@ def test_the_command_line_options_and_notes(tmp_path):
     result = aedr("fit", path, "--label-col", "kind", "-o", tmp_path / "run", *FAST)
     assert result.exit_code == 0, result.output
     assert "note: " in result.stderr and "left out 'sample'" in result.stderr
-    assert pd.read_csv(tmp_path / "run" / "embedding.csv").shape == (30, 3)
+    written = pd.read_csv(tmp_path / "run" / "embedding.csv", sep=None, engine="python")
+    assert list(written.columns) == ["sample", "autoencoder0", "autoencoder1", "kind"]  # the ID kept, first
+    assert written["sample"].tolist() == [f"s{i}" for i in range(30)]
 
     result = aedr("fit", path, "--delimiter", "comma", "-o", tmp_path / "bad", *FAST)
     assert result.exit_code == 1 and "with comma as the delimiter" in result.stderr and "--delimiter" in result.stderr

@@ -173,8 +173,8 @@ def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch)
             frame.attrs["header"] = True
             return frame
 
-        def write(self, path, values, labels):
-            formats._with_labels(values, labels).to_json(path, orient="records", lines=True)
+        def write(self, path, values, labels, ids=None):
+            formats.annotated(values, labels, ids).to_json(path, orient="records", lines=True)
 
     monkeypatch.setitem(formats.FORMATS, "jsonl", JSONLines())
     values = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})

@@ -145,10 +145,13 @@ def fit_run(
         "interrupted": bool(interrupted and interrupted()),
     }
     run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
-    run.files = write_run(Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format)
-    if table.labels is not None and not format_of(run.files["embedding"]).stores_labels:
+    run.files = write_run(
+        Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format, ids=table.ids
+    )
+    if (table.labels is not None or table.ids is not None) and not format_of(run.files["embedding"]).stores_labels:
+        kept = " and ".join(["the rows' IDs"] * (table.ids is not None) + ["the labels"] * (table.labels is not None))
         run.notes.append(
-            f"{run.files['embedding'].name} holds the codes alone; --format npz, csv or parquet keeps the labels beside them"
+            f"{run.files['embedding'].name} holds the codes alone; --format npz, csv or parquet keeps {kept} beside them"
         )
     if Z.shape[1] >= 2:
         run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
@@ -187,7 +190,7 @@ def settings_of(estimator) -> dict:
 
 def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
     """The interactive map (:mod:`aedr.explorer`) of a fit: its first two or three code dimensions, the
-    label as colour, image rows as thumbnails with their reconstructions; at most ``max_points``
+    label as colour, the rows' IDs in the hover box, image rows as thumbnails with their reconstructions; at most ``max_points``
     rows (a seeded sample). Returns the path and a note when rows were left out."""
     from aedr.explorer import write_explorer
 
@@ -216,6 +219,7 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
         images=images,
         reconstructions=rows_hat,
         image_shape=table.image_shape,
+        fields=None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True),  # in the hover box
         thumbnails=MAP_THUMBNAILS,
         title=f"{type(estimator).__name__}: {_points(n)}, {estimator.n_components}-D code",
         axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],
@@ -241,14 +245,17 @@ def _points(n: int) -> str:
     return f"{n:,} point{'s' * (n != 1)}"
 
 
-def write_run(folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv") -> dict[str, Path]:
-    """Write model/, embedding.<format>, embedding.png, loss.png and metrics.json into ``folder``."""
+def write_run(
+    folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv", ids=None
+) -> dict[str, Path]:
+    """Write model/, embedding.<format> (the rows' ``ids``, the codes, the ``labels``), embedding.png,
+    loss.png and metrics.json into ``folder``."""
     from aedr.persistence import save
     from aedr.plotting import plot_embedding, plot_loss_curves, save_figure
 
     files = {
         "model": save(estimator, folder / "model"),
-        "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels),
+        "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels, ids=ids),
     }
     label_values = None if labels is None else labels.to_numpy()
     title = f"{type(estimator).__name__}: {_points(len(Z))}, {estimator.n_components}-D code"

@@ -159,9 +159,10 @@ def split_names(text: str | list[str] | None) -> list[str] | None:
 
 
 def written_label_column(path: Path, delimiter) -> str | None:
-    """The one column of a named table that is not a code column: what ``aedr fit`` or ``transform`` wrote
-    beside the codes (``autoencoder0``, ``autoencoder1``, ..., ``cell_type``), or an .npz's one extra array;
-    ``plot`` colours by it, ``inverse-transform`` keeps it beside the decoded rows."""
+    """The one column of a named table after its code columns: what ``aedr fit`` or ``transform`` wrote
+    beside the codes (``[cell_id,] autoencoder0, autoencoder1, ..., cell_type``), or an .npz's one extra
+    array besides the rows' IDs; ``plot`` colours by it, ``inverse-transform`` keeps it beside the
+    decoded rows."""
     import re
 
     from aedr.data.formats import Delimited, format_of
@@ -173,6 +174,8 @@ def written_label_column(path: Path, delimiter) -> str | None:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 extra = [name for name in archive.files if name != "X" and archive[name].ndim == 1]
+                if len(extra) > 1:  # the rows' IDs beside the labels: a different value in every row
+                    extra = [name for name in extra if len(np.unique(archive[name])) < len(archive[name])]
         except (ValueError, OSError):
             return None  # read_input reports it
         return extra[0] if len(extra) == 1 and "X" in archive.files else None
@@ -188,11 +191,14 @@ def written_label_column(path: Path, delimiter) -> str | None:
             names = pyarrow.parquet.read_schema(path).names
     except (ValueError, OSError):
         return None  # read_input reports it
-    if not names:
+    # the codes: the first run of columns PREFIX0, PREFIX1, ...; the rows' IDs may stand before them
+    start = next((i for i, name in enumerate(names or []) if re.fullmatch(r"(.*\D)?0", str(name))), None)
+    if start is None:
         return None
-    codes = re.fullmatch(r"(.*?)\d+", names[0])
-    others = [c for c in names if not (codes and re.fullmatch(re.escape(codes[1]) + r"\d+", c))]
-    return others[0] if len(others) == 1 and len(others) < len(names) else None
+    prefix, end = str(names[start])[:-1], start
+    while end < len(names) and names[end] == f"{prefix}{end - start}":
+        end += 1
+    return names[end] if end == len(names) - 1 else None
 
 
 def read_input(

@@ -56,22 +56,23 @@ def _claim(ctx, output: Path | None, force: bool, inputs=()) -> Path | None:
     return claim_output(ctx, output, force, inputs)
 
 
-def _write(frame, labels, output: Path | None, force: bool) -> None:
-    import pandas as pd
-
+def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
+    """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
+    standard output when None or ``-``)."""
+    from aedr.data.formats import annotated
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
-        table = frame if labels is None else pd.concat([frame, labels.reset_index(drop=True)], axis=1)
-        table.to_csv(sys.stdout, index=False)
+        annotated(frame, labels, ids).to_csv(sys.stdout, index=False)
         return
     from aedr.data.formats import format_of
 
-    write_table(output, frame, labels, overwrite=force)
+    write_table(output, frame, labels, ids=ids, overwrite=force)
     typer.echo(f"wrote {output} ({len(frame)} rows x {frame.shape[1]} columns)", err=True)
-    if labels is not None and not format_of(output).stores_labels:
+    if (labels is not None or ids is not None) and not format_of(output).stores_labels:
+        kept = " and ".join(["the rows' IDs"] * (ids is not None) + ["the labels"] * (labels is not None))
         typer.echo(
-            f"note: {output.name} holds the codes alone; .npz, .csv or .parquet keep the labels beside them", err=True
+            f"note: {output.name} holds the codes alone; .npz, .csv or .parquet keep {kept} beside them", err=True
         )
 
 
@@ -137,7 +138,7 @@ def transform(
         rows = read_for_model(estimator, reference, label_col=label_col, **options)
         placed = {"reference": features_for(estimator, rows), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table), **placed)
-    _write(code_frame(estimator, codes), table.labels, output, force)
+    _write(code_frame(estimator, codes), table.labels, output, force, ids=table.ids)
 
 
 def inverse_transform(
@@ -214,7 +215,8 @@ def inverse_transform(
         write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks, overwrite=force)
         typer.echo(f"wrote {output} ({len(table.X)} rows x {estimator.n_features_in_} columns, float32)", err=True)
         return
-    _write(pd.DataFrame(estimator.inverse_transform(table.X), columns=names), table.labels, output, force)
+    decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
+    _write(decoded, table.labels, output, force, ids=table.ids)
 
 
 def evaluate(

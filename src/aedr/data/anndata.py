@@ -140,10 +140,14 @@ def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, se
     return target
 
 
-def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None) -> None:
-    """Codes as an AnnData of their own (``X``: the codes; ``obs``: the labels)."""
+def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None, ids=None) -> None:
+    """Codes as an AnnData of their own (``X``: the codes; ``obs``: the rows' IDs and the labels; the
+    first ID column, as text, names the rows)."""
     anndata = _anndata()
-    obs = pd.DataFrame(index=[str(i) for i in range(len(values))])
+    names = [str(i) for i in range(len(values))] if ids is None else ids.iloc[:, 0].astype(str).tolist()
+    obs = pd.DataFrame(index=names)
+    for column in [] if ids is None else ids.columns:
+        obs[str(column)] = ids[column].to_numpy()
     if labels is not None:
         obs[str(labels.name or "label")] = labels.to_numpy()
     var = pd.DataFrame(index=[str(c) for c in values.columns])

@@ -39,7 +39,7 @@ class FileFormat:
     gzip = False  # may also end in .gz
     tabular = False  # read gives a DataFrame with named columns (else a dict of named arrays)
     reads_rows = False  # read_rows gives (rows, names, labels, more label columns) itself
-    stores_labels = True  # write keeps the labels beside the values
+    stores_labels = True  # write keeps the labels (and the rows' IDs) beside the values
 
     def matches(self, name: str) -> bool:
         """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
@@ -50,7 +50,9 @@ class FileFormat:
         ``header`` applies to delimited text (None: detected)."""
         raise NotImplementedError
 
-    def write(self, path: Path, values: pd.DataFrame, labels: pd.Series | None) -> None:
+    def write(self, path: Path, values: pd.DataFrame, labels: pd.Series | None, ids: pd.DataFrame | None = None):
+        """Write ``values`` with ``labels`` after them and the rows' ``ids`` before them, where the format
+        stores more than one array."""
         raise NotImplementedError
 
 
@@ -102,8 +104,8 @@ class Delimited(FileFormat):
         frame.attrs["header"] = header
         return frame
 
-    def write(self, path, values, labels):
-        _with_labels(_shortest_floats(values), labels).to_csv(path, sep=self.sep, index=False)
+    def write(self, path, values, labels, ids=None):
+        annotated(_shortest_floats(values), labels, ids).to_csv(path, sep=self.sep, index=False)
 
 
 def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:
@@ -225,8 +227,8 @@ class Parquet(FileFormat):
         frame.attrs["header"] = True
         return frame
 
-    def write(self, path, values, labels):
-        _with_labels(values, labels).to_parquet(path, engine="pyarrow", index=False)
+    def write(self, path, values, labels, ids=None):
+        annotated(values, labels, ids).to_parquet(path, engine="pyarrow", index=False)
 
 
 class Npy(FileFormat):
@@ -237,7 +239,7 @@ class Npy(FileFormat):
     def read(self, path, header=None):
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
 
-    def write(self, path, values, labels):
+    def write(self, path, values, labels, ids=None):
         with open(path, "wb") as handle:
             np.save(handle, values.to_numpy())
 
@@ -254,11 +256,12 @@ class Npz(FileFormat):
 
         return _arrays(path, self.name, load)
 
-    def write(self, path, values, labels):
+    def write(self, path, values, labels, ids=None):
         arrays = {"X": values.to_numpy()}
-        if labels is not None:
-            array = labels.to_numpy()
-            arrays[str(labels.name or "y")] = array.astype(str) if array.dtype == object else array  # no pickles
+        columns = [] if ids is None else [ids[c] for c in ids.columns]
+        for column in [*columns, *([] if labels is None else [labels.rename(labels.name or "y")])]:
+            array = column.to_numpy()
+            arrays[str(column.name)] = array.astype(str) if array.dtype == object else array  # no pickles
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
 
@@ -274,7 +277,7 @@ class Idx(FileFormat):
     def read(self, path, header=None):
         return _arrays(path, self.name, lambda: {"X": read_idx(path)})
 
-    def write(self, path, values, labels):
+    def write(self, path, values, labels, ids=None):
         write_idx(path, values.to_numpy())
 
 
@@ -290,10 +293,10 @@ class H5ad(FileFormat):
 
         return h5ad_rows(path, label_col=label_col, layer=layer, normalize=normalize)
 
-    def write(self, path, values, labels):
+    def write(self, path, values, labels, ids=None):
         from aedr.data.anndata import write_codes_h5ad
 
-        write_codes_h5ad(path, values, labels)
+        write_codes_h5ad(path, values, labels, ids)
 
 
 FORMATS: dict[str, FileFormat] = {
@@ -373,10 +376,13 @@ def _numeric(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").notna() | values.isna()
 
 
-def _with_labels(values: pd.DataFrame, labels: pd.Series | None) -> pd.DataFrame:
+def annotated(values: pd.DataFrame, labels: pd.Series | None, ids: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows' ``ids``, ``values`` and ``labels``, in that order, as one table."""
     import pandas as pd
 
-    return values if labels is None else pd.concat([values, labels.reset_index(drop=True)], axis=1)
+    parts = [] if ids is None else [ids.reset_index(drop=True)]
+    parts += [values] + ([] if labels is None else [labels.reset_index(drop=True)])
+    return values if len(parts) == 1 else pd.concat(parts, axis=1)
 
 
 def _arrays(path: Path, name: str, load) -> dict[str, np.ndarray]:

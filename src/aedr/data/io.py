@@ -75,6 +75,7 @@ class Table:
     source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
     dropped: np.ndarray | None = None  # the file's rows (0-based) that ``missing="drop"`` left out
     file_columns: list[str] | None = None  # each feature's column in the file, numbered from 0 when unnamed
+    ids: pd.DataFrame | None = None  # the columns left out as IDs, for outputs to keep beside each row's code
 
     def frame(self) -> pd.DataFrame | np.ndarray:
         """A DataFrame when the features are named (scikit-learn then checks the names), else the array
@@ -242,6 +243,8 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
             table.labels = table.labels[keep].reset_index(drop=True)
         if table.text is not None:
             table.text = table.text[keep].reset_index(drop=True)
+        if table.ids is not None:
+            table.ids = table.ids[keep].reset_index(drop=True)
         table.notes.append(f"dropped {_plural(len(rows), 'row')} with empty cells: {where}")
         return table
     X = table.X.copy()
@@ -308,6 +311,17 @@ def _looks_like_id(name: str, values: pd.Series) -> bool:
     return False
 
 
+def _row_id(name, values: pd.Series) -> bool:
+    """A column that is not a feature and names each row: an ID by :func:`_looks_like_id`, or any
+    unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
+    named = bool(_ID_NAME.fullmatch(str(name).strip()))
+    if not (named or values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype)):
+        return False  # a numeric column of a wide file is not looked at (a model may take a few of thousands)
+    if values.isna().any() or not values.is_unique:
+        return False
+    return named or _looks_like_id(str(name), values)
+
+
 _NESTED = (list, tuple, dict, set, np.ndarray)
 
 
@@ -361,15 +375,22 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
             features = [c for c in features if c not in kept]
         if not features and (text is not None or labels is not None):  # annotations alone
             return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
+    id_frame = None
     if not columns:
         ids = [c for c in features if _looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
+            id_frame = frame[ids].reset_index(drop=True).rename(columns=str)
             shown = ", ".join(repr(c) if named else f"column {c}" for c in ids)
+            them = "them" if len(ids) > 1 else "it"
             notes.append(
                 f"left out {shown}: a different value in every row looks like an ID, not a feature"
-                f" (name {'them' if len(ids) > 1 else 'it'} in --columns to use {'them' if len(ids) > 1 else 'it'})"
+                f" (name {them} in --columns to use {them})"
             )
+    else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
+        unused = [c for c in frame.columns if c not in {*features, label_col, *(exclude or [])}]
+        ids = [c for c in unused if _row_id(c, frame[c])]
+        id_frame = frame[ids].reset_index(drop=True).rename(columns=str) if ids else None
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
     data = frame[features]
@@ -378,7 +399,13 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         raise ValueError(_not_numeric(path, data, bad, named))
     X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
     return Table(
-        X, features if named else None, labels, notes=notes, text=text, file_columns=[str(c) for c in features]
+        X,
+        features if named else None,
+        labels,
+        notes=notes,
+        text=text,
+        file_columns=[str(c) for c in features],
+        ids=id_frame,
     )
 
 
@@ -534,11 +561,14 @@ def read_labels(path, rows: int | None = None) -> pd.Series:
     return pd.Series(values.ravel(), name="label")
 
 
-def write_table(path, values: pd.DataFrame, labels: pd.Series | None = None, *, overwrite: bool = False) -> Path:
-    """Write ``values`` (numeric columns) and ``labels`` beside them, in the format of ``path``'s name.
+def write_table(
+    path, values: pd.DataFrame, labels: pd.Series | None = None, *, ids=None, overwrite: bool = False
+) -> Path:
+    """Write ``values`` (numeric columns), ``labels`` after them and the rows' ``ids`` (a DataFrame of
+    ID columns, :attr:`Table.ids`) before them, in the format of ``path``'s name.
 
-    ``.npy`` and IDX hold one numeric array, so ``labels`` are left out there;
-    ``.npz`` stores the values as ``X`` and the labels under their name.
+    ``.npy`` and IDX hold one numeric array, so ``labels`` and ``ids`` are left out there;
+    ``.npz`` stores the values as ``X`` and the labels and IDs under their names.
     The file is written under a temporary name and renamed when complete.
 
     Raises
@@ -549,7 +579,7 @@ def write_table(path, values: pd.DataFrame, labels: pd.Series | None = None, *, 
     path = Path(path)
     fmt = format_of(path)
     with staged_file(path, overwrite=overwrite) as tmp:
-        fmt.write(tmp, values, labels)
+        fmt.write(tmp, values, labels, ids)
     return path
 
 
