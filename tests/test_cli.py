@@ -584,6 +584,34 @@ def test_a_closed_pipe_ends_transform_quietly(run, cells, tmp_path):
     assert process.stderr.read() == b""
 
 
+def test_rows_piped_to_standard_input(run, cells, tmp_path):
+    """``-`` reads standard input (CSV, gzip or Parquet by its first bytes) as the file itself would be
+    read; messages name it <stdin>, and its temporary copy is gone when the command ends."""
+    import gzip
+
+    def piped(args, data: bytes, code=0):
+        command = [sys.executable, "-m", "aedr", *map(str, args)]
+        result = subprocess.run(
+            command, input=data, capture_output=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)}
+        )
+        assert result.returncode == code, result.stderr
+        return result
+
+    expected = aedr("transform", run, cells, "--label-col", "cell_type").stdout
+    text = cells.read_bytes()
+    assert piped(["transform", run, "-", "--label-col", "cell_type"], text).stdout.decode() == expected
+    assert piped(["transform", run, "-", "--label-col", "cell_type"], gzip.compress(text)).stdout.decode() == expected
+    pd.read_csv(cells).to_parquet(tmp_path / "cells.parquet")
+    parquet = piped(["transform", run, "-", "--label-col", "cell_type"], (tmp_path / "cells.parquet").read_bytes())
+    assert parquet.stdout.decode() == expected
+    decoded = piped(["inverse-transform", run, "-"], (run / "embedding.csv").read_bytes())
+    assert decoded.stdout.decode() == aedr("inverse-transform", run, run / "embedding.csv").stdout
+    short = piped(["transform", run, "-"], b"g0,g1\n1,2\n", code=1)
+    assert short.stderr.decode().startswith("error: <stdin>: lacks 4 of the columns the model was fitted on")
+    assert "is empty" in piped(["evaluate", run, "-"], b"", code=1).stderr.decode()
+    assert not list(tmp_path.glob("aedr-stdin-*"))
+
+
 @pytest.mark.parametrize(
     "name, write, args, fragments",
     [

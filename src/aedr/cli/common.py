@@ -31,6 +31,50 @@ def _verbose_option(ctx: typer.Context, value: bool) -> bool:
     return value
 
 
+# standard input copied to a temporary file (``aedr transform MODEL -``): the file, and how messages name it
+_PIPED: dict[str, str] = {}
+STDIN_NAME = "<stdin>"
+_MAGIC = ((b"\x1f\x8b", ".csv.gz"), (b"PAR1", ".parquet"), (b"\x93NUMPY", ".npy"), (b"PK\x03\x04", ".npz"))
+_MAGIC += ((b"\x89HDF", ".h5ad"),)
+
+
+def piped_input(ctx: typer.Context, path: Path) -> Path:
+    """``path``, or for ``-`` the rows piped to standard input, copied to a temporary file that is removed
+    when the command ends; its format is read from its first bytes (gzip, Parquet, ``.npy``, ``.npz``,
+    ``.h5ad``), else CSV/TSV. Messages name it ``<stdin>`` (:func:`shown`)."""
+    import shutil
+    import sys
+    import tempfile
+
+    if str(path) != "-":
+        return path
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or sys.stdin.isatty():
+        raise ValueError(
+            "-: standard input is a terminal, not rows; pipe them in (cat rows.csv | aedr ...) or name a file"
+        )
+    folder = tempfile.mkdtemp(prefix="aedr-stdin-")
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    head = stream.read(8)
+    if not head:
+        raise ValueError(f"{STDIN_NAME}: is empty; pipe rows in (cat rows.csv | aedr ...) or name a file")
+    suffix = next((suffix for magic, suffix in _MAGIC if head.startswith(magic)), ".csv")
+    file = Path(folder) / f"stdin{suffix}"
+    with open(file, "wb") as copy:
+        copy.write(head)
+        shutil.copyfileobj(stream, copy, 1 << 20)
+    _PIPED[str(file)] = STDIN_NAME
+    return file
+
+
+def shown(text) -> str:
+    """``text`` (a message or a path) with a piped input's temporary file named as the user gave it."""
+    text = str(text)
+    for file, name in _PIPED.items():
+        text = text.replace(file, name)
+    return text
+
+
 Verbose = Annotated[
     bool,
     typer.Option("--verbose", "-v", callback=_verbose_option, is_eager=True, help="Show tracebacks and debug logs."),
@@ -248,7 +292,7 @@ def read_input(
         labels = labels_for(labels_file, table.X.shape[0] + len(dropped), f"rows in {path}{among}")
         table.labels = labels.drop(index=labels.index[list(dropped)]).reset_index(drop=True)
     for note in table.notes:
-        typer.echo(f"note: {path}: {note}", err=True)
+        typer.echo(f"note: {shown(path)}: {note}", err=True)
     return table
 
 
@@ -332,7 +376,7 @@ def _streamed_table(
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
     if is_main():  # under torchrun rank 0 alone reports
-        typer.echo(f"note: {path}: {note}", err=True)
+        typer.echo(f"note: {shown(path)}: {note}", err=True)
     return Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs)
 
 

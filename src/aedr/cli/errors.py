@@ -25,7 +25,7 @@ import warnings
 import typer
 from typer.core import TyperGroup
 
-from aedr.cli.common import is_verbose
+from aedr.cli.common import is_verbose, shown
 
 
 class Terminated(BaseException):
@@ -100,7 +100,7 @@ class CommandGroup(TyperGroup):
                     command = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
                     _report(f"error: {option_words(str(exc))} (see '{command} --help')")  # rank 0 alone, under torchrun
                     raise typer.Exit(EXIT_USAGE) from None
-                _report(f"error: {option_words(describe_error(exc))}")
+                _report(f"error: {shown(option_words(describe_error(exc)))}")
                 raise typer.Exit(EXIT_ERROR) from None
 
 

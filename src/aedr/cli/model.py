@@ -27,6 +27,7 @@ from aedr.cli.common import (
     claim_output,
     features_for,
     load_model,
+    piped_input,
     read_for_model,
     read_input,
     split_names,
@@ -79,7 +80,9 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
 def transform(
     ctx: typer.Context,
     model: ModelDir,
-    data: Annotated[Path, typer.Argument(help="Rows to encode, with the columns the model was fitted on.")],
+    data: Annotated[
+        Path, typer.Argument(help="Rows to encode, with the columns the model was fitted on (- reads standard input).")
+    ],
     output: Output = None,
     label_col: LabelCol = None,
     labels: LabelsFile = None,
@@ -117,6 +120,7 @@ def transform(
     from aedr.runs import code_frame
 
     output = _claim(ctx, output, force, [data, model])
+    data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     expected = getattr(estimator, "feature_names_in_", None)
@@ -147,7 +151,8 @@ def inverse_transform(
     data: Annotated[
         Path,
         typer.Argument(
-            help="Codes: the model's code columns (e.g. an embedding file) or n_components numbers per row."
+            help="Codes: the model's code columns (e.g. an embedding file) or n_components numbers per row "
+            "(- reads standard input)."
         ),
     ],
     output: Output = None,
@@ -168,6 +173,7 @@ def inverse_transform(
       aedr inverse-transform run1/model points.csv -o reconstructed.csv
     """
     output = _claim(ctx, output, force, [data, model])
+    data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
@@ -222,7 +228,7 @@ def inverse_transform(
 def evaluate(
     ctx: typer.Context,
     model: ModelDir,
-    data: Annotated[Path, typer.Argument(help="Rows to score the model on.")],
+    data: Annotated[Path, typer.Argument(help="Rows to score the model on (- reads standard input).")],
     label_col: LabelCol = None,
     labels: LabelsFile = None,
     columns: Columns = None,
@@ -245,6 +251,7 @@ def evaluate(
     """
     from aedr.runs import embedding_scores, knn_unscorable
 
+    data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     table = read_for_model(
