@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -609,6 +610,12 @@ def test_rows_piped_to_standard_input(run, cells, tmp_path):
     short = piped(["transform", run, "-"], b"g0,g1\n1,2\n", code=1)
     assert short.stderr.decode().startswith("error: <stdin>: lacks 4 of the columns the model was fitted on")
     assert "is empty" in piped(["evaluate", run, "-"], b"", code=1).stderr.decode()
+    fifo = tmp_path / "rows"  # a named pipe, as <(zcat rows.csv.gz) gives one
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(text,))
+    writer.start()
+    assert piped(["transform", run, fifo, "--label-col", "cell_type"], b"").stdout.decode() == expected
+    writer.join()
     assert not list(tmp_path.glob("aedr-stdin-*"))
 
 

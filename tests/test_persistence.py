@@ -55,6 +55,16 @@ def test_round_trip_is_bit_identical(data, tmp_path, params):
     assert list(loaded.get_feature_names_out()) == list(ae.get_feature_names_out())
 
 
+@pytest.mark.parametrize("container", ["pandas", "polars"])
+def test_set_output_is_kept_as_pickle_keeps_it(data, tmp_path, container):
+    ae = Autoencoder(n_components=2, max_iter=1, random_state=0, hidden_layer_sizes=(4,)).fit(data)
+    assert isinstance(load(ae.save(tmp_path / "plain")).transform(data), np.ndarray)
+    loaded = load(ae.set_output(transform=container).save(tmp_path / "m"))
+    Z = loaded.transform(data)
+    assert type(Z).__module__.split(".")[0] == container and list(Z.columns) == ["autoencoder0", "autoencoder1"]
+    assert type(loaded.inverse_transform(np.asarray(Z))).__module__.split(".")[0] == container
+
+
 def test_conv_round_trip(tmp_path):
     X = np.random.default_rng(1).random((30, 64))
     ae = Autoencoder(n_components=2, architecture="conv", max_iter=2, random_state=0).fit(X)
@@ -166,6 +176,7 @@ def _set(path, value):
         (lambda f: _edit_config(f, lambda c: c.pop("scaler")), CONFIG_FILE, "'scaler' is missing"),
         (lambda f: _edit_config(f, _set(["scaler", "offset"], [0.0])), CONFIG_FILE, "scaler.offset"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_mean_"], [0.0])), CONFIG_FILE, "feature_mean_' must be"),
+        (lambda f: _edit_config(f, _set(["output"], {"transform": "arrow"})), CONFIG_FILE, "'output' must be"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_median_"], None)), CONFIG_FILE, "feature_median_' has an"),
         (lambda f: _edit_config(f, _set(["estimator"], "os.system")), CONFIG_FILE, "unknown estimator"),
         (lambda f: _edit_config(f, _set(["params", "activation"], "nope")), CONFIG_FILE, "invalid 'params'"),

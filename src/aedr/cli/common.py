@@ -39,31 +39,38 @@ _MAGIC += ((b"\x89HDF", ".h5ad"),)
 
 
 def piped_input(ctx: typer.Context, path: Path) -> Path:
-    """``path``, or for ``-`` the rows piped to standard input, copied to a temporary file that is removed
-    when the command ends; its format is read from its first bytes (gzip, Parquet, ``.npy``, ``.npz``,
-    ``.h5ad``), else CSV/TSV. Messages name it ``<stdin>`` (:func:`shown`)."""
+    """``path``; or, for ``-`` (standard input) or a named pipe (``<(zcat rows.csv.gz)``), the rows read
+    from it, copied to a temporary file that is removed when the command ends. The copy's format is
+    read from its first bytes (gzip, Parquet, ``.npy``, ``.npz``, ``.h5ad``), else CSV/TSV; messages
+    name it as the user did (``<stdin>``, :func:`shown`)."""
     import shutil
+    import stat
     import sys
     import tempfile
 
-    if str(path) != "-":
-        return path
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None or sys.stdin.isatty():
-        raise ValueError(
-            "-: standard input is a terminal, not rows; pipe them in (cat rows.csv | aedr ...) or name a file"
-        )
+    if str(path) == "-":
+        stream, name = getattr(sys.stdin, "buffer", None), STDIN_NAME
+        if stream is None or sys.stdin.isatty():
+            raise ValueError("-: standard input is a terminal, not rows; pipe them in (cat rows.csv | aedr ...)")
+    else:
+        try:
+            pipe = stat.S_ISFIFO(path.stat().st_mode)
+        except OSError:
+            pipe = False  # a missing file: reading it names the problem
+        if not pipe:
+            return path
+        stream, name = ctx.with_resource(open(path, "rb")), str(path)
     folder = tempfile.mkdtemp(prefix="aedr-stdin-")
     ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
     head = stream.read(8)
     if not head:
-        raise ValueError(f"{STDIN_NAME}: is empty; pipe rows in (cat rows.csv | aedr ...) or name a file")
+        raise ValueError(f"{name}: is empty; pipe rows in (cat rows.csv | aedr ...) or name a file")
     suffix = next((suffix for magic, suffix in _MAGIC if head.startswith(magic)), ".csv")
     file = Path(folder) / f"stdin{suffix}"
     with open(file, "wb") as copy:
         copy.write(head)
         shutil.copyfileobj(stream, copy, 1 << 20)
-    _PIPED[str(file)] = STDIN_NAME
+    _PIPED[str(file)] = name
     return file
 
 
@@ -534,7 +541,8 @@ def labels_for(labels_file: Path, rows: int, what: str):
 
 
 def load_model(path: Path):
-    """The model in folder ``path`` (or in the run folder ``path``'s ``model/``)."""
+    """The model in folder ``path`` (or in the run folder ``path``'s ``model/``), giving numpy arrays
+    whatever ``set_output`` it was saved with (the commands write the arrays themselves)."""
     from aedr.persistence import load
 
-    return load(path)
+    return load(path).set_output(transform="default")

@@ -57,6 +57,8 @@ def config_dict(estimator, weights_sha256: str) -> dict:
         "architecture": architecture(estimator, n_features),
         "scaler": {"offset": estimator.scaler_.offset.tolist(), "scale": estimator.scaler_.scale.tolist()},
         "fitted": fitted,
+        # set_output's container ("pandas", "polars"), as pickle keeps it; absent: numpy arrays
+        **({"output": dict(output)} if (output := getattr(estimator, "_sklearn_output_config", None)) else {}),
         "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
         "versions": {
             "aedr": aedr.__version__,
@@ -247,7 +249,19 @@ def estimator_from_config(config: dict, file: Path):
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
     estimator.scaler_ = AffineScaler.from_dict(config["scaler"])
     estimator._n_features_out = estimator.n_components
+    output = config.get("output", {})
+    if not (
+        isinstance(output, dict) and set(output) <= {"transform"} and output.get("transform", "default") in _OUTPUTS
+    ):
+        raise ModelFileError(
+            f"{file}: 'output' must be {{\"transform\": one of {', '.join(_OUTPUTS)}}}, got {_short(output)}"
+        )
+    if output:
+        estimator.set_output(transform=output["transform"])
     return estimator
+
+
+_OUTPUTS = ("default", "pandas", "polars")
 
 
 def _int(low: int):
