@@ -874,11 +874,18 @@ def test_infinite_values_are_counted_and_placed(tmp_path):
     ("option", "fragment"),
     [
         (["--device", "gpu"], "--device 'gpu' is not a device name"),
-        (["--hidden-layer-sizes", "0"], "--hidden-layer-sizes must be a sequence of positive whole numbers"),
+        (["--precision", "16-mixed", "--device", "cpu"], "--precision '16-mixed' needs a GPU"),
+        (
+            ["--hidden-layer-sizes", "0"],
+            "--hidden-layer-sizes: cannot use '0' (0 is not a size; each must be 1 or more)",
+        ),
+        (["--scale", "foo"], "--scale must be one of auto, global, minmax, standard, none; got 'foo'"),
+        (["--learning-rate", "abc"], "--learning-rate: cannot use 'abc'"),
     ],
 )
 def test_a_bad_parameter_value_found_at_fit_is_a_usage_error(cells, tmp_path, option, fragment):
-    """Values only the fit can check (not the option's type) still exit 2, as the README says of bad values."""
+    """A bad value exits 2, as the README says, named by the option the user typed and in its words, whether
+    the option's conversion finds it or only the fit can (--precision on this machine)."""
     result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "run", *FAST, *option, ok=False)
     assert result.exit_code == 2 and fragment in result.stderr and not (tmp_path / "run").exists()
 

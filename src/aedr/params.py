@@ -40,6 +40,8 @@ def int_tuple(value):
         if not re.fullmatch(r"\d+(\s*x\s*\d+)*", token):
             raise ValueError(f"{token!r} is not a whole number" if token else "an element is empty")
         parts += [int(part) for part in token.split("x")]
+    if 0 in parts:
+        raise ValueError("0 is not a size; each must be 1 or more")
     return tuple(parts)
 
 

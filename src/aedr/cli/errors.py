@@ -134,6 +134,8 @@ def option_words(text: str) -> str:
     ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``."""
     from aedr.cli.params import DECLARED
 
+    # scikit-learn's "a str among {'b', 'a'} or None. Got 'c' instead." as the options take it
+    text = re.sub(r"must be a str among \{(.*?)\}( or None)?\. Got (.*) instead\.", _among, text)
     text = re.sub(
         r"The '(\w+)' parameter of \w+ (must be .*)",
         lambda m: f"{_flag(m[1], DECLARED)} {m[2]}" if m[1] in DECLARED else m[0],
@@ -143,6 +145,11 @@ def option_words(text: str) -> str:
     names = "|".join(sorted(flags, key=len, reverse=True))
     text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{flags[m[1]]} ", text)
     return re.sub(rf"(?<![\w-])'({names})'", lambda m: flags[m[1]], text)
+
+
+def _among(match) -> str:
+    choices = sorted(re.findall(r"'([^']*)'", match[1])) + ["none"] * bool(match[2])
+    return f"must be one of {', '.join(choices)}; got {match[3]}"
 
 
 # Names in library messages that are arguments of a call, not estimator parameters, and their options
