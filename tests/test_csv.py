@@ -185,3 +185,13 @@ def test_an_output_without_room_for_labels_says_it_left_them_out(tmp_path):
     result = aedr("transform", tmp_path / "run", path, "--labels", labels, "-o", tmp_path / "codes.npz")
     assert result.exit_code == 0 and "alone" not in result.stderr
     assert np.load(tmp_path / "codes.npz")["kind"].tolist() == ["ab"[i % 2] for i in range(30)]
+
+
+def test_repeated_column_names_are_told_apart_with_a_note(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a,b,b,c\n1,2,3,4,5\n5,6,7,8,9\n9,1,2,3,4\n")
+    table = read_table(path)
+    assert table.columns == ["a", "a.1", "b", "b.1", "c"]
+    assert table.notes == ["repeated column names are told apart as 'a' -> 'a.1', 'b' -> 'b.1'"]
+    path.write_text("a,b,a.1\n1,2,3\n4,5,6\n")  # a name of that form, given so, is no renaming
+    assert read_table(path).notes == []

@@ -102,6 +102,13 @@ class Delimited(FileFormat):
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"] = header
+        if header:  # pandas renames a repeated name (a, a -> a, a.1): say so
+            names = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options).iloc[0]
+            frame.attrs["renamed"] = [
+                (str(raw), new)
+                for raw, new in zip(names, frame.columns)
+                if str(raw) != new and (names == raw).sum() > 1
+            ]
         return frame
 
     def write(self, path, values, labels, ids=None):

@@ -173,7 +173,7 @@ def read_table(
         table = Table(X, names, labels, obs=obs, source=path)
     elif fmt.tabular:
         frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
-        named = bool(frame.attrs["header"])
+        named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")
         if len(frame) == 0:
             names = f" (only the column names: {_shown([str(c) for c in frame.columns])})" if named else ""
             raise ValueError(f"{path}: no data rows{names}")
@@ -183,6 +183,9 @@ def read_table(
         elif one_hot:
             frame = _one_hot(path, frame, one_hot, label_col)
         table = _select(path, frame, label_col, columns, exclude, named=named, keep_text=keep_text)
+        if renamed:
+            shown = _joined([f"{raw!r} -> {new!r}" for raw, new in renamed], 5)
+            table.notes.insert(0, f"repeated column names are told apart as {shown}")
         if unseen:
             table.notes.append(unseen)
     else:
