@@ -2,6 +2,7 @@
 columns, empty cells, categories; read by ``aedr.data.io`` and through the ``aedr`` command."""
 
 import gzip
+import io
 
 import numpy as np
 import pandas as pd
@@ -195,3 +196,14 @@ def test_repeated_column_names_are_told_apart_with_a_note(tmp_path):
     assert table.notes == ["repeated column names are told apart as 'a' -> 'a.1', 'b' -> 'b.1'"]
     path.write_text("a,b,a.1\n1,2,3\n4,5,6\n")  # a name of that form, given so, is no renaming
     assert read_table(path).notes == []
+
+
+def test_a_file_without_a_header_writes_its_id_column_as_id(tmp_path):
+    rows = [f"s{i:02d},{i % 3},{i % 7},{i // 2},{'ab'[i % 2]}" for i in range(30)]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n")
+    assert aedr("fit", tmp_path / "rows.csv", "--label-col", "4", "-o", tmp_path / "run", *FAST).exit_code == 0
+    written = pd.read_csv(tmp_path / "run" / "embedding.csv")
+    assert list(written.columns) == ["id", "autoencoder0", "autoencoder1", "4"] and written["id"][29] == "s29"
+    decoded = aedr("inverse-transform", tmp_path / "run", tmp_path / "run" / "embedding.csv")
+    assert "keeping '4' beside the decoded rows" in decoded.stderr
+    assert pd.read_csv(io.StringIO(decoded.stdout)).columns.tolist() == ["id", "x0", "x1", "x2", "4"]

@@ -243,7 +243,7 @@ def written_label_column(path: Path, delimiter) -> str | None:
     except (ValueError, OSError):
         return None  # read_input reports it
     # the codes: the first run of columns PREFIX0, PREFIX1, ...; the rows' IDs may stand before them
-    start = next((i for i, name in enumerate(names or []) if re.fullmatch(r"(.*\D)?0", str(name))), None)
+    start = next((i for i, name in enumerate(names or []) if re.fullmatch(r".*\D0", str(name))), None)
     if start is None:
         return None
     prefix, end = str(names[start])[:-1], start

@@ -314,6 +314,13 @@ def _looks_like_id(name: str, values: pd.Series) -> bool:
     return False
 
 
+def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
+    """The ``ids`` columns of ``frame`` as outputs write them: under their names, or, in a file without a
+    header, as ``id`` (``id0``, ``id3``, ... for several, by their column numbers)."""
+    names = [str(c) if named else "id" if len(ids) == 1 else f"id{c}" for c in ids]
+    return frame[ids].set_axis(names, axis=1).reset_index(drop=True)
+
+
 def _row_id(name, values: pd.Series) -> bool:
     """A column that is not a feature and names each row: an ID by :func:`_looks_like_id`, or any
     unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
@@ -383,7 +390,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         ids = [c for c in features if _looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
-            id_frame = frame[ids].reset_index(drop=True).rename(columns=str)
+            id_frame = _id_frame(frame, ids, named)
             shown = ", ".join(repr(c) if named else f"column {c}" for c in ids)
             them = "them" if len(ids) > 1 else "it"
             notes.append(
@@ -393,7 +400,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
         unused = [c for c in frame.columns if c not in {*features, label_col, *(exclude or [])}]
         ids = [c for c in unused if _row_id(c, frame[c])]
-        id_frame = frame[ids].reset_index(drop=True).rename(columns=str) if ids else None
+        id_frame = _id_frame(frame, ids, named) if ids else None
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
     data = frame[features]
