@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from aedr import metrics as _metrics
 from aedr._inference import reconstruct
-from aedr.data.formats import format_of
+from aedr.data.formats import annotations, format_of
 from aedr.data.io import Table, write_table
 from aedr.data.rows import squared_error
 from aedr.data.stream import RowSource
@@ -149,7 +149,7 @@ def fit_run(
         Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format, ids=table.ids
     )
     if (table.labels is not None or table.ids is not None) and not format_of(run.files["embedding"]).stores_labels:
-        kept = " and ".join(["the rows' IDs"] * (table.ids is not None) + ["the labels"] * (table.labels is not None))
+        kept = annotations(table.labels, table.ids)
         run.notes.append(
             f"{run.files['embedding'].name} holds the codes alone; --format npz, csv or parquet keeps {kept} beside them"
         )

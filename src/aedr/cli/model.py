@@ -60,7 +60,7 @@ def _claim(ctx, output: Path | None, force: bool, inputs=()) -> Path | None:
 def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
     standard output when None or ``-``)."""
-    from aedr.data.formats import annotated
+    from aedr.data.formats import annotated, annotations
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
@@ -71,7 +71,7 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     write_table(output, frame, labels, ids=ids, overwrite=force)
     typer.echo(f"wrote {output} ({len(frame)} rows x {frame.shape[1]} columns)", err=True)
     if (labels is not None or ids is not None) and not format_of(output).stores_labels:
-        kept = " and ".join(["the rows' IDs"] * (ids is not None) + ["the labels"] * (labels is not None))
+        kept = annotations(labels, ids)
         typer.echo(
             f"note: {output.name} holds the codes alone; .npz, .csv or .parquet keep {kept} beside them", err=True
         )

@@ -383,6 +383,11 @@ def _numeric(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").notna() | values.isna()
 
 
+def annotations(labels, ids) -> str:
+    """What a row carries beside its code, in words: "the rows' IDs and the labels", "the labels", ..."""
+    return " and ".join(["the rows' IDs"] * (ids is not None) + ["the labels"] * (labels is not None))
+
+
 def annotated(values: pd.DataFrame, labels: pd.Series | None, ids: pd.DataFrame | None = None) -> pd.DataFrame:
     """The rows' ``ids``, ``values`` and ``labels``, in that order, as one table."""
     import pandas as pd

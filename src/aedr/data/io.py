@@ -398,7 +398,8 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
                 f" (name {them} in --columns to use {them})"
             )
     else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
-        unused = [c for c in frame.columns if c not in {*features, label_col, *(exclude or [])}]
+        used = {*features, label_col, *(exclude or [])}
+        unused = [c for c in frame.columns if c not in used]
         ids = [c for c in unused if _row_id(c, frame[c])]
         id_frame = _id_frame(frame, ids, named) if ids else None
     if not features:
