@@ -269,15 +269,23 @@ def test_cli_streams_parquet_and_h5ad_with_their_labels(tmp_path, digits, small_
 
     X, y = digits
     frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(64)]).assign(digit=y.astype(str))
+    frame.insert(0, "image", [f"img{i}" for i in range(len(y))])  # a row ID: left out, written beside the codes
     pq.write_table(pa.Table.from_pandas(frame), tmp_path / "d.parquet", row_group_size=400)
     out = tmp_path / "pq-run"
     args = ["fit", str(tmp_path / "d.parquet"), "-o", str(out), "--label-col", "digit", "--memory-budget", "0"]
     result = runner.invoke(app, [*args, "--max-iter", "3", "-q"])
     assert result.exit_code == 0, result.output
+    assert "left out 'image': a different value in every row looks like an ID" in result.output
     embedding = pd.read_parquet(out / "embedding.parquet")
+    assert embedding.columns[0] == "image" and embedding["image"].tolist() == frame["image"].tolist()
     assert embedding["digit"].tolist() == y.astype(str).tolist() and "knn_accuracy" in json.loads(
         (out / "metrics.json").read_text()
     )
+    frame.iloc[::-1].drop(columns="digit").to_parquet(tmp_path / "new.parquet", row_group_size=400)
+    result = runner.invoke(app, ["transform", str(out), str(tmp_path / "new.parquet"), "-o", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0 and "streaming" in result.output, result.output  # the model's budget: 0
+    codes = pd.read_csv(tmp_path / "c.csv").set_index("image").loc[embedding["image"]]
+    np.testing.assert_allclose(codes.to_numpy(), embedding.iloc[:, 1:3].to_numpy(), rtol=1e-5, atol=1e-6)
 
     anndata = pytest.importorskip("anndata")
     obs = pd.DataFrame({"digit": y.astype(str)}, index=[str(i) for i in range(len(y))])

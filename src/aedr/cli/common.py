@@ -382,9 +382,17 @@ def _streamed_table(
             raise ValueError("give either --label-col or --labels, not both")
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
+    ids = source.ids() if hasattr(source, "ids") else None
+    notes = [note]
+    if getattr(source, "ids_left_out", None):
+        left = ", ".join(map(repr, source.ids_left_out))
+        notes.append(f"left out {left}: a different value in every row looks like an ID, not a feature")
     if is_main():  # under torchrun rank 0 alone reports
-        typer.echo(f"note: {shown(path)}: {note}", err=True)
-    return Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs)
+        for line in notes:
+            typer.echo(f"note: {shown(path)}: {line}", err=True)
+    table = Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs)
+    table.ids = ids
+    return table
 
 
 def delimiter_char(text: str | None) -> str | None:

@@ -215,7 +215,8 @@ class NpySource(RowSource):
 
 class ParquetSource(RowSource):
     """A Parquet file read a row group at a time (pyarrow); every column but ``label_col`` (or those in
-    ``columns``, less ``exclude``) must be numeric."""
+    ``columns``, less ``exclude``) must be numeric, or a row ID (:attr:`id_cols`, read whole by
+    :meth:`ids` for the outputs, as :func:`aedr.data.io.read_table` keeps them)."""
 
     def __init__(self, path, *, label_col=None, columns=None, exclude=None):
         import pyarrow.parquet as pq
@@ -247,7 +248,13 @@ class ParquetSource(RowSource):
         def numeric(t):
             return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
-        bad = [f"{n!r} ({schema.field(n).type})" for n in names if not numeric(schema.field(n).type)]
+        text = [n for n in names if not numeric(schema.field(n).type)]
+        others = [] if not columns else [n for n in schema.names if n not in {*names, label_col, *(exclude or ())}]
+        # IDs among the features are left out with a note; beside features chosen by name, kept quietly
+        self.id_cols = [n for n in [*text, *others] if self._is_id(n, chosen=n in others)]
+        self.ids_left_out = [n for n in self.id_cols if n in text]
+        names = [n for n in names if n not in self.id_cols]
+        bad = [f"{n!r} ({schema.field(n).type})" for n in text if n not in self.id_cols]
         if bad:
             raise ValueError(
                 f"{self.path}: {len(bad)} column{'s' * (len(bad) != 1)} not numeric: {_shown(bad)}; "
@@ -268,6 +275,25 @@ class ParquetSource(RowSource):
                 f"{self.path}: a row group of {largest:,} rows is too large to stream; write the file with "
                 "smaller row groups (pyarrow.parquet.write_table(..., row_group_size=100_000))"
             )
+
+    def _is_id(self, name: str, chosen: bool) -> bool:
+        """Whether column ``name`` is a row ID: a text column left out of the features by the rule of
+        :func:`aedr.data.io.read_table`, or, beside features chosen by name, one named like an ID."""
+        import pyarrow as pa
+
+        from aedr.data.io import _looks_like_id, _row_id
+
+        kind = self.file.schema_arrow.field(name).type
+        if not chosen and not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return False  # a nested or binary column: refused as not numeric
+        values = self.file.read(columns=[name]).column(0).to_pandas()
+        return _row_id(name, values) if chosen else _looks_like_id(name, values)
+
+    def ids(self):
+        """The row-ID columns (a DataFrame), or None."""
+        if not self.id_cols:
+            return None
+        return self.file.read(columns=self.id_cols).to_pandas()
 
     @property
     def file(self):
