@@ -281,11 +281,12 @@ class ParquetSource(RowSource):
         :func:`aedr.data.io.read_table`, or, beside features chosen by name, one named like an ID."""
         import pyarrow as pa
 
-        from aedr.data.io import _looks_like_id, _row_id
+        from aedr.data.io import _ID_NAME, _looks_like_id, _row_id
 
         kind = self.file.schema_arrow.field(name).type
-        if not chosen and not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            return False  # a nested or binary column: refused as not numeric
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        if not (text or (chosen and _ID_NAME.fullmatch(name.strip()))):
+            return False  # read nothing: a nested or binary column is refused, a numeric one left unused
         values = self.file.read(columns=[name]).column(0).to_pandas()
         return _row_id(name, values) if chosen else _looks_like_id(name, values)
 
