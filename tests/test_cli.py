@@ -943,3 +943,38 @@ def test_row_ids_are_written_beside_the_codes_so_each_code_joins_back_to_its_row
     arrays = {name: written[name].to_numpy().astype(str) for name in ("cell_id", "kind")}
     np.savez(tmp_path / "e.npz", X=written.iloc[:, 1:3].to_numpy(), **arrays)
     assert "colouring by 'kind'" in aedr("plot", tmp_path / "e.npz", "-o", tmp_path / "npz.png").stderr
+
+
+def test_readers_take_the_codes_by_name_and_never_draw_an_id(tmp_path):
+    """plot, explore and inverse-transform find the code run by its names (autoencoder0.., UMAP1..), so
+    the rows' IDs before it are never an axis and the label after it is found; an ID named like a code
+    column, the label or .npz's X is renamed NAME_id, never written over them."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(20, 3)), columns=list("abc")).assign(kind=list("xy") * 10)
+    frame.insert(0, "X", [f"c{i}" for i in range(20)])
+    frame.to_csv(tmp_path / "cells.csv", index=False)
+    aedr("fit", tmp_path / "cells.csv", "--label-col", "kind", "-o", tmp_path / "run", "--format", "npz", *FAST)
+    with np.load(tmp_path / "run" / "embedding.npz") as archive:
+        assert archive.files == ["X", "X_id", "kind"] and archive["X"].dtype.kind == "f"
+    two = frame.drop(columns=["X", "kind"]).iloc[:2].assign(cell_id=[101, 205])
+    two.to_csv(tmp_path / "two.csv", index=False)
+    aedr("transform", tmp_path / "run", tmp_path / "two.csv", "-o", tmp_path / "codes.csv")
+    assert pd.read_csv(tmp_path / "codes.csv").columns.tolist() == ["cell_id", "autoencoder0", "autoencoder1"]
+    drawn = aedr("plot", tmp_path / "codes.csv", "-o", tmp_path / "two.png")
+    assert "left out" not in drawn.stderr and "drawing the first" not in drawn.stderr
+    pd.DataFrame({"UMAP1": [0.1, 0.5, 0.9], "UMAP2": [1.0, 0.0, 0.5], "cluster": list("aab")}).to_csv(
+        tmp_path / "umap.csv", index=False
+    )
+    assert "colouring by 'cluster'" in aedr("plot", tmp_path / "umap.csv", "-o", tmp_path / "u.png").stderr
+
+    headerless = frame.drop(columns="X").assign(n=range(20))[["n", "a", "b", "c", "kind"]]
+    headerless.insert(0, "name", [f"s{i}" for i in range(20)])
+    headerless.to_csv(tmp_path / "rows.csv", index=False, header=False)
+    aedr("fit", tmp_path / "rows.csv", "--label-col", "5", "-o", tmp_path / "nh", *FAST)
+    written = pd.read_csv(tmp_path / "nh" / "embedding.csv")
+    assert written.columns.tolist() == ["id", "id_b", "autoencoder0", "autoencoder1", "5"]
+    assert "colouring by '5'" in aedr("plot", tmp_path / "nh", "-o", tmp_path / "nh.png").stderr
+    from aedr.cli.explore import read_codes
+
+    codes, names, rest = read_codes(tmp_path / "nh" / "embedding.csv")
+    assert names == ["autoencoder0", "autoencoder1"] and rest.columns.tolist() == ["5", "id", "id_b"]

@@ -197,7 +197,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The fitted input scaling.
     feature_mean_, feature_median_ : ndarray of shape (n_features_in_,)
         Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
-        of 20,000 rows at most; :mod:`aedr.data.summary`), in the data's own units. What
+        of 20,000 rows at most, fewer for wide data; :mod:`aedr.data.summary`), in the data's own units. What
         ``aedr transform --missing mean|median`` fills the empty cells of new rows with.
     loss_curve_ : list of float
         Mean training loss per epoch (scaled units).

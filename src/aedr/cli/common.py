@@ -142,7 +142,7 @@ Missing = Annotated[
     typer.Option(
         "--missing",
         help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
-        "(fit: this file's; with a model: its training rows').",
+        "(fit, inverse-transform: this file's; transform, evaluate: the model's training rows').",
         rich_help_panel=_DATA,
     ),
 ]
@@ -209,14 +209,35 @@ def split_names(text: str | list[str] | None) -> list[str] | None:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def code_run(names) -> tuple[int, int] | None:
+    """``(start, stop)`` of the code columns among a table's column ``names``: the longest run of
+    ``PREFIX0, PREFIX1, ...`` (or ``PREFIX1, PREFIX2, ...``, as ``UMAP1, UMAP2`` or ``PC1, PC2``), the
+    last of equally long ones (the rows' IDs stand before the codes); None without one.
+
+    >>> code_run(["cell_id", "autoencoder0", "autoencoder1", "cell_type"])
+    (1, 3)
+    """
+    import re
+
+    names, best = [str(n) for n in names], None
+    for start, name in enumerate(names):
+        first = re.fullmatch(r"(.*\D)([01])", name)
+        if first is None:
+            continue
+        stop = start
+        while stop < len(names) and names[stop] == f"{first[1]}{int(first[2]) + stop - start}":
+            stop += 1
+        if best is None or stop - start >= best[1] - best[0]:
+            best = (start, stop)
+    return best
+
+
 def written_label_column(path: Path, delimiter) -> str | None:
     """The one column of a named table after its code columns: what ``aedr fit`` or ``transform`` wrote
     beside the codes (``[cell_id,] autoencoder0, autoencoder1, ..., cell_type``), or an .npz's one extra
     array besides the rows' IDs; ``plot`` colours by it, ``inverse-transform`` keeps it beside the
     decoded rows."""
-    import re
-
-    from aedr.data.formats import Delimited, format_of
+    from aedr.data.formats import format_of
 
     fmt = format_of(path)
     if fmt.name == "npz":
@@ -230,26 +251,28 @@ def written_label_column(path: Path, delimiter) -> str | None:
         except (ValueError, OSError):
             return None  # read_input reports it
         return extra[0] if len(extra) == 1 and "X" in archive.files else None
+    names = table_names(path, delimiter) or []
+    run = code_run(names)
+    return names[run[1]] if run is not None and run[1] == len(names) - 1 else None
+
+
+def table_names(path: Path, delimiter) -> list[str] | None:
+    """The column names of a CSV/TSV with a header or a Parquet file, else None (and None for a file
+    that cannot be read: reading it names the problem)."""
+    from aedr.data.formats import Delimited, format_of
+
+    fmt = format_of(path)
     if not fmt.tabular or not path.is_file():
         return None
     try:
         if isinstance(fmt, Delimited):
             head = fmt.read(path, None, delimiter_char(delimiter), nrows=50)
-            names = list(head.columns) if head.attrs["header"] else None
-        else:
-            import pyarrow.parquet
+            return [str(c) for c in head.columns] if head.attrs["header"] else None
+        import pyarrow.parquet
 
-            names = pyarrow.parquet.read_schema(path).names
+        return [str(c) for c in pyarrow.parquet.read_schema(path).names]
     except (ValueError, OSError):
-        return None  # read_input reports it
-    # the codes: the first run of columns PREFIX0, PREFIX1, ...; the rows' IDs may stand before them
-    start = next((i for i, name in enumerate(names or []) if re.fullmatch(r".*\D0", str(name))), None)
-    if start is None:
         return None
-    prefix, end = str(names[start])[:-1], start
-    while end < len(names) and names[end] == f"{prefix}{end - start}":
-        end += 1
-    return names[end] if end == len(names) - 1 else None
 
 
 def read_input(
@@ -386,7 +409,11 @@ def _streamed_table(
     notes = [note]
     if getattr(source, "ids_left_out", None):
         left = ", ".join(map(repr, source.ids_left_out))
-        notes.append(f"left out {left}: a different value in every row looks like an ID, not a feature")
+        them = "them" if len(source.ids_left_out) > 1 else "it"
+        notes.append(
+            f"left out {left}: a different value in every row looks like an ID, not a feature"
+            f" (name {them} in --columns to use {them})"
+        )
     if is_main():  # under torchrun rank 0 alone reports
         for line in notes:
             typer.echo(f"note: {shown(path)}: {line}", err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -145,24 +144,25 @@ def explore(
 def read_codes(path: Path, delimiter=None):
     """The codes in an embedding file, their column names and the other columns (labels) as a frame.
 
-    In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...) or,
-    without such names, the numeric columns; in ``.npy``/``.npz`` files, the array ``X``.
+    In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...;
+    :func:`~aedr.cli.common.code_run`) or, without such names, the numeric columns; in ``.npy``/``.npz`` files, the array ``X``.
     """
     import numpy as np
     import pandas as pd
 
-    from aedr.cli.common import delimiter_char
+    from aedr.cli.common import code_run, delimiter_char
     from aedr.data.formats import Delimited, format_of
 
     fmt = format_of(path)
     if fmt.tabular:
         frame = fmt.read(path, None, delimiter_char(delimiter)) if isinstance(fmt, Delimited) else fmt.read(path)
-        numbered = re.fullmatch(r"(.*?)\d+", str(frame.columns[0])) if len(frame.columns) else None
-        if numbered:
-            codes = [c for c in frame.columns if re.fullmatch(re.escape(numbered[1]) + r"\d+", str(c))]
+        run = code_run(frame.columns)
+        if run is not None:  # the rows' IDs before the codes: shown after the labels, not as the first colouring
+            codes = list(frame.columns[run[0] : run[1]])
+            rest = frame[[*frame.columns[run[1] :], *frame.columns[: run[0]]]]
         else:
             codes = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-        rest = frame.drop(columns=codes)
+            rest = frame.drop(columns=codes)
         values = frame[codes].to_numpy(dtype=np.float64) if codes else np.empty((len(frame), 0))
         names, labels = [str(c) for c in codes], (rest if len(rest.columns) else None)
     else:

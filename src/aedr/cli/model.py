@@ -60,11 +60,11 @@ def _claim(ctx, output: Path | None, force: bool, inputs=()) -> Path | None:
 def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
     standard output when None or ``-``)."""
-    from aedr.data.formats import annotated, annotations
+    from aedr.data.formats import annotated, annotations, distinct_ids
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
-        annotated(frame, labels, ids).to_csv(sys.stdout, index=False)
+        annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
         return
     from aedr.data.formats import format_of
 
@@ -283,7 +283,9 @@ def evaluate(
 
 def info(
     model: ModelDir,
-    as_json: Annotated[bool, typer.Option("--json", help="Print config.json without the scaler arrays.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print config.json without the per-feature arrays (scaler, means, medians).")
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Describe a saved model: architecture, parameters, data, training, versions.
@@ -298,6 +300,8 @@ def info(
     estimator = load_model(model)  # validates both files
     config = json.loads((model / CONFIG_FILE).read_text(encoding="utf-8"))
     config.pop("scaler")
+    for key in ("feature_mean_", "feature_median_"):  # one number per feature, as the scaler's arrays
+        config["fitted"].pop(key, None)
     if as_json:
         typer.echo(json.dumps(config, indent=2))
         return

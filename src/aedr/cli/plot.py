@@ -26,6 +26,7 @@ from aedr.cli.common import (
     ModelThreads,
     Verbose,
     claim_figure,
+    code_run,
     default_output,
     features_for,
     load_model,
@@ -33,6 +34,7 @@ from aedr.cli.common import (
     read_input,
     save_figure_file,
     split_names,
+    table_names,
     use_threads,
     written_label_column,
 )
@@ -109,6 +111,7 @@ def embedding(
     data = _embedding_file(data)
     output = claim_figure(ctx, output or default_output(data, ".png"), force)
     written = written_label_column(data, delimiter) if columns is None else None
+    given_exclude = exclude
     if color_by is None and labels is None and written is not None:
         color_by = written
         typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
@@ -119,6 +122,10 @@ def embedding(
         and written not in (split_names(exclude) or [])
     ):
         exclude = ",".join(filter(None, [exclude, written]))  # --labels colours: the written column is no code
+    names = table_names(data, delimiter) if columns is None and given_exclude is None else None
+    run = None if names is None else code_run(names)
+    if run is not None:  # aedr's codes (autoencoder0, ...) or UMAP1, PC1, ...: the rows' IDs beside them are no axis
+        columns = ",".join(name for name in names[run[0] : run[1]] if name != color_by)
     table = read_input(
         data,
         label_col=color_by,

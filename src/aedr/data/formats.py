@@ -383,6 +383,15 @@ def _numeric(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").notna() | values.isna()
 
 
+def distinct_ids(values: pd.DataFrame, labels, ids):
+    """``ids`` with a column named like one of ``values``, the label or ``.npz``'s ``X`` renamed
+    ``NAME_id``: no output holds two columns of one name, and no ID replaces the codes."""
+    if ids is None:
+        return None
+    taken = {"X", *map(str, values.columns), *([] if labels is None else [str(labels.name)])}
+    return ids.set_axis([f"{c}_id" if str(c) in taken else c for c in ids.columns], axis=1)
+
+
 def annotations(labels, ids) -> str:
     """What a row carries beside its code, in words: "the rows' IDs and the labels", "the labels", ..."""
     return " and ".join(["the rows' IDs"] * (ids is not None) + ["the labels"] * (labels is not None))

@@ -22,12 +22,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aedr._files import staged_file
-from aedr.data.formats import FORMATS, Delimited, format_of
+from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
 
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
 
 MISSING = ("error", "drop", "mean", "median")  # what read_table does with empty cells (NaN)
-_ID_NAME = re.compile(r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)|unnamed: ?0|#", re.IGNORECASE)
+ID_NAME = re.compile(r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)|unnamed: ?0|#", re.IGNORECASE)
 _ID_MIN_ROWS = 3  # below this, unique values say nothing
 
 
@@ -252,10 +252,17 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         return table
     X = table.X.copy()
     trained = _training_values(table, cols, None if fill_values is None else fill_values.get(missing))
-    fill = np.where(np.isnan(trained), (np.nanmean if missing == "mean" else np.nanmedian)(X[:, cols], axis=0), trained)
+    fill = trained.copy()  # the file's own where the model has none and the file has some
+    own = np.isnan(trained) & (~np.isnan(X[:, cols])).any(axis=0)
+    if own.any():
+        fill[own] = (np.nanmean if missing == "mean" else np.nanmedian)(X[:, cols[own]], axis=0)
     if np.isnan(fill).any():
         empty = names[int(np.flatnonzero(np.isnan(fill))[0])]
-        raise ValueError(f"{path}: column {empty} is empty in every row; there is no {missing} to fill it with")
+        why = " (the model keeps no training statistics: refit it with this aedr to fill from them)"
+        raise ValueError(
+            f"{path}: column {empty} is empty in every row; there is no {missing} to fill it with"
+            + (why if fill_values is not None and not fill_values else "")
+        )
     X[:, cols] = np.where(np.isnan(X[:, cols]), fill, X[:, cols])
     table.X = X
     if not np.isnan(trained).any():
@@ -301,7 +308,7 @@ def _joined(items: list[str], limit: int) -> str:
     return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
-def _looks_like_id(name: str, values: pd.Series) -> bool:
+def looks_like_id(name: str, values: pd.Series) -> bool:
     """Text unique in every row, or unique whole numbers named like an ID or numbering the rows."""
     if len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
         return False
@@ -310,26 +317,26 @@ def _looks_like_id(name: str, values: pd.Series) -> bool:
     if values.dtype.kind in "iu":
         ordered = np.sort(values.to_numpy())
         row_number = ordered[0] in (0, 1) and bool((np.diff(ordered) == 1).all())
-        return row_number or bool(_ID_NAME.fullmatch(name.strip()))
+        return row_number or bool(ID_NAME.fullmatch(name.strip()))
     return False
 
 
 def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
     """The ``ids`` columns of ``frame`` as outputs write them: under their names, or, in a file without a
-    header, as ``id`` (``id0``, ``id3``, ... for several, by their column numbers)."""
-    names = [str(c) if named else "id" if len(ids) == 1 else f"id{c}" for c in ids]
+    header, as ``id`` (``id``, ``id_b``, ``id_c``, ... for several: no number, which code names end in)."""
+    names = [str(c) for c in ids] if named else ["id", *(f"id_{chr(ord('b') + i)}" for i in range(len(ids) - 1))]
     return frame[ids].set_axis(names, axis=1).reset_index(drop=True)
 
 
-def _row_id(name, values: pd.Series) -> bool:
-    """A column that is not a feature and names each row: an ID by :func:`_looks_like_id`, or any
+def row_id(name, values: pd.Series) -> bool:
+    """A column that is not a feature and names each row: an ID by :func:`looks_like_id`, or any
     unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
-    named = bool(_ID_NAME.fullmatch(str(name).strip()))
+    named = bool(ID_NAME.fullmatch(str(name).strip()))
     if not (named or values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype)):
         return False  # a numeric column of a wide file is not looked at (a model may take a few of thousands)
     if values.isna().any() or not values.is_unique:
         return False
-    return named or _looks_like_id(str(name), values)
+    return named or looks_like_id(str(name), values)
 
 
 _NESTED = (list, tuple, dict, set, np.ndarray)
@@ -387,7 +394,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
             return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
     id_frame = None
     if not columns:
-        ids = [c for c in features if _looks_like_id(c, frame[c])]
+        ids = [c for c in features if looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
             id_frame = _id_frame(frame, ids, named)
@@ -400,7 +407,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
         used = {*features, label_col, *(exclude or [])}
         unused = [c for c in frame.columns if c not in used]
-        ids = [c for c in unused if _row_id(c, frame[c])]
+        ids = [c for c in unused if row_id(c, frame[c])]
         id_frame = _id_frame(frame, ids, named) if ids else None
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
@@ -590,7 +597,7 @@ def write_table(
     path = Path(path)
     fmt = format_of(path)
     with staged_file(path, overwrite=overwrite) as tmp:
-        fmt.write(tmp, values, labels, ids)
+        fmt.write(tmp, values, labels, distinct_ids(values, labels, ids))
     return path
 
 

@@ -236,6 +236,8 @@ class ParquetSource(RowSource):
         """The open file's feature columns, row groups and shape; ValueError for a file that cannot stream."""
         import pyarrow as pa
 
+        from aedr.data.io import ID_NAME
+
         schema = self.file.schema_arrow
         names = list(columns) if columns else [n for n in schema.names if n != label_col]
         missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in schema.names]
@@ -249,10 +251,13 @@ class ParquetSource(RowSource):
             return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
         text = [n for n in names if not numeric(schema.field(n).type)]
-        others = [] if not columns else [n for n in schema.names if n not in {*names, label_col, *(exclude or ())}]
+        used = {*names, label_col, *(exclude or ())}
+        others = [] if not columns else [n for n in schema.names if n not in used]
+        numbered = [n for n in names if not columns and pa.types.is_integer(schema.field(n).type)]
+        numbered = [n for n in numbered if ID_NAME.fullmatch(n.strip())]  # whole numbers under an ID's name
         # IDs among the features are left out with a note; beside features chosen by name, kept quietly
-        self.id_cols = [n for n in [*text, *others] if self._is_id(n, chosen=n in others)]
-        self.ids_left_out = [n for n in self.id_cols if n in text]
+        self.id_cols = [n for n in [*text, *numbered, *others] if self._is_id(n, chosen=n in others)]
+        self.ids_left_out = [n for n in self.id_cols if n not in others]
         names = [n for n in names if n not in self.id_cols]
         bad = [f"{n!r} ({schema.field(n).type})" for n in text if n not in self.id_cols]
         if bad:
@@ -277,18 +282,20 @@ class ParquetSource(RowSource):
             )
 
     def _is_id(self, name: str, chosen: bool) -> bool:
-        """Whether column ``name`` is a row ID: a text column left out of the features by the rule of
-        :func:`aedr.data.io.read_table`, or, beside features chosen by name, one named like an ID."""
+        """Whether column ``name`` is a row ID: a text column, or whole numbers named like an ID, left out
+        of the features by the rule of :func:`aedr.data.io.read_table`, or, beside features chosen by
+        name, unique values named like an ID. Whole numbers that only number the rows are not looked
+        for (each integer column would be read whole to tell)."""
         import pyarrow as pa
 
-        from aedr.data.io import _ID_NAME, _looks_like_id, _row_id
+        from aedr.data.io import ID_NAME, looks_like_id, row_id
 
         kind = self.file.schema_arrow.field(name).type
         text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        if not (text or (chosen and _ID_NAME.fullmatch(name.strip()))):
+        if not (text or ID_NAME.fullmatch(name.strip())):
             return False  # read nothing: a nested or binary column is refused, a numeric one left unused
         values = self.file.read(columns=[name]).column(0).to_pandas()
-        return _row_id(name, values) if chosen else _looks_like_id(name, values)
+        return row_id(name, values) if chosen else looks_like_id(name, values)
 
     def ids(self):
         """The row-ID columns (a DataFrame), or None."""

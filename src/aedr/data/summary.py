@@ -34,9 +34,10 @@ def column_summary(X) -> tuple[np.ndarray, np.ndarray]:
     if n > _sample_rows(d):  # seeded on its own: the fit's random draws are not touched
         rows = np.sort(np.random.default_rng(0).choice(n, _sample_rows(d), replace=False))
     if isinstance(X, RowSource):
-        return statistics(X).mean.astype(np.float64), _median(X.take(np.arange(n)[rows]))
+        return statistics(X).mean.astype(np.float64), _median(X.read_all() if isinstance(rows, slice) else X.take(rows))
     if sp.issparse(X):
-        mean = np.asarray(X.astype(np.float64).mean(axis=0)).ravel()  # float32 values summed in float64
+        X = X.tocsr()  # no copy when it is one; the stored values summed in float64, column by column
+        mean = np.bincount(X.indices, weights=X.data.astype(np.float64), minlength=d) / max(n, 1)
         return mean, _median(sp.csc_matrix(X[rows]))
     return _mean(X), _median(X, rows)
 
