@@ -142,6 +142,10 @@ class Param:
         """scikit-learn's constraint list for this parameter."""
         return self.rule() if isinstance(self.rule, FunctionType) else self.rule
 
+    def flag(self) -> str:
+        """The option's long name as users type it (``--learning-rate`` for ``learning_rate_init``)."""
+        return self.option_flags()[0].split("/")[0]
+
     def option_flags(self) -> tuple[str, ...]:
         dashed = "--" + self.name.replace("_", "-")
         if self.cli is bool:

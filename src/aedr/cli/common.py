@@ -232,11 +232,12 @@ def code_run(names) -> tuple[int, int] | None:
     return best
 
 
-def written_label_column(path: Path, delimiter) -> str | None:
+def written_label_column(path: Path, delimiter, names: list[str] | None = None) -> str | None:
     """The one column of a named table after its code columns: what ``aedr fit`` or ``transform`` wrote
     beside the codes (``[cell_id,] autoencoder0, autoencoder1, ..., cell_type``), or an .npz's one extra
     array besides the rows' IDs; ``plot`` colours by it, ``inverse-transform`` keeps it beside the
-    decoded rows."""
+    decoded rows. ``names``: the table's column names when the caller has read them
+    (:func:`table_names`)."""
     from aedr.data.formats import format_of
 
     fmt = format_of(path)
@@ -251,7 +252,7 @@ def written_label_column(path: Path, delimiter) -> str | None:
         except (ValueError, OSError):
             return None  # read_input reports it
         return extra[0] if len(extra) == 1 and "X" in archive.files else None
-    names = table_names(path, delimiter) or []
+    names = (names if names is not None else table_names(path, delimiter)) or []
     run = code_run(names)
     return names[run[1]] if run is not None and run[1] == len(names) - 1 else None
 
@@ -376,7 +377,7 @@ def _streamed_table(
     path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
 ) -> Table | None:
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
-    from aedr.data.io import Table
+    from aedr.data.io import Table, id_note
     from aedr.data.stream import needs_streaming
     from aedr.training.distributed import any_rank, is_main
 
@@ -405,21 +406,12 @@ def _streamed_table(
             raise ValueError("give either --label-col or --labels, not both")
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
-    ids = source.ids() if hasattr(source, "ids") else None
-    notes = [note]
-    if getattr(source, "ids_left_out", None):
-        left = ", ".join(map(repr, source.ids_left_out))
-        them = "them" if len(source.ids_left_out) > 1 else "it"
-        notes.append(
-            f"left out {left}: a different value in every row looks like an ID, not a feature"
-            f" (name {them} in --columns to use {them})"
-        )
+    notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
     if is_main():  # under torchrun rank 0 alone reports
         for line in notes:
             typer.echo(f"note: {shown(path)}: {line}", err=True)
-    table = Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs)
-    table.ids = ids
-    return table
+    ids = source.ids() if hasattr(source, "ids") else None
+    return Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs, ids=ids)
 
 
 def delimiter_char(text: str | None) -> str | None:

@@ -138,10 +138,10 @@ def option_words(text: str) -> str:
     text = re.sub(r"must be a str among \{(.*?)\}( or None)?\. Got (.*) instead\.", _among, text)
     text = re.sub(
         r"The '(\w+)' parameter of \w+ (must be .*)",
-        lambda m: f"{_flag(m[1], DECLARED)} {m[2]}" if m[1] in DECLARED else m[0],
+        lambda m: f"{DECLARED[m[1]].flag()} {m[2]}" if m[1] in DECLARED else m[0],
         text,
     )
-    flags = {n: _flag(n, DECLARED) for n, p in DECLARED.items() if p.cli is not None} | ARGUMENT_FLAGS
+    flags = {n: p.flag() for n, p in DECLARED.items() if p.cli is not None} | ARGUMENT_FLAGS
     names = "|".join(sorted(flags, key=len, reverse=True))
     text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{flags[m[1]]} ", text)
     return re.sub(rf"(?<![\w-])'({names})'", lambda m: flags[m[1]], text)
@@ -154,10 +154,6 @@ def _among(match) -> str:
 
 # Names in library messages that are arguments of a call, not estimator parameters, and their options
 ARGUMENT_FLAGS = {"reference_neighbors": "--reference-neighbors", "data_dir": "--data-dir"}
-
-
-def _flag(name: str, declared) -> str:
-    return declared[name].option_flags()[0].split("/")[0]
 
 
 _OS_REASONS = {  # the operating system's words for what users meet most, said as a user would

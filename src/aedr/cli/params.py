@@ -104,7 +104,7 @@ def estimator_params(options: dict, config: Path | None) -> dict:
     for name in option_names():
         value = options.get(name)
         if value is not None:
-            params[name] = convert(name, value, DECLARED[name].option_flags()[0].split("/")[0])  # as typed
+            params[name] = convert(name, value, DECLARED[name].flag())
     return params
 
 

@@ -110,11 +110,14 @@ def embedding(
 
     data = _embedding_file(data)
     output = claim_figure(ctx, output or default_output(data, ".png"), force)
-    written = written_label_column(data, delimiter) if columns is None else None
-    given_exclude = exclude
+    names = table_names(data, delimiter) if columns is None else None  # the header, read once
+    written = written_label_column(data, delimiter, names) if columns is None else None
     if color_by is None and labels is None and written is not None:
         color_by = written
         typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
+    run = code_run(names) if names and exclude is None else None
+    if run is not None:  # aedr's codes (autoencoder0, ...) or UMAP1, PC1, ...: the rows' IDs beside them are no axis
+        columns = ",".join(name for name in names[run[0] : run[1]] if name != color_by)
     elif (
         color_by is None
         and written is not None
@@ -122,10 +125,6 @@ def embedding(
         and written not in (split_names(exclude) or [])
     ):
         exclude = ",".join(filter(None, [exclude, written]))  # --labels colours: the written column is no code
-    names = table_names(data, delimiter) if columns is None and given_exclude is None else None
-    run = None if names is None else code_run(names)
-    if run is not None:  # aedr's codes (autoencoder0, ...) or UMAP1, PC1, ...: the rows' IDs beside them are no axis
-        columns = ",".join(name for name in names[run[0] : run[1]] if name != color_by)
     table = read_input(
         data,
         label_col=color_by,

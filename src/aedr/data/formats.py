@@ -76,8 +76,10 @@ class Delimited(FileFormat):
             # skipinitialspace: "a, b" names columns a and b, not a and " b"
             options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
             grouped = sep == "," and options["decimal"] == "."  # quoted "1,234" can only be thousands here
+            first = None  # the first row as written: the header's own names, before pandas tells repeats apart
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
+                first = head.iloc[0] if head.iloc[0].notna().all() else None  # an empty cell: read it as written
                 if grouped:
                     head = head.map(lambda v: v.replace(",", "") if isinstance(v, str) and _GROUPED.fullmatch(v) else v)
                 header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
@@ -103,11 +105,12 @@ class Delimited(FileFormat):
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"] = header
         if header:  # pandas renames a repeated name (a, a -> a, a.1): say so
-            names = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options).iloc[0]
+            if first is None:  # the header was given, not sniffed
+                first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options).iloc[0]
             frame.attrs["renamed"] = [
                 (str(raw), new)
-                for raw, new in zip(names, frame.columns)
-                if str(raw) != new and (names == raw).sum() > 1
+                for raw, new in zip(first, frame.columns)
+                if str(raw) != new and (first == raw).sum() > 1
             ]
         return frame
 

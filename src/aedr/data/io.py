@@ -242,12 +242,9 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         if not keep.any():
             raise ValueError(f"{path}: every row has an empty cell; nothing is left after dropping them")
         table.X, table.dropped = table.X[keep], rows
-        if table.labels is not None:
-            table.labels = table.labels[keep].reset_index(drop=True)
-        if table.text is not None:
-            table.text = table.text[keep].reset_index(drop=True)
-        if table.ids is not None:
-            table.ids = table.ids[keep].reset_index(drop=True)
+        for name in ("labels", "text", "ids"):  # what each row carries beside its features goes with it
+            if getattr(table, name) is not None:
+                setattr(table, name, getattr(table, name)[keep].reset_index(drop=True))
         table.notes.append(f"dropped {_plural(len(rows), 'row')} with empty cells: {where}")
         return table
     X = table.X.copy()
@@ -328,6 +325,15 @@ def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
     return frame[ids].set_axis(names, axis=1).reset_index(drop=True)
 
 
+def id_note(shown: list[str]) -> str:
+    """The note for columns left out of the features as row IDs (``shown`` as the note names them)."""
+    them = "them" if len(shown) > 1 else "it"
+    return (
+        f"left out {', '.join(shown)}: a different value in every row looks like an ID, not a feature"
+        f" (name {them} in --columns to use {them})"
+    )
+
+
 def row_id(name, values: pd.Series) -> bool:
     """A column that is not a feature and names each row: an ID by :func:`looks_like_id`, or any
     unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
@@ -398,12 +404,7 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
             id_frame = _id_frame(frame, ids, named)
-            shown = ", ".join(repr(c) if named else f"column {c}" for c in ids)
-            them = "them" if len(ids) > 1 else "it"
-            notes.append(
-                f"left out {shown}: a different value in every row looks like an ID, not a feature"
-                f" (name {them} in --columns to use {them})"
-            )
+            notes.append(id_note([repr(c) if named else f"column {c}" for c in ids]))
     else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
         used = {*features, label_col, *(exclude or [])}
         unused = [c for c in frame.columns if c not in used]

@@ -256,6 +256,7 @@ class ParquetSource(RowSource):
         numbered = [n for n in names if not columns and pa.types.is_integer(schema.field(n).type)]
         numbered = [n for n in numbered if ID_NAME.fullmatch(n.strip())]  # whole numbers under an ID's name
         # IDs among the features are left out with a note; beside features chosen by name, kept quietly
+        self._id_values: dict = {}  # each ID column as read to tell it is one: ids() reads nothing again
         self.id_cols = [n for n in [*text, *numbered, *others] if self._is_id(n, chosen=n in others)]
         self.ids_left_out = [n for n in self.id_cols if n not in others]
         names = [n for n in names if n not in self.id_cols]
@@ -295,13 +296,16 @@ class ParquetSource(RowSource):
         if not (text or ID_NAME.fullmatch(name.strip())):
             return False  # read nothing: a nested or binary column is refused, a numeric one left unused
         values = self.file.read(columns=[name]).column(0).to_pandas()
-        return row_id(name, values) if chosen else looks_like_id(name, values)
+        if not (row_id(name, values) if chosen else looks_like_id(name, values)):
+            return False
+        self._id_values[name] = values
+        return True
 
     def ids(self):
         """The row-ID columns (a DataFrame), or None."""
-        if not self.id_cols:
-            return None
-        return self.file.read(columns=self.id_cols).to_pandas()
+        import pandas as pd
+
+        return pd.DataFrame({name: self._id_values[name] for name in self.id_cols}) if self.id_cols else None
 
     @property
     def file(self):
