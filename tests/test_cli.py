@@ -164,6 +164,42 @@ def test_transform_to_file_keeps_labels(run, cells, tmp_path):
     aedr("transform", run / "model", cells, "-o", out, "--force")
 
 
+def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp_path):
+    """The model remembers the training file's label and ID columns: a new file's are written beside
+    its codes without --label-col, even one row (too few to tell an ID by its values), and evaluate
+    scores by the label; a file without them, or another --label-col, is read as told."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+    frame.insert(0, "sample", [f"s{i}" for i in range(60)])  # unique text, not named like an ID
+    frame["kind"] = np.where(frame["a"] > 0, "x", "y")
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    out = tmp_path / "run"
+    aedr("fit", tmp_path / "train.csv", "--label-col", "kind", "--out", out, *FAST)
+    assert "beside codes   label 'kind'; row IDs 'sample'" in aedr("info", out).stdout
+    model = load(out / "model")
+    for rows in (1, 2, 60):
+        frame.iloc[:rows].to_csv(tmp_path / "new.csv", index=False)
+        result = aedr("transform", out, tmp_path / "new.csv")
+        assert "keeping 'kind' beside the codes: the label column of the fit" in result.stderr
+        codes = pd.read_csv(io.StringIO(result.stdout))
+        assert list(codes.columns) == ["sample", "autoencoder0", "autoencoder1", "kind"], rows
+        assert codes["sample"].tolist() == frame["sample"].iloc[:rows].tolist()
+        assert codes["kind"].tolist() == frame["kind"].iloc[:rows].tolist()
+        expected = model.transform(frame[list("abcd")].iloc[:rows])
+        np.testing.assert_allclose(codes[["autoencoder0", "autoencoder1"]].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    scores = json.loads(aedr("evaluate", out, tmp_path / "train.csv", "--json").stdout)
+    assert scores["knn_accuracy"] is not None
+    frame[list("abcd")].to_csv(tmp_path / "bare.csv", index=False)  # neither column: codes alone, no note
+    bare = aedr("transform", out, tmp_path / "bare.csv")
+    assert "note" not in bare.stderr and bare.stdout.splitlines()[0] == "autoencoder0,autoencoder1"
+    chosen = aedr("transform", out, tmp_path / "train.csv", "--label-col", "sample")
+    assert "note" not in chosen.stderr and chosen.stdout.splitlines()[0] == "autoencoder0,autoencoder1,sample"
+    # a model saved from Python records no columns: transform keeps only what it can tell
+    model.save(tmp_path / "python")
+    plain = aedr("transform", tmp_path / "python", tmp_path / "new.csv")
+    assert plain.stdout.splitlines()[0] == "sample,autoencoder0,autoencoder1"
+
+
 @pytest.fixture
 def watch_threads(monkeypatch):
     """``watch(*modules)``: torch set to 3 threads (given back after the test), and every model the
@@ -234,7 +270,8 @@ def test_transform_picks_the_model_columns_by_name(run, cells, tmp_path):
     shuffled = pd.read_csv(cells)[["cell_type", "g5", "g4", "g3", "g2", "g1", "g0"]].assign(extra=1.0)
     shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
     codes = pd.read_csv(io.StringIO(aedr("transform", run / "model", tmp_path / "shuffled.csv").stdout))
-    np.testing.assert_allclose(codes.to_numpy(), pd.read_csv(run / "embedding.csv").iloc[:, :2].to_numpy())
+    assert list(codes.columns) == ["autoencoder0", "autoencoder1", "cell_type"]  # the fit's label, kept
+    np.testing.assert_allclose(codes.iloc[:, :2].to_numpy(), pd.read_csv(run / "embedding.csv").iloc[:, :2].to_numpy())
     pd.read_csv(cells).drop(columns="g3").to_csv(tmp_path / "missing.csv", index=False)
     assert_one_line_error(aedr("transform", run / "model", tmp_path / "missing.csv", ok=False), "missing.csv", "'g3'")
 

@@ -177,6 +177,8 @@ def _set(path, value):
         (lambda f: _edit_config(f, _set(["scaler", "offset"], [0.0])), CONFIG_FILE, "scaler.offset"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_mean_"], [0.0])), CONFIG_FILE, "feature_mean_' must be"),
         (lambda f: _edit_config(f, _set(["output"], {"transform": "arrow"})), CONFIG_FILE, "'output' must be"),
+        (lambda f: _edit_config(f, _set(["columns"], {"ids": "sample"})), CONFIG_FILE, "'columns' must be"),
+        (lambda f: _edit_config(f, _set(["columns"], {"label": 3})), CONFIG_FILE, "'columns' must be"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_median_"], None)), CONFIG_FILE, "feature_median_' has an"),
         (lambda f: _edit_config(f, _set(["estimator"], "os.system")), CONFIG_FILE, "unknown estimator"),
         (lambda f: _edit_config(f, _set(["params", "activation"], "nope")), CONFIG_FILE, "invalid 'params'"),

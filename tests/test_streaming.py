@@ -255,6 +255,14 @@ def test_cli_fit_transform_and_inverse_transform_stream(tmp_path, npy, digits, s
     rows = np.load(tmp_path / "rows.npy")
     assert rows.shape == (1797, 64) and rows.dtype == np.float32  # written a chunk at a time
     np.testing.assert_allclose(rows, Autoencoder and _load(out).inverse_transform(codes), rtol=1e-4, atol=1e-3)
+    # codes with labels beside them: the chunked .npy holds the rows alone, and says so
+    labelled = pd.DataFrame(codes, columns=["autoencoder0", "autoencoder1"]).assign(digit=digits[1].astype(str))
+    labelled.to_csv(tmp_path / "codes.csv", index=False)
+    args = ["inverse-transform", str(out / "model"), str(tmp_path / "codes.csv"), "-o", str(tmp_path / "rows2.npy")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "(1797 rows x 64 columns, float32)" in result.output
+    assert "rows2.npy holds the decoded rows alone, without the labels" in result.output
 
 
 def _load(out):

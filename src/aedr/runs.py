@@ -111,13 +111,15 @@ def fit_run(
     interrupted=None,
     resume_from=None,
     obsm_key: str = "X_aedr",
+    columns: dict | None = None,
 ) -> FitRun:
     """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist).
 
     ``interrupted`` is a callable telling whether training was stopped by the
     user; it is recorded in ``metrics.json``. ``resume_from``: a checkpoint to go on from
     (see :meth:`aedr.Autoencoder.fit`). An ``.h5ad`` table's file is copied into the run with
-    the codes in ``obsm[obsm_key]``.
+    the codes in ``obsm[obsm_key]``. ``columns``: the file's label and ID columns, saved with the model
+    (:func:`aedr.persistence.save`).
     """
     start = time.perf_counter()
     estimator.fit(table.frame(), resume_from=resume_from)
@@ -146,7 +148,14 @@ def fit_run(
     }
     run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
     run.files = write_run(
-        Path(folder), estimator, Z, table.labels, run.metrics, embedding_format=embedding_format, ids=table.ids
+        Path(folder),
+        estimator,
+        Z,
+        table.labels,
+        run.metrics,
+        embedding_format=embedding_format,
+        ids=table.ids,
+        columns=columns,
     )
     if (table.labels is not None or table.ids is not None) and not format_of(run.files["embedding"]).stores_labels:
         kept = annotations(table.labels, table.ids)
@@ -246,7 +255,7 @@ def _points(n: int) -> str:
 
 
 def write_run(
-    folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv", ids=None
+    folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv", ids=None, columns=None
 ) -> dict[str, Path]:
     """Write model/, embedding.<format> (the rows' ``ids``, the codes, the ``labels``), embedding.png,
     loss.png and metrics.json into ``folder``."""
@@ -254,7 +263,7 @@ def write_run(
     from aedr.plotting import plot_embedding, plot_loss_curves, save_figure
 
     files = {
-        "model": save(estimator, folder / "model"),
+        "model": save(estimator, folder / "model", columns=columns),
         "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels, ids=ids),
     }
     label_values = None if labels is None else labels.to_numpy()

@@ -276,6 +276,55 @@ def table_names(path: Path, delimiter) -> list[str] | None:
         return None
 
 
+def label_names(path: Path, delimiter) -> list[str]:
+    """The names a label column can have in ``path``: a CSV/TSV's header or a Parquet file's columns,
+    an ``.h5ad`` file's obs columns, an ``.npz`` file's arrays; empty when there are none (or the file
+    cannot be read: reading it names the problem)."""
+    import zipfile
+
+    from aedr.data.formats import format_of
+
+    try:
+        names = table_names(path, delimiter)
+        if names is not None:
+            return names
+        kind = format_of(path).name if path.is_file() else None
+        if kind == "h5ad":
+            import h5py
+
+            with h5py.File(path, "r") as file:
+                order = file["obs"].attrs.get("column-order", [])
+                return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
+        if kind == "npz":
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as arrays:
+                return list(arrays.files)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        pass
+    return []
+
+
+def fitted_columns(model: Path, data: Path, delimiter, label_col, labels_file, use: str):
+    """``(label_col, ids, note)``: the label column to read from ``data``, the row-ID columns to keep beside
+    the codes and a note for the user, to print once ``data`` is read. The label is ``label_col`` as given,
+    else the fit's label column when ``data`` has one of that name (the note then says what the command
+    does with it: ``use``, its ``{label}`` filled); the IDs are the fit's
+    (:func:`aedr.persistence.saved_columns`)."""
+    from aedr.persistence import saved_columns
+
+    label, ids = saved_columns(model)
+    if label_col is not None or labels_file is not None or label is None:
+        return label_col, ids, None
+    if label not in label_names(data, delimiter):
+        return None, ids, None
+    return (
+        label,
+        ids,
+        f"note: {use.format(label=repr(label))}: the label column of the fit (--label-col to choose another)",
+    )
+
+
 def read_input(
     path: Path,
     *,
@@ -292,9 +341,11 @@ def read_input(
     layer: str | None = None,
     normalize: bool = False,
     keep_text: bool = False,
+    id_columns: list[str] | None = None,
 ) -> Table:
     """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
-    model's features by name, ``keep_text`` sets text columns aside (:func:`aedr.data.io.read_table`)."""
+    model's features by name, ``keep_text`` sets text columns aside, ``id_columns`` are kept as row IDs
+    (:func:`aedr.data.io.read_table`)."""
     from aedr.data.io import MISSING, read_table
 
     if missing not in MISSING:
@@ -313,6 +364,7 @@ def read_input(
         layer=layer,
         normalize=normalize,
         keep_text=keep_text,
+        id_columns=id_columns,
     )
     _check_finite(path, table)
     if labels_file is not None:

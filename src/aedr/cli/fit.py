@@ -202,6 +202,10 @@ def fit(
                 interrupted=lambda: stopper.requested is not None,
                 resume_from=checkpoint.path if resume else None,
                 obsm_key=obsm_key,
+                columns={  # kept again by transform and evaluate when a new file has them
+                    "label": label_col,
+                    "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
+                },
             )
     except _Stopped:
         typer.echo(

@@ -26,6 +26,8 @@ from aedr.cli.common import (
     Verbose,
     claim_output,
     features_for,
+    fitted_columns,
+    label_names,
     load_model,
     piped_input,
     read_for_model,
@@ -61,7 +63,7 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
     standard output when None or ``-``)."""
     from aedr.data.formats import annotated, annotations, distinct_ids
-    from aedr.data.io import write_table
+    from aedr.data.io import plural, write_table
 
     if output is None or str(output) == "-":
         annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
@@ -69,7 +71,7 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     from aedr.data.formats import format_of
 
     write_table(output, frame, labels, ids=ids, overwrite=force)
-    typer.echo(f"wrote {output} ({len(frame)} rows x {frame.shape[1]} columns)", err=True)
+    typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(frame.shape[1], 'column')})", err=True)
     if (labels is not None or ids is not None) and not format_of(output).stores_labels:
         kept = annotations(labels, ids)
         typer.echo(
@@ -112,6 +114,9 @@ def transform(
     """Encode rows with a saved model: one code per row, labels kept beside it.
 
     \b
+    The fit's label and row-ID columns are kept beside the codes when the file has them.
+
+    \b
     Examples:
       aedr transform run1/model new_cells.parquet -o new_embedding.parquet
       aedr transform run1/model new_cells.csv --label-col cell_type > codes.csv
@@ -123,6 +128,8 @@ def transform(
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
+    given_label = label_col
+    label_col, ids, note = fitted_columns(model, data, delimiter, label_col, labels, "keeping {label} beside the codes")
     expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
     options.update(one_hot=one_hot, layer=layer, normalize=normalize)
@@ -136,9 +143,13 @@ def transform(
         in_memory_options=streaming_refusals(
             data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude
         ),
-    ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, **options)
+    ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, **options)
+    if note:
+        typer.echo(note, err=True)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
+        if given_label is None and label_col not in label_names(reference, delimiter):
+            label_col = None  # the fit's label column, which DATA has and the reference lacks
         rows = read_for_model(estimator, reference, label_col=label_col, **options)
         placed = {"reference": features_for(estimator, rows), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table), **placed)
@@ -215,11 +226,16 @@ def inverse_transform(
                 f"the {len(table.X):,} decoded rows ({rows * 8 / 2**30:.1f} GiB) exceed the model's memory_budget: "
                 "write them to a .npy file (-o rows.npy), which is written a chunk at a time"
             )
-        from aedr.data.io import write_npy_chunks
+        from aedr.data.formats import annotations
+        from aedr.data.io import plural, write_npy_chunks
 
         chunks = (estimator.inverse_transform(table.X[s : s + CHUNK_ROWS]) for s in range(0, len(table.X), CHUNK_ROWS))
         write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks, overwrite=force)
-        typer.echo(f"wrote {output} ({len(table.X)} rows x {estimator.n_features_in_} columns, float32)", err=True)
+        shape = f"{plural(len(table.X), 'row')} x {plural(estimator.n_features_in_, 'column')}"
+        typer.echo(f"wrote {output} ({shape}, float32)", err=True)
+        if table.labels is not None or table.ids is not None:
+            kept = annotations(table.labels, table.ids)
+            typer.echo(f"note: {output.name} holds the decoded rows alone, without {kept}", err=True)
         return
     decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
     _write(decoded, table.labels, output, force, ids=table.ids)
@@ -244,8 +260,8 @@ def evaluate(
     """Score a saved model on data: reconstruction error, trustworthiness, continuity.
 
     \b
-    With labels (--label-col/--labels) it adds the k-NN accuracy of the codes.
-    Neighbourhood scores use at most 5000 sampled rows.
+    With labels (--label-col/--labels, or the fit's label column when the file has it) it adds
+    the k-NN accuracy of the codes. Neighbourhood scores use at most 5000 sampled rows.
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
@@ -254,6 +270,7 @@ def evaluate(
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
+    label_col, _, note = fitted_columns(model, data, delimiter, label_col, labels, "k-NN accuracy by {label}")
     table = read_for_model(
         estimator,
         data,
@@ -266,6 +283,8 @@ def evaluate(
         missing=missing,
         one_hot=one_hot,
     )
+    if note:
+        typer.echo(note, err=True)
     X = features_for(estimator, table)
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()
@@ -330,6 +349,11 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
         f"input          {fitted['n_features_in_']} features ({shown})",
         "parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
     ]
+    columns = config.get("columns", {})  # what transform keeps beside the codes when a new file has them
+    beside = [f"label {columns['label']!r}"] * (columns.get("label") is not None)
+    beside += [f"row IDs {', '.join(repr(c) for c in columns['ids'])}"] * bool(columns.get("ids"))
+    if beside:
+        lines.append(f"beside codes   {'; '.join(beside)}")
     if curve:
         best = min(range(len(curve)), key=curve.__getitem__)
         lines.append(

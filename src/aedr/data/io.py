@@ -100,6 +100,7 @@ def read_table(
     layer=None,
     normalize=False,
     keep_text=False,
+    id_columns=None,
 ) -> Table:
     """Read feature rows (and optionally a label column) from ``path``.
 
@@ -142,6 +143,10 @@ def read_table(
         In a table with a header row and no ``columns``: set the text columns (names, cell types,
         IDs) aside in :attr:`Table.text` instead of refusing them as features. A table of
         annotations alone (text columns, the label column) then gives ``X`` with no columns.
+    id_columns : list of str, optional
+        Columns known to be row IDs (those of the file a model was fitted on): beside features
+        chosen by ``columns`` or ``expected_columns``, each one the file has is kept in
+        :attr:`Table.ids` however few its rows and whatever its values.
 
     Raises
     ------
@@ -182,7 +187,9 @@ def read_table(
             frame, columns, unseen = _expected(path, frame, list(expected_columns), one_hot or [])
         elif one_hot:
             frame = _one_hot(path, frame, one_hot, label_col)
-        table = _select(path, frame, label_col, columns, exclude, named=named, keep_text=keep_text)
+        table = _select(
+            path, frame, label_col, columns, exclude, named=named, keep_text=keep_text, known_ids=id_columns
+        )
         if renamed:
             shown = _joined([f"{raw!r} -> {new!r}" for raw, new in renamed], 5)
             table.notes.insert(0, f"repeated column names are told apart as {shown}")
@@ -245,7 +252,7 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         for name in ("labels", "text", "ids"):  # what each row carries beside its features goes with it
             if getattr(table, name) is not None:
                 setattr(table, name, getattr(table, name)[keep].reset_index(drop=True))
-        table.notes.append(f"dropped {_plural(len(rows), 'row')} with empty cells: {where}")
+        table.notes.append(f"dropped {plural(len(rows), 'row')} with empty cells: {where}")
         return table
     X = table.X.copy()
     trained = _training_values(table, cols, None if fill_values is None else fill_values.get(missing))
@@ -270,7 +277,7 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         source = "in this file (the model keeps no training statistics)"
     else:
         source = "in this file"
-    cells = _plural(int(holes.sum()), "empty cell")
+    cells = plural(int(holes.sum()), "empty cell")
     table.notes.append(f"filled {cells} with its column's {missing} {source}: {where}")
     return table
 
@@ -291,7 +298,8 @@ def _training_values(table: Table, cols: np.ndarray, values) -> np.ndarray:
     return found
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``"1 row"``, ``"3 rows"``."""
     return f"{n} {word}{'s' * (n != 1)}"
 
 
@@ -373,7 +381,9 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool, keep_text=False) -> Table:
+def _select(
+    path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool, keep_text=False, known_ids=None
+) -> Table:
     for given, option in ((columns, "--columns"), (exclude, "--exclude")):
         twice = [name for name, count in Counter(given or []).items() if count > 1]
         if twice:
@@ -408,7 +418,8 @@ def _select(path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, nam
     else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
         used = {*features, label_col, *(exclude or [])}
         unused = [c for c in frame.columns if c not in used]
-        ids = [c for c in unused if row_id(c, frame[c])]
+        known = {str(c) for c in known_ids or []} if named else set()
+        ids = [c for c in unused if str(c) in known or row_id(c, frame[c])]
         id_frame = _id_frame(frame, ids, named) if ids else None
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
@@ -459,7 +470,7 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
     if not named:
         hint += " (this file has no header, so its columns are numbered from 0; --header if its first row names them)"
     return (
-        f"{path}: {_plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
+        f"{path}: {plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
         f"{_joined(described, 10)}; {hint}"
     )
 
@@ -476,7 +487,7 @@ def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[s
         if new:
             rows = int((frame[new].to_numpy() != 0).any(axis=1).sum())
             unseen = (
-                f"{_plural(rows, 'row')} {'holds' if rows == 1 else 'hold'} categories the model was not fitted on "
+                f"{plural(rows, 'row')} {'holds' if rows == 1 else 'hold'} categories the model was not fitted on "
                 f"({_shown(new, 5)}): {'it gets' if rows == 1 else 'they get'} none of that column's categories"
             )
         for name in names:

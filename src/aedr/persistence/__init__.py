@@ -39,10 +39,11 @@ __all__ = [
     "architecture",
     "load",
     "save",
+    "saved_columns",
 ]
 
 
-def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
+def save(estimator, path: str | Path, *, overwrite: bool = False, columns: dict | None = None) -> Path:
     """Write fitted ``estimator`` to the folder ``path``.
 
     The folder is written under a temporary name and renamed when complete,
@@ -56,6 +57,10 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
         Folder to create. It must not exist (an empty folder is fine) unless
         ``overwrite`` is True, which replaces an earlier saved model there (a
         folder with other files in it is refused, never deleted).
+    columns : dict, optional
+        The training file's columns beside the features, ``{"label": name or None, "ids": [names]}``
+        (what ``aedr fit`` read): ``aedr transform`` and ``evaluate`` keep them again in a new file
+        (:func:`saved_columns`).
 
     Returns
     -------
@@ -80,7 +85,7 @@ def save(estimator, path: str | Path, *, overwrite: bool = False) -> Path:
     check_is_fitted(estimator)
     check_new(path, overwrite=overwrite, folder=True, marker=CONFIG_FILE)  # before the work of serialising
     weights = weights_bytes(estimator.model_)
-    text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest()))
+    text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest(), columns))
     with staged_folder(path, overwrite=overwrite, marker=CONFIG_FILE) as folder:
         (folder / WEIGHTS_FILE).write_bytes(weights)
         (folder / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
@@ -93,6 +98,15 @@ def model_folder(path: str | Path) -> Path:
     if not (path / CONFIG_FILE).exists() and (path / "model" / CONFIG_FILE).is_file():
         return path / "model"
     return path
+
+
+def saved_columns(path: str | Path) -> tuple[str | None, list[str]]:
+    """The label column and the row-ID columns of the file a saved model was fitted on, as
+    :func:`save` recorded them (``(None, [])`` when it recorded none). Raises :class:`ModelFileError`
+    for a folder :func:`load` would refuse."""
+    config = read_config(model_folder(path) / CONFIG_FILE)
+    columns = config.get("columns", {})
+    return columns.get("label"), list(columns.get("ids", []))
 
 
 def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, decoder=None):

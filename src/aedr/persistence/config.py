@@ -29,8 +29,9 @@ RUNTIME_PARAMS = ("callbacks", "n_jobs")
 
 
 # ---------------------------------------------------------------------- write
-def config_dict(estimator, weights_sha256: str) -> dict:
-    """The contents of ``config.json`` for fitted ``estimator`` whose weights file has ``weights_sha256``."""
+def config_dict(estimator, weights_sha256: str, columns: dict | None = None) -> dict:
+    """The contents of ``config.json`` for fitted ``estimator`` whose weights file has ``weights_sha256``;
+    ``columns``: the training file's columns beside the features (:data:`COLUMN_KEYS`), when known."""
     import sklearn
 
     import aedr
@@ -59,6 +60,7 @@ def config_dict(estimator, weights_sha256: str) -> dict:
         "fitted": fitted,
         # set_output's container ("pandas", "polars"), as pickle keeps it; absent: numpy arrays
         **({"output": dict(output)} if (output := getattr(estimator, "_sklearn_output_config", None)) else {}),
+        **({"columns": _columns(columns)} if columns else {}),
         "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
         "versions": {
             "aedr": aedr.__version__,
@@ -68,6 +70,19 @@ def config_dict(estimator, weights_sha256: str) -> dict:
             "python": platform.python_version(),
         },
     }
+
+
+# the training file's columns that were not features, as ``aedr fit`` read them: the label column and
+# the row IDs, which ``aedr transform`` and ``evaluate`` keep again when a new file has them
+COLUMN_KEYS = ("label", "ids")
+
+
+def _columns(columns: dict) -> dict:
+    unknown = set(columns) - set(COLUMN_KEYS)
+    if unknown:
+        raise ValueError(f"columns: unknown keys {sorted(unknown)}; expected {', '.join(COLUMN_KEYS)}")
+    label, ids = columns.get("label"), columns.get("ids") or []
+    return {"label": None if label is None else str(label), "ids": [str(c) for c in ids]}
 
 
 def dumps(value, indent: str = "") -> str:
@@ -194,6 +209,18 @@ def _check_schema(config: dict, file: Path) -> None:
     names = config["fitted"].get("feature_names_in_")
     if names is not None and not (isinstance(names, list) and len(names) == n_features):
         raise ModelFileError(f"{file}: 'fitted.feature_names_in_' must be null or a list of {n_features} names")
+    columns = config.get("columns", {})  # absent: a model saved by Python or before aedr kept them
+    label, ids = (columns.get("label"), columns.get("ids", [])) if isinstance(columns, dict) else (None, None)
+    if not (
+        isinstance(columns, dict)
+        and set(columns) <= set(COLUMN_KEYS)
+        and (label is None or isinstance(label, str))
+        and isinstance(ids, list)
+        and all(isinstance(c, str) for c in ids)
+    ):
+        raise ModelFileError(
+            f'{file}: \'columns\' must be {{"label": a name or null, "ids": a list of names}}, got {_short(columns)}'
+        )
 
 
 def _is_number(v) -> bool:
