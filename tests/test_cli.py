@@ -980,6 +980,11 @@ def test_row_ids_are_written_beside_the_codes_so_each_code_joins_back_to_its_row
     arrays = {name: written[name].to_numpy().astype(str) for name in ("cell_id", "kind")}
     np.savez(tmp_path / "e.npz", X=written.iloc[:, 1:3].to_numpy(), **arrays)
     assert "colouring by 'kind'" in aedr("plot", tmp_path / "e.npz", "-o", tmp_path / "npz.png").stderr
+    # three rows, three labels: as unique as the IDs, the label is told by its place after X
+    three = frame.iloc[[0, 1, 2]].assign(kind=["T", "B", "N"])
+    three.to_csv(tmp_path / "three.csv", index=False)
+    aedr("transform", tmp_path / "run", tmp_path / "three.csv", "-o", tmp_path / "three.npz")
+    assert "colouring by 'kind'" in aedr("plot", tmp_path / "three.npz", "-o", tmp_path / "three.png").stderr
 
 
 def test_readers_take_the_codes_by_name_and_never_draw_an_id(tmp_path):
@@ -992,7 +997,7 @@ def test_readers_take_the_codes_by_name_and_never_draw_an_id(tmp_path):
     frame.to_csv(tmp_path / "cells.csv", index=False)
     aedr("fit", tmp_path / "cells.csv", "--label-col", "kind", "-o", tmp_path / "run", "--format", "npz", *FAST)
     with np.load(tmp_path / "run" / "embedding.npz") as archive:
-        assert archive.files == ["X", "X_id", "kind"] and archive["X"].dtype.kind == "f"
+        assert archive.files == ["X_id", "X", "kind"] and archive["X"].dtype.kind == "f"
     two = frame.drop(columns=["X", "kind"]).iloc[:2].assign(cell_id=[101, 205])
     two.to_csv(tmp_path / "two.csv", index=False)
     aedr("transform", tmp_path / "run", tmp_path / "two.csv", "-o", tmp_path / "codes.csv")

@@ -235,7 +235,7 @@ def code_run(names) -> tuple[int, int] | None:
 def written_label_column(path: Path, delimiter, names: list[str] | None = None) -> str | None:
     """The one column of a named table after its code columns: what ``aedr fit`` or ``transform`` wrote
     beside the codes (``[cell_id,] autoencoder0, autoencoder1, ..., cell_type``), or an .npz's one extra
-    array besides the rows' IDs; ``plot`` colours by it, ``inverse-transform`` keeps it beside the
+    array, or the one after ``X`` when the rows' IDs are before it; ``plot`` colours by it, ``inverse-transform`` keeps it beside the
     decoded rows. ``names``: the table's column names when the caller has read them
     (:func:`table_names`)."""
     from aedr.data.formats import format_of
@@ -247,7 +247,10 @@ def written_label_column(path: Path, delimiter, names: list[str] | None = None) 
         try:
             with np.load(path, allow_pickle=False) as archive:
                 extra = [name for name in archive.files if name != "X" and archive[name].ndim == 1]
-                if len(extra) > 1:  # the rows' IDs beside the labels: a different value in every row
+                after = archive.files[archive.files.index("X") + 1 :] if "X" in archive.files else []
+                if len(extra) > 1:  # the rows' IDs beside the label: aedr writes them before X, the label after
+                    extra = [name for name in extra if name in after] or extra
+                if len(extra) > 1:  # written otherwise: the IDs hold a different value in every row
                     extra = [name for name in extra if len(np.unique(archive[name])) < len(archive[name])]
         except (ValueError, OSError):
             return None  # read_input reports it

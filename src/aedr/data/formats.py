@@ -267,13 +267,19 @@ class Npz(FileFormat):
         return _arrays(path, self.name, load)
 
     def write(self, path, values, labels, ids=None):
-        arrays = {"X": values.to_numpy()}
-        columns = [] if ids is None else [ids[c] for c in ids.columns]
-        for column in [*columns, *([] if labels is None else [labels.rename(labels.name or "y")])]:
-            array = column.to_numpy()
-            arrays[str(column.name)] = array.astype(str) if array.dtype == object else array  # no pickles
+        # in the order of a table's columns (the IDs, X, the label): readers tell the label by its place
+        arrays = {str(c): _plain(ids[c]) for c in ([] if ids is None else ids.columns)}
+        arrays["X"] = values.to_numpy()
+        if labels is not None:
+            arrays[str(labels.name or "y")] = _plain(labels)
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
+
+
+def _plain(column: pd.Series) -> np.ndarray:
+    """A column as an array ``np.load`` reads without pickles (text as fixed-width strings)."""
+    array = column.to_numpy()
+    return array.astype(str) if array.dtype == object else array
 
 
 class Idx(FileFormat):
