@@ -405,18 +405,26 @@ def stream_input(
     exclude: str | None = None,
     normalize: bool = False,
     in_memory_options: dict | None = None,
+    id_columns: list[str] | None = None,
 ) -> Table | None:
     """A :class:`Table` whose ``X`` is a :class:`~aedr.data.stream.RowSource` when ``path`` (``.npy``,
     Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
     with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
-    by name for a streamed file."""
+    by name for a streamed file. ``id_columns``: a fitted model's row-ID columns, kept beside the codes."""
     from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, open_rows
 
     if path.suffix.lower() not in STREAMED_FORMATS or not path.is_file():
         return None
     names = columns if isinstance(columns, list) else split_names(columns)
     try:
-        source = open_rows(path, label_col=label_col, columns=names, exclude=split_names(exclude), normalize=normalize)
+        source = open_rows(
+            path,
+            label_col=label_col,
+            columns=names,
+            exclude=split_names(exclude),
+            normalize=normalize,
+            id_columns=id_columns,
+        )
     except ValueError:
         if path.stat().st_size * IN_MEMORY_BYTES_PER_VALUE / 4 <= budget_bytes(memory_budget):
             return None  # a small file: the in-memory reader says what is wrong with it, as for any file

@@ -143,6 +143,7 @@ def transform(
         in_memory_options=streaming_refusals(
             data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude
         ),
+        id_columns=ids,
     ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, **options)
     if note:
         typer.echo(note, err=True)

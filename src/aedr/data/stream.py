@@ -216,12 +216,14 @@ class NpySource(RowSource):
 class ParquetSource(RowSource):
     """A Parquet file read a row group at a time (pyarrow); every column but ``label_col`` (or those in
     ``columns``, less ``exclude``) must be numeric, or a row ID (:attr:`id_cols`, read whole by
-    :meth:`ids` for the outputs, as :func:`aedr.data.io.read_table` keeps them)."""
+    :meth:`ids` for the outputs, as :func:`aedr.data.io.read_table` keeps them; beside features chosen
+    by ``columns``, each of ``id_columns`` the file has is one, whatever its values)."""
 
-    def __init__(self, path, *, label_col=None, columns=None, exclude=None):
+    def __init__(self, path, *, label_col=None, columns=None, exclude=None, id_columns=None):
         import pyarrow.parquet as pq
 
         self.path = Path(path)
+        self._known_ids = set(id_columns or ())
         try:
             self._file = pq.ParquetFile(self.path)
         except Exception as exc:
@@ -293,10 +295,11 @@ class ParquetSource(RowSource):
 
         kind = self.file.schema_arrow.field(name).type
         text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        if not (text or ID_NAME.fullmatch(name.strip())):
+        known = chosen and name in self._known_ids  # an ID column of the file the model was fitted on
+        if not (known or text or ID_NAME.fullmatch(name.strip())):
             return False  # read nothing: a nested or binary column is refused, a numeric one left unused
         values = self.file.read(columns=[name]).column(0).to_pandas()
-        if not (row_id(name, values) if chosen else looks_like_id(name, values)):
+        if not (known or (row_id(name, values) if chosen else looks_like_id(name, values))):
             return False
         self._id_values[name] = values
         return True
@@ -411,9 +414,10 @@ class H5adSource(RowSource):
             self.adata.file.close()
 
 
-def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=False) -> RowSource:
+def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=False, id_columns=None) -> RowSource:
     """Open ``path`` (``.npy``, ``.parquet``/``.pq``, ``.h5ad``) as a :class:`RowSource` that is read in
-    blocks, for data larger than memory.
+    blocks, for data larger than memory (``id_columns``: a Parquet file's known row IDs,
+    :class:`ParquetSource`).
 
     Examples
     --------
@@ -431,7 +435,7 @@ def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=Fal
     if suffix == ".npy":
         return NpySource(path)
     if suffix in (".parquet", ".pq"):
-        return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude)
+        return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude, id_columns=id_columns)
     if suffix == ".h5ad":
         return H5adSource(path, normalize=normalize)
     raise ValueError(
