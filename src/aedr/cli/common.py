@@ -235,9 +235,9 @@ def code_run(names) -> tuple[int, int] | None:
 def written_label_column(path: Path, delimiter, names: list[str] | None = None) -> str | None:
     """The one column of a named table after its code columns: what ``aedr fit`` or ``transform`` wrote
     beside the codes (``[cell_id,] autoencoder0, autoencoder1, ..., cell_type``), or an .npz's one extra
-    array, or the one after ``X`` when the rows' IDs are before it; ``plot`` colours by it, ``inverse-transform`` keeps it beside the
-    decoded rows. ``names``: the table's column names when the caller has read them
-    (:func:`table_names`)."""
+    array (the one after ``X`` when the rows' IDs are before it); ``plot`` colours by it,
+    ``inverse-transform`` keeps it beside the decoded rows. ``names``: the table's column names when
+    the caller has read them (:func:`table_names`)."""
     from aedr.data.formats import format_of
 
     fmt = format_of(path)
