@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from typer.testing import CliRunner
@@ -41,6 +42,10 @@ def fit(*args):
     return runner.invoke(app, ["fit", *[str(a) for a in args], *FAST])
 
 
+def transform(*args):
+    return runner.invoke(app, ["transform", *[str(a) for a in args]])
+
+
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -53,8 +58,14 @@ def test_fit_an_h5ad_writes_a_copy_with_the_codes_and_leaves_the_input_alone(fil
     out = anndata.read_h5ad(tmp_path / "run" / "pbmc.h5ad")
     assert out.obsm["X_ae"].shape == (700, 2) and out.uns["ae"]["params"]["max_iter"] == 3
     assert list(out.obs["bulk_labels"]) == list(pbmc.obs["bulk_labels"])
-    codes = np.loadtxt(tmp_path / "run" / "embedding.csv", delimiter=",", skiprows=1, usecols=(0, 1))
-    np.testing.assert_allclose(out.obsm["X_ae"], codes, rtol=1e-6)
+    embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
+    assert embedding.columns[0] == "obs_names" and embedding["obs_names"].tolist() == pbmc.obs_names.tolist()
+    np.testing.assert_allclose(out.obsm["X_ae"], embedding[["autoencoder0", "autoencoder1"]], rtol=1e-6)
+    # a transform keeps the cells' names: beside the codes, and as the obs names of an .h5ad of codes
+    assert transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "codes.h5ad").exit_code == 0
+    codes = anndata.read_h5ad(tmp_path / "codes.h5ad")
+    assert codes.obs_names.tolist() == pbmc.obs_names.tolist() and "obs_names" not in codes.obs.columns
+    assert codes.obs["bulk_labels"].tolist() == pbmc.obs["bulk_labels"].tolist()  # the fit's label, kept
     html = (tmp_path / "run" / "map.html").read_text()
     assert '"label":"louvain"' in html and '"label":"bulk_labels"' in html  # obs columns to colour by
 

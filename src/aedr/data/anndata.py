@@ -35,7 +35,8 @@ def read_h5ad(path: Path):
 
 def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
     """``(X, var_names, labels, obs)`` of the ``.h5ad`` file ``path``: ``X`` (or ``layer``) as a float
-    array or CSR matrix, ``obs[label_col]`` as labels, and every ``obs`` column.
+    array or CSR matrix, ``obs[label_col]`` as labels, and ``obs`` (every column, indexed by the
+    obs names; :func:`obs_ids` gives them as the rows' IDs).
 
     Raw counts (whole numbers above :data:`COUNTS_MAX`) are refused unless ``normalize``, which scales
     each cell to :data:`TARGET_SUM` and takes ``log1p``, as scanpy's ``normalize_total`` and ``log1p``.
@@ -63,7 +64,21 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
         X = normalize_counts(X, path)
     else:
         _refuse_counts(path, X, layer)
-    return X, [str(v) for v in adata.var_names], labels, adata.obs.reset_index(drop=True)
+    return X, [str(v) for v in adata.var_names], labels, adata.obs
+
+
+OBS_NAMES = "obs_names"  # the column the cells' names (barcodes) are written under beside their codes
+
+
+def obs_ids(obs: pd.DataFrame) -> pd.DataFrame:
+    """An AnnData's obs names as the rows' IDs: one column, ``obs_names``, numbered from 0.
+
+    Examples
+    --------
+    >>> obs_ids(pd.DataFrame(index=["AAAC-1", "AAAG-1"])).to_dict("list")
+    {'obs_names': ['AAAC-1', 'AAAG-1']}
+    """
+    return pd.DataFrame({OBS_NAMES: obs.index.astype(str).to_numpy()})
 
 
 def _matrix(path: Path, X, layer):
@@ -147,7 +162,8 @@ def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None,
     names = [str(i) for i in range(len(values))] if ids is None else ids.iloc[:, 0].astype(str).tolist()
     obs = pd.DataFrame(index=names)
     for column in [] if ids is None else ids.columns:
-        obs[str(column)] = ids[column].to_numpy()
+        if column != OBS_NAMES:  # an AnnData's own names: the index already
+            obs[str(column)] = ids[column].to_numpy()
     if labels is not None:
         obs[str(labels.name or "label")] = labels.to_numpy()
     var = pd.DataFrame(index=[str(c) for c in values.columns])

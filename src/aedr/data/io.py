@@ -174,8 +174,10 @@ def read_table(
     if fmt.reads_rows:
         if columns or exclude or one_hot:
             raise ValueError(f"{path}: choose {fmt.name} features before saving (no column options)")
+        from aedr.data.anndata import obs_ids
+
         X, names, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
-        table = Table(X, names, labels, obs=obs, source=path)
+        table = Table(X, names, labels, obs=obs.reset_index(drop=True), source=path, ids=obs_ids(obs))
     elif fmt.tabular:
         frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
         named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")

@@ -409,6 +409,12 @@ class H5adSource(RowSource):
     def obs(self):
         return self.adata.obs.reset_index(drop=True)
 
+    def ids(self):
+        """The cells' obs names, as the rows' IDs (:func:`aedr.data.anndata.obs_ids`)."""
+        from aedr.data.anndata import obs_ids
+
+        return obs_ids(self.adata.obs)
+
     def close(self):
         if getattr(self, "adata", None) is not None and self.adata.isbacked:
             self.adata.file.close()
