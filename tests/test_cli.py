@@ -1018,5 +1018,6 @@ def test_readers_take_the_codes_by_name_and_never_draw_an_id(tmp_path):
     assert "colouring by '5'" in aedr("plot", tmp_path / "nh", "-o", tmp_path / "nh.png").stderr
     from aedr.cli.explore import read_codes
 
-    codes, names, rest = read_codes(tmp_path / "nh" / "embedding.csv")
-    assert names == ["autoencoder0", "autoencoder1"] and rest.columns.tolist() == ["5", "id", "id_b"]
+    codes, names, labels, ids = read_codes(tmp_path / "nh" / "embedding.csv")
+    assert names == ["autoencoder0", "autoencoder1"] and labels.columns.tolist() == ["5"]
+    assert ids.columns.tolist() == ["id", "id_b"]

@@ -256,6 +256,54 @@ def test_explore_shows_the_text_columns_of_data_rows(tmp_path):
     assert "cell: %{customdata[2]}" in html and "cell-59" in html and "g1: %{customdata" in html
 
 
+def test_explore_shows_the_rows_ids_on_hover_never_as_a_colouring(tmp_path):
+    """The IDs a run writes before the codes are hover fields: one colouring per label, not a trace per row
+    (an explorer_html caller's text column of more than MAX_LEGEND names moves to the hover box alike)."""
+    from aedr.explorer import MAX_LEGEND
+
+    rng = np.random.default_rng(2)
+    n = MAX_LEGEND + 50
+    codes = pd.DataFrame({"cell_id": [f"BC{i:05d}" for i in range(n)], "autoencoder0": rng.normal(size=n),
+                          "autoencoder1": rng.normal(size=n), "kind": np.where(np.arange(n) % 2, "x", "y")})  # fmt: skip
+    codes.to_csv(tmp_path / "e.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "m.html").read_text()
+    assert _trace_names(html) == ["x", "y"] and "cell_id: %{customdata[2]}" in html and "BC00299" in html
+    np.savez(tmp_path / "e.npz", cell_id=codes["cell_id"].to_numpy().astype(str), X=codes.iloc[:, 1:3].to_numpy(),
+             kind=codes["kind"].to_numpy().astype(str))  # fmt: skip
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.npz"), "-o", str(tmp_path / "n.html")])
+    assert result.exit_code == 0, result.output
+    assert _trace_names((tmp_path / "n.html").read_text()) == ["x", "y"]
+    names = explorer_html(codes.iloc[:, 1:3].to_numpy(), labels=codes[["cell_id", "kind"]])
+    assert _trace_names(names) == ["x", "y"] and "cell_id: %{customdata" in names
+
+
+def test_explore_takes_an_h5ad_files_obs_without_reading_its_counts(tmp_path):
+    """--data cells.h5ad: obs columns of few values colour the map, the others (numbers too) and the
+    cells' names go on hover; the matrix, sparse raw counts here, is not read (nor refused, nor printed)."""
+    anndata = pytest.importorskip("anndata")
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    n = 120
+    counts = sp.random(n, 300, density=0.1, format="csr", random_state=0, data_rvs=lambda k: rng.integers(1, 50, k))
+    obs = pd.DataFrame({"cell_type": rng.choice(["T", "B", "NK"], n), "batch": np.where(np.arange(n) % 2, "b2", "b1"),
+                        "n_genes": rng.integers(100, 900, n)}, index=[f"AAAC{i:04d}-1" for i in range(n)])  # fmt: skip
+    anndata.AnnData(X=counts.astype(np.float32), obs=obs).write_h5ad(tmp_path / "counts.h5ad")
+    codes = pd.DataFrame(
+        {"obs_names": obs.index, "autoencoder0": rng.normal(size=n), "autoencoder1": rng.normal(size=n)}
+    )
+    codes.to_csv(tmp_path / "e.csv", index=False)
+    args = ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "counts.h5ad"), "--label-col", "batch"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "m.html").read_text()
+    assert _trace_names(html) == ["b1", "b2", "B", "NK", "T"]  # the label asked for first, then cell_type
+    assert "obs_names: %{customdata" in html and "AAAC0119-1" in html and "n_genes: %{customdata" in html
+    assert "sparse matrix" not in html
+
+
 def test_explore_data_tables_of_every_shape(tmp_path):
     rng = np.random.default_rng(1)
     n = 50  # more distinct cell names than a legend takes: they are a hover field

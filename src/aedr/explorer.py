@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colour bar), not a legend
+MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
 MAX_FIELDS = 8  # columns shown in the hover box
 THUMBNAILS = 2000  # rows with a thumbnail in the file, sampled; the rest hover without one
 THUMB_PIXELS = 56  # thumbnails are drawn at least this wide (small images are scaled up, pixel for pixel)
@@ -51,7 +52,8 @@ def explorer_html(
     ----------
     Z : array (n, 2) or (n, 3)
     labels : DataFrame, optional
-        Columns to colour by (the menu lists them in this order; the first is shown first).
+        Columns to colour by (the menu lists them in this order; the first is shown first). A text
+        column of more than :data:`MAX_LEGEND` distinct values is shown on hover instead.
     fields : DataFrame, optional
         More columns shown on hover (the first :data:`MAX_FIELDS`).
     images, reconstructions : array (n, D) or (n, H, W[, 3]), optional
@@ -64,8 +66,7 @@ def explorer_html(
     if Z.ndim != 2 or Z.shape[1] not in (2, 3):
         raise ValueError(f"the map draws 2-D or 3-D codes; these have shape {Z.shape}")
     n = len(Z)
-    labels = _checked_frame(labels, n, "labels")
-    fields = _checked_frame(fields, n, "fields")
+    labels, fields = _too_many_to_colour(_checked_frame(labels, n, "labels"), _checked_frame(fields, n, "fields"))
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -99,6 +100,24 @@ def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
         raise ValueError(f"{what} have {len(frame)} rows, the codes {n}")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _too_many_to_colour(labels, fields):
+    """``labels`` less their text columns of more than :data:`MAX_LEGEND` distinct values (a legend
+    entry and a trace each), which go first among the ``fields``: each row's name is a thing to read
+    on hover, not a colour."""
+    if labels is None:
+        return labels, fields
+    many = [c for c in labels.columns if not _is_numeric(labels[c]) and labels[c].nunique() > MAX_LEGEND]
+    if not many:
+        return labels, fields
+    moved = (
+        labels[many]
+        if fields is None
+        else pd.concat([labels[many], fields.drop(columns=many, errors="ignore")], axis=1)
+    )
+    kept = labels.drop(columns=many)
+    return (kept if len(kept.columns) else None), moved
 
 
 def _hover_columns(labels, fields) -> pd.DataFrame | None:

@@ -77,10 +77,13 @@ def explore(
     run = embedding if embedding.is_dir() else None
     embedding = _embedding_file(embedding)
     output = claim_output(ctx, output or default_output(embedding, ".html"), force, [embedding])
-    codes, names, label_frame = read_codes(embedding, delimiter)
+    codes, names, label_frame, ids = read_codes(embedding, delimiter)
     fields = images = reconstructions = None
     shape = None
-    if data is None:
+    if data is not None and data.name.lower().endswith(".h5ad") and not image_shape:
+        # cells: their obs annotations colour the map and fill the hover box; the features are not read
+        label_frame, fields = _obs_annotations(data, len(codes), label_frame, label_col, labels)
+    elif data is None:
         given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
         for flag, value in given.items():
             if value is not None:
@@ -105,11 +108,13 @@ def explore(
         if table.X.shape[1]:  # not a table of annotations alone
             shape = _image_shape(image_shape, table)
             if shape is None:
-                fields = table.frame()
+                fields = None if hasattr(table.X, "tocsr") else table.frame()  # a sparse row is no hover text
             else:
                 images = table.X
         if table.text is not None:
             label_frame, fields = _with_text(table.text, label_frame, fields)
+    if ids is not None:  # the rows' IDs the embedding holds: read on hover, never a colouring
+        fields = _joined(ids, fields)
     if model is not None and images is None:
         raise typer.BadParameter(
             "the model draws reconstructions beside image thumbnails; give --data with the images "
@@ -142,10 +147,13 @@ def explore(
 
 
 def read_codes(path: Path, delimiter=None):
-    """The codes in an embedding file, their column names and the other columns (labels) as a frame.
+    """``(codes, names, labels, ids)``: the codes in an embedding file, their column names, the label
+    columns as a frame and the rows' IDs as a frame (None when there are none).
 
     In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...;
-    :func:`~aedr.cli.common.code_run`) or, without such names, the numeric columns; in ``.npy``/``.npz`` files, the array ``X``.
+    :func:`~aedr.cli.common.code_run`), the IDs the columns before them and the labels those after;
+    without such names, the codes are the numeric columns and the rest are labels. In ``.npy``/``.npz``
+    files the codes are the array ``X``, the IDs the arrays written before it, the labels those after.
     """
     import numpy as np
     import pandas as pd
@@ -157,9 +165,11 @@ def read_codes(path: Path, delimiter=None):
     if fmt.tabular:
         frame = fmt.read(path, None, delimiter_char(delimiter)) if isinstance(fmt, Delimited) else fmt.read(path)
         run = code_run(frame.columns)
-        if run is not None:  # the rows' IDs before the codes: shown after the labels, not as the first colouring
+        ids = None
+        if run is not None:  # the rows' IDs before the codes, the labels after them
             codes = list(frame.columns[run[0] : run[1]])
-            rest = frame[[*frame.columns[run[1] :], *frame.columns[: run[0]]]]
+            rest = frame[list(frame.columns[run[1] :])]
+            ids = frame[list(frame.columns[: run[0]])] if run[0] else None
         else:
             codes = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
             rest = frame.drop(columns=codes)
@@ -171,15 +181,54 @@ def read_codes(path: Path, delimiter=None):
             raise ValueError(f"{path}: the file holds no arrays")
         values = np.asarray(arrays.get("X", next(iter(arrays.values()))), dtype=np.float64)
         names = [f"code {i}" for i in range(values.shape[1])] if values.ndim == 2 else []
+        order = list(arrays)
+        before = order[: order.index("X")] if "X" in order else []  # aedr writes the IDs before X
         extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
-        labels = pd.DataFrame(extra) if extra else None
+        labels = pd.DataFrame({k: v for k, v in extra.items() if k not in before}) if extra else None
+        ids = pd.DataFrame({k: v for k, v in extra.items() if k in before}) if set(extra) & set(before) else None
+        labels = labels if labels is not None and len(labels.columns) else None
     if values.ndim != 2 or values.shape[1] < 2:
         raise ValueError(f"{path}: no codes to draw (need 2 or more numeric code columns, found {len(names)})")
     if not np.isfinite(values).all():
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
         rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
-    return values, names, labels
+    return values, names, labels, ids
+
+
+def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, labels_file: Path | None):
+    """The map's colourings and hover fields from the ``.h5ad`` file ``data`` the codes came from: its
+    obs columns (those of text with at most :data:`aedr.explorer.MAX_CATEGORIES` values colour the map,
+    after ``label_col`` and the embedding's labels; the others, numbers included, go on hover).
+    Only obs is read (AnnData's backed mode): the features, raw counts or not, stay on disk."""
+    import pandas as pd
+
+    from aedr.cli.common import labels_for
+    from aedr.data.anndata import read_h5ad
+
+    if label_col is not None and labels_file is not None:
+        raise ValueError("give either --label-col or --labels, not both")
+    adata = read_h5ad(data, backed=True)
+    try:
+        obs = adata.obs.reset_index(drop=True)
+    finally:
+        adata.file.close()
+    if len(obs) != n:
+        raise ValueError(f"{data} has {len(obs)} cells, the embedding {n} codes: give the cells they came from")
+    if label_col is not None:
+        if label_col not in obs.columns:
+            raise ValueError(f"{data}: no obs column {label_col!r}")
+        label_frame = _joined(obs[[label_col]], label_frame)
+    if labels_file is not None:
+        label_frame = _joined(labels_for(labels_file, n, f"cells in {data}").to_frame(), label_frame)
+    numeric = [
+        c for c in obs.columns if pd.api.types.is_numeric_dtype(obs[c]) and not pd.api.types.is_bool_dtype(obs[c])
+    ]
+    text = obs[[c for c in obs.columns if c not in numeric]]
+    label_frame, fields = _with_text(text, label_frame, None)
+    if numeric:
+        fields = _joined(fields, obs[numeric])
+    return label_frame, fields
 
 
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):

@@ -22,11 +22,12 @@ def _anndata():
     return anndata
 
 
-def read_h5ad(path: Path):
-    """The AnnData in ``path``, with a clear error for a file anndata cannot read."""
+def read_h5ad(path: Path, *, backed: bool = False):
+    """The AnnData in ``path``, with a clear error for a file anndata cannot read (``backed``: opened
+    read-only with ``X`` left on disk; the caller closes ``adata.file``)."""
     anndata = _anndata()
     try:
-        return anndata.read_h5ad(path)
+        return anndata.read_h5ad(path, backed="r") if backed else anndata.read_h5ad(path)
     except Exception as exc:  # h5py and anndata report damaged files with many exception types
         raise ValueError(
             f"{path}: cannot read as .h5ad ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
