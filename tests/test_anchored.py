@@ -1,5 +1,6 @@
 """The anchored code layer of neighbour models (aedr.models.anchored)."""
 
+import copy
 import json
 
 import numpy as np
@@ -53,6 +54,10 @@ def test_a_neighbour_model_ends_in_anchors_placed_on_its_map_and_trains_them(row
     assert "anchor" in ae.loss_terms_ and all(np.isfinite(ae.loss_terms_["anchor"]))
     # 300 rows for 512 anchors: placed with repeats, then moved apart by training
     assert torch.unique(layer.anchors, dim=0).shape[0] > 300
+    assert layer.logits is None  # the last batch's graph is dropped when the fit ends: a fitted model copies
+    assert copy.deepcopy(ae).transform(rows[:5]).shape == (5, 2)
+    ae.set_params(warm_start=True, max_iter=2).fit(rows)  # a warm start deep-copies the network
+    assert ae.n_iter_ == 2
     codes = ae.transform(rows)
     assert np.isfinite(codes).all() and codes.std() > 0
 

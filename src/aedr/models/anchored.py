@@ -34,6 +34,14 @@ class AnchoredCode(nn.Module):
         self.residual = nn.Linear(width, n_components)
         self.logits: torch.Tensor | None = None
 
+    def train(self, mode: bool = True):
+        """As :meth:`torch.nn.Module.train`; leaving training (``eval()``, at the end of a fit) drops the
+        last batch's ``logits`` and their autograd graph, which would block ``copy.deepcopy`` (a warm
+        start, ``sklearn.base.clone`` of a fitted pipeline) and swell pickles."""
+        if not mode:
+            self.logits = None
+        return super().train(mode)
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         logits = self.weights(h)  # (B, M)
         self.logits = logits if self.training else None
