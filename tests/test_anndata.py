@@ -134,6 +134,13 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
     assert adata.obsm["X_aedr"].shape == (700, 2) and adata.uns["aedr"]["use_rep"] == "X_pca"
     np.testing.assert_allclose(adata.obsm["X_aedr"], estimator.transform(adata.obsm["X_pca"]), rtol=1e-5, atol=1e-6)
     sc.pl.embedding(adata, basis="aedr", color="bulk_labels", show=False)  # scanpy finds and plots it
+    with pytest.raises(ValueError, match="X is an AnnData; pass the rows the model was fitted on"):
+        estimator.transform(adata)
+    import sklearn
+
+    with sklearn.config_context(transform_output="pandas"):  # the codes are stored as an array all the same
+        aedr.tl.autoencoder(adata, max_iter=1, random_state=0, use_rep="X_pca", key_added="pd")
+    assert isinstance(adata.obsm["X_pd"], np.ndarray) and adata.obsm["X_pd"].shape == (700, 2)
     with pytest.raises(ValueError, match="no adata.obsm\\['X_umap3'\\]"):
         aedr.tl.autoencoder(adata, use_rep="X_umap3")
     counts = anndata.AnnData(X=sp.csr_matrix(np.round(np.expm1(pbmc.raw.X.toarray()))))

@@ -104,6 +104,11 @@ def as_rows(X, name: str = "X"):
     one line (numpy reads them as 'setting an array element with a sequence' or fails in ``float()``)."""
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy()
+    if type(X).__name__ == "AnnData" and hasattr(X, "obsm"):  # numpy would read it as an array of one object
+        raise ValueError(
+            f"{name} is an AnnData; pass the rows the model was fitted on: {name}.X, {name}.layers[...] or "
+            f"{name}.obsm[...] (aedr.tl.autoencoder records which in adata.uns)"
+        )
     if type(X).__name__ == "LazyFrame" and type(X).__module__.startswith("polars"):
         raise ValueError(f"{name} is a polars LazyFrame, a query rather than rows; pass {name}.collect()")
     if hasattr(X, "__next__") or (hasattr(X, "__iter__") and not hasattr(X, "__len__")):

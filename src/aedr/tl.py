@@ -85,7 +85,7 @@ def autoencoder(
             _refuse_counts(X, source)
         estimator = Autoencoder(n_components, random_state=random_state, **params)
         codes = estimator.fit_transform(X)
-    adata.obsm[f"X_{key_added}"] = codes.astype(np.float32)
+    adata.obsm[f"X_{key_added}"] = np.asarray(codes, dtype=np.float32)  # an array whatever set_output chose
     adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
     return estimator
 
