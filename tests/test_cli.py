@@ -1021,3 +1021,25 @@ def test_readers_take_the_codes_by_name_and_never_draw_an_id(tmp_path):
     codes, names, labels, ids = read_codes(tmp_path / "nh" / "embedding.csv")
     assert names == ["autoencoder0", "autoencoder1"] and labels.columns.tolist() == ["5"]
     assert ids.columns.tolist() == ["id", "id_b"]
+
+
+def test_a_scipy_sparse_npz_file_is_read_as_its_matrix(tmp_path):
+    """scipy.sparse.save_npz's arrays (data, indices, indptr, format, shape) are one sparse matrix, kept
+    sparse: the codes are those of the same rows dense, never a fit of the stored values as one column."""
+    import scipy.sparse as sp
+
+    X = np.random.default_rng(0).normal(size=(60, 5)) * (np.random.default_rng(1).random((60, 5)) > 0.5)
+    sp.save_npz(tmp_path / "rows.npz", sp.csr_matrix(X))
+    sp.save_npz(tmp_path / "cols.npz", sp.csc_matrix(X), compressed=False)
+    np.save(tmp_path / "rows.npy", X)
+    aedr("fit", tmp_path / "rows.npz", "-o", tmp_path / "sparse", *FAST)
+    aedr("fit", tmp_path / "rows.npy", "-o", tmp_path / "dense", *FAST)
+    with np.load(tmp_path / "sparse" / "embedding.npz") as archive:
+        np.testing.assert_allclose(archive["X"], np.load(tmp_path / "dense" / "embedding.npy"), rtol=1e-5, atol=1e-6)
+    codes = pd.read_csv(io.StringIO(aedr("transform", tmp_path / "sparse", tmp_path / "cols.npz").stdout))
+    np.testing.assert_allclose(codes.to_numpy(), load(tmp_path / "dense").transform(X), rtol=1e-5, atol=1e-6)
+    refused = aedr("fit", tmp_path / "rows.npz", "--label-col", "y", "-o", tmp_path / "r", ok=False)
+    assert_one_line_error(refused, "rows.npz: a scipy.sparse matrix (save_npz) holds one array", "--labels FILE")
+    X[3, 2] = np.nan
+    sp.save_npz(tmp_path / "nan.npz", sp.csr_matrix(X))
+    assert_one_line_error(aedr("fit", tmp_path / "nan.npz", "-o", tmp_path / "r", ok=False), "NaN or infinite")

@@ -199,6 +199,13 @@ def read_table(
             table.notes.append(unseen)
     else:
         arrays, data = fmt.read(path), None
+        if _sparse_npz(arrays):  # scipy.sparse.save_npz's layout: one matrix, kept sparse
+            if columns or exclude or one_hot or label_col is not None:
+                raise ValueError(
+                    f"{path}: a scipy.sparse matrix (save_npz) holds one array, no columns or labels to choose"
+                    " (labels: --labels FILE)"
+                )
+            return Table(_sparse_rows(path))  # non-finite values are refused as it is read
         if columns is not None and len(columns) == 1 and columns[0] in arrays and len(arrays) > 1:
             data, columns = columns[0], None  # the array that holds the data, named like a column
         if columns or exclude or one_hot:
@@ -537,6 +544,33 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
     if labels is not None and len(labels) != len(X):
         raise ValueError(f"{path}: {len(labels)} labels for {len(X)} rows")
     return Table(X, None, labels, image_shape)
+
+
+_SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia")
+
+
+def _sparse_npz(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether ``arrays`` are those ``scipy.sparse.save_npz`` writes (``format``, ``shape``, ``data``, ...)."""
+    if not {"format", "shape", "data"} <= set(arrays):
+        return False
+    kind = arrays["format"]
+    return kind.ndim == 0 and (kind.item().decode() if kind.dtype.kind == "S" else str(kind.item())) in _SPARSE_FORMATS
+
+
+def _sparse_rows(path: Path):
+    """The rows of a ``save_npz`` file as a float CSR matrix; its stored values must be finite."""
+    try:
+        X = sp.load_npz(path)  # reads with allow_pickle=False
+    except (ValueError, OSError, KeyError) as exc:
+        raise ValueError(f"{path}: cannot read as a scipy.sparse matrix ({exc})") from exc
+    if X.ndim != 2 or 0 in X.shape:
+        raise ValueError(f"{path}: holds no data (a sparse matrix of shape {X.shape})")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: the sparse matrix holds {X.dtype}, not numbers")
+    X = X.tocsr().astype(np.float32 if X.dtype == np.float32 else np.float64)
+    if not np.isfinite(X.data).all():
+        raise ValueError(f"{path}: the sparse matrix holds NaN or infinite values; remove or replace them first")
+    return X
 
 
 def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
