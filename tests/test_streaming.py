@@ -370,3 +370,29 @@ def test_evaluate_reads_rows_opened_from_a_file(tmp_path):
     y = np.arange(60) % 2
     scores = ae.evaluate(open_rows(tmp_path / "x.parquet"), y)  # with the file's column names: no warning
     assert scores == pytest.approx(ae.evaluate(frame, y), rel=1e-6)
+
+
+@pytest.mark.parametrize("budget", ["1G", "0"])  # read in memory, streamed from disk
+def test_a_pandas_index_saved_in_parquet_is_the_rows_ids(tmp_path, digits, budget):
+    """``df.to_parquet()`` keeps a DataFrame's index (sample names, or the rows kept by a filter): it is
+    written beside the codes as the rows' IDs, never taken as a feature, read in memory or streamed."""
+    X, y = digits
+    frame = pd.DataFrame(X[:300], columns=[f"p{i}" for i in range(64)]).assign(digit=y[:300].astype(str))
+    named = frame.set_axis([f"img{i}" for i in range(300)]).rename_axis("image")
+    named.to_parquet(tmp_path / "named.parquet", row_group_size=100)
+    frame[frame["p10"] > 2].to_parquet(tmp_path / "kept.parquet", row_group_size=100)  # whole numbers, unnamed
+    for name, column, values in (
+        ("named", "image", [f"img{i}" for i in range(300)]),
+        ("kept", "index", np.flatnonzero(frame["p10"] > 2).tolist()),
+    ):
+        out = tmp_path / f"{name}-{budget}"
+        args = ["fit", str(tmp_path / f"{name}.parquet"), "-o", str(out), "--label-col", "digit"]
+        result = runner.invoke(app, [*args, "--memory-budget", budget, "--max-iter", "2", "-q"])
+        assert result.exit_code == 0, result.output
+        embedding = pd.read_parquet(out / "embedding.parquet")
+        assert embedding.columns.tolist() == [column, "autoencoder0", "autoencoder1", "digit"]
+        assert (
+            embedding[column].tolist() == values and json.loads((out / "metrics.json").read_text())["n_features"] == 64
+        )
+        result = runner.invoke(app, ["transform", str(out), str(tmp_path / f"{name}.parquet")])
+        assert result.exit_code == 0 and result.stdout.startswith(f"{column},autoencoder0"), result.output

@@ -233,6 +233,9 @@ class Parquet(FileFormat):
             frame = pd.read_parquet(path, engine="pyarrow")
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
+        if not isinstance(frame.index, pd.RangeIndex):  # a pandas index saved with the rows (sample names):
+            names = [n if n is not None else "index" for n in frame.index.names]  # a column, an ID like any
+            frame = frame.set_axis(frame.index.set_names(names)).reset_index()
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"] = True
         return frame

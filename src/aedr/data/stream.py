@@ -213,6 +213,16 @@ class NpySource(RowSource):
         self.close()
 
 
+def _pandas_index(schema) -> dict[str, str]:
+    """``{stored column: name}`` of the pandas index a Parquet file was written with (``df.to_parquet()``
+    keeps any index but a plain range): ``__index_level_0__`` is named ``index``, as the in-memory
+    reader (:class:`aedr.data.formats.Parquet`) names it."""
+    meta = schema.pandas_metadata or {}
+    stored = [c for c in meta.get("index_columns", []) if isinstance(c, str) and c in schema.names]
+    names = {c.get("field_name"): c.get("name") for c in meta.get("columns", []) if isinstance(c, dict)}
+    return {c: str(names.get(c) or "index") for c in stored}
+
+
 class ParquetSource(RowSource):
     """A Parquet file read a row group at a time (pyarrow); every column but ``label_col`` (or those in
     ``columns``, less ``exclude``) must be numeric, or a row ID (:attr:`id_cols`, read whole by
@@ -241,7 +251,8 @@ class ParquetSource(RowSource):
         from aedr.data.io import ID_NAME
 
         schema = self.file.schema_arrow
-        names = list(columns) if columns else [n for n in schema.names if n != label_col]
+        index = _pandas_index(schema)  # a pandas index saved with the rows: the rows' IDs, never features
+        names = list(columns) if columns else [n for n in schema.names if n != label_col and n not in index]
         missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in schema.names]
         if missing:
             raise ValueError(
@@ -253,14 +264,18 @@ class ParquetSource(RowSource):
             return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
         text = [n for n in names if not numeric(schema.field(n).type)]
-        used = {*names, label_col, *(exclude or ())}
+        used = {*names, label_col, *(exclude or ()), *index}
         others = [] if not columns else [n for n in schema.names if n not in used]
         numbered = [n for n in names if not columns and pa.types.is_integer(schema.field(n).type)]
         numbered = [n for n in numbered if ID_NAME.fullmatch(n.strip())]  # whole numbers under an ID's name
         # IDs among the features are left out with a note; beside features chosen by name, kept quietly
         self._id_values: dict = {}  # each ID column as read to tell it is one: ids() reads nothing again
-        self.id_cols = [n for n in [*text, *numbered, *others] if self._is_id(n, chosen=n in others)]
-        self.ids_left_out = [n for n in self.id_cols if n not in others]
+        for stored in index:
+            self._id_values[stored] = self.file.read(columns=[stored]).column(0).to_pandas()
+        self._shown_as = index  # each index column's name in the outputs
+        self.id_cols = [*index, *(n for n in [*text, *numbered, *others] if self._is_id(n, chosen=n in others))]
+        left_out = [n for n in self.id_cols if n not in others and not (columns and n in index)]
+        self.ids_left_out = [index.get(n, n) for n in left_out]  # for the note; beside chosen features, quietly
         names = [n for n in names if n not in self.id_cols]
         bad = [f"{n!r} ({schema.field(n).type})" for n in text if n not in self.id_cols]
         if bad:
@@ -308,7 +323,9 @@ class ParquetSource(RowSource):
         """The row-ID columns (a DataFrame), or None."""
         import pandas as pd
 
-        return pd.DataFrame({name: self._id_values[name] for name in self.id_cols}) if self.id_cols else None
+        if not self.id_cols:
+            return None
+        return pd.DataFrame({self._shown_as.get(n, n): self._id_values[n].to_numpy() for n in self.id_cols})
 
     @property
     def file(self):
