@@ -77,6 +77,8 @@ def test_header_detection(tmp_path):
         ("0,1\n1,0\n", False),  # two columns of 0 and 1 are as likely data
         (",1,2\n,3,4\n", False),  # an empty first column: a gap, not an index
         ("0,1,2\n3,4,5\n6,7,8\n", False),  # whole numbers from 0: counts, not a header
+        ("0,1,2,3,4,5,6,7\n" + "0,1,0,1,1,0,0,1\n1,0,0,1,0,1,1,0\n", True),  # names above every value: pandas'
+        ("0,1,2,3\n0,1,0,1\n1,0,1,0\n", False),  # half the names above the values: no sign
         (",2,3\n4,5,6\n7,8,9\n", False),  # a gap in the first row, no index below it
     ],
 )

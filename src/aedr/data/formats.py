@@ -374,8 +374,9 @@ def _has_header(head: pd.DataFrame) -> bool:
 
 def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
     """The header ``DataFrame.to_csv`` writes: an empty cell above the frame's index (``0, 1, 2, ...``
-    down the first column), or ``0,1,2,...`` (three or more) above numbers that are not all whole (a
-    headerless table of counts may well start 0,1,2)."""
+    down the first column), or ``0,1,2,...`` (three or more) above numbers that are not all whole, or
+    above whole numbers when most of those names are larger than every value below them (pixels
+    0..16 under names up to 63). A headerless table of counts may well start 0,1,2 (then grow)."""
     import pandas as pd
 
     if len(first) >= 2 and first.iloc[:1].isna().all() and first.iloc[1:].notna().all():
@@ -384,9 +385,13 @@ def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
     names = [str(value).strip() for value in first]
     if len(names) < 3 or names != [str(i) for i in range(len(names))]:
         return False
-    body = rest.stack().astype(str).str.strip()
-    numbers = pd.to_numeric(body, errors="coerce")
-    return bool(numbers.notna().all() and (numbers % 1 != 0).any())
+    body = rest.apply(lambda column: pd.to_numeric(column.astype(str).str.strip(), errors="coerce"))
+    if body.isna().any().any():
+        return False
+    if (body % 1 != 0).any().any():
+        return True
+    above = np.arange(len(names)) > body.max().to_numpy()  # a name larger than every value below it
+    return bool(above.mean() > 0.5)
 
 
 def _numeric(values: pd.Series) -> pd.Series:
