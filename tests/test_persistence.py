@@ -152,6 +152,11 @@ def _edit_config(folder, edit):
     file.write_text(json.dumps(config))
 
 
+def _replace(folder, old, new):
+    file = folder / CONFIG_FILE
+    file.write_text(file.read_text().replace(old, new, 1))
+
+
 def _set(path, value):
     def edit(config):
         node = config
@@ -178,6 +183,12 @@ def _set(path, value):
         (lambda f: _edit_config(f, _set(["fitted", "feature_mean_"], [0.0])), CONFIG_FILE, "feature_mean_' must be"),
         (lambda f: _edit_config(f, _set(["output"], {"transform": "arrow"})), CONFIG_FILE, "'output' must be"),
         (lambda f: _edit_config(f, _set(["columns"], {"ids": "sample"})), CONFIG_FILE, "'columns' must be"),
+        (lambda f: (f / CONFIG_FILE).write_text("[" * 100_000 + "]" * 100_000), CONFIG_FILE, "nested too deeply"),
+        (lambda f: _replace(f, '"max_iter": ', '"max_iter": ' + "9" * 5000), CONFIG_FILE, "no aedr config holds"),
+        (lambda f: _edit_config(f, _set(["scaler", "scale", 0], -1.0)), CONFIG_FILE, "zero or a negative"),
+        (lambda f: _edit_config(f, _set(["params", "callbacks"], ["x"])), CONFIG_FILE, "'params.callbacks' must"),
+        (lambda f: _edit_config(f, _set(["fitted", "feature_names_in_"], list("aabcde"))), CONFIG_FILE, "6 different"),
+        (lambda f: _edit_config(f, _set(["fitted", "feature_names_in_"], list(range(6)))), CONFIG_FILE, "(text)"),
         (lambda f: _edit_config(f, _set(["columns"], {"label": 3})), CONFIG_FILE, "'columns' must be"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_median_"], None)), CONFIG_FILE, "feature_median_' has an"),
         (lambda f: _edit_config(f, _set(["estimator"], "os.system")), CONFIG_FILE, "unknown estimator"),

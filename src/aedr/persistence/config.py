@@ -161,6 +161,12 @@ def read_config(file: Path) -> dict:
             f"{file}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
             "the file is truncated, corrupted or was edited by hand"
         ) from exc
+    except RecursionError as exc:
+        raise ModelFileError(
+            f"{file}: values nested too deeply for any aedr config; it was not written by aedr"
+        ) from exc
+    except ValueError as exc:  # a number of thousands of digits (Python's integer string limit)
+        raise ModelFileError(f"{file}: holds a number no aedr config holds ({exc}); it was edited by hand") from exc
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f'{file}: not an aedr model configuration (no "format": "{FORMAT}")')
     version = config.get("format_version")
@@ -200,15 +206,26 @@ def _check_schema(config: dict, file: Path) -> None:
             raise ModelFileError(f"{file}: 'scaler.{key}' must be a list of {n_features} numbers (one per feature)")
         if not all(math.isfinite(v) for v in values):
             raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
-    if not all(v != 0 for v in config["scaler"]["scale"]):
-        raise ModelFileError(f"{file}: 'scaler.scale' holds a zero; the file was edited by hand")
+    if not all(v > 0 for v in config["scaler"]["scale"]):  # standard deviations and ranges, never below zero
+        raise ModelFileError(f"{file}: 'scaler.scale' holds a zero or a negative number; the file was edited by hand")
     for key in ("feature_mean_", "feature_median_"):  # absent from models saved before aedr kept them
         values = config["fitted"].get(key)
         if values is not None and not (isinstance(values, list) and len(values) == n_features):
             raise ModelFileError(f"{file}: 'fitted.{key}' must be a list of {n_features} numbers (one per feature)")
     names = config["fitted"].get("feature_names_in_")
-    if names is not None and not (isinstance(names, list) and len(names) == n_features):
-        raise ModelFileError(f"{file}: 'fitted.feature_names_in_' must be null or a list of {n_features} names")
+    if names is not None and not (
+        isinstance(names, list)
+        and len(names) == n_features
+        and all(isinstance(n, str) for n in names)
+        and len(set(names)) == len(names)
+    ):
+        raise ModelFileError(
+            f"{file}: 'fitted.feature_names_in_' must be null or a list of {n_features} different names (text)"
+        )
+    if config["params"].get("callbacks") is not None:  # code: save never writes it
+        raise ModelFileError(
+            f"{file}: 'params.callbacks' must be null (aedr never saves it); the file was edited by hand"
+        )
     columns = config.get("columns", {})  # absent: a model saved by Python or before aedr kept them
     label, ids = (columns.get("label"), columns.get("ids", [])) if isinstance(columns, dict) else (None, None)
     if not (
