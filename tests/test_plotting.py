@@ -13,6 +13,11 @@ def test_embedding_legend_or_colour_bar(tmp_path):
     fig = plot_embedding(Z, np.linspace(0, 1, 60))
     assert len(fig.axes) == 2  # the scatter and its colour bar
     assert save_figure(fig, tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+    names = np.array([f"cell{i}" for i in range(60)])  # names, not categories: colours without a 60-entry legend
+    fig = plot_embedding(Z, names, label_name="cell")
+    assert fig.axes[0].get_legend() is None and len(fig.axes) == 1
+    assert any("'cell' has 60 values: coloured, no legend" in t.get_text() for t in fig.texts)
+    assert len(plot_embedding(Z, names[:40].repeat(2)[:60]).axes[0].get_legend().get_texts()) == 30
 
 
 def test_loss_curves_with_validation(tmp_path):

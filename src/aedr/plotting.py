@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+LEGEND_MAX = 40  # text labels of more values than this (row names) are coloured without a legend
+
 
 def _pyplot():
     import matplotlib
@@ -32,7 +34,8 @@ def plot_embedding(
     ----------
     Z : array-like of shape (n_samples, n_components)
     labels : array-like of shape (n_samples,), optional
-        Text, or at most 20 distinct numbers: a categorical palette and a legend. More numbers: a
+        Text, or at most 20 distinct numbers: a categorical palette and a legend (text of more than
+        :data:`LEGEND_MAX` values, such as row names: colours without a legend). More numbers: a
         colour bar.
     title : str, optional
     ax : matplotlib Axes, optional
@@ -69,7 +72,12 @@ def plot_embedding(
     else:
         labels = np.asarray(labels)
         classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
-        if len(classes) <= 20 or labels.dtype.kind not in "biuf":
+        if len(classes) > LEGEND_MAX and labels.dtype.kind not in "biuf":  # names, not categories
+            index = np.searchsorted(classes, labels.astype(str))
+            ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=index % 20, cmap="tab20", vmin=0, vmax=19)
+            what = f"{label_name!r} has" if label_name else "the labels have"
+            fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
+        elif len(classes) <= 20 or labels.dtype.kind not in "biuf":
             cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
             text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
             for i, cls in enumerate(classes):
