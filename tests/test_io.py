@@ -436,3 +436,14 @@ def test_the_row_count_settles_a_labels_files_header(tmp_path):
     )
     path.write_text("a\nb\nc\na\n")  # the first value occurs again: a label, and one too many
     assert len(read_labels(path, rows=3)) == 4
+
+
+@pytest.mark.parametrize("name", ["codes.csv.gz", "codes.tsv.gz", "codes.idx.gz"])
+def test_gzip_outputs_hold_no_temporary_name(tmp_path, name):
+    """Outputs are written under a temporary name and renamed: their gzip header names no file (FNAME
+    unset), so ``gunzip -N`` cannot bring back the temporary name; they read back as written."""
+    values = pd.DataFrame(np.arange(6, dtype=np.float64).reshape(3, 2) / 4, columns=["a0", "a1"])
+    path = write_table(tmp_path / name, values, None if "idx" in name else pd.Series(list("xyx"), name="kind"))
+    assert path.read_bytes()[:2] == b"\x1f\x8b" and path.read_bytes()[3] & 0x08 == 0
+    np.testing.assert_allclose(read_table(path, label_col=None if "idx" in name else "kind").X, values.to_numpy())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]

@@ -115,7 +115,14 @@ class Delimited(FileFormat):
         return frame
 
     def write(self, path, values, labels, ids=None):
-        annotated(_shortest_floats(values), labels, ids).to_csv(path, sep=self.sep, index=False)
+        frame = annotated(_shortest_floats(values), labels, ids)
+        if not str(path).lower().endswith(".gz"):
+            frame.to_csv(path, sep=self.sep, index=False)
+            return
+        with open(path, "wb") as handle:  # gzip with no file name in its header (pandas' would be the temporary one)
+            with gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
+                with io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+                    frame.to_csv(text, sep=self.sep, index=False)
 
 
 def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:

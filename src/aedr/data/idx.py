@@ -54,6 +54,9 @@ def write_idx(path: str | Path, array) -> None:
     dtype = array.dtype if array.dtype in _CODES else np.dtype(np.float32)
     header = bytes([0, 0, _CODES[dtype], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     payload = header + np.ascontiguousarray(array, dtype=dtype.newbyteorder(">")).tobytes()
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    with opener(path, "wb") as handle:
-        handle.write(payload)
+    with open(path, "wb") as handle:
+        if Path(path).suffix == ".gz":  # no file name in the gzip header (it would be the temporary one)
+            with gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
+                packed.write(payload)
+        else:
+            handle.write(payload)
