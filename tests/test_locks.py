@@ -178,3 +178,21 @@ def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypa
     assert len(kept) == 1 and (kept[0] / "b.txt").read_text() == "b.txt"
     _files._remove_leftovers(target)  # the cleanup of dead processes' staging leaves it alone
     assert kept[0].exists()
+
+
+def test_a_symbolic_link_is_written_through_and_stays(tmp_path):
+    """An output named by a link (a run folder, a file) replaces what the link points to; the link stays."""
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    ae = Autoencoder(n_components=2, hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(X)
+    ae.save(tmp_path / "model")
+    (tmp_path / "latest").symlink_to("model")
+    ae.set_params(max_iter=2).fit(X).save(tmp_path / "latest", overwrite=True)
+    assert (tmp_path / "latest").is_symlink() and '"max_iter": 2' in (tmp_path / "model" / "config.json").read_text()
+    (tmp_path / "out.txt").write_text("old")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "out.txt")
+    with staged_file(tmp_path / "link.txt", overwrite=True) as staged:
+        staged.write_text("new")
+    assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "out.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "latest", "link.txt", "model", "out.txt"
+    ]  # fmt: skip

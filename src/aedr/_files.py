@@ -172,9 +172,12 @@ def check_new(
     fine), and ValueError, naming ``target``, for the wrong kind of thing in its place (``folder``
     True: a folder is written there, False: a file) or, with ``overwrite``, for a folder that holds
     other things but not ``marker`` (a path inside it, e.g. ``"config.json"``): overwriting replaces
-    only what aedr wrote, never other files.
+    only what aedr wrote, never other files. A symbolic link is followed: what it points to is
+    checked and written (the link stays, naming the new output), as a shell's ``>`` writes through one.
     """
     target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()
     if folder is True and target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file; a folder is written there: choose another name")
     if folder is False and target.is_dir() and not target.is_symlink():
