@@ -188,6 +188,9 @@ def test_explore_refuses_rows_that_do_not_match_the_codes(tmp_path):
     result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "rows.npy")])
     assert result.exit_code == 1 and "rows.npy has 5 rows" in result.stderr and "3 codes" in result.stderr
     assert not (tmp_path / "e.html").exists()
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "-o", str(tmp_path / "map.png")])
+    assert result.exit_code == 2 and "map.png: the map is an HTML page; name it .html" in result.stderr
+    assert not (tmp_path / "map.png").exists()
 
 
 def test_explore_names_rows_from_one_and_refuses_a_model_it_would_not_use(tmp_path):

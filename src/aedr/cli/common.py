@@ -527,9 +527,11 @@ def _check_finite(path: Path, table: Table) -> None:
     )
 
 
-def features_for(model, table: Table):
+def features_for(model, table: Table, path: Path | None = None):
     """The rows ``model`` expects: a named DataFrame when both sides have names, else the array (a
-    sparse matrix keeps its form, its columns picked and ordered by name)."""
+    sparse matrix keeps its form, its columns picked and ordered by name). ``path``: the file read,
+    which a width that does not fit names."""
+    where = "the data" if path is None else shown(path)
     from aedr.data.stream import RowSource
 
     if isinstance(table.X, RowSource):  # rows on disk, their columns picked by name as they were opened
@@ -539,15 +541,17 @@ def features_for(model, table: Table):
         position = {name: i for i, name in enumerate(table.columns)}
         missing = [str(n) for n in names if n not in position]
         if missing:
-            raise ValueError(f"the data lack {len(missing)} of the model's features: {', '.join(missing[:5])}")
+            lack = "lack" if path is None else "lacks"
+            raise ValueError(f"{where} {lack} {len(missing)} of the model's features: {', '.join(missing[:5])}")
         return table.X[:, [position[n] for n in names]]
     if names is not None and table.columns is not None:
         import pandas as pd
 
         return pd.DataFrame(table.X, columns=table.columns)
     if table.X.shape[1] != model.n_features_in_:
+        has = "have" if path is None else "has"
         raise ValueError(
-            f"the data have {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}"
+            f"{where} {has} {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}"
         )
     return table.X
 

@@ -74,6 +74,8 @@ def explore(
     from aedr.cli.plot import _embedding_file
     from aedr.explorer import write_explorer
 
+    if output is not None and output.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(f"{output}: the map is an HTML page; name it .html", param_hint="--output")
     run = embedding if embedding.is_dir() else None
     embedding = _embedding_file(embedding)
     output = claim_output(ctx, output or default_output(embedding, ".html"), force, [embedding])

@@ -152,8 +152,8 @@ def transform(
         if given_label is None and label_col not in label_names(reference, delimiter):
             label_col = None  # the fit's label column, which DATA has and the reference lacks
         rows = read_for_model(estimator, reference, label_col=label_col, **options)
-        placed = {"reference": features_for(estimator, rows), "reference_neighbors": reference_neighbors}
-    codes = estimator.transform(features_for(estimator, table), **placed)
+        placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
+    codes = estimator.transform(features_for(estimator, table, data), **placed)
     _write(code_frame(estimator, codes), table.labels, output, force, ids=table.ids)
 
 
@@ -240,6 +240,29 @@ def inverse_transform(
         return
     decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
     _write(decoded, table.labels, output, force, ids=table.ids)
+    groups = one_hot_groups(names)
+    if groups:
+        listed = ", ".join(f"{name}=..." for name in groups)
+        typer.echo(
+            f"note: {listed} {'are' if len(groups) > 1 else 'is'} one-hot encoded: each decoded row holds a number per"
+            " category, not the category (the largest marks the likeliest)",
+            err=True,
+        )
+
+
+def one_hot_groups(names: list[str]) -> list[str]:
+    """The columns ``--one-hot`` encoded, by the names it gave their categories (``color=red``,
+    ``color=blue``: two or more under one name).
+
+    Examples
+    --------
+    >>> one_hot_groups(["x", "color=red", "color=blue", "a=b"])
+    ['color']
+    """
+    from collections import Counter
+
+    counts = Counter(name.split("=", 1)[0] for name in names if "=" in name)
+    return [name for name, count in counts.items() if count > 1]
 
 
 def evaluate(
@@ -286,7 +309,7 @@ def evaluate(
     )
     if note:
         typer.echo(note, err=True)
-    X = features_for(estimator, table)
+    X = features_for(estimator, table, data)
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()
     scores = {"n_samples": table.X.shape[0], **embedding_scores(table.X, Z, estimator.inverse_transform(Z), y)}
