@@ -84,6 +84,11 @@ def explore(
     shape = None
     if data is not None and data.name.lower().endswith(".h5ad") and not image_shape:
         # cells: their obs annotations colour the map and fill the hover box; the features are not read
+        for flag, value in {"--columns": columns, "--exclude": exclude}.items():
+            if value is not None:
+                raise typer.BadParameter(
+                    f"{flag} picks columns of a table; of an .h5ad file explore reads obs", param_hint=flag
+                )
         label_frame, fields = _obs_annotations(data, len(codes), label_frame, label_col, labels)
     elif data is None:
         given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
