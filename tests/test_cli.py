@@ -861,7 +861,7 @@ def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path)
     embedding = tmp_path / "run" / "embedding.npy"
     text = embedding.read_bytes()
     result = aedr("explore", tmp_path / "run", "-o", embedding, "--force", ok=False)
-    assert_one_line_error(result, "would replace the input")
+    assert_one_line_error(result, "the map is an HTML page", code=2)  # never an .npy, let alone its input
     assert data.read_bytes() == before and copy.read_bytes() == before and embedding.read_bytes() == text
     assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
 
