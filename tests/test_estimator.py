@@ -31,6 +31,11 @@ def test_shapes_and_original_units(small):
     # digits pixels are 0..16: reconstructions come back in those units, not standardised ones
     assert 4 < X_back.mean() < 6
     assert ae.score(small) == pytest.approx(-np.mean((small - X_back) ** 2))
+    # float32 rows keep their type both ways (the network computes in float32): half the memory, same values
+    Z32 = ae.transform(small.astype(np.float32))
+    assert Z32.dtype == np.float32 and ae.inverse_transform(Z32).dtype == np.float32
+    np.testing.assert_allclose(Z32, Z, rtol=1e-5, atol=1e-5)
+    assert ae.transform(small.astype(np.float32), reference=small[:100]).dtype == np.float32
 
 
 def test_fitted_attributes(small):

@@ -505,8 +505,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------ inference
     def transform(self, X, *, reference=None, reference_neighbors=5):
-        """Encode rows of ``X`` to codes of width ``n_components``; rows on disk (a ``np.memmap`` or
-        :func:`aedr.open_rows`) are read a batch at a time.
+        """Encode rows of ``X`` to codes of width ``n_components`` (float32 for float32 rows, else
+        float64); rows on disk (a ``np.memmap`` or :func:`aedr.open_rows`) are read a batch at a time.
 
         ``reference``: rows in memory (best: the rows the model was fitted on) to place ``X`` by. Each
         row of ``X`` then goes to the coordinate-wise median of the codes of its
@@ -532,9 +532,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
         else:
             rows = validate_rows(self, flatten_images(X)[0], reset=False)
+        dtype = np.float32 if getattr(rows, "dtype", None) == np.float32 else np.float64  # float32 in, float32 out
         if reference is None:
             with self._threads():
-                return apply_in_batches(self.model_.encode, scaled_rows(rows, self.scaler_), self.device_)
+                codes = apply_in_batches(self.model_.encode, scaled_rows(rows, self.scaler_), self.device_)
+            return codes.astype(dtype, copy=False)
         if isinstance(reference, RowSource):
             raise ValueError(
                 "reference must be rows in memory (an array, DataFrame or np.memmap), not a file opened with "
@@ -542,7 +544,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         R = validate_rows(self, flatten_images(reference)[0], reset=False, name="reference")
         with self._threads(network=False):  # mostly a nearest-neighbour search, not the network's work
-            return place_by_reference(self, rows, R, reference_neighbors)
+            return place_by_reference(self, rows, R, reference_neighbors).astype(dtype, copy=False)
 
     def _threads(self, *, network: bool = True):
         """The fitted estimator's torch threads (``n_jobs``) around a block that runs its network."""
@@ -552,9 +554,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def inverse_transform(self, X):
         """Decode codes back to rows in the original units of the training data.
 
-        An ndarray; with ``set_output(transform="pandas")`` (or ``"polars"``) a DataFrame whose
-        columns are the fitted feature names (``x0``, ``x1``, ... when the training data had none),
-        a pandas one indexed like ``X`` when that is a pandas DataFrame."""
+        An ndarray (float32 for float32 codes, else float64); with ``set_output(transform="pandas")``
+        (or ``"polars"``) a DataFrame whose columns are the fitted feature names (``x0``, ``x1``, ...
+        when the training data had none), a pandas one indexed like ``X`` when that is a pandas
+        DataFrame."""
         from sklearn.utils._set_output import _get_container_adapter
 
         rows = self._decoded(X)
@@ -585,7 +588,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
             )
         with self._threads():
-            return self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
+            rows = self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
+        return rows.astype(Z.dtype, copy=False)  # float32 codes give float32 rows, as PCA keeps the input's type
 
     def save(self, path, *, overwrite=False):
         """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.
@@ -638,4 +642,5 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]  # the network computes in float32
         return tags

@@ -440,7 +440,7 @@ def _streamed_table(
     path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
 ) -> Table | None:
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
-    from aedr.data.io import Table, id_note
+    from aedr.data.io import Table, id_note, index_note
     from aedr.data.stream import needs_streaming
     from aedr.training.distributed import any_rank, is_main
 
@@ -470,6 +470,7 @@ def _streamed_table(
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
     notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
+    notes += [index_note(source.index_left_out)] if getattr(source, "index_left_out", None) else []
     if is_main():  # under torchrun rank 0 alone reports
         for line in notes:
             typer.echo(f"note: {shown(path)}: {line}", err=True)

@@ -240,11 +240,20 @@ class Parquet(FileFormat):
             frame = pd.read_parquet(path, engine="pyarrow")
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
-        if not isinstance(frame.index, pd.RangeIndex):  # a pandas index saved with the rows (sample names):
-            names = [n if n is not None else "index" for n in frame.index.names]  # a column, an ID like any
-            frame = frame.set_axis(frame.index.set_names(names)).reset_index()
+        index = []  # a pandas index saved with the rows (sample names): the rows' IDs, in front
+        if not isinstance(frame.index, pd.RangeIndex):
+            levels = [
+                (str(n) if n is not None else "index", frame.index.get_level_values(i))
+                for i, n in enumerate(frame.index.names)
+            ]
+            frame = frame.reset_index(drop=True)
+            for name, values in reversed(levels):
+                if name not in frame.columns and name not in index:  # set_index(c, drop=False): c is a column already
+                    frame.insert(0, name, values.to_numpy())
+                    index.append(name)
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"] = True
+        frame.attrs["index"] = index  # read_table takes them as IDs, never as features
         return frame
 
     def write(self, path, values, labels, ids=None):

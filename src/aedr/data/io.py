@@ -181,6 +181,7 @@ def read_table(
     elif fmt.tabular:
         frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
         named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")
+        index = frame.attrs.get("index", [])  # a Parquet file's pandas index: IDs, unless named in columns
         if len(frame) == 0:
             names = f" (only the column names: {_shown([str(c) for c in frame.columns])})" if named else ""
             raise ValueError(f"{path}: no data rows{names}")
@@ -190,7 +191,15 @@ def read_table(
         elif one_hot:
             frame = _one_hot(path, frame, one_hot, label_col)
         table = _select(
-            path, frame, label_col, columns, exclude, named=named, keep_text=keep_text, known_ids=id_columns
+            path,
+            frame,
+            label_col,
+            columns,
+            exclude,
+            named=named,
+            keep_text=keep_text,
+            known_ids=id_columns,
+            index=index,
         )
         if renamed:
             shown = _joined([f"{raw!r} -> {new!r}" for raw, new in renamed], 5)
@@ -351,6 +360,15 @@ def id_note(shown: list[str]) -> str:
     )
 
 
+def index_note(names: list[str]) -> str:
+    """The note for a Parquet file's pandas index, left out of the features as the rows' IDs."""
+    them = "them" if len(names) > 1 else "it"
+    return (
+        f"left out {', '.join(map(repr, names))}: the pandas index the file was saved with, kept as the rows' IDs"
+        f" (name {them} in --columns to use {them})"
+    )
+
+
 def row_id(name, values: pd.Series) -> bool:
     """A column that is not a feature and names each row: an ID by :func:`looks_like_id`, or any
     unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
@@ -391,7 +409,16 @@ def _short(value) -> str:
 
 
 def _select(
-    path: Path, frame: pd.DataFrame, label_col, columns, exclude, *, named: bool, keep_text=False, known_ids=None
+    path: Path,
+    frame: pd.DataFrame,
+    label_col,
+    columns,
+    exclude,
+    *,
+    named: bool,
+    keep_text=False,
+    known_ids=None,
+    index=(),
 ) -> Table:
     for given, option in ((columns, "--columns"), (exclude, "--exclude")):
         twice = [name for name, count in Counter(given or []).items() if count > 1]
@@ -419,15 +446,17 @@ def _select(
             return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
     id_frame = None
     if not columns:
-        ids = [c for c in features if looks_like_id(c, frame[c])]
+        ids = [c for c in features if c in index or looks_like_id(c, frame[c])]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
             id_frame = _id_frame(frame, ids, named)
-            notes.append(id_note([repr(c) if named else f"column {c}" for c in ids]))
+            unique = [c for c in ids if c not in index]
+            notes += [id_note([repr(c) if named else f"column {c}" for c in unique])] if unique else []
+            notes += [index_note([c for c in ids if c in index])] if len(unique) < len(ids) else []
     else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
         used = {*features, label_col, *(exclude or [])}
         unused = [c for c in frame.columns if c not in used]
-        known = {str(c) for c in known_ids or []} if named else set()
+        known = {*(str(c) for c in known_ids or []), *index} if named else set()
         ids = [c for c in unused if str(c) in known or row_id(c, frame[c])]
         id_frame = _id_frame(frame, ids, named) if ids else None
     if not features:

@@ -213,14 +213,16 @@ class NpySource(RowSource):
         self.close()
 
 
-def _pandas_index(schema) -> dict[str, str]:
+def _pandas_index(schema) -> dict[str, str | None]:
     """``{stored column: name}`` of the pandas index a Parquet file was written with (``df.to_parquet()``
     keeps any index but a plain range): ``__index_level_0__`` is named ``index``, as the in-memory
-    reader (:class:`aedr.data.formats.Parquet`) names it."""
+    reader (:class:`aedr.data.formats.Parquet`) names it; None for an index named like a column
+    (``set_index(c, drop=False)``), which both readers leave out."""
     meta = schema.pandas_metadata or {}
     stored = [c for c in meta.get("index_columns", []) if isinstance(c, str) and c in schema.names]
     names = {c.get("field_name"): c.get("name") for c in meta.get("columns", []) if isinstance(c, dict)}
-    return {c: str(names.get(c) or "index") for c in stored}
+    shown = {c: str(names.get(c) or "index") for c in stored}
+    return {c: None if name != c and name in schema.names else name for c, name in shown.items()}
 
 
 class ParquetSource(RowSource):
@@ -251,8 +253,10 @@ class ParquetSource(RowSource):
         from aedr.data.io import ID_NAME
 
         schema = self.file.schema_arrow
-        index = _pandas_index(schema)  # a pandas index saved with the rows: the rows' IDs, never features
-        names = list(columns) if columns else [n for n in schema.names if n != label_col and n not in index]
+        saved = _pandas_index(schema)  # a pandas index saved with the rows: the rows' IDs, unless chosen
+        saved = {stored: name for stored, name in saved.items() if stored not in (columns or ())}
+        names = list(columns) if columns else [n for n in schema.names if n != label_col and n not in saved]
+        index = {stored: name for stored, name in saved.items() if name is not None}  # the rest: left out
         missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in schema.names]
         if missing:
             raise ValueError(
@@ -264,7 +268,7 @@ class ParquetSource(RowSource):
             return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
         text = [n for n in names if not numeric(schema.field(n).type)]
-        used = {*names, label_col, *(exclude or ()), *index}
+        used = {*names, label_col, *(exclude or ()), *saved}
         others = [] if not columns else [n for n in schema.names if n not in used]
         numbered = [n for n in names if not columns and pa.types.is_integer(schema.field(n).type)]
         numbered = [n for n in numbered if ID_NAME.fullmatch(n.strip())]  # whole numbers under an ID's name
@@ -275,7 +279,8 @@ class ParquetSource(RowSource):
         self._shown_as = index  # each index column's name in the outputs
         self.id_cols = [*index, *(n for n in [*text, *numbered, *others] if self._is_id(n, chosen=n in others))]
         left_out = [n for n in self.id_cols if n not in others and not (columns and n in index)]
-        self.ids_left_out = [index.get(n, n) for n in left_out]  # for the note; beside chosen features, quietly
+        self.ids_left_out = [n for n in left_out if n not in index]  # for the notes; beside chosen features, quietly
+        self.index_left_out = [index[n] for n in left_out if n in index]
         names = [n for n in names if n not in self.id_cols]
         bad = [f"{n!r} ({schema.field(n).type})" for n in text if n not in self.id_cols]
         if bad:
