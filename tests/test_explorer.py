@@ -278,6 +278,9 @@ def test_explore_shows_the_rows_ids_on_hover_never_as_a_colouring(tmp_path):
     result = runner.invoke(app, ["explore", str(tmp_path / "e.npz"), "-o", str(tmp_path / "n.html")])
     assert result.exit_code == 0, result.output
     assert _trace_names((tmp_path / "n.html").read_text()) == ["x", "y"]
+    codes[["kind", "autoencoder0", "autoencoder1"]].to_csv(tmp_path / "first.csv", index=False)  # a label first
+    result = runner.invoke(app, ["explore", str(tmp_path / "first.csv"), "-o", str(tmp_path / "f.html")])
+    assert result.exit_code == 0 and _trace_names((tmp_path / "f.html").read_text()) == ["x", "y"], result.output
     names = explorer_html(codes.iloc[:, 1:3].to_numpy(), labels=codes[["cell_id", "kind"]])
     assert _trace_names(names) == ["x", "y"] and "cell_id: %{customdata" in names
 

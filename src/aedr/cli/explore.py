@@ -158,9 +158,10 @@ def read_codes(path: Path, delimiter=None):
     columns as a frame and the rows' IDs as a frame (None when there are none).
 
     In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...;
-    :func:`~aedr.cli.common.code_run`), the IDs the columns before them and the labels those after;
-    without such names, the codes are the numeric columns and the rest are labels. In ``.npy``/``.npz``
-    files the codes are the array ``X``, the IDs the arrays written before it, the labels those after.
+    :func:`~aedr.cli.common.code_run`), the IDs those columns before them that name each row
+    (:func:`_names_rows`) and the labels the others; without such names, the codes are the
+    numeric columns and the rest are labels. In ``.npy``/``.npz`` files the codes are the array ``X``
+    and the IDs the row-naming arrays written before it.
     """
     import numpy as np
     import pandas as pd
@@ -173,10 +174,12 @@ def read_codes(path: Path, delimiter=None):
         frame = fmt.read(path, None, delimiter_char(delimiter)) if isinstance(fmt, Delimited) else fmt.read(path)
         run = code_run(frame.columns)
         ids = None
-        if run is not None:  # the rows' IDs before the codes, the labels after them
+        if run is not None:  # the rows' IDs before the codes (a label may stand there too), the labels after
             codes = list(frame.columns[run[0] : run[1]])
-            rest = frame[list(frame.columns[run[1] :])]
-            ids = frame[list(frame.columns[: run[0]])] if run[0] else None
+            before = list(frame.columns[: run[0]])
+            named = [c for c in before if _names_rows(c, frame[c])]
+            rest = frame[[*frame.columns[run[1] :], *(c for c in before if c not in named)]]
+            ids = frame[named] if named else None
         else:
             codes = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
             rest = frame.drop(columns=codes)
@@ -190,10 +193,10 @@ def read_codes(path: Path, delimiter=None):
         names = [f"code {i}" for i in range(values.shape[1])] if values.ndim == 2 else []
         order = list(arrays)
         before = order[: order.index("X")] if "X" in order else []  # aedr writes the IDs before X
-        extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
-        labels = pd.DataFrame({k: v for k, v in extra.items() if k not in before}) if extra else None
-        ids = pd.DataFrame({k: v for k, v in extra.items() if k in before}) if set(extra) & set(before) else None
-        labels = labels if labels is not None and len(labels.columns) else None
+        extra = {k: pd.Series(v) for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
+        named = [k for k, v in extra.items() if k in before and _names_rows(k, v)]  # a label saved before X stays one
+        labels = pd.DataFrame({k: v for k, v in extra.items() if k not in named}) if len(extra) > len(named) else None
+        ids = pd.DataFrame({k: extra[k] for k in named}) if named else None
     if values.ndim != 2 or values.shape[1] < 2:
         raise ValueError(f"{path}: no codes to draw (need 2 or more numeric code columns, found {len(names)})")
     if not np.isfinite(values).all():
@@ -201,6 +204,14 @@ def read_codes(path: Path, delimiter=None):
         rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels, ids
+
+
+def _names_rows(name, values) -> bool:
+    """Whether a column beside the codes is the rows' IDs: a name for each row
+    (:func:`aedr.data.io.row_id`), or whole numbers that number them."""
+    from aedr.data.io import looks_like_id, row_id
+
+    return row_id(name, values) or looks_like_id(str(name), values)
 
 
 def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, labels_file: Path | None):
