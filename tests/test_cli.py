@@ -196,6 +196,7 @@ def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp
     assert "note" not in chosen.stderr and chosen.stdout.splitlines()[0] == "autoencoder0,autoencoder1,sample"
     # a model saved from Python records no columns: transform keeps only what it can tell
     model.save(tmp_path / "python")
+    assert "beside codes" not in aedr("info", tmp_path / "python").stdout
     plain = aedr("transform", tmp_path / "python", tmp_path / "new.csv")
     assert plain.stdout.splitlines()[0] == "sample,autoencoder0,autoencoder1"
 

@@ -180,19 +180,35 @@ def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypa
     assert kept[0].exists()
 
 
-def test_a_symbolic_link_is_written_through_and_stays(tmp_path):
-    """An output named by a link (a run folder, a file) replaces what the link points to; the link stays."""
+def test_a_symbolic_link_to_an_earlier_output_is_followed_and_any_other_is_replaced(tmp_path):
+    """A link to an earlier model (run) folder, with overwrite, replaces that folder and stays; a link to
+    anything else counts as existing and, with overwrite, is itself replaced: what it points to is never
+    written (nor created, for a dangling link)."""
+    from aedr._files import OutputExistsError
+
     X = np.random.default_rng(0).normal(size=(30, 4))
     ae = Autoencoder(n_components=2, hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(X)
     ae.save(tmp_path / "model")
     (tmp_path / "latest").symlink_to("model")
+    with pytest.raises(OutputExistsError):
+        ae.save(tmp_path / "latest")
     ae.set_params(max_iter=2).fit(X).save(tmp_path / "latest", overwrite=True)
     assert (tmp_path / "latest").is_symlink() and '"max_iter": 2' in (tmp_path / "model" / "config.json").read_text()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine-link").symlink_to("mine")
+    with pytest.raises(ValueError, match="mine-link is a symbolic link to .*mine, not to an earlier aedr output"):
+        ae.save(tmp_path / "mine-link", overwrite=True)
     (tmp_path / "out.txt").write_text("old")
     (tmp_path / "link.txt").symlink_to(tmp_path / "out.txt")
-    with staged_file(tmp_path / "link.txt", overwrite=True) as staged:
-        staged.write_text("new")
-    assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "out.txt").read_text() == "new"
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
-        "latest", "link.txt", "model", "out.txt"
-    ]  # fmt: skip
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "elsewhere" / "new.txt")
+    for name in ("link.txt", "dangling.txt"):
+        with pytest.raises(OutputExistsError):
+            with staged_file(tmp_path / name):
+                pass
+        with staged_file(tmp_path / name, overwrite=True) as staged:
+            staged.write_text("new")
+        assert not (tmp_path / name).is_symlink() and (tmp_path / name).read_text() == "new"
+    assert (tmp_path / "out.txt").read_text() == "old" and not (tmp_path / "elsewhere").exists()
+    (tmp_path / "loop.txt").symlink_to("loop.txt")
+    with pytest.raises(ValueError, match="leads nowhere"):
+        ae.save(tmp_path / "loop.txt", overwrite=True)

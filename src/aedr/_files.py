@@ -172,12 +172,27 @@ def check_new(
     fine), and ValueError, naming ``target``, for the wrong kind of thing in its place (``folder``
     True: a folder is written there, False: a file) or, with ``overwrite``, for a folder that holds
     other things but not ``marker`` (a path inside it, e.g. ``"config.json"``): overwriting replaces
-    only what aedr wrote, never other files. A symbolic link is followed: what it points to is
-    checked and written (the link stays, naming the new output), as a shell's ``>`` writes through one.
+    only what aedr wrote, never other files. A symbolic link counts as existing; with ``overwrite``,
+    a link to an earlier aedr output folder (one holding ``marker``) is followed, so that folder is
+    replaced and the link stays (``latest -> run3``), and any other link is itself replaced by the
+    output, never what it points to.
     """
     target = Path(target)
     if target.is_symlink():
-        target = target.resolve()
+        if not overwrite:
+            raise OutputExistsError(target)
+        try:
+            pointed = target.resolve(strict=False)
+        except (RuntimeError, OSError) as exc:  # a loop of links
+            raise ValueError(f"{target} is a symbolic link that leads nowhere ({exc}); choose another name") from exc
+        if folder and marker is not None and (pointed / marker).is_file():
+            target = pointed  # an earlier output of this kind, through its link
+        elif folder:
+            raise ValueError(
+                f"{target} is a symbolic link to {pointed}, not to an earlier aedr output; choose another name"
+            )
+        else:
+            return target  # the link itself is replaced by the new file; what it points to is left alone
     if folder is True and target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file; a folder is written there: choose another name")
     if folder is False and target.is_dir() and not target.is_symlink():

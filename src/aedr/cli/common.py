@@ -577,7 +577,10 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, fo
     a folder there, so an existing file is refused (a file output refuses an existing folder)."""
     from aedr._files import check_new, output_lock
 
-    target = Path(output).resolve()
+    try:
+        target = Path(output).resolve()
+    except RuntimeError as exc:  # a loop of symbolic links
+        raise ValueError(f"{output} is a symbolic link that leads nowhere ({exc}); choose another name") from exc
     if target == Path(target.anchor):
         raise ValueError(f"'{output}' is the root folder; give a name such as out")
     if Path(output).name in ("", ".."):  # "." or "..": stage and lock beside the folder they name
@@ -586,8 +589,10 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, fo
         source = Path(given).resolve()
         if source == target or target in source.parents:
             raise ValueError(f"the output {output} would replace the input {given}; write it elsewhere")
-    ctx.with_resource(output_lock(output))
-    return check_new(output, overwrite=force, folder=folder, marker=RUN_MARKER if folder else None)
+    # checked first: a link to an earlier run is written through, so the lock is on what is written
+    checked = check_new(output, overwrite=force, folder=folder, marker=RUN_MARKER if folder else None)
+    ctx.with_resource(output_lock(checked))
+    return checked
 
 
 def claim_figure(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Path:

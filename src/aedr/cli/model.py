@@ -374,8 +374,10 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
         "parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
     ]
     columns = config.get("columns", {})  # what transform keeps beside the codes when a new file has them
-    beside = [f"label {columns['label']!r}"] * (columns.get("label") is not None)
-    beside += [f"row IDs {', '.join(repr(c) for c in columns['ids'])}"] * bool(columns.get("ids"))
+    label, ids = columns.get("label"), columns.get("ids") or []
+    beside = ([f"label {label!r}"] if label is not None else []) + (
+        [f"row IDs {', '.join(map(repr, ids))}"] if ids else []
+    )
     if beside:
         lines.append(f"beside codes   {'; '.join(beside)}")
     if curve:
