@@ -859,6 +859,9 @@ def test_force_never_replaces_the_input_or_a_folder_aedr_did_not_write(tmp_path)
     copy.write_bytes(before)
     result = aedr("transform", tmp_path / "run", copy, "-o", copy, "--force", ok=False)
     assert_one_line_error(result, "would replace the input")
+    for option in ("--reference", "--labels"):  # every file a command reads is an input, not only DATA
+        result = aedr("transform", tmp_path / "run", data, option, copy, "-o", copy, "--force", ok=False)
+        assert_one_line_error(result, "would replace the input")
     embedding = tmp_path / "run" / "embedding.npy"
     text = embedding.read_bytes()
     result = aedr("explore", tmp_path / "run", "-o", embedding, "--force", ok=False)

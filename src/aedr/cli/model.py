@@ -124,7 +124,7 @@ def transform(
     """
     from aedr.runs import code_frame
 
-    output = _claim(ctx, output, force, [data, model])
+    output = _claim(ctx, output, force, [p for p in (data, model, labels, reference) if p is not None])
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
