@@ -188,7 +188,10 @@ def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp
         expected = model.transform(frame[list("abcd")].iloc[:rows])
         np.testing.assert_allclose(codes[["autoencoder0", "autoencoder1"]].to_numpy(), expected, rtol=1e-5, atol=1e-6)
     scores = json.loads(aedr("evaluate", out, tmp_path / "train.csv", "--json").stdout)
-    assert scores["knn_accuracy"] is not None
+    assert scores["knn_accuracy"] is not None and "knn_labelled_rows" not in scores
+    frame.assign(kind=frame["kind"].where(np.arange(60) % 3 > 0)).to_csv(tmp_path / "part.csv", index=False)
+    scores = json.loads(aedr("evaluate", out, tmp_path / "part.csv", "--json").stdout)  # unlabelled rows: no class
+    assert scores["knn_labelled_rows"] == 40 and scores["knn_accuracy"] is not None
     frame[list("abcd")].to_csv(tmp_path / "bare.csv", index=False)  # neither column: codes alone, no note
     bare = aedr("transform", out, tmp_path / "bare.csv")
     assert "note" not in bare.stderr and bare.stdout.splitlines()[0] == "autoencoder0,autoencoder1"

@@ -67,7 +67,8 @@ def knn_unscorable(labels) -> str | None:
 
 
 def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
-    """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``) on a sample.
+    """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``, over
+    the labelled rows: ``knn_labelled_rows`` says how many when some have none) on a sample.
 
     Examples
     --------
@@ -95,8 +96,12 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     else:
         scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X_rows, Z[rows], k)
     if y is not None:  # written as null when the labels cannot be scored (see knn_unscorable)
-        labels = pd.Series(np.asarray(y, dtype=object)[rows]).astype(str).to_numpy()  # missing: a label "nan"
-        scores["knn_accuracy"] = None if knn_unscorable(labels) else _metrics.knn_accuracy(Z[rows], labels)
+        given = pd.Series(np.asarray(y, dtype=object)[rows])
+        known = given.notna().to_numpy()  # rows without a label (unannotated cells) are no class: left out
+        labels = given[known].astype(str).to_numpy()
+        scores["knn_accuracy"] = None if knn_unscorable(labels) else _metrics.knn_accuracy(Z[rows][known], labels)
+        if not known.all():
+            scores["knn_labelled_rows"] = int(known.sum())
     scores["n_neighbors"] = k
     scores["metrics_rows"] = int(len(rows))
     return scores
