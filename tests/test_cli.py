@@ -1038,12 +1038,17 @@ def test_a_scipy_sparse_npz_file_is_read_as_its_matrix(tmp_path):
     X = np.random.default_rng(0).normal(size=(60, 5)) * (np.random.default_rng(1).random((60, 5)) > 0.5)
     sp.save_npz(tmp_path / "rows.npz", sp.csr_matrix(X))
     sp.save_npz(tmp_path / "cols.npz", sp.csc_matrix(X), compressed=False)
+    sp.save_npz(tmp_path / "coo.npz", sp.coo_matrix(X))
     np.save(tmp_path / "rows.npy", X)
     aedr("fit", tmp_path / "rows.npz", "-o", tmp_path / "sparse", *FAST)
     aedr("fit", tmp_path / "rows.npy", "-o", tmp_path / "dense", *FAST)
     with np.load(tmp_path / "sparse" / "embedding.npz") as archive:
         np.testing.assert_allclose(archive["X"], np.load(tmp_path / "dense" / "embedding.npy"), rtol=1e-5, atol=1e-6)
-    codes = pd.read_csv(io.StringIO(aedr("transform", tmp_path / "sparse", tmp_path / "cols.npz").stdout))
+    for name in ("cols.npz", "coo.npz"):
+        codes = pd.read_csv(io.StringIO(aedr("transform", tmp_path / "sparse", tmp_path / name).stdout))
+        np.testing.assert_allclose(codes.to_numpy(), load(tmp_path / "dense").transform(X), rtol=1e-5, atol=1e-6)
+    np.savez(tmp_path / "dense.npz", data=X, format=np.array("csr"), shape=np.array(X.shape))  # not scipy's layout
+    codes = pd.read_csv(io.StringIO(aedr("transform", tmp_path / "sparse", tmp_path / "dense.npz").stdout))
     np.testing.assert_allclose(codes.to_numpy(), load(tmp_path / "dense").transform(X), rtol=1e-5, atol=1e-6)
     refused = aedr("fit", tmp_path / "rows.npz", "--label-col", "y", "-o", tmp_path / "r", ok=False)
     assert_one_line_error(refused, "rows.npz: a scipy.sparse matrix (save_npz) holds one array", "--labels FILE")

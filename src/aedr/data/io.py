@@ -214,7 +214,7 @@ def read_table(
                     f"{path}: a scipy.sparse matrix (save_npz) holds one array, no columns or labels to choose"
                     " (labels: --labels FILE)"
                 )
-            return Table(_sparse_rows(path))  # non-finite values are refused as it is read
+            return Table(_sparse_rows(path, arrays))  # non-finite values are refused as it is read
         if columns is not None and len(columns) == 1 and columns[0] in arrays and len(arrays) > 1:
             data, columns = columns[0], None  # the array that holds the data, named like a column
         if columns or exclude or one_hot:
@@ -575,22 +575,38 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
     return Table(X, None, labels, image_shape)
 
 
-_SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia")
+# the arrays scipy.sparse.save_npz writes for each format, besides format and shape
+_SPARSE_ARRAYS = {
+    "csr": {"data", "indices", "indptr"},
+    "csc": {"data", "indices", "indptr"},
+    "coo": {"data", "row", "col"},
+}
+
+
+def _sparse_format(arrays: dict[str, np.ndarray]) -> str | None:
+    kind = arrays.get("format")
+    if kind is None or kind.ndim != 0 or "shape" not in arrays:
+        return None
+    name = kind.item().decode() if kind.dtype.kind == "S" else str(kind.item())
+    return name if name in _SPARSE_ARRAYS and _SPARSE_ARRAYS[name] <= set(arrays) else None
 
 
 def _sparse_npz(arrays: dict[str, np.ndarray]) -> bool:
-    """Whether ``arrays`` are those ``scipy.sparse.save_npz`` writes (``format``, ``shape``, ``data``, ...)."""
-    if not {"format", "shape", "data"} <= set(arrays):
-        return False
-    kind = arrays["format"]
-    return kind.ndim == 0 and (kind.item().decode() if kind.dtype.kind == "S" else str(kind.item())) in _SPARSE_FORMATS
+    """Whether ``arrays`` are what ``scipy.sparse.save_npz`` writes for a CSR, CSC or COO matrix."""
+    return _sparse_format(arrays) is not None
 
 
-def _sparse_rows(path: Path):
-    """The rows of a ``save_npz`` file as a float CSR matrix; its stored values must be finite."""
+def _sparse_rows(path: Path, arrays: dict[str, np.ndarray]):
+    """The rows of a ``save_npz`` file (its ``arrays``, already read) as a float CSR matrix; its stored
+    values must be finite."""
+    kind, shape = _sparse_format(arrays), tuple(int(n) for n in np.asarray(arrays["shape"]).ravel())
     try:
-        X = sp.load_npz(path)  # reads with allow_pickle=False
-    except (ValueError, OSError, KeyError) as exc:
+        if kind == "coo":
+            X = sp.coo_matrix((arrays["data"], (arrays["row"], arrays["col"])), shape=shape)
+        else:
+            parts = (arrays["data"], arrays["indices"], arrays["indptr"])
+            X = (sp.csr_matrix if kind == "csr" else sp.csc_matrix)(parts, shape=shape)
+    except (ValueError, TypeError, IndexError) as exc:
         raise ValueError(f"{path}: cannot read as a scipy.sparse matrix ({exc})") from exc
     if X.ndim != 2 or 0 in X.shape:
         raise ValueError(f"{path}: holds no data (a sparse matrix of shape {X.shape})")
