@@ -71,15 +71,21 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
 OBS_NAMES = "obs_names"  # the column the cells' names (barcodes) are written under beside their codes
 
 
-def obs_ids(obs: pd.DataFrame) -> pd.DataFrame:
-    """An AnnData's obs names as the rows' IDs: one column, ``obs_names``, numbered from 0.
+def obs_ids(obs: pd.DataFrame) -> pd.DataFrame | None:
+    """An AnnData's obs names as the rows' IDs: one column, ``obs_names``, numbered from 0; None for
+    anndata's default names ``"0", "1", ...``, which only number the rows.
 
     Examples
     --------
     >>> obs_ids(pd.DataFrame(index=["AAAC-1", "AAAG-1"])).to_dict("list")
     {'obs_names': ['AAAC-1', 'AAAG-1']}
+    >>> obs_ids(pd.DataFrame(index=["0", "1"])) is None
+    True
     """
-    return pd.DataFrame({OBS_NAMES: obs.index.astype(str).to_numpy()})
+    names = obs.index.astype(str).to_numpy()
+    if np.array_equal(names, np.arange(len(names)).astype(str)):
+        return None
+    return pd.DataFrame({OBS_NAMES: names})
 
 
 def _matrix(path: Path, X, layer):
