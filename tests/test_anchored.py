@@ -31,6 +31,7 @@ def test_the_layer_mixes_its_anchors_and_adds_a_scaled_linear_part():
     z = layer(h)
     torch.testing.assert_close(z, torch.tensor([[-3.0 + 0.3, 5.0 - 0.3]]).expand(5, 2))
     assert layer.logits.shape == (5, 3)  # kept while training, for the loss on the nearest anchor
+    assert copy.deepcopy(layer).logits is None  # a copy made while training carries no autograd graph
     layer.eval()
     layer(h)
     assert layer.logits is None

@@ -36,11 +36,15 @@ class AnchoredCode(nn.Module):
 
     def train(self, mode: bool = True):
         """As :meth:`torch.nn.Module.train`; leaving training (``eval()``, at the end of a fit) drops the
-        last batch's ``logits`` and their autograd graph, which would block ``copy.deepcopy`` (a warm
-        start, ``sklearn.base.clone`` of a fitted pipeline) and swell pickles."""
+        last batch's ``logits`` and their autograd graph."""
         if not mode:
             self.logits = None
         return super().train(mode)
+
+    def __getstate__(self):
+        """The layer without the last batch's ``logits``, whose autograd graph ``copy.deepcopy`` (a warm
+        start, a copied pipeline) refuses and a pickle would carry, whatever mode the layer is in."""
+        return {**self.__dict__, "logits": None}
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         logits = self.weights(h)  # (B, M)
