@@ -17,6 +17,7 @@ process that holds the lock.
 from __future__ import annotations
 
 import errno
+import gzip
 import os
 import shutil
 import uuid
@@ -208,6 +209,14 @@ def check_new(
     if is_folder and not any(target.iterdir()):
         return target
     raise OutputExistsError(target)
+
+
+@contextmanager
+def gzip_output(path: str | Path):
+    """A binary handle that writes ``path`` gzipped with no file name in the gzip header: an output is
+    written under a temporary name (:func:`staged_file`), which ``gunzip -N`` would otherwise restore."""
+    with open(path, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
+        yield packed
 
 
 def _temporary_sibling(target: Path) -> Path:

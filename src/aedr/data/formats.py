@@ -119,10 +119,10 @@ class Delimited(FileFormat):
         if not str(path).lower().endswith(".gz"):
             frame.to_csv(path, sep=self.sep, index=False)
             return
-        with open(path, "wb") as handle:  # gzip with no file name in its header (pandas' would be the temporary one)
-            with gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
-                with io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
-                    frame.to_csv(text, sep=self.sep, index=False)
+        from aedr._files import gzip_output
+
+        with gzip_output(path) as packed, io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+            frame.to_csv(text, sep=self.sep, index=False)  # pandas' own gzip would name the temporary file
 
 
 def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         If the file is not a well-formed IDX file (bad magic, truncated).
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
         with opener(path, "rb") as handle:
             raw = handle.read()
@@ -54,9 +54,10 @@ def write_idx(path: str | Path, array) -> None:
     dtype = array.dtype if array.dtype in _CODES else np.dtype(np.float32)
     header = bytes([0, 0, _CODES[dtype], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     payload = header + np.ascontiguousarray(array, dtype=dtype.newbyteorder(">")).tobytes()
-    with open(path, "wb") as handle:
-        if Path(path).suffix == ".gz":  # no file name in the gzip header (it would be the temporary one)
-            with gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
-                packed.write(payload)
-        else:
-            handle.write(payload)
+    if Path(path).suffix.lower() != ".gz":
+        Path(path).write_bytes(payload)
+        return
+    from aedr._files import gzip_output
+
+    with gzip_output(path) as packed:
+        packed.write(payload)
