@@ -281,6 +281,13 @@ def test_explore_shows_the_rows_ids_on_hover_never_as_a_colouring(tmp_path):
     codes[["kind", "autoencoder0", "autoencoder1"]].to_csv(tmp_path / "first.csv", index=False)  # a label first
     result = runner.invoke(app, ["explore", str(tmp_path / "first.csv"), "-o", str(tmp_path / "f.html")])
     assert result.exit_code == 0 and _trace_names((tmp_path / "f.html").read_text()) == ["x", "y"], result.output
+    codes.assign(name=codes["cell_id"])[["autoencoder0", "autoencoder1", "name"]].to_csv(
+        tmp_path / "n.csv", index=False
+    )
+    result = runner.invoke(
+        app, ["explore", str(tmp_path / "n.csv"), "--label-col", "name", "-o", str(tmp_path / "m2.html")]
+    )
+    assert result.exit_code == 0 and f"'name' has {n} values, too many to colour by: shown on hover" in result.stderr
     names = explorer_html(codes.iloc[:, 1:3].to_numpy(), labels=codes[["cell_id", "kind"]])
     assert _trace_names(names) == ["x", "y"] and "cell_id: %{customdata" in names
 
@@ -295,7 +302,8 @@ def test_explore_takes_an_h5ad_files_obs_without_reading_its_counts(tmp_path):
     n = 120
     counts = sp.random(n, 300, density=0.1, format="csr", random_state=0, data_rvs=lambda k: rng.integers(1, 50, k))
     obs = pd.DataFrame({"cell_type": rng.choice(["T", "B", "NK"], n), "batch": np.where(np.arange(n) % 2, "b2", "b1"),
-                        "n_genes": rng.integers(100, 900, n)}, index=[f"AAAC{i:04d}-1" for i in range(n)])  # fmt: skip
+                        "n_genes": rng.integers(100, 900, n), "leiden": rng.integers(0, 3, n)},
+                       index=[f"AAAC{i:04d}-1" for i in range(n)])  # fmt: skip
     anndata.AnnData(X=counts.astype(np.float32), obs=obs).write_h5ad(tmp_path / "counts.h5ad")
     codes = pd.DataFrame(
         {"obs_names": obs.index, "autoencoder0": rng.normal(size=n), "autoencoder1": rng.normal(size=n)}
@@ -305,7 +313,8 @@ def test_explore_takes_an_h5ad_files_obs_without_reading_its_counts(tmp_path):
     result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "m.html").read_text()
-    assert _trace_names(html) == ["b1", "b2", "B", "NK", "T"]  # the label asked for first, then cell_type
+    assert _trace_names(html) == ["b1", "b2", "B", "NK", "T", "0", "1", "2"]  # the label asked for first; few
+    # whole numbers (cluster numbers) colour too, counts go on hover
     assert "obs_names: %{customdata" in html and "AAAC0119-1" in html and "n_genes: %{customdata" in html
     assert "sparse matrix" not in html
 

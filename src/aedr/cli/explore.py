@@ -137,6 +137,15 @@ def explore(
     if codes.shape[1] > 3:
         typer.echo(f"note: drawing the first 2 of {codes.shape[1]} code columns", err=True)
         codes, names = codes[:, :2], names[:2]
+    if label_col is not None and label_frame is not None and label_col in label_frame.columns:
+        from aedr.explorer import MAX_LEGEND
+
+        values = label_frame[label_col]
+        if values.dtype.kind not in "biuf" and values.nunique() > MAX_LEGEND:
+            typer.echo(
+                f"note: {label_col!r} has {values.nunique():,} values, too many to colour by: shown on hover",
+                err=True,
+            )
     path = write_explorer(
         output,
         codes,
@@ -233,17 +242,24 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
         adata.file.close()
     if len(obs) != n:
         raise ValueError(f"{data} has {len(obs)} cells, the embedding {n} codes: give the cells they came from")
-    if label_col is not None:
-        if label_col not in obs.columns:
-            raise ValueError(f"{data}: no obs column {label_col!r}")
+    if label_col is not None and label_col in obs.columns:
         label_frame = _joined(obs[[label_col]], label_frame)
+    elif label_col is not None:  # one of the embedding's own label columns, or none
+        if label_frame is None or label_col not in label_frame.columns:
+            raise ValueError(f"{data}: no obs column {label_col!r}, nor a label column of that name in the embedding")
+        label_frame = label_frame[[label_col, *(c for c in label_frame.columns if c != label_col)]]
     if labels_file is not None:
         label_frame = _joined(labels_for(labels_file, n, f"cells in {data}").to_frame(), label_frame)
-    numeric = [
-        c for c in obs.columns if pd.api.types.is_numeric_dtype(obs[c]) and not pd.api.types.is_bool_dtype(obs[c])
-    ]
-    text = obs[[c for c in obs.columns if c not in numeric]]
-    label_frame, fields = _with_text(text, label_frame, None)
+    from aedr.explorer import MAX_CATEGORIES
+
+    def amounts(c):  # numbers that measure (counts, fractions), not whole numbers naming a few groups
+        values = obs[c]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            return False
+        return not (pd.api.types.is_integer_dtype(values) and values.nunique() <= MAX_CATEGORIES)
+
+    numeric = [c for c in obs.columns if amounts(c)]
+    label_frame, fields = _with_text(obs[[c for c in obs.columns if c not in numeric]], label_frame, None)
     if numeric:
         fields = _joined(fields, obs[numeric])
     return label_frame, fields
