@@ -187,6 +187,9 @@ def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp
         assert codes["kind"].tolist() == frame["kind"].iloc[:rows].tolist()
         expected = model.transform(frame[list("abcd")].iloc[:rows])
         np.testing.assert_allclose(codes[["autoencoder0", "autoencoder1"]].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    aedr("transform", out, tmp_path / "train.csv", "-o", tmp_path / "codes.npz")  # sample, X, kind
+    decoded = aedr("inverse-transform", out, tmp_path / "codes.npz").stdout  # the IDs read back before X
+    assert decoded.splitlines()[0] == "sample,a,b,c,d,kind" and decoded.splitlines()[1].startswith("s0,")
     scores = json.loads(aedr("evaluate", out, tmp_path / "train.csv", "--json").stdout)
     assert scores["knn_accuracy"] is not None and "knn_labelled_rows" not in scores
     frame.assign(kind=frame["kind"].where(np.arange(60) % 3 > 0)).to_csv(tmp_path / "part.csv", index=False)

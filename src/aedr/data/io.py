@@ -552,7 +552,8 @@ def _shown(names, limit: int = 8) -> str:
 
 
 def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, data: str | None = None) -> Table:
-    """The rows of array ``data`` (else the one :func:`_feature_array` finds), labels from array ``label_col``."""
+    """The rows of array ``data`` (else the one :func:`_feature_name` finds), labels from array ``label_col``,
+    and as the rows' IDs the arrays before the data that name each row (:func:`row_id`)."""
     labels = None
     if label_col is not None and label_col == data:
         raise ValueError(f"{path}: array {data!r} cannot be both the data and the labels")
@@ -560,7 +561,8 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
         if label_col not in arrays:
             raise ValueError(f"{path}: no array {label_col!r} for labels; arrays are {_shown(arrays)}")
         labels = pd.Series(np.asarray(arrays.pop(label_col)).ravel(), name=label_col)
-    X = arrays[data] if data is not None else _feature_array(path, arrays)
+    name = data if data is not None else _feature_name(path, arrays)
+    X = arrays[name]
     if X.ndim == 0:
         raise ValueError(f"{path}: holds a single number, not rows of data")
     if len(X) == 0 or X.size == 0:
@@ -572,7 +574,10 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
     X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)
     if labels is not None and len(labels) != len(X):
         raise ValueError(f"{path}: {len(labels)} labels for {len(X)} rows")
-    return Table(X, None, labels, image_shape)
+    order = list(arrays)  # the arrays aedr writes before the data are the rows' IDs (those that name the rows)
+    before = [k for k in order[: order.index(name)] if arrays[k].ndim == 1 and len(arrays[k]) == len(X)]
+    named = {k: pd.Series(arrays[k]) for k in before if row_id(k, pd.Series(arrays[k]))}
+    return Table(X, None, labels, image_shape, ids=pd.DataFrame(named) if named else None)
 
 
 # the arrays scipy.sparse.save_npz writes for each format, besides format and shape
@@ -618,15 +623,16 @@ def _sparse_rows(path: Path, arrays: dict[str, np.ndarray]):
     return X
 
 
-def _feature_array(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
+def _feature_name(path: Path, arrays: dict[str, np.ndarray]) -> str:
+    """The array that holds the rows: ``X``, ``data`` or ``embedding``, else the one of 2 or more dimensions."""
     for name in ("X", "data", "embedding"):
         if name in arrays:
-            return arrays[name]
+            return name
     if not arrays:
         raise ValueError(f"{path}: the file holds no arrays")
     candidates = [name for name, a in arrays.items() if a.ndim >= 2]
     if len(candidates) == 1:
-        return arrays[candidates[0]]
+        return candidates[0]
     raise ValueError(
         f"{path}: cannot tell which array holds the data (arrays: {_shown(arrays)}); pick it with --columns NAME"
         " or name it 'X'"
