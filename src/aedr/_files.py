@@ -212,11 +212,16 @@ def check_new(
 
 
 @contextmanager
-def gzip_output(path: str | Path):
-    """A binary handle that writes ``path`` gzipped with no file name in the gzip header: an output is
-    written under a temporary name (:func:`staged_file`), which ``gunzip -N`` would otherwise restore."""
-    with open(path, "wb") as handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
-        yield packed
+def output_handle(path: str | Path):
+    """A binary handle that writes ``path``, gzipped when its name ends in ``.gz`` (any case), with no
+    file name in the gzip header: an output is written under a temporary name (:func:`staged_file`),
+    which ``gunzip -N`` would otherwise restore."""
+    with open(path, "wb") as handle:
+        if not str(path).lower().endswith(".gz"):
+            yield handle
+            return
+        with gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
+            yield packed
 
 
 def _temporary_sibling(target: Path) -> Path:

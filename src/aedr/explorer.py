@@ -102,13 +102,19 @@ def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
     return frame
 
 
+def too_many_to_colour(values: pd.Series) -> bool:
+    """Whether a label column is names rather than categories: text of more than :data:`MAX_LEGEND`
+    distinct values, which the map shows on hover instead of as a colouring."""
+    return not _is_numeric(values) and values.nunique() > MAX_LEGEND
+
+
 def _too_many_to_colour(labels, fields):
     """``labels`` less their text columns of more than :data:`MAX_LEGEND` distinct values (a legend
     entry and a trace each), which go first among the ``fields``: each row's name is a thing to read
     on hover, not a colour."""
     if labels is None:
         return labels, fields
-    many = [c for c in labels.columns if not _is_numeric(labels[c]) and labels[c].nunique() > MAX_LEGEND]
+    many = [c for c in labels.columns if too_many_to_colour(labels[c])]
     if not many:
         return labels, fields
     moved = (

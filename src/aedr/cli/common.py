@@ -244,17 +244,23 @@ def written_label_column(path: Path, delimiter, names: list[str] | None = None) 
     if fmt.name == "npz":
         import numpy as np
 
+        from aedr.data.io import array_ids
+
         try:
             with np.load(path, allow_pickle=False) as archive:
-                extra = [name for name in archive.files if name != "X" and archive[name].ndim == 1]
-                after = archive.files[archive.files.index("X") + 1 :] if "X" in archive.files else []
-                if len(extra) > 1:  # the rows' IDs beside the label: aedr writes them before X, the label after
-                    extra = [name for name in extra if name in after] or extra
-                if len(extra) > 1:  # written otherwise: the IDs hold a different value in every row
-                    extra = [name for name in extra if len(np.unique(archive[name])) < len(archive[name])]
+                arrays = {name: archive[name] for name in archive.files}
         except (ValueError, OSError):
             return None  # read_input reports it
-        return extra[0] if len(extra) == 1 and "X" in archive.files else None
+        if "X" not in arrays:
+            return None
+        ids = array_ids(arrays, "X")  # the rows' IDs, written before X
+        extra = [name for name, a in arrays.items() if name != "X" and a.ndim == 1 and name not in ids]
+        after = list(arrays)[list(arrays).index("X") + 1 :]
+        if len(extra) > 1:  # aedr writes the label after X
+            extra = [name for name in extra if name in after] or extra
+        if len(extra) > 1:  # written otherwise: the IDs hold a different value in every row
+            extra = [name for name in extra if len(np.unique(arrays[name])) < len(arrays[name])]
+        return extra[0] if len(extra) == 1 else None
     names = (names if names is not None else table_names(path, delimiter)) or []
     run = code_run(names)
     return names[run[1]] if run is not None and run[1] == len(names) - 1 else None
@@ -532,7 +538,7 @@ def features_for(model, table: Table, path: Path | None = None):
     """The rows ``model`` expects: a named DataFrame when both sides have names, else the array (a
     sparse matrix keeps its form, its columns picked and ordered by name). ``path``: the file read,
     which a width that does not fit names."""
-    where = "the data" if path is None else shown(path)
+    where = "the data" if path is None else shown(path)  # "the data" as one thing, as a file is
     from aedr.data.stream import RowSource
 
     if isinstance(table.X, RowSource):  # rows on disk, their columns picked by name as they were opened
@@ -542,18 +548,14 @@ def features_for(model, table: Table, path: Path | None = None):
         position = {name: i for i, name in enumerate(table.columns)}
         missing = [str(n) for n in names if n not in position]
         if missing:
-            lack = "lack" if path is None else "lacks"
-            raise ValueError(f"{where} {lack} {len(missing)} of the model's features: {', '.join(missing[:5])}")
+            raise ValueError(f"{where} lacks {len(missing)} of the model's features: {', '.join(missing[:5])}")
         return table.X[:, [position[n] for n in names]]
     if names is not None and table.columns is not None:
         import pandas as pd
 
         return pd.DataFrame(table.X, columns=table.columns)
     if table.X.shape[1] != model.n_features_in_:
-        has = "have" if path is None else "has"
-        raise ValueError(
-            f"{where} {has} {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}"
-        )
+        raise ValueError(f"{where} has {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}")
     return table.X
 
 

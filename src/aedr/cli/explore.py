@@ -138,14 +138,11 @@ def explore(
         typer.echo(f"note: drawing the first 2 of {codes.shape[1]} code columns", err=True)
         codes, names = codes[:, :2], names[:2]
     if label_col is not None and label_frame is not None and label_col in label_frame.columns:
-        from aedr.explorer import MAX_LEGEND
+        from aedr.explorer import too_many_to_colour
 
-        values = label_frame[label_col]
-        if values.dtype.kind not in "biuf" and values.nunique() > MAX_LEGEND:
-            typer.echo(
-                f"note: {label_col!r} has {values.nunique():,} values, too many to colour by: shown on hover",
-                err=True,
-            )
+        if too_many_to_colour(label_frame[label_col]):
+            count = label_frame[label_col].nunique()
+            typer.echo(f"note: {label_col!r} has {count:,} values, too many to colour by: shown on hover", err=True)
     path = write_explorer(
         output,
         codes,
@@ -168,15 +165,16 @@ def read_codes(path: Path, delimiter=None):
 
     In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...;
     :func:`~aedr.cli.common.code_run`), the IDs those columns before them that name each row
-    (:func:`_names_rows`) and the labels the others; without such names, the codes are the
+    (:func:`aedr.data.io.names_rows`) and the labels the others; without such names, the codes are the
     numeric columns and the rest are labels. In ``.npy``/``.npz`` files the codes are the array ``X``
-    and the IDs the row-naming arrays written before it.
+    and the IDs the arrays :func:`aedr.data.io.array_ids` finds.
     """
     import numpy as np
     import pandas as pd
 
     from aedr.cli.common import code_run, delimiter_char
     from aedr.data.formats import Delimited, format_of
+    from aedr.data.io import array_ids, names_rows
 
     fmt = format_of(path)
     if fmt.tabular:
@@ -186,7 +184,7 @@ def read_codes(path: Path, delimiter=None):
         if run is not None:  # the rows' IDs before the codes (a label may stand there too), the labels after
             codes = list(frame.columns[run[0] : run[1]])
             before = list(frame.columns[: run[0]])
-            named = [c for c in before if _names_rows(c, frame[c])]
+            named = [c for c in before if names_rows(c, frame[c])]
             rest = frame[[*frame.columns[run[1] :], *(c for c in before if c not in named)]]
             ids = frame[named] if named else None
         else:
@@ -200,10 +198,8 @@ def read_codes(path: Path, delimiter=None):
             raise ValueError(f"{path}: the file holds no arrays")
         values = np.asarray(arrays.get("X", next(iter(arrays.values()))), dtype=np.float64)
         names = [f"code {i}" for i in range(values.shape[1])] if values.ndim == 2 else []
-        order = list(arrays)
-        before = order[: order.index("X")] if "X" in order else []  # aedr writes the IDs before X
-        extra = {k: pd.Series(v) for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
-        named = [k for k, v in extra.items() if k in before and _names_rows(k, v)]  # a label saved before X stays one
+        named = array_ids(arrays, "X") if "X" in arrays else []  # a label saved before X stays one
+        extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
         labels = pd.DataFrame({k: v for k, v in extra.items() if k not in named}) if len(extra) > len(named) else None
         ids = pd.DataFrame({k: extra[k] for k in named}) if named else None
     if values.ndim != 2 or values.shape[1] < 2:
@@ -215,14 +211,6 @@ def read_codes(path: Path, delimiter=None):
     return values, names, labels, ids
 
 
-def _names_rows(name, values) -> bool:
-    """Whether a column beside the codes is the rows' IDs: a name for each row
-    (:func:`aedr.data.io.row_id`), or whole numbers that number them."""
-    from aedr.data.io import looks_like_id, row_id
-
-    return row_id(name, values) or looks_like_id(str(name), values)
-
-
 def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, labels_file: Path | None):
     """The map's colourings and hover fields from the ``.h5ad`` file ``data`` the codes came from: its
     obs columns (those of text with at most :data:`aedr.explorer.MAX_CATEGORIES` values colour the map,
@@ -230,11 +218,8 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
     Only obs is read (AnnData's backed mode): the features, raw counts or not, stay on disk."""
     import pandas as pd
 
-    from aedr.cli.common import labels_for
     from aedr.data.anndata import read_h5ad
 
-    if label_col is not None and labels_file is not None:
-        raise ValueError("give either --label-col or --labels, not both")
     adata = read_h5ad(data, backed=True)
     try:
         obs = adata.obs.reset_index(drop=True)
@@ -242,14 +227,9 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
         adata.file.close()
     if len(obs) != n:
         raise ValueError(f"{data} has {len(obs)} cells, the embedding {n} codes: give the cells they came from")
-    if label_col is not None and label_col in obs.columns:
+    if label_col is not None and label_col in obs.columns:  # an obs column first; else one of the embedding's
         label_frame = _joined(obs[[label_col]], label_frame)
-    elif label_col is not None:  # one of the embedding's own label columns, or none
-        if label_frame is None or label_col not in label_frame.columns:
-            raise ValueError(f"{data}: no obs column {label_col!r}, nor a label column of that name in the embedding")
-        label_frame = label_frame[[label_col, *(c for c in label_frame.columns if c != label_col)]]
-    if labels_file is not None:
-        label_frame = _joined(labels_for(labels_file, n, f"cells in {data}").to_frame(), label_frame)
+    label_frame = _chosen_labels(data, n, label_frame, label_col, labels_file)
     from aedr.explorer import MAX_CATEGORIES
 
     def amounts(c):  # numbers that measure (counts, fractions), not whole numbers naming a few groups

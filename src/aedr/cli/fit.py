@@ -31,7 +31,6 @@ from aedr.cli.common import (
     Verbose,
     claim_output,
     is_verbose,
-    label_names,
     read_input,
     stream_input,
     streaming_refusals,
@@ -203,8 +202,9 @@ def fit(
                 interrupted=lambda: stopper.requested is not None,
                 resume_from=checkpoint.path if resume else None,
                 obsm_key=obsm_key,
-                columns={  # kept again by transform and evaluate when a new file has them (by name)
-                    "label": label_col if label_col in label_names(data, delimiter) else None,
+                columns={  # kept again by transform and evaluate when a new file has them (by name: not a
+                    # headerless table's column number)
+                    "label": None if format_of(data).tabular and table.columns is None else label_col,
                     "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
                 },
             )

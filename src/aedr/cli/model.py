@@ -128,7 +128,6 @@ def transform(
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
-    given_label = label_col
     label_col, ids, note = fitted_columns(model, data, delimiter, label_col, labels, "keeping {label} beside the codes")
     expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
@@ -149,8 +148,8 @@ def transform(
         typer.echo(note, err=True)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
-        if given_label is None and label_col not in label_names(reference, delimiter):
-            label_col = None  # the fit's label column, which DATA has and the reference lacks
+        if note and label_col not in label_names(reference, delimiter):
+            label_col = None  # the fit's label column (the note's), which DATA has and the reference lacks
         rows = read_for_model(estimator, reference, label_col=label_col, **options)
         placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table, data), **placed)

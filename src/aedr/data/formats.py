@@ -115,14 +115,10 @@ class Delimited(FileFormat):
         return frame
 
     def write(self, path, values, labels, ids=None):
-        frame = annotated(_shortest_floats(values), labels, ids)
-        if not str(path).lower().endswith(".gz"):
-            frame.to_csv(path, sep=self.sep, index=False)
-            return
-        from aedr._files import gzip_output
+        from aedr._files import output_handle
 
-        with gzip_output(path) as packed, io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
-            frame.to_csv(text, sep=self.sep, index=False)  # pandas' own gzip would name the temporary file
+        with output_handle(path) as handle, io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
+            annotated(_shortest_floats(values), labels, ids).to_csv(text, sep=self.sep, index=False)
 
 
 def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:

@@ -54,10 +54,7 @@ def write_idx(path: str | Path, array) -> None:
     dtype = array.dtype if array.dtype in _CODES else np.dtype(np.float32)
     header = bytes([0, 0, _CODES[dtype], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     payload = header + np.ascontiguousarray(array, dtype=dtype.newbyteorder(">")).tobytes()
-    if Path(path).suffix.lower() != ".gz":
-        Path(path).write_bytes(payload)
-        return
-    from aedr._files import gzip_output
+    from aedr._files import output_handle
 
-    with gzip_output(path) as packed:
-        packed.write(payload)
+    with output_handle(path) as handle:
+        handle.write(payload)

@@ -208,13 +208,14 @@ def read_table(
             table.notes.append(unseen)
     else:
         arrays, data = fmt.read(path), None
-        if _sparse_npz(arrays):  # scipy.sparse.save_npz's layout: one matrix, kept sparse
+        kind = _sparse_format(arrays)
+        if kind is not None:  # scipy.sparse.save_npz's layout: one matrix, kept sparse
             if columns or exclude or one_hot or label_col is not None:
                 raise ValueError(
                     f"{path}: a scipy.sparse matrix (save_npz) holds one array, no columns or labels to choose"
                     " (labels: --labels FILE)"
                 )
-            return Table(_sparse_rows(path, arrays))  # non-finite values are refused as it is read
+            return Table(_sparse_rows(path, arrays, kind))  # non-finite values are refused as it is read
         if columns is not None and len(columns) == 1 and columns[0] in arrays and len(arrays) > 1:
             data, columns = columns[0], None  # the array that holds the data, named like a column
         if columns or exclude or one_hot:
@@ -378,6 +379,20 @@ def row_id(name, values: pd.Series) -> bool:
     if values.isna().any() or not values.is_unique:
         return False
     return named or looks_like_id(str(name), values)
+
+
+def names_rows(name, values: pd.Series) -> bool:
+    """A column beside the data (or the codes) that is the rows' IDs: a name for each row
+    (:func:`row_id`), or whole numbers that number them (:func:`looks_like_id`)."""
+    return row_id(name, values) or looks_like_id(str(name), values)
+
+
+def array_ids(arrays: dict[str, np.ndarray], data: str) -> list[str]:
+    """The arrays of an ``.npz`` that are its rows' IDs: 1-D, one value per row of ``data``, stored before
+    it (where aedr writes them, :class:`aedr.data.formats.Npz`) and naming or numbering the rows."""
+    order, n = list(arrays), len(arrays[data])
+    before = [k for k in order[: order.index(data)] if arrays[k].ndim == 1 and len(arrays[k]) == n]
+    return [k for k in before if names_rows(k, pd.Series(arrays[k]))]
 
 
 _NESTED = (list, tuple, dict, set, np.ndarray)
@@ -553,7 +568,7 @@ def _shown(names, limit: int = 8) -> str:
 
 def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, data: str | None = None) -> Table:
     """The rows of array ``data`` (else the one :func:`_feature_name` finds), labels from array ``label_col``,
-    and as the rows' IDs the arrays before the data that name each row (:func:`row_id`)."""
+    and the rows' IDs (:func:`array_ids`)."""
     labels = None
     if label_col is not None and label_col == data:
         raise ValueError(f"{path}: array {data!r} cannot be both the data and the labels")
@@ -574,10 +589,8 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
     X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)
     if labels is not None and len(labels) != len(X):
         raise ValueError(f"{path}: {len(labels)} labels for {len(X)} rows")
-    order = list(arrays)  # the arrays aedr writes before the data are the rows' IDs (those that name the rows)
-    before = [k for k in order[: order.index(name)] if arrays[k].ndim == 1 and len(arrays[k]) == len(X)]
-    named = {k: pd.Series(arrays[k]) for k in before if row_id(k, pd.Series(arrays[k]))}
-    return Table(X, None, labels, image_shape, ids=pd.DataFrame(named) if named else None)
+    ids = array_ids(arrays, name)
+    return Table(X, None, labels, image_shape, ids=pd.DataFrame({k: arrays[k] for k in ids}) if ids else None)
 
 
 # the arrays scipy.sparse.save_npz writes for each format, besides format and shape
@@ -589,6 +602,7 @@ _SPARSE_ARRAYS = {
 
 
 def _sparse_format(arrays: dict[str, np.ndarray]) -> str | None:
+    """The format (``csr``, ``csc``, ``coo``) when ``arrays`` are what ``scipy.sparse.save_npz`` writes, else None."""
     kind = arrays.get("format")
     if kind is None or kind.ndim != 0 or "shape" not in arrays:
         return None
@@ -596,15 +610,10 @@ def _sparse_format(arrays: dict[str, np.ndarray]) -> str | None:
     return name if name in _SPARSE_ARRAYS and _SPARSE_ARRAYS[name] <= set(arrays) else None
 
 
-def _sparse_npz(arrays: dict[str, np.ndarray]) -> bool:
-    """Whether ``arrays`` are what ``scipy.sparse.save_npz`` writes for a CSR, CSC or COO matrix."""
-    return _sparse_format(arrays) is not None
-
-
-def _sparse_rows(path: Path, arrays: dict[str, np.ndarray]):
-    """The rows of a ``save_npz`` file (its ``arrays``, already read) as a float CSR matrix; its stored
-    values must be finite."""
-    kind, shape = _sparse_format(arrays), tuple(int(n) for n in np.asarray(arrays["shape"]).ravel())
+def _sparse_rows(path: Path, arrays: dict[str, np.ndarray], kind: str):
+    """The rows of a ``save_npz`` file (its ``arrays``, already read; ``kind``: :func:`_sparse_format`) as
+    a float CSR matrix; its stored values must be finite."""
+    shape = tuple(int(n) for n in np.asarray(arrays["shape"]).ravel())
     try:
         if kind == "coo":
             X = sp.coo_matrix((arrays["data"], (arrays["row"], arrays["col"])), shape=shape)
