@@ -101,6 +101,14 @@ def test_arrays(tmp_path, name):
         assert table.labels.tolist() == [0, 1, 0, 1]
 
 
+def test_an_npz_label_named_like_the_codes_keeps_both(tmp_path):
+    values = pd.DataFrame(np.arange(6, dtype=np.float64).reshape(3, 2))
+    path = write_table(tmp_path / "c.npz", values, pd.Series(["a", "b", "c"], name="X"))
+    with np.load(path) as arrays:
+        assert arrays.files == ["X", "X_label"] and np.array_equal(arrays["X"], values.to_numpy())
+    assert read_table(path, label_col="X_label").labels.tolist() == ["a", "b", "c"]
+
+
 def test_idx_images_are_flattened(tmp_path):
     images = np.random.default_rng(0).integers(0, 255, size=(5, 4, 4), dtype=np.uint8)
     write_idx(tmp_path / "imgs-idx3-ubyte.gz", images)

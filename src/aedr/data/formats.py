@@ -286,7 +286,8 @@ class Npz(FileFormat):
         arrays = {str(c): _plain(ids[c]) for c in ([] if ids is None else ids.columns)}
         arrays["X"] = values.to_numpy()
         if labels is not None:
-            arrays[str(labels.name or "y")] = _plain(labels)
+            name = str(labels.name or "y")
+            arrays[f"{name}_label" if name in arrays else name] = _plain(labels)  # never in place of X
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)
 
