@@ -401,3 +401,22 @@ def test_a_pandas_index_saved_in_parquet_is_the_rows_ids(tmp_path, digits, budge
         )
         result = runner.invoke(app, ["transform", str(out), str(tmp_path / f"{name}.parquet")])
         assert result.exit_code == 0 and result.stdout.startswith(f"{column},autoencoder0"), result.output
+
+
+@pytest.mark.parametrize("budget", ["1G", "0"])  # read in memory, streamed from disk
+def test_a_parquet_column_that_numbers_the_rows_is_an_id_in_memory_and_streamed(tmp_path, digits, budget):
+    """Whole numbers 0..n-1 under any name are the rows' numbers, not a feature, by either reader (the
+    streamed one reads only columns whose row-group statistics allow it); counts in 0..16 stay features."""
+    X, y = digits
+    frame = pd.DataFrame(X[:300], columns=[f"p{i}" for i in range(64)]).astype(np.int64)
+    frame.insert(0, "n", np.arange(300)[::-1])  # in any order
+    frame.to_parquet(tmp_path / "d.parquet", row_group_size=70, index=False)
+    out = tmp_path / f"run-{budget}"
+    args = ["fit", str(tmp_path / "d.parquet"), "-o", str(out), "--memory-budget", budget, "--max-iter", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "left out 'n': a different value in every row looks like an ID" in result.output
+    embedding = pd.read_parquet(out / "embedding.parquet")
+    assert embedding.columns.tolist() == ["n", "autoencoder0", "autoencoder1"]
+    assert embedding["n"].tolist() == list(range(299, -1, -1))
+    assert json.loads((out / "metrics.json").read_text())["n_features"] == 64

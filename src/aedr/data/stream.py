@@ -271,7 +271,7 @@ class ParquetSource(RowSource):
         used = {*names, label_col, *(exclude or ()), *saved}
         others = [] if not columns else [n for n in schema.names if n not in used]
         numbered = [n for n in names if not columns and pa.types.is_integer(schema.field(n).type)]
-        numbered = [n for n in numbered if ID_NAME.fullmatch(n.strip())]  # whole numbers under an ID's name
+        numbered = [n for n in numbered if ID_NAME.fullmatch(n.strip()) or self._may_number_rows(n)]
         # IDs among the features are left out with a note; beside features chosen by name, kept quietly
         self._id_values: dict = {}  # each ID column as read to tell it is one: ids() reads nothing again
         for stored in index:
@@ -307,8 +307,8 @@ class ParquetSource(RowSource):
     def _is_id(self, name: str, chosen: bool) -> bool:
         """Whether column ``name`` is a row ID: a text column, or whole numbers named like an ID, left out
         of the features by the rule of :func:`aedr.data.io.read_table`, or, beside features chosen by
-        name, unique values named like an ID. Whole numbers that only number the rows are not looked
-        for (each integer column would be read whole to tell)."""
+        name, unique values named like an ID. Whole numbers that may number the rows (by the row groups'
+        statistics, :meth:`_may_number_rows`) are read to tell."""
         import pyarrow as pa
 
         from aedr.data.io import ID_NAME, looks_like_id, row_id
@@ -316,13 +316,38 @@ class ParquetSource(RowSource):
         kind = self.file.schema_arrow.field(name).type
         text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
         known = chosen and name in self._known_ids  # an ID column of the file the model was fitted on
-        if not (known or text or ID_NAME.fullmatch(name.strip())):
+        numbers = not chosen and self._may_number_rows(name)
+        if not (known or text or numbers or ID_NAME.fullmatch(name.strip())):
             return False  # read nothing: a nested or binary column is refused, a numeric one left unused
         values = self.file.read(columns=[name]).column(0).to_pandas()
         if not (known or (row_id(name, values) if chosen else looks_like_id(name, values))):
             return False
         self._id_values[name] = values
         return True
+
+    def _may_number_rows(self, name: str) -> bool:
+        """Whether integer column ``name`` may hold the numbers of the rows (0 or 1 up, no gaps), by the
+        minimum, maximum and null count each row group stores: only such a column is read to tell."""
+        import pyarrow as pa
+
+        if not pa.types.is_integer(self.file.schema_arrow.field(name).type):
+            return False
+        meta = self.file.metadata
+        if meta.num_row_groups == 0:
+            return False
+        leaves = [meta.row_group(0).column(j).path_in_schema for j in range(meta.num_columns)]
+        if name not in leaves:
+            return False
+        where, low, high = leaves.index(name), None, None
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(where).statistics
+            if meta.row_group(i).num_rows == 0:
+                continue
+            if stats is None or not stats.has_min_max or stats.null_count != 0:
+                return False
+            low = stats.min if low is None else min(low, stats.min)
+            high = stats.max if high is None else max(high, stats.max)
+        return low in (0, 1) and high - low == meta.num_rows - 1
 
     def ids(self):
         """The row-ID columns (a DataFrame), or None."""
