@@ -9,6 +9,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
 
+from aedr._words import listed
+
 
 class ParameterError(ValueError):
     """A parameter's value that no data could make right (a device name, a layer size of 0): the
@@ -123,14 +125,11 @@ def _names_mismatch(estimator, X, name: str) -> str:
     fitted = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
     given = [str(c) for c in getattr(X, "columns", [])]
 
-    def listed(names):
-        return ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
     fitted_set, given_set = set(fitted), set(given)
     unseen = [c for c in given if c not in fitted_set]
     missing = [c for c in fitted if c not in given_set]
-    parts = [f"{name} has {listed(unseen)}, not seen at fit time"] if unseen else []
-    parts += [f"{name} lacks {listed(missing)}"] if missing else []
+    parts = [f"{name} has {listed(unseen, 5, quoted=True)}, not seen at fit time"] if unseen else []
+    parts += [f"{name} lacks {listed(missing, 5, quoted=True)}"] if missing else []
     if not parts:
         return (
             f"The feature names should match those that were passed during fit: {name} has them in another order; "

@@ -172,6 +172,7 @@ def read_codes(path: Path, delimiter=None):
     import numpy as np
     import pandas as pd
 
+    from aedr._words import listed
     from aedr.cli.common import code_run, delimiter_char
     from aedr.data.formats import Delimited, format_of
     from aedr.data.io import array_ids, names_rows
@@ -206,7 +207,7 @@ def read_codes(path: Path, delimiter=None):
         raise ValueError(f"{path}: no codes to draw (need 2 or more numeric code columns, found {len(names)})")
     if not np.isfinite(values).all():
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-        rows = ", ".join(str(row + 1) for row in bad[:5]) + (f" ({len(bad)} in all)" if len(bad) > 5 else "")
+        rows = listed([row + 1 for row in bad], 5)
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels, ids
 

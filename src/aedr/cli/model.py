@@ -62,8 +62,9 @@ def _claim(ctx, output: Path | None, force: bool, inputs=()) -> Path | None:
 def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
     standard output when None or ``-``)."""
+    from aedr._words import plural
     from aedr.data.formats import annotated, annotations, distinct_ids
-    from aedr.data.io import plural, write_table
+    from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
         annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
@@ -226,8 +227,9 @@ def inverse_transform(
                 f"the {len(table.X):,} decoded rows ({rows * 8 / 2**30:.1f} GiB) exceed the model's memory_budget: "
                 "write them to a .npy file (-o rows.npy), which is written a chunk at a time"
             )
+        from aedr._words import plural
         from aedr.data.formats import annotations
-        from aedr.data.io import plural, write_npy_chunks
+        from aedr.data.io import write_npy_chunks
 
         chunks = (estimator.inverse_transform(table.X[s : s + CHUNK_ROWS]) for s in range(0, len(table.X), CHUNK_ROWS))
         write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks, overwrite=force)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from aedr._words import first_line, listed
+
 COUNTS_MAX = 20  # whole-number data with values above this look like raw counts, which need normalising
 TARGET_SUM = 1e4  # normalise: counts per this many per cell, then log1p (scanpy's normalize_total + log1p)
 
@@ -29,9 +31,7 @@ def read_h5ad(path: Path, *, backed: bool = False):
     try:
         return anndata.read_h5ad(path, backed="r") if backed else anndata.read_h5ad(path)
     except Exception as exc:  # h5py and anndata report damaged files with many exception types
-        raise ValueError(
-            f"{path}: cannot read as .h5ad ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-        ) from exc
+        raise ValueError(f"{path}: cannot read as .h5ad ({first_line(exc)})") from exc
 
 
 def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
@@ -47,19 +47,19 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
         adata.var_names_make_unique()  # as scanpy does: a repeated gene name gets -1, -2, ...
     if layer is not None:
         if layer not in adata.layers:
-            raise ValueError(f"{path}: no layer {layer!r} (layers: {_listed(adata.layers.keys())})")
+            raise ValueError(f"{path}: no layer {layer!r} (layers: {listed(adata.layers.keys(), 10)})")
         X = adata.layers[layer]
     else:
         X = adata.X
         if X is None:
             raise ValueError(
-                f"{path}: holds no X matrix; choose a layer with --layer (layers: {_listed(adata.layers.keys())})"
+                f"{path}: holds no X matrix; choose a layer with --layer (layers: {listed(adata.layers.keys(), 10)})"
             )
     X = _matrix(path, X, layer)
     labels = None
     if label_col is not None:
         if label_col not in adata.obs.columns:
-            raise ValueError(f"{path}: no obs column {label_col!r} (obs columns: {_listed(adata.obs.columns)})")
+            raise ValueError(f"{path}: no obs column {label_col!r} (obs columns: {listed(adata.obs.columns, 10)})")
         labels = adata.obs[label_col].reset_index(drop=True).rename(label_col)
     if normalize:
         X = normalize_counts(X, path)
@@ -175,8 +175,3 @@ def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None,
         obs[str(labels.name or "label")] = labels.to_numpy()
     var = pd.DataFrame(index=[str(c) for c in values.columns])
     anndata.AnnData(X=values.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
-
-
-def _listed(names) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "") if names else "none"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aedr._words import first_line
 from aedr.data.idx import read_idx, write_idx
 
 if TYPE_CHECKING:
@@ -446,9 +447,3 @@ def _arrays(path: Path, name: str, load) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: cannot read as {name} ({first_line(exc)})") from exc
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: cannot read as {name} ({first_line(exc)})") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (or its type's name)."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

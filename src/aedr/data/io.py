@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aedr._files import staged_file
+from aedr._words import listed, plural
 from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
 
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
@@ -183,7 +184,7 @@ def read_table(
         named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")
         index = frame.attrs.get("index", [])  # a Parquet file's pandas index: IDs, unless named in columns
         if len(frame) == 0:
-            names = f" (only the column names: {_shown([str(c) for c in frame.columns])})" if named else ""
+            names = f" (only the column names: {listed([str(c) for c in frame.columns])})" if named else ""
             raise ValueError(f"{path}: no data rows{names}")
         unseen = None
         if named and not columns and expected_columns is not None:
@@ -202,7 +203,7 @@ def read_table(
             index=index,
         )
         if renamed:
-            shown = _joined([f"{raw!r} -> {new!r}" for raw, new in renamed], 5)
+            shown = listed([f"{raw!r} -> {new!r}" for raw, new in renamed], 5)
             table.notes.insert(0, f"repeated column names are told apart as {shown}")
         if unseen:
             table.notes.append(unseen)
@@ -221,7 +222,7 @@ def read_table(
         if columns or exclude or one_hot:
             raise ValueError(
                 f"{path}: {fmt.name} files have no named columns to choose from"
-                + (f" (--columns takes one of its arrays: {_shown(arrays)})" if len(arrays) > 1 else "")
+                + (f" (--columns takes one of its arrays: {listed(arrays)})" if len(arrays) > 1 else "")
             )
         table = _table_from_arrays(path, arrays, label_col, data)
     return _fill_missing(path, table, missing, fill_values)
@@ -317,19 +318,9 @@ def _training_values(table: Table, cols: np.ndarray, values) -> np.ndarray:
     return found
 
 
-def plural(n: int, word: str) -> str:
-    """``"1 row"``, ``"3 rows"``."""
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
 def _listed(items: list[str], word: str, limit: int = 5) -> str:
     """``"rows 2, 5 and 3 more"``: a word and the first ``limit`` items."""
-    return f"{word}{'s' * (len(items) > 1)} {_joined(items, limit)}"
-
-
-def _joined(items: list[str], limit: int) -> str:
-    more = len(items) - limit
-    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+    return f"{word}{'s' * (len(items) > 1)} {listed(items, limit)}"
 
 
 def looks_like_id(name: str, values: pd.Series) -> bool:
@@ -515,16 +506,16 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
                 f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {column}"
             )
         described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
-    listed = ",".join(str(c) for c in bad)
+    names = ",".join(str(c) for c in bad)
     hint = (
-        f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {listed}, use one as labels with --label-col,"
-        f" or encode categories with --one-hot {listed}"
+        f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {names}, use one as labels with --label-col,"
+        f" or encode categories with --one-hot {names}"
     )
     if not named:
         hint += " (this file has no header, so its columns are numbered from 0; --header if its first row names them)"
     return (
         f"{path}: {plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
-        f"{_joined(described, 10)}; {hint}"
+        f"{listed(described, 10)}; {hint}"
     )
 
 
@@ -541,7 +532,7 @@ def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[s
             rows = int((frame[new].to_numpy() != 0).any(axis=1).sum())
             unseen = (
                 f"{plural(rows, 'row')} {'holds' if rows == 1 else 'hold'} categories the model was not fitted on "
-                f"({_shown(new, 5)}): {'it gets' if rows == 1 else 'they get'} none of that column's categories"
+                f"({listed(new, 5)}): {'it gets' if rows == 1 else 'they get'} none of that column's categories"
             )
         for name in names:
             if name not in frame.columns and name.split("=", 1)[0] in encoded:
@@ -557,13 +548,8 @@ def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:
     for name in wanted:
         if name not in frame.columns:
             close = difflib.get_close_matches(str(name), list(frame.columns), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {_shown(frame.columns)}"
+            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {listed(frame.columns)}"
             raise ValueError(f"{path}: no {what} {name!r}{hint}")
-
-
-def _shown(names, limit: int = 8) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, data: str | None = None) -> Table:
@@ -574,7 +560,7 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
         raise ValueError(f"{path}: array {data!r} cannot be both the data and the labels")
     if label_col is not None:
         if label_col not in arrays:
-            raise ValueError(f"{path}: no array {label_col!r} for labels; arrays are {_shown(arrays)}")
+            raise ValueError(f"{path}: no array {label_col!r} for labels; arrays are {listed(arrays)}")
         labels = pd.Series(np.asarray(arrays.pop(label_col)).ravel(), name=label_col)
     name = data if data is not None else _feature_name(path, arrays)
     X = arrays[name]
@@ -643,7 +629,7 @@ def _feature_name(path: Path, arrays: dict[str, np.ndarray]) -> str:
     if len(candidates) == 1:
         return candidates[0]
     raise ValueError(
-        f"{path}: cannot tell which array holds the data (arrays: {_shown(arrays)}); pick it with --columns NAME"
+        f"{path}: cannot tell which array holds the data (arrays: {listed(arrays)}); pick it with --columns NAME"
         " or name it 'X'"
     )
 

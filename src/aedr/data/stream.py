@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aedr._words import first_line, listed
+
 BLOCK_BYTES = 8 << 20  # a block read from disk: about this many bytes of float32 rows
 BUFFER_BYTES = 128 << 20  # the rows shuffled together in training: about this many bytes of blocks (two in memory)
 IN_MEMORY_BYTES_PER_VALUE = 24  # what `aedr fit` in memory peaks at per value (measured: 26 on MNIST-like rows)
@@ -157,7 +159,7 @@ class NpySource(RowSource):
         except OSError as exc:
             raise ValueError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
         except Exception as exc:  # numpy reports a damaged header with several exception types
-            raise ValueError(f"{self.path}: not a .npy file ({_first_line(exc)})") from exc
+            raise ValueError(f"{self.path}: not a .npy file ({first_line(exc)})") from exc
         shape, fortran, dtype = header
         if dtype.hasobject or dtype.kind not in "biuf":
             raise ValueError(f"{self.path}: holds {dtype}, not numbers")
@@ -239,7 +241,7 @@ class ParquetSource(RowSource):
         try:
             self._file = pq.ParquetFile(self.path)
         except Exception as exc:
-            raise ValueError(f"{self.path}: cannot read as Parquet ({_first_line(exc)})") from exc
+            raise ValueError(f"{self.path}: cannot read as Parquet ({first_line(exc)})") from exc
         try:
             self._describe(label_col, columns, exclude)
         except BaseException:  # a file refused once open is not left open
@@ -260,7 +262,7 @@ class ParquetSource(RowSource):
         missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in schema.names]
         if missing:
             raise ValueError(
-                f"{self.path}: no column {', '.join(map(repr, missing))} (columns: {_shown(schema.names)})"
+                f"{self.path}: no column {', '.join(map(repr, missing))} (columns: {listed(schema.names)})"
             )
         names = [n for n in names if n not in set(exclude or ())]
 
@@ -285,7 +287,7 @@ class ParquetSource(RowSource):
         bad = [f"{n!r} ({schema.field(n).type})" for n in text if n not in self.id_cols]
         if bad:
             raise ValueError(
-                f"{self.path}: {len(bad)} column{'s' * (len(bad) != 1)} not numeric: {_shown(bad)}; "
+                f"{self.path}: {len(bad)} column{'s' * (len(bad) != 1)} not numeric: {listed(bad)}; "
                 "choose the feature columns with --columns or --exclude, or name the label with --label-col"
             )
         if not names:
@@ -380,7 +382,7 @@ class ParquetSource(RowSource):
         try:
             table = self.file.read_row_group(i, columns=self.feature_names)
         except Exception as exc:
-            raise ValueError(f"{self.path}: cannot read row group {i} ({_first_line(exc)})") from exc
+            raise ValueError(f"{self.path}: cannot read row group {i} ({first_line(exc)})") from exc
         rows = np.empty((table.num_rows, len(self.feature_names)), dtype=np.float32)
         for j, column in enumerate(table.columns):
             rows[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float32)  # nulls: NaN, caught as such
@@ -417,7 +419,7 @@ class H5adSource(RowSource):
         try:
             self.adata = anndata.read_h5ad(self.path, backed="r")
         except Exception as exc:
-            raise ValueError(f"{self.path}: cannot read as .h5ad ({_first_line(exc)})") from exc
+            raise ValueError(f"{self.path}: cannot read as .h5ad ({first_line(exc)})") from exc
         try:
             self._describe(normalize)
         except BaseException:  # a file refused once open is not left open
@@ -448,7 +450,7 @@ class H5adSource(RowSource):
         try:
             rows = self.adata.X[start:stop]
         except Exception as exc:
-            raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({_first_line(exc)})") from exc
+            raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({first_line(exc)})") from exc
         if self.normalize:
             rows = normalize_counts(rows, self.path, start)
         return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
@@ -755,13 +757,3 @@ def epoch_order(n: int, generator: torch.Generator | None, device, share=None) -
     else:
         order = torch.arange(n, device=device)
     return share(order) if share is not None else order
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _shown(names, limit: int = 8) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")

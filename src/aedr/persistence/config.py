@@ -382,11 +382,6 @@ def _first_difference(saved, built, key: str):
 _MISSING = type("Missing", (), {"__repr__": lambda self: "missing"})()
 
 
-def _brief(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) -> torch.nn.Module:
     """The network ``estimator``'s parameters build, once its ``architecture`` matches the saved one."""
     n_features = estimator.n_features_in_
@@ -397,7 +392,7 @@ def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) ->
     if config["architecture"] != expected:
         key, saved, built = _first_difference(config["architecture"], expected, "architecture")
         raise ModelFileError(
-            f"{file}: {key} is {_brief(saved)}, but 'params' and 'fitted' build {_brief(built)}; "
+            f"{file}: {key} is {_short(saved)}, but 'params' and 'fitted' build {_short(built)}; "
             "the file was edited by hand"
         )
     try:

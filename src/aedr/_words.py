@@ -1,0 +1,28 @@
+"""How messages word a count, a list of names and an error: one wording for every note and error."""
+
+from __future__ import annotations
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 row"``, ``"3 rows"``."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def listed(names, limit: int = 8, *, quoted: bool = False) -> str:
+    """The first ``limit`` of ``names``, comma-separated, then how many more: ``"a, b, c and 5 more"``
+    (``"none"`` for none); ``quoted`` shows each as its ``repr``.
+
+    >>> listed(["x", "y", "z"], 2), listed([1, 2], quoted=True), listed([])
+    ('x, y and 1 more', "'1', '2'", 'none')
+    """
+    shown = [repr(str(n)) if quoted else str(n) for n in names]
+    if not shown:
+        return "none"
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type's name)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
