@@ -979,7 +979,10 @@ def test_row_ids_are_written_beside_the_codes_so_each_code_joins_back_to_its_row
 
     assert anndata.read_h5ad(tmp_path / "codes.h5ad").obs_names.tolist() == ["c07", "c03", "c09"]
     npy = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.npy")
-    assert "codes.npy holds the codes alone; .npz, .csv or .parquet keep the rows' IDs beside them" in npy.stderr
+    assert (
+        "codes.npy holds the codes alone; .csv, .tsv, .parquet, .npz or .h5ad keep the rows' IDs beside them"
+        in npy.stderr
+    )
 
     decoded = aedr("inverse-transform", tmp_path / "run", tmp_path / "run" / "embedding.csv")
     assert "keeping 'kind' beside the decoded rows" in decoded.stderr

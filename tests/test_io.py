@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aedr.data.formats import format_of
+from aedr.data.formats import FORMATS, format_of
 from aedr.data.idx import read_idx, write_idx
 from aedr.data.io import file_format, read_labels, read_table, write_table
 
@@ -192,6 +192,26 @@ def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch)
     table = read_table(tmp_path / "x.jsonl", label_col="kind")
     assert file_format("x.jsonl") == "jsonl" and table.columns == ["a", "b"]
     assert table.X.tolist() == [[1.0, 3.0], [2.0, 4.0]] and table.labels.tolist() == ["p", "q"]
+    # the commands see its columns too: transform keeps the fit's label, plot colours by it
+    from aedr.cli.common import label_names, table_names, written_label_column
+
+    assert table_names(tmp_path / "x.jsonl", None) == label_names(tmp_path / "x.jsonl", None) == ["a", "b", "kind"]
+    codes = pd.DataFrame({"autoencoder0": [0.1, 0.2], "autoencoder1": [0.3, 0.4]})
+    write_table(tmp_path / "codes.jsonl", codes, pd.Series(["p", "q"], name="kind"))
+    assert written_label_column(tmp_path / "codes.jsonl", None) == "kind"
+
+
+@pytest.mark.parametrize("name", [n for n, f in FORMATS.items() if f.stores_labels])
+def test_every_format_that_keeps_labels_names_them_to_the_commands(tmp_path, name):
+    """What transform (the fit's label column) and plot (the label written beside the codes) ask of a file."""
+    from aedr.cli.common import label_names, written_label_column
+
+    path = tmp_path / f"codes{FORMATS[name].suffixes[0]}"
+    codes = pd.DataFrame({"autoencoder0": [0.1, 0.2, 0.3], "autoencoder1": [0.3, 0.4, 0.5]})
+    write_table(path, codes, pd.Series(["p", "q", "p"], name="kind"))
+    assert "kind" in label_names(path, None)
+    if FORMATS[name].tabular or name == "npz":  # an .h5ad of codes keeps its labels in obs, read by explore
+        assert written_label_column(path, None) == "kind"
 
 
 def test_a_new_output_written_meanwhile_by_another_process_is_kept(tmp_path):

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from aedr import metrics as _metrics
 from aedr._inference import reconstruct
-from aedr.data.formats import annotations, format_of
+from aedr.data.formats import annotations, format_of, keeping
 from aedr.data.io import Table, write_table
 from aedr.data.rows import squared_error
 from aedr.data.stream import RowSource
@@ -165,7 +165,7 @@ def fit_run(
     if (table.labels is not None or table.ids is not None) and not format_of(run.files["embedding"]).stores_labels:
         kept = annotations(table.labels, table.ids)
         run.notes.append(
-            f"{run.files['embedding'].name} holds the codes alone; --format npz, csv or parquet keeps {kept} beside them"
+            f"{run.files['embedding'].name} holds the codes alone; --format {keeping()} keeps {kept} beside them"
         )
     if Z.shape[1] >= 2:
         run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)

@@ -34,14 +34,13 @@ def _verbose_option(ctx: typer.Context, value: bool) -> bool:
 # standard input copied to a temporary file (``aedr transform MODEL -``): the file, and how messages name it
 _PIPED: dict[str, str] = {}
 STDIN_NAME = "<stdin>"
-_MAGIC = ((b"\x1f\x8b", ".csv.gz"), (b"PAR1", ".parquet"), (b"\x93NUMPY", ".npy"), (b"PK\x03\x04", ".npz"))
-_MAGIC += ((b"\x89HDF", ".h5ad"),)
 
 
 def piped_input(ctx: typer.Context, path: Path) -> Path:
     """``path``; or, for ``-`` (standard input) or a named pipe (``<(zcat rows.csv.gz)``), the rows read
     from it, copied to a temporary file that is removed when the command ends. The copy's format is
-    read from its first bytes (gzip, Parquet, ``.npy``, ``.npz``, ``.h5ad``), else CSV/TSV; messages
+    read from its first bytes (gzip, else each format's ``magic``: Parquet, ``.npy``, ``.npz``, ``.h5ad``),
+    else CSV/TSV; messages
     name it as the user did (``<stdin>``, :func:`shown`)."""
     import shutil
     import stat
@@ -65,7 +64,10 @@ def piped_input(ctx: typer.Context, path: Path) -> Path:
     head = stream.read(8)
     if not head:
         raise ValueError(f"{name}: is empty; pipe rows in (cat rows.csv | aedr ...) or name a file")
-    suffix = next((suffix for magic, suffix in _MAGIC if head.startswith(magic)), ".csv")
+    from aedr.data.formats import FORMATS
+
+    magic = [(b"\x1f\x8b", ".csv.gz"), *((f.magic, f.suffixes[0]) for f in FORMATS.values() if f.magic)]
+    suffix = next((suffix for first, suffix in magic if head.startswith(first)), ".csv")
     file = Path(folder) / f"stdin{suffix}"
     with open(file, "wb") as copy:
         copy.write(head)
@@ -267,51 +269,26 @@ def written_label_column(path: Path, delimiter, names: list[str] | None = None) 
 
 
 def table_names(path: Path, delimiter) -> list[str] | None:
-    """The column names of a CSV/TSV with a header or a Parquet file, else None (and None for a file
-    that cannot be read: reading it names the problem)."""
-    from aedr.data.formats import Delimited, format_of
+    """The column names of a table with named columns (a CSV/TSV with a header, Parquet: its format's
+    ``column_names``), else None (and None for a file that cannot be read: reading it names the problem)."""
+    from aedr.data.formats import format_of
 
-    fmt = format_of(path)
-    if not fmt.tabular or not path.is_file():
-        return None
     try:
-        if isinstance(fmt, Delimited):
-            head = fmt.read(path, None, delimiter_char(delimiter), nrows=50)
-            return [str(c) for c in head.columns] if head.attrs["header"] else None
-        import pyarrow.parquet
-
-        return [str(c) for c in pyarrow.parquet.read_schema(path).names]
+        return format_of(path).column_names(path, delimiter_char(delimiter)) if path.is_file() else None
     except (ValueError, OSError):
         return None
 
 
 def label_names(path: Path, delimiter) -> list[str]:
-    """The names a label column can have in ``path``: a CSV/TSV's header or a Parquet file's columns,
-    an ``.h5ad`` file's obs columns, an ``.npz`` file's arrays; empty when there are none (or the file
+    """The names a label column can have in ``path`` (its format's ``label_names``: a table's columns,
+    an ``.h5ad`` file's obs columns, an ``.npz`` file's arrays); empty when there are none (or the file
     cannot be read: reading it names the problem)."""
-    import zipfile
-
     from aedr.data.formats import format_of
 
     try:
-        names = table_names(path, delimiter)
-        if names is not None:
-            return names
-        kind = format_of(path).name if path.is_file() else None
-        if kind == "h5ad":
-            import h5py
-
-            with h5py.File(path, "r") as file:
-                order = file["obs"].attrs.get("column-order", [])
-                return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
-        if kind == "npz":
-            import numpy as np
-
-            with np.load(path, allow_pickle=False) as arrays:
-                return list(arrays.files)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        pass
-    return []
+        return format_of(path).label_names(path, delimiter_char(delimiter)) if path.is_file() else []
+    except (ValueError, OSError):
+        return []
 
 
 def fitted_columns(model: Path, data: Path, delimiter, label_col, labels_file, use: str):
@@ -388,15 +365,15 @@ def read_input(
     return table
 
 
-STREAMED_FORMATS = (".npy", ".parquet", ".pq", ".h5ad")
-
-
 def streaming_refusals(path: Path, *, one_hot, layer, missing, columns, exclude) -> dict:
     """The reading options given that a file streamed from disk does not take, by flag, for
     :func:`stream_input`'s ``in_memory_options``: one-hot encoding, an AnnData layer, filling
-    missing values, and a column selection except in Parquet (picked by name as it is read)."""
+    missing values, and a column selection except where the file has named columns (Parquet: picked by
+    name as it is read)."""
+    from aedr.data.formats import format_of
+
     refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
-    if path.suffix.lower() not in (".parquet", ".pq"):
+    if not format_of(path).tabular:
         refused.update({"--columns": bool(columns), "--exclude": bool(exclude)})
     return refused
 
@@ -417,9 +394,13 @@ def stream_input(
     Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
     with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
     by name for a streamed file. ``id_columns``: a fitted model's row-ID columns, kept beside the codes."""
+    from aedr.data.formats import format_of
     from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, open_rows
 
-    if path.suffix.lower() not in STREAMED_FORMATS or not path.is_file():
+    try:
+        if not (path.is_file() and format_of(path).streams):
+            return None
+    except ValueError:  # no format of that name: read_input names the problem
         return None
     names = columns if isinstance(columns, list) else split_names(columns)
     try:

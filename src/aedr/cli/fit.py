@@ -51,7 +51,7 @@ def _opt(*names, help, panel=_MODEL, **kw):
 @with_estimator_options
 def fit(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz or IDX file; one row per sample.")],
+    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz, .h5ad or IDX file; one row per sample.")],
     out: Annotated[
         Optional[Path],
         _opt("--out", "--output", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT),
@@ -278,12 +278,10 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
         if requested not in FORMATS:
             raise typer.BadParameter(f"{requested!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
         return requested
-    fmt = format_of(data).name
-    if fmt in ("idx", "h5ad"):
-        return "csv"  # IDX: one array, no names; .h5ad: the run gets a copy with the codes in obsm as well
-    if fmt == "npy" and has_labels:
-        return "npz"
-    return fmt
+    fmt = format_of(data)
+    if fmt.embedding_as is not None:
+        return fmt.embedding_as
+    return "npz" if has_labels and not fmt.stores_labels else fmt.name  # an array beside its labels
 
 
 def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:

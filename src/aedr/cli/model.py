@@ -63,21 +63,17 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
     standard output when None or ``-``)."""
     from aedr._words import plural
-    from aedr.data.formats import annotated, annotations, distinct_ids
+    from aedr.data.formats import annotated, annotations, distinct_ids, format_of, keeping
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
         annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
         return
-    from aedr.data.formats import format_of
-
     write_table(output, frame, labels, ids=ids, overwrite=force)
     typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(frame.shape[1], 'column')})", err=True)
     if (labels is not None or ids is not None) and not format_of(output).stores_labels:
         kept = annotations(labels, ids)
-        typer.echo(
-            f"note: {output.name} holds the codes alone; .npz, .csv or .parquet keep {kept} beside them", err=True
-        )
+        typer.echo(f"note: {output.name} holds the codes alone; {keeping('.')} keep {kept} beside them", err=True)
 
 
 def transform(

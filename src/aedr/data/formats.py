@@ -41,6 +41,9 @@ class FileFormat:
     tabular = False  # read gives a DataFrame with named columns (else a dict of named arrays)
     reads_rows = False  # read_rows gives (rows, names, labels, more label columns) itself
     stores_labels = True  # write keeps the labels (and the rows' IDs) beside the values
+    magic = b""  # the first bytes of every such file (standard input's format is told by them), if any
+    streams = False  # open_source reads it in blocks, for data larger than memory
+    embedding_as: str | None = None  # the format ``aedr fit`` writes the codes of such data in (None: this one)
 
     def matches(self, name: str) -> bool:
         """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
@@ -56,6 +59,23 @@ class FileFormat:
         stores more than one array."""
         raise NotImplementedError
 
+    def column_names(self, path: Path, delimiter: str | None = None) -> list[str] | None:
+        """A table's column names, read without its rows; None where it has none. Tabular formats
+        read them from the first rows; a format that can tell them more cheaply overrides this."""
+        if not self.tabular:
+            return None
+        head = self.read(path)
+        return [str(c) for c in head.columns] if head.attrs.get("header", True) else None
+
+    def label_names(self, path: Path, delimiter: str | None = None) -> list[str]:
+        """The names a label column can have in ``path`` (its columns, an ``.npz``'s arrays, an
+        ``.h5ad``'s obs columns); empty where there are none."""
+        return self.column_names(path, delimiter) or []
+
+    def open_source(self, path: Path, **options):
+        """The file as a :class:`aedr.data.stream.RowSource` read in blocks (formats that ``stream``)."""
+        raise NotImplementedError(f"{self.name} files are read whole")
+
 
 class Delimited(FileFormat):
     """CSV or TSV, read by pandas. The delimiter (comma, semicolon, tab or pipe, and a decimal comma
@@ -66,6 +86,10 @@ class Delimited(FileFormat):
 
     def __init__(self, name: str, suffixes: tuple[str, ...], sep: str):
         self.name, self.suffixes, self.sep = name, suffixes, sep
+
+    def column_names(self, path, delimiter=None):
+        head = self.read(path, None, delimiter, nrows=50)
+        return [str(c) for c in head.columns] if head.attrs["header"] else None
 
     def read(self, path, header=None, delimiter=None, nrows=None):
         """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed."""
@@ -229,6 +253,20 @@ class Parquet(FileFormat):
     """Apache Parquet, read and written by pyarrow; columns always named."""
 
     name, suffixes, tabular = "parquet", (".parquet", ".pq"), True
+    magic, streams = b"PAR1", True
+
+    def column_names(self, path, delimiter=None):
+        import pyarrow.parquet
+
+        try:
+            return [str(c) for c in pyarrow.parquet.read_schema(path).names]
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
+
+    def open_source(self, path, *, label_col=None, columns=None, exclude=None, id_columns=None, **options):
+        from aedr.data.stream import ParquetSource
+
+        return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude, id_columns=id_columns)
 
     def read(self, path, header=None):
         import pandas as pd
@@ -261,6 +299,12 @@ class Npy(FileFormat):
     """One numpy array (``allow_pickle=False``); labels are not stored."""
 
     name, suffixes, stores_labels = "npy", (".npy",), False
+    magic, streams = b"\x93NUMPY", True
+
+    def open_source(self, path, **options):
+        from aedr.data.stream import NpySource
+
+        return NpySource(path)
 
     def read(self, path, header=None):
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
@@ -273,7 +317,14 @@ class Npy(FileFormat):
 class Npz(FileFormat):
     """Named numpy arrays (``allow_pickle=False``): the values as ``X``, labels under their name."""
 
-    name, suffixes = "npz", (".npz",)
+    name, suffixes, magic = "npz", (".npz",), b"PK\x03\x04"
+
+    def label_names(self, path, delimiter=None):
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return list(arrays.files)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: cannot read as npz ({first_line(exc)})") from exc
 
     def read(self, path, header=None):
         def load():
@@ -303,6 +354,7 @@ class Idx(FileFormat):
     """MNIST's IDX: ``.idx`` or ``-ubyte`` names (``train-images-idx3-ubyte``), one array; labels not stored."""
 
     name, suffixes, gzip, stores_labels = "idx", (".idx",), True, False
+    embedding_as = "csv"  # one array of images: codes beside labels and IDs go to a table
 
     def matches(self, name):
         return name.endswith("ubyte") or name.endswith(".idx") or Path(name).suffix[:4] == ".idx"
@@ -320,6 +372,23 @@ class H5ad(FileFormat):
 
     name, suffixes = "h5ad", (".h5ad",)
     reads_rows = True  # read_rows gives the rows, labels and obs; there are no named arrays to choose from
+    magic, streams = b"\x89HDF", True
+    embedding_as = "csv"  # the run also writes a copy of the file with the codes in obsm
+
+    def label_names(self, path, delimiter=None):
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as file:
+                order = file["obs"].attrs.get("column-order", [])
+        except (OSError, KeyError) as exc:
+            raise ValueError(f"{path}: cannot read as .h5ad ({first_line(exc)})") from exc
+        return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
+
+    def open_source(self, path, *, normalize=False, **options):
+        from aedr.data.stream import H5adSource
+
+        return H5adSource(path, normalize=normalize)
 
     def read_rows(self, path, *, label_col=None, layer=None, normalize=False):
         from aedr.data.anndata import h5ad_rows
@@ -421,6 +490,12 @@ def distinct_ids(values: pd.DataFrame, labels, ids):
         return None
     taken = {"X", *map(str, values.columns), *([] if labels is None else [str(labels.name)])}
     return ids.set_axis([f"{c}_id" if str(c) in taken else c for c in ids.columns], axis=1)
+
+
+def keeping(prefix: str = "") -> str:
+    """The formats that keep labels and IDs beside the values, in words: ``"csv, tsv, ... or h5ad"``."""
+    names = [prefix + f.name for f in FORMATS.values() if f.stores_labels]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def annotations(labels, ids) -> str:

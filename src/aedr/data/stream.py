@@ -483,19 +483,17 @@ def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=Fal
     >>> rows.shape, rows.read(1, 3).tolist()
     ((6, 2), [[2.0, 3.0], [4.0, 5.0]])
     """
+    from aedr.data.formats import FORMATS, format_of
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return NpySource(path)
-    if suffix in (".parquet", ".pq"):
-        return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude, id_columns=id_columns)
-    if suffix == ".h5ad":
-        return H5adSource(path, normalize=normalize)
-    raise ValueError(
-        f"{path}: streaming reads .npy, .parquet and .h5ad files, not {suffix or 'files without a suffix'}"
-    )
+    fmt = format_of(path)
+    if not fmt.streams:
+        streamed = ", ".join(s for f in FORMATS.values() if f.streams for s in f.suffixes)
+        raise ValueError(f"{path}: streaming reads {streamed} files, not {fmt.name}")
+    options = {"label_col": label_col, "columns": columns, "exclude": exclude, "normalize": normalize}
+    return fmt.open_source(path, **options, id_columns=id_columns)
 
 
 def as_source(X) -> RowSource | None:
