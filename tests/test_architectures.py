@@ -184,3 +184,44 @@ def test_cli_fits_a_vae_and_draws_its_latent_grid(X, tmp_path):
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
     wrong = runner.invoke(app, ["fit", str(tmp_path / "digits.npy"), "--beta", "4", "--out", str(tmp_path / "r2")])
     assert wrong.exit_code == 2 and "add --model vae" in wrong.output
+
+
+def test_a_new_network_is_one_module_and_one_registry_entry(X, tmp_path, monkeypatch):
+    """A network of its own config (a setting the estimator does not pass keeps its default), fitted,
+    saved and loaded by name; the registry entry's flags, not the name, decide the anchored code layer."""
+    from dataclasses import dataclass
+
+    from torch import nn
+
+    from aedr import load, models
+    from aedr.models.base import AutoencoderModule, dense_stack
+
+    @dataclass(frozen=True)
+    class SkipConfig:
+        n_features: int
+        n_components: int
+        hidden_layer_sizes: tuple = (32,)
+        activation: str = "relu"
+        output_activation: str = "identity"
+        code_anchors: int = 0
+        skip: float = 0.5  # its own setting
+
+    class SkipModule(AutoencoderModule):
+        def __init__(self, config):
+            super().__init__()
+            self.config = config
+            widths = [config.n_features, *config.hidden_layer_sizes, config.n_components]
+            self.encoder = dense_stack(widths, config.activation)
+            self.decoder = dense_stack(widths[::-1], config.activation)
+            self.shortcut = nn.Linear(config.n_components, config.n_features)
+            self.output_activation = nn.Identity()
+
+        def decode_logits(self, z):
+            return self.decoder(z) + self.config.skip * self.shortcut(z)
+
+    monkeypatch.setitem(models.ARCHITECTURES, "skip", models.Architecture(SkipConfig, SkipModule))
+    ae = quick(architecture="skip").fit(X)
+    assert isinstance(ae.model_, SkipModule) and ae.model_.config.skip == 0.5
+    np.testing.assert_array_equal(load(ae.save(tmp_path / "m")).transform(X), ae.transform(X))
+    neighbor = quick(architecture="skip", neighbor_loss="tsne", max_iter=2).fit(X[:300])
+    assert neighbor.code_anchors_ == 0  # no anchored_code flag: a linear code layer

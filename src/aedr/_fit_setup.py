@@ -172,9 +172,18 @@ def check_divergence(history, loss: str, baseline: float, learning_rate: float) 
 
 
 # ---------------------------------------------------------- resolved values
+def architecture(est):
+    """The registry's entry for ``est``'s network (:class:`aedr.models.Architecture`); None for custom
+    modules or a name the registry lacks (``check_params`` names it)."""
+    from aedr.models import ARCHITECTURES
+
+    return ARCHITECTURES.get(est.architecture) if est.encoder is None else None
+
+
 def is_conv(est) -> bool:
-    """Whether the network is the registry's convolutional one (custom modules are not)."""
-    return est.encoder is None and est.architecture == "conv"
+    """Whether the network reads each row as an image (the registry's ``image_rows``; custom modules do not)."""
+    arch = architecture(est)
+    return arch is not None and arch.image_rows
 
 
 def scaling(est):
@@ -208,12 +217,14 @@ DEFAULT_MAX_ITER = 200  # "auto" max_iter of a linear or neighbour fit
 
 def code_anchors(est) -> int:
     """Anchors of the encoder's code layer: :data:`aedr.models.anchored.ANCHORS` for a neighbour fit
-    of the registry's MLP (where held-out rows land where the map's parts are, ``docs/design.md``),
+    of a registry network that takes one (``anchored_code``: the MLP; held-out rows land where the map's
+    parts are, ``docs/design.md``),
     0 (a linear code layer) otherwise: plain and variational fits, the conv network, custom modules."""
     from aedr.models.anchored import ANCHORS
 
-    plain_mlp = est.encoder is None and est.architecture == "mlp" and not est._variational
-    return ANCHORS if est.neighbor_loss is not None and plain_mlp else 0
+    arch = architecture(est)
+    anchored = arch is not None and arch.anchored_code and not est._variational
+    return ANCHORS if est.neighbor_loss is not None and anchored else 0
 
 
 def _is_linear(est) -> bool:

@@ -7,6 +7,7 @@ Setting up one fit (checks against X, the "auto" values, the choice of trainer) 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -467,6 +468,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             config["input_shape"] = tuple(self.input_shape_)
         if getattr(self, "code_anchors_", 0):  # models saved before anchored code layers have none
             config["code_anchors"] = int(self.code_anchors_)
+        arch = _fit_setup.architecture(self)
+        if arch is not None:  # the keys its config declares (Architecture)
+            declared = {f.name for f in dataclasses.fields(arch.config)}
+            config = {key: value for key, value in config.items() if key in declared}
         return config
 
     def _build_model(self, n_features: int, generator: torch.Generator, *, meta: bool = False) -> torch.nn.Module:

@@ -23,13 +23,23 @@ from aedr.models.variational import CustomModule, VariationalModule
 
 @dataclass(frozen=True)
 class Architecture:
+    """A network of the registry: its config dataclass and module, and what the estimator must know of it.
+
+    The estimator builds ``module(config(**keys))``, the keys those of ``n_features``, ``n_components``,
+    ``activation``, ``output_activation``, ``hidden_layer_sizes``, ``input_shape`` (for ``image_rows``)
+    and ``code_anchors`` (for ``anchored_code``) that the config declares.
+    """
+
     config: type
     module: type[nn.Module]
+    image_rows: bool = False  # each row is an image (input_shape; "auto" scaling is one scale for all)
+    anchored_code: bool = False  # a neighbour fit ends its encoder in an AnchoredCode (config: code_anchors)
+    dense: bool = False  # fully connected, widths hidden_layer_sizes: small ones train on one thread
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp": Architecture(MLPConfig, MLPModule),
-    "conv": Architecture(ConvConfig, ConvModule),
+    "mlp": Architecture(MLPConfig, MLPModule, anchored_code=True, dense=True),
+    "conv": Architecture(ConvConfig, ConvModule, image_rows=True),
 }
 
 
