@@ -5,9 +5,27 @@ fits and scores; the report writer turns results into tables, a CSV, a PNG
 grid and the generated block of BENCHMARKS.md.
 """
 
-from aedr.benchmarks.datasets import DATASETS, DatasetSpec
-from aedr.benchmarks.methods import METHODS, QUICK_PARAMS, Method
-from aedr.benchmarks.runner import BenchmarkResult, MethodRun, MetricCost, run_benchmark
+import importlib
+
+# imported when first asked for: the registries alone (what ``aedr benchmark --help`` lists) load
+# neither scikit-learn nor torch
+_HOMES = {
+    "DATASETS": "datasets",
+    "DatasetSpec": "datasets",
+    "METHODS": "methods",
+    "QUICK_PARAMS": "methods",
+    "Method": "methods",
+    "BenchmarkResult": "runner",
+    "MethodRun": "runner",
+    "MetricCost": "runner",
+    "run_benchmark": "runner",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"aedr.benchmarks.{_HOMES[name]}"), name)
 
 
 def benchmark(
@@ -29,6 +47,7 @@ def benchmark(
     ``overwrite``, and so is a ``report`` whose markers do not pair up.
     """
     from aedr.benchmarks.report import check_outputs, write_outputs
+    from aedr.benchmarks.runner import run_benchmark
 
     check_outputs(out_dir, report, block=block, overwrite=overwrite)
 

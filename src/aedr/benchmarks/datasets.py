@@ -24,6 +24,8 @@ class DatasetSpec:
     heldout_rows: int | None = None
     """The last ``heldout_rows`` rows are the data set's own test split and are held out;
     None: the runner holds out a seeded stratified share instead."""
+    default_run: bool = True
+    """In a plain ``aedr benchmark`` (else run when named with ``--datasets``)."""
 
 
 def _breast_cancer(_):
@@ -36,6 +38,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "breast-cancer": DatasetSpec(
         "scikit-learn's Wisconsin breast cancer, 569 x 30 tabular measurements in their own units, 2 classes",
         _breast_cancer,
+        default_run=False,
     ),
     "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
     "mnist10k": DatasetSpec("MNIST's 10k test images, 10,000 x 784 in [0, 1]", lambda d: load_mnist("test", d)),

@@ -19,6 +19,9 @@ class Method:
 
     requires: tuple[str, ...] = ()
     description = ""
+    default_run = True  # in a plain ``aedr benchmark`` (else run when named with --methods)
+    quick_run = True  # in ``aedr benchmark --quick``
+    quick_params: dict = {}  # --quick's tiny iteration counts: they check the plumbing, not the quality
     transform = None
     inverse_transform = None
 
@@ -50,6 +53,7 @@ class PCAMethod(Method):
 
 class TSNEMethod(Method):
     requires = ("openTSNE",)
+    quick_params = {"n_iter": 20, "early_exaggeration_iter": 20}
     description = (
         "openTSNE defaults (perplexity 30, PCA init), all cores; transform = openTSNE's embedding of new points"
     )
@@ -67,6 +71,8 @@ class TSNEMethod(Method):
 
 class UMAPMethod(Method):
     requires = ("umap",)
+    quick_run = False  # umap-learn compiles its numba functions in every new process (about 10 s here)
+    quick_params = {"n_epochs": 20}
     description = "umap-learn defaults (15 neighbours, min_dist 0.1); a fixed random_state makes it single-threaded"
 
     def fit_transform(self, X):
@@ -85,6 +91,7 @@ class UMAPMethod(Method):
 
 class AutoencoderMethod(Method):
     defaults: dict = {}  # Autoencoder parameters this entry sets; the method's params override them
+    quick_params = {"max_iter": 3}
 
     def fit_transform(self, X):
         from aedr.estimator import Autoencoder
@@ -111,6 +118,7 @@ class DeepAutoencoderMethod(AutoencoderMethod):
 
 class UMAPAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "umap"}
+    default_run = quick_run = False  # its own block of the benchmark (make bench-neighbors)
     description = (
         "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder shaped on a UMAP map of the rows"
     )
@@ -118,6 +126,7 @@ class UMAPAutoencoderMethod(AutoencoderMethod):
 
 class TSNEAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "tsne"}
+    default_run = quick_run = False  # its own block of the benchmark (make bench-neighbors)
     description = (
         "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder shaped on a t-SNE map of the rows"
     )
@@ -133,15 +142,8 @@ METHODS: dict[str, type[Method]] = {
     "ae-tsne": TSNEAutoencoderMethod,
 }
 
-# Tiny iteration counts for a smoke run (``aedr benchmark --quick``): checks the plumbing, not the quality.
-QUICK_PARAMS: dict[str, dict] = {
-    "tsne": {"n_iter": 20, "early_exaggeration_iter": 20},
-    "umap": {"n_epochs": 20},
-    "ae-linear": {"max_iter": 3},
-    "ae-deep": {"max_iter": 3},
-    "ae-umap": {"max_iter": 3},
-    "ae-tsne": {"max_iter": 3},
-}
+# Each method's tiny iteration counts for a smoke run (``aedr benchmark --quick``).
+QUICK_PARAMS: dict[str, dict] = {name: method.quick_params for name, method in METHODS.items() if method.quick_params}
 
 
 def missing_requirements(method: type[Method]) -> list[str]:

@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-_ALL_DATASETS = "digits,mnist10k,mnist70k"
-_ALL_METHODS = "pca,tsne,umap,ae-linear,ae-deep"
-# umap-learn compiles its numba functions in every new process (about 10 s here): --quick leaves
-# it out unless named, to check the set-up in seconds
-_QUICK_METHODS = "pca,tsne,ae-linear,ae-deep"
+from aedr.benchmarks import DATASETS, METHODS  # the registries alone: no scikit-learn or torch yet
+
+_ALL_DATASETS = ",".join(name for name, spec in DATASETS.items() if spec.default_run)
+_ALL_METHODS = ",".join(name for name, method in METHODS.items() if method.default_run)
+_QUICK_METHODS = ",".join(name for name, method in METHODS.items() if method.quick_run)
 
 
 def _names(text: str) -> list[str]:
@@ -107,7 +107,7 @@ def benchmark(
       aedr benchmark --quick
       aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,ae-linear --report docs/benchmark-details.md
     """
-    from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS
+    from aedr.benchmarks import QUICK_PARAMS
     from aedr.benchmarks import benchmark as run
     from aedr.benchmarks.report import markdown_tables
 
