@@ -178,7 +178,7 @@ def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch)
     class JSONLines(formats.FileFormat):
         name, suffixes, tabular = "jsonl", (".jsonl",), True
 
-        def read(self, path, header=None):
+        def read(self, path, header=None, delimiter=None):
             frame = pd.read_json(path, lines=True)
             frame.attrs["header"] = True
             return frame

@@ -174,12 +174,12 @@ def read_codes(path: Path, delimiter=None):
 
     from aedr._words import listed
     from aedr.cli.common import code_run, delimiter_char
-    from aedr.data.formats import Delimited, format_of
+    from aedr.data.formats import format_of
     from aedr.data.io import array_ids, names_rows
 
     fmt = format_of(path)
     if fmt.tabular:
-        frame = fmt.read(path, None, delimiter_char(delimiter)) if isinstance(fmt, Delimited) else fmt.read(path)
+        frame = fmt.read(path, None, delimiter_char(delimiter))
         run = code_run(frame.columns)
         ids = None
         if run is not None:  # the rows' IDs before the codes (a label may stand there too), the labels after

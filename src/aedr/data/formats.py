@@ -49,9 +49,9 @@ class FileFormat:
         """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
         return Path(name).suffix in self.suffixes
 
-    def read(self, path: Path, header: bool | None = None):
+    def read(self, path: Path, header: bool | None = None, delimiter: str | None = None):
         """Tabular formats: a DataFrame (``attrs["header"]`` says whether columns are named); others: named arrays.
-        ``header`` applies to delimited text (None: detected)."""
+        ``header`` and ``delimiter`` apply to delimited text (None: detected)."""
         raise NotImplementedError
 
     def write(self, path: Path, values: pd.DataFrame, labels: pd.Series | None, ids: pd.DataFrame | None = None):
@@ -64,7 +64,7 @@ class FileFormat:
         read them from the first rows; a format that can tell them more cheaply overrides this."""
         if not self.tabular:
             return None
-        head = self.read(path)
+        head = self.read(path, None, delimiter)
         return [str(c) for c in head.columns] if head.attrs.get("header", True) else None
 
     def label_names(self, path: Path, delimiter: str | None = None) -> list[str]:
@@ -268,7 +268,7 @@ class Parquet(FileFormat):
 
         return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude, id_columns=id_columns)
 
-    def read(self, path, header=None):
+    def read(self, path, header=None, delimiter=None):
         import pandas as pd
 
         try:
@@ -306,7 +306,7 @@ class Npy(FileFormat):
 
         return NpySource(path)
 
-    def read(self, path, header=None):
+    def read(self, path, header=None, delimiter=None):
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
 
     def write(self, path, values, labels, ids=None):
@@ -326,7 +326,7 @@ class Npz(FileFormat):
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path}: cannot read as npz ({first_line(exc)})") from exc
 
-    def read(self, path, header=None):
+    def read(self, path, header=None, delimiter=None):
         def load():
             with np.load(path, allow_pickle=False) as archive:
                 return {name: archive[name] for name in archive.files}
@@ -359,7 +359,7 @@ class Idx(FileFormat):
     def matches(self, name):
         return name.endswith("ubyte") or name.endswith(".idx") or Path(name).suffix[:4] == ".idx"
 
-    def read(self, path, header=None):
+    def read(self, path, header=None, delimiter=None):
         return _arrays(path, self.name, lambda: {"X": read_idx(path)})
 
     def write(self, path, values, labels, ids=None):

@@ -180,7 +180,7 @@ def read_table(
         X, names, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
         table = Table(X, names, labels, obs=obs.reset_index(drop=True), source=path, ids=obs_ids(obs))
     elif fmt.tabular:
-        frame = fmt.read(path, header, delimiter) if delimiter is not None else fmt.read(path, header)
+        frame = fmt.read(path, header, delimiter)
         named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")
         index = frame.attrs.get("index", [])  # a Parquet file's pandas index: IDs, unless named in columns
         if len(frame) == 0:
