@@ -188,6 +188,20 @@ def test_a_truncated_npy_is_refused_at_open(tmp_path, digits):
         open_rows(path)
 
 
+def test_an_h5ad_that_shrinks_while_streaming_is_not_read_as_zeros(tmp_path, digits, small_blocks):
+    """HDF5 reads past a cut file's end as zeros: the source tells by the file's size, not by the values."""
+    anndata = pytest.importorskip("anndata")
+    path = tmp_path / "s.h5ad"
+    anndata.AnnData(X=digits[0].astype(np.float32)).write_h5ad(path)
+    source = open_rows(path)
+    first = source.read(0, 10)
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)  # the later rows' values
+    with pytest.raises(ValueError, match="s.h5ad: changed while cells .* truncated or replaced while it was being"):
+        source.read(1700, 1797)
+    assert np.array_equal(first, digits[0][:10])
+
+
 def test_a_file_that_shrinks_while_streaming_names_it(tmp_path, digits, small_blocks):
     path = tmp_path / "s.npy"
     np.save(path, digits[0])

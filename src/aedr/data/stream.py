@@ -441,6 +441,7 @@ class H5adSource(RowSource):
         self.shape = (int(X.shape[0]), int(X.shape[1]))
         self.feature_names = [str(v) for v in self.adata.var_names]
         self.normalize = normalize
+        self._stamp = _stamp(self.path)
 
     def _read(self, start, stop):
         import scipy.sparse as sp
@@ -451,6 +452,11 @@ class H5adSource(RowSource):
             rows = self.adata.X[start:stop]
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({first_line(exc)})") from exc
+        if _stamp(self.path) != self._stamp:  # HDF5 reads past a cut file's end as zeros: told by the file
+            raise ValueError(
+                f"{self.path}: changed while cells {start:,}-{stop:,} of {self.shape[0]:,} were read: the file was "
+                "truncated or replaced while it was being read"
+            )
         if self.normalize:
             rows = normalize_counts(rows, self.path, start)
         return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
@@ -467,6 +473,15 @@ class H5adSource(RowSource):
     def close(self):
         if getattr(self, "adata", None) is not None and self.adata.isbacked:
             self.adata.file.close()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``path``'s size and inode (None once it is gone): a file cut or replaced since differs."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_ino
 
 
 def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=False, id_columns=None) -> RowSource:
