@@ -71,9 +71,10 @@ def test_fit_an_h5ad_writes_a_copy_with_the_codes_and_leaves_the_input_alone(fil
 
 
 def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_path):
-    result = fit(files / "counts.h5ad", "-o", tmp_path / "r")
-    assert result.exit_code == 1 and "raw counts" in result.stderr and "--normalize" in result.stderr
-    assert not (tmp_path / "r").exists()
+    for budget in ([], ["--memory-budget", "0"]):  # read in memory, streamed from disk
+        result = fit(files / "counts.h5ad", "-o", tmp_path / "r", *budget)
+        assert result.exit_code == 1 and "raw counts" in result.stderr and "--normalize" in result.stderr
+        assert not (tmp_path / "r").exists()
     result = fit(
         files / "counts.h5ad", "--layer", "counts", "--normalize", "--label-col", "louvain", "-o", tmp_path / "r"
     )

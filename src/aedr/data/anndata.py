@@ -64,7 +64,7 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
     if normalize:
         X = normalize_counts(X, path)
     else:
-        _refuse_counts(path, X, layer)
+        refuse_counts(path, X, layer)
     return X, [str(v) for v in adata.var_names], labels, adata.obs
 
 
@@ -119,7 +119,8 @@ def raw_counts_max(X) -> float | None:
     return None
 
 
-def _refuse_counts(path: Path, X, layer) -> None:
+def refuse_counts(path: Path, X, layer) -> None:
+    """A ValueError when ``X`` looks like raw counts (:func:`raw_counts_max`), naming ``--normalize``."""
     largest = raw_counts_max(X)
     if largest is not None:
         where = f"layer {layer!r}" if layer is not None else "X"

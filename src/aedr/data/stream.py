@@ -446,7 +446,7 @@ class H5adSource(RowSource):
     def _read(self, start, stop):
         import scipy.sparse as sp
 
-        from aedr.data.anndata import normalize_counts
+        from aedr.data.anndata import normalize_counts, refuse_counts
 
         try:
             rows = self.adata.X[start:stop]
@@ -459,6 +459,8 @@ class H5adSource(RowSource):
             )
         if self.normalize:
             rows = normalize_counts(rows, self.path, start)
+        else:  # raw counts are refused as in memory, by any block of them (the first the fit's statistics read)
+            refuse_counts(self.path, rows, None)
         return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
 
     def obs(self):
