@@ -186,3 +186,35 @@ def test_aedr_fit_ranks_whose_memory_budgets_differ_all_stream_the_file(data, tm
     result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path)
     assert result.stderr.count("streaming 2,048 x 20 rows from disk") == 1, result.stderr  # rank 0 reports it
     assert load(tmp_path / "mixed" / "model").world_size_ == 2
+
+
+def test_a_signal_to_one_rank_stops_the_job_with_a_checkpoint_and_writes_nothing(data, tmp_path):
+    """SIGTERM to rank 1 alone stops every rank after the epoch: rank 0 writes the checkpoint, no run,
+    and says so; a fit stopped there is not taken for a finished one."""
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "aedr", "fit", str(data / "x.npy")]
+    fit = ["--max-iter", "100000", "--batch-size", "128", "--hidden-layer-sizes", "32", "--threads", "1", "-q"]
+    process = subprocess.Popen([*command, "--out", str(out), *fit], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    rank1, deadline = None, time.monotonic() + 120
+    while rank1 is None and time.monotonic() < deadline:  # the rank-1 process of this job, once it runs
+        time.sleep(1)
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if b"RANK=1" in environ and str(out).encode() in cmdline:
+                rank1 = int(pid)
+    assert rank1 is not None, "rank 1 never started"
+    time.sleep(4)  # a few epochs in
+    os.kill(rank1, signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0 and not out.exists(), err
+    assert "at epoch" in err and "nothing was written" in err and "--resume" in err, err
+    assert "looks like a bug" not in err, err
+    assert (tmp_path / "run.checkpoint").is_file()

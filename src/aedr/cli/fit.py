@@ -190,7 +190,10 @@ def fit(
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         from aedr.training.distributed import finish
 
-        estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+        try:
+            estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+        except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
+            raise typer.Exit(_exit_code(stopper.requested)) from None
         finish()  # waits for rank 0 to write, then ends this process
     try:
         with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
@@ -260,12 +263,17 @@ def _check_checkpoint(file: Path, *, resume: bool, force: bool):
     return None
 
 
+_ELSEWHERE = "another rank"  # under torchrun, a signal to one of the other processes stopped this one too
+
+
 def _how(sig) -> str:
+    if sig == _ELSEWHERE:
+        return "stopped (a signal to another process of the torchrun job)"
     return "terminated (SIGTERM)" if sig == signal.SIGTERM else "interrupted"
 
 
 def _exit_code(sig) -> int:
-    return EXIT_TERMINATED if sig == signal.SIGTERM else EXIT_INTERRUPTED
+    return EXIT_TERMINATED if sig in (signal.SIGTERM, _ELSEWHERE) else EXIT_INTERRUPTED
 
 
 def _stem(path: Path) -> str:
@@ -357,5 +365,7 @@ class _StopOnInterrupt(Callback):
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous = {}
+        if self.requested is None and state.stop_asked:  # under torchrun: another rank's signal
+            self.requested = _ELSEWHERE
         if self.requested is not None and not self.save_best:
             raise _Stopped

@@ -26,6 +26,7 @@ class TrainingState:
     best_loss: float = float("inf")
     learning_rate: float = float("nan")
     terms: dict[str, float] = field(default_factory=dict)  # named parts of the last epoch's loss
+    stop_asked: bool = False  # a callback asked to stop after this epoch, on this rank or (torchrun) another
 
 
 class Callback:

@@ -195,6 +195,7 @@ class Trainer:
                     stop = bool(cb.on_epoch_end(state)) or stop
                 if step is not None:  # one rank asked to stop (a signal): every rank stops
                     stop = bool(sum_over_ranks(torch.tensor(float(stop), device=self.device)).item() > 0)
+                state.stop_asked = stop
                 if stale >= cfg.n_iter_no_change:
                     if decays_left == 0:
                         history.stop_reason = "converged"
