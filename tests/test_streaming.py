@@ -434,3 +434,25 @@ def test_a_parquet_column_that_numbers_the_rows_is_an_id_in_memory_and_streamed(
     assert embedding.columns.tolist() == ["n", "autoencoder0", "autoencoder1"]
     assert embedding["n"].tolist() == list(range(299, -1, -1))
     assert json.loads((out / "metrics.json").read_text())["n_features"] == 64
+
+
+def test_evaluate_streams_a_file_beyond_the_budget_to_the_scores_read_in_memory(tmp_path, digits, small_blocks):
+    from aedr import load
+    from aedr.runs import embedding_scores
+
+    X, y = digits
+    np.save(tmp_path / "d.npy", X.astype(np.float32))
+    pd.Series(y, name="digit").to_csv(tmp_path / "y.csv", index=False)
+    args = ["fit", str(tmp_path / "d.npy"), "-o", str(tmp_path / "run"), "--memory-budget", "0"]
+    assert runner.invoke(app, [*args, "--max-iter", "3", "--seed", "0", "-q"]).exit_code == 0
+    args = ["evaluate", str(tmp_path / "run"), str(tmp_path / "d.npy"), "--labels", str(tmp_path / "y.csv")]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0 and "streaming" in result.stderr, result.output
+    scores = json.loads(result.stdout)
+    ae = load(tmp_path / "run")
+    rows = X.astype(np.float32)
+    Z = ae.transform(rows)
+    expected = {"n_samples": len(X), **embedding_scores(rows, Z, ae.inverse_transform(Z), y)}
+    assert scores.keys() == expected.keys() and scores["knn_accuracy"] > 0.5
+    for key, value in expected.items():
+        assert scores[key] == pytest.approx(value, rel=1e-4), key

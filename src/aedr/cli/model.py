@@ -286,30 +286,34 @@ def evaluate(
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
+    from aedr._inference import reconstruct
+    from aedr.data.stream import RowSource
     from aedr.runs import embedding_scores, knn_unscorable
 
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     label_col, _, note = fitted_columns(model, data, delimiter, label_col, labels, "k-NN accuracy by {label}")
-    table = read_for_model(
-        estimator,
+    expected = getattr(estimator, "feature_names_in_", None)
+    options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
+    table = stream_input(  # rows on disk beyond the model's memory_budget: scored a batch at a time
         data,
+        estimator.memory_budget,
         label_col=label_col,
         labels_file=labels,
-        columns=columns,
-        exclude=exclude,
-        header=header,
-        delimiter=delimiter,
-        missing=missing,
-        one_hot=one_hot,
-    )
+        columns=None if expected is None else [str(n) for n in expected],
+        in_memory_options=streaming_refusals(
+            data, one_hot=one_hot, layer=None, missing=missing, columns=columns, exclude=exclude
+        ),
+    ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, one_hot=one_hot, **options)
     if note:
         typer.echo(note, err=True)
     X = features_for(estimator, table, data)
     Z = estimator.transform(X)
     y = None if table.labels is None else table.labels.to_numpy()
-    scores = {"n_samples": table.X.shape[0], **embedding_scores(table.X, Z, estimator.inverse_transform(Z), y)}
+    streamed = isinstance(table.X, RowSource)  # rows on disk: reconstructed a batch at a time, never whole
+    X_hat = (lambda rows: reconstruct(estimator, rows)) if streamed else estimator.inverse_transform(Z)
+    scores = {"n_samples": table.X.shape[0], **embedding_scores(table.X, Z, X_hat, y)}
     if y is not None and scores.get("knn_accuracy") is None:
         why = knn_unscorable(y.astype(str)) or f"a class too rare among the {scores['metrics_rows']} sampled rows"
         typer.echo(f"note: no k-NN accuracy: the labels cannot be scored ({why})", err=True)
