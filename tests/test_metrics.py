@@ -223,3 +223,25 @@ def test_reconstruction_error():
     assert reconstruction_error([[1.0, 2.0]], [[1.0, 4.0]]) == 2.0
     with pytest.raises(ValueError, match="shapes differ"):
         reconstruction_error(np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+def test_wide_rows_are_scored_on_a_sample_and_in_batches_of_bounded_bytes(monkeypatch):
+    """What a streamed fit of wide rows (20,000 genes) held whole before: the metrics' sample and each
+    batch of the reconstruction error are bounded in values, not rows."""
+    import aedr.data.rows as rows_module
+    import aedr.runs as runs
+
+    X = np.random.default_rng(0).normal(size=(2000, 64))
+    monkeypatch.setattr(runs, "METRICS_VALUES", 64 * 700)
+    assert runs.embedding_scores(X, X[:, :2])["metrics_rows"] == 700
+    monkeypatch.setattr(runs, "METRICS_VALUES", 64 * 10)  # never below MIN_WIDE_ROWS
+    assert runs.embedding_scores(X, X[:, :2])["metrics_rows"] == runs.MIN_WIDE_ROWS
+    monkeypatch.setattr(rows_module, "ERROR_BATCH_BYTES", 8 * 64 * 300)
+    seen = []
+
+    def halved(batch):
+        seen.append(len(batch))
+        return batch / 2
+
+    assert rows_module.squared_error(X, halved) == pytest.approx(float(((X / 2) ** 2).sum()), rel=1e-12)
+    assert max(seen) == 300 and sum(seen) == 2000

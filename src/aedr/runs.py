@@ -24,6 +24,8 @@ from aedr.data.rows import squared_error
 from aedr.data.stream import RowSource
 
 METRICS_ROWS = 5000  # neighbourhood scores compare all pairs: sample this many rows on larger data
+METRICS_VALUES = 20_000_000  # and at most this many values (wide rows: 1,000 rows of 20,000 genes), which
+# the scores copy a few times in float64: a budget's worth of memory, not the sample's width times 5,000
 N_NEIGHBORS = 10
 
 
@@ -43,6 +45,7 @@ PLOT_POINTS = 200_000  # and embedding.png
 MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
 MAP_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
 MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
+MIN_WIDE_ROWS = 500  # the sample of the widest rows still holds this many (10 neighbours among 500)
 
 
 KNN_MIN_CLASS_ROWS = 5  # the 5-fold k-NN accuracy needs every class in every fold
@@ -68,7 +71,8 @@ def knn_unscorable(labels) -> str | None:
 
 def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
     """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``, over
-    the labelled rows: ``knn_labelled_rows`` says how many when some have none) on a sample.
+    the labelled rows: ``knn_labelled_rows`` says how many when some have none) on a sample of at most
+    ``max_rows`` rows and :data:`METRICS_VALUES` values.
 
     Examples
     --------
@@ -82,6 +86,7 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     if X_hat is not None:  # an array, or a function of a batch of rows (rows on disk)
         scores["reconstruction_mse"] = _reconstruction_mse(X, X_hat)
     rows = np.arange(X.shape[0])
+    max_rows = max(MIN_WIDE_ROWS, min(max_rows, METRICS_VALUES // max(X.shape[1], 1)))
     if len(rows) > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False))
     if isinstance(X, RowSource):  # the sample only, read from disk

@@ -282,7 +282,8 @@ def evaluate(
 
     \b
     With labels (--label-col/--labels, or the fit's label column when the file has it) it adds
-    the k-NN accuracy of the codes. Neighbourhood scores use at most 5000 sampled rows.
+    the k-NN accuracy of the codes. Neighbourhood scores use at most 5000 sampled rows
+    (fewer of rows wider than 4,000 values).
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """

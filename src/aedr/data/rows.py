@@ -81,10 +81,16 @@ def scaled_rows(X, scaler: AffineScaler):
     return scaler.transform(X.astype(np.float64))
 
 
-def squared_error(X, reconstruction, batch: int = 8192, name: str = "X") -> float:
+ERROR_BATCH_BYTES = 1 << 26  # 64 MiB of float64 values per batch of rows: wide rows come fewer at a time
+
+
+def squared_error(X, reconstruction, batch: int | None = None, name: str = "X") -> float:
     """The summed squared difference of ``X``'s rows and their ``reconstruction`` (an array, or a
-    function of a batch of rows), a batch at a time (sparse ``X`` is densified one batch at a time).
+    function of a batch of rows), a batch at a time (``batch`` rows; None: at most 8,192 and
+    :data:`ERROR_BATCH_BYTES` of float64 values; sparse ``X`` is densified one batch at a time).
     Rows holding NaN or inf are a ValueError naming the first of them and ``name``."""
+    if batch is None:
+        batch = max(1, min(8192, ERROR_BATCH_BYTES // (8 * max(X.shape[1], 1))))
     total = 0.0
     for start in range(0, X.shape[0], batch):
         rows = X[start : start + batch]
