@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from aedr import Autoencoder
@@ -212,3 +213,30 @@ def test_a_symbolic_link_to_an_earlier_output_is_followed_and_any_other_is_repla
     (tmp_path / "loop.txt").symlink_to("loop.txt")
     with pytest.raises(ValueError, match="leads nowhere"):
         ae.save(tmp_path / "loop.txt", overwrite=True)
+
+
+def test_a_full_disk_names_the_output_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    """A write's ENOSPC names no file: the error names the output, nothing half-written stays, and a
+    checkpoint that cannot be replaced says the previous one is kept for --resume."""
+    import errno
+    from pathlib import Path
+
+    from aedr.cli.errors import describe_error
+    from aedr.training.checkpoint import Checkpoint, Snapshot
+
+    checkpoint = Checkpoint(tmp_path / "run.checkpoint")
+    checkpoint.write(Snapshot({"w": torch.zeros(3)}, {}), 4)
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError) as error, staged_file(tmp_path / "codes.npy") as staged:
+        staged.write_bytes(b"values")
+    assert describe_error(error.value) == f"{tmp_path / 'codes.npy'}: no space left on the device"
+    with pytest.raises(OSError) as error:
+        checkpoint.write(Snapshot({"w": torch.ones(3)}, {}), 9)
+    message = describe_error(error.value)
+    assert message.startswith(f"{tmp_path / 'run.checkpoint'}: no space left on device; the checkpoint of epoch 4")
+    assert "--resume" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.checkpoint"]

@@ -330,8 +330,13 @@ def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ..
                 _replace(staged, target, owned)
             else:
                 _place_new(staged, target)
-        except BaseException:
+        except OSError as exc:
             _remove(staged)  # gone already when it was placed
+            if exc.filename is None and exc.errno is not None:  # a write's error names no file: the output's name
+                raise OSError(exc.errno, os.strerror(exc.errno), str(target)) from exc
+            raise
+        except BaseException:
+            _remove(staged)
             raise
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,8 +133,16 @@ class Checkpoint(Callback):
         # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
         # beside its target, which a process killed mid-write would leave in the user's folder
         data = save(tensors, metadata={"aedr": json.dumps(header)})
-        with staged_file(self.path, overwrite=True) as staged:
-            staged.write_bytes(data)
+        try:
+            with staged_file(self.path, overwrite=True) as staged:
+                staged.write_bytes(data)
+        except OSError as exc:
+            if self.written_epoch is None or exc.errno is None or not self.path.is_file():
+                raise
+            reason = f"{os.strerror(exc.errno).lower()}; the checkpoint of epoch {self.written_epoch} is kept"
+            raise OSError(
+                exc.errno, f"{reason} (the same command with --resume goes on from it)", str(self.path)
+            ) from exc
         self._last, self.written_epoch = time.monotonic(), epoch
 
 
