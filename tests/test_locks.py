@@ -240,3 +240,21 @@ def test_a_full_disk_names_the_output_and_keeps_the_last_checkpoint(tmp_path, mo
     assert message.startswith(f"{tmp_path / 'run.checkpoint'}: no space left on device; the checkpoint of epoch 4")
     assert "--resume" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.checkpoint"]
+
+
+def test_a_pipe_named_as_the_output_is_refused_with_or_without_force(tmp_path):
+    """Never 'already exists: pass --force', which then put a file in the pipe's place (a reader
+    waiting on it hung)."""
+    import stat
+
+    from aedr._files import check_new
+
+    fifo = tmp_path / "codes.csv"
+    os.mkfifo(fifo)
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="codes.csv is a pipe or device, not a file; .* -o -"):
+            check_new(fifo, overwrite=overwrite, folder=False)
+    os.symlink(fifo, tmp_path / "link.csv")  # as -o >(gzip > x.gz) names it: /dev/fd/63 -> pipe
+    with pytest.raises(ValueError, match="link.csv is a pipe or device"):
+        check_new(tmp_path / "link.csv", overwrite=True, folder=False)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -20,6 +20,7 @@ import errno
 import gzip
 import os
 import shutil
+import stat
 import uuid
 from contextlib import contextmanager
 from fnmatch import fnmatch
@@ -179,6 +180,15 @@ def check_new(
     output, never what it points to.
     """
     target = Path(target)
+    try:
+        mode = target.stat().st_mode  # through links: what a write there would reach
+    except OSError:
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ValueError(
+            f"{target} is a pipe or device, not a file; outputs are written to files (transform and "
+            "inverse-transform write to standard output with -o -)"
+        )
     if target.is_symlink():
         if not overwrite:
             raise OutputExistsError(target)
