@@ -173,7 +173,7 @@ def _open(path, *, tensors: bool) -> tuple[dict, dict]:
 _ROWS = {True: "streamed", False: "in memory"}
 _ROWS_ADVICE = {
     "streamed": "the checkpointed fit streamed its rows from disk and this one reads them into memory (its "
-    "memory_budget holds them); resume with memory_budget=0 (--memory-budget 0) to stream them as it did",
+    "memory_budget holds them); resume with memory_budget=0 to stream them as it did",
     "in memory": "the checkpointed fit read its rows into memory and this one streams them from disk (they "
     "exceed its memory_budget); resume with a memory_budget that holds them, as it had",
 }
