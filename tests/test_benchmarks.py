@@ -338,3 +338,10 @@ def test_out_or_report_of_the_wrong_kind_is_refused_before_the_run(tiny, tmp_pat
     as_report = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "o"), "--report", str(a_folder)])
     assert as_report.exit_code == 1 and f"{a_folder}: is a folder; --report takes a markdown file" in as_report.output
     assert a_file.read_text() == "keep" and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("fraction, side", [(0.999, "1 of the 1,797 rows of digits to fit"), (0.001, "2 of the")])
+def test_a_held_out_share_that_leaves_a_class_out_of_a_side_is_refused_in_words(fraction, side):
+
+    with pytest.raises(ValueError, match=f"heldout_fraction={fraction:g} leaves {side}.*each of its 10 classes"):
+        run_benchmark(["digits"], ["pca"], heldout_fraction=fraction, metric_cost=False)

@@ -18,6 +18,7 @@ most) 10,000 of the fitted rows.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -83,6 +84,19 @@ class BenchmarkResult:
     runs: list[MethodRun]
     metric_costs: list[MetricCost]
     settings: dict
+
+
+def _check_split(name: str, y, heldout_fraction: float) -> None:
+    """A ValueError, in words, when a stratified split at ``heldout_fraction`` leaves either side fewer
+    rows than data set ``name`` has classes (scikit-learn's own message names neither)."""
+    classes, n = len(np.unique(y)), len(y)
+    held = math.ceil(heldout_fraction * n)
+    for rows, side in ((n - held, "to fit"), (held, "held out")):
+        if rows < classes:
+            raise ValueError(
+                f"heldout_fraction={heldout_fraction:g} leaves {rows} of the {n:,} rows of {name} {side}; a "
+                f"stratified split needs at least one row of each of its {classes} classes on both sides"
+            )
 
 
 def run_benchmark(
@@ -151,6 +165,7 @@ def run_benchmark(
             cut = len(X) - spec.heldout_rows
             X_fit, X_out, y_fit, y_out = X[:cut], X[cut:], y[:cut], y[cut:]
         else:
+            _check_split(name, y, heldout_fraction)
             X_fit, X_out, y_fit, y_out = train_test_split(
                 X, y, test_size=heldout_fraction, stratify=y, random_state=random_state
             )

@@ -153,7 +153,11 @@ def _among(match) -> str:
 
 
 # Names in library messages that are arguments of a call, not estimator parameters, and their options
-ARGUMENT_FLAGS = {"reference_neighbors": "--reference-neighbors", "data_dir": "--data-dir"}
+ARGUMENT_FLAGS = {
+    "reference_neighbors": "--reference-neighbors",
+    "data_dir": "--data-dir",
+    "heldout_fraction": "--heldout-fraction",
+}
 
 
 _OS_REASONS = {  # the operating system's words for what users meet most, said as a user would
