@@ -62,6 +62,24 @@ def test_checkpoints_are_written_on_schedule_and_stay_readable(tmp_path):
     assert {name.split("/")[0] for name in snapshot.tensors} == {"model", "best", "optimizer", "generator", "scaler"}
 
 
+def test_a_checkpoint_whose_values_were_damaged_is_refused(tmp_path):
+    """Model folders carry a checksum; so does a checkpoint's header, over its tensors: a flipped
+    byte is refused instead of resumed into another model."""
+    import json
+    import struct
+
+    checkpoint = Checkpoint(tmp_path / "c", every_epochs=2)
+    ae = Autoencoder(max_iter=4, random_state=0, callbacks=[checkpoint])
+    ae.fit(X)
+    raw = bytearray((tmp_path / "c").read_bytes())
+    size = struct.unpack("<Q", raw[:8])[0]
+    start = json.loads(raw[8 : 8 + size])["model/encoder.0.weight"]["data_offsets"][0] + 8 + size
+    raw[start : start + 4] = b"\x41\x41\x41\x41"
+    (tmp_path / "c").write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="c: is damaged: its values differ from those it was written with"):
+        ae.set_params(max_iter=6).fit(X, resume_from=tmp_path / "c")
+
+
 def test_a_checkpoint_is_written_through_aedr_staging_alone(tmp_path):
     """Nothing but aedr's own lock and ``.PID-XXXXXXXX.tmp-NAME`` staging entry (which the next run
     removes once its process is gone) appears beside the checkpoint while it is written: a process killed mid-write
@@ -109,7 +127,10 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
 
 @pytest.mark.parametrize(
     "budget, other, message",
-    [(0, 10**12, r"streamed its rows from disk .* \(--memory-budget 0\)"), (10**12, 0, "read its rows into memory")],
+    [
+        (0, 10**12, r"streamed its rows from disk .* memory_budget=0 to stream them as it did"),
+        (10**12, 0, "read its rows into memory"),
+    ],
 )
 def test_a_checkpoint_says_whether_its_rows_were_streamed(tmp_path, budget, other, message):
     """memory_budget="auto" may stream the rows on one run and not on the next, and the two train on

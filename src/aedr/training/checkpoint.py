@@ -129,6 +129,7 @@ class Checkpoint(Callback):
             "state": snapshot.state,
         }
         tensors = {name: t.detach().to("cpu").contiguous() for name, t in {**snapshot.tensors, **self.fitted}.items()}
+        header["tensors_sha256"] = tensors_digest(tensors)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
         # beside its target, which a process killed mid-write would leave in the user's folder
@@ -144,6 +145,17 @@ class Checkpoint(Callback):
                 exc.errno, f"{reason} (the same command with --resume goes on from it)", str(self.path)
             ) from exc
         self._last, self.written_epoch = time.monotonic(), epoch
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of ``tensors``' names, types, shapes and bytes (in name order): what a checkpoint's
+    header records of its values, so that damaged ones are refused rather than resumed from."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name} {t.dtype} {tuple(t.shape)};".encode())
+        digest.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return digest.hexdigest()
 
 
 def read_header(path) -> dict:
@@ -167,6 +179,9 @@ def _open(path, *, tensors: bool) -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: not an aedr checkpoint")
     if header.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {header.get('version')!r}, this aedr reads {VERSION}")
+    written = header.get("tensors_sha256")  # absent from checkpoints written before it was recorded
+    if tensors and written is not None and tensors_digest(values) != written:
+        raise CheckpointError(f"{path}: is damaged: its values differ from those it was written with")
     return header, values
 
 
