@@ -218,3 +218,11 @@ def test_a_signal_to_one_rank_stops_the_job_with_a_checkpoint_and_writes_nothing
     assert "at epoch" in err and "nothing was written" in err and "--resume" in err, err
     assert "looks like a bug" not in err, err
     assert (tmp_path / "run.checkpoint").is_file()
+
+
+def test_a_usage_error_under_torchrun_is_printed_once(data, tmp_path):
+    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", "-m", "aedr", "fit", str(data / "x.npy"), "--bogus"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    printed = [line for line in result.stderr.splitlines() if line.startswith("error: No such option: --bogus")]
+    assert len(printed) == 1, result.stderr  # torchrun's summary quotes each rank's error file besides

@@ -125,7 +125,7 @@ def _usage_error(exc) -> None:
         raise exc
     command = exc.ctx.command_path if exc.ctx is not None else "aedr"
     message = exc.format_message().strip().replace("\n", " ")
-    typer.echo(f"error: {message} (see '{command} --help')", err=True)
+    _report(f"error: {message} (see '{command} --help')")  # rank 0 alone, under torchrun
     raise typer.Exit(EXIT_USAGE)
 
 
