@@ -95,7 +95,7 @@ def squared_error(X, reconstruction, batch: int | None = None, name: str = "X") 
     for start in range(0, X.shape[0], batch):
         rows = X[start : start + batch]
         dense = rows.toarray() if is_sparse(rows) else np.asarray(rows, dtype=np.float64)
-        check_finite_rows(dense, name, start)
+        check_finite_rows(dense, name, start, X if isinstance(X, RowSource) else None)
         rebuilt = reconstruction(rows) if callable(reconstruction) else reconstruction[start : start + batch]
         total += float(((dense - rebuilt) ** 2).sum())
     return total

@@ -633,17 +633,26 @@ class Statistics:
         return self.low, self.high - self.low
 
 
-def check_finite_rows(rows: np.ndarray, name: str, numbers) -> None:
+def check_finite_rows(rows: np.ndarray, name: str, numbers, source: RowSource | None = None) -> None:
     """A ValueError naming ``name`` and the first of ``rows`` that hold NaN or inf; ``numbers`` are the
-    rows' numbers in the data (an array), or the first row's number (an int)."""
+    rows' numbers in the data (an array), or the first row's number (an int). Rows of a ``source`` read
+    from a file are named as the file readers name them: data rows counted from 1, and the column."""
     finite = np.isfinite(rows).all(axis=1)
     if finite.all():
         return
     bad = np.flatnonzero(~finite)
     first = (numbers + bad[:5] if isinstance(numbers, (int, np.integer)) else np.asarray(numbers)[bad[:5]]).tolist()
+    more = " ..." if len(bad) > 5 else ""
+    if source is None or source.path is None:  # an array: its indices
+        raise ValueError(
+            f"{name}: holds NaN or inf (or values beyond float32) in rows {first}{more}; remove or impute them first"
+        )
+    column = int(np.flatnonzero(~np.isfinite(rows[bad[0]]))[0])
+    names = getattr(source, "feature_names", None)
+    where = f"column {names[column]!r}" if names else f"column {column}"
     raise ValueError(
-        f"{name}: holds NaN or inf (or values beyond float32) in rows {first}"
-        f"{' ...' if len(bad) > 5 else ''}; remove or impute them first"
+        f"{name}: NaN or inf (or a value beyond float32) in data row{'s' * (len(bad) > 1)} "
+        f"{listed([n + 1 for n in first], 5)}{more} (in {where}); remove or impute them first"
     )
 
 
@@ -658,7 +667,7 @@ def statistics(source: RowSource) -> Statistics:
     digest = hashlib.sha256(f"float32 {source.shape}".encode())
     for start, stop in source.blocks():
         rows = source.read(start, stop)
-        check_finite_rows(rows, source.name, start)
+        check_finite_rows(rows, source.name, start, source)
         digest.update(memoryview(rows.reshape(-1).view(np.uint8)))
         block = rows.astype(np.float64)
         mean_b = block.mean(axis=0)
@@ -693,7 +702,7 @@ class ScaledSource:
     def _scaled(self, rows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """``rows`` (the rows ``numbers`` of the source, an array of the caller's) scaled in place; NaN or
         inf a ValueError naming the first rows that hold them."""
-        check_finite_rows(rows, self.source.name, numbers)
+        check_finite_rows(rows, self.source.name, numbers, self.source)
         rows -= self.offset
         rows *= self.inverse
         return rows
