@@ -456,3 +456,18 @@ def test_evaluate_streams_a_file_beyond_the_budget_to_the_scores_read_in_memory(
     assert scores.keys() == expected.keys() and scores["knn_accuracy"] > 0.5
     for key, value in expected.items():
         assert scores[key] == pytest.approx(value, rel=1e-4), key
+
+
+def test_float32_rows_on_disk_give_float32_codes_as_in_memory(tmp_path, digits):
+    X = digits[0][:300].astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    pd.DataFrame(X, columns=[f"p{i}" for i in range(64)]).to_parquet(tmp_path / "x.parquet")
+    pd.DataFrame(X.astype(np.float64), columns=[f"p{i}" for i in range(64)]).to_parquet(tmp_path / "w.parquet")
+    ae = Autoencoder(2, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
+    for rows in (
+        np.load(tmp_path / "x.npy", mmap_mode="r"),
+        open_rows(tmp_path / "x.npy"),
+        open_rows(tmp_path / "x.parquet"),
+    ):
+        assert ae.transform(rows).dtype == np.float32, type(rows)
+    assert ae.transform(open_rows(tmp_path / "w.parquet")).dtype == np.float64

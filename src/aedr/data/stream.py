@@ -124,7 +124,7 @@ class ArraySource(RowSource):
             raise ValueError(f"expected rows of at least 2 dimensions, got shape {array.shape}")
         if array.dtype.kind not in "biuf":
             raise ValueError(f"{path or 'the array'} holds {array.dtype}, not numbers")
-        self.array = array
+        self.array, self.dtype = array, array.dtype  # the values' type: float32 rows give float32 codes
         self.path = Path(path) if path is not None else _memmap_path(array)
         self.shape = (array.shape[0], int(np.prod(array.shape[1:])))
         self.image_shape = tuple(array.shape[1:]) if array.ndim > 2 else None
@@ -293,6 +293,8 @@ class ParquetSource(RowSource):
         if not names:
             raise ValueError(f"{self.path}: no feature columns")
         self.feature_names, self.label_col = names, label_col
+        float32 = all(schema.field(n).type == pa.float32() for n in names)  # as pandas would read them
+        self.dtype = np.dtype(np.float32 if float32 else np.float64)
         meta = self.file.metadata
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -441,6 +443,7 @@ class H5adSource(RowSource):
         self.shape = (int(X.shape[0]), int(X.shape[1]))
         self.feature_names = [str(v) for v in self.adata.var_names]
         self.normalize = normalize
+        self.dtype = np.dtype(np.float64 if normalize else X.dtype)  # normalised counts: computed in float64
         self._stamp = _stamp(self.path)
 
     def _read(self, start, stop):
