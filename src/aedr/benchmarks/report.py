@@ -197,7 +197,12 @@ def report_block(
         "",
         f"Command: `{command}` (one process). Machine: {machine or machine_description()}. Held out: "
         f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split. "
-        f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end.",
+        f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end."
+        + (
+            " Each method was warmed up by a tiny fit first: no time includes imports or compilation."
+            if s.get("warmed_up")
+            else ""
+        ),
     ]
     if not brief:
         methods = dict.fromkeys(r.method for r in result.runs)
