@@ -277,6 +277,16 @@ def test_cli_fit_transform_and_inverse_transform_stream(tmp_path, npy, digits, s
     assert result.exit_code == 0, result.output
     assert "(1797 rows x 64 columns, float32)" in result.output
     assert "rows2.npy holds the decoded rows alone, without the labels" in result.output
+    # the model's budget (here 0) is the fit's: on this machine --memory-budget sets another
+    args = ["inverse-transform", str(out / "model"), str(tmp_path / "codes.npy"), "-o", str(tmp_path / "rows.csv")]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1 and "exceed the memory budget (0 MiB; --memory-budget sets it)" in refused.output
+    assert runner.invoke(app, [*args, "--memory-budget", "1G"]).exit_code == 0
+    assert pd.read_csv(tmp_path / "rows.csv").shape == (1797, 64)
+    bad = runner.invoke(app, [*args, "--memory-budget", "lots", "--force"])
+    assert bad.exit_code == 2 and "--memory-budget" in bad.output and "is not a size" in bad.output
+    result = runner.invoke(app, ["transform", str(out / "model"), str(npy), "--memory-budget", "1G"])
+    assert result.exit_code == 0 and "streaming" not in result.stderr  # read whole under the larger budget
 
 
 def _load(out):

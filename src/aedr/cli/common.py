@@ -189,6 +189,27 @@ ModelThreads = Annotated[
 ]
 
 
+ModelMemoryBudget = Annotated[
+    Optional[str],
+    typer.Option(
+        "--memory-budget",
+        help="Memory for rows read whole (e.g. 2G); files beyond it stream from disk [default: the model's].",
+    ),
+]
+
+
+def use_budget(estimator, memory_budget: str | None) -> None:
+    """``--memory-budget`` for a loaded model on this machine, in place of the one it was fitted with."""
+    from aedr.data.stream import parse_bytes
+
+    if memory_budget is None:
+        return
+    try:
+        estimator.memory_budget = parse_bytes(memory_budget)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--memory-budget") from None
+
+
 def use_threads(ctx: typer.Context, estimator, threads: int | None) -> None:
     """``--threads`` for the rest of a command that runs a loaded model, and the model's ``n_jobs``.
 

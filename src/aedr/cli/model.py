@@ -20,6 +20,7 @@ from aedr.cli.common import (
     LabelsFile,
     Layer,
     Missing,
+    ModelMemoryBudget,
     ModelThreads,
     Normalize,
     OneHot,
@@ -35,6 +36,7 @@ from aedr.cli.common import (
     split_names,
     stream_input,
     streaming_refusals,
+    use_budget,
     use_threads,
     written_label_column,
 )
@@ -105,6 +107,7 @@ def transform(
         int, typer.Option("--reference-neighbors", help="Reference rows each placement takes the median of.", min=1)
     ] = 5,
     threads: ModelThreads = None,
+    memory_budget: ModelMemoryBudget = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -125,6 +128,7 @@ def transform(
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
+    use_budget(estimator, memory_budget)
     label_col, ids, note = fitted_columns(model, data, delimiter, label_col, labels, "keeping {label} beside the codes")
     expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
@@ -171,6 +175,7 @@ def inverse_transform(
     delimiter: Delimiter = None,
     missing: Missing = "error",
     threads: ModelThreads = None,
+    memory_budget: ModelMemoryBudget = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -184,6 +189,7 @@ def inverse_transform(
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
+    use_budget(estimator, memory_budget)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
     if label_col is None and columns is None:  # the labels aedr fit or transform wrote beside the codes
         label_col = written_label_column(data, delimiter)
@@ -220,8 +226,9 @@ def inverse_transform(
     if output is not None and str(output) != "-" and rows * 8 > budget_bytes(estimator.memory_budget):
         if output.suffix.lower() != ".npy":
             raise ValueError(
-                f"the {len(table.X):,} decoded rows ({rows * 8 / 2**30:.1f} GiB) exceed the model's memory_budget: "
-                "write them to a .npy file (-o rows.npy), which is written a chunk at a time"
+                f"the {len(table.X):,} decoded rows ({rows * 8 / 2**20:,.0f} MiB) exceed the memory budget "
+                f"({budget_bytes(estimator.memory_budget) / 2**20:,.0f} MiB; --memory-budget sets it): write them "
+                "to a .npy file (-o rows.npy), which is written a chunk at a time"
             )
         from aedr._words import plural
         from aedr.data.formats import annotations
@@ -276,6 +283,7 @@ def evaluate(
     one_hot: OneHot = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     threads: ModelThreads = None,
+    memory_budget: ModelMemoryBudget = None,
     verbose: Verbose = False,
 ) -> None:
     """Score a saved model on data: reconstruction error, trustworthiness, continuity.
@@ -294,6 +302,7 @@ def evaluate(
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
+    use_budget(estimator, memory_budget)
     label_col, _, note = fitted_columns(model, data, delimiter, label_col, labels, "k-NN accuracy by {label}")
     expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
