@@ -154,7 +154,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", "mps".
     memory_budget : float or "auto", default="auto"
         Bytes a fit may hold in memory. Rows on disk (a ``np.memmap``, or :func:`aedr.open_rows` of a
-        ``.npy``, Parquet or ``.h5ad`` file) that would need more (24 bytes a value) are streamed: read
+        ``.npy``, Parquet or ``.h5ad`` file) that would need more (40 bytes a value) are streamed: read
         in shuffled blocks each epoch, never whole. "auto" is half the memory available when ``fit``
         starts; 0 always streams them. With ``neighbor_loss`` such rows are fitted on a seeded sample
         of 50,000 of them (the graph and map are built in memory); ``transform`` encodes them all.

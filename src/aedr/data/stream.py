@@ -32,7 +32,10 @@ from aedr._words import first_line, listed
 
 BLOCK_BYTES = 8 << 20  # a block read from disk: about this many bytes of float32 rows
 BUFFER_BYTES = 128 << 20  # the rows shuffled together in training: about this many bytes of blocks (two in memory)
-IN_MEMORY_BYTES_PER_VALUE = 24  # what `aedr fit` in memory peaks at per value (measured: 26 on MNIST-like rows)
+# what `aedr fit` in memory peaks at above its start-up, per value and per row (measured: 36 a value on
+# MNIST's 60k rows, 40 on 500,000 x 200; 2M x 3 rows 0.7-1.7 GB, the codes and indices of each row)
+IN_MEMORY_BYTES_PER_VALUE = 40
+IN_MEMORY_BYTES_PER_ROW = 800
 
 
 class RowSource:
@@ -583,7 +586,8 @@ def budget_bytes(memory_budget) -> int:
 
 def needs_streaming(source: RowSource, memory_budget) -> bool:
     """Whether fitting ``source`` in memory would need more than ``memory_budget`` bytes."""
-    return source.shape[0] * source.shape[1] * IN_MEMORY_BYTES_PER_VALUE > budget_bytes(memory_budget)
+    n, d = source.shape
+    return n * (d * IN_MEMORY_BYTES_PER_VALUE + IN_MEMORY_BYTES_PER_ROW) > budget_bytes(memory_budget)
 
 
 def parse_bytes(text) -> float | str:
