@@ -257,6 +257,7 @@ class ParquetSource(RowSource):
 
         from aedr.data.io import ID_NAME
 
+        self._numbering: set[str] | None = None  # integer columns that may number the rows (_may_number_rows)
         schema = self.file.schema_arrow
         saved = _pandas_index(schema)  # a pandas index saved with the rows: the rows' IDs, unless chosen
         saved = {stored: name for stored, name in saved.items() if stored not in (columns or ())}
@@ -335,26 +336,35 @@ class ParquetSource(RowSource):
     def _may_number_rows(self, name: str) -> bool:
         """Whether integer column ``name`` may hold the numbers of the rows (0 or 1 up, no gaps), by the
         minimum, maximum and null count each row group stores: only such a column is read to tell."""
+        if self._numbering is None:
+            self._numbering = self._numbering_columns()
+        return name in self._numbering
+
+    def _numbering_columns(self) -> set[str]:
+        """The integer columns whose row groups' statistics allow them to number the rows, found in one
+        pass over the file's metadata (a wide file's columns each looked up alone took quadratic time)."""
         import pyarrow as pa
 
-        if not pa.types.is_integer(self.file.schema_arrow.field(name).type):
-            return False
-        meta = self.file.metadata
+        meta, schema = self.file.metadata, self.file.schema_arrow
         if meta.num_row_groups == 0:
-            return False
-        leaves = [meta.row_group(0).column(j).path_in_schema for j in range(meta.num_columns)]
-        if name not in leaves:
-            return False
-        where, low, high = leaves.index(name), None, None
+            return set()
+        first = meta.row_group(0)
+        leaves = {first.column(j).path_in_schema: j for j in range(meta.num_columns)}
+        integers = {n: leaves[n] for n in schema.names if n in leaves and pa.types.is_integer(schema.field(n).type)}
+        low = dict.fromkeys(integers)
+        high = dict.fromkeys(integers)
         for i in range(meta.num_row_groups):
-            stats = meta.row_group(i).column(where).statistics
-            if meta.row_group(i).num_rows == 0:
+            group = meta.row_group(i)
+            if group.num_rows == 0:
                 continue
-            if stats is None or not stats.has_min_max or stats.null_count != 0:
-                return False
-            low = stats.min if low is None else min(low, stats.min)
-            high = stats.max if high is None else max(high, stats.max)
-        return low in (0, 1) and high - low == meta.num_rows - 1
+            for name, j in list(integers.items()):
+                stats = group.column(j).statistics
+                if stats is None or not stats.has_min_max or stats.null_count != 0:
+                    del integers[name]
+                    continue
+                low[name] = stats.min if low[name] is None else min(low[name], stats.min)
+                high[name] = stats.max if high[name] is None else max(high[name], stats.max)
+        return {n for n in integers if low[n] in (0, 1) and high[n] - low[n] == meta.num_rows - 1}
 
     def ids(self):
         """The row-ID columns (a DataFrame), or None."""
