@@ -237,9 +237,13 @@ def test_a_full_disk_names_the_output_and_keeps_the_last_checkpoint(tmp_path, mo
     with pytest.raises(OSError) as error:
         checkpoint.write(Snapshot({"w": torch.ones(3)}, {}), 9)
     message = describe_error(error.value)
-    assert message.startswith(f"{tmp_path / 'run.checkpoint'}: no space left on device; the checkpoint of epoch 4")
+    assert message.startswith(f"{tmp_path / 'run.checkpoint'}: no space left on the device; the checkpoint of epoch 4")
     assert "--resume" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.checkpoint"]
+    # any other error of the work inside the block (a fit runs there) is its own, not the output's
+    with pytest.raises(OSError) as error, staged_file(tmp_path / "other.npy"):
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+    assert error.value.filename is None and error.value.errno == errno.EMFILE
 
 
 def test_a_pipe_named_as_the_output_is_refused_with_or_without_force(tmp_path):

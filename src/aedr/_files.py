@@ -325,6 +325,9 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # what writing an output can fail with, in its name
+
+
 @contextmanager
 def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ...] = ()):
     """The staging both public helpers share, under ``target``'s lock: a temporary sibling, removed on
@@ -342,7 +345,7 @@ def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ..
                 _place_new(staged, target)
         except OSError as exc:
             _remove(staged)  # gone already when it was placed
-            if exc.filename is None and exc.errno is not None:  # a write's error names no file: the output's name
+            if exc.filename is None and exc.errno in _DISK_FULL:  # a write's error names no file: the output's
                 raise OSError(exc.errno, os.strerror(exc.errno), str(target)) from exc
             raise
         except BaseException:

@@ -184,7 +184,8 @@ def describe_error(exc: BaseException) -> str:
         reason = exc.strerror
         if exc.errno is not None and reason == os.strerror(exc.errno):  # the system's words, not aedr's
             reason = _OS_REASONS.get(exc.errno, reason[:1].lower() + reason[1:])
-        return " ".join(f"{exc.filename}: {reason}".split())
+        notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # what aedr adds to the system's words
+        return " ".join(f"{exc.filename}: {reason}{notes}".split())
     if isinstance(exc, (ValueError, OSError, *diverged)):  # an OSError naming a file was said above
         return " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {' '.join(str(exc).split())} (this looks like a bug in aedr; --verbose shows where)"

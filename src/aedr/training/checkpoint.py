@@ -140,10 +140,11 @@ class Checkpoint(Callback):
         except OSError as exc:
             if self.written_epoch is None or exc.errno is None or not self.path.is_file():
                 raise
-            reason = f"{os.strerror(exc.errno).lower()}; the checkpoint of epoch {self.written_epoch} is kept"
-            raise OSError(
-                exc.errno, f"{reason} (the same command with --resume goes on from it)", str(self.path)
-            ) from exc
+            error = OSError(exc.errno, os.strerror(exc.errno), str(self.path))
+            error.add_note(
+                f"the checkpoint of epoch {self.written_epoch} is kept (the same command with --resume goes on from it)"
+            )
+            raise error from exc
         self._last, self.written_epoch = time.monotonic(), epoch
 
 
