@@ -456,13 +456,17 @@ class H5adSource(RowSource):
         self.shape = (int(X.shape[0]), int(X.shape[1]))
         self.feature_names = [str(v) for v in self.adata.var_names]
         self.normalize = normalize
-        self.dtype = np.dtype(np.float64 if normalize else X.dtype)  # normalised counts: computed in float64
+        self.dtype = np.dtype(np.float32 if normalize else X.dtype)  # normalize_counts gives float32
         self._stamp = _stamp(self.path)
+        if not normalize:  # raw counts are refused as in memory, told by the first block of cells (as aedr.tl does)
+            from aedr.data.anndata import refuse_counts
+
+            refuse_counts(self.path, X[: min(self.shape[0], self.block_rows())], None)
 
     def _read(self, start, stop):
         import scipy.sparse as sp
 
-        from aedr.data.anndata import normalize_counts, refuse_counts
+        from aedr.data.anndata import normalize_counts
 
         try:
             rows = self.adata.X[start:stop]
@@ -475,8 +479,6 @@ class H5adSource(RowSource):
             )
         if self.normalize:
             rows = normalize_counts(rows, self.path, start)
-        else:  # raw counts are refused as in memory, by any block of them (the first the fit's statistics read)
-            refuse_counts(self.path, rows, None)
         return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
 
     def obs(self):
