@@ -81,6 +81,12 @@ def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["n_samples"] == 700 and metrics["trustworthiness"] > 0.7
+    # evaluate reads the file as the fit did: a layer in memory, or X (raw counts too) streamed
+    for read in (["--layer", "counts", "--memory-budget", "1G"], ["--memory-budget", "0"]):
+        args = ["evaluate", str(tmp_path / "r"), str(files / "counts.h5ad"), "--normalize", *read]
+        scored = runner.invoke(app, [*args, "--json"])
+        assert scored.exit_code == 0, scored.output
+        assert json.loads(scored.stdout)["trustworthiness"] == pytest.approx(metrics["trustworthiness"], abs=0.02)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,26 @@ def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
     return result
 
 
+class DecodedCodes:
+    """``estimator``'s reconstructions of the codes ``Z``, in the data's units, decoded a slice at a time
+    (``decoded[a:b]``): the reconstruction error of rows on disk reads them beside each batch of rows,
+    from the codes already computed, never all at once."""
+
+    def __init__(self, estimator, Z: np.ndarray):
+        self.estimator, self.Z = estimator, Z
+
+    def __len__(self) -> int:
+        return len(self.Z)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        estimator = self.estimator
+        with estimator._threads():
+            decoded = apply_in_batches(
+                estimator.model_.decode, np.asarray(self.Z[index], dtype=np.float32), estimator.device_
+            )
+        return estimator.scaler_.inverse_transform(decoded)
+
+
 def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
     """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units): the
     fitted network applied directly, without ``transform``'s checks of column names."""

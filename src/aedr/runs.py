@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aedr import metrics as _metrics
-from aedr._inference import reconstruct
+from aedr._inference import DecodedCodes
 from aedr.data.formats import annotations, format_of, keeping
 from aedr.data.io import Table, write_table
 from aedr.data.rows import squared_error
@@ -112,6 +112,21 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     return scores
 
 
+def decoded(estimator, table: Table, Z):
+    """The reconstructions of ``table``'s rows from their codes ``Z``: an array, or for rows on disk a
+    :class:`~aedr._inference.DecodedCodes` that decodes the rows it is sliced for, never all at once."""
+    return DecodedCodes(estimator, Z) if isinstance(table.X, RowSource) else estimator._decoded(Z)
+
+
+def table_scores(estimator, table: Table, Z, X_hat=None) -> dict:
+    """:func:`embedding_scores` of ``table``'s rows and ``Z``, their codes under ``estimator``: the
+    reconstruction error of :func:`decoded` (``X_hat`` when the caller has it), k-NN accuracy by the
+    table's labels."""
+    X_hat = decoded(estimator, table, Z) if X_hat is None else X_hat
+    y = None if table.labels is None else table.labels.to_numpy()
+    return embedding_scores(table.X, Z, X_hat, y)
+
+
 def fit_run(
     estimator,
     table: Table,
@@ -137,10 +152,9 @@ def fit_run(
     if sp.issparse(table.X) and table.columns is not None:  # an .h5ad's genes: new files are matched by name
         estimator.feature_names_in_ = np.asarray(table.columns, dtype=object)
     Z = estimator.transform(table.frame())
-    streamed = isinstance(table.X, RowSource)  # rows on disk: reconstructed a batch at a time, never whole
-    X_hat = (lambda rows: reconstruct(estimator, rows)) if streamed else estimator.inverse_transform(Z)
-    y = None if table.labels is None else table.labels.to_numpy()
-    scores = embedding_scores(table.X, Z, X_hat, y)
+    X_hat = decoded(estimator, table, Z)
+    scores = table_scores(estimator, table, Z, X_hat)
+    streamed = isinstance(table.X, RowSource)
     bad = [name for name, value in scores.items() if isinstance(value, float) and not np.isfinite(value)]
     if bad:  # never a metrics.json holding Infinity after an exit 0
         raise ValueError(
@@ -223,9 +237,7 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
     images = None
     if table.image_shape is not None:
         images = table.X.take(rows) if streamed else table.X[rows]
-    rows_hat = None
-    if images is not None:
-        rows_hat = reconstruct(estimator, images) if streamed else X_hat[rows]
+    rows_hat = None if images is None else X_hat[rows]
     labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
     if table.obs is not None:  # an .h5ad file's annotations: each a colouring (the label column first)
         others = table.obs.iloc[rows].reset_index(drop=True)

@@ -281,6 +281,8 @@ def evaluate(
     delimiter: Delimiter = None,
     missing: Missing = "error",
     one_hot: OneHot = None,
+    layer: Layer = None,
+    normalize: Normalize = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     threads: ModelThreads = None,
     memory_budget: ModelMemoryBudget = None,
@@ -295,9 +297,7 @@ def evaluate(
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
-    from aedr._inference import reconstruct
-    from aedr.data.stream import RowSource
-    from aedr.runs import embedding_scores, knn_unscorable
+    from aedr.runs import knn_unscorable, table_scores
 
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
@@ -312,20 +312,29 @@ def evaluate(
         label_col=label_col,
         labels_file=labels,
         columns=None if expected is None else [str(n) for n in expected],
+        normalize=normalize,
         in_memory_options=streaming_refusals(
-            data, one_hot=one_hot, layer=None, missing=missing, columns=columns, exclude=exclude
+            data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude
         ),
-    ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, one_hot=one_hot, **options)
+    ) or read_for_model(
+        estimator,
+        data,
+        label_col=label_col,
+        labels_file=labels,
+        one_hot=one_hot,
+        layer=layer,
+        normalize=normalize,
+        **options,
+    )
     if note:
         typer.echo(note, err=True)
-    X = features_for(estimator, table, data)
-    Z = estimator.transform(X)
-    y = None if table.labels is None else table.labels.to_numpy()
-    streamed = isinstance(table.X, RowSource)  # rows on disk: reconstructed a batch at a time, never whole
-    X_hat = (lambda rows: reconstruct(estimator, rows)) if streamed else estimator.inverse_transform(Z)
-    scores = {"n_samples": table.X.shape[0], **embedding_scores(table.X, Z, X_hat, y)}
-    if y is not None and scores.get("knn_accuracy") is None:
-        why = knn_unscorable(y.astype(str)) or f"a class too rare among the {scores['metrics_rows']} sampled rows"
+    Z = estimator.transform(features_for(estimator, table, data))
+    scores = {"n_samples": table.X.shape[0], **table_scores(estimator, table, Z)}
+    if table.labels is not None and scores.get("knn_accuracy") is None:
+        why = (
+            knn_unscorable(table.labels.to_numpy().astype(str))
+            or f"a class too rare among the {scores['metrics_rows']} sampled rows"
+        )
         typer.echo(f"note: no k-NN accuracy: the labels cannot be scored ({why})", err=True)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
