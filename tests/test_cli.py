@@ -1077,3 +1077,9 @@ def test_a_scipy_sparse_npz_file_is_read_as_its_matrix(tmp_path):
     X[3, 2] = np.nan
     sp.save_npz(tmp_path / "nan.npz", sp.csr_matrix(X))
     assert_one_line_error(aedr("fit", tmp_path / "nan.npz", "-o", tmp_path / "r", ok=False), "NaN or infinite")
+
+
+def test_a_usage_error_is_printed_when_rank_is_set_without_torchrun(tmp_path):
+    """Only torchrun's other ranks (WORLD_SIZE > 1) stay silent: RANK left in a shell is no reason to."""
+    result = runner.invoke(app, ["fit", str(tmp_path / "x.csv"), "--bogus"], env={"RANK": "1"})
+    assert result.exit_code == 2 and "No such option: --bogus" in result.output

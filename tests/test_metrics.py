@@ -236,6 +236,7 @@ def test_wide_rows_are_scored_on_a_sample_and_in_batches_of_bounded_bytes(monkey
     assert runs.embedding_scores(X, X[:, :2])["metrics_rows"] == 700
     monkeypatch.setattr(runs, "METRICS_VALUES", 64 * 10)  # never below MIN_WIDE_ROWS
     assert runs.embedding_scores(X, X[:, :2])["metrics_rows"] == runs.MIN_WIDE_ROWS
+    assert runs.embedding_scores(X, X[:, :2], max_rows=100)["metrics_rows"] == 100  # the caller's limit holds
     monkeypatch.setattr(rows_module, "ERROR_BATCH_BYTES", 8 * 64 * 300)
     seen = []
 

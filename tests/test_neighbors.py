@@ -549,8 +549,9 @@ def test_build_graph_rejects_unknown_loss(digits):
 def test_an_unknown_method_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match=re.escape(f"expected one of {KNOWN}")):
         make_method("no-such-method")
-    with pytest.raises(InvalidParameterError, match="|".join(map(re.escape, map(repr, NEIGHBOR_METHODS)))):
+    with pytest.raises(InvalidParameterError) as error:
         Autoencoder(neighbor_loss="no-such-method").fit(np.zeros((10, 3)))
+    assert all(repr(name) in str(error.value) for name in NEIGHBOR_METHODS), str(error.value)
 
 
 class _PCAMethod(NeighborMethod):

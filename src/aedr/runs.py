@@ -72,7 +72,8 @@ def knn_unscorable(labels) -> str | None:
 def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
     """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``, over
     the labelled rows: ``knn_labelled_rows`` says how many when some have none) on a sample of at most
-    ``max_rows`` rows and :data:`METRICS_VALUES` values.
+    ``max_rows`` rows, and of fewer wide ones: :data:`METRICS_VALUES` values, but never below
+    :data:`MIN_WIDE_ROWS` rows.
 
     Examples
     --------
@@ -86,7 +87,7 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     if X_hat is not None:  # an array, or a function of a batch of rows (rows on disk)
         scores["reconstruction_mse"] = _reconstruction_mse(X, X_hat)
     rows = np.arange(X.shape[0])
-    max_rows = max(MIN_WIDE_ROWS, min(max_rows, METRICS_VALUES // max(X.shape[1], 1)))
+    max_rows = min(max_rows, max(MIN_WIDE_ROWS, METRICS_VALUES // max(X.shape[1], 1)))
     if len(rows) > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False))
     if isinstance(X, RowSource):  # the sample only, read from disk

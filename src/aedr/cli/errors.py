@@ -116,7 +116,7 @@ def _report(line: str) -> None:
         message = {"message": line, "extraInfo": {"py_callstack": line, "timestamp": str(int(time.time()))}}
         with open(error_file, "w") as handle:
             json.dump({"message": message}, handle)
-    if rank == 0:
+    if rank == 0 or int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # RANK alone, without torchrun: printed
         typer.echo(line, err=True)
 
 

@@ -523,10 +523,13 @@ def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=Fal
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    fmt = format_of(path)
-    if not fmt.streams:
-        streamed = ", ".join(s for f in FORMATS.values() if f.streams for s in f.suffixes)
-        raise ValueError(f"{path}: streaming reads {streamed} files, not {fmt.name}")
+    streamed = ", ".join(s for f in FORMATS.values() if f.streams for s in f.suffixes)
+    try:
+        fmt = format_of(path)
+    except ValueError:
+        fmt = None
+    if fmt is None or not fmt.streams:
+        raise ValueError(f"{path}: streaming reads {streamed} files, not {fmt.name if fmt else path.suffix or 'this'}")
     options = {"label_col": label_col, "columns": columns, "exclude": exclude, "normalize": normalize}
     return fmt.open_source(path, **options, id_columns=id_columns)
 
@@ -669,9 +672,10 @@ def check_finite_rows(rows: np.ndarray, name: str, numbers, source: RowSource | 
     column = int(np.flatnonzero(~np.isfinite(rows[bad[0]]))[0])
     names = getattr(source, "feature_names", None)
     where = f"column {names[column]!r}" if names else f"column {column}"
+    where = f"the first in {where}" if len(bad) > 1 else f"in {where}"
     raise ValueError(
         f"{name}: NaN or inf (or a value beyond float32) in data row{'s' * (len(bad) > 1)} "
-        f"{listed([n + 1 for n in first], 5)}{more} (in {where}); remove or impute them first"
+        f"{listed([n + 1 for n in first], 5)}{more} ({where}); remove or impute them first"
     )
 
 
