@@ -100,8 +100,8 @@ def _check_split(name: str, y, heldout_fraction: float) -> None:
 
 
 def run_benchmark(
-    datasets=("digits", "mnist10k", "mnist70k"),
-    methods=tuple(METHODS),
+    datasets=None,
+    methods=None,
     *,
     data_dir: str | Path | None = None,
     random_state: int = 0,
@@ -113,7 +113,8 @@ def run_benchmark(
     sklearn_reference_max_rows: int = 10_000,
     on_dataset_done=None,
 ) -> BenchmarkResult:
-    """Run ``methods`` on ``datasets`` (names in the registries) and score them.
+    """Run ``methods`` on ``datasets`` (names in the registries; None: the entries marked ``default_run``,
+    as ``aedr benchmark`` runs them) and score them.
 
     Parameters
     ----------
@@ -134,6 +135,10 @@ def run_benchmark(
     >>> (run.method, run.n_fit, run.n_heldout, run.trustworthiness > 0.8)
     ('pca', 1617, 180, True)
     """
+    if datasets is None:
+        datasets = [name for name, spec in DATASETS.items() if spec.default_run]
+    if methods is None:
+        methods = [name for name, method in METHODS.items() if method.default_run]
     unknown = [d for d in datasets if d not in DATASETS] + [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(
