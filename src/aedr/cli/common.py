@@ -519,6 +519,32 @@ def read_for_model(model, path: Path, **options) -> Table:
     return read_input(path, expected_columns=None if expected is None else list(expected), fill_values=fill, **options)
 
 
+def rows_for_model(
+    model, path: Path, *, label_col=None, labels_file=None, id_columns=None, normalize=False, **options
+) -> Table:
+    """``path``'s rows for a fitted ``model`` (``transform``, ``evaluate``): streamed from disk when they
+    exceed its memory budget (:func:`stream_input`, the options it cannot take refused by name), else
+    read whole by :func:`read_for_model`. ``options``: the reading options (columns, exclude, header,
+    delimiter, missing, one_hot, layer)."""
+    expected = getattr(model, "feature_names_in_", None)
+    refused = {name: options.get(name) for name in ("one_hot", "layer", "columns", "exclude")}
+    table = stream_input(
+        path,
+        model.memory_budget,
+        label_col=label_col,
+        labels_file=labels_file,
+        columns=None if expected is None else [str(n) for n in expected],
+        normalize=normalize,
+        in_memory_options=streaming_refusals(path, missing=options.get("missing", "error"), **refused),
+        id_columns=id_columns,
+    )
+    if table is not None:
+        return table
+    return read_for_model(
+        model, path, label_col=label_col, labels_file=labels_file, id_columns=id_columns, normalize=normalize, **options
+    )
+
+
 def _check_finite(path: Path, table: Table) -> None:
     import numpy as np
 

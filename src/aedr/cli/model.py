@@ -33,9 +33,8 @@ from aedr.cli.common import (
     piped_input,
     read_for_model,
     read_input,
+    rows_for_model,
     split_names,
-    stream_input,
-    streaming_refusals,
     use_budget,
     use_threads,
     written_label_column,
@@ -130,28 +129,19 @@ def transform(
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
     label_col, ids, note = fitted_columns(model, data, delimiter, label_col, labels, "keeping {label} beside the codes")
-    expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
-    options.update(one_hot=one_hot, layer=layer, normalize=normalize)
-    table = stream_input(  # rows on disk beyond the model's memory_budget: encoded a batch at a time
-        data,
-        estimator.memory_budget,
-        label_col=label_col,
-        labels_file=labels,
-        columns=None if expected is None else [str(n) for n in expected],
-        normalize=normalize,
-        in_memory_options=streaming_refusals(
-            data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude
-        ),
-        id_columns=ids,
-    ) or read_for_model(estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, **options)
+    options.update(one_hot=one_hot, layer=layer)
+    # rows on disk beyond the model's memory_budget: encoded a batch at a time
+    table = rows_for_model(
+        estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, normalize=normalize, **options
+    )
     if note:
         typer.echo(note, err=True)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
         if note and label_col not in label_names(reference, delimiter):
             label_col = None  # the fit's label column (the note's), which DATA has and the reference lacks
-        rows = read_for_model(estimator, reference, label_col=label_col, **options)
+        rows = read_for_model(estimator, reference, label_col=label_col, normalize=normalize, **options)
         placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table, data), **placed)
     _write(code_frame(estimator, codes), table.labels, output, force, ids=table.ids)
@@ -304,26 +294,16 @@ def evaluate(
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
     label_col, _, note = fitted_columns(model, data, delimiter, label_col, labels, "k-NN accuracy by {label}")
-    expected = getattr(estimator, "feature_names_in_", None)
     options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
-    table = stream_input(  # rows on disk beyond the model's memory_budget: scored a batch at a time
-        data,
-        estimator.memory_budget,
-        label_col=label_col,
-        labels_file=labels,
-        columns=None if expected is None else [str(n) for n in expected],
-        normalize=normalize,
-        in_memory_options=streaming_refusals(
-            data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude
-        ),
-    ) or read_for_model(
+    # rows on disk beyond the model's memory_budget: scored a batch at a time
+    table = rows_for_model(
         estimator,
         data,
         label_col=label_col,
         labels_file=labels,
+        normalize=normalize,
         one_hot=one_hot,
         layer=layer,
-        normalize=normalize,
         **options,
     )
     if note:
