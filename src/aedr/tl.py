@@ -79,7 +79,7 @@ def autoencoder(
         X, source = adata.X, "X"
     with closing(X) if isinstance(X, H5adSource) else nullcontext():
         if isinstance(X, H5adSource):
-            _refuse_counts(X.read(0, min(X.shape[0], 10_000)), source)  # its first cells
+            _refuse_counts(X.first_cells(10_000), source)  # its first cells
         else:
             X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
             _refuse_counts(X, source)

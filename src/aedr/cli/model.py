@@ -312,7 +312,7 @@ def evaluate(
     scores = {"n_samples": table.X.shape[0], **table_scores(estimator, table, Z)}
     if table.labels is not None and scores.get("knn_accuracy") is None:
         why = (
-            knn_unscorable(table.labels.to_numpy().astype(str))
+            knn_unscorable(table.labels.dropna().astype(str))  # as scored: unlabelled rows left out
             or f"a class too rare among the {scores['metrics_rows']} sampled rows"
         )
         typer.echo(f"note: no k-NN accuracy: the labels cannot be scored ({why})", err=True)

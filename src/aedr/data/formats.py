@@ -386,9 +386,19 @@ class H5ad(FileFormat):
         return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
 
     def open_source(self, path, *, normalize=False, **options):
+        """Its ``X`` streamed; raw counts refused as :meth:`read_rows` refuses them, told by the first
+        block of cells (the whole file is not read before a fit starts)."""
+        from aedr.data.anndata import refuse_counts
         from aedr.data.stream import H5adSource
 
-        return H5adSource(path, normalize=normalize)
+        source = H5adSource(path, normalize=normalize)
+        if not normalize:
+            try:
+                refuse_counts(path, source.first_cells(), None)
+            except ValueError:
+                source.close()
+                raise
+        return source
 
     def read_rows(self, path, *, label_col=None, layer=None, normalize=False):
         from aedr.data.anndata import h5ad_rows

@@ -458,10 +458,11 @@ class H5adSource(RowSource):
         self.normalize = normalize
         self.dtype = np.dtype(np.float32 if normalize else X.dtype)  # normalize_counts gives float32
         self._stamp = _stamp(self.path)
-        if not normalize:  # raw counts are refused as in memory, told by the first block of cells (as aedr.tl does)
-            from aedr.data.anndata import refuse_counts
 
-            refuse_counts(self.path, X[: min(self.shape[0], self.block_rows())], None)
+    def first_cells(self, n: int | None = None):
+        """The file's first ``n`` cells (None: its first block) as stored, dense or sparse, not normalised:
+        what raw counts are told by before the whole file is read."""
+        return self.adata.X[: min(self.shape[0], self.block_rows() if n is None else n)]
 
     def _read(self, start, stop):
         import scipy.sparse as sp

@@ -103,10 +103,10 @@ def busy_cores(interval: float = 0.1) -> float | None:
 
 def forward_macs(estimator, n_features: int) -> float | None:
     """Multiply-adds per row of the encoder and decoder of a fully connected ``estimator``; None otherwise."""
-    from aedr.models import ARCHITECTURES
+    from aedr._fit_setup import architecture
 
-    arch = ARCHITECTURES.get(getattr(estimator, "architecture", "mlp"))
-    if arch is None or not arch.dense or getattr(estimator, "encoder", None) is not None:
+    arch = architecture(estimator)  # None for custom modules
+    if arch is None or not arch.dense:
         return None
     sizes = [n_features, *estimator.hidden_layer_sizes, estimator.n_components]
     encoder = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
