@@ -26,7 +26,9 @@ def digits_map(digits, tmp_path_factory):
     Z = np.random.default_rng(0).normal(size=(len(X), 2)) + np.eye(10)[y][:, :2] * 6
     labels = pd.DataFrame({"digit": y, "parity": np.where(y % 2, "odd", "even")})
     path = tmp_path_factory.mktemp("map") / "digits.html"
-    write_explorer(path, Z, labels=labels, images=X, reconstructions=X[:, ::-1], thumbnails=300)
+    write_explorer(
+        path, Z, labels=labels, images=X, reconstructions=X[:, ::-1], thumbnails=300, title="Digits <& friends>"
+    )
     return path, Z, labels
 
 
@@ -135,6 +137,22 @@ def test_the_map_opens_draws_every_point_and_hover_shows_label_and_thumbnail(bro
         "() => document.querySelector('#aedr-thumbnail img.aedr-original').getAttribute('data-row')"
     )
     assert thumbnail == str(row) and page.locator("#aedr-thumbnail img.aedr-reconstruction").count() == 1
+    assert errors == []
+    page.close()
+
+
+def test_the_page_is_titled_and_offers_no_upload_of_the_data(browser, digits_map):
+    """The browser tab shows the map's title, and the tool bar has no plotly "Share chart" button (which
+    would upload every point and hover field to Plotly's cloud)."""
+    path, _, _ = digits_map
+    page, errors = open_map(browser, path)
+    page.hover("#aedr-map")
+    buttons = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.modebar-btn')).map(b => b.getAttribute('data-title'))"
+    )
+    assert "Zoom in" in buttons or "Zoom" in buttons  # the tool bar is there
+    assert not [b for b in buttons if "Share" in b]
+    assert page.title() == "Digits <& friends>"
     assert errors == []
     page.close()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,9 @@ THUMBNAILS = 2000  # rows with a thumbnail in the file, sampled; the rest hover 
 THUMB_PIXELS = 56  # thumbnails are drawn at least this wide (small images are scaled up, pixel for pixel)
 # a few named colours that stay apart on white, then plotly's larger qualitative sets
 _PALETTE = "Plotly Dark24 Light24"
+# plotly.js shows a "Share chart" button by default, which uploads the chart (every point and hover
+# field) to Plotly's cloud: a map of cells or patients stays on the user's machine
+PLOT_CONFIG = {"scrollZoom": True, "displaylogo": False, "showSendToCloud": False}
 
 
 def explorer_html(
@@ -73,10 +77,9 @@ def explorer_html(
     groups = _colour_groups(figure, Z, labels, fields)
     _layout(figure, Z.shape[1], groups, title, axis_names)
     thumbs = _thumbnails(images, reconstructions, image_shape, n, thumbnails, random_state)
-    html = figure.to_html(
-        include_plotlyjs=True, full_html=True, div_id="aedr-map", config={"scrollZoom": True, "displaylogo": False}
-    )
+    html = figure.to_html(include_plotlyjs=True, full_html=True, div_id="aedr-map", config=PLOT_CONFIG)
     script = _HOVER_SCRIPT.replace("__THUMBS__", json.dumps(thumbs))
+    html = html.replace("<head>", f"<head>\n    <title>{escape(title)}</title>", 1)
     return html.replace("</body>", f"<script>{script}</script>\n</body>")
 
 
