@@ -53,6 +53,60 @@ def test_a_resumed_fit_ends_bit_identical_to_an_uninterrupted_one(tmp_path, cls,
     assert [p.name for p in tmp_path.iterdir()] == ["fit.ckpt"]  # no staging file left
 
 
+class CtrlC:
+    """A callback that sends this process Ctrl-C (SIGINT) at the end of epoch ``n``, ``times`` times."""
+
+    def __init__(self, n, times=1):
+        self.n, self.times, self.seen = n, times, 0
+
+    def __call__(self, state):
+        import signal
+
+        self.seen += 1
+        if self.seen == self.n:
+            for _ in range(self.times):
+                signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize("params", [{"max_iter": 25}, {"max_iter": 20, "neighbor_loss": "tsne"}])
+def test_ctrl_c_in_python_stops_after_the_epoch_with_a_checkpoint_to_resume_from(tmp_path, params):
+    """As the CLI does: Ctrl-C during a Python fit with a Checkpoint writes it after the epoch (not only
+    on its schedule) and raises KeyboardInterrupt; the resumed fit ends as an uninterrupted one, and
+    Ctrl-C is Python's own again afterwards."""
+    import signal
+
+    torch.set_num_threads(1)
+    params = {"random_state": 0, **params}
+    full = Autoencoder(**params).fit(X)
+    path = tmp_path / "fit.ckpt"
+    stopped = Autoencoder(**params, callbacks=[CtrlC(5), Checkpoint(path, every_seconds=1e9)])
+    with pytest.raises(KeyboardInterrupt, match=r"stopped after epoch \d+; .*fit.ckpt holds it: fit\(X, resume_from="):
+        stopped.fit(X)
+    assert not hasattr(stopped, "model_")  # an interrupted fit leaves the estimator as it was
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert path.exists()  # written at the stop: its schedule (every 1e9 s) never came
+    resumed = Autoencoder(**params).fit(X, resume_from=path)
+    assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
+
+
+def test_a_second_ctrl_c_stops_at_once_and_a_programs_own_handler_is_kept(tmp_path):
+    import signal
+
+    path = tmp_path / "fit.ckpt"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        Autoencoder(max_iter=10, random_state=0, callbacks=[CtrlC(3, times=2), Checkpoint(path)]).fit(X)
+    assert not str(stopped.value) and not path.exists()  # at once: nothing written
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    asked = []
+    previous = signal.signal(signal.SIGINT, lambda *_: asked.append(True))
+    try:
+        ae = Autoencoder(max_iter=6, random_state=0, callbacks=[CtrlC(3), Checkpoint(path, every_epochs=4)]).fit(X)
+        assert asked == [True] and ae.n_iter_ == 6  # the program's handler ran; the fit went on
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_checkpoints_are_written_on_schedule_and_stay_readable(tmp_path):
     checkpoint = Checkpoint(tmp_path / "c", every_epochs=4)
     Autoencoder(max_iter=10, random_state=0, callbacks=[checkpoint]).fit(X)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,12 @@ class Checkpoint(Callback):
     """Write the fit's state to ``path`` every ``every_seconds`` (or ``every_epochs``), and when a
     callback stops training early; resume with ``estimator.fit(X, resume_from=path)``.
 
+    Ctrl-C while training (in a script or a notebook) stops the fit after the current epoch, writes
+    the checkpoint and raises :class:`KeyboardInterrupt`; a second Ctrl-C stops at once, leaving the
+    last checkpoint written. This holds where Ctrl-C would otherwise raise ``KeyboardInterrupt``
+    (Python's own handler, in the main thread); a program with its own handler keeps it. The file
+    stays when the fit completes: it is the caller's to remove.
+
     Each write replaces the file in one rename: a crash mid-write leaves the previous checkpoint.
 
     Parameters
@@ -100,9 +108,41 @@ class Checkpoint(Callback):
         self.fitted: dict[str, torch.Tensor] = {}  # set by the estimator's fit: its input scaling
         self.written_epoch: int | None = None
         self._last = time.monotonic()
+        self._interrupted = False  # Ctrl-C asked to stop after the epoch
+        self._handler_replaced = False
 
     def on_train_begin(self, state: TrainingState) -> None:
         self._last = time.monotonic()
+        self._interrupted = False
+        main_thread = threading.current_thread() is threading.main_thread()
+        if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._on_interrupt)
+            self._handler_replaced = True
+
+    def _on_interrupt(self, signum, frame) -> None:
+        if self._interrupted:  # asked twice: stop now
+            self._restore_handler()
+            raise KeyboardInterrupt
+        self._interrupted = True
+
+    def _restore_handler(self) -> None:
+        if self._handler_replaced:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._handler_replaced = False
+
+    def on_epoch_end(self, state: TrainingState) -> bool:
+        return self._interrupted
+
+    def on_train_end(self, state: TrainingState) -> None:
+        self._restore_handler()
+        if self._interrupted:
+            self._interrupted = False
+            if self.written_epoch == state.epoch:
+                raise KeyboardInterrupt(
+                    f"stopped after epoch {state.epoch}; {self.path} holds it: "
+                    f"fit(X, resume_from={str(self.path)!r}) goes on"
+                )
+            raise KeyboardInterrupt
 
     def due(self, epoch: int) -> bool:
         if self.every_epochs:

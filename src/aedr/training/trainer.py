@@ -216,8 +216,7 @@ class Trainer:
             if cfg.restore_best:
                 self.model.load_state_dict(best_weights)
         finally:
-            for cb in self.callbacks:
-                cb.on_train_end(state)
+            _train_end(self.callbacks, state)
         return history
 
     def _divergence(self, train_loss: float, val_loss: float | None) -> str:
@@ -339,3 +338,16 @@ class Trainer:
         dtype, or none at all for "32"."""
         dtype = PRECISIONS[self.config.precision]
         return contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+
+
+def _train_end(callbacks, state: TrainingState) -> None:
+    """Every callback's ``on_train_end``, each even when one before it raises (a stop on Ctrl-C, a
+    checkpoint's message); then the first exception raised."""
+    first = None
+    for cb in callbacks:
+        try:
+            cb.on_train_end(state)
+        except BaseException as exc:  # noqa: BLE001 (re-raised below, once every callback has ended)
+            first = first or exc
+    if first is not None:
+        raise first
