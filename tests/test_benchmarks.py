@@ -340,6 +340,21 @@ def test_out_or_report_of_the_wrong_kind_is_refused_before_the_run(tiny, tmp_pat
     assert a_file.read_text() == "keep" and not (tmp_path / "o").exists()
 
 
+def test_a_missing_data_file_is_named_before_any_method_runs(tmp_path, monkeypatch):
+    """digits ships with scikit-learn, MNIST does not: a missing MNIST file is refused before digits
+    is fitted, so nothing is written and a rerun needs no --force."""
+    from aedr.benchmarks import runner
+    from aedr.cli import app
+
+    fitted = []
+    monkeypatch.setattr(runner, "_warm_up", lambda *a: fitted.append("warm-up"))
+    args = ["benchmark", "-d", "digits,mnist10k", "-m", "pca", "-q", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and not fitted and not (tmp_path / "o").exists(), result.output
+    assert f"data file not found: {tmp_path / 'nowhere' / 't10k-images-idx3-ubyte.gz'}, " in result.output
+    assert "t10k-labels-idx1-ubyte.gz (data_dir, or --data-dir: the folder holding them)" in result.output
+
+
 @pytest.mark.parametrize("fraction, side", [(0.999, "1 of the 1,797 rows of digits to fit"), (0.001, "2 of the")])
 def test_a_held_out_share_that_leaves_a_class_out_of_a_side_is_refused_in_words(fraction, side):
 

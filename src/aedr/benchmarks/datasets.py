@@ -1,7 +1,7 @@
 """The data-set registry: one entry per data set the benchmark can run on.
 
 Adding a data set is one entry in :data:`DATASETS`: a name, a description
-and a loader ``load(data_dir) -> (X, y)``.
+a loader ``load(data_dir) -> (X, y)`` and, for data read from files, ``files(data_dir)``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aedr.data.datasets import load_digits_data, load_mnist
+from aedr.data.datasets import load_digits_data, load_mnist, mnist_files
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class DatasetSpec:
     None: the runner holds out a seeded stratified share instead."""
     default_run: bool = True
     """In a plain ``aedr benchmark`` (else run when named with ``--datasets``)."""
+    files: Callable[[Path | None], list[Path]] = lambda _: []
+    """The files ``load`` reads from ``data_dir`` (checked before any method runs); none for the data
+    sets that ship with scikit-learn."""
 
 
 def _breast_cancer(_):
@@ -41,10 +44,15 @@ DATASETS: dict[str, DatasetSpec] = {
         default_run=False,
     ),
     "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
-    "mnist10k": DatasetSpec("MNIST's 10k test images, 10,000 x 784 in [0, 1]", lambda d: load_mnist("test", d)),
+    "mnist10k": DatasetSpec(
+        "MNIST's 10k test images, 10,000 x 784 in [0, 1]",
+        lambda d: load_mnist("test", d),
+        files=lambda d: mnist_files("test", d),
+    ),
     "mnist70k": DatasetSpec(
         "all of MNIST, 70,000 x 784 in [0, 1], split as MNIST splits it (train / test)",
         lambda d: load_mnist("all", d),
         heldout_rows=10_000,
+        files=lambda d: mnist_files("all", d),
     ),
 }

@@ -152,6 +152,12 @@ def run_benchmark(
         )
     if not 0 < heldout_fraction < 1:
         raise ValueError(f"the held-out fraction must lie between 0 and 1 (exclusive), got {heldout_fraction}")
+    folder = Path(data_dir) if data_dir is not None else None
+    missing = [str(file) for name in datasets for file in DATASETS[name].files(folder) if not file.is_file()]
+    if missing:  # before any method runs: a rerun then needs no --force
+        raise FileNotFoundError(
+            f"data file not found: {', '.join(missing)} (data_dir, or --data-dir: the folder holding them)"
+        )
     method_params = method_params or {}
     settings = {
         "random_state": random_state,
@@ -166,7 +172,7 @@ def run_benchmark(
     runs, costs = [], []
     for name in datasets:
         spec = DATASETS[name]
-        X, y = spec.load(Path(data_dir) if data_dir is not None else None)
+        X, y = spec.load(folder)
         logger.info("%s: %d rows x %d features", name, *X.shape)
         if spec.heldout_rows:
             cut = len(X) - spec.heldout_rows

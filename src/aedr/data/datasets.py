@@ -40,16 +40,22 @@ def load_mnist(split: str = "test", data_dir: str | Path | None = None) -> tuple
     if split == "all":
         parts = [load_mnist(s, data_dir) for s in ("train", "test")]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    if split not in _MNIST_FILES:
-        raise ValueError(f"unknown MNIST split {split!r}; expected 'train', 'test' or 'all'")
-    folder = Path(data_dir) if data_dir is not None else default_mnist_dir()
-    images_file, labels_file = (folder / name for name in _MNIST_FILES[split])
+    images_file, labels_file = mnist_files(split, data_dir)
     for file in (images_file, labels_file):
         if not file.exists():
             raise FileNotFoundError(f"MNIST file not found: {file} (point 'data_dir' at the folder holding it)")
     images = read_idx(images_file)
     labels = read_idx(labels_file)
     return images.reshape(len(images), -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+
+
+def mnist_files(split: str = "test", data_dir: str | Path | None = None) -> list[Path]:
+    """The IDX files (images, then labels) :func:`load_mnist` reads for ``split`` from ``data_dir``."""
+    splits = ("train", "test") if split == "all" else (split,)
+    if any(s not in _MNIST_FILES for s in splits):
+        raise ValueError(f"unknown MNIST split {split!r}; expected 'train', 'test' or 'all'")
+    folder = Path(data_dir) if data_dir is not None else default_mnist_dir()
+    return [folder / name for s in splits for name in _MNIST_FILES[s]]
 
 
 def load_digits_data() -> tuple[np.ndarray, np.ndarray]:
