@@ -172,8 +172,9 @@ def test_config_file_and_options_override_it(cells, tmp_path):
 
 def test_transform_to_file_keeps_labels(run, cells, tmp_path):
     out = tmp_path / "new.parquet"
-    aedr("transform", run / "model", cells, "-o", out, "--label-col", "cell_type")
+    result = aedr("transform", run / "model", cells, "-o", out, "--label-col", "cell_type")
     frame = pd.read_parquet(out)
+    assert f"wrote {out} (80 rows x 3 columns)" in result.stderr  # the codes and their label
     assert list(frame.columns) == ["autoencoder0", "autoencoder1", "cell_type"]
     expected = pd.read_csv(run / "embedding.csv")
     written = expected.iloc[:, :2].to_numpy(np.float32)
@@ -618,6 +619,25 @@ def test_sigterm_with_save_best_keeps_the_best_weights_like_ctrl_c(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run", "run.checkpoint", "stderr.txt"]
 
 
+def test_sigterm_while_the_outputs_are_written_names_the_checkpoint_that_goes_on(tmp_path, monkeypatch):
+    """A SIGTERM after the last epoch, while the run is written: nothing of the run is left, and the
+    message says the checkpoint stays for --resume (as one during training does)."""
+    from aedr import runs
+    from aedr.cli.errors import Terminated
+
+    def terminated(*args, **kwargs):
+        raise Terminated()
+
+    monkeypatch.setattr(runs, "table_scores", terminated)  # the first step after training
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).normal(size=(200, 6)))
+    result = aedr("fit", tmp_path / "rows.npy", "-o", tmp_path / "run", "--max-iter", "3", "--checkpoint-every", "0",
+                  "--threads", "1", ok=False)  # fmt: skip
+    assert result.exit_code == 143, result.output
+    assert "terminated (SIGTERM): nothing was written" in result.stderr
+    assert f"the checkpoint {tmp_path / 'run.checkpoint'} stays: --resume goes on" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.npy", "run.checkpoint"]
+
+
 def test_demo(tmp_path):
     out = tmp_path / "out"
     text = aedr("demo", "--out", out, "--max-iter", "2", "--quiet").stdout
@@ -995,6 +1015,7 @@ def test_row_ids_are_written_beside_the_codes_so_each_code_joins_back_to_its_row
 
     assert anndata.read_h5ad(tmp_path / "codes.h5ad").obs_names.tolist() == ["c07", "c03", "c09"]
     npy = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.npy")
+    assert "(3 rows x 2 columns)" in npy.stderr  # the codes alone
     assert (
         "codes.npy holds the codes alone; .csv, .tsv, .parquet, .npz or .h5ad keep the rows' IDs beside them"
         in npy.stderr

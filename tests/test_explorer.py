@@ -181,7 +181,7 @@ def test_a_3d_map_opens_in_a_rotatable_view(browser, tmp_path):
 
 
 # ---------------------------------------------------------------- the command line
-def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits):
+def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits, monkeypatch):
     X, y = digits
     np.savez(tmp_path / "digits.npz", X=X[:300], digit=y[:300])
     result = runner.invoke(app, ["fit", str(tmp_path / "digits.npz"), "--label-col", "digit", "-o", str(tmp_path / "run"),
@@ -196,6 +196,13 @@ def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits):
     html = (tmp_path / "m.html").read_text()
     assert '"name":"9"' in html and "aedr-reconstruction" in html
     assert len(json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))) == 300
+    # without -o, each run folder's map and figure are named after the folder, so two runs do not collide
+    shutil.copytree(tmp_path / "run", tmp_path / "run2")
+    monkeypatch.chdir(tmp_path)
+    for command, suffix in (("explore", "html"), ("plot", "png")):
+        for run in ("run", "run2"):
+            result = runner.invoke(app, [command, run])
+            assert result.exit_code == 0 and (tmp_path / f"{run}.{suffix}").exists(), result.output
 
 
 def test_explore_refuses_rows_that_do_not_match_the_codes(tmp_path):

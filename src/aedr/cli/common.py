@@ -458,7 +458,7 @@ def _streamed_table(
     given = [flag for flag, value in (in_memory_options or {}).items() if value]
     if given:
         raise ValueError(
-            f"{path} ({source.nbytes / 2**30:.1f} GiB as float32) is streamed from disk, which does not take "
+            f"{path} ({_size(source.nbytes)} as float32) is streamed from disk, which does not take "
             f"{', '.join(given)}; raise --memory-budget to read it in memory"
         )
     labels, obs = None, None
@@ -476,7 +476,7 @@ def _streamed_table(
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
-    note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({source.nbytes / 2**30:.1f} GiB as float32)"
+    note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({_size(source.nbytes)} as float32)"
     notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
     notes += [index_note(source.index_left_out)] if getattr(source, "index_left_out", None) else []
     if is_main():  # under torchrun rank 0 alone reports
@@ -587,15 +587,27 @@ def features_for(model, table: Table, path: Path | None = None):
     return table.X
 
 
+def _size(n_bytes: int) -> str:
+    """``n_bytes`` in the unit that reads best: "18 MB", "3.1 GB"."""
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:.0f} MB"
+
+
 def default_output(data: Path, suffix: str) -> Path:
-    """``cells.csv.gz`` + ``.png`` -> ``cells.png`` (in the current folder)."""
+    """``cells.csv.gz`` + ``.png`` -> ``cells.png``, run folder ``run1`` + ``.png`` -> ``run1.png`` (in
+    the current folder)."""
+    if data.is_dir():
+        return Path(data.resolve().name + suffix)
     name = data.name
     for ending in (".gz",):
         name = name.removesuffix(ending)
     return Path(Path(name).stem + suffix)
 
 
-FigureOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="PNG (or PDF, SVG) file to write.")]
+def figure_output(default: str):
+    """The ``--output`` option of a figure command whose default file is ``default`` (said in its help)."""
+    return Annotated[
+        Optional[Path], typer.Option("--output", "-o", help=f"PNG (or PDF, SVG) file to write [default: {default}].")
+    ]
 
 
 def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, folder: bool = False) -> Path:

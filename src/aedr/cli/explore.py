@@ -19,7 +19,10 @@ def explore(
         typer.Argument(help="Run folder (aedr fit --out) or embedding file: code columns plus label columns."),
     ],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="HTML file [default: EMBEDDING name + .html].")
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="HTML file [default: EMBEDDING's (or the run folder's) name + .html, here]."
+        ),
     ] = None,
     data: Annotated[
         Optional[Path],
@@ -57,7 +60,9 @@ def explore(
     exclude: Exclude = None,
     header: Header = None,
     delimiter: Delimiter = None,
-    title: Annotated[Optional[str], typer.Option("--title", help="Page title.")] = None,
+    title: Annotated[
+        Optional[str], typer.Option("--title", help="Page title (the browser tab's and the map's heading).")
+    ] = None,
     threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
@@ -77,8 +82,9 @@ def explore(
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         raise typer.BadParameter(f"{output}: the map is an HTML page; name it .html", param_hint="--output")
     run = embedding if embedding.is_dir() else None
+    output = output or default_output(embedding, ".html")
     embedding = _embedding_file(embedding)
-    output = claim_output(ctx, output or default_output(embedding, ".html"), force, [embedding])
+    output = claim_output(ctx, output, force, [embedding])
     codes, names, label_frame, ids = read_codes(embedding, delimiter)
     fields = images = reconstructions = None
     shape = None

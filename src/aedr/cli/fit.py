@@ -35,7 +35,7 @@ from aedr.cli.common import (
     stream_input,
     streaming_refusals,
 )  # fmt: skip
-from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
@@ -218,10 +218,11 @@ def fit(
             err=True,
         )
         raise typer.Exit(_exit_code(stopper.requested)) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         kept = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
-        typer.echo(f"\ninterrupted: nothing was written{kept}", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        typer.echo(f"\n{how}: nothing was written{kept}", err=True)
+        raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
     _report(run, out)

@@ -71,8 +71,10 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
         annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
         return
     write_table(output, frame, labels, ids=ids, overwrite=force)
-    typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(frame.shape[1], 'column')})", err=True)
-    if (labels is not None or ids is not None) and not format_of(output).stores_labels:
+    stored = format_of(output).stores_labels
+    width = frame.shape[1] + stored * ((labels is not None) + (0 if ids is None else ids.shape[1]))
+    typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(width, 'column')})", err=True)
+    if (labels is not None or ids is not None) and not stored:
         kept = annotations(labels, ids)
         typer.echo(f"note: {output.name} holds the codes alone; {keeping('.')} keep {kept} beside them", err=True)
 

@@ -18,7 +18,6 @@ from aedr.cli.common import (
     Columns,
     Delimiter,
     Exclude,
-    FigureOutput,
     Force,
     Header,
     LabelCol,
@@ -29,6 +28,7 @@ from aedr.cli.common import (
     code_run,
     default_output,
     features_for,
+    figure_output,
     load_model,
     read_for_model,
     read_input,
@@ -93,7 +93,7 @@ def embedding(
     header: Header = None,
     delimiter: Delimiter = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
-    output: FigureOutput = None,
+    output: figure_output("EMBEDDING's (or the run folder's) name + .png, here") = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -108,8 +108,9 @@ def embedding(
     from aedr.data.formats import format_of
     from aedr.plotting import plot_embedding
 
+    output = output or default_output(data, ".png")
     data = _embedding_file(data)
-    output = claim_figure(ctx, output or default_output(data, ".png"), force)
+    output = claim_figure(ctx, output, force)
     names = table_names(data, delimiter) if columns is None else None  # the header, read once
     written = written_label_column(data, delimiter, names) if columns is None else None
     if color_by is None and labels is None and written is not None:
@@ -173,7 +174,7 @@ def reconstructions(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
-    output: FigureOutput = None,
+    output: figure_output("reconstructions.png") = None,
     threads: ModelThreads = None,
     force: Force = False,
     verbose: Verbose = False,
