@@ -41,6 +41,21 @@ def test_conv_accepts_flat_rows_and_image_arrays(X):
     assert flat.inverse_transform(flat.transform(X)).shape == X.shape
 
 
+def test_images_of_another_shape_than_fitted_are_refused_not_flattened(X):
+    """192 values a row fit (3, 8, 8) images only in that layout: channels-last images, or a 12 x 16
+    image, are refused by name instead of encoded as if they were the fitted layout."""
+    images = np.concatenate([X.reshape(-1, 1, 8, 8)] * 3, axis=1)[:200]
+    model = quick(architecture="conv").fit(images)
+    assert model.input_shape_ == (3, 8, 8)
+    for wrong in (images.transpose(0, 2, 3, 1), images.reshape(200, 12, 16)):
+        for method in (model.transform, model.score):
+            with pytest.raises(ValueError, match=r"X holds images of shape \(.*\); this model was fitted on images"):
+                method(wrong)
+    with pytest.raises(ValueError, match="reference holds images of shape"):
+        model.transform(images, reference=images.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(model.transform(images.reshape(200, -1)), model.transform(images))
+
+
 def test_conv_input_shape_errors(X):
     with pytest.raises(ValueError, match=r"n_features=63 \(not a square\)"):
         quick(architecture="conv").fit(X[:, :63])

@@ -80,7 +80,7 @@ def test_an_epoch_visits_every_training_row_once_in_shuffled_blocks(npy, small_b
     np.testing.assert_allclose(batch.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
-def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, small_blocks):
+def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, small_blocks, monkeypatch):
     X = digits[0]
     streamed = Autoencoder(2, max_iter=30, random_state=0, memory_budget=0).fit(open_rows(npy))
     again = Autoencoder(2, max_iter=30, random_state=0, memory_budget=0).fit(open_rows(npy))
@@ -92,6 +92,15 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     assert streamed.score(open_rows(npy)) == pytest.approx(streamed.score(X), rel=1e-5)
     with pytest.raises(ValueError, match="reference placement needs the rows to place in memory"):
         streamed.transform(open_rows(npy), reference=X)
+    codes = npy.with_name("codes.npy")  # codes on disk decode like codes in memory, a block at a time
+    monkeypatch.setattr("aedr.estimator.DECODED_BLOCK_BYTES", 8 * 64 * 500)  # blocks of 500 rows
+    np.save(codes, streamed.transform(X).astype(np.float32))
+    decoded = streamed.inverse_transform(open_rows(codes))
+    np.testing.assert_array_equal(decoded, streamed.inverse_transform(np.load(codes)))
+    assert decoded.dtype == np.float32 and decoded.shape == X.shape
+    np.save(codes, np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="codes.npy has 5 columns but this autoencoder's codes have 2"):
+        streamed.inverse_transform(open_rows(codes))
 
 
 def test_a_memmap_streams_and_stays_untouched(tmp_path, digits):

@@ -41,6 +41,8 @@ from aedr.training.losses import AutoencoderObjective
 from aedr.training.threads import estimator_threads, torch_threads
 from aedr.training.trainer import TrainerConfig, TrainingDivergedError
 
+DECODED_BLOCK_BYTES = 64 << 20  # inverse_transform of codes on disk: decoded rows (float64) per block read
+
 
 def _is_fitted_state(name: str) -> bool:
     """Whether attribute ``name`` is set by ``fit`` (scikit-learn's trailing underscore, and the width
@@ -398,6 +400,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_val = training_rows(X, scaler, val_rows, device) if val_rows is not None else None
 
         # a warm start trains a copy: an interrupted fit leaves the fitted network as it was
+        if not warm:
+            _fit_setup.check_network_memory(self, X.shape[1], device)
         model = (copy.deepcopy(self.model_) if warm else self._build_model(X.shape[1], generator)).to(device)
         noise_generator = torch.Generator(device=device).manual_seed(  # each rank its own noise
             int(torch.randint(2**31 - 1, (1,), generator=generator)) + distributed.rank()
@@ -536,7 +540,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             if reference is not None:
                 raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
         else:
-            rows = validate_rows(self, flatten_images(X)[0], reset=False)
+            rows = validate_rows(self, self._flat_rows(X), reset=False)
         dtype = np.float32 if getattr(rows, "dtype", None) == np.float32 else np.float64  # float32 in, float32 out
         if reference is None:
             with self._threads():
@@ -547,9 +551,21 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 "reference must be rows in memory (an array, DataFrame or np.memmap), not a file opened with "
                 "open_rows; load its rows first, e.g. np.load(path)"
             )
-        R = validate_rows(self, flatten_images(reference)[0], reset=False, name="reference")
+        R = validate_rows(self, self._flat_rows(reference, "reference"), reset=False, name="reference")
         with self._threads(network=False):  # mostly a nearest-neighbour search, not the network's work
             return place_by_reference(self, rows, R, reference_neighbors).astype(dtype, copy=False)
+
+    def _flat_rows(self, X, name: str = "X"):
+        """``X``'s images (n, C, H, W) or (n, H, W) as rows, refused unless a conv model was fitted on
+        images of that shape; rows as given."""
+        rows, shape = flatten_images(X)
+        fitted = getattr(self, "input_shape_", None)
+        if shape is not None and fitted is not None and tuple(shape) != tuple(fitted):
+            raise ValueError(
+                f"{name} holds images of shape {tuple(X.shape[1:])}; this model was fitted on images of shape "
+                f"{tuple(fitted)} (channels, height, width): pass them in that layout, or as flat rows"
+            )
+        return rows
 
     def _threads(self, *, network: bool = True):
         """The fitted estimator's torch threads (``n_jobs``) around a block that runs its network."""
@@ -578,6 +594,17 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
         own scores and figures use)."""
         check_is_fitted(self)
+        source = as_source(X)
+        if source is not None:  # codes on disk: decoded a block at a time (the rows come back in memory)
+            if source.shape[1] != self._n_features_out:
+                raise ValueError(
+                    f"{source.name} has {source.shape[1]} columns but this autoencoder's codes have "
+                    f"{self._n_features_out} columns"
+                )
+            n, block = source.shape[0], max(1, DECODED_BLOCK_BYTES // (8 * self.n_features_in_))
+            return np.concatenate(
+                [self._decoded(source.read(a, min(a + block, n))) for a in range(0, max(n, 1), block)]
+            )
         given, names = [str(c) for c in getattr(X, "columns", ())], [str(c) for c in self.get_feature_names_out()]
         if given != names and sorted(given) == sorted(names):  # the codes' own names, out of order
             raise ValueError(
@@ -615,7 +642,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate_source(self, source, reset=False)
             error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
             return -error / (source.shape[0] * source.shape[1])
-        X = flatten_images(X)[0]
+        X = self._flat_rows(X)
         X_checked = validate_rows(self, X, reset=False)
         if sp.issparse(X_checked):  # a batch at a time, never the whole matrix dense
             error = squared_error(X_checked, lambda rows: self._decoded(self.transform(rows)))

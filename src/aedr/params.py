@@ -196,7 +196,7 @@ PARAMS: tuple[Param, ...] = (
         "input_shape",
         None,
         ["array-like", None],
-        "Image shape for conv, e.g. 1x28x28.",
+        "Image shape for conv, channels first: CxHxW (1x28x28, 3x32x32) or HxW.",
         cli=str,
         convert=shape_or_none,
         show_default=False,

@@ -44,7 +44,7 @@ def explore(
         Optional[str],
         typer.Option(
             "--image-shape",
-            help="Draw --data rows as images of this shape (28x28, 32x32x3) [default: from an image file].",
+            help="Draw --data rows as images of this shape, channels last: HxW or HxWxC (28x28, 32x32x3) [default: from an image file].",
             rich_help_panel=_IMAGES,
         ),
     ] = None,

@@ -168,7 +168,10 @@ def reconstructions(
     n_images: Annotated[int, typer.Option("--n-images", "-n", min=1, max=100, help="Images to show.")] = 10,
     image_shape: Annotated[
         Optional[str],
-        typer.Option("--image-shape", help="Image shape, e.g. 28x28 or 32x32x3 [default: from the file or square]."),
+        typer.Option(
+            "--image-shape",
+            help="Image shape, channels last: HxW or HxWxC (28x28, 32x32x3) [default: from the file or square].",
+        ),
     ] = None,
     label_col: LabelCol = None,
     columns: Columns = None,
