@@ -209,6 +209,8 @@ def test_invalid_parameters(small, params):
         ({"hidden_layer_sizes": (True,)}, "'hidden_layer_sizes' must be"),
         ({"n_components": True}, "n_components must be a whole number, got True"),
         ({"optimizer": dict}, "optimizer must be a name or a torch.optim.Optimizer subclass, got the class dict"),
+        ({"optimizer": torch.optim.LBFGS}, "optimizer LBFGS needs a closure that re-evaluates the loss"),
+        ({"hidden_layer_sizes": (10**9,)}, r"has 1[\d,]+ parameters: training it needs about [\d,.]+ GB and"),
         ({"architecture": "conv", "input_shape": (1, 4.5, 4)}, "input_shape must be"),
         ({"encoder": torch.nn.Identity(), "decoder": torch.nn.Identity(), "n_components": 64}, "no trainable param"),
     ],
@@ -360,6 +362,8 @@ def test_warm_start_continues_the_fitted_network(tmp_path):
         warm.set_params(hidden_layer_sizes=[8], activation="tanh").fit(X)
     with pytest.raises(ValueError, match="features"):
         warm.set_params(activation="relu").fit(X[:, :5])
+    with pytest.raises(ValueError, match="fitted with scale='auto'; got scale='minmax'"):  # kept, so not changed
+        warm.set_params(scale="minmax").fit(X)
 
 
 def _raise(state):

@@ -58,6 +58,22 @@ def check_param_types(est) -> None:
         raise ParameterError(
             f"optimizer must be a name or a torch.optim.Optimizer subclass, got the class {est.optimizer.__name__}"
         )
+    if isinstance(est.optimizer, type) and _needs_closure(est.optimizer):
+        raise ParameterError(
+            f"optimizer {est.optimizer.__name__} needs a closure that re-evaluates the loss (as LBFGS does); "
+            "aedr's trainer steps once per batch without one: pick a first-order optimizer"
+        )
+
+
+def _needs_closure(cls) -> bool:
+    """Whether optimizer class ``cls``'s ``step`` takes a required ``closure``."""
+    import inspect
+
+    try:
+        closure = inspect.signature(cls.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a step without a signature: let it run
+        return False
+    return closure is not None and closure.default is inspect.Parameter.empty
 
 
 def check_fit_params(est, X: np.ndarray) -> None:
@@ -120,11 +136,13 @@ NETWORK_PARAMS = (
     "activation",
     "output_activation",
     "input_shape",
+    "scale",  # the fitted scaling is kept: another one asked for would be recorded but not applied
 )
 
 
 def check_warm_start(est, n_features: int) -> None:
-    """A warm start continues the fitted network: the parameters must still build it, as fitted."""
+    """A warm start continues the fitted network on its input scaling: the parameters must still build
+    and scale it, as fitted."""
     fitted = est._as_fitted()
     for name in NETWORK_PARAMS:
         before, now = _plain(getattr(fitted, name)), _plain(getattr(est, name))
@@ -137,6 +155,28 @@ def check_warm_start(est, n_features: int) -> None:
     fitted = est.model_.state_dict()
     if fresh.keys() != fitted.keys() or any(fresh[k].shape != fitted[k].shape for k in fresh):
         raise ValueError("warm_start continues the fitted network: its architecture parameters must not change")
+
+
+TRAINING_COPIES = 4  # weights, gradients and Adam's two moments: a network's parameters held four times to train
+
+
+def check_network_memory(est, n_features: int, device: torch.device) -> None:
+    """Refuse, before any allocation, a network whose training state (``TRAINING_COPIES`` times its
+    parameters) exceeds the memory available on the CPU: one line naming its size, not the allocator's
+    error from deep inside torch."""
+    if device.type != "cpu" or est.encoder is not None:
+        return
+    from aedr.data.stream import memory_available
+
+    model = est._build_model(n_features, torch.Generator().manual_seed(0), meta=True)  # shapes only, no memory
+    n_params = sum(p.numel() for p in model.parameters())
+    needed, available = TRAINING_COPIES * 4 * n_params, memory_available()
+    if needed > available:
+        raise ValueError(
+            f"the network ({n_features} features, hidden_layer_sizes={_plain(est.hidden_layer_sizes)}) has "
+            f"{n_params:,} parameters: training it needs about {needed / 1e9:,.1f} GB and {available / 1e9:,.1f} GB "
+            "are available; use smaller hidden_layer_sizes"
+        )
 
 
 def _plain(value):
