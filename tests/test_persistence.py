@@ -172,6 +172,9 @@ def _set(path, value):
     [
         (lambda f: (f / CONFIG_FILE).unlink(), CONFIG_FILE, "missing"),
         (lambda f: (f / WEIGHTS_FILE).unlink(), WEIGHTS_FILE, "missing"),
+        (lambda f: [(f / WEIGHTS_FILE).unlink(), (f / WEIGHTS_FILE).mkdir()], WEIGHTS_FILE, "not a regular file"),
+        (lambda f: [(f / CONFIG_FILE).unlink(), (f / CONFIG_FILE).symlink_to("/dev/zero")], CONFIG_FILE, "not a regul"),
+        (lambda f: _edit_config(f, _set(["fitted", "n_features_in_"], True)), CONFIG_FILE, "integer, got True"),
         (lambda f: (f / CONFIG_FILE).write_text((f / CONFIG_FILE).read_text()[:200]), CONFIG_FILE, "not valid JSON"),
         (lambda f: (f / CONFIG_FILE).write_bytes(b"\xff\xfe\x00garbage"), CONFIG_FILE, "corrupted"),
         (lambda f: (f / WEIGHTS_FILE).write_bytes((f / WEIGHTS_FILE).read_bytes()[:100]), WEIGHTS_FILE, "truncated"),

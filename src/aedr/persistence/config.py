@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError
+from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError, why_not_a_file
 
 # Fitted attributes stored in their own way (or rebuilt) rather than as plain JSON.
 _SPECIAL_ATTRIBUTES = {"model_", "scaler_", "device_", "feature_names_in_"}
@@ -146,7 +146,9 @@ MAX_CONFIG_BYTES = 64 << 20  # a config holds a scale per feature and a loss per
 def read_config(file: Path) -> dict:
     """``config.json`` parsed, its format version and every key loading relies on checked."""
     if not file.is_file():
-        raise ModelFileError(f"{file}: missing; a model folder needs {CONFIG_FILE} beside {WEIGHTS_FILE}")
+        raise ModelFileError(
+            f"{file}: {why_not_a_file(file)}; a model folder needs {CONFIG_FILE} beside {WEIGHTS_FILE}"
+        )
     size = file.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise ModelFileError(
@@ -198,7 +200,7 @@ def _check_schema(config: dict, file: Path) -> None:
     if not isinstance(config["weights"].get("sha256"), str):
         raise ModelFileError(f"{file}: key 'weights.sha256' is missing; the file was edited by hand or is incomplete")
     n_features = config["fitted"].get("n_features_in_")
-    if not isinstance(n_features, int) or n_features < 1:
+    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
         raise ModelFileError(f"{file}: 'fitted.n_features_in_' must be a positive integer, got {n_features!r}")
     for key in ("offset", "scale"):
         values = config["scaler"].get(key)

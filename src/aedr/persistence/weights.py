@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from aedr.persistence.folder import CONFIG_FILE, WEIGHTS_FILE, ModelFileError
+from aedr.persistence.folder import CONFIG_FILE, WEIGHTS_FILE, ModelFileError, why_not_a_file
 
 _SAFETENSORS_DTYPES = {
     torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
@@ -43,7 +43,9 @@ def check_header(file: Path, expected: dict, config_file: Path) -> None:
     """Read only the safetensors header (8-byte length + JSON index) and check its tensors, their dtypes,
     shapes and byte ranges against the architecture before any tensor data is read."""
     if not file.is_file():
-        raise ModelFileError(f"{file}: missing; a model folder needs {WEIGHTS_FILE} beside {CONFIG_FILE}")
+        raise ModelFileError(
+            f"{file}: {why_not_a_file(file)}; a model folder needs {WEIGHTS_FILE} beside {CONFIG_FILE}"
+        )
     size = file.stat().st_size
     with open(file, "rb") as handle:
         head = handle.read(8)
