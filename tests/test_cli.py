@@ -329,6 +329,12 @@ def test_transform_fills_empty_cells_from_the_training_rows(run, cells, tmp_path
     assert "mean in this file (the model keeps no training statistics)" in old.stderr
 
 
+@pytest.mark.parametrize("command", ["transform", "evaluate"])
+def test_a_label_column_that_is_one_of_the_models_features_is_refused_by_name(run, cells, command):
+    result = aedr(command, run, cells, "--label-col", "g3", ok=False)
+    assert_one_line_error(result, "'g3' is one of the model's feature columns; it cannot also be the label", code=2)
+
+
 def test_inverse_transform(run, tmp_path):
     out = tmp_path / "reconstructed.csv"
     aedr("inverse-transform", run / "model", run / "embedding.csv", "-o", out, "--label-col", "cell_type")

@@ -124,6 +124,7 @@ def test_mnist_file_names():
     assert file_format("t10k-labels.idx1-ubyte") == "idx"
     with pytest.raises(ValueError, match="unknown file type"):
         file_format("data.xlsx")
+    assert file_format("GSE1_counts.txt.gz") == "tsv"  # expression tables: tab-separated .txt, delimiter sniffed
 
 
 @pytest.mark.parametrize(

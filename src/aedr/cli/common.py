@@ -510,6 +510,7 @@ def read_for_model(model, path: Path, **options) -> Table:
     import pandas as pd
 
     expected = getattr(model, "feature_names_in_", None)
+    _check_label_not_a_feature(expected, options.get("label_col"))
     index = range(model.n_features_in_) if expected is None else [str(n) for n in expected]
     fill = {  # absent from models saved before aedr kept them: the file's own then
         kind: pd.Series(getattr(model, f"feature_{kind}_"), index=index)
@@ -517,6 +518,15 @@ def read_for_model(model, path: Path, **options) -> Table:
         if hasattr(model, f"feature_{kind}_")
     }
     return read_input(path, expected_columns=None if expected is None else list(expected), fill_values=fill, **options)
+
+
+def _check_label_not_a_feature(features, label_col) -> None:
+    """Refuse a label column that the model reads as one of its features (by name)."""
+    if features is not None and label_col is not None and str(label_col) in {str(f) for f in features}:
+        raise typer.BadParameter(
+            f"{label_col!r} is one of the model's feature columns; it cannot also be the label",
+            param_hint="--label-col",
+        )
 
 
 def rows_for_model(
@@ -527,6 +537,7 @@ def rows_for_model(
     read whole by :func:`read_for_model`. ``options``: the reading options (columns, exclude, header,
     delimiter, missing, one_hot, layer)."""
     expected = getattr(model, "feature_names_in_", None)
+    _check_label_not_a_feature(expected, label_col)
     refused = {name: options.get(name) for name in ("one_hot", "layer", "columns", "exclude")}
     table = stream_input(
         path,

@@ -415,7 +415,7 @@ FORMATS: dict[str, FileFormat] = {
     f.name: f
     for f in (
         Delimited("csv", (".csv",), ","),
-        Delimited("tsv", (".tsv", ".tab"), "\t"),
+        Delimited("tsv", (".tsv", ".tab", ".txt"), "\t"),  # .txt: tab-separated, as expression tables often are
         Parquet(),
         Npy(),
         Npz(),
