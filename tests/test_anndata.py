@@ -224,3 +224,71 @@ def test_repeated_gene_names_and_an_empty_obs_still_fit(tmp_path):
     result = fit(tmp_path / "dup.h5ad", "-o", tmp_path / "r")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "map.html").exists() and (tmp_path / "r" / "dup.h5ad").exists()
+
+
+def test_a_streamed_fit_of_repeated_gene_names_writes_a_model_that_loads(tmp_path):
+    """Streamed, the genes are named as in memory (a repeat gets -1): the model loads and takes the file."""
+    X = np.random.default_rng(0).random((300, 6)).astype(np.float32)
+    var = pd.DataFrame(index=["g0", "g0", "g1", "g1", "g2", "g3"])
+    anndata.AnnData(X=sp.csr_matrix(X), var=var).write_h5ad(tmp_path / "dup.h5ad")
+    streamed = fit(tmp_path / "dup.h5ad", "-o", tmp_path / "s", "--memory-budget", "1K")
+    assert streamed.exit_code == 0 and "streaming" in streamed.stderr, streamed.output
+    assert fit(tmp_path / "dup.h5ad", "-o", tmp_path / "m").exit_code == 0
+    names = [list(aedr.load(tmp_path / r / "model").feature_names_in_) for r in ("s", "m")]
+    assert names[0] == names[1] == ["g0", "g0-1", "g1", "g1-1", "g2", "g3"]
+    assert transform(tmp_path / "s", tmp_path / "dup.h5ad").exit_code == 0
+
+
+def test_evaluate_matches_a_new_files_genes_by_name_as_transform_does(pbmc, tmp_path):
+    X = sp.csr_matrix(np.abs(pbmc.X[:, :40]))
+    cells = anndata.AnnData(X=X, obs=pbmc.obs.copy(), var=pbmc.var.iloc[:40].copy())
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    cells[:, ::-1].copy().write_h5ad(tmp_path / "reversed.h5ad")
+    more = anndata.AnnData(X=sp.hstack([X, X[:, :3]]).tocsr(), obs=pbmc.obs.copy())
+    more.var_names = [*cells.var_names, "extra1", "extra2", "extra3"]
+    more.write_h5ad(tmp_path / "more.h5ad")
+    assert fit(tmp_path / "cells.h5ad", "-o", tmp_path / "run").exit_code == 0
+    scores = []
+    for name in ("cells", "reversed", "more"):
+        result = runner.invoke(app, ["evaluate", str(tmp_path / "run"), str(tmp_path / f"{name}.h5ad"), "--json"])
+        assert result.exit_code == 0, result.output
+        scores.append(json.loads(result.stdout)["reconstruction_mse"])
+    assert scores[0] == pytest.approx(scores[1], rel=1e-6) == pytest.approx(scores[2], rel=1e-6)
+
+
+def test_explore_draws_an_h5ad_embedding_of_codes_or_a_copy_with_codes_in_obsm(pbmc, files, tmp_path):
+    for args in (["--format", "h5ad", "-o", tmp_path / "h"], ["-o", tmp_path / "c", "--obsm-key", "X_ae"]):
+        result = fit(files / "pbmc.h5ad", "--label-col", "bulk_labels", *args)
+        assert result.exit_code == 0, result.output
+    for embedding in (tmp_path / "h", tmp_path / "c" / "pbmc.h5ad"):
+        result = runner.invoke(app, ["explore", str(embedding), "-o", str(tmp_path / f"{embedding.stem}.html")])
+        assert result.exit_code == 0 and "700 points" in result.stdout, result.output
+        html = (tmp_path / f"{embedding.stem}.html").read_text()
+        assert "bulk_labels" in html and pbmc.obs_names[0] in html  # obs colours it, the cells' names on hover
+    result = runner.invoke(app, ["explore", str(files / "pbmc.h5ad"), "-o", str(tmp_path / "genes.html")])
+    assert result.exit_code == 1 and "holds no codes: no obsm['X_aedr']" in result.stderr
+
+
+def test_normalize_refuses_values_already_normalised_and_log_transformed(files, tmp_path):
+    logged = anndata.read_h5ad(files / "counts.h5ad")
+    sc.pp.normalize_total(logged)
+    sc.pp.log1p(logged)
+    logged.write_h5ad(tmp_path / "logged.h5ad")
+    result = fit(tmp_path / "logged.h5ad", "--normalize", "-o", tmp_path / "r")
+    assert result.exit_code == 1 and "look normalised and log-transformed already" in result.stderr
+    assert "leave out --normalize" in result.stderr and not (tmp_path / "r").exists()
+
+
+def test_tl_records_the_genes_and_tl_transform_places_new_cells_by_gene_name(pbmc):
+    reference, new = pbmc[:500].copy(), pbmc[500:].copy()
+    ae = aedr.tl.autoencoder(reference, max_iter=3, hidden_layer_sizes=(16,))
+    assert list(ae.feature_names_in_) == list(pbmc.var_names)
+    codes = aedr.tl.transform(new, ae)
+    assert codes.dtype == np.float32 and np.array_equal(new.obsm["X_aedr"], codes)
+    np.testing.assert_array_equal(codes, ae.transform(new.X))
+    shuffled = new[:, np.random.default_rng(0).permutation(new.n_vars)].copy()
+    np.testing.assert_array_equal(aedr.tl.transform(shuffled, ae, key_added="again"), codes)
+    with pytest.raises(ValueError, match=f"adata lacks 1 of the model's {pbmc.n_vars} genes: {pbmc.var_names[0]}"):
+        aedr.tl.transform(new[:, 1:].copy(), ae)
+    with pytest.raises(TypeError, match="aedr.tl.autoencoder\\(\\) got an unexpected keyword argument 'copy'"):
+        aedr.tl.autoencoder(reference, copy=True)

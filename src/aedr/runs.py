@@ -119,13 +119,14 @@ def decoded(estimator, table: Table, Z):
     return DecodedCodes(estimator, Z) if isinstance(table.X, RowSource) else estimator._decoded(Z)
 
 
-def table_scores(estimator, table: Table, Z, X_hat=None) -> dict:
+def table_scores(estimator, table: Table, Z, X_hat=None, rows=None) -> dict:
     """:func:`embedding_scores` of ``table``'s rows and ``Z``, their codes under ``estimator``: the
     reconstruction error of :func:`decoded` (``X_hat`` when the caller has it), k-NN accuracy by the
-    table's labels."""
+    table's labels. ``rows``: the rows as the model reads them, when not ``table.X`` as read (a new
+    ``.h5ad`` file's genes, picked and ordered by name)."""
     X_hat = decoded(estimator, table, Z) if X_hat is None else X_hat
     y = None if table.labels is None else table.labels.to_numpy()
-    return embedding_scores(table.X, Z, X_hat, y)
+    return embedding_scores(table.X if rows is None else rows, Z, X_hat, y)
 
 
 def fit_run(

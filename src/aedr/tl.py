@@ -4,12 +4,14 @@ In a scanpy session::
 
     import scanpy as sc, aedr
     adata = sc.datasets.pbmc68k_reduced()
-    aedr.tl.autoencoder(adata, neighbor_loss="tsne", use_rep="X_pca")
+    ae = aedr.tl.autoencoder(adata, neighbor_loss="tsne", use_rep="X_pca")
     sc.pl.embedding(adata, basis="aedr", color="bulk_labels")
+    aedr.tl.transform(new_cells, ae, use_rep="X_pca")   # new cells into the same map (genes by name)
 """
 
 from __future__ import annotations
 
+import warnings
 from contextlib import closing, nullcontext
 
 import numpy as np
@@ -38,7 +40,9 @@ def autoencoder(
     Returns
     -------
     Autoencoder
-        The fitted estimator: ``.transform`` embeds new cells with the same genes (or representation).
+        The fitted estimator. Fitted on genes (``X`` or a layer), it records their names (made unique
+        as ``var_names_make_unique`` makes them): :func:`aedr.tl.transform` embeds new cells by gene
+        name, whatever their order, and ``.transform`` of a DataFrame checks the names.
 
     Sparse ``X`` or layers stay sparse: the network sees them densified a batch at a time. Raw counts
     (whole numbers above 20) are refused: normalise first (``sc.pp.normalize_total``, ``sc.pp.log1p``).
@@ -47,10 +51,91 @@ def autoencoder(
     more than the ``memory_budget`` parameter, as ``aedr fit`` does (its layers and ``obsm`` are in
     memory already).
     A slice of one is refused: anndata cannot add codes to it; ``adata.to_memory()`` first.
+    All of ``adata``'s genes are fitted on: for the highly variable ones alone, as ``sc.pp.pca`` picks,
+    pass ``adata[:, adata.var.highly_variable].copy()`` (or ``use_rep="X_pca"``).
     """
+    from aedr.data.anndata import unique_names
     from aedr.data.stream import H5adSource
     from aedr.estimator import Autoencoder
     from aedr.runs import settings_of
+
+    unknown = sorted(set(params) - set(Autoencoder().get_params(deep=False)))
+    if unknown:
+        raise TypeError(
+            f"aedr.tl.autoencoder() got an unexpected keyword argument {unknown[0]!r}: it takes adata, n_components, "
+            "use_rep, layer, key_added and aedr.Autoencoder's parameters"
+        )
+    X, source = _cells(adata, use_rep, layer, key_added)
+    with closing(X) if isinstance(X, H5adSource) else nullcontext():
+        if isinstance(X, H5adSource):
+            _refuse_counts(X.first_cells(10_000), source)  # its first cells
+        else:
+            X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+            _refuse_counts(X, source)
+        estimator = Autoencoder(n_components, random_state=random_state, **params)
+        codes = estimator.fit_transform(X)
+    if use_rep is None:  # genes: new cells are matched by name (a backed file's names came with its rows)
+        estimator.feature_names_in_ = np.asarray(unique_names(adata.var_names), dtype=object)
+    adata.obsm[f"X_{key_added}"] = np.asarray(codes, dtype=np.float32)  # an array whatever set_output chose
+    adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
+    return estimator
+
+
+def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "aedr"):
+    """Embed the cells of ``adata`` with ``estimator`` (fitted by :func:`autoencoder`, or loaded with
+    :func:`aedr.load`) and store the codes in ``adata.obsm["X_" + key_added]``, as scanpy's ``ingest``
+    adds a new batch to a reference's embedding.
+
+    Genes are matched by name: a model fitted on genes takes them from ``adata`` in its own order
+    (extra genes are left out; a missing one is an error naming it). Pass the ``use_rep`` or
+    ``layer`` the model was fitted on, holding values prepared as those were (normalised, log1p).
+
+    Returns
+    -------
+    ndarray (n_cells, n_components), float32
+        The codes.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from aedr.data.anndata import unique_names
+    from aedr.data.stream import H5adSource
+
+    check_is_fitted(estimator)
+    X, source = _cells(adata, use_rep, layer, key_added)
+    names = getattr(estimator, "feature_names_in_", None)
+    with closing(X) if isinstance(X, H5adSource) else nullcontext():
+        if names is not None and use_rep is None:
+            genes = unique_names(adata.var_names)
+            if genes != [str(n) for n in names]:
+                position = {name: i for i, name in enumerate(genes)}
+                missing = [str(n) for n in names if str(n) not in position]
+                if missing:
+                    raise ValueError(
+                        f"adata lacks {len(missing)} of the model's {len(names)} genes: {', '.join(missing[:5])}"
+                    )
+                if isinstance(X, H5adSource):
+                    raise ValueError(
+                        "adata, opened with backed='r', holds the model's genes in another order or among others: "
+                        "load the cells first (adata.to_memory()), which aedr then matches by name"
+                    )
+                X = X[:, [position[str(n)] for n in names]]
+        elif names is None and not isinstance(X, H5adSource) and X.shape[1] != estimator.n_features_in_:
+            raise ValueError(
+                f"adata.{source} has {X.shape[1]} columns but the model expects {estimator.n_features_in_}"
+            )
+        if not isinstance(X, H5adSource):
+            X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+        with warnings.catch_warnings():  # the genes were matched by name above: a bare matrix is what the model gets
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            codes = np.asarray(estimator.transform(X), dtype=np.float32)
+    adata.obsm[f"X_{key_added}"] = codes
+    return codes
+
+
+def _cells(adata, use_rep, layer, key_added):
+    """``(matrix, where)``: the cells of ``adata`` to embed (``obsm[use_rep]``, a layer, ``X``, or a
+    backed file's ``X`` as an :class:`~aedr.data.stream.H5adSource`), after the checks both tools make."""
+    from aedr.data.stream import H5adSource
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
         raise TypeError(f"adata must be an anndata.AnnData, got {type(adata).__name__}")
@@ -77,17 +162,7 @@ def autoencoder(
         if adata.X is None:
             raise ValueError("adata.X is empty: pass layer= or use_rep=")
         X, source = adata.X, "X"
-    with closing(X) if isinstance(X, H5adSource) else nullcontext():
-        if isinstance(X, H5adSource):
-            _refuse_counts(X.first_cells(10_000), source)  # its first cells
-        else:
-            X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-            _refuse_counts(X, source)
-        estimator = Autoencoder(n_components, random_state=random_state, **params)
-        codes = estimator.fit_transform(X)
-    adata.obsm[f"X_{key_added}"] = np.asarray(codes, dtype=np.float32)  # an array whatever set_output chose
-    adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
-    return estimator
+    return X, source
 
 
 def _refuse_counts(X, source: str) -> None:

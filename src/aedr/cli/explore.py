@@ -173,7 +173,8 @@ def read_codes(path: Path, delimiter=None):
     :func:`~aedr.cli.common.code_run`), the IDs those columns before them that name each row
     (:func:`aedr.data.io.names_rows`) and the labels the others; without such names, the codes are the
     numeric columns and the rest are labels. In ``.npy``/``.npz`` files the codes are the array ``X``
-    and the IDs the arrays :func:`aedr.data.io.array_ids` finds.
+    and the IDs the arrays :func:`aedr.data.io.array_ids` finds; in an ``.h5ad`` file they are ``X`` or
+    ``obsm``'s codes (:func:`aedr.data.anndata.h5ad_codes`), the IDs the cells' names and the labels obs.
     """
     import numpy as np
     import pandas as pd
@@ -184,7 +185,13 @@ def read_codes(path: Path, delimiter=None):
     from aedr.data.io import array_ids, names_rows
 
     fmt = format_of(path)
-    if fmt.tabular:
+    if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations
+        from aedr.data.anndata import OBS_NAMES, h5ad_codes
+
+        values, names, obs, obs_names = h5ad_codes(path)
+        labels = obs if len(obs.columns) else None
+        ids = pd.DataFrame({OBS_NAMES: obs_names})
+    elif fmt.tabular:
         frame = fmt.read(path, None, delimiter_char(delimiter))
         run = code_run(frame.columns)
         ids = None

@@ -310,8 +310,9 @@ def evaluate(
     )
     if note:
         typer.echo(note, err=True)
-    Z = estimator.transform(features_for(estimator, table, data))
-    scores = {"n_samples": table.X.shape[0], **table_scores(estimator, table, Z)}
+    X = features_for(estimator, table, data)
+    Z = estimator.transform(X)
+    scores = {"n_samples": table.X.shape[0], **table_scores(estimator, table, Z, rows=X)}
     if table.labels is not None and scores.get("knn_accuracy") is None:
         why = (
             knn_unscorable(table.labels.dropna().astype(str))  # as scored: unlabelled rows left out

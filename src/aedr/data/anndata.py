@@ -4,6 +4,7 @@ and a copy of the file with the codes in ``obsm``. Needs the ``anndata`` package
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,6 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
     each cell to :data:`TARGET_SUM` and takes ``log1p``, as scanpy's ``normalize_total`` and ``log1p``.
     """
     adata = read_h5ad(path)
-    if not adata.var_names.is_unique:
-        adata.var_names_make_unique()  # as scanpy does: a repeated gene name gets -1, -2, ...
     if layer is not None:
         if layer not in adata.layers:
             raise ValueError(f"{path}: no layer {layer!r} (layers: {listed(adata.layers.keys(), 10)})")
@@ -65,7 +64,18 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
         X = normalize_counts(X, path)
     else:
         refuse_counts(path, X, layer)
-    return X, [str(v) for v in adata.var_names], labels, adata.obs
+    return X, unique_names(adata.var_names), labels, adata.obs
+
+
+def unique_names(names) -> list[str]:
+    """Gene names made unique as anndata's ``var_names_make_unique`` makes them (a repeated name gets
+    ``-1``, ``-2``, ...), whether the AnnData is in memory or backed: the names a model records."""
+    index = pd.Index([str(n) for n in names])
+    if index.is_unique:
+        return list(index)
+    with warnings.catch_warnings():  # anndata's note on names that already end in -1: the result is still unique
+        warnings.simplefilter("ignore")
+        return [str(n) for n in _anndata().utils.make_index_unique(index)]
 
 
 OBS_NAMES = "obs_names"  # the column the cells' names (barcodes) are written under beside their codes
@@ -144,6 +154,13 @@ def normalize_counts(X, path=None, first_row: int = 0):
             f"{where}--normalize takes raw counts, but row {first_row + row + 1}, column {column + 1} holds "
             f"{dense[row, column]:g}; these look already transformed: leave out --normalize"
         )
+    if values.size and values.max() <= COUNTS_MAX and not np.all(values == np.round(values)):
+        where = f"{path}: " if path is not None else ""
+        raise ValueError(
+            f"{where}--normalize takes raw counts, but the values are fractions no larger than {values.max():.3g}: "
+            "they look normalised and log-transformed already (a second log1p would distort them); "
+            "leave out --normalize"
+        )
     totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     factors = TARGET_SUM / np.where(totals > 0, totals, 1.0)
     if sp.issparse(X):
@@ -161,6 +178,35 @@ def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, se
     adata.uns[key.removeprefix("X_")] = settings
     adata.write_h5ad(target)
     return target
+
+
+def h5ad_codes(path: Path):
+    """``(codes, names, obs, obs_names)`` of an ``.h5ad`` embedding: the codes ``aedr fit`` added to a
+    copy of a file (``obsm[key]``, the key its ``uns`` records, else ``obsm["X_aedr"]``), or else ``X``
+    of an AnnData of codes (``--format h5ad``, ``aedr transform -o codes.h5ad``). ``X`` is read
+    only in that case (AnnData's backed mode): a copy's genes stay on disk."""
+    adata = read_h5ad(path, backed=True)
+    try:
+        recorded = [v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v]
+        key = next((k for k in [*recorded, "X_aedr"] if k in adata.obsm), None)
+        if key is not None:
+            values = np.asarray(adata.obsm[key], dtype=np.float64)
+            names = [f"{key.removeprefix('X_')}{i}" for i in range(values.shape[1] if values.ndim == 2 else 0)]
+        elif adata.n_vars > MAX_CODE_COLUMNS:
+            raise ValueError(
+                f"{path}: holds no codes: no obsm['X_aedr'] (obsm keys: {listed(adata.obsm.keys())}) and "
+                f"X has {adata.n_vars:,} columns, not codes"
+            )
+        else:
+            X = adata.X[:]
+            values = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+            names = [str(v) for v in adata.var_names]
+        return values, names, adata.obs.reset_index(drop=True), [str(n) for n in adata.obs_names]
+    finally:
+        adata.file.close()
+
+
+MAX_CODE_COLUMNS = 256  # an AnnData's X this wide or narrower may be codes; a wider one is genes
 
 
 def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None, ids=None) -> None:

@@ -454,7 +454,9 @@ class H5adSource(RowSource):
         if np.dtype(X.dtype).kind not in "biuf":
             raise ValueError(f"{self.path}: X holds {X.dtype}, not numbers")
         self.shape = (int(X.shape[0]), int(X.shape[1]))
-        self.feature_names = [str(v) for v in self.adata.var_names]
+        from aedr.data.anndata import unique_names
+
+        self.feature_names = unique_names(self.adata.var_names)  # as read in memory: a repeated gene gets -1, ...
         self.normalize = normalize
         self.dtype = np.dtype(np.float32 if normalize else X.dtype)  # normalize_counts gives float32
         self._stamp = _stamp(self.path)
