@@ -81,6 +81,8 @@ def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["n_samples"] == 700 and metrics["trustworthiness"] > 0.7
+    settings = anndata.read_h5ad(tmp_path / "r" / "counts.h5ad").uns["aedr"]  # how the codes were made
+    assert settings["layer"] == "counts" and settings["normalize"] and settings["obsm_key"] == "X_aedr"
     # evaluate reads the file as the fit did: a layer in memory, or X (raw counts too) streamed
     for read in (["--layer", "counts", "--memory-budget", "1G"], ["--memory-budget", "0"]):
         args = ["evaluate", str(tmp_path / "r"), str(files / "counts.h5ad"), "--normalize", *read]

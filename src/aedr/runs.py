@@ -139,14 +139,16 @@ def fit_run(
     resume_from=None,
     obsm_key: str = "X_aedr",
     columns: dict | None = None,
+    reading: dict | None = None,
 ) -> FitRun:
     """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist).
 
     ``interrupted`` is a callable telling whether training was stopped by the
     user; it is recorded in ``metrics.json``. ``resume_from``: a checkpoint to go on from
     (see :meth:`aedr.Autoencoder.fit`). An ``.h5ad`` table's file is copied into the run with
-    the codes in ``obsm[obsm_key]``. ``columns``: the file's label and ID columns, saved with the model
-    (:func:`aedr.persistence.save`).
+    the codes in ``obsm[obsm_key]`` (and in ``uns`` the settings, with ``reading``: how the rows were
+    read, such as the layer and whether counts were normalised). ``columns``: the file's label and ID
+    columns, saved with the model (:func:`aedr.persistence.save`).
     """
     start = time.perf_counter()
     estimator.fit(table.frame(), resume_from=resume_from)
@@ -208,7 +210,7 @@ def fit_run(
     if table.source is not None and table.obs is not None:
         from aedr.data.anndata import write_h5ad_codes
 
-        settings = {"params": settings_of(estimator), "obsm_key": obsm_key}
+        settings = {"params": settings_of(estimator), "obsm_key": obsm_key, **(reading or {})}
         target = Path(folder) / Path(table.source).name
         run.files["h5ad"] = write_h5ad_codes(Path(table.source), target, Z, obsm_key, settings)
     return run

@@ -205,6 +205,7 @@ def fit(
                 interrupted=lambda: stopper.requested is not None,
                 resume_from=checkpoint.path if resume else None,
                 obsm_key=obsm_key,
+                reading={"layer": layer or "", "normalize": normalize},  # how the cells were read, in uns
                 columns={  # kept again by transform and evaluate when a new file has them (by name: not a
                     # headerless table's column number)
                     "label": None if format_of(data).tabular and table.columns is None else label_col,
