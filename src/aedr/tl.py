@@ -170,7 +170,8 @@ def _refuse_counts(X, source: str) -> None:
 
     largest = raw_counts_max(X)
     if largest is not None:
+        other = " or pass the layer= or use_rep= that holds normalised values" if source == "X" else ""
         raise ValueError(
             f"adata.{source} holds raw counts (whole numbers up to {largest:.0f}); normalise them first "
-            "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)) or pass layer= / use_rep="
+            f"(sc.pp.normalize_total(adata); sc.pp.log1p(adata)){other}"
         )

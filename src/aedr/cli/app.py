@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 import aedr
-from aedr.cli import benchmark, demo, explore, fit, model, plot
+from aedr.cli import benchmark, convert, demo, explore, fit, model, plot
 from aedr.cli.common import set_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
@@ -66,6 +66,7 @@ app.command(no_args_is_help=True)(model.info)
 app.add_typer(plot.plot_app, name="plot")
 app.command(no_args_is_help=True)(explore.explore)
 app.command()(benchmark.benchmark)
+app.command(no_args_is_help=True)(convert.convert)
 
 
 def main() -> None:

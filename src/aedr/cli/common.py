@@ -419,10 +419,15 @@ def stream_input(
     from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, open_rows
 
     try:
-        if not (path.is_file() and format_of(path).streams):
+        if not path.is_file():
             return None
-    except ValueError:  # no format of that name: read_input names the problem
-        return None
+        if not format_of(path).streams:
+            _refuse_text_beyond_budget(path, memory_budget)
+            return None
+    except ValueError as exc:  # no format of that name: read_input names the problem
+        if "unknown file type" in str(exc):
+            return None
+        raise
     names = columns if isinstance(columns, list) else split_names(columns)
     try:
         source = open_rows(
@@ -442,6 +447,28 @@ def stream_input(
     except BaseException:
         source.close()
         raise
+
+
+def _refuse_text_beyond_budget(path: Path, memory_budget) -> None:
+    """A CSV/TSV table, which is read whole, that would need more than ``memory_budget`` in memory:
+    refused before it is read, with the conversion to Parquet (which streams) named."""
+    from aedr.data.formats import Delimited, format_of
+    from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
+
+    fmt = format_of(path)
+    values = fmt.estimated_values(path) if isinstance(fmt, Delimited) else None
+    budget = budget_bytes(memory_budget)
+    if values is not None and values * IN_MEMORY_BYTES_PER_VALUE > budget:
+        raise ValueError(
+            f"{path}: about {values:,} values, some {_size(values * IN_MEMORY_BYTES_PER_VALUE)} in memory, beyond "
+            f"the memory budget ({_size(budget)}); a CSV/TSV is read whole: convert it once to Parquet, which "
+            f"streams from disk (aedr convert {path} {_stem_of(path)}.parquet), or raise --memory-budget"
+        )
+
+
+def _stem_of(path: Path) -> str:
+    name = path.name.removesuffix(".gz")
+    return Path(name).stem
 
 
 def _streamed_table(
@@ -599,8 +626,10 @@ def features_for(model, table: Table, path: Path | None = None):
 
 
 def _size(n_bytes: int) -> str:
-    """``n_bytes`` in the unit that reads best: "18 MB", "3.1 GB"."""
-    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:.0f} MB"
+    """``n_bytes`` in the unit that reads best: "120 kB", "18 MB", "3.1 GB"."""
+    if n_bytes >= 1e9:
+        return f"{n_bytes / 1e9:.1f} GB"
+    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"
 
 
 def default_output(data: Path, suffix: str) -> Path:

@@ -91,15 +91,35 @@ class Delimited(FileFormat):
         head = self.read(path, None, delimiter, nrows=50)
         return [str(c) for c in head.columns] if head.attrs["header"] else None
 
+    def estimated_values(self, path, delimiter=None) -> int | None:
+        """About how many values the uncompressed file ``path`` holds, from its first lines' fields per
+        byte (None for a gzip file, whose text size its own size does not tell)."""
+        if str(path).lower().endswith(".gz"):
+            return None
+        sample = _sample(path)
+        lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line read may be cut short
+        if not lines:
+            return 0
+        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
+        fields = sum(line.count(sep) + 1 for line in lines)
+        text = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in lines)
+        return int(Path(path).stat().st_size * fields / max(text, 1))
+
+    def options(self, path, delimiter=None) -> dict:
+        """``pandas.read_csv``'s options for ``path``: the delimiter (``delimiter``, or sniffed), the
+        decimal mark, UTF-8 with or without a byte order mark."""
+        sample = _sample(path)
+        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
+        # skipinitialspace: "a, b" names columns a and b, not a and " b"
+        return {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
+
     def read(self, path, header=None, delimiter=None, nrows=None):
         """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed."""
         import pandas as pd
 
         try:
-            sample = _sample(path)
-            sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
-            # skipinitialspace: "a, b" names columns a and b, not a and " b"
-            options = {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
+            options = self.options(path, delimiter)
+            sep = options["sep"]
             grouped = sep == "," and options["decimal"] == "."  # quoted "1,234" can only be thousands here
             first = None  # the first row as written: the header's own names, before pandas tells repeats apart
             if header is None:

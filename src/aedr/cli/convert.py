@@ -1,0 +1,40 @@
+"""``aedr convert``: a CSV/TSV table to Parquet, which streams when it is larger than memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aedr.cli.common import Delimiter, Force, Header, Verbose
+
+
+def convert(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="CSV or TSV table (gzip or not).")],
+    output: Annotated[Path, typer.Argument(help="Parquet file to write (.parquet).")],
+    header: Header = None,
+    delimiter: Delimiter = None,
+    force: Force = False,
+    verbose: Verbose = False,
+) -> None:
+    """Convert a CSV/TSV table to Parquet, a chunk of rows at a time (never the whole table in memory).
+
+    A CSV is read whole by fit, transform and evaluate; a Parquet file larger than --memory-budget
+    is streamed from disk. Columns of numbers become float32, the others text (labels, IDs).
+
+    \b
+    Example:
+      aedr convert cells.csv.gz cells.parquet && aedr fit cells.parquet --label-col cell_type
+    """
+    from aedr.cli.common import claim_output, delimiter_char
+    from aedr.data.convert import csv_to_parquet
+
+    if not data.is_file():
+        raise FileNotFoundError(f"{data}: no such file")
+    if output.suffix.lower() not in (".parquet", ".pq"):
+        raise typer.BadParameter(f"{output}: converts to Parquet; name it .parquet", param_hint="OUTPUT")
+    output = claim_output(ctx, output, force, [data])
+    rows, columns = csv_to_parquet(data, output, header=header, delimiter=delimiter_char(delimiter), overwrite=force)
+    typer.echo(f"wrote {output} ({rows:,} rows x {columns:,} columns)")
