@@ -43,6 +43,16 @@ def test_semicolons_with_decimal_commas_bom_crlf_and_quoted_fields(tmp_path):
     assert "left out 'name'" in table.notes[0]
 
 
+def test_space_separated_txt_tables_as_numpy_and_r_write_them(tmp_path):
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    np.savetxt(tmp_path / "savetxt.txt", X)  # no header, single spaces
+    np.testing.assert_allclose(read_table(tmp_path / "savetxt.txt").X, X)
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(kind=np.where(np.arange(50) % 2, "T cell", "B"))
+    frame.to_csv(tmp_path / "r.txt", sep=" ", index=False)  # R's write.table: quoted text with spaces in it
+    table = read_table(tmp_path / "r.txt", label_col="kind")
+    assert table.columns == ["a", "b", "c"] and table.labels.tolist()[:2] == ["B", "T cell"]
+
+
 def test_a_forced_delimiter_wins_and_a_gzipped_file_is_sniffed(tmp_path):
     path = tmp_path / "pipes.csv.gz"
     with gzip.open(path, "wt") as handle:

@@ -60,6 +60,10 @@ def test_many_distinct_numbers_colour_by_value_and_few_make_a_legend():
     assert html.index('"name":"a"') < html.index('"name":"c"') < html.index('"name":"(missing)"')
 
 
+def test_a_map_without_a_title_gets_the_default_one():
+    assert "<title>aedr embedding</title>" in explorer_html(np.zeros((5, 2)), title=None)
+
+
 @pytest.mark.parametrize(
     "Z, kwargs, message",
     [

@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+import aedr
 from aedr import Autoencoder, Checkpoint, CheckpointError, VariationalAutoencoder
 from aedr.training.checkpoint import read_checkpoint
 
@@ -105,6 +106,35 @@ def test_a_second_ctrl_c_stops_at_once_and_a_programs_own_handler_is_kept(tmp_pa
         assert asked == [True] and ae.n_iter_ == 6  # the program's handler ran; the fit went on
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_in_the_epoch_that_ends_training_lets_the_fit_complete(tmp_path):
+    """Ctrl-C in the epoch where the fit converges comes too late to stop it: the finished fit is kept,
+    not thrown away for a KeyboardInterrupt."""
+    params = {"max_iter": 50, "tol": 0.9, "n_iter_no_change": 1, "random_state": 0}
+    converges_at = Autoencoder(**params).fit(X).n_iter_
+    ae = Autoencoder(**params, callbacks=[CtrlC(converges_at), Checkpoint(tmp_path / "c", every_seconds=1e9)]).fit(X)
+    assert ae.stop_reason_ == "converged" and ae.n_iter_ == converges_at
+
+
+def test_an_error_while_ctrl_c_is_pending_is_reported_and_ctrl_c_is_pythons_again(tmp_path):
+    import signal
+
+    def fails(state):
+        signal.raise_signal(signal.SIGINT)
+        raise RuntimeError("the epoch failed")
+
+    with pytest.raises(RuntimeError, match="the epoch failed"):  # not replaced by the pending KeyboardInterrupt
+        Autoencoder(max_iter=5, callbacks=[Checkpoint(tmp_path / "c"), fails]).fit(X)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    class FailsToBegin(aedr.Callback):
+        def on_train_begin(self, state):
+            raise RuntimeError("cannot begin")
+
+    with pytest.raises(RuntimeError, match="cannot begin"):  # the checkpoint's handler, installed first, is removed
+        Autoencoder(max_iter=5, callbacks=[Checkpoint(tmp_path / "c"), FailsToBegin()]).fit(X)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_checkpoints_are_written_on_schedule_and_stay_readable(tmp_path):

@@ -98,9 +98,20 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     decoded = streamed.inverse_transform(open_rows(codes))
     np.testing.assert_array_equal(decoded, streamed.inverse_transform(np.load(codes)))
     assert decoded.dtype == np.float32 and decoded.shape == X.shape
+    bad = streamed.transform(X).astype(np.float32)
+    bad[600, 1] = np.nan  # in the second block of 500: named by its row in the file
+    np.save(codes, bad)
+    with pytest.raises(ValueError, match="codes.npy: codes row 601 holds NaN or inf"):
+        streamed.inverse_transform(open_rows(codes))
     np.save(codes, np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError, match="codes.npy has 5 columns but this autoencoder's codes have 2"):
         streamed.inverse_transform(open_rows(codes))
+    swapped = pd.DataFrame(streamed.transform(X), columns=streamed.get_feature_names_out())[
+        ["autoencoder1", "autoencoder0"]
+    ]
+    swapped.to_parquet(npy.with_name("swapped.parquet"))
+    with pytest.raises(ValueError, match="swapped.parquet's code columns come in another order than this model's"):
+        streamed.inverse_transform(open_rows(npy.with_name("swapped.parquet")))
 
 
 def test_a_memmap_streams_and_stays_untouched(tmp_path, digits):

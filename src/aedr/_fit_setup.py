@@ -157,24 +157,29 @@ def check_warm_start(est, n_features: int) -> None:
         raise ValueError("warm_start continues the fitted network: its architecture parameters must not change")
 
 
-TRAINING_COPIES = 4  # weights, gradients and Adam's two moments: a network's parameters held four times to train
+TRAINING_COPIES = 2  # weights and their gradients, at the least (Adam keeps two more): float32 each
 
 
 def check_network_memory(est, n_features: int, device: torch.device) -> None:
-    """Refuse, before any allocation, a network whose training state (``TRAINING_COPIES`` times its
-    parameters) exceeds the memory available on the CPU: one line naming its size, not the allocator's
-    error from deep inside torch."""
+    """Refuse, before any allocation, a network whose training state (at least ``TRAINING_COPIES``
+    times its parameters) exceeds the memory available on the CPU to this process (under torchrun,
+    its share of the machine's): one line naming its size, not the allocator's error from deep inside
+    torch."""
     if device.type != "cpu" or est.encoder is not None:
         return
+    import os
+
+    from aedr._words import size_text
     from aedr.data.stream import memory_available
 
     model = est._build_model(n_features, torch.Generator().manual_seed(0), meta=True)  # shapes only, no memory
     n_params = sum(p.numel() for p in model.parameters())
-    needed, available = TRAINING_COPIES * 4 * n_params, memory_available()
+    ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    needed, available = TRAINING_COPIES * 4 * n_params, memory_available() // ranks_here
     if needed > available:
         raise ValueError(
             f"the network ({n_features} features, hidden_layer_sizes={_plain(est.hidden_layer_sizes)}) has "
-            f"{n_params:,} parameters: training it needs about {needed / 1e9:,.1f} GB and {available / 1e9:,.1f} GB "
+            f"{n_params:,} parameters: training it needs at least {size_text(needed)} and {size_text(available)} "
             "are available; use smaller hidden_layer_sizes"
         )
 

@@ -26,3 +26,10 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type's name)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def size_text(n_bytes: float) -> str:
+    """``n_bytes`` in the unit that reads best: ``"120 kB"``, ``"18.4 MB"``, ``"3.1 GB"``."""
+    if n_bytes >= 1e9:
+        return f"{n_bytes / 1e9:,.1f} GB"
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"

@@ -595,6 +595,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         own scores and figures use)."""
         check_is_fitted(self)
         source = as_source(X)
+        given = (source.feature_names if source is not None else None) or getattr(X, "columns", ())
+        given, names = [str(c) for c in given], [str(c) for c in self.get_feature_names_out()]
+        if given != names and sorted(given) == sorted(names):  # the codes' own names, out of order
+            what, fix = ("X", f"pass X[{names}]") if source is None else (source.name, f"write them as {names}")
+            raise ValueError(
+                f"{what}'s code columns come in another order than this model's: {fix} (columns in the order "
+                "transform wrote them)"
+            )
         if source is not None:  # codes on disk: decoded a block at a time (the rows come back in memory)
             if source.shape[1] != self._n_features_out:
                 raise ValueError(
@@ -603,13 +611,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 )
             n, block = source.shape[0], max(1, DECODED_BLOCK_BYTES // (8 * self.n_features_in_))
             return np.concatenate(
-                [self._decoded(source.read(a, min(a + block, n))) for a in range(0, max(n, 1), block)]
-            )
-        given, names = [str(c) for c in getattr(X, "columns", ())], [str(c) for c in self.get_feature_names_out()]
-        if given != names and sorted(given) == sorted(names):  # the codes' own names, out of order
-            raise ValueError(
-                f"X's code columns come in another order than this model's: pass X[{names}] (columns in the order "
-                "transform wrote them)"
+                [self._decoded_block(source, a, min(a + block, n)) for a in range(0, max(n, 1), block)]
             )
         X = as_rows(X)
         refuse_complex(X)
@@ -622,6 +624,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         with self._threads():
             rows = self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
         return rows.astype(Z.dtype, copy=False)  # float32 codes give float32 rows, as PCA keeps the input's type
+
+    def _decoded_block(self, source: RowSource, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of the codes on disk ``source``, decoded; a code that is not a finite
+        number is named by its row in the file."""
+        Z = source.read(start, stop)
+        bad = np.flatnonzero(~np.isfinite(Z).all(axis=1))
+        if len(bad):
+            raise ValueError(f"{source.name}: codes row {start + int(bad[0]) + 1:,} holds NaN or inf")
+        return self._decoded(Z)
 
     def save(self, path, *, overwrite=False):
         """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.

@@ -79,7 +79,7 @@ def explorer_html(
     thumbs = _thumbnails(images, reconstructions, image_shape, n, thumbnails, random_state)
     html = figure.to_html(include_plotlyjs=True, full_html=True, div_id="aedr-map", config=PLOT_CONFIG)
     script = _HOVER_SCRIPT.replace("__THUMBS__", json.dumps(thumbs))
-    html = html.replace("<head>", f"<head>\n    <title>{escape(title)}</title>", 1)
+    html = html.replace("<head>", f"<head>\n    <title>{escape(title or 'aedr embedding')}</title>", 1)
     return html.replace("</body>", f"<script>{script}</script>\n</body>")
 
 

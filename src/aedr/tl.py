@@ -42,7 +42,9 @@ def autoencoder(
     Autoencoder
         The fitted estimator. Fitted on genes (``X`` or a layer), it records their names (made unique
         as ``var_names_make_unique`` makes them): :func:`aedr.tl.transform` embeds new cells by gene
-        name, whatever their order, and ``.transform`` of a DataFrame checks the names.
+        name, whatever their order, and ``.transform`` of a DataFrame checks the names; ``.transform``
+        of a bare matrix takes its columns as the fitted genes in order (scikit-learn warns that it
+        has no names).
 
     Sparse ``X`` or layers stay sparse: the network sees them densified a batch at a time. Raw counts
     (whole numbers above 20) are refused: normalise first (``sc.pp.normalize_total``, ``sc.pp.log1p``).

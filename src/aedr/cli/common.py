@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from aedr._words import size_text
 from aedr.data.formats import FORMATS
 
 if TYPE_CHECKING:
@@ -460,8 +461,8 @@ def _refuse_text_beyond_budget(path: Path, memory_budget) -> None:
     budget = budget_bytes(memory_budget)
     if values is not None and values * IN_MEMORY_BYTES_PER_VALUE > budget:
         raise ValueError(
-            f"{path}: about {values:,} values, some {_size(values * IN_MEMORY_BYTES_PER_VALUE)} in memory, beyond "
-            f"the memory budget ({_size(budget)}); a CSV/TSV is read whole: convert it once to Parquet, which "
+            f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory, beyond "
+            f"the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to Parquet, which "
             f"streams from disk (aedr convert {path} {_stem_of(path)}.parquet), or raise --memory-budget"
         )
 
@@ -485,7 +486,7 @@ def _streamed_table(
     given = [flag for flag, value in (in_memory_options or {}).items() if value]
     if given:
         raise ValueError(
-            f"{path} ({_size(source.nbytes)} as float32) is streamed from disk, which does not take "
+            f"{path} ({size_text(source.nbytes)} as float32) is streamed from disk, which does not take "
             f"{', '.join(given)}; raise --memory-budget to read it in memory"
         )
     labels, obs = None, None
@@ -503,7 +504,7 @@ def _streamed_table(
         if label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
-    note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({_size(source.nbytes)} as float32)"
+    note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({size_text(source.nbytes)} as float32)"
     notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
     notes += [index_note(source.index_left_out)] if getattr(source, "index_left_out", None) else []
     if is_main():  # under torchrun rank 0 alone reports
@@ -537,7 +538,7 @@ def read_for_model(model, path: Path, **options) -> Table:
     import pandas as pd
 
     expected = getattr(model, "feature_names_in_", None)
-    _check_label_not_a_feature(expected, options.get("label_col"))
+    _check_label_not_a_feature(path, expected, options.get("label_col"))
     index = range(model.n_features_in_) if expected is None else [str(n) for n in expected]
     fill = {  # absent from models saved before aedr kept them: the file's own then
         kind: pd.Series(getattr(model, f"feature_{kind}_"), index=index)
@@ -547,9 +548,14 @@ def read_for_model(model, path: Path, **options) -> Table:
     return read_input(path, expected_columns=None if expected is None else list(expected), fill_values=fill, **options)
 
 
-def _check_label_not_a_feature(features, label_col) -> None:
-    """Refuse a label column that the model reads as one of its features (by name)."""
-    if features is not None and label_col is not None and str(label_col) in {str(f) for f in features}:
+def _check_label_not_a_feature(path: Path, features, label_col) -> None:
+    """Refuse a label column of table ``path`` that the model reads as one of its features (by name);
+    an ``.h5ad`` file's labels are obs columns, apart from its genes whatever their names."""
+    from aedr.data.formats import format_of
+
+    if features is None or label_col is None or str(path) == "-" or not format_of(path).tabular:
+        return
+    if str(label_col) in {str(f) for f in features}:
         raise typer.BadParameter(
             f"{label_col!r} is one of the model's feature columns; it cannot also be the label",
             param_hint="--label-col",
@@ -564,7 +570,7 @@ def rows_for_model(
     read whole by :func:`read_for_model`. ``options``: the reading options (columns, exclude, header,
     delimiter, missing, one_hot, layer)."""
     expected = getattr(model, "feature_names_in_", None)
-    _check_label_not_a_feature(expected, label_col)
+    _check_label_not_a_feature(path, expected, label_col)
     refused = {name: options.get(name) for name in ("one_hot", "layer", "columns", "exclude")}
     table = stream_input(
         path,
@@ -623,13 +629,6 @@ def features_for(model, table: Table, path: Path | None = None):
     if table.X.shape[1] != model.n_features_in_:
         raise ValueError(f"{where} has {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}")
     return table.X
-
-
-def _size(n_bytes: int) -> str:
-    """``n_bytes`` in the unit that reads best: "120 kB", "18 MB", "3.1 GB"."""
-    if n_bytes >= 1e9:
-        return f"{n_bytes / 1e9:.1f} GB"
-    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"
 
 
 def default_output(data: Path, suffix: str) -> Path:

@@ -75,6 +75,7 @@ def explore(
       aedr explore run1 --data t10k-images-idx3-ubyte.gz -o mnist.html
       aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
     """
+    from aedr._words import size_text
     from aedr.cli.common import claim_output, default_output, load_model, read_input, use_threads
     from aedr.cli.plot import _embedding_file
     from aedr.explorer import write_explorer
@@ -161,8 +162,7 @@ def explore(
         title=title or f"{embedding.name}: {len(codes):,} points",
         axis_names=names,
     )
-    size = path.stat().st_size / 1e6
-    typer.echo(f"wrote {path} ({size:.1f} MB, {len(codes):,} points)")
+    typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)")
 
 
 def read_codes(path: Path, delimiter=None):
@@ -188,7 +188,7 @@ def read_codes(path: Path, delimiter=None):
     if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations
         from aedr.data.anndata import OBS_NAMES, h5ad_codes
 
-        values, names, obs, obs_names = h5ad_codes(path)
+        values, names, obs, obs_names = h5ad_codes(path, are_codes=lambda names: code_run(names) == (0, len(names)))
         labels = obs if len(obs.columns) else None
         ids = pd.DataFrame({OBS_NAMES: obs_names})
     elif fmt.tabular:

@@ -111,6 +111,9 @@ def embedding(
     output = output or default_output(data, ".png")
     data = _embedding_file(data)
     output = claim_figure(ctx, output, force)
+    if format_of(data).name == "h5ad":  # codes in X or obsm, colourings in obs: read as explore reads them
+        _plot_h5ad(data, color_by, title, output, force)
+        return
     names = table_names(data, delimiter) if columns is None else None  # the header, read once
     written = written_label_column(data, delimiter, names) if columns is None else None
     if color_by is None and labels is None and written is not None:
@@ -145,6 +148,30 @@ def embedding(
         title=title or f"{data.name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
         axis_names=table.columns,
         label_name=None if table.labels is None else str(table.labels.name),
+    )
+    save_figure_file(fig, output, force)
+
+
+def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path, force: bool) -> None:
+    """The scatter of an ``.h5ad`` embedding (:func:`aedr.cli.explore.read_codes`), coloured by an obs column."""
+    from aedr._words import listed
+    from aedr.cli.explore import read_codes
+    from aedr.plotting import plot_embedding
+
+    values, names, labels, _ = read_codes(data)
+    if color_by is not None and (labels is None or color_by not in labels.columns):
+        raise typer.BadParameter(
+            f"{data} has no obs column {color_by!r} (obs columns: {listed(labels.columns if labels is not None else [])})",
+            param_hint="--color-by",
+        )
+    shown = values if values.shape[1] == 3 else values[:, :2]
+    n = len(values)
+    fig = plot_embedding(
+        shown,
+        None if color_by is None else labels[color_by].to_numpy(),
+        title=title or f"{data.name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
+        axis_names=names[: shown.shape[1]],
+        label_name=color_by,
     )
     save_figure_file(fig, output, force)
 

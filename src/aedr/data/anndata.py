@@ -61,6 +61,7 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
             raise ValueError(f"{path}: no obs column {label_col!r} (obs columns: {listed(adata.obs.columns, 10)})")
         labels = adata.obs[label_col].reset_index(drop=True).rename(label_col)
     if normalize:
+        refuse_normalised(path, X)
         X = normalize_counts(X, path)
     else:
         refuse_counts(path, X, layer)
@@ -140,6 +141,19 @@ def refuse_counts(path: Path, X, layer) -> None:
         )
 
 
+def refuse_normalised(path, X) -> None:
+    """A ValueError when ``X``, which ``--normalize`` is asked to normalise, already looks normalised and
+    log-transformed: fractions, none above :data:`COUNTS_MAX` (counts, even an EM quantifier's fractional
+    ones, reach beyond it). Told once per file: from all its values, or its first block when streamed."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size and values.max() <= COUNTS_MAX and not np.all(values == np.round(values)):
+        raise ValueError(
+            f"{path}: --normalize takes raw counts, but the values are fractions no larger than {values.max():.3g}: "
+            "they look normalised and log-transformed already (a second log1p would distort them); "
+            "leave out --normalize"
+        )
+
+
 def normalize_counts(X, path=None, first_row: int = 0):
     """Each row scaled to sum to :data:`TARGET_SUM`, then ``log1p`` (sparse stays sparse).
 
@@ -153,13 +167,6 @@ def normalize_counts(X, path=None, first_row: int = 0):
         raise ValueError(
             f"{where}--normalize takes raw counts, but row {first_row + row + 1}, column {column + 1} holds "
             f"{dense[row, column]:g}; these look already transformed: leave out --normalize"
-        )
-    if values.size and values.max() <= COUNTS_MAX and not np.all(values == np.round(values)):
-        where = f"{path}: " if path is not None else ""
-        raise ValueError(
-            f"{where}--normalize takes raw counts, but the values are fractions no larger than {values.max():.3g}: "
-            "they look normalised and log-transformed already (a second log1p would distort them); "
-            "leave out --normalize"
         )
     totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     factors = TARGET_SUM / np.where(totals > 0, totals, 1.0)
@@ -180,11 +187,12 @@ def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, se
     return target
 
 
-def h5ad_codes(path: Path):
+def h5ad_codes(path: Path, are_codes=lambda names: False):
     """``(codes, names, obs, obs_names)`` of an ``.h5ad`` embedding: the codes ``aedr fit`` added to a
     copy of a file (``obsm[key]``, the key its ``uns`` records, else ``obsm["X_aedr"]``), or else ``X``
-    of an AnnData of codes (``--format h5ad``, ``aedr transform -o codes.h5ad``). ``X`` is read
-    only in that case (AnnData's backed mode): a copy's genes stay on disk."""
+    of an AnnData of codes (``--format h5ad``, ``aedr transform -o codes.h5ad``): one whose ``var``
+    names ``are_codes(names)`` says are codes (``autoencoder0``, ``autoencoder1``, ...), never genes.
+    ``X`` is read only in that case (AnnData's backed mode): a copy's genes stay on disk."""
     adata = read_h5ad(path, backed=True)
     try:
         recorded = [v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v]
@@ -192,10 +200,10 @@ def h5ad_codes(path: Path):
         if key is not None:
             values = np.asarray(adata.obsm[key], dtype=np.float64)
             names = [f"{key.removeprefix('X_')}{i}" for i in range(values.shape[1] if values.ndim == 2 else 0)]
-        elif adata.n_vars > MAX_CODE_COLUMNS:
+        elif not are_codes([str(v) for v in adata.var_names]):
             raise ValueError(
-                f"{path}: holds no codes: no obsm['X_aedr'] (obsm keys: {listed(adata.obsm.keys())}) and "
-                f"X has {adata.n_vars:,} columns, not codes"
+                f"{path}: holds no codes: no obsm['X_aedr'] (obsm keys: {listed(adata.obsm.keys())}), and X's "
+                f"{adata.n_vars:,} columns are not named as codes (autoencoder0, autoencoder1, ...)"
             )
         else:
             X = adata.X[:]
@@ -204,9 +212,6 @@ def h5ad_codes(path: Path):
         return values, names, adata.obs.reset_index(drop=True), [str(n) for n in adata.obs_names]
     finally:
         adata.file.close()
-
-
-MAX_CODE_COLUMNS = 256  # an AnnData's X this wide or narrower may be codes; a wider one is genes
 
 
 def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None, ids=None) -> None:

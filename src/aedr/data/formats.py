@@ -190,7 +190,8 @@ def _sample(path: Path) -> str:
 def sniff_delimiter(sample: str, default: str) -> str:
     """The delimiter of a text table: of comma, semicolon, tab and pipe, the one that splits every
     sampled line into the same number (more than one) of fields, preferring fields that are numbers,
-    then more fields; ``default`` when none does (one column, or ragged lines).
+    then more fields; else a space if it does so; ``default`` when none does (one column, or ragged
+    lines).
 
     Examples
     --------
@@ -198,6 +199,8 @@ def sniff_delimiter(sample: str, default: str) -> str:
     ';'
     >>> sniff_delimiter("x\\n1\\n", ",")
     ','
+    >>> sniff_delimiter("1.5 2 3\\n4 5 6\\n", ",")
+    ' '
     """
     lines = sample.splitlines()
     if len(sample) >= _SNIFF_BYTES and len(lines) > 1:
@@ -214,7 +217,15 @@ def sniff_delimiter(sample: str, default: str) -> str:
         score = (numbers, widths.pop())
         if best_score is None or score > best_score:
             best, best_score = sep, score
+    if best_score is None and _splits_alike(lines, " "):
+        return " "  # none of the four: a space, as numpy's savetxt and R's write.table separate fields
     return best
+
+
+def _splits_alike(lines: list[str], sep: str) -> bool:
+    """Whether every line splits on ``sep`` (quotes respected) into the same number, above one, of fields."""
+    widths = {len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep)}
+    return len(widths) == 1 and widths != {1}
 
 
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
@@ -406,18 +417,21 @@ class H5ad(FileFormat):
         return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
 
     def open_source(self, path, *, normalize=False, **options):
-        """Its ``X`` streamed; raw counts refused as :meth:`read_rows` refuses them, told by the first
-        block of cells (the whole file is not read before a fit starts)."""
-        from aedr.data.anndata import refuse_counts
+        """Its ``X`` streamed; raw counts refused as :meth:`read_rows` refuses them, and values already
+        normalised refused for ``normalize``, told by the first block of cells (the whole file is not
+        read before a fit starts)."""
+        from aedr.data.anndata import refuse_counts, refuse_normalised
         from aedr.data.stream import H5adSource
 
         source = H5adSource(path, normalize=normalize)
-        if not normalize:
-            try:
+        try:
+            if normalize:
+                refuse_normalised(path, source.first_cells())
+            else:
                 refuse_counts(path, source.first_cells(), None)
-            except ValueError:
-                source.close()
-                raise
+        except ValueError:
+            source.close()
+            raise
         return source
 
     def read_rows(self, path, *, label_col=None, layer=None, normalize=False):

@@ -84,7 +84,8 @@ class Checkpoint(Callback):
 
     Ctrl-C while training (in a script or a notebook) stops the fit after the current epoch, writes
     the checkpoint and raises :class:`KeyboardInterrupt`; a second Ctrl-C stops at once, leaving the
-    last checkpoint written. This holds where Ctrl-C would otherwise raise ``KeyboardInterrupt``
+    last checkpoint written. One that arrives in the epoch that ends training (it converged) lets the
+    fit complete. This holds where Ctrl-C would otherwise raise ``KeyboardInterrupt``
     (Python's own handler, in the main thread); a program with its own handler keeps it. The file
     stays when the fit completes: it is the caller's to remove.
 
@@ -135,14 +136,14 @@ class Checkpoint(Callback):
 
     def on_train_end(self, state: TrainingState) -> None:
         self._restore_handler()
-        if self._interrupted:
-            self._interrupted = False
-            if self.written_epoch == state.epoch:
-                raise KeyboardInterrupt(
-                    f"stopped after epoch {state.epoch}; {self.path} holds it: "
-                    f"fit(X, resume_from={str(self.path)!r}) goes on"
-                )
-            raise KeyboardInterrupt
+        interrupted, self._interrupted = self._interrupted, False
+        if interrupted and state.stop_asked and self.written_epoch == state.epoch:
+            raise KeyboardInterrupt(
+                f"stopped after epoch {state.epoch}; {self.path} holds it: "
+                f"fit(X, resume_from={str(self.path)!r}) goes on"
+            )
+        # a Ctrl-C in the epoch that ended training (it converged, or was the last) came too late to
+        # stop it: the fit completes
 
     def due(self, epoch: int) -> bool:
         if self.every_epochs:

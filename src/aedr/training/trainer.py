@@ -154,9 +154,9 @@ class Trainer:
             raise ValueError(
                 f"batch_size={cfg.batch_size} is smaller than the {world_size()} ranks that share each batch"
             )
-        for cb in self.callbacks:
-            cb.on_train_begin(state)
         try:
+            for cb in self.callbacks:
+                cb.on_train_begin(state)
             for epoch in range(history.n_iter + 1, cfg.max_iter + 1):
                 for group in optimizer.param_groups:
                     group["lr"] = plateau_rate * learning_rate_factor(epoch - 1, cfg.max_iter, cfg.decay_fraction)
@@ -215,8 +215,10 @@ class Trainer:
                     break
             if cfg.restore_best:
                 self.model.load_state_dict(best_weights)
-        finally:
-            _train_end(self.callbacks, state)
+        except BaseException:
+            _train_end(self.callbacks, state, reraise=False)  # the error in flight is the one to report
+            raise
+        _train_end(self.callbacks, state)
         return history
 
     def _divergence(self, train_loss: float, val_loss: float | None) -> str:
@@ -340,14 +342,15 @@ class Trainer:
         return contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
 
-def _train_end(callbacks, state: TrainingState) -> None:
+def _train_end(callbacks, state: TrainingState, *, reraise: bool = True) -> None:
     """Every callback's ``on_train_end``, each even when one before it raises (a stop on Ctrl-C, a
-    checkpoint's message); then the first exception raised."""
+    checkpoint's message); then the first exception raised (``reraise``; when training itself failed,
+    its error is the one reported)."""
     first = None
     for cb in callbacks:
         try:
             cb.on_train_end(state)
         except BaseException as exc:  # noqa: BLE001 (re-raised below, once every callback has ended)
             first = first or exc
-    if first is not None:
+    if first is not None and reraise:
         raise first
