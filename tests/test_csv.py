@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aedr.cli import app
-from aedr.data.io import read_table
+from aedr.data.io import read_labels, read_table
 
 FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
 
@@ -51,6 +51,12 @@ def test_space_separated_txt_tables_as_numpy_and_r_write_them(tmp_path):
     frame.to_csv(tmp_path / "r.txt", sep=" ", index=False)  # R's write.table: quoted text with spaces in it
     table = read_table(tmp_path / "r.txt", label_col="kind")
     assert table.columns == ["a", "b", "c"] and table.labels.tolist()[:2] == ["B", "T cell"]
+
+
+def test_a_column_of_text_with_spaces_is_one_column_whatever_the_suffix(tmp_path):
+    for name in ("labels.csv", "labels.txt"):  # "B cell" is one label, not two space-separated fields
+        (tmp_path / name).write_text("cell_type\nB cell\nT cell\nB cell\n")
+        assert read_labels(tmp_path / name).tolist() == ["B cell", "T cell", "B cell"]
 
 
 def test_a_forced_delimiter_wins_and_a_gzipped_file_is_sniffed(tmp_path):

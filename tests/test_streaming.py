@@ -300,7 +300,7 @@ def test_cli_fit_transform_and_inverse_transform_stream(tmp_path, npy, digits, s
     # the model's budget (here 0) is the fit's: on this machine --memory-budget sets another
     args = ["inverse-transform", str(out / "model"), str(tmp_path / "codes.npy"), "-o", str(tmp_path / "rows.csv")]
     refused = runner.invoke(app, args)
-    assert refused.exit_code == 1 and "exceed the memory budget (0 MiB; --memory-budget sets it)" in refused.output
+    assert refused.exit_code == 1 and "exceed the memory budget (0 KiB; --memory-budget sets it)" in refused.output
     assert runner.invoke(app, [*args, "--memory-budget", "1G"]).exit_code == 0
     assert pd.read_csv(tmp_path / "rows.csv").shape == (1797, 64)
     bad = runner.invoke(app, [*args, "--memory-budget", "lots", "--force"])

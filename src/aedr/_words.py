@@ -29,7 +29,8 @@ def first_line(exc: BaseException) -> str:
 
 
 def size_text(n_bytes: float) -> str:
-    """``n_bytes`` in the unit that reads best: ``"120 kB"``, ``"18.4 MB"``, ``"3.1 GB"``."""
-    if n_bytes >= 1e9:
-        return f"{n_bytes / 1e9:,.1f} GB"
-    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"
+    """``n_bytes`` in the unit that reads best, 1024-based as ``--memory-budget`` reads them:
+    ``"120 KiB"``, ``"18.4 MiB"``, ``"3.1 GiB"``."""
+    if n_bytes >= 1 << 30:
+        return f"{n_bytes / (1 << 30):,.1f} GiB"
+    return f"{n_bytes / (1 << 20):.1f} MiB" if n_bytes >= 1 << 20 else f"{n_bytes / (1 << 10):.0f} KiB"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from aedr._words import size_text
+from aedr._words import listed, size_text
 from aedr.data.formats import FORMATS
 
 if TYPE_CHECKING:
@@ -423,7 +423,7 @@ def stream_input(
         if not path.is_file():
             return None
         if not format_of(path).streams:
-            _refuse_text_beyond_budget(path, memory_budget)
+            _refuse_text_beyond_budget(path, memory_budget, in_memory_options)
             return None
     except ValueError as exc:  # no format of that name: read_input names the problem
         if "unknown file type" in str(exc):
@@ -450,21 +450,32 @@ def stream_input(
         raise
 
 
-def _refuse_text_beyond_budget(path: Path, memory_budget) -> None:
+def _refuse_text_beyond_budget(path: Path, memory_budget, in_memory_options: dict | None = None) -> None:
     """A CSV/TSV table, which is read whole, that would need more than ``memory_budget`` in memory:
-    refused before it is read, with the conversion to Parquet (which streams) named."""
+    refused before it is read, with the conversion to Parquet (which streams) named, unless options
+    given (``in_memory_options``) need the rows in memory anyway."""
+    import shlex
+
     from aedr.data.formats import Delimited, format_of
     from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
 
     fmt = format_of(path)
     values = fmt.estimated_values(path) if isinstance(fmt, Delimited) else None
     budget = budget_bytes(memory_budget)
-    if values is not None and values * IN_MEMORY_BYTES_PER_VALUE > budget:
+    if values is None or values * IN_MEMORY_BYTES_PER_VALUE <= budget:
+        return
+    needs = f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory"
+    given = [flag for flag, value in (in_memory_options or {}).items() if value not in (None, False, "error")]
+    if given:
         raise ValueError(
-            f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory, beyond "
-            f"the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to Parquet, which "
-            f"streams from disk (aedr convert {path} {_stem_of(path)}.parquet), or raise --memory-budget"
+            f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
+            "raise --memory-budget (or prepare the rows without them, then convert to Parquet with aedr convert)"
         )
+    command = " ".join(shlex.quote(str(p)) for p in (path, f"{_stem_of(path)}.parquet"))
+    raise ValueError(
+        f"{needs}, beyond the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to "
+        f"Parquet, which streams from disk (aedr convert {command}), or raise --memory-budget"
+    )
 
 
 def _stem_of(path: Path) -> str:

@@ -22,7 +22,8 @@ def convert(
     """Convert a CSV/TSV table to Parquet, a chunk of rows at a time (never the whole table in memory).
 
     A CSV is read whole by fit, transform and evaluate; a Parquet file larger than --memory-budget
-    is streamed from disk. Columns of numbers become float32, the others text (labels, IDs).
+    is streamed from disk. Each column keeps the type it has in the whole table (whole numbers,
+    numbers, true/false or text), so a fit of the Parquet file sees what a fit of the table sees.
 
     \b
     Example:

@@ -212,14 +212,15 @@ def inverse_transform(
     names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(estimator.n_features_in_)]
     import pandas as pd
 
+    from aedr._words import size_text
     from aedr.data.stream import budget_bytes
 
     rows = len(table.X) * estimator.n_features_in_
     if output is not None and str(output) != "-" and rows * 8 > budget_bytes(estimator.memory_budget):
         if output.suffix.lower() != ".npy":
             raise ValueError(
-                f"the {len(table.X):,} decoded rows ({rows * 8 / 2**20:,.0f} MiB) exceed the memory budget "
-                f"({budget_bytes(estimator.memory_budget) / 2**20:,.0f} MiB; --memory-budget sets it): write them "
+                f"the {len(table.X):,} decoded rows ({size_text(rows * 8)}) exceed the memory budget "
+                f"({size_text(budget_bytes(estimator.memory_budget))}; --memory-budget sets it): write them "
                 "to a .npy file (-o rows.npy), which is written a chunk at a time"
             )
         from aedr._words import plural

@@ -10,65 +10,97 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-CHUNK_ROWS = 65_536  # rows read, converted and written at a time: one Parquet row group each
+CHUNK_ROWS = 65_536  # rows read, converted and written at a time (fewer for wide rows): one Parquet row group each
+_KINDS = ("bool", "int", "float", "text")  # a column's type over all chunks: the widest any chunk gives
 
 
 def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: int = CHUNK_ROWS, overwrite=False):
     """Write the table ``source`` (CSV or TSV, gzip or not) to the Parquet file ``target``, reading
-    ``chunk_rows`` rows at a time, and return its ``(rows, columns)``.
+    ``chunk_rows`` rows at a time (fewer for wide rows, so that a row group streams), and return its
+    ``(rows, columns)``.
 
-    The delimiter, decimal mark and header are found as ``aedr fit`` finds them (``header`` and
-    ``delimiter`` to set them). A column of numbers in the table's first rows is written as float32
-    (what aedr trains on), any other as text; a later value that is not a number in a column of
-    numbers is a ValueError naming its row and column. ``target`` appears only once complete.
+    The delimiter, decimal mark, header and thousands grouped by commas are read as ``aedr fit``
+    reads them (``header`` and ``delimiter`` to set them), and each column gets the type pandas gives
+    it over the whole table (whole numbers int64, other numbers float64, true/false bool, anything
+    else text): a first pass finds the types, a second writes the rows, so a fit of the Parquet file
+    sees what a fit of the table sees. ``target`` appears only once complete.
     """
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from aedr._files import staged_file
     from aedr.data.formats import Delimited, format_of
+    from aedr.data.stream import BUFFER_BYTES
 
     source, fmt = Path(source), format_of(source)
     if not isinstance(fmt, Delimited):
         raise ValueError(f"{source}: converts CSV or TSV tables (gzip or not), not {fmt.name}")
-    head = fmt.read(source, header, delimiter, nrows=1_000)  # the header, and which columns hold numbers
+    head = fmt.read(source, header, delimiter, nrows=100)  # the header and the column names, as fit reads them
     names = [str(c) for c in head.columns]
-    numeric = {c: pd.api.types.is_numeric_dtype(head[c]) for c in names}
-    schema = pa.schema([(c, pa.float32() if numeric[c] else pa.string()) for c in names])
-    options = fmt.options(source, delimiter)
-    header_rows = 1 if head.attrs["header"] else 0
-    chunks = pd.read_csv(
-        source, header=None, names=names, skiprows=header_rows, chunksize=chunk_rows, dtype=str, **options
-    )
+    rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (64 * max(len(names), 1))))  # 16 MiB of float64
+    kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
     rows = 0
-    with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
-        for chunk in chunks:
-            try:
-                columns = {c: _column(chunk[c], numeric[c], c, rows + header_rows, options["decimal"]) for c in names}
-            except ValueError as exc:
-                raise ValueError(f"{source}: {exc}") from exc
-            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
-            rows += len(chunk)
+    for chunk in _chunks(fmt, source, head, delimiter, rows_per_chunk):  # first pass: each column's type
+        for name in names:
+            kinds[name] = max(kinds[name], _kind(chunk[name]), key=_KINDS.index)
+            filled[name] = filled[name] or bool(chunk[name].notna().any())
+        rows += len(chunk)
     if rows == 0:
         raise ValueError(f"{source}: holds no rows to convert")
+    kinds = {name: kind if filled[name] else "float" for name, kind in kinds.items()}  # all empty: NaN, as pandas
+    types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "text": pa.string()}
+    schema = pa.schema([(name, types[kinds[name]]) for name in names])
+    with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
+        for chunk in _chunks(fmt, source, head, delimiter, rows_per_chunk):
+            columns = {name: _values(chunk[name], kinds[name]) for name in names}
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
     return rows, len(names)
 
 
-def _column(text, numeric: bool, name: str, rows_before: int, decimal: str):
-    """One chunk's column: float32 numbers (empty cells as NaN) or text (empty cells as None)."""
+def _chunks(fmt, source: Path, head, delimiter, rows: int):
+    """The table's rows ``rows`` at a time, typed by pandas as ``fmt.read`` types them (thousands
+    grouped by commas read as numbers), under the names ``head`` gives them."""
     import pandas as pd
 
-    if not numeric:
-        return [None if v is None or v != v else str(v) for v in text.tolist()]
-    cleaned = text.str.strip() if decimal == "." else text.str.strip().str.replace(",", ".", regex=False)
-    values = pd.to_numeric(cleaned, errors="coerce")
-    bad = np.flatnonzero(values.isna().to_numpy() & cleaned.notna().to_numpy() & (cleaned != "").to_numpy())
-    if len(bad):
-        raise ValueError(
-            f"line {rows_before + int(bad[0]) + 1:,}, column {name!r}: {text.iloc[bad[0]]!r} is not a number, in a "
-            "column whose first 1,000 rows hold numbers alone"
-        )
-    return values.to_numpy(dtype=np.float32)
+    from aedr.data.formats import _ungrouped
+
+    options = fmt.options(source, delimiter)
+    grouped = options["sep"] == "," and options["decimal"] == "."
+    reader = pd.read_csv(
+        source,
+        header=None,
+        names=list(head.columns),
+        skiprows=1 if head.attrs["header"] else 0,
+        chunksize=rows,
+        **options,
+    )
+    try:
+        for chunk in reader:
+            yield _ungrouped(chunk) if grouped else chunk
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{source}: cannot read as {fmt.name.upper()} ({str(exc).strip()})") from exc
+
+
+def _kind(column) -> str:
+    """``"bool"``, ``"int"``, ``"float"`` or ``"text"``: what pandas made of one chunk's column (an
+    empty column fits any)."""
+    import pandas as pd
+
+    if column.isna().all():
+        return "bool"
+    if pd.api.types.is_bool_dtype(column):
+        return "bool"
+    if pd.api.types.is_integer_dtype(column):
+        return "int"
+    return "float" if pd.api.types.is_numeric_dtype(column) else "text"
+
+
+def _values(column, kind: str) -> list:
+    """One chunk's column as the values of its Parquet type (empty cells as nulls)."""
+    import pandas as pd
+
+    if kind == "text":
+        return [None if pd.isna(v) else str(v) for v in column.tolist()]
+    if kind == "float":
+        return pd.to_numeric(column, errors="raise").astype("float64").tolist()
+    return [None if pd.isna(v) else (bool(v) if kind == "bool" else int(v)) for v in column.tolist()]

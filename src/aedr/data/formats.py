@@ -91,25 +91,23 @@ class Delimited(FileFormat):
         head = self.read(path, None, delimiter, nrows=50)
         return [str(c) for c in head.columns] if head.attrs["header"] else None
 
-    def estimated_values(self, path, delimiter=None) -> int | None:
-        """About how many values the uncompressed file ``path`` holds, from its first lines' fields per
-        byte (None for a gzip file, whose text size its own size does not tell)."""
-        if str(path).lower().endswith(".gz"):
-            return None
+    def estimated_values(self, path, delimiter=None) -> int:
+        """About how many values the file ``path`` holds: its first lines' fields per byte of text times
+        its text's size (of a gzip file, its size times the compression of its first MiB)."""
         sample = _sample(path)
         lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line read may be cut short
         if not lines:
             return 0
-        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
-        fields = sum(line.count(sep) + 1 for line in lines)
+        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=_spaced(path))
+        fields = sum(len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))  # quotes kept whole
         text = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in lines)
-        return int(Path(path).stat().st_size * fields / max(text, 1))
+        return int(_text_size(path) * fields / max(text, 1))
 
     def options(self, path, delimiter=None) -> dict:
         """``pandas.read_csv``'s options for ``path``: the delimiter (``delimiter``, or sniffed), the
         decimal mark, UTF-8 with or without a byte order mark."""
         sample = _sample(path)
-        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep)
+        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=_spaced(path))
         # skipinitialspace: "a, b" names columns a and b, not a and " b"
         return {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
 
@@ -187,11 +185,29 @@ def _sample(path: Path) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
-def sniff_delimiter(sample: str, default: str) -> str:
+def _text_size(path) -> float:
+    """The size of ``path``'s text: the file's own, or for a gzip file its size times the ratio of its
+    first MiB decompressed to the compressed bytes read for it (read ahead too, so never above)."""
+    size = Path(path).stat().st_size
+    if not str(path).lower().endswith(".gz"):
+        return size
+    with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as unpacked:
+        text = unpacked.read(1 << 20)
+        consumed = raw.tell()
+    return len(text) if len(text) < 1 << 20 else size * len(text) / max(consumed, 1)
+
+
+def _spaced(path) -> bool:
+    """Whether ``path`` is a ``.txt`` table, which may separate its fields by spaces (numpy's savetxt,
+    R's write.table); a ``.csv`` or ``.tsv`` of one column may hold text with spaces in it."""
+    return str(path).lower().removesuffix(".gz").endswith(".txt")
+
+
+def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
     """The delimiter of a text table: of comma, semicolon, tab and pipe, the one that splits every
     sampled line into the same number (more than one) of fields, preferring fields that are numbers,
-    then more fields; else a space if it does so; ``default`` when none does (one column, or ragged
-    lines).
+    then more fields; else, with ``spaces``, a space if it does so into fields mostly of numbers;
+    ``default`` when none does (one column, or ragged lines).
 
     Examples
     --------
@@ -199,8 +215,8 @@ def sniff_delimiter(sample: str, default: str) -> str:
     ';'
     >>> sniff_delimiter("x\\n1\\n", ",")
     ','
-    >>> sniff_delimiter("1.5 2 3\\n4 5 6\\n", ",")
-    ' '
+    >>> sniff_delimiter("1.5 2 3\\n4 5 6\\n", ",", spaces=True), sniff_delimiter("B cell\\nT cell\\n", ",", spaces=True)
+    (' ', ',')
     """
     lines = sample.splitlines()
     if len(sample) >= _SNIFF_BYTES and len(lines) > 1:
@@ -217,15 +233,19 @@ def sniff_delimiter(sample: str, default: str) -> str:
         score = (numbers, widths.pop())
         if best_score is None or score > best_score:
             best, best_score = sep, score
-    if best_score is None and _splits_alike(lines, " "):
+    if best_score is None and spaces and _numbers_split_by(lines, " "):
         return " "  # none of the four: a space, as numpy's savetxt and R's write.table separate fields
     return best
 
 
-def _splits_alike(lines: list[str], sep: str) -> bool:
-    """Whether every line splits on ``sep`` (quotes respected) into the same number, above one, of fields."""
-    widths = {len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep)}
-    return len(widths) == 1 and widths != {1}
+def _numbers_split_by(lines: list[str], sep: str) -> bool:
+    """Whether every line splits on ``sep`` (quotes respected) into the same number, above one, of
+    fields, most of them (below a header) numbers."""
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+    widths = {len(row) for row in rows}
+    body = [field for row in rows[1:] or rows for field in row]
+    numbers = sum(bool(_NUMBER.fullmatch(field)) for field in body)
+    return len(widths) == 1 and widths != {1} and numbers > len(body) / 2
 
 
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
