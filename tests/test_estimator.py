@@ -210,7 +210,7 @@ def test_invalid_parameters(small, params):
         ({"n_components": True}, "n_components must be a whole number, got True"),
         ({"optimizer": dict}, "optimizer must be a name or a torch.optim.Optimizer subclass, got the class dict"),
         ({"optimizer": torch.optim.LBFGS}, "optimizer LBFGS needs a closure that re-evaluates the loss"),
-        ({"hidden_layer_sizes": (10**9,)}, r"has 1[\d,]+ parameters: training it needs at least [\d,.]+ GB and"),
+        ({"hidden_layer_sizes": (10**9,)}, r"has 1[\d,]+ parameters: training it needs at least [\d,.]+ GiB and"),
         ({"architecture": "conv", "input_shape": (1, 4.5, 4)}, "input_shape must be"),
         ({"encoder": torch.nn.Identity(), "decoder": torch.nn.Identity(), "n_components": 64}, "no trainable param"),
     ],
