@@ -192,6 +192,16 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     return X
 
 
+def columns_by_name(X, columns, wanted, where: str, what: str = "features"):
+    """The columns ``wanted`` (names) of the matrix ``X`` (dense or sparse) whose columns are named
+    ``columns``, in ``wanted``'s order; a ValueError naming ``where`` and the first missing ones."""
+    position = {str(name): i for i, name in enumerate(columns)}
+    missing = [str(n) for n in wanted if str(n) not in position]
+    if missing:
+        raise ValueError(f"{where} lacks {len(missing)} of the model's {len(wanted)} {what}: {', '.join(missing[:5])}")
+    return X[:, [position[str(n)] for n in wanted]]
+
+
 def flatten_images(X):
     """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None)."""
     ndim = getattr(X, "ndim", 2)

@@ -99,6 +99,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     """
     from sklearn.utils.validation import check_is_fitted
 
+    from aedr._validation import columns_by_name
     from aedr.data.anndata import unique_names
     from aedr.data.stream import H5adSource
 
@@ -109,18 +110,13 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
         if names is not None and use_rep is None:
             genes = unique_names(adata.var_names)
             if genes != [str(n) for n in names]:
-                position = {name: i for i, name in enumerate(genes)}
-                missing = [str(n) for n in names if str(n) not in position]
-                if missing:
-                    raise ValueError(
-                        f"adata lacks {len(missing)} of the model's {len(names)} genes: {', '.join(missing[:5])}"
-                    )
                 if isinstance(X, H5adSource):
+                    columns_by_name(np.empty((0, len(genes))), genes, names, "adata", "genes")  # names a missing one
                     raise ValueError(
                         "adata, opened with backed='r', holds the model's genes in another order or among others: "
                         "load the cells first (adata.to_memory()), which aedr then matches by name"
                     )
-                X = X[:, [position[str(n)] for n in names]]
+                X = columns_by_name(X, genes, names, "adata", "genes")
         elif names is None and not isinstance(X, H5adSource) and X.shape[1] != estimator.n_features_in_:
             raise ValueError(
                 f"adata.{source} has {X.shape[1]} columns but the model expects {estimator.n_features_in_}"

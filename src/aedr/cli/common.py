@@ -419,16 +419,15 @@ def stream_input(
     from aedr.data.formats import format_of
     from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, open_rows
 
+    if not path.is_file():
+        return None
     try:
-        if not path.is_file():
-            return None
-        if not format_of(path).streams:
-            _refuse_text_beyond_budget(path, memory_budget, in_memory_options)
-            return None
-    except ValueError as exc:  # no format of that name: read_input names the problem
-        if "unknown file type" in str(exc):
-            return None
-        raise
+        fmt = format_of(path)
+    except ValueError:  # no format of that name: read_input names the problem
+        return None
+    if not fmt.streams:
+        _refuse_text_beyond_budget(path, fmt, memory_budget, in_memory_options)
+        return None
     names = columns if isinstance(columns, list) else split_names(columns)
     try:
         source = open_rows(
@@ -450,16 +449,15 @@ def stream_input(
         raise
 
 
-def _refuse_text_beyond_budget(path: Path, memory_budget, in_memory_options: dict | None = None) -> None:
-    """A CSV/TSV table, which is read whole, that would need more than ``memory_budget`` in memory:
-    refused before it is read, with the conversion to Parquet (which streams) named, unless options
-    given (``in_memory_options``) need the rows in memory anyway."""
+def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options: dict | None = None) -> None:
+    """A CSV/TSV table (of format ``fmt``), which is read whole, that would need more than
+    ``memory_budget`` in memory: refused before it is read, with the conversion to Parquet (which
+    streams) named, unless options given (``in_memory_options``) need the rows in memory anyway."""
     import shlex
 
-    from aedr.data.formats import Delimited, format_of
+    from aedr.data.formats import Delimited
     from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
 
-    fmt = format_of(path)
     values = fmt.estimated_values(path) if isinstance(fmt, Delimited) else None
     budget = budget_bytes(memory_budget)
     if values is None or values * IN_MEMORY_BYTES_PER_VALUE <= budget:
@@ -471,16 +469,11 @@ def _refuse_text_beyond_budget(path: Path, memory_budget, in_memory_options: dic
             f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
             "raise --memory-budget (or prepare the rows without them, then convert to Parquet with aedr convert)"
         )
-    command = " ".join(shlex.quote(str(p)) for p in (path, f"{_stem_of(path)}.parquet"))
+    command = " ".join(shlex.quote(str(p)) for p in (path, default_output(path, ".parquet")))
     raise ValueError(
         f"{needs}, beyond the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to "
         f"Parquet, which streams from disk (aedr convert {command}), or raise --memory-budget"
     )
-
-
-def _stem_of(path: Path) -> str:
-    name = path.name.removesuffix(".gz")
-    return Path(name).stem
 
 
 def _streamed_table(
@@ -628,11 +621,9 @@ def features_for(model, table: Table, path: Path | None = None):
         return table.X
     names = getattr(model, "feature_names_in_", None)
     if names is not None and table.columns is not None and hasattr(table.X, "tocsr"):  # sparse
-        position = {name: i for i, name in enumerate(table.columns)}
-        missing = [str(n) for n in names if n not in position]
-        if missing:
-            raise ValueError(f"{where} lacks {len(missing)} of the model's features: {', '.join(missing[:5])}")
-        return table.X[:, [position[n] for n in names]]
+        from aedr._validation import columns_by_name
+
+        return columns_by_name(table.X, table.columns, names, where)
     if names is not None and table.columns is not None:
         import pandas as pd
 

@@ -106,7 +106,6 @@ def embedding(
       aedr plot codes.npz --color-by y
     """
     from aedr.data.formats import format_of
-    from aedr.plotting import plot_embedding
 
     output = output or default_output(data, ".png")
     data = _embedding_file(data)
@@ -140,14 +139,21 @@ def embedding(
     )
     if table.X.shape[1] > 3:
         typer.echo(f"note: drawing the first 2 of {table.X.shape[1]} columns", err=True)
-    values = None if table.labels is None else table.labels.to_numpy()
-    n = len(table.X)
+    _draw(table.X, table.labels, table.columns, data.name, title, color_by, output, force)
+
+
+def _draw(codes, colours, axis_names, name: str, title, color_by, output: Path, force: bool) -> None:
+    """Scatter ``codes`` (three columns in 3-D, else the first two) coloured by the Series ``colours``
+    (or not), titled ``title`` or by the file's ``name``, the points and ``color_by``; save it to ``output``."""
+    from aedr.plotting import plot_embedding
+
+    n = len(codes)
     fig = plot_embedding(
-        table.X if table.X.shape[1] == 3 else table.X[:, :2],
-        values,
-        title=title or f"{data.name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
-        axis_names=table.columns,
-        label_name=None if table.labels is None else str(table.labels.name),
+        codes if codes.shape[1] == 3 else codes[:, :2],
+        None if colours is None else colours.to_numpy(),
+        title=title or f"{name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
+        axis_names=axis_names,
+        label_name=None if colours is None else str(colours.name),
     )
     save_figure_file(fig, output, force)
 
@@ -156,7 +162,6 @@ def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path
     """The scatter of an ``.h5ad`` embedding (:func:`aedr.cli.explore.read_codes`), coloured by an obs column."""
     from aedr._words import listed
     from aedr.cli.explore import read_codes
-    from aedr.plotting import plot_embedding
 
     values, names, labels, _ = read_codes(data)
     if color_by is not None and (labels is None or color_by not in labels.columns):
@@ -164,16 +169,8 @@ def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path
             f"{data} has no obs column {color_by!r} (obs columns: {listed(labels.columns if labels is not None else [])})",
             param_hint="--color-by",
         )
-    shown = values if values.shape[1] == 3 else values[:, :2]
-    n = len(values)
-    fig = plot_embedding(
-        shown,
-        None if color_by is None else labels[color_by].to_numpy(),
-        title=title or f"{data.name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
-        axis_names=names[: shown.shape[1]],
-        label_name=color_by,
-    )
-    save_figure_file(fig, output, force)
+    colours = None if color_by is None else labels[color_by]
+    _draw(values, colours, names[: 3 if values.shape[1] == 3 else 2], data.name, title, color_by, output, force)
 
 
 def _embedding_file(path: Path) -> Path:

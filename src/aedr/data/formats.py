@@ -98,16 +98,20 @@ class Delimited(FileFormat):
         lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line read may be cut short
         if not lines:
             return 0
-        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=_spaced(path))
+        sep = self._sep(path, sample, delimiter)
         fields = sum(len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))  # quotes kept whole
         text = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in lines)
         return int(_text_size(path) * fields / max(text, 1))
+
+    def _sep(self, path, sample: str, delimiter=None) -> str:
+        """``delimiter``, or the one sniffed from ``sample``, the start of ``path`` (spaces only in ``.txt``)."""
+        return delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=_spaced(path))
 
     def options(self, path, delimiter=None) -> dict:
         """``pandas.read_csv``'s options for ``path``: the delimiter (``delimiter``, or sniffed), the
         decimal mark, UTF-8 with or without a byte order mark."""
         sample = _sample(path)
-        sep = delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=_spaced(path))
+        sep = self._sep(path, sample, delimiter)
         # skipinitialspace: "a, b" names columns a and b, not a and " b"
         return {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
 
@@ -224,28 +228,23 @@ def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
     lines = [line for line in lines if line.strip()][:_SNIFF_ROWS]
     best, best_score = default, None
     for sep in DELIMITERS.values():
-        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
-        widths = {len(row) for row in rows}
-        if len(widths) != 1 or widths == {1}:
-            continue
-        body = [field for row in rows[1:] or rows for field in row]
-        numbers = sum(bool(_NUMBER.fullmatch(field)) for field in body) / max(len(body), 1)
-        score = (numbers, widths.pop())
-        if best_score is None or score > best_score:
+        score = _split_score(lines, sep)
+        if score is not None and (best_score is None or score > best_score):
             best, best_score = sep, score
-    if best_score is None and spaces and _numbers_split_by(lines, " "):
+    if best_score is None and spaces and (_split_score(lines, " ") or (0,))[0] > 0.5:
         return " "  # none of the four: a space, as numpy's savetxt and R's write.table separate fields
     return best
 
 
-def _numbers_split_by(lines: list[str], sep: str) -> bool:
-    """Whether every line splits on ``sep`` (quotes respected) into the same number, above one, of
-    fields, most of them (below a header) numbers."""
+def _split_score(lines: list[str], sep: str) -> tuple[float, int] | None:
+    """``(share of numbers among the fields below a header, fields a line)`` when every line splits on
+    ``sep`` (quotes respected) into the same number, above one, of fields; else None."""
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
     widths = {len(row) for row in rows}
+    if len(widths) != 1 or widths == {1}:
+        return None
     body = [field for row in rows[1:] or rows for field in row]
-    numbers = sum(bool(_NUMBER.fullmatch(field)) for field in body)
-    return len(widths) == 1 and widths != {1} and numbers > len(body) / 2
+    return sum(bool(_NUMBER.fullmatch(field)) for field in body) / max(len(body), 1), widths.pop()
 
 
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
