@@ -33,7 +33,8 @@ def table(tmp_path):
 def test_a_table_converts_chunk_by_chunk_to_what_pandas_reads_of_it_whole(tmp_path, table, name, sep):
     """Each column gets the type the whole table gives it (found in a first pass over the chunks): the
     IDs stay exact integers, a late fraction makes its column float, not an error."""
-    assert csv_to_parquet(tmp_path / name, tmp_path / "t.parquet", chunk_rows=1000) == (2500, 7)
+    done = csv_to_parquet(tmp_path / name, tmp_path / "t.parquet", chunk_rows=1000)
+    assert (done.rows, done.columns, done.delimiter, done.header) == (2500, 7, sep, True)
     assert pq.ParquetFile(tmp_path / "t.parquet").metadata.num_row_groups == 3  # one per chunk: streaming's blocks
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), pd.read_csv(tmp_path / name, sep=sep))
 
@@ -73,6 +74,7 @@ def test_a_csv_beyond_the_memory_budget_is_refused_naming_the_conversion_that_st
     )
     converted = runner.invoke(app, ["convert", str(csv), str(tmp_path / "t.parquet")])
     assert converted.exit_code == 0 and "(2,500 rows x 5 columns)" in converted.stdout
+    assert "read my cells.csv: comma-separated, its first line as the column names" in converted.stderr
     again = runner.invoke(app, ["convert", str(csv), str(tmp_path / "t.parquet")])
     assert again.exit_code == 1 and "already exists" in again.stderr
     fitted = runner.invoke(app, ["fit", str(tmp_path / "t.parquet"), "--label-col", "kind", "--memory-budget", "100K",
@@ -81,3 +83,20 @@ def test_a_csv_beyond_the_memory_budget_is_refused_naming_the_conversion_that_st
     frame.to_csv(tmp_path / "big.csv.gz", index=False)  # gzip: its text's size estimated from its first MiB
     result = runner.invoke(app, ["fit", str(tmp_path / "big.csv.gz"), "--label-col", "kind", "--memory-budget", "100K"])
     assert result.exit_code == 1 and "aedr convert" in result.stderr
+
+
+def test_convert_says_how_it_read_the_table_and_reads_fixed_width_numbers(tmp_path):
+    """numpy's savetxt with a width pads with spaces: runs of spaces separate the fields, as fit reads them."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    np.savetxt(tmp_path / "x.txt", X, fmt="%10.5f")
+    result = runner.invoke(app, ["convert", str(tmp_path / "x.txt"), str(tmp_path / "x.parquet")])
+    assert result.exit_code == 0 and "read x.txt: space-separated, no header line" in result.stderr, result.output
+    np.testing.assert_allclose(pd.read_parquet(tmp_path / "x.parquet").to_numpy(), X, atol=1e-5)
+    (tmp_path / "r.csv").write_text("a;a;b\n1,5;2;3\n4;5;6,25\n")  # repeated names, decimal commas
+    result = runner.invoke(app, ["convert", str(tmp_path / "r.csv"), str(tmp_path / "r.parquet")])
+    assert "semicolon-separated" in result.stderr and "told apart as 'a' -> 'a.1'" in result.stderr, result.output
+    assert pd.read_parquet(tmp_path / "r.parquet").to_numpy().tolist() == [[1.5, 2, 3], [4, 5, 6.25]]
+    forced = runner.invoke(
+        app, ["convert", str(tmp_path / "x.txt"), str(tmp_path / "y.parquet"), "--delimiter", "space"]
+    )
+    assert forced.exit_code == 0 and "space-separated" in forced.stderr

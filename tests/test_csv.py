@@ -51,6 +51,10 @@ def test_space_separated_txt_tables_as_numpy_and_r_write_them(tmp_path):
     frame.to_csv(tmp_path / "r.txt", sep=" ", index=False)  # R's write.table: quoted text with spaces in it
     table = read_table(tmp_path / "r.txt", label_col="kind")
     assert table.columns == ["a", "b", "c"] and table.labels.tolist()[:2] == ["B", "T cell"]
+    np.savetxt(tmp_path / "padded.txt", X, fmt="%9.4f")  # fixed width: leading spaces, runs of them
+    np.testing.assert_allclose(read_table(tmp_path / "padded.txt").X, X, atol=5e-5)
+    (tmp_path / "padded.csv").write_bytes((tmp_path / "padded.txt").read_bytes())  # named .csv: spaces by request
+    np.testing.assert_allclose(read_table(tmp_path / "padded.csv", delimiter=r"\s+").X, X, atol=5e-5)
 
 
 def test_a_column_of_text_with_spaces_is_one_column_whatever_the_suffix(tmp_path):

@@ -136,7 +136,8 @@ Delimiter = Annotated[
     Optional[str],
     typer.Option(
         "--delimiter",
-        help="Field separator of a CSV/TSV: comma, semicolon, tab, pipe or the character [default: detected].",
+        help="Field separator of a CSV/TSV: comma, semicolon, tab, pipe, space (runs of spaces) or the character "
+        "[default: detected].",
         rich_help_panel=_DATA,
     ),
 ]
@@ -519,17 +520,20 @@ def _streamed_table(
 
 
 def delimiter_char(text: str | None) -> str | None:
-    """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character."""
-    from aedr.data.formats import DELIMITERS
+    """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character;
+    ``space`` for fields apart by runs of spaces (``aedr.data.formats.SPACES``)."""
+    from aedr.data.formats import DELIMITERS, SPACES
 
     if text is None:
         return None
     if text.lower() in DELIMITERS:
         return DELIMITERS[text.lower()]
+    if text.lower() in ("space", "spaces"):
+        return SPACES
     if text in ("\\t", "\t"):
         return "\t"
     if len(text) != 1 or text.isalnum() or text in '"\n\r':
-        names = ", ".join(DELIMITERS)
+        names = ", ".join([*DELIMITERS, "space"])
         raise typer.BadParameter(
             f"{text!r} is not a single separator character or one of {names}", param_hint="--delimiter"
         )

@@ -3,27 +3,39 @@ than memory streams (:mod:`aedr.data.stream` reads Parquet by row groups; a CSV 
 
 >>> from aedr.data.convert import csv_to_parquet
 >>> csv_to_parquet("cells.csv.gz", "cells.parquet")  # doctest: +SKIP
-(2000000, 2001)
+Converted(rows=2000000, columns=2001, delimiter=',', header=True, renamed=[])
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 CHUNK_ROWS = 65_536  # rows read, converted and written at a time (fewer for wide rows): one Parquet row group each
 _KINDS = ("bool", "int", "float", "text")  # a column's type over all chunks: the widest any chunk gives
 
 
+class Converted(NamedTuple):
+    """What :func:`csv_to_parquet` wrote and how it read the table: the delimiter (``aedr.data.formats.SPACES``
+    for runs of spaces), whether the first line named the columns, and the repeated names it told apart
+    (``[("a", "a.1")]``, as pandas does)."""
+
+    rows: int
+    columns: int
+    delimiter: str
+    header: bool
+    renamed: list[tuple[str, str]]
+
+
 def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: int = CHUNK_ROWS, overwrite=False):
     """Write the table ``source`` (CSV or TSV, gzip or not) to the Parquet file ``target``, reading
-    ``chunk_rows`` rows at a time (fewer for wide rows, so that a row group streams), and return its
-    ``(rows, columns)``.
+    ``chunk_rows`` rows at a time (fewer for wide rows, so that a row group streams).
 
     The delimiter, decimal mark, header and thousands grouped by commas are read as ``aedr fit``
     reads them (``header`` and ``delimiter`` to set them), and each column gets the type pandas gives
     it over the whole table (whole numbers int64, other numbers float64, true/false bool, anything
     else text): a first pass finds the types, a second writes the rows, so a fit of the Parquet file
-    sees what a fit of the table sees. ``target`` appears only once complete.
+    sees what a fit of the table sees. ``target`` appears only once complete. Returns a :class:`Converted`.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -37,10 +49,11 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
         raise ValueError(f"{source}: converts CSV or TSV tables (gzip or not), not {fmt.name}")
     head = fmt.read(source, header, delimiter, nrows=100)  # the header and the column names, as fit reads them
     names = [str(c) for c in head.columns]
+    options = fmt.options(source, delimiter)
     rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (64 * max(len(names), 1))))  # 16 MiB of float64
     kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
     rows = 0
-    for chunk in _chunks(fmt, source, head, delimiter, rows_per_chunk):  # first pass: each column's type
+    for chunk in _chunks(fmt, source, head, options, rows_per_chunk):  # first pass: each column's type
         for name in names:
             kinds[name] = max(kinds[name], _kind(chunk[name]), key=_KINDS.index)
             filled[name] = filled[name] or bool(chunk[name].notna().any())
@@ -51,20 +64,20 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "text": pa.string()}
     schema = pa.schema([(name, types[kinds[name]]) for name in names])
     with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
-        for chunk in _chunks(fmt, source, head, delimiter, rows_per_chunk):
+        for chunk in _chunks(fmt, source, head, options, rows_per_chunk):
             columns = {name: _values(chunk[name], kinds[name]) for name in names}
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
-    return rows, len(names)
+    return Converted(rows, len(names), options["sep"], bool(head.attrs["header"]), head.attrs.get("renamed", []))
 
 
-def _chunks(fmt, source: Path, head, delimiter, rows: int):
-    """The table's rows ``rows`` at a time, typed by pandas as ``fmt.read`` types them (thousands
-    grouped by commas read as numbers), under the names ``head`` gives them."""
+def _chunks(fmt, source: Path, head, options: dict, rows: int):
+    """The table's rows ``rows`` at a time, read with ``pandas.read_csv``'s ``options`` and typed as
+    ``Delimited.read`` types them (thousands grouped by commas read as numbers), under the names
+    ``head`` gives them."""
     import pandas as pd
 
     from aedr.data.formats import _ungrouped
 
-    options = fmt.options(source, delimiter)
     grouped = options["sep"] == "," and options["decimal"] == "."
     reader = pd.read_csv(
         source,

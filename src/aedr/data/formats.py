@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
 _SNIFF_BYTES = 1 << 16  # text read to find the delimiter
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}  # what sniffing chooses from
+SPACES = r"\s+"  # fields apart by runs of spaces (numpy's savetxt, R's write.table), as pandas reads them
 _NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
 _DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
 
@@ -99,7 +100,7 @@ class Delimited(FileFormat):
         if not lines:
             return 0
         sep = self._sep(path, sample, delimiter)
-        fields = sum(len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))  # quotes kept whole
+        fields = sum(len(row) for row in _rows(lines, sep))
         text = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in lines)
         return int(_text_size(path) * fields / max(text, 1))
 
@@ -136,7 +137,8 @@ class Delimited(FileFormat):
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path}: the file is empty") from exc
         except pd.errors.ParserError as exc:
-            sep_name = next((name for name, char in DELIMITERS.items() if char == sep), repr(sep))
+            named = {**DELIMITERS, "spaces": SPACES}
+            sep_name = next((name for name, char in named.items() if char == sep), repr(sep))
             raise ValueError(
                 f"{path}: cannot read as {self.name.upper()} with {sep_name} as the delimiter ({first_line(exc)}); "
                 "check --delimiter and the quoting"
@@ -210,8 +212,8 @@ def _spaced(path) -> bool:
 def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
     """The delimiter of a text table: of comma, semicolon, tab and pipe, the one that splits every
     sampled line into the same number (more than one) of fields, preferring fields that are numbers,
-    then more fields; else, with ``spaces``, a space if it does so into fields mostly of numbers;
-    ``default`` when none does (one column, or ragged lines).
+    then more fields; else, with ``spaces``, runs of spaces (:data:`SPACES`) if they do so into fields
+    mostly of numbers; ``default`` when none does (one column, or ragged lines).
 
     Examples
     --------
@@ -219,8 +221,8 @@ def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
     ';'
     >>> sniff_delimiter("x\\n1\\n", ",")
     ','
-    >>> sniff_delimiter("1.5 2 3\\n4 5 6\\n", ",", spaces=True), sniff_delimiter("B cell\\nT cell\\n", ",", spaces=True)
-    (' ', ',')
+    >>> sniff_delimiter("  1.5  2\\n-4.0  5\\n", ",", spaces=True), sniff_delimiter("B cell\\nT cell\\n", ",", spaces=True)
+    ('\\\\s+', ',')
     """
     lines = sample.splitlines()
     if len(sample) >= _SNIFF_BYTES and len(lines) > 1:
@@ -231,20 +233,27 @@ def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
         score = _split_score(lines, sep)
         if score is not None and (best_score is None or score > best_score):
             best, best_score = sep, score
-    if best_score is None and spaces and (_split_score(lines, " ") or (0,))[0] > 0.5:
-        return " "  # none of the four: a space, as numpy's savetxt and R's write.table separate fields
+    if best_score is None and spaces and (_split_score(lines, SPACES) or (0,))[0] > 0.5:
+        return SPACES  # none of the four: spaces, as numpy's savetxt and R's write.table separate fields
     return best
 
 
 def _split_score(lines: list[str], sep: str) -> tuple[float, int] | None:
     """``(share of numbers among the fields below a header, fields a line)`` when every line splits on
     ``sep`` (quotes respected) into the same number, above one, of fields; else None."""
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+    rows = _rows(lines, sep)
     widths = {len(row) for row in rows}
     if len(widths) != 1 or widths == {1}:
         return None
     body = [field for row in rows[1:] or rows for field in row]
     return sum(bool(_NUMBER.fullmatch(field)) for field in body) / max(len(body), 1), widths.pop()
+
+
+def _rows(lines: list[str], sep: str) -> list[list[str]]:
+    """``lines`` split into fields on ``sep`` (or on runs of spaces, :data:`SPACES`), quotes respected."""
+    if sep == SPACES:
+        return list(csv.reader((line.strip() for line in lines), delimiter=" ", skipinitialspace=True))
+    return list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
 
 
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
