@@ -432,7 +432,11 @@ def test_plot_three_columns_in_3d(run, tmp_path):
     codes.insert(2, "autoencoder2", codes["autoencoder0"] * 0.5)
     codes.to_csv(tmp_path / "three.csv", index=False)
     result = aedr("plot", tmp_path / "three.csv", "-o", tmp_path / "three.png")
-    assert "colouring by 'cell_type'" in result.stderr and "drawing the first" not in result.stderr
+    assert "colouring by 'cell_type'" in result.stderr and "the first 2 of" not in result.stderr
+    codes.insert(3, "autoencoder3", codes["autoencoder1"] * 2)
+    codes.to_csv(tmp_path / "four.csv", index=False)
+    result = aedr("plot", tmp_path / "four.csv", "-o", tmp_path / "four.png")  # the columns drawn, by name
+    assert "drawing 'autoencoder0' and 'autoencoder1', the first 2 of 4 columns (--columns to choose)" in result.stderr
 
 
 def test_plot_reconstructions_of_images(digits, tmp_path):

@@ -138,7 +138,11 @@ def embedding(
         delimiter=delimiter,
     )
     if table.X.shape[1] > 3:
-        typer.echo(f"note: drawing the first 2 of {table.X.shape[1]} columns", err=True)
+        first, second = table.columns[:2]
+        typer.echo(
+            f"note: drawing {first!r} and {second!r}, the first 2 of {table.X.shape[1]} columns (--columns to choose)",
+            err=True,
+        )
     _draw(table.X, table.labels, table.columns, data.name, title, color_by, output, force)
 
 
