@@ -352,7 +352,11 @@ def test_a_missing_data_file_is_named_before_any_method_runs(tmp_path, monkeypat
     result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "nowhere")])
     assert result.exit_code == 1 and not fitted and not (tmp_path / "o").exists(), result.output
     assert f"data file not found: {tmp_path / 'nowhere' / 't10k-images-idx3-ubyte.gz'}, " in result.output
-    assert "t10k-labels-idx1-ubyte.gz (data_dir, or --data-dir: the folder holding them)" in result.output
+    assert "t10k-labels-idx1-ubyte.gz (looked in the folder given as data_dir, or --data-dir;" in result.output
+    monkeypatch.setenv("AEDR_DATA_DIR", str(tmp_path / "elsewhere"))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "(looked in $AEDR_DATA_DIR's mnist folder;" in result.output
+    assert str(tmp_path / "elsewhere" / "mnist" / "t10k-images-idx3-ubyte.gz") in result.output
 
 
 @pytest.mark.parametrize("fraction, side", [(0.999, "1 of the 1,797 rows of digits to fit"), (0.001, "2 of the")])
@@ -360,3 +364,136 @@ def test_a_held_out_share_that_leaves_a_class_out_of_a_side_is_refused_in_words(
 
     with pytest.raises(ValueError, match=f"heldout_fraction={fraction:g} leaves {side}.*each of its 10 classes"):
         run_benchmark(["digits"], ["pca"], heldout_fraction=fraction, metric_cost=False)
+
+
+@pytest.fixture
+def two_tiny(monkeypatch, digits):
+    """Two data sets of 300 digits each, 'tiny-a' then 'tiny-b' (the second's rows shifted by one)."""
+    X, y = digits
+    monkeypatch.setitem(DATASETS, "tiny-a", DatasetSpec("300 digits", lambda _: (X[:300], y[:300])))
+    monkeypatch.setitem(DATASETS, "tiny-b", DatasetSpec("300 digits", lambda _: (X[1:301], y[1:301])))
+    return "tiny-a,tiny-b"
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, "sigterm"])
+def test_a_run_stopped_after_a_data_set_keeps_it_marked_partial_and_leaves_the_report(
+    two_tiny, tmp_path, monkeypatch, stop
+):
+    """The report's block is rewritten only by a complete run; --out keeps the finished data sets,
+    marked partial, and the message says so instead of 'nothing was written'."""
+    from aedr.cli import app
+    from aedr.cli.errors import Terminated
+
+    fits = []
+
+    class StopsOnTheSecond(Method):
+        def fit_transform(self, X):
+            fits.append(len(X))
+            if fits.count(270) == 2:  # the second data set's timed fit (the warm-up's rows are 200)
+                raise KeyboardInterrupt if stop is KeyboardInterrupt else Terminated()
+            return X[:, :2]
+
+    monkeypatch.setitem(METHODS, "stops", StopsOnTheSecond)
+    report = tmp_path / "B.md"
+    report.write_text(f"# B\n\n{START}\n## Kept heading\n\nlast week's tables\n{END}\n")
+    args = ["benchmark", "-d", two_tiny, "-m", "pca,stops", "--no-metric-cost", "-q", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--report", str(report)])
+    assert result.exit_code == (130 if stop is KeyboardInterrupt else 143), result.output
+    assert "nothing was written" not in result.output
+    assert f"the finished data sets' results are in {tmp_path / 'o' / 'results.md'}, marked partial" in result.output
+    assert f"{report} was left as it was" in result.output
+    assert "last week's tables" in report.read_text()
+    partial = (tmp_path / "o" / "results.md").read_text()
+    assert "**Partial results: 1 of the 2 data sets named had finished.**" in partial
+    assert "**tiny-a**" in partial and "**tiny-b**" not in partial
+
+
+def test_a_complete_run_keeps_the_blocks_heading_and_a_failed_method_fails_the_command(two_tiny, tmp_path, monkeypatch):
+    from aedr.cli import app
+
+    class Broken(Method):
+        def fit_transform(self, X):
+            raise RuntimeError("boom")
+
+    monkeypatch.setitem(METHODS, "broken", Broken)
+    report = tmp_path / "B.md"
+    report.write_text(f"# B\n\n{START}\n## Kept heading\n\nlast week's tables\n{END}\n")
+    out = tmp_path / "o"
+    args = ["benchmark", "-d", two_tiny, "-m", "pca,broken,pca", "--no-metric-cost", "-q", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--report", str(report)])
+    assert result.exit_code == 1
+    assert "error: 2 of 4 runs failed, first broken on tiny-a (RuntimeError: boom)" in result.output
+    assert "Traceback" not in result.output  # the traceback with aedr -v only
+    text = report.read_text()
+    assert "## Kept heading" in text and "last week's tables" not in text and "Partial" not in text
+    assert text.count("| pca |") == 2  # pca named twice runs once per data set
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {row["random_state"] for row in rows} == {"0"} and {row["heldout_fraction"] for row in rows} == {"0.1"}
+    assert all(row["threads"] for row in rows if row["method"] == "pca")
+    verbose = CliRunner().invoke(app, ["-v", *args, "--force"])
+    assert verbose.exit_code == 1 and "Traceback" in verbose.output and "RuntimeError: boom" in verbose.output
+
+
+def test_an_earlier_runs_figure_goes_when_no_method_draws_one(tiny, tmp_path, monkeypatch):
+    from aedr.cli import app
+
+    class Broken(Method):
+        def fit_transform(self, X):
+            raise RuntimeError("boom")
+
+    monkeypatch.setitem(METHODS, "broken", Broken)
+    out = tmp_path / "o"
+    base = ["benchmark", "-d", tiny, "--no-metric-cost", "-q", "--out", str(out)]
+    assert CliRunner().invoke(app, [*base, "-m", "pca"]).exit_code == 0 and (out / "embeddings.png").exists()
+    assert CliRunner().invoke(app, [*base, "-m", "broken", "--force"]).exit_code == 1
+    assert not (out / "embeddings.png").exists()
+
+
+def test_each_method_is_warmed_up_on_the_data_sets_type_and_size_before_it_is_timed(tiny, monkeypatch):
+    """A warm-up fits, transforms and decodes, once per (rows, dtype) the method asks for: umap-learn
+    compiles pynndescent's path for 4,096 rows and more, and numba compiles for each dtype."""
+    calls = []
+
+    class Recorded(Method):
+        def fit_transform(self, X):
+            calls.append(("fit", len(X), X.dtype.name))
+            return X[:, :2]
+
+        def transform(self, X):
+            calls.append(("transform", len(X)))
+            return X[:, :2]
+
+        @classmethod
+        def warm_up_rows(cls, n_rows):
+            return 260 if n_rows >= 250 else 200
+
+    monkeypatch.setitem(METHODS, "recorded", Recorded)
+    run = run_benchmark([tiny], ["recorded"], metric_cost=False).runs[0]
+    assert run.status == "ok"
+    assert calls[:3] == [("fit", 260, "float64"), ("transform", 50), ("fit", 270, "float64")]
+
+
+@pytest.mark.parametrize(
+    "fraction, message",
+    [
+        (
+            0.05,
+            r"holds out 15 of the 300 rows of tiny; trustworthiness at k=10 of the held-out rows needs more than 20",
+        ),
+        (0.88, r"leaves class \d of tiny \d fitted rows; the 5-fold k-NN accuracy of the fitted rows needs 5"),
+    ],
+)
+def test_a_held_out_share_the_scores_cannot_use_is_refused_before_any_fit(tiny, monkeypatch, fraction, message):
+    from aedr.benchmarks import runner
+
+    monkeypatch.setattr(runner, "_warm_up", lambda *a: pytest.fail("a method ran"))
+    with pytest.raises(ValueError, match=f"heldout_fraction={fraction:g} {message}"):
+        run_benchmark([tiny, "digits"], ["pca"], heldout_fraction=fraction, metric_cost=False)
+
+
+def test_a_seed_out_of_range_is_a_usage_error(tmp_path):
+    from aedr.cli import app
+
+    for seed in ("-1", str(2**32)):
+        result = CliRunner().invoke(app, ["benchmark", "--quick", "-q", "--seed", seed, "--out", str(tmp_path / "o")])
+        assert result.exit_code == 2 and "--seed" in result.output and "random-state" not in result.output

@@ -36,26 +36,34 @@ def benchmark(
     block: str = "benchmark",
     title=None,
     overwrite: bool = False,
+    on_written=None,
     **run_options,
 ):
     """Run :func:`run_benchmark` with ``run_options`` and write its outputs; returns ``(result, files)``.
 
-    The outputs are rewritten after every data set, so a long run that is
-    stopped keeps the data sets it finished. ``block`` names the marked block
-    of ``report`` to regenerate, ``title`` its heading. Before anything runs, an
-    ``out_dir`` that holds an earlier run's results is refused unless
-    ``overwrite``, and so is a ``report`` whose markers do not pair up.
+    The files in ``out_dir`` are rewritten after every data set, marked as partial until the last,
+    so a long run that is stopped keeps the data sets it finished; ``on_written`` is called with
+    those files each time. ``report``'s block ``block`` (under its heading, or ``title``) is
+    rewritten once the run is complete, never with part of one. Before anything runs, an
+    ``out_dir`` that holds an earlier run's results is refused unless ``overwrite``, and so is a
+    ``report`` whose markers do not pair up.
     """
+    from aedr.benchmarks.datasets import DATASETS
     from aedr.benchmarks.report import check_outputs, write_outputs
     from aedr.benchmarks.runner import run_benchmark
 
     check_outputs(out_dir, report, block=block, overwrite=overwrite)
+    named = len(dict.fromkeys(run_options.get("datasets") or [n for n, spec in DATASETS.items() if spec.default_run]))
 
-    def write(result):
-        return write_outputs(result, out_dir, command, report, block=block, title=title)
+    def write_partial(result):
+        finished = len(dict.fromkeys(run.dataset for run in result.runs))
+        if finished < named:
+            files = write_outputs(result, out_dir, command, block=block, title=title, partial=(finished, named))
+            if on_written is not None:
+                on_written(files)
 
-    result = run_benchmark(on_dataset_done=write, **run_options)
-    return result, write(result)
+    result = run_benchmark(on_dataset_done=write_partial, **run_options)
+    return result, write_outputs(result, out_dir, command, report, block=block, title=title)
 
 
 __all__ = [

@@ -4,7 +4,9 @@ Adding a method is one entry in :data:`METHODS`: a class taking
 ``(random_state, n_components, **params)`` with ``fit_transform(X)``, and
 ``transform`` / ``inverse_transform`` where the method has them (else None).
 ``requires`` names optional modules; a method whose modules are missing is
-skipped with a message instead of failing.
+skipped with a message instead of failing. ``threads`` says how many CPU
+threads a fit ran on, and ``warm_up_rows`` how large a warm-up fit compiles
+what a timed fit of so many rows will run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,22 @@ class Method:
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def threads(self, n_features: int) -> int | None:
+        """The CPU threads the last fit ran on (of ``n_features`` columns); None where unknown."""
+        return _blas_threads()
+
+    @classmethod
+    def warm_up_rows(cls, n_rows: int) -> int:
+        """Rows of the warm-up fit before a timed fit of ``n_rows`` rows: enough to compile its code paths."""
+        return 200
+
+
+def _blas_threads() -> int | None:
+    """The threads of the BLAS library numpy and scikit-learn call (threadpoolctl's view)."""
+    from threadpoolctl import threadpool_info
+
+    return max((pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"), default=None)
 
 
 class PCAMethod(Method):
@@ -61,9 +79,13 @@ class TSNEMethod(Method):
     def fit_transform(self, X):
         from openTSNE import TSNE
 
-        tsne = TSNE(self.n_components, random_state=self.random_state, n_jobs=os.cpu_count() or 1, **self.params)
+        self.n_jobs_ = self.params.get("n_jobs", os.cpu_count() or 1)
+        tsne = TSNE(self.n_components, random_state=self.random_state, **{"n_jobs": self.n_jobs_, **self.params})
         self.embedding_ = tsne.fit(np.asarray(X, dtype=np.float64))
         return np.asarray(self.embedding_)
+
+    def threads(self, n_features):
+        return self.n_jobs_
 
     def transform(self, X):
         return np.asarray(self.embedding_.transform(np.asarray(X, dtype=np.float64)))
@@ -88,6 +110,13 @@ class UMAPMethod(Method):
     def transform(self, X):
         return self.model_.transform(X)
 
+    def threads(self, n_features):
+        return self.model_.n_jobs  # umap-learn sets it to 1 when the random_state is fixed
+
+    @classmethod
+    def warm_up_rows(cls, n_rows):
+        return 4_200 if n_rows >= 4_096 else 200  # from 4,096 rows umap-learn searches with pynndescent
+
 
 class AutoencoderMethod(Method):
     defaults: dict = {}  # Autoencoder parameters this entry sets; the method's params override them
@@ -106,6 +135,13 @@ class AutoencoderMethod(Method):
     def inverse_transform(self, Z):
         return self.model_.inverse_transform(Z)
 
+    def threads(self, n_features):
+        import torch
+
+        from aedr.training.threads import estimator_threads
+
+        return estimator_threads(self.model_, n_features) or torch.get_num_threads()
+
 
 class LinearAutoencoderMethod(AutoencoderMethod):
     defaults = {"hidden_layer_sizes": ()}
@@ -113,7 +149,10 @@ class LinearAutoencoderMethod(AutoencoderMethod):
 
 
 class DeepAutoencoderMethod(AutoencoderMethod):
-    description = "aedr Autoencoder() with its defaults: (256, 128) ReLU encoder, mirrored decoder, 200 epochs"
+    description = (
+        "aedr Autoencoder() with its defaults: (256, 128) ReLU encoder, mirrored decoder, "
+        "7500 / sqrt(rows) epochs (10 to 200)"
+    )
 
 
 class UMAPAutoencoderMethod(AutoencoderMethod):

@@ -7,6 +7,7 @@ import errno
 import math
 import os
 import platform
+import re
 import shlex
 from pathlib import Path
 
@@ -28,6 +29,7 @@ SCRIPT_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")  # the settings a script's t
 _COLUMNS = [  # (header, attribute, format); BENCHMARKS.md's protocol section says what each header means
     ("fit s", "fit_seconds", "{:.1f}"),
     ("transform s", "transform_seconds", "{:.2f}"),
+    ("threads", "threads", "{:d}"),
     ("5-NN held-out", "knn_accuracy_heldout", "{:.3f}"),
     ("1-NN held-out", "one_nn_accuracy_heldout", "{:.3f}"),
     ("trust@10 held-out", "trustworthiness_heldout", "{:.3f}"),
@@ -42,6 +44,7 @@ _COLUMNS = [  # (header, attribute, format); BENCHMARKS.md's protocol section sa
 REPORT_COLUMNS = (
     "fit s",
     "transform s",
+    "threads",
     "5-NN held-out",
     "1-NN held-out",
     "trust@10",
@@ -99,13 +102,14 @@ def metric_cost_table(result: BenchmarkResult) -> str:
     if not result.metric_costs:
         return ""
     lines = [
-        "| data | rows x features | aedr s | aedr peak MB | scikit-learn s | scikit-learn peak MB |",
-        "|---|---|---:|---:|---:|---:|",
+        "| data | rows x features | aedr s | aedr peak MB | scikit-learn s | scikit-learn peak MB | same value |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
     for c in result.metric_costs:
+        agrees = "–" if c.agrees is None else ("yes" if c.agrees else "**no**")
         lines.append(
             f"| {c.dataset} | {c.n_rows:,} x {c.n_features} | {c.seconds:.1f} | {_cell(c.peak_memory_mb, '{:.0f}')} | "
-            f"{_cell(c.sklearn_seconds, '{:.1f}')} | {_cell(c.sklearn_peak_memory_mb, '{:.0f}')} |"
+            f"{_cell(c.sklearn_seconds, '{:.1f}')} | {_cell(c.sklearn_peak_memory_mb, '{:.0f}')} | {agrees} |"
         )
     return "\n".join(lines)
 
@@ -131,16 +135,17 @@ def machine_description() -> str:
     except (OSError, ValueError, IndexError):
         pass
     cpu = f"{os.cpu_count()} CPU cores{memory}, {platform.system()} {platform.machine()}"
-    omp = f", OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}" if os.environ.get("OMP_WAIT_POLICY") else ""
-    threads = f"torch threads {torch.get_num_threads()}"
-    if torch.get_num_threads() > 1:
-        threads += " (1 for aedr's small networks: n_jobs=None)"
+    omp = "".join(f", {name}={os.environ[name]}" for name in SCRIPT_ENV if os.environ.get(name))
+    threads = f"torch threads {torch.get_num_threads()} (each method's own count: the threads column)"
     return f"{cpu}, {threads}{omp}; " + ", ".join(versions)
 
 
 def write_csv(result: BenchmarkResult, path: str | Path) -> Path:
+    """One row per method and data set: every score, and the seed and held-out share it ran with."""
     path = Path(path)
-    rows = [r.record() for r in result.runs]
+    s = result.settings
+    run_settings = {"random_state": s.get("random_state"), "heldout_fraction": s.get("heldout_fraction")}
+    rows = [{**r.record(), **run_settings} for r in result.runs]
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["dataset"])
         writer.writeheader()
@@ -182,6 +187,7 @@ def report_block(
     title: str | None = None,
     machine: str | None = None,
     brief: bool = False,
+    partial: tuple[int, int] | None = None,
 ) -> str:
     """A run's section: command, machine, split and load, methods, tables, the cost of the metric.
 
@@ -189,7 +195,8 @@ def report_block(
     section names only what differs between runs. ``brief``: the BENCHMARKS.md version, with
     the columns in :data:`REPORT_COLUMNS` and without the method descriptions (the protocol
     has them); ``results.md`` gets the full one. ``machine`` defaults to this machine's
-    :func:`machine_description` (pass the recorded one to re-render saved results).
+    :func:`machine_description` (pass the recorded one to re-render saved results). ``partial``:
+    ``(finished, named)`` data sets of a run that has not finished (or was stopped).
     """
     s = result.settings
     text = [
@@ -197,13 +204,17 @@ def report_block(
         "",
         f"Command: `{command}` (one process). Machine: {machine or machine_description()}. Held out: "
         f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split. "
-        f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end."
+        f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end "
+        "(the end's counts the benchmark's own threads)."
         + (
-            " Each method was warmed up by a tiny fit first: no time includes imports or compilation."
+            " Each method was warmed up first (a fit, transform and decoding of random rows of the data's type; "
+            "umap-learn's on 4,200 rows before data of 4,096 rows or more): no time includes imports or compilation."
             if s.get("warmed_up")
             else ""
         ),
     ]
+    if partial is not None:
+        text += ["", f"**Partial results: {partial[0]} of the {partial[1]} data sets named had finished.**"]
     if not brief:
         methods = dict.fromkeys(r.method for r in result.runs)
         text += ["", "\n".join(f"- `{name}`: {METHODS[name].description}" for name in methods)]
@@ -353,20 +364,45 @@ def check_outputs(out_dir, report=None, *, block: str = "benchmark", overwrite: 
         check_report(report, block)
 
 
+def block_title(path: str | Path, name: str = "benchmark") -> str | None:
+    """The heading (``## ...``) of block ``name`` in the markdown file ``path``; None without one."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    bounds = _block_bounds(text, name, path)
+    if bounds is None:
+        return None
+    heading = re.search(r"^## (.+)$", text[bounds[0] : bounds[1]], re.M)
+    return heading[1].strip() if heading else None
+
+
 def write_outputs(
-    result: BenchmarkResult, out_dir, command: str, report=None, *, block: str = "benchmark", title: str | None = None
+    result: BenchmarkResult,
+    out_dir,
+    command: str,
+    report=None,
+    *,
+    block: str = "benchmark",
+    title: str | None = None,
+    partial: tuple[int, int] | None = None,
 ) -> dict:
-    """Write ``results.md``, ``results.csv`` and ``embeddings.png`` into ``out_dir``; update ``report`` if given."""
+    """Write ``results.md``, ``results.csv`` and ``embeddings.png`` into ``out_dir`` (an earlier run's
+    ``embeddings.png`` is removed when no method gave a 2-D embedding), marked as ``partial`` results
+    if given; update ``report``'s block if given, under its own heading unless ``title`` names another."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {"csv": write_csv(result, out / "results.csv")}
     png = plot_grid(result, out / "embeddings.png")
     if png is not None:
         files["png"] = png
+    else:
+        (out / "embeddings.png").unlink(missing_ok=True)  # an earlier run's figure would pass for this one's
     png = str(png) if png is not None else None
     files["markdown"] = out / "results.md"
-    files["markdown"].write_text(report_block(result, command, png=png, title=title) + "\n")
+    files["markdown"].write_text(report_block(result, command, png=png, title=title, partial=partial) + "\n")
     if report is not None:
-        text = report_block(result, command, png=png, title=title, brief=True)
+        title = title or block_title(report, block)
+        text = report_block(result, command, png=png, title=title, brief=True, partial=partial)
         files["report"] = update_benchmarks_md(report, text, block)
     return files

@@ -44,6 +44,7 @@ class MethodRun:
     message: str = ""
     n_fit: int = 0
     n_heldout: int = 0
+    threads: int | None = None  # the CPU threads the method ran on (its own setting, or torch's, or BLAS's)
     fit_seconds: float = float("nan")
     transform_seconds: float = float("nan")
     trustworthiness: float = float("nan")
@@ -86,17 +87,36 @@ class BenchmarkResult:
     settings: dict
 
 
-def _check_split(name: str, y, heldout_fraction: float) -> None:
-    """A ValueError, in words, when a stratified split at ``heldout_fraction`` leaves either side fewer
-    rows than data set ``name`` has classes (scikit-learn's own message names neither)."""
-    classes, n = len(np.unique(y)), len(y)
+CV_FOLDS = 5  # the folds of the fitted rows' k-NN accuracy (``metrics.knn_accuracy``'s default)
+
+
+def _check_split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state: int) -> None:
+    """A ValueError, in words, when a stratified split at ``heldout_fraction`` leaves data set ``name``
+    a side the scores cannot use (scikit-learn's own messages name neither): fewer rows than classes on
+    either side, held-out rows too few for trustworthiness at ``n_neighbors`` (more than twice as many
+    needed), or a class with fewer fitted rows than the k-NN accuracy's folds."""
+    classes, counts = np.unique(y, return_counts=True)
+    n = len(y)
     held = math.ceil(heldout_fraction * n)
     for rows, side in ((n - held, "to fit"), (held, "held out")):
-        if rows < classes:
+        if rows < len(classes):
             raise ValueError(
                 f"heldout_fraction={heldout_fraction:g} leaves {rows} of the {n:,} rows of {name} {side}; a "
-                f"stratified split needs at least one row of each of its {classes} classes on both sides"
+                f"stratified split needs at least one row of each of its {len(classes)} classes on both sides"
             )
+    if held <= 2 * n_neighbors:
+        raise ValueError(
+            f"heldout_fraction={heldout_fraction:g} holds out {held} of the {n:,} rows of {name}; trustworthiness "
+            f"at k={n_neighbors} of the held-out rows needs more than {2 * n_neighbors}"
+        )
+    fit_rows = train_test_split(np.arange(n), test_size=heldout_fraction, stratify=y, random_state=random_state)[0]
+    fitted = dict(zip(*np.unique(np.asarray(y)[fit_rows], return_counts=True)))
+    scarce = [c for c in classes if fitted.get(c, 0) < CV_FOLDS]
+    if scarce:
+        raise ValueError(
+            f"heldout_fraction={heldout_fraction:g} leaves class {scarce[0]} of {name} {fitted.get(scarce[0], 0)} "
+            f"fitted rows; the {CV_FOLDS}-fold k-NN accuracy of the fitted rows needs {CV_FOLDS} of each class"
+        )
 
 
 def run_benchmark(
@@ -139,6 +159,7 @@ def run_benchmark(
         datasets = [name for name, spec in DATASETS.items() if spec.default_run]
     if methods is None:
         methods = [name for name, method in METHODS.items() if method.default_run]
+    datasets, methods = list(dict.fromkeys(datasets)), list(dict.fromkeys(methods))  # each once
     unknown = [d for d in datasets if d not in DATASETS] + [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(
@@ -155,10 +176,22 @@ def run_benchmark(
     folder = Path(data_dir) if data_dir is not None else None
     missing = [str(file) for name in datasets for file in DATASETS[name].files(folder) if not file.is_file()]
     if missing:  # before any method runs: a rerun then needs no --force
+        import os
+
+        if folder is not None:
+            where = "the folder given as data_dir, or --data-dir"
+        elif os.environ.get("AEDR_DATA_DIR"):
+            where = "$AEDR_DATA_DIR's mnist folder"
+        else:
+            where = "the default folder, shared/data/mnist beside the aedr project"
         raise FileNotFoundError(
-            f"data file not found: {', '.join(missing)} (data_dir, or --data-dir: the folder holding them)"
+            f"data file not found: {', '.join(missing)} (looked in {where}; data_dir, --data-dir or "
+            "$AEDR_DATA_DIR choose the folder holding them)"
         )
-    method_params = method_params or {}
+    for name in datasets:  # every split checked before any method runs, in words
+        if not DATASETS[name].heldout_rows:
+            _check_split(name, DATASETS[name].load(folder)[1], heldout_fraction, n_neighbors, random_state)
+    method_params = {name: params for name, params in (method_params or {}).items() if name in methods}
     settings = {
         "random_state": random_state,
         "heldout_fraction": heldout_fraction,
@@ -168,8 +201,7 @@ def run_benchmark(
         "load_average_at_start": _load_average(),
         "warmed_up": True,
     }
-    _warm_up(methods, random_state)
-    runs, costs = [], []
+    runs, costs, warmed = [], [], set()
     for name in datasets:
         spec = DATASETS[name]
         X, y = spec.load(folder)
@@ -178,10 +210,10 @@ def run_benchmark(
             cut = len(X) - spec.heldout_rows
             X_fit, X_out, y_fit, y_out = X[:cut], X[cut:], y[:cut], y[cut:]
         else:
-            _check_split(name, y, heldout_fraction)
             X_fit, X_out, y_fit, y_out = train_test_split(
                 X, y, test_size=heldout_fraction, stratify=y, random_state=random_state
             )
+        _warm_up(methods, random_state, X_fit, warmed)
         dataset_runs = [
             _run_method(name, m, X_fit, X_out, y_out, random_state, method_params.get(m, {})) for m in methods
         ]
@@ -208,16 +240,26 @@ def _load_average() -> float | None:
         return None
 
 
-def _warm_up(methods, random_state: int) -> None:
-    """One tiny fit of each method before any is timed, so that imports, JIT compilation (umap-learn's
-    numba) and torch's first allocations are not charged to whichever method runs first."""
-    X = np.random.default_rng(random_state).normal(size=(200, 8))
+def _warm_up(methods, random_state: int, X_fit: np.ndarray, warmed: set) -> None:
+    """A small fit, transform and decoding of each method before it is timed on ``X_fit``, so that
+    imports, JIT compilation (umap-learn's numba, compiled for each dtype, and for pynndescent's path
+    from 4,096 rows on) and torch's first allocations are not charged to whichever method or data set
+    runs first. ``warmed`` holds what was warmed up already: ``(method, rows, dtype)``."""
     for name in methods:
         cls = METHODS[name]
-        if missing_requirements(cls):
+        key = (name, cls.warm_up_rows(len(X_fit)), X_fit.dtype.str)
+        if key in warmed or missing_requirements(cls):
             continue
+        warmed.add(key)
+        X = np.random.default_rng(random_state).normal(size=(key[1], 8)).astype(X_fit.dtype)
+        logger.info("%s: warming up on %d random rows", name, len(X))
         try:
-            cls(random_state, **cls.quick_params).fit_transform(X)
+            model = cls(random_state, **cls.quick_params)
+            model.fit_transform(X)
+            if model.transform is not None:
+                Z = model.transform(X[:50])
+                if model.inverse_transform is not None:
+                    model.inverse_transform(Z)
         except Exception:  # the timed fit reports what is wrong with a method
             logger.debug("warming %s up failed", name, exc_info=True)
 
@@ -246,9 +288,11 @@ def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> M
                 if model.inverse_transform is not None:
                     run.reconstruction_mse = metrics.reconstruction_error(X_out, model.inverse_transform(Z_out))
     except Exception as exc:  # a method that fails must not sink the other rows
-        logger.exception("%s on %s failed", method, dataset)
         run.status, run.message, run.embedding = "failed", f"{type(exc).__name__}: {exc}", None
+        logger.error("%s on %s failed: %s", method, dataset, run.message)
+        logger.debug("the traceback of %s on %s", method, dataset, exc_info=True)
         return run
+    run.threads = model.threads(X_fit.shape[1])
     run.peak_memory_mb = memory.peak_mb if memory.peak_mb is not None else float("nan")
     logger.info("%s on %s: fit %.1f s", method, dataset, run.fit_seconds)
     return run
@@ -275,8 +319,7 @@ def _score_heldout(runs, X_out, y_fit, y_out, n_neighbors, knn_neighbors) -> Non
     placed = [r for r in runs if r.status == "ok" and r.heldout_embedding is not None]
     if not placed:
         return
-    k = min(n_neighbors, len(X_out) // 2 - 1)
-    trust = metrics.neighborhood_preservation_many(X_out, [r.heldout_embedding for r in placed], k)
+    trust = metrics.neighborhood_preservation_many(X_out, [r.heldout_embedding for r in placed], n_neighbors)
     for run, (t, _) in zip(placed, trust):
         run.trustworthiness_heldout = t
         run.knn_accuracy_heldout = metrics.knn_accuracy_holdout(

@@ -17,7 +17,8 @@ _QUICK_METHODS = ",".join(name for name, method in METHODS.items() if method.qui
 
 
 def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+    """The comma-separated names of ``text``, each once, in their order."""
+    return list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
 
 
 def _command_line(
@@ -43,6 +44,7 @@ def _command_line(
 
 
 def benchmark(
+    ctx: typer.Context,
     datasets: Annotated[
         Optional[str],
         typer.Option(
@@ -59,7 +61,11 @@ def benchmark(
     ] = None,
     data_dir: Annotated[
         Optional[Path],
-        typer.Option("--data-dir", help="Folder with MNIST's four IDX .gz files [default: ../shared/data/mnist]."),
+        typer.Option(
+            "--data-dir",
+            help="Folder with MNIST's four IDX .gz files [default: $AEDR_DATA_DIR/mnist if set, else "
+            "shared/data/mnist beside the aedr project folder].",
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", "--output", "-o", help="Folder for results.md, results.csv, embeddings.png.")
@@ -68,7 +74,9 @@ def benchmark(
         Optional[Path],
         typer.Option("--report", help="Markdown file whose benchmark block to regenerate (BENCHMARKS.md)."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="random_state for the split and every method.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**32 - 1, help="random_state for the split and every method.")
+    ] = 0,
     heldout_fraction: Annotated[
         float, typer.Option("--heldout-fraction", help="Share of rows kept out of every fit.")
     ] = 0.1,
@@ -107,10 +115,6 @@ def benchmark(
       aedr benchmark --quick
       aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,ae-linear --report docs/benchmark-details.md
     """
-    from aedr.benchmarks import QUICK_PARAMS
-    from aedr.benchmarks import benchmark as run
-    from aedr.benchmarks.report import markdown_tables
-
     if datasets is None:
         datasets = "digits" if quick else _ALL_DATASETS
     if methods is None:
@@ -128,28 +132,55 @@ def benchmark(
         raise typer.BadParameter(
             f"{heldout_fraction} is not between 0 and 1 (exclusive)", param_hint="--heldout-fraction"
         )
+    from aedr.benchmarks import QUICK_PARAMS  # checked the names first: these load scikit-learn and torch
+    from aedr.benchmarks import benchmark as run
+    from aedr.benchmarks.report import markdown_tables
+    from aedr.cli.common import is_verbose
+    from aedr.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
     if metric_cost is None:
         metric_cost = not quick
-    if not quiet:
-        logging.getLogger("aedr.benchmarks").setLevel(logging.INFO)
+    if not quiet:  # progress; with aedr -v also the debug records, such as a failed method's traceback
+        logging.getLogger("aedr.benchmarks").setLevel(logging.DEBUG if is_verbose(ctx) else logging.INFO)
     command = _command_line(
         datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title
     )
-    result, files = run(
-        out,
-        command=command,
-        report=report,
-        block=block,
-        title=title,
-        datasets=_names(datasets),
-        methods=_names(methods),
-        data_dir=data_dir,
-        random_state=seed,
-        heldout_fraction=heldout_fraction,
-        method_params=QUICK_PARAMS if quick else None,
-        metric_cost=metric_cost,
-        overwrite=force,
-    )
+    written = []  # the partial results written so far, for the message if the run is stopped
+    try:
+        result, files = run(
+            out,
+            command=command,
+            report=report,
+            block=block,
+            title=title,
+            on_written=written.append,
+            datasets=_names(datasets),
+            methods=_names(methods),
+            data_dir=data_dir,
+            random_state=seed,
+            heldout_fraction=heldout_fraction,
+            method_params=QUICK_PARAMS if quick else None,
+            metric_cost=metric_cost,
+            overwrite=force,
+        )
+    except (KeyboardInterrupt, Terminated) as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        kept = f"; {report} was left as it was" if report is not None else ""
+        if written:
+            what = f"the finished data sets' results are in {written[-1]['markdown']}, marked partial{kept}"
+        else:
+            what = f"nothing was written{kept}"
+        typer.echo(f"\n{how}: {what}", err=True)
+        raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
     typer.echo(markdown_tables(result))
     for kind, path in files.items():
         typer.echo(f"wrote {kind}: {path}")
+    failed = [r for r in result.runs if r.status == "failed"]
+    if failed:
+        first = failed[0]
+        typer.echo(
+            f"error: {len(failed)} of {len(result.runs)} runs failed, first {first.method} on {first.dataset} "
+            f"({first.message}); see {files['markdown']}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_ERROR)
