@@ -16,7 +16,8 @@ def X(digits):
 
 
 def quick(cls=Autoencoder, **params):
-    return cls(**({"max_iter": 3, "hidden_layer_sizes": (32,), "random_state": 0} | params))
+    small = {} if "encoder" in params else {"hidden_layer_sizes": (32,)}  # custom modules are the whole network
+    return cls(**({"max_iter": 3, "random_state": 0} | small | params))
 
 
 @parametrize_with_checks([VariationalAutoencoder(max_iter=20, hidden_layer_sizes=(8,))])
@@ -154,6 +155,10 @@ def test_custom_module_errors(X):
         quick(encoder=torch.nn.Linear(10, 2), decoder=torch.nn.Linear(2, 64)).fit(X)
     with pytest.raises(ValueError, match="does not take custom"):
         quick(VariationalAutoencoder, encoder=torch.nn.Linear(64, 2), decoder=torch.nn.Linear(2, 64)).fit(X)
+    with pytest.raises(ValueError, match="modules given are the network: architecture='conv' would be ignored"):
+        quick(encoder=torch.nn.Linear(64, 2), decoder=torch.nn.Linear(2, 64), architecture="conv").fit(X)
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(5,\) would be ignored"):
+        quick(encoder=torch.nn.Linear(64, 2), decoder=torch.nn.Linear(2, 64), hidden_layer_sizes=[5]).fit(X)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 import inspect
 
+import pytest
+
 from aedr import Autoencoder, VariationalAutoencoder
 from aedr.cli.params import option_names
 from aedr.params import BETA, PARAMS
@@ -57,3 +59,40 @@ def test_the_help_lists_every_registered_value():
         help_text = declared[name].help_text()
         missing = [key for key in _registry(where) if key not in help_text]
         assert not missing, f"{name}'s help does not list {missing}: {help_text!r}"
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ("max_iter = 1.5", "cannot use 1.5 for max_iter (1.5 is not a whole number)"),
+        ("max_iter = true", "cannot use True for max_iter (True is not a whole number)"),
+        ("batch_size = 0.5", "cannot use 0.5 for batch_size"),
+        ("learning_rate = true", "cannot use True for learning_rate_init (True is not a number)"),
+        ("hidden_layer_sizes = [64.7, 2]", "(64.7 is not a whole number)"),
+        ("input_shape = [1, 8.9, 8]", "(8.9 is not a whole number)"),
+    ],
+)
+def test_a_config_files_value_of_the_wrong_type_is_refused_not_cast(tmp_path, line, words):
+    """TOML gives typed values: int(1.5) is 1 and float(True) 1.0, which the options and Python refuse."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    data, config = tmp_path / "x.npy", tmp_path / "c.toml"
+    np.save(data, np.random.default_rng(0).normal(size=(40, 64)))
+    config.write_text(line + "\n")
+    result = CliRunner().invoke(app, ["fit", str(data), "--config", str(config), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_min_dist_stays_within_umaps_spread():
+    import numpy as np
+
+    from aedr import Autoencoder
+
+    with pytest.raises(
+        ValueError, match=r"'min_dist' parameter of Autoencoder must be a float in the range \[0.0, 1.0\]"
+    ):
+        Autoencoder(neighbor_loss="umap", min_dist=100).fit(np.random.default_rng(0).normal(size=(60, 4)))

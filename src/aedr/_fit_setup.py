@@ -95,6 +95,17 @@ def check_fit_params(est, X: np.ndarray) -> None:
         )
     if (est.encoder is None) != (est.decoder is None):
         raise ParameterError("pass both encoder and decoder modules, or neither")
+    if est.encoder is not None:
+        from aedr.params import PARAMS
+
+        defaults = {p.name: p.default for p in PARAMS}
+        chosen = {"architecture": est.architecture, "hidden_layer_sizes": tuple(est.hidden_layer_sizes)}
+        ignored = [f"{name}={value!r}" for name, value in chosen.items() if value != defaults[name]]
+        if ignored:
+            raise ParameterError(
+                f"the encoder and decoder modules given are the network: {' and '.join(ignored)} would be ignored; "
+                "leave them at their defaults"
+            )
     if est.noise == "masking" and est.noise_level >= 1:
         raise ParameterError(f"noise='masking' needs noise_level < 1 (a drop probability), got {est.noise_level}")
     if est.neighbor_loss is not None:
@@ -296,7 +307,7 @@ def learning_rate(est, batch: int) -> float:
     """``learning_rate_init``, "auto" resolved (needs ``n_features_in_``) for steps of ``batch`` rows."""
     if est.learning_rate_init != "auto":
         return est.learning_rate_init
-    if _is_linear(est):
+    if _is_linear(est) and not code_anchors(est):  # a neighbour fit's anchored code layer is not linear
         # Adam moves every weight by about lr per step, so a code unit summing
         # n_features inputs moves by about lr * sqrt(n_features): keep that fixed.
         return min(1e-2, 0.08 / math.sqrt(est.n_features_in_))

@@ -25,10 +25,19 @@ def none_words(value):
     return None if isinstance(value, str) and value.strip().lower() in ("none", "null", "") else value
 
 
+def _whole(value) -> int:
+    """``value`` as an int when it is one (or its digits as text); a ValueError for 1.5, True or "x"."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
 def int_tuple(value):
     """``"256,64"``, ``"28x28"``, ``[256, 64]`` -> tuple; ``"linear"``/``"none"``/``""`` -> ``()``."""
     if isinstance(value, (list, tuple)):
-        return tuple(int(v) for v in value)
+        return tuple(_whole(v) for v in value)
     text = str(value).strip().strip("()[]").lower()
     if text in ("", "none", "linear"):
         return ()
@@ -51,9 +60,16 @@ def shape_or_none(value):
 
 
 def number_or_auto(kind):
+    """A converter to ``kind`` (int or float) or ``"auto"``; true/false, and a fraction for an int, are
+    refused, not cast (``int(1.5)`` is 1)."""
+
     def convert(value):
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
+        if kind is int:
+            return _whole(value)
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
         return kind(value)
 
     return convert
@@ -232,7 +248,14 @@ PARAMS: tuple[Param, ...] = (
         panel=NEIGHBORS,
         cli=float,
     ),
-    Param("min_dist", 0.1, positive(Real, 0, "left"), "UMAP's min_dist.", panel=NEIGHBORS, cli=float),
+    Param(
+        "min_dist",
+        0.1,
+        interval(Real, 0, 1, "both"),
+        "UMAP's min_dist, 0 to 1 (its spread).",
+        panel=NEIGHBORS,
+        cli=float,
+    ),
     Param("perplexity", 30.0, positive(Real, 1, "left"), "t-SNE's perplexity.", panel=NEIGHBORS, cli=float),
     Param("exaggeration", 1.0, positive(Real), "Factor on t-SNE's attraction.", panel=NEIGHBORS, cli=float),
     Param(
