@@ -96,3 +96,20 @@ def test_min_dist_stays_within_umaps_spread():
         ValueError, match=r"'min_dist' parameter of Autoencoder must be a float in the range \[0.0, 1.0\]"
     ):
         Autoencoder(neighbor_loss="umap", min_dist=100).fit(np.random.default_rng(0).normal(size=(60, 4)))
+
+
+def test_an_unknown_optimizer_is_named_among_the_options_values(tmp_path):
+    """scikit-learn's constraint also allows a torch.optim class, which no command-line value can be."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 5)))
+    result = CliRunner().invoke(
+        app, ["fit", str(tmp_path / "x.npy"), "--optimizer", "lbfgs", "-o", str(tmp_path / "r")]
+    )
+    assert (
+        result.exit_code == 2 and "--optimizer must be one of adam, adamw, rmsprop, sgd; got 'lbfgs'" in result.output
+    )
+    assert "instance of" not in result.output

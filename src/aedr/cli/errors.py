@@ -134,8 +134,14 @@ def option_words(text: str) -> str:
     ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``."""
     from aedr.cli.params import DECLARED
 
-    # scikit-learn's "a str among {'b', 'a'} or None. Got 'c' instead." as the options take it
-    text = re.sub(r"must be a str among \{(.*?)\}( or None)?\. Got (.*) instead\.", _among, text)
+    # scikit-learn's "a str among {'b', 'a'} or None. Got 'c' instead." as the options take it (a Python
+    # class, "or an instance of 'type'", is no option's value)
+    text = re.sub(
+        r"must be a str among \{(.*?)\}(?: or an instance of '\w+')?( or None)?(?: or an instance of '\w+')?\. "
+        r"Got (.*) instead\.",
+        _among,
+        text,
+    )
     text = re.sub(
         r"The '(\w+)' parameter of \w+ (must be .*)",
         lambda m: f"{DECLARED[m[1]].flag()} {m[2]}" if m[1] in DECLARED else m[0],
