@@ -322,3 +322,19 @@ def test_tl_records_the_genes_and_tl_transform_places_new_cells_by_gene_name(pbm
         aedr.tl.transform(new[:, 1:].copy(), ae)
     with pytest.raises(TypeError, match="aedr.tl.autoencoder\\(\\) got an unexpected keyword argument 'copy'"):
         aedr.tl.autoencoder(reference, copy=True)
+
+
+def test_tl_transform_says_when_repeated_gene_names_are_matched_by_their_order(pbmc, caplog):
+    """Two genes of one name can be told apart only by their order (GENE, GENE-1): said, once a call."""
+    cells = pbmc[:300].copy()
+    cells.var_names = [*cells.var_names[:-1], cells.var_names[0]]  # the last gene named as the first
+    with pytest.warns(UserWarning, match="not unique"):  # anndata's own note
+        ae = aedr.tl.autoencoder(cells.copy(), max_iter=2, hidden_layer_sizes=(8,))
+    with caplog.at_level("WARNING", logger="aedr.tl"):
+        aedr.tl.transform(cells, ae)
+    assert f"adata repeats 1 gene name ({cells.var_names[0]}): each repeat is matched" in caplog.text
+    caplog.clear()
+    unique = aedr.tl.autoencoder(pbmc[:300].copy(), max_iter=2, hidden_layer_sizes=(8,))
+    with caplog.at_level("WARNING", logger="aedr.tl"):
+        aedr.tl.transform(pbmc[300:].copy(), unique)
+    assert "repeats" not in caplog.text

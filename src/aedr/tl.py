@@ -11,11 +11,14 @@ In a scanpy session::
 
 from __future__ import annotations
 
+import logging
 import warnings
 from contextlib import closing, nullcontext
 
 import numpy as np
 import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
 
 
 def autoencoder(
@@ -100,7 +103,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     from sklearn.utils.validation import check_is_fitted
 
     from aedr._validation import columns_by_name
-    from aedr.data.anndata import unique_names
+    from aedr.data.anndata import repeats_note, unique_names
     from aedr.data.stream import H5adSource
 
     check_is_fitted(estimator)
@@ -108,6 +111,9 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     names = getattr(estimator, "feature_names_in_", None)
     with closing(X) if isinstance(X, H5adSource) else nullcontext():
         if names is not None and use_rep is None:
+            note = repeats_note(adata.var_names, "adata")
+            if note is not None:
+                logger.warning(note)
             genes = unique_names(adata.var_names)
             if genes != [str(n) for n in names]:
                 if isinstance(X, H5adSource):

@@ -79,6 +79,20 @@ def unique_names(names) -> list[str]:
         return [str(n) for n in _anndata().utils.make_index_unique(index)]
 
 
+def repeats_note(names, where: str) -> str | None:
+    """A note when gene ``names`` repeat: the model's genes are then matched by name *and* order of
+    appearance (``GENE``, ``GENE-1``), which no name can check; None when every name is unique."""
+    counts = pd.Index([str(n) for n in names]).value_counts()
+    repeated = list(counts[counts > 1].index)
+    if not repeated:
+        return None
+    shown = ", ".join(repeated[:3]) + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else "")
+    return (
+        f"{where} repeats {len(repeated)} gene name{'s' * (len(repeated) > 1)} ({shown}): each repeat is matched "
+        "to the model's by its order of appearance (GENE, GENE-1, ...), as var_names_make_unique numbers them"
+    )
+
+
 OBS_NAMES = "obs_names"  # the column the cells' names (barcodes) are written under beside their codes
 
 
