@@ -202,7 +202,7 @@ ModelMemoryBudget = Annotated[
 
 def use_budget(estimator, memory_budget: str | None) -> None:
     """``--memory-budget`` for a loaded model on this machine, in place of the one it was fitted with."""
-    from aedr.data.stream import parse_bytes
+    from aedr.data.memory import parse_bytes
 
     if memory_budget is None:
         return
@@ -413,12 +413,13 @@ def stream_input(
     in_memory_options: dict | None = None,
     id_columns: list[str] | None = None,
 ) -> Table | None:
-    """A :class:`Table` whose ``X`` is a :class:`~aedr.data.stream.RowSource` when ``path`` (``.npy``,
+    """A :class:`Table` whose ``X`` is a :class:`~aedr.data.sources.RowSource` when ``path`` (``.npy``,
     Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
     with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
     by name for a streamed file. ``id_columns``: a fitted model's row-ID columns, kept beside the codes."""
     from aedr.data.formats import format_of
-    from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes, open_rows
+    from aedr.data.memory import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
+    from aedr.data.sources import open_rows
 
     if not path.is_file():
         return None
@@ -457,7 +458,7 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options
     import shlex
 
     from aedr.data.formats import Delimited
-    from aedr.data.stream import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
+    from aedr.data.memory import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
 
     values = fmt.estimated_values(path) if isinstance(fmt, Delimited) else None
     budget = budget_bytes(memory_budget)
@@ -482,7 +483,7 @@ def _streamed_table(
 ) -> Table | None:
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
     from aedr.data.io import Table, id_note, index_note
-    from aedr.data.stream import needs_streaming
+    from aedr.data.memory import needs_streaming
     from aedr.training.distributed import any_rank, is_main
 
     if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike
@@ -619,7 +620,7 @@ def features_for(model, table: Table, path: Path | None = None):
     sparse matrix keeps its form, its columns picked and ordered by name). ``path``: the file read,
     which a width that does not fit names."""
     where = "the data" if path is None else shown(path)  # "the data" as one thing, as a file is
-    from aedr.data.stream import RowSource
+    from aedr.data.sources import RowSource
 
     if isinstance(table.X, RowSource):  # rows on disk, their columns picked by name as they were opened
         return table.X

@@ -213,7 +213,7 @@ def inverse_transform(
     import pandas as pd
 
     from aedr._words import size_text
-    from aedr.data.stream import budget_bytes
+    from aedr.data.memory import budget_bytes
 
     rows = len(table.X) * estimator.n_features_in_
     if output is not None and str(output) != "-" and rows * 8 > budget_bytes(estimator.memory_budget):

@@ -1,5 +1,5 @@
 """A CSV or TSV table converted to Parquet a chunk of rows at a time: the form in which a table larger
-than memory streams (:mod:`aedr.data.stream` reads Parquet by row groups; a CSV is read whole).
+than memory streams (:mod:`aedr.data.sources` reads Parquet by row groups; a CSV is read whole).
 
 >>> from aedr.data.convert import csv_to_parquet
 >>> csv_to_parquet("cells.csv.gz", "cells.parquet")  # doctest: +SKIP
@@ -42,7 +42,7 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
 
     from aedr._files import staged_file
     from aedr.data.formats import Delimited, format_of
-    from aedr.data.stream import BUFFER_BYTES
+    from aedr.data.memory import BUFFER_BYTES
 
     source, fmt = Path(source), format_of(source)
     if not isinstance(fmt, Delimited):

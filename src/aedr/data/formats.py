@@ -74,7 +74,7 @@ class FileFormat:
         return self.column_names(path, delimiter) or []
 
     def open_source(self, path: Path, **options):
-        """The file as a :class:`aedr.data.stream.RowSource` read in blocks (formats that ``stream``)."""
+        """The file as a :class:`aedr.data.sources.RowSource` read in blocks (formats that ``stream``)."""
         raise NotImplementedError(f"{self.name} files are read whole")
 
 
@@ -323,7 +323,7 @@ class Parquet(FileFormat):
             raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
 
     def open_source(self, path, *, label_col=None, columns=None, exclude=None, id_columns=None, **options):
-        from aedr.data.stream import ParquetSource
+        from aedr.data.sources import ParquetSource
 
         return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude, id_columns=id_columns)
 
@@ -361,7 +361,7 @@ class Npy(FileFormat):
     magic, streams = b"\x93NUMPY", True
 
     def open_source(self, path, **options):
-        from aedr.data.stream import NpySource
+        from aedr.data.sources import NpySource
 
         return NpySource(path)
 
@@ -448,8 +448,7 @@ class H5ad(FileFormat):
         """Its ``X`` streamed; raw counts refused as :meth:`read_rows` refuses them, and values already
         normalised refused for ``normalize``, told by the first block of cells (the whole file is not
         read before a fit starts)."""
-        from aedr.data.anndata import refuse_counts, refuse_normalised
-        from aedr.data.stream import H5adSource
+        from aedr.data.anndata import H5adSource, refuse_counts, refuse_normalised
 
         source = H5adSource(path, normalize=normalize)
         try:
