@@ -45,7 +45,7 @@ def written_label_column(path: Path, delimiter, names: list[str] | None = None) 
     if fmt.name == "npz":
         import numpy as np
 
-        from aedr.data.io import array_ids
+        from aedr.data.ids import array_ids
 
         try:
             with np.load(path, allow_pickle=False) as archive:

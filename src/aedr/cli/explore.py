@@ -173,9 +173,9 @@ def read_codes(path: Path, delimiter=None):
 
     In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...;
     :func:`~aedr.cli.columns.code_run`), the IDs those columns before them that name each row
-    (:func:`aedr.data.io.names_rows`) and the labels the others; without such names, the codes are the
+    (:func:`aedr.data.ids.names_rows`) and the labels the others; without such names, the codes are the
     numeric columns and the rest are labels. In ``.npy``/``.npz`` files the codes are the array ``X``
-    and the IDs the arrays :func:`aedr.data.io.array_ids` finds; in an ``.h5ad`` file they are ``X`` or
+    and the IDs the arrays :func:`aedr.data.ids.array_ids` finds; in an ``.h5ad`` file they are ``X`` or
     ``obsm``'s codes (:func:`aedr.data.anndata.h5ad_codes`), the IDs the cells' names and the labels obs.
     """
     import numpy as np
@@ -185,7 +185,7 @@ def read_codes(path: Path, delimiter=None):
     from aedr.cli.columns import code_run
     from aedr.cli.inputs import delimiter_char
     from aedr.data.formats import format_of
-    from aedr.data.io import array_ids, names_rows
+    from aedr.data.ids import array_ids, names_rows
 
     fmt = format_of(path)
     if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations

@@ -15,7 +15,7 @@ from aedr._words import listed, size_text
 from aedr.cli.outputs import default_output
 
 if TYPE_CHECKING:
-    from aedr.data.io import Table
+    from aedr.data.table import Table
 
 # standard input copied to a temporary file (``aedr transform MODEL -``): the file, and how messages name it
 _PIPED: dict[str, str] = {}
@@ -225,8 +225,9 @@ def _streamed_table(
     path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
 ) -> Table | None:
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
-    from aedr.data.io import Table, id_note, index_note
+    from aedr.data.ids import id_note, index_note
     from aedr.data.memory import needs_streaming
+    from aedr.data.table import Table
     from aedr.training.distributed import any_rank, is_main
 
     if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike

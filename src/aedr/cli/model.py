@@ -179,7 +179,7 @@ def inverse_transform(
             label_col = None
         if label_col is not None:
             typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
-    from aedr.data.io import MissingColumnsError
+    from aedr.data.features import MissingColumnsError
 
     try:
         table = read_input(

@@ -239,7 +239,7 @@ class ParquetSource(RowSource):
         """The open file's feature columns, row groups and shape; ValueError for a file that cannot stream."""
         import pyarrow as pa
 
-        from aedr.data.io import ID_NAME
+        from aedr.data.ids import ID_NAME
 
         self._numbering: set[str] | None = None  # integer columns that may number the rows (_may_number_rows)
         schema = self.file.schema_arrow
@@ -303,7 +303,7 @@ class ParquetSource(RowSource):
         statistics, :meth:`_may_number_rows`) are read to tell."""
         import pyarrow as pa
 
-        from aedr.data.io import ID_NAME, looks_like_id, row_id
+        from aedr.data.ids import ID_NAME, looks_like_id, row_id
 
         kind = self.file.schema_arrow.field(name).type
         text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
