@@ -33,7 +33,7 @@ def convert(
     from aedr.cli.inputs import delimiter_char
     from aedr.cli.outputs import claim_output
     from aedr.data.convert import csv_to_parquet
-    from aedr.data.formats import DELIMITERS, SPACES
+    from aedr.data.sniff import DELIMITERS, SPACES
 
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such file")

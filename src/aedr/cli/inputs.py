@@ -266,8 +266,8 @@ def _streamed_table(
 
 def delimiter_char(text: str | None) -> str | None:
     """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character;
-    ``space`` for fields apart by runs of spaces (``aedr.data.formats.SPACES``)."""
-    from aedr.data.formats import DELIMITERS, SPACES
+    ``space`` for fields apart by runs of spaces (``aedr.data.sniff.SPACES``)."""
+    from aedr.data.sniff import DELIMITERS, SPACES
 
     if text is None:
         return None

@@ -16,7 +16,7 @@ _KINDS = ("bool", "int", "float", "text")  # a column's type over all chunks: th
 
 
 class Converted(NamedTuple):
-    """What :func:`csv_to_parquet` wrote and how it read the table: the delimiter (``aedr.data.formats.SPACES``
+    """What :func:`csv_to_parquet` wrote and how it read the table: the delimiter (``aedr.data.sniff.SPACES``
     for runs of spaces), whether the first line named the columns, and the repeated names it told apart
     (``[("a", "a.1")]``, as pandas does)."""
 
@@ -76,7 +76,7 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
     ``head`` gives them."""
     import pandas as pd
 
-    from aedr.data.formats import _ungrouped
+    from aedr.data.sniff import _ungrouped
 
     grouped = options["sep"] == "," and options["decimal"] == "."
     reader = pd.read_csv(
