@@ -91,7 +91,7 @@ def throughput(path: Path, epochs: int, repeats: int = 2) -> dict:
     """The fastest of ``repeats`` runs, alternating, of the same fit in memory and streamed from ``path``
     (after a one-epoch warm-up fit): seconds and the negative MSE of its first 10,000 rows."""
     from aedr import Autoencoder
-    from aedr.data.stream import open_rows
+    from aedr.data.sources import open_rows
 
     Autoencoder(2, max_iter=1, random_state=0).fit(np.load(path)[:10_000])  # warm-up
     best: dict = {}

@@ -40,7 +40,7 @@ def test_a_table_converts_chunk_by_chunk_to_what_pandas_reads_of_it_whole(tmp_pa
 
 
 def test_wide_rows_make_smaller_row_groups_that_stream(tmp_path, monkeypatch):
-    monkeypatch.setattr("aedr.data.stream.BUFFER_BYTES", 64 * 50 * 100)  # 100 rows of 50 columns a group
+    monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 64 * 50 * 100)  # 100 rows of 50 columns a group
     pd.DataFrame(np.random.default_rng(0).normal(size=(1000, 50))).to_csv(tmp_path / "w.csv", index=False)
     csv_to_parquet(tmp_path / "w.csv", tmp_path / "w.parquet")
     assert pq.ParquetFile(tmp_path / "w.parquet").metadata.num_row_groups == 10

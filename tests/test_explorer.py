@@ -385,7 +385,7 @@ def test_explore_data_tables_of_every_shape(tmp_path):
 
 
 def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
-    from aedr.data.io import Table
+    from aedr.data.table import Table
     from aedr.runs import write_map
 
     class Fitted:  # what write_map reads of an estimator

@@ -194,7 +194,7 @@ def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch)
     assert file_format("x.jsonl") == "jsonl" and table.columns == ["a", "b"]
     assert table.X.tolist() == [[1.0, 3.0], [2.0, 4.0]] and table.labels.tolist() == ["p", "q"]
     # the commands see its columns too: transform keeps the fit's label, plot colours by it
-    from aedr.cli.common import label_names, table_names, written_label_column
+    from aedr.cli.columns import label_names, table_names, written_label_column
 
     assert table_names(tmp_path / "x.jsonl", None) == label_names(tmp_path / "x.jsonl", None) == ["a", "b", "kind"]
     codes = pd.DataFrame({"autoencoder0": [0.1, 0.2], "autoencoder1": [0.3, 0.4]})
@@ -205,7 +205,7 @@ def test_a_new_format_is_one_class_and_one_registry_entry(tmp_path, monkeypatch)
 @pytest.mark.parametrize("name", [n for n, f in FORMATS.items() if f.stores_labels])
 def test_every_format_that_keeps_labels_names_them_to_the_commands(tmp_path, name):
     """What transform (the fit's label column) and plot (the label written beside the codes) ask of a file."""
-    from aedr.cli.common import label_names, written_label_column
+    from aedr.cli.columns import label_names, written_label_column
 
     path = tmp_path / f"codes{FORMATS[name].suffixes[0]}"
     codes = pd.DataFrame({"autoencoder0": [0.1, 0.2, 0.3], "autoencoder1": [0.3, 0.4, 0.5]})

@@ -11,11 +11,14 @@ import pytest
 from sklearn.datasets import load_digits
 from typer.testing import CliRunner
 
+import aedr.data.memory as memory
 import aedr.data.stream as stream
 from aedr import Autoencoder
 from aedr.cli import app
+from aedr.data.memory import parse_bytes
 from aedr.data.scaling import AffineScaler
-from aedr.data.stream import StreamedRows, open_rows, parse_bytes, statistics
+from aedr.data.sources import open_rows
+from aedr.data.stream import StreamedRows, statistics
 
 runner = CliRunner()
 
@@ -29,8 +32,8 @@ def digits():
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of 100 rows of digits (8 MiB would be one block): block boundaries everywhere."""
-    monkeypatch.setattr(stream, "BLOCK_BYTES", 100 * 64 * 4)
-    monkeypatch.setattr(stream, "BUFFER_BYTES", 300 * 64 * 4)
+    monkeypatch.setattr(memory, "BLOCK_BYTES", 100 * 64 * 4)
+    monkeypatch.setattr(memory, "BUFFER_BYTES", 300 * 64 * 4)
 
 
 def _handles(path) -> int:

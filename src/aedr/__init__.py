@@ -20,7 +20,7 @@ _PUBLIC = {
     "CheckpointError": "aedr.training.checkpoint",
     "ModelFileError": "aedr.persistence",
     "load": "aedr.persistence",
-    "open_rows": "aedr.data.stream",
+    "open_rows": "aedr.data.sources",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

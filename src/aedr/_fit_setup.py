@@ -181,7 +181,7 @@ def check_network_memory(est, n_features: int, device: torch.device) -> None:
     import os
 
     from aedr._words import size_text
-    from aedr.data.stream import memory_available
+    from aedr.data.memory import memory_available
 
     model = est._build_model(n_features, torch.Generator().manual_seed(0), meta=True)  # shapes only, no memory
     n_params = sum(p.numel() for p in model.parameters())

@@ -229,7 +229,7 @@ def check_custom_modules(model, n_features: int, n_components: int) -> None:
 
 def validate_source(estimator, source, *, reset: bool) -> None:
     """What ``validate_data`` does for rows in memory, for rows on disk (a
-    :class:`~aedr.data.stream.RowSource`): at least 2 rows to fit, the feature count and names set by
+    :class:`~aedr.data.sources.RowSource`): at least 2 rows to fit, the feature count and names set by
     ``fit`` (``reset``) or checked against it. Their values are checked as they are read."""
     n_samples, n_features = source.shape
     if reset:

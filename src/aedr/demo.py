@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from aedr.data.datasets import load_digits_data
-from aedr.data.io import Table
+from aedr.data.table import Table
 from aedr.estimator import Autoencoder
 from aedr.metrics import reconstruction_error, trustworthiness
 

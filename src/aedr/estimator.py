@@ -28,8 +28,10 @@ from aedr._validation import (
     validate_rows,
     validate_source,
 )
+from aedr.data.memory import needs_streaming
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
-from aedr.data.stream import RowSource, as_source, needs_streaming, neighbor_sample
+from aedr.data.sources import RowSource, as_source
+from aedr.data.stream import neighbor_sample
 from aedr.data.summary import column_summary
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
@@ -427,7 +429,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _fit_rows(self, X, *, reset: bool):
         """``(rows, image shape or None, streamed)``: ``X`` validated in memory, or, for rows on disk that
-        would need more than ``memory_budget``, the :class:`~aedr.data.stream.RowSource` that training
+        would need more than ``memory_budget``, the :class:`~aedr.data.sources.RowSource` that training
         streams (a neighbour fit: a seeded sample of it, in memory); ``streamed`` says which."""
         source = as_source(X)
         # under torchrun every rank streams when one must: ranks that decided alone would train apart

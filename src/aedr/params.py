@@ -352,7 +352,7 @@ PARAMS: tuple[Param, ...] = (
         "Bytes a fit may hold in memory (e.g. 4G); larger data streams from disk. auto: half the free memory.",
         panel=TRAINING,
         cli=str,
-        convert=lambda value: _registry("aedr.data.stream:parse_bytes")(value),
+        convert=lambda value: _registry("aedr.data.memory:parse_bytes")(value),
     ),
     Param(
         "precision",

@@ -19,9 +19,10 @@ import scipy.sparse as sp
 from aedr import metrics as _metrics
 from aedr._inference import DecodedCodes
 from aedr.data.formats import annotations, format_of, keeping
-from aedr.data.io import Table, write_table
+from aedr.data.io import write_table
 from aedr.data.rows import squared_error
-from aedr.data.stream import RowSource
+from aedr.data.sources import RowSource
+from aedr.data.table import Table
 
 METRICS_ROWS = 5000  # neighbourhood scores compare all pairs: sample this many rows on larger data
 METRICS_VALUES = 20_000_000  # and at most this many values (wide rows: 1,000 rows of 20,000 genes), which

@@ -59,8 +59,7 @@ def autoencoder(
     All of ``adata``'s genes are fitted on: for the highly variable ones alone, as ``sc.pp.pca`` picks,
     pass ``adata[:, adata.var.highly_variable].copy()`` (or ``use_rep="X_pca"``).
     """
-    from aedr.data.anndata import unique_names
-    from aedr.data.stream import H5adSource
+    from aedr.data.anndata import H5adSource, unique_names
     from aedr.estimator import Autoencoder
     from aedr.runs import settings_of
 
@@ -103,8 +102,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     from sklearn.utils.validation import check_is_fitted
 
     from aedr._validation import columns_by_name
-    from aedr.data.anndata import repeats_note, unique_names
-    from aedr.data.stream import H5adSource
+    from aedr.data.anndata import H5adSource, repeats_note, unique_names
 
     check_is_fitted(estimator)
     X, source = _cells(adata, use_rep, layer, key_added)
@@ -138,8 +136,8 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
 
 def _cells(adata, use_rep, layer, key_added):
     """``(matrix, where)``: the cells of ``adata`` to embed (``obsm[use_rep]``, a layer, ``X``, or a
-    backed file's ``X`` as an :class:`~aedr.data.stream.H5adSource`), after the checks both tools make."""
-    from aedr.data.stream import H5adSource
+    backed file's ``X`` as an :class:`~aedr.data.anndata.H5adSource`), after the checks both tools make."""
+    from aedr.data.anndata import H5adSource
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
         raise TypeError(f"adata must be an anndata.AnnData, got {type(adata).__name__}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from aedr.cli.common import Delimiter, Force, Header, Verbose
+from aedr.cli.options import Delimiter, Force, Header, Verbose
 
 
 def convert(
@@ -30,9 +30,10 @@ def convert(
       aedr convert cells.csv.gz cells.parquet && aedr fit cells.parquet --label-col cell_type
     """
     from aedr._words import listed
-    from aedr.cli.common import claim_output, delimiter_char
+    from aedr.cli.inputs import delimiter_char
+    from aedr.cli.outputs import claim_output
     from aedr.data.convert import csv_to_parquet
-    from aedr.data.formats import DELIMITERS, SPACES
+    from aedr.data.sniff import DELIMITERS, SPACES
 
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such file")

@@ -6,7 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import RUN_MARKER, RUN_OUTPUTS, Verbose, claim_output
+from aedr.cli.options import Verbose
+from aedr.cli.outputs import RUN_MARKER, RUN_OUTPUTS, claim_output
 
 
 def demo(

@@ -25,7 +25,8 @@ import warnings
 import typer
 from typer.core import TyperGroup
 
-from aedr.cli.common import is_verbose, shown
+from aedr.cli.common import is_verbose
+from aedr.cli.inputs import shown
 
 
 class Terminated(BaseException):

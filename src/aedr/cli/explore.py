@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import Columns, Delimiter, Exclude, Force, Header, LabelCol, LabelsFile, ModelThreads, Verbose
+from aedr.cli.options import Columns, Delimiter, Exclude, Force, Header, LabelCol, LabelsFile, ModelThreads, Verbose
 
 _IMAGES = "Thumbnails"
 
@@ -76,7 +76,9 @@ def explore(
       aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
     """
     from aedr._words import size_text
-    from aedr.cli.common import claim_output, default_output, load_model, read_input, use_threads
+    from aedr.cli.common import load_model, use_threads
+    from aedr.cli.inputs import read_input
+    from aedr.cli.outputs import claim_output, default_output
     from aedr.cli.plot import _embedding_file
     from aedr.explorer import write_explorer
 
@@ -170,19 +172,20 @@ def read_codes(path: Path, delimiter=None):
     columns as a frame and the rows' IDs as a frame (None when there are none).
 
     In a table, the code columns are the numbered ones (``autoencoder0``, ``autoencoder1``, ...;
-    :func:`~aedr.cli.common.code_run`), the IDs those columns before them that name each row
-    (:func:`aedr.data.io.names_rows`) and the labels the others; without such names, the codes are the
+    :func:`~aedr.cli.columns.code_run`), the IDs those columns before them that name each row
+    (:func:`aedr.data.ids.names_rows`) and the labels the others; without such names, the codes are the
     numeric columns and the rest are labels. In ``.npy``/``.npz`` files the codes are the array ``X``
-    and the IDs the arrays :func:`aedr.data.io.array_ids` finds; in an ``.h5ad`` file they are ``X`` or
+    and the IDs the arrays :func:`aedr.data.ids.array_ids` finds; in an ``.h5ad`` file they are ``X`` or
     ``obsm``'s codes (:func:`aedr.data.anndata.h5ad_codes`), the IDs the cells' names and the labels obs.
     """
     import numpy as np
     import pandas as pd
 
     from aedr._words import listed
-    from aedr.cli.common import code_run, delimiter_char
+    from aedr.cli.columns import code_run
+    from aedr.cli.inputs import delimiter_char
     from aedr.data.formats import format_of
-    from aedr.data.io import array_ids, names_rows
+    from aedr.data.ids import array_ids, names_rows
 
     fmt = format_of(path)
     if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations
@@ -262,7 +265,7 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):
     """The embedding file's label columns ``frame`` with the one asked for first: ``label_col``, one
     of them, or the labels read from ``labels_file`` (one per code)."""
-    from aedr.cli.common import labels_for
+    from aedr.cli.inputs import labels_for
 
     if label_col is not None and labels_file is not None:
         raise ValueError("give either --label-col or --labels, not both")

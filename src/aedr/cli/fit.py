@@ -11,10 +11,10 @@ from typing import Annotated, Optional
 import typer
 
 from aedr._files import check_new, output_lock, staged_folder
-from aedr.cli.common import (
-    RUN_MARKER,
-    RUN_OUTPUTS,
-    STOP_REASONS,
+from aedr.cli.common import STOP_REASONS, is_verbose
+from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+from aedr.cli.inputs import read_input, stream_input, streaming_refusals
+from aedr.cli.options import (
     Columns,
     Delimiter,
     Exclude,
@@ -29,13 +29,8 @@ from aedr.cli.common import (
     Quiet,
     Threads,
     Verbose,
-    claim_output,
-    is_verbose,
-    read_input,
-    stream_input,
-    streaming_refusals,
-)  # fmt: skip
-from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+)
+from aedr.cli.outputs import RUN_MARKER, RUN_OUTPUTS, claim_output
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback

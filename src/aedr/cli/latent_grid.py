@@ -7,22 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import (
-    Columns,
-    Exclude,
-    Force,
-    Header,
-    LabelCol,
-    ModelThreads,
-    Verbose,
-    claim_figure,
-    features_for,
-    figure_output,
-    load_model,
-    read_for_model,
-    save_figure_file,
-    use_threads,
-)
+from aedr.cli.common import load_model, use_threads
+from aedr.cli.inputs import features_for, read_for_model
+from aedr.cli.options import Columns, Exclude, Force, Header, LabelCol, ModelThreads, Verbose, figure_output
+from aedr.cli.outputs import claim_figure, save_figure_file
 
 
 def latent_grid(

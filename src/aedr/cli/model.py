@@ -9,8 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import (
-    STOP_REASONS,
+from aedr.cli.columns import fitted_columns, label_names, written_label_column
+from aedr.cli.common import STOP_REASONS, load_model, use_budget, use_threads
+from aedr.cli.inputs import features_for, piped_input, read_for_model, read_input, rows_for_model, split_names
+from aedr.cli.options import (
     Columns,
     Delimiter,
     Exclude,
@@ -25,20 +27,8 @@ from aedr.cli.common import (
     Normalize,
     OneHot,
     Verbose,
-    claim_output,
-    features_for,
-    fitted_columns,
-    label_names,
-    load_model,
-    piped_input,
-    read_for_model,
-    read_input,
-    rows_for_model,
-    split_names,
-    use_budget,
-    use_threads,
-    written_label_column,
 )
+from aedr.cli.outputs import claim_output
 
 ModelDir = Annotated[
     Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model, or the run folder) or Autoencoder.save.")
@@ -189,7 +179,7 @@ def inverse_transform(
             label_col = None
         if label_col is not None:
             typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
-    from aedr.data.io import MissingColumnsError
+    from aedr.data.features import MissingColumnsError
 
     try:
         table = read_input(
@@ -213,7 +203,7 @@ def inverse_transform(
     import pandas as pd
 
     from aedr._words import size_text
-    from aedr.data.stream import budget_bytes
+    from aedr.data.memory import budget_bytes
 
     rows = len(table.X) * estimator.n_features_in_
     if output is not None and str(output) != "-" and rows * 8 > budget_bytes(estimator.memory_budget):

@@ -13,8 +13,11 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli import latent_grid
-from aedr.cli.common import (
-    RUN_OUTPUTS,
+from aedr.cli.columns import code_run, table_names, written_label_column
+from aedr.cli.common import load_model, use_threads
+from aedr.cli.errors import CommandGroup
+from aedr.cli.inputs import features_for, read_for_model, read_input, split_names
+from aedr.cli.options import (
     Columns,
     Delimiter,
     Exclude,
@@ -24,21 +27,9 @@ from aedr.cli.common import (
     LabelsFile,
     ModelThreads,
     Verbose,
-    claim_figure,
-    code_run,
-    default_output,
-    features_for,
     figure_output,
-    load_model,
-    read_for_model,
-    read_input,
-    save_figure_file,
-    split_names,
-    table_names,
-    use_threads,
-    written_label_column,
 )
-from aedr.cli.errors import CommandGroup
+from aedr.cli.outputs import RUN_OUTPUTS, claim_figure, default_output, save_figure_file
 
 DEFAULT_FIGURE = "embedding"
 

@@ -1,6 +1,6 @@
 """AnnData's ``.h5ad`` files: rows from ``X`` or a layer (dense or sparse CSR), labels from ``obs``,
-and a copy of the file with the codes in ``obsm``. Needs the ``anndata`` package
-(``pip install 'aedr[single-cell]'``)."""
+``X`` streamed from disk in backed mode (:class:`H5adSource`), and a copy of the file with the codes
+in ``obsm``. Needs the ``anndata`` package (``pip install 'aedr[single-cell]'``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aedr._words import first_line, listed
+from aedr.data.sources import RowSource
 
 COUNTS_MAX = 20  # whole-number data with values above this look like raw counts, which need normalising
 TARGET_SUM = 1e4  # normalise: counts per this many per cell, then log1p (scanpy's normalize_total + log1p)
@@ -241,3 +242,78 @@ def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None,
         obs[str(labels.name or "label")] = labels.to_numpy()
     var = pd.DataFrame(index=[str(c) for c in values.columns])
     anndata.AnnData(X=values.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
+
+
+class H5adSource(RowSource):
+    """An ``.h5ad`` file's ``X`` in AnnData's backed mode (dense or sparse CSR), read a block of cells at
+    a time; ``normalize`` scales each cell's counts to 10,000 and takes log1p, a cell at a time."""
+
+    def __init__(self, path, *, normalize: bool = False):
+        self.path = Path(path)
+        anndata = _anndata()
+        try:
+            self.adata = anndata.read_h5ad(self.path, backed="r")
+        except Exception as exc:
+            raise ValueError(f"{self.path}: cannot read as .h5ad ({first_line(exc)})") from exc
+        try:
+            self._describe(normalize)
+        except BaseException:  # a file refused once open is not left open
+            self.close()
+            raise
+
+    def _describe(self, normalize: bool) -> None:
+        """The open file's shape and gene names; ValueError for an X that cannot stream."""
+        try:
+            X = self.adata.X
+        except KeyError:  # backed mode looks X up in the file
+            X = None
+        if X is None:
+            raise ValueError(f"{self.path}: holds no X matrix; streaming reads X (the layers are read in memory)")
+        if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"{self.path}: X holds no data (shape {X.shape})")
+        if np.dtype(X.dtype).kind not in "biuf":
+            raise ValueError(f"{self.path}: X holds {X.dtype}, not numbers")
+        self.shape = (int(X.shape[0]), int(X.shape[1]))
+        self.feature_names = unique_names(self.adata.var_names)  # as read in memory: a repeated gene gets -1, ...
+        self.normalize = normalize
+        self.dtype = np.dtype(np.float32 if normalize else X.dtype)  # normalize_counts gives float32
+        self._stamp = _stamp(self.path)
+
+    def first_cells(self, n: int | None = None):
+        """The file's first ``n`` cells (None: its first block) as stored, dense or sparse, not normalised:
+        what raw counts are told by before the whole file is read."""
+        return self.adata.X[: min(self.shape[0], self.block_rows() if n is None else n)]
+
+    def _read(self, start, stop):
+        try:
+            rows = self.adata.X[start:stop]
+        except Exception as exc:
+            raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({first_line(exc)})") from exc
+        if _stamp(self.path) != self._stamp:  # HDF5 reads past a cut file's end as zeros: told by the file
+            raise ValueError(
+                f"{self.path}: changed while cells {start:,}-{stop:,} of {self.shape[0]:,} were read: the file was "
+                "truncated or replaced while it was being read"
+            )
+        if self.normalize:
+            rows = normalize_counts(rows, self.path, start)
+        return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+
+    def obs(self):
+        return self.adata.obs.reset_index(drop=True)
+
+    def ids(self):
+        """The cells' obs names, as the rows' IDs (:func:`aedr.data.anndata.obs_ids`)."""
+        return obs_ids(self.adata.obs)
+
+    def close(self):
+        if getattr(self, "adata", None) is not None and self.adata.isbacked:
+            self.adata.file.close()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``path``'s size and inode (None once it is gone): a file cut or replaced since differs."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_ino

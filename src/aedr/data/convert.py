@@ -1,5 +1,5 @@
 """A CSV or TSV table converted to Parquet a chunk of rows at a time: the form in which a table larger
-than memory streams (:mod:`aedr.data.stream` reads Parquet by row groups; a CSV is read whole).
+than memory streams (:mod:`aedr.data.sources` reads Parquet by row groups; a CSV is read whole).
 
 >>> from aedr.data.convert import csv_to_parquet
 >>> csv_to_parquet("cells.csv.gz", "cells.parquet")  # doctest: +SKIP
@@ -16,7 +16,7 @@ _KINDS = ("bool", "int", "float", "text")  # a column's type over all chunks: th
 
 
 class Converted(NamedTuple):
-    """What :func:`csv_to_parquet` wrote and how it read the table: the delimiter (``aedr.data.formats.SPACES``
+    """What :func:`csv_to_parquet` wrote and how it read the table: the delimiter (``aedr.data.sniff.SPACES``
     for runs of spaces), whether the first line named the columns, and the repeated names it told apart
     (``[("a", "a.1")]``, as pandas does)."""
 
@@ -42,7 +42,7 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
 
     from aedr._files import staged_file
     from aedr.data.formats import Delimited, format_of
-    from aedr.data.stream import BUFFER_BYTES
+    from aedr.data.memory import BUFFER_BYTES
 
     source, fmt = Path(source), format_of(source)
     if not isinstance(fmt, Delimited):
@@ -76,7 +76,7 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
     ``head`` gives them."""
     import pandas as pd
 
-    from aedr.data.formats import _ungrouped
+    from aedr.data.sniff import _ungrouped
 
     grouped = options["sep"] == "," and options["decimal"] == "."
     reader = pd.read_csv(

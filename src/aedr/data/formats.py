@@ -4,15 +4,13 @@ A format knows its file names (:meth:`FileFormat.matches`), reads a file into a 
 (``tabular`` formats, with named columns) or into named arrays, and writes values with labels
 beside them. :data:`FORMATS` maps names to formats; :func:`format_of` picks one by file name.
 Adding a format is one class here and one entry in :data:`FORMATS`; :mod:`aedr.data.io`
-turns what a format reads into feature rows.
+turns what a format reads into feature rows. How a CSV/TSV's delimiter, header and decimal mark are
+told when not given is in :mod:`aedr.data.sniff`.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import io
-import re
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,16 +19,24 @@ import numpy as np
 
 from aedr._words import first_line
 from aedr.data.idx import read_idx, write_idx
+from aedr.data.sniff import (
+    _GROUPED,
+    _SNIFF_ROWS,
+    DELIMITERS,
+    SPACES,
+    _compression_of,
+    _decimal,
+    _has_header,
+    _rows,
+    _sample,
+    _spaced,
+    _text_size,
+    _ungrouped,
+    sniff_delimiter,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-_SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
-_SNIFF_BYTES = 1 << 16  # text read to find the delimiter
-DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}  # what sniffing chooses from
-SPACES = r"\s+"  # fields apart by runs of spaces (numpy's savetxt, R's write.table), as pandas reads them
-_NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
-_DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
 
 
 class FileFormat:
@@ -74,7 +80,7 @@ class FileFormat:
         return self.column_names(path, delimiter) or []
 
     def open_source(self, path: Path, **options):
-        """The file as a :class:`aedr.data.stream.RowSource` read in blocks (formats that ``stream``)."""
+        """The file as a :class:`aedr.data.sources.RowSource` read in blocks (formats that ``stream``)."""
         raise NotImplementedError(f"{self.name} files are read whole")
 
 
@@ -183,131 +189,6 @@ def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:
     return values
 
 
-def _sample(path: Path) -> str:
-    """The start of a text file (gzip or not), BOM removed; undecodable bytes replaced."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        raw = handle.read(_SNIFF_BYTES)
-    return raw.decode("utf-8-sig", errors="replace")
-
-
-def _text_size(path) -> float:
-    """The size of ``path``'s text: the file's own, or for a gzip file its size times the ratio of its
-    first MiB decompressed to the compressed bytes read for it (read ahead too, so never above)."""
-    size = Path(path).stat().st_size
-    if not str(path).lower().endswith(".gz"):
-        return size
-    with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as unpacked:
-        text = unpacked.read(1 << 20)
-        consumed = raw.tell()
-    return len(text) if len(text) < 1 << 20 else size * len(text) / max(consumed, 1)
-
-
-def _spaced(path) -> bool:
-    """Whether ``path`` is a ``.txt`` table, which may separate its fields by spaces (numpy's savetxt,
-    R's write.table); a ``.csv`` or ``.tsv`` of one column may hold text with spaces in it."""
-    return str(path).lower().removesuffix(".gz").endswith(".txt")
-
-
-def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
-    """The delimiter of a text table: of comma, semicolon, tab and pipe, the one that splits every
-    sampled line into the same number (more than one) of fields, preferring fields that are numbers,
-    then more fields; else, with ``spaces``, runs of spaces (:data:`SPACES`) if they do so into fields
-    mostly of numbers; ``default`` when none does (one column, or ragged lines).
-
-    Examples
-    --------
-    >>> sniff_delimiter("a;b\\n1,5;2,0\\n", ",")
-    ';'
-    >>> sniff_delimiter("x\\n1\\n", ",")
-    ','
-    >>> sniff_delimiter("  1.5  2\\n-4.0  5\\n", ",", spaces=True), sniff_delimiter("B cell\\nT cell\\n", ",", spaces=True)
-    ('\\\\s+', ',')
-    """
-    lines = sample.splitlines()
-    if len(sample) >= _SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut short
-    lines = [line for line in lines if line.strip()][:_SNIFF_ROWS]
-    best, best_score = default, None
-    for sep in DELIMITERS.values():
-        score = _split_score(lines, sep)
-        if score is not None and (best_score is None or score > best_score):
-            best, best_score = sep, score
-    if best_score is None and spaces and (_split_score(lines, SPACES) or (0,))[0] > 0.5:
-        return SPACES  # none of the four: spaces, as numpy's savetxt and R's write.table separate fields
-    return best
-
-
-def _split_score(lines: list[str], sep: str) -> tuple[float, int] | None:
-    """``(share of numbers among the fields below a header, fields a line)`` when every line splits on
-    ``sep`` (quotes respected) into the same number, above one, of fields; else None."""
-    rows = _rows(lines, sep)
-    widths = {len(row) for row in rows}
-    if len(widths) != 1 or widths == {1}:
-        return None
-    body = [field for row in rows[1:] or rows for field in row]
-    return sum(bool(_NUMBER.fullmatch(field)) for field in body) / max(len(body), 1), widths.pop()
-
-
-def _rows(lines: list[str], sep: str) -> list[list[str]]:
-    """``lines`` split into fields on ``sep`` (or on runs of spaces, :data:`SPACES`), quotes respected."""
-    if sep == SPACES:
-        return list(csv.reader((line.strip() for line in lines), delimiter=" ", skipinitialspace=True))
-    return list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
-
-
-_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
-
-
-def _ungrouped(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each text column whose every value is a number, some with their thousands
-    grouped by commas (``"1,234"``), read as numbers; a column holding another comma number
-    (``"1,2"``) anywhere in the file stays text."""
-    import pandas as pd
-
-    for column in [c for c in frame.columns if frame[c].dtype == object]:
-        text = frame[column].dropna().astype(str).str.strip()
-        grouped = text.str.fullmatch(_GROUPED.pattern)
-        if not grouped.any():
-            continue
-        plain = pd.to_numeric(text[~grouped], errors="coerce").notna().all()
-        if plain:
-            frame[column] = pd.to_numeric(frame[column].astype("string").str.replace(",", "", regex=False))
-    return frame
-
-
-def _decimal(sample: str, sep: str) -> str:
-    """``","`` where a semicolon-separated table writes its numbers with decimal commas, else ``"."``."""
-    if sep != ";":
-        return "."
-    fields = [field for line in sample.splitlines()[1:_SNIFF_ROWS] for field in line.split(sep)]
-    commas = sum(bool(_DECIMAL_COMMA.fullmatch(field)) for field in fields)
-    return "," if commas and commas >= sum("." in field for field in fields) else "."
-
-
-_MAGIC = {  # the first bytes of the compressed files pandas reads when the name ends in the suffix
-    b"\x1f\x8b": ("gzip", ".gz"),
-    b"BZh": ("bzip2", ".bz2"),
-    b"\xfd7zXZ\x00": ("xz", ".xz"),
-    b"(\xb5/\xfd": ("zstd", ".zst"),
-    b"PK\x03\x04": ("zip", ".zip"),
-}
-
-
-def _compression_of(path) -> tuple[str, str] | None:
-    """(name, suffix) of the compression ``path``'s first bytes show, when its name does not end in
-    that suffix; None otherwise."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(6)
-    except OSError:
-        return None
-    for magic, (name, suffix) in _MAGIC.items():
-        if head.startswith(magic) and not str(path).lower().endswith(suffix):
-            return name, suffix
-    return None
-
-
 class Parquet(FileFormat):
     """Apache Parquet, read and written by pyarrow; columns always named."""
 
@@ -323,7 +204,7 @@ class Parquet(FileFormat):
             raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
 
     def open_source(self, path, *, label_col=None, columns=None, exclude=None, id_columns=None, **options):
-        from aedr.data.stream import ParquetSource
+        from aedr.data.sources import ParquetSource
 
         return ParquetSource(path, label_col=label_col, columns=columns, exclude=exclude, id_columns=id_columns)
 
@@ -361,7 +242,7 @@ class Npy(FileFormat):
     magic, streams = b"\x93NUMPY", True
 
     def open_source(self, path, **options):
-        from aedr.data.stream import NpySource
+        from aedr.data.sources import NpySource
 
         return NpySource(path)
 
@@ -448,8 +329,7 @@ class H5ad(FileFormat):
         """Its ``X`` streamed; raw counts refused as :meth:`read_rows` refuses them, and values already
         normalised refused for ``normalize``, told by the first block of cells (the whole file is not
         read before a fit starts)."""
-        from aedr.data.anndata import refuse_counts, refuse_normalised
-        from aedr.data.stream import H5adSource
+        from aedr.data.anndata import H5adSource, refuse_counts, refuse_normalised
 
         source = H5adSource(path, normalize=normalize)
         try:
@@ -504,55 +384,6 @@ def format_of(path: str | Path) -> FileFormat:
     known = ", ".join(sorted(s for f in FORMATS.values() for s in f.suffixes)) + ", -ubyte"
     compressed = ", ".join(f.name for f in FORMATS.values() if f.gzip)
     raise ValueError(f"{path}: unknown file type; use one of {known} (and .gz for {compressed})")
-
-
-def _has_header(head: pd.DataFrame) -> bool:
-    """A header is a first row with text in some column whose other rows are numbers; or, in a table
-    of text alone (labels, annotations), a first row whose values occur nowhere below them, while
-    some column repeats its values (a column of categories: ``cell_type`` over ``T``, ``B``, ``T``)."""
-    import pandas as pd
-
-    if len(head) < 2:
-        return not _numeric(head.iloc[0]).all() if len(head) else False
-    first, rest = head.iloc[0], head.iloc[1:]
-    if _pandas_header(first, rest):
-        return True
-    bodies = [rest[col].dropna() for col in head.columns]
-    for col, body in zip(head.columns, bodies):
-        if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
-            return True
-    if any(len(body) and _numeric(body).all() for body in bodies):
-        return False  # numbers below numbers: the first row is data
-    unseen = all(pd.notna(first[col]) and first[col] not in set(body) for col, body in zip(head.columns, bodies))
-    return unseen and any(body.duplicated().any() for body in bodies)
-
-
-def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
-    """The header ``DataFrame.to_csv`` writes: an empty cell above the frame's index (``0, 1, 2, ...``
-    down the first column), or ``0,1,2,...`` (three or more) above numbers that are not all whole, or
-    above whole numbers when most of those names are larger than every value below them (pixels
-    0..16 under names up to 63). A headerless table of counts may well start 0,1,2 (then grow)."""
-    import pandas as pd
-
-    if len(first) >= 2 and first.iloc[:1].isna().all() and first.iloc[1:].notna().all():
-        index = rest.iloc[:, 0].astype(str).str.strip()
-        return index.tolist() == [str(i) for i in range(len(rest))]
-    names = [str(value).strip() for value in first]
-    if len(names) < 3 or names != [str(i) for i in range(len(names))]:
-        return False
-    body = rest.apply(lambda column: pd.to_numeric(column.astype(str).str.strip(), errors="coerce"))
-    if body.isna().any().any():
-        return False
-    if (body % 1 != 0).any().any():
-        return True
-    above = np.arange(len(names)) > body.max().to_numpy()  # a name larger than every value below it
-    return bool(above.mean() > 0.5)
-
-
-def _numeric(values: pd.Series) -> pd.Series:
-    import pandas as pd
-
-    return pd.to_numeric(values, errors="coerce").notna() | values.isna()
 
 
 def distinct_ids(values: pd.DataFrame, labels, ids):

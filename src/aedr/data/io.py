@@ -6,15 +6,13 @@ The format follows the file name (``.csv``, ``.tsv``, ``.parquet``/``.pq``,
 what a format reads into feature rows. ``.npy``/``.npz``
 files are read with ``allow_pickle=False``. Image files (IDX, or arrays with
 more than two dimensions) are flattened to one row per image and keep their
-image shape in :attr:`Table.image_shape`.
+image shape in :attr:`Table.image_shape`. Empty cells are handled here (``missing``); a table's
+feature columns are chosen in :mod:`aedr.data.features`, its row IDs told in :mod:`aedr.data.ids`, and
+the :class:`~aedr.data.table.Table` it is read into is defined in :mod:`aedr.data.table`.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +21,14 @@ import scipy.sparse as sp
 
 from aedr._files import staged_file
 from aedr._words import listed, plural
+from aedr.data.features import _expected, _one_hot, _select
 from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
+from aedr.data.ids import array_ids
+from aedr.data.table import Table
 
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
 
 MISSING = ("error", "drop", "mean", "median")  # what read_table does with empty cells (NaN)
-ID_NAME = re.compile(r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)|unnamed: ?0|#", re.IGNORECASE)
-_ID_MIN_ROWS = 3  # below this, unique values say nothing
 
 
 def file_format(path: str | Path) -> str:
@@ -41,49 +40,6 @@ def file_format(path: str | Path) -> str:
     ['csv', 'tsv', 'idx', 'parquet']
     """
     return format_of(path).name
-
-
-class MissingColumnsError(ValueError):
-    """A named table without some of the columns a model expects."""
-
-
-@dataclass
-class Table:
-    """Feature rows read from a file.
-
-    Attributes
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Numeric features (float64, or float32 when stored so).
-    columns : list of str or None
-        Feature names when the file has them (CSV header, Parquet, DataFrame).
-    labels : pandas.Series or None
-        The label column, named, when one was asked for.
-    image_shape : tuple of int or None
-        Shape of one image for image files (IDX, arrays of more than 2 dimensions).
-    notes : list of str
-        What reading decided on the user's behalf (an ID column left out, rows dropped, values
-        filled), one sentence each, for the command line to show.
-    """
-
-    X: np.ndarray
-    columns: list[str] | None = None
-    labels: pd.Series | None = None
-    image_shape: tuple[int, ...] | None = None
-    notes: list[str] = field(default_factory=list)
-    obs: pd.DataFrame | None = None  # every per-row annotation of an .h5ad file (its obs)
-    text: pd.DataFrame | None = None  # text columns set aside by ``read_table(keep_text=True)``
-    source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
-    dropped: np.ndarray | None = None  # the file's rows (0-based) that ``missing="drop"`` left out
-    file_columns: list[str] | None = None  # each feature's column in the file, numbered from 0 when unnamed
-    ids: pd.DataFrame | None = None  # the columns left out as IDs, for outputs to keep beside each row's code
-
-    def frame(self) -> pd.DataFrame | np.ndarray:
-        """A DataFrame when the features are named (scikit-learn then checks the names), else the array
-        (a sparse matrix stays sparse)."""
-        if self.columns is None or sp.issparse(self.X) or not isinstance(self.X, np.ndarray):
-            return self.X  # a sparse matrix, or a RowSource streamed from disk
-        return pd.DataFrame(self.X, columns=self.columns)
 
 
 def read_table(
@@ -228,24 +184,6 @@ def read_table(
     return _fill_missing(path, table, missing, fill_values)
 
 
-def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
-    """``frame`` with each of ``names`` replaced by one 0/1 column per value (``name=value``)."""
-    _check_columns(path, frame, names, "column")
-    if label_col in names:
-        raise ValueError(f"{path}: {label_col!r} is the label column; it cannot also be one-hot encoded")
-    parts = []
-    for name in frame.columns:
-        if name not in names:
-            parts.append(frame[[name]])
-            continue
-        values = frame[name]
-        if values.isna().any():
-            raise ValueError(f"{path}: column {name!r} has empty cells; one-hot encoding needs a value in every row")
-        categories = sorted(values.astype(str).unique())
-        parts.append(pd.DataFrame({f"{name}={c}": (values.astype(str) == c).astype(np.float64) for c in categories}))
-    return pd.concat(parts, axis=1)
-
-
 def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> Table:
     """Apply ``missing`` to the empty cells (NaN) of ``table.X``; ``fill_values`` as
     :func:`read_table` takes them."""
@@ -321,235 +259,6 @@ def _training_values(table: Table, cols: np.ndarray, values) -> np.ndarray:
 def _listed(items: list[str], word: str, limit: int = 5) -> str:
     """``"rows 2, 5 and 3 more"``: a word and the first ``limit`` items."""
     return f"{word}{'s' * (len(items) > 1)} {listed(items, limit)}"
-
-
-def looks_like_id(name: str, values: pd.Series) -> bool:
-    """Text unique in every row, or unique whole numbers named like an ID or numbering the rows."""
-    if len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
-        return False
-    if values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype):
-        return pd.to_numeric(values, errors="coerce").isna().all()
-    if values.dtype.kind in "iu":
-        ordered = np.sort(values.to_numpy())
-        row_number = ordered[0] in (0, 1) and bool((np.diff(ordered) == 1).all())
-        return row_number or bool(ID_NAME.fullmatch(name.strip()))
-    return False
-
-
-def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
-    """The ``ids`` columns of ``frame`` as outputs write them: under their names, or, in a file without a
-    header, as ``id`` (``id``, ``id_b``, ``id_c``, ... for several: no number, which code names end in)."""
-    names = [str(c) for c in ids] if named else ["id", *(f"id_{chr(ord('b') + i)}" for i in range(len(ids) - 1))]
-    return frame[ids].set_axis(names, axis=1).reset_index(drop=True)
-
-
-def id_note(shown: list[str]) -> str:
-    """The note for columns left out of the features as row IDs (``shown`` as the note names them)."""
-    them = "them" if len(shown) > 1 else "it"
-    return (
-        f"left out {', '.join(shown)}: a different value in every row looks like an ID, not a feature"
-        f" (name {them} in --columns to use {them})"
-    )
-
-
-def index_note(names: list[str]) -> str:
-    """The note for a Parquet file's pandas index, left out of the features as the rows' IDs."""
-    them = "them" if len(names) > 1 else "it"
-    return (
-        f"left out {', '.join(map(repr, names))}: the pandas index the file was saved with, kept as the rows' IDs"
-        f" (name {them} in --columns to use {them})"
-    )
-
-
-def row_id(name, values: pd.Series) -> bool:
-    """A column that is not a feature and names each row: an ID by :func:`looks_like_id`, or any
-    unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
-    named = bool(ID_NAME.fullmatch(str(name).strip()))
-    if not (named or values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype)):
-        return False  # a numeric column of a wide file is not looked at (a model may take a few of thousands)
-    if values.isna().any() or not values.is_unique:
-        return False
-    return named or looks_like_id(str(name), values)
-
-
-def names_rows(name, values: pd.Series) -> bool:
-    """A column beside the data (or the codes) that is the rows' IDs: a name for each row
-    (:func:`row_id`), or whole numbers that number them (:func:`looks_like_id`)."""
-    return row_id(name, values) or looks_like_id(str(name), values)
-
-
-def array_ids(arrays: dict[str, np.ndarray], data: str) -> list[str]:
-    """The arrays of an ``.npz`` that are its rows' IDs: 1-D, one value per row of ``data``, stored before
-    it (where aedr writes them, :class:`aedr.data.formats.Npz`) and naming or numbering the rows."""
-    order, n = list(arrays), len(arrays[data])
-    before = [k for k in order[: order.index(data)] if arrays[k].ndim == 1 and len(arrays[k]) == n]
-    return [k for k in before if names_rows(k, pd.Series(arrays[k]))]
-
-
-_NESTED = (list, tuple, dict, set, np.ndarray)
-
-
-def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: bool) -> None:
-    """A ValueError naming the first used column whose cells hold lists, arrays or records (Parquet's
-    list and struct types, JSON arrays): aedr takes one value per cell."""
-    for column in [*([label_col] if label_col is not None else []), *features]:
-        values = frame[column]
-        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
-            continue  # text cells (every CSV cell), checked at C speed; only mixed cells are looked at one by one
-        example = next((v for v in values.to_numpy() if isinstance(v, _NESTED)), None)
-        if example is None:
-            continue
-        shown = repr(column) if named else f"column {column}"
-        kind = "records" if isinstance(example, dict) else "lists"
-        what = "the label column" if column == label_col else "column"
-        fix = "choose another --label-col" if column == label_col else f"leave it out with --exclude {column}"
-        raise ValueError(
-            f"{path}: {what} {shown} holds {kind} (e.g. {_short(example)}), not one value per cell; {fix}, or"
-            " spread its items into columns of their own before reading"
-        )
-
-
-def _short(value) -> str:
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _select(
-    path: Path,
-    frame: pd.DataFrame,
-    label_col,
-    columns,
-    exclude,
-    *,
-    named: bool,
-    keep_text=False,
-    known_ids=None,
-    index=(),
-) -> Table:
-    for given, option in ((columns, "--columns"), (exclude, "--exclude")):
-        twice = [name for name, count in Counter(given or []).items() if count > 1]
-        if twice:
-            raise ValueError(f"{path}: column {twice[0]!r} is named twice in {option}")
-    labels = None
-    if label_col is not None:
-        _check_columns(path, frame, [label_col], "label column")
-        labels = frame[label_col]
-    notes = []
-    if columns:
-        _check_columns(path, frame, columns, "column")
-        features = [c for c in columns if c != label_col]
-    else:
-        _check_columns(path, frame, exclude or [], "column")
-        features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
-    _refuse_nested(path, frame, features, label_col, named)
-    text = None
-    if keep_text and named and not columns:
-        kept = [c for c in features if frame[c].dtype.kind not in "biuf"]
-        if kept:
-            text = frame[kept].reset_index(drop=True)
-            features = [c for c in features if c not in kept]
-        if not features and (text is not None or labels is not None):  # annotations alone
-            return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
-    id_frame = None
-    if not columns:
-        ids = [c for c in features if c in index or looks_like_id(c, frame[c])]
-        if ids and len(ids) < len(features):
-            features = [c for c in features if c not in ids]
-            id_frame = _id_frame(frame, ids, named)
-            unique = [c for c in ids if c not in index]
-            notes += [id_note([repr(c) if named else f"column {c}" for c in unique])] if unique else []
-            notes += [index_note([c for c in ids if c in index])] if len(unique) < len(ids) else []
-    else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
-        used = {*features, label_col, *(exclude or [])}
-        unused = [c for c in frame.columns if c not in used]
-        known = {*(str(c) for c in known_ids or []), *index} if named else set()
-        ids = [c for c in unused if str(c) in known or row_id(c, frame[c])]
-        id_frame = _id_frame(frame, ids, named) if ids else None
-    if not features:
-        raise ValueError(f"{path}: no feature columns left to use")
-    data = frame[features]
-    bad = [c for c in features if data[c].dtype.kind not in "biuf"]
-    if bad:
-        raise ValueError(_not_numeric(path, data, bad, named))
-    X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
-    return Table(
-        X,
-        features if named else None,
-        labels,
-        notes=notes,
-        text=text,
-        file_columns=[str(c) for c in features],
-        ids=id_frame,
-    )
-
-
-def _too_large(value) -> bool:
-    """Whether ``value`` is the text of a finite number that overflows a float ('1e400')."""
-    try:
-        number = float(str(value).strip().replace(",", "."))
-    except ValueError:
-        return False
-    return np.isinf(number) and "inf" not in str(value).lower()
-
-
-def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) -> str:
-    """One sentence listing every text column (with an example value) and the options that fix it."""
-    described = []
-    for column in bad:
-        values = data[column]
-        example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-        # a file without a header: its columns numbered from 0, as the options take them
-        name = repr(column) if named else f"column {column}"
-        if len(example) and _too_large(example.iloc[0]):
-            raise ValueError(
-                f"{path}: {name} holds a number beyond the range of 64-bit floats ({example.iloc[0]!r} in row "
-                f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {column}"
-            )
-        described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
-    names = ",".join(str(c) for c in bad)
-    hint = (
-        f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {names}, use one as labels with --label-col,"
-        f" or encode categories with --one-hot {names}"
-    )
-    if not named:
-        hint += " (this file has no header, so its columns are numbered from 0; --header if its first row names them)"
-    return (
-        f"{path}: {plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
-        f"{listed(described, 10)}; {hint}"
-    )
-
-
-def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[str]):
-    """``frame`` with the model's one-hot columns encoded again, the model's feature names, and a note
-    naming the categories the model was not fitted on (their rows get none of the column's), or None."""
-    encoded = {n.split("=", 1)[0] for n in names if "=" in n and n not in frame.columns}
-    encoded = [c for c in frame.columns if c in encoded or c in one_hot]
-    unseen = None
-    if encoded:
-        frame = _one_hot(path, frame, encoded, None)
-        new = [c for c in frame.columns if c not in names and c.split("=", 1)[0] in encoded]
-        if new:
-            rows = int((frame[new].to_numpy() != 0).any(axis=1).sum())
-            unseen = (
-                f"{plural(rows, 'row')} {'holds' if rows == 1 else 'hold'} categories the model was not fitted on "
-                f"({listed(new, 5)}): {'it gets' if rows == 1 else 'they get'} none of that column's categories"
-            )
-        for name in names:
-            if name not in frame.columns and name.split("=", 1)[0] in encoded:
-                frame[name] = 0.0  # a category this file lacks
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise MissingColumnsError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
-    return frame, names, unseen
-
-
-def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:
-    for name in wanted:
-        if name not in frame.columns:
-            close = difflib.get_close_matches(str(name), list(frame.columns), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {listed(frame.columns)}"
-            raise ValueError(f"{path}: no {what} {name!r}{hint}")
 
 
 def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, data: str | None = None) -> Table:

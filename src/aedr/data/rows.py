@@ -13,7 +13,8 @@ import scipy.sparse as sp
 import torch
 
 from aedr.data.scaling import AffineScaler
-from aedr.data.stream import RowSource, ScaledSource, StreamedRows, check_finite_rows, statistics
+from aedr.data.sources import RowSource
+from aedr.data.stream import ScaledSource, StreamedRows, check_finite_rows, statistics
 
 
 def is_sparse(X) -> bool:
@@ -59,7 +60,7 @@ class ScaledRows:
 
 def training_rows(X, scaler: AffineScaler, rows: np.ndarray, device, *, held_out=None):
     """``X[rows]`` scaled, as the trainer reads them: a float32 tensor, or :class:`ScaledRows` for sparse
-    ``X``. Rows on disk (a :class:`~aedr.data.stream.RowSource`) stream as
+    ``X``. Rows on disk (a :class:`~aedr.data.sources.RowSource`) stream as
     :class:`~aedr.data.stream.StreamedRows`: all but ``held_out`` (the validation rows, which are read
     into memory when they are the ``rows`` asked for)."""
     if isinstance(X, RowSource):

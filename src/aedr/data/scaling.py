@@ -88,7 +88,8 @@ def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """``(offset, spread)`` of ``kind``, in float64. In the data's own precision where its squares fit
     (the common case); else each column divided by its largest magnitude first, so that values near
     the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
-    from aedr.data.stream import RowSource, statistics
+    from aedr.data.sources import RowSource
+    from aedr.data.stream import statistics
 
     if isinstance(X, RowSource):  # rows on disk: one streaming pass
         return statistics(X).offset_spread(kind)

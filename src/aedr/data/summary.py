@@ -21,13 +21,14 @@ BLOCK_BYTES = 1 << 24  # 16 MiB: each block of columns copied at once
 
 def column_summary(X) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, median)`` of each column of ``X`` (a numpy array, a scipy sparse matrix or a
-    :class:`~aedr.data.stream.RowSource`), each a float64 array of ``n_features`` values.
+    :class:`~aedr.data.sources.RowSource`), each a float64 array of ``n_features`` values.
 
     >>> mean, median = column_summary(np.array([[1.0, 10.0], [2.0, 20.0], [9.0, 30.0]]))
     >>> mean.tolist(), median.tolist()
     ([4.0, 20.0], [2.0, 20.0])
     """
-    from aedr.data.stream import RowSource, statistics
+    from aedr.data.sources import RowSource
+    from aedr.data.stream import statistics
 
     n, d = X.shape
     rows = slice(None)

@@ -66,7 +66,8 @@ def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
         for name, value in estimator.get_params(deep=False).items()
         if name not in _IGNORED_PARAMS
     }
-    from aedr.data.stream import RowSource, statistics
+    from aedr.data.sources import RowSource
+    from aedr.data.stream import statistics
 
     identity = {"estimator": type(estimator).__name__, "params": params, "rows": _ROWS[streamed]}
     if isinstance(X, RowSource):  # rows on disk: the checksum of the streaming pass over them

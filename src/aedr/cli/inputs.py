@@ -1,0 +1,395 @@
+"""How the commands read their input: standard input or a pipe copied to a file (:func:`piped_input`,
+:func:`shown`), a data file read whole (:func:`read_input`) or streamed from disk beyond the memory
+budget (:func:`stream_input`), the rows of a file for a fitted model (:func:`read_for_model`,
+:func:`rows_for_model`, :func:`features_for`), labels from a separate file (:func:`labels_for`), and
+the text of ``--columns`` and ``--delimiter``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from aedr._words import listed, size_text
+from aedr.cli.outputs import default_output
+
+if TYPE_CHECKING:
+    from aedr.data.table import Table
+
+# standard input copied to a temporary file (``aedr transform MODEL -``): the file, and how messages name it
+_PIPED: dict[str, str] = {}
+STDIN_NAME = "<stdin>"
+
+
+def piped_input(ctx: typer.Context, path: Path) -> Path:
+    """``path``; or, for ``-`` (standard input) or a named pipe (``<(zcat rows.csv.gz)``), the rows read
+    from it, copied to a temporary file that is removed when the command ends. The copy's format is
+    read from its first bytes (gzip, else each format's ``magic``: Parquet, ``.npy``, ``.npz``, ``.h5ad``),
+    else CSV/TSV; messages
+    name it as the user did (``<stdin>``, :func:`shown`)."""
+    import shutil
+    import stat
+    import sys
+    import tempfile
+
+    if str(path) == "-":
+        stream, name = getattr(sys.stdin, "buffer", None), STDIN_NAME
+        if stream is None or sys.stdin.isatty():
+            raise ValueError("-: standard input is a terminal, not rows; pipe them in (cat rows.csv | aedr ...)")
+    else:
+        try:
+            pipe = stat.S_ISFIFO(path.stat().st_mode)
+        except OSError:
+            pipe = False  # a missing file: reading it names the problem
+        if not pipe:
+            return path
+        stream, name = ctx.with_resource(open(path, "rb")), str(path)
+    folder = tempfile.mkdtemp(prefix="aedr-stdin-")
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    head = stream.read(8)
+    if not head:
+        raise ValueError(f"{name}: is empty; pipe rows in (cat rows.csv | aedr ...) or name a file")
+    from aedr.data.formats import FORMATS
+
+    magic = [(b"\x1f\x8b", ".csv.gz"), *((f.magic, f.suffixes[0]) for f in FORMATS.values() if f.magic)]
+    suffix = next((suffix for first, suffix in magic if head.startswith(first)), ".csv")
+    file = Path(folder) / f"stdin{suffix}"
+    with open(file, "wb") as copy:
+        copy.write(head)
+        shutil.copyfileobj(stream, copy, 1 << 20)
+    _PIPED[str(file)] = name
+    return file
+
+
+def shown(text) -> str:
+    """``text`` (a message or a path) with a piped input's temporary file named as the user gave it."""
+    text = str(text)
+    for file, name in _PIPED.items():
+        text = text.replace(file, name)
+    return text
+
+
+def split_names(text: str | list[str] | None) -> list[str] | None:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; a list (names as a file spells them) and None stay as they are."""
+    if text is None or isinstance(text, list):
+        return text
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def read_input(
+    path: Path,
+    *,
+    label_col: str | None = None,
+    labels_file: Path | None = None,
+    columns: str | None = None,
+    exclude: str | None = None,
+    header: bool | None = None,
+    expected_columns=None,
+    delimiter: str | None = None,
+    missing: str = "error",
+    fill_values=None,
+    one_hot: str | None = None,
+    layer: str | None = None,
+    normalize: bool = False,
+    keep_text: bool = False,
+    id_columns: list[str] | None = None,
+) -> Table:
+    """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
+    model's features by name, ``keep_text`` sets text columns aside, ``id_columns`` are kept as row IDs
+    (:func:`aedr.data.io.read_table`)."""
+    from aedr.data.io import MISSING, read_table
+
+    if missing not in MISSING:
+        raise typer.BadParameter(f"{missing!r} is not one of {', '.join(MISSING)}", param_hint="--missing")
+    table = read_table(
+        path,
+        label_col=label_col,
+        columns=split_names(columns),
+        exclude=split_names(exclude),
+        header=header,
+        expected_columns=expected_columns,
+        delimiter=delimiter_char(delimiter),
+        missing=missing,
+        fill_values=fill_values,
+        one_hot=split_names(one_hot),
+        layer=layer,
+        normalize=normalize,
+        keep_text=keep_text,
+        id_columns=id_columns,
+    )
+    _check_finite(path, table)
+    if labels_file is not None:
+        if label_col is not None:
+            raise ValueError("give either --label-col or --labels, not both")
+        dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
+        among = f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else ""
+        labels = labels_for(labels_file, table.X.shape[0] + len(dropped), f"rows in {path}{among}")
+        table.labels = labels.drop(index=labels.index[list(dropped)]).reset_index(drop=True)
+    for note in table.notes:
+        typer.echo(f"note: {shown(path)}: {note}", err=True)
+    return table
+
+
+def streaming_refusals(path: Path, *, one_hot, layer, missing, columns, exclude) -> dict:
+    """The reading options given that a file streamed from disk does not take, by flag, for
+    :func:`stream_input`'s ``in_memory_options``: one-hot encoding, an AnnData layer, filling
+    missing values, and a column selection except where the file has named columns (Parquet: picked by
+    name as it is read)."""
+    from aedr.data.formats import format_of
+
+    refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
+    if not format_of(path).tabular:
+        refused.update({"--columns": bool(columns), "--exclude": bool(exclude)})
+    return refused
+
+
+def stream_input(
+    path: Path,
+    memory_budget,
+    *,
+    label_col: str | None = None,
+    labels_file: Path | None = None,
+    columns: str | list[str] | None = None,
+    exclude: str | None = None,
+    normalize: bool = False,
+    in_memory_options: dict | None = None,
+    id_columns: list[str] | None = None,
+) -> Table | None:
+    """A :class:`Table` whose ``X`` is a :class:`~aedr.data.sources.RowSource` when ``path`` (``.npy``,
+    Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
+    with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
+    by name for a streamed file. ``id_columns``: a fitted model's row-ID columns, kept beside the codes."""
+    from aedr.data.formats import format_of
+    from aedr.data.memory import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
+    from aedr.data.sources import open_rows
+
+    if not path.is_file():
+        return None
+    try:
+        fmt = format_of(path)
+    except ValueError:  # no format of that name: read_input names the problem
+        return None
+    if not fmt.streams:
+        _refuse_text_beyond_budget(path, fmt, memory_budget, in_memory_options)
+        return None
+    names = columns if isinstance(columns, list) else split_names(columns)
+    try:
+        source = open_rows(
+            path,
+            label_col=label_col,
+            columns=names,
+            exclude=split_names(exclude),
+            normalize=normalize,
+            id_columns=id_columns,
+        )
+    except ValueError:
+        if path.stat().st_size * IN_MEMORY_BYTES_PER_VALUE / 4 <= budget_bytes(memory_budget):
+            return None  # a small file: the in-memory reader says what is wrong with it, as for any file
+        raise
+    try:
+        return _streamed_table(path, source, memory_budget, label_col, labels_file, in_memory_options)
+    except BaseException:
+        source.close()
+        raise
+
+
+def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options: dict | None = None) -> None:
+    """A CSV/TSV table (of format ``fmt``), which is read whole, that would need more than
+    ``memory_budget`` in memory: refused before it is read, with the conversion to Parquet (which
+    streams) named, unless options given (``in_memory_options``) need the rows in memory anyway."""
+    import shlex
+
+    from aedr.data.formats import Delimited
+    from aedr.data.memory import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
+
+    values = fmt.estimated_values(path) if isinstance(fmt, Delimited) else None
+    budget = budget_bytes(memory_budget)
+    if values is None or values * IN_MEMORY_BYTES_PER_VALUE <= budget:
+        return
+    needs = f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory"
+    given = [flag for flag, value in (in_memory_options or {}).items() if value not in (None, False, "error")]
+    if given:
+        raise ValueError(
+            f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
+            "raise --memory-budget (or prepare the rows without them, then convert to Parquet with aedr convert)"
+        )
+    command = " ".join(shlex.quote(str(p)) for p in (path, default_output(path, ".parquet")))
+    raise ValueError(
+        f"{needs}, beyond the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to "
+        f"Parquet, which streams from disk (aedr convert {command}), or raise --memory-budget"
+    )
+
+
+def _streamed_table(
+    path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
+) -> Table | None:
+    """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
+    from aedr.data.ids import id_note, index_note
+    from aedr.data.memory import needs_streaming
+    from aedr.data.table import Table
+    from aedr.training.distributed import any_rank, is_main
+
+    if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike
+        source.close()
+        return None
+    given = [flag for flag, value in (in_memory_options or {}).items() if value]
+    if given:
+        raise ValueError(
+            f"{path} ({size_text(source.nbytes)} as float32) is streamed from disk, which does not take "
+            f"{', '.join(given)}; raise --memory-budget to read it in memory"
+        )
+    labels, obs = None, None
+    if label_col is not None:
+        if hasattr(source, "labels"):
+            labels = source.labels()
+        elif hasattr(source, "obs"):
+            obs = source.obs()
+            if label_col not in obs.columns:
+                raise ValueError(f"{path}: no obs column {label_col!r}")
+            labels = obs[label_col].rename(label_col)
+        else:
+            raise ValueError(f"{path}: a .npy file has no columns to take --label-col from; use --labels FILE")
+    if labels_file is not None:
+        if label_col is not None:
+            raise ValueError("give either --label-col or --labels, not both")
+        labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
+    note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({size_text(source.nbytes)} as float32)"
+    notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
+    notes += [index_note(source.index_left_out)] if getattr(source, "index_left_out", None) else []
+    if is_main():  # under torchrun rank 0 alone reports
+        for line in notes:
+            typer.echo(f"note: {shown(path)}: {line}", err=True)
+    ids = source.ids() if hasattr(source, "ids") else None
+    return Table(source, columns=source.feature_names, labels=labels, image_shape=source.image_shape, obs=obs, ids=ids)
+
+
+def delimiter_char(text: str | None) -> str | None:
+    """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character;
+    ``space`` for fields apart by runs of spaces (``aedr.data.sniff.SPACES``)."""
+    from aedr.data.sniff import DELIMITERS, SPACES
+
+    if text is None:
+        return None
+    if text.lower() in DELIMITERS:
+        return DELIMITERS[text.lower()]
+    if text.lower() in ("space", "spaces"):
+        return SPACES
+    if text in ("\\t", "\t"):
+        return "\t"
+    if len(text) != 1 or text.isalnum() or text in '"\n\r':
+        names = ", ".join([*DELIMITERS, "space"])
+        raise typer.BadParameter(
+            f"{text!r} is not a single separator character or one of {names}", param_hint="--delimiter"
+        )
+    return text
+
+
+def read_for_model(model, path: Path, **options) -> Table:
+    """:func:`read_input` for a fitted ``model``: a file with column names gives the model's features by
+    name, and ``--missing mean|median`` fills empty cells with the model's training statistics."""
+    import pandas as pd
+
+    expected = getattr(model, "feature_names_in_", None)
+    _check_label_not_a_feature(path, expected, options.get("label_col"))
+    index = range(model.n_features_in_) if expected is None else [str(n) for n in expected]
+    fill = {  # absent from models saved before aedr kept them: the file's own then
+        kind: pd.Series(getattr(model, f"feature_{kind}_"), index=index)
+        for kind in ("mean", "median")
+        if hasattr(model, f"feature_{kind}_")
+    }
+    return read_input(path, expected_columns=None if expected is None else list(expected), fill_values=fill, **options)
+
+
+def _check_label_not_a_feature(path: Path, features, label_col) -> None:
+    """Refuse a label column of table ``path`` that the model reads as one of its features (by name);
+    an ``.h5ad`` file's labels are obs columns, apart from its genes whatever their names."""
+    from aedr.data.formats import format_of
+
+    if features is None or label_col is None or str(path) == "-" or not format_of(path).tabular:
+        return
+    if str(label_col) in {str(f) for f in features}:
+        raise typer.BadParameter(
+            f"{label_col!r} is one of the model's feature columns; it cannot also be the label",
+            param_hint="--label-col",
+        )
+
+
+def rows_for_model(
+    model, path: Path, *, label_col=None, labels_file=None, id_columns=None, normalize=False, **options
+) -> Table:
+    """``path``'s rows for a fitted ``model`` (``transform``, ``evaluate``): streamed from disk when they
+    exceed its memory budget (:func:`stream_input`, the options it cannot take refused by name), else
+    read whole by :func:`read_for_model`. ``options``: the reading options (columns, exclude, header,
+    delimiter, missing, one_hot, layer)."""
+    expected = getattr(model, "feature_names_in_", None)
+    _check_label_not_a_feature(path, expected, label_col)
+    refused = {name: options.get(name) for name in ("one_hot", "layer", "columns", "exclude")}
+    table = stream_input(
+        path,
+        model.memory_budget,
+        label_col=label_col,
+        labels_file=labels_file,
+        columns=None if expected is None else [str(n) for n in expected],
+        normalize=normalize,
+        in_memory_options=streaming_refusals(path, missing=options.get("missing", "error"), **refused),
+        id_columns=id_columns,
+    )
+    if table is not None:
+        return table
+    return read_for_model(
+        model, path, label_col=label_col, labels_file=labels_file, id_columns=id_columns, normalize=normalize, **options
+    )
+
+
+def _check_finite(path: Path, table: Table) -> None:
+    import numpy as np
+
+    if not isinstance(table.X, np.ndarray):
+        return  # a sparse matrix (.h5ad): non-finite values are refused as it is read
+    finite = np.isfinite(table.X)
+    if finite.all():
+        return
+    bad_rows = np.flatnonzero(~finite.all(axis=1))
+    column = int(np.flatnonzero(~finite[bad_rows[0]])[0])
+    where = repr(table.columns[column]) if table.columns is not None else str(column + 1)
+    raise ValueError(
+        f"{path}: {len(bad_rows)} {'rows hold' if len(bad_rows) > 1 else 'row holds'} infinite values "
+        f"(first: data row {bad_rows[0] + 1}, column {where}); remove or replace them first"
+    )
+
+
+def features_for(model, table: Table, path: Path | None = None):
+    """The rows ``model`` expects: a named DataFrame when both sides have names, else the array (a
+    sparse matrix keeps its form, its columns picked and ordered by name). ``path``: the file read,
+    which a width that does not fit names."""
+    where = "the data" if path is None else shown(path)  # "the data" as one thing, as a file is
+    from aedr.data.sources import RowSource
+
+    if isinstance(table.X, RowSource):  # rows on disk, their columns picked by name as they were opened
+        return table.X
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and table.columns is not None and hasattr(table.X, "tocsr"):  # sparse
+        from aedr._validation import columns_by_name
+
+        return columns_by_name(table.X, table.columns, names, where)
+    if names is not None and table.columns is not None:
+        import pandas as pd
+
+        return pd.DataFrame(table.X, columns=table.columns)
+    if table.X.shape[1] != model.n_features_in_:
+        raise ValueError(f"{where} has {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}")
+    return table.X
+
+
+def labels_for(labels_file: Path, rows: int, what: str):
+    """:func:`aedr.data.io.read_labels` for ``rows`` rows (``what``, for the error when the counts
+    differ: "rows in cells.csv"), its note (a first line taken as the name) printed."""
+    from aedr.data.io import read_labels
+
+    labels = read_labels(labels_file, rows=rows)
+    if len(labels) != rows:
+        raise ValueError(f"{labels_file}: {len(labels)} labels for {rows} {what}")
+    if labels.attrs.get("note"):
+        typer.echo(f"note: {labels_file}: {labels.attrs['note']}", err=True)
+    return labels

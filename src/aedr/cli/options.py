@@ -1,0 +1,131 @@
+"""The options the commands share, declared once as ``Annotated`` types: ``--verbose``, ``--force``,
+``--quiet``, the data options (``--label-col``, ``--columns``, ``--delimiter``, ``--missing``, ...),
+``--threads``, ``--memory-budget`` and a figure's ``--output``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from aedr.cli.common import set_verbose
+
+
+def _verbose_option(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        set_verbose(ctx)
+    return value
+
+
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", callback=_verbose_option, is_eager=True, help="Show tracebacks and debug logs."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace outputs that already exist.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+_DATA = "Data"
+LabelCol = Annotated[
+    Optional[str],
+    typer.Option(
+        "--label-col",
+        "--color-by",
+        help="Column (.npz array, .h5ad obs key) holding labels: not a feature; kept beside the output, colours plots.",
+        rich_help_panel=_DATA,
+    ),
+]
+Layer = Annotated[
+    Optional[str],
+    typer.Option("--layer", help=".h5ad files: read this layer instead of X.", rich_help_panel=_DATA),
+]
+Normalize = Annotated[
+    bool,
+    typer.Option(
+        "--normalize",
+        help=".h5ad raw counts: scale each cell to 10,000 counts, then log1p (as scanpy's normalize_total, log1p).",
+        rich_help_panel=_DATA,
+    ),
+]
+LabelsFile = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--labels", help="Labels from a separate file (IDX labels, .npy, one-column CSV).", rich_help_panel=_DATA
+    ),
+]
+Columns = Annotated[
+    Optional[str], typer.Option("--columns", help="Comma-separated feature columns to use.", rich_help_panel=_DATA)
+]
+Exclude = Annotated[
+    Optional[str], typer.Option("--exclude", help="Comma-separated columns to leave out.", rich_help_panel=_DATA)
+]
+Header = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--header/--no-header", help="Whether a CSV/TSV has a header row [default: detected].", rich_help_panel=_DATA
+    ),
+]
+Delimiter = Annotated[
+    Optional[str],
+    typer.Option(
+        "--delimiter",
+        help="Field separator of a CSV/TSV: comma, semicolon, tab, pipe, space (runs of spaces) or the character "
+        "[default: detected].",
+        rich_help_panel=_DATA,
+    ),
+]
+Missing = Annotated[
+    str,
+    typer.Option(
+        "--missing",
+        help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
+        "(fit, inverse-transform: this file's; transform, evaluate: the model's training rows').",
+        rich_help_panel=_DATA,
+    ),
+]
+OneHot = Annotated[
+    Optional[str],
+    typer.Option(
+        "--one-hot",
+        help="Comma-separated text columns to encode as one 0/1 column per category.",
+        rich_help_panel=_DATA,
+    ),
+]
+
+
+Threads = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads for torch [default: 1 for a small network (not a neighbour fit of 4000+ rows), "
+        "else one per idle core; --resume: the checkpoint's; under torchrun: 1].",
+    ),
+]
+
+
+# The same option for commands that run a model already fitted (no --resume, no torchrun).
+ModelThreads = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads for torch [default: 1 for a small network, else one per idle core].",
+    ),
+]
+
+
+ModelMemoryBudget = Annotated[
+    Optional[str],
+    typer.Option(
+        "--memory-budget",
+        help="Memory for rows read whole (e.g. 2G); files beyond it stream from disk [default: the model's].",
+    ),
+]
+
+
+def figure_output(default: str):
+    """The ``--output`` option of a figure command whose default file is ``default`` (said in its help)."""
+    return Annotated[
+        Optional[Path], typer.Option("--output", "-o", help=f"PNG (or PDF, SVG) file to write [default: {default}].")
+    ]

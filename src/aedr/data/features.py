@@ -1,0 +1,212 @@
+"""A table's feature columns: chosen by name (``columns``, ``exclude``) or by a fitted model's
+(:class:`MissingColumnsError` when one is missing), text categories one-hot encoded, row IDs and
+text columns set aside, and columns that cannot be features (nested cells, text, numbers beyond
+float64) refused with the option that fixes them."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aedr._words import listed, plural
+from aedr.data.ids import id_note, index_note, looks_like_id, row_id
+from aedr.data.table import Table
+
+
+class MissingColumnsError(ValueError):
+    """A named table without some of the columns a model expects."""
+
+
+def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
+    """``frame`` with each of ``names`` replaced by one 0/1 column per value (``name=value``)."""
+    _check_columns(path, frame, names, "column")
+    if label_col in names:
+        raise ValueError(f"{path}: {label_col!r} is the label column; it cannot also be one-hot encoded")
+    parts = []
+    for name in frame.columns:
+        if name not in names:
+            parts.append(frame[[name]])
+            continue
+        values = frame[name]
+        if values.isna().any():
+            raise ValueError(f"{path}: column {name!r} has empty cells; one-hot encoding needs a value in every row")
+        categories = sorted(values.astype(str).unique())
+        parts.append(pd.DataFrame({f"{name}={c}": (values.astype(str) == c).astype(np.float64) for c in categories}))
+    return pd.concat(parts, axis=1)
+
+
+def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
+    """The ``ids`` columns of ``frame`` as outputs write them: under their names, or, in a file without a
+    header, as ``id`` (``id``, ``id_b``, ``id_c``, ... for several: no number, which code names end in)."""
+    names = [str(c) for c in ids] if named else ["id", *(f"id_{chr(ord('b') + i)}" for i in range(len(ids) - 1))]
+    return frame[ids].set_axis(names, axis=1).reset_index(drop=True)
+
+
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: bool) -> None:
+    """A ValueError naming the first used column whose cells hold lists, arrays or records (Parquet's
+    list and struct types, JSON arrays): aedr takes one value per cell."""
+    for column in [*([label_col] if label_col is not None else []), *features]:
+        values = frame[column]
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
+            continue  # text cells (every CSV cell), checked at C speed; only mixed cells are looked at one by one
+        example = next((v for v in values.to_numpy() if isinstance(v, _NESTED)), None)
+        if example is None:
+            continue
+        shown = repr(column) if named else f"column {column}"
+        kind = "records" if isinstance(example, dict) else "lists"
+        what = "the label column" if column == label_col else "column"
+        fix = "choose another --label-col" if column == label_col else f"leave it out with --exclude {column}"
+        raise ValueError(
+            f"{path}: {what} {shown} holds {kind} (e.g. {_short(example)}), not one value per cell; {fix}, or"
+            " spread its items into columns of their own before reading"
+        )
+
+
+def _short(value) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _select(
+    path: Path,
+    frame: pd.DataFrame,
+    label_col,
+    columns,
+    exclude,
+    *,
+    named: bool,
+    keep_text=False,
+    known_ids=None,
+    index=(),
+) -> Table:
+    for given, option in ((columns, "--columns"), (exclude, "--exclude")):
+        twice = [name for name, count in Counter(given or []).items() if count > 1]
+        if twice:
+            raise ValueError(f"{path}: column {twice[0]!r} is named twice in {option}")
+    labels = None
+    if label_col is not None:
+        _check_columns(path, frame, [label_col], "label column")
+        labels = frame[label_col]
+    notes = []
+    if columns:
+        _check_columns(path, frame, columns, "column")
+        features = [c for c in columns if c != label_col]
+    else:
+        _check_columns(path, frame, exclude or [], "column")
+        features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
+    _refuse_nested(path, frame, features, label_col, named)
+    text = None
+    if keep_text and named and not columns:
+        kept = [c for c in features if frame[c].dtype.kind not in "biuf"]
+        if kept:
+            text = frame[kept].reset_index(drop=True)
+            features = [c for c in features if c not in kept]
+        if not features and (text is not None or labels is not None):  # annotations alone
+            return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
+    id_frame = None
+    if not columns:
+        ids = [c for c in features if c in index or looks_like_id(c, frame[c])]
+        if ids and len(ids) < len(features):
+            features = [c for c in features if c not in ids]
+            id_frame = _id_frame(frame, ids, named)
+            unique = [c for c in ids if c not in index]
+            notes += [id_note([repr(c) if named else f"column {c}" for c in unique])] if unique else []
+            notes += [index_note([c for c in ids if c in index])] if len(unique) < len(ids) else []
+    else:  # the features chosen by name: a column beside them that is a row ID is kept for the outputs
+        used = {*features, label_col, *(exclude or [])}
+        unused = [c for c in frame.columns if c not in used]
+        known = {*(str(c) for c in known_ids or []), *index} if named else set()
+        ids = [c for c in unused if str(c) in known or row_id(c, frame[c])]
+        id_frame = _id_frame(frame, ids, named) if ids else None
+    if not features:
+        raise ValueError(f"{path}: no feature columns left to use")
+    data = frame[features]
+    bad = [c for c in features if data[c].dtype.kind not in "biuf"]
+    if bad:
+        raise ValueError(_not_numeric(path, data, bad, named))
+    X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
+    return Table(
+        X,
+        features if named else None,
+        labels,
+        notes=notes,
+        text=text,
+        file_columns=[str(c) for c in features],
+        ids=id_frame,
+    )
+
+
+def _too_large(value) -> bool:
+    """Whether ``value`` is the text of a finite number that overflows a float ('1e400')."""
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return False
+    return np.isinf(number) and "inf" not in str(value).lower()
+
+
+def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) -> str:
+    """One sentence listing every text column (with an example value) and the options that fix it."""
+    described = []
+    for column in bad:
+        values = data[column]
+        example = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+        # a file without a header: its columns numbered from 0, as the options take them
+        name = repr(column) if named else f"column {column}"
+        if len(example) and _too_large(example.iloc[0]):
+            raise ValueError(
+                f"{path}: {name} holds a number beyond the range of 64-bit floats ({example.iloc[0]!r} in row "
+                f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {column}"
+            )
+        described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
+    names = ",".join(str(c) for c in bad)
+    hint = (
+        f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {names}, use one as labels with --label-col,"
+        f" or encode categories with --one-hot {names}"
+    )
+    if not named:
+        hint += " (this file has no header, so its columns are numbered from 0; --header if its first row names them)"
+    return (
+        f"{path}: {plural(len(bad), 'column')} {'are' if len(bad) > 1 else 'is'} not numeric: "
+        f"{listed(described, 10)}; {hint}"
+    )
+
+
+def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[str]):
+    """``frame`` with the model's one-hot columns encoded again, the model's feature names, and a note
+    naming the categories the model was not fitted on (their rows get none of the column's), or None."""
+    encoded = {n.split("=", 1)[0] for n in names if "=" in n and n not in frame.columns}
+    encoded = [c for c in frame.columns if c in encoded or c in one_hot]
+    unseen = None
+    if encoded:
+        frame = _one_hot(path, frame, encoded, None)
+        new = [c for c in frame.columns if c not in names and c.split("=", 1)[0] in encoded]
+        if new:
+            rows = int((frame[new].to_numpy() != 0).any(axis=1).sum())
+            unseen = (
+                f"{plural(rows, 'row')} {'holds' if rows == 1 else 'hold'} categories the model was not fitted on "
+                f"({listed(new, 5)}): {'it gets' if rows == 1 else 'they get'} none of that column's categories"
+            )
+        for name in names:
+            if name not in frame.columns and name.split("=", 1)[0] in encoded:
+                frame[name] = 0.0  # a category this file lacks
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise MissingColumnsError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
+    return frame, names, unseen
+
+
+def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:
+    for name in wanted:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(str(name), list(frame.columns), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {listed(frame.columns)}"
+            raise ValueError(f"{path}: no {what} {name!r}{hint}")

@@ -1,0 +1,69 @@
+"""Row IDs: which columns (or ``.npz`` arrays) name or number the rows rather than hold features --
+text unique in every row, unique whole numbers named like an ID or numbering the rows -- and the notes
+that say a reader left them out of the features."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+ID_NAME = re.compile(r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)|unnamed: ?0|#", re.IGNORECASE)
+_ID_MIN_ROWS = 3  # below this, unique values say nothing
+
+
+def looks_like_id(name: str, values: pd.Series) -> bool:
+    """Text unique in every row, or unique whole numbers named like an ID or numbering the rows."""
+    if len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
+        return False
+    if values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype):
+        return pd.to_numeric(values, errors="coerce").isna().all()
+    if values.dtype.kind in "iu":
+        ordered = np.sort(values.to_numpy())
+        row_number = ordered[0] in (0, 1) and bool((np.diff(ordered) == 1).all())
+        return row_number or bool(ID_NAME.fullmatch(name.strip()))
+    return False
+
+
+def id_note(shown: list[str]) -> str:
+    """The note for columns left out of the features as row IDs (``shown`` as the note names them)."""
+    them = "them" if len(shown) > 1 else "it"
+    return (
+        f"left out {', '.join(shown)}: a different value in every row looks like an ID, not a feature"
+        f" (name {them} in --columns to use {them})"
+    )
+
+
+def index_note(names: list[str]) -> str:
+    """The note for a Parquet file's pandas index, left out of the features as the rows' IDs."""
+    them = "them" if len(names) > 1 else "it"
+    return (
+        f"left out {', '.join(map(repr, names))}: the pandas index the file was saved with, kept as the rows' IDs"
+        f" (name {them} in --columns to use {them})"
+    )
+
+
+def row_id(name, values: pd.Series) -> bool:
+    """A column that is not a feature and names each row: an ID by :func:`looks_like_id`, or any
+    unique values under an ID's name (``cell_id``, ``barcode``), however few the rows."""
+    named = bool(ID_NAME.fullmatch(str(name).strip()))
+    if not (named or values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype)):
+        return False  # a numeric column of a wide file is not looked at (a model may take a few of thousands)
+    if values.isna().any() or not values.is_unique:
+        return False
+    return named or looks_like_id(str(name), values)
+
+
+def names_rows(name, values: pd.Series) -> bool:
+    """A column beside the data (or the codes) that is the rows' IDs: a name for each row
+    (:func:`row_id`), or whole numbers that number them (:func:`looks_like_id`)."""
+    return row_id(name, values) or looks_like_id(str(name), values)
+
+
+def array_ids(arrays: dict[str, np.ndarray], data: str) -> list[str]:
+    """The arrays of an ``.npz`` that are its rows' IDs: 1-D, one value per row of ``data``, stored before
+    it (where aedr writes them, :class:`aedr.data.formats.Npz`) and naming or numbering the rows."""
+    order, n = list(arrays), len(arrays[data])
+    before = [k for k in order[: order.index(data)] if arrays[k].ndim == 1 and len(arrays[k]) == n]
+    return [k for k in before if names_rows(k, pd.Series(arrays[k]))]

@@ -1,0 +1,50 @@
+"""The :class:`Table` a data file is read into: its feature rows and what reading kept beside them
+(labels, row IDs, text columns, an ``.h5ad`` file's obs, notes for the user)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass
+class Table:
+    """Feature rows read from a file.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Numeric features (float64, or float32 when stored so).
+    columns : list of str or None
+        Feature names when the file has them (CSV header, Parquet, DataFrame).
+    labels : pandas.Series or None
+        The label column, named, when one was asked for.
+    image_shape : tuple of int or None
+        Shape of one image for image files (IDX, arrays of more than 2 dimensions).
+    notes : list of str
+        What reading decided on the user's behalf (an ID column left out, rows dropped, values
+        filled), one sentence each, for the command line to show.
+    """
+
+    X: np.ndarray
+    columns: list[str] | None = None
+    labels: pd.Series | None = None
+    image_shape: tuple[int, ...] | None = None
+    notes: list[str] = field(default_factory=list)
+    obs: pd.DataFrame | None = None  # every per-row annotation of an .h5ad file (its obs)
+    text: pd.DataFrame | None = None  # text columns set aside by ``read_table(keep_text=True)``
+    source: Path | None = None  # the file read, when outputs copy it (an .h5ad with the codes added)
+    dropped: np.ndarray | None = None  # the file's rows (0-based) that ``missing="drop"`` left out
+    file_columns: list[str] | None = None  # each feature's column in the file, numbered from 0 when unnamed
+    ids: pd.DataFrame | None = None  # the columns left out as IDs, for outputs to keep beside each row's code
+
+    def frame(self) -> pd.DataFrame | np.ndarray:
+        """A DataFrame when the features are named (scikit-learn then checks the names), else the array
+        (a sparse matrix stays sparse)."""
+        if self.columns is None or sp.issparse(self.X) or not isinstance(self.X, np.ndarray):
+            return self.X  # a sparse matrix, or a RowSource streamed from disk
+        return pd.DataFrame(self.X, columns=self.columns)
