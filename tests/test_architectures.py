@@ -50,7 +50,9 @@ def test_images_of_another_shape_than_fitted_are_refused_not_flattened(X):
     assert model.input_shape_ == (3, 8, 8)
     for wrong in (images.transpose(0, 2, 3, 1), images.reshape(200, 12, 16)):
         for method in (model.transform, model.score):
-            with pytest.raises(ValueError, match=r"X holds images of shape \(.*\); this model was fitted on images"):
+            with pytest.raises(
+                ValueError, match=r"X holds images of shape \(.*\)(; this model was fitted|, channels last)"
+            ):
                 method(wrong)
     with pytest.raises(ValueError, match="reference holds images of shape"):
         model.transform(images, reference=images.transpose(0, 2, 3, 1))
@@ -66,6 +68,37 @@ def test_conv_input_shape_errors(X):
     assert colour.input_shape_ == (4, 4, 4)
     with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) applies to architecture='conv'"):
         quick(input_shape=(1, 8, 8)).fit(X)  # the flat network would ignore it: said, not ignored
+    with pytest.raises(ValueError, match=r"input_shape=\(1, 4, 16\) disagrees with X's images of shape \(1, 8, 8\)"):
+        quick(architecture="conv", input_shape=(1, 4, 16)).fit(X.reshape(-1, 1, 8, 8))
+    assert quick(architecture="conv", input_shape=(1, 4, 16)).fit(X).input_shape_ == (1, 4, 16)  # flat rows: as said
+    inferred = quick(architecture="conv", warm_start=True).fit(X)
+    inferred.set_params(input_shape=(8, 8)).fit(X)  # the shape the fit inferred, named: the same network
+
+
+def test_images_stored_channels_last_are_refused_not_read_as_channels(X, tmp_path):
+    """(n, H, W, C) would make a conv network of 8 'channels' of 8 x 1 images: refused by name, in
+    Python and from a file before anything is fitted."""
+    last = np.repeat(X.reshape(-1, 8, 8, 1), 3, axis=3)
+    for images in (last, last[..., :1]):
+        with pytest.raises(ValueError, match=r"X holds images of shape \(8, 8, [13]\), channels last .* np.moveaxis"):
+            quick(architecture="conv").fit(images)
+    np.save(tmp_path / "last.npy", last[:100])
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    result = CliRunner().invoke(app, ["fit", str(tmp_path / "last.npy"), "-o", str(tmp_path / "r"), "--max-iter", "1"])
+    assert result.exit_code == 1 and "last.npy holds images of shape (8, 8, 3), channels last" in result.output
+    assert not (tmp_path / "r").exists()
+    np.save(
+        tmp_path / "first.npy", np.moveaxis(last[:100], -1, 1)
+    )  # (n, 3, 8, 8): the file's shape reaches the network
+    args = ["fit", str(tmp_path / "first.npy"), "-o", str(tmp_path / "r"), "--architecture", "conv", "--max-iter", "1"]
+    result = CliRunner().invoke(app, [*args, "--hidden-layer-sizes", "8", "-q"])
+    assert result.exit_code == 0, result.output
+    from aedr import load
+
+    assert load(tmp_path / "r" / "model").input_shape_ == (3, 8, 8)
 
 
 # ---------------------------------------------------------- regularisers

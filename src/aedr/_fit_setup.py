@@ -157,6 +157,9 @@ def check_warm_start(est, n_features: int) -> None:
     fitted = est._as_fitted()
     for name in NETWORK_PARAMS:
         before, now = _plain(getattr(fitted, name)), _plain(getattr(est, name))
+        if name == "input_shape" and before is None and now is not None:  # the shape the fit inferred, named
+            before = _plain(getattr(est, "input_shape_", None))
+            now = _plain(tuple(now) if len(now) == 3 else (1, *now))
         if before != now:
             raise ValueError(
                 f"warm_start continues the fitted network, fitted with {name}={before!r}; got {name}={now!r}: "
@@ -281,6 +284,22 @@ def code_anchors(est) -> int:
     arch = architecture(est)
     anchored = arch is not None and arch.anchored_code and not est._variational
     return ANCHORS if est.neighbor_loss is not None and anchored else 0
+
+
+def image_input_shape(est, n_features: int, image_shape) -> tuple[int, int, int]:
+    """The conv network's ``(C, H, W)``: ``input_shape``, which must agree with the images' own shape
+    when the rows came as images (``image_shape``); else that shape, or a square single channel."""
+    from aedr.models.conv import infer_input_shape
+
+    if est.input_shape is None:
+        return infer_input_shape(n_features, image_shape)
+    shape = infer_input_shape(n_features, tuple(est.input_shape))
+    if image_shape is not None and shape != infer_input_shape(n_features, image_shape):
+        raise ParameterError(
+            f"input_shape={tuple(est.input_shape)} disagrees with X's images of shape {tuple(image_shape)} "
+            "(channels, height, width): leave input_shape out, or pass the images as flat rows"
+        )
+    return shape
 
 
 def _is_linear(est) -> bool:

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from aedr._words import listed
+from aedr.data.images import check_image_layout
 
 
 class ParameterError(ValueError):
@@ -202,10 +203,12 @@ def columns_by_name(X, columns, wanted, where: str, what: str = "features"):
     return X[:, [position[str(n)] for n in wanted]]
 
 
-def flatten_images(X):
-    """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None)."""
+def flatten_images(X, name: str = "X"):
+    """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None). Images
+    stored channels last are refused, naming ``name``."""
     ndim = getattr(X, "ndim", 2)
     if ndim in (3, 4) and hasattr(X, "reshape"):
+        check_image_layout(X.shape, name)
         shape = tuple(X.shape[1:]) if ndim == 4 else (1, *X.shape[1:])
         return X.reshape(len(X), -1), shape
     return X, None

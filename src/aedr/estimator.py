@@ -35,7 +35,6 @@ from aedr.data.stream import neighbor_sample
 from aedr.data.summary import column_summary
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
-from aedr.models.conv import infer_input_shape
 from aedr.params import PARAMS, constraints
 from aedr.training import distributed
 from aedr.training.device import resolve_device
@@ -387,9 +386,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
         self.input_shape_ = (
-            infer_input_shape(X.shape[1], image_shape if self.input_shape is None else tuple(self.input_shape))
-            if _fit_setup.is_conv(self)
-            else None
+            _fit_setup.image_input_shape(self, X.shape[1], image_shape) if _fit_setup.is_conv(self) else None
         )
         generator = torch.Generator().manual_seed(seed)
 
@@ -560,7 +557,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _flat_rows(self, X, name: str = "X"):
         """``X``'s images (n, C, H, W) or (n, H, W) as rows, refused unless a conv model was fitted on
         images of that shape; rows as given."""
-        rows, shape = flatten_images(X)
+        rows, shape = flatten_images(X, name)
         fitted = getattr(self, "input_shape_", None)
         if shape is not None and fitted is not None and tuple(shape) != tuple(fitted):
             raise ValueError(

@@ -152,11 +152,11 @@ def fit_run(
     columns, saved with the model (:func:`aedr.persistence.save`).
     """
     start = time.perf_counter()
-    estimator.fit(table.frame(), resume_from=resume_from)
+    estimator.fit(table.fit_input(), resume_from=resume_from)
     seconds = time.perf_counter() - start
     if sp.issparse(table.X) and table.columns is not None:  # an .h5ad's genes: new files are matched by name
         estimator.feature_names_in_ = np.asarray(table.columns, dtype=object)
-    Z = estimator.transform(table.frame())
+    Z = estimator.transform(table.fit_input())
     X_hat = decoded(estimator, table, Z)
     scores = table_scores(estimator, table, Z, X_hat)
     streamed = isinstance(table.X, RowSource)

@@ -186,7 +186,7 @@ def fit(
         from aedr.training.distributed import finish
 
         try:
-            estimator.set_params(verbose=False).fit(table.frame(), resume_from=checkpoint.path if resume else None)
+            estimator.set_params(verbose=False).fit(table.fit_input(), resume_from=checkpoint.path if resume else None)
         except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
             raise typer.Exit(_exit_code(stopper.requested)) from None
         finish()  # waits for rank 0 to write, then ends this process

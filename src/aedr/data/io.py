@@ -24,6 +24,7 @@ from aedr._words import listed, plural
 from aedr.data.features import _expected, _one_hot, _select
 from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
 from aedr.data.ids import array_ids
+from aedr.data.images import check_image_layout
 from aedr.data.table import Table
 
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
@@ -279,6 +280,7 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
         raise ValueError(f"{path}: holds no data (an array of shape {X.shape})")
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{path}: the data are {X.dtype}, not numbers")
+    check_image_layout(X.shape, f"{path}'s {name}" if len(arrays) > 1 else str(path))
     image_shape = tuple(X.shape[1:]) if X.ndim > 2 else None
     X = X.reshape(len(X), -1) if X.ndim != 1 else X[:, None]
     X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)

@@ -19,6 +19,7 @@ import numpy as np
 
 from aedr._words import first_line, listed
 from aedr.data import memory
+from aedr.data.images import check_image_layout
 
 
 class RowSource:
@@ -114,6 +115,7 @@ class ArraySource(RowSource):
         self.array, self.dtype = array, array.dtype  # the values' type: float32 rows give float32 codes
         self.path = Path(path) if path is not None else _memmap_path(array)
         self.shape = (array.shape[0], int(np.prod(array.shape[1:])))
+        check_image_layout(array.shape, str(self.path or "the array"))
         self.image_shape = tuple(array.shape[1:]) if array.ndim > 2 else None
 
     def _read(self, start, stop):  # a copy: the caller scales it in place
@@ -159,6 +161,7 @@ class NpySource(RowSource):
             )
         self.dtype = dtype
         self.shape = (int(shape[0]), int(np.prod(shape[1:])))
+        check_image_layout(shape, str(self.path))
         self.image_shape = tuple(int(d) for d in shape[1:]) if len(shape) > 2 else None
         self.row_bytes = self.shape[1] * dtype.itemsize
         expected = self.offset + self.shape[0] * self.row_bytes

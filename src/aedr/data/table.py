@@ -48,3 +48,10 @@ class Table:
         if self.columns is None or sp.issparse(self.X) or not isinstance(self.X, np.ndarray):
             return self.X  # a sparse matrix, or a RowSource streamed from disk
         return pd.DataFrame(self.X, columns=self.columns)
+
+    def fit_input(self) -> pd.DataFrame | np.ndarray:
+        """What an estimator fits and encodes: :meth:`frame`, with image rows in their own shape
+        ((n, C, H, W) or (n, H, W)), so that a convolutional network reads their channels."""
+        if self.image_shape is not None and isinstance(self.X, np.ndarray) and self.columns is None:
+            return self.X.reshape(len(self.X), *self.image_shape)
+        return self.frame()

@@ -327,6 +327,7 @@ _RESTORE = {
     "loss_terms_": lambda v: {k: [math.nan if e is None else e for e in x] for k, x in v.items()},
     "feature_mean_": lambda v: np.asarray(v, dtype=np.float64),
     "feature_median_": lambda v: np.asarray(v, dtype=np.float64),
+    "input_shape_": lambda v: None if v is None else tuple(v),  # a tuple, as the fit sets it
 }
 
 # every fitted value a model file may hold, and what its value must be
