@@ -18,7 +18,8 @@ def small(digits):
 
 
 def fit_small(X, **params):
-    params = {"max_iter": 3, "hidden_layer_sizes": (16,), "random_state": 0} | params
+    small = {} if "encoder" in params else {"hidden_layer_sizes": (16,)}  # custom modules are the whole network
+    params = {"max_iter": 3, "random_state": 0} | small | params
     return Autoencoder(**params).fit(X)
 
 
@@ -441,6 +442,10 @@ def test_auto_epochs_batch_and_rate_follow_the_data_size():
     assert _fit_setup.batch_size(linear, 60_000) == 256
     assert _fit_setup.learning_rate(deep, 512) == pytest.approx(1e-3 * 8**0.5)
     assert _fit_setup.learning_rate(deep, 35) == 1e-3
+    linear.n_features_in_ = 64
+    assert _fit_setup.learning_rate(linear, 256) == 0.01  # min(1e-2, 0.08 / sqrt(64))
+    anchored = Autoencoder(hidden_layer_sizes=(), neighbor_loss="umap")  # its code layer is anchored, not linear
+    assert _fit_setup.learning_rate(anchored, 256) == _fit_setup.learning_rate(neighbour, 256) == 2e-3
 
 
 def test_auto_max_iter_is_resolved_saved_and_reported(tmp_path):

@@ -96,9 +96,7 @@ def check_fit_params(est, X: np.ndarray) -> None:
     if (est.encoder is None) != (est.decoder is None):
         raise ParameterError("pass both encoder and decoder modules, or neither")
     if est.encoder is not None:
-        from aedr.params import PARAMS
-
-        defaults = {p.name: p.default for p in PARAMS}
+        defaults = type(est)().get_params()  # the class's own defaults
         chosen = {"architecture": est.architecture, "hidden_layer_sizes": tuple(est.hidden_layer_sizes)}
         ignored = [f"{name}={value!r}" for name, value in chosen.items() if value != defaults[name]]
         if ignored:
@@ -151,15 +149,15 @@ NETWORK_PARAMS = (
 )
 
 
-def check_warm_start(est, n_features: int) -> None:
+def check_warm_start(est, n_features: int, image_shape=None) -> None:
     """A warm start continues the fitted network on its input scaling: the parameters must still build
-    and scale it, as fitted."""
+    and scale it, as fitted (a conv network's ``input_shape`` compared as the shape it gives the
+    network, with the rows' own ``image_shape``: named or inferred alike)."""
     fitted = est._as_fitted()
     for name in NETWORK_PARAMS:
         before, now = _plain(getattr(fitted, name)), _plain(getattr(est, name))
-        if name == "input_shape" and before is None and now is not None:  # the shape the fit inferred, named
-            before = _plain(getattr(est, "input_shape_", None))
-            now = _plain(tuple(now) if len(now) == 3 else (1, *now))
+        if name == "input_shape" and is_conv(est) and is_conv(fitted):
+            before, now = _plain(est.input_shape_), _plain(image_input_shape(est, n_features, image_shape))
         if before != now:
             raise ValueError(
                 f"warm_start continues the fitted network, fitted with {name}={before!r}; got {name}={now!r}: "

@@ -110,7 +110,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Weight of a code's distance from its place in the map, in mean spacings between codes,
         against the reconstruction loss.
     min_dist : float, default=0.1
-        UMAP's minimum distance between codes.
+        UMAP's minimum distance between codes, 0 to 1 (its spread, as umap-learn requires).
     perplexity : float, default=30.0
         t-SNE's perplexity; the graph has ``3 * perplexity`` neighbours per row.
     exaggeration : float, default=1.0
@@ -380,7 +380,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """``fit`` once the rows are read and checked: the network built (or copied, for a warm start)
         and trained."""
         if warm:
-            _fit_setup.check_warm_start(self, X.shape[1])
+            _fit_setup.check_warm_start(self, X.shape[1], image_shape)
         self._fitted_params = self.get_params(deep=False)  # what save writes, whatever set_params does later
         seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
         if not warm:

@@ -26,8 +26,9 @@ def none_words(value):
 
 
 def _whole(value) -> int:
-    """``value`` as an int when it is one (or its digits as text); a ValueError for 1.5, True or "x"."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    """``value`` as an int when it is one (numpy's too, or its digits as text); a ValueError for 1.5,
+    True, "x" or a list."""
+    if isinstance(value, bool) or not isinstance(value, (Integral, str)):
         raise ValueError(f"{value!r} is not a whole number")
     if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
         raise ValueError(f"{value!r} is not a whole number")
@@ -37,7 +38,10 @@ def _whole(value) -> int:
 def int_tuple(value):
     """``"256,64"``, ``"28x28"``, ``[256, 64]`` -> tuple; ``"linear"``/``"none"``/``""`` -> ``()``."""
     if isinstance(value, (list, tuple)):
-        return tuple(_whole(v) for v in value)
+        sizes = tuple(_whole(v) for v in value)
+        if any(size < 1 for size in sizes):
+            raise ValueError(f"{min(sizes)} is not a size; each must be 1 or more")
+        return sizes
     text = str(value).strip().strip("()[]").lower()
     if text in ("", "none", "linear"):
         return ()
@@ -68,7 +72,7 @@ def number_or_auto(kind):
             return "auto"
         if kind is int:
             return _whole(value)
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (Real, str)):
             raise ValueError(f"{value!r} is not a number")
         return kind(value)
 

@@ -48,15 +48,13 @@ def benchmark(
     ``out_dir`` that holds an earlier run's results is refused unless ``overwrite``, and so is a
     ``report`` whose markers do not pair up.
     """
-    from aedr.benchmarks.datasets import DATASETS
     from aedr.benchmarks.report import check_outputs, write_outputs
     from aedr.benchmarks.runner import run_benchmark
 
     check_outputs(out_dir, report, block=block, overwrite=overwrite)
-    named = len(dict.fromkeys(run_options.get("datasets") or [n for n, spec in DATASETS.items() if spec.default_run]))
 
     def write_partial(result):
-        finished = len(dict.fromkeys(run.dataset for run in result.runs))
+        finished, named = len(dict.fromkeys(run.dataset for run in result.runs)), len(result.settings["datasets"])
         if finished < named:
             files = write_outputs(result, out_dir, command, block=block, title=title, partial=(finished, named))
             if on_written is not None:

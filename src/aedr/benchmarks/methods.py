@@ -79,8 +79,9 @@ class TSNEMethod(Method):
     def fit_transform(self, X):
         from openTSNE import TSNE
 
-        self.n_jobs_ = self.params.get("n_jobs", os.cpu_count() or 1)
-        tsne = TSNE(self.n_components, random_state=self.random_state, **{"n_jobs": self.n_jobs_, **self.params})
+        n_jobs = self.params.get("n_jobs", os.cpu_count() or 1)
+        tsne = TSNE(self.n_components, random_state=self.random_state, **{"n_jobs": n_jobs, **self.params})
+        self.n_jobs_ = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)  # -1: every core
         self.embedding_ = tsne.fit(np.asarray(X, dtype=np.float64))
         return np.asarray(self.embedding_)
 

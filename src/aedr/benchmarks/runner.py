@@ -90,11 +90,12 @@ class BenchmarkResult:
 CV_FOLDS = 5  # the folds of the fitted rows' k-NN accuracy (``metrics.knn_accuracy``'s default)
 
 
-def _check_split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state: int) -> None:
-    """A ValueError, in words, when a stratified split at ``heldout_fraction`` leaves data set ``name``
-    a side the scores cannot use (scikit-learn's own messages name neither): fewer rows than classes on
-    either side, held-out rows too few for trustworthiness at ``n_neighbors`` (more than twice as many
-    needed), or a class with fewer fitted rows than the k-NN accuracy's folds."""
+def _split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state: int):
+    """The rows ``(fitted, held out)`` of data set ``name`` (labels ``y``) in a stratified split at
+    ``heldout_fraction``; a ValueError, in words, when it leaves a side the scores cannot use
+    (scikit-learn's own messages name neither): fewer rows than classes on either side, held-out rows
+    too few for trustworthiness at ``n_neighbors`` (more than twice as many needed), or a class with
+    fewer fitted rows than the k-NN accuracy's folds."""
     classes, counts = np.unique(y, return_counts=True)
     n = len(y)
     held = math.ceil(heldout_fraction * n)
@@ -109,7 +110,9 @@ def _check_split(name: str, y, heldout_fraction: float, n_neighbors: int, random
             f"heldout_fraction={heldout_fraction:g} holds out {held} of the {n:,} rows of {name}; trustworthiness "
             f"at k={n_neighbors} of the held-out rows needs more than {2 * n_neighbors}"
         )
-    fit_rows = train_test_split(np.arange(n), test_size=heldout_fraction, stratify=y, random_state=random_state)[0]
+    fit_rows, out_rows = train_test_split(
+        np.arange(n), test_size=heldout_fraction, stratify=y, random_state=random_state
+    )
     fitted = dict(zip(*np.unique(np.asarray(y)[fit_rows], return_counts=True)))
     scarce = [c for c in classes if fitted.get(c, 0) < CV_FOLDS]
     if scarce:
@@ -117,6 +120,7 @@ def _check_split(name: str, y, heldout_fraction: float, n_neighbors: int, random
             f"heldout_fraction={heldout_fraction:g} leaves class {scarce[0]} of {name} {fitted.get(scarce[0], 0)} "
             f"fitted rows; the {CV_FOLDS}-fold k-NN accuracy of the fitted rows needs {CV_FOLDS} of each class"
         )
+    return fit_rows, out_rows
 
 
 def run_benchmark(
@@ -176,23 +180,18 @@ def run_benchmark(
     folder = Path(data_dir) if data_dir is not None else None
     missing = [str(file) for name in datasets for file in DATASETS[name].files(folder) if not file.is_file()]
     if missing:  # before any method runs: a rerun then needs no --force
-        import os
-
-        if folder is not None:
-            where = "the folder given as data_dir, or --data-dir"
-        elif os.environ.get("AEDR_DATA_DIR"):
-            where = "$AEDR_DATA_DIR's mnist folder"
-        else:
-            where = "the default folder, shared/data/mnist beside the aedr project"
         raise FileNotFoundError(
-            f"data file not found: {', '.join(missing)} (looked in {where}; data_dir, --data-dir or "
-            "$AEDR_DATA_DIR choose the folder holding them)"
+            f"data file not found: {', '.join(missing)} (data_dir or --data-dir, else $AEDR_DATA_DIR, names the "
+            "folder holding them)"
         )
-    for name in datasets:  # every split checked before any method runs, in words
+    split = {}  # every split checked before any method runs, in words; its data kept for the run
+    for name in datasets:
         if not DATASETS[name].heldout_rows:
-            _check_split(name, DATASETS[name].load(folder)[1], heldout_fraction, n_neighbors, random_state)
+            X, y = DATASETS[name].load(folder)
+            split[name] = (X, y, _split(name, y, heldout_fraction, n_neighbors, random_state))
     method_params = {name: params for name, params in (method_params or {}).items() if name in methods}
     settings = {
+        "datasets": datasets,
         "random_state": random_state,
         "heldout_fraction": heldout_fraction,
         "n_neighbors": n_neighbors,
@@ -204,15 +203,13 @@ def run_benchmark(
     runs, costs, warmed = [], [], set()
     for name in datasets:
         spec = DATASETS[name]
-        X, y = spec.load(folder)
-        logger.info("%s: %d rows x %d features", name, *X.shape)
-        if spec.heldout_rows:
-            cut = len(X) - spec.heldout_rows
-            X_fit, X_out, y_fit, y_out = X[:cut], X[cut:], y[:cut], y[cut:]
+        if spec.heldout_rows:  # its own test split: the last rows
+            X, y = spec.load(folder)
+            fit_rows, out_rows = slice(0, len(X) - spec.heldout_rows), slice(len(X) - spec.heldout_rows, None)
         else:
-            X_fit, X_out, y_fit, y_out = train_test_split(
-                X, y, test_size=heldout_fraction, stratify=y, random_state=random_state
-            )
+            X, y, (fit_rows, out_rows) = split.pop(name)
+        logger.info("%s: %d rows x %d features", name, *X.shape)
+        X_fit, X_out, y_fit, y_out = X[fit_rows], X[out_rows], y[fit_rows], y[out_rows]
         _warm_up(methods, random_state, X_fit, warmed)
         dataset_runs = [
             _run_method(name, m, X_fit, X_out, y_out, random_state, method_params.get(m, {})) for m in methods

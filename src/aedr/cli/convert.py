@@ -29,11 +29,10 @@ def convert(
     Example:
       aedr convert cells.csv.gz cells.parquet && aedr fit cells.parquet --label-col cell_type
     """
-    from aedr._words import listed
     from aedr.cli.inputs import delimiter_char
     from aedr.cli.outputs import claim_output
     from aedr.data.convert import csv_to_parquet
-    from aedr.data.sniff import DELIMITERS, SPACES
+    from aedr.data.sniff import renamed_note, separator_name
 
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such file")
@@ -41,10 +40,8 @@ def convert(
         raise typer.BadParameter(f"{output}: converts to Parquet; name it .parquet", param_hint="OUTPUT")
     output = claim_output(ctx, output, force, [data])
     done = csv_to_parquet(data, output, header=header, delimiter=delimiter_char(delimiter), overwrite=force)
-    separator = {**{char: name for name, char in DELIMITERS.items()}, SPACES: "space"}.get(done.delimiter)
     named = "its first line as the column names" if done.header else "no header line (columns named 0, 1, ...)"
-    typer.echo(f"read {data.name}: {separator or repr(done.delimiter)}-separated, {named}", err=True)
+    typer.echo(f"read {data.name}: {separator_name(done.delimiter)}-separated, {named}", err=True)
     if done.renamed:
-        shown = listed([f"{raw!r} -> {new!r}" for raw, new in done.renamed], 5)
-        typer.echo(f"note: repeated column names are told apart as {shown}", err=True)
+        typer.echo(f"note: {renamed_note(done.renamed)}", err=True)
     typer.echo(f"wrote {output} ({done.rows:,} rows x {done.columns:,} columns)")

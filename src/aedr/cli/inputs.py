@@ -267,18 +267,16 @@ def _streamed_table(
 def delimiter_char(text: str | None) -> str | None:
     """``--delimiter`` as a character: a name (comma, semicolon, tab, pipe), ``\\t``, or one character;
     ``space`` for fields apart by runs of spaces (``aedr.data.sniff.SPACES``)."""
-    from aedr.data.sniff import DELIMITERS, SPACES
+    from aedr.data.sniff import SEPARATORS
 
     if text is None:
         return None
-    if text.lower() in DELIMITERS:
-        return DELIMITERS[text.lower()]
-    if text.lower() in ("space", "spaces"):
-        return SPACES
+    if text.lower() in SEPARATORS:
+        return SEPARATORS[text.lower()]
     if text in ("\\t", "\t"):
         return "\t"
     if len(text) != 1 or text.isalnum() or text in '"\n\r':
-        names = ", ".join([*DELIMITERS, "space"])
+        names = ", ".join(SEPARATORS)
         raise typer.BadParameter(
             f"{text!r} is not a single separator character or one of {names}", param_hint="--delimiter"
         )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from aedr._words import first_line, listed
+from aedr._words import first_line, listed, plural
 from aedr.data.sources import RowSource
 
 COUNTS_MAX = 20  # whole-number data with values above this look like raw counts, which need normalising
@@ -87,9 +87,8 @@ def repeats_note(names, where: str) -> str | None:
     repeated = list(counts[counts > 1].index)
     if not repeated:
         return None
-    shown = ", ".join(repeated[:3]) + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else "")
     return (
-        f"{where} repeats {len(repeated)} gene name{'s' * (len(repeated) > 1)} ({shown}): each repeat is matched "
+        f"{where} repeats {plural(len(repeated), 'gene name')} ({listed(repeated, 3)}): each repeat is matched "
         "to the model's by its order of appearance (GENE, GENE-1, ...), as var_names_make_unique numbers them"
     )
 
@@ -250,11 +249,7 @@ class H5adSource(RowSource):
 
     def __init__(self, path, *, normalize: bool = False):
         self.path = Path(path)
-        anndata = _anndata()
-        try:
-            self.adata = anndata.read_h5ad(self.path, backed="r")
-        except Exception as exc:
-            raise ValueError(f"{self.path}: cannot read as .h5ad ({first_line(exc)})") from exc
+        self.adata = read_h5ad(self.path, backed=True)
         try:
             self._describe(normalize)
         except BaseException:  # a file refused once open is not left open

@@ -49,7 +49,7 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
         raise ValueError(f"{source}: converts CSV or TSV tables (gzip or not), not {fmt.name}")
     head = fmt.read(source, header, delimiter, nrows=100)  # the header and the column names, as fit reads them
     names = [str(c) for c in head.columns]
-    options = fmt.options(source, delimiter)
+    options = head.attrs["options"]
     rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (64 * max(len(names), 1))))  # 16 MiB of float64
     kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
     rows = 0

@@ -22,8 +22,6 @@ from aedr.data.idx import read_idx, write_idx
 from aedr.data.sniff import (
     _GROUPED,
     _SNIFF_ROWS,
-    DELIMITERS,
-    SPACES,
     _compression_of,
     _decimal,
     _has_header,
@@ -32,6 +30,7 @@ from aedr.data.sniff import (
     _spaced,
     _text_size,
     _ungrouped,
+    separator_name,
     sniff_delimiter,
 )
 
@@ -123,7 +122,8 @@ class Delimited(FileFormat):
         return {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
 
     def read(self, path, header=None, delimiter=None, nrows=None):
-        """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed."""
+        """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed. Its ``attrs`` say
+        how it was read: ``header`` (bool), ``options`` (``pandas.read_csv``'s), ``renamed`` (repeated names)."""
         import pandas as pd
 
         try:
@@ -143,10 +143,8 @@ class Delimited(FileFormat):
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path}: the file is empty") from exc
         except pd.errors.ParserError as exc:
-            named = {**DELIMITERS, "spaces": SPACES}
-            sep_name = next((name for name, char in named.items() if char == sep), repr(sep))
             raise ValueError(
-                f"{path}: cannot read as {self.name.upper()} with {sep_name} as the delimiter ({first_line(exc)}); "
+                f"{path}: cannot read as {self.name.upper()} with {separator_name(sep)} as the delimiter ({first_line(exc)}); "
                 "check --delimiter and the quoting"
             ) from exc
         except (UnicodeDecodeError, OSError, EOFError) as exc:
@@ -158,7 +156,7 @@ class Delimited(FileFormat):
                 ) from exc
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
-        frame.attrs["header"] = header
+        frame.attrs["header"], frame.attrs["options"] = header, options  # how it was read: for a chunked rereading
         if header:  # pandas renames a repeated name (a, a -> a, a.1): say so
             if first is None:  # the header was given, not sniffed
                 first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options).iloc[0]

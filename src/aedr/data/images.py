@@ -5,12 +5,14 @@ from __future__ import annotations
 
 
 def check_image_layout(shape, name: str = "X") -> None:
-    """A ValueError for images stored channels last, ``(n, H, W, C)`` with 1, 3 or 4 channels after
-    rows of more than 4 values (TensorFlow's and PIL's layout): aedr reads ``(n, C, H, W)``, and would
-    take the rows for channels."""
+    """A ValueError for images stored channels last, ``(n, H, W, C)``: 1, 3 or 4 channels after a
+    height and width both above 4 (TensorFlow's and PIL's layout). aedr reads ``(n, C, H, W)`` and would
+    take the rows for channels; ``(n, 16, 4, 4)`` is 16 channels first. Small images such as
+    ``(n, 4, 4, 3)`` cannot be told apart and are read as given."""
     shape = tuple(int(d) for d in shape)
-    if len(shape) == 4 and shape[3] in (1, 3, 4) and shape[1] > 4:
+    if len(shape) == 4 and shape[3] in (1, 3, 4) and min(shape[1], shape[2]) > 4:
         raise ValueError(
             f"{name} holds images of shape {shape[1:]}, channels last (height, width, channels); aedr reads "
-            f"(channels, height, width): move the channels first (numpy: np.moveaxis(X, -1, 1))"
+            "(channels, height, width): move the channels first (numpy: np.moveaxis(X, -1, 1)), or pass flat "
+            "rows with input_shape=(channels, height, width)"
         )

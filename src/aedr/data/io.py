@@ -25,6 +25,7 @@ from aedr.data.features import _expected, _one_hot, _select
 from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
 from aedr.data.ids import array_ids
 from aedr.data.images import check_image_layout
+from aedr.data.sniff import renamed_note
 from aedr.data.table import Table
 
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
@@ -160,8 +161,7 @@ def read_table(
             index=index,
         )
         if renamed:
-            shown = listed([f"{raw!r} -> {new!r}" for raw, new in renamed], 5)
-            table.notes.insert(0, f"repeated column names are told apart as {shown}")
+            table.notes.insert(0, renamed_note(renamed))
         if unseen:
             table.notes.append(unseen)
     else:

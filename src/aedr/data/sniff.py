@@ -20,6 +20,21 @@ _SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
 _SNIFF_BYTES = 1 << 16  # text read to find the delimiter
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}  # what sniffing chooses from
 SPACES = r"\s+"  # fields apart by runs of spaces (numpy's savetxt, R's write.table), as pandas reads them
+SEPARATORS = {**DELIMITERS, "space": SPACES}  # the names --delimiter takes, and messages use
+
+
+def separator_name(sep: str) -> str:
+    """``sep``'s name (``comma``, ``space``, ...), or its repr when it has none."""
+    return next((name for name, char in SEPARATORS.items() if char == sep), repr(sep))
+
+
+def renamed_note(renamed: list[tuple[str, str]]) -> str:
+    """The note for repeated column names pandas told apart (``[("a", "a.1")]``)."""
+    from aedr._words import listed
+
+    return f"repeated column names are told apart as {listed([f'{raw!r} -> {new!r}' for raw, new in renamed], 5)}"
+
+
 _NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
 _DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
 
