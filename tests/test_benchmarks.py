@@ -32,6 +32,20 @@ def tiny(monkeypatch, digits):
     return "tiny"
 
 
+class Broken(Method):
+    """A method whose fit fails."""
+
+    def fit_transform(self, X):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def broken(monkeypatch):
+    """'broken' registered: a method whose fit raises RuntimeError('boom')."""
+    monkeypatch.setitem(METHODS, "broken", Broken)
+    return "broken"
+
+
 @pytest.fixture(scope="module")
 def smoke(digits):
     """Every registered method on 300 digits with tiny iteration counts, run once for the module."""
@@ -117,14 +131,9 @@ def test_missing_optional_method_is_skipped_with_a_message(tiny, monkeypatch):
     assert pca.status == "ok"
 
 
-def test_a_failing_method_does_not_sink_the_others(tiny, monkeypatch):
-    class Broken(Method):
-        def fit_transform(self, X):
-            raise RuntimeError("boom")
-
-    monkeypatch.setitem(METHODS, "broken", Broken)
-    broken, pca = run_benchmark([tiny], ["broken", "pca"], metric_cost=False).runs
-    assert broken.status == "failed" and "boom" in broken.message
+def test_a_failing_method_does_not_sink_the_others(tiny, broken):
+    failed, pca = run_benchmark([tiny], [broken, "pca"], metric_cost=False).runs
+    assert failed.status == "failed" and "boom" in failed.message
     assert pca.status == "ok" and pca.trustworthiness > 0.5
 
 
@@ -409,14 +418,9 @@ def test_a_run_stopped_after_a_data_set_keeps_it_marked_partial_and_leaves_the_r
     assert "**tiny-a**" in partial and "**tiny-b**" not in partial
 
 
-def test_a_complete_run_keeps_the_blocks_heading_and_a_failed_method_fails_the_command(two_tiny, tmp_path, monkeypatch):
+def test_a_complete_run_keeps_the_blocks_heading_and_a_failed_method_fails_the_command(two_tiny, tmp_path, broken):
     from aedr.cli import app
 
-    class Broken(Method):
-        def fit_transform(self, X):
-            raise RuntimeError("boom")
-
-    monkeypatch.setitem(METHODS, "broken", Broken)
     report = tmp_path / "B.md"
     report.write_text(f"# B\n\n{START}\n## Kept heading\n\nlast week's tables\n{END}\n")
     out = tmp_path / "o"
@@ -435,14 +439,9 @@ def test_a_complete_run_keeps_the_blocks_heading_and_a_failed_method_fails_the_c
     assert verbose.exit_code == 1 and "Traceback" in verbose.output and "RuntimeError: boom" in verbose.output
 
 
-def test_an_earlier_runs_figure_goes_when_no_method_draws_one(tiny, tmp_path, monkeypatch):
+def test_an_earlier_runs_figure_goes_when_no_method_draws_one(tiny, tmp_path, broken):
     from aedr.cli import app
 
-    class Broken(Method):
-        def fit_transform(self, X):
-            raise RuntimeError("boom")
-
-    monkeypatch.setitem(METHODS, "broken", Broken)
     out = tmp_path / "o"
     base = ["benchmark", "-d", tiny, "--no-metric-cost", "-q", "--out", str(out)]
     assert CliRunner().invoke(app, [*base, "-m", "pca"]).exit_code == 0 and (out / "embeddings.png").exists()
