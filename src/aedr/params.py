@@ -252,14 +252,7 @@ PARAMS: tuple[Param, ...] = (
         panel=NEIGHBORS,
         cli=float,
     ),
-    Param(
-        "min_dist",
-        0.1,
-        interval(Real, 0, 1, "both"),
-        "UMAP's min_dist, 0 to 1 (its spread).",
-        panel=NEIGHBORS,
-        cli=float,
-    ),
+    Param("min_dist", 0.1, interval(Real, 0, 1, "both"), "UMAP's min_dist, 0 to 1.", panel=NEIGHBORS, cli=float),
     Param("perplexity", 30.0, positive(Real, 1, "left"), "t-SNE's perplexity.", panel=NEIGHBORS, cli=float),
     Param("exaggeration", 1.0, positive(Real), "Factor on t-SNE's attraction.", panel=NEIGHBORS, cli=float),
     Param(
