@@ -476,3 +476,15 @@ def test_gzip_outputs_hold_no_temporary_name(tmp_path, name):
     assert path.read_bytes()[:2] == b"\x1f\x8b" and path.read_bytes()[3] & 0x08 == 0
     np.testing.assert_allclose(read_table(path, label_col=None if "idx" in name else "kind").X, values.to_numpy())
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_the_fit_commands_help_names_every_registered_file_format():
+    """A format added to FORMATS is named where a user looks for what aedr reads (the help stays
+    hand-written so that --help imports no registry)."""
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    text = " ".join(CliRunner().invoke(app, ["fit", "--help"], terminal_width=200).output.lower().split())
+    missing = [name for name in FORMATS if name not in text]
+    assert not missing, f"aedr fit --help does not name {missing}"

@@ -100,10 +100,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     encoder, decoder : torch.nn.Module or None, default=None
         Custom modules, (B, n_features) -> (B, n_components) and back, used as initialised in place
         of ``architecture``.
-    neighbor_loss : {"tsne", "umap"} or None, default=None
-        Also pull each code to its row's place in a t-SNE or UMAP map of the training rows
-        (:data:`aedr.neighbors.NEIGHBOR_METHODS`, :mod:`aedr.neighbors.training`). "tsne" keeps more
-        local structure and places new rows better.
+    neighbor_loss : str or None, default=None
+        Also pull each code to its row's place in a neighbour map of the training rows: a key of
+        :data:`aedr.neighbors.NEIGHBOR_METHODS` ("tsne", "umap" built in; :mod:`aedr.neighbors.training`).
+        "tsne" keeps more local structure and places new rows better.
     n_neighbors : int, default=15
         Graph neighbours per row for "umap", the row itself included.
     neighbor_weight : float, default=1.0

@@ -3,8 +3,9 @@
 From :data:`PARAMS` come the estimators' ``_parameter_constraints``, the ``aedr fit`` options
 (:func:`aedr.cli.params.with_estimator_options`), the keys a ``--config`` file may hold and the
 help text with its defaults. The estimators' ``__init__`` signatures list the same names and
-defaults, which a test checks. A new parameter is one :class:`Param` here plus the code that
-uses it (and its line in the class docstring).
+defaults, which a test checks. A new parameter is one :class:`Param` here, its place in both
+estimators' ``__init__`` (``Autoencoder`` and ``VariationalAutoencoder``, whose signature scikit-learn
+reads) and class docstring, and the code that uses it: docs/design.md, "Where a change goes".
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class Method:
     requires: tuple[str, ...] = ()
     description = ""
     default_run = True  # in a plain ``aedr benchmark`` (else run when named with --methods)
-    quick_run = True  # in ``aedr benchmark --quick``
+    quick_run: bool | None = None  # in ``aedr benchmark --quick``; None: as default_run
     quick_params: dict = {}  # --quick's tiny iteration counts: they check the plumbing, not the quality
     transform = None
     inverse_transform = None
@@ -158,7 +158,7 @@ class DeepAutoencoderMethod(AutoencoderMethod):
 
 class UMAPAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "umap"}
-    default_run = quick_run = False  # its own block of the benchmark (make bench-neighbors)
+    default_run = False  # its own block of the benchmark (make bench-neighbors), and not in --quick
     description = (
         "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder shaped on a UMAP map of the rows"
     )
@@ -166,7 +166,7 @@ class UMAPAutoencoderMethod(AutoencoderMethod):
 
 class TSNEAutoencoderMethod(AutoencoderMethod):
     defaults = {"neighbor_loss": "tsne"}
-    default_run = quick_run = False  # its own block of the benchmark (make bench-neighbors)
+    default_run = False  # its own block of the benchmark (make bench-neighbors), and not in --quick
     description = (
         "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder shaped on a t-SNE map of the rows"
     )

@@ -13,7 +13,9 @@ from aedr.benchmarks import DATASETS, METHODS  # the registries alone: no scikit
 
 _ALL_DATASETS = ",".join(name for name, spec in DATASETS.items() if spec.default_run)
 _ALL_METHODS = ",".join(name for name, method in METHODS.items() if method.default_run)
-_QUICK_METHODS = ",".join(name for name, method in METHODS.items() if method.quick_run)
+_QUICK_METHODS = ",".join(  # quick_run None: as default_run
+    name for name, method in METHODS.items() if (method.default_run if method.quick_run is None else method.quick_run)
+)
 
 
 def _names(text: str) -> list[str]:

@@ -1,9 +1,7 @@
-"""Read and write data files: CSV/TSV, Parquet, ``.npy``/``.npz`` and IDX.
+"""Read and write data files in every format of the registry :data:`aedr.data.formats.FORMATS`.
 
-The format follows the file name (``.csv``, ``.tsv``, ``.parquet``/``.pq``,
-``.npy``, ``.npz``, ``.idx`` or ``-ubyte``; CSV, TSV and IDX may end in
-``.gz``), from the registry :data:`aedr.data.formats.FORMATS`; this module turns
-what a format reads into feature rows. ``.npy``/``.npz``
+The format follows the file name (its suffixes; CSV, TSV and IDX may end in ``.gz``); this module
+turns what a format reads into feature rows. ``.npy``/``.npz``
 files are read with ``allow_pickle=False``. Image files (IDX, or arrays with
 more than two dimensions) are flattened to one row per image and keep their
 image shape in :attr:`Table.image_shape`. Empty cells are handled here (``missing``); a table's

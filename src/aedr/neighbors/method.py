@@ -4,8 +4,9 @@ A neighbour method turns the training rows into a free map of codes that keeps t
 neighbourhoods: an input-space graph (:meth:`NeighborMethod.graph`), the map whose layout the encoder is
 shaped on (:meth:`NeighborMethod.embed`), and the map the autoencoder finally fits, re-settled
 from the encoder's codes (:meth:`NeighborMethod.refine`). :class:`aedr.neighbors.training.NeighborTrainer` runs the
-autoencoder around it. A new method is one module with a subclass and one line in
-:data:`aedr.neighbors.NEIGHBOR_METHODS`.
+autoencoder around it. A new method is one module with a subclass, its line in
+:data:`aedr.neighbors.NEIGHBOR_METHODS` and its name in the ``neighbor_loss`` help (``aedr/params.py``,
+which a test checks); docs/design.md, "Where a change goes", lists every kind of change.
 """
 
 from __future__ import annotations
