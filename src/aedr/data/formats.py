@@ -3,7 +3,8 @@
 A format knows its file names (:meth:`FileFormat.matches`), reads a file into a DataFrame
 (``tabular`` formats, with named columns) or into named arrays, and writes values with labels
 beside them. :data:`FORMATS` maps names to formats; :func:`format_of` picks one by file name.
-Adding a format is one class here and one entry in :data:`FORMATS`; :mod:`aedr.data.io`
+Adding a format is one class here, one entry in :data:`FORMATS` and its name in ``aedr fit``'s help
+(a test checks; docs/design.md, "Where a change goes"); :mod:`aedr.data.io`
 turns what a format reads into feature rows. How a CSV/TSV's delimiter, header and decimal mark are
 told when not given is in :mod:`aedr.data.sniff`.
 """

@@ -72,7 +72,9 @@ class NeighborMethod:
 
     def embed(self, graph: sp.csr_matrix, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """A map (n, n_components) of the rows whose graph is ``graph``; ``rows`` are those rows
-        (float32, on the training device), for a PCA start."""
+        (float32, on the training device), for a PCA start. Its scale is free (the trainer divides the
+        map by its standard deviation); randomness comes from ``generator`` (numpy or scipy code seeded
+        from ``generator.initial_seed()``), so that a fixed ``random_state`` repeats the map."""
         raise NotImplementedError
 
     def refine(self, graph: sp.csr_matrix, codes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
