@@ -211,6 +211,22 @@ def test_a_truncated_npy_is_refused_at_open(tmp_path, digits):
         open_rows(path)
 
 
+def test_a_forged_npy_header_is_refused_before_numpy_allocates_it(tmp_path):
+    """A small file whose header claims 2e9 rows: the in-memory reader (which a small file takes) refuses
+    it as the streaming one does, instead of asking numpy for 60 GiB."""
+    from aedr.data.io import read_table
+
+    path = tmp_path / "forged.npy"
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": (2 * 10**9, 4)})
+        handle.write(bytes(64))
+    for read in (open_rows, read_table):
+        with pytest.raises(
+            ValueError, match=r"forged.npy: is truncated: its header says 2,000,000,000 rows, the file holds 2$"
+        ):
+            read(path)
+
+
 def test_an_h5ad_that_shrinks_while_streaming_is_not_read_as_zeros(tmp_path, digits, small_blocks):
     """HDF5 reads past a cut file's end as zeros: the source tells by the file's size, not by the values."""
     anndata = pytest.importorskip("anndata")

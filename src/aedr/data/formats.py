@@ -246,6 +246,9 @@ class Npy(FileFormat):
         return NpySource(path)
 
     def read(self, path, header=None, delimiter=None):
+        from aedr.data.sources import read_npy_header
+
+        read_npy_header(path)  # a header that claims more than the file holds: refused before numpy allocates it
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
 
     def write(self, path, values, labels, ids=None):

@@ -12,6 +12,7 @@ releases the file; reading again reopens it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -130,6 +131,31 @@ def _memmap_path(array) -> Path | None:
     return Path(name) if name else None
 
 
+def read_npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """``(shape, fortran_order, dtype, data offset)`` of the ``.npy`` file ``path``; a ValueError naming
+    it for a damaged header, or for a file shorter than its header says (a forged shape is refused
+    here, before anything is allocated for it)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in read_header:
+                raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+            shape, fortran, dtype = read_header[version](f)
+            offset = f.tell()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except Exception as exc:  # numpy reports a damaged header with several exception types
+        raise ValueError(f"{path}: not a .npy file ({first_line(exc)})") from exc
+    row_bytes = math.prod(shape[1:]) * dtype.itemsize  # Python integers: a forged shape cannot overflow
+    size = Path(path).stat().st_size
+    if size < offset + (shape[0] if shape else 1) * row_bytes:
+        held = max(0, size - offset) // max(row_bytes, 1)
+        rows = shape[0] if shape else 1
+        raise ValueError(f"{path}: is truncated: its header says {rows:,} rows, the file holds {held:,}")
+    return shape, fortran, dtype, offset
+
+
 class NpySource(RowSource):
     """A ``.npy`` file read with positioned reads (``os.pread``), never mapped: a file that shrinks
     while it is read is an error naming it, not a crash (a mapped page past the end is SIGBUS)."""
@@ -137,19 +163,7 @@ class NpySource(RowSource):
     def __init__(self, path):
         self.path = Path(path)
         self._fd: int | None = None
-        try:
-            with open(self.path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-                if version not in read_header:
-                    raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
-                header = read_header[version](f)
-                self.offset = f.tell()
-        except OSError as exc:
-            raise ValueError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
-        except Exception as exc:  # numpy reports a damaged header with several exception types
-            raise ValueError(f"{self.path}: not a .npy file ({first_line(exc)})") from exc
-        shape, fortran, dtype = header
+        shape, fortran, dtype, self.offset = read_npy_header(self.path)
         if dtype.hasobject or dtype.kind not in "biuf":
             raise ValueError(f"{self.path}: holds {dtype}, not numbers")
         if len(shape) < 2:
@@ -164,13 +178,6 @@ class NpySource(RowSource):
         check_image_layout(shape, str(self.path))
         self.image_shape = tuple(int(d) for d in shape[1:]) if len(shape) > 2 else None
         self.row_bytes = self.shape[1] * dtype.itemsize
-        expected = self.offset + self.shape[0] * self.row_bytes
-        size = self.path.stat().st_size
-        if size < expected:
-            held = max(0, size - self.offset) // max(self.row_bytes, 1)
-            raise ValueError(
-                f"{self.path}: is truncated: its header says {self.shape[0]:,} rows, the file holds {held:,}"
-            )
 
     def _file(self) -> int:
         if self._fd is None:
