@@ -262,3 +262,16 @@ def test_a_pipe_named_as_the_output_is_refused_with_or_without_force(tmp_path):
     with pytest.raises(ValueError, match="link.csv is a pipe or device"):
         check_new(tmp_path / "link.csv", overwrite=True, folder=False)
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_running_out_of_memory_is_said_as_such_not_called_a_bug():
+    """numpy's MemoryError and torch's allocator failures are the machine's limit (a ulimit, a cgroup)."""
+    from aedr.cli.errors import describe_error
+
+    for error in (
+        MemoryError("Unable to allocate 381. MiB for an array with shape (1000000, 50) and data type float64"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:127] . DefaultCPUAllocator: can't allocate memory: you tried"),
+    ):
+        message = describe_error(error)
+        assert message.startswith("out of memory (") and "lower --memory-budget" in message and "bug" not in message
+    assert "looks like a bug in aedr" in describe_error(RuntimeError("an index out of range"))

@@ -195,6 +195,13 @@ def describe_error(exc: BaseException) -> str:
         return " ".join(f"{exc.filename}: {reason}{notes}".split())
     if isinstance(exc, (ValueError, OSError, *diverged)):  # an OSError naming a file was said above
         return " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
+        # numpy's MemoryError, torch's CPU allocator or CUDA: the machine's limit, not a bug
+        return (
+            f"out of memory ({text[:160] or type(exc).__name__}): lower --memory-budget so that rows on disk "
+            "stream, or use a smaller batch or network"
+        )
     return f"{type(exc).__name__}: {' '.join(str(exc).split())} (this looks like a bug in aedr; --verbose shows where)"
 
 
