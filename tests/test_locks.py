@@ -275,3 +275,17 @@ def test_running_out_of_memory_is_said_as_such_not_called_a_bug():
         message = describe_error(error)
         assert message.startswith("out of memory (") and "lower --memory-budget" in message and "bug" not in message
     assert "looks like a bug in aedr" in describe_error(RuntimeError("an index out of range"))
+
+
+def test_a_torchrun_peer_that_failed_is_named_as_the_cause_not_a_bug(monkeypatch):
+    """Rank 0 sees only gloo's lost connection when another rank fails; its error is torchrun's to show."""
+    from aedr.cli.errors import describe_error
+
+    lost = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:553] Connection closed by peer [127.0.0.1]:1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert (
+        describe_error(lost)
+        == "another process of the torchrun group failed or left: torchrun's summary names its error"
+    )
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert "looks like a bug in aedr" in describe_error(lost)

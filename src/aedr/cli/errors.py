@@ -196,6 +196,11 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, (ValueError, OSError, *diverged)):  # an OSError naming a file was said above
         return " ".join(str(exc).split()) or type(exc).__name__
     text = " ".join(str(exc).split())
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (
+        type(exc).__name__ in ("DistBackendError", "DistNetworkError")
+        or any(words in text for words in ("Connection closed by peer", "Connection reset by peer"))
+    ):  # under torchrun another process failed or left, and took the group's connection down
+        return "another process of the torchrun group failed or left: torchrun's summary names its error"
     if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
         # numpy's MemoryError, torch's CPU allocator or CUDA: the machine's limit, not a bug
         return (
