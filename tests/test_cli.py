@@ -711,6 +711,30 @@ def test_rows_piped_to_standard_input(run, cells, tmp_path):
     assert not list(tmp_path.glob("aedr-stdin-*"))
 
 
+def test_a_piped_copy_stops_before_it_fills_its_disk_and_a_killed_commands_copy_is_removed(
+    run, cells, tmp_path, monkeypatch
+):
+    """/tmp is often memory: the copy of standard input stops before its disk is nearly full, and the copy
+    a SIGKILL left behind (its command gone) is removed by the next command; a live command's is kept."""
+    import collections
+    import shutil
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale, live = tmp_path / f"aedr-stdin-{dead.stdout.strip()}-x1", tmp_path / f"aedr-stdin-{os.getpid()}-x2"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "stdin.csv").write_text("1,2\n")
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100 << 30, 99 << 30, 1 << 30))  # 1 GiB of 100 free
+    result = CliRunner().invoke(app, ["transform", str(run), "-"], input=cells.read_bytes() * 50)
+    assert result.exit_code == 1 and "<stdin>: the rows piped in would fill the disk of" in result.output
+    assert "write them to a file and name it, or set TMPDIR to a larger disk" in result.output
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.glob("aedr-stdin-*")) == [live.name]  # its own copy removed too
+
+
 @pytest.mark.parametrize(
     "name, write, args, fragments",
     [

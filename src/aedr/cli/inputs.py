@@ -6,6 +6,7 @@ the text of ``--columns`` and ``--delimiter``."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,9 @@ def piped_input(ctx: typer.Context, path: Path) -> Path:
     from it, copied to a temporary file that is removed when the command ends. The copy's format is
     read from its first bytes (gzip, else each format's ``magic``: Parquet, ``.npy``, ``.npz``, ``.h5ad``),
     else CSV/TSV; messages
-    name it as the user did (``<stdin>``, :func:`shown`)."""
+    name it as the user did (``<stdin>``, :func:`shown`). The copy stops with an error before it would
+    leave its disk less than :data:`PIPE_RESERVE` free (``/tmp`` is often memory); a copy that a killed
+    command left behind is removed by the next one."""
     import shutil
     import stat
     import sys
@@ -45,7 +48,8 @@ def piped_input(ctx: typer.Context, path: Path) -> Path:
         if not pipe:
             return path
         stream, name = ctx.with_resource(open(path, "rb")), str(path)
-    folder = tempfile.mkdtemp(prefix="aedr-stdin-")
+    _remove_dead_copies(Path(tempfile.gettempdir()))
+    folder = tempfile.mkdtemp(prefix=f"aedr-stdin-{os.getpid()}-")
     ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
     head = stream.read(8)
     if not head:
@@ -57,9 +61,36 @@ def piped_input(ctx: typer.Context, path: Path) -> Path:
     file = Path(folder) / f"stdin{suffix}"
     with open(file, "wb") as copy:
         copy.write(head)
-        shutil.copyfileobj(stream, copy, 1 << 20)
+        while chunk := stream.read(1 << 20):
+            copy.write(chunk)
+            disk = shutil.disk_usage(folder)
+            if disk.free < max(PIPE_RESERVE, disk.total // 10):
+                raise ValueError(
+                    f"{name}: the rows piped in would fill the disk of {folder} ({size_text(copy.tell())} copied, "
+                    f"{size_text(disk.free)} left): write them to a file and name it, or set TMPDIR to a larger disk"
+                )
     _PIPED[str(file)] = name
     return file
+
+
+PIPE_RESERVE = 512 << 20  # bytes a piped input's copy leaves free on its disk (at least a tenth of the disk)
+
+
+def _remove_dead_copies(folder: Path) -> None:
+    """Remove the piped-input copies (``aedr-stdin-PID-*``) in ``folder`` whose command is gone (killed
+    before it could clean up); another user's or a live command's are left alone."""
+    import shutil
+
+    for copy in folder.glob("aedr-stdin-*-*"):
+        pid = copy.name.split("-")[2]
+        if not pid.isdigit() or copy.stat().st_uid != getattr(os, "getuid", lambda: copy.stat().st_uid)():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(copy, ignore_errors=True)
+        except OSError:  # alive, another user's
+            continue
 
 
 def shown(text) -> str:
