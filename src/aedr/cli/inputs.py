@@ -81,9 +81,10 @@ def _remove_dead_copies(folder: Path) -> None:
     before it could clean up); another user's or a live command's are left alone."""
     import shutil
 
+    uid = os.getuid() if hasattr(os, "getuid") else None  # POSIX: a copy is its owner's to remove
     for copy in folder.glob("aedr-stdin-*-*"):
         pid = copy.name.split("-")[2]
-        if not pid.isdigit() or copy.stat().st_uid != getattr(os, "getuid", lambda: copy.stat().st_uid)():
+        if not pid.isdigit() or (uid is not None and copy.stat().st_uid != uid):
             continue
         try:
             os.kill(int(pid), 0)
