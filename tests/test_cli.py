@@ -437,6 +437,9 @@ def test_plot_three_columns_in_3d(run, tmp_path):
     codes.to_csv(tmp_path / "four.csv", index=False)
     result = aedr("plot", tmp_path / "four.csv", "-o", tmp_path / "four.png")  # the columns drawn, by name
     assert "drawing 'autoencoder0' and 'autoencoder1', the first 2 of 4 columns (--columns to choose)" in result.stderr
+    np.save(tmp_path / "four.npy", codes.iloc[:, :4].to_numpy())  # no column names: the columns by place
+    result = aedr("plot", tmp_path / "four.npy", "-o", tmp_path / "four-npy.png")
+    assert "drawing column 0 and column 1, the first 2 of 4 columns" in result.stderr
 
 
 def test_plot_reconstructions_of_images(digits, tmp_path):

@@ -128,10 +128,10 @@ def embedding(
         header=header,
         delimiter=delimiter,
     )
-    if table.X.shape[1] > 3:
-        first, second = table.columns[:2]
+    if table.X.shape[1] > 3:  # the two drawn named as the file names them, or by their place
+        first, second = map(repr, table.columns[:2]) if table.columns else ("column 0", "column 1")
         typer.echo(
-            f"note: drawing {first!r} and {second!r}, the first 2 of {table.X.shape[1]} columns (--columns to choose)",
+            f"note: drawing {first} and {second}, the first 2 of {table.X.shape[1]} columns (--columns to choose)",
             err=True,
         )
     _draw(table.X, table.labels, table.columns, data.name, title, color_by, output, force)
