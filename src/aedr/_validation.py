@@ -193,14 +193,20 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     return X
 
 
-def columns_by_name(X, columns, wanted, where: str, what: str = "features"):
-    """The columns ``wanted`` (names) of the matrix ``X`` (dense or sparse) whose columns are named
-    ``columns``, in ``wanted``'s order; a ValueError naming ``where`` and the first missing ones."""
+def column_positions(columns, wanted, where: str, what: str = "features") -> list[int]:
+    """Where each of the names ``wanted`` stands among ``columns``; a ValueError naming ``where`` and
+    the first missing ones."""
     position = {str(name): i for i, name in enumerate(columns)}
     missing = [str(n) for n in wanted if str(n) not in position]
     if missing:
         raise ValueError(f"{where} lacks {len(missing)} of the model's {len(wanted)} {what}: {', '.join(missing[:5])}")
-    return X[:, [position[str(n)] for n in wanted]]
+    return [position[str(n)] for n in wanted]
+
+
+def columns_by_name(X, columns, wanted, where: str, what: str = "features"):
+    """The columns ``wanted`` (names) of the matrix ``X`` (dense or sparse) whose columns are named
+    ``columns``, in ``wanted``'s order (:func:`column_positions`)."""
+    return X[:, column_positions(columns, wanted, where, what)]
 
 
 def flatten_images(X, name: str = "X"):

@@ -101,7 +101,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from aedr._validation import columns_by_name
+    from aedr._validation import column_positions, columns_by_name
     from aedr.data.anndata import H5adSource, repeats_note, unique_names
 
     check_is_fitted(estimator)
@@ -115,7 +115,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
             genes = unique_names(adata.var_names)
             if genes != [str(n) for n in names]:
                 if isinstance(X, H5adSource):
-                    columns_by_name(np.empty((0, len(genes))), genes, names, "adata", "genes")  # names a missing one
+                    column_positions(genes, names, "adata", "genes")  # names a missing one
                     raise ValueError(
                         "adata, opened with backed='r', holds the model's genes in another order or among others: "
                         "load the cells first (adata.to_memory()), which aedr then matches by name"

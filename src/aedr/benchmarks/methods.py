@@ -81,7 +81,9 @@ class TSNEMethod(Method):
 
         n_jobs = self.params.get("n_jobs", os.cpu_count() or 1)
         tsne = TSNE(self.n_components, random_state=self.random_state, **{"n_jobs": n_jobs, **self.params})
-        self.n_jobs_ = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)  # -1: every core
+        from aedr.training.threads import job_count
+
+        self.n_jobs_ = job_count(n_jobs)  # -1: every core
         self.embedding_ = tsne.fit(np.asarray(X, dtype=np.float64))
         return np.asarray(self.embedding_)
 

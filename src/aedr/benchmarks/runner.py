@@ -87,7 +87,7 @@ class BenchmarkResult:
     settings: dict
 
 
-CV_FOLDS = 5  # the folds of the fitted rows' k-NN accuracy (``metrics.knn_accuracy``'s default)
+CV_FOLDS = 5  # the folds of the fitted rows' k-NN accuracy
 
 
 def _split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state: int):
@@ -96,7 +96,7 @@ def _split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state
     (scikit-learn's own messages name neither): fewer rows than classes on either side, held-out rows
     too few for trustworthiness at ``n_neighbors`` (more than twice as many needed), or a class with
     fewer fitted rows than the k-NN accuracy's folds."""
-    classes, counts = np.unique(y, return_counts=True)
+    classes = np.unique(y)
     n = len(y)
     held = math.ceil(heldout_fraction * n)
     for rows, side in ((n - held, "to fit"), (held, "held out")):
@@ -305,7 +305,7 @@ def _score(runs, X_fit, y_fit, y_out, n_neighbors, knn_neighbors) -> None:
     logger.info("%s: neighbourhood metrics took %.1f s", runs[0].dataset, time.perf_counter() - start)
     for run, (trust, cont) in zip(done, scores):
         run.trustworthiness, run.continuity, run.labels = trust, cont, y_fit
-        run.knn_accuracy = metrics.knn_accuracy(run.embedding, y_fit, knn_neighbors)
+        run.knn_accuracy = metrics.knn_accuracy(run.embedding, y_fit, knn_neighbors, cv=CV_FOLDS)
         run.silhouette = metrics.silhouette(run.embedding, y_fit, sample_size=10_000)
 
 

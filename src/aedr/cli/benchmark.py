@@ -138,7 +138,7 @@ def benchmark(
     from aedr.benchmarks import benchmark as run
     from aedr.benchmarks.report import markdown_tables
     from aedr.cli.common import is_verbose
-    from aedr.cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+    from aedr.cli.errors import EXIT_ERROR, Terminated, stop_words
 
     if metric_cost is None:
         metric_cost = not quick
@@ -166,14 +166,14 @@ def benchmark(
             overwrite=force,
         )
     except (KeyboardInterrupt, Terminated) as exc:
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        how, code = stop_words(exc)
         kept = f"; {report} was left as it was" if report is not None else ""
         if written:
             what = f"the finished data sets' results are in {written[-1]['markdown']}, marked partial{kept}"
         else:
             what = f"nothing was written{kept}"
         typer.echo(f"\n{how}: {what}", err=True)
-        raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
+        raise typer.Exit(code) from None
     typer.echo(markdown_tables(result))
     for kind, path in files.items():
         typer.echo(f"wrote {kind}: {path}")

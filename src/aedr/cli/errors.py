@@ -34,6 +34,13 @@ class Terminated(BaseException):
     outputs are removed on the way out."""
 
 
+def stop_words(exc: BaseException) -> tuple[str, int]:
+    """``(how, exit code)`` of a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM (:class:`Terminated`)."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
+
+
 def _terminate(signum, frame):
     raise Terminated()
 
@@ -84,12 +91,10 @@ class CommandGroup(TyperGroup):
                 # final flush from reporting it again
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 raise typer.Exit(EXIT_BROKEN_PIPE) from None
-            except Terminated:
-                typer.echo("\nerror: terminated (SIGTERM); nothing was written", err=True)
-                raise typer.Exit(EXIT_TERMINATED) from None
-            except KeyboardInterrupt:
-                typer.echo("\nerror: interrupted; nothing was written", err=True)
-                raise typer.Exit(EXIT_INTERRUPTED) from None
+            except (KeyboardInterrupt, Terminated) as exc:
+                how, code = stop_words(exc)
+                typer.echo(f"\nerror: {how}; nothing was written", err=True)
+                raise typer.Exit(code) from None
             except Exception as exc:  # every other error reaches the user as one line
                 if _is_click(exc, "UsageError"):
                     _usage_error(exc)

@@ -12,7 +12,7 @@ import typer
 
 from aedr._files import check_new, output_lock, staged_folder
 from aedr.cli.common import STOP_REASONS, is_verbose
-from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, stop_words
 from aedr.cli.inputs import read_input, stream_input, streaming_refusals
 from aedr.cli.options import (
     Columns,
@@ -216,9 +216,9 @@ def fit(
         raise typer.Exit(_exit_code(stopper.requested)) from None
     except (KeyboardInterrupt, Terminated) as exc:
         kept = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        how, code = stop_words(exc)
         typer.echo(f"\n{how}: nothing was written{kept}", err=True)
-        raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
+        raise typer.Exit(code) from None
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
     _report(run, out)

@@ -240,7 +240,7 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options
     if values is None or values * IN_MEMORY_BYTES_PER_VALUE <= budget:
         return
     needs = f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory"
-    given = [flag for flag, value in (in_memory_options or {}).items() if value not in (None, False, "error")]
+    given = _given(in_memory_options)
     if given:
         raise ValueError(
             f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
@@ -251,6 +251,11 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options
         f"{needs}, beyond the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to "
         f"Parquet, which streams from disk (aedr convert {command}), or raise --memory-budget"
     )
+
+
+def _given(in_memory_options: dict | None) -> list[str]:
+    """The flags of :func:`streaming_refusals`' options that were given."""
+    return [flag for flag, value in (in_memory_options or {}).items() if value]
 
 
 def _streamed_table(
@@ -265,7 +270,7 @@ def _streamed_table(
     if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike
         source.close()
         return None
-    given = [flag for flag, value in (in_memory_options or {}).items() if value]
+    given = _given(in_memory_options)
     if given:
         raise ValueError(
             f"{path} ({size_text(source.nbytes)} as float32) is streamed from disk, which does not take "

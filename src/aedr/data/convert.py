@@ -76,9 +76,9 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
     ``head`` gives them."""
     import pandas as pd
 
-    from aedr.data.sniff import _ungrouped
+    from aedr.data.sniff import _ungrouped, groups_thousands
 
-    grouped = options["sep"] == "," and options["decimal"] == "."
+    grouped = groups_thousands(options)
     reader = pd.read_csv(
         source,
         header=None,
@@ -99,9 +99,7 @@ def _kind(column) -> str:
     empty column fits any)."""
     import pandas as pd
 
-    if column.isna().all():
-        return "bool"
-    if pd.api.types.is_bool_dtype(column):
+    if column.isna().all() or pd.api.types.is_bool_dtype(column):
         return "bool"
     if pd.api.types.is_integer_dtype(column):
         return "int"

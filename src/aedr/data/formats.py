@@ -31,6 +31,7 @@ from aedr.data.sniff import (
     _spaced,
     _text_size,
     _ungrouped,
+    groups_thousands,
     separator_name,
     sniff_delimiter,
 )
@@ -130,7 +131,7 @@ class Delimited(FileFormat):
         try:
             options = self.options(path, delimiter)
             sep = options["sep"]
-            grouped = sep == "," and options["decimal"] == "."  # quoted "1,234" can only be thousands here
+            grouped = groups_thousands(options)
             first = None  # the first row as written: the header's own names, before pandas tells repeats apart
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)

@@ -115,6 +115,12 @@ def _rows(lines: list[str], sep: str) -> list[list[str]]:
 _GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
 
 
+def groups_thousands(options: dict) -> bool:
+    """Whether a table read with ``pandas.read_csv``'s ``options`` may group thousands by commas
+    (``"1,234"``): comma-separated with a decimal point, where a quoted comma can only be that."""
+    return options["sep"] == "," and options["decimal"] == "."
+
+
 def _ungrouped(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each text column whose every value is a number, some with their thousands
     grouped by commas (``"1,234"``), read as numbers; a column holding another comma number

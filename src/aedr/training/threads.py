@@ -153,6 +153,12 @@ def estimator_threads(estimator, n_features: int | None) -> int | None:
         raise ValueError(f"n_jobs must be a whole number other than 0, or None; got {n_jobs!r}")
     if n_jobs is None:
         return 1 if n_features is not None and is_small_network(estimator, n_features) else None
+    return job_count(n_jobs)
+
+
+def job_count(n_jobs: int) -> int:
+    """A positive ``n_jobs`` as given; a negative one counted back from the available cores, as in
+    scikit-learn (-1: all of them, -2: all but one), at least one."""
     return int(n_jobs) if n_jobs > 0 else max(1, available_cores() + 1 + int(n_jobs))
 
 
