@@ -1,6 +1,7 @@
 """.h5ad files through anndata, sparse input, and aedr.tl.autoencoder with scanpy."""
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -61,13 +62,79 @@ def test_fit_an_h5ad_writes_a_copy_with_the_codes_and_leaves_the_input_alone(fil
     embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
     assert embedding.columns[0] == "obs_names" and embedding["obs_names"].tolist() == pbmc.obs_names.tolist()
     np.testing.assert_allclose(out.obsm["X_ae"], embedding[["autoencoder0", "autoencoder1"]], rtol=1e-6)
-    # a transform keeps the cells' names: beside the codes, and as the obs names of an .h5ad of codes
-    assert transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "codes.h5ad").exit_code == 0
-    codes = anndata.read_h5ad(tmp_path / "codes.h5ad")
-    assert codes.obs_names.tolist() == pbmc.obs_names.tolist() and "obs_names" not in codes.obs.columns
-    assert codes.obs["bulk_labels"].tolist() == pbmc.obs["bulk_labels"].tolist()  # the fit's label, kept
+    # a transform into an .h5ad writes a copy of the new file with the codes in obsm, as the fit does
+    result = transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "new.h5ad", "--obsm-key", "X_new")
+    assert result.exit_code == 0 and "700 rows in obsm['X_new']" in result.stderr, result.output
+    assert "keeping" not in result.stderr  # obs keeps the label: no note
+    copy = anndata.read_h5ad(tmp_path / "new.h5ad")
+    assert copy.obs_names.tolist() == pbmc.obs_names.tolist() and copy.var_names.tolist() == pbmc.var_names.tolist()
+    assert copy.obs.equals(pbmc.obs) and sorted(copy.obsm) == sorted([*pbmc.obsm, "X_new"])
+    np.testing.assert_allclose(copy.obsm["X_new"], out.obsm["X_ae"], rtol=1e-6)  # the fitted cells' own codes
+    assert copy.uns["new"]["obsm_key"] == "X_new" and copy.uns["new"]["model"] == str(tmp_path / "run")
     html = (tmp_path / "run" / "map.html").read_text()
     assert '"label":"louvain"' in html and '"label":"bulk_labels"' in html  # obs columns to colour by
+
+
+def test_transform_writes_an_h5ad_copy_that_inverse_transform_and_explore_read(pbmc, tmp_path):
+    """transform's .h5ad copy holds the new cells' genes and codes; inverse-transform decodes its codes
+    (obsm, the cells' names kept), explore draws it; a streamed file gets an AnnData of codes, said so."""
+    X = sp.csr_matrix(np.abs(pbmc.X[:, :40]))
+    cells = anndata.AnnData(X=X, obs=pbmc.obs.copy(), var=pbmc.var.iloc[:40].copy())
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    cells[:100, ::-1].copy().write_h5ad(tmp_path / "new.h5ad")  # new cells, their genes in another order
+    assert fit(tmp_path / "cells.h5ad", "-o", tmp_path / "run").exit_code == 0
+    result = transform(tmp_path / "run", tmp_path / "new.h5ad", "-o", tmp_path / "out.h5ad")
+    assert result.exit_code == 0, result.output
+    copy = anndata.read_h5ad(tmp_path / "out.h5ad")
+    assert copy.shape == (100, 40) and copy.var_names.tolist() == cells.var_names[::-1].tolist()
+    stdout = transform(tmp_path / "run", tmp_path / "new.h5ad").stdout  # the same codes, as CSV
+    np.testing.assert_allclose(
+        copy.obsm["X_aedr"], pd.read_csv(io.StringIO(stdout))[["autoencoder0", "autoencoder1"]], rtol=1e-6
+    )
+    decoded = runner.invoke(
+        app,
+        [
+            "inverse-transform",
+            str(tmp_path / "run"),
+            str(tmp_path / "out.h5ad"),
+            "--label-col",
+            "bulk_labels",
+            "-o",
+            str(tmp_path / "decoded.csv"),
+        ],
+    )
+    assert decoded.exit_code == 0, decoded.output
+    rows = pd.read_csv(tmp_path / "decoded.csv")
+    assert rows["obs_names"].tolist() == cells.obs_names[:100].tolist()
+    assert rows["bulk_labels"].tolist() == cells.obs["bulk_labels"][:100].tolist()
+    assert rows.columns[1:41].tolist() == cells.var_names.tolist()  # decoded in the model's genes
+    refused = runner.invoke(
+        app, ["inverse-transform", str(tmp_path / "run"), str(tmp_path / "out.h5ad"), "--columns", "a"]
+    )
+    assert refused.exit_code == 1 and "--columns apply to tables" in refused.stderr
+    drawn = runner.invoke(app, ["explore", str(tmp_path / "out.h5ad"), "-o", str(tmp_path / "out.html")])
+    assert drawn.exit_code == 0 and "100 points" in drawn.stdout, drawn.output
+    streamed = transform(
+        tmp_path / "run", tmp_path / "new.h5ad", "-o", tmp_path / "codes.h5ad", "--memory-budget", "1K"
+    )
+    assert streamed.exit_code == 0 and "AnnData of the codes alone" in streamed.stderr, streamed.output
+    codes = anndata.read_h5ad(tmp_path / "codes.h5ad")
+    assert (
+        codes.var_names.tolist() == ["autoencoder0", "autoencoder1"]
+        and codes.obs_names.tolist() == copy.obs_names.tolist()
+    )
+    np.testing.assert_allclose(codes.X, copy.obsm["X_aedr"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("key", ["", "X_", "a/b"])
+def test_an_obsm_key_anndata_cannot_write_is_refused_before_any_work(files, tmp_path, key):
+    for command in (
+        ["fit", str(files / "pbmc.h5ad"), "-o", str(tmp_path / "r")],
+        ["transform", str(tmp_path / "nomodel"), str(files / "pbmc.h5ad"), "-o", str(tmp_path / "o.h5ad")],
+    ):
+        result = runner.invoke(app, [*command, "--obsm-key", key])
+        assert result.exit_code == 2 and "cannot name an .h5ad obsm entry" in result.output
+    assert not (tmp_path / "r").exists() and not (tmp_path / "o.h5ad").exists()
 
 
 def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_path):
@@ -213,9 +280,17 @@ def test_a_sparse_h5ad_model_matches_genes_by_name(pbmc, tmp_path):
     assert fit(tmp_path / "cells.h5ad", "-o", tmp_path / "run").exit_code == 0
     model = tmp_path / "run" / "model"
     same = runner.invoke(app, ["transform", str(model), str(tmp_path / "cells.h5ad")]).stdout
-    assert same and runner.invoke(app, ["transform", str(model), str(tmp_path / "reversed.h5ad")]).stdout == same
-    result = runner.invoke(app, ["transform", str(model), str(tmp_path / "fewer.h5ad")])
-    assert result.exit_code == 1 and pbmc.var_names[0] in result.stderr
+    for budget in ([], ["--memory-budget", "1K"]):  # read whole, and streamed from disk
+        reversed_ = runner.invoke(app, ["transform", str(model), str(tmp_path / "reversed.h5ad"), *budget])
+        assert reversed_.exit_code == 0, reversed_.output
+        np.testing.assert_allclose(
+            pd.read_csv(io.StringIO(reversed_.stdout)).iloc[:, 1:3],
+            pd.read_csv(io.StringIO(same)).iloc[:, 1:3],
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        result = runner.invoke(app, ["transform", str(model), str(tmp_path / "fewer.h5ad"), *budget])
+        assert result.exit_code == 1 and pbmc.var_names[0] in result.stderr, result.output
 
 
 def test_repeated_gene_names_and_an_empty_obs_still_fit(tmp_path):

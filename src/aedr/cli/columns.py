@@ -1,5 +1,5 @@
 """What a file's columns are, found without reading its rows: the code columns of a table aedr wrote
-(:func:`code_run`) and the label beside them (:func:`written_label_column`), a table's column names
+(:func:`code_run`, :func:`all_codes`) and the label beside them (:func:`written_label_column`), a table's column names
 (:func:`table_names`), the names a label column can have (:func:`label_names`), and a fitted model's
 label and ID columns as a command reads them (:func:`fitted_columns`)."""
 
@@ -31,6 +31,15 @@ def code_run(names) -> tuple[int, int] | None:
         if best is None or stop - start >= best[1] - best[0]:
             best = (start, stop)
     return best
+
+
+def all_codes(names) -> bool:
+    """Whether every one of ``names`` is a code column (:func:`code_run`): an AnnData of codes, not of genes.
+
+    >>> all_codes(["autoencoder0", "autoencoder1"]), all_codes(["CD3E", "autoencoder0", "autoencoder1"])
+    (True, False)
+    """
+    return code_run(names) == (0, len(names))
 
 
 def written_label_column(path: Path, delimiter, names: list[str] | None = None) -> str | None:

@@ -182,7 +182,7 @@ def read_codes(path: Path, delimiter=None):
     import pandas as pd
 
     from aedr._words import listed
-    from aedr.cli.columns import code_run
+    from aedr.cli.columns import all_codes, code_run
     from aedr.cli.inputs import delimiter_char
     from aedr.data.formats import format_of
     from aedr.data.ids import array_ids, names_rows
@@ -191,7 +191,7 @@ def read_codes(path: Path, delimiter=None):
     if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations
         from aedr.data.anndata import OBS_NAMES, h5ad_codes
 
-        values, names, obs, obs_names = h5ad_codes(path, are_codes=lambda names: code_run(names) == (0, len(names)))
+        values, names, obs, obs_names = h5ad_codes(path, are_codes=all_codes)
         labels = obs if len(obs.columns) else None
         ids = pd.DataFrame({OBS_NAMES: obs_names})
     elif fmt.tabular:

@@ -25,6 +25,7 @@ from aedr.cli.options import (
     Layer,
     Missing,
     Normalize,
+    ObsmKey,
     OneHot,
     Quiet,
     Threads,
@@ -65,9 +66,7 @@ def fit(
     one_hot: OneHot = None,
     layer: Layer = None,
     normalize: Normalize = False,
-    obsm_key: Annotated[
-        str, _opt("--obsm-key", help=".h5ad input: the obsm key of the codes in the copy written.", panel=_OUT)
-    ] = "X_aedr",
+    obsm_key: ObsmKey = "X_aedr",
     output_format: Annotated[
         Optional[str],
         _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),

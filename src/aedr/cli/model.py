@@ -11,7 +11,15 @@ import typer
 
 from aedr.cli.columns import fitted_columns, label_names, written_label_column
 from aedr.cli.common import STOP_REASONS, load_model, use_budget, use_threads
-from aedr.cli.inputs import features_for, piped_input, read_for_model, read_input, rows_for_model, split_names
+from aedr.cli.inputs import (
+    features_for,
+    piped_input,
+    read_for_model,
+    read_input,
+    rows_for_model,
+    shown,
+    split_names,
+)
 from aedr.cli.options import (
     Columns,
     Delimiter,
@@ -25,6 +33,7 @@ from aedr.cli.options import (
     ModelMemoryBudget,
     ModelThreads,
     Normalize,
+    ObsmKey,
     OneHot,
     Verbose,
 )
@@ -99,19 +108,22 @@ def transform(
     ] = 5,
     threads: ModelThreads = None,
     memory_budget: ModelMemoryBudget = None,
+    obsm_key: ObsmKey = "X_aedr",
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
     """Encode rows with a saved model: one code per row, labels kept beside it.
 
     \b
-    The fit's label and row-ID columns are kept beside the codes when the file has them.
+    The fit's label and row-ID columns are kept beside the codes when the file has them. An .h5ad
+    DATA with an .h5ad --output gets a copy of DATA with the codes in obsm, as aedr fit writes.
 
     \b
     Examples:
       aedr transform run1/model new_cells.parquet -o new_embedding.parquet
       aedr transform run1/model new_cells.csv --label-col cell_type > codes.csv
       aedr transform run1/model new_cells.csv --reference cells.csv -o codes.csv
+      aedr transform run1/model new_cells.h5ad -o new_cells_aedr.h5ad
     """
     from aedr.runs import code_frame
 
@@ -127,7 +139,11 @@ def transform(
     table = rows_for_model(
         estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, normalize=normalize, **options
     )
-    if note:
+    from aedr.data.formats import format_of
+
+    # an .h5ad written from an .h5ad read whole: a copy of it with the codes in obsm (its obs keeps the labels)
+    copy = output is not None and str(output) != "-" and format_of(output).name == "h5ad" and table.obs is not None
+    if note and not copy:
         typer.echo(note, err=True)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
@@ -136,7 +152,35 @@ def transform(
         rows = read_for_model(estimator, reference, label_col=label_col, normalize=normalize, **options)
         placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table, data), **placed)
+    if copy:
+        reading = {"model": str(model), "layer": layer or "", "normalize": normalize}
+        if reference is not None:
+            reading.update(reference=str(reference), reference_neighbors=reference_neighbors)
+        _write_h5ad_copy(estimator, table, codes, output, force, obsm_key, reading)
+        return
+    if output is not None and format_of(output).name == "h5ad" and format_of(data).name == "h5ad":
+        typer.echo(
+            f"note: {output.name} is an AnnData of the codes alone: {shown(data)} was streamed from disk, and a copy "
+            "would hold all its values again",
+            err=True,
+        )
     _write(code_frame(estimator, codes), table.labels, output, force, ids=table.ids)
+
+
+def _write_h5ad_copy(estimator, table, codes, output: Path, force: bool, key: str, reading: dict) -> None:
+    """Write a copy of the ``.h5ad`` file ``table`` was read from to ``output``, with ``codes`` in
+    ``obsm[key]`` and the model's settings and ``reading`` in ``uns``, as ``aedr fit`` writes its copy."""
+    from aedr._files import staged_file
+    from aedr.data.anndata import write_h5ad_codes
+    from aedr.runs import settings_of
+
+    settings = {"params": settings_of(estimator), "obsm_key": key, **reading}
+    with staged_file(output, overwrite=force) as staged:
+        write_h5ad_codes(Path(table.source), staged, codes, key, settings)
+    typer.echo(
+        f"wrote {output} (a copy of {shown(table.source)} with the codes of its {len(codes):,} rows in obsm[{key!r}])",
+        err=True,
+    )
 
 
 def inverse_transform(
@@ -173,27 +217,28 @@ def inverse_transform(
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
-    if label_col is None and columns is None:  # the labels aedr fit or transform wrote beside the codes
-        label_col = written_label_column(data, delimiter)
-        if label_col in (split_names(exclude) or []):
-            label_col = None
-        if label_col is not None:
-            typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
-    from aedr.data.features import MissingColumnsError
+    from aedr.data.formats import format_of
 
-    try:
-        table = read_input(
-            data,
-            label_col=label_col,
-            columns=columns,
-            exclude=exclude,
-            header=header,
-            delimiter=delimiter,
-            missing=missing,
-            expected_columns=code_names,
-        )
-    except MissingColumnsError as exc:  # codes under other names (x, y): --columns takes them
-        raise ValueError(f"{exc}; --columns picks the code columns by their own names") from exc
+    if format_of(data).name == "h5ad":  # the codes of aedr's copy (obsm), or X of an AnnData of codes
+        from aedr._words import listed
+
+        given = [
+            name
+            for name, value in (
+                ("--columns", columns),
+                ("--exclude", exclude),
+                ("--header", header),
+                ("--delimiter", delimiter),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(
+                f"{shown(data)}: an .h5ad file's codes are read as aedr wrote them ({listed(given)} apply to tables)"
+            )
+        table = _h5ad_code_table(data, label_col)
+    else:
+        table = _code_table(data, code_names, label_col, columns, exclude, header, delimiter, missing)
     if table.X.shape[1] != estimator.n_components:
         raise ValueError(
             f"{data}: {table.X.shape[1]} code columns, but the model has n_components={estimator.n_components}"
@@ -235,6 +280,50 @@ def inverse_transform(
             " category, not the category (the largest marks the likeliest)",
             err=True,
         )
+
+
+def _code_table(data: Path, code_names, label_col, columns, exclude, header, delimiter, missing):
+    """The codes of a table or array file, for ``inverse-transform``: the model's code columns (or
+    ``columns``), with the label column aedr wrote beside them kept as labels."""
+    if label_col is None and columns is None:  # the labels aedr fit or transform wrote beside the codes
+        label_col = written_label_column(data, delimiter)
+        if label_col in (split_names(exclude) or []):
+            label_col = None
+        if label_col is not None:
+            typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
+    from aedr.data.features import MissingColumnsError
+
+    try:
+        table = read_input(
+            data,
+            label_col=label_col,
+            columns=columns,
+            exclude=exclude,
+            header=header,
+            delimiter=delimiter,
+            missing=missing,
+            expected_columns=code_names,
+        )
+    except MissingColumnsError as exc:  # codes under other names (x, y): --columns takes them
+        raise ValueError(f"{exc}; --columns picks the code columns by their own names") from exc
+    return table
+
+
+def _h5ad_code_table(path: Path, label_col: str | None):
+    """The codes of an ``.h5ad`` file (:func:`aedr.data.anndata.h5ad_codes`), for ``inverse-transform``:
+    the cells' names as the rows' IDs, and the obs column ``label_col`` as their labels."""
+    import pandas as pd
+
+    from aedr._words import listed
+    from aedr.cli.columns import all_codes
+    from aedr.data.anndata import OBS_NAMES, h5ad_codes
+    from aedr.data.table import Table
+
+    values, names, obs, obs_names = h5ad_codes(path, are_codes=all_codes)
+    if label_col is not None and label_col not in obs.columns:
+        raise ValueError(f"{shown(path)}: no obs column {label_col!r} (obs columns: {listed(obs.columns)})")
+    labels = obs[label_col] if label_col is not None else None
+    return Table(values, names, labels, ids=pd.DataFrame({OBS_NAMES: obs_names}))
 
 
 def one_hot_groups(names: list[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """The options the commands share, declared once as ``Annotated`` types: ``--verbose``, ``--force``,
 ``--quiet``, the data options (``--label-col``, ``--columns``, ``--delimiter``, ``--missing``, ...),
-``--threads``, ``--memory-budget`` and a figure's ``--output``."""
+``--threads``, ``--memory-budget``, ``--obsm-key`` and a figure's ``--output``."""
 
 from __future__ import annotations
 
@@ -92,6 +92,25 @@ OneHot = Annotated[
     ),
 ]
 
+
+def _obsm_key_option(value: str) -> str:
+    if not value.removeprefix("X_") or "/" in value:
+        raise typer.BadParameter(
+            f"{value!r} cannot name an .h5ad obsm entry: give a name such as X_aedr (no '/'; not empty after 'X_')"
+        )
+    return value
+
+
+ObsmKey = Annotated[
+    str,
+    typer.Option(
+        "--obsm-key",
+        callback=_obsm_key_option,
+        help=".h5ad input: the obsm key of the codes in the copy written (its settings go in uns, under the key "
+        "without 'X_').",
+        rich_help_panel="Output",
+    ),
+]
 
 Threads = Annotated[
     Optional[int],

@@ -202,10 +202,10 @@ def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, se
 
 
 def h5ad_codes(path: Path, are_codes=lambda names: False):
-    """``(codes, names, obs, obs_names)`` of an ``.h5ad`` embedding: the codes ``aedr fit`` added to a
-    copy of a file (``obsm[key]``, the key its ``uns`` records, else ``obsm["X_aedr"]``), or else ``X``
-    of an AnnData of codes (``--format h5ad``, ``aedr transform -o codes.h5ad``): one whose ``var``
-    names ``are_codes(names)`` says are codes (``autoencoder0``, ``autoencoder1``, ...), never genes.
+    """``(codes, names, obs, obs_names)`` of an ``.h5ad`` embedding: the codes ``aedr fit`` and
+    ``aedr transform`` add to a copy of a file (``obsm[key]``, the key its ``uns`` records, else
+    ``obsm["X_aedr"]``), or else ``X`` of an AnnData of codes (``--format h5ad``, a streamed
+    file's transform): one whose ``var`` names ``are_codes(names)`` says are codes (``autoencoder0``, ``autoencoder1``, ...), never genes.
     ``X`` is read only in that case (AnnData's backed mode): a copy's genes stay on disk."""
     adata = read_h5ad(path, backed=True)
     try:
@@ -245,13 +245,22 @@ def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None,
 
 class H5adSource(RowSource):
     """An ``.h5ad`` file's ``X`` in AnnData's backed mode (dense or sparse CSR), read a block of cells at
-    a time; ``normalize`` scales each cell's counts to 10,000 and takes log1p, a cell at a time."""
+    a time; ``normalize`` scales each cell's counts to 10,000 and takes log1p, a cell at a time.
+    ``genes``: the genes to read, by name and in that order (a fitted model's), each cell normalised
+    over all of its genes first, as in memory; a ValueError names those the file lacks."""
 
-    def __init__(self, path, *, normalize: bool = False):
+    def __init__(self, path, *, normalize: bool = False, genes=None):
         self.path = Path(path)
         self.adata = read_h5ad(self.path, backed=True)
         try:
             self._describe(normalize)
+            self._positions = None
+            if genes is not None and list(genes) != self.feature_names:
+                from aedr._validation import column_positions
+
+                self._positions = column_positions(self.feature_names, genes, str(self.path), "genes")
+                self.feature_names = [str(g) for g in genes]
+                self.shape = (self.shape[0], len(self.feature_names))
         except BaseException:  # a file refused once open is not left open
             self.close()
             raise
@@ -291,6 +300,8 @@ class H5adSource(RowSource):
             )
         if self.normalize:
             rows = normalize_counts(rows, self.path, start)
+        if self._positions is not None:
+            rows = rows[:, self._positions]
         return rows.toarray() if sp.issparse(rows) else np.asarray(rows)
 
     def obs(self):

@@ -328,13 +328,13 @@ class H5ad(FileFormat):
             raise ValueError(f"{path}: cannot read as .h5ad ({first_line(exc)})") from exc
         return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
 
-    def open_source(self, path, *, normalize=False, **options):
-        """Its ``X`` streamed; raw counts refused as :meth:`read_rows` refuses them, and values already
-        normalised refused for ``normalize``, told by the first block of cells (the whole file is not
-        read before a fit starts)."""
+    def open_source(self, path, *, normalize=False, columns=None, **options):
+        """Its ``X`` streamed (``columns``: the genes to read, by name); raw counts refused as
+        :meth:`read_rows` refuses them, and values already normalised refused for ``normalize``, told
+        by the first block of cells (the whole file is not read before a fit starts)."""
         from aedr.data.anndata import H5adSource, refuse_counts, refuse_normalised
 
-        source = H5adSource(path, normalize=normalize)
+        source = H5adSource(path, normalize=normalize, genes=columns)
         try:
             if normalize:
                 refuse_normalised(path, source.first_cells())
