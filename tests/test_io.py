@@ -372,6 +372,8 @@ def test_parquet_columns_of_lists_or_records_are_named(tmp_path, cell, kind, sho
         read_table(tmp_path / "t.parquet", label_col="nested", exclude=["kind"])
     table = read_table(tmp_path / "t.parquet", label_col="kind", exclude=["nested"])
     assert table.columns == ["a", "b"] and table.labels.tolist()[:2] == ["x", "y"]
+    table = read_table(tmp_path / "t.parquet", label_col="kind", columns=["a", "b"])  # chosen: the rest is no ID
+    assert table.columns == ["a", "b"] and table.ids is None
 
 
 def _gzip_named_csv(path):

@@ -50,7 +50,11 @@ def row_id(name, values: pd.Series) -> bool:
     named = bool(ID_NAME.fullmatch(str(name).strip()))
     if not (named or values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype)):
         return False  # a numeric column of a wide file is not looked at (a model may take a few of thousands)
-    if values.isna().any() or not values.is_unique:
+    try:
+        unique = values.is_unique
+    except TypeError:  # records or lists (a Parquet struct or list column) name no row
+        return False
+    if values.isna().any() or not unique:
         return False
     return named or looks_like_id(str(name), values)
 
