@@ -968,7 +968,12 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path, monkey
     empty = tmp_path / "here"
     empty.mkdir()
     monkeypatch.chdir(empty)
+    inode = empty.stat().st_ino
     aedr("fit", data, "-o", ".", *FAST)
+    assert empty.stat().st_ino == inode  # written into the folder, not a new one renamed over it (a shell there stays)
+    for out in (".", ".."):  # the working folder again, or one that holds it: refused, nothing touched
+        result = aedr("fit", data, "-o", out, *FAST, "--force", ok=False)
+        assert_one_line_error(result, "the folder you are working in")
     assert (empty / "model" / "config.json").is_file() and sorted(os.listdir(tmp_path)) == [
         "codes.csv",
         "data.npy",

@@ -318,6 +318,17 @@ def _place_new(staged: Path, target: Path) -> None:
         raise
 
 
+def _fill_in_place(staged: Path, target: Path) -> None:
+    """Move the entries of the folder ``staged`` into ``target``, the working folder, which must be
+    empty: renaming a folder over the one a shell sits in would leave the shell in a deleted folder."""
+    if any(target.iterdir()):
+        _remove(staged)
+        raise OutputExistsError(target)
+    for entry in sorted(staged.iterdir()):
+        entry.rename(target / entry.name)
+    staged.rmdir()
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -339,7 +350,9 @@ def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ..
             staged.mkdir()
         try:
             yield staged
-            if overwrite:
+            if folder and target.resolve() == Path.cwd().resolve():
+                _fill_in_place(staged, target)
+            elif overwrite:
                 _replace(staged, target, owned)
             else:
                 _place_new(staged, target)

@@ -40,6 +40,14 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, fo
         raise ValueError(f"'{output}' is the root folder; give a name such as out")
     if Path(output).name in ("", ".."):  # "." or "..": stage and lock beside the folder they name
         output = target
+    here = Path.cwd().resolve()
+    if folder and target in here.parents:  # replaced by a rename, the shell would sit in a deleted folder
+        raise ValueError(f"'{output}' holds the folder you are working in; give the run a folder of its own")
+    if folder and target == here and force and any(here.iterdir()):
+        raise ValueError(
+            f"'{output}' is the folder you are working in: a run there is written into it only while it is "
+            "empty; to replace the run, give its name from the folder above"
+        )
     for given in inputs:
         source = Path(given).resolve()
         if source == target or target in source.parents:
