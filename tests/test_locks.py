@@ -1,11 +1,13 @@
 """Two processes writing the same output: the second is refused when it starts, naming the first;
 a killed writer leaves nothing that blocks the next. Real processes and real locks, no mocks."""
 
+import errno
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,7 +155,6 @@ def test_a_folder_that_cannot_be_written_is_named_not_the_lock_file(tmp_path):
 def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypatch):
     """Ctrl-C while --force moves the user's files into the new folder: those not yet moved stay in
     the old folder, renamed to a name no later cleanup removes."""
-    from pathlib import Path
 
     from aedr import _files
 
@@ -215,11 +216,27 @@ def test_a_symbolic_link_to_an_earlier_output_is_followed_and_any_other_is_repla
         ae.save(tmp_path / "loop.txt", overwrite=True)
 
 
+def test_an_npy_cut_short_by_the_disk_says_so(tmp_path):
+    """numpy's own writer, cut short (a file size limit here, a full disk alike), raised 'OSError: 115008
+    requested and 6384 written', with no errno: the error named neither the file nor the full disk."""
+    script = (
+        "import resource, sys, numpy as np, pandas as pd\n"
+        "from pathlib import Path\n"
+        "from aedr.data.formats import format_of\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+        "try:\n"
+        "    format_of(Path('c.npy')).write(Path(sys.argv[1]), pd.DataFrame(np.ones((8000, 2))), None)\n"
+        "except OSError as exc:\n"
+        "    print(exc.errno)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "c.npy")], capture_output=True, text=True)
+    assert done.stdout.strip() == str(errno.EFBIG), done.stdout + done.stderr
+
+
 def test_a_full_disk_names_the_output_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     """A write's ENOSPC names no file: the error names the output, nothing half-written stays, and a
     checkpoint that cannot be replaced says the previous one is kept for --resume."""
     import errno
-    from pathlib import Path
 
     from aedr.cli.errors import describe_error
     from aedr.training.checkpoint import Checkpoint, Snapshot
@@ -240,6 +257,10 @@ def test_a_full_disk_names_the_output_and_keeps_the_last_checkpoint(tmp_path, mo
     assert message.startswith(f"{tmp_path / 'run.checkpoint'}: no space left on the device; the checkpoint of epoch 4")
     assert "--resume" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.checkpoint"]
+    # an error naming a file inside a staged folder names the same file in the output
+    with pytest.raises(OSError) as error, staged_folder(tmp_path / "run") as staged:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staged / "map.html"))
+    assert describe_error(error.value) == f"{tmp_path / 'run' / 'map.html'}: no space left on the device"
     # any other error of the work inside the block (a fit runs there) is its own, not the output's
     with pytest.raises(OSError) as error, staged_file(tmp_path / "other.npy"):
         raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))

@@ -318,6 +318,17 @@ def _place_new(staged: Path, target: Path) -> None:
         raise
 
 
+def _output_path(filename, staged: Path, target: Path) -> Path:
+    """The output an error on ``filename`` concerns: ``target`` for none or ``staged`` itself, the same
+    place in ``target`` for a path inside the staged folder, else ``filename``."""
+    if filename is None:
+        return target
+    try:
+        return target / Path(filename).relative_to(staged)
+    except ValueError:
+        return Path(filename)
+
+
 def _fill_in_place(staged: Path, target: Path) -> None:
     """Move the entries of the folder ``staged`` into ``target``, the working folder, which must be
     empty: renaming a folder over the one a shell sits in would leave the shell in a deleted folder."""
@@ -358,8 +369,10 @@ def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ..
                 _place_new(staged, target)
         except OSError as exc:
             _remove(staged)  # gone already when it was placed
-            if exc.filename is None and exc.errno in _DISK_FULL:  # a write's error names no file: the output's
-                raise OSError(exc.errno, os.strerror(exc.errno), str(target)) from exc
+            if exc.errno in _DISK_FULL:  # said of the output: a write's error names no file, or the staged one
+                raise OSError(
+                    exc.errno, os.strerror(exc.errno), str(_output_path(exc.filename, staged, target))
+                ) from exc
             raise
         except BaseException:
             _remove(staged)

@@ -253,8 +253,10 @@ class Npy(FileFormat):
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
 
     def write(self, path, values, labels, ids=None):
-        with open(path, "wb") as handle:
-            np.save(handle, values.to_numpy())
+        array = np.ascontiguousarray(values.to_numpy())
+        with open(path, "wb") as handle:  # written by Python, not numpy's tofile: a full disk raises ENOSPC
+            np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+            handle.write(memoryview(array.reshape(-1).view(np.uint8)))
 
 
 class Npz(FileFormat):
