@@ -181,6 +181,8 @@ def test_transform_to_file_keeps_labels(run, cells, tmp_path):
     np.testing.assert_array_equal(frame[["autoencoder0", "autoencoder1"]].to_numpy(np.float32), written)
     assert_one_line_error(aedr("transform", run / "model", cells, "-o", out, ok=False), "already exists", "--force")
     aedr("transform", run / "model", cells, "-o", out, "--force")
+    piped = aedr("transform", run / "model", cells, "-o", "-", "--label-col", "cell_type").stdout  # -o -: stdout
+    assert piped.splitlines()[0] == "autoencoder0,autoencoder1,cell_type" and len(piped.splitlines()) == 81
 
 
 def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp_path):
@@ -678,6 +680,21 @@ def test_a_closed_pipe_ends_transform_quietly(run, cells, tmp_path):
     process.stdout.close()
     assert process.wait(timeout=120) == 141
     assert process.stderr.read() == b""
+
+
+def test_a_closed_or_full_standard_output_or_input_is_named(run, cells):
+    """Standard output closed (>&-) wrote nothing and exited 0; a full one gave '[Errno 28] No space left
+    on device' naming nothing; a closed standard input was called a terminal."""
+    command = [sys.executable, "-m", "aedr", "transform", str(run), str(cells), "--label-col", "cell_type"]
+    closed = subprocess.run(command, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 1 and b"standard output is closed" in closed.stderr
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE)
+        assert done.returncode == 1 and b"standard output: no space left on the device" in done.stderr
+    piped = [sys.executable, "-m", "aedr", "transform", str(run), "-"]
+    done = subprocess.run(piped, capture_output=True, preexec_fn=lambda: os.close(0))
+    assert done.returncode == 1 and b"standard input is closed" in done.stderr
 
 
 def test_rows_piped_to_standard_input(run, cells, tmp_path):

@@ -38,7 +38,9 @@ def piped_input(ctx: typer.Context, path: Path) -> Path:
 
     if str(path) == "-":
         stream, name = getattr(sys.stdin, "buffer", None), STDIN_NAME
-        if stream is None or sys.stdin.isatty():
+        if stream is None:
+            raise ValueError("-: standard input is closed; pipe rows in (cat rows.csv | aedr ...)")
+        if sys.stdin.isatty():
             raise ValueError("-: standard input is a terminal, not rows; pipe them in (cat rows.csv | aedr ...)")
     else:
         try:

@@ -67,7 +67,14 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
-        annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
+        if sys.stdout is None:  # closed (>&-): pandas would return the text, and nothing would be written
+            raise ValueError("standard output is closed; write to a file with -o FILE")
+        try:
+            annotated(frame, labels, distinct_ids(frame, labels, ids)).to_csv(sys.stdout, index=False)
+        except BrokenPipeError:
+            raise  # the reader went away (| head): ended quietly by the command group
+        except OSError as exc:  # > /dev/full: the error names no file
+            raise OSError(exc.errno, exc.strerror, "standard output") from exc
         return
     write_table(output, frame, labels, ids=ids, overwrite=force)
     stored = format_of(output).stores_labels
@@ -141,8 +148,9 @@ def transform(
     )
     from aedr.data.formats import format_of
 
+    h5ad = output is not None and str(output) != "-" and format_of(output).name == "h5ad"
     # an .h5ad written from an .h5ad read whole: a copy of it with the codes in obsm (its obs keeps the labels)
-    copy = output is not None and str(output) != "-" and format_of(output).name == "h5ad" and table.obs is not None
+    copy = h5ad and table.obs is not None
     if note and not copy:
         typer.echo(note, err=True)
     placed = {}
@@ -158,7 +166,7 @@ def transform(
             reading.update(reference=str(reference), reference_neighbors=reference_neighbors)
         _write_h5ad_copy(estimator, table, codes, output, force, obsm_key, reading)
         return
-    if output is not None and format_of(output).name == "h5ad" and format_of(data).name == "h5ad":
+    if h5ad and format_of(data).name == "h5ad":
         typer.echo(
             f"note: {output.name} is an AnnData of the codes alone: {shown(data)} was streamed from disk, and a copy "
             "would hold all its values again",
