@@ -104,7 +104,9 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     bad = streamed.transform(X).astype(np.float32)
     bad[600, 1] = np.nan  # in the second block of 500: named by its row in the file
     np.save(codes, bad)
-    with pytest.raises(ValueError, match="codes.npy: codes row 601 holds NaN or inf"):
+    with pytest.raises(
+        ValueError, match=r"codes.npy: NaN or inf \(or a value beyond float32\) in data row 601 \(in column 1\)"
+    ):
         streamed.inverse_transform(open_rows(codes))
     np.save(codes, np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError, match="codes.npy has 5 columns but this autoencoder's codes have 2"):

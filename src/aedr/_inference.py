@@ -47,21 +47,23 @@ class DecodedCodes:
         return len(self.Z)
 
     def __getitem__(self, index: slice) -> np.ndarray:
-        estimator = self.estimator
-        with estimator._threads():
-            decoded = apply_in_batches(
-                estimator.model_.decode, np.asarray(self.Z[index], dtype=np.float32), estimator.device_
-            )
-        return estimator.scaler_.inverse_transform(decoded)
+        return decode(self.estimator, np.asarray(self.Z[index], dtype=np.float32))
+
+
+def decode(estimator, codes: np.ndarray) -> np.ndarray:
+    """``estimator``'s rows for ``codes`` (an array), in the data's units: the fitted decoder, then the
+    input scaling undone; float64."""
+    with estimator._threads():  # its n_jobs
+        return estimator.scaler_.inverse_transform(apply_in_batches(estimator.model_.decode, codes, estimator.device_))
 
 
 def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
     """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units): the
     fitted network applied directly, without ``transform``'s checks of column names."""
-    model, device, scaler = estimator.model_, estimator.device_, estimator.scaler_
-    with estimator._threads():  # its n_jobs
-        codes = apply_in_batches(model.encode, scaler.transform(np.asarray(rows, dtype=np.float64)), device)
-        return scaler.inverse_transform(apply_in_batches(model.decode, codes, device))
+    with estimator._threads():
+        rows = estimator.scaler_.transform(np.asarray(rows, dtype=np.float64))
+        codes = apply_in_batches(estimator.model_.encode, rows, estimator.device_)
+    return decode(estimator, codes)
 
 
 def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:

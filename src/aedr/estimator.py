@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
-from aedr._inference import apply_in_batches, place_by_reference, reconstruct
+from aedr._inference import apply_in_batches, decode, place_by_reference, reconstruct
 from aedr._validation import (
     as_rows,
     check_custom_modules,
@@ -31,7 +31,7 @@ from aedr._validation import (
 from aedr.data.memory import needs_streaming
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
 from aedr.data.sources import RowSource, as_source
-from aedr.data.stream import neighbor_sample
+from aedr.data.stream import check_finite_rows, neighbor_sample
 from aedr.data.summary import column_summary
 from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
@@ -620,17 +620,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(
                 f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
             )
-        with self._threads():
-            rows = self.scaler_.inverse_transform(apply_in_batches(self.model_.decode, Z, self.device_))
-        return rows.astype(Z.dtype, copy=False)  # float32 codes give float32 rows, as PCA keeps the input's type
+        return decode(self, Z).astype(
+            Z.dtype, copy=False
+        )  # float32 codes give float32 rows, as PCA keeps the input's type
 
     def _decoded_block(self, source: RowSource, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` of the codes on disk ``source``, decoded; a code that is not a finite
         number is named by its row in the file."""
         Z = source.read(start, stop)
-        bad = np.flatnonzero(~np.isfinite(Z).all(axis=1))
-        if len(bad):
-            raise ValueError(f"{source.name}: codes row {start + int(bad[0]) + 1:,} holds NaN or inf")
+        check_finite_rows(Z, source.name, start, source)
         return self._decoded(Z)
 
     def save(self, path, *, overwrite=False):
