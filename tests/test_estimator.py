@@ -1,5 +1,6 @@
 """Behaviour of aedr.Autoencoder: training, reproducibility, options, bad input."""
 
+import logging
 import os
 import re
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 
 from aedr import Autoencoder, Callback, TrainingDivergedError
@@ -498,3 +500,19 @@ def test_rows_in_shapes_numpy_does_not_read_get_one_line(small):
         ae.transform(small[:3], reference=map(list, small))
     tensor = torch.tensor(small, dtype=torch.float32, requires_grad=True)  # a tensor in a training loop
     np.testing.assert_array_equal(ae.transform(tensor), ae.transform(small.astype(np.float32)))
+
+
+def test_a_few_extreme_rows_that_set_the_scaling_are_warned_of(caplog):
+    """One row of 1e30 among digits: the standard scaling maps every other row to the same input and
+    every code coincides; the fit says so. Data without such rows (repeated rows, rare 0/1 columns) do not."""
+    X = load_digits().data[:300]
+    with caplog.at_level(logging.WARNING, logger="aedr"):
+        codes = Autoencoder(max_iter=2, random_state=0).fit(np.vstack([X, np.full(64, 1e30)])).transform(X)
+    assert np.ptp(codes, axis=0).max() < 1e-6
+    assert "the row at index 300 holds 1e+30" in caplog.text and "remove or clip" in caplog.text
+    caplog.clear()
+    rare = (np.random.default_rng(0).random((400, 30)) < 0.01).astype(float)
+    with caplog.at_level(logging.WARNING, logger="aedr"):
+        for data in (X, np.repeat(X[:4], 50, axis=0), rare, np.vstack([X, np.full(64, 1e4)])):
+            Autoencoder(max_iter=2, random_state=0).fit(data)
+    assert "extreme rows" not in caplog.text

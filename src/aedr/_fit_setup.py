@@ -7,6 +7,7 @@ parameter types and ranges are checked before, by scikit-learn's ``_validate_par
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 
 import numpy as np
@@ -21,6 +22,8 @@ from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch,
 from aedr.training import distributed
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
+
+logger = logging.getLogger(__name__)
 
 DIVERGED_FACTOR = 1e3  # a final reconstruction loss this many times that of predicting the mean: diverged
 
@@ -415,11 +418,36 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
         scaler = AffineScaler(resume.tensors["scaler/offset"].numpy(), resume.tensors["scaler/scale"].numpy())
     else:  # a fresh fit, or a checkpoint written before checkpoints kept the scaling
         scaler = AffineScaler.fit(X, scaling(est))
+        if isinstance(X, np.ndarray) and scaling(est) is not None:  # units the scaling made comparable
+            _warn_if_dominated(X, scaler)
     kept = {"scaler/offset": torch.from_numpy(scaler.offset), "scaler/scale": torch.from_numpy(scaler.scale)}
     for cb in est.callbacks or []:
         if isinstance(cb, Checkpoint):
             cb.fitted = kept
     return scaler
+
+
+def _warn_if_dominated(X: np.ndarray, scaler: AffineScaler, rows: int = 2_000) -> None:
+    """Log a warning when a few extreme rows set the scaling: the other rows then scale to nearly the
+    same input (pairs of sampled rows closer than 0.001 per feature, where scaled data lie about 1
+    apart) and their codes nearly coincide."""
+    step = max(1, len(X) // rows)
+    sample = X[::step]
+    pairs = sample[: len(sample) // 2 * 2]
+    with np.errstate(all="ignore"):
+        scaled = scaler.transform(pairs)
+        gaps = np.linalg.norm(scaled[0::2] - scaled[1::2], axis=1)
+    gaps = gaps[(pairs[0::2] != pairs[1::2]).any(axis=1)]  # rows repeated in the data are not the question
+    if len(gaps) < 5 or not np.median(gaps) < 1e-3 * math.sqrt(X.shape[1]):
+        return
+    size = np.concatenate([np.abs(X[a : a + 8192]).max(axis=1) for a in range(0, len(X), 8192)])
+    extreme = int(np.argmax(size))
+    logger.warning(
+        "a few extreme rows set the input scaling (the row at index %d holds %.3g): every other row scales to "
+        "nearly the same input, so their codes will nearly coincide; remove or clip the extreme rows",
+        extreme,
+        float(size[extreme]),
+    )
 
 
 # ------------------------------------------------------------------ trainer
