@@ -9,7 +9,8 @@ import numpy as np
 LEGEND_MAX = 40  # text labels of more values than this (row names) are coloured without a legend
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no window), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,7 +55,7 @@ def plot_embedding(
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
+    plt = pyplot()
     Z = np.asarray(Z)
     if Z.ndim != 2 or Z.shape[1] < 1:
         raise ValueError(f"embedding must be 2-D with at least one column, got shape {Z.shape}")
@@ -135,7 +136,7 @@ def _view_limits(values: np.ndarray, share: float = 0.99, margin: float = 0.25) 
 
 def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Training loss", ax=None):
     """Training (and validation) loss per epoch on a log scale. Returns the Figure."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
     ax = ax if ax is not None else fig.add_subplot()
     epochs = np.arange(1, len(loss_curve) + 1)
@@ -152,7 +153,7 @@ def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Traini
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -216,7 +217,7 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
     Returns the matplotlib Figure. Both rows share one grey scale, set by the
     originals, so a faded reconstruction looks faded.
     """
-    plt = _pyplot()
+    plt = pyplot()
     X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)
     if X.shape != X_hat.shape:
         raise ValueError(f"originals {X.shape} and reconstructions {X_hat.shape} differ in shape")
@@ -251,7 +252,7 @@ def plot_latent_grid(
     autoencoder, whose codes have no fixed range); further code axes are zero.
     Returns the matplotlib Figure.
     """
-    plt = _pyplot()
+    plt = pyplot()
     k = len(estimator.get_feature_names_out())  # the fitted code's width (n_components may be set since)
     if k < 2:
         raise ValueError("a latent grid needs n_components >= 2")

@@ -155,14 +155,14 @@ def write_csv(result: BenchmarkResult, path: str | Path) -> Path:
 
 def plot_grid(result: BenchmarkResult, path: str | Path) -> Path | None:
     """Data sets as rows, methods as columns, each embedding coloured by label."""
-    from aedr.plotting import _pyplot, plot_embedding, save_figure
+    from aedr.plotting import plot_embedding, pyplot, save_figure
 
     runs = [r for r in result.runs if r.status == "ok" and r.embedding is not None and r.embedding.shape[1] >= 2]
     if not runs:
         return None
     datasets = list(dict.fromkeys(r.dataset for r in runs))
     methods = list(dict.fromkeys(r.method for r in runs))
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(
         len(datasets), len(methods), figsize=(3.2 * len(methods), 3.2 * len(datasets)), squeeze=False
     )

@@ -79,14 +79,14 @@ def explore(
     from aedr.cli.common import load_model, use_threads
     from aedr.cli.inputs import read_input
     from aedr.cli.outputs import claim_output, default_output
-    from aedr.cli.plot import _embedding_file
+    from aedr.cli.plot import embedding_file
     from aedr.explorer import write_explorer
 
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         raise typer.BadParameter(f"{output}: the map is an HTML page; name it .html", param_hint="--output")
     run = embedding if embedding.is_dir() else None
     output = output or default_output(embedding, ".html")
-    embedding = _embedding_file(embedding)
+    embedding = embedding_file(embedding)
     output = claim_output(ctx, output, force, [embedding])
     codes, names, label_frame, ids = read_codes(embedding, delimiter)
     fields = images = reconstructions = None

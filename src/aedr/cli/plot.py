@@ -99,7 +99,7 @@ def embedding(
     from aedr.data.formats import format_of
 
     output = output or default_output(data, ".png")
-    data = _embedding_file(data)
+    data = embedding_file(data)
     output = claim_figure(ctx, output, force)
     if format_of(data).name == "h5ad":  # codes in X or obsm, colourings in obs: read as explore reads them
         _plot_h5ad(data, color_by, title, output, force)
@@ -168,7 +168,7 @@ def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path
     _draw(values, colours, names[: 3 if values.shape[1] == 3 else 2], data.name, title, color_by, output, force)
 
 
-def _embedding_file(path: Path) -> Path:
+def embedding_file(path: Path) -> Path:
     """``path``, or the embedding file in the run folder ``path``."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")

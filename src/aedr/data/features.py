@@ -21,7 +21,7 @@ class MissingColumnsError(ValueError):
     """A named table without some of the columns a model expects."""
 
 
-def _one_hot(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
+def one_hot_encode(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
     """``frame`` with each of ``names`` replaced by one 0/1 column per value (``name=value``)."""
     _check_columns(path, frame, names, "column")
     if label_col in names:
@@ -74,7 +74,7 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _select(
+def select_features(
     path: Path,
     frame: pd.DataFrame,
     label_col,
@@ -179,14 +179,14 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
     )
 
 
-def _expected(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[str]):
+def model_columns(path: Path, frame: pd.DataFrame, names: list[str], one_hot: list[str]):
     """``frame`` with the model's one-hot columns encoded again, the model's feature names, and a note
     naming the categories the model was not fitted on (their rows get none of the column's), or None."""
     encoded = {n.split("=", 1)[0] for n in names if "=" in n and n not in frame.columns}
     encoded = [c for c in frame.columns if c in encoded or c in one_hot]
     unseen = None
     if encoded:
-        frame = _one_hot(path, frame, encoded, None)
+        frame = one_hot_encode(path, frame, encoded, None)
         new = [c for c in frame.columns if c not in names and c.split("=", 1)[0] in encoded]
         if new:
             rows = int((frame[new].to_numpy() != 0).any(axis=1).sum())

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from aedr._files import staged_file
 from aedr._words import listed, plural
-from aedr.data.features import _expected, _one_hot, _select
+from aedr.data.features import model_columns, one_hot_encode, select_features
 from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
 from aedr.data.ids import array_ids
 from aedr.data.images import check_image_layout
@@ -144,10 +144,10 @@ def read_table(
             raise ValueError(f"{path}: no data rows{names}")
         unseen = None
         if named and not columns and expected_columns is not None:
-            frame, columns, unseen = _expected(path, frame, list(expected_columns), one_hot or [])
+            frame, columns, unseen = model_columns(path, frame, list(expected_columns), one_hot or [])
         elif one_hot:
-            frame = _one_hot(path, frame, one_hot, label_col)
-        table = _select(
+            frame = one_hot_encode(path, frame, one_hot, label_col)
+        table = select_features(
             path,
             frame,
             label_col,
