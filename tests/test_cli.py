@@ -634,23 +634,48 @@ def test_sigterm_with_save_best_keeps_the_best_weights_like_ctrl_c(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run", "run.checkpoint", "stderr.txt"]
 
 
-def test_sigterm_while_the_outputs_are_written_names_the_checkpoint_that_goes_on(tmp_path, monkeypatch):
-    """A SIGTERM after the last epoch, while the run is written: nothing of the run is left, and the
-    message says the checkpoint stays for --resume (as one during training does)."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "Ctrl-C"])
+def test_a_stop_while_the_outputs_are_written_keeps_the_trained_model_for_resume(tmp_path, monkeypatch, stop):
+    """Ctrl-C or SIGTERM after the last epoch, while the run is written (no periodic checkpoint was due
+    yet): nothing of the run is left, the checkpoint keeps the trained model, and --resume writes the run
+    without training again, the same as a fit never interrupted."""
     from aedr import runs
     from aedr.cli.errors import Terminated
+    from aedr.training.checkpoint import CheckpointError
+    from aedr.training.trainer import Trainer
 
-    def terminated(*args, **kwargs):
-        raise Terminated()
+    def stopped(*args, **kwargs):
+        raise Terminated() if stop == "SIGTERM" else KeyboardInterrupt()
 
-    monkeypatch.setattr(runs, "table_scores", terminated)  # the first step after training
-    np.save(tmp_path / "rows.npy", np.random.default_rng(0).normal(size=(200, 6)))
-    result = aedr("fit", tmp_path / "rows.npy", "-o", tmp_path / "run", "--max-iter", "3", "--checkpoint-every", "0",
-                  "--threads", "1", ok=False)  # fmt: skip
-    assert result.exit_code == 143, result.output
-    assert "terminated (SIGTERM): nothing was written" in result.stderr
-    assert f"the checkpoint {tmp_path / 'run.checkpoint'} stays: --resume goes on" in result.stderr
+    X = np.random.default_rng(0).normal(size=(200, 6))
+    np.save(tmp_path / "rows.npy", X)
+    fit = ["fit", tmp_path / "rows.npy", "--threads", "1", "--random-state", "0", "--quiet", "--max-iter"]
+    with monkeypatch.context() as patched:
+        patched.setattr(runs, "table_scores", stopped)  # the first step after training
+        result = aedr(*fit, "3", "-o", tmp_path / "run", ok=False)
+    assert result.exit_code == (143 if stop == "SIGTERM" else 130), result.output
+    assert "after training, while the run was written: nothing of it was written" in result.stderr
+    assert f"the trained model is kept in {tmp_path / 'run.checkpoint'}" in result.stderr
+    assert "--resume writes the run without training again" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.npy", "run.checkpoint"]
+
+    with pytest.raises(CheckpointError, match="training had ended"):  # nothing to go on training from
+        Autoencoder(max_iter=3, random_state=0).fit(X, resume_from=tmp_path / "run.checkpoint")
+    result = aedr(*fit, "4", "-o", tmp_path / "run", "--resume", ok=False)
+    assert_one_line_error(result, "run.checkpoint", "other parameters", "--max-iter 3 (now 4)")
+    with monkeypatch.context() as patched:
+        patched.setattr(Trainer, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
+        aedr(*fit, "3", "-o", tmp_path / "run", "--resume")
+    aedr(*fit, "3", "-o", tmp_path / "fresh")
+    resumed, fresh = (load(tmp_path / name / "model") for name in ("run", "fresh"))
+    assert all(torch.equal(resumed.model_.state_dict()[k], v) for k, v in fresh.model_.state_dict().items())
+    assert resumed.loss_curve_ == fresh.loss_curve_
+    assert (tmp_path / "run" / "embedding.npy").read_bytes() == (tmp_path / "fresh" / "embedding.npy").read_bytes()
+    metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("run", "fresh")]
+    assert [{k: v for k, v in m.items() if k != "fit_seconds"} for m in metrics] == [
+        {k: v for k, v in metrics[1].items() if k != "fit_seconds"}
+    ] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "rows.npy", "run"]  # the checkpoint is gone
 
 
 def test_demo(tmp_path):

@@ -142,20 +142,54 @@ def fit_run(
     columns: dict | None = None,
     reading: dict | None = None,
 ) -> FitRun:
-    """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist).
+    """Fit ``estimator`` on ``table``, score it and write the run into ``folder`` (which must exist):
+    :func:`train`, then :func:`write_fit` (which describes the other arguments)."""
+    seconds = train(estimator, table, resume_from=resume_from)
+    return write_fit(
+        estimator,
+        table,
+        folder,
+        fit_seconds=seconds,
+        embedding_format=embedding_format,
+        interrupted=interrupted,
+        obsm_key=obsm_key,
+        columns=columns,
+        reading=reading,
+    )
 
-    ``interrupted`` is a callable telling whether training was stopped by the
-    user; it is recorded in ``metrics.json``. ``resume_from``: a checkpoint to go on from
-    (see :meth:`aedr.Autoencoder.fit`). An ``.h5ad`` table's file is copied into the run with
-    the codes in ``obsm[obsm_key]`` (and in ``uns`` the settings, with ``reading``: how the rows were
-    read, such as the layer and whether counts were normalised). ``columns``: the file's label and ID
-    columns, saved with the model (:func:`aedr.persistence.save`).
-    """
+
+def train(estimator, table: Table, *, resume_from=None) -> float:
+    """Fit ``estimator`` on ``table``'s rows, going on from the checkpoint ``resume_from`` when given
+    (see :meth:`aedr.Autoencoder.fit`); returns the seconds it took."""
     start = time.perf_counter()
     estimator.fit(table.fit_input(), resume_from=resume_from)
     seconds = time.perf_counter() - start
     if sp.issparse(table.X) and table.columns is not None:  # an .h5ad's genes: new files are matched by name
         estimator.feature_names_in_ = np.asarray(table.columns, dtype=object)
+    return seconds
+
+
+def write_fit(
+    estimator,
+    table: Table,
+    folder,
+    *,
+    fit_seconds: float,
+    embedding_format: str = "csv",
+    interrupted=None,
+    obsm_key: str = "X_aedr",
+    columns: dict | None = None,
+    reading: dict | None = None,
+) -> FitRun:
+    """Score ``estimator``, fitted on ``table`` in ``fit_seconds``, and write the run into ``folder``
+    (which must exist).
+
+    ``interrupted`` is a callable telling whether training was stopped by the
+    user; it is recorded in ``metrics.json``. An ``.h5ad`` table's file is copied into the run with
+    the codes in ``obsm[obsm_key]`` (and in ``uns`` the settings, with ``reading``: how the rows were
+    read, such as the layer and whether counts were normalised). ``columns``: the file's label and ID
+    columns, saved with the model (:func:`aedr.persistence.save`).
+    """
     Z = estimator.transform(table.fit_input())
     X_hat = decoded(estimator, table, Z)
     scores = table_scores(estimator, table, Z, X_hat)
@@ -170,7 +204,7 @@ def fit_run(
         "n_samples": int(table.X.shape[0]),
         "n_features": int(table.X.shape[1]),
         "n_components": int(estimator.n_components),
-        "fit_seconds": round(seconds, 3),
+        "fit_seconds": round(fit_seconds, 3),
         "epochs": int(estimator.n_iter_),
         "best_loss": float(estimator.best_loss_),
         "interrupted": bool(interrupted and interrupted()),

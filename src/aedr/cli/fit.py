@@ -113,8 +113,8 @@ def fit(
       aedr fit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --neighbor-loss tsne
       aedr fit cells.h5ad --layer counts --normalize --label-col leiden --neighbor-loss tsne
     """
-    from aedr.runs import fit_run
-    from aedr.training.checkpoint import Checkpoint
+    from aedr.runs import train, write_fit
+    from aedr.training.checkpoint import Checkpoint, is_trained, read_trained, write_trained
 
     for given in (data, labels):  # before any output is claimed or any option is read
         if given is not None and not given.exists():
@@ -127,6 +127,7 @@ def fit(
         out = check_new(out, overwrite=force)  # every rank stops alike when it exists
     checkpoint = Checkpoint(_checkpoint_file(out), every_seconds=checkpoint_every)
     saved = _check_checkpoint(checkpoint.path, resume=resume, force=force)
+    trained = saved is not None and is_trained(saved)  # training had ended: --resume writes the run
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
     stopper = _StopOnInterrupt(save_best)
     params = estimator_params(ctx.params, config)
@@ -185,27 +186,42 @@ def fit(
         from aedr.training.distributed import finish
 
         try:
-            estimator.set_params(verbose=False).fit(table.fit_input(), resume_from=checkpoint.path if resume else None)
+            if not trained:
+                estimator.set_params(verbose=False).fit(
+                    table.fit_input(), resume_from=checkpoint.path if resume else None
+                )
         except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
             raise typer.Exit(_exit_code(stopper.requested)) from None
         finish()  # waits for rank 0 to write, then ends this process
+    kept = checkpoint.path if trained else None  # the checkpoint, once it holds the trained model
     try:
-        with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
-            run = fit_run(
-                estimator,
-                table,
-                folder,
-                embedding_format=fmt,
-                interrupted=lambda: stopper.requested is not None,
-                resume_from=checkpoint.path if resume else None,
-                obsm_key=obsm_key,
-                reading={"layer": layer or "", "normalize": normalize},  # how the cells were read, in uns
-                columns={  # kept again by transform and evaluate when a new file has them (by name: not a
-                    # headerless table's column number)
-                    "label": None if format_of(data).tabular and table.columns is None else label_col,
-                    "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
-                },
-            )
+        with torch_threads(chosen):
+            if trained:
+                estimator, seconds = read_trained(checkpoint.path, _identity(estimator, table), device=estimator.device)
+                estimator.set_params(n_jobs=chosen)
+            else:
+                seconds = train(estimator, table, resume_from=checkpoint.path if resume else None)
+                if stopper.requested is None:  # kept before the outputs: an interruption now loses no training
+                    write_trained(
+                        checkpoint.path, estimator, _identity(estimator, table), threads=chosen, fit_seconds=seconds
+                    )
+                    kept = checkpoint.path
+            with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
+                run = write_fit(
+                    estimator,
+                    table,
+                    folder,
+                    fit_seconds=seconds,
+                    embedding_format=fmt,
+                    interrupted=lambda: stopper.requested is not None,
+                    obsm_key=obsm_key,
+                    reading={"layer": layer or "", "normalize": normalize},  # how the cells were read, in uns
+                    columns={  # kept again by transform and evaluate when a new file has them (by name: not a
+                        # headerless table's column number)
+                        "label": None if format_of(data).tabular and table.columns is None else label_col,
+                        "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
+                    },
+                )
     except _Stopped:
         typer.echo(
             f"{_how(stopper.requested)} at epoch {stopper.epoch}: nothing was written; the checkpoint {checkpoint.path} "
@@ -214,9 +230,16 @@ def fit(
         )
         raise typer.Exit(_exit_code(stopper.requested)) from None
     except (KeyboardInterrupt, Terminated) as exc:
-        kept = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
         how, code = stop_words(exc)
-        typer.echo(f"\n{how}: nothing was written{kept}", err=True)
+        if kept is not None:
+            typer.echo(
+                f"\n{how} after training, while the run was written: nothing of it was written; the trained model "
+                f"is kept in {kept} (the same command with --resume writes the run without training again)",
+                err=True,
+            )
+        else:
+            stays = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
+            typer.echo(f"\n{how}: nothing was written{stays}", err=True)
         raise typer.Exit(code) from None
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
@@ -239,6 +262,15 @@ def fit(
 
 def _checkpoint_file(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
+
+
+def _identity(estimator, table) -> dict:
+    """What a trained checkpoint shares with the run that writes its outputs: the estimator's parameters
+    and the rows as read (:func:`aedr.training.checkpoint.run_identity`)."""
+    from aedr.data.sources import RowSource
+    from aedr.training.checkpoint import run_identity
+
+    return run_identity(estimator, table.X, streamed=isinstance(table.X, RowSource))
 
 
 def _check_checkpoint(file: Path, *, resume: bool, force: bool):

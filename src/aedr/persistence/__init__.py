@@ -20,6 +20,7 @@ from aedr.persistence.config import (
     CUSTOM_MODULES,
     architecture,
     attach_custom_modules,
+    check_config,
     config_dict,
     dumps,
     estimator_from_config,
@@ -27,7 +28,15 @@ from aedr.persistence.config import (
     rebuild_model,
 )
 from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError
-from aedr.persistence.weights import check_header, expected_tensors, load_state, read_weights, weights_bytes
+from aedr.persistence.weights import (
+    check_header,
+    check_tensors,
+    expected_tensors,
+    load_state,
+    read_weights,
+    tensor_types,
+    weights_bytes,
+)
 
 __all__ = [
     "CONFIG_FILE",
@@ -140,28 +149,58 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
     ...
     aedr.persistence.ModelFileError: .../missing: no model folder here ...
     """
-    from aedr.training.device import resolve_device
-
     folder = model_folder(path)
     if not folder.is_dir():
         what = "is a file, not a model folder" if folder.exists() else "no model folder here"
         raise ModelFileError(f"{folder}: {what} (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})")
     config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     config = read_config(config_file)
+    estimator, skeleton = _skeleton(config, config_file, encoder, decoder)
+    # the architecture's shapes first, on the meta device (no memory), then the weights' header against
+    # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
+    check_header(weights_file, expected_tensors(skeleton), config_file)
+    tensors = read_weights(weights_file, config["weights"]["sha256"])
+    return _with_weights(estimator, skeleton, tensors, weights_file, device, folder)
+
+
+def model_parts(estimator) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Fitted ``estimator`` as what its model folder holds, in memory: the contents of ``config.json``
+    and the network's tensors (on the CPU); :func:`from_parts` reads them back."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    weights = weights_bytes(estimator.model_)
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in estimator.model_.state_dict().items()}
+    return config_dict(estimator, hashlib.sha256(weights).hexdigest()), tensors
+
+
+def from_parts(config, tensors: dict[str, torch.Tensor], where: Path, *, device: str | torch.device = "cpu"):
+    """The fitted estimator :func:`model_parts` gave ``config`` and ``tensors`` of, checked as
+    :func:`load` checks a folder (a model with custom modules excepted); ``where`` names them in errors."""
+    config = check_config(config, where)
+    estimator, skeleton = _skeleton(config, where, None, None)
+    check_tensors(tensor_types(tensors), expected_tensors(skeleton), where, where)
+    return _with_weights(estimator, skeleton, tensors, where, device, where)
+
+
+def _skeleton(config: dict, config_file: Path, encoder, decoder):
+    """The estimator ``config`` describes, and its network on the meta device (shapes, no memory)."""
     estimator = estimator_from_config(config, config_file)
     attach_custom_modules(estimator, config, config_file, encoder, decoder)
     estimator._fitted_params = estimator.get_params(deep=False)  # as fit sets them: save writes these
-    # the architecture's shapes first, on the meta device (no memory), then the weights' header against
-    # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
-    skeleton = rebuild_model(estimator, config, config_file, meta=True)
-    check_header(weights_file, expected_tensors(skeleton), config_file)
-    tensors = read_weights(weights_file, config["weights"]["sha256"])
+    return estimator, rebuild_model(estimator, config, config_file, meta=True)
+
+
+def _with_weights(estimator, skeleton, tensors: dict, weights_file: Path, device, where: Path):
+    """``estimator`` with ``skeleton`` given memory and ``tensors`` (their shapes checked) on ``device``."""
+    from aedr.training.device import resolve_device
+
     # memory for the checked shapes only now (custom modules are real already); every tensor is then loaded
     model = skeleton.to_empty(device="cpu") if any(p.is_meta for p in skeleton.parameters()) else skeleton
     load_state(model, tensors, weights_file)
     try:
         estimator.device_ = resolve_device(device)
     except ValueError as exc:
-        raise ModelFileError(f"{folder}: {exc}") from exc
+        raise ModelFileError(f"{where}: {exc}") from exc
     estimator.model_ = model.to(estimator.device_).eval()
     return estimator

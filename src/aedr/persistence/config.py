@@ -169,6 +169,12 @@ def read_config(file: Path) -> dict:
         ) from exc
     except ValueError as exc:  # a number of thousands of digits (Python's integer string limit)
         raise ModelFileError(f"{file}: holds a number no aedr config holds ({exc}); it was edited by hand") from exc
+    return check_config(config, file)
+
+
+def check_config(config, file: Path) -> dict:
+    """``config`` (``config.json`` parsed, from ``file``), its format version and every key loading
+    relies on checked."""
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f'{file}: not an aedr model configuration (no "format": "{FORMAT}")')
     version = config.get("format_version")

@@ -34,9 +34,7 @@ def weights_bytes(model: torch.nn.Module) -> bytes:
 
 def expected_tensors(model: torch.nn.Module) -> dict[str, tuple[str, list[int]]]:
     """``{name: (safetensors dtype, shape)}`` of ``model``'s state (built on the meta device: no memory)."""
-    return {
-        name: (_SAFETENSORS_DTYPES.get(t.dtype, str(t.dtype)), list(t.shape)) for name, t in model.state_dict().items()
-    }
+    return tensor_types(model.state_dict())
 
 
 def check_header(file: Path, expected: dict, config_file: Path) -> None:
@@ -67,6 +65,23 @@ def check_header(file: Path, expected: dict, config_file: Path) -> None:
         if not (isinstance(entry, dict) and isinstance(entry.get("shape"), list)):
             raise ModelFileError(f"{file}: not a valid safetensors file (tensor {name!r} has no shape)")
         found[name] = (entry.get("dtype"), entry["shape"])
+    check_tensors(found, expected, file, config_file)
+    data_bytes = sum(_ITEM_BYTES.get(dtype, 0) * math.prod(shape) for dtype, shape in expected.values())
+    if size != 8 + length + data_bytes:
+        raise ModelFileError(
+            f"{file}: {size} bytes, but its header and the architecture in {config_file.name} need "
+            f"{8 + length + data_bytes}; the file is truncated or padded"
+        )
+
+
+def tensor_types(tensors: dict[str, torch.Tensor]) -> dict[str, tuple[str, list[int]]]:
+    """``{name: (safetensors dtype, shape)}`` of ``tensors``, as :func:`expected_tensors` gives them."""
+    return {name: (_SAFETENSORS_DTYPES.get(t.dtype, str(t.dtype)), list(t.shape)) for name, t in tensors.items()}
+
+
+def check_tensors(found: dict, expected: dict, file: Path, config_file: Path) -> None:
+    """Refuse ``found`` tensors (``{name: (dtype, shape)}``, of ``file``) unless they are the ``expected``
+    ones of the architecture in ``config_file``: the same names, dtypes and shapes."""
     missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
     if missing or unexpected:
         parts = ([f"missing tensors {missing[:3]}"] if missing else []) + (
@@ -79,12 +94,6 @@ def check_header(file: Path, expected: dict, config_file: Path) -> None:
                 f"{file}: tensor {name!r} is {found[name][0]} {found[name][1]} but the architecture in "
                 f"{config_file.name} needs {want[0]} {want[1]}"
             )
-    data_bytes = sum(_ITEM_BYTES.get(dtype, 0) * math.prod(shape) for dtype, shape in expected.values())
-    if size != 8 + length + data_bytes:
-        raise ModelFileError(
-            f"{file}: {size} bytes, but its header and the architecture in {config_file.name} need "
-            f"{8 + length + data_bytes}; the file is truncated or padded"
-        )
 
 
 def read_weights(file: Path, expected_sha256: str) -> dict[str, torch.Tensor]:

@@ -154,8 +154,6 @@ class Checkpoint(Callback):
     def write(self, snapshot: Snapshot, epoch: int) -> None:
         """Write ``snapshot`` (taken after ``epoch``) to :attr:`path`, replacing the previous checkpoint
         (under torchrun, rank 0 alone writes)."""
-        from safetensors.torch import save
-
         from aedr.training.distributed import is_main
 
         if not is_main():
@@ -170,15 +168,9 @@ class Checkpoint(Callback):
             "run": self.identity,
             "state": snapshot.state,
         }
-        tensors = {name: t.detach().to("cpu").contiguous() for name, t in {**snapshot.tensors, **self.fitted}.items()}
-        header["tensors_sha256"] = tensors_digest(tensors)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
-        # beside its target, which a process killed mid-write would leave in the user's folder
-        data = save(tensors, metadata={"aedr": json.dumps(header)})
+        tensors = {**snapshot.tensors, **self.fitted}
         try:
-            with staged_file(self.path, overwrite=True) as staged:
-                staged.write_bytes(data)
+            _write(self.path, tensors, header)
         except OSError as exc:
             if self.written_epoch is None or exc.errno is None or not self.path.is_file():
                 raise
@@ -188,6 +180,65 @@ class Checkpoint(Callback):
             )
             raise error from exc
         self._last, self.written_epoch = time.monotonic(), epoch
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> None:
+    """Write ``tensors`` and ``header`` (with their digest added) to ``path``, replacing it in one rename."""
+    from safetensors.torch import save
+
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    header = {**header, "tensors_sha256": tensors_digest(tensors)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
+    # beside its target, which a process killed mid-write would leave in the user's folder
+    data = save(tensors, metadata={"aedr": json.dumps(header)})
+    with staged_file(path, overwrite=True) as staged:
+        staged.write_bytes(data)
+
+
+def write_trained(path, estimator, identity: dict, *, threads: int, fit_seconds: float) -> None:
+    """Replace checkpoint ``path`` with fitted ``estimator``'s model (:func:`is_trained`): a fit whose
+    training has ended, of the run ``identity`` (:func:`run_identity`), on ``threads`` threads in
+    ``fit_seconds``. :func:`read_trained` gives the estimator back."""
+    from aedr.persistence import model_parts
+
+    config, weights = model_parts(estimator)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "epoch": int(estimator.n_iter_),
+        "threads": int(threads),
+        "seed": None,
+        "run": identity,
+        "state": {},
+        "trained": {"config": config, "fit_seconds": float(fit_seconds)},
+    }
+    _write(Path(path), {f"trained/{name}": t for name, t in weights.items()}, header)
+
+
+def is_trained(header: dict) -> bool:
+    """Whether a checkpoint's ``header`` (:func:`read_header`) holds a fit whose training had ended
+    (:func:`write_trained`), rather than one to go on training."""
+    return isinstance(header, dict) and "trained" in header
+
+
+def read_trained(path, identity: dict, *, device="cpu"):
+    """``(estimator, fit seconds)`` of the trained checkpoint ``path`` (:func:`write_trained`) on ``device``,
+    refused unless it was written by a fit of the same estimator, parameters and data as ``identity``."""
+    from aedr.persistence import ModelFileError, from_parts
+
+    path = Path(path)
+    header, tensors = _open(path, tensors=True)
+    _check_identity(path, header.get("run") or {}, identity)
+    trained = header.get("trained")
+    if not (isinstance(trained, dict) and isinstance(trained.get("fit_seconds"), (int, float))):
+        raise CheckpointError(f"{path}: not an aedr checkpoint (its record of the trained model is malformed)")
+    weights = {name.removeprefix("trained/"): t for name, t in tensors.items()}
+    try:
+        estimator = from_parts(trained.get("config"), weights, path, device=device)
+    except ModelFileError as exc:
+        raise CheckpointError(str(exc)) from exc
+    return estimator, float(trained["fit_seconds"])
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -241,6 +292,11 @@ def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
     """The :class:`Snapshot` in checkpoint ``path``; with ``identity`` (:func:`run_identity`), refused
     unless it was written by a fit of the same estimator, parameters and data."""
     header, tensors = _open(path, tensors=True)
+    if is_trained(header):
+        raise CheckpointError(
+            f"{path}: holds the model of a fit whose training had ended (aedr fit keeps it while writing its "
+            "outputs), not a fit to go on training: `aedr fit ... --resume` writes that run"
+        )
     if identity is not None:
         _check_identity(path, header.get("run") or {}, identity)
     return Snapshot(tensors, {**header["state"], **{k: header[k] for k in ("epoch", "threads", "seed")}})
