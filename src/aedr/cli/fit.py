@@ -195,7 +195,7 @@ def fit(
         finish()  # waits for rank 0 to write, then ends this process
     kept = checkpoint.path if trained else None  # the checkpoint, once it holds the trained model
     try:
-        with torch_threads(chosen):
+        with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
             if trained:
                 estimator, seconds = read_trained(checkpoint.path, _identity(estimator, table), device=estimator.device)
                 estimator.set_params(n_jobs=chosen)
@@ -206,22 +206,21 @@ def fit(
                         checkpoint.path, estimator, _identity(estimator, table), threads=chosen, fit_seconds=seconds
                     )
                     kept = checkpoint.path
-            with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
-                run = write_fit(
-                    estimator,
-                    table,
-                    folder,
-                    fit_seconds=seconds,
-                    embedding_format=fmt,
-                    interrupted=lambda: stopper.requested is not None,
-                    obsm_key=obsm_key,
-                    reading={"layer": layer or "", "normalize": normalize},  # how the cells were read, in uns
-                    columns={  # kept again by transform and evaluate when a new file has them (by name: not a
-                        # headerless table's column number)
-                        "label": None if format_of(data).tabular and table.columns is None else label_col,
-                        "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
-                    },
-                )
+            run = write_fit(
+                estimator,
+                table,
+                folder,
+                fit_seconds=seconds,
+                embedding_format=fmt,
+                interrupted=lambda: stopper.requested is not None,
+                obsm_key=obsm_key,
+                reading={"layer": layer or "", "normalize": normalize},  # how the cells were read, in uns
+                columns={  # kept again by transform and evaluate when a new file has them (by name: not a
+                    # headerless table's column number)
+                    "label": None if format_of(data).tabular and table.columns is None else label_col,
+                    "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
+                },
+            )
     except _Stopped:
         typer.echo(
             f"{_how(stopper.requested)} at epoch {stopper.epoch}: nothing was written; the checkpoint {checkpoint.path} "
