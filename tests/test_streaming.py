@@ -281,6 +281,83 @@ def test_memory_budget_sizes():
         parse_bytes("lots")
 
 
+def _fake_system(tmp_path, cgroup: str, meminfo_kb: int = 8 << 20) -> tuple:
+    """A procfs (``proc/meminfo``, ``proc/self/cgroup``) and a cgroup mount to fill, under ``tmp_path``."""
+    proc, cgroups = tmp_path / "proc", tmp_path / "cgroup"
+    (proc / "self").mkdir(parents=True)
+    (proc / "meminfo").write_text(f"MemTotal:       16000000 kB\nMemAvailable:   {meminfo_kb} kB\n")
+    (proc / "self" / "cgroup").write_text(cgroup)
+    return proc, cgroups
+
+
+def _cgroup_files(folder, **files) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".", 1)).write_text(f"{text}\n")
+
+
+def test_the_memory_available_is_the_smallest_cgroup_v2_headroom_up_the_tree(tmp_path):
+    """A Slurm-like cgroup v2 tree: the limit is set two levels above the process's cgroup, whose own
+    memory.max is "max"; inactive file pages count as free, as MemAvailable counts them."""
+    GiB = 2**30
+    proc, cgroups = _fake_system(tmp_path, "0::/job_1/step_0/task_0\n")
+    _cgroup_files(cgroups / "job_1" / "step_0" / "task_0", memory_max="max", memory_current=str(GiB))
+    _cgroup_files(cgroups / "job_1" / "step_0", memory_max="max", memory_current=str(GiB))
+    _cgroup_files(
+        cgroups / "job_1",
+        memory_max=str(4 * GiB),
+        memory_current=str(3 * GiB),
+        memory_stat=f"anon 1\ninactive_file {GiB // 2}",
+    )
+    assert memory.memory_available(proc=proc, cgroups=cgroups) == GiB + GiB // 2  # 4 - 3 + 0.5 GiB
+    (cgroups / "job_1" / "memory.max").write_text("max\n")  # no limit anywhere: MemAvailable
+    assert memory.memory_available(proc=proc, cgroups=cgroups) == 8 * GiB
+    (cgroups / "job_1" / "step_0" / "task_0" / "memory.current").write_text("garbage\n")
+    (cgroups / "job_1" / "step_0" / "task_0" / "memory.max").write_text(f"{GiB}\n")  # unreadable usage: left out
+    assert memory.memory_available(proc=proc, cgroups=cgroups) == 8 * GiB
+
+
+def test_the_memory_available_reads_a_cgroup_v1_memory_limit(tmp_path):
+    GiB = 2**30
+    cgroup = "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n"  # a hybrid host: v1 memory, v2 without it
+    proc, cgroups = _fake_system(tmp_path, cgroup)
+    v1 = cgroups / "memory"
+    _cgroup_files(v1, memory_limit_in_bytes="9223372036854771712", memory_usage_in_bytes=str(5 * GiB))  # unlimited
+    _cgroup_files(
+        v1 / "docker" / "abc",
+        memory_limit_in_bytes=str(2 * GiB),
+        memory_usage_in_bytes=str(GiB + GiB // 4),
+        memory_stat=f"inactive_file 999\ntotal_inactive_file {GiB // 4}",
+    )
+    assert memory.memory_available(proc=proc, cgroups=cgroups) == GiB
+    (proc / "meminfo").write_text("MemAvailable:   1024 kB\n")  # the system's, when it is the smallest
+    assert memory.memory_available(proc=proc, cgroups=cgroups) == 1 << 20
+    (proc / "meminfo").unlink()
+    (proc / "self" / "cgroup").unlink()  # nothing known: all physical memory
+    assert memory.memory_available(proc=proc, cgroups=cgroups) == os.sysconf("SC_PAGE_SIZE") * os.sysconf(
+        "SC_PHYS_PAGES"
+    )
+
+
+def test_the_auto_budget_follows_the_address_space_limit(tmp_path):
+    """Under ``ulimit -v`` (RLIMIT_AS) the auto budget is half of what the limit leaves, not half of the
+    machine's free memory: a file that would not fit in memory there is streamed."""
+    import subprocess
+    import sys
+
+    script = """
+import resource
+from aedr.data import memory
+before = memory.budget_bytes("auto")
+size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + (512 << 20), resource.getrlimit(resource.RLIMIT_AS)[1]))
+print(before, memory.budget_bytes("auto"))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    before, after = map(int, out.split())
+    assert after <= 256 << 20 < before and after > 200 << 20, (before, after)
+
+
 def test_cli_fit_transform_and_inverse_transform_stream(tmp_path, npy, digits, small_blocks):
     out = tmp_path / "run"
     result = runner.invoke(app, ["fit", str(npy), "-o", str(out), "--memory-budget", "0", "--max-iter", "3", "-q"])

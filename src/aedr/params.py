@@ -347,7 +347,8 @@ PARAMS: tuple[Param, ...] = (
         "memory_budget",
         "auto",
         interval(Real, 0, None, "left", one_of("auto")),
-        "Bytes a fit may hold in memory (e.g. 4G); larger data streams from disk. auto: half the free memory.",
+        "Bytes a fit may hold in memory (e.g. 4G); larger data streams from disk. auto: half the free memory "
+        "(within ulimit -v and the cgroup's limit).",
         panel=TRAINING,
         cli=str,
         convert=lambda value: _registry("aedr.data.memory:parse_bytes")(value),

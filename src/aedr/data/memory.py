@@ -10,6 +10,7 @@ setting reaches all of them.
 from __future__ import annotations
 
 import os
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,20 +51,106 @@ def return_large_buffers() -> None:
 _MALLOPT_DONE = False
 
 
-def memory_available() -> int:
-    """Bytes of memory available to new allocations (MemAvailable), or all memory where unknown."""
+def memory_available(*, proc: str | Path = "/proc", cgroups: str | Path = "/sys/fs/cgroup") -> int:
+    """Bytes of memory this process can still allocate: the smallest of the system's ``MemAvailable``,
+    the headroom under the process's ``RLIMIT_AS`` and ``RLIMIT_DATA`` (the limit less its current
+    size), and the headroom under the memory limit of its cgroup and of each cgroup above it (v2
+    ``memory.max``, v1 ``memory.limit_in_bytes``, less the usage that inactive file pages do not
+    account for). Limits that are unlimited or cannot be read are left out; all physical memory where
+    none is known. ``proc`` and ``cgroups``: where procfs and the cgroup hierarchies are mounted.
+
+    Examples
+    --------
+    >>> 0 <= memory_available() <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    True
+    """
+    proc, cgroups = Path(proc), Path(cgroups)
+    known = [_meminfo_available(proc), *_rlimit_headroom(proc), *_cgroup_headroom(proc, cgroups)]
+    known = [value for value in known if value is not None]
+    if not known:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(0, min(known))
+
+
+def _meminfo_available(proc: Path) -> int | None:
+    return _field(proc / "meminfo", "MemAvailable:", 1024)
+
+
+def _field(file: Path, key: str, unit: int = 1) -> int | None:
+    """The number after ``key`` on its line of ``file`` (``Key: 123 kB`` or ``key 123``), times ``unit``."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(file) as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+                if line.startswith(key) and line[len(key) : len(key) + 1] in (" ", "\t", ""):
+                    return int(line[len(key) :].split()[0]) * unit
+    except (OSError, ValueError, IndexError):
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
+
+
+def _rlimit_headroom(proc: Path) -> list[int]:
+    """What ``RLIMIT_AS`` and ``RLIMIT_DATA`` leave: each soft limit less the process's address space
+    (``VmSize``) or data segments (``VmData``), as ``proc/self/status`` gives them."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return []
+    headroom = []
+    for limit, field in ((resource.RLIMIT_AS, "VmSize:"), (resource.RLIMIT_DATA, "VmData:")):
+        soft = resource.getrlimit(limit)[0]
+        used = _field(proc / "self" / "status", field, 1024)
+        if soft != resource.RLIM_INFINITY and used is not None:
+            headroom.append(soft - used)
+    return headroom
+
+
+_UNLIMITED = 1 << 62  # cgroup v1 writes "no limit" as 2**63 less a page; v2 writes "max"
+
+
+def _cgroup_headroom(proc: Path, cgroups: Path) -> list[int]:
+    """The headroom under the memory limit of this process's cgroups (``proc/self/cgroup``) and of every
+    cgroup above them: v2's in the hierarchy mounted at ``cgroups``, v1's in ``cgroups/memory``."""
+    try:
+        lines = (proc / "self" / "cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    headroom = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if line.startswith("0::"):  # the v2 hierarchy
+            headroom += _limits(cgroups, path, ("memory.max", "memory.current", "inactive_file"))
+        elif "memory" in controllers.split(","):
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+            headroom += _limits(cgroups / "memory", path, files)
+    return headroom
+
+
+def _limits(root: Path, path: str, files: tuple[str, str, str]) -> list[int]:
+    """For the cgroup at ``path`` under ``root`` and each one above it that sets a limit: the limit less
+    the usage, with the inactive file pages (page cache the kernel reclaims first) counted as free."""
+    limit_file, usage_file, inactive = files
+    parts = PurePosixPath(path.strip()).parts[1:]  # below the hierarchy's root "/"
+    headroom = []
+    for depth in range(len(parts), -1, -1):
+        folder = root.joinpath(*parts[:depth])
+        limit, usage = _number(folder / limit_file), _number(folder / usage_file)
+        if limit is None or limit >= _UNLIMITED or usage is None:
+            continue
+        headroom.append(limit - usage + (_field(folder / "memory.stat", inactive) or 0))
+    return headroom
+
+
+def _number(file: Path) -> int | None:
+    """The integer ``file`` holds, or None (missing, unreadable, or "max")."""
+    try:
+        return int(file.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def budget_bytes(memory_budget) -> int:
-    """``memory_budget`` in bytes, "auto" resolved to half of the memory available now."""
+    """``memory_budget`` in bytes, "auto" resolved to half of the memory available now
+    (:func:`memory_available`)."""
     if memory_budget != "auto":
         return int(memory_budget)
     ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # under torchrun: this machine's ranks share it
