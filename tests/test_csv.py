@@ -81,6 +81,42 @@ def test_thousands_of_columns(tmp_path):
     assert table.X.shape == (12, 3000) and table.columns[-1] == "gene2999" and np.allclose(table.X, X)
 
 
+def test_a_one_line_table_of_a_million_columns_is_refused_before_pandas_reads_it(tmp_path):
+    """A header of 1.2M names and nothing else (a CR-only export, a mis-sniffed delimiter) held pandas for
+    minutes and GBs: it is refused at once, naming the count and that no data rows follow."""
+    import time
+
+    path = tmp_path / "oneline.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_200_000)))  # 9.7 MB, no newline
+    start = time.perf_counter()
+    result = aedr("fit", path, "-o", tmp_path / "run", *FAST)
+    assert time.perf_counter() - start < 30  # before: minutes
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.output
+    assert (
+        f"{path}: has 1,200,000 columns (comma-separated) in its first line and no data rows after it; "
+        "aedr reads at most 100,000 columns from a text table: save it as .npy or Parquet"
+    ) in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_bound_on_a_text_tables_columns(tmp_path, monkeypatch):
+    """At most MAX_TEXT_COLUMNS columns, counted in the first line as pandas splits it (quoted
+    delimiters, CR line ends, gzip); a table at the bound is read."""
+    from aedr.data import formats
+
+    monkeypatch.setattr(formats, "MAX_TEXT_COLUMNS", 10)
+    names = ",".join(f"c{i}" for i in range(9))
+    (tmp_path / "ten.csv").write_text(f'{names},"with, a comma"\r' + "\r".join(",".join(["1"] * 10) for _ in range(3)))
+    assert read_table(tmp_path / "ten.csv").X.shape == (3, 10)
+    with gzip.open(tmp_path / "eleven.csv.gz", "wt") as f:
+        f.write(",".join(f"c{i}" for i in range(11)) + "\n" + ",".join(["1"] * 11) + "\n")
+    with pytest.raises(ValueError, match=r"eleven.csv.gz: has 11 columns \(comma-separated\) in its first line; aedr"):
+        read_table(tmp_path / "eleven.csv.gz")
+    result = aedr("convert", tmp_path / "eleven.csv.gz", tmp_path / "eleven.parquet")  # it reads the same way
+    assert result.exit_code == 1 and "eleven.csv.gz: has 11 columns" in result.stderr, result.output
+    assert not (tmp_path / "eleven.parquet").exists()
+
+
 def test_every_text_column_is_named_in_one_sentence_with_the_options_that_fix_it(tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_text("a,city,b,kind\n1,Paris,2,x\n3,Lyon,4,y\n5,Paris,6,x\n")

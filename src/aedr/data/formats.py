@@ -31,6 +31,7 @@ from aedr.data.sniff import (
     _spaced,
     _text_size,
     _ungrouped,
+    first_line_fields,
     groups_thousands,
     separator_name,
     sniff_delimiter,
@@ -131,6 +132,7 @@ class Delimited(FileFormat):
         try:
             options = self.options(path, delimiter)
             sep = options["sep"]
+            _check_width(path, sep)
             grouped = groups_thousands(options)
             first = None  # the first row as written: the header's own names, before pandas tells repeats apart
             if header is None:
@@ -174,6 +176,23 @@ class Delimited(FileFormat):
 
         with output_handle(path) as handle, io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
             annotated(_shortest_floats(values), labels, ids).to_csv(text, sep=self.sep, index=False)
+
+
+MAX_TEXT_COLUMNS = 100_000  # the most columns read from a text table (docs/design.md, "Wide text tables")
+
+
+def _check_width(path, sep: str) -> None:
+    """Refuse the text table ``path`` when its first line, split on ``sep``, has more than
+    :data:`MAX_TEXT_COLUMNS` fields, naming the count (and saying when no data rows follow)."""
+    counted = first_line_fields(path, sep)
+    if counted is None or counted[0] <= MAX_TEXT_COLUMNS:
+        return
+    fields, whole, follows = counted
+    alone = "" if follows else " and no data rows after it"
+    raise ValueError(
+        f"{path}: has {'' if whole else 'over '}{fields:,} columns ({separator_name(sep)}-separated) in its first "
+        f"line{alone}; aedr reads at most {MAX_TEXT_COLUMNS:,} columns from a text table: save it as .npy or Parquet"
+    )
 
 
 def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:

@@ -41,10 +41,88 @@ _DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
 
 def _sample(path: Path) -> str:
     """The start of a text file (gzip or not), BOM removed; undecodable bytes replaced."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with _opener(path)(path, "rb") as handle:
         raw = handle.read(_SNIFF_BYTES)
     return raw.decode("utf-8-sig", errors="replace")
+
+
+def _opener(path):
+    return gzip.open if str(path).lower().endswith(".gz") else open
+
+
+_CHUNK = 1 << 20
+_FIRST_LINE_BYTES = 1 << 28  # the most of a first line read to count its fields (256 MiB)
+
+
+def first_line_fields(path, sep: str) -> tuple[int, bool, bool] | None:
+    """``(fields, whole, follows)`` of the first non-blank line of the text table ``path`` (gzip or
+    not), split on ``sep`` (one character, quotes respected; or runs of spaces, :data:`SPACES`):
+    its fields, whether the line was read to its end (not beyond 256 MiB), and whether another line
+    follows it. None for a delimiter of more than one character.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_text('a,"b,c",d\\r1,2,3\\r')
+    >>> first_line_fields(path, ","), first_line_fields(path, ";")
+    ((3, True, True), (1, True, True))
+    """
+    if sep == SPACES:
+        count = _spaced_fields
+    elif len(sep) == 1:
+        count = _counter(sep.encode())
+    else:
+        return None
+    fields, state, read, start = 0, None, 0, True
+    with _opener(path)(path, "rb") as handle:
+        while read < _FIRST_LINE_BYTES:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                return fields, True, False
+            read += len(chunk)
+            if start:  # blank lines before the first are skipped, as pandas skips them
+                chunk = chunk.lstrip(b"\r\n")
+                start = not chunk
+                if start:
+                    continue
+            added, state, end = count(chunk, state)
+            fields += added
+            if end is not None:
+                follows = bool(chunk[end:].strip()) or bool(handle.read(1 << 16).strip())
+                return fields, True, follows
+    return fields, False, True
+
+
+def _counter(sep: bytes):
+    """A field counter for one line split on ``sep`` outside double quotes, fed chunk by chunk:
+    ``count(chunk, state) -> (fields added, state, index past the line's end or None)``."""
+
+    def count(chunk: bytes, quoted) -> tuple[int, bool, int | None]:
+        added = 1 if quoted is None else 0  # the line's first field
+        quoted = bool(quoted)
+        offset = 0
+        for part in chunk.split(b'"'):
+            if not quoted:
+                ends = [i for i in (part.find(b"\n"), part.find(b"\r")) if i >= 0]
+                if ends:
+                    return added + part.count(sep, 0, min(ends)), quoted, offset + min(ends)
+                added += part.count(sep)
+            offset += len(part) + 1
+            quoted = not quoted
+        return added, not quoted, None  # the last part did not end in a quote: undo its toggle
+
+    return count
+
+
+def _spaced_fields(chunk: bytes, state) -> tuple[int, bool, int | None]:
+    """:func:`_counter` for fields apart by runs of spaces (``state``: the last chunk ended in a field)."""
+    ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+    line = chunk[: min(ends)] if ends else chunk
+    added = len(line.split())
+    if state and line[:1] and not line[:1].isspace():
+        added -= 1  # a field cut between two chunks
+    return added, bool(line[-1:]) and not line[-1:].isspace(), min(ends) if ends else None
 
 
 def _text_size(path) -> float:
