@@ -1188,3 +1188,23 @@ def test_a_usage_error_is_printed_when_rank_is_set_without_torchrun(tmp_path):
     """Only torchrun's other ranks (WORLD_SIZE > 1) stay silent: RANK left in a shell is no reason to."""
     result = runner.invoke(app, ["fit", str(tmp_path / "x.csv"), "--bogus"], env={"RANK": "1"})
     assert result.exit_code == 2 and "No such option: --bogus" in result.output
+
+
+def test_an_error_quoting_a_huge_name_stays_a_readable_line(tmp_path):
+    """A wide file read with the wrong delimiter has one column named by its whole header: the error
+    quoted it all (14 MB in the QA's case). The line keeps its start and end."""
+    from aedr.cli.errors import MESSAGE_CHARS
+
+    header = ",".join(f"gene{i}" for i in range(3000))
+    (tmp_path / "wide.csv").write_text(header + "\n" + ",".join("1" for _ in range(3000)) + "\n" + "x,y\n")
+    result = aedr("fit", tmp_path / "wide.csv", "--delimiter", "semicolon", "-o", tmp_path / "r", *FAST, ok=False)
+    assert_one_line_error(result, "wide.csv", "characters cut", "gene2999")
+    assert len(result.stderr.strip()) <= MESSAGE_CHARS + 40
+
+
+def test_the_aedr_command_catches_a_ctrl_c_before_any_command_starts():
+    """The console script runs ``aedr.cli.main``, which says a Ctrl-C while Python imports in one line
+    (the command group's own handler is not in place yet); it ran the typer app, whose traceback showed."""
+    from importlib.metadata import entry_points
+
+    assert entry_points(group="console_scripts")["aedr"].value == "aedr.cli:main"

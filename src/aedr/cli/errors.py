@@ -110,9 +110,26 @@ class CommandGroup(TyperGroup):
                 raise typer.Exit(EXIT_ERROR) from None
 
 
+MESSAGE_CHARS = 2_000  # an error line longer than this (a 14 MB column name quoted) keeps its start and end
+
+
+def bounded(line: str, limit: int = MESSAGE_CHARS) -> str:
+    """``line``, or its start and end with the middle cut out when it is longer than ``limit``.
+
+    >>> bounded("error: " + "x" * 50 + " end", limit=40)
+    'error: xxxxxxxxxxxxxxxxxxxxxxx ... (21 characters cut) ... xxxxxx end'
+    """
+    if len(line) <= limit:
+        return line
+    head, tail = limit * 3 // 4, limit // 4
+    cut = len(line) - head - tail
+    return f"{line[:head]} ... ({cut:,} characters cut) ... {line[-tail:]}"
+
+
 def _report(line: str) -> None:
-    """Print ``line``; under torchrun, rank 0 alone prints it, and every rank records it in the error
-    file torchrun reads, so its summary names the rank that failed first (the root cause)."""
+    """Print ``line`` (:func:`bounded`); under torchrun, rank 0 alone prints it, and every rank records it
+    in the error file torchrun reads, so its summary names the rank that failed first (the root cause)."""
+    line = bounded(line)
     rank = int(os.environ.get("RANK", "0"))
     error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if error_file and int(os.environ.get("WORLD_SIZE", "1")) > 1:
