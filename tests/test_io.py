@@ -490,3 +490,23 @@ def test_the_fit_commands_help_names_every_registered_file_format():
     text = " ".join(CliRunner().invoke(app, ["fit", "--help"], terminal_width=200).output.lower().split())
     missing = [name for name in FORMATS if name not in text]
     assert not missing, f"aedr fit --help does not name {missing}"
+
+
+@pytest.mark.parametrize("name", ["PatientID", "SampleId", "cellID", "record_no", "Subject", "patient_id"])
+def test_unique_whole_numbers_under_an_ids_name_are_left_out_as_ids(tmp_path, name):
+    """camelCase ID names and numbered records were used as features: the codes then carried the row
+    order (iris sorted by species: the label leaked into the map)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({name: rng.permutation(np.arange(10_001, 10_041)), "a": rng.random(40), "b": rng.random(40)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    table = read_table(tmp_path / "t.csv")
+    assert table.columns == ["a", "b"] and table.ids.columns.tolist() == [name]
+    assert f"left out '{name}'" in table.notes[0]
+
+
+@pytest.mark.parametrize("name", ["lipid", "OID", "width"])
+def test_unique_whole_numbers_under_other_names_stay_features(tmp_path, name):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({name: rng.permutation(np.arange(10_001, 10_041)), "a": rng.random(40)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert read_table(tmp_path / "t.csv").columns == [name, "a"]

@@ -9,7 +9,12 @@ import re
 import numpy as np
 import pandas as pd
 
-ID_NAME = re.compile(r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)|unnamed: ?0|#", re.IGNORECASE)
+ID_NAME = re.compile(
+    r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode|no|nr|num|number|subject|sample|patient|record|case)"
+    r"|(?-i:.*[a-z0-9](ID|Id|IDs|Ids))"  # camelCase: PatientID, sampleId, cellID (not lipid, acid)
+    r"|unnamed: ?0|#",
+    re.IGNORECASE,
+)
 _ID_MIN_ROWS = 3  # below this, unique values say nothing
 
 
