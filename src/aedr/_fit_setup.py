@@ -451,11 +451,14 @@ def _warn_if_dominated(X: np.ndarray, scaler: AffineScaler, rows: int = 2_000) -
 
 
 # ------------------------------------------------------------------ trainer
-def make_trainer(est, X, train_rows, model, objective, device, generator, noise_generator, baseline: float):
+def make_trainer(
+    est, X, train_rows, model, objective, device, generator, noise_generator, baseline: float, scaler: AffineScaler
+):
     """:class:`NeighborTrainer` with ``neighbor_loss`` (its graph built on ``X[train_rows]``, the training
-    rows as given: neighbours in the data's own units, as UMAP and t-SNE see them), else :class:`Trainer`,
-    which counts a loss that grows far above its lowest and above ``baseline`` (the loss of predicting
-    the mean) as diverged."""
+    rows as given: neighbours in the data's own units, as UMAP and t-SNE see them; with a ``scale`` of
+    "standard" or "minmax" chosen, the rows as ``scaler`` scales them, so that the graph sees the
+    geometry the user asked for), else :class:`Trainer`, which counts a loss that grows far above its
+    lowest and above ``baseline`` (the loss of predicting the mean) as diverged."""
     config = est._trainer_config(len(train_rows))
     generators = (generator, noise_generator)
     if est.neighbor_loss is None:
@@ -464,6 +467,8 @@ def make_trainer(est, X, train_rows, model, objective, device, generator, noise_
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     X_rows = X[train_rows]
     X_rows = X_rows.toarray() if sp.issparse(X_rows) else X_rows  # the graph and the map's start need dense rows
+    if scaling(est) in ("standard", "minmax"):  # the default ("global") keeps every distance's proportions
+        X_rows = scaler.transform(X_rows).astype(np.float32 if X_rows.dtype == np.float32 else np.float64)
     return NeighborTrainer(
         neighbor_method(est),
         power_of_two_scaled(X_rows),

@@ -82,7 +82,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     scale : {"auto", "standard", "minmax", "global"} or None, default="auto"
         Input scaling fitted on the training data, undone by ``inverse_transform``. "global" uses
         one mean and standard deviation for all features (suits images); "auto" is "global" with
-        ``architecture="conv"`` or ``neighbor_loss``, else "standard".
+        ``architecture="conv"`` or ``neighbor_loss``, else "standard". A neighbour fit builds its
+        graph on the rows as given, or with "standard" or "minmax" on the rows so scaled.
     architecture : {"mlp", "conv"}, default="mlp"
         Network from :data:`aedr.models.ARCHITECTURES`; "conv" reads each row as an image of
         ``input_shape``.
@@ -408,7 +409,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         objective = self._objective(noise_generator)
         baseline = mean_variance(X_train)  # the loss of predicting every row's mean
         trainer = _fit_setup.make_trainer(
-            self, X, train_rows, model, objective, device, generator, noise_generator, baseline
+            self, X, train_rows, model, objective, device, generator, noise_generator, baseline, scaler
         )
         self.scaler_, self.device_, self._n_features_out = scaler, device, self.n_components
         self.feature_mean_, self.feature_median_ = column_summary(X)
