@@ -1208,3 +1208,18 @@ def test_the_aedr_command_catches_a_ctrl_c_before_any_command_starts():
     from importlib.metadata import entry_points
 
     assert entry_points(group="console_scripts")["aedr"].value == "aedr.cli:main"
+
+
+def test_scores_say_when_they_measure_another_geometry_than_the_model_reads(tmp_path):
+    """Breast cancer's columns spread from 0.003 to 569: trustworthiness in the data's units (0.82) and
+    the standardised geometry the model reads (0.95) differ, and the fit and evaluate say so; with one
+    scale for all columns (global) there is nothing to say."""
+    from sklearn.datasets import load_breast_cancer
+
+    load_breast_cancer(as_frame=True).frame.to_csv(tmp_path / "bc.csv", index=False)
+    fitted = aedr("fit", tmp_path / "bc.csv", "--label-col", "target", "-o", tmp_path / "r", *FAST)
+    assert "measure neighbours in the data's own units, where columns spread from 0.00264 to 569" in fitted.stderr
+    scored = aedr("evaluate", tmp_path / "r", tmp_path / "bc.csv", "--label-col", "target")
+    assert "the model reads each column scaled alike (standard)" in scored.stderr
+    alike = aedr("fit", tmp_path / "bc.csv", "--label-col", "target", "--scale", "global", "-o", tmp_path / "g", *FAST)
+    assert "own units" not in alike.stderr

@@ -78,7 +78,10 @@ def run_demo(
     Z_pca = pca.transform(X)
     results.append(
         MethodResult(
-            "pca", reconstruction_error(X, pca.inverse_transform(Z_pca)), trustworthiness(X, Z_pca), pca_seconds
+            "pca (standardised)",
+            reconstruction_error(X, pca.inverse_transform(Z_pca)),
+            trustworthiness(X, Z_pca),
+            pca_seconds,
         )
     )
     run.metrics["pca"] = {

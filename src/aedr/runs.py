@@ -70,6 +70,24 @@ def knn_unscorable(labels) -> str | None:
     return None
 
 
+def scores_space_note(estimator) -> str | None:
+    """A note when the neighbourhood scores and the model see unlike geometries: the scores compare the
+    codes with the rows in the data's own units, while a per-column scaling ("standard", "minmax") makes
+    the model read columns whose spreads differ tenfold or more alike; None otherwise."""
+    from aedr._fit_setup import scaling
+
+    kind = scaling(estimator)
+    spread = np.asarray(estimator.scaler_.scale)
+    spread = spread[spread > 0]
+    if kind not in ("standard", "minmax") or len(spread) < 2 or spread.max() < 10 * spread.min():
+        return None
+    return (
+        f"trustworthiness and continuity measure neighbours in the data's own units, where columns spread from "
+        f"{spread.min():.3g} to {spread.max():.3g}; the model reads each column scaled alike ({kind}), so the "
+        "two geometries differ (scale the columns before fitting to score in one)"
+    )
+
+
 def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, random_state: int = 0) -> dict:
     """Reconstruction MSE on all rows; trustworthiness, continuity (and k-NN accuracy with ``y``, over
     the labelled rows: ``knn_labelled_rows`` says how many when some have none) on a sample of at most
@@ -225,6 +243,8 @@ def write_fit(
         run.notes.append(
             f"{run.files['embedding'].name} holds the codes alone; --format {keeping()} keeps {kept} beside them"
         )
+    if run.metrics.get("trustworthiness") is not None and (note := scores_space_note(estimator)):
+        run.notes.append(note)
     if Z.shape[1] >= 2:
         run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
         run.notes += [note] if note else []

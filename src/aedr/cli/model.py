@@ -377,7 +377,7 @@ def evaluate(
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
-    from aedr.runs import knn_unscorable, table_scores
+    from aedr.runs import knn_unscorable, scores_space_note, table_scores
 
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
@@ -407,6 +407,8 @@ def evaluate(
             or f"a class too rare among the {scores['metrics_rows']} sampled rows"
         )
         typer.echo(f"note: no k-NN accuracy: the labels cannot be scored ({why})", err=True)
+    if scores.get("trustworthiness") is not None and (space := scores_space_note(estimator)):
+        typer.echo(f"note: {space}", err=True)
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return
