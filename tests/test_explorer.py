@@ -184,6 +184,25 @@ def test_a_3d_map_opens_in_a_rotatable_view(browser, tmp_path):
     page.close()
 
 
+def test_labels_are_shown_as_text_never_as_html(browser, tmp_path):
+    """Label values and column names are data: "<b>" was drawn bold and "<a href>" became a link."""
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    link, bold = "<a href='https://example.org'>site</a>", "<b>bold</b>"
+    labels = pd.DataFrame({"<i>kind</i>": np.where(np.arange(60) % 2, link, bold)})
+    page, errors = open_map(browser, write_explorer(tmp_path / "m.html", Z, labels=labels))
+    assert page.evaluate(LEGEND) == [link, bold] or page.evaluate(LEGEND) == [bold, link]
+    assert page.evaluate("() => document.querySelectorAll('#aedr-map a, #aedr-map b').length") == 0
+    assert "<i>kind</i>" in page.evaluate("() => document.querySelector('.legendtitletext').textContent")
+    x, y = screen_position(page, 1)
+    page.mouse.move(x + 2, y + 2)
+    page.mouse.move(x, y)
+    page.wait_for_selector(".hovertext", timeout=5000)
+    hover = page.evaluate("() => document.querySelector('.hovertext').textContent")
+    assert f"<i>kind</i>: {link}" in hover
+    assert errors == []
+    page.close()
+
+
 # ---------------------------------------------------------------- the command line
 def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits, monkeypatch):
     X, y = digits

@@ -180,12 +180,12 @@ def _trace(Z, members, custom, template, name, visible, colour=None):
     size = 3 if len(Z) > 20_000 else 5
     marker = {"size": size, "opacity": 0.8}
     if isinstance(colour, np.ndarray):
-        marker.update(color=colour[members], colorscale="Viridis", showscale=True, colorbar={"title": name})
+        marker.update(color=colour[members], colorscale="Viridis", showscale=True, colorbar={"title": _escape(name)})
     elif colour is not None:
         marker["color"] = colour
     common = {
         "mode": "markers",
-        "name": str(name),
+        "name": _escape(name),
         "customdata": custom[members],
         "hovertemplate": template,
         "marker": marker,
@@ -218,12 +218,14 @@ def _is_numeric(values: pd.Series) -> bool:
 
 
 def _hover_text(values: pd.Series) -> np.ndarray:
+    """``values`` as the hover shows them: floats to 4 digits, text as text (never as HTML)."""
     if pd.api.types.is_float_dtype(values):
         return np.array([f"{v:.4g}" for v in values], dtype=object)
-    return values.astype("string").fillna("").to_numpy(dtype=object)
+    return np.array([_escape(v) for v in values.astype("string").fillna("")], dtype=object)
 
 
 def _escape(text: str) -> str:
+    """``text`` shown as text where plotly reads HTML (a label "<b>x</b>" is not drawn bold, nor a link)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%&#123;")
 
 
@@ -234,14 +236,18 @@ def _layout(figure, dims: int, groups, title, axis_names) -> None:
     for column, indices in groups:
         visible = [i in indices for i in range(n_traces)]
         buttons.append(
-            {"label": column, "method": "update", "args": [{"visible": visible}, {"legend.title.text": column}]}
+            {
+                "label": _escape(column),
+                "method": "update",
+                "args": [{"visible": visible}, {"legend.title.text": _escape(column)}],
+            }
         )
     figure.update_layout(
         title=title,
         template="plotly_white",
         hovermode="closest",
         dragmode="pan" if dims == 2 else "orbit",
-        legend={"title": {"text": groups[0][0]}, "itemsizing": "constant"},
+        legend={"title": {"text": _escape(groups[0][0])}, "itemsizing": "constant"},
         margin={"l": 40, "r": 20, "t": 60, "b": 40},
     )
     if len(groups) > 1:
