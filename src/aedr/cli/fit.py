@@ -337,9 +337,12 @@ def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
 
 
 def _report(run, out: Path) -> None:
+    from aedr._words import plural
+
     m = run.metrics
     line = (
-        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s ({m['epochs']} epochs)"
+        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s "
+        f"({plural(m['epochs'], 'epoch')})"
     )
     typer.echo(line)
     scores = [f"reconstruction MSE {m['reconstruction_mse']:.4g}"]
