@@ -341,8 +341,9 @@ def test_explore_shows_the_rows_ids_on_hover_never_as_a_colouring(tmp_path):
 
 
 def test_explore_takes_an_h5ad_files_obs_without_reading_its_counts(tmp_path):
-    """--data cells.h5ad: obs columns of few values colour the map, the others (numbers too) and the
-    cells' names go on hover; the matrix, sparse raw counts here, is not read (nor refused, nor printed)."""
+    """--data cells.h5ad: obs columns colour the map as the fit's map.html offers them (numbers as a colour
+    bar), the cells' names go on hover; the matrix, sparse raw counts here, is not read (nor refused, nor
+    printed)."""
     anndata = pytest.importorskip("anndata")
     import scipy.sparse as sp
 
@@ -361,8 +362,8 @@ def test_explore_takes_an_h5ad_files_obs_without_reading_its_counts(tmp_path):
     result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "m.html").read_text()
-    assert _trace_names(html) == ["b1", "b2", "B", "NK", "T", "0", "1", "2"]  # the label asked for first; few
-    # whole numbers (cluster numbers) colour too, counts go on hover
+    assert _trace_names(html) == ["b1", "b2", "B", "NK", "T", "n_genes", "0", "1", "2"]  # the label asked for
+    # first; counts colour as one trace by value (a colour bar), few whole numbers (clusters) as a legend
     assert "obs_names: %{customdata" in html and "AAAC0119-1" in html and "n_genes: %{customdata" in html
     assert "sparse matrix" not in html
 
@@ -472,3 +473,25 @@ def test_channels_first_images_are_drawn_in_their_colours(tmp_path):
         thumbs = json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))
         picture = Image.open(io.BytesIO(base64.b64decode(thumbs["1"][0].split(",", 1)[1])))
         assert picture.mode == "RGB" and picture.getpixel((picture.size[0] - 1, picture.size[1] - 1)) == (255, 0, 0)
+
+
+def test_an_h5ad_with_many_obs_columns_colours_by_the_first_and_says_so(tmp_path):
+    """The fit's map and explore --data offer the same obs columns: the first 12 colour the map, the
+    rest show on hover, and both say where the cut fell (the fit's map dropped the rest, silently)."""
+    anndata = pytest.importorskip("anndata")
+    from aedr.explorer import MAX_COLOURINGS, obs_colourings
+
+    rng = np.random.default_rng(0)
+    obs = pd.DataFrame({f"qc{i}": rng.random(80) for i in range(15)}, index=[f"c{i}" for i in range(80)])
+    colourings, hover, note = obs_colourings(obs, skip=["qc0"])
+    assert list(colourings.columns) == [f"qc{i}" for i in range(1, 1 + MAX_COLOURINGS)]
+    assert list(hover.columns) == ["qc13", "qc14"] and "first 12 of the file's 14 obs columns" in note
+    anndata.AnnData(X=rng.random((80, 5)).astype(np.float32), obs=obs).write_h5ad(tmp_path / "c.h5ad")
+    fitted = runner.invoke(
+        app, ["fit", str(tmp_path / "c.h5ad"), "-o", str(tmp_path / "r"), "--max-iter", "2", "--threads", "1", "-q"]
+    )
+    assert fitted.exit_code == 0 and "first 12 of the file's 15 obs columns" in fitted.stderr, fitted.output
+    assert "qc14: %{customdata" in (tmp_path / "r" / "map.html").read_text()
+    args = ["explore", str(tmp_path / "r"), "--data", str(tmp_path / "c.h5ad"), "-o", str(tmp_path / "m.html")]
+    explored = runner.invoke(app, args)
+    assert explored.exit_code == 0 and "first 12 of the file's 15 obs columns" in explored.stderr, explored.output

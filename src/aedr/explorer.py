@@ -28,6 +28,7 @@ import pandas as pd
 MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colour bar), not a legend
 MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
 MAX_FIELDS = 8  # columns shown in the hover box
+MAX_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
 THUMBNAILS = 2000  # rows with a thumbnail in the file, sampled; the rest hover without one
 THUMB_PIXELS = 56  # thumbnails are drawn at least this wide (small images are scaled up, pixel for pixel)
 # a few named colours that stay apart on white, then plotly's larger qualitative sets
@@ -103,6 +104,21 @@ def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
         raise ValueError(f"{what} have {len(frame)} rows, the codes {n}")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def obs_colourings(obs: pd.DataFrame, skip=(), limit: int = MAX_COLOURINGS):
+    """``(colourings, hover fields, note)`` of an ``.h5ad`` file's ``obs`` (less the columns ``skip``):
+    its first ``limit`` columns colour the map (text as a legend, numbers as a colour bar), the others
+    are read on hover, and the note (or None) says where the cut fell."""
+    obs = obs[[c for c in obs.columns if c not in set(skip)]].reset_index(drop=True)
+    first, rest = obs.iloc[:, :limit], obs.iloc[:, limit:]
+    note = None
+    if len(rest.columns):
+        note = (
+            f"the map colours by the first {limit} of the file's {len(obs.columns)} obs columns; the other "
+            f"{len(rest.columns)} show on hover"
+        )
+    return (first if len(first.columns) else None), (rest if len(rest.columns) else None), note
 
 
 def too_many_to_colour(values: pd.Series) -> bool:

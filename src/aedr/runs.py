@@ -44,7 +44,6 @@ class FitRun:
 MAP_POINTS = 200_000  # map.html of a fit draws at most this many rows (a seeded sample)
 PLOT_POINTS = 200_000  # and embedding.png
 MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
-MAP_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
 MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half the rows
 MIN_WIDE_ROWS = 500  # the sample of the widest rows still holds this many (10 neighbours among 500)
 
@@ -284,7 +283,7 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
     """The interactive map (:mod:`aedr.explorer`) of a fit: its first two or three code dimensions, the
     label as colour, the rows' IDs in the hover box, image rows as thumbnails with their reconstructions; at most ``max_points``
     rows (a seeded sample). Returns the path and a note when rows were left out."""
-    from aedr.explorer import write_explorer
+    from aedr.explorer import obs_colourings, write_explorer
 
     n, note = len(Z), None
     rows = np.arange(n)
@@ -298,10 +297,15 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
         images = table.X.take(rows) if streamed else table.X[rows]
     rows_hat = None if images is None else X_hat[rows]
     labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
-    if table.obs is not None:  # an .h5ad file's annotations: each a colouring (the label column first)
-        others = table.obs.iloc[rows].reset_index(drop=True)
-        others = others[[c for c in others.columns if labels is None or c not in labels.columns][:MAP_COLOURINGS]]
-        labels = others if labels is None else pd.concat([labels.reset_index(drop=True), others], axis=1)
+    fields = None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True)  # in the hover box
+    if table.obs is not None:  # an .h5ad file's annotations: colourings (the label column first), then hover
+        skip = [] if labels is None else list(labels.columns)
+        others, hover, cut = obs_colourings(table.obs.iloc[rows], skip)
+        if others is not None:
+            labels = others if labels is None else pd.concat([labels.reset_index(drop=True), others], axis=1)
+        if hover is not None:
+            fields = hover if fields is None else pd.concat([fields, hover], axis=1)
+        note = "; ".join(filter(None, [note, cut])) or None
     write_explorer(
         path,
         codes,
@@ -309,7 +313,7 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
         images=images,
         reconstructions=rows_hat,
         image_shape=table.image_shape,
-        fields=None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True),  # in the hover box
+        fields=fields,
         thumbnails=MAP_THUMBNAILS,
         title=f"{type(estimator).__name__}: {_points(n)}, {estimator.n_components}-D code",
         axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],

@@ -229,11 +229,10 @@ def read_codes(path: Path, delimiter=None):
 
 
 def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, labels_file: Path | None):
-    """The map's colourings and hover fields from the ``.h5ad`` file ``data`` the codes came from: its
-    obs columns (those of text with at most :data:`aedr.explorer.MAX_CATEGORIES` values colour the map,
-    after ``label_col`` and the embedding's labels; the others, numbers included, go on hover).
+    """The map's colourings and hover fields from the ``.h5ad`` file ``data`` the codes came from: after
+    ``label_col`` and the embedding's labels, its obs columns as the fit's map offers them
+    (:func:`aedr.explorer.obs_colourings`: the first ones colour the map, the others go on hover).
     Only obs is read (AnnData's backed mode): the features, raw counts or not, stay on disk."""
-    import pandas as pd
 
     from aedr.data.anndata import read_h5ad
 
@@ -247,19 +246,13 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
     if label_col is not None and label_col in obs.columns:  # an obs column first; else one of the embedding's
         label_frame = _joined(obs[[label_col]], label_frame)
     label_frame = _chosen_labels(data, n, label_frame, label_col, labels_file)
-    from aedr.explorer import MAX_CATEGORIES
+    from aedr.explorer import obs_colourings
 
-    def amounts(c):  # numbers that measure (counts, fractions), not whole numbers naming a few groups
-        values = obs[c]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            return False
-        return not (pd.api.types.is_integer_dtype(values) and values.nunique() <= MAX_CATEGORIES)
-
-    numeric = [c for c in obs.columns if amounts(c)]
-    label_frame, fields = _with_text(obs[[c for c in obs.columns if c not in numeric]], label_frame, None)
-    if numeric:
-        fields = _joined(fields, obs[numeric])
-    return label_frame, fields
+    skip = [] if label_frame is None else list(label_frame.columns)
+    colourings, fields, note = obs_colourings(obs, skip)  # as the fit's map.html offers them
+    if note:
+        typer.echo(f"note: {note}", err=True)
+    return (label_frame if colourings is None else _joined(label_frame, colourings)), fields
 
 
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):
