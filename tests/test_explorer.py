@@ -203,6 +203,31 @@ def test_labels_are_shown_as_text_never_as_html(browser, tmp_path):
     page.close()
 
 
+def test_a_box_selection_is_counted_and_downloads_as_csv(browser, tmp_path):
+    """Box and lasso select drew a selection nothing could use: the page counts the rows selected and
+    downloads them (row number and hover fields, text as given) as CSV."""
+    Z = np.column_stack([np.arange(100) % 10, np.arange(100) // 10]).astype(float)
+    labels = pd.DataFrame({"kind": np.where(np.arange(100) % 2, 'a "b", c', "<i>d</i>")})
+    fields = pd.DataFrame({"cell": [f"cell{i}" for i in range(100)]})
+    page, errors = open_map(browser, write_explorer(tmp_path / "m.html", Z, labels=labels, fields=fields))
+    page.evaluate("() => Plotly.relayout('aedr-map', {dragmode: 'select'})")
+    corner, far = screen_position(page, 0), screen_position(page, 22)  # rows 0-2 of columns 0-2: 9 points
+    page.mouse.move(corner[0] - 4, corner[1] + 4)
+    page.mouse.down()
+    page.mouse.move(far[0] + 4, far[1] - 4, steps=8)
+    page.mouse.up()
+    page.wait_for_selector("#aedr-selection", state="visible", timeout=5000)
+    assert page.locator("#aedr-selection span").text_content() == "9 rows selected"
+    with page.expect_download() as download:
+        page.locator("#aedr-selection button").click()
+    rows = pd.read_csv(download.value.path())
+    assert list(rows.columns) == ["row", "kind", "cell"]
+    assert rows["row"].tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert rows["kind"].tolist()[:2] == ["<i>d</i>", 'a "b", c'] and rows["cell"].tolist()[0] == "cell0"
+    assert errors == []
+    page.close()
+
+
 # ---------------------------------------------------------------- the command line
 def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits, monkeypatch):
     X, y = digits

@@ -2,7 +2,8 @@
 
 Pan and zoom, colour by any label column (a menu; the legend hides and shows categories), hover
 for a row's label and fields and, for image rows, a thumbnail of the row and of its
-reconstruction. 2-D codes are drawn with WebGL (``scattergl``: a million points open), 3-D codes
+reconstruction; box or lasso select rows, and download them (row numbers and hover fields) as CSV.
+2-D codes are drawn with WebGL (``scattergl``: a million points open), 3-D codes
 in a rotatable view. Every script is inlined: the file opens with no server and no network.
 
 Examples
@@ -75,11 +76,14 @@ def explorer_html(
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    groups = _colour_groups(figure, Z, labels, fields)
+    hover = _hover_columns(labels, fields)
+    groups = _colour_groups(figure, Z, labels, hover)
     _layout(figure, Z.shape[1], groups, title, axis_names)
     thumbs = _thumbnails(images, reconstructions, image_shape, n, thumbnails, random_state)
     html = figure.to_html(include_plotlyjs=True, full_html=True, div_id="aedr-map", config=PLOT_CONFIG)
+    columns = ["row", *([] if hover is None else [str(c) for c in hover.columns])]
     script = _HOVER_SCRIPT.replace("__THUMBS__", json.dumps(thumbs))
+    script += _SELECTION_SCRIPT.replace("__COLUMNS__", json.dumps(columns))
     html = html.replace("<head>", f"<head>\n    <title>{escape(title or 'aedr embedding')}</title>", 1)
     return html.replace("</body>", f"<script>{script}</script>\n</body>")
 
@@ -154,13 +158,13 @@ def _hover_columns(labels, fields) -> pd.DataFrame | None:
     return pd.concat(parts, axis=1) if parts else None
 
 
-def _colour_groups(figure, Z, labels, fields) -> list[tuple[str, list[int]]]:
-    """Add the traces: for every label column, one trace per category (or one coloured by value);
-    return each column's name and the indices of its traces."""
+def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
+    """Add the traces: for every label column, one trace per category (or one coloured by value), each
+    point's row number and ``hover`` fields (:func:`_hover_columns`) in its data; return each column's
+    name and the indices of its traces."""
     import plotly.colors as pc
 
     n = len(Z)
-    hover = _hover_columns(labels, fields)
     names = [] if hover is None else list(hover.columns)
     custom = np.empty((n, 1 + len(names)), dtype=object)
     custom[:, 0] = np.arange(n)
@@ -346,5 +350,51 @@ _HOVER_SCRIPT = """
     box.style.display = "block";
   });
   plot.on("plotly_unhover", function () { box.style.display = "none"; });
+})();
+"""
+
+# The selection: plotly's box and lasso select points but keep nothing of them; a small panel says how
+# many rows are selected and downloads them (row number and hover fields) as CSV.
+_SELECTION_SCRIPT = r"""
+(function () {
+  var COLUMNS = __COLUMNS__;
+  var plot = document.getElementById("aedr-map");
+  var panel = document.createElement("div");
+  panel.id = "aedr-selection";
+  panel.style.cssText = "position:fixed;left:8px;bottom:8px;display:none;background:#fff;" +
+    "border:1px solid #999;padding:4px 8px;font:12px sans-serif;z-index:1000";
+  var count = document.createElement("span");
+  var save = document.createElement("button");
+  save.textContent = "download CSV";
+  save.style.marginLeft = "8px";
+  panel.appendChild(count);
+  panel.appendChild(save);
+  document.body.appendChild(panel);
+  var rows = [];
+  function text(html) { var t = document.createElement("textarea"); t.innerHTML = html; return t.value; }
+  function cell(value) {
+    var s = text(String(value));
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  plot.on("plotly_selected", function (event) {
+    var seen = {};
+    rows = [];
+    ((event && event.points) || []).forEach(function (p) {
+      if (p.customdata && !seen[p.customdata[0]]) { seen[p.customdata[0]] = true; rows.push(p.customdata); }
+    });
+    rows.sort(function (a, b) { return a[0] - b[0]; });
+    count.textContent = rows.length + (rows.length === 1 ? " row" : " rows") + " selected";
+    panel.style.display = "block";
+  });
+  plot.on("plotly_deselect", function () { rows = []; panel.style.display = "none"; });
+  save.addEventListener("click", function () {
+    var lines = [COLUMNS.map(cell).join(",")].concat(rows.map(function (r) { return r.map(cell).join(","); }));
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/csv"}));
+    link.download = "selection.csv";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  });
 })();
 """
