@@ -508,3 +508,11 @@ def test_a_seed_out_of_range_is_a_usage_error(tmp_path):
     for seed in ("-1", str(2**32)):
         result = CliRunner().invoke(app, ["benchmark", "--quick", "-q", "--seed", seed, "--out", str(tmp_path / "o")])
         assert result.exit_code == 2 and "--seed" in result.output and "random-state" not in result.output
+
+
+def test_the_benchmark_help_names_every_data_set_and_method():
+    from aedr.benchmarks import DATASETS, METHODS
+    from aedr.cli import app
+
+    text = " ".join(CliRunner().invoke(app, ["benchmark", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    assert all(name in text for name in [*DATASETS, *METHODS])

@@ -50,7 +50,9 @@ def benchmark(
     datasets: Annotated[
         Optional[str],
         typer.Option(
-            "--datasets", "-d", help=f"Comma-separated data sets [default: {_ALL_DATASETS}; digits with --quick]."
+            "--datasets",
+            "-d",
+            help=f"Comma-separated data sets, of {', '.join(DATASETS)} [default: {_ALL_DATASETS}; digits with --quick].",
         ),
     ] = None,
     methods: Annotated[
@@ -58,7 +60,8 @@ def benchmark(
         typer.Option(
             "--methods",
             "-m",
-            help=f"Comma-separated methods [default: {_ALL_METHODS}; with --quick {_QUICK_METHODS}].",
+            help=f"Comma-separated methods, of {', '.join(METHODS)} [default: {_ALL_METHODS}; with --quick "
+            f"{_QUICK_METHODS}].",
         ),
     ] = None,
     data_dir: Annotated[
