@@ -520,3 +520,20 @@ def test_an_h5ad_with_many_obs_columns_colours_by_the_first_and_says_so(tmp_path
     args = ["explore", str(tmp_path / "r"), "--data", str(tmp_path / "c.h5ad"), "-o", str(tmp_path / "m.html")]
     explored = runner.invoke(app, args)
     assert explored.exit_code == 0 and "first 12 of the file's 15 obs columns" in explored.stderr, explored.output
+
+
+@pytest.mark.parametrize("n_classes", [3, 12, 30])
+def test_the_map_and_the_png_colour_each_class_alike(n_classes):
+    """embedding.png (tab10, tab20) and map.html (plotly's palette) gave one class two colours."""
+    from matplotlib.colors import to_hex
+
+    from aedr.plotting import plot_embedding
+
+    labels = np.array([f"c{i:02d}" for i in range(n_classes)] * 4)
+    Z = np.random.default_rng(0).normal(size=(len(labels), 2))
+    figure = plot_embedding(Z, labels)
+    png = {c.get_label(): to_hex(c.get_facecolor()[0], keep_alpha=False) for c in figure.axes[0].collections}
+    html = explorer_html(Z, labels=pd.DataFrame({"class": labels}))
+    traces = json.loads(re.search(r"Plotly\.newPlot\(\s*\"aedr-map\",\s*(\[.*?\]),\s*\{", html, re.S).group(1))
+    mapped = {t["name"]: t["marker"]["color"] for t in traces}
+    assert mapped == png and len(set(png.values())) == n_classes

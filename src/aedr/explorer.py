@@ -32,8 +32,6 @@ MAX_FIELDS = 8  # columns shown in the hover box
 MAX_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
 THUMBNAILS = 2000  # rows with a thumbnail in the file, sampled; the rest hover without one
 THUMB_PIXELS = 56  # thumbnails are drawn at least this wide (small images are scaled up, pixel for pixel)
-# a few named colours that stay apart on white, then plotly's larger qualitative sets
-_PALETTE = "Plotly Dark24 Light24"
 # plotly.js shows a "Share chart" button by default, which uploads the chart (every point and hover
 # field) to Plotly's cloud: a map of cells or patients stays on the user's machine
 PLOT_CONFIG = {"scrollZoom": True, "displaylogo": False, "showSendToCloud": False}
@@ -162,7 +160,7 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
     """Add the traces: for every label column, one trace per category (or one coloured by value), each
     point's row number and ``hover`` fields (:func:`_hover_columns`) in its data; return each column's
     name and the indices of its traces."""
-    import plotly.colors as pc
+    from aedr.plotting import category_colours
 
     n = len(Z)
     names = [] if hover is None else list(hover.columns)
@@ -173,7 +171,6 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
     template = "row %{customdata[0]}"
     template += "".join(f"<br>{_escape(c)}: %{{customdata[{i + 1}]}}" for i, c in enumerate(names))
     template += "<extra></extra>"
-    palette = [c for name in _PALETTE.split() for c in getattr(pc.qualitative, name)]
     columns = list(labels.columns) if labels is not None else [None]
     groups, first = [], True
     for column in columns:
@@ -185,9 +182,10 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
             figure.add_trace(_trace(Z, np.arange(n), custom, template, column or "rows", first, colour=colour))
         else:
             categories = _categories(values)
+            palette = category_colours(len(categories))  # as embedding.png colours them
             for k, (name, members) in enumerate(categories):
                 indices.append(len(figure.data))
-                trace = _trace(Z, members, custom, template, name, first, colour=palette[k % len(palette)])
+                trace = _trace(Z, members, custom, template, name, first, colour=palette[k])
                 figure.add_trace(trace)
         groups.append((column or "", indices))
         first = False

@@ -7,6 +7,26 @@ from pathlib import Path
 import numpy as np
 
 LEGEND_MAX = 40  # text labels of more values than this (row names) are coloured without a legend
+_MANY_COLOURS = "Plotly Dark24 Light24"  # plotly's qualitative sets, for more than 20 categories
+
+
+def category_colours(n: int) -> list[str]:
+    """``n`` colours (hex) for ``n`` categories in their order, the same in ``embedding.png`` and
+    ``map.html``: matplotlib's tab10 up to 10 categories (scanpy's too), tab20 up to 20, and beyond that
+    plotly's qualitative sets (58 colours, repeated after that).
+
+    >>> category_colours(2)
+    ['#1f77b4', '#ff7f0e']
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if n <= 20:
+        return [to_hex(c) for c in colormaps["tab10" if n <= 10 else "tab20"].colors[:n]]
+    import plotly.colors as pc
+
+    many = [c for name in _MANY_COLOURS.split() for c in getattr(pc.qualitative, name)]
+    return [many[i % len(many)].lower() for i in range(n)]
 
 
 def pyplot():
@@ -73,17 +93,17 @@ def plot_embedding(
     else:
         labels = np.asarray(labels)
         classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
+        colours = category_colours(len(classes)) if len(classes) <= 20 or labels.dtype.kind not in "biuf" else []
         if len(classes) > LEGEND_MAX and labels.dtype.kind not in "biuf":  # names, not categories
             index = np.searchsorted(classes, labels.astype(str))
-            ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=index % 20, cmap="tab20", vmin=0, vmax=19)
+            ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
             what = f"{label_name!r} has" if label_name else "the labels have"
             fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
-        elif len(classes) <= 20 or labels.dtype.kind not in "biuf":
-            cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        elif colours:
             text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
             for i, cls in enumerate(classes):
                 mask = text == cls
-                ax.scatter(*(c[mask] for c in columns), s=size, lw=0, alpha=0.8, color=cmap(i % cmap.N), label=str(cls))
+                ax.scatter(*(c[mask] for c in columns), s=size, lw=0, alpha=0.8, color=colours[i], label=str(cls))
             ax.legend(markerscale=max(1.0, 6 / size), fontsize="small", loc="best", frameon=False, title=label_name)
         else:
             points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
