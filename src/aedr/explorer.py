@@ -268,14 +268,24 @@ def _layout(figure, dims: int, groups, title, axis_names) -> None:
         legend={"title": {"text": _escape(groups[0][0])}, "itemsizing": "constant"},
         margin={"l": 40, "r": 20, "t": 60, "b": 40},
     )
-    if len(groups) > 1:
+    if len(groups) > 1:  # the menu heads the legend's column, clear of plotly's tool bar at the top right
         figure.update_layout(
             updatemenus=[
-                {"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.08, "yanchor": "bottom"}
+                {"buttons": buttons, "direction": "down", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
             ],
             annotations=[
-                {"text": "colour by", "x": 0.86, "xref": "paper", "y": 1.1, "yref": "paper", "showarrow": False}
+                {
+                    "text": "colour by",
+                    "x": 1.02,
+                    "xref": "paper",
+                    "xanchor": "left",
+                    "y": 1.0,
+                    "yref": "paper",
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                }
             ],
+            legend={"y": 0.9, "yanchor": "top"},
         )
     if dims == 3:
         figure.update_layout(scene={"xaxis_title": names[0], "yaxis_title": names[1], "zaxis_title": names[2]})
