@@ -164,6 +164,9 @@ def test_the_page_is_titled_and_offers_no_upload_of_the_data(browser, digits_map
 def test_colour_by_switches_the_legend_and_legend_clicks_hide_a_category(browser, digits_map):
     path, Z, _ = digits_map
     page, errors = open_map(browser, path)
+    page.hover("#aedr-map")  # shows plotly's tool bar, which once covered the menu
+    menu, tools = page.locator(".updatemenu-header-group").bounding_box(), page.locator(".modebar").bounding_box()
+    assert menu["y"] >= tools["y"] + tools["height"] or menu["x"] + menu["width"] <= tools["x"]
     page.locator(".updatemenu-header-group").click()
     page.locator(".updatemenu-dropdown-button", has_text="parity").click()
     page.wait_for_function(f"() => JSON.stringify(({LEGEND})()) === JSON.stringify(['even', 'odd'])")
