@@ -213,6 +213,7 @@ def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp
     assert decoded.splitlines()[0] == "sample,a,b,c,d,kind" and decoded.splitlines()[1].startswith("s0,")
     scores = json.loads(aedr("evaluate", out, tmp_path / "train.csv", "--json").stdout)
     assert scores["knn_accuracy"] is not None and "knn_labelled_rows" not in scores
+    assert scores["knn_neighbors"] == 5 and scores["n_neighbors"] == 10  # the k of each score, said
     frame.assign(kind=frame["kind"].where(np.arange(60) % 3 > 0)).to_csv(tmp_path / "part.csv", index=False)
     scores = json.loads(aedr("evaluate", out, tmp_path / "part.csv", "--json").stdout)  # unlabelled rows: no class
     assert scores["knn_labelled_rows"] == 40 and scores["knn_accuracy"] is not None
@@ -1219,6 +1220,7 @@ def test_scores_say_when_they_measure_another_geometry_than_the_model_reads(tmp_
     load_breast_cancer(as_frame=True).frame.to_csv(tmp_path / "bc.csv", index=False)
     fitted = aedr("fit", tmp_path / "bc.csv", "--label-col", "target", "-o", tmp_path / "r", *FAST)
     assert "measure neighbours in the data's own units, where columns spread from 0.00264 to 569" in fitted.stderr
+    assert "5-NN accuracy 0." in fitted.stdout  # the labels' score, printed as it is written
     scored = aedr("evaluate", tmp_path / "r", tmp_path / "bc.csv", "--label-col", "target")
     assert "the model reads each column scaled alike (standard)" in scored.stderr
     alike = aedr("fit", tmp_path / "bc.csv", "--label-col", "target", "--scale", "global", "-o", tmp_path / "g", *FAST)

@@ -49,6 +49,7 @@ MIN_WIDE_ROWS = 500  # the sample of the widest rows still holds this many (10 n
 
 
 KNN_MIN_CLASS_ROWS = 5  # the 5-fold k-NN accuracy needs every class in every fold
+KNN_NEIGHBORS = 5  # the k of the k-NN accuracy (trustworthiness takes N_NEIGHBORS)
 
 
 def knn_unscorable(labels) -> str | None:
@@ -123,7 +124,10 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
         given = pd.Series(np.asarray(y, dtype=object)[rows])
         known = given.notna().to_numpy()  # rows without a label (unannotated cells) are no class: left out
         labels = given[known].astype(str).to_numpy()
-        scores["knn_accuracy"] = None if knn_unscorable(labels) else _metrics.knn_accuracy(Z[rows][known], labels)
+        scores["knn_accuracy"] = (
+            None if knn_unscorable(labels) else _metrics.knn_accuracy(Z[rows][known], labels, KNN_NEIGHBORS)
+        )
+        scores["knn_neighbors"] = KNN_NEIGHBORS
         if not known.all():
             scores["knn_labelled_rows"] = int(known.sum())
     scores["n_neighbors"] = k

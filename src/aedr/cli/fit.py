@@ -349,6 +349,8 @@ def _report(run, out: Path) -> None:
     for name in ("trustworthiness", "continuity"):
         if m.get(name) is not None:
             scores.append(f"{name} {m[name]:.3f}")
+    if m.get("knn_accuracy") is not None:
+        scores.append(f"{m['knn_neighbors']}-NN accuracy {m['knn_accuracy']:.3f}")
     if m.get("trustworthiness") is None:
         scores.append(f"too few rows ({m['metrics_rows']}) to measure neighbourhoods")
     typer.echo(
