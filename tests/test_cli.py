@@ -365,7 +365,9 @@ def test_inverse_transform_of_codes_under_other_names_points_to_columns(run, tmp
     codes = pd.read_csv(run / "embedding.csv").iloc[:5, :2].set_axis(["x", "y"], axis=1)
     codes.to_csv(tmp_path / "xy.csv", index=False)
     result = aedr("inverse-transform", run / "model", tmp_path / "xy.csv", ok=False)
-    assert_one_line_error(result, "lacks 2 of the columns", "--columns picks the code columns by their own names")
+    assert_one_line_error(
+        result, "lacks the model's code columns (autoencoder0, autoencoder1); --columns picks the code columns"
+    )
     rows = aedr("inverse-transform", run / "model", tmp_path / "xy.csv", "--columns", "x,y").stdout
     assert len(pd.read_csv(io.StringIO(rows))) == 5
 

@@ -313,7 +313,10 @@ def _code_table(data: Path, code_names, label_col, columns, exclude, header, del
             expected_columns=code_names,
         )
     except MissingColumnsError as exc:  # codes under other names (x, y): --columns takes them
-        raise ValueError(f"{exc}; --columns picks the code columns by their own names") from exc
+        raise ValueError(
+            f"{shown(data)}: lacks the model's code columns ({', '.join(code_names)}); --columns picks the code "
+            "columns by their own names"
+        ) from exc
     return table
 
 
