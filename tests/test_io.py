@@ -510,3 +510,11 @@ def test_unique_whole_numbers_under_other_names_stay_features(tmp_path, name):
     frame = pd.DataFrame({name: rng.permutation(np.arange(10_001, 10_041)), "a": rng.random(40)})
     frame.to_csv(tmp_path / "t.csv", index=False)
     assert read_table(tmp_path / "t.csv").columns == [name, "a"]
+
+
+def test_a_text_column_unique_but_for_a_repeat_says_why_it_is_no_id(tmp_path):
+    ids = [f"s{i}" for i in range(40)]
+    ids[5] = "s4"
+    pd.DataFrame({"sample": ids, "a": np.arange(40.0), "b": np.ones(40)}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ValueError, match=r"'sample' \(e.g. 's0' in row 1\), not an ID: 's4' repeats; leave it out"):
+        read_table(tmp_path / "t.csv")
