@@ -47,6 +47,8 @@ def test_reconstruction_grid(tmp_path):
     images = [ax for ax in fig.axes if ax.images]
     assert len(images) == 24  # 12 originals and 12 reconstructions
     assert len(fig.axes) == 2 * 2 * 10  # two strips of 10 columns, originals above reconstructions
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert titles == ["original", "reconstruction"] * 2  # each strip's rows named
     save_figure(fig, tmp_path / "r.png")
     with pytest.raises(ValueError, match="differ in shape"):
         plot_reconstructions(X, X[:, :4])

@@ -254,8 +254,9 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
         for row, images in ((2 * strip, X), (2 * strip + 1, X_hat)):
             picture = np.clip((images[i].reshape(shape) - low) / max(high - low, 1e-12), 0, 1)
             axes[row, col].imshow(picture, cmap="gray" if len(shape) == 2 else None, vmin=0, vmax=1)
-    axes[0, 0].set_title("original", fontsize="small", loc="left")
-    axes[1, 0].set_title("reconstruction", fontsize="small", loc="left")
+    for strip in range(n_strips):  # every strip's pair of rows named, not only the first
+        axes[2 * strip, 0].set_title("original", fontsize="small", loc="left")
+        axes[2 * strip + 1, 0].set_title("reconstruction", fontsize="small", loc="left")
     if title:
         fig.suptitle(title)
     return fig
