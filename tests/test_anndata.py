@@ -413,3 +413,32 @@ def test_tl_transform_says_when_repeated_gene_names_are_matched_by_their_order(p
     with caplog.at_level("WARNING", logger="aedr.tl"):
         aedr.tl.transform(pbmc[300:].copy(), unique)
     assert "repeats" not in caplog.text
+
+
+def test_h5ad_codes_of_two_models_a_streamed_label_and_dense_genes_in_another_order(pbmc, tmp_path):
+    """Review of f5bd266: a streamed transform with the fit's label into an .h5ad crashed (no file to copy);
+    a copy holding two models' codes was decoded from the first recorded, silently; dense genes in another
+    order were refused in memory; a streamed file's extra genes were left out of the memory decision."""
+    from aedr.data.anndata import H5adSource
+
+    X = np.abs(pbmc.X[:, :40])  # dense
+    cells = anndata.AnnData(X=X, obs=pbmc.obs.copy(), var=pbmc.var.iloc[:40].copy())
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    cells[:, ::-1].copy().write_h5ad(tmp_path / "reversed.h5ad")
+    assert fit(tmp_path / "cells.h5ad", "--label-col", "bulk_labels", "-o", tmp_path / "run").exit_code == 0
+    same = transform(tmp_path / "run", tmp_path / "cells.h5ad")
+    turned = transform(tmp_path / "run", tmp_path / "reversed.h5ad")  # dense, in memory, genes by name
+    assert turned.exit_code == 0 and turned.stdout == same.stdout, turned.output
+    streamed = transform(tmp_path / "run", tmp_path / "cells.h5ad", "-o", tmp_path / "s.h5ad", "--memory-budget", "1K")
+    assert streamed.exit_code == 0 and "AnnData of the codes alone" in streamed.stderr, streamed.output
+    assert transform(tmp_path / "run", tmp_path / "run" / "cells.h5ad", "-o", tmp_path / "two.h5ad", "--obsm-key",
+                     "X_again").exit_code == 0  # fmt: skip
+    decode = ["inverse-transform", str(tmp_path / "run"), str(tmp_path / "two.h5ad")]
+    refused = runner.invoke(app, decode)
+    assert (
+        refused.exit_code == 1 and "under 2 obsm keys (X_aedr, X_again): choose one with --obsm-key" in refused.stderr
+    )
+    assert runner.invoke(app, [*decode, "--obsm-key", "X_again"]).exit_code == 0
+    source = H5adSource(tmp_path / "reversed.h5ad", genes=list(cells.var_names[:10]))
+    assert source.shape == (700, 10) and source.read_shape == (700, 40)  # read whole: all 40 genes in memory
+    source.close()

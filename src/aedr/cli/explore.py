@@ -7,7 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.options import Columns, Delimiter, Exclude, Force, Header, LabelCol, LabelsFile, ModelThreads, Verbose
+from aedr.cli.options import (
+    CodesKey,
+    Columns,
+    Delimiter,
+    Exclude,
+    Force,
+    Header,
+    LabelCol,
+    LabelsFile,
+    ModelThreads,
+    Verbose,
+)
 
 _IMAGES = "Thumbnails"
 
@@ -64,6 +75,7 @@ def explore(
         Optional[str], typer.Option("--title", help="Page title (the browser tab's and the map's heading).")
     ] = None,
     threads: ModelThreads = None,
+    obsm_key: CodesKey = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -88,7 +100,7 @@ def explore(
     output = output or default_output(embedding, ".html")
     embedding = embedding_file(embedding)
     output = claim_output(ctx, output, force, [embedding])
-    codes, names, label_frame, ids = read_codes(embedding, delimiter)
+    codes, names, label_frame, ids = read_codes(embedding, delimiter, obsm_key)
     fields = images = reconstructions = None
     shape = None
     if data is not None and data.name.lower().endswith(".h5ad") and not image_shape:
@@ -167,7 +179,7 @@ def explore(
     typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)")
 
 
-def read_codes(path: Path, delimiter=None):
+def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
     """``(codes, names, labels, ids)``: the codes in an embedding file, their column names, the label
     columns as a frame and the rows' IDs as a frame (None when there are none).
 
@@ -191,7 +203,7 @@ def read_codes(path: Path, delimiter=None):
     if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations
         from aedr.data.anndata import OBS_NAMES, h5ad_codes
 
-        values, names, obs, obs_names = h5ad_codes(path, are_codes=all_codes)
+        values, names, obs, obs_names = h5ad_codes(path, are_codes=all_codes, key=obsm_key)
         labels = obs if len(obs.columns) else None
         ids = pd.DataFrame({OBS_NAMES: obs_names})
     elif fmt.tabular:

@@ -406,7 +406,8 @@ def features_for(model, table: Table, path: Path | None = None):
     if isinstance(table.X, RowSource):  # rows on disk, their columns picked by name as they were opened
         return table.X
     names = getattr(model, "feature_names_in_", None)
-    if names is not None and table.columns is not None and hasattr(table.X, "tocsr"):  # sparse
+    # an .h5ad's genes (sparse, or dense with obs): taken by name, in any order, among any others
+    if names is not None and table.columns is not None and (hasattr(table.X, "tocsr") or table.obs is not None):
         from aedr._validation import columns_by_name
 
         return columns_by_name(table.X, table.columns, names, where)

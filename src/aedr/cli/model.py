@@ -21,6 +21,7 @@ from aedr.cli.inputs import (
     split_names,
 )
 from aedr.cli.options import (
+    CodesKey,
     Columns,
     Delimiter,
     Exclude,
@@ -149,8 +150,9 @@ def transform(
     from aedr.data.formats import format_of
 
     h5ad = output is not None and str(output) != "-" and format_of(output).name == "h5ad"
-    # an .h5ad written from an .h5ad read whole: a copy of it with the codes in obsm (its obs keeps the labels)
-    copy = h5ad and table.obs is not None
+    # an .h5ad written from an .h5ad read whole (source: the file, not streamed): a copy of it with the codes
+    # in obsm (its obs keeps the labels)
+    copy = h5ad and table.obs is not None and table.source is not None
     if note and not copy:
         typer.echo(note, err=True)
     placed = {}
@@ -210,6 +212,7 @@ def inverse_transform(
     missing: Missing = "error",
     threads: ModelThreads = None,
     memory_budget: ModelMemoryBudget = None,
+    obsm_key: CodesKey = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -244,7 +247,7 @@ def inverse_transform(
             raise ValueError(
                 f"{shown(data)}: an .h5ad file's codes are read as aedr wrote them ({listed(given)} apply to tables)"
             )
-        table = _h5ad_code_table(data, label_col)
+        table = _h5ad_code_table(data, label_col, obsm_key)
     else:
         table = _code_table(data, code_names, label_col, columns, exclude, header, delimiter, missing)
     if table.X.shape[1] != estimator.n_components:
@@ -320,7 +323,7 @@ def _code_table(data: Path, code_names, label_col, columns, exclude, header, del
     return table
 
 
-def _h5ad_code_table(path: Path, label_col: str | None):
+def _h5ad_code_table(path: Path, label_col: str | None, key: str | None = None):
     """The codes of an ``.h5ad`` file (:func:`aedr.data.anndata.h5ad_codes`), for ``inverse-transform``:
     the cells' names as the rows' IDs, and the obs column ``label_col`` as their labels."""
     import pandas as pd
@@ -330,7 +333,7 @@ def _h5ad_code_table(path: Path, label_col: str | None):
     from aedr.data.anndata import OBS_NAMES, h5ad_codes
     from aedr.data.table import Table
 
-    values, names, obs, obs_names = h5ad_codes(path, are_codes=all_codes)
+    values, names, obs, obs_names = h5ad_codes(path, are_codes=all_codes, key=key)
     if label_col is not None and label_col not in obs.columns:
         raise ValueError(f"{shown(path)}: no obs column {label_col!r} (obs columns: {listed(obs.columns)})")
     labels = obs[label_col] if label_col is not None else None

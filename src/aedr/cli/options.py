@@ -111,6 +111,13 @@ ObsmKey = Annotated[
         rich_help_panel="Output",
     ),
 ]
+CodesKey = Annotated[
+    Optional[str],
+    typer.Option(
+        "--obsm-key",
+        help=".h5ad input: the obsm key of the codes to read [default: the one aedr recorded in the file].",
+    ),
+]
 
 Threads = Annotated[
     Optional[int],

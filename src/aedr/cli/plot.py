@@ -18,6 +18,7 @@ from aedr.cli.common import load_model, use_threads
 from aedr.cli.errors import CommandGroup
 from aedr.cli.inputs import features_for, read_for_model, read_input, split_names
 from aedr.cli.options import (
+    CodesKey,
     Columns,
     Delimiter,
     Exclude,
@@ -85,6 +86,7 @@ def embedding(
     delimiter: Delimiter = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
     output: figure_output("EMBEDDING's (or the run folder's) name + .png, here") = None,
+    obsm_key: CodesKey = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -102,7 +104,7 @@ def embedding(
     data = embedding_file(data)
     output = claim_figure(ctx, output, force)
     if format_of(data).name == "h5ad":  # codes in X or obsm, colourings in obs: read as explore reads them
-        _plot_h5ad(data, color_by, title, output, force)
+        _plot_h5ad(data, color_by, title, output, force, obsm_key)
         return
     names = table_names(data, delimiter) if columns is None else None  # the header, read once
     written = written_label_column(data, delimiter, names) if columns is None else None
@@ -153,12 +155,12 @@ def _draw(codes, colours, axis_names, name: str, title, color_by, output: Path, 
     save_figure_file(fig, output, force)
 
 
-def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path, force: bool) -> None:
+def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path, force: bool, key=None) -> None:
     """The scatter of an ``.h5ad`` embedding (:func:`aedr.cli.explore.read_codes`), coloured by an obs column."""
     from aedr._words import listed
     from aedr.cli.explore import read_codes
 
-    values, names, labels, _ = read_codes(data)
+    values, names, labels, _ = read_codes(data, obsm_key=key)
     if color_by is not None and (labels is None or color_by not in labels.columns):
         raise typer.BadParameter(
             f"{data} has no obs column {color_by!r} (obs columns: {listed(labels.columns if labels is not None else [])})",

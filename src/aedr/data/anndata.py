@@ -201,16 +201,25 @@ def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, se
     return target
 
 
-def h5ad_codes(path: Path, are_codes=lambda names: False):
+def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None):
     """``(codes, names, obs, obs_names)`` of an ``.h5ad`` embedding: the codes ``aedr fit`` and
     ``aedr transform`` add to a copy of a file (``obsm[key]``, the key its ``uns`` records, else
     ``obsm["X_aedr"]``), or else ``X`` of an AnnData of codes (``--format h5ad``, a streamed
     file's transform): one whose ``var`` names ``are_codes(names)`` says are codes (``autoencoder0``, ``autoencoder1``, ...), never genes.
-    ``X`` is read only in that case (AnnData's backed mode): a copy's genes stay on disk."""
+    ``X`` is read only in that case (AnnData's backed mode): a copy's genes stay on disk. ``key``: the
+    obsm key to read; a file holding aedr's codes under more than one is refused without it."""
     adata = read_h5ad(path, backed=True)
     try:
         recorded = [v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v]
-        key = next((k for k in [*recorded, "X_aedr"] if k in adata.obsm), None)
+        present = [k for k in dict.fromkeys([*recorded, "X_aedr"]) if k in adata.obsm]
+        if key is not None and key not in adata.obsm:
+            raise ValueError(f"{path}: no obsm[{key!r}] (obsm keys: {listed(adata.obsm.keys())})")
+        if key is None and len(present) > 1:  # two models' codes (a fit's copy transformed again)
+            raise ValueError(
+                f"{path}: holds aedr's codes under {len(present)} obsm keys ({listed(present)}): choose one with "
+                "--obsm-key"
+            )
+        key = key if key is not None else (present[0] if present else None)
         if key is not None:
             values = np.asarray(adata.obsm[key], dtype=np.float64)
             names = [f"{key.removeprefix('X_')}{i}" for i in range(values.shape[1] if values.ndim == 2 else 0)]
@@ -254,7 +263,7 @@ class H5adSource(RowSource):
         self.adata = read_h5ad(self.path, backed=True)
         try:
             self._describe(normalize)
-            self._positions = None
+            self._positions, self._stored = None, self.shape
             if genes is not None and list(genes) != self.feature_names:
                 from aedr._validation import column_positions
 
@@ -282,6 +291,11 @@ class H5adSource(RowSource):
         self.normalize = normalize
         self.dtype = np.dtype(np.float32 if normalize else X.dtype)  # normalize_counts gives float32
         self._stamp = _stamp(self.path)
+
+    @property
+    def read_shape(self) -> tuple[int, int]:
+        """All of the file's genes: read whole, the file's X is read before the model's genes are taken."""
+        return self._stored
 
     def first_cells(self, n: int | None = None):
         """The file's first ``n`` cells (None: its first block) as stored, dense or sparse, not normalised:

@@ -158,8 +158,9 @@ def budget_bytes(memory_budget) -> int:
 
 
 def needs_streaming(source: RowSource, memory_budget) -> bool:
-    """Whether fitting ``source`` in memory would need more than ``memory_budget`` bytes."""
-    n, d = source.shape
+    """Whether reading ``source`` in memory (:attr:`~aedr.data.sources.RowSource.read_shape`) would need
+    more than ``memory_budget`` bytes."""
+    n, d = source.read_shape
     return n * (d * IN_MEMORY_BYTES_PER_VALUE + IN_MEMORY_BYTES_PER_ROW) > budget_bytes(memory_budget)
 
 

@@ -33,6 +33,12 @@ class RowSource:
     image_shape: tuple[int, ...] | None = None
     natural_block: int | None = None  # rows per block the format stores together (Parquet row groups)
 
+    @property
+    def read_shape(self) -> tuple[int, int]:
+        """(rows, values per row) that reading the file whole would hold: ``shape``, unless the source
+        picks its columns from more (an ``.h5ad``'s genes, read whole before the model's are taken)."""
+        return self.shape
+
     def __len__(self) -> int:
         return self.shape[0]
 
