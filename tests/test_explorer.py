@@ -204,6 +204,16 @@ def test_labels_are_shown_as_text_never_as_html(browser, tmp_path):
     assert f"<i>kind</i>: {link}" in hover
     assert errors == []
     page.close()
+    # a name that closes the page's script (the selection's column names are JSON inside one), in the
+    # title and on an axis too
+    trap = "</script><img src=x onerror='window.HACKED=1'>"
+    fields = pd.DataFrame({trap: np.arange(60)})
+    path = write_explorer(tmp_path / "t.html", Z, labels=labels, fields=fields, title=trap, axis_names=[trap, "y"])
+    page, errors = open_map(browser, path)
+    assert page.evaluate("() => window.HACKED") is None and page.locator("img").count() == 0
+    assert trap in page.locator(".gtitle").text_content() and trap in page.locator(".xtitle").text_content()
+    assert errors == []
+    page.close()
 
 
 def test_a_box_selection_is_counted_and_downloads_as_csv(browser, tmp_path):

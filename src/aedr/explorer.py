@@ -80,8 +80,8 @@ def explorer_html(
     thumbs = _thumbnails(images, reconstructions, image_shape, n, thumbnails, random_state)
     html = figure.to_html(include_plotlyjs=True, full_html=True, div_id="aedr-map", config=PLOT_CONFIG)
     columns = ["row", *([] if hover is None else [str(c) for c in hover.columns])]
-    script = _HOVER_SCRIPT.replace("__THUMBS__", json.dumps(thumbs))
-    script += _SELECTION_SCRIPT.replace("__COLUMNS__", json.dumps(columns))
+    script = _HOVER_SCRIPT.replace("__THUMBS__", _script_json(thumbs))
+    script += _SELECTION_SCRIPT.replace("__COLUMNS__", _script_json(columns))
     html = html.replace("<head>", f"<head>\n    <title>{escape(title or 'aedr embedding')}</title>", 1)
     return html.replace("</body>", f"<script>{script}</script>\n</body>")
 
@@ -242,13 +242,18 @@ def _hover_text(values: pd.Series) -> np.ndarray:
     return np.array([_escape(v) for v in values.astype("string").fillna("")], dtype=object)
 
 
+def _script_json(value) -> str:
+    """``value`` as JSON to place inside a ``<script>``: a name holding ``</script>`` cannot end it."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _escape(text: str) -> str:
     """``text`` shown as text where plotly reads HTML (a label "<b>x</b>" is not drawn bold, nor a link)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%&#123;")
 
 
 def _layout(figure, dims: int, groups, title, axis_names) -> None:
-    names = list(axis_names) if axis_names is not None else [f"code {i}" for i in range(dims)]
+    names = [_escape(n) for n in axis_names] if axis_names is not None else [f"code {i}" for i in range(dims)]
     n_traces = len(figure.data)
     buttons = []
     for column, indices in groups:
@@ -261,7 +266,7 @@ def _layout(figure, dims: int, groups, title, axis_names) -> None:
             }
         )
     figure.update_layout(
-        title=title,
+        title=_escape(title) if title else title,
         template="plotly_white",
         hovermode="closest",
         dragmode="pan" if dims == 2 else "orbit",
