@@ -1227,3 +1227,12 @@ def test_scores_say_when_they_measure_another_geometry_than_the_model_reads(tmp_
     assert "the model reads each column scaled alike (standard)" in scored.stderr
     alike = aedr("fit", tmp_path / "bc.csv", "--label-col", "target", "--scale", "global", "-o", tmp_path / "g", *FAST)
     assert "own units" not in alike.stderr
+
+
+def test_the_librarys_warnings_read_as_the_cli_s_own_lines(tmp_path):
+    """A warning of the library (a few extreme rows setting the scaling) reads 'warning: ...', as the
+    CLI's own 'note:' and 'error:' lines, not logging's 'WARNING:'."""
+    off = 1e6 + np.random.default_rng(0).normal(size=(300, 5))
+    np.save(tmp_path / "off.npy", np.vstack([off, [0, 1e6, 1e6, 1e6, 1e6]]))
+    result = aedr("fit", tmp_path / "off.npy", "--scale", "global", "-o", tmp_path / "r", *FAST)
+    assert "warning: a few extreme rows set the input scaling (the farthest: the row at index 300" in result.stderr

@@ -509,7 +509,12 @@ def test_a_few_extreme_rows_that_set_the_scaling_are_warned_of(caplog):
     with caplog.at_level(logging.WARNING, logger="aedr"):
         codes = Autoencoder(max_iter=2, random_state=0).fit(np.vstack([X, np.full(64, 1e30)])).transform(X)
     assert np.ptp(codes, axis=0).max() < 1e-6
-    assert "the row at index 300 holds 1e+30" in caplog.text and "remove or clip" in caplog.text
+    assert "the farthest: the row at index 300" in caplog.text and "remove or clip" in caplog.text
+    caplog.clear()
+    off = 1e6 + np.random.default_rng(0).normal(size=(300, 5))  # one scale for all columns, one far row
+    with caplog.at_level(logging.WARNING, logger="aedr"):
+        Autoencoder(max_iter=2, random_state=0, scale="global").fit(np.vstack([off, [0, 1e6, 1e6, 1e6, 1e6]]))
+    assert "the farthest: the row at index 300" in caplog.text  # not a row of ordinary values near 1e6
     caplog.clear()
     rare = (np.random.default_rng(0).random((400, 30)) < 0.01).astype(float)
     with caplog.at_level(logging.WARNING, logger="aedr"):

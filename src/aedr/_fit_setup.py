@@ -440,13 +440,22 @@ def _warn_if_dominated(X: np.ndarray, scaler: AffineScaler, rows: int = 2_000) -
     gaps = gaps[(pairs[0::2] != pairs[1::2]).any(axis=1)]  # rows repeated in the data are not the question
     if len(gaps) < 5 or not np.median(gaps) < 1e-3 * math.sqrt(X.shape[1]):
         return
-    size = np.concatenate([np.abs(X[a : a + 8192]).max(axis=1) for a in range(0, len(X), 8192)])
-    extreme = int(np.argmax(size))
+    # the row that holds the most of the scaled input's variance (a scale that overflowed to inf tells
+    # nothing: those columns are measured against their farthest value instead)
+    blocks = [slice(a, a + 8192) for a in range(0, len(X), 8192)]
+    with np.errstate(all="ignore"):
+        unit = np.broadcast_to(np.asarray(scaler.scale, dtype=np.float64), (X.shape[1],)).copy()
+        if not np.isfinite(unit).all():
+            reach = np.max([np.abs(X[b] - scaler.offset).max(axis=0) for b in blocks], axis=0)
+            unit = np.where(np.isfinite(unit), unit, reach)
+        unit = np.where(unit > 0, unit, 1.0)
+        size = np.concatenate([np.square((X[b] - scaler.offset) / unit).sum(axis=1) for b in blocks])
+    extreme = int(np.nanargmax(size))
     logger.warning(
-        "a few extreme rows set the input scaling (the row at index %d holds %.3g): every other row scales to "
-        "nearly the same input, so their codes will nearly coincide; remove or clip the extreme rows",
+        "a few extreme rows set the input scaling (the farthest: the row at index %d, counted from 0): every "
+        "other row scales to nearly the same input, so their codes will nearly coincide; remove or clip the "
+        "extreme rows",
         extreme,
-        float(size[extreme]),
     )
 
 

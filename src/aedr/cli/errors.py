@@ -236,6 +236,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
+class _LowerLevel(logging.Formatter):
+    """``warning: ...``, ``debug: ...``: the library's records in the words of the CLI's own lines
+    (``note:``, ``error:``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
 class _log_to_stderr:
     """Route the library's log records to stderr: warnings always, debug with --verbose."""
 
@@ -243,7 +251,7 @@ class _log_to_stderr:
         self.logger = logging.getLogger("aedr")
         self.level = self.logger.level
         self.handler = logging.StreamHandler(sys.stderr)
-        self.handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        self.handler.setFormatter(_LowerLevel())
         self.logger.addHandler(self.handler)
         return self
 
