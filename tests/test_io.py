@@ -492,7 +492,9 @@ def test_the_fit_commands_help_names_every_registered_file_format():
     assert not missing, f"aedr fit --help does not name {missing}"
 
 
-@pytest.mark.parametrize("name", ["PatientID", "SampleId", "cellID", "record_no", "Subject", "patient_id"])
+@pytest.mark.parametrize(
+    "name", ["PatientID", "SampleId", "cellID", "record_no", "Subject", "patient_id", "CaseNo", "S.No."]
+)
 def test_unique_whole_numbers_under_an_ids_name_are_left_out_as_ids(tmp_path, name):
     """camelCase ID names and numbered records were used as features: the codes then carried the row
     order (iris sorted by species: the label leaked into the map)."""
@@ -504,7 +506,7 @@ def test_unique_whole_numbers_under_an_ids_name_are_left_out_as_ids(tmp_path, na
     assert f"left out '{name}'" in table.notes[0]
 
 
-@pytest.mark.parametrize("name", ["lipid", "OID", "width"])
+@pytest.mark.parametrize("name", ["lipid", "OID", "width", "atomic_number", "worst_case", "floor_no"])
 def test_unique_whole_numbers_under_other_names_stay_features(tmp_path, name):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({name: rng.permutation(np.arange(10_001, 10_041)), "a": rng.random(40)})

@@ -9,9 +9,12 @@ import re
 import numpy as np
 import pandas as pd
 
+_RECORDS = r"(record|sample|case|patient|subject|specimen|row|item)"  # what a numbered column counts
 ID_NAME = re.compile(
-    r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode|no|nr|num|number|subject|sample|patient|record|case)"
+    r"(.*[_\s.-])?(id|ids|index|idx|key|uuid|barcode)"
     r"|(?-i:.*[a-z0-9](ID|Id|IDs|Ids))"  # camelCase: PatientID, sampleId, cellID (not lipid, acid)
+    rf"|({_RECORDS}|s)?[_\s.-]?(no|nr|num|number)\.?"  # record_no, CaseNo, S.No., number (not atomic_number)
+    rf"|{_RECORDS}"  # a column named for the thing each row is, holding unique whole numbers
     r"|unnamed: ?0|#",
     re.IGNORECASE,
 )
