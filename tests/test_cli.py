@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1236,3 +1237,14 @@ def test_the_librarys_warnings_read_as_the_cli_s_own_lines(tmp_path):
     np.save(tmp_path / "off.npy", np.vstack([off, [0, 1e6, 1e6, 1e6, 1e6]]))
     result = aedr("fit", tmp_path / "off.npy", "--scale", "global", "-o", tmp_path / "r", *FAST)
     assert "warning: a few extreme rows set the input scaling (the farthest: the row at index 300" in result.stderr
+
+
+def test_the_checkpoint_of_a_run_in_the_working_folder_lies_beside_it(tmp_path, monkeypatch):
+    """Under torchrun the ranks above 0 name the checkpoint of '-o .' themselves: 'PosixPath('.') has an
+    empty name' stopped them."""
+    from aedr.cli.fit import _checkpoint_file
+
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert _checkpoint_file(Path(".")) == tmp_path / "here.checkpoint"
+    assert _checkpoint_file(Path("run1")) == Path("run1.checkpoint")

@@ -260,6 +260,8 @@ def fit(
 
 
 def _checkpoint_file(out: Path) -> Path:
+    """``OUT.checkpoint`` beside the run folder ``out`` (``.`` or ``..`` named by the folder they are)."""
+    out = Path(out).resolve() if Path(out).name in ("", "..") else Path(out)
     return out.with_name(out.name + ".checkpoint")
 
 
