@@ -310,3 +310,20 @@ def test_a_torchrun_peer_that_failed_is_named_as_the_cause_not_a_bug(monkeypatch
     )
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert "looks like a bug in aedr" in describe_error(lost)
+
+
+def test_a_model_saved_into_the_working_folder_is_replaced_in_place(tmp_path, monkeypatch):
+    """save(os.getcwd(), overwrite=True) said 'already exists (pass overwrite=True ...)' though it was
+    passed: the working folder is written in place, its earlier model files replaced, others kept."""
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    model = Autoencoder(max_iter=2, hidden_layer_sizes=(3,), random_state=0).fit(X)
+    monkeypatch.chdir(tmp_path)
+    model.save(os.getcwd())
+    (tmp_path / "notes.txt").write_text("mine")
+    inode = tmp_path.stat().st_ino
+    again = Autoencoder(max_iter=3, hidden_layer_sizes=(3,), random_state=1).fit(X)
+    again.save(os.getcwd(), overwrite=True)
+    assert tmp_path.stat().st_ino == inode and (tmp_path / "notes.txt").read_text() == "mine"
+    from aedr import load
+
+    np.testing.assert_array_equal(load(tmp_path).transform(X), again.transform(X))

@@ -329,12 +329,17 @@ def _output_path(filename, staged: Path, target: Path) -> Path:
         return Path(filename)
 
 
-def _fill_in_place(staged: Path, target: Path) -> None:
-    """Move the entries of the folder ``staged`` into ``target``, the working folder, which must be
-    empty: renaming a folder over the one a shell sits in would leave the shell in a deleted folder."""
-    if any(target.iterdir()):
+def _fill_in_place(staged: Path, target: Path, overwrite: bool, owned: tuple[str, ...] = ()) -> None:
+    """Move the entries of the folder ``staged`` into ``target``, the working folder: renaming a folder
+    over the one a shell sits in would leave the shell in a deleted folder. ``target`` must be empty,
+    or with ``overwrite`` an earlier output, of which the entries written again or ``owned`` are
+    replaced and the others kept (as :func:`_replace` keeps them)."""
+    if not overwrite and any(target.iterdir()):
         _remove(staged)
         raise OutputExistsError(target)
+    for entry in sorted(target.iterdir()) if overwrite else []:
+        if (staged / entry.name).exists() or any(fnmatch(entry.name, p) for p in owned):
+            _remove(entry)
     for entry in sorted(staged.iterdir()):
         entry.rename(target / entry.name)
     staged.rmdir()
@@ -362,7 +367,7 @@ def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ..
         try:
             yield staged
             if folder and target.resolve() == Path.cwd().resolve():
-                _fill_in_place(staged, target)
+                _fill_in_place(staged, target, overwrite, owned)
             elif overwrite:
                 _replace(staged, target, owned)
             else:
