@@ -1206,12 +1206,24 @@ def test_an_error_quoting_a_huge_name_stays_a_readable_line(tmp_path):
     assert len(result.stderr.strip()) <= MESSAGE_CHARS + 40
 
 
-def test_the_aedr_command_catches_a_ctrl_c_before_any_command_starts():
+def test_the_aedr_command_catches_a_ctrl_c_before_any_command_starts(monkeypatch, capsys):
     """The console script runs ``aedr.cli.main``, which says a Ctrl-C while Python imports in one line
     (the command group's own handler is not in place yet); it ran the typer app, whose traceback showed."""
+    import importlib
     from importlib.metadata import entry_points
 
-    assert entry_points(group="console_scripts")["aedr"].value == "aedr.cli:main"
+    entry = importlib.import_module("aedr.cli.app")  # the module; aedr.cli.app is also the typer app's name
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert '\naedr = "aedr.cli:main"\n' in pyproject  # what a fresh install generates
+    assert entry_points(group="console_scripts")["aedr"].value == "aedr.cli:main"  # this install
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(entry, "app", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 130 and capsys.readouterr().err == "\nerror: interrupted; nothing was written\n"
 
 
 def test_scores_say_when_they_measure_another_geometry_than_the_model_reads(tmp_path):
