@@ -73,13 +73,13 @@ def knn_unscorable(labels) -> str | None:
 def scores_space_note(estimator) -> str | None:
     """A note when the neighbourhood scores and the model see unlike geometries: the scores compare the
     codes with the rows in the data's own units, while a per-column scaling ("standard", "minmax") makes
-    the model read columns whose spreads differ tenfold or more alike; None otherwise."""
+    the model read columns whose spreads differ a hundredfold or more alike; None otherwise."""
     from aedr._fit_setup import scaling
 
     kind = scaling(estimator)
     spread = np.asarray(estimator.scaler_.scale)
     spread = spread[spread > 0]
-    if kind not in ("standard", "minmax") or len(spread) < 2 or spread.max() < 10 * spread.min():
+    if kind not in ("standard", "minmax") or len(spread) < 2 or spread.max() < 100 * spread.min():
         return None
     return (
         f"trustworthiness and continuity measure neighbours in the data's own units, where columns spread from "

@@ -453,6 +453,7 @@ def info(
 
 def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     from aedr._fit_setup import scaling
+    from aedr._words import plural
 
     fitted, arch = config["fitted"], config["architecture"]
     n_weights = sum(p.numel() for p in estimator.model_.parameters())
@@ -482,7 +483,7 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     if curve:
         best = min(range(len(curve)), key=curve.__getitem__)
         lines.append(
-            f"training       {fitted.get('n_iter_')} epochs, loss {curve[0]:.4g} -> {curve[-1]:.4g} "
+            f"training       {plural(fitted.get('n_iter_') or 0, 'epoch')}, loss {curve[0]:.4g} -> {curve[-1]:.4g} "
             f"(lowest {curve[best]:.4g} at epoch {best + 1})"
         )
     if fitted.get("stop_reason_") is not None:  # files from before aedr recorded it lack these
