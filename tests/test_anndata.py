@@ -442,3 +442,16 @@ def test_h5ad_codes_of_two_models_a_streamed_label_and_dense_genes_in_another_or
     source = H5adSource(tmp_path / "reversed.h5ad", genes=list(cells.var_names[:10]))
     assert source.shape == (700, 10) and source.read_shape == (700, 40)  # read whole: all 40 genes in memory
     source.close()
+
+
+def test_an_obsm_key_the_file_already_holds_for_its_own_codes_is_refused(files, tmp_path):
+    """--obsm-key X_pca replaced scanpy's PCA (and uns['pca']) in the copy; the fit refuses before training."""
+    result = fit(files / "pbmc.h5ad", "--obsm-key", "X_pca", "-o", tmp_path / "r")
+    assert result.exit_code == 1 and "already holds obsm['X_pca'], which aedr did not write" in result.stderr
+    assert not (tmp_path / "r").exists() and "epoch" not in result.output
+    assert fit(files / "pbmc.h5ad", "-o", tmp_path / "run").exit_code == 0
+    again = transform(tmp_path / "run", tmp_path / "run" / "pbmc.h5ad", "-o", tmp_path / "o.h5ad")  # aedr's own
+    assert again.exit_code == 0, again.output
+    taken = transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "p.h5ad", "--obsm-key", "X_umap")
+    assert taken.exit_code == 1 and "obsm['X_umap'], which aedr did not write" in taken.stderr
+    assert not (tmp_path / "p.h5ad").exists()

@@ -125,6 +125,10 @@ def fit(
         out = claim_output(ctx, out, force, inputs=[data, *([labels] if labels is not None else [])], folder=True)
     else:
         out = check_new(out, overwrite=force)  # every rank stops alike when it exists
+    if format_of(data).name == "h5ad":  # its copy's obsm key, checked before any training
+        from aedr.data.anndata import check_obsm_key
+
+        check_obsm_key(data, obsm_key)
     checkpoint = Checkpoint(_checkpoint_file(out), every_seconds=checkpoint_every)
     saved = _check_checkpoint(checkpoint.path, resume=resume, force=force)
     trained = saved is not None and is_trained(saved)  # training had ended: --resume writes the run

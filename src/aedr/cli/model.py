@@ -124,7 +124,8 @@ def transform(
 
     \b
     The fit's label and row-ID columns are kept beside the codes when the file has them. An .h5ad
-    DATA with an .h5ad --output gets a copy of DATA with the codes in obsm, as aedr fit writes.
+    DATA with an .h5ad --output gets a copy of DATA with the codes in obsm, as aedr fit writes (a DATA
+    streamed from disk, beyond the memory budget, an AnnData of the codes alone).
 
     \b
     Examples:

@@ -193,12 +193,30 @@ def normalize_counts(X, path=None, first_row: int = 0):
 
 def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, settings: dict) -> Path:
     """Write ``source``'s AnnData to ``target`` with ``codes`` in ``obsm[key]`` and ``settings`` in
-    ``uns[key without 'X_']``; ``source`` is only read."""
+    ``uns[key without 'X_']``; ``source`` is only read. An ``obsm[key]`` that aedr did not write (its
+    ``uns`` records none) is refused, never replaced."""
     adata = read_h5ad(source)
+    _check_free(source, adata, key)
     adata.obsm[key] = np.asarray(codes, dtype=np.float32)
     adata.uns[key.removeprefix("X_")] = settings
     adata.write_h5ad(target)
     return target
+
+
+def check_obsm_key(path: Path, key: str) -> None:
+    """A ValueError when the ``.h5ad`` file ``path`` holds an ``obsm[key]`` that aedr did not write (read
+    in backed mode: the matrix stays on disk), before a fit whose copy would replace it."""
+    adata = read_h5ad(path, backed=True)
+    try:
+        _check_free(path, adata, key)
+    finally:
+        adata.file.close()
+
+
+def _check_free(path: Path, adata, key: str) -> None:
+    ours = {v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v}
+    if key in adata.obsm and key not in ours:  # scanpy's X_pca, X_umap: the user's, not aedr's to replace
+        raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another --obsm-key")
 
 
 def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None):
