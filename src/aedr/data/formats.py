@@ -191,7 +191,8 @@ def _check_width(path, sep: str) -> None:
     alone = "" if follows else " and no data rows after it"
     raise ValueError(
         f"{path}: has {'' if whole else 'over '}{fields:,} columns ({separator_name(sep)}-separated) in its first "
-        f"line{alone}; aedr reads at most {MAX_TEXT_COLUMNS:,} columns from a text table: save it as .npy or Parquet"
+        f"line{alone}; aedr reads at most {MAX_TEXT_COLUMNS:,} columns from a text table: save it as .npy or Parquet "
+        "with numpy or pyarrow (rows of features; transposed, if its columns are the samples), or check --delimiter"
     )
 
 
