@@ -455,3 +455,12 @@ def test_an_obsm_key_the_file_already_holds_for_its_own_codes_is_refused(files, 
     taken = transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "p.h5ad", "--obsm-key", "X_umap")
     assert taken.exit_code == 1 and "obsm['X_umap'], which aedr did not write" in taken.stderr
     assert not (tmp_path / "p.h5ad").exists()
+
+
+def test_labels_from_a_file_are_kept_in_the_h5ad_copy(files, pbmc, tmp_path):
+    """--labels FILE coloured the map but the .h5ad copy, the file a scanpy user opens next, lacked them."""
+    pd.DataFrame({"state": [f"s{i % 3}" for i in range(700)]}).to_csv(tmp_path / "states.csv", index=False)
+    result = fit(files / "pbmc.h5ad", "--labels", tmp_path / "states.csv", "-o", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    copy = anndata.read_h5ad(tmp_path / "run" / "pbmc.h5ad")
+    assert copy.obs["state"].tolist()[:4] == ["s0", "s1", "s2", "s0"] and "bulk_labels" in copy.obs.columns

@@ -270,7 +270,7 @@ def write_fit(
 
         settings = {"params": settings_of(estimator), "obsm_key": obsm_key, **(reading or {})}
         target = Path(folder) / Path(table.source).name
-        run.files["h5ad"] = write_h5ad_codes(Path(table.source), target, Z, obsm_key, settings)
+        run.files["h5ad"] = write_h5ad_codes(Path(table.source), target, Z, obsm_key, settings, table.labels)
     return run
 
 

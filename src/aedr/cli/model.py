@@ -187,7 +187,7 @@ def _write_h5ad_copy(estimator, table, codes, output: Path, force: bool, key: st
 
     settings = {"params": settings_of(estimator), "obsm_key": key, **reading}
     with staged_file(output, overwrite=force) as staged:
-        write_h5ad_codes(Path(table.source), staged, codes, key, settings)
+        write_h5ad_codes(Path(table.source), staged, codes, key, settings, table.labels)
     typer.echo(
         f"wrote {output} (a copy of {shown(table.source)} with the codes of its {len(codes):,} rows in obsm[{key!r}])",
         err=True,

@@ -191,12 +191,18 @@ def normalize_counts(X, path=None, first_row: int = 0):
     return np.log1p(X * factors[:, None]).astype(np.float32)
 
 
-def write_h5ad_codes(source: Path, target: Path, codes: np.ndarray, key: str, settings: dict) -> Path:
-    """Write ``source``'s AnnData to ``target`` with ``codes`` in ``obsm[key]`` and ``settings`` in
-    ``uns[key without 'X_']``; ``source`` is only read. An ``obsm[key]`` that aedr did not write (its
-    ``uns`` records none) is refused, never replaced."""
+def write_h5ad_codes(
+    source: Path, target: Path, codes: np.ndarray, key: str, settings: dict, labels: pd.Series | None = None
+) -> Path:
+    """Write ``source``'s AnnData to ``target`` with ``codes`` in ``obsm[key]``, ``settings`` in
+    ``uns[key without 'X_']`` and ``labels`` (from a labels file: one per cell) in ``obs`` when it lacks
+    them; ``source`` is only read. An ``obsm[key]`` that aedr did not write (its ``uns`` records none)
+    is refused, never replaced."""
     adata = read_h5ad(source)
     _check_free(source, adata, key)
+    name = None if labels is None else str(labels.name or "label")
+    if name is not None and name not in adata.obs.columns:
+        adata.obs[name] = np.asarray(labels)
     adata.obsm[key] = np.asarray(codes, dtype=np.float32)
     adata.uns[key.removeprefix("X_")] = settings
     adata.write_h5ad(target)
