@@ -345,6 +345,10 @@ def test_the_auto_budget_follows_the_address_space_limit(tmp_path):
     import subprocess
     import sys
 
+    from aedr.data import memory
+
+    if memory.budget_bytes("auto") <= 300 << 20:
+        pytest.skip("the machine leaves less than 600 MiB free: a limit of 512 MiB more would not be lower")
     script = """
 import resource
 from aedr.data import memory
