@@ -238,10 +238,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 class _LowerLevel(logging.Formatter):
     """``warning: ...``, ``debug: ...``: the library's records in the words of the CLI's own lines
-    (``note:``, ``error:``)."""
+    (``note:``, ``error:``), a record's traceback after it (``--verbose``)."""
+
+    def __init__(self):
+        super().__init__("%(levelname)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        record = logging.makeLogRecord({**record.__dict__, "levelname": record.levelname.lower()})
+        return super().format(record)
 
 
 class _log_to_stderr:
