@@ -200,8 +200,8 @@ def inverse_transform(
     data: Annotated[
         Path,
         typer.Argument(
-            help="Codes: the model's code columns (e.g. an embedding file) or n_components numbers per row "
-            "(- reads standard input)."
+            help="Codes: the model's code columns (e.g. an embedding file), n_components numbers per row, or "
+            "an .h5ad with codes in obsm (aedr's copy) or X (- reads standard input)."
         ),
     ],
     output: Output = None,
