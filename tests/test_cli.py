@@ -516,7 +516,8 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
         (["frobnicate"], ["No such command"], 2),
     ],
 )
-def test_errors_are_one_line_with_their_exit_code(cells, run, tmp_path, args, fragments, code):
+def test_errors_are_one_line_with_their_exit_code(cells, run, tmp_path, monkeypatch, args, fragments, code):
+    monkeypatch.chdir(tmp_path)  # a fit's default output (cells-aedr) claimed here, not where another test claims it
     (tmp_path / "nan.csv").write_text("a,b\n1,2\n,3\n4,5\n")
     names = {
         "CELLS": cells,
