@@ -265,13 +265,27 @@ def write_fit(
         run.notes.append(
             "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file"
         )
-    if table.source is not None and table.obs is not None:
-        from aedr.data.anndata import write_h5ad_codes
-
-        settings = {"params": settings_of(estimator), "obsm_key": obsm_key, **(reading or {})}
+    if copies_h5ad(table):
         target = Path(folder) / Path(table.source).name
-        run.files["h5ad"] = write_h5ad_codes(Path(table.source), target, Z, obsm_key, settings, table.labels)
+        run.files["h5ad"] = write_h5ad_copy(estimator, table, Z, target, obsm_key, reading or {})
     return run
+
+
+def copies_h5ad(table: Table) -> bool:
+    """Whether ``table`` was read whole from an ``.h5ad`` file, which outputs copy with the codes added
+    (:func:`write_h5ad_copy`); a streamed file is not copied (the copy would hold all its values again)."""
+    return table.source is not None and table.obs is not None
+
+
+def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading: dict) -> Path:
+    """A copy of the ``.h5ad`` file ``table`` was read from, written to ``target`` with the codes ``Z`` in
+    ``obsm[key]``, ``estimator``'s settings and ``reading`` (how the rows were read: the layer, the
+    normalisation, ...) in ``uns``, and labels from a labels file in ``obs``
+    (:func:`aedr.data.anndata.write_h5ad_codes`): what ``aedr fit`` and ``aedr transform`` write."""
+    from aedr.data.anndata import write_h5ad_codes
+
+    settings = {"params": settings_of(estimator), "obsm_key": key, **reading}
+    return write_h5ad_codes(Path(table.source), target, Z, key, settings, table.labels)
 
 
 def settings_of(estimator) -> dict:

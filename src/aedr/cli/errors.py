@@ -229,7 +229,7 @@ def describe_error(exc: BaseException) -> str:
             f"out of memory ({text[:160] or type(exc).__name__}): lower --memory-budget so that rows on disk "
             "stream, or use a smaller batch or network"
         )
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())} (this looks like a bug in aedr; --verbose shows where)"
+    return f"{type(exc).__name__}: {text} (this looks like a bug in aedr; --verbose shows where)"
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -134,7 +134,7 @@ def transform(
       aedr transform run1/model new_cells.csv --reference cells.csv -o codes.csv
       aedr transform run1/model new_cells.h5ad -o new_cells_aedr.h5ad
     """
-    from aedr.runs import code_frame
+    from aedr.runs import code_frame, copies_h5ad
 
     output = _claim(ctx, output, force, [p for p in (data, model, labels, reference) if p is not None])
     data = piped_input(ctx, data)  # -: rows piped in
@@ -151,9 +151,7 @@ def transform(
     from aedr.data.formats import format_of
 
     h5ad = output is not None and str(output) != "-" and format_of(output).name == "h5ad"
-    # an .h5ad written from an .h5ad read whole (source: the file, not streamed): a copy of it with the codes
-    # in obsm (its obs keeps the labels)
-    copy = h5ad and table.obs is not None and table.source is not None
+    copy = h5ad and copies_h5ad(table)  # an .h5ad from one read whole: a copy of it (its obs keeps the labels)
     if note and not copy:
         typer.echo(note, err=True)
     placed = {}
@@ -179,15 +177,13 @@ def transform(
 
 
 def _write_h5ad_copy(estimator, table, codes, output: Path, force: bool, key: str, reading: dict) -> None:
-    """Write a copy of the ``.h5ad`` file ``table`` was read from to ``output``, with ``codes`` in
-    ``obsm[key]`` and the model's settings and ``reading`` in ``uns``, as ``aedr fit`` writes its copy."""
+    """Write a copy of the ``.h5ad`` file ``table`` was read from to ``output`` with ``codes`` in
+    ``obsm[key]``, as ``aedr fit`` writes its copy (:func:`aedr.runs.write_h5ad_copy`)."""
     from aedr._files import staged_file
-    from aedr.data.anndata import write_h5ad_codes
-    from aedr.runs import settings_of
+    from aedr.runs import write_h5ad_copy
 
-    settings = {"params": settings_of(estimator), "obsm_key": key, **reading}
     with staged_file(output, overwrite=force) as staged:
-        write_h5ad_codes(Path(table.source), staged, codes, key, settings, table.labels)
+        write_h5ad_copy(estimator, table, codes, staged, key, reading)
     typer.echo(
         f"wrote {output} (a copy of {shown(table.source)} with the codes of its {len(codes):,} rows in obsm[{key!r}])",
         err=True,

@@ -166,9 +166,9 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
                 f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {column}"
             )
         described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
-        repeated = values[values.duplicated()].unique()
         if len(values) >= 10 and 0 < len(values) - values.nunique(dropna=False) <= len(values) // 20:
             # nearly an ID: the values that repeat say why it was not taken as one
+            repeated = values[values.duplicated()].unique()
             more = f" and {len(repeated) - 1} more values repeat" if len(repeated) > 1 else " repeats"
             described[-1] += f", not an ID: {repeated[0]!r}{more}"
     names = ",".join(str(c) for c in bad)

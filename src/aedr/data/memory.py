@@ -95,13 +95,15 @@ def _rlimit_headroom(proc: Path) -> list[int]:
         import resource
     except ImportError:  # not on this platform
         return []
-    headroom = []
-    for limit, field in ((resource.RLIMIT_AS, "VmSize:"), (resource.RLIMIT_DATA, "VmData:")):
-        soft = resource.getrlimit(limit)[0]
-        used = _field(proc / "self" / "status", field, 1024)
-        if soft != resource.RLIM_INFINITY and used is not None:
-            headroom.append(soft - used)
-    return headroom
+    limits = {
+        "VmSize:": resource.getrlimit(resource.RLIMIT_AS)[0],
+        "VmData:": resource.getrlimit(resource.RLIMIT_DATA)[0],
+    }
+    limits = {field: soft for field, soft in limits.items() if soft != resource.RLIM_INFINITY}
+    if not limits:  # the usual case: no limit, and no need to read the process's status
+        return []
+    used = {field: _field(proc / "self" / "status", field, 1024) for field in limits}
+    return [soft - used[field] for field, soft in limits.items() if used[field] is not None]
 
 
 _UNLIMITED = 1 << 62  # cgroup v1 writes "no limit" as 2**63 less a page; v2 writes "max"

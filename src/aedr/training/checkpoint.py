@@ -159,18 +159,17 @@ class Checkpoint(Callback):
         if not is_main():
             return
 
-        header = {
-            "format": FORMAT,
-            "version": VERSION,
-            "epoch": epoch,
-            "threads": torch.get_num_threads(),
-            "seed": self.seed,
-            "run": self.identity,
-            "state": snapshot.state,
-        }
         tensors = {**snapshot.tensors, **self.fitted}
         try:
-            _write(self.path, tensors, header)
+            _write(
+                self.path,
+                tensors,
+                epoch=epoch,
+                threads=torch.get_num_threads(),
+                seed=self.seed,
+                identity=self.identity,
+                state=snapshot.state,
+            )
         except OSError as exc:
             if self.written_epoch is None or exc.errno is None or not self.path.is_file():
                 raise
@@ -182,12 +181,17 @@ class Checkpoint(Callback):
         self._last, self.written_epoch = time.monotonic(), epoch
 
 
-def _write(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> None:
-    """Write ``tensors`` and ``header`` (with their digest added) to ``path``, replacing it in one rename."""
+def _write(
+    path: Path, tensors: dict[str, torch.Tensor], *, epoch: int, threads: int, seed, identity, state: dict, **extra
+) -> None:
+    """Write ``tensors`` and the checkpoint's header to ``path``, replacing it in one rename: the format,
+    the ``epoch`` written after, the ``threads``, the fit's ``seed``, its run ``identity``
+    (:func:`run_identity`), the training ``state``, the tensors' digest and any ``extra`` entries."""
     from safetensors.torch import save
 
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
-    header = {**header, "tensors_sha256": tensors_digest(tensors)}
+    header = {"format": FORMAT, "version": VERSION, "epoch": int(epoch), "threads": int(threads), "seed": seed}
+    header.update(run=identity, state=state, **extra, tensors_sha256=tensors_digest(tensors))
     path.parent.mkdir(parents=True, exist_ok=True)
     # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
     # beside its target, which a process killed mid-write would leave in the user's folder
@@ -203,17 +207,16 @@ def write_trained(path, estimator, identity: dict, *, threads: int, fit_seconds:
     from aedr.persistence import model_parts
 
     config, weights = model_parts(estimator)
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "epoch": int(estimator.n_iter_),
-        "threads": int(threads),
-        "seed": None,
-        "run": identity,
-        "state": {},
-        "trained": {"config": config, "fit_seconds": float(fit_seconds)},
-    }
-    _write(Path(path), {f"trained/{name}": t for name, t in weights.items()}, header)
+    _write(
+        Path(path),
+        {f"trained/{name}": t for name, t in weights.items()},
+        epoch=estimator.n_iter_,
+        threads=threads,
+        seed=None,
+        identity=identity,
+        state={},
+        trained={"config": config, "fit_seconds": float(fit_seconds)},
+    )
 
 
 def is_trained(header: dict) -> bool:
