@@ -219,9 +219,15 @@ def check_obsm_key(path: Path, key: str) -> None:
         adata.file.close()
 
 
+def _recorded_keys(adata) -> list[str]:
+    """The obsm keys of the codes aedr wrote into ``adata`` (each copy records its key in ``uns``)."""
+    return [v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v]
+
+
 def _check_free(path: Path, adata, key: str) -> None:
-    ours = {v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v}
-    if key in adata.obsm and key not in ours:  # scanpy's X_pca, X_umap: the user's, not aedr's to replace
+    if key in adata.obsm and key not in _recorded_keys(
+        adata
+    ):  # scanpy's X_pca, X_umap: the user's, not aedr's to replace
         raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another --obsm-key")
 
 
@@ -234,8 +240,7 @@ def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None
     obsm key to read; a file holding aedr's codes under more than one is refused without it."""
     adata = read_h5ad(path, backed=True)
     try:
-        recorded = [v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v]
-        present = [k for k in dict.fromkeys([*recorded, "X_aedr"]) if k in adata.obsm]
+        present = [k for k in dict.fromkeys([*_recorded_keys(adata), "X_aedr"]) if k in adata.obsm]
         if key is not None and key not in adata.obsm:
             raise ValueError(f"{path}: no obsm[{key!r}] (obsm keys: {listed(adata.obsm.keys())})")
         if key is None and len(present) > 1:  # two models' codes (a fit's copy transformed again)
