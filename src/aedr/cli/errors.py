@@ -110,6 +110,7 @@ class CommandGroup(TyperGroup):
                 raise typer.Exit(EXIT_ERROR) from None
 
 
+RANK_GRACE_SECONDS = 3.0  # under torchrun, a rank above 0 that failed waits this long for rank 0 to say so
 MESSAGE_CHARS = 2_000  # an error line longer than this (a 14 MB column name quoted) keeps its start and end
 
 
@@ -141,6 +142,10 @@ def _report(line: str) -> None:
             json.dump({"message": message}, handle)
     if rank == 0 or int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # RANK alone, without torchrun: printed
         typer.echo(line, err=True)
+    elif error_file:  # torchrun stops the group when a rank exits: rank 0, which prints, is given time first
+        import time
+
+        time.sleep(RANK_GRACE_SECONDS)
 
 
 def _usage_error(exc) -> None:
