@@ -137,6 +137,30 @@ def test_an_obsm_key_anndata_cannot_write_is_refused_before_any_work(files, tmp_
     assert not (tmp_path / "r").exists() and not (tmp_path / "o.h5ad").exists()
 
 
+def test_an_obsm_key_is_refused_where_no_h5ad_holds_the_codes(files, tmp_path):
+    """--obsm-key was ignored silently where there was no .h5ad copy to write or .h5ad of codes to read."""
+    rows = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 4)), columns=list("abcd"))
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    refused = fit(tmp_path / "rows.csv", "--obsm-key", "X_ae", "-o", tmp_path / "r")
+    assert refused.exit_code == 2 and "--obsm-key" in refused.output and "DATA is csv" in refused.output
+    assert not (tmp_path / "r").exists()
+    assert fit(tmp_path / "rows.csv", "-o", tmp_path / "r").exit_code == 0
+    assert fit(files / "pbmc.h5ad", "-o", tmp_path / "cells").exit_code == 0
+    for data, output, why in (
+        (tmp_path / "rows.csv", tmp_path / "codes.h5ad", "DATA is csv"),
+        (files / "pbmc.h5ad", tmp_path / "codes.csv", "the output is csv"),
+    ):
+        refused = transform(tmp_path / "cells", data, "-o", output, "--obsm-key", "X_ae")
+        assert refused.exit_code == 2 and why in refused.output, refused.output
+        assert not output.exists()
+    codes = tmp_path / "r" / "embedding.csv"
+    for command in (["inverse-transform", tmp_path / "r", codes], ["explore", codes], ["plot", codes]):
+        output = tmp_path / f"out.{dict(explore='html', plot='png').get(command[0], 'csv')}"
+        refused = runner.invoke(app, [*map(str, command), "--obsm-key", "X_ae", "-o", str(output)])
+        assert refused.exit_code == 2 and "an .h5ad file's obsm, and embedding.csv is csv" in refused.output
+        assert not output.exists()
+
+
 def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_path):
     for budget in ([], ["--memory-budget", "0"]):  # read in memory, streamed from disk
         result = fit(files / "counts.h5ad", "-o", tmp_path / "r", *budget)

@@ -18,6 +18,7 @@ from aedr.cli.options import (
     LabelsFile,
     ModelThreads,
     Verbose,
+    check_codes_key,
 )
 
 _IMAGES = "Thumbnails"
@@ -199,6 +200,7 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
     from aedr.data.formats import format_of
     from aedr.data.ids import array_ids, names_rows
 
+    check_codes_key(obsm_key, path)
     fmt = format_of(path)
     if fmt.name == "h5ad":  # the codes in X or obsm, the cells' names and their obs annotations
         from aedr.data.anndata import OBS_NAMES, h5ad_codes

@@ -30,6 +30,7 @@ from aedr.cli.options import (
     Quiet,
     Threads,
     Verbose,
+    h5ad_copy_key,
 )
 from aedr.cli.outputs import RUN_MARKER, RUN_OUTPUTS, claim_output
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
@@ -66,7 +67,7 @@ def fit(
     one_hot: OneHot = None,
     layer: Layer = None,
     normalize: Normalize = False,
-    obsm_key: ObsmKey = "X_aedr",
+    obsm_key: ObsmKey = None,
     output_format: Annotated[
         Optional[str],
         _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),
@@ -125,7 +126,8 @@ def fit(
         out = claim_output(ctx, out, force, inputs=[data, *([labels] if labels is not None else [])], folder=True)
     else:
         out = check_new(out, overwrite=force)  # every rank stops alike when it exists
-    if format_of(data).name == "h5ad":  # its copy's obsm key, checked before any training
+    obsm_key = h5ad_copy_key(obsm_key, data)
+    if obsm_key is not None:  # the copy's obsm key, checked before any training
         from aedr.data.anndata import check_obsm_key
 
         check_obsm_key(data, obsm_key)

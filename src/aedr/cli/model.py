@@ -37,6 +37,8 @@ from aedr.cli.options import (
     ObsmKey,
     OneHot,
     Verbose,
+    check_codes_key,
+    h5ad_copy_key,
 )
 from aedr.cli.outputs import claim_output
 
@@ -116,7 +118,7 @@ def transform(
     ] = 5,
     threads: ModelThreads = None,
     memory_budget: ModelMemoryBudget = None,
-    obsm_key: ObsmKey = "X_aedr",
+    obsm_key: ObsmKey = None,
     force: Force = False,
     verbose: Verbose = False,
 ) -> None:
@@ -137,7 +139,8 @@ def transform(
     from aedr.runs import code_frame, copies_h5ad
 
     output = _claim(ctx, output, force, [p for p in (data, model, labels, reference) if p is not None])
-    data = piped_input(ctx, data)  # -: rows piped in
+    data = piped_input(ctx, data)  # -: rows piped in (an .h5ad among them named so)
+    obsm_key = h5ad_copy_key(obsm_key, data, output)  # None: no .h5ad copy to write
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
@@ -148,10 +151,7 @@ def transform(
     table = rows_for_model(
         estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, normalize=normalize, **options
     )
-    from aedr.data.formats import format_of
-
-    h5ad = output is not None and str(output) != "-" and format_of(output).name == "h5ad"
-    copy = h5ad and copies_h5ad(table)  # an .h5ad from one read whole: a copy of it (its obs keeps the labels)
+    copy = obsm_key is not None and copies_h5ad(table)  # one read whole: a copy of it (its obs keeps the labels)
     if note and not copy:
         typer.echo(note, err=True)
     placed = {}
@@ -167,7 +167,7 @@ def transform(
             reading.update(reference=str(reference), reference_neighbors=reference_neighbors)
         _write_h5ad_copy(estimator, table, codes, output, force, obsm_key, reading)
         return
-    if h5ad and format_of(data).name == "h5ad":
+    if obsm_key is not None:  # .h5ad to .h5ad, streamed
         typer.echo(
             f"note: {output.name} is an AnnData of the codes alone: {shown(data)} was streamed from disk, and a copy "
             "would hold all its values again",
@@ -221,6 +221,7 @@ def inverse_transform(
     """
     output = _claim(ctx, output, force, [data, model])
     data = piped_input(ctx, data)  # -: rows piped in
+    check_codes_key(obsm_key, data)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)

@@ -93,8 +93,11 @@ OneHot = Annotated[
 ]
 
 
-def _obsm_key_option(value: str) -> str:
-    if not value.removeprefix("X_") or "/" in value:
+OBSM_KEY = "X_aedr"  # the obsm key of the codes in an .h5ad copy, unless --obsm-key names another
+
+
+def _obsm_key_option(value: str | None) -> str | None:
+    if value is not None and (not value.removeprefix("X_") or "/" in value):
         raise typer.BadParameter(
             f"{value!r} cannot name an .h5ad obsm entry: give a name such as X_aedr (no '/'; not empty after 'X_')"
         )
@@ -102,15 +105,50 @@ def _obsm_key_option(value: str) -> str:
 
 
 ObsmKey = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--obsm-key",
         callback=_obsm_key_option,
         help=".h5ad input: the obsm key of the codes in the copy written (its settings go in uns, under the key "
-        "without 'X_').",
+        f"without 'X_') [default: {OBSM_KEY}].",
         rich_help_panel="Output",
     ),
 ]
+
+
+def h5ad_copy_key(key: str | None, data, output=None) -> str | None:
+    """The obsm key of the codes in the ``.h5ad`` copy of ``data``: ``--obsm-key``'s, else :data:`OBSM_KEY`.
+
+    A fit's run holds such a copy when ``data`` is an ``.h5ad`` file (``output=None``); a transform's
+    ``output`` must be one too. Without a copy: None, and a ``key`` given is refused.
+    """
+    from aedr.data.formats import format_of
+
+    def kind(path) -> str:
+        return "standard input" if path is None or str(path) == "-" else format_of(path).name
+
+    given = kind(data), *([] if output is None else [kind(output)])
+    if all(k == "h5ad" for k in given):
+        return key or OBSM_KEY
+    if key is not None:
+        what = f"DATA is {given[0]}" if given[0] != "h5ad" else f"the output is {given[1]}"
+        raise typer.BadParameter(
+            f"names the codes' key in the .h5ad copy of .h5ad rows, and {what}", param_hint="--obsm-key"
+        )
+    return None
+
+
+def check_codes_key(key: str | None, path) -> None:
+    """Refuse a ``--obsm-key`` (:data:`CodesKey`) given for codes that are not in an ``.h5ad`` file."""
+    from aedr.data.formats import format_of
+
+    if key is not None and format_of(path).name != "h5ad":
+        raise typer.BadParameter(
+            f"picks the codes in an .h5ad file's obsm, and {path.name} is {format_of(path).name}",
+            param_hint="--obsm-key",
+        )
+
+
 CodesKey = Annotated[
     Optional[str],
     typer.Option(

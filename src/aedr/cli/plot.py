@@ -28,6 +28,7 @@ from aedr.cli.options import (
     LabelsFile,
     ModelThreads,
     Verbose,
+    check_codes_key,
     figure_output,
 )
 from aedr.cli.outputs import RUN_OUTPUTS, claim_figure, default_output, save_figure_file
@@ -102,6 +103,7 @@ def embedding(
 
     output = output or default_output(data, ".png")
     data = embedding_file(data)
+    check_codes_key(obsm_key, data)
     output = claim_figure(ctx, output, force)
     if format_of(data).name == "h5ad":  # codes in X or obsm, colourings in obs: read as explore reads them
         _plot_h5ad(data, color_by, title, output, force, obsm_key)
