@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from aedr import Autoencoder, Checkpoint, load
 from aedr.cli import app
 from aedr.cli.params import option_names
 from aedr.data.idx import write_idx
-from aedr.training.checkpoint import read_checkpoint
+from aedr.training.checkpoint import read_checkpoint, read_header
 
 runner = CliRunner()
 RUN_FILES = ["embedding.csv", "embedding.png", "loss.png", "map.html", "metrics.json", "model"]  # what a fit writes
@@ -923,6 +924,28 @@ def test_resume_without_a_checkpoint_or_with_other_options_is_refused(tmp_path):
     result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--max-iter", "9", "--resume", ok=False)
     assert_one_line_error(result, "run.checkpoint", "other parameters", "--max-iter 6 (now 9)")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fit_given_no_seed_draws_one_says_it_and_resumes_with_it(tmp_path):
+    """Without --random-state the fit draws a seed and records it in the model, so that a good run
+    can be repeated; --resume takes the interrupted fit's seed (none from a checkpoint that has none)."""
+    X = np.random.default_rng(0).normal(size=(300, 8))
+    np.save(tmp_path / "data.npy", X)
+    fit = ["fit", tmp_path / "data.npy", "--max-iter", "3", "--hidden-layer-sizes", "8", "--threads", "1"]
+    result = aedr(*fit, "-o", tmp_path / "drawn", "--quiet")
+    seed = int(re.search(r"seed (\d+): --random-state \1 repeats it", result.stdout)[1])
+    assert load(tmp_path / "drawn" / "model").random_state == seed
+    repeated = aedr(*fit, "-o", tmp_path / "again", "--quiet", "--random-state", seed)
+    assert "repeats it" not in repeated.stdout  # a seed given is not news
+    drawn, again = (load(tmp_path / name / "model").model_.state_dict() for name in ("drawn", "again"))
+    assert all(torch.equal(drawn[k], again[k]) for k in drawn)
+    for state in (seed, None):  # an interrupted fit's own seed, drawn or not (a checkpoint at epoch 2 of 3)
+        checkpoint = Checkpoint(tmp_path / "run.checkpoint", every_epochs=2)
+        Autoencoder(max_iter=3, hidden_layer_sizes=(8,), random_state=state, callbacks=[checkpoint]).fit(X)
+        assert read_header(checkpoint.path)["epoch"] == 2
+        result = aedr(*fit, "-o", tmp_path / "run", "--quiet", "--resume", "--force")
+        assert ("repeats it" in result.stdout) == (state is not None)  # the seed the fit drew, said again
+        assert load(tmp_path / "run" / "model").random_state == state
 
 
 def test_force_starts_afresh_over_a_checkpoint(tmp_path):

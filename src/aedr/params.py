@@ -373,7 +373,7 @@ PARAMS: tuple[Param, ...] = (
         "random_state",
         None,
         ["random_state"],
-        "Seed for repeatable runs (None: a new draw each fit).",
+        "Seed for repeatable runs (None: a new draw each fit, which the CLI records in the model and prints).",
         panel=TRAINING,
         cli=int,
         flags=("--random-state", "--seed"),

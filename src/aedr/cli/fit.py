@@ -148,6 +148,10 @@ def fit(
         from aedr.training.device import resolve_device
 
         setup(resolve_device(estimator.device))
+    drawn = None
+    if estimator.random_state is None:  # a seed drawn and recorded, that --random-state repeats the fit with
+        drawn = _seed_for(saved)
+        estimator.set_params(random_state=drawn)
     refused = streaming_refusals(data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude)
     table = stream_input(
         data,
@@ -248,7 +252,7 @@ def fit(
         raise typer.Exit(code) from None
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
-    _report(run, out)
+    _report(run, out, drawn)
     if stopper.requested is not None:
         typer.echo(
             f"{_how(stopper.requested)} at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}; "
@@ -344,13 +348,28 @@ def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
         typer.echo(line, err=True)
 
 
-def _report(run, out: Path) -> None:
+def _seed_for(saved: dict | None) -> int | None:
+    """The seed of a fit given none: with --resume the interrupted fit's (None from a checkpoint that
+    recorded none), else a new draw (under torchrun rank 0's, for every rank)."""
+    if saved is not None:
+        return ((saved.get("run") or {}).get("params") or {}).get("random_state")
+    import secrets
+
+    import torch
+
+    from aedr.training.distributed import broadcast
+
+    return int(broadcast(torch.tensor(secrets.randbelow(2**31))).item())
+
+
+def _report(run, out: Path, drawn: int | None = None) -> None:
     from aedr._words import plural
 
     m = run.metrics
+    seed = "" if drawn is None else f", seed {drawn}: --random-state {drawn} repeats it"
     line = (
         f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s "
-        f"({plural(m['epochs'], 'epoch')})"
+        f"({plural(m['epochs'], 'epoch')}{seed})"
     )
     typer.echo(line)
     scores = [f"reconstruction MSE {m['reconstruction_mse']:.4g}"]
