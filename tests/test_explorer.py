@@ -177,6 +177,26 @@ def test_colour_by_switches_the_legend_and_legend_clicks_hide_a_category(browser
     page.close()
 
 
+def test_overlapping_categories_are_drawn_interleaved_and_hidden_whole_from_the_legend(browser, tmp_path):
+    """One trace per category laid the last category over all the others where they overlap: a
+    category is now drawn in interleaved layers, one legend entry hiding and showing them all."""
+    Z = np.random.default_rng(0).normal(size=(6000, 2))  # three categories over the same place
+    labels = pd.DataFrame({"kind": np.array(["a", "b", "c"])[np.arange(6000) % 3], "half": np.arange(6000) // 3000})
+    page, errors = open_map(browser, write_explorer(tmp_path / "m.html", Z, labels=labels))
+    drawn = page.evaluate(f"() => ({DRAWN})().map(t => t.name)")
+    assert len(drawn) == 18 and drawn[:6] == ["a", "b", "c", "a", "b", "c"]  # 6 layers of each, in turn
+    assert page.evaluate(LEGEND) == ["a", "b", "c"]
+    page.locator(".legend .traces", has_text="b").locator(".legendtoggle").click()
+    page.wait_for_function(f"() => ({DRAWN})().length === 12")
+    assert sorted(set(page.evaluate(f"() => ({DRAWN})().map(t => t.name)"))) == ["a", "c"]
+    page.locator(".updatemenu-header-group").click()
+    page.locator(".updatemenu-dropdown-button", has_text="half").click()
+    page.wait_for_function(f"() => JSON.stringify(({LEGEND})()) === JSON.stringify(['0', '1'])")
+    assert page.evaluate(f"() => ({DRAWN})().reduce((n, t) => n + t.x.length, 0)") == 6000
+    assert errors == []
+    page.close()
+
+
 def test_a_3d_map_opens_in_a_rotatable_view(browser, tmp_path):
     Z = np.random.default_rng(0).normal(size=(500, 3))
     path = write_explorer(tmp_path / "3d.html", Z, labels=pd.DataFrame({"k": np.arange(500) % 3}))
@@ -545,7 +565,10 @@ def test_the_map_and_the_png_colour_each_class_alike(n_classes):
     labels = np.array([f"c{i:02d}" for i in range(n_classes)] * 4)
     Z = np.random.default_rng(0).normal(size=(len(labels), 2))
     figure = plot_embedding(Z, labels)
-    png = {c.get_label(): to_hex(c.get_facecolor()[0], keep_alpha=False) for c in figure.axes[0].collections}
+    legend = figure.axes[0].get_legend().legend_handles
+    png = {h.get_label(): to_hex(h.get_color(), keep_alpha=False) for h in legend}
+    drawn = {to_hex(c, keep_alpha=False) for c in figure.axes[0].collections[0].get_facecolor()}
+    assert drawn == set(png.values())
     html = explorer_html(Z, labels=pd.DataFrame({"class": labels}))
     traces = json.loads(re.search(r"Plotly\.newPlot\(\s*\"aedr-map\",\s*(\[.*?\]),\s*\{", html, re.S).group(1))
     mapped = {t["name"]: t["marker"]["color"] for t in traces}

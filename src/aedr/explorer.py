@@ -30,6 +30,10 @@ MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colo
 MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
 MAX_FIELDS = 8  # columns shown in the hover box
 MAX_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
+# Plotly draws trace after trace, so one trace per category would lay the last category over every
+# other: each category's rows are drawn in up to this many interleaved layers (shuffled, seeded), one
+# legend entry for them all, so that where categories overlap none hides another wholesale
+DRAW_LAYERS = 8
 THUMBNAILS = 2000  # rows with a thumbnail in the file, sampled; the rest hover without one
 THUMB_PIXELS = 56  # thumbnails are drawn at least this wide (small images are scaled up, pixel for pixel)
 # plotly.js shows a "Share chart" button by default, which uploads the chart (every point and hover
@@ -183,13 +187,28 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
         else:
             categories = _categories(values)
             palette = category_colours(len(categories))  # as embedding.png colours them
-            for k, (name, members) in enumerate(categories):
-                indices.append(len(figure.data))
-                trace = _trace(Z, members, custom, template, name, first, colour=palette[k])
-                figure.add_trace(trace)
+            layers = _draw_layers(categories, n)
+            for layer in range(max(map(len, layers))):
+                for k, (name, _) in enumerate(categories):
+                    if layer < len(layers[k]):
+                        indices.append(len(figure.data))
+                        trace = _trace(Z, layers[k][layer], custom, template, name, first, colour=palette[k])
+                        figure.add_trace(trace.update(legendgroup=f"{len(groups)}.{k}", showlegend=layer == 0))
         groups.append((column or "", indices))
         first = False
     return groups
+
+
+def _draw_layers(categories, n: int) -> list[list[np.ndarray]]:
+    """Each category's rows split into the layers it is drawn in (:data:`DRAW_LAYERS`; one for a map
+    under 2,000 rows, fewer for many categories), a seeded shuffle of its rows in each."""
+    count = max(1, min(DRAW_LAYERS, 96 // len(categories), n // 1000))
+    rng = np.random.default_rng(0)
+    layers = []
+    for _, members in categories:
+        shuffled = rng.permutation(members)
+        layers.append([np.sort(shuffled[i::count]) for i in range(min(count, len(members)))])
+    return layers
 
 
 def _trace(Z, members, custom, template, name, visible, colour=None):

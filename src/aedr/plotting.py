@@ -99,12 +99,19 @@ def plot_embedding(
             ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
             what = f"{label_name!r} has" if label_name else "the labels have"
             fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
-        elif colours:
+        elif colours:  # drawn in a seeded random order, so that where classes overlap none hides another wholesale
+            from matplotlib.lines import Line2D
+
             text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
-            for i, cls in enumerate(classes):
-                mask = text == cls
-                ax.scatter(*(c[mask] for c in columns), s=size, lw=0, alpha=0.8, color=colours[i], label=str(cls))
-            ax.legend(markerscale=max(1.0, 6 / size), fontsize="small", loc="best", frameon=False, title=label_name)
+            order = np.random.default_rng(0).permutation(len(Z))
+            index = np.searchsorted(classes, text[order])
+            ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
+            marker = np.sqrt(size) * max(1.0, 6 / size)
+            handles = [
+                Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colours[i], label=str(cls))
+                for i, cls in enumerate(classes)
+            ]
+            ax.legend(handles=handles, fontsize="small", loc="best", frameon=False, title=label_name)
         else:
             points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
             bar = fig.colorbar(points, ax=ax, shrink=0.8)
