@@ -573,3 +573,14 @@ def test_the_map_and_the_png_colour_each_class_alike(n_classes):
     traces = json.loads(re.search(r"Plotly\.newPlot\(\s*\"aedr-map\",\s*(\[.*?\]),\s*\{", html, re.S).group(1))
     mapped = {t["name"]: t["marker"]["color"] for t in traces}
     assert mapped == png and len(set(png.values())) == n_classes
+
+
+def test_unnamed_codes_are_named_alike_in_the_map_and_the_png():
+    """The map called them "code 0" and "code 1", embedding.png "component 1" and "component 2"."""
+    from aedr.plotting import plot_embedding
+
+    Z = np.random.default_rng(0).normal(size=(30, 2))
+    html = explorer_html(Z)
+    axes = [plot_embedding(Z).axes[0].get_xlabel(), plot_embedding(Z).axes[0].get_ylabel()]
+    assert axes == ["component 1", "component 2"]
+    assert all(f'"title":{{"text":"{name}"}}' in html for name in axes)

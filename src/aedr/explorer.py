@@ -272,7 +272,7 @@ def _escape(text: str) -> str:
 
 
 def _layout(figure, dims: int, groups, title, axis_names) -> None:
-    names = [_escape(n) for n in axis_names] if axis_names is not None else [f"code {i}" for i in range(dims)]
+    names = [_escape(n) for n in axis_names] if axis_names is not None else [f"component {i + 1}" for i in range(dims)]
     n_traces = len(figure.data)
     buttons = []
     for column, indices in groups:

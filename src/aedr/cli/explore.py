@@ -228,7 +228,7 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
         if not arrays:
             raise ValueError(f"{path}: the file holds no arrays")
         values = np.asarray(arrays.get("X", next(iter(arrays.values()))), dtype=np.float64)
-        names = [f"code {i}" for i in range(values.shape[1])] if values.ndim == 2 else []
+        names = [f"component {i + 1}" for i in range(values.shape[1])] if values.ndim == 2 else []
         named = array_ids(arrays, "X") if "X" in arrays else []  # a label saved before X stays one
         extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
         labels = pd.DataFrame({k: v for k, v in extra.items() if k not in named}) if len(extra) > len(named) else None
