@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import shutil
 import json
 import subprocess
 import sys
@@ -149,10 +150,11 @@ def test_an_obsm_key_is_refused_where_no_h5ad_holds_the_codes(files, tmp_path):
     for data, output, why in (
         (tmp_path / "rows.csv", tmp_path / "codes.h5ad", "DATA is csv"),
         (files / "pbmc.h5ad", tmp_path / "codes.csv", "the output is csv"),
+        (files / "pbmc.h5ad", "-", "the output is standard output"),
     ):
         refused = transform(tmp_path / "cells", data, "-o", output, "--obsm-key", "X_ae")
         assert refused.exit_code == 2 and why in refused.output, refused.output
-        assert not output.exists()
+        assert str(output) == "-" or not output.exists()
     codes = tmp_path / "r" / "embedding.csv"
     for command in (["inverse-transform", tmp_path / "r", codes], ["explore", codes], ["plot", codes]):
         output = tmp_path / f"out.{dict(explore='html', plot='png').get(command[0], 'csv')}"
@@ -488,3 +490,35 @@ def test_labels_from_a_file_are_kept_in_the_h5ad_copy(files, pbmc, tmp_path):
     assert result.exit_code == 0, result.output
     copy = anndata.read_h5ad(tmp_path / "run" / "pbmc.h5ad")
     assert copy.obs["state"].tolist()[:4] == ["s0", "s1", "s2", "s0"] and "bulk_labels" in copy.obs.columns
+
+
+def test_the_h5ad_copy_keeps_the_source_s_matrices_as_stored_without_reading_them(pbmc, tmp_path):
+    """The copy is the source's bytes with the entries added: a compressed X stays compressed (the copy
+    read the whole file into memory and wrote it anew); a file without anndata's encoding attributes
+    (before 0.8) is read and written whole, to the same result."""
+    import h5py
+
+    from aedr.data.anndata import write_h5ad_codes
+
+    pbmc.write_h5ad(tmp_path / "cells.h5ad", compression="gzip")
+    shutil.copyfile(tmp_path / "cells.h5ad", tmp_path / "old.h5ad")
+    with h5py.File(tmp_path / "old.h5ad", "r+") as f:
+        del f.attrs["encoding-type"], f.attrs["encoding-version"]
+    codes = np.random.default_rng(0).normal(size=(pbmc.n_obs, 2))
+    labels = pd.Series(np.arange(pbmc.n_obs) % 3, name="state")
+    settings = {"params": {"max_iter": 3}, "obsm_key": "X_ae"}
+    for source in ("cells", "old"):
+        write_h5ad_codes(tmp_path / f"{source}.h5ad", tmp_path / f"{source}-copy.h5ad", codes, "X_ae", settings, labels)
+        copy = anndata.read_h5ad(tmp_path / f"{source}-copy.h5ad")
+        np.testing.assert_array_equal(copy.X, pbmc.X)
+        np.testing.assert_allclose(copy.obsm["X_ae"], codes.astype(np.float32))
+        assert copy.uns["ae"]["params"]["max_iter"] == 3 and copy.uns["louvain_colors"].tolist() == list(
+            pbmc.uns["louvain_colors"]
+        )
+        assert copy.obs.drop(columns="state").equals(pbmc.obs) and copy.obs["state"].tolist() == labels.tolist()
+        assert sorted(copy.obsm) == sorted([*pbmc.obsm, "X_ae"]) and copy.layers.keys() == pbmc.layers.keys()
+    with h5py.File(tmp_path / "cells-copy.h5ad", "r") as f:
+        assert f["X"].compression == "gzip"
+    again = codes + 1  # aedr's own codes of an earlier run are replaced in place
+    write_h5ad_codes(tmp_path / "cells-copy.h5ad", tmp_path / "twice.h5ad", again, "X_ae", settings, labels)
+    np.testing.assert_allclose(anndata.read_h5ad(tmp_path / "twice.h5ad").obsm["X_ae"], again.astype(np.float32))

@@ -140,7 +140,7 @@ def transform(
 
     output = _claim(ctx, output, force, [p for p in (data, model, labels, reference) if p is not None])
     data = piped_input(ctx, data)  # -: rows piped in (an .h5ad among them named so)
-    obsm_key = h5ad_copy_key(obsm_key, data, output)  # None: no .h5ad copy to write
+    obsm_key = h5ad_copy_key(obsm_key, data, output or "-")  # None: no .h5ad copy to write
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)

@@ -124,10 +124,10 @@ def h5ad_copy_key(key: str | None, data, output=None) -> str | None:
     """
     from aedr.data.formats import format_of
 
-    def kind(path) -> str:
-        return "standard input" if path is None or str(path) == "-" else format_of(path).name
+    def kind(path, stream: str) -> str:
+        return stream if str(path) == "-" else format_of(path).name
 
-    given = kind(data), *([] if output is None else [kind(output)])
+    given = kind(data, "standard input"), *([] if output is None else [kind(output, "standard output")])
     if all(k == "h5ad" for k in given):
         return key or OBSM_KEY
     if key is not None:

@@ -194,18 +194,50 @@ def normalize_counts(X, path=None, first_row: int = 0):
 def write_h5ad_codes(
     source: Path, target: Path, codes: np.ndarray, key: str, settings: dict, labels: pd.Series | None = None
 ) -> Path:
-    """Write ``source``'s AnnData to ``target`` with ``codes`` in ``obsm[key]``, ``settings`` in
-    ``uns[key without 'X_']`` and ``labels`` (from a labels file: one per cell) in ``obs`` when it lacks
-    them; ``source`` is only read. An ``obsm[key]`` that aedr did not write (its ``uns`` records none)
-    is refused, never replaced."""
-    adata = read_h5ad(source)
-    _check_free(source, adata, key)
-    name = None if labels is None else str(labels.name or "label")
-    if name is not None and name not in adata.obs.columns:
-        adata.obs[name] = np.asarray(labels)
-    adata.obsm[key] = np.asarray(codes, dtype=np.float32)
-    adata.uns[key.removeprefix("X_")] = settings
-    adata.write_h5ad(target)
+    """Write a copy of the ``.h5ad`` file ``source`` to ``target`` with ``codes`` in ``obsm[key]``,
+    ``settings`` in ``uns[key without 'X_']`` and ``labels`` (from a labels file: one per cell) in
+    ``obs`` when it lacks them; ``source`` is only read. An ``obsm[key]`` that aedr did not write (its
+    ``uns`` records none) is refused, never replaced.
+
+    The file is copied byte for byte and the entries written into the copy, so that its matrices are
+    never read into memory (they are as the source stored them, compression included); a file of an
+    anndata before 0.8, whose layout lacks the encoding attributes, is read whole and written again."""
+    import shutil
+
+    import h5py
+
+    adata = read_h5ad(source, backed=True)
+    try:
+        _check_free(source, adata, key)
+        obs = adata.obs
+        with h5py.File(source, "r") as f:
+            encoded = f.attrs.get("encoding-type") == "anndata"
+    finally:
+        adata.file.close()
+    name = None if labels is None or str(labels.name or "label") in obs.columns else str(labels.name or "label")
+    if name is not None:
+        obs = obs.assign(**{name: np.asarray(labels)})
+    entries = {"obsm": (key, np.asarray(codes, dtype=np.float32)), "uns": (key.removeprefix("X_"), settings)}
+    if not encoded:
+        adata = read_h5ad(source)
+        adata.obs = obs
+        for group, (entry, value) in entries.items():
+            getattr(adata, group)[entry] = value
+        adata.write_h5ad(target)
+        return target
+    write_elem = _anndata().io.write_elem
+    shutil.copyfile(source, target)
+    with h5py.File(target, "r+") as f:
+        if name is not None:
+            del f["obs"]
+            write_elem(f, "obs", obs)
+        for group, (entry, value) in entries.items():
+            if group not in f:
+                write_elem(f, group, {entry: value})
+                continue
+            if entry in f[group]:  # aedr's own codes of an earlier run (_check_free): replaced
+                del f[group][entry]
+            write_elem(f[group], entry, value)
     return target
 
 
