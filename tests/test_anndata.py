@@ -2,8 +2,8 @@
 
 import hashlib
 import io
-import shutil
 import json
+import shutil
 import subprocess
 import sys
 
