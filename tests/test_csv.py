@@ -43,6 +43,36 @@ def test_semicolons_with_decimal_commas_bom_crlf_and_quoted_fields(tmp_path):
     assert "left out 'name'" in table.notes[0]
 
 
+@pytest.mark.parametrize(
+    "encoding, said",
+    [
+        ("utf-16", "UTF-16 text, and aedr reads UTF-8: convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8"),
+        ("utf-32", "UTF-32 text"),
+        ("utf-16-le", "a NUL byte in line 1: not a text table (UTF-16 text without a byte-order mark"),
+        ("cp1252", "not UTF-8 text (byte 0xe9 in line 4: Latin-1 or Windows-1252?); convert it to UTF-8 first"),
+    ],
+)
+def test_text_in_another_encoding_than_utf8_is_named_with_the_command_that_converts_it(tmp_path, encoding, said):
+    """Excel's "Unicode text" (UTF-16) read as empty cells or "'utf-8' codec can't decode byte 0xff", and a
+    Windows-1252 file named no line; the message says what the file is and how to convert it."""
+    text = "a,b,kind\n1,2,x\n3,4,y\n5,6,caf\xe9\n" + "".join(f"{i},{i},x\n" for i in range(9))
+    (tmp_path / "rows.csv").write_bytes(text.encode(encoding))
+    result = aedr("fit", tmp_path / "rows.csv", "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 1 and f"rows.csv: {said}" in result.stderr, result.output
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "rows.csv").write_bytes(text.encode("utf-8-sig"))  # UTF-8, with a byte-order mark or not, reads
+    assert read_table(tmp_path / "rows.csv", label_col="kind").labels.tolist()[2] == "caf\xe9"
+
+
+def test_a_byte_that_is_not_utf8_deep_in_a_file_is_named_by_its_line_when_converted(tmp_path):
+    rows = ["a,b,kind", *(f"{i},{2 * i},x" for i in range(200_000))]
+    rows[150_001] = "1,2,caf\xe9"
+    (tmp_path / "rows.csv").write_bytes("\n".join(rows).encode("latin-1"))  # beyond the start that is sniffed
+    result = aedr("convert", tmp_path / "rows.csv", tmp_path / "rows.parquet")
+    assert result.exit_code == 1 and "rows.csv: not UTF-8 text (byte 0xe9 in line 150002" in result.stderr
+    assert not (tmp_path / "rows.parquet").exists()
+
+
 def test_space_separated_txt_tables_as_numpy_and_r_write_them(tmp_path):
     X = np.random.default_rng(0).normal(size=(50, 4))
     np.savetxt(tmp_path / "savetxt.txt", X)  # no header, single spaces

@@ -92,6 +92,10 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
             yield _ungrouped(chunk) if grouped else chunk
     except pd.errors.ParserError as exc:
         raise ValueError(f"{source}: cannot read as {fmt.name.upper()} ({str(exc).strip()})") from exc
+    except UnicodeDecodeError as exc:  # beyond the start that Delimited.read checked
+        from aedr.data.sniff import text_problem
+
+        raise ValueError(f"{source}: {text_problem(source) or exc}") from exc
 
 
 def _kind(column) -> str:

@@ -35,6 +35,7 @@ from aedr.data.sniff import (
     groups_thousands,
     separator_name,
     sniff_delimiter,
+    text_problem,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +121,9 @@ class Delimited(FileFormat):
         """``pandas.read_csv``'s options for ``path``: the delimiter (``delimiter``, or sniffed), the
         decimal mark, UTF-8 with or without a byte order mark."""
         sample = _sample(path)
+        if "\x00" in sample and _compression_of(path) is None:  # pandas reads a NUL as the end of a cell: UTF-16
+            # text would look like empty cells (a compressed file its name does not tell is named in read)
+            raise ValueError(f"{path}: {text_problem(path)}")
         sep = self._sep(path, sample, delimiter)
         # skipinitialspace: "a, b" names columns a and b, not a and " b"
         return {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
@@ -158,6 +162,9 @@ class Delimited(FileFormat):
                     f"{path}: the file is {packed[0]}-compressed but its name does not say so; "
                     f"name it {Path(path).name}{packed[1]} (read as is) or decompress it"
                 ) from exc
+            problem = text_problem(path) if isinstance(exc, UnicodeDecodeError) else None
+            if problem is not None:
+                raise ValueError(f"{path}: {problem}") from exc
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"], frame.attrs["options"] = header, options  # how it was read: for a chunked rereading

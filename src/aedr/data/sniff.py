@@ -46,6 +46,49 @@ def _sample(path: Path) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
+_BOMS = {  # byte-order marks of the Unicode encodings that are not UTF-8 (UTF-32's first: it starts as UTF-16's)
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+def text_problem(path) -> str | None:
+    """Why the table ``path`` (gzip or not) is not UTF-8 text, for a message after its name: a UTF-16 or
+    UTF-32 byte-order mark (Excel's "Unicode text"), NUL bytes, or the first byte that is not UTF-8
+    (Latin-1, Windows-1252), with its line and the command that converts the file; None when it is."""
+    import codecs
+
+    converted = Path(path).with_name(f"utf8-{Path(path).name}")
+    convert = "convert it to UTF-8 first, e.g. iconv -f {} -t UTF-8 " + f"{path} > {converted}"
+    convert = convert if not str(path).lower().endswith(".gz") else "convert it to UTF-8 first (iconv -f {} -t UTF-8)"
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with _opener(path)(path, "rb") as handle:
+        chunk = handle.read(_CHUNK)
+        for bom, encoding in _BOMS.items():
+            if chunk.startswith(bom):
+                return f"{encoding} text, and aedr reads UTF-8: {convert.format(encoding)}"
+        while chunk:
+            if b"\x00" in chunk:
+                line += chunk[: chunk.index(b"\x00")].count(b"\n")
+                return (
+                    f"a NUL byte in line {line}: not a text table (UTF-16 text without a byte-order mark, "
+                    "or a binary file?)"
+                )
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += exc.object[: exc.start].count(b"\n")
+                return (
+                    f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} in line {line}: Latin-1 or Windows-1252?); "
+                    + convert.format("WINDOWS-1252")
+                )
+            line += chunk.count(b"\n")
+            chunk = handle.read(_CHUNK)
+    return None
+
+
 def _opener(path):
     return gzip.open if str(path).lower().endswith(".gz") else open
 
