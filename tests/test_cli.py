@@ -850,14 +850,22 @@ def test_library_warnings_show_only_with_verbose(cells, tmp_path, monkeypatch):
 
 
 def test_images_are_scaled_globally_by_default_and_say_so(digits, tmp_path):
+    """The fit of image rows scales their pixels alike, in Python as on the command line (the CLI alone
+    did, so a model fitted in Python on the same images gave other codes)."""
     X, _ = digits
     images = tmp_path / "digits-idx3-ubyte.gz"
-    write_idx(images, X[:60].reshape(60, 8, 8).astype(np.uint8))
+    pixels = X[:60].reshape(60, 8, 8).astype(np.uint8)
+    write_idx(images, pixels)
     result = aedr("fit", images, "-o", tmp_path / "run", *FAST)
     assert "8x8 images: scaling all pixels alike (--scale standard for per-pixel)" in result.stderr
-    assert load(tmp_path / "run" / "model").scale == "global"
+    model = load(tmp_path / "run" / "model")
+    assert model.scale == "auto" and model.scaling_ == "global"
+    python = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=0, n_jobs=1).fit(pixels)
+    assert python.scaling_ == "global"
+    np.testing.assert_allclose(python.transform(pixels), model.transform(pixels), rtol=1e-5, atol=1e-6)
+    assert Autoencoder(max_iter=1).fit(X[:60]).scaling_ == "standard"  # flat rows: each column its own
     result = aedr("fit", images, "-o", tmp_path / "run2", "--scale", "standard", *FAST)
-    assert "scaling all pixels" not in result.stderr and load(tmp_path / "run2" / "model").scale == "standard"
+    assert "scaling all pixels" not in result.stderr and load(tmp_path / "run2" / "model").scaling_ == "standard"
 
 
 # ---------------------------------------------------------------- checkpoints and --resume

@@ -232,7 +232,7 @@ def check_divergence(history, loss: str, baseline: float, learning_rate: float) 
 
 
 # ---------------------------------------------------------- resolved values
-def architecture(est):
+def architecture_entry(est):
     """The registry's entry for ``est``'s network (:class:`aedr.models.Architecture`); None for custom
     modules or a name the registry lacks (``check_params`` names it)."""
     from aedr.models import ARCHITECTURES
@@ -242,17 +242,25 @@ def architecture(est):
 
 def is_conv(est) -> bool:
     """Whether the network reads each row as an image (the registry's ``image_rows``; custom modules do not)."""
-    arch = architecture(est)
+    arch = architecture_entry(est)
     return arch is not None and arch.image_rows
 
 
-def scaling(est):
-    """The input scaling ``scale`` names, "auto" resolved."""
+def scaling(est, image_rows: bool = False):
+    """The input scaling ``scale`` names, "auto" resolved for a fit of rows that are images or not
+    (``image_rows``); a fitted estimator's own is :func:`fitted_scaling`."""
     if est.scale != "auto":
         return est.scale
     # a neighbour model's graph is built on the rows as given: one scale for all features keeps the
-    # encoder's view of the input in that geometry
-    return "global" if is_conv(est) or est.neighbor_loss is not None else "standard"
+    # encoder's view of the input in that geometry. Images: every pixel in the same units, and a
+    # per-pixel scale would blow up the nearly constant border pixels
+    return "global" if is_conv(est) or est.neighbor_loss is not None or image_rows else "standard"
+
+
+def fitted_scaling(est):
+    """The input scaling fitted ``est`` was trained with (``scaling_``; resolved again for a model
+    file written before it was kept, as if its rows were no images)."""
+    return est.scaling_ if hasattr(est, "scaling_") else scaling(est)
 
 
 def n_validation(est, n_samples: int) -> int:
@@ -282,7 +290,7 @@ def code_anchors(est) -> int:
     0 (a linear code layer) otherwise: plain and variational fits, the conv network, custom modules."""
     from aedr.models.anchored import ANCHORS
 
-    arch = architecture(est)
+    arch = architecture_entry(est)
     anchored = arch is not None and arch.anchored_code and not est._variational
     return ANCHORS if est.neighbor_loss is not None and anchored else 0
 
@@ -417,8 +425,8 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
     elif resume is not None and "scaler/offset" in resume.tensors:
         scaler = AffineScaler(resume.tensors["scaler/offset"].numpy(), resume.tensors["scaler/scale"].numpy())
     else:  # a fresh fit, or a checkpoint written before checkpoints kept the scaling
-        scaler = AffineScaler.fit(X, scaling(est))
-        if isinstance(X, np.ndarray) and scaling(est) is not None:  # units the scaling made comparable
+        scaler = AffineScaler.fit(X, est.scaling_)
+        if isinstance(X, np.ndarray) and est.scaling_ is not None:  # units the scaling made comparable
             _warn_if_dominated(X, scaler)
     kept = {"scaler/offset": torch.from_numpy(scaler.offset), "scaler/scale": torch.from_numpy(scaler.scale)}
     for cb in est.callbacks or []:
@@ -476,7 +484,7 @@ def make_trainer(
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     X_rows = X[train_rows]
     X_rows = X_rows.toarray() if sp.issparse(X_rows) else X_rows  # the graph and the map's start need dense rows
-    if scaling(est) in ("standard", "minmax"):  # the default ("global") keeps every distance's proportions
+    if est.scaling_ in ("standard", "minmax"):  # the default ("global") keeps every distance's proportions
         X_rows = scaler.transform(X_rows).astype(np.float32 if X_rows.dtype == np.float32 else np.float64)
     return NeighborTrainer(
         neighbor_method(est),

@@ -81,8 +81,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         in [0, 1] after scaling).
     scale : {"auto", "standard", "minmax", "global"} or None, default="auto"
         Input scaling fitted on the training data, undone by ``inverse_transform``. "global" uses
-        one mean and standard deviation for all features (suits images); "auto" is "global" with
-        ``architecture="conv"`` or ``neighbor_loss``, else "standard". A neighbour fit builds its
+        one mean and standard deviation for all features (suits images); "auto" is "global" for
+        image rows (X of shape (n, H, W) or (n, C, H, W)), ``architecture="conv"`` or ``neighbor_loss``,
+        else "standard" (the fitted ``scaling_`` says which). A neighbour fit builds its
         graph on the rows as given, or with "standard" or "minmax" on the rows so scaled.
     architecture : {"mlp", "conv"}, default="mlp"
         Network from :data:`aedr.models.ARCHITECTURES`; "conv" reads each row as an image of
@@ -200,6 +201,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The trained network (``model_.encode``, ``model_.decode``).
     scaler_ : AffineScaler
         The fitted input scaling.
+    scaling_ : str or None
+        The kind of that scaling, ``scale="auto"`` resolved: "global" (one mean and standard
+        deviation for all features) for image rows, a conv network or a neighbour fit, else "standard".
     feature_mean_, feature_median_ : ndarray of shape (n_features_in_,)
         Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
         of 20,000 rows at most, fewer for wide data; :mod:`aedr.data.summary`), in the data's own units. What
@@ -390,7 +394,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             _fit_setup.image_input_shape(self, X.shape[1], image_shape) if _fit_setup.is_conv(self) else None
         )
         generator = torch.Generator().manual_seed(seed)
-
+        if not warm:  # a warm start keeps the fitted scaling, as it keeps the scaler
+            self.scaling_ = _fit_setup.scaling(self, image_rows=image_shape is not None)
         scaler = _fit_setup.input_scaler(self, X, resume, warm)
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
         train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
@@ -472,7 +477,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             config["input_shape"] = tuple(self.input_shape_)
         if getattr(self, "code_anchors_", 0):  # models saved before anchored code layers have none
             config["code_anchors"] = int(self.code_anchors_)
-        arch = _fit_setup.architecture(self)
+        arch = _fit_setup.architecture_entry(self)
         if arch is not None:  # the keys its config declares (Architecture)
             declared = {f.name for f in dataclasses.fields(arch.config)}
             config = {key: value for key, value in config.items() if key in declared}

@@ -74,9 +74,9 @@ def scores_space_note(estimator) -> str | None:
     """A note when the neighbourhood scores and the model see unlike geometries: the scores compare the
     codes with the rows in the data's own units, while a per-column scaling ("standard", "minmax") makes
     the model read columns whose spreads differ a hundredfold or more alike; None otherwise."""
-    from aedr._fit_setup import scaling
+    from aedr._fit_setup import fitted_scaling
 
-    kind = scaling(estimator)
+    kind = fitted_scaling(estimator)
     spread = np.asarray(estimator.scaler_.scale)
     spread = spread[spread > 0]
     if kind not in ("standard", "minmax") or len(spread) < 2 or spread.max() < 100 * spread.min():
@@ -340,11 +340,9 @@ def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int 
 
 
 def _reconstruction_mse(X, X_hat) -> float:
-    if callable(X_hat) or isinstance(X, RowSource):
+    if callable(X_hat) or isinstance(X, RowSource) or sp.issparse(X):  # summed a batch at a time
         return squared_error(X, X_hat) / (X.shape[0] * X.shape[1])
-    if not sp.issparse(X):
-        return _metrics.reconstruction_error(np.asarray(X, dtype=np.float64), X_hat)
-    return squared_error(X, X_hat) / (X.shape[0] * X.shape[1])
+    return _metrics.reconstruction_error(np.asarray(X, dtype=np.float64), X_hat)
 
 
 def code_frame(estimator, Z) -> pd.DataFrame:

@@ -175,10 +175,10 @@ def fit(
         layer=layer,
         normalize=normalize,
     )
-    if table.image_shape is not None and "scale" not in params and estimator.scale == "auto":
-        # images: every pixel in the same units, and a per-pixel scale would blow up the nearly constant
-        # border pixels; one mean and standard deviation for all is what image users expect
-        estimator.set_params(scale="global")
+    from aedr._fit_setup import scaling
+
+    if table.image_shape is not None and scaling(estimator, image_rows=True) != scaling(estimator):
+        # the fit scales an image's pixels alike (aedr._fit_setup.scaling), where other rows' columns apart
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
     if threads is not None:
@@ -333,14 +333,14 @@ def _embedding_format(data: Path, requested: str | None, *, has_labels: bool) ->
 
 def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
     """--verbose: the settings the fit ran with, "auto" resolved, and why it stopped."""
-    from aedr._fit_setup import scaling
+    from aedr._fit_setup import fitted_scaling
 
     how = " (aedr's choice for this network, the rows and the idle cores; --threads to set)" if chosen_by_aedr else ""
     lines = [
         f"device {estimator.device_}, precision {estimator.precision}, "
         f"{threads} torch thread{'s' if threads > 1 else ''}{how}",
         f"batch size {estimator.batch_size_}, learning rate {estimator.learning_rate_:g}, "
-        f"scaling {scaling(estimator) or 'none'}, {estimator.optimizer} optimiser",
+        f"scaling {fitted_scaling(estimator) or 'none'}, {estimator.optimizer} optimiser",
         f"epochs run {estimator.n_iter_} of {estimator.max_iter_}: "
         f"{STOP_REASONS.get(estimator.stop_reason_, estimator.stop_reason_)}",
     ]

@@ -450,7 +450,7 @@ def info(
 
 
 def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
-    from aedr._fit_setup import scaling
+    from aedr._fit_setup import fitted_scaling
     from aedr._words import plural
 
     fitted, arch = config["fitted"], config["architecture"]
@@ -490,7 +490,7 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
             f"batch size {fitted.get('batch_size_')}, learning rate {fitted.get('learning_rate_'):g}"
         )
     lines.append(
-        f"settings       scaling {scaling(estimator) or 'none'}, precision {estimator.precision}, "
+        f"settings       scaling {fitted_scaling(estimator) or 'none'}, precision {estimator.precision}, "
         f"{estimator.optimizer} optimiser; loaded on {estimator.device_}"
     )
     if fitted.get("validation_scores_"):

@@ -32,9 +32,9 @@ def return_large_buffers() -> None:
 
     By default glibc raises that threshold to the size of each large block freed (up to 32 MiB), after
     which the blocks of a stream (8 MiB reads, 25 MiB batches of codes) come from the heap, which
-    fragments and is not returned: measured, a streamed ``aedr fit`` of 1M x 784 rows peaked at
-    977 MiB of anonymous memory against 630 MiB with a fixed threshold, and grew with the file.
-    Process-wide and idempotent; nothing happens where the C library is not glibc."""
+    fragments and is not returned, so a streamed fit's memory grew with the file (figures in
+    docs/design.md, "Data larger than memory"). Process-wide and idempotent; nothing happens where
+    the C library is not glibc."""
     global _MALLOPT_DONE
     if _MALLOPT_DONE:
         return

@@ -56,7 +56,7 @@ def config_dict(estimator, weights_sha256: str, columns: dict | None = None) -> 
             if k not in RUNTIME_PARAMS
         },
         "architecture": architecture(estimator, n_features),
-        "scaler": {"offset": estimator.scaler_.offset.tolist(), "scale": estimator.scaler_.scale.tolist()},
+        "scaler": estimator.scaler_.to_dict(),
         "fitted": fitted,
         # set_output's container ("pandas", "polars"), as pickle keeps it; absent: numpy arrays
         **({"output": dict(output)} if (output := getattr(estimator, "_sklearn_output_config", None)) else {}),
@@ -210,7 +210,7 @@ def _check_schema(config: dict, file: Path) -> None:
         raise ModelFileError(f"{file}: 'fitted.n_features_in_' must be a positive integer, got {n_features!r}")
     for key in ("offset", "scale"):
         values = config["scaler"].get(key)
-        if not (isinstance(values, list) and len(values) == n_features and all(_is_number(v) for v in values)):
+        if not (_numbers(values) and len(values) == n_features):
             raise ModelFileError(f"{file}: 'scaler.{key}' must be a list of {n_features} numbers (one per feature)")
         if not all(math.isfinite(v) for v in values):
             raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
@@ -246,10 +246,6 @@ def _check_schema(config: dict, file: Path) -> None:
         raise ModelFileError(
             f'{file}: \'columns\' must be {{"label": a name or null, "ids": a list of names}}, got {_short(columns)}'
         )
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def attach_custom_modules(estimator, config: dict, file: Path, encoder, decoder) -> None:
@@ -356,6 +352,7 @@ _FITTED = {
         )
     ),
     "stop_reason_": lambda v: isinstance(v, str) and len(v) < 100,
+    "scaling_": lambda v: v in (None, "standard", "minmax", "global"),
     "feature_mean_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
     "feature_median_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
     "input_shape_": lambda v: (

@@ -103,9 +103,9 @@ def busy_cores(interval: float = 0.1) -> float | None:
 
 def forward_macs(estimator, n_features: int) -> float | None:
     """Multiply-adds per row of the encoder and decoder of a fully connected ``estimator``; None otherwise."""
-    from aedr._fit_setup import architecture
+    from aedr._fit_setup import architecture_entry
 
-    arch = architecture(estimator)  # None for custom modules
+    arch = architecture_entry(estimator)  # None for custom modules
     if arch is None or not arch.dense:
         return None
     sizes = [n_features, *estimator.hidden_layer_sizes, estimator.n_components]
