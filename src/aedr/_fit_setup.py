@@ -484,7 +484,7 @@ def make_trainer(
         return Trainer(model, objective, config, device, generator, callbacks(est), generators)
     X_rows = X[train_rows]
     X_rows = X_rows.toarray() if sp.issparse(X_rows) else X_rows  # the graph and the map's start need dense rows
-    if est.scaling_ in ("standard", "minmax"):  # the default ("global") keeps every distance's proportions
+    if fitted_scaling(est) in ("standard", "minmax"):  # the default ("global") keeps every distance's proportions
         X_rows = scaler.transform(X_rows).astype(np.float32 if X_rows.dtype == np.float32 else np.float64)
     return NeighborTrainer(
         neighbor_method(est),

@@ -394,8 +394,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             _fit_setup.image_input_shape(self, X.shape[1], image_shape) if _fit_setup.is_conv(self) else None
         )
         generator = torch.Generator().manual_seed(seed)
-        if not warm:  # a warm start keeps the fitted scaling, as it keeps the scaler
-            self.scaling_ = _fit_setup.scaling(self, image_rows=image_shape is not None)
+        if not warm or not hasattr(self, "scaling_"):  # a warm start keeps the fitted scaling, as the scaler
+            self.scaling_ = (
+                _fit_setup.fitted_scaling(self) if warm else _fit_setup.scaling(self, image_shape is not None)
+            )
         scaler = _fit_setup.input_scaler(self, X, resume, warm)
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
         train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
