@@ -145,7 +145,10 @@ def _report(line: str) -> None:
     elif error_file:  # torchrun stops the group when a rank exits: rank 0, which prints, is given time first
         import time
 
-        time.sleep(RANK_GRACE_SECONDS)
+        try:
+            time.sleep(RANK_GRACE_SECONDS)
+        except (Terminated, KeyboardInterrupt):  # torchrun's stop once rank 0 has exited: this rank's error stands
+            pass
 
 
 def _usage_error(exc) -> None:

@@ -414,7 +414,8 @@ class _StopOnInterrupt(Callback):
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum)
         then = "save the best weights" if self.save_best else "write a checkpoint"
-        typer.echo(f"\n{self.requested.name}: stopping after this epoch to {then} (again to abort)", err=True)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank is signalled; rank 0 tells
+            typer.echo(f"\n{self.requested.name}: stopping after this epoch to {then} (again to abort)", err=True)
 
     def on_epoch_end(self, state) -> bool:
         self.epoch = state.epoch
