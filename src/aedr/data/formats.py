@@ -179,10 +179,18 @@ class Delimited(FileFormat):
         return frame
 
     def write(self, path, values, labels, ids=None):
+        """Write the table :data:`CSV_CHUNK_ROWS` rows at a time: formatted whole, millions of codes
+        took some 85 bytes of text objects each, beyond any memory budget."""
         from aedr._files import output_handle
 
+        table = annotated(values, labels, ids)
         with output_handle(path) as handle, io.TextIOWrapper(handle, encoding="utf-8", newline="") as text:
-            annotated(_shortest_floats(values), labels, ids).to_csv(text, sep=self.sep, index=False)
+            for start in range(0, len(table) or 1, CSV_CHUNK_ROWS):
+                part = _shortest_floats(table.iloc[start : start + CSV_CHUNK_ROWS])
+                part.to_csv(text, sep=self.sep, index=False, header=start == 0)
+
+
+CSV_CHUNK_ROWS = 50_000  # rows of a CSV/TSV formatted at once
 
 
 MAX_TEXT_COLUMNS = 100_000  # the most columns read from a text table (docs/design.md, "Wide text tables")
