@@ -100,3 +100,17 @@ def test_convert_says_how_it_read_the_table_and_reads_fixed_width_numbers(tmp_pa
         app, ["convert", str(tmp_path / "x.txt"), str(tmp_path / "y.parquet"), "--delimiter", "space"]
     )
     assert forced.exit_code == 0 and "space-separated" in forced.stderr
+
+
+def test_a_column_of_numbers_with_a_stray_text_cell_is_named_with_the_cell(tmp_path, table):
+    """One typo in 2,500 numbers made the column text without a word, and the streamed fit of the Parquet
+    file then named the column alone (scale QA F3); a column of real text is no news."""
+    table = table.astype({"a": object})
+    table.loc[2100, "a"], table.loc[2300, "a"] = "oops", "n/a?"
+    table.to_csv(tmp_path / "typo.csv")
+    done = csv_to_parquet(tmp_path / "typo.csv", tmp_path / "typo.parquet", chunk_rows=1000)
+    assert done.stray_text == {"a": ("oops", 2101, 2)}  # kind is text, as before: no stray for it
+    result = runner.invoke(app, ["convert", str(tmp_path / "typo.csv"), str(tmp_path / "cli.parquet")])
+    assert result.exit_code == 0 and "column 'a' is numbers but for 'oops' in data row 2,101 and 1 more cell" in (
+        result.stderr
+    )

@@ -44,4 +44,11 @@ def convert(
     typer.echo(f"read {data.name}: {separator_name(done.delimiter)}-separated, {named}", err=True)
     if done.renamed:
         typer.echo(f"note: {renamed_note(done.renamed)}", err=True)
+    for name, (value, row, count) in done.stray_text.items():
+        others = f" and {count - 1:,} more cell{'s' * (count > 2)}" if count > 1 else ""
+        typer.echo(
+            f"note: column {name!r} is numbers but for {value!r} in data row {row:,}{others}: written as text, "
+            "which aedr fit refuses as a feature; fix the cell in the table, or leave the column out with --exclude",
+            err=True,
+        )
     typer.echo(f"wrote {output} ({done.rows:,} rows x {done.columns:,} columns)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 CHUNK_ROWS = 65_536  # rows read, converted and written at a time (fewer for wide rows): one Parquet row group each
 _KINDS = ("bool", "int", "float", "text")  # a column's type over all chunks: the widest any chunk gives
 
@@ -25,6 +27,8 @@ class Converted(NamedTuple):
     delimiter: str
     header: bool
     renamed: list[tuple[str, str]]
+    stray_text: dict[str, tuple[str, int, int]] = {}  # a text column of numbers but for a few cells:
+    # name -> (its first such value, that value's data row from 1, how many cells are not numbers)
 
 
 def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: int = CHUNK_ROWS, overwrite=False):
@@ -52,11 +56,14 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     options = head.attrs["options"]
     rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (64 * max(len(names), 1))))  # 16 MiB of float64
     kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
+    numbers, stray = dict.fromkeys(names, 0), {}  # per column: its cells that are numbers, the first that is not
     rows = 0
     for chunk in _chunks(fmt, source, head, options, rows_per_chunk):  # first pass: each column's type
         for name in names:
-            kinds[name] = max(kinds[name], _kind(chunk[name]), key=_KINDS.index)
+            kind = _kind(chunk[name])
+            kinds[name] = max(kinds[name], kind, key=_KINDS.index)
             filled[name] = filled[name] or bool(chunk[name].notna().any())
+            numbers[name] += _count_numbers(chunk[name], kind, rows, stray.setdefault(name, []))
         rows += len(chunk)
     if rows == 0:
         raise ValueError(f"{source}: holds no rows to convert")
@@ -67,7 +74,32 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
         for chunk in _chunks(fmt, source, head, options, rows_per_chunk):
             columns = {name: _values(chunk[name], kinds[name]) for name in names}
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
-    return Converted(rows, len(names), options["sep"], bool(head.attrs["header"]), head.attrs.get("renamed", []))
+    stray_text = {  # numbers in all but at most 1% of the filled cells: a typo, more likely than a text column
+        name: (str(found[0][0]), found[0][1], found[1])
+        for name, found in stray.items()
+        if kinds[name] == "text" and found and numbers[name] >= 99 * found[1]
+    }
+    header = bool(head.attrs["header"])
+    return Converted(rows, len(names), options["sep"], header, head.attrs.get("renamed", []), stray_text)
+
+
+def _count_numbers(column, kind: str, start: int, first: list) -> int:
+    """The cells of one chunk's ``column`` that are numbers; for a text chunk, its first cell that is
+    not (value, data row counted from 1, ``start`` rows before the chunk) goes in ``first`` when empty,
+    then the count of such cells."""
+    import pandas as pd
+
+    filled = column.notna()
+    if kind != "text":
+        return int(filled.sum()) if kind in ("int", "float") else 0
+    parsed = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").notna() & filled
+    odd = filled & ~parsed
+    if odd.any():
+        where = int(np.flatnonzero(odd.to_numpy())[0])
+        if not first:
+            first.extend([(column.iloc[where], start + where + 1), 0])
+        first[1] += int(odd.sum())
+    return int(parsed.sum())
 
 
 def _chunks(fmt, source: Path, head, options: dict, rows: int):
