@@ -299,3 +299,28 @@ def test_a_resumed_fit_trains_through_the_checkpoints_scaling_and_warm_start_thr
     assert (resumed.scaler_.scale == stopped.scaler_.scale).all()
     resumed.set_params(warm_start=True).fit(X * 10 + 5)  # new data, in other units: the first scaling stays
     assert (resumed.scaler_.offset == stopped.scaler_.offset).all()
+
+
+def test_a_checkpoint_of_another_process_count_goes_on_with_a_warning(tmp_path, caplog):
+    """A checkpoint of a 2-process torchrun fit resumed by one process (or the reverse) went on without a
+    word, though the model then equals neither uninterrupted fit (scale QA F5)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "fit.ckpt"
+    params = {"max_iter": 6, "random_state": 0, "hidden_layer_sizes": (8,)}
+    Autoencoder(**params, callbacks=[Checkpoint(path, every_epochs=1), StopAfter(3)]).fit(X)
+    assert read_checkpoint(path).state["world_size"] == 1
+    with caplog.at_level("WARNING", logger="aedr"):
+        Autoencoder(**params).fit(X, resume_from=path)
+    assert "process" not in caplog.text  # the same count: no word
+    with safe_open(str(path), "pt") as f:
+        header = json.loads(f.metadata()["aedr"])
+    header["world_size"] = 2  # as torchrun's two ranks write it
+    save_file(load_file(str(path)), str(path), metadata={"aedr": json.dumps(header)})
+    with caplog.at_level("WARNING", logger="aedr"):
+        Autoencoder(**params).fit(X, resume_from=path)
+    assert "written by a fit of 2 processes and this one runs 1" in caplog.text
+    assert "not equal an uninterrupted fit's bit for bit" in caplog.text

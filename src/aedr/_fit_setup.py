@@ -409,6 +409,12 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed
             )
         resume = read_checkpoint(resume_from, identity)
         seed = resume.state["seed"]
+        written, now = resume.state.get("world_size"), distributed.world_size()
+        if written is not None and written != now and distributed.is_main():
+            logger.warning(
+                f"{resume_from} was written by a fit of {written} process{'es' * (written != 1)} and this one runs "
+                f"{now}: training goes on from it, but the model will not equal an uninterrupted fit's bit for bit"
+            )
     for cb in writers:
         cb.identity, cb.seed = identity, seed
     return seed, resume

@@ -190,7 +190,10 @@ def _write(
     from safetensors.torch import save
 
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    from aedr.training.distributed import world_size
+
     header = {"format": FORMAT, "version": VERSION, "epoch": int(epoch), "threads": int(threads), "seed": seed}
+    header["world_size"] = world_size()  # processes that trained it: another count goes on, not bit for bit
     header.update(run=identity, state=state, **extra, tensors_sha256=tensors_digest(tensors))
     path.parent.mkdir(parents=True, exist_ok=True)
     # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
@@ -302,7 +305,8 @@ def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
         )
     if identity is not None:
         _check_identity(path, header.get("run") or {}, identity)
-    return Snapshot(tensors, {**header["state"], **{k: header[k] for k in ("epoch", "threads", "seed")}})
+    kept = ("epoch", "threads", "seed", "world_size")  # the process count: absent from checkpoints before it
+    return Snapshot(tensors, {**header["state"], **{k: header[k] for k in kept if k in header}})
 
 
 def _check_identity(path: Path, saved, identity: dict) -> None:
