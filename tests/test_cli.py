@@ -359,7 +359,7 @@ def test_inverse_transform_takes_the_missing_option_its_error_names(run, tmp_pat
     codes.iloc[1, 0] = np.nan
     codes.to_csv(tmp_path / "codes.csv", index=False)
     result = aedr("inverse-transform", run / "model", tmp_path / "codes.csv", ok=False)
-    assert_one_line_error(result, "empty cells in data row 2", "pass --missing drop")
+    assert_one_line_error(result, "empty or NaN cells in data row 2", "pass --missing drop")
     dropped = aedr("inverse-transform", run / "model", tmp_path / "codes.csv", "--missing", "drop")
     assert len(pd.read_csv(io.StringIO(dropped.stdout))) == 4 and "dropped 1 row" in dropped.stderr
 
@@ -491,7 +491,7 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
         (["plot", "MISSING", "-o", "XLSX"], ["MISSING: no such file or folder"], 1),
         (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"], 1),
         (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"], 1),
-        (["fit", "NAN"], ["nan.csv", "empty cells in data row 2 (in column 'a')", "--missing drop, mean or median"], 1),
+        (["fit", "NAN"], ["nan.csv", "empty or NaN cells in data row 2 (in column 'a')", "--missing drop, mean or median"], 1),
         (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"], 2),
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["--activation must be", "nope"], 2),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"], 2),

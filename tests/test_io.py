@@ -54,7 +54,7 @@ def test_header_detection(tmp_path):
     table = read_table(path, label_col="kind", exclude=["a"])
     assert table.columns == ["b"] and table.labels.tolist() == ["x", "y"]
     path.write_text("1,,3\n2,3,4\n5,6,7\n")  # a gap's column is named as the options take it, too
-    with pytest.raises(ValueError, match=r"empty cells in data row 1 \(in column 1\)"):
+    with pytest.raises(ValueError, match=r"empty or NaN cells in data row 1 \(in column 1\)"):
         read_table(path, exclude=["0"])
     path.write_text("1,2,cat\n3,4,dog\n")  # the error names the column as the options take it
     with pytest.raises(ValueError, match=r"column 2 \(e.g. 'cat' in row 1\); leave it out with --exclude 2,") as error:

@@ -177,7 +177,8 @@ class NpySource(RowSource):
         if fortran and len(shape) > 1 and shape[0] > 1:
             raise ValueError(
                 f"{self.path}: is stored column by column (Fortran order), which cannot be read a row at a "
-                "time; save it again with np.save(path, np.ascontiguousarray(X))"
+                "time: raise --memory-budget to read it whole, or save it again in row order "
+                "(np.save(path, np.ascontiguousarray(X)))"
             )
         self.dtype = dtype
         self.shape = (int(shape[0]), int(np.prod(shape[1:])))
