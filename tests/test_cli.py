@@ -491,7 +491,11 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
         (["plot", "MISSING", "-o", "XLSX"], ["MISSING: no such file or folder"], 1),
         (["fit", "CELLS"], ["cells.csv", "'cell_type'", "not numeric"], 1),
         (["fit", "CELLS", "--label-col", "celltype"], ["did you mean 'cell_type'"], 1),
-        (["fit", "NAN"], ["nan.csv", "empty or NaN cells in data row 2 (in column 'a')", "--missing drop, mean or median"], 1),
+        (
+            ["fit", "NAN"],
+            ["nan.csv", "empty or NaN cells in data row 2 (in column 'a')", "--missing drop, mean or median"],
+            1,
+        ),
         (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"], 2),
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["--activation must be", "nope"], 2),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"], 2),

@@ -182,7 +182,9 @@ def test_a_column_that_looks_like_an_id_is_left_out_with_a_note(tmp_path, column
 def test_missing_values_error_drop_mean_median(tmp_path):
     path = tmp_path / "holes.csv"
     path.write_text("a,b,kind\n1,2,x\n,4,y\n5,,x\n7,8,y\n9,10,x\n")
-    with pytest.raises(ValueError, match=r"empty or NaN cells in data rows 2, 3 \(in columns 'a', 'b'\); pass --missing"):
+    with pytest.raises(
+        ValueError, match=r"empty or NaN cells in data rows 2, 3 \(in columns 'a', 'b'\); pass --missing"
+    ):
         read_table(path, label_col="kind")
     dropped = read_table(path, label_col="kind", missing="drop")
     assert dropped.X.tolist() == [[1, 2], [7, 8], [9, 10]] and dropped.labels.tolist() == ["x", "y", "x"]

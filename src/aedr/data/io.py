@@ -199,7 +199,9 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         names = [table.file_columns[c] if table.file_columns else str(c) for c in cols]
     where = f"{_listed([str(r + 1) for r in rows], 'data row')} (in {_listed(names, 'column')})"
     if missing == "error":
-        raise ValueError(f"{path}: empty or NaN cells in {where}; pass --missing drop, mean or median, or fill them first")
+        raise ValueError(
+            f"{path}: empty or NaN cells in {where}; pass --missing drop, mean or median, or fill them first"
+        )
     if missing == "drop":
         keep = np.ones(len(table.X), dtype=bool)
         keep[rows] = False
