@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.datasets import load_digits
 from typer.testing import CliRunner
 
 from aedr import Autoencoder, Checkpoint, load
@@ -1297,3 +1298,20 @@ def test_the_checkpoint_of_a_run_in_the_working_folder_lies_beside_it(tmp_path, 
     monkeypatch.chdir(tmp_path / "here")
     assert _checkpoint_file(Path(".")) == tmp_path / "here.checkpoint"
     assert _checkpoint_file(Path("run1")) == Path("run1.checkpoint")
+
+
+def test_python_and_the_command_line_score_a_model_alike(tmp_path):
+    """Autoencoder.evaluate and aedr evaluate had two scorers: Python added silhouette and refused rows
+    without a label, the command line left them out; both now score as metrics.evaluate_embedding does."""
+    X, y = load_digits(return_X_y=True)
+    frame = pd.DataFrame(X[:400], columns=[f"p{i}" for i in range(64)]).assign(digit=y[:400].astype(object))
+    frame.loc[[3, 50, 77], "digit"] = None  # unannotated rows
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    aedr("fit", tmp_path / "d.csv", "--label-col", "digit", "-o", tmp_path / "run", *FAST)
+    printed = json.loads(aedr("evaluate", tmp_path / "run", tmp_path / "d.csv", "--json").stdout)
+    python = load(tmp_path / "run" / "model").evaluate(frame.drop(columns="digit"), frame["digit"])
+    assert python["knn_labelled_rows"] == printed["knn_labelled_rows"] == 397
+    for name in ("trustworthiness", "continuity", "knn_accuracy", "silhouette", "reconstruction_mse"):
+        assert python[name] == pytest.approx(printed[name], rel=1e-6), name
+    one = load(tmp_path / "run" / "model").evaluate(frame.drop(columns="digit"), np.zeros(400))
+    assert one["knn_accuracy"] is None and one["silhouette"] is None  # one class: nothing to score, no error

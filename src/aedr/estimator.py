@@ -667,7 +667,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def evaluate(self, X, y=None, *, n_neighbors=10):
         """Reconstruction error and neighbourhood scores of the codes of ``X`` (with labels ``y``, also
-        5-NN accuracy and silhouette) in one dict; see :func:`aedr.metrics.evaluate_embedding`.
+        5-NN accuracy and silhouette over the labelled rows) in one dict, on every row; see
+        :func:`aedr.metrics.evaluate_embedding`, which ``aedr evaluate`` applies to a sample of at most
+        5,000 rows.
 
         Examples
         --------

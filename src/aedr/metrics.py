@@ -240,13 +240,37 @@ def silhouette(Z, y, *, sample_size: int | None = None, random_state: int = 0) -
     return float(silhouette_score(Z, y, sample_size=sample_size, random_state=random_state))
 
 
+KNN_MIN_CLASS_ROWS = 5  # the 5-fold k-NN accuracy needs every class in every fold
+
+
+def knn_unscorable(labels) -> str | None:
+    """Why the k-NN accuracy cannot score codes against ``labels`` (fewer than 2 classes, or a class
+    of fewer than :data:`KNN_MIN_CLASS_ROWS` rows), or None when it can.
+
+    Examples
+    --------
+    >>> knn_unscorable(["a"] * 10), knn_unscorable(["a"] * 10 + ["b"] * 2), knn_unscorable(["a", "b"] * 5)
+    ('one class only', "class 'b' has 2 rows (each needs 5)", None)
+    """
+    classes, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    if len(classes) < 2:
+        return "one class only"
+    if counts.min() < KNN_MIN_CLASS_ROWS:
+        rarest = int(np.argmin(counts))
+        return f"class {str(classes[rarest])!r} has {counts[rarest]} rows (each needs {KNN_MIN_CLASS_ROWS})"
+    return None
+
+
 def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_neighbors: int = 5) -> dict:
-    """All the metrics that apply, in one dict.
+    """All the metrics that apply, in one dict: what ``Autoencoder.evaluate`` returns, and what
+    ``aedr fit`` and ``aedr evaluate`` write (on a sample of the rows there).
 
     ``trustworthiness`` and ``continuity`` (at ``n_neighbors``) always;
     ``reconstruction_mse`` when the reconstruction ``X_hat`` is given;
     ``knn_accuracy`` (``knn_neighbors``-NN, 5-fold) and ``silhouette``
-    (on at most 10,000 rows) when labels ``y`` are given.
+    (on at most 10,000 rows) when labels ``y`` are given. Rows without a label (None, NaN: unannotated
+    cells) are no class: they are left out of those two, and ``knn_labelled_rows`` says how many
+    rows were scored; labels that cannot be scored (:func:`knn_unscorable`) give None for both.
 
     Examples
     --------
@@ -255,13 +279,26 @@ def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_n
     >>> sorted(evaluate_embedding(X, X[:, :2], y=np.arange(60) % 2, X_hat=X))
     ['continuity', 'knn_accuracy', 'reconstruction_mse', 'silhouette', 'trustworthiness']
     """
+    import pandas as pd
+
     trust, cont = neighborhood_preservation(X, Z, n_neighbors)
     scores = {"trustworthiness": trust, "continuity": cont}
     if X_hat is not None:
         scores["reconstruction_mse"] = reconstruction_error(X, X_hat)
     if y is not None:
-        scores["knn_accuracy"] = knn_accuracy(Z, y, knn_neighbors)
-        scores["silhouette"] = silhouette(Z, y, sample_size=10_000)
+        Z = _codes(Z, "Z")
+        y = np.asarray(_as_numpy(y), dtype=object)
+        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+        if y.ndim != 1 or len(y) != len(Z):
+            raise ValueError(f"y must hold one label per row of Z ({len(Z)} rows), got shape {y.shape}")
+        given = pd.Series(y)
+        known = given.notna().to_numpy()
+        labels = given[known].astype(str).to_numpy()
+        scorable = knn_unscorable(labels) is None
+        scores["knn_accuracy"] = knn_accuracy(Z[known], labels, knn_neighbors) if scorable else None
+        scores["silhouette"] = silhouette(Z[known], labels, sample_size=10_000) if scorable else None
+        if not known.all():
+            scores["knn_labelled_rows"] = int(known.sum())
     return scores
 
 

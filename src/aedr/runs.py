@@ -48,26 +48,8 @@ MIN_METRIC_ROWS = 4  # trustworthiness needs at least one neighbour below half t
 MIN_WIDE_ROWS = 500  # the sample of the widest rows still holds this many (10 neighbours among 500)
 
 
-KNN_MIN_CLASS_ROWS = 5  # the 5-fold k-NN accuracy needs every class in every fold
 KNN_NEIGHBORS = 5  # the k of the k-NN accuracy (trustworthiness takes N_NEIGHBORS)
-
-
-def knn_unscorable(labels) -> str | None:
-    """Why the k-NN accuracy cannot score codes against ``labels`` (fewer than 2 classes, or a class
-    of fewer than :data:`KNN_MIN_CLASS_ROWS` rows), or None when it can.
-
-    Examples
-    --------
-    >>> knn_unscorable(["a"] * 10), knn_unscorable(["a"] * 10 + ["b"] * 2), knn_unscorable(["a", "b"] * 5)
-    ('one class only', "class 'b' has 2 rows (each needs 5)", None)
-    """
-    classes, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
-    if len(classes) < 2:
-        return "one class only"
-    if counts.min() < KNN_MIN_CLASS_ROWS:
-        rarest = int(np.argmin(counts))
-        return f"class {str(classes[rarest])!r} has {counts[rarest]} rows (each needs {KNN_MIN_CLASS_ROWS})"
-    return None
+knn_unscorable = _metrics.knn_unscorable  # why labels cannot be scored: the CLI's notes say so
 
 
 def scores_space_note(estimator) -> str | None:
@@ -116,20 +98,15 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     else:
         X_rows = np.asarray(X, dtype=np.float64)[rows]
     k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
+    labels = None if y is None else np.asarray(y, dtype=object)[rows]
     if len(rows) < MIN_METRIC_ROWS:  # no neighbourhood to measure: written as null, not a made-up number
         scores["trustworthiness"] = scores["continuity"] = None
-    else:
-        scores["trustworthiness"], scores["continuity"] = _metrics.neighborhood_preservation(X_rows, Z[rows], k)
-    if y is not None:  # written as null when the labels cannot be scored (see knn_unscorable)
-        given = pd.Series(np.asarray(y, dtype=object)[rows])
-        known = given.notna().to_numpy()  # rows without a label (unannotated cells) are no class: left out
-        labels = given[known].astype(str).to_numpy()
-        scores["knn_accuracy"] = (
-            None if knn_unscorable(labels) else _metrics.knn_accuracy(Z[rows][known], labels, KNN_NEIGHBORS)
-        )
+        if y is not None:
+            scores["knn_accuracy"] = scores["silhouette"] = None
+    else:  # the sample scored as Autoencoder.evaluate scores all rows (labels too: see evaluate_embedding)
+        scores.update(_metrics.evaluate_embedding(X_rows, Z[rows], labels, n_neighbors=k, knn_neighbors=KNN_NEIGHBORS))
+    if y is not None:
         scores["knn_neighbors"] = KNN_NEIGHBORS
-        if not known.all():
-            scores["knn_labelled_rows"] = int(known.sum())
     scores["n_neighbors"] = k
     scores["metrics_rows"] = int(len(rows))
     return scores
