@@ -231,3 +231,25 @@ def test_a_usage_error_under_torchrun_is_printed_once(data, tmp_path):
     # rank 1, waiting for rank 0 to print, was stopped by torchrun's SIGTERM in the wait: no traceback of
     # aedr's (torchrun's own launcher prints one of its ChildFailedError)
     assert "aedr.cli.errors.Terminated" not in result.stderr and "src/aedr/" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "change, said", [("X = X[:100]", "rank 1 has 100 x 8, rank 0 120 x 8"), ("X[5] += 1", "values differ")]
+)
+def test_ranks_given_other_rows_are_refused_before_training(tmp_path, change, said):
+    """Ranks given other rows in Python failed in gloo (SIGABRT) or trained each on its own data (scale QA F6)."""
+    script = tmp_path / "differ.py"
+    script.write_text(
+        "import os, numpy as np\n"
+        "from aedr import Autoencoder\n"
+        "X = np.random.default_rng(0).random((120, 8))\n"
+        f"if os.environ['RANK'] == '1':\n    {change}\n"
+        "try:\n"
+        "    Autoencoder(max_iter=2, hidden_layer_sizes=(8,), random_state=0).fit(X)\n"
+        "except ValueError as exc:\n"
+        "    print(f\"rank {os.environ['RANK']} refused: {exc}\", flush=True)\n"
+    )
+    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=120)
+    for rank in (0, 1):  # every rank stops, with one clear error
+        assert f"rank {rank} refused: under torchrun every rank must be given the same rows" in result.stdout
+    assert said in result.stdout, result.stdout

@@ -384,6 +384,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _train(self, X, image_shape, streamed: bool, warm: bool, device: torch.device, resume_from):
         """``fit`` once the rows are read and checked: the network built (or copied, for a warm start)
         and trained."""
+        distributed.check_same_rows(X)  # under torchrun, before any rank trains on rows the others lack
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1], image_shape)
         self._fitted_params = self.get_params(deep=False)  # what save writes, whatever set_params does later

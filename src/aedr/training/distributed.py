@@ -105,6 +105,34 @@ def any_rank(flag: bool) -> bool:
     return flag
 
 
+def check_same_rows(X) -> None:
+    """Under torchrun, a ValueError on every rank unless every rank was given the same rows: their
+    shape and, for rows in memory, a digest of 1,000 of them spread over the array. Ranks given other
+    rows trained each on its own data without a word, or failed deep in DistributedDataParallel
+    (another shape: a gloo abort). Nothing to check when not distributed."""
+    if world_size() <= 1 or not dist.is_initialized():
+        return
+    import hashlib
+
+    import numpy as np
+
+    n, d = int(X.shape[0]), int(X.shape[1])
+    digest = 0
+    if isinstance(X, np.ndarray):
+        sample = np.ascontiguousarray(X[:: max(1, n // 1000)])
+        digest = int.from_bytes(hashlib.sha256(sample.view(np.uint8)).digest()[:7], "little")
+    mine = torch.tensor([n, d, digest], dtype=torch.int64)
+    first = broadcast(mine.clone())
+    if any_rank(not torch.equal(mine, first)):
+        if torch.equal(mine, first):
+            mismatch = "another rank's differ from rank 0's"
+        elif torch.equal(mine[:2], first[:2]):
+            mismatch = f"rank {rank()}'s values differ from rank 0's"
+        else:
+            mismatch = f"rank {rank()} has {n:,} x {d:,}, rank 0 {int(first[0]):,} x {int(first[1]):,}"
+        raise ValueError(f"under torchrun every rank must be given the same rows: {mismatch}")
+
+
 class ObjectiveStep(nn.Module):
     """The objective as a module's forward, so that DistributedDataParallel sees the model run and
     averages its gradients over the ranks in the backward pass."""
