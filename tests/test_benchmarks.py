@@ -118,6 +118,16 @@ def test_outputs_and_report_block(smoke, tmp_path):
     assert [r["method"] for r in rows] == list(METHODS)
     assert {"fit_seconds", "transform_seconds", "trustworthiness", "continuity", "knn_accuracy"} <= set(rows[0])
     assert files["png"].stat().st_size > 1000
+    # results.md, read on its own, says what it ran (aedr's version and commit, the CPU, the date) and
+    # what each of its columns measures
+    from aedr import __version__
+    from aedr.benchmarks.report import _COLUMNS, COLUMN_MEANINGS
+
+    results = files["markdown"].read_text()
+    assert f"; aedr {__version__}" in results and re.search(r"one process, \d{4}-\d{2}-\d{2}\)", results)
+    assert set(COLUMN_MEANINGS) == {name for name, _, _ in _COLUMNS}
+    headers = re.search(r"\| method \|(.*)\|\n", results)[1].split(" | ")
+    assert all(f"- *{h.strip()}*: {COLUMN_MEANINGS[h.strip()]}." in results for h in headers)
 
 
 def test_missing_optional_method_is_skipped_with_a_message(tiny, monkeypatch):

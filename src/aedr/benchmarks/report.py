@@ -26,7 +26,7 @@ START, END = markers("benchmark")
 READING_START, READING_END = "<!-- reading:start -->", "<!-- reading:end -->"
 SCRIPT_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")  # the settings a script's timings depend on
 
-_COLUMNS = [  # (header, attribute, format); BENCHMARKS.md's protocol section says what each header means
+_COLUMNS = [  # (header, attribute, format); COLUMN_MEANINGS and BENCHMARKS.md's protocol say what each measures
     ("fit s", "fit_seconds", "{:.1f}"),
     ("transform s", "transform_seconds", "{:.2f}"),
     ("threads", "threads", "{:d}"),
@@ -41,6 +41,21 @@ _COLUMNS = [  # (header, attribute, format); BENCHMARKS.md's protocol section sa
     ("MSE held-out", "reconstruction_mse", "{:.4g}"),
     ("peak MB", "peak_memory_mb", "{:.0f}"),
 ]
+COLUMN_MEANINGS = {  # what a run's results.md says of each column (BENCHMARKS.md's Protocol, at more length)
+    "fit s": "wall-clock seconds of the fit, the method warmed up first",
+    "transform s": "seconds to embed the held-out rows",
+    "threads": "CPU threads the method ran on",
+    "5-NN held-out": "accuracy of a 5-NN classifier fitted on the fitted rows' embedding, on the held-out rows'",
+    "1-NN held-out": "the same with 1 neighbour",
+    "trust@10 held-out": "trustworthiness (k=10) of the held-out rows' embedding against their input rows",
+    "trust@10": "trustworthiness (k=10) of the fitted rows' embedding, exact",
+    "cont@10": "continuity (k=10) of the fitted rows' embedding",
+    "5-NN CV": "5-fold cross-validated 5-NN accuracy within the fitted rows' embedding",
+    "trust@5 (10k fitted)": "trustworthiness (k=5) of 10,000 seeded fitted rows (the Parametric UMAP paper's)",
+    "silhouette": "mean silhouette of the labels in the fitted rows' embedding (10,000 seeded rows at most)",
+    "MSE held-out": "mean squared error of the held-out rows decoded from their codes, in the data's units",
+    "peak MB": "resident memory the fit added to the process at its highest (aedr.benchmarks.memory)",
+}
 REPORT_COLUMNS = (
     "fit s",
     "transform s",
@@ -135,9 +150,43 @@ def machine_description() -> str:
     except (OSError, ValueError, IndexError):
         pass
     cpu = f"{os.cpu_count()} CPU cores{memory}, {platform.system()} {platform.machine()}"
+    model = _cpu_model()
+    cpu = f"{model}, {cpu}" if model else cpu
+    versions.insert(0, f"aedr {_code_version()}")
     omp = "".join(f", {name}={os.environ[name]}" for name in SCRIPT_ENV if os.environ.get(name))
     threads = f"torch threads {torch.get_num_threads()} (each method's own count: the threads column)"
     return f"{cpu}, {threads}{omp}; " + ", ".join(versions)
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``), which timings depend on; None elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _code_version() -> str:
+    """aedr's version, and for a git checkout its commit (``+`` for uncommitted changes to its files)."""
+    import subprocess
+
+    import aedr
+
+    root = Path(aedr.__file__).resolve().parents[2]
+    try:
+        git = ["git", "-C", str(root)]
+        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return aedr.__version__
+    if commit.returncode != 0 or not (root / "src" / "aedr").is_dir():
+        return aedr.__version__
+    return f"{aedr.__version__} (git {commit.stdout.strip()}{'+' if dirty.stdout.strip() else ''})"
 
 
 def write_csv(result: BenchmarkResult, path: str | Path) -> Path:
@@ -202,7 +251,8 @@ def report_block(
     text = [
         f"## {title or TITLE}",
         "",
-        f"Command: `{command}` (one process). Machine: {machine or machine_description()}. Held out: "
+        f"Command: `{command}` (one process{', ' + s['date'] if s.get('date') else ''}). "
+        f"Machine: {machine or machine_description()}. Held out: "
         f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split. "
         f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end "
         "(the end's counts the benchmark's own threads)."
@@ -221,6 +271,11 @@ def report_block(
     if s.get("method_params"):
         text += ["", f"Parameters changed from the defaults: `{s['method_params']}`."]
     text += ["", markdown_tables(result, REPORT_COLUMNS if brief else None)]
+    if not brief:  # a results.md read on its own says what its columns measure
+        shown = [
+            name for name, attribute, _ in _COLUMNS if any(not _empty(getattr(r, attribute, None)) for r in result.runs)
+        ]
+        text += ["", "Columns:", "\n".join(f"- *{name}*: {COLUMN_MEANINGS[name]}." for name in shown)]
     if png:
         where = f"`{Path(png).parent}/` (`results.md` has every column)" if brief else f"`{png}`"
         text += ["", f"Embeddings coloured by label: {where}; written by the command, not committed."]

@@ -199,6 +199,7 @@ def run_benchmark(
         "method_params": method_params,
         "load_average_at_start": _load_average(),
         "warmed_up": True,
+        "date": time.strftime("%Y-%m-%d"),
     }
     runs, costs, warmed = [], [], set()
     for name in datasets:
