@@ -371,7 +371,10 @@ def test_a_missing_data_file_is_named_before_any_method_runs(tmp_path, monkeypat
     result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path / "nowhere")])
     assert result.exit_code == 1 and not fitted and not (tmp_path / "o").exists(), result.output
     assert f"data file not found: {tmp_path / 'nowhere' / 't10k-images-idx3-ubyte.gz'}, " in result.output
-    assert "t10k-labels-idx1-ubyte.gz (data_dir or --data-dir, else $AEDR_DATA_DIR, names the folder" in result.output
+    assert (
+        "t10k-labels-idx1-ubyte.gz (--data-dir names the folder holding them, by default $AEDR_DATA_DIR/mnist)"
+        in result.output
+    )
     monkeypatch.setenv("AEDR_DATA_DIR", str(tmp_path / "elsewhere"))  # where the default is looked for
     result = CliRunner().invoke(app, args)
     assert (
@@ -527,3 +530,16 @@ def test_the_benchmark_help_names_every_data_set_and_method():
     # without any white space: rich wraps the help at a hyphen too (ae-umap as "ae-" and "umap")
     text = "".join(CliRunner().invoke(app, ["benchmark", "--help"], env={"COLUMNS": "200"}).stdout.split())
     assert all(name in text for name in [*DATASETS, *METHODS])
+
+
+def test_a_busy_machine_is_said_in_the_report():
+    """Runs started at load 4 on 2 cores read as ordinary results (docs QA M5)."""
+    from aedr.benchmarks.report import busy_note
+    from aedr.benchmarks.runner import MethodRun
+
+    settings = {"heldout_fraction": 0.2, "random_state": 3, "load_average_at_start": 4.0, "cores": 2}
+    run = MethodRun("digits", "pca", n_fit=9, n_heldout=1, fit_seconds=0.01, trustworthiness=0.8)
+    block = report_block(BenchmarkResult([run], [], settings), "aedr benchmark", machine="m")
+    assert "**Busy machine: load average 4.0 at the start on 2 cores" in block
+    assert "every method fitted with random_state=3" in block
+    assert busy_note({**settings, "load_average_at_start": 1.5}) is None

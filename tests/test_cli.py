@@ -574,7 +574,7 @@ def test_verbose_reports_the_settings_the_fit_ran_with(cells, tmp_path):
     text = result.stderr
     for fragment in ("device cpu", "1 torch thread (aedr's choice", "batch size 8", "learning rate 0.001"):
         assert fragment in text, text
-    assert "scaling standard" in text and "epochs run 2 of 2: ran all --max-iter epochs" in text
+    assert "scaling standard" in text and "epochs run 2 of 2: ran every epoch of its budget (--max-iter" in text
     quiet = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "q", *FAST)
     assert "batch size" not in quiet.stderr
     assert "2 torch threads" in aedr("-v", "fit", cells, "-o", tmp_path / "t", "--label-col", "cell_type",

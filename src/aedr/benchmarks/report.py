@@ -253,7 +253,8 @@ def report_block(
         "",
         f"Command: `{command}` (one process{', ' + s['date'] if s.get('date') else ''}). "
         f"Machine: {machine or machine_description()}. Held out: "
-        f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split. "
+        f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split; "
+        f"every method fitted with random_state={s['random_state']}. "
         f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end "
         "(the end's counts the benchmark's own threads)."
         + (
@@ -263,6 +264,8 @@ def report_block(
             else ""
         ),
     ]
+    if busy_note(s):
+        text += ["", f"**{busy_note(s)}**"]
     if partial is not None:
         text += ["", f"**Partial results: {partial[0]} of the {partial[1]} data sets named had finished.**"]
     if not brief:
@@ -291,6 +294,18 @@ def report_block(
             cost,
         ]
     return "\n".join(text)
+
+
+def busy_note(settings: dict) -> str | None:
+    """A warning when the load average at the run's start exceeded its machine's cores: other jobs
+    shared them, so the times are not comparable with an idle machine's; None otherwise."""
+    load, cores = settings.get("load_average_at_start"), settings.get("cores")
+    if load is None or not cores or load <= cores:
+        return None
+    return (
+        f"Busy machine: load average {load} at the start on {cores} cores; other jobs shared the cores, so these "
+        "times are not comparable with an idle machine's (the quality figures are)."
+    )
 
 
 def script_command(script: str, options: list[str], env=None) -> str:

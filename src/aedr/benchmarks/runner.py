@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -181,8 +182,8 @@ def run_benchmark(
     missing = [str(file) for name in datasets for file in DATASETS[name].files(folder) if not file.is_file()]
     if missing:  # before any method runs: a rerun then needs no --force
         raise FileNotFoundError(
-            f"data file not found: {', '.join(missing)} (data_dir or --data-dir, else $AEDR_DATA_DIR, names the "
-            "folder holding them)"
+            f"data file not found: {', '.join(missing)} (--data-dir names the folder holding them, "
+            "by default $AEDR_DATA_DIR/mnist)"
         )
     split = {}  # every split checked before any method runs, in words; its data kept for the run
     for name in datasets:
@@ -200,6 +201,7 @@ def run_benchmark(
         "load_average_at_start": _load_average(),
         "warmed_up": True,
         "date": time.strftime("%Y-%m-%d"),
+        "cores": os.cpu_count(),
     }
     runs, costs, warmed = [], [], set()
     for name in datasets:

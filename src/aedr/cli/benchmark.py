@@ -77,7 +77,10 @@ def benchmark(
     ] = Path("bench-out"),
     report: Annotated[
         Optional[Path],
-        typer.Option("--report", help="Markdown file whose benchmark block to regenerate (BENCHMARKS.md)."),
+        typer.Option(
+            "--report",
+            help="Markdown file whose benchmark block to regenerate (BENCHMARKS.md); a file without one gets it appended.",
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option("--seed", min=0, max=2**32 - 1, help="random_state for the split and every method.")
@@ -139,7 +142,7 @@ def benchmark(
         )
     from aedr.benchmarks import QUICK_PARAMS  # checked the names first: these load scikit-learn and torch
     from aedr.benchmarks import benchmark as run
-    from aedr.benchmarks.report import markdown_tables
+    from aedr.benchmarks.report import busy_note, markdown_tables
     from aedr.cli.common import is_verbose
     from aedr.cli.errors import EXIT_ERROR, Terminated, stop_words
 
@@ -178,6 +181,8 @@ def benchmark(
         typer.echo(f"\n{how}: {what}", err=True)
         raise typer.Exit(code) from None
     typer.echo(markdown_tables(result))
+    if busy_note(result.settings):
+        typer.echo(f"warning: {busy_note(result.settings)}", err=True)
     for kind, path in files.items():
         typer.echo(f"wrote {kind}: {path}")
     failed = [r for r in result.runs if r.status == "failed"]

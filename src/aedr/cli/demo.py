@@ -50,7 +50,7 @@ def demo(
     ):
         result = run_demo(folder, verbose=not quiet, n_jobs=threads, **({"max_iter": max_iter} if max_iter else {}))
     typer.echo(f"digits ({result.n_samples} x {result.n_features}) -> {result.n_components}-D")
-    typer.echo(f"{'method':<22}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}")
+    typer.echo(f"{'method':<22}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}   (MSE in the data's units)")
     for r in result.results:
         typer.echo(f"{r.name:<22}{r.reconstruction_mse:>12.3f}{r.trustworthiness:>10.3f}{r.fit_seconds:>8.1f}")
     typer.echo(f"wrote {target}/: {', '.join(sorted(p.name for p in result.files.values()))}")
