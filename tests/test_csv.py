@@ -301,3 +301,13 @@ def test_a_file_without_a_header_writes_its_id_column_as_id(tmp_path):
     decoded = aedr("inverse-transform", tmp_path / "run", tmp_path / "run" / "embedding.csv")
     assert "keeping '4' beside the decoded rows" in decoded.stderr
     assert pd.read_csv(io.StringIO(decoded.stdout)).columns.tolist() == ["id", "x0", "x1", "x2", "4"]
+
+
+def test_the_convert_command_named_for_another_encoding_is_one_a_shell_runs(tmp_path):
+    """The iconv line named the path unquoted, and a name holding braces broke the message's own formatting."""
+    path = tmp_path / "my {rows}.csv"
+    path.write_bytes("a,b\n1,caf\xe9\n2,3\n".encode("cp1252"))
+    result = aedr("fit", path, "-o", tmp_path / "run", *FAST)
+    assert result.exit_code == 1 and f"iconv -f WINDOWS-1252 -t UTF-8 '{path}' > '{tmp_path}/utf8-my {{rows}}.csv'" in (
+        result.stderr
+    ), result.stderr

@@ -49,7 +49,6 @@ MIN_WIDE_ROWS = 500  # the sample of the widest rows still holds this many (10 n
 
 
 KNN_NEIGHBORS = 5  # the k of the k-NN accuracy (trustworthiness takes N_NEIGHBORS)
-knn_unscorable = _metrics.knn_unscorable  # why labels cannot be scored: the CLI's notes say so
 
 
 def scores_space_note(estimator) -> str | None:

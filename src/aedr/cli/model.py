@@ -381,7 +381,8 @@ def evaluate(
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
-    from aedr.runs import knn_unscorable, scores_space_note, table_scores
+    from aedr.metrics import knn_unscorable
+    from aedr.runs import scores_space_note, table_scores
 
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)

@@ -59,16 +59,20 @@ def text_problem(path) -> str | None:
     UTF-32 byte-order mark (Excel's "Unicode text"), NUL bytes, or the first byte that is not UTF-8
     (Latin-1, Windows-1252), with its line and the command that converts the file; None when it is."""
     import codecs
+    import shlex
 
-    converted = Path(path).with_name(f"utf8-{Path(path).name}")
-    convert = "convert it to UTF-8 first, e.g. iconv -f {} -t UTF-8 " + f"{path} > {converted}"
-    convert = convert if not str(path).lower().endswith(".gz") else "convert it to UTF-8 first (iconv -f {} -t UTF-8)"
+    def convert(encoding: str) -> str:
+        if str(path).lower().endswith(".gz"):
+            return f"convert it to UTF-8 first (iconv -f {encoding} -t UTF-8)"
+        converted = shlex.quote(str(Path(path).with_name(f"utf8-{Path(path).name}")))
+        return f"convert it to UTF-8 first, e.g. iconv -f {encoding} -t UTF-8 {shlex.quote(str(path))} > {converted}"
+
     decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
     with _opener(path)(path, "rb") as handle:
         chunk = handle.read(_CHUNK)
         for bom, encoding in _BOMS.items():
             if chunk.startswith(bom):
-                return f"{encoding} text, and aedr reads UTF-8: {convert.format(encoding)}"
+                return f"{encoding} text, and aedr reads UTF-8: {convert(encoding)}"
         while chunk:
             if b"\x00" in chunk:
                 line += chunk[: chunk.index(b"\x00")].count(b"\n")
@@ -82,7 +86,7 @@ def text_problem(path) -> str | None:
                 line += exc.object[: exc.start].count(b"\n")
                 return (
                     f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} in line {line}: Latin-1 or Windows-1252?); "
-                    + convert.format("WINDOWS-1252")
+                    + convert("WINDOWS-1252")
                 )
             line += chunk.count(b"\n")
             chunk = handle.read(_CHUNK)
