@@ -108,7 +108,7 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
     ``head`` gives them."""
     import pandas as pd
 
-    from aedr.data.sniff import _ungrouped, groups_thousands
+    from aedr.data.sniff import groups_thousands, ungroup_thousands
 
     grouped = groups_thousands(options)
     reader = pd.read_csv(
@@ -121,7 +121,7 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
     )
     try:
         for chunk in reader:
-            yield _ungrouped(chunk) if grouped else chunk
+            yield ungroup_thousands(chunk) if grouped else chunk
     except pd.errors.ParserError as exc:
         raise ValueError(f"{source}: cannot read as {fmt.name.upper()} ({str(exc).strip()})") from exc
     except UnicodeDecodeError as exc:  # beyond the start that Delimited.read checked

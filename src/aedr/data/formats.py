@@ -21,21 +21,21 @@ import numpy as np
 from aedr._words import first_line
 from aedr.data.idx import read_idx, write_idx
 from aedr.data.sniff import (
-    _GROUPED,
-    _SNIFF_ROWS,
-    _compression_of,
-    _decimal,
-    _has_header,
-    _rows,
-    _sample,
-    _spaced,
-    _text_size,
-    _ungrouped,
+    GROUPED_NUMBER,
+    SNIFF_ROWS,
+    compression_of,
+    decimal_mark,
     first_line_fields,
     groups_thousands,
+    has_header,
+    is_spaced,
     separator_name,
     sniff_delimiter,
+    split_fields,
+    text_bytes,
     text_problem,
+    text_sample,
+    ungroup_thousands,
 )
 
 if TYPE_CHECKING:
@@ -104,29 +104,29 @@ class Delimited(FileFormat):
     def estimated_values(self, path, delimiter=None) -> int:
         """About how many values the file ``path`` holds: its first lines' fields per byte of text times
         its text's size (of a gzip file, its size times the compression of its first MiB)."""
-        sample = _sample(path)
+        sample = text_sample(path)
         lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line read may be cut short
         if not lines:
             return 0
         sep = self._sep(path, sample, delimiter)
-        fields = sum(len(row) for row in _rows(lines, sep))
+        fields = sum(len(row) for row in split_fields(lines, sep))
         text = sum(len(line.encode("utf-8", errors="replace")) + 1 for line in lines)
-        return int(_text_size(path) * fields / max(text, 1))
+        return int(text_bytes(path) * fields / max(text, 1))
 
     def _sep(self, path, sample: str, delimiter=None) -> str:
         """``delimiter``, or the one sniffed from ``sample``, the start of ``path`` (spaces only in ``.txt``)."""
-        return delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=_spaced(path))
+        return delimiter if delimiter is not None else sniff_delimiter(sample, self.sep, spaces=is_spaced(path))
 
     def options(self, path, delimiter=None) -> dict:
         """``pandas.read_csv``'s options for ``path``: the delimiter (``delimiter``, or sniffed), the
         decimal mark, UTF-8 with or without a byte order mark."""
-        sample = _sample(path)
-        if "\x00" in sample and _compression_of(path) is None:  # pandas reads a NUL as the end of a cell: UTF-16
+        sample = text_sample(path)
+        if "\x00" in sample and compression_of(path) is None:  # pandas reads a NUL as the end of a cell: UTF-16
             # text would look like empty cells (a compressed file its name does not tell is named in read)
             raise ValueError(f"{path}: {text_problem(path)}")
         sep = self._sep(path, sample, delimiter)
         # skipinitialspace: "a, b" names columns a and b, not a and " b"
-        return {"sep": sep, "encoding": "utf-8-sig", "decimal": _decimal(sample, sep), "skipinitialspace": True}
+        return {"sep": sep, "encoding": "utf-8-sig", "decimal": decimal_mark(sample, sep), "skipinitialspace": True}
 
     def read(self, path, header=None, delimiter=None, nrows=None):
         """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed. Its ``attrs`` say
@@ -140,14 +140,16 @@ class Delimited(FileFormat):
             grouped = groups_thousands(options)
             first = None  # the first row as written: the header's own names, before pandas tells repeats apart
             if header is None:
-                head = pd.read_csv(path, header=None, nrows=_SNIFF_ROWS, dtype=str, **options)
+                head = pd.read_csv(path, header=None, nrows=SNIFF_ROWS, dtype=str, **options)
                 first = head.iloc[0] if head.iloc[0].notna().all() else None  # an empty cell: read it as written
                 if grouped:
-                    head = head.map(lambda v: v.replace(",", "") if isinstance(v, str) and _GROUPED.fullmatch(v) else v)
-                header = _has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
+                    head = head.map(
+                        lambda v: v.replace(",", "") if isinstance(v, str) and GROUPED_NUMBER.fullmatch(v) else v
+                    )
+                header = has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
             frame = pd.read_csv(path, header=0 if header else None, nrows=nrows, **options)
             if grouped:
-                frame = _ungrouped(frame)
+                frame = ungroup_thousands(frame)
         except pd.errors.EmptyDataError as exc:
             raise ValueError(f"{path}: the file is empty") from exc
         except pd.errors.ParserError as exc:
@@ -156,7 +158,7 @@ class Delimited(FileFormat):
                 "check --delimiter and the quoting"
             ) from exc
         except (UnicodeDecodeError, OSError, EOFError) as exc:
-            packed = _compression_of(path)
+            packed = compression_of(path)
             if packed is not None:
                 raise ValueError(
                     f"{path}: the file is {packed[0]}-compressed but its name does not say so; "

@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-_SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
+SNIFF_ROWS = 50  # rows read to decide whether a CSV starts with a header
 _SNIFF_BYTES = 1 << 16  # text read to find the delimiter
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}  # what sniffing chooses from
 SPACES = r"\s+"  # fields apart by runs of spaces (numpy's savetxt, R's write.table), as pandas reads them
@@ -39,7 +39,7 @@ _NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
 _DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
 
 
-def _sample(path: Path) -> str:
+def text_sample(path: Path) -> str:
     """The start of a text file (gzip or not), BOM removed; undecodable bytes replaced."""
     with _opener(path)(path, "rb") as handle:
         raw = handle.read(_SNIFF_BYTES)
@@ -172,7 +172,7 @@ def _spaced_fields(chunk: bytes, state) -> tuple[int, bool, int | None]:
     return added, bool(line[-1:]) and not line[-1:].isspace(), min(ends) if ends else None
 
 
-def _text_size(path) -> float:
+def text_bytes(path) -> float:
     """The size of ``path``'s text: the file's own, or for a gzip file its size times the ratio of its
     first MiB decompressed to the compressed bytes read for it (read ahead too, so never above)."""
     size = Path(path).stat().st_size
@@ -184,7 +184,7 @@ def _text_size(path) -> float:
     return len(text) if len(text) < 1 << 20 else size * len(text) / max(consumed, 1)
 
 
-def _spaced(path) -> bool:
+def is_spaced(path) -> bool:
     """Whether ``path`` is a ``.txt`` table, which may separate its fields by spaces (numpy's savetxt,
     R's write.table); a ``.csv`` or ``.tsv`` of one column may hold text with spaces in it."""
     return str(path).lower().removesuffix(".gz").endswith(".txt")
@@ -208,7 +208,7 @@ def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
     lines = sample.splitlines()
     if len(sample) >= _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut short
-    lines = [line for line in lines if line.strip()][:_SNIFF_ROWS]
+    lines = [line for line in lines if line.strip()][:SNIFF_ROWS]
     best, best_score = default, None
     for sep in DELIMITERS.values():
         score = _split_score(lines, sep)
@@ -222,7 +222,7 @@ def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
 def _split_score(lines: list[str], sep: str) -> tuple[float, int] | None:
     """``(share of numbers among the fields below a header, fields a line)`` when every line splits on
     ``sep`` (quotes respected) into the same number, above one, of fields; else None."""
-    rows = _rows(lines, sep)
+    rows = split_fields(lines, sep)
     widths = {len(row) for row in rows}
     if len(widths) != 1 or widths == {1}:
         return None
@@ -230,14 +230,14 @@ def _split_score(lines: list[str], sep: str) -> tuple[float, int] | None:
     return sum(bool(_NUMBER.fullmatch(field)) for field in body) / max(len(body), 1), widths.pop()
 
 
-def _rows(lines: list[str], sep: str) -> list[list[str]]:
+def split_fields(lines: list[str], sep: str) -> list[list[str]]:
     """``lines`` split into fields on ``sep`` (or on runs of spaces, :data:`SPACES`), quotes respected."""
     if sep == SPACES:
         return list(csv.reader((line.strip() for line in lines), delimiter=" ", skipinitialspace=True))
     return list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
 
 
-_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
+GROUPED_NUMBER = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?")  # 1,234 or 12,345.5: thousands by commas
 
 
 def groups_thousands(options: dict) -> bool:
@@ -246,7 +246,7 @@ def groups_thousands(options: dict) -> bool:
     return options["sep"] == "," and options["decimal"] == "."
 
 
-def _ungrouped(frame: pd.DataFrame) -> pd.DataFrame:
+def ungroup_thousands(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each text column whose every value is a number, some with their thousands
     grouped by commas (``"1,234"``), read as numbers; a column holding another comma number
     (``"1,2"``) anywhere in the file stays text."""
@@ -254,7 +254,7 @@ def _ungrouped(frame: pd.DataFrame) -> pd.DataFrame:
 
     for column in [c for c in frame.columns if frame[c].dtype == object]:
         text = frame[column].dropna().astype(str).str.strip()
-        grouped = text.str.fullmatch(_GROUPED.pattern)
+        grouped = text.str.fullmatch(GROUPED_NUMBER.pattern)
         if not grouped.any():
             continue
         plain = pd.to_numeric(text[~grouped], errors="coerce").notna().all()
@@ -263,11 +263,11 @@ def _ungrouped(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _decimal(sample: str, sep: str) -> str:
+def decimal_mark(sample: str, sep: str) -> str:
     """``","`` where a semicolon-separated table writes its numbers with decimal commas, else ``"."``."""
     if sep != ";":
         return "."
-    fields = [field for line in sample.splitlines()[1:_SNIFF_ROWS] for field in line.split(sep)]
+    fields = [field for line in sample.splitlines()[1:SNIFF_ROWS] for field in line.split(sep)]
     commas = sum(bool(_DECIMAL_COMMA.fullmatch(field)) for field in fields)
     return "," if commas and commas >= sum("." in field for field in fields) else "."
 
@@ -281,7 +281,7 @@ _MAGIC = {  # the first bytes of the compressed files pandas reads when the name
 }
 
 
-def _compression_of(path) -> tuple[str, str] | None:
+def compression_of(path) -> tuple[str, str] | None:
     """(name, suffix) of the compression ``path``'s first bytes show, when its name does not end in
     that suffix; None otherwise."""
     try:
@@ -295,7 +295,7 @@ def _compression_of(path) -> tuple[str, str] | None:
     return None
 
 
-def _has_header(head: pd.DataFrame) -> bool:
+def has_header(head: pd.DataFrame) -> bool:
     """A header is a first row with text in some column whose other rows are numbers; or, in a table
     of text alone (labels, annotations), a first row whose values occur nowhere below them, while
     some column repeats its values (a column of categories: ``cell_type`` over ``T``, ``B``, ``T``)."""
