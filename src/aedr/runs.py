@@ -266,11 +266,11 @@ def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading:
 
 def settings_of(estimator) -> dict:
     """The estimator's parameters as plain values (what an ``.h5ad`` keeps in ``uns``)."""
-    from aedr.persistence.config import CUSTOM_MODULES, RUNTIME_PARAMS, plain_param
+    from aedr.persistence.config import plain_params
 
-    params = estimator.get_params(deep=False).items()
-    settings = {k: plain_param(k, v) for k, v in params if k not in RUNTIME_PARAMS}  # as model files keep them
-    return {k: v for k, v in settings.items() if v is not None and k not in CUSTOM_MODULES}  # .h5ad stores no None
+    return {
+        k: v for k, v in plain_params(estimator).items() if v is not None
+    }  # as model files keep them; .h5ad stores no None
 
 
 def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):

@@ -50,11 +50,7 @@ def config_dict(estimator, weights_sha256: str, columns: dict | None = None) -> 
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
-        "params": {
-            k: None if k in CUSTOM_MODULES else plain_param(k, v)
-            for k, v in estimator.get_params(deep=False).items()
-            if k not in RUNTIME_PARAMS
-        },
+        "params": plain_params(estimator),
         "architecture": architecture(estimator, n_features),
         "scaler": estimator.scaler_.to_dict(),
         "fitted": fitted,
@@ -110,6 +106,17 @@ def architecture(estimator, n_features: int) -> dict:
     else:  # an estimator without model_config: read the fitted module's config dataclass
         config = dataclasses.asdict(estimator.model_.config)
     return {"name": getattr(estimator, "architecture", "mlp"), "config": _jsonable(config, "architecture")}
+
+
+def plain_params(estimator, exclude=RUNTIME_PARAMS) -> dict:
+    """``estimator``'s parameters but ``exclude`` as plain JSON values (:func:`plain_param`); custom
+    modules as None. What a model file keeps (``RUNTIME_PARAMS`` left out), a checkpoint's identity
+    and an ``.h5ad`` copy's settings each take this, with their own ``exclude``."""
+    return {
+        name: None if name in CUSTOM_MODULES else plain_param(name, value)
+        for name, value in estimator.get_params(deep=False).items()
+        if name not in exclude
+    }
 
 
 def plain_param(name: str, value):

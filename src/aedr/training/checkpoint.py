@@ -59,16 +59,11 @@ def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     parameters (not its callbacks, verbosity, device or thread count), whether the rows are ``streamed`` from
     disk or read into memory (``memory_budget`` decides; the two train on different batches), and
     the rows' shape and checksum."""
-    from aedr.persistence.config import plain_param
-
-    params = {
-        name: plain_param(name, value)
-        for name, value in estimator.get_params(deep=False).items()
-        if name not in _IGNORED_PARAMS
-    }
     from aedr.data.sources import RowSource
     from aedr.data.stream import statistics
+    from aedr.persistence.config import plain_params
 
+    params = plain_params(estimator, exclude=_IGNORED_PARAMS)
     identity = {"estimator": type(estimator).__name__, "params": params, "rows": _ROWS[streamed]}
     if isinstance(X, RowSource):  # rows on disk: the checksum of the streaming pass over them
         return {**identity, "data": statistics(X).checksum}
