@@ -118,6 +118,8 @@ def command_line(args: argparse.Namespace, env=None) -> str:
         options = ["--neighbour-rows", args.neighbour_rows, "--loads", args.loads, "--repeats", str(args.repeats)]
     else:
         options = ["--models", args.models, "--loads", args.loads, "--repeats", str(args.repeats)]
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "OMP_NUM_THREADS"}  # the fits
+    # run without it (_child): torch's own thread counts are what this script measures
     return script_command(SCRIPT, options + (["--data-dir", args.data_dir] if args.data_dir else []), env)
 
 

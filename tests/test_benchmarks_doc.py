@@ -197,3 +197,12 @@ def test_no_table_has_an_empty_column(doc):
         header, *rows = table
         for i, name in enumerate(header):
             assert any(row[i] not in ("–", "-", "") for row in rows), f"column {name!r} is empty"
+
+
+def test_the_threads_script_quotes_no_thread_setting_its_fits_drop():
+    """bench_threads.py printed `OMP_NUM_THREADS=1 ...` when run so, but its child fits drop that setting
+    to measure torch's own counts: the quoted command claimed a setting that had no effect (docs QA L6)."""
+    module = _load_script("scripts/bench_threads.py")
+    args = module.parse_args(["--models", "small", "--loads", "0", "--repeats", "1"])
+    quoted = module.command_line(args, env={"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
+    assert quoted.startswith("OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_threads.py"), quoted
