@@ -543,3 +543,16 @@ def test_a_busy_machine_is_said_in_the_report():
     assert "**Busy machine: load average 4.0 at the start on 2 cores" in block
     assert "every method fitted with random_state=3" in block
     assert busy_note({**settings, "load_average_at_start": 1.5}) is None
+
+
+def test_a_perplexity_openTSNE_lowers_is_said_under_its_table(tmp_path):
+    """On a small fitted set openTSNE lowered the perplexity from 30 (said only in its own output), while
+    the report still described its tsne as perplexity 30 (docs QA L2)."""
+    pytest.importorskip("openTSNE")
+    result = run_benchmark(["digits"], ["tsne"], metric_cost=False, heldout_fraction=0.97, method_params=QUICK_PARAMS)
+    (run,) = result.runs
+    assert (
+        run.status == "ok"
+        and run.message == f"openTSNE lowered the perplexity from 30 to {(run.n_fit - 1) / 3:.2f} ({run.n_fit} rows)"
+    )
+    assert f"tsne: {run.message}" in markdown_tables(result)

@@ -26,6 +26,7 @@ class Method:
     quick_params: dict = {}  # --quick's tiny iteration counts: they check the plumbing, not the quality
     transform = None
     inverse_transform = None
+    note = ""  # what the last fit changed from the description (the report lists it under its table)
 
     def __init__(self, random_state: int, n_components: int = 2, **params):
         self.random_state, self.n_components, self.params = random_state, n_components, params
@@ -84,6 +85,9 @@ class TSNEMethod(Method):
         from aedr.training.threads import job_count
 
         self.n_jobs_ = job_count(n_jobs)  # -1: every core
+        perplexity, self.note = tsne.perplexity, ""
+        if 3 * perplexity > len(X) - 1:  # openTSNE's own rule, which it prints and goes on with
+            self.note = f"openTSNE lowered the perplexity from {perplexity:g} to {(len(X) - 1) / 3:.2f} ({len(X)} rows)"
         self.embedding_ = tsne.fit(np.asarray(X, dtype=np.float64))
         return np.asarray(self.embedding_)
 

@@ -109,6 +109,7 @@ def markdown_tables(result: BenchmarkResult, columns=None) -> str:
             for r in ok:
                 lines.append(f"| {r.method} | " + " | ".join(_cell(getattr(r, a), f) for _, a, f in shown) + " |")
         lines += [f"\n{r.method} {r.status}: {r.message}" for r in runs if r.status != "ok"]
+        lines += [f"\n{r.method}: {r.message}" for r in ok if r.message]  # what a fit changed from its description
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 

@@ -293,6 +293,7 @@ def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> M
         logger.debug("the traceback of %s on %s", method, dataset, exc_info=True)
         return run
     run.threads = model.threads(X_fit.shape[1])
+    run.message = model.note
     run.peak_memory_mb = memory.peak_mb if memory.peak_mb is not None else float("nan")
     logger.info("%s on %s: fit %.1f s", method, dataset, run.fit_seconds)
     return run
