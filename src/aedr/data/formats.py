@@ -290,10 +290,23 @@ class Npy(FileFormat):
         return _arrays(path, self.name, lambda: {"X": np.load(path, allow_pickle=False)})
 
     def write(self, path, values, labels, ids=None):
-        array = np.ascontiguousarray(values.to_numpy())
-        with open(path, "wb") as handle:  # written by Python, not numpy's tofile: a full disk raises ENOSPC
-            np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
-            handle.write(memoryview(array.reshape(-1).view(np.uint8)))
+        array = values.to_numpy()
+        with open(path, "wb") as handle:
+            write_npy_rows(handle, array.shape, array.dtype, [array])
+
+
+def write_npy_rows(handle, shape: tuple[int, ...], dtype, chunks) -> int:
+    """Write an ``.npy`` file of ``shape`` and ``dtype`` to the open binary ``handle`` from ``chunks``
+    (arrays of rows, in order), one in memory at a time; the rows written. Python writes the bytes, not
+    numpy's ``tofile``, so that a full disk raises ``ENOSPC``."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(handle, header)
+    written = 0
+    for chunk in chunks:
+        chunk = np.ascontiguousarray(chunk, dtype=dtype)
+        handle.write(memoryview(chunk.reshape(-1).view(np.uint8)))
+        written += len(chunk)
+    return written
 
 
 class Npz(FileFormat):

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from aedr._files import staged_file
 from aedr._words import listed, plural
 from aedr.data.features import model_columns, one_hot_encode, select_features
-from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of
+from aedr.data.formats import FORMATS, Delimited, distinct_ids, format_of, write_npy_rows
 from aedr.data.ids import array_ids
 from aedr.data.images import check_image_layout
 from aedr.data.sniff import renamed_note
@@ -410,14 +410,8 @@ def write_npy_chunks(path, shape: tuple[int, int], chunks, *, overwrite: bool = 
     """Write a float32 ``.npy`` file of ``shape`` from ``chunks`` (arrays of rows, in order), one chunk in
     memory at a time; staged and renamed when complete, as :func:`write_table`."""
     path = Path(path)
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape}
-    written = 0
     with staged_file(path, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
-        np.lib.format.write_array_header_2_0(f, header)
-        for chunk in chunks:
-            chunk = np.ascontiguousarray(chunk, dtype=np.float32)
-            f.write(memoryview(chunk.reshape(-1).view(np.uint8)))
-            written += len(chunk)
+        written = write_npy_rows(f, shape, np.float32, chunks)
         if written != shape[0]:
             raise ValueError(f"{path}: {written} rows written, {shape[0]} expected")
     return path
