@@ -214,8 +214,9 @@ def write_h5ad_codes(
             encoded = f.attrs.get("encoding-type") == "anndata"
     finally:
         adata.file.close()
-    name = None if labels is None or str(labels.name or "label") in obs.columns else str(labels.name or "label")
-    if name is not None:
+    name = None if labels is None else str(labels.name or "label")
+    added = name is not None and name not in obs.columns  # a labels file's, which obs lacks
+    if added:
         obs = obs.assign(**{name: np.asarray(labels)})
     entries = {"obsm": (key, np.asarray(codes, dtype=np.float32)), "uns": (key.removeprefix("X_"), settings)}
     if not encoded:
@@ -228,7 +229,7 @@ def write_h5ad_codes(
     write_elem = _anndata().io.write_elem
     shutil.copyfile(source, target)
     with h5py.File(target, "r+") as f:
-        if name is not None:
+        if added:
             del f["obs"]
             write_elem(f, "obs", obs)
         for group, (entry, value) in entries.items():
@@ -257,9 +258,7 @@ def _recorded_keys(adata) -> list[str]:
 
 
 def _check_free(path: Path, adata, key: str) -> None:
-    if key in adata.obsm and key not in _recorded_keys(
-        adata
-    ):  # scanpy's X_pca, X_umap: the user's, not aedr's to replace
+    if key in adata.obsm and key not in _recorded_keys(adata):  # scanpy's X_pca, X_umap: not aedr's to replace
         raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another --obsm-key")
 
 
