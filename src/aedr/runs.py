@@ -265,12 +265,11 @@ def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading:
 
 
 def settings_of(estimator) -> dict:
-    """The estimator's parameters as plain values (what an ``.h5ad`` keeps in ``uns``)."""
+    """The estimator's parameters as plain values, as model files keep them, less the None values an
+    ``.h5ad`` file cannot store (what its ``uns`` keeps)."""
     from aedr.persistence.config import plain_params
 
-    return {
-        k: v for k, v in plain_params(estimator).items() if v is not None
-    }  # as model files keep them; .h5ad stores no None
+    return {k: v for k, v in plain_params(estimator).items() if v is not None}
 
 
 def write_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
