@@ -94,18 +94,17 @@ def plot_embedding(
         labels = np.asarray(labels)
         classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
         colours = category_colours(len(classes)) if len(classes) <= 20 or labels.dtype.kind not in "biuf" else []
-        if len(classes) > LEGEND_MAX and labels.dtype.kind not in "biuf":  # names, not categories
-            index = np.searchsorted(classes, labels.astype(str))
-            ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
-            what = f"{label_name!r} has" if label_name else "the labels have"
-            fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
-        elif colours:  # drawn in a seeded random order, so that where classes overlap none hides another wholesale
-            from matplotlib.lines import Line2D
-
+        if colours:  # one scatter in a seeded random order, so that where classes overlap none hides another
             text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
             order = np.random.default_rng(0).permutation(len(Z))
             index = np.searchsorted(classes, text[order])
             ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
+        if colours and len(classes) > LEGEND_MAX:  # names, not categories
+            what = f"{label_name!r} has" if label_name else "the labels have"
+            fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
+        elif colours:
+            from matplotlib.lines import Line2D
+
             marker = np.sqrt(size) * max(1.0, 6 / size)
             handles = [
                 Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colours[i], label=str(cls))
