@@ -184,9 +184,9 @@ def _write(
     (:func:`run_identity`), the training ``state``, the tensors' digest and any ``extra`` entries."""
     from safetensors.torch import save
 
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     from aedr.training.distributed import world_size
 
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     header = {"format": FORMAT, "version": VERSION, "epoch": int(epoch), "threads": int(threads), "seed": seed}
     header["world_size"] = world_size()  # processes that trained it: another count goes on, not bit for bit
     header.update(run=identity, state=state, **extra, tensors_sha256=tensors_digest(tensors))
