@@ -395,10 +395,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             _fit_setup.image_input_shape(self, X.shape[1], image_shape) if _fit_setup.is_conv(self) else None
         )
         generator = torch.Generator().manual_seed(seed)
-        if not warm or not hasattr(self, "scaling_"):  # a warm start keeps the fitted scaling, as the scaler
-            self.scaling_ = (
-                _fit_setup.fitted_scaling(self) if warm else _fit_setup.scaling(self, image_shape is not None)
-            )
+        if not warm:  # a warm start keeps the fitted scaling (fitted_scaling: of an older model file too)
+            self.scaling_ = _fit_setup.scaling(self, image_rows=image_shape is not None)
         scaler = _fit_setup.input_scaler(self, X, resume, warm)
         _fit_setup.check_loss_range(self, *scaled_range(X, scaler))
         train_rows, val_rows = _fit_setup.validation_split(self, X.shape[0], generator)
@@ -629,9 +627,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(
                 f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
             )
-        return decode(self, Z).astype(
-            Z.dtype, copy=False
-        )  # float32 codes give float32 rows, as PCA keeps the input's type
+        # float32 codes give float32 rows, as PCA keeps the input's type
+        return decode(self, Z).astype(Z.dtype, copy=False)
 
     def _decoded_block(self, source: RowSource, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` of the codes on disk ``source``, decoded; a code that is not a finite
