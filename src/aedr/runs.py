@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from aedr import metrics as _metrics
 from aedr._inference import DecodedCodes
-from aedr.data.formats import annotations, format_of, keeping
+from aedr.data.formats import OBSM_KEY, annotations, format_of, keeping
 from aedr.data.io import write_table
 from aedr.data.rows import squared_error
 from aedr.data.sources import RowSource
@@ -135,7 +135,7 @@ def fit_run(
     embedding_format: str = "csv",
     interrupted=None,
     resume_from=None,
-    obsm_key: str = "X_aedr",
+    obsm_key: str = OBSM_KEY,
     columns: dict | None = None,
     reading: dict | None = None,
 ) -> FitRun:
@@ -174,7 +174,7 @@ def write_fit(
     fit_seconds: float,
     embedding_format: str = "csv",
     interrupted=None,
-    obsm_key: str = "X_aedr",
+    obsm_key: str = OBSM_KEY,
     columns: dict | None = None,
     reading: dict | None = None,
 ) -> FitRun:

@@ -265,8 +265,8 @@ def report_block(
             else ""
         ),
     ]
-    if busy_note(s):
-        text += ["", f"**{busy_note(s)}**"]
+    if busy := busy_note(s):
+        text += ["", f"**{busy}**"]
     if partial is not None:
         text += ["", f"**Partial results: {partial[0]} of the {partial[1]} data sets named had finished.**"]
     if not brief:

@@ -181,8 +181,8 @@ def benchmark(
         typer.echo(f"\n{how}: {what}", err=True)
         raise typer.Exit(code) from None
     typer.echo(markdown_tables(result))
-    if busy_note(result.settings):
-        typer.echo(f"warning: {busy_note(result.settings)}", err=True)
+    if busy := busy_note(result.settings):
+        typer.echo(f"warning: {busy}", err=True)
     for kind, path in files.items():
         typer.echo(f"wrote {kind}: {path}")
     failed = [r for r in result.runs if r.status == "failed"]

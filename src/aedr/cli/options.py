@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli.common import set_verbose
+from aedr.data.formats import OBSM_KEY
 
 
 def _verbose_option(ctx: typer.Context, value: bool) -> bool:
@@ -91,9 +92,6 @@ OneHot = Annotated[
         rich_help_panel=_DATA,
     ),
 ]
-
-
-OBSM_KEY = "X_aedr"  # the obsm key of the codes in an .h5ad copy, unless --obsm-key names another
 
 
 def _obsm_key_option(value: str | None) -> str | None:

@@ -271,7 +271,9 @@ def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None
     obsm key to read; a file holding aedr's codes under more than one is refused without it."""
     adata = read_h5ad(path, backed=True)
     try:
-        present = [k for k in dict.fromkeys([*_recorded_keys(adata), "X_aedr"]) if k in adata.obsm]
+        from aedr.data.formats import OBSM_KEY
+
+        present = [k for k in dict.fromkeys([*_recorded_keys(adata), OBSM_KEY]) if k in adata.obsm]
         if key is not None and key not in adata.obsm:
             raise ValueError(f"{path}: no obsm[{key!r}] (obsm keys: {listed(adata.obsm.keys())})")
         if key is None and len(present) > 1:  # two models' codes (a fit's copy transformed again)

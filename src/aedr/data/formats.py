@@ -361,6 +361,9 @@ class Idx(FileFormat):
         write_idx(path, values.to_numpy())
 
 
+OBSM_KEY = "X_aedr"  # the obsm key of the codes in an .h5ad copy that aedr writes, unless told another
+
+
 class H5ad(FileFormat):
     """AnnData's ``.h5ad`` (through anndata): rows from ``X`` or a layer, labels from ``obs``
     (:mod:`aedr.data.anndata`); codes are written as an AnnData of their own."""
