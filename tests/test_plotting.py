@@ -52,6 +52,11 @@ def test_reconstruction_grid(tmp_path):
     save_figure(fig, tmp_path / "r.png")
     with pytest.raises(ValueError, match="differ in shape"):
         plot_reconstructions(X, X[:, :4])
+    import scipy.sparse as sp
+
+    sparse = plot_reconstructions(sp.csr_matrix(X), X * 0.5, n_images=12)  # an .h5ad's sparse rows as they are read
+    shown = [ax.images[0].get_array() for ax in sparse.axes if ax.images]
+    np.testing.assert_array_equal(shown, [ax.images[0].get_array() for ax in fig.axes if ax.images])
 
 
 def test_embedding_view_ignores_a_few_far_flung_points():

@@ -234,7 +234,7 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
 
     Parameters
     ----------
-    X, X_hat : array-like of shape (n_samples, n_features)
+    X, X_hat : array-like or sparse matrix of shape (n_samples, n_features)
         Rows and their reconstructions (``inverse_transform(transform(X))``).
     image_shape : tuple of int, optional
         See :func:`image_shape_for`; square images need none.
@@ -244,7 +244,7 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
     originals, so a faded reconstruction looks faded.
     """
     plt = pyplot()
-    X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)
+    X, X_hat = (np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64) for a in (X, X_hat))
     if X.shape != X_hat.shape:
         raise ValueError(f"originals {X.shape} and reconstructions {X_hat.shape} differ in shape")
     (X, shape), (X_hat, _) = image_rows(X, image_shape), image_rows(X_hat, image_shape)
