@@ -176,12 +176,55 @@ def test_raw_counts_are_refused_with_the_option_that_normalises_them(files, tmp_
     assert metrics["n_samples"] == 700 and metrics["trustworthiness"] > 0.7
     settings = anndata.read_h5ad(tmp_path / "r" / "counts.h5ad").uns["aedr"]  # how the codes were made
     assert settings["layer"] == "counts" and settings["normalize"] and settings["obsm_key"] == "X_aedr"
-    # evaluate reads the file as the fit did: a layer in memory, or X (raw counts too) streamed
-    for read in (["--layer", "counts", "--memory-budget", "1G"], ["--memory-budget", "0"]):
-        args = ["evaluate", str(tmp_path / "r"), str(files / "counts.h5ad"), "--normalize", *read]
+    # evaluate reads the file as the fit did (the model's layer, normalised), or as told: X (raw counts too)
+    # streamed, which a layer cannot be
+    for read in ([], ["--layer", "counts", "--normalize"], ["--layer", "X", "--memory-budget", "0"]):
+        args = ["evaluate", str(tmp_path / "r"), str(files / "counts.h5ad"), *read]
         scored = runner.invoke(app, [*args, "--json"])
         assert scored.exit_code == 0, scored.output
         assert json.loads(scored.stdout)["trustworthiness"] == pytest.approx(metrics["trustworthiness"], abs=0.02)
+    streamed = runner.invoke(app, ["evaluate", str(tmp_path / "r"), str(files / "counts.h5ad"), "--memory-budget", "0"])
+    assert streamed.exit_code == 1 and "does not take --layer" in streamed.stderr and "--layer X" in streamed.stderr
+
+
+def test_new_cells_are_read_as_the_fit_read_its_cells(files, pbmc, tmp_path):
+    """A fit on a layer of raw counts, normalised, saves how it read them: transform, evaluate and the
+    .h5ad copy read new cells alike unless told otherwise (--layer X, --no-normalize)."""
+    query = anndata.read_h5ad(files / "counts.h5ad")
+    query.X = sp.csr_matrix(pbmc.X)  # X scaled as pbmc's: what an encoder of the normalised layer must not read
+    query.write_h5ad(tmp_path / "query.h5ad")
+    result = fit(files / "counts.h5ad", "--layer", "counts", "--normalize", "-o", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "r" / "model" / "config.json").read_text())
+    assert config["reading"] == {"layer": "counts", "normalize": True}
+    assert aedr.persistence.saved_reading(tmp_path / "r") == config["reading"]
+    fitted = pd.read_csv(tmp_path / "r" / "embedding.csv").filter(like="autoencoder").to_numpy()
+    for given in ([], ["--layer", "counts", "--normalize"]):
+        result = transform(tmp_path / "r", tmp_path / "query.h5ad", *given, "-o", tmp_path / "q.csv", "--force")
+        assert result.exit_code == 0, result.output
+        codes = pd.read_csv(tmp_path / "q.csv").filter(like="autoencoder").to_numpy()
+        np.testing.assert_allclose(codes, fitted, rtol=1e-5, atol=1e-6)  # the same cells' counts: the same codes
+    result = transform(tmp_path / "r", tmp_path / "query.h5ad", "-o", tmp_path / "q.h5ad")
+    assert result.exit_code == 0, result.output
+    settings = anndata.read_h5ad(tmp_path / "q.h5ad").uns["aedr"]
+    assert settings["layer"] == "counts" and settings["normalize"]
+    # told otherwise: X, normalised as the model was, is refused (already log-transformed); as given, read
+    result = transform(tmp_path / "r", tmp_path / "query.h5ad", "--layer", "X", "-o", tmp_path / "x.csv")
+    assert result.exit_code == 1 and "--no-normalize for a model fitted with it" in result.stderr
+    result = transform(
+        tmp_path / "r", tmp_path / "query.h5ad", "--layer", "X", "--no-normalize", "-o", tmp_path / "x.csv"
+    )
+    assert result.exit_code == 0, result.output
+    codes = pd.read_csv(tmp_path / "x.csv").filter(like="autoencoder").to_numpy()
+    assert not np.allclose(codes, fitted, atol=1e-3)
+    # the layer kept, counts not normalised: refused as raw counts
+    result = transform(tmp_path / "r", tmp_path / "query.h5ad", "--no-normalize", "-o", tmp_path / "n.csv")
+    assert result.exit_code == 1 and "layer 'counts' holds raw counts" in result.stderr
+    # a model fitted on X as given keeps no reading block
+    result = fit(files / "pbmc.h5ad", "-o", tmp_path / "plain")
+    assert result.exit_code == 0 and "reading" not in json.loads(
+        (tmp_path / "plain" / "model" / "config.json").read_text()
+    )
 
 
 @pytest.mark.parametrize(

@@ -183,9 +183,10 @@ def write_fit(
 
     ``interrupted`` is a callable telling whether training was stopped by the
     user; it is recorded in ``metrics.json``. An ``.h5ad`` table's file is copied into the run with
-    the codes in ``obsm[obsm_key]`` (and in ``uns`` the settings, with ``reading``: how the rows were
-    read, such as the layer and whether counts were normalised). ``columns``: the file's label and ID
-    columns, saved with the model (:func:`aedr.persistence.save`).
+    the codes in ``obsm[obsm_key]`` (and in ``uns`` the settings). ``columns``: the file's label and ID
+    columns; ``reading``: how its rows were read (the ``.h5ad`` layer, whether counts were normalised:
+    :meth:`aedr.data.reading.ReadOptions.saved`); both saved with the model (:func:`aedr.persistence.save`),
+    the reading in the copy's ``uns`` too.
     """
     Z = estimator.transform(table.fit_input())
     X_hat = decoded(estimator, table, Z)
@@ -216,6 +217,7 @@ def write_fit(
         embedding_format=embedding_format,
         ids=table.ids,
         columns=columns,
+        reading=reading,
     )
     if (table.labels is not None or table.ids is not None) and not format_of(run.files["embedding"]).stores_labels:
         kept = annotations(table.labels, table.ids)
@@ -260,7 +262,8 @@ def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading:
     (:func:`aedr.data.anndata.write_h5ad_codes`): what ``aedr fit`` and ``aedr transform`` write."""
     from aedr.data.anndata import write_h5ad_codes
 
-    settings = {"params": settings_of(estimator), "obsm_key": key, **reading}
+    readable = {name: "" if value is None else value for name, value in reading.items()}  # uns holds no None
+    settings = {"params": settings_of(estimator), "obsm_key": key, **readable}
     return write_h5ad_codes(Path(table.source), target, Z, key, settings, table.labels)
 
 
@@ -331,15 +334,25 @@ def _points(n: int) -> str:
 
 
 def write_run(
-    folder: Path, estimator, Z, labels, metrics: dict, *, embedding_format: str = "csv", ids=None, columns=None
+    folder: Path,
+    estimator,
+    Z,
+    labels,
+    metrics: dict,
+    *,
+    embedding_format: str = "csv",
+    ids=None,
+    columns=None,
+    reading=None,
 ) -> dict[str, Path]:
-    """Write model/, embedding.<format> (the rows' ``ids``, the codes, the ``labels``), embedding.png,
-    loss.png and metrics.json into ``folder``."""
+    """Write model/ (with the training file's ``columns`` and ``reading``: :func:`aedr.persistence.save`),
+    embedding.<format> (the rows' ``ids``, the codes, the ``labels``), embedding.png, loss.png and
+    metrics.json into ``folder``."""
     from aedr.persistence import save
     from aedr.plotting import plot_embedding, plot_loss_curves, save_figure
 
     files = {
-        "model": save(estimator, folder / "model", columns=columns),
+        "model": save(estimator, folder / "model", columns=columns, reading=reading),
         "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels, ids=ids),
     }
     label_values = None if labels is None else labels.to_numpy()

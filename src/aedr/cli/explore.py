@@ -90,7 +90,7 @@ def explore(
     """
     from aedr._words import size_text
     from aedr.cli.common import load_model, use_threads
-    from aedr.cli.inputs import read_input
+    from aedr.cli.inputs import given_options, read_input
     from aedr.cli.outputs import claim_output, default_output
     from aedr.cli.plot import embedding_file
     from aedr.explorer import write_explorer
@@ -119,15 +119,7 @@ def explore(
                 raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     else:  # text columns of --data are annotations to show, not features to refuse
-        table = read_input(
-            data,
-            label_col=label_col,
-            labels_file=labels,
-            columns=columns,
-            exclude=exclude,
-            header=header,
-            keep_text=True,
-        )
+        table = read_input(data, given_options(ctx, delimiter=None), keep_text=True)  # --delimiter: the embedding's
         if table.X.shape[0] != len(codes):
             raise ValueError(
                 f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"

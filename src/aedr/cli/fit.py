@@ -13,7 +13,7 @@ import typer
 from aedr._files import check_new, output_lock, staged_folder
 from aedr.cli.common import STOP_REASONS, is_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, stop_words
-from aedr.cli.inputs import read_input, stream_input, streaming_refusals
+from aedr.cli.inputs import given_options, read_input, stream_input
 from aedr.cli.options import (
     Columns,
     Delimiter,
@@ -66,7 +66,7 @@ def fit(
     missing: Missing = "error",
     one_hot: OneHot = None,
     layer: Layer = None,
-    normalize: Normalize = False,
+    normalize: Normalize = None,
     obsm_key: ObsmKey = None,
     output_format: Annotated[
         Optional[str],
@@ -152,29 +152,8 @@ def fit(
     if estimator.random_state is None:  # a seed drawn and recorded, that --random-state repeats the fit with
         drawn = _seed_for(saved)
         estimator.set_params(random_state=drawn)
-    refused = streaming_refusals(data, one_hot=one_hot, layer=layer, missing=missing, columns=columns, exclude=exclude)
-    table = stream_input(
-        data,
-        estimator.memory_budget,
-        label_col=label_col,
-        labels_file=labels,
-        columns=columns,
-        exclude=exclude,
-        normalize=normalize,
-        in_memory_options=refused,
-    ) or read_input(
-        data,
-        label_col=label_col,
-        labels_file=labels,
-        columns=columns,
-        exclude=exclude,
-        header=header,
-        delimiter=delimiter,
-        missing=missing,
-        one_hot=one_hot,
-        layer=layer,
-        normalize=normalize,
-    )
+    options = given_options(ctx)
+    table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
     from aedr._fit_setup import scaling
 
     if table.image_shape is not None and scaling(estimator, image_rows=True) != scaling(estimator):
@@ -224,7 +203,7 @@ def fit(
                 embedding_format=fmt,
                 interrupted=lambda: stopper.requested is not None,
                 obsm_key=obsm_key,
-                reading={"layer": layer or "", "normalize": normalize},  # how the cells were read, in uns
+                reading=options.saved(),  # how the rows were read: saved with the model, and in the .h5ad copy
                 columns={  # kept again by transform and evaluate when a new file has them (by name: not a
                     # headerless table's column number)
                     "label": None if format_of(data).tabular and table.columns is None else label_col,

@@ -16,6 +16,7 @@ from aedr._words import listed, size_text
 from aedr.cli.outputs import default_output
 
 if TYPE_CHECKING:
+    from aedr.data.reading import ReadOptions
     from aedr.data.table import Table
 
 # standard input copied to a temporary file (``aedr transform MODEL -``): the file, and how messages name it
@@ -111,89 +112,118 @@ def split_names(text: str | list[str] | None) -> list[str] | None:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def read_input(
-    path: Path,
+def read_options(
     *,
     label_col: str | None = None,
     labels_file: Path | None = None,
-    columns: str | None = None,
-    exclude: str | None = None,
+    columns: str | list[str] | None = None,
+    exclude: str | list[str] | None = None,
     header: bool | None = None,
-    expected_columns=None,
     delimiter: str | None = None,
     missing: str = "error",
-    fill_values=None,
     one_hot: str | None = None,
     layer: str | None = None,
-    normalize: bool = False,
-    keep_text: bool = False,
-    id_columns: list[str] | None = None,
-) -> Table:
-    """Read a data file the way every command does, print its notes; ``expected_columns`` picks a
-    model's features by name, ``keep_text`` sets text columns aside, ``id_columns`` are kept as row IDs
-    (:func:`aedr.data.io.read_table`)."""
-    from aedr.data.io import MISSING, read_table
+    normalize: bool | None = None,
+) -> ReadOptions:
+    """The reading options as a command's flags give them (``"a, b"`` lists of names, a delimiter's
+    name), checked and parsed into one :class:`~aedr.data.reading.ReadOptions`."""
+    from aedr.data.io import MISSING
+    from aedr.data.reading import ReadOptions
 
     if missing not in MISSING:
         raise typer.BadParameter(f"{missing!r} is not one of {', '.join(MISSING)}", param_hint="--missing")
-    table = read_table(
-        path,
+    return ReadOptions(
         label_col=label_col,
+        labels_file=labels_file,
         columns=split_names(columns),
         exclude=split_names(exclude),
         header=header,
-        expected_columns=expected_columns,
         delimiter=delimiter_char(delimiter),
         missing=missing,
-        fill_values=fill_values,
         one_hot=split_names(one_hot),
         layer=layer,
         normalize=normalize,
+    )
+
+
+# a command's parameters that are reading flags, by the ReadOptions field each sets
+_READING_FLAGS = {
+    "label_col": "label_col",
+    "labels": "labels_file",
+    "columns": "columns",
+    "exclude": "exclude",
+    "header": "header",
+    "delimiter": "delimiter",
+    "missing": "missing",
+    "one_hot": "one_hot",
+    "layer": "layer",
+    "normalize": "normalize",
+}
+
+
+def given_options(ctx: typer.Context, **overrides) -> ReadOptions:
+    """:func:`read_options` of the reading flags among the command's parameters (``ctx.params``: those
+    it has, as given), ``overrides`` (by field name) replacing them."""
+    flags = {field: ctx.params[name] for name, field in _READING_FLAGS.items() if name in ctx.params}
+    return read_options(**{**flags, **overrides})
+
+
+def fitted_options(options: ReadOptions, model: Path, data: Path) -> ReadOptions:
+    """``options`` for ``data``, new rows of the saved ``model``: the ``.h5ad`` layer and normalising
+    the fit read its rows with, where not given (:meth:`~aedr.data.reading.ReadOptions.as_fitted`)."""
+    from aedr.persistence import saved_reading
+
+    return options.as_fitted(saved_reading(model), data)
+
+
+def read_input(
+    path: Path,
+    options: ReadOptions,
+    *,
+    expected_columns=None,
+    fill_values=None,
+    keep_text: bool = False,
+    id_columns: list[str] | None = None,
+) -> Table:
+    """Read a data file the way every command does (``options``: how), print its notes;
+    ``expected_columns`` picks a model's features by name, ``keep_text`` sets text columns aside,
+    ``id_columns`` are kept as row IDs (:func:`aedr.data.io.read_table`)."""
+    from aedr.data.io import read_table
+
+    table = read_table(
+        path,
+        **options.table_options(),
+        expected_columns=expected_columns,
+        fill_values=fill_values,
         keep_text=keep_text,
         id_columns=id_columns,
     )
     _check_finite(path, table)
-    if labels_file is not None:
-        if label_col is not None:
+    if options.labels_file is not None:
+        if options.label_col is not None:
             raise ValueError("give either --label-col or --labels, not both")
         dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
         among = f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else ""
-        labels = labels_for(labels_file, table.X.shape[0] + len(dropped), f"rows in {path}{among}")
+        labels = labels_for(options.labels_file, table.X.shape[0] + len(dropped), f"rows in {path}{among}")
         table.labels = labels.drop(index=labels.index[list(dropped)]).reset_index(drop=True)
     for note in table.notes:
         typer.echo(f"note: {shown(path)}: {note}", err=True)
     return table
 
 
-def streaming_refusals(path: Path, *, one_hot, layer, missing, columns, exclude) -> dict:
-    """The reading options given that a file streamed from disk does not take, by flag, for
-    :func:`stream_input`'s ``in_memory_options``: one-hot encoding, an AnnData layer, filling
-    missing values, and a column selection except where the file has named columns (Parquet: picked by
-    name as it is read)."""
-    from aedr.data.formats import format_of
-
-    refused = {"--one-hot": one_hot, "--layer": layer, "--missing": missing != "error"}
-    if not format_of(path).tabular:
-        refused.update({"--columns": bool(columns), "--exclude": bool(exclude)})
-    return refused
-
-
 def stream_input(
     path: Path,
     memory_budget,
+    options: ReadOptions,
     *,
-    label_col: str | None = None,
-    labels_file: Path | None = None,
-    columns: str | list[str] | None = None,
-    exclude: str | None = None,
-    normalize: bool = False,
-    in_memory_options: dict | None = None,
+    columns: list[str] | None = None,
     id_columns: list[str] | None = None,
 ) -> Table | None:
     """A :class:`Table` whose ``X`` is a :class:`~aedr.data.sources.RowSource` when ``path`` (``.npy``,
     Parquet or ``.h5ad``) would need more than ``memory_budget`` to fit in memory, else None (read it
-    with :func:`read_input`). ``in_memory_options``: options given that only work in memory, refused
-    by name for a streamed file. ``id_columns``: a fitted model's row-ID columns, kept beside the codes."""
+    with :func:`read_input`). The ``options`` that only work in memory are refused by name for a
+    streamed file. ``columns``: a fitted model's features, picked by name instead of ``options``';
+    ``id_columns``: its row-ID columns, kept beside the codes."""
     from aedr.data.formats import format_of
     from aedr.data.memory import IN_MEMORY_BYTES_PER_VALUE, budget_bytes
     from aedr.data.sources import open_rows
@@ -204,17 +234,17 @@ def stream_input(
         fmt = format_of(path)
     except ValueError:  # no format of that name: read_input names the problem
         return None
+    in_memory_only = options.in_memory_only(fmt.tabular)
     if not fmt.streams:
-        _refuse_text_beyond_budget(path, fmt, memory_budget, in_memory_options)
+        _refuse_text_beyond_budget(path, fmt, memory_budget, in_memory_only)
         return None
-    names = columns if isinstance(columns, list) else split_names(columns)
     try:
         source = open_rows(
             path,
-            label_col=label_col,
-            columns=names,
-            exclude=split_names(exclude),
-            normalize=normalize,
+            label_col=options.label_col,
+            columns=options.columns if columns is None else columns,
+            exclude=options.exclude,
+            normalize=bool(options.normalize),
             id_columns=id_columns,
         )
     except ValueError:
@@ -222,16 +252,16 @@ def stream_input(
             return None  # a small file: the in-memory reader says what is wrong with it, as for any file
         raise
     try:
-        return _streamed_table(path, source, memory_budget, label_col, labels_file, in_memory_options)
+        return _streamed_table(path, source, memory_budget, options, in_memory_only)
     except BaseException:
         source.close()
         raise
 
 
-def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options: dict | None = None) -> None:
+def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_only: dict) -> None:
     """A CSV/TSV table (of format ``fmt``), which is read whole, that would need more than
     ``memory_budget`` in memory: refused before it is read, with the conversion to Parquet (which
-    streams) named, unless options given (``in_memory_options``) need the rows in memory anyway."""
+    streams) named, unless options given (``in_memory_only``) need the rows in memory anyway."""
     import shlex
 
     from aedr.data.formats import Delimited
@@ -242,7 +272,7 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options
     if values is None or values * IN_MEMORY_BYTES_PER_VALUE <= budget:
         return
     needs = f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory"
-    given = _given(in_memory_options)
+    given = _given(in_memory_only)
     if given:
         raise ValueError(
             f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
@@ -255,14 +285,12 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_options
     )
 
 
-def _given(in_memory_options: dict | None) -> list[str]:
-    """The flags of :func:`streaming_refusals`' options that were given."""
-    return [flag for flag, value in (in_memory_options or {}).items() if value]
+def _given(in_memory_only: dict) -> list[str]:
+    """The flags among ``in_memory_only`` (:meth:`~aedr.data.reading.ReadOptions.in_memory_only`) that were given."""
+    return [flag for flag, value in in_memory_only.items() if value]
 
 
-def _streamed_table(
-    path: Path, source, memory_budget, label_col: str | None, labels_file: Path | None, in_memory_options
-) -> Table | None:
+def _streamed_table(path: Path, source, memory_budget, options: ReadOptions, in_memory_only: dict) -> Table | None:
     """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
     from aedr.data.ids import id_note, index_note
     from aedr.data.memory import needs_streaming
@@ -272,13 +300,17 @@ def _streamed_table(
     if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike
         source.close()
         return None
-    given = _given(in_memory_options)
+    given = _given(in_memory_only)
     if given:
+        layer = (
+            " (a model's commands read the layer it was fitted on: --layer X streams X)" if "--layer" in given else ""
+        )
         raise ValueError(
             f"{path} ({size_text(source.nbytes)} as float32) is streamed from disk, which does not take "
-            f"{', '.join(given)}; raise --memory-budget to read it in memory"
+            f"{', '.join(given)}{layer}; raise --memory-budget to read it in memory"
         )
     labels, obs = None, None
+    label_col, labels_file = options.label_col, options.labels_file
     if label_col is not None:
         if hasattr(source, "labels"):
             labels = source.labels()
@@ -322,20 +354,27 @@ def delimiter_char(text: str | None) -> str | None:
     return text
 
 
-def read_for_model(model, path: Path, **options) -> Table:
+def read_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) -> Table:
     """:func:`read_input` for a fitted ``model``: a file with column names gives the model's features by
-    name, and ``--missing mean|median`` fills empty cells with the model's training statistics."""
+    name, and ``--missing mean|median`` fills empty cells with the model's training statistics
+    (``options``: as :func:`fitted_options` gives them)."""
     import pandas as pd
 
     expected = getattr(model, "feature_names_in_", None)
-    _check_label_not_a_feature(path, expected, options.get("label_col"))
+    _check_label_not_a_feature(path, expected, options.label_col)
     index = range(model.n_features_in_) if expected is None else [str(n) for n in expected]
     fill = {  # absent from models saved before aedr kept them: the file's own then
         kind: pd.Series(getattr(model, f"feature_{kind}_"), index=index)
         for kind in ("mean", "median")
         if hasattr(model, f"feature_{kind}_")
     }
-    return read_input(path, expected_columns=None if expected is None else list(expected), fill_values=fill, **options)
+    return read_input(
+        path,
+        options,
+        expected_columns=None if expected is None else list(expected),
+        fill_values=fill,
+        id_columns=id_columns,
+    )
 
 
 def _check_label_not_a_feature(path: Path, features, label_col) -> None:
@@ -352,31 +391,22 @@ def _check_label_not_a_feature(path: Path, features, label_col) -> None:
         )
 
 
-def rows_for_model(
-    model, path: Path, *, label_col=None, labels_file=None, id_columns=None, normalize=False, **options
-) -> Table:
+def rows_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) -> Table:
     """``path``'s rows for a fitted ``model`` (``transform``, ``evaluate``): streamed from disk when they
     exceed its memory budget (:func:`stream_input`, the options it cannot take refused by name), else
-    read whole by :func:`read_for_model`. ``options``: the reading options (columns, exclude, header,
-    delimiter, missing, one_hot, layer)."""
+    read whole by :func:`read_for_model` (``options``: as :func:`fitted_options` gives them)."""
     expected = getattr(model, "feature_names_in_", None)
-    _check_label_not_a_feature(path, expected, label_col)
-    refused = {name: options.get(name) for name in ("one_hot", "layer", "columns", "exclude")}
+    _check_label_not_a_feature(path, expected, options.label_col)
     table = stream_input(
         path,
         model.memory_budget,
-        label_col=label_col,
-        labels_file=labels_file,
+        options,
         columns=None if expected is None else [str(n) for n in expected],
-        normalize=normalize,
-        in_memory_options=streaming_refusals(path, missing=options.get("missing", "error"), **refused),
         id_columns=id_columns,
     )
     if table is not None:
         return table
-    return read_for_model(
-        model, path, label_col=label_col, labels_file=labels_file, id_columns=id_columns, normalize=normalize, **options
-    )
+    return read_for_model(model, path, options, id_columns=id_columns)
 
 
 def _check_finite(path: Path, table: Table) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli.common import load_model, use_threads
-from aedr.cli.inputs import features_for, read_for_model
+from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model
 from aedr.cli.options import Columns, Exclude, Force, Header, LabelCol, ModelThreads, Verbose, figure_output
 from aedr.cli.outputs import claim_figure, save_figure_file
 
@@ -53,7 +53,7 @@ def latent_grid(
     use_threads(ctx, estimator, threads)
     codes = None
     if data is not None:
-        table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
+        table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
         codes = estimator.transform(features_for(estimator, table))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)

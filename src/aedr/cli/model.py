@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,9 +14,12 @@ from aedr.cli.columns import fitted_columns, label_names, written_label_column
 from aedr.cli.common import STOP_REASONS, load_model, use_budget, use_threads
 from aedr.cli.inputs import (
     features_for,
+    fitted_options,
+    given_options,
     piped_input,
     read_for_model,
     read_input,
+    read_options,
     rows_for_model,
     shown,
     split_names,
@@ -104,7 +108,7 @@ def transform(
     missing: Missing = "error",
     one_hot: OneHot = None,
     layer: Layer = None,
-    normalize: Normalize = False,
+    normalize: Normalize = None,
     reference: Annotated[
         Optional[Path],
         typer.Option(
@@ -145,12 +149,10 @@ def transform(
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
     label_col, ids, note = fitted_columns(model, data, delimiter, label_col, labels, "keeping {label} beside the codes")
-    options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
-    options.update(one_hot=one_hot, layer=layer)
+    given = given_options(ctx, label_col=label_col)  # the fit's label column, where the file has it
+    options = fitted_options(given, model, data)
     # rows on disk beyond the model's memory_budget: encoded a batch at a time
-    table = rows_for_model(
-        estimator, data, label_col=label_col, labels_file=labels, id_columns=ids, normalize=normalize, **options
-    )
+    table = rows_for_model(estimator, data, options, id_columns=ids)
     copy = obsm_key is not None and copies_h5ad(table)  # one read whole: a copy of it (its obs keeps the labels)
     if note and not copy:
         typer.echo(note, err=True)
@@ -158,11 +160,12 @@ def transform(
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
         if note and label_col not in label_names(reference, delimiter):
             label_col = None  # the fit's label column (the note's), which DATA has and the reference lacks
-        rows = read_for_model(estimator, reference, label_col=label_col, normalize=normalize, **options)
+        as_fitted = fitted_options(replace(given, label_col=label_col, labels_file=None), model, reference)
+        rows = read_for_model(estimator, reference, as_fitted)
         placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table, data), **placed)
     if copy:
-        reading = {"model": str(model), "layer": layer or "", "normalize": normalize}
+        reading = {"model": str(model), **options.saved()}
         if reference is not None:
             reading.update(reference=str(reference), reference_neighbors=reference_neighbors)
         _write_h5ad_copy(estimator, table, codes, output, force, obsm_key, reading)
@@ -303,16 +306,10 @@ def _code_table(data: Path, code_names, label_col, columns, exclude, header, del
     from aedr.data.features import MissingColumnsError
 
     try:
-        table = read_input(
-            data,
-            label_col=label_col,
-            columns=columns,
-            exclude=exclude,
-            header=header,
-            delimiter=delimiter,
-            missing=missing,
-            expected_columns=code_names,
+        options = read_options(
+            label_col=label_col, columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing
         )
+        table = read_input(data, options, expected_columns=code_names)
     except MissingColumnsError as exc:  # codes under other names (x, y): --columns takes them
         raise ValueError(
             f"{shown(data)}: lacks the model's code columns ({', '.join(code_names)}); --columns picks the code "
@@ -366,7 +363,7 @@ def evaluate(
     missing: Missing = "error",
     one_hot: OneHot = None,
     layer: Layer = None,
-    normalize: Normalize = False,
+    normalize: Normalize = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     threads: ModelThreads = None,
     memory_budget: ModelMemoryBudget = None,
@@ -389,18 +386,9 @@ def evaluate(
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
     label_col, _, note = fitted_columns(model, data, delimiter, label_col, labels, "k-NN accuracy by {label}")
-    options = dict(columns=columns, exclude=exclude, header=header, delimiter=delimiter, missing=missing)
+    given = given_options(ctx, label_col=label_col)  # the fit's label column, where the file has it
     # rows on disk beyond the model's memory_budget: scored a batch at a time
-    table = rows_for_model(
-        estimator,
-        data,
-        label_col=label_col,
-        labels_file=labels,
-        normalize=normalize,
-        one_hot=one_hot,
-        layer=layer,
-        **options,
-    )
+    table = rows_for_model(estimator, data, fitted_options(given, model, data))
     if note:
         typer.echo(note, err=True)
     X = features_for(estimator, table, data)

@@ -38,13 +38,20 @@ LabelCol = Annotated[
 ]
 Layer = Annotated[
     Optional[str],
-    typer.Option("--layer", help=".h5ad files: read this layer instead of X.", rich_help_panel=_DATA),
+    typer.Option(
+        "--layer",
+        help=".h5ad files: read this layer instead of X ('X': X itself) [default: a model's commands read the "
+        "layer it was fitted on].",
+        rich_help_panel=_DATA,
+    ),
 ]
 Normalize = Annotated[
-    bool,
+    Optional[bool],
     typer.Option(
-        "--normalize",
-        help=".h5ad raw counts: scale each cell to 10,000 counts, then log1p (as scanpy's normalize_total, log1p).",
+        "--normalize/--no-normalize",
+        help=".h5ad raw counts: scale each cell to 10,000 counts, then log1p (as scanpy's normalize_total, log1p) "
+        "[default: a model's commands normalise as its fit did].",
+        show_default=False,
         rich_help_panel=_DATA,
     ),
 ]

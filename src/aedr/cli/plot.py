@@ -16,7 +16,7 @@ from aedr.cli import latent_grid
 from aedr.cli.columns import code_run, table_names, written_label_column
 from aedr.cli.common import load_model, use_threads
 from aedr.cli.errors import CommandGroup
-from aedr.cli.inputs import features_for, read_for_model, read_input, split_names
+from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model, read_input, split_names
 from aedr.cli.options import (
     CodesKey,
     Columns,
@@ -123,15 +123,7 @@ def embedding(
         and written not in (split_names(exclude) or [])
     ):
         exclude = ",".join(filter(None, [exclude, written]))  # --labels colours: the written column is no code
-    table = read_input(
-        data,
-        label_col=color_by,
-        labels_file=labels,
-        columns=columns,
-        exclude=exclude,
-        header=header,
-        delimiter=delimiter,
-    )
+    table = read_input(data, given_options(ctx, label_col=color_by, columns=columns, exclude=exclude))
     if table.X.shape[1] > 3:  # the two drawn named as the file names them, or by their place
         first, second = map(repr, table.columns[:2]) if table.columns else ("column 0", "column 1")
         typer.echo(
@@ -217,7 +209,7 @@ def reconstructions(
     output = claim_figure(ctx, output or Path("reconstructions.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
-    table = read_for_model(estimator, data, label_col=label_col, columns=columns, exclude=exclude, header=header)
+    table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
     rows = table.X[:n_images]

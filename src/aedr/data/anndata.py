@@ -164,7 +164,7 @@ def refuse_normalised(path, X) -> None:
         raise ValueError(
             f"{path}: --normalize takes raw counts, but the values are fractions no larger than {values.max():.3g}: "
             "they look normalised and log-transformed already (a second log1p would distort them); "
-            "leave out --normalize"
+            "leave out --normalize (--no-normalize for a model fitted with it)"
         )
 
 
@@ -180,7 +180,8 @@ def normalize_counts(X, path=None, first_row: int = 0):
         where = f"{path}: " if path is not None else ""
         raise ValueError(
             f"{where}--normalize takes raw counts, but row {first_row + row + 1}, column {column + 1} holds "
-            f"{dense[row, column]:g}; these look already transformed: leave out --normalize"
+            f"{dense[row, column]:g}; these look already transformed: leave out --normalize "
+            "(--no-normalize for a model fitted with it)"
         )
     totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     factors = TARGET_SUM / np.where(totals > 0, totals, 1.0)

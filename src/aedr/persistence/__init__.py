@@ -49,10 +49,13 @@ __all__ = [
     "load",
     "save",
     "saved_columns",
+    "saved_reading",
 ]
 
 
-def save(estimator, path: str | Path, *, overwrite: bool = False, columns: dict | None = None) -> Path:
+def save(
+    estimator, path: str | Path, *, overwrite: bool = False, columns: dict | None = None, reading: dict | None = None
+) -> Path:
     """Write fitted ``estimator`` to the folder ``path``.
 
     The folder is written under a temporary name and renamed when complete,
@@ -70,6 +73,10 @@ def save(estimator, path: str | Path, *, overwrite: bool = False, columns: dict 
         The training file's columns beside the features, ``{"label": name or None, "ids": [names]}``
         (what ``aedr fit`` read): ``aedr transform`` and ``evaluate`` keep them again in a new file
         (:func:`saved_columns`).
+    reading : dict, optional
+        How the training rows were read, ``{"layer": an .h5ad layer or None (X), "normalize": bool}``
+        (what ``aedr fit`` read): the commands of the model read new rows alike unless told otherwise
+        (:func:`saved_reading`).
 
     Returns
     -------
@@ -94,7 +101,7 @@ def save(estimator, path: str | Path, *, overwrite: bool = False, columns: dict 
     check_is_fitted(estimator)
     check_new(path, overwrite=overwrite, folder=True, marker=CONFIG_FILE)  # before the work of serialising
     weights = weights_bytes(estimator.model_)
-    text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest(), columns))
+    text = dumps(config_dict(estimator, hashlib.sha256(weights).hexdigest(), columns, reading))
     with staged_folder(path, overwrite=overwrite, marker=CONFIG_FILE) as folder:
         (folder / WEIGHTS_FILE).write_bytes(weights)
         (folder / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
@@ -116,6 +123,13 @@ def saved_columns(path: str | Path) -> tuple[str | None, list[str]]:
     config = read_config(model_folder(path) / CONFIG_FILE)
     columns = config.get("columns", {})
     return columns.get("label"), list(columns.get("ids", []))
+
+
+def saved_reading(path: str | Path) -> dict:
+    """How the rows of the file a saved model was fitted on were read, as :func:`save` recorded it:
+    ``{"layer": name or None, "normalize": bool}`` (``{}`` when it recorded none: ``X`` as given).
+    Raises :class:`ModelFileError` for a folder :func:`load` would refuse."""
+    return dict(read_config(model_folder(path) / CONFIG_FILE).get("reading", {}))
 
 
 def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, decoder=None):

@@ -29,9 +29,10 @@ RUNTIME_PARAMS = ("callbacks", "n_jobs")
 
 
 # ---------------------------------------------------------------------- write
-def config_dict(estimator, weights_sha256: str, columns: dict | None = None) -> dict:
+def config_dict(estimator, weights_sha256: str, columns: dict | None = None, reading: dict | None = None) -> dict:
     """The contents of ``config.json`` for fitted ``estimator`` whose weights file has ``weights_sha256``;
-    ``columns``: the training file's columns beside the features (:data:`COLUMN_KEYS`), when known."""
+    ``columns``: the training file's columns beside the features (:data:`COLUMN_KEYS`), when known;
+    ``reading``: how its rows were read (:data:`READING_KEYS`), kept when it is not the default."""
     import sklearn
 
     import aedr
@@ -57,6 +58,7 @@ def config_dict(estimator, weights_sha256: str, columns: dict | None = None) -> 
         # set_output's container ("pandas", "polars"), as pickle keeps it; absent: numpy arrays
         **({"output": dict(output)} if (output := getattr(estimator, "_sklearn_output_config", None)) else {}),
         **({"columns": _columns(columns)} if columns else {}),
+        **({"reading": _reading(reading)} if reading and any(reading.values()) else {}),
         "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
         "versions": {
             "aedr": aedr.__version__,
@@ -79,6 +81,20 @@ def _columns(columns: dict) -> dict:
         raise ValueError(f"columns: unknown keys {sorted(unknown)}; expected {', '.join(COLUMN_KEYS)}")
     label, ids = columns.get("label"), columns.get("ids") or []
     return {"label": None if label is None else str(label), "ids": [str(c) for c in ids]}
+
+
+# how ``aedr fit`` read the training rows, where it changes their values: an .h5ad file's layer (null:
+# X) and whether raw counts were normalised; ``aedr transform`` and the other commands of a model read
+# new rows alike (:meth:`aedr.data.reading.ReadOptions.as_fitted`). Absent: X, as given.
+READING_KEYS = ("layer", "normalize")
+
+
+def _reading(reading: dict) -> dict:
+    unknown = set(reading) - set(READING_KEYS)
+    if unknown:
+        raise ValueError(f"reading: unknown keys {sorted(unknown)}; expected {', '.join(READING_KEYS)}")
+    layer = reading.get("layer")
+    return {"layer": None if layer is None else str(layer), "normalize": bool(reading.get("normalize"))}
 
 
 def dumps(value, indent: str = "") -> str:
@@ -252,6 +268,16 @@ def _check_schema(config: dict, file: Path) -> None:
     ):
         raise ModelFileError(
             f'{file}: \'columns\' must be {{"label": a name or null, "ids": a list of names}}, got {_short(columns)}'
+        )
+    reading = config.get("reading", {})  # absent: X as given
+    if not (
+        isinstance(reading, dict)
+        and set(reading) <= set(READING_KEYS)
+        and isinstance(reading.get("layer"), (str, type(None)))
+        and isinstance(reading.get("normalize", False), bool)
+    ):
+        raise ModelFileError(
+            f'{file}: \'reading\' must be {{"layer": a name or null, "normalize": true or false}}, got {_short(reading)}'
         )
 
 

@@ -1,0 +1,87 @@
+"""How a command reads a data file: the reading options as one value (:class:`ReadOptions`), and the
+part of them a fitted model keeps (:meth:`ReadOptions.saved`) so that new rows are read as its
+training rows were."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+MAIN_MATRIX = "X"  # ``layer``: an .h5ad file's X, where a model fitted on a layer would read that layer
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """The options that say how a data file's rows are read, as :func:`aedr.data.io.read_table` takes
+    them (parsed: lists of names, one delimiter character).
+
+    ``layer`` and ``normalize`` change the values a model sees (an ``.h5ad`` file's layer instead of
+    ``X``; raw counts scaled to 10,000 per cell and log1p). A fit saves them with its model
+    (:meth:`saved`); for a fitted model, None means "as the model was fitted" (:meth:`as_fitted`).
+
+    >>> ReadOptions(layer="counts", normalize=True).saved()
+    {'layer': 'counts', 'normalize': True}
+    >>> ReadOptions().as_fitted({"layer": "counts", "normalize": True}, "new.h5ad").saved()
+    {'layer': 'counts', 'normalize': True}
+    >>> ReadOptions(layer="X", normalize=False).as_fitted({"layer": "counts", "normalize": True}, "new.h5ad").saved()
+    {'layer': None, 'normalize': False}
+    """
+
+    label_col: str | None = None
+    labels_file: Path | None = None
+    columns: list[str] | None = None
+    exclude: list[str] | None = None
+    header: bool | None = None
+    delimiter: str | None = None
+    missing: str = "error"
+    one_hot: list[str] | None = None
+    layer: str | None = None
+    normalize: bool | None = None
+
+    def saved(self) -> dict:
+        """What a model keeps of these options: the ``.h5ad`` layer read (None: ``X``) and whether raw
+        counts were normalised (the ``reading`` block of its ``config.json``; the ``.h5ad`` copy's uns)."""
+        return {"layer": None if self.layer == MAIN_MATRIX else self.layer, "normalize": bool(self.normalize)}
+
+    def as_fitted(self, reading: dict, path) -> ReadOptions:
+        """These options for new rows of a model fitted with ``reading`` (its :meth:`saved` options,
+        empty for a model that kept none): a ``layer`` or ``normalize`` left as None takes the fit's,
+        where ``path`` is a file that has layers (``.h5ad``)."""
+        from aedr.data.formats import format_of
+
+        try:
+            layered = format_of(Path(path)).reads_rows
+        except ValueError:  # no format of that name: reading it names the problem
+            layered = False
+        layer = self.layer if self.layer is not None or not layered else reading.get("layer")
+        normalize = self.normalize if self.normalize is not None or not layered else reading.get("normalize")
+        return dataclasses.replace(self, layer=layer, normalize=normalize)
+
+    def table_options(self) -> dict:
+        """The keywords of :func:`aedr.data.io.read_table` these options set (``label_col`` among them)."""
+        return {
+            "label_col": self.label_col,
+            "columns": self.columns,
+            "exclude": self.exclude,
+            "header": self.header,
+            "delimiter": self.delimiter,
+            "missing": self.missing,
+            "one_hot": self.one_hot,
+            "layer": None if self.layer == MAIN_MATRIX else self.layer,
+            "normalize": bool(self.normalize),
+        }
+
+    def in_memory_only(self, tabular: bool) -> dict:
+        """The options given that a file streamed from disk does not take, by flag (a value for each,
+        true when given): one-hot encoding, an AnnData layer, filling missing values, and a column
+        selection except in a table with named columns (``tabular``: Parquet picks them by name as it
+        is read)."""
+        refused = {
+            "--one-hot": self.one_hot,
+            "--layer": None if self.layer == MAIN_MATRIX else self.layer,
+            "--missing": self.missing != "error",
+        }
+        if not tabular:
+            refused.update({"--columns": bool(self.columns), "--exclude": bool(self.exclude)})
+        return refused
