@@ -268,6 +268,17 @@ def test_a_damaged_h5ad_names_the_file(tmp_path):
     (tmp_path / "broken.h5ad").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
     result = fit(tmp_path / "broken.h5ad", "-o", tmp_path / "r")
     assert result.exit_code == 1 and "broken.h5ad: cannot read as .h5ad" in result.stderr
+    # a gene index beyond the matrix: refused in memory and streamed, before a kernel reads out of bounds
+    cells = anndata.AnnData(X=sp.random(80, 6, density=0.4, format="csr", random_state=0, dtype=np.float32))
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    import h5py
+
+    with h5py.File(tmp_path / "cells.h5ad", "r+") as file:
+        file["X/indices"][0] = 60
+    for budget in ("1G", "0"):
+        result = fit(tmp_path / "cells.h5ad", "-o", tmp_path / "r", "--memory-budget", budget)
+        assert result.exit_code == 1 and "a column index out of range: 60 (columns 0 to 5)" in result.stderr
+        assert not (tmp_path / "r").exists()
 
 
 def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):

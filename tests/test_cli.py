@@ -1226,6 +1226,39 @@ def test_a_scipy_sparse_npz_file_is_read_as_its_matrix(tmp_path):
     assert_one_line_error(aedr("fit", tmp_path / "nan.npz", "-o", tmp_path / "r", ok=False), "NaN or infinite")
 
 
+@pytest.mark.parametrize("index", [70, 2_000_000_000, -1])
+def test_a_damaged_sparse_matrix_is_refused_before_any_kernel_reads_it(tmp_path, index):
+    """A column index beyond the matrix made scipy's and scikit-learn's kernels read memory out of
+    bounds: a crash (SIGSEGV, no message) for a large one, wrong statistics and an exit 0 for a small one."""
+    import scipy.sparse as sp
+
+    from aedr import Autoencoder
+
+    X = sp.random(60, 5, density=0.4, format="csr", random_state=0)
+    sp.save_npz(tmp_path / "ok.npz", X)
+    arrays = dict(np.load(tmp_path / "ok.npz"))
+    arrays["indices"] = arrays["indices"].astype(np.int64)
+    arrays["indices"][0] = index
+    np.savez(tmp_path / "bad.npz", **arrays)
+    message = f"a column index out of range: {index} (columns 0 to 4)"
+    assert_one_line_error(aedr("fit", tmp_path / "bad.npz", "-o", tmp_path / "r", ok=False), message)
+    aedr("fit", tmp_path / "ok.npz", "-o", tmp_path / "run", *FAST)
+    assert_one_line_error(aedr("transform", tmp_path / "run", tmp_path / "bad.npz", ok=False), message)
+    bad, by_column = X.copy(), X.tocsc()
+    for matrix in (bad, by_column):
+        matrix.indices = matrix.indices.astype(np.int64)
+        matrix.indices[0] = index
+    for matrix in (bad, by_column):
+        with pytest.raises(ValueError, match=f"X is a malformed sparse matrix: a (column|row) index .*{index}"):
+            Autoencoder(2, max_iter=1).fit(matrix)
+        with pytest.raises(ValueError, match="malformed sparse matrix"):
+            load(tmp_path / "run").transform(matrix)
+    mixed = X.copy()  # index arrays of two integer types, which scikit-learn's kernels refuse: read as they are
+    mixed.indices = mixed.indices.astype(np.int64)
+    np.testing.assert_allclose(load(tmp_path / "run").transform(mixed), load(tmp_path / "run").transform(X), atol=1e-6)
+    assert mixed.indices.dtype == np.int64 and mixed.indptr.dtype == np.int32  # the caller's matrix as it was
+
+
 def test_a_usage_error_is_printed_when_rank_is_set_without_torchrun(tmp_path):
     """Only torchrun's other ranks (WORLD_SIZE > 1) stay silent: RANK left in a shell is no reason to."""
     result = runner.invoke(app, ["fit", str(tmp_path / "x.csv"), "--bogus"], env={"RANK": "1"})

@@ -62,6 +62,44 @@ def _check_column_names(X, name: str) -> None:
         )
 
 
+def sparse_problem(X) -> str | None:
+    """What is wrong with the index arrays of the CSR or CSC matrix ``X`` (a damaged file's, or arrays put
+    together by hand), else None. scipy's constructors check the arrays' lengths, not the indices' range,
+    and its kernels (and scikit-learn's) then read memory out of bounds: wrong statistics, or a crash.
+
+    >>> import scipy.sparse as sp
+    >>> X = sp.csr_matrix((np.ones(2), np.array([0, 7]), np.array([0, 1, 2])), shape=(2, 3))
+    >>> sparse_problem(X)
+    'a column index out of range: 7 (columns 0 to 2)'
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc"):
+        return None  # COO: scipy's constructor checks its indices
+    major, minor = X.shape if X.format == "csr" else X.shape[::-1]
+    line, other = ("row", "column") if X.format == "csr" else ("column", "row")
+    indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+    if len(indptr) != major + 1 or indptr[0] != 0 or indptr[-1] != len(indices) or len(indices) != len(X.data):
+        return f"its {line} pointers do not match its {len(X.data)} stored values"
+    if np.any(np.diff(indptr) < 0):
+        return f"its {line} pointers decrease"
+    if len(indices) and (indices.min() < 0 or indices.max() >= minor):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        return f"a {other} index out of range: {bad} ({other}s 0 to {minor - 1})"
+    return None
+
+
+def check_sparse(X, name: str = "X"):
+    """``X``, a sparse matrix refused in one line when its index arrays are malformed
+    (:func:`sparse_problem`); one whose two index arrays differ in integer type (which scikit-learn's
+    kernels refuse) as a copy with both as int64."""
+    problem = sparse_problem(X)
+    if problem is not None:
+        raise ValueError(f"{name} is a malformed sparse matrix: {problem}")
+    if sp.issparse(X) and X.format in ("csr", "csc") and X.indices.dtype != X.indptr.dtype:
+        X = X.copy()
+        X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    return X
+
+
 def check_finite(X: np.ndarray, name: str = "X") -> None:
     """Raise a ValueError saying how many rows hold NaN and how many inf (sparse ``X``: its stored values)."""
     if sp.issparse(X):
@@ -153,7 +191,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
 
     Returns a float64 or float32 array (never the caller's array modified).
     """
-    X = as_rows(X, name)
+    X = check_sparse(as_rows(X, name), name)  # before any kernel reads its indices
     _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:

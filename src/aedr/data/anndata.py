@@ -116,6 +116,10 @@ def obs_ids(obs: pd.DataFrame) -> pd.DataFrame | None:
 def _matrix(path: Path, X, layer):
     where = f"layer {layer!r}" if layer is not None else "X"
     if sp.issparse(X):
+        from aedr._validation import sparse_problem
+
+        if (problem := sparse_problem(X)) is not None:  # before csr_matrix or any statistic reads its indices
+            raise ValueError(f"{path}: {where} is a malformed sparse matrix ({problem}); the file is damaged")
         X = sp.csr_matrix(X)
     else:
         X = np.asarray(X)
@@ -375,6 +379,11 @@ class H5adSource(RowSource):
                 f"{self.path}: changed while cells {start:,}-{stop:,} of {self.shape[0]:,} were read: the file was "
                 "truncated or replaced while it was being read"
             )
+        if sp.issparse(rows):
+            from aedr._validation import sparse_problem
+
+            if (problem := sparse_problem(rows)) is not None:  # before any kernel reads its indices
+                raise ValueError(f"{self.path}: cells {start:,}-{stop:,} are a malformed sparse matrix ({problem})")
         if self.normalize:
             rows = normalize_counts(rows, self.path, start)
         if self._positions is not None:

@@ -319,6 +319,10 @@ def _sparse_rows(path: Path, arrays: dict[str, np.ndarray], kind: str):
             X = (sp.csr_matrix if kind == "csr" else sp.csc_matrix)(parts, shape=shape)
     except (ValueError, TypeError, IndexError) as exc:
         raise ValueError(f"{path}: cannot read as a scipy.sparse matrix ({exc})") from exc
+    from aedr._validation import sparse_problem
+
+    if (problem := sparse_problem(X)) is not None:  # before tocsr or any statistic reads the indices
+        raise ValueError(f"{path}: cannot read as a scipy.sparse matrix ({problem}); the file is damaged")
     if X.ndim != 2 or 0 in X.shape:
         raise ValueError(f"{path}: holds no data (a sparse matrix of shape {X.shape})")
     if X.dtype.kind not in "biuf":
