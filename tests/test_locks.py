@@ -172,14 +172,70 @@ def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypa
         return real_rename(self, to)
 
     monkeypatch.setattr(Path, "rename", rename)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         _files._replace(staged, target, owned=("model",))
     monkeypatch.undo()
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
     assert sorted(p.name for p in target.iterdir()) == ["a.txt", "model"] and (target / "model").read_text() == "new"
     assert len(kept) == 1 and (kept[0] / "b.txt").read_text() == "b.txt"
+    assert raised.value.previous == kept[0]  # what the command's message names
     _files._remove_leftovers(target)  # the cleanup of dead processes' staging leaves it alone
     assert kept[0].exists()
+
+
+def test_ctrl_c_as_force_moves_the_users_files_says_the_run_is_written_and_where_the_rest_are(tmp_path, monkeypatch):
+    """It said "nothing of it was written" while the new run had replaced the old one, and never named
+    the folder holding the user's files not yet moved."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 4)))
+    assert cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", *FAST).exit_code == 0
+    for name in ("notes.txt", "zz.txt"):
+        (tmp_path / "run" / name).write_text(name)
+    real_rename = Path.rename
+
+    def rename(self, to):
+        if self.name == "zz.txt":
+            raise KeyboardInterrupt
+        return real_rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    result = cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", "--force", *FAST)
+    monkeypatch.undo()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
+    assert result.exit_code == 130 and len(kept) == 1 and (kept[0] / "zz.txt").exists(), result.output
+    assert "the new output is in place" in result.stderr and str(kept[0]) in result.stderr
+    assert "nothing" not in result.stderr and (tmp_path / "run" / "notes.txt").exists()
+    assert (tmp_path / "run" / "model").is_dir() and not (tmp_path / "run.checkpoint").exists()
+
+
+def test_a_replace_killed_midway_leaves_the_users_files_where_no_later_write_removes_them(tmp_path):
+    """kill -9 (or the OOM killer) while --force moves the user's files into the new folder: the old
+    folder held them under a staging name, which the next write's cleanup of dead processes removed
+    with them (30,001 files in the QA's case)."""
+    target = tmp_path / "run"
+    for folder, names in ((target, ("a.txt", "b.txt", "model")), (tmp_path / "staged", ("model",))):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text(name)
+    child = f"""
+import os, signal
+from pathlib import Path
+from aedr import _files
+real = Path.rename
+def rename(self, to):
+    if self.name == "b.txt":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, to)
+Path.rename = rename
+_files._replace(Path({str(tmp_path / "staged")!r}), Path({str(target)!r}), owned=("model",))
+"""
+    killed = subprocess.run([sys.executable, "-c", child], capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    from aedr import _files
+
+    _files._remove_leftovers(target)  # the next write to the run
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
+    assert len(kept) == 1 and (kept[0] / "b.txt").read_text() == "b.txt"
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "model"]
 
 
 def test_a_symbolic_link_to_an_earlier_output_is_followed_and_any_other_is_replaced(tmp_path):

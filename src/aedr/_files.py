@@ -259,12 +259,23 @@ def _remove_leftovers(target: Path) -> None:
             _remove(entry)
 
 
+def previous_name(target: Path) -> Path:
+    """Where a replaced output folder waits while the user's entries move into the new one
+    (:func:`_replace`): ``NAME.previous-…``, a name no cleanup of staging leftovers removes."""
+    return target.with_name(f"{target.name}.previous-{uuid.uuid4().hex[:8]}")
+
+
 def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
     """Put ``staged`` in ``target``'s place. A folder's entries that the new one does not hold and
     that match none of the ``owned`` names (the writer's own outputs, ``fnmatch`` patterns) are the
-    user's: they move into the new folder instead of being removed with the old one."""
+    user's: they move into the new folder instead of being removed with the old one.
+
+    The old folder waits under :func:`previous_name` until they are moved, so that a process killed
+    midway (``kill -9``, the OOM killer) leaves them there, never in a staging name a later write
+    removes. An error or interrupt midway leaves them there too, the exception's ``previous``
+    attribute naming the folder (an OSError is raised naming it)."""
     if target.is_dir() and not target.is_symlink():
-        old = _temporary_sibling(target)  # the replaced output, removed once the new one is in place
+        old = previous_name(target)
         target.rename(old)
         try:
             staged.rename(target)
@@ -275,14 +286,12 @@ def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
             for entry in sorted(old.iterdir()):
                 if not (target / entry.name).exists() and not any(fnmatch(entry.name, p) for p in owned):
                     entry.rename(target / entry.name)
-        except BaseException as exc:
-            # an error or Ctrl-C midway: what was not moved yet stays, under a name no cleanup removes
-            kept = target.with_name(f"{target.name}.previous-{uuid.uuid4().hex[:8]}")
-            old.rename(kept)
+        except BaseException as exc:  # an error or Ctrl-C midway: the new output is in place, the rest in old
             if isinstance(exc, OSError):
                 raise OSError(
-                    f"{target}: could not keep every file of the folder it replaced ({exc}); the rest are in {kept}"
+                    f"{target}: could not keep every file of the folder it replaced ({exc}); the rest are in {old}"
                 ) from exc
+            exc.previous = old
             raise
         shutil.rmtree(old, ignore_errors=True)
     else:

@@ -41,6 +41,19 @@ def stop_words(exc: BaseException) -> tuple[str, int]:
     return "interrupted", EXIT_INTERRUPTED
 
 
+def placed_words(exc: BaseException) -> str | None:
+    """What an interrupt that came as ``--force`` moved the user's files into a new output folder
+    left (:func:`aedr._files._replace`): the new output in place, the rest of the earlier folder under
+    the name ``exc.previous``; None for an interrupt at any other moment."""
+    previous = getattr(exc, "previous", None)
+    if previous is None:
+        return None
+    return (
+        f"the new output is in place, and the files the earlier {previous.name.split('.previous-')[0]} held beside "
+        f"aedr's outputs are not all moved into it: the rest are in {previous} (move them back)"
+    )
+
+
 def _terminate(signum, frame):
     raise Terminated()
 
@@ -93,7 +106,7 @@ class CommandGroup(TyperGroup):
                 raise typer.Exit(EXIT_BROKEN_PIPE) from None
             except (KeyboardInterrupt, Terminated) as exc:
                 how, code = stop_words(exc)
-                typer.echo(f"\nerror: {how}; nothing was written", err=True)
+                typer.echo(f"\nerror: {how}; {placed_words(exc) or 'nothing was written'}", err=True)
                 raise typer.Exit(code) from None
             except Exception as exc:  # every other error reaches the user as one line
                 if _is_click(exc, "UsageError"):

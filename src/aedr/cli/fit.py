@@ -12,7 +12,7 @@ import typer
 
 from aedr._files import check_new, output_lock, staged_folder
 from aedr.cli.common import STOP_REASONS, is_verbose
-from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, stop_words
+from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
 from aedr.cli.inputs import given_options, read_input, stream_input
 from aedr.cli.options import (
     Columns,
@@ -219,7 +219,11 @@ def fit(
         raise typer.Exit(_exit_code(stopper.requested)) from None
     except (KeyboardInterrupt, Terminated) as exc:
         how, code = stop_words(exc)
-        if kept is not None:
+        if placed_words(exc) is not None:  # as --force moved the user's files into the new run: it is written
+            with output_lock(checkpoint.path):
+                checkpoint.path.unlink(missing_ok=True)
+            typer.echo(f"\n{how}: {placed_words(exc)}", err=True)
+        elif kept is not None:
             typer.echo(
                 f"\n{how} after training, while the run was written: nothing of it was written; the trained model "
                 f"is kept in {kept} (the same command with --resume writes the run without training again)",
