@@ -194,6 +194,8 @@ def _set(path, value):
         (lambda f: _edit_config(f, _set(["fitted", "feature_names_in_"], list(range(6)))), CONFIG_FILE, "(text)"),
         (lambda f: _edit_config(f, _set(["columns"], {"label": 3})), CONFIG_FILE, "'columns' must be"),
         (lambda f: _edit_config(f, _set(["reading"], {"layer": 3})), CONFIG_FILE, "'reading' must be"),
+        (lambda f: _edit_config(f, _set(["format_version"], True)), CONFIG_FILE, "format version True"),
+        (lambda f: _edit_config(f, _set(["format_version"], 1.0)), CONFIG_FILE, "format version 1.0"),
         (lambda f: _edit_config(f, _set(["reading"], {"normalize": "yes"})), CONFIG_FILE, "'reading' must be"),
         (lambda f: _edit_config(f, _set(["reading"], {"log1p": True})), CONFIG_FILE, "'reading' must be"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_median_"], None)), CONFIG_FILE, "feature_median_' has an"),

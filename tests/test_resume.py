@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 
 import aedr
 from aedr import Autoencoder, Checkpoint, CheckpointError, VariationalAutoencoder
-from aedr.training.checkpoint import read_checkpoint
+from aedr.training.checkpoint import header_metadata, read_checkpoint
 
 X = load_digits().data[:500]
 
@@ -160,7 +160,9 @@ def test_a_checkpoint_whose_values_were_damaged_is_refused(tmp_path):
     start = json.loads(raw[8 : 8 + size])["model/encoder.0.weight"]["data_offsets"][0] + 8 + size
     raw[start : start + 4] = b"\x41\x41\x41\x41"
     (tmp_path / "c").write_bytes(bytes(raw))
-    with pytest.raises(CheckpointError, match="c: is damaged: its values differ from those it was written with"):
+    with pytest.raises(
+        CheckpointError, match="c: is damaged or was edited: its values differ from what it was written with"
+    ):
         ae.set_params(max_iter=6).fit(X, resume_from=tmp_path / "c")
 
 
@@ -250,8 +252,43 @@ def test_a_checkpoint_whose_record_of_the_fit_is_tampered_with_is_refused_in_one
     Autoencoder(max_iter=2, random_state=0, callbacks=[Checkpoint(file, every_epochs=1)]).fit(X)
     with safe_open(str(file), framework="pt") as f:
         header, tensors = json.loads(f.metadata()["aedr"]), {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-    save_file(tensors, str(file), metadata={"aedr": json.dumps({**header, "run": run})})
+    save_file(tensors, str(file), metadata=header_metadata({**header, "run": run}))  # edited, its digest anew
     with pytest.raises(CheckpointError, match=message):
+        Autoencoder(max_iter=2, random_state=0).fit(X, resume_from=file)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda h: h["state"].pop("optimizer"), r"its record of the fit \(epoch, seed, state\) differs"),
+        (lambda h: h.update(seed="abc"), r"its record of the fit \(epoch, seed, state\) differs"),
+        (lambda h: h.pop("tensors_sha256"), r"its record of the fit \(epoch, seed, state\) differs"),
+        (lambda h: h.update(version=1), "version 1, this aedr reads 2; written by an earlier aedr: start the fit"),
+        (lambda h: h.update(version=9), "version 9, this aedr reads 2; upgrade aedr"),
+    ],
+    ids=["no optimizer state", "a seed of text", "no digest of the values", "an older version", "a newer version"],
+)
+def test_an_edited_or_damaged_checkpoint_header_is_refused_in_one_line(tmp_path, edit, message):
+    """The header (state, seed, epoch) was used as read: an edit gave KeyError, TypeError or torch's
+    RuntimeError, which the command line called a bug in aedr (fault QA 4)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    file = tmp_path / "fit.ckpt"
+    Autoencoder(max_iter=2, random_state=0, callbacks=[Checkpoint(file, every_epochs=1)]).fit(X)
+    with safe_open(str(file), framework="pt") as f:
+        metadata = f.metadata()
+    header = json.loads(metadata["aedr"])
+    edit(header)
+    save_file(load_file(str(file)), str(file), metadata={**metadata, "aedr": json.dumps(header)})  # its digest kept
+    with pytest.raises(CheckpointError, match=message):
+        Autoencoder(max_iter=2, random_state=0).fit(X, resume_from=file)
+    tensors = load_file(str(file))
+    tensors["best/decoder.0.bias"] = torch.zeros(1)  # a value changed, the header as written
+    save_file(tensors, str(file), metadata=metadata)
+    with pytest.raises(CheckpointError, match="is damaged or was edited: its values differ"):
         Autoencoder(max_iter=2, random_state=0).fit(X, resume_from=file)
 
 
@@ -319,7 +356,7 @@ def test_a_checkpoint_of_another_process_count_goes_on_with_a_warning(tmp_path, 
     with safe_open(str(path), "pt") as f:
         header = json.loads(f.metadata()["aedr"])
     header["world_size"] = 2  # as torchrun's two ranks write it
-    save_file(load_file(str(path)), str(path), metadata={"aedr": json.dumps(header)})
+    save_file(load_file(str(path)), str(path), metadata=header_metadata(header))
     with caplog.at_level("WARNING", logger="aedr"):
         Autoencoder(**params).fit(X, resume_from=path)
     assert "written by a fit of 2 processes and this one runs 1" in caplog.text

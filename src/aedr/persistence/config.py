@@ -201,8 +201,8 @@ def check_config(config, file: Path) -> dict:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f'{file}: not an aedr model configuration (no "format": "{FORMAT}")')
     version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        newer = isinstance(version, int) and version > FORMAT_VERSION
+    if type(version) is not int or version != FORMAT_VERSION:  # true and 1.0 equal 1 in Python, not in the format
+        newer = type(version) is int and version > FORMAT_VERSION
         hint = "it was written by a newer aedr; upgrade aedr" if newer else "this aedr cannot read it"
         raise ModelFileError(
             f"{file}: model format version {version!r}, this aedr reads version {FORMAT_VERSION}; {hint}"

@@ -33,7 +33,7 @@ from aedr.persistence.config import RUNTIME_PARAMS
 from aedr.training.callbacks import Callback, TrainingState
 
 FORMAT = "aedr-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the header's text has its own digest (metadata "aedr_sha256"); version 1 had none
 # how the fit runs, not what it computes: callbacks and threads as in model files, and where and how verbosely
 _IGNORED_PARAMS = (*RUNTIME_PARAMS, "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget")
 
@@ -193,7 +193,7 @@ def _write(
     path.parent.mkdir(parents=True, exist_ok=True)
     # serialised here, then written: safetensors' own save_file stages through a ".tmpXXXXXX" file
     # beside its target, which a process killed mid-write would leave in the user's folder
-    data = save(tensors, metadata={"aedr": json.dumps(header)})
+    data = save(tensors, metadata=header_metadata(header))
     with staged_file(path, overwrite=True) as staged:
         staged.write_bytes(data)
 
@@ -215,6 +215,13 @@ def write_trained(path, estimator, identity: dict, *, threads: int, fit_seconds:
         state={},
         trained={"config": config, "fit_seconds": float(fit_seconds)},
     )
+
+
+def header_metadata(header: dict) -> dict[str, str]:
+    """The safetensors metadata that holds checkpoint ``header``: its JSON text, and that text's SHA-256,
+    which :func:`read_header` checks (the header's ``tensors_sha256`` covers the tensors in turn)."""
+    text = json.dumps(header)
+    return {"aedr": text, "aedr_sha256": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def is_trained(header: dict) -> bool:
@@ -266,17 +273,25 @@ def _open(path, *, tensors: bool) -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: no checkpoint there")
     try:
         with safe_open(str(path), framework="pt") as f:
-            header = json.loads((f.metadata() or {}).get("aedr", "null"))
+            metadata = f.metadata() or {}
+            text = metadata.get("aedr", "null")
+            header = json.loads(text)
             values = {name: f.get_tensor(name) for name in f.keys()} if tensors else {}  # noqa: SIM118 (not a dict)
     except Exception as exc:  # safetensors reports malformed files with several exception types
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an aedr checkpoint")
     if header.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {header.get('version')!r}, this aedr reads {VERSION}")
-    written = header.get("tensors_sha256")  # absent from checkpoints written before it was recorded
-    if tensors and written is not None and tensors_digest(values) != written:
-        raise CheckpointError(f"{path}: is damaged: its values differ from those it was written with")
+        older = isinstance(header.get("version"), int) and header["version"] < VERSION
+        hint = "written by an earlier aedr: start the fit again without --resume" if older else "upgrade aedr"
+        raise CheckpointError(
+            f"{path}: checkpoint version {header.get('version')!r}, this aedr reads {VERSION}; {hint}"
+        )
+    damaged = f"{path}: is damaged or was edited: its {{}} from what it was written with; start the fit again"
+    if metadata.get("aedr_sha256") != hashlib.sha256(text.encode()).hexdigest():
+        raise CheckpointError(damaged.format("record of the fit (epoch, seed, state) differs"))
+    if tensors and tensors_digest(values) != header.get("tensors_sha256"):
+        raise CheckpointError(damaged.format("values differ"))
     return header, values
 
 
