@@ -790,6 +790,20 @@ def test_a_piped_copy_stops_before_it_fills_its_disk_and_a_killed_commands_copy_
     assert "write them to a file and name it, or set TMPDIR to a larger disk" in result.output
     assert not stale.exists() and live.exists()
     assert sorted(p.name for p in tmp_path.glob("aedr-stdin-*")) == [live.name]  # its own copy removed too
+    zeros = CliRunner().invoke(app, ["transform", str(run), "-"], input=b"\x00" * (3 << 20))  # as /dev/zero starts
+    assert zeros.exit_code == 1 and "<stdin>: holds nothing but NUL bytes, not rows" in zeros.output
+
+
+def test_a_name_too_long_with_stagings_prefix_is_still_written_and_a_5d_array_read_as_rows(run, tmp_path):
+    """A legal output name of 236 to 255 bytes failed as "file name too long", naming aedr's staging
+    file; a 5-D .npy was announced as images, then refused by scikit-learn's "dim <= 2"."""
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).random((30, 1, 2, 3, 1)))
+    name = tmp_path / ("a" * 245 + ".csv")
+    result = CliRunner().invoke(app, ["fit", str(tmp_path / "rows.npy"), "-o", str(tmp_path / "r"), *FAST])
+    assert result.exit_code == 0 and "a 5-D array: each row's 1x2x3x1 values read as one row" in result.stderr
+    result = CliRunner().invoke(app, ["transform", str(tmp_path / "r"), str(tmp_path / "rows.npy"), "-o", str(name)])
+    assert result.exit_code == 0 and len(pd.read_csv(name)) == 30, result.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left
 
 
 @pytest.mark.parametrize(

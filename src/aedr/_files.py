@@ -238,7 +238,28 @@ def _temporary_sibling(target: Path) -> Path:
     # The real name stays at the end so writers that infer a format or a
     # compression from the extension (pandas: ``.csv.gz``) still see it; the
     # process id lets a later run tell a dead run's leftovers from a live one's.
-    return target.with_name(f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp-{target.name}")
+    return target.with_name(f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp-{_staged_name(target.name)}")
+
+
+STAGED_NAME_BYTES = 200  # of a name in a staging name, which adds up to 40 bytes: within the usual 255
+
+
+def _staged_name(name: str) -> str:
+    """``name`` as staging names carry it: whole, or for a long one (a name the file system takes may
+    be too long once staging's prefix is added) its start and its last 40 bytes (the extensions,
+    which writers read the format from) around a ``~``.
+
+    >>> _staged_name("embedding.csv.gz")
+    'embedding.csv.gz'
+    >>> len(_staged_name("a" * 250 + ".csv").encode()), _staged_name("a" * 250 + ".csv")[-6:]
+    (200, 'aa.csv')
+    """
+    raw = name.encode()
+    if len(raw) <= STAGED_NAME_BYTES:
+        return name
+    tail = raw[-40:].decode(errors="ignore")
+    head = raw[: STAGED_NAME_BYTES - len(tail.encode()) - 1].decode(errors="ignore")
+    return f"{head}~{tail}"
 
 
 def _process_alive(pid: int) -> bool:
@@ -253,7 +274,7 @@ def _process_alive(pid: int) -> bool:
 
 def _remove_leftovers(target: Path) -> None:
     """Remove staging entries for ``target`` left by processes that no longer run."""
-    for entry in target.parent.glob(f".*.tmp-{glob_escape(target.name)}"):
+    for entry in target.parent.glob(f".*.tmp-{glob_escape(_staged_name(target.name))}"):
         pid = entry.name[1:].split("-", 1)[0]
         if pid.isdigit() and not _process_alive(int(pid)):
             _remove(entry)

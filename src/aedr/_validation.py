@@ -192,6 +192,8 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     Returns a float64 or float32 array (never the caller's array modified).
     """
     X = check_sparse(as_rows(X, name), name)  # before any kernel reads its indices
+    if getattr(getattr(X, "dtype", None), "kind", None) in ("m", "M"):  # numpy reads dates as numbers
+        raise ValueError(f"{name} holds {X.dtype} values (dates or durations), not numbers; convert them first")
     _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:
@@ -210,6 +212,10 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
             ensure_all_finite=False,
             ensure_min_samples=2 if reset else 1,
         )
+    except TypeError as exc:
+        if "argument must be a string or a real number" in str(exc):  # objects (dicts, lists) in an object array
+            raise ValueError(f"{name} must be numeric: {str(exc).split(', not ')[-1]} objects are not numbers") from exc
+        raise
     except ValueError as exc:
         if "could not convert" in str(exc):
             raise ValueError(f"{name} must be numeric: {exc}") from exc
@@ -251,6 +257,11 @@ def flatten_images(X, name: str = "X"):
     """(n, C, H, W) or (n, H, W) arrays become rows; returns (rows, image shape or None). Images
     stored channels last are refused, naming ``name``."""
     ndim = getattr(X, "ndim", 2)
+    if ndim > 4 and hasattr(X, "reshape"):  # scikit-learn's words: "dim <= 2 is required", though 3 and 4 are read
+        raise ValueError(
+            f"{name} has {ndim} dimensions: give rows (2-D) or images, (n, H, W) or (n, C, H, W); "
+            f"{name}.reshape(len({name}), -1) makes each sample one row"
+        )
     if ndim in (3, 4) and hasattr(X, "reshape"):
         check_image_layout(X.shape, name)
         shape = tuple(X.shape[1:]) if ndim == 4 else (1, *X.shape[1:])

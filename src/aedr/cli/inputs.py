@@ -64,7 +64,13 @@ def piped_input(ctx: typer.Context, path: Path) -> Path:
     file = Path(folder) / f"stdin{suffix}"
     with open(file, "wb") as copy:
         copy.write(head)
+        first = True
         while chunk := stream.read(1 << 20):
+            if first and suffix == ".csv" and not (head + chunk).strip(b"\x00"):  # /dev/zero: no end, no rows
+                raise ValueError(
+                    f"{name}: holds nothing but NUL bytes, not rows; pipe rows in (cat rows.csv | aedr ...)"
+                )
+            first = False
             copy.write(chunk)
             disk = shutil.disk_usage(folder)
             if disk.free < max(PIPE_RESERVE, disk.total // 10):

@@ -281,13 +281,16 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{path}: the data are {X.dtype}, not numbers")
     check_image_layout(X.shape, f"{path}'s {name}" if len(arrays) > 1 else str(path))
-    image_shape = tuple(X.shape[1:]) if X.ndim > 2 else None
+    image_shape = tuple(X.shape[1:]) if X.ndim in (3, 4) else None  # (n, H, W) or (n, C, H, W) images
+    notes = [f"a {X.ndim}-D array: each row's {'x'.join(map(str, X.shape[1:]))} values read as one row"] * (X.ndim > 4)
     X = X.reshape(len(X), -1) if X.ndim != 1 else X[:, None]
     X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)
     if labels is not None and len(labels) != len(X):
         raise ValueError(f"{path}: {len(labels)} labels for {len(X)} rows")
     ids = array_ids(arrays, name)
-    return Table(X, None, labels, image_shape, ids=pd.DataFrame({k: arrays[k] for k in ids}) if ids else None)
+    table = Table(X, None, labels, image_shape, ids=pd.DataFrame({k: arrays[k] for k in ids}) if ids else None)
+    table.notes += notes
+    return table
 
 
 # the arrays scipy.sparse.save_npz writes for each format, besides format and shape

@@ -123,7 +123,7 @@ class ArraySource(RowSource):
         self.path = Path(path) if path is not None else _memmap_path(array)
         self.shape = (array.shape[0], int(np.prod(array.shape[1:])))
         check_image_layout(array.shape, str(self.path or "the array"))
-        self.image_shape = tuple(array.shape[1:]) if array.ndim > 2 else None
+        self.image_shape = tuple(array.shape[1:]) if array.ndim in (3, 4) else None  # (n, H, W), (n, C, H, W)
 
     def _read(self, start, stop):  # a copy: the caller scales it in place
         return np.array(self.array[start:stop], dtype=np.float32).reshape(stop - start, -1)
