@@ -150,7 +150,7 @@ def test_nan_and_inf_named_with_row_counts(small):
 @pytest.mark.parametrize(
     "X, message",
     [
-        (np.array([[{"a": 1}, 2.0]] * 10, dtype=object), "X must be numeric: 'dict' objects are not numbers"),
+        (np.array([[{"a": 1}, 2.0]] * 10, dtype=object), "X must be numeric: 'dict' objects are not numbers \\("),
         (np.array(["2020-01-01"] * 40, dtype="datetime64[D]").reshape(20, 2), r"datetime64\[D\] values \(dates"),
         (np.ones((10, 3)).astype("timedelta64[s]"), r"timedelta64\[s\] values \(dates or durations\)"),
         (np.ones((10, 1, 2, 2, 2)), r"X has 5 dimensions: give rows \(2-D\) or images"),
@@ -160,7 +160,9 @@ def test_nan_and_inf_named_with_row_counts(small):
 def test_rows_that_are_not_numbers_or_rows_are_refused_in_aedrs_words(X, message):
     """Dates were read as their numbers and fitted (where the command line refused them); dicts and a
     5-D array got scikit-learn's TypeError and "dim <= 2 is required" (3-D and 4-D images are read)."""
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(
+        (ValueError, TypeError), match=message
+    ):  # TypeError for objects, as scikit-learn's checks expect
         fit_small(X)
 
 

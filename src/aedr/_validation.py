@@ -214,7 +214,8 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
         )
     except TypeError as exc:
         if "argument must be a string or a real number" in str(exc):  # objects (dicts, lists) in an object array
-            raise ValueError(f"{name} must be numeric: {str(exc).split(', not ')[-1]} objects are not numbers") from exc
+            kind = str(exc).split(", not ")[-1]  # a TypeError still, as scikit-learn's estimator checks expect
+            raise TypeError(f"{name} must be numeric: {kind} objects are not numbers ({exc})") from exc
         raise
     except ValueError as exc:
         if "could not convert" in str(exc):
