@@ -264,6 +264,15 @@ def _with_value(adata, value):
     return adata
 
 
+def test_the_code_names_an_anndata_of_codes_is_told_by_are_the_estimators_own():
+    from aedr import VariationalAutoencoder
+    from aedr.cli.columns import CODE_PREFIXES
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    names = {str(e(2, max_iter=1).fit(X).get_feature_names_out()[0]) for e in (Autoencoder, VariationalAutoencoder)}
+    assert names == {f"{prefix}0" for prefix in CODE_PREFIXES}
+
+
 def test_a_damaged_h5ad_names_the_file(tmp_path):
     (tmp_path / "broken.h5ad").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
     result = fit(tmp_path / "broken.h5ad", "-o", tmp_path / "r")
@@ -302,6 +311,11 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
     counts = anndata.AnnData(X=sp.csr_matrix(np.round(np.expm1(pbmc.raw.X.toarray()))))
     with pytest.raises(ValueError, match="raw counts"):
         aedr.tl.autoencoder(counts)
+    genes = aedr.tl.autoencoder(adata, max_iter=1, random_state=0, key_added="genes")
+    assert adata.uns["genes"]["obsm_key"] == "X_genes"
+    counts.var_names = adata.var_names
+    with pytest.raises(ValueError, match=r"adata.X holds raw counts"):  # new cells as the fit's: not raw counts
+        aedr.tl.transform(counts, genes)
     with pytest.raises(TypeError, match="adata must be an anndata.AnnData, got ndarray"):
         aedr.tl.autoencoder(adata.obsm["X_pca"])
     with pytest.raises(ValueError, match="key_added must be a non-empty string"):
@@ -438,7 +452,10 @@ def test_explore_draws_an_h5ad_embedding_of_codes_or_a_copy_with_codes_in_obsm(p
         assert result.exit_code == 0 and figure.stat().st_size > 0, result.output
     panel = anndata.AnnData(X=np.abs(pbmc.X[:, :5]), obs=pbmc.obs.copy(), var=pbmc.var.iloc[:5].copy())
     panel.write_h5ad(tmp_path / "panel.h5ad")  # five genes: a narrow X is not taken for codes
-    for genes in (files / "pbmc.h5ad", tmp_path / "panel.h5ad"):
+    numbered = anndata.AnnData(X=np.abs(pbmc.X[:, :50]), obs=pbmc.obs.copy())
+    numbered.var_names = [f"Gene{i}" for i in range(50)]  # a simulation's genes: numbered as codes might be
+    numbered.write_h5ad(tmp_path / "numbered.h5ad")
+    for genes in (files / "pbmc.h5ad", tmp_path / "panel.h5ad", tmp_path / "numbered.h5ad"):
         for command in (["explore", str(genes), "-o", str(tmp_path / "g.html")], ["plot", str(genes)]):
             result = runner.invoke(app, command)
             assert result.exit_code == 1 and "holds no codes: no obsm['X_aedr']" in result.stderr, result.output
@@ -535,6 +552,16 @@ def test_an_obsm_key_the_file_already_holds_for_its_own_codes_is_refused(files, 
     taken = transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "p.h5ad", "--obsm-key", "X_umap")
     assert taken.exit_code == 1 and "obsm['X_umap'], which aedr did not write" in taken.stderr
     assert not (tmp_path / "p.h5ad").exists()
+    # the settings go to uns[key without X_]: a user's own entry there is not replaced either (single-cell QA 7)
+    leiden = anndata.read_h5ad(files / "pbmc.h5ad")
+    leiden.uns["leiden"] = {"params": {"resolution": 1.0}}
+    leiden.write_h5ad(tmp_path / "leiden.h5ad")
+    result = fit(tmp_path / "leiden.h5ad", "--obsm-key", "X_leiden", "-o", tmp_path / "l")
+    assert result.exit_code == 1 and "already holds uns['leiden'], which aedr did not write" in result.stderr
+    # codes aedr.tl wrote are aedr's own: the command line replaces them in its copy (single-cell QA 5)
+    aedr.tl.autoencoder(leiden, max_iter=1, use_rep="X_pca")
+    leiden.write_h5ad(tmp_path / "tl.h5ad")
+    assert fit(tmp_path / "tl.h5ad", "-o", tmp_path / "t").exit_code == 0
 
 
 def test_labels_from_a_file_are_kept_in_the_h5ad_copy(files, pbmc, tmp_path):

@@ -61,7 +61,6 @@ def autoencoder(
     """
     from aedr.data.anndata import H5adSource, unique_names
     from aedr.estimator import Autoencoder
-    from aedr.runs import settings_of
 
     unknown = sorted(set(params) - set(Autoencoder().get_params(deep=False)))
     if unknown:
@@ -80,8 +79,7 @@ def autoencoder(
         codes = estimator.fit_transform(X)
     if use_rep is None:  # genes: new cells are matched by name (a backed file's names came with its rows)
         estimator.feature_names_in_ = np.asarray(unique_names(adata.var_names), dtype=object)
-    adata.obsm[f"X_{key_added}"] = np.asarray(codes, dtype=np.float32)  # an array whatever set_output chose
-    adata.uns[key_added] = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
+    _store(adata, key_added, codes, estimator, use_rep, layer)
     return estimator
 
 
@@ -92,7 +90,9 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
 
     Genes are matched by name: a model fitted on genes takes them from ``adata`` in its own order
     (extra genes are left out; a missing one is an error naming it). Pass the ``use_rep`` or
-    ``layer`` the model was fitted on, holding values prepared as those were (normalised, log1p).
+    ``layer`` the model was fitted on, holding values prepared as those were (normalised, log1p): raw
+    counts are refused, as :func:`autoencoder` refuses them. ``adata.uns[key_added]`` records the
+    model's settings and the obsm key, as :func:`autoencoder` records them.
 
     Returns
     -------
@@ -127,10 +127,24 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
             )
         if not isinstance(X, H5adSource):
             X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+        if use_rep is None:  # genes, prepared as the fit's were: raw counts refused, as autoencoder refuses them
+            _refuse_counts(X.first_cells(10_000) if isinstance(X, H5adSource) else X, source)
         with warnings.catch_warnings():  # the genes were matched by name above: a bare matrix is what the model gets
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             codes = np.asarray(estimator.transform(X), dtype=np.float32)
+    return _store(adata, key_added, codes, estimator, use_rep, layer)
+
+
+def _store(adata, key_added: str, codes, estimator, use_rep, layer) -> np.ndarray:
+    """The ``codes`` in ``adata.obsm["X_" + key_added]``, and in ``adata.uns[key_added]`` how they were made:
+    ``estimator``'s parameters, the ``use_rep`` or ``layer`` read, and the obsm key (by which ``aedr fit``
+    and ``aedr transform`` know aedr's own codes, which their copies may replace). Returns the codes."""
+    from aedr.runs import settings_of
+
+    codes = np.asarray(codes, dtype=np.float32)  # an array whatever set_output chose
     adata.obsm[f"X_{key_added}"] = codes
+    settings = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
+    adata.uns[key_added] = {**settings, "obsm_key": f"X_{key_added}"}
     return codes
 
 

@@ -1,5 +1,5 @@
 """What a file's columns are, found without reading its rows: the code columns of a table aedr wrote
-(:func:`code_run`, :func:`all_codes`) and the label beside them (:func:`written_label_column`), a table's column names
+(:func:`code_run`; :func:`all_codes`, an AnnData's) and the label beside them (:func:`written_label_column`), a table's column names
 (:func:`table_names`), the names a label column can have (:func:`label_names`), and a fitted model's
 label and ID columns as a command reads them (:func:`fitted_columns`)."""
 
@@ -33,13 +33,20 @@ def code_run(names) -> tuple[int, int] | None:
     return best
 
 
-def all_codes(names) -> bool:
-    """Whether every one of ``names`` is a code column (:func:`code_run`): an AnnData of codes, not of genes.
+# how aedr names the code columns it writes: the estimators' get_feature_names_out (a test checks)
+CODE_PREFIXES = ("autoencoder", "variationalautoencoder")
 
-    >>> all_codes(["autoencoder0", "autoencoder1"]), all_codes(["CD3E", "autoencoder0", "autoencoder1"])
-    (True, False)
+
+def all_codes(names) -> bool:
+    """Whether ``names`` are all code columns as aedr writes them (``autoencoder0, autoencoder1, ...``,
+    :data:`CODE_PREFIXES`): an AnnData of aedr's codes, never one of genes, however the genes are
+    numbered (``Gene0, Gene1, ...``, ``peak1, peak2, ...``, which :func:`code_run` would take).
+
+    >>> all_codes(["autoencoder0", "autoencoder1"]), all_codes(["CD3E", "autoencoder0"]), all_codes(["Gene0", "Gene1"])
+    (True, False, False)
     """
-    return code_run(names) == (0, len(names))
+    names = [str(n) for n in names]
+    return bool(names) and any(names == [f"{prefix}{i}" for i in range(len(names))] for prefix in CODE_PREFIXES)
 
 
 def written_label_column(path: Path, delimiter, names: list[str] | None = None) -> str | None:

@@ -263,8 +263,16 @@ def _recorded_keys(adata) -> list[str]:
 
 
 def _check_free(path: Path, adata, key: str) -> None:
-    if key in adata.obsm and key not in _recorded_keys(adata):  # scanpy's X_pca, X_umap: not aedr's to replace
+    """A ValueError when the codes' ``obsm[key]``, or the settings' ``uns[key without 'X_']``, would replace
+    an entry aedr did not write (scanpy's ``X_pca``, ``uns["leiden"]``): aedr replaces only its own."""
+    if key in adata.obsm and key not in _recorded_keys(adata):
         raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another --obsm-key")
+    settings = adata.uns.get(key.removeprefix("X_"))
+    if key.removeprefix("X_") in adata.uns and not (isinstance(settings, dict) and settings.get("obsm_key") == key):
+        raise ValueError(
+            f"{path} already holds uns[{key.removeprefix('X_')!r}], which aedr did not write (aedr keeps its settings "
+            f"for obsm[{key!r}] there): choose another --obsm-key"
+        )
 
 
 def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None):
