@@ -220,6 +220,11 @@ def test_new_cells_are_read_as_the_fit_read_its_cells(files, pbmc, tmp_path):
     # the layer kept, counts not normalised: refused as raw counts
     result = transform(tmp_path / "r", tmp_path / "query.h5ad", "--no-normalize", "-o", tmp_path / "n.csv")
     assert result.exit_code == 1 and "layer 'counts' holds raw counts" in result.stderr
+    # the README's command on a file beyond the memory budget: the layer is refused first, not X's values
+    result = fit(
+        tmp_path / "query.h5ad", "--layer", "counts", "--normalize", "--memory-budget", "0", "-o", tmp_path / "s"
+    )
+    assert result.exit_code == 1 and "does not take --layer" in result.stderr and "leave out" not in result.stderr
     # a model fitted on X as given keeps no reading block
     result = fit(files / "pbmc.h5ad", "-o", tmp_path / "plain")
     assert result.exit_code == 0 and "reading" not in json.loads(

@@ -244,6 +244,7 @@ def stream_input(
     if not fmt.streams:
         _refuse_text_beyond_budget(path, fmt, memory_budget, in_memory_only)
         return None
+    given = _given(in_memory_only)
     try:
         source = open_rows(
             path,
@@ -252,10 +253,16 @@ def stream_input(
             exclude=options.exclude,
             normalize=bool(options.normalize),
             id_columns=id_columns,
+            check_values=not given,  # sized alone when options refuse streaming: X's values are not what is read
         )
     except ValueError:
         if path.stat().st_size * IN_MEMORY_BYTES_PER_VALUE / 4 <= budget_bytes(memory_budget):
             return None  # a small file: the in-memory reader says what is wrong with it, as for any file
+        if given:
+            raise ValueError(
+                f"{path} ({size_text(path.stat().st_size)} on disk) is beyond the memory budget, and "
+                f"{', '.join(given)} need the rows in memory: raise --memory-budget"
+            ) from None
         raise
     try:
         return _streamed_table(path, source, memory_budget, options, in_memory_only)

@@ -356,7 +356,10 @@ class H5adSource(RowSource):
         except KeyError:  # backed mode looks X up in the file
             X = None
         if X is None:
-            raise ValueError(f"{self.path}: holds no X matrix; streaming reads X (the layers are read in memory)")
+            raise ValueError(
+                f"{self.path}: holds no X matrix, which a file streamed from disk is read from (a layer is read in "
+                "memory: choose it with --layer and raise --memory-budget to hold it)"
+            )
         if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"{self.path}: X holds no data (shape {X.shape})")
         if np.dtype(X.dtype).kind not in "biuf":

@@ -383,15 +383,18 @@ class H5ad(FileFormat):
             raise ValueError(f"{path}: cannot read as .h5ad ({first_line(exc)})") from exc
         return [str(n) for n in (order.tolist() if hasattr(order, "tolist") else order)]
 
-    def open_source(self, path, *, normalize=False, columns=None, **options):
+    def open_source(self, path, *, normalize=False, columns=None, check_values=True, **options):
         """Its ``X`` streamed (``columns``: the genes to read, by name); raw counts refused as
         :meth:`read_rows` refuses them, and values already normalised refused for ``normalize``, told
-        by the first block of cells (the whole file is not read before a fit starts)."""
+        by the first block of cells (the whole file is not read before a fit starts; not at all
+        without ``check_values``)."""
         from aedr.data.anndata import H5adSource, refuse_counts, refuse_normalised
 
         source = H5adSource(path, normalize=normalize, genes=columns)
         try:
-            if normalize:
+            if not check_values:
+                pass
+            elif normalize:
                 refuse_normalised(path, source.first_cells())
             else:
                 refuse_counts(path, source.first_cells(), None)

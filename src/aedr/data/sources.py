@@ -423,10 +423,13 @@ class ParquetSource(RowSource):
         return pd.Series(column, name=self.label_col)
 
 
-def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=False, id_columns=None) -> RowSource:
+def open_rows(
+    path, *, label_col=None, columns=None, exclude=None, normalize=False, id_columns=None, check_values=True
+) -> RowSource:
     """Open ``path`` (``.npy``, ``.parquet``/``.pq``, ``.h5ad``) as a :class:`RowSource` that is read in
     blocks, for data larger than memory (``id_columns``: a Parquet file's known row IDs,
-    :class:`ParquetSource`).
+    :class:`ParquetSource`). ``check_values=False`` skips the checks of the first block's values (an
+    ``.h5ad`` file's raw counts), for a source opened to be sized alone.
 
     Examples
     --------
@@ -450,7 +453,7 @@ def open_rows(path, *, label_col=None, columns=None, exclude=None, normalize=Fal
     if fmt is None or not fmt.streams:
         raise ValueError(f"{path}: streaming reads {streamed} files, not {fmt.name if fmt else path.suffix or 'this'}")
     options = {"label_col": label_col, "columns": columns, "exclude": exclude, "normalize": normalize}
-    return fmt.open_source(path, **options, id_columns=id_columns)
+    return fmt.open_source(path, **options, id_columns=id_columns, check_values=check_values)
 
 
 def as_source(X) -> RowSource | None:
