@@ -74,20 +74,33 @@ class AffineScaler:
         return cls(np.asarray(state["offset"]), np.asarray(state["scale"]))
 
 
+MOMENT_ROWS = 16_384  # rows whose deviations are squared at a time, in float64
+
+
 def _moments(A: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, spread)`` of ``kind``, the sums accumulated in float64 whatever ``A``'s precision (as
+    sparse rows and rows on disk are summed), a block of :data:`MOMENT_ROWS` rows at a time: float32
+    rows in float32 sums gave other statistics than the same rows stored sparse, and another fit."""
     n_features = A.shape[1]
-    if kind == "standard":
-        return A.mean(axis=0), A.std(axis=0)
+    if kind == "minmax":
+        low = A.min(axis=0)
+        return low, A.max(axis=0) - low
+    axis = 0 if kind == "standard" else None
+    mean = A.mean(axis=axis, dtype=np.float64)
+    squares = np.zeros(n_features) if axis == 0 else 0.0
+    for start in range(0, len(A), MOMENT_ROWS):
+        deviations = np.asarray(A[start : start + MOMENT_ROWS], dtype=np.float64) - mean
+        squares = squares + np.square(deviations).sum(axis=axis)
+    spread = np.sqrt(squares / max(len(A), 1))
     if kind == "global":
-        return np.full(n_features, A.mean()), np.full(n_features, A.std())
-    low = A.min(axis=0)
-    return low, A.max(axis=0) - low
+        return np.full(n_features, mean), np.full(n_features, spread)
+    return mean, spread
 
 
 def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(offset, spread)`` of ``kind``, in float64. In the data's own precision where its squares fit
-    (the common case); else each column divided by its largest magnitude first, so that values near
-    the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
+    """``(offset, spread)`` of ``kind``, in float64 (:func:`_moments`). As given where the squares fit in
+    the data's own precision (the common case); else each column divided by its largest magnitude
+    first, so that values near the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
     from aedr.data.sources import RowSource
     from aedr.data.stream import statistics
 
