@@ -91,7 +91,7 @@ def _moments(A: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     for start in range(0, len(A), MOMENT_ROWS):
         deviations = np.asarray(A[start : start + MOMENT_ROWS], dtype=np.float64) - mean
         squares = squares + np.square(deviations).sum(axis=axis)
-    spread = np.sqrt(squares / max(len(A), 1))
+    spread = np.sqrt(squares / max(len(A) if axis == 0 else A.size, 1))
     if kind == "global":
         return np.full(n_features, mean), np.full(n_features, spread)
     return mean, spread
