@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
@@ -164,6 +165,23 @@ def test_rows_that_are_not_numbers_or_rows_are_refused_in_aedrs_words(X, message
         (ValueError, TypeError), match=message
     ):  # TypeError for objects, as scikit-learn's checks expect
         fit_small(X)
+
+
+def test_rows_in_other_units_than_the_fits_get_a_warning(caplog):
+    """Raw counts where the fit read them normalised and log-transformed, grams for kilograms: their codes
+    land off the map without a word (single-cell QA 1); rows of the training distribution, even one, say nothing."""
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data
+    ae = Autoencoder(n_components=2, max_iter=2, random_state=0).fit(X[:1200])
+    with caplog.at_level("WARNING", logger="aedr"):
+        ae.transform(X[1200:])
+        ae.transform(X[1200:1201])
+        ae.transform(sp.csr_matrix(X[1200:]))
+    assert "training spreads" not in caplog.text
+    with caplog.at_level("WARNING", logger="aedr"):
+        ae.transform(sp.csr_matrix(X[1200:] * 10))
+    assert "lie a median" in caplog.text and "were they prepared as the fit's rows" in caplog.text
 
 
 def test_non_numeric_columns_named(small):

@@ -238,6 +238,32 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     return X
 
 
+SHIFT_WARNING = 3.0  # spreads between new rows' column means and the training rows' that warn (the median column)
+
+
+def check_prepared_alike(estimator, X) -> None:
+    """Log a warning when the columns of ``X`` (rows in memory, dense or sparse) lie, at the median column,
+    more than :data:`SHIFT_WARNING` of the model's spreads (its scaling's: standard deviations, ranges)
+    from the training rows' column means: rows in other units than the fit's (raw counts where it read
+    them normalised and log-transformed, grams for kilograms), whose codes land off the map. Rows from
+    the training rows' distribution lie a fraction of a spread away; a model saved before aedr kept
+    the training means is not checked."""
+    means = getattr(estimator, "feature_mean_", None)
+    if means is None or X.shape[0] == 0:
+        return
+    new = np.asarray(X.mean(axis=0), dtype=np.float64).ravel() if sp.issparse(X) else X.mean(axis=0, dtype=np.float64)
+    shift = np.abs(new - np.asarray(means, dtype=np.float64)) / np.asarray(estimator.scaler_.scale, dtype=np.float64)
+    median = float(np.median(shift))
+    if median > SHIFT_WARNING:
+        import logging
+
+        logging.getLogger("aedr").warning(
+            f"the columns of the rows to encode lie a median {median:.3g} training spreads from the training rows' "
+            "means: were they prepared as the fit's rows (the same units; normalised, log-transformed alike)? Rows "
+            "in other units get codes off the map"
+        )
+
+
 def column_positions(columns, wanted, where: str, what: str = "features") -> list[int]:
     """Where each of the names ``wanted`` stands among ``columns``; a ValueError naming ``where`` and
     the first missing ones."""

@@ -23,6 +23,7 @@ from aedr._validation import (
     as_rows,
     check_custom_modules,
     check_finite,
+    check_prepared_alike,
     flatten_images,
     refuse_complex,
     validate_rows,
@@ -547,6 +548,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
         else:
             rows = validate_rows(self, self._flat_rows(X), reset=False)
+            check_prepared_alike(self, rows)
         dtype = np.float32 if getattr(rows, "dtype", None) == np.float32 else np.float64  # float32 in, float32 out
         if reference is None:
             with self._threads():
