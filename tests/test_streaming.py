@@ -86,12 +86,14 @@ def test_an_epoch_visits_every_training_row_once_in_shuffled_blocks(npy, small_b
 def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, small_blocks, monkeypatch):
     X = digits[0]
     streamed = Autoencoder(2, max_iter=30, random_state=0, memory_budget=0).fit(open_rows(npy))
-    again = Autoencoder(2, max_iter=30, random_state=0, memory_budget=0).fit(open_rows(npy))
+    again = Autoencoder(2, max_iter=30, random_state=0, memory_budget="0K").fit(open_rows(npy))  # text, as the CLI's
     in_memory = Autoencoder(2, max_iter=30, random_state=0).fit(X)
     np.testing.assert_array_equal(streamed.transform(X), again.transform(X))
     assert streamed.n_steps_ >= in_memory.n_steps_  # a ragged batch per buffer at most
     assert -streamed.score(X) < 1.1 * -in_memory.score(X)
     np.testing.assert_allclose(streamed.transform(open_rows(npy)), streamed.transform(X), atol=1e-5)
+    with pytest.raises(ValueError, match="a size as text, such as '4G'"):
+        Autoencoder(memory_budget="20Q").fit(X)
     assert streamed.score(open_rows(npy)) == pytest.approx(streamed.score(X), rel=1e-5)
     with pytest.raises(ValueError, match="reference placement needs the rows to place in memory"):
         streamed.transform(open_rows(npy), reference=X)

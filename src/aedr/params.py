@@ -346,7 +346,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "memory_budget",
         "auto",
-        interval(Real, 0, None, "left", one_of("auto")),
+        interval(Real, 0, None, "left", one_of("auto"), lambda: [_registry("aedr.data.memory:size_constraint")()]),
         "Bytes a fit may hold in memory (e.g. 4G); larger data streams from disk. auto: half the free memory "
         "(within ulimit -v and the cgroup's limit).",
         panel=TRAINING,

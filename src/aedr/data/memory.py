@@ -150,9 +150,35 @@ def _number(file: Path) -> int | None:
         return None
 
 
+def size_constraint():
+    """scikit-learn's constraint for a size as text (``"4G"``, ``"512M"``: :func:`parse_bytes`), so that
+    ``memory_budget`` takes in Python what ``--memory-budget`` takes."""
+    from sklearn.utils._param_validation import StrOptions
+
+    class Size(StrOptions):  # a StrOptions, the kind of text constraint scikit-learn's validation takes
+        def __init__(self):
+            super().__init__({"4G"})
+
+        def is_satisfied_by(self, value):
+            if not isinstance(value, str) or value.strip().lower() == "auto":
+                return False
+            try:
+                parse_bytes(value)
+            except ValueError:
+                return False
+            return True
+
+        def __str__(self):
+            return "a size as text, such as '4G' or '512M'"
+
+    return Size()
+
+
 def budget_bytes(memory_budget) -> int:
-    """``memory_budget`` in bytes, "auto" resolved to half of the memory available now
-    (:func:`memory_available`)."""
+    """``memory_budget`` in bytes (a number, or a size as text: ``"4G"``), "auto" resolved to half of the
+    memory available now (:func:`memory_available`)."""
+    if isinstance(memory_budget, str):
+        memory_budget = parse_bytes(memory_budget)
     if memory_budget != "auto":
         return int(memory_budget)
     ranks_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # under torchrun: this machine's ranks share it
