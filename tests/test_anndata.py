@@ -269,6 +269,22 @@ def _with_value(adata, value):
     return adata
 
 
+def test_a_file_of_gene_ids_whose_var_holds_the_models_gene_symbols_is_told_so(files, pbmc, tmp_path):
+    """10x files name genes by Ensembl ID and keep the symbols in var: "lacks 765 of the model's 765
+    features" left the user to find the column (single-cell QA 10)."""
+    ids = pbmc.copy()
+    ids.var["gene_symbols"] = list(ids.var_names)
+    ids.var_names = [f"ENSG{i:011d}" for i in range(ids.n_vars)]
+    ids.write_h5ad(tmp_path / "ids.h5ad")
+    assert fit(files / "pbmc.h5ad", "-o", tmp_path / "run").exit_code == 0
+    hint = "var column 'gene_symbols' holds them: make it the var names first"
+    for budget in ("1G", "0"):  # read whole, streamed
+        result = transform(tmp_path / "run", tmp_path / "ids.h5ad", "--memory-budget", budget)
+        assert result.exit_code == 1 and "lacks 765 of the model's 765" in result.stderr and hint in result.stderr
+    with pytest.raises(ValueError, match=hint):
+        aedr.tl.transform(ids, aedr.load(tmp_path / "run"))
+
+
 def test_the_code_names_an_anndata_of_codes_is_told_by_are_the_estimators_own():
     from aedr import VariationalAutoencoder
     from aedr.cli.columns import CODE_PREFIXES

@@ -101,8 +101,8 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from aedr._validation import column_positions, columns_by_name
-    from aedr.data.anndata import H5adSource, repeats_note, unique_names
+    from aedr._validation import column_positions
+    from aedr.data.anndata import H5adSource, names_hint, repeats_note, unique_names
 
     check_is_fitted(estimator)
     X, source = _cells(adata, use_rep, layer, key_added)
@@ -114,13 +114,16 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
                 logger.warning(note)
             genes = unique_names(adata.var_names)
             if genes != [str(n) for n in names]:
+                try:
+                    positions = column_positions(genes, names, "adata", "genes")  # names a missing one
+                except ValueError as exc:
+                    raise ValueError(f"{exc}{names_hint(adata.var, names)}") from None
                 if isinstance(X, H5adSource):
-                    column_positions(genes, names, "adata", "genes")  # names a missing one
                     raise ValueError(
                         "adata, opened with backed='r', holds the model's genes in another order or among others: "
                         "load the cells first (adata.to_memory()), which aedr then matches by name"
                     )
-                X = columns_by_name(X, genes, names, "adata", "genes")
+                X = X[:, positions]
         elif names is None and not isinstance(X, H5adSource) and X.shape[1] != estimator.n_features_in_:
             raise ValueError(
                 f"adata.{source} has {X.shape[1]} columns but the model expects {estimator.n_features_in_}"

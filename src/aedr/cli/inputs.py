@@ -453,7 +453,18 @@ def features_for(model, table: Table, path: Path | None = None):
     if names is not None and table.columns is not None and (hasattr(table.X, "tocsr") or table.obs is not None):
         from aedr._validation import columns_by_name
 
-        return columns_by_name(table.X, table.columns, names, where)
+        try:
+            return columns_by_name(table.X, table.columns, names, where)
+        except ValueError as exc:
+            if table.source is None or not str(table.source).lower().endswith(".h5ad"):
+                raise
+            from aedr.data.anndata import names_hint, read_h5ad
+
+            adata = read_h5ad(table.source, backed=True)  # its var, the genes' other names
+            try:
+                raise ValueError(f"{exc}{names_hint(adata.var, names)}") from None
+            finally:
+                adata.file.close()
     if names is not None and table.columns is not None:
         import pandas as pd
 

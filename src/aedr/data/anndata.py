@@ -327,6 +327,22 @@ def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None,
     anndata.AnnData(X=values.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
 
 
+def names_hint(var: pd.DataFrame, wanted) -> str:
+    """For a file that lacks a model's genes by name: `` (var column NAME holds them: ...)`` when a
+    column of ``var`` beside its names holds at least half of ``wanted`` (gene symbols beside Ensembl
+    IDs, as 10x files keep them), else ``""``."""
+    wanted = {str(n) for n in wanted}
+    for column in var.columns:
+        values = var[column]
+        if values.dtype.kind in "OSU" or isinstance(values.dtype, pd.CategoricalDtype):
+            if len(wanted & set(values.astype(str))) >= len(wanted) / 2:
+                return (
+                    f" (var column {column!r} holds them: make it the var names first, "
+                    f"adata.var_names = adata.var[{column!r}].astype(str))"
+                )
+    return ""
+
+
 class H5adSource(RowSource):
     """An ``.h5ad`` file's ``X`` in AnnData's backed mode (dense or sparse CSR), read a block of cells at
     a time; ``normalize`` scales each cell's counts to 10,000 and takes log1p, a cell at a time.
@@ -342,7 +358,10 @@ class H5adSource(RowSource):
             if genes is not None and list(genes) != self.feature_names:
                 from aedr._validation import column_positions
 
-                self._positions = column_positions(self.feature_names, genes, str(self.path), "genes")
+                try:
+                    self._positions = column_positions(self.feature_names, genes, str(self.path), "genes")
+                except ValueError as exc:
+                    raise ValueError(f"{exc}{names_hint(self.adata.var, genes)}") from None
                 self.feature_names = [str(g) for g in genes]
                 self.shape = (self.shape[0], len(self.feature_names))
         except BaseException:  # a file refused once open is not left open
