@@ -109,6 +109,14 @@ def test_transform_writes_an_h5ad_copy_that_inverse_transform_and_explore_read(p
     assert rows["obs_names"].tolist() == cells.obs_names[:100].tolist()
     assert rows["bulk_labels"].tolist() == cells.obs["bulk_labels"][:100].tolist()
     assert rows.columns[1:41].tolist() == cells.var_names.tolist()  # decoded in the model's genes
+    # to an .h5ad: the cells with every obs annotation the copy held, no --label-col needed (single-cell QA 9)
+    decoded = runner.invoke(
+        app, ["inverse-transform", str(tmp_path / "run"), str(tmp_path / "out.h5ad"), "-o", str(tmp_path / "d.h5ad")]
+    )
+    assert decoded.exit_code == 0 and "100 cells x 40 genes, the obs of" in decoded.stderr, decoded.output
+    back = anndata.read_h5ad(tmp_path / "d.h5ad")
+    assert back.obs_names.tolist() == cells.obs_names[:100].tolist() and back.obs.equals(copy.obs)
+    np.testing.assert_allclose(back.X, rows.iloc[:, 1:41].to_numpy(), rtol=1e-5, atol=1e-6)
     refused = runner.invoke(
         app, ["inverse-transform", str(tmp_path / "run"), str(tmp_path / "out.h5ad"), "--columns", "a"]
     )

@@ -85,7 +85,8 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
         return
     write_table(output, frame, labels, ids=ids, overwrite=force)
     stored = format_of(output).stores_labels
-    width = frame.shape[1] + stored * ((labels is not None) + (0 if ids is None else ids.shape[1]))
+    beside = format_of(output).name != "h5ad"  # an AnnData keeps labels and IDs in obs, not as columns
+    width = frame.shape[1] + stored * beside * ((labels is not None) + (0 if ids is None else ids.shape[1]))
     typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(width, 'column')})", err=True)
     if (labels is not None or ids is not None) and not stored:
         kept = annotations(labels, ids)
@@ -283,7 +284,17 @@ def inverse_transform(
             typer.echo(f"note: {output.name} holds the decoded rows alone, without {kept}", err=True)
         return
     decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
-    _write(decoded, table.labels, output, force, ids=table.ids)
+    if table.obs is not None and output is not None and str(output) != "-" and format_of(output).name == "h5ad":
+        from aedr._files import staged_file
+        from aedr.data.anndata import write_rows_h5ad
+
+        with staged_file(output, overwrite=force) as staged:  # the cells' obs, as the copy held them
+            write_rows_h5ad(staged, decoded, table.obs, table.ids.iloc[:, 0])
+        typer.echo(
+            f"wrote {output} ({len(decoded):,} cells x {decoded.shape[1]:,} genes, the obs of {shown(data)})", err=True
+        )
+    else:
+        _write(decoded, table.labels, output, force, ids=table.ids)
     groups = one_hot_groups(names)
     if groups:
         listed = ", ".join(f"{name}=..." for name in groups)
@@ -332,7 +343,7 @@ def _h5ad_code_table(path: Path, label_col: str | None, key: str | None = None):
     if label_col is not None and label_col not in obs.columns:
         raise ValueError(f"{shown(path)}: no obs column {label_col!r} (obs columns: {listed(obs.columns)})")
     labels = obs[label_col] if label_col is not None else None
-    return Table(values, names, labels, ids=pd.DataFrame({OBS_NAMES: obs_names}))
+    return Table(values, names, labels, ids=pd.DataFrame({OBS_NAMES: obs_names}), obs=obs)
 
 
 def one_hot_groups(names: list[str]) -> list[str]:

@@ -312,6 +312,15 @@ def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None
         adata.file.close()
 
 
+def write_rows_h5ad(path: Path, rows: pd.DataFrame, obs: pd.DataFrame, obs_names) -> None:
+    """``rows`` (decoded cells: one column per gene) as an AnnData with ``obs`` (every annotation of the
+    cells, as the file of codes held them) named by ``obs_names``."""
+    obs = obs.copy()
+    obs.index = pd.Index([str(n) for n in obs_names])
+    var = pd.DataFrame(index=[str(c) for c in rows.columns])
+    _anndata().AnnData(X=rows.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
+
+
 def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None, ids=None) -> None:
     """Codes as an AnnData of their own (``X``: the codes; ``obs``: the rows' IDs and the labels; the
     first ID column, as text, names the rows)."""
