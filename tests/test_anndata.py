@@ -293,6 +293,15 @@ def test_a_file_of_gene_ids_whose_var_holds_the_models_gene_symbols_is_told_so(f
         aedr.tl.transform(ids, aedr.load(tmp_path / "run"))
 
 
+def test_repeated_cell_names_are_noted(pbmc, tmp_path):
+    """The embedding joins codes to cells by name: repeated names passed without a word (single-cell QA 11)."""
+    cells = pbmc.copy()
+    cells.obs_names = [*cells.obs_names[:-3], *cells.obs_names[:3]]
+    cells.write_h5ad(tmp_path / "twice.h5ad")
+    result = fit(tmp_path / "twice.h5ad", "-o", tmp_path / "r")
+    assert result.exit_code == 0 and f"3 cell names repeat (first: {pbmc.obs_names[0]!r})" in result.stderr
+
+
 def test_the_code_names_an_anndata_of_codes_is_told_by_are_the_estimators_own():
     from aedr import VariationalAutoencoder
     from aedr.cli.columns import CODE_PREFIXES
@@ -340,8 +349,11 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
     counts = anndata.AnnData(X=sp.csr_matrix(np.round(np.expm1(pbmc.raw.X.toarray()))))
     with pytest.raises(ValueError, match="raw counts"):
         aedr.tl.autoencoder(counts)
-    genes = aedr.tl.autoencoder(adata, max_iter=1, random_state=0, key_added="genes")
+    genes = aedr.tl.autoencoder(adata, max_iter=1, random_state=None, key_added="genes")
     assert adata.uns["genes"]["obsm_key"] == "X_genes"
+    seed = adata.uns["genes"]["params"]["random_state"]  # drawn, and recorded: it repeats the fit
+    again = aedr.tl.autoencoder(adata.copy(), max_iter=1, random_state=seed, key_added="again")
+    np.testing.assert_array_equal(again.transform(adata.X), genes.transform(adata.X))
     counts.var_names = adata.var_names
     with pytest.raises(ValueError, match=r"adata.X holds raw counts"):  # new cells as the fit's: not raw counts
         aedr.tl.transform(counts, genes)

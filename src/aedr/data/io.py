@@ -135,6 +135,12 @@ def read_table(
 
         X, names, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
         table = Table(X, names, labels, obs=obs.reset_index(drop=True), source=path, ids=obs_ids(obs))
+        if not obs.index.is_unique:  # the codes are joined back to the cells by name
+            repeated = obs.index[obs.index.duplicated()]
+            table.notes.append(
+                f"{len(repeated):,} cell names repeat (first: {str(repeated[0])!r}): codes joined back by name "
+                "would be ambiguous (anndata's obs_names_make_unique() numbers them)"
+            )
     elif fmt.tabular:
         frame = fmt.read(path, header, delimiter)
         named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")
