@@ -152,25 +152,20 @@ def read_options(
     )
 
 
-# a command's parameters that are reading flags, by the ReadOptions field each sets
-_READING_FLAGS = {
-    "label_col": "label_col",
-    "labels": "labels_file",
-    "columns": "columns",
-    "exclude": "exclude",
-    "header": "header",
-    "delimiter": "delimiter",
-    "missing": "missing",
-    "one_hot": "one_hot",
-    "layer": "layer",
-    "normalize": "normalize",
-}
+# the command parameter of each ReadOptions field: its own name, but for the labels file's (--labels)
+_PARAMETER_OF = {"labels_file": "labels"}
 
 
 def given_options(ctx: typer.Context, **overrides) -> ReadOptions:
     """:func:`read_options` of the reading flags among the command's parameters (``ctx.params``: those
-    it has, as given), ``overrides`` (by field name) replacing them."""
-    flags = {field: ctx.params[name] for name, field in _READING_FLAGS.items() if name in ctx.params}
+    it has, as given; each named as its :class:`~aedr.data.reading.ReadOptions` field), ``overrides``
+    (by field name) replacing them."""
+    from dataclasses import fields
+
+    from aedr.data.reading import ReadOptions
+
+    names = {f.name: _PARAMETER_OF.get(f.name, f.name) for f in fields(ReadOptions)}
+    flags = {field: ctx.params[name] for field, name in names.items() if name in ctx.params}
     return read_options(**{**flags, **overrides})
 
 
