@@ -235,11 +235,10 @@ def stream_input(
         fmt = format_of(path)
     except ValueError:  # no format of that name: read_input names the problem
         return None
-    in_memory_only = options.in_memory_only(fmt.tabular)
+    given = options.in_memory_only(fmt.tabular)  # the flags given that a streamed file does not take
     if not fmt.streams:
-        _refuse_text_beyond_budget(path, fmt, memory_budget, in_memory_only)
+        _refuse_text_beyond_budget(path, fmt, memory_budget, given)
         return None
-    given = _given(in_memory_only)
     try:
         source = open_rows(
             path,
@@ -260,16 +259,16 @@ def stream_input(
             ) from None
         raise
     try:
-        return _streamed_table(path, source, memory_budget, options, in_memory_only)
+        return _streamed_table(path, source, memory_budget, options, given)
     except BaseException:
         source.close()
         raise
 
 
-def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_only: dict) -> None:
+def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, given: list[str]) -> None:
     """A CSV/TSV table (of format ``fmt``), which is read whole, that would need more than
     ``memory_budget`` in memory: refused before it is read, with the conversion to Parquet (which
-    streams) named, unless options given (``in_memory_only``) need the rows in memory anyway."""
+    streams) named, unless options ``given`` (their flags) need the rows in memory anyway."""
     import shlex
 
     from aedr.data.formats import Delimited
@@ -280,7 +279,6 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_only: d
     if values is None or values * IN_MEMORY_BYTES_PER_VALUE <= budget:
         return
     needs = f"{path}: about {values:,} values, some {size_text(values * IN_MEMORY_BYTES_PER_VALUE)} in memory"
-    given = _given(in_memory_only)
     if given:
         raise ValueError(
             f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
@@ -293,13 +291,9 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, in_memory_only: d
     )
 
 
-def _given(in_memory_only: dict) -> list[str]:
-    """The flags among ``in_memory_only`` (:meth:`~aedr.data.reading.ReadOptions.in_memory_only`) that were given."""
-    return [flag for flag, value in in_memory_only.items() if value]
-
-
-def _streamed_table(path: Path, source, memory_budget, options: ReadOptions, in_memory_only: dict) -> Table | None:
-    """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in memory)."""
+def _streamed_table(path: Path, source, memory_budget, options: ReadOptions, given: list[str]) -> Table | None:
+    """:func:`stream_input`'s table of the opened ``source`` (None, and ``source`` closed, when it fits in
+    memory; refused when the flags ``given`` need it in memory)."""
     from aedr.data.ids import id_note, index_note
     from aedr.data.memory import needs_streaming
     from aedr.data.table import Table
@@ -308,7 +302,6 @@ def _streamed_table(path: Path, source, memory_budget, options: ReadOptions, in_
     if not any_rank(needs_streaming(source, memory_budget)):  # under torchrun: every rank alike
         source.close()
         return None
-    given = _given(in_memory_only)
     if given:
         layer = (
             " (a model's commands read the layer it was fitted on: --layer X streams X)" if "--layer" in given else ""

@@ -72,11 +72,14 @@ class ReadOptions:
             "normalize": bool(self.normalize),
         }
 
-    def in_memory_only(self, tabular: bool) -> dict:
-        """The options given that a file streamed from disk does not take, by flag (a value for each,
-        true when given): one-hot encoding, an AnnData layer, filling missing values, and a column
-        selection except in a table with named columns (``tabular``: Parquet picks them by name as it
-        is read)."""
+    def in_memory_only(self, tabular: bool) -> list[str]:
+        """The flags of the options given that a file streamed from disk does not take: one-hot
+        encoding, an AnnData layer, filling missing values, and a column selection except in a table
+        with named columns (``tabular``: Parquet picks them by name as it is read).
+
+        >>> ReadOptions(layer="counts", columns=["a"]).in_memory_only(tabular=True)
+        ['--layer']
+        """
         refused = {
             "--one-hot": self.one_hot,
             "--layer": None if self.layer == MAIN_MATRIX else self.layer,
@@ -84,4 +87,4 @@ class ReadOptions:
         }
         if not tabular:
             refused.update({"--columns": bool(self.columns), "--exclude": bool(self.exclude)})
-        return refused
+        return [flag for flag, value in refused.items() if value]
