@@ -267,11 +267,12 @@ def _check_free(path: Path, adata, key: str) -> None:
     an entry aedr did not write (scanpy's ``X_pca``, ``uns["leiden"]``): aedr replaces only its own."""
     if key in adata.obsm and key not in _recorded_keys(adata):
         raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another --obsm-key")
-    settings = adata.uns.get(key.removeprefix("X_"))
-    if key.removeprefix("X_") in adata.uns and not (isinstance(settings, dict) and settings.get("obsm_key") == key):
+    entry = key.removeprefix("X_")
+    settings = adata.uns.get(entry)
+    if entry in adata.uns and not (isinstance(settings, dict) and settings.get("obsm_key") == key):
         raise ValueError(
-            f"{path} already holds uns[{key.removeprefix('X_')!r}], which aedr did not write (aedr keeps its settings "
-            f"for obsm[{key!r}] there): choose another --obsm-key"
+            f"{path} already holds uns[{entry!r}], which aedr did not write (aedr keeps its settings for "
+            f"obsm[{key!r}] there): choose another --obsm-key"
         )
 
 

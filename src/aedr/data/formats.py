@@ -392,12 +392,9 @@ class H5ad(FileFormat):
 
         source = H5adSource(path, normalize=normalize, genes=columns)
         try:
-            if not check_values:
-                pass
-            elif normalize:
-                refuse_normalised(path, source.first_cells())
-            else:
-                refuse_counts(path, source.first_cells(), None)
+            if check_values:
+                refuse = refuse_normalised if normalize else lambda p, X: refuse_counts(p, X, None)
+                refuse(path, source.first_cells())
         except ValueError:
             source.close()
             raise
