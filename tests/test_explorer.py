@@ -58,6 +58,11 @@ def test_many_distinct_numbers_colour_by_value_and_few_make_a_legend():
     html = explorer_html(Z, labels=labels)
     assert '"colorscale"' in html and '"name":"(missing)"' in html
     assert html.index('"name":"a"') < html.index('"name":"c"') < html.index('"name":"(missing)"')
+    from aedr.plotting import MISSING_COLOUR
+
+    missing = html[html.index('"name":"(missing)"') - 2000 : html.index('"name":"(missing)"') + 2000]
+    assert f'"color":"{MISSING_COLOUR}"' in missing  # unlabelled rows grey, as embedding.png draws them
+    assert html.count(f'"color":"{MISSING_COLOUR}"') == 1
 
 
 def test_a_map_without_a_title_gets_the_default_one():

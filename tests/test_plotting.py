@@ -20,6 +20,23 @@ def test_embedding_legend_or_colour_bar(tmp_path):
     assert len(plot_embedding(Z, names[:40].repeat(2)[:60]).axes[0].get_legend().get_texts()) == 30
 
 
+def test_rows_without_a_label_are_drawn_grey_beneath_the_classes():
+    """A categorical label with NaN (an unannotated cell) was drawn as a class of its own, "nan", in a
+    palette colour; scanpy draws such rows light grey."""
+    from matplotlib.colors import to_hex
+
+    from aedr.plotting import MISSING_COLOUR
+
+    Z = np.random.default_rng(0).normal(size=(60, 2))
+    for labels in (np.array(["a", "b", None] * 20, dtype=object), np.array([1.0, 2.0, np.nan] * 20)):
+        ax = plot_embedding(Z, labels).axes[0]
+        grey, coloured = ax.collections
+        assert len(grey.get_offsets()) == 20 and len(coloured.get_offsets()) == 40  # grey first: beneath
+        assert {to_hex(c) for c in grey.get_facecolors()} == {MISSING_COLOUR}
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend[-1] == "NA" and len(legend) == 3 and "nan" not in legend
+
+
 def test_loss_curves_with_validation(tmp_path):
     fig = plot_loss_curves([1.0, 0.5, 0.4], [1.1, 0.6, 0.5])
     assert len(fig.axes[0].lines) == 2

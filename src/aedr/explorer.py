@@ -164,7 +164,7 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
     """Add the traces: for every label column, one trace per category (or one coloured by value), each
     point's row number and ``hover`` fields (:func:`_hover_columns`) in its data; return each column's
     name and the indices of its traces."""
-    from aedr.plotting import category_colours
+    from aedr.plotting import MISSING_COLOUR, category_colours
 
     n = len(Z)
     names = [] if hover is None else list(hover.columns)
@@ -186,7 +186,8 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
             figure.add_trace(_trace(Z, np.arange(n), custom, template, column or "rows", first, colour=colour))
         else:
             categories = _categories(values)
-            palette = category_colours(len(categories))  # as embedding.png colours them
+            missing = categories[-1][0] == MISSING  # unlabelled rows: grey, as embedding.png and scanpy draw them
+            palette = [*category_colours(len(categories) - missing), *[MISSING_COLOUR] * missing]
             layers = _draw_layers(categories, n)
             for layer in range(max(map(len, layers))):
                 for k, (name, _) in enumerate(categories):
@@ -235,10 +236,13 @@ def _trace(Z, members, custom, template, name, visible, colour=None):
     return go.Scattergl(x=Z[members, 0], y=Z[members, 1], **common)
 
 
+MISSING = "(missing)"  # the category of rows without a value
+
+
 def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
-    """(name, row indices) per distinct value, in sorted order; missing values last, as "(missing)"."""
-    text = values.astype("string").fillna("(missing)")
-    order = sorted(text.unique(), key=lambda v: (v == "(missing)", _sort_key(v)))
+    """(name, row indices) per distinct value, in sorted order; missing values last, as :data:`MISSING`."""
+    text = values.astype("string").fillna(MISSING)
+    order = sorted(text.unique(), key=lambda v: (v == MISSING, _sort_key(v)))
     codes = {v: np.flatnonzero((text == v).to_numpy()) for v in order}
     return [(v, codes[v]) for v in order]
 

@@ -39,6 +39,9 @@ def pyplot():
     return plt
 
 
+MISSING_COLOUR = "#d3d3d3"  # rows without a label (NaN, None): light grey, as scanpy's na_color
+
+
 def plot_embedding(
     Z,
     labels=None,
@@ -57,7 +60,7 @@ def plot_embedding(
     labels : array-like of shape (n_samples,), optional
         Text, or at most 20 distinct numbers: a categorical palette and a legend (text of more than
         :data:`LEGEND_MAX` values, such as row names: colours without a legend). More numbers: a
-        colour bar.
+        colour bar. Missing labels (NaN, None) are drawn in light grey beneath the others ("NA").
     title : str, optional
     ax : matplotlib Axes, optional
         Draw into it (2-D only) instead of a new figure.
@@ -91,12 +94,20 @@ def plot_embedding(
     if labels is None:
         ax.scatter(*columns, s=size, lw=0, alpha=0.8)
     else:
+        import pandas as pd
+
         labels = np.asarray(labels)
+        missing = np.asarray(pd.isna(labels), dtype=bool)  # unlabelled rows: grey beneath, as scanpy draws them
+        if missing.any():
+            ax.scatter(*(c[missing] for c in columns), s=size, lw=0, alpha=0.8, c=MISSING_COLOUR)
+            columns, labels = [c[~missing] for c in columns], labels[~missing]
+        if labels.dtype == object and len(labels) and all(isinstance(v, (int, float)) for v in labels):
+            labels = labels.astype(float)  # numbers that NaN had made objects
         classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
         colours = category_colours(len(classes)) if len(classes) <= 20 or labels.dtype.kind not in "biuf" else []
         if colours:  # one scatter in a seeded random order, so that where classes overlap none hides another
             text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
-            order = np.random.default_rng(0).permutation(len(Z))
+            order = np.random.default_rng(0).permutation(len(columns[0]))
             index = np.searchsorted(classes, text[order])
             ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
         if colours and len(classes) > LEGEND_MAX:  # names, not categories
@@ -107,8 +118,8 @@ def plot_embedding(
 
             marker = np.sqrt(size) * max(1.0, 6 / size)
             handles = [
-                Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colours[i], label=str(cls))
-                for i, cls in enumerate(classes)
+                Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=str(cls))
+                for colour, cls in [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())]
             ]
             ax.legend(handles=handles, fontsize="small", loc="best", frameon=False, title=label_name)
         else:
