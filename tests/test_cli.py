@@ -1362,3 +1362,15 @@ def test_python_and_the_command_line_score_a_model_alike(tmp_path):
         assert python[name] == pytest.approx(printed[name], rel=1e-6), name
     one = load(tmp_path / "run" / "model").evaluate(frame.drop(columns="digit"), np.zeros(400))
     assert one["knn_accuracy"] is None and one["silhouette"] is None  # one class: nothing to score, no error
+
+
+def test_a_column_or_value_named_as_a_parameter_is_quoted_as_the_user_wrote_it(tmp_path):
+    """Errors turned every quoted word that is a parameter name into an option: a column 'noise' became
+    --noise, a cell value 'beta' --beta, a label column 'loss' --loss (first-user QA 1)."""
+    (tmp_path / "cells.csv").write_text("a,b,noise\n1,2,beta\n3,4,x\n5,6,beta\n")
+    refused = aedr("fit", tmp_path / "cells.csv", "-o", tmp_path / "r", ok=False)
+    assert_one_line_error(refused, "1 column is not numeric: 'noise' (e.g. 'beta' in row 1)", "--exclude noise")
+    refused = aedr("fit", tmp_path / "cells.csv", "--label-col", "loss", "-o", tmp_path / "r", ok=False)
+    assert_one_line_error(refused, "no label column 'loss'")
+    refused = aedr("fit", tmp_path / "cells.csv", "--hidden-layer-sizes", "8,0", "-o", tmp_path / "r", ok=False)
+    assert "--hidden-layer-sizes" in refused.stderr and "'hidden_layer_sizes'" not in refused.stderr

@@ -175,7 +175,14 @@ def _usage_error(exc) -> None:
 
 def option_words(text: str) -> str:
     """``text`` with estimator parameter names written as the options that set them:
-    ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``."""
+    ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``;
+    the user's own words that happen to be parameter names (a column ``'noise'``) stay as they are.
+
+    >>> option_words("cells.csv: 1 column is not numeric: 'noise' (e.g. 'beta' in row 1)")
+    "cells.csv: 1 column is not numeric: 'noise' (e.g. 'beta' in row 1)"
+    >>> option_words("'hidden_layer_sizes' must be a sequence; n_neighbors=100 is too many")
+    '--hidden-layer-sizes must be a sequence; --n-neighbors 100 is too many'
+    """
     from aedr.cli.params import DECLARED
 
     # scikit-learn's "a str among {'b', 'a'} or None. Got 'c' instead." as the options take it (a Python
@@ -194,7 +201,9 @@ def option_words(text: str) -> str:
     flags = {n: p.flag() for n, p in DECLARED.items() if p.cli is not None} | ARGUMENT_FLAGS
     names = "|".join(sorted(flags, key=len, reverse=True))
     text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{flags[m[1]]} ", text)
-    return re.sub(rf"(?<![\w-])'({names})'", lambda m: flags[m[1]], text)
+    # "'hidden_layer_sizes' must be ...": a parameter named as the subject of a rule; a quoted name anywhere
+    # else is the user's own word (a column 'noise', a cell value 'beta'), never rewritten
+    return re.sub(rf"(?<![\w-])'({names})'(?= must )", lambda m: flags[m[1]], text)
 
 
 def _among(match) -> str:
