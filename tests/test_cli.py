@@ -1374,3 +1374,11 @@ def test_a_column_or_value_named_as_a_parameter_is_quoted_as_the_user_wrote_it(t
     assert_one_line_error(refused, "no label column 'loss'")
     refused = aedr("fit", tmp_path / "cells.csv", "--hidden-layer-sizes", "8,0", "-o", tmp_path / "r", ok=False)
     assert "--hidden-layer-sizes" in refused.stderr and "'hidden_layer_sizes'" not in refused.stderr
+
+
+def test_a_transform_to_npy_does_not_promise_the_label_it_leaves_out(run, cells, tmp_path):
+    """To .npy it said both "keeping 'cell_type' beside the codes" and "holds the codes alone" (first-user QA 7)."""
+    result = aedr("transform", run, cells, "-o", tmp_path / "codes.npy")
+    assert "holds the codes alone" in result.stderr and "keeping 'cell_type'" not in result.stderr
+    result = aedr("transform", run, cells, "-o", tmp_path / "codes.csv")
+    assert "keeping 'cell_type' beside the codes" in result.stderr

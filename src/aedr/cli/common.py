@@ -22,7 +22,7 @@ def is_verbose(ctx: typer.Context) -> bool:
 
 # Why training ended (the estimator's stop_reason_), for --verbose and aedr info.
 STOP_REASONS = {
-    "max_iter": "ran every epoch of its budget (--max-iter, 'auto' unless given)",
+    "max_iter": "ran every epoch of its budget (--max-iter)",
     "converged": "converged: the loss improved by less than --tol for --n-iter-no-change epochs",
     "callback": "stopped on request",
     "diverged": "diverged",

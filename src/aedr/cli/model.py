@@ -155,7 +155,10 @@ def transform(
     # rows on disk beyond the model's memory_budget: encoded a batch at a time
     table = rows_for_model(estimator, data, options, id_columns=ids)
     copy = obsm_key is not None and copies_h5ad(table)  # one read whole: a copy of it (its obs keeps the labels)
-    if note and not copy:
+    from aedr.data.formats import format_of
+
+    kept = output is None or str(output) == "-" or format_of(output).stores_labels  # .npy: said when written
+    if note and not copy and kept:
         typer.echo(note, err=True)
     placed = {}
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
