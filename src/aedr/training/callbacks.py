@@ -52,17 +52,26 @@ class FunctionCallback(Callback):
         return self.fn(state)
 
 
+LOG_INTERVAL = 30.0  # seconds between progress lines when stderr is a file or a pipe, not a terminal
+
+
 class ProgressBar(Callback):
-    """tqdm progress bar over epochs (switched on by ``verbose``), on stderr."""
+    """tqdm progress bar over epochs (switched on by ``verbose``), on stderr: redrawn as it goes on a
+    terminal or in a notebook; into a log (stderr redirected) a line every :data:`LOG_INTERVAL` seconds
+    and the last, not one per redraw."""
 
     def __init__(self, **tqdm_kwargs):
         self.tqdm_kwargs = tqdm_kwargs
         self.bar = None
 
     def on_train_begin(self, state: TrainingState) -> None:
+        import sys
+
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=state.max_epochs, initial=state.epoch, unit="epoch", **self.tqdm_kwargs)
+        logged = "notebook" not in tqdm.__module__ and not getattr(sys.stderr, "isatty", lambda: False)()
+        options = {"mininterval": LOG_INTERVAL, **self.tqdm_kwargs} if logged else self.tqdm_kwargs
+        self.bar = tqdm(total=state.max_epochs, initial=state.epoch, unit="epoch", **options)
 
     def on_epoch_end(self, state: TrainingState) -> bool:
         postfix = {"loss": f"{state.train_loss:.4g}"}
