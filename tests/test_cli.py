@@ -1389,3 +1389,16 @@ def test_the_progress_bar_writes_a_few_lines_into_a_log_not_every_redraw(cells, 
     args = ["--max-iter", "60", "--hidden-layer-sizes", "8", "--random-state", "0", "--threads", "1"]
     result = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "r", *args)
     assert 1 <= result.stderr.count("epoch/s") + result.stderr.count("s/epoch") <= 3, result.stderr
+
+
+def test_an_integer_coded_label_read_as_a_feature_is_noted(tmp_path):
+    """scikit-learn's frame with its target column (iris.frame.to_csv): the class went into the network
+    without a word, where a text label is refused and an ID column noted (first-user QA 2)."""
+    from sklearn.datasets import load_iris
+
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    result = aedr("fit", tmp_path / "iris.csv", "-o", tmp_path / "r", *FAST)
+    assert "column 'target' looks like a label (3 distinct whole numbers)" in result.stderr
+    assert "--label-col target sets it apart" in result.stderr
+    result = aedr("fit", tmp_path / "iris.csv", "--label-col", "target", "-o", tmp_path / "l", *FAST)
+    assert "looks like a label" not in result.stderr

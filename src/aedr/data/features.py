@@ -127,6 +127,8 @@ def select_features(
         id_frame = _id_frame(frame, ids, named) if ids else None
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
+    if label_col is None and not columns and named:
+        notes += [note for c in features if (note := label_note(c, frame[c])) is not None]
     data = frame[features]
     bad = [c for c in features if data[c].dtype.kind not in "biuf"]
     if bad:
@@ -140,6 +142,31 @@ def select_features(
         text=text,
         file_columns=[str(c) for c in features],
         ids=id_frame,
+    )
+
+
+# column names that say "the class of the row" (scikit-learn's frames call it target)
+LABEL_NAMES = {"target", "label", "labels", "class", "y", "species", "cell_type", "celltype", "digit", "outcome"}
+
+
+def label_note(name, values: pd.Series) -> str | None:
+    """A note when the feature column ``name`` looks like a label: named as one (:data:`LABEL_NAMES`)
+    and holding a few distinct whole numbers (at most 20, and fewer than half the rows), as a class
+    coded as integers is (``load_iris(as_frame=True).frame``'s ``target``); else None.
+
+    >>> label_note("target", pd.Series([0, 1, 2, 0, 1, 2, 0, 1]))
+    "column 'target' looks like a label (3 distinct whole numbers) and is read as a feature: --label-col target sets it apart"
+    >>> label_note("petal width", pd.Series([0.2, 0.2, 1.3, 2.5])) is None
+    True
+    """
+    if str(name).strip().lower() not in LABEL_NAMES or values.dtype.kind not in "biuf" or values.isna().any():
+        return None
+    distinct = values.nunique()
+    if not (bool((values == values.round()).all()) and 1 < distinct <= 20 and distinct < len(values) / 2):
+        return None
+    return (
+        f"column {str(name)!r} looks like a label ({distinct} distinct whole numbers) and is read as a feature: "
+        f"--label-col {name} sets it apart"
     )
 
 
