@@ -1402,3 +1402,17 @@ def test_an_integer_coded_label_read_as_a_feature_is_noted(tmp_path):
     assert "--label-col target sets it apart" in result.stderr
     result = aedr("fit", tmp_path / "iris.csv", "--label-col", "target", "-o", tmp_path / "l", *FAST)
     assert "looks like a label" not in result.stderr
+
+
+def test_a_network_far_larger_than_its_rows_says_its_scores_are_the_fitted_rows(tmp_path):
+    """140 rows and 73,487 weights: the fit reported an error a quarter of PCA's, which held-out rows
+    quadrupled, without a word that the figures were the fitted rows' (first-user QA 3)."""
+    from sklearn.datasets import load_wine
+
+    load_wine(as_frame=True).frame.iloc[:140].to_csv(tmp_path / "wine.csv", index=False)
+    small = ["--max-iter", "2", "--random-state", "0", "--threads", "1", "--quiet", "--label-col", "target"]
+    result = aedr("fit", tmp_path / "wine.csv", "-o", tmp_path / "r", *small)
+    assert result.stdout.splitlines()[1].startswith("fitted rows: reconstruction MSE")
+    assert "the network holds 73,487 weights for 140 rows" in result.stderr and "aedr evaluate" in result.stderr
+    result = aedr("fit", tmp_path / "wine.csv", "-o", tmp_path / "s", *small, "--hidden-layer-sizes", "16")
+    assert "weights for" not in result.stderr  # 16 hidden units: 500 weights

@@ -226,6 +226,8 @@ def write_fit(
         )
     if run.metrics.get("trustworthiness") is not None and (note := scores_space_note(estimator)):
         run.notes.append(note)
+    if note := capacity_note(estimator, run.n_samples):
+        run.notes.append(note)
     if Z.shape[1] >= 2:
         run.files["map.html"], note = write_map(Path(folder) / "map.html", estimator, Z, table, X_hat)
         run.notes += [note] if note else []
@@ -247,6 +249,23 @@ def write_fit(
         target = Path(folder) / Path(table.source).name
         run.files["h5ad"] = write_h5ad_copy(estimator, table, Z, target, obsm_key, reading or {})
     return run
+
+
+WEIGHTS_PER_ROW = 100  # a network with more weights than this per fitted row gets capacity_note
+
+
+def capacity_note(estimator, n_rows: int) -> str | None:
+    """A note when ``estimator``'s network holds over :data:`WEIGHTS_PER_ROW` weights per fitted row
+    (the default network on a table of a few hundred rows): its scores on the fitted rows may promise
+    far more than it does for new rows, which it can memorise its way past."""
+    weights = sum(p.numel() for p in estimator.model_.parameters())
+    if weights <= WEIGHTS_PER_ROW * n_rows:
+        return None
+    return (
+        f"the network holds {weights:,} weights for {n_rows:,} rows: the scores above are the fitted rows', and new "
+        "rows may reconstruct far worse (aedr evaluate MODEL NEW_ROWS scores them; --early-stopping stops on 10% "
+        "held out; --hidden-layer-sizes sets a smaller network)"
+    )
 
 
 def copies_h5ad(table: Table) -> bool:

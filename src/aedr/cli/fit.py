@@ -355,7 +355,7 @@ def _report(run, out: Path, drawn: int | None = None) -> None:
         f"({plural(m['epochs'], 'epoch')}{seed})"
     )
     typer.echo(line)
-    scores = [f"reconstruction MSE {m['reconstruction_mse']:.4g}"]
+    scores = [f"fitted rows: reconstruction MSE {m['reconstruction_mse']:.4g}"]
     for name in ("trustworthiness", "continuity"):
         if m.get(name) is not None:
             scores.append(f"{name} {m[name]:.3f}")
