@@ -204,7 +204,7 @@ def test_new_cells_are_read_as_the_fit_read_its_cells(files, pbmc, tmp_path):
     result = fit(files / "counts.h5ad", "--layer", "counts", "--normalize", "-o", tmp_path / "r")
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "r" / "model" / "config.json").read_text())
-    assert config["reading"] == {"layer": "counts", "normalize": True}
+    assert config["reading"] == {"layer": "counts", "normalize": True, "missing": None}
     assert aedr.persistence.saved_reading(tmp_path / "r") == config["reading"]
     fitted = pd.read_csv(tmp_path / "r" / "embedding.csv").filter(like="autoencoder").to_numpy()
     for given in ([], ["--layer", "counts", "--normalize"]):

@@ -336,6 +336,24 @@ def test_transform_fills_empty_cells_from_the_training_rows(run, cells, tmp_path
     assert "mean in this file (the model keeps no training statistics)" in old.stderr
 
 
+def test_a_model_fitted_with_missing_mean_fills_new_rows_alike_unless_told(cells, tmp_path):
+    """--missing median at the fit was forgotten by the model: transform refused the same kind of rows
+    until told again (first-user QA 13). It is kept with the model now, as --layer and --normalize are."""
+    train = pd.read_csv(cells)
+    train.iloc[4, 1] = np.nan
+    train.to_csv(tmp_path / "gaps.csv", index=False)
+    aedr("fit", tmp_path / "gaps.csv", "--label-col", "cell_type", "--missing", "median", "-o", tmp_path / "r", *FAST)
+    config = json.loads((tmp_path / "r" / "model" / "config.json").read_text())
+    assert config["reading"] == {"layer": None, "normalize": False, "missing": "median"}
+    new = train.drop(columns="cell_type").iloc[:3]
+    new.to_csv(tmp_path / "new.csv", index=False)
+    kept = aedr("transform", tmp_path / "r", tmp_path / "gaps.csv")
+    told = aedr("transform", tmp_path / "r", tmp_path / "gaps.csv", "--missing", "median")
+    assert kept.stdout == told.stdout and "median in the training rows: data row 5" in kept.stderr
+    refused = aedr("transform", tmp_path / "r", tmp_path / "gaps.csv", "--missing", "error", ok=False)
+    assert_one_line_error(refused, "empty or NaN cells in data row 5")
+
+
 @pytest.mark.parametrize("command", ["transform", "evaluate"])
 def test_a_label_column_that_is_one_of_the_models_features_is_refused_by_name(run, cells, command):
     result = aedr(command, run, cells, "--label-col", "g3", ok=False)

@@ -63,7 +63,7 @@ def fit(
     exclude: Exclude = None,
     header: Header = None,
     delimiter: Delimiter = None,
-    missing: Missing = "error",
+    missing: Missing = None,
     one_hot: OneHot = None,
     layer: Layer = None,
     normalize: Normalize = None,

@@ -126,7 +126,7 @@ def read_options(
     exclude: str | list[str] | None = None,
     header: bool | None = None,
     delimiter: str | None = None,
-    missing: str = "error",
+    missing: str | None = None,
     one_hot: str | None = None,
     layer: str | None = None,
     normalize: bool | None = None,
@@ -136,7 +136,7 @@ def read_options(
     from aedr.data.io import MISSING
     from aedr.data.reading import ReadOptions
 
-    if missing not in MISSING:
+    if missing is not None and missing not in MISSING:
         raise typer.BadParameter(f"{missing!r} is not one of {', '.join(MISSING)}", param_hint="--missing")
     return ReadOptions(
         label_col=label_col,

@@ -83,11 +83,13 @@ Delimiter = Annotated[
     ),
 ]
 Missing = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--missing",
         help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
-        "(fit, inverse-transform: this file's; transform, evaluate: the model's training rows').",
+        "(fit, inverse-transform: this file's; transform, evaluate: the model's training rows') [default: error; "
+        "a model's commands fill as its fit did].",
+        show_default=False,
         rich_help_panel=_DATA,
     ),
 ]

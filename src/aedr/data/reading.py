@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+FILLS = ("mean", "median")  # the --missing choices a model keeps: new rows' empty cells filled alike
 MAIN_MATRIX = "X"  # ``layer``: an .h5ad file's X, where a model fitted on a layer would read that layer
 
 
@@ -16,16 +17,19 @@ class ReadOptions:
     """The options that say how a data file's rows are read, as :func:`aedr.data.io.read_table` takes
     them (parsed: lists of names, one delimiter character).
 
-    ``layer`` and ``normalize`` change the values a model sees (an ``.h5ad`` file's layer instead of
-    ``X``; raw counts scaled to 10,000 per cell and log1p). A fit saves them with its model
-    (:meth:`saved`); for a fitted model, None means "as the model was fitted" (:meth:`as_fitted`).
+    ``layer``, ``normalize`` and ``missing`` change the values a model sees (an ``.h5ad`` file's layer
+    instead of ``X``; raw counts scaled to 10,000 per cell and log1p; empty cells filled with a mean or
+    median). A fit saves them with its model (:meth:`saved`); for a fitted model, None means "as the
+    model was fitted" (:meth:`as_fitted`), and ``missing`` None, with no fit's to take, ``"error"``.
 
     >>> ReadOptions(layer="counts", normalize=True).saved()
-    {'layer': 'counts', 'normalize': True}
+    {'layer': 'counts', 'normalize': True, 'missing': None}
     >>> ReadOptions().as_fitted({"layer": "counts", "normalize": True}, "new.h5ad").saved()
-    {'layer': 'counts', 'normalize': True}
-    >>> ReadOptions(layer="X", normalize=False).as_fitted({"layer": "counts", "normalize": True}, "new.h5ad").saved()
-    {'layer': None, 'normalize': False}
+    {'layer': 'counts', 'normalize': True, 'missing': None}
+    >>> ReadOptions(layer="X", normalize=False).as_fitted({"layer": "counts"}, "new.h5ad").saved()
+    {'layer': None, 'normalize': False, 'missing': None}
+    >>> ReadOptions().as_fitted({"missing": "median"}, "new.csv").missing
+    'median'
     """
 
     label_col: str | None = None
@@ -34,15 +38,21 @@ class ReadOptions:
     exclude: list[str] | None = None
     header: bool | None = None
     delimiter: str | None = None
-    missing: str = "error"
+    missing: str | None = None
     one_hot: list[str] | None = None
     layer: str | None = None
     normalize: bool | None = None
 
     def saved(self) -> dict:
-        """What a model keeps of these options: the ``.h5ad`` layer read (None: ``X``) and whether raw
-        counts were normalised (the ``reading`` block of its ``config.json``; the ``.h5ad`` copy's uns)."""
-        return {"layer": None if self.layer == MAIN_MATRIX else self.layer, "normalize": bool(self.normalize)}
+        """What a model keeps of these options: the ``.h5ad`` layer read (None: ``X``), whether raw
+        counts were normalised, and how empty cells were filled (``"mean"`` or ``"median"``; None: not,
+        dropping rows being the fit's own choice of rows) (the ``reading`` block of its ``config.json``;
+        the ``.h5ad`` copy's uns)."""
+        return {
+            "layer": None if self.layer == MAIN_MATRIX else self.layer,
+            "normalize": bool(self.normalize),
+            "missing": self.missing if self.missing in FILLS else None,
+        }
 
     def as_fitted(self, reading: dict, path) -> ReadOptions:
         """These options for new rows of a model fitted with ``reading`` (its :meth:`saved` options,
@@ -56,7 +66,8 @@ class ReadOptions:
             layered = False
         layer = self.layer if self.layer is not None or not layered else reading.get("layer")
         normalize = self.normalize if self.normalize is not None or not layered else reading.get("normalize")
-        return dataclasses.replace(self, layer=layer, normalize=normalize)
+        missing = self.missing if self.missing is not None else reading.get("missing")
+        return dataclasses.replace(self, layer=layer, normalize=normalize, missing=missing)
 
     def table_options(self) -> dict:
         """The keywords of :func:`aedr.data.io.read_table` these options set (``label_col`` among them)."""
@@ -66,7 +77,7 @@ class ReadOptions:
             "exclude": self.exclude,
             "header": self.header,
             "delimiter": self.delimiter,
-            "missing": self.missing,
+            "missing": self.missing or "error",
             "one_hot": self.one_hot,
             "layer": None if self.layer == MAIN_MATRIX else self.layer,
             "normalize": bool(self.normalize),
@@ -83,7 +94,7 @@ class ReadOptions:
         refused = {
             "--one-hot": self.one_hot,
             "--layer": None if self.layer == MAIN_MATRIX else self.layer,
-            "--missing": self.missing != "error",
+            "--missing": (self.missing or "error") != "error",
         }
         if not tabular:
             refused.update({"--columns": bool(self.columns), "--exclude": bool(self.exclude)})

@@ -84,17 +84,21 @@ def _columns(columns: dict) -> dict:
 
 
 # how ``aedr fit`` read the training rows, where it changes their values: an .h5ad file's layer (null:
-# X) and whether raw counts were normalised; ``aedr transform`` and the other commands of a model read
+# X), whether raw counts were normalised, how empty cells were filled; ``aedr transform`` and the other commands of a model read
 # new rows alike (:meth:`aedr.data.reading.ReadOptions.as_fitted`). Absent: X, as given.
-READING_KEYS = ("layer", "normalize")
+READING_KEYS = ("layer", "normalize", "missing")
 
 
 def _reading(reading: dict) -> dict:
     unknown = set(reading) - set(READING_KEYS)
     if unknown:
         raise ValueError(f"reading: unknown keys {sorted(unknown)}; expected {', '.join(READING_KEYS)}")
-    layer = reading.get("layer")
-    return {"layer": None if layer is None else str(layer), "normalize": bool(reading.get("normalize"))}
+    layer, missing = reading.get("layer"), reading.get("missing")
+    return {
+        "layer": None if layer is None else str(layer),
+        "normalize": bool(reading.get("normalize")),
+        "missing": None if missing is None else str(missing),
+    }
 
 
 def dumps(value, indent: str = "") -> str:
@@ -275,9 +279,11 @@ def _check_schema(config: dict, file: Path) -> None:
         and set(reading) <= set(READING_KEYS)
         and isinstance(reading.get("layer"), (str, type(None)))
         and isinstance(reading.get("normalize", False), bool)
+        and reading.get("missing") in (None, "mean", "median")
     ):
         raise ModelFileError(
-            f'{file}: \'reading\' must be {{"layer": a name or null, "normalize": true or false}}, got {_short(reading)}'
+            f'{file}: \'reading\' must be {{"layer": a name or null, "normalize": true or false, "missing": "mean", '
+            f'"median" or null}}, got {_short(reading)}'
         )
 
 
