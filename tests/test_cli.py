@@ -1434,3 +1434,16 @@ def test_a_network_far_larger_than_its_rows_says_its_scores_are_the_fitted_rows(
     assert "the network holds 73,487 weights for 140 rows" in result.stderr and "aedr evaluate" in result.stderr
     result = aedr("fit", tmp_path / "wine.csv", "-o", tmp_path / "s", *small, "--hidden-layer-sizes", "16")
     assert "weights for" not in result.stderr  # 16 hidden units: 500 weights
+
+
+def test_the_image_shape_is_spelled_alike_and_a_table_model_is_told_what_the_figure_needs(run, cells):
+    """Three commands spelled the image shape three ways, and latent-grid of a table's model said "give the
+    image shape (e.g. 28x28)" without naming the option (first-user QA 4)."""
+    from aedr.cli.options import IMAGE_SHAPE
+
+    for command in (["plot", "latent-grid"], ["plot", "reconstructions"], ["explore"]):
+        text = " ".join(runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"}).output.split())
+        assert " ".join(IMAGE_SHAPE.split()) in text.replace("│", "").replace("  ", " "), command
+    for command in (["plot", "latent-grid", run], ["plot", "reconstructions", run, cells]):
+        result = aedr(*command, "-o", run.parent / "f.png", ok=False)
+        assert_one_line_error(result, "draws the model's rows as images: rows of 6 values", "--image-shape")

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli.options import (
+    IMAGE_SHAPE,
     CodesKey,
     Columns,
     Delimiter,
@@ -56,7 +57,7 @@ def explore(
         Optional[str],
         typer.Option(
             "--image-shape",
-            help="Draw --data rows as images of this shape, channels last: HxW or HxWxC (28x28, 32x32x3) [default: from an image file].",
+            help=f"Draw --data rows as images. {IMAGE_SHAPE} [default: from an image file].",
             rich_help_panel=_IMAGES,
         ),
     ] = None,

@@ -9,7 +9,18 @@ import typer
 
 from aedr.cli.common import load_model, use_threads
 from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model
-from aedr.cli.options import Columns, Exclude, Force, Header, LabelCol, ModelThreads, Verbose, figure_output
+from aedr.cli.options import (
+    IMAGE_SHAPE,
+    Columns,
+    Exclude,
+    Force,
+    Header,
+    LabelCol,
+    ModelThreads,
+    Verbose,
+    figure_output,
+    images_named,
+)
 from aedr.cli.outputs import claim_figure, save_figure_file
 
 
@@ -24,7 +35,7 @@ def latent_grid(
         float, typer.Option("--extent", min=0.1, help="Grid spans [-extent, extent] without DATA.")
     ] = 3.0,
     image_shape: Annotated[
-        Optional[str], typer.Option("--image-shape", help="Image shape, e.g. 28x28 [default: the model's or square].")
+        Optional[str], typer.Option("--image-shape", help=f"{IMAGE_SHAPE} [default: the model's or square].")
     ] = None,
     label_col: LabelCol = None,
     columns: Columns = None,
@@ -56,5 +67,6 @@ def latent_grid(
         table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
         codes = estimator.transform(features_for(estimator, table))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
-    fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
+    with images_named("plot latent-grid"):
+        fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
     save_figure_file(fig, output, force)

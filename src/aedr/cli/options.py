@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -200,3 +201,21 @@ def figure_output(default: str):
     return Annotated[
         Optional[Path], typer.Option("--output", "-o", help=f"PNG (or PDF, SVG) file to write [default: {default}].")
     ]
+
+
+# an image's shape as the plots read it: channels last or first, told apart as plotting.image_rows does
+IMAGE_SHAPE = "Image shape: HxW, HxWxC or CxHxW (28x28, 32x32x3, 3x32x32)"
+
+
+@contextmanager
+def images_named(command: str):
+    """Rows a figure draws as images that are not square ones, said as the command's option that fixes it."""
+    try:
+        yield
+    except ValueError as exc:
+        if "not square images" not in str(exc):
+            raise
+        raise ValueError(
+            f"{command} draws the model's rows as images: {str(exc).split(';')[0]}; give their shape with "
+            "--image-shape (e.g. 28x28) if they are images"
+        ) from None

@@ -18,6 +18,7 @@ from aedr.cli.common import load_model, use_threads
 from aedr.cli.errors import CommandGroup
 from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model, read_input, split_names
 from aedr.cli.options import (
+    IMAGE_SHAPE,
     CodesKey,
     Columns,
     Delimiter,
@@ -30,6 +31,7 @@ from aedr.cli.options import (
     Verbose,
     check_codes_key,
     figure_output,
+    images_named,
 )
 from aedr.cli.outputs import RUN_OUTPUTS, claim_figure, default_output, save_figure_file
 
@@ -185,7 +187,7 @@ def reconstructions(
         Optional[str],
         typer.Option(
             "--image-shape",
-            help="Image shape, channels last: HxW or HxWxC (28x28, 32x32x3) [default: from the file or square].",
+            help=f"{IMAGE_SHAPE} [default: from the file or square].",
         ),
     ] = None,
     label_col: LabelCol = None,
@@ -214,9 +216,10 @@ def reconstructions(
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
     rows = table.X[:n_images]
     X = features_for(estimator, type(table)(rows, table.columns))
-    fig = plot_reconstructions(
-        rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images
-    )
+    with images_named("plot reconstructions"):
+        fig = plot_reconstructions(
+            rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images
+        )
     save_figure_file(fig, output, force)
 
 
