@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aedr.data.reading import FILLS
 from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError, why_not_a_file
 
 # Fitted attributes stored in their own way (or rebuilt) rather than as plain JSON.
@@ -279,7 +280,7 @@ def _check_schema(config: dict, file: Path) -> None:
         and set(reading) <= set(READING_KEYS)
         and isinstance(reading.get("layer"), (str, type(None)))
         and isinstance(reading.get("normalize", False), bool)
-        and reading.get("missing") in (None, "mean", "median")
+        and reading.get("missing") in (None, *FILLS)
     ):
         raise ModelFileError(
             f'{file}: \'reading\' must be {{"layer": a name or null, "normalize": true or false, "missing": "mean", '
