@@ -152,6 +152,18 @@ def test_a_folder_that_cannot_be_written_is_named_not_the_lock_file(tmp_path):
     assert ".lock" not in result.output
 
 
+def interrupt_renaming(monkeypatch, name: str) -> None:
+    """Ctrl-C as the file ``name`` is renamed (moved into a new output folder), until ``monkeypatch.undo()``."""
+    real_rename = Path.rename
+
+    def rename(self, to):
+        if self.name == name:
+            raise KeyboardInterrupt
+        return real_rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", rename)
+
+
 def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypatch):
     """Ctrl-C while --force moves the user's files into the new folder: those not yet moved stay in
     the old folder, renamed to a name no later cleanup removes."""
@@ -164,14 +176,7 @@ def test_an_interrupted_replace_keeps_the_files_not_yet_moved(tmp_path, monkeypa
     for name in ("a.txt", "b.txt", "model"):
         (target / name).write_text(name)
     (staged / "model").write_text("new")
-    real_rename = Path.rename
-
-    def rename(self, to):
-        if self.name == "b.txt":
-            raise KeyboardInterrupt
-        return real_rename(self, to)
-
-    monkeypatch.setattr(Path, "rename", rename)
+    interrupt_renaming(monkeypatch, "b.txt")
     with pytest.raises(KeyboardInterrupt) as raised:
         _files._replace(staged, target, owned=("model",))
     monkeypatch.undo()
@@ -190,14 +195,7 @@ def test_ctrl_c_as_force_moves_the_users_files_says_the_run_is_written_and_where
     assert cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", *FAST).exit_code == 0
     for name in ("notes.txt", "zz.txt"):
         (tmp_path / "run" / name).write_text(name)
-    real_rename = Path.rename
-
-    def rename(self, to):
-        if self.name == "zz.txt":
-            raise KeyboardInterrupt
-        return real_rename(self, to)
-
-    monkeypatch.setattr(Path, "rename", rename)
+    interrupt_renaming(monkeypatch, "zz.txt")
     result = cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", "--force", *FAST)
     monkeypatch.undo()
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
