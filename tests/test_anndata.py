@@ -594,7 +594,13 @@ def test_an_obsm_key_the_file_already_holds_for_its_own_codes_is_refused(files, 
     assert not (tmp_path / "r").exists() and "epoch" not in result.output
     assert fit(files / "pbmc.h5ad", "-o", tmp_path / "run").exit_code == 0
     again = transform(tmp_path / "run", tmp_path / "run" / "pbmc.h5ad", "-o", tmp_path / "o.h5ad")  # aedr's own
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 0 and "replacing the codes of the model that wrote them there" in again.stderr
+    refit = fit(tmp_path / "run" / "pbmc.h5ad", "-o", tmp_path / "run2")  # said, not done silently (single-cell QA 11)
+    assert (
+        refit.exit_code == 0 and "obsm['X_aedr'] held an earlier model's codes; this fit's replace them" in refit.stderr
+    )
+    fresh = transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "f.h5ad")
+    assert fresh.exit_code == 0 and "replacing" not in fresh.stderr
     taken = transform(tmp_path / "run", files / "pbmc.h5ad", "-o", tmp_path / "p.h5ad", "--obsm-key", "X_umap")
     assert taken.exit_code == 1 and "obsm['X_umap'], which aedr did not write" in taken.stderr
     assert not (tmp_path / "p.h5ad").exists()

@@ -246,7 +246,13 @@ def write_fit(
             "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file"
         )
     if copies_h5ad(table):
+        from aedr.data.anndata import holds_obsm
+
         target = Path(folder) / Path(table.source).name
+        if holds_obsm(table.source, obsm_key):  # aedr's codes of an earlier model (others are refused)
+            run.notes.append(
+                f"{target.name}: obsm[{obsm_key!r}] held an earlier model's codes; this fit's replace them"
+            )
         run.files["h5ad"] = write_h5ad_copy(estimator, table, Z, target, obsm_key, reading or {})
     return run
 

@@ -187,12 +187,16 @@ def _write_h5ad_copy(estimator, table, codes, output: Path, force: bool, key: st
     """Write a copy of the ``.h5ad`` file ``table`` was read from to ``output`` with ``codes`` in
     ``obsm[key]``, as ``aedr fit`` writes its copy (:func:`aedr.runs.write_h5ad_copy`)."""
     from aedr._files import staged_file
+    from aedr.data.anndata import holds_obsm
     from aedr.runs import write_h5ad_copy
 
+    replaced = holds_obsm(table.source, key)  # aedr's codes of an earlier model (others are refused)
     with staged_file(output, overwrite=force) as staged:
         write_h5ad_copy(estimator, table, codes, staged, key, reading)
     typer.echo(
-        f"wrote {output} (a copy of {shown(table.source)} with the codes of its {len(codes):,} rows in obsm[{key!r}])",
+        f"wrote {output} (a copy of {shown(table.source)} with the codes of its {len(codes):,} rows in obsm[{key!r}]"
+        + (", replacing the codes of the model that wrote them there" if replaced else "")
+        + ")",
         err=True,
     )
 

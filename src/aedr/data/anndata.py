@@ -247,6 +247,15 @@ def write_h5ad_codes(
     return target
 
 
+def holds_obsm(path: Path, key: str) -> bool:
+    """Whether the ``.h5ad`` file ``path`` holds an ``obsm[key]`` (read in backed mode: no matrix is read)."""
+    adata = read_h5ad(path, backed=True)
+    try:
+        return key in adata.obsm
+    finally:
+        adata.file.close()
+
+
 def check_obsm_key(path: Path, key: str) -> None:
     """A ValueError when the ``.h5ad`` file ``path`` holds an ``obsm[key]`` that aedr did not write (read
     in backed mode: the matrix stays on disk), before a fit whose copy would replace it."""
