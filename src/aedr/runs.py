@@ -246,14 +246,11 @@ def write_fit(
             "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file"
         )
     if copies_h5ad(table):
-        from aedr.data.anndata import holds_obsm
-
-        target = Path(folder) / Path(table.source).name
-        if holds_obsm(table.source, obsm_key):  # aedr's codes of an earlier model (others are refused)
+        run.files["h5ad"] = target = Path(folder) / Path(table.source).name
+        if write_h5ad_copy(estimator, table, Z, target, obsm_key, reading or {}):
             run.notes.append(
                 f"{target.name}: obsm[{obsm_key!r}] held an earlier model's codes; this fit's replace them"
             )
-        run.files["h5ad"] = write_h5ad_copy(estimator, table, Z, target, obsm_key, reading or {})
     return run
 
 
@@ -280,11 +277,12 @@ def copies_h5ad(table: Table) -> bool:
     return table.source is not None and table.obs is not None
 
 
-def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading: dict) -> Path:
+def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading: dict) -> bool:
     """A copy of the ``.h5ad`` file ``table`` was read from, written to ``target`` with the codes ``Z`` in
     ``obsm[key]``, ``estimator``'s settings and ``reading`` (how the rows were read: the layer, the
     normalisation, ...) in ``uns``, and labels from a labels file in ``obs``
-    (:func:`aedr.data.anndata.write_h5ad_codes`): what ``aedr fit`` and ``aedr transform`` write."""
+    (:func:`aedr.data.anndata.write_h5ad_codes`): what ``aedr fit`` and ``aedr transform`` write.
+    Returns whether it replaced an earlier model's codes there."""
     from aedr.data.anndata import write_h5ad_codes
 
     readable = {name: "" if value is None else value for name, value in reading.items()}  # uns holds no None

@@ -45,6 +45,7 @@ from aedr.cli.options import (
     h5ad_copy_key,
 )
 from aedr.cli.outputs import claim_output
+from aedr.data.formats import format_of
 
 ModelDir = Annotated[
     Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model, or the run folder) or Autoencoder.save.")
@@ -70,7 +71,7 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
     """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
     standard output when None or ``-``)."""
     from aedr._words import plural
-    from aedr.data.formats import annotated, annotations, distinct_ids, format_of, keeping
+    from aedr.data.formats import annotated, annotations, distinct_ids, keeping
     from aedr.data.io import write_table
 
     if output is None or str(output) == "-":
@@ -84,8 +85,8 @@ def _write(frame, labels, output: Path | None, force: bool, ids=None) -> None:
             raise OSError(exc.errno, exc.strerror, "standard output") from exc
         return
     write_table(output, frame, labels, ids=ids, overwrite=force)
-    stored = format_of(output).stores_labels
-    beside = format_of(output).name != "h5ad"  # an AnnData keeps labels and IDs in obs, not as columns
+    fmt = format_of(output)
+    stored, beside = fmt.stores_labels, fmt.name != "h5ad"  # an AnnData keeps labels and IDs in obs, not as columns
     width = frame.shape[1] + stored * beside * ((labels is not None) + (0 if ids is None else ids.shape[1]))
     typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(width, 'column')})", err=True)
     if (labels is not None or ids is not None) and not stored:
@@ -151,12 +152,13 @@ def transform(
     use_budget(estimator, memory_budget)
     label_col, ids, note = fitted_columns(model, data, delimiter, label_col, labels, "keeping {label} beside the codes")
     given = given_options(ctx, label_col=label_col)  # the fit's label column, where the file has it
-    options = fitted_options(given, model, data)
+    from aedr.persistence import saved_reading
+
+    fitted = saved_reading(model)  # how the fit read its rows: DATA's and the reference's read alike
+    options = given.as_fitted(fitted, data)
     # rows on disk beyond the model's memory_budget: encoded a batch at a time
     table = rows_for_model(estimator, data, options, id_columns=ids)
     copy = obsm_key is not None and copies_h5ad(table)  # one read whole: a copy of it (its obs keeps the labels)
-    from aedr.data.formats import format_of
-
     kept = output is None or str(output) == "-" or format_of(output).stores_labels  # .npy: said when written
     if note and not copy and kept:
         typer.echo(note, err=True)
@@ -164,7 +166,7 @@ def transform(
     if reference is not None:  # the reference's label column, if it has one, is left out like DATA's
         if note and label_col not in label_names(reference, delimiter):
             label_col = None  # the fit's label column (the note's), which DATA has and the reference lacks
-        as_fitted = fitted_options(replace(given, label_col=label_col, labels_file=None), model, reference)
+        as_fitted = replace(given, label_col=label_col, labels_file=None).as_fitted(fitted, reference)
         rows = read_for_model(estimator, reference, as_fitted)
         placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
     codes = estimator.transform(features_for(estimator, table, data), **placed)
@@ -187,12 +189,10 @@ def _write_h5ad_copy(estimator, table, codes, output: Path, force: bool, key: st
     """Write a copy of the ``.h5ad`` file ``table`` was read from to ``output`` with ``codes`` in
     ``obsm[key]``, as ``aedr fit`` writes its copy (:func:`aedr.runs.write_h5ad_copy`)."""
     from aedr._files import staged_file
-    from aedr.data.anndata import holds_obsm
     from aedr.runs import write_h5ad_copy
 
-    replaced = holds_obsm(table.source, key)  # aedr's codes of an earlier model (others are refused)
     with staged_file(output, overwrite=force) as staged:
-        write_h5ad_copy(estimator, table, codes, staged, key, reading)
+        replaced = write_h5ad_copy(estimator, table, codes, staged, key, reading)  # an earlier model's codes
     typer.echo(
         f"wrote {output} (a copy of {shown(table.source)} with the codes of its {len(codes):,} rows in obsm[{key!r}]"
         + (", replacing the codes of the model that wrote them there" if replaced else "")
@@ -237,8 +237,6 @@ def inverse_transform(
     use_threads(ctx, estimator, threads)
     use_budget(estimator, memory_budget)
     code_names = [str(n) for n in estimator.get_feature_names_out()]
-    from aedr.data.formats import format_of
-
     if format_of(data).name == "h5ad":  # the codes of aedr's copy (obsm), or X of an AnnData of codes
         from aedr._words import listed
 

@@ -198,11 +198,12 @@ def normalize_counts(X, path=None, first_row: int = 0):
 
 def write_h5ad_codes(
     source: Path, target: Path, codes: np.ndarray, key: str, settings: dict, labels: pd.Series | None = None
-) -> Path:
+) -> bool:
     """Write a copy of the ``.h5ad`` file ``source`` to ``target`` with ``codes`` in ``obsm[key]``,
     ``settings`` in ``uns[key without 'X_']`` and ``labels`` (from a labels file: one per cell) in
     ``obs`` when it lacks them; ``source`` is only read. An ``obsm[key]`` that aedr did not write (its
-    ``uns`` records none) is refused, never replaced.
+    ``uns`` records none) is refused, never replaced. Returns whether the copy replaced an earlier
+    model's codes there.
 
     The file is copied byte for byte and the entries written into the copy, so that its matrices are
     never read into memory (they are as the source stored them, compression included); a file of an
@@ -214,7 +215,7 @@ def write_h5ad_codes(
     adata = read_h5ad(source, backed=True)
     try:
         _check_free(source, adata, key)
-        obs = adata.obs
+        obs, replaced = adata.obs, key in adata.obsm  # aedr's own codes: _check_free refuses any other
         with h5py.File(source, "r") as f:
             encoded = f.attrs.get("encoding-type") == "anndata"
     finally:
@@ -230,7 +231,7 @@ def write_h5ad_codes(
         for group, (entry, value) in entries.items():
             getattr(adata, group)[entry] = value
         adata.write_h5ad(target)
-        return target
+        return replaced
     write_elem = _anndata().io.write_elem
     shutil.copyfile(source, target)
     with h5py.File(target, "r+") as f:
@@ -244,16 +245,7 @@ def write_h5ad_codes(
             if entry in f[group]:  # aedr's own codes of an earlier run (_check_free): replaced
                 del f[group][entry]
             write_elem(f[group], entry, value)
-    return target
-
-
-def holds_obsm(path: Path, key: str) -> bool:
-    """Whether the ``.h5ad`` file ``path`` holds an ``obsm[key]`` (read in backed mode: no matrix is read)."""
-    adata = read_h5ad(path, backed=True)
-    try:
-        return key in adata.obsm
-    finally:
-        adata.file.close()
+    return replaced
 
 
 def check_obsm_key(path: Path, key: str) -> None:
@@ -327,14 +319,12 @@ def write_rows_h5ad(path: Path, rows: pd.DataFrame, obs: pd.DataFrame, obs_names
     cells, as the file of codes held them) named by ``obs_names``."""
     obs = obs.copy()
     obs.index = pd.Index([str(n) for n in obs_names])
-    var = pd.DataFrame(index=[str(c) for c in rows.columns])
-    _anndata().AnnData(X=rows.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
+    _write_frame(path, rows, obs)
 
 
 def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None, ids=None) -> None:
     """Codes as an AnnData of their own (``X``: the codes; ``obs``: the rows' IDs and the labels; the
     first ID column, as text, names the rows)."""
-    anndata = _anndata()
     names = [str(i) for i in range(len(values))] if ids is None else ids.iloc[:, 0].astype(str).tolist()
     obs = pd.DataFrame(index=names)
     for column in [] if ids is None else ids.columns:
@@ -342,8 +332,13 @@ def write_codes_h5ad(path: Path, values: pd.DataFrame, labels: pd.Series | None,
             obs[str(column)] = ids[column].to_numpy()
     if labels is not None:
         obs[str(labels.name or "label")] = labels.to_numpy()
-    var = pd.DataFrame(index=[str(c) for c in values.columns])
-    anndata.AnnData(X=values.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
+    _write_frame(path, values, obs)
+
+
+def _write_frame(path: Path, frame: pd.DataFrame, obs: pd.DataFrame) -> None:
+    """``frame``'s values (float32) as an AnnData's ``X``, its column names as ``var``'s, with ``obs``."""
+    var = pd.DataFrame(index=[str(c) for c in frame.columns])
+    _anndata().AnnData(X=frame.to_numpy(dtype=np.float32), obs=obs, var=var).write_h5ad(path)
 
 
 def names_hint(var: pd.DataFrame, wanted) -> str:
