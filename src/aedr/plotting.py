@@ -197,11 +197,15 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
+class NotImagesError(ValueError):
+    """Rows drawn as images hold no square number of values and no image shape was given."""
+
+
 def image_shape_for(n_features: int, image_shape=None) -> tuple[int, ...]:
     """The shape to draw a row of ``n_features`` values as an image.
 
     ``image_shape`` may be (H, W), (H, W, 3) or (C, H, W) with C in {1, 3};
-    without it the row must be a square, single-channel image.
+    without it the row must be a square, single-channel image (else :class:`NotImagesError`).
 
     Examples
     --------
@@ -211,7 +215,9 @@ def image_shape_for(n_features: int, image_shape=None) -> tuple[int, ...]:
     if image_shape is None:
         width = int(round(np.sqrt(n_features)))
         if width * width != n_features:
-            raise ValueError(f"rows of {n_features} values are not square images; give the image shape (e.g. 28x28)")
+            raise NotImagesError(
+                f"rows of {n_features} values are not square images; give the image shape (e.g. 28x28)"
+            )
         return (width, width)
     shape = tuple(int(s) for s in image_shape)
     if len(shape) == 3 and shape[0] in (1, 3) and shape[-1] not in (1, 3):

@@ -210,11 +210,11 @@ IMAGE_SHAPE = "Image shape: HxW, HxWxC or CxHxW (28x28, 32x32x3, 3x32x32)"
 @contextmanager
 def images_named(command: str):
     """Rows a figure draws as images that are not square ones, said as the command's option that fixes it."""
+    from aedr.plotting import NotImagesError
+
     try:
         yield
-    except ValueError as exc:
-        if "not square images" not in str(exc):
-            raise
+    except NotImagesError as exc:
         raise ValueError(
             f"{command} draws the model's rows as images: {str(exc).split(';')[0]}; give their shape with "
             "--image-shape (e.g. 28x28) if they are images"
