@@ -49,8 +49,8 @@ def placed_words(exc: BaseException) -> str | None:
     if previous is None:
         return None
     return (
-        f"the new output is in place, and the files the earlier {previous.name.split('.previous-')[0]} held beside "
-        f"aedr's outputs are not all moved into it: the rest are in {previous} (move them back)"
+        "the new output is in place, and the files the earlier folder held beside aedr's outputs are not all "
+        f"moved into it: the rest are in {previous} (move them back)"
     )
 
 

@@ -219,10 +219,10 @@ def fit(
         raise typer.Exit(_exit_code(stopper.requested)) from None
     except (KeyboardInterrupt, Terminated) as exc:
         how, code = stop_words(exc)
-        if placed_words(exc) is not None:  # as --force moved the user's files into the new run: it is written
+        if placed := placed_words(exc):  # as --force moved the user's files into the new run: it is written
             with output_lock(checkpoint.path):
                 checkpoint.path.unlink(missing_ok=True)
-            typer.echo(f"\n{how}: {placed_words(exc)}", err=True)
+            typer.echo(f"\n{how}: {placed}", err=True)
         elif kept is not None:
             typer.echo(
                 f"\n{how} after training, while the run was written: nothing of it was written; the trained model "
