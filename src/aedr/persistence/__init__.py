@@ -74,9 +74,10 @@ def save(
         (what ``aedr fit`` read): ``aedr transform`` and ``evaluate`` keep them again in a new file
         (:func:`saved_columns`).
     reading : dict, optional
-        How the training rows were read, ``{"layer": an .h5ad layer or None (X), "normalize": bool}``
-        (what ``aedr fit`` read): the commands of the model read new rows alike unless told otherwise
-        (:func:`saved_reading`).
+        How the training rows were read, ``{"layer": an .h5ad layer or None (X), "normalize": bool,
+        "missing": "mean", "median" or None}`` (what ``aedr fit`` read:
+        :meth:`aedr.data.reading.ReadOptions.saved`): the commands of the model read new rows alike
+        unless told otherwise (:func:`saved_reading`).
 
     Returns
     -------
@@ -127,7 +128,8 @@ def saved_columns(path: str | Path) -> tuple[str | None, list[str]]:
 
 def saved_reading(path: str | Path) -> dict:
     """How the rows of the file a saved model was fitted on were read, as :func:`save` recorded it:
-    ``{"layer": name or None, "normalize": bool}`` (``{}`` when it recorded none: ``X`` as given).
+    ``{"layer": name or None, "normalize": bool, "missing": "mean", "median" or None}`` (``{}`` when it
+    recorded none: ``X`` as given).
     Raises :class:`ModelFileError` for a folder :func:`load` would refuse."""
     return dict(read_config(model_folder(path) / CONFIG_FILE).get("reading", {}))
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from aedr.data.reading import FILLS
+from aedr.data.scaling import SCALINGS
 from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE, ModelFileError, why_not_a_file
 
 # Fitted attributes stored in their own way (or rebuilt) rather than as plain JSON.
@@ -392,7 +393,7 @@ _FITTED = {
         )
     ),
     "stop_reason_": lambda v: isinstance(v, str) and len(v) < 100,
-    "scaling_": lambda v: v in (None, "standard", "minmax", "global"),
+    "scaling_": lambda v: v is None or v in SCALINGS,
     "feature_mean_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
     "feature_median_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
     "input_shape_": lambda v: (
