@@ -98,9 +98,10 @@ def _moments(A: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(offset, spread)`` of ``kind``, in float64 (:func:`_moments`). As given where the squares fit in
-    the data's own precision (the common case); else each column divided by its largest magnitude
-    first, so that values near the float32 or float64 limits, or of 1e-30, neither overflow nor underflow."""
+    """``(offset, spread)`` of ``kind``, in float64 (:func:`_moments`, whose sums are float64 whatever the
+    rows' precision). As given where the squares fit in float64 (the common case); else each column
+    divided by its largest magnitude first, so that values near float64's limits neither overflow nor
+    underflow."""
     from aedr.data.sources import RowSource
     from aedr.data.stream import statistics
 
@@ -110,12 +111,11 @@ def _statistics(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
         from aedr.data.rows import sparse_statistics
 
         return sparse_statistics(X, kind)
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     if len(X):  # two reductions, no |X| copy of the data's size
         magnitude = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
     else:
         magnitude = np.zeros(X.shape[1])
-    info = np.finfo(dtype)
+    info = np.finfo(np.float64)  # the precision _moments sums in
     safe = (magnitude == 0) | ((magnitude < np.sqrt(info.max / max(len(X), 1))) & (magnitude > np.sqrt(info.tiny)))
     if safe.all():
         offset, spread = _moments(X, kind)
