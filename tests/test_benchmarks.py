@@ -515,12 +515,45 @@ def test_a_held_out_share_the_scores_cannot_use_is_refused_before_any_fit(tiny, 
         run_benchmark([tiny, "digits"], ["pca"], heldout_fraction=fraction, metric_cost=False)
 
 
-def test_a_seed_out_of_range_is_a_usage_error(tmp_path):
+def test_a_seed_or_thread_count_out_of_range_is_a_usage_error(tmp_path):
     from aedr.cli import app
 
-    for seed in ("-1", str(2**32)):
-        result = CliRunner().invoke(app, ["benchmark", "--quick", "-q", "--seed", seed, "--out", str(tmp_path / "o")])
-        assert result.exit_code == 2 and "--seed" in result.output and "random-state" not in result.output
+    for option, value in (("--random-state", "-1"), ("--seed", str(2**32)), ("--threads", "0")):
+        result = CliRunner().invoke(app, ["benchmark", "--quick", "-q", option, value, "--out", str(tmp_path / "o")])
+        assert result.exit_code == 2 and option in result.output and not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="threads must be a whole number of at least 1"):
+        run_benchmark(["digits"], ["pca"], threads=0)
+
+
+class BlasProbe(Method):
+    """A method that records the BLAS threads its fit runs under and embeds the first columns."""
+
+    seen: list = []
+
+    def fit_transform(self, X):
+        from threadpoolctl import threadpool_info
+
+        BlasProbe.seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return X[:, :2]
+
+
+def test_threads_hold_every_method_and_are_recorded(tiny, tmp_path, monkeypatch):
+    """--threads N: each method's own thread parameter and the BLAS libraries held to N, written in
+    the command line and the report."""
+    from aedr.cli import app
+
+    monkeypatch.setitem(METHODS, "probe", BlasProbe)
+    methods = "pca,ae-linear,probe" + (",tsne" if not missing_requirements(METHODS["tsne"]) else "")
+    out, report = tmp_path / "o", tmp_path / "B.md"
+    args = ["benchmark", "-d", tiny, "-m", methods, "--quick", "--out", str(out), "--report", str(report), "-q"]
+    BlasProbe.seen = []
+    result = CliRunner().invoke(app, [*args, "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {row["method"]: row["threads"] for row in rows} == dict.fromkeys(methods.split(","), "1")
+    assert BlasProbe.seen and set(BlasProbe.seen) == {1}  # the warm-up's fit and the timed one
+    text = report.read_text()
+    assert "--threads 1" in text and "held to 1 CPU thread." in text
 
 
 def test_the_benchmark_help_names_every_data_set_and_method():

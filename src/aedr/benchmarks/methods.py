@@ -5,8 +5,9 @@ Adding a method is one entry in :data:`METHODS`: a class taking
 ``transform`` / ``inverse_transform`` where the method has them (else None).
 ``requires`` names optional modules; a method whose modules are missing is
 skipped with a message instead of failing. ``threads`` says how many CPU
-threads a fit ran on, and ``warm_up_rows`` how large a warm-up fit compiles
-what a timed fit of so many rows will run.
+threads a fit ran on, ``threads_param`` names the parameter that sets them (None:
+the BLAS library's threads alone), and ``warm_up_rows`` how large a warm-up fit
+compiles what a timed fit of so many rows will run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Method:
     transform = None
     inverse_transform = None
     note = ""  # what the last fit changed from the description (the report lists it under its table)
+    threads_param: str | None = None  # the parameter that sets the fit's CPU threads (``run_benchmark(threads=)``)
 
     def __init__(self, random_state: int, n_components: int = 2, **params):
         self.random_state, self.n_components, self.params = random_state, n_components, params
@@ -72,6 +74,7 @@ class PCAMethod(Method):
 
 class TSNEMethod(Method):
     requires = ("openTSNE",)
+    threads_param = "n_jobs"
     quick_params = {"n_iter": 20, "early_exaggeration_iter": 20}
     description = (
         "openTSNE defaults (perplexity 30, PCA init), all cores; transform = openTSNE's embedding of new points"
@@ -100,6 +103,7 @@ class TSNEMethod(Method):
 
 class UMAPMethod(Method):
     requires = ("umap",)
+    threads_param = "n_jobs"
     quick_run = False  # umap-learn compiles its numba functions in every new process (about 10 s here)
     quick_params = {"n_epochs": 20}
     description = "umap-learn defaults (15 neighbours, min_dist 0.1); a fixed random_state makes it single-threaded"
@@ -127,6 +131,7 @@ class UMAPMethod(Method):
 
 class AutoencoderMethod(Method):
     defaults: dict = {}  # Autoencoder parameters this entry sets; the method's params override them
+    threads_param = "n_jobs"
     quick_params = {"max_iter": 3}
 
     def fit_transform(self, X):

@@ -255,7 +255,9 @@ def report_block(
         f"Command: `{command}` (one process{', ' + s['date'] if s.get('date') else ''}). "
         f"Machine: {machine or machine_description()}. Held out: "
         f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split; "
-        f"every method fitted with random_state={s['random_state']}. "
+        f"every method fitted with random_state={s['random_state']}"
+        + (f", held to {s['threads']} CPU thread{'s' if s['threads'] > 1 else ''}" if s.get("threads") else "")
+        + ". "
         f"Load average {s.get('load_average_at_start')} at the start, {s.get('load_average_at_end')} at the end "
         "(the end's counts the benchmark's own threads)."
         + (

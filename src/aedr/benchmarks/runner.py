@@ -17,6 +17,7 @@ most) 10,000 of the fitted rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -136,6 +137,7 @@ def run_benchmark(
     method_params: dict[str, dict] | None = None,
     metric_cost: bool = True,
     sklearn_reference_max_rows: int = 10_000,
+    threads: int | None = None,
     on_dataset_done=None,
 ) -> BenchmarkResult:
     """Run ``methods`` on ``datasets`` (names in the registries; None: the entries marked ``default_run``,
@@ -145,6 +147,10 @@ def run_benchmark(
     ----------
     method_params : dict, optional
         Extra keyword arguments per method name, e.g. ``{"ae-deep": {"max_iter": 5}}``.
+    threads : int, optional
+        The CPU threads every method's fit and transform may use: its own thread parameter
+        (``n_jobs``) where ``method_params`` leaves it out, and the BLAS and OpenMP libraries
+        (threadpoolctl). None: each method's default (openTSNE all cores, aedr its choice).
     metric_cost : bool, default=True
         Also time :func:`aedr.metrics.trustworthiness` on all rows of each
         data set (2-D PCA embedding), and scikit-learn's on data sets of at
@@ -178,6 +184,8 @@ def run_benchmark(
         )
     if not 0 < heldout_fraction < 1:
         raise ValueError(f"the held-out fraction must lie between 0 and 1 (exclusive), got {heldout_fraction}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, or None; got {threads!r}")
     folder = Path(data_dir) if data_dir is not None else None
     missing = [str(file) for name in datasets for file in DATASETS[name].files(folder) if not file.is_file()]
     if missing:  # before any method runs: a rerun then needs no --force
@@ -198,6 +206,7 @@ def run_benchmark(
         "n_neighbors": n_neighbors,
         "knn_neighbors": knn_neighbors,
         "method_params": method_params,
+        "threads": threads,
         "load_average_at_start": _load_average(),
         "warmed_up": True,
         "date": time.strftime("%Y-%m-%d"),
@@ -213,9 +222,9 @@ def run_benchmark(
             X, y, (fit_rows, out_rows) = split.pop(name)
         logger.info("%s: %d rows x %d features", name, *X.shape)
         X_fit, X_out, y_fit, y_out = X[fit_rows], X[out_rows], y[fit_rows], y[out_rows]
-        _warm_up(methods, random_state, X_fit, warmed)
+        _warm_up(methods, random_state, X_fit, warmed, threads)
         dataset_runs = [
-            _run_method(name, m, X_fit, X_out, y_out, random_state, method_params.get(m, {})) for m in methods
+            _run_method(name, m, X_fit, X_out, y_out, random_state, method_params.get(m, {}), threads) for m in methods
         ]
         _score(dataset_runs, X_fit, y_fit, y_out, n_neighbors, knn_neighbors)
         _score_heldout(dataset_runs, X_out, y_fit, y_out, n_neighbors, knn_neighbors)
@@ -240,7 +249,23 @@ def _load_average() -> float | None:
         return None
 
 
-def _warm_up(methods, random_state: int, X_fit: np.ndarray, warmed: set) -> None:
+def _held_to(threads: int | None):
+    """A context in which the BLAS and OpenMP libraries use at most ``threads`` threads (None: as they are)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
+
+
+def _params(cls, params: dict, threads: int | None) -> dict:
+    """``params`` for a fit of method ``cls``, its thread parameter set to ``threads`` unless given."""
+    if threads is None or cls.threads_param is None:
+        return params
+    return {cls.threads_param: threads, **params}
+
+
+def _warm_up(methods, random_state: int, X_fit: np.ndarray, warmed: set, threads: int | None = None) -> None:
     """A small fit, transform and decoding of each method before it is timed on ``X_fit``, so that
     imports, JIT compilation (umap-learn's numba, compiled for each dtype, and for pynndescent's path
     from 4,096 rows on) and torch's first allocations are not charged to whichever method or data set
@@ -254,17 +279,18 @@ def _warm_up(methods, random_state: int, X_fit: np.ndarray, warmed: set) -> None
         X = np.random.default_rng(random_state).normal(size=(key[1], 8)).astype(X_fit.dtype)
         logger.info("%s: warming up on %d random rows", name, len(X))
         try:
-            model = cls(random_state, **cls.quick_params)
-            model.fit_transform(X)
-            if model.transform is not None:
-                Z = model.transform(X[:50])
-                if model.inverse_transform is not None:
-                    model.inverse_transform(Z)
+            model = cls(random_state, **_params(cls, cls.quick_params, threads))
+            with _held_to(threads):
+                model.fit_transform(X)
+                if model.transform is not None:
+                    Z = model.transform(X[:50])
+                    if model.inverse_transform is not None:
+                        model.inverse_transform(Z)
         except Exception:  # the timed fit reports what is wrong with a method
             logger.debug("warming %s up failed", name, exc_info=True)
 
 
-def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> MethodRun:
+def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params, threads=None) -> MethodRun:
     run = MethodRun(dataset, method, n_fit=len(X_fit), n_heldout=len(X_out))
     cls = METHODS[method]
     missing = missing_requirements(cls)
@@ -274,9 +300,9 @@ def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> M
         logger.warning("%s on %s skipped: %s", method, dataset, run.message)
         return run
     logger.info("%s on %s: fitting %d rows", method, dataset, len(X_fit))
-    model = cls(random_state, **params)
+    model = cls(random_state, **_params(cls, params, threads))
     try:
-        with PeakMemory() as memory:
+        with PeakMemory() as memory, _held_to(threads):
             start = time.perf_counter()
             run.embedding = np.asarray(model.fit_transform(X_fit))
             run.fit_seconds = time.perf_counter() - start
@@ -287,12 +313,12 @@ def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params) -> M
                 run.heldout_embedding = Z_out
                 if model.inverse_transform is not None:
                     run.reconstruction_mse = metrics.reconstruction_error(X_out, model.inverse_transform(Z_out))
+            run.threads = model.threads(X_fit.shape[1])  # inside the limits it ran under
     except Exception as exc:  # a method that fails must not sink the other rows
         run.status, run.message, run.embedding = "failed", f"{type(exc).__name__}: {exc}", None
         logger.error("%s on %s failed: %s", method, dataset, run.message)
         logger.debug("the traceback of %s on %s", method, dataset, exc_info=True)
         return run
-    run.threads = model.threads(X_fit.shape[1])
     run.message = model.note
     run.peak_memory_mb = memory.peak_mb if memory.peak_mb is not None else float("nan")
     logger.info("%s on %s: fit %.1f s", method, dataset, run.fit_seconds)

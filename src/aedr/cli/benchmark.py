@@ -24,7 +24,7 @@ def _names(text: str) -> list[str]:
 
 
 def _command_line(
-    datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title
+    datasets, methods, data_dir, out, report, seed, heldout_fraction, threads, quick, metric_cost, block, title
 ) -> str:
     """The command as it ran, for the report (options at their defaults left out)."""
     words = ["aedr", "benchmark", "--datasets", datasets, "--methods", methods]
@@ -32,8 +32,9 @@ def _command_line(
         ("--data-dir", data_dir, None),
         ("--out", out, Path("bench-out")),
         ("--report", report, None),
-        ("--seed", seed, 0),
+        ("--random-state", seed, 0),
         ("--heldout-fraction", heldout_fraction, 0.1),
+        ("--threads", threads, None),
         ("--block", block, "benchmark"),
         ("--title", title, None),
     ):
@@ -83,11 +84,23 @@ def benchmark(
         ),
     ] = None,
     seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**32 - 1, help="random_state for the split and every method.")
+        int,
+        typer.Option(
+            "--random-state", "--seed", min=0, max=2**32 - 1, help="random_state for the split and every method."
+        ),
     ] = 0,
     heldout_fraction: Annotated[
         float, typer.Option("--heldout-fraction", help="Share of rows kept out of every fit.")
     ] = 0.1,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            "--threads",
+            min=1,
+            help="CPU threads every method may use (its n_jobs, BLAS and OpenMP) [default: each method's own: "
+            "openTSNE all cores, aedr its choice].",
+        ),
+    ] = None,
     quick: Annotated[
         bool,
         typer.Option(
@@ -151,7 +164,7 @@ def benchmark(
     if not quiet:  # progress; with aedr -v also the debug records, such as a failed method's traceback
         logging.getLogger("aedr.benchmarks").setLevel(logging.DEBUG if is_verbose(ctx) else logging.INFO)
     command = _command_line(
-        datasets, methods, data_dir, out, report, seed, heldout_fraction, quick, metric_cost, block, title
+        datasets, methods, data_dir, out, report, seed, heldout_fraction, threads, quick, metric_cost, block, title
     )
     written = []  # the partial results written so far, for the message if the run is stopped
     try:
@@ -167,6 +180,7 @@ def benchmark(
             data_dir=data_dir,
             random_state=seed,
             heldout_fraction=heldout_fraction,
+            threads=threads,
             method_params=QUICK_PARAMS if quick else None,
             metric_cost=metric_cost,
             overwrite=force,
