@@ -91,6 +91,21 @@ def test_version_and_help():
         assert "Example" in aedr(*path, "--help").stdout, path
 
 
+def test_a_shared_options_help_says_what_each_command_does_with_it():
+    """--label-col colours plots only where the command draws them; inverse-transform's --columns picks codes."""
+
+    def option_help(*command, flag):
+        text = " ".join(aedr(*command, "--help").stdout.replace("│", " ").split())
+        return text[text.rindex(flag) :][:200]  # the option's own line, after any example naming it
+
+    assert "colours plots" in option_help("fit", flag="--label-col")
+    for command in (["transform"], ["inverse-transform"], ["evaluate"], ["plot", "reconstructions"]):
+        assert "colours plots" not in option_help(*command, flag="--label-col"), command
+    assert "k-NN accuracy" in option_help("evaluate", flag="--label-col")
+    assert "code columns" in option_help("inverse-transform", flag="--columns")
+    assert "feature columns" in option_help("transform", flag="--columns")
+
+
 def test_every_estimator_parameter_is_an_option():
     help_text = aedr("fit", "--help").stdout
     for name in option_names():

@@ -15,7 +15,9 @@ def demo(
     out: Annotated[
         str, typer.Option("--out", "--output", "-o", help="Folder for the model, embedding, plots and metrics.")
     ] = "out",
-    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the run in --out if it exists (other files there are kept).")
+    ] = False,
     max_iter: Annotated[
         Optional[int], typer.Option("--max-iter", min=1, help="Epochs [default: the demo's setting].")
     ] = None,

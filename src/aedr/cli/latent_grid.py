@@ -15,8 +15,8 @@ from aedr.cli.options import (
     Exclude,
     Force,
     Header,
-    LabelCol,
     ModelThreads,
+    SkippedLabelCol,
     Verbose,
     figure_output,
     images_named,
@@ -37,7 +37,7 @@ def latent_grid(
     image_shape: Annotated[
         Optional[str], typer.Option("--image-shape", help=f"{IMAGE_SHAPE} [default: the model's or square].")
     ] = None,
-    label_col: LabelCol = None,
+    label_col: SkippedLabelCol = None,
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,

@@ -28,15 +28,26 @@ Force = Annotated[bool, typer.Option("--force", help="Replace outputs that alrea
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 _DATA = "Data"
-LabelCol = Annotated[
-    Optional[str],
-    typer.Option(
-        "--label-col",
-        "--color-by",
-        help="Column (.npz array, .h5ad obs key) holding labels: not a feature; kept beside the output, colours plots.",
-        rich_help_panel=_DATA,
-    ),
-]
+
+
+def _label_col(use: str):
+    """The ``--label-col`` option (alias ``--color-by``), its help ending with what the command does with it."""
+    return Annotated[
+        Optional[str],
+        typer.Option(
+            "--label-col",
+            "--color-by",
+            help=f"Column (.npz array, .h5ad obs key) holding labels: not a feature; {use}",
+            rich_help_panel=_DATA,
+        ),
+    ]
+
+
+LabelCol = _label_col("kept beside the output, colours plots.")
+CodesLabelCol = _label_col("kept beside the codes [default: the fit's, where DATA has it].")
+DecodedLabelCol = _label_col("kept beside the decoded rows [default: the one aedr wrote beside the codes].")
+ScoredLabelCol = _label_col("the codes' k-NN accuracy is scored by it [default: the fit's, where DATA has it].")
+SkippedLabelCol = _label_col("left out of the rows.")
 Layer = Annotated[
     Optional[str],
     typer.Option(
@@ -64,6 +75,14 @@ LabelsFile = Annotated[
 ]
 Columns = Annotated[
     Optional[str], typer.Option("--columns", help="Comma-separated feature columns to use.", rich_help_panel=_DATA)
+]
+CodeColumns = Annotated[
+    Optional[str],
+    typer.Option(
+        "--columns",
+        help="Comma-separated code columns to decode [default: the model's code names].",
+        rich_help_panel=_DATA,
+    ),
 ]
 Exclude = Annotated[
     Optional[str], typer.Option("--exclude", help="Comma-separated columns to leave out.", rich_help_panel=_DATA)
