@@ -534,6 +534,22 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["--activation must be", "nope"], 2),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"], 2),
         (
+            ["fit", "CELLS", "--label-col", "cell_type", "--max-iter", "0"],
+            ["--max-iter must be a whole number of at least 1, or auto; got 0"],
+            2,
+        ),
+        (
+            ["fit", "CELLS", "--label-col", "cell_type", "--validation-fraction", "1.5"],
+            ["--validation-fraction must be a number above 0 and below 1; got 1.5"],
+            2,
+        ),
+        pytest.param(
+            ["fit", "CELLS", "--label-col", "cell_type", "--device", "cuda"],
+            ["--device 'cuda' was asked for but CUDA is not available here"],
+            2,  # a value this machine cannot take is a usage error, as --precision 16-mixed on the CPU
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present"),
+        ),
+        (
             ["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "no-such-method"],
             ["--neighbor-loss", "no-such-method"],
             2,

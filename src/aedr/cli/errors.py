@@ -182,6 +182,11 @@ def option_words(text: str) -> str:
     "cells.csv: 1 column is not numeric: 'noise' (e.g. 'beta' in row 1)"
     >>> option_words("'hidden_layer_sizes' must be a sequence; n_neighbors=100 is too many")
     '--hidden-layer-sizes must be a sequence; --n-neighbors 100 is too many'
+    >>> option_words("The 'max_iter' parameter of Autoencoder must be an int in the range [1, inf) or a str "
+    ...              "among {'auto'}. Got 0 instead.")
+    '--max-iter must be a whole number of at least 1, or auto; got 0'
+    >>> option_words("The 'tol' parameter of Autoencoder must be a float in the range [0.0, 1.0). Got -1.0 instead.")
+    '--tol must be a number of at least 0 and below 1; got -1.0'
     """
     from aedr.cli.params import DECLARED
 
@@ -191,6 +196,13 @@ def option_words(text: str) -> str:
         r"must be a str among \{(.*?)\}(?: or an instance of '\w+')?( or None)?(?: or an instance of '\w+')?\. "
         r"Got (.*) instead\.",
         _among,
+        text,
+    )
+    # and its "an int in the range [1, inf) or a str among {'auto'}. Got 0 instead." in words
+    text = re.sub(
+        r"must be (an int|a float) in the range ([\[(])([^,\]]+), ([^\])]+)([\])])"
+        r"(?: or a str among \{(.*?)\})?\. Got (.*) instead\.",
+        _in_range,
         text,
     )
     text = re.sub(
@@ -204,6 +216,22 @@ def option_words(text: str) -> str:
     # "'hidden_layer_sizes' must be ...": a parameter named as the subject of a rule; a quoted name anywhere
     # else is the user's own word (a column 'noise', a cell value 'beta'), never rewritten
     return re.sub(rf"(?<![\w-])'({names})'(?= must )", lambda m: flags[m[1]], text)
+
+
+def _in_range(match) -> str:
+    """scikit-learn's interval constraint in words: ``[1, inf)`` as "a whole number of at least 1"."""
+    kind, opening, low, high, closing, among, got = match.groups()
+    bounds = []
+    if low.strip() != "-inf":
+        bounds.append(f"{'at least' if opening == '[' else 'above'} {float(low):g}")
+    if high.strip() != "inf":
+        bounds.append(f"{'at most' if closing == ']' else 'below'} {float(high):g}")
+    words = "a whole number" if kind == "an int" else "a number"
+    if bounds:  # "of at least 1", "above 0"
+        words += (" of " if bounds[0].startswith("at ") else " ") + " and ".join(bounds)
+    if among:
+        words += ", or " + " or ".join(sorted(re.findall(r"'([^']*)'", among)))
+    return f"must be {words}; got {got}"
 
 
 def _among(match) -> str:

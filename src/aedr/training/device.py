@@ -12,8 +12,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
     Raises
     ------
-    ValueError
-        For a malformed name or a device this machine does not have.
+    ParameterError
+        (a ValueError) For a malformed name or a device this machine does not have: the command
+        line's usage error, exit code 2.
     """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -23,9 +24,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ParameterError(f"device={device!r} is not a device name (try 'auto', 'cpu' or 'cuda')") from exc
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was asked for but CUDA is not available here; use device='cpu'")
+            raise ParameterError(f"device={device!r} was asked for but CUDA is not available here; use device='cpu'")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise ParameterError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     elif resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} was asked for but MPS is not available here; use device='cpu'")
+        raise ParameterError(f"device={device!r} was asked for but MPS is not available here; use device='cpu'")
     return resolved
