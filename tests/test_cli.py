@@ -1478,3 +1478,22 @@ def test_the_image_shape_is_spelled_alike_and_a_table_model_is_told_what_the_fig
     for command in (["plot", "latent-grid", run], ["plot", "reconstructions", run, cells]):
         result = aedr(*command, "-o", run.parent / "f.png", ok=False)
         assert_one_line_error(result, "draws the model's rows as images: rows of 6 values", "--image-shape")
+
+
+def test_a_file_of_another_width_is_named_as_such_before_its_text_columns(tmp_path):
+    """A model fitted without column names, given a table of another width that also holds text, says
+    the width is wrong (dropping or encoding the text would not make it fit); at the model's width the
+    text column is the problem named."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "rows.npy", rng.normal(size=(60, 6)))
+    aedr("fit", tmp_path / "rows.npy", "-o", tmp_path / "run", *FAST)
+    for width, fragment in (
+        (3, "has 4 feature columns ('kind' not numeric) but the model expects 6"),
+        (6, "not numeric"),
+    ):
+        frame = pd.DataFrame(rng.normal(size=(10, width)), columns=[f"f{i}" for i in range(width)]).assign(kind="a")
+        frame.to_csv(tmp_path / "new.csv", index=False)
+        for command in ("transform", "evaluate"):
+            result = aedr(command, tmp_path / "run", tmp_path / "new.csv", ok=False)
+            assert_one_line_error(result, fragment)
+            assert ("--exclude kind" in result.stderr) == (width == 6)

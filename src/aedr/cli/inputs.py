@@ -369,13 +369,25 @@ def read_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) 
         for kind in ("mean", "median")
         if hasattr(model, f"feature_{kind}_")
     }
-    return read_input(
-        path,
-        options,
-        expected_columns=None if expected is None else list(expected),
-        fill_values=fill,
-        id_columns=id_columns,
-    )
+    from aedr.data.features import TextColumnsError
+
+    try:
+        return read_input(
+            path,
+            options,
+            expected_columns=None if expected is None else list(expected),
+            fill_values=fill,
+            id_columns=id_columns,
+        )
+    except TextColumnsError as exc:
+        # a model without column names: a table of another width is the wrong file, whatever its text columns
+        n, width = exc.n_features, model.n_features_in_
+        if expected is not None or options.one_hot or width in (n, n - len(exc.text)):
+            raise
+        raise ValueError(
+            f"{shown(path)} has {n} feature columns ({listed([repr(c) for c in exc.text])} not numeric) but the "
+            f"model expects {width}"
+        ) from None
 
 
 def _check_label_not_a_feature(path: Path, features, label_col) -> None:

@@ -21,6 +21,14 @@ class MissingColumnsError(ValueError):
     """A named table without some of the columns a model expects."""
 
 
+class TextColumnsError(ValueError):
+    """Feature columns that hold text: ``n_features`` columns would be features, ``text`` of them text."""
+
+    def __init__(self, message: str, n_features: int, text: list):
+        super().__init__(message)
+        self.n_features, self.text = n_features, text
+
+
 def one_hot_encode(path: Path, frame: pd.DataFrame, names, label_col) -> pd.DataFrame:
     """``frame`` with each of ``names`` replaced by one 0/1 column per value (``name=value``)."""
     _check_columns(path, frame, names, "column")
@@ -132,7 +140,7 @@ def select_features(
     data = frame[features]
     bad = [c for c in features if data[c].dtype.kind not in "biuf"]
     if bad:
-        raise ValueError(_not_numeric(path, data, bad, named))
+        raise TextColumnsError(_not_numeric(path, data, bad, named), len(features), bad)
     X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
     return Table(
         X,
