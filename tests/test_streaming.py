@@ -532,11 +532,16 @@ def test_a_pandas_index_saved_in_parquet_is_the_rows_ids(tmp_path, digits, budge
     times = np.linspace(0, 1, 300)  # not unique-looking text, yet the index: an ID all the same, never a feature
     frame.set_axis(pd.Index(times, name="time")).to_parquet(tmp_path / "time.parquet", row_group_size=100)
     named.assign(image=named.index).set_index("image", drop=False).to_parquet(tmp_path / "twice.parquet")
+    # a range index other than 0, 1, 2, ...: pandas stores no column, only its start, stop and step
+    frame.iloc[100:].to_parquet(tmp_path / "shifted.parquet", row_group_size=100)
+    frame.rename_axis("row").to_parquet(tmp_path / "ranged.parquet", row_group_size=100)
     for name, column, values in (
         ("named", "image", [f"img{i}" for i in range(300)]),
         ("kept", "index", np.flatnonzero(frame["p10"] > 2).tolist()),
         ("time", "time", times.tolist()),
         ("twice", "image", [f"img{i}" for i in range(300)]),  # set_index(c, drop=False): the column, once
+        ("shifted", "index", list(range(100, 300))),
+        ("ranged", "row", list(range(300))),
     ):
         out = tmp_path / f"{name}-{budget}"
         args = ["fit", str(tmp_path / f"{name}.parquet"), "-o", str(out), "--label-col", "digit"]

@@ -226,6 +226,14 @@ def _shortest_floats(values: pd.DataFrame) -> pd.DataFrame:
     return values
 
 
+def plain_range(index) -> bool:
+    """Whether a pandas index is the rows' plain numbers (0, 1, 2, ... and no name), which a Parquet
+    file's rows have without it; any other index (names, ``df.iloc[1000:]``'s 1000 on) is kept as IDs."""
+    import pandas as pd
+
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
+
+
 class Parquet(FileFormat):
     """Apache Parquet, read and written by pyarrow; columns always named."""
 
@@ -252,8 +260,8 @@ class Parquet(FileFormat):
             frame = pd.read_parquet(path, engine="pyarrow")
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
-        index = []  # a pandas index saved with the rows (sample names): the rows' IDs, in front
-        if not isinstance(frame.index, pd.RangeIndex):
+        index = []  # a pandas index saved with the rows (sample names, or rows 1000 on): the rows' IDs, in front
+        if not plain_range(frame.index):
             levels = [
                 (str(n) if n is not None else "index", frame.index.get_level_values(i))
                 for i, n in enumerate(frame.index.names)

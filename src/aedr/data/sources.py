@@ -231,6 +231,29 @@ def _pandas_index(schema) -> dict[str, str | None]:
     return {c: None if name != c and name in schema.names else name for c, name in shown.items()}
 
 
+RANGE_INDEX = "__range_index__"  # a pandas range index kept as IDs: no stored column, its values computed
+
+
+def _range_index(schema):
+    """``(name, values)`` of the pandas range index a Parquet file was written with, which pandas keeps as
+    metadata alone, where it is not the rows' plain numbers (:func:`aedr.data.formats.plain_range`); else None."""
+    import pandas as pd
+
+    from aedr.data.formats import plain_range
+
+    for entry in (schema.pandas_metadata or {}).get("index_columns", []):
+        if isinstance(entry, dict) and entry.get("kind") == "range":
+            try:
+                index = pd.RangeIndex(
+                    int(entry["start"]), int(entry["stop"]), int(entry["step"]), name=entry.get("name")
+                )
+            except (KeyError, TypeError, ValueError):
+                return None  # metadata written by hand: the rows keep their plain numbers
+            if not plain_range(index):
+                return str(index.name) if index.name is not None else "index", index.to_numpy()
+    return None
+
+
 class ParquetSource(RowSource):
     """A Parquet file read a row group at a time (pyarrow); every column but ``label_col`` (or those in
     ``columns``, less ``exclude``) must be numeric, or a row ID (:attr:`id_cols`, read whole by
@@ -283,6 +306,13 @@ class ParquetSource(RowSource):
         self._id_values: dict = {}  # each ID column as read to tell it is one: ids() reads nothing again
         for stored in index:
             self._id_values[stored] = self.file.read(columns=[stored]).column(0).to_pandas()
+        if (ranged := _range_index(schema)) is not None and ranged[0] not in schema.names:
+            name, values = ranged  # as the in-memory reader takes it: a column in front, the rows' IDs
+            if len(values) == self.file.metadata.num_rows:
+                import pandas as pd
+
+                index = {RANGE_INDEX: name, **index}
+                self._id_values[RANGE_INDEX] = pd.Series(values)
         self._shown_as = index  # each index column's name in the outputs
         self.id_cols = [*index, *(n for n in [*text, *numbered, *others] if self._is_id(n, chosen=n in others))]
         left_out = [n for n in self.id_cols if n not in others and not (columns and n in index)]
