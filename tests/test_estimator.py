@@ -470,6 +470,23 @@ def test_a_fixed_random_state_at_a_fixed_thread_count_gives_the_same_model():
     assert other.loss_curve_ != a.loss_curve_  # the seed matters: the test can fail
 
 
+def test_a_fit_given_no_seed_keeps_the_one_it_drew_and_it_repeats_the_fit(tmp_path):
+    """random_state=None draws a seed, kept as random_state_ (and in the model file): passed back, it
+    gives the same model; a RandomState instance has no number that repeats it."""
+    import aedr
+
+    X = np.random.default_rng(0).normal(size=(200, 8))
+    fits = [Autoencoder(hidden_layer_sizes=(8,), max_iter=3, n_jobs=1).fit(X) for _ in range(2)]
+    assert fits[0].random_state_ != fits[1].random_state_  # drawn afresh each fit
+    again = Autoencoder(hidden_layer_sizes=(8,), max_iter=3, n_jobs=1, random_state=fits[0].random_state_).fit(X)
+    assert again.random_state_ == fits[0].random_state_ and again.loss_curve_ == fits[0].loss_curve_
+    np.testing.assert_array_equal(again.transform(X), fits[0].transform(X))
+    fits[0].save(tmp_path / "m")
+    assert aedr.load(tmp_path / "m").random_state_ == fits[0].random_state_
+    instance = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=np.random.RandomState(0)).fit(X)
+    assert instance.random_state_ is None
+
+
 def test_auto_epochs_batch_and_rate_follow_the_data_size():
     from aedr import _fit_setup
 

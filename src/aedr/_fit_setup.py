@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import secrets
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -390,16 +392,21 @@ def callbacks(est) -> list:
 
 
 def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed: bool = False):
-    """The fit's seed and the checkpoint to resume from (its seed, even with ``random_state=None``);
-    tells the :class:`Checkpoint` callbacks which fit they belong to (``streamed``: its rows are
-    streamed from disk)."""
+    """The fit's seed, the ``random_state`` that repeats the fit (the one given, one drawn for None;
+    None for a RandomState instance, or a checkpoint of a fit given None) and the checkpoint to resume
+    from (its seed, even with ``random_state=None``); tells the :class:`Checkpoint` callbacks which fit
+    they belong to (``streamed``: its rows are streamed from disk)."""
     from aedr.training.checkpoint import Checkpoint, read_checkpoint, run_identity
 
-    seed = int(check_random_state(est.random_state).randint(2**31 - 1))
+    state = est.random_state
+    if state is None:  # a drawn seed, kept: random_state=drawn repeats the fit
+        state = int(distributed.broadcast(torch.tensor(secrets.randbelow(2**31))).item())  # under torchrun: rank 0's
+    repeats_with = int(state) if isinstance(state, Integral) else None
+    seed = int(check_random_state(state).randint(2**31 - 1))
     seed = int(distributed.broadcast(torch.tensor(seed)).item())  # under torchrun: rank 0's, for every rank
     writers = [cb for cb in (est.callbacks or []) if isinstance(cb, Checkpoint)]
     if not writers and resume_from is None:
-        return seed, None
+        return seed, repeats_with, None
     identity = run_identity(est, X, streamed=streamed)
     resume = None
     if resume_from is not None:
@@ -409,6 +416,7 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed
             )
         resume = read_checkpoint(resume_from, identity)
         seed = resume.state["seed"]
+        repeats_with = int(est.random_state) if isinstance(est.random_state, Integral) else None
         written, now = resume.state.get("world_size"), distributed.world_size()
         if written is not None and written != now and distributed.is_main():
             logger.warning(
@@ -417,7 +425,7 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed
             )
     for cb in writers:
         cb.identity, cb.seed = identity, seed
-    return seed, resume
+    return seed, repeats_with, resume
 
 
 def input_scaler(est, X, resume, warm: bool) -> AffineScaler:

@@ -205,6 +205,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     scaling_ : str or None
         The kind of that scaling, ``scale="auto"`` resolved: "global" (one mean and standard
         deviation for all features) for image rows, a conv network or a neighbour fit, else "standard".
+    random_state_ : int or None
+        The ``random_state`` that repeats this fit: the one given, or the one drawn when
+        ``random_state=None``; None for a RandomState instance, or a fit resumed from a
+        checkpoint of one given None.
     feature_mean_, feature_median_ : ndarray of shape (n_features_in_,)
         Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
         of 20,000 rows at most, fewer for wide data; :mod:`aedr.data.summary`), in the data's own units. What
@@ -389,7 +393,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if warm:
             _fit_setup.check_warm_start(self, X.shape[1], image_shape)
         self._fitted_params = self.get_params(deep=False)  # what save writes, whatever set_params does later
-        seed, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
+        seed, self.random_state_, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
         self.input_shape_ = (

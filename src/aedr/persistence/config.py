@@ -382,6 +382,7 @@ _FITTED = {
     "batch_size_": _int(1),
     "max_iter_": _int(1),
     "world_size_": _int(1),
+    "random_state_": lambda v: v is None or _int(0)(v),
     "best_loss_": lambda v: _number(v) and not math.isnan(v),
     "learning_rate_": lambda v: _number(v) and math.isfinite(v) and v > 0,
     "loss_curve_": _numbers,
