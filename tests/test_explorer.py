@@ -589,3 +589,25 @@ def test_unnamed_codes_are_named_alike_in_the_map_and_the_png():
     axes = [plot_embedding(Z).axes[0].get_xlabel(), plot_embedding(Z).axes[0].get_ylabel()]
     assert axes == ["component 1", "component 2"]
     assert all(f'"title":{{"text":"{name}"}}' in html for name in axes)
+
+
+def test_whole_number_labels_with_a_gap_read_as_integers_everywhere(tmp_path):
+    """pandas reads integer labels with one empty cell as floats: the legend said "1.0", the hover "1",
+    embedding.csv "1.0". Now "1" in the map's legend and hover, the png's legend and the written file;
+    a missing value reads "(missing)" on hover, and text classes sort by their numbers (c2 before c10)."""
+    from aedr.data.formats import annotated
+    from aedr.plotting import plot_embedding
+
+    digit = pd.Series([1.0, np.nan, 2.0, 10.0] * 10, name="digit")
+    Z = np.random.default_rng(0).normal(size=(len(digit), 2))
+    html = explorer_html(Z, labels=pd.DataFrame({"digit": digit, "name": [f"c{i % 11}" for i in range(40)]}))
+    traces = json.loads(re.search(r"Plotly\.newPlot\(\s*\"aedr-map\",\s*(\[.*?\]),\s*\{", html, re.S).group(1))
+    names = [t["name"] for t in traces]
+    assert names[:4] == ["1", "2", "10", "(missing)"]
+    assert names[4:] == [f"c{i}" for i in range(11)]
+    hovered = {row[1] for t in traces for row in t["customdata"]}
+    assert {"1", "2", "10", "(missing)"} <= hovered and "1.0" not in hovered
+    legend = plot_embedding(Z, digit.to_numpy()).axes[0].get_legend().legend_handles
+    assert [h.get_label() for h in legend] == ["1", "2", "10", "NA"]
+    annotated(pd.DataFrame(Z, columns=["a", "b"]), digit).to_csv(tmp_path / "e.csv", index=False)
+    assert pd.read_csv(tmp_path / "e.csv", dtype=str)["digit"].fillna("").tolist()[:4] == ["1", "", "2", "10"]

@@ -20,11 +20,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from html import escape
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from aedr.data.table import whole_labels
 
 MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colour bar), not a legend
 MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
@@ -109,7 +112,7 @@ def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
     if len(frame) != n:
         raise ValueError(f"{what} have {len(frame)} rows, the codes {n}")
     frame.columns = [str(c) for c in frame.columns]
-    return frame
+    return frame.apply(whole_labels)  # whole numbers a missing value made floats: 1, not 1.0
 
 
 def obs_colourings(obs: pd.DataFrame, skip=(), limit: int = MAX_COLOURINGS):
@@ -181,7 +184,7 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
         indices = []
         values = None if column is None else labels[column]
         if values is None or (_is_numeric(values) and values.nunique() > MAX_CATEGORIES):
-            colour = None if values is None else values.to_numpy(dtype=np.float64)
+            colour = None if values is None else values.to_numpy(dtype=np.float64, na_value=np.nan)
             indices.append(len(figure.data))
             figure.add_trace(_trace(Z, np.arange(n), custom, template, column or "rows", first, colour=colour))
         else:
@@ -248,10 +251,11 @@ def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
 
 
 def _sort_key(value: str):
+    """Numbers by value, then text with its runs of digits by value ("c2" before "c10")."""
     try:
-        return (0, float(value), value)
+        return (0, float(value), [])
     except ValueError:
-        return (1, 0.0, value)
+        return (1, 0.0, [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", value)])
 
 
 def _is_numeric(values: pd.Series) -> bool:
@@ -259,10 +263,11 @@ def _is_numeric(values: pd.Series) -> bool:
 
 
 def _hover_text(values: pd.Series) -> np.ndarray:
-    """``values`` as the hover shows them: floats to 4 digits, text as text (never as HTML)."""
+    """``values`` as the hover shows them: floats to 4 digits, text as text (never as HTML), a missing
+    value as :data:`MISSING`."""
     if pd.api.types.is_float_dtype(values):
-        return np.array([f"{v:.4g}" for v in values], dtype=object)
-    return np.array([_escape(v) for v in values.astype("string").fillna("")], dtype=object)
+        return np.array([MISSING if np.isnan(v) else f"{v:.4g}" for v in values], dtype=object)
+    return np.array([_escape(v) for v in values.astype("string").fillna(MISSING)], dtype=object)
 
 
 def _script_json(value) -> str:

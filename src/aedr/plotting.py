@@ -103,6 +103,13 @@ def plot_embedding(
             columns, labels = [c[~missing] for c in columns], labels[~missing]
         if labels.dtype == object and len(labels) and all(isinstance(v, (int, float)) for v in labels):
             labels = labels.astype(float)  # numbers that NaN had made objects
+        if (
+            labels.dtype.kind == "f"
+            and len(labels)
+            and (labels == np.round(labels)).all()
+            and abs(labels).max() < 2**53
+        ):
+            labels = labels.astype(np.int64)  # classes a missing label made floats: 1, not 1.0
         classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
         colours = category_colours(len(classes)) if len(classes) <= 20 or labels.dtype.kind not in "biuf" else []
         if colours:  # one scatter in a seeded random order, so that where classes overlap none hides another

@@ -473,11 +473,14 @@ def annotations(labels, ids) -> str:
 
 
 def annotated(values: pd.DataFrame, labels: pd.Series | None, ids: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The rows' ``ids``, ``values`` and ``labels``, in that order, as one table."""
+    """The rows' ``ids``, ``values`` and ``labels``, in that order, as one table (whole-number labels as
+    integers: :func:`aedr.data.table.whole_labels`)."""
     import pandas as pd
 
+    from aedr.data.table import whole_labels
+
     parts = [] if ids is None else [ids.reset_index(drop=True)]
-    parts += [values] + ([] if labels is None else [labels.reset_index(drop=True)])
+    parts += [values] + ([] if labels is None else [whole_labels(labels.reset_index(drop=True))])
     return values if len(parts) == 1 else pd.concat(parts, axis=1)
 
 

@@ -11,6 +11,24 @@ import pandas as pd
 import scipy.sparse as sp
 
 
+def whole_labels(values: pd.Series) -> pd.Series:
+    """``values`` of whole numbers that a missing cell made floats (pandas reads ``1,,2`` as 1.0, NaN,
+    2.0) as integers again, pandas' nullable ``Int64``, so that they are written and shown as ``1``,
+    not ``1.0``; other values as they are.
+
+    >>> whole_labels(pd.Series([1.0, None, 2.0])).tolist()
+    [1, <NA>, 2]
+    >>> whole_labels(pd.Series([0.5, 2.0])).dtype
+    dtype('float64')
+    """
+    if not pd.api.types.is_float_dtype(values):
+        return values
+    known = values.dropna().to_numpy()
+    if not len(known) or not np.isfinite(known).all() or (known != np.round(known)).any() or abs(known).max() >= 2**53:
+        return values
+    return values.astype("Int64")
+
+
 @dataclass
 class Table:
     """Feature rows read from a file.
