@@ -531,6 +531,11 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
             1,
         ),
         (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"], 2),
+        (
+            ["evaluate", "RUN", "CELLS", "--labels", "CELLS", "--label-col", "x"],
+            ["--label-col or --labels, not both"],
+            2,
+        ),
         (["fit", "CELLS", "--label-col", "cell_type", "--activation", "nope"], ["--activation must be", "nope"], 2),
         (["fit", "CELLS", "--label-col", "cell_type", "--batch-size", "many"], ["--batch-size", "'many'"], 2),
         (

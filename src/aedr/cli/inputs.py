@@ -138,6 +138,8 @@ def read_options(
 
     if missing is not None and missing not in MISSING:
         raise typer.BadParameter(f"{missing!r} is not one of {', '.join(MISSING)}", param_hint="--missing")
+    if label_col is not None and labels_file is not None:
+        raise typer.BadParameter("give either --label-col or --labels, not both", param_hint="--labels")
     return ReadOptions(
         label_col=label_col,
         labels_file=labels_file,
@@ -200,9 +202,7 @@ def read_input(
         id_columns=id_columns,
     )
     _check_finite(path, table)
-    if options.labels_file is not None:
-        if options.label_col is not None:
-            raise ValueError("give either --label-col or --labels, not both")
+    if options.labels_file is not None:  # never beside label_col (read_options)
         dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
         among = f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else ""
         labels = labels_for(options.labels_file, table.X.shape[0] + len(dropped), f"rows in {path}{among}")
@@ -322,9 +322,7 @@ def _streamed_table(path: Path, source, memory_budget, options: ReadOptions, giv
             labels = obs[label_col].rename(label_col)
         else:
             raise ValueError(f"{path}: a .npy file has no columns to take --label-col from; use --labels FILE")
-    if labels_file is not None:
-        if label_col is not None:
-            raise ValueError("give either --label-col or --labels, not both")
+    if labels_file is not None:  # never beside label_col (read_options)
         labels = labels_for(labels_file, source.shape[0], f"rows in {path}")
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({size_text(source.nbytes)} as float32)"
     notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
