@@ -182,9 +182,10 @@ def test_config_file_and_options_override_it(cells, tmp_path):
     assert_one_line_error(result, "params.toml", "'n_jobs' is the command's --threads option", code=2)
     config.write_text("max_iter = -3\n")  # a bad value is the file's, unless an option overrides it
     result = aedr("fit", cells, "-o", tmp_path / "r3", "--config", config, ok=False)
-    assert_one_line_error(result, f"{config}: max_iter must be an int", "Got -3", "(see 'aedr fit --help')", code=2)
+    words = "must be a whole number of at least 1, or auto"
+    assert_one_line_error(result, f"{config}: max_iter {words}; got -3", "(see 'aedr fit --help')", code=2)
     result = aedr("fit", cells, "-o", tmp_path / "r3", "--config", config, "--max-iter", "0", ok=False)
-    assert_one_line_error(result, "error: --max-iter must be an int", "Got 0", "(see 'aedr fit --help')", code=2)
+    assert_one_line_error(result, f"error: --max-iter {words}; got 0", "(see 'aedr fit --help')", code=2)
     assert "params.toml" not in result.output
 
 

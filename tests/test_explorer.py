@@ -469,9 +469,9 @@ def test_explore_data_tables_of_every_shape(tmp_path):
 
 def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
     from aedr.data.table import Table
-    from aedr.runs import write_map
+    from aedr.explorer import write_run_map
 
-    class Fitted:  # what write_map reads of an estimator
+    class Fitted:  # what write_run_map reads of an estimator
         n_components = 2
 
         def get_feature_names_out(self):
@@ -479,7 +479,7 @@ def test_the_map_of_a_large_fit_is_bounded_and_says_so(tmp_path):
 
     Z = np.random.default_rng(0).normal(size=(5000, 2))
     table = Table(np.zeros((5000, 3)), labels=pd.Series(np.arange(5000) % 4, name="k"))
-    path, note = write_map(tmp_path / "map.html", Fitted(), Z, table, None, max_points=1000)
+    path, note = write_run_map(tmp_path / "map.html", Fitted(), Z, table, None, max_points=1000)
     assert note == "map.html shows 1,000 of 5,000 rows, sampled (aedr explore draws them all)"
     xs = re.findall(r'"x":\{"dtype":"f4","bdata":"([^"]*)"', path.read_text())  # plotly's binary arrays
     assert sum(len(base64.b64decode(x.replace("\\u002f", "/"))) // 4 for x in xs) == 1000  # the points drawn

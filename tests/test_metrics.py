@@ -229,14 +229,14 @@ def test_wide_rows_are_scored_on_a_sample_and_in_batches_of_bounded_bytes(monkey
     """What a streamed fit of wide rows (20,000 genes) held whole before: the metrics' sample and each
     batch of the reconstruction error are bounded in values, not rows."""
     import aedr.data.rows as rows_module
-    import aedr.runs as runs
+    import aedr.scoring as scoring
 
     X = np.random.default_rng(0).normal(size=(2000, 64))
-    monkeypatch.setattr(runs, "METRICS_VALUES", 64 * 700)
-    assert runs.embedding_scores(X, X[:, :2])["metrics_rows"] == 700
-    monkeypatch.setattr(runs, "METRICS_VALUES", 64 * 10)  # never below MIN_WIDE_ROWS
-    assert runs.embedding_scores(X, X[:, :2])["metrics_rows"] == runs.MIN_WIDE_ROWS
-    assert runs.embedding_scores(X, X[:, :2], max_rows=100)["metrics_rows"] == 100  # the caller's limit holds
+    monkeypatch.setattr(scoring, "METRICS_VALUES", 64 * 700)
+    assert scoring.embedding_scores(X, X[:, :2])["metrics_rows"] == 700
+    monkeypatch.setattr(scoring, "METRICS_VALUES", 64 * 10)  # never below MIN_WIDE_ROWS
+    assert scoring.embedding_scores(X, X[:, :2])["metrics_rows"] == scoring.MIN_WIDE_ROWS
+    assert scoring.embedding_scores(X, X[:, :2], max_rows=100)["metrics_rows"] == 100  # the caller's limit holds
     monkeypatch.setattr(rows_module, "ERROR_BATCH_BYTES", 8 * 64 * 300)
     seen = []
 

@@ -577,7 +577,7 @@ def test_a_parquet_column_that_numbers_the_rows_is_an_id_in_memory_and_streamed(
 
 def test_evaluate_streams_a_file_beyond_the_budget_to_the_scores_read_in_memory(tmp_path, digits, small_blocks):
     from aedr import load
-    from aedr.runs import embedding_scores
+    from aedr.scoring import embedding_scores
 
     X, y = digits
     np.save(tmp_path / "d.npy", X.astype(np.float32))

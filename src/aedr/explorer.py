@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aedr.data.table import whole_labels
+from aedr.data.table import Table, whole_labels
 
 MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colour bar), not a legend
 MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
@@ -439,3 +439,51 @@ _SELECTION_SCRIPT = r"""
   });
 })();
 """
+
+
+MAP_POINTS = 200_000  # the map of a fit run draws at most this many rows (a seeded sample)
+MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
+
+
+def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
+    """The map of a fit run (``map.html``): the first two or three dimensions of ``Z``, ``table``'s codes
+    under ``estimator``; the label as colour, an ``.h5ad`` file's obs as colourings and hover fields,
+    the rows' IDs in the hover box, image rows as thumbnails beside their reconstructions ``X_hat``; at
+    most ``max_points`` rows (a seeded sample). Returns the path and a note when rows were left out."""
+    from aedr.data.sources import RowSource
+    from aedr.plotting import fit_title
+
+    n, note = len(Z), None
+    rows = np.arange(n)
+    if n > max_points:
+        rows = np.sort(np.random.default_rng(0).choice(n, max_points, replace=False))
+        note = f"map.html shows {max_points:,} of {n:,} rows, sampled (aedr explore draws them all)"
+    codes = np.asarray(Z)[rows, : 3 if Z.shape[1] == 3 else 2]
+    streamed = isinstance(table.X, RowSource)
+    images = None
+    if table.image_shape is not None:
+        images = table.X.take(rows) if streamed else table.X[rows]
+    rows_hat = None if images is None else X_hat[rows]
+    labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
+    fields = None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True)  # in the hover box
+    if table.obs is not None:  # an .h5ad file's annotations: colourings (the label column first), then hover
+        skip = [] if labels is None else list(labels.columns)
+        others, hover, cut = obs_colourings(table.obs.iloc[rows], skip)
+        if others is not None:
+            labels = others if labels is None else pd.concat([labels.reset_index(drop=True), others], axis=1)
+        if hover is not None:
+            fields = hover if fields is None else pd.concat([fields, hover], axis=1)
+        note = "; ".join(filter(None, [note, cut])) or None
+    write_explorer(
+        path,
+        codes,
+        labels=labels,
+        images=images,
+        reconstructions=rows_hat,
+        image_shape=table.image_shape,
+        fields=fields,
+        thumbnails=MAP_THUMBNAILS,
+        title=fit_title(estimator, n),
+        axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],
+    )
+    return path, note

@@ -42,6 +42,11 @@ def pyplot():
 MISSING_COLOUR = "#d3d3d3"  # rows without a label (NaN, None): light grey, as scanpy's na_color
 
 
+def fit_title(estimator, n_points: int) -> str:
+    """The title of a fit's figures and map: ``"Autoencoder: 1,797 points, 2-D code"``."""
+    return f"{type(estimator).__name__}: {n_points:,} point{'s' * (n_points != 1)}, {estimator.n_components}-D code"
+
+
 def plot_embedding(
     Z,
     labels=None,

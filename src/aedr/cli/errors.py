@@ -190,21 +190,7 @@ def option_words(text: str) -> str:
     """
     from aedr.cli.params import DECLARED
 
-    # scikit-learn's "a str among {'b', 'a'} or None. Got 'c' instead." as the options take it (a Python
-    # class, "or an instance of 'type'", is no option's value)
-    text = re.sub(
-        r"must be a str among \{(.*?)\}(?: or an instance of '\w+')?( or None)?(?: or an instance of '\w+')?\. "
-        r"Got (.*) instead\.",
-        _among,
-        text,
-    )
-    # and its "an int in the range [1, inf) or a str among {'auto'}. Got 0 instead." in words
-    text = re.sub(
-        r"must be (an int|a float) in the range ([\[(])([^,\]]+), ([^\])]+)([\])])"
-        r"(?: or a str among \{(.*?)\})?\. Got (.*) instead\.",
-        _in_range,
-        text,
-    )
+    text = constraint_words(text)
     text = re.sub(
         r"The '(\w+)' parameter of \w+ (must be .*)",
         lambda m: f"{DECLARED[m[1]].flag()} {m[2]}" if m[1] in DECLARED else m[0],
@@ -216,6 +202,29 @@ def option_words(text: str) -> str:
     # "'hidden_layer_sizes' must be ...": a parameter named as the subject of a rule; a quoted name anywhere
     # else is the user's own word (a column 'noise', a cell value 'beta'), never rewritten
     return re.sub(rf"(?<![\w-])'({names})'(?= must )", lambda m: flags[m[1]], text)
+
+
+def constraint_words(text: str) -> str:
+    """``text`` with scikit-learn's parameter constraints in words, as the options take the values.
+
+    >>> constraint_words("max_iter must be an int in the range [1, inf) or a str among {'auto'}. Got -3 instead.")
+    'max_iter must be a whole number of at least 1, or auto; got -3'
+    """
+    # "a str among {'b', 'a'} or None. Got 'c' instead." (a Python class, "or an instance of 'type'", is no
+    # option's value)
+    text = re.sub(
+        r"must be a str among \{(.*?)\}(?: or an instance of '\w+')?( or None)?(?: or an instance of '\w+')?\. "
+        r"Got (.*) instead\.",
+        _among,
+        text,
+    )
+    # "an int in the range [1, inf) or a str among {'auto'}. Got 0 instead."
+    return re.sub(
+        r"must be (an int|a float) in the range ([\[(])([^,\]]+), ([^\])]+)([\])])"
+        r"(?: or a str among \{(.*?)\})?\. Got (.*) instead\.",
+        _in_range,
+        text,
+    )
 
 
 def _in_range(match) -> str:

@@ -36,7 +36,6 @@ from aedr.cli.outputs import RUN_MARKER, RUN_OUTPUTS, claim_output
 from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
-from aedr.training.threads import torch_threads
 
 _MODEL, _NEIGHBORS, _TRAIN, _OUT = "Model", "Neighbour preservation", "Training", "Output"
 
@@ -114,8 +113,9 @@ def fit(
       aedr fit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --neighbor-loss tsne
       aedr fit cells.h5ad --layer counts --normalize --label-col leiden --neighbor-loss tsne
     """
-    from aedr.runs import train, write_fit
-    from aedr.training.checkpoint import Checkpoint, is_trained, read_trained, write_trained
+    from aedr.runs import checkpointed_fit_run
+    from aedr.training.checkpoint import Checkpoint, is_trained
+    from aedr.training.threads import fit_threads
 
     for given in (data, labels):  # before any output is claimed or any option is read
         if given is not None and not given.exists():
@@ -160,16 +160,8 @@ def fit(
         # the fit scales an image's pixels alike (aedr._fit_setup.scaling), where other rows' columns apart
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
-    if threads is not None:
-        chosen = threads
-    elif saved is not None:  # the interrupted fit's count: the same threads give the same model
-        chosen = saved["threads"]
-    elif world_size() > 1:  # several ranks share the machine's cores: one each unless --threads
-        chosen = 1
-    else:
-        from aedr.training.threads import default_threads
-
-        chosen = default_threads(estimator, table.X.shape[1], n_rows=table.X.shape[0])
+    resumed = None if saved is None else saved["threads"]
+    chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         from aedr.training.distributed import finish
@@ -182,26 +174,18 @@ def fit(
         except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
             raise typer.Exit(_exit_code(stopper.requested)) from None
         finish()  # waits for rank 0 to write, then ends this process
-    kept = checkpoint.path if trained else None  # the checkpoint, once it holds the trained model
     try:
-        with torch_threads(chosen), staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
-            if trained:
-                estimator, seconds = read_trained(checkpoint.path, _identity(estimator, table), device=estimator.device)
-                estimator.set_params(n_jobs=chosen)
-            else:
-                seconds = train(estimator, table, resume_from=checkpoint.path if resume else None)
-                if stopper.requested is None:  # kept before the outputs: an interruption now loses no training
-                    write_trained(
-                        checkpoint.path, estimator, _identity(estimator, table), threads=chosen, fit_seconds=seconds
-                    )
-                    kept = checkpoint.path
-            run = write_fit(
+        with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
+            run = checkpointed_fit_run(
                 estimator,
                 table,
                 folder,
-                fit_seconds=seconds,
-                embedding_format=fmt,
+                checkpoint.path,
+                trained=trained,
+                resume=resume,
+                threads=chosen,
                 interrupted=lambda: stopper.requested is not None,
+                embedding_format=fmt,
                 obsm_key=obsm_key,
                 reading=options.saved(),  # how the rows were read: saved with the model, and in the .h5ad copy
                 columns={  # kept again by transform and evaluate when a new file has them (by name: not a
@@ -223,16 +207,18 @@ def fit(
             with output_lock(checkpoint.path):
                 checkpoint.path.unlink(missing_ok=True)
             typer.echo(f"\n{how}: {placed}", err=True)
-        elif kept is not None:
+        elif _holds_trained(checkpoint.path):  # training had ended: the checkpoint keeps the trained model
             typer.echo(
                 f"\n{how} after training, while the run was written: nothing of it was written; the trained model "
-                f"is kept in {kept} (the same command with --resume writes the run without training again)",
+                f"is kept in {checkpoint.path} (the same command with --resume writes the run without training "
+                "again)",
                 err=True,
             )
         else:
             stays = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
             typer.echo(f"\n{how}: nothing was written{stays}", err=True)
         raise typer.Exit(code) from None
+    estimator = run.estimator  # with a trained checkpoint, the one read from it
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
     _report(run, out, drawn)
@@ -258,13 +244,14 @@ def _checkpoint_file(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def _identity(estimator, table) -> dict:
-    """What a trained checkpoint shares with the run that writes its outputs: the estimator's parameters
-    and the rows as read (:func:`aedr.training.checkpoint.run_identity`)."""
-    from aedr.data.sources import RowSource
-    from aedr.training.checkpoint import run_identity
+def _holds_trained(file: Path) -> bool:
+    """Whether checkpoint ``file`` holds a fit whose training had ended (its outputs not yet written)."""
+    from aedr.training.checkpoint import CheckpointError, is_trained, read_header
 
-    return run_identity(estimator, table.X, streamed=isinstance(table.X, RowSource))
+    try:
+        return file.is_file() and is_trained(read_header(file))
+    except (CheckpointError, OSError):
+        return False
 
 
 def _check_checkpoint(file: Path, *, resume: bool, force: bool):

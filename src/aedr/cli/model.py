@@ -398,7 +398,7 @@ def evaluate(
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
     from aedr.metrics import knn_unscorable
-    from aedr.runs import scores_space_note, table_scores
+    from aedr.scoring import scores_space_note, table_scores
 
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)

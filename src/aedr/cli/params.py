@@ -128,7 +128,9 @@ def build_estimator(params: dict, model: str = "autoencoder", *, config=None, fr
     except ValueError as exc:  # scikit-learn's InvalidParameterError: name the config file a value came from
         named = re.match(r"The '(\w+)' parameter", str(exc))
         if config is not None and named and named[1] in from_config:
-            shown = re.sub(r"^The '\w+' parameter of \w+ ", f"{named[1]} ", str(exc))
+            from aedr.cli.errors import constraint_words
+
+            shown = constraint_words(re.sub(r"^The '\w+' parameter of \w+ ", f"{named[1]} ", str(exc)))
             raise typer.BadParameter(f"{config}: {shown}", param_hint="--config") from None
         raise
     return estimator

@@ -138,6 +138,24 @@ def default_threads(estimator, n_features: int, busy: float | None = None, n_row
     return max(1, cores - round(busy))
 
 
+def fit_threads(
+    estimator, n_features: int, n_rows: int, *, given: int | None = None, resumed: int | None = None
+) -> int:
+    """The torch threads of a fit as ``aedr fit`` chooses them: ``given`` (``--threads``); else
+    ``resumed``, those of the interrupted fit it goes on from (the same threads give the same model);
+    under torchrun one per process, as the processes share the machine's cores; else
+    :func:`default_threads` for ``n_rows`` rows of ``n_features`` values."""
+    from aedr.training.distributed import world_size
+
+    if given is not None:
+        return given
+    if resumed is not None:
+        return resumed
+    if world_size() > 1:
+        return 1
+    return default_threads(estimator, n_features, n_rows=n_rows)
+
+
 def estimator_threads(estimator, n_features: int | None) -> int | None:
     """The torch thread count ``estimator.n_jobs`` asks for; None: leave torch's setting.
 
