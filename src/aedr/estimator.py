@@ -208,7 +208,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     random_state_ : int or None
         The ``random_state`` that repeats this fit: the one given, or the one drawn when
         ``random_state=None``; None for a RandomState instance, or a fit resumed from a
-        checkpoint of one given None.
+        checkpoint of one given None. A ``warm_start`` fit goes on from the fitted network: its
+        seed repeats its own epochs from that same network.
     feature_mean_, feature_median_ : ndarray of shape (n_features_in_,)
         Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
         of 20,000 rows at most, fewer for wide data; :mod:`aedr.data.summary`), in the data's own units. What
@@ -655,7 +656,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error, in the original units (rows on disk are read a
-        batch at a time)."""
+        batch at a time).
+
+        Columns in large units weigh the most: a ``GridSearchCV`` or ``cross_val_score`` on columns of
+        unlike units chooses by them (breast cancer's two area columns hold 98% of the error). Put a
+        ``StandardScaler`` before the autoencoder in a ``Pipeline`` to score every column alike. The
+        string scorers of a predictor (``"neg_mean_squared_error"``, ``"r2"``) do not apply to a
+        transformer: leave ``scoring`` out, or pass a callable ``scoring(estimator, X, y)``.
+        """
         source = as_source(X)
         if source is not None:
             check_is_fitted(self)
