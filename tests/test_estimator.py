@@ -155,12 +155,14 @@ def test_nan_and_inf_named_with_row_counts(small):
         (np.array(["2020-01-01"] * 40, dtype="datetime64[D]").reshape(20, 2), r"datetime64\[D\] values \(dates"),
         (np.ones((10, 3)).astype("timedelta64[s]"), r"timedelta64\[s\] values \(dates or durations\)"),
         (np.ones((10, 1, 2, 2, 2)), r"X has 5 dimensions: give rows \(2-D\) or images"),
+        (np.ones((10, 3)).astype(str), r"X holds text \(<U32\), not numbers, as scikit-learn refuses it"),
     ],
-    ids=["dicts", "dates", "durations", "5-D"],
+    ids=["dicts", "dates", "durations", "5-D", "numeric text"],
 )
 def test_rows_that_are_not_numbers_or_rows_are_refused_in_aedrs_words(X, message):
     """Dates were read as their numbers and fitted (where the command line refused them); dicts and a
-    5-D array got scikit-learn's TypeError and "dim <= 2 is required" (3-D and 4-D images are read)."""
+    5-D array got scikit-learn's TypeError and "dim <= 2 is required" (3-D and 4-D images are read); an
+    array of numbers as text was parsed quietly, where scikit-learn refuses it (a file read as text)."""
     with pytest.raises(
         (ValueError, TypeError), match=message
     ):  # TypeError for objects, as scikit-learn's checks expect

@@ -192,7 +192,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         fixed value gives bit-identical results.
     verbose : bool, default=False
         Show a progress bar (tqdm, on stderr).
-    callbacks : list of Callback or callable, default=None
+    callbacks : list of (Callback or callable), default=None
         Called after every epoch with a :class:`aedr.training.TrainingState`; returning True stops
         training. An :class:`aedr.Checkpoint` among them writes checkpoints to resume from.
 
