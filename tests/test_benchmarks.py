@@ -179,7 +179,7 @@ def test_cli_benchmark(tiny, tmp_path):
     assert "| pca |" in result.output and "| ae-linear |" in result.output
     assert {p.name for p in out.iterdir()} == {"results.csv", "results.md", "embeddings.png"}
     bad = runner.invoke(app, ["benchmark", "--datasets", tiny, "--methods", "pca,nope", "--out", str(out)])
-    assert bad.exit_code == 2 and "unknown data set or method: nope" in bad.output
+    assert bad.exit_code == 2 and "unknown method: nope" in bad.output
 
 
 def test_cli_records_the_command(tiny, tmp_path):
@@ -335,6 +335,7 @@ def test_a_report_whose_markers_do_not_pair_is_refused_before_the_run(tiny, tmp_
         (["--methods", ""], "no names given"),
         (["--heldout-fraction", "1.5"], "1.5 is not between 0 and 1"),
         (["--heldout-fraction", "0"], "0.0 is not between 0 and 1"),
+        (["--datasets", "digits,nope,mnist9"], "unknown data sets: nope, mnist9 (known: "),
     ],
 )
 def test_benchmark_options_that_name_nothing_are_usage_errors(tmp_path, extra, message):

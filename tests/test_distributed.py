@@ -61,6 +61,7 @@ def test_two_ranks_follow_one_process_with_the_whole_batch(data):
     assert json.loads((data / "two" / "model" / "config.json").read_text())["fitted"]["world_size_"] == 2
     assert one.world_size_ == 1
     assert result.stdout.count("wrote two/") == 1  # rank 0 alone reports and writes
+    assert "on 2 processes (torchrun)" in result.stdout
     assert sorted(p.name for p in data.iterdir()) == ["one", "two", "x.npy"]
 
 

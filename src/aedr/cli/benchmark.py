@@ -140,13 +140,17 @@ def benchmark(
         datasets = "digits" if quick else _ALL_DATASETS
     if methods is None:
         methods = _QUICK_METHODS if quick else _ALL_METHODS
-    for option, names, known in (("--datasets", datasets, DATASETS), ("--methods", methods, METHODS)):
+    for option, names, known, what in (
+        ("--datasets", datasets, DATASETS, "data set"),
+        ("--methods", methods, METHODS, "method"),
+    ):
         if not _names(names):
             raise typer.BadParameter(f"no names given (known: {', '.join(known)})", param_hint=option)
         unknown = [name for name in _names(names) if name not in known]
         if unknown:
             raise typer.BadParameter(
-                f"unknown data set or method: {', '.join(unknown)} (known: {', '.join(known)})", param_hint=option
+                f"unknown {what}{'s' * (len(unknown) > 1)}: {', '.join(unknown)} (known: {', '.join(known)})",
+                param_hint=option,
             )
 
     if not 0 < heldout_fraction < 1:

@@ -337,8 +337,10 @@ def _report(run, out: Path, drawn: int | None = None) -> None:
 
     m = run.metrics
     seed = "" if drawn is None else f", seed {drawn}: --random-state {drawn} repeats it"
+    ranks = getattr(run.estimator, "world_size_", 1)
+    where = f" on {ranks} processes (torchrun)" if ranks > 1 else ""
     line = (
-        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s "
+        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s{where} "
         f"({plural(m['epochs'], 'epoch')}{seed})"
     )
     typer.echo(line)
