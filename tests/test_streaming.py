@@ -440,7 +440,9 @@ def test_cli_streams_parquet_and_h5ad_with_their_labels(tmp_path, digits, small_
     frame.iloc[::-1].drop(columns="digit").to_parquet(tmp_path / "new.parquet", row_group_size=400)
     result = runner.invoke(app, ["transform", str(out), str(tmp_path / "new.parquet"), "-o", str(tmp_path / "c.csv")])
     assert result.exit_code == 0 and "streaming" in result.output, result.output  # the model's budget: 0
-    codes = pd.read_csv(tmp_path / "c.csv").set_index("image").loc[embedding["image"]]
+    codes = pd.read_csv(tmp_path / "c.csv")
+    assert codes["index"].tolist() == list(range(len(y)))[::-1]  # iloc[::-1]'s index, kept as the rows' IDs
+    codes = codes.drop(columns="index").set_index("image").loc[embedding["image"]]
     np.testing.assert_allclose(codes.to_numpy(), embedding.iloc[:, 1:3].to_numpy(), rtol=1e-5, atol=1e-6)
     # the fit's ID column is kept by its name, whatever its values (here one batch's name in every row)
     frame.drop(columns="digit").assign(image="batch7").to_parquet(tmp_path / "same.parquet", row_group_size=400)
