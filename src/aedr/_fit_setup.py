@@ -21,6 +21,7 @@ from aedr._validation import ParameterError
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
+from aedr.params import AUTO_MAX_ITER
 from aedr.training import distributed
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
@@ -282,7 +283,6 @@ def validation_split(est, n_samples: int, generator: torch.Generator):
 DEEP_BATCH = 512  # the largest "auto" batch of a plain deep fit
 DEEP_EPOCH_SCALE = 7500.0  # "auto" max_iter of a plain deep fit: this / sqrt(n_train) epochs, 10 to 200
 DEEP_DECAY_FRACTION = 0.5  # a plain deep fit's rate falls linearly to zero over its last half
-DEFAULT_MAX_ITER = 200  # "auto" max_iter of a linear or neighbour fit
 
 
 def code_anchors(est) -> int:
@@ -329,8 +329,8 @@ def max_iter(est, n_train: int) -> int:
     if est.max_iter != "auto":
         return est.max_iter
     if not _is_plain_deep(est):
-        return DEFAULT_MAX_ITER
-    return int(min(DEFAULT_MAX_ITER, max(10, math.ceil(DEEP_EPOCH_SCALE / math.sqrt(max(n_train, 1))))))
+        return AUTO_MAX_ITER
+    return int(min(AUTO_MAX_ITER, max(10, math.ceil(DEEP_EPOCH_SCALE / math.sqrt(max(n_train, 1))))))
 
 
 def learning_rate(est, batch: int) -> float:

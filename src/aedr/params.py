@@ -189,6 +189,8 @@ def _shown(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+AUTO_MAX_ITER = 200  # max_iter="auto" of a linear or neighbour fit (a plain deep fit's depends on its rows)
+
 PARAMS: tuple[Param, ...] = (
     Param("n_components", 2, positive(Integral, 1, "left"), "Code width.", cli=int, flags=("--n-components", "-k")),
     Param(

@@ -66,6 +66,8 @@ def make_method(name: str, settings: NeighborSettings | None = None) -> Neighbor
     return NEIGHBOR_METHODS[name](settings or NeighborSettings())
 
 
-def build_graph(X, name: str, *, n_neighbors: int = 15, perplexity: float = 30.0, random_state: int = 0):
-    """The symmetric sparse graph the method ``name`` learns from (UMAP's fuzzy set or t-SNE's P)."""
-    return make_method(name, NeighborSettings(n_neighbors=n_neighbors, perplexity=perplexity)).graph(X, random_state)
+def build_graph(X, name: str, *, random_state: int = 0, **settings):
+    """The symmetric sparse graph the method ``name`` learns from (UMAP's fuzzy set or t-SNE's P), with
+    ``settings`` (:class:`NeighborSettings` fields: ``n_neighbors``, ``perplexity``, ...) where not the
+    estimator's defaults."""
+    return make_method(name, NeighborSettings(**settings)).graph(X, random_state)

@@ -18,20 +18,24 @@ import scipy.sparse as sp
 import torch
 
 from aedr.neighbors import embedding
+from aedr.params import AUTO_MAX_ITER, PARAMS
+
+_DEFAULTS = {p.name: p.default for p in PARAMS}  # the estimator's, declared once in aedr.params
 
 
 @dataclass(frozen=True)
 class NeighborSettings:
-    """The estimator's parameters a neighbour method may read (each method reads its own)."""
+    """The estimator's parameters a neighbour method may read (each method reads its own), by default
+    the estimator's defaults."""
 
-    n_components: int = 2
-    n_neighbors: int = 15  # UMAP's graph, counting the row itself
-    perplexity: float = 30.0  # t-SNE's graph
-    min_dist: float = 0.1  # UMAP's kernel
-    exaggeration: float = 1.0  # t-SNE's attraction factor
-    early_exaggeration: float = 12.0  # t-SNE's early phase
-    negative_sample_rate: int = 5  # UMAP's repulsion weight
-    max_iter: int = 200  # the estimator's epoch budget, which the stages share
+    n_components: int = _DEFAULTS["n_components"]
+    n_neighbors: int = _DEFAULTS["n_neighbors"]  # UMAP's graph, counting the row itself
+    perplexity: float = _DEFAULTS["perplexity"]  # t-SNE's graph
+    min_dist: float = _DEFAULTS["min_dist"]  # UMAP's kernel
+    exaggeration: float = _DEFAULTS["exaggeration"]  # t-SNE's attraction factor
+    early_exaggeration: float = _DEFAULTS["early_exaggeration"]  # t-SNE's early phase
+    negative_sample_rate: int = _DEFAULTS["negative_sample_rate"]  # UMAP's repulsion weight
+    max_iter: int = AUTO_MAX_ITER  # the epoch budget the stages share: max_iter="auto" of a neighbour fit
     progress: bool = False  # progress bars on stderr
 
     @property
