@@ -31,6 +31,7 @@ from aedr.neighbors import (
     perplexity_affinities,
 )
 from aedr.neighbors.embedding import INIT_STD, embed, pca_codes
+from aedr.neighbors.method import FuzzyGraph, NeighborSettings
 from aedr.training.losses import AutoencoderObjective, NeighborObjective
 
 
@@ -583,6 +584,29 @@ def test_a_new_method_is_one_class_and_one_registry_line(digits, monkeypatch):
     assert ae.transform(X).shape == (300, 2) and "neighbor" in ae.loss_terms_
     with pytest.raises(ValueError, match="5 neighbours needs at least 6 training rows, got 5"):
         Autoencoder(neighbor_loss="pca-map", max_iter=1).fit(X[:5])
+
+
+class _FuzzyPCAMethod(FuzzyGraph, NeighborMethod):
+    """UMAP's graph mixed in, a PCA map: the graph, its settings and their errors come with the mixin."""
+
+    name = "fuzzy-pca"
+    refines = False
+
+    def embed(self, graph, rows, generator):
+        return pca_codes(rows, self.settings.n_components)
+
+
+def test_a_method_mixing_in_a_graph_takes_its_setting_and_its_errors(digits, monkeypatch):
+    import aedr.neighbors as nb
+
+    monkeypatch.setitem(nb.NEIGHBOR_METHODS, "fuzzy-pca", _FuzzyPCAMethod)
+    X = digits[0][:300]
+    method = make_method("fuzzy-pca", NeighborSettings(n_neighbors=8))
+    assert (method.graph(X, 0) != build_graph(X, "umap", n_neighbors=8)).nnz == 0
+    ae = Autoencoder(neighbor_loss="fuzzy-pca", n_neighbors=8, max_iter=5, random_state=0).fit(X)
+    assert ae.transform(X).shape == (300, 2)
+    with pytest.raises(ValueError, match="n_neighbors=8 needs at least 8 training rows, got 5"):
+        Autoencoder(neighbor_loss="fuzzy-pca", n_neighbors=8, max_iter=1).fit(X[:5])
 
 
 def test_robust_pull_is_quadratic_near_a_codes_place_and_bounded_far_from_it():

@@ -167,19 +167,19 @@ class DeepAutoencoderMethod(AutoencoderMethod):
     )
 
 
-class UMAPAutoencoderMethod(AutoencoderMethod):
-    defaults = {"neighbor_loss": "umap"}
-    default_run = False  # its own block of the benchmark (make bench-neighbors), and not in --quick
-    description = (
-        "aedr Autoencoder(neighbor_loss='umap'): the default autoencoder, its encoder shaped on a UMAP map of the rows"
-    )
-
-
-class TSNEAutoencoderMethod(AutoencoderMethod):
-    defaults = {"neighbor_loss": "tsne"}
-    default_run = False  # its own block of the benchmark (make bench-neighbors), and not in --quick
-    description = (
-        "aedr Autoencoder(neighbor_loss='tsne'): the default autoencoder, its encoder shaped on a t-SNE map of the rows"
+def neighbor_autoencoder(neighbor_loss: str, title: str) -> type[AutoencoderMethod]:
+    """The entry of aedr's autoencoder with ``neighbor_loss`` (a name in
+    :data:`aedr.neighbors.NEIGHBOR_METHODS`, ``title`` as prose writes it): the default autoencoder
+    with its neighbour method, in its own block of the benchmark (make bench-neighbors), not in --quick."""
+    return type(
+        f"{neighbor_loss.capitalize()}AutoencoderMethod",
+        (AutoencoderMethod,),
+        {
+            "defaults": {"neighbor_loss": neighbor_loss},
+            "default_run": False,
+            "description": f"aedr Autoencoder(neighbor_loss={neighbor_loss!r}): the default autoencoder, its encoder "
+            f"shaped on a {title} map of the rows",
+        },
     )
 
 
@@ -189,8 +189,8 @@ METHODS: dict[str, type[Method]] = {
     "umap": UMAPMethod,
     "ae-linear": LinearAutoencoderMethod,
     "ae-deep": DeepAutoencoderMethod,
-    "ae-umap": UMAPAutoencoderMethod,
-    "ae-tsne": TSNEAutoencoderMethod,
+    "ae-umap": neighbor_autoencoder("umap", "UMAP"),
+    "ae-tsne": neighbor_autoencoder("tsne", "t-SNE"),
 }
 
 # Each method's tiny iteration counts for a smoke run (``aedr benchmark --quick``).

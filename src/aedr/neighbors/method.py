@@ -4,7 +4,8 @@ A neighbour method turns the training rows into a free map of codes that keeps t
 neighbourhoods: an input-space graph (:meth:`NeighborMethod.graph`), the map whose layout the encoder is
 shaped on (:meth:`NeighborMethod.embed`), and the map the autoencoder finally fits, re-settled
 from the encoder's codes (:meth:`NeighborMethod.refine`). :class:`aedr.neighbors.training.NeighborTrainer` runs the
-autoencoder around it. A new method is one module with a subclass, its line in
+autoencoder around it. A new method is one module with a subclass (:class:`PerplexityGraph` or
+:class:`FuzzyGraph` mixed in gives it t-SNE's or UMAP's graph), its line in
 :data:`aedr.neighbors.NEIGHBOR_METHODS` and its name in the ``neighbor_loss`` help (``aedr/params.py``,
 which a test checks); docs/design.md, "Where a change goes", lists every kind of change.
 """
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from aedr.neighbors import embedding
+from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors, perplexity_affinities
 from aedr.params import AUTO_MAX_ITER, PARAMS
 
 _DEFAULTS = {p.name: p.default for p in PARAMS}  # the estimator's, declared once in aedr.params
@@ -100,3 +102,40 @@ class NeighborMethod:
             desc=desc,
             **kwargs,
         )
+
+
+class PerplexityGraph:
+    """The graph part of a method built on t-SNE's graph (mix in before :class:`NeighborMethod`):
+    ``3 * perplexity`` nearest neighbours per row, each row's Gaussian calibrated to the perplexity."""
+
+    def graph_neighbors(self) -> int:
+        return int(3 * self.settings.perplexity)
+
+    def describe_graph(self) -> str:
+        return f"perplexity={self.settings.perplexity:g}"
+
+    def largest_graph(self, n_rows: int) -> str | None:
+        largest = math.floor((n_rows - 1) / 3 * 10) / 10  # int(3 * perplexity) neighbours of n_rows - 1
+        return f"perplexity={largest:g}" if largest >= 1 else None
+
+    def graph(self, X, random_state: int):
+        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
+        return perplexity_affinities(indices, distances, self.settings.perplexity)
+
+
+class FuzzyGraph:
+    """The graph part of a method built on UMAP's graph (mix in before :class:`NeighborMethod`):
+    ``n_neighbors - 1`` nearest neighbours per row (umap-learn counts the row itself), its fuzzy set."""
+
+    def graph_neighbors(self) -> int:
+        return self.settings.n_neighbors - 1
+
+    def describe_graph(self) -> str:
+        return f"n_neighbors={self.settings.n_neighbors}"
+
+    def largest_graph(self, n_rows: int) -> str | None:
+        return f"n_neighbors={n_rows}" if n_rows >= 2 else None
+
+    def graph(self, X, random_state: int):
+        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
+        return fuzzy_simplicial_set(indices, distances)

@@ -15,9 +15,8 @@ import torch
 
 from aedr.neighbors import interpolation
 from aedr.neighbors.embedding import EARLY_FRACTION, pca_codes
-from aedr.neighbors.graph import nearest_neighbors, perplexity_affinities
 from aedr.neighbors.losses import TSNE_REPULSION_ROWS, CauchyKernel, CodeBank, GraphEdges, edge_distances
-from aedr.neighbors.method import NeighborMethod
+from aedr.neighbors.method import NeighborMethod, PerplexityGraph
 
 LAYOUT_EXAGGERATION = (
     2.0  # the layout map's main phase at least this exaggerated: tighter classes to shape the encoder on
@@ -48,24 +47,10 @@ class TSNELoss:
         return self.exaggeration * attraction + log_z
 
 
-class TSNE(NeighborMethod):
+class TSNE(PerplexityGraph, NeighborMethod):
     """t-SNE (van der Maaten & Hinton 2008), optimised as openTSNE does."""
 
     name = "tsne"
-
-    def graph_neighbors(self) -> int:
-        return int(3 * self.settings.perplexity)
-
-    def describe_graph(self) -> str:
-        return f"perplexity={self.settings.perplexity:g}"
-
-    def largest_graph(self, n_rows: int) -> str | None:
-        largest = math.floor((n_rows - 1) / 3 * 10) / 10  # int(3 * perplexity) neighbours of n_rows - 1
-        return f"perplexity={largest:g}" if largest >= 1 else None
-
-    def graph(self, X, random_state: int):
-        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
-        return perplexity_affinities(indices, distances, self.settings.perplexity)
 
     def _interpolated(self) -> bool:
         return self.settings.n_components <= interpolation.MAX_DIMENSIONS

@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from aedr.neighbors.embedding import pca_codes
-from aedr.neighbors.graph import fuzzy_simplicial_set, nearest_neighbors
 from aedr.neighbors.losses import UMAP_REPULSION_ROWS, CodeBank, GraphEdges, UMAPKernel, edge_distances
-from aedr.neighbors.method import NeighborMethod
+from aedr.neighbors.method import FuzzyGraph, NeighborMethod
 
 
 def find_ab(min_dist: float, spread: float = 1.0) -> tuple[float, float]:
@@ -55,23 +54,10 @@ class UMAPLoss:
         return (attraction + self.negative_sample_rate * (strength * repulsion).sum()) / strength.sum()
 
 
-class UMAP(NeighborMethod):
+class UMAP(FuzzyGraph, NeighborMethod):
     """UMAP (McInnes, Healy & Melville 2018), its loss minimised in expectation over negative samples."""
 
     name = "umap"
-
-    def graph_neighbors(self) -> int:
-        return self.settings.n_neighbors - 1
-
-    def describe_graph(self) -> str:
-        return f"n_neighbors={self.settings.n_neighbors}"
-
-    def largest_graph(self, n_rows: int) -> str | None:
-        return f"n_neighbors={n_rows}" if n_rows >= 2 else None
-
-    def graph(self, X, random_state: int):
-        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
-        return fuzzy_simplicial_set(indices, distances)
 
     refines = False  # re-settled from the encoder's codes by the mini-batch optimisation, UMAP's map lost
     # local structure (docs/design.md): the fitting phase fits UMAP's own map
