@@ -277,9 +277,9 @@ def watch_threads(monkeypatch):
 def test_the_model_commands_take_threads(run, cells, tmp_path, watch_threads):
     import torch
 
-    from aedr.cli import model as model_commands
+    from aedr.cli import evaluate, inverse_transform, transform
 
-    seen = watch_threads(model_commands)
+    seen = watch_threads(transform, inverse_transform, evaluate)
     codes = tmp_path / "codes.csv"
     for extra, expected in ((["--threads", "2"], 2), ([], 1)):  # without: one for this small network
         seen.clear()

@@ -1,0 +1,97 @@
+"""``aedr info``: what a saved model is and how it was fitted."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from aedr.cli.common import STOP_REASONS, load_model
+from aedr.cli.model import ModelDir
+from aedr.cli.options import Verbose
+
+
+def info(
+    model: ModelDir,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print config.json without the per-feature arrays (scaler, means, medians).")
+    ] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Describe a saved model: architecture, parameters, data, training, versions.
+
+    \b
+    Example:
+      aedr info run1/model
+    """
+    from aedr.persistence import CONFIG_FILE, WEIGHTS_FILE, model_folder
+
+    model = model_folder(model)
+    estimator = load_model(model)  # validates both files
+    config = json.loads((model / CONFIG_FILE).read_text(encoding="utf-8"))
+    config.pop("scaler")
+    for key in ("feature_mean_", "feature_median_"):  # one number per feature, as the scaler's arrays
+        config["fitted"].pop(key, None)
+    if as_json:
+        typer.echo(json.dumps(config, indent=2))
+        return
+    for line in _describe(estimator, config, (model / WEIGHTS_FILE).stat().st_size):
+        typer.echo(line)
+
+
+def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
+    from aedr._fit_setup import fitted_scaling
+    from aedr._words import plural
+
+    fitted, arch = config["fitted"], config["architecture"]
+    n_weights = sum(p.numel() for p in estimator.model_.parameters())
+    names = fitted.get("feature_names_in_")
+    shown = "unnamed" if names is None else ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    defaults = type(estimator)().get_params()
+    changed = {
+        k: v
+        for k, v in estimator.get_params().items()
+        if k in config["params"] and k != "verbose" and v != defaults.get(k)  # verbose is how it ran, not the model
+    }
+    curve = fitted.get("loss_curve_") or []
+    lines = [
+        f"{config['estimator']} (model format {config['format_version']})",
+        f"architecture   {arch['name']}: " + ", ".join(f"{k}={_short(v)}" for k, v in arch["config"].items()),
+        f"weights        {n_weights:,} numbers, {weights_bytes / 1e6:.2f} MB",
+        f"input          {fitted['n_features_in_']} features ({shown})",
+        "parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
+    ]
+    columns = config.get("columns", {})  # what transform keeps beside the codes when a new file has them
+    label, ids = columns.get("label"), columns.get("ids") or []
+    beside = ([f"label {label!r}"] if label is not None else []) + (
+        [f"row IDs {', '.join(map(repr, ids))}"] if ids else []
+    )
+    if beside:
+        lines.append(f"beside codes   {'; '.join(beside)}")
+    if curve:
+        best = min(range(len(curve)), key=curve.__getitem__)
+        lines.append(
+            f"training       {plural(fitted.get('n_iter_') or 0, 'epoch')}, loss {curve[0]:.4g} -> {curve[-1]:.4g} "
+            f"(lowest {curve[best]:.4g} at epoch {best + 1})"
+        )
+    if fitted.get("stop_reason_") is not None:  # files from before aedr recorded it lack these
+        lines.append(
+            f"stopped        {STOP_REASONS.get(fitted['stop_reason_'], fitted['stop_reason_'])}; "
+            f"batch size {fitted.get('batch_size_')}, learning rate {fitted.get('learning_rate_'):g}"
+        )
+    lines.append(
+        f"settings       scaling {fitted_scaling(estimator) or 'none'}, precision {estimator.precision}, "
+        f"{estimator.optimizer} optimiser; loaded on {estimator.device_}"
+    )
+    if fitted.get("validation_scores_"):
+        val = fitted["validation_scores_"]
+        lines.append(f"validation     best {min(val):.4g}, last {val[-1]:.4g}")
+    lines.append("versions       " + ", ".join(f"{k} {v}" for k, v in config["versions"].items()))
+    return lines
+
+
+def _short(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "(" + ",".join(str(v) for v in value) + ")"
+    return str(value)
