@@ -62,6 +62,8 @@ def test_two_ranks_follow_one_process_with_the_whole_batch(data):
     assert one.world_size_ == 1
     assert result.stdout.count("wrote two/") == 1  # rank 0 alone reports and writes
     assert "on 2 processes (torchrun)" in result.stdout
+    described = run([sys.executable, "-m", "aedr", "info", "two"], data).stdout
+    assert "training       8 epochs on 2 processes (torchrun), seed 0," in described
     assert sorted(p.name for p in data.iterdir()) == ["one", "two", "x.npy"]
 
 

@@ -71,9 +71,16 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
         lines.append(f"beside codes   {'; '.join(beside)}")
     if curve:
         best = min(range(len(curve)), key=curve.__getitem__)
+        ranks = fitted.get("world_size_") or 1
+        how = "".join(
+            [
+                f" on {ranks} processes (torchrun)" if ranks > 1 else "",
+                f", seed {fitted['random_state_']}" if fitted.get("random_state_") is not None else "",
+            ]
+        )
         lines.append(
-            f"training       {plural(fitted.get('n_iter_') or 0, 'epoch')}, loss {curve[0]:.4g} -> {curve[-1]:.4g} "
-            f"(lowest {curve[best]:.4g} at epoch {best + 1})"
+            f"training       {plural(fitted.get('n_iter_') or 0, 'epoch')}{how}, loss {curve[0]:.4g} -> "
+            f"{curve[-1]:.4g} (lowest {curve[best]:.4g} at epoch {best + 1})"
         )
     if fitted.get("stop_reason_") is not None:  # files from before aedr recorded it lack these
         lines.append(
