@@ -361,6 +361,7 @@ def test_a_model_fitted_with_missing_mean_fills_new_rows_alike_unless_told(cells
     aedr("fit", tmp_path / "gaps.csv", "--label-col", "cell_type", "--missing", "median", "-o", tmp_path / "r", *FAST)
     config = json.loads((tmp_path / "r" / "model" / "config.json").read_text())
     assert config["reading"] == {"layer": None, "normalize": False, "missing": "median"}
+    assert "rows read      empty cells filled with the training rows' median" in aedr("info", tmp_path / "r").stdout
     new = train.drop(columns="cell_type").iloc[:3]
     new.to_csv(tmp_path / "new.csv", index=False)
     kept = aedr("transform", tmp_path / "r", tmp_path / "gaps.csv")

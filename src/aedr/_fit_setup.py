@@ -1,7 +1,9 @@
 """Setting up one ``fit``: the checks that need ``X``, the "auto" values resolved, the trainer chosen.
 
 Free functions of an :class:`aedr.Autoencoder` (or subclass) ``est``, called by its ``fit``;
-parameter types and ranges are checked before, by scikit-learn's ``_validate_params``.
+parameter types and ranges are checked before, by scikit-learn's ``_validate_params``. Besides the
+estimator, only what reports a fit reads the scaling it resolved (``scaling``, ``fitted_scaling``: the
+CLI's notes and ``aedr info``, :mod:`aedr.scoring`); lower layers import nothing from here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sklearn.utils import check_random_state
 
 from aedr._validation import ParameterError
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
+from aedr.models import architecture_entry
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
 from aedr.neighbors import NeighborSettings, NeighborTrainer, autoencoder_batch, make_method
 from aedr.params import AUTO_MAX_ITER
@@ -235,14 +238,6 @@ def check_divergence(history, loss: str, baseline: float, learning_rate: float) 
 
 
 # ---------------------------------------------------------- resolved values
-def architecture_entry(est):
-    """The registry's entry for ``est``'s network (:class:`aedr.models.Architecture`); None for custom
-    modules or a name the registry lacks (``check_params`` names it)."""
-    from aedr.models import ARCHITECTURES
-
-    return ARCHITECTURES.get(est.architecture) if est.encoder is None else None
-
-
 def is_conv(est) -> bool:
     """Whether the network reads each row as an image (the registry's ``image_rows``; custom modules do not)."""
     arch = architecture_entry(est)

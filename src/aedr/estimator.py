@@ -360,7 +360,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             For invalid input (non-numeric, NaN/inf, too few rows, ...), or a checkpoint of another
             fit (:class:`aedr.CheckpointError`, naming what differs).
         aedr.TrainingDivergedError
-            If the loss becomes NaN/inf; the estimator then holds the best
+            If the loss becomes NaN/inf, or (without ``neighbor_loss``) grows a hundredfold above
+            its lowest and above the loss of predicting the mean; the estimator then holds the best
             weights seen before that and can still be used.
 
         Any other error, or Ctrl-C, leaves the estimator as it was before the call: fitted as before,

@@ -241,8 +241,6 @@ def run_benchmark(
 
 def _load_average() -> float | None:
     """The system's 1-minute load average (other jobs slow every timing down), None where unknown."""
-    import os
-
     try:
         return round(os.getloadavg()[0], 1)
     except (AttributeError, OSError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -37,7 +36,7 @@ from aedr.cli.params import build_estimator, estimator_params, with_estimator_op
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
 
-_MODEL, _NEIGHBORS, _TRAIN, _OUT = "Model", "Neighbour preservation", "Training", "Output"
+_MODEL, _OUT = "Model", "Output"
 
 
 def _opt(*names, help, panel=_MODEL, **kw):
@@ -114,6 +113,7 @@ def fit(
       aedr fit cells.h5ad --layer counts --normalize --label-col leiden --neighbor-loss tsne
     """
     from aedr.runs import checkpointed_fit_run
+    from aedr.training import distributed
     from aedr.training.checkpoint import Checkpoint, is_trained
     from aedr.training.threads import fit_threads
 
@@ -121,7 +121,7 @@ def fit(
         if given is not None and not given.exists():
             raise FileNotFoundError(f"{given}: no such file")
     out = out if out is not None else Path(f"{_stem(data)}-aedr")
-    rank = int(os.environ.get("RANK", "0"))
+    rank = distributed.rank()
     if rank == 0:  # under torchrun, rank 0 alone writes
         out = claim_output(ctx, out, force, inputs=[data, *([labels] if labels is not None else [])], folder=True)
     else:
@@ -141,13 +141,11 @@ def fit(
     estimator = build_estimator(
         params, model, config=config, from_config=from_config, verbose=not quiet, callbacks=[stopper, checkpoint]
     )
-    from aedr.training.distributed import setup, world_size
-
-    if world_size() > 1:
+    if distributed.world_size() > 1:
         # under torchrun the ranks join their group before reading, so that they agree on streaming the file
         from aedr.training.device import resolve_device
 
-        setup(resolve_device(estimator.device))
+        distributed.setup(resolve_device(estimator.device))
     drawn = None
     if estimator.random_state is None:  # a seed drawn and recorded, that --random-state repeats the fit with
         drawn = _seed_for(saved)
@@ -164,8 +162,6 @@ def fit(
     chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
-        from aedr.training.distributed import finish
-
         try:
             if not trained:
                 estimator.set_params(verbose=False).fit(
@@ -173,7 +169,7 @@ def fit(
                 )
         except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
             raise typer.Exit(_exit_code(stopper.requested)) from None
-        finish()  # waits for rank 0 to write, then ends this process
+        distributed.finish()  # waits for rank 0 to write, then ends this process
     try:
         with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
             run = checkpointed_fit_run(
@@ -231,11 +227,9 @@ def fit(
         raise typer.Exit(_exit_code(stopper.requested))
     with output_lock(checkpoint.path):  # also clears the lock file a killed checkpoint write left
         checkpoint.path.unlink(missing_ok=True)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from aedr.training.distributed import finish
-
+    if distributed.world_size() > 1:
         ctx.close()  # releases the output's lock (and removes its file): finish() ends the process without unwinding
-        finish()  # waits for the other ranks, then ends this process
+        distributed.finish()  # waits for the other ranks, then ends this process
 
 
 def _checkpoint_file(out: Path) -> Path:
@@ -386,7 +380,9 @@ class _StopOnInterrupt(Callback):
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum)
         then = "save the best weights" if self.save_best else "write a checkpoint"
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank is signalled; rank 0 tells
+        from aedr.training import distributed
+
+        if distributed.is_main():  # under torchrun every rank is signalled; rank 0 tells
             typer.echo(f"\n{self.requested.name}: stopping after this epoch to {then} (again to abort)", err=True)
 
     def on_epoch_end(self, state) -> bool:

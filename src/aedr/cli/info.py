@@ -69,6 +69,12 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     )
     if beside:
         lines.append(f"beside codes   {'; '.join(beside)}")
+    reading = config.get("reading") or {}  # how the fit read its rows, which the model's commands repeat
+    read = [f"layer {reading['layer']!r}"] if reading.get("layer") else []
+    read += ["raw counts normalised (10,000 per cell, then log1p)"] if reading.get("normalize") else []
+    read += [f"empty cells filled with the training rows' {reading['missing']}"] if reading.get("missing") else []
+    if read:
+        lines.append(f"rows read      {'; '.join(read)} (transform and evaluate read new rows alike)")
     if curve:
         best = min(range(len(curve)), key=curve.__getitem__)
         ranks = fitted.get("world_size_") or 1

@@ -43,6 +43,12 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+def architecture_entry(estimator) -> Architecture | None:
+    """The registry's entry for ``estimator``'s network (its ``architecture``); None for custom modules
+    (an ``encoder`` given) or a name the registry lacks (the estimator's parameter check names it)."""
+    return ARCHITECTURES.get(estimator.architecture) if estimator.encoder is None else None
+
+
 def build_model(
     name: str, generator: torch.Generator, variational: bool = False, *, meta: bool = False, **config
 ) -> AutoencoderModule:
@@ -71,6 +77,7 @@ __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
     "Architecture",
+    "architecture_entry",
     "AutoencoderModule",
     "ConvConfig",
     "ConvModule",

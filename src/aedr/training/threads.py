@@ -103,7 +103,7 @@ def busy_cores(interval: float = 0.1) -> float | None:
 
 def forward_macs(estimator, n_features: int) -> float | None:
     """Multiply-adds per row of the encoder and decoder of a fully connected ``estimator``; None otherwise."""
-    from aedr._fit_setup import architecture_entry
+    from aedr.models import architecture_entry
 
     arch = architecture_entry(estimator)  # None for custom modules
     if arch is None or not arch.dense:

@@ -43,7 +43,8 @@ PRECISIONS: dict[str, torch.dtype | None] = {"32": None, "bf16": torch.bfloat16,
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became NaN or infinite; the model holds the best weights seen."""
+    """The loss became NaN or infinite, or an epoch's loss grew ``growth_factor`` times its lowest and
+    above ``loss_floor`` (:class:`TrainerConfig`); the model holds the best weights seen."""
 
 
 @dataclass
