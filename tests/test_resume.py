@@ -211,6 +211,21 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
         ae.fit(X, resume_from=file)
 
 
+def test_a_checkpoint_from_before_a_parameter_existed_resumes_at_its_default(tmp_path):
+    """Every parameter added with a default that is not None made earlier checkpoints refuse to resume
+    ("other parameters: noise=None (now ...)"), where an older model file loads with the default filled
+    in; a checkpoint's record without the parameter now matches the default, and only the default."""
+    from aedr.training.checkpoint import _check_identity, run_identity
+
+    ae = Autoencoder(max_iter=6, random_state=0)
+    identity = run_identity(ae, X)
+    older = {**identity, "params": {k: v for k, v in identity["params"].items() if k != "activation"}}
+    _check_identity(tmp_path / "old.ckpt", older, identity)  # activation="relu", the default: resumes
+    changed = run_identity(Autoencoder(max_iter=6, random_state=0, activation="tanh"), X)
+    with pytest.raises(CheckpointError, match=r"other parameters: activation=None \(now 'tanh'\)"):
+        _check_identity(tmp_path / "old.ckpt", older, changed)
+
+
 @pytest.mark.parametrize(
     "budget, other, message",
     [

@@ -331,10 +331,23 @@ def _check_identity(path: Path, saved, identity: dict) -> None:
     if saved.get("data") != identity["data"]:
         raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
     old, new = saved.get("params", {}), identity["params"]
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    changed = sorted(
+        k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and not _added_at_default(k, old, new)
+    )
     if changed:
         diffs = ", ".join(f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in changed)
         raise CheckpointError(f"{path}: written with other parameters: {diffs}")
+
+
+def _added_at_default(name: str, old: dict, new: dict) -> bool:
+    """Whether parameter ``name`` came after the checkpoint ``old`` was written (an older aedr recorded
+    none) and the resuming fit has it at its declared default, which keeps the behaviour the older aedr
+    had: such a checkpoint resumes, as an older model file loads with the default filled in."""
+    from aedr.params import by_name
+    from aedr.persistence.config import plain_param
+
+    declared = by_name().get(name)
+    return name not in old and declared is not None and new.get(name) == plain_param(name, declared.default)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
