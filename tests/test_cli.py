@@ -106,6 +106,33 @@ def test_a_shared_options_help_says_what_each_command_does_with_it():
     assert "feature columns" in option_help("transform", flag="--columns")
 
 
+def test_every_reading_flag_is_a_parameter_named_as_the_field_it_sets():
+    """given_options reads a command's reading flags by parameter name: a parameter spelt otherwise
+    (``lable_col``) would be left out without a word. Each command's parameter behind a reading flag is
+    named as its ReadOptions field (``labels`` for --labels), or passes the value itself (listed)."""
+    from dataclasses import fields
+
+    import typer
+
+    from aedr.cli.inputs import _PARAMETER_OF
+    from aedr.data.reading import ReadOptions
+
+    parameter_of = {"--" + f.name.replace("_", "-"): _PARAMETER_OF.get(f.name, f.name) for f in fields(ReadOptions)}
+    parameter_of["--labels"] = parameter_of.pop("--labels-file")
+    passed_itself = {("plot", "embedding", "--label-col")}  # its --color-by: label_col=color_by, given_options
+    root, checked = typer.main.get_command(app), 0
+    for path in command_paths():
+        command = root
+        for name in path:
+            command = command.commands[name]
+        for param in getattr(command, "params", []):
+            for flag in set(getattr(param, "opts", [])) & set(parameter_of):
+                checked += 1
+                if (*path, flag) not in passed_itself:
+                    assert param.name == parameter_of[flag], (path, flag, param.name)
+    assert checked > 40  # the test reaches the commands' reading flags
+
+
 def test_every_estimator_parameter_is_an_option():
     help_text = aedr("fit", "--help").stdout
     for name in option_names():
