@@ -152,24 +152,12 @@ def fit(
         estimator.set_params(random_state=drawn)
     options = given_options(ctx)
     table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
-    from aedr._fit_setup import scaling
-
-    if table.image_shape is not None and scaling(estimator, image_rows=True) != scaling(estimator):
-        # the fit scales an image's pixels alike (aedr._fit_setup.scaling), where other rows' columns apart
-        shape = "x".join(str(d) for d in table.image_shape)
-        typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
+    _note_image_scaling(estimator, table)
     resumed = None if saved is None else saved["threads"]
     chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
-        try:
-            if not trained:
-                estimator.set_params(verbose=False).fit(
-                    table.fit_input(), resume_from=checkpoint.path if resume else None
-                )
-        except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
-            raise typer.Exit(_exit_code(stopper.requested)) from None
-        distributed.finish()  # waits for rank 0 to write, then ends this process
+        _train_alongside(estimator, table, stopper, trained=trained, resume_from=checkpoint.path if resume else None)
     try:
         with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
             run = checkpointed_fit_run(
@@ -184,11 +172,7 @@ def fit(
                 embedding_format=fmt,
                 obsm_key=obsm_key,
                 reading=options.saved(),  # how the rows were read: saved with the model, and in the .h5ad copy
-                columns={  # kept again by transform and evaluate when a new file has them (by name: not a
-                    # headerless table's column number)
-                    "label": None if format_of(data).tabular and table.columns is None else label_col,
-                    "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
-                },
+                columns=_kept_columns(data, table, label_col),
             )
     except _Stopped:
         typer.echo(
@@ -199,20 +183,7 @@ def fit(
         raise typer.Exit(_exit_code(stopper.requested)) from None
     except (KeyboardInterrupt, Terminated) as exc:
         how, code = stop_words(exc)
-        if placed := placed_words(exc):  # as --force moved the user's files into the new run: it is written
-            with output_lock(checkpoint.path):
-                checkpoint.path.unlink(missing_ok=True)
-            typer.echo(f"\n{how}: {placed}", err=True)
-        elif _holds_trained(checkpoint.path):  # training had ended: the checkpoint keeps the trained model
-            typer.echo(
-                f"\n{how} after training, while the run was written: nothing of it was written; the trained model "
-                f"is kept in {checkpoint.path} (the same command with --resume writes the run without training "
-                "again)",
-                err=True,
-            )
-        else:
-            stays = f" (the checkpoint {checkpoint.path} stays: --resume goes on)" if checkpoint.path.exists() else ""
-            typer.echo(f"\n{how}: nothing was written{stays}", err=True)
+        typer.echo(f"\n{how}{_what_stays(exc, checkpoint.path)}", err=True)
         raise typer.Exit(code) from None
     estimator = run.estimator  # with a trained checkpoint, the one read from it
     if is_verbose(ctx):
@@ -236,6 +207,54 @@ def _checkpoint_file(out: Path) -> Path:
     """``OUT.checkpoint`` beside the run folder ``out`` (``.`` or ``..`` named by the folder they are)."""
     out = Path(out).resolve() if Path(out).name in ("", "..") else Path(out)
     return out.with_name(out.name + ".checkpoint")
+
+
+def _note_image_scaling(estimator, table) -> None:
+    """Say that image rows are scaled as a whole (``aedr._fit_setup.scaling``), where the same
+    estimator would scale a table's columns apart."""
+    from aedr._fit_setup import scaling
+
+    if table.image_shape is not None and scaling(estimator, image_rows=True) != scaling(estimator):
+        shape = "x".join(str(d) for d in table.image_shape)
+        typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
+
+
+def _train_alongside(estimator, table, stopper, *, trained: bool, resume_from) -> None:
+    """Under torchrun, a rank above 0: train beside rank 0, which writes and reports (going on from the
+    checkpoint ``resume_from``; nothing to train when it holds the ``trained`` model), then end the process."""
+    from aedr.training import distributed
+
+    try:
+        if not trained:
+            estimator.set_params(verbose=False).fit(table.fit_input(), resume_from=resume_from)
+    except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
+        raise typer.Exit(_exit_code(stopper.requested)) from None
+    distributed.finish()  # waits for rank 0 to write, then ends this process
+
+
+def _kept_columns(data: Path, table, label_col) -> dict:
+    """The training file's label and row-ID columns a model keeps, which transform and evaluate keep
+    again when a new file has them (by name: not a headerless table's column number)."""
+    return {
+        "label": None if format_of(data).tabular and table.columns is None else label_col,
+        "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
+    }
+
+
+def _what_stays(stop, checkpoint: Path) -> str:
+    """After Ctrl-C or SIGTERM ``stop`` while the run was written (or a second one while training): what
+    the user has now, as the rest of the line after "interrupted" or "terminated (SIGTERM)"."""
+    if placed := placed_words(stop):  # as --force moved the user's files into the new run: it is written
+        with output_lock(checkpoint):
+            checkpoint.unlink(missing_ok=True)
+        return f": {placed}"
+    if _holds_trained(checkpoint):  # training had ended: the checkpoint keeps the trained model
+        return (
+            f" after training, while the run was written: nothing of it was written; the trained model is kept in "
+            f"{checkpoint} (the same command with --resume writes the run without training again)"
+        )
+    stays = f" (the checkpoint {checkpoint} stays: --resume goes on)" if checkpoint.exists() else ""
+    return f": nothing was written{stays}"
 
 
 def _holds_trained(file: Path) -> bool:
