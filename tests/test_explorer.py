@@ -609,5 +609,7 @@ def test_whole_number_labels_with_a_gap_read_as_integers_everywhere(tmp_path):
     assert {"1", "2", "10", "(missing)"} <= hovered and "1.0" not in hovered
     legend = plot_embedding(Z, digit.to_numpy()).axes[0].get_legend().legend_handles
     assert [h.get_label() for h in legend] == ["1", "2", "10", "NA"]
+    nullable = pd.DataFrame({"score": pd.array([1.5, None] * 20, dtype="Float64")})  # pandas' own NA: read too
+    assert "(missing)" in explorer_html(Z, labels=nullable, fields=nullable.rename(columns={"score": "s"}))
     annotated(pd.DataFrame(Z, columns=["a", "b"]), digit).to_csv(tmp_path / "e.csv", index=False)
     assert pd.read_csv(tmp_path / "e.csv", dtype=str)["digit"].fillna("").tolist()[:4] == ["1", "", "2", "10"]

@@ -266,7 +266,7 @@ def _hover_text(values: pd.Series) -> np.ndarray:
     """``values`` as the hover shows them: floats to 4 digits, text as text (never as HTML), a missing
     value as :data:`MISSING`."""
     if pd.api.types.is_float_dtype(values):
-        return np.array([MISSING if np.isnan(v) else f"{v:.4g}" for v in values], dtype=object)
+        return np.array([MISSING if pd.isna(v) else f"{v:.4g}" for v in values], dtype=object)
     return np.array([_escape(v) for v in values.astype("string").fillna(MISSING)], dtype=object)
 
 
