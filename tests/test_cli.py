@@ -442,7 +442,9 @@ def test_evaluate(run, cells, tmp_path):
     scores = json.loads(aedr("evaluate", run / "model", cells, "--label-col", "cell_type", "--json").stdout)
     assert {"reconstruction_mse", "trustworthiness", "n_samples"} <= set(scores)
     assert 0 < scores["trustworthiness"] <= 1 and scores["n_samples"] == 80
-    assert "trustworthiness" in aedr("evaluate", run / "model", cells, "--label-col", "cell_type").stdout
+    table = aedr("evaluate", run / "model", cells, "--label-col", "cell_type").stdout.splitlines()
+    assert table[0] == f"scores of {run / 'model'} on {cells} (k-NN accuracy by 'cell_type')"  # what was scored
+    assert any(line.startswith("trustworthiness ") for line in table[1:])
     rare = pd.read_csv(cells).assign(cell_type=["rare"] * 2 + ["common"] * 78)
     rare.to_csv(tmp_path / "rare.csv", index=False)
     result = aedr("evaluate", run / "model", tmp_path / "rare.csv", "--label-col", "cell_type", "--json")

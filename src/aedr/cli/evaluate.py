@@ -10,7 +10,7 @@ import typer
 
 from aedr.cli.columns import fitted_columns
 from aedr.cli.common import load_model, use_budget, use_threads
-from aedr.cli.inputs import features_for, fitted_options, given_options, piped_input, rows_for_model
+from aedr.cli.inputs import features_for, fitted_options, given_options, piped_input, rows_for_model, shown
 from aedr.cli.model import ModelDir
 from aedr.cli.options import (
     Columns,
@@ -84,6 +84,8 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return
+    by = f"the labels of {labels}" if labels is not None else repr(label_col) if label_col is not None else None
+    typer.echo(f"scores of {model} on {shown(data)}" + (f" (k-NN accuracy by {by})" if by else ""))
     for name, value in scores.items():
-        shown = f"{value:.6g}" if isinstance(value, float) else "–" if value is None else value
-        typer.echo(f"{name:<20}{shown}")
+        text = f"{value:.6g}" if isinstance(value, float) else "–" if value is None else value
+        typer.echo(f"{name:<20}{text}")
