@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -104,7 +105,15 @@ def continuity(X, Z, n_neighbors: int = 10, *, chunk_size: int | str = "auto") -
     return neighborhood_preservation(X, Z, n_neighbors, chunk_size=chunk_size)[1]
 
 
-def neighborhood_preservation(X, Z, n_neighbors: int = 10, *, chunk_size: int | str = "auto") -> tuple[float, float]:
+class NeighborhoodScores(NamedTuple):
+    """The neighbourhood scores of one embedding, computed in one pass over the distances; a tuple, so
+    ``trust, cont = scores`` unpacks it, and ``scores._asdict()`` names them as reports do."""
+
+    trustworthiness: float
+    continuity: float
+
+
+def neighborhood_preservation(X, Z, n_neighbors: int = 10, *, chunk_size: int | str = "auto") -> NeighborhoodScores:
     """``(trustworthiness, continuity)`` in one pass over the distances (half the cost of two calls).
 
     Examples
@@ -112,15 +121,15 @@ def neighborhood_preservation(X, Z, n_neighbors: int = 10, *, chunk_size: int | 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(50, 3))
     >>> neighborhood_preservation(X, X, n_neighbors=3)
-    (1.0, 1.0)
+    NeighborhoodScores(trustworthiness=1.0, continuity=1.0)
     """
     return neighborhood_preservation_many(X, [Z], n_neighbors, chunk_size=chunk_size)[0]
 
 
 def neighborhood_preservation_many(
     X, embeddings, n_neighbors: int = 10, *, chunk_size: int | str = "auto"
-) -> list[tuple[float, float]]:
-    """``(trustworthiness, continuity)`` of several embeddings of ``X``, computing ``X``'s distances once.
+) -> list[NeighborhoodScores]:
+    """:class:`NeighborhoodScores` of several embeddings of ``X``, computing ``X``'s distances once.
 
     ``X``'s distances cost ``n_features`` times more than a 2-D embedding's,
     so comparing methods on one data set this way costs little more than one
@@ -158,7 +167,7 @@ def neighborhood_preservation_many(
                 penalties[e, 1] += _rank_penalty(DZ, nbr_x, kth_z[:, -1], n_neighbors)
                 del DZ
     scale = 2.0 / (n * n_neighbors * (2.0 * n - 3.0 * n_neighbors - 1.0))
-    return [(1.0 - float(t) * scale, 1.0 - float(c) * scale) for t, c in penalties]
+    return [NeighborhoodScores(1.0 - float(t) * scale, 1.0 - float(c) * scale) for t, c in penalties]
 
 
 def knn_accuracy(Z, y, n_neighbors: int = 5, cv: int = 5, *, random_state: int = 0) -> float:
@@ -281,8 +290,7 @@ def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_n
     """
     import pandas as pd
 
-    trust, cont = neighborhood_preservation(X, Z, n_neighbors)
-    scores = {"trustworthiness": trust, "continuity": cont}
+    scores = neighborhood_preservation(X, Z, n_neighbors)._asdict()
     if X_hat is not None:
         scores["reconstruction_mse"] = reconstruction_error(X, X_hat)
     if y is not None:

@@ -70,7 +70,7 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     k = min(N_NEIGHBORS, max(1, (len(rows) - 1) // 2 - 1))
     labels = None if y is None else np.asarray(y, dtype=object)[rows]
     if len(rows) < MIN_METRIC_ROWS:  # no neighbourhood to measure: written as null, not a made-up number
-        scores["trustworthiness"] = scores["continuity"] = None
+        scores.update(dict.fromkeys(_metrics.NeighborhoodScores._fields))
         if y is not None:
             scores["knn_accuracy"] = scores["silhouette"] = None
     else:  # the sample scored as Autoencoder.evaluate scores all rows (labels too: see evaluate_embedding)

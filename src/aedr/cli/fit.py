@@ -358,7 +358,9 @@ def _report(run, out: Path, drawn: int | None = None) -> None:
     )
     typer.echo(line)
     scores = [f"fitted rows: reconstruction MSE {m['reconstruction_mse']:.4g}"]
-    for name in ("trustworthiness", "continuity"):
+    from aedr.metrics import NeighborhoodScores
+
+    for name in NeighborhoodScores._fields:
         if m.get(name) is not None:
             scores.append(f"{name} {m[name]:.3f}")
     if m.get("knn_accuracy") is not None:
