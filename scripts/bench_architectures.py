@@ -23,7 +23,8 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from aedr import Autoencoder, VariationalAutoencoder
-from aedr.benchmarks.report import script_command, update_benchmarks_md
+from aedr.benchmarks.blocks import update_benchmarks_md
+from aedr.benchmarks.scripts import script_command
 from aedr.data.datasets import load_mnist
 from aedr.metrics import reconstruction_error, trustworthiness
 from aedr.plotting import plot_latent_grid, save_figure

@@ -24,7 +24,8 @@ import torch
 from sklearn.decomposition import PCA
 
 from aedr import Autoencoder
-from aedr.benchmarks.report import script_command, update_benchmarks_md
+from aedr.benchmarks.blocks import update_benchmarks_md
+from aedr.benchmarks.scripts import script_command
 from aedr.data.datasets import load_mnist
 from aedr.data.scaling import AffineScaler
 from aedr.metrics import reconstruction_error, trustworthiness

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aedr.benchmarks.report import publish_table, script_command
+from aedr.benchmarks.scripts import publish_table, script_command
 from aedr.explorer import write_explorer
 
 CHROMIUM = "/usr/bin/chromium"

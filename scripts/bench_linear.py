@@ -22,7 +22,7 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
 from aedr import Autoencoder
-from aedr.benchmarks.report import comma_choices, script_command
+from aedr.benchmarks.scripts import comma_choices, script_command
 from aedr.data.datasets import load_digits_data, load_mnist
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aedr.benchmarks.report import comma_choices, publish_table, script_command
+from aedr.benchmarks.scripts import comma_choices, publish_table, script_command
 
 SCRIPT = "scripts/bench_reference.py"
 DATASETS = ("digits", "breast-cancer", "mnist10k", "mnist70k")

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from aedr.benchmarks.report import script_command
+from aedr.benchmarks.scripts import script_command
 
 SCRIPT = "scripts/bench_startup.py"
 COMMANDS = [

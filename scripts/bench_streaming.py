@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aedr.benchmarks.report import publish_table, script_command
+from aedr.benchmarks.scripts import publish_table, script_command
 
 SCRIPT = "scripts/bench_streaming.py"
 

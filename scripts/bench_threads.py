@@ -28,7 +28,7 @@ import statistics
 import subprocess
 import sys
 
-from aedr.benchmarks.report import comma_choices, script_command
+from aedr.benchmarks.scripts import comma_choices, script_command
 
 SCRIPT = "scripts/bench_threads.py"
 MODELS = {  # name: (row label, data set, hidden layers, epochs)

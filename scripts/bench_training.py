@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aedr.benchmarks.report import publish_table, script_command
+from aedr.benchmarks.scripts import publish_table, script_command
 
 SCRIPT = "scripts/bench_training.py"
 MARKS = (5, 10, 30, 60)  # seconds at which the loss curve is read

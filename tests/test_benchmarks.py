@@ -8,19 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from aedr.benchmarks import DATASETS, METHODS, QUICK_PARAMS, DatasetSpec, Method, run_benchmark
+from aedr.benchmarks.blocks import END, READING_END, READING_START, START, update_benchmarks_md
 from aedr.benchmarks.memory import PeakMemory
 from aedr.benchmarks.methods import missing_requirements
-from aedr.benchmarks.report import (
-    END,
-    READING_END,
-    READING_START,
-    REPORT_COLUMNS,
-    START,
-    markdown_tables,
-    report_block,
-    update_benchmarks_md,
-    write_outputs,
-)
+from aedr.benchmarks.report import REPORT_COLUMNS, markdown_tables, report_block, write_outputs
 from aedr.benchmarks.runner import BenchmarkResult, MethodRun
 
 
@@ -234,7 +225,7 @@ def test_report_block_added_where_markers_are_missing(tmp_path):
 
 
 def test_named_block_leaves_the_main_block_alone(tiny, tmp_path):
-    from aedr.benchmarks.report import markers
+    from aedr.benchmarks.blocks import markers
     from aedr.cli import app
 
     report = tmp_path / "B.md"

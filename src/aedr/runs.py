@@ -155,7 +155,7 @@ def write_fit(
         "interrupted": bool(interrupted and interrupted()),
     }
     run = FitRun(estimator, info["n_samples"], info["n_features"], info["n_components"], {**scores, **info})
-    run.files = write_run(
+    run.files = write_run_files(
         Path(folder),
         estimator,
         Z,
@@ -251,7 +251,7 @@ def code_frame(estimator, Z) -> pd.DataFrame:
     return pd.DataFrame(np.asarray(Z, dtype=np.float32), columns=[str(n) for n in estimator.get_feature_names_out()])
 
 
-def write_run(
+def write_run_files(
     folder: Path,
     estimator,
     Z,

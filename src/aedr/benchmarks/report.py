@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import csv
-import errno
 import math
 import os
 import platform
-import re
-import shlex
 from pathlib import Path
 
+from aedr.benchmarks.blocks import block_title, check_report, update_benchmarks_md
 from aedr.benchmarks.methods import METHODS
 from aedr.benchmarks.runner import BenchmarkResult
+from aedr.benchmarks.scripts import SCRIPT_ENV
 
 TITLE = "Autoencoders against PCA, t-SNE and UMAP"
 
-
-def markers(block: str) -> tuple[str, str]:
-    """The comments that delimit the generated block named ``block`` in BENCHMARKS.md."""
-    return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
-
-
-START, END = markers("benchmark")
-READING_START, READING_END = "<!-- reading:start -->", "<!-- reading:end -->"
-SCRIPT_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")  # the settings a script's timings depend on
 
 _COLUMNS = [  # (header, attribute, format); COLUMN_MEANINGS and BENCHMARKS.md's protocol say what each measures
     ("fit s", "fit_seconds", "{:.1f}"),
@@ -311,113 +301,6 @@ def busy_note(settings: dict) -> str | None:
     )
 
 
-def script_command(script: str, options: list[str], env=None) -> str:
-    """The command line that reruns a benchmark script, as BENCHMARKS.md quotes it.
-
-    The thread settings it ran under (``OMP_NUM_THREADS``, ``OMP_WAIT_POLICY``, read from
-    ``env``, by default the environment), the project's interpreter, the script and its options.
-
-    Examples
-    --------
-    >>> script_command("scripts/bench_core.py", ["--update", "BENCHMARKS.md"], env={"OMP_NUM_THREADS": "1"})
-    'OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_core.py --update BENCHMARKS.md'
-    """
-    env = os.environ if env is None else env
-    words = [f"{name}={env[name]}" for name in SCRIPT_ENV if env.get(name)]
-    return " ".join(shlex.quote(w) for w in [*words, ".venv/bin/python", script, *options])
-
-
-def comma_choices(known):
-    """An argparse ``type`` for a benchmark script's comma-separated names: the text, checked against ``known``.
-
-    Examples
-    --------
-    >>> comma_choices(["digits", "mnist10k"])("digits,mnist10k")
-    'digits,mnist10k'
-    """
-
-    def check(text: str) -> str:
-        import argparse
-
-        unknown = sorted(set(text.split(",")) - set(known))
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)} (known: {', '.join(known)})")
-        return text
-
-    return check
-
-
-def publish_table(target, name: str, title: str, intro: str, header: list[str], rows: list[str], command: str) -> str:
-    """A script's block (title, a sentence on the set-up, a table whose first column is text and the
-    others numbers, the command that reruns it), written into ``target``'s block ``name`` or printed."""
-    align = "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |"
-    block = "\n".join(
-        [f"## {title}", "", intro, "", "| " + " | ".join(header) + " |", align, *rows, "", f"Command: `{command}`"]
-    )
-    if target:
-        update_benchmarks_md(target, block, name)
-    else:
-        print(block)
-    return block
-
-
-def _block_bounds(text: str, name: str, path) -> tuple[int, int] | None:
-    """Where block ``name``'s markers sit in ``text`` (start of the start marker, start of the end
-    marker), None when neither is there; a ValueError naming ``path`` when they do not pair up, so a
-    hand-edited report is never cut short."""
-    start, end = markers(name)
-    counts = text.count(start), text.count(end)
-    if counts == (0, 0):
-        return None
-    if counts != (1, 1) or text.index(start) > text.index(end):
-        raise ValueError(
-            f"{path}: the markers of block '{name}' do not pair up ({counts[0]} × '{start}', {counts[1]} × "
-            f"'{end}', the start first); mend the file so it has one of each, or neither, and run again"
-        )
-    return text.index(start), text.index(end)
-
-
-def check_report(path: str | Path, name: str = "benchmark") -> None:
-    """Raise before a long run what :func:`update_benchmarks_md` would raise after it: ``path`` is a
-    folder, cannot be read as text, or has markers of block ``name`` that do not pair up."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a folder; --report takes a markdown file", str(path))
-    if path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{path} is not a UTF-8 text file; --report takes a markdown file") from None
-        _block_bounds(text, name, path)
-
-
-def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:
-    """Replace the text between the markers of block ``name`` in ``path``, keeping a hand-written reading inside them.
-
-    The reading is whatever lies between ``<!-- reading:start -->`` and
-    ``<!-- reading:end -->`` in the old block; it is kept after the new tables. A file without the
-    markers gets the block appended; markers that do not pair up raise a ValueError and leave the
-    file as it was. The new text replaces the file in one rename, never half-written.
-    """
-    from aedr._files import staged_file
-
-    path = Path(path)
-    START, END = markers(name)
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    bounds = _block_bounds(text, name, path)
-    if bounds is None:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-        bounds = _block_bounds(text, name, path)
-    head, old, tail = text[: bounds[0]], text[bounds[0] + len(START) : bounds[1]], text[bounds[1] + len(END) :]
-    reading = ""
-    if READING_START in old and READING_END in old:
-        reading = READING_START + old.split(READING_START, 1)[1].split(READING_END, 1)[0] + READING_END
-    new = f"{START}\n{block}\n" + (f"\n{reading}\n" if reading else "") + END
-    with staged_file(path, overwrite=True) as staged:
-        staged.write_text(head + new + tail, encoding="utf-8")
-    return path
-
-
 RESULT_FILES = ("results.md", "results.csv", "embeddings.png")
 """What a benchmark writes into its output folder."""
 
@@ -435,19 +318,6 @@ def check_outputs(out_dir, report=None, *, block: str = "benchmark", overwrite: 
                 raise OutputExistsError(out / name)
     if report is not None:
         check_report(report, block)
-
-
-def block_title(path: str | Path, name: str = "benchmark") -> str | None:
-    """The heading (``## ...``) of block ``name`` in the markdown file ``path``; None without one."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    text = path.read_text(encoding="utf-8")
-    bounds = _block_bounds(text, name, path)
-    if bounds is None:
-        return None
-    heading = re.search(r"^## (.+)$", text[bounds[0] : bounds[1]], re.M)
-    return heading[1].strip() if heading else None
 
 
 def write_outputs(
