@@ -193,7 +193,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     verbose : bool, default=False
         Show a progress bar (tqdm, on stderr).
     callbacks : list of (Callback or callable), default=None
-        Called after every epoch with a :class:`aedr.training.TrainingState`; returning True stops
+        Called after every epoch with a :class:`aedr.TrainingState`; returning True stops
         training. An :class:`aedr.Checkpoint` among them writes checkpoints to resume from.
 
     Attributes

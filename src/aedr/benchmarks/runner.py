@@ -294,7 +294,9 @@ def _run_method(dataset, method, X_fit, X_out, y_out, random_state, params, thre
     missing = missing_requirements(cls)
     if missing:
         run.status = "skipped"
-        run.message = f"{', '.join(missing)} not installed (pip install 'aedr[bench]')"
+        run.message = (
+            f"{', '.join(missing)} not installed (aedr's bench extra: pip install -c constraints.txt '.[bench]')"
+        )
         logger.warning("%s on %s skipped: %s", method, dataset, run.message)
         return run
     logger.info("%s on %s: fitting %d rows", method, dataset, len(X_fit))

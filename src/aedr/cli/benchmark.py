@@ -127,7 +127,7 @@ def benchmark(
 
     Writes a markdown table, a CSV and a PNG grid of the 2-D embeddings into
     --out; with --report, regenerates the benchmark block of that file.
-    t-SNE and UMAP need the bench extra (pip install 'aedr[bench]'); without
+    t-SNE and UMAP need aedr's bench extra (pip install -c constraints.txt '.[bench]' in aedr's folder); without
     it they are skipped with a message.
 
     \b

@@ -1,1 +1,1 @@
-"""Data: scaling, data sets and (later) file readers."""
+"""Data: file formats and their readers and writers, rows streamed from disk, scaling, data sets."""

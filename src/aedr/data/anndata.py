@@ -1,6 +1,7 @@
 """AnnData's ``.h5ad`` files: rows from ``X`` or a layer (dense or sparse CSR), labels from ``obs``,
 ``X`` streamed from disk in backed mode (:class:`H5adSource`), and a copy of the file with the codes
-in ``obsm``. Needs the ``anndata`` package (``pip install 'aedr[single-cell]'``)."""
+in ``obsm``. Needs the ``anndata`` package (aedr's ``single-cell`` extra:
+``pip install -c constraints.txt '.[single-cell]'`` in aedr's folder)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ def _anndata():
     try:
         import anndata
     except ImportError:
-        raise ValueError("reading .h5ad files needs anndata: pip install 'aedr[single-cell]'") from None
+        raise ValueError(
+            "reading .h5ad files needs anndata: pip install anndata, or aedr's single-cell extra "
+            "(pip install -c constraints.txt '.[single-cell]' in aedr's folder)"
+        ) from None
     return anndata
 
 

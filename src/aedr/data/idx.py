@@ -47,8 +47,8 @@ _CODES = {np.dtype(v).newbyteorder("="): k for k, v in _TYPES.items()}
 def write_idx(path: str | Path, array) -> None:
     """Write ``array`` as an IDX file (gzipped when ``path`` ends in ``.gz``).
 
-    Integer arrays keep their type when IDX has one; anything else is
-    written as big-endian float32 (``0x0D``).
+    Arrays keep their type where IDX has one (uint8, int8, int16, int32, float32, float64);
+    any other (int64, float16, ...) is written as big-endian float32 (``0x0D``).
     """
     array = np.asarray(array)
     dtype = array.dtype if array.dtype in _CODES else np.dtype(np.float32)
