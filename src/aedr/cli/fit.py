@@ -243,7 +243,8 @@ def _kept_columns(data: Path, table, label_col) -> dict:
 
 def _what_stays(stop, checkpoint: Path) -> str:
     """After Ctrl-C or SIGTERM ``stop`` while the run was written (or a second one while training): what
-    the user has now, as the rest of the line after "interrupted" or "terminated (SIGTERM)"."""
+    the user has now, as the rest of the line after "interrupted" or "terminated (SIGTERM)". A run that
+    was already in place (``--force`` had moved the old one aside) is written: its checkpoint goes."""
     if placed := placed_words(stop):  # as --force moved the user's files into the new run: it is written
         with output_lock(checkpoint):
             checkpoint.unlink(missing_ok=True)
