@@ -39,6 +39,18 @@ def test_a_table_converts_chunk_by_chunk_to_what_pandas_reads_of_it_whole(tmp_pa
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), pd.read_csv(tmp_path / name, sep=sep))
 
 
+def test_a_text_column_keeps_its_cells_as_written_in_chunks_that_look_numeric(tmp_path):
+    """A column that is text over the table but numbers in one chunk had that chunk's cells retyped:
+    '000001' became '1', '1' became '1.0' and 'True' 1, so a fit of the Parquet file saw 7 classes where
+    the CSV's had 4. The second pass reads such columns as text; the file equals what pandas reads whole."""
+    site = ["000001", "1", "2", "2"] + ["True", "x1"] * 2 + ["1,234", "7"] * 2
+    pd.DataFrame({"site": site, "v": np.arange(12.0)}).to_csv(tmp_path / "s.csv", index=False)
+    csv_to_parquet(tmp_path / "s.csv", tmp_path / "s.parquet", chunk_rows=4)
+    written = pd.read_parquet(tmp_path / "s.parquet")
+    assert written["site"].tolist() == site
+    pd.testing.assert_frame_equal(written, pd.read_csv(tmp_path / "s.csv"))
+
+
 def test_wide_rows_make_smaller_row_groups_that_stream(tmp_path, monkeypatch):
     monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 64 * 50 * 100)  # 100 rows of 50 columns a group
     pd.DataFrame(np.random.default_rng(0).normal(size=(1000, 50))).to_csv(tmp_path / "w.csv", index=False)

@@ -70,8 +70,9 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     kinds = {name: kind if filled[name] else "float" for name, kind in kinds.items()}  # all empty: NaN, as pandas
     types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "text": pa.string()}
     schema = pa.schema([(name, types[kinds[name]]) for name in names])
+    text = [name for name in names if kinds[name] == "text"]  # read as written: a chunk must not retype them
     with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
-        for chunk in _chunks(fmt, source, head, options, rows_per_chunk):
+        for chunk in _chunks(fmt, source, head, options, rows_per_chunk, text=text):
             columns = {name: _values(chunk[name], kinds[name]) for name in names}
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
     stray_text = {  # numbers in all but at most 1% of the filled cells: a typo, more likely than a text column
@@ -102,10 +103,11 @@ def _count_numbers(column, kind: str, start: int, first: list) -> int:
     return int(parsed.sum())
 
 
-def _chunks(fmt, source: Path, head, options: dict, rows: int):
+def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
     """The table's rows ``rows`` at a time, read with ``pandas.read_csv``'s ``options`` and typed as
     ``Delimited.read`` types them (thousands grouped by commas read as numbers), under the names
-    ``head`` gives them."""
+    ``head`` gives them; the columns ``text`` (text over the whole table) as their cells are written,
+    where a chunk alone would read ``000001`` as the number 1."""
     import pandas as pd
 
     from aedr.data.sniff import groups_thousands, ungroup_thousands
@@ -117,11 +119,11 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int):
         names=list(head.columns),
         skiprows=1 if head.attrs["header"] else 0,
         chunksize=rows,
-        **options,
+        **{**options, "dtype": {**dict.fromkeys(text, str), **(options.get("dtype") or {})}},
     )
     try:
         for chunk in reader:
-            yield ungroup_thousands(chunk) if grouped else chunk
+            yield ungroup_thousands(chunk, keep=text) if grouped else chunk
     except pd.errors.ParserError as exc:
         raise ValueError(f"{source}: cannot read as {fmt.name.upper()} ({str(exc).strip()})") from exc
     except UnicodeDecodeError as exc:  # beyond the start that Delimited.read checked

@@ -246,13 +246,13 @@ def groups_thousands(options: dict) -> bool:
     return options["sep"] == "," and options["decimal"] == "."
 
 
-def ungroup_thousands(frame: pd.DataFrame) -> pd.DataFrame:
+def ungroup_thousands(frame: pd.DataFrame, keep=()) -> pd.DataFrame:
     """``frame`` with each text column whose every value is a number, some with their thousands
     grouped by commas (``"1,234"``), read as numbers; a column holding another comma number
-    (``"1,2"``) anywhere in the file stays text."""
+    (``"1,2"``) anywhere in the file stays text, as do the columns ``keep``."""
     import pandas as pd
 
-    for column in [c for c in frame.columns if frame[c].dtype == object]:
+    for column in [c for c in frame.columns if frame[c].dtype == object and c not in set(keep)]:
         text = frame[column].dropna().astype(str).str.strip()
         grouped = text.str.fullmatch(GROUPED_NUMBER.pattern)
         if not grouped.any():
