@@ -599,6 +599,13 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
         (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"], 1),
         (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["x.xlsx", "ends with its format"], 2),
         (["plot", "reconstructions", "RUN", "CELLS", "-o", "RUN/e"], ["e: a figure's name ends with", ".png"], 2),
+        pytest.param(
+            ["plot", "RUN", "-o", "PGF"],
+            ["x.pgf: a .pgf figure needs LaTeX (xelatex), which is not installed here; write .pdf or .svg"],
+            2,  # matplotlib lists the format, then fails after the drawing: refused first
+            marks=pytest.mark.skipif(shutil.which("xelatex") is not None, reason="LaTeX is installed"),
+        ),
+        (["plot", "RUN/model"], ["model: a model folder, which holds no codes; plot its run folder"], 1),
         (
             ["plot", "reconstruction", "RUN", "CELLS"],
             ["no figure 'reconstruction'; did you mean 'reconstructions'?"],
@@ -619,6 +626,8 @@ def test_errors_are_one_line_with_their_exit_code(cells, run, tmp_path, monkeypa
         "RUN": run,
         "RUN/embedding.csv": run / "embedding.csv",
         "XLSX": tmp_path / "x.xlsx",
+        "PGF": tmp_path / "x.pgf",
+        "RUN/model": run / "model",
     }
     result = aedr(*[names.get(a, a) for a in args], ok=False)
     assert_one_line_error(result, *fragments, code=code)

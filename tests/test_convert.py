@@ -108,6 +108,9 @@ def test_convert_says_how_it_read_the_table_and_reads_fixed_width_numbers(tmp_pa
     result = runner.invoke(app, ["convert", str(tmp_path / "r.csv"), str(tmp_path / "r.parquet")])
     assert "semicolon-separated" in result.stderr and "told apart as 'a' -> 'a.1'" in result.stderr, result.output
     assert pd.read_parquet(tmp_path / "r.parquet").to_numpy().tolist() == [[1.5, 2, 3], [4, 5, 6.25]]
+    (tmp_path / "one.csv").write_text("a,b\n1,2\n")
+    result = runner.invoke(app, ["convert", str(tmp_path / "one.csv"), str(tmp_path / "one.parquet")])
+    assert f"wrote {tmp_path / 'one.parquet'} (1 row x 2 columns)" in result.stdout
     forced = runner.invoke(
         app, ["convert", str(tmp_path / "x.txt"), str(tmp_path / "y.parquet"), "--delimiter", "space"]
     )

@@ -51,4 +51,5 @@ def convert(
             "which aedr fit refuses as a feature; fix the cell in the table, or leave the column out with --exclude",
             err=True,
         )
-    typer.echo(f"wrote {output} ({done.rows:,} rows x {done.columns:,} columns)")
+    rows, columns = f"{done.rows:,} row{'s' * (done.rows != 1)}", f"{done.columns:,} column{'s' * (done.columns != 1)}"
+    typer.echo(f"wrote {output} ({rows} x {columns})")

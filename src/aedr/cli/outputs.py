@@ -62,13 +62,29 @@ def claim_figure(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Pa
     """:func:`claim_output` for a figure, whose format (the name's extension) is checked first, before any work."""
     from matplotlib.backend_bases import FigureCanvasBase
 
-    known = FigureCanvasBase.get_supported_filetypes()
-    if Path(output).suffix.lower().lstrip(".") not in known:
+    known = [kind for kind in FigureCanvasBase.get_supported_filetypes() if _writer_missing(kind) is None]
+    kind = Path(output).suffix.lower().lstrip(".")
+    if missing := _writer_missing(kind):
+        raise typer.BadParameter(f"{output}: {missing}; write .pdf or .svg", param_hint="--output")
+    if kind not in known:
         raise typer.BadParameter(
             f"{output}: a figure's name ends with its format: .png, .pdf, .svg (or {', '.join(sorted(known))})",
             param_hint="--output",
         )
     return claim_output(ctx, output, force, inputs)
+
+
+def _writer_missing(kind: str) -> str | None:
+    """Why matplotlib cannot write a figure of format ``kind`` here (.pgf needs a LaTeX program); None
+    when it can, as far as can be told before drawing."""
+    if kind != "pgf":
+        return None
+    import shutil
+
+    import matplotlib
+
+    tex = matplotlib.rcParams["pgf.texsystem"]
+    return None if shutil.which(tex) else f"a .pgf figure needs LaTeX ({tex}), which is not installed here"
 
 
 def save_figure_file(fig, output: Path, force: bool) -> None:

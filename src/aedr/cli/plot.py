@@ -173,6 +173,10 @@ def embedding_file(path: Path) -> Path:
     if not path.is_dir():
         return path
     found = sorted(p for p in path.glob("embedding.*") if p.name in RUN_OUTPUTS and p.suffix != ".png")
+    if not found and (path / "config.json").is_file():  # a model folder (run/model): its run holds the codes
+        raise ValueError(
+            f"{path}: a model folder, which holds no codes; plot its run folder ({path.parent}) or an embedding file"
+        )
     if len(found) != 1:
         raise ValueError(f"{path}: a folder without one embedding file (found {len(found)}); give the file")
     return found[0]
