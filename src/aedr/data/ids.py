@@ -22,11 +22,13 @@ _ID_MIN_ROWS = 3  # below this, unique values say nothing
 
 
 def looks_like_id(name: str, values: pd.Series) -> bool:
-    """Text unique in every row, or unique whole numbers named like an ID or numbering the rows."""
+    """Text unique in every row (numbers among it, as zero-padded ``000123``, only under a name like an
+    ID's), or unique whole numbers named like an ID or numbering the rows."""
     if len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
         return False
     if values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype):
-        return pd.to_numeric(values, errors="coerce").isna().all()
+        named = bool(ID_NAME.fullmatch(str(name).strip()))
+        return named or pd.to_numeric(values, errors="coerce").isna().all()
     if values.dtype.kind in "iu":
         ordered = np.sort(values.to_numpy())
         row_number = ordered[0] in (0, 1) and bool((np.diff(ordered) == 1).all())
