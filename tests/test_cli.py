@@ -1542,3 +1542,15 @@ def test_a_file_of_another_width_is_named_as_such_before_its_text_columns(tmp_pa
             result = aedr(command, tmp_path / "run", tmp_path / "new.csv", ok=False)
             assert_one_line_error(result, fragment)
             assert ("--exclude kind" in result.stderr) == (width == 6)
+
+
+def test_the_figures_of_a_model_read_a_table_with_the_delimiter_given(tmp_path):
+    """plot reconstructions and latent-grid had no --delimiter, which transform and evaluate take."""
+    frame = pd.DataFrame(np.random.default_rng(0).random((60, 4)), columns=list("abcd"))
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    aedr("fit", tmp_path / "semi.csv", "-o", tmp_path / "run", *FAST)
+    for figure in ("reconstructions", "latent-grid"):
+        out = tmp_path / f"{figure}.png"
+        args = ["plot", figure, tmp_path / "run", tmp_path / "semi.csv", "--delimiter", "semicolon"]
+        aedr(*args, "--image-shape", "2x2", "-o", out)
+        assert out.stat().st_size > 0

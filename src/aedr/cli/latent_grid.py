@@ -12,6 +12,7 @@ from aedr.cli.inputs import features_for, fitted_options, given_options, read_fo
 from aedr.cli.options import (
     IMAGE_SHAPE,
     Columns,
+    Delimiter,
     Exclude,
     Force,
     Header,
@@ -41,6 +42,7 @@ def latent_grid(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
     output: figure_output("latent_grid.png") = None,
     threads: ModelThreads = None,
     force: Force = False,

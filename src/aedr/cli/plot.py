@@ -198,6 +198,7 @@ def reconstructions(
     columns: Columns = None,
     exclude: Exclude = None,
     header: Header = None,
+    delimiter: Delimiter = None,
     output: figure_output("reconstructions.png") = None,
     threads: ModelThreads = None,
     force: Force = False,
