@@ -111,6 +111,10 @@ def test_convert_says_how_it_read_the_table_and_reads_fixed_width_numbers(tmp_pa
     (tmp_path / "one.csv").write_text("a,b\n1,2\n")
     result = runner.invoke(app, ["convert", str(tmp_path / "one.csv"), str(tmp_path / "one.parquet")])
     assert f"wrote {tmp_path / 'one.parquet'} (1 row x 2 columns)" in result.stdout
+    result = runner.invoke(
+        app, ["convert", str(tmp_path / "one.csv"), str(tmp_path / "t.parquet"), "--delimiter", "tab"]
+    )
+    assert "note: one column read with --delimiter tab: if the lines hold another separator" in result.stderr
     forced = runner.invoke(
         app, ["convert", str(tmp_path / "x.txt"), str(tmp_path / "y.parquet"), "--delimiter", "space"]
     )

@@ -42,6 +42,12 @@ def convert(
     done = csv_to_parquet(data, output, header=header, delimiter=delimiter_char(delimiter), overwrite=force)
     named = "its first line as the column names" if done.header else "no header line (columns named 0, 1, ...)"
     typer.echo(f"read {data.name}: {separator_name(done.delimiter)}-separated, {named}", err=True)
+    if done.columns == 1 and delimiter is not None:  # a separator the lines may not hold: each line one cell
+        typer.echo(
+            f"note: one column read with --delimiter {delimiter}: if the lines hold another separator, leave "
+            "--delimiter out to detect it",
+            err=True,
+        )
     if done.renamed:
         typer.echo(f"note: {renamed_note(done.renamed)}", err=True)
     for name, (value, row, count) in done.stray_text.items():
