@@ -1554,3 +1554,15 @@ def test_the_figures_of_a_model_read_a_table_with_the_delimiter_given(tmp_path):
         args = ["plot", figure, tmp_path / "run", tmp_path / "semi.csv", "--delimiter", "semicolon"]
         aedr(*args, "--image-shape", "2x2", "-o", out)
         assert out.stat().st_size > 0
+
+
+def test_the_conv_network_on_a_table_says_it_reads_rows_as_images(tmp_path):
+    """--architecture conv took a table of 4 columns for 2x2 images without a word, and named only
+    --input-shape for a table of 5: both now name --architecture mlp."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd")).to_csv(tmp_path / "four.csv", index=False)
+    result = aedr("fit", tmp_path / "four.csv", "--architecture", "conv", "-o", tmp_path / "run", *FAST)
+    assert "reads each row of 4 values as a 2x2 image" in result.stderr and "--architecture mlp" in result.stderr
+    pd.DataFrame(rng.normal(size=(60, 5)), columns=list("abcde")).to_csv(tmp_path / "five.csv", index=False)
+    refused = aedr("fit", tmp_path / "five.csv", "--architecture", "conv", "-o", tmp_path / "r5", *FAST, ok=False)
+    assert_one_line_error(refused, "not a square", "--input-shape", "--architecture 'mlp'", code=1)

@@ -152,7 +152,7 @@ def fit(
         estimator.set_params(random_state=drawn)
     options = given_options(ctx)
     table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
-    _note_image_scaling(estimator, table)
+    _note_images(estimator, table)
     resumed = None if saved is None else saved["threads"]
     chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
@@ -209,14 +209,26 @@ def _checkpoint_file(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def _note_image_scaling(estimator, table) -> None:
+def _note_images(estimator, table) -> None:
     """Say that image rows are scaled as a whole (``aedr._fit_setup.scaling``), where the same
-    estimator would scale a table's columns apart."""
+    estimator would scale a table's columns apart; and that the conv network reads a table's rows as
+    square images, whose columns have no neighbours as pixels do."""
+    import math
+
     from aedr._fit_setup import scaling
 
     if table.image_shape is not None and scaling(estimator, image_rows=True) != scaling(estimator):
         shape = "x".join(str(d) for d in table.image_shape)
         typer.echo(f"note: {shape} images: scaling all pixels alike (--scale standard for per-pixel)", err=True)
+    width = table.X.shape[1]
+    if estimator.architecture == "conv" and table.image_shape is None and estimator.input_shape is None:
+        if math.isqrt(width) ** 2 == width:  # else the network's own error names it
+            side = math.isqrt(width)
+            typer.echo(
+                f"note: --architecture conv reads each row of {width} values as a {side}x{side} image; for a "
+                "table whose columns are not pixels, --architecture mlp",
+                err=True,
+            )
 
 
 def _train_alongside(estimator, table, stopper, *, trained: bool, resume_from) -> None:

@@ -91,6 +91,6 @@ def infer_input_shape(n_features: int, input_shape=None) -> tuple[int, int, int]
     if side * side != n_features:
         raise ValueError(
             f"cannot infer the image shape of rows with n_features={n_features} (not a square); "
-            "pass input_shape=(channels, height, width)"
+            "pass input_shape=(channels, height, width), or architecture='mlp' for rows that are not images"
         )
     return (1, side, side)
