@@ -242,10 +242,7 @@ def stream_input(
     try:
         source = open_rows(
             path,
-            label_col=options.label_col,
-            columns=options.columns if columns is None else columns,
-            exclude=options.exclude,
-            normalize=bool(options.normalize),
+            **{**options.stream_options(), **({} if columns is None else {"columns": columns})},
             id_columns=id_columns,
             check_values=not given,  # sized alone when options refuse streaming: X's values are not what is read
         )

@@ -83,6 +83,16 @@ class ReadOptions:
             "normalize": bool(self.normalize),
         }
 
+    def stream_options(self) -> dict:
+        """The keywords of :func:`aedr.data.sources.open_rows` these options set: what a file streamed
+        from disk takes of them (:meth:`in_memory_only` names the rest)."""
+        return {
+            "label_col": self.label_col,
+            "columns": self.columns,
+            "exclude": self.exclude,
+            "normalize": bool(self.normalize),
+        }
+
     def in_memory_only(self, tabular: bool) -> list[str]:
         """The flags of the options given that a file streamed from disk does not take: one-hot
         encoding, an AnnData layer, filling missing values, and a column selection except in a table
