@@ -154,6 +154,8 @@ def test_vae_transform_is_posterior_mean_and_sample(X):
     samples = vae.sample(7, random_state=0)
     assert samples.shape == (7, 64)
     np.testing.assert_array_equal(samples, vae.sample(7, random_state=0))
+    drawn = [vae.sample(3, random_state=np.random.default_rng(5)) for _ in range(2)]  # a Generator, as numpy's
+    np.testing.assert_array_equal(*drawn)
     frame = vae.set_output(transform="pandas").sample(7, random_state=0)  # as inverse_transform gives rows
     assert list(frame.columns) == [f"x{i}" for i in range(64)] and np.array_equal(frame.to_numpy(), samples)
     for bad in (-1, 0, 2.7, True):

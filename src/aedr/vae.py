@@ -148,9 +148,10 @@ class VariationalAutoencoder(Autoencoder):
 
     def sample(self, n_samples: int = 1, random_state=None):
         """Decode ``n_samples`` codes drawn from the N(0, I) prior, in original units: an ndarray, or
-        what ``set_output`` asks for, as :meth:`inverse_transform` gives it."""
+        what ``set_output`` asks for, as :meth:`inverse_transform` gives it. ``random_state``: a seed,
+        a ``RandomState`` or a numpy ``Generator`` (``np.random.default_rng(0)``), or None."""
         check_is_fitted(self)
         check_whole("n_samples", n_samples)
-        rng = check_random_state(random_state)
+        rng = random_state if isinstance(random_state, np.random.Generator) else check_random_state(random_state)
         Z = rng.standard_normal((int(n_samples), self._n_features_out))
         return self.inverse_transform(Z)
