@@ -115,6 +115,10 @@ def test_convert_says_how_it_read_the_table_and_reads_fixed_width_numbers(tmp_pa
         app, ["convert", str(tmp_path / "one.csv"), str(tmp_path / "t.parquet"), "--delimiter", "tab"]
     )
     assert "note: one column read with --delimiter tab: if the lines hold another separator" in result.stderr
+    pd.DataFrame(np.arange(800.0).reshape(200, 4), columns=list("abcd")).to_csv(tmp_path / "h.csv", index=False)
+    result = runner.invoke(app, ["convert", str(tmp_path / "h.csv"), str(tmp_path / "h.parquet"), "--no-header"])
+    assert result.stderr.count("note:") == 1, result.stderr  # one hint, not one note per column
+    assert "the first line holds text in 4 columns that are numbers below it" in result.stderr
     forced = runner.invoke(
         app, ["convert", str(tmp_path / "x.txt"), str(tmp_path / "y.parquet"), "--delimiter", "space"]
     )

@@ -50,7 +50,15 @@ def convert(
         )
     if done.renamed:
         typer.echo(f"note: {renamed_note(done.renamed)}", err=True)
-    for name, (value, row, count) in done.stray_text.items():
+    first_line = [name for name, (_, row, count) in done.stray_text.items() if row == 1 and count == 1]
+    if not done.header and len(first_line) > 1:  # the names of numeric columns, read as their first row
+        typer.echo(
+            f"note: the first line holds text in {len(first_line)} columns that are numbers below it: it looks like "
+            "a header line, written as a row; --header reads it as the column names",
+            err=True,
+        )
+    stray = {k: v for k, v in done.stray_text.items() if done.header or len(first_line) < 2 or k not in first_line}
+    for name, (value, row, count) in stray.items():
         others = f" and {count - 1:,} more cell{'s' * (count > 2)}" if count > 1 else ""
         typer.echo(
             f"note: column {name!r} is numbers but for {value!r} in data row {row:,}{others}: written as text, "
