@@ -125,20 +125,15 @@ def plot_embedding(
         if colours and len(classes) > LEGEND_MAX:  # names, not categories
             what = f"{label_name!r} has" if label_name else "the labels have"
             fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
-        elif colours:
-            from matplotlib.lines import Line2D
-
-            marker = np.sqrt(size) * max(1.0, 6 / size)
-            handles = [
-                Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=str(cls))
-                for colour, cls in [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())]
-            ]
-            ax.legend(handles=handles, fontsize="small", loc="best", frameon=False, title=label_name)
+        elif colours or not len(classes):  # a legend of the classes, or of "NA" alone when every label is missing
+            _legend(ax, [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())], size, label_name)
         else:
             points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
             bar = fig.colorbar(points, ax=ax, shrink=0.8)
             if label_name:
                 bar.set_label(label_name)
+            if missing.any():  # the grey points beneath the colour bar's, named
+                _legend(ax, [(MISSING_COLOUR, "NA")], size)
     if dims == 2:
         _limit_view(ax, Z)
         ax.set_xticks([])
@@ -148,6 +143,18 @@ def plot_embedding(
     if title:
         ax.set_title(title)
     return fig
+
+
+def _legend(ax, entries, size: float, title=None) -> None:
+    """A legend of ``(colour, name)`` points drawn at marker size ``size``."""
+    from matplotlib.lines import Line2D
+
+    marker = np.sqrt(size) * max(1.0, 6 / size)
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=str(name))
+        for colour, name in entries
+    ]
+    ax.legend(handles=handles, fontsize="small", loc="best", frameon=False, title=title)
 
 
 def _limit_view(ax, Z: np.ndarray) -> None:
