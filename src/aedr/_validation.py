@@ -192,9 +192,10 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     Returns a float64 or float32 array (never the caller's array modified).
     """
     X = check_sparse(as_rows(X, name), name)  # before any kernel reads its indices
-    if getattr(getattr(X, "dtype", None), "kind", None) in ("m", "M"):  # numpy reads dates as numbers
+    dtype_kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if dtype_kind in ("m", "M"):  # numpy reads dates as numbers
         raise ValueError(f"{name} holds {X.dtype} values (dates or durations), not numbers; convert them first")
-    if getattr(getattr(X, "dtype", None), "kind", None) in ("U", "S"):  # numpy would parse "1.5" quietly
+    if dtype_kind in ("U", "S"):  # numpy would parse "1.5" quietly
         raise ValueError(
             f"{name} holds text ({X.dtype}), not numbers, as scikit-learn refuses it; convert it first "
             f"(np.asarray({name}, dtype=float)), or read the file as numbers"

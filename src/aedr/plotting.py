@@ -101,6 +101,8 @@ def plot_embedding(
     else:
         import pandas as pd
 
+        from aedr.data.table import whole_labels
+
         labels = np.asarray(labels)
         missing = np.asarray(pd.isna(labels), dtype=bool)  # unlabelled rows: grey beneath, as scanpy draws them
         if missing.any():
@@ -108,12 +110,7 @@ def plot_embedding(
             columns, labels = [c[~missing] for c in columns], labels[~missing]
         if labels.dtype == object and len(labels) and all(isinstance(v, (int, float)) for v in labels):
             labels = labels.astype(float)  # numbers that NaN had made objects
-        if (
-            labels.dtype.kind == "f"
-            and len(labels)
-            and (labels == np.round(labels)).all()
-            and abs(labels).max() < 2**53
-        ):
+        if labels.dtype.kind == "f" and whole_labels(pd.Series(labels)).dtype == "Int64":
             labels = labels.astype(np.int64)  # classes a missing label made floats: 1, not 1.0
         classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
         colours = category_colours(len(classes)) if len(classes) <= 20 or labels.dtype.kind not in "biuf" else []

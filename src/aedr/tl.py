@@ -39,7 +39,8 @@ def autoencoder(
         ``sc.pl.embedding(adata, basis=key_added)`` then plots the codes.
     random_state, **params
         :class:`aedr.Autoencoder`'s parameters (``neighbor_loss="tsne"`` keeps t-SNE's neighbourhoods);
-        ``random_state=None`` draws a seed, which ``uns[key_added]["params"]`` records.
+        ``random_state=None`` draws a seed (the estimator's ``random_state_``), which
+        ``uns[key_added]["params"]`` records.
 
     Returns
     -------
@@ -76,8 +77,6 @@ def autoencoder(
         else:
             X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
             _refuse_counts(X, source)
-        if random_state is None:  # a seed drawn, and recorded in uns with the parameters: it repeats the fit
-            random_state = int(np.random.default_rng().integers(2**31 - 1))
         estimator = Autoencoder(n_components, random_state=random_state, **params)
         codes = estimator.fit_transform(X)
     if use_rep is None:  # genes: new cells are matched by name (a backed file's names came with its rows)
