@@ -42,12 +42,18 @@ def test_conv_accepts_flat_rows_and_image_arrays(X):
     assert flat.inverse_transform(flat.transform(X)).shape == X.shape
 
 
-def test_images_of_another_shape_than_fitted_are_refused_not_flattened(X):
+@pytest.mark.parametrize("architecture", ["conv", "mlp"])
+def test_images_of_another_shape_than_fitted_are_refused_not_flattened(X, architecture, tmp_path):
     """192 values a row fit (3, 8, 8) images only in that layout: channels-last images, or a 12 x 16
-    image, are refused by name instead of encoded as if they were the fitted layout."""
+    image, are refused by name instead of encoded as if they were the fitted layout, whatever network
+    read them (the MLP flattens them, and once accepted any image of 192 pixels)."""
     images = np.concatenate([X.reshape(-1, 1, 8, 8)] * 3, axis=1)[:200]
-    model = quick(architecture="conv").fit(images)
+    model = quick(architecture=architecture).fit(images)
     assert model.input_shape_ == (3, 8, 8)
+    from aedr import load
+
+    model.save(tmp_path / "m")
+    assert load(tmp_path / "m").input_shape_ == (3, 8, 8)
     for wrong, words in (
         (images.transpose(0, 2, 3, 1), r"X holds images of shape \(8, 8, 3\), channels last"),
         (images.reshape(200, 12, 16), r"X holds images of shape \(12, 16\); this model was fitted on images"),

@@ -308,6 +308,15 @@ def image_input_shape(est, n_features: int, image_shape) -> tuple[int, int, int]
     return shape
 
 
+def fitted_image_shape(est, n_features: int, image_shape):
+    """``input_shape_``: the ``(C, H, W)`` a conv network reads (:func:`image_input_shape`), or the shape
+    of the images another network was fitted on, so that images of another layout with as many pixels
+    are refused, not flattened into meaningless rows; None for rows given flat to a network not conv."""
+    if is_conv(est):
+        return image_input_shape(est, n_features, image_shape)
+    return None if image_shape is None else tuple(int(d) for d in image_shape)
+
+
 def _is_linear(est) -> bool:
     return len(est.hidden_layer_sizes) == 0 and est.encoder is None and not is_conv(est)
 

@@ -242,6 +242,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     code_anchors_ : int
         Anchors of the encoder's code layer: ``aedr.models.anchored.ANCHORS`` for a neighbour model
         with the MLP network (:class:`aedr.models.anchored.AnchoredCode`), 0 for a linear code layer.
+    input_shape_ : tuple of int or None
+        ``(C, H, W)`` of the images the fit read: what a conv network reads (its flat rows too), or
+        the images another network was given as such; None for flat rows. ``transform`` refuses images
+        of another shape.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -398,9 +402,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         seed, self.random_state_, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
-        self.input_shape_ = (
-            _fit_setup.image_input_shape(self, X.shape[1], image_shape) if _fit_setup.is_conv(self) else None
-        )
+        self.input_shape_ = _fit_setup.fitted_image_shape(self, X.shape[1], image_shape)
         generator = torch.Generator().manual_seed(seed)
         if not warm:  # a warm start keeps the fitted scaling (fitted_scaling: of an older model file too)
             self.scaling_ = _fit_setup.scaling(self, image_rows=image_shape is not None)
@@ -570,8 +572,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             return place_by_reference(self, rows, R, reference_neighbors).astype(dtype, copy=False)
 
     def _flat_rows(self, X, name: str = "X"):
-        """``X``'s images (n, C, H, W) or (n, H, W) as rows, refused unless a conv model was fitted on
-        images of that shape; rows as given."""
+        """``X``'s images (n, C, H, W) or (n, H, W) as rows, refused unless the model was fitted on images
+        of that shape (or, a conv model, on flat rows it read as such images); rows as given."""
         rows, shape = flatten_images(X, name)
         fitted = getattr(self, "input_shape_", None)
         if shape is not None and fitted is not None and tuple(shape) != tuple(fitted):
