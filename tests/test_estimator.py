@@ -327,6 +327,26 @@ def test_input_never_modified(small):
     np.testing.assert_array_equal(df.to_numpy(), small)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_read_only_rows_and_codes_pass_without_torchs_warning(small, dtype, tmp_path):
+    """Codes loaded with np.load(mmap_mode="r") are read-only, and decoded a block at a time: the same
+    rows, of the codes' type, as the codes in memory give, with no warning from torch about arrays it
+    may not write."""
+    import warnings
+
+    ae = fit_small(small)
+    np.save(tmp_path / "codes.npy", ae.transform(small).astype(dtype))
+    Z = np.load(tmp_path / "codes.npy", mmap_mode="r")
+    X = small.astype(dtype)
+    X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = ae.inverse_transform(Z)
+        ae.transform(X)
+    assert back.dtype == dtype
+    np.testing.assert_array_equal(back, ae.inverse_transform(np.array(Z)))
+
+
 def test_rows_beyond_float32_are_an_error_naming_them_not_nan():
     X = np.random.default_rng(0).normal(size=(100, 5))
     ae = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)

@@ -643,8 +643,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _decoded_block(self, source: RowSource, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` of the codes on disk ``source``, decoded; a code that is not a finite
         number is named by its row in the file."""
-        Z = source.read(start, stop)
+        Z = source.read(start, stop)  # float32, the network's own type
         check_finite_rows(Z, source.name, start, source)
+        if getattr(source, "dtype", None) != np.float32:  # float64 rows, undone from the scaling as in memory
+            Z = Z.astype(np.float64)
         return self._decoded(Z)
 
     def save(self, path, *, overwrite=False):

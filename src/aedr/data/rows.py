@@ -26,6 +26,8 @@ def to_device(rows, device: torch.device) -> torch.Tensor:
     through pinned (page-locked) memory and are copied without waiting: the copy is queued behind
     the GPU's work and the CPU goes on to prepare the next batch (a copy from ordinary memory would
     wait for the GPU to finish first)."""
+    if isinstance(rows, np.ndarray) and not rows.flags.writeable:  # read-only (np.load(mmap_mode="r")):
+        rows = rows.astype(np.float32)  # a copy, as torch shares only memory it may write
     batch = torch.as_tensor(rows, dtype=torch.float32)
     if device.type != "cuda":
         return batch.to(device)
