@@ -205,6 +205,30 @@ def test_non_numeric_columns_named(small):
         fitted.inverse_transform(np.ones((2, 2)) * 1j)
 
 
+def test_categorical_columns_of_numbers_are_read_as_their_values(small):
+    """A categorical column whose categories are numbers is its numbers, as scikit-learn's PCA reads it;
+    it was refused as "non-numeric". Categories of text stay refused."""
+    df = pd.DataFrame(small[:, :6], columns=list("abcdef"))
+    as_categories = df.assign(f=pd.Categorical(df["f"]))
+    np.testing.assert_array_equal(
+        fit_small(as_categories, n_components=2).transform(as_categories),
+        fit_small(df, n_components=2).transform(df),
+    )
+    with pytest.raises(ValueError, match=r"1 non-numeric column \('g'\)"):
+        fit_small(df.assign(g=pd.Categorical(["x"] * len(df))), n_components=2)
+
+
+def test_score_warns_of_missing_feature_names_once(small):
+    import warnings
+
+    ae = fit_small(pd.DataFrame(small, columns=[f"f{i}" for i in range(64)]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score = ae.score(small)
+    assert [str(w.message)[:40] for w in caught] == ["X does not have valid feature names, but"]
+    assert score == pytest.approx(-np.mean((small - ae.inverse_transform(ae.transform(small))) ** 2))
+
+
 def test_empty_and_too_few_rows(small):
     with pytest.raises(ValueError, match="0 sample"):
         fit_small(np.empty((0, 5)))
@@ -572,6 +596,14 @@ def test_rows_in_shapes_numpy_does_not_read_get_one_line(small):
         ValueError, match=r"^X is 1-D \(shape \(64,\)\). Reshape your data: X.reshape\(-1, 1\) for one feature"
     ):
         ae.transform(small[0])  # scikit-learn's message printed the whole array over many lines
+    with pytest.raises(ValueError, match=r"^X is 1-D \(shape \(2,\)\). Reshape .* X.reshape\(1, -1\) for one row"):
+        ae.inverse_transform(np.zeros(2))  # scikit-learn's message, with the array, where transform gave aedr's
+    for call in (lambda: ae.transform(small[0]), lambda: fit_small(small + 1j)):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert error.value.__cause__ is None and error.value.__suppress_context__  # no array printed above it
+    with pytest.raises(ValueError, match=r"^X has 1 column but this autoencoder's codes have 2 columns$"):
+        ae.inverse_transform(np.zeros((3, 1)))
     with pytest.raises(ValueError, match=r"^reference is an iterator \(map\)"):
         ae.transform(small[:3], reference=map(list, small))
     tensor = torch.tensor(small, dtype=torch.float32, requires_grad=True)  # a tensor in a training loop

@@ -57,12 +57,14 @@ def decode(estimator, codes: np.ndarray) -> np.ndarray:
         return estimator.scaler_.inverse_transform(apply_in_batches(estimator.model_.decode, codes, estimator.device_))
 
 
-def reconstruct(estimator, rows: np.ndarray) -> np.ndarray:
-    """``estimator``'s reconstruction of ``rows`` (an array of its features, in the data's units): the
-    fitted network applied directly, without ``transform``'s checks of column names."""
+def reconstruct(estimator, rows) -> np.ndarray:
+    """``estimator``'s reconstruction of ``rows`` (checked rows of its features, an array or CSR, in the
+    data's units): the fitted network applied directly, without ``transform``'s checks of column names
+    (nor its warnings, given once for the rows already)."""
+    from aedr.data.rows import scaled_rows
+
     with estimator._threads():
-        rows = estimator.scaler_.transform(np.asarray(rows, dtype=np.float64))
-        codes = apply_in_batches(estimator.model_.encode, rows, estimator.device_)
+        codes = apply_in_batches(estimator.model_.encode, scaled_rows(rows, estimator.scaler_), estimator.device_)
     return decode(estimator, codes)
 
 

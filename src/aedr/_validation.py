@@ -36,11 +36,14 @@ def _non_numeric_columns(X) -> list[str]:
 
 
 def _numeric_column(X, i: int, dtype) -> bool:
-    """Whether column ``i`` of DataFrame ``X`` holds numbers: a numeric dtype, or Python numbers in an
-    object column (as a numpy object array of numbers is accepted)."""
+    """Whether column ``i`` of DataFrame ``X`` holds numbers: a numeric dtype, a categorical one whose
+    categories are numbers (read as their values, as scikit-learn's PCA reads them), or Python numbers
+    in an object column (as a numpy object array of numbers is accepted)."""
     if dtype.kind in "biuf":
         return True
-    if str(dtype) != "object":  # categories, strings, dates: not numbers
+    if str(dtype) == "category":
+        return dtype.categories.dtype.kind in "biuf"
+    if str(dtype) != "object":  # strings, dates: not numbers
         return False
     try:
         np.asarray(X.iloc[:, i], dtype=np.float64)
@@ -134,9 +137,20 @@ def refuse_complex(X, name: str = "X") -> None:
     """One line for complex ``X`` (scikit-learn's own message prints the whole array); it keeps
     scikit-learn's wording, which its estimator checks look for."""
     if np.iscomplexobj(X) or (hasattr(X, "dtypes") and any(_complex_dtype(d) for d in X.dtypes)):
-        raise ValueError(
-            f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. their magnitudes)"
-        )
+        raise ValueError(_complex_words(name))
+
+
+def _complex_words(name: str) -> str:
+    return f"Complex data not supported: {name} holds complex numbers; pass real values (e.g. their magnitudes)"
+
+
+def one_dimensional_words(X, name: str = "X", one: str = "feature") -> str:
+    """The error for 1-D ``X``, in scikit-learn's opening words ("Reshape your data", which its checks
+    look for), without the whole array its message prints."""
+    return (
+        f"{name} is 1-D (shape {np.shape(X)}). Reshape your data: {name}.reshape(-1, 1) for one {one},"
+        f" {name}.reshape(1, -1) for one row"
+    )
 
 
 def as_rows(X, name: str = "X"):
@@ -228,13 +242,11 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
             raise ValueError(f"{name} must be numeric: {exc}") from exc
         if "inhomogeneous" in str(exc):  # numpy's words for rows of different lengths
             raise ValueError(f"{name}'s rows have different lengths; give every row the same number of values") from exc
-        if str(exc).startswith("Expected 2D array, got 1D array"):  # scikit-learn's message prints the whole array
-            raise ValueError(
-                f"{name} is 1-D (shape {np.shape(X)}). Reshape your data: {name}.reshape(-1, 1) for one feature,"
-                f" {name}.reshape(1, -1) for one row"  # "Reshape your data": scikit-learn's checks look for it
-            ) from exc
-        if str(exc).startswith("Complex data not supported"):  # scikit-learn's message prints the whole array
-            refuse_complex(X, name)
+        # scikit-learn's messages print the whole array: neither is chained to aedr's own
+        if str(exc).startswith("Expected 2D array, got 1D array"):
+            raise ValueError(one_dimensional_words(X, name)) from None
+        if str(exc).startswith("Complex data not supported"):
+            raise ValueError(_complex_words(name)) from None
         if str(exc).startswith("The feature names should match"):  # scikit-learn's message: lists over lines
             raise ValueError(_names_mismatch(estimator, X, name)) from exc
         if name != "X":

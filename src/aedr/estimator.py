@@ -25,10 +25,12 @@ from aedr._validation import (
     check_finite,
     check_prepared_alike,
     flatten_images,
+    one_dimensional_words,
     refuse_complex,
     validate_rows,
     validate_source,
 )
+from aedr._words import plural
 from aedr.data.memory import needs_streaming
 from aedr.data.rows import mean_variance, scaled_range, scaled_rows, squared_error, training_rows
 from aedr.data.sources import RowSource, as_source
@@ -622,8 +624,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if source is not None:  # codes on disk: decoded a block at a time (the rows come back in memory)
             if source.shape[1] != self._n_features_out:
                 raise ValueError(
-                    f"{source.name} has {source.shape[1]} columns but this autoencoder's codes have "
-                    f"{self._n_features_out} columns"
+                    f"{source.name} has {plural(source.shape[1], 'column')} but this autoencoder's codes have "
+                    f"{plural(self._n_features_out, 'column')}"
                 )
             n, block = source.shape[0], max(1, DECODED_BLOCK_BYTES // (8 * self.n_features_in_))
             return np.concatenate(
@@ -631,11 +633,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         X = as_rows(X)
         refuse_complex(X)
+        if np.ndim(X) == 1:  # scikit-learn's message prints the whole array
+            raise ValueError(one_dimensional_words(X, one="code column"))
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
         check_finite(Z)
         if Z.shape[1] != self._n_features_out:
             raise ValueError(
-                f"X has {Z.shape[1]} columns but this autoencoder's codes have {self._n_features_out} columns"
+                f"X has {plural(Z.shape[1], 'column')} but this autoencoder's codes have "
+                f"{plural(self._n_features_out, 'column')}"
             )
         # float32 codes give float32 rows, as PCA keeps the input's type
         return decode(self, Z).astype(Z.dtype, copy=False)
@@ -675,12 +680,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate_source(self, source, reset=False)
             error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
             return -error / (source.shape[0] * source.shape[1])
-        X = self._flat_rows(X)
-        X_checked = validate_rows(self, X, reset=False)
+        X_checked = validate_rows(self, self._flat_rows(X), reset=False)  # its warnings given once
+        check_prepared_alike(self, X_checked)
         if sp.issparse(X_checked):  # a batch at a time, never the whole matrix dense
-            error = squared_error(X_checked, lambda rows: self._decoded(self.transform(rows)))
+            error = squared_error(X_checked, lambda rows: reconstruct(self, rows))
             return -error / (X_checked.shape[0] * X_checked.shape[1])
-        return -float(np.mean((X_checked.astype(np.float64) - self._decoded(self.transform(X))) ** 2))
+        return -float(np.mean((X_checked.astype(np.float64) - reconstruct(self, X_checked)) ** 2))
 
     def evaluate(self, X, y=None, *, n_neighbors=10):
         """Reconstruction error and neighbourhood scores of the codes of ``X`` (with labels ``y``, also
