@@ -91,6 +91,41 @@ def test_header_detection_in_text_tables(tmp_path, text, header):
         assert len(labels) == text.count("\n") - header and labels.name == ("cell_type" if header else "label")
 
 
+def _numbers_below(names, body) -> str:
+    return ",".join(map(str, names)) + "\n" + "\n".join(",".join(map(str, row)) for row in body) + "\n"
+
+
+_RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    ("text", "header"),
+    [
+        (_numbers_below(range(400, 700, 10), _RNG.random((20, 30)).round(4)), True),  # wavelengths above spectra
+        (_numbers_below([400.5, 410.5, 420.5], _RNG.random((20, 3)).round(4)), True),
+        (_numbers_below(range(2010, 2018), _RNG.integers(0, 50, (20, 8))), True),  # years above counts
+        (_numbers_below([7157, 1956, 672, 5290], _RNG.integers(0, 20, (20, 4))), True),  # gene IDs above counts
+        (_numbers_below([0.31, 0.52, 0.44], _RNG.random((20, 3)).round(2)), False),  # a row like the others
+        (_numbers_below([900, 0.1, 0.2], _RNG.random((20, 3)).round(2)), False),  # an outlier in one column: data
+        (_numbers_below([0, 100, 1000], np.arange(1, 21)[:, None] * [1, 100, 1000]), False),  # counts that grow
+        (_numbers_below([400, 410], _RNG.random((3, 2)).round(2)), False),  # too few rows below to tell
+    ],
+    ids=["wavelengths", "fractional", "years", "gene-ids", "data", "one-outlier", "cumulative", "few-rows"],
+)
+def test_a_first_line_of_numbers_far_outside_the_columns_is_a_header_and_said(tmp_path, text, header):
+    """Wavelengths above spectra, years above counts: a header of numbers was read as a row of data (151
+    rows of 150, unnamed, the reconstruction error 20,000 times worse), without a word. A first row of
+    data, an outlier in some columns, or counts that grow down the file stay data."""
+    path = tmp_path / "spectra.csv"
+    path.write_text(text)
+    table = read_table(path)
+    assert (table.columns is not None) is header and len(table.X) == text.count("\n") - header
+    assert any("read the first line as column names" in note for note in table.notes) is header
+    if header:
+        assert "--no-header reads it as a row" in table.notes[0]
+        assert len(read_table(path, header=False).X) == text.count("\n")
+
+
 @pytest.mark.parametrize("name", ["d.npy", "d.npz", "d.idx", "d.idx.gz", "d-ubyte"])
 def test_arrays(tmp_path, name):
     values = pd.DataFrame(np.arange(12, dtype=np.float64).reshape(4, 3) / 7)

@@ -29,6 +29,7 @@ from aedr.data.sniff import (
     groups_thousands,
     has_header,
     is_spaced,
+    numbers_as_names,
     separator_name,
     sniff_delimiter,
     split_fields,
@@ -139,6 +140,7 @@ class Delimited(FileFormat):
             _check_width(path, sep)
             grouped = groups_thousands(options)
             first = None  # the first row as written: the header's own names, before pandas tells repeats apart
+            numbered = False  # a header of numbers, sniffed
             if header is None:
                 head = pd.read_csv(path, header=None, nrows=SNIFF_ROWS, dtype=str, **options)
                 first = head.iloc[0] if head.iloc[0].notna().all() else None  # an empty cell: read it as written
@@ -146,7 +148,9 @@ class Delimited(FileFormat):
                     head = head.map(
                         lambda v: v.replace(",", "") if isinstance(v, str) and GROUPED_NUMBER.fullmatch(v) else v
                     )
-                header = has_header(head.replace(",", ".", regex=True) if options["decimal"] == "," else head)
+                head = head.replace(",", ".", regex=True) if options["decimal"] == "," else head
+                header = has_header(head)
+                numbered = header and numbers_as_names(head.iloc[0], head.iloc[1:])  # said: a rule of thumb
             frame = pd.read_csv(path, header=0 if header else None, nrows=nrows, **options)
             if grouped:
                 frame = ungroup_thousands(frame)
@@ -170,6 +174,7 @@ class Delimited(FileFormat):
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
         frame.attrs["header"], frame.attrs["options"] = header, options  # how it was read: for a chunked rereading
+        frame.attrs["numbered"] = numbered
         if header:  # pandas renames a repeated name (a, a -> a, a.1): say so
             if first is None:  # the header was given, not sniffed
                 first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, **options).iloc[0]

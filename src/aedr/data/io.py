@@ -166,6 +166,8 @@ def read_table(
         )
         if renamed:
             table.notes.insert(0, renamed_note(renamed))
+        if frame.attrs.get("numbered"):
+            table.notes.insert(0, numbered_note(frame.columns))
         if unseen:
             table.notes.append(unseen)
     else:
@@ -187,6 +189,14 @@ def read_table(
             )
         table = _table_from_arrays(path, arrays, label_col, data)
     return _fill_missing(path, table, missing, fill_values)
+
+
+def numbered_note(names) -> str:
+    """The note for a first line of numbers read as column names (:func:`aedr.data.sniff.numbers_as_names`)."""
+    return (
+        f"read the first line as column names ({listed([str(n) for n in names], 4)}): numbers far outside the "
+        "values below them, as wavelengths or years are; --no-header reads it as a row"
+    )
 
 
 def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> Table:

@@ -310,10 +310,37 @@ def has_header(head: pd.DataFrame) -> bool:
     for col, body in zip(head.columns, bodies):
         if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
             return True
+    if numbers_as_names(first, rest):
+        return True
     if any(len(body) and _numeric(body).all() for body in bodies):
         return False  # numbers below numbers: the first row is data
     unseen = all(pd.notna(first[col]) and first[col] not in set(body) for col, body in zip(head.columns, bodies))
     return unseen and any(body.duplicated().any() for body in bodies)
+
+
+NAMES_OUTSIDE = 0.9  # the share of columns whose first value lies far outside its column, in a header of numbers
+
+
+def numbers_as_names(first: pd.Series, rest: pd.DataFrame) -> bool:
+    """Whether a first row of numbers names the columns of the numbers below it: wavelengths above
+    spectra, years above counts, gene IDs above expression. Its values are distinct, and in nearly every
+    column (:data:`NAMES_OUTSIDE`; at least two columns, five rows below) lie farther outside the
+    range of the values below than that range is wide (400 above values of 0 to 1). A data row lies
+    inside its columns' ranges but for a few columns."""
+    import pandas as pd
+
+    if len(first) < 2 or len(rest) < 5:
+        return False
+    names = pd.to_numeric(first, errors="coerce")
+    body = rest.apply(lambda column: pd.to_numeric(column, errors="coerce"))
+    if names.isna().any() or body.isna().all().any() or not names.is_unique:
+        return False
+    if body.notna().sum().sum() < body.size - rest.isna().sum().sum():  # text below: not this rule's table
+        return False
+    low, high = body.min().to_numpy(), body.max().to_numpy()
+    values = names.to_numpy(dtype=np.float64)
+    outside = np.maximum(low - values, values - high) > high - low
+    return bool(outside.mean() >= NAMES_OUTSIDE)
 
 
 def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
