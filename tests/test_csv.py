@@ -312,3 +312,21 @@ def test_the_convert_command_named_for_another_encoding_is_one_a_shell_runs(tmp_
     assert result.exit_code == 1 and f"iconv -f WINDOWS-1252 -t UTF-8 '{path}' > '{tmp_path}/utf8-my {{rows}}.csv'" in (
         result.stderr
     ), result.stderr
+
+
+def test_labels_written_as_a_missing_value_marker_are_said(tmp_path):
+    """Namibia's code NA, or a class called None, is read as a missing label (as pandas and R read
+    those words), which the map and the k-NN accuracy then leave out: said, with the count of each
+    word. Empty cells and numeric labels need no such note."""
+    X, _ = _rows(n=12)
+    path = tmp_path / "countries.csv"
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["country"] = ["NA", "ZA", "None", "BW"] * 3
+    frame.to_csv(path, index=False)
+    table = read_table(path, label_col="country")
+    assert table.labels.isna().sum() == 6
+    assert "6 labels of 'country' are written 'NA' (3) or 'None' (3) and read as missing" in " ".join(table.notes)
+    frame.assign(country=["", "ZA", "", "BW"] * 3).to_csv(path, index=False)
+    assert not any("read as missing" in note for note in read_table(path, label_col="country").notes)
+    frame.assign(country=["NA", "1", "2", "3"] * 3).to_csv(path, index=False)
+    assert not any("read as missing" in note for note in read_table(path, label_col="country").notes)

@@ -185,6 +185,24 @@ class Delimited(FileFormat):
             ]
         return frame
 
+    def written_missing(self, path, frame, column: str) -> dict[str, int]:
+        """The cells of ``column`` (of ``frame``, as :meth:`read` gave it) that pandas read as missing from
+        a marker written in them (``NA``, ``None``, ``null``, ...), counted by marker; empty cells aside."""
+        import pandas as pd
+        from pandas._libs.parsers import STR_NA_VALUES
+
+        raw = pd.read_csv(
+            path,
+            header=None,
+            skiprows=1 if frame.attrs["header"] else 0,
+            usecols=[list(frame.columns).index(column)],
+            dtype=str,
+            keep_default_na=False,
+            **frame.attrs["options"],
+        ).iloc[:, 0]
+        marked = raw[raw.str.strip().isin(STR_NA_VALUES - {""})]
+        return {str(k): int(v) for k, v in marked.value_counts().items()}
+
     def write(self, path, values, labels, ids=None):
         """Write the table :data:`CSV_CHUNK_ROWS` rows at a time: formatted whole, millions of codes
         took some 85 bytes of text objects each, beyond any memory budget."""

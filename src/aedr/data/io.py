@@ -168,6 +168,11 @@ def read_table(
             table.notes.insert(0, renamed_note(renamed))
         if frame.attrs.get("numbered"):
             table.notes.insert(0, numbered_note(frame.columns))
+        labels = table.labels
+        if isinstance(fmt, Delimited) and labels is not None and labels.dtype == object and labels.isna().any():
+            marked = fmt.written_missing(path, frame, str(labels.name))  # "NA" is also Namibia's code
+            if marked:
+                table.notes.append(marked_labels_note(str(labels.name), marked))
         if unseen:
             table.notes.append(unseen)
     else:
@@ -189,6 +194,16 @@ def read_table(
             )
         table = _table_from_arrays(path, arrays, label_col, data)
     return _fill_missing(path, table, missing, fill_values)
+
+
+def marked_labels_note(column: str, marked: dict[str, int]) -> str:
+    """The note for text labels read as missing from a marker written in their cells."""
+    several = len(marked) > 1
+    written = " or ".join(f"{marker!r}" + (f" ({n:,})" if several else "") for marker, n in marked.items())
+    return (
+        f"{sum(marked.values()):,} labels of {column!r} are written {written} and read as missing, as pandas and R "
+        f"read {'these words' if several else 'it'}; a class so named (NA: Namibia) needs another spelling in the file"
+    )
 
 
 def numbered_note(names) -> str:
