@@ -99,9 +99,22 @@ def test_callbacks_function_and_class(small):
 
 
 def test_verbose_progress_bar_on_stderr(small, capsys):
-    fit_small(small, verbose=True, max_iter=2)
+    """Into a log (stderr not a terminal) the progress comes as lines, not a bar's carriage returns
+    piled up on one line: the first epoch's, one every LOG_INTERVAL seconds, and the last."""
+    import aedr._progress
+
+    fit_small(small, verbose=True, max_iter=3)
     captured = capsys.readouterr()
-    assert captured.out == "" and "epoch" in captured.err
+    assert captured.out == "" and "\r" not in captured.err
+    assert re.fullmatch(r"(Autoencoder: [13]/3 epochs, [\d.]+ s, loss=[\d.e-]+\n){2}", captured.err)
+    interval, aedr._progress.LOG_INTERVAL = aedr._progress.LOG_INTERVAL, 0.0
+    try:
+        fit_small(small, verbose=True, max_iter=3)
+    finally:
+        aedr._progress.LOG_INTERVAL = interval
+    assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
+        f"Autoencoder: {n}/3 epochs" for n in (1, 2, 3)
+    ]
 
 
 @pytest.mark.parametrize("scale", ["standard", "minmax", None])

@@ -135,11 +135,12 @@ class Attraction:
 
 
 def _descend(Y, attraction, exaggeration: float, n_iter: int, progress: bool, desc: str) -> torch.Tensor:
-    from tqdm.auto import tqdm
+    from aedr._progress import progress_bar
 
     n = len(Y)
     step, update, gains = max(n / exaggeration, 50.0), torch.zeros_like(Y), torch.ones_like(Y)
-    for _ in tqdm(range(n_iter), unit="iteration", desc=desc, disable=not progress):
+    bar = progress_bar(n_iter, desc, "iteration") if progress else None
+    for _ in range(n_iter):
         force, z = repulsion(Y)
         gradient = exaggeration * attraction(Y) - force / z
         gains = torch.where(torch.sign(update) != torch.sign(gradient), gains + 0.2, gains * 0.8).clamp_min_(MIN_GAIN)
@@ -154,6 +155,10 @@ def _descend(Y, attraction, exaggeration: float, n_iter: int, progress: bool, de
             raise TrainingDivergedError(
                 "the t-SNE embedding diverged (non-finite codes); check the input for extreme values"
             )
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     return Y
 
 

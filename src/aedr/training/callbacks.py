@@ -52,26 +52,19 @@ class FunctionCallback(Callback):
         return self.fn(state)
 
 
-LOG_INTERVAL = 30.0  # seconds between progress lines when stderr is a file or a pipe, not a terminal
-
-
 class ProgressBar(Callback):
-    """tqdm progress bar over epochs (switched on by ``verbose``), on stderr: redrawn as it goes on a
-    terminal or in a notebook; into a log (stderr redirected) a line every :data:`LOG_INTERVAL` seconds
-    and the last, not one per redraw."""
+    """The progress over epochs (switched on by ``verbose``), on stderr: a tqdm bar redrawn as it goes
+    on a terminal or in a notebook; into a log (stderr redirected) the first epoch's line, one every
+    :data:`aedr._progress.LOG_INTERVAL` seconds and the last (:func:`aedr._progress.progress_bar`)."""
 
-    def __init__(self, **tqdm_kwargs):
-        self.tqdm_kwargs = tqdm_kwargs
+    def __init__(self, desc: str = "Autoencoder"):
+        self.desc = desc
         self.bar = None
 
     def on_train_begin(self, state: TrainingState) -> None:
-        import sys
+        from aedr._progress import progress_bar
 
-        from tqdm.auto import tqdm
-
-        logged = "notebook" not in tqdm.__module__ and not getattr(sys.stderr, "isatty", lambda: False)()
-        options = {"mininterval": LOG_INTERVAL, **self.tqdm_kwargs} if logged else self.tqdm_kwargs
-        self.bar = tqdm(total=state.max_epochs, initial=state.epoch, unit="epoch", **options)
+        self.bar = progress_bar(state.max_epochs, self.desc, "epoch", initial=state.epoch)
 
     def on_epoch_end(self, state: TrainingState) -> bool:
         postfix = {"loss": f"{state.train_loss:.4g}"}
