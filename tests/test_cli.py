@@ -959,7 +959,7 @@ def test_library_warnings_show_only_with_verbose(cells, tmp_path, monkeypatch):
 
     monkeypatch.setattr(fit_command, "read_input", read_and_warn)
     quiet = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "a", *FAST)
-    assert "warning" not in quiet.stderr.lower()
+    assert "warning:" not in quiet.stderr.lower()
     loud = aedr("-v", "fit", cells, "--label-col", "cell_type", "-o", tmp_path / "b", *FAST)
     assert "warning: The given NumPy array is not writable" in loud.stderr
 

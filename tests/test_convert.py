@@ -85,7 +85,7 @@ def test_a_csv_beyond_the_memory_budget_is_refused_naming_the_conversion_that_st
         with_missing.stderr
     )
     converted = runner.invoke(app, ["convert", str(csv), str(tmp_path / "t.parquet")])
-    assert converted.exit_code == 0 and "(2,500 rows x 5 columns)" in converted.stdout
+    assert converted.exit_code == 0 and "(2,500 rows x 5 columns)" in converted.stderr
     assert "read my cells.csv: comma-separated, its first line as the column names" in converted.stderr
     again = runner.invoke(app, ["convert", str(csv), str(tmp_path / "t.parquet")])
     assert again.exit_code == 1 and "already exists" in again.stderr
@@ -110,7 +110,7 @@ def test_convert_says_how_it_read_the_table_and_reads_fixed_width_numbers(tmp_pa
     assert pd.read_parquet(tmp_path / "r.parquet").to_numpy().tolist() == [[1.5, 2, 3], [4, 5, 6.25]]
     (tmp_path / "one.csv").write_text("a,b\n1,2\n")
     result = runner.invoke(app, ["convert", str(tmp_path / "one.csv"), str(tmp_path / "one.parquet")])
-    assert f"wrote {tmp_path / 'one.parquet'} (1 row x 2 columns)" in result.stdout
+    assert f"wrote {tmp_path / 'one.parquet'} (1 row x 2 columns)" in result.stderr
     result = runner.invoke(
         app, ["convert", str(tmp_path / "one.csv"), str(tmp_path / "t.parquet"), "--delimiter", "tab"]
     )

@@ -60,7 +60,7 @@ def test_two_ranks_follow_one_process_with_the_whole_batch(data):
     np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-5)
     assert json.loads((data / "two" / "model" / "config.json").read_text())["fitted"]["world_size_"] == 2
     assert one.world_size_ == 1
-    assert result.stdout.count("wrote two/") == 1  # rank 0 alone reports and writes
+    assert result.stderr.count("wrote two/") == 1  # rank 0 alone reports and writes
     assert "on 2 processes (torchrun)" in result.stdout
     described = run([sys.executable, "-m", "aedr", "info", "two"], data).stdout
     assert "training       8 epochs on 2 processes (torchrun), seed 0," in described

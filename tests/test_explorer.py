@@ -273,12 +273,12 @@ def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits, monkeypatch
     result = runner.invoke(app, ["fit", str(tmp_path / "digits.npz"), "--label-col", "digit", "-o", str(tmp_path / "run"),
                                  "--max-iter", "2", "--quiet", "--threads", "1"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "run" / "map.html").exists() and "map.html" in result.stdout
+    assert (tmp_path / "run" / "map.html").exists() and "map.html" in result.stderr
     np.save(tmp_path / "rows.npy", X[:300].reshape(300, 8, 8))  # images: drawn as thumbnails
     result = runner.invoke(app, ["explore", str(tmp_path / "run"), "--data", str(tmp_path / "rows.npy"),
                                  "-o", str(tmp_path / "m.html")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert re.search(r"wrote .*m\.html \(\d+\.\d MiB, 300 points\)", result.stdout)
+    assert re.search(r"wrote .*m\.html \(\d+\.\d MiB, 300 points\)", result.stderr)
     html = (tmp_path / "m.html").read_text()
     assert '"name":"9"' in html and "aedr-reconstruction" in html
     assert len(json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))) == 300

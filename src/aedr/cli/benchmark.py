@@ -202,7 +202,7 @@ def benchmark(
     if busy := busy_note(result.settings):
         typer.echo(f"warning: {busy}", err=True)
     for kind, path in files.items():
-        typer.echo(f"wrote {kind}: {path}")
+        typer.echo(f"wrote {kind}: {path}", err=True)
     failed = [r for r in result.runs if r.status == "failed"]
     if failed:
         first = failed[0]

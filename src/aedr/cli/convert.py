@@ -66,4 +66,4 @@ def convert(
             err=True,
         )
     rows, columns = f"{done.rows:,} row{'s' * (done.rows != 1)}", f"{done.columns:,} column{'s' * (done.columns != 1)}"
-    typer.echo(f"wrote {output} ({rows} x {columns})")
+    typer.echo(f"wrote {output} ({rows} x {columns})", err=True)

@@ -55,5 +55,5 @@ def demo(
     typer.echo(f"{'method':<22}{'recon. MSE':>12}{'trust@10':>10}{'fit s':>8}   (MSE in the data's units)")
     for r in result.results:
         typer.echo(f"{r.name:<22}{r.reconstruction_mse:>12.3f}{r.trustworthiness:>10.3f}{r.fit_seconds:>8.1f}")
-    typer.echo(f"wrote {target}/: {', '.join(sorted(p.name for p in result.files.values()))}")
+    typer.echo(f"wrote {target}/: {', '.join(sorted(p.name for p in result.files.values()))}", err=True)
     typer.echo(f"next: aedr info {target / 'model'}")

@@ -170,7 +170,7 @@ def explore(
         title=title or f"{embedding.name}: {len(codes):,} points",
         axis_names=names,
     )
-    typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)")
+    typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)", err=True)
 
 
 def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):

@@ -385,7 +385,7 @@ def _report(run, out: Path, drawn: int | None = None) -> None:
     )
     for note in run.notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {out}/: {', '.join(sorted(p.name for p in run.files.values()))}")
+    typer.echo(f"wrote {out}/: {', '.join(sorted(p.name for p in run.files.values()))}", err=True)
 
 
 class _Stopped(Exception):
