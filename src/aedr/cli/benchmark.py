@@ -134,7 +134,7 @@ def benchmark(
     Examples:
       aedr benchmark --datasets digits --methods pca,ae-linear
       aedr benchmark --quick
-      aedr benchmark --datasets digits,mnist10k,mnist70k --methods pca,ae-linear --report docs/benchmark-details.md
+      aedr benchmark --datasets digits,mnist10k --report report.md
     """
     if datasets is None:
         datasets = "digits" if quick else _ALL_DATASETS

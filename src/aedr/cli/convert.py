@@ -12,8 +12,8 @@ from aedr.cli.options import Delimiter, Force, Header, Verbose
 
 def convert(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="CSV or TSV table (gzip or not).")],
-    output: Annotated[Path, typer.Argument(help="Parquet file to write (.parquet).")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="CSV or TSV table (gzip or not).")],
+    output: Annotated[Path, typer.Argument(metavar="OUTPUT", help="Parquet file to write (.parquet).")],
     header: Header = None,
     delimiter: Delimiter = None,
     force: Force = False,
@@ -27,7 +27,8 @@ def convert(
 
     \b
     Example:
-      aedr convert cells.csv.gz cells.parquet && aedr fit cells.parquet --label-col cell_type
+      aedr convert cells.csv.gz cells.parquet
+      aedr fit cells.parquet --label-col cell_type
     """
     from aedr.cli.inputs import delimiter_char
     from aedr.cli.outputs import claim_output

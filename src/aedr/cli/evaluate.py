@@ -32,7 +32,7 @@ from aedr.cli.options import (
 def evaluate(
     ctx: typer.Context,
     model: ModelDir,
-    data: Annotated[Path, typer.Argument(help="Rows to score the model on (- reads standard input).")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Rows to score the model on (- reads standard input).")],
     label_col: ScoredLabelCol = None,
     labels: LabelsFile = None,
     columns: Columns = None,
@@ -50,10 +50,11 @@ def evaluate(
 ) -> None:
     """Score a saved model on data: reconstruction error, trustworthiness, continuity.
 
-    \b
     With labels (--label-col/--labels, or the fit's label column when the file has it) it adds
     the k-NN accuracy of the codes. Neighbourhood scores use at most 5000 sampled rows
     (fewer of rows wider than 4,000 values).
+
+    \b
     Example:
       aedr evaluate run1/model cells.csv --label-col cell_type
     """

@@ -29,7 +29,9 @@ def explore(
     ctx: typer.Context,
     embedding: Annotated[
         Path,
-        typer.Argument(help="Run folder (aedr fit --out) or embedding file: code columns plus label columns."),
+        typer.Argument(
+            metavar="EMBEDDING", help="Run folder (aedr fit --out) or embedding file: code columns plus label columns."
+        ),
     ],
     output: Annotated[
         Optional[Path],

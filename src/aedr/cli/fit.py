@@ -46,7 +46,9 @@ def _opt(*names, help, panel=_MODEL, **kw):
 @with_estimator_options
 def fit(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet, .npy/.npz, .h5ad or IDX file; one row per sample.")],
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="CSV/TSV, Parquet, .npy/.npz, .h5ad or IDX file; one row per sample.")
+    ],
     out: Annotated[
         Optional[Path],
         _opt("--out", "--output", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT),
@@ -106,11 +108,11 @@ def fit(
     \b
     Examples:
       aedr fit cells.csv --n-components 2 --label-col cell_type --out run1
-      aedr fit train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz --max-iter 30
-      aedr fit data.parquet --config params.toml --hidden-layer-sizes 256,64 --learning-rate 1e-3
+      aedr fit train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz
+      aedr fit data.parquet --config params.toml --hidden-layer-sizes 256,64
       aedr fit t10k-images-idx3-ubyte.gz --model vae --beta 4 --architecture conv
-      aedr fit t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --neighbor-loss tsne
-      aedr fit cells.h5ad --layer counts --normalize --label-col leiden --neighbor-loss tsne
+      aedr fit data.csv --label-col kind --neighbor-loss tsne
+      aedr fit cells.h5ad --layer counts --normalize --label-col leiden
     """
     from aedr.runs import checkpointed_fit_run
     from aedr.training import distributed

@@ -36,8 +36,9 @@ def inverse_transform(
     data: Annotated[
         Path,
         typer.Argument(
+            metavar="DATA",
             help="Codes: the model's code columns (e.g. an embedding file), n_components numbers per row, or "
-            "an .h5ad with codes in obsm (aedr's copy) or X (- reads standard input)."
+            "an .h5ad with codes in obsm (aedr's copy) or X (- reads standard input).",
         ),
     ],
     output: Output = None,

@@ -27,9 +27,10 @@ from aedr.cli.outputs import claim_figure, save_figure_file
 
 def latent_grid(
     ctx: typer.Context,
-    model: Annotated[Path, typer.Argument(help="Model folder with n_components >= 2.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model folder with n_components >= 2.")],
     data: Annotated[
-        Optional[Path], typer.Argument(help="Rows whose codes set the grid's range (for a plain autoencoder).")
+        Optional[Path],
+        typer.Argument(metavar="DATA", help="Rows whose codes set the grid's range (for a plain autoencoder)."),
     ] = None,
     n: Annotated[int, typer.Option("--n", "-n", min=2, max=40, help="Images per side.")] = 15,
     extent: Annotated[

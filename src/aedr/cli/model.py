@@ -13,7 +13,10 @@ from aedr.cli.outputs import claim_output
 from aedr.data.formats import format_of
 
 ModelDir = Annotated[
-    Path, typer.Argument(help="Model folder written by 'aedr fit' (run/model, or the run folder) or Autoencoder.save.")
+    Path,
+    typer.Argument(
+        metavar="MODEL", help="Model folder written by 'aedr fit' (run/model, or the run folder) or Autoencoder.save."
+    ),
 ]
 Output = Annotated[
     Optional[Path],

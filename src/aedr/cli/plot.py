@@ -70,8 +70,9 @@ def embedding(
     data: Annotated[
         Path,
         typer.Argument(
+            metavar="DATA",
             help="Embedding file (e.g. run1/embedding.csv) or run folder: three columns give a 3-D view, "
-            "else the first two are drawn."
+            "else the first two are drawn.",
         ),
     ],
     color_by: Annotated[
@@ -184,8 +185,8 @@ def embedding_file(path: Path) -> Path:
 
 def reconstructions(
     ctx: typer.Context,
-    model: Annotated[Path, typer.Argument(help="Model folder.")],
-    data: Annotated[Path, typer.Argument(help="Image rows (IDX, .npy, CSV, ...).")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model folder.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Image rows (IDX, .npy, CSV, ...).")],
     n_images: Annotated[int, typer.Option("--n-images", "-n", min=1, max=100, help="Images to show.")] = 10,
     image_shape: Annotated[
         Optional[str],

@@ -37,7 +37,10 @@ def transform(
     ctx: typer.Context,
     model: ModelDir,
     data: Annotated[
-        Path, typer.Argument(help="Rows to encode, with the columns the model was fitted on (- reads standard input).")
+        Path,
+        typer.Argument(
+            metavar="DATA", help="Rows to encode, with the columns the model was fitted on (- reads standard input)."
+        ),
     ],
     output: Output = None,
     label_col: CodesLabelCol = None,
@@ -69,7 +72,6 @@ def transform(
 ) -> None:
     """Encode rows with a saved model: one code per row, labels kept beside it.
 
-    \b
     The fit's label and row-ID columns are kept beside the codes when the file has them. An .h5ad
     DATA with an .h5ad --output gets a copy of DATA with the codes in obsm, as aedr fit writes (a DATA
     streamed from disk, beyond the memory budget, an AnnData of the codes alone).
