@@ -773,7 +773,8 @@ def test_a_stop_while_the_outputs_are_written_keeps_the_trained_model_for_resume
     assert_one_line_error(result, "run.checkpoint", "other parameters", "--max-iter 3 (now 4)")
     with monkeypatch.context() as patched:
         patched.setattr(Trainer, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
-        aedr(*fit, "3", "-o", tmp_path / "run", "--resume")
+        result = aedr(*fit, "3", "-o", tmp_path / "run", "--resume")
+    assert f"resuming from {tmp_path / 'run.checkpoint'}: training had ended: writing the run" in result.stderr
     aedr(*fit, "3", "-o", tmp_path / "fresh")
     resumed, fresh = (load(tmp_path / name / "model") for name in ("run", "fresh"))
     assert all(torch.equal(resumed.model_.state_dict()[k], v) for k, v in fresh.model_.state_dict().items())
@@ -1017,9 +1018,10 @@ def test_a_killed_fit_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
 
     result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", *RESUMABLE, "--quiet", ok=False)
     assert_one_line_error(result, "run.checkpoint", "--resume")
-    aedr(
+    result = aedr(
         "fit", tmp_path / "data.npy", "-o", tmp_path / "run", *RESUMABLE, "--quiet", "--resume"
     )  # threads: the checkpoint's
+    assert f"resuming from {checkpoint}: going on after epoch {epoch}\n" in result.stderr
     aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "fresh", *RESUMABLE, "--quiet", "--threads", "1")
     resumed, fresh = (load(tmp_path / name / "model").model_.state_dict() for name in ("run", "fresh"))
     assert all(torch.equal(resumed[k], fresh[k]) for k in fresh)

@@ -9,6 +9,7 @@ A run folder holds ``model/`` (see :mod:`aedr.persistence`), the embedding
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from aedr.data.table import Table
 from aedr.explorer import write_run_map
 from aedr.scoring import decoded, scores_space_note, table_scores
 from aedr.training.threads import torch_threads
+
+logger = logging.getLogger(__name__)  # the run's steps, shown by aedr --verbose
 
 PLOT_POINTS = 200_000  # embedding.png of a fit draws at most this many rows (a seeded sample)
 
@@ -77,6 +80,7 @@ def checkpointed_fit_run(
     resume: bool = False,
     threads: int,
     interrupted=None,
+    said=None,
     **write_options,
 ) -> FitRun:
     """:func:`fit_run` with a checkpoint file, as ``aedr fit`` runs it: the checkpoint ``checkpoint``
@@ -84,8 +88,9 @@ def checkpointed_fit_run(
     read instead of training; or ``estimator`` is trained (going on from that checkpoint with ``resume``)
     and its trained model kept there (:func:`aedr.training.checkpoint.write_trained`) before the outputs
     are written, unless ``interrupted()`` says the user stopped it, so that a stop from then on loses no
-    training. ``threads``: the torch threads it runs on. ``write_options``: as :func:`write_fit` takes
-    them. Returns the run; its ``estimator`` is the trained one."""
+    training. ``threads``: the torch threads it runs on. ``said``: a function that shows the user a line
+    (the trained model read back). ``write_options``: as :func:`write_fit` takes them. Returns the run;
+    its ``estimator`` is the trained one."""
     from aedr.training.checkpoint import read_trained, run_identity, write_trained
 
     def identity():  # what the trained checkpoint shares with the run that writes its outputs
@@ -95,6 +100,8 @@ def checkpointed_fit_run(
         if trained:
             estimator, seconds = read_trained(checkpoint, identity(), device=estimator.device)
             estimator.set_params(n_jobs=threads)
+            if said is not None:
+                said(f"resuming from {checkpoint}: training had ended: writing the run")
         else:
             seconds = train(estimator, table, resume_from=checkpoint if resume else None)
             if not (interrupted and interrupted()):
@@ -135,9 +142,11 @@ def write_fit(
     :meth:`aedr.data.reading.ReadOptions.saved`); both saved with the model (:func:`aedr.persistence.save`),
     the reading in the copy's ``uns`` too.
     """
+    logger.debug("encoding and scoring the fitted rows")
     Z = estimator.transform(table.fit_input())
     X_hat = decoded(estimator, table, Z)
     scores = table_scores(estimator, table, Z, X_hat)
+    logger.debug("writing the run: model, embedding, figures, map.html")
     streamed = isinstance(table.X, RowSource)
     bad = [name for name, value in scores.items() if isinstance(value, float) and not np.isfinite(value)]
     if bad:  # never a metrics.json holding Infinity after an exit 0

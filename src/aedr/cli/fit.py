@@ -137,7 +137,7 @@ def fit(
     saved = _check_checkpoint(checkpoint.path, resume=resume, force=force)
     trained = saved is not None and is_trained(saved)  # training had ended: --resume writes the run
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
-    stopper = _StopOnInterrupt(save_best)
+    stopper = _StopOnInterrupt(save_best, resuming=checkpoint.path if resume and rank == 0 else None)
     params = estimator_params(ctx.params, config)
     from_config = {name for name in params if ctx.params.get(name) is None}  # not overridden by an option
     estimator = build_estimator(
@@ -171,6 +171,7 @@ def fit(
                 resume=resume,
                 threads=chosen,
                 interrupted=lambda: stopper.requested is not None,
+                said=lambda line: typer.echo(line, err=True),
                 embedding_format=fmt,
                 obsm_key=obsm_key,
                 reading=options.saved(),  # how the rows were read: saved with the model, and in the .h5ad copy
@@ -398,13 +399,16 @@ class _StopOnInterrupt(Callback):
     """The first Ctrl-C or SIGTERM ends training after the epoch (the checkpoint is written then; with
     --save-best the run is written too), a second one at once."""
 
-    def __init__(self, save_best: bool):
-        self.save_best = save_best
+    def __init__(self, save_best: bool, resuming: Path | None = None):
+        self.save_best, self.resuming = save_best, resuming  # the checkpoint --resume goes on from
         self.requested = None  # the signal that asked to stop
         self.epoch = 0
         self._previous = {}
 
     def on_train_begin(self, state) -> None:
+        if self.resuming is not None:  # the checkpoint read and checked: said once
+            typer.echo(f"resuming from {self.resuming}: going on after epoch {state.epoch}", err=True)
+            self.resuming = None
         if threading.current_thread() is threading.main_thread():
             self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
 

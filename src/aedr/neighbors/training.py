@@ -26,7 +26,10 @@ are in ``docs/design.md``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
+import time
+from contextlib import contextmanager
 
 import torch
 
@@ -37,6 +40,8 @@ from aedr.training.distributed import broadcast, is_main, world_size
 from aedr.training.losses import NeighborObjective
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingHistory
 
+logger = logging.getLogger(__name__)  # each step's time, shown by aedr --verbose
+
 LEARNING_RATE = 2e-3  # the autoencoder's "auto" rate in a neighbour fit (its larger batches)
 SHAPING_SHARE = 0.175  # of max_iter: epochs of the shaping phase (35 at the default 200)
 SHAPING_FULL_ROWS = 10_000  # above this many rows the shaping phase's epochs shrink as sqrt(SHAPING_FULL_ROWS / n)
@@ -46,6 +51,14 @@ ROBUST_SCALE = 0.2  # in the map's standard deviations: where the pull to a code
 DECAY_FRACTION = 0.3  # the fitting phase's rate falls to zero over its last 30%
 DECODER_STEPS = 2_000  # a fitting phase of at least this many steps trains the decoder alone: shaping leaves it out
 DECODE_SHARE = 0.25  # ...and then decodes this share of each batch's rows
+
+
+@contextmanager
+def _timed(what: str):
+    """Log (debug) how long the block ``what`` took."""
+    start = time.perf_counter()
+    yield
+    logger.debug("%s: %.1f s", what, time.perf_counter() - start)
 
 
 def autoencoder_batch(n_rows: int) -> int:
@@ -177,10 +190,12 @@ class NeighborTrainer:
         first = TrainingHistory()
         if phase == "shaping":
             # under torchrun rank 0 alone builds the graph and the maps, and the other ranks receive them
-            graph = self.method.graph(self.rows, random_state=seed) if is_main() else None
+            with _timed(f"the neighbour graph of {len(X):,} rows"):
+                graph = self.method.graph(self.rows, random_state=seed) if is_main() else None
             if resume is None:
                 rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
-                codes = self._shared(lambda: self.method.embed(graph, rows, self.generator), len(X), X.device)
+                with _timed("the layout map"):
+                    codes = self._shared(lambda: self.method.embed(graph, rows, self.generator), len(X), X.device)
             else:
                 codes = resume.tensors["map/codes"].to(X.device)
             code_layer = anchored_code(self.model)
@@ -192,7 +207,7 @@ class NeighborTrainer:
             )
             trainer = self._trainer(objective, shaping, "shaping", codes)
             try:
-                with _DecoderFrozen(self.model, frozen=not reconstruct):
+                with _DecoderFrozen(self.model, frozen=not reconstruct), _timed("the shaping phase"):
                     trainer.fit(X, X_val, resume)
             finally:
                 self.history = trainer.history
@@ -200,7 +215,8 @@ class NeighborTrainer:
                 return self.history
             if self.method.refines:
                 encoded = self._encoded(X, scale=codes.std())
-                codes = self._shared(lambda: self.method.refine(graph, encoded, self.generator), len(X), X.device)
+                with _timed("the refined map"):
+                    codes = self._shared(lambda: self.method.refine(graph, encoded, self.generator), len(X), X.device)
             first, resume = self.history, None
         else:
             codes = resume.tensors["map/codes"].to(X.device)
@@ -209,7 +225,8 @@ class NeighborTrainer:
         objective = self._objective(codes, resume, decode_share=share, generator=self.generator)
         trainer = self._trainer(objective, fitting, "fitting", codes, first)
         try:
-            trainer.fit(X, X_val, resume)
+            with _timed("the fitting phase"):
+                trainer.fit(X, X_val, resume)
         finally:
             self.history = _merge(first, trainer.history)
         return self.history
