@@ -947,6 +947,35 @@ def test_help_starts_without_torch_scikit_learn_or_pandas():
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+def test_verbose_shows_each_step_of_a_neighbour_fit_with_its_time(cells, tmp_path):
+    """A long fit was silent before its bar and after it (the graph; scoring and writing the run):
+    --verbose says each step."""
+    args = [
+        "--neighbor-loss",
+        "tsne",
+        "--perplexity",
+        "10",
+        "--max-iter",
+        "4",
+        "--hidden-layer-sizes",
+        "8",
+        "--threads",
+        "1",
+    ]
+    loud = aedr("-v", "fit", cells, "--label-col", "cell_type", "-o", tmp_path / "v", *args)
+    steps = [line.split(":")[1].strip() for line in loud.stderr.splitlines() if line.startswith("debug: ")]
+    assert steps[:5] == [
+        "the neighbour graph of 80 rows",
+        "the layout map",
+        "the shaping phase",
+        "the refined map",
+        "the fitting phase",
+    ]
+    assert "debug: writing the run" in loud.stderr
+    quiet = aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "q", *args)
+    assert "debug:" not in quiet.stderr
+
+
 def test_library_warnings_show_only_with_verbose(cells, tmp_path, monkeypatch):
     import warnings
 
