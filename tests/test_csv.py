@@ -102,6 +102,45 @@ def test_a_forced_delimiter_wins_and_a_gzipped_file_is_sniffed(tmp_path):
         read_table(path, delimiter=",")
 
 
+@pytest.mark.parametrize("packing", ["bz2", "xz"])
+def test_bzip2_and_xz_tables_read_and_write_as_gzip_ones_do(tmp_path, packing):
+    """A table compressed with bzip2 or xz (pandas reads them by name) was refused as an unknown file
+    type, and the error for such a file misnamed said to name it so; fit, transform and convert read
+    it as the plain table, and an output so named is written compressed."""
+    import bz2
+    import lzma
+
+    X, kinds = _rows()
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "kind": kinds})
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    frame.to_csv(tmp_path / f"cells.csv.{packing}", index=False)
+    plain, packed = (read_table(tmp_path / name, label_col="kind") for name in ("plain.csv", f"cells.csv.{packing}"))
+    assert packed.columns == plain.columns and np.array_equal(packed.X, plain.X)
+    aedr("fit", tmp_path / "plain.csv", "--label-col", "kind", "-o", tmp_path / "r", *FAST)
+    codes = tmp_path / f"codes.csv.{packing}"
+    result = aedr("transform", tmp_path / "r", tmp_path / f"cells.csv.{packing}", "-o", codes)
+    assert result.exit_code == 0, result.output
+    opened = {"bz2": bz2.open, "xz": lzma.open}[packing]
+    with opened(codes, "rt") as text:
+        assert pd.read_csv(text).shape == (30, 3)
+    result = aedr("convert", tmp_path / f"cells.csv.{packing}", tmp_path / "cells.parquet")
+    assert result.exit_code == 0 and pd.read_parquet(tmp_path / "cells.parquet").equals(
+        pd.read_csv(tmp_path / "plain.csv")
+    )
+    (tmp_path / "hidden.csv").write_bytes((tmp_path / f"cells.csv.{packing}").read_bytes())
+    with pytest.raises(
+        ValueError, match=rf"compressed but its name does not say so; name it hidden.csv.{packing} \(read"
+    ):
+        read_table(tmp_path / "hidden.csv")
+
+
+def test_a_zip_archive_is_named_as_such():
+    from aedr.data.formats import format_of
+
+    with pytest.raises(ValueError, match=r"cells.zip: unknown file type \(a .zip archive: unzip it first\)"):
+        format_of("cells.zip")
+
+
 def test_thousands_of_columns(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(12, 3000)).round(4)

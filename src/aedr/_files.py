@@ -17,7 +17,6 @@ process that holds the lock.
 from __future__ import annotations
 
 import errno
-import gzip
 import os
 import shutil
 import stat
@@ -223,15 +222,18 @@ def check_new(
 
 @contextmanager
 def output_handle(path: str | Path):
-    """A binary handle that writes ``path``, gzipped when its name ends in ``.gz`` (any case), with no
-    file name in the gzip header: an output is written under a temporary name (:func:`staged_file`),
-    which ``gunzip -N`` would otherwise restore."""
+    """A binary handle that writes ``path``, compressed when its name ends in ``.gz``, ``.bz2`` or ``.xz``
+    (any case), with no file name in a gzip header: an output is written under a temporary name
+    (:func:`staged_file`), which ``gunzip -N`` would otherwise restore."""
+    from aedr.data.sniff import compressed_suffix, packed
+
+    suffix = compressed_suffix(path)
     with open(path, "wb") as handle:
-        if not str(path).lower().endswith(".gz"):
+        if suffix is None:
             yield handle
             return
-        with gzip.GzipFile(filename="", mode="wb", fileobj=handle) as packed:
-            yield packed
+        with packed(handle, suffix, "wb") as compressed:
+            yield compressed
 
 
 def _temporary_sibling(target: Path) -> Path:

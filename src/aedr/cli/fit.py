@@ -315,7 +315,9 @@ def _exit_code(sig) -> int:
 
 
 def _stem(path: Path) -> str:
-    name = path.name.removesuffix(".gz")
+    from aedr.data.sniff import compressed_suffix
+
+    name = path.name.removesuffix(compressed_suffix(path.name) or "")
     return Path(name).stem if Path(name).suffix else name
 
 

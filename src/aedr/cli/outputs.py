@@ -17,9 +17,9 @@ def default_output(data: Path, suffix: str) -> Path:
     the current folder)."""
     if data.is_dir():
         return Path(data.resolve().name + suffix)
-    name = data.name
-    for ending in (".gz",):
-        name = name.removesuffix(ending)
+    from aedr.data.sniff import compressed_suffix
+
+    name = data.name.removesuffix(compressed_suffix(data.name) or "")
     return Path(Path(name).stem + suffix)
 
 

@@ -23,6 +23,8 @@ from aedr.data.idx import read_idx, write_idx
 from aedr.data.sniff import (
     GROUPED_NUMBER,
     SNIFF_ROWS,
+    TEXT_COMPRESSIONS,
+    compressed_suffix,
     compression_of,
     decimal_mark,
     first_line_fields,
@@ -48,7 +50,7 @@ class FileFormat:
 
     name = ""
     suffixes: tuple[str, ...] = ()
-    gzip = False  # may also end in .gz
+    gzip = False  # may also end in .gz (a tabular one, a text table, in .bz2 or .xz too)
     tabular = False  # read gives a DataFrame with named columns (else a dict of named arrays)
     reads_rows = False  # read_rows gives (rows, names, labels, more label columns) itself
     stores_labels = True  # write keeps the labels (and the rows' IDs) beside the values
@@ -57,7 +59,7 @@ class FileFormat:
     embedding_as: str | None = None  # the format ``aedr fit`` writes the codes of such data in (None: this one)
 
     def matches(self, name: str) -> bool:
-        """Whether a (lower-case, ``.gz``-stripped) file name is of this format."""
+        """Whether a (lower-case, compression-stripped) file name is of this format."""
         return Path(name).suffix in self.suffixes
 
     def read(self, path: Path, header: bool | None = None, delimiter: str | None = None):
@@ -164,9 +166,11 @@ class Delimited(FileFormat):
         except (UnicodeDecodeError, OSError, EOFError) as exc:
             packed = compression_of(path)
             if packed is not None:
+                rename = (
+                    f"name it {Path(path).name}{packed[1]} (read as is) or " if packed[1] in TEXT_COMPRESSIONS else ""
+                )
                 raise ValueError(
-                    f"{path}: the file is {packed[0]}-compressed but its name does not say so; "
-                    f"name it {Path(path).name}{packed[1]} (read as is) or decompress it"
+                    f"{path}: the file is {packed[0]}-compressed but its name does not say so; {rename}decompress it"
                 ) from exc
             problem = text_problem(path) if isinstance(exc, UnicodeDecodeError) else None
             if problem is not None:
@@ -465,14 +469,18 @@ def format_of(path: str | Path) -> FileFormat:
     ['csv', 'tsv', 'idx', 'parquet']
     """
     name = Path(path).name.lower()
-    gzipped = name.endswith(".gz")
-    name = name[:-3] if gzipped else name
+    packing = compressed_suffix(name)
+    name = name.removesuffix(packing or "")
     for fmt in FORMATS.values():
-        if fmt.matches(name) and (fmt.gzip or not gzipped):
+        if fmt.matches(name) and (packing is None or (fmt.gzip and (packing == ".gz" or fmt.tabular))):
             return fmt
     known = ", ".join(sorted(s for f in FORMATS.values() for s in f.suffixes)) + ", -ubyte"
     compressed = ", ".join(f.name for f in FORMATS.values() if f.gzip)
-    raise ValueError(f"{path}: unknown file type; use one of {known} (and .gz for {compressed})")
+    texts = ", ".join(f.name for f in FORMATS.values() if f.gzip and f.tabular)
+    zipped = " (a .zip archive: unzip it first)" if name.endswith(".zip") else ""
+    raise ValueError(
+        f"{path}: unknown file type{zipped}; use one of {known} (and .gz for {compressed}; .bz2, .xz for {texts})"
+    )
 
 
 def distinct_ids(values: pd.DataFrame, labels, ids):

@@ -62,7 +62,7 @@ def text_problem(path) -> str | None:
     import shlex
 
     def convert(encoding: str) -> str:
-        if str(path).lower().endswith(".gz"):
+        if compressed_suffix(path) is not None:
             return f"convert it to UTF-8 first (iconv -f {encoding} -t UTF-8)"
         converted = shlex.quote(str(Path(path).with_name(f"utf8-{Path(path).name}")))
         return f"convert it to UTF-8 first, e.g. iconv -f {encoding} -t UTF-8 {shlex.quote(str(path))} > {converted}"
@@ -93,8 +93,35 @@ def text_problem(path) -> str | None:
     return None
 
 
+TEXT_COMPRESSIONS = (".gz", ".bz2", ".xz")  # text tables may be compressed so (pandas reads them by name)
+
+
+def compressed_suffix(path) -> str | None:
+    """The compression ``path``'s name ends in (``.gz``, ``.bz2``, ``.xz``; any case), or None."""
+    name = str(path).lower()
+    return next((suffix for suffix in TEXT_COMPRESSIONS if name.endswith(suffix)), None)
+
+
+def packed(handle, suffix: str | None, mode: str = "rb"):
+    """A binary file object over ``handle`` that (de)compresses as ``suffix`` says (None: ``handle``
+    itself); a gzip file written names no file in its header."""
+    import bz2
+    import lzma
+
+    if suffix == ".gz":
+        return gzip.GzipFile(filename="", mode=mode, fileobj=handle)
+    if suffix == ".bz2":
+        return bz2.BZ2File(handle, mode)
+    if suffix == ".xz":
+        return lzma.LZMAFile(handle, mode)
+    return handle
+
+
 def _opener(path):
-    return gzip.open if str(path).lower().endswith(".gz") else open
+    import bz2
+    import lzma
+
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(compressed_suffix(path), open)
 
 
 _CHUNK = 1 << 20
@@ -173,12 +200,13 @@ def _spaced_fields(chunk: bytes, state) -> tuple[int, bool, int | None]:
 
 
 def text_bytes(path) -> float:
-    """The size of ``path``'s text: the file's own, or for a gzip file its size times the ratio of its
-    first MiB decompressed to the compressed bytes read for it (read ahead too, so never above)."""
+    """The size of ``path``'s text: the file's own, or for a compressed file its size times the ratio of
+    its first MiB decompressed to the compressed bytes read for it (read ahead too, so never above)."""
     size = Path(path).stat().st_size
-    if not str(path).lower().endswith(".gz"):
+    suffix = compressed_suffix(path)
+    if suffix is None:
         return size
-    with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as unpacked:
+    with open(path, "rb") as raw, packed(raw, suffix) as unpacked:
         text = unpacked.read(1 << 20)
         consumed = raw.tell()
     return len(text) if len(text) < 1 << 20 else size * len(text) / max(consumed, 1)
@@ -187,7 +215,7 @@ def text_bytes(path) -> float:
 def is_spaced(path) -> bool:
     """Whether ``path`` is a ``.txt`` table, which may separate its fields by spaces (numpy's savetxt,
     R's write.table); a ``.csv`` or ``.tsv`` of one column may hold text with spaces in it."""
-    return str(path).lower().removesuffix(".gz").endswith(".txt")
+    return str(path).lower().removesuffix(compressed_suffix(path) or "").endswith(".txt")
 
 
 def sniff_delimiter(sample: str, default: str, *, spaces: bool = False) -> str:
