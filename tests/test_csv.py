@@ -369,3 +369,37 @@ def test_labels_written_as_a_missing_value_marker_are_said(tmp_path):
     assert not any("read as missing" in note for note in read_table(path, label_col="country").notes)
     frame.assign(country=["NA", "1", "2", "3"] * 3).to_csv(path, index=False)
     assert not any("read as missing" in note for note in read_table(path, label_col="country").notes)
+
+
+def test_cells_that_are_not_numbers_say_what_they_look_like(tmp_path):
+    """A '-' or '?' for a missing value, or a number with a decimal comma where the table's others have
+    points, were refused with advice to one-hot encode the column; the error now names what the cells
+    look like and how to fix them, and keeps --one-hot for columns of categories."""
+    X, _ = _rows(n=20)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).astype(object)
+    frame.loc[3, "a"], frame.loc[5, "b"], frame.loc[7, "b"] = "-", "?", "-"
+    frame.to_csv(tmp_path / "marks.csv", index=False)
+    with pytest.raises(ValueError) as error:
+        read_table(tmp_path / "marks.csv")
+    message = str(error.value)
+    assert "'-', '?' in 3 cells of 'a', 'b' look like a mark of a missing value: write those cells empty" in message
+    assert "--one-hot" not in message
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).astype(object)
+    frame["b"] = [f"{v:.2f}".replace(".", ",") for v in X[:, 1]]
+    frame["c"] = frame["c"].map(lambda v: f"{1000 + abs(v):,.1f}".replace(",", " ").replace(".", ",").replace(" ", "."))
+    frame.to_csv(tmp_path / "commas.csv", sep=";", index=False, decimal=".")
+    with pytest.raises(ValueError) as error:
+        read_table(tmp_path / "commas.csv")
+    message = str(error.value)
+    assert "in 'c' is a number with a decimal comma and its thousands grouped by points: write it" in message
+    assert "--one-hot" not in message
+    frame.assign(kind=["x", "y"] * 10)[["a", "kind"]].to_csv(tmp_path / "kinds.csv", index=False)
+    with pytest.raises(ValueError, match=r"or encode categories with --one-hot kind$"):
+        read_table(tmp_path / "kinds.csv")
+
+
+def test_decimal_commas_are_read_in_tables_separated_by_tabs_or_pipes(tmp_path):
+    X, _ = _rows()
+    for sep in ("\t", "|"):
+        pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "eu.tsv", sep=sep, decimal=",", index=False)
+        assert np.allclose(read_table(tmp_path / "eu.tsv").X, X)

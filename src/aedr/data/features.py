@@ -6,6 +6,7 @@ float64) refused with the option that fixes them."""
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -187,6 +188,57 @@ def _too_large(value) -> bool:
     return np.isinf(number) and "inf" not in str(value).lower()
 
 
+_MARKERS = {"-", "--", "?", ".", "missing", "n.a.", "na.", "not available", "unknown"}  # beyond pandas' own
+_COMMA_NUMBER = re.compile(r"[-+]?(\d{1,3}(\.\d{3})+|\d*),\d+")  # 14,23 or 12.700,5
+
+
+def _odd_cells(values: pd.Series) -> pd.Series:
+    """The filled cells of ``values`` that are not numbers, stripped."""
+    text = values.dropna().astype(str).str.strip()
+    return text[pd.to_numeric(text, errors="coerce").isna()]
+
+
+def _mostly_numbers(values: pd.Series) -> bool:
+    """Whether nine in ten of ``values``' filled cells are numbers, or numbers with a decimal comma."""
+    filled = values.dropna()
+    odd = _odd_cells(values)
+    return len(filled) > 0 and len(odd[~odd.str.fullmatch(_COMMA_NUMBER.pattern)]) <= 0.1 * len(filled)
+
+
+def _written_as(data: pd.DataFrame, bad: list[str]) -> list[str]:
+    """What the cells of the columns ``bad`` that are not numbers look like, where that says the fix:
+    marks of a missing value (``-``, ``?``), or numbers with a decimal comma (``14,23``, ``12.700,5``)."""
+    said, marked, cells = [], [], []
+    for column in bad:
+        odd = _odd_cells(data[column])
+        if not len(odd):
+            continue
+        if odd.str.lower().isin(_MARKERS).all():
+            marked.append(column)
+            cells.extend(odd)
+        elif odd.str.fullmatch(_COMMA_NUMBER.pattern).all() and _mostly_numbers(data[column]):
+            value = odd.iloc[0]
+            grouped = "." in value  # 12.700,5: thousands grouped by points
+            said.append(
+                f"{value!r} in {str(column)!r} is a number with a decimal comma"
+                + (
+                    f" and its thousands grouped by points: write it {value.replace('.', '')!r}"
+                    if grouped
+                    else ", which aedr reads in a table separated by other than commas whose numbers mostly use it; "
+                    "write this column's numbers as its other columns' are"
+                )
+            )
+    if marked:
+        shown = listed([repr(v) for v in dict.fromkeys(cells)], 3)
+        said.insert(
+            0,
+            f"{shown} in {plural(len(cells), 'cell')} of {listed([repr(str(c)) for c in marked], 3)} "
+            f"{'looks' if len(set(cells)) == 1 else 'look'} like a mark of a missing value: write those cells empty "
+            "(or NA), and --missing mean, median or drop handles them",
+        )
+    return said
+
+
 def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) -> str:
     """One sentence listing every text column (with an example value) and the options that fix it."""
     described = []
@@ -206,11 +258,16 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
             repeated = values[values.duplicated()].unique()
             more = f" and {len(repeated) - 1} more values repeat" if len(repeated) > 1 else " repeats"
             described[-1] += f", not an ID: {repeated[0]!r}{more}"
+    written = _written_as(data, bad)
+    numbers = [c for c in bad if _mostly_numbers(data[c])]  # a few cells aside: no categories to one-hot encode
     names = ",".join(str(c) for c in bad)
-    hint = (
-        f"leave {'them' if len(bad) > 1 else 'it'} out with --exclude {names}, use one as labels with --label-col,"
-        f" or encode categories with --one-hot {names}"
-    )
+    categories = ",".join(str(c) for c in bad if c not in numbers)
+    several = len(bad) > 1
+    hint = f"leave {'them' if several else 'it'} out with --exclude {names}, use {'one' if several else 'it'} as labels"
+    hint += " with --label-col"
+    hint += f", or encode categories with --one-hot {categories}" if categories else ""
+    if written:
+        hint = f"{'; '.join(written)}; or {hint}"
     if not named:
         hint += " (this file has no header, so its columns are numbered from 0; --header if its first row names them)"
     return (

@@ -292,8 +292,9 @@ def ungroup_thousands(frame: pd.DataFrame, keep=()) -> pd.DataFrame:
 
 
 def decimal_mark(sample: str, sep: str) -> str:
-    """``","`` where a semicolon-separated table writes its numbers with decimal commas, else ``"."``."""
-    if sep != ";":
+    """``","`` where a table separated by other than commas (semicolons, tabs, pipes, spaces) writes
+    its numbers with decimal commas, more often than with points, in its first lines; else ``"."``."""
+    if sep == ",":
         return "."
     fields = [field for line in sample.splitlines()[1:SNIFF_ROWS] for field in line.split(sep)]
     commas = sum(bool(_DECIMAL_COMMA.fullmatch(field)) for field in fields)
