@@ -286,9 +286,16 @@ def test_missing_rows_dropped_on_the_command_line_keep_labels_aligned(tmp_path):
     path.write_text("a,b,kind\n" + "\n".join(rows) + "\n")
     result = aedr("fit", path, "--label-col", "kind", "--missing", "drop", "-o", tmp_path / "run", *FAST)
     assert result.exit_code == 0, result.output
-    assert "dropped 3 rows with empty cells: data rows 4, 14, 24" in result.stderr
+    assert "dropped 3 rows with empty cells: data rows 4, 14, 24 (in column 'b'); column 'row' numbers the rest" in (
+        result.stderr
+    )
     embedding = pd.read_csv(tmp_path / "run" / "embedding.csv")
     assert len(embedding) == 27 and embedding["kind"].tolist() == ["ab"[i % 2] for i in range(30) if i % 10 != 3]
+    # the codes line up with the file's rows by number (pasted beside the file, every row after the first
+    # dropped one was against another's code)
+    assert embedding["row"].tolist() == [i + 1 for i in range(30) if i % 10 != 3]
+    result = aedr("transform", tmp_path / "run", path, "--missing", "drop", "-o", tmp_path / "codes.csv")
+    assert pd.read_csv(tmp_path / "codes.csv")["row"].tolist() == embedding["row"].tolist()
 
 
 def test_missing_rows_dropped_take_their_labels_from_a_labels_file_too(tmp_path):

@@ -234,12 +234,13 @@ def test_categorical_columns_of_numbers_are_read_as_their_values(small):
 def test_score_warns_of_missing_feature_names_once(small):
     import warnings
 
-    ae = fit_small(pd.DataFrame(small, columns=[f"f{i}" for i in range(64)]))
+    named = pd.DataFrame(small, columns=[f"f{i}" for i in range(64)])
+    ae = fit_small(named)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         score = ae.score(small)
     assert [str(w.message)[:40] for w in caught] == ["X does not have valid feature names, but"]
-    assert score == pytest.approx(-np.mean((small - ae.inverse_transform(ae.transform(small))) ** 2))
+    assert score == pytest.approx(-np.mean((small - ae.inverse_transform(ae.transform(named))) ** 2))
 
 
 def test_empty_and_too_few_rows(small):

@@ -242,7 +242,10 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         for name in ("labels", "text", "ids"):  # what each row carries beside its features goes with it
             if getattr(table, name) is not None:
                 setattr(table, name, getattr(table, name)[keep].reset_index(drop=True))
-        table.notes.append(f"dropped {plural(len(rows), 'row')} with empty cells: {where}")
+        numbered = ""
+        if table.ids is None:  # the codes line up with the file's rows by their numbers, as the note counts them
+            table.ids, numbered = pd.DataFrame({"row": np.flatnonzero(keep) + 1}), "; column 'row' numbers the rest"
+        table.notes.append(f"dropped {plural(len(rows), 'row')} with empty cells: {where}{numbered}")
         return table
     X = table.X.copy()
     trained = _training_values(table, cols, None if fill_values is None else fill_values.get(missing))
