@@ -450,12 +450,16 @@ def test_warm_start_continues_the_fitted_network(tmp_path):
     once = Autoencoder(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X)
     warm = Autoencoder(hidden_layer_sizes=(8,), max_iter=5, random_state=0, warm_start=True).fit(X)
     np.testing.assert_array_equal(warm.transform(X), once.transform(X))  # a first fit is a plain fit
-    scaler, before = warm.scaler_, warm.score(X)
+    scaler, before, curve = warm.scaler_, warm.score(X), list(warm.loss_curve_)
     warm.fit(X)
     assert warm.scaler_ is scaler and warm.score(X) > before  # the same network, trained further
+    # its curves and counts go on, as scikit-learn's MLPs count a warm start's epochs (they restarted)
+    assert warm.n_iter_ == 10 and len(warm.loss_curve_) == 10 and warm.loss_curve_[:5] == curve
+    assert warm.n_steps_ == 2 * once.n_steps_ and all(len(v) == 10 for v in warm.loss_terms_.values())
     warm.save(tmp_path / "m")
     loaded = aedr.load(tmp_path / "m")
     loaded.set_params(warm_start=True).fit(X)  # a loaded model continues too
+    assert loaded.n_iter_ == 15 and loaded.loss_curve_[:10] == warm.loss_curve_
     with pytest.raises(ValueError, match=re.escape("fitted with hidden_layer_sizes=(8,); got hidden_layer_sizes=(4,)")):
         warm.set_params(hidden_layer_sizes=(4,)).fit(X)
     with pytest.raises(ValueError, match="fitted with activation='relu'"):  # same shapes, another network

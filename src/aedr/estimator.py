@@ -217,7 +217,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         of 20,000 rows at most, fewer for wide data; :mod:`aedr.data.summary`), in the data's own units. What
         ``aedr transform --missing mean|median`` fills the empty cells of new rows with.
     loss_curve_ : list of float
-        Mean training loss per epoch (scaled units).
+        Mean training loss per epoch (scaled units); a ``warm_start`` fit's added to the model's.
     loss_terms_ : dict of str to list of float
         Each term of the loss per epoch; NaN in epochs without it (a neighbour fit on large data
         starts the reconstruction term with its fitting phase).
@@ -226,9 +226,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     best_loss_ : float
         Best monitored loss.
     n_iter_ : int
-        Epochs run.
+        Epochs run (with ``warm_start``, over every fit of the model, as ``loss_curve_``).
     n_steps_ : int
-        Optimizer steps taken.
+        Optimizer steps taken (likewise).
     stop_reason_ : str
         Why training ended: "max_iter" (every epoch run), "converged" (no improvement larger
         than ``tol`` in ``n_iter_no_change`` epochs), "callback" (a callback or Ctrl-C with
@@ -433,12 +433,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.batch_size_, self.learning_rate_ = trainer.config.batch_size, trainer.config.learning_rate_init
         self.max_iter_ = trainer.config.max_iter
         self.world_size_ = distributed.world_size()
+        earlier = self._history() if warm else None  # a warm start's curves go on from the fitted model's
         try:
             history = trainer.fit(X_train, X_val, resume)
         except TrainingDivergedError:
-            self._set_fitted(model, trainer.history)
+            self._set_fitted(model, trainer.history, earlier)
             raise
-        self._set_fitted(model, history)
+        self._set_fitted(model, history, earlier)
         _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)
         return self
 
@@ -517,7 +518,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _trainer_config(self, n_train: int) -> TrainerConfig:
         return _fit_setup.trainer_config(self, n_train)
 
-    def _set_fitted(self, model, history) -> None:
+    def _history(self) -> dict:
+        """The fitted model's training curves and counts, which a warm start's fit goes on from."""
+        names = ("loss_curve_", "loss_terms_", "validation_scores_", "n_iter_", "n_steps_")
+        return {name: getattr(self, name, None) for name in names}
+
+    def _set_fitted(self, model, history, earlier: dict | None = None) -> None:
+        """The fitted attributes from the trainer's ``history``; a warm start's (``earlier``: the
+        model's :meth:`_history` before it) added on, as scikit-learn's MLPs count a warm start's epochs."""
         model.eval()
         self.model_ = model
         self.loss_curve_ = history.loss_curve
@@ -528,6 +536,21 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_iter_ = history.n_iter
         self.n_steps_ = history.n_steps
         self.stop_reason_ = history.stop_reason
+        if earlier and earlier["loss_curve_"] is not None:
+            before = len(earlier["loss_curve_"])
+            terms = {**dict.fromkeys(earlier["loss_terms_"] or {}), **dict.fromkeys(self.loss_terms_)}
+            self.loss_terms_ = {
+                name: list((earlier["loss_terms_"] or {}).get(name, [math.nan] * before))
+                + self.loss_terms_.get(name, [math.nan] * len(self.loss_curve_))
+                for name in terms
+            }
+            self.loss_curve_ = list(earlier["loss_curve_"]) + list(self.loss_curve_)
+            if self.validation_scores_ is not None:
+                self.validation_scores_ = list(earlier["validation_scores_"] or [math.nan] * before) + list(
+                    self.validation_scores_
+                )
+            self.n_iter_ += int(earlier["n_iter_"] or 0)
+            self.n_steps_ += int(earlier["n_steps_"] or 0)
 
     # ------------------------------------------------------------ inference
     def transform(self, X, *, reference=None, reference_neighbors=5):
