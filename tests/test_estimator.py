@@ -80,6 +80,22 @@ def test_stops_on_plateau_before_max_iter(small):
     assert ae.n_iter_ < 20
 
 
+def test_a_fit_that_runs_out_of_the_epochs_it_was_given_warns_as_scikit_learns_mlps_do(small):
+    """Its reason was only in stop_reason_: a GridSearchCV candidate stopped short went unnoticed. A fit
+    that converged, one sized by max_iter='auto' and a neighbour fit's schedule give no warning."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match=r"ran all max_iter=3 epochs and its loss was still falling"):
+        fit_small(small)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit_small(small, max_iter=5000, n_iter_no_change=2, tol=0.5)
+        fit_small(small, max_iter="auto", n_iter_no_change=2, tol=0.5)
+        fit_small(small, max_iter=3, neighbor_loss="umap")
+
+
 def test_callbacks_function_and_class(small):
     seen = []
 

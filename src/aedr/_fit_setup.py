@@ -317,6 +317,24 @@ def fitted_image_shape(est, n_features: int, image_shape):
     return None if image_shape is None else tuple(int(d) for d in image_shape)
 
 
+def warn_unconverged(est, history) -> None:
+    """A ``ConvergenceWarning``, as scikit-learn's MLPs give, when a fit given a number of epochs
+    (``max_iter``) ran them all with its loss still falling by more than ``tol``. Not for
+    ``max_iter="auto"``, a budget meant to be run, nor for a neighbour fit, whose phases run by schedule."""
+    if est.max_iter == "auto" or est.neighbor_loss is not None or history.stop_reason != "max_iter":
+        return
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.warn(
+        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs and its loss was still falling: raise "
+        "max_iter, or leave it 'auto' to size the epochs to the data",
+        ConvergenceWarning,
+        stacklevel=6,  # the caller of fit, past scikit-learn's fit context
+    )
+
+
 def _is_linear(est) -> bool:
     return len(est.hidden_layer_sizes) == 0 and est.encoder is None and not is_conv(est)
 

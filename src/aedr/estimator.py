@@ -441,6 +441,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise
         self._set_fitted(model, history, earlier)
         _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)
+        _fit_setup.warn_unconverged(self, history)
         return self
 
     def _fit_rows(self, X, *, reset: bool):
