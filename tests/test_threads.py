@@ -194,9 +194,13 @@ def test_n_jobs_is_checked_when_set_after_fit_and_is_not_saved(tmp_path):
 
     X = np.random.default_rng(0).normal(size=(60, 5))
     ae = Autoencoder(hidden_layer_sizes=(8,), max_iter=1, n_jobs=2).fit(X)
-    for bad in (0, "2", True):
-        with pytest.raises(ValueError, match="n_jobs must be a whole number other than 0, or None"):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    for bad in (0, "2", True):  # scikit-learn's error, as the fit gives for every other bad value
+        with pytest.raises(InvalidParameterError, match="'n_jobs' parameter of Autoencoder must be a whole number"):
             ae.set_params(n_jobs=bad).transform(X)
+    with pytest.raises(InvalidParameterError, match=r"must be a whole number other than 0, or None. Got True"):
+        Autoencoder(n_jobs=True).fit(X)
     ae.set_params(n_jobs=1).save(tmp_path / "m")
     assert "n_jobs" not in json.loads((tmp_path / "m" / "config.json").read_text())["params"]
     loaded = load(tmp_path / "m")

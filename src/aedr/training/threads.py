@@ -168,7 +168,12 @@ def estimator_threads(estimator, n_features: int | None) -> int | None:
     """
     n_jobs = getattr(estimator, "n_jobs", None)  # an estimator pickled before n_jobs existed has none
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral) or n_jobs == 0):
-        raise ValueError(f"n_jobs must be a whole number other than 0, or None; got {n_jobs!r}")
+        from sklearn.utils._param_validation import InvalidParameterError  # as every other bad value gets
+
+        raise InvalidParameterError(
+            f"The 'n_jobs' parameter of {type(estimator).__name__} must be a whole number other than 0, or None. "
+            f"Got {n_jobs!r} instead."
+        )
     if n_jobs is None:
         return 1 if n_features is not None and is_small_network(estimator, n_features) else None
     return job_count(n_jobs)
