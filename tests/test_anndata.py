@@ -122,7 +122,7 @@ def test_transform_writes_an_h5ad_copy_that_inverse_transform_and_explore_read(p
     )
     assert refused.exit_code == 1 and "--columns apply to tables" in refused.stderr
     drawn = runner.invoke(app, ["explore", str(tmp_path / "out.h5ad"), "-o", str(tmp_path / "out.html")])
-    assert drawn.exit_code == 0 and "100 points" in drawn.stdout, drawn.output
+    assert drawn.exit_code == 0 and "100 points" in drawn.stderr, drawn.output
     streamed = transform(
         tmp_path / "run", tmp_path / "new.h5ad", "-o", tmp_path / "codes.h5ad", "--memory-budget", "1K"
     )
@@ -490,7 +490,7 @@ def test_explore_draws_an_h5ad_embedding_of_codes_or_a_copy_with_codes_in_obsm(p
         assert result.exit_code == 0, result.output
     for embedding in (tmp_path / "h", tmp_path / "c" / "pbmc.h5ad"):
         result = runner.invoke(app, ["explore", str(embedding), "-o", str(tmp_path / f"{embedding.stem}.html")])
-        assert result.exit_code == 0 and "700 points" in result.stdout, result.output
+        assert result.exit_code == 0 and "700 points" in result.stderr, result.output
         html = (tmp_path / f"{embedding.stem}.html").read_text()
         assert "bulk_labels" in html and pbmc.obs_names[0] in html  # obs colours it, the cells' names on hover
         figure = tmp_path / f"{embedding.stem}.png"
