@@ -564,6 +564,14 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
             1,
         ),
         (["fit", "CELLS", "--bogus"], ["No such option", "--bogus", "aedr fit --help"], 2),
+        (["fit", "CELLS", "--max-iters", "3"], ["No such option: --max-iters; did you mean --max-iter?"], 2),
+        (["fit", "CELLS", "--activation", "rleu"], ["got 'rleu'; did you mean 'relu'?"], 2),
+        (["fit", "CELLS", "--model", "vea"], ["'vea': expected one of autoencoder, vae; did you mean 'vae'?"], 2),
+        (
+            ["fit", "CELLS", "--n-components", "two"],
+            ["Invalid value for '--n-components'", "expected a whole number"],
+            2,
+        ),
         (
             ["evaluate", "RUN", "CELLS", "--labels", "CELLS", "--label-col", "x"],
             ["--label-col or --labels, not both"],

@@ -117,7 +117,7 @@ class CommandGroup(TyperGroup):
                     traceback.print_exc()
                 if _is_click(exc, "InvalidParameterError") or _is_click(exc, "ParameterError"):  # a parameter's value
                     command = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
-                    _report(f"error: {option_words(str(exc))} (see '{command} --help')")  # rank 0 alone, under torchrun
+                    _report(f"error: {choice_words(option_words(str(exc)))} (see '{command} --help')")  # rank 0 alone
                     raise typer.Exit(EXIT_USAGE) from None
                 _report(f"error: {shown(option_words(describe_error(exc)))}")
                 raise typer.Exit(EXIT_ERROR) from None
@@ -168,9 +168,50 @@ def _usage_error(exc) -> None:
     if _is_click(exc, "NoArgsIsHelpError"):
         raise exc
     command = exc.ctx.command_path if exc.ctx is not None else "aedr"
-    message = exc.format_message().strip().replace("\n", " ")
+    message = usage_words(exc.format_message().strip().replace("\n", " "))
     _report(f"error: {message} (see '{command} --help')")  # rank 0 alone, under torchrun
     raise typer.Exit(EXIT_USAGE)
+
+
+_PARSER_WORDS = {  # typer's parser, in the words of aedr's other errors
+    "Input should be a valid integer, unable to parse string as an integer": "expected a whole number",
+    "Input should be a valid number, unable to parse string as a number": "expected a number",
+}
+
+
+def usage_words(message: str) -> str:
+    """A usage error of the command-line parser in plain words: the option nearest a misspelt one alone,
+    a misspelt choice's nearest choice, no wording of the parser's own.
+
+    >>> usage_words("No such option: --max-iters (Possible options: --delimiter, --max-iter)")
+    'No such option: --max-iters; did you mean --max-iter?'
+    >>> usage_words("Invalid value for --model: 'vea': expected one of autoencoder, vae")
+    "Invalid value for --model: 'vea': expected one of autoencoder, vae; did you mean 'vae'?"
+    """
+    import difflib
+
+    for words, plain in _PARSER_WORDS.items():
+        message = message.replace(words, plain)
+    found = re.fullmatch(r"No such option: (\S+) \(Possible options: (.*)\)", message)
+    if found:
+        nearest = difflib.get_close_matches(found[1], found[2].split(", "), n=1, cutoff=0)
+        return f"No such option: {found[1]}; did you mean {nearest[0]}?"
+    return choice_words(message)
+
+
+def choice_words(message: str) -> str:
+    """``message`` with the choice nearest a misspelt one added, where it names the value given and the
+    choices (``must be one of a, b; got 'x'``, ``'x': expected one of a, b``)."""
+    import difflib
+
+    found = re.search(r"must be one of ([\w, -]+); got '([^']*)'", message) or re.search(
+        r"'([^']*)': expected one of ([\w, -]+)", message
+    )
+    if not found:
+        return message
+    choices, given = (found[1], found[2]) if found.re.pattern.startswith("must") else (found[2], found[1])
+    nearest = difflib.get_close_matches(given.lower(), [c.strip() for c in choices.split(",")], n=1, cutoff=0.6)
+    return f"{message}; did you mean {nearest[0]!r}?" if nearest else message
 
 
 def option_words(text: str) -> str:

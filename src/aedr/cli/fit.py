@@ -51,7 +51,13 @@ def fit(
     ],
     out: Annotated[
         Optional[Path],
-        _opt("--out", "--output", "-o", help="Output folder [default: DATA name + '-aedr'].", panel=_OUT),
+        _opt(
+            "--out",
+            "--output",
+            "-o",
+            help="Output folder [default: DATA's name + '-aedr', in the current folder].",
+            panel=_OUT,
+        ),
     ] = None,
     config: Annotated[Optional[Path], _opt("--config", help="TOML file of parameters; options override it.")] = None,
     model: Annotated[
