@@ -449,7 +449,11 @@ def test_verbose_shows_the_embeddings_progress_too(digits, capsys):
     err = capsys.readouterr().err
     assert "neighbour embedding" in err and "Autoencoder" in err and "early exaggeration" not in err
     Autoencoder(neighbor_loss="tsne", max_iter=2, verbose=True, random_state=0).fit(digits[0][:200])
-    assert "early exaggeration" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "early exaggeration" in err
+    # each part named: two bars alike were shown one after the other for the maps, and for the phases
+    for part in ("t-SNE map: ", "refining the map: ", "Autoencoder (shaping): ", "Autoencoder (fitting): "):
+        assert part in err, err
 
 
 @pytest.mark.parametrize(

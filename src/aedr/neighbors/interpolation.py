@@ -171,9 +171,11 @@ def tsne_embedding(
     n_early: int = EARLY_ITERATIONS,
     n_iter: int = ITERATIONS,
     progress: bool = False,
+    desc: str = "t-SNE map",
 ) -> torch.Tensor:
     """t-SNE's embedding of the rows whose affinities are the symmetric ``P`` (n, n), from ``init`` (n, K):
-    ``n_early`` iterations at ``early_exaggeration`` (skipped at 1), then ``n_iter`` at ``exaggeration``."""
+    ``n_early`` iterations at ``early_exaggeration`` (skipped at 1), then ``n_iter`` at ``exaggeration``
+    (``progress``: a progress bar, ``desc`` naming its main phase)."""
     if init.shape[1] > MAX_DIMENSIONS:
         raise ValueError(
             f"the interpolated t-SNE embedding has at most {MAX_DIMENSIONS} dimensions, got {init.shape[1]}"
@@ -184,4 +186,4 @@ def tsne_embedding(
     Y = init.detach().to(torch.float32).clone()
     if early_exaggeration != 1:
         Y = _descend(Y, attraction, early_exaggeration, n_early, progress, "early exaggeration")
-    return _descend(Y, attraction, exaggeration, n_iter, progress, "t-SNE embedding")
+    return _descend(Y, attraction, exaggeration, n_iter, progress, desc)

@@ -85,6 +85,7 @@ class TSNE(PerplexityGraph, NeighborMethod):
                 exaggeration=s.exaggeration,
                 n_iter=REFINE_ITERATIONS,
                 progress=s.progress,
+                desc="refining the map",
             )
         edges, n_epochs = GraphEdges(graph, codes.device), math.ceil(REFINE_SHARE * s.embedding_epochs)
         return self._mini_batch(edges, TSNELoss(s.exaggeration), codes, generator, n_epochs, desc="refining the map")

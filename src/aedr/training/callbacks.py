@@ -27,6 +27,7 @@ class TrainingState:
     learning_rate: float = float("nan")
     terms: dict[str, float] = field(default_factory=dict)  # named parts of the last epoch's loss
     stop_asked: bool = False  # a callback asked to stop after this epoch, on this rank or (torchrun) another
+    phase: str | None = None  # the part of a fit of several (a neighbour fit's "shaping", "fitting")
 
 
 class Callback:
@@ -64,7 +65,8 @@ class ProgressBar(Callback):
     def on_train_begin(self, state: TrainingState) -> None:
         from aedr._progress import progress_bar
 
-        self.bar = progress_bar(state.max_epochs, self.desc, "epoch", initial=state.epoch)
+        desc = self.desc if state.phase is None else f"{self.desc} ({state.phase})"
+        self.bar = progress_bar(state.max_epochs, desc, "epoch", initial=state.epoch)
 
     def on_epoch_end(self, state: TrainingState) -> bool:
         postfix = {"loss": f"{state.train_loss:.4g}"}

@@ -149,7 +149,8 @@ class Trainer:
             best_weights = self._restore(resume, optimizer)
             history = self.history = TrainingHistory(**{**resume.state["history"], "stop_reason": "max_iter"})
             decays_left, stale, plateau_rate = (resume.state["schedule"][k] for k in ("decays_left", "stale", "rate"))
-        state = TrainingState(model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter)
+        phase = self.checkpoint_extra.state.get("phase")  # a neighbour fit's, which its checkpoints keep
+        state = TrainingState(model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter, phase=phase)
         step = distributed_step(self.model, self.objective, self.device) if self.distributed else None
         if step is not None and cfg.batch_size < world_size():
             raise ValueError(
