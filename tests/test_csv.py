@@ -410,3 +410,18 @@ def test_decimal_commas_are_read_in_tables_separated_by_tabs_or_pipes(tmp_path):
     for sep in ("\t", "|"):
         pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "eu.tsv", sep=sep, decimal=",", index=False)
         assert np.allclose(read_table(tmp_path / "eu.tsv").X, X)
+
+
+def test_a_preamble_of_comment_lines_is_left_out(tmp_path):
+    """An export's '# exported from ... / # units: ...' lines above the header were read as the table
+    ('Expected 1 fields in line 3, saw 4; check --delimiter'): they are skipped, in convert too."""
+    X, kinds = _rows()
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "kind": kinds})
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "# exported from LIMS 2024-01-01, by J. Doe\n\n# units: mg/L; a, b, c\n" + frame.to_csv(index=False)
+    )
+    table = read_table(path, label_col="kind")
+    assert table.columns == ["a", "b", "c"] and np.allclose(table.X, X) and table.labels.tolist() == kinds.tolist()
+    result = aedr("convert", path, tmp_path / "export.parquet")
+    assert result.exit_code == 0 and pd.read_parquet(tmp_path / "export.parquet").equals(frame), result.output

@@ -117,9 +117,12 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
         source,
         header=None,
         names=list(head.columns),
-        skiprows=1 if head.attrs["header"] else 0,
         chunksize=rows,
-        **{**options, "dtype": {**dict.fromkeys(text, str), **(options.get("dtype") or {})}},
+        **{
+            **options,
+            "skiprows": options.get("skiprows", 0) + bool(head.attrs["header"]),  # a preamble of # lines, the header
+            "dtype": {**dict.fromkeys(text, str), **(options.get("dtype") or {})},
+        },
     )
     try:
         for chunk in reader:

@@ -24,6 +24,7 @@ from aedr.data.sniff import (
     GROUPED_NUMBER,
     SNIFF_ROWS,
     TEXT_COMPRESSIONS,
+    comment_lines,
     compressed_suffix,
     compression_of,
     decimal_mark,
@@ -127,9 +128,12 @@ class Delimited(FileFormat):
         if "\x00" in sample and compression_of(path) is None:  # pandas reads a NUL as the end of a cell: UTF-16
             # text would look like empty cells (a compressed file its name does not tell is named in read)
             raise ValueError(f"{path}: {text_problem(path)}")
+        skipped = comment_lines(sample)  # a preamble of # lines: left out of the sniffing and the reading
+        sample = "\n".join(sample.splitlines()[skipped:]) if skipped else sample
         sep = self._sep(path, sample, delimiter)
         # skipinitialspace: "a, b" names columns a and b, not a and " b"
-        return {"sep": sep, "encoding": "utf-8-sig", "decimal": decimal_mark(sample, sep), "skipinitialspace": True}
+        options = {"sep": sep, "encoding": "utf-8-sig", "decimal": decimal_mark(sample, sep), "skipinitialspace": True}
+        return {**options, "skiprows": skipped} if skipped else options
 
     def read(self, path, header=None, delimiter=None, nrows=None):
         """The table (its first ``nrows`` rows when given); ``delimiter`` None: sniffed. Its ``attrs`` say
@@ -195,14 +199,14 @@ class Delimited(FileFormat):
         import pandas as pd
         from pandas._libs.parsers import STR_NA_VALUES
 
+        options = frame.attrs["options"]
         raw = pd.read_csv(
             path,
             header=None,
-            skiprows=1 if frame.attrs["header"] else 0,
             usecols=[list(frame.columns).index(column)],
             dtype=str,
             keep_default_na=False,
-            **frame.attrs["options"],
+            **{**options, "skiprows": options.get("skiprows", 0) + bool(frame.attrs["header"])},
         ).iloc[:, 0]
         marked = raw[raw.str.strip().isin(STR_NA_VALUES - {""})]
         return {str(k): int(v) for k, v in marked.value_counts().items()}

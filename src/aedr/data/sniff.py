@@ -46,6 +46,33 @@ def text_sample(path: Path) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
+def comment_lines(sample: str) -> int:
+    """How many lines at the start of ``sample`` (a text table's start) are comments, lines that begin
+    with ``#`` (an export's preamble: ``# exported from LIMS on ...``), blank lines among them. A line
+    whose ``#`` starts a value (``#FF0000,1,2`` above ``red,5,6``) and that splits into as many fields as
+    the first line after them is data, as are they all when no other line follows.
+
+    >>> comment_lines("# exported by LIMS\\n# units: mg/L, g\\na,b\\n1,2\\n")
+    2
+    >>> comment_lines("#ff0000,1\\n#00ff00,2\\nred,3\\n"), comment_lines("#ff0000,1\\n#00ff00,2\\n")
+    (0, 0)
+    """
+    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line of a sample may be cut short
+    comments = [i for i, line in enumerate(lines) if line.lstrip().startswith("#") or not line.strip()]
+    first = next((i for i in range(len(lines)) if i not in set(comments)), None)
+    if first is None:
+        return 0
+    data = lines[first]
+    last = 0
+    for i in range(first):
+        line = lines[i]
+        tight = line.lstrip()[1:2] not in ("", " ", "#")  # "#ff0000": a value, where "# units" is prose
+        if tight and any(line.count(sep) == data.count(sep) > 0 for sep in DELIMITERS.values()):
+            break  # as many fields as the data: a row of it
+        last = i + 1 if line.strip() else last
+    return last
+
+
 _BOMS = {  # byte-order marks of the Unicode encodings that are not UTF-8 (UTF-32's first: it starts as UTF-16's)
     b"\xff\xfe\x00\x00": "UTF-32",
     b"\x00\x00\xfe\xff": "UTF-32",
