@@ -552,7 +552,7 @@ def test_a_fixed_random_state_at_a_fixed_thread_count_gives_the_same_model():
 
 def test_a_fit_given_no_seed_keeps_the_one_it_drew_and_it_repeats_the_fit(tmp_path):
     """random_state=None draws a seed, kept as random_state_ (and in the model file): passed back, it
-    gives the same model; a RandomState instance has no number that repeats it."""
+    gives the same model; so does the seed drawn from a RandomState instance (it kept none)."""
     import aedr
 
     X = np.random.default_rng(0).normal(size=(200, 8))
@@ -563,8 +563,13 @@ def test_a_fit_given_no_seed_keeps_the_one_it_drew_and_it_repeats_the_fit(tmp_pa
     np.testing.assert_array_equal(again.transform(X), fits[0].transform(X))
     fits[0].save(tmp_path / "m")
     assert aedr.load(tmp_path / "m").random_state_ == fits[0].random_state_
-    instance = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=np.random.RandomState(0)).fit(X)
-    assert instance.random_state_ is None
+    shared = np.random.RandomState(0)
+    instance = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=shared).fit(X)
+    repeated = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=instance.random_state_).fit(X)
+    assert repeated.loss_curve_ == instance.loss_curve_
+    assert Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=shared).fit(X).random_state_ != (
+        instance.random_state_
+    )  # the shared instance moved on: another fit
 
 
 def test_auto_epochs_batch_and_rate_follow_the_data_size():

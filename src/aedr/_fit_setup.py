@@ -414,16 +414,18 @@ def callbacks(est) -> list:
 
 
 def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed: bool = False):
-    """The fit's seed, the ``random_state`` that repeats the fit (the one given, one drawn for None;
-    None for a RandomState instance, or a checkpoint of a fit given None) and the checkpoint to resume
-    from (its seed, even with ``random_state=None``); tells the :class:`Checkpoint` callbacks which fit
+    """The fit's seed, the ``random_state`` that repeats the fit (the one given, one drawn for None or
+    from a RandomState instance; None for a checkpoint of a fit not given a number) and the checkpoint
+    to resume from (its seed, even with ``random_state=None``); tells the :class:`Checkpoint` callbacks which fit
     they belong to (``streamed``: its rows are streamed from disk)."""
     from aedr.training.checkpoint import Checkpoint, read_checkpoint, run_identity
 
     state = est.random_state
-    if state is None:  # a drawn seed, kept: random_state=drawn repeats the fit
-        state = int(distributed.broadcast(torch.tensor(secrets.randbelow(2**31))).item())  # under torchrun: rank 0's
-    repeats_with = int(state) if isinstance(state, Integral) else None
+    if not isinstance(state, Integral):  # a drawn seed, kept: random_state=drawn repeats the fit
+        # from the user's RandomState instance, which it advances (a shared one gives each fit its own)
+        drawn = secrets.randbelow(2**31) if state is None else int(check_random_state(state).randint(2**31))
+        state = int(distributed.broadcast(torch.tensor(drawn)).item())  # under torchrun: rank 0's
+    repeats_with = int(state)
     seed = int(check_random_state(state).randint(2**31 - 1))
     seed = int(distributed.broadcast(torch.tensor(seed)).item())  # under torchrun: rank 0's, for every rank
     writers = [cb for cb in (est.callbacks or []) if isinstance(cb, Checkpoint)]

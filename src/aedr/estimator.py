@@ -209,8 +209,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         deviation for all features) for image rows, a conv network or a neighbour fit, else "standard".
     random_state_ : int or None
         The ``random_state`` that repeats this fit: the one given, or the one drawn when
-        ``random_state=None``; None for a RandomState instance, or a fit resumed from a
-        checkpoint of one given None. A ``warm_start`` fit goes on from the fitted network: its
+        ``random_state`` is None or a RandomState instance; None for a fit resumed from a
+        checkpoint of one not given a number. A ``warm_start`` fit goes on from the fitted network: its
         seed repeats its own epochs from that same network.
     feature_mean_, feature_median_ : ndarray of shape (n_features_in_,)
         Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
