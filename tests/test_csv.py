@@ -425,3 +425,21 @@ def test_a_preamble_of_comment_lines_is_left_out(tmp_path):
     assert table.columns == ["a", "b", "c"] and np.allclose(table.X, X) and table.labels.tolist() == kinds.tolist()
     result = aedr("convert", path, tmp_path / "export.parquet")
     assert result.exit_code == 0 and pd.read_parquet(tmp_path / "export.parquet").equals(frame), result.output
+
+
+def test_new_rows_say_which_numeric_columns_the_model_left_out_and_which_it_lacks(tmp_path):
+    """transform of a file with a numeric column the model was not fitted on gave the right codes
+    without a word (the column may be meant for the model); a file without a one-hot column was told it
+    lacks 'smoker=no', 'smoker=yes' where the file's column is 'smoker'."""
+    X, kinds = _rows()
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "smoker": ["yes", "no"] * 15, "kind": kinds})
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    aedr("fit", tmp_path / "train.csv", "--label-col", "kind", "--one-hot", "smoker", "-o", tmp_path / "r", *FAST)
+    frame.assign(dose=np.arange(30.0)).to_csv(tmp_path / "more.csv", index=False)
+    result = aedr("transform", tmp_path / "r", tmp_path / "more.csv")
+    assert result.exit_code == 0 and "left out 1 column the model was not fitted on: 'dose'" in result.stderr
+    same = aedr("transform", tmp_path / "r", tmp_path / "train.csv")
+    assert "left out" not in same.stderr and same.stdout == result.stdout
+    frame.drop(columns="smoker").to_csv(tmp_path / "less.csv", index=False)
+    result = aedr("transform", tmp_path / "r", tmp_path / "less.csv")
+    assert result.exit_code == 1 and "lacks 1 of the columns the model was fitted on ('smoker')" in result.stderr

@@ -294,11 +294,19 @@ def model_columns(path: Path, frame: pd.DataFrame, names: list[str], one_hot: li
         for name in names:
             if name not in frame.columns and name.split("=", 1)[0] in encoded:
                 frame[name] = 0.0  # a category this file lacks
-    missing = [n for n in names if n not in frame.columns]
+    # a one-hot column's categories (smoker=no, smoker=yes) are missing as the file's column they came from
+    missing = list(dict.fromkeys(_source(n, frame.columns) for n in names if n not in frame.columns))
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise MissingColumnsError(f"{path}: lacks {len(missing)} of the columns the model was fitted on ({shown})")
     return frame, names, unseen
+
+
+def _source(name: str, columns) -> str:
+    """The file's column a model's feature ``name`` is read from: ``smoker`` for a one-hot category
+    ``smoker=no`` whose column the file lacks; else ``name``."""
+    column = name.split("=", 1)[0]
+    return column if "=" in name and column not in columns else name
 
 
 def _check_columns(path: Path, frame: pd.DataFrame, wanted, what: str) -> None:

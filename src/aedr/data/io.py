@@ -148,9 +148,12 @@ def read_table(
         if len(frame) == 0:
             names = f" (only the column names: {listed([str(c) for c in frame.columns])})" if named else ""
             raise ValueError(f"{path}: no data rows{names}")
-        unseen = None
+        unseen, others = None, []
         if named and not columns and expected_columns is not None:
             frame, columns, unseen = model_columns(path, frame, list(expected_columns), one_hot or [])
+            kept = {*columns, label_col, *(id_columns or [])}  # numbers beside them: a feature left out, or a typo
+            others = [c for c in frame.columns if c not in kept and c.split("=", 1)[0] not in kept]
+            others = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
         elif one_hot:
             frame = one_hot_encode(path, frame, one_hot, label_col)
         table = select_features(
@@ -175,6 +178,11 @@ def read_table(
                 table.notes.append(marked_labels_note(str(labels.name), marked))
         if unseen:
             table.notes.append(unseen)
+        others = [c for c in others if table.ids is None or c not in table.ids.columns]
+        if others:  # the codes are right whatever they hold; said, as the column may be meant for the model
+            table.notes.append(
+                f"left out {plural(len(others), 'column')} the model was not fitted on: {listed(others, 5, quoted=True)}"
+            )
     else:
         arrays, data = fmt.read(path), None
         kind = _sparse_format(arrays)
