@@ -372,6 +372,9 @@ def test_labels_written_as_a_missing_value_marker_are_said(tmp_path):
     table = read_table(path, label_col="country")
     assert table.labels.isna().sum() == 6
     assert "6 labels of 'country' are written 'NA' (3) or 'None' (3) and read as missing" in " ".join(table.notes)
+    frame.assign(kind=["x", "y"] * 6).to_csv(path, index=False)  # a column one-hot encoded beside them
+    table = read_table(path, label_col="country", one_hot=["kind"])
+    assert "6 labels of 'country' are written 'NA' (3) or 'None' (3)" in " ".join(table.notes)
     frame.assign(country=["", "ZA", "", "BW"] * 3).to_csv(path, index=False)
     assert not any("read as missing" in note for note in read_table(path, label_col="country").notes)
     frame.assign(country=["NA", "1", "2", "3"] * 3).to_csv(path, index=False)
@@ -423,8 +426,12 @@ def test_a_preamble_of_comment_lines_is_left_out(tmp_path):
     )
     table = read_table(path, label_col="kind")
     assert table.columns == ["a", "b", "c"] and np.allclose(table.X, X) and table.labels.tolist() == kinds.tolist()
+    assert table.notes[0] == "skipped 3 lines of '#' comments at the top"
     result = aedr("convert", path, tmp_path / "export.parquet")
     assert result.exit_code == 0 and pd.read_parquet(tmp_path / "export.parquet").equals(frame), result.output
+    np.savetxt(path, X, delimiter=",", header="a,b,c")  # its header is a comment line: '# a,b,c'
+    table = read_table(path)
+    assert table.columns == ["a", "b", "c"] and np.allclose(table.X, X)
 
 
 def test_new_rows_say_which_numeric_columns_the_model_left_out_and_which_it_lacks(tmp_path):

@@ -476,6 +476,10 @@ def test_warm_start_continues_the_fitted_network(tmp_path):
     loaded = aedr.load(tmp_path / "m")
     loaded.set_params(warm_start=True).fit(X)  # a loaded model continues too
     assert loaded.n_iter_ == 15 and loaded.loss_curve_[:10] == warm.loss_curve_
+    held_out = loaded.set_params(early_stopping=True, n_iter_no_change=100).fit(X)  # rows held out from now on
+    assert held_out.n_iter_ == 20 and len(held_out.validation_scores_) == 5
+    held_out.save(tmp_path / "h")  # and it loads (a padding of NaN was written as null, which loading refused)
+    assert aedr.load(tmp_path / "h").validation_scores_ == held_out.validation_scores_
     with pytest.raises(ValueError, match=re.escape("fitted with hidden_layer_sizes=(8,); got hidden_layer_sizes=(4,)")):
         warm.set_params(hidden_layer_sizes=(4,)).fit(X)
     with pytest.raises(ValueError, match="fitted with activation='relu'"):  # same shapes, another network

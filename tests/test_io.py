@@ -470,6 +470,9 @@ def test_thousands_separated_by_commas(tmp_path):
     tsv = tmp_path / "t.tsv"
     tsv.write_text("0,125\t1,500\n2,250\t0,375\n")  # decimal commas in a TSV (not thousands): read as such
     assert read_table(tsv).X.tolist() == [[0.125, 1.5], [2.25, 0.375]]
+    tsv.write_text("a\tb\n1,234\t15,000\n2,500\t987\n")  # each could be thousands: not guessed, said
+    with pytest.raises(ValueError, match=r"'1,234' in 'a' may be a number with a decimal comma or with its thousands"):
+        read_table(tsv, header=True)
 
 
 def test_the_array_of_an_npz_is_picked_by_columns(tmp_path):

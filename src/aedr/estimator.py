@@ -222,7 +222,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Each term of the loss per epoch; NaN in epochs without it (a neighbour fit on large data
         starts the reconstruction term with its fitting phase).
     validation_scores_ : list of float or None
-        Validation loss per epoch with ``early_stopping``, else None.
+        Validation loss per epoch with ``early_stopping``, else None (a ``warm_start`` fit's added to
+        the model's where that held rows out too, else of the last epochs alone).
     best_loss_ : float
         Best monitored loss.
     n_iter_ : int
@@ -546,10 +547,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 for name in terms
             }
             self.loss_curve_ = list(earlier["loss_curve_"]) + list(self.loss_curve_)
-            if self.validation_scores_ is not None:
-                self.validation_scores_ = list(earlier["validation_scores_"] or [math.nan] * before) + list(
-                    self.validation_scores_
-                )
+            if self.validation_scores_ is not None and earlier["validation_scores_"] is not None:
+                # added on where the model held rows out too; else this fit's alone, of its last epochs
+                self.validation_scores_ = list(earlier["validation_scores_"]) + list(self.validation_scores_)
             self.n_iter_ += int(earlier["n_iter_"] or 0)
             self.n_steps_ += int(earlier["n_steps_"] or 0)
 

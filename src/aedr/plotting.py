@@ -194,8 +194,8 @@ def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Traini
     ax = ax if ax is not None else fig.add_subplot()
     epochs = np.arange(1, len(loss_curve) + 1)
     ax.plot(epochs, loss_curve, label="training")
-    if validation_scores is not None and len(validation_scores):
-        ax.plot(epochs, validation_scores, label="validation")
+    if validation_scores is not None and len(validation_scores):  # a warm start's: its last epochs, maybe
+        ax.plot(epochs[len(epochs) - len(validation_scores) :], validation_scores, label="validation")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from aedr._words import listed, plural
 from aedr.data.ids import id_note, index_note, looks_like_id, row_id
+from aedr.data.sniff import THOUSANDS_BY_COMMA
 from aedr.data.table import Table
 
 
@@ -216,6 +217,12 @@ def _written_as(data: pd.DataFrame, bad: list[str]) -> list[str]:
         if odd.str.lower().isin(_MARKERS).all():
             marked.append(column)
             cells.extend(odd)
+        elif odd.str.fullmatch(THOUSANDS_BY_COMMA.pattern).all() and _mostly_numbers(data[column]):
+            value = odd.iloc[0]  # 730,061: either; aedr does not guess it
+            said.append(
+                f"{value!r} in {str(column)!r} may be a number with a decimal comma or with its thousands grouped by "
+                f"a comma: write it {value.replace(',', '.')!r} or {value.replace(',', '')!r}"
+            )
         elif odd.str.fullmatch(_COMMA_NUMBER.pattern).all() and _mostly_numbers(data[column]):
             value = odd.iloc[0]
             grouped = "." in value  # 12.700,5: thousands grouped by points

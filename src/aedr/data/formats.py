@@ -181,6 +181,8 @@ class Delimited(FileFormat):
                 raise ValueError(f"{path}: {problem}") from exc
             raise ValueError(f"{path}: cannot read as {self.name.upper()} ({first_line(exc)})") from exc
         frame.columns = [str(c) for c in frame.columns]
+        if header and frame.columns[0].startswith("# ") and frame.columns[0][2:].strip():  # np.savetxt's header
+            frame.columns = [frame.columns[0][2:].strip(), *frame.columns[1:]]
         frame.attrs["header"], frame.attrs["options"] = header, options  # how it was read: for a chunked rereading
         frame.attrs["numbered"] = numbered
         if header:  # pandas renames a repeated name (a, a -> a, a.1): say so
@@ -303,6 +305,8 @@ class Parquet(FileFormat):
                     frame.insert(0, name, values.to_numpy())
                     index.append(name)
         frame.columns = [str(c) for c in frame.columns]
+        if header and frame.columns[0].startswith("# ") and frame.columns[0][2:].strip():  # np.savetxt's header
+            frame.columns = [frame.columns[0][2:].strip(), *frame.columns[1:]]
         frame.attrs["header"] = True
         frame.attrs["index"] = index  # read_table takes them as IDs, never as features
         return frame

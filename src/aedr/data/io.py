@@ -143,6 +143,7 @@ def read_table(
             )
     elif fmt.tabular:
         frame = fmt.read(path, header, delimiter)
+        read = frame  # as read: its columns and how (attrs), before one-hot encoding rewrites them
         named, renamed = bool(frame.attrs["header"]), frame.attrs.get("renamed")
         index = frame.attrs.get("index", [])  # a Parquet file's pandas index: IDs, unless named in columns
         if len(frame) == 0:
@@ -169,11 +170,14 @@ def read_table(
         )
         if renamed:
             table.notes.insert(0, renamed_note(renamed))
-        if frame.attrs.get("numbered"):
-            table.notes.insert(0, numbered_note(frame.columns))
+        if read.attrs.get("numbered"):
+            table.notes.insert(0, numbered_note(read.columns))
+        if read.attrs.get("options", {}).get("skiprows"):
+            skipped = read.attrs["options"]["skiprows"]
+            table.notes.insert(0, f"skipped {plural(skipped, 'line')} of '#' comments at the top")
         labels = table.labels
         if isinstance(fmt, Delimited) and labels is not None and labels.dtype == object and labels.isna().any():
-            marked = fmt.written_missing(path, frame, str(labels.name))  # "NA" is also Namibia's code
+            marked = fmt.written_missing(path, read, str(labels.name))  # "NA" is also Namibia's code
             if marked:
                 table.notes.append(marked_labels_note(str(labels.name), marked))
         if unseen:

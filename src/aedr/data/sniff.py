@@ -37,6 +37,7 @@ def renamed_note(renamed: list[tuple[str, str]]) -> str:
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
 _DECIMAL_COMMA = re.compile(r"\s*[-+]?\d*,\d+\s*")
+THOUSANDS_BY_COMMA = re.compile(r"[-+]?[1-9]\d{0,2}(,\d{3})+")  # 1,234: a decimal comma, or thousands grouped
 
 
 def text_sample(path: Path) -> str:
@@ -50,10 +51,13 @@ def comment_lines(sample: str) -> int:
     """How many lines at the start of ``sample`` (a text table's start) are comments, lines that begin
     with ``#`` (an export's preamble: ``# exported from LIMS on ...``), blank lines among them. A line
     whose ``#`` starts a value (``#FF0000,1,2`` above ``red,5,6``) and that splits into as many fields as
-    the first line after them is data, as are they all when no other line follows.
+    the first line after them is data, as are they all when no other line follows; such a line right
+    above rows of numbers alone is their header (``np.savetxt``'s ``# a,b,c``).
 
     >>> comment_lines("# exported by LIMS\\n# units: mg/L, g\\na,b\\n1,2\\n")
     2
+    >>> comment_lines("# exported by LIMS\\n# a,b\\n1,2\\n3,4\\n")
+    1
     >>> comment_lines("#ff0000,1\\n#00ff00,2\\nred,3\\n"), comment_lines("#ff0000,1\\n#00ff00,2\\n")
     (0, 0)
     """
@@ -66,9 +70,12 @@ def comment_lines(sample: str) -> int:
     last = 0
     for i in range(first):
         line = lines[i]
+        seps = [sep for sep in DELIMITERS.values() if line.count(sep) == data.count(sep) > 0]
         tight = line.lstrip()[1:2] not in ("", " ", "#")  # "#ff0000": a value, where "# units" is prose
-        if tight and any(line.count(sep) == data.count(sep) > 0 for sep in DELIMITERS.values()):
-            break  # as many fields as the data: a row of it
+        # right above rows of numbers alone: their header ("# a,b,c": np.savetxt's)
+        named = i == first - 1 and any(all(_NUMBER.fullmatch(f.strip()) for f in data.split(sep)) for sep in seps)
+        if seps and (tight or named):  # a row of the data, or its header
+            break
         last = i + 1 if line.strip() else last
     return last
 
@@ -320,12 +327,18 @@ def ungroup_thousands(frame: pd.DataFrame, keep=()) -> pd.DataFrame:
 
 def decimal_mark(sample: str, sep: str) -> str:
     """``","`` where a table separated by other than commas (semicolons, tabs, pipes, spaces) writes
-    its numbers with decimal commas, more often than with points, in its first lines; else ``"."``."""
+    its numbers with decimal commas, more often than with points, in its first lines, and some of them
+    could not be thousands grouped by a comma (``0,5``, ``12,25``; ``1,234`` could); else ``"."``.
+
+    >>> decimal_mark("a;b\\n0,5;12,25\\n", ";"), decimal_mark("a\\tb\\n1,234\\t15,000\\n", "\\t")
+    (',', '.')
+    """
     if sep == ",":
         return "."
-    fields = [field for line in sample.splitlines()[1:SNIFF_ROWS] for field in line.split(sep)]
-    commas = sum(bool(_DECIMAL_COMMA.fullmatch(field)) for field in fields)
-    return "," if commas and commas >= sum("." in field for field in fields) else "."
+    fields = [field.strip() for line in sample.splitlines()[1:SNIFF_ROWS] for field in line.split(sep)]
+    commas = [field for field in fields if _DECIMAL_COMMA.fullmatch(field)]
+    surely = any(not THOUSANDS_BY_COMMA.fullmatch(field) for field in commas)
+    return "," if surely and len(commas) >= sum("." in field for field in fields) else "."
 
 
 _MAGIC = {  # the first bytes of the compressed files pandas reads when the name ends in the suffix
