@@ -294,6 +294,7 @@ def test_missing_rows_dropped_on_the_command_line_keep_labels_aligned(tmp_path):
     # the codes line up with the file's rows by number (pasted beside the file, every row after the first
     # dropped one was against another's code)
     assert embedding["row"].tolist() == [i + 1 for i in range(30) if i % 10 != 3]
+    assert "row IDs" not in aedr("info", tmp_path / "run").stdout  # aedr's numbers: no ID column of the file
     result = aedr("transform", tmp_path / "run", path, "--missing", "drop", "-o", tmp_path / "codes.csv")
     assert pd.read_csv(tmp_path / "codes.csv")["row"].tolist() == embedding["row"].tolist()
 

@@ -250,6 +250,11 @@ def test_categorical_columns_of_numbers_are_read_as_their_values(small):
 def test_score_warns_of_missing_feature_names_once(small):
     import warnings
 
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        Autoencoder().score(small)
+
     named = pd.DataFrame(small, columns=[f"f{i}" for i in range(64)])
     ae = fit_small(named)
     with warnings.catch_warnings(record=True) as caught:

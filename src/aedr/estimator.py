@@ -698,9 +698,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         string scorers of a predictor (``"neg_mean_squared_error"``, ``"r2"``) do not apply to a
         transformer: leave ``scoring`` out, or pass a callable ``scoring(estimator, X, y)``.
         """
+        check_is_fitted(self)
         source = as_source(X)
         if source is not None:
-            check_is_fitted(self)
             validate_source(self, source, reset=False)
             error = squared_error(source, lambda rows: reconstruct(self, rows), name=source.name)
             return -error / (source.shape[0] * source.shape[1])

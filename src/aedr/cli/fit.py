@@ -258,7 +258,9 @@ def _kept_columns(data: Path, table, label_col) -> dict:
     again when a new file has them (by name: not a headerless table's column number)."""
     return {
         "label": None if format_of(data).tabular and table.columns is None else label_col,
-        "ids": [] if table.ids is None or table.columns is None else list(table.ids.columns),
+        "ids": []
+        if table.ids is None or table.columns is None or table.ids.attrs.get("numbered")
+        else list(table.ids.columns),
     }
 
 
