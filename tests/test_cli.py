@@ -782,7 +782,7 @@ def test_a_stop_while_the_outputs_are_written_keeps_the_trained_model_for_resume
     with monkeypatch.context() as patched:
         patched.setattr(Trainer, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
         result = aedr(*fit, "3", "-o", tmp_path / "run", "--resume")
-    assert f"resuming from {tmp_path / 'run.checkpoint'}: training had ended: writing the run" in result.stderr
+    assert f"resuming from {tmp_path / 'run.checkpoint'}: training had ended, writing the run" in result.stderr
     aedr(*fit, "3", "-o", tmp_path / "fresh")
     resumed, fresh = (load(tmp_path / name / "model") for name in ("run", "fresh"))
     assert all(torch.equal(resumed.model_.state_dict()[k], v) for k, v in fresh.model_.state_dict().items())

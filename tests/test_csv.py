@@ -373,6 +373,11 @@ def test_labels_written_as_a_missing_value_marker_are_said(tmp_path):
     table = read_table(path, label_col="country")
     assert table.labels.isna().sum() == 6
     assert "6 labels of 'country' are written 'NA' (3) or 'None' (3) and read as missing" in " ".join(table.notes)
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from aedr.data.formats import NA_WORDS
+
+    assert NA_WORDS == STR_NA_VALUES - {""}  # the words pandas reads as missing, which the note counts
     frame.assign(kind=["x", "y"] * 6).to_csv(path, index=False)  # a column one-hot encoded beside them
     table = read_table(path, label_col="country", one_hot=["kind"])
     assert "6 labels of 'country' are written 'NA' (3) or 'None' (3)" in " ".join(table.notes)

@@ -109,8 +109,9 @@ _RNG = np.random.default_rng(0)
         (_numbers_below([900, 0.1, 0.2], _RNG.random((20, 3)).round(2)), False),  # an outlier in one column: data
         (_numbers_below([0, 100, 1000], np.arange(1, 21)[:, None] * [1, 100, 1000]), False),  # counts that grow
         (_numbers_below([400, 410], _RNG.random((3, 2)).round(2)), False),  # too few rows below to tell
+        (_numbers_below([1000, 2000], (1000 // np.arange(2, 40))[:, None] * [1, 2]), False),  # counts sorted by size
     ],
-    ids=["wavelengths", "fractional", "years", "gene-ids", "data", "one-outlier", "cumulative", "few-rows"],
+    ids=["wavelengths", "fractional", "years", "gene-ids", "data", "one-outlier", "cumulative", "few-rows", "zipf"],
 )
 def test_a_first_line_of_numbers_far_outside_the_columns_is_a_header_and_said(tmp_path, text, header):
     """Wavelengths above spectra, years above counts: a header of numbers was read as a row of data (151

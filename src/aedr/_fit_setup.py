@@ -319,8 +319,9 @@ def fitted_image_shape(est, n_features: int, image_shape):
 
 def warn_unconverged(est, history) -> None:
     """A ``ConvergenceWarning``, as scikit-learn's MLPs give, when a fit given a number of epochs
-    (``max_iter``) ran them all with its loss still falling by more than ``tol``. Not for
-    ``max_iter="auto"``, a budget meant to be run, nor for a neighbour fit, whose phases run by schedule."""
+    (``max_iter``) ran them all without converging (its loss had not stopped improving by ``tol`` over
+    ``n_iter_no_change`` epochs). Not for ``max_iter="auto"``, a budget meant to be run, nor for a
+    neighbour fit, whose phases run by schedule."""
     if est.max_iter == "auto" or est.neighbor_loss is not None or history.stop_reason != "max_iter":
         return
     import warnings
@@ -328,8 +329,8 @@ def warn_unconverged(est, history) -> None:
     from sklearn.exceptions import ConvergenceWarning
 
     warnings.warn(
-        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs and its loss was still falling: raise "
-        "max_iter, or leave it 'auto' to size the epochs to the data",
+        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: raise max_iter, or leave "
+        "it 'auto' to size the epochs to the data",
         ConvergenceWarning,
         stacklevel=6,  # the caller of fit, past scikit-learn's fit context
     )

@@ -101,7 +101,7 @@ def checkpointed_fit_run(
             estimator, seconds = read_trained(checkpoint, identity(), device=estimator.device)
             estimator.set_params(n_jobs=threads)
             if said is not None:
-                said(f"resuming from {checkpoint}: training had ended: writing the run")
+                said(f"resuming from {checkpoint}: training had ended, writing the run")
         else:
             seconds = train(estimator, table, resume_from=checkpoint if resume else None)
             if not (interrupted and interrupted()):

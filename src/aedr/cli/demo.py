@@ -56,4 +56,4 @@ def demo(
     for r in result.results:
         typer.echo(f"{r.name:<22}{r.reconstruction_mse:>12.3f}{r.trustworthiness:>10.3f}{r.fit_seconds:>8.1f}")
     typer.echo(f"wrote {target}/: {', '.join(sorted(p.name for p in result.files.values()))}", err=True)
-    typer.echo(f"next: aedr info {target / 'model'}")
+    typer.echo(f"next: aedr info {target / 'model'}", err=True)

@@ -91,6 +91,13 @@ class FileFormat:
         raise NotImplementedError(f"{self.name} files are read whole")
 
 
+# the words pandas' read_csv reads as a missing value by default (its STR_NA_VALUES, the empty cell aside)
+NA_WORDS = frozenset(
+    ["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+     "NULL", "NaN", "None", "n/a", "nan", "null"]
+)  # fmt: skip
+
+
 class Delimited(FileFormat):
     """CSV or TSV, read by pandas. The delimiter (comma, semicolon, tab or pipe, and a decimal comma
     beside semicolons) and a header (text above numbers) are detected when not given; a UTF-8 byte
@@ -199,7 +206,6 @@ class Delimited(FileFormat):
         """The cells of ``column`` (of ``frame``, as :meth:`read` gave it) that pandas read as missing from
         a marker written in them (``NA``, ``None``, ``null``, ...), counted by marker; empty cells aside."""
         import pandas as pd
-        from pandas._libs.parsers import STR_NA_VALUES
 
         options = frame.attrs["options"]
         raw = pd.read_csv(
@@ -210,7 +216,7 @@ class Delimited(FileFormat):
             keep_default_na=False,
             **{**options, "skiprows": options.get("skiprows", 0) + bool(frame.attrs["header"])},
         ).iloc[:, 0]
-        marked = raw[raw.str.strip().isin(STR_NA_VALUES - {""})]
+        marked = raw[raw.str.strip().isin(NA_WORDS)]
         return {str(k): int(v) for k, v in marked.value_counts().items()}
 
     def write(self, path, values, labels, ids=None):

@@ -388,14 +388,16 @@ def has_header(head: pd.DataFrame) -> bool:
 
 
 NAMES_OUTSIDE = 0.9  # the share of columns whose first value lies far outside its column, in a header of numbers
+NAMES_MARGIN = 3.0  # how far: that many times the column's range beyond it (a sorted Zipf column's top: about 1)
 
 
 def numbers_as_names(first: pd.Series, rest: pd.DataFrame) -> bool:
     """Whether a first row of numbers names the columns of the numbers below it: wavelengths above
     spectra, years above counts, gene IDs above expression. Its values are distinct, and in nearly every
     column (:data:`NAMES_OUTSIDE`; at least two columns, five rows below) lie farther outside the
-    range of the values below than that range is wide (400 above values of 0 to 1). A data row lies
-    inside its columns' ranges but for a few columns."""
+    range of the values below than :data:`NAMES_MARGIN` times that range is wide (400 above values of
+    0 to 1). A data row lies inside its columns' ranges but for a few columns; the top row of counts
+    sorted by size (a Zipf law's 1000 above 500, 333, ...) lies one range beyond them."""
     import pandas as pd
 
     if len(first) < 2 or len(rest) < 5:
@@ -408,7 +410,7 @@ def numbers_as_names(first: pd.Series, rest: pd.DataFrame) -> bool:
         return False
     low, high = body.min().to_numpy(), body.max().to_numpy()
     values = names.to_numpy(dtype=np.float64)
-    outside = np.maximum(low - values, values - high) > high - low
+    outside = np.maximum(low - values, values - high) > NAMES_MARGIN * (high - low)
     return bool(outside.mean() >= NAMES_OUTSIDE)
 
 

@@ -140,6 +140,15 @@ def _descend(Y, attraction, exaggeration: float, n_iter: int, progress: bool, de
     n = len(Y)
     step, update, gains = max(n / exaggeration, 50.0), torch.zeros_like(Y), torch.ones_like(Y)
     bar = progress_bar(n_iter, desc, "iteration") if progress else None
+    try:
+        return _steps(Y, attraction, exaggeration, n_iter, step, update, gains, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _steps(Y, attraction, exaggeration: float, n_iter: int, step: float, update, gains, bar) -> torch.Tensor:
+    """:func:`_descend`'s ``n_iter`` steps from ``Y``, its progress on ``bar`` (None: none)."""
     for _ in range(n_iter):
         force, z = repulsion(Y)
         gradient = exaggeration * attraction(Y) - force / z
@@ -157,8 +166,6 @@ def _descend(Y, attraction, exaggeration: float, n_iter: int, progress: bool, de
             )
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
     return Y
 
 

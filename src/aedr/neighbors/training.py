@@ -57,8 +57,10 @@ DECODE_SHARE = 0.25  # ...and then decodes this share of each batch's rows
 def _timed(what: str):
     """Log (debug) how long the block ``what`` took."""
     start = time.perf_counter()
-    yield
-    logger.debug("%s: %.1f s", what, time.perf_counter() - start)
+    try:
+        yield
+    finally:  # a step stopped (Ctrl-C, an error) is said too, with the time it ran
+        logger.debug("%s: %.1f s", what, time.perf_counter() - start)
 
 
 def autoencoder_batch(n_rows: int) -> int:
