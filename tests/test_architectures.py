@@ -54,6 +54,12 @@ def test_images_of_another_shape_than_fitted_are_refused_not_flattened(X, archit
 
     model.save(tmp_path / "m")
     assert load(tmp_path / "m").input_shape_ == (3, 8, 8)
+    warm = quick(architecture=architecture, warm_start=True).fit(images)
+    if architecture == "mlp":  # flat rows go on from the images' network, which keeps their shape
+        warm.fit(images.reshape(200, -1))
+        assert warm.input_shape_ == (3, 8, 8)
+    with pytest.raises(ValueError, match=r"fitted with input_shape=\(3, 8, 8\); got input_shape=\(3, 4, 16\)"):
+        warm.fit(images.reshape(200, 3, 4, 16))
     for wrong, words in (
         (images.transpose(0, 2, 3, 1), r"X holds images of shape \(8, 8, 3\), channels last"),
         (images.reshape(200, 12, 16), r"X holds images of shape \(12, 16\); this model was fitted on images"),

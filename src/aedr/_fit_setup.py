@@ -167,6 +167,8 @@ def check_warm_start(est, n_features: int, image_shape=None) -> None:
         before, now = _plain(getattr(fitted, name)), _plain(getattr(est, name))
         if name == "input_shape" and is_conv(est) and is_conv(fitted):
             before, now = _plain(est.input_shape_), _plain(image_input_shape(est, n_features, image_shape))
+        elif name == "input_shape" and image_shape is not None and getattr(est, "input_shape_", None) is not None:
+            before, now = _plain(est.input_shape_), _plain(tuple(image_shape))  # images of another layout
         if before != now:
             raise ValueError(
                 f"warm_start continues the fitted network, fitted with {name}={before!r}; got {name}={now!r}: "

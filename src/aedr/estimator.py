@@ -405,7 +405,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         seed, self.random_state_, resume = _fit_setup.seed_and_checkpoint(self, X, resume_from, warm, streamed=streamed)
         if not warm:
             self.code_anchors_ = _fit_setup.code_anchors(self)
-        self.input_shape_ = _fit_setup.fitted_image_shape(self, X.shape[1], image_shape)
+        shape = _fit_setup.fitted_image_shape(self, X.shape[1], image_shape)
+        if not (warm and shape is None):  # a warm start on flat rows keeps the images' shape the fit knew
+            self.input_shape_ = shape
         generator = torch.Generator().manual_seed(seed)
         if not warm:  # a warm start keeps the fitted scaling (fitted_scaling: of an older model file too)
             self.scaling_ = _fit_setup.scaling(self, image_rows=image_shape is not None)
