@@ -136,26 +136,26 @@ def compressed_suffix(path) -> str | None:
     return next((suffix for suffix in TEXT_COMPRESSIONS if name.endswith(suffix)), None)
 
 
+def _module(suffix: str | None):
+    """The standard library's module for the compression ``suffix`` names (None: none)."""
+    import bz2
+    import lzma
+
+    return {".gz": gzip, ".bz2": bz2, ".xz": lzma}.get(suffix)
+
+
 def packed(handle, suffix: str | None, mode: str = "rb"):
     """A binary file object over ``handle`` that (de)compresses as ``suffix`` says (None: ``handle``
     itself); a gzip file written names no file in its header."""
-    import bz2
-    import lzma
-
     if suffix == ".gz":
         return gzip.GzipFile(filename="", mode=mode, fileobj=handle)
-    if suffix == ".bz2":
-        return bz2.BZ2File(handle, mode)
-    if suffix == ".xz":
-        return lzma.LZMAFile(handle, mode)
-    return handle
+    module = _module(suffix)
+    return handle if module is None else module.open(handle, mode)
 
 
 def _opener(path):
-    import bz2
-    import lzma
-
-    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(compressed_suffix(path), open)
+    module = _module(compressed_suffix(path))
+    return open if module is None else module.open
 
 
 _CHUNK = 1 << 20
