@@ -456,3 +456,18 @@ def test_new_rows_say_which_numeric_columns_the_model_left_out_and_which_it_lack
     frame.drop(columns="smoker").to_csv(tmp_path / "less.csv", index=False)
     result = aedr("transform", tmp_path / "r", tmp_path / "less.csv")
     assert result.exit_code == 1 and "lacks 1 of the columns the model was fitted on ('smoker')" in result.stderr
+
+
+def test_columns_without_a_name_and_a_spreadsheet_are_named_as_such(tmp_path):
+    """Two empty column names were 'repeated column names'; a .xlsx got a bare 'unknown file type'."""
+    from aedr.data.formats import format_of
+
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,,b,\n1,2,3,4\n5,6,7,8\n")
+    assert read_table(path).notes == ["columns without a name are named 'Unnamed: 1', 'Unnamed: 3'"]
+    with pytest.raises(ValueError, match=r"book.xlsx: unknown file type \(a spreadsheet: save its sheet as CSV"):
+        format_of("book.xlsx")
+    result = aedr("plot", "loss")
+    assert result.exit_code == 2 and "no figure 'loss': aedr fit draws the loss curve as its run's loss.png" in (
+        result.stderr
+    )

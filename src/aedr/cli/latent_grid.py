@@ -32,7 +32,7 @@ def latent_grid(
         Optional[Path],
         typer.Argument(metavar="DATA", help="Rows whose codes set the grid's range (for a plain autoencoder)."),
     ] = None,
-    n: Annotated[int, typer.Option("--n", "-n", min=2, max=40, help="Images per side.")] = 15,
+    n: Annotated[int, typer.Option("--n-images", "--n", "-n", min=2, max=40, help="Images per side.")] = 15,
     extent: Annotated[
         float, typer.Option("--extent", min=0.1, help="Grid spans [-extent, extent] without DATA.")
     ] = 3.0,

@@ -49,6 +49,10 @@ class DefaultFigureGroup(CommandGroup):
             if close and not Path(args[0]).suffix and "/" not in args[0] and not Path(args[0]).exists():
                 # a misspelt figure, not a file (embedding.csv, run1/) named like one
                 raise typer.BadParameter(f"no figure {args[0]!r}; did you mean {close[0]!r}?", ctx, param_hint="FIGURE")
+            if args[0] == "loss" and not Path(args[0]).exists():  # a run folder's loss.png, by name
+                raise typer.BadParameter(
+                    "no figure 'loss': aedr fit draws the loss curve as its run's loss.png", ctx, param_hint="FIGURE"
+                )
             args = [DEFAULT_FIGURE, *args]
         return super().parse_args(ctx, args)
 

@@ -492,6 +492,8 @@ def format_of(path: str | Path) -> FileFormat:
     compressed = ", ".join(f.name for f in FORMATS.values() if f.gzip)
     texts = ", ".join(f.name for f in FORMATS.values() if f.gzip and f.tabular)
     zipped = " (a .zip archive: unzip it first)" if name.endswith(".zip") else ""
+    if name.endswith((".xlsx", ".xls", ".ods")):  # a spreadsheet: its sheets are not rows aedr reads
+        zipped = " (a spreadsheet: save its sheet as CSV, or as Parquet with pandas.read_excel(...).to_parquet)"
     raise ValueError(
         f"{path}: unknown file type{zipped}; use one of {known} (and .gz for {compressed}; .bz2, .xz for {texts})"
     )

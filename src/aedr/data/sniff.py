@@ -29,10 +29,17 @@ def separator_name(sep: str) -> str:
 
 
 def renamed_note(renamed: list[tuple[str, str]]) -> str:
-    """The note for repeated column names pandas told apart (``[("a", "a.1")]``)."""
+    """The note for repeated column names pandas told apart (``[("a", "a.1")]``), empty ones among them
+    (pandas names them ``Unnamed: 1``)."""
     from aedr._words import listed
 
-    return f"repeated column names are told apart as {listed([f'{raw!r} -> {new!r}' for raw, new in renamed], 5)}"
+    empty = [new for raw, new in renamed if not str(raw).strip()]
+    repeated = [(raw, new) for raw, new in renamed if str(raw).strip()]
+    said = [f"repeated column names are told apart as {listed([f'{raw!r} -> {new!r}' for raw, new in repeated], 5)}"]
+    said = said if repeated else []
+    if empty:
+        said.append(f"columns without a name are named {listed([repr(n) for n in empty], 5)}")
+    return "; ".join(said)
 
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*")
