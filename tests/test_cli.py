@@ -1610,3 +1610,17 @@ def test_the_conv_network_on_a_table_says_it_reads_rows_as_images(tmp_path):
     pd.DataFrame(rng.normal(size=(60, 5)), columns=list("abcde")).to_csv(tmp_path / "five.csv", index=False)
     refused = aedr("fit", tmp_path / "five.csv", "--architecture", "conv", "-o", tmp_path / "r5", *FAST, ok=False)
     assert_one_line_error(refused, "not a square", "--input-shape", "--architecture 'mlp'", code=1)
+
+
+def test_a_second_signal_says_which_epoch_the_checkpoint_holds(tmp_path):
+    """After a second Ctrl-C the line said the checkpoint stays, not from which epoch --resume goes on
+    (the first signal's line names it)."""
+    from aedr.cli.fit import _what_stays
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    Autoencoder(
+        hidden_layer_sizes=(4,), max_iter=3, callbacks=[Checkpoint(tmp_path / "run.checkpoint", every_epochs=2)]
+    ).fit(X)
+    assert _what_stays(KeyboardInterrupt(), tmp_path / "run.checkpoint").endswith("--resume goes on after epoch 2)")
+    (tmp_path / "run.checkpoint").write_bytes(b"not a checkpoint")  # unreadable: said without an epoch
+    assert _what_stays(KeyboardInterrupt(), tmp_path / "run.checkpoint").endswith("--resume goes on)")

@@ -277,8 +277,22 @@ def _what_stays(stop, checkpoint: Path) -> str:
             f" after training, while the run was written: nothing of it was written; the trained model is kept in "
             f"{checkpoint} (the same command with --resume writes the run without training again)"
         )
-    stays = f" (the checkpoint {checkpoint} stays: --resume goes on)" if checkpoint.exists() else ""
+    stays = ""
+    if checkpoint.exists():
+        epoch = _checkpoint_epoch(checkpoint)
+        after = "" if epoch is None else f" after epoch {epoch}"
+        stays = f" (the checkpoint {checkpoint} stays: --resume goes on{after})"
     return f": nothing was written{stays}"
+
+
+def _checkpoint_epoch(file: Path) -> int | None:
+    """The epoch checkpoint ``file`` holds, or None where it cannot be read."""
+    from aedr.training.checkpoint import CheckpointError, read_header
+
+    try:
+        return int(read_header(file)["epoch"])
+    except (CheckpointError, OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _holds_trained(file: Path) -> bool:
