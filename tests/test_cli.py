@@ -971,7 +971,8 @@ def test_verbose_shows_each_step_of_a_neighbour_fit_with_its_time(cells, tmp_pat
         "1",
     ]
     loud = aedr("-v", "fit", cells, "--label-col", "cell_type", "-o", tmp_path / "v", *args)
-    steps = [line.split(":")[1].strip() for line in loud.stderr.splitlines() if line.startswith("debug: ")]
+    assert "debug: read cells.csv: comma-separated, decimal points, its first line as the column names" in loud.stderr
+    steps = [line.split(":")[1].strip() for line in loud.stderr.splitlines() if line.startswith("debug: the ")]
     assert steps[:5] == [
         "the neighbour graph of 80 rows",
         "the layout map",

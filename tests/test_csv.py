@@ -471,3 +471,16 @@ def test_columns_without_a_name_and_a_spreadsheet_are_named_as_such(tmp_path):
     assert result.exit_code == 2 and "no figure 'loss': aedr fit draws the loss curve as its run's loss.png" in (
         result.stderr
     )
+
+
+def test_a_column_of_one_value_is_noted_in_a_fit(tmp_path):
+    """A constant column went into the network without a word; new rows (a file of one row is constant
+    in every column) are not told."""
+    X, kinds = _rows()
+    path = tmp_path / "const.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "batch": 7.0, "kind": kinds}).to_csv(path, index=False)
+    notes = read_table(path, label_col="kind").notes
+    assert notes == [
+        "1 column holds one value in every row, nothing for the codes to keep: 'batch' (--exclude leaves it out)"
+    ]
+    assert read_table(path, label_col="kind", expected_columns=["a", "b", "batch"]).notes == []

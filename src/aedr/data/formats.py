@@ -12,6 +12,7 @@ told when not given is in :mod:`aedr.data.sniff`.
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +45,8 @@ from aedr.data.sniff import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+logger = logging.getLogger(__name__)  # how a text table was read, shown by aedr --verbose
 
 
 class FileFormat:
@@ -200,6 +203,15 @@ class Delimited(FileFormat):
                 for raw, new in zip(first, frame.columns)
                 if str(raw) != new and (first == raw).sum() > 1
             ]
+        if nrows is None:  # the whole table, as a command reads it: how, for aedr --verbose
+            logger.debug(
+                "read %s: %s-separated, decimal %s%s, %s",
+                Path(path).name,
+                separator_name(options["sep"]),
+                "commas" if options["decimal"] == "," else "points",
+                f", {options['skiprows']} comment lines skipped" if options.get("skiprows") else "",
+                "its first line as the column names" if header else "no header line (columns numbered from 0)",
+            )
         return frame
 
     def written_missing(self, path, frame, column: str) -> dict[str, int]:

@@ -11,6 +11,7 @@ the :class:`~aedr.data.table.Table` it is read into is defined in :mod:`aedr.dat
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,8 @@ def read_table(
             table.notes.append(
                 f"left out {plural(len(others), 'column')} the model was not fitted on: {listed(others, 5, quoted=True)}"
             )
+        if expected_columns is None and (note := constant_note(table)):  # a fit's rows
+            table.notes.append(note)
     else:
         arrays, data = fmt.read(path), None
         kind = _sparse_format(arrays)
@@ -206,6 +209,24 @@ def read_table(
             )
         table = _table_from_arrays(path, arrays, label_col, data)
     return _fill_missing(path, table, missing, fill_values)
+
+
+def constant_note(table: Table) -> str | None:
+    """A note naming the feature columns of ``table`` (a fit's rows, in memory, named) that hold one
+    value in every row: nothing for the codes to keep, and a column left in by mistake, maybe."""
+    if table.columns is None or sp.issparse(table.X) or len(table.X) < 2:
+        return None
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column all empty: NaN, said by its own error
+        constant = np.flatnonzero(np.nanmax(table.X, axis=0) == np.nanmin(table.X, axis=0))
+    if not len(constant):
+        return None
+    names = [table.columns[i] for i in constant]
+    them = "them" if len(names) > 1 else "it"
+    return (
+        f"{plural(len(names), 'column')} {'hold' if len(names) > 1 else 'holds'} one value in every row, nothing "
+        f"for the codes to keep: {listed(names, 5, quoted=True)} (--exclude leaves {them} out)"
+    )
 
 
 def marked_labels_note(column: str, marked: dict[str, int]) -> str:
