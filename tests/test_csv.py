@@ -484,3 +484,15 @@ def test_a_column_of_one_value_is_noted_in_a_fit(tmp_path):
         "1 column holds one value in every row, nothing for the codes to keep: 'batch' (--exclude leaves it out)"
     ]
     assert read_table(path, label_col="kind", expected_columns=["a", "b", "batch"]).notes == []
+
+
+def test_a_file_of_one_row_is_refused_by_name(tmp_path):
+    """scikit-learn's 'Found array with 1 sample(s) (shape=(1, 3)) ... required by Autoencoder' named no file."""
+    (tmp_path / "one.csv").write_text("a,b,c\n1,2,3\n")
+    result = aedr("fit", tmp_path / "one.csv", "-o", tmp_path / "r", *FAST)
+    assert result.exit_code == 1 and "one.csv: 1 data row; a fit needs at least 2" in result.stderr
+    assert not (tmp_path / "r").exists()
+    from aedr import Autoencoder
+
+    with pytest.raises(ValueError, match=r"^X has 1 row \(1 sample\(s\)\); a fit needs at least 2$"):
+        Autoencoder().fit(np.ones((1, 3)))

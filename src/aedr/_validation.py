@@ -247,6 +247,8 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
             raise ValueError(one_dimensional_words(X, name)) from None
         if str(exc).startswith("Complex data not supported"):
             raise ValueError(_complex_words(name)) from None
+        if str(exc).startswith("Found array with 1 sample(s)"):  # its words kept: scikit-learn's checks look for them
+            raise ValueError(f"{name} has 1 row (1 sample(s)); a fit needs at least 2") from None
         if str(exc).startswith("The feature names should match"):  # scikit-learn's message: lists over lines
             raise ValueError(_names_mismatch(estimator, X, name)) from exc
         if name != "X":

@@ -10,9 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from aedr._files import check_new, output_lock, staged_folder
+from aedr._words import plural
 from aedr.cli.common import STOP_REASONS, is_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
-from aedr.cli.inputs import given_options, read_input, stream_input
+from aedr.cli.inputs import given_options, read_input, shown, stream_input
 from aedr.cli.options import (
     Columns,
     Delimiter,
@@ -160,6 +161,8 @@ def fit(
         estimator.set_params(random_state=drawn)
     options = given_options(ctx)
     table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
+    if table.X.shape[0] < 2:  # named by the file, where the estimator's check names "X"
+        raise ValueError(f"{shown(data)}: {plural(table.X.shape[0], 'data row')}; a fit needs at least 2")
     _note_images(estimator, table)
     resumed = None if saved is None else saved["threads"]
     chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)
