@@ -409,6 +409,14 @@ def test_cells_that_are_not_numbers_say_what_they_look_like(tmp_path):
     message = str(error.value)
     assert "in 'c' is a number with a decimal comma and its thousands grouped by points: write it" in message
     assert "--one-hot" not in message
+    frame = pd.DataFrame({"a": X[:, 0], "share": [f"{v:.1f}%" for v in X[:, 1] * 10]})
+    frame["visit"] = ["2021-03-01", "2021-03-02"] * 10  # repeated dates: no ID
+    frame.to_csv(tmp_path / "dates.csv", index=False)
+    with pytest.raises(ValueError) as error:
+        read_table(tmp_path / "dates.csv")
+    message = str(error.value)
+    assert "in 'share' is a percentage: write its cells as numbers" in message
+    assert "'2021-03-01' in 'visit' is a date or a time: write it as a number" in message and "--one-hot" not in message
     frame.assign(kind=["x", "y"] * 10)[["a", "kind"]].to_csv(tmp_path / "kinds.csv", index=False)
     with pytest.raises(ValueError, match=r"or encode categories with --one-hot kind$"):
         read_table(tmp_path / "kinds.csv")

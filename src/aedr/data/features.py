@@ -190,6 +190,8 @@ def _too_large(value) -> bool:
 
 
 _MARKERS = {"-", "--", "?", ".", "missing", "n.a.", "na.", "not available", "unknown"}  # beyond pandas' own
+_PERCENT = re.compile(r"[-+]?\d*[.,]?\d+\s*%")  # 12%, 28.0 %
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}:\d{2}(:\d{2})?")
 _COMMA_NUMBER = re.compile(r"[-+]?(\d{1,3}(\.\d{3})+|\d*),\d+")  # 14,23 or 12.700,5
 
 
@@ -206,6 +208,12 @@ def _mostly_numbers(values: pd.Series) -> bool:
     return len(filled) > 0 and len(odd[~odd.str.fullmatch(_COMMA_NUMBER.pattern)]) <= 0.1 * len(filled)
 
 
+def _dates_or_percentages(values: pd.Series) -> bool:
+    """Whether every cell of ``values`` that is not a number is a date, a time or a percentage."""
+    odd = _odd_cells(values)
+    return len(odd) > 0 and bool(odd.str.fullmatch(_PERCENT.pattern).all() or odd.str.fullmatch(_DATE.pattern).all())
+
+
 def _written_as(data: pd.DataFrame, bad: list[str]) -> list[str]:
     """What the cells of the columns ``bad`` that are not numbers look like, where that says the fix:
     marks of a missing value (``-``, ``?``), or numbers with a decimal comma (``14,23``, ``12.700,5``)."""
@@ -217,6 +225,16 @@ def _written_as(data: pd.DataFrame, bad: list[str]) -> list[str]:
         if odd.str.lower().isin(_MARKERS).all():
             marked.append(column)
             cells.extend(odd)
+        elif odd.str.fullmatch(_PERCENT.pattern).all():
+            said.append(
+                f"{odd.iloc[0]!r} in {str(column)!r} is a percentage: write its cells as numbers "
+                f"({odd.iloc[0].rstrip('%').strip()!r} or a fraction)"
+            )
+        elif odd.str.fullmatch(_DATE.pattern).all():
+            said.append(
+                f"{odd.iloc[0]!r} in {str(column)!r} is a date or a time: write it as a number (days since a start, "
+                "a year, an hour) to use it"
+            )
         elif odd.str.fullmatch(THOUSANDS_BY_COMMA.pattern).all() and _mostly_numbers(data[column]):
             value = odd.iloc[0]  # 730,061: either; aedr does not guess it
             said.append(
@@ -266,7 +284,8 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
             more = f" and {len(repeated) - 1} more values repeat" if len(repeated) > 1 else " repeats"
             described[-1] += f", not an ID: {repeated[0]!r}{more}"
     written = _written_as(data, bad)
-    numbers = [c for c in bad if _mostly_numbers(data[c])]  # a few cells aside: no categories to one-hot encode
+    # a few cells aside, numbers; or percentages, dates: no categories to one-hot encode
+    numbers = [c for c in bad if _mostly_numbers(data[c]) or _dates_or_percentages(data[c])]
     names = ",".join(str(c) for c in bad)
     categories = ",".join(str(c) for c in bad if c not in numbers)
     several = len(bad) > 1
