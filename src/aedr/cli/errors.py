@@ -204,13 +204,13 @@ def choice_words(message: str) -> str:
     choices (``must be one of a, b; got 'x'``, ``'x': expected one of a, b``)."""
     import difflib
 
-    found = re.search(r"must be one of ([\w, -]+); got '([^']*)'", message) or re.search(
-        r"'([^']*)': expected one of ([\w, -]+)", message
+    found = re.search(r"must be one of (?P<choices>[\w, -]+); got '(?P<given>[^']*)'", message) or re.search(
+        r"'(?P<given>[^']*)': expected one of (?P<choices>[\w, -]+)", message
     )
     if not found:
         return message
-    choices, given = (found[1], found[2]) if found.re.pattern.startswith("must") else (found[2], found[1])
-    nearest = difflib.get_close_matches(given.lower(), [c.strip() for c in choices.split(",")], n=1, cutoff=0.6)
+    choices = [c.strip() for c in found["choices"].split(",")]
+    nearest = difflib.get_close_matches(found["given"].lower(), choices, n=1, cutoff=0.6)
     return f"{message}; did you mean {nearest[0]!r}?" if nearest else message
 
 

@@ -282,30 +282,29 @@ def _what_stays(stop, checkpoint: Path) -> str:
         )
     stays = ""
     if checkpoint.exists():
-        epoch = _checkpoint_epoch(checkpoint)
+        epoch = (_header(checkpoint) or {}).get("epoch")
         after = "" if epoch is None else f" after epoch {epoch}"
         stays = f" (the checkpoint {checkpoint} stays: --resume goes on{after})"
     return f": nothing was written{stays}"
 
 
-def _checkpoint_epoch(file: Path) -> int | None:
-    """The epoch checkpoint ``file`` holds, or None where it cannot be read."""
+def _header(file: Path) -> dict | None:
+    """The header of checkpoint ``file`` (its epoch, whether training had ended), None where there is
+    no readable one."""
     from aedr.training.checkpoint import CheckpointError, read_header
 
     try:
-        return int(read_header(file)["epoch"])
-    except (CheckpointError, OSError, KeyError, TypeError, ValueError):
+        return read_header(file) if file.is_file() else None
+    except (CheckpointError, OSError):
         return None
 
 
 def _holds_trained(file: Path) -> bool:
     """Whether checkpoint ``file`` holds a fit whose training had ended (its outputs not yet written)."""
-    from aedr.training.checkpoint import CheckpointError, is_trained, read_header
+    from aedr.training.checkpoint import is_trained
 
-    try:
-        return file.is_file() and is_trained(read_header(file))
-    except (CheckpointError, OSError):
-        return False
+    header = _header(file)
+    return header is not None and is_trained(header)
 
 
 def _check_checkpoint(file: Path, *, resume: bool, force: bool):

@@ -201,54 +201,63 @@ def _odd_cells(values: pd.Series) -> pd.Series:
     return text[pd.to_numeric(text, errors="coerce").isna()]
 
 
-def _mostly_numbers(values: pd.Series) -> bool:
-    """Whether nine in ten of ``values``' filled cells are numbers, or numbers with a decimal comma."""
-    filled = values.dropna()
+def _mostly_numbers(values: pd.Series, odd: pd.Series) -> bool:
+    """Whether nine in ten of ``values``' filled cells are numbers, or numbers with a decimal comma
+    (``odd``: its cells that are not numbers, :func:`_odd_cells`)."""
+    filled = values.notna().sum()
+    return filled > 0 and len(odd[~odd.str.fullmatch(_COMMA_NUMBER.pattern)]) <= 0.1 * filled
+
+
+def _odd_kind(values: pd.Series) -> tuple[str | None, pd.Series, bool]:
+    """What the cells of ``values`` that are not numbers are, where one kind says the fix: "marks" of a
+    missing value (``-``, ``?``), a "percent", a "date" (or time), "either" a decimal comma or thousands
+    grouped by a comma (``730,061``), a decimal "comma" (``14,23``, ``12.700,5``); None otherwise. With
+    those cells, and whether the column is numbers but for a few cells (:func:`_mostly_numbers`)."""
     odd = _odd_cells(values)
-    return len(filled) > 0 and len(odd[~odd.str.fullmatch(_COMMA_NUMBER.pattern)]) <= 0.1 * len(filled)
+    numbers = _mostly_numbers(values, odd)
+    if not len(odd):
+        return None, odd, numbers
+    if odd.str.lower().isin(_MARKERS).all():
+        return "marks", odd, numbers
+    for kind, pattern in (("percent", _PERCENT), ("date", _DATE)):
+        if odd.str.fullmatch(pattern.pattern).all():
+            return kind, odd, numbers
+    for kind, pattern in (("either", THOUSANDS_BY_COMMA), ("comma", _COMMA_NUMBER)):
+        if numbers and odd.str.fullmatch(pattern.pattern).all():
+            return kind, odd, numbers
+    return None, odd, numbers
 
 
-def _dates_or_percentages(values: pd.Series) -> bool:
-    """Whether every cell of ``values`` that is not a number is a date, a time or a percentage."""
-    odd = _odd_cells(values)
-    return len(odd) > 0 and bool(odd.str.fullmatch(_PERCENT.pattern).all() or odd.str.fullmatch(_DATE.pattern).all())
-
-
-def _written_as(data: pd.DataFrame, bad: list[str]) -> list[str]:
-    """What the cells of the columns ``bad`` that are not numbers look like, where that says the fix:
-    marks of a missing value (``-``, ``?``), or numbers with a decimal comma (``14,23``, ``12.700,5``)."""
+def _written_as(kinds: dict) -> list[str]:
+    """The fix for each column whose cells that are not numbers are of one kind (``kinds``: column ->
+    :func:`_odd_kind`), the columns of marks of a missing value in one sentence."""
     said, marked, cells = [], [], []
-    for column in bad:
-        odd = _odd_cells(data[column])
-        if not len(odd):
-            continue
-        if odd.str.lower().isin(_MARKERS).all():
+    for column, (kind, odd, _) in kinds.items():
+        value, name = (odd.iloc[0] if len(odd) else None), repr(str(column))
+        if kind == "marks":
             marked.append(column)
             cells.extend(odd)
-        elif odd.str.fullmatch(_PERCENT.pattern).all():
+        elif kind == "percent":
             said.append(
-                f"{odd.iloc[0]!r} in {str(column)!r} is a percentage: write its cells as numbers "
-                f"({odd.iloc[0].rstrip('%').strip()!r} or a fraction)"
+                f"{value!r} in {name} is a percentage: write its cells as numbers "
+                f"({value.rstrip('%').strip()!r} or a fraction)"
             )
-        elif odd.str.fullmatch(_DATE.pattern).all():
+        elif kind == "date":
             said.append(
-                f"{odd.iloc[0]!r} in {str(column)!r} is a date or a time: write it as a number (days since a start, "
-                "a year, an hour) to use it"
+                f"{value!r} in {name} is a date or a time: write it as a number (days since a start, a year, an hour) "
+                "to use it"
             )
-        elif odd.str.fullmatch(THOUSANDS_BY_COMMA.pattern).all() and _mostly_numbers(data[column]):
-            value = odd.iloc[0]  # 730,061: either; aedr does not guess it
+        elif kind == "either":  # 730,061: aedr does not guess it
             said.append(
-                f"{value!r} in {str(column)!r} may be a number with a decimal comma or with its thousands grouped by "
-                f"a comma: write it {value.replace(',', '.')!r} or {value.replace(',', '')!r}"
+                f"{value!r} in {name} may be a number with a decimal comma or with its thousands grouped by a comma: "
+                f"write it {value.replace(',', '.')!r} or {value.replace(',', '')!r}"
             )
-        elif odd.str.fullmatch(_COMMA_NUMBER.pattern).all() and _mostly_numbers(data[column]):
-            value = odd.iloc[0]
-            grouped = "." in value  # 12.700,5: thousands grouped by points
+        elif kind == "comma":
             said.append(
-                f"{value!r} in {str(column)!r} is a number with a decimal comma"
+                f"{value!r} in {name} is a number with a decimal comma"
                 + (
                     f" and its thousands grouped by points: write it {value.replace('.', '')!r}"
-                    if grouped
+                    if "." in value  # 12.700,5
                     else ", which aedr reads in a table separated by other than commas whose numbers mostly use it; "
                     "write this column's numbers as its other columns' are"
                 )
@@ -283,9 +292,10 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
             repeated = values[values.duplicated()].unique()
             more = f" and {len(repeated) - 1} more values repeat" if len(repeated) > 1 else " repeats"
             described[-1] += f", not an ID: {repeated[0]!r}{more}"
-    written = _written_as(data, bad)
+    kinds = {column: _odd_kind(data[column]) for column in bad}
+    written = _written_as(kinds)
     # a few cells aside, numbers; or percentages, dates: no categories to one-hot encode
-    numbers = [c for c in bad if _mostly_numbers(data[c]) or _dates_or_percentages(data[c])]
+    numbers = [c for c, (kind, _, mostly) in kinds.items() if mostly or kind in ("percent", "date")]
     names = ",".join(str(c) for c in bad)
     categories = ",".join(str(c) for c in bad if c not in numbers)
     several = len(bad) > 1

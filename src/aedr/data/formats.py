@@ -323,8 +323,6 @@ class Parquet(FileFormat):
                     frame.insert(0, name, values.to_numpy())
                     index.append(name)
         frame.columns = [str(c) for c in frame.columns]
-        if header and frame.columns[0].startswith("# ") and frame.columns[0][2:].strip():  # np.savetxt's header
-            frame.columns = [frame.columns[0][2:].strip(), *frame.columns[1:]]
         frame.attrs["header"] = True
         frame.attrs["index"] = index  # read_table takes them as IDs, never as features
         return frame

@@ -173,8 +173,7 @@ def read_table(
             table.notes.insert(0, renamed_note(renamed))
         if read.attrs.get("numbered"):
             table.notes.insert(0, numbered_note(read.columns))
-        if read.attrs.get("options", {}).get("skiprows"):
-            skipped = read.attrs["options"]["skiprows"]
+        if skipped := read.attrs.get("options", {}).get("skiprows"):
             table.notes.insert(0, f"skipped {plural(skipped, 'line')} of '#' comments at the top")
         labels = table.labels
         if isinstance(fmt, Delimited) and labels is not None and labels.dtype == object and labels.isna().any():

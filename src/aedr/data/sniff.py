@@ -69,8 +69,7 @@ def comment_lines(sample: str) -> int:
     (0, 0)
     """
     lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line of a sample may be cut short
-    comments = [i for i, line in enumerate(lines) if line.lstrip().startswith("#") or not line.strip()]
-    first = next((i for i in range(len(lines)) if i not in set(comments)), None)
+    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), None)
     if first is None:
         return 0
     data = lines[first]

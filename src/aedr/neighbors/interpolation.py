@@ -141,31 +141,28 @@ def _descend(Y, attraction, exaggeration: float, n_iter: int, progress: bool, de
     step, update, gains = max(n / exaggeration, 50.0), torch.zeros_like(Y), torch.ones_like(Y)
     bar = progress_bar(n_iter, desc, "iteration") if progress else None
     try:
-        return _steps(Y, attraction, exaggeration, n_iter, step, update, gains, bar)
-    finally:
+        for _ in range(n_iter):
+            force, z = repulsion(Y)
+            gradient = exaggeration * attraction(Y) - force / z
+            gains = torch.where(torch.sign(update) != torch.sign(gradient), gains + 0.2, gains * 0.8).clamp_min_(
+                MIN_GAIN
+            )
+            update = MOMENTUM * update - step * gains * gradient
+            length = update.norm(dim=1, keepdim=True)
+            update = update * (MAX_STEP / length).clamp_max_(1.0).nan_to_num_(1.0)
+            Y = Y + update
+            Y = Y - Y.mean(0)
+            if not torch.isfinite(Y).all():
+                from aedr.training.trainer import TrainingDivergedError
+
+                raise TrainingDivergedError(
+                    "the t-SNE embedding diverged (non-finite codes); check the input for extreme values"
+                )
+            if bar is not None:
+                bar.update(1)
+    finally:  # closed on an error too
         if bar is not None:
             bar.close()
-
-
-def _steps(Y, attraction, exaggeration: float, n_iter: int, step: float, update, gains, bar) -> torch.Tensor:
-    """:func:`_descend`'s ``n_iter`` steps from ``Y``, its progress on ``bar`` (None: none)."""
-    for _ in range(n_iter):
-        force, z = repulsion(Y)
-        gradient = exaggeration * attraction(Y) - force / z
-        gains = torch.where(torch.sign(update) != torch.sign(gradient), gains + 0.2, gains * 0.8).clamp_min_(MIN_GAIN)
-        update = MOMENTUM * update - step * gains * gradient
-        length = update.norm(dim=1, keepdim=True)
-        update = update * (MAX_STEP / length).clamp_max_(1.0).nan_to_num_(1.0)
-        Y = Y + update
-        Y = Y - Y.mean(0)
-        if not torch.isfinite(Y).all():
-            from aedr.training.trainer import TrainingDivergedError
-
-            raise TrainingDivergedError(
-                "the t-SNE embedding diverged (non-finite codes); check the input for extreme values"
-            )
-        if bar is not None:
-            bar.update(1)
     return Y
 
 
