@@ -91,6 +91,30 @@ def test_version_and_help():
         assert "Example" in aedr(*path, "--help").stdout, path
 
 
+@pytest.mark.parametrize(
+    "words, expected",
+    [
+        ("aedr fi", ["fit"]),
+        ("aedr plot la", ["latent-grid"]),
+        ("aedr fit x.csv --activation ", ["gelu", "identity", "relu", "sigmoid", "tanh"]),
+        ("aedr fit x.csv --neighbor-loss ", ["tsne", "umap", "none"]),
+        ("aedr fit x.csv --max-iter ", ["auto"]),
+        ("aedr fit x.csv --hidden-layer-sizes ", []),
+        ("aedr fit x.csv --model v", ["vae"]),
+        ("aedr fit x.csv --format p", ["parquet"]),
+        ("aedr transform m x.csv --missing m", ["mean", "median"]),
+        ("aedr fit x.csv --delimiter s", ["semicolon", "space"]),
+    ],
+)
+def test_the_shell_completes_commands_options_and_their_choices(words, expected):
+    """What bash's completion (``aedr --install-completion``) offers after ``words``: the registries' names for
+    an estimator option, the fixed words of the others, nothing (so file names) for a free value."""
+    env = {"_AEDR_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    result = runner.invoke(app, [], env=env, prog_name="aedr")
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == expected
+
+
 def test_a_shared_options_help_says_what_each_command_does_with_it():
     """--label-col colours plots only where the command draws them; inverse-transform's --columns picks codes."""
 

@@ -173,6 +173,14 @@ class Param:
             return (f"{dashed}/--no-{dashed[2:]}",)
         return self.flags or (dashed,)
 
+    def choices(self) -> list[str]:
+        """The words this parameter takes (``relu``, ``auto``, ``none``...), as the CLI completes them; none
+        for one taking only numbers, sizes or objects. Imports the registries its values come from."""
+        from sklearn.utils._param_validation import StrOptions
+
+        words = sorted(word for rule in self.constraint if isinstance(rule, StrOptions) for word in rule.options)
+        return words + ["none"] if words and any(rule is None for rule in self.constraint) else words
+
     def help_text(self) -> str:
         if not self.show_default:
             return self.help

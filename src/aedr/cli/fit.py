@@ -30,10 +30,11 @@ from aedr.cli.options import (
     Quiet,
     Threads,
     Verbose,
+    completer,
     h5ad_copy_key,
 )
 from aedr.cli.outputs import RUN_MARKER, RUN_OUTPUTS, claim_output
-from aedr.cli.params import build_estimator, estimator_params, with_estimator_options
+from aedr.cli.params import MODELS, build_estimator, estimator_params, with_estimator_options
 from aedr.data.formats import FORMATS, format_of
 from aedr.training.callbacks import Callback
 
@@ -62,7 +63,12 @@ def fit(
     ] = None,
     config: Annotated[Optional[Path], _opt("--config", help="TOML file of parameters; options override it.")] = None,
     model: Annotated[
-        str, _opt("--model", help="autoencoder, or vae (variational: transform gives the posterior mean).")
+        str,
+        _opt(
+            "--model",
+            help="autoencoder, or vae (variational: transform gives the posterior mean).",
+            autocompletion=completer(list(MODELS)),
+        ),
     ] = "autoencoder",
     label_col: LabelCol = None,
     labels: LabelsFile = None,
@@ -77,7 +83,12 @@ def fit(
     obsm_key: ObsmKey = None,
     output_format: Annotated[
         Optional[str],
-        _opt("--format", help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].", panel=_OUT),
+        _opt(
+            "--format",
+            help=f"Embedding file format: {', '.join(FORMATS)} [default: DATA's].",
+            panel=_OUT,
+            autocompletion=completer(list(FORMATS)),
+        ),
     ] = None,
     save_best: Annotated[
         bool,

@@ -20,6 +20,16 @@ def _verbose_option(ctx: typer.Context, value: bool) -> bool:
     return value
 
 
+def completer(words):
+    """A typer ``autocompletion`` for an option's value: those of ``words`` (a list, or a function that gives
+    one, called only when the shell asks) that begin with what was typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [word for word in (words() if callable(words) else words) if word.startswith(incomplete)]
+
+    return complete
+
+
 Verbose = Annotated[
     bool,
     typer.Option("--verbose", "-v", callback=_verbose_option, is_eager=True, help="Show tracebacks and debug logs."),
@@ -97,6 +107,7 @@ Delimiter = Annotated[
     Optional[str],
     typer.Option(
         "--delimiter",
+        autocompletion=completer(["comma", "semicolon", "tab", "pipe", "space"]),
         help="Field separator of a CSV/TSV: comma, semicolon, tab, pipe, space (runs of spaces) or the character "
         "[default: detected].",
         rich_help_panel=_DATA,
@@ -106,6 +117,7 @@ Missing = Annotated[
     Optional[str],
     typer.Option(
         "--missing",
+        autocompletion=completer(["error", "drop", "mean", "median"]),
         help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
         "(fit, inverse-transform: this file's; transform, evaluate: the model's training rows') [default: error; "
         "a model's commands fill as its fit did].",

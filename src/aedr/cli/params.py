@@ -35,6 +35,8 @@ def with_estimator_options(command):
 
     import typer
 
+    from aedr.cli.options import completer
+
     signature = inspect.signature(command, eval_str=True)
     fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     at = [p.name for p in fixed].index("label_col")
@@ -44,7 +46,13 @@ def with_estimator_options(command):
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
             annotation=Annotated[
-                Optional[p.cli], typer.Option(*p.option_flags(), help=p.help_text(), rich_help_panel=p.panel)
+                Optional[p.cli],
+                typer.Option(
+                    *p.option_flags(),
+                    help=p.help_text(),
+                    rich_help_panel=p.panel,
+                    autocompletion=completer(p.choices) if p.cli is str else None,
+                ),
             ],
         )
         for name in option_names()
