@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aedr.cli import app
-from aedr.data.io import read_labels, read_table
+from aedr.data.io import constant_note, read_labels, read_table
 
 FAST = ["--hidden-layer-sizes", "8", "--max-iter", "2", "--random-state", "0", "--quiet", "--threads", "1"]
 
@@ -487,11 +487,14 @@ def test_a_column_of_one_value_is_noted_in_a_fit(tmp_path):
     X, kinds = _rows()
     path = tmp_path / "const.csv"
     pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "batch": 7.0, "kind": kinds}).to_csv(path, index=False)
-    notes = read_table(path, label_col="kind").notes
-    assert notes == [
+    assert constant_note(read_table(path, label_col="kind")) == (
         "1 column holds one value in every row, nothing for the codes to keep: 'batch' (--exclude leaves it out)"
-    ]
-    assert read_table(path, label_col="kind", expected_columns=["a", "b", "batch"]).notes == []
+    )
+    fit = aedr("fit", path, "--label-col", "kind", "-o", tmp_path / "r", *FAST)
+    assert fit.exit_code == 0 and "const.csv: 1 column holds one value in every row" in fit.stderr
+    # explore reads the fit's rows for their fields: nothing is fitted there, so nothing to say
+    explore = aedr("explore", tmp_path / "r", "--data", path, "--label-col", "kind", "-o", tmp_path / "m.html")
+    assert explore.exit_code == 0 and "one value in every row" not in explore.stderr, explore.stderr
 
 
 def test_a_file_of_one_row_is_refused_by_name(tmp_path):

@@ -137,10 +137,10 @@ def test_the_map_opens_draws_every_point_and_hover_shows_label_and_thumbnail(bro
     page.mouse.move(x, y)
     page.wait_for_selector("#aedr-thumbnail img.aedr-original", state="visible", timeout=5000)
     hover = " ".join(page.evaluate("() => Array.from(document.querySelectorAll('.hovertext')).map(e => e.textContent)"))
-    assert (
+    assert (  # rows counted from 1, as aedr's messages count them
         f"row {row}" in hover
-        and f"digit: {labels['digit'][row]}" in hover
-        and f"parity: {labels['parity'][row]}" in hover
+        and f"digit: {labels['digit'][row - 1]}" in hover
+        and f"parity: {labels['parity'][row - 1]}" in hover
     )
     thumbnail = page.evaluate(
         "() => document.querySelector('#aedr-thumbnail img.aedr-original').getAttribute('data-row')"
@@ -221,7 +221,7 @@ def test_labels_are_shown_as_text_never_as_html(browser, tmp_path):
     assert page.evaluate(LEGEND) == [link, bold] or page.evaluate(LEGEND) == [bold, link]
     assert page.evaluate("() => document.querySelectorAll('#aedr-map a, #aedr-map b').length") == 0
     assert "<i>kind</i>" in page.evaluate("() => document.querySelector('.legendtitletext').textContent")
-    x, y = screen_position(page, 1)
+    x, y = screen_position(page, 2)  # row 2 of the file: index 1, a link
     page.mouse.move(x + 2, y + 2)
     page.mouse.move(x, y)
     page.wait_for_selector(".hovertext", timeout=5000)
@@ -243,13 +243,20 @@ def test_labels_are_shown_as_text_never_as_html(browser, tmp_path):
 
 def test_a_box_selection_is_counted_and_downloads_as_csv(browser, tmp_path):
     """Box and lasso select drew a selection nothing could use: the page counts the rows selected and
-    downloads them (row number and hover fields, text as given) as CSV."""
+    downloads them as CSV: row number, codes, and the hover fields as the data holds them (text as given,
+    numbers in full where the hover rounds them, an empty cell where a value is missing, and text a
+    spreadsheet would run as a formula kept as text)."""
     Z = np.column_stack([np.arange(100) % 10, np.arange(100) // 10]).astype(float)
     labels = pd.DataFrame({"kind": np.where(np.arange(100) % 2, 'a "b", c', "<i>d</i>")})
-    fields = pd.DataFrame({"cell": [f"cell{i}" for i in range(100)]})
-    page, errors = open_map(browser, write_explorer(tmp_path / "m.html", Z, labels=labels, fields=fields))
+    score = np.arange(100) / 7 + 45800
+    score[1] = np.nan
+    fields = pd.DataFrame(
+        {"cell": [f"cell{i}" for i in range(100)], "score": score, "note": ["=HYPERLINK(1)", *["-1"] * 99]}
+    )
+    html = write_explorer(tmp_path / "m.html", Z, labels=labels, fields=fields, axis_names=["ae0", "ae1"])
+    page, errors = open_map(browser, html)
     page.evaluate("() => Plotly.relayout('aedr-map', {dragmode: 'select'})")
-    corner, far = screen_position(page, 0), screen_position(page, 22)  # rows 0-2 of columns 0-2: 9 points
+    corner, far = screen_position(page, 1), screen_position(page, 23)  # rows 1-3 of columns 0-2: 9 points
     page.mouse.move(corner[0] - 4, corner[1] + 4)
     page.mouse.down()
     page.mouse.move(far[0] + 4, far[1] - 4, steps=8)
@@ -259,9 +266,12 @@ def test_a_box_selection_is_counted_and_downloads_as_csv(browser, tmp_path):
     with page.expect_download() as download:
         page.locator("#aedr-selection button").click()
     rows = pd.read_csv(download.value.path())
-    assert list(rows.columns) == ["row", "kind", "cell"]
-    assert rows["row"].tolist() == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+    assert list(rows.columns) == ["row", "ae0", "ae1", "kind", "cell", "score", "note"]
+    assert rows["row"].tolist() == [1, 2, 3, 11, 12, 13, 21, 22, 23]
+    assert rows[["ae0", "ae1"]].to_numpy().tolist()[:4] == [[0, 0], [1, 0], [2, 0], [0, 1]]
     assert rows["kind"].tolist()[:2] == ["<i>d</i>", 'a "b", c'] and rows["cell"].tolist()[0] == "cell0"
+    assert np.isnan(rows["score"][1]) and rows["score"][2] == score[2]  # not the hover's 4.58e+04
+    assert rows["note"].tolist()[:2] == ["'=HYPERLINK(1)", "-1"]  # a number is left as it is
     assert errors == []
     page.close()
 
@@ -613,3 +623,77 @@ def test_whole_number_labels_with_a_gap_read_as_integers_everywhere(tmp_path):
     assert "(missing)" in explorer_html(Z, labels=nullable, fields=nullable.rename(columns={"score": "s"}))
     annotated(pd.DataFrame(Z, columns=["a", "b"]), digit).to_csv(tmp_path / "e.csv", index=False)
     assert pd.read_csv(tmp_path / "e.csv", dtype=str)["digit"].fillna("").tolist()[:4] == ["1", "", "2", "10"]
+
+
+def _traces(html: str) -> list[dict]:
+    return json.loads(re.search(r"Plotly\.newPlot\(\s*\"aedr-map\",\s*(\[.*?\]),\s*\{", html, re.S).group(1))
+
+
+def test_points_carry_their_row_in_the_file_through_a_sample_and_dropped_rows(tmp_path):
+    """A fit's map of more rows than it draws numbered the sample's points 0, 1, 2...: a selection joined
+    back by row picked other rows. After --missing drop the hover showed two numbers, the map's and the
+    file's. Now each point carries its row in the file, counted from 1, once."""
+    from aedr import Autoencoder
+    from aedr.data.io import read_table
+    from aedr.explorer import write_run_map
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {"sample_id": [f"S{i + 1}" for i in range(n)], "a": rng.normal(size=n), "b": rng.normal(size=n)}
+    )
+    frame.loc[[4, 50], "a"] = np.nan  # file rows 5 and 51
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    table = read_table(tmp_path / "ids.csv", missing="drop")
+    estimator = Autoencoder(hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(table.X)
+    Z = rng.normal(size=(len(table.X), 2))
+    write_run_map(tmp_path / "m.html", estimator, Z, table, None, max_points=100)
+    points = [row for t in _traces((tmp_path / "m.html").read_text()) for row in t["customdata"]]
+    assert len(points) == 100 and all(sample == f"S{number}" for number, sample in points)
+    # no ID column: --missing drop's own `row` column is the map's number, not a second one
+    frame.drop(columns="sample_id").to_csv(tmp_path / "plain.csv", index=False)
+    fit = runner.invoke(
+        app,
+        [
+            "fit",
+            str(tmp_path / "plain.csv"),
+            "--missing",
+            "drop",
+            "-o",
+            str(tmp_path / "r"),
+            "--max-iter",
+            "1",
+            "--hidden-layer-sizes",
+            "4",
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+    )
+    assert fit.exit_code == 0, fit.output
+    explore = runner.invoke(app, ["explore", str(tmp_path / "r"), "-o", str(tmp_path / "e.html")])
+    assert explore.exit_code == 0, explore.output
+    for html in ((tmp_path / "r" / "map.html").read_text(), (tmp_path / "e.html").read_text()):
+        traces = _traces(html)
+        assert all(t["hovertemplate"] == "row %{customdata[0]}<extra></extra>" for t in traces)
+        numbers = sorted(row[0] for t in traces for row in t["customdata"])
+        assert numbers == [i for i in range(1, n + 1) if i not in (5, 51)]
+
+
+def test_missing_values_of_a_numeric_colouring_are_grey_and_named_and_its_bar_clears_the_menu():
+    """Rows without a value were drawn in the colour scale's dark end, unnamed: read as low values. And
+    with more than one colouring the menu covered the colour bar's title and top value."""
+    from aedr.plotting import MISSING_COLOUR
+
+    rng = np.random.default_rng(0)
+    score = rng.normal(size=200)
+    score[:30] = np.nan
+    labels = pd.DataFrame({"kind": np.arange(200) % 3, "score": score})
+    html = explorer_html(rng.normal(size=(200, 2)), labels=labels)
+    grey, coloured = _traces(html)[-2:]  # the first colouring's traces, then the score's
+    assert grey["name"] == "(missing)" and grey["marker"]["color"] == MISSING_COLOUR and len(grey["customdata"]) == 30
+    colour = coloured["marker"]["color"]
+    colour = np.frombuffer(base64.b64decode(colour["bdata"]), dtype=colour["dtype"])
+    assert len(coloured["customdata"]) == 170 and np.isfinite(colour).all()
+    bar = coloured["marker"]["colorbar"]  # below the menu (0.9) and the (missing) entry
+    assert bar["y"] == pytest.approx(0.8) and bar["yanchor"] == "top"

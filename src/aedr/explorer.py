@@ -2,7 +2,7 @@
 
 Pan and zoom, colour by any label column (a menu; the legend hides and shows categories), hover
 for a row's label and fields and, for image rows, a thumbnail of the row and of its
-reconstruction; box or lasso select rows, and download them (row numbers and hover fields) as CSV.
+reconstruction; box or lasso select rows, and download them as CSV (row numbers, codes and hover fields).
 2-D codes are drawn with WebGL (``scattergl``: a million points open), 3-D codes
 in a rotatable view. Every script is inlined: the file opens with no server and no network.
 
@@ -55,6 +55,7 @@ def explorer_html(
     thumbnails: int = THUMBNAILS,
     title: str = "aedr embedding",
     axis_names=None,
+    row_numbers=None,
     random_state: int = 0,
 ) -> str:
     """The HTML page of the map of codes ``Z`` (n, 2 or 3).
@@ -72,23 +73,32 @@ def explorer_html(
         single-channel images).
     thumbnails : int
         At most this many rows get a thumbnail (a seeded sample), which bounds the file's size.
+    axis_names : list of str, optional
+        The codes' names: the axes' titles and the downloaded selection's code columns.
+    row_numbers : array of int (n,), optional
+        The number each point's row is shown and downloaded by: its row in the user's data, counted
+        from 1 as aedr's messages count them (the default, 1 to n).
     """
     Z = np.asarray(Z, dtype=np.float32)
     if Z.ndim != 2 or Z.shape[1] not in (2, 3):
         raise ValueError(f"the map draws 2-D or 3-D codes; these have shape {Z.shape}")
     n = len(Z)
+    numbers = np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers, dtype=np.int64)
+    if numbers.shape != (n,):
+        raise ValueError(f"row_numbers have shape {numbers.shape}, the codes {n} rows")
     labels, fields = _too_many_to_colour(_checked_frame(labels, n, "labels"), _checked_frame(fields, n, "fields"))
     import plotly.graph_objects as go
 
     figure = go.Figure()
     hover = _hover_columns(labels, fields)
-    groups = _colour_groups(figure, Z, labels, hover)
+    groups, raw = _colour_groups(figure, Z, labels, hover, numbers)
     _layout(figure, Z.shape[1], groups, title, axis_names)
-    thumbs = _thumbnails(images, reconstructions, image_shape, n, thumbnails, random_state)
+    thumbs = _thumbnails(images, reconstructions, image_shape, numbers, thumbnails, random_state)
     html = figure.to_html(include_plotlyjs=True, full_html=True, div_id="aedr-map", config=PLOT_CONFIG)
-    columns = ["row", *([] if hover is None else [str(c) for c in hover.columns])]
+    names = [str(c) for c in axis_names] if axis_names is not None else [f"component{i + 1}" for i in range(Z.shape[1])]
+    columns = ["row", *names[: Z.shape[1]], *([] if hover is None else [str(c) for c in hover.columns])]
     script = _HOVER_SCRIPT.replace("__THUMBS__", _script_json(thumbs))
-    script += _SELECTION_SCRIPT.replace("__COLUMNS__", _script_json(columns))
+    script += _SELECTION_SCRIPT.replace("__COLUMNS__", _script_json(columns)).replace("__RAW__", _script_json(raw))
     html = html.replace("<head>", f"<head>\n    <title>{escape(title or 'aedr embedding')}</title>", 1)
     return html.replace("</body>", f"<script>{script}</script>\n</body>")
 
@@ -163,18 +173,24 @@ def _hover_columns(labels, fields) -> pd.DataFrame | None:
     return pd.concat(parts, axis=1) if parts else None
 
 
-def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
-    """Add the traces: for every label column, one trace per category (or one coloured by value), each
-    point's row number and ``hover`` fields (:func:`_hover_columns`) in its data; return each column's
-    name and the indices of its traces."""
+def _colour_groups(figure, Z, labels, hover, numbers) -> tuple[list[tuple[str, list[int]]], list[int]]:
+    """Add the traces: for every label column, one trace per category (or one coloured by value, its
+    rows without a value grey beneath), each point's row number and ``hover`` fields
+    (:func:`_hover_columns`) in its data. Returns each column's name with the indices of its traces, and
+    for each hover column the slot of the data that holds its values as they are downloaded (-1: as
+    shown)."""
     from aedr.plotting import MISSING_COLOUR, category_colours
 
     n = len(Z)
     names = [] if hover is None else list(hover.columns)
-    custom = np.empty((n, 1 + len(names)), dtype=object)
-    custom[:, 0] = np.arange(n)
+    exact = [i for i, name in enumerate(names) if _needs_exact(hover[name])]  # shown rounded, or with gaps
+    custom = np.empty((n, 1 + len(names) + len(exact)), dtype=object)
+    custom[:, 0] = numbers
     for i, name in enumerate(names):
         custom[:, i + 1] = _hover_text(hover[name])
+    raw = [-1] * len(names)
+    for slot, i in enumerate(exact, start=1 + len(names)):
+        custom[:, slot], raw[i] = _exact_values(hover[names[i]]), slot
     template = "row %{customdata[0]}"
     template += "".join(f"<br>{_escape(c)}: %{{customdata[{i + 1}]}}" for i, c in enumerate(names))
     template += "<extra></extra>"
@@ -185,8 +201,17 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
         values = None if column is None else labels[column]
         if values is None or (_is_numeric(values) and values.nunique() > MAX_CATEGORIES):
             colour = None if values is None else values.to_numpy(dtype=np.float64, na_value=np.nan)
+            blank = np.zeros(n, dtype=bool) if colour is None else np.isnan(colour)
+            if blank.any():  # rows without a value: grey and named, as embedding.png draws them, not a low colour
+                indices.append(len(figure.data))
+                trace = _trace(Z, np.flatnonzero(blank), custom, template, MISSING, first, colour=MISSING_COLOUR)
+                figure.add_trace(trace.update(legendgroup=f"{len(groups)}.missing"))
             indices.append(len(figure.data))
-            figure.add_trace(_trace(Z, np.arange(n), custom, template, column or "rows", first, colour=colour))
+            trace = _trace(Z, np.flatnonzero(~blank), custom, template, column or "rows", first, colour=colour)
+            if colour is not None:  # the bar starts below the menu and the (missing) entry, its title in sight
+                top = (0.9 if len(columns) > 1 else 1.0) - 0.1 * blank.any()
+                trace.update(marker_colorbar={"y": top, "yanchor": "top", "len": top})
+            figure.add_trace(trace)
         else:
             categories = _categories(values)
             missing = categories[-1][0] == MISSING  # unlabelled rows: grey, as embedding.png and scanpy draw them
@@ -200,7 +225,7 @@ def _colour_groups(figure, Z, labels, hover) -> list[tuple[str, list[int]]]:
                         figure.add_trace(trace.update(legendgroup=f"{len(groups)}.{k}", showlegend=layer == 0))
         groups.append((column or "", indices))
         first = False
-    return groups
+    return groups, raw
 
 
 def _draw_layers(categories, n: int) -> list[list[np.ndarray]]:
@@ -270,6 +295,21 @@ def _hover_text(values: pd.Series) -> np.ndarray:
     return np.array([_escape(v) for v in values.astype("string").fillna(MISSING)], dtype=object)
 
 
+def _needs_exact(values: pd.Series) -> bool:
+    """Whether a hover column's download needs its own values beside the shown ones: floats (shown to 4
+    digits) and columns with missing values (shown as :data:`MISSING`, downloaded as empty cells)."""
+    return pd.api.types.is_float_dtype(values) or bool(values.isna().any())
+
+
+def _exact_values(values: pd.Series) -> np.ndarray:
+    """``values`` as the selection's CSV holds them: floats in full, text escaped as on hover (the page
+    reads it back as text), None for a missing value."""
+    if pd.api.types.is_float_dtype(values):
+        return np.array([None if pd.isna(v) else float(v) for v in values], dtype=object)
+    text = values.astype("string")
+    return np.array([None if pd.isna(v) else _escape(v) for v in text], dtype=object)
+
+
 def _script_json(value) -> str:
     """``value`` as JSON to place inside a ``<script>``: a name holding ``</script>`` cannot end it."""
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -326,12 +366,14 @@ def _layout(figure, dims: int, groups, title, axis_names) -> None:
         figure.update_layout(xaxis_title=names[0], yaxis_title=names[1])
 
 
-def _thumbnails(images, reconstructions, image_shape, n: int, limit: int, random_state: int) -> dict:
-    """``{row: [png data URI, reconstruction's URI or None]}`` for a seeded sample of ``limit`` rows."""
+def _thumbnails(images, reconstructions, image_shape, numbers, limit: int, random_state: int) -> dict:
+    """``{row number: [png data URI, reconstruction's URI or None]}`` for a seeded sample of ``limit`` rows
+    (``numbers``: each row's number, as the points carry it)."""
     if images is None or limit <= 0:
         return {}
     from aedr.plotting import image_rows
 
+    n = len(numbers)
     images = np.asarray(images)
     for what, array in (("images", images), ("reconstructions", reconstructions)):
         if array is not None and len(array) != n:
@@ -348,7 +390,7 @@ def _thumbnails(images, reconstructions, image_shape, n: int, limit: int, random
     for r in rows:
         pair = [_png(images[r], shape, low, high)]
         pair.append(None if reconstructions is None else _png(np.asarray(reconstructions[r]), shape, low, high))
-        out[int(r)] = pair
+        out[int(numbers[r])] = pair
     return out
 
 
@@ -398,7 +440,7 @@ _HOVER_SCRIPT = """
 # many rows are selected and downloads them (row number and hover fields) as CSV.
 _SELECTION_SCRIPT = r"""
 (function () {
-  var COLUMNS = __COLUMNS__;
+  var COLUMNS = __COLUMNS__, RAW = __RAW__;
   var plot = document.getElementById("aedr-map");
   var panel = document.createElement("div");
   panel.id = "aedr-selection";
@@ -414,14 +456,22 @@ _SELECTION_SCRIPT = r"""
   var rows = [];
   function text(html) { var t = document.createElement("textarea"); t.innerHTML = html; return t.value; }
   function cell(value) {
-    var s = text(String(value));
+    var s = value === null || value === undefined ? "" : text(String(value));
+    // text a spreadsheet would run as a formula (=, +, -, @ and not a number) is kept as text
+    if (typeof value === "string" && /^[=+\-@\t\r]/.test(s) && isNaN(Number(s))) { s = "'" + s; }
     return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  function line(p) {  // row, codes, each hover column's value (in full where the hover rounds it)
+    var c = p.customdata, out = [c[0], p.x, p.y];
+    if (p.z !== undefined) { out.push(p.z); }
+    RAW.forEach(function (slot, i) { out.push(slot >= 0 ? c[slot] : c[i + 1]); });
+    return out;
   }
   plot.on("plotly_selected", function (event) {
     var seen = {};
     rows = [];
     ((event && event.points) || []).forEach(function (p) {
-      if (p.customdata && !seen[p.customdata[0]]) { seen[p.customdata[0]] = true; rows.push(p.customdata); }
+      if (p.customdata && !seen[p.customdata[0]]) { seen[p.customdata[0]] = true; rows.push(line(p)); }
     });
     rows.sort(function (a, b) { return a[0] - b[0]; });
     count.textContent = rows.length + (rows.length === 1 ? " row" : " rows") + " selected";
@@ -445,6 +495,14 @@ MAP_POINTS = 200_000  # the map of a fit run draws at most this many rows (a see
 MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
 
 
+def file_rows(n: int, dropped=None) -> np.ndarray:
+    """The file's row numbers (counted from 1) of ``n`` rows read from it, less the rows ``dropped``
+    (0-based, as :attr:`aedr.data.table.Table.dropped` holds them)."""
+    if dropped is None or not len(dropped):
+        return np.arange(1, n + 1)
+    return np.delete(np.arange(1, n + len(dropped) + 1), np.asarray(dropped, dtype=np.int64))
+
+
 def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
     """The map of a fit run (``map.html``): the first two or three dimensions of ``Z``, ``table``'s codes
     under ``estimator``; the label as colour, an ``.h5ad`` file's obs as colourings and hover fields,
@@ -466,6 +524,9 @@ def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: 
     rows_hat = None if images is None else X_hat[rows]
     labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
     fields = None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True)  # in the hover box
+    numbers = file_rows(n, table.dropped)[rows]  # each point's row in the file, as a sample or --missing drop left it
+    if fields is not None and table.ids.attrs.get("numbered"):  # the same numbers, which --missing drop wrote
+        fields = fields.iloc[:, :-1] if fields.shape[1] > 1 else None
     if table.obs is not None:  # an .h5ad file's annotations: colourings (the label column first), then hover
         skip = [] if labels is None else list(labels.columns)
         others, hover, cut = obs_colourings(table.obs.iloc[rows], skip)
@@ -485,5 +546,6 @@ def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: 
         thumbnails=MAP_THUMBNAILS,
         title=fit_title(estimator, n),
         axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],
+        row_numbers=numbers,
     )
     return path, note

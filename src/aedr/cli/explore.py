@@ -137,6 +137,7 @@ def explore(
                 images = table.X
         if table.text is not None:
             label_frame, fields = _with_text(table.text, label_frame, fields)
+    ids, numbers = _row_numbers(ids)
     if ids is not None:  # the rows' IDs the embedding holds: read on hover, never a colouring
         fields = _joined(ids, fields)
     if model is not None and images is None:
@@ -171,8 +172,31 @@ def explore(
         thumbnails=thumbnails,
         title=title or f"{embedding.name}: {len(codes):,} points",
         axis_names=names,
+        row_numbers=numbers,
     )
     typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)", err=True)
+
+
+def _row_numbers(ids):
+    """``(ids, row numbers)``: the file's row numbers that ``aedr fit --missing drop`` wrote beside the codes
+    (its ``row`` column) become the map's own, and leave the IDs; else the IDs as they are, and None."""
+    import pandas as pd
+
+    from aedr.data.io import ROW_NUMBERS
+
+    if ids is None:
+        return None, None
+    for name in ROW_NUMBERS:
+        column = ids.get(name)
+        if (
+            column is not None
+            and pd.api.types.is_integer_dtype(column)
+            and column.min() >= 1
+            and column.is_monotonic_increasing
+        ):
+            rest = ids.drop(columns=name)
+            return (rest if len(rest.columns) else None), column.to_numpy()
+    return ids, None
 
 
 def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):

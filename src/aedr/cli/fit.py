@@ -174,6 +174,11 @@ def fit(
     table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
     if table.X.shape[0] < 2:  # named by the file, where the estimator's check names "X"
         raise ValueError(f"{shown(data)}: {plural(table.X.shape[0], 'data row')}; a fit needs at least 2")
+    from aedr.data.io import constant_note
+    from aedr.data.sources import RowSource
+
+    if not isinstance(table.X, RowSource) and (note := constant_note(table)):  # a fit's own concern
+        typer.echo(f"note: {shown(data)}: {note}", err=True)
     _note_images(estimator, table)
     resumed = None if saved is None else saved["threads"]
     chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)

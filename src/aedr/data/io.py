@@ -187,8 +187,6 @@ def read_table(
             table.notes.append(
                 f"left out {plural(len(others), 'column')} the model was not fitted on: {listed(others, 5, quoted=True)}"
             )
-        if expected_columns is None and (note := constant_note(table)):  # a fit's rows
-            table.notes.append(note)
     else:
         arrays, data = fmt.read(path), None
         kind = _sparse_format(arrays)
@@ -208,6 +206,9 @@ def read_table(
             )
         table = _table_from_arrays(path, arrays, label_col, data)
     return _fill_missing(path, table, missing, fill_values)
+
+
+ROW_NUMBERS = ("row", "row_number", "aedr_row")  # --missing drop numbers the rows kept: the first name free
 
 
 def constant_note(table: Table) -> str | None:
@@ -277,7 +278,7 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         numbered = ""
         if table.ids is None:  # the codes line up with the file's rows by their numbers, as the note counts them
             taken = {*map(str, table.columns or []), str(getattr(table.labels, "name", ""))}
-            name = next(n for n in ("row", "row_number", "aedr_row") if n not in taken)
+            name = next(n for n in ROW_NUMBERS if n not in taken)
             table.ids = pd.DataFrame({name: np.flatnonzero(keep) + 1})
             table.ids.attrs["numbered"] = True  # aedr's numbers, not a column of the file: no ID a model keeps
             numbered = f"; column {name!r} numbers the rest"
