@@ -104,3 +104,21 @@ def test_titles_axis_names_legend_title_and_colour_bar_label():
     assert fig.axes[0].get_xlabel() == "component 1"
     fig = plot_embedding(rng.normal(size=(60, 3)), None, axis_names=["x", "y", "z"])
     assert fig.axes[0].name == "3d" and fig.axes[0].get_zlabel() == "z"
+
+
+def test_the_legend_stands_beside_the_points_and_the_loss_axes_read_plainly():
+    """Long class names put embedding.png's legend over a third of the points; loss.png had ticks at
+    epoch 2.5 and losses written 8 x 10^-1."""
+    rng = np.random.default_rng(0)
+    names = np.array([f"a fairly long cell type name {i % 7}" for i in range(500)])
+    fig = plot_embedding(rng.normal(size=(500, 2)), names)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 > ax.get_window_extent().x1  # right of the axes, covering nothing
+    fig = plot_loss_curves(np.linspace(0.9, 0.55, 20), np.linspace(0.95, 0.6, 20))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    labels = [t.get_text() for t in ax.yaxis.get_ticklabels(minor=True) if t.get_text()]
+    assert labels and all(float(text) < 1 and "e" not in text and "times" not in text for text in labels), labels

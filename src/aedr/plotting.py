@@ -92,6 +92,7 @@ def plot_embedding(
         Z, names = np.column_stack([Z[:, 0], np.zeros(len(Z))]), [names[0], ""]
     dims = 3 if Z.shape[1] == 3 and ax is None else 2
     Z, names = Z[:, :dims], names[:dims]
+    own_axes = ax is None  # a legend beside the axes; in a caller's axes, in their emptiest corner
     fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 6))
     ax = ax if ax is not None else fig.add_subplot(projection="3d" if dims == 3 else None)
     size = s if s is not None else max(1.0, min(20.0, 20000 / max(len(Z), 1)))
@@ -123,14 +124,15 @@ def plot_embedding(
             what = f"{label_name!r} has" if label_name else "the labels have"
             fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
         elif colours or not len(classes):  # a legend of the classes, or of "NA" alone when every label is missing
-            _legend(ax, [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())], size, label_name)
+            entries = [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())]
+            _legend(ax, entries, size, label_name, outside=own_axes)
         else:
             points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
             bar = fig.colorbar(points, ax=ax, shrink=0.8)
             if label_name:
                 bar.set_label(label_name)
             if missing.any():  # the grey points beneath the colour bar's, named
-                _legend(ax, [(MISSING_COLOUR, "NA")], size)
+                _legend(ax, [(MISSING_COLOUR, "NA")], size, outside=False)
     if dims == 2:
         _limit_view(ax, Z)
         ax.set_xticks([])
@@ -142,8 +144,9 @@ def plot_embedding(
     return fig
 
 
-def _legend(ax, entries, size: float, title=None) -> None:
-    """A legend of ``(colour, name)`` points drawn at marker size ``size``."""
+def _legend(ax, entries, size: float, title=None, outside: bool = True) -> None:
+    """A legend of ``(colour, name)`` points drawn at marker size ``size``: beside the axes (``outside``,
+    where long names or many classes cannot cover the points), or in their emptiest corner."""
     from matplotlib.lines import Line2D
 
     marker = np.sqrt(size) * max(1.0, 6 / size)
@@ -151,7 +154,8 @@ def _legend(ax, entries, size: float, title=None) -> None:
         Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=str(name))
         for colour, name in entries
     ]
-    ax.legend(handles=handles, fontsize="small", loc="best", frameon=False, title=title)
+    place = {"loc": "upper left", "bbox_to_anchor": (1.02, 1), "borderaxespad": 0} if outside else {"loc": "best"}
+    ax.legend(handles=handles, fontsize="small", frameon=False, title=title, **place)
 
 
 def _limit_view(ax, Z: np.ndarray) -> None:
@@ -189,6 +193,8 @@ def _view_limits(values: np.ndarray, share: float = 0.99, margin: float = 0.25) 
 
 def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Training loss", ax=None):
     """Training (and validation) loss per epoch on a log scale. Returns the Figure."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     plt = pyplot()
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
     ax = ax if ax is not None else fig.add_subplot()
@@ -199,6 +205,13 @@ def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Traini
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.8 and 1e-05, not 8 x 10^-1
+    ax.yaxis.set_major_formatter(plain)
+    losses = np.asarray([*loss_curve, *([] if validation_scores is None else validation_scores)], dtype=float)
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    if len(losses) and losses.max() < 10 * losses.min():  # under a decade: the minor ticks are the labels
+        ax.yaxis.set_minor_formatter(plain)
     ax.set_title(title)
     ax.legend(frameon=False)
     return fig
