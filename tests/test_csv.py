@@ -194,6 +194,12 @@ def test_every_text_column_is_named_in_one_sentence_with_the_options_that_fix_it
     message = str(info.value)
     assert "2 columns are not numeric: 'city' (e.g. 'Paris' in row 1), 'kind' (e.g. 'x' in row 1)" in message
     assert "--exclude city,kind" in message and "--label-col" in message and "--one-hot city,kind" in message
+    # names a shell would split or redirect are quoted, so the suggestion pastes as it is
+    path.write_text("a,cell type,b,<b>kind</b>\n1,T cell,2,x\n3,B cell,4,y\n5,T cell,6,x\n")
+    with pytest.raises(ValueError) as info:
+        read_table(path)
+    assert "--exclude 'cell type,<b>kind</b>'" in str(info.value), str(info.value)
+    assert "--one-hot 'cell type,<b>kind</b>'" in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,18 @@ def listed(names, limit: int = 8, *, quoted: bool = False) -> str:
     return ", ".join(shown[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
+def option_value(names) -> str:
+    """Column ``names`` as the value of an option a message suggests, comma-separated and quoted for the
+    shell where a name needs it, so that the suggestion can be pasted as it is.
+
+    >>> option_value(["a", "b"]), option_value(["kind <b>", "x"]), option_value([3])
+    ('a,b', "'kind <b>,x'", '3')
+    """
+    import shlex
+
+    return shlex.quote(",".join(str(name) for name in names))
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type's name)."""
     text = str(exc).strip().splitlines()

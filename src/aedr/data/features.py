@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aedr._words import listed, plural
+from aedr._words import listed, option_value, plural
 from aedr.data.ids import id_note, index_note, looks_like_id, row_id
 from aedr.data.sniff import THOUSANDS_BY_COMMA
 from aedr.data.table import Table
@@ -72,7 +72,11 @@ def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: 
         shown = repr(column) if named else f"column {column}"
         kind = "records" if isinstance(example, dict) else "lists"
         what = "the label column" if column == label_col else "column"
-        fix = "choose another --label-col" if column == label_col else f"leave it out with --exclude {column}"
+        fix = (
+            "choose another --label-col"
+            if column == label_col
+            else f"leave it out with --exclude {option_value([column])}"
+        )
         raise ValueError(
             f"{path}: {what} {shown} holds {kind} (e.g. {_short(example)}), not one value per cell; {fix}, or"
             " spread its items into columns of their own before reading"
@@ -176,7 +180,7 @@ def label_note(name, values: pd.Series) -> str | None:
         return None
     return (
         f"column {str(name)!r} looks like a label ({distinct} distinct whole numbers) and is read as a feature: "
-        f"--label-col {name} sets it apart"
+        f"--label-col {option_value([name])} sets it apart"
     )
 
 
@@ -284,7 +288,7 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
         if len(example) and _too_large(example.iloc[0]):
             raise ValueError(
                 f"{path}: {name} holds a number beyond the range of 64-bit floats ({example.iloc[0]!r} in row "
-                f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {column}"
+                f"{example.index[0] + 1}); rescale that column or leave it out with --exclude {option_value([column])}"
             )
         described.append(f"{name} (e.g. {example.iloc[0]!r} in row {example.index[0] + 1})" if len(example) else name)
         if len(values) >= 10 and 0 < len(values) - values.nunique(dropna=False) <= len(values) // 20:
@@ -296,8 +300,8 @@ def _not_numeric(path: Path, data: pd.DataFrame, bad: list[str], named: bool) ->
     written = _written_as(kinds)
     # a few cells aside, numbers; or percentages, dates: no categories to one-hot encode
     numbers = [c for c, (kind, _, mostly) in kinds.items() if mostly or kind in ("percent", "date")]
-    names = ",".join(str(c) for c in bad)
-    categories = ",".join(str(c) for c in bad if c not in numbers)
+    names = option_value(bad)
+    categories = option_value([c for c in bad if c not in numbers]) if set(bad) - set(numbers) else ""
     several = len(bad) > 1
     hint = f"leave {'them' if several else 'it'} out with --exclude {names}, use {'one' if several else 'it'} as labels"
     hint += " with --label-col"
