@@ -1649,3 +1649,16 @@ def test_a_second_signal_says_which_epoch_the_checkpoint_holds(tmp_path):
     assert _what_stays(KeyboardInterrupt(), tmp_path / "run.checkpoint").endswith("--resume goes on after epoch 2)")
     (tmp_path / "run.checkpoint").write_bytes(b"not a checkpoint")  # unreadable: said without an epoch
     assert _what_stays(KeyboardInterrupt(), tmp_path / "run.checkpoint").endswith("--resume goes on)")
+
+
+def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does_not(tmp_path):
+    """Without DATA the grid of a plain autoencoder spanned [-3, 3] without a word, however far its
+    codes lie from there: its run's codes set the range now, and a model folder alone is told why not."""
+    images = tmp_path / "digits.npy"
+    np.save(images, load_digits().images[:300])
+    aedr("fit", images, "-o", tmp_path / "run", "--max-iter", "2", "--hidden-layer-sizes", "8", "--quiet")
+    spanned = aedr("plot", "latent-grid", tmp_path / "run", "-o", tmp_path / "g.png")
+    assert "note: the grid spans the codes its run wrote" in spanned.stderr and (tmp_path / "g.png").is_file()
+    shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
+    alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
+    assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in alone.stderr

@@ -34,7 +34,10 @@ def latent_grid(
     ] = None,
     n: Annotated[int, typer.Option("--n-images", "--n", "-n", min=2, max=40, help="Images per side.")] = 15,
     extent: Annotated[
-        float, typer.Option("--extent", min=0.1, help="Grid spans [-extent, extent] without DATA.")
+        float,
+        typer.Option(
+            "--extent", min=0.1, help="Grid spans [-extent, extent]: a VAE's, or without DATA or a run's codes."
+        ),
     ] = 3.0,
     image_shape: Annotated[
         Optional[str], typer.Option("--image-shape", help=f"{IMAGE_SHAPE} [default: the model's or square].")
@@ -51,8 +54,8 @@ def latent_grid(
 ) -> None:
     """Decode an n x n grid over the first two code axes into images.
 
-    For a VariationalAutoencoder the grid spans the prior, [-extent, extent];
-    give DATA to span where a plain autoencoder's codes actually lie.
+    For a VariationalAutoencoder the grid spans the prior, [-extent, extent]; for a plain
+    autoencoder the codes of DATA, else those of the run the model is in, else [-extent, extent].
 
     \b
     Examples:
@@ -65,11 +68,33 @@ def latent_grid(
     output = claim_figure(ctx, output or Path("latent_grid.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
-    codes = None
+    codes = note = None
     if data is not None:
         table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
         codes = estimator.transform(features_for(estimator, table))
+    elif not estimator._variational:  # a plain autoencoder's codes lie where its fit put them, not in a prior
+        codes = _run_codes(model)
+        where = "the codes its run wrote" if codes is not None else f"[-{extent:g}, {extent:g}]"
+        tip = "" if codes is not None else "; give DATA to span where this autoencoder's codes lie"
+        note = f"note: the grid spans {where}{tip}"
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     with images_named("plot latent-grid"):
         fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
+    if note:
+        typer.echo(note, err=True)
     save_figure_file(fig, output, force)
+
+
+def _run_codes(model: Path):
+    """The codes of the run folder ``model`` is (``run1``) or lies in (``run1/model``), or None."""
+    from aedr.cli.explore import read_codes
+    from aedr.cli.outputs import RUN_MARKER
+    from aedr.cli.plot import embedding_file
+
+    run = next((folder for folder in (model, model.parent) if (folder / RUN_MARKER).is_file()), None)
+    if run is None:
+        return None
+    try:
+        return read_codes(embedding_file(run))[0]
+    except (OSError, ValueError):  # no embedding there (a run fitted elsewhere, or it was moved): the extent
+        return None
