@@ -494,6 +494,17 @@ def test_info(run):
     assert json.loads(aedr("info", run / "model", "--json").stdout)["format_version"] == 1
 
 
+def test_info_describes_a_model_whose_file_lacks_what_it_only_reports(run, tmp_path):
+    """Without 'versions' or 'learning_rate_' (which transform and evaluate never read) info called the
+    folder "a bug in aedr"."""
+    shutil.copytree(run / "model", tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["versions"], config["fitted"]["learning_rate_"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    text = aedr("info", tmp_path / "m").stdout
+    assert "versions       not recorded" in text and "learning rate not recorded" in text
+
+
 def test_plot_embedding(run, tmp_path):
     out = tmp_path / "e.png"
     aedr("plot", run / "embedding.csv", "--color-by", "cell_type", "-o", out)

@@ -181,3 +181,50 @@ def test_a_config_that_asks_for_a_huge_network_is_refused_in_bounded_memory(orig
         _check(folder)
         with pytest.raises(ModelFileError, match="hidden_layer_sizes|weights.safetensors"):
             load(folder)
+
+
+def test_a_config_listing_more_layers_than_the_weights_hold_is_refused_before_any_network_is_built(original, tmp_path):
+    """200,000 hidden layers in a 2.6 MB config.json took 138 s and 3.4 GB to refuse: the network was
+    built (on the meta device) before its tensors were checked against the weights' header."""
+    import time
+
+    folder = tmp_path / "model"
+    shutil.copytree(original, folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["params"]["hidden_layer_sizes"] = config["architecture"]["config"]["hidden_layer_sizes"] = [4] * 200_000
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    start = time.perf_counter()
+    with pytest.raises(
+        ModelFileError, match=r"'params.hidden_layer_sizes' lists 200,000 values, more than the 8 tensors"
+    ):
+        load(folder)
+    assert time.perf_counter() - start < 20  # seconds, where building the layers took minutes
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        (("scaler", "offset", 0), 1e308, r"'scaler.offset' holds a number beyond float32's range"),
+        (("scaler", "scale", 0), 1e-300, r"'scaler.scale' holds a number beyond float32's range"),
+        (
+            ("fitted", "input_shape_"),
+            [3, 9, 9],
+            r"'fitted.input_shape_' \[3, 9, 9\] holds 243 values, not the model's 5",
+        ),
+        (("fitted", "random_state_"), 10**40, "random_state_"),
+    ],
+)
+def test_values_no_fit_gives_are_refused_where_they_would_fail_later(original, tmp_path, key, value, message):
+    """Each loaded before and failed later with a message about something else: an extreme scaling blamed
+    the user's rows, an image shape of other size broke plot reconstructions, and a seed fit refuses
+    broke Autoencoder(random_state=ae.random_state_)."""
+    folder = tmp_path / "model"
+    shutil.copytree(original, folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    node = config
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=message):
+        load(folder)

@@ -133,7 +133,10 @@ def test_custom_modules_saved_as_weights_and_passed_back(data, tmp_path):
     custom.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["architecture"]["name"] == "custom" and config["params"]["encoder"] is None
-    with pytest.raises(ModelFileError, match=r"custom modules \(Sequential, Sequential\); pass them back"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"custom modules \(Sequential, Sequential\), which only Python can rebuild; pass them back",
+    ):
         load(tmp_path / "m")
     with pytest.raises(ModelFileError, match="the encoder was a Sequential when saved, got a Linear"):
         load(tmp_path / "m", encoder=nn.Linear(6, 2), decoder=nn.Linear(2, 6))

@@ -313,7 +313,7 @@ PARAMS: tuple[Param, ...] = (
         "max_iter",
         "auto",
         interval(Integral, 1, None, "left", one_of("auto")),
-        "Maximum epochs or 'auto'.",
+        "Maximum epochs or 'auto'; a neighbour fit trains ceil(0.175 x this) epochs in each of its two phases.",
         panel=TRAINING,
         cli=str,
         convert=number_or_auto(int),

@@ -84,14 +84,17 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
                 f", seed {fitted['random_state_']}" if fitted.get("random_state_") is not None else "",
             ]
         )
+        phases = " in a neighbour fit's two phases" if config["params"].get("neighbor_loss") else ""
         lines.append(
-            f"training       {plural(fitted.get('n_iter_') or 0, 'epoch')}{how}, loss {curve[0]:.4g} -> "
+            f"training       {plural(fitted.get('n_iter_') or 0, 'epoch')}{phases}{how}, loss {curve[0]:.4g} -> "
             f"{curve[-1]:.4g} (lowest {curve[best]:.4g} at epoch {best + 1})"
         )
     if fitted.get("stop_reason_") is not None:  # files from before aedr recorded it lack these
+        rate = fitted.get("learning_rate_")
         lines.append(
             f"stopped        {STOP_REASONS.get(fitted['stop_reason_'], fitted['stop_reason_'])}; "
-            f"batch size {fitted.get('batch_size_')}, learning rate {fitted.get('learning_rate_'):g}"
+            f"batch size {fitted.get('batch_size_', 'not recorded')}, learning rate "
+            + (f"{rate:g}" if isinstance(rate, (int, float)) else "not recorded")
         )
     lines.append(
         f"settings       scaling {fitted_scaling(estimator) or 'none'}, precision {estimator.precision}, "
@@ -100,7 +103,11 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     if fitted.get("validation_scores_"):
         val = fitted["validation_scores_"]
         lines.append(f"validation     best {min(val):.4g}, last {val[-1]:.4g}")
-    lines.append("versions       " + ", ".join(f"{k} {v}" for k, v in config["versions"].items()))
+    versions = config.get("versions")  # what wrote the file: nothing loading relies on
+    if isinstance(versions, dict) and versions:
+        lines.append("versions       " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    else:
+        lines.append("versions       not recorded")
     return lines
 
 

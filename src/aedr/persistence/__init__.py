@@ -33,6 +33,7 @@ from aedr.persistence.weights import (
     check_tensors,
     expected_tensors,
     load_state,
+    read_header,
     read_weights,
     tensor_types,
     weights_bytes,
@@ -171,12 +172,28 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
         raise ModelFileError(f"{folder}: {what} (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})")
     config_file, weights_file = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     config = read_config(config_file)
+    header = read_header(weights_file)
+    _bound_by_weights(config, len(header[0]), config_file, weights_file)
     estimator, skeleton = _skeleton(config, config_file, encoder, decoder)
     # the architecture's shapes first, on the meta device (no memory), then the weights' header against
     # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
-    check_header(weights_file, expected_tensors(skeleton), config_file)
+    check_header(weights_file, expected_tensors(skeleton), config_file, header)
     tensors = read_weights(weights_file, config["weights"]["sha256"])
     return _with_weights(estimator, skeleton, tensors, weights_file, device, folder)
+
+
+def _bound_by_weights(config: dict, n_tensors: int, config_file: Path, weights_file: Path) -> None:
+    """Refuse a configuration listing more layers than the weights file holds tensors, before a network is
+    built from it: every layer has a tensor, and building a list of 200,000 layers (on the meta device
+    too) took minutes and gigabytes of a 2.6 MB file."""
+    sections = {"params": config["params"], "architecture": config["architecture"].get("config")}
+    for section, values in sections.items():
+        for key, value in values.items() if isinstance(values, dict) else ():
+            if isinstance(value, list) and len(value) > max(n_tensors, 4):  # 4: an image shape's (C, H, W) and more
+                raise ModelFileError(
+                    f"{config_file}: '{section}.{key}' lists {len(value):,} values, more than the "
+                    f"{n_tensors:,} tensors of {weights_file.name}; the file was edited by hand"
+                )
 
 
 def model_parts(estimator) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -194,6 +211,7 @@ def from_parts(config, tensors: dict[str, torch.Tensor], where: Path, *, device:
     """The fitted estimator :func:`model_parts` gave ``config`` and ``tensors`` of, checked as
     :func:`load` checks a folder (a model with custom modules excepted); ``where`` names them in errors."""
     config = check_config(config, where)
+    _bound_by_weights(config, len(tensors), where, where)
     estimator, skeleton = _skeleton(config, where, None, None)
     check_tensors(tensor_types(tensors), expected_tensors(skeleton), where, where)
     return _with_weights(estimator, skeleton, tensors, where, device, where)

@@ -245,6 +245,24 @@ def _check_schema(config: dict, file: Path) -> None:
             raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
     if not all(v > 0 for v in config["scaler"]["scale"]):  # standard deviations and ranges, never below zero
         raise ModelFileError(f"{file}: 'scaler.scale' holds a zero or a negative number; the file was edited by hand")
+    # the network reads rows scaled in float32: a scaling beyond its range overflows every row
+    for key, low in (("offset", 0.0), ("scale", FLOAT32_TINY)):
+        if not all(low <= abs(v) <= FLOAT32_MAX for v in config["scaler"][key] if v):
+            raise ModelFileError(
+                f"{file}: 'scaler.{key}' holds a number beyond float32's range, which no fit gives; "
+                "the file was edited by hand"
+            )
+    shape = config["fitted"].get("input_shape_")
+    if shape is not None and _FITTED["input_shape_"](shape) and math.prod(shape) != n_features:  # a wrong kind: below
+        raise ModelFileError(
+            f"{file}: 'fitted.input_shape_' {shape} holds {math.prod(shape)} values, not the model's {n_features} "
+            "features; the file was edited by hand"
+        )
+    if config["architecture"].get("name") == "conv" and shape is None:
+        raise ModelFileError(
+            f"{file}: 'fitted.input_shape_' is null, but a conv network reads images of one shape; "
+            "the file was edited by hand or is incomplete"
+        )
     for key in ("feature_mean_", "feature_median_"):  # absent from models saved before aedr kept them
         values = config["fitted"].get(key)
         if values is not None and not (isinstance(values, list) and len(values) == n_features):
@@ -299,8 +317,9 @@ def attach_custom_modules(estimator, config: dict, file: Path, encoder, decoder)
     names = saved.get("config", {})
     if encoder is None or decoder is None:
         raise ModelFileError(
-            f"{file}: fitted with custom modules ({names.get('encoder')}, {names.get('decoder')}); "
-            "pass them back: aedr.load(path, encoder=..., decoder=...)"
+            f"{file}: fitted with custom modules ({names.get('encoder')}, {names.get('decoder')}), which only "
+            "Python can rebuild; pass them back: aedr.load(path, encoder=..., decoder=...) with modules of the "
+            "same classes and shapes"
         )
     for role, module in (("encoder", encoder), ("decoder", decoder)):
         if type(module).__name__ != names.get(role):
@@ -357,6 +376,9 @@ def _int(low: int):
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
+FLOAT32_MAX, FLOAT32_TINY = 3.4028234e38, 1.1754944e-38  # float32's largest and smallest normal numbers
+
+
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -382,7 +404,7 @@ _FITTED = {
     "batch_size_": _int(1),
     "max_iter_": _int(1),
     "world_size_": _int(1),
-    "random_state_": lambda v: v is None or _int(0)(v),
+    "random_state_": lambda v: v is None or (_int(0)(v) and v < 2**32),  # what fit takes again (numpy's seeds)
     "best_loss_": lambda v: _number(v) and not math.isnan(v),
     "learning_rate_": lambda v: _number(v) and math.isfinite(v) and v > 0,
     "loss_curve_": _numbers,

@@ -37,9 +37,9 @@ def expected_tensors(model: torch.nn.Module) -> dict[str, tuple[str, list[int]]]
     return tensor_types(model.state_dict())
 
 
-def check_header(file: Path, expected: dict, config_file: Path) -> None:
-    """Read only the safetensors header (8-byte length + JSON index) and check its tensors, their dtypes,
-    shapes and byte ranges against the architecture before any tensor data is read."""
+def read_header(file: Path) -> tuple[dict, int]:
+    """``({name: (dtype, shape)}, header length)`` from the safetensors header alone (8-byte length + JSON
+    index), no tensor data read."""
     if not file.is_file():
         raise ModelFileError(
             f"{file}: {why_not_a_file(file)}; a model folder needs {WEIGHTS_FILE} beside {CONFIG_FILE}"
@@ -65,6 +65,14 @@ def check_header(file: Path, expected: dict, config_file: Path) -> None:
         if not (isinstance(entry, dict) and isinstance(entry.get("shape"), list)):
             raise ModelFileError(f"{file}: not a valid safetensors file (tensor {name!r} has no shape)")
         found[name] = (entry.get("dtype"), entry["shape"])
+    return found, length
+
+
+def check_header(file: Path, expected: dict, config_file: Path, header: tuple[dict, int] | None = None) -> None:
+    """Check the safetensors header's tensors (``header``: :func:`read_header`'s, read now if not given),
+    their dtypes, shapes and byte ranges against the architecture before any tensor data is read."""
+    found, length = header if header is not None else read_header(file)
+    size = file.stat().st_size
     check_tensors(found, expected, file, config_file)
     data_bytes = sum(_ITEM_BYTES.get(dtype, 0) * math.prod(shape) for dtype, shape in expected.values())
     if size != 8 + length + data_bytes:
