@@ -697,3 +697,25 @@ def test_missing_values_of_a_numeric_colouring_are_grey_and_named_and_its_bar_cl
     assert len(coloured["customdata"]) == 170 and np.isfinite(colour).all()
     bar = coloured["marker"]["colorbar"]  # below the menu (0.9) and the (missing) entry
     assert bar["y"] == pytest.approx(0.8) and bar["yanchor"] == "top"
+
+
+def test_an_h5ad_s_categories_keep_scanpy_s_order_and_colours_in_both_maps(tmp_path):
+    """The map sorted cell types by name and gave them its own colours, so a type had one colour in
+    sc.pl.umap and another in map.html: a categorical obs column keeps its categories' order and the
+    colours scanpy keeps in uns["<column>_colors"], in the fit's map and in explore's."""
+    anndata = pytest.importorskip("anndata")
+    rng = np.random.default_rng(0)
+    n = 90
+    types = pd.Categorical(rng.choice(["T", "B", "NK"], n), categories=["T", "NK", "B"])
+    obs = pd.DataFrame({"cell_type": types}, index=[f"c{i}" for i in range(n)])
+    adata = anndata.AnnData(X=rng.normal(size=(n, 6)).astype(np.float32), obs=obs)
+    adata.uns["cell_type_colors"] = np.array(["#1f77b4", "#ff7f0e", "#279e68"])
+    adata.write_h5ad(tmp_path / "cells.h5ad")
+    fit = ["fit", str(tmp_path / "cells.h5ad"), "--label-col", "cell_type", "-o", str(tmp_path / "r")]
+    assert runner.invoke(app, [*fit, "--max-iter", "1", "--hidden-layer-sizes", "4", "--quiet"]).exit_code == 0
+    explore = ["explore", str(tmp_path / "r"), "--data", str(tmp_path / "cells.h5ad"), "-o", str(tmp_path / "e.html")]
+    assert runner.invoke(app, explore).exit_code == 0
+    for html in ((tmp_path / "r" / "map.html").read_text(), (tmp_path / "e.html").read_text()):
+        colours = {t["name"]: t["marker"]["color"] for t in _traces(html)}
+        assert _trace_names(html)[:3] == ["T", "NK", "B"]
+        assert colours == {"T": "#1f77b4", "NK": "#ff7f0e", "B": "#279e68"}

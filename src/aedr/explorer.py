@@ -56,6 +56,7 @@ def explorer_html(
     title: str = "aedr embedding",
     axis_names=None,
     row_numbers=None,
+    palettes: dict | None = None,
     random_state: int = 0,
 ) -> str:
     """The HTML page of the map of codes ``Z`` (n, 2 or 3).
@@ -78,6 +79,9 @@ def explorer_html(
     row_numbers : array of int (n,), optional
         The number each point's row is shown and downloaded by: its row in the user's data, counted
         from 1 as aedr's messages count them (the default, 1 to n).
+    palettes : dict, optional
+        ``{column: {category: colour}}``: a label column's own colours (an ``.h5ad`` file's, as scanpy
+        keeps them), used where they name every category shown.
     """
     Z = np.asarray(Z, dtype=np.float32)
     if Z.ndim != 2 or Z.shape[1] not in (2, 3):
@@ -91,7 +95,7 @@ def explorer_html(
 
     figure = go.Figure()
     hover = _hover_columns(labels, fields)
-    groups, raw = _colour_groups(figure, Z, labels, hover, numbers)
+    groups, raw = _colour_groups(figure, Z, labels, hover, numbers, palettes or {})
     _layout(figure, Z.shape[1], groups, title, axis_names)
     thumbs = _thumbnails(images, reconstructions, image_shape, numbers, thumbnails, random_state)
     html = figure.to_html(include_plotlyjs=True, full_html=True, div_id="aedr-map", config=PLOT_CONFIG)
@@ -173,7 +177,7 @@ def _hover_columns(labels, fields) -> pd.DataFrame | None:
     return pd.concat(parts, axis=1) if parts else None
 
 
-def _colour_groups(figure, Z, labels, hover, numbers) -> tuple[list[tuple[str, list[int]]], list[int]]:
+def _colour_groups(figure, Z, labels, hover, numbers, palettes) -> tuple[list[tuple[str, list[int]]], list[int]]:
     """Add the traces: for every label column, one trace per category (or one coloured by value, its
     rows without a value grey beneath), each point's row number and ``hover`` fields
     (:func:`_hover_columns`) in its data. Returns each column's name with the indices of its traces, and
@@ -215,7 +219,10 @@ def _colour_groups(figure, Z, labels, hover, numbers) -> tuple[list[tuple[str, l
         else:
             categories = _categories(values)
             missing = categories[-1][0] == MISSING  # unlabelled rows: grey, as embedding.png and scanpy draw them
-            palette = [*category_colours(len(categories) - missing), *[MISSING_COLOUR] * missing]
+            named = [name for name, _ in categories[: len(categories) - missing]]
+            own = palettes.get(str(column), {})
+            colours = [own[name] for name in named] if all(name in own for name in named) else None
+            palette = [*(colours or category_colours(len(named))), *[MISSING_COLOUR] * missing]
             layers = _draw_layers(categories, n)
             for layer in range(max(map(len, layers))):
                 for k, (name, _) in enumerate(categories):
@@ -268,9 +275,13 @@ MISSING = "(missing)"  # the category of rows without a value
 
 
 def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
-    """(name, row indices) per distinct value, in sorted order; missing values last, as :data:`MISSING`."""
+    """(name, row indices) per distinct value, in sorted order (a categorical column's in its categories'
+    order, as scanpy shows them); missing values last, as :data:`MISSING`."""
     text = values.astype("string").fillna(MISSING)
     order = sorted(text.unique(), key=lambda v: (v == MISSING, _sort_key(v)))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        rank = {str(c): i for i, c in enumerate(values.cat.categories)}
+        order = sorted(order, key=lambda v: (v == MISSING, rank.get(v, len(rank))))
     codes = {v: np.flatnonzero((text == v).to_numpy()) for v in order}
     return [(v, codes[v]) for v in order]
 
@@ -547,5 +558,6 @@ def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: 
         title=fit_title(estimator, n),
         axis_names=[str(c) for c in estimator.get_feature_names_out()][: codes.shape[1]],
         row_numbers=numbers,
+        palettes=None if table.obs is None else table.obs.attrs.get("palettes"),
     )
     return path, note

@@ -105,7 +105,7 @@ def explore(
     embedding = embedding_file(embedding)
     output = claim_output(ctx, output, force, [embedding])
     codes, names, label_frame, ids = read_codes(embedding, delimiter, obsm_key)
-    fields = images = reconstructions = None
+    fields = images = reconstructions = palettes = None
     shape = None
     if data is not None and data.name.lower().endswith(".h5ad") and not image_shape:
         # cells: their obs annotations colour the map and fill the hover box; the features are not read
@@ -114,7 +114,7 @@ def explore(
                 raise typer.BadParameter(
                     f"{flag} picks columns of a table; of an .h5ad file explore reads obs", param_hint=flag
                 )
-        label_frame, fields = _obs_annotations(data, len(codes), label_frame, label_col, labels)
+        label_frame, fields, palettes = _obs_annotations(data, len(codes), label_frame, label_col, labels)
     elif data is None:
         given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
         for flag, value in given.items():
@@ -173,6 +173,7 @@ def explore(
         title=title or f"{embedding.name}: {len(codes):,} points",
         axis_names=names,
         row_numbers=numbers,
+        palettes=palettes,
     )
     typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)", err=True)
 
@@ -262,16 +263,20 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
 
 
 def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, labels_file: Path | None):
-    """The map's colourings and hover fields from the ``.h5ad`` file ``data`` the codes came from: after
+    """The map's colourings, hover fields and scanpy's colours of its categories
+    (:func:`aedr.data.anndata.scanpy_palettes`) from the ``.h5ad`` file ``data`` the codes came from: after
     ``label_col`` and the embedding's labels, its obs columns as the fit's map offers them
     (:func:`aedr.explorer.obs_colourings`: the first ones colour the map, the others go on hover).
     Only obs is read (AnnData's backed mode): the features, raw counts or not, stay on disk."""
 
-    from aedr.data.anndata import read_h5ad
+    import pandas as pd
+
+    from aedr.data.anndata import read_h5ad, scanpy_palettes
 
     adata = read_h5ad(data, backed=True)
     try:
         obs = adata.obs.reset_index(drop=True)
+        palettes = scanpy_palettes(adata)
     finally:
         adata.file.close()
     if len(obs) != n:
@@ -279,13 +284,18 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
     if label_col is not None and label_col in obs.columns:  # an obs column first; else one of the embedding's
         label_frame = _joined(obs[[label_col]], label_frame)
     label_frame = _chosen_labels(data, n, label_frame, label_col, labels_file)
+    for column in [] if label_frame is None else label_frame.columns:  # the fit's labels, read back as text:
+        same = obs.get(column)  # the cells' own categories instead, in their order (and scanpy's colours)
+        if same is not None and isinstance(same.dtype, pd.CategoricalDtype):
+            if (same.astype("string").fillna("") == label_frame[column].astype("string").fillna("")).all():
+                label_frame[column] = same.array  # a Categorical: the order kept
     from aedr.explorer import obs_colourings
 
     skip = [] if label_frame is None else list(label_frame.columns)
     colourings, fields, note = obs_colourings(obs, skip)  # as the fit's map.html offers them
     if note:
         typer.echo(f"note: {note}", err=True)
-    return (label_frame if colourings is None else _joined(label_frame, colourings)), fields
+    return (label_frame if colourings is None else _joined(label_frame, colourings)), fields, palettes
 
 
 def _chosen_labels(embedding: Path, n: int, frame, label_col: str | None, labels_file: Path | None):

@@ -5,6 +5,7 @@ in ``obsm``. Needs the ``anndata`` package (aedr's ``single-cell`` extra:
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -70,7 +71,28 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
         X = normalize_counts(X, path)
     else:
         refuse_counts(path, X, layer)
-    return X, unique_names(adata.var_names), labels, adata.obs
+    obs = adata.obs
+    obs.attrs["palettes"] = scanpy_palettes(adata)  # the map colours the cells as scanpy's plots do
+    return X, unique_names(adata.var_names), labels, obs
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")  # what a colour is, hex or named (no markup)
+
+
+def scanpy_palettes(adata) -> dict[str, dict[str, str]]:
+    """The colours scanpy keeps for the categorical obs columns (``uns["<column>_colors"]``, one per
+    category, in the categories' order) as ``{column: {category: colour}}``; a column whose list does
+    not match its categories, or holds anything but hex or named colours, is left out."""
+    palettes = {}
+    for column in adata.obs.columns:
+        values, colours = adata.obs[column], adata.uns.get(f"{column}_colors")
+        if not isinstance(values.dtype, pd.CategoricalDtype) or colours is None:
+            continue
+        colours = [str(c) for c in np.asarray(colours).ravel()]
+        categories = [str(c) for c in values.cat.categories]
+        if len(colours) == len(categories) and all(_COLOUR.fullmatch(c) for c in colours):
+            palettes[str(column)] = dict(zip(categories, colours))
+    return palettes
 
 
 def unique_names(names) -> list[str]:
