@@ -212,6 +212,7 @@ def test_a_config_listing_more_layers_than_the_weights_hold_is_refused_before_an
             r"'fitted.input_shape_' \[3, 9, 9\] holds 243 values, not the model's 5",
         ),
         (("fitted", "random_state_"), 10**40, "random_state_"),
+        (("params", "device"), "tpu:0", "'params.device' 'tpu:0' is not a device name"),
     ],
 )
 def test_values_no_fit_gives_are_refused_where_they_would_fail_later(original, tmp_path, key, value, message):
@@ -228,3 +229,9 @@ def test_values_no_fit_gives_are_refused_where_they_would_fail_later(original, t
     (folder / CONFIG_FILE).write_text(json.dumps(config))
     with pytest.raises(ModelFileError, match=message):
         load(folder)
+
+
+def test_loading_onto_the_meta_device_is_refused_as_a_device_that_holds_no_data(original):
+    """torch's own NotImplementedError ('Cannot copy out of meta tensor') came through."""
+    with pytest.raises(ModelFileError, match="device='meta' holds no data"):
+        load(original, device="meta")

@@ -252,6 +252,12 @@ def _check_schema(config: dict, file: Path) -> None:
                 f"{file}: 'scaler.{key}' holds a number beyond float32's range, which no fit gives; "
                 "the file was edited by hand"
             )
+    device = config["params"].get("device")
+    if isinstance(device, str) and device != "auto":  # a name fit takes; whether it is here is load's question
+        try:
+            torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ModelFileError(f"{file}: 'params.device' {device!r} is not a device name") from exc
     shape = config["fitted"].get("input_shape_")
     if shape is not None and _FITTED["input_shape_"](shape) and math.prod(shape) != n_features:  # a wrong kind: below
         raise ModelFileError(

@@ -22,6 +22,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ParameterError(f"device={device!r} is not a device name (try 'auto', 'cpu' or 'cuda')") from exc
+    if resolved.type == "meta":  # shapes without data: nothing could be fitted or encoded there
+        raise ParameterError(f"device={device!r} holds no data; use 'auto', 'cpu' or 'cuda'")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ParameterError(f"device={device!r} was asked for but CUDA is not available here; use device='cpu'")
