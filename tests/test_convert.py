@@ -137,3 +137,17 @@ def test_a_column_of_numbers_with_a_stray_text_cell_is_named_with_the_cell(tmp_p
     assert result.exit_code == 0 and "column 'a' is numbers but for 'oops' in data row 2,101 and 1 more cell" in (
         result.stderr
     )
+
+
+def test_whole_numbers_beyond_int64_convert_as_pandas_reads_them(tmp_path):
+    """Hashes and IDs of 2**63 and above crashed convert (OverflowError into int64), while fit read the
+    same table: they are uint64, and text beside a negative number in another chunk, as pandas reads
+    the whole table."""
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "x,h,m\n1.5,1,-5\n2.5,9223372036854775808,1\n3.5,3,9223372036854775809\n4.5,18446744073709551615,2\n"
+    )
+    csv_to_parquet(path, tmp_path / "ids.parquet", chunk_rows=2)  # the negative number and the large one apart
+    converted, read = pd.read_parquet(tmp_path / "ids.parquet"), pd.read_csv(path)
+    assert converted.dtypes.to_dict() == read.dtypes.to_dict() == {"x": "float64", "h": "uint64", "m": object}
+    assert converted["h"].tolist() == read["h"].tolist() and converted["m"].tolist() == read["m"].astype(str).tolist()

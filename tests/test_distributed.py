@@ -256,3 +256,43 @@ def test_ranks_given_other_rows_are_refused_before_training(tmp_path, change, sa
     for rank in (0, 1):  # every rank stops, with one clear error
         assert f"rank {rank} refused: under torchrun every rank must be given the same rows" in result.stdout
     assert said in result.stdout, result.stdout
+
+
+def test_commands_but_fit_run_once_under_torchrun(data, tmp_path):
+    """transform under torchrun wrote every row twice to standard output (exit 0), or failed on its own
+    output's lock; evaluate printed its scores twice. Only fit trains across the ranks."""
+    port = str(free_port())
+    launch = [*TORCHRUN, "--nnodes", "1", "--nproc-per-node", "2", "--master-port", port, "-m", "aedr"]
+    rows = data / "x.npy"
+    run([sys.executable, "-m", "aedr", "fit", str(rows), "--out", "m", *FIT, "--quiet"], cwd=tmp_path)
+    codes = run([*launch, "transform", "m", str(rows), "-o", "-"], cwd=tmp_path)
+    assert codes.stdout.count("autoencoder0") == 1 and len(codes.stdout.splitlines()) == 2048 + 1
+    assert "transform runs in rank 0 alone" in codes.stderr
+    run([*launch, "transform", "m", str(rows), "-o", "codes.csv"], cwd=tmp_path)
+    assert len((tmp_path / "codes.csv").read_text().splitlines()) == 2048 + 1
+
+
+def test_a_fit_left_with_another_jobs_torchrun_settings_says_it_waits_and_ends_on_sigterm(data, tmp_path):
+    """WORLD_SIZE and RANK left from another job made a plain fit wait silently in the rendezvous for a
+    rank that never came, deaf to Ctrl-C and SIGTERM (only kill -9 ended it)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    command = [sys.executable, "-m", "aedr", "fit", str(data / "x.npy"), "--out", "r", *FIT]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while not lines and time.monotonic() < deadline:  # the note, said just before the rendezvous
+            time.sleep(0.2)
+        assert lines and "note: joining a torchrun group of 2 processes at 127.0.0.1:" in lines[0], lines
+        assert "unset them" in lines[0]
+        time.sleep(2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        process.kill()

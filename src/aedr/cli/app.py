@@ -55,6 +55,19 @@ def _root(
     """
     if verbose:
         set_verbose(ctx)
+    _one_process_under_torchrun(ctx.invoked_subcommand)
+
+
+def _one_process_under_torchrun(command: str | None) -> None:
+    """Under torchrun (``WORLD_SIZE`` above 1) only ``fit`` trains across the processes: any other command
+    runs in rank 0 alone (every rank would write the same output, or print it twice), the others end."""
+    import os
+
+    if command in (None, "fit") or int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return
+    if int(os.environ.get("RANK", "0") or 0) > 0:
+        raise typer.Exit(0)
+    typer.echo(f"note: under torchrun only fit trains across processes; {command} runs in rank 0 alone", err=True)
 
 
 app.command()(demo.demo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -165,7 +166,10 @@ def fit(
         # under torchrun the ranks join their group before reading, so that they agree on streaming the file
         from aedr.training.device import resolve_device
 
-        distributed.setup(resolve_device(estimator.device))
+        if rank == 0:  # said before the wait: WORLD_SIZE and RANK left over from another job wait for ever
+            typer.echo(_joining_note(), err=True)
+        with _signals_end_at_once():  # blocked in torch's C++ rendezvous, Python's handlers never run
+            distributed.setup(resolve_device(estimator.device))
     drawn = None
     if estimator.random_state is None:  # a seed drawn and recorded, that --random-state repeats the fit with
         drawn = _seed_for(saved)
@@ -431,6 +435,32 @@ def _report(run, out: Path, drawn: int | None = None) -> None:
     for note in run.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {out}/: {', '.join(sorted(p.name for p in run.files.values()))}", err=True)
+
+
+def _joining_note() -> str:
+    """What a fit under torchrun (``WORLD_SIZE`` above 1) is about to wait for."""
+    import os
+
+    where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+    return (
+        f"note: joining a torchrun group of {os.environ.get('WORLD_SIZE')} processes at {where} (WORLD_SIZE, "
+        "RANK and MASTER_ADDR are set); it waits until every process has started: unset them to fit in "
+        "this process alone"
+    )
+
+
+@contextmanager
+def _signals_end_at_once():
+    """Ctrl-C and SIGTERM end the process at once (the system's default) inside the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _Stopped(Exception):

@@ -14,7 +14,9 @@ from typing import NamedTuple
 import numpy as np
 
 CHUNK_ROWS = 65_536  # rows read, converted and written at a time (fewer for wide rows): one Parquet row group each
-_KINDS = ("bool", "int", "float", "text")  # a column's type over all chunks: the widest any chunk gives
+# a column's type over all chunks: the widest any chunk gives ("uint": whole numbers beyond int64, as pandas
+# reads 2**63 and above, hashes and IDs; with a negative number elsewhere, pandas reads the column as text)
+_KINDS = ("bool", "int", "uint", "float", "text")
 
 
 class Converted(NamedTuple):
@@ -57,18 +59,21 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (64 * max(len(names), 1))))  # 16 MiB of float64
     kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
     numbers, stray = dict.fromkeys(names, 0), {}  # per column: its cells that are numbers, the first that is not
+    negative = dict.fromkeys(names, False)  # whole numbers below zero: int64 and uint64 together are text
     rows = 0
     for chunk in _chunks(fmt, source, head, options, rows_per_chunk):  # first pass: each column's type
         for name in names:
             kind = _kind(chunk[name])
             kinds[name] = max(kinds[name], kind, key=_KINDS.index)
             filled[name] = filled[name] or bool(chunk[name].notna().any())
+            negative[name] = negative[name] or (kind == "int" and bool((chunk[name] < 0).any()))
             numbers[name] += _count_numbers(chunk[name], kind, rows, stray.setdefault(name, []))
         rows += len(chunk)
     if rows == 0:
         raise ValueError(f"{source}: holds no rows to convert")
     kinds = {name: kind if filled[name] else "float" for name, kind in kinds.items()}  # all empty: NaN, as pandas
-    types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "text": pa.string()}
+    kinds = {name: "text" if kind == "uint" and negative[name] else kind for name, kind in kinds.items()}
+    types = {"bool": pa.bool_(), "int": pa.int64(), "uint": pa.uint64(), "float": pa.float64(), "text": pa.string()}
     schema = pa.schema([(name, types[kinds[name]]) for name in names])
     text = [name for name in names if kinds[name] == "text"]  # read as written: a chunk must not retype them
     with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
@@ -142,6 +147,8 @@ def _kind(column) -> str:
 
     if column.isna().all() or pd.api.types.is_bool_dtype(column):
         return "bool"
+    if pd.api.types.is_unsigned_integer_dtype(column) and column.dtype.itemsize == 8:
+        return "uint"
     if pd.api.types.is_integer_dtype(column):
         return "int"
     return "float" if pd.api.types.is_numeric_dtype(column) else "text"
