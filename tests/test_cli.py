@@ -1262,6 +1262,12 @@ def test_infinite_values_are_counted_and_placed(tmp_path):
     pd.DataFrame(rows, columns=["a", "b", "c"]).to_csv(tmp_path / "x.csv", index=False)
     result = aedr("fit", tmp_path / "x.csv", "-o", tmp_path / "r", *FAST, ok=False)
     assert_one_line_error(result, "x.csv: 2 rows hold infinite values (first: data row 2")
+    # beyond float32: refused before training as a streamed file refuses it (in memory it trained for the
+    # whole fit, then failed on its scores)
+    np.save(tmp_path / "huge.npy", np.random.default_rng(0).normal(size=(40, 3)) * 1e300)
+    result = aedr("fit", tmp_path / "huge.npy", "-o", tmp_path / "h", *FAST, ok=False)
+    assert_one_line_error(result, "huge.npy: 40 rows hold values beyond float32 (above 3.4e38)", "rescale them first")
+    assert not (tmp_path / "h.checkpoint").exists()
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,12 @@ def test_a_csv_beyond_the_memory_budget_is_refused_naming_the_conversion_that_st
     assert result.exit_code == 1 and not (tmp_path / "r").exists()
     advice = f"convert it once to Parquet, which streams from disk (aedr convert '{csv}' 'my cells.parquet')"
     assert advice in result.stderr and "beyond the memory budget (100 KiB)" in result.stderr
+    model = ["fit", str(csv), "--label-col", "kind", "--max-iter", "1", "--hidden-layer-sizes", "4", "--quiet"]
+    assert runner.invoke(app, [*model, "-o", str(tmp_path / "m")]).exit_code == 0
+    piped = runner.invoke(app, ["transform", str(tmp_path / "m"), "-", "--memory-budget", "100K", "-o", "-"],
+                          input=csv.read_bytes())  # fmt: skip
+    assert piped.exit_code == 1 and "aedr convert <stdin>" not in piped.stderr  # convert reads files, not pipes
+    assert "save the stream to a file, convert that to Parquet" in piped.stderr
     with_missing = runner.invoke(app, [*fit, "--missing", "mean"])  # an option a streamed file does not take
     assert with_missing.exit_code == 1 and "--missing need the rows in memory: raise --memory-budget" in (
         with_missing.stderr

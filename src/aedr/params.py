@@ -357,7 +357,8 @@ PARAMS: tuple[Param, ...] = (
         "memory_budget",
         "auto",
         interval(Real, 0, None, "left", one_of("auto"), lambda: [_registry("aedr.data.memory:size_constraint")()]),
-        "Bytes a fit may hold in memory (e.g. 4G); larger data streams from disk. auto: half the free memory "
+        "Memory for the rows (e.g. 4G): data larger streams from disk. A threshold, not a cap: the process "
+        "also holds Python and torch (about 0.5 GB) and 256 MiB of stream buffers. auto: half the free memory "
         "(within ulimit -v and the cgroup's limit).",
         panel=TRAINING,
         cli=str,

@@ -281,10 +281,14 @@ def _refuse_text_beyond_budget(path: Path, fmt, memory_budget, given: list[str])
             f"{needs}, beyond the memory budget ({size_text(budget)}); {listed(given)} need the rows in memory: "
             "raise --memory-budget (or prepare the rows without them, then convert to Parquet with aedr convert)"
         )
-    command = " ".join(shlex.quote(str(p)) for p in (path, default_output(path, ".parquet")))
+    if shown(path) == STDIN_NAME:  # a stream: convert reads a file, twice (its types, then its rows)
+        how = "save the stream to a file, convert that to Parquet, which streams from disk (aedr convert FILE.csv FILE.parquet)"
+    else:
+        command = " ".join(shlex.quote(str(p)) for p in (path, default_output(path, ".parquet")))
+        how = f"convert it once to Parquet, which streams from disk (aedr convert {command})"
     raise ValueError(
-        f"{needs}, beyond the memory budget ({size_text(budget)}); a CSV/TSV is read whole: convert it once to "
-        f"Parquet, which streams from disk (aedr convert {command}), or raise --memory-budget"
+        f"{needs}, beyond the memory budget ({size_text(budget)}); a CSV/TSV is read whole: {how}, or raise "
+        "--memory-budget"
     )
 
 
@@ -422,15 +426,19 @@ def _check_finite(path: Path, table: Table) -> None:
 
     if not isinstance(table.X, np.ndarray):
         return  # a sparse matrix (.h5ad): non-finite values are refused as it is read
-    finite = np.isfinite(table.X)
+    with np.errstate(invalid="ignore"):  # rows stream in float32: beyond its range is refused alike in memory
+        finite = np.abs(table.X) <= np.finfo(np.float32).max
     if finite.all():
         return
     bad_rows = np.flatnonzero(~finite.all(axis=1))
     column = int(np.flatnonzero(~finite[bad_rows[0]])[0])
     where = repr(table.columns[column]) if table.columns is not None else str(column + 1)
+    beyond = np.isfinite(table.X[bad_rows[0], column])
     raise ValueError(
-        f"{path}: {len(bad_rows)} {'rows hold' if len(bad_rows) > 1 else 'row holds'} infinite values "
-        f"(first: data row {bad_rows[0] + 1}, column {where}); remove or replace them first"
+        f"{path}: {len(bad_rows)} {'rows hold' if len(bad_rows) > 1 else 'row holds'} "
+        f"{'values beyond float32 (above 3.4e38)' if beyond else 'infinite values'} "
+        f"(first: data row {bad_rows[0] + 1}, column {where}); "
+        + ("rescale them first" if beyond else "remove or replace them first")
     )
 
 
