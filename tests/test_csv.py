@@ -498,6 +498,9 @@ def test_a_column_of_one_value_is_noted_in_a_fit(tmp_path):
     )
     fit = aedr("fit", path, "--label-col", "kind", "-o", tmp_path / "r", *FAST)
     assert fit.exit_code == 0 and "const.csv: 1 column holds one value in every row" in fit.stderr
+    np.save(tmp_path / "const.npy", np.ones((30, 4)))  # no names; every code alike, and perfect scores
+    flat = aedr("fit", tmp_path / "const.npy", "-o", tmp_path / "c", *FAST)
+    assert "const.npy: every column holds one value in every row: every row gets the same code" in flat.stderr
     # explore reads the fit's rows for their fields: nothing is fitted there, so nothing to say
     explore = aedr("explore", tmp_path / "r", "--data", path, "--label-col", "kind", "-o", tmp_path / "m.html")
     assert explore.exit_code == 0 and "one value in every row" not in explore.stderr, explore.stderr

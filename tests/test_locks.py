@@ -144,6 +144,20 @@ def test_a_lock_in_a_new_folder_creates_it_and_removes_it_when_nothing_was_writt
     assert os.listdir(tmp_path) == []
 
 
+def test_a_disk_too_full_for_the_lock_s_process_id_leaves_no_lock_file(tmp_path, monkeypatch):
+    """On a full disk the empty .run.lock stayed behind the error (the file is made, its write fails)."""
+    import aedr._files
+
+    def full(descriptor, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(aedr._files.os, "write", full)
+    with pytest.raises(OSError, match="cannot write here \\(no space left on device\\)"):
+        with output_lock(tmp_path / "run"):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a folder nobody can write in")
 def test_a_folder_that_cannot_be_written_is_named_not_the_lock_file(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((4, 3)))

@@ -129,8 +129,13 @@ def _acquire(path: Path, target: Path) -> int:
             current = None
         opened = os.fstat(descriptor)
         if current is not None and (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
-            os.ftruncate(descriptor, 0)
-            os.write(descriptor, f"{os.getpid()}\n".encode())
+            try:
+                os.ftruncate(descriptor, 0)
+                os.write(descriptor, f"{os.getpid()}\n".encode())
+            except OSError:  # a full disk: the lock file was made, its process id could not be written
+                path.unlink(missing_ok=True)
+                os.close(descriptor)
+                raise
             return descriptor
         # the holder removed this file as it finished, after we opened it: lock the file now there
         os.close(descriptor)

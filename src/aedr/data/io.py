@@ -213,13 +213,19 @@ ROW_NUMBERS = ("row", "row_number", "aedr_row")  # --missing drop numbers the ro
 
 def constant_note(table: Table) -> str | None:
     """A note naming the feature columns of ``table`` (a fit's rows, in memory, named) that hold one
-    value in every row: nothing for the codes to keep, and a column left in by mistake, maybe."""
-    if table.columns is None or sp.issparse(table.X) or len(table.X) < 2:
+    value in every row: nothing for the codes to keep, and a column left in by mistake, maybe; or, when
+    every column does (named or not), that the codes and their scores mean nothing."""
+    if sp.issparse(table.X) or len(table.X) < 2 or not table.X.shape[1]:
         return None
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a column all empty: NaN, said by its own error
         constant = np.flatnonzero(np.nanmax(table.X, axis=0) == np.nanmin(table.X, axis=0))
-    if not len(constant):
+    if len(constant) == table.X.shape[1]:  # perfect scores of identical codes: said, whatever the names
+        return (
+            "every column holds one value in every row: every row gets the same code, and the scores "
+            "(trustworthiness 1.000 among them) say nothing"
+        )
+    if not len(constant) or table.columns is None:
         return None
     names = [table.columns[i] for i in constant]
     them = "them" if len(names) > 1 else "it"
