@@ -1681,3 +1681,30 @@ def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
     alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
     assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in alone.stderr
+
+
+def test_a_command_but_fit_under_torchrun_runs_as_one_process(monkeypatch):
+    """Rank 1 of a torchrun launch ends; rank 0 runs as one process, so that a fit inside it (demo,
+    benchmark) does not wait for a rank that ended. Variables left from another job (no torchrun) end
+    no process."""
+    import os
+
+    import typer
+
+    from aedr.cli.app import _one_process_under_torchrun
+
+    for key, value in {"WORLD_SIZE": "2", "RANK": "1", "TORCHELASTIC_RUN_ID": "x"}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(typer.Exit):
+        _one_process_under_torchrun("demo")
+    monkeypatch.setenv("RANK", "0")
+    _one_process_under_torchrun("demo")
+    assert os.environ["WORLD_SIZE"] == "1" and os.environ["RANK"] == "0"
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    _one_process_under_torchrun("transform")  # another job's variables: this process runs, alone
+    assert os.environ["WORLD_SIZE"] == "1"
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    _one_process_under_torchrun("fit")  # fit joins its group itself
+    assert os.environ["WORLD_SIZE"] == "2"

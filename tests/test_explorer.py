@@ -719,3 +719,21 @@ def test_an_h5ad_s_categories_keep_scanpy_s_order_and_colours_in_both_maps(tmp_p
         colours = {t["name"]: t["marker"]["color"] for t in _traces(html)}
         assert _trace_names(html)[:3] == ["T", "NK", "B"]
         assert colours == {"T": "#1f77b4", "NK": "#ff7f0e", "B": "#279e68"}
+
+
+def test_scanpy_colours_are_taken_as_plotly_draws_them_and_huge_hover_values_are_no_refusal(tmp_path):
+    """'none' and '#abcd', which matplotlib takes, failed the fit's map after training; a --data file of
+    1e39 (beyond float32, which only a network cannot read) was refused by explore."""
+    anndata = pytest.importorskip("anndata")
+    from aedr.data.anndata import scanpy_palettes
+
+    obs = pd.DataFrame({"k": pd.Categorical(["a", "b", "c"] * 4)})
+    adata = anndata.AnnData(X=np.zeros((12, 2), dtype=np.float32), obs=obs)
+    adata.uns["k_colors"] = np.array(["none", "#abcd", "red"])
+    assert scanpy_palettes(adata) == {"k": {"a": "#000000", "b": "#aabbcc", "c": "#ff0000"}}
+    codes = pd.DataFrame({"autoencoder0": np.arange(12.0), "autoencoder1": np.arange(12.0)})
+    codes.to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"mass": np.full(12, 1e39), "k": ["x", "y"] * 6}).to_csv(tmp_path / "d.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "d.csv"), "-o",
+                                 str(tmp_path / "m.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output

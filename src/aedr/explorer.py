@@ -181,20 +181,24 @@ def _colour_groups(figure, Z, labels, hover, numbers, palettes) -> tuple[list[tu
     """Add the traces: for every label column, one trace per category (or one coloured by value, its
     rows without a value grey beneath), each point's row number and ``hover`` fields
     (:func:`_hover_columns`) in its data. Returns each column's name with the indices of its traces, and
-    for each hover column the slot of the data that holds its values as they are downloaded (-1: as
-    shown)."""
+    the values downloaded in full: ``{"columns": each hover column's place in a row of "values" (-1: as
+    shown), "values": a row per point, which the point's last data slot names}``."""
     from aedr.plotting import MISSING_COLOUR, category_colours
 
     n = len(Z)
     names = [] if hover is None else list(hover.columns)
     exact = [i for i, name in enumerate(names) if _needs_exact(hover[name])]  # shown rounded, or with gaps
-    custom = np.empty((n, 1 + len(names) + len(exact)), dtype=object)
+    custom = np.empty((n, 1 + len(names) + bool(exact)), dtype=object)
     custom[:, 0] = numbers
     for i, name in enumerate(names):
         custom[:, i + 1] = _hover_text(hover[name])
-    raw = [-1] * len(names)
-    for slot, i in enumerate(exact, start=1 + len(names)):
-        custom[:, slot], raw[i] = _exact_values(hover[names[i]]), slot
+    raw = [-1] * len(names)  # each hover column's place in a row of ``in_full`` (once per row, not per colouring)
+    in_full = []
+    if exact:
+        custom[:, -1] = np.arange(n)  # the point's row of ``in_full``
+        in_full = np.column_stack([_exact_values(hover[names[i]]) for i in exact]).tolist()
+        for k, i in enumerate(exact):
+            raw[i] = k
     template = "row %{customdata[0]}"
     template += "".join(f"<br>{_escape(c)}: %{{customdata[{i + 1}]}}" for i, c in enumerate(names))
     template += "<extra></extra>"
@@ -232,7 +236,7 @@ def _colour_groups(figure, Z, labels, hover, numbers, palettes) -> tuple[list[tu
                         figure.add_trace(trace.update(legendgroup=f"{len(groups)}.{k}", showlegend=layer == 0))
         groups.append((column or "", indices))
         first = False
-    return groups, raw
+    return groups, {"columns": raw, "values": in_full}
 
 
 def _draw_layers(categories, n: int) -> list[list[np.ndarray]]:
@@ -451,7 +455,7 @@ _HOVER_SCRIPT = """
 # many rows are selected and downloads them (row number and hover fields) as CSV.
 _SELECTION_SCRIPT = r"""
 (function () {
-  var COLUMNS = __COLUMNS__, RAW = __RAW__;
+  var COLUMNS = __COLUMNS__, RAW = __RAW__;  // RAW.columns: each hover field's place in a row of RAW.values
   var plot = document.getElementById("aedr-map");
   var panel = document.createElement("div");
   panel.id = "aedr-selection";
@@ -475,7 +479,8 @@ _SELECTION_SCRIPT = r"""
   function line(p) {  // row, codes, each hover column's value (in full where the hover rounds it)
     var c = p.customdata, out = [c[0], p.x, p.y];
     if (p.z !== undefined) { out.push(p.z); }
-    RAW.forEach(function (slot, i) { out.push(slot >= 0 ? c[slot] : c[i + 1]); });
+    var exact = RAW.values.length ? RAW.values[c[c.length - 1]] : null;
+    RAW.columns.forEach(function (k, i) { out.push(k >= 0 ? exact[k] : c[i + 1]); });
     return out;
   }
   plot.on("plotly_selected", function (event) {
@@ -537,7 +542,7 @@ def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: 
     fields = None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True)  # in the hover box
     numbers = file_rows(n, table.dropped)[rows]  # each point's row in the file, as a sample or --missing drop left it
     if fields is not None and table.ids.attrs.get("numbered"):  # the same numbers, which --missing drop wrote
-        fields = fields.iloc[:, :-1] if fields.shape[1] > 1 else None
+        fields = None  # its only column: a file with IDs of its own gets no numbers
     if table.obs is not None:  # an .h5ad file's annotations: colourings (the label column first), then hover
         skip = [] if labels is None else list(labels.columns)
         others, hover, cut = obs_colourings(table.obs.iloc[rows], skip)

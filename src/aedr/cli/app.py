@@ -60,14 +60,19 @@ def _root(
 
 def _one_process_under_torchrun(command: str | None) -> None:
     """Under torchrun (``WORLD_SIZE`` above 1) only ``fit`` trains across the processes: any other command
-    runs in rank 0 alone (every rank would write the same output, or print it twice), the others end."""
+    runs in rank 0 alone (every rank would write the same output, or print it twice), the others end. The
+    one that runs is one process from then on (a fit inside ``demo`` must not wait for the others); without
+    torchrun's own ``TORCHELASTIC_RUN_ID`` the variables are another job's, and every process runs."""
     import os
 
     if command in (None, "fit") or int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
         return
-    if int(os.environ.get("RANK", "0") or 0) > 0:
+    launched = "TORCHELASTIC_RUN_ID" in os.environ
+    if launched and int(os.environ.get("RANK", "0") or 0) > 0:
         raise typer.Exit(0)
-    typer.echo(f"note: under torchrun only fit trains across processes; {command} runs in rank 0 alone", err=True)
+    os.environ.update(WORLD_SIZE="1", RANK="0", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
+    if launched:
+        typer.echo(f"note: under torchrun only fit trains across processes; {command} runs in rank 0 alone", err=True)
 
 
 app.command()(demo.demo)

@@ -122,7 +122,9 @@ def explore(
                 raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     else:  # text columns of --data are annotations to show, not features to refuse
-        table = read_input(data, given_options(ctx, delimiter=None), keep_text=True)  # --delimiter: the embedding's
+        table = read_input(
+            data, given_options(ctx, delimiter=None), keep_text=True, network=False
+        )  # --delimiter: the embedding's
         if table.X.shape[0] != len(codes):
             raise ValueError(
                 f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"
@@ -194,6 +196,7 @@ def _row_numbers(ids):
             and pd.api.types.is_integer_dtype(column)
             and column.min() >= 1
             and column.is_monotonic_increasing
+            and column.is_unique
         ):
             rest = ids.drop(columns=name)
             return (rest if len(rest.columns) else None), column.to_numpy()

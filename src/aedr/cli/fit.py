@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -166,8 +167,8 @@ def fit(
         # under torchrun the ranks join their group before reading, so that they agree on streaming the file
         from aedr.training.device import resolve_device
 
-        if rank == 0:  # said before the wait: WORLD_SIZE and RANK left over from another job wait for ever
-            typer.echo(_joining_note(), err=True)
+        if rank == 0 or "TORCHELASTIC_RUN_ID" not in os.environ:  # said before the wait: WORLD_SIZE and RANK
+            typer.echo(_joining_note(), err=True)  # left from another job (no torchrun) would wait for ever
         with _signals_end_at_once():  # blocked in torch's C++ rendezvous, Python's handlers never run
             distributed.setup(resolve_device(estimator.device))
     drawn = None
@@ -439,8 +440,6 @@ def _report(run, out: Path, drawn: int | None = None) -> None:
 
 def _joining_note() -> str:
     """What a fit under torchrun (``WORLD_SIZE`` above 1) is about to wait for."""
-    import os
-
     where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
     return (
         f"note: joining a torchrun group of {os.environ.get('WORLD_SIZE')} processes at {where} (WORLD_SIZE, "
@@ -460,7 +459,7 @@ def _signals_end_at_once():
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
 
 
 class _Stopped(Exception):

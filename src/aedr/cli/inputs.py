@@ -187,10 +187,12 @@ def read_input(
     fill_values=None,
     keep_text: bool = False,
     id_columns: list[str] | None = None,
+    network: bool = True,
 ) -> Table:
     """Read a data file the way every command does (``options``: how), print its notes;
     ``expected_columns`` picks a model's features by name, ``keep_text`` sets text columns aside,
-    ``id_columns`` are kept as row IDs (:func:`aedr.data.io.read_table`)."""
+    ``id_columns`` are kept as row IDs (:func:`aedr.data.io.read_table`); ``network``: a network reads
+    the rows (values beyond float32 refused), not only a map or a plot."""
     from aedr.data.io import read_table
 
     table = read_table(
@@ -201,7 +203,7 @@ def read_input(
         keep_text=keep_text,
         id_columns=id_columns,
     )
-    _check_finite(path, table)
+    _check_finite(path, table, network)
     if options.labels_file is not None:  # never beside label_col (read_options)
         dropped = () if table.dropped is None else table.dropped  # --missing drop: their labels go too
         among = f" (the {len(dropped)} --missing drop leaves out among them)" if len(dropped) else ""
@@ -421,13 +423,18 @@ def rows_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) 
     return read_for_model(model, path, options, id_columns=id_columns)
 
 
-def _check_finite(path: Path, table: Table) -> None:
+def _check_finite(path: Path, table: Table, network: bool = True) -> None:
+    """Refuse infinite values, and for rows the network will read (``network``) values beyond float32."""
     import numpy as np
 
     if not isinstance(table.X, np.ndarray):
         return  # a sparse matrix (.h5ad): non-finite values are refused as it is read
-    with np.errstate(invalid="ignore"):  # rows stream in float32: beyond its range is refused alike in memory
-        finite = np.abs(table.X) <= np.finfo(np.float32).max
+    # rows stream in float32: beyond its range is refused alike in memory (but where no network reads them)
+    largest = np.finfo(np.float32).max if network else np.finfo(np.float64).max
+    if not table.X.size or (-largest <= table.X.min() and table.X.max() <= largest):  # NaN and inf fail: no copy
+        return
+    with np.errstate(invalid="ignore"):
+        finite = np.abs(table.X) <= largest
     if finite.all():
         return
     bad_rows = np.flatnonzero(~finite.all(axis=1))

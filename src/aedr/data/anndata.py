@@ -83,6 +83,8 @@ def scanpy_palettes(adata) -> dict[str, dict[str, str]]:
     """The colours scanpy keeps for the categorical obs columns (``uns["<column>_colors"]``, one per
     category, in the categories' order) as ``{column: {category: colour}}``; a column whose list does
     not match its categories, or holds anything but hex or named colours, is left out."""
+    from matplotlib.colors import to_hex
+
     palettes = {}
     for column in adata.obs.columns:
         values, colours = adata.obs[column], adata.uns.get(f"{column}_colors")
@@ -91,7 +93,10 @@ def scanpy_palettes(adata) -> dict[str, dict[str, str]]:
         colours = [str(c) for c in np.asarray(colours).ravel()]
         categories = [str(c) for c in values.cat.categories]
         if len(colours) == len(categories) and all(_COLOUR.fullmatch(c) for c in colours):
-            palettes[str(column)] = dict(zip(categories, colours))
+            try:  # as '#rrggbb', which plotly takes whatever matplotlib and scanpy took ('none', '#abcd')
+                palettes[str(column)] = dict(zip(categories, map(to_hex, colours)))
+            except ValueError:
+                continue
     return palettes
 
 

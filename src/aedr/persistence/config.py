@@ -382,7 +382,7 @@ def _int(low: int):
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-FLOAT32_MAX, FLOAT32_TINY = 3.4028234e38, 1.1754944e-38  # float32's largest and smallest normal numbers
+FLOAT32_MAX, FLOAT32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)  # its normal range
 
 
 def _number(v) -> bool:
