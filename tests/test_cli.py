@@ -99,6 +99,8 @@ def test_version_and_help():
         ("aedr fit x.csv --activation ", ["gelu", "identity", "relu", "sigmoid", "tanh"]),
         ("aedr fit x.csv --neighbor-loss ", ["tsne", "umap", "none"]),
         ("aedr fit x.csv --max-iter ", ["auto"]),
+        ("aedr fit x.csv --memory-budget ", ["auto"]),  # not the 4G its size rule holds as an example
+        ("aedr fit x.csv --device c", ["cpu", "cuda"]),
         ("aedr fit x.csv --hidden-layer-sizes ", []),
         ("aedr fit x.csv --model v", ["vae"]),
         ("aedr fit x.csv --format p", ["parquet"]),

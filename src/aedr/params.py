@@ -157,6 +157,7 @@ class Param:
     convert: Callable | None = None
     flags: tuple[str, ...] = ()
     show_default: bool = True
+    completions: tuple[str, ...] = ()  # words the shell offers where the rule names none (a device's)
 
     @property
     def constraint(self) -> list:
@@ -178,7 +179,10 @@ class Param:
         for one taking only numbers, sizes or objects. Imports the registries its values come from."""
         from sklearn.utils._param_validation import StrOptions
 
-        words = sorted(word for rule in self.constraint if isinstance(rule, StrOptions) for word in rule.options)
+        if self.completions:
+            return list(self.completions)
+        # StrOptions itself: a subclass (a size such as 4G) takes more than the example it holds
+        words = sorted(word for rule in self.constraint if type(rule) is StrOptions for word in rule.options)
         return words + ["none"] if words and any(rule is None for rule in self.constraint) else words
 
     def help_text(self) -> str:
@@ -352,6 +356,7 @@ PARAMS: tuple[Param, ...] = (
         "auto, cpu, cuda, cuda:1, mps.",
         panel=TRAINING,
         cli=str,
+        completions=("auto", "cpu", "cuda", "mps"),
     ),
     Param(
         "memory_budget",
