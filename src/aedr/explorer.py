@@ -511,14 +511,6 @@ MAP_POINTS = 200_000  # the map of a fit run draws at most this many rows (a see
 MAP_THUMBNAILS = 1000  # and gives this many of them a thumbnail
 
 
-def file_rows(n: int, dropped=None) -> np.ndarray:
-    """The file's row numbers (counted from 1) of ``n`` rows read from it, less the rows ``dropped``
-    (0-based, as :attr:`aedr.data.table.Table.dropped` holds them)."""
-    if dropped is None or not len(dropped):
-        return np.arange(1, n + 1)
-    return np.delete(np.arange(1, n + len(dropped) + 1), np.asarray(dropped, dtype=np.int64))
-
-
 def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: int = MAP_POINTS):
     """The map of a fit run (``map.html``): the first two or three dimensions of ``Z``, ``table``'s codes
     under ``estimator``; the label as colour, an ``.h5ad`` file's obs as colourings and hover fields,
@@ -540,7 +532,7 @@ def write_run_map(path: Path, estimator, Z, table: Table, X_hat, *, max_points: 
     rows_hat = None if images is None else X_hat[rows]
     labels = None if table.labels is None else table.labels.iloc[rows].to_frame()
     fields = None if table.ids is None else table.ids.iloc[rows].reset_index(drop=True)  # in the hover box
-    numbers = file_rows(n, table.dropped)[rows]  # each point's row in the file, as a sample or --missing drop left it
+    numbers = table.file_rows()[rows]  # each point's row in the file, as a sample or --missing drop left it
     if fields is not None and table.ids.attrs.get("numbered"):  # the same numbers, which --missing drop wrote
         fields = None  # its only column: a file with IDs of its own gets no numbers
     if table.obs is not None:  # an .h5ad file's annotations: colourings (the label column first), then hover

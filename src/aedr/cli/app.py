@@ -14,7 +14,7 @@ import typer
 
 import aedr
 from aedr.cli import benchmark, convert, demo, evaluate, explore, fit, info, inverse_transform, plot, transform
-from aedr.cli.common import set_verbose
+from aedr.cli.common import launched_by_torchrun, set_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
 app = typer.Typer(
@@ -67,7 +67,7 @@ def _one_process_under_torchrun(command: str | None) -> None:
 
     if command in (None, "fit") or int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
         return
-    launched = "TORCHELASTIC_RUN_ID" in os.environ
+    launched = launched_by_torchrun()
     if launched and int(os.environ.get("RANK", "0") or 0) > 0:
         raise typer.Exit(0)
     os.environ.update(WORLD_SIZE="1", RANK="0", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")

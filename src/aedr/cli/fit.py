@@ -13,7 +13,7 @@ import typer
 
 from aedr._files import check_new, output_lock, staged_folder
 from aedr._words import plural
-from aedr.cli.common import STOP_REASONS, is_verbose
+from aedr.cli.common import STOP_REASONS, is_verbose, launched_by_torchrun
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
 from aedr.cli.inputs import given_options, read_input, shown, stream_input
 from aedr.cli.options import (
@@ -167,7 +167,7 @@ def fit(
         # under torchrun the ranks join their group before reading, so that they agree on streaming the file
         from aedr.training.device import resolve_device
 
-        if rank == 0 or "TORCHELASTIC_RUN_ID" not in os.environ:  # said before the wait: WORLD_SIZE and RANK
+        if rank == 0 or not launched_by_torchrun():  # said before the wait: WORLD_SIZE and RANK
             typer.echo(_joining_note(), err=True)  # left from another job (no torchrun) would wait for ever
         with _signals_end_at_once():  # blocked in torch's C++ rendezvous, Python's handlers never run
             distributed.setup(resolve_device(estimator.device))

@@ -5,7 +5,6 @@ in ``obsm``. Needs the ``anndata`` package (aedr's ``single-cell`` extra:
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -76,15 +75,10 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
     return X, unique_names(adata.var_names), labels, obs
 
 
-_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")  # what a colour is, hex or named (no markup)
-
-
 def scanpy_palettes(adata) -> dict[str, dict[str, str]]:
     """The colours scanpy keeps for the categorical obs columns (``uns["<column>_colors"]``, one per
-    category, in the categories' order) as ``{column: {category: colour}}``; a column whose list does
-    not match its categories, or holds anything but hex or named colours, is left out."""
-    from matplotlib.colors import to_hex
-
+    category, in the categories' order) as ``{column: {category: "#rrggbb"}}``; a column whose list does
+    not match its categories, or holds anything matplotlib does not read as a colour, is left out."""
     palettes = {}
     for column in adata.obs.columns:
         values, colours = adata.obs[column], adata.uns.get(f"{column}_colors")
@@ -92,11 +86,14 @@ def scanpy_palettes(adata) -> dict[str, dict[str, str]]:
             continue
         colours = [str(c) for c in np.asarray(colours).ravel()]
         categories = [str(c) for c in values.cat.categories]
-        if len(colours) == len(categories) and all(_COLOUR.fullmatch(c) for c in colours):
-            try:  # as '#rrggbb', which plotly takes whatever matplotlib and scanpy took ('none', '#abcd')
-                palettes[str(column)] = dict(zip(categories, map(to_hex, colours)))
-            except ValueError:
-                continue
+        if len(colours) != len(categories):
+            continue
+        from matplotlib.colors import to_hex  # only for a file that has colours: reading stays light
+
+        try:  # '#rrggbb', which plotly takes, whatever matplotlib and scanpy took ('none', '#abcd'); no markup
+            palettes[str(column)] = dict(zip(categories, map(to_hex, colours)))
+        except ValueError:
+            continue
     return palettes
 
 

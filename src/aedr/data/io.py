@@ -285,7 +285,7 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         if table.ids is None:  # the codes line up with the file's rows by their numbers, as the note counts them
             taken = {*map(str, table.columns or []), str(getattr(table.labels, "name", ""))}
             name = next(n for n in ROW_NUMBERS if n not in taken)
-            table.ids = pd.DataFrame({name: np.flatnonzero(keep) + 1})
+            table.ids = pd.DataFrame({name: table.file_rows()})
             table.ids.attrs["numbered"] = True  # aedr's numbers, not a column of the file: no ID a model keeps
             numbered = f"; column {name!r} numbers the rest"
         table.notes.append(f"dropped {plural(len(rows), 'row')} with empty cells: {where}{numbered}")

@@ -67,6 +67,14 @@ class Table:
             return self.X  # a sparse matrix, or a RowSource streamed from disk
         return pd.DataFrame(self.X, columns=self.columns)
 
+    def file_rows(self) -> np.ndarray:
+        """Each row's number in the file it was read from, counted from 1: 1 to n, less the rows
+        ``missing="drop"`` left out (:attr:`dropped`)."""
+        n = self.X.shape[0]
+        if self.dropped is None or not len(self.dropped):
+            return np.arange(1, n + 1)
+        return np.delete(np.arange(1, n + len(self.dropped) + 1), np.asarray(self.dropped, dtype=np.int64))
+
     def fit_input(self) -> pd.DataFrame | np.ndarray:
         """What an estimator fits and encodes: :meth:`frame`, with image rows in their own shape
         ((n, C, H, W) or (n, H, W)), so that a convolutional network reads their channels."""
