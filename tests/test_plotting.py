@@ -20,6 +20,18 @@ def test_embedding_legend_or_colour_bar(tmp_path):
     assert len(plot_embedding(Z, names[:40].repeat(2)[:60]).axes[0].get_legend().get_texts()) == 30
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_the_legend_beside_the_axes_is_inside_a_plainly_saved_figure(dims):
+    """The legend stands beside the axes; a plain ``fig.savefig`` (no ``bbox_inches="tight"``) cut it off
+    at the figure's right edge until the figure laid itself out (review Low 9)."""
+    rng = np.random.default_rng(0)
+    labels = np.array([f"a very long class name number {i}" for i in range(5)])[rng.integers(0, 5, 300)]
+    fig = plot_embedding(rng.normal(size=(300, dims)), labels, label_name="kind")
+    fig.canvas.draw()
+    box, (width, height) = fig.axes[0].get_legend().get_window_extent(), fig.canvas.get_width_height()
+    assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height
+
+
 def test_rows_without_a_label_are_drawn_grey_beneath_the_classes():
     """A categorical label with NaN (an unannotated cell) was drawn as a class of its own, "nan", in a
     palette colour; scanpy draws such rows light grey."""

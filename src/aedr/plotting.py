@@ -93,7 +93,7 @@ def plot_embedding(
     dims = 3 if Z.shape[1] == 3 and ax is None else 2
     Z, names = Z[:, :dims], names[:dims]
     own_axes = ax is None  # a legend beside the axes; in a caller's axes, in their emptiest corner
-    fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 6))
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, 6), layout="constrained")
     ax = ax if ax is not None else fig.add_subplot(projection="3d" if dims == 3 else None)
     size = s if s is not None else max(1.0, min(20.0, 20000 / max(len(Z), 1)))
     columns = [Z[:, i] for i in range(dims)]
