@@ -51,6 +51,21 @@ def test_a_text_column_keeps_its_cells_as_written_in_chunks_that_look_numeric(tm
     pd.testing.assert_frame_equal(written, pd.read_csv(tmp_path / "s.csv"))
 
 
+def test_chunks_whose_own_types_differ_from_the_tables_are_written_in_the_tables(tmp_path):
+    """Columns are converted together where pandas' chunk type is the table's (floats, whole numbers
+    without an empty cell) and one by one where not: a chunk of whole numbers in a float column, an
+    empty chunk in a whole-number column (nulls), true/false beside whole numbers."""
+    # n: whole, empty, whole (int64 with nulls, read back as pandas reads it); f: whole, fractions, whole
+    lines = ["n,f,g,w", "1,1,0.5,10", "2,2,1.5,20", ",1.5,2.5,30", ",2.5,3.5,40", "3,3,4.5,50", "4,4,5.5,60"]
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    csv_to_parquet(tmp_path / "c.csv", tmp_path / "c.parquet", chunk_rows=2)
+    assert [f.type for f in pq.read_schema(tmp_path / "c.parquet")] == ["int64", "double", "double", "int64"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "c.parquet"), pd.read_csv(tmp_path / "c.csv"))
+    pd.DataFrame({"b": ["True", "False", "2", "3"], "v": [0.5, 1.5, 2.5, 3.5]}).to_csv(tmp_path / "b.csv", index=False)
+    csv_to_parquet(tmp_path / "b.csv", tmp_path / "b.parquet", chunk_rows=2)  # as before: 1, 0, 2, 3
+    assert pd.read_parquet(tmp_path / "b.parquet")["b"].tolist() == [1, 0, 2, 3]
+
+
 def test_wide_rows_make_smaller_row_groups_that_stream(tmp_path, monkeypatch):
     monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 64 * 50 * 100)  # 100 rows of 50 columns a group
     pd.DataFrame(np.random.default_rng(0).normal(size=(1000, 50))).to_csv(tmp_path / "w.csv", index=False)

@@ -62,12 +62,19 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     negative = dict.fromkeys(names, False)  # whole numbers below zero: int64 and uint64 together are text
     rows = 0
     for chunk in _chunks(fmt, source, head, options, rows_per_chunk):  # first pass: each column's type
-        for name in names:
-            kind = _kind(chunk[name])
+        # whole-chunk reductions, then a loop over plain values: a table of 20,000 columns is 20,000 Series
+        counts = dict(zip(names, chunk.notna().sum().tolist()))
+        chunk_kinds = {name: _kind(dtype, counts[name] == 0) for name, dtype in zip(names, chunk.dtypes)}
+        whole = [name for name in names if chunk_kinds[name] == "int"]
+        below = dict(zip(whole, (chunk[whole] < 0).any().tolist())) if whole else {}
+        for name, kind in chunk_kinds.items():
             kinds[name] = max(kinds[name], kind, key=_KINDS.index)
-            filled[name] = filled[name] or bool(chunk[name].notna().any())
-            negative[name] = negative[name] or (kind == "int" and bool((chunk[name] < 0).any()))
-            numbers[name] += _count_numbers(chunk[name], kind, rows, stray.setdefault(name, []))
+            filled[name] = filled[name] or counts[name] > 0
+            negative[name] = negative[name] or below.get(name, False)
+            if kind == "text":
+                numbers[name] += _count_numbers(chunk[name], rows, stray.setdefault(name, []))
+            elif kind in ("int", "float"):
+                numbers[name] += counts[name]
         rows += len(chunk)
     if rows == 0:
         raise ValueError(f"{source}: holds no rows to convert")
@@ -78,8 +85,7 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     text = [name for name in names if kinds[name] == "text"]  # read as written: a chunk must not retype them
     with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
         for chunk in _chunks(fmt, source, head, options, rows_per_chunk, text=text):
-            columns = {name: _values(chunk[name], kinds[name]) for name in names}
-            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+            writer.write_table(pa.Table.from_arrays(_arrays(chunk, schema), schema=schema))
     stray_text = {  # numbers in all but at most 1% of the filled cells: a typo, more likely than a text column
         name: (str(found[0][0]), found[0][1], found[1])
         for name, found in stray.items()
@@ -89,15 +95,13 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     return Converted(rows, len(names), options["sep"], header, head.attrs.get("renamed", []), stray_text)
 
 
-def _count_numbers(column, kind: str, start: int, first: list) -> int:
-    """The cells of one chunk's ``column`` that are numbers; for a text chunk, its first cell that is
-    not (value, data row counted from 1, ``start`` rows before the chunk) goes in ``first`` when empty,
-    then the count of such cells."""
+def _count_numbers(column, start: int, first: list) -> int:
+    """The cells of one chunk's text ``column`` that are numbers; its first cell that is not (value,
+    data row counted from 1, ``start`` rows before the chunk) goes in ``first`` when empty, then the
+    count of such cells."""
     import pandas as pd
 
     filled = column.notna()
-    if kind != "text":
-        return int(filled.sum()) if kind in ("int", "float") else 0
     parsed = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").notna() & filled
     odd = filled & ~parsed
     if odd.any():
@@ -140,26 +144,39 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
         raise ValueError(f"{source}: {text_problem(source) or exc}") from exc
 
 
-def _kind(column) -> str:
-    """``"bool"``, ``"int"``, ``"float"`` or ``"text"``: what pandas made of one chunk's column (an
-    empty column fits any)."""
-    import pandas as pd
-
-    if column.isna().all() or pd.api.types.is_bool_dtype(column):
+def _kind(dtype, empty: bool) -> str:
+    """``"bool"``, ``"int"``, ``"uint"`` (64-bit unsigned), ``"float"`` or ``"text"``: what pandas made
+    of one chunk's column of ``dtype`` (an ``empty`` column fits any)."""
+    if empty or dtype.kind == "b":
         return "bool"
-    if pd.api.types.is_unsigned_integer_dtype(column) and column.dtype.itemsize == 8:
+    if dtype.kind == "u" and dtype.itemsize == 8:
         return "uint"
-    if pd.api.types.is_integer_dtype(column):
+    if dtype.kind in "iu":
         return "int"
-    return "float" if pd.api.types.is_numeric_dtype(column) else "text"
+    return "float" if dtype.kind in "fc" else "text"
 
 
-def _values(column, kind: str) -> list:
-    """One chunk's column as the values of its Parquet type (empty cells as nulls)."""
+def _arrays(chunk, schema) -> list:
+    """One chunk's columns as arrays of their Parquet types in ``schema``: the float columns converted
+    together (a wide table's columns are mostly these), the others one by one."""
+    import pyarrow as pa
+
+    floats = [i for i, field in enumerate(schema) if pa.types.is_floating(field.type)]
+    block = np.asfortranarray(chunk.iloc[:, floats].to_numpy(dtype=np.float64)) if floats else None
+    arrays = dict(zip(floats, (pa.array(block[:, j]) for j in range(len(floats)))))
+    return [arrays[i] if i in arrays else _values(chunk.iloc[:, i], field.type) for i, field in enumerate(schema)]
+
+
+def _values(column, kind):
+    """One chunk's column, not of floats, as an array of its Parquet type ``kind`` (empty cells as nulls)."""
     import pandas as pd
+    import pyarrow as pa
 
-    if kind == "text":
-        return [None if pd.isna(v) else str(v) for v in column.tolist()]
-    if kind == "float":
-        return pd.to_numeric(column, errors="raise").astype("float64").tolist()
-    return [None if pd.isna(v) else (bool(v) if kind == "bool" else int(v)) for v in column.tolist()]
+    if pa.types.is_string(kind):
+        return pa.array([None if pd.isna(v) else str(v) for v in column.tolist()], type=kind)
+    if column.dtype.kind == "b" if kind == pa.bool_() else column.dtype.kind in "iu":
+        # no empty cell (pandas reads a column with one as floats or objects): the values as they are
+        return pa.array(column.to_numpy(), type=kind)
+    return pa.array(
+        [None if pd.isna(v) else (bool(v) if kind == pa.bool_() else int(v)) for v in column.tolist()], type=kind
+    )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from aedr._words import listed, option_value, plural
-from aedr.data.ids import id_note, index_note, looks_like_id, row_id
+from aedr.data.ids import id_note, index_note, looks_like_id, may_hold_ids, row_id
 from aedr.data.sniff import THOUSANDS_BY_COMMA
 from aedr.data.table import Table
 
@@ -59,12 +59,12 @@ def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
 _NESTED = (list, tuple, dict, set, np.ndarray)
 
 
-def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: bool) -> None:
+def _refuse_nested(path: Path, frame: pd.DataFrame, features, label_col, named: bool, types: dict) -> None:
     """A ValueError naming the first used column whose cells hold lists, arrays or records (Parquet's
-    list and struct types, JSON arrays): aedr takes one value per cell."""
-    for column in [*([label_col] if label_col is not None else []), *features]:
+    list and struct types, JSON arrays): aedr takes one value per cell. ``types``: each column's dtype."""
+    for column in [c for c in [*([label_col] if label_col is not None else []), *features] if types[c].kind == "O"]:
         values = frame[column]
-        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
+        if pd.api.types.infer_dtype(values, skipna=True) == "string":
             continue  # text cells (every CSV cell), checked at C speed; only mixed cells are looked at one by one
         example = next((v for v in values.to_numpy() if isinstance(v, _NESTED)), None)
         if example is None:
@@ -114,19 +114,21 @@ def select_features(
         features = [c for c in columns if c != label_col]
     else:
         _check_columns(path, frame, exclude or [], "column")
-        features = [c for c in frame.columns if c != label_col and c not in set(exclude or [])]
-    _refuse_nested(path, frame, features, label_col, named)
+        excluded = set(exclude or [])
+        features = [c for c in frame.columns if c != label_col and c not in excluded]
+    types = dict(zip(frame.columns, frame.dtypes))  # a wide table's types, read before any column's values
+    _refuse_nested(path, frame, features, label_col, named, types)
     text = None
     if keep_text and named and not columns:
-        kept = [c for c in features if frame[c].dtype.kind not in "biuf"]
+        kept = [c for c in features if types[c].kind not in "biuf"]
         if kept:
             text = frame[kept].reset_index(drop=True)
-            features = [c for c in features if c not in kept]
+            features = [c for c in features if types[c].kind in "biuf"]
         if not features and (text is not None or labels is not None):  # annotations alone
             return Table(np.empty((len(frame), 0)), [], labels, notes=notes, text=text)
     id_frame = None
     if not columns:
-        ids = [c for c in features if c in index or looks_like_id(c, frame[c])]
+        ids = [c for c in features if c in index or (may_hold_ids(types[c]) and looks_like_id(c, frame[c]))]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
             id_frame = _id_frame(frame, ids, named)
@@ -142,12 +144,13 @@ def select_features(
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
     if label_col is None and not columns and named:
-        notes += [note for c in features if (note := label_note(c, frame[c])) is not None]
+        named_as_labels = [c for c in features if named_as_label(c)]
+        notes += [note for c in named_as_labels if (note := label_note(c, frame[c])) is not None]
     data = frame[features]
-    bad = [c for c in features if data[c].dtype.kind not in "biuf"]
+    bad = [c for c, dtype in zip(features, data.dtypes) if dtype.kind not in "biuf"]
     if bad:
         raise TextColumnsError(_not_numeric(path, data, bad, named), len(features), bad)
-    X = data.to_numpy(dtype=np.float32 if all(data[c].dtype == np.float32 for c in features) else np.float64)
+    X = data.to_numpy(dtype=np.float32 if all(dtype == np.float32 for dtype in data.dtypes) else np.float64)
     return Table(
         X,
         features if named else None,
@@ -163,6 +166,11 @@ def select_features(
 LABEL_NAMES = {"target", "label", "labels", "class", "y", "species", "cell_type", "celltype", "digit", "outcome"}
 
 
+def named_as_label(name) -> bool:
+    """Whether a column's name is a label's (:data:`LABEL_NAMES`, any case)."""
+    return str(name).strip().lower() in LABEL_NAMES
+
+
 def label_note(name, values: pd.Series) -> str | None:
     """A note when the feature column ``name`` looks like a label: named as one (:data:`LABEL_NAMES`)
     and holding a few distinct whole numbers (at most 20, and fewer than half the rows), as a class
@@ -173,7 +181,7 @@ def label_note(name, values: pd.Series) -> str | None:
     >>> label_note("petal width", pd.Series([0.2, 0.2, 1.3, 2.5])) is None
     True
     """
-    if str(name).strip().lower() not in LABEL_NAMES or values.dtype.kind not in "biuf" or values.isna().any():
+    if not named_as_label(name) or values.dtype.kind not in "biuf" or values.isna().any():
         return None
     distinct = values.nunique()
     if not (bool((values == values.round()).all()) and 1 < distinct <= 20 and distinct < len(values) / 2):

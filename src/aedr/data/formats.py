@@ -161,9 +161,7 @@ class Delimited(FileFormat):
                 head = pd.read_csv(path, header=None, nrows=SNIFF_ROWS, dtype=str, **options)
                 first = head.iloc[0] if head.iloc[0].notna().all() else None  # an empty cell: read it as written
                 if grouped:
-                    head = head.map(
-                        lambda v: v.replace(",", "") if isinstance(v, str) and GROUPED_NUMBER.fullmatch(v) else v
-                    )
+                    head = _ungroup_cells(head)
                 head = head.replace(",", ".", regex=True) if options["decimal"] == "," else head
                 header = has_header(head)
                 numbered = header and numbers_as_names(head.iloc[0], head.iloc[1:])  # said: a rule of thumb
@@ -247,6 +245,19 @@ CSV_CHUNK_ROWS = 50_000  # rows of a CSV/TSV formatted at once
 
 
 MAX_TEXT_COLUMNS = 100_000  # the most columns read from a text table (docs/design.md, "Wide text tables")
+
+
+def _ungroup_cells(head):
+    """The sniffed text cells ``head`` with each number whose thousands are grouped by commas (``1,234``)
+    written without them; only cells with a comma are looked at (a wide table has millions of cells)."""
+    import pandas as pd
+
+    cells = head.to_numpy(dtype=object)
+    commas = pd.Series(cells.ravel()).str.contains(",", regex=False, na=False).to_numpy().reshape(cells.shape)
+    for row, col in zip(*np.nonzero(commas)):
+        if GROUPED_NUMBER.fullmatch(cells[row, col]):
+            cells[row, col] = cells[row, col].replace(",", "")
+    return pd.DataFrame(cells, index=head.index, columns=head.columns)
 
 
 def _check_width(path, sep: str) -> None:

@@ -21,10 +21,16 @@ ID_NAME = re.compile(
 _ID_MIN_ROWS = 3  # below this, unique values say nothing
 
 
+def may_hold_ids(dtype) -> bool:
+    """Whether a column of ``dtype`` can be a row ID by :func:`looks_like_id` (text or whole numbers):
+    a test a reader runs on a wide table's types before it looks at any column's values."""
+    return dtype.kind in "OSUTiu" or isinstance(dtype, pd.StringDtype)
+
+
 def looks_like_id(name: str, values: pd.Series) -> bool:
     """Text unique in every row (numbers among it, as zero-padded ``000123``, only under a name like an
     ID's), or unique whole numbers named like an ID or numbering the rows."""
-    if len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
+    if not may_hold_ids(values.dtype) or len(values) < _ID_MIN_ROWS or values.isna().any() or not values.is_unique:
         return False
     if values.dtype.kind in "OSUT" or isinstance(values.dtype, pd.StringDtype):
         named = bool(ID_NAME.fullmatch(str(name).strip()))

@@ -320,7 +320,8 @@ def ungroup_thousands(frame: pd.DataFrame, keep=()) -> pd.DataFrame:
     (``"1,2"``) anywhere in the file stays text, as do the columns ``keep``."""
     import pandas as pd
 
-    for column in [c for c in frame.columns if frame[c].dtype == object and c not in set(keep)]:
+    keep = set(keep)
+    for column in [c for c, dtype in zip(frame.columns, frame.dtypes) if dtype.kind == "O" and c not in keep]:
         text = frame[column].dropna().astype(str).str.strip()
         grouped = text.str.fullmatch(GROUPED_NUMBER.pattern)
         if not grouped.any():
@@ -381,14 +382,16 @@ def has_header(head: pd.DataFrame) -> bool:
     first, rest = head.iloc[0], head.iloc[1:]
     if _pandas_header(first, rest):
         return True
-    bodies = [rest[col].dropna() for col in head.columns]
-    for col, body in zip(head.columns, bodies):
-        if len(body) and _numeric(body).all() and not _numeric(first[[col]]).all():
-            return True
+    # per column, as whole-table reductions (a table may have 20,000 columns): numbers below, text above
+    numbers_below = (rest.notna().any() & (as_numbers(rest).notna() | rest.isna()).all()).to_numpy()
+    number_above = (as_numbers(head.iloc[:1]).notna() | head.iloc[:1].isna()).to_numpy()[0]
+    if (numbers_below & ~number_above).any():
+        return True
     if numbers_as_names(first, rest):
         return True
-    if any(len(body) and _numeric(body).all() for body in bodies):
+    if numbers_below.any():
         return False  # numbers below numbers: the first row is data
+    bodies = [rest[col].dropna() for col in head.columns]
     unseen = all(pd.notna(first[col]) and first[col] not in set(body) for col, body in zip(head.columns, bodies))
     return unseen and any(body.duplicated().any() for body in bodies)
 
@@ -409,7 +412,7 @@ def numbers_as_names(first: pd.Series, rest: pd.DataFrame) -> bool:
     if len(first) < 2 or len(rest) < 5:
         return False
     names = pd.to_numeric(first, errors="coerce")
-    body = rest.apply(lambda column: pd.to_numeric(column, errors="coerce"))
+    body = as_numbers(rest)
     if names.isna().any() or body.isna().all().any() or not names.is_unique:
         return False
     if body.notna().sum().sum() < body.size - rest.isna().sum().sum():  # text below: not this rule's table
@@ -425,7 +428,6 @@ def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
     down the first column), or ``0,1,2,...`` (three or more) above numbers that are not all whole, or
     above whole numbers when most of those names are larger than every value below them (pixels
     0..16 under names up to 63). A headerless table of counts may well start 0,1,2 (then grow)."""
-    import pandas as pd
 
     if len(first) >= 2 and first.iloc[:1].isna().all() and first.iloc[1:].notna().all():
         index = rest.iloc[:, 0].astype(str).str.strip()
@@ -433,7 +435,7 @@ def _pandas_header(first: pd.Series, rest: pd.DataFrame) -> bool:
     names = [str(value).strip() for value in first]
     if len(names) < 3 or names != [str(i) for i in range(len(names))]:
         return False
-    body = rest.apply(lambda column: pd.to_numeric(column.astype(str).str.strip(), errors="coerce"))
+    body = as_numbers(rest)
     if body.isna().any().any():
         return False
     if (body % 1 != 0).any().any():
@@ -446,3 +448,14 @@ def _numeric(values: pd.Series) -> pd.Series:
     import pandas as pd
 
     return pd.to_numeric(values, errors="coerce").notna() | values.isna()
+
+
+def as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s cells (text, as a sniffed sample is read) as float64 numbers, NaN where a cell is
+    empty or not a number (spaces around a number allowed): one parse over all cells, not one per
+    column."""
+    import pandas as pd
+
+    flat = pd.to_numeric(pd.Series(frame.to_numpy(dtype=object).ravel()), errors="coerce")
+    values = flat.to_numpy(dtype=np.float64).reshape(frame.shape)
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
