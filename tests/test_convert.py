@@ -67,7 +67,7 @@ def test_chunks_whose_own_types_differ_from_the_tables_are_written_in_the_tables
 
 
 def test_wide_rows_make_smaller_row_groups_that_stream(tmp_path, monkeypatch):
-    monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 64 * 50 * 100)  # 100 rows of 50 columns a group
+    monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 16 * 50 * 100)  # 100 rows of 50 columns a group
     pd.DataFrame(np.random.default_rng(0).normal(size=(1000, 50))).to_csv(tmp_path / "w.csv", index=False)
     csv_to_parquet(tmp_path / "w.csv", tmp_path / "w.parquet")
     assert pq.ParquetFile(tmp_path / "w.parquet").metadata.num_row_groups == 10

@@ -56,7 +56,7 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     head = fmt.read(source, header, delimiter, nrows=100)  # the header and the column names, as fit reads them
     names = [str(c) for c in head.columns]
     options = head.attrs["options"]
-    rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (64 * max(len(names), 1))))  # 16 MiB of float64
+    rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (16 * max(len(names), 1))))  # 64 MiB of float64
     kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
     numbers, stray = dict.fromkeys(names, 0), {}  # per column: its cells that are numbers, the first that is not
     negative = dict.fromkeys(names, False)  # whole numbers below zero: int64 and uint64 together are text
