@@ -66,6 +66,25 @@ def test_chunks_whose_own_types_differ_from_the_tables_are_written_in_the_tables
     assert pd.read_parquet(tmp_path / "b.parquet")["b"].tolist() == [1, 0, 2, 3]
 
 
+def test_convert_shows_its_two_passes_progress_unless_quiet(tmp_path, table, monkeypatch):
+    """A large table's conversion was silent for minutes: each pass now reports the rows it has read
+    (the first pass, typing the columns, has no total yet), once it has run a couple of seconds."""
+    calls = []
+    csv_to_parquet(tmp_path / "t.csv", tmp_path / "p.parquet", chunk_rows=1000, progress=lambda *a: calls.append(a))
+    typing = [(0, None), (1000, None), (2000, None), (2500, None)]
+    assert calls == [("typing", *c) for c in typing] + [("writing", n, 2500) for n in (0, 1000, 2000, 2500)]
+    monkeypatch.setattr("aedr.cli.convert.PROGRESS_DELAY", 0.0)
+    result = runner.invoke(app, ["convert", str(tmp_path / "t.csv"), str(tmp_path / "q.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "t.csv, pass 1/2 (column types): 2,500 rows" in result.stderr
+    assert "t.csv, pass 2/2 (writing): 2,500/2,500 rows" in result.stderr
+    result = runner.invoke(app, ["convert", str(tmp_path / "t.csv"), str(tmp_path / "r.parquet"), "--quiet"])
+    assert result.exit_code == 0 and "pass" not in result.stderr and "wrote" in result.stderr
+    monkeypatch.setattr("aedr.cli.convert.PROGRESS_DELAY", 60.0)  # a table converted sooner shows none
+    result = runner.invoke(app, ["convert", str(tmp_path / "t.csv"), str(tmp_path / "s.parquet")])
+    assert result.exit_code == 0 and "pass" not in result.stderr
+
+
 def test_wide_rows_make_smaller_row_groups_that_stream(tmp_path, monkeypatch):
     monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 16 * 50 * 100)  # 100 rows of 50 columns a group
     pd.DataFrame(np.random.default_rng(0).normal(size=(1000, 50))).to_csv(tmp_path / "w.csv", index=False)

@@ -11,21 +11,24 @@ import time
 LOG_INTERVAL = 30.0  # seconds between progress lines when stderr is a file or a pipe, not a terminal
 
 
-def progress_bar(total: int, desc: str, unit: str, initial: int = 0, **tqdm_kwargs):
+def progress_bar(total: int | None, desc: str, unit: str, initial: int = 0, delay: float = 0.0, **tqdm_kwargs):
     """A tqdm bar (its width following the terminal's) where stderr is a terminal or a notebook shows
-    it, else a :class:`LogLines`; each takes ``update(n)``, ``set_postfix(dict)`` and ``close()``."""
+    it, else a :class:`LogLines`; each takes ``update(n)``, ``set_postfix(dict)`` and ``close()``.
+    ``total`` None: a count without an end (``typing: 120,000 rows, 4.2 s``); ``delay``: seconds before
+    anything is shown (work done sooner shows nothing)."""
     from tqdm.auto import tqdm
 
     if "notebook" in tqdm.__module__ or getattr(sys.stderr, "isatty", lambda: False)():
-        return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, **tqdm_kwargs)
-    return LogLines(total, desc, unit, initial)
+        kwargs = {"total": total, "initial": initial, "desc": desc, "unit": unit, "delay": delay}
+        return tqdm(**kwargs, dynamic_ncols=True, **tqdm_kwargs)
+    return LogLines(total, desc, unit, initial, delay)
 
 
 class LogLines:
     """A progress bar's lines for a log: ``desc: 40/200 epochs, 12.5 s, loss=0.031``."""
 
-    def __init__(self, total: int, desc: str, unit: str, initial: int = 0):
-        self.total, self.desc, self.unit, self.n = total, desc, unit, initial
+    def __init__(self, total: int | None, desc: str, unit: str, initial: int = 0, delay: float = 0.0):
+        self.total, self.desc, self.unit, self.n, self.delay = total, desc, unit, initial, delay
         self.start = self.last = time.monotonic()
         self.postfix, self.shown = "", None  # the count the last line showed
 
@@ -35,14 +38,19 @@ class LogLines:
     def update(self, n: int = 1) -> None:
         self.n += n
         now = time.monotonic()
-        if self.shown is None or now - self.last >= LOG_INTERVAL:  # the first: training has begun, at what pace
+        if self.shown is None:  # the first (after the delay): the work has begun, at what pace
+            if now - self.start >= self.delay:
+                self._line(now)
+        elif now - self.last >= LOG_INTERVAL:
             self._line(now)
 
     def close(self) -> None:
-        if self.shown != self.n:  # the last count, once
-            self._line(time.monotonic())
+        now = time.monotonic()
+        if self.shown != self.n and (self.shown is not None or now - self.start >= self.delay):  # the last count
+            self._line(now)
 
     def _line(self, now: float) -> None:
         self.last, self.shown = now, self.n
-        text = f"{self.desc}: {self.n}/{self.total} {self.unit}s, {now - self.start:.1f} s"
+        count = f"{self.n:,}" if self.total is None else f"{self.n:,}/{self.total:,}"
+        text = f"{self.desc}: {count} {self.unit}s, {now - self.start:.1f} s"
         print(text + (f", {self.postfix}" if self.postfix else ""), file=sys.stderr, flush=True)

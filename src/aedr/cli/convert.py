@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from aedr.cli.options import Delimiter, Force, Header, Verbose
+from aedr.cli.options import Delimiter, Force, Header, Quiet, Verbose
+
+PROGRESS_DELAY = 2.0  # seconds before a conversion shows its progress: a small table's shows none
 
 
 def convert(
@@ -17,6 +19,7 @@ def convert(
     header: Header = None,
     delimiter: Delimiter = None,
     force: Force = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Convert a CSV/TSV table to Parquet, a chunk of rows at a time (never the whole table in memory).
@@ -40,7 +43,14 @@ def convert(
     if output.suffix.lower() not in (".parquet", ".pq"):
         raise typer.BadParameter(f"{output}: converts to Parquet; name it .parquet", param_hint="OUTPUT")
     output = claim_output(ctx, output, force, [data])
-    done = csv_to_parquet(data, output, header=header, delimiter=delimiter_char(delimiter), overwrite=force)
+    shown = _Progress(data.name) if not quiet else None
+    try:
+        done = csv_to_parquet(
+            data, output, header=header, delimiter=delimiter_char(delimiter), overwrite=force, progress=shown
+        )
+    finally:
+        if shown is not None:
+            shown.close()
     named = "its first line as the column names" if done.header else "no header line (columns named 0, 1, ...)"
     typer.echo(f"read {data.name}: {separator_name(done.delimiter)}-separated, {named}", err=True)
     if done.columns == 1 and delimiter is not None:  # a separator the lines may not hold: each line one cell
@@ -68,3 +78,29 @@ def convert(
         )
     rows, columns = f"{done.rows:,} row{'s' * (done.rows != 1)}", f"{done.columns:,} column{'s' * (done.columns != 1)}"
     typer.echo(f"wrote {output} ({rows} x {columns})", err=True)
+
+
+class _Progress:
+    """The conversion's progress on stderr, once it has run :data:`PROGRESS_DELAY` seconds: the rows
+    read to find the columns' types (pass 1, a count), then the rows written (pass 2, a bar)."""
+
+    STEPS = {"typing": "column types", "writing": "writing"}
+
+    def __init__(self, name: str):
+        self.name, self.bar, self.step, self.rows = name, None, None, 0
+
+    def __call__(self, step: str, rows: int, total: int | None) -> None:
+        from aedr._progress import progress_bar
+
+        if step != self.step:
+            self.close()
+            number = list(self.STEPS).index(step) + 1
+            desc = f"{self.name}, pass {number}/2 ({self.STEPS[step]})"
+            self.bar, self.step, self.rows = progress_bar(total, desc, "row", delay=PROGRESS_DELAY), step, 0
+        self.bar.update(rows - self.rows)
+        self.rows = rows
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -33,7 +33,9 @@ class Converted(NamedTuple):
     # name -> (its first such value, that value's data row from 1, how many cells are not numbers)
 
 
-def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: int = CHUNK_ROWS, overwrite=False):
+def csv_to_parquet(
+    source, target, *, header=None, delimiter=None, chunk_rows: int = CHUNK_ROWS, overwrite=False, progress=None
+):
     """Write the table ``source`` (CSV or TSV, gzip or not) to the Parquet file ``target``, reading
     ``chunk_rows`` rows at a time (fewer for wide rows, so that a row group streams).
 
@@ -41,7 +43,10 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     reads them (``header`` and ``delimiter`` to set them), and each column gets the type pandas gives
     it over the whole table (whole numbers int64, other numbers float64, true/false bool, anything
     else text): a first pass finds the types, a second writes the rows, so a fit of the Parquet file
-    sees what a fit of the table sees. ``target`` appears only once complete. Returns a :class:`Converted`.
+    sees what a fit of the table sees. ``target`` appears only once complete. ``progress``, when given,
+    is called after each chunk as ``progress(step, rows, total)``: ``step`` ``"typing"`` (the first
+    pass, ``total`` None) or ``"writing"`` (``total`` the table's rows), ``rows`` read so far in that
+    pass. Returns a :class:`Converted`.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -61,6 +66,8 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     numbers, stray = dict.fromkeys(names, 0), {}  # per column: its cells that are numbers, the first that is not
     negative = dict.fromkeys(names, False)  # whole numbers below zero: int64 and uint64 together are text
     rows = 0
+    if progress is not None:
+        progress("typing", 0, None)
     for chunk in _chunks(fmt, source, head, options, rows_per_chunk):  # first pass: each column's type
         # whole-chunk reductions, then a loop over plain values: a table of 20,000 columns is 20,000 Series
         counts = dict(zip(names, chunk.notna().sum().tolist()))
@@ -76,6 +83,8 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
             elif kind in ("int", "float"):
                 numbers[name] += counts[name]
         rows += len(chunk)
+        if progress is not None:
+            progress("typing", rows, None)
     if rows == 0:
         raise ValueError(f"{source}: holds no rows to convert")
     kinds = {name: kind if filled[name] else "float" for name, kind in kinds.items()}  # all empty: NaN, as pandas
@@ -84,8 +93,14 @@ def csv_to_parquet(source, target, *, header=None, delimiter=None, chunk_rows: i
     schema = pa.schema([(name, types[kinds[name]]) for name in names])
     text = [name for name in names if kinds[name] == "text"]  # read as written: a chunk must not retype them
     with staged_file(Path(target), overwrite=overwrite) as staged, pq.ParquetWriter(staged, schema) as writer:
+        written = 0
+        if progress is not None:
+            progress("writing", 0, rows)
         for chunk in _chunks(fmt, source, head, options, rows_per_chunk, text=text):
             writer.write_table(pa.Table.from_arrays(_arrays(chunk, schema), schema=schema))
+            written += len(chunk)
+            if progress is not None:
+                progress("writing", written, rows)
     stray_text = {  # numbers in all but at most 1% of the filled cells: a typo, more likely than a text column
         name: (str(found[0][0]), found[0][1], found[1])
         for name, found in stray.items()
