@@ -189,6 +189,17 @@ def test_fit_progress_bar_on_stderr(cells, tmp_path):
     )
 
 
+def test_a_large_fit_says_when_training_ends_before_its_run_is_written(cells, tmp_path, monkeypatch):
+    """A million rows' run took about 35 s to encode, score and write after the last epoch, without a word
+    (scale QA L1); from WRITING_NOTE_ROWS rows the fit says training has ended."""
+    args = ["fit", cells, "--label-col", "cell_type", "--hidden-layer-sizes", "4", "--max-iter", "2"]
+    assert "training ended" not in aedr(*args, "-o", tmp_path / "small").stderr
+    monkeypatch.setattr("aedr.runs.WRITING_NOTE_ROWS", 10)
+    stderr = aedr(*args, "-o", tmp_path / "large").stderr
+    assert "training ended: encoding the " in stderr and "rows, scoring them and writing the run" in stderr
+    assert stderr.index("Autoencoder: 2/2 epochs") < stderr.index("training ended") < stderr.index("wrote")
+
+
 @pytest.mark.parametrize(
     "name, extra, embedding",
     [

@@ -70,6 +70,9 @@ def fit_run(
     )
 
 
+WRITING_NOTE_ROWS = 100_000  # from this many rows aedr fit says when training ends (a million: ~35 s of writing)
+
+
 def checkpointed_fit_run(
     estimator,
     table: Table,
@@ -89,7 +92,7 @@ def checkpointed_fit_run(
     and its trained model kept there (:func:`aedr.training.checkpoint.write_trained`) before the outputs
     are written, unless ``interrupted()`` says the user stopped it, so that a stop from then on loses no
     training. ``threads``: the torch threads it runs on. ``said``: a function that shows the user a line
-    (the trained model read back). ``write_options``: as :func:`write_fit` takes them. Returns the run;
+    (the trained model read back; from :data:`WRITING_NOTE_ROWS` rows, that training has ended). ``write_options``: as :func:`write_fit` takes them. Returns the run;
     its ``estimator`` is the trained one."""
     from aedr.training.checkpoint import read_trained, run_identity, write_trained
 
@@ -106,6 +109,8 @@ def checkpointed_fit_run(
             seconds = train(estimator, table, resume_from=checkpoint if resume else None)
             if not (interrupted and interrupted()):
                 write_trained(checkpoint, estimator, identity(), threads=threads, fit_seconds=seconds)
+            if said is not None and table.X.shape[0] >= WRITING_NOTE_ROWS:  # a large run's writing takes a while
+                said(f"training ended: encoding the {table.X.shape[0]:,} rows, scoring them and writing the run")
         return write_fit(estimator, table, folder, fit_seconds=seconds, interrupted=interrupted, **write_options)
 
 
