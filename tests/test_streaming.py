@@ -243,6 +243,12 @@ def test_an_h5ad_that_shrinks_while_streaming_is_not_read_as_zeros(tmp_path, dig
     with pytest.raises(ValueError, match="s.h5ad: changed while cells .* truncated or replaced while it was being"):
         source.read(1700, 1797)
     assert np.array_equal(first, digits[0][:10])
+    path = tmp_path / "gone.h5ad"
+    anndata.AnnData(X=digits[0].astype(np.float32)).write_h5ad(path)
+    source = open_rows(path)
+    path.unlink()  # a file deleted mid-fit was said to be "truncated or replaced" (scale QA L6)
+    with pytest.raises(ValueError, match="gone.h5ad: changed while cells .* the file was deleted or moved while it"):
+        source.read(0, 10)
 
 
 def test_a_file_that_shrinks_while_streaming_names_it(tmp_path, digits, small_blocks):

@@ -446,10 +446,11 @@ class H5adSource(RowSource):
             rows = self.adata.X[start:stop]
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({first_line(exc)})") from exc
-        if _stamp(self.path) != self._stamp:  # HDF5 reads past a cut file's end as zeros: told by the file
+        if (now := _stamp(self.path)) != self._stamp:  # HDF5 reads past a cut file's end as zeros: told by the file
+            what = "deleted or moved" if now is None else "truncated or replaced"
             raise ValueError(
                 f"{self.path}: changed while cells {start:,}-{stop:,} of {self.shape[0]:,} were read: the file was "
-                "truncated or replaced while it was being read"
+                f"{what} while it was being read"
             )
         if sp.issparse(rows):
             from aedr._validation import sparse_problem
