@@ -251,6 +251,22 @@ def test_an_h5ad_that_shrinks_while_streaming_is_not_read_as_zeros(tmp_path, dig
         source.read(0, 10)
 
 
+def test_a_parquet_file_cut_short_is_said_to_be_so(tmp_path):
+    """A Parquet file whose copy stopped part-way got pyarrow's "magic bytes not found in footer. Either the
+    file is corrupted or this is not a parquet file" (scale QA L7), read in memory or streamed."""
+    from aedr.data.io import read_table
+
+    path = tmp_path / "cut.parquet"
+    pd.DataFrame(np.arange(400.0).reshape(100, 4), columns=list("abcd")).to_parquet(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    for read in (open_rows, read_table):
+        with pytest.raises(ValueError, match=r"cut.parquet: is cut short: it starts as a Parquet file but lacks the"):
+            read(path)
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match=r"cut.parquet: cannot read as Parquet \(.*magic bytes"):
+        open_rows(path)
+
+
 def test_a_file_that_shrinks_while_streaming_names_it(tmp_path, digits, small_blocks):
     path = tmp_path / "s.npy"
     np.save(path, digits[0])

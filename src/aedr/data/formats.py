@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -296,6 +297,24 @@ def plain_range(index) -> bool:
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
 
+def parquet_error(path, exc: Exception) -> ValueError:
+    """The error for a Parquet file that pyarrow cannot open (``exc``): a file that starts as Parquet
+    but lacks the footer that ends one is said to be cut short, not left in pyarrow's words."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+            handle.seek(max(os.fstat(handle.fileno()).st_size - 4, 0))
+            tail = handle.read(4)
+    except OSError:
+        head = tail = b""
+    if head == b"PAR1" and tail != b"PAR1":
+        return ValueError(
+            f"{path}: is cut short: it starts as a Parquet file but lacks the footer that ends one (a copy or a write "
+            "that stopped part-way?); write or copy it again"
+        )
+    return ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})")
+
+
 THREADED_CHUNKS = 10_000  # column chunks (columns x row groups) up to which a Parquet file is read on threads
 
 
@@ -311,7 +330,7 @@ class Parquet(FileFormat):
         try:
             return [str(c) for c in pyarrow.parquet.read_schema(path).names]
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
+            raise parquet_error(path, exc) from exc
 
     def open_source(self, path, *, label_col=None, columns=None, exclude=None, id_columns=None, **options):
         from aedr.data.sources import ParquetSource
@@ -329,7 +348,7 @@ class Parquet(FileFormat):
             threads = shape.num_columns * shape.num_row_groups <= THREADED_CHUNKS
             frame = pd.read_parquet(path, engine="pyarrow", use_threads=threads)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read as Parquet ({first_line(exc)})") from exc
+            raise parquet_error(path, exc) from exc
         index = []  # a pandas index saved with the rows (sample names, or rows 1000 on): the rows' IDs, in front
         if not plain_range(frame.index):
             levels = [

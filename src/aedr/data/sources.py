@@ -268,7 +268,9 @@ class ParquetSource(RowSource):
         try:
             self._file = pq.ParquetFile(self.path)
         except Exception as exc:
-            raise ValueError(f"{self.path}: cannot read as Parquet ({first_line(exc)})") from exc
+            from aedr.data.formats import parquet_error
+
+            raise parquet_error(self.path, exc) from exc
         try:
             self._describe(label_col, columns, exclude)
         except BaseException:  # a file refused once open is not left open
