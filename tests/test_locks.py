@@ -366,6 +366,26 @@ def test_running_out_of_memory_is_said_as_such_not_called_a_bug():
     assert "looks like a bug in aedr" in describe_error(RuntimeError("an index out of range"))
 
 
+def test_out_of_memory_under_an_address_space_limit_names_the_limit(monkeypatch):
+    """Under `ulimit -v` a streamed fit failed while scoring, told only to lower --memory-budget so that rows
+    stream, which they did (scale QA M4): the limit is named first, as the thing to raise."""
+    import resource
+
+    from aedr.cli.errors import describe_error
+
+    real, error = resource.getrlimit, MemoryError("Unable to allocate 62.0 MiB")
+    for limit, said in ((resource.RLIM_INFINITY, None), (3 << 29, "1.5 GiB")):
+
+        def fake(which, limit=limit):
+            return (limit, resource.RLIM_INFINITY) if which == resource.RLIMIT_AS else real(which)
+
+        monkeypatch.setattr(resource, "getrlimit", fake)
+        message = describe_error(error)
+        assert "lower --memory-budget" in message
+        assert ("ulimit" in message) == (said is not None)
+        assert said is None or f"raise the process's limit (ulimit -v: {said}), or lower --memory-budget" in message
+
+
 def test_a_torchrun_peer_that_failed_is_named_as_the_cause_not_a_bug(monkeypatch):
     """Rank 0 sees only gloo's lost connection when another rank fails; its error is torchrun's to show."""
     from aedr.cli.errors import describe_error
