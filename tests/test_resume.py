@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 
 import aedr
 from aedr import Autoencoder, Checkpoint, CheckpointError, VariationalAutoencoder
-from aedr.training.checkpoint import header_metadata, read_checkpoint
+from aedr.training.checkpoint import header_metadata, read_checkpoint, tensors_digest
 
 X = load_digits().data[:500]
 
@@ -376,3 +376,26 @@ def test_a_checkpoint_of_another_process_count_goes_on_with_a_warning(tmp_path, 
         Autoencoder(**params).fit(X, resume_from=path)
     assert "written by a fit of 2 processes and this one runs 1" in caplog.text
     assert "not equal an uninterrupted fit's bit for bit" in caplog.text
+
+
+def test_a_neighbour_checkpoint_keeps_the_noise_of_its_drawn_rows_and_one_without_it_is_refused(tmp_path):
+    """The fitting phase draws rows near each training row at its own scale, kept in the checkpoint with the
+    map; a checkpoint from before the drawn rows, resumed in its fitting phase, is refused in words."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "fit.ckpt"
+    params = {"max_iter": 20, "neighbor_loss": "umap", "random_state": 0}
+    Autoencoder(**params, callbacks=[Checkpoint(path, every_epochs=1), StopAfter(6)]).fit(X)
+    snapshot = read_checkpoint(path)
+    assert snapshot.state["phase"] == "fitting" and snapshot.tensors["map/nearby_scale"].shape == (len(X),)
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        header = json.loads(f.metadata()["aedr"])
+    del tensors["map/nearby_scale"]
+    header["tensors_sha256"] = tensors_digest(tensors)
+    save_file(tensors, str(path), metadata=header_metadata(header))
+    with pytest.raises(CheckpointError, match="written by an earlier aedr, whose neighbour fit drew no rows near"):
+        Autoencoder(**params).fit(X, resume_from=path)

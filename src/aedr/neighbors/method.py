@@ -1,7 +1,8 @@
 """The interface every neighbour method implements, and the settings it reads.
 
 A neighbour method turns the training rows into a free map of codes that keeps their
-neighbourhoods: an input-space graph (:meth:`NeighborMethod.graph`), the map whose layout the encoder is
+neighbourhoods: an input-space graph (:meth:`NeighborMethod.affinities` of the rows'
+:meth:`NeighborMethod.neighbors`), the map whose layout the encoder is
 shaped on (:meth:`NeighborMethod.embed`), and the map the autoencoder finally fits, re-settled
 from the encoder's codes (:meth:`NeighborMethod.refine`). :class:`aedr.neighbors.training.NeighborTrainer` runs the
 autoencoder around it. A new method is one module with a subclass (:class:`PerplexityGraph` or
@@ -72,9 +73,19 @@ class NeighborMethod:
         it (``"perplexity=19.6"``), for the error that asks for it; None where the method has none."""
         return None
 
+    def neighbors(self, X, random_state: int):
+        """``(indices, distances)`` (n, :meth:`graph_neighbors`) of each row's nearest other rows of ``X``
+        (as given), nearest first: what the graph is built from, and where a new row's neighbours are
+        looked for while training (:mod:`aedr.neighbors.nearby`)."""
+        return nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
+
+    def affinities(self, indices, distances) -> sp.csr_matrix:
+        """The symmetric sparse graph the map learns from, built from the rows' :meth:`neighbors`."""
+        raise NotImplementedError
+
     def graph(self, X, random_state: int) -> sp.csr_matrix:
         """The symmetric sparse graph of the rows ``X`` (as given) that the map learns from."""
-        raise NotImplementedError
+        return self.affinities(*self.neighbors(X, random_state))
 
     def embed(self, graph: sp.csr_matrix, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """A map (n, n_components) of the rows whose graph is ``graph``; ``rows`` are those rows
@@ -118,8 +129,7 @@ class PerplexityGraph:
         largest = math.floor((n_rows - 1) / 3 * 10) / 10  # int(3 * perplexity) neighbours of n_rows - 1
         return f"perplexity={largest:g}" if largest >= 1 else None
 
-    def graph(self, X, random_state: int):
-        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
+    def affinities(self, indices, distances):
         return perplexity_affinities(indices, distances, self.settings.perplexity)
 
 
@@ -136,6 +146,5 @@ class FuzzyGraph:
     def largest_graph(self, n_rows: int) -> str | None:
         return f"n_neighbors={n_rows}" if n_rows >= 2 else None
 
-    def graph(self, X, random_state: int):
-        indices, distances = nearest_neighbors(X, self.graph_neighbors(), random_state=random_state)
+    def affinities(self, indices, distances):
         return fuzzy_simplicial_set(indices, distances)

@@ -35,7 +35,8 @@ import torch
 
 from aedr.models.anchored import anchored_code
 from aedr.neighbors.method import NeighborMethod
-from aedr.training.checkpoint import Snapshot
+from aedr.neighbors.nearby import nearby_scale, nearby_share
+from aedr.training.checkpoint import CheckpointError, Snapshot
 from aedr.training.distributed import broadcast, is_main, world_size
 from aedr.training.losses import NeighborObjective
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingHistory
@@ -179,6 +180,7 @@ class NeighborTrainer:
         )
         self.weight, self.generators = weight, tuple(generators) or (generator,)
         self.history = TrainingHistory()
+        self.nearby_scale: torch.Tensor | None = None  # (n,): the noise of the rows drawn near each training row
 
     def fit(
         self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: Snapshot | None = None
@@ -193,7 +195,14 @@ class NeighborTrainer:
         if phase == "shaping":
             # under torchrun rank 0 alone builds the graph and the maps, and the other ranks receive them
             with _timed(f"the neighbour graph of {len(X):,} rows"):
-                graph = self.method.graph(self.rows, random_state=seed) if is_main() else None
+                graph = scale = None
+                if is_main():
+                    indices, distances = self.method.neighbors(self.rows, random_state=seed)
+                    graph = self.method.affinities(indices, distances)
+                    scale = nearby_scale(X, indices[:, 0])
+                self.nearby_scale = broadcast(
+                    scale if is_main() else torch.empty(len(X), dtype=X.dtype, device=X.device)
+                )
             if resume is None:
                 rows = torch.as_tensor(self.rows, dtype=torch.float32, device=X.device)
                 with _timed("the layout map"):
@@ -222,6 +231,12 @@ class NeighborTrainer:
             first, resume = self.history, None
         else:
             codes = resume.tensors["map/codes"].to(X.device)
+            if "map/nearby_scale" not in resume.tensors:
+                raise CheckpointError(
+                    "the checkpoint was written by an earlier aedr, whose neighbour fit drew no rows near the training "
+                    "rows; start the fit again"
+                )
+            self.nearby_scale = resume.tensors["map/nearby_scale"].to(X.device)
             first = TrainingHistory(**resume.state["shaping_history"])
         share = 1.0 if reconstruct else DECODE_SHARE
         objective = self._objective(codes, resume, decode_share=share, generator=self.generator)
@@ -247,6 +262,8 @@ class NeighborTrainer:
             robust_scale=ROBUST_SCALE,
             code_layer=code_layer,
             anchor_of=anchor_of,
+            nearby_scale=self.nearby_scale,
+            nearby_share=nearby_share(len(codes)),
             **kwargs,
         )
 
@@ -266,7 +283,7 @@ class NeighborTrainer:
         extra = {"phase": phase}
         if shaping_history is not None:
             extra["shaping_history"] = dataclasses.asdict(shaping_history)
-        tensors = {"map/codes": codes}
+        tensors = {"map/codes": codes, "map/nearby_scale": self.nearby_scale}
         if objective.anchor_of is not None:
             tensors["map/anchor_of"] = objective.anchor_of
         trainer.checkpoint_extra = Snapshot(tensors, extra)

@@ -144,6 +144,10 @@ class NeighborObjective:
     :class:`~aedr.models.anchored.AnchoredCode`) the cross-entropy of its anchor logits against
     each row's anchor, ``anchor_of`` (n,) (default: the anchor nearest its place), is added with the
     same ``weight``: the row's code is drawn to one anchor of its part of the map, not between parts.
+    With ``nearby_scale`` (n,) each training batch also brings a row drawn near each of its rows (of a
+    ``nearby_share`` of them, drawn each step), with Gaussian noise of the row's scale per value
+    (:mod:`aedr.neighbors.nearby`), pulled to the row's place (and tied to its anchor) alike, with the
+    same ``weight``: the encoder learns where the rows around a training row land, as new rows lie.
     """
 
     def __init__(
@@ -158,6 +162,8 @@ class NeighborObjective:
         code_layer=None,
         anchor_of=None,
         decode_share=1.0,
+        nearby_scale=None,
+        nearby_share=1.0,
     ):
         n, k = targets.shape
         self.base, self.weight = base, weight
@@ -165,6 +171,7 @@ class NeighborObjective:
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
         self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
         self.code_layer, self.decode_share = code_layer, decode_share
+        self.nearby_scale, self.nearby_share = nearby_scale, nearby_share
         if code_layer is not None and anchor_of is None:
             anchor_of = code_layer.nearest(self.targets)
         self.anchor_of = anchor_of
@@ -181,13 +188,38 @@ class NeighborObjective:
             rows = min(len(x), max(2, math.ceil(self.decode_share * len(x))))  # two at least: batch norm
             decoded = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
         total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.decode_share > 0, decoded=decoded)
-        d2 = (z - self.targets[index]).pow(2).sum(1)  # (B,)
-        if self.robust_scale:
-            s2 = self.robust_scale**2
-            d2 = s2 * torch.log1p(d2 / s2)
-        terms["neighbor"] = d2.mean() * self.unit
+        terms["neighbor"] = self._pull(z, self.targets[index])
         total = total + self.weight * terms["neighbor"]
         if self.code_layer is not None:
             terms["anchor"] = F.cross_entropy(self.code_layer.logits.float(), self.anchor_of[index])
             total = total + self.weight * terms["anchor"]
+        if self.nearby_scale is not None:  # each drawn row weighs what a batch row does: share x their mean
+            total = total + self.weight * self.nearby_share * self._nearby(model, x, index, terms)
         return total, terms
+
+    def _pull(self, z: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
+        """The mean pull of codes ``z`` to ``places``, in units of the map's spacing (robust if so set)."""
+        d2 = (z - places).pow(2).sum(1)  # (B,)
+        if self.robust_scale:
+            s2 = self.robust_scale**2
+            d2 = s2 * torch.log1p(d2 / s2)
+        return d2.mean() * self.unit
+
+    def _nearby(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor, terms: dict) -> torch.Tensor:
+        """A row drawn near each of the batch's rows ``x`` (:func:`aedr.neighbors.nearby.draw_nearby`), pulled to
+        that row's place (and tied to its anchor): their terms, summed."""
+        from aedr.neighbors.nearby import draw_nearby
+
+        if self.nearby_share < 1:  # a share of the batch's rows, drawn anew each step
+            rows = min(len(x), max(2, math.ceil(self.nearby_share * len(x))))
+            keep = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
+            x, index = x[keep], index[keep]
+        rows = draw_nearby(x, self.nearby_scale[index], self.generator)
+        if self.input_dropout:
+            keep = torch.rand(rows.shape, generator=self.generator, device=rows.device) >= self.input_dropout
+            rows = rows * keep / (1.0 - self.input_dropout)
+        terms["nearby"] = self._pull(model.encode(rows), self.targets[index])
+        if self.code_layer is None:
+            return terms["nearby"]
+        terms["nearby_anchor"] = F.cross_entropy(self.code_layer.logits.float(), self.anchor_of[index])
+        return terms["nearby"] + terms["nearby_anchor"]
