@@ -20,8 +20,6 @@ import math
 import torch
 
 NEARBY_FULL_ROWS = 10_000  # up to this many training rows each batch row brings a row drawn near it; above, a share
-
-
 _CHUNK = 8192  # rows at a time when the spacing is measured
 
 

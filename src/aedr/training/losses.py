@@ -211,8 +211,8 @@ class NeighborObjective:
         from aedr.neighbors.nearby import draw_nearby
 
         if self.nearby_share < 1:  # a share of the batch's rows, drawn anew each step
-            rows = min(len(x), max(2, math.ceil(self.nearby_share * len(x))))
-            keep = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
+            count = min(len(x), max(2, math.ceil(self.nearby_share * len(x))))
+            keep = torch.randperm(len(x), generator=self.generator, device=x.device)[:count]
             x, index = x[keep], index[keep]
         rows = draw_nearby(x, self.nearby_scale[index], self.generator)
         if self.input_dropout:
