@@ -92,8 +92,9 @@ def checkpointed_fit_run(
     and its trained model kept there (:func:`aedr.training.checkpoint.write_trained`) before the outputs
     are written, unless ``interrupted()`` says the user stopped it, so that a stop from then on loses no
     training. ``threads``: the torch threads it runs on. ``said``: a function that shows the user a line
-    (the trained model read back; from :data:`WRITING_NOTE_ROWS` rows, that training has ended). ``write_options``: as :func:`write_fit` takes them. Returns the run;
-    its ``estimator`` is the trained one."""
+    (the trained model read back; from :data:`WRITING_NOTE_ROWS` rows, that training has ended).
+    ``write_options``: as :func:`write_fit` takes them. Returns the run; its ``estimator`` is the
+    trained one."""
     from aedr.training.checkpoint import read_trained, run_identity, write_trained
 
     def identity():  # what the trained checkpoint shares with the run that writes its outputs

@@ -20,7 +20,6 @@ def is_verbose(ctx: typer.Context) -> bool:
     return bool(ctx.meta.get(_VERBOSE))
 
 
-# Why training ended (the estimator's stop_reason_), for --verbose and aedr info.
 def launched_by_torchrun() -> bool:
     """Whether torchrun started this process (its agent's ``TORCHELASTIC_RUN_ID``), not only whether
     ``WORLD_SIZE`` and ``RANK`` are set, which another job may have left behind."""
@@ -29,6 +28,7 @@ def launched_by_torchrun() -> bool:
     return "TORCHELASTIC_RUN_ID" in os.environ
 
 
+# Why training ended (the estimator's stop_reason_), for --verbose and aedr info.
 STOP_REASONS = {
     "max_iter": "ran every epoch of its budget (--max-iter)",
     "converged": "converged: the loss improved by less than --tol for --n-iter-no-change epochs",

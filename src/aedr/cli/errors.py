@@ -334,25 +334,15 @@ def describe_error(exc: BaseException) -> str:
         return "another process of the torchrun group failed or left: torchrun's summary names its error"
     if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
         # numpy's MemoryError, torch's CPU allocator or CUDA: the machine's limit, not a bug
-        limit = _address_limit()
+        from aedr.data.memory import address_limit
+
+        limit = address_limit()  # torch reserves far more address space than it uses: a limit fails first
         raise_it = f"raise the process's limit (ulimit -v: {size_text(limit)}), or " if limit is not None else ""
         return (
             f"out of memory ({text[:160] or type(exc).__name__}): {raise_it}lower --memory-budget so that rows on "
             "disk stream, or use a smaller batch or network"
         )
     return f"{type(exc).__name__}: {text} (this looks like a bug in aedr; --verbose shows where)"
-
-
-def _address_limit() -> int | None:
-    """The process's address-space limit (``ulimit -v``) in bytes, or None when it has none: torch and
-    its libraries reserve far more address space than they use, so a limit fails sooner than the machine's
-    memory, and a streamed fit can still fail under it."""
-    try:
-        import resource
-    except ImportError:  # not on this platform
-        return None
-    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

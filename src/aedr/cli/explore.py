@@ -122,9 +122,8 @@ def explore(
                 raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     else:  # text columns of --data are annotations to show, not features to refuse
-        table = read_input(
-            data, given_options(ctx, delimiter=None), keep_text=True, network=False
-        )  # --delimiter: the embedding's
+        options = given_options(ctx, delimiter=None)  # --delimiter is the embedding's
+        table = read_input(data, options, keep_text=True, network=False)
         if table.X.shape[0] != len(codes):
             raise ValueError(
                 f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"

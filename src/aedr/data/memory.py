@@ -88,18 +88,22 @@ def _field(file: Path, key: str, unit: int = 1) -> int | None:
     return None
 
 
-def _rlimit_headroom(proc: Path) -> list[int]:
-    """What ``RLIMIT_AS`` and ``RLIMIT_DATA`` leave: each soft limit less the process's address space
-    (``VmSize``) or data segments (``VmData``), as ``proc/self/status`` gives them."""
+def address_limit(which: str = "RLIMIT_AS") -> int | None:
+    """The process's soft limit ``which`` (``RLIMIT_AS``: ``ulimit -v``; ``RLIMIT_DATA``) in bytes, or
+    None where it has none (or the platform has no such limits)."""
     try:
         import resource
     except ImportError:  # not on this platform
-        return []
-    limits = {
-        "VmSize:": resource.getrlimit(resource.RLIMIT_AS)[0],
-        "VmData:": resource.getrlimit(resource.RLIMIT_DATA)[0],
-    }
-    limits = {field: soft for field, soft in limits.items() if soft != resource.RLIM_INFINITY}
+        return None
+    soft = resource.getrlimit(getattr(resource, which))[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _rlimit_headroom(proc: Path) -> list[int]:
+    """What ``RLIMIT_AS`` and ``RLIMIT_DATA`` leave: each soft limit less the process's address space
+    (``VmSize``) or data segments (``VmData``), as ``proc/self/status`` gives them."""
+    limits = {"VmSize:": address_limit(), "VmData:": address_limit("RLIMIT_DATA")}
+    limits = {field: soft for field, soft in limits.items() if soft is not None}
     if not limits:  # the usual case: no limit, and no need to read the process's status
         return []
     used = {field: _field(proc / "self" / "status", field, 1024) for field in limits}
