@@ -272,9 +272,14 @@ def test_commands_but_fit_run_once_under_torchrun(data, tmp_path):
     assert len((tmp_path / "codes.csv").read_text().splitlines()) == 2048 + 1
 
 
-def test_a_fit_left_with_another_jobs_torchrun_settings_says_it_waits_and_ends_on_sigterm(data, tmp_path):
+@pytest.mark.parametrize("sig, code, how", [("SIGTERM", 143, "terminated (SIGTERM)"), ("SIGINT", 130, "interrupted")])
+def test_a_fit_left_with_another_jobs_torchrun_settings_says_it_waits_and_stops_on_a_signal(
+    data, tmp_path, sig, code, how
+):
     """WORLD_SIZE and RANK left from another job made a plain fit wait silently in the rendezvous for a
-    rank that never came, deaf to Ctrl-C and SIGTERM (only kill -9 ended it)."""
+    rank that never came, deaf to Ctrl-C and SIGTERM (only kill -9 ended it); then they ended it at once,
+    without a word and leaving the output's lock file. Now it says it waits, and a signal stops it as one
+    at any other moment does."""
     import os
     import signal
     import threading
@@ -282,7 +287,14 @@ def test_a_fit_left_with_another_jobs_torchrun_settings_says_it_waits_and_ends_o
 
     env = {**os.environ, "WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
     command = [sys.executable, "-m", "aedr", "fit", str(data / "x.npy"), "--out", "r", *FIT]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(  # Ctrl-C as a terminal sends it: a test runner's worker may ignore SIGINT
+        command,
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     lines = []
     threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
     try:
@@ -292,7 +304,10 @@ def test_a_fit_left_with_another_jobs_torchrun_settings_says_it_waits_and_ends_o
         assert lines and "note: joining a torchrun group of 2 processes at 127.0.0.1:" in lines[0], lines
         assert "unset them" in lines[0]
         time.sleep(2)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == -signal.SIGTERM
+        process.send_signal(getattr(signal, sig))
+        assert process.wait(timeout=30) == code
+        time.sleep(0.5)  # the reader's last lines
+        assert f"error: {how}; nothing was written" in "".join(lines), lines
+        assert sorted(p.name for p in tmp_path.iterdir()) == [], "no run, no lock file left"
     finally:
         process.kill()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -169,8 +168,7 @@ def fit(
 
         if rank == 0 or not launched_by_torchrun():  # said before the wait: WORLD_SIZE and RANK
             typer.echo(_joining_note(), err=True)  # left from another job (no torchrun) would wait for ever
-        with _signals_end_at_once():  # blocked in torch's C++ rendezvous, Python's handlers never run
-            distributed.setup(resolve_device(estimator.device))
+        _join_group(resolve_device(estimator.device))
     drawn = None
     if estimator.random_state is None:  # a seed drawn and recorded, that --random-state repeats the fit with
         drawn = _seed_for(saved)
@@ -448,18 +446,30 @@ def _joining_note() -> str:
     )
 
 
-@contextmanager
-def _signals_end_at_once():
-    """Ctrl-C and SIGTERM end the process at once (the system's default) inside the block."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+def _join_group(device) -> None:
+    """Join torchrun's process group (:func:`aedr.training.distributed.setup`), waiting for the other
+    processes as long as it takes, while Ctrl-C and SIGTERM still stop the command.
+
+    torch waits in C++, where Python's signal handlers never run: the wait goes on in a thread of its
+    own, and this one is left free to take the signal and unwind (the output's lock released, the
+    line "interrupted" said). The thread, still blocked, ends with the process."""
+    from aedr.training import distributed
+
+    device = distributed.rank_device(device)  # a GPU is chosen per thread: this one trains
+    failed: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            distributed.setup(device)
+        except BaseException as exc:  # raised again in this thread
+            failed.append(exc)
+
+    waiting = threading.Thread(target=join, name="aedr-rendezvous", daemon=True)
+    waiting.start()
+    while waiting.is_alive():
+        waiting.join(0.1)
+    if failed:
+        raise failed[0]
 
 
 class _Stopped(Exception):

@@ -40,14 +40,21 @@ def setup(device: torch.device) -> torch.device:
     trains on (its local GPU under torchrun with CUDA)."""
     if world_size() <= 1:
         return device
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
+    device = rank_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         import atexit
 
         atexit.register(_leave)  # a script's ranks leave the group they were put in before Python unwinds
+    return device
+
+
+def rank_device(device: torch.device) -> torch.device:
+    """The device this rank trains on: under torchrun with CUDA, ``device`` without an index becomes
+    the rank's local GPU (``LOCAL_RANK``), made the calling thread's current one; else ``device``."""
+    if world_size() > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     return device
 
 
