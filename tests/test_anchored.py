@@ -11,7 +11,9 @@ from sklearn.datasets import load_digits
 from aedr import Autoencoder, VariationalAutoencoder, load
 from aedr.models import MLPConfig, MLPModule
 from aedr.models.anchored import ANCHORS, AnchoredCode, anchored_code
+from aedr.neighbors.training import autoencoder_batch, phase_configs
 from aedr.persistence import ModelFileError
+from aedr.training.trainer import TrainerConfig
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,9 @@ def test_a_neighbour_model_ends_in_anchors_placed_on_its_map_and_trains_them(row
     assert copy.deepcopy(ae).transform(rows[:5]).shape == (5, 2)
     before = ae.n_iter_
     ae.set_params(warm_start=True, max_iter=2).fit(rows)  # a warm start deep-copies the network
-    assert ae.n_iter_ == before + 2  # its epochs counted on from the model's
+    config = TrainerConfig(max_iter=2, batch_size=autoencoder_batch(len(rows)))
+    added = sum(phase.max_iter for phase in phase_configs(config, len(rows)))  # 1 + 1, stretched to 4 + 4
+    assert added == 8 and ae.n_iter_ == before + added  # its epochs counted on from the model's
     codes = ae.transform(rows)
     assert np.isfinite(codes).all() and codes.std() > 0
 

@@ -300,8 +300,9 @@ def test_neighbor_objective_counts_a_codes_distance_from_its_place_in_mean_spaci
 
 def test_rows_drawn_near_a_training_row_lie_about_as_far_from_it_as_its_nearest_row():
     """A new row lies about as far from its nearest training row as a training row from its own nearest:
-    the rows drawn near each training row lie there too, and nearer it than any other training row."""
-    from aedr.neighbors.nearby import draw_nearby, nearby_scale
+    the rows drawn near each training row lie a little farther (``NEARBY_NOISE`` = 1.4 times that
+    distance), and still nearer it than any other training row."""
+    from aedr.neighbors.nearby import NEARBY_NOISE, draw_nearby, nearby_scale
 
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(300, 64, generator=generator)
@@ -310,11 +311,12 @@ def test_rows_drawn_near_a_training_row_lie_about_as_far_from_it_as_its_nearest_
     nearest = torch.cdist(X, X).fill_diagonal_(float("inf")).argmin(1)
     np.testing.assert_array_equal(indices[:, 0], nearest.numpy())
     scale = nearby_scale(X, indices[:, 0])
-    np.testing.assert_allclose(scale * 8, (X - X[nearest]).norm(dim=1), rtol=1e-5)  # sqrt(64) = 8
-    assert scale[1] == pytest.approx(0.01 * 8 / 8, rel=1e-4)
+    assert NEARBY_NOISE == 1.4
+    np.testing.assert_allclose(scale * 8, 1.4 * (X - X[nearest]).norm(dim=1), rtol=1e-5)  # sqrt(64) = 8
+    assert scale[1] == pytest.approx(1.4 * 0.01 * 8 / 8, rel=1e-4)
     drawn = draw_nearby(X, scale, generator)
     ratio = (drawn - X).norm(dim=1) / (X - X[nearest]).norm(dim=1)
-    assert 0.8 < ratio.median() < 1.2
+    assert 1.2 < ratio.median() < 1.6
     assert (torch.cdist(drawn, X).argmin(1) == torch.arange(300)).float().mean() > 0.95
 
 
@@ -384,8 +386,9 @@ def test_neighbour_models_let_the_learning_rate_fall_over_the_last_epochs(digits
     # a plain deep model: its rate falls linearly to zero over the last half of its epochs
     np.testing.assert_allclose(rates[None], [1e-3] * 11 + [1e-3 * k / 10 for k in range(9, 0, -1)])
     # a neighbour model's autoencoder: twice the rate (its batches are larger); ceil(0.175 * max_iter) = 4
-    # shaping epochs at a constant rate, then 4 fitting epochs, the rate falling to zero over their last 30%
-    np.testing.assert_allclose(rates["tsne"], [2e-3] * 7 + [2e-3 / 1.2])
+    # epochs a phase, of 5 steps each, stretched to 16 (a floor of 200 steps, 4 times the epochs at most):
+    # 16 shaping epochs at a constant rate, then 16 fitting epochs, the rate falling to zero over their last 30%
+    np.testing.assert_allclose(rates["tsne"], [2e-3] * 28 + [2e-3 * k / 4.8 for k in (4, 3, 2, 1)])
 
 
 @pytest.fixture(scope="module")
@@ -409,14 +412,16 @@ def digits_scores(digits_split):
     return scores
 
 
-@pytest.mark.parametrize(("held_out", "least", "widest_gap"), [(0.2, 0.953, 0.03), (0.5, 0.936, 0.03)])
+@pytest.mark.parametrize(("held_out", "least", "widest_gap"), [(0.2, 0.965, 0.02), (0.5, 0.955, 0.02)])
 def test_new_rows_land_almost_as_well_as_the_fitted_rows(digits, held_out, least, widest_gap):
     """The encoder places rows it never saw among their classes: their 5-NN accuracy (the classifier fitted
     on the fitted rows' codes) stays close to the fitted rows' own. Measured (seed 0, max_iter=120; held-out
-    / fitted rows' 5-fold): 80/20 0.961 / 0.985, 50/50 0.941 / 0.961. Without the rows drawn near the
-    training rows 0.950 / 0.985 and 0.933 / 0.970; with a linear code layer instead of the anchored one
-    0.933 / 0.985 and 0.912 / 0.966; the design before that (the encoder regressed onto the finished t-SNE
-    map, per-feature scaling) 0.925 / 0.985 and 0.892 / 0.973: each fails both bounds."""
+    / fitted rows' 5-fold): 80/20 0.972 / 0.985, 50/50 0.972 / 0.970. With one row drawn near each training
+    row at its nearest distance and 35 epochs a phase (before the floor of 2,000 steps) 0.961 / 0.985 and
+    0.941 / 0.961; without the rows drawn near the training rows 0.950 / 0.985 and 0.933 / 0.970; with a
+    linear code layer instead of the anchored one 0.933 / 0.985 and 0.912 / 0.966; the design before that
+    (the encoder regressed onto the finished t-SNE map, per-feature scaling) 0.925 / 0.985 and 0.892 / 0.973:
+    each fails both bounds."""
     X, y = digits
     X_fit, X_out, y_fit, y_out = train_test_split(X, y, test_size=held_out, stratify=y, random_state=0)
     ae = Autoencoder(neighbor_loss="tsne", max_iter=120, random_state=0).fit(X_fit)
@@ -426,18 +431,19 @@ def test_new_rows_land_almost_as_well_as_the_fitted_rows(digits, held_out, least
     assert knn_accuracy(Z_fit, y_fit) - new_rows < widest_gap
 
 
-def test_placing_new_rows_by_their_reference_neighbours_beats_the_encoder_alone(digits):
+def test_placing_new_rows_by_their_reference_neighbours_is_as_good_as_the_encoder(digits):
     """``transform(X, reference=X_fit)``: a held-out row at the median code of its 5 nearest fitted rows
-    in the input space. Measured (80/20, seed 0, max_iter=120): held-out 5-NN 0.961 by the encoder,
-    0.969 placed by the reference (openTSNE's transform 0.972 on this split; the encoder before rows were
-    drawn near the training rows 0.950)."""
+    in the input space. Measured (80/20, seed 0, max_iter=120): held-out 5-NN 0.972 by the encoder and
+    0.967 placed by the reference (openTSNE's transform 0.972 on this split; the encoder 0.961 before its
+    phases made at least 2,000 steps and drew more rows near each training row, 0.950 before it drew
+    any). On small data the encoder now places new rows as well as their nearest fitted rows do."""
     X, y = digits
     X_fit, X_out, y_fit, y_out = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
     ae = Autoencoder(neighbor_loss="tsne", max_iter=120, random_state=0).fit(X_fit)
     Z_fit = ae.transform(X_fit)
     alone = knn_accuracy_holdout(Z_fit, y_fit, ae.transform(X_out), y_out)
     placed = ae.transform(X_out, reference=X_fit)
-    assert knn_accuracy_holdout(Z_fit, y_fit, placed, y_out) > max(alone + 0.005, 0.96)
+    assert knn_accuracy_holdout(Z_fit, y_fit, placed, y_out) >= max(alone - 0.01, 0.96)
     np.testing.assert_array_equal(placed, ae.transform(X_out, reference=X_fit))  # deterministic
     one = ae.transform(X_out[:3], reference=X_fit, reference_neighbors=1)
     nearest = NearestNeighbors(n_neighbors=1).fit(ae.scaler_.transform(X_fit))
@@ -555,7 +561,7 @@ def test_tsne_in_two_dimensions_is_t_snes_own_optimisation(digits, monkeypatch, 
 def test_graph_is_built_on_the_training_rows_only(digits):
     X, _ = digits
     ae = Autoencoder(neighbor_loss="umap", early_stopping=True, max_iter=4, random_state=0).fit(X)
-    assert len(ae.validation_scores_) == 2 and np.isfinite(ae.validation_scores_).all()
+    assert len(ae.validation_scores_) == ae.n_iter_ > 2 and np.isfinite(ae.validation_scores_).all()
 
 
 @pytest.mark.parametrize(
@@ -694,14 +700,18 @@ def test_cli_transform_places_rows_by_a_reference_file(tmp_path, digits):
     np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_the_shaping_phase_shortens_only_above_ten_thousand_rows():
-    from aedr.neighbors.training import phase_configs
+def test_the_shaping_phase_shortens_only_above_ten_thousand_rows_and_short_epochs_make_more_of_them():
+    from aedr.neighbors.training import autoencoder_batch, phase_configs
     from aedr.training.trainer import TrainerConfig
 
-    epochs = {
-        n: tuple(c.max_iter for c in phase_configs(TrainerConfig(max_iter=200), n)) for n in (500, 10_000, 60_000)
-    }
-    assert epochs == {500: (35, 35), 10_000: (35, 35), 60_000: (15, 35)}
+    def epochs(n, max_iter=200):
+        config = TrainerConfig(max_iter=max_iter, batch_size=autoencoder_batch(n))
+        return tuple(c.max_iter for c in phase_configs(config, n))
+
+    # at least 2,000 steps a phase (digits: 23 an epoch; MNIST-10k's 8,000 fitted rows: 32), 4 times the epochs at most
+    assert epochs(1_437) == (87, 87) and epochs(8_000) == (63, 63) and epochs(455) == (140, 140)
+    assert epochs(30_000) == (21, 35) and epochs(60_000) == (15, 35)  # enough steps: as before
+    assert epochs(1_437, max_iter=20) == (9, 9)  # a shorter budget, its floor alike: 200 steps, not 4 epochs
 
 
 def test_exact_neighbors_by_small_strips_match_brute_force(jittered_digits):

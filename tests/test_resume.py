@@ -7,7 +7,9 @@ from sklearn.datasets import load_digits
 
 import aedr
 from aedr import Autoencoder, Checkpoint, CheckpointError, VariationalAutoencoder
+from aedr.neighbors.training import autoencoder_batch, phase_configs
 from aedr.training.checkpoint import header_metadata, read_checkpoint, tensors_digest
+from aedr.training.trainer import TrainerConfig
 
 X = load_digits().data[:500]
 
@@ -388,7 +390,9 @@ def test_a_neighbour_checkpoint_keeps_the_noise_of_its_drawn_rows_and_one_withou
 
     path = tmp_path / "fit.ckpt"
     params = {"max_iter": 20, "neighbor_loss": "umap", "random_state": 0}
-    Autoencoder(**params, callbacks=[Checkpoint(path, every_epochs=1), StopAfter(6)]).fit(X)
+    config = TrainerConfig(max_iter=20, batch_size=autoencoder_batch(len(X)))
+    shaping = phase_configs(config, len(X))[0].max_iter
+    Autoencoder(**params, callbacks=[Checkpoint(path, every_epochs=1), StopAfter(shaping + 2)]).fit(X)
     snapshot = read_checkpoint(path)
     assert snapshot.state["phase"] == "fitting" and snapshot.tensors["map/nearby_scale"].shape == (len(X),)
     tensors = load_file(str(path))

@@ -143,7 +143,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         hidden layers (31 on 60,000 rows, 75 on 10,000), 200 for the linear autoencoder and with
         ``neighbor_loss``. With ``neighbor_loss`` each autoencoder phase runs
         ``ceil(0.175 * max_iter)`` (the first, shaping phase ``sqrt(10000 / n_samples)`` as many
-        above 10,000 rows), a mini-batch map ``ceil(max_iter / 2)``.
+        above 10,000 rows), or more where an epoch has few steps, up to four times as many, to make
+        ``10 * max_iter`` steps (the shaping phase's shrunk alike); a mini-batch map ``ceil(max_iter / 2)``.
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     n_iter_no_change : int, default=20

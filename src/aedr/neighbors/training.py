@@ -35,7 +35,7 @@ import torch
 
 from aedr.models.anchored import anchored_code
 from aedr.neighbors.method import NeighborMethod
-from aedr.neighbors.nearby import nearby_scale, nearby_share
+from aedr.neighbors.nearby import nearby_draws, nearby_scale, nearby_share
 from aedr.training.checkpoint import CheckpointError, Snapshot
 from aedr.training.distributed import broadcast, is_main, world_size
 from aedr.training.losses import NeighborObjective
@@ -47,6 +47,8 @@ LEARNING_RATE = 2e-3  # the autoencoder's "auto" rate in a neighbour fit (its la
 SHAPING_SHARE = 0.175  # of max_iter: epochs of the shaping phase (35 at the default 200)
 SHAPING_FULL_ROWS = 10_000  # above this many rows the shaping phase's epochs shrink as sqrt(SHAPING_FULL_ROWS / n)
 FITTING_SHARE = 0.175  # of max_iter: epochs of the fitting phase
+PHASE_STEPS = 2_000  # at max_iter 200 each phase runs at least this many steps (the shaping phase's shrink alike)...
+PHASE_STRETCH = 4  # ...in at most this many times its epochs (small data: few steps an epoch)
 SHAPING_DROPOUT = 0.2  # share of input values the encoder does not see while shaping
 ROBUST_SCALE = 0.2  # in the map's standard deviations: where the pull to a code's place stops growing
 DECAY_FRACTION = 0.3  # the fitting phase's rate falls to zero over its last 30%
@@ -81,19 +83,33 @@ def phase_configs(config: TrainerConfig, n_rows: int) -> tuple[TrainerConfig, Tr
     0.175 each), except that above ``SHAPING_FULL_ROWS``
     rows the shaping phase runs ``sqrt(SHAPING_FULL_ROWS / n_rows)`` as many: its steps then grow
     as the square root of the rows, not in proportion (15 epochs on 60,000 rows at the default).
+    Where an epoch has few steps, a phase runs more epochs, up to ``PHASE_STRETCH`` times as many,
+    to reach ``PHASE_STEPS * max_iter / 200`` steps (the shaping phase's shrunk alike): 35 epochs of
+    23 steps (digits) are 805, which place new rows less well than 2,000.
 
-    >>> shaping, fitting = phase_configs(TrainerConfig(max_iter=200), 40_000)
+    >>> shaping, fitting = phase_configs(TrainerConfig(max_iter=200, batch_size=512), 40_000)
     >>> shaping.max_iter, fitting.max_iter
     (18, 35)
+    >>> shaping, fitting = phase_configs(TrainerConfig(max_iter=200, batch_size=64), 1_437)
+    >>> shaping.max_iter, fitting.max_iter
+    (87, 87)
     """
     shrink = min(1.0, math.sqrt(SHAPING_FULL_ROWS / max(n_rows, 1)))
-    shaping_epochs = math.ceil(SHAPING_SHARE * config.max_iter * shrink)
-    fitting_epochs = math.ceil(FITTING_SHARE * config.max_iter)
+    per_epoch = math.ceil(n_rows / max(min(config.batch_size, n_rows), 1))
+    steps = PHASE_STEPS * config.max_iter / 200
+    shaping_epochs = _stretched(SHAPING_SHARE * config.max_iter * shrink, steps * shrink, per_epoch)
+    fitting_epochs = _stretched(FITTING_SHARE * config.max_iter, steps, per_epoch)
     shaping = dataclasses.replace(
         config, max_iter=shaping_epochs, n_iter_no_change=shaping_epochs + 1, restore_best=False
     )
     fitting = dataclasses.replace(config, max_iter=fitting_epochs, decay_fraction=DECAY_FRACTION)
     return shaping, fitting
+
+
+def _stretched(epochs: float, steps: float, per_epoch: int) -> int:
+    """``ceil(epochs)``, or more to make ``steps`` steps of ``per_epoch``, up to ``PHASE_STRETCH`` times as many."""
+    epochs = math.ceil(epochs)
+    return max(epochs, min(PHASE_STRETCH * epochs, math.ceil(steps / per_epoch)))
 
 
 def shaping_reconstructs(fitting: TrainerConfig, n_rows: int) -> bool:
@@ -264,6 +280,7 @@ class NeighborTrainer:
             anchor_of=anchor_of,
             nearby_scale=self.nearby_scale,
             nearby_share=nearby_share(len(codes)),
+            nearby_draws=nearby_draws(len(codes)),
             **kwargs,
         )
 

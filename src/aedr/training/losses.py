@@ -144,10 +144,10 @@ class NeighborObjective:
     :class:`~aedr.models.anchored.AnchoredCode`) the cross-entropy of its anchor logits against
     each row's anchor, ``anchor_of`` (n,) (default: the anchor nearest its place), is added with the
     same ``weight``: the row's code is drawn to one anchor of its part of the map, not between parts.
-    With ``nearby_scale`` (n,) each training batch also brings a row drawn near each of its rows (of a
-    ``nearby_share`` of them, drawn each step), with Gaussian noise of the row's scale per value
-    (:mod:`aedr.neighbors.nearby`), pulled to the row's place (and tied to its anchor) alike, with the
-    same ``weight``: the encoder learns where the rows around a training row land, as new rows lie.
+    With ``nearby_scale`` (n,) each training batch also brings ``nearby_draws`` rows drawn near each of
+    its rows (of a ``nearby_share`` of them, drawn each step), with Gaussian noise of the row's scale per
+    value (:mod:`aedr.neighbors.nearby`), pulled to the row's place (and tied to its anchor) alike, each
+    weighted as a batch row: the encoder learns where the rows around a training row land, as new rows lie.
     """
 
     def __init__(
@@ -164,6 +164,7 @@ class NeighborObjective:
         decode_share=1.0,
         nearby_scale=None,
         nearby_share=1.0,
+        nearby_draws=1,
     ):
         n, k = targets.shape
         self.base, self.weight = base, weight
@@ -171,7 +172,7 @@ class NeighborObjective:
         self.unit = float(n) ** (2.0 / k)  # 1 / squared mean spacing
         self.robust_scale, self.input_dropout, self.generator = robust_scale, input_dropout, generator
         self.code_layer, self.decode_share = code_layer, decode_share
-        self.nearby_scale, self.nearby_share = nearby_scale, nearby_share
+        self.nearby_scale, self.nearby_share, self.nearby_draws = nearby_scale, nearby_share, nearby_draws
         if code_layer is not None and anchor_of is None:
             anchor_of = code_layer.nearest(self.targets)
         self.anchor_of = anchor_of
@@ -193,8 +194,8 @@ class NeighborObjective:
         if self.code_layer is not None:
             terms["anchor"] = F.cross_entropy(self.code_layer.logits.float(), self.anchor_of[index])
             total = total + self.weight * terms["anchor"]
-        if self.nearby_scale is not None:  # each drawn row weighs what a batch row does: share x their mean
-            total = total + self.weight * self.nearby_share * self._nearby(model, x, index, terms)
+        if self.nearby_scale is not None:  # each drawn row weighs what a batch row does: share x draws x their mean
+            total = total + self.weight * self.nearby_share * self.nearby_draws * self._nearby(model, x, index, terms)
         return total, terms
 
     def _pull(self, z: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
@@ -206,14 +207,16 @@ class NeighborObjective:
         return d2.mean() * self.unit
 
     def _nearby(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor, terms: dict) -> torch.Tensor:
-        """A row drawn near each of the batch's rows ``x`` (:func:`aedr.neighbors.nearby.draw_nearby`), pulled to
-        that row's place (and tied to its anchor): their terms, summed."""
+        """``nearby_draws`` rows drawn near each of the batch's rows ``x`` (:func:`aedr.neighbors.nearby.draw_nearby`),
+        pulled to that row's place (and tied to its anchor): their mean terms, summed."""
         from aedr.neighbors.nearby import draw_nearby
 
         if self.nearby_share < 1:  # a share of the batch's rows, drawn anew each step
             count = min(len(x), max(2, math.ceil(self.nearby_share * len(x))))
             keep = torch.randperm(len(x), generator=self.generator, device=x.device)[:count]
             x, index = x[keep], index[keep]
+        if self.nearby_draws > 1:  # one encoder pass for them all
+            x, index = x.repeat(self.nearby_draws, *(1,) * (x.dim() - 1)), index.repeat(self.nearby_draws)
         rows = draw_nearby(x, self.nearby_scale[index], self.generator)
         if self.input_dropout:
             keep = torch.rand(rows.shape, generator=self.generator, device=rows.device) >= self.input_dropout
