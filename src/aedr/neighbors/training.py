@@ -95,7 +95,7 @@ def phase_configs(config: TrainerConfig, n_rows: int) -> tuple[TrainerConfig, Tr
     (87, 87)
     """
     shrink = min(1.0, math.sqrt(SHAPING_FULL_ROWS / max(n_rows, 1)))
-    per_epoch = math.ceil(n_rows / max(min(config.batch_size, n_rows), 1))
+    per_epoch = _steps_per_epoch(config, n_rows)
     steps = PHASE_STEPS * config.max_iter / 200
     shaping_epochs = _stretched(SHAPING_SHARE * config.max_iter * shrink, steps * shrink, per_epoch)
     fitting_epochs = _stretched(FITTING_SHARE * config.max_iter, steps, per_epoch)
@@ -104,6 +104,11 @@ def phase_configs(config: TrainerConfig, n_rows: int) -> tuple[TrainerConfig, Tr
     )
     fitting = dataclasses.replace(config, max_iter=fitting_epochs, decay_fraction=DECAY_FRACTION)
     return shaping, fitting
+
+
+def _steps_per_epoch(config: TrainerConfig, n_rows: int) -> int:
+    """Optimizer steps an epoch of ``n_rows`` rows makes at ``config.batch_size`` (the last batch may be short)."""
+    return math.ceil(n_rows / max(config.batch_size, 1))
 
 
 def _stretched(epochs: float, steps: float, per_epoch: int) -> int:
@@ -123,8 +128,7 @@ def shaping_reconstructs(fitting: TrainerConfig, n_rows: int) -> bool:
     >>> shaping_reconstructs(fitting, 8_000), shaping_reconstructs(fitting, 60_000)
     (True, False)
     """
-    steps = fitting.max_iter * math.ceil(n_rows / max(fitting.batch_size, 1))
-    return steps < DECODER_STEPS
+    return fitting.max_iter * _steps_per_epoch(fitting, n_rows) < DECODER_STEPS
 
 
 class _DecoderFrozen:

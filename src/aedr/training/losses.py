@@ -180,14 +180,8 @@ class NeighborObjective:
     def __call__(self, model: nn.Module, x: torch.Tensor, index: torch.Tensor | None = None):
         if index is None or not model.training:
             return self.base(model, x)
-        x_in = None
-        if self.input_dropout:
-            keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.input_dropout
-            x_in = x * keep / (1.0 - self.input_dropout)
-        decoded = None
-        if 0 < self.decode_share < 1:
-            rows = min(len(x), max(2, math.ceil(self.decode_share * len(x))))  # two at least: batch norm
-            decoded = torch.randperm(len(x), generator=self.generator, device=x.device)[:rows]
+        x_in = self._dropped(x) if self.input_dropout else None
+        decoded = self._some_rows(len(x), self.decode_share, x.device) if 0 < self.decode_share < 1 else None
         total, terms, z = self.base.forward(model, x, x_in, reconstruct=self.decode_share > 0, decoded=decoded)
         terms["neighbor"] = self._pull(z, self.targets[index])
         total = total + self.weight * terms["neighbor"]
@@ -197,6 +191,16 @@ class NeighborObjective:
         if self.nearby_scale is not None:  # each drawn row weighs what a batch row does: share x draws x their mean
             total = total + self.weight * self.nearby_share * self.nearby_draws * self._nearby(model, x, index, terms)
         return total, terms
+
+    def _dropped(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with a share ``input_dropout`` of its values dropped (inverted dropout: the rest scaled up)."""
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.input_dropout
+        return x * keep / (1.0 - self.input_dropout)
+
+    def _some_rows(self, n: int, share: float, device) -> torch.Tensor:
+        """Indices of a ``share`` of a batch's ``n`` rows, two at least (batch norm), drawn at random."""
+        count = min(n, max(2, math.ceil(share * n)))
+        return torch.randperm(n, generator=self.generator, device=device)[:count]
 
     def _pull(self, z: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
         """The mean pull of codes ``z`` to ``places``, in units of the map's spacing (robust if so set)."""
@@ -212,15 +216,13 @@ class NeighborObjective:
         from aedr.neighbors.nearby import draw_nearby
 
         if self.nearby_share < 1:  # a share of the batch's rows, drawn anew each step
-            count = min(len(x), max(2, math.ceil(self.nearby_share * len(x))))
-            keep = torch.randperm(len(x), generator=self.generator, device=x.device)[:count]
+            keep = self._some_rows(len(x), self.nearby_share, x.device)
             x, index = x[keep], index[keep]
         if self.nearby_draws > 1:  # one encoder pass for them all
             x, index = x.repeat(self.nearby_draws, *(1,) * (x.dim() - 1)), index.repeat(self.nearby_draws)
         rows = draw_nearby(x, self.nearby_scale[index], self.generator)
         if self.input_dropout:
-            keep = torch.rand(rows.shape, generator=self.generator, device=rows.device) >= self.input_dropout
-            rows = rows * keep / (1.0 - self.input_dropout)
+            rows = self._dropped(rows)
         terms["nearby"] = self._pull(model.encode(rows), self.targets[index])
         if self.code_layer is None:
             return terms["nearby"]
