@@ -32,9 +32,8 @@ from aedr.data.sniff import (
     decimal_mark,
     first_line_fields,
     groups_thousands,
-    has_header,
+    header_kind,
     is_spaced,
-    numbers_as_names,
     separator_name,
     sniff_delimiter,
     split_fields,
@@ -164,8 +163,8 @@ class Delimited(FileFormat):
                 if grouped:
                     head = _ungroup_cells(head)
                 head = head.replace(",", ".", regex=True) if options["decimal"] == "," else head
-                header = has_header(head)
-                numbered = header and numbers_as_names(head.iloc[0], head.iloc[1:])  # said: a rule of thumb
+                kind = header_kind(head)
+                header, numbered = kind is not None, kind == "numbers"  # numbered: a rule of thumb, said
             frame = pd.read_csv(path, header=0 if header else None, nrows=nrows, **options)
             if grouped:
                 frame = ungroup_thousands(frame)

@@ -371,29 +371,32 @@ def compression_of(path) -> tuple[str, str] | None:
     return None
 
 
-def has_header(head: pd.DataFrame) -> bool:
-    """A header is a first row with text in some column whose other rows are numbers; or, in a table
-    of text alone (labels, annotations), a first row whose values occur nowhere below them, while
-    some column repeats its values (a column of categories: ``cell_type`` over ``T``, ``B``, ``T``)."""
+def header_kind(head: pd.DataFrame) -> str | None:
+    """Whether the first row of ``head`` (a table read as text) names its columns, and how: None for
+    a first row of data, ``"numbers"`` for a row of numbers that names the numbers below it
+    (:func:`numbers_as_names`, a rule of thumb the reader says it applied), ``"names"`` for any other
+    header. A header is a first row with text in some column whose other rows are numbers; or, in a
+    table of text alone (labels, annotations), a first row whose values occur nowhere below them,
+    while some column repeats its values (a column of categories: ``cell_type`` over ``T``, ``B``, ``T``)."""
     import pandas as pd
 
     if len(head) < 2:
-        return not _numeric(head.iloc[0]).all() if len(head) else False
+        return "names" if len(head) and not _numeric(head.iloc[0]).all() else None
     first, rest = head.iloc[0], head.iloc[1:]
+    if numbers_as_names(first, rest):
+        return "numbers"
     if _pandas_header(first, rest):
-        return True
+        return "names"
     # per column, as whole-table reductions (a table may have 20,000 columns): numbers below, text above
     numbers_below = (rest.notna().any() & (as_numbers(rest).notna() | rest.isna()).all()).to_numpy()
     number_above = (as_numbers(head.iloc[:1]).notna() | head.iloc[:1].isna()).to_numpy()[0]
     if (numbers_below & ~number_above).any():
-        return True
-    if numbers_as_names(first, rest):
-        return True
+        return "names"
     if numbers_below.any():
-        return False  # numbers below numbers: the first row is data
+        return None  # numbers below numbers: the first row is data
     bodies = [rest[col].dropna() for col in head.columns]
     unseen = all(pd.notna(first[col]) and first[col] not in set(body) for col, body in zip(head.columns, bodies))
-    return unseen and any(body.duplicated().any() for body in bodies)
+    return "names" if unseen and any(body.duplicated().any() for body in bodies) else None
 
 
 NAMES_OUTSIDE = 0.9  # the share of columns whose first value lies far outside its column, in a header of numbers
