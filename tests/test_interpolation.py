@@ -45,6 +45,17 @@ def test_attraction_matches_a_dense_reference(jittered_digits):
     )
 
 
+def test_attraction_in_complex_numbers_is_the_same_bit_for_bit(jittered_digits):
+    """The CPU's paired path (a 2-D map's codes as complex numbers) adds the same terms in the same
+    order as the path by coordinate that other devices and 1-D maps take: fits stay what they were."""
+    X, _ = jittered_digits
+    attraction = Attraction(build_graph(X[:400], "tsne", perplexity=10.0))
+    for scale in (1e-4, 5.0, 300.0):
+        Y = torch.randn(400, 2, generator=torch.Generator().manual_seed(1)) * scale
+        assert torch.equal(attraction(Y), attraction._by_coordinate(Y))
+        assert torch.equal(attraction._paired(Y), attraction._by_coordinate(Y))
+
+
 @pytest.fixture(scope="module")
 def digits_embedding(digits):
     X, y = digits
