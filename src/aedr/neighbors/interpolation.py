@@ -119,7 +119,7 @@ class Attraction:
 
     On the CPU a 2-D map's codes go through the edges as complex numbers, one gather and one
     scatter per end of each edge instead of one per coordinate: the same sums, in the same order
-    (bit for bit), in about 0.7 times the time (design.md, "The map: t-SNE's own optimisation").
+    (bit for bit), in about 0.8 times the time (design.md, "The map: t-SNE's own optimisation").
     Other devices go coordinate by coordinate (MPS added complex numbers wrongly before torch 2.9)."""
 
     def __init__(self, P: sp.spmatrix, device="cpu"):
