@@ -6,12 +6,14 @@ split's seed) is fitted on the fitted rows; the held-out rows are embedded twice
 median code of each row's 5 nearest fitted rows). openTSNE (defaults) fits the same rows and embeds
 the held-out ones with its own ``transform``. Held-out 5-NN and 1-NN accuracy (the classifier fitted
 on the method's codes of the fitted rows) and the seconds the held-out rows took. Splits:
-stratified 80/20 with seeds 0-2 on digits and breast cancer, seed 0 on MNIST-10k, and MNIST's own
-60k/10k split. Each split is fitted with ``--fit-seeds`` seeds (``random_state`` = split seed +
-100 x fit seed, openTSNE alike; by default 3 on digits and breast cancer, whose 114 to 360
-held-out rows make one fit's figure move by a hundredth between seeds, and 1 on MNIST).
+stratified 80/20 with seeds 0-2 on the small sets (digits, breast cancer, wine and two seeded
+tables of Gaussian clusters with features of pure noise, ``blobs`` and ``noisy-blobs``:
+:mod:`aedr.benchmarks.datasets`), seed 0 on MNIST-10k, and MNIST's own 60k/10k split. Each split is
+fitted with ``--fit-seeds`` seeds (``random_state`` = split seed + 100 x fit seed, openTSNE alike; by
+default 3 on the small sets, whose 36 to 1,000 held-out rows make one fit's figure move by a
+hundredth between seeds, and 1 on MNIST).
 
-    .venv/bin/python scripts/bench_reference.py [--data-dir ../shared/data/mnist] [--datasets digits,breast-cancer,mnist10k,mnist70k] [--fit-seeds N] [--update docs/benchmark-details.md]
+    .venv/bin/python scripts/bench_reference.py [--data-dir ../shared/data/mnist] [--datasets digits,breast-cancer,wine,blobs,noisy-blobs,mnist10k,mnist70k] [--fit-seeds N] [--update docs/benchmark-details.md]
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import numpy as np
 from aedr.benchmarks.scripts import comma_choices, publish_table, script_command
 
 SCRIPT = "scripts/bench_reference.py"
-DATASETS = ("digits", "breast-cancer", "mnist10k", "mnist70k")
-SEEDS = {"digits": (0, 1, 2), "breast-cancer": (0, 1, 2), "mnist10k": (0,), "mnist70k": (0,)}
-FIT_SEEDS = {"digits": 3, "breast-cancer": 3, "mnist10k": 1, "mnist70k": 1}  # fits of each split
+SMALL = ("digits", "breast-cancer", "wine", "blobs", "noisy-blobs")  # 3 splits x 3 fit seeds each
+DATASETS = (*SMALL, "mnist10k", "mnist70k")
+SEEDS = {**{name: (0, 1, 2) for name in SMALL}, "mnist10k": (0,), "mnist70k": (0,)}
+FIT_SEEDS = {**{name: 3 for name in SMALL}, "mnist10k": 1, "mnist70k": 1}  # fits of each split
 
 
 def positive(text: str) -> int:
@@ -133,7 +136,7 @@ def main() -> None:
         " nearest fitted rows (`transform(X_out, reference=X_fit)`), and by openTSNE's `transform` of its own"
         " map; defaults throughout. Held-out k-NN accuracy with the classifier fitted on the method's codes of"
         " the fitted rows, the mean over the fits (splits x fit seeds); seconds: the held-out rows' embedding (means)."
-        f" {torch.get_num_threads()} torch threads (the digits and breast-cancer networks fit and encode on 1,"
+        f" {torch.get_num_threads()} torch threads (below 4,000 fitted rows the networks fit and encode on 1,"
         f" `n_jobs=None`; the reference rows' search on all), load average {os.getloadavg()[0]:.1f} at the end.",
         ["data set", "method", "fits", "5-NN held-out", "1-NN held-out", "seconds"],
         rows,
