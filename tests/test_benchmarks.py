@@ -557,6 +557,19 @@ def test_the_benchmark_help_names_every_data_set_and_method():
     assert all(name in text for name in [*DATASETS, *METHODS])
 
 
+@pytest.mark.parametrize("name", ["breast-cancer", "wine", "blobs", "noisy-blobs", "digits"])
+def test_the_data_sets_built_locally_need_no_files_and_are_what_they_say(name):
+    """The sets scikit-learn ships or makes: no file to check, the shape their description gives, the
+    same rows every time (the synthetic ones are seeded), several classes."""
+    spec = DATASETS[name]
+    X, y = spec.load(None)
+    assert spec.files(None) == [] and spec.heldout_rows is None
+    assert f"{X.shape[0]:,} x {X.shape[1]}" in spec.description
+    assert len(np.unique(y)) >= 2 and len(y) == len(X) and np.isfinite(X).all()
+    again, _ = spec.load(None)
+    np.testing.assert_array_equal(X, again)
+
+
 def test_a_busy_machine_is_said_in_the_report():
     """Runs started at load 4 on 2 cores read as ordinary results (docs QA M5)."""
     from aedr.benchmarks.report import busy_note
