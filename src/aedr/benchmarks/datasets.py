@@ -43,36 +43,16 @@ def _wine(_):
     return load_wine(return_X_y=True)
 
 
-def _blobs(_):
-    """Gaussian clusters with features of pure noise, as tables of measurements often are; seeded."""
-    from sklearn.datasets import make_classification
+def _classification(**settings):
+    """A loader of scikit-learn's ``make_classification(**settings)``: Gaussian clusters, some of the
+    features pure noise, as tables of measurements often are (seeded by ``random_state``)."""
 
-    return make_classification(
-        n_samples=5000,
-        n_features=40,
-        n_informative=12,
-        n_redundant=8,
-        n_classes=8,
-        n_clusters_per_class=2,
-        class_sep=2.0,
-        random_state=0,
-    )
+    def load(_):
+        from sklearn.datasets import make_classification
 
+        return make_classification(**settings)
 
-def _noisy_blobs(_):
-    """Overlapping Gaussian clusters in a few features among many of pure noise; seeded."""
-    from sklearn.datasets import make_classification
-
-    return make_classification(
-        n_samples=3000,
-        n_features=100,
-        n_informative=10,
-        n_redundant=5,
-        n_classes=5,
-        n_clusters_per_class=3,
-        class_sep=1.5,
-        random_state=1,
-    )
+    return load
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -89,13 +69,31 @@ DATASETS: dict[str, DatasetSpec] = {
     "blobs": DatasetSpec(
         "16 Gaussian clusters, 5,000 x 40 (12 features informative, 8 their mixtures, 20 pure noise), 8 classes"
         " (scikit-learn's make_classification, seed 0)",
-        _blobs,
+        _classification(
+            n_samples=5000,
+            n_features=40,
+            n_informative=12,
+            n_redundant=8,
+            n_classes=8,
+            n_clusters_per_class=2,
+            class_sep=2.0,
+            random_state=0,
+        ),
         default_run=False,
     ),
     "noisy-blobs": DatasetSpec(
         "15 overlapping Gaussian clusters, 3,000 x 100 (10 features informative, 5 their mixtures, 85 pure"
         " noise), 5 classes (scikit-learn's make_classification, seed 1)",
-        _noisy_blobs,
+        _classification(
+            n_samples=3000,
+            n_features=100,
+            n_informative=10,
+            n_redundant=5,
+            n_classes=5,
+            n_clusters_per_class=3,
+            class_sep=1.5,
+            random_state=1,
+        ),
         default_run=False,
     ),
     "digits": DatasetSpec("scikit-learn's 8x8 digits, 1,797 x 64, pixel values 0-16", lambda _: load_digits_data()),
