@@ -23,6 +23,20 @@ def jittered_digits(digits):
 
 
 @pytest.fixture(scope="session")
+def phase_epochs():
+    """``phase_epochs(n_rows, max_iter=200)``: the (shaping, fitting) epochs a neighbour fit of ``n_rows``
+    rows runs, at the batch size it picks itself (``aedr.neighbors.training.phase_configs``)."""
+    from aedr.neighbors.training import autoencoder_batch, phase_configs
+    from aedr.training.trainer import TrainerConfig
+
+    def epochs(n_rows: int, max_iter: int = 200) -> tuple[int, int]:
+        config = TrainerConfig(max_iter=max_iter, batch_size=autoencoder_batch(n_rows))
+        return tuple(phase.max_iter for phase in phase_configs(config, n_rows))
+
+    return epochs
+
+
+@pytest.fixture(scope="session")
 def mnist_test():
     """MNIST's 10k test images from ../shared/data/mnist (skipped where that folder is absent)."""
     folder = default_mnist_dir()

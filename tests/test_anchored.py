@@ -11,9 +11,7 @@ from sklearn.datasets import load_digits
 from aedr import Autoencoder, VariationalAutoencoder, load
 from aedr.models import MLPConfig, MLPModule
 from aedr.models.anchored import ANCHORS, AnchoredCode, anchored_code
-from aedr.neighbors.training import autoencoder_batch, phase_configs
 from aedr.persistence import ModelFileError
-from aedr.training.trainer import TrainerConfig
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +48,7 @@ def test_anchors_are_placed_at_distinct_rows_or_with_repeats_when_rows_are_few()
     assert {tuple(a) for a in layer.anchors.tolist()} <= {(0.0, 1.0), (2.0, 3.0)}
 
 
-def test_a_neighbour_model_ends_in_anchors_placed_on_its_map_and_trains_them(rows):
+def test_a_neighbour_model_ends_in_anchors_placed_on_its_map_and_trains_them(rows, phase_epochs):
     ae = Autoencoder(neighbor_loss="tsne", max_iter=6, random_state=0).fit(rows)
     layer = anchored_code(ae.model_)
     assert isinstance(layer, AnchoredCode) and ae.code_anchors_ == ANCHORS == len(layer.anchors)
@@ -61,8 +59,7 @@ def test_a_neighbour_model_ends_in_anchors_placed_on_its_map_and_trains_them(row
     assert copy.deepcopy(ae).transform(rows[:5]).shape == (5, 2)
     before = ae.n_iter_
     ae.set_params(warm_start=True, max_iter=2).fit(rows)  # a warm start deep-copies the network
-    config = TrainerConfig(max_iter=2, batch_size=autoencoder_batch(len(rows)))
-    added = sum(phase.max_iter for phase in phase_configs(config, len(rows)))  # 1 + 1, stretched to 4 + 4
+    added = sum(phase_epochs(len(rows), max_iter=2))  # 1 + 1, stretched to 4 + 4
     assert added == 8 and ae.n_iter_ == before + added  # its epochs counted on from the model's
     codes = ae.transform(rows)
     assert np.isfinite(codes).all() and codes.std() > 0

@@ -700,18 +700,11 @@ def test_cli_transform_places_rows_by_a_reference_file(tmp_path, digits):
     np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_the_shaping_phase_shortens_only_above_ten_thousand_rows_and_short_epochs_make_more_of_them():
-    from aedr.neighbors.training import autoencoder_batch, phase_configs
-    from aedr.training.trainer import TrainerConfig
-
-    def epochs(n, max_iter=200):
-        config = TrainerConfig(max_iter=max_iter, batch_size=autoencoder_batch(n))
-        return tuple(c.max_iter for c in phase_configs(config, n))
-
+def test_the_shaping_phase_shortens_only_above_ten_thousand_rows_and_short_epochs_make_more_of_them(phase_epochs):
     # at least 2,000 steps a phase (digits: 23 an epoch; MNIST-10k's 8,000 fitted rows: 32), 4 times the epochs at most
-    assert epochs(1_437) == (87, 87) and epochs(8_000) == (63, 63) and epochs(455) == (140, 140)
-    assert epochs(30_000) == (21, 35) and epochs(60_000) == (15, 35)  # enough steps: as before
-    assert epochs(1_437, max_iter=20) == (9, 9)  # a shorter budget, its floor alike: 200 steps, not 4 epochs
+    assert phase_epochs(1_437) == (87, 87) and phase_epochs(8_000) == (63, 63) and phase_epochs(455) == (140, 140)
+    assert phase_epochs(30_000) == (21, 35) and phase_epochs(60_000) == (15, 35)  # enough steps: as before
+    assert phase_epochs(1_437, max_iter=20) == (9, 9)  # a shorter budget, its floor alike: 200 steps, not 4 epochs
 
 
 def test_exact_neighbors_by_small_strips_match_brute_force(jittered_digits):
@@ -729,7 +722,9 @@ def test_exact_neighbors_by_small_strips_match_brute_force(jittered_digits):
         assert (idx != ref_idx[:, 1:]).mean() < 1e-3
 
 
-def test_the_shaping_phase_trains_the_encoder_alone_when_fitting_gives_the_decoder_enough_steps(digits, monkeypatch):
+def test_the_shaping_phase_trains_the_encoder_alone_when_fitting_gives_the_decoder_enough_steps(
+    digits, monkeypatch, phase_epochs
+):
     from aedr.neighbors import training
     from aedr.training.trainer import TrainerConfig
 
@@ -748,7 +743,7 @@ def test_the_shaping_phase_trains_the_encoder_alone_when_fitting_gives_the_decod
     monkeypatch.setattr(training, "DECODER_STEPS", 1)  # every fit counts as large
     alone = Autoencoder(2, neighbor_loss="tsne", max_iter=20, random_state=0).fit(X)
     assert steps and all(rows == math.ceil(training.DECODE_SHARE * batch) for batch, rows in steps)
-    shaping_epochs = training.phase_configs(TrainerConfig(max_iter=20), len(X))[0].max_iter
+    shaping_epochs = phase_epochs(len(X), max_iter=20)[0]  # at the batch size the fit picks
     mse = alone.loss_terms_["mse"]
     assert np.isnan(mse[:shaping_epochs]).all() and np.isfinite(mse[shaping_epochs:]).all()
     assert np.isfinite(alone.loss_terms_["neighbor"]).all()

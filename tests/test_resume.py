@@ -7,9 +7,7 @@ from sklearn.datasets import load_digits
 
 import aedr
 from aedr import Autoencoder, Checkpoint, CheckpointError, VariationalAutoencoder
-from aedr.neighbors.training import autoencoder_batch, phase_configs
 from aedr.training.checkpoint import header_metadata, read_checkpoint, tensors_digest
-from aedr.training.trainer import TrainerConfig
 
 X = load_digits().data[:500]
 
@@ -380,7 +378,7 @@ def test_a_checkpoint_of_another_process_count_goes_on_with_a_warning(tmp_path, 
     assert "not equal an uninterrupted fit's bit for bit" in caplog.text
 
 
-def test_a_neighbour_checkpoint_keeps_the_noise_of_its_drawn_rows_and_one_without_it_is_refused(tmp_path):
+def test_a_neighbour_checkpoint_keeps_the_noise_of_its_drawn_rows_and_one_without_it_is_refused(tmp_path, phase_epochs):
     """The fitting phase draws rows near each training row at its own scale, kept in the checkpoint with the
     map; a checkpoint from before the drawn rows, resumed in its fitting phase, is refused in words."""
     import json
@@ -390,8 +388,7 @@ def test_a_neighbour_checkpoint_keeps_the_noise_of_its_drawn_rows_and_one_withou
 
     path = tmp_path / "fit.ckpt"
     params = {"max_iter": 20, "neighbor_loss": "umap", "random_state": 0}
-    config = TrainerConfig(max_iter=20, batch_size=autoencoder_batch(len(X)))
-    shaping = phase_configs(config, len(X))[0].max_iter
+    shaping = phase_epochs(len(X), max_iter=20)[0]
     Autoencoder(**params, callbacks=[Checkpoint(path, every_epochs=1), StopAfter(shaping + 2)]).fit(X)
     snapshot = read_checkpoint(path)
     assert snapshot.state["phase"] == "fitting" and snapshot.tensors["map/nearby_scale"].shape == (len(X),)
