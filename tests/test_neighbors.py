@@ -784,3 +784,13 @@ def test_a_neighbour_fit_builds_its_graph_in_the_scaling_the_user_chose():
     X = load_breast_cancer().data
     Z = Autoencoder(2, neighbor_loss="tsne", scale="standard", max_iter=60, random_state=0, n_jobs=1).fit_transform(X)
     assert trustworthiness(StandardScaler().fit_transform(X), Z, n_neighbors=10) > 0.9
+
+
+@pytest.mark.parametrize("loss", ["tsne", "umap"])
+def test_a_neighbour_fit_of_sparse_rows_is_the_fit_of_the_same_rows_dense(digits, loss):
+    """Sparse rows (a CSR matrix, an .h5ad's X) are scaled and densified a batch at a time; the graph, the
+    rows drawn near each training row and the codes are those of the same rows given dense."""
+    X = digits[0][:300]
+    params = dict(neighbor_loss=loss, max_iter=6, hidden_layer_sizes=(32,), random_state=0, n_jobs=1)
+    sparse, dense = Autoencoder(**params).fit(sp.csr_matrix(X)), Autoencoder(**params).fit(X)
+    np.testing.assert_array_equal(sparse.transform(sp.csr_matrix(X)), dense.transform(X))

@@ -37,6 +37,8 @@ def to_device(rows, device: torch.device) -> torch.Tensor:
 class ScaledRows:
     """Rows of a CSR matrix, scaled by ``scaler`` and densified per batch as float32 tensors on ``device``."""
 
+    dtype = torch.float32  # of the batches it gives, as a tensor of the rows would say
+
     def __init__(self, X: sp.csr_matrix, scaler: AffineScaler, device):
         self.X = sp.csr_matrix(X)
         self.offset = np.asarray(scaler.offset, dtype=np.float64)
