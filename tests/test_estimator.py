@@ -1,5 +1,6 @@
 """Behaviour of aedr.Autoencoder: training, reproducibility, options, bad input."""
 
+import json
 import logging
 import os
 import re
@@ -12,7 +13,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 
-from aedr import Autoencoder, Callback, TrainingDivergedError
+from aedr import Autoencoder, Callback, TrainingDivergedError, load
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +139,31 @@ def test_scalings_invert_to_original_units(small, scale):
     ae = fit_small(small, scale=scale, n_components=32, hidden_layer_sizes=(), max_iter=40)
     rel = -ae.score(small) / small.var()
     assert rel < 0.2
+
+
+@pytest.mark.parametrize("scale", ["standard", "minmax"])
+def test_a_constant_column_is_reconstructed_as_its_value_and_saved_so(small, scale, tmp_path):
+    """A constant column is scaled by its own magnitude (its deviation is zero), so the network's error
+    there came back times that value: a column of 1000s reconstructed from 975 to 1026, the score all
+    its error. Its value comes back exactly, as PCA gives it, also from a saved model; old model files
+    (no ``constant``) load as before."""
+    X = np.c_[small, np.full(len(small), 1000.0), np.full(len(small), -3.5)]
+    ae = fit_small(X, scale=scale, max_iter=5)
+    np.testing.assert_array_equal(
+        ae.scaler_.constant, np.flatnonzero(np.ptp(X, axis=0) == 0)
+    )  # digits' blank pixels too
+    R = ae.inverse_transform(ae.transform(X))
+    assert (R[:, -2] == 1000.0).all() and (R[:, -1] == -3.5).all()
+    assert ae.score(X) == pytest.approx(-np.mean((X[:, :-2] - R[:, :-2]) ** 2) * (X.shape[1] - 2) / X.shape[1])
+    ae.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").inverse_transform(ae.transform(X)), R)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["scaler"]["constant"]  # as a model saved before it was kept
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    old = load(tmp_path / "m").inverse_transform(ae.transform(X))
+    assert not (old[:, -2] == 1000.0).all()  # the network's output, times the column's magnitude
+    varying = np.ptp(X, axis=0) > 0
+    np.testing.assert_array_equal(old[:, varying], R[:, varying])
 
 
 def test_bce_on_unit_data_and_rejects_outside(small):

@@ -192,6 +192,8 @@ def _set(path, value):
         (lambda f: (f / CONFIG_FILE).write_text("[" * 100_000 + "]" * 100_000), CONFIG_FILE, "nested too deeply"),
         (lambda f: _replace(f, '"max_iter": ', '"max_iter": ' + "9" * 5000), CONFIG_FILE, "no aedr config holds"),
         (lambda f: _edit_config(f, _set(["scaler", "scale", 0], -1.0)), CONFIG_FILE, "zero or a negative"),
+        (lambda f: _edit_config(f, _set(["scaler", "constant"], [99])), CONFIG_FILE, "'scaler.constant' must be"),
+        (lambda f: _edit_config(f, _set(["scaler", "constant"], [0, 0])), CONFIG_FILE, "'scaler.constant' must be"),
         (lambda f: _edit_config(f, _set(["params", "callbacks"], ["x"])), CONFIG_FILE, "'params.callbacks' must"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_names_in_"], list("aabcde"))), CONFIG_FILE, "6 different"),
         (lambda f: _edit_config(f, _set(["fitted", "feature_names_in_"], list(range(6)))), CONFIG_FILE, "(text)"),

@@ -464,12 +464,19 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
     if warm:
         scaler = est.scaler_
     elif resume is not None and "scaler/offset" in resume.tensors:
-        scaler = AffineScaler(resume.tensors["scaler/offset"].numpy(), resume.tensors["scaler/scale"].numpy())
+        constant = resume.tensors.get("scaler/constant", torch.zeros(0, dtype=torch.int64))
+        scaler = AffineScaler(
+            resume.tensors["scaler/offset"].numpy(), resume.tensors["scaler/scale"].numpy(), constant.numpy()
+        )
     else:  # a fresh fit, or a checkpoint written before checkpoints kept the scaling
         scaler = AffineScaler.fit(X, est.scaling_)
         if isinstance(X, np.ndarray) and est.scaling_ is not None:  # units the scaling made comparable
             _warn_if_dominated(X, scaler)
-    kept = {"scaler/offset": torch.from_numpy(scaler.offset), "scaler/scale": torch.from_numpy(scaler.scale)}
+    kept = {
+        "scaler/offset": torch.from_numpy(scaler.offset),
+        "scaler/scale": torch.from_numpy(scaler.scale),
+        "scaler/constant": torch.from_numpy(scaler.constant),
+    }
     for cb in est.callbacks or []:
         if isinstance(cb, Checkpoint):
             cb.fitted = kept

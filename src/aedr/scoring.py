@@ -29,8 +29,7 @@ def scores_space_note(estimator) -> str | None:
     from aedr._fit_setup import fitted_scaling
 
     kind = fitted_scaling(estimator)
-    spread = np.asarray(estimator.scaler_.scale)
-    spread = spread[spread > 0]
+    spread = np.delete(np.asarray(estimator.scaler_.scale), estimator.scaler_.constant)  # a constant's is its value
     if kind not in ("standard", "minmax") or len(spread) < 2 or spread.max() < 100 * spread.min():
         return None
     return (

@@ -38,11 +38,15 @@ class AffineScaler:
     ----------
     offset, scale : ndarray of shape (n_features,)
         ``transform(x) = (x - offset) / scale``; ``scale`` is never zero.
+    constant : sequence of int, default ()
+        The features that were constant in the fitted rows: :meth:`inverse_transform` gives them their
+        value, whatever the network's output there, as PCA reconstructs a constant column exactly.
     """
 
-    def __init__(self, offset: np.ndarray, scale: np.ndarray):
+    def __init__(self, offset: np.ndarray, scale: np.ndarray, constant=()):
         self.offset = np.asarray(offset, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
+        self.constant = np.asarray(constant, dtype=np.int64).reshape(-1)
 
     @classmethod
     def fit(cls, X: np.ndarray, kind: str | None) -> AffineScaler:
@@ -57,21 +61,27 @@ class AffineScaler:
         # spread is real unless it is rounding noise on the column's own magnitude. Their scale is that
         # magnitude (at least 1), not 1: the mean of a column of 1e37s can miss its value by a rounding
         # step, and ``x - offset`` would reach the network as 1e21 instead of 1e-16.
+        # The network's small error on such a column would come back times that magnitude (a column of
+        # 1000s reconstructed anywhere from 975 to 1026), so the inverse gives them their value.
         constant = spread <= 10 * np.finfo(np.float64).eps * np.abs(offset)
-        return cls(offset, np.where(constant, np.maximum(1.0, np.abs(offset)), spread))
+        return cls(offset, np.where(constant, np.maximum(1.0, np.abs(offset)), spread), np.flatnonzero(constant))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (X - self.offset) / self.scale
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        return X * self.scale + self.offset
+        out = X * self.scale + self.offset
+        if len(self.constant):
+            out[:, self.constant] = self.offset[self.constant]
+        return out
 
     def to_dict(self) -> dict:
-        return {"offset": self.offset.tolist(), "scale": self.scale.tolist()}
+        return {"offset": self.offset.tolist(), "scale": self.scale.tolist(), "constant": self.constant.tolist()}
 
     @classmethod
     def from_dict(cls, state: dict) -> AffineScaler:
-        return cls(np.asarray(state["offset"]), np.asarray(state["scale"]))
+        """The scaler :meth:`to_dict` wrote; a model saved before ``constant`` was kept has none."""
+        return cls(np.asarray(state["offset"]), np.asarray(state["scale"]), state.get("constant", ()))
 
 
 MOMENT_ROWS = 16_384  # rows whose deviations are squared at a time, in float64

@@ -245,6 +245,16 @@ def _check_schema(config: dict, file: Path) -> None:
             raise ModelFileError(f"{file}: 'scaler.{key}' holds NaN or infinity; the file was edited by hand")
     if not all(v > 0 for v in config["scaler"]["scale"]):  # standard deviations and ranges, never below zero
         raise ModelFileError(f"{file}: 'scaler.scale' holds a zero or a negative number; the file was edited by hand")
+    constant = config["scaler"].get("constant", [])  # absent from models saved before it was kept
+    if not (
+        isinstance(constant, list)
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n_features for i in constant)
+        and len(set(constant)) == len(constant)
+    ):
+        raise ModelFileError(
+            f"{file}: 'scaler.constant' must be a list of distinct feature indices from 0 to {n_features - 1}; "
+            "the file was edited by hand"
+        )
     # the network reads rows scaled in float32: a scaling beyond its range overflows every row
     for key, low in (("offset", 0.0), ("scale", FLOAT32_TINY)):
         if not all(low <= abs(v) <= FLOAT32_MAX for v in config["scaler"][key] if v):
