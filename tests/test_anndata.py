@@ -363,6 +363,19 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
         aedr.tl.autoencoder(adata, key_added="", use_rep="X_pca")
 
 
+def test_tl_fits_sparse_cells_with_a_neighbour_loss_and_records_an_optimizer_class_by_name(pbmc):
+    """Both failed after or before the fit: a neighbour fit of sparse cells crashed, and an optimizer given
+    as a class trained, then could not be recorded in uns, and the fitted estimator was lost."""
+    import torch
+
+    cells = anndata.AnnData(X=sp.csr_matrix(pbmc.raw.X[:300]))  # log-normalised expression, sparse
+    params = dict(max_iter=4, hidden_layer_sizes=(16,), n_jobs=1, optimizer=torch.optim.AdamW)
+    estimator = aedr.tl.autoencoder(cells, neighbor_loss="tsne", **params)
+    assert cells.uns["aedr"]["params"]["optimizer"] == "torch.optim.adamw.AdamW"
+    assert cells.uns["aedr"]["params"]["neighbor_loss"] == "tsne"
+    np.testing.assert_array_equal(cells.obsm["X_aedr"], estimator.transform(cells.X))
+
+
 def test_tl_autoencoder_fits_an_anndata_opened_backed(files):
     backed = anndata.read_h5ad(files / "pbmc.h5ad", backed="r")  # X stays in the file
     estimator = aedr.tl.autoencoder(backed, max_iter=3, hidden_layer_sizes=(16,), memory_budget=0)  # 0: streamed

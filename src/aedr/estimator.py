@@ -126,7 +126,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         UMAP's negative samples per edge (the weight of the repulsion).
     optimizer : str or torch.optim.Optimizer subclass, default="adam"
         "adam", "adamw", "sgd", "rmsprop", or a class called as
-        ``cls(params, lr=learning_rate_init)``.
+        ``cls(params, lr=learning_rate_init)``. A class is code, which a model file never holds:
+        :meth:`save` and a :class:`~aedr.Checkpoint` callback refuse such a model (name one of the
+        choices to keep it); ``aedr.tl`` records the class's name.
     learning_rate_init : float or "auto", default="auto"
         Divided by 10 at each loss plateau. "auto" is ``1e-3 * sqrt(batch_size / 64)`` between
         1e-3 and 3e-3, 2e-3 with ``neighbor_loss``, ``min(1e-2, 0.08 / sqrt(n_features))`` for the

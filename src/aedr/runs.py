@@ -255,10 +255,11 @@ def write_h5ad_copy(estimator, table: Table, Z, target: Path, key: str, reading:
 def settings_of(estimator) -> dict:
     """The estimator's parameters as plain values, as model files keep them, less the None values an
     ``.h5ad`` file cannot store (what its ``uns`` keeps); ``random_state`` None as the seed the fit drew
-    (``random_state_``), which repeats it."""
+    (``random_state_``), which repeats it; an optimizer given as a class by its name (a record: no model
+    file is written from it)."""
     from aedr.persistence.config import plain_params
 
-    params = plain_params(estimator)
+    params = plain_params(estimator, classes_by_name=True)
     if params.get("random_state") is None:
         params["random_state"] = getattr(estimator, "random_state_", None)
     return {k: v for k, v in params.items() if v is not None}

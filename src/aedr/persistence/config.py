@@ -130,23 +130,27 @@ def architecture(estimator, n_features: int) -> dict:
     return {"name": getattr(estimator, "architecture", "mlp"), "config": _jsonable(config, "architecture")}
 
 
-def plain_params(estimator, exclude=RUNTIME_PARAMS) -> dict:
+def plain_params(estimator, exclude=RUNTIME_PARAMS, *, classes_by_name: bool = False) -> dict:
     """``estimator``'s parameters but ``exclude`` as plain JSON values (:func:`plain_param`); custom
     modules as None. What a model file keeps (``RUNTIME_PARAMS`` left out), a checkpoint's identity
-    and an ``.h5ad`` copy's settings each take this, with their own ``exclude``."""
+    and an ``.h5ad`` copy's settings each take this, with their own ``exclude``. A class (an optimizer
+    given as ``torch.optim.AdamW``) is refused, as a model file cannot hold code, unless
+    ``classes_by_name``: a record then names it (``"torch.optim.adamw.AdamW"``)."""
     return {
-        name: None if name in CUSTOM_MODULES else plain_param(name, value)
+        name: None if name in CUSTOM_MODULES else plain_param(name, value, classes_by_name=classes_by_name)
         for name, value in estimator.get_params(deep=False).items()
         if name not in exclude
     }
 
 
-def plain_param(name: str, value):
+def plain_param(name: str, value, *, classes_by_name: bool = False):
     if name == "random_state" and not (value is None or isinstance(value, Integral)):
         return None  # a RandomState instance is state, not a setting; training is over anyway
     if isinstance(value, torch.device):
         return str(value)
     if isinstance(value, type):
+        if classes_by_name:
+            return f"{value.__module__}.{value.__qualname__}"
         raise ValueError(f"cannot save {name}={value.__name__}: a class is code; use one of the named choices")
     return _jsonable(value, f"parameter {name}")
 
