@@ -95,8 +95,17 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     with pytest.raises(ValueError, match="a size as text, such as '4G'"):
         Autoencoder(memory_budget="20Q").fit(X)
     assert streamed.score(open_rows(npy)) == pytest.approx(streamed.score(X), rel=1e-5)
-    with pytest.raises(ValueError, match="reference placement needs the rows to place in memory"):
-        streamed.transform(open_rows(npy), reference=X)
+    # placed by reference rows, read a batch at a time as the encoder reads them (digits' values are whole)
+    placed = streamed.transform(np.load(npy, mmap_mode="r"), reference=X)
+    np.testing.assert_array_equal(placed, streamed.transform(X, reference=X))
+    np.testing.assert_array_equal(
+        streamed.transform(open_rows(npy), reference=X[:900]), streamed.transform(X, reference=X[:900])
+    )
+    holed = X.copy()
+    holed[700, 3] = np.nan
+    np.save(npy.with_name("holed.npy"), holed)
+    with pytest.raises(ValueError, match=r"holed.npy: NaN or inf .* in data row 701"):
+        streamed.transform(open_rows(npy.with_name("holed.npy")), reference=X)
     codes = npy.with_name("codes.npy")  # codes on disk decode like codes in memory, a block at a time
     monkeypatch.setattr("aedr.estimator.DECODED_BLOCK_BYTES", 8 * 64 * 500)  # blocks of 500 rows
     np.save(codes, streamed.transform(X).astype(np.float32))

@@ -69,15 +69,29 @@ def reconstruct(estimator, rows) -> np.ndarray:
 
 
 def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
-    """Codes for the rows of ``X`` (validated arrays, dense or CSR, as is ``reference``): each the
-    coordinate-wise median of the encoder's codes of its ``n_neighbors`` nearest rows of ``reference``,
-    by Euclidean distance between the scaled rows (the encoder's view of the input)."""
+    """Codes for the rows of ``X`` (validated arrays, dense or CSR, as is ``reference``; or rows on disk, a
+    :class:`~aedr.data.sources.RowSource`, read a batch at a time): each the coordinate-wise median of the
+    encoder's codes of its ``n_neighbors`` nearest rows of ``reference``, by Euclidean distance between
+    the scaled rows (the encoder's view of the input)."""
     import scipy.sparse as sp
+
+    from aedr._words import plural
+    from aedr.data.sources import RowSource
+    from aedr.data.stream import check_finite_rows
 
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
         raise ValueError(f"reference_neighbors must be a positive whole number, got {n_neighbors!r}")
     if n_neighbors > reference.shape[0]:
-        raise ValueError(f"reference_neighbors={n_neighbors} is more than the reference's {reference.shape[0]} rows")
+        raise ValueError(
+            f"reference_neighbors={n_neighbors} is more than the reference's {plural(reference.shape[0], 'row')}"
+        )
+
+    def rows_of(start: int, stop: int):
+        if not isinstance(X, RowSource):
+            return X[start:stop]
+        rows = X.read(start, stop)  # NaN or inf named by its row in the file, as transform names it
+        check_finite_rows(rows, X.name, start, X)
+        return rows
 
     def scaled(rows, start: int, name: str):
         dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
@@ -97,5 +111,5 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
     device = estimator.device_
     R = scaled(reference, 0, "reference")
     codes = apply_in_batches(estimator.model_.encode, R, device)
-    neighbors = reference_neighbors(R, lambda a, b: scaled(X[a:b], a, "X"), X.shape[0], n_neighbors, device)
+    neighbors = reference_neighbors(R, lambda a, b: scaled(rows_of(a, b), a, "X"), X.shape[0], n_neighbors, device)
     return np.median(codes[neighbors], axis=1)

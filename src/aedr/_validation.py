@@ -133,6 +133,16 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     )
 
 
+def refuse_text(X, name: str = "X") -> None:
+    """One line for ``X`` of text (numpy would parse "1.5" quietly; scikit-learn's message names a value)."""
+    dtype = getattr(X, "dtype", None)
+    if getattr(dtype, "kind", None) in ("U", "S"):
+        raise ValueError(
+            f"{name} holds text ({dtype}), not numbers, as scikit-learn refuses it; convert it first "
+            f"(np.asarray({name}, dtype=float)), or read the file as numbers"
+        )
+
+
 def refuse_complex(X, name: str = "X") -> None:
     """One line for complex ``X`` (scikit-learn's own message prints the whole array); it keeps
     scikit-learn's wording, which its estimator checks look for."""
@@ -209,11 +219,7 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
     dtype_kind = getattr(getattr(X, "dtype", None), "kind", None)
     if dtype_kind in ("m", "M"):  # numpy reads dates as numbers
         raise ValueError(f"{name} holds {X.dtype} values (dates or durations), not numbers; convert them first")
-    if dtype_kind in ("U", "S"):  # numpy would parse "1.5" quietly
-        raise ValueError(
-            f"{name} holds text ({X.dtype}), not numbers, as scikit-learn refuses it; convert it first "
-            f"(np.asarray({name}, dtype=float)), or read the file as numbers"
-        )
+    refuse_text(X, name)
     _check_column_names(X, name)
     bad = _non_numeric_columns(X)
     if bad:

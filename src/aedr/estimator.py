@@ -27,6 +27,7 @@ from aedr._validation import (
     flatten_images,
     one_dimensional_words,
     refuse_complex,
+    refuse_text,
     validate_rows,
     validate_source,
 )
@@ -583,8 +584,6 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         rows = as_source(X)
         if rows is not None:  # rows on disk: read and encoded a batch at a time
             validate_source(self, rows, reset=False)
-            if reference is not None:
-                raise ValueError("reference placement needs the rows to place in memory, not streamed from disk")
         else:
             rows = validate_rows(self, self._flat_rows(X), reset=False)
             check_prepared_alike(self, rows)
@@ -662,6 +661,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         X = as_rows(X)
         refuse_complex(X)
+        refuse_text(X)
         if np.ndim(X) == 1:  # scikit-learn's message prints the whole array
             raise ValueError(one_dimensional_words(X, one="code column"))
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
