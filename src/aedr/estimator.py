@@ -58,7 +58,8 @@ def _is_fitted_state(name: str) -> bool:
 def _in_memory(source: RowSource, rows=None):
     """The rows of ``source`` read into memory (all, or those of ``rows``), as a DataFrame when the file
     names its columns (``validate_data`` then checks them against the fitted names)."""
-    X = source.read_all() if rows is None else source.take(rows)
+    dtype = source.values_dtype  # a float64 file's values kept, as in memory
+    X = source.read_all(dtype) if rows is None else source.take(rows, dtype)
     return X if source.feature_names is None else pd.DataFrame(X, columns=source.feature_names, copy=False)
 
 

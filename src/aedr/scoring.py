@@ -61,7 +61,7 @@ def embedding_scores(X, Z, X_hat=None, y=None, *, max_rows: int = METRICS_ROWS, 
     if len(rows) > max_rows:
         rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_rows, replace=False))
     if isinstance(X, RowSource):  # the sample only, read from disk
-        X_rows = X.take(rows).astype(np.float64)
+        X_rows = X.take(rows, np.float64)
     elif sp.issparse(X):  # the sample only, densified
         X_rows = X[rows].toarray()
     else:

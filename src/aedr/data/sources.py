@@ -4,8 +4,8 @@ without reading them whole (:class:`ArraySource`, a ``np.memmap``), and :func:`o
 :func:`as_source`, which give the source of a path or an array. An ``.h5ad`` file's source,
 :class:`aedr.data.anndata.H5adSource`, lives with the rest of the code that uses anndata.
 
-A :class:`RowSource` answers ``shape`` and ``read(start, stop)`` (rows as float32); what streams is
-built on those two (:mod:`aedr.data.stream`). Sources are plain readers: they hold an open file and
+A :class:`RowSource` answers ``shape`` and ``read(start, stop)`` (rows as float32, or as float64 where
+they are scaled, as rows in memory are scaled in float64); what streams is built on those two (:mod:`aedr.data.stream`). Sources are plain readers: they hold an open file and
 are not saved with a model. ``close()`` (or the end of a ``with open_rows(path) as rows:`` block)
 releases the file; reading again reopens it.
 """
@@ -58,17 +58,18 @@ class RowSource:
         start, stop, _ = index.indices(self.shape[0])
         return self.read(start, stop)
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start`` to ``stop`` (clipped to the file) as a C-contiguous float32 array the caller owns
-        (it may scale it in place)."""
+    def read(self, start: int, stop: int, dtype=np.float32) -> np.ndarray:
+        """Rows ``start`` to ``stop`` (clipped to the file) as a C-contiguous array the caller owns (it may
+        scale it in place): float32, or ``dtype`` (float64 keeps a float64 file's values, which rows
+        scaled as in memory need: 1e6 + 0.3 in float32 is 1e6 + 0.3125)."""
         memory.return_large_buffers()  # once: a stream's large blocks go back to the system when freed
         start, stop = max(0, start), min(stop, self.shape[0])
         if stop <= start:
-            return np.empty((0, self.shape[1]), dtype=np.float32)
-        rows = np.ascontiguousarray(self._read(start, stop), dtype=np.float32).reshape(stop - start, -1)
-        return rows
+            return np.empty((0, self.shape[1]), dtype=dtype)
+        return np.ascontiguousarray(self._read(start, stop), dtype=dtype).reshape(stop - start, -1)
 
     def _read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start`` to ``stop`` in the file's own number type (a copy the caller may own)."""
         raise NotImplementedError
 
     def block_rows(self) -> int:
@@ -83,21 +84,31 @@ class RowSource:
         step = self.block_rows()
         return [(s, min(s + step, self.shape[0])) for s in range(0, self.shape[0], step)]
 
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        """The rows at the sorted indices ``rows``, reading only the blocks that hold them."""
+    def take(self, rows: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """The rows at the sorted indices ``rows`` (as ``dtype``, as :meth:`read` gives them), reading only
+        the blocks that hold them."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        out = np.empty((len(rows), self.shape[1]), dtype=dtype)
         for start, stop in self.blocks():
             lo, hi = np.searchsorted(rows, [start, stop])
             if hi > lo:
-                out[lo:hi] = self._take_block(start, stop, rows[lo:hi])
+                out[lo:hi] = self._take_block(start, stop, rows[lo:hi], dtype)
         return out
 
-    def _take_block(self, start: int, stop: int, rows: np.ndarray) -> np.ndarray:
-        return self.read(start, stop)[rows - start]
+    def _take_block(self, start: int, stop: int, rows: np.ndarray, dtype) -> np.ndarray:
+        return self.read(start, stop, dtype)[rows - start]
 
-    def read_all(self) -> np.ndarray:
-        return self.read(0, self.shape[0])
+    def read_all(self, dtype=np.float32) -> np.ndarray:
+        return self.read(0, self.shape[0], dtype)
+
+    @property
+    def values_dtype(self) -> np.dtype:
+        """float32 where float32 holds the file's values exactly (float32 and narrower floats, integers of
+        up to 16 bits), else float64: the type its rows are read into memory as, to be scaled like rows
+        given in memory."""
+        dtype = np.dtype(getattr(self, "dtype", np.float32))
+        exact = dtype.kind == "b" or dtype.itemsize <= (4 if dtype.kind == "f" else 2)
+        return np.dtype(np.float32 if exact else np.float64)
 
     def close(self) -> None:
         """Release the file; reading again reopens it."""
@@ -126,10 +137,10 @@ class ArraySource(RowSource):
         self.image_shape = tuple(array.shape[1:]) if array.ndim in (3, 4) else None  # (n, H, W), (n, C, H, W)
 
     def _read(self, start, stop):  # a copy: the caller scales it in place
-        return np.array(self.array[start:stop], dtype=np.float32).reshape(stop - start, -1)
+        return np.array(self.array[start:stop]).reshape(stop - start, -1)
 
-    def _take_block(self, start, stop, rows):
-        return np.array(self.array[rows], dtype=np.float32).reshape(len(rows), -1)
+    def _take_block(self, start, stop, rows, dtype):
+        return np.array(self.array[rows], dtype=dtype).reshape(len(rows), -1)
 
 
 def _memmap_path(array) -> Path | None:
@@ -205,10 +216,10 @@ class NpySource(RowSource):
             done += got
         return np.frombuffer(data, dtype=self.dtype).reshape(stop - start, self.shape[1])
 
-    def _take_block(self, start, stop, rows):
+    def _take_block(self, start, stop, rows, dtype):
         if len(rows) * 8 > stop - start:  # many of the block's rows: one read of the block
-            return self.read(start, stop)[rows - start]
-        return np.concatenate([self.read(int(r), int(r) + 1) for r in rows])
+            return self.read(start, stop, dtype)[rows - start]
+        return np.concatenate([self.read(int(r), int(r) + 1, dtype) for r in rows])
 
     def close(self):
         if self._fd is not None:
@@ -432,9 +443,9 @@ class ParquetSource(RowSource):
             table = self.file.read_row_group(i, columns=self.feature_names)
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read row group {i} ({first_line(exc)})") from exc
-        rows = np.empty((table.num_rows, len(self.feature_names)), dtype=np.float32)
+        rows = np.empty((table.num_rows, len(self.feature_names)), dtype=self.dtype)  # float64 unless all float32
         for j, column in enumerate(table.columns):
-            rows[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float32)  # nulls: NaN, caught as such
+            rows[:, j] = column.to_numpy(zero_copy_only=False)  # nulls: NaN, caught as such
         self._cached = (i, rows)
         return rows
 

@@ -103,14 +103,14 @@ def statistics(source: RowSource) -> Statistics:
     stats = Statistics(0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf), "")
     digest = hashlib.sha256(f"float32 {source.shape}".encode())
     for start, stop in source.blocks():
-        rows = source.read(start, stop)
+        block = source.read(start, stop, np.float64)  # the file's values, summed as rows in memory are
+        rows = block.astype(np.float32)  # what the network reads: checked (beyond float32 is refused) and hashed
         check_finite_rows(rows, source.name, start, source)
         digest.update(memoryview(rows.reshape(-1).view(np.uint8)))
-        block = rows.astype(np.float64)
+        stats.low, stats.high = np.minimum(stats.low, block.min(axis=0)), np.maximum(stats.high, block.max(axis=0))
         mean_b = block.mean(axis=0)
         block -= mean_b
         stats.merge(len(rows), mean_b, np.einsum("ij,ij->j", block, block))
-        stats.low, stats.high = np.minimum(stats.low, rows.min(axis=0)), np.maximum(stats.high, rows.max(axis=0))
     stats.checksum = digest.hexdigest()
     source._statistics = stats
     return stats
@@ -118,30 +118,32 @@ def statistics(source: RowSource) -> Statistics:
 
 # -------------------------------------------------------------------- reading
 class ScaledSource:
-    """``source``'s rows scaled by ``scaler``, sliced a batch at a time (what inference pages through)."""
+    """``source``'s rows scaled by ``scaler``, sliced a batch at a time (what inference pages through):
+    read as float64 and scaled in float64, as rows in memory are, then float32 (the network's type), so
+    a memmap and the same rows in memory give the same codes."""
 
     def __init__(self, source: RowSource, scaler):
         self.source = source
-        self.offset = np.asarray(scaler.offset, dtype=np.float32)
-        self.inverse = np.asarray(1.0 / scaler.scale, dtype=np.float32)
+        self.scaler = scaler
 
     def __len__(self):
         return len(self.source)
 
     def __getitem__(self, index: slice) -> np.ndarray:
         start, stop, _ = index.indices(len(self.source))
-        return self._scaled(self.source.read(start, stop), np.arange(start, stop))
+        return self._scaled(self.source.read(start, stop, np.float64), start)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The scaled rows at the sorted indices ``rows``."""
-        return self._scaled(self.source.take(rows), rows)
+        return self._scaled(self.source.take(rows, np.float64), rows)
 
-    def _scaled(self, rows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
-        """``rows`` (the rows ``numbers`` of the source, an array of the caller's) scaled in place; NaN or
-        inf a ValueError naming the first rows that hold them."""
+    def _scaled(self, values: np.ndarray, numbers) -> np.ndarray:
+        """``values`` (float64, the rows ``numbers`` of the source: an array, or the first's number) scaled,
+        as float32; NaN or inf, or a value beyond float32, a ValueError naming the first rows that hold them."""
+        values -= self.scaler.offset
+        values /= self.scaler.scale
+        rows = values.astype(np.float32)
         check_finite_rows(rows, self.source.name, numbers, self.source)
-        rows -= self.offset
-        rows *= self.inverse
         return rows
 
 
