@@ -213,8 +213,9 @@ def test_nan_and_inf_named_with_row_counts(small):
         (np.ones((10, 3)).astype("timedelta64[s]"), r"timedelta64\[s\] values \(dates or durations\)"),
         (np.ones((10, 1, 2, 2, 2)), r"X has 5 dimensions: give rows \(2-D\) or images"),
         (np.ones((10, 3)).astype(str), r"X holds text \(<U32\), not numbers, as scikit-learn refuses it"),
+        (None, r"X is None; pass the rows as an array"),
     ],
-    ids=["dicts", "dates", "durations", "5-D", "numeric text"],
+    ids=["dicts", "dates", "durations", "5-D", "numeric text", "None"],
 )
 def test_rows_that_are_not_numbers_or_rows_are_refused_in_aedrs_words(X, message):
     """Dates were read as their numbers and fitted (where the command line refused them); dicts and a

@@ -169,6 +169,8 @@ def as_rows(X, name: str = "X"):
     one line (numpy reads them as 'setting an array element with a sequence' or fails in ``float()``)."""
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy()
+    if X is None:  # numpy reads it as a scalar NaN ("array=nan")
+        raise ValueError(f"{name} is None; pass the rows as an array, DataFrame or list of rows")
     if type(X).__name__ == "AnnData" and hasattr(X, "obsm"):  # numpy would read it as an array of one object
         raise ValueError(
             f"{name} is an AnnData; pass the rows the model was fitted on: {name}.X, {name}.layers[...] or "
