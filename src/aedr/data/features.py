@@ -109,13 +109,10 @@ def select_features(
         _check_columns(path, frame, [label_col], "label column")
         labels = frame[label_col]
     notes = []
-    if columns:
-        _check_columns(path, frame, columns, "column")
-        features = [c for c in columns if c != label_col]
-    else:
-        _check_columns(path, frame, exclude or [], "column")
-        excluded = set(exclude or [])
-        features = [c for c in frame.columns if c != label_col and c not in excluded]
+    _check_columns(path, frame, [*(columns or []), *(exclude or [])], "column")
+    excluded = set(exclude or [])  # after --columns too, as a streamed file takes them
+    chosen = columns if columns else frame.columns
+    features = [c for c in chosen if c != label_col and c not in excluded]
     types = dict(zip(frame.columns, frame.dtypes))  # a wide table's types, read before any column's values
     _refuse_nested(path, frame, features, label_col, named, types)
     text = None

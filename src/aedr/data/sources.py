@@ -301,7 +301,7 @@ class ParquetSource(RowSource):
         names = list(columns) if columns else [n for n in schema.names if n != label_col and n not in saved]
         index = {stored: name for stored, name in saved.items() if name is not None}  # the rest: left out
         present = set(schema.names)  # one set: schema.names builds a new list at each call (20,000 columns: 50 s)
-        missing = [n for n in [*names, *([label_col] if label_col else [])] if n not in present]
+        missing = [n for n in [*names, *([label_col] if label_col else []), *(exclude or ())] if n not in present]
         if missing:
             raise ValueError(
                 f"{self.path}: no column {', '.join(map(repr, missing))} (columns: {listed(schema.names)})"
