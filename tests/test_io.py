@@ -38,6 +38,44 @@ def test_columns_and_exclude(frame, tmp_path):
     frame.to_csv(path, index=False)
     assert read_table(path, columns=["c", "a"]).columns == ["c", "a"]
     assert read_table(path, exclude=["b", "kind"]).columns == ["a", "c"]
+    assert read_table(path, columns=["c", "a", "b"], exclude=["a"]).columns == ["c", "b"]  # as a stream takes them
+    with pytest.raises(ValueError, match=r"no column 'zz'"):  # a typo in --exclude beside --columns, too
+        read_table(path, columns=["c", "a"], exclude=["zz"])
+
+
+def test_parquet_decimals_are_numbers_in_memory_as_streamed(frame, tmp_path):
+    """A database's export holds decimal columns: a streamed read took them as numbers, a read into
+    memory refused them as text (Decimal objects), so a model fitted streamed could not read the file."""
+    import decimal
+
+    from aedr.data.sources import open_rows
+
+    frame = frame.assign(d=[decimal.Decimal(f"{v:.3f}") for v in frame["a"]])
+    frame.loc[2, "d"] = None
+    path = tmp_path / "dec.parquet"
+    frame.to_parquet(path, index=False)
+    table = read_table(path, label_col="kind", missing="mean")
+    streamed = open_rows(path, label_col="kind")
+    assert table.columns == streamed.feature_names == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(table.X[[0, 1, 3], 3], frame["a"].to_numpy()[[0, 1, 3]], atol=5e-4)
+    assert np.isnan(streamed.read(0, 4)[2, 3])  # a null is a missing value either way
+
+
+def test_columns_and_exclude_choose_the_same_features_in_memory_and_streamed(frame, tmp_path):
+    """Whether a Parquet file streams depends on the memory budget: the same options must choose the
+    same features either way (in memory --exclude was ignored beside --columns, and its typos passed)."""
+    from aedr.data.sources import open_rows
+
+    path = tmp_path / "d.parquet"
+    frame.to_parquet(path, index=False)
+    for columns, exclude in ((["a", "b", "c"], ["a"]), (None, ["b"])):
+        streamed = open_rows(path, label_col="kind", columns=columns, exclude=exclude)
+        assert read_table(path, label_col="kind", columns=columns, exclude=exclude).columns == streamed.feature_names
+    for columns in (["a", "b"], None):
+        with pytest.raises(ValueError, match="no column 'zz'"):
+            open_rows(path, label_col="kind", columns=columns, exclude=["zz"])
+        with pytest.raises(ValueError, match="no column 'zz'"):
+            read_table(path, label_col="kind", columns=columns, exclude=["zz"])
 
 
 def test_header_detection(tmp_path):
