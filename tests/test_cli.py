@@ -1283,6 +1283,16 @@ def test_infinite_values_are_counted_and_placed(tmp_path):
     result = aedr("fit", tmp_path / "huge.npy", "-o", tmp_path / "h", *FAST, ok=False)
     assert_one_line_error(result, "huge.npy: 40 rows hold values beyond float32 (above 3.4e38)", "rescale them first")
     assert not (tmp_path / "h.checkpoint").exists()
+    # columns without names numbered from 0, as --exclude takes them and the NaN error names them
+    holed = np.random.default_rng(0).normal(size=(40, 3))
+    holed[3, 2] = np.inf
+    np.save(tmp_path / "i.npy", holed)
+    result = aedr("fit", tmp_path / "i.npy", "-o", tmp_path / "i", *FAST, ok=False)
+    assert_one_line_error(result, "i.npy: 1 row holds infinite values (first: data row 4, column 2)")
+    holed[3, 2] = np.nan
+    np.save(tmp_path / "n.npy", holed)
+    result = aedr("fit", tmp_path / "n.npy", "-o", tmp_path / "n", *FAST, ok=False)
+    assert_one_line_error(result, "data row 4 (in column 2)")
 
 
 @pytest.mark.parametrize(

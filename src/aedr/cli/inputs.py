@@ -439,7 +439,7 @@ def _check_finite(path: Path, table: Table, network: bool = True) -> None:
         return
     bad_rows = np.flatnonzero(~finite.all(axis=1))
     column = int(np.flatnonzero(~finite[bad_rows[0]])[0])
-    where = repr(table.columns[column]) if table.columns is not None else str(column + 1)
+    where = repr(table.columns[column]) if table.columns is not None else str(column)  # as --exclude takes it
     beyond = np.isfinite(table.X[bad_rows[0], column])
     raise ValueError(
         f"{path}: {len(bad_rows)} {'rows hold' if len(bad_rows) > 1 else 'row holds'} "
