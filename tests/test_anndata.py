@@ -311,6 +311,16 @@ def test_the_code_names_an_anndata_of_codes_is_told_by_are_the_estimators_own():
     assert names == {f"{prefix}0" for prefix in CODE_PREFIXES}
 
 
+def test_nan_in_an_h5ad_is_refused_naming_its_rows_from_1_and_what_to_do(tmp_path):
+    X = np.random.default_rng(1).poisson(2, (150, 30)).astype(np.float64)
+    X[[3, 9], 3] = np.nan
+    anndata.AnnData(X=X).write_h5ad(tmp_path / "nan.h5ad")
+    for missing in ("error", "mean"):
+        result = fit(tmp_path / "nan.h5ad", "--missing", missing, "--normalize", "-o", tmp_path / "r")
+        assert result.exit_code == 1 and not (tmp_path / "r").exists()
+        assert "X holds NaN or inf in 2 rows (data rows 4, 10); fill or drop them in the AnnData first" in result.output
+
+
 def test_a_damaged_h5ad_names_the_file(tmp_path):
     (tmp_path / "broken.h5ad").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
     result = fit(tmp_path / "broken.h5ad", "-o", tmp_path / "r")

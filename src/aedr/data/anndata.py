@@ -161,7 +161,11 @@ def _matrix(path: Path, X, layer):
             rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[~np.isfinite(X.data)])
         else:
             rows = np.unique(np.nonzero(~np.isfinite(X))[0])
-        raise ValueError(f"{path}: {where} holds NaN or inf in {len(rows)} cells (first rows: {rows[:5].tolist()})")
+        raise ValueError(
+            f"{path}: {where} holds NaN or inf in {plural(len(rows), 'row')} (data "
+            f"{'rows' if len(rows) > 1 else 'row'} {listed([str(r + 1) for r in rows], 5)}); fill or drop them in "
+            "the AnnData first (--missing fills a table's empty cells, not an .h5ad's)"
+        )
     dtype = np.float32 if X.dtype == np.float32 or X.dtype.kind in "biu" else np.float64
     return X.astype(dtype)
 
