@@ -74,6 +74,14 @@ def test_fit_an_h5ad_writes_a_copy_with_the_codes_and_leaves_the_input_alone(fil
     assert copy.uns["new"]["obsm_key"] == "X_new" and copy.uns["new"]["model"] == str(tmp_path / "run")
     html = (tmp_path / "run" / "map.html").read_text()
     assert '"label":"louvain"' in html and '"label":"bulk_labels"' in html  # obs columns to colour by
+    # a fit with --force into the run replaces the earlier fit's copy (its codes belong to the old model),
+    # and keeps a transform's copy and the user's own .h5ad there
+    shutil.copy(tmp_path / "new.h5ad", tmp_path / "run" / "new.h5ad")
+    shutil.copy(files / "counts.h5ad", tmp_path / "run" / "counts.h5ad")
+    pd.DataFrame(pbmc.obsm["X_pca"][:, :5]).to_csv(tmp_path / "pca.csv", index=False)
+    assert fit(tmp_path / "pca.csv", "-o", tmp_path / "run", "--force").exit_code == 0
+    assert not (tmp_path / "run" / "pbmc.h5ad").exists()
+    assert (tmp_path / "run" / "new.h5ad").is_file() and (tmp_path / "run" / "counts.h5ad").is_file()
 
 
 def test_transform_writes_an_h5ad_copy_that_inverse_transform_and_explore_read(pbmc, tmp_path):
@@ -246,7 +254,7 @@ def test_new_cells_are_read_as_the_fit_read_its_cells(files, pbmc, tmp_path):
         (lambda a: a, ["--layer", "spliced"], ["no layer 'spliced'", "layers: none"]),
         (lambda a: a, ["--label-col", "cell_type"], ["no obs column 'cell_type'", "bulk_labels"]),
         (lambda a: anndata.AnnData(obs=a.obs, var=a.var), [], ["holds no X matrix", "--layer"]),
-        (lambda a: _with_value(a, np.inf), [], ["NaN or inf", "first rows: [3]"]),
+        (lambda a: _with_value(a, np.inf), [], ["NaN or inf", "in 1 row (data row 4)"]),
         (
             lambda a: _with_value(_counts_like(a), -2.0),
             ["--normalize"],
@@ -309,6 +317,13 @@ def test_the_code_names_an_anndata_of_codes_is_told_by_are_the_estimators_own():
     X = np.random.default_rng(0).normal(size=(30, 4))
     names = {str(e(2, max_iter=1).fit(X).get_feature_names_out()[0]) for e in (Autoencoder, VariationalAutoencoder)}
     assert names == {f"{prefix}0" for prefix in CODE_PREFIXES}
+
+
+def test_an_h5ad_named_like_the_embedding_file_is_refused_before_its_copy_would_replace_it(files, tmp_path):
+    shutil.copy(files / "pbmc.h5ad", tmp_path / "embedding.h5ad")
+    result = fit(tmp_path / "embedding.h5ad", "--format", "h5ad", "-o", tmp_path / "r")
+    assert result.exit_code == 1 and not (tmp_path / "r").exists()
+    assert "embedding.h5ad: the run's copy of it, with the codes in obsm, would have the name of" in result.output
 
 
 def test_nan_in_an_h5ad_is_refused_naming_its_rows_from_1_and_what_to_do(tmp_path):

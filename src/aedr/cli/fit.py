@@ -156,6 +156,11 @@ def fit(
     saved = _check_checkpoint(checkpoint.path, resume=resume, force=force)
     trained = saved is not None and is_trained(saved)  # training had ended: --resume writes the run
     fmt = _embedding_format(data, output_format, has_labels=label_col is not None or labels is not None)
+    if data.name == f"embedding.{fmt}" and format_of(data).name == "h5ad":  # the run's copy of it would take that name
+        raise ValueError(
+            f"{shown(data)}: the run's copy of it, with the codes in obsm, would have the name of the --format "
+            f"{fmt} embedding file; rename the file or choose another --format"
+        )
     stopper = _StopOnInterrupt(save_best, resuming=checkpoint.path if resume and rank == 0 else None)
     params = estimator_params(ctx.params, config)
     from_config = {name for name in params if ctx.params.get(name) is None}  # not overridden by an option
@@ -177,6 +182,7 @@ def fit(
     table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
     if table.X.shape[0] < 2:  # named by the file, where the estimator's check names "X"
         raise ValueError(f"{shown(data)}: {plural(table.X.shape[0], 'data row')}; a fit needs at least 2")
+    from aedr.data.anndata import fit_copies
     from aedr.data.io import constant_note
     from aedr.data.sources import RowSource
 
@@ -189,7 +195,8 @@ def fit(
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         _train_alongside(estimator, table, stopper, trained=trained, resume_from=checkpoint.path if resume else None)
     try:
-        with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=RUN_OUTPUTS) as folder:
+        owned = RUN_OUTPUTS + (fit_copies(out) if force and (out / RUN_MARKER).is_file() else ())
+        with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=owned) as folder:
             run = checkpointed_fit_run(
                 estimator,
                 table,

@@ -280,6 +280,28 @@ def write_h5ad_codes(
     return replaced
 
 
+def fit_copies(folder: Path) -> tuple[str, ...]:
+    """The names of the ``.h5ad`` files in the run folder ``folder`` that ``aedr fit`` wrote: copies of
+    its input with the codes in ``obsm`` and its settings (an ``obsm_key`` and ``params``, no ``model``,
+    which a transform's copy records) in ``uns``. A fit with ``--force`` replaces them with the run."""
+    try:
+        import h5py
+    except ImportError:  # without anndata no copy was written here
+        return ()
+    names = []
+    for path in sorted(Path(folder).glob("*.h5ad")):
+        try:
+            with h5py.File(path, "r") as f:
+                entries = f["uns"].values() if isinstance(f.get("uns"), h5py.Group) else ()
+                if any(
+                    isinstance(e, h5py.Group) and {"obsm_key", "params"} <= set(e) and "model" not in e for e in entries
+                ):
+                    names.append(path.name)
+        except (OSError, ValueError):  # not an HDF5 file: the user's, kept
+            continue
+    return tuple(names)
+
+
 def check_obsm_key(path: Path, key: str) -> None:
     """A ValueError when the ``.h5ad`` file ``path`` holds an ``obsm[key]`` that aedr did not write (read
     in backed mode: the matrix stays on disk), before a fit whose copy would replace it."""
