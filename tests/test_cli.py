@@ -1731,3 +1731,21 @@ def test_a_command_but_fit_under_torchrun_runs_as_one_process(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     _one_process_under_torchrun("fit")  # fit joins its group itself
     assert os.environ["WORLD_SIZE"] == "2"
+
+
+def test_a_file_the_user_may_not_read_is_a_file_error_not_a_usage_error(cells, tmp_path, monkeypatch):
+    """click checks that a path given exists and is readable; unreadable was its usage error (exit 2, "Invalid
+    value for 'DATA'"), where a missing file is aedr's file error (exit 1). (Tests run as root, whom chmod does
+    not stop: os.access says what a user without the permission would meet.)"""
+    locked = tmp_path / "locked.csv"
+    locked.write_bytes(cells.read_bytes())
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, *a, **kw: Path(path) != locked and real(path, mode, *a, **kw))
+    for command in (["fit", locked, "-o", tmp_path / "r"], ["convert", locked, tmp_path / "x.parquet"]):
+        assert_one_line_error(aedr(*command, ok=False), f"{locked}: permission denied")
+
+
+def test_fit_of_standard_input_and_convert_of_a_folder_say_what_they_are(cells, tmp_path):
+    assert_one_line_error(aedr("fit", "-", "-o", tmp_path / "r", ok=False), "aedr fit reads a file, not standard input")
+    (tmp_path / "d.csv").mkdir()
+    assert_one_line_error(aedr("convert", tmp_path / "d.csv", tmp_path / "x.parquet", ok=False), "d.csv: not a file")

@@ -35,6 +35,7 @@ import scipy.sparse as sp
 import torch
 
 from aedr._validation import check_whole
+from aedr._words import plural
 from aedr.data.scaling import power_of_two_scaled
 
 # Working memory per chunk of rows. Per (row, column) cell: a distance in each space, and in the worst
@@ -266,7 +267,9 @@ def knn_unscorable(labels) -> str | None:
         return "one class only"
     if counts.min() < KNN_MIN_CLASS_ROWS:
         rarest = int(np.argmin(counts))
-        return f"class {str(classes[rarest])!r} has {counts[rarest]} rows (each needs {KNN_MIN_CLASS_ROWS})"
+        return (
+            f"class {str(classes[rarest])!r} has {plural(int(counts[rarest]), 'row')} (each needs {KNN_MIN_CLASS_ROWS})"
+        )
     return None
 
 
@@ -420,7 +423,7 @@ def _check_pair(X: torch.Tensor, Z: torch.Tensor, n_neighbors: int) -> int:
         raise ValueError(f"X and Z must be 2-D, got shapes {tuple(X.shape)} and {tuple(Z.shape)}")
     n = X.shape[0]
     if Z.shape[0] != n:
-        raise ValueError(f"X has {n} rows but Z has {Z.shape[0]}")
+        raise ValueError(f"X has {plural(n, 'row')} but Z has {Z.shape[0]}")
     if not 1 <= n_neighbors < n / 2:
         raise ValueError(f"n_neighbors ({n_neighbors}) should be at least 1 and less than n_samples / 2 ({n / 2})")
     if not (torch.isfinite(X).all() and torch.isfinite(Z).all()):
@@ -475,7 +478,7 @@ def _labels(y, n: int, name: str, of: str) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one label per row), got shape {y.shape}")
     if len(y) != n:
-        raise ValueError(f"{name} has {len(y)} labels but {of} has {n} rows")
+        raise ValueError(f"{name} has {plural(len(y), 'label')} but {of} has {plural(n, 'row')}")
     missing = np.flatnonzero(pd.isna(y))
     if len(missing):
         raise ValueError(

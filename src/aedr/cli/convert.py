@@ -39,7 +39,7 @@ def convert(
     from aedr.data.sniff import renamed_note, separator_name
 
     if not data.is_file():
-        raise FileNotFoundError(f"{data}: no such file")
+        raise FileNotFoundError(f"{data}: no such file" if not data.exists() else f"{data}: not a file")
     if output.suffix.lower() not in (".parquet", ".pq"):
         raise typer.BadParameter(f"{output}: converts to Parquet; name it .parquet", param_hint="OUTPUT")
     output = claim_output(ctx, output, force, [data])

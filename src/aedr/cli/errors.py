@@ -168,6 +168,10 @@ def _report(line: str) -> None:
 def _usage_error(exc) -> None:
     if _is_click(exc, "NoArgsIsHelpError"):
         raise exc
+    unreadable = re.search(r"(?i:file|path|directory) '(.+)' is not readable", exc.format_message())
+    if unreadable:  # click's check of a path given: a file's problem (1), as a missing file is, not usage (2)
+        _report(f"error: {unreadable.group(1)}: permission denied")
+        raise typer.Exit(EXIT_ERROR)
     command = exc.ctx.command_path if exc.ctx is not None else "aedr"
     message = usage_words(exc.format_message().strip().replace("\n", " "))
     _report(f"error: {message} (see '{command} --help')")  # rank 0 alone, under torchrun

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from aedr._words import plural
 from aedr.cli.options import (
     IMAGE_SHAPE,
     CodesKey,
@@ -126,7 +127,8 @@ def explore(
         table = read_input(data, options, keep_text=True, network=False)
         if table.X.shape[0] != len(codes):
             raise ValueError(
-                f"{data} has {table.X.shape[0]} rows, {embedding} {len(codes)} codes: give the rows they came from"
+                f"{data} has {plural(table.X.shape[0], 'row')}, {embedding} {plural(len(codes), 'code')}: give the rows "
+                "they came from"
             )
         if table.labels is not None:  # the labels asked for colour the map first
             label_frame = _joined(table.labels.to_frame(), label_frame)

@@ -138,6 +138,8 @@ def fit(
     from aedr.training.checkpoint import Checkpoint, is_trained
     from aedr.training.threads import fit_threads
 
+    if str(data) == "-":  # transform and evaluate read standard input; fit takes a file (its run is named after it)
+        raise ValueError("aedr fit reads a file, not standard input ('-'): save the rows to a file first")
     for given in (data, labels):  # before any output is claimed or any option is read
         if given is not None and not given.exists():
             raise FileNotFoundError(f"{given}: no such file")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from aedr._words import listed, size_text
+from aedr._words import listed, plural, size_text
 from aedr.cli.outputs import default_output
 
 if TYPE_CHECKING:
@@ -480,7 +480,9 @@ def features_for(model, table: Table, path: Path | None = None):
 
         return pd.DataFrame(table.X, columns=table.columns)
     if table.X.shape[1] != model.n_features_in_:
-        raise ValueError(f"{where} has {table.X.shape[1]} feature columns but the model expects {model.n_features_in_}")
+        raise ValueError(
+            f"{where} has {plural(table.X.shape[1], 'feature column')} but the model expects {model.n_features_in_}"
+        )
     return table.X
 
 
