@@ -494,7 +494,8 @@ def test_each_method_is_warmed_up_on_the_data_sets_type_and_size_before_it_is_ti
     [
         (
             0.05,
-            r"holds out 15 of the 300 rows of tiny; trustworthiness at k=10 of the held-out rows needs more than 20",
+            r"holds out 15 of the 300 rows of tiny; trustworthiness at k=10 of the held-out rows needs more than 20 "
+            r"\(a held-out share of 0.07 or more\)",
         ),
         (0.88, r"leaves class \d of tiny \d fitted rows; the 5-fold k-NN accuracy of the fitted rows needs 5"),
     ],

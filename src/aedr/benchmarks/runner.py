@@ -108,9 +108,13 @@ def _split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state
                 f"stratified split needs at least one row of each of its {len(classes)} classes on both sides"
             )
     if held <= 2 * n_neighbors:
+        enough = (
+            math.ceil(100 * (2 * n_neighbors + 1) / n) / 100
+        )  # the smallest share, in hundredths, that holds enough
         raise ValueError(
             f"heldout_fraction={heldout_fraction:g} holds out {held} of the {n:,} rows of {name}; trustworthiness "
             f"at k={n_neighbors} of the held-out rows needs more than {2 * n_neighbors}"
+            + (f" (a held-out share of {enough:g} or more)" if enough < 1 else "")
         )
     fit_rows, out_rows = train_test_split(
         np.arange(n), test_size=heldout_fraction, stratify=y, random_state=random_state
