@@ -1749,3 +1749,12 @@ def test_fit_of_standard_input_and_convert_of_a_folder_say_what_they_are(cells, 
     assert_one_line_error(aedr("fit", "-", "-o", tmp_path / "r", ok=False), "aedr fit reads a file, not standard input")
     (tmp_path / "d.csv").mkdir()
     assert_one_line_error(aedr("convert", tmp_path / "d.csv", tmp_path / "x.parquet", ok=False), "d.csv: not a file")
+
+
+def test_an_output_folder_that_holds_the_input_is_named_a_folder(cells, tmp_path):
+    """ "would replace the input" was said of a folder given as the output of a file, where nothing is replaced."""
+    aedr("fit", cells, "--label-col", "cell_type", "-o", tmp_path / "run", *FAST)
+    (tmp_path / "o").mkdir()
+    shutil.copy(cells, tmp_path / "o" / "in.csv")
+    result = aedr("transform", tmp_path / "run", tmp_path / "o" / "in.csv", "-o", tmp_path / "o", ok=False)
+    assert_one_line_error(result, "o is a folder; give the name of a file to write")

@@ -48,6 +48,8 @@ def claim_output(ctx: typer.Context, output: Path, force: bool, inputs=(), *, fo
             f"'{output}' is the folder you are working in: a run there is written into it only while it is "
             "empty; to replace the run, give its name from the folder above"
         )
+    if not folder and Path(output).is_dir() and not Path(output).is_symlink():  # before the inputs it may hold
+        raise ValueError(f"{output} is a folder; give the name of a file to write")
     for given in inputs:
         source = Path(given).resolve()
         if source == target or target in source.parents:
