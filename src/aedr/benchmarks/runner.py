@@ -108,9 +108,8 @@ def _split(name: str, y, heldout_fraction: float, n_neighbors: int, random_state
                 f"stratified split needs at least one row of each of its {len(classes)} classes on both sides"
             )
     if held <= 2 * n_neighbors:
-        enough = (
-            math.ceil(100 * (2 * n_neighbors + 1) / n) / 100
-        )  # the smallest share, in hundredths, that holds enough
+        # the smallest share, in hundredths, that holds out enough rows
+        enough = math.ceil(100 * (2 * n_neighbors + 1) / n) / 100
         raise ValueError(
             f"heldout_fraction={heldout_fraction:g} holds out {held} of the {n:,} rows of {name}; trustworthiness "
             f"at k={n_neighbors} of the held-out rows needs more than {2 * n_neighbors}"
