@@ -5,8 +5,9 @@ without reading them whole (:class:`ArraySource`, a ``np.memmap``), and :func:`o
 :class:`aedr.data.anndata.H5adSource`, lives with the rest of the code that uses anndata.
 
 A :class:`RowSource` answers ``shape`` and ``read(start, stop)`` (rows as float32, or as float64 where
-they are scaled, as rows in memory are scaled in float64); what streams is built on those two (:mod:`aedr.data.stream`). Sources are plain readers: they hold an open file and
-are not saved with a model. ``close()`` (or the end of a ``with open_rows(path) as rows:`` block)
+they are scaled, as rows in memory are scaled in float64); what streams is built on those two
+(:mod:`aedr.data.stream`). Sources are plain readers: they hold an open file and are not saved with a
+model. ``close()`` (or the end of a ``with open_rows(path) as rows:`` block)
 releases the file; reading again reopens it.
 """
 
