@@ -219,6 +219,28 @@ def test_ctrl_c_as_force_moves_the_users_files_says_the_run_is_written_and_where
     assert (tmp_path / "run" / "model").is_dir() and not (tmp_path / "run.checkpoint").exists()
 
 
+def test_a_file_force_cannot_move_back_says_the_run_is_written_and_leaves_no_checkpoint(tmp_path, monkeypatch):
+    """A file of the user's that could not move into the new run (a read-only folder): the run had been
+    written, yet its checkpoint stayed, and the next plain fit there was refused as an interrupted one."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 4)))
+    assert cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", *FAST).exit_code == 0
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    real_rename = Path.rename
+
+    def rename(self, to):
+        if self.name == "notes.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    result = cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", "--force", *FAST)
+    monkeypatch.undo()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.previous-")]
+    assert result.exit_code == 1 and len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "mine"
+    assert "run: written, but could not keep every file" in result.stderr and str(kept[0]) in result.stderr
+    assert (tmp_path / "run" / "model").is_dir() and not (tmp_path / "run.checkpoint").exists()
+
+
 def test_a_replace_killed_midway_leaves_the_users_files_where_no_later_write_removes_them(tmp_path):
     """kill -9 (or the OOM killer) while --force moves the user's files into the new folder: the old
     folder held them under a staging name, which the next write's cleanup of dead processes removed

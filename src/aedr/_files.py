@@ -287,6 +287,15 @@ def _remove_leftovers(target: Path) -> None:
             _remove(entry)
 
 
+class KeptFilesError(OSError):
+    """The new output is in place, but some of the user's files of the folder it replaced could not move
+    into it: they stay in ``previous`` (:func:`_replace`)."""
+
+    def __init__(self, message: str, previous: Path):
+        super().__init__(message)
+        self.previous = previous
+
+
 def previous_name(target: Path) -> Path:
     """Where a replaced output folder waits while the user's entries move into the new one
     (:func:`_replace`): ``NAME.previous-…``, a name no cleanup of staging leftovers removes."""
@@ -316,8 +325,10 @@ def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
                     entry.rename(target / entry.name)
         except BaseException as exc:  # an error or Ctrl-C midway: the new output is in place, the rest in old
             if isinstance(exc, OSError):
-                raise OSError(
-                    f"{target}: could not keep every file of the folder it replaced ({exc}); the rest are in {old}"
+                raise KeptFilesError(
+                    f"{target}: written, but could not keep every file of the folder it replaced ({exc}); the rest "
+                    f"are in {old}",
+                    old,
                 ) from exc
             exc.previous = old
             raise

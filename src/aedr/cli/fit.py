@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr._files import check_new, output_lock, staged_folder
+from aedr._files import KeptFilesError, check_new, output_lock, staged_folder
 from aedr._words import plural
 from aedr.cli.common import STOP_REASONS, is_verbose, launched_by_torchrun
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
@@ -225,6 +225,10 @@ def fit(
         how, code = stop_words(exc)
         typer.echo(f"\n{how}{_what_stays(exc, checkpoint.path)}", err=True)
         raise typer.Exit(code) from None
+    except KeptFilesError:  # the run is written: its checkpoint would make the next fit there an interrupted one
+        with output_lock(checkpoint.path):
+            checkpoint.path.unlink(missing_ok=True)
+        raise
     estimator = run.estimator  # with a trained checkpoint, the one read from it
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
