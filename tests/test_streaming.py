@@ -83,12 +83,14 @@ def test_an_epoch_visits_every_training_row_once_in_shuffled_blocks(npy, small_b
     np.testing.assert_allclose(batch.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("scale", ["auto", "standard"])
-def test_float64_rows_on_disk_are_scaled_as_the_same_rows_in_memory(digits, small_blocks, tmp_path, scale):
-    """Rows on disk were read as float32 before scaling, so values far from zero lost their detail
-    (1e6 + 0.3 is 1e6 + 0.3125 in float32): a memmap's codes differed from the same rows' in memory by a
-    fifth of a percent of their span, and a streamed fit was another fit. Now read and scaled in float64."""
-    X = digits[0][:600] + 1e6 + np.random.default_rng(0).uniform(0, 0.1, size=(600, 64))
+def test_rows_far_from_zero_on_disk_are_scaled_as_the_same_rows_in_memory(digits, small_blocks, tmp_path, scale, dtype):
+    """Rows on disk were read and scaled in float32, so values far from zero lost their detail (1e6 + 0.3
+    is 1e6 + 0.3125 in float32, and so is an offset of a float32 file's rows): a memmap's codes differed
+    from the same rows' in memory by a fifth of a percent of their span. Now read and scaled in float64
+    where float32 would lose it (a float64 file, or offsets beyond FLOAT32_SHIFT spreads)."""
+    X = (digits[0][:600] + 1e6 + np.random.default_rng(0).uniform(0, 0.1, size=(600, 64))).astype(dtype)
     path = tmp_path / "offset.npy"
     np.save(path, X)
     params = dict(max_iter=3, hidden_layer_sizes=(16,), random_state=0, n_jobs=1, scale=scale)
