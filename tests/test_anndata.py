@@ -301,6 +301,17 @@ def test_a_file_of_gene_ids_whose_var_holds_the_models_gene_symbols_is_told_so(f
         aedr.tl.transform(ids, aedr.load(tmp_path / "run"))
 
 
+def test_a_file_whose_gene_names_repeat_is_told_so_where_it_lacks_the_models_genes(files, pbmc, tmp_path):
+    """ "lacks 764 of the model's 765 features" named the genes it lacked, not that its own names repeat."""
+    same = pbmc.copy()
+    same.var_names = ["CD3E"] * same.n_vars
+    same.write_h5ad(tmp_path / "same.h5ad")
+    assert fit(files / "pbmc.h5ad", "-o", tmp_path / "run").exit_code == 0
+    for budget in ("1G", "0"):  # read whole, streamed
+        result = transform(tmp_path / "run", tmp_path / "same.h5ad", "--memory-budget", budget)
+        assert result.exit_code == 1 and "its var names repeat: 'CD3E' 765 times" in result.stderr, result.output
+
+
 def test_repeated_cell_names_are_noted(pbmc, tmp_path):
     """The embedding joins codes to cells by name: repeated names passed without a word (single-cell QA 11)."""
     cells = pbmc.copy()

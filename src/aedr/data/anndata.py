@@ -398,7 +398,8 @@ def _write_frame(path: Path, frame: pd.DataFrame, obs: pd.DataFrame) -> None:
 def names_hint(var: pd.DataFrame, wanted) -> str:
     """For a file that lacks a model's genes by name: `` (var column NAME holds them: ...)`` when a
     column of ``var`` beside its names holds at least half of ``wanted`` (gene symbols beside Ensembl
-    IDs, as 10x files keep them), else ``""``."""
+    IDs, as 10x files keep them); else `` (its var names repeat: 'g0' 30 times ...)`` when its names
+    repeat (numbered GENE, GENE-1, ..., they match none of the model's); else ``""``."""
     wanted = {str(n) for n in wanted}
     for column in var.columns:
         values = var[column]
@@ -408,6 +409,11 @@ def names_hint(var: pd.DataFrame, wanted) -> str:
                     f" (var column {column!r} holds them: make it the var names first, "
                     f"adata.var_names = adata.var[{column!r}].astype(str))"
                 )
+    counts = pd.Index([str(n) for n in var.index]).value_counts()
+    repeated = counts[counts > 1]
+    if not repeated.empty:
+        shown = listed([f"{name!r} {count} times" for name, count in repeated.items()], 3)
+        return f" (its var names repeat: {shown}; were its genes named as the fit's file named them?)"
     return ""
 
 
