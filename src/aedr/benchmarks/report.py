@@ -244,7 +244,8 @@ def report_block(
         "",
         f"Command: `{command}` (one process{', ' + s['date'] if s.get('date') else ''}). "
         f"Machine: {machine or machine_description()}. Held out: "
-        f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}) or its own test split; "
+        f"{s['heldout_fraction']:.0%} of each data set (stratified, seed {s['random_state']}; at least "
+        f"{2 * s.get('n_neighbors', 10) + 1} rows, which the held-out trustworthiness needs) or its own test split; "
         f"every method fitted with random_state={s['random_state']}"
         + (f", held to {s['threads']} CPU thread{'s' if s['threads'] > 1 else ''}" if s.get("threads") else "")
         + ". "
