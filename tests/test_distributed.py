@@ -132,6 +132,21 @@ def test_a_failing_rank_ends_the_run(tmp_path):
     assert result.returncode != 0 and "X contains NaN in 1 row" in result.stderr
 
 
+def test_a_rank_failing_before_the_group_forms_says_its_own_error(data, tmp_path):
+    """A file missing on rank 1's machine: rank 0, waiting for the group, cannot know that error, and the
+    only line aedr printed was rank 0's 'terminated (SIGTERM)' when torchrun stopped it."""
+    wrapper = tmp_path / "wrap.sh"
+    wrapper.write_text(
+        f'#!/bin/sh\nF={data / "x.npy"}\n[ "$RANK" = 1 ] && F=missing.npy\n'
+        f'exec {sys.executable} -m aedr fit "$F" --out r --max-iter 2 -q "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", "--no-python", str(wrapper)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and not (tmp_path / "r").exists()
+    assert "error: rank 1: missing.npy: no such file" in result.stderr, result.stderr
+
+
 def test_a_umap_fit_under_torchrun_builds_its_map_on_rank_0(tmp_path):
     """The map's own trainer stays out of DDP: rank 0 builds it while the others wait for it."""
     result = on_two_ranks(

@@ -26,7 +26,7 @@ import typer
 from typer.core import TyperGroup
 
 from aedr._words import size_text
-from aedr.cli.common import is_verbose
+from aedr.cli.common import is_verbose, launched_by_torchrun
 from aedr.cli.inputs import shown
 
 
@@ -38,6 +38,9 @@ class Terminated(BaseException):
 def stop_words(exc: BaseException) -> tuple[str, int]:
     """``(how, exit code)`` of a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM (:class:`Terminated`)."""
     if isinstance(exc, Terminated):
+        if launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # how torchrun stops a group
+            how = "terminated (SIGTERM), as torchrun stops its group when another process fails: its error is above"
+            return how, EXIT_TERMINATED
         return "terminated (SIGTERM)", EXIT_TERMINATED
     return "interrupted", EXIT_INTERRUPTED
 
@@ -161,8 +164,11 @@ def _report(line: str) -> None:
 
         try:
             time.sleep(RANK_GRACE_SECONDS)
-        except (Terminated, KeyboardInterrupt):  # torchrun's stop once rank 0 has exited: this rank's error stands
-            pass
+        except (Terminated, KeyboardInterrupt):  # torchrun's stop once rank 0 has exited: rank 0 said it
+            return
+        # rank 0 goes on: the error is this rank's own (a file missing on its machine, before the group
+        # formed), which rank 0 cannot know, so this rank says it
+        typer.echo(line.replace("error: ", f"error: rank {rank}: ", 1), err=True)
 
 
 def _usage_error(exc) -> None:
