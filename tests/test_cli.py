@@ -1108,6 +1108,7 @@ def test_a_killed_fit_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
         "fit", tmp_path / "data.npy", "-o", tmp_path / "run", *RESUMABLE, "--quiet", "--resume"
     )  # threads: the checkpoint's
     assert f"resuming from {checkpoint}: going on after epoch {epoch}\n" in result.stderr
+    assert " s since the resume (400 epochs in all)" in result.stdout  # the seconds are the resumed part's alone
     aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "fresh", *RESUMABLE, "--quiet", "--threads", "1")
     resumed, fresh = (load(tmp_path / name / "model").model_.state_dict() for name in ("run", "fresh"))
     assert all(torch.equal(resumed[k], fresh[k]) for k in fresh)

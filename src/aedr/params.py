@@ -317,7 +317,8 @@ PARAMS: tuple[Param, ...] = (
         "max_iter",
         "auto",
         interval(Integral, 1, None, "left", one_of("auto")),
-        "Maximum epochs or 'auto'; a neighbour fit trains ceil(0.175 x this) epochs in each of its two phases.",
+        "Maximum epochs or 'auto'; a neighbour fit trains ceil(0.175 x this) epochs in each of its two phases, "
+        "up to four times as many on small data (at least 10 x this steps a phase).",
         panel=TRAINING,
         cli=str,
         convert=number_or_auto(int),

@@ -232,7 +232,7 @@ def fit(
     estimator = run.estimator  # with a trained checkpoint, the one read from it
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
-    _report(run, out, drawn)
+    _report(run, out, drawn, resumed=resume and not trained)
     if stopper.requested is not None:
         typer.echo(
             f"{_how(stopper.requested)} at epoch {estimator.n_iter_}: saved the best weights so far to {out / 'model'}; "
@@ -419,16 +419,18 @@ def _seed_for(saved: dict | None) -> int | None:
     return int(broadcast(torch.tensor(secrets.randbelow(2**31))).item())
 
 
-def _report(run, out: Path, drawn: int | None = None) -> None:
+def _report(run, out: Path, drawn: int | None = None, resumed: bool = False) -> None:
     from aedr._words import plural
 
     m = run.metrics
     seed = "" if drawn is None else f", seed {drawn}: --random-state {drawn} repeats it"
     ranks = getattr(run.estimator, "world_size_", 1)
     where = f" on {ranks} processes (torchrun)" if ranks > 1 else ""
+    # a resumed fit's seconds are its own: the time before the stop is not in the checkpoint
+    since, whole = (" since the resume", " in all") if resumed else ("", "")
     line = (
-        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s{where} "
-        f"({plural(m['epochs'], 'epoch')}{seed})"
+        f"{run.n_samples} x {run.n_features} -> {run.n_components}-D in {m['fit_seconds']:.1f} s{since}{where} "
+        f"({plural(m['epochs'], 'epoch')}{whole}{seed})"
     )
     typer.echo(line)
     scores = [f"fitted rows: reconstruction MSE {m['reconstruction_mse']:.4g}"]
