@@ -603,3 +603,12 @@ def test_a_perplexity_openTSNE_lowers_is_said_under_its_table(tmp_path):
         and run.message == f"openTSNE lowered the perplexity from 30 to {(run.n_fit - 1) / 3:.2f} ({run.n_fit} rows)"
     )
     assert f"tsne: {run.message}" in markdown_tables(result)
+
+
+@pytest.mark.parametrize("block", ["", " ", "a-->b"])
+def test_a_block_name_that_cannot_mark_a_block_is_refused(block, tmp_path):
+    """``--block ''`` wrote the marker ``<!-- :start -->`` into the report."""
+    from aedr.cli import app
+
+    result = CliRunner().invoke(app, ["benchmark", "--datasets", "digits", "--methods", "pca", "--block", block])
+    assert result.exit_code == 2 and "cannot name a marked block" in result.output

@@ -157,6 +157,10 @@ def benchmark(
         raise typer.BadParameter(
             f"{heldout_fraction} is not between 0 and 1 (exclusive)", param_hint="--heldout-fraction"
         )
+    if not block.strip() or any(c in block for c in "<>\n") or "--" in block:  # it names an HTML comment marker
+        raise typer.BadParameter(
+            f"{block!r} cannot name a marked block; give a word such as 'benchmark'", param_hint="--block"
+        )
     from aedr.benchmarks import QUICK_PARAMS  # checked the names first: these load scikit-learn and torch
     from aedr.benchmarks import benchmark as run
     from aedr.benchmarks.report import busy_note, markdown_tables
