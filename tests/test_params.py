@@ -36,7 +36,7 @@ def test_every_declared_option_is_on_the_command_line_with_its_default():
     for name in option_names():
         assert "--" + name.replace("_", "-") in text or name == "learning_rate_init"
     assert "--learning-rate" in text and "Code width. [default: 2]" in text
-    assert "[default: 256,128]" in text and "each of its two phases. [default: auto]" in text
+    assert "[default: 256,128]" in text and "(at least 10 x this steps a phase). [default: auto]" in text
 
 
 def test_a_bad_element_of_a_list_option_is_named(tmp_path):
