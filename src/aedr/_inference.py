@@ -77,7 +77,7 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
 
     from aedr._words import plural
     from aedr.data.sources import RowSource
-    from aedr.data.stream import check_finite_rows
+    from aedr.data.stream import ScaledSource
 
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
         raise ValueError(f"reference_neighbors must be a positive whole number, got {n_neighbors!r}")
@@ -85,13 +85,6 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
         raise ValueError(
             f"reference_neighbors={n_neighbors} is more than the reference's {plural(reference.shape[0], 'row')}"
         )
-
-    def rows_of(start: int, stop: int):
-        if not isinstance(X, RowSource):
-            return X[start:stop]
-        rows = X.read(start, stop)  # NaN or inf named by its row in the file, as transform names it
-        check_finite_rows(rows, X.name, start, X)
-        return rows
 
     def scaled(rows, start: int, name: str):
         dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
@@ -111,5 +104,10 @@ def place_by_reference(estimator, X, reference, n_neighbors: int) -> np.ndarray:
     device = estimator.device_
     R = scaled(reference, 0, "reference")
     codes = apply_in_batches(estimator.model_.encode, R, device)
-    neighbors = reference_neighbors(R, lambda a, b: scaled(rows_of(a, b), a, "X"), X.shape[0], n_neighbors, device)
+    on_disk = ScaledSource(X, estimator.scaler_) if isinstance(X, RowSource) else None
+
+    def queries(start: int, stop: int):  # rows on disk as transform encodes them, NaN named by their file row
+        return on_disk[start:stop] if on_disk is not None else scaled(X[start:stop], start, "X")
+
+    neighbors = reference_neighbors(R, queries, X.shape[0], n_neighbors, device)
     return np.median(codes[neighbors], axis=1)

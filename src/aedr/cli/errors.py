@@ -35,10 +35,16 @@ class Terminated(BaseException):
     outputs are removed on the way out."""
 
 
+def _ranks() -> int:
+    """The processes of this torchrun group (``WORLD_SIZE``; 1 outside one), read from the environment: the
+    errors of a command are reported without importing torch."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def stop_words(exc: BaseException) -> tuple[str, int]:
     """``(how, exit code)`` of a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM (:class:`Terminated`)."""
     if isinstance(exc, Terminated):
-        if launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # how torchrun stops a group
+        if launched_by_torchrun() and _ranks() > 1:  # how torchrun stops a group
             how = "terminated (SIGTERM), as torchrun stops its group when another process fails: its error is above"
             return how, EXIT_TERMINATED
         return "terminated (SIGTERM)", EXIT_TERMINATED
@@ -150,14 +156,14 @@ def _report(line: str) -> None:
     line = bounded(line)
     rank = int(os.environ.get("RANK", "0"))
     error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
-    if error_file and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if error_file and _ranks() > 1:
         import json
         import time
 
         message = {"message": line, "extraInfo": {"py_callstack": line, "timestamp": str(int(time.time()))}}
         with open(error_file, "w") as handle:
             json.dump({"message": message}, handle)
-    if rank == 0 or int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # RANK alone, without torchrun: printed
+    if rank == 0 or _ranks() <= 1:  # RANK alone, without torchrun: printed
         typer.echo(line, err=True)
     elif error_file:  # torchrun stops the group when a rank exits: rank 0, which prints, is given time first
         import time
@@ -337,7 +343,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, (ValueError, OSError, *diverged)):  # an OSError naming a file was said above
         return " ".join(str(exc).split()) or type(exc).__name__
     text = " ".join(str(exc).split())
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (
+    if _ranks() > 1 and (
         type(exc).__name__ in ("DistBackendError", "DistNetworkError")
         or any(words in text for words in ("Connection closed by peer", "Connection reset by peer"))
     ):  # under torchrun another process failed or left, and took the group's connection down

@@ -103,8 +103,9 @@ def statistics(source: RowSource) -> Statistics:
     stats = Statistics(0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf), "")
     digest = hashlib.sha256(f"float32 {source.shape}".encode())
     for start, stop in source.blocks():
-        block = source.read(start, stop, np.float64)  # the file's values, summed as rows in memory are
-        rows = block.astype(np.float32)  # what the network reads: checked (beyond float32 is refused) and hashed
+        values = source.read(start, stop, source.values_dtype)  # float64 where float32 would lose the file's values
+        rows = values.astype(np.float32, copy=False)  # what the network reads: checked (beyond float32 refused), hashed
+        block = values.astype(np.float64, copy=False)  # summed as rows in memory are (in place below: its own array)
         check_finite_rows(rows, source.name, start, source)
         digest.update(memoryview(rows.reshape(-1).view(np.uint8)))
         stats.low, stats.high = np.minimum(stats.low, block.min(axis=0)), np.maximum(stats.high, block.max(axis=0))
