@@ -1115,6 +1115,25 @@ def test_a_killed_fit_resumes_from_its_checkpoint_to_the_same_model(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "fresh", "run"]  # checkpoint and leftovers gone
 
 
+def test_a_resumed_neighbour_fit_names_its_phase_and_another_thread_count(tmp_path):
+    """A neighbour fit's epochs count from 1 in each phase: the resume names the phase. Resumed on
+    other threads than the checkpoint's, the fit goes on, with a note that it may not repeat bit for bit."""
+    np.save(tmp_path / "data.npy", np.random.default_rng(0).normal(size=(300, 8)))
+    options = ["--neighbor-loss", "tsne", "--max-iter", "400", "--hidden-layer-sizes", "16", "--quiet"]
+    cmd = [sys.executable, "-m", "aedr", "fit", "data.npy", "-o", "run", *options, "--checkpoint-every", "0"]
+    process = subprocess.Popen(
+        [*cmd, "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    _wait_for(tmp_path / "run.checkpoint", process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    state = read_checkpoint(tmp_path / "run.checkpoint").state
+    result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", *options, "--resume", "--threads", "2")
+    assert f"going on after epoch {state['epoch']} of the {state['phase']} phase\n" in result.stderr, result.stderr
+    assert "note: the interrupted fit ran on 1 torch thread and this one on 2: training goes on" in result.stderr
+    assert (tmp_path / "run" / "model").is_dir() and not (tmp_path / "run.checkpoint").exists()
+
+
 def test_sigterm_stops_after_the_epoch_and_leaves_a_checkpoint(tmp_path):
     process = _start_fit(tmp_path, "--threads", "1", "--max-iter", "100000", "--checkpoint-every", "0")
     _wait_for(tmp_path / "run.checkpoint", process)  # into training, however slow the start on a busy machine

@@ -193,6 +193,12 @@ def fit(
     _note_images(estimator, table)
     resumed = None if saved is None else saved["threads"]
     chosen = fit_threads(estimator, table.X.shape[1], table.X.shape[0], given=threads, resumed=resumed)
+    if resumed is not None and chosen != resumed and rank == 0:
+        typer.echo(
+            f"note: the interrupted fit ran on {plural(resumed, 'torch thread')} and this one on {chosen}: training goes "
+            "on, but the model may not equal an uninterrupted fit's bit for bit",
+            err=True,
+        )
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         _train_alongside(estimator, table, stopper, trained=trained, resume_from=checkpoint.path if resume else None)
@@ -216,7 +222,7 @@ def fit(
             )
     except _Stopped:
         typer.echo(
-            f"{_how(stopper.requested)} at epoch {stopper.epoch}: nothing was written; the checkpoint {checkpoint.path} "
+            f"{_how(stopper.requested)} at {_epoch(stopper.epoch, stopper.phase)}: nothing was written; the checkpoint {checkpoint.path} "
             "keeps the fit (the same command with --resume goes on)",
             err=True,
         )
@@ -487,6 +493,12 @@ def _join_group(device) -> None:
         raise failed[0]
 
 
+def _epoch(epoch: int, phase: str | None) -> str:
+    """ "epoch 12", or in a fit of several phases (a neighbour fit's) "epoch 12 of the shaping phase",
+    whose epochs count from 1 in each phase."""
+    return f"epoch {epoch}" if phase is None else f"epoch {epoch} of the {phase} phase"
+
+
 class _Stopped(Exception):
     """Ctrl-C or SIGTERM stopped training after an epoch, without --save-best: the checkpoint holds it."""
 
@@ -498,12 +510,12 @@ class _StopOnInterrupt(Callback):
     def __init__(self, save_best: bool, resuming: Path | None = None):
         self.save_best, self.resuming = save_best, resuming  # the checkpoint --resume goes on from
         self.requested = None  # the signal that asked to stop
-        self.epoch = 0
+        self.epoch, self.phase = 0, None  # the last epoch ended, and its phase in a fit of several
         self._previous = {}
 
     def on_train_begin(self, state) -> None:
         if self.resuming is not None:  # the checkpoint read and checked: said once
-            typer.echo(f"resuming from {self.resuming}: going on after epoch {state.epoch}", err=True)
+            typer.echo(f"resuming from {self.resuming}: going on after {_epoch(state.epoch, state.phase)}", err=True)
             self.resuming = None
         if threading.current_thread() is threading.main_thread():
             self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -522,7 +534,7 @@ class _StopOnInterrupt(Callback):
             typer.echo(f"\n{self.requested.name}: stopping after this epoch to {then} (again to abort)", err=True)
 
     def on_epoch_end(self, state) -> bool:
-        self.epoch = state.epoch
+        self.epoch, self.phase = state.epoch, state.phase
         return self.requested is not None
 
     def on_train_end(self, state) -> None:
