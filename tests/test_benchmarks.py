@@ -522,6 +522,7 @@ def test_a_seed_or_thread_count_out_of_range_is_a_usage_error(tmp_path):
     for option, value in (("--random-state", "-1"), ("--seed", str(2**32)), ("--threads", "0")):
         result = CliRunner().invoke(app, ["benchmark", "--quick", "-q", option, value, "--out", str(tmp_path / "o")])
         assert result.exit_code == 2 and option in result.output and not (tmp_path / "o").exists()
+        assert "must be at" in result.output and "Input should" not in result.output  # aedr's words, not the parser's
     with pytest.raises(ValueError, match="threads must be a whole number of at least 1"):
         run_benchmark(["digits"], ["pca"], threads=0)
 

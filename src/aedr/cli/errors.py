@@ -202,6 +202,8 @@ def usage_words(message: str) -> str:
 
     >>> usage_words("No such option: --max-iters (Possible options: --delimiter, --max-iter)")
     'No such option: --max-iters; did you mean --max-iter?'
+    >>> usage_words("Invalid value for '--random-state' / '--seed': Input should be greater than or equal to 0")
+    '--random-state / --seed must be at least 0'
     >>> usage_words("Invalid value for --model: 'vea': expected one of autoencoder, vae")
     "Invalid value for --model: 'vea': expected one of autoencoder, vae; did you mean 'vae'?"
     """
@@ -209,6 +211,13 @@ def usage_words(message: str) -> str:
 
     for words, plain in _PARSER_WORDS.items():
         message = message.replace(words, plain)
+    bound = re.fullmatch(  # a number option's range: "--threads must be at least 1", as the estimator's options say
+        r"Invalid value for ('--[\w-]+'(?: / '--[\w-]+')*): Input should be (greater|less) than or equal to (\S+)",
+        message,
+    )
+    if bound:  # every name of the option, as the parser gave them: the one the user typed among them
+        names = " / ".join(name.strip("'") for name in bound[1].split(" / "))
+        return f"{names} must be {'at least' if bound[2] == 'greater' else 'at most'} {bound[3]}"
     found = re.fullmatch(r"No such option: (\S+) \(Possible options: (.*)\)", message)
     if found:
         nearest = difflib.get_close_matches(found[1], found[2].split(", "), n=1, cutoff=0)
