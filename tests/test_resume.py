@@ -400,3 +400,31 @@ def test_a_neighbour_checkpoint_keeps_the_noise_of_its_drawn_rows_and_one_withou
     save_file(tensors, str(path), metadata=header_metadata(header))
     with pytest.raises(CheckpointError, match="written by an earlier aedr, whose neighbour fit drew no rows near"):
         Autoencoder(**params).fit(X, resume_from=path)
+
+
+def test_the_time_of_a_neighbour_fits_maps_counts_towards_the_next_checkpoint(tmp_path, monkeypatch):
+    """A neighbour fit's layout map (minutes on large data) is kept in the checkpoint: the first epoch
+    end after a map that took longer than ``every_seconds`` writes one, rather than a full interval
+    after training began."""
+    from aedr.neighbors.tsne import TSNE
+    from aedr.training import checkpoint as checkpoint_module
+
+    clock = [0.0]
+    monkeypatch.setattr(checkpoint_module.time, "monotonic", lambda: clock[0])
+    embed = TSNE.embed
+
+    def slow_embed(self, *args):  # the map takes 200 "seconds" of the checkpoint's clock
+        clock[0] += 200.0
+        return embed(self, *args)
+
+    monkeypatch.setattr(TSNE, "embed", slow_embed)
+    written = []
+
+    class Recorded(Checkpoint):
+        def write(self, snapshot, epoch):
+            written.append((snapshot.state.get("phase"), epoch))
+            super().write(snapshot, epoch)
+
+    torch.set_num_threads(1)
+    Autoencoder(max_iter=20, neighbor_loss="tsne", random_state=0, callbacks=[Recorded(tmp_path / "c")]).fit(X)
+    assert written == [("shaping", 1)]  # the clock moved only in the map

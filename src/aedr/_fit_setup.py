@@ -452,6 +452,7 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed
             )
     for cb in writers:
         cb.identity, cb.seed = identity, seed
+        cb.fit_began()
     return seed, repeats_with, resume
 
 

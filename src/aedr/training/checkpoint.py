@@ -92,7 +92,9 @@ class Checkpoint(Callback):
     path : str or Path
         The checkpoint file.
     every_seconds : float, default=120
-        Write at the first epoch end this long after the last write (0: every epoch).
+        Write at the first epoch end this long after the last write, or after the fit began (0: every
+        epoch). The time before training counts: a neighbour fit's graph and maps, which the checkpoint
+        keeps, are written at the first epoch end after them once they took that long.
     every_epochs : int, optional
         Write every this many epochs instead.
     """
@@ -108,8 +110,12 @@ class Checkpoint(Callback):
         self._interrupted = False  # Ctrl-C asked to stop after the epoch
         self._handler_replaced = False
 
-    def on_train_begin(self, state: TrainingState) -> None:
+    def fit_began(self) -> None:
+        """Start the clock of ``every_seconds``: called as the estimator's fit sets up, so that the work
+        before training (a neighbour fit's maps, kept in the checkpoint) counts towards the next write."""
         self._last = time.monotonic()
+
+    def on_train_begin(self, state: TrainingState) -> None:
         self._interrupted = False
         main_thread = threading.current_thread() is threading.main_thread()
         if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
