@@ -26,11 +26,12 @@ def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
     result = np.concatenate(out)
     bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
     if len(bad):
-        largest = float(np.abs(np.asarray(A[int(bad[0]) : int(bad[0]) + 1], dtype=np.float64)).max())
+        first = np.abs(np.asarray(A[int(bad[0]) : int(bad[0]) + 1], dtype=np.float64)).reshape(-1)
+        column = int(np.argmax(np.where(np.isnan(first), np.inf, first)))  # numbered from 0, as the NaN errors do
         raise ValueError(
             f"{len(bad)} {'rows give' if len(bad) > 1 else 'row gives'} non-finite outputs (first: row "
-            f"{bad[0] + 1}, values up to {largest:.3g} after scaling): too far outside the "
-            "training data's range for the network's float32 arithmetic"
+            f"{bad[0] + 1}, values up to {first[column]:.3g} after scaling, in column {column}): too far outside "
+            "the training data's range for the network's float32 arithmetic"
         )
     return result
 
