@@ -262,3 +262,34 @@ def test_a_scaling_edited_to_overflow_names_the_column_it_overflows(original, tm
     rows = np.ones((2, len(config["scaler"]["scale"])))
     with pytest.raises(ValueError, match=r"values up to \S+ after scaling, in column 3\): too far outside"):
         ae.transform(rows)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"hidden_layer_sizes": [-1]}, r"'hidden_layer_sizes' must be a sequence of positive whole numbers"),
+        ({"hidden_layer_sizes": [6.0]}, r"'hidden_layer_sizes' must be a sequence of positive whole numbers"),
+        ({"loss": "bce"}, r"loss='bce' needs output_activation='sigmoid'"),
+        ({"input_shape": [1, 1, 5]}, r"input_shape=\(1, 1, 5\) applies to architecture='conv'"),
+    ],
+)
+def test_parameters_fit_refuses_are_refused_at_load(original, tmp_path, edit, message):
+    """An edit written alike in 'params' and the architecture: a negative layer width reached torch's
+    RuntimeError, which the command line called a bug in aedr; the others loaded a model fit refuses."""
+    folder = tmp_path / "model"
+    shutil.copytree(original, folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["params"].update(edit)
+    config["architecture"]["config"].update({k: v for k, v in edit.items() if k in config["architecture"]["config"]})
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=message):
+        load(folder)
+
+
+def test_a_thread_count_in_an_older_model_file_is_not_the_models(original, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(original, folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["params"]["n_jobs"] = 64
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    assert load(folder).n_jobs is None  # the process's choice, as for a model saved without it

@@ -85,6 +85,18 @@ def _needs_closure(cls) -> bool:
     return closure is not None and closure.default is inspect.Parameter.empty
 
 
+def check_param_combinations(est) -> None:
+    """Raise a ParameterError for parameters that do not go together whatever the data (also checked as a
+    model file is read: its parameters are those a fit took)."""
+    if est.loss == "bce" and est.output_activation != "sigmoid":
+        raise ParameterError("loss='bce' needs output_activation='sigmoid'")
+    if est.input_shape is not None and not is_conv(est):
+        raise ParameterError(
+            f"input_shape={tuple(est.input_shape)} applies to architecture='conv'; "
+            f"architecture={est.architecture!r} reads each row as a flat vector"
+        )
+
+
 def check_fit_params(est, X: np.ndarray) -> None:
     """Raise a ValueError for parameters that do not fit each other or ``X``'s shape."""
     n_samples, n_features = X.shape
@@ -95,13 +107,7 @@ def check_fit_params(est, X: np.ndarray) -> None:
             f"{n_features} feature column{'s' * (n_features != 1)}"
             + (" (a single column of values: labels, or rows written as one vector?)" if n_features == 1 else "")
         )
-    if est.loss == "bce" and est.output_activation != "sigmoid":
-        raise ParameterError("loss='bce' needs output_activation='sigmoid'")
-    if est.input_shape is not None and not is_conv(est):
-        raise ParameterError(
-            f"input_shape={tuple(est.input_shape)} applies to architecture='conv'; "
-            f"architecture={est.architecture!r} reads each row as a flat vector"
-        )
+    check_param_combinations(est)
     if (est.encoder is None) != (est.decoder is None):
         raise ParameterError("pass both encoder and decoder modules, or neither")
     if est.encoder is not None:

@@ -344,16 +344,20 @@ def attach_custom_modules(estimator, config: dict, file: Path, encoder, decoder)
 
 def estimator_from_config(config: dict, file: Path):
     """An estimator of the named class (only aedr's own), its params and fitted values set."""
+    from aedr._fit_setup import check_param_combinations, check_param_types
     from aedr.data.scaling import AffineScaler
 
     name = config["estimator"]
     classes = _estimator_classes()
     if name not in classes:
         raise ModelFileError(f"{file}: unknown estimator {name!r}; this aedr knows {', '.join(classes)}")
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()}
+    # how a process ran the fit is not the model's (a file of an earlier aedr may hold n_jobs): the defaults
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items() if k != "n_jobs"}
     try:
         estimator = classes[name](**params)
         estimator._validate_params()
+        check_param_types(estimator)  # what fit checks beyond scikit-learn's constraints, data aside
+        check_param_combinations(estimator)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{file}: invalid 'params' for {name}: {exc}") from exc
     fitted = dict(config["fitted"])
