@@ -399,6 +399,27 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
         aedr.tl.autoencoder(adata, key_added="", use_rep="X_pca")
 
 
+def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc):
+    """key_added="pca" replaced the X_pca the model was fitted on, and scanpy's uns["pca"], with no word;
+    "umap" or "neighbors" broke scanpy's own tools. As aedr fit refuses --obsm-key X_pca, before any work."""
+    adata = pbmc.copy()
+    pca, uns = adata.obsm["X_pca"].copy(), set(adata.uns)
+    for key in ("pca", "neighbors"):  # scanpy's: obsm["X_pca"], and uns["neighbors"] without an obsm entry
+        with pytest.raises(ValueError, match=r"adata already holds \w+\['\w*'\], which aedr did not write.*key_added"):
+            aedr.tl.autoencoder(adata, max_iter=1, key_added=key)
+    with pytest.raises(ValueError, match=r"key_added='pca' would store the codes in obsm\['X_pca'\], the use_rep"):
+        aedr.tl.autoencoder(adata, max_iter=1, use_rep="X_pca", key_added="pca")
+    estimator = aedr.tl.autoencoder(adata, max_iter=1, use_rep="X_pca")
+    with pytest.raises(ValueError, match=r"obsm\['X_aedr'\], the use_rep they are computed from"):
+        aedr.tl.autoencoder(adata, max_iter=1, use_rep="X_aedr")
+    with pytest.raises(ValueError, match=r"uns\[.neighbors.\], which aedr did not write .*: choose another key_added"):
+        aedr.tl.transform(adata, estimator, use_rep="X_pca", key_added="neighbors")
+    aedr.tl.autoencoder(adata, max_iter=1, use_rep="X_pca", random_state=1)  # its own codes: replaced
+    aedr.tl.transform(adata, estimator, use_rep="X_pca")
+    np.testing.assert_array_equal(adata.obsm["X_pca"], pca)
+    assert set(adata.uns) == uns | {"aedr"}
+
+
 def test_tl_fits_sparse_cells_with_a_neighbour_loss_and_records_an_optimizer_class_by_name(pbmc):
     """Both failed after or before the fit: a neighbour fit of sparse cells crashed, and an optimizer given
     as a class trained, then could not be recorded in uns, and the fitted estimator was lost."""

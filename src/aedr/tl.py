@@ -36,7 +36,9 @@ def autoencoder(
     layer : str, optional
         Fit on ``adata.layers[layer]`` instead of ``X``.
     key_added : str, default="aedr"
-        ``sc.pl.embedding(adata, basis=key_added)`` then plots the codes.
+        ``sc.pl.embedding(adata, basis=key_added)`` then plots the codes. Only entries aedr wrote are
+        replaced: a ``key_added`` whose ``obsm["X_" + key_added]`` or ``uns[key_added]`` holds anything
+        else (scanpy's ``"pca"``, ``"umap"``, ``"neighbors"``), or that names ``use_rep``, is refused.
     random_state, **params
         :class:`aedr.Autoencoder`'s parameters (``neighbor_loss="tsne"`` keeps t-SNE's neighbourhoods);
         ``random_state=None`` draws a seed (the estimator's ``random_state_``), which
@@ -156,12 +158,13 @@ def _store(adata, key_added: str, codes, estimator, use_rep, layer) -> np.ndarra
 def _cells(adata, use_rep, layer, key_added):
     """``(matrix, where)``: the cells of ``adata`` to embed (``obsm[use_rep]``, a layer, ``X``, or a
     backed file's ``X`` as an :class:`~aedr.data.anndata.H5adSource`), after the checks both tools make."""
-    from aedr.data.anndata import H5adSource
+    from aedr.data.anndata import H5adSource, check_key_added
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
         raise TypeError(f"adata must be an anndata.AnnData, got {type(adata).__name__}")
     if not isinstance(key_added, str) or not key_added:
         raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
+    check_key_added(adata, key_added, use_rep)  # before any work: aedr replaces only its own entries
     if getattr(adata, "isbacked", False) and adata.is_view:
         raise ValueError(
             "adata is a slice of an AnnData opened with backed='r', which anndata cannot add codes to: "

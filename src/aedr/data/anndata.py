@@ -317,18 +317,32 @@ def _recorded_keys(adata) -> list[str]:
     return [v.get("obsm_key") for v in adata.uns.values() if isinstance(v, dict) and "obsm_key" in v]
 
 
-def _check_free(path: Path, adata, key: str) -> None:
+def _check_free(path, adata, key: str, option: str = "--obsm-key") -> None:
     """A ValueError when the codes' ``obsm[key]``, or the settings' ``uns[key without 'X_']``, would replace
-    an entry aedr did not write (scanpy's ``X_pca``, ``uns["leiden"]``): aedr replaces only its own."""
+    an entry aedr did not write (scanpy's ``X_pca``, ``uns["leiden"]``): aedr replaces only its own.
+    ``path`` names the AnnData in the message, ``option`` what chooses the key."""
     if key in adata.obsm and key not in _recorded_keys(adata):
-        raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another --obsm-key")
+        raise ValueError(f"{path} already holds obsm[{key!r}], which aedr did not write: choose another {option}")
     entry = key.removeprefix("X_")
     settings = adata.uns.get(entry)
     if entry in adata.uns and not (isinstance(settings, dict) and settings.get("obsm_key") == key):
         raise ValueError(
             f"{path} already holds uns[{entry!r}], which aedr did not write (aedr keeps its settings for "
-            f"obsm[{key!r}] there): choose another --obsm-key"
+            f"obsm[{key!r}] there): choose another {option}"
         )
+
+
+def check_key_added(adata, key_added: str, use_rep) -> None:
+    """:func:`aedr.tl.autoencoder`'s and :func:`aedr.tl.transform`'s check, before any work: the codes'
+    ``obsm["X_" + key_added]`` and ``uns[key_added]`` may replace only aedr's own entries, and never the
+    representation the cells are read from (``use_rep``)."""
+    key = f"X_{key_added}"
+    if use_rep == key:
+        raise ValueError(
+            f"key_added={key_added!r} would store the codes in obsm[{key!r}], the use_rep they are computed from: "
+            "choose another key_added"
+        )
+    _check_free("adata", adata, key, option="key_added")
 
 
 def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None):
