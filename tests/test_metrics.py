@@ -264,3 +264,21 @@ def test_sparse_rows_are_scored_from_reconstructions_decoded_a_slice_at_a_time()
     assert isinstance(decoded(ae, Table(X, None, None), Z), DecodedCodes)
     dense = table_scores(ae, Table(X.toarray(), None, None), Z)
     assert table_scores(ae, Table(X, None, None), Z) == pytest.approx(dense, rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_tied_distances_count_as_ties_broken_at_random(monkeypatch, backend):
+    """Every code in one place scored continuity 1.0 (a tied neighbour took the best rank of its tie): a
+    dead network looked perfect. Now a tie's ranks count alike: chance level, and on rounded codes the
+    mean of scikit-learn's scores over random tie-breaks."""
+    monkeypatch.setattr(metrics, "RANK_BACKEND", backend)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 10))
+    assert neighborhood_preservation(X, np.zeros((300, 2)), 5).continuity == pytest.approx(0.5, abs=0.01)
+    Z = np.round(X[:, :2])  # many ties in Z; the continuity ranks X's neighbours in Z
+    broken = [sk_trustworthiness(Z + rng.normal(scale=1e-9, size=Z.shape), X, n_neighbors=5) for _ in range(100)]
+    assert neighborhood_preservation(X, Z, 5).continuity == pytest.approx(np.mean(broken), abs=0.002)
+    assert neighborhood_preservation(X, X[:, :2], 5) == (
+        sk_trustworthiness(X, X[:, :2], n_neighbors=5),
+        sk_trustworthiness(X[:, :2], X, n_neighbors=5),
+    )  # no ties: scikit-learn's, exactly

@@ -19,9 +19,13 @@ Distances and top-k are torch's, so they use all of torch's intra-op threads
 (see ``torch.set_num_threads``) and run on the device of torch tensors passed
 in. Memory: the centred copies of ``X`` and ``Z`` plus one chunk (about 256 MB),
 whatever ``n_samples``.
-Ties in distance count in the embedding's favour (a tied neighbour gets the
-best rank of its tie); scikit-learn orders ties arbitrarily, so the two agree
-exactly on data without ties.
+Ties in distance: a neighbour's rank in the other space is taken as if its
+ties were broken at random, in expectation (it takes each rank of its tie
+alike, and its penalty is the mean over them); where several rows tie at the
+k-th distance, the k neighbours are those ``topk`` returns. scikit-learn orders
+ties by an arbitrary sort, so the two agree exactly on data without ties. Before,
+a tied neighbour got the best rank of its tie: every code in one place scored
+continuity 1.0 (now 0.50, chance, as scikit-learn's 0.47 is).
 """
 
 from __future__ import annotations
@@ -155,17 +159,19 @@ def neighborhood_preservation_many(
     Xt, Zs = _centred(power_of_two_scaled(Xt)), [_centred(power_of_two_scaled(Zt)) for Zt in Zs]
     x_sq, z_sqs = (Xt * Xt).sum(1), [(Zt * Zt).sum(1) for Zt in Zs]
     rows = _chunk_rows(n, chunk_size, Xt.element_size() + max((Zt.element_size() for Zt in Zs), default=4))
-    penalties = np.zeros((len(Zs), 2), dtype=np.int64)  # (trust, continuity) per embedding
+    penalties = np.zeros((len(Zs), 2))  # (trust, continuity) per embedding
+    k = n_neighbors
     with torch.no_grad():
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             DX = _chunk_sq_distances(Xt, x_sq, start, stop)  # (c, n)
-            kth_x, nbr_x = DX.topk(n_neighbors, dim=1, largest=False)  # (c, k), ascending
+            near_x, nbr_x = DX.topk(k + 1, dim=1, largest=False)  # (c, k + 1), ascending: a tie at the k-th shows
+            nbr_x = nbr_x[:, :k]
             for e, (Zt, z_sq) in enumerate(zip(Zs, z_sqs)):
                 DZ = _chunk_sq_distances(Zt, z_sq, start, stop)  # (c, n)
-                kth_z, nbr_z = DZ.topk(n_neighbors, dim=1, largest=False)
-                penalties[e, 0] += _rank_penalty(DX, nbr_z, kth_x[:, -1], n_neighbors)
-                penalties[e, 1] += _rank_penalty(DZ, nbr_x, kth_z[:, -1], n_neighbors)
+                near_z, nbr_z = DZ.topk(k + 1, dim=1, largest=False)
+                penalties[e, 0] += _rank_penalty(DX, nbr_z[:, :k], near_x, k)
+                penalties[e, 1] += _rank_penalty(DZ, nbr_x, near_z, k)
                 del DZ
     scale = 2.0 / (n * n_neighbors * (2.0 * n - 3.0 * n_neighbors - 1.0))
     return [NeighborhoodScores(1.0 - float(t) * scale, 1.0 - float(c) * scale) for t, c in penalties]
@@ -313,41 +319,56 @@ def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_n
     return scores
 
 
-def _rank_penalty(D: torch.Tensor, neighbors: torch.Tensor, kth: torch.Tensor, k: int) -> int:
-    """Sum of ``rank - k`` in ``D``'s rows for ``neighbors`` (from the other space) ranked beyond ``k``.
+def _rank_penalty(D: torch.Tensor, neighbors: torch.Tensor, near: torch.Tensor, k: int) -> float:
+    """Sum of ``rank - k`` in ``D``'s rows for ``neighbors`` (from the other space) ranked beyond ``k``,
+    a tied neighbour's averaged over the ranks of its tie (ties broken at random, in expectation).
 
     ``D`` (c, n) holds one space's squared distances of a chunk of rows, self
-    set to +inf; ``kth`` (c,) its k-th smallest per row. A neighbour no
-    farther than ``kth`` has rank <= k and no penalty; only the others are
-    ranked, by counting the points strictly closer than them.
+    set to +inf; ``near`` (c, k + 1) each row's k + 1 smallest, ascending. A
+    neighbour nearer than the k-th, or at it where the (k + 1)-th is farther,
+    has rank <= k whatever the order of ties, and no penalty; only the others
+    are ranked, by counting the points strictly closer than them and those no
+    farther.
     """
+    kth, tie_at_k = near[:, k - 1 : k], near[:, k : k + 1] == near[:, k - 1 : k]
     d = D.gather(1, neighbors)  # (c, k) distances of the other space's neighbours
-    need = d > kth[:, None]  # (c, k)
+    need = (d > kth) | ((d == kth) & tie_at_k)  # (c, k)
     rows = torch.nonzero(need.any(1)).squeeze(1)  # (r,)
     if len(rows) == 0:
-        return 0
+        return 0.0
     if len(rows) < len(D):
         D, d, need = D[rows], d[rows], need[rows]  # (r, n), (r, k), (r, k)
     threshold = torch.where(need, d, -math.inf).sort(1).values  # (r, k) ascending; -inf: no penalty
-    closer = _count_closer(D, threshold)  # (r, k)
-    return int((closer + 1 - k)[threshold > -math.inf].sum())
+    closer, no_farther = _count_closer(D, threshold)  # (r, k) each
+    first, last = closer.double() + 1, no_farther.double()  # the best and the worst rank of each neighbour's tie
+    # the mean of max(0, r - k) over r in [first, last]: 0 below k, an arithmetic series from k + 1 on
+    low = torch.clamp(first, min=k + 1)
+    series = torch.clamp((last - k) * (last - k + 1) - (low - k - 1) * (low - k), min=0) / 2
+    return float((series / (last - first + 1))[threshold > -math.inf].sum())
 
 
-def _count_closer(D: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    """``out[i, j]`` = number of entries of ``D[i]`` strictly below ``threshold[i, j]`` (sorted ascending).
+def _count_closer(D: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(closer, no_farther)``: ``closer[i, j]`` the number of entries of ``D[i]`` strictly below
+    ``threshold[i, j]`` (sorted ascending), ``no_farther[i, j]`` of those no greater.
 
     A compiled single pass (numba, parallel over rows) when numba is
-    installed and the data are on the CPU; else one torch pass per column.
+    installed and the data are on the CPU; else torch passes, one per column and count.
     """
     kernel = _numba_count_closer() if D.device.type == "cpu" and RANK_BACKEND != "torch" else None
     if kernel is not None:
-        out = np.empty(threshold.shape, dtype=np.int64)
+        closer, no_farther = (np.empty(threshold.shape, dtype=np.int64) for _ in range(2))
         threads = torch.get_num_threads()
         try:
-            kernel(D.numpy(), threshold.numpy(), out)
+            kernel(D.numpy(), threshold.numpy(), closer, no_farther)
         finally:  # numba's OpenMP layer can reset the thread count torch shares with it
             torch.set_num_threads(threads)
-        return torch.from_numpy(out)
+        return torch.from_numpy(closer), torch.from_numpy(no_farther)
+    above = torch.nextafter(threshold, torch.tensor(math.inf, dtype=threshold.dtype, device=threshold.device))
+    return _count_below(D, threshold), _count_below(D, above)  # below the next number up: no greater
+
+
+def _count_below(D: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """The torch pass of :func:`_count_closer`: entries of ``D[i]`` strictly below each ``threshold[i, j]``."""
     reached = torch.zeros(D.shape, dtype=torch.int16, device=D.device)  # (r, n): thresholds each cell reaches
     mask = torch.empty(D.shape, dtype=torch.bool, device=D.device)
     for j in range(threshold.shape[1]):
@@ -374,27 +395,39 @@ def _numba_count_closer():
 
 
 def _count_closer_loop(prange):
-    def count_closer(D, threshold, out):  # pragma: no cover - runs compiled
+    def count_closer(D, threshold, closer, no_farther):  # pragma: no cover - runs compiled
         m = threshold.shape[1]
         for i in prange(D.shape[0]):
             t = threshold[i]
-            hist = np.zeros(m + 1, dtype=np.int64)
+            below = np.zeros(m + 1, dtype=np.int64)  # below[l]: cells with l thresholds <= them
+            at_most = np.zeros(m + 1, dtype=np.int64)  # at_most[l]: cells with l thresholds < them
             for v in D[i]:
-                if v >= t[m - 1]:  # beyond every threshold: most cells
-                    hist[m] += 1
+                if v > t[m - 1]:  # beyond every threshold: most cells
+                    below[m] += 1
+                    at_most[m] += 1
                     continue
-                lo, hi = 0, m - 1  # binary search: number of thresholds <= v
+                lo, hi = 0, m  # binary search: number of thresholds <= v
                 while lo < hi:
                     mid = (lo + hi) // 2
                     if t[mid] <= v:
                         lo = mid + 1
                     else:
                         hi = mid
-                hist[lo] += 1
-            total = 0
+                below[lo] += 1
+                lo, hi = 0, m  # number of thresholds < v
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if t[mid] < v:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                at_most[lo] += 1
+            total, total_at_most = 0, 0
             for j in range(m):
-                total += hist[j]
-                out[i, j] = total
+                total += below[j]
+                total_at_most += at_most[j]
+                closer[i, j] = total
+                no_farther[i, j] = total_at_most
 
     return count_closer
 
