@@ -228,10 +228,16 @@ def test_values_no_fit_gives_are_refused_where_they_would_fail_later(original, t
         load(folder)
 
 
-def test_loading_onto_the_meta_device_is_refused_as_a_device_that_holds_no_data(original):
-    """torch's own NotImplementedError ('Cannot copy out of meta tensor') came through."""
-    with pytest.raises(ModelFileError, match="device='meta' holds no data"):
-        load(original, device="meta")
+@pytest.mark.parametrize("device, message", [("meta", "device='meta' holds no data"), ("gpu", "'gpu' is not a device")])
+def test_a_device_load_cannot_use_is_the_callers_error_not_the_folders(original, device, message, monkeypatch):
+    """torch's own NotImplementedError ('Cannot copy out of meta tensor') came through; then a ModelFileError
+    blamed the folder, after its weights were read and hashed. Checked first, as a plain ValueError."""
+    import aedr.persistence
+
+    monkeypatch.setattr(aedr.persistence, "read_config", None)  # never reached
+    with pytest.raises(ValueError, match=message) as caught:
+        load(original, device=device)
+    assert not isinstance(caught.value, ModelFileError)
 
 
 def test_a_fit_scaling_beyond_float32s_range_saves_and_loads(tmp_path):
@@ -293,3 +299,17 @@ def test_a_thread_count_in_an_older_model_file_is_not_the_models(original, tmp_p
     config["params"]["n_jobs"] = 64
     (folder / CONFIG_FILE).write_text(json.dumps(config))
     assert load(folder).n_jobs is None  # the process's choice, as for a model saved without it
+
+
+@pytest.mark.parametrize(
+    "header, words",
+    [(b"[" * 100_000 + b"]" * 100_000, "maximum recursion depth"), (b'{"a": ' + b"9" * 5000 + b"}", "4300 digits")],
+)
+def test_a_weights_header_no_json_reader_takes_is_a_damaged_file(original, tmp_path, header, words):
+    """JSON nested deeper than Python's recursion limit, or a number of thousands of digits: a RecursionError
+    (called a bug in aedr on the command line) and a ValueError naming no file, as config.json's were not."""
+    folder = tmp_path / "model"
+    shutil.copytree(original, folder)
+    _with_checksum(folder, len(header).to_bytes(8, "little") + header)
+    with pytest.raises(ModelFileError, match=rf"weights.safetensors: not a valid safetensors file .*{words}"):
+        load(folder)

@@ -166,6 +166,9 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
     ...
     aedr.persistence.ModelFileError: .../missing: no model folder here ...
     """
+    from aedr.training.device import resolve_device
+
+    device = resolve_device(device)  # the caller's argument, not the folder's: a ValueError, before any reading
     folder = model_folder(path)
     if not folder.is_dir():
         what = "is a file, not a model folder" if folder.exists() else "no model folder here"
@@ -179,7 +182,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", encoder=None, 
     # them, then the checksum streamed: nothing is allocated that the checked file sizes do not justify
     check_header(weights_file, expected_tensors(skeleton), config_file, header)
     tensors = read_weights(weights_file, config["weights"]["sha256"])
-    return _with_weights(estimator, skeleton, tensors, weights_file, device, folder)
+    return _with_weights(estimator, skeleton, tensors, weights_file, device)
 
 
 def _bound_by_weights(config: dict, n_tensors: int, config_file: Path, weights_file: Path) -> None:
@@ -214,7 +217,9 @@ def from_parts(config, tensors: dict[str, torch.Tensor], where: Path, *, device:
     _bound_by_weights(config, len(tensors), where, where)
     estimator, skeleton = _skeleton(config, where, None, None)
     check_tensors(tensor_types(tensors), expected_tensors(skeleton), where, where)
-    return _with_weights(estimator, skeleton, tensors, where, device, where)
+    from aedr.training.device import resolve_device
+
+    return _with_weights(estimator, skeleton, tensors, where, resolve_device(device))
 
 
 def _skeleton(config: dict, config_file: Path, encoder, decoder):
@@ -225,16 +230,11 @@ def _skeleton(config: dict, config_file: Path, encoder, decoder):
     return estimator, rebuild_model(estimator, config, config_file, meta=True)
 
 
-def _with_weights(estimator, skeleton, tensors: dict, weights_file: Path, device, where: Path):
+def _with_weights(estimator, skeleton, tensors: dict, weights_file: Path, device: torch.device):
     """``estimator`` with ``skeleton`` given memory and ``tensors`` (their shapes checked) on ``device``."""
-    from aedr.training.device import resolve_device
-
     # memory for the checked shapes only now (custom modules are real already); every tensor is then loaded
     model = skeleton.to_empty(device="cpu") if any(p.is_meta for p in skeleton.parameters()) else skeleton
     load_state(model, tensors, weights_file)
-    try:
-        estimator.device_ = resolve_device(device)
-    except ValueError as exc:
-        raise ModelFileError(f"{where}: {exc}") from exc
+    estimator.device_ = device
     estimator.model_ = model.to(estimator.device_).eval()
     return estimator

@@ -55,7 +55,7 @@ def read_header(file: Path) -> tuple[dict, int]:
             )
         try:
             header = json.loads(handle.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # not text or JSON, a number of thousands of digits, or nesting
             raise ModelFileError(f"{file}: not a valid safetensors file (unreadable header: {exc})") from exc
     if not isinstance(header, dict):
         raise ModelFileError(f"{file}: not a valid safetensors file (the header is not a JSON object)")
