@@ -437,3 +437,21 @@ def test_a_model_saved_into_the_working_folder_is_replaced_in_place(tmp_path, mo
     from aedr import load
 
     np.testing.assert_array_equal(load(tmp_path).transform(X), again.transform(X))
+
+
+def test_a_replaced_output_whose_files_cannot_be_removed_is_said(tmp_path, monkeypatch, caplog):
+    """save(overwrite=True) over a model whose old files the system keeps (immutable, held open on NFS)
+    reported success and left NAME.previous-XXXXXXXX beside it unsaid."""
+    from aedr import _files
+
+    target, staged = tmp_path / "model", tmp_path / "staged"
+    target.mkdir()
+    staged.mkdir()
+    (target / "config.json").write_text("old")
+    (staged / "config.json").write_text("new")
+    monkeypatch.setattr(_files.shutil, "rmtree", lambda path, ignore_errors=False: None)  # removes nothing
+    with caplog.at_level("WARNING", logger="aedr"):
+        _files._replace(staged, target, owned=("config.json",))
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("model.previous-")]
+    assert len(kept) == 1 and (target / "config.json").read_text() == "new"
+    assert f"could not be removed and stay in {kept[0]}" in caplog.text

@@ -17,6 +17,7 @@ process that holds the lock.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import stat
@@ -333,6 +334,10 @@ def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
             exc.previous = old
             raise
         shutil.rmtree(old, ignore_errors=True)
+        if old.exists():  # a file the system keeps (immutable, held open on NFS): said, not left unnoticed
+            logging.getLogger("aedr").warning(
+                f"{target}: written; some files of the output it replaced could not be removed and stay in {old}"
+            )
     else:
         os.replace(staged, target)
 
