@@ -647,6 +647,14 @@ def test_reference_rows_are_checked_and_named(small):
         ae.transform(small[:3], reference=np.r_[small[:-1], np.full((1, 64), np.nan)])
 
 
+def test_a_feature_name_warning_about_the_reference_names_the_reference(small):
+    """scikit-learn's check says "X has feature names" of whatever rows it checks: of a DataFrame passed as
+    reference beside an array X, the warning blamed X."""
+    ae = fit_small(small)
+    with pytest.warns(UserWarning, match="^reference has feature names, but Autoencoder was fitted without"):
+        ae.transform(small[:3], reference=pd.DataFrame(small).add_prefix("pixel"))
+
+
 def test_data_frame_columns_of_python_numbers_and_repeated_names():
     X = np.random.default_rng(0).normal(size=(60, 4))
     df = pd.DataFrame(X, columns=list("abcd"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -231,15 +232,23 @@ def validate_rows(estimator, X, *, reset: bool, name: str = "X") -> np.ndarray:
             + (" before fitting" if reset else "")
         )
     try:
-        X = validate_data(
-            estimator,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            accept_sparse="csr",
-            ensure_all_finite=False,
-            ensure_min_samples=2 if reset else 1,
-        )
+        with warnings.catch_warnings(record=name != "X") as said:
+            if name != "X":
+                warnings.simplefilter("always")
+            X = validate_data(
+                estimator,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                accept_sparse="csr",
+                ensure_all_finite=False,
+                ensure_min_samples=2 if reset else 1,
+            )
+        for w in said or ():  # scikit-learn's feature-name warnings say "X" of any rows: given as the caller's
+            text = str(w.message)
+            warnings.warn_explicit(
+                f"{name} {text[2:]}" if text.startswith("X ") else text, w.category, w.filename, w.lineno
+            )
     except TypeError as exc:
         if "argument must be a string or a real number" in str(exc):  # objects (dicts, lists) in an object array
             kind = str(exc).split(", not ")[-1]  # a TypeError still, as scikit-learn's estimator checks expect
