@@ -54,16 +54,41 @@ def test_a_text_column_keeps_its_cells_as_written_in_chunks_that_look_numeric(tm
 def test_chunks_whose_own_types_differ_from_the_tables_are_written_in_the_tables(tmp_path):
     """Columns are converted together where pandas' chunk type is the table's (floats, whole numbers
     without an empty cell) and one by one where not: a chunk of whole numbers in a float column, an
-    empty chunk in a whole-number column (nulls), true/false beside whole numbers."""
+    empty chunk in a whole-number column (nulls)."""
     # n: whole, empty, whole (int64 with nulls, read back as pandas reads it); f: whole, fractions, whole
     lines = ["n,f,g,w", "1,1,0.5,10", "2,2,1.5,20", ",1.5,2.5,30", ",2.5,3.5,40", "3,3,4.5,50", "4,4,5.5,60"]
     (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
     csv_to_parquet(tmp_path / "c.csv", tmp_path / "c.parquet", chunk_rows=2)
     assert [f.type for f in pq.read_schema(tmp_path / "c.parquet")] == ["int64", "double", "double", "int64"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "c.parquet"), pd.read_csv(tmp_path / "c.csv"))
-    pd.DataFrame({"b": ["True", "False", "2", "3"], "v": [0.5, 1.5, 2.5, 3.5]}).to_csv(tmp_path / "b.csv", index=False)
-    csv_to_parquet(tmp_path / "b.csv", tmp_path / "b.parquet", chunk_rows=2)  # as before: 1, 0, 2, 3
-    assert pd.read_parquet(tmp_path / "b.parquet")["b"].tolist() == [1, 0, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["True", "False", "2", "3"],
+        ["2", "3", "True", "False"],
+        ["False", "True", "1.5", "2"],
+        ["TRUE", "FALSE", "0", "1"],
+    ],
+)
+def test_true_false_in_one_chunk_and_numbers_in_another_are_text_as_in_the_whole_table(tmp_path, cells):
+    """A column of true/false in its first chunk (65,536 rows) and numbers later was written as numbers
+    (True as 1), which pandas reads from the whole table as text: the fit of the CSV refused the column,
+    the fit of the Parquet file trained on it. It is text now, each cell as written."""
+    pd.DataFrame({"b": cells, "v": [0.5, 1.5, 2.5, 3.5]}).to_csv(tmp_path / "b.csv", index=False)
+    csv_to_parquet(tmp_path / "b.csv", tmp_path / "b.parquet", chunk_rows=2)
+    written = pd.read_parquet(tmp_path / "b.parquet")
+    assert written["b"].tolist() == cells
+    pd.testing.assert_frame_equal(written, pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_true_false_beside_empty_chunks_stay_true_false(tmp_path):
+    """An empty chunk fits any type: true/false with empty cells elsewhere stays true/false (nulls)."""
+    (tmp_path / "e.csv").write_text("b,v\n,1\n,2\nTrue,3\nFalse,4\n")
+    csv_to_parquet(tmp_path / "e.csv", tmp_path / "e.parquet", chunk_rows=2)
+    assert pq.read_schema(tmp_path / "e.parquet").field("b").type == "bool"
+    assert pd.read_parquet(tmp_path / "e.parquet")["b"].tolist() == [None, None, True, False]
 
 
 def test_convert_shows_its_two_passes_progress_unless_quiet(tmp_path, table, monkeypatch):

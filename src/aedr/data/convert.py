@@ -15,8 +15,9 @@ import numpy as np
 
 CHUNK_ROWS = 65_536  # rows read, converted and written at a time (fewer for wide rows): one Parquet row group each
 # a column's type over all chunks: the widest any chunk gives ("uint": whole numbers beyond int64, as pandas
-# reads 2**63 and above, hashes and IDs; with a negative number elsewhere, pandas reads the column as text)
-_KINDS = ("bool", "int", "uint", "float", "text")
+# reads 2**63 and above, hashes and IDs; with a negative number elsewhere, pandas reads the column as text),
+# but true/false beside numbers is text, as pandas reads it (see _merged); "empty": a chunk of empty cells only
+_KINDS = ("empty", "bool", "int", "uint", "float", "text")
 
 
 class Converted(NamedTuple):
@@ -62,7 +63,7 @@ def csv_to_parquet(
     names = [str(c) for c in head.columns]
     options = head.attrs["options"]
     rows_per_chunk = max(1, min(chunk_rows, BUFFER_BYTES // (16 * max(len(names), 1))))  # 64 MiB of float64
-    kinds, filled = dict.fromkeys(names, "bool"), dict.fromkeys(names, False)
+    kinds = dict.fromkeys(names, "empty")
     numbers, stray = dict.fromkeys(names, 0), {}  # per column: its cells that are numbers, the first that is not
     negative = dict.fromkeys(names, False)  # whole numbers below zero: int64 and uint64 together are text
     rows = 0
@@ -75,8 +76,7 @@ def csv_to_parquet(
         whole = [name for name in names if chunk_kinds[name] == "int"]
         below = dict(zip(whole, (chunk[whole] < 0).any().tolist())) if whole else {}
         for name, kind in chunk_kinds.items():
-            kinds[name] = max(kinds[name], kind, key=_KINDS.index)
-            filled[name] = filled[name] or counts[name] > 0
+            kinds[name] = _merged(kinds[name], kind)
             negative[name] = negative[name] or below.get(name, False)
             if kind == "text":
                 numbers[name] += _count_numbers(chunk[name], rows, stray.setdefault(name, []))
@@ -87,7 +87,7 @@ def csv_to_parquet(
             progress("typing", rows, None)
     if rows == 0:
         raise ValueError(f"{source}: holds no rows to convert")
-    kinds = {name: kind if filled[name] else "float" for name, kind in kinds.items()}  # all empty: NaN, as pandas
+    kinds = {name: "float" if kind == "empty" else kind for name, kind in kinds.items()}  # all empty: NaN, as pandas
     kinds = {name: "text" if kind == "uint" and negative[name] else kind for name, kind in kinds.items()}
     types = {"bool": pa.bool_(), "int": pa.int64(), "uint": pa.uint64(), "float": pa.float64(), "text": pa.string()}
     schema = pa.schema([(name, types[kinds[name]]) for name in names])
@@ -160,15 +160,29 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
 
 
 def _kind(dtype, empty: bool) -> str:
-    """``"bool"``, ``"int"``, ``"uint"`` (64-bit unsigned), ``"float"`` or ``"text"``: what pandas made
-    of one chunk's column of ``dtype`` (an ``empty`` column fits any)."""
-    if empty or dtype.kind == "b":
+    """``"empty"`` (an ``empty`` column, which fits any), ``"bool"``, ``"int"``, ``"uint"`` (64-bit
+    unsigned), ``"float"`` or ``"text"``: what pandas made of one chunk's column of ``dtype``."""
+    if empty:
+        return "empty"
+    if dtype.kind == "b":
         return "bool"
     if dtype.kind == "u" and dtype.itemsize == 8:
         return "uint"
     if dtype.kind in "iu":
         return "int"
     return "float" if dtype.kind in "fc" else "text"
+
+
+def _merged(kind: str, other: str) -> str:
+    """The type of a column whose chunks have the types ``kind`` and ``other``, as pandas types the
+    two chunks read together: the wider of two numbers, but text for true/false beside a number.
+
+    >>> _merged("int", "float"), _merged("empty", "bool"), _merged("bool", "int"), _merged("float", "bool")
+    ('float', 'bool', 'text', 'text')
+    """
+    if "bool" in (kind, other) and not {kind, other} <= {"bool", "empty"}:
+        return "text"  # True beside 2 is neither a number nor true/false: pandas keeps both as written
+    return max(kind, other, key=_KINDS.index)
 
 
 def _arrays(chunk, schema) -> list:
