@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aedr.data.datasets import load_mnist
 from aedr.data.formats import FORMATS, format_of
 from aedr.data.idx import read_idx, write_idx
 from aedr.data.io import file_format, read_labels, read_table, write_table
@@ -191,6 +192,51 @@ def test_idx_images_are_flattened(tmp_path):
     assert table.X.shape == (5, 16) and table.image_shape == (4, 4)
     assert read_labels(tmp_path / "labels-idx1-ubyte.gz").tolist() == [0, 1, 2, 3, 4]
     assert np.array_equal(read_idx(tmp_path / "imgs-idx3-ubyte.gz"), images)
+
+
+def _mnist_folder(folder, images, labels):
+    folder.mkdir()
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def test_load_mnist_refuses_labels_and_images_that_are_not_a_pair(tmp_path):
+    """A label file shorter than its images loaded (the benchmark fitted half of MNIST and called it
+    mnist10k), fractional labels were cast to whole numbers, and the labels file in the images' place
+    loaded as 1-pixel images that PCA refused later: each is one line naming the file."""
+    images, labels = np.zeros((6, 28, 28), np.uint8), np.arange(6, dtype=np.uint8)
+    X, y = load_mnist("test", _mnist_folder(tmp_path / "ok", images, labels))
+    assert X.shape == (6, 784) and y.tolist() == list(range(6))
+    cases = [
+        ("short", images, labels[:4], r"t10k-labels-idx1-ubyte.gz: 4 labels for the 6 images of .*t10k-images"),
+        ("frac", images, labels / 3, r"t10k-labels-idx1-ubyte.gz: not MNIST labels \(an IDX array of float64"),
+        ("swap", labels, labels, r"t10k-images-idx3-ubyte.gz: not MNIST images \(an IDX array of uint8 of shape"),
+        ("float", images.astype(np.float32), labels, r"t10k-images-idx3-ubyte.gz: not MNIST images"),
+    ]
+    for name, imgs, labs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            load_mnist("test", _mnist_folder(tmp_path / name, imgs, labs))
+
+
+@pytest.mark.parametrize(
+    "raw, name, match",
+    [
+        (b"\0\0\x08\x03\0\0", "h-ubyte", r"h-ubyte: truncated IDX header \(needs 16 bytes for 3 sizes, has 6\)$"),
+        (b"\0\0\x08\x01", "h-ubyte", r"truncated IDX header \(needs 8 bytes for 1 size, has 4\)$"),
+        (b"\0\0\x08\x02" + b"\xff" * 8 + b"\0" * 10, "o-ubyte", r"\(10 bytes after the header, 18,446,744,065,"),
+        (gzip.compress(b"\0\0\x08\x01\0\0\0\x01\x07"), "g-ubyte", r"g-ubyte: holds gzip-compressed data; name it"),
+    ],
+    ids=["cut-header", "sizes-only", "huge-sizes", "gzipped"],
+)
+def test_a_damaged_idx_header_is_said_in_words_naming_the_file_once(tmp_path, raw, name, match):
+    """numpy's 'buffer size must be a multiple of element size' for a cut header, a negative byte count
+    (and the path twice) for a header of sizes alone, an int64 overflow for sizes of 2**32 - 1, and
+    'bad magic number' for a gzipped file without .gz were what the user read."""
+    (tmp_path / name).write_bytes(raw)
+    with pytest.raises(ValueError, match=match) as info:
+        read_table(tmp_path / name)
+    assert str(info.value).count(str(tmp_path)) == 1
 
 
 def test_mnist_file_names():

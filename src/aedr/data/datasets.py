@@ -44,9 +44,26 @@ def load_mnist(split: str = "test", data_dir: str | Path | None = None) -> tuple
     for file in (images_file, labels_file):
         if not file.exists():
             raise FileNotFoundError(f"MNIST file not found: {file} (point 'data_dir' at the folder holding it)")
-    images = read_idx(images_file)
-    labels = read_idx(labels_file)
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    _check_mnist(images, labels, images_file, labels_file)
     return images.reshape(len(images), -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+
+
+def _check_mnist(images: np.ndarray, labels: np.ndarray, images_file: Path, labels_file: Path) -> None:
+    """A ValueError naming the file unless ``images`` are MNIST's (n, 28, 28) uint8 images and ``labels``
+    one whole number for each (a damaged or mismatched copy would be fitted and scored as MNIST)."""
+    if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or images.ndim != 3:
+        raise ValueError(
+            f"{images_file}: not MNIST images (an IDX array of {images.dtype} of shape {images.shape}, "
+            "where MNIST's are uint8 of shape (n, 28, 28))"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{labels_file}: not MNIST labels (an IDX array of {labels.dtype} of shape {labels.shape}, "
+            "where MNIST's are whole numbers of shape (n,))"
+        )
+    if len(labels) != len(images):
+        raise ValueError(f"{labels_file}: {len(labels):,} labels for the {len(images):,} images of {images_file}")
 
 
 def mnist_files(split: str = "test", data_dir: str | Path | None = None) -> list[Path]:

@@ -7,6 +7,7 @@ Layout: two zero bytes, a type code, the number of dimensions ``n``, then
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the file is not a well-formed IDX file (bad magic, truncated).
+        If the file is not a well-formed IDX file (bad magic, gzipped without ``.gz``, header or data
+        truncated), in one line naming the file.
     """
     path = Path(path)
     opener = gzip.open if path.suffix.lower() == ".gz" else open
@@ -29,15 +31,23 @@ def read_idx(path: str | Path) -> np.ndarray:
             raw = handle.read()
     except (OSError, EOFError) as exc:  # gzip raises these on corrupt data
         raise ValueError(f"{path}: cannot read ({exc})") from exc
+    if raw[:2] == b"\x1f\x8b":  # gzip's magic: the file was not unpacked (its name lacks .gz)
+        raise ValueError(f"{path}: holds gzip-compressed data; name it {path.name}.gz to have it unpacked")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
         raise ValueError(f"{path}: not an IDX file (bad magic number)")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        sizes = f"{ndim} size" + "s" * (ndim != 1)
+        raise ValueError(f"{path}: truncated IDX header (needs {header} bytes for {sizes}, has {len(raw)})")
     shape = tuple(int(s) for s in np.frombuffer(raw[4:header], dtype=">u4"))
     dtype = np.dtype(_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: sizes of 2**32 - 1 overflow int64
     if len(raw) - header != expected:
-        raise ValueError(f"{path}: truncated or oversized IDX data ({len(raw) - header} bytes, expected {expected})")
+        raise ValueError(
+            f"{path}: truncated or oversized IDX data ({len(raw) - header:,} bytes after the header, "
+            f"{expected:,} expected for shape {shape} of {dtype.name})"
+        )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
