@@ -216,3 +216,21 @@ def test_whole_numbers_beyond_int64_convert_as_pandas_reads_them(tmp_path):
     converted, read = pd.read_parquet(tmp_path / "ids.parquet"), pd.read_csv(path)
     assert converted.dtypes.to_dict() == read.dtypes.to_dict() == {"x": "float64", "h": "uint64", "m": object}
     assert converted["h"].tolist() == read["h"].tolist() and converted["m"].tolist() == read["m"].astype(str).tolist()
+
+
+def test_zero_padded_ids_convert_as_written_and_padded_features_as_numbers(tmp_path):
+    """A patient_id of 00001 became 1 in the Parquet file, so the codes of a fit of it did not join back
+    to the table by text. An ID (whole numbers under an ID's name, unique) not written plainly is text
+    as written, as a fit of the table writes it; a padded feature, or padded numbers that repeat, are the
+    numbers pandas reads (a fit of the table uses them so), and plain IDs stay whole numbers."""
+    rows = [f"{i + 1:05d},{i + 101},{i % 4:03d},{i // 2:04d},{i * 0.5}" for i in range(30)]
+    (tmp_path / "p.csv").write_text("patient_id,sample_id,dose,visit_id,a\n" + "\n".join(rows) + "\n")
+    csv_to_parquet(tmp_path / "p.csv", tmp_path / "p.parquet", chunk_rows=4)
+    written = pd.read_parquet(tmp_path / "p.parquet")
+    assert written.dtypes.astype(str).tolist() == ["object", "int64", "int64", "int64", "float64"]
+    assert written["patient_id"].tolist()[:2] == ["00001", "00002"] and written["dose"].tolist()[:5] == [0, 1, 2, 3, 0]
+    from aedr.data.io import read_table
+
+    table, converted = read_table(tmp_path / "p.csv"), read_table(tmp_path / "p.parquet")
+    assert converted.columns == table.columns == ["dose", "visit_id", "a"]
+    pd.testing.assert_frame_equal(converted.ids, table.ids)

@@ -636,6 +636,19 @@ def test_unique_whole_numbers_under_other_names_stay_features(tmp_path, name):
     assert read_table(tmp_path / "t.csv").columns == [name, "a"]
 
 
+def test_zero_padded_ids_keep_their_text_and_plain_ones_their_numbers(tmp_path):
+    """A patient_id of 00001 was written beside the codes as 1, which a join by text (a spreadsheet, a
+    database key) does not match to its row. An ID column of whole numbers not written plainly is its
+    text as written; plain whole numbers stay numbers; a padded feature is still its number, as pandas reads it."""
+    rows = [f"{i + 1:05d},{i + 101},{i % 4:03d},{i * 0.5}" for i in range(30)]
+    (tmp_path / "p.csv").write_text("patient_id,sample_id,dose,a\n" + "\n".join(rows) + "\n")
+    table = read_table(tmp_path / "p.csv")
+    assert table.columns == ["dose", "a"] and table.X[:5, 0].tolist() == [0, 1, 2, 3, 0]
+    assert table.ids["patient_id"].tolist()[:2] == ["00001", "00002"] and table.ids["sample_id"].iloc[0] == 101
+    chosen = read_table(tmp_path / "p.csv", columns=["a"])  # the features by name: the IDs beside them alike
+    assert chosen.ids["patient_id"].tolist() == table.ids["patient_id"].tolist()
+
+
 def test_a_text_column_unique_but_for_a_repeat_says_why_it_is_no_id(tmp_path):
     ids = [f"s{i}" for i in range(40)]
     ids[5] = "s4"

@@ -26,7 +26,8 @@ def convert(
 
     A CSV is read whole by fit, transform and evaluate; a Parquet file larger than --memory-budget
     is streamed from disk. Each column keeps the type it has in the whole table (whole numbers,
-    numbers, true/false or text), so a fit of the Parquet file sees what a fit of the table sees.
+    numbers, true/false or text; an ID column of numbers such as 00001 as written), so a fit of the
+    Parquet file sees what a fit of the table sees.
 
     \b
     Example:

@@ -43,17 +43,20 @@ def csv_to_parquet(
     The delimiter, decimal mark, header and thousands grouped by commas are read as ``aedr fit``
     reads them (``header`` and ``delimiter`` to set them), and each column gets the type pandas gives
     it over the whole table (whole numbers int64, other numbers float64, true/false bool, anything
-    else text): a first pass finds the types, a second writes the rows, so a fit of the Parquet file
-    sees what a fit of the table sees. ``target`` appears only once complete. ``progress``, when given,
+    else text; a unique column of whole numbers under an ID's name, as ``00001``, as written, as a
+    fit of the table writes its IDs): a first pass finds the types, a second writes the rows, so a fit
+    of the Parquet file sees what a fit of the table sees. ``target`` appears only once complete. ``progress``, when given,
     is called after each chunk as ``progress(step, rows, total)``: ``step`` ``"typing"`` (the first
     pass, ``total`` None) or ``"writing"`` (``total`` the table's rows), ``rows`` read so far in that
     pass. Returns a :class:`Converted`.
     """
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from aedr._files import staged_file
     from aedr.data.formats import Delimited, format_of
+    from aedr.data.ids import ID_NAME, looks_like_id
     from aedr.data.memory import BUFFER_BYTES
 
     source, fmt = Path(source), format_of(source)
@@ -66,6 +69,8 @@ def csv_to_parquet(
     kinds = dict.fromkeys(names, "empty")
     numbers, stray = dict.fromkeys(names, 0), {}  # per column: its cells that are numbers, the first that is not
     negative = dict.fromkeys(names, False)  # whole numbers below zero: int64 and uint64 together are text
+    # whole numbers under an ID's name, held to tell whether they are the rows' IDs (a different one in each row)
+    held = {name: [] for name in names if head.attrs["header"] and ID_NAME.fullmatch(name.strip())}
     rows = 0
     if progress is not None:
         progress("typing", 0, None)
@@ -78,6 +83,10 @@ def csv_to_parquet(
         for name, kind in chunk_kinds.items():
             kinds[name] = _merged(kinds[name], kind)
             negative[name] = negative[name] or below.get(name, False)
+            if name in held and kind == "int":
+                held[name].append(chunk[name].to_numpy())
+            elif name in held:
+                del held[name]  # not whole numbers in every row: no ID of whole numbers
             if kind == "text":
                 numbers[name] += _count_numbers(chunk[name], rows, stray.setdefault(name, []))
             elif kind in ("int", "float"):
@@ -89,6 +98,13 @@ def csv_to_parquet(
         raise ValueError(f"{source}: holds no rows to convert")
     kinds = {name: "float" if kind == "empty" else kind for name, kind in kinds.items()}  # all empty: NaN, as pandas
     kinds = {name: "text" if kind == "uint" and negative[name] else kind for name, kind in kinds.items()}
+    ids = [
+        name
+        for name, values in held.items()
+        if kinds[name] == "int" and looks_like_id(name, pd.Series(np.concatenate(values)))
+    ]
+    for name in _not_written_plainly(fmt, source, head, options, ids, rows_per_chunk) if ids else ():
+        kinds[name] = "text"  # an ID such as 00001, kept as written, as a fit of the table writes it
     types = {"bool": pa.bool_(), "int": pa.int64(), "uint": pa.uint64(), "float": pa.float64(), "text": pa.string()}
     schema = pa.schema([(name, types[kinds[name]]) for name in names])
     text = [name for name in names if kinds[name] == "text"]  # read as written: a chunk must not retype them
@@ -127,11 +143,23 @@ def _count_numbers(column, start: int, first: list) -> int:
     return int(parsed.sum())
 
 
-def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
+def _not_written_plainly(fmt, source: Path, head, options: dict, columns: list, rows: int) -> list:
+    """The ``columns`` (whole numbers over the whole table) of which some cell is not written as the
+    plain number (``00001``, ``+5``, ``1,234``), read as text ``rows`` at a time."""
+    found = []
+    for chunk in _chunks(fmt, source, head, options, rows, text=columns, usecols=columns):
+        cells = chunk[[c for c in columns if c not in found]].astype(str)
+        found += [c for c in cells.columns if not cells[c].str.strip().str.fullmatch(r"0|-?[1-9][0-9]*").all()]
+        if len(found) == len(columns):
+            break
+    return [c for c in columns if c in found]
+
+
+def _chunks(fmt, source: Path, head, options: dict, rows: int, text=(), usecols=None):
     """The table's rows ``rows`` at a time, read with ``pandas.read_csv``'s ``options`` and typed as
     ``Delimited.read`` types them (thousands grouped by commas read as numbers), under the names
-    ``head`` gives them; the columns ``text`` (text over the whole table) as their cells are written,
-    where a chunk alone would read ``000001`` as the number 1."""
+    ``head`` gives them (only ``usecols`` when given); the columns ``text`` (text over the whole table)
+    as their cells are written, where a chunk alone would read ``000001`` as the number 1."""
     import pandas as pd
 
     from aedr.data.sniff import groups_thousands, ungroup_thousands
@@ -141,6 +169,7 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
         source,
         header=None,
         names=list(head.columns),
+        usecols=usecols,
         chunksize=rows,
         **{
             **options,
@@ -157,6 +186,8 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=()):
         from aedr.data.sniff import text_problem
 
         raise ValueError(f"{source}: {text_problem(source) or exc}") from exc
+    finally:
+        reader.close()  # also when the caller stops early
 
 
 def _kind(dtype, empty: bool) -> str:

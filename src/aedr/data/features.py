@@ -49,11 +49,21 @@ def one_hot_encode(path: Path, frame: pd.DataFrame, names, label_col) -> pd.Data
     return pd.concat(parts, axis=1)
 
 
-def _id_frame(frame: pd.DataFrame, ids: list, named: bool) -> pd.DataFrame:
+def _id_frame(frame: pd.DataFrame, ids: list, named: bool, as_written=None) -> pd.DataFrame:
     """The ``ids`` columns of ``frame`` as outputs write them: under their names, or, in a file without a
-    header, as ``id`` (``id``, ``id_b``, ``id_c``, ... for several: no number, which code names end in)."""
+    header, as ``id`` (``id``, ``id_b``, ``id_c``, ... for several: no number, which code names end in).
+    ``as_written(columns)``, when given, gives columns as the file writes them: a column of whole numbers
+    not all written plainly (``00001``, read as 1) is then its text, so the IDs join back to the file's."""
     names = [str(c) for c in ids] if named else ["id", *(f"id_{chr(ord('b') + i)}" for i in range(len(ids) - 1))]
-    return frame[ids].set_axis(names, axis=1).reset_index(drop=True)
+    id_frame = frame[ids].set_axis(names, axis=1).reset_index(drop=True)
+    whole = [(c, name) for c, name in zip(ids, names) if frame[c].dtype.kind in "iu"]
+    if as_written is not None and whole:
+        written = as_written([c for c, _ in whole])
+        for c, name in whole:
+            text = written[c].str.strip().reset_index(drop=True)
+            if not text.equals(id_frame[name].astype(str)):
+                id_frame[name] = text
+    return id_frame
 
 
 _NESTED = (list, tuple, dict, set, np.ndarray)
@@ -99,7 +109,9 @@ def select_features(
     keep_text=False,
     known_ids=None,
     index=(),
+    as_written=None,
 ) -> Table:
+    """The features, labels and row IDs of ``frame`` (``as_written``: see :func:`_id_frame`)."""
     for given, option in ((columns, "--columns"), (exclude, "--exclude")):
         twice = [name for name, count in Counter(given or []).items() if count > 1]
         if twice:
@@ -128,7 +140,7 @@ def select_features(
         ids = [c for c in features if c in index or (may_hold_ids(types[c]) and looks_like_id(c, frame[c]))]
         if ids and len(ids) < len(features):
             features = [c for c in features if c not in ids]
-            id_frame = _id_frame(frame, ids, named)
+            id_frame = _id_frame(frame, ids, named, as_written)
             unique = [c for c in ids if c not in index]
             notes += [id_note([repr(c) if named else f"column {c}" for c in unique])] if unique else []
             notes += [index_note([c for c in ids if c in index])] if len(unique) < len(ids) else []
@@ -137,7 +149,7 @@ def select_features(
         unused = [c for c in frame.columns if c not in used]
         known = {*(str(c) for c in known_ids or []), *index} if named else set()
         ids = [c for c in unused if str(c) in known or row_id(c, frame[c])]
-        id_frame = _id_frame(frame, ids, named) if ids else None
+        id_frame = _id_frame(frame, ids, named, as_written) if ids else None
     if not features:
         raise ValueError(f"{path}: no feature columns left to use")
     if label_col is None and not columns and named:

@@ -215,19 +215,26 @@ class Delimited(FileFormat):
     def written_missing(self, path, frame, column: str) -> dict[str, int]:
         """The cells of ``column`` (of ``frame``, as :meth:`read` gave it) that pandas read as missing from
         a marker written in them (``NA``, ``None``, ``null``, ...), counted by marker; empty cells aside."""
+        raw = self.written_text(path, frame, [column]).iloc[:, 0]
+        marked = raw[raw.str.strip().isin(NA_WORDS)]
+        return {str(k): int(v) for k, v in marked.value_counts().items()}
+
+    def written_text(self, path, frame, columns: list) -> pd.DataFrame:
+        """The cells of ``columns`` (of ``frame``, as :meth:`read` gave it) as written in the file, as
+        text (``00001``, which pandas reads as the number 1; empty cells and ``NA`` as written too)."""
         import pandas as pd
 
         options = frame.attrs["options"]
+        where = [list(frame.columns).index(c) for c in columns]
         raw = pd.read_csv(
             path,
             header=None,
-            usecols=[list(frame.columns).index(column)],
+            usecols=where,
             dtype=str,
             keep_default_na=False,
             **{**options, "skiprows": options.get("skiprows", 0) + bool(frame.attrs["header"])},
-        ).iloc[:, 0]
-        marked = raw[raw.str.strip().isin(NA_WORDS)]
-        return {str(k): int(v) for k, v in marked.value_counts().items()}
+        )
+        return raw[where].set_axis(list(columns), axis=1)  # usecols reads them in the file's order
 
     def write(self, path, values, labels, ids=None):
         """Write the table :data:`CSV_CHUNK_ROWS` rows at a time: formatted whole, millions of codes

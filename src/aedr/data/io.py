@@ -12,6 +12,7 @@ the :class:`~aedr.data.table.Table` it is read into is defined in :mod:`aedr.dat
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,7 @@ def read_table(
             keep_text=keep_text,
             known_ids=id_columns,
             index=index,
+            as_written=partial(fmt.written_text, path, read) if isinstance(fmt, Delimited) else None,
         )
         if renamed:
             table.notes.insert(0, renamed_note(renamed))
