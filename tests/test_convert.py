@@ -110,6 +110,13 @@ def test_convert_shows_its_two_passes_progress_unless_quiet(tmp_path, table, mon
     assert result.exit_code == 0 and "pass" not in result.stderr
 
 
+def test_convert_of_standard_input_says_it_reads_a_file(tmp_path):
+    """'aedr convert - out.parquet' said '-: no such file', as if a file named '-' were missing."""
+    result = runner.invoke(app, ["convert", "-", str(tmp_path / "o.parquet")], input="a,b\n1,2\n")
+    assert result.exit_code == 1 and "error: aedr convert reads a file, not standard input ('-')" in result.stderr
+    assert not (tmp_path / "o.parquet").exists()
+
+
 def test_wide_rows_make_smaller_row_groups_that_stream(tmp_path, monkeypatch):
     monkeypatch.setattr("aedr.data.memory.BUFFER_BYTES", 16 * 50 * 100)  # 100 rows of 50 columns a group
     pd.DataFrame(np.random.default_rng(0).normal(size=(1000, 50))).to_csv(tmp_path / "w.csv", index=False)

@@ -39,6 +39,8 @@ def convert(
     from aedr.data.convert import csv_to_parquet
     from aedr.data.sniff import renamed_note, separator_name
 
+    if str(data) == "-":  # the table is read twice (its columns' types, then its rows)
+        raise ValueError("aedr convert reads a file, not standard input ('-'): save the table to a file first")
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such file" if not data.exists() else f"{data}: not a file")
     if output.suffix.lower() not in (".parquet", ".pq"):
