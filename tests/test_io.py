@@ -239,6 +239,24 @@ def test_a_damaged_idx_header_is_said_in_words_naming_the_file_once(tmp_path, ra
     assert str(info.value).count(str(tmp_path)) == 1
 
 
+def test_the_default_mnist_folder_is_beside_a_source_tree_else_in_the_current_folder(tmp_path, monkeypatch):
+    """After a plain 'pip install .', the folder beside the project was <venv>/lib/shared/data/mnist."""
+    from aedr.data import datasets
+
+    monkeypatch.delenv("AEDR_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    installed = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "aedr" / "data" / "datasets.py"
+    monkeypatch.setattr(datasets, "__file__", str(installed))
+    assert datasets.default_mnist_dir() == tmp_path / "shared" / "data" / "mnist"
+    (tmp_path / "work" / "aedr").mkdir(parents=True)
+    (tmp_path / "work" / "aedr" / "pyproject.toml").write_text("")
+    monkeypatch.setattr(datasets, "__file__", str(tmp_path / "work" / "aedr" / "src" / "aedr" / "data" / "datasets.py"))
+    monkeypatch.chdir(tmp_path / "work" / "aedr")
+    assert datasets.default_mnist_dir() == tmp_path / "work" / "shared" / "data" / "mnist"
+    monkeypatch.setenv("AEDR_DATA_DIR", str(tmp_path / "data"))
+    assert datasets.default_mnist_dir() == tmp_path / "data" / "mnist"
+
+
 def test_mnist_file_names():
     assert file_format("train-images-idx3-ubyte.gz") == "idx"
     assert file_format("t10k-labels.idx1-ubyte") == "idx"

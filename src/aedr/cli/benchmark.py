@@ -70,7 +70,8 @@ def benchmark(
         typer.Option(
             "--data-dir",
             help="Folder with MNIST's four IDX .gz files [default: $AEDR_DATA_DIR/mnist if set, else "
-            "shared/data/mnist beside the aedr project folder].",
+            "shared/data/mnist beside the aedr project folder when aedr runs from its source tree, else "
+            "shared/data/mnist in the current folder].",
         ),
     ] = None,
     out: Annotated[

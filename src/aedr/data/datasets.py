@@ -1,8 +1,8 @@
 """Bundled and local data sets: scikit-learn's digits, MNIST from a folder.
 
 Nothing is downloaded: MNIST is read from its official IDX ``.gz`` files in
-``data_dir`` (by default ``../shared/data/mnist`` beside the project, or
-``$AEDR_DATA_DIR/mnist``).
+``data_dir`` (by default ``$AEDR_DATA_DIR/mnist``, else ``shared/data/mnist``
+beside the project folder or in the current folder: :func:`default_mnist_dir`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,15 @@ _MNIST_FILES = {
 
 
 def default_mnist_dir() -> Path:
-    """``$AEDR_DATA_DIR/mnist`` if set, else ``../shared/data/mnist`` from the project root."""
+    """``$AEDR_DATA_DIR/mnist`` if set; else, where aedr runs from its source tree (``src/aedr`` beside
+    a ``pyproject.toml``: ``make``'s editable install), ``shared/data/mnist`` beside the project folder;
+    else ``shared/data/mnist`` in the current folder (an installed package has no project folder)."""
     if os.environ.get("AEDR_DATA_DIR"):
         return Path(os.environ["AEDR_DATA_DIR"]) / "mnist"
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mnist"
+    here = Path(__file__).resolve()
+    if here.parents[2].name == "src" and (here.parents[3] / "pyproject.toml").is_file():
+        return here.parents[3].parent / "shared" / "data" / "mnist"
+    return Path.cwd() / "shared" / "data" / "mnist"
 
 
 def load_mnist(split: str = "test", data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
