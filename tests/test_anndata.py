@@ -420,6 +420,17 @@ def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc):
     assert set(adata.uns) == uns | {"aedr"}
 
 
+def test_tl_reads_X_for_use_rep_or_layer_X_as_scanpy_and_the_cli_do(pbmc):
+    """use_rep="X" (scanpy's name for adata.X) and layer="X" (aedr fit --layer X) were missing keys."""
+    adata = pbmc.copy()
+    plain = aedr.tl.autoencoder(adata, max_iter=1, n_jobs=1, key_added="plain").transform(adata.X)
+    for given in ({"use_rep": "X"}, {"layer": "X"}):
+        estimator = aedr.tl.autoencoder(adata, max_iter=1, n_jobs=1, key_added="x", **given)
+        np.testing.assert_array_equal(estimator.transform(adata.X), plain)
+        assert adata.uns["x"]["use_rep"] == adata.uns["x"]["layer"] == "" and estimator.feature_names_in_ is not None
+        np.testing.assert_array_equal(aedr.tl.transform(adata, estimator, key_added="x", **given), adata.obsm["X_x"])
+
+
 def test_tl_fits_sparse_cells_with_a_neighbour_loss_and_records_an_optimizer_class_by_name(pbmc):
     """Both failed after or before the fit: a neighbour fit of sparse cells crashed, and an optimizer given
     as a class trained, then could not be recorded in uns, and the fitted estimator was lost."""

@@ -32,9 +32,10 @@ def autoencoder(
     adata : anndata.AnnData
     n_components : int, default=2
     use_rep : str, optional
-        Fit on ``adata.obsm[use_rep]`` (for example ``"X_pca"``) instead of ``X``.
+        Fit on ``adata.obsm[use_rep]`` (for example ``"X_pca"``) instead of ``X`` (``"X"``: ``X`` itself,
+        as in scanpy).
     layer : str, optional
-        Fit on ``adata.layers[layer]`` instead of ``X``.
+        Fit on ``adata.layers[layer]`` instead of ``X`` (``"X"``: ``X`` itself, as ``aedr fit --layer X``).
     key_added : str, default="aedr"
         ``sc.pl.embedding(adata, basis=key_added)`` then plots the codes. Only entries aedr wrote are
         replaced: a ``key_added`` whose ``obsm["X_" + key_added]`` or ``uns[key_added]`` holds anything
@@ -72,6 +73,7 @@ def autoencoder(
             f"aedr.tl.autoencoder() got an unexpected keyword argument {unknown[0]!r}: it takes adata, n_components, "
             "use_rep, layer, key_added and aedr.Autoencoder's parameters"
         )
+    use_rep, layer = _meant(adata, use_rep, layer)
     X, source = _cells(adata, use_rep, layer, key_added)
     with closing(X) if isinstance(X, H5adSource) else nullcontext():
         if isinstance(X, H5adSource):
@@ -109,6 +111,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     from aedr.data.anndata import H5adSource, names_hint, repeats_note, unique_names
 
     check_is_fitted(estimator)
+    use_rep, layer = _meant(adata, use_rep, layer)
     X, source = _cells(adata, use_rep, layer, key_added)
     names = getattr(estimator, "feature_names_in_", None)
     with closing(X) if isinstance(X, H5adSource) else nullcontext():
@@ -153,6 +156,16 @@ def _store(adata, key_added: str, codes, estimator, use_rep, layer) -> np.ndarra
     settings = {"params": settings_of(estimator), "use_rep": use_rep or "", "layer": layer or ""}
     adata.uns[key_added] = {**settings, "obsm_key": f"X_{key_added}"}
     return codes
+
+
+def _meant(adata, use_rep, layer):
+    """``(use_rep, layer)`` with ``"X"`` meaning ``adata.X`` (None), as scanpy's ``use_rep`` and aedr's
+    ``--layer`` read it, unless the AnnData holds an entry of that name."""
+    if use_rep == "X" and "X" not in getattr(adata, "obsm", {}):
+        use_rep = None
+    if layer == "X" and "X" not in getattr(adata, "layers", {}):
+        layer = None
+    return use_rep, layer
 
 
 def _cells(adata, use_rep, layer, key_added):
