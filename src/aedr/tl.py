@@ -12,6 +12,7 @@ In a scanpy session::
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from contextlib import closing, nullcontext
 
@@ -94,6 +95,10 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     :func:`aedr.load`) and store the codes in ``adata.obsm["X_" + key_added]``, as scanpy's ``ingest``
     adds a new batch to a reference's embedding.
 
+    ``estimator`` may also be a model folder (or an ``aedr fit`` run folder): its cells are then read
+    as its fit read them, as ``aedr transform`` reads them (the fit's ``--layer`` unless ``layer`` or
+    ``use_rep`` is given, and that layer's raw counts normalised as ``--normalize`` did).
+
     Genes are matched by name: a model fitted on genes takes them from ``adata`` in its own order
     (extra genes are left out; a missing one is an error naming it). Pass the ``use_rep`` or
     ``layer`` the model was fitted on, holding values prepared as those were (normalised, log1p): raw
@@ -110,9 +115,22 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
     from aedr._validation import column_positions
     from aedr.data.anndata import H5adSource, names_hint, repeats_note, unique_names
 
+    normalize = False
+    if isinstance(estimator, (str, os.PathLike)):  # a model folder: read new cells as its fit read its cells
+        from aedr.persistence import load, saved_reading
+
+        reading, estimator = saved_reading(estimator), load(estimator)
+        if use_rep is None:
+            layer = reading.get("layer") if layer is None else layer
+            normalize = bool(reading.get("normalize")) and layer == reading.get("layer")
     check_is_fitted(estimator)
     use_rep, layer = _meant(adata, use_rep, layer)
-    X, source = _cells(adata, use_rep, layer, key_added)
+    X, source = _cells(adata, use_rep, layer, key_added, normalize)
+    if normalize and not isinstance(X, H5adSource):  # over all of adata's genes, then the model's are taken
+        from aedr.data.anndata import normalize_counts, refuse_normalised
+
+        refuse_normalised(f"adata.{source}", X)
+        X = normalize_counts(X, f"adata.{source}")
     names = getattr(estimator, "feature_names_in_", None)
     with closing(X) if isinstance(X, H5adSource) else nullcontext():
         if names is not None and use_rep is None:
@@ -137,7 +155,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
             )
         if not isinstance(X, H5adSource):
             X = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-        if use_rep is None:  # genes, prepared as the fit's were: raw counts refused, as autoencoder refuses them
+        if use_rep is None and not normalize:  # genes prepared as the fit's were: raw counts refused, as in autoencoder
             _refuse_counts(X.first_cells(10_000) if isinstance(X, H5adSource) else X, source)
         with warnings.catch_warnings():  # the genes were matched by name above: a bare matrix is what the model gets
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
@@ -168,9 +186,10 @@ def _meant(adata, use_rep, layer):
     return use_rep, layer
 
 
-def _cells(adata, use_rep, layer, key_added):
+def _cells(adata, use_rep, layer, key_added, normalize: bool = False):
     """``(matrix, where)``: the cells of ``adata`` to embed (``obsm[use_rep]``, a layer, ``X``, or a
-    backed file's ``X`` as an :class:`~aedr.data.anndata.H5adSource`), after the checks both tools make."""
+    backed file's ``X`` as an :class:`~aedr.data.anndata.H5adSource`, ``normalize``-d as it is read),
+    after the checks both tools make."""
     from aedr.data.anndata import H5adSource, check_key_added
 
     if not all(hasattr(adata, name) for name in ("obsm", "uns", "layers", "X")):
@@ -194,7 +213,7 @@ def _cells(adata, use_rep, layer, key_added):
             raise ValueError(f"no adata.layers[{layer!r}] (layers: {', '.join(adata.layers.keys()) or 'none'})")
         X, source = adata.layers[layer], f"layers[{layer!r}]"
     elif getattr(adata, "isbacked", False):  # X stays in the file: read through it, as aedr fit reads an .h5ad
-        X, source = H5adSource(adata.filename), "X"  # whatever the file's suffix: anndata opened it
+        X, source = H5adSource(adata.filename, normalize=normalize), "X"  # whatever its suffix: anndata opened it
     else:
         if adata.X is None:
             raise ValueError("adata.X is empty: pass layer= or use_rep=")
