@@ -489,6 +489,12 @@ def test_evaluate(run, cells, tmp_path):
     result = aedr("evaluate", run / "model", tmp_path / "rare.csv", "--label-col", "cell_type", "--json")
     assert json.loads(result.stdout)["knn_accuracy"] is None  # said, not silently left out
     assert "no k-NN accuracy: the labels cannot be scored (class 'rare' has 2 rows (each needs 5))" in result.stderr
+    pd.read_csv(cells).head(15).to_csv(tmp_path / "few.csv", index=False)  # scored with fewer neighbours: said
+    result = aedr("evaluate", run / "model", tmp_path / "few.csv", "--json")
+    assert json.loads(result.stdout)["n_neighbors"] == 6
+    assert (
+        "note: trustworthiness and continuity of 6 neighbours, not 10: the neighbours must stay fewer" in result.stderr
+    )
 
 
 def test_info(run):

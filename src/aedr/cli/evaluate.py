@@ -59,7 +59,7 @@ def evaluate(
       aedr evaluate run1/model cells.csv --label-col cell_type
     """
     from aedr.metrics import knn_unscorable
-    from aedr.scoring import scores_space_note, table_scores
+    from aedr.scoring import N_NEIGHBORS, scores_space_note, table_scores
 
     data = piped_input(ctx, data)  # -: rows piped in
     estimator = load_model(model)
@@ -82,6 +82,12 @@ def evaluate(
         typer.echo(f"note: no k-NN accuracy: the labels cannot be scored ({why})", err=True)
     if scores.get("trustworthiness") is not None and (space := scores_space_note(estimator)):
         typer.echo(f"note: {space}", err=True)
+    if scores.get("trustworthiness") is not None and scores["n_neighbors"] < N_NEIGHBORS:  # said, not only shown
+        typer.echo(
+            f"note: trustworthiness and continuity of {scores['n_neighbors']} neighbours, not {N_NEIGHBORS}: "
+            f"the neighbours must stay fewer than half of the {scores['metrics_rows']} rows",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
         return
