@@ -513,6 +513,13 @@ def test_info(run):
     assert json.loads(aedr("info", run / "model", "--json").stdout)["format_version"] == 1
 
 
+def test_info_quotes_feature_names_that_would_break_its_line(tmp_path):
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=["line\nbreak", "a, b", "plain"])
+    Autoencoder(max_iter=2, hidden_layer_sizes=(4,), random_state=0).fit(frame).save(tmp_path / "m")
+    line = next(x for x in aedr("info", tmp_path / "m").stdout.splitlines() if x.startswith("input"))
+    assert line == "input          3 features ('line\\nbreak', 'a, b', plain)"
+
+
 def test_info_describes_a_model_whose_file_lacks_what_it_only_reports(run, tmp_path):
     """Without 'versions' or 'learning_rate_' (which transform and evaluate never read) info called the
     folder "a bug in aedr"."""

@@ -47,7 +47,9 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     fitted, arch = config["fitted"], config["architecture"]
     n_weights = sum(p.numel() for p in estimator.model_.parameters())
     names = fitted.get("feature_names_in_")
-    shown = "unnamed" if names is None else ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    # a name that holds a line break, a comma or a quote is quoted (repr), so the list stays one line and readable
+    plain = [n if n.isprintable() and "," not in n and "'" not in n else repr(n) for n in (names or [])[:6]]
+    shown = "unnamed" if names is None else ", ".join(plain) + (", ..." if len(names) > 6 else "")
     defaults = type(estimator)().get_params()
     changed = {
         k: v
