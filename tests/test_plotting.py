@@ -134,3 +134,60 @@ def test_the_legend_stands_beside_the_points_and_the_loss_axes_read_plainly():
     assert all(float(t).is_integer() for t in ax.get_xticks())
     labels = [t.get_text() for t in ax.yaxis.get_ticklabels(minor=True) if t.get_text()]
     assert labels and all(float(text) < 1 and "e" not in text and "times" not in text for text in labels), labels
+
+
+DOLLARS = ["price $5-$10", "$x^$", "cost $", r"$\frac{1}$"]
+
+
+def _drawn_texts(fig) -> list[str]:
+    """Every text ``fig`` draws, as matplotlib draws it; math (text between two ``$``) fails the test."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    drawn = []
+    for text in fig.findobj(Text):
+        shown, math = text._preprocess_math(text.get_text())
+        assert math is False, text.get_text()
+        drawn.append(shown)
+    return drawn
+
+
+def test_dollar_signs_are_drawn_as_they_are_written(tmp_path):
+    """matplotlib reads text between two ``$`` as math: a label "$x^$" failed savefig (and with it
+    ``aedr fit``'s whole run), and "price $5-$10" was drawn as italic math "price 5 − 10"."""
+    rng = np.random.default_rng(0)
+    labels = np.array(DOLLARS * 15)
+    fig = plot_embedding(
+        rng.normal(size=(60, 2)), labels, title="Spend: $5 to $10", axis_names=["$a$", "b$"], label_name="$k$"
+    )
+    assert {*DOLLARS, "Spend: $5 to $10", "$a$", "b$", "$k$"} <= set(_drawn_texts(fig))
+    save_figure(fig, tmp_path / "e.png")
+    fig = plot_embedding(rng.normal(size=(60, 3)), rng.normal(size=60), label_name="$ spent $", title="$t$")
+    assert {"$ spent $", "$t$"} <= set(_drawn_texts(fig))
+    names = np.array([f"${i}$" for i in range(60)])  # coloured without a legend, the note names the column
+    fig = plot_embedding(rng.normal(size=(60, 2)), names, label_name="$n$")
+    assert "'$n$' has 60 values: coloured, no legend" in _drawn_texts(fig)
+    assert "$loss$" in _drawn_texts(plot_loss_curves([1.0, 0.5], title="$loss$"))
+    X = rng.random((4, 16))
+    assert "$r$" in _drawn_texts(plot_reconstructions(X, X, title="$r$"))
+
+
+def test_fit_and_plot_draw_labels_and_titles_with_dollar_signs(tmp_path):
+    """``aedr fit`` trained, then failed drawing embedding.png and wrote no run; ``aedr plot`` failed alike."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, 4)), columns=list("abcd"))
+    frame["cost $"] = DOLLARS * 10
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    runner = CliRunner()
+    fit = ["fit", str(tmp_path / "d.csv"), "--label-col", "cost $", "--max-iter", "1", "--threads", "1"]
+    result = runner.invoke(app, [*fit, "--hidden-layer-sizes", "4", "-o", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "embedding.png").is_file() and (tmp_path / "run" / "map.html").is_file()
+    plot = ["plot", str(tmp_path / "run"), "--title", "Spend: $5 to $10", "-o", str(tmp_path / "p.png")]
+    result = runner.invoke(app, plot)
+    assert result.exit_code == 0 and (tmp_path / "p.png").is_file(), result.output

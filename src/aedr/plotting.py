@@ -39,6 +39,17 @@ def pyplot():
     return plt
 
 
+def literal(text) -> str:
+    r"""``text`` as matplotlib draws it letter for letter: its dollar signs escaped (``\$``), since
+    matplotlib reads text between two of them as math (a label "$x^$" failed the whole figure, and
+    "price $5-$10" was drawn as italic math). Every text of the user's a figure shows goes through it.
+
+    >>> literal("price $5-$10")
+    'price \\$5-\\$10'
+    """
+    return str(text).replace("$", r"\$")
+
+
 MISSING_COLOUR = "#d3d3d3"  # rows without a label (NaN, None): light grey, as scanpy's na_color
 
 
@@ -122,7 +133,7 @@ def plot_embedding(
             ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
         if colours and len(classes) > LEGEND_MAX:  # names, not categories
             what = f"{label_name!r} has" if label_name else "the labels have"
-            fig.text(0.01, 0.01, f"{what} {len(classes):,} values: coloured, no legend", fontsize="small")
+            fig.text(0.01, 0.01, literal(f"{what} {len(classes):,} values: coloured, no legend"), fontsize="small")
         elif colours or not len(classes):  # a legend of the classes, or of "NA" alone when every label is missing
             entries = [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())]
             _legend(ax, entries, size, label_name, outside=own_axes)
@@ -130,7 +141,7 @@ def plot_embedding(
             points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
             bar = fig.colorbar(points, ax=ax, shrink=0.8)
             if label_name:
-                bar.set_label(label_name)
+                bar.set_label(literal(label_name))
             if missing.any():  # the grey points beneath the colour bar's, named
                 _legend(ax, [(MISSING_COLOUR, "NA")], size, outside=False)
     if dims == 2:
@@ -138,9 +149,9 @@ def plot_embedding(
         ax.set_xticks([])
         ax.set_yticks([])
     for name, set_label in zip(names, (ax.set_xlabel, ax.set_ylabel, getattr(ax, "set_zlabel", None))):
-        set_label(name)
+        set_label(literal(name))
     if title:
-        ax.set_title(title)
+        ax.set_title(literal(title))
     return fig
 
 
@@ -151,10 +162,11 @@ def _legend(ax, entries, size: float, title=None, outside: bool = True) -> None:
 
     marker = np.sqrt(size) * max(1.0, 6 / size)
     handles = [
-        Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=str(name))
+        Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=literal(name))
         for colour, name in entries
     ]
     place = {"loc": "upper left", "bbox_to_anchor": (1.02, 1), "borderaxespad": 0} if outside else {"loc": "best"}
+    title = None if title is None else literal(title)
     ax.legend(handles=handles, fontsize="small", frameon=False, title=title, **place)
 
 
@@ -212,7 +224,7 @@ def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Traini
     losses = losses[np.isfinite(losses) & (losses > 0)]
     if len(losses) and losses.max() < 10 * losses.min():  # under a decade: the minor ticks are the labels
         ax.yaxis.set_minor_formatter(plain)
-    ax.set_title(title)
+    ax.set_title(literal(title))
     ax.legend(frameon=False)
     return fig
 
@@ -310,7 +322,7 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
         axes[2 * strip, 0].set_title("original", fontsize="small", loc="left")
         axes[2 * strip + 1, 0].set_title("reconstruction", fontsize="small", loc="left")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(literal(title))
     return fig
 
 
@@ -350,5 +362,5 @@ def plot_latent_grid(
     ax.set_ylabel(f"component 2: {lows[1]:.2g} .. {highs[1]:.2g}")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title or "decoded latent grid")
+    ax.set_title(literal(title or "decoded latent grid"))
     return fig
