@@ -737,3 +737,46 @@ def test_scanpy_colours_are_taken_as_plotly_draws_them_and_huge_hover_values_are
     result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "d.csv"), "-o",
                                  str(tmp_path / "m.html")])  # fmt: skip
     assert result.exit_code == 0, result.output
+
+
+def _axes(html: str) -> list[str]:
+    return re.findall(r'"[xyz]axis":\{"title":\{"text":"([^"]*)"', html)
+
+
+def test_the_code_columns_are_aedrs_then_x_and_y_then_a_numbered_run_of_numbers(tmp_path, monkeypatch):
+    """The longest run of numbered columns were the codes, one column long too: qc1..qc3 beat aedr's own
+    autoencoder0, autoencoder1 (a 3-D map of the annotations), a column score1 left x and y out, and a text
+    column rep1 failed with "could not convert string to float"."""
+    import aedr.plotting
+    from aedr.cli.columns import code_run
+
+    assert code_run(["autoencoder0", "autoencoder1", "qc1", "qc2", "qc3"]) == (0, 2)
+    assert code_run(["x", "y", "score1"]) == (0, 2) and code_run(["id", "X", "Y", "Z"]) == (1, 4)
+    assert code_run(["a", "UMAP1", "UMAP2", "rep1", "rep2"], numeric={"UMAP1", "UMAP2"}) == (1, 3)
+    assert code_run(["score1", "b"]) is None and code_run(["rep1", "rep2"], numeric=[]) is None
+    drawn = []
+    monkeypatch.setattr(aedr.plotting, "plot_embedding", lambda Z, *a, **k: drawn.append(k["axis_names"]) or None)
+    monkeypatch.setattr("aedr.cli.plot.save_figure_file", lambda *a: None)
+    rng = np.random.default_rng(0)
+    n = 40
+    tables = {
+        "qc": ({"autoencoder0": rng.normal(size=n), "autoencoder1": rng.normal(size=n), "qc1": rng.random(n),
+                "qc2": rng.random(n), "qc3": rng.random(n)}, ["autoencoder0", "autoencoder1"]),
+        "score": ({"x": rng.normal(size=n), "y": rng.normal(size=n), "score1": rng.random(n)}, ["x", "y"]),
+        "rep": ({"x": rng.normal(size=n), "y": rng.normal(size=n), "rep1": ["a", "b"] * 20}, ["x", "y"]),
+        "text": ({"autoencoder0": rng.normal(size=n), "autoencoder1": rng.normal(size=n), "c0": ["a", "b"] * 20,
+                  "c1": ["a", "b"] * 20, "c2": ["a", "b"] * 20}, ["autoencoder0", "autoencoder1"]),
+    }  # fmt: skip
+    for name, (columns, codes) in tables.items():
+        pd.DataFrame(columns).to_csv(tmp_path / f"{name}.csv", index=False)
+        result = runner.invoke(app, ["explore", str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / f"{name}.html")])
+        assert result.exit_code == 0, (name, result.output)
+        assert _axes((tmp_path / f"{name}.html").read_text()) == codes, name
+        drawn.clear()
+        result = runner.invoke(app, ["plot", str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / f"{name}.png")])
+        assert result.exit_code == 0 and drawn == [codes], (name, result.output)
+    pd.DataFrame({"score1": rng.random(n), "kind": ["a", "b"] * 20}).to_csv(tmp_path / "one.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "one.csv"), "-o", str(tmp_path / "one.html")])
+    assert result.exit_code == 1, result.output
+    assert "need 2 or more numeric code columns, found 'score1' among its columns 'score1', 'kind'" in result.stderr
+    assert "x and y" in result.stderr

@@ -234,7 +234,8 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
         ids = pd.DataFrame({OBS_NAMES: obs_names})
     elif fmt.tabular:
         frame = fmt.read(path, None, delimiter_char(delimiter))
-        run = code_run(frame.columns)
+        numeric = [c for c in frame.columns if _is_number(frame[c])]
+        run = code_run(frame.columns, numeric)
         ids = None
         if run is not None:  # the rows' IDs before the codes (a label may stand there too), the labels after
             codes = list(frame.columns[run[0] : run[1]])
@@ -243,7 +244,7 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
             rest = frame[[*frame.columns[run[1] :], *(c for c in before if c not in named)]]
             ids = frame[named] if named else None
         else:
-            codes = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+            codes = numeric
             rest = frame.drop(columns=codes)
         values = frame[codes].to_numpy(dtype=np.float64) if codes else np.empty((len(frame), 0))
         names, labels = [str(c) for c in codes], (rest if len(rest.columns) else None)
@@ -258,12 +259,25 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
         labels = pd.DataFrame({k: v for k, v in extra.items() if k not in named}) if len(extra) > len(named) else None
         ids = pd.DataFrame({k: extra[k] for k in named}) if named else None
     if values.ndim != 2 or values.shape[1] < 2:
+        if fmt.tabular:  # the columns as they are, and how code columns are told apart
+            raise ValueError(
+                f"{path}: no codes to draw: need 2 or more numeric code columns, found {listed(names, quoted=True)} "
+                f"among its columns {listed(frame.columns, quoted=True)}; name the code columns as aedr writes them "
+                "(autoencoder0, autoencoder1, ...), x and y, or UMAP1, UMAP2, ..."
+            )
         raise ValueError(f"{path}: no codes to draw (need 2 or more numeric code columns, found {len(names)})")
     if not np.isfinite(values).all():
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
         rows = listed([row + 1 for row in bad], 5)
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels, ids
+
+
+def _is_number(values) -> bool:
+    """Whether a column holds numbers (not True/False): a code, or a colouring by value."""
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, labels_file: Path | None):

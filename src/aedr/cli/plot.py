@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli import latent_grid
-from aedr.cli.columns import code_run, table_names, written_label_column
+from aedr.cli.columns import code_run, numeric_names, table_names, written_label_column
 from aedr.cli.common import load_model, use_threads
 from aedr.cli.errors import CommandGroup
 from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model, read_input, split_names
@@ -116,11 +116,12 @@ def embedding(
         _plot_h5ad(data, color_by, title, output, force, obsm_key)
         return
     names = table_names(data, delimiter) if columns is None else None  # the header, read once
-    written = written_label_column(data, delimiter, names) if columns is None else None
+    numeric = numeric_names(data, delimiter) if names else None
+    written = written_label_column(data, delimiter, names, numeric) if columns is None else None
     if color_by is None and labels is None and written is not None:
         color_by = written
         typer.echo(f"note: colouring by {color_by!r} (--color-by to choose another column)", err=True)
-    run = code_run(names) if names and exclude is None else None
+    run = code_run(names, numeric) if names and exclude is None else None
     if run is not None:  # aedr's codes (autoencoder0, ...) or UMAP1, PC1, ...: the rows' IDs beside them are no axis
         columns = ",".join(name for name in names[run[0] : run[1]] if name != color_by)
     elif (
