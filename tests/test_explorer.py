@@ -780,3 +780,68 @@ def test_the_code_columns_are_aedrs_then_x_and_y_then_a_numbered_run_of_numbers(
     assert result.exit_code == 1, result.output
     assert "need 2 or more numeric code columns, found 'score1' among its columns 'score1', 'kind'" in result.stderr
     assert "x and y" in result.stderr
+
+
+def _png_colours(figure) -> dict[str, str]:
+    from matplotlib.colors import to_hex
+
+    return {h.get_label(): to_hex(h.get_color(), keep_alpha=False) for h in figure.axes[0].get_legend().legend_handles}
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["c1", "c10", "c2"],
+        ["-1", "-2", "3"],
+        pd.Categorical(["z", "x", "y"], categories=["z", "y", "x"]),
+        pd.Series([True, None, False], dtype=object),
+    ],
+)
+def test_embedding_png_and_the_map_order_and_colour_classes_alike(labels):
+    """embedding.png sorted classes as text (c1, c10, c2) and lost a categorical's order, the map sorted
+    them naturally (c1, c2, c10) in the categories' order: one class had two colours."""
+    from aedr.plotting import plot_embedding
+
+    labels = pd.Series(labels).repeat(10).reset_index(drop=True)
+    Z = np.random.default_rng(0).normal(size=(len(labels), 2))
+    png = _png_colours(plot_embedding(Z, labels))
+    png.pop("NA", None)
+    mapped = {t["name"]: t["marker"]["color"] for t in _traces(explorer_html(Z, labels=pd.DataFrame({"k": labels})))}
+    mapped.pop("(missing)", None)
+    assert list(png.items()) == list(mapped.items())
+    assert list(png)[:2] in (["c1", "c2"], ["-2", "-1"], ["z", "y"], ["False", "True"])
+
+
+def test_an_h5ad_embedding_is_drawn_in_scanpy_s_colours_by_plot_explore_and_fit(tmp_path, monkeypatch):
+    """``aedr plot`` of an .h5ad of codes sorted its cell types by name in tab10's colours, explore ignored
+    uns["ct_colors"] too, and a fit's embedding.png had neither scanpy's order nor its colours."""
+    anndata = pytest.importorskip("anndata")
+    import aedr.cli.plot
+    import aedr.plotting
+
+    figures = []
+    drawn = aedr.plotting.plot_embedding
+    monkeypatch.setattr(aedr.plotting, "plot_embedding", lambda *a, **k: figures.append(drawn(*a, **k)) or figures[-1])
+    scanpy = {"T": "#ff0000", "B": "#00ff00", "NK": "#0000ff"}
+    rng = np.random.default_rng(0)
+    obs = pd.DataFrame({"ct": pd.Categorical(rng.choice(["T", "B", "NK"], 60), categories=["T", "B", "NK"])})
+    codes = anndata.AnnData(X=rng.normal(size=(60, 2)).astype(np.float32), obs=obs)
+    codes.var_names = ["autoencoder0", "autoencoder1"]
+    codes.uns["ct_colors"] = np.array(["red", "#00ff00", "blue"])
+    codes.write_h5ad(tmp_path / "codes.h5ad")
+    result = runner.invoke(
+        app, ["plot", str(tmp_path / "codes.h5ad"), "--color-by", "ct", "-o", str(tmp_path / "p.png")]
+    )
+    assert result.exit_code == 0, result.output
+    assert list(_png_colours(figures[-1]).items()) == list(scanpy.items())
+    result = runner.invoke(app, ["explore", str(tmp_path / "codes.h5ad"), "-o", str(tmp_path / "e.html")])
+    assert result.exit_code == 0, result.output
+    assert {t["name"]: t["marker"]["color"] for t in _traces((tmp_path / "e.html").read_text())} == scanpy
+    cells = anndata.AnnData(
+        X=rng.normal(size=(60, 5)).astype(np.float32), obs=obs, uns={"ct_colors": codes.uns["ct_colors"]}
+    )
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    fit = ["fit", str(tmp_path / "cells.h5ad"), "--label-col", "ct", "-o", str(tmp_path / "r"), "--max-iter", "1"]
+    result = runner.invoke(app, [*fit, "--hidden-layer-sizes", "4", "--threads", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert list(_png_colours(figures[-1]).items()) == list(scanpy.items())

@@ -48,7 +48,7 @@ def test_rows_without_a_label_are_drawn_grey_beneath_the_classes():
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert legend[-1] == "NA" and len(legend) == 3 and "nan" not in legend
     # a colour bar's grey points are named too, and labels all missing draw no empty colour bar
-    for labels, axes in ((np.r_[np.linspace(0, 1, 40), [np.nan] * 20], 2), (np.full(60, np.nan), 1)):
+    for labels, axes in ((np.r_[np.linspace(0, 1, 45), [np.nan] * 15], 2), (np.full(60, np.nan), 1)):
         figure = plot_embedding(Z, labels)
         assert len(figure.axes) == axes and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["NA"]
 

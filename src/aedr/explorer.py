@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
 from html import escape
 from pathlib import Path
 
@@ -28,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from aedr.data.table import Table, whole_labels
+from aedr.plotting import LEGEND_MAX, is_numeric
 
-MAX_CATEGORIES = 40  # more distinct values than this colour as a number (a colour bar), not a legend
+MAX_CATEGORIES = LEGEND_MAX  # more distinct numbers than this colour by value (a colour bar), as in embedding.png
 MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
 MAX_FIELDS = 8  # columns shown in the hover box
 MAX_COLOURINGS = 12  # an .h5ad file's obs columns offered as colourings (the first ones)
@@ -147,7 +147,7 @@ def obs_colourings(obs: pd.DataFrame, skip=(), limit: int = MAX_COLOURINGS):
 def too_many_to_colour(values: pd.Series) -> bool:
     """Whether a label column is names rather than categories: text of more than :data:`MAX_LEGEND`
     distinct values, which the map shows on hover instead of as a colouring."""
-    return not _is_numeric(values) and values.nunique() > MAX_LEGEND
+    return not is_numeric(values) and values.nunique() > MAX_LEGEND
 
 
 def _too_many_to_colour(labels, fields):
@@ -183,7 +183,7 @@ def _colour_groups(figure, Z, labels, hover, numbers, palettes) -> tuple[list[tu
     (:func:`_hover_columns`) in its data. Returns each column's name with the indices of its traces, and
     the values downloaded in full: ``{"columns": each hover column's place in a row of "values" (-1: as
     shown), "values": a row per point, which the point's last data slot names}``."""
-    from aedr.plotting import MISSING_COLOUR, category_colours
+    from aedr.plotting import MISSING_COLOUR, class_colours
 
     n = len(Z)
     names = [] if hover is None else list(hover.columns)
@@ -207,7 +207,7 @@ def _colour_groups(figure, Z, labels, hover, numbers, palettes) -> tuple[list[tu
     for column in columns:
         indices = []
         values = None if column is None else labels[column]
-        if values is None or (_is_numeric(values) and values.nunique() > MAX_CATEGORIES):
+        if values is None or (is_numeric(values) and values.nunique() > MAX_CATEGORIES):
             colour = None if values is None else values.to_numpy(dtype=np.float64, na_value=np.nan)
             blank = np.zeros(n, dtype=bool) if colour is None else np.isnan(colour)
             if blank.any():  # rows without a value: grey and named, as embedding.png draws them, not a low colour
@@ -224,9 +224,7 @@ def _colour_groups(figure, Z, labels, hover, numbers, palettes) -> tuple[list[tu
             categories = _categories(values)
             missing = categories[-1][0] == MISSING  # unlabelled rows: grey, as embedding.png and scanpy draw them
             named = [name for name, _ in categories[: len(categories) - missing]]
-            own = palettes.get(str(column), {})
-            colours = [own[name] for name in named] if all(name in own for name in named) else None
-            palette = [*(colours or category_colours(len(named))), *[MISSING_COLOUR] * missing]
+            palette = [*class_colours(named, palettes.get(str(column))), *[MISSING_COLOUR] * missing]
             layers = _draw_layers(categories, n)
             for layer in range(max(map(len, layers))):
                 for k, (name, _) in enumerate(categories):
@@ -279,27 +277,12 @@ MISSING = "(missing)"  # the category of rows without a value
 
 
 def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
-    """(name, row indices) per distinct value, in sorted order (a categorical column's in its categories'
-    order, as scanpy shows them); missing values last, as :data:`MISSING`."""
-    text = values.astype("string").fillna(MISSING)
-    order = sorted(text.unique(), key=lambda v: (v == MISSING, _sort_key(v)))
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        rank = {str(c): i for i, c in enumerate(values.cat.categories)}
-        order = sorted(order, key=lambda v: (v == MISSING, rank.get(v, len(rank))))
-    codes = {v: np.flatnonzero((text == v).to_numpy()) for v in order}
-    return [(v, codes[v]) for v in order]
+    """(name, row indices) per distinct value, in the order embedding.png's legend lists them too
+    (:func:`aedr.plotting.label_classes`); missing values last, as :data:`MISSING`."""
+    from aedr.plotting import label_classes
 
-
-def _sort_key(value: str):
-    """Numbers by value, then text with its runs of digits by value ("c2" before "c10")."""
-    try:
-        return (0, float(value), [])
-    except ValueError:
-        return (1, 0.0, [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", value)])
-
-
-def _is_numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    blank = np.flatnonzero(values.isna().to_numpy())
+    return [*label_classes(values), *([(MISSING, blank)] if len(blank) else [])]
 
 
 def _hover_text(values: pd.Series) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-LEGEND_MAX = 40  # text labels of more values than this (row names) are coloured without a legend
+LEGEND_MAX = 40  # more distinct labels than this: numbers by a colour bar, text (row names) without a legend
 _MANY_COLOURS = "Plotly Dark24 Light24"  # plotly's qualitative sets, for more than 20 categories
 
 
@@ -27,6 +29,52 @@ def category_colours(n: int) -> list[str]:
 
     many = [c for name in _MANY_COLOURS.split() for c in getattr(pc.qualitative, name)]
     return [many[i % len(many)].lower() for i in range(n)]
+
+
+def label_classes(values: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """``(name, row indices)`` of each distinct value of ``values`` as a legend lists them, the same in
+    ``embedding.png`` and ``map.html``: a categorical's in its categories' order (as scanpy shows them),
+    else numbers by value and text with its runs of digits by value ("c2" before "c10"). Rows without
+    a value belong to none. Whole numbers a missing value made floats are named as integers (1, not 1.0).
+
+    >>> [name for name, _ in label_classes(pd.Series(["c10", "c2", None, "c1"]))]
+    ['c1', 'c2', 'c10']
+    """
+    from aedr.data.table import whole_labels
+
+    values = whole_labels(values.reset_index(drop=True))
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    names = [str(u) for u in uniques]
+    order = sorted(range(len(names)), key=lambda k: _sort_key(names[k]))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        rank = {str(c): i for i, c in enumerate(values.cat.categories)}
+        order = sorted(order, key=lambda k: rank.get(names[k], len(rank)))
+    rows = np.argsort(codes, kind="stable")[int((codes < 0).sum()) :]  # each class's rows in turn, in order
+    groups = np.split(rows, np.cumsum(np.bincount(codes[codes >= 0], minlength=len(names)))[:-1])
+    return [(names[k], groups[k]) for k in order]
+
+
+def class_colours(names, palette: dict | None = None) -> list[str]:
+    """The colours of the classes ``names`` in their order (:func:`label_classes`): ``palette``'s
+    (``{name: colour}``, an ``.h5ad`` file's as scanpy keeps them) where it names every one, else
+    :func:`category_colours`."""
+    names = list(names)
+    if palette and all(name in palette for name in names):
+        return [palette[name] for name in names]
+    return category_colours(len(names))
+
+
+def _sort_key(value: str):
+    """Numbers by value, then text with its runs of digits by value ("c2" before "c10")."""
+    try:
+        return (0, float(value), [])
+    except ValueError:
+        return (1, 0.0, [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", value)])
+
+
+def is_numeric(values: pd.Series) -> bool:
+    """Whether label ``values`` are numbers (not True/False): a colour bar when they are many."""
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def pyplot():
@@ -67,16 +115,18 @@ def plot_embedding(
     s: float | None = None,
     axis_names=None,
     label_name: str | None = None,
+    palette: dict | None = None,
 ):
     """Scatter an embedding, coloured by ``labels``; three columns give a 3-D view, else the first two are drawn.
 
     Parameters
     ----------
     Z : array-like of shape (n_samples, n_components)
-    labels : array-like of shape (n_samples,), optional
-        Text, or at most 20 distinct numbers: a categorical palette and a legend (text of more than
-        :data:`LEGEND_MAX` values, such as row names: colours without a legend). More numbers: a
-        colour bar. Missing labels (NaN, None) are drawn in light grey beneath the others ("NA").
+    labels : array-like, Series or Categorical of shape (n_samples,), optional
+        Text, or at most :data:`LEGEND_MAX` distinct numbers: a categorical palette and a legend, in
+        the order and colours ``map.html`` gives them (:func:`label_classes`, :func:`class_colours`;
+        text of more values, such as row names: colours without a legend). More numbers: a colour
+        bar. Missing labels (NaN, None) are drawn in light grey beneath the others ("NA").
     title : str, optional
     ax : matplotlib Axes, optional
         Draw into it (2-D only) instead of a new figure.
@@ -86,6 +136,9 @@ def plot_embedding(
         Names of the axes [default: component 1, component 2, ...].
     label_name : str, optional
         What the labels are: the legend's title, the colour bar's label.
+    palette : dict, optional
+        ``{class: colour}``: the labels' own colours (an ``.h5ad`` file's, as scanpy keeps them), used
+        where they name every class.
 
     The 2-D view holds the central 99% of the points on each axis plus a 25% margin (no wider
     than the data); the number of points left outside is written in a corner.
@@ -111,34 +164,33 @@ def plot_embedding(
     if labels is None:
         ax.scatter(*columns, s=size, lw=0, alpha=0.8)
     else:
-        import pandas as pd
-
-        from aedr.data.table import whole_labels
-
-        labels = np.asarray(labels)
-        missing = np.asarray(pd.isna(labels), dtype=bool)  # unlabelled rows: grey beneath, as scanpy draws them
+        labels = _label_series(labels, len(Z))
+        missing = labels.isna().to_numpy()  # unlabelled rows: grey beneath, as scanpy draws them
         if missing.any():
             ax.scatter(*(c[missing] for c in columns), s=size, lw=0, alpha=0.8, c=MISSING_COLOUR)
-            columns, labels = [c[~missing] for c in columns], labels[~missing]
-        if labels.dtype == object and len(labels) and all(isinstance(v, (int, float)) for v in labels):
-            labels = labels.astype(float)  # numbers that NaN had made objects
-        if labels.dtype.kind == "f" and whole_labels(pd.Series(labels)).dtype == "Int64":
-            labels = labels.astype(np.int64)  # classes a missing label made floats: 1, not 1.0
-        classes = np.unique(labels.astype(str) if labels.dtype.kind not in "biuf" else labels)
-        colours = category_colours(len(classes)) if len(classes) <= 20 or labels.dtype.kind not in "biuf" else []
-        if colours:  # one scatter in a seeded random order, so that where classes overlap none hides another
-            text = labels.astype(str) if labels.dtype.kind not in "biuf" else labels
-            order = np.random.default_rng(0).permutation(len(columns[0]))
-            index = np.searchsorted(classes, text[order])
-            ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index])
-        if colours and len(classes) > LEGEND_MAX:  # names, not categories
-            what = f"{label_name!r} has" if label_name else "the labels have"
-            fig.text(0.01, 0.01, literal(f"{what} {len(classes):,} values: coloured, no legend"), fontsize="small")
-        elif colours or not len(classes):  # a legend of the classes, or of "NA" alone when every label is missing
-            entries = [*zip(colours, classes), *[(MISSING_COLOUR, "NA")] * bool(missing.any())]
-            _legend(ax, entries, size, label_name, outside=own_axes)
+        shown = np.flatnonzero(~missing)
+        if not is_numeric(labels) or labels.nunique() <= LEGEND_MAX:  # classes: a palette and a legend
+            classes = label_classes(labels)
+            colours = class_colours([name for name, _ in classes], palette)
+            index = np.zeros(len(labels), dtype=np.int64)
+            for k, (_, rows) in enumerate(classes):
+                index[rows] = k
+            # one scatter in a seeded random order, so that where classes overlap none hides another
+            order = shown[np.random.default_rng(0).permutation(len(shown))]
+            if len(order):
+                ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index[order]])
+            if len(classes) > LEGEND_MAX:  # names, not categories
+                what = f"{label_name!r} has" if label_name else "the labels have"
+                fig.text(0.01, 0.01, literal(f"{what} {len(classes):,} values: coloured, no legend"), fontsize="small")
+            else:  # a legend of the classes, or of "NA" alone when every label is missing
+                entries = [
+                    *zip(colours, (name for name, _ in classes)),
+                    *[(MISSING_COLOUR, "NA")] * bool(missing.any()),
+                ]
+                _legend(ax, entries, size, label_name, outside=own_axes)
         else:
-            points = ax.scatter(*columns, s=size, lw=0, alpha=0.8, c=labels, cmap="viridis")
+            values = labels.to_numpy(dtype=np.float64, na_value=np.nan)[shown]
+            points = ax.scatter(*(c[shown] for c in columns), s=size, lw=0, alpha=0.8, c=values, cmap="viridis")
             bar = fig.colorbar(points, ax=ax, shrink=0.8)
             if label_name:
                 bar.set_label(literal(label_name))
@@ -153,6 +205,17 @@ def plot_embedding(
     if title:
         ax.set_title(literal(title))
     return fig
+
+
+def _label_series(labels, n: int) -> pd.Series:
+    """``labels`` (a Series, Categorical or array) as a Series of ``n`` rows; numbers that missing
+    values had made objects as numbers."""
+    if np.ndim(labels) != 1:
+        raise ValueError(f"labels must be one value per point (1-D), got shape {np.shape(labels)}")
+    labels = pd.Series(labels).reset_index(drop=True)
+    if len(labels) != n:
+        raise ValueError(f"labels have {len(labels)} values, the embedding {n} points")
+    return labels.infer_objects() if labels.dtype == object else labels
 
 
 def _legend(ax, entries, size: float, title=None, outside: bool = True) -> None:

@@ -180,6 +180,7 @@ def write_fit(
         ids=table.ids,
         columns=columns,
         reading=reading,
+        palettes=None if table.obs is None else table.obs.attrs.get("palettes"),
     )
     if (table.labels is not None or table.ids is not None) and not format_of(run.files["embedding"]).stores_labels:
         kept = annotations(table.labels, table.ids)
@@ -282,9 +283,11 @@ def write_run_files(
     ids=None,
     columns=None,
     reading=None,
+    palettes=None,
 ) -> dict[str, Path]:
     """Write model/ (with the training file's ``columns`` and ``reading``: :func:`aedr.persistence.save`),
-    embedding.<format> (the rows' ``ids``, the codes, the ``labels``), embedding.png, loss.png and
+    embedding.<format> (the rows' ``ids``, the codes, the ``labels``), embedding.png (the labels in
+    their colours of ``palettes``, ``{column: {class: colour}}``, as map.html has them), loss.png and
     metrics.json into ``folder``."""
     from aedr.persistence import save
     from aedr.plotting import fit_title, plot_embedding, plot_loss_curves, save_figure
@@ -293,7 +296,6 @@ def write_run_files(
         "model": save(estimator, folder / "model", columns=columns, reading=reading),
         "embedding": write_table(folder / f"embedding.{embedding_format}", code_frame(estimator, Z), labels, ids=ids),
     }
-    label_values = None if labels is None else labels.to_numpy()
     title = fit_title(estimator, len(Z))
     shown = np.arange(len(Z))
     if len(Z) > PLOT_POINTS:  # a scatter's memory grows with its points; a sample draws the same picture
@@ -301,10 +303,11 @@ def write_run_files(
         title += f" ({PLOT_POINTS:,} sampled shown)"
     figure = plot_embedding(
         np.asarray(Z)[shown],
-        None if label_values is None else label_values[shown],
+        None if labels is None else labels.iloc[shown],  # a Series: a categorical's order kept
         title=title,
         axis_names=[str(n) for n in estimator.get_feature_names_out()],
         label_name=None if labels is None else str(labels.name),
+        palette=None if labels is None else (palettes or {}).get(str(labels.name)),
     )
     files["embedding.png"] = save_figure(figure, folder / "embedding.png")
     files["loss.png"] = save_figure(

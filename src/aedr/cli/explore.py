@@ -106,7 +106,8 @@ def explore(
     embedding = embedding_file(embedding)
     output = claim_output(ctx, output, force, [embedding])
     codes, names, label_frame, ids = read_codes(embedding, delimiter, obsm_key)
-    fields = images = reconstructions = palettes = None
+    fields = images = reconstructions = None
+    palettes = None if label_frame is None else label_frame.attrs.get("palettes")  # an .h5ad embedding's
     shape = None
     if data is not None and data.name.lower().endswith(".h5ad") and not image_shape:
         # cells: their obs annotations colour the map and fill the hover box; the features are not read
@@ -115,7 +116,8 @@ def explore(
                 raise typer.BadParameter(
                     f"{flag} picks columns of a table; of an .h5ad file explore reads obs", param_hint=flag
                 )
-        label_frame, fields, palettes = _obs_annotations(data, len(codes), label_frame, label_col, labels)
+        label_frame, fields, given = _obs_annotations(data, len(codes), label_frame, label_col, labels)
+        palettes = {**(palettes or {}), **given}
     elif data is None:
         given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
         for flag, value in given.items():

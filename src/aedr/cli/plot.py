@@ -141,18 +141,20 @@ def embedding(
     _draw(table.X, table.labels, table.columns, data.name, title, color_by, output, force)
 
 
-def _draw(codes, colours, axis_names, name: str, title, color_by, output: Path, force: bool) -> None:
+def _draw(codes, colours, axis_names, name: str, title, color_by, output: Path, force: bool, palette=None) -> None:
     """Scatter ``codes`` (three columns in 3-D, else the first two) coloured by the Series ``colours``
-    (or not), titled ``title`` or by the file's ``name``, the points and ``color_by``; save it to ``output``."""
+    (or not; in ``palette``'s colours, ``{class: colour}``, where given), titled ``title`` or by the
+    file's ``name``, the points and ``color_by``; save it to ``output``."""
     from aedr.plotting import plot_embedding
 
     n = len(codes)
     fig = plot_embedding(
         codes if codes.shape[1] == 3 else codes[:, :2],
-        None if colours is None else colours.to_numpy(),
+        colours,
         title=title or f"{name}: {n:,} point{'s' * (n != 1)}" + (f" by {color_by}" if color_by else ""),
         axis_names=axis_names,
         label_name=None if colours is None else str(colours.name),
+        palette=palette,
     )
     save_figure_file(fig, output, force)
 
@@ -169,7 +171,9 @@ def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path
             param_hint="--color-by",
         )
     colours = None if color_by is None else labels[color_by]
-    _draw(values, colours, names[: 3 if values.shape[1] == 3 else 2], data.name, title, color_by, output, force)
+    palette = None if color_by is None else labels.attrs.get("palettes", {}).get(color_by)  # scanpy's colours
+    shown = names[: 3 if values.shape[1] == 3 else 2]
+    _draw(values, colours, shown, data.name, title, color_by, output, force, palette)
 
 
 def embedding_file(path: Path) -> Path:

@@ -377,7 +377,9 @@ def h5ad_codes(path: Path, are_codes=lambda names: False, key: str | None = None
             X = adata.X[:]
             values = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
             names = [str(v) for v in adata.var_names]
-        return values, names, adata.obs.reset_index(drop=True), [str(n) for n in adata.obs_names]
+        obs = adata.obs.reset_index(drop=True)
+        obs.attrs["palettes"] = scanpy_palettes(adata)  # the cells coloured as scanpy's plots do
+        return values, names, obs, [str(n) for n in adata.obs_names]
     finally:
         adata.file.close()
 
