@@ -845,3 +845,20 @@ def test_an_h5ad_embedding_is_drawn_in_scanpy_s_colours_by_plot_explore_and_fit(
     result = runner.invoke(app, [*fit, "--hidden-layer-sizes", "4", "--threads", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     assert list(_png_colours(figures[-1]).items()) == list(scanpy.items())
+
+
+def test_numeric_annotations_beside_the_codes_colour_the_map_by_value(tmp_path):
+    """x, y, total_counts drew a 3-D map with total_counts as its third axis, and --label-col total_counts
+    was refused as no label column: a numeric annotation beside named codes is a colouring (a colour bar)."""
+    rng = np.random.default_rng(0)
+    n = 100
+    frame = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n), "total_counts": rng.integers(500, 5000, n),
+                          "n_genes": rng.integers(100, 900, n), "cell_type": ["a", "b"] * 50})  # fmt: skip
+    frame.to_csv(tmp_path / "e.csv", index=False)
+    args = ["explore", str(tmp_path / "e.csv"), "--label-col", "total_counts", "-o", str(tmp_path / "m.html")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "m.html").read_text()
+    assert _axes(html) == ["x", "y"] and "note: drawing" not in result.stderr
+    bars = [t["marker"]["colorbar"]["title"]["text"] for t in _traces(html) if "colorbar" in t["marker"]]
+    assert bars == ["total_counts", "n_genes"] and _trace_names(html)[-2:] == ["a", "b"]
