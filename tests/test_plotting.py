@@ -191,3 +191,20 @@ def test_fit_and_plot_draw_labels_and_titles_with_dollar_signs(tmp_path):
     plot = ["plot", str(tmp_path / "run"), "--title", "Spend: $5 to $10", "-o", str(tmp_path / "p.png")]
     result = runner.invoke(app, plot)
     assert result.exit_code == 0 and (tmp_path / "p.png").is_file(), result.output
+
+
+def test_a_one_epoch_loss_is_a_visible_point_at_epoch_one():
+    """A one-epoch fit's loss.png was empty (a line of one point, no marker) with ticks 0.945 ... 1.050; a
+    single validation score was invisible too; more validation scores than epochs failed in matplotlib."""
+    fig = plot_loss_curves([0.5], title="one")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    assert [t for t in ax.get_xticks() if low <= t <= high] == [1.0]
+    assert ax.lines[0].get_marker() == "o"
+    fig = plot_loss_curves([0.5, 0.4], [0.6])
+    assert [line.get_marker() for line in fig.axes[0].lines] == ["o", "o"]
+    assert fig.axes[0].lines[1].get_xdata().tolist() == [2]
+    assert plot_loss_curves(np.linspace(1, 0.5, 30)).axes[0].lines[0].get_marker() == "None"  # a line alone
+    with pytest.raises(ValueError, match="validation_scores has 3 values, more than the 2 epochs"):
+        plot_loss_curves([1.0, 0.5], [1, 2, 3])

@@ -274,13 +274,18 @@ def plot_loss_curves(loss_curve, validation_scores=None, *, title: str = "Traini
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
     ax = ax if ax is not None else fig.add_subplot()
     epochs = np.arange(1, len(loss_curve) + 1)
-    ax.plot(epochs, loss_curve, label="training")
+    if validation_scores is not None and len(validation_scores) > len(epochs):
+        raise ValueError(
+            f"validation_scores has {len(validation_scores)} values, more than the {len(epochs)} epochs of loss_curve"
+        )
+    dots = {"marker": "o", "ms": 4} if len(epochs) < 10 else {}  # a one-epoch fit's single point is seen
+    ax.plot(epochs, loss_curve, label="training", **dots)
     if validation_scores is not None and len(validation_scores):  # a warm start's: its last epochs, maybe
-        ax.plot(epochs[len(epochs) - len(validation_scores) :], validation_scores, label="validation")
+        ax.plot(epochs[len(epochs) - len(validation_scores) :], validation_scores, label="validation", **dots)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # epochs are whole: no tick at 2.5
     plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.8 and 1e-05, not 8 x 10^-1
     ax.yaxis.set_major_formatter(plain)
     losses = np.asarray([*loss_curve, *([] if validation_scores is None else validation_scores)], dtype=float)
