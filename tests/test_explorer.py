@@ -862,3 +862,38 @@ def test_numeric_annotations_beside_the_codes_colour_the_map_by_value(tmp_path):
     assert _axes(html) == ["x", "y"] and "note: drawing" not in result.stderr
     bars = [t["marker"]["colorbar"]["title"]["text"] for t in _traces(html) if "colorbar" in t["marker"]]
     assert bars == ["total_counts", "n_genes"] and _trace_names(html)[-2:] == ["a", "b"]
+
+
+def test_explore_and_plot_messages_name_what_the_user_gave(tmp_path):
+    """plot of NaN codes advised --missing, which plot lacks; --thumbnails and --image-shape without --data
+    were silently ignored; "-o .html" was told to name the map .html; a --model of another code width failed
+    with "X has 2 columns ..."; a one-row map said "1 points"."""
+    from aedr import Autoencoder
+    from aedr.persistence import save
+
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(20, 2))
+    codes[5, 0] = np.nan
+    np.save(tmp_path / "nan.npy", codes)
+    result = runner.invoke(app, ["plot", str(tmp_path / "nan.npy"), "-o", str(tmp_path / "n.png")])
+    assert result.exit_code == 1 and "NaN cells in data row 6" in result.stderr, result.output
+    assert "--missing" not in result.stderr and "fill or drop those rows" in result.stderr
+    np.save(tmp_path / "z.npy", codes[6:7])
+    for option in (["--thumbnails", "10"], ["--image-shape", "2x1"]):
+        result = runner.invoke(app, ["explore", str(tmp_path / "z.npy"), *option, "-o", str(tmp_path / "t.html")])
+        assert result.exit_code == 2 and f"{option[0]} is for the images in --data rows; give --data" in result.stderr
+    result = runner.invoke(app, ["explore", str(tmp_path / "z.npy"), "-o", str(tmp_path / ".html")])
+    assert result.exit_code == 2 and "give the map a name before .html" in result.stderr, result.output
+    result = runner.invoke(app, ["plot", str(tmp_path / "z.npy"), "-o", str(tmp_path / ".png")])
+    assert result.exit_code == 2 and "give the figure a name before .png" in result.stderr, result.output
+    result = runner.invoke(app, ["explore", str(tmp_path / "z.npy"), "-o", str(tmp_path / "one.html")])
+    assert result.exit_code == 0 and "1 point)" in result.stderr, result.output
+    assert "<title>z.npy: 1 point</title>" in (tmp_path / "one.html").read_text()
+    images = rng.random((20, 16))
+    np.save(tmp_path / "images.npy", images.reshape(20, 4, 4))
+    save(Autoencoder(n_components=1, hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(images), tmp_path / "m")
+    pd.DataFrame(np.nan_to_num(codes), columns=["autoencoder0", "autoencoder1"]).to_csv(tmp_path / "e.csv", index=False)
+    args = ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "images.npy"), "--model", str(tmp_path / "m")]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 1, result.output
+    assert "e.csv holds 2 code columns, but the model" in result.stderr and "makes 1-D codes" in result.stderr

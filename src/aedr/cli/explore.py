@@ -99,6 +99,10 @@ def explore(
     from aedr.cli.plot import embedding_file
     from aedr.explorer import write_explorer
 
+    if output is not None and output.name.lower() in (".html", ".htm"):
+        raise typer.BadParameter(
+            f"{output}: give the map a name before {output.name} (map.html)", param_hint="--output"
+        )
     if output is not None and output.suffix.lower() not in (".html", ".htm"):
         raise typer.BadParameter(f"{output}: the map is an HTML page; name it .html", param_hint="--output")
     run = embedding if embedding.is_dir() else None
@@ -119,10 +123,18 @@ def explore(
         label_frame, fields, given = _obs_annotations(data, len(codes), label_frame, label_col, labels)
         palettes = {**(palettes or {}), **given}
     elif data is None:
-        given = {"--columns": columns, "--exclude": exclude, "--header/--no-header": header}
+        given = {
+            "--columns": columns,
+            "--exclude": exclude,
+            "--header/--no-header": header,
+            "--image-shape": image_shape,
+        }
+        if _given(ctx, "thumbnails"):  # a default, else: the thumbnails are of --data's images
+            given["--thumbnails"] = thumbnails
         for flag, value in given.items():
             if value is not None:
-                raise typer.BadParameter(f"{flag} picks the columns of --data rows; give --data", param_hint=flag)
+                what = "is for the images in" if flag in ("--image-shape", "--thumbnails") else "picks the columns of"
+                raise typer.BadParameter(f"{flag} {what} --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     else:  # text columns of --data are annotations to show, not features to refuse
         options = given_options(ctx, delimiter=None)  # --delimiter is the embedding's
@@ -156,6 +168,12 @@ def explore(
         if model is not None:
             estimator = load_model(model)
             use_threads(ctx, estimator, threads)
+            width = len(estimator.get_feature_names_out())
+            if width != codes.shape[1]:
+                raise ValueError(
+                    f"{embedding} holds {plural(codes.shape[1], 'code column')}, but the model {model} makes "
+                    f"{width}-D codes: give --model the model that made these codes"
+                )
             reconstructions = estimator.inverse_transform(codes)
     if codes.shape[1] > 3:
         typer.echo(f"note: drawing the first 2 of {codes.shape[1]} code columns", err=True)
@@ -175,12 +193,20 @@ def explore(
         reconstructions=reconstructions,
         image_shape=shape,
         thumbnails=thumbnails,
-        title=title or f"{embedding.name}: {len(codes):,} points",
+        title=title or f"{embedding.name}: {len(codes):,} point{'s' * (len(codes) != 1)}",
         axis_names=names,
         row_numbers=numbers,
         palettes=palettes,
     )
-    typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} points)", err=True)
+    typer.echo(
+        f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} point{'s' * (len(codes) != 1)})", err=True
+    )
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not left at its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def _row_numbers(ids):

@@ -66,6 +66,11 @@ def claim_figure(ctx: typer.Context, output: Path, force: bool, inputs=()) -> Pa
 
     known = [kind for kind in FigureCanvasBase.get_supported_filetypes() if _writer_missing(kind) is None]
     kind = Path(output).suffix.lower().lstrip(".")
+    if not kind and Path(output).name.lower().lstrip(".") in known:  # "-o .png": a name of its format alone
+        raise typer.BadParameter(
+            f"{output}: give the figure a name before {Path(output).name} (figure{Path(output).name})",
+            param_hint="--output",
+        )
     if missing := _writer_missing(kind):
         raise typer.BadParameter(f"{output}: {missing}; write .pdf or .svg", param_hint="--output")
     if kind not in known:

@@ -131,7 +131,16 @@ def embedding(
         and written not in (split_names(exclude) or [])
     ):
         exclude = ",".join(filter(None, [exclude, written]))  # --labels colours: the written column is no code
-    table = read_input(data, given_options(ctx, label_col=color_by, columns=columns, exclude=exclude), network=False)
+    try:
+        table = read_input(
+            data, given_options(ctx, label_col=color_by, columns=columns, exclude=exclude), network=False
+        )
+    except ValueError as exc:  # the reader's advice names --missing, which fit has and plot has not
+        if "; pass --missing" not in str(exc):
+            raise
+        raise ValueError(
+            str(exc).split("; pass --missing")[0] + "; a point needs every code: fill or drop those rows"
+        ) from exc
     if table.X.shape[1] > 3:  # the two drawn named as the file names them, or by their place
         first, second = map(repr, table.columns[:2]) if table.columns else ("column 0", "column 1")
         typer.echo(
