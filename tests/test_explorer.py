@@ -897,3 +897,11 @@ def test_explore_and_plot_messages_name_what_the_user_gave(tmp_path):
     result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
     assert result.exit_code == 1, result.output
     assert "e.csv holds 2 code columns, but the model" in result.stderr and "makes 1-D codes" in result.stderr
+
+
+def test_explore_refuses_codes_beyond_the_maps_float32(tmp_path):
+    """A code of 1e39 (finite in the file) became inf in the page: "3 points" written, one never drawn."""
+    pd.DataFrame({"x": [0.0, 1e39, 2.0], "y": [0.0, 1.0, 2.0]}).to_csv(tmp_path / "e.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 1 and "codes beyond the map's range (float32, 3.4e38) in data row 2" in result.stderr
+    assert not (tmp_path / "m.html").exists()

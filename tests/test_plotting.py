@@ -208,3 +208,35 @@ def test_a_one_epoch_loss_is_a_visible_point_at_epoch_one():
     assert plot_loss_curves(np.linspace(1, 0.5, 30)).axes[0].lines[0].get_marker() == "None"  # a line alone
     with pytest.raises(ValueError, match="validation_scores has 3 values, more than the 2 epochs"):
         plot_loss_curves([1.0, 0.5], [1, 2, 3])
+
+
+def test_bad_arguments_are_named_not_failed_deep_in_matplotlib_or_plotly():
+    """Wrong-length labels gave IndexError, 0 rows or n_images=0 ZeroDivisionError, a short axis_names
+    IndexError, a title 5 AttributeError; NaN or inf codes were drawn as nothing in the map."""
+    import pandas as pd
+
+    from aedr.explorer import explorer_html
+
+    Z = np.random.default_rng(0).normal(size=(50, 2))
+    refusals = [
+        (lambda: plot_embedding(Z, ["x", "y"]), ValueError, "labels have 2 values, the embedding 50 points"),
+        (lambda: plot_embedding(Z, np.zeros((50, 2))), ValueError, r"labels must be one value per point"),
+        (lambda: plot_embedding(np.array([["a", "b"]] * 3)), TypeError, "Z must hold numbers"),
+        (lambda: plot_embedding(Z, axis_names=["only"]), ValueError, "axis_names has 1 name"),
+        (lambda: plot_embedding(Z, s=-1), ValueError, "s, the marker size, must be positive"),
+        (lambda: plot_embedding(Z, title=5), TypeError, "title must be a str, got int"),
+        (lambda: plot_reconstructions(Z[:0], Z[:0]), ValueError, "nothing to draw: 0 rows"),
+        (lambda: plot_reconstructions(Z, Z, n_images=0), ValueError, "n_images=0"),
+        (lambda: explorer_html(Z, axis_names=["only"]), ValueError, "axis_names has 1 name"),
+        (lambda: explorer_html(Z, title=5), TypeError, "title must be a str, got int"),
+        (lambda: explorer_html(Z, labels=pd.DataFrame(np.zeros((50, 2)), columns=["a", "a"])), ValueError,
+         "labels have repeated column names: 'a'"),
+        (lambda: explorer_html(Z, fields=pd.DataFrame(np.zeros((50, 2)), columns=["a", "a"])), ValueError,
+         "fields have repeated column names: 'a'"),
+        (lambda: explorer_html(np.where(np.arange(50)[:, None] == 7, np.nan, Z)), ValueError, "not finite .* row 7"),
+        (lambda: explorer_html(np.where(np.arange(50)[:, None] == 3, 1e39, Z)), ValueError, "beyond 3.4e38.* row 3"),
+        (lambda: explorer_html(np.array([["a", "b"]] * 3)), TypeError, "Z must hold numbers"),
+    ]  # fmt: skip
+    for call, kind, message in refusals:
+        with pytest.raises(kind, match=message):
+            call()

@@ -83,9 +83,23 @@ def explorer_html(
         ``{column: {category: colour}}``: a label column's own colours (an ``.h5ad`` file's, as scanpy
         keeps them), used where they name every category shown.
     """
-    Z = np.asarray(Z, dtype=np.float32)
+    Z = np.asarray(Z)
+    if Z.dtype.kind not in "biuf":
+        raise TypeError(f"Z must hold numbers, got an array of dtype {Z.dtype}")
     if Z.ndim != 2 or Z.shape[1] not in (2, 3):
         raise ValueError(f"the map draws 2-D or 3-D codes; these have shape {Z.shape}")
+    with np.errstate(over="ignore"):
+        Z = Z.astype(np.float32)  # what the page holds; beyond float32's range is no point to draw
+    if not np.isfinite(Z).all():
+        bad = np.flatnonzero(~np.isfinite(Z).all(axis=1))
+        raise ValueError(
+            f"Z holds codes that are not finite float32 numbers (NaN, inf or beyond 3.4e38) in row{'s' * (len(bad) > 1)} "
+            f"{', '.join(str(i) for i in bad[:5])}{' ...' if len(bad) > 5 else ''} (counted from 0)"
+        )
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {type(title).__name__}")
+    if axis_names is not None and len(axis_names) < Z.shape[1]:
+        raise ValueError(f"axis_names has {len(axis_names)} name(s) for {Z.shape[1]}-D codes")
     n = len(Z)
     numbers = np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers, dtype=np.int64)
     if numbers.shape != (n,):
@@ -126,6 +140,9 @@ def _checked_frame(frame, n: int, what: str) -> pd.DataFrame | None:
     if len(frame) != n:
         raise ValueError(f"{what} have {len(frame)} rows, the codes {n}")
     frame.columns = [str(c) for c in frame.columns]
+    if frame.columns.duplicated().any():
+        repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise ValueError(f"{what} have repeated column names: {', '.join(map(repr, repeated))}")
     return frame.apply(whole_labels)  # whole numbers a missing value made floats: 1, not 1.0
 
 

@@ -149,9 +149,17 @@ def plot_embedding(
     """
     plt = pyplot()
     Z = np.asarray(Z)
+    if Z.dtype.kind not in "biuf":
+        raise TypeError(f"Z must hold numbers, got an array of dtype {Z.dtype}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {type(title).__name__}")
+    if s is not None and not s > 0:
+        raise ValueError(f"s, the marker size, must be positive, got {s}")
     if Z.ndim != 2 or Z.shape[1] < 1:
         raise ValueError(f"embedding must be 2-D with at least one column, got shape {Z.shape}")
     names = list(axis_names) if axis_names is not None else [f"component {i + 1}" for i in range(Z.shape[1])]
+    if len(names) < min(Z.shape[1], 3):
+        raise ValueError(f"axis_names has {len(names)} name(s) for {Z.shape[1]} columns")
     if Z.shape[1] == 1:
         Z, names = np.column_stack([Z[:, 0], np.zeros(len(Z))]), [names[0], ""]
     dims = 3 if Z.shape[1] == 3 and ax is None else 2
@@ -373,6 +381,10 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
     X, X_hat = (np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64) for a in (X, X_hat))
     if X.shape != X_hat.shape:
         raise ValueError(f"originals {X.shape} and reconstructions {X_hat.shape} differ in shape")
+    if not len(X) or n_images < 1:
+        raise ValueError(
+            f"nothing to draw: {len(X)} rows, n_images={n_images}; give at least one row and n_images >= 1"
+        )
     (X, shape), (X_hat, _) = image_rows(X, image_shape), image_rows(X_hat, image_shape)
     n = min(n_images, len(X))
     per_row = min(n, 10)

@@ -92,6 +92,8 @@ def explore(
       aedr explore run1 --data t10k-images-idx3-ubyte.gz -o mnist.html
       aedr explore codes.csv --data cells.csv --label-col cell_type -o cells.html
     """
+    import numpy as np
+
     from aedr._words import size_text
     from aedr.cli.common import load_model, use_threads
     from aedr.cli.inputs import given_options, read_input
@@ -110,6 +112,14 @@ def explore(
     embedding = embedding_file(embedding)
     output = claim_output(ctx, output, force, [embedding])
     codes, names, label_frame, ids = read_codes(embedding, delimiter, obsm_key)
+    huge = np.flatnonzero((np.abs(codes) > np.finfo(np.float32).max).any(axis=1))
+    if len(huge):  # the page holds float32: such a point would not be drawn
+        from aedr._words import listed
+
+        rows = listed([row + 1 for row in huge], 5)
+        raise ValueError(
+            f"{embedding}: codes beyond the map's range (float32, 3.4e38) in data row{'s' * (len(huge) > 1)} {rows}"
+        )
     fields = images = reconstructions = None
     palettes = None if label_frame is None else label_frame.attrs.get("palettes")  # an .h5ad embedding's
     shape = None
