@@ -90,7 +90,7 @@ def pyplot():
 def literal(text) -> str:
     r"""``text`` as matplotlib draws it letter for letter: its dollar signs escaped (``\$``), since
     matplotlib reads text between two of them as math (a label "$x^$" failed the whole figure, and
-    "price $5-$10" was drawn as italic math). Every text of the user's a figure shows goes through it.
+    "price $5-$10" was drawn as italic math). Every text from the user that a figure shows goes through it.
 
     >>> literal("price $5-$10")
     'price \\$5-\\$10'
