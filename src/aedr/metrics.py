@@ -23,9 +23,7 @@ Ties in distance: a neighbour's rank in the other space is taken as if its
 ties were broken at random, in expectation (it takes each rank of its tie
 alike, and its penalty is the mean over them); where several rows tie at the
 k-th distance, the k neighbours are those ``topk`` returns. scikit-learn orders
-ties by an arbitrary sort, so the two agree exactly on data without ties. Before,
-a tied neighbour got the best rank of its tie: every code in one place scored
-continuity 1.0 (now 0.50, chance, as scikit-learn's 0.47 is).
+ties by an arbitrary sort, so the two agree exactly on data without ties.
 """
 
 from __future__ import annotations
