@@ -295,6 +295,10 @@ def test_missing_corrupt_and_pickled_files(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="pickled"):
         read_table(tmp_path / "obj.npy")
+    # pandas' text labels saved as they come (np.save(series.to_numpy())): named as pickled, not "truncated"
+    np.save(tmp_path / "labels.npy", pd.Series(["a", "b"] * 30).to_numpy(), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"labels.npy: holds Python objects \(pickled data\).*astype\(str\)"):
+        read_labels(tmp_path / "labels.npy", rows=60)
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(ValueError, match="bad.parquet: cannot read as Parquet"):
         read_table(tmp_path / "bad.parquet")

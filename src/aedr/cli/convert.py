@@ -14,7 +14,9 @@ PROGRESS_DELAY = 2.0  # seconds before a conversion shows its progress: a small 
 
 def convert(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(metavar="DATA", help="CSV or TSV table (gzip or not).")],
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="CSV, TSV or .txt table (plain, or compressed as .gz, .bz2, .xz).")
+    ],
     output: Annotated[Path, typer.Argument(metavar="OUTPUT", help="Parquet file to write (.parquet).")],
     header: Header = None,
     delimiter: Delimiter = None,

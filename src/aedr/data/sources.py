@@ -165,6 +165,11 @@ def read_npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
         raise ValueError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     except Exception as exc:  # numpy reports a damaged header with several exception types
         raise ValueError(f"{path}: not a .npy file ({first_line(exc)})") from exc
+    if dtype.hasobject:  # pickled, not stored values: its size says nothing, and aedr never unpickles
+        raise ValueError(
+            f"{path}: holds Python objects (pickled data), which aedr does not load; save text as text "
+            "(np.save(path, values.astype(str))) or numbers as numbers"
+        )
     row_bytes = math.prod(shape[1:]) * dtype.itemsize  # Python integers: a forged shape cannot overflow
     size = Path(path).stat().st_size
     if size < offset + (shape[0] if shape else 1) * row_bytes:
