@@ -518,6 +518,7 @@ def test_info_quotes_feature_names_that_would_break_its_line(tmp_path):
     Autoencoder(max_iter=2, hidden_layer_sizes=(4,), random_state=0).fit(frame).save(tmp_path / "m")
     line = next(x for x in aedr("info", tmp_path / "m").stdout.splitlines() if x.startswith("input"))
     assert line == "input          3 features ('line\\nbreak', 'a, b', plain)"
+    assert "hidden_layer_sizes=(4,)" in aedr("info", tmp_path / "m").stdout  # a tuple of one, as Python writes it
 
 
 def test_info_describes_a_model_whose_file_lacks_what_it_only_reports(run, tmp_path):

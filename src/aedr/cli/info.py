@@ -114,6 +114,7 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
 
 
 def _short(value) -> str:
+    """A parameter's value as Python writes it, tuples without spaces: ``(256,128)``, ``(16,)``, ``()``."""
     if isinstance(value, (list, tuple)):
-        return "(" + ",".join(str(v) for v in value) + ")"
+        return "(" + ",".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return str(value)
