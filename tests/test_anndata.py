@@ -404,7 +404,7 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
         aedr.tl.autoencoder(adata, key_added="", use_rep="X_pca")
 
 
-def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc):
+def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc, caplog):
     """key_added="pca" replaced the X_pca the model was fitted on, and scanpy's uns["pca"], with no word;
     "umap" or "neighbors" broke scanpy's own tools. As aedr fit refuses --obsm-key X_pca, before any work."""
     adata = pbmc.copy()
@@ -420,6 +420,10 @@ def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc):
     with pytest.raises(ValueError, match=r"uns\[.neighbors.\], which aedr did not write .*: choose another key_added"):
         aedr.tl.transform(adata, estimator, use_rep="X_pca", key_added="neighbors")
     aedr.tl.autoencoder(adata, max_iter=1, use_rep="X_pca", random_state=1)  # its own codes: replaced
+    with caplog.at_level("WARNING", logger="aedr"):
+        aedr.tl.transform(adata, estimator, use_rep="X_pca", key_added="X_ae")
+    assert "obsm['X_X_ae']: key_added names the basis, without 'X_'" in caplog.text and "X_X_ae" in adata.obsm
+    del adata.obsm["X_X_ae"], adata.uns["X_ae"]
     aedr.tl.transform(adata, estimator, use_rep="X_pca")
     np.testing.assert_array_equal(adata.obsm["X_pca"], pca)
     assert set(adata.uns) == uns | {"aedr"}

@@ -197,6 +197,11 @@ def _cells(adata, use_rep, layer, key_added, normalize: bool = False):
     if not isinstance(key_added, str) or not key_added:
         raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
     check_key_added(adata, key_added, use_rep)  # before any work: aedr replaces only its own entries
+    if key_added.startswith("X_"):  # scanpy's obsm-style name given where the basis is meant
+        logger.warning(
+            f"key_added={key_added!r} stores the codes in obsm['X_{key_added}']: key_added names the basis, "
+            f"without 'X_' (key_added={key_added[2:]!r} gives obsm[{key_added!r}])"
+        )
     if getattr(adata, "isbacked", False) and adata.is_view:
         raise ValueError(
             "adata is a slice of an AnnData opened with backed='r', which anndata cannot add codes to: "
