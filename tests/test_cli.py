@@ -355,7 +355,12 @@ def test_the_model_commands_take_threads(run, cells, tmp_path, watch_threads):
         assert set(seen) == {expected} and len(seen) >= 4, seen
         assert torch.get_num_threads() == 3  # given back when each command ends
     result = aedr("transform", run / "model", cells, "--threads", "0", ok=False)
-    assert result.exit_code == 2 and "--threads" in result.stderr
+    assert result.exit_code == 2 and "--threads" in result.stderr and "-1 for every core" in result.stderr
+    from aedr.training.threads import available_cores
+
+    seen.clear()  # counted back from the cores, as n_jobs=-1 is
+    aedr("transform", run / "model", cells, "-o", codes, "--label-col", "cell_type", "--force", "--threads", "-1")
+    assert set(seen) == {available_cores()}, seen
 
 
 def test_fit_runs_on_the_count_it_chose(cells, tmp_path, monkeypatch):

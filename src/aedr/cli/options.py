@@ -196,13 +196,27 @@ CodesKey = Annotated[
     ),
 ]
 
+
+def _thread_count(value: int | None) -> int | None:
+    """``--threads`` as a count: a negative one counted back from the available cores, as ``n_jobs`` is
+    (-1: all of them, -2: all but one); 0 is refused."""
+    if value is None:
+        return None
+    if value == 0:
+        raise typer.BadParameter("0 threads: give a count, or -1 for every core (-2: all but one)")
+    from aedr.training.threads import job_count
+
+    return job_count(value)
+
+
 Threads = Annotated[
     Optional[int],
     typer.Option(
         "--threads",
-        min=1,
-        help="CPU threads for torch [default: 1 for a small network (not a neighbour fit of 4000+ rows), "
-        "else one per idle core; --resume: the checkpoint's; under torchrun: 1].",
+        callback=_thread_count,
+        help="CPU threads for torch, or counted back from the cores as n_jobs is (-1: all) [default: 1 for a "
+        "small network (not a neighbour fit of 4000+ rows), else one per idle core; --resume: the checkpoint's; "
+        "under torchrun: 1].",
     ),
 ]
 
@@ -212,8 +226,9 @@ ModelThreads = Annotated[
     Optional[int],
     typer.Option(
         "--threads",
-        min=1,
-        help="CPU threads for torch [default: 1 for a small network, else one per idle core].",
+        callback=_thread_count,
+        help="CPU threads for torch, or counted back from the cores as n_jobs is (-1: all) [default: 1 for a "
+        "small network, else one per idle core].",
     ),
 ]
 
