@@ -39,8 +39,11 @@ def test_exact_neighbors_match_brute_force(jittered_digits):
     X, _ = jittered_digits
     idx, dist = nearest_neighbors(X, 10, method="exact")
     ref_dist, ref_idx = NearestNeighbors(n_neighbors=11, algorithm="brute").fit(X).kneighbors(X)
-    np.testing.assert_array_equal(idx, ref_idx[:, 1:])  # sklearn lists each row itself first
-    np.testing.assert_allclose(dist, ref_dist[:, 1:], rtol=1e-4)
+    ref_dist, ref_idx = ref_dist[:, 1:], ref_idx[:, 1:]  # sklearn lists each row itself first
+    assert (idx != ref_idx).mean() < 1e-3  # a few rows apart, and each only where two rows lie equally far:
+    exact = np.sqrt(((X[:, None, :] - X[idx]) ** 2).sum(-1))  # the listed rows' distances, in float64
+    np.testing.assert_allclose(exact, ref_dist, rtol=1e-6)  # the same at every rank, to float32's precision
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-4)
 
 
 def test_clustered_neighbors_find_most_of_the_exact_graph(jittered_digits):
@@ -794,3 +797,15 @@ def test_a_neighbour_fit_of_sparse_rows_is_the_fit_of_the_same_rows_dense(digits
     params = dict(neighbor_loss=loss, max_iter=6, hidden_layer_sizes=(32,), random_state=0, n_jobs=1)
     sparse, dense = Autoencoder(**params).fit(sp.csr_matrix(X)), Autoencoder(**params).fit(X)
     np.testing.assert_array_equal(sparse.transform(sp.csr_matrix(X)), dense.transform(X))
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+def test_the_graph_of_rows_far_from_zero_is_scikit_learns(offset):
+    """Rows were made float32 before they were centred: at an offset of 1e7 half the neighbours were
+    wrong, at 1e8 every distance was 0 (coordinates, timestamps). Centred in float64 first."""
+    from aedr.search import own_neighbors
+
+    X = np.random.default_rng(0).normal(size=(300, 5)) + offset
+    found, _ = own_neighbors(X, 10)
+    expected = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(found, expected)]) == 10

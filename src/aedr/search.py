@@ -128,9 +128,16 @@ def _mask_selves(D: torch.Tensor, queries: torch.Tensor, rows: torch.Tensor) -> 
 
 
 def _centred(X) -> tuple[torch.Tensor, torch.Tensor]:
-    """``X`` (n, d) as float32 rows centred on their mean, and their squared norms (n,)."""
-    A = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    A = A - A.mean(0)
+    """``X`` (n, d) as float32 rows centred on their mean, and their squared norms (n,). The mean is taken
+    and subtracted in float64, a block of rows at a time, before the rows become float32: rows far from
+    zero (coordinates near 1e6, timestamps) keep the differences float32 would round away."""
+    X = np.asarray(X)
+    mean = X.mean(0, dtype=np.float64)
+    A = np.empty(X.shape, dtype=np.float32)
+    step = max(1, BLOCK_BYTES // (8 * max(X.shape[1], 1)))
+    for start in range(0, len(X), step):
+        A[start : start + step] = X[start : start + step] - mean
+    A = torch.from_numpy(A)
     return A, (A * A).sum(1)
 
 
