@@ -672,6 +672,16 @@ def test_the_figure_commands_take_threads(digits, tmp_path, watch_threads):
             ["--n-neighbors 100 needs at least 100 training rows, got 80", "or --n-neighbors 80 at most"],
             1,
         ),
+        (
+            ["fit", "CELLS", "--label-col", "cell_type", "--perplexity", "10"],
+            ["--perplexity is a setting of --neighbor-loss tsne, and this fit has no --neighbor-loss"],
+            2,  # silently ignored before: the weights were those of a fit without it
+        ),
+        (
+            ["fit", "CELLS", "--label-col", "cell_type", "--neighbor-loss", "tsne", "--min-dist", "0.5"],
+            ["--min-dist is a setting of --neighbor-loss umap, and this fit has --neighbor-loss tsne"],
+            2,
+        ),
         (["fit", "CELLS", "--label-col", "cell_type", "-o", "RUN"], ["already exists", "--force"], 1),
         (["transform", "CELLS", "CELLS"], ["cells.csv", "model folder"], 1),
         (["plot", "RUN/embedding.csv", "--color-by", "cell_type", "-o", "XLSX"], ["x.xlsx", "ends with its format"], 2),

@@ -128,6 +128,19 @@ def build_estimator(params: dict, model: str = "autoencoder", *, config=None, fr
         raise typer.BadParameter(
             "beta is a parameter of the variational autoencoder; add --model vae", param_hint="--beta"
         )
+    from aedr.neighbors import NEIGHBOR_METHODS
+
+    chosen = params.get("neighbor_loss")  # a setting of a method this fit does not run would be silently ignored
+    own = NEIGHBOR_METHODS[chosen].reads if chosen in NEIGHBOR_METHODS else ()
+    for name, method in NEIGHBOR_METHODS.items():
+        stray = [p for p in method.reads if p in params and p not in own]
+        if stray:
+            flag = DECLARED[stray[0]].flag()
+            now = f"--neighbor-loss {chosen}" if chosen else "no --neighbor-loss"
+            raise typer.BadParameter(
+                f"{flag} is a setting of --neighbor-loss {name}, and this fit has {now}: it would be ignored",
+                param_hint=flag,
+            )
     import aedr
 
     estimator = getattr(aedr, MODELS[model])(**params, **extra)

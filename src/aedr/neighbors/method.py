@@ -55,6 +55,7 @@ class NeighborMethod:
     """
 
     name = ""
+    reads: tuple[str, ...] = ()  # the estimator parameters this method alone reads: refused beside another
     refines = True  # False: the fitting phase fits embed()'s map itself, and refine() is never called
 
     def __init__(self, settings: NeighborSettings):

@@ -51,6 +51,7 @@ class TSNE(PerplexityGraph, NeighborMethod):
     """t-SNE (van der Maaten & Hinton 2008), optimised as openTSNE does."""
 
     name = "tsne"
+    reads = ("perplexity", "exaggeration", "early_exaggeration")
 
     def _interpolated(self) -> bool:
         return self.settings.n_components <= interpolation.MAX_DIMENSIONS

@@ -58,6 +58,7 @@ class UMAP(FuzzyGraph, NeighborMethod):
     """UMAP (McInnes, Healy & Melville 2018), its loss minimised in expectation over negative samples."""
 
     name = "umap"
+    reads = ("n_neighbors", "min_dist", "negative_sample_rate")
 
     refines = False  # re-settled from the encoder's codes by the mini-batch optimisation, UMAP's map lost
     # local structure (docs/design.md): the fitting phase fits UMAP's own map
