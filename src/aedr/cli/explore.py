@@ -194,6 +194,7 @@ def explore(
         if too_many_to_colour(label_frame[label_col]):
             count = label_frame[label_col].nunique()
             typer.echo(f"note: {label_col!r} has {count:,} values, too many to colour by: shown on hover", err=True)
+    points = f"{len(codes):,} point{'s' * (len(codes) != 1)}"  # thousands grouped, which plural() does not
     path = write_explorer(
         output,
         codes,
@@ -203,14 +204,12 @@ def explore(
         reconstructions=reconstructions,
         image_shape=shape,
         thumbnails=thumbnails,
-        title=title or f"{embedding.name}: {len(codes):,} point{'s' * (len(codes) != 1)}",
+        title=title or f"{embedding.name}: {points}",
         axis_names=names,
         row_numbers=numbers,
         palettes=palettes,
     )
-    typer.echo(
-        f"wrote {path} ({size_text(path.stat().st_size)}, {len(codes):,} point{'s' * (len(codes) != 1)})", err=True
-    )
+    typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {points})", err=True)
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
