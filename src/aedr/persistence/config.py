@@ -211,14 +211,15 @@ def check_config(config, file: Path) -> dict:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f'{file}: not an aedr model configuration (no "format": "{FORMAT}")')
     version = config.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:  # true and 1.0 equal 1 in Python, not in the format
-        newer = type(version) is int and version > FORMAT_VERSION
-        if type(version) is not int:  # "1", 1.0, true: the version is a whole number, as aedr writes it
-            raise ModelFileError(
-                f"{file}: 'format_version' must be a whole number (this aedr reads {FORMAT_VERSION}), got "
-                f"{type(version).__name__} {version!r}; the file was edited by hand"
-            )
-        hint = "it was written by a newer aedr; upgrade aedr" if newer else "this aedr cannot read it"
+    if type(version) is not int:  # "1", 1.0, true (which equal 1 in Python): the format writes a whole number
+        raise ModelFileError(
+            f"{file}: 'format_version' must be a whole number (this aedr reads {FORMAT_VERSION}), got "
+            f"{type(version).__name__} {version!r}; the file was edited by hand"
+        )
+    if version != FORMAT_VERSION:
+        hint = (
+            "it was written by a newer aedr; upgrade aedr" if version > FORMAT_VERSION else "this aedr cannot read it"
+        )
         raise ModelFileError(
             f"{file}: model format version {version!r}, this aedr reads version {FORMAT_VERSION}; {hint}"
         )
