@@ -809,3 +809,22 @@ def test_the_graph_of_rows_far_from_zero_is_scikit_learns(offset):
     found, _ = own_neighbors(X, 10)
     expected = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X, return_distance=False)[:, 1:]
     assert np.mean([len(set(a) & set(b)) for a, b in zip(found, expected)]) == 10
+
+
+def test_one_outlier_row_leaves_the_other_rows_neighbours_as_scikit_learns():
+    """The searches centred the rows on their mean, which one row 1e8 away carried off with it: the other
+    rows, centred on that mean, lost their differences to float32 (new rows placed by such a reference all
+    landed alike). They are centred on the coordinate-wise median now."""
+    from aedr.search import own_neighbors, reference_neighbors
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    X[0] = 1e8
+    found, _ = own_neighbors(X, 10)
+    expected = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(found[1:], expected[1:])]) == 10
+    queries = rng.normal(size=(50, 5)).astype(np.float32)
+    reference = X.astype(np.float32)
+    found = reference_neighbors(reference, lambda a, b: queries[a:b], len(queries), 5, "cpu")
+    expected = NearestNeighbors(n_neighbors=5).fit(X).kneighbors(queries, return_distance=False)
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(found, expected)]) == 5

@@ -1,7 +1,8 @@
 """Nearest neighbours by matrix products, in torch.
 
-The searches share one way of computing distances: rows are centred on the data's mean (distances
-are shift-invariant, and centring keeps the float32 products precise for rows far from zero), then
+The searches share one way of computing distances: rows are centred on a typical row, the
+coordinate-wise median (distances are shift-invariant; centring keeps the float32 products precise
+for rows far from zero, and the median, unlike the mean, is not carried off by one outlier), then
 squared distances are ``|a|^2 + |b|^2 - 2 a.b``, one matrix product per block of rows, each block's
 memory bounded by ``BLOCK_BYTES``.
 
@@ -28,6 +29,7 @@ CLUSTER_ROWS = 1000  # clustered_neighbors: rows per k-means group, on average
 PROBES = 8  # clustered_neighbors: groups each row is compared with
 KMEANS_ROWS_PER_GROUP = 64  # clustered_neighbors: sampled rows per group the k-means is fitted on
 KMEANS_STEPS = 10
+CENTRE_ROWS = 10_000  # rows, evenly spaced, whose coordinate-wise median centres the searches
 
 
 @torch.no_grad()
@@ -127,16 +129,24 @@ def _mask_selves(D: torch.Tensor, queries: torch.Tensor, rows: torch.Tensor) -> 
     D[own, at[own]] = math.inf
 
 
+def _centre(X) -> np.ndarray:
+    """A typical row of ``X`` (n, d), float64 (d,): the coordinate-wise median of at most ``CENTRE_ROWS``
+    evenly spaced rows. Rows centred on it keep their differences in float32 even beside a row a million
+    times farther out, which would carry the mean off with it."""
+    step = max(1, -(-len(X) // CENTRE_ROWS))
+    return np.median(np.asarray(X[::step], dtype=np.float64), axis=0)
+
+
 def _centred(X) -> tuple[torch.Tensor, torch.Tensor]:
-    """``X`` (n, d) as float32 rows centred on their mean, and their squared norms (n,). The mean is taken
-    and subtracted in float64, a block of rows at a time, before the rows become float32: rows far from
-    zero (coordinates near 1e6, timestamps) keep the differences float32 would round away."""
+    """``X`` (n, d) as float32 rows centred on a typical row (:func:`_centre`), and their squared norms
+    (n,). The centre is subtracted in float64, a block of rows at a time, before the rows become float32:
+    rows far from zero (coordinates near 1e6, timestamps) keep the differences float32 would round away."""
     X = np.asarray(X)
-    mean = X.mean(0, dtype=np.float64)
+    centre = _centre(X)
     A = np.empty(X.shape, dtype=np.float32)
     step = max(1, BLOCK_BYTES // (8 * max(X.shape[1], 1)))
     for start in range(0, len(X), step):
-        A[start : start + step] = X[start : start + step] - mean
+        A[start : start + step] = X[start : start + step] - centre
     A = torch.from_numpy(A)
     return A, (A * A).sum(1)
 
@@ -195,7 +205,7 @@ def reference_neighbors(reference: np.ndarray, rows, n_rows: int, k: int, device
     >>> reference_neighbors(reference, lambda a, b: queries[a:b], 2, 2, "cpu").tolist()
     [[2, 1], [0, 1]]
     """
-    centre = reference.mean(0, dtype=np.float64).astype(np.float32)
+    centre = _centre(reference).astype(np.float32)
     R = torch.as_tensor(reference - centre, device=device)
     norms = (R * R).sum(1)
     batch = max(1, BLOCK_BYTES // (4 * len(R)))
