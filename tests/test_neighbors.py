@@ -586,6 +586,9 @@ def test_graph_is_built_on_the_training_rows_only(digits):
         ({"neighbor_loss": "tsne", "perplexity": 0.5}, 60, "perplexity"),
         ({"neighbor_loss": "tsne", "exaggeration": 0.0}, 60, "exaggeration"),
         ({"neighbor_loss": "tsne", "early_exaggeration": -1.0}, 60, "early_exaggeration"),
+        # below these the map spreads, and its grid with it: minutes and GBs for 200 rows
+        ({"neighbor_loss": "tsne", "exaggeration": 0.1}, 60, r"exaggeration.*\[0.25, inf\)"),
+        ({"neighbor_loss": "tsne", "early_exaggeration": 0.5}, 60, r"early_exaggeration.*\[1.0, inf\)"),
     ],
 )
 def test_bad_neighbour_parameters_get_clear_errors(params, n_rows, message, digits):
@@ -701,6 +704,8 @@ def test_cli_transform_places_rows_by_a_reference_file(tmp_path, digits):
     assert result.exit_code == 0, result.output
     expected = load(out / "model").transform(X[1500:], reference=X[:1500], reference_neighbors=3)
     np.testing.assert_allclose(np.load(tmp_path / "codes.npy"), expected, rtol=1e-5, atol=1e-6)
+    alone = CliRunner().invoke(app, [*args, "--reference-neighbors", "3", "--force"])  # was ignored without a word
+    assert alone.exit_code == 2 and "give --reference" in alone.output
 
 
 def test_the_shaping_phase_shortens_only_above_ten_thousand_rows_and_short_epochs_make_more_of_them(phase_epochs):

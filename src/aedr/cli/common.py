@@ -20,6 +20,12 @@ def is_verbose(ctx: typer.Context) -> bool:
     return bool(ctx.meta.get(_VERBOSE))
 
 
+def given_on_line(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not left at its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
 def launched_by_torchrun() -> bool:
     """Whether torchrun started this process (its agent's ``TORCHELASTIC_RUN_ID``), not only whether
     ``WORLD_SIZE`` and ``RANK`` are set, which another job may have left behind."""

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr._words import plural
+from aedr.cli.common import given_on_line
 from aedr.cli.options import (
     IMAGE_SHAPE,
     CodesKey,
@@ -139,7 +140,7 @@ def explore(
             "--header/--no-header": header,
             "--image-shape": image_shape,
         }
-        if _given(ctx, "thumbnails"):  # a default, else: the thumbnails are of --data's images
+        if given_on_line(ctx, "thumbnails"):  # a default, else: the thumbnails are of --data's images
             given["--thumbnails"] = thumbnails
         for flag, value in given.items():
             if value is not None:
@@ -210,12 +211,6 @@ def explore(
         palettes=palettes,
     )
     typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {points})", err=True)
-
-
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the option ``name`` was given on the command line (not left at its default)."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name != "DEFAULT"
 
 
 def _row_numbers(ids):

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr.cli.columns import fitted_columns, label_names
-from aedr.cli.common import load_model, use_budget, use_threads
+from aedr.cli.common import given_on_line, load_model, use_budget, use_threads
 from aedr.cli.inputs import features_for, given_options, piped_input, read_for_model, rows_for_model, shown
 from aedr.cli.model import ModelDir, Output, claim_rows_output, write_rows
 from aedr.cli.options import (
@@ -85,6 +85,10 @@ def transform(
     """
     from aedr.runs import code_frame, copies_h5ad
 
+    if reference is None and given_on_line(ctx, "reference_neighbors"):
+        raise typer.BadParameter(
+            "places rows by their nearest --reference rows; give --reference", param_hint="--reference-neighbors"
+        )
     output = claim_rows_output(ctx, output, force, [p for p in (data, model, labels, reference) if p is not None])
     data = piped_input(ctx, data)  # -: rows piped in (an .h5ad among them named so)
     obsm_key = h5ad_copy_key(obsm_key, data, output or "-")  # None: no .h5ad copy to write
