@@ -345,3 +345,16 @@ def test_load_takes_a_run_folder_as_the_command_line_does(saved, fitted, data):
     np.testing.assert_array_equal(load(run).transform(data), fitted.transform(data))
     with pytest.raises(ModelFileError, match="config.json"):
         load(run / "model" / "missing")
+
+
+def test_a_model_saved_before_a_rule_was_tightened_still_loads(saved, data):
+    """exaggeration below 0.25 (and early_exaggeration below 1) was accepted and saved by an earlier aedr; such a
+    model still loads and encodes, and only a new fit applies today's rule."""
+    _edit_config(saved, _set(["params", "exaggeration"], 0.1))
+    loaded = load(saved)
+    assert loaded.exaggeration == 0.1 and loaded.transform(data).shape == (60, 2)
+    with pytest.raises(ValueError, match=r"'exaggeration' parameter .* \[0.25, inf\)"):
+        loaded.fit(data)
+    _edit_config(saved, _set(["params", "exaggeration"], 0.0))  # never accepted
+    with pytest.raises(ModelFileError, match="exaggeration"):
+        load(saved)

@@ -158,6 +158,7 @@ class Param:
     flags: tuple[str, ...] = ()
     show_default: bool = True
     completions: tuple[str, ...] = ()  # words the shell offers where the rule names none (a device's)
+    saved_rule: list | Callable[[], list] | None = None  # a looser rule of an earlier aedr, which saved models may hold
 
     @property
     def constraint(self) -> list:
@@ -276,6 +277,7 @@ PARAMS: tuple[Param, ...] = (
         "Factor on t-SNE's attraction, 0.25 or more.",
         panel=NEIGHBORS,
         cli=float,
+        saved_rule=positive(Real),
     ),
     Param(
         "early_exaggeration",
@@ -284,6 +286,7 @@ PARAMS: tuple[Param, ...] = (
         "t-SNE's attraction factor in the early phase; 1 skips it.",
         panel=NEIGHBORS,
         cli=float,
+        saved_rule=positive(Real),
     ),
     Param(
         "negative_sample_rate",
@@ -413,6 +416,16 @@ BETA = Param("beta", 1.0, positive(Real, 0, "left"), "KL weight of --model vae."
 def constraints(params) -> dict:
     """scikit-learn's ``_parameter_constraints`` for ``params``."""
     return {p.name: p.constraint for p in params}
+
+
+def saved_constraints(constraints: dict) -> dict:
+    """``constraints`` (an estimator's) loosened to what an earlier aedr accepted and saved, for loading a
+    model file: a model fitted before a rule was tightened still loads (fitting again applies the rule)."""
+    loosened = {p.name: p.saved_rule for p in by_name().values() if p.saved_rule is not None and p.name in constraints}
+    return {
+        **constraints,
+        **{name: rule() if isinstance(rule, FunctionType) else rule for name, rule in loosened.items()},
+    }
 
 
 def by_name() -> dict[str, Param]:

@@ -350,8 +350,11 @@ def attach_custom_modules(estimator, config: dict, file: Path, encoder, decoder)
 
 def estimator_from_config(config: dict, file: Path):
     """An estimator of the named class (only aedr's own), its params and fitted values set."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
     from aedr._fit_setup import check_param_combinations, check_param_types
     from aedr.data.scaling import AffineScaler
+    from aedr.params import saved_constraints
 
     name = config["estimator"]
     classes = _estimator_classes()
@@ -361,7 +364,9 @@ def estimator_from_config(config: dict, file: Path):
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items() if k != "n_jobs"}
     try:
         estimator = classes[name](**params)
-        estimator._validate_params()
+        validate_parameter_constraints(
+            saved_constraints(estimator._parameter_constraints), estimator.get_params(deep=False), caller_name=name
+        )
         check_param_types(estimator)  # what fit checks beyond scikit-learn's constraints, data aside
         check_param_combinations(estimator)
     except (TypeError, ValueError) as exc:
