@@ -59,6 +59,7 @@ def own_neighbors(X, k: int, block: int | None = None) -> tuple[np.ndarray, np.n
         _keep_nearest(best, slice(start, stop), D, start)
         if stop < n:
             _keep_nearest(best, slice(stop, n), D[:, stop - start :].T, start)  # a view: no second strip in memory
+        del D  # before the next strip's product: one strip in memory, not two
     return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
 
 
@@ -103,6 +104,7 @@ def clustered_neighbors(
             D = _distances(A[q], sq[q], R, sq[rows])
             _mask_selves(D, q, rows)
             _keep_nearest(best, q, D, rows)
+            del D
     short = torch.isinf(best[0][:, -1]).nonzero().flatten()  # too few rows in the probed groups
     batch = max(1, BLOCK_BYTES // (4 * (n + A.shape[1])))
     for start in range(0, len(short), batch):  # those rows against all rows
@@ -110,6 +112,7 @@ def clustered_neighbors(
         D = _distances(A[q], sq[q], A, sq)
         D[torch.arange(len(q)), q] = math.inf
         best[0][q], best[1][q] = D.topk(k, dim=1, largest=False)
+        del D
     return best[1].numpy(), best[0].clamp_min(0.0).sqrt().numpy()
 
 
@@ -153,7 +156,7 @@ def _centred(X) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _distances(a: torch.Tensor, a_sq: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
     """Squared distances (len(a), len(b)) of rows ``a`` and ``b`` with squared norms ``a_sq``, ``b_sq``."""
-    return torch.addmm(b_sq + a_sq[:, None], a, b.T, alpha=-2)
+    return torch.addmm(b_sq, a, b.T, alpha=-2).add_(a_sq[:, None])  # one (len(a), len(b)) block, no second
 
 
 def _keep_nearest(best: tuple[torch.Tensor, torch.Tensor], where, D: torch.Tensor, columns) -> None:
@@ -215,4 +218,5 @@ def reference_neighbors(reference: np.ndarray, rows, n_rows: int, k: int, device
         query = torch.as_tensor(rows(start, stop) - centre, device=device)
         distances = torch.addmm(norms, query, R.T, alpha=-2)  # (B, m)
         out[start:stop] = torch.topk(distances, k, largest=False).indices.cpu().numpy()
+        del distances  # before the next batch's: one block in memory, not two
     return out
