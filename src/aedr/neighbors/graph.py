@@ -11,17 +11,21 @@ Nearest neighbours are exact up to ``EXACT_MAX_ROWS`` rows
 of the distance matrix in strips of rows; time grows with n²). Above that
 size they come from :func:`aedr.search.clustered_neighbors`, an
 inverted-file search over k-means groups whose time grows with n (about 98%
-of the exact graph's edges on MNIST).
+of the exact graph's edges on MNIST), checked against the exact neighbours of
+a sample of rows (:func:`aedr.search.checked_neighbors`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import scipy.sparse as sp
 
-from aedr.search import clustered_neighbors, own_neighbors
+from aedr.search import checked_neighbors, clustered_neighbors, own_neighbors
+
+logger = logging.getLogger(__name__)
 
 EXACT_MAX_ROWS = 20_000
 _SEARCH_STEPS = 64  # bisection steps for the per-row bandwidths
@@ -36,7 +40,8 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     n_neighbors : int
         Neighbours per row, the row itself not counted; less than ``n``.
     method : {"auto", "exact", "clustered"}
-        "auto" is exact up to ``EXACT_MAX_ROWS`` rows, clustered above.
+        "auto" is exact up to ``EXACT_MAX_ROWS`` rows, above that clustered with its recall checked
+        (:func:`aedr.search.checked_neighbors`: more groups probed, or exact, below 0.9).
     random_state : int
         Seeds the clustered search's k-means; the exact search is deterministic.
 
@@ -55,9 +60,11 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     n = len(X)
     if not 1 <= n_neighbors < n:
         raise ValueError(f"n_neighbors={n_neighbors} must be at least 1 and less than the number of rows ({n})")
-    if method == "auto":
-        method = "clustered" if n > EXACT_MAX_ROWS else "exact"
-    if method == "exact":
+    if method == "auto" and n > EXACT_MAX_ROWS:
+        indices, distances, recall = checked_neighbors(X, n_neighbors, random_state)
+        logger.debug("the neighbour graph found %.3f of the exact neighbours of a sample of rows", recall)
+        return indices, distances
+    if method in ("auto", "exact"):
         return own_neighbors(X, n_neighbors)
     if method == "clustered":
         return clustered_neighbors(X, n_neighbors, random_state)
