@@ -1755,6 +1755,22 @@ def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does
     assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in alone.stderr
 
 
+@pytest.mark.parametrize(
+    "extent, words",
+    [
+        ("inf", "a finite number, got inf"),
+        ("nan", "a finite number, got nan"),
+        ("1e308", "from 0.1 to 3.4e38 (codes are float32 numbers), got 1e+308"),
+    ],
+)
+def test_latent_grid_refuses_an_extent_that_is_not_a_finite_float32(run, tmp_path, extent, words):
+    """--extent inf, nan or 1e308 drew a grid of NaN codes and failed with "X contains NaN ...; remove or
+    impute them (e.g. sklearn.impute.SimpleImputer) first", about no input the user gave."""
+    result = aedr("plot", "latent-grid", run / "model", "--extent", extent, "-o", tmp_path / "g.png", ok=False)
+    assert_one_line_error(result, "--extent", words, code=2)
+    assert not (tmp_path / "g.png").exists()
+
+
 def test_a_command_but_fit_under_torchrun_runs_as_one_process(monkeypatch):
     """Rank 1 of a torchrun launch ends; rank 0 runs as one process, so that a fit inside it (demo,
     benchmark) does not wait for a rank that ended. Variables left from another job (no torchrun) end

@@ -240,3 +240,23 @@ def test_bad_arguments_are_named_not_failed_deep_in_matplotlib_or_plotly():
     for call, kind, message in refusals:
         with pytest.raises(kind, match=message):
             call()
+
+
+@pytest.fixture(scope="module")
+def digits_model():
+    """A small plain autoencoder of 8x8 digits with a 3-D code: one axis more than a grid draws."""
+    from sklearn.datasets import load_digits
+
+    from aedr import Autoencoder
+
+    X = load_digits().images[:200]
+    return Autoencoder(n_components=3, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X), X
+
+
+@pytest.mark.parametrize("extent", [np.inf, -np.inf, np.nan, 0, 1e39])
+def test_a_latent_grids_extent_is_a_finite_positive_float32(digits_model, extent):
+    """extent=inf or nan decoded NaN codes and failed as an input to impute (sklearn.impute.SimpleImputer)."""
+    from aedr.plotting import plot_latent_grid
+
+    with pytest.raises(ValueError, match="extent must be a finite number above 0"):
+        plot_latent_grid(digits_model[0], n=3, extent=extent)

@@ -417,6 +417,8 @@ def plot_latent_grid(
     autoencoder, whose codes have no fixed range); further code axes are zero.
     Returns the matplotlib Figure.
     """
+    if not 0 < extent <= float(np.finfo(np.float32).max):  # NaN fails this too
+        raise ValueError(f"extent must be a finite number above 0 (at most 3.4e38: codes are float32), got {extent!r}")
     plt = pyplot()
     k = len(estimator.get_feature_names_out())  # the fitted code's width (n_components may be set since)
     if k < 2:

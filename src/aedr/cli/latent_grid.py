@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,6 +26,16 @@ from aedr.cli.options import (
 from aedr.cli.outputs import claim_figure, save_figure_file
 
 
+def _extent(value: float) -> float:
+    """``--extent``: a finite number from 0.1 to float32's largest (inf and nan made a grid of NaN codes,
+    refused as rows to impute; beyond 3.4e38 no grid point is a float32 code)."""
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    if not 0.1 <= value <= 3.4e38:
+        raise typer.BadParameter(f"must be from 0.1 to 3.4e38 (codes are float32 numbers), got {value:g}")
+    return value
+
+
 def latent_grid(
     ctx: typer.Context,
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model folder with n_components >= 2.")],
@@ -36,7 +47,9 @@ def latent_grid(
     extent: Annotated[
         float,
         typer.Option(
-            "--extent", min=0.1, help="Grid spans [-extent, extent]: a VAE's, or without DATA or a run's codes."
+            "--extent",
+            callback=_extent,
+            help="Grid spans [-extent, extent], 0.1 to 3.4e38: a VAE's, or without DATA or a run's codes.",
         ),
     ] = 3.0,
     image_shape: Annotated[
