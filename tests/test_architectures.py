@@ -255,6 +255,14 @@ def test_cli_fits_a_vae_and_draws_its_latent_grid(X, tmp_path):
     )
     assert grid.exit_code == 0, grid.output
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    # DATA set a VAE's grid to its codes' range, where the help says a VAE's grid spans the prior: refused
+    with_data = runner.invoke(
+        app, ["plot", "latent-grid", str(tmp_path / "run" / "model"), str(tmp_path / "digits.npy"), "-n", "5",
+              "-o", str(tmp_path / "h.png")],
+    )  # fmt: skip
+    assert with_data.exit_code == 2 and not (tmp_path / "h.png").exists()
+    assert "VariationalAutoencoder's grid spans its prior, [-3, 3] (--extent)" in with_data.output
+    assert "leave DATA out" in with_data.output
     wrong = runner.invoke(app, ["fit", str(tmp_path / "digits.npy"), "--beta", "4", "--out", str(tmp_path / "r2")])
     assert wrong.exit_code == 2 and "add --model vae" in wrong.output
 

@@ -41,7 +41,10 @@ def latent_grid(
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model folder with n_components >= 2.")],
     data: Annotated[
         Optional[Path],
-        typer.Argument(metavar="DATA", help="Rows whose codes set the grid's range (for a plain autoencoder)."),
+        typer.Argument(
+            metavar="DATA",
+            help="Rows whose codes set the grid's range: a plain autoencoder's (a VAE's grid spans its prior).",
+        ),
     ] = None,
     n: Annotated[int, typer.Option("--n-images", "--n", "-n", min=2, max=40, help="Images per side.")] = 15,
     extent: Annotated[
@@ -67,8 +70,9 @@ def latent_grid(
 ) -> None:
     """Decode an n x n grid over the first two code axes into images.
 
-    For a VariationalAutoencoder the grid spans the prior, [-extent, extent]; for a plain
-    autoencoder the codes of DATA, else those of the run the model is in, else [-extent, extent].
+    For a VariationalAutoencoder the grid spans the prior, [-extent, extent], and DATA is refused;
+    for a plain autoencoder the codes of DATA, else those of the run the model is in, else
+    [-extent, extent].
 
     \b
     Examples:
@@ -82,6 +86,12 @@ def latent_grid(
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     codes = note = None
+    if data is not None and estimator._variational:  # its codes follow the prior: DATA would set nothing
+        raise typer.BadParameter(
+            f"a VariationalAutoencoder's grid spans its prior, [-{extent:g}, {extent:g}] (--extent), "
+            "not the codes of rows: leave DATA out",
+            param_hint="DATA",
+        )
     if data is not None:
         table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
         codes = estimator.transform(features_for(estimator, table))
