@@ -1755,6 +1755,19 @@ def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does
     assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in alone.stderr
 
 
+def test_latent_grid_of_a_3d_code_says_where_it_holds_the_third_axis(tmp_path):
+    """The axes beyond the first two were held at 0 without a word: at the codes' median when the grid
+    spans codes, else at 0, and the note says which."""
+    images = tmp_path / "digits.npy"
+    np.save(images, load_digits().images[:300])
+    aedr("fit", images, "-o", tmp_path / "run", "-k", "3", *FAST)
+    spanned = aedr("plot", "latent-grid", tmp_path / "run", "-o", tmp_path / "g.png")
+    assert "note: the grid spans the codes its run wrote; component 3 held at the codes' median" in spanned.stderr
+    shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
+    alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
+    assert "note: the grid spans [-3, 3]; component 3 held at 0; give DATA to span where" in alone.stderr
+
+
 @pytest.mark.parametrize(
     "extent, words",
     [

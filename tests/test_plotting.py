@@ -260,3 +260,23 @@ def test_a_latent_grids_extent_is_a_finite_positive_float32(digits_model, extent
 
     with pytest.raises(ValueError, match="extent must be a finite number above 0"):
         plot_latent_grid(digits_model[0], n=3, extent=extent)
+
+
+def test_a_latent_grid_says_where_it_holds_the_code_axes_it_does_not_draw(digits_model, monkeypatch):
+    """A 3-D code's third axis was held at 0 without a word, however far from 0 the codes lie: it is held
+    at the codes' median when they are given, and the figure says where."""
+    from aedr.plotting import plot_latent_grid
+
+    model, X = digits_model
+    codes = model.transform(X)
+    decoded, inverse = [], model.inverse_transform
+    monkeypatch.setattr(model, "inverse_transform", lambda Z: decoded.append(Z) or inverse(Z))
+    fig = plot_latent_grid(model, n=3, codes=codes)
+    np.testing.assert_allclose(decoded[-1][:, 2], np.median(codes[:, 2]))
+    assert "component 3 held at the codes' median" in [t.get_text() for t in fig.texts]
+    fig = plot_latent_grid(model, n=3)
+    assert not decoded[-1][:, 2].any() and "component 3 held at 0" in [t.get_text() for t in fig.texts]
+    with pytest.raises(
+        ValueError, match=r"codes must be the model's 3-D codes \(transform\(X\)\), got shape \(200, 2\)"
+    ):
+        plot_latent_grid(model, n=3, codes=codes[:, :2])

@@ -414,8 +414,10 @@ def plot_latent_grid(
     The grid spans ``[-extent, extent]`` on the first two code axes (the
     prior's bulk for a :class:`~aedr.VariationalAutoencoder`), or the 1st to
     99th percentiles of ``codes`` when given (e.g. ``transform(X)`` of a plain
-    autoencoder, whose codes have no fixed range); further code axes are zero.
-    Returns the matplotlib Figure.
+    autoencoder, whose codes have no fixed range). Further code axes are held
+    at the median of ``codes`` when given, else at 0 (a VAE's prior mean); the
+    figure says so under the grid (:func:`held_axes_words`). Returns the
+    matplotlib Figure.
     """
     if not 0 < extent <= float(np.finfo(np.float32).max):  # NaN fails this too
         raise ValueError(f"extent must be a finite number above 0 (at most 3.4e38: codes are float32), got {extent!r}")
@@ -423,14 +425,19 @@ def plot_latent_grid(
     k = len(estimator.get_feature_names_out())  # the fitted code's width (n_components may be set since)
     if k < 2:
         raise ValueError("a latent grid needs n_components >= 2")
-    lows, highs = np.full(2, -extent), np.full(2, extent)
+    lows, highs, rest = np.full(2, -extent), np.full(2, extent), np.zeros(k - 2)  # rest: axes 3..k
     if codes is not None:
-        lows, highs = np.percentile(np.asarray(codes)[:, :2], [1, 99], axis=0)
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != k:
+            raise ValueError(f"codes must be the model's {k}-D codes (transform(X)), got shape {codes.shape}")
+        lows, highs = np.percentile(codes[:, :2], [1, 99], axis=0)
+        rest = np.median(codes[:, 2:], axis=0)
     u, v = np.linspace(lows[0], highs[0], n), np.linspace(highs[1], lows[1], n)  # top row = high second axis
-    codes = np.zeros((n * n, k))
-    codes[:, 0] = np.tile(u, n)
-    codes[:, 1] = np.repeat(v, n)
-    images = np.asarray(estimator.inverse_transform(codes))  # an ndarray whatever set_output says
+    grid = np.empty((n * n, k))
+    grid[:, 0] = np.tile(u, n)
+    grid[:, 1] = np.repeat(v, n)
+    grid[:, 2:] = rest
+    images = np.asarray(estimator.inverse_transform(grid))  # an ndarray whatever set_output says
     images, shape = image_rows(images, image_shape or getattr(estimator, "input_shape_", None))
     side = shape[0]
     canvas = np.zeros((n * side, n * shape[1], *shape[2:]))
@@ -445,4 +452,23 @@ def plot_latent_grid(
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(literal(title or "decoded latent grid"))
+    held = held_axes_words(k, from_codes=codes is not None, variational=getattr(estimator, "_variational", False))
+    if held:
+        fig.text(0.01, 0.01, held, fontsize="small")
     return fig
+
+
+def held_axes_words(k: int, *, from_codes: bool, variational: bool = False) -> str:
+    """Where a latent grid of a ``k``-D code holds its axes beyond the first two ("" for a 2-D code).
+
+    >>> held_axes_words(5, from_codes=True)
+    "components 3 to 5 held at the codes' medians"
+    >>> held_axes_words(3, from_codes=False, variational=True)
+    "component 3 held at 0, the prior's mean"
+    """
+    if k <= 2:
+        return ""
+    axes = "component 3" if k == 3 else f"components 3 to {k}"
+    if from_codes:
+        return f"{axes} held at the codes' median{'s' * (k > 3)}"
+    return f"{axes} held at 0" + (", the prior's mean" if variational else "")

@@ -72,7 +72,8 @@ def latent_grid(
 
     For a VariationalAutoencoder the grid spans the prior, [-extent, extent], and DATA is refused;
     for a plain autoencoder the codes of DATA, else those of the run the model is in, else
-    [-extent, extent].
+    [-extent, extent]. Code axes beyond the first two are held at those codes' medians, else at 0;
+    the figure and a note say so.
 
     \b
     Examples:
@@ -80,36 +81,40 @@ def latent_grid(
       aedr plot latent-grid run1/model t10k-images-idx3-ubyte.gz -n 20 -o grid.png
     """
     from aedr.cli.params import convert
-    from aedr.plotting import plot_latent_grid
+    from aedr.plotting import held_axes_words, plot_latent_grid
 
     output = claim_figure(ctx, output or Path("latent_grid.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
-    codes = note = None
+    codes = None
     if data is not None and estimator._variational:  # its codes follow the prior: DATA would set nothing
         raise typer.BadParameter(
             f"a VariationalAutoencoder's grid spans its prior, [-{extent:g}, {extent:g}] (--extent), "
             "not the codes of rows: leave DATA out",
             param_hint="DATA",
         )
+    k = len(estimator.get_feature_names_out())
+    notes = []
     if data is not None:
         table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
         codes = estimator.transform(features_for(estimator, table))
     elif not estimator._variational:  # a plain autoencoder's codes lie where its fit put them, not in a prior
-        codes = _run_codes(model)
+        codes = _run_codes(model, k)
         where = "the codes its run wrote" if codes is not None else f"[-{extent:g}, {extent:g}]"
-        tip = "" if codes is not None else "; give DATA to span where this autoencoder's codes lie"
-        note = f"note: the grid spans {where}{tip}"
+        notes.append(f"the grid spans {where}")
+    notes.append(held_axes_words(k, from_codes=codes is not None, variational=estimator._variational))
+    if codes is None and not estimator._variational:
+        notes.append("give DATA to span where this autoencoder's codes lie")
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     with images_named("plot latent-grid"):
         fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
-    if note:
-        typer.echo(note, err=True)
+    if any(notes):
+        typer.echo(f"note: {'; '.join(filter(None, notes))}", err=True)
     save_figure_file(fig, output, force)
 
 
-def _run_codes(model: Path):
-    """The codes of the run folder ``model`` is (``run1``) or lies in (``run1/model``), or None."""
+def _run_codes(model: Path, k: int):
+    """The ``k``-D codes of the run folder ``model`` is (``run1``) or lies in (``run1/model``), or None."""
     from aedr.cli.explore import read_codes
     from aedr.cli.outputs import RUN_MARKER
     from aedr.cli.plot import embedding_file
@@ -118,6 +123,7 @@ def _run_codes(model: Path):
     if run is None:
         return None
     try:
-        return read_codes(embedding_file(run))[0]
+        codes = read_codes(embedding_file(run))[0]
     except (OSError, ValueError):  # no embedding there (a run fitted elsewhere, or it was moved): the extent
         return None
+    return codes if codes.ndim == 2 and codes.shape[1] == k else None  # another model's codes: the extent
