@@ -93,6 +93,28 @@ def test_a_config_files_value_of_the_wrong_type_is_refused_not_cast(tmp_path, li
     assert not (tmp_path / "r").exists()
 
 
+def _fit_with_config(tmp_path, text: str | bytes, *options):
+    """``aedr fit`` of 40 random rows with a config file holding ``text``, as CliRunner saw it."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+
+    data, config = tmp_path / "x.npy", tmp_path / "c.toml"
+    np.save(data, np.random.default_rng(0).normal(size=(40, 5)))
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    command = ["fit", str(data), "--config", str(config), "-o", str(tmp_path / "r"), "--quiet", *options]
+    return CliRunner().invoke(app, command)
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Windows Notepad starts a UTF-8 file with a BOM: the file was "not valid TOML (Invalid statement (at
+    line 1, column 1))"."""
+    result = _fit_with_config(tmp_path, b"\xef\xbb\xbfn_components = 3\nmax_iter = 1\n", "--hidden-layer-sizes", "4")
+    assert result.exit_code == 0, result.output
+    assert "5 -> 3-D" in result.output
+
+
 def test_min_dist_stays_within_umaps_spread():
     import numpy as np
 

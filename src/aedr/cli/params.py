@@ -84,7 +84,7 @@ def read_config(path: Path) -> dict:
         import tomli as tomllib
 
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM (Windows Notepad) dropped
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{path}: no such config file") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
