@@ -74,6 +74,10 @@ def test_the_help_lists_every_registered_value():
         ("max_iter = true", "cannot use True for max_iter (True is not a whole number)"),
         ("batch_size = 0.5", "cannot use 0.5 for batch_size"),
         ("learning_rate = true", "cannot use True for learning_rate_init (True is not a number)"),
+        ("noise_level = true", "cannot use True for noise_level (True is not a number)"),  # fitted as 1.0
+        ("tol = false", "cannot use False for tol (False is not a number)"),  # fitted as 0
+        ("n_iter_no_change = true", "cannot use True for n_iter_no_change (True is not a whole number)"),
+        ("random_state = true", "cannot use True for random_state (True is not a whole number)"),
         ("hidden_layer_sizes = [64.7, 2]", "(64.7 is not a whole number)"),
         ("input_shape = [1, 8.9, 8]", "(8.9 is not a whole number)"),
     ],

@@ -67,8 +67,11 @@ def convert(name: str, value, source: str):
     """Convert one parameter value; a usage error names the option or the file."""
     import typer
 
+    param = DECLARED[name]
     try:
-        return (DECLARED[name].convert or (lambda v: v))(value)
+        if isinstance(value, bool) and param.cli in (int, float):  # a TOML true: an int to Python and scikit-learn
+            raise ValueError(f"{value!r} is not a {'whole ' * (param.cli is int)}number")
+        return (param.convert or (lambda v: v))(value)
     except (TypeError, ValueError) as exc:
         what = "" if source.startswith("--") else f" for {name}"  # a config file's key; an option names itself
         raise typer.BadParameter(f"cannot use {value!r}{what} ({exc})", param_hint=source) from exc
