@@ -119,6 +119,20 @@ def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     assert "5 -> 3-D" in result.output
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("max_iter = 3\nmax-iter = 4\n", "'max_iter' and 'max-iter' both set max_iter; keep one"),
+        ("learning_rate = 0.1\nlearning_rate_init = 0.01\n", "'learning_rate' and 'learning_rate_init' both set"),
+    ],
+)
+def test_a_config_file_that_sets_a_parameter_twice_is_refused(tmp_path, text, words):
+    """max_iter = 3 and max-iter = 4 in one file fitted 4 epochs without a word (the last spelling won)."""
+    result = _fit_with_config(tmp_path, text)
+    assert result.exit_code == 2 and words in result.output and "--config" in result.output, result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_min_dist_stays_within_umaps_spread():
     import numpy as np
 

@@ -78,7 +78,8 @@ def convert(name: str, value, source: str):
 
 
 def read_config(path: Path) -> dict:
-    """Parameters from a TOML file: top-level ``name = value`` pairs (dashes or underscores)."""
+    """Parameters from a TOML file: top-level ``name = value`` pairs (dashes or underscores, one spelling
+    a parameter)."""
     import typer
 
     try:
@@ -93,9 +94,14 @@ def read_config(path: Path) -> dict:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise typer.BadParameter(f"{path}: not valid TOML ({exc})", param_hint="--config") from exc
     known = set(option_names())
-    params = {}
+    params, keys = {}, {}  # keys: the spelling each parameter was given in
     for key, value in raw.items():
         name = ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name in keys:  # max_iter and max-iter (or learning_rate and learning_rate_init): which one counts?
+            raise typer.BadParameter(
+                f"{path}: {keys[name]!r} and {key!r} both set {name}; keep one", param_hint="--config"
+            )
+        keys[name] = key
         if name in COMMAND_OPTIONS:
             raise typer.BadParameter(
                 f"{path}: {key!r} is the command's {COMMAND_OPTIONS[name]} option, not a config key",
