@@ -133,6 +133,17 @@ def test_a_config_file_that_sets_a_parameter_twice_is_refused(tmp_path, text, wo
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("key", ["callbacks", "encoder", "decoder", "warm-start"])
+def test_a_python_only_parameter_in_a_config_file_is_named_as_such(tmp_path, key):
+    """callbacks, encoder, decoder and warm_start were each an "unknown parameter", with a "did you mean"
+    of some unrelated key (warm_start: 'random_state') or the list of every key."""
+    result = _fit_with_config(tmp_path, f"{key} = 1\n")
+    name = key.replace("-", "_")
+    words = f"'{key}' is a parameter of the Python API alone (aedr.Autoencoder({name}=...)), which a config file"
+    assert result.exit_code == 2 and words in " ".join(result.output.split()), result.output
+    assert "did you mean" not in result.output and "unknown" not in result.output
+
+
 def test_min_dist_stays_within_umaps_spread():
     import numpy as np
 

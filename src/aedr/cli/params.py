@@ -20,6 +20,8 @@ MODELS = {"autoencoder": "Autoencoder", "vae": "VariationalAutoencoder"}  # --mo
 ALIASES = {"learning_rate": "learning_rate_init"}  # the option is --learning-rate, as in the issue and MLP texts
 COMMAND_OPTIONS = {"n_jobs": "--threads", "verbose": "--quiet"}  # parameters set by their own options
 DECLARED = by_name()  # every estimator parameter (and the VAE's beta), from aedr.params
+# parameters without an option (torch modules, callbacks, warm_start): set in Python, never in a config file
+PYTHON_ONLY = [name for name, p in DECLARED.items() if p.cli is None and name not in COMMAND_OPTIONS]
 
 
 def option_names() -> list[str]:
@@ -105,6 +107,12 @@ def read_config(path: Path) -> dict:
         if name in COMMAND_OPTIONS:
             raise typer.BadParameter(
                 f"{path}: {key!r} is the command's {COMMAND_OPTIONS[name]} option, not a config key",
+                param_hint="--config",
+            )
+        if name in PYTHON_ONLY:  # a torch module or a callable: no text in a file can be one
+            raise typer.BadParameter(
+                f"{path}: {key!r} is a parameter of the Python API alone (aedr.Autoencoder({name}=...)), "
+                "which a config file cannot set",
                 param_hint="--config",
             )
         if name not in known:
