@@ -144,6 +144,27 @@ def test_a_python_only_parameter_in_a_config_file_is_named_as_such(tmp_path, key
     assert "did you mean" not in result.output and "unknown" not in result.output
 
 
+@pytest.mark.parametrize("cls", [Autoencoder, VariationalAutoencoder])
+def test_a_network_of_millions_of_layers_is_refused_before_the_rows_are_read(cls):
+    """hidden_layer_sizes of 3 million layers of width 1 ran (the memory check counts weights, and they
+    hold few): 20,000 layers had not finished one epoch of 50 rows in a minute."""
+    import numpy as np
+
+    from aedr._fit_setup import MAX_HIDDEN_LAYERS, check_depth
+    from aedr._validation import ParameterError
+
+    nan_rows = np.full((50, 5), np.nan)  # refused as rows only once the network's depth has passed
+    with pytest.raises(ParameterError, match="'hidden_layer_sizes' must have at most 256 layers, got 3,000,000"):
+        cls(hidden_layer_sizes=(1,) * 3_000_000).fit(nan_rows)
+    check_depth(cls(hidden_layer_sizes=[8] * MAX_HIDDEN_LAYERS))  # the bound itself is taken
+
+
+def test_a_config_file_of_too_many_layers_is_refused_naming_the_file(tmp_path):
+    result = _fit_with_config(tmp_path, f"hidden_layer_sizes = {[1] * 300}\n")
+    assert result.exit_code == 2 and not (tmp_path / "r").exists(), result.output
+    assert "c.toml: hidden_layer_sizes must have at most 256 layers, got 300" in " ".join(result.output.split())
+
+
 def test_min_dist_stays_within_umaps_spread():
     import numpy as np
 

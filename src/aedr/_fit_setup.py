@@ -46,6 +46,21 @@ def _whole_numbers(value) -> bool:
     )
 
 
+MAX_HIDDEN_LAYERS = 256  # far deeper than a fully connected network that trains: docs/design.md, "A fit that fails"
+
+
+def check_depth(est) -> None:
+    """Refuse more than :data:`MAX_HIDDEN_LAYERS` hidden layers, before the rows are read: each layer costs
+    Python time to build and to step through, which :func:`check_network_memory`'s weight count does not
+    see (3 million layers of width 1 hold few weights)."""
+    sizes = est.hidden_layer_sizes
+    if isinstance(sizes, (list, tuple, np.ndarray)) and len(sizes) > MAX_HIDDEN_LAYERS:
+        raise ParameterError(
+            f"'hidden_layer_sizes' must have at most {MAX_HIDDEN_LAYERS} layers, got {len(sizes):,}: a fully "
+            "connected network this deep does not train; a few layers, such as (256, 128), is the usual"
+        )
+
+
 def check_param_types(est) -> None:
     """What scikit-learn's constraints cannot say: whole numbers where a network's shape needs them,
     a code width that is not a bool, an optimizer class that is one."""

@@ -75,8 +75,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     n_components : int, default=2
         Width of the code (the reduced dimension).
     hidden_layer_sizes : tuple of int, default=(256, 128)
-        Encoder layer widths; the decoder mirrors them. ``()`` is the linear autoencoder, which
-        learns PCA's subspace.
+        Encoder layer widths, at most 256 of them; the decoder mirrors them. ``()`` is the linear
+        autoencoder, which learns PCA's subspace.
     activation : {"relu", "tanh", "sigmoid", "gelu", "identity"}, default="relu"
         After every hidden layer, never on the code.
     output_activation : {"identity", "sigmoid"}, default="identity"
@@ -391,6 +391,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise
 
     def _fit(self, X, resume_from):
+        _fit_setup.check_depth(self)  # before the rows are read
         warm = self.warm_start and hasattr(self, "model_")
         device = resolve_device(self.device)
         _fit_setup.check_precision(self, device)

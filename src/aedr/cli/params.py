@@ -159,16 +159,18 @@ def build_estimator(params: dict, model: str = "autoencoder", *, config=None, fr
                 param_hint=flag,
             )
     import aedr
+    from aedr._fit_setup import check_depth
 
     estimator = getattr(aedr, MODELS[model])(**params, **extra)
     try:
         estimator._validate_params()
-    except ValueError as exc:  # scikit-learn's InvalidParameterError: name the config file a value came from
-        named = re.match(r"The '(\w+)' parameter", str(exc))
+        check_depth(estimator)  # 3 million layers: refused before the data are read, as fit refuses them
+    except ValueError as exc:  # scikit-learn's InvalidParameterError or ours: name the config file a value came from
+        named = re.match(r"(?:The )?'(\w+)'(?: parameter of \w+)? must", str(exc))
         if config is not None and named and named[1] in from_config:
             from aedr.cli.errors import constraint_words
 
-            shown = constraint_words(re.sub(r"^The '\w+' parameter of \w+ ", f"{named[1]} ", str(exc)))
+            shown = constraint_words(re.sub(r"^(?:The )?'\w+'(?: parameter of \w+)? ", f"{named[1]} ", str(exc)))
             raise typer.BadParameter(f"{config}: {shown}", param_hint="--config") from None
         raise
     return estimator
