@@ -327,3 +327,23 @@ def test_a_fit_left_with_another_jobs_torchrun_settings_says_it_waits_and_stops_
         assert sorted(p.name for p in tmp_path.iterdir()) == [], "no run, no lock file left"
     finally:
         process.kill()
+
+
+def test_aedr_fit_ranks_given_other_options_are_refused_before_training(data, tmp_path):
+    """Rank 1 with another --max-iter hung at the first epoch rank 0 trained alone (Ctrl-C could not stop
+    it); another --learning-rate or seed trained each rank its own way, exit 0 (fault QA 1). Every rank
+    now stops at once, naming the option and both values; nothing is written."""
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "import os, sys\n"
+        "from aedr.cli import main\n"
+        "more = ['--max-iter', '3'] if os.environ['RANK'] == '1' else []\n"
+        f"sys.argv = ['aedr', 'fit', {str(data / 'x.npy')!r}, '-o', 'other', *{FIT!r}, *more]\n"
+        "main()\n"
+    )
+    command = [*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    said = "under torchrun every rank must be given the same options: rank 1 has --max-iter 3, rank 0 --max-iter 8"
+    assert said in result.stderr, result.stderr
+    assert not (tmp_path / "other").exists() and not (tmp_path / "other.checkpoint").exists()

@@ -41,6 +41,7 @@ from aedr.models import CustomModule, build_model
 from aedr.models.activations import make_activation
 from aedr.params import PARAMS, constraints
 from aedr.training import distributed
+from aedr.training.checkpoint import identity_params
 from aedr.training.device import resolve_device
 from aedr.training.losses import AutoencoderObjective
 from aedr.training.threads import estimator_threads, torch_threads
@@ -396,6 +397,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device = resolve_device(self.device)
         _fit_setup.check_precision(self, device)
         device = distributed.setup(device)  # joins torchrun's process group, if any
+        distributed.check_same_params(identity_params(self))  # under torchrun, before the ranks part ways
         X, image_shape, streamed = self._fit_rows(X, reset=not warm)  # rows in memory, or streamed from disk
         self._check_fit_params(X)
         with torch_threads(estimator_threads(self, X.shape[1])):

@@ -54,6 +54,15 @@ class Snapshot:
         return {name[len(prefix) + 1 :]: t for name, t in self.tensors.items() if name.startswith(prefix + "/")}
 
 
+def identity_params(estimator) -> dict:
+    """``estimator``'s parameters as plain JSON values, those a checkpoint's fit must share with the fit that
+    resumes it (and every torchrun rank with rank 0): what the fit computes, not where or how verbosely
+    it runs; an optimizer class by its name."""
+    from aedr.persistence.config import plain_params
+
+    return plain_params(estimator, exclude=_IGNORED_PARAMS, classes_by_name=True)
+
+
 def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     """What a checkpoint must share with the fit that resumes it: the estimator's class and
     parameters (not its callbacks, verbosity, device or thread count), whether the rows are ``streamed`` from

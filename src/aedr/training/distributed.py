@@ -140,6 +140,47 @@ def check_same_rows(X) -> None:
         raise ValueError(f"under torchrun every rank must be given the same rows: {mismatch}")
 
 
+def check_same_params(params: dict) -> None:
+    """Under torchrun, a ValueError on every rank unless every rank was given the same ``params`` (plain
+    JSON values: what the fit computes, not how it runs). Ranks given another ``max_iter`` hung at the
+    first epoch one of them skipped; another rate or seed trained each rank its own way, without a word,
+    and the model recorded rank 0's settings. Nothing to check when not distributed.
+
+    Every rank's digest goes to every rank; where one differs, the first such rank's parameters go to
+    all, so each names the same parameter and both values."""
+    if world_size() <= 1 or not dist.is_initialized():
+        return
+    import hashlib
+    import json
+
+    text = json.dumps(params, sort_keys=True)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    mine = torch.tensor([int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")], device=device)
+    digests = [torch.zeros_like(mine) for _ in range(world_size())]
+    dist.all_gather(digests, mine)
+    other = next((r for r, digest in enumerate(digests) if not torch.equal(digest, digests[0])), None)
+    if other is None:
+        return
+    first, theirs = json.loads(_broadcast_text(text, 0, device)), json.loads(_broadcast_text(text, other, device))
+    name = next(k for k in sorted(first.keys() | theirs.keys()) if first.get(k) != theirs.get(k))
+    raise ValueError(
+        f"under torchrun every rank must be given the same options: rank {other} has {name}={theirs.get(name)!r}, "
+        f"rank 0 {name}={first.get(name)!r}"
+    )
+
+
+def _broadcast_text(text: str, src: int, device: str) -> str:
+    """Rank ``src``'s ``text`` on every rank: its length, then its bytes."""
+    data = text.encode()
+    size = torch.tensor([len(data)], device=device)
+    dist.broadcast(size, src=src)
+    buffer = torch.zeros(int(size.item()), dtype=torch.uint8, device=device)
+    if rank() == src:
+        buffer.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    dist.broadcast(buffer, src=src)
+    return bytes(buffer.cpu().numpy()).decode()
+
+
 class ObjectiveStep(nn.Module):
     """The objective as a module's forward, so that DistributedDataParallel sees the model run and
     averages its gradients over the ranks in the backward pass."""
