@@ -666,3 +666,15 @@ def test_float32_rows_on_disk_give_float32_codes_as_in_memory(tmp_path, digits):
     ):
         assert ae.transform(rows).dtype == np.float32, type(rows)
     assert ae.transform(open_rows(tmp_path / "w.parquet")).dtype == np.float64
+
+
+def test_decoded_rows_beyond_the_budget_are_written_in_chunks_the_budget_holds():
+    """A fixed 65,536 rows a chunk held 3.3 GB for 2,000 columns under --memory-budget 100M (fault QA 2)."""
+    from types import SimpleNamespace
+
+    from aedr.cli.inverse_transform import CHUNK_ROWS, MIN_CHUNK_ROWS, _chunk_rows
+
+    model = SimpleNamespace(memory_budget=100 * 2**20, n_features_in_=2000)
+    assert _chunk_rows(model) == 100 * 2**20 // (32 * 2000)  # 1,638 rows: 105 MB while decoded
+    assert _chunk_rows(SimpleNamespace(memory_budget=0, n_features_in_=64)) == MIN_CHUNK_ROWS
+    assert _chunk_rows(SimpleNamespace(memory_budget=2**40, n_features_in_=2)) == CHUNK_ROWS

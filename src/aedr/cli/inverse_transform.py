@@ -27,7 +27,9 @@ from aedr.cli.options import (
 )
 from aedr.data.formats import format_of
 
-CHUNK_ROWS = 65_536  # decoded rows written at a time when they exceed the memory budget
+CHUNK_ROWS = 65_536  # decoded rows written at a time when they exceed the memory budget, at most
+MIN_CHUNK_ROWS = 64  # and at least, whatever the budget
+BYTES_PER_VALUE = 32  # a decoded value's memory while decoded: float32 from the network, float64 copies to unscale
 
 
 def inverse_transform(
@@ -110,7 +112,8 @@ def inverse_transform(
         from aedr.data.formats import annotations
         from aedr.data.io import write_npy_chunks
 
-        chunks = (estimator.inverse_transform(table.X[s : s + CHUNK_ROWS]) for s in range(0, len(table.X), CHUNK_ROWS))
+        step = _chunk_rows(estimator)
+        chunks = (estimator.inverse_transform(table.X[s : s + step]) for s in range(0, len(table.X), step))
         write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks, overwrite=force)
         shape = f"{plural(len(table.X), 'row')} x {plural(estimator.n_features_in_, 'column')}"
         typer.echo(f"wrote {output} ({shape}, float32)", err=True)
@@ -138,6 +141,16 @@ def inverse_transform(
             " category, not the category (the largest marks the likeliest)",
             err=True,
         )
+
+
+def _chunk_rows(estimator) -> int:
+    """Codes decoded at a time when the decoded rows exceed the memory budget: as many rows as the budget
+    holds while they are decoded (``BYTES_PER_VALUE`` a value), from ``MIN_CHUNK_ROWS`` to ``CHUNK_ROWS``
+    (a fixed 65,536 rows held 3.3 GB for 2,000 columns under a 100 MB budget)."""
+    from aedr.data.memory import budget_bytes
+
+    fits = budget_bytes(estimator.memory_budget) // (BYTES_PER_VALUE * estimator.n_features_in_)
+    return int(min(CHUNK_ROWS, max(MIN_CHUNK_ROWS, fits)))
 
 
 def _code_table(data: Path, code_names, label_col, columns, exclude, header, delimiter, missing):
