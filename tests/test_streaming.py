@@ -678,3 +678,40 @@ def test_decoded_rows_beyond_the_budget_are_written_in_chunks_the_budget_holds()
     assert _chunk_rows(model) == 100 * 2**20 // (32 * 2000)  # 1,638 rows: 105 MB while decoded
     assert _chunk_rows(SimpleNamespace(memory_budget=0, n_features_in_=64)) == MIN_CHUNK_ROWS
     assert _chunk_rows(SimpleNamespace(memory_budget=2**40, n_features_in_=2)) == CHUNK_ROWS
+
+
+def test_a_model_that_fills_empty_cells_fills_them_in_rows_streamed_from_disk(tmp_path, digits):
+    """A model fitted with --missing mean refused every file beyond its budget, gaps or none: 'streamed from
+    disk, which does not take --missing', an option the user never gave (fault QA 3). The model's training
+    means now fill the streamed rows' empty cells, as they fill rows read into memory."""
+    X = digits[0].astype(np.float32)[:400]
+    gappy = X.copy()
+    gappy[3, 5] = gappy[10, 20] = np.nan
+    np.save(tmp_path / "gappy.npy", gappy)
+    np.save(tmp_path / "clean.npy", X)
+    fit = ["fit", str(tmp_path / "gappy.npy"), "-o", str(tmp_path / "run"), "--missing", "mean", "--max-iter", "2"]
+    assert runner.invoke(app, [*fit, "--hidden-layer-sizes", "16", "-q"]).exit_code == 0
+    model = str(tmp_path / "run" / "model")
+    for name in ("gappy", "clean"):
+        streamed, whole = tmp_path / f"{name}_streamed.npy", tmp_path / f"{name}_whole.npy"
+        result = runner.invoke(
+            app, ["transform", model, str(tmp_path / f"{name}.npy"), "-o", str(streamed), "--memory-budget", "1K"]
+        )
+        assert result.exit_code == 0 and "streaming 400 x 64 rows from disk" in result.output, result.output
+        assert runner.invoke(app, ["transform", model, str(tmp_path / f"{name}.npy"), "-o", str(whole)]).exit_code == 0
+        np.testing.assert_allclose(np.load(streamed), np.load(whole), atol=1e-5)
+    refused = runner.invoke(  # --missing error: empty cells refused, streamed or not
+        app,
+        [
+            "transform",
+            model,
+            str(tmp_path / "gappy.npy"),
+            "-o",
+            str(tmp_path / "e.npy"),
+            "--memory-budget",
+            "1K",
+            "--missing",
+            "error",
+        ],
+    )
+    assert refused.exit_code == 1 and "data rows 4, 11 (the first in column 5)" in refused.output

@@ -409,15 +409,25 @@ def rows_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) 
     """``path``'s rows for a fitted ``model`` (``transform``, ``evaluate``): streamed from disk when they
     exceed its memory budget (:func:`stream_input`, the options it cannot take refused by name), else
     read whole by :func:`read_for_model` (``options``: as :func:`fitted_options` gives them)."""
+    import dataclasses
+
+    import numpy as np
+
+    from aedr.data.reading import FILLS
+
     expected = getattr(model, "feature_names_in_", None)
     _check_label_not_a_feature(path, expected, options.label_col)
+    # the model's training statistics fill empty cells of rows streamed as of rows in memory (where it has them)
+    fill = getattr(model, f"feature_{options.missing}_", None) if options.missing in FILLS else None
     table = stream_input(
         path,
         model.memory_budget,
-        options,
+        options if fill is None else dataclasses.replace(options, missing=None),
         columns=None if expected is None else [str(n) for n in expected],
         id_columns=id_columns,
     )
+    if table is not None and fill is not None:
+        table.X.fill_values = np.asarray(fill, dtype=np.float64)
     if table is not None:
         return table
     return read_for_model(model, path, options, id_columns=id_columns)

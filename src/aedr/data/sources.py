@@ -33,6 +33,7 @@ class RowSource:
     feature_names: list[str] | None = None
     image_shape: tuple[int, ...] | None = None
     natural_block: int | None = None  # rows per block the format stores together (Parquet row groups)
+    fill_values: np.ndarray | None = None  # each column's value for its empty cells (NaN), or None: left empty
 
     @property
     def read_shape(self) -> tuple[int, int]:
@@ -67,7 +68,16 @@ class RowSource:
         start, stop = max(0, start), min(stop, self.shape[0])
         if stop <= start:
             return np.empty((0, self.shape[1]), dtype=dtype)
-        return np.ascontiguousarray(self._read(start, stop), dtype=dtype).reshape(stop - start, -1)
+        return self._filled(np.ascontiguousarray(self._read(start, stop), dtype=dtype).reshape(stop - start, -1))
+
+    def _filled(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` (read, the caller's) with their empty cells set to ``fill_values``, where those are set: a
+        model fitted with ``--missing mean`` fills new rows streamed from disk as it fills them in memory."""
+        if self.fill_values is not None:
+            empty = np.isnan(rows)
+            if empty.any():
+                rows[empty] = np.broadcast_to(self.fill_values, rows.shape)[empty]
+        return rows
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start`` to ``stop`` in the file's own number type (a copy the caller may own)."""
@@ -94,7 +104,7 @@ class RowSource:
             lo, hi = np.searchsorted(rows, [start, stop])
             if hi > lo:
                 out[lo:hi] = self._take_block(start, stop, rows[lo:hi], dtype)
-        return out
+        return self._filled(out)
 
     def _take_block(self, start: int, stop: int, rows: np.ndarray, dtype) -> np.ndarray:
         return self.read(start, stop, dtype)[rows - start]
