@@ -351,10 +351,37 @@ def test_a_full_disk_names_the_output_and_keeps_the_last_checkpoint(tmp_path, mo
     with pytest.raises(OSError) as error, staged_folder(tmp_path / "run") as staged:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staged / "map.html"))
     assert describe_error(error.value) == f"{tmp_path / 'run' / 'map.html'}: no space left on the device"
+    # a checkpoint's full disk while a run folder is staged (a fit runs there) keeps its name and its note
+    with pytest.raises(OSError) as error, staged_folder(tmp_path / "run2"):
+        checkpoint.write(Snapshot({"w": torch.ones(3)}, {}), 9)
+    assert describe_error(error.value) == message  # it said 'run2: no space left on the device', no checkpoint kept
     # any other error of the work inside the block (a fit runs there) is its own, not the output's
     with pytest.raises(OSError) as error, staged_file(tmp_path / "other.npy"):
         raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
     assert error.value.filename is None and error.value.errno == errno.EMFILE
+
+
+def test_a_disk_that_fills_while_the_run_is_written_says_the_trained_model_is_kept(tmp_path, monkeypatch):
+    """The error named map.html alone; the trained model in the checkpoint, which --resume writes out
+    without training, went unsaid (fault QA 5)."""
+    import errno
+
+    import aedr.runs
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 3)))
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(aedr.runs, "write_run_map", full)
+    result = cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", *FAST)
+    assert (
+        result.exit_code == 1 and "map.html: no space left on the device; the trained model is kept in" in result.output
+    )
+    assert "--resume writes the run without training again" in result.output
+    monkeypatch.undo()
+    resumed = cli("fit", tmp_path / "x.npy", "-o", tmp_path / "run", *FAST, "--resume")
+    assert resumed.exit_code == 0 and (tmp_path / "run" / "map.html").is_file(), resumed.output
 
 
 def test_a_pipe_named_as_the_output_is_refused_with_or_without_force(tmp_path):

@@ -405,7 +405,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # what writing an output can fail with, in its name
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # what writing an output can fail with, in its name
 
 
 @contextmanager
@@ -427,7 +427,9 @@ def _staged(target: Path, *, folder: bool, overwrite: bool, owned: tuple[str, ..
                 _place_new(staged, target)
         except OSError as exc:
             _remove(staged)  # gone already when it was placed
-            if exc.errno in _DISK_FULL:  # said of the output: a write's error names no file, or the staged one
+            # said of the output: a write's error names no file, or the staged one (another file's error, such
+            # as a checkpoint written while a run folder is staged, is raised as it is, its notes kept)
+            if exc.errno in DISK_FULL and _output_path(exc.filename, staged, target) != Path(exc.filename or "."):
                 raise OSError(
                     exc.errno, os.strerror(exc.errno), str(_output_path(exc.filename, staged, target))
                 ) from exc

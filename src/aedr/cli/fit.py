@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr._files import KeptFilesError, check_new, output_lock, staged_folder
+from aedr._files import DISK_FULL, KeptFilesError, check_new, output_lock, staged_folder
 from aedr._words import plural
 from aedr.cli.common import STOP_REASONS, is_verbose, launched_by_torchrun
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
@@ -234,6 +234,13 @@ def fit(
     except KeptFilesError:  # the run is written: its checkpoint would make the next fit there an interrupted one
         with output_lock(checkpoint.path):
             checkpoint.path.unlink(missing_ok=True)
+        raise
+    except OSError as exc:  # the disk filled while the run was written: the trained model waits in the checkpoint
+        if exc.errno in DISK_FULL and _holds_trained(checkpoint.path):
+            exc.add_note(
+                f"the trained model is kept in {checkpoint.path} (the same command with --resume writes the run "
+                "without training again, once there is room)"
+            )
         raise
     estimator = run.estimator  # with a trained checkpoint, the one read from it
     if is_verbose(ctx):
