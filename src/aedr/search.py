@@ -101,11 +101,13 @@ def checked_neighbors(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The graph of :func:`clustered_neighbors`, its recall checked: ``(indices, distances, recall)``.
 
-    The recall is the share of the exact ``k`` nearest rows found, over ``RECALL_ROWS`` seeded rows
-    (``random_state``), in groups of about ``group_rows`` rows (default ``CLUSTER_ROWS``). Below ``min_recall`` the search probes twice as many groups, and again; once it
-    would probe more than half of them, the search is exact (:func:`own_neighbors`, recall 1). Data
-    whose rows form groups passes at once (MNIST 0.98); rows without such structure, where the
-    groups' boundaries cut through every neighbourhood, do not (50 features of noise: 0.65).
+    The rows are grouped as :func:`clustered_neighbors` groups them (about ``group_rows`` rows a group,
+    default ``CLUSTER_ROWS``). The recall is the share of the exact ``k`` nearest rows found, over
+    ``RECALL_ROWS`` seeded rows (``random_state``). Below ``min_recall`` the search probes twice as many
+    groups, and again; once it would probe more than half of them, the search is exact
+    (:func:`own_neighbors`, recall 1). Data whose rows form groups passes at once (MNIST 0.98); rows
+    without such structure, where the groups' boundaries cut through every neighbourhood, do not (50
+    features of noise: 0.65).
 
     >>> X = np.random.default_rng(0).normal(size=(3000, 40))
     >>> idx, _, recall = checked_neighbors(X, 10, min_recall=0.99)
