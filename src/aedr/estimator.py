@@ -397,7 +397,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device = resolve_device(self.device)
         _fit_setup.check_precision(self, device)
         device = distributed.setup(device)  # joins torchrun's process group, if any
-        distributed.check_same_params(identity_params(self))  # under torchrun, before the ranks part ways
+        if distributed.world_size() > 1:  # under torchrun, before the ranks part ways
+            distributed.check_same_params(identity_params(self))
         X, image_shape, streamed = self._fit_rows(X, reset=not warm)  # rows in memory, or streamed from disk
         self._check_fit_params(X)
         with torch_threads(estimator_threads(self, X.shape[1])):
