@@ -428,3 +428,39 @@ def test_the_time_of_a_neighbour_fits_maps_counts_towards_the_next_checkpoint(tm
     torch.set_num_threads(1)
     Autoencoder(max_iter=20, neighbor_loss="tsne", random_state=0, callbacks=[Recorded(tmp_path / "c")]).fit(X)
     assert written == [("shaping", 1)]  # the clock moved only in the map
+
+
+def test_a_ctrl_c_during_the_neighbour_map_keeps_the_map_in_a_checkpoint(tmp_path, monkeypatch):
+    """aedr fit took Ctrl-C only once training had begun: one during a neighbour fit's graph and map (42 s
+    of full MNIST) lost them, 'nothing was written' and no checkpoint (fault QA 7). Now the fit stops after
+    its first epoch, and --resume ends as an uninterrupted fit."""
+    import signal
+
+    from typer.testing import CliRunner
+
+    from aedr.cli import app
+    from aedr.neighbors.tsne import TSNE
+
+    np.save(tmp_path / "x.npy", X[:300].astype(np.float32))
+    fit = ["fit", str(tmp_path / "x.npy"), "--neighbor-loss", "tsne", "--max-iter", "8", "--random-state", "0"]
+    fit += ["--hidden-layer-sizes", "16", "--threads", "1", "-q"]
+    runner = CliRunner()
+    assert runner.invoke(app, [*fit, "-o", str(tmp_path / "whole")]).exit_code == 0
+    embed = TSNE.embed
+
+    def interrupted(self, *args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # as the map is made
+        return embed(self, *args, **kwargs)
+
+    monkeypatch.setattr(TSNE, "embed", interrupted)
+    stopped = runner.invoke(app, [*fit, "-o", str(tmp_path / "run")])
+    assert stopped.exit_code == 130, stopped.output
+    assert "SIGINT: stopping after the first epoch to write a checkpoint" in stopped.output
+    assert "at epoch 1" in stopped.output and (tmp_path / "run.checkpoint").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.undo()
+    resumed = runner.invoke(app, [*fit, "-o", str(tmp_path / "run"), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "run" / "embedding.npy"), np.load(tmp_path / "whole" / "embedding.npy")
+    )

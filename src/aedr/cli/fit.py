@@ -202,6 +202,8 @@ def fit(
     estimator.set_params(n_jobs=chosen)  # a small network's too, which n_jobs=None would run on one
     if rank > 0:  # under torchrun: train alongside rank 0, which writes and reports
         _train_alongside(estimator, table, stopper, trained=trained, resume_from=checkpoint.path if resume else None)
+    if not trained:
+        stopper.listen()  # a signal from now on (a neighbour fit's map comes first) stops after an epoch
     try:
         owned = RUN_OUTPUTS + (fit_copies(out) if force and (out / RUN_MARKER).is_file() else ())
         with staged_folder(out, overwrite=force, marker=RUN_MARKER, owned=owned) as folder:
@@ -242,6 +244,8 @@ def fit(
                 "without training again, once there is room)"
             )
         raise
+    finally:
+        stopper.release()  # where the fit failed before training began
     estimator = run.estimator  # with a trained checkpoint, the one read from it
     if is_verbose(ctx):
         _report_settings(estimator, chosen, threads is None and saved is None)
@@ -295,9 +299,12 @@ def _train_alongside(estimator, table, stopper, *, trained: bool, resume_from) -
 
     try:
         if not trained:
+            stopper.listen()
             estimator.set_params(verbose=False).fit(table.fit_input(), resume_from=resume_from)
     except _Stopped:  # a signal to any rank stops them all after the epoch; rank 0 says so
         raise typer.Exit(_exit_code(stopper.requested)) from None
+    finally:
+        stopper.release()
     distributed.finish()  # waits for rank 0 to write, then ends this process
 
 
@@ -518,14 +525,27 @@ class _StopOnInterrupt(Callback):
         self.save_best, self.resuming = save_best, resuming  # the checkpoint --resume goes on from
         self.requested = None  # the signal that asked to stop
         self.epoch, self.phase = 0, None  # the last epoch ended, and its phase in a fit of several
+        self._previous, self._training = {}, False
+
+    def listen(self) -> None:
+        """Take Ctrl-C and SIGTERM from now on, until training ends (:meth:`release`): called before the fit,
+        a first signal during a neighbour fit's graph and map stops training after its first epoch, whose
+        checkpoint keeps the maps (they were lost, nothing written)."""
+        if threading.current_thread() is threading.main_thread() and not self._previous:
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def release(self) -> None:
+        """The handlers there were before :meth:`listen`, back."""
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
         self._previous = {}
 
     def on_train_begin(self, state) -> None:
         if self.resuming is not None:  # the checkpoint read and checked: said once
             typer.echo(f"resuming from {self.resuming}: going on after {_epoch(state.epoch, state.phase)}", err=True)
             self.resuming = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.listen()
+        self._training = True
 
     def _handle(self, signum, frame) -> None:
         if self.requested is not None:  # asked twice: stop now
@@ -538,16 +558,16 @@ class _StopOnInterrupt(Callback):
         from aedr.training import distributed
 
         if distributed.is_main():  # under torchrun every rank is signalled; rank 0 tells
-            typer.echo(f"\n{self.requested.name}: stopping after this epoch to {then} (again to abort)", err=True)
+            when = "this epoch" if self._training else "the first epoch"  # a neighbour fit's map may come first
+            typer.echo(f"\n{self.requested.name}: stopping after {when} to {then} (again to abort)", err=True)
 
     def on_epoch_end(self, state) -> bool:
         self.epoch, self.phase = state.epoch, state.phase
         return self.requested is not None
 
     def on_train_end(self, state) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-        self._previous = {}
+        self.release()
+        self._training = False
         if self.requested is None and state.stop_asked:  # under torchrun: another rank's signal
             self.requested = _ELSEWHERE
         if self.requested is not None and not self.save_best:
