@@ -347,3 +347,37 @@ def test_aedr_fit_ranks_given_other_options_are_refused_before_training(data, tm
     said = "under torchrun every rank must be given the same options: rank 1 has --max-iter 3, rank 0 --max-iter 8"
     assert said in result.stderr, result.stderr
     assert not (tmp_path / "other").exists() and not (tmp_path / "other.checkpoint").exists()
+
+
+@pytest.mark.parametrize(
+    "params, stop_at",
+    [
+        ("neighbor_loss='tsne'", 3),  # in the shaping phase
+        ("neighbor_loss='umap'", 10),  # in the fitting phase
+        ("noise='gaussian', noise_level=0.3", 3),  # a denoising fit
+    ],
+)
+def test_a_resumed_fit_under_torchrun_ends_bit_identical(tmp_path, params, stop_at):
+    """Each rank draws its own noise (a neighbour fit's dropped inputs and rows drawn near the training rows,
+    a denoising fit's corruption), and the checkpoint kept rank 0's generators alone: rank 1 resumed with
+    rank 0's noise, and the model differed (QA F4). Rank 1's own clock never says a checkpoint is due here:
+    rank 0's decides, as every rank gives its generators' states to it."""
+    script = tmp_path / "resume.py"
+    script.write_text(
+        "import torch, torch.distributed as dist\n"
+        "from sklearn.datasets import load_digits\n"
+        "from aedr import Autoencoder, Checkpoint\n"
+        "X = load_digits().data[:300]\n"
+        f"params = dict(n_components=2, max_iter=8, random_state=0, {params})\n"
+        "seen = []\n"
+        f"stop = lambda state: seen.append(1) or len(seen) == {stop_at}\n"
+        "full = Autoencoder(**params).fit(X)\n"
+        "clock = dict(every_epochs=1) if dist.get_rank() == 0 else dict(every_seconds=1e9)\n"
+        "Autoencoder(**params, callbacks=[Checkpoint('fit.ckpt', **clock), stop]).fit(X)\n"
+        "resumed = Autoencoder(**params).fit(X, resume_from='fit.ckpt')\n"
+        "a, b = full.model_.state_dict(), resumed.model_.state_dict()\n"
+        "same = all(torch.equal(a[k], b[k]) for k in a) and full.loss_curve_ == resumed.loss_curve_\n"
+        "print(f'rank {dist.get_rank()} same {same}', flush=True)\n"
+    )
+    result = run([*TORCHRUN, "--standalone", "--nproc-per-node", "2", str(script)], tmp_path, timeout=240)
+    assert "rank 0 same True" in result.stdout and "rank 1 same True" in result.stdout, result.stdout

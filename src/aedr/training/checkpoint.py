@@ -2,9 +2,9 @@
 
 A checkpoint holds what the next epoch needs: the network's weights, the best weights so far,
 the input scaling, the optimizer's state, the learning-rate schedule, the loss history and every random
-generator's state (a neighbour fit adds its phase and the map it pulls the codes to). Resumed at
-the same thread count and device, a fit ends with the same model, bit for bit, as one never
-interrupted. The file is data only: tensors, and the rest as JSON in the safetensors metadata.
+generator's state, under torchrun every rank's (a neighbour fit adds its phase and the map it pulls the
+codes to). Resumed at the same thread count, device and process count, a fit ends with the same
+model, bit for bit, as one never interrupted. The file is data only: tensors, and the rest as JSON in the safetensors metadata.
 
 Examples
 --------
@@ -163,7 +163,7 @@ class Checkpoint(Callback):
 
     def write(self, snapshot: Snapshot, epoch: int) -> None:
         """Write ``snapshot`` (taken after ``epoch``) to :attr:`path`, replacing the previous checkpoint
-        (under torchrun, rank 0 alone writes)."""
+        (under torchrun, rank 0 alone writes: the snapshot holds every rank's generator states)."""
         from aedr.training.distributed import is_main
 
         if not is_main():

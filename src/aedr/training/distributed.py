@@ -102,6 +102,18 @@ def broadcast(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def every_rank(value: torch.Tensor) -> list[torch.Tensor]:
+    """Every rank's ``value`` (a tensor of the same shape and dtype on every rank), in rank order, on
+    every rank, on the device it came on (``[value]`` when not distributed)."""
+    if world_size() > 1 and dist.is_initialized():
+        device = value.device
+        value = (value.cuda() if dist.get_backend() == "nccl" else value.cpu()).contiguous()
+        values = [torch.empty_like(value) for _ in range(dist.get_world_size())]
+        dist.all_gather(values, value)
+        return [v.to(device) for v in values]
+    return [value]
+
+
 def any_rank(flag: bool) -> bool:
     """True on every rank when ``flag`` is True on any (itself when not distributed): one decision
     that every rank takes alike, such as streaming rows that one rank's memory cannot hold."""

@@ -25,7 +25,7 @@ import torch
 from aedr.data.stream import epoch_order
 from aedr.training.callbacks import Callback, TrainingState
 from aedr.training.checkpoint import Checkpoint, Snapshot, optimizer_state, optimizer_tensors
-from aedr.training.distributed import broadcast, distributed_step, rank, sum_over_ranks, world_size
+from aedr.training.distributed import broadcast, distributed_step, every_rank, rank, sum_over_ranks, world_size
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +195,7 @@ class Trainer:
                 stop = False
                 for cb in self.callbacks:
                     stop = bool(cb.on_epoch_end(state)) or stop
-                if step is not None:  # one rank asked to stop (a signal): every rank stops
-                    stop = bool(sum_over_ranks(torch.tensor(float(stop), device=self.device)).item() > 0)
+                stop, checkpoints, snapshot_due = self._agreed(epoch, stop, step)
                 state.stop_asked = stop
                 if stale >= cfg.n_iter_no_change:
                     if decays_left == 0:
@@ -207,10 +206,9 @@ class Trainer:
                     logger.debug("epoch %d: plateau, learning rate now %g", epoch, plateau_rate)
                 if stop:
                     history.stop_reason = "callback"
-                checkpoints = [cb for cb in self.callbacks if isinstance(cb, Checkpoint) and (stop or cb.due(epoch))]
-                if checkpoints:
+                if snapshot_due:
                     schedule = {"decays_left": decays_left, "stale": stale, "rate": plateau_rate}
-                    snapshot = self._snapshot(optimizer, best_weights, schedule)
+                    snapshot = self._snapshot(optimizer, best_weights, schedule, ranks=step is not None)
                     for cb in checkpoints:
                         cb.write(snapshot, epoch)
                 if stop:
@@ -222,6 +220,21 @@ class Trainer:
             raise
         _train_end(self.callbacks, state)
         return history
+
+    def _agreed(self, epoch: int, stop: bool, step) -> tuple[bool, list[Checkpoint], bool]:
+        """``(stop, the checkpoints to write, whether to take a snapshot)`` after ``epoch``, this rank having
+        asked to ``stop`` or not. Under DDP (``step``) every rank takes the same decisions: a stop asked on
+        one rank (a signal) stops every rank, and rank 0, which alone writes, says by its own clock whether
+        a checkpoint is written, since every rank gives its generators' states to the snapshot."""
+        mine = [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
+        due = [cb for cb in mine if cb.due(epoch)]
+        if step is None:
+            checkpoints = mine if stop else due
+            return stop, checkpoints, bool(checkpoints)
+        main = rank() == 0
+        flags = torch.tensor([float(stop), float(main and bool(mine)), float(main and bool(due))], device=self.device)
+        stops, writes, dues = (value > 0 for value in sum_over_ranks(flags).tolist())
+        return stops, mine if stops else due, (stops and writes) or dues
 
     def _divergence(self, train_loss: float, val_loss: float | None) -> str:
         """What shows this epoch diverged ("" if nothing): a loss that is not finite, or a training loss
@@ -240,16 +253,24 @@ class Trainer:
             )
         return ""
 
-    def _snapshot(self, optimizer, best_weights: dict, schedule: dict) -> Snapshot:
-        """The state the next epoch starts from (see :mod:`aedr.training.checkpoint`)."""
+    def _snapshot(self, optimizer, best_weights: dict, schedule: dict, ranks: bool = False) -> Snapshot:
+        """The state the next epoch starts from (see :mod:`aedr.training.checkpoint`); with ``ranks``
+        (under DDP, called on every rank at once) each rank's generator states, which differ: rank 0's as
+        ``generator/<i>``, as in one process, and rank r's as ``rank<r>/generator/<i>``."""
         opt_tensors, opt_rest = optimizer_tensors(optimizer)
+        states = [g.get_state() for g in self.generators]
         tensors = {
             **{f"model/{k}": v for k, v in self.model.state_dict().items()},
             **{f"best/{k}": v for k, v in best_weights.items()},
             **{f"optimizer/{k}": v for k, v in opt_tensors.items()},
-            **{f"generator/{i}": g.get_state() for i, g in enumerate(self.generators)},
+            **{f"generator/{i}": state for i, state in enumerate(states)},
             **self.checkpoint_extra.tensors,
         }
+        if ranks:  # one gather of every generator's state (byte tensors, of the same sizes on every rank)
+            sizes = [len(state) for state in states]
+            for r, flat in enumerate(every_rank(torch.cat(states))):
+                if r > 0:
+                    tensors.update({f"rank{r}/generator/{i}": p.clone() for i, p in enumerate(flat.split(sizes))})
         state = {
             "history": dataclasses.asdict(self.history),
             "schedule": schedule,
@@ -260,18 +281,22 @@ class Trainer:
         return Snapshot(tensors, state)
 
     def _restore(self, snapshot: Snapshot, optimizer) -> dict:
-        """Load ``snapshot``'s weights, optimizer and generator states; return its best weights."""
+        """Load ``snapshot``'s weights, optimizer and generator states (under DDP, this rank's: a rank the
+        checkpoint has none for, as it was written by fewer ranks, keeps its generators as the fit seeded
+        them); return its best weights."""
         self.model.load_state_dict(snapshot.group("model"))
         optimizer.load_state_dict(optimizer_state(snapshot.group("optimizer"), snapshot.state["optimizer"]))
         if self.scaler is not None and "grad_scaler" in snapshot.state:
             self.scaler.load_state_dict(snapshot.state["grad_scaler"])
-        states = snapshot.group("generator")
-        if len(states) != len(self.generators):
-            raise ValueError(
-                f"the checkpoint holds {len(states)} generator states, this fit has {len(self.generators)}"
-            )
-        for i, generator in enumerate(self.generators):
-            generator.set_state(states[str(i)])
+        me = rank() if self.distributed else 0
+        states = snapshot.group("generator" if me == 0 else f"rank{me}/generator")
+        if states or me == 0:
+            if len(states) != len(self.generators):
+                raise ValueError(
+                    f"the checkpoint holds {len(states)} generator states, this fit has {len(self.generators)}"
+                )
+            for i, generator in enumerate(self.generators):
+                generator.set_state(states[str(i)])
         device = next(iter(self.model.state_dict().values())).device
         return {k: v.to(device) for k, v in snapshot.group("best").items()}
 
