@@ -248,6 +248,30 @@ def test_a_checkpoint_says_whether_its_rows_were_streamed(tmp_path, budget, othe
     assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
 
 
+def test_a_checkpoint_of_rows_in_memory_names_the_budget_that_holds_them(tmp_path):
+    """Resumed with a budget too small for the rows, the refusal said "a memory_budget that holds them"
+    and no value (QA F6); the value it names now reads them into memory again, and the fit ends as the
+    uninterrupted one."""
+    import re
+
+    from aedr.cli.errors import option_words
+
+    torch.set_num_threads(1)
+    np.save(tmp_path / "x.npy", X.astype(np.float32))
+    rows, file = np.load(tmp_path / "x.npy", mmap_mode="r"), tmp_path / "fit.ckpt"
+    params = {"max_iter": 6, "random_state": 0}
+    full = Autoencoder(**params, memory_budget=10**12).fit(rows)
+    Autoencoder(**params, memory_budget=10**12, callbacks=[Checkpoint(file, every_epochs=2), StopAfter(3)]).fit(rows)
+    with pytest.raises(CheckpointError, match=r"holds them, as it had: memory_budget='(\d+M)' or more$") as info:
+        Autoencoder(**params, memory_budget="1M").fit(rows, resume_from=file)
+    budget = re.search(r"'(\d+M)'", str(info.value))[1]
+    assert budget == "2M"  # 500 rows of 64 values are counted 1,680,000 bytes: in whole MiB, 2
+    assert option_words(str(info.value)).endswith(f"as it had: --memory-budget {budget} or more")
+    assert "memory_budget" not in option_words(str(info.value))
+    resumed = Autoencoder(**params, memory_budget=budget).fit(rows, resume_from=file)
+    assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
+
+
 @pytest.mark.parametrize(
     "run, message",
     [

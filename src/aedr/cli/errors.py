@@ -242,8 +242,9 @@ def choice_words(message: str) -> str:
 
 def option_words(text: str) -> str:
     """``text`` with estimator parameter names written as the options that set them:
-    ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``;
-    the user's own words that happen to be parameter names (a column ``'noise'``) stay as they are.
+    ``n_neighbors=100`` -> ``--n-neighbors 100``, ``The 'activation' parameter`` -> ``--activation``,
+    and the value after one as the option takes it (:func:`value_words`); the user's own words that
+    happen to be parameter names (a column ``'noise'``) stay as they are.
 
     >>> option_words("cells.csv: 1 column is not numeric: 'noise' (e.g. 'beta' in row 1)")
     "cells.csv: 1 column is not numeric: 'noise' (e.g. 'beta' in row 1)"
@@ -254,6 +255,8 @@ def option_words(text: str) -> str:
     '--max-iter must be a whole number of at least 1, or auto; got 0'
     >>> option_words("The 'tol' parameter of Autoencoder must be a float in the range [0.0, 1.0). Got -1.0 instead.")
     '--tol must be a number of at least 0 and below 1; got -1.0'
+    >>> option_words("resume with a budget that holds them: memory_budget='6M' or more")
+    'resume with a budget that holds them: --memory-budget 6M or more'
     """
     from aedr.cli.params import DECLARED
 
@@ -265,10 +268,24 @@ def option_words(text: str) -> str:
     )
     flags = {n: p.flag() for n, p in DECLARED.items() if p.cli is not None} | ARGUMENT_FLAGS
     names = "|".join(sorted(flags, key=len, reverse=True))
-    text = re.sub(rf"(?<![\w-])({names})=", lambda m: f"{flags[m[1]]} ", text)
+    text = re.sub(rf"(?<![\w-])({names})=({_VALUE})?", lambda m: f"{flags[m[1]]} {value_words(m[2] or '')}", text)
     # "'hidden_layer_sizes' must be ...": a parameter named as the subject of a rule; a quoted name anywhere
     # else is the user's own word (a column 'noise', a cell value 'beta'), never rewritten
     return re.sub(rf"(?<![\w-])'({names})'(?= must )", lambda m: flags[m[1]], text)
+
+
+_VALUE = r"'\d+(?:\.\d+)?[KMGT]'"  # Python's repr of a value the option spells otherwise: a size as text
+
+
+def value_words(value: str) -> str:
+    """A parameter's value as Python's ``repr`` shows it, as its option takes it: a size unquoted.
+
+    >>> value_words("'1.5G'"), value_words("3")
+    ('1.5G', '3')
+    """
+    if re.fullmatch(_VALUE, value):
+        return value[1:-1]
+    return value
 
 
 def constraint_words(text: str) -> str:

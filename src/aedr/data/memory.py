@@ -192,8 +192,27 @@ def budget_bytes(memory_budget) -> int:
 def needs_streaming(source: RowSource, memory_budget) -> bool:
     """Whether reading ``source`` in memory (:attr:`~aedr.data.sources.RowSource.read_shape`) would need
     more than ``memory_budget`` bytes."""
-    n, d = source.read_shape
-    return n * (d * IN_MEMORY_BYTES_PER_VALUE + IN_MEMORY_BYTES_PER_ROW) > budget_bytes(memory_budget)
+    return in_memory_bytes(*source.read_shape) > budget_bytes(memory_budget)
+
+
+def in_memory_bytes(n_rows: int, n_features: int) -> int:
+    """The bytes a fit of ``n_rows`` x ``n_features`` rows read into memory is counted to need: the
+    ``memory_budget`` that holds them (:func:`needs_streaming`)."""
+    return int(n_rows) * (int(n_features) * IN_MEMORY_BYTES_PER_VALUE + IN_MEMORY_BYTES_PER_ROW)
+
+
+def budget_holding(n_bytes: int) -> str:
+    """The round ``memory_budget`` (as text, which :func:`parse_bytes` reads) of at least ``n_bytes``:
+    whole MiB below 1 GiB, tenths of a GiB above.
+
+    >>> budget_holding(6_037_920), budget_holding(5 << 30), budget_holding(1)
+    ('6M', '5G', '1M')
+    """
+    import math
+
+    if n_bytes <= 1 << 30:
+        return f"{max(1, math.ceil(n_bytes / (1 << 20)))}M"
+    return f"{math.ceil(n_bytes * 10 / (1 << 30)) / 10:g}G"
 
 
 def parse_bytes(text) -> float | str:

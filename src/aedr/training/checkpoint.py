@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import signal
 import threading
@@ -67,13 +68,17 @@ def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     """What a checkpoint must share with the fit that resumes it: the estimator's class and
     parameters (not its callbacks, verbosity, device or thread count), whether the rows are ``streamed`` from
     disk or read into memory (``memory_budget`` decides; the two train on different batches), and
-    the rows' shape and checksum."""
+    the rows' shape and checksum; for rows in memory, the budget they needed (``in_memory_bytes``, which a
+    resume that streams them is told to give)."""
+    from aedr.data.memory import in_memory_bytes
     from aedr.data.sources import RowSource
     from aedr.data.stream import statistics
     from aedr.persistence.config import plain_params
 
     params = plain_params(estimator, exclude=_IGNORED_PARAMS)
     identity = {"estimator": type(estimator).__name__, "params": params, "rows": _ROWS[streamed]}
+    if not streamed:
+        identity["in_memory_bytes"] = in_memory_bytes(X.shape[0], math.prod(X.shape[1:]))
     if isinstance(X, RowSource):  # rows on disk: the checksum of the streaming pass over them
         return {**identity, "data": statistics(X).checksum}
     parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)  # CSR, or an array
@@ -315,7 +320,7 @@ _ROWS_ADVICE = {
     "streamed": "the checkpointed fit streamed its rows from disk and this one reads them into memory (its "
     "memory_budget holds them); resume with memory_budget=0 to stream them as it did",
     "in memory": "the checkpointed fit read its rows into memory and this one streams them from disk (they "
-    "exceed its memory_budget); resume with a memory_budget that holds them, as it had",
+    "exceed the memory budget); resume with a budget that holds them, as it had",
 }
 
 
@@ -335,6 +340,8 @@ def read_checkpoint(path, identity: dict | None = None) -> Snapshot:
 
 
 def _check_identity(path: Path, saved, identity: dict) -> None:
+    from aedr.data.memory import budget_holding
+
     if not isinstance(saved, dict) or not isinstance(saved.get("params", {}), dict):
         raise CheckpointError(f"{path}: not an aedr checkpoint (its record of the fit is malformed)")
     if saved.get("estimator") != identity["estimator"]:
@@ -342,6 +349,9 @@ def _check_identity(path: Path, saved, identity: dict) -> None:
     was = saved.get("rows")  # None: a checkpoint from before it was recorded
     if was is not None and was != identity["rows"]:
         advice = _ROWS_ADVICE.get(was) if isinstance(was, str) else None
+        needed = saved.get("in_memory_bytes")  # the budget the rows in memory needed (absent from older checkpoints)
+        if was == "in memory" and isinstance(needed, int):
+            advice += f": memory_budget={budget_holding(needed)!r} or more"
         raise CheckpointError(f"{path}: {advice or 'written for other data (its rows were read otherwise)'}")
     if saved.get("data") != identity["data"]:
         raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
