@@ -211,6 +211,27 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(tmp_path):
         ae.fit(X, resume_from=file)
 
 
+def test_the_same_values_as_float64_resume_a_float32_checkpoint_but_not_a_neighbour_fits(tmp_path):
+    """The digits as float64 were refused for a checkpoint of them as float32, "the rows differ" (QA F8).
+    Training reads every row as float64 before scaling it, so the plain fit ends bit for bit as the
+    uninterrupted one; a neighbour fit builds its graph on the rows in their own type: refused, in words."""
+    torch.set_num_threads(1)
+    single, file = X.astype(np.float32), tmp_path / "fit.ckpt"
+    params = {"max_iter": 12, "random_state": 0}
+    full = Autoencoder(**params).fit(single)
+    Autoencoder(**params, callbacks=[Checkpoint(file, every_epochs=2), StopAfter(5)]).fit(single)
+    resumed = Autoencoder(**params).fit(X.astype(np.float64), resume_from=file)
+    assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
+    with pytest.raises(CheckpointError, match=r"other data \(the rows differ"):  # values float32 rounds
+        Autoencoder(**params).fit(X + 0.1, resume_from=file)
+
+    params = {"max_iter": 8, "neighbor_loss": "tsne", "random_state": 0}
+    Autoencoder(**params, callbacks=[Checkpoint(file, every_epochs=1), StopAfter(1)]).fit(single)
+    said = "written for these rows as float32 and this fit has them as float64; a neighbour fit builds its graph"
+    with pytest.raises(CheckpointError, match=said):
+        Autoencoder(**params).fit(X.astype(np.float64), resume_from=file)
+
+
 def test_a_checkpoint_from_before_a_parameter_existed_resumes_at_its_default(tmp_path):
     """Every parameter added with a default that is not None made earlier checkpoints refuse to resume
     ("other parameters: noise=None (now ...)"), where an older model file loads with the default filled

@@ -69,7 +69,8 @@ def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     parameters (not its callbacks, verbosity, device or thread count), whether the rows are ``streamed`` from
     disk or read into memory (``memory_budget`` decides; the two train on different batches), and
     the rows' shape and checksum; for rows in memory, the budget they needed (``in_memory_bytes``, which a
-    resume that streams them is told to give)."""
+    resume that streams them is told to give), and for an array their type and a checksum of their
+    values whatever the type (``dtype``, ``values``: :func:`_values_digest`)."""
     from aedr.data.memory import in_memory_bytes
     from aedr.data.sources import RowSource
     from aedr.data.stream import statistics
@@ -82,10 +83,37 @@ def run_identity(estimator, X: np.ndarray, streamed: bool = False) -> dict:
     if isinstance(X, RowSource):  # rows on disk: the checksum of the streaming pass over them
         return {**identity, "data": statistics(X).checksum}
     parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)  # CSR, or an array
-    digest = hashlib.sha256(f"{X.dtype} {X.shape} {len(parts)}".encode())
+    data = _digest(X.dtype, X.shape, parts)
+    if len(parts) == 1:
+        identity.update(dtype=str(X.dtype), values=_values_digest(X, data))
+    return {**identity, "data": data}
+
+
+def _digest(dtype, shape, parts) -> str:
+    """SHA-256 of ``parts`` (arrays) as the rows of that ``dtype`` and ``shape``."""
+    digest = hashlib.sha256(f"{dtype} {shape} {len(parts)}".encode())
     for part in parts:
         digest.update(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
-    return {**identity, "data": digest.hexdigest()}
+    return digest.hexdigest()
+
+
+_DIGEST_ROWS = 1 << 14  # float64 rows compared with their float32 cast this many at a time
+
+
+def _values_digest(X: np.ndarray, digest: str) -> str:
+    """A checksum of array ``X``'s values, the same for float64 rows and for float32 rows of the same
+    values: where float32 holds every value of float64 ``X`` exactly, :func:`_digest` of ``X`` as
+    float32; else ``digest``, ``X``'s own."""
+    if X.dtype != np.float64:
+        return digest
+    single = hashlib.sha256(f"float32 {X.shape} 1".encode())
+    for start in range(0, len(X), _DIGEST_ROWS):  # a block at a time: no float32 copy of all the rows
+        block = np.ascontiguousarray(X[start : start + _DIGEST_ROWS])
+        cast = block.astype(np.float32)
+        if not np.array_equal(cast, block):  # a value float32 rounds (or NaN): values of their own
+            return digest
+        single.update(memoryview(cast.reshape(-1).view(np.uint8)))
+    return single.hexdigest()
 
 
 class Checkpoint(Callback):
@@ -354,7 +382,7 @@ def _check_identity(path: Path, saved, identity: dict) -> None:
             advice += f": memory_budget={budget_holding(needed)!r} or more"
         raise CheckpointError(f"{path}: {advice or 'written for other data (its rows were read otherwise)'}")
     if saved.get("data") != identity["data"]:
-        raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
+        _check_values(path, saved, identity)
     old, new = saved.get("params", {}), identity["params"]
     changed = sorted(
         k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and not _added_at_default(k, old, new)
@@ -362,6 +390,22 @@ def _check_identity(path: Path, saved, identity: dict) -> None:
     if changed:
         diffs = ", ".join(f"{k}={old.get(k)!r} (now {new.get(k)!r})" for k in changed)
         raise CheckpointError(f"{path}: written with other parameters: {diffs}")
+
+
+def _check_values(path: Path, saved: dict, identity: dict) -> None:
+    """Refuse a checkpoint whose rows differ from the resuming fit's, unless only their type does (float64
+    rows of the values of float32 ones) and the fit is not a neighbour fit: training reads every row's
+    values as float64 before scaling them, so that fit ends as an uninterrupted one, bit for bit, where
+    a neighbour fit builds its graph on the rows in their own type."""
+    if saved.get("values") is None or saved.get("values") != identity.get("values"):
+        raise CheckpointError(f"{path}: written for other data (the rows differ from the checkpointed fit's)")
+    if identity["params"].get("neighbor_loss") is not None:
+        was, now = saved.get("dtype"), identity.get("dtype")
+        raise CheckpointError(
+            f"{path}: written for these rows as {was} and this fit has them as {now}; a neighbour fit builds its "
+            f"graph on the rows in their own type, so it would not end as an uninterrupted one: resume with the "
+            f"rows as {was}, as the checkpointed fit had them"
+        )
 
 
 def _added_at_default(name: str, old: dict, new: dict) -> bool:
