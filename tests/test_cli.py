@@ -482,6 +482,12 @@ def test_inverse_transform_of_codes_under_other_names_points_to_columns(run, tmp
     assert len(pd.read_csv(io.StringIO(rows))) == 5
 
 
+def test_inverse_transform_of_codes_of_another_width_counts_their_columns(run, tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((3, 1), dtype=np.float32))
+    result = aedr("inverse-transform", run / "model", tmp_path / "one.npy", ok=False)
+    assert_one_line_error(result, "one.npy: 1 code column, but the model has --n-components 2")  # "1 code columns"
+
+
 def test_evaluate(run, cells, tmp_path):
     scores = json.loads(aedr("evaluate", run / "model", cells, "--label-col", "cell_type", "--json").stdout)
     assert {"reconstruction_mse", "trustworthiness", "n_samples"} <= set(scores)
@@ -1184,6 +1190,9 @@ def test_resume_without_a_checkpoint_or_with_other_options_is_refused(tmp_path):
     )
     result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--max-iter", "9", "--resume", ok=False)
     assert_one_line_error(result, "run.checkpoint", "other parameters", "--max-iter 6 (now 9)")
+    fit = ["fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--max-iter", "6", "--resume"]
+    result = aedr(*fit, "--neighbor-loss", "tsne", ok=False)  # the option's own word, not Python's None
+    assert_one_line_error(result, "other parameters: --neighbor-loss none (now 'tsne')")
     assert not (tmp_path / "run").exists()
 
 
@@ -1210,12 +1219,41 @@ def test_a_fit_given_no_seed_draws_one_says_it_and_resumes_with_it(tmp_path):
 
 
 def test_force_starts_afresh_over_a_checkpoint(tmp_path):
-    np.save(tmp_path / "data.npy", np.random.default_rng(0).normal(size=(300, 8)))
-    (tmp_path / "run.checkpoint").write_bytes(b"an old checkpoint")
+    X = np.random.default_rng(0).normal(size=(300, 8))
+    np.save(tmp_path / "data.npy", X)
+    Autoencoder(max_iter=4, random_state=1, callbacks=[Checkpoint(tmp_path / "run.checkpoint", every_epochs=2)]).fit(X)
     aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", "--max-iter", "3", "--quiet", "--force")
     assert not (tmp_path / "run.checkpoint").exists()
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"] == 3
     assert sorted(os.listdir(tmp_path)) == ["data.npy", "run"]
+
+
+@pytest.mark.parametrize("made", ["file", "safetensors", "folder"])
+def test_what_is_no_checkpoint_at_the_checkpoints_name_is_named_and_never_replaced(tmp_path, made):
+    """A user's file at OUT.checkpoint was called "the checkpoint of an interrupted fit", and --force
+    deleted it without a word; a folder there was that checkpoint too, or "no checkpoint", or under
+    --force "a folder; give the name of a file to write" (QA F9)."""
+    from safetensors.numpy import save_file
+
+    np.save(tmp_path / "data.npy", np.random.default_rng(0).normal(size=(300, 8)))
+    taken = tmp_path / "run.checkpoint"
+    if made == "folder":
+        taken.mkdir()
+        (taken / "notes.txt").write_text("mine")
+        said = [f"{taken} is a folder, and aedr fit keeps this fit's checkpoint under that name"]
+    elif made == "file":
+        taken.write_text("hello\n")
+        said = [f"{taken}: not a readable checkpoint", "aedr fit keeps this fit's checkpoint under that name"]
+    else:  # a safetensors file of someone else's
+        save_file({"w": np.zeros(3, dtype=np.float32)}, str(taken))
+        said = [f"{taken}: not an aedr checkpoint, and aedr fit keeps this fit's checkpoint under that name"]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for given in ([], ["--force"], ["--resume"], ["--resume", "--force"]):
+        result = aedr("fit", tmp_path / "data.npy", "-o", tmp_path / "run", *FAST, *given, ok=False)
+        assert_one_line_error(result, *said, "move it away, or choose another --out")
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before, given
+    if made == "file":
+        assert taken.read_text() == "hello\n"
 
 
 def test_data_too_large_to_square_is_refused_not_written_as_infinity(tmp_path):

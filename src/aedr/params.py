@@ -189,10 +189,11 @@ class Param:
     def help_text(self) -> str:
         if not self.show_default:
             return self.help
-        return f"{self.help} [default: {_shown(self.default)}]"
+        return f"{self.help} [default: {shown_value(self.default)}]"
 
 
-def _shown(value) -> str:
+def shown_value(value) -> str:
+    """``value`` of a parameter as its option takes it: ``none``, ``256,64`` (``linear`` for none), ``true``."""
     if value is None:
         return "none"
     if isinstance(value, tuple):

@@ -257,6 +257,8 @@ def option_words(text: str) -> str:
     '--tol must be a number of at least 0 and below 1; got -1.0'
     >>> option_words("resume with a budget that holds them: memory_budget='6M' or more")
     'resume with a budget that holds them: --memory-budget 6M or more'
+    >>> option_words("written with other parameters: neighbor_loss=None (now 'tsne'), noise='gaussian' (now None)")
+    "written with other parameters: --neighbor-loss none (now 'tsne'), --noise 'gaussian' (now none)"
     """
     from aedr.cli.params import DECLARED
 
@@ -269,23 +271,33 @@ def option_words(text: str) -> str:
     flags = {n: p.flag() for n, p in DECLARED.items() if p.cli is not None} | ARGUMENT_FLAGS
     names = "|".join(sorted(flags, key=len, reverse=True))
     text = re.sub(rf"(?<![\w-])({names})=({_VALUE})?", lambda m: f"{flags[m[1]]} {value_words(m[2] or '')}", text)
+    text = re.sub(rf"\(now ({_VALUE})\)", lambda m: f"(now {value_words(m[1])})", text)  # a checkpoint's other value
     # "'hidden_layer_sizes' must be ...": a parameter named as the subject of a rule; a quoted name anywhere
     # else is the user's own word (a column 'noise', a cell value 'beta'), never rewritten
     return re.sub(rf"(?<![\w-])'({names})'(?= must )", lambda m: flags[m[1]], text)
 
 
-_VALUE = r"'\d+(?:\.\d+)?[KMGT]'"  # Python's repr of a value the option spells otherwise: a size as text
+# Python's repr of a value its option spells otherwise: a size as text, None, True or False, a list of numbers
+_VALUE = r"'\d+(?:\.\d+)?[KMGT]'|\bNone\b|\bTrue\b|\bFalse\b|\[[\d., ]*\]"
 
 
 def value_words(value: str) -> str:
-    """A parameter's value as Python's ``repr`` shows it, as its option takes it: a size unquoted.
+    """A parameter's value as Python's ``repr`` shows it, as its option takes it (as ``--help`` shows the
+    defaults): a size unquoted, ``none``, ``true``, ``32,16``; anything else as it is.
 
-    >>> value_words("'1.5G'"), value_words("3")
-    ('1.5G', '3')
+    >>> value_words("'1.5G'"), value_words("None"), value_words("[32, 16]"), value_words("False"), value_words("3")
+    ('1.5G', 'none', '32,16', 'false', '3')
     """
-    if re.fullmatch(_VALUE, value):
+    import ast
+
+    from aedr.params import shown_value
+
+    if not re.fullmatch(_VALUE, value):
+        return value
+    if value.startswith("'"):
         return value[1:-1]
-    return value
+    literal = ast.literal_eval(value)
+    return shown_value(tuple(literal) if isinstance(literal, list) else literal)
 
 
 def constraint_words(text: str) -> str:

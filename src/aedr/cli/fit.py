@@ -360,17 +360,32 @@ def _holds_trained(file: Path) -> bool:
 
 
 def _check_checkpoint(file: Path, *, resume: bool, force: bool):
-    """The header of the checkpoint to go on from with --resume; without it, refuse to replace another fit's."""
-    from aedr.training.checkpoint import CheckpointError, read_header
+    """The header of the checkpoint to go on from with --resume; without it, refuse to replace another fit's.
+    Whatever else has the checkpoint's name (a folder, a file that is no aedr checkpoint) is refused with
+    either, and --force does not replace it."""
+    from aedr.training.checkpoint import CheckpointError, NotACheckpointError, read_header
 
+    taken = "aedr fit keeps this fit's checkpoint under that name: move it away, or choose another --out"
+    if file.exists() and not file.is_file():
+        raise CheckpointError(f"{file} is {'a folder' if file.is_dir() else 'not a file'}, and {taken}")
+    if resume and not file.is_file():
+        raise CheckpointError(
+            f"no checkpoint at {file}: nothing to resume (a fit writes one every --checkpoint-every "
+            "seconds and when Ctrl-C or SIGTERM stops it)"
+        )
+    if not file.is_file():
+        return None
+    try:
+        header = read_header(file)  # the tensors, and the check against data and parameters, come with the fit
+    except NotACheckpointError as exc:
+        raise CheckpointError(f"{exc}, and {taken}") from exc
+    except CheckpointError:  # aedr's own, damaged or of another version: --force replaces it
+        if resume:
+            raise
+        header = None
     if resume:
-        if not file.is_file():
-            raise CheckpointError(
-                f"no checkpoint at {file}: nothing to resume (a fit writes one every --checkpoint-every "
-                "seconds and when Ctrl-C or SIGTERM stops it)"
-            )
-        return read_header(file)  # the tensors, and the check against data and parameters, come with the fit
-    if file.exists() and not force:
+        return header
+    if not force:
         raise CheckpointError(
             f"{file} holds the checkpoint of an interrupted fit: --resume goes on from it, --force starts afresh"
         )

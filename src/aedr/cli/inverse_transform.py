@@ -90,8 +90,10 @@ def inverse_transform(
     else:
         table = _code_table(data, code_names, label_col, columns, exclude, header, delimiter, missing)
     if table.X.shape[1] != estimator.n_components:
+        from aedr._words import plural
+
         raise ValueError(
-            f"{data}: {table.X.shape[1]} code columns, but the model has n_components={estimator.n_components}"
+            f"{data}: {plural(table.X.shape[1], 'code column')}, but the model has n_components={estimator.n_components}"
         )
     names = getattr(estimator, "feature_names_in_", None)
     names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(estimator.n_features_in_)]

@@ -43,6 +43,11 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be read, or belongs to another run (other data or parameters)."""
 
 
+class NotACheckpointError(CheckpointError):
+    """The file is no aedr checkpoint at all (not safetensors, or safetensors without aedr's header), where
+    a plain :class:`CheckpointError` says an aedr checkpoint is damaged or of another version."""
+
+
 @dataclass
 class Snapshot:
     """A fit's state at the end of an epoch: ``tensors`` by name, everything else in ``state``."""
@@ -326,9 +331,9 @@ def _open(path, *, tensors: bool) -> tuple[dict, dict]:
             header = json.loads(text)
             values = {name: f.get_tensor(name) for name in f.keys()} if tensors else {}  # noqa: SIM118 (not a dict)
     except Exception as exc:  # safetensors reports malformed files with several exception types
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+        raise NotACheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an aedr checkpoint")
+        raise NotACheckpointError(f"{path}: not an aedr checkpoint")
     if header.get("version") != VERSION:
         older = isinstance(header.get("version"), int) and header["version"] < VERSION
         hint = "written by an earlier aedr: start the fit again without --resume" if older else "upgrade aedr"
