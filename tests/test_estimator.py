@@ -97,6 +97,39 @@ def test_a_fit_that_runs_out_of_the_epochs_it_was_given_warns_as_scikit_learns_m
         fit_small(small, max_iter=3, neighbor_loss="umap")
 
 
+def test_a_deep_fit_given_the_epochs_auto_gives_runs_them_by_design_without_a_warning():
+    """Its rate falls to zero over the last half of the epochs, so it runs them all: iris with 200 and 600
+    epochs warned 'raise max_iter, or leave it auto', and 'auto' gave the same 200 (API QA 2)."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = load_iris().data
+    params = dict(hidden_layer_sizes=(8,), random_state=0, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ae = Autoencoder(max_iter=200, **params).fit(X)
+    assert ae.n_iter_ == 200 and ae.stop_reason_ == "max_iter"
+    with pytest.warns(ConvergenceWarning, match=r"raise max_iter, or leave it 'auto' \(200 epochs for these rows\)"):
+        Autoencoder(max_iter=20, **params).fit(X)  # fewer than auto gives
+
+
+def test_a_network_that_learnt_nothing_better_than_the_column_means_is_told():
+    """Every row one code, at learning_rate_init=1.0, came back with a ConvergenceWarning alone (API QA 1)."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:400]
+    with pytest.warns(UserWarning, match="hardly better than their column means .*learning_rate_init=1"):
+        dead = Autoencoder(max_iter=30, learning_rate_init=1.0, random_state=0, n_jobs=1).fit(X)
+    assert len(np.unique(dead.transform(X).round(6), axis=0)) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        Autoencoder(max_iter=200, random_state=0, n_jobs=1).fit(X)
+
+
 def test_callbacks_function_and_class(small):
     seen = []
 

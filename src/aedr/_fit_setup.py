@@ -340,22 +340,54 @@ def fitted_image_shape(est, n_features: int, image_shape):
     return None if image_shape is None else tuple(int(d) for d in image_shape)
 
 
-def warn_unconverged(est, history) -> None:
+def warn_unconverged(est, history, n_train: int) -> None:
     """A ``ConvergenceWarning``, as scikit-learn's MLPs give, when a fit given a number of epochs
     (``max_iter``) ran them all without converging (its loss had not stopped improving by ``tol`` over
     ``n_iter_no_change`` epochs). Not for ``max_iter="auto"``, a budget meant to be run, nor for a
-    neighbour fit, whose phases run by schedule."""
+    neighbour fit, whose phases run by schedule, nor for a deep network given at least the epochs "auto"
+    gives its ``n_train`` rows: its rate falls to zero over their last half, so it runs them all by
+    design (200 and 600 epochs of iris warned, and leaving it "auto" gave the same 200)."""
     if est.max_iter == "auto" or est.neighbor_loss is not None or history.stop_reason != "max_iter":
+        return
+    auto = max_iter(type(est)(**{**est.get_params(deep=False), "max_iter": "auto"}), n_train)
+    if _is_plain_deep(est) and est.max_iter >= auto:
         return
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
+    advice = (
+        f"raise max_iter, or leave it 'auto' ({auto} epochs for these rows)"
+        if auto > est.max_iter
+        else ("raise max_iter")
+    )
     warnings.warn(
-        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: raise max_iter, or leave "
-        "it 'auto' to size the epochs to the data",
+        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: {advice}",
         ConvergenceWarning,
         stacklevel=6,  # the caller of fit, past scikit-learn's fit context
+    )
+
+
+COLLAPSED_FRACTION = 0.99  # a final loss this close to predicting the column means: codes that carry nothing
+
+
+def warn_collapsed(est, history, loss: str, baseline: float, learning_rate: float) -> None:
+    """A ``UserWarning`` when the fitted network reconstructs its rows hardly better than their column means
+    (within ``COLLAPSED_FRACTION`` of ``baseline``, the loss of predicting every row's mean): the codes
+    carry little or nothing, often every row's the same (400 digits at ``learning_rate_init=1.0``: one code
+    for all of them, loss 0.8766 against 0.8772, far below :func:`check_divergence`'s bound). Rows of
+    independent noise, of which two code axes keep little, are told so too."""
+    final = (history.terms or [{}])[-1].get(loss)
+    if loss != "mse" or final is None or not baseline > 0 or final < COLLAPSED_FRACTION * baseline:
+        return
+    import warnings
+
+    warnings.warn(
+        f"{type(est).__name__} reconstructs its rows hardly better than their column means (loss {final:.4g} against "
+        f"{baseline:.4g}, scaled units): its codes carry little or nothing of the rows; the usual cause is a "
+        f"learning rate too high for this data (learning_rate_init={learning_rate:g})",
+        UserWarning,
+        stacklevel=6,
     )
 
 

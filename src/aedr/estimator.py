@@ -453,7 +453,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise
         self._set_fitted(model, history, earlier)
         _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)
-        _fit_setup.warn_unconverged(self, history)
+        _fit_setup.warn_collapsed(self, history, self.loss, baseline, self.learning_rate_)
+        _fit_setup.warn_unconverged(self, history, len(train_rows))
         return self
 
     def _fit_rows(self, X, *, reset: bool):
