@@ -173,6 +173,9 @@ def test_vae_transform_is_posterior_mean_and_sample(X):
     for bad in (-1, 0, 2.7, True):
         with pytest.raises(ValueError, match="n_samples must be a whole number of at least 1"):
             vae.sample(bad)
+    # more than memory holds: refused before anything is drawn (10**9 samples got the process killed; API QA 4)
+    with pytest.raises(MemoryError, match=r"decoding 1,000,000,000,000 samples into rows of 64 values needs about"):
+        vae.sample(10**12)
 
 
 def test_vae_beta_trades_kl_for_reconstruction(X):

@@ -51,9 +51,28 @@ class DecodedCodes:
         return decode(self.estimator, np.asarray(self.Z[index], dtype=np.float32))
 
 
+DECODED_BYTES_PER_VALUE = 20  # a decoded value's memory: float32 from the network, float64 out, float64 unscaled
+
+
+def check_decoded_fits(n_rows: int, n_features: int, what: str = "codes") -> None:
+    """Refuse, before anything is allocated, decoding ``n_rows`` rows of ``n_features`` values that the
+    memory this process can still have would not hold (``VariationalAutoencoder.sample(10**9)`` was
+    killed by the system, or failed deep inside torch under a limit)."""
+    from aedr._words import size_text
+    from aedr.data.memory import memory_available
+
+    needed, available = n_rows * n_features * DECODED_BYTES_PER_VALUE, memory_available()
+    if needed > available:
+        raise MemoryError(
+            f"decoding {n_rows:,} {what} into rows of {n_features:,} values needs about {size_text(needed)}, more than "
+            f"the {size_text(available)} of memory available: decode them a slice at a time"
+        )
+
+
 def decode(estimator, codes: np.ndarray) -> np.ndarray:
     """``estimator``'s rows for ``codes`` (an array), in the data's units: the fitted decoder, then the
-    input scaling undone; float64."""
+    input scaling undone; float64. Refused before decoding where memory could not hold the rows."""
+    check_decoded_fits(len(codes), estimator.n_features_in_)
     with estimator._threads():  # its n_jobs
         return estimator.scaler_.inverse_transform(apply_in_batches(estimator.model_.decode, codes, estimator.device_))
 

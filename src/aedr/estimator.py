@@ -707,7 +707,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         unlike units chooses by them (breast cancer's two area columns hold 98% of the error). Put a
         ``StandardScaler`` before the autoencoder in a ``Pipeline`` to score every column alike. The
         string scorers of a predictor (``"neg_mean_squared_error"``, ``"r2"``) do not apply to a
-        transformer: leave ``scoring`` out, or pass a callable ``scoring(estimator, X, y)``.
+        transformer: leave ``scoring`` out, or pass a callable ``scoring(estimator, X, y)``. The score is the
+        reconstruction alone: a search over a neighbour model's settings (``perplexity``,
+        ``neighbor_weight``) that should weigh its neighbourhoods passes one, e.g.
+        ``scoring=lambda est, X, y=None: aedr.metrics.trustworthiness(X, est.transform(X))``.
         """
         check_is_fitted(self)
         source = as_source(X)

@@ -7,6 +7,7 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from aedr._inference import check_decoded_fits
 from aedr._validation import check_whole
 from aedr.estimator import Autoencoder
 from aedr.models import build_model
@@ -153,5 +154,6 @@ class VariationalAutoencoder(Autoencoder):
         check_is_fitted(self)
         check_whole("n_samples", n_samples)
         rng = random_state if isinstance(random_state, np.random.Generator) else check_random_state(random_state)
+        check_decoded_fits(int(n_samples), self.n_features_in_, "samples")  # before the codes are drawn
         Z = rng.standard_normal((int(n_samples), self._n_features_out))
         return self.inverse_transform(Z)
