@@ -747,3 +747,10 @@ def test_a_few_extreme_rows_that_set_the_scaling_are_warned_of(caplog):
         for data in (X, np.repeat(X[:4], 50, axis=0), rare, np.vstack([X, np.full(64, 1e4)])):
             Autoencoder(max_iter=2, random_state=0).fit(data)
     assert "extreme rows" not in caplog.text
+
+
+@pytest.mark.parametrize("param", ["max_iter", "random_state", "n_iter_no_change"])
+def test_true_is_no_count(param):
+    """max_iter=True ran one epoch where n_components=True was refused (API QA 6)."""
+    with pytest.raises(ValueError, match=f"{param} must be a whole number, got True"):
+        Autoencoder(**{param: True}).fit(np.random.default_rng(0).random((20, 4)))

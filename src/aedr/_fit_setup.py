@@ -89,6 +89,19 @@ def check_param_types(est) -> None:
         )
 
 
+def check_no_bool_counts(est) -> None:
+    """Refuse True or False for a parameter that counts (``max_iter``, ``n_neighbors``, a seed...):
+    Python takes a bool for an int, so ``max_iter=True`` ran one epoch where ``n_components=True`` was
+    refused. Checked as a fit begins, not as a model file is read."""
+    from aedr.params import by_name
+
+    for name, param in by_name().items():
+        value = getattr(est, name, None)
+        counts = param.cli is int or any(getattr(rule, "type", None) is Integral for rule in param.constraint)
+        if counts and isinstance(value, (bool, np.bool_)):
+            raise ParameterError(f"{name} must be a whole number, got {value!r}")
+
+
 def _needs_closure(cls) -> bool:
     """Whether optimizer class ``cls``'s ``step`` takes a required ``closure``."""
     import inspect
@@ -116,6 +129,7 @@ def check_fit_params(est, X: np.ndarray) -> None:
     """Raise a ValueError for parameters that do not fit each other or ``X``'s shape."""
     n_samples, n_features = X.shape
     check_param_types(est)
+    check_no_bool_counts(est)
     if est.n_components > n_features:
         raise ValueError(
             f"n_components={est.n_components} must be <= n_features={n_features}: the data have "

@@ -77,7 +77,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Width of the code (the reduced dimension).
     hidden_layer_sizes : tuple of int, default=(256, 128)
         Encoder layer widths, at most 256 of them; the decoder mirrors them. ``()`` is the linear
-        autoencoder, which learns PCA's subspace.
+        autoencoder, which learns PCA's subspace (with ``neighbor_loss``, whose code layer is anchored:
+        ``code_anchors_``, not linear).
     activation : {"relu", "tanh", "sigmoid", "gelu", "identity"}, default="relu"
         After every hidden layer, never on the code.
     output_activation : {"identity", "sigmoid"}, default="identity"
@@ -233,7 +234,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     best_loss_ : float
         Best monitored loss.
     n_iter_ : int
-        Epochs run (with ``warm_start``, over every fit of the model, as ``loss_curve_``).
+        Epochs run (with ``warm_start``, over every fit of the model, as ``loss_curve_``); a neighbour
+        fit's two training phases counted together, so it may exceed ``max_iter_``.
     n_steps_ : int
         Optimizer steps taken (likewise).
     stop_reason_ : str
@@ -248,6 +250,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The epoch budget, "auto" resolved.
     device_ : torch.device
         Where the model lives.
+    world_size_ : int
+        Processes that trained the model together (under ``torchrun``; 1 otherwise).
     code_anchors_ : int
         Anchors of the encoder's code layer: ``aedr.models.anchored.ANCHORS`` for a neighbour model
         with the MLP network (:class:`aedr.models.anchored.AnchoredCode`), 0 for a linear code layer.
