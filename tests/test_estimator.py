@@ -125,6 +125,10 @@ def test_a_network_that_learnt_nothing_better_than_the_column_means_is_told():
     with pytest.warns(UserWarning, match="hardly better than their column means .*learning_rate_init=1"):
         dead = Autoencoder(max_iter=30, learning_rate_init=1.0, random_state=0, n_jobs=1).fit(X)
     assert len(np.unique(dead.transform(X).round(6), axis=0)) == 1
+    with pytest.warns(UserWarning, match=r"hardly better .* it ran 2 epochs: give it more \(max_iter\)"):
+        Autoencoder(max_iter=2, hidden_layer_sizes=(8,), random_state=0, n_jobs=1).fit(
+            np.random.default_rng(0).random((60, 8))
+        )  # still learning when its epochs ran out: not the learning rate
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         Autoencoder(max_iter=200, random_state=0, n_jobs=1).fit(X)

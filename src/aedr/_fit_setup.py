@@ -396,10 +396,14 @@ def warn_collapsed(est, history, loss: str, baseline: float, learning_rate: floa
         return
     import warnings
 
+    curve = history.loss_curve
+    if max(curve, default=0.0) > DIVERGED_FACTOR * baseline:  # it blew up on its way: the steps were too long
+        cause = f"the usual cause is a learning rate too high for this data (learning_rate_init={learning_rate:g})"
+    else:  # it was still learning when its epochs ran out
+        cause = f"it ran {len(curve)} epoch{'s' * (len(curve) != 1)}: give it more (max_iter)"
     warnings.warn(
         f"{type(est).__name__} reconstructs its rows hardly better than their column means (loss {final:.4g} against "
-        f"{baseline:.4g}, scaled units): its codes carry little or nothing of the rows; the usual cause is a "
-        f"learning rate too high for this data (learning_rate_init={learning_rate:g})",
+        f"{baseline:.4g}, scaled units): its codes carry little or nothing of the rows; {cause}",
         UserWarning,
         stacklevel=6,
     )
