@@ -365,18 +365,16 @@ def warn_unconverged(est, history, n_train: int) -> None:
     design (200 and 600 epochs of iris warned, and leaving it "auto" gave the same 200)."""
     if est.max_iter == "auto" or est.neighbor_loss is not None or history.stop_reason != "max_iter":
         return
-    auto = max_iter(type(est)(**{**est.get_params(deep=False), "max_iter": "auto"}), n_train)
+    auto = auto_max_iter(est, n_train)
     if _is_plain_deep(est) and est.max_iter >= auto:
         return
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
-    advice = (
-        f"raise max_iter, or leave it 'auto' ({auto} epochs for these rows)"
-        if auto > est.max_iter
-        else ("raise max_iter")
-    )
+    advice = "raise max_iter"
+    if auto > est.max_iter:
+        advice += f", or leave it 'auto' ({auto} epochs for these rows)"
     warnings.warn(
         f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: {advice}",
         ConvergenceWarning,
@@ -424,8 +422,11 @@ def max_iter(est, n_train: int) -> int:
     """``max_iter``, "auto" resolved: 200 for a linear or neighbour fit; for a plain deep fit
     ``7500 / sqrt(n_train)`` epochs between 10 and 200 (31 on 60,000 rows, 75 on 10,000): larger
     data needs fewer passes, as each pass holds more steps."""
-    if est.max_iter != "auto":
-        return est.max_iter
+    return est.max_iter if est.max_iter != "auto" else auto_max_iter(est, n_train)
+
+
+def auto_max_iter(est, n_train: int) -> int:
+    """The epochs ``max_iter="auto"`` gives ``est`` for ``n_train`` rows (see :func:`max_iter`)."""
     if not _is_plain_deep(est):
         return AUTO_MAX_ITER
     return int(min(AUTO_MAX_ITER, max(10, math.ceil(DEEP_EPOCH_SCALE / math.sqrt(max(n_train, 1))))))

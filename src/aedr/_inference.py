@@ -51,7 +51,8 @@ class DecodedCodes:
         return decode(self.estimator, np.asarray(self.Z[index], dtype=np.float32))
 
 
-DECODED_BYTES_PER_VALUE = 20  # a decoded value's memory: float32 from the network, float64 out, float64 unscaled
+# a decoded value's memory while decoded: float32 from the network, float64 copies to unscale it and return it
+DECODED_BYTES_PER_VALUE = 32
 
 
 def check_decoded_fits(n_rows: int, n_features: int, what: str = "codes") -> None:

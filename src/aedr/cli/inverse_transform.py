@@ -29,7 +29,6 @@ from aedr.data.formats import format_of
 
 CHUNK_ROWS = 65_536  # decoded rows written at a time when they exceed the memory budget, at most
 MIN_CHUNK_ROWS = 64  # and at least, whatever the budget
-BYTES_PER_VALUE = 32  # a decoded value's memory while decoded: float32 from the network, float64 copies to unscale
 
 
 def inverse_transform(
@@ -147,11 +146,12 @@ def inverse_transform(
 
 def _chunk_rows(estimator) -> int:
     """Codes decoded at a time when the decoded rows exceed the memory budget: as many rows as the budget
-    holds while they are decoded (``BYTES_PER_VALUE`` a value), from ``MIN_CHUNK_ROWS`` to ``CHUNK_ROWS``
-    (a fixed 65,536 rows held 3.3 GB for 2,000 columns under a 100 MB budget)."""
+    holds while they are decoded (``DECODED_BYTES_PER_VALUE`` a value), from ``MIN_CHUNK_ROWS`` to
+    ``CHUNK_ROWS`` (a fixed 65,536 rows held 3.3 GB for 2,000 columns under a 100 MB budget)."""
+    from aedr._inference import DECODED_BYTES_PER_VALUE
     from aedr.data.memory import budget_bytes
 
-    fits = budget_bytes(estimator.memory_budget) // (BYTES_PER_VALUE * estimator.n_features_in_)
+    fits = budget_bytes(estimator.memory_budget) // (DECODED_BYTES_PER_VALUE * estimator.n_features_in_)
     return int(min(CHUNK_ROWS, max(MIN_CHUNK_ROWS, fits)))
 
 

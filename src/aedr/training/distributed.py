@@ -167,9 +167,7 @@ def check_same_params(params: dict) -> None:
 
     text = json.dumps(params, sort_keys=True)
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    mine = torch.tensor([int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")], device=device)
-    digests = [torch.zeros_like(mine) for _ in range(world_size())]
-    dist.all_gather(digests, mine)
+    digests = every_rank(torch.tensor([int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")]))
     other = next((r for r, digest in enumerate(digests) if not torch.equal(digest, digests[0])), None)
     if other is None:
         return
