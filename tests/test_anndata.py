@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -404,7 +405,7 @@ def test_tl_autoencoder_stores_obsm_and_uns_for_scanpy(pbmc):
         aedr.tl.autoencoder(adata, key_added="", use_rep="X_pca")
 
 
-def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc, caplog):
+def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc):
     """key_added="pca" replaced the X_pca the model was fitted on, and scanpy's uns["pca"], with no word;
     "umap" or "neighbors" broke scanpy's own tools. As aedr fit refuses --obsm-key X_pca, before any work."""
     adata = pbmc.copy()
@@ -420,9 +421,9 @@ def test_tl_replaces_only_its_own_entries_and_never_its_input(pbmc, caplog):
     with pytest.raises(ValueError, match=r"uns\[.neighbors.\], which aedr did not write .*: choose another key_added"):
         aedr.tl.transform(adata, estimator, use_rep="X_pca", key_added="neighbors")
     aedr.tl.autoencoder(adata, max_iter=1, use_rep="X_pca", random_state=1)  # its own codes: replaced
-    with caplog.at_level("WARNING", logger="aedr"):
+    with pytest.warns(aedr.AedrWarning, match=r"obsm\['X_X_ae'\]: key_added names the basis, without 'X_'"):
         aedr.tl.transform(adata, estimator, use_rep="X_pca", key_added="X_ae")
-    assert "obsm['X_X_ae']: key_added names the basis, without 'X_'" in caplog.text and "X_X_ae" in adata.obsm
+    assert "X_X_ae" in adata.obsm
     del adata.obsm["X_X_ae"], adata.uns["X_ae"]
     aedr.tl.transform(adata, estimator, use_rep="X_pca")
     np.testing.assert_array_equal(adata.obsm["X_pca"], pca)
@@ -632,20 +633,18 @@ def test_tl_records_the_genes_and_tl_transform_places_new_cells_by_gene_name(pbm
         aedr.tl.autoencoder(reference, copy=True)
 
 
-def test_tl_transform_says_when_repeated_gene_names_are_matched_by_their_order(pbmc, caplog):
+def test_tl_transform_says_when_repeated_gene_names_are_matched_by_their_order(pbmc):
     """Two genes of one name can be told apart only by their order (GENE, GENE-1): said, once a call."""
     cells = pbmc[:300].copy()
     cells.var_names = [*cells.var_names[:-1], cells.var_names[0]]  # the last gene named as the first
     with pytest.warns(UserWarning, match="not unique"):  # anndata's own note
         ae = aedr.tl.autoencoder(cells.copy(), max_iter=2, hidden_layer_sizes=(8,))
-    with caplog.at_level("WARNING", logger="aedr.tl"):
+    with pytest.warns(aedr.AedrWarning, match=rf"adata repeats 1 gene name \({cells.var_names[0]}\): each repeat is"):
         aedr.tl.transform(cells, ae)
-    assert f"adata repeats 1 gene name ({cells.var_names[0]}): each repeat is matched" in caplog.text
-    caplog.clear()
     unique = aedr.tl.autoencoder(pbmc[:300].copy(), max_iter=2, hidden_layer_sizes=(8,))
-    with caplog.at_level("WARNING", logger="aedr.tl"):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="adata repeats", category=aedr.AedrWarning)
         aedr.tl.transform(pbmc[300:].copy(), unique)
-    assert "repeats" not in caplog.text
 
 
 def test_h5ad_codes_of_two_models_a_streamed_label_and_dense_genes_in_another_order(pbmc, tmp_path):

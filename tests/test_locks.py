@@ -14,7 +14,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from aedr import Autoencoder
+from aedr import AedrWarning, Autoencoder
 from aedr._files import OutputBusyError, lock_file, output_lock, staged_file, staged_folder
 from aedr.cli import app
 
@@ -466,7 +466,7 @@ def test_a_model_saved_into_the_working_folder_is_replaced_in_place(tmp_path, mo
     np.testing.assert_array_equal(load(tmp_path).transform(X), again.transform(X))
 
 
-def test_a_replaced_output_whose_files_cannot_be_removed_is_said(tmp_path, monkeypatch, caplog):
+def test_a_replaced_output_whose_files_cannot_be_removed_is_said(tmp_path, monkeypatch):
     """save(overwrite=True) over a model whose old files the system keeps (immutable, held open on NFS)
     reported success and left NAME.previous-XXXXXXXX beside it unsaid."""
     from aedr import _files
@@ -477,8 +477,8 @@ def test_a_replaced_output_whose_files_cannot_be_removed_is_said(tmp_path, monke
     (target / "config.json").write_text("old")
     (staged / "config.json").write_text("new")
     monkeypatch.setattr(_files.shutil, "rmtree", lambda path, ignore_errors=False: None)  # removes nothing
-    with caplog.at_level("WARNING", logger="aedr"):
+    with pytest.warns(AedrWarning, match="could not be removed and stay in") as said:
         _files._replace(staged, target, owned=("config.json",))
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("model.previous-")]
     assert len(kept) == 1 and (target / "config.json").read_text() == "new"
-    assert f"could not be removed and stay in {kept[0]}" in caplog.text
+    assert str(said[0].message).endswith(f"stay in {kept[0]}")

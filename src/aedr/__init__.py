@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "Autoencoder": "aedr.estimator",
+    "AedrWarning": "aedr._warnings",
     "VariationalAutoencoder": "aedr.vae",
     "Callback": "aedr.training.callbacks",
     "TrainingState": "aedr.training.callbacks",

@@ -17,7 +17,6 @@ process that holds the lock.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import shutil
 import stat
@@ -26,6 +25,8 @@ from contextlib import contextmanager
 from fnmatch import fnmatch
 from glob import escape as glob_escape
 from pathlib import Path
+
+from aedr._warnings import warn
 
 try:
     import fcntl
@@ -335,9 +336,7 @@ def _replace(staged: Path, target: Path, owned: tuple[str, ...] = ()) -> None:
             raise
         shutil.rmtree(old, ignore_errors=True)
         if old.exists():  # a file the system keeps (immutable, held open on NFS): said, not left unnoticed
-            logging.getLogger("aedr").warning(
-                f"{target}: written; some files of the output it replaced could not be removed and stay in {old}"
-            )
+            warn(f"{target}: written; some files of the output it replaced could not be removed and stay in {old}")
     else:
         os.replace(staged, target)
 

@@ -9,7 +9,6 @@ CLI's notes and ``aedr info``, :mod:`aedr.scoring`); lower layers import nothing
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import secrets
 from numbers import Integral
@@ -20,6 +19,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from aedr._validation import ParameterError
+from aedr._warnings import warn
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.models import architecture_entry
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
@@ -28,8 +28,6 @@ from aedr.params import AUTO_MAX_ITER
 from aedr.training import distributed
 from aedr.training.callbacks import ProgressBar, as_callback
 from aedr.training.trainer import Trainer, TrainerConfig, TrainingDivergedError
-
-logger = logging.getLogger(__name__)
 
 DIVERGED_FACTOR = 1e3  # a final reconstruction loss this many times that of predicting the mean: diverged
 
@@ -368,17 +366,13 @@ def warn_unconverged(est, history, n_train: int) -> None:
     auto = auto_max_iter(est, n_train)
     if _is_plain_deep(est) and est.max_iter >= auto:
         return
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
 
     advice = "raise max_iter"
     if auto > est.max_iter:
         advice += f", or leave it 'auto' ({auto} epochs for these rows)"
-    warnings.warn(
-        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: {advice}",
-        ConvergenceWarning,
-        stacklevel=6,  # the caller of fit, past scikit-learn's fit context
+    warn(
+        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: {advice}", ConvergenceWarning
     )
 
 
@@ -386,7 +380,7 @@ COLLAPSED_FRACTION = 0.99  # a final loss this close to predicting the column me
 
 
 def warn_collapsed(est, history, loss: str, baseline: float, learning_rate: float) -> None:
-    """A ``UserWarning`` when the fitted network reconstructs its rows hardly better than their column means
+    """An :class:`~aedr.AedrWarning` when the fitted network reconstructs its rows hardly better than their column means
     (within ``COLLAPSED_FRACTION`` of ``baseline``, the loss of predicting every row's mean): the codes
     carry little or nothing, often every row's the same (400 digits at ``learning_rate_init=1.0``: one code
     for all of them, loss 0.8766 against 0.8772, far below :func:`check_divergence`'s bound). Rows of
@@ -394,18 +388,14 @@ def warn_collapsed(est, history, loss: str, baseline: float, learning_rate: floa
     final = (history.terms or [{}])[-1].get(loss)
     if loss != "mse" or final is None or not baseline > 0 or final < COLLAPSED_FRACTION * baseline:
         return
-    import warnings
-
     curve = history.loss_curve
     if max(curve, default=0.0) > DIVERGED_FACTOR * baseline:  # it blew up on its way: the steps were too long
         cause = f"the usual cause is a learning rate too high for this data (learning_rate_init={learning_rate:g})"
     else:  # it was still learning when its epochs ran out
         cause = f"it ran {len(curve)} epoch{'s' * (len(curve) != 1)}: give it more (max_iter)"
-    warnings.warn(
+    warn(
         f"{type(est).__name__} reconstructs its rows hardly better than their column means (loss {final:.4g} against "
-        f"{baseline:.4g}, scaled units): its codes carry little or nothing of the rows; {cause}",
-        UserWarning,
-        stacklevel=6,
+        f"{baseline:.4g}, scaled units): its codes carry little or nothing of the rows; {cause}"
     )
 
 
@@ -519,8 +509,8 @@ def seed_and_checkpoint(est, X: np.ndarray, resume_from, warm: bool, *, streamed
         seed = resume.state["seed"]
         repeats_with = int(est.random_state) if isinstance(est.random_state, Integral) else None
         written, now = resume.state.get("world_size"), distributed.world_size()
-        if written is not None and written != now and distributed.is_main():
-            logger.warning(
+        if written is not None and written != now:
+            warn(
                 f"{resume_from} was written by a fit of {written} process{'es' * (written != 1)} and this one runs "
                 f"{now}: training goes on from it, but the model will not equal an uninterrupted fit's bit for bit"
             )
@@ -559,7 +549,7 @@ def input_scaler(est, X, resume, warm: bool) -> AffineScaler:
 
 
 def _warn_if_dominated(X: np.ndarray, scaler: AffineScaler, rows: int = 2_000) -> None:
-    """Log a warning when a few extreme rows set the scaling: the other rows then scale to nearly the
+    """An :class:`~aedr.AedrWarning` when a few extreme rows set the scaling: the other rows then scale to nearly the
     same input (pairs of sampled rows closer than 0.001 per feature, where scaled data lie about 1
     apart) and their codes nearly coincide."""
     step = max(1, len(X) // rows)
@@ -582,11 +572,10 @@ def _warn_if_dominated(X: np.ndarray, scaler: AffineScaler, rows: int = 2_000) -
         unit = np.where(unit > 0, unit, 1.0)
         size = np.concatenate([np.square((X[b] - scaler.offset) / unit).sum(axis=1) for b in blocks])
     extreme = int(np.nanargmax(size))
-    logger.warning(
-        "a few extreme rows set the input scaling (the farthest: the row at index %d, counted from 0): every "
+    warn(
+        f"a few extreme rows set the input scaling (the farthest: the row at index {extreme}, counted from 0): every "
         "other row scales to nearly the same input, so their codes will nearly coincide; remove or clip the "
-        "extreme rows",
-        extreme,
+        "extreme rows"
     )
 
 

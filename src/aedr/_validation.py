@@ -279,7 +279,7 @@ SHIFT_WARNING = 3.0  # spreads between new rows' column means and the training r
 
 
 def check_prepared_alike(estimator, X) -> None:
-    """Log a warning when the columns of ``X`` (rows in memory, dense or sparse) lie, at the median column,
+    """An :class:`~aedr.AedrWarning` when the columns of ``X`` (rows in memory, dense or sparse) lie, at the median column,
     more than :data:`SHIFT_WARNING` of the model's spreads (its scaling's: standard deviations, ranges)
     from the training rows' column means: rows in other units than the fit's (raw counts where it read
     them normalised and log-transformed, grams for kilograms), whose codes land off the map. Rows from
@@ -292,9 +292,9 @@ def check_prepared_alike(estimator, X) -> None:
     shift = np.abs(new - np.asarray(means, dtype=np.float64)) / np.asarray(estimator.scaler_.scale, dtype=np.float64)
     median = float(np.median(shift))
     if median > SHIFT_WARNING:
-        import logging
+        from aedr._warnings import warn
 
-        logging.getLogger("aedr").warning(
+        warn(
             f"the columns of the rows to encode lie a median {median:.3g} training spreads from the training rows' "
             "means: were they prepared as the fit's rows (the same units; normalised, log-transformed alike)? Rows "
             "in other units get codes off the map"

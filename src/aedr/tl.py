@@ -11,7 +11,6 @@ In a scanpy session::
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from contextlib import closing, nullcontext
@@ -19,7 +18,7 @@ from contextlib import closing, nullcontext
 import numpy as np
 import scipy.sparse as sp
 
-logger = logging.getLogger(__name__)
+from aedr._warnings import warn
 
 
 def autoencoder(
@@ -136,7 +135,7 @@ def transform(adata, estimator, *, use_rep=None, layer=None, key_added: str = "a
         if names is not None and use_rep is None:
             note = repeats_note(adata.var_names, "adata")
             if note is not None:
-                logger.warning(note)
+                warn(note)
             genes = unique_names(adata.var_names)
             if genes != [str(n) for n in names]:
                 try:
@@ -198,7 +197,7 @@ def _cells(adata, use_rep, layer, key_added, normalize: bool = False):
         raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
     check_key_added(adata, key_added, use_rep)  # before any work: aedr replaces only its own entries
     if key_added.startswith("X_"):  # scanpy's obsm-style name given where the basis is meant
-        logger.warning(
+        warn(
             f"key_added={key_added!r} stores the codes in obsm['X_{key_added}']: key_added names the basis, "
             f"without 'X_' (key_added={key_added[2:]!r} gives obsm[{key_added!r}])"
         )

@@ -4,7 +4,8 @@
 line (``error: ...``) that speaks of options as the user typed them (``--n-components``, not
 ``n_components``), and an exit code: 2 for usage errors (unknown options, bad option values,
 parameters out of range), 1 for everything else, 130 for Ctrl-C, 143 for SIGTERM, 141 for a
-closed pipe. ``--verbose`` adds the traceback, debug logs and the libraries' warnings.
+closed pipe. aedr's own warnings (:class:`~aedr.AedrWarning`) are always shown; ``--verbose`` adds the
+traceback, debug logs and the libraries' warnings.
 typer vendors click and exposes only ``Exit`` and ``Abort`` of its exceptions, so click's
 usage errors are recognised by their class names (:func:`_is_click`), not by importing a
 private module.
@@ -25,6 +26,7 @@ import warnings
 import typer
 from typer.core import TyperGroup
 
+from aedr._warnings import AedrWarning
 from aedr._words import size_text
 from aedr.cli.common import is_verbose, launched_by_torchrun
 from aedr.cli.inputs import shown
@@ -102,9 +104,14 @@ class CommandGroup(TyperGroup):
 
     def _invoke(self, ctx):
         with warnings.catch_warnings(), _log_to_stderr():
-            # the libraries' warnings (torch, scikit-learn, ...) are for developers: shown with --verbose,
-            # which is known only once the options are parsed, so when a warning comes
-            warnings.showwarning = lambda *args, **kw: _show_warning(*args, **kw) if is_verbose(ctx) else None
+            # aedr's own warnings are for the user: always shown. The libraries' (torch, scikit-learn, ...)
+            # are for developers: shown with --verbose, which is known only once the options are parsed,
+            # so when a warning comes
+            warnings.showwarning = lambda message, category, *args, **kw: (
+                _show_warning(message, category, *args, **kw)
+                if issubclass(category, AedrWarning) or is_verbose(ctx)
+                else None
+            )
             try:
                 return super().invoke(ctx)
             except (typer.Exit, typer.Abort):
@@ -400,7 +407,10 @@ def describe_error(exc: BaseException) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+    text = " ".join(str(message).split())
+    if issubclass(category, AedrWarning):  # the user's own options, as they typed them
+        text = option_words(shown(text))
+    typer.echo(f"warning: {text}", err=True)
 
 
 class _LowerLevel(logging.Formatter):
