@@ -1803,6 +1803,13 @@ def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
     alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
     assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in alone.stderr
+    for given, words in [  # reading options without DATA changed nothing, without a word (fix_gc's pass)
+        (["--columns", "a,b"], "--columns reads DATA, which was not given: give DATA or leave it out"),
+        (["--delimiter", ";", "--no-header"], "--header, --delimiter read DATA, which was not given"),
+    ]:
+        refused = aedr("plot", "latent-grid", tmp_path / "alone", *given, "-o", tmp_path / "i.png", ok=False)
+        assert_one_line_error(refused, "DATA", words, code=2)
+        assert not (tmp_path / "i.png").exists()
 
 
 def test_latent_grid_of_a_3d_code_says_where_it_holds_the_third_axis(tmp_path):

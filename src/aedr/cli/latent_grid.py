@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr.cli.common import load_model, use_threads
+from aedr._words import listed
+from aedr.cli.common import given_on_line, load_model, use_threads
 from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model
 from aedr.cli.options import (
     IMAGE_SHAPE,
@@ -24,6 +25,8 @@ from aedr.cli.options import (
     images_named,
 )
 from aedr.cli.outputs import claim_figure, save_figure_file
+
+_READS_DATA = ("label_col", "columns", "exclude", "header", "delimiter")  # the options that read DATA
 
 
 def _extent(value: float) -> float:
@@ -83,6 +86,14 @@ def latent_grid(
     from aedr.cli.params import convert
     from aedr.plotting import held_axes_words, plot_latent_grid
 
+    if data is None:  # the reading options read DATA: given without it, they would change nothing unsaid
+        unused = [p.opts[0] for p in ctx.command.params if p.name in _READS_DATA and given_on_line(ctx, p.name)]
+        if unused:
+            raise typer.BadParameter(
+                f"{listed(unused)} {'reads' if len(unused) == 1 else 'read'} DATA, which was not given: give DATA "
+                f"or leave {'it' if len(unused) == 1 else 'them'} out",
+                param_hint="DATA",
+            )
     output = claim_figure(ctx, output or Path("latent_grid.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
