@@ -127,11 +127,23 @@ def test_auto_chunk_fits_mnist_under_budget():
     assert 1 <= rows and per_chunk <= metrics.CHUNK_BUDGET_BYTES
 
 
-@pytest.mark.parametrize("bad", [dict(n_neighbors=0), dict(n_neighbors=50)])
-def test_rejects_bad_neighbours(bad):
-    X = np.random.default_rng(0).normal(size=(100, 3))
-    with pytest.raises(ValueError, match="n_neighbors"):
-        trustworthiness(X, X, **bad)
+@pytest.mark.parametrize(
+    "rows, k, words",
+    [
+        (100, 0, "n_neighbors must be a whole number of at least 1, got 0"),
+        (100, 50, r"at n_neighbors=50 need at least 101 rows .*, got 100: .* pass n_neighbors=49 or fewer"),
+        (3, 10, r"at n_neighbors=10 need at least 21 rows .*, got 3: score more rows, or pass n_neighbors=1 or"),
+        (2, 1, "neighbourhood scores need at least 3 rows, got 2"),
+    ],
+)
+def test_rejects_bad_neighbours(rows, k, words):
+    """Too few rows for the neighbourhood (Autoencoder.evaluate of 3 rows) got scikit-learn's words,
+    'less than n_samples / 2 (1.5)', with nothing to do about it."""
+    X = np.random.default_rng(0).normal(size=(rows, 3))
+    with pytest.raises(ValueError, match=words):
+        trustworthiness(X, X, n_neighbors=k)
+    if k >= 1 and rows >= 3:  # the count the message suggests is scored
+        assert trustworthiness(X, X, n_neighbors=(rows - 1) // 2) == 1.0
 
 
 def test_rejects_mismatched_rows_and_nan():

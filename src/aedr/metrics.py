@@ -455,8 +455,14 @@ def _check_pair(X: torch.Tensor, Z: torch.Tensor, n_neighbors: int) -> int:
     n = X.shape[0]
     if Z.shape[0] != n:
         raise ValueError(f"X has {plural(n, 'row')} but Z has {Z.shape[0]}")
-    if not 1 <= n_neighbors < n / 2:
-        raise ValueError(f"n_neighbors ({n_neighbors}) should be at least 1 and less than n_samples / 2 ({n / 2})")
+    if not n_neighbors < n / 2:  # trustworthiness' normalisation is defined below n / 2 (Venna and Kaski)
+        fewest = 2 * n_neighbors + 1
+        raise ValueError(
+            f"neighbourhood scores at n_neighbors={n_neighbors} need at least {fewest} rows (n_neighbors below half "
+            f"the rows), got {n}: score more rows, or pass n_neighbors={max(1, (n - 1) // 2)} or fewer"
+            if n >= 3
+            else f"neighbourhood scores need at least 3 rows, got {n}"
+        )
     if not (torch.isfinite(X).all() and torch.isfinite(Z).all()):
         raise ValueError("X and Z must not contain NaN or infinity")
     return n
