@@ -618,7 +618,7 @@ def test_whole_number_labels_with_a_gap_read_as_integers_everywhere(tmp_path):
     hovered = {row[1] for t in traces for row in t["customdata"]}
     assert {"1", "2", "10", "(missing)"} <= hovered and "1.0" not in hovered
     legend = plot_embedding(Z, digit.to_numpy()).axes[0].get_legend().legend_handles
-    assert [h.get_label() for h in legend] == ["1", "2", "10", "NA"]
+    assert [h.get_label() for h in legend] == ["1", "2", "10", "(missing)"]  # the map's name, not "NA"
     nullable = pd.DataFrame({"score": pd.array([1.5, None] * 20, dtype="Float64")})  # pandas' own NA: read too
     assert "(missing)" in explorer_html(Z, labels=nullable, fields=nullable.rename(columns={"score": "s"}))
     annotated(pd.DataFrame(Z, columns=["a", "b"]), digit).to_csv(tmp_path / "e.csv", index=False)
@@ -805,7 +805,7 @@ def test_embedding_png_and_the_map_order_and_colour_classes_alike(labels):
     labels = pd.Series(labels).repeat(10).reset_index(drop=True)
     Z = np.random.default_rng(0).normal(size=(len(labels), 2))
     png = _png_colours(plot_embedding(Z, labels))
-    png.pop("NA", None)
+    png.pop("(missing)", None)
     mapped = {t["name"]: t["marker"]["color"] for t in _traces(explorer_html(Z, labels=pd.DataFrame({"k": labels})))}
     mapped.pop("(missing)", None)
     assert list(png.items()) == list(mapped.items())
@@ -905,3 +905,20 @@ def test_explore_refuses_codes_beyond_the_maps_float32(tmp_path):
     result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "-o", str(tmp_path / "m.html")])
     assert result.exit_code == 1 and "codes beyond the map's range (float32, 3.4e38) in data row 2" in result.stderr
     assert not (tmp_path / "m.html").exists()
+
+
+def test_a_long_label_is_cut_in_the_legend_and_menu_and_kept_whole_on_hover():
+    """One label of 200 characters took the legend's whole width and squeezed the plot to 64 pixels (map
+    QA 1): the legend, the menu and the legend's title show 40 characters; the hover box the whole value."""
+    from aedr.plotting import LEGEND_CHARS
+
+    long = "treated with compound XR-" + "7" * 180 + " at 10uM for 24h"
+    Z = np.random.default_rng(0).normal(size=(200, 2))
+    labels = pd.DataFrame({"sample " + long: np.where(np.arange(200) % 2, "control", long), "k": np.arange(200) % 3})
+    html = explorer_html(Z, labels=labels, fields=labels.iloc[:, :1].rename(columns=lambda c: "description"))
+    traces = _traces(html)
+    names = {t["name"] for t in traces}
+    assert "control" in names and max(map(len, names)) == LEGEND_CHARS and long not in names
+    assert any(long in str(row) for t in traces for row in t["customdata"])  # hovered whole
+    menu = [json.loads(f'"{m}"') for m in re.findall(r'"label":\s*"([^"]*)"', html)]
+    assert "k" in menu and max(map(len, menu)) == LEGEND_CHARS and menu[0].endswith("…")

@@ -46,11 +46,13 @@ def test_rows_without_a_label_are_drawn_grey_beneath_the_classes():
         assert len(grey.get_offsets()) == 20 and len(coloured.get_offsets()) == 40  # grey first: beneath
         assert {to_hex(c) for c in grey.get_facecolors()} == {MISSING_COLOUR}
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert legend[-1] == "NA" and len(legend) == 3 and "nan" not in legend
+        assert legend[-1] == "(missing)" and len(legend) == 3 and "nan" not in legend  # as map.html names them
     # a colour bar's grey points are named too, and labels all missing draw no empty colour bar
     for labels, axes in ((np.r_[np.linspace(0, 1, 45), [np.nan] * 15], 2), (np.full(60, np.nan), 1)):
         figure = plot_embedding(Z, labels)
-        assert len(figure.axes) == axes and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["NA"]
+        assert len(figure.axes) == axes and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == [
+            "(missing)"
+        ]
 
 
 def test_loss_curves_with_validation(tmp_path):
@@ -280,3 +282,21 @@ def test_a_latent_grid_says_where_it_holds_the_code_axes_it_does_not_draw(digits
         ValueError, match=r"codes must be the model's 3-D codes \(transform\(X\)\), got shape \(200, 2\)"
     ):
         plot_latent_grid(model, n=3, codes=codes[:, :2])
+
+
+def test_a_long_label_is_cut_in_the_legend_and_leaves_the_figure_its_size(tmp_path):
+    """One label of 200 characters (a sample's description) made embedding.png 2,643 pixels wide, the
+    points a strip beside it (map QA 1): the legend shows 40 characters, and an ellipsis."""
+    from PIL import Image
+
+    from aedr.plotting import LEGEND_CHARS, save_figure
+
+    long = "treated with compound XR-" + "7" * 180 + " at 10uM for 24h"
+    Z = np.random.default_rng(0).normal(size=(200, 2))
+    figure = plot_embedding(Z, np.where(np.arange(200) % 2, "control", long), label_name="sample " + long)
+    legend = figure.axes[0].get_legend()
+    shown = [t.get_text() for t in legend.get_texts()]
+    assert "control" in shown and len(max(shown, key=len)) == LEGEND_CHARS and max(shown, key=len).endswith("…")
+    assert len(legend.get_title().get_text()) == LEGEND_CHARS
+    save_figure(figure, tmp_path / "e.png")
+    assert Image.open(tmp_path / "e.png").size[0] < 1200

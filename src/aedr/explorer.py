@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from aedr.data.table import Table, whole_labels
-from aedr.plotting import LEGEND_MAX, is_numeric
+from aedr.plotting import LEGEND_MAX, MISSING_NAME, is_numeric, legend_name
 
 MAX_CATEGORIES = LEGEND_MAX  # more distinct numbers than this colour by value (a colour bar), as in embedding.png
 MAX_LEGEND = 256  # a text column with more distinct values than this (IDs, names) is a hover field, not a colouring
@@ -272,12 +272,14 @@ def _trace(Z, members, custom, template, name, visible, colour=None):
     size = 3 if len(Z) > 20_000 else 5
     marker = {"size": size, "opacity": 0.8}
     if isinstance(colour, np.ndarray):
-        marker.update(color=colour[members], colorscale="Viridis", showscale=True, colorbar={"title": _escape(name)})
+        marker.update(
+            color=colour[members], colorscale="Viridis", showscale=True, colorbar={"title": _escape(legend_name(name))}
+        )
     elif colour is not None:
         marker["color"] = colour
     common = {
         "mode": "markers",
-        "name": _escape(name),
+        "name": _escape(legend_name(name)),  # the hover box and the downloaded rows keep a long name whole
         "customdata": custom[members],
         "hovertemplate": template,
         "marker": marker,
@@ -290,7 +292,7 @@ def _trace(Z, members, custom, template, name, visible, colour=None):
     return go.Scattergl(x=Z[members, 0], y=Z[members, 1], **common)
 
 
-MISSING = "(missing)"  # the category of rows without a value
+MISSING = MISSING_NAME  # the category of rows without a value
 
 
 def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
@@ -343,9 +345,9 @@ def _layout(figure, dims: int, groups, title, axis_names) -> None:
         visible = [i in indices for i in range(n_traces)]
         buttons.append(
             {
-                "label": _escape(column),
+                "label": _escape(legend_name(column)),
                 "method": "update",
-                "args": [{"visible": visible}, {"legend.title.text": _escape(column)}],
+                "args": [{"visible": visible}, {"legend.title.text": _escape(legend_name(column))}],
             }
         )
     figure.update_layout(
@@ -353,7 +355,7 @@ def _layout(figure, dims: int, groups, title, axis_names) -> None:
         template="plotly_white",
         hovermode="closest",
         dragmode="pan" if dims == 2 else "orbit",
-        legend={"title": {"text": _escape(groups[0][0])}, "itemsizing": "constant"},
+        legend={"title": {"text": _escape(legend_name(groups[0][0]))}, "itemsizing": "constant"},
         margin={"l": 40, "r": 20, "t": 60, "b": 40},
     )
     if len(groups) > 1:  # the menu heads the legend's column, clear of plotly's tool bar at the top right

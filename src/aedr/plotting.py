@@ -9,6 +9,22 @@ import numpy as np
 import pandas as pd
 
 LEGEND_MAX = 40  # more distinct labels than this: numbers by a colour bar, text (row names) without a legend
+LEGEND_CHARS = 40  # the most characters of a name a legend, menu or colour bar shows
+MISSING_NAME = "(missing)"  # rows without a label, in embedding.png's legend as in map.html's
+
+
+def legend_name(name) -> str:
+    """``name`` as a legend, menu or colour bar shows it: at most :data:`LEGEND_CHARS` characters, a
+    longer name cut with an ellipsis (one 200-character label took the map's whole width and made
+    embedding.png 2,600 pixels wide); the rows' hover boxes and files keep it whole.
+
+    >>> legend_name("treated with compound XR-7 at 10 uM for 24 hours, batch 3")
+    'treated with compound XR-7 at 10 uM for…'
+    """
+    text = str(name)
+    return text if len(text) <= LEGEND_CHARS else text[: LEGEND_CHARS - 1].rstrip() + "…"
+
+
 _MANY_COLOURS = "Plotly Dark24 Light24"  # plotly's qualitative sets, for more than 20 categories
 
 
@@ -126,7 +142,8 @@ def plot_embedding(
         Text, or at most :data:`LEGEND_MAX` distinct numbers: a categorical palette and a legend, in
         the order and colours ``map.html`` gives them (:func:`label_classes`, :func:`class_colours`;
         text of more values, such as row names: colours without a legend). More numbers: a colour
-        bar. Missing labels (NaN, None) are drawn in light grey beneath the others ("NA").
+        bar. Missing labels (NaN, None) are drawn in light grey beneath the others ("(missing)", as
+        ``map.html`` names them). Names longer than :data:`LEGEND_CHARS` are cut (:func:`legend_name`).
     title : str, optional
     ax : matplotlib Axes, optional
         Draw into it (2-D only) instead of a new figure.
@@ -190,10 +207,10 @@ def plot_embedding(
             if len(classes) > LEGEND_MAX:  # names, not categories
                 what = f"{label_name!r} has" if label_name else "the labels have"
                 fig.text(0.01, 0.01, literal(f"{what} {len(classes):,} values: coloured, no legend"), fontsize="small")
-            else:  # a legend of the classes, or of "NA" alone when every label is missing
+            else:  # a legend of the classes, or of the missing ones alone when every label is missing
                 entries = [
                     *zip(colours, (name for name, _ in classes)),
-                    *[(MISSING_COLOUR, "NA")] * bool(missing.any()),
+                    *[(MISSING_COLOUR, MISSING_NAME)] * bool(missing.any()),
                 ]
                 _legend(ax, entries, size, label_name, outside=own_axes)
         else:
@@ -201,9 +218,9 @@ def plot_embedding(
             points = ax.scatter(*(c[shown] for c in columns), s=size, lw=0, alpha=0.8, c=values, cmap="viridis")
             bar = fig.colorbar(points, ax=ax, shrink=0.8)
             if label_name:
-                bar.set_label(literal(label_name))
+                bar.set_label(literal(legend_name(label_name)))
             if missing.any():  # the grey points beneath the colour bar's, named
-                _legend(ax, [(MISSING_COLOUR, "NA")], size, outside=False)
+                _legend(ax, [(MISSING_COLOUR, MISSING_NAME)], size, outside=False)
     if dims == 2:
         _limit_view(ax, Z)
         ax.set_xticks([])
@@ -233,11 +250,11 @@ def _legend(ax, entries, size: float, title=None, outside: bool = True) -> None:
 
     marker = np.sqrt(size) * max(1.0, 6 / size)
     handles = [
-        Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=literal(name))
+        Line2D([], [], ls="", marker="o", ms=marker, mew=0, alpha=0.8, color=colour, label=literal(legend_name(name)))
         for colour, name in entries
     ]
     place = {"loc": "upper left", "bbox_to_anchor": (1.02, 1), "borderaxespad": 0} if outside else {"loc": "best"}
-    title = None if title is None else literal(title)
+    title = None if title is None else literal(legend_name(title))
     ax.legend(handles=handles, fontsize="small", frameon=False, title=title, **place)
 
 
