@@ -1637,6 +1637,23 @@ def test_a_network_whose_codes_carry_nothing_is_told_without_verbose(tmp_path):
     assert "(--learning-rate 1)" in result.stderr and result.stderr.count("warning:") == 1
 
 
+def test_a_fit_that_ran_out_of_epochs_is_told_in_the_options_words(tmp_path):
+    """The ConvergenceWarning of a fit given too few epochs reached CLI users only with --verbose, and in
+    Python's words, max_iter=30 (CLI QA 4). It is an AedrWarning too; scikit-learn's filters still apply."""
+    import warnings
+
+    from sklearn.datasets import load_wine
+
+    np.save(tmp_path / "w.npy", load_wine().data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # the suite's configuration ignores ConvergenceWarning
+        result = aedr("fit", tmp_path / "w.npy", "-o", tmp_path / "r", "--max-iter", "3", "--threads", "1", "-q")
+    assert (
+        "warning: Autoencoder ran all 3 epochs without converging: give it more epochs than --max-iter 3, or leave "
+        "--max-iter 'auto'" in result.stderr
+    )
+
+
 def test_the_checkpoint_of_a_run_in_the_working_folder_lies_beside_it(tmp_path, monkeypatch):
     """Under torchrun the ranks above 0 name the checkpoint of '-o .' themselves: 'PosixPath('.') has an
     empty name' stopped them."""

@@ -16,10 +16,11 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from aedr._validation import ParameterError
-from aedr._warnings import warn
+from aedr._warnings import AedrWarning, warn
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.models import architecture_entry
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
@@ -355,7 +356,8 @@ def fitted_image_shape(est, n_features: int, image_shape):
 
 
 def warn_unconverged(est, history, n_train: int) -> None:
-    """A ``ConvergenceWarning``, as scikit-learn's MLPs give, when a fit given a number of epochs
+    """A ``ConvergenceWarning`` (scikit-learn's, as its MLPs give, and an :class:`~aedr.AedrWarning`, which the
+    command line shows) when a fit given a number of epochs
     (``max_iter``) ran them all without converging (its loss had not stopped improving by ``tol`` over
     ``n_iter_no_change`` epochs). Not for ``max_iter="auto"``, a budget meant to be run, nor for a
     neighbour fit, whose phases run by schedule, nor for a deep network given at least the epochs "auto"
@@ -366,14 +368,15 @@ def warn_unconverged(est, history, n_train: int) -> None:
     auto = auto_max_iter(est, n_train)
     if _is_plain_deep(est) and est.max_iter >= auto:
         return
-    from sklearn.exceptions import ConvergenceWarning
-
-    advice = "raise max_iter"
+    advice = f"give it more epochs than max_iter={est.max_iter}"
     if auto > est.max_iter:
-        advice += f", or leave it 'auto' ({auto} epochs for these rows)"
-    warn(
-        f"{type(est).__name__} ran all max_iter={est.max_iter} epochs without converging: {advice}", ConvergenceWarning
-    )
+        advice += f", or leave max_iter='auto' ({auto} epochs for these rows)"
+    warn(f"{type(est).__name__} ran all {est.max_iter} epochs without converging: {advice}", UnconvergedWarning)
+
+
+class UnconvergedWarning(AedrWarning, ConvergenceWarning):
+    """A fit given a number of epochs ran them all without converging: scikit-learn's ``ConvergenceWarning``
+    (its filters apply) and an :class:`~aedr.AedrWarning` (the command line shows it)."""
 
 
 COLLAPSED_FRACTION = 0.99  # a final loss this close to predicting the column means: codes that carry nothing
@@ -392,9 +395,10 @@ def warn_collapsed(est, history, loss: str, baseline: float, learning_rate: floa
     if max(curve, default=0.0) > DIVERGED_FACTOR * baseline:  # it blew up on its way: the steps were too long
         cause = f"the usual cause is a learning rate too high for this data (learning_rate_init={learning_rate:g})"
     else:  # it was still learning when its epochs ran out
-        cause = f"it ran {len(curve)} epoch{'s' * (len(curve) != 1)}: give it more (max_iter)"
+        cause = f"it ran {len(curve)} epoch{'s' * (len(curve) != 1)}: give it more than max_iter={len(curve)}"
+    how = "worse than" if final > baseline else "hardly better than"  # worse: it diverged on its way
     warn(
-        f"{type(est).__name__} reconstructs its rows hardly better than their column means (loss {final:.4g} against "
+        f"{type(est).__name__} reconstructs its rows {how} their column means (loss {final:.4g} against "
         f"{baseline:.4g}, scaled units): its codes carry little or nothing of the rows; {cause}"
     )
 

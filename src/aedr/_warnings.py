@@ -2,7 +2,7 @@
 
 They go through :mod:`warnings`, so that ``warnings.filterwarnings("ignore", category=aedr.AedrWarning)``
 silences them and ``pytest.warns(aedr.AedrWarning)`` catches them; each points at the first line of the
-caller's code, past aedr's and scikit-learn's own frames. The command line shows every one of them, and
+caller's code, past aedr's, scikit-learn's and joblib's own frames. The command line shows every one of them, and
 the other libraries' warnings only with ``--verbose``.
 """
 
@@ -23,7 +23,8 @@ class AedrWarning(UserWarning):
     """
 
 
-_INTERNAL = ("aedr", "sklearn")  # frames passed over to find the line a warning points at
+_INTERNAL = ("aedr", "sklearn", "joblib")  # frames passed over to find the line a warning points at (joblib:
+# a Pipeline fits its steps through joblib.Memory)
 
 
 def warn(message: str, category: type[Warning] = AedrWarning) -> None:
