@@ -922,3 +922,36 @@ def test_a_long_label_is_cut_in_the_legend_and_menu_and_kept_whole_on_hover():
     assert any(long in str(row) for t in traces for row in t["customdata"])  # hovered whole
     menu = [json.loads(f'"{m}"') for m in re.findall(r'"label":\s*"([^"]*)"', html)]
     assert "k" in menu and max(map(len, menu)) == LEGEND_CHARS and menu[0].endswith("…")
+
+
+def test_explore_matches_data_rows_to_the_codes_by_the_id_column_both_files_hold(tmp_path):
+    """--data rows were matched by position alone: a shuffled copy showed another row's values on every
+    point. Empty cells refused the map with advice of an option explore has not (--missing); the rows of a
+    --missing drop fit (fewer codes than rows) could not be drawn (CLI QA 1, 2)."""
+    rng = np.random.default_rng(0)
+    n = 40
+    rows = pd.DataFrame({"sample_id": [f"S{i:03d}" for i in range(n)], "g": np.arange(n) * 10.0})
+    codes = pd.DataFrame({"sample_id": rows["sample_id"], "autoencoder0": rng.normal(size=n),
+                          "autoencoder1": rng.normal(size=n)})  # fmt: skip
+    codes.to_csv(tmp_path / "e.csv", index=False)
+    rows.sample(frac=1, random_state=0).assign(g=lambda f: f["g"].where(f.index != 3)).to_csv(
+        tmp_path / "shuffled.csv", index=False
+    )  # row S003's g empty
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "shuffled.csv"),
+                                 "-o", str(tmp_path / "m.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "shuffled.csv lists its rows in another order than" in result.stderr
+        and "matched by 'sample_id'" in result.stderr
+    )
+    hovered = {tuple(row[1:3]) for t in _traces((tmp_path / "m.html").read_text()) for row in t["customdata"]}
+    assert ("S007", "70") in hovered and ("S003", "(missing)") in hovered
+    codes.drop(index=[5, 6]).to_csv(tmp_path / "kept.csv", index=False)  # a --missing drop fit's codes
+    result = runner.invoke(app, ["explore", str(tmp_path / "kept.csv"), "--data", str(tmp_path / "shuffled.csv"),
+                                 "-o", str(tmp_path / "k.html")])  # fmt: skip
+    assert result.exit_code == 0 and "holds 2 more rows than" in result.stderr, result.output
+    rows.iloc[:30].to_csv(tmp_path / "short.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "e.csv"), "--data", str(tmp_path / "short.csv"),
+                                 "-o", str(tmp_path / "s.html")])  # fmt: skip
+    assert result.exit_code == 1 and "short.csv's 'sample_id' lacks 'S030', which" in result.stderr
+    assert not (tmp_path / "s.html").exists()

@@ -123,6 +123,7 @@ def explore(
         )
     fields = images = reconstructions = None
     palettes = None if label_frame is None else label_frame.attrs.get("palettes")  # an .h5ad embedding's
+    ids, numbers = _row_numbers(ids)
     shape = None
     if data is not None and data.name.lower().endswith(".h5ad") and not image_shape:
         # cells: their obs annotations colour the map and fill the hover box; the features are not read
@@ -148,13 +149,14 @@ def explore(
                 raise typer.BadParameter(f"{flag} {what} --data rows; give --data", param_hint=flag)
         label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, labels)
     else:  # text columns of --data are annotations to show, not features to refuse
-        options = given_options(ctx, delimiter=None)  # --delimiter is the embedding's
+        from dataclasses import replace
+
+        from aedr.data.io import KEEP
+
+        # --delimiter is the embedding's; empty cells are shown as such, as in the run a --missing fit wrote
+        options = replace(given_options(ctx, delimiter=None), missing=KEEP)
         table = read_input(data, options, keep_text=True, network=False)
-        if table.X.shape[0] != len(codes):
-            raise ValueError(
-                f"{data} has {plural(table.X.shape[0], 'row')}, {embedding} {plural(len(codes), 'code')}: give the rows "
-                "they came from"
-            )
+        table = _rows_of_codes(table, data, embedding, len(codes), ids, numbers)
         if table.labels is not None:  # the labels asked for colour the map first
             label_frame = _joined(table.labels.to_frame(), label_frame)
         if table.X.shape[1]:  # not a table of annotations alone
@@ -165,7 +167,6 @@ def explore(
                 images = table.X
         if table.text is not None:
             label_frame, fields = _with_text(table.text, label_frame, fields)
-    ids, numbers = _row_numbers(ids)
     if ids is not None:  # the rows' IDs the embedding holds: read on hover, never a colouring
         fields = _joined(ids, fields)
     if model is not None and images is None:
@@ -211,6 +212,71 @@ def explore(
         palettes=palettes,
     )
     typer.echo(f"wrote {path} ({size_text(path.stat().st_size)}, {points})", err=True)
+
+
+def _rows_of_codes(table, data: Path, embedding: Path, n: int, ids, numbers):
+    """``table``, the rows of ``data``, as the ``n`` codes of ``embedding`` list them: matched by an ID
+    column both files hold (rows in another order, or the rows a ``--missing drop`` fit kept), else the
+    rows its ``row`` column numbers (``numbers``), else by position. By position alone, a shuffled copy
+    showed another row's values on every point."""
+    import numpy as np
+    import pandas as pd
+
+    for name in [] if ids is None else ids.columns:
+        theirs = _column(table, str(name))
+        if theirs is None:
+            continue
+        ours, theirs = ids[name].astype("string").to_numpy(), pd.Series(theirs).astype("string").to_numpy()
+        if len(ours) == len(theirs) and (ours == theirs).all():
+            return table
+        where = pd.Index(theirs)
+        if where.is_unique and pd.Index(ours).is_unique:
+            found = where.get_indexer(ours)
+            if (found >= 0).all():
+                extra = len(theirs) - len(ours)
+                what = f"holds {extra:,} more rows than" if extra else "lists its rows in another order than"
+                typer.echo(f"note: {data} {what} {embedding}: matched by {name!r}", err=True)
+                return _taken(table, found)
+            lacking = ours[int(np.flatnonzero(found < 0)[0])]
+            raise ValueError(
+                f"{data}'s {name!r} lacks {lacking!r}, which {embedding} holds: give the rows the codes came from"
+            )
+    if numbers is not None and table.X.shape[0] != n and numbers.max() <= table.X.shape[0]:
+        table = _taken(table, numbers - 1)  # the rows a --missing drop fit kept, as its row column numbers them
+    if table.X.shape[0] != n:
+        raise ValueError(
+            f"{data} has {plural(table.X.shape[0], 'row')}, {embedding} {plural(n, 'code')}: give the rows they came from"
+        )
+    return table
+
+
+def _column(table, name: str):
+    """The values of ``table``'s column ``name`` (an ID, a text or a feature column), or None."""
+    import numpy as np
+
+    for frame in (table.ids, table.text):
+        if frame is not None and name in map(str, frame.columns):
+            return frame[[c for c in frame.columns if str(c) == name][0]].to_numpy()
+    if table.columns is not None and name in table.columns and isinstance(table.X, np.ndarray):
+        return table.X[:, table.columns.index(name)]
+    return None
+
+
+def _taken(table, rows):
+    """``table`` with its rows ``rows`` (positions), in that order."""
+    import dataclasses
+
+    def take(frame):
+        return None if frame is None else frame.iloc[rows].reset_index(drop=True)
+
+    return dataclasses.replace(
+        table,
+        X=table.X[rows],
+        labels=take(table.labels),
+        text=take(table.text),
+        ids=take(table.ids),
+        obs=take(table.obs),
+    )
 
 
 def _row_numbers(ids):

@@ -443,8 +443,8 @@ def _check_finite(path: Path, table: Table, network: bool = True) -> None:
     largest = np.finfo(np.float32).max if network else np.finfo(np.float64).max
     if not table.X.size or (-largest <= table.X.min() and table.X.max() <= largest):  # NaN and inf fail: no copy
         return
-    with np.errstate(invalid="ignore"):
-        finite = np.abs(table.X) <= largest
+    with np.errstate(invalid="ignore"):  # NaN: an empty cell, which only rows read with missing="keep" still hold
+        finite = (np.abs(table.X) <= largest) | np.isnan(table.X)
     if finite.all():
         return
     bad_rows = np.flatnonzero(~finite.all(axis=1))

@@ -31,6 +31,9 @@ from aedr.data.table import Table
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
 
 MISSING = ("error", "drop", "mean", "median")  # what read_table does with empty cells (NaN)
+KEEP = (
+    "keep"  # read_table's empty cells left NaN: rows read as annotations beside codes (aedr explore), never a network's
+)
 
 
 def file_format(path: str | Path) -> str:
@@ -124,7 +127,7 @@ def read_table(
     path = Path(path)
     _check_file(path)
     fmt = format_of(path)
-    if missing not in MISSING:
+    if missing not in (*MISSING, KEEP):
         raise ValueError(f"missing={missing!r}: expected one of {', '.join(MISSING)}")
     if delimiter is not None and not isinstance(fmt, Delimited):
         raise ValueError(f"{path}: a delimiter applies to CSV/TSV files, not {fmt.name}")
@@ -261,7 +264,7 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
     if sp.issparse(table.X):
         return table  # .h5ad: non-finite values are refused as it is read
     holes = np.isnan(table.X)
-    if not holes.any():
+    if not holes.any() or missing == KEEP:
         return table
     rows = np.flatnonzero(holes.any(axis=1))
     cols = np.flatnonzero(holes.any(axis=0))
