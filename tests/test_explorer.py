@@ -439,6 +439,13 @@ def test_explore_takes_an_h5ad_files_obs_without_reading_its_counts(tmp_path):
     # first; counts colour as one trace by value (a colour bar), few whole numbers (clusters) as a legend
     assert "obs_names: %{customdata" in html and "AAAC0119-1" in html and "n_genes: %{customdata" in html
     assert "sparse matrix" not in html
+    codes.assign(kind="x").to_csv(tmp_path / "k.csv", index=False)  # a label column of the embedding's own
+    args = ["explore", str(tmp_path / "k.csv"), "--data", str(tmp_path / "counts.h5ad"), "--label-col", "nope"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "n.html")])  # the obs columns listed, not the embedding's
+    assert result.exit_code == 1 and (  # alone, under the .h5ad file's name (map QA 4)
+        "counts.h5ad: no obs column 'nope'; its obs columns are cell_type, batch, n_genes, leiden, the embedding's "
+        "label columns kind" in result.stderr
+    ), result.output
 
 
 def test_explore_data_tables_of_every_shape(tmp_path):
@@ -955,3 +962,35 @@ def test_explore_matches_data_rows_to_the_codes_by_the_id_column_both_files_hold
                                  "-o", str(tmp_path / "s.html")])  # fmt: skip
     assert result.exit_code == 1 and "short.csv's 'sample_id' lacks 'S030', which" in result.stderr
     assert not (tmp_path / "s.html").exists()
+
+
+def test_explore_of_a_run_names_it_and_tells_1d_codes_and_a_model_of_other_rows(tmp_path):
+    """A run's map was titled 'embedding.csv' (two colleagues' maps alike); 1-D codes were told to name
+    their columns as aedr does, which they were; --model of other rows failed on the image shape; a label
+    column of the embedding was looked for in --data's images (map QA 2, 3, 5, 8)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.save(tmp_path / "images.npy", digits.images[:300])
+    pd.DataFrame({"digit": digits.target[:300]}).to_csv(tmp_path / "labels.csv", index=False)
+    fit = ["--max-iter", "2", "--hidden-layer-sizes", "8", "--threads", "1", "--quiet", "--random-state", "0"]
+    assert runner.invoke(app, ["fit", str(tmp_path / "images.npy"), "--labels", str(tmp_path / "labels.csv"),
+                               "-o", str(tmp_path / "run8"), *fit]).exit_code == 0  # fmt: skip
+    args = ["explore", str(tmp_path / "run8"), "--data", str(tmp_path / "images.npy"), "--label-col", "digit"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "m.html")])
+    assert result.exit_code == 0, result.output  # the run's label column, not one of the images'
+    html = (tmp_path / "m.html").read_text()
+    assert "<title>run8: 300 points</title>" in html and _trace_names(html)[:3] == ["0", "1", "2"]
+    np.save(tmp_path / "wide.npy", np.zeros((300, 8, 9)))
+    assert runner.invoke(app, ["fit", str(tmp_path / "wide.npy"), "-o", str(tmp_path / "wide"), *fit]).exit_code == 0
+    result = runner.invoke(app, [*args, "--model", str(tmp_path / "wide" / "model"), "-o", str(tmp_path / "w.html")])
+    assert result.exit_code == 1 and "makes rows of 72 values, and " in result.stderr, result.output
+    assert "images.npy has 64: give --model the model these rows were fitted by" in result.stderr
+    assert (
+        runner.invoke(
+            app, ["fit", str(tmp_path / "images.npy"), "-k", "1", "-o", str(tmp_path / "one"), *fit]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(app, ["explore", str(tmp_path / "one"), "-o", str(tmp_path / "o.html")])
+    assert result.exit_code == 1 and "the codes are 1-D ('component 1'): a map draws 2 or 3" in result.stderr

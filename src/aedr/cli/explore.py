@@ -155,10 +155,21 @@ def explore(
 
         # --delimiter is the embedding's; empty cells are shown as such, as in the run a --missing fit wrote
         options = replace(given_options(ctx, delimiter=None), missing=KEEP)
-        table = read_input(data, options, keep_text=True, network=False)
+        ours = label_frame is not None and label_col in map(str, label_frame.columns)  # the embedding's label
+        try:
+            table = read_input(data, options, keep_text=True, network=False)
+        except ValueError:
+            if not ours:
+                raise
+            # not a column of --data (IDX images): the embedding's label column colours the map
+            table = read_input(data, replace(options, label_col=None), keep_text=True, network=False)
+        else:
+            ours = ours and table.labels is None
         table = _rows_of_codes(table, data, embedding, len(codes), ids, numbers)
         if table.labels is not None:  # the labels asked for colour the map first
             label_frame = _joined(table.labels.to_frame(), label_frame)
+        elif ours:
+            label_frame = _chosen_labels(embedding, len(codes), label_frame, label_col, None)
         if table.X.shape[1]:  # not a table of annotations alone
             shape = _image_shape(image_shape, table)
             if shape is None:
@@ -180,6 +191,11 @@ def explore(
         if model is not None:
             estimator = load_model(model)
             use_threads(ctx, estimator, threads)
+            if estimator.n_features_in_ != images.shape[1]:
+                raise ValueError(
+                    f"the model {model} makes rows of {estimator.n_features_in_} values, and {data} has "
+                    f"{images.shape[1]}: give --model the model these rows were fitted by"
+                )
             width = len(estimator.get_feature_names_out())
             if width != codes.shape[1]:
                 raise ValueError(
@@ -206,7 +222,7 @@ def explore(
         reconstructions=reconstructions,
         image_shape=shape,
         thumbnails=thumbnails,
-        title=title or f"{embedding.name}: {points}",
+        title=title or f"{(run.resolve() if run is not None else embedding).name}: {points}",  # a run: its folder
         axis_names=names,
         row_numbers=numbers,
         palettes=palettes,
@@ -356,6 +372,11 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
         extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
         labels = pd.DataFrame({k: v for k, v in extra.items() if k not in named}) if len(extra) > len(named) else None
         ids = pd.DataFrame({k: extra[k] for k in named}) if named else None
+    if values.ndim == 2 and values.shape[1] == 1 and (not fmt.tabular or run is not None):
+        raise ValueError(
+            f"{path}: the codes are 1-D ({names[0]!r}): a map draws 2 or 3 code columns; aedr plot draws 1-D codes "
+            "on a line"
+        )
     if values.ndim != 2 or values.shape[1] < 2:
         if fmt.tabular:  # the columns as they are, and how code columns are told apart
             raise ValueError(
@@ -399,6 +420,11 @@ def _obs_annotations(data: Path, n: int, label_frame, label_col: str | None, lab
         raise ValueError(f"{data} has {len(obs)} cells, the embedding {n} codes: give the cells they came from")
     if label_col is not None and label_col in obs.columns:  # an obs column first; else one of the embedding's
         label_frame = _joined(obs[[label_col]], label_frame)
+    elif label_col is not None and (label_frame is None or label_col not in map(str, label_frame.columns)):
+        from aedr._words import listed
+
+        theirs = "" if label_frame is None else f", the embedding's label columns {listed(label_frame.columns)}"
+        raise ValueError(f"{data}: no obs column {label_col!r}; its obs columns are {listed(obs.columns)}{theirs}")
     label_frame = _chosen_labels(data, n, label_frame, label_col, labels_file)
     for column in [] if label_frame is None else label_frame.columns:  # the fit's labels, read back as text:
         same = obs.get(column)  # the cells' own categories instead, in their order (and scanpy's colours)
