@@ -1608,7 +1608,10 @@ def test_scores_say_when_they_measure_another_geometry_than_the_model_reads(tmp_
 
     load_breast_cancer(as_frame=True).frame.to_csv(tmp_path / "bc.csv", index=False)
     fitted = aedr("fit", tmp_path / "bc.csv", "--label-col", "target", "-o", tmp_path / "r", *FAST)
-    assert "measure neighbours in the data's own units, where columns spread from 0.00264 to 569" in fitted.stderr
+    assert (
+        "measure neighbours in the data's own units, where the training rows' columns spread from 0.00264 to 569"
+        in fitted.stderr
+    )
     assert "5-NN accuracy 0." in fitted.stdout  # the labels' score, printed as it is written
     scored = aedr("evaluate", tmp_path / "r", tmp_path / "bc.csv", "--label-col", "target")
     assert "the model reads each column scaled alike (standard)" in scored.stderr

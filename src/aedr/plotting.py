@@ -206,7 +206,14 @@ def plot_embedding(
                 ax.scatter(*(c[order] for c in columns), s=size, lw=0, alpha=0.8, c=np.asarray(colours)[index[order]])
             if len(classes) > LEGEND_MAX:  # names, not categories
                 what = f"{label_name!r} has" if label_name else "the labels have"
-                fig.text(0.01, 0.01, literal(f"{what} {len(classes):,} values: coloured, no legend"), fontsize="small")
+                ax.annotate(  # inside the axes' top left: at the figure's foot it ran into the axis label
+                    literal(f"{legend_name(what)} {len(classes):,} values: coloured, no legend"),
+                    (0.01, 0.99),
+                    xycoords="axes fraction",
+                    va="top",
+                    fontsize="x-small",
+                    color="0.4",
+                )
             else:  # a legend of the classes, or of the missing ones alone when every label is missing
                 entries = [
                     *zip(colours, (name for name, _ in classes)),

@@ -33,8 +33,8 @@ def scores_space_note(estimator) -> str | None:
     if kind not in ("standard", "minmax") or len(spread) < 2 or spread.max() < 100 * spread.min():
         return None
     return (
-        f"trustworthiness and continuity measure neighbours in the data's own units, where columns spread from "
-        f"{spread.min():.3g} to {spread.max():.3g}; the model reads each column scaled alike ({kind}), so the "
+        f"trustworthiness and continuity measure neighbours in the data's own units, where the training rows' "
+        f"columns spread from {spread.min():.3g} to {spread.max():.3g}; the model reads each column scaled alike ({kind}), so the "
         "two geometries differ (scale the columns before fitting to score in one)"
     )
 

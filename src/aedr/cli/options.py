@@ -120,7 +120,7 @@ Missing = Annotated[
         autocompletion=completer(["error", "drop", "mean", "median"]),
         help="Empty cells: error (list where they are), drop their rows, or fill with the column's mean or median "
         "(fit, inverse-transform: this file's; transform, evaluate: the model's training rows') [default: error; "
-        "a model's commands fill as its fit did].",
+        "a model fitted with mean or median fills new rows alike; one fitted with drop refuses them unless given].",
         show_default=False,
         rich_help_panel=_DATA,
     ),
