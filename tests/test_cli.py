@@ -448,6 +448,15 @@ def test_a_label_column_that_is_one_of_the_models_features_is_refused_by_name(ru
     assert_one_line_error(result, "'g3' is one of the model's feature columns; it cannot also be the label", code=2)
 
 
+@pytest.mark.parametrize("command", ["transform", "evaluate"])
+def test_columns_or_exclude_that_leave_out_a_models_feature_are_refused_by_the_option(run, cells, command):
+    """scikit-learn's "X lacks 'g3'" named neither the option nor the file (CLI QA 7)."""
+    result = aedr(command, run, cells, "--exclude", "g3", ok=False)
+    assert_one_line_error(result, "--exclude", "leaves out 1 of the", "columns the model was fitted on ('g3')", code=2)
+    result = aedr(command, run, cells, "--columns", "g1,g2", ok=False)
+    assert_one_line_error(result, "--columns", "the model was fitted on ('g0', 'g3',", code=2)
+
+
 def test_inverse_transform(run, tmp_path):
     out = tmp_path / "reconstructed.csv"
     aedr("inverse-transform", run / "model", run / "embedding.csv", "-o", out, "--label-col", "cell_type")

@@ -364,6 +364,7 @@ def read_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) 
 
     expected = getattr(model, "feature_names_in_", None)
     _check_label_not_a_feature(path, expected, options.label_col)
+    _check_features_kept(path, expected, options)
     index = range(model.n_features_in_) if expected is None else [str(n) for n in expected]
     fill = {  # absent from models saved before aedr kept them: the file's own then
         kind: pd.Series(getattr(model, f"feature_{kind}_"), index=index)
@@ -389,6 +390,31 @@ def read_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) 
             f"{shown(path)} has {n} feature columns ({listed([repr(c) for c in exc.text])} not numeric) but the "
             f"model expects {width}"
         ) from None
+
+
+def _check_features_kept(path: Path, features, options: ReadOptions) -> None:
+    """Refuse ``--columns`` or ``--exclude`` that leave out columns of table ``path`` the model reads as
+    features (by name; a one-hot feature ``color=red`` by its column ``color``): scikit-learn's "X lacks
+    'proline'" named neither the option nor the file."""
+    from aedr.data.formats import format_of
+
+    if features is None or str(path) == "-" or not format_of(path).tabular:
+        return
+    names = [str(f) for f in features]
+
+    def source(name: str) -> str:
+        return name.split("=", 1)[0]  # a one-hot feature's column (a fitted model's one-hot is in its names)
+
+    for flag, left_out in (
+        ("--exclude", [n for n in names if options.exclude and {n, source(n)} & set(options.exclude)]),
+        ("--columns", [n for n in names if options.columns and not {n, source(n)} & set(options.columns)]),
+    ):
+        if left_out:
+            raise typer.BadParameter(
+                f"leaves out {len(left_out)} of the {len(names)} columns the model was fitted on "
+                f"({listed([repr(n) for n in left_out], 5)}): it reads every one of them",
+                param_hint=flag,
+            )
 
 
 def _check_label_not_a_feature(path: Path, features, label_col) -> None:
@@ -417,6 +443,7 @@ def rows_for_model(model, path: Path, options: ReadOptions, *, id_columns=None) 
 
     expected = getattr(model, "feature_names_in_", None)
     _check_label_not_a_feature(path, expected, options.label_col)
+    _check_features_kept(path, expected, options)
     # the model's training statistics fill empty cells of rows streamed as of rows in memory (where it has them)
     fill = getattr(model, f"feature_{options.missing}_", None) if options.missing in FILLS else None
     table = stream_input(
