@@ -261,6 +261,7 @@ def test_one_hot_categories_and_a_model_that_encodes_them_again(tmp_path):
     result = aedr("transform", tmp_path / "run", tmp_path / "new.csv", "-o", tmp_path / "codes.csv", "--force")
     assert result.exit_code == 0, result.output
     assert "2 rows hold categories the model was not fitted on (colour=purple)" in result.stderr
+    assert "left out" not in result.stderr  # not also a column 'colour=purple' of the file (CLI QA 8)
     result = aedr("inverse-transform", tmp_path / "run", tmp_path / "codes.csv")
     assert result.stdout.splitlines()[0] == "a,b,colour=blue,colour=red"
     assert "note: colour=... is one-hot encoded: each decoded row holds a number per category" in result.stderr

@@ -158,6 +158,8 @@ def read_table(
         if named and not columns and expected_columns is not None:
             frame, columns, unseen = model_columns(path, frame, list(expected_columns), one_hot or [])
             kept = {*columns, label_col, *(id_columns or [])}  # numbers beside them: a feature left out, or a typo
+            # a one-hot column's new categories (color=purple) are told by ``unseen``, not as columns left out
+            kept |= {str(c).split("=", 1)[0] for c in columns if "=" in str(c)}
             others = [c for c in frame.columns if c not in kept and c.split("=", 1)[0] not in kept]
             others = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
         elif one_hot:
