@@ -962,6 +962,12 @@ def test_explore_matches_data_rows_to_the_codes_by_the_id_column_both_files_hold
                                  "-o", str(tmp_path / "s.html")])  # fmt: skip
     assert result.exit_code == 1 and "short.csv's 'sample_id' lacks 'S030', which" in result.stderr
     assert not (tmp_path / "s.html").exists()
+    numbered = pd.DataFrame({"id": np.arange(100, 100 + n), "g": rows["g"]})  # whole-number IDs, read as floats too
+    codes.assign(sample_id=numbered["id"]).rename(columns={"sample_id": "id"}).to_csv(tmp_path / "i.csv", index=False)
+    numbered.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "i.csv"), "--data", str(tmp_path / "reversed.csv"),
+                                 "-o", str(tmp_path / "i.html")])  # fmt: skip
+    assert result.exit_code == 0 and "matched by 'id'" in result.stderr, result.output
 
 
 def test_explore_of_a_run_names_it_and_tells_1d_codes_and_a_model_of_other_rows(tmp_path):

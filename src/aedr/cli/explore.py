@@ -242,7 +242,7 @@ def _rows_of_codes(table, data: Path, embedding: Path, n: int, ids, numbers):
         theirs = _column(table, str(name))
         if theirs is None:
             continue
-        ours, theirs = ids[name].astype("string").to_numpy(), pd.Series(theirs).astype("string").to_numpy()
+        ours, theirs = _as_text(ids[name]), _as_text(pd.Series(theirs))
         if len(ours) == len(theirs) and (ours == theirs).all():
             return table
         where = pd.Index(theirs)
@@ -264,6 +264,17 @@ def _rows_of_codes(table, data: Path, embedding: Path, n: int, ids, numbers):
             f"{data} has {plural(table.X.shape[0], 'row')}, {embedding} {plural(n, 'code')}: give the rows they came from"
         )
     return table
+
+
+def _as_text(values):
+    """``values`` as text to compare IDs by: whole numbers as integers (an ID column read as a feature is
+    float, ``1.0``, where the embedding wrote ``1``)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(values) and np.isfinite(values).all() and (values % 1 == 0).all():
+        values = values.astype(np.int64)
+    return values.astype("string").to_numpy()
 
 
 def _column(table, name: str):

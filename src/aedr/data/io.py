@@ -31,9 +31,8 @@ from aedr.data.table import Table
 __all__ = ["FORMATS", "MISSING", "Table", "file_format", "read_labels", "read_table", "write_table"]
 
 MISSING = ("error", "drop", "mean", "median")  # what read_table does with empty cells (NaN)
-KEEP = (
-    "keep"  # read_table's empty cells left NaN: rows read as annotations beside codes (aedr explore), never a network's
-)
+# read_table's empty cells left NaN: rows read as annotations beside codes (aedr explore), never for a network
+KEEP = "keep"
 
 
 def file_format(path: str | Path) -> str:
@@ -87,10 +86,11 @@ def read_table(
         encoded from ``name`` again; a category the file lacks is all zeros).
     delimiter : str, optional
         The field separator of a CSV/TSV; detected when None (comma, semicolon, tab or pipe).
-    missing : {"error", "drop", "mean", "median"}
+    missing : {"error", "drop", "mean", "median", "keep"}
         Empty cells (NaN) in the features: an error listing where they are, drop their rows
         (and their labels), or fill each with its column's mean or median: the training rows'
-        from ``fill_values`` when given, else this file's.
+        from ``fill_values`` when given, else this file's; ``"keep"`` leaves them NaN (rows read
+        as annotations, which no network reads).
     fill_values : dict, optional
         A fitted model's training statistics, ``{"mean": Series, "median": Series}``, indexed by
         feature name (matched to the file's column names) or by position (``0..n_features-1``,
