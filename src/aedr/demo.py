@@ -54,6 +54,9 @@ def run_demo(
     n_jobs: int | None = None,
 ) -> DemoResult:
     """Fit an autoencoder and PCA on digits, score both and write a run folder into ``out_dir`` (which must exist)."""
+    import warnings
+
+    from aedr._fit_setup import UnconvergedWarning
     from aedr.plotting import plot_reconstructions, save_figure
     from aedr.runs import fit_run
 
@@ -63,7 +66,9 @@ def run_demo(
     ae = Autoencoder(
         n_components=n_components, max_iter=max_iter, random_state=random_state, verbose=verbose, n_jobs=n_jobs
     )
-    run = fit_run(ae, table, out, embedding_format="csv")
+    with warnings.catch_warnings():  # its epochs are the demo's choice, which the table names: not to be advised
+        warnings.filterwarnings("ignore", category=UnconvergedWarning)
+        run = fit_run(ae, table, out, embedding_format="csv")
     results = [
         MethodResult(
             f"autoencoder ({ae.n_iter_} ep.)",
