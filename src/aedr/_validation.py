@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
 
+from aedr._warnings import warn
 from aedr._words import listed
 from aedr.data.images import check_image_layout
 
@@ -292,8 +293,6 @@ def check_prepared_alike(estimator, X) -> None:
     shift = np.abs(new - np.asarray(means, dtype=np.float64)) / np.asarray(estimator.scaler_.scale, dtype=np.float64)
     median = float(np.median(shift))
     if median > SHIFT_WARNING:
-        from aedr._warnings import warn
-
         warn(
             f"the columns of the rows to encode lie a median {median:.3g} training spreads from the training rows' "
             "means: were they prepared as the fit's rows (the same units; normalised, log-transformed alike)? Rows "

@@ -252,13 +252,13 @@ def _rows_of_codes(table, data: Path, embedding: Path, n: int, ids, numbers):
                 extra = len(theirs) - len(ours)
                 what = f"holds {extra:,} more rows than" if extra else "lists its rows in another order than"
                 typer.echo(f"note: {data} {what} {embedding}: matched by {name!r}", err=True)
-                return _taken(table, found)
+                return table.take(found)
             lacking = ours[int(np.flatnonzero(found < 0)[0])]
             raise ValueError(
                 f"{data}'s {name!r} lacks {lacking!r}, which {embedding} holds: give the rows the codes came from"
             )
     if numbers is not None and table.X.shape[0] != n and numbers.max() <= table.X.shape[0]:
-        table = _taken(table, numbers - 1)  # the rows a --missing drop fit kept, as its row column numbers them
+        table = table.take(numbers - 1)  # the rows a --missing drop fit kept, as its row column numbers them
     if table.X.shape[0] != n:
         raise ValueError(
             f"{data} has {plural(table.X.shape[0], 'row')}, {embedding} {plural(n, 'code')}: give the rows they came from"
@@ -287,23 +287,6 @@ def _column(table, name: str):
     if table.columns is not None and name in table.columns and isinstance(table.X, np.ndarray):
         return table.X[:, table.columns.index(name)]
     return None
-
-
-def _taken(table, rows):
-    """``table`` with its rows ``rows`` (positions), in that order."""
-    import dataclasses
-
-    def take(frame):
-        return None if frame is None else frame.iloc[rows].reset_index(drop=True)
-
-    return dataclasses.replace(
-        table,
-        X=table.X[rows],
-        labels=take(table.labels),
-        text=take(table.text),
-        ids=take(table.ids),
-        obs=take(table.obs),
-    )
 
 
 def _row_numbers(ids):

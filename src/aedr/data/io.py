@@ -284,10 +284,8 @@ def _fill_missing(path: Path, table: Table, missing: str, fill_values=None) -> T
         keep[rows] = False
         if not keep.any():
             raise ValueError(f"{path}: every row has an empty cell; nothing is left after dropping them")
-        table.X, table.dropped = table.X[keep], rows
-        for name in ("labels", "text", "ids"):  # what each row carries beside its features goes with it
-            if getattr(table, name) is not None:
-                setattr(table, name, getattr(table, name)[keep].reset_index(drop=True))
+        table = table.take(keep)  # what each row carries beside its features goes with it
+        table.dropped = rows
         numbered = ""
         if table.ids is None:  # the codes line up with the file's rows by their numbers, as the note counts them
             taken = {*map(str, table.columns or []), str(getattr(table.labels, "name", ""))}

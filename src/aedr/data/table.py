@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,23 @@ class Table:
         if self.columns is None or sp.issparse(self.X) or not isinstance(self.X, np.ndarray):
             return self.X  # a sparse matrix, or a RowSource streamed from disk
         return pd.DataFrame(self.X, columns=self.columns)
+
+    def take(self, rows) -> Table:
+        """This table with only ``rows`` (positions, in their order, or a boolean mask), and what each row
+        carries beside its features (labels, text, IDs, obs) with them; :attr:`dropped` is the caller's
+        to say."""
+
+        def taken(frame):
+            return None if frame is None else frame.iloc[rows].reset_index(drop=True)
+
+        return replace(
+            self,
+            X=self.X[rows],
+            labels=taken(self.labels),
+            text=taken(self.text),
+            ids=taken(self.ids),
+            obs=taken(self.obs),
+        )
 
     def file_rows(self) -> np.ndarray:
         """Each row's number in the file it was read from, counted from 1: 1 to n, less the rows
