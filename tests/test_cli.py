@@ -1640,7 +1640,19 @@ def test_the_librarys_warnings_read_as_the_cli_s_own_lines(tmp_path):
     off = 1e6 + np.random.default_rng(0).normal(size=(300, 5))
     np.save(tmp_path / "off.npy", np.vstack([off, [0, 1e6, 1e6, 1e6, 1e6]]))
     result = aedr("fit", tmp_path / "off.npy", "--scale", "global", "-o", tmp_path / "r", *FAST)
-    assert "warning: a few extreme rows set the input scaling (the farthest: the row at index 300" in result.stderr
+    assert "warning: a few extreme rows set the input scaling (the farthest: data row 301 of the file)" in result.stderr
+
+
+def test_a_warning_names_a_row_by_its_row_in_the_file_after_missing_drop(tmp_path):
+    """The extreme-rows warning named the row by its position among the fitted rows, which is another row
+    of the file once --missing drop has left rows out (s55 QA): it names the file's data row."""
+    rows = 1e6 + np.random.default_rng(0).normal(size=(301, 5))
+    rows[-1] = [0, 1e6, 1e6, 1e6, 1e6]  # the extreme row: data row 301, the 300th row fitted
+    frame = pd.DataFrame(rows, columns=list("abcde"))
+    frame.loc[10, "b"] = np.nan  # data row 11, left out
+    frame.to_csv(tmp_path / "off.csv", index=False)
+    result = aedr("fit", tmp_path / "off.csv", "--missing", "drop", "--scale", "global", "-o", tmp_path / "r", *FAST)
+    assert "(the farthest: data row 301 of the file)" in result.stderr, result.stderr
 
 
 def test_a_network_whose_codes_carry_nothing_is_told_without_verbose(tmp_path):
@@ -1854,10 +1866,10 @@ def test_latent_grid_of_a_3d_code_says_where_it_holds_the_third_axis(tmp_path):
     np.save(images, load_digits().images[:300])
     aedr("fit", images, "-o", tmp_path / "run", "-k", "3", *FAST)
     spanned = aedr("plot", "latent-grid", tmp_path / "run", "-o", tmp_path / "g.png")
-    assert "note: the grid spans the codes its run wrote; component 3 held at the codes' median" in spanned.stderr
+    assert "note: the grid spans the codes its run wrote; autoencoder2 held at the codes' median" in spanned.stderr
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
     alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
-    assert "note: the grid spans [-3, 3]; component 3 held at 0; give DATA to span where" in alone.stderr
+    assert "note: the grid spans [-3, 3]; autoencoder2 held at 0; give DATA to span where" in alone.stderr
 
 
 @pytest.mark.parametrize(

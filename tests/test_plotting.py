@@ -279,9 +279,11 @@ def test_a_latent_grid_says_where_it_holds_the_code_axes_it_does_not_draw(digits
     monkeypatch.setattr(model, "inverse_transform", lambda Z: decoded.append(Z) or inverse(Z))
     fig = plot_latent_grid(model, n=3, codes=codes)
     np.testing.assert_allclose(decoded[-1][:, 2], np.median(codes[:, 2]))
-    assert "component 3 held at the codes' median" in [t.get_text() for t in fig.texts]
+    assert "autoencoder2 held at the codes' median" in [t.get_text() for t in fig.texts]
+    # the axes are named as the codes' columns and the map's axes are (they said "component 1")
+    assert fig.axes[0].get_xlabel().startswith("autoencoder0: ") and fig.axes[0].get_ylabel().startswith("autoencoder1")
     fig = plot_latent_grid(model, n=3)
-    assert not decoded[-1][:, 2].any() and "component 3 held at 0" in [t.get_text() for t in fig.texts]
+    assert not decoded[-1][:, 2].any() and "autoencoder2 held at 0" in [t.get_text() for t in fig.texts]
     with pytest.raises(
         ValueError, match=r"codes must be the model's 3-D codes \(transform\(X\)\), got shape \(200, 2\)"
     ):

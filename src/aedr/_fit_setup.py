@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from aedr._validation import ParameterError
-from aedr._warnings import AedrWarning, warn
+from aedr._warnings import AedrWarning, row_words, warn
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.models import architecture_entry
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
@@ -577,7 +577,7 @@ def _warn_if_dominated(X: np.ndarray, scaler: AffineScaler, rows: int = 2_000) -
         size = np.concatenate([np.square((X[b] - scaler.offset) / unit).sum(axis=1) for b in blocks])
     extreme = int(np.nanargmax(size))
     warn(
-        f"a few extreme rows set the input scaling (the farthest: the row at index {extreme}, counted from 0): every "
+        f"a few extreme rows set the input scaling (the farthest: {row_words(extreme)}): every "
         "other row scales to nearly the same input, so their codes will nearly coincide; remove or clip the "
         "extreme rows"
     )

@@ -8,6 +8,8 @@ the other libraries' warnings only with ``--verbose``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sys
 import warnings
 
@@ -38,6 +40,38 @@ def warn(message: str, category: type[Warning] = AedrWarning) -> None:
     while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] in _INTERNAL:
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+_FILE_ROWS: contextvars.ContextVar = contextvars.ContextVar("aedr_file_rows", default=None)
+
+
+@contextlib.contextmanager
+def rows_of_file(number):
+    """Inside, :func:`row_words` names the row at position ``i`` of the rows given to a fit as ``number(i)``,
+    its data row in the file it was read from (counted from 1; :meth:`aedr.data.table.Table.file_rows`,
+    which skips the rows ``--missing drop`` left out), not by its position among the rows given. ``number``
+    is called only when a warning names a row."""
+    token = _FILE_ROWS.set(number)
+    try:
+        yield
+    finally:
+        _FILE_ROWS.reset(token)
+
+
+def row_words(index: int) -> str:
+    """How a warning names the row at position ``index`` of the rows given: by its position, or its data
+    row in the file inside :func:`rows_of_file`.
+
+    >>> row_words(4)
+    'the row at index 4, counted from 0'
+    >>> with rows_of_file([1, 2, 4, 7, 9].__getitem__):
+    ...     row_words(4)
+    'data row 9 of the file'
+    """
+    number = _FILE_ROWS.get()
+    if number is None:
+        return f"the row at index {index}, counted from 0"
+    return f"data row {int(number(index)):,} of the file"
 
 
 def _other_rank() -> bool:

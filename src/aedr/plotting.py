@@ -446,7 +446,8 @@ def plot_latent_grid(
     if not 0 < extent <= float(np.finfo(np.float32).max):  # NaN fails this too
         raise ValueError(f"extent must be a finite number above 0 (at most 3.4e38: codes are float32), got {extent!r}")
     plt = pyplot()
-    k = len(estimator.get_feature_names_out())  # the fitted code's width (n_components may be set since)
+    names = [str(name) for name in estimator.get_feature_names_out()]  # the axes' names, as the codes' columns
+    k = len(names)  # the fitted code's width (n_components may be set since)
     if k < 2:
         raise ValueError("a latent grid needs n_components >= 2")
     lows, highs, rest = np.full(2, -extent), np.full(2, extent), np.zeros(k - 2)  # rest: axes 3..k
@@ -471,28 +472,30 @@ def plot_latent_grid(
     low, high = np.percentile(canvas, [0.5, 99.5])
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.imshow(np.clip((canvas - low) / max(high - low, 1e-12), 0, 1), cmap="gray" if len(shape) == 2 else None)
-    ax.set_xlabel(f"component 1: {lows[0]:.2g} .. {highs[0]:.2g}")
-    ax.set_ylabel(f"component 2: {lows[1]:.2g} .. {highs[1]:.2g}")
+    ax.set_xlabel(f"{names[0]}: {lows[0]:.2g} .. {highs[0]:.2g}")
+    ax.set_ylabel(f"{names[1]}: {lows[1]:.2g} .. {highs[1]:.2g}")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(literal(title or "decoded latent grid"))
-    held = held_axes_words(k, from_codes=codes is not None, variational=getattr(estimator, "_variational", False))
+    held = held_axes_words(names, from_codes=codes is not None, variational=getattr(estimator, "_variational", False))
     if held:
         fig.text(0.01, 0.01, held, fontsize="small")
     return fig
 
 
-def held_axes_words(k: int, *, from_codes: bool, variational: bool = False) -> str:
-    """Where a latent grid of a ``k``-D code holds its axes beyond the first two ("" for a 2-D code).
+def held_axes_words(names, *, from_codes: bool, variational: bool = False) -> str:
+    """Where a latent grid of codes with axes ``names`` holds its axes beyond the first two ("" for a 2-D
+    code).
 
-    >>> held_axes_words(5, from_codes=True)
-    "components 3 to 5 held at the codes' medians"
-    >>> held_axes_words(3, from_codes=False, variational=True)
-    "component 3 held at 0, the prior's mean"
+    >>> held_axes_words(["autoencoder0", "autoencoder1", "autoencoder2", "autoencoder3"], from_codes=True)
+    "autoencoder2 to autoencoder3 held at the codes' medians"
+    >>> held_axes_words(["vae0", "vae1", "vae2"], from_codes=False, variational=True)
+    "vae2 held at 0, the prior's mean"
     """
+    k = len(names)
     if k <= 2:
         return ""
-    axes = "component 3" if k == 3 else f"components 3 to {k}"
+    axes = names[2] if k == 3 else f"{names[2]} to {names[-1]}"
     if from_codes:
         return f"{axes} held at the codes' median{'s' * (k > 3)}"
     return f"{axes} held at 0" + (", the prior's mean" if variational else "")

@@ -158,6 +158,20 @@ def read_options(
 _PARAMETER_OF = {"labels_file": "labels"}
 
 
+def reading_parameters() -> set[str]:
+    """The names of the command parameters that are reading options: each a
+    :class:`~aedr.data.reading.ReadOptions` field, named as the parameter that sets it.
+
+    >>> sorted(reading_parameters())[:4]
+    ['columns', 'delimiter', 'exclude', 'header']
+    """
+    from dataclasses import fields
+
+    from aedr.data.reading import ReadOptions
+
+    return {_PARAMETER_OF.get(f.name, f.name) for f in fields(ReadOptions)}
+
+
 def given_options(ctx: typer.Context, **overrides) -> ReadOptions:
     """:func:`read_options` of the reading flags among the command's parameters (``ctx.params``: those
     it has, as given; each named as its :class:`~aedr.data.reading.ReadOptions` field), ``overrides``

@@ -10,7 +10,7 @@ import typer
 
 from aedr._words import listed
 from aedr.cli.common import given_on_line, load_model, use_threads
-from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model
+from aedr.cli.inputs import features_for, fitted_options, given_options, read_for_model, reading_parameters
 from aedr.cli.options import (
     IMAGE_SHAPE,
     Columns,
@@ -25,8 +25,6 @@ from aedr.cli.options import (
     images_named,
 )
 from aedr.cli.outputs import claim_figure, save_figure_file
-
-_READS_DATA = ("label_col", "columns", "exclude", "header", "delimiter")  # the options that read DATA
 
 
 def _extent(value: float) -> float:
@@ -87,7 +85,8 @@ def latent_grid(
     from aedr.plotting import held_axes_words, plot_latent_grid
 
     if data is None:  # the reading options read DATA: given without it, they would change nothing unsaid
-        unused = [p.opts[0] for p in ctx.command.params if p.name in _READS_DATA and given_on_line(ctx, p.name)]
+        reading = reading_parameters()
+        unused = [p.opts[0] for p in ctx.command.params if p.name in reading and given_on_line(ctx, p.name)]
         if unused:
             raise typer.BadParameter(
                 f"{listed(unused)} {'reads' if len(unused) == 1 else 'read'} DATA, which was not given: give DATA "
@@ -104,7 +103,8 @@ def latent_grid(
             "not the codes of rows: leave DATA out",
             param_hint="DATA",
         )
-    k = len(estimator.get_feature_names_out())
+    names = [str(name) for name in estimator.get_feature_names_out()]
+    k = len(names)
     notes = []
     if data is not None:
         table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
@@ -113,7 +113,7 @@ def latent_grid(
         codes = _run_codes(model, k)
         where = "the codes its run wrote" if codes is not None else f"[-{extent:g}, {extent:g}]"
         notes.append(f"the grid spans {where}")
-    notes.append(held_axes_words(k, from_codes=codes is not None, variational=estimator._variational))
+    notes.append(held_axes_words(names, from_codes=codes is not None, variational=estimator._variational))
     if codes is None and not estimator._variational:
         notes.append("give DATA to span where this autoencoder's codes lie")
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None

@@ -362,7 +362,7 @@ def _table_from_arrays(path: Path, arrays: dict[str, np.ndarray], label_col, dat
         raise ValueError(f"{path}: holds no data (an array of shape {X.shape})")
     if X.dtype.kind not in "biuf":
         raise ValueError(f"{path}: the data are {X.dtype}, not numbers")
-    check_image_layout(X.shape, f"{path}'s {name}" if len(arrays) > 1 else str(path))
+    check_image_layout(X.shape, f"{path}'s {name}" if len(arrays) > 1 else str(path), file=True)
     image_shape = tuple(X.shape[1:]) if X.ndim in (3, 4) else None  # (n, H, W) or (n, C, H, W) images
     notes = [f"a {X.ndim}-D array: each row's {'x'.join(map(str, X.shape[1:]))} values read as one row"] * (X.ndim > 4)
     X = X.reshape(len(X), -1) if X.ndim != 1 else X[:, None]

@@ -144,7 +144,7 @@ class ArraySource(RowSource):
         self.array, self.dtype = array, array.dtype  # the values' type: float32 rows give float32 codes
         self.path = Path(path) if path is not None else _memmap_path(array)
         self.shape = (array.shape[0], int(np.prod(array.shape[1:])))
-        check_image_layout(array.shape, str(self.path or "the array"))
+        check_image_layout(array.shape, str(self.path or "the array"), file=self.path is not None)
         self.image_shape = tuple(array.shape[1:]) if array.ndim in (3, 4) else None  # (n, H, W), (n, C, H, W)
 
     def _read(self, start, stop):  # a copy: the caller scales it in place
@@ -209,7 +209,7 @@ class NpySource(RowSource):
             )
         self.dtype = dtype
         self.shape = (int(shape[0]), int(np.prod(shape[1:])))
-        check_image_layout(shape, str(self.path))
+        check_image_layout(shape, str(self.path), file=True)
         self.image_shape = tuple(int(d) for d in shape[1:]) if len(shape) > 2 else None
         self.row_bytes = self.shape[1] * dtype.itemsize
 
