@@ -470,6 +470,19 @@ def test_inverse_transform(run, tmp_path):
     assert pd.read_csv(tmp_path / "kept.csv").equals(frame)
 
 
+def test_inverse_transform_warns_of_codes_far_outside_the_fitted_rows(run, tmp_path):
+    """A code far outside where the fitted rows' codes lie decoded into a row like none of the data, without a
+    word: the warning names the first such row and the fitted codes' span, and the rows are still written."""
+    codes = pd.read_csv(run / "embedding.csv").iloc[:4, :2]
+    codes.iloc[2, 1] = 1e6
+    codes.to_csv(tmp_path / "far.csv", index=False)
+    result = aedr("inverse-transform", run / "model", tmp_path / "far.csv", "-o", tmp_path / "rows.csv")
+    assert "warning: 1 of the 4 codes lies far outside the fitted rows' codes (first: row 3, " in result.stderr
+    assert len(pd.read_csv(tmp_path / "rows.csv")) == 4
+    quiet = aedr("inverse-transform", run / "model", run / "embedding.csv", "-o", tmp_path / "all.csv")
+    assert "far outside" not in quiet.stderr
+
+
 def test_inverse_transform_takes_the_missing_option_its_error_names(run, tmp_path):
     codes = pd.read_csv(run / "embedding.csv").iloc[:5, :2]
     codes.iloc[1, 0] = np.nan
@@ -1849,7 +1862,12 @@ def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does
     assert "note: the grid spans the codes its run wrote" in spanned.stderr and (tmp_path / "g.png").is_file()
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
     alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
-    assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in alone.stderr
+    assert "note: the grid spans the fitted rows' codes (--extent for [-extent, extent])" in alone.stderr
+    config = json.loads((tmp_path / "alone" / "config.json").read_text())
+    del config["fitted"]["code_range_"]  # a model saved before aedr kept where its codes lie
+    (tmp_path / "alone" / "config.json").write_text(json.dumps(config))
+    older = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "o.png")
+    assert "note: the grid spans [-3, 3]; give DATA to span where this autoencoder's codes lie" in older.stderr
     for given, words in [  # reading options without DATA changed nothing, without a word (fix_gc's pass)
         (["--columns", "a,b"], "--columns reads DATA, which was not given: give DATA or leave it out"),
         (["--delimiter", ";", "--no-header"], "--header, --delimiter read DATA, which was not given"),
@@ -1869,7 +1887,12 @@ def test_latent_grid_of_a_3d_code_says_where_it_holds_the_third_axis(tmp_path):
     assert "note: the grid spans the codes its run wrote; autoencoder2 held at the codes' median" in spanned.stderr
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
     alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
-    assert "note: the grid spans [-3, 3]; autoencoder2 held at 0; give DATA to span where" in alone.stderr
+    assert (
+        "note: the grid spans the fitted rows' codes (--extent for [-extent, extent]); autoencoder2 held at the "
+        "middle of the fitted rows' codes" in alone.stderr
+    )
+    given = aedr("plot", "latent-grid", tmp_path / "alone", "--extent", "3", "-o", tmp_path / "i.png")
+    assert "note: the grid spans [-3, 3]; autoencoder2 held at 0; give DATA to span where" in given.stderr
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -776,3 +777,27 @@ def test_true_is_no_count(param):
     """max_iter=True ran one epoch where n_components=True was refused (API QA 6)."""
     with pytest.raises(ValueError, match=f"{param} must be a whole number, got True"):
         Autoencoder(**{param: True}).fit(np.random.default_rng(0).random((20, 4)))
+
+
+def test_inverse_transform_warns_of_codes_far_outside_the_fitted_rows_codes():
+    """Codes far outside where the fitted rows' codes lie were decoded without a word: a typo, or a grid
+    drawn too wide, gave rows like none of the data (carried over since s52)."""
+    X = load_digits().data[:300]
+    ae = Autoencoder(max_iter=3, hidden_layer_sizes=(16,), random_state=0, n_jobs=1).fit(X)
+    Z = ae.transform(X)
+    np.testing.assert_allclose(ae.code_range_, [Z.min(axis=0), Z.max(axis=0)], rtol=1e-6)  # every row, below 4,096
+    low, high = ae.code_range_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ae.inverse_transform(np.vstack([Z, low - 0.9 * (high - low), high + 0.9 * (high - low)]))  # near: silent
+    far = Z[:5].copy()
+    far[1, 1], far[3, 0] = high[1] + 2.5 * (high[1] - low[1]), -1e6
+    with pytest.warns(
+        AedrWarning,
+        match=r"^2 of the 5 codes lie far outside the fitted rows' codes \(first: row 2, "
+        r"autoencoder1 [-\d.e+]+, where the fitted rows' codes span .*: the decoder extrapolates there",
+    ):
+        rows = ae.inverse_transform(far)
+    np.testing.assert_allclose(rows[:1], ae.inverse_transform(Z[:1]), rtol=1e-6)  # decoded all the same
+    with pytest.warns(AedrWarning, match=r"^the code lies far outside the fitted rows' codes \(autoencoder0 -1e\+06"):
+        ae.inverse_transform(far[3:4])

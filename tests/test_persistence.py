@@ -52,6 +52,7 @@ def test_round_trip_is_bit_identical(data, tmp_path, params):
     assert loaded.loss_curve_ == ae.loss_curve_ and loaded.n_iter_ == ae.n_iter_
     assert np.array_equal(loaded.feature_mean_, ae.feature_mean_) and loaded.feature_mean_.dtype == np.float64
     assert np.array_equal(loaded.feature_median_, ae.feature_median_)
+    assert np.array_equal(loaded.code_range_, ae.code_range_) and loaded.code_range_.dtype == np.float64
     assert list(loaded.get_feature_names_out()) == list(ae.get_feature_names_out())
 
 
@@ -291,7 +292,8 @@ def test_only_the_fitted_values_aedr_writes_load(saved, name):
 @pytest.mark.parametrize(
     "name, value",
     [("loss_curve_", 5), ("stop_reason_", [1]), ("n_iter_", "abc"), ("n_iter_", True), ("batch_size_", 0),
-     ("learning_rate_", float("nan")), ("input_shape_", [1000000, 1000000]), ("loss_terms_", {"mse": "x"})],
+     ("learning_rate_", float("nan")), ("input_shape_", [1000000, 1000000]), ("loss_terms_", {"mse": "x"}),
+     ("code_range_", [[0, 0]]), ("code_range_", [[1, 0], [0, 1]]), ("code_range_", [[0, 0], [1, None]])],
 )  # fmt: skip
 def test_fitted_values_of_the_wrong_kind_are_refused_naming_them(saved, name, value):
     _edit_config(saved, _set(["fitted", name], value))
@@ -358,3 +360,21 @@ def test_a_model_saved_before_a_rule_was_tightened_still_loads(saved, data):
     _edit_config(saved, _set(["params", "exaggeration"], 0.0))  # never accepted
     with pytest.raises(ModelFileError, match="exaggeration"):
         load(saved)
+
+
+def test_code_range_of_another_width_is_refused_and_a_model_saved_before_it_is_silent(saved, data):
+    """A model keeps where its fitted rows' codes lie (code_range_), against which inverse_transform tells codes
+    far outside; one saved before aedr kept it loads and decodes without a word."""
+    import warnings
+
+    _edit_config(saved, _set(["fitted", "code_range_"], [[0, 0, 0], [1, 1, 1]]))
+    with pytest.raises(ModelFileError, match=r"'fitted.code_range_' spans 3 code axes, not the model's 2"):
+        load(saved)
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    del config["fitted"]["code_range_"]
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    older = load(saved)
+    assert not hasattr(older, "code_range_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        older.inverse_transform(np.full((1, 2), 1e6))

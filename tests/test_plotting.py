@@ -282,8 +282,14 @@ def test_a_latent_grid_says_where_it_holds_the_code_axes_it_does_not_draw(digits
     assert "autoencoder2 held at the codes' median" in [t.get_text() for t in fig.texts]
     # the axes are named as the codes' columns and the map's axes are (they said "component 1")
     assert fig.axes[0].get_xlabel().startswith("autoencoder0: ") and fig.axes[0].get_ylabel().startswith("autoencoder1")
-    fig = plot_latent_grid(model, n=3)
+    fig = plot_latent_grid(model, n=3, extent=3)
     assert not decoded[-1][:, 2].any() and "autoencoder2 held at 0" in [t.get_text() for t in fig.texts]
+    # without codes or an extent, the grid spans the fitted rows' codes (code_range_), not [-3, 3]
+    fig = plot_latent_grid(model, n=3)
+    low, high = model.code_range_
+    np.testing.assert_allclose(decoded[-1][:, 2], (low[2] + high[2]) / 2)
+    np.testing.assert_allclose([decoded[-1][:, 0].min(), decoded[-1][:, 0].max()], [low[0], high[0]])
+    assert "autoencoder2 held at the middle of the fitted rows' codes" in [t.get_text() for t in fig.texts]
     with pytest.raises(
         ValueError, match=r"codes must be the model's 3-D codes \(transform\(X\)\), got shape \(200, 2\)"
     ):

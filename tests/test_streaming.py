@@ -118,6 +118,10 @@ def test_a_streamed_fit_is_as_good_as_in_memory_and_deterministic(npy, digits, s
     with pytest.raises(ValueError, match="a size as text, such as '4G'"):
         Autoencoder(memory_budget="20Q").fit(X)
     assert streamed.score(open_rows(npy)) == pytest.approx(streamed.score(X), rel=1e-5)
+    # where the fitted rows' codes lie, from evenly spaced blocks of the file: inside the codes of every row
+    Z = streamed.transform(X)
+    low, high = streamed.code_range_
+    assert (low >= Z.min(axis=0) - 1e-5).all() and (high <= Z.max(axis=0) + 1e-5).all() and (high > low).all()
     # placed by reference rows, read a batch at a time as the encoder reads them (digits' values are whole)
     placed = streamed.transform(np.load(npy, mmap_mode="r"), reference=X)
     np.testing.assert_array_equal(placed, streamed.transform(X, reference=X))

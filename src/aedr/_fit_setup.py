@@ -330,6 +330,30 @@ def code_anchors(est) -> int:
     return ANCHORS if est.neighbor_loss is not None and anchored else 0
 
 
+CODE_RANGE_ROWS = 4_096  # training rows encoded once a fit ends, to learn where its codes lie
+CODE_RANGE_BLOCKS = 8  # rows on disk: read in this many evenly spaced blocks
+
+
+def code_range(est, X, train_rows: np.ndarray) -> np.ndarray:
+    """``(2, n_components)``: the lowest and highest code on each axis of up to :data:`CODE_RANGE_ROWS`
+    training rows spread evenly over them (rows on disk: :data:`CODE_RANGE_BLOCKS` evenly spaced blocks),
+    encoded by the fitted network: where the fitted rows' codes lie, against which ``inverse_transform``
+    tells codes far outside them (:func:`aedr._inference.far_codes`)."""
+    from aedr._inference import apply_in_batches
+    from aedr.data.rows import scaled_rows
+    from aedr.data.sources import RowSource
+
+    if isinstance(X, RowSource):
+        block = CODE_RANGE_ROWS // CODE_RANGE_BLOCKS
+        starts = np.unique(np.linspace(0, max(X.shape[0] - block, 0), CODE_RANGE_BLOCKS).astype(np.int64))
+        rows = np.concatenate([X.read(int(a), int(a) + block, dtype=np.float64) for a in starts])
+    else:
+        count = min(len(train_rows), CODE_RANGE_ROWS)
+        rows = X[train_rows[np.unique(np.linspace(0, len(train_rows) - 1, count).astype(np.int64))]]
+    codes = apply_in_batches(est.model_.encode, scaled_rows(rows, est.scaler_), est.device_)
+    return np.stack([codes.min(axis=0), codes.max(axis=0)])
+
+
 def image_input_shape(est, n_features: int, image_shape) -> tuple[int, int, int]:
     """The conv network's ``(C, H, W)``: ``input_shape``, which must agree with the images' own shape
     when the rows came as images (``image_shape``); else that shape, or a square single channel."""

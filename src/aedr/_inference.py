@@ -70,6 +70,59 @@ def check_decoded_fits(n_rows: int, n_features: int, what: str = "codes") -> Non
         )
 
 
+PRIOR_EXTENT = 3.0  # a VariationalAutoencoder's codes are also drawn from its prior: [-3, 3] is where they lie
+
+
+class FarCodes:
+    """The codes of one ``inverse_transform`` (added a batch at a time, in order) that lie farther outside
+    the fitted rows' codes (the estimator's ``code_range_``; a VariationalAutoencoder's widened to its
+    prior's bulk, [-3, 3], which ``sample`` draws from) than that range's width on some axis: the decoder
+    extrapolates there, and :meth:`warn` says so once. A model saved before aedr kept the range tells
+    nothing."""
+
+    def __init__(self, estimator):
+        self.bounds = getattr(estimator, "code_range_", None)
+        self.where = "the fitted rows' codes span"
+        if self.bounds is not None and getattr(estimator, "_variational", False):
+            self.where = "the fitted rows' codes and the prior's bulk span"
+            low, high = np.asarray(self.bounds, dtype=np.float64)
+            self.bounds = np.stack([np.minimum(low, -PRIOR_EXTENT), np.maximum(high, PRIOR_EXTENT)])
+        self.names = [str(n) for n in estimator.get_feature_names_out()]
+        self.seen, self.count, self.first = 0, 0, None
+
+    def add(self, Z: np.ndarray) -> None:
+        if self.bounds is not None and len(Z):
+            low, high = np.asarray(self.bounds, dtype=np.float64)
+            span = np.maximum(high - low, 1e-6 * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high))))
+            far = (Z < low - span) | (Z > high + span)
+            rows = np.flatnonzero(far.any(axis=1))
+            if len(rows) and self.first is None:
+                row = int(rows[0])
+                axis = int(np.argmax(far[row]))
+                self.first = (self.seen + row, axis, float(Z[row, axis]))
+            self.count += len(rows)
+        self.seen += len(Z)
+
+    def warn(self) -> None:
+        if not self.count:
+            return
+        from aedr._warnings import warn
+
+        row, axis, value = self.first
+        low, high = (float(v) for v in np.asarray(self.bounds)[:, axis])
+        some = (
+            "the code lies"
+            if self.seen == 1
+            else f"{self.count:,} of the {self.seen:,} codes {'lies' if self.count == 1 else 'lie'}"
+        )
+        first = "" if self.seen == 1 else f"first: row {row + 1}, "
+        warn(
+            f"{some} far outside the fitted rows' codes ({first}{self.names[axis]} {value:.3g}, "
+            f"where {self.where} {low:.3g} to {high:.3g}): the decoder extrapolates there, so "
+            f"{'its row' if self.count == 1 else 'their rows'} may be like none of the rows it was fitted on"
+        )
+
+
 def decode(estimator, codes: np.ndarray) -> np.ndarray:
     """``estimator``'s rows for ``codes`` (an array), in the data's units: the fitted decoder, then the
     input scaling undone; float64. Refused before decoding where memory could not hold the rows."""

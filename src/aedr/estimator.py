@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from aedr import _fit_setup
-from aedr._inference import apply_in_batches, decode, place_by_reference, reconstruct
+from aedr._inference import FarCodes, apply_in_batches, decode, place_by_reference, reconstruct
 from aedr._validation import (
     as_rows,
     check_custom_modules,
@@ -223,6 +223,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Each feature's mean and median over the rows ``fit`` was given (the median of a seeded sample
         of 20,000 rows at most, fewer for wide data; :mod:`aedr.data.summary`), in the data's own units. What
         ``aedr transform --missing mean|median`` fills the empty cells of new rows with.
+    code_range_ : ndarray of shape (2, n_components)
+        The lowest and highest code on each axis of up to 4,096 training rows spread over them, encoded
+        once the fit ended: where the fitted rows' codes lie. ``inverse_transform`` warns of codes
+        farther outside it than its width (absent from models saved before aedr kept it).
     loss_curve_ : list of float
         Mean training loss per epoch (scaled units); a ``warm_start`` fit's added to the model's.
     loss_terms_ : dict of str to list of float
@@ -454,8 +458,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             history = trainer.fit(X_train, X_val, resume)
         except TrainingDivergedError:
             self._set_fitted(model, trainer.history, earlier)
+            self.__dict__.pop("code_range_", None)  # a warm start's, of the network before
             raise
         self._set_fitted(model, history, earlier)
+        self.code_range_ = _fit_setup.code_range(self, X, train_rows)
         _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)
         _fit_setup.warn_collapsed(self, history, self.loss, baseline, self.learning_rate_)
         _fit_setup.warn_unconverged(self, history, len(train_rows))
@@ -637,7 +643,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         DataFrame."""
         from sklearn.utils._set_output import _get_container_adapter
 
-        rows = self._decoded(X)
+        far = FarCodes(self)
+        rows = self._decoded(X, far)
+        far.warn()
         adapter = _get_container_adapter("transform", self)
         if adapter is None:
             return rows
@@ -646,9 +654,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # scikit-learn's own container: pandas keeps a pandas X's index; ``rows`` is ours, wrapped uncopied
         return adapter.create_container(rows, X, columns, inplace=True)
 
-    def _decoded(self, X) -> np.ndarray:
+    def _decoded(self, X, far: FarCodes | None = None) -> np.ndarray:
         """``inverse_transform``'s rows as an ndarray whatever ``set_output`` says (what the library's
-        own scores and figures use)."""
+        own scores and figures use, on codes of rows); codes far outside the fitted rows' are counted
+        into ``far`` when given."""
         check_is_fitted(self)
         source = as_source(X)
         given = (source.feature_names if source is not None else None) or getattr(X, "columns", ())
@@ -667,7 +676,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 )
             n, block = source.shape[0], max(1, DECODED_BLOCK_BYTES // (8 * self.n_features_in_))
             return np.concatenate(
-                [self._decoded_block(source, a, min(a + block, n)) for a in range(0, max(n, 1), block)]
+                [self._decoded_block(source, a, min(a + block, n), far) for a in range(0, max(n, 1), block)]
             )
         X = as_rows(X)
         refuse_complex(X)
@@ -681,17 +690,19 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 f"X has {plural(Z.shape[1], 'column')} but this autoencoder's codes have "
                 f"{plural(self._n_features_out, 'column')}"
             )
+        if far is not None:
+            far.add(Z)
         # float32 codes give float32 rows, as PCA keeps the input's type
         return decode(self, Z).astype(Z.dtype, copy=False)
 
-    def _decoded_block(self, source: RowSource, start: int, stop: int) -> np.ndarray:
+    def _decoded_block(self, source: RowSource, start: int, stop: int, far: FarCodes | None) -> np.ndarray:
         """Rows ``start:stop`` of the codes on disk ``source``, decoded; a code that is not a finite
         number is named by its row in the file."""
         Z = source.read(start, stop)  # float32, the network's own type
         check_finite_rows(Z, source.name, start, source)
         if getattr(source, "dtype", None) != np.float32:  # float64 rows, undone from the scaling as in memory
             Z = Z.astype(np.float64)
-        return self._decoded(Z)
+        return self._decoded(Z, far)
 
     def save(self, path, *, overwrite=False):
         """Write the fitted model to folder ``path``: ``config.json`` + ``weights.safetensors``.

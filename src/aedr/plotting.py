@@ -431,18 +431,24 @@ def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, titl
 
 
 def plot_latent_grid(
-    estimator, *, n: int = 15, extent: float = 3.0, codes=None, image_shape=None, title: str | None = None
+    estimator, *, n: int = 15, extent: float | None = None, codes=None, image_shape=None, title: str | None = None
 ):
     """Decode an ``n`` x ``n`` grid of codes into images: the map of a 2-D code.
 
-    The grid spans ``[-extent, extent]`` on the first two code axes (the
-    prior's bulk for a :class:`~aedr.VariationalAutoencoder`), or the 1st to
-    99th percentiles of ``codes`` when given (e.g. ``transform(X)`` of a plain
-    autoencoder, whose codes have no fixed range). Further code axes are held
-    at the median of ``codes`` when given, else at 0 (a VAE's prior mean); the
-    figure says so under the grid (:func:`held_axes_words`). Returns the
-    matplotlib Figure.
+    The grid spans, on the first two code axes: the 1st to 99th percentiles of
+    ``codes`` when given (e.g. ``transform(X)``); else ``[-extent, extent]``
+    when ``extent`` is given, or for a :class:`~aedr.VariationalAutoencoder`
+    (its prior's bulk; ``extent`` 3 when not given); else the fitted rows'
+    codes (a plain autoencoder's ``code_range_``: its codes have no fixed
+    range), or ``[-3, 3]`` for a model saved before aedr kept that range.
+    Further code axes are held at the median of ``codes``, the middle of the
+    fitted rows' codes, or 0 (a VAE's prior mean) alike; the figure says so
+    under the grid (:func:`held_axes_words`). Returns the matplotlib Figure.
     """
+    variational = getattr(estimator, "_variational", False)
+    bounds = getattr(estimator, "code_range_", None)
+    fitted = codes is None and extent is None and not variational and bounds is not None
+    extent = 3.0 if extent is None else extent
     if not 0 < extent <= float(np.finfo(np.float32).max):  # NaN fails this too
         raise ValueError(f"extent must be a finite number above 0 (at most 3.4e38: codes are float32), got {extent!r}")
     plt = pyplot()
@@ -457,6 +463,9 @@ def plot_latent_grid(
             raise ValueError(f"codes must be the model's {k}-D codes (transform(X)), got shape {codes.shape}")
         lows, highs = np.percentile(codes[:, :2], [1, 99], axis=0)
         rest = np.median(codes[:, 2:], axis=0)
+    elif fitted:
+        bounds = np.asarray(bounds, dtype=np.float64)
+        lows, highs, rest = bounds[0, :2], bounds[1, :2], bounds[:, 2:].mean(axis=0)
     u, v = np.linspace(lows[0], highs[0], n), np.linspace(highs[1], lows[1], n)  # top row = high second axis
     grid = np.empty((n * n, k))
     grid[:, 0] = np.tile(u, n)
@@ -477,15 +486,15 @@ def plot_latent_grid(
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(literal(title or "decoded latent grid"))
-    held = held_axes_words(names, from_codes=codes is not None, variational=getattr(estimator, "_variational", False))
+    held = held_axes_words(names, from_codes=codes is not None, variational=variational, fitted=fitted)
     if held:
         fig.text(0.01, 0.01, held, fontsize="small")
     return fig
 
 
-def held_axes_words(names, *, from_codes: bool, variational: bool = False) -> str:
+def held_axes_words(names, *, from_codes: bool, variational: bool = False, fitted: bool = False) -> str:
     """Where a latent grid of codes with axes ``names`` holds its axes beyond the first two ("" for a 2-D
-    code).
+    code): at the codes' medians (``from_codes``), the middle of the fitted rows' codes (``fitted``), or 0.
 
     >>> held_axes_words(["autoencoder0", "autoencoder1", "autoencoder2", "autoencoder3"], from_codes=True)
     "autoencoder2 to autoencoder3 held at the codes' medians"
@@ -498,4 +507,6 @@ def held_axes_words(names, *, from_codes: bool, variational: bool = False) -> st
     axes = names[2] if k == 3 else f"{names[2]} to {names[-1]}"
     if from_codes:
         return f"{axes} held at the codes' median{'s' * (k > 3)}"
+    if fitted:
+        return f"{axes} held at the middle of the fitted rows' codes"
     return f"{axes} held at 0" + (", the prior's mean" if variational else "")

@@ -144,8 +144,8 @@ class AutoencoderMethod(Method):
     def transform(self, X):
         return self.model_.transform(X)
 
-    def inverse_transform(self, Z):
-        return self.model_.inverse_transform(Z)
+    def inverse_transform(self, Z):  # codes of rows: decoded without a word on codes far outside the fitted rows'
+        return self.model_._decoded(Z)
 
     def threads(self, n_features):
         import torch

@@ -53,7 +53,9 @@ def latent_grid(
         typer.Option(
             "--extent",
             callback=_extent,
-            help="Grid spans [-extent, extent], 0.1 to 3.4e38: a VAE's, or without DATA or a run's codes.",
+            help="Grid spans [-extent, extent], 0.1 to 3.4e38: a VAE's, or a plain autoencoder's without DATA "
+            "or a run's codes [default: 3 for a VAE; the fitted rows' codes for a plain autoencoder].",
+            show_default=False,
         ),
     ] = 3.0,
     image_shape: Annotated[
@@ -73,8 +75,9 @@ def latent_grid(
 
     For a VariationalAutoencoder the grid spans the prior, [-extent, extent], and DATA is refused;
     for a plain autoencoder the codes of DATA, else those of the run the model is in, else
-    [-extent, extent]. Code axes beyond the first two are held at those codes' medians, else at 0;
-    the figure and a note say so.
+    [-extent, extent] when --extent is given, else the fitted rows' codes. Code axes beyond the
+    first two are held at those codes' medians, the middle of the fitted rows' codes, or 0; the
+    figure and a note say so.
 
     \b
     Examples:
@@ -109,16 +112,28 @@ def latent_grid(
     if data is not None:
         table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
         codes = estimator.transform(features_for(estimator, table))
-    elif not estimator._variational:  # a plain autoencoder's codes lie where its fit put them, not in a prior
+    # a plain autoencoder's codes lie where its fit put them, not in a prior: the run's codes, else the fitted
+    # rows' range the model keeps (code_range_), unless --extent is given
+    given_extent = given_on_line(ctx, "extent")
+    fitted = False
+    if data is None and not estimator._variational:
         codes = _run_codes(model, k)
-        where = "the codes its run wrote" if codes is not None else f"[-{extent:g}, {extent:g}]"
+        fitted = codes is None and not given_extent and getattr(estimator, "code_range_", None) is not None
+        if codes is not None:
+            where = "the codes its run wrote"
+        elif fitted:
+            where = "the fitted rows' codes (--extent for [-extent, extent])"
+        else:
+            where = f"[-{extent:g}, {extent:g}]"
         notes.append(f"the grid spans {where}")
-    notes.append(held_axes_words(names, from_codes=codes is not None, variational=estimator._variational))
-    if codes is None and not estimator._variational:
+    notes.append(
+        held_axes_words(names, from_codes=codes is not None, variational=estimator._variational, fitted=fitted)
+    )
+    if codes is None and not estimator._variational and not fitted:
         notes.append("give DATA to span where this autoencoder's codes lie")
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     with images_named("plot latent-grid"):
-        fig = plot_latent_grid(estimator, n=n, extent=extent, codes=codes, image_shape=shape)
+        fig = plot_latent_grid(estimator, n=n, extent=None if fitted else extent, codes=codes, image_shape=shape)
     if any(notes):
         typer.echo(f"note: {'; '.join(filter(None, notes))}", err=True)
     save_figure_file(fig, output, force)

@@ -242,7 +242,11 @@ def reconstructions(
     X = features_for(estimator, type(table)(rows, table.columns))
     with images_named("plot reconstructions"):
         fig = plot_reconstructions(
-            rows, estimator.inverse_transform(estimator.transform(X)), image_shape=shape, n_images=n_images
+            # the rows' own codes: decoded without inverse_transform's word on codes far outside the fitted rows'
+            rows,
+            estimator._decoded(estimator.transform(X)),
+            image_shape=shape,
+            n_images=n_images,
         )
     save_figure_file(fig, output, force)
 

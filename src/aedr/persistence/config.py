@@ -417,6 +417,7 @@ _RESTORE = {
     "loss_terms_": lambda v: {k: [math.nan if e is None else e for e in x] for k, x in v.items()},
     "feature_mean_": lambda v: np.asarray(v, dtype=np.float64),
     "feature_median_": lambda v: np.asarray(v, dtype=np.float64),
+    "code_range_": lambda v: np.asarray(v, dtype=np.float64),
     "input_shape_": lambda v: None if v is None else tuple(v),  # a tuple, as the fit sets it
 }
 
@@ -444,6 +445,12 @@ _FITTED = {
     "scaling_": lambda v: v is None or v in SCALINGS,
     "feature_mean_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
     "feature_median_": lambda v: _numbers(v) and all(math.isfinite(x) for x in v),
+    "code_range_": lambda v: (  # [lowest codes], [highest codes], one per code axis
+        isinstance(v, list)
+        and len(v) == 2
+        and all(_numbers(x) and len(x) == len(v[0]) > 0 and all(math.isfinite(e) for e in x) for x in v)
+        and all(a <= b for a, b in zip(*v))
+    ),
     "input_shape_": lambda v: (
         v is None or (isinstance(v, list) and 2 <= len(v) <= 3 and all(_int(1)(d) and d <= 1 << 16 for d in v))
     ),
@@ -478,7 +485,8 @@ _MISSING = type("Missing", (), {"__repr__": lambda self: "missing"})()
 
 
 def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) -> torch.nn.Module:
-    """The network ``estimator``'s parameters build, once its ``architecture`` matches the saved one."""
+    """The network ``estimator``'s parameters build, once its ``architecture`` matches the saved one (and
+    the fitted rows' code range, where kept, spans that network's code axes)."""
     n_features = estimator.n_features_in_
     try:
         expected = architecture(estimator, n_features)
@@ -488,6 +496,12 @@ def rebuild_model(estimator, config: dict, file: Path, *, meta: bool = False) ->
         key, saved, built = _first_difference(config["architecture"], expected, "architecture")
         raise ModelFileError(
             f"{file}: {key} is {_short(saved)}, but 'params' and 'fitted' build {_short(built)}; "
+            "the file was edited by hand"
+        )
+    bounds = getattr(estimator, "code_range_", None)  # absent from models saved before aedr kept it
+    if bounds is not None and bounds.shape[1] != estimator.n_components:
+        raise ModelFileError(
+            f"{file}: 'fitted.code_range_' spans {bounds.shape[1]} code axes, not the model's {estimator.n_components}; "
             "the file was edited by hand"
         )
     try:
