@@ -92,6 +92,41 @@ def test_ctrl_c_in_python_stops_after_the_epoch_with_a_checkpoint_to_resume_from
     assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
 
 
+def test_ctrl_c_while_python_refines_the_neighbour_map_stops_after_the_next_epoch(tmp_path, monkeypatch):
+    """Between a neighbour fit's two training phases (the refined map) Python's handler was back: a Ctrl-C
+    there raised at once and lost the shaping phase, with no checkpoint (s56 QA). The checkpoint's handler is
+    kept between the phases: the fit stops after the fitting phase's first epoch, writes it, and resumes as
+    an uninterrupted fit; the handler is Python's again after a fit that fails between the phases too."""
+    import signal
+
+    from aedr.neighbors.tsne import TSNE
+
+    torch.set_num_threads(1)
+    params = {"random_state": 0, "max_iter": 20, "neighbor_loss": "tsne"}
+    full = Autoencoder(**params).fit(X)
+    refine, path = TSNE.refine, tmp_path / "fit.ckpt"
+
+    def interrupted(self, *args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return refine(self, *args, **kwargs)
+
+    monkeypatch.setattr(TSNE, "refine", interrupted)
+    with pytest.raises(KeyboardInterrupt, match=r"stopped after epoch \d+; .*fit.ckpt holds it"):
+        Autoencoder(**params, callbacks=[Checkpoint(path, every_seconds=1e9)]).fit(X)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and path.exists()
+    monkeypatch.undo()
+    resumed = Autoencoder(**params).fit(X, resume_from=path)
+    assert same_weights(resumed, full) and resumed.loss_curve_ == full.loss_curve_
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("the map failed")
+
+    monkeypatch.setattr(TSNE, "refine", fails)
+    with pytest.raises(RuntimeError, match="the map failed"):
+        Autoencoder(**params, callbacks=[Checkpoint(tmp_path / "other.ckpt")]).fit(X)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_second_ctrl_c_stops_at_once_and_a_programs_own_handler_is_kept(tmp_path):
     import signal
 
@@ -475,10 +510,13 @@ def test_the_time_of_a_neighbour_fits_maps_counts_towards_the_next_checkpoint(tm
     assert written == [("shaping", 1)]  # the clock moved only in the map
 
 
-def test_a_ctrl_c_during_the_neighbour_map_keeps_the_map_in_a_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("step", ["embed", "refine"])
+def test_a_ctrl_c_during_the_neighbour_map_keeps_the_map_in_a_checkpoint(tmp_path, monkeypatch, step):
     """aedr fit took Ctrl-C only once training had begun: one during a neighbour fit's graph and map (42 s
     of full MNIST) lost them, 'nothing was written' and no checkpoint (fault QA 7). Now the fit stops after
-    its first epoch, and --resume ends as an uninterrupted fit."""
+    its first epoch, and --resume ends as an uninterrupted fit. So does one while the map is refined
+    between the two training phases, where the handler was Python's again and the shaping phase was lost
+    (s56 QA)."""
     import signal
 
     from typer.testing import CliRunner
@@ -491,17 +529,18 @@ def test_a_ctrl_c_during_the_neighbour_map_keeps_the_map_in_a_checkpoint(tmp_pat
     fit += ["--hidden-layer-sizes", "16", "--threads", "1", "-q"]
     runner = CliRunner()
     assert runner.invoke(app, [*fit, "-o", str(tmp_path / "whole")]).exit_code == 0
-    embed = TSNE.embed
+    made = getattr(TSNE, step)
 
     def interrupted(self, *args, **kwargs):
-        signal.raise_signal(signal.SIGINT)  # as the map is made
-        return embed(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)  # as the map is made, or refined
+        return made(self, *args, **kwargs)
 
-    monkeypatch.setattr(TSNE, "embed", interrupted)
+    monkeypatch.setattr(TSNE, step, interrupted)
     stopped = runner.invoke(app, [*fit, "-o", str(tmp_path / "run")])
     assert stopped.exit_code == 130, stopped.output
     assert "SIGINT: stopping after the first epoch to write a checkpoint" in stopped.output
-    assert "at epoch 1" in stopped.output and (tmp_path / "run.checkpoint").is_file()
+    assert f"at epoch 1{' of the fitting phase' * (step == 'refine')}" in stopped.output, stopped.output
+    assert (tmp_path / "run.checkpoint").is_file()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     monkeypatch.undo()
     resumed = runner.invoke(app, [*fit, "-o", str(tmp_path / "run"), "--resume"])

@@ -330,6 +330,16 @@ def code_anchors(est) -> int:
     return ANCHORS if est.neighbor_loss is not None and anchored else 0
 
 
+def fit_ended(est) -> None:
+    """Tell each :class:`~aedr.Checkpoint` callback that the fit returned or failed (it restores Python's
+    Ctrl-C handler, which it keeps between a neighbour fit's phases)."""
+    from aedr.training.checkpoint import Checkpoint
+
+    for cb in est.callbacks or []:
+        if isinstance(cb, Checkpoint):
+            cb.fit_ended()
+
+
 CODE_RANGE_ROWS = 4_096  # training rows encoded once a fit ends, to learn where its codes lie
 CODE_RANGE_BLOCKS = 8  # rows on disk: read in this many evenly spaced blocks
 

@@ -460,6 +460,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._set_fitted(model, trainer.history, earlier)
             self.__dict__.pop("code_range_", None)  # a warm start's, of the network before
             raise
+        finally:  # Python's Ctrl-C handler back, which a checkpoint keeps between a neighbour fit's phases
+            _fit_setup.fit_ended(self)
         self._set_fitted(model, history, earlier)
         self.code_range_ = _fit_setup.code_range(self, X, train_rows)
         _fit_setup.check_divergence(history, self.loss, baseline, self.learning_rate_)

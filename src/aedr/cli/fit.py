@@ -581,8 +581,10 @@ class _StopOnInterrupt(Callback):
         return self.requested is not None
 
     def on_train_end(self, state) -> None:
-        self.release()
         self._training = False
+        if state.more_phases and self.requested is None and not state.stop_asked:
+            return  # another phase follows (a neighbour fit's refined map between): a signal stops after its first epoch
+        self.release()
         if self.requested is None and state.stop_asked:  # under torchrun: another rank's signal
             self.requested = _ELSEWHERE
         if self.requested is not None and not self.save_best:

@@ -308,6 +308,7 @@ class NeighborTrainer:
         if objective.anchor_of is not None:
             tensors["map/anchor_of"] = objective.anchor_of
         trainer.checkpoint_extra = Snapshot(tensors, extra)
+        trainer.more_phases = phase == "shaping"  # callbacks keep taking Ctrl-C through the refined map
         return trainer
 
     @torch.no_grad()

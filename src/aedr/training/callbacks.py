@@ -28,6 +28,7 @@ class TrainingState:
     terms: dict[str, float] = field(default_factory=dict)  # named parts of the last epoch's loss
     stop_asked: bool = False  # a callback asked to stop after this epoch, on this rank or (torchrun) another
     phase: str | None = None  # the part of a fit of several (a neighbour fit's "shaping", "fitting")
+    more_phases: bool = False  # another part of the fit follows this one (a neighbour fit's shaping phase)
 
 
 class Callback:

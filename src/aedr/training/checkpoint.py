@@ -157,12 +157,19 @@ class Checkpoint(Callback):
         self._interrupted = False  # Ctrl-C asked to stop after the epoch
         self._handler_replaced = False
 
+    def fit_ended(self) -> None:
+        """Python's Ctrl-C handler back, however the fit ended: called as the estimator's fit returns or
+        fails (between a neighbour fit's phases, where :meth:`on_train_end` keeps the handler, too)."""
+        self._restore_handler()
+
     def fit_began(self) -> None:
         """Start the clock of ``every_seconds``: called as the estimator's fit sets up, so that the work
         before training (a neighbour fit's maps, kept in the checkpoint) counts towards the next write."""
         self._last = time.monotonic()
 
     def on_train_begin(self, state: TrainingState) -> None:
+        if self._handler_replaced:  # kept from the phase before: a Ctrl-C between the two phases stands
+            return
         self._interrupted = False
         main_thread = threading.current_thread() is threading.main_thread()
         if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -184,6 +191,8 @@ class Checkpoint(Callback):
         return self._interrupted
 
     def on_train_end(self, state: TrainingState) -> None:
+        if state.more_phases and not state.stop_asked:
+            return  # another phase follows (a neighbour fit's refined map between): Ctrl-C stops after its first epoch
         self._restore_handler()
         interrupted, self._interrupted = self._interrupted, False
         if interrupted and state.stop_asked and self.written_epoch == state.epoch:

@@ -129,6 +129,7 @@ class Trainer:
         self.generators = tuple(generators) or (generator,)
         self.history = TrainingHistory()  # fit() replaces it; readable even if fit fails before its first epoch
         self.checkpoint_extra = Snapshot()  # what a caller adds to each checkpoint (a neighbour fit's phase)
+        self.more_phases = False  # another part of the fit follows this one (TrainingState.more_phases)
         self.distributed = True  # under torchrun, train with DDP (False: this rank trains alone)
         self.scaler: torch.amp.GradScaler | None = None  # fit() makes one for precision "16-mixed"
 
@@ -150,7 +151,9 @@ class Trainer:
             history = self.history = TrainingHistory(**{**resume.state["history"], "stop_reason": "max_iter"})
             decays_left, stale, plateau_rate = (resume.state["schedule"][k] for k in ("decays_left", "stale", "rate"))
         phase = self.checkpoint_extra.state.get("phase")  # a neighbour fit's, which its checkpoints keep
-        state = TrainingState(model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter, phase=phase)
+        state = TrainingState(
+            model=self.model, max_epochs=cfg.max_iter, epoch=history.n_iter, phase=phase, more_phases=self.more_phases
+        )
         step = distributed_step(self.model, self.objective, self.device) if self.distributed else None
         if step is not None and cfg.batch_size < world_size():
             raise ValueError(
