@@ -548,3 +548,20 @@ def test_a_ctrl_c_during_the_neighbour_map_keeps_the_map_in_a_checkpoint(tmp_pat
     np.testing.assert_array_equal(
         np.load(tmp_path / "run" / "embedding.npy"), np.load(tmp_path / "whole" / "embedding.npy")
     )
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [({"every_epochs": 0}, "every_epochs must be a whole number of at least 1"), ({"every_epochs": 2.5}, "every_epochs"),
+     ({"every_epochs": -2}, "every_epochs"), ({"every_epochs": True}, "every_epochs"),
+     ({"every_seconds": -1}, "every_seconds must be a number of at least 0"),
+     ({"every_seconds": float("nan")}, "every_seconds"), ({"every_seconds": "60"}, "every_seconds")],
+)  # fmt: skip
+def test_a_checkpoint_schedule_that_cannot_be_kept_is_refused(tmp_path, kwargs, words):
+    """every_epochs=0 meant every 120 s (0 read as not given), and a short fit wrote no checkpoint; a
+    negative, fractional or NaN schedule was taken without a word, and NaN never wrote (s56 QA)."""
+    with pytest.raises(ValueError, match=words):
+        Checkpoint(tmp_path / "c", **kwargs)
+    assert Checkpoint(tmp_path / "c", every_epochs=1).every_epochs == 1
+    assert Checkpoint(tmp_path / "c", every_seconds=0).every_seconds == 0
+    assert Checkpoint(tmp_path / "c", every_seconds=float("inf")).every_seconds == float("inf")  # only when stopped

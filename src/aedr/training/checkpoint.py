@@ -140,13 +140,27 @@ class Checkpoint(Callback):
         The checkpoint file.
     every_seconds : float, default=120
         Write at the first epoch end this long after the last write, or after the fit began (0: every
-        epoch). The time before training counts: a neighbour fit's graph and maps, which the checkpoint
+        epoch; ``math.inf``: only when the fit is stopped early). The time before training counts: a neighbour fit's graph and maps, which the checkpoint
         keeps, are written at the first epoch end after them once they took that long.
     every_epochs : int, optional
-        Write every this many epochs instead.
+        Write every this many epochs (1 or more) instead.
     """
 
     def __init__(self, path, *, every_seconds: float = 120.0, every_epochs: int | None = None):
+        from numbers import Integral, Real
+
+        # every_epochs=0 read as "not given", and so every 120 s: a short fit wrote no checkpoint (s56 QA)
+        if every_epochs is not None and not (
+            isinstance(every_epochs, Integral) and not isinstance(every_epochs, bool) and every_epochs >= 1
+        ):
+            raise ValueError(
+                f"every_epochs must be a whole number of at least 1 (None: every_seconds), got {every_epochs!r}"
+            )
+        if not (isinstance(every_seconds, Real) and not isinstance(every_seconds, bool) and every_seconds >= 0):
+            raise ValueError(
+                f"every_seconds must be a number of at least 0 (0: every epoch; inf: only when the fit is stopped), "
+                f"got {every_seconds!r}"
+            )
         self.path = Path(path)
         self.every_seconds, self.every_epochs = float(every_seconds), every_epochs
         self.identity: dict | None = None  # set by the estimator's fit, with the seed it drew
