@@ -448,6 +448,22 @@ def test_a_label_column_that_is_one_of_the_models_features_is_refused_by_name(ru
     assert_one_line_error(result, "'g3' is one of the model's feature columns; it cannot also be the label", code=2)
 
 
+def test_a_fit_label_that_is_a_feature_of_the_new_table_is_not_blamed_on_label_col(run, cells, tmp_path):
+    """A model whose label column is one of its features in a table (an .h5ad's obs column named like a gene,
+    or a config edited by hand) made transform refuse 'Invalid value for --label-col', which was never given
+    (s56 QA 5): the label is not taken from the table, whose column is a feature."""
+    model = tmp_path / "model"
+    shutil.copytree(run / "model", model)
+    config = json.loads((model / "config.json").read_text())
+    config["columns"]["label"] = "g3"
+    (model / "config.json").write_text(json.dumps(config))
+    result = aedr("transform", model, cells, "-o", tmp_path / "codes.csv")
+    assert "--label-col" not in result.stderr and list(pd.read_csv(tmp_path / "codes.csv").columns[-1:]) != ["g3"]
+    np.testing.assert_allclose(
+        pd.read_csv(tmp_path / "codes.csv").iloc[:, :2], pd.read_csv(run / "embedding.csv").iloc[:, :2], atol=1e-6
+    )
+
+
 @pytest.mark.parametrize("command", ["transform", "evaluate"])
 def test_columns_or_exclude_that_leave_out_a_models_feature_are_refused_by_the_option(run, cells, command):
     """scikit-learn's "X lacks 'g3'" named neither the option nor the file (CLI QA 7)."""

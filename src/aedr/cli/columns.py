@@ -158,12 +158,17 @@ def fitted_columns(model: Path, data: Path, delimiter, label_col, labels_file, u
     else the fit's label column when ``data`` has one of that name (the note then says what the command
     does with it: ``use``, its ``{label}`` filled); the IDs are the fit's
     (:func:`aedr.persistence.saved_columns`)."""
-    from aedr.persistence import saved_columns
+    from aedr.data.formats import format_of
+    from aedr.persistence import saved_columns, saved_features
 
     label, ids = saved_columns(model)
     if label_col is not None or labels_file is not None or label is None:
         return label_col, ids, None
     if label not in label_names(data, delimiter):
+        return None, ids, None
+    if format_of(data).tabular and label in saved_features(model):
+        # in a table, a column the model reads: the fit's label was another file's (an .h5ad's obs, whose
+        # names may be a gene's), or the config was edited by hand; the user's --label-col was never given
         return None, ids, None
     return (
         label,

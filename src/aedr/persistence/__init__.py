@@ -50,6 +50,7 @@ __all__ = [
     "load",
     "save",
     "saved_columns",
+    "saved_features",
     "saved_reading",
 ]
 
@@ -125,6 +126,13 @@ def saved_columns(path: str | Path) -> tuple[str | None, list[str]]:
     config = read_config(model_folder(path) / CONFIG_FILE)
     columns = config.get("columns", {})
     return columns.get("label"), list(columns.get("ids", []))
+
+
+def saved_features(path: str | Path) -> list[str]:
+    """The names of a saved model's features (empty when it was fitted without names). Raises
+    :class:`ModelFileError` for a folder :func:`load` would refuse."""
+    names = read_config(model_folder(path) / CONFIG_FILE)["fitted"].get("feature_names_in_")
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 def saved_reading(path: str | Path) -> dict:
