@@ -545,6 +545,15 @@ def test_a_streamed_fit_of_repeated_gene_names_writes_a_model_that_loads(tmp_pat
     names = [list(aedr.load(tmp_path / r / "model").feature_names_in_) for r in ("s", "m")]
     assert names[0] == names[1] == ["g0", "g0-1", "g1", "g1-1", "g2", "g3"]
     assert transform(tmp_path / "s", tmp_path / "dup.h5ad").exit_code == 0
+    # the command line says how repeats are matched, as aedr.tl warns: new cells whose repeats come in another
+    # order got other codes without a word (s56 QA)
+    told = "repeats 2 gene names (g0, g1): each repeat is numbered by its order of appearance"
+    assert told in streamed.stderr
+    swapped = anndata.AnnData(X=sp.csr_matrix(X[:, [1, 0, 2, 3, 4, 5]]), var=var)  # the two g0 columns traded
+    swapped.write_h5ad(tmp_path / "swapped.h5ad")
+    for budget in ("1G", "1K"):  # read whole, streamed
+        result = transform(tmp_path / "m", tmp_path / "swapped.h5ad", "--memory-budget", budget)
+        assert result.exit_code == 0 and f"note: {tmp_path / 'swapped.h5ad'}: the file {told}" in result.stderr
 
 
 def test_an_obs_label_named_like_a_gene_is_a_label_not_a_feature(pbmc, tmp_path):

@@ -276,7 +276,7 @@ def test_an_h5ad_that_shrinks_while_streaming_is_not_read_as_zeros(tmp_path, dig
     first = source.read(0, 10)
     with open(path, "r+b") as f:
         f.truncate(path.stat().st_size // 2)  # the later rows' values
-    with pytest.raises(ValueError, match="s.h5ad: changed while cells .* truncated or replaced while it was being"):
+    with pytest.raises(ValueError, match="s.h5ad: changed while cells .* truncated, rewritten or replaced while it"):
         source.read(1700, 1797)
     assert np.array_equal(first, digits[0][:10])
     path = tmp_path / "gone.h5ad"
@@ -285,6 +285,42 @@ def test_an_h5ad_that_shrinks_while_streaming_is_not_read_as_zeros(tmp_path, dig
     path.unlink()  # a file deleted mid-fit was said to be "truncated or replaced" (scale QA L6)
     with pytest.raises(ValueError, match="gone.h5ad: changed while cells .* the file was deleted or moved while it"):
         source.read(0, 10)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".parquet", ".h5ad"])
+def test_a_file_rewritten_in_place_while_streaming_is_refused(tmp_path, digits, small_blocks, suffix):
+    """`cp other.npy data.npy` onto a file being streamed keeps its size and inode, which were all the
+    stream compared: the fit went on with another file's rows, scaled by the first's, and exited 0
+    (s56 QA). The time of the file's last change is compared too."""
+    import os
+
+    path, rows = tmp_path / f"s{suffix}", digits[0].astype(np.float32)
+
+    def write(values):
+        if suffix == ".npy":
+            np.save(path, values)
+        elif suffix == ".parquet":
+            frame = pd.DataFrame(values, columns=[f"p{i}" for i in range(values.shape[1])])
+            frame.to_parquet(path, row_group_size=300, compression=None, use_dictionary=False)  # sized by shape
+        else:
+            pytest.importorskip("anndata").AnnData(X=values).write_h5ad(path)
+
+    write(rows)
+    source = open_rows(path)
+    assert np.array_equal(source.read(0, 10), rows[:10])
+    inode, size = path.stat().st_ino, path.stat().st_size
+    other = tmp_path / f"other{suffix}"
+    path.rename(other)
+    write(rows[::-1].copy())  # the same shape: as `cp` writes it, into the first file in place
+    with open(path, "rb") as new, open(other, "r+b") as old:
+        old.seek(0)
+        old.write(new.read())
+    other.rename(path)
+    later = path.stat().st_mtime_ns + 10**9  # a second later, whatever the file system's clock tick
+    os.utime(path, ns=(later, later))
+    assert (path.stat().st_ino, path.stat().st_size) == (inode, size)
+    with pytest.raises(ValueError, match=rf"s{suffix}: changed while (rows|cells) .* rewritten or replaced"):
+        source.read(1700, 1797)
 
 
 def test_a_parquet_file_cut_short_is_said_to_be_so(tmp_path):
@@ -309,7 +345,9 @@ def test_a_file_that_shrinks_while_streaming_names_it(tmp_path, digits, small_bl
     source = open_rows(path)
     with open(path, "r+b") as f:
         f.truncate(path.stat().st_size // 2)
-    with pytest.raises(ValueError, match="s.npy: ended at row .* truncated or replaced while it was being read"):
+    with pytest.raises(
+        ValueError, match="s.npy: (ended at row|changed while rows) .* truncated .*while it was being read"
+    ):
         Autoencoder(2, max_iter=2, memory_budget=0).fit(source)
 
 

@@ -344,6 +344,10 @@ def _streamed_table(path: Path, source, memory_budget, options: ReadOptions, giv
     note = f"streaming {source.shape[0]:,} x {source.shape[1]:,} rows from disk ({size_text(source.nbytes)} as float32)"
     notes = [note] + ([id_note(list(map(repr, source.ids_left_out)))] if getattr(source, "ids_left_out", None) else [])
     notes += [index_note(source.index_left_out)] if getattr(source, "index_left_out", None) else []
+    if hasattr(source, "adata"):  # an .h5ad's genes: repeated names are matched by their order
+        from aedr.data.anndata import repeats_note
+
+        notes += [note] if (note := repeats_note(source.adata.var_names, "the file")) else []
     if is_main():  # under torchrun rank 0 alone reports
         for line in notes:
             typer.echo(f"note: {shown(path)}: {line}", err=True)

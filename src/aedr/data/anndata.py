@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aedr._words import first_line, listed, plural
-from aedr.data.sources import RowSource
+from aedr.data.sources import RowSource, file_stamp
 
 COUNTS_MAX = 20  # whole-number data with values above this look like raw counts, which need normalising
 TARGET_SUM = 1e4  # normalise: counts per this many per cell, then log1p (scanpy's normalize_total + log1p)
@@ -72,7 +72,7 @@ def h5ad_rows(path: Path, *, label_col=None, layer=None, normalize=False):
         refuse_counts(path, X, layer)
     obs = adata.obs
     obs.attrs["palettes"] = scanpy_palettes(adata)  # the map colours the cells as scanpy's plots do
-    return X, unique_names(adata.var_names), labels, obs
+    return X, [str(v) for v in adata.var_names], labels, obs
 
 
 def scanpy_palettes(adata) -> dict[str, dict[str, str]]:
@@ -116,8 +116,9 @@ def repeats_note(names, where: str) -> str | None:
     if not repeated:
         return None
     return (
-        f"{where} repeats {plural(len(repeated), 'gene name')} ({listed(repeated, 3)}): each repeat is matched "
-        "to the model's by its order of appearance (GENE, GENE-1, ...), as var_names_make_unique numbers them"
+        f"{where} repeats {plural(len(repeated), 'gene name')} ({listed(repeated, 3)}): each repeat is numbered by "
+        "its order of appearance (GENE, GENE-1, ...), as var_names_make_unique numbers them, and matched to a "
+        "model's genes so: in new cells whose repeats come in another order they trade places"
     )
 
 
@@ -477,7 +478,7 @@ class H5adSource(RowSource):
         self.feature_names = unique_names(self.adata.var_names)  # as read in memory: a repeated gene gets -1, ...
         self.normalize = normalize
         self.dtype = np.dtype(np.float32 if normalize else X.dtype)  # normalize_counts gives float32
-        self._stamp = _stamp(self.path)
+        self._stamp = file_stamp(self.path)
 
     @property
     def read_shape(self) -> tuple[int, int]:
@@ -494,8 +495,8 @@ class H5adSource(RowSource):
             rows = self.adata.X[start:stop]
         except Exception as exc:
             raise ValueError(f"{self.path}: cannot read cells {start}-{stop} ({first_line(exc)})") from exc
-        if (now := _stamp(self.path)) != self._stamp:  # HDF5 reads past a cut file's end as zeros: told by the file
-            what = "deleted or moved" if now is None else "truncated or replaced"
+        if (now := file_stamp(self.path)) != self._stamp:  # HDF5 reads past a cut file's end as zeros: told by the file
+            what = "deleted or moved" if now is None else "truncated, rewritten or replaced"
             raise ValueError(
                 f"{self.path}: changed while cells {start:,}-{stop:,} of {self.shape[0]:,} were read: the file was "
                 f"{what} while it was being read"
@@ -521,12 +522,3 @@ class H5adSource(RowSource):
     def close(self):
         if getattr(self, "adata", None) is not None and self.adata.isbacked:
             self.adata.file.close()
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """``path``'s size and inode (None once it is gone): a file cut or replaced since differs."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_size, status.st_ino

@@ -136,10 +136,12 @@ def read_table(
     if fmt.reads_rows:
         if columns or exclude or one_hot:
             raise ValueError(f"{path}: choose {fmt.name} features before saving (no column options)")
-        from aedr.data.anndata import obs_ids
+        from aedr.data.anndata import obs_ids, repeats_note, unique_names
 
-        X, names, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
-        table = Table(X, names, labels, obs=obs.reset_index(drop=True), source=path, ids=obs_ids(obs))
+        X, genes, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
+        table = Table(X, unique_names(genes), labels, obs=obs.reset_index(drop=True), source=path, ids=obs_ids(obs))
+        if note := repeats_note(genes, "the file"):  # said by the CLI too, as aedr.tl warns of it (s56 QA)
+            table.notes.append(note)
         if not obs.index.is_unique:  # the codes are joined back to the cells by name
             repeated = obs.index[obs.index.duplicated()]
             table.notes.append(

@@ -24,6 +24,16 @@ from aedr.data import memory
 from aedr.data.images import check_image_layout
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """``path``'s size, inode and time of last change (None once it is gone): a file cut, replaced or
+    rewritten in place since differs."""
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_ino, status.st_mtime_ns
+
+
 class RowSource:
     """Rows of a file read on demand. Subclasses set ``path``, ``shape`` (rows, features),
     ``feature_names`` (or None), ``image_shape`` (or None) and implement ``_read``."""
@@ -34,6 +44,8 @@ class RowSource:
     image_shape: tuple[int, ...] | None = None
     natural_block: int | None = None  # rows per block the format stores together (Parquet row groups)
     fill_values: np.ndarray | None = None  # each column's value for its empty cells (NaN), or None: left empty
+    watched: bool = False  # the file ``path`` is checked after each read for a change (:func:`file_stamp`)
+    _stamp: tuple | None = None  # the file's stamp as it was first read
 
     @property
     def read_shape(self) -> tuple[int, int]:
@@ -68,7 +80,30 @@ class RowSource:
         start, stop = max(0, start), min(stop, self.shape[0])
         if stop <= start:
             return np.empty((0, self.shape[1]), dtype=dtype)
-        return self._filled(np.ascontiguousarray(self._read(start, stop), dtype=dtype).reshape(stop - start, -1))
+        rows = self._read(start, stop)
+        if self.watched:
+            self._check_unchanged(start, stop)
+        return self._filled(np.ascontiguousarray(rows, dtype=dtype).reshape(stop - start, -1))
+
+    def _check_unchanged(self, start: int, stop: int) -> None:
+        """Refuse rows read from a file that changed since it was first read: rewritten in place with a file
+        of the same size (``cp`` onto it), the rows that follow are another file's, which the fit's scaling
+        and checksum do not describe (s56 QA)."""
+        now = file_stamp(self.path)
+        if self._stamp is None:
+            self._stamp = now
+        elif now != self._stamp:
+            what = (
+                "deleted or moved"
+                if now is None
+                else "truncated"
+                if now[0] < self._stamp[0]
+                else "rewritten or replaced"
+            )
+            raise ValueError(
+                f"{self.path}: changed while rows {start:,}-{stop:,} of {self.shape[0]:,} were read: the file was "
+                f"{what} while it was being read"
+            )
 
     def _filled(self, rows: np.ndarray) -> np.ndarray:
         """``rows`` (read, the caller's) with their empty cells set to ``fill_values``, where those are set: a
@@ -212,6 +247,7 @@ class NpySource(RowSource):
         check_image_layout(shape, str(self.path), file=True)
         self.image_shape = tuple(int(d) for d in shape[1:]) if len(shape) > 2 else None
         self.row_bytes = self.shape[1] * dtype.itemsize
+        self.watched, self._stamp = True, file_stamp(self.path)
 
     def _file(self) -> int:
         if self._fd is None:
@@ -291,6 +327,7 @@ class ParquetSource(RowSource):
         import pyarrow.parquet as pq
 
         self.path = Path(path)
+        self.watched, self._stamp = True, file_stamp(self.path)
         self._known_ids = set(id_columns or ())
         try:
             self._file = pq.ParquetFile(self.path)
