@@ -448,6 +448,18 @@ def test_a_label_column_that_is_one_of_the_models_features_is_refused_by_name(ru
     assert_one_line_error(result, "'g3' is one of the model's feature columns; it cannot also be the label", code=2)
 
 
+def test_a_label_column_named_like_a_code_column_is_refused_before_training(run, cells, tmp_path):
+    """A label column named autoencoder1 made the embedding hold two columns of one name: the fit trained,
+    then failed with "this looks like a bug in aedr", and --resume failed again (s56 QA)."""
+    frame = pd.read_csv(cells).rename(columns={"cell_type": "autoencoder1"})
+    frame.to_csv(tmp_path / "named.csv", index=False)
+    result = aedr("fit", tmp_path / "named.csv", "--label-col", "autoencoder1", "-o", tmp_path / "r", *FAST, ok=False)
+    assert_one_line_error(result, "named.csv: the label column 'autoencoder1' is named like a code column", "rename")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "r.checkpoint").exists()
+    result = aedr("transform", run, tmp_path / "named.csv", "--label-col", "autoencoder1", ok=False)
+    assert_one_line_error(result, "'autoencoder1' is named like a code column written beside it")
+
+
 def test_a_fit_label_that_is_a_feature_of_the_new_table_is_not_blamed_on_label_col(run, cells, tmp_path):
     """A model whose label column is one of its features in a table (an .h5ad's obs column named like a gene,
     or a config edited by hand) made transform refuse 'Invalid value for --label-col', which was never given

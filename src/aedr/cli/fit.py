@@ -14,7 +14,7 @@ from aedr._files import DISK_FULL, KeptFilesError, check_new, output_lock, stage
 from aedr._words import plural
 from aedr.cli.common import STOP_REASONS, is_verbose, launched_by_torchrun
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
-from aedr.cli.inputs import given_options, read_input, shown, stream_input
+from aedr.cli.inputs import given_options, read_input, refuse_label_named_like_codes, shown, stream_input
 from aedr.cli.options import (
     Columns,
     Delimiter,
@@ -184,6 +184,7 @@ def fit(
     table = stream_input(data, estimator.memory_budget, options) or read_input(data, options)
     if table.X.shape[0] < 2:  # named by the file, where the estimator's check names "X"
         raise ValueError(f"{shown(data)}: {plural(table.X.shape[0], 'data row')}; a fit needs at least 2")
+    refuse_label_named_like_codes(data, table, estimator)  # before training, not as the run is written
     from aedr.data.anndata import fit_copies
     from aedr.data.io import constant_note
     from aedr.data.sources import RowSource

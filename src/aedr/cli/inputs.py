@@ -158,6 +158,20 @@ def read_options(
 _PARAMETER_OF = {"labels_file": "labels"}
 
 
+def refuse_label_named_like_codes(path: Path, table: Table, estimator) -> None:
+    """Refuse a label column named like a code column the command writes beside it (``autoencoder0``): the
+    output table would hold two columns of one name, which failed only once the fit had trained (s56 QA)."""
+    if table.labels is None:
+        return
+    n = getattr(estimator, "_n_features_out", estimator.n_components)
+    names = [f"{type(estimator).__name__.lower()}{i}" for i in range(n)]  # get_feature_names_out's, before a fit
+    if str(table.labels.name) in names:
+        raise ValueError(
+            f"{shown(path)}: the label column {str(table.labels.name)!r} is named like a code column written beside "
+            f"it ({listed(names, 3)}): rename the label column"
+        )
+
+
 def reading_parameters() -> set[str]:
     """The names of the command parameters that are reading options: each a
     :class:`~aedr.data.reading.ReadOptions` field, named as the parameter that sets it.

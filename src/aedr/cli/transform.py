@@ -10,7 +10,15 @@ import typer
 
 from aedr.cli.columns import fitted_columns, label_names
 from aedr.cli.common import given_on_line, load_model, use_budget, use_threads
-from aedr.cli.inputs import features_for, given_options, piped_input, read_for_model, rows_for_model, shown
+from aedr.cli.inputs import (
+    features_for,
+    given_options,
+    piped_input,
+    read_for_model,
+    refuse_label_named_like_codes,
+    rows_for_model,
+    shown,
+)
 from aedr.cli.model import ModelDir, Output, claim_rows_output, write_rows
 from aedr.cli.options import (
     CodesLabelCol,
@@ -103,6 +111,7 @@ def transform(
     options = given.as_fitted(fitted, data)
     # rows on disk beyond the model's memory_budget: encoded a batch at a time
     table = rows_for_model(estimator, data, options, id_columns=ids)
+    refuse_label_named_like_codes(data, table, estimator)
     copy = obsm_key is not None and copies_h5ad(table)  # one read whole: a copy of it (its obs keeps the labels)
     kept = output is None or str(output) == "-" or format_of(output).stores_labels  # .npy: said when written
     if note and not copy and kept:
