@@ -349,6 +349,17 @@ def test_out_or_report_of_the_wrong_kind_is_refused_before_the_run(tiny, tmp_pat
     as_report = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "o"), "--report", str(a_folder)])
     assert as_report.exit_code == 1 and f"{a_folder}: is a folder; --report takes a markdown file" in as_report.output
     assert a_file.read_text() == "keep" and not (tmp_path / "o").exists()
+    # a data file named by mistake had the block appended (s56 QA): refused, and the run's own results.md too
+    data = tmp_path / "results.csv"
+    data.write_text("method,fit_s\npca,0.1\n")
+    as_report = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "o"), "--report", str(data)])
+    assert as_report.exit_code == 1 and "results.csv is not a markdown file (.md) and holds no benchmark block" in (
+        as_report.output
+    )
+    assert data.read_text() == "method,fit_s\npca,0.1\n" and not (tmp_path / "o").exists()
+    own = ["--out", str(tmp_path / "o"), "--report", str(tmp_path / "o" / "results.md")]
+    as_report = CliRunner().invoke(app, [*base, *own])
+    assert as_report.exit_code == 1 and "results.md is one of the files this run writes into" in as_report.output
 
 
 def test_a_missing_data_file_is_named_before_any_method_runs(tmp_path, monkeypatch):
@@ -452,6 +463,20 @@ def test_an_earlier_runs_figure_goes_when_no_method_draws_one(tiny, tmp_path, br
     assert CliRunner().invoke(app, [*base, "-m", "pca"]).exit_code == 0 and (out / "embeddings.png").exists()
     assert CliRunner().invoke(app, [*base, "-m", "broken", "--force"]).exit_code == 1
     assert not (out / "embeddings.png").exists()
+
+
+def test_the_warm_up_fits_say_nothing(tiny, tmp_path):
+    """Every benchmark printed "warning: Autoencoder ran all 3 epochs without converging: give it more epochs
+    than --max-iter 3", even with -q: the warm-up's fit on random rows, in an option aedr benchmark does not
+    have (s56 QA). The warm-up fits keep their warnings to themselves."""
+    import warnings
+
+    from aedr.benchmarks import runner
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner._warm_up(["ae-deep"], 0, np.zeros((300, 8)), set(), threads=1)
+    assert not caught, [str(w.message) for w in caught]
 
 
 def test_each_method_is_warmed_up_on_the_data_sets_type_and_size_before_it_is_timed(tiny, monkeypatch, digits):

@@ -33,9 +33,14 @@ def _block_bounds(text: str, name: str, path) -> tuple[int, int] | None:
     return text.index(start), text.index(end)
 
 
+MARKDOWN = (".md", ".markdown")  # a --report file of another name is written only where it holds the block
+
+
 def check_report(path: str | Path, name: str = "benchmark") -> None:
     """Raise before a long run what :func:`update_benchmarks_md` would raise after it: ``path`` is a
-    folder, cannot be read as text, or has markers of block ``name`` that do not pair up."""
+    folder, cannot be read as text, or has markers of block ``name`` that do not pair up; and refuse a
+    file that is not markdown (``.md``, ``.markdown``), holds text and no such block, to which the block
+    would be appended (a ``results.csv`` named by mistake)."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder; --report takes a markdown file", str(path))
@@ -44,7 +49,12 @@ def check_report(path: str | Path, name: str = "benchmark") -> None:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise ValueError(f"{path} is not a UTF-8 text file; --report takes a markdown file") from None
-        _block_bounds(text, name, path)
+        # a block is appended to a file without one: a data file named by mistake (results.csv) was damaged
+        if _block_bounds(text, name, path) is None and text.strip() and path.suffix.lower() not in MARKDOWN:
+            raise ValueError(
+                f"{path} is not a markdown file (.md) and holds no benchmark block to regenerate; --report takes a "
+                "markdown file"
+            )
 
 
 def update_benchmarks_md(path: str | Path, block: str, name: str = "benchmark") -> Path:

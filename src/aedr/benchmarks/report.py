@@ -318,6 +318,11 @@ def check_outputs(out_dir, report=None, *, block: str = "benchmark", overwrite: 
             if (out / name).exists():
                 raise OutputExistsError(out / name)
     if report is not None:
+        if Path(report).resolve() in {(out / name).resolve() for name in RESULT_FILES}:
+            raise ValueError(
+                f"{report} is one of the files this run writes into {out_dir}; --report takes another markdown file "
+                "(BENCHMARKS.md)"
+            )
         check_report(report, block)
 
 
