@@ -1991,3 +1991,26 @@ def test_an_output_folder_that_holds_the_input_is_named_a_folder(cells, tmp_path
     shutil.copy(cells, tmp_path / "o" / "in.csv")
     result = aedr("transform", tmp_path / "run", tmp_path / "o" / "in.csv", "-o", tmp_path / "o", ok=False)
     assert_one_line_error(result, "o is a folder; give the name of a file to write")
+
+
+def test_messages_name_what_the_user_gave(run, cells, tmp_path):
+    """Four messages of the s56 QA pass that named the wrong thing: a folder without a suffix was an "unknown
+    file type"; a text cell among codes was told to be one-hot encoded; --memory-budget nan was "negative"; a
+    bad value in config.json was named as an option (--activation) the user never gave."""
+    (tmp_path / "adir").mkdir()
+    assert_one_line_error(aedr("transform", run, tmp_path / "adir", ok=False), "adir: is a folder, not a file of rows")
+    codes = pd.read_csv(run / "embedding.csv").iloc[:3, :2].astype(object)
+    codes.iloc[1, 0] = "x"
+    codes.to_csv(tmp_path / "codes.csv", index=False)
+    result = aedr("inverse-transform", run, tmp_path / "codes.csv", ok=False)
+    assert_one_line_error(result, "1 code column is not numeric: 'autoencoder0'", "write the codes as numbers")
+    assert "--one-hot" not in result.stderr
+    result = aedr("fit", cells, "--memory-budget", "nan", "-o", tmp_path / "r", ok=False)
+    assert_one_line_error(result, "'nan' is not a size: write bytes or a number", code=2)
+    shutil.copytree(run / "model", tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    config["params"]["activation"] = "bogus"
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+    result = aedr("info", tmp_path / "model", ok=False)
+    assert_one_line_error(result, "config.json: invalid 'params' for Autoencoder: 'params.activation' must be one of")
+    assert "--activation" not in result.stderr

@@ -305,7 +305,7 @@ def evaluate_embedding(X, Z, y=None, X_hat=None, *, n_neighbors: int = 10, knn_n
         y = np.asarray(_as_numpy(y), dtype=object)
         y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
         if y.ndim != 1 or len(y) != len(Z):
-            raise ValueError(f"y must hold one label per row of Z ({len(Z)} rows), got shape {y.shape}")
+            raise ValueError(f"y must hold one label per row ({len(Z)} rows), got shape {y.shape}")
         given = pd.Series(y)
         known = given.notna().to_numpy()
         labels = given[known].astype(str).to_numpy()

@@ -164,7 +164,7 @@ def _code_table(data: Path, code_names, label_col, columns, exclude, header, del
             label_col = None
         if label_col is not None:
             typer.echo(f"note: keeping {label_col!r} beside the decoded rows (--label-col to choose)", err=True)
-    from aedr.data.features import MissingColumnsError
+    from aedr.data.features import MissingColumnsError, TextColumnsError
 
     try:
         options = read_options(
@@ -176,6 +176,12 @@ def _code_table(data: Path, code_names, label_col, columns, exclude, header, del
             f"{shown(data)}: lacks the model's code columns ({', '.join(code_names)}); --columns picks the code "
             "columns by their own names"
         ) from exc
+    except TextColumnsError as exc:  # codes are numbers: the reader's hint of categories to one-hot encode is a table's
+        column = f"code column{'s' * (len(exc.text) > 1)}"
+        raise ValueError(
+            f"{str(exc).split('; ', 1)[0].replace('column', column, 1)}; write the codes as numbers, or pick the code "
+            "columns with --columns (--label-col keeps a text column beside the decoded rows)"
+        ) from None
     return table
 
 

@@ -550,6 +550,8 @@ def format_of(path: str | Path) -> FileFormat:
     compressed = ", ".join(f.name for f in FORMATS.values() if f.gzip)
     texts = ", ".join(f.name for f in FORMATS.values() if f.gzip and f.tabular)
     zipped = " (a .zip archive: unzip it first)" if name.endswith(".zip") else ""
+    if Path(path).is_dir():  # a folder named without a suffix: said so, as a folder named like a file is
+        raise ValueError(f"{path}: is a folder, not a file of rows")
     if name.endswith((".xlsx", ".xls", ".ods")):  # a spreadsheet: its sheets are not rows aedr reads
         zipped = " (a spreadsheet: save its sheet as CSV, or as Parquet with pandas.read_excel(...).to_parquet)"
     raise ValueError(

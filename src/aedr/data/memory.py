@@ -227,6 +227,8 @@ def parse_bytes(text) -> float | str:
         result = float(number) * factor
     except ValueError:
         raise ValueError(f"{text!r} is not a size: write bytes or a number with K, M, G or T (e.g. 4G)") from None
+    if result != result:  # nan
+        raise ValueError(f"{text!r} is not a size: write bytes or a number with K, M, G or T (e.g. 4G)")
     if not result >= 0:
         raise ValueError(f"{text!r} is not a size: it must not be negative")
     return result

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import platform
+import re
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -370,7 +371,7 @@ def estimator_from_config(config: dict, file: Path):
         check_param_types(estimator)  # what fit checks beyond scikit-learn's constraints, data aside
         check_param_combinations(estimator)
     except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{file}: invalid 'params' for {name}: {exc}") from exc
+        raise ModelFileError(f"{file}: invalid 'params' for {name}: {_keys_named(str(exc))}") from exc
     fitted = dict(config["fitted"])
     names = fitted.pop("feature_names_in_", None)
     for attribute, value in fitted.items():
@@ -402,6 +403,19 @@ _OUTPUTS = ("default", "pandas", "polars")
 
 def _int(low: int):
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _keys_named(text: str) -> str:
+    """A parameter error's ``text`` naming the file's keys (``'params.activation'``), not the parameters, which
+    the command line would write as its options (``--activation``), that the user never gave.
+
+    >>> _keys_named("The 'activation' parameter of Autoencoder must be a str among {'relu'}. Got 'x' instead.")
+    "'params.activation' must be a str among {'relu'}. Got 'x' instead."
+    >>> _keys_named("'hidden_layer_sizes' must be a sequence of positive integers")
+    "'params.hidden_layer_sizes' must be a sequence of positive integers"
+    """
+    text = re.sub(r"The '(\w+)' parameter of \w+", r"'params.\1'", text)
+    return re.sub(r"(?<![\w.])'(\w+)'(?= must )", r"'params.\1'", text)
 
 
 def _number(v) -> bool:
