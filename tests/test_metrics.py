@@ -294,3 +294,28 @@ def test_tied_distances_count_as_ties_broken_at_random(monkeypatch, backend):
         sk_trustworthiness(X, X[:, :2], n_neighbors=5),
         sk_trustworthiness(X[:, :2], X, n_neighbors=5),
     )  # no ties: scikit-learn's, exactly
+
+
+def test_a_signal_while_the_kernel_compiles_is_held_and_then_raised():
+    """numba compiles the trustworthiness kernel on its first call, partly in LLVM's callbacks, where a
+    KeyboardInterrupt was printed as "Exception ignored" and dropped: the command finished and exited 0 (s56
+    QA). Signals are held around the kernel and handed on afterwards, to Python's handler or the program's."""
+    import signal
+
+    from aedr.metrics import _signals_held
+
+    ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_held():
+            signal.raise_signal(signal.SIGINT)
+            ran.append("the block went on")  # held: not raised inside
+    assert ran == ["the block went on"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    asked = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: asked.append(signum))
+    try:
+        with _signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            assert not asked
+        assert asked == [signal.SIGTERM]  # the program's own handler, once the block ended
+    finally:
+        signal.signal(signal.SIGTERM, previous)
