@@ -2014,3 +2014,15 @@ def test_messages_name_what_the_user_gave(run, cells, tmp_path):
     result = aedr("info", tmp_path / "model", ok=False)
     assert_one_line_error(result, "config.json: invalid 'params' for Autoencoder: 'params.activation' must be one of")
     assert "--activation" not in result.stderr
+
+
+def test_a_sigterm_under_torchrun_does_not_say_another_process_failed(monkeypatch):
+    """torchrun forwards a scheduler's SIGTERM to every rank as it does when a rank fails: 'as torchrun stops
+    its group when another process fails: its error is above' was said where nothing had failed (s56 QA)."""
+    from aedr.cli.errors import Terminated, stop_words
+
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    how, code = stop_words(Terminated())
+    assert code == 143 and how.startswith("terminated (SIGTERM from torchrun, which stops its group on a signal")
+    assert "its summary says which" in how and "its error is above" not in how

@@ -47,7 +47,11 @@ def stop_words(exc: BaseException) -> tuple[str, int]:
     """``(how, exit code)`` of a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM (:class:`Terminated`)."""
     if isinstance(exc, Terminated):
         if launched_by_torchrun() and _ranks() > 1:  # how torchrun stops a group
-            how = "terminated (SIGTERM), as torchrun stops its group when another process fails: its error is above"
+            # a signal to torchrun itself (a scheduler, timeout) and another rank's failure look alike here
+            how = (
+                "terminated (SIGTERM from torchrun, which stops its group on a signal to it or when another "
+                "process fails: its summary says which)"
+            )
             return how, EXIT_TERMINATED
         return "terminated (SIGTERM)", EXIT_TERMINATED
     return "interrupted", EXIT_INTERRUPTED
@@ -123,7 +127,8 @@ class CommandGroup(TyperGroup):
                 raise typer.Exit(EXIT_BROKEN_PIPE) from None
             except (KeyboardInterrupt, Terminated) as exc:
                 how, code = stop_words(exc)
-                typer.echo(f"\nerror: {how}; {placed_words(exc) or 'nothing was written'}", err=True)
+                if int(os.environ.get("RANK", "0")) == 0 or _ranks() <= 1:  # under torchrun rank 0 says it, once
+                    typer.echo(f"\nerror: {how}; {placed_words(exc) or 'nothing was written'}", err=True)
                 raise typer.Exit(code) from None
             except Exception as exc:  # every other error reaches the user as one line
                 if _is_click(exc, "UsageError"):
