@@ -434,8 +434,14 @@ def _report_settings(estimator, threads: int, chosen_by_aedr: bool) -> None:
         f"{threads} torch thread{'s' if threads > 1 else ''}{how}",
         f"batch size {estimator.batch_size_}, learning rate {estimator.learning_rate_:g}, "
         f"scaling {fitted_scaling(estimator) or 'none'}, {estimator.optimizer} optimiser",
-        f"epochs run {estimator.n_iter_} of {estimator.max_iter_}: "
-        f"{STOP_REASONS.get(estimator.stop_reason_, estimator.stop_reason_)}",
+        # a neighbour fit's two phases count their epochs together, stretched where an epoch has few steps:
+        # "26 of 20" read as a fault
+        (
+            f"epochs run {estimator.n_iter_} of {estimator.max_iter_}"
+            if estimator.neighbor_loss is None
+            else f"epochs run {estimator.n_iter_}, over the two phases that --max-iter {estimator.max_iter_} sets"
+        )
+        + f": {STOP_REASONS.get(estimator.stop_reason_, estimator.stop_reason_)}",
     ]
     for line in lines:
         typer.echo(line, err=True)
