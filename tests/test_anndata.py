@@ -327,6 +327,21 @@ def test_repeated_cell_names_are_noted(pbmc, tmp_path):
     assert result.exit_code == 0 and f"3 cell names repeat (first: {pbmc.obs_names[0]!r})" in result.stderr
 
 
+def test_labels_of_a_file_named_like_an_obs_column_are_told_to_be_missing_from_the_copy(files, pbmc, tmp_path):
+    """--labels whose column is named like an obs column (cell_type): embedding.csv held the file's labels and
+    the .h5ad copy obs's own, and nothing said the two outputs disagree (s56 QA)."""
+    other = np.where(np.arange(pbmc.n_obs) % 2, "x", "y")
+    pd.DataFrame({"bulk_labels": other}).to_csv(tmp_path / "other.csv", index=False)
+    result = fit(files / "pbmc.h5ad", "--labels", tmp_path / "other.csv", "-o", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert "obs already holds a column 'bulk_labels', with other values than the labels given" in result.stderr
+    copy = anndata.read_h5ad(tmp_path / "run" / "pbmc.h5ad")
+    assert list(copy.obs["bulk_labels"]) == list(pbmc.obs["bulk_labels"])  # kept, and now said
+    pd.DataFrame({"bulk_labels": pbmc.obs["bulk_labels"].astype(str)}).to_csv(tmp_path / "same.csv", index=False)
+    same = fit(files / "pbmc.h5ad", "--labels", tmp_path / "same.csv", "-o", tmp_path / "same")
+    assert same.exit_code == 0 and "obs already holds" not in same.stderr
+
+
 def test_the_code_names_an_anndata_of_codes_is_told_by_are_the_estimators_own():
     from aedr import VariationalAutoencoder
     from aedr.cli.columns import CODE_PREFIXES

@@ -257,6 +257,16 @@ def write_h5ad_codes(
     added = name is not None and name not in obs.columns  # a labels file's, which obs lacks
     if added:
         obs = obs.assign(**{name: np.asarray(labels)})
+    elif name is not None and not np.array_equal(
+        obs[name].astype(str).to_numpy(), pd.Series(np.asarray(labels, dtype=object)).astype(str).to_numpy()
+    ):  # a labels file's column of obs's name: the copy keeps obs's (s56 QA: the two outputs disagreed unsaid)
+        from aedr._warnings import warn
+
+        warn(
+            f"{source}'s obs already holds a column {name!r}, with other values than the labels given: the copy "
+            f"{Path(target).name} keeps obs's, and the embedding holds the labels given (name the labels' column "
+            "otherwise to have both)"
+        )
     entries = {"obsm": (key, np.asarray(codes, dtype=np.float32)), "uns": (key.removeprefix("X_"), settings)}
     if not encoded:
         adata = read_h5ad(source)
