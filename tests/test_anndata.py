@@ -768,3 +768,10 @@ def test_the_h5ad_copy_keeps_the_source_s_matrices_as_stored_without_reading_the
     again = codes + 1  # aedr's own codes of an earlier run are replaced in place
     write_h5ad_codes(tmp_path / "cells-copy.h5ad", tmp_path / "twice.h5ad", again, "X_ae", settings, labels)
     np.testing.assert_allclose(anndata.read_h5ad(tmp_path / "twice.h5ad").obsm["X_ae"], again.astype(np.float32))
+
+
+def test_column_options_on_an_h5ad_say_how_to_choose_its_genes(files, tmp_path):
+    """'choose h5ad features before saving (no column options)' was hard to read (s56 QA)."""
+    result = fit(files / "pbmc.h5ad", "--exclude", "HES4", "-o", tmp_path / "run")
+    assert result.exit_code == 1 and "pick a table's columns, not an .h5ad file's genes" in result.stderr
+    assert "adata[:, genes].copy().write_h5ad(" in result.stderr and not (tmp_path / "run").exists()

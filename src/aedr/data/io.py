@@ -135,7 +135,10 @@ def read_table(
         raise ValueError(f"{path}: a layer and normalising apply to .h5ad files, not {fmt.name}")
     if fmt.reads_rows:
         if columns or exclude or one_hot:
-            raise ValueError(f"{path}: choose {fmt.name} features before saving (no column options)")
+            raise ValueError(
+                f"{path}: column options (--columns, --exclude, --one-hot) pick a table's columns, not an .{fmt.name} "
+                "file's genes: select those in the AnnData and save it (adata[:, genes].copy().write_h5ad(...))"
+            )
         from aedr.data.anndata import obs_ids, repeats_note, unique_names
 
         X, genes, labels, obs = fmt.read_rows(path, label_col=label_col, layer=layer, normalize=normalize)
