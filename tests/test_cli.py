@@ -302,6 +302,8 @@ def test_transform_keeps_the_fits_label_and_id_columns_in_any_number_of_rows(tmp
     frame.assign(kind=frame["kind"].where(np.arange(60) % 3 > 0)).to_csv(tmp_path / "part.csv", index=False)
     scores = json.loads(aedr("evaluate", out, tmp_path / "part.csv", "--json").stdout)  # unlabelled rows: no class
     assert scores["knn_labelled_rows"] == 40 and scores["knn_accuracy"] is not None
+    partly = aedr("fit", tmp_path / "part.csv", "--label-col", "kind", "-o", tmp_path / "part", *FAST)
+    assert "5-NN accuracy " in partly.stdout and " (of the 40 labelled rows)" in partly.stdout  # said by the fit too
     frame[list("abcd")].to_csv(tmp_path / "bare.csv", index=False)  # neither column: codes alone, no note
     bare = aedr("transform", out, tmp_path / "bare.csv")
     assert "note" not in bare.stderr and bare.stdout.splitlines()[0] == "autoencoder0,autoencoder1"

@@ -482,7 +482,10 @@ def _report(run, out: Path, drawn: int | None = None, resumed: bool = False) -> 
         if m.get(name) is not None:
             scores.append(f"{name} {m[name]:.3f}")
     if m.get("knn_accuracy") is not None:
-        scores.append(f"{m['knn_neighbors']}-NN accuracy {m['knn_accuracy']:.3f}")
+        # rows without a label are no class: left out of the score, and said (s56 QA: 1.000 of 685 of 800 cells)
+        labelled = m.get("knn_labelled_rows")
+        of = f" (of the {labelled:,} labelled rows)" if labelled is not None else ""
+        scores.append(f"{m['knn_neighbors']}-NN accuracy {m['knn_accuracy']:.3f}{of}")
     if m.get("trustworthiness") is None:
         scores.append(f"too few rows ({m['metrics_rows']}) to measure neighbourhoods")
     typer.echo(
