@@ -885,6 +885,36 @@ def test_sigterm_with_save_best_keeps_the_best_weights_like_ctrl_c(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "run", "run.checkpoint", "stderr.txt"]
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_a_signal_just_after_the_last_epoch_is_held_until_the_trained_model_is_kept(tmp_path, monkeypatch, stop):
+    """A Ctrl-C or SIGTERM in the moment between the last epoch and the trained model's checkpoint (the
+    stop handler released, the checkpoint not yet written) lost the training: 'nothing was written', no
+    checkpoint (s56 QA). The signal is held until the trained model is kept, then acts."""
+    import signal
+
+    from aedr import _fit_setup
+
+    code_range = _fit_setup.code_range
+
+    def signalled(*args, **kwargs):  # a step of fit after its last epoch
+        signal.raise_signal(getattr(signal, stop))
+        return code_range(*args, **kwargs)
+
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).normal(size=(200, 6)))
+    monkeypatch.setattr(_fit_setup, "code_range", signalled)
+    fit = ["fit", tmp_path / "rows.npy", "--threads", "1", "--random-state", "0", "--quiet", "--max-iter", "3"]
+    result = aedr(*fit, "-o", tmp_path / "run", ok=False)
+    assert result.exit_code == (143 if stop == "SIGTERM" else 130), result.output
+    assert (
+        f"after training, while the run was written: nothing of it was written; the trained model is kept in {tmp_path / 'run.checkpoint'}"
+        in result.stderr
+    )
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.undo()
+    assert aedr(*fit, "-o", tmp_path / "run", "--resume").exit_code == 0
+    assert (tmp_path / "run" / "model").is_dir() and not (tmp_path / "run.checkpoint").exists()
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "Ctrl-C"])
 def test_a_stop_while_the_outputs_are_written_keeps_the_trained_model_for_resume(tmp_path, monkeypatch, stop):
     """Ctrl-C or SIGTERM after the last epoch, while the run is written (no periodic checkpoint was due

@@ -85,6 +85,7 @@ def checkpointed_fit_run(
     threads: int,
     interrupted=None,
     said=None,
+    kept=None,
     **write_options,
 ) -> FitRun:
     """:func:`fit_run` with a checkpoint file, as ``aedr fit`` runs it: the checkpoint ``checkpoint``
@@ -94,7 +95,8 @@ def checkpointed_fit_run(
     are written, unless ``interrupted()`` says the user stopped it, so that a stop from then on loses no
     training. ``threads``: the torch threads it runs on. ``said``: a function that shows the user a line
     (the trained model read back; from :data:`WRITING_NOTE_ROWS` rows, that training has ended).
-    ``write_options``: as :func:`write_fit` takes them. Returns the run; its ``estimator`` is the
+    ``kept``: called once the trained model is in the checkpoint (``aedr fit`` holds a Ctrl-C from the
+    end of training until then, which would lose the training). ``write_options``: as :func:`write_fit` takes them. Returns the run; its ``estimator`` is the
     trained one."""
     from aedr.training.checkpoint import read_trained, run_identity, write_trained
 
@@ -111,6 +113,8 @@ def checkpointed_fit_run(
             seconds = train(estimator, table, resume_from=checkpoint if resume else None)
             if not (interrupted and interrupted()):
                 write_trained(checkpoint, estimator, identity(), threads=threads, fit_seconds=seconds)
+            if kept is not None:
+                kept()
             if said is not None and table.X.shape[0] >= WRITING_NOTE_ROWS:  # a large run's writing takes a while
                 said(f"training ended: encoding the {table.X.shape[0]:,} rows, scoring them and writing the run")
         return write_fit(estimator, table, folder, fit_seconds=seconds, interrupted=interrupted, **write_options)

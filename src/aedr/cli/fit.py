@@ -218,6 +218,7 @@ def fit(
                 threads=chosen,
                 interrupted=lambda: stopper.requested is not None,
                 said=lambda line: typer.echo(line, err=True),
+                kept=stopper.release,  # a signal from the end of training on, held until then
                 embedding_format=fmt,
                 obsm_key=obsm_key,
                 reading=options.saved(),  # how the rows were read: saved with the model, and in the .h5ad copy
@@ -551,6 +552,7 @@ class _StopOnInterrupt(Callback):
         self.requested = None  # the signal that asked to stop
         self.epoch, self.phase = 0, None  # the last epoch ended, and its phase in a fit of several
         self._previous, self._training = {}, False
+        self._held: list[int] = []  # signals that came after training, held until the trained model is kept
 
     def listen(self) -> None:
         """Take Ctrl-C and SIGTERM from now on, until training ends (:meth:`release`): called before the fit,
@@ -560,10 +562,25 @@ class _StopOnInterrupt(Callback):
             self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def release(self) -> None:
-        """The handlers there were before :meth:`listen`, back."""
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-        self._previous = {}
+        """The handlers there were before :meth:`listen`, back; a signal :meth:`hold` held is handed to them
+        (Ctrl-C raises KeyboardInterrupt, SIGTERM the command's Terminated)."""
+        previous, self._previous = self._previous, {}
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        held, self._held = self._held, []
+        for signum in dict.fromkeys(held):
+            handler = previous.get(signum)
+            if callable(handler):
+                handler(signum, None)
+            elif signum == signal.SIGINT:
+                raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        """From the end of training until :meth:`release`: a signal is held, not acted on, so that the
+        trained model reaches the checkpoint first (one in that moment lost the training, s56 QA)."""
+        if threading.current_thread() is threading.main_thread() and self._previous:
+            for sig in self._previous:
+                signal.signal(sig, lambda signum, frame: self._held.append(signum))
 
     def on_train_begin(self, state) -> None:
         if self.resuming is not None:  # the checkpoint read and checked: said once
@@ -594,7 +611,10 @@ class _StopOnInterrupt(Callback):
         self._training = False
         if state.more_phases and self.requested is None and not state.stop_asked:
             return  # another phase follows (a neighbour fit's refined map between): a signal stops after its first epoch
-        self.release()
+        if self.requested is None and not state.stop_asked:
+            self.hold()  # training ended: released once the trained model is in the checkpoint
+        else:
+            self.release()
         if self.requested is None and state.stop_asked:  # under torchrun: another rank's signal
             self.requested = _ELSEWHERE
         if self.requested is not None and not self.save_best:
