@@ -2058,3 +2058,18 @@ def test_a_sigterm_under_torchrun_does_not_say_another_process_failed(monkeypatc
     how, code = stop_words(Terminated())
     assert code == 143 and how.startswith("terminated (SIGTERM from torchrun, which stops its group on a signal")
     assert "its summary says which" in how and "its error is above" not in how
+
+
+def test_another_processs_failure_is_not_written_as_torchruns_root_cause(monkeypatch, tmp_path, capsys):
+    """Each rank's error goes into the file torchrun reads for its summary's root cause, the earliest one: a
+    survivor's 'another process ... failed or left' could come first and name the survivor, pointing back to the
+    summary, instead of the rank that was killed (s56 QA). That consequence is printed, not written there."""
+    from aedr.cli.errors import LEFT_GROUP, _report
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(tmp_path / "error.json"))
+    _report(f"error: {LEFT_GROUP}")
+    assert not (tmp_path / "error.json").exists() and LEFT_GROUP in capsys.readouterr().err
+    _report("error: x.npy: no such file")
+    assert "x.npy: no such file" in json.loads((tmp_path / "error.json").read_text())["message"]["message"]

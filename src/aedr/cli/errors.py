@@ -145,6 +145,8 @@ class CommandGroup(TyperGroup):
                 raise typer.Exit(EXIT_ERROR) from None
 
 
+# the error of a rank whose group another process took down: a consequence, never the root cause
+LEFT_GROUP = "another process of the torchrun group failed or left: torchrun's summary names its error"
 RANK_GRACE_SECONDS = 3.0  # under torchrun, a rank above 0 that failed waits this long for rank 0 to say so
 MESSAGE_CHARS = 2_000  # an error line longer than this (a 14 MB column name quoted) keeps its start and end
 
@@ -168,7 +170,9 @@ def _report(line: str) -> None:
     line = bounded(line)
     rank = int(os.environ.get("RANK", "0"))
     error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
-    if error_file and _ranks() > 1:
+    # torchrun names the earliest error file its root cause: one written for another process's failure could
+    # come first and point back at the summary, hiding the rank that died (s56 QA)
+    if error_file and _ranks() > 1 and LEFT_GROUP not in line:
         import json
         import time
 
@@ -397,7 +401,7 @@ def describe_error(exc: BaseException) -> str:
         type(exc).__name__ in ("DistBackendError", "DistNetworkError")
         or any(words in text for words in ("Connection closed by peer", "Connection reset by peer"))
     ):  # under torchrun another process failed or left, and took the group's connection down
-        return "another process of the torchrun group failed or left: torchrun's summary names its error"
+        return LEFT_GROUP
     if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
         # numpy's MemoryError, torch's CPU allocator or CUDA: the machine's limit, not a bug
         from aedr.data.memory import address_limit
