@@ -364,7 +364,9 @@ def test_bad_npy_files_get_clear_errors(tmp_path):
     X = np.ones((10, 3), dtype=np.float32)
     X[7, 1] = np.nan
     np.save(tmp_path / "nan.npy", X)
-    with pytest.raises(ValueError, match=r"nan.npy: NaN or inf .* in data row 8 \(in column 1\)"):
+    with pytest.raises(
+        ValueError, match=r"nan.npy: NaN or inf .* in data row 8 \(in column 1\); remove or impute .* --missing drop"
+    ):
         Autoencoder(2, memory_budget=0).fit(open_rows(tmp_path / "nan.npy"))
     fitted = Autoencoder(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(np.ones((10, 3)) + np.eye(10, 3))
     for method in ("score", "transform"):  # scoring a file names its rows too, not the network's range

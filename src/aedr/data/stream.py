@@ -89,7 +89,8 @@ def check_finite_rows(rows: np.ndarray, name: str, numbers, source: RowSource | 
     where = f"the first in {where}" if len(bad) > 1 else f"in {where}"
     raise ValueError(
         f"{name}: NaN or inf (or a value beyond float32) in data row{'s' * (len(bad) > 1)} "
-        f"{listed([n + 1 for n in first], 5)}{more} ({where}); remove or impute them first"
+        f"{listed([n + 1 for n in first], 5)}{more} ({where}); remove or impute them first, or read the file in "
+        "memory (a larger --memory-budget), where --missing drop, mean or median deal with empty cells"
     )
 
 
