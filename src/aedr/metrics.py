@@ -387,11 +387,12 @@ def _signals_held():
     callbacks, where Python prints the exception a signal raises as "Exception ignored" and drops it:
     the command then finished and exited 0 (s56 QA). Once compiled, the kernel runs without the GIL's
     signal checks anyway, so holding them costs no responsiveness."""
-    if threading.current_thread() is not threading.main_thread():
+    held = (signal.SIGINT, signal.SIGTERM)
+    # off the main thread no handler can be set; one installed from C (None) could not be put back
+    if threading.current_thread() is not threading.main_thread() or any(signal.getsignal(s) is None for s in held):
         yield
         return
     came: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in held}
     try:
         yield
