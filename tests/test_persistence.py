@@ -182,6 +182,7 @@ def _set(path, value):
         (lambda f: (f / CONFIG_FILE).write_text((f / CONFIG_FILE).read_text()[:200]), CONFIG_FILE, "not valid JSON"),
         (lambda f: (f / CONFIG_FILE).write_bytes(b"\xff\xfe\x00garbage"), CONFIG_FILE, "corrupted"),
         (lambda f: (f / WEIGHTS_FILE).write_bytes((f / WEIGHTS_FILE).read_bytes()[:100]), WEIGHTS_FILE, "truncated"),
+        (lambda f: (f / WEIGHTS_FILE).write_bytes(b""), WEIGHTS_FILE, r"0 bytes, fewer than the 8 its header's length"),
         (lambda f: _flip_byte(f / WEIGHTS_FILE), WEIGHTS_FILE, "checksum"),
         (lambda f: _edit_config(f, _set(["format_version"], 2)), CONFIG_FILE, "newer aedr"),
         (lambda f: _edit_config(f, _set(["format"], "something")), CONFIG_FILE, "not an aedr model"),

@@ -47,7 +47,12 @@ def read_header(file: Path) -> tuple[dict, int]:
     size = file.stat().st_size
     with open(file, "rb") as handle:
         head = handle.read(8)
-        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if len(head) < 8:  # an empty or cut file: "header length -1" said nothing (s56 QA)
+            raise ModelFileError(
+                f"{file}: not a valid safetensors file ({size} bytes, fewer than the 8 its header's length takes); "
+                "the file is truncated or corrupted"
+            )
+        length = int.from_bytes(head, "little")
         if not 0 < length <= min(_MAX_HEADER_BYTES, size - 8):
             raise ModelFileError(
                 f"{file}: not a valid safetensors file (header length {length}, file {size} bytes); "
