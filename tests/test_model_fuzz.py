@@ -273,8 +273,8 @@ def test_a_scaling_edited_to_overflow_names_the_column_it_overflows(original, tm
 @pytest.mark.parametrize(
     "edit, message",
     [
-        ({"hidden_layer_sizes": [-1]}, r"'hidden_layer_sizes' must be a sequence of positive whole numbers"),
-        ({"hidden_layer_sizes": [6.0]}, r"'hidden_layer_sizes' must be a sequence of positive whole numbers"),
+        ({"hidden_layer_sizes": [-1]}, r"'params.hidden_layer_sizes' must be a sequence of positive whole numbers"),
+        ({"hidden_layer_sizes": [6.0]}, r"'params.hidden_layer_sizes' must be a sequence of positive whole numbers"),
         ({"loss": "bce"}, r"loss='bce' needs output_activation='sigmoid'"),
         ({"input_shape": [1, 1, 5]}, r"input_shape=\(1, 1, 5\) applies to architecture='conv'"),
     ],
