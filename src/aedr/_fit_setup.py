@@ -348,7 +348,7 @@ def code_range(est, X, train_rows: np.ndarray) -> np.ndarray:
     """``(2, n_components)``: the lowest and highest code on each axis of up to :data:`CODE_RANGE_ROWS`
     training rows spread evenly over them (rows on disk: :data:`CODE_RANGE_BLOCKS` evenly spaced blocks),
     encoded by the fitted network: where the fitted rows' codes lie, against which ``inverse_transform``
-    tells codes far outside them (:func:`aedr._inference.far_codes`)."""
+    tells codes far outside them (:class:`aedr._inference.FarCodes`)."""
     from aedr._inference import apply_in_batches
     from aedr.data.rows import scaled_rows
     from aedr.data.sources import RowSource

@@ -448,7 +448,9 @@ def plot_latent_grid(
     variational = getattr(estimator, "_variational", False)
     bounds = getattr(estimator, "code_range_", None)
     fitted = codes is None and extent is None and not variational and bounds is not None
-    extent = 3.0 if extent is None else extent
+    from aedr._inference import PRIOR_EXTENT  # where a VAE's codes are also drawn: its prior's bulk
+
+    extent = PRIOR_EXTENT if extent is None else extent
     if not 0 < extent <= float(np.finfo(np.float32).max):  # NaN fails this too
         raise ValueError(f"extent must be a finite number above 0 (at most 3.4e38: codes are float32), got {extent!r}")
     plt = pyplot()
