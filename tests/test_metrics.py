@@ -302,7 +302,7 @@ def test_a_signal_while_the_kernel_compiles_is_held_and_then_raised():
     QA). Signals are held around the kernel and handed on afterwards, to Python's handler or the program's."""
     import signal
 
-    from aedr.metrics import _signals_held
+    from aedr._signals import signals_held as _signals_held
 
     ran = []
     with pytest.raises(KeyboardInterrupt):

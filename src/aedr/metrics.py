@@ -28,10 +28,7 @@ ties by an arbitrary sort, so the two agree exactly on data without ties.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
 from numbers import Integral
 from typing import NamedTuple
 
@@ -39,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from aedr._signals import signals_held
 from aedr._validation import check_whole
 from aedr._words import plural
 from aedr.data.scaling import power_of_two_scaled
@@ -360,7 +358,8 @@ def _count_closer(D: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tenso
         closer, no_farther = (np.empty(threshold.shape, dtype=np.int64) for _ in range(2))
         threads = torch.get_num_threads()
         try:
-            with _signals_held():  # the first call compiles
+            # the first call compiles, partly in LLVM's callbacks, where a KeyboardInterrupt was dropped (s56 QA)
+            with signals_held():
                 kernel(D.numpy(), threshold.numpy(), closer, no_farther)
         finally:  # numba's OpenMP layer can reset the thread count torch shares with it
             torch.set_num_threads(threads)
@@ -378,35 +377,6 @@ def _count_below(D: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     hist = torch.zeros((len(D), threshold.shape[1] + 1), dtype=torch.int64, device=D.device)
     hist.scatter_add_(1, reached.long(), torch.ones((1, 1), dtype=torch.int64, device=D.device).expand(D.shape))
     return hist.cumsum(1)[:, :-1]
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold Ctrl-C and SIGTERM while the block runs, then pass one that came to the handler there was
-    (Python's raises KeyboardInterrupt). numba compiles a kernel on its first call, partly in LLVM's
-    callbacks, where Python prints the exception a signal raises as "Exception ignored" and drops it:
-    the command then finished and exited 0 (s56 QA). Once compiled, the kernel runs without the GIL's
-    signal checks anyway, so holding them costs no responsiveness."""
-    held = (signal.SIGINT, signal.SIGTERM)
-    # off the main thread no handler can be set; one installed from C (None) could not be put back
-    if threading.current_thread() is not threading.main_thread() or any(signal.getsignal(s) is None for s in held):
-        yield
-        return
-    came: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in held}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in dict.fromkeys(came):  # each signal once, as it would have been handled
-            handler = previous[signum]
-            if callable(handler):
-                handler(signum, None)
-            elif handler == signal.SIG_DFL and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(signum)
 
 
 RANK_BACKEND = "auto"  # "auto": numba when importable, else torch; "torch" forces the torch passes

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from aedr._files import DISK_FULL, KeptFilesError, check_new, output_lock, staged_folder
+from aedr._signals import hand_on
 from aedr._words import plural
 from aedr.cli.common import STOP_REASONS, is_verbose, launched_by_torchrun
 from aedr.cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, placed_words, stop_words
@@ -569,11 +570,7 @@ class _StopOnInterrupt(Callback):
             signal.signal(sig, handler)
         held, self._held = self._held, []
         for signum in dict.fromkeys(held):
-            handler = previous.get(signum)
-            if callable(handler):
-                handler(signum, None)
-            elif signum == signal.SIGINT:
-                raise KeyboardInterrupt
+            hand_on(signum, previous[signum])
 
     def hold(self) -> None:
         """From the end of training until :meth:`release`: a signal is held, not acted on, so that the
