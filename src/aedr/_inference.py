@@ -83,18 +83,19 @@ class FarCodes:
     def __init__(self, estimator):
         self.bounds = getattr(estimator, "code_range_", None)
         self.where = "the fitted rows' codes span"
-        if self.bounds is not None and getattr(estimator, "_variational", False):
-            self.where = "the fitted rows' codes and the prior's bulk span"
+        if self.bounds is not None:
             low, high = np.asarray(self.bounds, dtype=np.float64)
-            self.bounds = np.stack([np.minimum(low, -PRIOR_EXTENT), np.maximum(high, PRIOR_EXTENT)])
+            if getattr(estimator, "_variational", False):
+                self.where = "the fitted rows' codes and the prior's bulk span"
+                low, high = np.minimum(low, -PRIOR_EXTENT), np.maximum(high, PRIOR_EXTENT)
+            span = np.maximum(high - low, 1e-6 * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high))))
+            self.bounds, self.near = (low, high), (low - span, high + span)  # beyond ``near``: far
         self.names = [str(n) for n in estimator.get_feature_names_out()]
         self.seen, self.count, self.first = 0, 0, None
 
     def add(self, Z: np.ndarray) -> None:
         if self.bounds is not None and len(Z):
-            low, high = np.asarray(self.bounds, dtype=np.float64)
-            span = np.maximum(high - low, 1e-6 * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high))))
-            far = (Z < low - span) | (Z > high + span)
+            far = (Z < self.near[0]) | (Z > self.near[1])
             rows = np.flatnonzero(far.any(axis=1))
             if len(rows) and self.first is None:
                 row = int(rows[0])
@@ -109,7 +110,7 @@ class FarCodes:
         from aedr._warnings import warn
 
         row, axis, value = self.first
-        low, high = (float(v) for v in np.asarray(self.bounds)[:, axis])
+        low, high = (float(bound[axis]) for bound in self.bounds)
         some = (
             "the code lies"
             if self.seen == 1

@@ -446,8 +446,7 @@ def plot_latent_grid(
     under the grid (:func:`held_axes_words`). Returns the matplotlib Figure.
     """
     variational = getattr(estimator, "_variational", False)
-    bounds = getattr(estimator, "code_range_", None)
-    fitted = codes is None and extent is None and not variational and bounds is not None
+    fitted = spans_fitted_codes(estimator, codes=codes, extent=extent)
     from aedr._inference import PRIOR_EXTENT  # where a VAE's codes are also drawn: its prior's bulk
 
     extent = PRIOR_EXTENT if extent is None else extent
@@ -466,7 +465,7 @@ def plot_latent_grid(
         lows, highs = np.percentile(codes[:, :2], [1, 99], axis=0)
         rest = np.median(codes[:, 2:], axis=0)
     elif fitted:
-        bounds = np.asarray(bounds, dtype=np.float64)
+        bounds = np.asarray(estimator.code_range_, dtype=np.float64)
         lows, highs, rest = bounds[0, :2], bounds[1, :2], bounds[:, 2:].mean(axis=0)
     u, v = np.linspace(lows[0], highs[0], n), np.linspace(highs[1], lows[1], n)  # top row = high second axis
     grid = np.empty((n * n, k))
@@ -492,6 +491,13 @@ def plot_latent_grid(
     if held:
         fig.text(0.01, 0.01, held, fontsize="small")
     return fig
+
+
+def spans_fitted_codes(estimator, *, codes=None, extent=None) -> bool:
+    """Whether :func:`plot_latent_grid` spans the fitted rows' codes (``code_range_``): a plain
+    autoencoder's grid given neither ``codes`` nor ``extent``, of a model that keeps that range."""
+    plain = not getattr(estimator, "_variational", False)
+    return codes is None and extent is None and plain and getattr(estimator, "code_range_", None) is not None
 
 
 def held_axes_words(names, *, from_codes: bool, variational: bool = False, fitted: bool = False) -> str:

@@ -43,6 +43,12 @@ def _ranks() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def _reporting_rank() -> bool:
+    """Whether this process prints a command's end: one of a single process (``WORLD_SIZE`` unset or 1,
+    whatever ``RANK`` says), or rank 0 of several."""
+    return _ranks() <= 1 or int(os.environ.get("RANK", "0")) == 0
+
+
 def stop_words(exc: BaseException) -> tuple[str, int]:
     """``(how, exit code)`` of a Ctrl-C (``KeyboardInterrupt``) or a SIGTERM (:class:`Terminated`)."""
     if isinstance(exc, Terminated):
@@ -127,7 +133,7 @@ class CommandGroup(TyperGroup):
                 raise typer.Exit(EXIT_BROKEN_PIPE) from None
             except (KeyboardInterrupt, Terminated) as exc:
                 how, code = stop_words(exc)
-                if int(os.environ.get("RANK", "0")) == 0 or _ranks() <= 1:  # under torchrun rank 0 says it, once
+                if _reporting_rank():  # under torchrun rank 0 says it, once
                     typer.echo(f"\nerror: {how}; {placed_words(exc) or 'nothing was written'}", err=True)
                 raise typer.Exit(code) from None
             except Exception as exc:  # every other error reaches the user as one line
@@ -179,7 +185,7 @@ def _report(line: str) -> None:
         message = {"message": line, "extraInfo": {"py_callstack": line, "timestamp": str(int(time.time()))}}
         with open(error_file, "w") as handle:
             json.dump({"message": message}, handle)
-    if rank == 0 or _ranks() <= 1:  # RANK alone, without torchrun: printed
+    if _reporting_rank():
         typer.echo(line, err=True)
     elif error_file:  # torchrun stops the group when a rank exits: rank 0, which prints, is given time first
         import time

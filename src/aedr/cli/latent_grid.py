@@ -85,7 +85,7 @@ def latent_grid(
       aedr plot latent-grid run1/model t10k-images-idx3-ubyte.gz -n 20 -o grid.png
     """
     from aedr.cli.params import convert
-    from aedr.plotting import held_axes_words, plot_latent_grid
+    from aedr.plotting import held_axes_words, plot_latent_grid, spans_fitted_codes
 
     if data is None:  # the reading options read DATA: given without it, they would change nothing unsaid
         reading = reading_parameters()
@@ -114,11 +114,11 @@ def latent_grid(
         codes = estimator.transform(features_for(estimator, table))
     # a plain autoencoder's codes lie where its fit put them, not in a prior: the run's codes, else the fitted
     # rows' range the model keeps (code_range_), unless --extent is given
-    given_extent = given_on_line(ctx, "extent")
+    span = extent if given_on_line(ctx, "extent") else None  # None: plot_latent_grid's own default
     fitted = False
     if data is None and not estimator._variational:
         codes = _run_codes(model, k)
-        fitted = codes is None and not given_extent and getattr(estimator, "code_range_", None) is not None
+        fitted = spans_fitted_codes(estimator, codes=codes, extent=span)
         if codes is not None:
             where = "the codes its run wrote"
         elif fitted:
@@ -133,7 +133,7 @@ def latent_grid(
         notes.append("give DATA to span where this autoencoder's codes lie")
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     with images_named("plot latent-grid"):
-        fig = plot_latent_grid(estimator, n=n, extent=None if fitted else extent, codes=codes, image_shape=shape)
+        fig = plot_latent_grid(estimator, n=n, extent=span, codes=codes, image_shape=shape)
     if any(notes):
         typer.echo(f"note: {'; '.join(filter(None, notes))}", err=True)
     save_figure_file(fig, output, force)

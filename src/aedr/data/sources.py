@@ -45,7 +45,7 @@ class RowSource:
     natural_block: int | None = None  # rows per block the format stores together (Parquet row groups)
     fill_values: np.ndarray | None = None  # each column's value for its empty cells (NaN), or None: left empty
     watched: bool = False  # the file ``path`` is checked after each read for a change (:func:`file_stamp`)
-    _stamp: tuple | None = None  # the file's stamp as it was first read
+    _stamp: tuple | None = None  # a watched file's stamp as it was opened
 
     @property
     def read_shape(self) -> tuple[int, int]:
@@ -86,13 +86,11 @@ class RowSource:
         return self._filled(np.ascontiguousarray(rows, dtype=dtype).reshape(stop - start, -1))
 
     def _check_unchanged(self, start: int, stop: int) -> None:
-        """Refuse rows read from a file that changed since it was first read: rewritten in place with a file
-        of the same size (``cp`` onto it), the rows that follow are another file's, which the fit's scaling
-        and checksum do not describe (s56 QA)."""
+        """Refuse rows read from a file that changed since it was opened: rewritten in place with a file of
+        the same size (``cp`` onto it), the rows that follow are another file's, which the fit's scaling and
+        checksum do not describe (s56 QA)."""
         now = file_stamp(self.path)
-        if self._stamp is None:
-            self._stamp = now
-        elif now != self._stamp:
+        if now != self._stamp:
             what = (
                 "deleted or moved"
                 if now is None
