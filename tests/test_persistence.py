@@ -91,6 +91,18 @@ def test_files_are_data(saved):
     assert sorted(p.name for p in saved.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
 
 
+def test_how_the_fit_ran_is_not_saved(data, tmp_path):
+    """verbose (the CLI's progress bar) and n_jobs are how a process ran the fit: a loaded model has their
+    defaults, and a file of an earlier aedr that holds them still loads."""
+    folder = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=0, verbose=True, n_jobs=1)
+    folder = folder.fit(data).save(tmp_path / "model")
+    assert not {"verbose", "n_jobs", "callbacks"} & set(json.loads((folder / CONFIG_FILE).read_text())["params"])
+    loaded = load(folder)
+    assert loaded.verbose is False and loaded.n_jobs is None
+    _edit_config(folder, _set(["params", "verbose"], True))
+    assert load(folder).verbose is False
+
+
 def test_refuses_to_overwrite(fitted, saved):
     with pytest.raises(FileExistsError):
         fitted.save(saved)

@@ -51,11 +51,7 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     plain = [n if n.isprintable() and "," not in n and "'" not in n else repr(n) for n in (names or [])[:6]]
     shown = "unnamed" if names is None else ", ".join(plain) + (", ..." if len(names) > 6 else "")
     defaults = type(estimator)().get_params()
-    changed = {
-        k: v
-        for k, v in estimator.get_params().items()
-        if k in config["params"] and k != "verbose" and v != defaults.get(k)  # verbose is how it ran, not the model
-    }
+    changed = {k: v for k, v in estimator.get_params().items() if k in config["params"] and v != defaults.get(k)}
     curve = fitted.get("loss_curve_") or []
     lines = [
         f"{config['estimator']} (model format {config['format_version']})",

@@ -28,7 +28,7 @@ from aedr.persistence.folder import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS
 _SPECIAL_ATTRIBUTES = {"model_", "scaler_", "device_", "feature_names_in_"}
 CUSTOM_MODULES = ("encoder", "decoder")
 # how this process runs the model, not what the model is: never written (a loaded model has the defaults)
-RUNTIME_PARAMS = ("callbacks", "n_jobs")
+RUNTIME_PARAMS = ("callbacks", "n_jobs", "verbose")
 
 
 # ---------------------------------------------------------------------- write
@@ -361,8 +361,8 @@ def estimator_from_config(config: dict, file: Path):
     classes = _estimator_classes()
     if name not in classes:
         raise ModelFileError(f"{file}: unknown estimator {name!r}; this aedr knows {', '.join(classes)}")
-    # how a process ran the fit is not the model's (a file of an earlier aedr may hold n_jobs): the defaults
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items() if k != "n_jobs"}
+    # how a process ran the fit is not the model's (a file of an earlier aedr may hold n_jobs or verbose)
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items() if k not in RUNTIME_PARAMS}
     try:
         estimator = classes[name](**params)
         validate_parameter_constraints(

@@ -36,7 +36,7 @@ from aedr.training.callbacks import Callback, TrainingState
 FORMAT = "aedr-checkpoint"
 VERSION = 2  # 2: the header's text has its own digest (metadata "aedr_sha256"); version 1 had none
 # how the fit runs, not what it computes: callbacks and threads as in model files, and where and how verbosely
-_IGNORED_PARAMS = (*RUNTIME_PARAMS, "verbose", "device", "encoder", "decoder", "warm_start", "memory_budget")
+_IGNORED_PARAMS = (*RUNTIME_PARAMS, "device", "encoder", "decoder", "warm_start", "memory_budget")
 
 
 class CheckpointError(ValueError):
