@@ -77,7 +77,8 @@ class TSNEMethod(Method):
     threads_param = "n_jobs"
     quick_params = {"n_iter": 20, "early_exaggeration_iter": 20}
     description = (
-        "openTSNE defaults (perplexity 30, PCA init), all cores; transform = openTSNE's embedding of new points"
+        "openTSNE defaults (perplexity 30, PCA init), on every core unless the run is held to fewer threads; "
+        "transform = openTSNE's embedding of new points"
     )
 
     def fit_transform(self, X):
