@@ -79,6 +79,8 @@ def test_conv_input_shape_errors(X):
         quick(architecture="conv", input_shape=(1, 4, 4)).fit(X)
     colour = quick(architecture="conv", input_shape=(4, 4, 4), n_components=2).fit(X)
     assert colour.input_shape_ == (4, 4, 4)
+    with pytest.raises(ValueError, match=r"\(8, 8, 1\) reads as 8 channels of 8 x 1 images; .* give \(1, 8, 8\)"):
+        quick(architecture="conv", input_shape=(8, 8, 1)).fit(X)  # channels last, as the plots take it: refused
     with pytest.raises(ValueError, match=r"input_shape=\(1, 8, 8\) applies to architecture='conv'"):
         quick(input_shape=(1, 8, 8)).fit(X)  # the flat network would ignore it: said, not ignored
     with pytest.raises(ValueError, match=r"input_shape=\(1, 4, 16\) disagrees with X's images of shape \(1, 8, 8\)"):

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 
 from aedr._validation import ParameterError
 from aedr._warnings import AedrWarning, row_words, warn
+from aedr.data.images import channels_last
 from aedr.data.scaling import AffineScaler, power_of_two_scaled
 from aedr.models import architecture_entry
 from aedr.neighbors import LEARNING_RATE as NEIGHBOR_LEARNING_RATE
@@ -371,7 +372,14 @@ def image_input_shape(est, n_features: int, image_shape) -> tuple[int, int, int]
 
     if est.input_shape is None:
         return infer_input_shape(n_features, image_shape)
-    shape = infer_input_shape(n_features, tuple(est.input_shape))
+    given = tuple(int(d) for d in est.input_shape)
+    if channels_last(given):  # (28, 28, 1) would be 28 channels of 28 x 1 images
+        raise ParameterError(
+            f"input_shape={given} reads as {given[0]} channels of {given[1]} x {given[2]} images; the conv "
+            f"network reads (channels, height, width): for {given[0]} x {given[1]} images of {given[2]} "
+            f"channel{'s' * (given[2] != 1)} give ({given[2]}, {given[0]}, {given[1]})"
+        )
+    shape = infer_input_shape(n_features, given)
     if image_shape is not None and shape != infer_input_shape(n_features, image_shape):
         raise ParameterError(
             f"input_shape={tuple(est.input_shape)} disagrees with X's images of shape {tuple(image_shape)} "
