@@ -259,6 +259,20 @@ def digits_model():
     return Autoencoder(n_components=3, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X), X
 
 
+def test_a_latent_grid_refuses_an_image_shape_that_is_not_the_fitted_images(digits_model):
+    """A model fitted on 8 x 8 images drawn 4 x 16 would show each digit cut in two: refused; the fitted
+    shape written any way is drawn."""
+    from aedr.plotting import plot_latent_grid
+
+    with pytest.raises(
+        ValueError,
+        match=r"image shape 4x16 is not the shape of the images this model was fitted on \(1x8x8, channels first\)",
+    ):
+        plot_latent_grid(digits_model[0], n=3, image_shape=(4, 16))
+    for shape in [(8, 8), (1, 8, 8), (8, 8, 1)]:
+        plot_latent_grid(digits_model[0], n=3, image_shape=shape)
+
+
 @pytest.mark.parametrize("extent", [np.inf, -np.inf, np.nan, 0, 1e39])
 def test_a_latent_grids_extent_is_a_finite_positive_float32(digits_model, extent):
     """extent=inf or nan decoded NaN codes and failed as an input to impute (sklearn.impute.SimpleImputer)."""

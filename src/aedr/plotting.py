@@ -387,6 +387,26 @@ def image_rows(rows, image_shape=None) -> tuple[np.ndarray, tuple[int, ...]]:
     return rows, shape
 
 
+def check_model_image_shape(estimator, image_shape) -> None:
+    """A ValueError when ``image_shape`` would draw ``estimator``'s rows as other images than those it was
+    fitted on (its ``input_shape_``: a conv network's, or the images of an array), with as many values: a
+    28 x 28 digit drawn 14 x 56 is cut in two. Nothing to compare for a model fitted on flat rows."""
+    fitted = getattr(estimator, "input_shape_", None)
+    if image_shape is None or fitted is None:
+        return
+    n = int(np.prod(fitted))
+
+    def picture(shape):  # the drawn shape, one channel as a plain height x width
+        drawn = image_shape_for(n, shape)
+        return drawn[:2] if len(drawn) == 3 and drawn[2] == 1 else drawn
+
+    if int(np.prod(image_shape)) == n and picture(image_shape) != picture(fitted):
+        raise ValueError(
+            f"image shape {'x'.join(map(str, image_shape))} is not the shape of the images this model was fitted "
+            f"on ({'x'.join(map(str, fitted))}, channels first): leave it out to draw those"
+        )
+
+
 def plot_reconstructions(X, X_hat, *, image_shape=None, n_images: int = 10, title: str | None = None):
     """Originals above their reconstructions, ``n_images`` pairs, up to 10 per row.
 
@@ -472,6 +492,7 @@ def plot_latent_grid(
     grid[:, 0] = np.tile(u, n)
     grid[:, 1] = np.repeat(v, n)
     grid[:, 2:] = rest
+    check_model_image_shape(estimator, image_shape)
     images = np.asarray(estimator.inverse_transform(grid))  # an ndarray whatever set_output says
     images, shape = image_rows(images, image_shape or getattr(estimator, "input_shape_", None))
     side = shape[0]

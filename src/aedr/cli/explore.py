@@ -191,6 +191,10 @@ def explore(
         if model is not None:
             estimator = load_model(model)
             use_threads(ctx, estimator, threads)
+            if image_shape:  # the option's shape, drawing the model's rows too
+                from aedr.plotting import check_model_image_shape
+
+                check_model_image_shape(estimator, shape)
             if estimator.n_features_in_ != images.shape[1]:
                 raise ValueError(
                     f"the model {model} makes rows of {estimator.n_features_in_} values, and {data} has "

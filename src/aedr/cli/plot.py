@@ -230,13 +230,14 @@ def reconstructions(
       aedr plot reconstructions run1/model t10k-images-idx3-ubyte.gz -o recon.png
     """
     from aedr.cli.params import convert
-    from aedr.plotting import plot_reconstructions
+    from aedr.plotting import check_model_image_shape, plot_reconstructions
 
     output = claim_figure(ctx, output or Path("reconstructions.png"), force)
     estimator = load_model(model)
     use_threads(ctx, estimator, threads)
     table = read_for_model(estimator, data, fitted_options(given_options(ctx), model, data))
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
+    check_model_image_shape(estimator, shape)
     shape = shape or table.image_shape or getattr(estimator, "input_shape_", None)
     rows = table.X[:n_images]
     X = features_for(estimator, type(table)(rows, table.columns))
