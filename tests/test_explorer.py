@@ -301,6 +301,22 @@ def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits, monkeypatch
             assert result.exit_code == 0 and (tmp_path / f"{run}.{suffix}").exists(), result.output
 
 
+def test_explore_of_a_run_sets_its_label_column_of_data_apart_as_the_fit_did(tmp_path, digits):
+    """README's `aedr explore run --data cells.csv`: the run's label column in --data is its label, not a
+    feature that a note would ask --label-col for."""
+    X, y = digits
+    frame = pd.DataFrame(X[:200], columns=[f"p{i}" for i in range(64)]).assign(digit=y[:200])
+    frame.to_csv(tmp_path / "digits.csv", index=False)
+    result = runner.invoke(app, ["fit", str(tmp_path / "digits.csv"), "--label-col", "digit", "-o", str(tmp_path / "run"),
+                                 "--max-iter", "2", "--quiet", "--threads", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["explore", str(tmp_path / "run"), "--data", str(tmp_path / "digits.csv"),
+                                 "-o", str(tmp_path / "m.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "looks like a label" not in result.stderr and "--label-col" not in result.stderr
+    assert sorted(_trace_names((tmp_path / "m.html").read_text())[:10], key=int) == [str(d) for d in range(10)]
+
+
 def test_explore_refuses_rows_that_do_not_match_the_codes(tmp_path):
     pd.DataFrame({"a0": [0.0, 1.0, 2.0], "a1": [1.0, 0.0, 2.0], "kind": ["x", "y", "x"]}).to_csv(
         tmp_path / "e.csv", index=False

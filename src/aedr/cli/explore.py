@@ -156,10 +156,13 @@ def explore(
         # --delimiter is the embedding's; empty cells are shown as such, as in the run a --missing fit wrote
         options = replace(given_options(ctx, delimiter=None), missing=KEEP)
         ours = label_frame is not None and label_col in map(str, label_frame.columns)  # the embedding's label
+        asked = label_col
+        if asked is None and label_frame is not None and len(label_frame.columns):
+            asked = str(label_frame.columns[0])  # the run's label, a column of --data too: set apart as the fit did
         try:
-            table = read_input(data, options, keep_text=True, network=False)
+            table = read_input(data, replace(options, label_col=asked), keep_text=True, network=False)
         except ValueError:
-            if not ours:
+            if not ours and asked == label_col:
                 raise
             # not a column of --data (IDX images): the embedding's label column colours the map
             table = read_input(data, replace(options, label_col=None), keep_text=True, network=False)
