@@ -507,7 +507,10 @@ def test_inverse_transform_warns_of_codes_far_outside_the_fitted_rows(run, tmp_p
     codes.iloc[2, 1] = 1e6
     codes.to_csv(tmp_path / "far.csv", index=False)
     result = aedr("inverse-transform", run / "model", tmp_path / "far.csv", "-o", tmp_path / "rows.csv")
-    assert "warning: 1 of the 4 codes lies far outside the fitted rows' codes (first: row 3, " in result.stderr
+    assert (
+        "warning: 1 of the 4 codes lies far outside the fitted rows' codes (first: data row 3 of the file, "
+        in result.stderr
+    )
     assert len(pd.read_csv(tmp_path / "rows.csv")) == 4
     quiet = aedr("inverse-transform", run / "model", run / "embedding.csv", "-o", tmp_path / "all.csv")
     assert "far outside" not in quiet.stderr

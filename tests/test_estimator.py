@@ -497,8 +497,18 @@ def test_rows_beyond_float32_are_an_error_naming_them_not_nan():
     ae = Autoencoder(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
     new = X[:3].copy()
     new[1, 0] = 1e39
-    with pytest.raises(ValueError, match="1 row gives non-finite outputs \\(first: row 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"1 row gives non-finite outputs \(first: the row at index 1, counted from 0, values after scaling up to ",
+    ):
         ae.transform(new)
+    codes = np.zeros((2, 2))
+    codes[1, 1] = 1e300  # codes, not scaled rows: said so, as the rest of the message counts from 0
+    with pytest.raises(
+        ValueError,
+        match=r"\(first: the row at index 1, .* codes up to 1e\+300 in the column at index 1\): too far outside the fitted rows' codes",
+    ):
+        ae.inverse_transform(codes)
 
 
 def test_a_finite_divergence_is_reported_and_keeps_a_usable_model():
@@ -794,7 +804,7 @@ def test_inverse_transform_warns_of_codes_far_outside_the_fitted_rows_codes():
     far[1, 1], far[3, 0] = high[1] + 2.5 * (high[1] - low[1]), -1e6
     with pytest.warns(
         AedrWarning,
-        match=r"^2 of the 5 codes lie far outside the fitted rows' codes \(first: row 2, "
+        match=r"^2 of the 5 codes lie far outside the fitted rows' codes \(first: the row at index 1, counted from 0, "
         r"autoencoder1 [-\d.e+]+, where the fitted rows' codes span .*: the decoder extrapolates there",
     ):
         rows = ae.inverse_transform(far)

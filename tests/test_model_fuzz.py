@@ -266,7 +266,10 @@ def test_a_scaling_edited_to_overflow_names_the_column_it_overflows(original, tm
     (folder / CONFIG_FILE).write_text(json.dumps(config))
     ae = load(folder)
     rows = np.ones((2, len(config["scaler"]["scale"])))
-    with pytest.raises(ValueError, match=r"values up to \S+ after scaling, in column 3\): too far outside"):
+    with pytest.raises(
+        ValueError,
+        match=r"values after scaling up to \S+ in the column at index 3\): too far outside the training data",
+    ):
         ae.transform(rows)
 
 

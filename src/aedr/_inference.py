@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from aedr._warnings import row_words
 from aedr.data.rows import to_device
 from aedr.search import reference_neighbors
 
@@ -12,13 +13,14 @@ INFERENCE_BATCH = 8192  # rows per forward pass in transform / inverse_transform
 
 
 @torch.no_grad()
-def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
-    """Apply ``fn`` (``model.encode`` or ``model.decode``) to ``A`` in batches on ``device``, in float32
-    whatever precision the model was trained in.
+def apply_in_batches(fn, A: np.ndarray, device: torch.device, *, codes: bool = False) -> np.ndarray:
+    """Apply ``fn`` (``model.encode`` to scaled rows, or ``model.decode`` to ``codes``) to ``A`` in
+    batches on ``device``, in float32 whatever precision the model was trained in.
 
-    Rows the network cannot represent (beyond float32 once scaled) are a ValueError naming them,
-    never NaN in the output.
+    Rows the network cannot represent (beyond float32) are a ValueError naming the first (by
+    :func:`~aedr._warnings.row_words`), never NaN in the output.
     """
+
     out = []
     for start in range(0, len(A), INFERENCE_BATCH):
         batch = to_device(A[start : start + INFERENCE_BATCH], device)  # on CUDA from pinned memory
@@ -28,10 +30,11 @@ def apply_in_batches(fn, A: np.ndarray, device: torch.device) -> np.ndarray:
     if len(bad):
         first = np.abs(np.asarray(A[int(bad[0]) : int(bad[0]) + 1], dtype=np.float64)).reshape(-1)
         column = int(np.argmax(np.where(np.isnan(first), np.inf, first)))  # numbered from 0, as the NaN errors do
+        values, where = ("codes", "the fitted rows' codes") if codes else ("values after scaling", "the training data")
         raise ValueError(
-            f"{len(bad)} {'rows give' if len(bad) > 1 else 'row gives'} non-finite outputs (first: row "
-            f"{bad[0] + 1}, values up to {first[column]:.3g} after scaling, in column {column}): too far outside "
-            "the training data's range for the network's float32 arithmetic"
+            f"{len(bad)} {'rows give' if len(bad) > 1 else 'row gives'} non-finite outputs (first: "
+            f"{row_words(int(bad[0]))}, {values} up to {first[column]:.3g} in the column at index {column}): "
+            f"too far outside {where} for the network's float32 arithmetic"
         )
     return result
 
@@ -116,7 +119,7 @@ class FarCodes:
             if self.seen == 1
             else f"{self.count:,} of the {self.seen:,} codes {'lies' if self.count == 1 else 'lie'}"
         )
-        first = "" if self.seen == 1 else f"first: row {row + 1}, "
+        first = "" if self.seen == 1 else f"first: {row_words(row)}, "
         warn(
             f"{some} far outside the fitted rows' codes ({first}{self.names[axis]} {value:.3g}, "
             f"where {self.where} {low:.3g} to {high:.3g}): the decoder extrapolates there, so "
@@ -129,7 +132,9 @@ def decode(estimator, codes: np.ndarray) -> np.ndarray:
     input scaling undone; float64. Refused before decoding where memory could not hold the rows."""
     check_decoded_fits(len(codes), estimator.n_features_in_)
     with estimator._threads():  # its n_jobs
-        return estimator.scaler_.inverse_transform(apply_in_batches(estimator.model_.decode, codes, estimator.device_))
+        return estimator.scaler_.inverse_transform(
+            apply_in_batches(estimator.model_.decode, codes, estimator.device_, codes=True)
+        )
 
 
 def reconstruct(estimator, rows) -> np.ndarray:

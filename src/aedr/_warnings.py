@@ -47,10 +47,10 @@ _FILE_ROWS: contextvars.ContextVar = contextvars.ContextVar("aedr_file_rows", de
 
 @contextlib.contextmanager
 def rows_of_file(number):
-    """Inside, :func:`row_words` names the row at position ``i`` of the rows given to a fit as ``number(i)``,
-    its data row in the file it was read from (counted from 1; :meth:`aedr.data.table.Table.file_rows`,
-    which skips the rows ``--missing drop`` left out), not by its position among the rows given. ``number``
-    is called only when a warning names a row."""
+    """Inside, :func:`row_words` names the row at position ``i`` of the rows given to a fit (or encoded, or
+    decoded) as ``number(i)``, its data row in the file it was read from (counted from 1;
+    :meth:`aedr.data.table.Table.file_rows`, which skips the rows ``--missing drop`` left out), not by its
+    position among the rows given. ``number`` is called only when a warning or an error names a row."""
     token = _FILE_ROWS.set(number)
     try:
         yield

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from aedr._warnings import rows_of_file
 from aedr.cli.columns import written_label_column
 from aedr.cli.common import load_model, use_budget, use_threads
 from aedr.cli.inputs import piped_input, read_input, read_options, shown, split_names
@@ -114,15 +115,22 @@ def inverse_transform(
         from aedr.data.io import write_npy_chunks
 
         step = _chunk_rows(estimator)
-        chunks = (estimator.inverse_transform(table.X[s : s + step]) for s in range(0, len(table.X), step))
-        write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks, overwrite=force)
+
+        def chunks():
+            for s in range(0, len(table.X), step):
+                with rows_of_file(lambda i, s=s: table.file_rows()[s + i]):  # a row named as in the file
+                    rows = estimator.inverse_transform(table.X[s : s + step])
+                yield rows
+
+        write_npy_chunks(output, (len(table.X), estimator.n_features_in_), chunks(), overwrite=force)
         shape = f"{plural(len(table.X), 'row')} x {plural(estimator.n_features_in_, 'column')}"
         typer.echo(f"wrote {output} ({shape}, float32)", err=True)
         if table.labels is not None or table.ids is not None:
             kept = annotations(table.labels, table.ids)
             typer.echo(f"note: {output.name} holds the decoded rows alone, without {kept}", err=True)
         return
-    decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
+    with rows_of_file(lambda i: table.file_rows()[i]):  # an error or a warning names a row as in the file
+        decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
     if table.obs is not None and output is not None and str(output) != "-" and format_of(output).name == "h5ad":
         from aedr._files import staged_file
         from aedr.data.anndata import write_rows_h5ad
@@ -133,7 +141,7 @@ def inverse_transform(
             f"wrote {output} ({len(decoded):,} cells x {decoded.shape[1]:,} genes, the obs of {shown(data)})", err=True
         )
     else:
-        write_rows(decoded, table.labels, output, force, ids=table.ids)
+        write_rows(decoded, table.labels, output, force, ids=table.ids, what="decoded rows")
     groups = one_hot_groups(names)
     if groups:
         listed = ", ".join(f"{name}=..." for name in groups)

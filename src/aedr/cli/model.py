@@ -32,9 +32,9 @@ def claim_rows_output(ctx, output: Path | None, force: bool, inputs=()) -> Path 
     return claim_output(ctx, output, force, inputs)
 
 
-def write_rows(frame, labels, output: Path | None, force: bool, ids=None) -> None:
-    """Write ``frame`` with the rows' ``ids`` before it and ``labels`` after it to ``output`` (CSV on
-    standard output when None or ``-``)."""
+def write_rows(frame, labels, output: Path | None, force: bool, ids=None, what: str = "codes") -> None:
+    """Write ``frame`` (``what`` it holds: the codes, or decoded rows) with the rows' ``ids`` before it and
+    ``labels`` after it to ``output`` (CSV on standard output when None or ``-``)."""
     from aedr._words import plural
     from aedr.data.formats import annotated, annotations, distinct_ids, keeping
     from aedr.data.io import write_table
@@ -56,4 +56,4 @@ def write_rows(frame, labels, output: Path | None, force: bool, ids=None) -> Non
     typer.echo(f"wrote {output} ({plural(len(frame), 'row')} x {plural(width, 'column')})", err=True)
     if (labels is not None or ids is not None) and not stored:
         kept = annotations(labels, ids)
-        typer.echo(f"note: {output.name} holds the codes alone; {keeping('.')} keep {kept} beside them", err=True)
+        typer.echo(f"note: {output.name} holds the {what} alone; {keeping('.')} keep {kept} beside them", err=True)
