@@ -1798,6 +1798,10 @@ def test_a_column_or_value_named_as_a_parameter_is_quoted_as_the_user_wrote_it(t
     assert_one_line_error(refused, "no label column 'loss'")
     refused = aedr("fit", tmp_path / "cells.csv", "--hidden-layer-sizes", "8,0", "-o", tmp_path / "r", ok=False)
     assert "--hidden-layer-sizes" in refused.stderr and "'hidden_layer_sizes'" not in refused.stderr
+    refused = aedr("fit", tmp_path / "cells.csv", "--hidden-layer-sizes", "", "-o", tmp_path / "r", ok=False)
+    assert (
+        "--hidden-layer-sizes" in refused.stderr and "give 'linear' (or 'none') for no hidden layer" in refused.stderr
+    )
 
 
 def test_a_transform_to_npy_does_not_promise_the_label_it_leaves_out(run, cells, tmp_path):
@@ -1806,6 +1810,8 @@ def test_a_transform_to_npy_does_not_promise_the_label_it_leaves_out(run, cells,
     assert "holds the codes alone" in result.stderr and "keeping 'cell_type'" not in result.stderr
     result = aedr("transform", run, cells, "-o", tmp_path / "codes.csv")
     assert "keeping 'cell_type' beside the codes" in result.stderr
+    result = aedr("inverse-transform", run, tmp_path / "codes.csv", "-o", tmp_path / "rows.npy")
+    assert "rows.npy holds the decoded rows alone" in result.stderr and "codes alone" not in result.stderr
 
 
 def test_the_progress_bar_writes_a_few_lines_into_a_log_not_every_redraw(cells, tmp_path):

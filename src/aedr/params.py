@@ -37,12 +37,15 @@ def _whole(value) -> int:
 
 
 def int_tuple(value):
-    """``"256,64"``, ``"28x28"``, ``[256, 64]`` -> tuple; ``"linear"``/``"none"``/``""`` -> ``()``."""
+    """``"256,64"``, ``"28x28"``, ``[256, 64]`` -> tuple; ``"linear"``/``"none"``/``"()"`` -> ``()``; an empty
+    text (an unset shell variable) is refused, not taken for no layers."""
     if isinstance(value, (list, tuple)):
         sizes = tuple(_whole(v) for v in value)
         if any(size < 1 for size in sizes):
             raise ValueError(f"{min(sizes)} is not a size; each must be 1 or more")
         return sizes
+    if not str(value).strip():
+        raise ValueError("empty; give 'linear' (or 'none') for no hidden layer")
     text = str(value).strip().strip("()[]").lower()
     if text in ("", "none", "linear"):
         return ()
