@@ -165,6 +165,23 @@ def test_a_config_file_of_too_many_layers_is_refused_naming_the_file(tmp_path):
     assert "c.toml: hidden_layer_sizes must have at most 256 layers, got 300" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('max_iter = "three"', "c.toml: cannot use 'three' for max_iter"),
+        ('precision = "16-mixed"', "c.toml: precision='16-mixed' needs a GPU"),
+        ('device = "mps"', "c.toml: device='mps' was asked for but MPS is not available here"),
+    ],
+)
+def test_a_config_files_bad_value_is_told_as_the_files_not_as_an_option(tmp_path, text, words):
+    """A device or a precision this machine cannot run, set in a config file, was blamed on --device or
+    --precision, options never typed; a value of the wrong type named the file where --config belongs."""
+    result = _fit_with_config(tmp_path, text + "\n")
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and words in output and "Invalid value for --config: " in output, output
+    assert "--device" not in output and "--precision" not in output and not (tmp_path / "r").exists()
+
+
 def test_min_dist_stays_within_umaps_spread():
     import numpy as np
 

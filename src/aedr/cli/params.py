@@ -75,8 +75,10 @@ def convert(name: str, value, source: str):
             raise ValueError(f"{value!r} is not a {'whole ' * (param.cli is int)}number")
         return (param.convert or (lambda v: v))(value)
     except (TypeError, ValueError) as exc:
-        what = "" if source.startswith("--") else f" for {name}"  # a config file's key; an option names itself
-        raise typer.BadParameter(f"cannot use {value!r}{what} ({exc})", param_hint=source) from exc
+        if source.startswith("--"):  # an option names itself
+            raise typer.BadParameter(f"cannot use {value!r} ({exc})", param_hint=source) from exc
+        # a config file's key, told as the file's other errors are
+        raise typer.BadParameter(f"{source}: cannot use {value!r} for {name} ({exc})", param_hint="--config") from exc
 
 
 def read_config(path: Path) -> dict:
@@ -159,12 +161,14 @@ def build_estimator(params: dict, model: str = "autoencoder", *, config=None, fr
                 param_hint=flag,
             )
     import aedr
-    from aedr._fit_setup import check_depth
+    from aedr._fit_setup import check_depth, check_precision
+    from aedr.training.device import resolve_device
 
     estimator = getattr(aedr, MODELS[model])(**params, **extra)
     try:
         estimator._validate_params()
         check_depth(estimator)  # 3 million layers: refused before the data are read, as fit refuses them
+        check_precision(estimator, resolve_device(estimator.device))  # a device this machine lacks, alike
     except ValueError as exc:  # scikit-learn's InvalidParameterError or ours: name the config file a value came from
         named = re.match(r"(?:The )?'(\w+)'(?: parameter of \w+)? must", str(exc))
         if config is not None and named and named[1] in from_config:
@@ -172,5 +176,8 @@ def build_estimator(params: dict, model: str = "autoencoder", *, config=None, fr
 
             shown = constraint_words(re.sub(r"^(?:The )?'\w+'(?: parameter of \w+)? ", f"{named[1]} ", str(exc)))
             raise typer.BadParameter(f"{config}: {shown}", param_hint="--config") from None
+        named = re.match(r"(\w+)=", str(exc))  # a device or a precision this machine cannot run
+        if config is not None and named and named[1] in from_config:
+            raise typer.BadParameter(f"{config}: {exc}", param_hint="--config") from None
         raise
     return estimator
