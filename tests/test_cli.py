@@ -1929,6 +1929,10 @@ def test_latent_grid_of_a_plain_autoencoder_spans_its_runs_codes_or_says_it_does
     aedr("fit", images, "-o", tmp_path / "run", "--max-iter", "2", "--hidden-layer-sizes", "8", "--quiet")
     spanned = aedr("plot", "latent-grid", tmp_path / "run", "-o", tmp_path / "g.png")
     assert "note: the grid spans the codes its run wrote" in spanned.stderr and (tmp_path / "g.png").is_file()
+    typed = aedr("plot", "latent-grid", tmp_path / "run", "--extent", "7", "-o", tmp_path / "e.png")
+    assert "note: the grid spans [-7, 7]" in typed.stderr  # --extent typed: the run's codes no longer win
+    both = aedr("plot", "latent-grid", tmp_path / "run", images, "--extent", "7", "-o", tmp_path / "f.png", ok=False)
+    assert_one_line_error(both, "DATA spans the grid over its codes and --extent over [-extent, extent]", code=2)
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "alone")
     alone = aedr("plot", "latent-grid", tmp_path / "alone", "-o", tmp_path / "h.png")
     assert "note: the grid spans the fitted rows' codes (--extent for [-extent, extent])" in alone.stderr
@@ -1961,7 +1965,7 @@ def test_latent_grid_of_a_3d_code_says_where_it_holds_the_third_axis(tmp_path):
         "middle of the fitted rows' codes" in alone.stderr
     )
     given = aedr("plot", "latent-grid", tmp_path / "alone", "--extent", "3", "-o", tmp_path / "i.png")
-    assert "note: the grid spans [-3, 3]; autoencoder2 held at 0; give DATA to span where" in given.stderr
+    assert "note: the grid spans [-3, 3]; autoencoder2 held at 0" in given.stderr and "give DATA" not in given.stderr
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,8 @@ def latent_grid(
         typer.Option(
             "--extent",
             callback=_extent,
-            help="Grid spans [-extent, extent], 0.1 to 3.4e38: a VAE's, or a plain autoencoder's without DATA "
-            "or a run's codes [default: 3 for a VAE; the fitted rows' codes for a plain autoencoder].",
+            help="Grid spans [-extent, extent], 0.1 to 3.4e38 (not with DATA) [default: 3 for a VAE; a plain "
+            "autoencoder's run codes, else its fitted rows' codes].",
             show_default=False,
         ),
     ] = 3.0,
@@ -115,9 +115,13 @@ def latent_grid(
     # a plain autoencoder's codes lie where its fit put them, not in a prior: the run's codes, else the fitted
     # rows' range the model keeps (code_range_), unless --extent is given
     span = extent if given_on_line(ctx, "extent") else None  # None: plot_latent_grid's own default
+    if span is not None and data is not None:
+        raise typer.BadParameter(
+            "DATA spans the grid over its codes and --extent over [-extent, extent]: give one", param_hint="--extent"
+        )
     fitted = False
     if data is None and not estimator._variational:
-        codes = _run_codes(model, k)
+        codes = _run_codes(model, k) if span is None else None  # --extent typed: it sets the span
         fitted = spans_fitted_codes(estimator, codes=codes, extent=span)
         if codes is not None:
             where = "the codes its run wrote"
@@ -129,7 +133,7 @@ def latent_grid(
     notes.append(
         held_axes_words(names, from_codes=codes is not None, variational=estimator._variational, fitted=fitted)
     )
-    if codes is None and not estimator._variational and not fitted:
+    if codes is None and span is None and not estimator._variational and not fitted:
         notes.append("give DATA to span where this autoencoder's codes lie")
     shape = convert("input_shape", image_shape, "--image-shape") if image_shape else None
     with images_named("plot latent-grid"):
