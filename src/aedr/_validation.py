@@ -145,6 +145,26 @@ def refuse_text(X, name: str = "X") -> None:
         )
 
 
+def check_code_columns(X, names: list[str], name: str = "X") -> None:
+    """For codes given to ``inverse_transform`` as a DataFrame: a ValueError for a column that is not
+    numbers, and an :class:`~aedr.AedrWarning` when its columns, all named, are not the model's code
+    columns ``names`` (``autoencoder0``, ...): they are decoded by position. (The code columns in another
+    order are refused before this.)"""
+    bad = _non_numeric_columns(X)
+    if bad:
+        raise ValueError(
+            f"{name} has {len(bad)} code column{'s' * (len(bad) != 1)} that {'are' if len(bad) > 1 else 'is'} not "
+            f"numbers ({listed(bad, 5, quoted=True)}): codes are numbers, as transform wrote them"
+        )
+    columns = getattr(X, "columns", None)
+    given = [] if columns is None else list(columns)
+    if given and all(isinstance(c, str) for c in given) and given != names and len(given) == len(names):
+        warn(
+            f"{name}'s columns ({listed(given, 3, quoted=True)}) are not this model's code columns "
+            f"({listed(names, 3, quoted=True)}): decoded by position, {given[0]!r} as {names[0]!r}"
+        )
+
+
 def refuse_complex(X, name: str = "X") -> None:
     """One line for complex ``X`` (scikit-learn's own message prints the whole array); it keeps
     scikit-learn's wording, which its estimator checks look for."""

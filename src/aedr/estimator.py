@@ -21,6 +21,7 @@ from aedr import _fit_setup
 from aedr._inference import FarCodes, apply_in_batches, decode, place_by_reference, reconstruct
 from aedr._validation import (
     as_rows,
+    check_code_columns,
     check_custom_modules,
     check_finite,
     check_prepared_alike,
@@ -683,6 +684,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = as_rows(X)
         refuse_complex(X)
         refuse_text(X)
+        check_code_columns(X, names)
         if np.ndim(X) == 1:  # scikit-learn's message prints the whole array
             raise ValueError(one_dimensional_words(X, one="code column"))
         Z = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="X")
