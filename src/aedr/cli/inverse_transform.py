@@ -130,7 +130,8 @@ def inverse_transform(
             typer.echo(f"note: {output.name} holds the decoded rows alone, without {kept}", err=True)
         return
     with rows_of_file(lambda i: table.file_rows()[i]):  # an error or a warning names a row as in the file
-        decoded = pd.DataFrame(estimator.inverse_transform(table.X), columns=names)
+        # float32, as the codes and a .npy written in chunks: the network's arithmetic holds no more digits
+        decoded = pd.DataFrame(estimator.inverse_transform(table.X).astype("float32"), columns=names)
     if table.obs is not None and output is not None and str(output) != "-" and format_of(output).name == "h5ad":
         from aedr._files import staged_file
         from aedr.data.anndata import write_rows_h5ad
