@@ -241,3 +241,20 @@ def test_zero_padded_ids_convert_as_written_and_padded_features_as_numbers(tmp_p
     table, converted = read_table(tmp_path / "p.csv"), read_table(tmp_path / "p.parquet")
     assert converted.columns == table.columns == ["dose", "visit_id", "a"]
     pd.testing.assert_frame_equal(converted.ids, table.ids)
+
+
+def test_a_ragged_line_deep_in_the_file_names_the_delimiter_as_one_near_the_top_does(tmp_path):
+    """A bad line past the first rows said only pandas' words, without the delimiter or the hint the same
+    error near the top gives; where it started a chunk it was not refused at all."""
+    lines = ["a;b", *(f"{i};{i}" for i in range(3000)), "1;2;3", "4;4"]
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    # inside a chunk, and starting one (where pandas' reader dropped the third field and the file was written)
+    for rows in (170, 100):
+        with pytest.raises(
+            ValueError, match=r"as the delimiter: data row 3,001 has more fields than the 2 columns; check"
+        ):
+            csv_to_parquet(tmp_path / "r.csv", tmp_path / "r.parquet", chunk_rows=rows)
+        assert not (tmp_path / "r.parquet").exists()
+    (tmp_path / "r.csv").write_text("\n".join([*lines[:-2], "1;2;3;4", "4;4"]) + "\n")
+    with pytest.raises(ValueError, match=r"with semicolon as the delimiter \(.*line 3002, saw 4\); check --delimiter"):
+        csv_to_parquet(tmp_path / "r.csv", tmp_path / "r.parquet", chunk_rows=170)

@@ -155,6 +155,9 @@ def _not_written_plainly(fmt, source: Path, head, options: dict, columns: list, 
     return [c for c in columns if c in found]
 
 
+_EXTRA_FIELDS = "\0aedr: fields beyond the header"  # a column name no file holds
+
+
 def _chunks(fmt, source: Path, head, options: dict, rows: int, text=(), usecols=None):
     """The table's rows ``rows`` at a time, read with ``pandas.read_csv``'s ``options`` and typed as
     ``Delimited.read`` types them (thousands grouped by commas read as numbers), under the names
@@ -162,26 +165,40 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=(), usecols=
     as their cells are written, where a chunk alone would read ``000001`` as the number 1."""
     import pandas as pd
 
-    from aedr.data.sniff import groups_thousands, ungroup_thousands
+    from aedr.data.sniff import groups_thousands, separator_name, ungroup_thousands
 
     grouped = groups_thousands(options)
+    # pandas' C reader drops the extra fields of a row that starts a chunk without a word (a row of more
+    # fields elsewhere is its ParserError): a column more than the header's catches them
     reader = pd.read_csv(
         source,
         header=None,
-        names=list(head.columns),
+        # usecols: those columns alone, the rows' fields checked by the first pass (of every column)
+        names=[*head.columns, *([_EXTRA_FIELDS] if usecols is None else [])],
         usecols=usecols,
         chunksize=rows,
         **{
             **options,
             "skiprows": options.get("skiprows", 0) + bool(head.attrs["header"]),  # a preamble of # lines, the header
-            "dtype": {**dict.fromkeys(text, str), **(options.get("dtype") or {})},
+            "dtype": {**dict.fromkeys([*text, _EXTRA_FIELDS], str), **(options.get("dtype") or {})},
         },
     )
+    delimiter = f"with {separator_name(options['sep'])} as the delimiter"
     try:
         for chunk in reader:
+            extra = chunk.pop(_EXTRA_FIELDS) if usecols is None else None
+            if extra is not None and extra.notna().any():
+                row = int(extra.index[extra.notna().to_numpy()][0]) + 1
+                raise ValueError(
+                    f"{source}: cannot read as {fmt.name.upper()} {delimiter}: data row {row:,} has more fields than "
+                    f"the {len(head.columns):,} columns; check --delimiter and the quoting"
+                )
             yield ungroup_thousands(chunk, keep=text) if grouped else chunk
     except pd.errors.ParserError as exc:
-        raise ValueError(f"{source}: cannot read as {fmt.name.upper()} ({str(exc).strip()})") from exc
+        raise ValueError(
+            f"{source}: cannot read as {fmt.name.upper()} {delimiter} ({str(exc).strip()}); check --delimiter and "
+            "the quoting"
+        ) from exc
     except UnicodeDecodeError as exc:  # beyond the start that Delimited.read checked
         from aedr.data.sniff import text_problem
 
