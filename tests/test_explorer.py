@@ -291,6 +291,8 @@ def test_explore_a_run_folder_and_fit_writes_a_map(tmp_path, digits, monkeypatch
     assert re.search(r"wrote .*m\.html \(\d+\.\d MiB, 300 points\)", result.stderr)
     html = (tmp_path / "m.html").read_text()
     assert '"name":"9"' in html and "aedr-reconstruction" in html
+    # the run's embedding.npz holds no column names: its axes are named as its model names the codes
+    assert "autoencoder1" in html and "component 2" not in html
     assert len(json.loads(re.search(r"window\.AEDR_THUMBNAILS = (\{.*?\});", html).group(1))) == 300
     # without -o, each run folder's map and figure are named after the folder, so two runs do not collide
     shutil.copytree(tmp_path / "run", tmp_path / "run2")

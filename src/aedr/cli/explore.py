@@ -368,7 +368,8 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
         if not arrays:
             raise ValueError(f"{path}: the file holds no arrays")
         values = np.asarray(arrays.get("X", next(iter(arrays.values()))), dtype=np.float64)
-        names = [f"component {i + 1}" for i in range(values.shape[1])] if values.ndim == 2 else []
+        k = values.shape[1] if values.ndim == 2 else 0
+        names = run_code_names(path, k) or [f"component {i + 1}" for i in range(k)]
         named = array_ids(arrays, "X") if "X" in arrays else []  # a label saved before X stays one
         extra = {k: v for k, v in arrays.items() if k != "X" and v.ndim == 1 and len(v) == len(values)}
         labels = pd.DataFrame({k: v for k, v in extra.items() if k not in named}) if len(extra) > len(named) else None
@@ -391,6 +392,22 @@ def read_codes(path: Path, delimiter=None, obsm_key: str | None = None):
         rows = listed([row + 1 for row in bad], 5)
         raise ValueError(f"{path}: codes that are not finite numbers in data row{'s' * (len(bad) > 1)} {rows}")
     return values, names, labels, ids
+
+
+def run_code_names(path: Path, k: int) -> list[str] | None:
+    """The names of the ``k`` code columns of a run's own array file (``embedding.npz`` or ``.npy``, which
+    hold no names), as its model names them (``autoencoder0``, ...) and its fit's figure and map did; None
+    for any other file."""
+    import json
+
+    config = path.parent / "model" / "config.json"
+    if not path.name.startswith("embedding.") or not config.is_file() or config.stat().st_size > 1 << 20:
+        return None
+    try:
+        estimator = json.loads(config.read_text(encoding="utf-8"))["estimator"]
+    except (OSError, ValueError, KeyError, TypeError):  # not a model aedr wrote: the plain names
+        return None
+    return [f"{estimator.lower()}{i}" for i in range(k)] if isinstance(estimator, str) and estimator.isalnum() else None
 
 
 def _is_number(values) -> bool:

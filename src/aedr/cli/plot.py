@@ -147,7 +147,10 @@ def embedding(
             f"note: drawing {first} and {second}, the first 2 of {table.X.shape[1]} columns (--columns to choose)",
             err=True,
         )
-    _draw(table.X, table.labels, table.columns, data.name, title, color_by, output, force)
+    from aedr.cli.explore import run_code_names
+
+    axis_names = table.columns or run_code_names(data, table.X.shape[1])  # a run's array file: its model's names
+    _draw(table.X, table.labels, axis_names, data.name, title, color_by, output, force)
 
 
 def _draw(codes, colours, axis_names, name: str, title, color_by, output: Path, force: bool, palette=None) -> None:
