@@ -1017,4 +1017,4 @@ def test_explore_of_a_run_names_it_and_tells_1d_codes_and_a_model_of_other_rows(
         == 0
     )
     result = runner.invoke(app, ["explore", str(tmp_path / "one"), "-o", str(tmp_path / "o.html")])
-    assert result.exit_code == 1 and "the codes are 1-D ('component 1'): a map draws 2 or 3" in result.stderr
+    assert result.exit_code == 1 and "the codes are 1-D ('autoencoder0'): a map draws 2 or 3" in result.stderr
