@@ -246,7 +246,7 @@ def test_a_box_selection_is_counted_and_downloads_as_csv(browser, tmp_path):
     downloads them as CSV: row number, codes, and the hover fields as the data holds them (text as given,
     numbers in full where the hover rounds them, an empty cell where a value is missing, and text a
     spreadsheet would run as a formula kept as text)."""
-    Z = np.column_stack([np.arange(100) % 10, np.arange(100) // 10]).astype(float)
+    Z = np.column_stack([np.arange(100) % 10 + 1 / 3, np.arange(100) // 10]).astype(float)  # float64, as a file's
     labels = pd.DataFrame({"kind": np.where(np.arange(100) % 2, 'a "b", c', "<i>d</i>")})
     score = np.arange(100) / 7 + 45800
     score[1] = np.nan
@@ -268,7 +268,10 @@ def test_a_box_selection_is_counted_and_downloads_as_csv(browser, tmp_path):
     rows = pd.read_csv(download.value.path())
     assert list(rows.columns) == ["row", "ae0", "ae1", "kind", "cell", "score", "note"]
     assert rows["row"].tolist() == [1, 2, 3, 11, 12, 13, 21, 22, 23]
-    assert rows[["ae0", "ae1"]].to_numpy().tolist()[:4] == [[0, 0], [1, 0], [2, 0], [0, 1]]
+    codes = rows[["ae0", "ae1"]].to_numpy(dtype=np.float32)[:4]  # the page holds float32, as aedr writes codes
+    np.testing.assert_array_equal(codes, np.float32([[1 / 3, 0], [1 + 1 / 3, 0], [2 + 1 / 3, 0], [1 / 3, 1]]))
+    # the page's float32 codes in the digits that give them back, not float64 noise (0.3333333432674408)
+    assert Path(download.value.path()).read_text().splitlines()[1].startswith("1,0.33333334,0,")
     assert rows["kind"].tolist()[:2] == ["<i>d</i>", 'a "b", c'] and rows["cell"].tolist()[0] == "cell0"
     assert np.isnan(rows["score"][1]) and rows["score"][2] == score[2]  # not the hover's 4.58e+04
     assert rows["note"].tolist()[:2] == ["'=HYPERLINK(1)", "-1"]  # a number is left as it is

@@ -478,9 +478,17 @@ _SELECTION_SCRIPT = r"""
     if (typeof value === "string" && /^[=+\-@\t\r]/.test(s) && isNaN(Number(s))) { s = "'" + s; }
     return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
+  function code(v) {  // the page's float32 code in the fewest digits that give it back (0.34558418)
+    if (typeof v !== "number" || !isFinite(v)) { return v; }
+    for (var digits = 1; digits < 9; digits++) {
+      var shorter = Number(v.toPrecision(digits));
+      if (Math.fround(shorter) === v) { return shorter; }
+    }
+    return Number(v.toPrecision(9));
+  }
   function line(p) {  // row, codes, each hover column's value (in full where the hover rounds it)
-    var c = p.customdata, out = [c[0], p.x, p.y];
-    if (p.z !== undefined) { out.push(p.z); }
+    var c = p.customdata, out = [c[0], code(p.x), code(p.y)];
+    if (p.z !== undefined) { out.push(code(p.z)); }
     var exact = RAW.values.length ? RAW.values[c[c.length - 1]] : null;
     RAW.columns.forEach(function (k, i) { out.push(k >= 0 ? exact[k] : c[i + 1]); });
     return out;
