@@ -947,7 +947,8 @@ def test_a_long_label_is_cut_in_the_legend_and_menu_and_kept_whole_on_hover():
     traces = _traces(html)
     names = {t["name"] for t in traces}
     assert "control" in names and max(map(len, names)) == LEGEND_CHARS and long not in names
-    assert any(long in str(row) for t in traces for row in t["customdata"])  # hovered whole
+    hovered = [str(row).replace("<br>", "") for t in traces for row in t["customdata"]]
+    assert any(long.replace(" ", "") in row.replace(" ", "") for row in hovered)  # hovered whole, in lines
     menu = [json.loads(f'"{m}"') for m in re.findall(r'"label":\s*"([^"]*)"', html)]
     assert "k" in menu and max(map(len, menu)) == LEGEND_CHARS and menu[0].endswith("…")
 
@@ -1021,3 +1022,20 @@ def test_explore_of_a_run_names_it_and_tells_1d_codes_and_a_model_of_other_rows(
     )
     result = runner.invoke(app, ["explore", str(tmp_path / "one"), "-o", str(tmp_path / "o.html")])
     assert result.exit_code == 1 and "the codes are 1-D ('autoencoder0'): a map draws 2 or 3" in result.stderr
+
+
+def test_a_long_text_is_cut_in_the_hover_box_and_downloaded_whole():
+    """A 2,000-character field made the hover box wider than the window, the row's number off-screen: the
+    box shows it in lines of HOVER_LINE characters, cut at HOVER_CHARS, the selection's CSV the whole text."""
+    from aedr.explorer import HOVER_CHARS, HOVER_LINE, explorer_html
+
+    long = "word " * 400
+    fields = pd.DataFrame({"note": [long, "short"] * 3})
+    html = explorer_html(np.arange(12.0).reshape(6, 2), fields=fields)
+    hovered = {row[1] for trace in _traces(html) for row in trace["customdata"]}
+    shown = next(text for text in hovered if text != "short").split("<br>")
+    assert max(map(len, shown)) <= HOVER_LINE and shown[-1].endswith("…")
+    assert len(" ".join(shown)) <= HOVER_CHARS and " ".join(shown).startswith("word word")
+    raw = json.loads(re.search(r"RAW = (\{.*?\});", html).group(1))
+    assert raw["columns"] == [0] and raw["values"][0] == [long]  # downloaded whole
+    assert "short" in html and len(re.findall(re.escape(long), html)) == 3  # whole in RAW alone, for its 3 rows

@@ -304,18 +304,34 @@ def _categories(values: pd.Series) -> list[tuple[str, np.ndarray]]:
     return [*label_classes(values), *([(MISSING, blank)] if len(blank) else [])]
 
 
+HOVER_LINE, HOVER_CHARS = 80, 400  # a long text wraps in the hover box, and is cut: the box stays in the window
+
+
 def _hover_text(values: pd.Series) -> np.ndarray:
-    """``values`` as the hover shows them: floats to 4 digits, text as text (never as HTML), a missing
-    value as :data:`MISSING`."""
+    """``values`` as the hover shows them: floats to 4 digits, text as text (never as HTML) in lines of
+    :data:`HOVER_LINE` characters and cut at :data:`HOVER_CHARS`, a missing value as :data:`MISSING`."""
     if pd.api.types.is_float_dtype(values):
         return np.array([MISSING if pd.isna(v) else f"{v:.4g}" for v in values], dtype=object)
-    return np.array([_escape(v) for v in values.astype("string").fillna(MISSING)], dtype=object)
+    return np.array([_hover_lines(v) for v in values.astype("string").fillna(MISSING)], dtype=object)
+
+
+def _hover_lines(text: str) -> str:
+    import textwrap
+
+    if len(text) <= HOVER_LINE:
+        return _escape(text)
+    text = text if len(text) <= HOVER_CHARS else text[: HOVER_CHARS - 1] + "…"
+    lines = textwrap.wrap(text, HOVER_LINE, replace_whitespace=True, drop_whitespace=True) or [text[:HOVER_LINE]]
+    return "<br>".join(_escape(line) for line in lines)
 
 
 def _needs_exact(values: pd.Series) -> bool:
     """Whether a hover column's download needs its own values beside the shown ones: floats (shown to 4
-    digits) and columns with missing values (shown as :data:`MISSING`, downloaded as empty cells)."""
-    return pd.api.types.is_float_dtype(values) or bool(values.isna().any())
+    digits), text the hover wraps or cuts (:data:`HOVER_LINE`) and columns with missing values (shown as
+    :data:`MISSING`, downloaded as empty cells)."""
+    if pd.api.types.is_float_dtype(values) or bool(values.isna().any()):
+        return True
+    return bool((values.astype("string").str.len() > HOVER_LINE).any())
 
 
 def _exact_values(values: pd.Series) -> np.ndarray:
