@@ -496,15 +496,18 @@ def plot_latent_grid(
     images = np.asarray(estimator.inverse_transform(grid))  # an ndarray whatever set_output says
     images, shape = image_rows(images, image_shape or getattr(estimator, "input_shape_", None))
     side = shape[0]
-    canvas = np.zeros((n * side, n * shape[1], *shape[2:]))
+    gap = max(1, round(side / 14))  # white between the tiles: small images would run together into stripes
+    step_y, step_x = side + gap, shape[1] + gap
+    canvas = np.full((n * step_y - gap, n * step_x - gap, *shape[2:]), np.nan)
     for index, image in enumerate(images):
         row, col = divmod(index, n)
-        canvas[row * side : (row + 1) * side, col * shape[1] : (col + 1) * shape[1]] = image.reshape(shape)
-    low, high = np.percentile(canvas, [0.5, 99.5])
+        canvas[row * step_y : row * step_y + side, col * step_x : col * step_x + shape[1]] = image.reshape(shape)
+    low, high = np.nanpercentile(canvas, [0.5, 99.5])
+    picture = np.clip((canvas - low) / max(high - low, 1e-12), 0, 1)
     fig, ax = plt.subplots(figsize=(7, 7))
-    ax.imshow(np.clip((canvas - low) / max(high - low, 1e-12), 0, 1), cmap="gray" if len(shape) == 2 else None)
+    ax.imshow(np.where(np.isnan(picture), 1.0, picture), cmap="gray" if len(shape) == 2 else None, vmin=0, vmax=1)
     ax.set_xlabel(f"{names[0]}: {lows[0]:.2g} .. {highs[0]:.2g}")
-    ax.set_ylabel(f"{names[1]}: {lows[1]:.2g} .. {highs[1]:.2g}")
+    ax.set_ylabel(f"{names[1]}: {lows[1]:.2g} (bottom) .. {highs[1]:.2g} (top)")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(literal(title or "decoded latent grid"))
