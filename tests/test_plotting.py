@@ -326,3 +326,13 @@ def test_a_long_label_is_cut_in_the_legend_and_leaves_the_figure_its_size(tmp_pa
     assert len(legend.get_title().get_text()) == LEGEND_CHARS
     save_figure(figure, tmp_path / "e.png")
     assert Image.open(tmp_path / "e.png").size[0] < 1200
+
+
+def test_a_1d_code_is_drawn_as_a_strip_not_a_line():
+    """1-D codes were drawn on one line, 2,000 points hiding one another: spread up and down at random, said."""
+    from aedr.plotting import plot_embedding
+
+    fig = plot_embedding(np.arange(50.0).reshape(50, 1), labels=np.arange(50) % 2, axis_names=["autoencoder0"])
+    ax = fig.axes[0]
+    heights = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+    assert heights.std() > 0.3 and "spread at random" in ax.get_ylabel() and ax.get_xlabel() == "autoencoder0"

@@ -177,8 +177,9 @@ def plot_embedding(
     names = list(axis_names) if axis_names is not None else [f"component {i + 1}" for i in range(Z.shape[1])]
     if len(names) < min(Z.shape[1], 3):
         raise ValueError(f"axis_names has {len(names)} name(s) for {Z.shape[1]} columns")
-    if Z.shape[1] == 1:
-        Z, names = np.column_stack([Z[:, 0], np.zeros(len(Z))]), [names[0], ""]
+    if Z.shape[1] == 1:  # a strip: spread up and down at random, or the points would hide one another on a line
+        spread = np.random.default_rng(0).uniform(-1, 1, len(Z))
+        Z, names = np.column_stack([Z[:, 0], spread]), [names[0], "(spread at random: a 1-D code)"]
     dims = 3 if Z.shape[1] == 3 and ax is None else 2
     Z, names = Z[:, :dims], names[:dims]
     own_axes = ax is None  # a legend beside the axes; in a caller's axes, in their emptiest corner
