@@ -146,6 +146,14 @@ def test_the_map_opens_draws_every_point_and_hover_shows_label_and_thumbnail(bro
         "() => document.querySelector('#aedr-thumbnail img.aedr-original').getAttribute('data-row')"
     )
     assert thumbnail == str(row) and page.locator("#aedr-thumbnail img.aedr-reconstruction").count() == 1
+    label, box = page.locator(".hovertext").first.bounding_box(), page.locator("#aedr-thumbnail").bounding_box()
+    apart = (  # the thumbnail had covered the label's second line
+        box["x"] + box["width"] <= label["x"]
+        or label["x"] + label["width"] <= box["x"]
+        or box["y"] + box["height"] <= label["y"]
+        or label["y"] + label["height"] <= box["y"]
+    )
+    assert apart, (label, box)
     assert errors == []
     page.close()
 

@@ -460,9 +460,11 @@ _HOVER_SCRIPT = """
     var html = '<img class="aedr-original" data-row="' + row + '" src="' + pair[0] + '">';
     if (pair[1]) { html += ' <img class="aedr-reconstruction" src="' + pair[1] + '">'; }
     box.innerHTML = html + "<br>row " + row + (pair[1] ? ": original, reconstruction" : "");
-    var e = event.event || {};
-    box.style.left = ((e.clientX || 0) + 16) + "px";
-    box.style.top = ((e.clientY || 0) + 16) + "px";
+    // above the point and to its left, away from plotly's label (beside it, to the right), unless an edge is near
+    var e = event.event || {}, x = e.clientX || 0, y = e.clientY || 0;
+    box.style.left = box.style.right = box.style.top = box.style.bottom = "";
+    if (x > 240) { box.style.right = (window.innerWidth - x + 16) + "px"; } else { box.style.left = (x + 16) + "px"; }
+    if (y > 160) { box.style.bottom = (window.innerHeight - y + 16) + "px"; } else { box.style.top = (y + 16) + "px"; }
     box.style.display = "block";
   });
   plot.on("plotly_unhover", function () { box.style.display = "none"; });
