@@ -18,10 +18,14 @@ def legend_name(name) -> str:
     longer name cut with an ellipsis (one 200-character label took the map's whole width and made
     embedding.png 2,600 pixels wide); the rows' hover boxes and files keep it whole.
 
+    A tab or a line break is shown as a space (a font has no glyph for them: a box was drawn).
+
     >>> legend_name("treated with compound XR-7 at 10 uM for 24 hours, batch 3")
     'treated with compound XR-7 at 10 uM for…'
+    >>> legend_name("tab\\there")
+    'tab here'
     """
-    text = str(name)
+    text = re.sub(r"[\t\n\r\v\f]", " ", str(name))
     return text if len(text) <= LEGEND_CHARS else text[: LEGEND_CHARS - 1].rstrip() + "…"
 
 
