@@ -54,6 +54,13 @@ def test_images_of_another_shape_than_fitted_are_refused_not_flattened(X, archit
 
     model.save(tmp_path / "m")
     assert load(tmp_path / "m").input_shape_ == (3, 8, 8)
+    if architecture == "conv":  # aedr info names the channels the network derived from the image size
+        from typer.testing import CliRunner
+
+        from aedr.cli import app
+
+        info = CliRunner().invoke(app, ["info", str(tmp_path / "m")])
+        assert info.exit_code == 0 and "input_shape=(3,8,8), channels=(32,)" in info.output, info.output
     warm = quick(architecture=architecture, warm_start=True).fit(images)
     if architecture == "mlp":  # flat rows go on from the images' network, which keeps their shape
         warm.fit(images.reshape(200, -1))

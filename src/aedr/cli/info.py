@@ -55,7 +55,8 @@ def _describe(estimator, config: dict, weights_bytes: int) -> list[str]:
     curve = fitted.get("loss_curve_") or []
     lines = [
         f"{config['estimator']} (model format {config['format_version']})",
-        f"architecture   {arch['name']}: " + ", ".join(f"{k}={_short(v)}" for k, v in arch["config"].items()),
+        f"architecture   {arch['name']}: "
+        + ", ".join(f"{k}={_short(v)}" for k, v in _shown_architecture(arch).items()),
         f"weights        {n_weights:,} numbers, {weights_bytes / 1e6:.2f} MB",
         f"input          {fitted['n_features_in_']} features ({shown})",
         "parameters     " + (", ".join(f"{k}={_short(v)}" for k, v in changed.items()) or "all defaults"),
@@ -114,3 +115,15 @@ def _short(value) -> str:
     if isinstance(value, (list, tuple)):
         return "(" + ",".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return str(value)
+
+
+def _shown_architecture(arch: dict) -> dict:
+    """The network's settings as its file keeps them, and a conv network's channels, which it derives from
+    the image size when not given (the file holds none)."""
+    settings = dict(arch["config"])
+    if arch["name"] == "conv" and settings.get("channels") is None and len(settings.get("input_shape") or ()) == 3:
+        from aedr.models.conv import default_channels
+
+        _, height, width = settings["input_shape"]
+        settings["channels"] = default_channels(int(height), int(width))
+    return settings
