@@ -2086,3 +2086,13 @@ def test_another_processs_failure_is_not_written_as_torchruns_root_cause(monkeyp
     assert not (tmp_path / "error.json").exists() and LEFT_GROUP in capsys.readouterr().err
     _report("error: x.npy: no such file")
     assert "x.npy: no such file" in json.loads((tmp_path / "error.json").read_text())["message"]["message"]
+
+
+def test_info_of_a_linear_autoencoder_lists_no_activation_it_does_not_apply(tmp_path):
+    """The classic linear autoencoder (no hidden layer) was described with activation=relu, which no layer of
+    it applies."""
+    Autoencoder(hidden_layer_sizes=(), max_iter=2, random_state=0).fit(
+        np.random.default_rng(0).normal(size=(40, 5))
+    ).save(tmp_path / "linear")
+    line = aedr("info", tmp_path / "linear").stdout.splitlines()[1]
+    assert line.startswith("architecture   mlp:") and "hidden_layer_sizes=()" in line and "activation=relu" not in line

@@ -118,9 +118,12 @@ def _short(value) -> str:
 
 
 def _shown_architecture(arch: dict) -> dict:
-    """The network's settings as its file keeps them, and a conv network's channels, which it derives from
-    the image size when not given (the file holds none)."""
+    """The network's settings as its file keeps them, less the activation of a linear network (no hidden
+    layer applies it), and a conv network's channels, which it derives from the image size when not given
+    (the file holds none)."""
     settings = dict(arch["config"])
+    if arch["name"] == "mlp" and not settings.get("hidden_layer_sizes"):
+        settings.pop("activation", None)
     if arch["name"] == "conv" and settings.get("channels") is None and len(settings.get("input_shape") or ()) == 3:
         from aedr.models.conv import default_channels
 
