@@ -1,6 +1,7 @@
 """The autoencoder family: conv, denoising, sparse, contractive, variational, custom modules."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -279,6 +280,21 @@ def test_cli_fits_a_vae_and_draws_its_latent_grid(X, tmp_path):
     assert "leave DATA out" in with_data.output
     wrong = runner.invoke(app, ["fit", str(tmp_path / "digits.npy"), "--beta", "4", "--out", str(tmp_path / "r2")])
     assert wrong.exit_code == 2 and "add --model vae" in wrong.output
+    # aedr sample: the prior's codes decoded, as VariationalAutoencoder.sample draws them with that seed
+    drawn = runner.invoke(
+        app, ["sample", str(tmp_path / "run"), "-n", "4", "--seed", "3", "-o", str(tmp_path / "s.csv")]
+    )
+    assert drawn.exit_code == 0 and "wrote" in drawn.output, drawn.output
+    from aedr import load
+
+    rows = pd.read_csv(tmp_path / "s.csv")
+    assert list(rows.columns) == [f"x{i}" for i in range(64)] and len(rows) == 4
+    expected = load(tmp_path / "run" / "model").sample(4, random_state=3).astype(np.float32)
+    np.testing.assert_array_equal(rows.to_numpy(dtype=np.float32), expected)
+    runner.invoke(app, ["fit", str(tmp_path / "digits.npy"), "--max-iter", "1", "-q", "--out", str(tmp_path / "plain")])
+    plain = runner.invoke(app, ["sample", str(tmp_path / "plain"), "-o", str(tmp_path / "p.csv")])
+    assert plain.exit_code == 2 and "holds a plain Autoencoder, whose codes follow no prior" in plain.output
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_a_new_network_is_one_module_and_one_registry_entry(X, tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 import aedr
-from aedr.cli import benchmark, convert, demo, evaluate, explore, fit, info, inverse_transform, plot, transform
+from aedr.cli import benchmark, convert, demo, evaluate, explore, fit, info, inverse_transform, plot, sample, transform
 from aedr.cli.common import launched_by_torchrun, set_verbose
 from aedr.cli.errors import EXIT_INTERRUPTED, CommandGroup
 
@@ -79,6 +79,7 @@ app.command()(demo.demo)
 app.command(no_args_is_help=True)(fit.fit)
 app.command(no_args_is_help=True)(transform.transform)
 app.command("inverse-transform", no_args_is_help=True)(inverse_transform.inverse_transform)
+app.command(no_args_is_help=True)(sample.sample)
 app.command(no_args_is_help=True)(evaluate.evaluate)
 app.command(no_args_is_help=True)(info.info)
 app.add_typer(plot.plot_app, name="plot")
