@@ -206,3 +206,20 @@ def test_the_threads_script_quotes_no_thread_setting_its_fits_drop():
     args = module.parse_args(["--models", "small", "--loads", "0", "--repeats", "1"])
     quoted = module.command_line(args, env={"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
     assert quoted.startswith("OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/bench_threads.py"), quoted
+
+
+def test_the_readme_quotes_the_neighbour_run_benchmarks_md_holds():
+    """README's neighbour figures cite the run BENCHMARKS.md records (they had stayed those of an earlier run,
+    82020f8, after BENCHMARKS.md moved on), and each figure it quotes of the full-MNIST aedr and openTSNE
+    rows is in that run's table."""
+    readme = (ROOT / "README.md").read_text()
+    cited = re.search(r"These are the figures of BENCHMARKS\.md's neighbour tables\s+\(recorded for (\w+)\)", readme)
+    recorded = re.search(r"Recorded for (\w+)", BENCHMARKS.read_text())
+    assert cited and recorded and cited[1] == recorded[1]
+    table = BENCHMARKS.read_text().split("**mnist70k**")[1].split("\n\n")[1]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    paragraph = readme[: cited.end()].rsplit("\n\n", 1)[1]
+    for figure in re.findall(
+        r"in ([\d.]+) s \(openTSNE ([\d.]+) s\), and fits in ([\d.]+) s \(openTSNE ([\d.]+) s", paragraph
+    )[0]:
+        assert f" {figure} |" in rows["ae-tsne"] + rows["tsne"], figure
