@@ -1047,3 +1047,21 @@ def test_a_long_text_is_cut_in_the_hover_box_and_downloaded_whole():
     raw = json.loads(re.search(r"RAW = (\{.*?\});", html).group(1))
     assert raw["columns"] == [0] and raw["values"][0] == [long]  # downloaded whole
     assert "short" in html and len(re.findall(re.escape(long), html)) == 3  # whole in RAW alone, for its 3 rows
+
+
+def test_explore_matches_zero_padded_ids_the_run_wrote(tmp_path, digits):
+    """A fit writes an ID column of 00001 as written; explore read the embedding's back as the number 1 and
+    refused --data ("lacks '1'")."""
+    X, _ = digits
+    frame = pd.DataFrame(X[:120, :10], columns=[f"p{i}" for i in range(10)])
+    frame.insert(0, "patient_id", [f"{i:05d}" for i in range(1, 121)])
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    fit = runner.invoke(app, ["fit", str(tmp_path / "ids.csv"), "-o", str(tmp_path / "run"), "--max-iter", "2",
+                              "--quiet", "--threads", "1"])  # fmt: skip
+    assert fit.exit_code == 0, fit.output
+    assert (tmp_path / "run" / "embedding.csv").read_text().splitlines()[1].startswith("00001,")
+    frame.iloc[::-1].to_csv(tmp_path / "shuffled.csv", index=False)
+    result = runner.invoke(app, ["explore", str(tmp_path / "run"), "--data", str(tmp_path / "shuffled.csv"),
+                                 "-o", str(tmp_path / "m.html")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "lists its rows in another order than" in result.stderr and "matched by 'patient_id'" in result.stderr

@@ -275,13 +275,17 @@ def _rows_of_codes(table, data: Path, embedding: Path, n: int, ids, numbers):
 
 def _as_text(values):
     """``values`` as text to compare IDs by: whole numbers as integers (an ID column read as a feature is
-    float, ``1.0``, where the embedding wrote ``1``)."""
+    float, ``1.0``, where the embedding wrote ``1``), and text of digits alike (the run wrote ``00001``,
+    which a reading of its embedding may take for the number 1)."""
     import numpy as np
     import pandas as pd
 
     if pd.api.types.is_float_dtype(values) and np.isfinite(values).all() and (values % 1 == 0).all():
         values = values.astype(np.int64)
-    return values.astype("string").to_numpy()
+    text = values.astype("string")
+    if len(text) and text.notna().all() and text.str.fullmatch(r"[+-]?\d{1,18}").all():
+        text = pd.to_numeric(text).astype(np.int64).astype("string")
+    return text.to_numpy()
 
 
 def _column(table, name: str):
