@@ -230,8 +230,11 @@ def _refuse_counts(X, source: str) -> None:
 
     largest = raw_counts_max(X)
     if largest is not None:
-        other = " or pass the layer= or use_rep= that holds normalised values" if source == "X" else ""
+        if source == "X":
+            how = "(sc.pp.normalize_total(adata); sc.pp.log1p(adata)), or pass the layer= or use_rep= that holds normalised values"
+        else:  # scanpy's functions normalise X unless told the layer
+            layer = source[len("layers[") : -1]
+            how = f"(sc.pp.normalize_total(adata, layer={layer}); sc.pp.log1p(adata, layer={layer}), which replace its counts)"
         raise ValueError(
-            f"adata.{source} holds raw counts (whole numbers up to {largest:.0f}); normalise them first "
-            f"(sc.pp.normalize_total(adata); sc.pp.log1p(adata)){other}"
+            f"adata.{source} holds raw counts (whole numbers up to {largest:.0f}); normalise them first {how}"
         )
