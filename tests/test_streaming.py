@@ -556,7 +556,14 @@ def test_cli_streams_parquet_and_h5ad_with_their_labels(tmp_path, digits, small_
     result = runner.invoke(app, [*args, "--max-iter", "3", "-q"])
     assert result.exit_code == 0, result.output
     assert "no .h5ad copy with the codes in obsm: the file was streamed" in result.output
+    assert "map.html has no obs colourings (aedr explore RUN --data d.h5ad draws them)" in " ".join(
+        result.output.split()
+    )
     assert pd.read_csv(out / "embedding.csv")["digit"].tolist() == y.tolist()
+    mapped = runner.invoke(
+        app, ["explore", str(out), "--data", str(tmp_path / "d.h5ad"), "-o", str(tmp_path / "m.html")]
+    )
+    assert mapped.exit_code == 0 and '"name":"9"' in (tmp_path / "m.html").read_text(), mapped.output
 
 
 def test_a_source_closes_its_file_at_the_end_of_a_with_block_and_reopens_to_read(tmp_path, digits):

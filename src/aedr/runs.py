@@ -212,7 +212,8 @@ def write_fit(
             )
     if streamed and str(getattr(table.X, "path", "")).endswith(".h5ad"):
         run.notes.append(
-            "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file"
+            "no .h5ad copy with the codes in obsm: the file was streamed; the codes are in the embedding file, "
+            f"and map.html has no obs colourings (aedr explore RUN --data {Path(table.X.path).name} draws them)"
         )
     if copies_h5ad(table):
         run.files["h5ad"] = target = Path(folder) / Path(table.source).name
