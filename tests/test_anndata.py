@@ -612,6 +612,9 @@ def test_explore_draws_an_h5ad_embedding_of_codes_or_a_copy_with_codes_in_obsm(p
         figure = tmp_path / f"{embedding.stem}.png"
         result = runner.invoke(app, ["plot", str(embedding), "--color-by", "bulk_labels", "-o", str(figure)])
         assert result.exit_code == 0 and figure.stat().st_size > 0, result.output
+        # without --color-by, the obs column the map colours by first, said as a table's label column is
+        result = runner.invoke(app, ["plot", str(embedding), "-o", str(figure), "--force"])
+        assert result.exit_code == 0 and "note: colouring by obs column " in result.stderr, result.output
     panel = anndata.AnnData(X=np.abs(pbmc.X[:, :5]), obs=pbmc.obs.copy(), var=pbmc.var.iloc[:5].copy())
     panel.write_h5ad(tmp_path / "panel.h5ad")  # five genes: a narrow X is not taken for codes
     numbered = anndata.AnnData(X=np.abs(pbmc.X[:, :50]), obs=pbmc.obs.copy())

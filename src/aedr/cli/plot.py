@@ -182,6 +182,12 @@ def _plot_h5ad(data: Path, color_by: str | None, title: str | None, output: Path
             f"{data} has no obs column {color_by!r} (obs columns: {listed(labels.columns if labels is not None else [])})",
             param_hint="--color-by",
         )
+    if color_by is None and labels is not None:  # the obs column the map colours by first, as a table's label
+        from aedr.explorer import too_many_to_colour
+
+        color_by = next((str(c) for c in labels.columns if not too_many_to_colour(labels[c])), None)
+        if color_by is not None:
+            typer.echo(f"note: colouring by obs column {color_by!r} (--color-by to choose another)", err=True)
     colours = None if color_by is None else labels[color_by]
     palette = None if color_by is None else labels.attrs.get("palettes", {}).get(color_by)  # scanpy's colours
     shown = names[: 3 if values.shape[1] == 3 else 2]
