@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from aedr._warnings import rows_of_file
 from aedr.data.formats import OBSM_KEY, annotations, format_of, keeping
 from aedr.data.io import write_table
 from aedr.data.sources import RowSource
@@ -124,7 +123,7 @@ def train(estimator, table: Table, *, resume_from=None) -> float:
     """Fit ``estimator`` on ``table``'s rows, going on from the checkpoint ``resume_from`` when given
     (see :meth:`aedr.Autoencoder.fit`); returns the seconds it took."""
     start = time.perf_counter()
-    with rows_of_file(lambda i: table.file_rows()[i]):  # a warning about one row names its row in the file
+    with table.rows_named():  # a warning about one row names its row in the file
         estimator.fit(table.fit_input(), resume_from=resume_from)
     seconds = time.perf_counter() - start
     if sp.issparse(table.X) and table.columns is not None:  # an .h5ad's genes: new files are matched by name

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from aedr._warnings import rows_of_file
 from aedr.cli.columns import fitted_columns
 from aedr.cli.common import load_model, use_budget, use_threads
 from aedr.cli.inputs import features_for, fitted_options, given_options, piped_input, rows_for_model, shown
@@ -73,7 +72,7 @@ def evaluate(
     if note:
         typer.echo(note, err=True)
     X = features_for(estimator, table, data)
-    with rows_of_file(lambda i: table.file_rows()[i]):  # an error about one row names its row in the file
+    with table.rows_named():  # an error about one row names its row in the file
         Z = estimator.transform(X)
     scores = {"n_samples": table.X.shape[0], **table_scores(estimator, table, Z, rows=X)}
     if table.labels is not None and scores.get("knn_accuracy") is None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from aedr._warnings import rows_of_file
 from aedr.cli.columns import written_label_column
 from aedr.cli.common import load_model, use_budget, use_threads
 from aedr.cli.inputs import piped_input, read_input, read_options, shown, split_names
@@ -118,7 +117,7 @@ def inverse_transform(
 
         def chunks():
             for s in range(0, len(table.X), step):
-                with rows_of_file(lambda i, s=s: table.file_rows()[s + i]):  # a row named as in the file
+                with table.rows_named(s):  # a row named as in the file
                     rows = estimator.inverse_transform(table.X[s : s + step])
                 yield rows
 
@@ -129,7 +128,7 @@ def inverse_transform(
             kept = annotations(table.labels, table.ids)
             typer.echo(f"note: {output.name} holds the decoded rows alone, without {kept}", err=True)
         return
-    with rows_of_file(lambda i: table.file_rows()[i]):  # an error or a warning names a row as in the file
+    with table.rows_named():  # an error or a warning names a row as in the file
         # float32, as the codes and a .npy written in chunks: the network's arithmetic holds no more digits
         decoded = pd.DataFrame(estimator.inverse_transform(table.X).astype("float32"), columns=names)
     if table.obs is not None and output is not None and str(output) != "-" and format_of(output).name == "h5ad":

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from aedr._warnings import rows_of_file
 from aedr.cli.columns import fitted_columns, label_names
 from aedr.cli.common import given_on_line, load_model, use_budget, use_threads
 from aedr.cli.inputs import (
@@ -124,7 +123,7 @@ def transform(
         as_fitted = replace(given, label_col=label_col, labels_file=None).as_fitted(fitted, reference)
         rows = read_for_model(estimator, reference, as_fitted)
         placed = {"reference": features_for(estimator, rows, reference), "reference_neighbors": reference_neighbors}
-    with rows_of_file(lambda i: table.file_rows()[i]):  # an error about one row names its row in the file
+    with table.rows_named():  # an error about one row names its row in the file
         codes = estimator.transform(features_for(estimator, table, data), **placed)
     if copy:
         reading = {"model": str(model), **options.saved()}

@@ -168,13 +168,13 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=(), usecols=
     from aedr.data.sniff import groups_thousands, separator_name, ungroup_thousands
 
     grouped = groups_thousands(options)
+    checked = usecols is None  # those columns alone: the rows' fields were checked by the first pass (of every column)
     # pandas' C reader drops the extra fields of a row that starts a chunk without a word (a row of more
     # fields elsewhere is its ParserError): a column more than the header's catches them
     reader = pd.read_csv(
         source,
         header=None,
-        # usecols: those columns alone, the rows' fields checked by the first pass (of every column)
-        names=[*head.columns, *([_EXTRA_FIELDS] if usecols is None else [])],
+        names=[*head.columns, *([_EXTRA_FIELDS] if checked else [])],
         usecols=usecols,
         chunksize=rows,
         **{
@@ -186,7 +186,7 @@ def _chunks(fmt, source: Path, head, options: dict, rows: int, text=(), usecols=
     delimiter = f"with {separator_name(options['sep'])} as the delimiter"
     try:
         for chunk in reader:
-            extra = chunk.pop(_EXTRA_FIELDS) if usecols is None else None
+            extra = chunk.pop(_EXTRA_FIELDS) if checked else None
             if extra is not None and extra.notna().any():
                 row = int(extra.index[extra.notna().to_numpy()][0]) + 1
                 raise ValueError(

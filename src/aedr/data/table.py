@@ -92,6 +92,13 @@ class Table:
             return np.arange(1, n + 1)
         return np.delete(np.arange(1, n + len(self.dropped) + 1), np.asarray(self.dropped, dtype=np.int64))
 
+    def rows_named(self, start: int = 0):
+        """A block inside which a warning or an error naming the row at position ``i`` of these rows from
+        ``start`` on names its data row in the file (:meth:`file_rows`; :func:`aedr._warnings.rows_of_file`)."""
+        from aedr._warnings import rows_of_file
+
+        return rows_of_file(lambda i: self.file_rows()[start + i])
+
     def fit_input(self) -> pd.DataFrame | np.ndarray:
         """What an estimator fits and encodes: :meth:`frame`, with image rows in their own shape
         ((n, C, H, W) or (n, H, W)), so that a convolutional network reads their channels."""
